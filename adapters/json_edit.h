@@ -1,0 +1,36 @@
+#pragma once
+// Byte-preserving edits of a JSON object's top-level members.
+//
+// The gateway must pass a client's body through untouched except for the few members it owns
+// (e.g. "model"). Re-serializing a DOM would reformat numbers and reorder nothing but still change
+// bytes; these helpers splice the original text instead. Input must be valid JSON (validate with
+// Boost.JSON first); on anything unexpected they return nullopt / false and change nothing.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb::adapters {
+
+struct JsonMember {
+  std::string key;          ///< unescaped key
+  std::size_t begin = 0;    ///< offset of the key's opening quote
+  std::size_t value_begin = 0;
+  std::size_t value_end = 0;  ///< one past the value's last byte
+};
+
+/// Top-level members of a JSON object text, in order. nullopt when `text` is not an object.
+std::optional<std::vector<JsonMember>> scan_object(std::string_view text);
+
+/// Sets top-level member `key` to the raw JSON `value` (replacing the value bytes of the last
+/// occurrence if present, else appending the member before the closing brace).
+bool set_member(std::string& text, std::string_view key, std::string_view raw_value);
+
+/// Removes every top-level occurrence of `key` (and its separating comma). True if any removed.
+bool remove_member(std::string& text, std::string_view key);
+
+/// JSON string literal for `s`, quotes included, escaped per RFC 8259.
+std::string quote(std::string_view s);
+
+}  // namespace sb::adapters

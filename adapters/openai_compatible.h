@@ -1,0 +1,65 @@
+#pragma once
+// Translation for OpenAI-compatible upstreams: OpenAI itself and the self-hosted engines that
+// speak its wire format (vLLM, llama.cpp server, Ollama's /v1, TGI's Messages API, SGLang).
+//
+// A translator is pure and per request: it sees the client's body text and returns what to send;
+// it never touches a socket. Client bodies pass through byte for byte except the members this
+// file owns ("model", "stream_options").
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/sse.h"
+#include "adapters/usage.h"
+
+namespace boost::json {
+class object;
+}
+
+namespace sb::adapters {
+
+/// What to send upstream for one chat-completions request.
+struct ChatRequestPlan {
+  std::string body;                ///< the body to send
+  bool stream = false;             ///< client asked for "stream": true
+  bool client_wants_usage = false;  ///< client set stream_options.include_usage: true
+};
+
+/// Builds the upstream body from the client's validated body text and its parsed form:
+/// "model" is replaced by `upstream_model`; for streams `stream_options.include_usage` is forced on
+/// (other stream_options members are kept). Everything else is the client's bytes.
+ChatRequestPlan plan_chat_request(std::string_view client_body, const boost::json::object& parsed,
+                                  std::string_view upstream_model);
+
+/// Relays an OpenAI-format chat-completions SSE stream to the client, event by event.
+///
+/// Records usage from the usage chunk; when the client did not ask for usage, the usage-only
+/// chunk (empty "choices") is dropped and "usage": null members are removed, so the client sees
+/// exactly what OpenAI would have sent it. Not thread-safe; one per stream.
+class ChatStreamRelay {
+ public:
+  explicit ChatStreamRelay(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
+
+  /// Feeds upstream body bytes; appends the SSE bytes to send to the client to `out`.
+  void feed(std::string_view upstream_bytes, std::string& out);
+
+  bool saw_done() const { return saw_done_; }
+  /// True when the upstream sent an in-stream error event (`data: {"error": ...}`).
+  bool saw_error() const { return saw_error_; }
+  const std::optional<Usage>& usage() const { return usage_; }
+  /// Events relayed so far (excluding dropped ones).
+  std::size_t events() const { return events_; }
+
+ private:
+  bool client_wants_usage_;
+  SseParser parser_;
+  std::vector<SseEvent> scratch_;
+  std::optional<Usage> usage_;
+  bool saw_done_ = false;
+  bool saw_error_ = false;
+  std::size_t events_ = 0;
+};
+
+}  // namespace sb::adapters

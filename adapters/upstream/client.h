@@ -1,0 +1,147 @@
+#pragma once
+// HTTP/1.1 client for upstreams: per-thread keep-alive pool, TLS with peer and host-name
+// verification and SNI, timeouts for connect, first byte, idle between body reads, and total.
+//
+// No policy knowledge: it moves bytes to and from an Endpoint. One Pool per io_context thread;
+// a Pool and the Exchanges it hands out are used only from that thread (no locks).
+//
+// Async style: C++20 coroutines (asio::awaitable). Errors are reported through `Error`, never
+// thrown.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "adapters/upstream/endpoint.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace sb::upstream {
+
+using Clock = std::chrono::steady_clock;
+
+struct Timeouts {
+  std::chrono::milliseconds connect{2'000};
+  std::chrono::milliseconds first_byte{60'000};  ///< request written → response header
+  std::chrono::milliseconds idle{60'000};        ///< between two body reads
+  std::chrono::milliseconds total{600'000};      ///< the whole exchange
+};
+
+enum class ErrorKind {
+  none,
+  resolve,             ///< name resolution failed
+  connect,             ///< refused / unreachable
+  connect_timeout,
+  tls,                 ///< handshake or verification failed
+  write,               ///< sending the request failed
+  first_byte_timeout,  ///< no response header in time
+  idle_timeout,        ///< body stalled
+  total_timeout,
+  reset,               ///< connection closed or reset before the response completed
+  protocol,            ///< malformed HTTP from the upstream
+  too_large,           ///< response header or body over the limit
+};
+std::string_view to_string(ErrorKind k);
+/// True for the timeout kinds (map to 504).
+bool is_timeout(ErrorKind k);
+
+struct Error {
+  ErrorKind kind = ErrorKind::none;
+  boost::system::error_code ec;
+  explicit operator bool() const { return kind != ErrorKind::none; }
+};
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+class Pool;
+class Connection;
+
+/// One request/response on a connection. Destroying it returns the connection to its pool when
+/// the response was read completely and both sides allow keep-alive; otherwise closes it.
+class Exchange {
+ public:
+  Exchange(Pool& pool, std::unique_ptr<Connection> conn, Timeouts timeouts,
+           Clock::time_point deadline);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  unsigned status() const;
+  const boost::beast::http::fields& headers() const;
+
+  /// Reads the next available piece of the body (as it arrives, no buffering of the whole body),
+  /// appending it to `out`. Returns false at the end of the body or on error (then `err` is set).
+  /// Chunked framing is removed; bytes are the body's content.
+  boost::asio::awaitable<bool> read_some(std::string& out, Error& err);
+
+  /// Reads the rest of the body into `out`, failing with too_large past `max_bytes`.
+  boost::asio::awaitable<bool> read_all(std::string& out, std::size_t max_bytes, Error& err);
+
+  /// True once the whole body has been read.
+  bool done() const;
+
+ private:
+  Pool& pool_;
+  std::unique_ptr<Connection> conn_;
+  Timeouts timeouts_;
+  Clock::time_point deadline_;
+};
+
+struct PoolSettings {
+  std::size_t max_idle_per_endpoint = 64;
+  std::chrono::milliseconds idle_ttl{30'000};  ///< idle pooled connections older are closed
+  std::size_t max_header_bytes = 64 * 1024;
+};
+
+class Pool {
+ public:
+  Pool(boost::asio::any_io_executor executor, PoolSettings settings = {});
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  /// Sends `request` to `endpoint` and waits for the response header. `request` must carry its
+  /// target (base_path already prepended), method, and end-to-end headers; the Pool sets Host,
+  /// Content-Length and keep-alive. `tls` must be non-null for https endpoints; it is the
+  /// context used for verification (its lifetime must cover the call and the Exchange).
+  ///
+  /// A pooled connection that turns out dead before anything was written is replaced by a fresh
+  /// one once; nothing is ever sent twice after bytes went out.
+  /// Returns nullptr with `err` set on failure.
+  boost::asio::awaitable<std::unique_ptr<Exchange>> send(const Endpoint& endpoint,
+                                                         boost::asio::ssl::context* tls,
+                                                         Request request, const Timeouts& timeouts,
+                                                         Error& err);
+
+  /// Number of idle connections currently pooled (all endpoints).
+  std::size_t idle_connections() const;
+  /// Connections opened since construction (for tests and metrics).
+  std::size_t connections_opened() const { return opened_; }
+
+ private:
+  friend class Exchange;
+  void release(std::unique_ptr<Connection> conn);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::size_t opened_ = 0;
+};
+
+/// Builds a TLS client context: TLS 1.2+, verify_peer, system default CA paths plus `ca_file`
+/// when non-empty; with `verify` false no verification (tests/labs only).
+std::unique_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& ca_file,
+                                                                   bool verify,
+                                                                   std::string& error);
+
+}  // namespace sb::upstream

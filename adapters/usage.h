@@ -1,0 +1,28 @@
+#pragma once
+// Token usage as reported by an OpenAI-format response or stream chunk.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace boost::json {
+class value;
+}
+
+namespace sb::adapters {
+
+struct Usage {
+  std::int64_t input = 0;         ///< prompt_tokens (cached ones included, as OpenAI counts)
+  std::int64_t output = 0;        ///< completion_tokens (reasoning ones included)
+  std::int64_t cached_input = 0;  ///< prompt_tokens_details.cached_tokens
+  std::int64_t reasoning = 0;     ///< completion_tokens_details.reasoning_tokens
+};
+
+/// Reads `usage` from a parsed OpenAI response object or stream chunk. nullopt when absent, null,
+/// or not an object with integer prompt_tokens/completion_tokens. Negative values are rejected.
+std::optional<Usage> usage_from_openai(const boost::json::value& response);
+
+/// Same, from the raw JSON text of a response or chunk (parses it).
+std::optional<Usage> usage_from_openai_text(std::string_view json_text);
+
+}  // namespace sb::adapters
