@@ -6,6 +6,10 @@
 // the file, line, column and key path of the offending node so `switchboard check` can print
 // `FILE:LINE:COL: key.path: message`.
 //
+// Every scalar value is expanded before it is converted: `${NAME}` (an error when NAME is unset),
+// `${NAME:-default}` (default when NAME is unset or empty) and `$$` for a literal `$`. Keys are
+// never expanded.
+//
 // Pure: no sockets, no Beast, no gateway includes. Thread-safety: the functions are reentrant; a
 // loaded Config is an immutable value.
 
@@ -23,7 +27,9 @@ namespace sb::config {
 using Duration = std::chrono::milliseconds;
 
 /// Parses `500ms`, `2s`, `5m`, `1h` (also `1.5s`). No bare numbers, no negative values, no
-/// trailing junk. Returns nullopt on anything else.
+/// trailing junk. Returns nullopt on anything else, on a value that is not a whole number of
+/// milliseconds (`0.5ms`), and on one too large to convert to std::chrono::nanoseconds (~292
+/// years), so every parsed duration can be handed to a timer.
 std::optional<Duration> parse_duration(std::string_view text);
 
 /// Parses byte sizes: `512`, `64KiB`, `4MiB`, `1GiB`, `10KB`/`10MB`/`10GB` (powers of 1000),
@@ -116,7 +122,7 @@ struct Config {
   ServerSettings server;
   AdminSettings admin;
   StateSettings state;
-  std::vector<Backend> backends;  ///< in file order
+  std::vector<Backend> backends;   ///< in file order
   std::vector<ModelAlias> models;  ///< in file order
 
   const Backend* find_backend(std::string_view name) const;
@@ -125,11 +131,12 @@ struct Config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    ///< 1-based; 0 when unknown
-  int column = 0;  ///< 1-based; 0 when unknown
+  int line = 0;      ///< 1-based; 0 when unknown
+  int column = 0;    ///< 1-based; 0 when unknown
   std::string path;  ///< e.g. "backends.local.timeouts.connect", "models.default.candidates[1]"
   std::string message;
-  /// `FILE:LINE:COL: path: message`
+  /// `FILE:LINE:COL: path: message`; without a path (YAML syntax errors, an unreadable file,
+  /// problems of the document as a whole) `FILE:LINE:COL: message`.
   std::string to_string() const;
 };
 
@@ -144,7 +151,13 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 /// The process environment.
 std::optional<std::string> process_env(const std::string& name);
 
+/// Loads a config file. When it cannot be read the result holds one error,
+/// `PATH:0:0: cannot read file: <reason>`. Relative file paths inside the config (`server.tls`,
+/// `backends.*.tls.ca_file`) are resolved against the directory of `path` and stored resolved.
 LoadResult load_file(const std::string& path, const EnvLookup& env = process_env);
+/// Loads a config held in memory; `file_name` only names it in errors and in Config::source.
+/// Relative file paths inside it are taken relative to the working directory. A YAML syntax error
+/// gives one error, `FILE:LINE:COL: YAML syntax error: <parser message>`.
 LoadResult load_string(std::string_view yaml, std::string_view file_name,
                        const EnvLookup& env = process_env);
 

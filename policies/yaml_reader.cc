@@ -1,0 +1,415 @@
+#include "policies/yaml_reader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <tuple>
+#include <unordered_set>
+
+namespace sb::config::detail {
+namespace {
+
+bool is_name_start(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+bool is_name_char(char c) {
+  return is_name_start(c) || (c >= '0' && c <= '9');
+}
+
+// yaml-cpp marks are 0-based and -1 when unknown; errors are 1-based and 0 when unknown.
+std::pair<int, int> position(const YAML::Mark& mark) {
+  if (mark.line < 0 || mark.column < 0) {
+    return {0, 0};
+  }
+  return {mark.line + 1, mark.column + 1};
+}
+
+Located locate(const YAML::Node& node, std::string path) {
+  auto [line, column] = position(node.Mark());
+  return Located{node, std::move(path), line, column};
+}
+
+std::string list(std::span<const std::string_view> items) {
+  std::string out;
+  for (std::string_view item : items) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += item;
+  }
+  return out;
+}
+
+// Expands `text` into `out`. `depth` bounds nested defaults.
+bool expand(std::string_view text, const EnvLookup& env, int depth, std::string& out,
+            std::string& error) {
+  if (depth > 8) {
+    error = "environment defaults nested too deeply";
+    return false;
+  }
+  std::size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c != '$' || i + 1 == text.size()) {
+      out += c;
+      ++i;
+      continue;
+    }
+    char next = text[i + 1];
+    if (next == '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    if (next != '{') {
+      out += c;
+      ++i;
+      continue;
+    }
+    // `${...}`: find the matching brace, so a default may hold references of its own.
+    std::size_t start = i + 2;
+    std::size_t end = start;
+    int braces = 1;
+    while (end < text.size()) {
+      if (text[end] == '$' && end + 1 < text.size() &&
+          (text[end + 1] == '$' || text[end + 1] == '{')) {
+        braces += text[end + 1] == '{' ? 1 : 0;  // `$$` is skipped whole, `${` nests
+        end += 2;
+        continue;
+      }
+      if (text[end] == '}' && --braces == 0) {
+        break;
+      }
+      ++end;
+    }
+    if (end >= text.size()) {
+      error = "unterminated '${' (missing '}')";
+      return false;
+    }
+    std::string_view inner = text.substr(start, end - start);
+    std::size_t sep = inner.find(":-");
+    std::string_view name = inner.substr(0, sep);
+    bool valid = !name.empty() && is_name_start(name.front()) &&
+                 std::all_of(name.begin(), name.end(), is_name_char);
+    if (!valid) {
+      error = "invalid environment variable reference '${" + std::string(inner) + "}'";
+      return false;
+    }
+    std::optional<std::string> value = env(std::string(name));
+    if (sep == std::string_view::npos) {
+      if (!value) {
+        error = "environment variable '" + std::string(name) + "' is not set";
+        return false;
+      }
+      out += *value;
+    } else if (value && !value->empty()) {
+      out += *value;
+    } else if (!expand(inner.substr(sep + 2), env, depth + 1, out, error)) {
+      return false;
+    }
+    i = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_uint(std::string_view s) {
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || ptr != s.data() + s.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+Substitution substitute_env(std::string_view text, const EnvLookup& env) {
+  Substitution result;
+  std::string out;
+  out.reserve(text.size());
+  if (expand(text, env, 0, out, result.error)) {
+    result.value = std::move(out);
+  }
+  return result;
+}
+
+std::string join_path(std::string_view path, std::string_view key) {
+  std::string out(path);
+  if (!out.empty()) {
+    out += '.';
+  }
+  out += key;
+  return out;
+}
+
+std::string index_path(std::string_view path, std::size_t i) {
+  return std::string(path) + "[" + std::to_string(i) + "]";
+}
+
+YamlReader::YamlReader(std::string file, const EnvLookup& env)
+    : file_(std::move(file)), env_(env) {}
+
+Located YamlReader::root(const YAML::Node& node) const {
+  Located out = locate(node, "");
+  if (out.line == 0) {
+    out.line = 1;  // an empty document: point at its start
+    out.column = 1;
+  }
+  return out;
+}
+
+void YamlReader::error(const Located& at, std::string message) {
+  error(at.line, at.column, at.path, std::move(message));
+}
+
+void YamlReader::error(int line, int column, std::string path, std::string message) {
+  errors_.push_back(ConfigError{file_, line, column, std::move(path), std::move(message)});
+}
+
+std::optional<std::vector<YamlReader::Entry>> YamlReader::entries(const Located& map) {
+  std::vector<Entry> out;
+  if (map.node.IsNull()) {
+    return out;
+  }
+  if (!map.node.IsMap()) {
+    error(map, "expected a mapping");
+    return std::nullopt;
+  }
+  std::unordered_set<std::string> seen;
+  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+    Located key = locate(it->first, map.path);
+    if (!it->first.IsScalar()) {
+      error(key, "expected a string key");
+      continue;
+    }
+    const std::string& name = it->first.Scalar();
+    if (!seen.insert(name).second) {
+      error(key, "duplicate key '" + name + "'");
+      continue;
+    }
+    Located value = locate(it->second, join_path(map.path, name));
+    if (it->second.IsNull()) {
+      // An empty value sits at the next token in yaml-cpp; the key is where the reader looks.
+      value.line = key.line;
+      value.column = key.column;
+    }
+    out.push_back(Entry{name, std::move(key), std::move(value)});
+  }
+  return out;
+}
+
+bool YamlReader::read_map(const Located& map, std::initializer_list<Field> fields) {
+  std::optional<std::vector<Entry>> items = entries(map);
+  if (!items) {
+    return false;
+  }
+  std::vector<bool> present(fields.size(), false);
+  for (const Entry& item : *items) {
+    auto field = std::find_if(fields.begin(), fields.end(),
+                              [&](const Field& f) { return f.key == item.key; });
+    if (field == fields.end()) {
+      std::string expected;
+      for (const Field& f : fields) {
+        expected += expected.empty() ? "" : ", ";
+        expected += f.key;
+      }
+      error(item.key_node, "unknown key '" + item.key + "' (expected one of: " + expected + ")");
+      continue;
+    }
+    present[static_cast<std::size_t>(field - fields.begin())] = true;
+    field->read(item.value);
+  }
+  std::size_t i = 0;
+  for (const Field& f : fields) {
+    if (f.required && !present[i]) {
+      error(map, "missing required key '" + std::string(f.key) + "'");
+    }
+    ++i;
+  }
+  return true;
+}
+
+std::optional<std::vector<Located>> YamlReader::sequence(const Located& seq,
+                                                         std::string_view expected_message) {
+  if (!seq.node.IsSequence()) {
+    error(seq, std::string(expected_message));
+    return std::nullopt;
+  }
+  std::vector<Located> out;
+  out.reserve(seq.node.size());
+  std::size_t i = 0;
+  for (const YAML::Node& element : seq.node) {
+    Located item = locate(element, index_path(seq.path, i++));
+    if (element.IsNull() && item.line == 0) {
+      item.line = seq.line;
+      item.column = seq.column;
+    }
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+std::optional<std::string> YamlReader::text(const Located& v, std::string_view expected_message) {
+  if (!v.node.IsScalar()) {
+    error(v, std::string(expected_message));
+    return std::nullopt;
+  }
+  Substitution s = substitute_env(v.node.Scalar(), env_);
+  if (!s.value) {
+    error(v, std::move(s.error));
+    return std::nullopt;
+  }
+  return s.value;
+}
+
+std::optional<std::string> YamlReader::string(const Located& v) {
+  return text(v, "expected a string");
+}
+
+std::optional<std::string> YamlReader::non_empty_string(const Located& v) {
+  std::optional<std::string> s = string(v);
+  if (s && s->empty()) {
+    error(v, "must not be empty");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<bool> YamlReader::boolean(const Located& v) {
+  constexpr std::string_view kExpected = "expected true or false";
+  std::optional<std::string> s = text(v, kExpected);
+  if (!s) {
+    return std::nullopt;
+  }
+  if (*s == "true" || *s == "True" || *s == "TRUE") {
+    return true;
+  }
+  if (*s == "false" || *s == "False" || *s == "FALSE") {
+    return false;
+  }
+  error(v, std::string(kExpected));
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> YamlReader::integer(const Located& v, std::uint64_t min,
+                                                 std::uint64_t max,
+                                                 std::string_view expected_message) {
+  std::optional<std::string> s = text(v, expected_message);
+  if (!s) {
+    return std::nullopt;
+  }
+  std::optional<std::uint64_t> n = parse_uint(*s);
+  if (!n || *n < min || *n > max) {
+    error(v, std::string(expected_message));
+    return std::nullopt;
+  }
+  return n;
+}
+
+std::optional<double> YamlReader::non_negative_number(const Located& v) {
+  constexpr std::string_view kExpected = "expected a non-negative number";
+  std::optional<std::string> s = text(v, kExpected);
+  if (!s) {
+    return std::nullopt;
+  }
+  double value = 0;
+  const char* begin = s->data();
+  const char* end = s->data() + s->size();
+  auto [ptr, ec] = std::from_chars(begin, end, value, std::chars_format::general);
+  // from_chars takes no '+' and no spaces, but it does take "inf" and "nan".
+  if (s->empty() || ec != std::errc() || ptr != end || !std::isfinite(value) || value < 0 ||
+      std::signbit(value)) {
+    error(v, std::string(kExpected));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<Duration> YamlReader::duration(const Located& v, bool allow_zero) {
+  std::optional<std::string> s = text(v, "expected a duration (e.g. 500ms, 2s, 1.5s, 5m, 1h)");
+  if (!s) {
+    return std::nullopt;
+  }
+  std::optional<Duration> d = parse_duration(*s);
+  if (!d) {
+    error(v, "invalid duration '" + *s + "' (expected e.g. 500ms, 2s, 1.5s, 5m, 1h)");
+    return std::nullopt;
+  }
+  if (!allow_zero && d->count() == 0) {
+    error(v, "must be greater than zero");
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<std::uint64_t> YamlReader::size(const Located& v, bool allow_zero) {
+  std::optional<std::string> s = text(v, "expected a size (e.g. 512, 64KiB, 4MiB, 10MB)");
+  if (!s) {
+    return std::nullopt;
+  }
+  std::optional<std::uint64_t> n = parse_size(*s);
+  if (!n) {
+    error(v, "invalid size '" + *s + "' (expected e.g. 512, 64KiB, 4MiB, 10MB)");
+    return std::nullopt;
+  }
+  if (!allow_zero && *n == 0) {
+    error(v, "must be greater than zero");
+    return std::nullopt;
+  }
+  return n;
+}
+
+std::optional<std::string> YamlReader::one_of(const Located& v, std::string_view noun,
+                                              std::span<const std::string_view> choices) {
+  std::optional<std::string> s = text(v, "expected one of: " + list(choices));
+  if (!s) {
+    return std::nullopt;
+  }
+  if (std::find(choices.begin(), choices.end(), *s) == choices.end()) {
+    error(v, "unknown " + std::string(noun) + " '" + *s + "' (expected one of: " + list(choices) +
+                 ")");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<std::string> YamlReader::readable_file(const Located& v) {
+  std::optional<std::string> s = non_empty_string(v);
+  if (!s) {
+    return std::nullopt;
+  }
+  std::filesystem::path path(*s);
+  if (path.is_relative() && !base_dir_.empty()) {
+    path = std::filesystem::path(base_dir_) / path;
+  }
+  std::string resolved = path.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    error(v, "cannot read file '" + resolved + "': " + std::strerror(EISDIR));
+    return std::nullopt;
+  }
+  std::FILE* f = std::fopen(resolved.c_str(), "rb");
+  if (f == nullptr) {
+    error(v, "cannot read file '" + resolved + "': " + std::strerror(errno));
+    return std::nullopt;
+  }
+  std::fclose(f);
+  return resolved;
+}
+
+std::vector<ConfigError> YamlReader::take_errors() {
+  std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+  return std::exchange(errors_, {});
+}
+
+}  // namespace sb::config::detail
