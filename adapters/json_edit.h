@@ -14,14 +14,18 @@
 namespace sb::adapters {
 
 struct JsonMember {
-  std::string key;          ///< unescaped key
-  std::size_t begin = 0;    ///< offset of the key's opening quote
+  std::string key;        ///< unescaped key
+  std::size_t begin = 0;  ///< offset of the key's opening quote
   std::size_t value_begin = 0;
   std::size_t value_end = 0;  ///< one past the value's last byte
 };
 
 /// Top-level members of a JSON object text, in order. nullopt when `text` is not an object.
 std::optional<std::vector<JsonMember>> scan_object(std::string_view text);
+
+/// Same, into `out`, reusing its storage (for per-event hot paths). False when `text` is not an
+/// object; `out` is then unspecified.
+bool scan_object(std::string_view text, std::vector<JsonMember>& out);
 
 /// Sets top-level member `key` to the raw JSON `value` (replacing the value bytes of the last
 /// occurrence if present, else appending the member before the closing brace).

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/json_edit.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -22,22 +23,26 @@ namespace sb::adapters {
 
 /// What to send upstream for one chat-completions request.
 struct ChatRequestPlan {
-  std::string body;                ///< the body to send
-  bool stream = false;             ///< client asked for "stream": true
+  std::string body;                 ///< the body to send
+  bool stream = false;              ///< client asked for "stream": true
   bool client_wants_usage = false;  ///< client set stream_options.include_usage: true
 };
 
 /// Builds the upstream body from the client's validated body text and its parsed form:
 /// "model" is replaced by `upstream_model`; for streams `stream_options.include_usage` is forced on
-/// (other stream_options members are kept). Everything else is the client's bytes.
+/// (other stream_options members are kept). Earlier duplicates of these two keys are dropped so
+/// every upstream parser sees one value. Everything else is the client's bytes.
 ChatRequestPlan plan_chat_request(std::string_view client_body, const boost::json::object& parsed,
                                   std::string_view upstream_model);
 
 /// Relays an OpenAI-format chat-completions SSE stream to the client, event by event.
 ///
-/// Records usage from the usage chunk; when the client did not ask for usage, the usage-only
-/// chunk (empty "choices") is dropped and "usage": null members are removed, so the client sees
-/// exactly what OpenAI would have sent it. Not thread-safe; one per stream.
+/// Records usage from the usage chunk (the last one seen wins); when the client did not ask for
+/// usage, the usage-only chunk (empty or absent "choices") is dropped and "usage" members are
+/// removed from the other chunks ("usage": null, or usage some engines put on content chunks), so
+/// the client sees exactly what OpenAI would have sent it. Events are re-framed canonically
+/// (`data: ...\n\n`, `event:` names kept, `id:` dropped); data that is not a JSON object passes
+/// through unchanged. Not thread-safe; one per stream.
 class ChatStreamRelay {
  public:
   explicit ChatStreamRelay(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
@@ -51,11 +56,18 @@ class ChatStreamRelay {
   const std::optional<Usage>& usage() const { return usage_; }
   /// Events relayed so far (excluding dropped ones).
   std::size_t events() const { return events_; }
+  /// Upstream bytes held for an incomplete line or event; bound it to guard memory.
+  std::size_t pending_bytes() const { return parser_.pending_bytes(); }
+  /// True when the upstream stream stopped at an event boundary (see SseParser::at_boundary).
+  bool at_boundary() const { return parser_.at_boundary(); }
 
  private:
+  void relay(SseEvent& ev, std::string& out);
+
   bool client_wants_usage_;
   SseParser parser_;
   std::vector<SseEvent> scratch_;
+  std::vector<JsonMember> members_;  // scan scratch, reused across events
   std::optional<Usage> usage_;
   bool saw_done_ = false;
   bool saw_error_ = false;

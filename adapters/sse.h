@@ -3,7 +3,8 @@
 //
 // Feed it bytes as they arrive, split anywhere (even inside a CRLF); it yields whole events.
 // Handles LF, CR and CRLF line endings, comment lines (":..."), multi-line `data:` (joined with
-// "\n"), `event:`, `id:`, and a single optional space after the colon. An event is dispatched at
+// "\n"), `event:`, `id:` (kept across events, as the spec's last event id), a single optional
+// space after the colon and a leading UTF-8 byte order mark. An event is dispatched at
 // a blank line; an event with no data lines is not dispatched (per spec) unless it has an event
 // name. Pure and per stream; not thread-safe.
 
@@ -18,6 +19,8 @@ struct SseEvent {
   std::string event;  ///< empty when no `event:` field
   std::string data;   ///< data lines joined with '\n'
   std::string id;
+
+  bool operator==(const SseEvent&) const = default;
 };
 
 class SseParser {
@@ -26,8 +29,9 @@ class SseParser {
   void feed(std::string_view bytes, std::vector<SseEvent>& out);
   /// Bytes held for an incomplete line or event.
   std::size_t pending_bytes() const { return line_.size() + event_bytes_; }
-  /// True when the stream ended cleanly at an event boundary (nothing half-received).
-  bool at_boundary() const { return line_.empty() && !has_fields_ && !pending_cr_; }
+  /// True when the stream ended cleanly at an event boundary (nothing half-received). A CR
+  /// held at the end of a feed has already ended its line, so it does not count as pending.
+  bool at_boundary() const { return line_.empty() && !has_fields_; }
 
  private:
   void on_line(std::string_view line, std::vector<SseEvent>& out);
@@ -36,6 +40,8 @@ class SseParser {
   bool has_fields_ = false;
   bool has_data_ = false;
   bool pending_cr_ = false;
+  bool bom_done_ = false;
+  std::size_t bom_matched_ = 0;
   std::size_t event_bytes_ = 0;
 };
 

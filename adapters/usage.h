@@ -20,7 +20,13 @@ struct Usage {
 
 /// Reads `usage` from a parsed OpenAI response object or stream chunk. nullopt when absent, null,
 /// or not an object with integer prompt_tokens/completion_tokens. Negative values are rejected.
+/// The details objects (prompt_tokens_details, completion_tokens_details) and their counters may
+/// be absent or null (read as 0); a counter present with a non-integer or negative value makes the
+/// whole usage invalid rather than silently under-counted.
 std::optional<Usage> usage_from_openai(const boost::json::value& response);
+
+/// Reads the value of a `usage` member itself (`{"prompt_tokens": ...}`), under the same rules.
+std::optional<Usage> usage_from_openai_usage(const boost::json::value& usage);
 
 /// Same, from the raw JSON text of a response or chunk (parses it).
 std::optional<Usage> usage_from_openai_text(std::string_view json_text);

@@ -1,0 +1,401 @@
+#include "adapters/json_edit.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb::adapters {
+namespace {
+
+constexpr std::size_t npos = std::string_view::npos;
+
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::size_t skip_ws(std::string_view t, std::size_t i) {
+  while (i < t.size() && is_ws(t[i])) {
+    ++i;
+  }
+  return i;
+}
+
+/// `i` is at an opening quote; returns the offset past the closing quote, or npos.
+std::size_t skip_string(std::string_view t, std::size_t i) {
+  const char* p = t.data();
+  const std::size_t n = t.size();
+  for (++i; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c == '"') {
+      return i + 1;
+    }
+    if (c == '\\') {
+      ++i;  // the escaped byte cannot end the string; \uXXXX digits are plain bytes
+    } else if (c < 0x20) {
+      return npos;
+    }
+  }
+  return npos;
+}
+
+std::size_t skip_number(std::string_view t, std::size_t i) {
+  const std::size_t start = i;
+  while (i < t.size()) {
+    const char c = t[i];
+    if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+      ++i;
+    } else {
+      break;
+    }
+  }
+  return i == start ? npos : i;
+}
+
+std::size_t skip_literal(std::string_view t, std::size_t i, std::string_view word) {
+  return t.substr(i, word.size()) == word ? i + word.size() : npos;
+}
+
+/// `i` is at the first byte of a value; returns the offset one past its last byte, or npos.
+/// Containers are walked iteratively, so deep nesting cannot exhaust the stack.
+std::size_t skip_value(std::string_view t, std::size_t i) {
+  if (i >= t.size()) {
+    return npos;
+  }
+  switch (t[i]) {
+    case '"':
+      return skip_string(t, i);
+    case 't':
+      return skip_literal(t, i, "true");
+    case 'f':
+      return skip_literal(t, i, "false");
+    case 'n':
+      return skip_literal(t, i, "null");
+    case '{':
+    case '[':
+      break;
+    default:
+      return skip_number(t, i);
+  }
+  std::string open;  // expected closers; short enough for the small-string buffer in practice
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '"') {
+      i = skip_string(t, i);
+      if (i == npos) {
+        return npos;
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      open.push_back(c == '{' ? '}' : ']');
+    } else if (c == '}' || c == ']') {
+      if (open.empty() || open.back() != c) {
+        return npos;
+      }
+      open.pop_back();
+      if (open.empty()) {
+        return i + 1;
+      }
+    }
+    ++i;
+  }
+  return npos;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+/// Reads the 4 hex digits at `raw[i..i+4)`; -1 when malformed.
+long read_hex4(std::string_view raw, std::size_t i) {
+  if (i + 4 > raw.size()) {
+    return -1;
+  }
+  long v = 0;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const int d = hex_digit(raw[i + k]);
+    if (d < 0) {
+      return -1;
+    }
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+/// Unescapes the body of a JSON string (quotes excluded) into `out`.
+bool unescape(std::string_view raw, std::string& out) {
+  out.clear();
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    const std::size_t bs = raw.find('\\', i);
+    if (bs == npos) {
+      out.append(raw.substr(i));
+      break;
+    }
+    out.append(raw.substr(i, bs - i));
+    if (bs + 1 >= raw.size()) {
+      return false;
+    }
+    i = bs + 2;
+    switch (raw[bs + 1]) {
+      case '"':
+        out.push_back('"');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '/':
+        out.push_back('/');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'u': {
+        const long hi = read_hex4(raw, i);
+        if (hi < 0) {
+          return false;
+        }
+        i += 4;
+        auto cp = static_cast<std::uint32_t>(hi);
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          const long lo = (i + 1 < raw.size() && raw[i] == '\\' && raw[i + 1] == 'u')
+                              ? read_hex4(raw, i + 2)
+                              : -1;
+          if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(lo) - 0xDC00);
+            i += 6;
+          } else {
+            cp = 0xFFFD;  // lone high surrogate (Boost.JSON rejects these; be safe anyway)
+          }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          cp = 0xFFFD;
+        }
+        append_utf8(out, cp);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/// Scans a top-level object. `close` receives the offset of its closing brace.
+bool scan(std::string_view t, std::vector<JsonMember>& out, std::size_t& close) {
+  std::size_t count = 0;
+  std::size_t i = skip_ws(t, 0);
+  if (i >= t.size() || t[i] != '{') {
+    return false;
+  }
+  i = skip_ws(t, i + 1);
+  if (i < t.size() && t[i] == '}') {
+    close = i;
+  } else {
+    for (;;) {
+      if (i >= t.size() || t[i] != '"') {
+        return false;
+      }
+      const std::size_t key_end = skip_string(t, i);
+      if (key_end == npos) {
+        return false;
+      }
+      // Reuse the slot (and its key's capacity) left by an earlier scan.
+      JsonMember& m = count < out.size() ? out[count] : out.emplace_back();
+      ++count;
+      if (!unescape(t.substr(i + 1, key_end - i - 2), m.key)) {
+        return false;
+      }
+      m.begin = i;
+      i = skip_ws(t, key_end);
+      if (i >= t.size() || t[i] != ':') {
+        return false;
+      }
+      m.value_begin = skip_ws(t, i + 1);
+      m.value_end = skip_value(t, m.value_begin);
+      if (m.value_end == npos) {
+        return false;
+      }
+      i = skip_ws(t, m.value_end);
+      if (i < t.size() && t[i] == ',') {
+        i = skip_ws(t, i + 1);
+        continue;
+      }
+      if (i < t.size() && t[i] == '}') {
+        close = i;
+        break;
+      }
+      return false;
+    }
+  }
+  out.resize(count);
+  return skip_ws(t, close + 1) == t.size();
+}
+
+}  // namespace
+
+std::optional<std::vector<JsonMember>> scan_object(std::string_view text) {
+  std::vector<JsonMember> members;
+  if (!scan_object(text, members)) {
+    return std::nullopt;
+  }
+  return members;
+}
+
+bool scan_object(std::string_view text, std::vector<JsonMember>& out) {
+  std::size_t close = 0;
+  return scan(text, out, close);
+}
+
+bool set_member(std::string& text, std::string_view key, std::string_view raw_value) {
+  std::vector<JsonMember> members;
+  std::size_t close = 0;
+  if (!scan(text, members, close)) {
+    return false;
+  }
+  // Parsers keep the last of duplicate keys, so the last occurrence is the one that counts.
+  for (auto it = members.rbegin(); it != members.rend(); ++it) {
+    if (it->key == key) {
+      text.replace(it->value_begin, it->value_end - it->value_begin, raw_value);
+      return true;
+    }
+  }
+  std::string member;
+  member.reserve(key.size() + raw_value.size() + 8);
+  if (!members.empty()) {
+    member.push_back(',');
+  }
+  member.append(quote(key));
+  member.push_back(':');
+  member.append(raw_value);
+  // After the last value, so whitespace before the closing brace stays where it was.
+  text.insert(members.empty() ? close : members.back().value_end, member);
+  return true;
+}
+
+bool remove_member(std::string& text, std::string_view key) {
+  std::vector<JsonMember> members;
+  std::size_t close = 0;
+  if (!scan(text, members, close)) {
+    return false;
+  }
+  bool any = false;
+  for (const JsonMember& m : members) {
+    any = any || m.key == key;
+  }
+  if (!any) {
+    return false;
+  }
+  // Rebuild from the original bytes: the opening up to the first member, each kept member
+  // preceded by the separator that preceded it originally, then everything after the last member.
+  std::string out;
+  out.reserve(text.size());
+  out.append(text, 0, members.front().begin);
+  bool first_kept = true;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    const JsonMember& m = members[k];
+    if (m.key == key) {
+      continue;
+    }
+    if (!first_kept) {
+      const std::size_t sep = members[k - 1].value_end;
+      out.append(text, sep, m.begin - sep);
+    }
+    first_kept = false;
+    out.append(text, m.begin, m.value_end - m.begin);
+  }
+  out.append(text, members.back().value_end);
+  text = std::move(out);
+  return true;
+}
+
+std::string quote(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      continue;
+    }
+    out.append(s.substr(run, i - run));
+    run = i + 1;
+    out.push_back('\\');
+    switch (c) {
+      case '"':
+        out.push_back('"');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '\b':
+        out.push_back('b');
+        break;
+      case '\f':
+        out.push_back('f');
+        break;
+      case '\n':
+        out.push_back('n');
+        break;
+      case '\r':
+        out.push_back('r');
+        break;
+      case '\t':
+        out.push_back('t');
+        break;
+      default:
+        out.append("u00");
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
+        break;
+    }
+  }
+  out.append(s.substr(run));
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace sb::adapters

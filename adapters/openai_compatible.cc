@@ -1,0 +1,242 @@
+#include "adapters/openai_compatible.h"
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t npos = std::string_view::npos;
+constexpr std::string_view kIncludeUsage = R"({"include_usage":true})";
+
+/// A top-level member the translator owns: its new raw value and the last occurrence (the one a
+/// parser keeps) in the client's body.
+struct Owned {
+  std::string_view key;
+  std::string value;
+  std::size_t last = npos;
+};
+
+/// Rewrites the owned members of `body` in one pass over its original bytes: the last occurrence
+/// of each owned key gets the new value in place, earlier duplicates are dropped (so an upstream
+/// that keeps the first duplicate cannot see the client's value), absent ones are appended after
+/// the last member. Every other byte is kept. nullopt when `body` is not an object.
+std::optional<std::string> rewrite_members(std::string_view body, std::vector<JsonMember>& members,
+                                           std::span<Owned> owned) {
+  if (!scan_object(body, members)) {
+    return std::nullopt;
+  }
+  auto owner_of = [&](std::string_view key) -> Owned* {
+    for (Owned& o : owned) {
+      if (o.key == key) {
+        return &o;
+      }
+    }
+    return nullptr;
+  };
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (Owned* o = owner_of(members[k].key)) {
+      o->last = k;
+    }
+  }
+
+  std::string out;
+  std::size_t extra = 0;
+  for (const Owned& o : owned) {
+    extra += o.key.size() + o.value.size() + 4;
+  }
+  out.reserve(body.size() + extra);
+
+  std::size_t tail = 0;  // where the bytes after the last member start
+  bool any_kept = false;
+  if (members.empty()) {
+    tail = body.rfind('}');
+    out.append(body.substr(0, tail));
+  } else {
+    out.append(body.substr(0, members.front().begin));
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const JsonMember& m = members[k];
+      const Owned* o = owner_of(m.key);
+      if (o != nullptr && o->last != k) {
+        continue;  // an earlier duplicate of an owned key
+      }
+      if (any_kept) {
+        const std::size_t sep = members[k - 1].value_end;
+        out.append(body.substr(sep, m.begin - sep));
+      }
+      any_kept = true;
+      if (o != nullptr) {
+        out.append(body.substr(m.begin, m.value_begin - m.begin));
+        out.append(o->value);
+      } else {
+        out.append(body.substr(m.begin, m.value_end - m.begin));
+      }
+    }
+    tail = members.back().value_end;
+  }
+  for (const Owned& o : owned) {
+    if (o.last != npos) {
+      continue;
+    }
+    if (any_kept) {
+      out.push_back(',');
+    }
+    any_kept = true;
+    out.append(quote(o.key));
+    out.push_back(':');
+    out.append(o.value);
+  }
+  out.append(body.substr(tail));
+  return out;
+}
+
+/// Fallback when the body text cannot be spliced (never expected for a body Boost.JSON
+/// accepted): the same edits on a copy of the parsed object, re-serialized.
+std::string rewrite_dom(const json::object& parsed, std::string_view upstream_model, bool stream) {
+  json::object copy = parsed;
+  copy["model"] = upstream_model;
+  if (stream) {
+    json::value& so = copy["stream_options"];
+    if (json::object* obj = so.if_object()) {
+      (*obj)["include_usage"] = true;
+    } else {
+      so = json::object{{"include_usage", true}};
+    }
+  }
+  return json::serialize(copy);
+}
+
+/// True for `[]`, whitespace inside allowed.
+bool is_empty_array(std::string_view value) {
+  if (value.size() < 2 || value.front() != '[' || value.back() != ']') {
+    return false;
+  }
+  for (const char c : value.substr(1, value.size() - 2)) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_true(const json::value* v) {
+  return v != nullptr && v->is_bool() && v->get_bool();
+}
+
+}  // namespace
+
+ChatRequestPlan plan_chat_request(std::string_view client_body, const json::object& parsed,
+                                  std::string_view upstream_model) {
+  ChatRequestPlan plan;
+  plan.stream = is_true(parsed.if_contains("stream"));
+  const json::value* so = parsed.if_contains("stream_options");
+  const json::object* so_obj = so != nullptr ? so->if_object() : nullptr;
+  plan.client_wants_usage = so_obj != nullptr && is_true(so_obj->if_contains("include_usage"));
+
+  std::vector<JsonMember> members;
+  std::array<Owned, 2> owned{Owned{"model", quote(upstream_model)},
+                             Owned{"stream_options", std::string(kIncludeUsage)}};
+  std::size_t owned_count = 1;
+  bool ok = true;
+  if (plan.stream) {
+    owned_count = 2;
+    if (so_obj != nullptr) {
+      // Keep the client's other stream_options members byte for byte; only force include_usage.
+      ok = scan_object(client_body, members);
+      if (ok) {
+        for (auto it = members.rbegin(); it != members.rend(); ++it) {
+          if (it->key == "stream_options") {
+            owned[1].value.assign(
+                client_body.substr(it->value_begin, it->value_end - it->value_begin));
+            break;
+          }
+        }
+        ok = set_member(owned[1].value, "include_usage", "true");
+      }
+    }
+  }
+  std::optional<std::string> body;
+  if (ok) {
+    body = rewrite_members(client_body, members, std::span<Owned>(owned.data(), owned_count));
+  }
+  plan.body = body ? std::move(*body) : rewrite_dom(parsed, upstream_model, plan.stream);
+  return plan;
+}
+
+void ChatStreamRelay::feed(std::string_view upstream_bytes, std::string& out) {
+  scratch_.clear();
+  parser_.feed(upstream_bytes, scratch_);
+  for (SseEvent& ev : scratch_) {
+    relay(ev, out);
+  }
+}
+
+void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
+  if (ev.data == "[DONE]") {
+    saw_done_ = true;
+    append_sse(out, ev.data, ev.event);
+    ++events_;
+    return;
+  }
+  if (ev.event == "error") {
+    saw_error_ = true;
+  }
+  // Upstreams differ; anything that is not a JSON object is relayed untouched.
+  if (!scan_object(ev.data, members_)) {
+    append_sse(out, ev.data, ev.event);
+    ++events_;
+    return;
+  }
+  const std::string_view data = ev.data;
+  std::string_view usage;    // value of the last "usage" member, null or not
+  std::string_view choices;  // value of the last "choices" member
+  bool has_error = false;
+  for (const JsonMember& m : members_) {
+    const std::string_view value = data.substr(m.value_begin, m.value_end - m.value_begin);
+    if (m.key == "usage") {
+      usage = value;
+    } else if (m.key == "choices") {
+      choices = value;
+    } else if (m.key == "error" && value != "null") {
+      has_error = true;
+    }
+  }
+  saw_error_ = saw_error_ || has_error;
+  const bool has_usage = !usage.empty() && usage != "null";
+  if (has_usage) {
+    // Parse only the usage value, on a stack buffer: chunks are many, usage objects are small.
+    unsigned char buffer[1024];
+    json::monotonic_resource mr(buffer, sizeof(buffer));
+    boost::system::error_code ec;
+    const json::value v = json::parse(usage, ec, &mr);
+    if (!ec) {
+      if (auto u = usage_from_openai_usage(v)) {
+        usage_ = *u;
+      }
+    }
+  }
+  if (!client_wants_usage_ && !usage.empty()) {
+    if (has_usage && !has_error && (choices.empty() || is_empty_array(choices))) {
+      return;  // the usage-only chunk the client did not ask for
+    }
+    // OpenAI sends "usage" on chunks only when include_usage was asked for; without it the
+    // member is absent. Some engines also put usage on content chunks: strip that too.
+    remove_member(ev.data, "usage");
+  }
+  append_sse(out, ev.data, ev.event);
+  ++events_;
+}
+
+}  // namespace sb::adapters

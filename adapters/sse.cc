@@ -1,0 +1,151 @@
+#include "adapters/sse.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sb::adapters {
+namespace {
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+/// Offset of the first CR or LF at or after `from`, or npos.
+std::size_t find_line_end(std::string_view s, std::size_t from) {
+  const char* p = s.data();
+  for (std::size_t i = from; i < s.size(); ++i) {
+    if (p[i] == '\n' || p[i] == '\r') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+/// Offset just past the line ending that starts at `pos` (CRLF counts as one).
+std::size_t skip_line_end(std::string_view s, std::size_t pos) {
+  if (s[pos] == '\r' && pos + 1 < s.size() && s[pos + 1] == '\n') {
+    return pos + 2;
+  }
+  return pos + 1;
+}
+
+}  // namespace
+
+void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
+  if (!bom_done_) {
+    // The spec strips one U+FEFF at the very start of the stream; it may arrive split.
+    while (!bytes.empty() && bom_matched_ < kBom.size() && bytes.front() == kBom[bom_matched_]) {
+      ++bom_matched_;
+      bytes.remove_prefix(1);
+    }
+    if (bom_matched_ == kBom.size()) {
+      bom_done_ = true;
+    } else if (!bytes.empty()) {
+      // Not a BOM after all: the bytes taken so far belong to the first line.
+      bom_done_ = true;
+      line_.append(kBom.substr(0, bom_matched_));
+    } else {
+      return;
+    }
+  }
+  if (pending_cr_ && !bytes.empty()) {
+    // The previous feed ended in CR; an LF now completes the same CRLF line ending.
+    pending_cr_ = false;
+    if (bytes.front() == '\n') {
+      bytes.remove_prefix(1);
+    }
+  }
+
+  std::size_t i = 0;
+  const std::size_t n = bytes.size();
+  while (i < n) {
+    const std::size_t eol = find_line_end(bytes, i);
+    if (eol == std::string_view::npos) {
+      line_.append(bytes.data() + i, n - i);
+      break;
+    }
+    if (line_.empty()) {
+      on_line(bytes.substr(i, eol - i), out);
+    } else {
+      line_.append(bytes.data() + i, eol - i);
+      on_line(line_, out);
+      line_.clear();
+    }
+    if (bytes[eol] == '\r' && eol + 1 == n) {
+      pending_cr_ = true;
+      i = n;
+    } else {
+      i = skip_line_end(bytes, eol);
+    }
+  }
+  event_bytes_ = current_.data.size() + current_.event.size();
+}
+
+void SseParser::on_line(std::string_view line, std::vector<SseEvent>& out) {
+  if (line.empty()) {
+    // Blank line: dispatch. The last event id persists across events, as the spec says.
+    if (has_data_ || !current_.event.empty()) {
+      out.push_back(SseEvent{std::move(current_.event), std::move(current_.data), current_.id});
+    }
+    current_.event.clear();
+    current_.data.clear();
+    has_data_ = false;
+    has_fields_ = false;
+    return;
+  }
+  if (line.front() == ':') {
+    return;  // comment (often a keep-alive)
+  }
+  std::string_view field = line;
+  std::string_view value;
+  if (const std::size_t colon = line.find(':'); colon != std::string_view::npos) {
+    field = line.substr(0, colon);
+    value = line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') {
+      value.remove_prefix(1);
+    }
+  }
+  has_fields_ = true;
+  if (field == "data") {
+    if (has_data_) {
+      current_.data.push_back('\n');
+    }
+    current_.data.append(value);
+    has_data_ = true;
+  } else if (field == "event") {
+    current_.event.assign(value);
+  } else if (field == "id") {
+    if (value.find('\0') == std::string_view::npos) {
+      current_.id.assign(value);
+    }
+  }
+  // "retry" and unknown fields are ignored: a relay has no reconnection to schedule.
+}
+
+void append_sse(std::string& out, std::string_view data, std::string_view event) {
+  out.reserve(out.size() + data.size() + event.size() + 16);
+  if (!event.empty()) {
+    // A line break inside the name would forge extra fields; keep only its first line.
+    const std::size_t eol = find_line_end(event, 0);
+    out.append("event: ");
+    out.append(event.substr(0, eol));
+    out.push_back('\n');
+  }
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t eol = find_line_end(data, start);
+    out.append("data: ");
+    if (eol == std::string_view::npos) {
+      out.append(data.substr(start));
+      out.push_back('\n');
+      break;
+    }
+    out.append(data.substr(start, eol - start));
+    out.push_back('\n');
+    start = skip_line_end(data, eol);
+  }
+  out.push_back('\n');
+}
+
+}  // namespace sb::adapters

@@ -1,0 +1,204 @@
+#include "adapters/json_edit.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+std::string_view value_of(std::string_view text, const JsonMember& m) {
+  return text.substr(m.value_begin, m.value_end - m.value_begin);
+}
+
+TEST(ScanObjectTest, ReturnsMembersWithOffsets) {
+  const std::string_view text = R"( { "a" : [1,{"b":"}]"}] ,"c":"x\"y",  "d":-1.5e+3,"e":true } )";
+  const auto members = scan_object(text);
+  ASSERT_TRUE(members);
+  ASSERT_EQ(members->size(), 4u);
+  EXPECT_EQ((*members)[0].key, "a");
+  EXPECT_EQ((*members)[0].begin, text.find("\"a\""));
+  EXPECT_EQ(value_of(text, (*members)[0]), R"([1,{"b":"}]"}])");
+  EXPECT_EQ(value_of(text, (*members)[1]), R"("x\"y")");
+  EXPECT_EQ(value_of(text, (*members)[2]), "-1.5e+3");
+  EXPECT_EQ((*members)[3].key, "e");
+  EXPECT_EQ(value_of(text, (*members)[3]), "true");
+}
+
+TEST(ScanObjectTest, AcceptsEmptyObjects) {
+  for (std::string_view text : {"{}", " { \n\t} \r\n"}) {
+    const auto members = scan_object(text);
+    ASSERT_TRUE(members) << text;
+    EXPECT_TRUE(members->empty());
+  }
+}
+
+TEST(ScanObjectTest, RejectsWhatIsNotOneObject) {
+  for (std::string_view text :
+       {"", "[]", "\"x\"", "1", "null", "{", "{\"a\":1", "{\"a\":1,}", "{\"a\" 1}", "{a:1}",
+        "{\"a\":1} x", "{\"a\":1}{}", "{\"a\":[1}", "{\"a\":{]}", "{\"a\":tru}", "{\"a\":}",
+        "{\"a\":\"x\n\"}", "{\"a\":\"x}"}) {
+    EXPECT_FALSE(scan_object(text)) << text;
+  }
+}
+
+TEST(ScanObjectTest, UnescapesKeys) {
+  const std::string_view text =
+      R"({"mo\u0064el":1,"a\"b":2,"\\":3,"\ud83d\ude00":4,"\n\t\/":5,"caf\u00E9":6,"€":7})";
+  const auto members = scan_object(text);
+  ASSERT_TRUE(members);
+  std::vector<std::string> keys;
+  for (const auto& m : *members) {
+    keys.push_back(m.key);
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"model", "a\"b", "\\", "\xF0\x9F\x98\x80", "\n\t/",
+                                            "caf\xC3\xA9", "€"}));
+}
+
+TEST(ScanObjectTest, HandlesDeepNestingWithoutRecursion) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string text = "{\"a\":" + deep + ",\"b\":1}";
+  const auto members = scan_object(text);
+  ASSERT_TRUE(members);
+  ASSERT_EQ(members->size(), 2u);
+  EXPECT_EQ(value_of(text, (*members)[0]).size(), deep.size());
+}
+
+TEST(ScanObjectTest, ReusesOutputVector) {
+  std::vector<JsonMember> members;
+  ASSERT_TRUE(scan_object(R"({"a":1,"b":2,"c":3})", members));
+  EXPECT_EQ(members.size(), 3u);
+  ASSERT_TRUE(scan_object(R"({"x":10})", members));
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].key, "x");
+  EXPECT_EQ(members[0].value_begin, 5u);
+}
+
+TEST(ScanObjectTest, AgreesWithBoostJson) {
+  const std::string_view text =
+      R"({"model":"gpt-4o","messages":[{"role":"user","content":"h\u00e9 \"q\" {[" }],
+    "temperature" : 0.70, "n":12345678901234567890, "big":1e400, "neg":-0, "t":true,"f":false,
+    "z":null, "o":{"k":{"k":[[],{}]}}, "s":"\\\/\b\f\n\r\t\u0000" })";
+  const auto members = scan_object(text);
+  ASSERT_TRUE(members);
+  const json::object parsed = json::parse(text).as_object();
+  ASSERT_EQ(members->size(), parsed.size());
+  for (const auto& m : *members) {
+    ASSERT_TRUE(parsed.contains(m.key)) << m.key;
+    EXPECT_EQ(json::parse(value_of(text, m)), parsed.at(m.key)) << m.key;
+  }
+}
+
+struct SetCase {
+  std::string_view input;
+  std::string_view key;
+  std::string_view value;
+  std::string_view expected;
+};
+
+class SetMemberTest : public ::testing::TestWithParam<SetCase> {};
+
+TEST_P(SetMemberTest, SplicesOnlyTheValue) {
+  const SetCase& c = GetParam();
+  std::string text(c.input);
+  ASSERT_TRUE(set_member(text, c.key, c.value));
+  EXPECT_EQ(text, c.expected);
+  EXPECT_NO_THROW(json::parse(text));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SetMemberTest,
+    ::testing::Values(
+        SetCase{R"({"model":"a","x":1})", "model", R"("b")", R"({"model":"b","x":1})"},
+        SetCase{R"({"x":1,"model":"a"})", "model", R"("b")", R"({"x":1,"model":"b"})"},
+        SetCase{R"({ "model" :	"a" , "x" : 1 })", "model", R"("b")",
+                R"({ "model" :	"b" , "x" : 1 })"},
+        SetCase{R"({"model":"a","model":"c"})", "model", R"("b")", R"({"model":"a","model":"b"})"},
+        SetCase{R"({"mo\u0064el":"a"})", "model", R"("b")", R"({"mo\u0064el":"b"})"},
+        SetCase{R"({"meta":{"model":"x"},"model":"a","l":["model"]})", "model", R"("b")",
+                R"({"meta":{"model":"x"},"model":"b","l":["model"]})"},
+        SetCase{R"({"model":{"a":[1,2]} , "y":2})", "model", R"("b")", R"({"model":"b" , "y":2})"},
+        SetCase{R"({"x":1})", "model", R"("b")", R"({"x":1,"model":"b"})"},
+        SetCase{"{ \"x\" : 1 \n}", "model", R"("b")", "{ \"x\" : 1,\"model\":\"b\" \n}"},
+        SetCase{R"({"meta":{"model":"x"}})", "model", R"("b")",
+                R"({"meta":{"model":"x"},"model":"b"})"},
+        SetCase{"{}", "model", R"("b")", R"({"model":"b"})"},
+        SetCase{" { \n} ", "model", R"("b")", " { \n\"model\":\"b\"} "},
+        SetCase{R"({"x":1})", "we\"ird", "true", R"({"x":1,"we\"ird":true})"},
+        SetCase{R"({"stream_options":null})", "stream_options", R"({"include_usage":true})",
+                R"({"stream_options":{"include_usage":true}})"}));
+
+TEST(SetMemberTest, RejectsNonObjectsAndChangesNothing) {
+  for (std::string_view input : {"[1]", "{\"a\":", "nope"}) {
+    std::string text(input);
+    EXPECT_FALSE(set_member(text, "model", "1"));
+    EXPECT_EQ(text, input);
+  }
+}
+
+struct RemoveCase {
+  std::string_view input;
+  std::string_view expected;
+};
+
+class RemoveMemberTest : public ::testing::TestWithParam<RemoveCase> {};
+
+TEST_P(RemoveMemberTest, RemovesEveryOccurrenceAndItsComma) {
+  const RemoveCase& c = GetParam();
+  std::string text(c.input);
+  ASSERT_TRUE(remove_member(text, "usage"));
+  EXPECT_EQ(text, c.expected);
+  EXPECT_NO_THROW(json::parse(text));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, RemoveMemberTest,
+    ::testing::Values(RemoveCase{R"({"usage":null})", "{}"},
+                      RemoveCase{R"({ "usage" : null })", "{  }"},
+                      RemoveCase{R"({"a":1,"usage":null})", R"({"a":1})"},
+                      RemoveCase{R"({"usage":null,"a":1})", R"({"a":1})"},
+                      RemoveCase{R"({"a":1,"usage":null,"b":2})", R"({"a":1,"b":2})"},
+                      RemoveCase{R"({"usage":1,"a":1,"usage":2})", R"({"a":1})"},
+                      RemoveCase{R"({"usage":1,"usage":2,"a":1})", R"({"a":1})"},
+                      RemoveCase{R"({"a":1,"usage":1,"usage":2})", R"({"a":1})"},
+                      RemoveCase{R"({ "a" : 1 , "usage" : null })", R"({ "a" : 1 })"},
+                      RemoveCase{R"({ "usage" : null , "a" : 1 })", R"({ "a" : 1 })"},
+                      RemoveCase{"{\n  \"a\": 1,\n  \"usage\": {\"x\": [1]},\n  \"b\": 2\n}",
+                                 "{\n  \"a\": 1,\n  \"b\": 2\n}"},
+                      RemoveCase{R"({"us\u0061ge":null,"a":{"usage":1}})",
+                                 R"({"a":{"usage":1}})"}));
+
+TEST(RemoveMemberTest, LeavesTextAloneWhenKeyIsAbsentOrNested) {
+  for (std::string_view input : {R"({"a":{"usage":null}})", "{}", R"({"usages":1})", "[1]"}) {
+    std::string text(input);
+    EXPECT_FALSE(remove_member(text, "usage"));
+    EXPECT_EQ(text, input);
+  }
+}
+
+TEST(QuoteTest, EscapesPerRfc8259) {
+  EXPECT_EQ(quote(""), R"("")");
+  EXPECT_EQ(quote("gpt-4o"), R"("gpt-4o")");
+  EXPECT_EQ(quote("meta-llama/Llama-3.1-8B-Instruct"), R"("meta-llama/Llama-3.1-8B-Instruct")");
+  EXPECT_EQ(quote(R"(a"b\c)"), R"("a\"b\\c")");
+  EXPECT_EQ(quote("\b\f\n\r\t"), R"("\b\f\n\r\t")");
+  EXPECT_EQ(quote(std::string_view("\x00\x01\x1f", 3)), R"("\u0000\u0001\u001f")");
+  EXPECT_EQ(quote("caf\xC3\xA9 \xE2\x98\x95 \x7F"), "\"caf\xC3\xA9 \xE2\x98\x95 \x7F\"");
+}
+
+TEST(QuoteTest, RoundTripsEveryAsciiByteThroughBoostJson) {
+  std::string all;
+  for (int c = 0; c < 128; ++c) {
+    all.push_back(static_cast<char>(c));
+  }
+  all += "\xF0\x9F\x98\x80";
+  EXPECT_EQ(json::parse(quote(all)).as_string(), all);
+}
+
+}  // namespace
+}  // namespace sb::adapters

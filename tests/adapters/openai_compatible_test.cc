@@ -1,0 +1,350 @@
+#include "adapters/openai_compatible.h"
+
+#include <cstddef>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include "tests/adapters/fixtures.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+using sb::test::read_fixture;
+
+ChatRequestPlan plan(std::string_view body, std::string_view model = "gpt-4o-2024-08-06") {
+  const json::value parsed = json::parse(body);
+  return plan_chat_request(body, parsed.as_object(), model);
+}
+
+// ---- plan_chat_request ---------------------------------------------------------------------
+
+TEST(PlanChatRequestTest, NonStreamChangesOnlyTheModel) {
+  const std::string_view body =
+      "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9llo \\\"model\\\" "
+      "caf\xC3\xA9\"} ],"
+      "\n\t\"model\":\"default\", \"temperature\":0.70,\"n\":12345678901234567890,"
+      "\"x\":1e400,\"meta\":{\"model\":\"keep\"},\"stream\":false,"
+      "\"stream_options\":{\"include_usage\":false}  }\n";
+  const auto p = plan(body);
+  EXPECT_FALSE(p.stream);
+  EXPECT_FALSE(p.client_wants_usage);
+  EXPECT_EQ(p.body,
+            "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9llo \\\"model\\\" "
+            "caf\xC3\xA9\"} ],"
+            "\n\t\"model\":\"gpt-4o-2024-08-06\", \"temperature\":0.70,\"n\":12345678901234567890,"
+            "\"x\":1e400,\"meta\":{\"model\":\"keep\"},\"stream\":false,"
+            "\"stream_options\":{\"include_usage\":false}  }\n");
+}
+
+TEST(PlanChatRequestTest, NonStreamWithoutStreamMemberAddsNoStreamOptions) {
+  EXPECT_EQ(plan(R"({"model":"m","messages":[]})").body,
+            R"({"model":"gpt-4o-2024-08-06","messages":[]})");
+}
+
+TEST(PlanChatRequestTest, StreamWithoutStreamOptionsAddsIncludeUsage) {
+  const auto p = plan("{\"model\":\"m\",\"stream\":true,\"messages\":[] \n}");
+  EXPECT_TRUE(p.stream);
+  EXPECT_FALSE(p.client_wants_usage);
+  EXPECT_EQ(p.body,
+            "{\"model\":\"gpt-4o-2024-08-06\",\"stream\":true,\"messages\":[],"
+            "\"stream_options\":{\"include_usage\":true} \n}");
+}
+
+TEST(PlanChatRequestTest, StreamKeepsOtherStreamOptionsAndForcesIncludeUsage) {
+  const auto p =
+      plan(R"({"stream_options": { "include_usage" : false, "continuous_usage_stats":true },)"
+           R"( "model":"m", "stream" : true})");
+  EXPECT_TRUE(p.stream);
+  EXPECT_FALSE(p.client_wants_usage);
+  EXPECT_EQ(p.body,
+            R"({"stream_options": { "include_usage" : true, "continuous_usage_stats":true },)"
+            R"( "model":"gpt-4o-2024-08-06", "stream" : true})");
+}
+
+TEST(PlanChatRequestTest, StreamAddsIncludeUsageInsideExistingStreamOptions) {
+  const auto p =
+      plan(R"({"model":"m","stream":true,"stream_options":{"continuous_usage_stats":true}})");
+  EXPECT_FALSE(p.client_wants_usage);
+  EXPECT_EQ(p.body, R"({"model":"gpt-4o-2024-08-06","stream":true,)"
+                    R"("stream_options":{"continuous_usage_stats":true,"include_usage":true}})");
+  EXPECT_EQ(
+      plan(R"({"model":"m","stream":true,"stream_options":{ }})").body,
+      R"({"model":"gpt-4o-2024-08-06","stream":true,"stream_options":{ "include_usage":true}})");
+}
+
+TEST(PlanChatRequestTest, StreamReplacesNullStreamOptions) {
+  const auto p = plan(R"({"model":"m","stream":true,"stream_options":null,"n":1})");
+  EXPECT_FALSE(p.client_wants_usage);
+  EXPECT_EQ(p.body, R"({"model":"gpt-4o-2024-08-06","stream":true,)"
+                    R"("stream_options":{"include_usage":true},"n":1})");
+}
+
+TEST(PlanChatRequestTest, ClientThatAskedForUsageGetsItsBodyUnchangedButTheModel) {
+  const std::string body = R"({"model":"m","stream":true,"stream_options":{"include_usage":true}})";
+  const auto p = plan(body);
+  EXPECT_TRUE(p.stream);
+  EXPECT_TRUE(p.client_wants_usage);
+  EXPECT_EQ(
+      p.body,
+      R"({"model":"gpt-4o-2024-08-06","stream":true,"stream_options":{"include_usage":true}})");
+}
+
+TEST(PlanChatRequestTest, AddsModelWhenAbsent) {
+  EXPECT_EQ(plan(R"({"messages":[]})").body, R"({"messages":[],"model":"gpt-4o-2024-08-06"})");
+  EXPECT_EQ(
+      plan(R"({"stream":true})").body,
+      R"({"stream":true,"model":"gpt-4o-2024-08-06","stream_options":{"include_usage":true}})");
+  EXPECT_EQ(plan("{ }").body, R"({ "model":"gpt-4o-2024-08-06"})");
+}
+
+TEST(PlanChatRequestTest, QuotesUpstreamModel) {
+  EXPECT_EQ(plan(R"({"model":"m"})", "we\"ird\\name").body, R"({"model":"we\"ird\\name"})");
+  EXPECT_EQ(plan(R"({"model":"m"})", "meta-llama/Llama-3.1-8B-Instruct").body,
+            R"({"model":"meta-llama/Llama-3.1-8B-Instruct"})");
+}
+
+TEST(PlanChatRequestTest, ReplacesEscapedModelKey) {
+  EXPECT_EQ(plan(R"({"mo\u0064el":"m","x":1})").body,
+            R"({"mo\u0064el":"gpt-4o-2024-08-06","x":1})");
+}
+
+TEST(PlanChatRequestTest, DropsEarlierDuplicatesOfOwnedMembers) {
+  // Boost.JSON keeps the last duplicate; an upstream that kept the first must not see "mine".
+  const auto p = plan(R"({"model":"mine","stream":true,"stream_options":{"a":1},"model":"m",)"
+                      R"("stream_options":{"include_usage":true},"x":2})");
+  EXPECT_TRUE(p.client_wants_usage);
+  EXPECT_EQ(p.body, R"({"stream":true,"model":"gpt-4o-2024-08-06",)"
+                    R"("stream_options":{"include_usage":true},"x":2})");
+}
+
+TEST(PlanChatRequestTest, PlannedBodyParsesToTheExpectedDocument) {
+  const std::string_view body =
+      R"({"model":"default","messages":[{"role":"user","content":"\ud83d\ude00"}],)"
+      R"("stream":true,"stream_options":{"include_usage":false,"x":[1,{"y":null}]},"top_p":1.0})";
+  const auto p = plan(body, "llama");
+  json::object expected = json::parse(body).as_object();
+  expected["model"] = "llama";
+  expected["stream_options"].as_object()["include_usage"] = true;
+  EXPECT_EQ(json::parse(p.body), json::value(expected));
+}
+
+// ---- ChatStreamRelay -----------------------------------------------------------------------
+
+std::string relay_all(std::string_view upstream, bool wants_usage,
+                      ChatStreamRelay* keep = nullptr) {
+  ChatStreamRelay local(wants_usage);
+  ChatStreamRelay& r = keep != nullptr ? *keep : local;
+  std::string out;
+  r.feed(upstream, out);
+  return out;
+}
+
+std::string crlf_to_lf(std::string s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+      continue;
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+void expect_fixture_usage(const ChatStreamRelay& r, std::int64_t in, std::int64_t out,
+                          std::int64_t cached) {
+  ASSERT_TRUE(r.usage().has_value());
+  EXPECT_EQ(r.usage()->input, in);
+  EXPECT_EQ(r.usage()->output, out);
+  EXPECT_EQ(r.usage()->cached_input, cached);
+  EXPECT_EQ(r.usage()->reasoning, 0);
+}
+
+TEST(ChatStreamRelayTest, HidesUsageFromClientThatDidNotAskAndRecordsIt) {
+  const std::string upstream = read_fixture("openai/chat_stream_include_usage.sse");
+  ChatStreamRelay r(false);
+  const std::string out = relay_all(upstream, false, &r);
+  EXPECT_EQ(out, read_fixture("openai/chat_stream_include_usage.without_usage.sse"));
+  EXPECT_EQ(out.find("usage"), std::string::npos);
+  EXPECT_TRUE(out.ends_with("data: [DONE]\n\n"));
+  EXPECT_TRUE(r.saw_done());
+  EXPECT_FALSE(r.saw_error());
+  EXPECT_EQ(r.events(), 14u);  // 13 content chunks and [DONE]; the usage chunk is dropped
+  expect_fixture_usage(r, 1283, 14, 1024);
+  EXPECT_TRUE(r.at_boundary());
+  EXPECT_EQ(r.pending_bytes(), 0u);
+}
+
+TEST(ChatStreamRelayTest, PassesStreamUnchangedToClientThatAskedForUsage) {
+  const std::string upstream = read_fixture("openai/chat_stream_include_usage.sse");
+  ChatStreamRelay r(true);
+  EXPECT_EQ(relay_all(upstream, true, &r), upstream);
+  EXPECT_TRUE(r.saw_done());
+  EXPECT_EQ(r.events(), 15u);
+  expect_fixture_usage(r, 1283, 14, 1024);
+}
+
+TEST(ChatStreamRelayTest, ReframesCrLfStreamCanonically) {
+  const std::string upstream = read_fixture("openai/chat_stream_crlf.sse");
+  ChatStreamRelay hidden(false);
+  EXPECT_EQ(relay_all(upstream, false, &hidden),
+            read_fixture("openai/chat_stream_include_usage.without_usage.sse"));
+  expect_fixture_usage(hidden, 1283, 14, 1024);
+  ChatStreamRelay shown(true);
+  EXPECT_EQ(relay_all(upstream, true, &shown), crlf_to_lf(upstream));
+  expect_fixture_usage(shown, 1283, 14, 1024);
+  EXPECT_TRUE(shown.saw_done());
+}
+
+TEST(ChatStreamRelayTest, RelaysToolCallDeltas) {
+  const std::string upstream = read_fixture("openai/chat_stream_tool_calls.sse");
+  ChatStreamRelay hidden(false);
+  EXPECT_EQ(relay_all(upstream, false, &hidden),
+            read_fixture("openai/chat_stream_tool_calls.without_usage.sse"));
+  ASSERT_TRUE(hidden.usage());
+  EXPECT_EQ(hidden.usage()->input, 82);
+  EXPECT_EQ(hidden.usage()->output, 18);
+  EXPECT_EQ(relay_all(upstream, true), upstream);
+}
+
+TEST(ChatStreamRelayTest, PassesStreamWithoutUsageThrough) {
+  const std::string upstream = read_fixture("openai/chat_stream_no_usage.sse");
+  for (bool wants : {false, true}) {
+    ChatStreamRelay r(wants);
+    EXPECT_EQ(relay_all(upstream, wants, &r), upstream);
+    EXPECT_FALSE(r.usage().has_value());
+    EXPECT_TRUE(r.saw_done());
+  }
+}
+
+TEST(ChatStreamRelayTest, DetectsInStreamError) {
+  const std::string upstream = read_fixture("openai/chat_stream_error.sse");
+  ChatStreamRelay r(false);
+  const std::string out = relay_all(upstream, false, &r);
+  EXPECT_TRUE(r.saw_error());
+  EXPECT_FALSE(r.saw_done());
+  EXPECT_EQ(r.events(), 5u);
+  EXPECT_NE(out.find("data: {\"error\":{\"message\":\"The server had an error"), std::string::npos);
+  EXPECT_EQ(out.find("usage"), std::string::npos);
+}
+
+TEST(ChatStreamRelayTest, DetectsNamedErrorEventAndIgnoresNullError) {
+  ChatStreamRelay named(true);
+  std::string out;
+  named.feed("event: error\ndata: {\"message\":\"overloaded\"}\n\n", out);
+  EXPECT_TRUE(named.saw_error());
+  EXPECT_EQ(out, "event: error\ndata: {\"message\":\"overloaded\"}\n\n");
+
+  ChatStreamRelay null_error(true);
+  null_error.feed("data: {\"error\":null,\"choices\":[]}\n\n", out);
+  EXPECT_FALSE(null_error.saw_error());
+}
+
+TEST(ChatStreamRelayTest, OutputIsIdenticalAtEverySplitPoint) {
+  for (const char* name : {"openai/chat_stream_include_usage.sse", "openai/chat_stream_crlf.sse",
+                           "openai/chat_stream_tool_calls.sse", "openai/chat_stream_error.sse"}) {
+    const std::string upstream = read_fixture(name);
+    for (bool wants : {false, true}) {
+      const std::string whole = relay_all(upstream, wants);
+      for (std::size_t i = 0; i <= upstream.size(); ++i) {
+        ChatStreamRelay r(wants);
+        std::string out;
+        r.feed(std::string_view(upstream).substr(0, i), out);
+        r.feed(std::string_view(upstream).substr(i), out);
+        ASSERT_EQ(out, whole) << name << " split at " << i << " wants_usage=" << wants;
+        ASSERT_EQ(r.usage().has_value(), upstream.find("\"usage\":{") != std::string::npos);
+      }
+    }
+  }
+}
+
+TEST(ChatStreamRelayTest, OutputIsIdenticalWhenFedByteAtATime) {
+  const std::string upstream = read_fixture("openai/chat_stream_crlf.sse");
+  ChatStreamRelay r(false);
+  std::string out;
+  for (char c : upstream) {
+    r.feed(std::string_view(&c, 1), out);
+  }
+  EXPECT_EQ(out, relay_all(upstream, false));
+  expect_fixture_usage(r, 1283, 14, 1024);
+}
+
+TEST(ChatStreamRelayTest, PassesNonJsonDataThrough) {
+  std::string out;
+  ChatStreamRelay r(false);
+  r.feed("data: hello world\n\n: comment\ndata: [1,2]\n\ndata: {broken\n\n", out);
+  EXPECT_EQ(out, "data: hello world\n\ndata: [1,2]\n\ndata: {broken\n\n");
+  EXPECT_EQ(r.events(), 3u);
+  EXPECT_FALSE(r.saw_done());
+}
+
+TEST(ChatStreamRelayTest, KeepsEventNames) {
+  std::string out;
+  ChatStreamRelay r(false);
+  r.feed("event: message\r\nid: 3\r\ndata: {\"choices\":[],\"usage\":null}\r\n\r\n", out);
+  EXPECT_EQ(out, "event: message\ndata: {\"choices\":[]}\n\n");
+}
+
+TEST(ChatStreamRelayTest, KeepsEmptyChoicesChunkWithoutUsage) {
+  // Azure OpenAI opens streams with a prompt_filter_results chunk whose choices are empty.
+  const std::string chunk =
+      "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
+      "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}]}\n\n";
+  EXPECT_EQ(relay_all(chunk, false), chunk);
+}
+
+TEST(ChatStreamRelayTest, StripsUsageThatEnginesAddToContentChunks) {
+  // vLLM with continuous_usage_stats reports running usage on every chunk; the last one wins.
+  const std::string upstream =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}],"
+      "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,\"total_tokens\":10}}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}],"
+      "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n"
+      "data: [DONE]\n\n";
+  ChatStreamRelay hidden(false);
+  EXPECT_EQ(relay_all(upstream, false, &hidden),
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n"
+            "data: [DONE]\n\n");
+  ASSERT_TRUE(hidden.usage());
+  EXPECT_EQ(hidden.usage()->output, 2);
+  ChatStreamRelay shown(true);
+  EXPECT_EQ(relay_all(upstream, true, &shown), upstream);
+  EXPECT_EQ(shown.events(), 4u);
+}
+
+TEST(ChatStreamRelayTest, DropsUsageOnlyChunkWithoutChoices) {
+  ChatStreamRelay r(false);
+  EXPECT_EQ(relay_all("data: {\"id\":\"x\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}"
+                      "\n\ndata: [DONE]\n\n",
+                      false, &r),
+            "data: [DONE]\n\n");
+  ASSERT_TRUE(r.usage());
+  EXPECT_EQ(r.usage()->input, 1);
+}
+
+TEST(ChatStreamRelayTest, IgnoresMalformedUsage) {
+  ChatStreamRelay r(true);
+  relay_all("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-1,\"completion_tokens\":2}}\n\n",
+            true, &r);
+  EXPECT_FALSE(r.usage());
+  EXPECT_EQ(r.events(), 1u);
+}
+
+TEST(ChatStreamRelayTest, ReportsPendingBytesOfIncompleteEvent) {
+  ChatStreamRelay r(false);
+  std::string out;
+  r.feed("data: {\"choices\":", out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(r.pending_bytes(), 17u);
+  EXPECT_FALSE(r.at_boundary());
+}
+
+}  // namespace
+}  // namespace sb::adapters
