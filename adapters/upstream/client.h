@@ -70,6 +70,10 @@ class Connection;
 
 /// One request/response on a connection. Destroying it returns the connection to its pool when
 /// the response was read completely and both sides allow keep-alive; otherwise closes it.
+///
+/// Lifetime: it may be destroyed whenever no operation on it is pending (e.g. to abandon a body
+/// half-read), but never while a read_some/read_all on it is suspended: the caller must not
+/// destroy it during a co_await on it. Its Pool must outlive it.
 class Exchange {
  public:
   Exchange(Pool& pool, std::unique_ptr<Connection> conn, Timeouts timeouts,
@@ -83,7 +87,9 @@ class Exchange {
 
   /// Reads the next available piece of the body (as it arrives, no buffering of the whole body),
   /// appending it to `out`. Returns false at the end of the body or on error (then `err` is set).
-  /// Chunked framing is removed; bytes are the body's content.
+  /// Chunked framing is removed; bytes are the body's content. `true` always means at least one
+  /// new byte; an error is sticky (later calls return it again). Each read is bounded by the idle
+  /// timeout and the total deadline.
   boost::asio::awaitable<bool> read_some(std::string& out, Error& err);
 
   /// Reads the rest of the body into `out`, failing with too_large past `max_bytes`.

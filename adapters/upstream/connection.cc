@@ -1,0 +1,350 @@
+#include "adapters/upstream/connection.h"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cerrno>
+#include <charconv>
+#include <memory>
+#include <utility>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace sb::upstream {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+const boost::system::error_category& http_category() {
+  return http::make_error_code(http::error::end_of_stream).category();
+}
+
+}  // namespace
+
+namespace detail {
+
+Budget budget(std::chrono::milliseconds limit, Clock::time_point deadline) {
+  const Clock::duration left = deadline - Clock::now();
+  if (left <= limit) {
+    return {left, true};
+  }
+  return {limit, false};
+}
+
+ErrorKind classify(const error_code& ec, Phase phase, bool total_bound) {
+  if (ec == beast::error::timeout) {
+    if (total_bound) {
+      return ErrorKind::total_timeout;
+    }
+    switch (phase) {
+      case Phase::write:
+      case Phase::header:
+        return ErrorKind::first_byte_timeout;
+      case Phase::body:
+        return ErrorKind::idle_timeout;
+    }
+  }
+  if (phase == Phase::write) {
+    return ErrorKind::write;
+  }
+  if (ec == http::error::header_limit || ec == http::error::body_limit ||
+      ec == http::error::buffer_overflow) {
+    return ErrorKind::too_large;
+  }
+  if (ec.category() == http_category()) {
+    // end_of_stream: closed before the response began; partial_message: closed inside it.
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      return ErrorKind::reset;
+    }
+    return ErrorKind::protocol;
+  }
+  // eof, connection_reset, broken_pipe, a TLS record error or truncation mid-response: the
+  // transport went away before the response was complete.
+  return ErrorKind::reset;
+}
+
+}  // namespace detail
+
+Connection::Connection(const asio::any_io_executor& executor, ssl::context* tls,
+                       detail::PoolKey key, std::size_t max_header_bytes)
+    : key_(std::move(key)),
+      tls_context_(tls),
+      max_header_bytes_(static_cast<std::uint32_t>(
+          std::min<std::size_t>(max_header_bytes, std::numeric_limits<std::uint32_t>::max()))) {
+  if (tls != nullptr) {
+    tls_.emplace(executor, *tls);
+  } else {
+    plain_.emplace(executor);
+  }
+}
+
+// Closing without a TLS close_notify is deliberate: this runs on abandon, eviction and pool
+// teardown, where waiting for the peer is not an option, and HTTP framing (not close_notify)
+// tells the peer where our last request ended.
+Connection::~Connection() = default;
+
+beast::tcp_stream& Connection::lowest() {
+  return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+}
+
+const beast::tcp_stream& Connection::lowest() const {
+  return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+}
+
+asio::awaitable<Error> Connection::connect(const Endpoint& endpoint,
+                                           std::chrono::milliseconds connect_timeout,
+                                           Clock::time_point deadline) {
+  // One budget covers resolve, TCP connect and TLS handshake.
+  const auto start = Clock::now();
+  const bool total_bound = deadline - start <= connect_timeout;
+  const Clock::time_point connect_deadline = total_bound ? deadline : start + connect_timeout;
+  const Error timed_out{total_bound ? ErrorKind::total_timeout : ErrorKind::connect_timeout,
+                        beast::error::timeout};
+  auto left = [&] { return connect_deadline - Clock::now(); };
+  auto failed = [this](Error e) {
+    fail(e);
+    return e;
+  };
+
+  std::uint16_t port = 0;
+  {
+    const auto* first = endpoint.port.data();
+    const auto* last = first + endpoint.port.size();
+    auto [end, ec] = std::from_chars(first, last, port);
+    if (ec != std::errc{} || end != last || port == 0) {
+      co_return failed(
+          {ErrorKind::resolve, asio::error::make_error_code(asio::error::invalid_argument)});
+    }
+  }
+
+  beast::tcp_stream& stream = lowest();
+  error_code ec;
+  const asio::ip::address literal = asio::ip::make_address(endpoint.host, ec);
+  const bool is_literal = !ec;
+  if (is_literal) {
+    if (left() <= Clock::duration::zero()) {
+      co_return failed(timed_out);
+    }
+    stream.expires_after(left());
+    auto [cec] = co_await stream.async_connect(tcp::endpoint(literal, port), use_tuple);
+    ec = cec;
+  } else {
+    // getaddrinfo cannot be interrupted: resolver.cancel() only drops a query that has not
+    // started. So the resolve runs detached in shared state and this coroutine waits on a timer
+    // that the completion cancels; on timeout we walk away and the late completion frees it.
+    struct PendingResolve {
+      explicit PendingResolve(const asio::any_io_executor& ex) : resolver(ex), timer(ex) {}
+      tcp::resolver resolver;
+      asio::steady_timer timer;
+      error_code ec;
+      tcp::resolver::results_type results;
+      bool done = false;
+    };
+    if (left() <= Clock::duration::zero()) {
+      co_return failed(timed_out);
+    }
+    auto pending = std::make_shared<PendingResolve>(stream.get_executor());
+    pending->timer.expires_after(left());
+    pending->resolver.async_resolve(
+        endpoint.host, endpoint.port,
+        [pending](const error_code& rec, tcp::resolver::results_type results) {
+          pending->ec = rec;
+          pending->results = std::move(results);
+          pending->done = true;
+          pending->timer.cancel();
+        });
+    co_await pending->timer.async_wait(use_tuple);
+    if (!pending->done) {
+      pending->resolver.cancel();
+      co_return failed(timed_out);
+    }
+    if (pending->ec || pending->results.empty()) {
+      co_return failed(
+          {ErrorKind::resolve,
+           pending->ec ? pending->ec : asio::error::make_error_code(asio::error::host_not_found)});
+    }
+    if (left() <= Clock::duration::zero()) {
+      co_return failed(timed_out);
+    }
+    stream.expires_after(left());
+    auto [cec, connected] = co_await stream.async_connect(pending->results, use_tuple);
+    (void)connected;
+    ec = cec;
+  }
+  if (ec) {
+    co_return failed(ec == beast::error::timeout ? timed_out : Error{ErrorKind::connect, ec});
+  }
+  // Requests are written in one go and responses stream in small events: no Nagle delay.
+  stream.socket().set_option(tcp::no_delay(true), ec);
+
+  if (tls_) {
+    SSL* ssl = tls_->native_handle();
+    // SNI carries host names only; RFC 6066 §3 forbids IP literals in it.
+    if (!is_literal && SSL_set_tlsext_host_name(ssl, endpoint.host.c_str()) != 1) {
+      co_return failed({ErrorKind::tls, error_code(static_cast<int>(::ERR_get_error()),
+                                                   asio::error::get_ssl_category())});
+    }
+    // The context decides whether peers are verified at all (verify_peer unless a lab turned it
+    // off); when they are, the certificate must also name this host (DNS SAN, or IP SAN for an
+    // IP literal), not merely chain to a trusted root.
+    if ((SSL_CTX_get_verify_mode(tls_context_->native_handle()) & SSL_VERIFY_PEER) != 0) {
+      tls_->set_verify_mode(ssl::verify_peer);
+      tls_->set_verify_callback(ssl::host_name_verification(endpoint.host));
+    }
+    if (left() <= Clock::duration::zero()) {
+      co_return failed(timed_out);
+    }
+    stream.expires_after(left());
+    auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
+    if (hec) {
+      co_return failed(hec == beast::error::timeout ? timed_out : Error{ErrorKind::tls, hec});
+    }
+  }
+  co_return Error{};
+}
+
+asio::awaitable<Connection::WriteResult> Connection::write(const Request& request,
+                                                           detail::Budget budget) {
+  if (budget.expired()) {
+    fail({ErrorKind::total_timeout, beast::error::timeout});
+    co_return WriteResult{failure_, 0};
+  }
+  lowest().expires_after(budget.duration);
+  http::request_serializer<http::string_body> serializer{request};
+  auto [ec, bytes] = tls_ ? co_await http::async_write(*tls_, serializer, use_tuple)
+                          : co_await http::async_write(*plain_, serializer, use_tuple);
+  if (ec) {
+    fail({detail::classify(ec, detail::Phase::write, budget.total_bound), ec});
+    co_return WriteResult{failure_, bytes};
+  }
+  co_return WriteResult{Error{}, bytes};
+}
+
+asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget budget) {
+  if (budget.expired()) {
+    fail({ErrorKind::total_timeout, beast::error::timeout});
+    co_return failure_;
+  }
+  lowest().expires_after(budget.duration);
+  for (;;) {
+    parser_.emplace();
+    parser_->header_limit(max_header_bytes_);
+    // Unlimited here: callers bound what they keep (read_all's max), and a stream is relayed.
+    parser_->body_limit(boost::none);
+    if (head_request) {
+      parser_->skip(true);
+    }
+    auto [ec, bytes] =
+        tls_ ? co_await http::async_read_header(*tls_, buffer_, *parser_, use_tuple)
+             : co_await http::async_read_header(*plain_, buffer_, *parser_, use_tuple);
+    (void)bytes;
+    if (ec) {
+      fail({detail::classify(ec, detail::Phase::header, budget.total_bound), ec});
+      co_return failure_;
+    }
+    const unsigned status = parser_->get().result_int();
+    if (status == 101) {
+      // We never ask to upgrade; a switch of protocols here cannot be relayed as HTTP.
+      fail({ErrorKind::protocol, http::make_error_code(http::error::bad_status)});
+      co_return failure_;
+    }
+    if (status >= 200) {
+      co_return Error{};
+    }
+    // 1xx (100 Continue, 103 Early Hints): interim, no body; the final response follows on the
+    // same expiry.
+  }
+}
+
+asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Budget budget,
+                                                   Error& err) {
+  if (failure_) {
+    err = failure_;
+    co_return 0;
+  }
+  if (budget.expired()) {
+    fail({ErrorKind::total_timeout, beast::error::timeout});
+    err = failure_;
+    co_return 0;
+  }
+  lowest().expires_after(budget.duration);
+  auto& body = parser_->get().body();
+  body.data = body_buf_.data();
+  body.size = body_buf_.size();
+  auto [ec, bytes] = tls_ ? co_await http::async_read_some(*tls_, buffer_, *parser_, use_tuple)
+                          : co_await http::async_read_some(*plain_, buffer_, *parser_, use_tuple);
+  (void)bytes;
+  const std::size_t produced = body_buf_.size() - body.size;
+  body.data = nullptr;
+  body.size = 0;
+  if (ec == http::error::need_buffer) {
+    ec = {};  // the buffer is full: not an error, the caller comes back for more
+  }
+  if (ec == ssl::error::stream_truncated && parser_->need_eof()) {
+    // A body delimited by the end of the connection (no Content-Length, not chunked) ended with
+    // a TCP FIN but without a TLS close_notify. Beast only turns a plain eof into the end of such
+    // a body; many servers skip close_notify, and for this framing a plain-HTTP peer could not
+    // signal the end any better, so the same close ends the body here.
+    parser_->put_eof(ec);
+  }
+  out.append(body_buf_.data(), produced);
+  if (ec) {
+    fail({detail::classify(ec, detail::Phase::body, budget.total_bound), ec});
+    err = failure_;
+  }
+  co_return produced;
+}
+
+bool Connection::reusable() const {
+  return !failure_ && parser_ && parser_->is_done() && parser_->keep_alive() &&
+         buffer_.size() == 0 && lowest().socket().is_open();
+}
+
+void Connection::park() {
+  lowest().expires_never();
+  parser_.reset();  // frees the response's header storage; the read buffer keeps its capacity
+}
+
+bool Connection::idle_and_alive() {
+  auto& socket = lowest().socket();
+  if (!socket.is_open()) {
+    return false;
+  }
+  // While idle, nothing may arrive. Peek one byte without blocking:
+  //   0       → the peer closed (FIN): the classic stale keep-alive connection;
+  //   > 0     → bytes nobody asked for (a late error page, a TLS alert): framing is lost;
+  //   EAGAIN  → nothing pending: alive as far as can be known without a round trip.
+  char byte = 0;
+  for (;;) {
+    const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+}  // namespace sb::upstream

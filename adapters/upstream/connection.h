@@ -1,0 +1,172 @@
+#pragma once
+// One HTTP/1.1 connection to an upstream (private to sb_upstream): a `beast::tcp_stream` for http
+// or an `ssl::stream<beast::tcp_stream>` for https, with the read buffer and the response parser
+// it keeps across keep-alive exchanges (Beast's session shape: the parser is re-emplaced per
+// response, the buffers are reused).
+//
+// Thread-safety: none; used only from its Pool's thread. At most one operation is pending at a
+// time, and the object must not be destroyed while one is.
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "adapters/upstream/client.h"
+#include "adapters/upstream/endpoint.h"
+
+namespace sb::upstream {
+namespace detail {
+
+/// The time one operation may take: its own limit, or what is left of the exchange's total
+/// deadline when that is nearer (then a timeout is reported as total_timeout).
+struct Budget {
+  Clock::duration duration{};
+  bool total_bound = false;
+  bool expired() const { return duration <= Clock::duration::zero(); }
+};
+Budget budget(std::chrono::milliseconds limit, Clock::time_point deadline);
+
+/// Which part of an exchange an error interrupted (decides which timeout kind applies).
+enum class Phase { write, header, body };
+/// Maps an error code from a write or a read to its ErrorKind.
+ErrorKind classify(const boost::system::error_code& ec, Phase phase, bool total_bound);
+
+/// Non-owning identity of a connection pool: scheme, host, port and, for https, the TLS context
+/// (connections verified against one set of trust anchors are not lent to another).
+struct PoolKeyView {
+  bool tls = false;
+  std::string_view host;
+  std::string_view port;
+  const void* tls_context = nullptr;
+};
+
+/// Owning form of PoolKeyView, held by each Connection and by the pool's map.
+struct PoolKey {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  const void* tls_context = nullptr;
+
+  PoolKey() = default;
+  explicit PoolKey(const PoolKeyView& v)
+      : tls(v.tls), host(v.host), port(v.port), tls_context(v.tls_context) {}
+  operator PoolKeyView() const { return {tls, host, port, tls_context}; }  // NOLINT: implicit
+};
+
+/// Transparent hash and equality, so a lookup by PoolKeyView allocates nothing.
+struct PoolKeyHash {
+  using is_transparent = void;
+  std::size_t operator()(const PoolKeyView& k) const {
+    std::size_t h = std::hash<std::string_view>{}(k.host);
+    h ^= std::hash<std::string_view>{}(k.port) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h ^= std::hash<const void*>{}(k.tls_context) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h ^ static_cast<std::size_t>(k.tls);
+  }
+};
+struct PoolKeyEqual {
+  using is_transparent = void;
+  bool operator()(const PoolKeyView& a, const PoolKeyView& b) const {
+    return a.tls == b.tls && a.tls_context == b.tls_context && a.host == b.host && a.port == b.port;
+  }
+};
+
+}  // namespace detail
+
+class Connection {
+ public:
+  using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
+  using Parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+  using Response = boost::beast::http::response<boost::beast::http::buffer_body>;
+
+  /// `tls` non-null makes this an https connection verified with that context.
+  Connection(const boost::asio::any_io_executor& executor, boost::asio::ssl::context* tls,
+             detail::PoolKey key, std::size_t max_header_bytes);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Resolves `endpoint`, connects (TCP_NODELAY) and, for https, handshakes with SNI and
+  /// host-name verification; all of it within `connect_timeout` and the total `deadline`.
+  boost::asio::awaitable<Error> connect(const Endpoint& endpoint,
+                                        std::chrono::milliseconds connect_timeout,
+                                        Clock::time_point deadline);
+
+  struct WriteResult {
+    Error err;
+    std::size_t bytes = 0;  ///< bytes handed to the transport before the error, if any
+  };
+  /// Writes the whole request within `budget`.
+  boost::asio::awaitable<WriteResult> write(const Request& request, detail::Budget budget);
+
+  /// Reads the next final response header (interim 1xx responses are skipped) within `budget`.
+  /// `head_request` tells the parser that no body follows whatever the header says.
+  boost::asio::awaitable<Error> read_header(bool head_request, detail::Budget budget);
+
+  /// Reads some of the body within `budget`, appending what it produced to `out` (possibly
+  /// nothing, e.g. when only chunk framing arrived). Returns the bytes appended; sets `err` (and
+  /// the sticky failure()) on error.
+  boost::asio::awaitable<std::size_t> read_body(std::string& out, detail::Budget budget,
+                                                Error& err);
+
+  /// The current response (valid after read_header succeeded).
+  const Response& response() const { return parser_->get(); }
+  /// Body bytes still announced by Content-Length, when known.
+  std::optional<std::uint64_t> content_length_remaining() const {
+    if (parser_ && parser_->is_header_done()) {
+      if (auto n = parser_->content_length_remaining()) {
+        return *n;
+      }
+    }
+    return std::nullopt;
+  }
+  /// True once the current response has been read completely.
+  bool body_done() const { return parser_ && parser_->is_done(); }
+
+  /// The first error seen on this connection; a failed connection is never reused.
+  const Error& failure() const { return failure_; }
+  void fail(const Error& err) {
+    if (!failure_) {
+      failure_ = err;
+    }
+  }
+
+  /// True when the exchange ended cleanly and both sides allow another one on this connection.
+  bool reusable() const;
+  /// Prepares a reusable connection for the idle pool (no timer armed, response released).
+  void park();
+  /// Non-blocking liveness probe for an idle connection (see connection.cc).
+  bool idle_and_alive();
+
+  const detail::PoolKey& key() const { return key_; }
+
+ private:
+  boost::beast::tcp_stream& lowest();
+  const boost::beast::tcp_stream& lowest() const;
+
+  detail::PoolKey key_;
+  std::optional<boost::beast::tcp_stream> plain_;
+  std::optional<TlsStream> tls_;
+  boost::asio::ssl::context* tls_context_ = nullptr;
+  std::uint32_t max_header_bytes_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  Error failure_;
+  /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
+  std::array<char, 16 * 1024> body_buf_;
+};
+
+}  // namespace sb::upstream

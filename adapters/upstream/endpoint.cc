@@ -1,0 +1,135 @@
+#include "adapters/upstream/endpoint.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/scheme.hpp>
+#include <boost/url/url_view.hpp>
+
+namespace sb::upstream {
+namespace {
+
+std::string_view default_port(bool tls) {
+  return tls ? "443" : "80";
+}
+
+/// A port is 1..65535 written in decimal digits only (no sign, no spaces).
+bool valid_port(std::string_view port) {
+  if (port.empty() || port.size() > 5) {
+    return false;
+  }
+  std::uint32_t value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return ec == std::errc{} && end == port.data() + port.size() && value >= 1 && value <= 65535;
+}
+
+/// RFC 3986 host names are case-insensitive; one spelling keeps pool keys and Host stable.
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool is_ipv6_literal(std::string_view host) {
+  return host.find(':') != std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<Endpoint> Endpoint::parse(std::string_view url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  const boost::urls::url_view& u = *parsed;
+
+  Endpoint ep;
+  switch (u.scheme_id()) {
+    case boost::urls::scheme::http:
+      ep.tls = false;
+      break;
+    case boost::urls::scheme::https:
+      ep.tls = true;
+      break;
+    default:
+      return std::nullopt;
+  }
+  // Credentials in a URL would end up in logs and configs; upstream auth belongs in headers.
+  if (!u.has_authority() || u.has_userinfo() || u.has_query() || u.has_fragment()) {
+    return std::nullopt;
+  }
+
+  switch (u.host_type()) {
+    case boost::urls::host_type::ipv4:
+    case boost::urls::host_type::ipv6:
+      ep.host = std::string(u.encoded_host_address());
+      break;
+    case boost::urls::host_type::name: {
+      std::string_view name = u.encoded_host();
+      // A percent-encoded host name is legal URI syntax but never a real DNS name.
+      if (name.empty() || name.find('%') != std::string_view::npos) {
+        return std::nullopt;
+      }
+      ep.host = lower(name);
+      break;
+    }
+    default:  // none, IPvFuture
+      return std::nullopt;
+  }
+
+  // "http://host:/" has an empty port, which RFC 3986 says means the scheme's default.
+  if (u.has_port() && !u.port().empty()) {
+    if (!valid_port(u.port())) {
+      return std::nullopt;
+    }
+    // Normalize "0080" to "80" so equal endpoints share pool keys and Host headers.
+    std::uint32_t value = 0;
+    std::from_chars(u.port().data(), u.port().data() + u.port().size(), value);
+    ep.port = std::to_string(value);
+  } else {
+    ep.port = std::string(default_port(ep.tls));
+  }
+
+  std::string_view path = u.encoded_path();
+  // After an authority the path is empty or absolute (RFC 3986 path-abempty). Boost.URL 1.81
+  // lets "http://host:abc/v1" through as an empty port followed by the path "abc/v1".
+  if (!path.empty() && path.front() != '/') {
+    return std::nullopt;
+  }
+  while (!path.empty() && path.back() == '/') {
+    path.remove_suffix(1);
+  }
+  ep.base_path = std::string(path);
+  return ep;
+}
+
+std::string Endpoint::host_header() const {
+  std::string out;
+  out.reserve(host.size() + port.size() + 3);
+  if (is_ipv6_literal(host)) {
+    out.append("[").append(host).append("]");
+  } else {
+    out.append(host);
+  }
+  if (port != default_port(tls)) {
+    out.append(":").append(port);
+  }
+  return out;
+}
+
+std::string Endpoint::pool_key() const {
+  std::string out = tls ? "https://" : "http://";
+  if (is_ipv6_literal(host)) {
+    out.append("[").append(host).append("]");
+  } else {
+    out.append(host);
+  }
+  out.append(":").append(port);
+  return out;
+}
+
+}  // namespace sb::upstream
