@@ -9,6 +9,10 @@
 // stream of chat.completion.chunk events when "stream": true, with the usage chunk only when
 // stream_options.include_usage is true, ending in `data: [DONE]`); GET .../models → a model list.
 // Every request that arrives is recorded.
+//
+// In autonomous mode two request headers steer it, for manual testing: `x-fake-status: N`
+// (400..599) answers N with an OpenAI error body (429 adds `retry-after: 1`), and
+// `x-fake-latency-ms: N` overrides options.latency for that request.
 
 #include <chrono>
 #include <cstddef>
@@ -49,9 +53,12 @@ struct Response {
   };
   Kind kind = Kind::normal;
   unsigned status = 200;
-  Headers headers;  ///< Content-Type defaults to application/json or text/event-stream
-  std::string body;                            ///< used when `chunks` is empty
-  std::vector<Chunk> chunks;                   ///< non-empty: chunked transfer, one write each
+  Headers headers;   ///< Content-Type defaults to application/json or text/event-stream
+  std::string body;  ///< used when `chunks` is empty
+  /// Non-empty: a streamed body, one write per chunk. Each chunk becomes one chunked-transfer
+  /// frame (Transfer-Encoding: chunked) unless `headers` has a Content-Length, in which case the
+  /// chunks are sent raw as pieces of that fixed-length body. Empty chunks are skipped.
+  std::vector<Chunk> chunks;
   std::chrono::milliseconds header_delay{0};  ///< before the status line
   /// With chunks: after sending this many chunks, reset the connection (mid-stream cut).
   std::optional<std::size_t> reset_after_chunks;
@@ -76,8 +83,15 @@ std::vector<std::string> chat_stream_events(std::string_view model,
                                             const std::vector<std::string>& pieces,
                                             bool include_usage, Usage usage,
                                             std::string_view id = "chatcmpl-fake0001");
-/// An OpenAI error body {"error":{"message","type","param","code"}}.
+/// An OpenAI error body {"error":{"message","type","param","code"}}; param is null, and so is
+/// code when empty.
 std::string error_body(std::string_view message, std::string_view type, std::string_view code);
+/// Same, with "param" set (e.g. "messages"); an empty param or code is written as null.
+std::string error_body(std::string_view message, std::string_view type, std::string_view code,
+                       std::string_view param);
+/// Splits a reply into the pieces autonomous mode streams: one per word, each carrying the
+/// whitespace before it ("Hello", " from", ...), so they concatenate back to `text`.
+std::vector<std::string> stream_pieces(std::string_view text);
 /// A streamed response (SSE headers) from events, each sent `gap` after the previous.
 Response sse_response(const std::vector<std::string>& events,
                       std::chrono::milliseconds gap = std::chrono::milliseconds{0});
@@ -92,6 +106,9 @@ struct FakeUpstreamOptions {
   std::string name = "fake-upstream";
   /// Autonomous mode: delay between streamed chunks and before non-stream replies.
   std::chrono::milliseconds latency{0};
+  /// Keep every request for requests(). Off for long-running use (benchmarks), where only the
+  /// count is kept so memory stays flat.
+  bool record_requests = true;
 };
 
 class FakeUpstream {
@@ -109,6 +126,8 @@ class FakeUpstream {
   void push(Response response);
   /// Every request received so far, in arrival order. Thread-safe.
   std::vector<RecordedRequest> requests() const;
+  /// Requests received so far (counted even when record_requests is off). Thread-safe.
+  std::size_t request_count() const;
   /// Waits until at least `n` requests have arrived; false on timeout.
   bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const;
   /// TCP connections accepted so far (keep-alive reuse shows as fewer connections).

@@ -1,0 +1,132 @@
+// fake_upstream: the scriptable fake upstream as a standalone OpenAI-compatible server, the
+// stand-in for vLLM or a closed provider in the README's try-it path and in benchmarks.
+// Prints one line, "listening <base_url>", then serves until SIGINT or SIGTERM (exit 0).
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <pthread.h>
+
+#include "tests/support/fake_upstream.h"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: fake_upstream [--host 127.0.0.1] [--port 8000] [--name NAME] [--latency-ms N]\n"
+    "                     [--tls-cert FILE --tls-key FILE]\n"
+    "\n"
+    "A fake OpenAI-compatible upstream: POST .../chat/completions (stream and non-stream)\n"
+    "answers \"Hello from NAME: <last user message>\"; GET .../models lists NAME.\n"
+    "\n"
+    "  --host ADDR        address to listen on (default 127.0.0.1)\n"
+    "  --port N           port to listen on, 0 for any free one (default 8000)\n"
+    "  --name NAME        reply prefix and model id (default fake-upstream)\n"
+    "  --latency-ms N     delay before a reply and between streamed chunks (default 0)\n"
+    "  --tls-cert FILE    PEM certificate chain; serve HTTPS (needs --tls-key)\n"
+    "  --tls-key FILE     PEM private key\n"
+    "  --help             show this help\n"
+    "\n"
+    "Per request, header x-fake-status: N (400..599) answers N with an OpenAI error body and\n"
+    "x-fake-latency-ms: N overrides the latency.\n"
+    "\n"
+    "Prints \"listening <base_url>\" once ready; stops on SIGINT or SIGTERM.\n";
+
+[[noreturn]] void usage_error(std::string_view message) {
+  std::cerr << "fake_upstream: " << message << "\n\n" << kUsage;
+  std::exit(2);
+}
+
+template <class Int>
+Int parse_number(std::string_view flag, std::string_view text) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) {
+    usage_error(std::string(flag) + ": not a valid number: '" + std::string(text) + "'");
+  }
+  return value;
+}
+
+sb::testing::FakeUpstreamOptions parse_args(int argc, char** argv) {
+  sb::testing::FakeUpstreamOptions options;
+  options.port = 8000;
+  // A long-running server keeps no request log: memory must stay flat under load.
+  options.record_requests = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    std::string_view flag = arg;
+    std::optional<std::string_view> value;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    auto take = [&]() -> std::string_view {
+      if (value) {
+        return *value;
+      }
+      if (i + 1 >= argc) {
+        usage_error(std::string(flag) + " needs a value");
+      }
+      return argv[++i];
+    };
+    if (flag == "--host") {
+      options.host = take();
+    } else if (flag == "--port") {
+      options.port = parse_number<std::uint16_t>(flag, take());
+    } else if (flag == "--name") {
+      options.name = take();
+      if (options.name.empty()) {
+        usage_error("--name must not be empty");
+      }
+    } else if (flag == "--latency-ms") {
+      options.latency = std::chrono::milliseconds(parse_number<std::uint32_t>(flag, take()));
+    } else if (flag == "--tls-cert") {
+      options.cert_file = take();
+    } else if (flag == "--tls-key") {
+      options.key_file = take();
+    } else {
+      usage_error("unknown argument '" + std::string(arg) + "'");
+    }
+  }
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    usage_error("--tls-cert and --tls-key go together");
+  }
+  options.tls = !options.cert_file.empty();
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = parse_args(argc, argv);
+
+  // Block the stop signals before the server thread starts (it inherits the mask), then wait for
+  // them synchronously on this thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    sb::testing::FakeUpstream upstream(std::move(options));
+    std::cout << "listening " << upstream.base_url() << std::endl;
+    int received = 0;
+    while (sigwait(&stop_signals, &received) != 0) {
+    }
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
