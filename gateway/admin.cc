@@ -1,0 +1,70 @@
+// The admin plane: health, readiness, Prometheus metrics, reload. Served by the same session code
+// as the data plane, on its own listener (127.0.0.1:9090 by default).
+
+#include <string>
+
+#include <boost/beast/http/verb.hpp>
+
+#include "gateway/handler.h"
+#include "gateway/http_response.h"
+#include "gateway/server.h"
+#include "gateway/worker.h"
+
+namespace sb::gateway {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::string text_response(unsigned status, std::string_view content_type, std::string_view body,
+                          const RequestContext& ctx) {
+  std::string out;
+  out.reserve(128 + body.size());
+  append_status_line(out, status);
+  append_header(out, "Content-Type", content_type);
+  append_header(out, "Content-Length", std::to_string(body.size()));
+  out += ctx.common_headers();
+  out += "\r\n";
+  out += body;
+  return out;
+}
+
+}  // namespace
+
+boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
+  ctx.request_id = ctx.worker.next_request_id();
+  Server& server = ctx.worker.server;
+  std::string_view path = ctx.request.target();
+  if (const auto q = path.find('?'); q != std::string_view::npos) {
+    path = path.substr(0, q);
+  }
+  const http::verb method = ctx.request.method();
+  std::string out;
+  if (path == "/healthz" && method == http::verb::get) {
+    out = json_response(200, "{\"status\":\"ok\"}", ctx.close, ctx.common_headers());
+  } else if (path == "/readyz" && method == http::verb::get) {
+    const bool ready = !server.draining() && ctx.worker.snapshot != nullptr;
+    out = json_response(ready ? 200 : 503,
+                        ready ? "{\"status\":\"ready\"}" : "{\"status\":\"draining\"}", ctx.close,
+                        ctx.common_headers());
+  } else if (path == "/metrics" && method == http::verb::get) {
+    out = text_response(200, "text/plain; version=0.0.4; charset=utf-8",
+                        server.registry().serialize(), ctx);
+  } else if (path == "/admin/reload" && method == http::verb::post) {
+    // Loads and validates on this thread (control work, milliseconds); the swap itself is
+    // posted to every worker.
+    const bool ok = server.reload();
+    out = ok ? json_response(200, "{\"status\":\"reloaded\"}", ctx.close, ctx.common_headers())
+             : error_response(400, "configuration rejected; the previous one keeps serving (see "
+                                   "the server log for every error)",
+                              "config_invalid", ctx.close, ctx.common_headers());
+  } else if (path == "/healthz" || path == "/readyz" || path == "/metrics" ||
+             path == "/admin/reload") {
+    out = error_response(405, "method not allowed", {}, ctx.close, ctx.common_headers());
+  } else {
+    out = error_response(404, "not found", {}, ctx.close, ctx.common_headers());
+  }
+  const auto ec = co_await ctx.downstream.write(out);
+  co_return !ec && !ctx.close;
+}
+
+}  // namespace sb::gateway

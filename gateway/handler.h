@@ -1,0 +1,57 @@
+#pragma once
+// What a request handler sees: the parsed request, a way to write bytes to the client, and the
+// framing facts it must respect. Handlers are coroutines that return whether the connection may
+// stay open.
+
+#include <chrono>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace sb::gateway {
+
+struct Worker;
+
+using Clock = std::chrono::steady_clock;
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+/// The client side of a connection, independent of TLS.
+class Downstream {
+ public:
+  virtual ~Downstream() = default;
+  /// Writes all of `buffers` (with the server's write timeout). An error means the client is
+  /// gone: the handler must stop and return false.
+  virtual boost::asio::awaitable<boost::system::error_code> write(
+      std::span<const boost::asio::const_buffer> buffers) = 0;
+
+  boost::asio::awaitable<boost::system::error_code> write(std::string_view bytes) {
+    const boost::asio::const_buffer b(bytes.data(), bytes.size());
+    co_return co_await write(std::span<const boost::asio::const_buffer>(&b, 1));
+  }
+};
+
+struct RequestContext {
+  Worker& worker;
+  const Request& request;
+  Downstream& downstream;
+  Clock::time_point received;  ///< when the request header was complete
+  bool close = false;          ///< the connection closes after this response
+  bool http10 = false;         ///< HTTP/1.0 client: no chunked encoding
+  std::string request_id;
+
+  /// Header lines every response carries (x-request-id; Connection for close/1.0 keep-alive).
+  std::string common_headers() const;
+};
+
+/// Data plane: /v1/... Returns false when the connection must close.
+boost::asio::awaitable<bool> handle_data(RequestContext& ctx);
+/// Admin plane: /healthz, /readyz, /metrics, /admin/reload. Returns false to close.
+boost::asio::awaitable<bool> handle_admin(RequestContext& ctx);
+
+}  // namespace sb::gateway

@@ -1,0 +1,26 @@
+#pragma once
+// Operational log: one JSON object per line on stderr. Never pass prompt text or keys here.
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sb::gateway::log {
+
+enum class Level { debug, info, warn, error };
+
+using Fields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+/// Writes `{"ts":...,"level":...,"msg":...,<fields>}` with one write(2) call (thread-safe).
+void write(Level level, std::string_view msg, Fields fields = {});
+inline void info(std::string_view msg, Fields f = {}) { write(Level::info, msg, f); }
+inline void warn(std::string_view msg, Fields f = {}) { write(Level::warn, msg, f); }
+inline void error(std::string_view msg, Fields f = {}) { write(Level::error, msg, f); }
+
+/// Appends `s` to `out` as a JSON string literal (quotes included).
+void append_json_string(std::string& out, std::string_view s);
+/// RFC 3339 UTC timestamp with milliseconds.
+std::string now_rfc3339();
+
+}  // namespace sb::gateway::log

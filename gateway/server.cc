@@ -1,0 +1,362 @@
+#include "gateway/server.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "gateway/access_log.h"
+#include "gateway/log.h"
+#include "gateway/session.h"
+#include "gateway/worker.h"
+
+namespace sb::gateway {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+struct Server::Listeners {
+  std::optional<tcp::acceptor> data;
+  std::optional<tcp::acceptor> admin;
+  std::unique_ptr<asio::ssl::context> tls;
+};
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+// "host:port" or "[v6]:port" → endpoint (host names resolved once, at startup).
+std::optional<tcp::endpoint> resolve_listen(const std::string& listen, std::string& error) {
+  std::string host;
+  std::string port;
+  if (!listen.empty() && listen.front() == '[') {
+    const auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      error = "invalid listen address '" + listen + "'";
+      return std::nullopt;
+    }
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      error = "invalid listen address '" + listen + "'";
+      return std::nullopt;
+    }
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  error_code ec;
+  auto results = resolver.resolve(host.empty() ? "0.0.0.0" : host, port,
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    error = "cannot resolve listen address '" + listen + "': " + ec.message();
+    return std::nullopt;
+  }
+  return results.begin()->endpoint();
+}
+
+bool open_acceptor(tcp::acceptor& a, const tcp::endpoint& ep, std::string& error) {
+  error_code ec;
+  a.open(ep.protocol(), ec);
+  if (!ec) {
+    a.set_option(asio::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    a.bind(ep, ec);
+  }
+  if (!ec) {
+    a.listen(4096, ec);
+  }
+  if (ec) {
+    error = "cannot listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+            ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) {
+    return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  }
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// Accepts on `acceptor` and hands each connection to the next worker, round robin. Connections
+// then stay on that worker's thread for their whole life.
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor,
+                                  std::vector<std::unique_ptr<Worker>>& workers, Plane plane,
+                                  asio::ssl::context* tls) {
+  std::size_t next = 0;
+  for (;;) {
+    Worker& w = *workers[next];
+    auto [ec, socket] = co_await acceptor.async_accept(w.ioc, use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+      co_return;
+    }
+    if (ec) {
+      // Out of descriptors or a transient error: back off briefly rather than spin.
+      log::warn("accept failed", {{"error", ec.message()}});
+      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(use_nothrow);
+      continue;
+    }
+    next = (next + 1) % workers.size();
+    asio::post(w.ioc, [&w, plane, tls, s = std::move(socket)]() mutable {
+      start_session(w, std::move(s), plane, tls);
+    });
+  }
+}
+
+}  // namespace
+
+Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
+               std::unique_ptr<metrics::Registry> registry, std::unique_ptr<SharedState> shared)
+    : config_path_(std::move(config_path)),
+      registry_(std::move(registry)),
+      shared_(std::move(shared)),
+      access_log_(std::make_unique<AccessLog>(STDOUT_FILENO)),
+      current_(std::move(initial)),
+      listeners_(std::make_unique<Listeners>()) {
+  reload_ok_ = &registry_->counter("switchboard_config_reload_total",
+                                   "Configuration reloads, by result.", {{"result", "success"}});
+  reload_failed_ = &registry_->counter("switchboard_config_reload_total",
+                                       "Configuration reloads, by result.", {{"result", "failure"}});
+}
+
+Server::~Server() = default;
+
+std::shared_ptr<const Snapshot> Server::current() const {
+  std::lock_guard lock(current_mutex_);
+  return current_;
+}
+
+bool Server::reload() {
+  std::lock_guard reload_lock(reload_mutex_);
+  log::info("reloading configuration", {{"config", config_path_}});
+  config::LoadResult loaded = config::load_file(config_path_);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) {
+      log::error("configuration rejected", {{"error", e.to_string()}});
+    }
+    reload_failed_->inc();
+    return false;
+  }
+  std::vector<std::string> errors;
+  auto snap = Snapshot::build(std::move(*loaded.config), *shared_, errors);
+  if (!snap) {
+    for (const auto& e : errors) {
+      log::error("configuration rejected", {{"error", config_path_ + ": " + e}});
+    }
+    reload_failed_->inc();
+    return false;
+  }
+  const auto old = current();
+  const auto& a = old->config();
+  const auto& b = snap->config();
+  if (a.server.listen != b.server.listen || a.server.threads != b.server.threads ||
+      a.admin.listen != b.admin.listen || a.server.tls.has_value() != b.server.tls.has_value()) {
+    log::warn("listen addresses, threads and TLS change only on restart");
+  }
+  {
+    std::lock_guard lock(current_mutex_);
+    current_ = snap;
+  }
+  for (auto& w : workers_) {
+    asio::post(w->ioc, [worker = w.get(), snap] { worker->snapshot = snap; });
+  }
+  reload_ok_->inc();
+  log::info("configuration reloaded", {{"config", config_path_},
+                                        {"backends", std::to_string(b.backends.size())},
+                                        {"models", std::to_string(b.models.size())}});
+  return true;
+}
+
+void Server::drain() {
+  if (draining_.exchange(true)) {
+    return;
+  }
+  log::info("draining: no new connections; in-flight requests may finish");
+  asio::post(workers_.front()->ioc, [this] {
+    error_code ec;
+    if (listeners_->data) {
+      listeners_->data->close(ec);
+    }
+  });
+  for (auto& w : workers_) {
+    asio::post(w->ioc, [worker = w.get()] {
+      worker->draining = true;
+      // on_drain may close a session, which unlinks it; iterate over a copy.
+      const std::vector<Drainable*> sessions(worker->sessions.begin(), worker->sessions.end());
+      for (Drainable* s : sessions) {
+        s->on_drain();
+      }
+    });
+  }
+}
+
+int Server::run() {
+  const auto snap = current();
+  const config::Config& cfg = snap->config();
+  unsigned threads = cfg.server.threads;
+  if (threads == 0) {
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  }
+  upstream::PoolSettings pool_settings;
+  for (unsigned i = 0; i < threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, *this, pool_settings));
+    workers_.back()->snapshot = snap;
+  }
+
+  std::string error;
+  const auto data_ep = resolve_listen(cfg.server.listen, error);
+  const auto admin_ep = data_ep ? resolve_listen(cfg.admin.listen, error) : std::nullopt;
+  if (!data_ep || !admin_ep) {
+    log::error("startup failed", {{"error", error}});
+    return 1;
+  }
+  Worker& first = *workers_.front();
+  listeners_->data.emplace(first.ioc);
+  listeners_->admin.emplace(first.ioc);
+  if (!open_acceptor(*listeners_->data, *data_ep, error) ||
+      !open_acceptor(*listeners_->admin, *admin_ep, error)) {
+    log::error("startup failed", {{"error", error}});
+    return 1;
+  }
+  if (cfg.server.tls) {
+    listeners_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    auto& ctx = *listeners_->tls;
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    error_code ec;
+    ctx.use_certificate_chain_file(cfg.server.tls->cert_file, ec);
+    if (!ec) {
+      ctx.use_private_key_file(cfg.server.tls->key_file, asio::ssl::context::pem, ec);
+    }
+    if (ec) {
+      log::error("startup failed", {{"error", "server.tls: " + ec.message()}});
+      return 1;
+    }
+  }
+
+  registry_->gauge("switchboard_build_info", "Build information; always 1.",
+                   {{"version", SWITCHBOARD_VERSION}})
+      .set(1);
+
+  asio::co_spawn(first.ioc,
+                 accept_loop(*listeners_->data, workers_, Plane::data, listeners_->tls.get()),
+                 asio::detached);
+  asio::co_spawn(first.ioc, accept_loop(*listeners_->admin, workers_, Plane::admin, nullptr),
+                 asio::detached);
+
+  const std::string data_addr = endpoint_string(listeners_->data->local_endpoint());
+  const std::string admin_addr = endpoint_string(listeners_->admin->local_endpoint());
+  log::info("listening", {{"listen", data_addr},
+                          {"admin", admin_addr},
+                          {"tls", cfg.server.tls ? "on" : "off"},
+                          {"threads", std::to_string(threads)},
+                          {"config", config_path_}});
+
+  std::vector<std::thread> pool;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& w : workers_) {
+    guards.emplace_back(w->ioc.get_executor());
+  }
+  for (auto& w : workers_) {
+    pool.emplace_back([worker = w.get()] { worker->ioc.run(); });
+  }
+
+  // The control thread: signals, reloads and the drain.
+  asio::io_context control;
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  std::function<void()> wait_signal;
+  std::optional<Clock::time_point> drain_deadline;
+  asio::steady_timer drain_timer(control);
+  std::function<void()> poll_drain = [&] {
+    std::int64_t active = 0;
+    std::int64_t sessions = 0;
+    for (auto& w : workers_) {
+      active += w->active_requests.load(std::memory_order_relaxed);
+      sessions += w->open_sessions.load(std::memory_order_relaxed);
+    }
+    if ((active == 0 && sessions == 0) || Clock::now() >= *drain_deadline) {
+      if (active > 0) {
+        log::warn("drain deadline reached; closing with requests in flight",
+                  {{"in_flight", std::to_string(active)}});
+      }
+      signals.cancel();
+      control.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](error_code ec) {
+      if (!ec) {
+        poll_drain();
+      }
+    });
+  };
+  wait_signal = [&] {
+    signals.async_wait([&](error_code ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (sig == SIGHUP) {
+        reload();
+        wait_signal();
+        return;
+      }
+      log::info("shutdown requested", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+      drain();
+      drain_deadline = Clock::now() + current()->config().server.drain_timeout;
+      poll_drain();
+      wait_signal();
+    });
+  };
+  wait_signal();
+  control.run();
+
+  for (auto& w : workers_) {
+    asio::post(w->ioc, [worker = w.get(), this] {
+      error_code ec;
+      if (worker->index == 0) {
+        listeners_->admin->close(ec);
+        listeners_->data->close(ec);
+      }
+    });
+  }
+  guards.clear();
+  for (auto& w : workers_) {
+    w->ioc.stop();
+  }
+  for (auto& t : pool) {
+    t.join();
+  }
+  // Sessions still suspended past the drain deadline live in their io_context's queues and point
+  // into their worker; the process is about to exit, so the workers (and the listeners bound to
+  // them) are deliberately not destroyed: the OS reclaims everything at once.
+  for (auto& w : workers_) {
+    (void)w.release();
+  }
+  (void)listeners_.release();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,141 @@
+#include "gateway/framing.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace sb::gateway::framing {
+namespace {
+
+using namespace std::string_view_literals;
+
+Verdict check(const std::string& block) { return validate_header_block(block); }
+
+TEST(FramingScanTest, FindsEndOfHeaderBlock) {
+  const std::string data = "GET / HTTP/1.1\r\nHost: a\r\n\r\nNEXT";
+  ScanState st;
+  const auto r = scan_header_block(data, st);
+  ASSERT_EQ(r.state, Scan::complete);
+  EXPECT_EQ(r.header_bytes, data.size() - 4);
+}
+
+TEST(FramingScanTest, ResumesAcrossEveryByteBoundary) {
+  const std::string data = "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n";
+  for (std::size_t cut = 0; cut < data.size(); ++cut) {
+    ScanState st;
+    const auto first = scan_header_block(std::string_view(data).substr(0, cut), st);
+    EXPECT_EQ(first.state, Scan::need_more) << cut;
+    const auto second = scan_header_block(data, st);
+    ASSERT_EQ(second.state, Scan::complete) << cut;
+    EXPECT_EQ(second.header_bytes, data.size()) << cut;
+  }
+}
+
+TEST(FramingScanTest, RejectsBareLineFeed) {
+  ScanState st;
+  EXPECT_EQ(scan_header_block("GET / HTTP/1.1\nHost: a\n\n", st).state, Scan::bad);
+}
+
+TEST(FramingScanTest, RejectsBareCarriageReturn) {
+  ScanState st;
+  EXPECT_EQ(scan_header_block("GET / HTTP/1.1\rHost: a\r\n\r\n", st).state, Scan::bad);
+}
+
+TEST(FramingScanTest, WaitsOnTrailingCarriageReturn) {
+  ScanState st;
+  EXPECT_EQ(scan_header_block("GET / HTTP/1.1\r", st).state, Scan::need_more);
+}
+
+TEST(FramingScanTest, ToleratesLeadingEmptyLines) {
+  ScanState st;
+  const auto r = scan_header_block("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", st);
+  EXPECT_EQ(r.state, Scan::complete);
+}
+
+TEST(FramingValidateTest, AcceptsOrdinaryRequests) {
+  EXPECT_TRUE(check("POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
+                  .ok());
+  EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").ok());
+  EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n").ok());
+  EXPECT_TRUE(check("GET / HTTP/1.0\r\n\r\n").ok());
+  EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
+                  .ok());
+  EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n").ok());
+  EXPECT_TRUE(check("GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n").ok());
+}
+
+struct Attack {
+  const char* name;
+  std::string_view block;
+  unsigned status;
+};
+
+class FramingAttackTest : public ::testing::TestWithParam<Attack> {};
+
+TEST_P(FramingAttackTest, IsRejected) {
+  const Attack& a = GetParam();
+  const Verdict v = check(std::string(a.block));
+  EXPECT_EQ(v.status, a.status) << a.name << " -> " << v.error;
+  EXPECT_FALSE(v.error.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Smuggling, FramingAttackTest,
+    ::testing::Values(
+        Attack{"ContentLengthAndTransferEncoding",
+               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: "
+               "chunked\r\n\r\n",
+               400},
+        Attack{"TransferEncodingThenContentLength",
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+               "4\r\n\r\n",
+               400},
+        Attack{"GzipChunked",
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400},
+        Attack{"ChunkedTwiceInOneField",
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400},
+        Attack{"RepeatedTransferEncoding",
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+               "chunked\r\n\r\n",
+               400},
+        Attack{"IdentityTransferEncoding",
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+        Attack{"ChunkedWithJunk", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+               400},
+        Attack{"TransferEncodingOnHttp10",
+               "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        Attack{"NegativeContentLength", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+               400},
+        Attack{"PlusContentLength", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+               400},
+        Attack{"HexContentLength", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n",
+               400},
+        Attack{"EmptyContentLength", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400},
+        Attack{"SpaceInsideContentLength",
+               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 0\r\n\r\n", 400},
+        Attack{"OverflowingContentLength",
+               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+        Attack{"ConflictingContentLength",
+               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
+        Attack{"ConflictingContentLengthList",
+               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", 400},
+        Attack{"ObsFoldSpace", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400},
+        Attack{"ObsFoldTab", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n", 400},
+        Attack{"SpaceBeforeColon",
+               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n", 400},
+        Attack{"TabBeforeColon",
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding\t: chunked\r\n\r\n", 400},
+        Attack{"MissingColon", "GET / HTTP/1.1\r\nHost: a\r\nNoColonHere\r\n\r\n", 400},
+        Attack{"EmptyFieldName", "GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n", 400},
+        Attack{"NulInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"sv, 400},
+        Attack{"MissingHostOnHttp11", "GET / HTTP/1.1\r\nX: y\r\n\r\n", 400},
+        Attack{"RepeatedHost", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        Attack{"LowercaseVersion", "GET / http/1.1\r\nHost: a\r\n\r\n", 400},
+        Attack{"Http2Version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+        Attack{"DoubleSpaceInRequestLine", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        Attack{"NoTarget", "GET HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        Attack{"BadMethod", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+}  // namespace
+}  // namespace sb::gateway::framing

@@ -1,0 +1,161 @@
+// Hostile and broken clients against the real process: request smuggling framings, oversized
+// bodies, slow headers. Each must get a clear error and a closed connection, and nothing may
+// reach the upstream.
+
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/gateway_process.h"
+#include "tests/integration/test_config.h"
+#include "tests/support/fake_upstream.h"
+
+namespace sb::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class HostileTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    FakeUpstreamOptions o;
+    o.name = "local";
+    local_ = new FakeUpstream(o);
+    closed_ = new FakeUpstream();
+    Settings s;
+    s.down_url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1";
+    s.server_extra = "  max_body_bytes: 1KiB\n  header_timeout: 300ms\n";
+    gw_ = new GatewayProcess(make_config(*local_, *closed_, s));
+  }
+  static void TearDownTestSuite() {
+    delete gw_;
+    delete closed_;
+    delete local_;
+  }
+  void SetUp() override { ASSERT_TRUE(gw_->started()) << gw_->stderr_text(); }
+
+  static FakeUpstream* local_;
+  static FakeUpstream* closed_;
+  static GatewayProcess* gw_;
+};
+FakeUpstream* HostileTest::local_ = nullptr;
+FakeUpstream* HostileTest::closed_ = nullptr;
+GatewayProcess* HostileTest::gw_ = nullptr;
+
+struct RawCase {
+  const char* name;
+  std::string bytes;
+  unsigned status;
+};
+
+std::string post(const std::string& headers, const std::string& body) {
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n" + body;
+}
+
+TEST_F(HostileTest, EveryFramingAttackIsRejectedAndClosed) {
+  const std::string body = chat_body("default", "smuggled", false);
+  const std::string len = std::to_string(body.size());
+  const std::vector<RawCase> cases = {
+      {"cl+te", post("Content-Length: " + len + "\r\nTransfer-Encoding: chunked\r\n", body), 400},
+      {"te+cl", post("Transfer-Encoding: chunked\r\nContent-Length: " + len + "\r\n", body), 400},
+      {"te gzip,chunked", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), 400},
+      {"te twice", post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"),
+       400},
+      {"te identity", post("Transfer-Encoding: identity\r\n", body), 400},
+      {"te on 1.0",
+       "POST /v1/chat/completions HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+      {"cl negative", post("Content-Length: -1\r\n", body), 400},
+      {"cl plus", post("Content-Length: +" + len + "\r\n", body), 400},
+      {"cl conflicting", post("Content-Length: " + len + "\r\nContent-Length: 3\r\n", body), 400},
+      {"cl list conflicting", post("Content-Length: " + len + ", 3\r\n", body), 400},
+      {"cl junk", post("Content-Length: 12abc\r\n", body), 400},
+      {"obs-fold", post("X-Folded: a\r\n b\r\nContent-Length: " + len + "\r\n", body), 400},
+      {"space before colon", post("Content-Length : " + len + "\r\n", body), 400},
+      {"tab before colon", post("Transfer-Encoding\t: chunked\r\n", "0\r\n\r\n"), 400},
+      {"bare LF", "POST /v1/chat/completions HTTP/1.1\nHost: x\nContent-Length: 2\n\n{}", 400},
+      {"no host", "GET /v1/models HTTP/1.1\r\n\r\n", 400},
+      {"two hosts", "GET /v1/models HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"http/2 line", "GET /v1/models HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+  };
+  for (const auto& c : cases) {
+    Client client(gw_->port(), 5s);
+    ASSERT_TRUE(client.connected());
+    client.send_raw(c.bytes);
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << c.name;
+    EXPECT_EQ(r->status, c.status) << c.name << ": " << r->body;
+    EXPECT_EQ(r->header("Connection"), "close") << c.name;
+    EXPECT_TRUE(r->closed) << c.name;
+    EXPECT_NE(r->body.find("\"error\""), std::string::npos) << c.name;
+  }
+  EXPECT_EQ(local_->requests().size(), 0u) << "no smuggled request may reach the upstream";
+}
+
+TEST_F(HostileTest, OversizedBodyIs413FromContentLengthWithoutReadingIt) {
+  Client client(gw_->port(), 5s);
+  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+  auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413u);
+  EXPECT_TRUE(r->closed);
+}
+
+TEST_F(HostileTest, OversizedChunkedBodyIs413) {
+  Client client(gw_->port(), 5s);
+  std::string big(2000, 'a');
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", big.size());
+  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                  std::string(size) + "\r\n" + big + "\r\n0\r\n\r\n");
+  auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413u);
+}
+
+TEST_F(HostileTest, HeaderBlockOverTheLimitIs431) {
+  Client client(gw_->port(), 5s);
+  std::string headers = "GET /v1/models HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 2000; ++i) {
+    headers += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'f') + "\r\n";
+  }
+  client.send_raw(headers + "\r\n");
+  auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431u);
+}
+
+TEST_F(HostileTest, SlowHeaderIsClosedAtTheHeaderTimeout) {
+  Client client(gw_->port(), 5s);
+  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n");
+  // ... and never finishes the header (slowloris): the gateway closes at header_timeout
+  // (300 ms here), well before the client's own 5 s receive timeout would end the wait.
+  EXPECT_TRUE(client.wait_closed());
+  EXPECT_EQ(client.read_until_close(), "");
+}
+
+TEST_F(HostileTest, MalformedChunkedBodyIsRejected) {
+  Client client(gw_->port(), 5s);
+  client.send_raw(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+  auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400u);
+}
+
+TEST_F(HostileTest, DeeplyNestedJsonIsA400NotACrash) {
+  std::string body = "{\"model\":\"default\",\"messages\":";
+  body += std::string(500, '[');
+  body += std::string(500, ']');
+  body += "}";
+  // Over the 1 KiB limit of this config: 413. Under a larger limit the depth limit answers 400.
+  auto r = request(gw_->port(), "POST", "/v1/chat/completions", body);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->status == 400u || r->status == 413u) << r->status;
+  auto again = request(gw_->port(), "GET", "/v1/models");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200u);
+}
+
+}  // namespace
+}  // namespace sb::testing
