@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Switchboard developer entry point, for a Debian 12 machine.
+#
+#   deploy/dev.sh run  [--config FILE]  install what is missing, build, start the gateway
+#   deploy/dev.sh test                  install what is missing, build, run every test
+#   deploy/dev.sh install               only install the Debian packages that are missing
+#   deploy/dev.sh build                 only configure and build (BUILD_DIR, default: build)
+#   deploy/dev.sh fake [PORT] [NAME]    start the fake upstream (a stand-in for vLLM or a
+#                                       closed provider) on 127.0.0.1:PORT (default 8000)
+#
+# Installing needs root (or sudo). Without either, install the packages listed by
+# `deploy/dev.sh packages` yourself and run the same command again.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+BUILD_DIR="${BUILD_DIR:-build}"
+JOBS="${JOBS:-$(nproc)}"
+
+# The Debian 12 packages the build and the tests need (the Dockerfile installs the same list).
+PACKAGES=(
+  cmake ninja-build g++ pkg-config ccache git ca-certificates curl openssl
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libyaml-cpp-dev libssl-dev prometheus-cpp-dev libhyperscan-dev libhiredis-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Real clients in the tests: Node.js 18+ and npm (Debian's, unless a newer node is present).
+NODE_PACKAGES=(nodejs npm)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+missing_packages() {
+  local want=("${PACKAGES[@]}")
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    want+=("${NODE_PACKAGES[@]}")
+  fi
+  local p
+  for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      printf '%s\n' "$p"
+    fi
+  done
+}
+
+install() {
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if [ "${#missing[@]}" -eq 0 ]; then
+    say "all packages present"
+    return
+  fi
+  say "installing: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "error: these packages are missing and installing them needs root:" >&2
+      echo "  apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+configure() {
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    say "configuring ($BUILD_DIR)"
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  fi
+}
+
+build() {
+  configure
+  say "building${1:+ $*}"
+  if [ $# -gt 0 ]; then
+    cmake --build "$BUILD_DIR" -j "$JOBS" --target "$@"
+  else
+    cmake --build "$BUILD_DIR" -j "$JOBS"
+  fi
+}
+
+cmd="${1:-help}"
+shift || true
+case "$cmd" in
+  install)
+    install
+    ;;
+  packages)
+    printf '%s\n' "${PACKAGES[@]}" "${NODE_PACKAGES[@]}"
+    ;;
+  build)
+    install
+    build "$@"
+    ;;
+  run)
+    config="config/switchboard.yaml"
+    if [ "${1:-}" = "--config" ] && [ -n "${2:-}" ]; then
+      config="$2"
+    fi
+    install
+    build switchboard fake_upstream
+    say "starting switchboard on $config (Ctrl-C stops it)"
+    exec "$BUILD_DIR/gateway/switchboard" run --config "$config"
+    ;;
+  fake)
+    port="${1:-8000}"
+    name="${2:-fake-vllm}"
+    if [ ! -x "$BUILD_DIR/tests/support/fake_upstream" ]; then
+      install
+      build fake_upstream
+    fi
+    exec "$BUILD_DIR/tests/support/fake_upstream" --host 127.0.0.1 --port "$port" --name "$name"
+    ;;
+  test)
+    install
+    build
+    say "running every test"
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 600
+    ;;
+  help | -h | --help)
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    echo "unknown command '$cmd'; see: deploy/dev.sh help" >&2
+    exit 2
+    ;;
+esac
