@@ -17,6 +17,7 @@
 namespace sb::gateway {
 
 struct Worker;
+class Snapshot;
 
 using Clock = std::chrono::steady_clock;
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -38,6 +39,8 @@ class Downstream {
 
 struct RequestContext {
   Worker& worker;
+  /// The configuration this request runs on, held by the session until the request ends.
+  const Snapshot& snapshot;
   const Request& request;
   Downstream& downstream;
   Clock::time_point received;  ///< when the request header was complete

@@ -223,8 +223,7 @@ struct Attempt {
 
 class ChatHandler {
  public:
-  ChatHandler(RequestContext& ctx, std::shared_ptr<const Snapshot> snap)
-      : ctx_(ctx), snap_(std::move(snap)) {}
+  explicit ChatHandler(RequestContext& ctx) : ctx_(ctx), snap_(&ctx.snapshot) {}
 
   asio::awaitable<bool> run();
 
@@ -236,7 +235,7 @@ class ChatHandler {
                             const BackendRuntime& b) const;
 
   RequestContext& ctx_;
-  std::shared_ptr<const Snapshot> snap_;
+  const Snapshot* snap_;
   Outcome o_;
   upstream::ErrorKind last_error_ = upstream::ErrorKind::none;
   const BackendRuntime* last_backend_ = nullptr;
@@ -615,7 +614,7 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
   const std::string_view client_id = req["x-request-id"];
   ctx.request_id =
       acceptable_request_id(client_id) ? std::string(client_id) : ctx.worker.next_request_id();
-  std::shared_ptr<const Snapshot> snap = ctx.worker.snapshot;
+  const Snapshot* snap = &ctx.snapshot;
   const std::string_view path = path_of(req.target());
   Outcome o;
   if (path == "/v1/chat/completions") {
@@ -624,7 +623,7 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
                                     "Method not allowed: use POST /v1/chat/completions.", {},
                                     "Allow: POST\r\n");
     }
-    ChatHandler handler(ctx, std::move(snap));
+    ChatHandler handler(ctx);
     co_return co_await handler.run();
   }
   if (path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11)) {

@@ -264,7 +264,7 @@ asio::awaitable<void> Session<Stream>::run() {
     socket.expires_never();
 
     const Request& request = parser.get();
-    RequestContext ctx{worker_, request, *this, received};
+    RequestContext ctx{worker_, *snapshot, request, *this, received};
     ctx.http10 = request.version() == 10;
     ctx.close = !request.keep_alive() || worker_.draining;
     worker_.active_requests.fetch_add(1, std::memory_order_relaxed);

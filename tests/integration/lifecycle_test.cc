@@ -61,6 +61,40 @@ TEST_F(LifecycleTest, SighupWithAValidFileSwapsTheConfig) {
   EXPECT_EQ(r->status, 200u) << r->body;
 }
 
+TEST_F(LifecycleTest, InFlightStreamFinishesOnTheSnapshotItStartedWith) {
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 8; ++i) {
+    pieces.push_back(" p" + std::to_string(i));
+  }
+  local_->push(sse_response(chat_stream_events("pinned/model-a", pieces, false, {}), 50ms));
+  Client c(gw_->port());
+  const std::string body = chat_body("default", "x", true);
+  c.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto head = c.read_head();
+  ASSERT_TRUE(head);
+  ASSERT_TRUE(c.read_chunk());
+  // The new config drops the alias and the backend this stream is using.
+  const std::string yaml = "server:\n  listen: \"127.0.0.1:0\"\n  threads: 2\nadmin:\n  listen: "
+                           "\"127.0.0.1:0\"\nbackends:\n  other:\n    provider: vllm\n    "
+                           "base_url: \"" + closed_->base_url() + "\"\n    model: \"o\"\n";
+  gw_->write_config(yaml);
+  gw_->send_signal(SIGHUP);
+  ASSERT_TRUE(gw_->wait_for_log("configuration reloaded", 5s)) << gw_->stderr_text();
+  std::string rest;
+  while (auto chunk = c.read_chunk()) {
+    rest += *chunk;
+  }
+  EXPECT_NE(rest.find(" p7"), std::string::npos) << rest;
+  EXPECT_NE(rest.find("[DONE]"), std::string::npos);
+  auto gone = request(gw_->port(), "POST", "/v1/chat/completions", chat_body("default", "x", false));
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 404u);
+  auto other = request(gw_->port(), "POST", "/v1/chat/completions", chat_body("other", "x", false));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200u);
+}
+
 TEST_F(LifecycleTest, AdminReloadReportsRejection) {
   gw_->write_config("backends: [}\n");
   auto r = request(gw_->admin_port(), "POST", "/admin/reload");
