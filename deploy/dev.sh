@@ -61,8 +61,9 @@ install() {
     fi
   fi
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    "${missing[@]}"
 }
 
 configure() {
@@ -73,6 +74,10 @@ configure() {
 }
 
 build() {
+  mkdir -p "$BUILD_DIR"
+  # Several dev.sh commands started at once (say, two fakes and the gateway) build one at a time.
+  exec 9>"$BUILD_DIR/.dev-build.lock"
+  flock 9
   configure
   say "building${1:+ $*}"
   if [ $# -gt 0 ]; then
@@ -80,6 +85,7 @@ build() {
   else
     cmake --build "$BUILD_DIR" -j "$JOBS"
   fi
+  flock -u 9
 }
 
 cmd="${1:-help}"
@@ -108,10 +114,8 @@ case "$cmd" in
   fake)
     port="${1:-8000}"
     name="${2:-fake-vllm}"
-    if [ ! -x "$BUILD_DIR/tests/support/fake_upstream" ]; then
-      install
-      build fake_upstream
-    fi
+    install
+    build fake_upstream
     exec "$BUILD_DIR/tests/support/fake_upstream" --host 127.0.0.1 --port "$port" --name "$name"
     ;;
   test)

@@ -11,7 +11,7 @@ namespace sb::gateway {
 
 struct AccessRecord {
   std::string_view request_id;
-  std::string_view tenant;   ///< empty when unknown
+  std::string_view tenant;  ///< empty when unknown
   std::string_view method;
   std::string_view path;     ///< without the query string
   std::string_view model;    ///< the configured alias (empty when the request named none)

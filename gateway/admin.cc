@@ -40,11 +40,11 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
   const http::verb method = ctx.request.method();
   std::string out;
   if (path == "/healthz" && method == http::verb::get) {
-    out = json_response(200, "{\"status\":\"ok\"}", ctx.close, ctx.common_headers());
+    out = json_response(200, "{\"status\":\"ok\"}", ctx.common_headers());
   } else if (path == "/readyz" && method == http::verb::get) {
     const bool ready = !server.draining() && ctx.worker.snapshot != nullptr;
     out = json_response(ready ? 200 : 503,
-                        ready ? "{\"status\":\"ready\"}" : "{\"status\":\"draining\"}", ctx.close,
+                        ready ? "{\"status\":\"ready\"}" : "{\"status\":\"draining\"}",
                         ctx.common_headers());
   } else if (path == "/metrics" && method == http::verb::get) {
     out = text_response(200, "text/plain; version=0.0.4; charset=utf-8",
@@ -53,15 +53,16 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
     // Loads and validates on this thread (control work, milliseconds); the swap itself is
     // posted to every worker.
     const bool ok = server.reload();
-    out = ok ? json_response(200, "{\"status\":\"reloaded\"}", ctx.close, ctx.common_headers())
-             : error_response(400, "configuration rejected; the previous one keeps serving (see "
-                                   "the server log for every error)",
-                              "config_invalid", ctx.close, ctx.common_headers());
+    out = ok ? json_response(200, "{\"status\":\"reloaded\"}", ctx.common_headers())
+             : error_response(400,
+                              "configuration rejected; the previous one keeps serving (see "
+                              "the server log for every error)",
+                              "config_invalid", ctx.common_headers());
   } else if (path == "/healthz" || path == "/readyz" || path == "/metrics" ||
              path == "/admin/reload") {
-    out = error_response(405, "method not allowed", {}, ctx.close, ctx.common_headers());
+    out = error_response(405, "method not allowed", {}, ctx.common_headers());
   } else {
-    out = error_response(404, "not found", {}, ctx.close, ctx.common_headers());
+    out = error_response(404, "not found", {}, ctx.common_headers());
   }
   const auto ec = co_await ctx.downstream.write(out);
   co_return !ec && !ctx.close;

@@ -22,8 +22,8 @@ struct ScanResult {
 
 /// Resumable scan position, so bytes that trickle in are looked at once (linear, not quadratic).
 struct ScanState {
-  std::size_t pos = 0;       ///< start of the first line not yet complete
-  bool in_request = false;   ///< the request line has been seen
+  std::size_t pos = 0;      ///< start of the first line not yet complete
+  bool in_request = false;  ///< the request line has been seen
 };
 
 /// Looks for the end of the header block in `data` (what has arrived so far), continuing from

@@ -6,31 +6,56 @@ namespace sb::gateway {
 
 std::string_view reason_phrase(unsigned status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 529: return "Site Overloaded";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 529:
+      return "Site Overloaded";
+    default:
+      return "Unknown";
   }
 }
 
@@ -51,14 +76,21 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 
 std::string_view error_type_for(unsigned status) {
   switch (status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
     case 408:
-    case 504: return "timeout_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    default: return status < 500 ? "invalid_request_error" : "api_error";
+    case 504:
+      return "timeout_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    default:
+      return status < 500 ? "invalid_request_error" : "api_error";
   }
 }
 
@@ -79,16 +111,12 @@ std::string error_json(std::string_view message, std::string_view type, std::str
   return body;
 }
 
-std::string json_response(unsigned status, std::string_view body, bool close,
-                          std::string_view extra_headers) {
+std::string json_response(unsigned status, std::string_view body, std::string_view extra_headers) {
   std::string out;
   out.reserve(160 + extra_headers.size() + body.size());
   append_status_line(out, status);
   append_header(out, "Content-Type", "application/json");
   append_header(out, "Content-Length", std::to_string(body.size()));
-  if (close) {
-    append_header(out, "Connection", "close");
-  }
   out += extra_headers;
   out += "\r\n";
   out += body;
@@ -96,9 +124,8 @@ std::string json_response(unsigned status, std::string_view body, bool close,
 }
 
 std::string error_response(unsigned status, std::string_view message, std::string_view code,
-                           bool close, std::string_view extra_headers) {
-  return json_response(status, error_json(message, error_type_for(status), code), close,
-                       extra_headers);
+                           std::string_view extra_headers) {
+  return json_response(status, error_json(message, error_type_for(status), code), extra_headers);
 }
 
 }  // namespace sb::gateway

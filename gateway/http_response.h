@@ -23,14 +23,14 @@ std::string_view error_type_for(unsigned status);
 /// `{"error":{"message":...,"type":...,"param":null,"code":...}}`; `code` may be empty (null).
 std::string error_json(std::string_view message, std::string_view type, std::string_view code);
 
-/// A complete response (status line, headers, body) with Content-Type application/json,
-/// Content-Length, and `Connection: close` when `close` is set. `extra_headers` must be a block of
-/// complete header lines ("Name: value\r\n"...).
-std::string json_response(unsigned status, std::string_view body, bool close,
+/// A complete response (status line, headers, body) with Content-Type application/json and
+/// Content-Length. `extra_headers` must be a block of complete header lines ("Name: value\r\n"...)
+/// and carries Connection when the connection closes (see RequestContext::common_headers).
+std::string json_response(unsigned status, std::string_view body,
                           std::string_view extra_headers = {});
 
 /// A complete OpenAI-shaped error response.
 std::string error_response(unsigned status, std::string_view message, std::string_view code,
-                           bool close, std::string_view extra_headers = {});
+                           std::string_view extra_headers = {});
 
 }  // namespace sb::gateway

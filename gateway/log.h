@@ -14,9 +14,15 @@ using Fields = std::initializer_list<std::pair<std::string_view, std::string_vie
 
 /// Writes `{"ts":...,"level":...,"msg":...,<fields>}` with one write(2) call (thread-safe).
 void write(Level level, std::string_view msg, Fields fields = {});
-inline void info(std::string_view msg, Fields f = {}) { write(Level::info, msg, f); }
-inline void warn(std::string_view msg, Fields f = {}) { write(Level::warn, msg, f); }
-inline void error(std::string_view msg, Fields f = {}) { write(Level::error, msg, f); }
+inline void info(std::string_view msg, Fields f = {}) {
+  write(Level::info, msg, f);
+}
+inline void warn(std::string_view msg, Fields f = {}) {
+  write(Level::warn, msg, f);
+}
+inline void error(std::string_view msg, Fields f = {}) {
+  write(Level::error, msg, f);
+}
 
 /// Appends `s` to `out` as a JSON string literal (quotes included).
 void append_json_string(std::string& out, std::string_view s);

@@ -18,7 +18,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(switchboard )" SWITCHBOARD_VERSION R"( - an OpenAI-compatible LLM gateway
+constexpr const char* kUsage =
+    R"(switchboard )" SWITCHBOARD_VERSION R"( - an OpenAI-compatible LLM gateway
 
 Usage:
   switchboard run   --config FILE   Serve the data plane and the admin plane (SIGHUP reloads,
@@ -83,7 +84,7 @@ Args parse_args(int argc, char** argv) {
 
 // Loads and builds a snapshot; prints every error to stderr. nullptr on failure.
 std::shared_ptr<const sb::gateway::Snapshot> load(const std::string& path,
-                                                 sb::gateway::SharedState& shared) {
+                                                  sb::gateway::SharedState& shared) {
   sb::config::LoadResult loaded = sb::config::load_file(path);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) {

@@ -39,8 +39,8 @@ std::vector<double> latency_buckets() {
 }
 
 std::vector<double> overhead_buckets() {
-  return {5e-6,  10e-6, 25e-6,  50e-6, 100e-6, 250e-6, 500e-6,
-          1e-3,  2.5e-3, 5e-3,  10e-3, 25e-3,  100e-3};
+  return {5e-6, 10e-6,  25e-6, 50e-6, 100e-6, 250e-6, 500e-6,
+          1e-3, 2.5e-3, 5e-3,  10e-3, 25e-3,  100e-3};
 }
 
 Registry::Cell& Registry::cell(const std::string& name, const std::string& help, Type type,
@@ -60,8 +60,7 @@ Registry::Cell& Registry::cell(const std::string& name, const std::string& help,
   return c;
 }
 
-Counter& Registry::counter(const std::string& name, const std::string& help,
-                           const Labels& labels) {
+Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   Cell& c = cell(name, help, Type::counter, labels);
   if (c.double_counter) {
@@ -114,9 +113,9 @@ std::string Registry::serialize() const {
       prometheus::MetricFamily mf;
       mf.name = name;
       mf.help = family.help;
-      mf.type = family.type == Type::counter   ? prometheus::MetricType::Counter
-                : family.type == Type::gauge   ? prometheus::MetricType::Gauge
-                                               : prometheus::MetricType::Histogram;
+      mf.type = family.type == Type::counter ? prometheus::MetricType::Counter
+                : family.type == Type::gauge ? prometheus::MetricType::Gauge
+                                             : prometheus::MetricType::Histogram;
       for (const auto& [labels, c] : family.cells) {
         prometheus::ClientMetric m;
         for (const auto& [k, v] : labels) {
@@ -136,8 +135,7 @@ std::string Registry::serialize() const {
             cumulative += counts[i];
             prometheus::ClientMetric::Bucket b;
             b.cumulative_count = cumulative;
-            b.upper_bound =
-                i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity();
+            b.upper_bound = i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity();
             m.histogram.bucket.push_back(b);
           }
           m.histogram.sample_count = cumulative;

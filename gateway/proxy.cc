@@ -40,8 +40,12 @@ constexpr std::size_t kMaxErrorBody = 64 * 1024;
 constexpr std::size_t kMaxResponseBody = 64ull << 20;
 constexpr std::size_t kMaxPendingEvent = 8ull << 20;
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-double millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+double millis(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 std::string_view path_of(std::string_view target) {
   const auto q = target.find('?');
@@ -54,21 +58,36 @@ bool acceptable_request_id(std::string_view id) {
     return false;
   }
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '-' || c == '_' || c == '.' || c == ':';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
   });
 }
 
 // Headers never forwarded upstream: hop-by-hop (RFC 9110 §7.6.1), the client's credentials (the
 // backend's own key replaces them), and what the gateway sets itself.
 bool never_forwarded(std::string_view name) {
-  static constexpr std::array<std::string_view, 22> kDropped = {
-      "connection",      "keep-alive",     "proxy-connection",   "te",
-      "trailer",         "transfer-encoding", "upgrade",         "proxy-authorization",
-      "proxy-authenticate", "authorization", "x-api-key",        "api-key",
-      "cookie",          "host",           "content-length",     "expect",
-      "accept-encoding", "x-request-id",   "content-type",       "accept",
-      "openai-organization", "openai-project"};
+  static constexpr std::array<std::string_view, 22> kDropped = {"connection",
+                                                                "keep-alive",
+                                                                "proxy-connection",
+                                                                "te",
+                                                                "trailer",
+                                                                "transfer-encoding",
+                                                                "upgrade",
+                                                                "proxy-authorization",
+                                                                "proxy-authenticate",
+                                                                "authorization",
+                                                                "x-api-key",
+                                                                "api-key",
+                                                                "cookie",
+                                                                "host",
+                                                                "content-length",
+                                                                "expect",
+                                                                "accept-encoding",
+                                                                "x-request-id",
+                                                                "content-type",
+                                                                "accept",
+                                                                "openai-organization",
+                                                                "openai-project"};
   for (std::string_view d : kDropped) {
     if (beast::iequals(name, d)) {
       return true;
@@ -185,7 +204,7 @@ asio::awaitable<bool> send_error(RequestContext& ctx, const Snapshot& snap, Outc
   o.status = status;
   std::string headers = ctx.common_headers();
   headers += extra;
-  const bool ok = co_await send(ctx, o, error_response(status, message, code, ctx.close, headers));
+  const bool ok = co_await send(ctx, o, error_response(status, message, code, headers));
   record(ctx, snap, o);
   co_return ok && !ctx.close;
 }
@@ -281,9 +300,8 @@ asio::awaitable<bool> ChatHandler::run() {
                                   "missing_required_parameter");
   }
   if (!messages->is_array()) {
-    co_return co_await send_error(ctx_, *snap_, o_, 400,
-                                  "Invalid type for 'messages': expected an array.",
-                                  "invalid_type");
+    co_return co_await send_error(
+        ctx_, *snap_, o_, 400, "Invalid type for 'messages': expected an array.", "invalid_type");
   }
   if (const auto* stream = body.if_contains("stream");
       stream != nullptr && !stream->is_bool() && !stream->is_null()) {
@@ -313,10 +331,10 @@ asio::awaitable<bool> ChatHandler::run() {
   }
   if (all_at_capacity_) {
     o_.candidate = -1;
-    co_return co_await send_error(ctx_, *snap_, o_, 503,
-                                  "All backends for model '" + o_.alias->name +
-                                      "' are at capacity; retry later.",
-                                  "backend_at_capacity", "Retry-After: 1\r\n");
+    co_return co_await send_error(
+        ctx_, *snap_, o_, 503,
+        "All backends for model '" + o_.alias->name + "' are at capacity; retry later.",
+        "backend_at_capacity", "Retry-After: 1\r\n");
   }
   o_.error = upstream::to_string(last_error_);
   const unsigned status = status_for(last_error_);
@@ -416,8 +434,8 @@ asio::awaitable<Attempt::Result> ChatHandler::attempt(std::size_t index,
     // A 5xx upstream is a gateway failure for the client: 502, or the 503/504 it reported.
     const unsigned mapped = status == 503 || status == 504 ? status : 502;
     o_.status = mapped;
-    std::string msg = "Upstream backend '" + b.spec.name + "' returned HTTP " +
-                      std::to_string(status);
+    std::string msg =
+        "Upstream backend '" + b.spec.name + "' returned HTTP " + std::to_string(status);
     if (const std::string m = upstream_error_message(ebody); !m.empty()) {
       msg += ": " + m.substr(0, 512);
     }
@@ -426,8 +444,7 @@ asio::awaitable<Attempt::Result> ChatHandler::attempt(std::size_t index,
     if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
       append_header(extra, "Retry-After", ra);
     }
-    const bool ok = co_await send(
-        ctx_, o_, error_response(mapped, msg, "upstream_error", ctx_.close, extra));
+    const bool ok = co_await send(ctx_, o_, error_response(mapped, msg, "upstream_error", extra));
     co_return ok ? Attempt::Result::answered : Attempt::Result::closed;
   }
 
@@ -501,8 +518,8 @@ asio::awaitable<Attempt::Result> ChatHandler::relay_stream(upstream::Exchange& e
       if (!head_sent) {
         bufs[nb++] = asio::buffer(head);
       }
-      const int len = chunked ? std::snprintf(size_line, sizeof size_line, "%zx\r\n", out.size())
-                              : 0;
+      const int len =
+          chunked ? std::snprintf(size_line, sizeof size_line, "%zx\r\n", out.size()) : 0;
       if (chunked) {
         bufs[nb++] = asio::buffer(size_line, static_cast<std::size_t>(len));
       }
@@ -585,8 +602,8 @@ asio::awaitable<bool> handle_models(RequestContext& ctx, const Snapshot& snap,
   Outcome o;
   if (path == "/v1/models") {
     o.status = 200;
-    const bool ok = co_await send(ctx, o, json_response(200, snap.models_body(), ctx.close,
-                                                         ctx.common_headers()));
+    const bool ok =
+        co_await send(ctx, o, json_response(200, snap.models_body(), ctx.common_headers()));
     record(ctx, snap, o);
     co_return ok && !ctx.close;
   }
@@ -602,7 +619,7 @@ asio::awaitable<bool> handle_models(RequestContext& ctx, const Snapshot& snap,
   std::string body = "{\"id\":";
   log::append_json_string(body, alias->name);
   body += ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchboard\"}";
-  const bool ok = co_await send(ctx, o, json_response(200, body, ctx.close, ctx.common_headers()));
+  const bool ok = co_await send(ctx, o, json_response(200, body, ctx.common_headers()));
   record(ctx, snap, o);
   co_return ok && !ctx.close;
 }

@@ -136,8 +136,9 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
       listeners_(std::make_unique<Listeners>()) {
   reload_ok_ = &registry_->counter("switchboard_config_reload_total",
                                    "Configuration reloads, by result.", {{"result", "success"}});
-  reload_failed_ = &registry_->counter("switchboard_config_reload_total",
-                                       "Configuration reloads, by result.", {{"result", "failure"}});
+  reload_failed_ =
+      &registry_->counter("switchboard_config_reload_total", "Configuration reloads, by result.",
+                          {{"result", "failure"}});
 }
 
 Server::~Server() = default;
@@ -183,8 +184,8 @@ bool Server::reload() {
   }
   reload_ok_->inc();
   log::info("configuration reloaded", {{"config", config_path_},
-                                        {"backends", std::to_string(b.backends.size())},
-                                        {"models", std::to_string(b.models.size())}});
+                                       {"backends", std::to_string(b.backends.size())},
+                                       {"models", std::to_string(b.models.size())}});
   return true;
 }
 
@@ -256,8 +257,9 @@ int Server::run() {
     }
   }
 
-  registry_->gauge("switchboard_build_info", "Build information; always 1.",
-                   {{"version", SWITCHBOARD_VERSION}})
+  registry_
+      ->gauge("switchboard_build_info", "Build information; always 1.",
+              {{"version", SWITCHBOARD_VERSION}})
       .set(1);
 
   asio::co_spawn(first.ioc,

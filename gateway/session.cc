@@ -109,7 +109,8 @@ asio::awaitable<typename Session<Stream>::Read> Session<Stream>::read_header(
       co_return Read::closed;
     }
     socket.expires_at(deadline);
-    const std::size_t room = std::min<std::size_t>(16 * 1024, s.max_header_bytes + 1 - buffer_.size());
+    const std::size_t room =
+        std::min<std::size_t>(16 * 1024, s.max_header_bytes + 1 - buffer_.size());
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_nothrow);
     if (ec) {
       if (ec == beast::error::timeout && buffer_.size() > 0) {
@@ -128,7 +129,7 @@ asio::awaitable<typename Session<Stream>::Read> Session<Stream>::read_header(
 template <class Stream>
 asio::awaitable<void> Session<Stream>::reply_and_close(unsigned status, std::string_view message) {
   write_timeout_ = std::chrono::seconds(5);
-  const std::string bytes = error_response(status, message, {}, /*close=*/true);
+  const std::string bytes = error_response(status, message, {}, "Connection: close\r\n");
   co_await Downstream::write(bytes);
   co_await close(/*linger=*/true);
 }
@@ -222,8 +223,8 @@ asio::awaitable<void> Session<Stream>::run() {
     const std::size_t used = parser.put(asio::buffer(buffer_.data().data(), header_bytes), ec);
     buffer_.consume(used);
     if (ec == http::error::body_limit) {
-      co_await reply_and_close(413, "request body exceeds the limit of " +
-                                        std::to_string(s.max_body_bytes) + " bytes");
+      co_await reply_and_close(
+          413, "request body exceeds the limit of " + std::to_string(s.max_body_bytes) + " bytes");
       co_return;
     }
     if ((ec && ec != http::error::need_more) || !parser.is_header_done()) {
@@ -231,8 +232,8 @@ asio::awaitable<void> Session<Stream>::run() {
       co_return;
     }
     if (const auto len = parser.content_length(); len && *len > s.max_body_bytes) {
-      co_await reply_and_close(413, "request body exceeds the limit of " +
-                                        std::to_string(s.max_body_bytes) + " bytes");
+      co_await reply_and_close(
+          413, "request body exceeds the limit of " + std::to_string(s.max_body_bytes) + " bytes");
       co_return;
     }
     if (!parser.is_done()) {
@@ -268,7 +269,8 @@ asio::awaitable<void> Session<Stream>::run() {
     ctx.http10 = request.version() == 10;
     ctx.close = !request.keep_alive() || worker_.draining;
     worker_.active_requests.fetch_add(1, std::memory_order_relaxed);
-    const bool keep = plane_ == Plane::data ? co_await handle_data(ctx) : co_await handle_admin(ctx);
+    const bool keep =
+        plane_ == Plane::data ? co_await handle_data(ctx) : co_await handle_admin(ctx);
     worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
     if (!keep || ctx.close || worker_.draining) {
       co_await close(false);
@@ -288,8 +290,8 @@ void start_session(Worker& worker, asio::ip::tcp::socket socket, Plane plane,
                    asio::ssl::context* tls) {
   if (tls != nullptr) {
     using Stream = asio::ssl::stream<beast::tcp_stream>;
-    auto s = std::make_unique<Session<Stream>>(worker, Stream(beast::tcp_stream(std::move(socket)), *tls),
-                                               plane);
+    auto s = std::make_unique<Session<Stream>>(
+        worker, Stream(beast::tcp_stream(std::move(socket)), *tls), plane);
     asio::co_spawn(worker.ioc, run_session(std::move(s)), asio::detached);
   } else {
     auto s = std::make_unique<Session<beast::tcp_stream>>(

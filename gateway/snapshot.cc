@@ -15,17 +15,13 @@ void resolve_route_stats(metrics::Registry& reg, RouteStats& out, const std::str
   for (std::size_t i = 0; i <= kTrackedStatuses.size(); ++i) {
     const std::string status =
         i < kTrackedStatuses.size() ? std::to_string(kTrackedStatuses[i]) : "other";
-    out.requests[i] = &reg.counter("switchboard_requests_total",
-                                   "Requests answered, by model alias, backend and status.",
-                                   {{"model", model},
-                                    {"backend", backend},
-                                    {"hosting", hosting},
-                                    {"status", status}});
+    out.requests[i] = &reg.counter(
+        "switchboard_requests_total", "Requests answered, by model alias, backend and status.",
+        {{"model", model}, {"backend", backend}, {"hosting", hosting}, {"status", status}});
   }
-  out.duration = &reg.histogram("switchboard_request_duration_seconds",
-                                "Time from request received to last byte sent.",
-                                {{"model", model}, {"backend", backend}},
-                                metrics::latency_buckets());
+  out.duration = &reg.histogram(
+      "switchboard_request_duration_seconds", "Time from request received to last byte sent.",
+      {{"model", model}, {"backend", backend}}, metrics::latency_buckets());
   out.ttft = &reg.histogram("switchboard_time_to_first_token_seconds",
                             "Time from request received to the first content byte sent.",
                             {{"model", model}, {"backend", backend}}, metrics::latency_buckets());
@@ -47,8 +43,8 @@ std::shared_ptr<BackendState> SharedState::backend_state(const std::string& name
   auto& slot = backends_[name];
   if (!slot) {
     slot = std::make_shared<BackendState>();
-    slot->in_flight_gauge = &registry_.gauge("switchboard_backend_in_flight",
-                                             "Requests in flight to a backend.", {{"backend", name}});
+    slot->in_flight_gauge = &registry_.gauge(
+        "switchboard_backend_in_flight", "Requests in flight to a backend.", {{"backend", name}});
   }
   return slot;
 }

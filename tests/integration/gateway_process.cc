@@ -132,8 +132,12 @@ std::optional<int> GatewayProcess::wait_exit(std::chrono::milliseconds timeout) 
   return std::nullopt;
 }
 
-std::string GatewayProcess::stderr_text() const { return read_file(dir_ + "/stderr.log"); }
-std::string GatewayProcess::stdout_text() const { return read_file(dir_ + "/stdout.log"); }
+std::string GatewayProcess::stderr_text() const {
+  return read_file(dir_ + "/stderr.log");
+}
+std::string GatewayProcess::stdout_text() const {
+  return read_file(dir_ + "/stdout.log");
+}
 
 bool GatewayProcess::wait_for_log(std::string_view needle,
                                   std::chrono::milliseconds timeout) const {
@@ -325,9 +329,9 @@ bool Client::wait_closed() {
   }
 }
 
-std::optional<HttpResponse> request(std::uint16_t port, std::string_view method,
-                                    std::string_view target, std::string_view body,
-                                    const std::vector<std::pair<std::string, std::string>>& headers) {
+std::optional<HttpResponse> request(
+    std::uint16_t port, std::string_view method, std::string_view target, std::string_view body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   Client c(port);
   if (!c.connected()) {
     return std::nullopt;

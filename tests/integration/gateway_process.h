@@ -51,7 +51,7 @@ class GatewayProcess {
 struct HttpResponse {
   unsigned status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  ///< de-chunked
+  std::string body;     ///< de-chunked
   bool closed = false;  ///< the server closed the connection after the response
   std::string header(std::string_view name) const;  ///< "" when absent
 };
@@ -87,10 +87,10 @@ class Client {
 };
 
 /// One request on a fresh connection.
-std::optional<HttpResponse> request(std::uint16_t port, std::string_view method,
-                                    std::string_view target, std::string_view body = {},
-                                    const std::vector<std::pair<std::string, std::string>>&
-                                        headers = {});
+std::optional<HttpResponse> request(
+    std::uint16_t port, std::string_view method, std::string_view target,
+    std::string_view body = {},
+    const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 /// A minimal chat-completions body.
 std::string chat_body(std::string_view model, std::string_view user_text, bool stream,

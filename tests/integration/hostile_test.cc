@@ -60,8 +60,8 @@ TEST_F(HostileTest, EveryFramingAttackIsRejectedAndClosed) {
       {"cl+te", post("Content-Length: " + len + "\r\nTransfer-Encoding: chunked\r\n", body), 400},
       {"te+cl", post("Transfer-Encoding: chunked\r\nContent-Length: " + len + "\r\n", body), 400},
       {"te gzip,chunked", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), 400},
-      {"te twice", post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"),
-       400},
+      {"te twice",
+       post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400},
       {"te identity", post("Transfer-Encoding: identity\r\n", body), 400},
       {"te on 1.0",
        "POST /v1/chat/completions HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
@@ -106,8 +106,9 @@ TEST_F(HostileTest, OversizedChunkedBodyIs413) {
   std::string big(2000, 'a');
   char size[16];
   std::snprintf(size, sizeof size, "%zx", big.size());
-  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                  std::string(size) + "\r\n" + big + "\r\n0\r\n\r\n");
+  client.send_raw(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      std::string(size) + "\r\n" + big + "\r\n0\r\n\r\n");
   auto r = client.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413u);

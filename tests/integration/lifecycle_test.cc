@@ -75,9 +75,11 @@ TEST_F(LifecycleTest, InFlightStreamFinishesOnTheSnapshotItStartedWith) {
   ASSERT_TRUE(head);
   ASSERT_TRUE(c.read_chunk());
   // The new config drops the alias and the backend this stream is using.
-  const std::string yaml = "server:\n  listen: \"127.0.0.1:0\"\n  threads: 2\nadmin:\n  listen: "
-                           "\"127.0.0.1:0\"\nbackends:\n  other:\n    provider: vllm\n    "
-                           "base_url: \"" + closed_->base_url() + "\"\n    model: \"o\"\n";
+  const std::string yaml =
+      "server:\n  listen: \"127.0.0.1:0\"\n  threads: 2\nadmin:\n  listen: "
+      "\"127.0.0.1:0\"\nbackends:\n  other:\n    provider: vllm\n    "
+      "base_url: \"" +
+      closed_->base_url() + "\"\n    model: \"o\"\n";
   gw_->write_config(yaml);
   gw_->send_signal(SIGHUP);
   ASSERT_TRUE(gw_->wait_for_log("configuration reloaded", 5s)) << gw_->stderr_text();
@@ -87,7 +89,8 @@ TEST_F(LifecycleTest, InFlightStreamFinishesOnTheSnapshotItStartedWith) {
   }
   EXPECT_NE(rest.find(" p7"), std::string::npos) << rest;
   EXPECT_NE(rest.find("[DONE]"), std::string::npos);
-  auto gone = request(gw_->port(), "POST", "/v1/chat/completions", chat_body("default", "x", false));
+  auto gone =
+      request(gw_->port(), "POST", "/v1/chat/completions", chat_body("default", "x", false));
   ASSERT_TRUE(gone);
   EXPECT_EQ(gone->status, 404u);
   auto other = request(gw_->port(), "POST", "/v1/chat/completions", chat_body("other", "x", false));

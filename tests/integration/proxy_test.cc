@@ -65,7 +65,8 @@ TEST_F(ProxyTest, NonStreamRoundTripRewritesAliasAndTagsTheResponse) {
 
 TEST_F(ProxyTest, BodyPassesThroughByteForByteExceptTheModel) {
   const std::string body =
-      "{ \"model\" : \"default\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9 \\\"q\\\"\"}],"
+      "{ \"model\" : \"default\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9 "
+      "\\\"q\\\"\"}],"
       "\"temperature\":0.70,\"seed\":12345678901234567890,\"x_vendor\":{\"a\":[1,2.50e3,null]},"
       "\"max_tokens\":7 }";
   auto r = request(gw_->port(), "POST", "/v1/chat/completions", body);
@@ -153,10 +154,11 @@ TEST_F(ProxyTest, StreamEventsReachTheClientBeforeTheUpstreamFinishes) {
   resp.stall_after_chunks = 2;
   local_->push(resp);
   Client c(gw_->port());
-  c.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-             "Content-Length: " +
-             std::to_string(chat_body("default", "x", true).size()) + "\r\n\r\n" +
-             chat_body("default", "x", true));
+  c.send_raw(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(chat_body("default", "x", true).size()) + "\r\n\r\n" +
+      chat_body("default", "x", true));
   auto head = c.read_head();
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200u);
@@ -322,12 +324,27 @@ TEST_F(ProxyTest, KeepAliveReusesOneUpstreamConnection) {
   EXPECT_EQ(local_->connections(), 1u);
 }
 
+TEST_F(ProxyTest, ConnectionCloseIsHonouredAndSentOnce) {
+  for (const char* target : {"/v1/models", "/v1/nothing"}) {
+    auto r = request(gw_->port(), "GET", target, {}, {{"Connection", "close"}});
+    ASSERT_TRUE(r) << target;
+    int connection_headers = 0;
+    for (const auto& [k, v] : r->headers) {
+      connection_headers += (k == "Connection") ? 1 : 0;
+    }
+    EXPECT_EQ(connection_headers, 1) << target;
+    EXPECT_EQ(r->header("Connection"), "close");
+    EXPECT_TRUE(r->closed) << target;
+  }
+}
+
 TEST_F(ProxyTest, ExpectContinueIsHonoured) {
   const std::string body = chat_body("default", "continue", false);
   Client client(gw_->port());
-  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                  "Content-Length: " +
-                  std::to_string(body.size()) + "\r\n\r\n");
+  client.send_raw(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
   auto interim = client.read_head();
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100u);
@@ -354,8 +371,9 @@ TEST_F(ProxyTest, MetricsAndHealthOnTheAdminPlane) {
   EXPECT_NE(m.find("switchboard_requests_total{backend=\"none\",hosting=\"none\",model=\"none\","
                    "status=\"404\"} 1"),
             std::string::npos);
-  EXPECT_NE(m.find("switchboard_request_duration_seconds_count{backend=\"local\",model=\"default\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      m.find("switchboard_request_duration_seconds_count{backend=\"local\",model=\"default\"} 1"),
+      std::string::npos);
   EXPECT_NE(m.find("switchboard_overhead_seconds_count 2"), std::string::npos);
   EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\"}"),
             std::string::npos);

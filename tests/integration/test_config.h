@@ -32,7 +32,8 @@ struct Settings {
   std::string down_url;
 };
 
-inline std::string make_config(const FakeUpstream& local, const FakeUpstream& closed, const Settings& s) {
+inline std::string make_config(const FakeUpstream& local, const FakeUpstream& closed,
+                               const Settings& s) {
   return R"(server:
   listen: "127.0.0.1:0"
   threads: 2
