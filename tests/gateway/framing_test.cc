@@ -9,7 +9,9 @@ namespace {
 
 using namespace std::string_view_literals;
 
-Verdict check(const std::string& block) { return validate_header_block(block); }
+Verdict check(const std::string& block) {
+  return validate_header_block(block);
+}
 
 TEST(FramingScanTest, FindsEndOfHeaderBlock) {
   const std::string data = "GET / HTTP/1.1\r\nHost: a\r\n\r\nNEXT";
@@ -53,13 +55,13 @@ TEST(FramingScanTest, ToleratesLeadingEmptyLines) {
 }
 
 TEST(FramingValidateTest, AcceptsOrdinaryRequests) {
-  EXPECT_TRUE(check("POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
-                  .ok());
+  EXPECT_TRUE(
+      check("POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n").ok());
   EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").ok());
   EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n").ok());
   EXPECT_TRUE(check("GET / HTTP/1.0\r\n\r\n").ok());
-  EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
-                  .ok());
+  EXPECT_TRUE(
+      check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").ok());
   EXPECT_TRUE(check("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n").ok());
   EXPECT_TRUE(check("GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n").ok());
 }
@@ -100,8 +102,8 @@ INSTANTIATE_TEST_SUITE_P(
                400},
         Attack{"IdentityTransferEncoding",
                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400},
-        Attack{"ChunkedWithJunk", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
-               400},
+        Attack{"ChunkedWithJunk",
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", 400},
         Attack{"TransferEncodingOnHttp10",
                "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
         Attack{"NegativeContentLength", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
@@ -114,15 +116,15 @@ INSTANTIATE_TEST_SUITE_P(
         Attack{"SpaceInsideContentLength",
                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 0\r\n\r\n", 400},
         Attack{"OverflowingContentLength",
-               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+               400},
         Attack{"ConflictingContentLength",
                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
         Attack{"ConflictingContentLengthList",
                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", 400},
         Attack{"ObsFoldSpace", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400},
         Attack{"ObsFoldTab", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n", 400},
-        Attack{"SpaceBeforeColon",
-               "POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n", 400},
+        Attack{"SpaceBeforeColon", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n", 400},
         Attack{"TabBeforeColon",
                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding\t: chunked\r\n\r\n", 400},
         Attack{"MissingColon", "GET / HTTP/1.1\r\nHost: a\r\nNoColonHere\r\n\r\n", 400},
