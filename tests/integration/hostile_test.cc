@@ -25,7 +25,7 @@ class HostileTest : public ::testing::Test {
     closed_ = new FakeUpstream();
     Settings s;
     s.down_url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1";
-    s.server_extra = "  max_body_bytes: 1KiB\n  header_timeout: 300ms\n";
+    s.server_extra = "  max_body_bytes: 1KiB\n  header_timeout: 300ms\n  idle_timeout: 600ms\n";
     gw_ = new GatewayProcess(make_config(*local_, *closed_, s));
   }
   static void TearDownTestSuite() {
@@ -133,6 +133,18 @@ TEST_F(HostileTest, SlowHeaderIsClosedAtTheHeaderTimeout) {
   // (300 ms here), well before the client's own 5 s receive timeout would end the wait.
   EXPECT_TRUE(client.wait_closed());
   EXPECT_EQ(client.read_until_close(), "");
+}
+
+TEST_F(HostileTest, IdleKeepAliveConnectionIsClosedAtTheIdleTimeout) {
+  Client client(gw_->port(), 5s);
+  client.send_raw("GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_FALSE(r->closed);
+  // Nothing more is sent: the gateway closes at idle_timeout (600 ms here), before the client's
+  // own 5 s receive timeout.
+  EXPECT_TRUE(client.wait_closed());
 }
 
 TEST_F(HostileTest, MalformedChunkedBodyIsRejected) {
