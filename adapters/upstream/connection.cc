@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <limits>
 #include <memory>
 #include <utility>
 
@@ -101,9 +103,12 @@ Connection::Connection(const asio::any_io_executor& executor, ssl::context* tls,
   }
 }
 
-// Closing without a TLS close_notify is deliberate: this runs on abandon, eviction and pool
-// teardown, where waiting for the peer is not an option, and HTTP framing (not close_notify)
-// tells the peer where our last request ended.
+// No TLS shutdown here, deliberately: this runs on abandon, eviction and pool teardown, where
+// waiting for the peer's answer is not an option, and a plain close is safe because HTTP's own
+// framing (Content-Length, chunked), not close_notify, tells the peer where our last request
+// ended. That is also why the mirror case is benign: a peer that closes without close_notify
+// makes Asio report ssl::error::stream_truncated, which loses nothing once a response's framing
+// said it was complete (and read_body handles the one framing that ends at the close).
 Connection::~Connection() = default;
 
 beast::tcp_stream& Connection::lowest() {
