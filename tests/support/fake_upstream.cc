@@ -889,6 +889,7 @@ struct FakeUpstream::Impl {
 
   template <class Stream>
   asio::awaitable<Flow> send_scripted(Stream& stream, Response r, Connection conn) {
+    co_await sleep_for(r.header_delay);
     switch (r.kind) {
       case Response::Kind::reset_on_read:
         reset_connection(stream);
@@ -902,7 +903,6 @@ struct FakeUpstream::Impl {
       case Response::Kind::normal:
         break;
     }
-    co_await sleep_for(r.header_delay);
 
     bool has_type = false;
     bool has_length = false;

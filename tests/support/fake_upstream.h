@@ -59,7 +59,8 @@ struct Response {
   /// frame (Transfer-Encoding: chunked) unless `headers` has a Content-Length, in which case the
   /// chunks are sent raw as pieces of that fixed-length body. Empty chunks are skipped.
   std::vector<Chunk> chunks;
-  std::chrono::milliseconds header_delay{0};  ///< before the status line
+  /// Before the status line (with reset_on_read / close_on_read: before the reset or close).
+  std::chrono::milliseconds header_delay{0};
   /// With chunks: after sending this many chunks, reset the connection (mid-stream cut).
   std::optional<std::size_t> reset_after_chunks;
   /// With chunks: after sending this many chunks, stop sending but keep the connection open.

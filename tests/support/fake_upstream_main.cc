@@ -110,7 +110,10 @@ int main(int argc, char** argv) {
   auto options = parse_args(argc, argv);
 
   // Block the stop signals before the server thread starts (it inherits the mask), then wait for
-  // them synchronously on this thread.
+  // them synchronously on this thread. Their dispositions are reset first: a shell starts
+  // background jobs with SIGINT ignored, and an ignored signal is discarded even while blocked.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

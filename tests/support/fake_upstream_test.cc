@@ -80,8 +80,9 @@ class BasicClient {
 
   /// TLS only: verifies the server against `host` (an IP or a DNS name; SNI for names).
   error_code handshake(const std::string& host) {
-    asio::ip::make_address(host, ignored_);
-    if (ignored_) {
+    error_code not_an_address;
+    asio::ip::make_address(host, not_an_address);
+    if (not_an_address) {
       SSL_set_tlsext_host_name(stream_.native_handle(), host.c_str());
     }
     stream_.set_verify_mode(ssl::verify_peer);
@@ -171,7 +172,6 @@ class BasicClient {
   asio::io_context ioc_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  error_code ignored_;
 };
 
 using Client = BasicClient<beast::tcp_stream>;
