@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -52,10 +54,47 @@ constexpr auto kProviderNames = [] {
   return names;
 }();
 constexpr std::array<std::string_view, 2> kHostings{"self-hosted", "closed"};
-constexpr std::array<std::string_view, 3> kTiers{"small", "standard", "frontier"};
-constexpr std::array<std::string_view, 4> kClearances{"public", "internal", "confidential",
-                                                      "restricted"};
 constexpr std::array<std::string_view, 2> kStores{"memory", "redis"};
+constexpr std::array<std::string_view, 2> kEgress{"all", "none"};
+constexpr std::array<std::string_view, 2> kTenantUses{"commercial", "research"};
+constexpr std::array<std::string_view, 2> kBudgetActions{"reject", "self-hosted-only"};
+constexpr std::array<std::string_view, 3> kBudgetPeriods{"any", "daily", "monthly"};
+constexpr std::array<std::string_view, 4> kStrategies{"ordered", "cheapest", "least-loaded",
+                                                      "weighted"};
+constexpr std::array<std::string_view, 2> kOnUnavailable{"next-rule", "reject"};
+
+// Built-in detector entities, in the order builtin_entities() promises, with their default level
+// names in the default scale.
+struct EntityDefault {
+  std::string_view entity;
+  std::string_view level;
+  bool secret;  // one of the kinds `secret:` sets at once
+};
+constexpr std::array<EntityDefault, 13> kEntities{{
+    {"credit_card", "restricted", false},
+    {"us_ssn", "restricted", false},
+    {"iban", "restricted", false},
+    {"email", "confidential", false},
+    {"phone", "confidential", false},
+    {"ip_address", "internal", false},
+    {"aws_access_key", "restricted", true},
+    {"github_token", "restricted", true},
+    {"openai_key", "restricted", true},
+    {"anthropic_key", "restricted", true},
+    {"slack_token", "restricted", true},
+    {"private_key", "restricted", true},
+    {"jwt", "restricted", true},
+}};
+constexpr std::string_view kSecretGroup = "secret";
+constexpr std::string_view kOff = "off";
+
+// Request headers that carry credentials: routing on them would make key material part of the
+// policy, so they cannot be listed in policy_headers.
+constexpr std::array<std::string_view, 5> kCredentialHeaders{"authorization", "proxy-authorization",
+                                                             "cookie", "x-api-key", "api-key"};
+
+constexpr std::string_view kKeyHashPrefix = "sha256:";
+constexpr std::string_view kKeyHashExpected = "expected sha256:<64 hex digits>";
 
 // Headers a backend may not set: hop-by-hop ones (RFC 9110 §7.6.1) and those the gateway owns.
 constexpr std::array<std::string_view, 12> kReservedHeaders{
@@ -79,6 +118,7 @@ constexpr bool kOptional = false;
 
 constexpr std::string_view kThreadsExpected = "expected a positive integer or 'auto'";
 constexpr std::uint64_t kMaxThreads = 1024;
+constexpr std::uint64_t kMaxWeight = 1'000'000;
 
 const ProviderInfo& provider_info(Provider p) {
   for (const ProviderInfo& info : kProviders) {
@@ -268,6 +308,57 @@ bool valid_header_value(std::string_view value) {
   });
 }
 
+// Sensitivity level and tier names: they appear in headers, metrics labels and explain output.
+bool valid_level_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// Custom detector names are entity names next to the built-in ones (`credit_card`).
+bool valid_detector_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  return c - 'A' + 10;
+}
+
+// `sha256:<64 hex digits>` (either case) → the 32 raw bytes of the digest.
+std::optional<std::string> parse_key_hash(std::string_view text) {
+  if (!text.starts_with(kKeyHashPrefix)) {
+    return std::nullopt;
+  }
+  std::string_view hex = text.substr(kKeyHashPrefix.size());
+  if (hex.size() != 64 || !std::all_of(hex.begin(), hex.end(), is_hex)) {
+    return std::nullopt;
+  }
+  std::string bytes(32, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(hex_value(hex[2 * i]) * 16 + hex_value(hex[2 * i + 1]));
+  }
+  return bytes;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += item;
+  }
+  return out;
+}
+
 template <class T, class U>
 void assign(T& target, std::optional<U>&& value) {
   if (value) {
@@ -284,19 +375,73 @@ class ConfigBuilder {
   explicit ConfigBuilder(YamlReader& reader) : r_(reader) {}
 
   void read(const Located& root) {
+    // Sections are read in dependency order, not in file order: level and tier names can only be
+    // checked once `sensitivity.levels` and `tiers.levels` are known, and rules name backends,
+    // aliases and tenants declared anywhere in the file. Errors are sorted by position at the end.
+    struct Sections {
+      std::optional<Located> server, admin, state, backends, models, egress, auth, tenants,
+          sensitivity, tiers, policy_headers, policies, cost;
+    } s;
     r_.read_map(root, {
-                          {"server", kOptional, [&](const Located& v) { read_server(v); }},
-                          {"admin", kOptional, [&](const Located& v) { read_admin(v); }},
-                          {"state", kOptional, [&](const Located& v) { read_state(v); }},
-                          {"backends", kRequired, [&](const Located& v) { read_backends(v); }},
-                          {"models", kOptional, [&](const Located& v) { read_models(v); }},
+                          {"server", kOptional, keep(s.server)},
+                          {"admin", kOptional, keep(s.admin)},
+                          {"state", kOptional, keep(s.state)},
+                          {"backends", kRequired, keep(s.backends)},
+                          {"models", kOptional, keep(s.models)},
+                          {"egress", kOptional, keep(s.egress)},
+                          {"auth", kOptional, keep(s.auth)},
+                          {"tenants", kOptional, keep(s.tenants)},
+                          {"sensitivity", kOptional, keep(s.sensitivity)},
+                          {"tiers", kOptional, keep(s.tiers)},
+                          {"policy_headers", kOptional, keep(s.policy_headers)},
+                          {"policies", kOptional, keep(s.policies)},
+                          {"cost", kOptional, keep(s.cost)},
                       });
+    if (s.server) {
+      read_server(*s.server);
+    }
+    if (s.admin) {
+      read_admin(*s.admin);
+    }
+    if (s.state) {
+      read_state(*s.state);
+    }
+    read_sensitivity(s.sensitivity);
+    if (s.tiers) {
+      read_tiers(*s.tiers);
+    }
+    if (s.backends) {
+      read_backends(*s.backends);
+    }
+    if (s.models) {
+      read_models(*s.models);
+    }
     resolve_models();
+    if (s.egress) {
+      read_egress(*s.egress);
+    }
+    if (s.policy_headers) {
+      read_policy_headers(*s.policy_headers);
+    }
+    read_tenants(s.tenants);
+    read_auth(s.auth);
+    if (s.cost) {
+      read_cost(*s.cost);
+    }
+    if (s.policies) {
+      read_policies(*s.policies);
+    }
+    add_notices();
   }
 
   Config take() { return std::move(config_); }
 
  private:
+  // A field reader that only remembers where the value is, to be read later.
+  static std::function<void(const Located&)> keep(std::optional<Located>& slot) {
+    return [&slot](const Located& v) { slot = v; };
+  }
+
   std::optional<std::string> listen(const Located& v) {
     std::optional<std::string> s = r_.string(v);
     if (!s) {
@@ -399,6 +544,335 @@ class ConfigBuilder {
     }
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Scales: sensitivity levels and capability tiers.
+
+  enum class Kind { level, tier };
+
+  const Scale& scale(Kind k) const {
+    return k == Kind::level ? config_.sensitivity.levels : config_.tiers.levels;
+  }
+  bool scale_ok(Kind k) const { return k == Kind::level ? levels_ok_ : tiers_ok_; }
+
+  std::string unknown_name(Kind k, const std::string& name) const {
+    std::string names = join(scale(k).names);
+    if (k == Kind::level) {
+      return "unknown level '" + name + "' (levels: " + names + ")";
+    }
+    return "unknown tier '" + name + "' (expected one of: " + names + ")";
+  }
+
+  // A level or tier name → its index. Nothing is reported for an unknown name when the scale
+  // itself was invalid: that error is already there, and every name would look unknown.
+  std::optional<int> level_of(const Located& v, Kind k) {
+    std::optional<std::string> name = r_.non_empty_string(v);
+    if (!name) {
+      return std::nullopt;
+    }
+    int i = scale(k).find(*name);
+    if (i >= 0) {
+      return i;
+    }
+    if (scale_ok(k)) {
+      r_.error(v, unknown_name(k, *name));
+    }
+    return std::nullopt;
+  }
+
+  // `levels: [...]`, lowest first. On any problem the default scale stays and false is returned.
+  bool read_scale(const Located& v, Kind k, Scale& out) {
+    std::string noun = k == Kind::level ? "level" : "tier";
+    std::optional<std::vector<Located>> items =
+        r_.sequence(v, "expected a list of " + noun + " names, lowest first");
+    if (!items) {
+      return false;
+    }
+    if (items->size() < 2) {
+      r_.error(v, "at least two " + noun + "s are required");
+      return false;
+    }
+    Scale result;
+    bool ok = true;
+    for (const Located& item : *items) {
+      std::optional<std::string> name = r_.non_empty_string(item);
+      if (!name) {
+        ok = false;
+      } else if (!valid_level_name(*name)) {
+        r_.error(item, "invalid " + noun + " name '" + *name + "' (use a-z, 0-9, '_' and '-')");
+        ok = false;
+      } else if (k == Kind::level && *name == kOff) {
+        r_.error(item, "'off' cannot be a level name (it turns a detector off)");
+        ok = false;
+      } else if (result.find(*name) >= 0) {
+        r_.error(item, "duplicate " + noun + " '" + *name + "'");
+        ok = false;
+      } else {
+        result.names.push_back(std::move(*name));
+      }
+    }
+    if (ok) {
+      out = std::move(result);
+    }
+    return ok;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // sensitivity: levels, built-in detectors, custom detectors.
+
+  void read_sensitivity(const std::optional<Located>& section) {
+    std::optional<Located> levels;
+    std::optional<Located> detectors;
+    if (section) {
+      r_.read_map(*section, {
+                                {"levels", kOptional, keep(levels)},
+                                {"detectors", kOptional, keep(detectors)},
+                            });
+    }
+    SensitivitySettings& s = config_.sensitivity;
+    if (levels) {
+      levels_ok_ = read_scale(*levels, Kind::level, s.levels);
+    }
+    std::map<std::string, int, std::less<>> chosen;  // entity → level (-1 = off)
+    std::optional<int> secret;
+    if (detectors) {
+      read_detectors(*detectors, chosen, secret);
+    }
+    // A per-kind key wins over `secret:` whatever their order in the file.
+    std::vector<std::string> highest;
+    for (const EntityDefault& d : kEntities) {
+      int level = 0;
+      if (auto it = chosen.find(d.entity); it != chosen.end()) {
+        level = it->second;
+      } else if (d.secret && secret) {
+        level = *secret;
+      } else {
+        level = s.levels.find(d.level);
+        if (level < 0) {
+          // A customised scale without the default's name: never under-classify.
+          level = static_cast<int>(s.levels.names.size()) - 1;
+          highest.emplace_back(d.entity);
+        }
+      }
+      s.entities.push_back(EntityLevel{std::string(d.entity), level});
+    }
+    if (!highest.empty() && levels_ok_) {
+      config_.notices.push_back("sensitivity.levels is customised: detectors " + join(highest) +
+                                " take the highest level '" + s.levels.names.back() +
+                                "' (set their levels under sensitivity.detectors)");
+    }
+  }
+
+  // `email: confidential`, `secret: restricted`, `ip_address: off`, `custom: [...]`.
+  void read_detectors(const Located& section, std::map<std::string, int, std::less<>>& chosen,
+                      std::optional<int>& secret) {
+    std::optional<std::vector<YamlReader::Entry>> entries = r_.entries(section);
+    if (!entries) {
+      return;
+    }
+    for (const YamlReader::Entry& e : *entries) {
+      if (e.key == "custom") {
+        read_custom_detectors(e.value);
+        continue;
+      }
+      bool is_group = e.key == kSecretGroup;
+      bool is_entity = std::any_of(kEntities.begin(), kEntities.end(),
+                                   [&](const EntityDefault& d) { return d.entity == e.key; });
+      if (!is_group && !is_entity) {
+        std::string expected;
+        for (const EntityDefault& d : kEntities) {
+          expected += std::string(d.entity) + ", ";
+        }
+        expected += std::string(kSecretGroup) + ", custom";
+        r_.error(e.key_node, "unknown key '" + e.key + "' (expected one of: " + expected + ")");
+        continue;
+      }
+      std::optional<int> level = detector_level(e.value);
+      if (!level) {
+        continue;
+      }
+      if (is_group) {
+        secret = *level;
+      } else {
+        chosen[e.key] = *level;
+      }
+    }
+  }
+
+  // A level name, or `off` (-1).
+  std::optional<int> detector_level(const Located& v) {
+    std::optional<std::string> name = r_.non_empty_string(v);
+    if (!name) {
+      return std::nullopt;
+    }
+    if (*name == kOff) {
+      return -1;
+    }
+    int i = config_.sensitivity.levels.find(*name);
+    if (i >= 0) {
+      return i;
+    }
+    if (levels_ok_) {
+      r_.error(v, "unknown level '" + *name +
+                      "' (levels: " + join(config_.sensitivity.levels.names) + ", or off)");
+    }
+    return std::nullopt;
+  }
+
+  void read_custom_detectors(const Located& v) {
+    std::optional<std::vector<Located>> items =
+        r_.sequence(v, "expected a list of detectors ({name, pattern or keywords, level})");
+    if (!items) {
+      return;
+    }
+    std::set<std::string, std::less<>> names;
+    for (const Located& item : *items) {
+      CustomDetector d;
+      std::optional<Located> name;
+      std::optional<Located> pattern;
+      std::optional<Located> keywords;
+      bool ok = r_.read_map(
+          item, {
+                    {"name", kRequired, keep(name)},
+                    {"pattern", kOptional,
+                     [&](const Located& x) {
+                       pattern = x;
+                       assign(d.pattern, r_.non_empty_string(x));
+                     }},
+                    {"keywords", kOptional,
+                     [&](const Located& x) {
+                       keywords = x;
+                       read_strings(x, d.keywords, "expected a list of keywords");
+                     }},
+                    {"level", kRequired,
+                     [&](const Located& x) { assign(d.level, level_of(x, Kind::level)); }},
+                });
+      if (!ok) {
+        continue;
+      }
+      if (name) {
+        if (std::optional<std::string> n = r_.non_empty_string(*name)) {
+          bool builtin = std::any_of(kEntities.begin(), kEntities.end(),
+                                     [&](const EntityDefault& e) { return e.entity == *n; });
+          if (!valid_detector_name(*n)) {
+            r_.error(*name, "invalid detector name '" + *n + "' (use a-z, 0-9 and '_')");
+          } else if (builtin) {
+            r_.error(*name, "'" + *n +
+                                "' is a built-in detector (set its level under "
+                                "sensitivity.detectors)");
+          } else if (*n == kSecretGroup || *n == "custom") {
+            r_.error(*name, "'" + *n + "' is reserved");
+          } else if (!names.insert(*n).second) {
+            r_.error(*name, "duplicate detector '" + *n + "'");
+          }
+          d.name = std::move(*n);
+        }
+      }
+      if (pattern.has_value() == keywords.has_value()) {
+        r_.error(item, "expected exactly one of 'pattern' or 'keywords'");
+      }
+      config_.sensitivity.custom.push_back(std::move(d));
+    }
+  }
+
+  // A value or a list of values, none empty, no repeats.
+  void read_strings(const Located& v, std::vector<std::string>& out,
+                    std::string_view expected_message) {
+    std::optional<std::vector<Located>> items = r_.scalar_or_sequence(v, expected_message);
+    if (!items) {
+      return;
+    }
+    if (items->empty()) {
+      r_.error(v, "must not be empty");
+      return;
+    }
+    for (const Located& item : *items) {
+      std::optional<std::string> s = r_.non_empty_string(item);
+      if (!s) {
+        continue;
+      }
+      if (std::find(out.begin(), out.end(), *s) != out.end()) {
+        r_.error(item, "duplicate value '" + *s + "'");
+        continue;
+      }
+      out.push_back(std::move(*s));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // tiers: levels, default, inference from request features.
+
+  void read_tiers(const Located& section) {
+    std::optional<Located> levels;
+    std::optional<Located> default_tier;
+    std::optional<Located> infer;
+    r_.read_map(section, {
+                             {"levels", kOptional, keep(levels)},
+                             {"default", kOptional, keep(default_tier)},
+                             {"infer", kOptional, keep(infer)},
+                         });
+    TierSettings& t = config_.tiers;
+    if (levels) {
+      tiers_ok_ = read_scale(*levels, Kind::tier, t.levels);
+    }
+    if (default_tier) {
+      assign(t.default_tier, level_of(*default_tier, Kind::tier));
+    } else {
+      int standard = t.levels.find("standard");
+      t.default_tier = standard >= 0 ? standard : 0;
+    }
+    if (infer) {
+      read_infer(*infer);
+    }
+  }
+
+  void read_infer(const Located& v) {
+    std::optional<std::vector<Located>> items = r_.sequence(v, "expected a list of {tier, when}");
+    if (!items) {
+      return;
+    }
+    for (const Located& item : *items) {
+      TierInference rule;
+      r_.read_map(item, {
+                            {"tier", kRequired,
+                             [&](const Located& x) { assign(rule.tier, level_of(x, Kind::tier)); }},
+                            {"when", kRequired,
+                             [&](const Located& x) {
+                               std::size_t before = r_.error_count();
+                               read_features(x, rule.when);
+                               if (r_.error_count() == before && rule.when.empty()) {
+                                 r_.error(x,
+                                          "must test at least one feature (requests that match "
+                                          "no rule get tiers.default)");
+                               }
+                             }},
+                        });
+      config_.tiers.infer.push_back(std::move(rule));
+    }
+  }
+
+  void read_features(const Located& v, FeatureCondition& f) {
+    constexpr std::string_view kCount = "expected a non-negative integer";
+    r_.read_map(
+        v, {
+               {"tools", kOptional, [&](const Located& x) { f.tools = r_.boolean(x); }},
+               {"images", kOptional, [&](const Located& x) { f.images = r_.boolean(x); }},
+               {"json_schema", kOptional, [&](const Located& x) { f.json_schema = r_.boolean(x); }},
+               {"prompt_tokens_above", kOptional,
+                [&](const Located& x) {
+                  f.prompt_tokens_above = r_.integer(x, 0, UINT64_MAX, kCount);
+                }},
+               {"depth_above", kOptional,
+                [&](const Located& x) { f.depth_above = r_.integer(x, 0, UINT64_MAX, kCount); }},
+               {"reasoning_effort", kOptional,
+                [&](const Located& x) {
+                  read_strings(x, f.reasoning_effort, "expected a value or a list of values");
+                }},
+           });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // backends and models.
+
   void read_backends(const Located& section) {
     std::optional<std::vector<YamlReader::Entry>> entries = r_.entries(section);
     if (!entries) {
@@ -422,7 +896,9 @@ class ConfigBuilder {
     Backend b;
     b.name = name;
     std::optional<Hosting> hosting;
-    r_.read_map(
+    std::optional<Located> tier;
+    std::optional<Located> clearance;
+    bool ok = r_.read_map(
         section,
         {
             {"provider", kRequired,
@@ -443,12 +919,8 @@ class ConfigBuilder {
             {"model", kRequired,
              [&](const Located& v) { assign(b.model, r_.non_empty_string(v)); }},
             {"api_key", kOptional, [&](const Located& v) { assign(b.api_key, r_.string(v)); }},
-            {"tier", kOptional,
-             [&](const Located& v) { assign(b.tier, r_.one_of(v, "tier", kTiers)); }},
-            {"clearance", kOptional,
-             [&](const Located& v) {
-               assign(b.clearance, r_.one_of(v, "clearance", kClearances));
-             }},
+            {"tier", kOptional, keep(tier)},
+            {"clearance", kOptional, keep(clearance)},
             {"max_in_flight", kOptional,
              [&](const Located& v) {
                assign(b.max_in_flight,
@@ -458,9 +930,56 @@ class ConfigBuilder {
             {"tls", kOptional, [&](const Located& v) { read_upstream_tls(v, b); }},
             {"headers", kOptional, [&](const Located& v) { read_headers(v, b.headers); }},
             {"price", kOptional, [&](const Located& v) { read_price(v, b.price); }},
+            {"license", kOptional, [&](const Located& v) { read_license(v, b); }},
+            {"weight", kOptional,
+             [&](const Located& v) {
+               assign(b.weight,
+                      r_.integer(v, 1, kMaxWeight,
+                                 "expected an integer from 1 to " + std::to_string(kMaxWeight)));
+             }},
         });
     b.hosting = hosting.value_or(provider_info(b.provider).hosting);
+    if (ok) {
+      resolve_backend_level(section, tier, Kind::tier, b.tier, b.tier_level);
+      resolve_backend_level(section, clearance, Kind::level, b.clearance, b.clearance_level);
+    }
     return b;
+  }
+
+  // A backend's tier or clearance. Not declared, the default name must exist in the scale: a
+  // customised scale without it leaves the backend's place in it undecided, and guessing a
+  // clearance is not something a compliance gateway does.
+  void resolve_backend_level(const Located& section, const std::optional<Located>& value, Kind k,
+                             std::string& name, int& index) {
+    if (value) {
+      if (std::optional<int> i = level_of(*value, k)) {
+        index = *i;
+        name = scale(k).names[static_cast<std::size_t>(*i)];
+      } else {
+        unresolved_ = true;
+      }
+      return;
+    }
+    int i = scale(k).find(name);  // the default name
+    if (i >= 0) {
+      index = i;
+    } else if (scale_ok(k)) {
+      bool level = k == Kind::level;
+      r_.error(section.line, section.column,
+               detail::join_path(section.path, level ? "clearance" : "tier"),
+               std::string("required when ") + (level ? "sensitivity.levels" : "tiers.levels") +
+                   " is customised");
+    }
+  }
+
+  void read_license(const Located& section, Backend& b) {
+    r_.read_map(section,
+                {
+                    {"name", kOptional,
+                     [&](const Located& v) { assign(b.license_name, r_.non_empty_string(v)); }},
+                    {"commercial", kOptional,
+                     [&](const Located& v) { assign(b.license_commercial, r_.boolean(v)); }},
+                });
   }
 
   std::optional<std::string> base_url(const Located& v) {
@@ -578,7 +1097,12 @@ class ConfigBuilder {
           {
               {"candidates", kRequired, [&](const Located& v) { read_candidates(v, alias); }},
               {"tier", kOptional,
-               [&](const Located& v) { assign(alias.tier, r_.one_of(v, "tier", kTiers)); }},
+               [&](const Located& v) {
+                 if (std::optional<int> t = level_of(v, Kind::tier)) {
+                   alias.tier_level = *t;
+                   alias.tier = config_.tiers.levels.names[static_cast<std::size_t>(*t)];
+                 }
+               }},
           });
       config_.models.push_back(std::move(alias));
     }
@@ -617,7 +1141,654 @@ class ConfigBuilder {
     }
     if (!models_given_) {
       for (const Backend& b : config_.backends) {
-        config_.models.push_back(ModelAlias{b.name, {b.name}, ""});
+        config_.models.push_back(ModelAlias{b.name, {b.name}, "", -1});
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // egress, policy_headers, tenants, auth, cost.
+
+  void read_egress(const Located& v) {
+    if (std::optional<std::string> e = r_.one_of(v, "egress", kEgress)) {
+      config_.egress = *e == "none" ? Egress::none : Egress::all;
+    }
+  }
+
+  void read_policy_headers(const Located& v) {
+    std::optional<std::vector<Located>> items = r_.sequence(v, "expected a list of header names");
+    if (!items) {
+      return;
+    }
+    for (const Located& item : *items) {
+      std::optional<std::string> name = r_.non_empty_string(item);
+      if (!name) {
+        continue;
+      }
+      if (!valid_header_name(*name)) {
+        r_.error(item, "invalid header name '" + *name + "'");
+        continue;
+      }
+      std::string lower = lowercase(*name);
+      if (std::find(kCredentialHeaders.begin(), kCredentialHeaders.end(), lower) !=
+          kCredentialHeaders.end()) {
+        r_.error(item, "header '" + *name + "' carries credentials and cannot be used in policies");
+        continue;
+      }
+      if (std::find(config_.policy_headers.begin(), config_.policy_headers.end(), lower) !=
+          config_.policy_headers.end()) {
+        r_.error(item, "duplicate header '" + *name + "'");
+        continue;
+      }
+      config_.policy_headers.push_back(std::move(lower));
+    }
+  }
+
+  void read_tenants(const std::optional<Located>& section) {
+    if (!section) {
+      // Configs written before tenants existed stay open: one tenant, no keys, anonymous.
+      Tenant implicit;
+      implicit.name = "default";
+      config_.tenants.push_back(std::move(implicit));
+      return;
+    }
+    tenants_given_ = true;
+    std::optional<std::vector<YamlReader::Entry>> entries = r_.entries(*section);
+    if (!entries) {
+      tenants_ok_ = false;
+      return;
+    }
+    if (entries->empty()) {
+      r_.error(*section,
+               "at least one tenant is required (without a 'tenants' section every request is "
+               "served as the open tenant 'default')");
+      tenants_ok_ = false;
+      return;
+    }
+    std::map<std::string, std::string> owners;  // key hash → tenant
+    for (const YamlReader::Entry& e : *entries) {
+      if (!valid_backend_name(e.key)) {
+        r_.error(e.key_node,
+                 "invalid tenant name '" + e.key + "' (use letters, digits, '_', '.' and '-')");
+      }
+      config_.tenants.push_back(read_tenant(e.key, e.value, owners));
+    }
+  }
+
+  Tenant read_tenant(const std::string& name, const Located& section,
+                     std::map<std::string, std::string>& owners) {
+    Tenant t;
+    t.name = name;
+    r_.read_map(
+        section,
+        {
+            {"api_keys", kOptional, [&](const Located& v) { read_key_hashes(v, t, owners); }},
+            {"floor", kOptional,
+             [&](const Located& v) {
+               std::optional<int> floor = level_of(v, Kind::level);
+               unresolved_ = unresolved_ || !floor;
+               assign(t.floor, std::move(floor));
+             }},
+            {"use", kOptional,
+             [&](const Located& v) {
+               if (std::optional<std::string> u = r_.one_of(v, "use", kTenantUses)) {
+                 t.use = *u == "research" ? TenantUse::research : TenantUse::commercial;
+               }
+             }},
+            {"budget", kOptional, [&](const Located& v) { read_budget(v, t.budget); }},
+            {"rate", kOptional, [&](const Located& v) { read_rate(v, t.rate); }},
+        });
+    return t;
+  }
+
+  void read_key_hashes(const Located& v, Tenant& t, std::map<std::string, std::string>& owners) {
+    std::optional<std::vector<Located>> items =
+        r_.sequence(v, "expected a list of key hashes (sha256:<64 hex digits>)");
+    if (!items) {
+      return;
+    }
+    for (const Located& item : *items) {
+      std::optional<std::string> text = r_.text(item, kKeyHashExpected);
+      if (!text) {
+        continue;
+      }
+      std::optional<std::string> hash = parse_key_hash(*text);
+      if (!hash) {
+        r_.error(item, std::string(kKeyHashExpected));
+        continue;
+      }
+      // One key, one tenant: otherwise which tenant a request belongs to would be a guess.
+      auto [it, inserted] = owners.emplace(*hash, t.name);
+      if (!inserted) {
+        r_.error(item, it->second == t.name
+                           ? std::string("duplicate API key")
+                           : "API key already belongs to tenant '" + it->second + "'");
+        continue;
+      }
+      t.key_hashes.push_back(std::move(*hash));
+    }
+  }
+
+  // An amount of money: a number greater than zero.
+  std::optional<double> amount(const Located& v) {
+    constexpr std::string_view kExpected = "expected an amount in USD greater than zero";
+    std::optional<double> n = r_.number(v, kExpected);
+    if (n && *n <= 0) {
+      r_.error(v, std::string(kExpected));
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  void read_budget(const Located& section, Budget& b) {
+    std::size_t before = r_.error_count();
+    bool ok = r_.read_map(
+        section,
+        {
+            {"daily_usd", kOptional, [&](const Located& v) { b.daily_usd = amount(v); }},
+            {"monthly_usd", kOptional, [&](const Located& v) { b.monthly_usd = amount(v); }},
+            {"on_exhausted", kOptional,
+             [&](const Located& v) {
+               if (std::optional<std::string> a = r_.one_of(v, "action", kBudgetActions)) {
+                 b.on_exhausted =
+                     *a == "reject" ? BudgetAction::reject : BudgetAction::self_hosted_only;
+               }
+             }},
+        });
+    if (ok && r_.error_count() == before && !b.daily_usd && !b.monthly_usd) {
+      r_.error(section, "expected daily_usd and/or monthly_usd");
+    }
+  }
+
+  void read_rate(const Located& section, RateLimit& rate) {
+    constexpr std::string_view kExpected = "expected a non-negative integer";
+    r_.read_map(
+        section,
+        {
+            {"rpm", kOptional,
+             [&](const Located& v) { assign(rate.rpm, r_.integer(v, 0, UINT64_MAX, kExpected)); }},
+            {"tpm", kOptional,
+             [&](const Located& v) { assign(rate.tpm, r_.integer(v, 0, UINT64_MAX, kExpected)); }},
+        });
+  }
+
+  void read_auth(const std::optional<Located>& section) {
+    std::optional<Located> anonymous;
+    if (section) {
+      r_.read_map(*section, {{"anonymous_tenant", kOptional, keep(anonymous)}});
+    }
+    if (!anonymous) {
+      if (!tenants_given_) {
+        config_.auth.anonymous_tenant = "default";
+      }
+      return;
+    }
+    std::optional<std::string> name = r_.non_empty_string(*anonymous);
+    if (!name) {
+      return;
+    }
+    if (config_.find_tenant(*name) == nullptr) {
+      if (tenants_ok_) {
+        r_.error(*anonymous, "unknown tenant '" + *name + "'");
+      }
+      return;
+    }
+    config_.auth.anonymous_tenant = std::move(*name);
+  }
+
+  void read_cost(const Located& section) {
+    CostSettings& c = config_.cost;
+    std::optional<Located> reference;
+    r_.read_map(section, {
+                             {"default_output_tokens", kOptional,
+                              [&](const Located& v) {
+                                assign(c.default_output_tokens,
+                                       r_.integer(v, 1, UINT32_MAX, "expected a positive integer"));
+                              }},
+                             {"savings_reference", kOptional, keep(reference)},
+                         });
+    if (!reference) {
+      return;
+    }
+    std::optional<std::string> name = r_.non_empty_string(*reference);
+    if (!name) {
+      return;
+    }
+    const Backend* b = config_.find_backend(*name);
+    if (b == nullptr) {
+      r_.error(*reference, "unknown backend '" + *name + "'");
+    } else if (b->hosting != Hosting::closed) {
+      r_.error(*reference, "backend '" + *name +
+                               "' is self-hosted (the savings reference must be a closed backend)");
+    } else if (b->price.input_per_mtok <= 0 && b->price.output_per_mtok <= 0) {
+      r_.error(*reference, "backend '" + *name +
+                               "' has no prices (set price.input_per_mtok and output_per_mtok)");
+    } else {
+      c.savings_reference = std::move(*name);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // policies.
+
+  // Where a rule's parts are, for the checks that look at the whole list.
+  struct RuleNodes {
+    Located node;
+    std::optional<Located> name;
+    std::optional<Located> to;
+    bool when_ok = true;  // `when` read without errors: its emptiness means something
+    bool to_ok = true;
+  };
+
+  void read_policies(const Located& section) {
+    std::optional<std::vector<Located>> items =
+        r_.sequence(section, "expected a list of rules ({name, when, route})");
+    if (!items) {
+      return;
+    }
+    std::vector<RuleNodes> rules;
+    std::map<std::string, std::size_t> names;
+    for (const Located& item : *items) {
+      Policy p;
+      p.line = item.line;
+      RuleNodes nodes;
+      nodes.node = item;
+      bool ok = r_.read_map(
+          item, {
+                    {"name", kRequired,
+                     [&](const Located& v) {
+                       nodes.name = v;
+                       assign(p.name, r_.non_empty_string(v));
+                     }},
+                    {"when", kOptional,
+                     [&](const Located& v) {
+                       std::size_t before = r_.error_count();
+                       read_when(v, p.when);
+                       nodes.when_ok = r_.error_count() == before;
+                     }},
+                    {"route", kOptional, [&](const Located& v) { read_route(v, p.route, nodes); }},
+                });
+      if (!ok) {
+        continue;
+      }
+      if (nodes.name && !p.name.empty()) {
+        if (!valid_backend_name(p.name)) {
+          r_.error(*nodes.name,
+                   "invalid rule name '" + p.name + "' (use letters, digits, '_', '.' and '-')");
+        } else if (!names.emplace(p.name, rules.size()).second) {
+          r_.error(*nodes.name, "duplicate rule name '" + p.name + "'");
+        }
+      }
+      config_.policies.push_back(std::move(p));
+      rules.push_back(std::move(nodes));
+    }
+    check_policies(section, rules);
+  }
+
+  void read_when(const Located& v, When& w) {
+    r_.read_map(
+        v, {
+               {"sensitivity", kOptional,
+                [&](const Located& x) { w.sensitivity = level_range(x, Kind::level); }},
+               {"tier", kOptional, [&](const Located& x) { w.tier = level_range(x, Kind::tier); }},
+               {"tenant", kOptional,
+                [&](const Located& x) { read_references(x, w.tenants, Reference::tenant); }},
+               {"model", kOptional,
+                [&](const Located& x) { read_references(x, w.models, Reference::model); }},
+               {"volume", kOptional, [&](const Located& x) { w.volume = volume(x); }},
+               {"budget", kOptional, [&](const Located& x) { w.budget = budget_condition(x); }},
+               {"features", kOptional, [&](const Located& x) { read_features(x, w.features); }},
+               {"headers", kOptional, [&](const Located& x) { read_when_headers(x, w.headers); }},
+           });
+  }
+
+  // `confidential` (exactly that level) or `{at_least: internal, at_most: confidential}`.
+  std::optional<LevelRange> level_range(const Located& v, Kind k) {
+    std::string noun = k == Kind::level ? "level" : "tier";
+    if (v.node.IsScalar()) {
+      std::optional<int> level = level_of(v, k);
+      if (!level) {
+        return std::nullopt;
+      }
+      return LevelRange{*level, *level};
+    }
+    if (!v.node.IsMap()) {
+      r_.error(v, "expected a " + noun + " name or {at_least, at_most}");
+      return std::nullopt;
+    }
+    LevelRange range;
+    std::size_t before = r_.error_count();
+    r_.read_map(v, {
+                       {"at_least", kOptional,
+                        [&](const Located& x) { assign(range.at_least, level_of(x, k)); }},
+                       {"at_most", kOptional,
+                        [&](const Located& x) { assign(range.at_most, level_of(x, k)); }},
+                   });
+    if (r_.error_count() != before) {
+      return std::nullopt;
+    }
+    if (range.at_least < 0 && range.at_most < 0) {
+      r_.error(v, "expected at_least and/or at_most");
+      return std::nullopt;
+    }
+    if (range.at_most >= 0 && range.at_least > range.at_most) {
+      const std::vector<std::string>& names = scale(k).names;
+      r_.error(v, "at_least '" + names[static_cast<std::size_t>(range.at_least)] +
+                      "' is above at_most '" + names[static_cast<std::size_t>(range.at_most)] +
+                      "'");
+      return std::nullopt;
+    }
+    return range;
+  }
+
+  enum class Reference { tenant, model };
+
+  void read_references(const Located& v, std::vector<std::string>& out, Reference kind) {
+    bool tenant = kind == Reference::tenant;
+    std::optional<std::vector<Located>> items =
+        r_.scalar_or_sequence(v, tenant ? "expected a tenant name or a list of them"
+                                        : "expected a model alias or a list of them");
+    if (!items) {
+      return;
+    }
+    if (items->empty()) {
+      r_.error(v, "must not be empty");
+      return;
+    }
+    std::string noun = tenant ? "tenant" : "model alias";
+    for (const Located& item : *items) {
+      std::optional<std::string> name = r_.non_empty_string(item);
+      if (!name) {
+        continue;
+      }
+      if (std::find(out.begin(), out.end(), *name) != out.end()) {
+        r_.error(item, "duplicate " + noun + " '" + *name + "'");
+        continue;
+      }
+      bool known =
+          tenant ? config_.find_tenant(*name) != nullptr : config_.find_model(*name) != nullptr;
+      if (!known) {
+        if (!tenant || tenants_ok_) {
+          r_.error(item, "unknown " + noun + " '" + *name + "'");
+        }
+        continue;
+      }
+      out.push_back(std::move(*name));
+    }
+  }
+
+  std::optional<VolumeCondition> volume(const Located& v) {
+    VolumeCondition c;
+    std::optional<Located> backend;
+    std::optional<Located> in_flight;
+    std::size_t before = r_.error_count();
+    bool ok = r_.read_map(
+        v, {
+               {"backend", kRequired, keep(backend)},
+               {"in_flight_above", kOptional,
+                [&](const Located& x) {
+                  in_flight = x;
+                  constexpr std::string_view kExpected = "expected a fraction in (0, 1]";
+                  std::optional<double> f = r_.number(x, kExpected);
+                  if (f && (*f <= 0 || *f > 1)) {
+                    r_.error(x, std::string(kExpected));
+                    return;
+                  }
+                  c.in_flight_above = f;
+                }},
+               {"rpm_above", kOptional,
+                [&](const Located& x) { c.rpm_above = r_.non_negative_number(x); }},
+               {"tpm_above", kOptional,
+                [&](const Located& x) { c.tpm_above = r_.non_negative_number(x); }},
+           });
+    if (!ok) {
+      return std::nullopt;
+    }
+    const Backend* b = nullptr;
+    if (backend) {
+      if (std::optional<std::string> name = r_.non_empty_string(*backend)) {
+        b = config_.find_backend(*name);
+        if (b == nullptr) {
+          r_.error(*backend, "unknown backend '" + *name + "'");
+        }
+        c.backend = std::move(*name);
+      }
+    }
+    if (b != nullptr && c.in_flight_above && b->max_in_flight == 0) {
+      r_.error(*in_flight, "needs backends." + b->name +
+                               ".max_in_flight (a fraction of no limit is never reached)");
+    }
+    if (r_.error_count() != before) {
+      return std::nullopt;
+    }
+    if (!c.in_flight_above && !c.rpm_above && !c.tpm_above) {
+      r_.error(v, "expected at least one of in_flight_above, rpm_above, tpm_above");
+      return std::nullopt;
+    }
+    return c;
+  }
+
+  std::optional<BudgetCondition> budget_condition(const Located& v) {
+    BudgetCondition c;
+    std::size_t before = r_.error_count();
+    r_.read_map(v, {
+                       {"spent_fraction_above", kRequired,
+                        [&](const Located& x) {
+                          constexpr std::string_view kExpected = "expected a fraction in [0, 1]";
+                          std::optional<double> f = r_.number(x, kExpected);
+                          if (f && (*f < 0 || *f > 1)) {
+                            r_.error(x, std::string(kExpected));
+                            return;
+                          }
+                          assign(c.spent_fraction_above, std::move(f));
+                        }},
+                       {"period", kOptional,
+                        [&](const Located& x) {
+                          std::optional<std::string> p = r_.one_of(x, "period", kBudgetPeriods);
+                          if (p) {
+                            c.period = *p == "daily"     ? BudgetPeriod::daily
+                                       : *p == "monthly" ? BudgetPeriod::monthly
+                                                         : BudgetPeriod::any;
+                          }
+                        }},
+                   });
+    if (r_.error_count() != before) {
+      return std::nullopt;
+    }
+    return c;
+  }
+
+  void read_when_headers(const Located& v, std::map<std::string, std::vector<std::string>>& out) {
+    std::optional<std::vector<YamlReader::Entry>> entries = r_.entries(v);
+    if (!entries) {
+      return;
+    }
+    for (const YamlReader::Entry& e : *entries) {
+      std::string lower = lowercase(e.key);
+      if (std::find(config_.policy_headers.begin(), config_.policy_headers.end(), lower) ==
+          config_.policy_headers.end()) {
+        r_.error(e.key_node, "header '" + e.key + "' is not listed in policy_headers");
+        continue;
+      }
+      if (out.contains(lower)) {
+        r_.error(e.key_node, "duplicate header '" + e.key + "'");
+        continue;
+      }
+      std::vector<std::string> values;
+      read_strings(e.value, values, "expected a value or a list of values");
+      if (!values.empty()) {
+        out.emplace(std::move(lower), std::move(values));
+      }
+    }
+  }
+
+  void read_route(const Located& v, Route& route, RuleNodes& nodes) {
+    std::optional<Located> shed;
+    r_.read_map(v,
+                {
+                    {"to", kOptional,
+                     [&](const Located& x) {
+                       nodes.to = x;
+                       std::size_t before = r_.error_count();
+                       read_route_to(x, route.to);
+                       nodes.to_ok = r_.error_count() == before;
+                     }},
+                    {"strategy", kOptional,
+                     [&](const Located& x) {
+                       if (std::optional<std::string> s = r_.one_of(x, "strategy", kStrategies)) {
+                         route.strategy = *s == "cheapest"       ? Strategy::cheapest
+                                          : *s == "least-loaded" ? Strategy::least_loaded
+                                          : *s == "weighted"     ? Strategy::weighted
+                                                                 : Strategy::ordered;
+                       }
+                     }},
+                    {"on_unavailable", kOptional,
+                     [&](const Located& x) {
+                       if (std::optional<std::string> o = r_.one_of(x, "action", kOnUnavailable)) {
+                         route.on_unavailable =
+                             *o == "reject" ? OnUnavailable::reject : OnUnavailable::next_rule;
+                       }
+                     }},
+                    {"allow_lower_tier", kOptional,
+                     [&](const Located& x) { assign(route.allow_lower_tier, r_.boolean(x)); }},
+                    {"shed", kOptional,
+                     [&](const Located& x) {
+                       shed = x;
+                       assign(route.shed, r_.boolean(x));
+                     }},
+                });
+    if (route.shed && nodes.to) {
+      r_.error(*shed, "cannot be combined with 'to' (a shedding rule answers 429)");
+    }
+  }
+
+  void read_route_to(const Located& v, std::vector<std::string>& to) {
+    std::optional<std::vector<Located>> items =
+        r_.scalar_or_sequence(v, "expected a backend name or a list of them");
+    if (!items) {
+      return;
+    }
+    if (items->empty()) {
+      r_.error(v, "must not be empty (omit 'to' to use the requested model's candidates)");
+      return;
+    }
+    for (const Located& item : *items) {
+      std::optional<std::string> name = r_.non_empty_string(item);
+      if (!name) {
+        continue;
+      }
+      if (std::find(to.begin(), to.end(), *name) != to.end()) {
+        r_.error(item, "duplicate backend '" + *name + "'");
+        continue;
+      }
+      if (config_.find_backend(*name) == nullptr) {
+        r_.error(item, "unknown backend '" + *name + "'");
+        continue;
+      }
+      to.push_back(std::move(*name));
+    }
+  }
+
+  // Checks over the whole list: order (nothing after a catch-all, a catch-all last) and rules
+  // that can only ever produce an empty list.
+  void check_policies(const Located& section, const std::vector<RuleNodes>& rules) {
+    const std::vector<Policy>& policies = config_.policies;
+    std::optional<std::size_t> catch_all;
+    for (std::size_t i = 0; i < policies.size(); ++i) {
+      const Policy& p = policies[i];
+      if (catch_all) {
+        r_.error(rules[i].node, "unreachable: rule '" + p.name + "' comes after catch-all rule '" +
+                                    policies[*catch_all].name + "'");
+      } else if (rules[i].when_ok && p.when.catch_all()) {
+        catch_all = i;
+      }
+      if (rules[i].when_ok && rules[i].to_ok) {
+        check_can_route(p, rules[i]);
+      }
+    }
+    if (!policies.empty() && !catch_all) {
+      r_.error(section, "the last rule must be a catch-all default (a rule without 'when')");
+    }
+  }
+
+  // With an explicit `to`, finds whether every listed backend is excluded for every request the
+  // rule can match, by what the config alone decides: the lowest sensitivity such a request can
+  // have (when.sensitivity.at_least, the floors of the tenants it can come from) against each
+  // clearance, egress, the lowest tier it can ask for, and the license against the tenants' use.
+  void check_can_route(const Policy& p, const RuleNodes& nodes) {
+    if (unresolved_ || p.route.shed || !nodes.to || p.route.to.empty()) {
+      return;
+    }
+    std::vector<const Tenant*> tenants;
+    if (p.when.tenants.empty()) {
+      for (const Tenant& t : config_.tenants) {
+        tenants.push_back(&t);
+      }
+    } else {
+      for (const std::string& name : p.when.tenants) {
+        tenants.push_back(config_.find_tenant(name));
+      }
+    }
+    int min_sensitivity = INT_MAX;
+    bool commercial_only = !tenants.empty();
+    for (const Tenant* t : tenants) {
+      min_sensitivity = std::min(min_sensitivity, t->floor);
+      commercial_only = commercial_only && t->use == TenantUse::commercial;
+    }
+    if (tenants.empty()) {
+      min_sensitivity = 0;
+    }
+    if (p.when.sensitivity && p.when.sensitivity->at_least > min_sensitivity) {
+      min_sensitivity = p.when.sensitivity->at_least;
+    }
+    int min_tier = -1;
+    if (p.when.tier && !p.route.allow_lower_tier) {
+      min_tier = p.when.tier->at_least;
+    }
+    const std::vector<std::string>& levels = config_.sensitivity.levels.names;
+    const std::vector<std::string>& tiers = config_.tiers.levels.names;
+    std::vector<std::string> reasons;
+    for (const std::string& name : p.route.to) {
+      const Backend* b = config_.find_backend(name);
+      std::string reason;
+      if (b->clearance_level < min_sensitivity) {
+        reason = "clearance below " + levels[static_cast<std::size_t>(min_sensitivity)];
+      } else if (config_.egress == Egress::none && b->hosting == Hosting::closed) {
+        reason = "closed, and egress is none";
+      } else if (min_tier >= 0 && b->tier_level < min_tier) {
+        reason = "tier below " + tiers[static_cast<std::size_t>(min_tier)];
+      } else if (!b->license_commercial && commercial_only) {
+        reason = "research-only license, and every tenant it can serve is commercial";
+      } else {
+        return;  // this backend can take some request the rule matches
+      }
+      if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end()) {
+        reasons.push_back(std::move(reason));
+      }
+    }
+    r_.error(*nodes.to, "can never route: every backend is excluded (" + join(reasons, "; ") + ")");
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Notices: facts worth saying at startup and in `check`, not errors.
+
+  void add_notices() {
+    if (config_.egress == Egress::none) {
+      std::vector<std::string> closed;
+      for (const Backend& b : config_.backends) {
+        if (b.hosting == Hosting::closed) {
+          closed.push_back(b.name);
+        }
+      }
+      if (!closed.empty()) {
+        config_.notices.push_back("egress: none: closed backends " + join(closed) + " are off");
+      }
+    }
+    for (const Tenant& t : config_.tenants) {
+      if (tenants_given_ && t.key_hashes.empty() && t.name != config_.auth.anonymous_tenant) {
+        config_.notices.push_back("tenant '" + t.name +
+                                  "' has no api_keys and is not auth.anonymous_tenant: no "
+                                  "request can use it");
       }
     }
   }
@@ -627,6 +1798,13 @@ class ConfigBuilder {
   std::set<std::string, std::less<>> backend_names_;  // every declared name, valid or not
   std::vector<std::pair<Located, std::string>> candidate_refs_;
   bool models_given_ = false;
+  bool levels_ok_ = true;  // sensitivity.levels absent or valid
+  bool tiers_ok_ = true;   // tiers.levels absent or valid
+  bool tenants_given_ = false;
+  bool tenants_ok_ = true;  // the tenants section, if given, is a non-empty mapping
+  // A backend's tier or clearance or a tenant's floor did not resolve: the values they were left
+  // with say nothing, so checks built on them are skipped (the error is already reported).
+  bool unresolved_ = false;
 };
 
 std::pair<int, int> position(const YAML::Mark& mark) {
@@ -809,6 +1987,38 @@ const ModelAlias* Config::find_model(std::string_view name) const {
   auto it = std::find_if(models.begin(), models.end(),
                          [&](const ModelAlias& m) { return m.name == name; });
   return it == models.end() ? nullptr : &*it;
+}
+
+const Tenant* Config::find_tenant(std::string_view name) const {
+  auto it =
+      std::find_if(tenants.begin(), tenants.end(), [&](const Tenant& t) { return t.name == name; });
+  return it == tenants.end() ? nullptr : &*it;
+}
+
+int Scale::find(std::string_view name) const {
+  auto it = std::find(names.begin(), names.end(), name);
+  return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+}
+
+const std::vector<std::string>& builtin_entities() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const EntityDefault& d : kEntities) {
+      out.emplace_back(d.entity);
+    }
+    return out;
+  }();
+  return names;
+}
+
+bool FeatureCondition::empty() const {
+  return !tools && !images && !json_schema && !prompt_tokens_above && !depth_above &&
+         reasoning_effort.empty();
+}
+
+bool When::catch_all() const {
+  return !sensitivity && !tier && tenants.empty() && models.empty() && !volume && !budget &&
+         features.empty() && headers.empty();
 }
 
 std::string ConfigError::to_string() const {

@@ -10,6 +10,17 @@
 // `${NAME:-default}` (default when NAME is unset or empty) and `$$` for a literal `$`. Keys are
 // never expanded.
 //
+// Sections may come in any order: names of levels, tiers, backends, aliases and tenants are
+// resolved once the whole file is read. Beyond the shape of each value, loading checks the
+// routing as a whole: every rule name is unique; no rule follows a catch-all (a rule whose
+// `when` tests nothing); a non-empty `policies` list ends with a catch-all; a rule's explicit
+// `to` is not one that every request it can match would find empty (clearance below the lowest
+// sensitivity it can see, closed under `egress: none`, tier below its `when.tier` without
+// `allow_lower_tier`, research-only license with only commercial tenants); `shed` has no `to`;
+// `when.headers` names only `policy_headers`. Facts worth knowing that are not errors (closed
+// backends turned off by `egress: none`, tenants no request can use, detectors placed at the
+// highest level of a customised scale) go to Config::notices.
+//
 // Pure: no sockets, no Beast, no gateway includes. Thread-safety: the functions are reentrant; a
 // loaded Config is an immutable value.
 
@@ -101,21 +112,195 @@ struct Backend {
   std::string base_url;  ///< http(s)://host[:port][/path], validated; no trailing slash
   std::string model;     ///< model name pinned upstream
   std::string api_key;   ///< may be empty (no Authorization sent)
+  /// Capability tier, a name from `tiers.levels`. Not declared: "standard"; when `tiers.levels`
+  /// is customised without a "standard", the backend must declare it (a load error otherwise).
   std::string tier = "standard";
+  /// The most sensitive level this backend may receive, a name from `sensitivity.levels`. Not
+  /// declared: "public"; when `sensitivity.levels` is customised without a "public", the backend
+  /// must declare it (a load error otherwise: a clearance is never guessed).
   std::string clearance = "public";
+  int tier_level = 1;          ///< `tier` as an index into Config::tiers.levels
+  int clearance_level = 0;     ///< `clearance` as an index into Config::sensitivity.levels
   unsigned max_in_flight = 0;  ///< 0 = unlimited
   BackendTimeouts timeouts;
   std::string ca_file;     ///< extra PEM CA bundle for https upstreams; empty = system store
   bool tls_verify = true;  ///< `tls: {verify: false}` only for tests and labs
   std::map<std::string, std::string> headers;  ///< extra headers sent upstream
   Price price;
+  /// `license: {name: llama3.1-community, commercial: true}`; `commercial: false` marks
+  /// research-only weights that a tenant with `use: commercial` never reaches.
+  std::string license_name;  ///< empty when not declared
+  bool license_commercial = true;
+  unsigned weight = 1;  ///< for the `weighted` strategy; >= 1
 };
 
 struct ModelAlias {
   std::string name;                     ///< what clients send in "model"
   std::vector<std::string> candidates;  ///< backend names, in order of preference
   std::string tier;                     ///< may be empty
+  int tier_level = -1;                  ///< `tier` as an index into tiers.levels; -1 when empty
 };
+
+// ---------------------------------------------------------------------------------------------
+// Routing: tenants, sensitivity, tiers, policies, cost. Level and tier names below are validated
+// against `sensitivity.levels` / `tiers.levels`; they are stored as indexes into those lists
+// (0 = lowest) so that comparisons on the request path are integer compares.
+
+/// Ordered levels, lowest first. Used for sensitivity levels and capability tiers.
+struct Scale {
+  std::vector<std::string> names;
+  /// Index of `name`, or -1.
+  int find(std::string_view name) const;
+};
+
+/// A built-in entity's level: `off` disables the detector.
+struct EntityLevel {
+  std::string entity;  ///< one of builtin_entities()
+  int level = -1;      ///< index into sensitivity.levels; -1 = off
+};
+
+/// Built-in detector entity names, in a fixed order: credit_card, us_ssn, iban, email, phone,
+/// ip_address, aws_access_key, github_token, openai_key, anthropic_key, slack_token, private_key,
+/// jwt. In YAML, `secret: LEVEL` sets the seven secret kinds at once (a per-kind key overrides it).
+const std::vector<std::string>& builtin_entities();
+
+struct CustomDetector {
+  std::string name;     ///< entity name reported in explain/metrics; [a-z0-9_]+, not a built-in
+  std::string pattern;  ///< Hyperscan/PCRE-subset regex; or
+  std::vector<std::string> keywords;  ///< literal words (matched case-insensitively, whole words)
+  int level = 0;
+};
+
+struct SensitivitySettings {
+  /// At least two unique names matching [a-z0-9_-]+ (`off` is reserved).
+  Scale levels{{"public", "internal", "confidential", "restricted"}};
+  /// Every built-in entity with its level, in builtin_entities() order (defaults: credit_card,
+  /// us_ssn, iban and the secrets restricted; email and phone confidential; ip_address internal).
+  /// When `levels` is customised and lacks a default's name, that entity defaults to the highest
+  /// level (a detector never under-classifies) and a notice says so.
+  std::vector<EntityLevel> entities;
+  std::vector<CustomDetector> custom;
+};
+
+/// Request features that policies and tier inference can test. Unset members match anything.
+struct FeatureCondition {
+  std::optional<bool> tools;                         ///< the request declares tools/functions
+  std::optional<bool> images;                        ///< an image content part is present
+  std::optional<bool> json_schema;                   ///< response_format.type == json_schema
+  std::optional<std::uint64_t> prompt_tokens_above;  ///< estimated prompt tokens >
+  std::optional<std::uint64_t> depth_above;          ///< number of messages >
+  std::vector<std::string> reasoning_effort;         ///< any of these values (empty = any)
+  bool empty() const;
+};
+
+struct TierInference {
+  int tier = 0;
+  FeatureCondition when;  ///< all set conditions must hold
+};
+
+struct TierSettings {
+  Scale levels{{"small", "standard", "frontier"}};
+  /// `default:`; when not given, "standard" if the scale has it, else the lowest tier.
+  int default_tier = 1;
+  std::vector<TierInference> infer;  ///< first match wins; none matching → default
+};
+
+enum class BudgetAction { reject, self_hosted_only };
+
+struct Budget {
+  std::optional<double> daily_usd;
+  std::optional<double> monthly_usd;
+  BudgetAction on_exhausted = BudgetAction::reject;
+};
+
+struct RateLimit {
+  std::uint64_t rpm = 0;  ///< requests per minute; 0 = unlimited
+  std::uint64_t tpm = 0;  ///< tokens per minute (estimated at admission); 0 = unlimited
+};
+
+enum class TenantUse { commercial, research };
+
+struct Tenant {
+  std::string name;
+  /// SHA-256 of each API key, 32 raw bytes each (config: "sha256:<64 hex>").
+  std::vector<std::string> key_hashes;
+  int floor = 0;  ///< minimum sensitivity of this tenant's requests
+  TenantUse use = TenantUse::commercial;
+  Budget budget;
+  RateLimit rate;
+};
+
+struct AuthSettings {
+  /// Requests without an API key are served as this tenant; empty = they get 401. When the
+  /// config has no `tenants:` section at all, an implicit open tenant named "default" exists and
+  /// this is "default".
+  std::string anonymous_tenant;
+};
+
+struct LevelRange {
+  int at_least = -1;  ///< -1 = unbounded
+  int at_most = -1;   ///< -1 = unbounded
+  bool contains(int level) const {
+    return (at_least < 0 || level >= at_least) && (at_most < 0 || level <= at_most);
+  }
+};
+
+struct VolumeCondition {
+  std::string backend;                    ///< required
+  std::optional<double> in_flight_above;  ///< fraction of max_in_flight, 0..1 (needs a max)
+  std::optional<double> rpm_above;        ///< backend requests in the last minute
+  std::optional<double> tpm_above;        ///< backend tokens in the last minute
+};
+
+enum class BudgetPeriod { any, daily, monthly };
+
+struct BudgetCondition {
+  double spent_fraction_above = 0;          ///< spent (and reserved) / limit >
+  BudgetPeriod period = BudgetPeriod::any;  ///< any: the highest fraction of the two
+};
+
+struct When {
+  std::optional<LevelRange> sensitivity;  ///< {at_least, at_most} or a single level name (==)
+  std::optional<LevelRange> tier;
+  std::vector<std::string> tenants;  ///< any of (empty = any)
+  std::vector<std::string> models;   ///< any of these aliases (empty = any)
+  std::optional<VolumeCondition> volume;
+  std::optional<BudgetCondition> budget;
+  FeatureCondition features;
+  /// Header name (lower-case, must be in policy_headers) → accepted values.
+  std::map<std::string, std::vector<std::string>> headers;
+  /// True when nothing is tested (a catch-all rule).
+  bool catch_all() const;
+};
+
+enum class Strategy { ordered, cheapest, least_loaded, weighted };
+enum class OnUnavailable { next_rule, reject };
+
+struct Route {
+  /// Backend names; empty = the requested model alias's candidates.
+  std::vector<std::string> to;
+  Strategy strategy = Strategy::ordered;
+  OnUnavailable on_unavailable = OnUnavailable::next_rule;
+  bool allow_lower_tier = false;  ///< backends below the request's tier stay eligible
+  bool shed = false;              ///< answer 429 instead of routing (load shedding)
+};
+
+struct Policy {
+  std::string name;  ///< unique
+  When when;
+  Route route;
+  int line = 0;  ///< where it was declared, for explain and check messages
+};
+
+struct CostSettings {
+  /// Output tokens assumed for the pre-dispatch estimate when a request sets no max_tokens.
+  std::uint64_t default_output_tokens = 1024;
+  /// Closed backend whose prices value the traffic served self-hosted (savings); empty = the
+  /// first closed backend that has prices, if any.
+  std::string savings_reference;
+};
+
+enum class Egress { all, none };
 
 struct Config {
   std::string source;  ///< file the config came from
@@ -125,8 +310,27 @@ struct Config {
   std::vector<Backend> backends;   ///< in file order
   std::vector<ModelAlias> models;  ///< in file order
 
+  Egress egress = Egress::all;  ///< `egress: none` turns every closed backend off
+  AuthSettings auth;
+  /// In file order. A config without a `tenants:` section gets one implicit tenant
+  /// `{name: "default"}` (lowest floor, no keys, commercial, no budget, no rate limit) and
+  /// `auth.anonymous_tenant = "default"`, so configs written before tenants existed stay open.
+  /// An empty `tenants:` section is an error.
+  std::vector<Tenant> tenants;
+  SensitivitySettings sensitivity;
+  TierSettings tiers;
+  /// First match wins; empty = route by model candidates. When not empty the last rule is a
+  /// catch-all and no rule follows a catch-all (both checked at load).
+  std::vector<Policy> policies;
+  std::vector<std::string> policy_headers;  ///< lower-case header names `when.headers` may test
+  CostSettings cost;
+  /// Notes for `check` and the startup log (e.g. "egress: none: closed backends openai are
+  /// off"). Not errors.
+  std::vector<std::string> notices;
+
   const Backend* find_backend(std::string_view name) const;
   const ModelAlias* find_model(std::string_view name) const;
+  const Tenant* find_tenant(std::string_view name) const;
 };
 
 struct ConfigError {

@@ -257,6 +257,14 @@ std::optional<std::vector<Located>> YamlReader::sequence(const Located& seq,
   return out;
 }
 
+std::optional<std::vector<Located>> YamlReader::scalar_or_sequence(
+    const Located& v, std::string_view expected_message) {
+  if (v.node.IsScalar()) {
+    return std::vector<Located>{v};
+  }
+  return sequence(v, expected_message);
+}
+
 std::optional<std::string> YamlReader::text(const Located& v, std::string_view expected_message) {
   if (!v.node.IsScalar()) {
     error(v, std::string(expected_message));
@@ -314,9 +322,8 @@ std::optional<std::uint64_t> YamlReader::integer(const Located& v, std::uint64_t
   return n;
 }
 
-std::optional<double> YamlReader::non_negative_number(const Located& v) {
-  constexpr std::string_view kExpected = "expected a non-negative number";
-  std::optional<std::string> s = text(v, kExpected);
+std::optional<double> YamlReader::number(const Located& v, std::string_view expected_message) {
+  std::optional<std::string> s = text(v, expected_message);
   if (!s) {
     return std::nullopt;
   }
@@ -325,8 +332,17 @@ std::optional<double> YamlReader::non_negative_number(const Located& v) {
   const char* end = s->data() + s->size();
   auto [ptr, ec] = std::from_chars(begin, end, value, std::chars_format::general);
   // from_chars takes no '+' and no spaces, but it does take "inf" and "nan".
-  if (s->empty() || ec != std::errc() || ptr != end || !std::isfinite(value) || value < 0 ||
-      std::signbit(value)) {
+  if (s->empty() || ec != std::errc() || ptr != end || !std::isfinite(value)) {
+    error(v, std::string(expected_message));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> YamlReader::non_negative_number(const Located& v) {
+  constexpr std::string_view kExpected = "expected a non-negative number";
+  std::optional<double> value = number(v, kExpected);
+  if (value && (*value < 0 || std::signbit(*value))) {
     error(v, std::string(kExpected));
     return std::nullopt;
   }

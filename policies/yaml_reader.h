@@ -104,6 +104,11 @@ class YamlReader {
   std::optional<std::vector<Located>> sequence(const Located& seq,
                                                std::string_view expected_message);
 
+  /// Like `sequence`, but a scalar counts as a list of one (`tenant: payments` is
+  /// `tenant: [payments]`); the element then keeps the scalar's own path.
+  std::optional<std::vector<Located>> scalar_or_sequence(const Located& v,
+                                                         std::string_view expected_message);
+
   // Scalar conversions. Each substitutes `${ENV}` first, and on failure records one error and
   // returns nullopt.
 
@@ -116,6 +121,8 @@ class YamlReader {
   /// A decimal integer in [min, max]; `expected_message` is reported otherwise.
   std::optional<std::uint64_t> integer(const Located& v, std::uint64_t min, std::uint64_t max,
                                        std::string_view expected_message);
+  /// A finite decimal number (`-1`, `2.5`, `1e-3`); `expected_message` is reported otherwise.
+  std::optional<double> number(const Located& v, std::string_view expected_message);
   /// A finite decimal number >= 0 (`1`, `2.5`, `1e-3`).
   std::optional<double> non_negative_number(const Located& v);
   /// A duration (`parse_duration`); zero is rejected unless `allow_zero`.
@@ -138,6 +145,9 @@ class YamlReader {
   std::optional<std::string> text(const Located& v, std::string_view expected_message);
 
   bool has_errors() const { return !errors_.empty(); }
+  /// How many errors were recorded so far; compare two counts to learn whether reading a node
+  /// failed somewhere below it.
+  std::size_t error_count() const { return errors_.size(); }
   /// The errors collected so far, in file order (by line, then column; stable).
   std::vector<ConfigError> take_errors();
 

@@ -381,7 +381,7 @@ const std::vector<BrokenCase> kBrokenCases = {
     {"UnknownTopLevelKey",
      {{"", "tenant: {}\n"}},
      {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, backends, "
-      "models)"}},
+      "models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, cost)"}},
     {"UnknownNestedKeyNamesItsSection",
      {{"threads: 4", "thread: 4"}},
      {"t.yaml:3:3: server: unknown key 'thread' (expected one of: listen, threads, "
@@ -474,8 +474,8 @@ const std::vector<BrokenCase> kBrokenCases = {
      {{"    model: llama\n", "    model: llama\n    tier: huge\n    clearance: secret\n"}},
      {"t.yaml:10:11: backends.local.tier: unknown tier 'huge' (expected one of: small, "
       "standard, frontier)",
-      "t.yaml:11:16: backends.local.clearance: unknown clearance 'secret' (expected one of: "
-      "public, internal, confidential, restricted)"}},
+      "t.yaml:11:16: backends.local.clearance: unknown level 'secret' (levels: public, "
+      "internal, confidential, restricted)"}},
     {"NegativeMaxInFlight",
      {{"    model: llama\n", "    model: llama\n    max_in_flight: -1\n"}},
      {"t.yaml:10:20: backends.local.max_in_flight: expected a non-negative integer"}},
