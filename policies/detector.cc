@@ -1,0 +1,423 @@
+#include "policies/detector.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "policies/detector_rules.h"
+
+namespace sb::policies {
+namespace {
+
+/// Gives every compiled database an identity that is never reused (unlike its address), so a
+/// thread can tell whether its scratch was fitted to this database.
+std::atomic<std::uint64_t> g_next_database_id{1};
+
+/// One Hyperscan scratch per thread, grown to fit every database the thread has scanned with.
+struct ThreadScratch {
+  hs_scratch_t* scratch = nullptr;
+  std::uint64_t fitted_to = 0;  ///< database id the scratch was last checked against
+  ThreadScratch() = default;
+  ThreadScratch(const ThreadScratch&) = delete;
+  ThreadScratch& operator=(const ThreadScratch&) = delete;
+  ~ThreadScratch() {
+    if (scratch != nullptr) {
+      hs_free_scratch(scratch);
+    }
+  }
+};
+
+/// A validated value: entity and where it lies in the scanned buffer.
+struct Hit {
+  std::uint32_t entity;
+  std::size_t begin;
+  std::size_t end;
+};
+
+/// Per-thread buffers reused across scans (the joined text and the hits), trimmed after a scan of
+/// an unusually large request so a thread does not keep megabytes for good.
+struct ThreadBuffers {
+  std::string joined;
+  std::vector<Hit> hits;     ///< in report order
+  std::vector<Hit> grouped;  ///< hits grouped by entity
+  std::vector<std::uint32_t> offsets;
+  std::vector<std::uint32_t> cursor;
+  static constexpr std::size_t kKeepJoined = 1 << 20;
+  static constexpr std::size_t kKeepHits = 1 << 14;
+  void trim() {
+    if (joined.capacity() > kKeepJoined) {
+      std::string().swap(joined);
+    }
+    if (hits.capacity() > kKeepHits) {
+      std::vector<Hit>().swap(hits);
+      std::vector<Hit>().swap(grouped);
+    }
+  }
+};
+
+thread_local ThreadScratch t_scratch;
+thread_local ThreadBuffers t_buffers;
+
+/// Whether a custom pattern compiles alone with `flags`; the Hyperscan message otherwise.
+bool compiles(const std::string& expression, unsigned flags, std::string& message) {
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile(expression.c_str(), flags, HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS) {
+    hs_free_database(db);
+    return true;
+  }
+  message = err != nullptr && err->message != nullptr ? err->message : "does not compile";
+  hs_free_compile_error(err);
+  return false;
+}
+
+/// A built-in check of an expression's reports, for an enabled entity.
+struct BoundCheck {
+  std::uint32_t entity = 0;
+  rules::Extractor extract = nullptr;
+  unsigned shapes = 0;  ///< 0 = always
+};
+
+/// What one Hyperscan expression id stands for: built-in checks (checks[first, first + count)),
+/// or a custom detector's matches.
+struct Expression {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;   ///< 0 for custom expressions
+  std::uint32_t entity = 0;  ///< custom: the detector's entity
+  bool som = false;          ///< custom: `from` holds the leftmost start
+  rules::Shaper shape = nullptr;
+};
+
+}  // namespace
+
+struct Detector::Impl {
+  hs_database_t* db = nullptr;
+  std::uint64_t id = 0;
+  std::vector<Expression> expressions;
+  std::vector<BoundCheck> checks;
+  int fail_level = -1;  ///< the highest configured level, reported when a scan fails
+
+  ~Impl() {
+    if (db != nullptr) {
+      hs_free_database(db);
+    }
+  }
+};
+
+namespace {
+
+struct ScanContext {
+  const std::vector<Expression>* expressions;
+  const std::vector<BoundCheck>* checks;
+  std::string_view buf;
+  std::vector<Hit>* hits;
+};
+
+int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
+             void* ctx) noexcept {
+  auto& c = *static_cast<ScanContext*>(ctx);
+  // No exception may cross Hyperscan's C frames: a failed allocation stops the scan, which then
+  // fails closed.
+  try {
+    const Expression& ex = (*c.expressions)[id];
+    const auto end = static_cast<std::size_t>(to);
+    if (ex.count > 0) {
+      const unsigned shape = ex.shape != nullptr ? ex.shape(c.buf, end) : ~0u;
+      if (shape == 0) {
+        return 0;
+      }
+      for (std::uint32_t i = ex.first; i < ex.first + ex.count; ++i) {
+        const BoundCheck& check = (*c.checks)[i];
+        if (check.shapes != 0 && (check.shapes & shape) == 0) {
+          continue;
+        }
+        rules::Span span;
+        if (check.extract(c.buf, end, span)) {
+          c.hits->push_back(Hit{check.entity, span.begin, span.end});
+        }
+      }
+    } else if (ex.som) {
+      c.hits->push_back(Hit{ex.entity, static_cast<std::size_t>(from), end});
+    } else {
+      // Single-match expression without a start: any non-empty span ending at `to`.
+      c.hits->push_back(Hit{ex.entity, end > 0 ? end - 1 : 0, end});
+    }
+  } catch (...) {
+    return 1;  // terminates the scan
+  }
+  return 0;
+}
+
+}  // namespace
+
+Detector::~Detector() = default;
+
+std::unique_ptr<Detector> Detector::compile(const config::SensitivitySettings& settings,
+                                            std::string& error) {
+  std::unique_ptr<Detector> d(new Detector());
+  d->impl_ = std::make_unique<Impl>();
+  Impl& impl = *d->impl_;
+
+  const auto& builtins = config::builtin_entities();
+  d->names_ = builtins;
+  d->levels_.assign(builtins.size(), -1);
+  for (const auto& e : settings.entities) {
+    const auto it = std::find(builtins.begin(), builtins.end(), e.entity);
+    if (it != builtins.end()) {
+      d->levels_[static_cast<std::size_t>(it - builtins.begin())] = e.level;
+    }
+  }
+  for (const auto& c : settings.custom) {
+    d->names_.push_back(c.name);
+    d->levels_.push_back(c.level);
+  }
+
+  std::vector<std::string> expressions;
+  std::vector<unsigned int> flags;
+  auto add = [&](std::string expression, unsigned int f, Expression ex) {
+    expressions.push_back(std::move(expression));
+    flags.push_back(f);
+    impl.expressions.push_back(ex);
+  };
+
+  for (const rules::Rule& rule : rules::builtin_rules()) {
+    Expression ex;
+    ex.first = static_cast<std::uint32_t>(impl.checks.size());
+    ex.shape = rule.shape;
+    for (const rules::Check& check : rule.checks) {
+      const auto it = std::find(builtins.begin(), builtins.end(), check.entity);
+      if (it == builtins.end()) {
+        continue;
+      }
+      const auto entity = static_cast<std::uint32_t>(it - builtins.begin());
+      if (d->levels_[entity] >= 0) {  // a disabled entity's checks are not compiled in
+        impl.checks.push_back(BoundCheck{entity, check.extract, check.shapes});
+        ++ex.count;
+      }
+    }
+    if (ex.count > 0) {
+      add(rule.expression, rule.flags, ex);
+    }
+  }
+
+  for (std::size_t i = 0; i < settings.custom.size(); ++i) {
+    const config::CustomDetector& c = settings.custom[i];
+    const auto entity = static_cast<std::uint32_t>(builtins.size() + i);
+    if (d->levels_[entity] < 0) {
+      continue;
+    }
+    const std::string where = "sensitivity.custom[" + c.name + "]: ";
+    if (!c.pattern.empty()) {
+      if (c.pattern.find('\0') != std::string::npos) {
+        error = where + "pattern contains a NUL byte";
+        return nullptr;
+      }
+      // `^` and `$` match at every line (so at every text) boundary. The leftmost start is
+      // tracked so that overlapping matches of one value count once; the rare pattern Hyperscan
+      // cannot track a start for is counted at most once per scan instead.
+      const unsigned int som = HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST;
+      const unsigned int single = HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH;
+      std::string message;
+      if (compiles(c.pattern, som, message)) {
+        add(c.pattern, som, Expression{0, 0, entity, true, nullptr});
+      } else if (compiles(c.pattern, single, message)) {
+        add(c.pattern, single, Expression{0, 0, entity, false, nullptr});
+      } else {
+        error = where + message;
+        return nullptr;
+      }
+    }
+    // Keywords: literal, case-insensitive, whole words (a word boundary on each side that is a
+    // word character in the keyword itself).
+    std::string alternation;
+    for (const std::string& word : c.keywords) {
+      if (word.empty()) {
+        continue;
+      }
+      auto is_word = [](char ch) {
+        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+               ch == '_';
+      };
+      alternation += alternation.empty() ? "(?:" : "|";
+      if (is_word(word.front())) {
+        alternation += "\\b";
+      }
+      rules::append_escaped(word, alternation);
+      if (is_word(word.back())) {
+        alternation += "\\b";
+      }
+    }
+    if (!alternation.empty()) {
+      alternation += ")";
+      const unsigned int f = HS_FLAG_CASELESS | HS_FLAG_SOM_LEFTMOST;
+      std::string message;
+      if (!compiles(alternation, f, message)) {
+        error = where + message;
+        return nullptr;
+      }
+      add(std::move(alternation), f, Expression{0, 0, entity, true, nullptr});
+    }
+  }
+
+  for (int level : d->levels_) {
+    impl.fail_level = std::max(impl.fail_level, level);
+  }
+  if (expressions.empty()) {
+    return d;  // nothing enabled: every scan finds nothing
+  }
+
+  std::vector<const char*> ptrs;
+  std::vector<unsigned int> ids;
+  for (std::size_t i = 0; i < expressions.size(); ++i) {
+    ptrs.push_back(expressions[i].c_str());
+    ids.push_back(static_cast<unsigned int>(i));
+  }
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(),
+                       static_cast<unsigned int>(ptrs.size()), HS_MODE_BLOCK, nullptr, &impl.db,
+                       &err) != HS_SUCCESS) {
+    std::string where = "sensitivity: ";
+    if (err != nullptr && err->expression >= 0 &&
+        static_cast<std::size_t>(err->expression) < impl.expressions.size()) {
+      const Expression& ex = impl.expressions[static_cast<std::size_t>(err->expression)];
+      const std::uint32_t entity = ex.count > 0 ? impl.checks[ex.first].entity : ex.entity;
+      where = entity >= builtins.size() ? "sensitivity.custom[" + d->names_[entity] + "]: "
+                                        : "sensitivity.detectors." + d->names_[entity] + ": ";
+    }
+    error = where + (err != nullptr && err->message != nullptr ? err->message : "does not compile");
+    hs_free_compile_error(err);
+    return nullptr;
+  }
+  impl.id = g_next_database_id.fetch_add(1, std::memory_order_relaxed);
+
+  // A database that cannot get scanning memory fails at load, not on the first request.
+  hs_scratch_t* probe = nullptr;
+  if (hs_alloc_scratch(impl.db, &probe) != HS_SUCCESS) {
+    error = "sensitivity: cannot allocate scanning memory";
+    return nullptr;
+  }
+  hs_free_scratch(probe);
+  return d;
+}
+
+Detection Detector::scan(std::span<const std::string_view> texts) const {
+  const Impl& impl = *impl_;
+  if (impl.db == nullptr) {
+    return Detection{};
+  }
+  Detection failed;
+  failed.level = impl.fail_level;
+  try {
+    Detection result;
+
+    if (t_scratch.fitted_to != impl.id) {
+      // Grows the thread's scratch if this database needs more; cheap when it already fits.
+      if (hs_alloc_scratch(impl.db, &t_scratch.scratch) != HS_SUCCESS) {
+        return failed;
+      }
+      t_scratch.fitted_to = impl.id;
+    }
+
+    // One buffer: the texts joined by '\n' (no value spans a line break), or the text itself.
+    std::string_view buf;
+    ThreadBuffers& tb = t_buffers;
+    if (texts.size() == 1) {
+      buf = texts.front();
+    } else if (!texts.empty()) {
+      std::size_t total = texts.size() - 1;
+      for (std::string_view t : texts) {
+        total += t.size();
+      }
+      tb.joined.clear();
+      tb.joined.reserve(total);
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        if (i > 0) {
+          tb.joined += '\n';
+        }
+        tb.joined += texts[i];
+      }
+      buf = tb.joined;
+    }
+    if (buf.empty()) {
+      return result;
+    }
+    if (buf.size() > std::numeric_limits<unsigned int>::max()) {
+      return failed;  // larger than one Hyperscan block scan can take
+    }
+
+    tb.hits.clear();
+    ScanContext ctx{&impl.expressions, &impl.checks, buf, &tb.hits};
+    const hs_error_t rc = hs_scan(impl.db, buf.data(), static_cast<unsigned int>(buf.size()), 0,
+                                  t_scratch.scratch, on_match, &ctx);
+    if (rc != HS_SUCCESS) {
+      tb.trim();
+      return failed;
+    }
+
+    // Count each entity's values once: overlapping spans (one value reported by several
+    // expressions, or at several ends) merge; disjoint spans are separate occurrences. Spans are
+    // grouped by entity (a counting sort), then ordered by start within each entity; they arrive
+    // nearly in that order, so the comparison sort is usually skipped.
+    const std::size_t entities = names_.size();
+    std::vector<std::uint32_t>& offsets = tb.offsets;
+    offsets.assign(entities + 1, 0);
+    for (const Hit& h : tb.hits) {
+      ++offsets[h.entity + 1];
+    }
+    for (std::size_t e = 0; e < entities; ++e) {
+      offsets[e + 1] += offsets[e];
+    }
+    std::vector<Hit>& grouped = tb.grouped;
+    grouped.resize(tb.hits.size());
+    {
+      std::vector<std::uint32_t>& cursor = tb.cursor;
+      cursor.assign(offsets.begin(), offsets.end() - 1);
+      for (const Hit& h : tb.hits) {
+        grouped[cursor[h.entity]++] = h;
+      }
+    }
+    const auto by_start = [](const Hit& a, const Hit& b) {
+      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    };
+    for (std::size_t e = 0; e < entities; ++e) {
+      const auto first = grouped.begin() + offsets[e];
+      const auto last = grouped.begin() + offsets[e + 1];
+      if (first == last) {
+        continue;
+      }
+      if (!std::is_sorted(first, last, by_start)) {
+        std::sort(first, last, by_start);
+      }
+      std::uint32_t count = 0;
+      std::size_t cluster_end = 0;
+      for (auto it = first; it != last; ++it) {
+        if (count == 0 || it->begin >= cluster_end) {
+          ++count;
+          cluster_end = it->end;
+        } else {
+          cluster_end = std::max(cluster_end, it->end);
+        }
+      }
+      result.entities.push_back(EntityCount{static_cast<std::uint16_t>(e), count});
+      result.level = std::max(result.level, levels_[e]);
+    }
+    tb.trim();
+
+    std::sort(result.entities.begin(), result.entities.end(),
+              [this](const EntityCount& a, const EntityCount& b) {
+                const int la = levels_[a.entity];
+                const int lb = levels_[b.entity];
+                return la != lb ? la > lb : names_[a.entity] < names_[b.entity];
+              });
+    return result;
+  } catch (...) {
+    // Out of memory joining the texts or recording values: fail closed.
+    return failed;
+  }
+}
+
+}  // namespace sb::policies

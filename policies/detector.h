@@ -1,0 +1,64 @@
+#pragma once
+// Content-based sensitivity detection: every built-in entity and custom pattern compiled into one
+// Hyperscan database, scanned once over all the text a request carries, with validators (Luhn,
+// SSN rules, IBAN mod-97, ...) applied to each candidate match.
+//
+// Pure: no sockets, no gateway includes. Linear time in the input, whatever the input (Hyperscan
+// guarantees it for the scan; validators look only at the bytes of one match, bounded in length).
+// Thread-safety: a compiled Detector is immutable; scan() may run on many threads at once (each
+// thread keeps its own Hyperscan scratch).
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policies/config.h"
+
+namespace sb::policies {
+
+struct EntityCount {
+  std::uint16_t entity = 0;  ///< index into Detector::entity_names()
+  std::uint32_t count = 0;   ///< validated occurrences
+};
+
+struct Detection {
+  int level = -1;  ///< highest level found; -1 = nothing found
+  /// Entities found, each once, highest level first (then by name).
+  std::vector<EntityCount> entities;
+};
+
+class Detector {
+ public:
+  /// Compiles the settings' built-in and custom detectors. nullptr with `error` set when a custom
+  /// pattern does not compile (the message names the detector).
+  ///
+  /// A built-in entity missing from `settings.entities`, or at level -1, is off and costs nothing
+  /// at scan time. Custom patterns see `^`/`$` at every line (so every text) boundary; keywords
+  /// are literal, case-insensitive and whole-word. The formats each built-in entity accepts are
+  /// documented in policies/detector_rules.h.
+  static std::unique_ptr<Detector> compile(const config::SensitivitySettings& settings,
+                                           std::string& error);
+  ~Detector();
+
+  /// Scans `texts` as one document (joined by a newline, so a value split across message parts
+  /// is still seen). Never throws; on a Hyperscan failure returns the highest configured level so
+  /// that a failure can never let sensitive data out (fail closed).
+  Detection scan(std::span<const std::string_view> texts) const;
+
+  /// Built-in entity names (config::builtin_entities()) followed by custom detector names.
+  const std::vector<std::string>& entity_names() const { return names_; }
+  /// Level of entity `i` (-1 when disabled).
+  int level_of(std::size_t i) const { return levels_[i]; }
+
+ private:
+  Detector() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::string> names_;
+  std::vector<int> levels_;
+};
+
+}  // namespace sb::policies

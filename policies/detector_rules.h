@@ -1,0 +1,122 @@
+#pragma once
+// The built-in detection rules behind policies/detector.h: Hyperscan expressions that find
+// candidate values, each paired with the checks that recover a candidate from the scanned buffer
+// and decide whether it is a real value of their entity.
+//
+// How a rule works. Each expression finds anchors: places where a value of some entities may end
+// (the end of a run of digits and separators, the end of a token) or that every value contains (the
+// `@` of an email address, the `::` of an IPv6 address). Expressions that look at a value's end
+// consume one byte of context after it (or match at the end of the buffer), so a long run yields
+// one report where it ends, not one per offset. No expression needs start-of-match tracking: for
+// each report, the rule's checks walk from the anchor over a bounded number of bytes to recover the
+// candidate, check the context on both sides and run the validators (policies/validators.h). Work
+// per report is bounded by the entities' maximum lengths, so a scan stays linear in its input
+// whatever the input.
+//
+// Why anchors rather than one exact expression per format: Hyperscan runs expressions that start
+// with a character class (digits, upper-case letters) as engines over the whole buffer, and their
+// cost adds up; one shared expression for every digit-shaped entity (cards, SSNs, phone numbers,
+// IPv4) and literal anchors for the rest keep a scan of ordinary text above 1 GB/s. The checks
+// are the authority on formats; the expressions only have to find every candidate.
+//
+// Formats accepted (a "word character" is an ASCII letter, digit or `_`):
+//  - credit_card: 13-19 digits, either contiguous or in groups separated by one space or one dash
+//    (the same separator throughout; first group of 4 digits, 3 to 5 groups, e.g. 4-4-4-4,
+//    4-6-5, 4-4-4-4-3); Luhn-valid; in a major network's IIN range with its length. Not
+//    adjacent to a word character; a contiguous run is not part of a decimal number (`0.4111...`).
+//  - us_ssn: `AAA-GG-SSSS` or `AAA GG SSSS`, not adjacent to a word character and not continued by
+//    the same separator and more digits (`123-45-6789-1` is some other identifier); or 9
+//    contiguous digits when the text just before them (at most 16 bytes, same line) follows the
+//    keyword `SSN`, `SS#`, `social security` or `soc sec` (case-insensitive). Area 000, 666 and
+//    900-999, group 00 and serial 0000 are rejected.
+//  - iban: upper-case country code, 2 check digits and the BBAN, either contiguous or printed in
+//    groups of 4 separated by single spaces (the last group may be shorter); the country's length
+//    from the IBAN registry; mod 97 == 1.
+//  - email: `local@domain.tld`; local part of [A-Za-z0-9._%+-] (at most 64, no leading, trailing or
+//    double dot, not right after another `@`); at least two domain labels of letters, digits and
+//    inner dashes (at most 63 each, 253 in all); a top-level domain of 2-63 letters; a trailing
+//    dot is punctuation; not followed by `_` or `@`.
+//  - phone: `+` and a country code, 8-15 digits with single space, dot or dash separators and at
+//    most one parenthesised group (`+1 (415) 555-2671`, `+44 20 7946 0958`, `+14155552671`);
+//    North American `(415) 555-2671`, `415-555-2671`, `415.555.2671`, `415 555 2671` (same
+//    separator twice unless the area code is in parentheses; area and exchange start with 2-9),
+//    optionally after `1-`/`+1 `; national numbers with a trunk `0` (`020 7946 0958`,
+//    `01 23 45 67 89`, `030-12345678`): groups separated by one consistent separator, 10-12
+//    digits. A bare run of digits, a date or a version number is not a phone number. National
+//    forms must not continue with a separator and more digits.
+//  - ip_address: dotted-quad IPv4 (octets <= 255, no leading zeros) not inside a longer dotted or
+//    digit run (`1.2.3.4.5`) and not adjacent to a word character; IPv6 in any form inet_pton
+//    accepts (containing `::` or all eight groups), not adjacent to a word character.
+//  - aws_access_key: `AKIA`/`ASIA` + 16 upper-case letters or digits, not adjacent to a letter or
+//    digit.
+//  - github_token: `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + 36 letters or digits; `github_pat_` + 22
+//    + `_` + 59; not adjacent to a word character.
+//  - openai_key: `sk-` + 48 letters or digits (legacy); `sk-proj-`/`sk-svcacct-`/`sk-admin-` +
+//    40-250 of [A-Za-z0-9_-]; any `sk-` key of 32-250 such characters containing `T3BlbkFJ`
+//    (base64 of "OpenAI", embedded in OpenAI keys). Not `sk-ant-`.
+//  - anthropic_key: `sk-ant-` + a kind and version (`api03-`, `admin01-`) + 32-250 of
+//    [A-Za-z0-9_-].
+//  - slack_token: `xoxa-`, `xoxb-`, `xoxp-`, `xoxo-`, `xoxr-` or `xoxs-` + at least two
+//    dash-separated segments, the first all digits, 20-250 characters after the prefix.
+//  - private_key: a PEM/PGP armour header `-----BEGIN [KIND ]PRIVATE KEY[ BLOCK]-----`.
+//  - jwt: three base64url segments separated by dots, the first starting with `eyJ` and decoding
+//    to a JSON object whose first member is a JOSE header parameter (`{"alg"`, `{"typ"`, ...),
+//    the signature at least 16 characters; at most 16 KiB.
+//
+// Private to the policies library.
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace sb::policies::rules {
+
+/// Where an accepted value lies in the scanned buffer: [begin, end).
+struct Span {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+/// Recovers and validates a candidate around the anchor that Hyperscan reported ending at `to` in
+/// `buf`. Returns true and sets `out` when it is a real value.
+using Extractor = bool (*)(std::string_view buf, std::size_t to, Span& out);
+
+/// One entity's check of a rule's reports.
+struct Check {
+  std::string_view entity;  ///< a name from config::builtin_entities()
+  Extractor extract;
+  /// Run only when the rule's shape of the report has one of these bits; 0 = always.
+  unsigned shapes = 0;
+};
+
+/// Classifies a report cheaply (a bit set of shapes) so that checks that cannot apply are skipped.
+using Shaper = unsigned (*)(std::string_view buf, std::size_t to);
+
+/// Shapes of the end of a digit run, from its last two digit groups.
+inline constexpr unsigned kShapeLongRun = 1u << 0;        ///< >= 13 digits in a row
+inline constexpr unsigned kShapeSpacedGroups = 1u << 1;   ///< >= 3 digits, a space, digits
+inline constexpr unsigned kShapeDashedGroups = 1u << 2;   ///< >= 3 digits, a dash, digits
+inline constexpr unsigned kShapeSpacedSsn = 1u << 3;      ///< 2 digits, a space, 4 digits
+inline constexpr unsigned kShapeDashedSsn = 1u << 4;      ///< 2 digits, a dash, 4 digits
+inline constexpr unsigned kShapeNorthAmerican = 1u << 5;  ///< 3 digits, a separator, 4 digits
+inline constexpr unsigned kShapeNational = 1u << 6;       ///< >= 2 digits, a separator, >= 2
+inline constexpr unsigned kShapeDottedQuad = 1u << 7;     ///< 1-3 digits, a dot, 1-3 digits
+
+/// One Hyperscan expression and the checks run on each of its reports (each check that accepts
+/// adds a value of its entity).
+struct Rule {
+  const char* expression;  ///< NUL-terminated, Hyperscan syntax
+  unsigned flags;          ///< HS_FLAG_* for this expression
+  std::span<const Check> checks;
+  Shaper shape = nullptr;  ///< nullptr: every check runs on every report
+};
+
+/// Every built-in rule.
+std::span<const Rule> builtin_rules();
+
+/// Escapes `literal` for use inside a Hyperscan expression (every byte that is not an ASCII
+/// letter or digit becomes `\xHH`).
+void append_escaped(std::string_view literal, std::string& out);
+
+}  // namespace sb::policies::rules
