@@ -1,0 +1,145 @@
+#pragma once
+// The routing decision: from a request's facts and the live state to an ordered list of backends
+// that may serve it, by first-match policies over sensitivity, tier, tenant, model, volume,
+// budget, features and headers.
+//
+// The clearance invariant lives here, in one function (Engine::cleared): every backend in a
+// Decision — chosen or fallback — has clearance >= the request's sensitivity, is allowed by the
+// tenant's license use, and is not a closed backend under `egress: none`. No policy, strategy or
+// fallback can produce a backend that fails it; the gateway checks it again before every send.
+//
+// Pure: no sockets, no gateway includes. An Engine is immutable and shared by all threads.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "policies/config.h"
+#include "policies/detector.h"
+#include "policies/state.h"
+
+namespace sb::policies {
+
+/// What the gateway knows about a request before routing it. Views into the request; valid for
+/// the duration of decide().
+struct RequestFacts {
+  std::size_t tenant = 0;  ///< index into Config::tenants (the implicit tenant is index 0)
+  std::string_view model;  ///< the alias the client asked for
+  std::span<const std::string_view> texts;  ///< every text the request carries
+  std::string_view classification_header;   ///< x-data-classification, empty when absent
+  std::string_view tier_header;             ///< x-capability-tier, empty when absent
+  std::uint64_t estimated_prompt_tokens = 0;
+  std::optional<std::uint64_t> max_tokens;  ///< max_tokens / max_completion_tokens
+  bool tools = false;
+  bool images = false;
+  bool json_schema = false;
+  std::uint64_t depth = 0;            ///< number of messages
+  std::string_view reasoning_effort;  ///< empty when absent
+  /// Allow-listed request headers (names lower-case), for when.headers.
+  std::span<const std::pair<std::string_view, std::string_view>> headers;
+};
+
+enum class Outcome {
+  route,          ///< backends non-empty
+  forbidden,      ///< 403: no backend is cleared for this data (or license/egress)
+  unavailable,    ///< 503: cleared backends exist but none can take the request now
+  shed,           ///< 429: a rule sheds this load
+  bad_request,    ///< 400: e.g. an x-data-classification or x-capability-tier value not configured
+  unknown_model,  ///< 404: the requested model is not a configured alias
+};
+std::string_view to_string(Outcome o);
+
+/// Why a backend was left out.
+struct Exclusion {
+  std::size_t backend = 0;
+  std::string reason;  ///< e.g. "clearance internal < sensitivity confidential"
+};
+
+/// One rule as evaluated, for explain.
+struct RuleTrace {
+  std::string_view rule;
+  bool matched = false;
+  std::string
+      failed;  ///< the first condition that did not hold ("sensitivity: ..."); empty if matched
+  std::vector<Exclusion> excluded;  ///< when matched: backends of the rule that were left out
+};
+
+struct Decision {
+  Outcome outcome = Outcome::route;
+  std::string_view rule;  ///< the matched rule ("" when none)
+  int sensitivity = 0;    ///< final level (index into sensitivity.levels)
+  int tier = 0;           ///< final tier (index into tiers.levels)
+  Detection detection;    ///< what the detectors found
+  /// Eligible, cleared backends in the order to try (indexes into Config::backends).
+  std::vector<std::size_t> backends;
+  Micros estimated_cost = 0;           ///< for backends.front(); 0 when none
+  std::uint64_t estimated_tokens = 0;  ///< prompt estimate + expected output
+  std::string message;  ///< for non-route outcomes: the client-facing reason (never values)
+
+  // Explain details, filled only when decide(..., explain = true).
+  std::string sensitivity_why;  ///< e.g. "detected confidential (email x2); tenant floor internal"
+  std::string tier_why;
+  std::vector<RuleTrace> trace;
+};
+
+class Engine {
+ public:
+  /// Builds an engine for `config` (compiles the detectors, resolves names to indexes). The
+  /// engine shares ownership of the config. nullptr with `error` set on failure.
+  static std::unique_ptr<const Engine> build(std::shared_ptr<const config::Config> config,
+                                             std::string& error);
+  /// As above, but reuses `detector` instead of compiling one (Hyperscan compilation dominates
+  /// build time; a reload whose `sensitivity:` section is unchanged can pass the running engine's
+  /// shared_detector()). Precondition: `detector` was compiled from settings equal to
+  /// `config->sensitivity`; its entity names and levels are checked against them (nullptr with
+  /// `error` set on a mismatch).
+  static std::unique_ptr<const Engine> build(std::shared_ptr<const config::Config> config,
+                                             std::shared_ptr<const Detector> detector,
+                                             std::string& error);
+  ~Engine();
+
+  /// Decides where a request goes. `explain` fills the explain details (slower; for explain and
+  /// the admin endpoint only).
+  Decision decide(const RequestFacts& facts, const StateView& state, bool explain = false) const;
+
+  /// The clearance invariant: may `backend` receive a request of `sensitivity` from `tenant`?
+  bool cleared(std::size_t backend, int sensitivity, std::size_t tenant) const;
+
+  /// Cost of `input`/`output` tokens (cached_input of them at the cached price) on `backend`.
+  Micros cost(std::size_t backend, std::uint64_t input, std::uint64_t output,
+              std::uint64_t cached_input = 0) const;
+  /// What the savings reference would have charged for the same tokens; nullopt without one.
+  std::optional<Micros> reference_cost(std::uint64_t input, std::uint64_t output,
+                                       std::uint64_t cached_input = 0) const;
+
+  /// The decision as JSON (tenant, sensitivity and why, tier and why, rules tried, eligible and
+  /// excluded backends, cost estimate), with names, never request text or entity values.
+  std::string explain_json(const Decision& d, const RequestFacts& facts) const;
+
+  /// Seeds the calling thread's generator behind the `weighted` strategy (each thread has its
+  /// own, seeded from the OS on first use). For tests and reproducible explain runs.
+  static void seed_random(std::uint64_t seed);
+
+  /// Backends dropped from a Decision by decide()'s final clearance check, process-wide. The
+  /// candidates are already filtered through cleared(), so anything but 0 is a bug; the check
+  /// runs in every build and drops (never routes) such a backend.
+  static std::uint64_t invariant_violations();
+
+  const config::Config& config() const { return *config_; }
+  const Detector& detector() const { return *detector_; }
+  std::shared_ptr<const Detector> shared_detector() const { return detector_; }
+
+ private:
+  Engine() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const Detector> detector_;
+};
+
+}  // namespace sb::policies
