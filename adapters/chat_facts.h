@@ -21,8 +21,8 @@ struct ChatFacts {
   std::vector<std::string_view> texts;
   std::uint64_t text_bytes = 0;
   std::uint64_t estimated_prompt_tokens = 0;  ///< ~4 bytes per token + per-message overhead
-  std::optional<std::uint64_t> max_tokens;   ///< max_completion_tokens, else max_tokens
-  bool tools = false;        ///< tools or functions declared
+  std::optional<std::uint64_t> max_tokens;    ///< max_completion_tokens, else max_tokens
+  bool tools = false;                         ///< tools or functions declared
   bool images = false;       ///< an image part (image_url / input_image) is present
   bool json_schema = false;  ///< response_format.type == "json_schema"
   std::uint64_t depth = 0;   ///< number of messages

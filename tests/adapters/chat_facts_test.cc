@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <string>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
 
 namespace sb::adapters {
 namespace {
