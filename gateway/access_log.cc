@@ -62,9 +62,18 @@ void AccessLog::write(const AccessRecord& r) const {
   line += r.tokens_in < 0 ? "null" : std::to_string(r.tokens_in);
   line += ",\"tokens_out\":";
   line += r.tokens_out < 0 ? "null" : std::to_string(r.tokens_out);
+  line += ",\"cost_usd\":";
+  append_number(line, r.cost_usd, "%.8f");
+  field(line, "sensitivity", r.sensitivity);
   field(line, "error", r.error);
   line += "}\n";
   [[maybe_unused]] auto n = ::write(fd_, line.data(), line.size());
+}
+
+void AccessLog::write_line(std::string_view line) const {
+  if (fd_ >= 0) {
+    [[maybe_unused]] auto n = ::write(fd_, line.data(), line.size());
+  }
 }
 
 }  // namespace sb::gateway

@@ -25,7 +25,9 @@ struct AccessRecord {
   double overhead_us = 0;
   std::int64_t tokens_in = -1;  ///< < 0 when the upstream reported no usage
   std::int64_t tokens_out = -1;
-  std::string_view error;  ///< short error kind, e.g. "connect_timeout"
+  double cost_usd = 0;
+  std::string_view sensitivity;  ///< level name, once decided
+  std::string_view error;        ///< short error kind, e.g. "connect_timeout"
 };
 
 class AccessLog {
@@ -33,6 +35,8 @@ class AccessLog {
   /// `fd` < 0 disables the log.
   explicit AccessLog(int fd) : fd_(fd) {}
   void write(const AccessRecord& r) const;
+  /// Writes one complete JSON line (newline included) as is: the audit line of a decision.
+  void write_line(std::string_view line) const;
 
  private:
   int fd_;

@@ -5,6 +5,7 @@
 
 #include <boost/beast/http/verb.hpp>
 
+#include "gateway/explain.h"
 #include "gateway/handler.h"
 #include "gateway/http_response.h"
 #include "gateway/server.h"
@@ -58,8 +59,21 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
                               "configuration rejected; the previous one keeps serving (see "
                               "the server log for every error)",
                               "config_invalid", ctx.common_headers());
+  } else if (path == "/admin/explain" && method == http::verb::post) {
+    // The decision for the posted chat request, with this request's headers and API key.
+    const Request& req = ctx.request;
+    std::string_view key = req[http::field::authorization];
+    if (key.size() > 7 && (key.substr(0, 7) == "Bearer " || key.substr(0, 7) == "bearer ")) {
+      key.remove_prefix(7);
+    } else {
+      key = req["x-api-key"];
+    }
+    const auto snap = ctx.worker.snapshot;
+    const ExplainResult r = explain_request(
+        *snap, req.body(), [&](std::string_view name) { return req[name]; }, key);
+    out = json_response(r.status, r.json, ctx.common_headers());
   } else if (path == "/healthz" || path == "/readyz" || path == "/metrics" ||
-             path == "/admin/reload") {
+             path == "/admin/reload" || path == "/admin/explain") {
     out = error_response(405, "method not allowed", {}, ctx.common_headers());
   } else {
     out = error_response(404, "not found", {}, ctx.common_headers());

@@ -2,14 +2,19 @@
 // model backend by policy. This file is the composition root: it parses the command line, loads
 // the configuration and builds the server; nothing else knows how things are put together.
 
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gateway/explain.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/server.h"
@@ -18,6 +23,16 @@
 
 namespace {
 
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
 constexpr const char* kUsage =
     R"(switchboard )" SWITCHBOARD_VERSION R"( - an OpenAI-compatible LLM gateway
 
@@ -25,6 +40,11 @@ Usage:
   switchboard run   --config FILE   Serve the data plane and the admin plane (SIGHUP reloads,
                                     SIGTERM drains and exits)
   switchboard check --config FILE   Validate FILE; print every error as FILE:LINE:COL: key: message
+  switchboard explain --config FILE --request REQUEST.json [--header 'K: V']... [--api-key KEY]
+                                    Print the routing decision for a chat request as JSON;
+                                    nothing is sent anywhere
+  switchboard hash-key [KEY]        Print the sha256:... form of an API key for tenants.api_keys
+                                    (reads the key from stdin when not given)
   switchboard --config FILE         Same as 'run'
   switchboard --version
   switchboard --help
@@ -32,7 +52,7 @@ Usage:
 Data plane (server.listen, default 0.0.0.0:8080):
   POST /v1/chat/completions   GET /v1/models   GET /v1/models/{alias}
 Admin plane (admin.listen, default 127.0.0.1:9090):
-  GET /healthz   GET /readyz   GET /metrics   POST /admin/reload
+  GET /healthz   GET /readyz   GET /metrics   POST /admin/reload   POST /admin/explain
 
 Logs: operational events as JSON lines on stderr; one access-log JSON line per request on stdout.
 )";
@@ -40,6 +60,10 @@ Logs: operational events as JSON lines on stderr; one access-log JSON line per r
 struct Args {
   std::string command;
   std::string config;
+  std::string request;
+  std::string api_key;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::vector<std::string> positional;
   std::string error;
 };
 
@@ -68,6 +92,31 @@ Args parse_args(int argc, char** argv) {
       a.config = rest[++i];
     } else if (arg.starts_with("--config=")) {
       a.config = arg.substr(9);
+    } else if ((arg == "--request" || arg == "--api-key" || arg == "--header") &&
+               i + 1 < rest.size()) {
+      const std::string value(rest[++i]);
+      if (arg == "--request") {
+        a.request = value;
+      } else if (arg == "--api-key") {
+        a.api_key = value;
+      } else {
+        const auto colon = value.find(':');
+        if (colon == std::string::npos || colon == 0) {
+          a.error = "--header takes 'Name: value'";
+          return a;
+        }
+        std::string name = value.substr(0, colon);
+        for (char& ch : name) {
+          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        }
+        std::string v = value.substr(colon + 1);
+        while (!v.empty() && v.front() == ' ') {
+          v.erase(0, 1);
+        }
+        a.headers.emplace_back(std::move(name), std::move(v));
+      }
+    } else if (!arg.starts_with("-")) {
+      a.positional.emplace_back(arg);
     } else {
       a.error = "unknown argument '" + std::string(arg) + "'";
       return a;
@@ -76,8 +125,10 @@ Args parse_args(int argc, char** argv) {
   if (a.command.empty()) {
     a.command = a.config.empty() ? "help" : "run";
   }
-  if ((a.command == "run" || a.command == "check") && a.config.empty()) {
+  if ((a.command == "run" || a.command == "check" || a.command == "explain") && a.config.empty()) {
     a.error = "'" + a.command + "' needs --config FILE";
+  } else if (a.command == "explain" && a.request.empty()) {
+    a.error = "'explain' needs --request FILE (a chat-completions JSON body)";
   }
   return a;
 }
@@ -93,7 +144,7 @@ std::shared_ptr<const sb::gateway::Snapshot> load(const std::string& path,
     return nullptr;
   }
   std::vector<std::string> errors;
-  auto snap = sb::gateway::Snapshot::build(std::move(*loaded.config), shared, errors);
+  auto snap = sb::gateway::Snapshot::build(std::move(*loaded.config), shared, nullptr, errors);
   for (const auto& e : errors) {
     std::fprintf(stderr, "%s:0:0: %s\n", path.c_str(), e.c_str());
   }
@@ -116,7 +167,18 @@ int main(int argc, char** argv) {
     std::puts("switchboard " SWITCHBOARD_VERSION);
     return 0;
   }
-  if (args.command != "run" && args.command != "check") {
+  if (args.command == "hash-key") {
+    std::string key;
+    if (!args.positional.empty()) {
+      key = args.positional.front();
+    } else if (!std::getline(std::cin, key)) {
+      std::fputs("switchboard: hash-key needs a key (argument or stdin)\n", stderr);
+      return 2;
+    }
+    std::printf("sha256:%s\n", hex(sb::gateway::sha256(key)).c_str());
+    return 0;
+  }
+  if (args.command != "run" && args.command != "check" && args.command != "explain") {
     std::fprintf(stderr, "switchboard: unknown command '%s'\n\n%s", args.command.c_str(), kUsage);
     return 2;
   }
@@ -127,8 +189,30 @@ int main(int argc, char** argv) {
   if (!snap) {
     return 1;
   }
+  if (args.command == "explain") {
+    std::ifstream in(args.request, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "switchboard: cannot read %s\n", args.request.c_str());
+      return 1;
+    }
+    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto header = [&](std::string_view name) -> std::string_view {
+      for (const auto& [k, v] : args.headers) {
+        if (k == name) {
+          return v;
+        }
+      }
+      return {};
+    };
+    const auto r = sb::gateway::explain_request(*snap, body, header, args.api_key);
+    std::printf("%s\n", r.json.c_str());
+    return r.status == 200 ? 0 : 1;
+  }
   if (args.command == "check") {
     const auto& cfg = snap->config();
+    for (const std::string& notice : cfg.notices) {
+      std::printf("%s: note: %s\n", args.config.c_str(), notice.c_str());
+    }
     std::printf("%s: OK (%zu backends, %zu models)\n", args.config.c_str(), cfg.backends.size(),
                 cfg.models.size());
     return 0;

@@ -94,6 +94,23 @@ Gauge& Registry::gauge(const std::string& name, const std::string& help, const L
   return *c.gauge;
 }
 
+DoubleGauge& Registry::double_gauge(const std::string& name, const std::string& help,
+                                    const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Cell& c = cell(name, help, Type::gauge, labels);
+  if (c.gauge) {
+    throw std::logic_error("metric " + name + " registered as an integer gauge");
+  }
+  if (!c.double_gauge) {
+    c.double_gauge = std::make_unique<DoubleGauge>();
+  }
+  return *c.double_gauge;
+}
+
+void Registry::set_collect_hook(std::function<void()> hook) {
+  hook_ = std::move(hook);
+}
+
 Histogram& Registry::histogram(const std::string& name, const std::string& help,
                                const Labels& labels, const std::vector<double>& bounds) {
   std::lock_guard lock(mutex_);
@@ -105,6 +122,9 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
 }
 
 std::string Registry::serialize() const {
+  if (hook_) {
+    hook_();
+  }
   std::vector<prometheus::MetricFamily> out;
   {
     std::lock_guard lock(mutex_);
@@ -127,6 +147,8 @@ std::string Registry::serialize() const {
           m.counter.value = c.double_counter->value();
         } else if (c.gauge) {
           m.gauge.value = static_cast<double>(c.gauge->value());
+        } else if (c.double_gauge) {
+          m.gauge.value = c.double_gauge->value();
         } else if (c.histogram) {
           const auto counts = c.histogram->counts();
           const auto& bounds = c.histogram->bounds();

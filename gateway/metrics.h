@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,16 @@ class Gauge {
   std::atomic<std::int64_t> value_{0};
 };
 
+/// A gauge of non-integral values (e.g. remaining US dollars).
+class DoubleGauge {
+ public:
+  void set(double v) noexcept { value_.store(v, std::memory_order_relaxed); }
+  double value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
 class Histogram {
  public:
   /// `bounds` are the buckets' upper bounds, ascending, without +Inf.
@@ -87,8 +98,13 @@ class Registry {
   DoubleCounter& double_counter(const std::string& name, const std::string& help,
                                 const Labels& labels);
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels);
+  DoubleGauge& double_gauge(const std::string& name, const std::string& help, const Labels& labels);
   Histogram& histogram(const std::string& name, const std::string& help, const Labels& labels,
                        const std::vector<double>& bounds);
+
+  /// Runs before every serialization (outside the registry's lock), to refresh gauges that are
+  /// read from live state rather than updated on the request path. Control path only.
+  void set_collect_hook(std::function<void()> hook);
 
   /// The whole registry in Prometheus text exposition format 0.0.4.
   std::string serialize() const;
@@ -99,6 +115,7 @@ class Registry {
     std::unique_ptr<Counter> counter;
     std::unique_ptr<DoubleCounter> double_counter;
     std::unique_ptr<Gauge> gauge;
+    std::unique_ptr<DoubleGauge> double_gauge;
     std::unique_ptr<Histogram> histogram;
   };
   struct Family {
@@ -110,6 +127,7 @@ class Registry {
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
+  std::function<void()> hook_;  // set once at startup, before serving
 };
 
 }  // namespace sb::metrics

@@ -134,6 +134,7 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
       access_log_(std::make_unique<AccessLog>(STDOUT_FILENO)),
       current_(std::move(initial)),
       listeners_(std::make_unique<Listeners>()) {
+  registry_->set_collect_hook([this] { current()->refresh_gauges(); });
   reload_ok_ = &registry_->counter("switchboard_config_reload_total",
                                    "Configuration reloads, by result.", {{"result", "success"}});
   reload_failed_ =
@@ -153,19 +154,19 @@ bool Server::reload() {
   log::info("reloading configuration", {{"config", config_path_}});
   config::LoadResult loaded = config::load_file(config_path_);
   if (!loaded.ok()) {
+    reload_failed_->inc();
     for (const auto& e : loaded.errors) {
       log::error("configuration rejected", {{"error", e.to_string()}});
     }
-    reload_failed_->inc();
     return false;
   }
   std::vector<std::string> errors;
-  auto snap = Snapshot::build(std::move(*loaded.config), *shared_, errors);
+  auto snap = Snapshot::build(std::move(*loaded.config), *shared_, current().get(), errors);
   if (!snap) {
+    reload_failed_->inc();
     for (const auto& e : errors) {
       log::error("configuration rejected", {{"error", config_path_ + ": " + e}});
     }
-    reload_failed_->inc();
     return false;
   }
   const auto old = current();
@@ -175,14 +176,17 @@ bool Server::reload() {
       a.admin.listen != b.admin.listen || a.server.tls.has_value() != b.server.tls.has_value()) {
     log::warn("listen addresses, threads and TLS change only on restart");
   }
+  for (const std::string& notice : b.notices) {
+    log::warn(notice);
+  }
   {
     std::lock_guard lock(current_mutex_);
     current_ = snap;
   }
+  reload_ok_->inc();
   for (auto& w : workers_) {
     asio::post(w->ioc, [worker = w.get(), snap] { worker->snapshot = snap; });
   }
-  reload_ok_->inc();
   log::info("configuration reloaded", {{"config", config_path_},
                                        {"backends", std::to_string(b.backends.size())},
                                        {"models", std::to_string(b.models.size())}});
@@ -268,6 +272,9 @@ int Server::run() {
   asio::co_spawn(first.ioc, accept_loop(*listeners_->admin, workers_, Plane::admin, nullptr),
                  asio::detached);
 
+  for (const std::string& notice : cfg.notices) {
+    log::warn(notice);
+  }
   const std::string data_addr = endpoint_string(listeners_->data->local_endpoint());
   const std::string admin_addr = endpoint_string(listeners_->admin->local_endpoint());
   log::info("listening", {{"listen", data_addr},

@@ -1,6 +1,12 @@
 #include "gateway/snapshot.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/json/array.hpp>
@@ -10,54 +16,64 @@
 namespace sb::gateway {
 namespace {
 
-void resolve_route_stats(metrics::Registry& reg, RouteStats& out, const std::string& model,
-                         const std::string& backend, const std::string& hosting) {
-  for (std::size_t i = 0; i <= kTrackedStatuses.size(); ++i) {
-    const std::string status =
-        i < kTrackedStatuses.size() ? std::to_string(kTrackedStatuses[i]) : "other";
-    out.requests[i] = &reg.counter(
-        "switchboard_requests_total", "Requests answered, by model alias, backend and status.",
-        {{"model", model}, {"backend", backend}, {"hosting", hosting}, {"status", status}});
-  }
+constexpr const char* kOutcomeNames[kOutcomes] = {"route", "forbidden",   "unavailable",
+                                                  "shed",  "bad_request", "unknown_model"};
+
+RouteStats route_stats(metrics::Registry& reg, const std::string& model,
+                       const std::string& backend) {
+  RouteStats out;
   out.duration = &reg.histogram(
       "switchboard_request_duration_seconds", "Time from request received to last byte sent.",
       {{"model", model}, {"backend", backend}}, metrics::latency_buckets());
   out.ttft = &reg.histogram("switchboard_time_to_first_token_seconds",
                             "Time from request received to the first content byte sent.",
                             {{"model", model}, {"backend", backend}}, metrics::latency_buckets());
+  return out;
+}
+
+std::uint64_t digest_prefix(std::string_view digest) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, digest.data(), std::min<std::size_t>(sizeof v, digest.size()));
+  return v;
 }
 
 }  // namespace
 
-std::size_t status_slot(unsigned status) {
-  for (std::size_t i = 0; i < kTrackedStatuses.size(); ++i) {
-    if (kTrackedStatuses[i] == status) {
-      return i;
-    }
-  }
-  return kTrackedStatuses.size();
-}
-
-std::shared_ptr<BackendState> SharedState::backend_state(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  auto& slot = backends_[name];
-  if (!slot) {
-    slot = std::make_shared<BackendState>();
-    slot->in_flight_gauge = &registry_.gauge(
-        "switchboard_backend_in_flight", "Requests in flight to a backend.", {{"backend", name}});
-  }
-  return slot;
+std::string sha256(std::string_view key) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), len);
 }
 
 std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState& shared,
+                                                const Snapshot* previous,
                                                 std::vector<std::string>& errors) {
+  static std::atomic<std::uint64_t> generations{0};
   auto snap = std::shared_ptr<Snapshot>(new Snapshot());
+  snap->generation_ = ++generations;
   metrics::Registry& reg = shared.registry();
-  std::map<std::string, const BackendRuntime*, std::less<>> by_name;
+  snap->registry_ = &reg;
+  snap->config_ = std::make_shared<const config::Config>(std::move(cfg));
+  const config::Config& c = *snap->config_;
 
-  for (const config::Backend& b : cfg.backends) {
+  std::string error;
+  snap->engine_ = policies::Engine::build(snap->config_, error);
+  if (!snap->engine_) {
+    errors.push_back(error);
+    return nullptr;
+  }
+  snap->state_ = std::make_shared<policies::MemoryState>(c);
+  if (previous != nullptr) {
+    snap->state_->carry_over(*previous->state_);
+  }
+
+  for (std::size_t i = 0; i < c.backends.size(); ++i) {
+    const config::Backend& b = c.backends[i];
     auto rt = std::make_unique<BackendRuntime>();
-    rt->spec = b;
+    rt->index = i;
+    rt->spec = &b;
+    rt->hosting = config::to_string(b.hosting);
     auto ep = upstream::Endpoint::parse(b.base_url);
     if (!ep) {
       errors.push_back("backends." + b.name + ".base_url: invalid URL '" + b.base_url + "'");
@@ -65,10 +81,9 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     }
     rt->endpoint = *ep;
     if (ep->tls) {
-      std::string err;
-      rt->tls = upstream::make_client_tls_context(b.ca_file, b.tls_verify, err);
+      rt->tls = upstream::make_client_tls_context(b.ca_file, b.tls_verify, error);
       if (!rt->tls) {
-        errors.push_back("backends." + b.name + ".tls: " + err);
+        errors.push_back("backends." + b.name + ".tls: " + error);
         continue;
       }
     }
@@ -79,17 +94,6 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     if (!b.api_key.empty()) {
       rt->authorization = "Bearer " + b.api_key;
     }
-    rt->state = shared.backend_state(b.name);
-    const std::string hosting{config::to_string(b.hosting)};
-    auto tokens = [&](const char* direction) {
-      return &reg.counter("switchboard_tokens_total",
-                          "Tokens processed, from the upstream's reported usage.",
-                          {{"backend", b.name}, {"direction", direction}});
-    };
-    rt->tokens_input = tokens("input");
-    rt->tokens_output = tokens("output");
-    rt->tokens_cached = tokens("cached_input");
-    rt->tokens_reasoning = tokens("reasoning");
     for (int k = 1; k <= static_cast<int>(upstream::ErrorKind::too_large); ++k) {
       const auto kind = static_cast<upstream::ErrorKind>(k);
       rt->upstream_errors[static_cast<std::size_t>(k)] = &reg.counter(
@@ -99,7 +103,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     rt->upstream_http_5xx = &reg.counter("switchboard_upstream_errors_total",
                                          "Failed upstream exchanges, by backend and kind.",
                                          {{"backend", b.name}, {"kind", "http_5xx"}});
-    by_name.emplace(b.name, rt.get());
+    rt->in_flight = &reg.gauge("switchboard_backend_in_flight", "Requests in flight to a backend.",
+                               {{"backend", b.name}});
     snap->backends_.push_back(std::move(rt));
   }
   if (!errors.empty()) {
@@ -110,22 +115,15 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-  for (const config::ModelAlias& m : cfg.models) {
+  for (std::size_t i = 0; i < c.models.size(); ++i) {
+    const config::ModelAlias& m = c.models[i];
     auto alias = std::make_unique<AliasRuntime>();
+    alias->index = i;
     alias->name = m.name;
-    for (const std::string& c : m.candidates) {
-      const auto it = by_name.find(c);
-      if (it == by_name.end()) {
-        errors.push_back("models." + m.name + ": unknown backend '" + c + "'");
-        continue;
-      }
-      alias->candidates.push_back(it->second);
-      RouteStats stats;
-      resolve_route_stats(reg, stats, m.name, c,
-                          std::string(config::to_string(it->second->spec.hosting)));
-      alias->stats.push_back(stats);
+    for (const config::Backend& b : c.backends) {
+      alias->per_backend.push_back(route_stats(reg, m.name, b.name));
     }
-    resolve_route_stats(reg, alias->no_backend, m.name, "none", "none");
+    alias->none = route_stats(reg, m.name, "none");
     boost::json::object entry;
     entry["id"] = m.name;
     entry["object"] = "model";
@@ -135,27 +133,134 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     snap->alias_index_.emplace(alias->name, alias.get());
     snap->aliases_.push_back(std::move(alias));
   }
-  if (!errors.empty()) {
-    return nullptr;
-  }
   boost::json::object models;
   models["object"] = "list";
   models["data"] = std::move(data);
   snap->models_body_ = boost::json::serialize(models);
 
+  for (std::size_t t = 0; t < c.tenants.size(); ++t) {
+    const config::Tenant& tenant = c.tenants[t];
+    TenantRuntime rt;
+    rt.name = tenant.name;
+    rt.savings = &reg.double_counter(
+        "switchboard_savings_usd_total",
+        "Closed-reference price of traffic served self-hosted, minus its cost (per request, "
+        "when positive).",
+        {{"tenant", tenant.name}});
+    rt.reference_cost = &reg.double_counter(
+        "switchboard_reference_cost_usd_total",
+        "What the closed savings reference would have charged for traffic served self-hosted.",
+        {{"tenant", tenant.name}});
+    const char* kinds[3] = {"requests", "tokens", "budget"};
+    for (std::size_t k = 0; k < 3; ++k) {
+      rt.rate_limited[k] =
+          &reg.counter("switchboard_rate_limited_total", "Requests refused by a tenant limit.",
+                       {{"tenant", tenant.name}, {"kind", kinds[k]}});
+    }
+    if (tenant.budget.daily_usd) {
+      rt.budget_daily = &reg.double_gauge("switchboard_budget_remaining_usd",
+                                          "Budget left in the current period.",
+                                          {{"tenant", tenant.name}, {"period", "daily"}});
+    }
+    if (tenant.budget.monthly_usd) {
+      rt.budget_monthly = &reg.double_gauge("switchboard_budget_remaining_usd",
+                                            "Budget left in the current period.",
+                                            {{"tenant", tenant.name}, {"period", "monthly"}});
+    }
+    snap->tenants_.push_back(std::move(rt));
+    for (const std::string& digest : tenant.key_hashes) {
+      snap->key_index_[digest_prefix(digest)].push_back({digest, t});
+    }
+  }
+  if (const config::Tenant* anon = c.find_tenant(c.auth.anonymous_tenant)) {
+    snap->anonymous_ = static_cast<std::size_t>(anon - c.tenants.data());
+  }
+
+  // Decisions by rule and outcome; index 0 = no rule.
+  auto decision_cells = [&](const std::string& rule) {
+    std::array<metrics::Counter*, kOutcomes> cells{};
+    for (std::size_t o = 0; o < kOutcomes; ++o) {
+      cells[o] =
+          &reg.counter("switchboard_decisions_total", "Routing decisions, by rule and outcome.",
+                       {{"rule", rule}, {"outcome", kOutcomeNames[o]}});
+    }
+    return cells;
+  };
+  snap->stats_.decisions.push_back(decision_cells("none"));
+  if (c.policies.empty()) {
+    snap->rule_index_.emplace("default", 1);
+    snap->stats_.decisions.push_back(decision_cells("default"));
+  }
+  for (const config::Policy& p : c.policies) {
+    snap->rule_index_.emplace(p.name, snap->stats_.decisions.size());
+    snap->stats_.decisions.push_back(decision_cells(p.name));
+  }
+  const auto& entities = snap->engine_->detector().entity_names();
+  for (const std::string& level : c.sensitivity.levels.names) {
+    std::vector<metrics::Counter*> row;
+    row.push_back(&reg.counter("switchboard_sensitive_requests_total",
+                               "Requests by final sensitivity level and detected entity type.",
+                               {{"level", level}, {"entity", "none"}}));
+    for (const std::string& entity : entities) {
+      row.push_back(&reg.counter("switchboard_sensitive_requests_total",
+                                 "Requests by final sensitivity level and detected entity type.",
+                                 {{"level", level}, {"entity", entity}}));
+    }
+    snap->stats_.sensitive.push_back(std::move(row));
+  }
+
   snap->stats_.overhead = &reg.histogram(
       "switchboard_overhead_seconds",
       "Time spent inside the gateway per request, upstream and client I/O waits excluded.", {},
       metrics::overhead_buckets());
-  resolve_route_stats(reg, snap->stats_.unrouted, "none", "none", "none");
-  snap->config_ = std::move(cfg);
-  // Backend specs were copied before config_ moved; nothing points into cfg.
+  snap->stats_.unrouted = route_stats(reg, "none", "none");
   return snap;
 }
 
 const AliasRuntime* Snapshot::find_alias(std::string_view name) const {
   const auto it = alias_index_.find(name);
   return it == alias_index_.end() ? nullptr : it->second;
+}
+
+std::size_t Snapshot::rule_slot(std::string_view rule) const {
+  const auto it = rule_index_.find(rule);
+  return it == rule_index_.end() ? 0 : it->second;
+}
+
+std::optional<std::size_t> Snapshot::authenticate(std::string_view api_key) const {
+  if (api_key.empty() || key_index_.empty()) {
+    return anonymous_;
+  }
+  // Keys are never compared, only their SHA-256 digests, and those in constant time: the bucket
+  // lookup on the first 8 digest bytes reveals nothing usable about the key itself.
+  const std::string digest = sha256(api_key);
+  const auto it = key_index_.find(digest_prefix(digest));
+  if (it == key_index_.end()) {
+    return std::nullopt;
+  }
+  for (const KeyEntry& e : it->second) {
+    if (e.digest.size() == digest.size() &&
+        CRYPTO_memcmp(e.digest.data(), digest.data(), digest.size()) == 0) {
+      return e.tenant;
+    }
+  }
+  return std::nullopt;
+}
+
+void Snapshot::refresh_gauges() const {
+  for (const auto& b : backends_) {
+    b->in_flight->set(state_->backend_in_flight(b->index));
+  }
+  for (std::size_t t = 0; t < tenants_.size(); ++t) {
+    if (tenants_[t].budget_daily != nullptr) {
+      tenants_[t].budget_daily->set(
+          state_->budget_remaining_usd(t, config::BudgetPeriod::daily).value_or(0));
+    }
+    if (tenants_[t].budget_monthly != nullptr) {
+      tenants_[t].budget_monthly->set(
+          state_->budget_remaining_usd(t, config::BudgetPeriod::monthly).value_or(0));
+    }
+  }
 }
 
 }  // namespace sb::gateway

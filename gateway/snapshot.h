@@ -1,16 +1,16 @@
 #pragma once
 // The immutable runtime form of a configuration: what one request reads, once, at its start.
 //
-// Built on the control path from a validated Config (URLs parsed, TLS contexts loaded, metric
-// cells resolved), then handed to every worker. A request keeps its shared_ptr until it ends, so
-// a reload never changes the rules under a request in flight.
+// Built on the control path from a validated Config (URLs parsed, TLS contexts loaded, the
+// policy engine and its detectors compiled, metric cells resolved), then handed to every worker.
+// A request keeps its snapshot until it ends, so a reload never changes the rules under a
+// request in flight. Live counters (in-flight, rates, budgets) live in the policies' state, whose
+// per-name slots are shared from one snapshot to the next.
 
 #include <array>
-#include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,44 +20,30 @@
 #include "adapters/upstream/endpoint.h"
 #include "gateway/metrics.h"
 #include "policies/config.h"
+#include "policies/engine.h"
+#include "policies/state.h"
 
 namespace sb::gateway {
 
-/// Status codes with their own pre-resolved counter; anything else counts as "other".
-inline constexpr std::array<unsigned, 15> kTrackedStatuses = {
-    200, 400, 401, 403, 404, 405, 408, 413, 422, 429, 431, 500, 502, 503, 504};
-std::size_t status_slot(unsigned status);  ///< index into a StatusCounters array
-
-using StatusCounters = std::array<metrics::Counter*, kTrackedStatuses.size() + 1>;
-
-/// Live state of a backend that survives reloads (keyed by backend name).
-struct BackendState {
-  std::atomic<std::int64_t> in_flight{0};
-  metrics::Gauge* in_flight_gauge = nullptr;
-};
-
-/// Metric cells for one (model alias, backend) route.
+/// Time histograms of one (model alias, backend) pair.
 struct RouteStats {
-  StatusCounters requests{};
   metrics::Histogram* duration = nullptr;
   metrics::Histogram* ttft = nullptr;
 };
 
 struct BackendRuntime {
-  config::Backend spec;
+  std::size_t index = 0;  ///< position in Config::backends
+  const config::Backend* spec = nullptr;
+  std::string_view hosting;  ///< "self-hosted" | "closed"
   upstream::Endpoint endpoint;
   std::unique_ptr<boost::asio::ssl::context> tls;  ///< for https endpoints
   upstream::Timeouts timeouts;
   std::string authorization;  ///< "Bearer <key>" or empty
-  std::shared_ptr<BackendState> state;
-  metrics::Counter* tokens_input = nullptr;
-  metrics::Counter* tokens_output = nullptr;
-  metrics::Counter* tokens_cached = nullptr;
-  metrics::Counter* tokens_reasoning = nullptr;
-  /// switchboard_upstream_errors_total{backend,kind}: one cell per upstream::ErrorKind, plus
+  /// switchboard_upstream_errors_total{backend,kind}: one cell per upstream::ErrorKind, and
   /// `http_5xx` for error statuses.
   std::array<metrics::Counter*, 16> upstream_errors{};
   metrics::Counter* upstream_http_5xx = nullptr;
+  metrics::Gauge* in_flight = nullptr;  ///< refreshed from the state at scrape time
 
   void count_error(upstream::ErrorKind kind) const {
     const auto i = static_cast<std::size_t>(kind);
@@ -65,62 +51,113 @@ struct BackendRuntime {
       upstream_errors[i]->inc();
     }
   }
-  void count_error_status(unsigned /*status*/) const { upstream_http_5xx->inc(); }
+  void count_error_status() const { upstream_http_5xx->inc(); }
 };
 
 struct AliasRuntime {
+  std::size_t index = 0;
   std::string name;
-  std::vector<const BackendRuntime*> candidates;
-  std::vector<RouteStats> stats;  ///< parallel to candidates
-  RouteStats no_backend;          ///< requests answered before reaching a backend
+  std::vector<RouteStats> per_backend;  ///< indexed by backend index
+  RouteStats none;                      ///< answered before reaching a backend
 };
+
+struct TenantRuntime {
+  std::string name;
+  metrics::DoubleCounter* savings = nullptr;
+  metrics::DoubleCounter* reference_cost = nullptr;
+  /// switchboard_rate_limited_total{tenant,kind}: requests, tokens, budget.
+  std::array<metrics::Counter*, 3> rate_limited{};
+  metrics::DoubleGauge* budget_daily = nullptr;    ///< nullptr without a daily budget
+  metrics::DoubleGauge* budget_monthly = nullptr;  ///< nullptr without a monthly budget
+};
+
+/// Outcomes counted in switchboard_decisions_total, in policies::Outcome order.
+inline constexpr std::size_t kOutcomes = 6;
 
 /// Metric cells used on every request regardless of route.
 struct GlobalStats {
   metrics::Histogram* overhead = nullptr;
-  RouteStats unrouted;  ///< requests that never resolved a model alias (bad JSON, unknown model)
+  RouteStats unrouted;  ///< requests that never resolved a model alias
+  /// [rule index + 1 (0 = no rule)][outcome]
+  std::vector<std::array<metrics::Counter*, kOutcomes>> decisions;
+  /// [level][entity index + 1 (0 = "none": the level came from a floor or a header)]
+  std::vector<std::vector<metrics::Counter*>> sensitive;
 };
 
-/// Process-wide, reload-surviving pieces shared by every snapshot.
+/// Process-wide pieces shared by every snapshot.
 class SharedState {
  public:
   explicit SharedState(metrics::Registry& registry) : registry_(registry) {}
   metrics::Registry& registry() { return registry_; }
-  /// Returns the persistent state of backend `name`, creating it on first use (control path).
-  std::shared_ptr<BackendState> backend_state(const std::string& name);
 
  private:
   metrics::Registry& registry_;
-  std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<BackendState>> backends_;
 };
 
 class Snapshot {
  public:
-  /// Builds the runtime view of `cfg`. On failure (e.g. an unreadable CA file) returns nullptr
-  /// and appends messages to `errors`.
+  /// Builds the runtime view of `cfg`. `previous` (may be null) lends its live state so counters
+  /// survive the reload. On failure returns nullptr and appends messages to `errors`.
   static std::shared_ptr<const Snapshot> build(config::Config cfg, SharedState& shared,
+                                               const Snapshot* previous,
                                                std::vector<std::string>& errors);
 
-  const config::Config& config() const { return config_; }
+  const config::Config& config() const { return *config_; }
+  const policies::Engine& engine() const { return *engine_; }
+  policies::StateStore& state() const { return *state_; }
+
   /// nullptr when `name` is not a configured alias.
   const AliasRuntime* find_alias(std::string_view name) const;
   const std::vector<std::unique_ptr<AliasRuntime>>& aliases() const { return aliases_; }
+  const BackendRuntime& backend(std::size_t index) const { return *backends_[index]; }
+  const TenantRuntime& tenant(std::size_t index) const { return tenants_[index]; }
+  /// Index of a rule by name (0 = none / unknown), for per-rule metric cells.
+  std::size_t rule_slot(std::string_view rule) const;
   const GlobalStats& stats() const { return stats_; }
+  metrics::Registry& registry() const { return *registry_; }
+
+  /// The tenant an API key belongs to (constant-time compare of SHA-256 digests). nullopt when
+  /// unknown. With an empty key: the anonymous tenant, if the config has one.
+  std::optional<std::size_t> authenticate(std::string_view api_key) const;
+  /// True when the config has no API keys at all (an open gateway): keys are then ignored.
+  bool open() const { return key_index_.empty(); }
+
   /// Body of GET /v1/models, prepared once.
   const std::string& models_body() const { return models_body_; }
+
+  /// Copies live state into the gauges read at scrape time (in-flight, budget remaining).
+  void refresh_gauges() const;
+
+  /// Unique per snapshot built in this process (for per-worker caches keyed by config).
+  std::uint64_t generation() const { return generation_; }
 
  private:
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  config::Config config_;
+  std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<const policies::Engine> engine_;
+  std::shared_ptr<policies::MemoryState> state_;
+  metrics::Registry* registry_ = nullptr;
   std::vector<std::unique_ptr<BackendRuntime>> backends_;
   std::vector<std::unique_ptr<AliasRuntime>> aliases_;
+  std::vector<TenantRuntime> tenants_;
   std::unordered_map<std::string, const AliasRuntime*, Hash, std::equal_to<>> alias_index_;
+  std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>> rule_index_;
+  struct KeyEntry {
+    std::string digest;  // SHA-256 of the key, 32 bytes
+    std::size_t tenant = 0;
+  };
+  // First 8 digest bytes → keys with that prefix; the full digest is compared in constant time.
+  std::unordered_map<std::uint64_t, std::vector<KeyEntry>> key_index_;
+  std::optional<std::size_t> anonymous_;
   GlobalStats stats_;
   std::string models_body_;
+  std::uint64_t generation_ = 0;
 };
+
+/// SHA-256 of `key`, 32 raw bytes.
+std::string sha256(std::string_view key);
 
 }  // namespace sb::gateway

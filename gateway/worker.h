@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "adapters/upstream/client.h"
+#include "gateway/request_stats.h"
 #include "gateway/snapshot.h"
 
 namespace boost::asio::ssl {
@@ -45,6 +46,7 @@ struct Worker {
   std::atomic<std::int64_t> active_requests{0};
   std::atomic<std::int64_t> open_sessions{0};
   bool draining = false;  ///< worker thread only
+  StatsCache stats;       ///< worker thread only
 
   /// A new request id: a per-process random prefix, the worker index and a counter.
   std::string next_request_id();

@@ -358,6 +358,24 @@ std::optional<HttpResponse> request(
   return c.read_response();
 }
 
+std::string wait_for_metrics(std::uint16_t admin_port, const std::vector<std::string>& needles,
+                             std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string body;
+  for (;;) {
+    auto r = request(admin_port, "GET", "/metrics");
+    body = r ? r->body : std::string();
+    bool all = true;
+    for (const auto& n : needles) {
+      all = all && body.find(n) != std::string::npos;
+    }
+    if (all || std::chrono::steady_clock::now() >= deadline) {
+      return body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 std::string chat_body(std::string_view model, std::string_view user_text, bool stream,
                       std::string_view extra) {
   std::string b = "{\"model\":\"";

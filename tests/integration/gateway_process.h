@@ -92,6 +92,12 @@ std::optional<HttpResponse> request(
     std::string_view body = {},
     const std::vector<std::pair<std::string, std::string>>& headers = {});
 
+/// Polls GET /metrics on `admin_port` until it contains every one of `needles` (metrics are
+/// recorded just after a response is written, so a scrape right after a reply may precede them).
+/// Returns the last body scraped.
+std::string wait_for_metrics(std::uint16_t admin_port, const std::vector<std::string>& needles,
+                             std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
 /// A minimal chat-completions body.
 std::string chat_body(std::string_view model, std::string_view user_text, bool stream,
                       std::string_view extra = {});

@@ -128,8 +128,11 @@ TEST_F(ProxyTest, StreamWithoutIncludeUsageLooksExactlyLikeOpenAI) {
   ASSERT_TRUE(local_->wait_for_requests(1, 2s));
   EXPECT_NE(local_->requests().front().body.find("\"include_usage\":true"), std::string::npos);
   // The usage the client did not see was still counted.
-  const std::string m = metrics();
-  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\"} 5"),
+  const std::string m = wait_for_metrics(
+      gw_->admin_port(),
+      {"switchboard_tokens_total{backend=\"local\",direction=\"output\",tenant=\"default\"} 5"});
+  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\","
+                   "tenant=\"default\"} 5"),
             std::string::npos)
       << m;
 }
@@ -357,6 +360,7 @@ TEST_F(ProxyTest, ExpectContinueIsHonoured) {
 TEST_F(ProxyTest, MetricsAndHealthOnTheAdminPlane) {
   ASSERT_TRUE(chat("default"));
   ASSERT_TRUE(chat("no-such-model"));
+  wait_for_metrics(gw_->admin_port(), {"switchboard_overhead_seconds_count 2"});
   auto health = request(gw_->admin_port(), "GET", "/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200u);
@@ -365,18 +369,19 @@ TEST_F(ProxyTest, MetricsAndHealthOnTheAdminPlane) {
   EXPECT_EQ(ready->status, 200u);
   const std::string m = metrics();
   EXPECT_NE(m.find("switchboard_requests_total{backend=\"local\",hosting=\"self-hosted\","
-                   "model=\"default\",status=\"200\"} 1"),
+                   "model=\"default\",rule=\"default\",status=\"200\",tenant=\"default\"} 1"),
             std::string::npos)
       << m;
   EXPECT_NE(m.find("switchboard_requests_total{backend=\"none\",hosting=\"none\",model=\"none\","
-                   "status=\"404\"} 1"),
+                   "rule=\"none\",status=\"404\",tenant=\"default\"} 1"),
             std::string::npos);
   EXPECT_NE(
       m.find("switchboard_request_duration_seconds_count{backend=\"local\",model=\"default\"} 1"),
       std::string::npos);
   EXPECT_NE(m.find("switchboard_overhead_seconds_count 2"), std::string::npos);
-  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\"}"),
-            std::string::npos);
+  EXPECT_NE(
+      m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",tenant=\"default\"}"),
+      std::string::npos);
   // The data plane does not serve admin paths.
   auto leak = request(gw_->port(), "GET", "/metrics");
   ASSERT_TRUE(leak);

@@ -1,0 +1,621 @@
+// POST /v1/chat/completions: parse once, decide (policies and the clearance invariant), admit
+// (rates and budget reservation), dispatch along the decision's backends, relay, reconcile.
+//
+// Before the first byte has gone to the client, a failed attempt falls through to the next
+// backend of the decision — only those, each checked again against the clearance invariant.
+// After it, a failure ends the stream with an error event, never a clean [DONE].
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "adapters/chat_facts.h"
+#include "adapters/openai_compatible.h"
+#include "adapters/usage.h"
+#include "gateway/access_log.h"
+#include "gateway/exchange.h"
+#include "gateway/forwarding.h"
+#include "gateway/http_response.h"
+#include "gateway/log.h"
+#include "gateway/server.h"
+#include "gateway/snapshot.h"
+#include "gateway/worker.h"
+
+namespace sb::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+constexpr std::size_t kMaxErrorBody = 64 * 1024;
+constexpr std::size_t kMaxResponseBody = 64ull << 20;
+constexpr std::size_t kMaxPendingEvent = 8ull << 20;
+
+// The error message of an upstream's OpenAI-shaped error body, if it has one.
+std::string upstream_error_message(std::string_view body) {
+  error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return {};
+  }
+  const auto* err = v.as_object().if_contains("error");
+  if (err == nullptr) {
+    return {};
+  }
+  if (err->is_object()) {
+    if (const auto* m = err->as_object().if_contains("message"); m && m->is_string()) {
+      return std::string(m->as_string());
+    }
+  } else if (err->is_string()) {
+    return std::string(err->as_string());
+  }
+  return {};
+}
+
+enum class Attempt { answered, next, closed };
+
+class ChatHandler {
+ public:
+  ChatHandler(RequestContext& ctx, std::size_t tenant)
+      : ctx_(ctx), snap_(ctx.snapshot), engine_(snap_.engine()) {
+    o_.tenant = tenant;
+  }
+
+  asio::awaitable<bool> run();
+
+ private:
+  asio::awaitable<bool> refuse(unsigned status, std::string_view message, std::string_view code,
+                               std::string_view extra = {});
+  asio::awaitable<Attempt> attempt(const BackendRuntime& b, const boost::json::object& body,
+                                   bool last);
+  asio::awaitable<Attempt> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
+                                        bool client_wants_usage, bool last);
+  std::string response_head(unsigned status, std::string_view content_type,
+                            const BackendRuntime& b) const;
+  void write_audit(const policies::RequestFacts& facts) const;
+  void settle(const policies::Reservation& reservation);
+
+  RequestContext& ctx_;
+  const Snapshot& snap_;
+  const policies::Engine& engine_;
+  Outcome o_;
+  policies::Decision decision_;
+  std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
+  upstream::ErrorKind last_error_ = upstream::ErrorKind::none;
+  std::size_t response_bytes_ = 0;
+  std::uint64_t prompt_tokens_ = 0;  // estimated
+};
+
+std::string ChatHandler::response_head(unsigned status, std::string_view content_type,
+                                       const BackendRuntime& b) const {
+  std::string h;
+  h.reserve(320);
+  append_status_line(h, status);
+  append_header(h, "Content-Type", content_type);
+  h += ctx_.common_headers();
+  append_header(h, "x-switchboard-backend", b.spec->name);
+  h += decision_headers_;
+  return h;
+}
+
+asio::awaitable<bool> ChatHandler::refuse(unsigned status, std::string_view message,
+                                          std::string_view code, std::string_view extra) {
+  std::string headers = decision_headers_;
+  headers += extra;
+  co_return co_await send_error(ctx_, o_, status, message, code, headers);
+}
+
+void ChatHandler::write_audit(const policies::RequestFacts& facts) const {
+  // One line per decision: the facts of the decision, never prompt text or entity values.
+  const config::Config& c = snap_.config();
+  std::string line;
+  line.reserve(384);
+  line += "{\"ts\":";
+  log::append_json_string(line, log::now_rfc3339());
+  line += ",\"type\":\"audit\",\"request_id\":";
+  log::append_json_string(line, ctx_.request_id);
+  line += ",\"tenant\":";
+  log::append_json_string(line, c.tenants[facts.tenant].name);
+  line += ",\"model\":";
+  log::append_json_string(line, o_.alias != nullptr ? o_.alias->name : std::string("none"));
+  line += ",\"outcome\":";
+  log::append_json_string(line, policies::to_string(decision_.outcome));
+  line += ",\"rule\":";
+  log::append_json_string(line, decision_.rule);
+  line += ",\"sensitivity\":";
+  log::append_json_string(line, c.sensitivity.levels.names[decision_.sensitivity]);
+  line += ",\"tier\":";
+  log::append_json_string(line, c.tiers.levels.names[decision_.tier]);
+  line += ",\"entities\":{";
+  bool first = true;
+  for (const policies::EntityCount& e : decision_.detection.entities) {
+    if (!first) {
+      line.push_back(',');
+    }
+    first = false;
+    log::append_json_string(line, engine_.detector().entity_names()[e.entity]);
+    line.push_back(':');
+    line += std::to_string(e.count);
+  }
+  line += "},\"backends\":[";
+  for (std::size_t i = 0; i < decision_.backends.size(); ++i) {
+    if (i > 0) {
+      line.push_back(',');
+    }
+    log::append_json_string(line, c.backends[decision_.backends[i]].name);
+  }
+  char cost[48];
+  std::snprintf(cost, sizeof cost, "],\"estimated_cost_usd\":%.8f}\n",
+                policies::to_usd(decision_.estimated_cost));
+  line += cost;
+  ctx_.worker.server.access_log().write_line(line);
+}
+
+asio::awaitable<bool> ChatHandler::run() {
+  const Request& req = ctx_.request;
+  // Parse once into a per-request arena: no per-node frees, and hostile nesting is bounded.
+  unsigned char arena[4096];
+  boost::json::monotonic_resource mr(arena, sizeof arena);
+  boost::json::parse_options opts;
+  opts.max_depth = 128;
+  error_code jec;
+  const boost::json::value parsed = boost::json::parse(req.body(), jec, &mr, opts);
+  if (jec || !parsed.is_object()) {
+    co_return co_await send_error(
+        ctx_, o_, 400,
+        "We could not parse the JSON body of your request. The body must be a JSON object "
+        "(see https://platform.openai.com/docs/api-reference/chat/create).");
+  }
+  const boost::json::object& body = parsed.as_object();
+  const auto* model = body.if_contains("model");
+  if (model == nullptr || !model->is_string() || model->as_string().empty()) {
+    co_return co_await send_error(ctx_, o_, 400, "you must provide a model parameter");
+  }
+  const auto* messages = body.if_contains("messages");
+  if (messages == nullptr) {
+    co_return co_await send_error(ctx_, o_, 400, "Missing required parameter: 'messages'.",
+                                  "missing_required_parameter");
+  }
+  if (!messages->is_array()) {
+    co_return co_await send_error(ctx_, o_, 400, "Invalid type for 'messages': expected an array.",
+                                  "invalid_type");
+  }
+  if (const auto* stream = body.if_contains("stream");
+      stream != nullptr && !stream->is_bool() && !stream->is_null()) {
+    co_return co_await send_error(ctx_, o_, 400, "Invalid type for 'stream': expected a boolean.",
+                                  "invalid_type");
+  }
+  const std::string_view alias_name(model->as_string().data(), model->as_string().size());
+  o_.alias = snap_.find_alias(alias_name);
+
+  // The decision: what the request carries, who sent it, and the live state.
+  adapters::ChatFacts chat;
+  adapters::collect_chat_facts(body, chat);
+  prompt_tokens_ = chat.estimated_prompt_tokens;
+  const config::Config& c = snap_.config();
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+  for (const std::string& name : c.policy_headers) {
+    if (const std::string_view v = req[name]; !v.empty()) {
+      headers.emplace_back(name, v);
+    }
+  }
+  policies::RequestFacts facts;
+  facts.tenant = o_.tenant;
+  facts.model = alias_name;
+  facts.texts = chat.texts;
+  facts.classification_header = req["x-data-classification"];
+  facts.tier_header = req["x-capability-tier"];
+  facts.estimated_prompt_tokens = chat.estimated_prompt_tokens;
+  facts.max_tokens = chat.max_tokens;
+  facts.tools = chat.tools;
+  facts.images = chat.images;
+  facts.json_schema = chat.json_schema;
+  facts.depth = chat.depth;
+  facts.reasoning_effort = chat.reasoning_effort;
+  facts.headers = headers;
+  policies::StateStore& state = snap_.state();
+  decision_ = engine_.decide(facts, state);
+  o_.rule_slot = snap_.rule_slot(decision_.rule);
+  o_.sensitivity = c.sensitivity.levels.names[decision_.sensitivity];
+
+  snap_.stats().decisions[o_.rule_slot][static_cast<std::size_t>(decision_.outcome)]->inc();
+  const auto& sensitive_row = snap_.stats().sensitive[decision_.sensitivity];
+  if (decision_.detection.entities.empty()) {
+    sensitive_row[0]->inc();
+  } else {
+    for (const policies::EntityCount& e : decision_.detection.entities) {
+      sensitive_row[e.entity + 1u]->inc();
+    }
+  }
+  write_audit(facts);
+  append_header(decision_headers_, "x-switchboard-rule",
+                decision_.rule.empty() ? std::string_view("none") : decision_.rule);
+  append_header(decision_headers_, "x-switchboard-sensitivity", o_.sensitivity);
+  append_header(decision_headers_, "x-switchboard-tier", c.tiers.levels.names[decision_.tier]);
+
+  switch (decision_.outcome) {
+    case policies::Outcome::route:
+      break;
+    case policies::Outcome::unknown_model: {
+      std::string msg = "The model `";
+      msg += alias_name.substr(0, 256);
+      msg += "` does not exist or you do not have access to it.";
+      co_return co_await refuse(404, msg, "model_not_found");
+    }
+    case policies::Outcome::bad_request:
+      co_return co_await refuse(400, decision_.message, "invalid_header");
+    case policies::Outcome::forbidden:
+      co_return co_await refuse(403, decision_.message, "sensitive_data_not_cleared");
+    case policies::Outcome::unavailable:
+      co_return co_await refuse(503, decision_.message, "no_backend_available",
+                                "Retry-After: 1\r\n");
+    case policies::Outcome::shed:
+      co_return co_await refuse(429, decision_.message, "load_shed", "Retry-After: 1\r\n");
+  }
+
+  // Admission: rate limits, and a budget reservation that covers the dearest backend this
+  // request may end up on, so fallbacks can never spend more than was reserved.
+  const config::Tenant& tenant = c.tenants[o_.tenant];
+  const std::uint64_t output_estimate = chat.max_tokens.value_or(c.cost.default_output_tokens);
+  policies::Micros reserve = 0;
+  bool any_closed = false;
+  for (const std::size_t b : decision_.backends) {
+    reserve = std::max(reserve, engine_.cost(b, chat.estimated_prompt_tokens, output_estimate));
+    any_closed = any_closed || c.backends[b].hosting == config::Hosting::closed;
+  }
+  const bool enforce_budget =
+      tenant.budget.on_exhausted == config::BudgetAction::reject || any_closed;
+  policies::AdmissionResult admission =
+      state.admit(o_.tenant, decision_.estimated_tokens, reserve, enforce_budget);
+  if (admission.outcome == policies::Admission::budget_exhausted &&
+      tenant.budget.on_exhausted == config::BudgetAction::self_hosted_only) {
+    // Out of budget in self-hosted-only mode: the paid backends drop out, the rest keep serving.
+    std::erase_if(decision_.backends,
+                  [&](std::size_t b) { return c.backends[b].hosting == config::Hosting::closed; });
+    if (!decision_.backends.empty()) {
+      admission = state.admit(o_.tenant, decision_.estimated_tokens, 0, false);
+    }
+  }
+  if (admission.outcome != policies::Admission::ok) {
+    const std::size_t kind = admission.outcome == policies::Admission::rate_limited_requests ? 0
+                             : admission.outcome == policies::Admission::rate_limited_tokens ? 1
+                                                                                             : 2;
+    snap_.tenant(o_.tenant).rate_limited[kind]->inc();
+    const std::string retry =
+        "Retry-After: " + std::to_string(std::max<long long>(1, admission.retry_after.count())) +
+        "\r\n";
+    const char* what = kind == 0   ? "Rate limit reached for requests per minute"
+                       : kind == 1 ? "Rate limit reached for tokens per minute"
+                                   : "Budget exhausted";
+    co_return co_await refuse(429, std::string(what) + " for tenant '" + tenant.name + "'.",
+                              kind == 2 ? "budget_exhausted" : "rate_limit_exceeded", retry);
+  }
+
+  Attempt result = Attempt::next;
+  for (std::size_t i = 0; i < decision_.backends.size() && result == Attempt::next; ++i) {
+    const std::size_t b = decision_.backends[i];
+    // The invariant, once more at the point of sending: nothing uncleared ever leaves.
+    if (!engine_.cleared(b, decision_.sensitivity, o_.tenant)) {
+      log::error("clearance invariant violated by a decision; backend skipped",
+                 {{"request_id", ctx_.request_id}, {"backend", c.backends[b].name}});
+      continue;
+    }
+    result = co_await attempt(snap_.backend(b), body, i + 1 == decision_.backends.size());
+  }
+  if (result == Attempt::next) {
+    o_.usage.reset();
+    settle(admission.reservation);
+    o_.error = upstream::to_string(last_error_);
+    if (last_error_ == upstream::ErrorKind::none) {
+      co_return co_await refuse(503, "Every backend for this request is at capacity; retry later.",
+                                "backend_at_capacity", "Retry-After: 1\r\n");
+    }
+    const unsigned status = upstream::is_timeout(last_error_) ? 504 : 502;
+    std::string msg = "Upstream backend '";
+    msg += o_.backend != nullptr ? o_.backend->spec->name : std::string("?");
+    msg += status == 504 ? "' timed out (" : "' failed (";
+    msg += upstream::to_string(last_error_);
+    msg += ").";
+    co_return co_await refuse(status, msg, status == 504 ? "upstream_timeout" : "upstream_error");
+  }
+  settle(admission.reservation);
+  record(ctx_, o_);
+  co_return result == Attempt::answered && !ctx_.close;
+}
+
+// Actual cost from the usage (estimated from sizes when the upstream reported none), the budget
+// reconciled, backend rates and savings recorded.
+void ChatHandler::settle(const policies::Reservation& reservation) {
+  policies::Micros actual = 0;
+  if (o_.backend != nullptr && o_.status == 200) {
+    if (!o_.usage) {
+      // No usage from the upstream: the prompt estimate, and the response's size at about four
+      // bytes per token (an over-estimate, as the JSON or SSE framing is counted too).
+      adapters::Usage u;
+      u.input = static_cast<std::int64_t>(prompt_tokens_);
+      u.output = static_cast<std::int64_t>(response_bytes_ / 4);
+      o_.usage = u;
+      o_.usage_estimated = true;
+    }
+    const auto& u = *o_.usage;
+    const std::size_t b = o_.backend->index;
+    actual =
+        engine_.cost(b, static_cast<std::uint64_t>(u.input), static_cast<std::uint64_t>(u.output),
+                     static_cast<std::uint64_t>(u.cached_input));
+    o_.cost_usd = policies::to_usd(actual);
+    snap_.state().record_backend(b, static_cast<std::uint64_t>(u.input + u.output));
+    if (o_.backend->spec->hosting == config::Hosting::self_hosted) {
+      if (const auto ref = engine_.reference_cost(static_cast<std::uint64_t>(u.input),
+                                                  static_cast<std::uint64_t>(u.output),
+                                                  static_cast<std::uint64_t>(u.cached_input))) {
+        const TenantRuntime& t = snap_.tenant(o_.tenant);
+        t.reference_cost->add(policies::to_usd(*ref));
+        if (*ref > actual) {
+          t.savings->add(policies::to_usd(*ref - actual));
+        }
+      }
+    }
+  }
+  snap_.state().reconcile(reservation, actual);
+}
+
+asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
+                                              const boost::json::object& body, bool last) {
+  policies::StateStore& state = snap_.state();
+  if (b.spec->max_in_flight > 0 &&
+      state.backend_in_flight(b.index) >= static_cast<std::int64_t>(b.spec->max_in_flight)) {
+    co_return Attempt::next;  // filled up since the decision
+  }
+  state.add_in_flight(b.index, 1);
+  struct Release {
+    policies::StateStore& s;
+    std::size_t i;
+    ~Release() { s.add_in_flight(i, -1); }
+  } release{state, b.index};
+
+  ++o_.attempts;
+  o_.backend = &b;
+  adapters::ChatRequestPlan plan =
+      adapters::plan_chat_request(ctx_.request.body(), body, b.spec->model);
+  o_.stream = plan.stream;
+
+  upstream::Request up{http::verb::post, b.endpoint.base_path + "/chat/completions", 11};
+  forward_headers(ctx_.request, up);
+  up.set(http::field::content_type, "application/json");
+  up.set(http::field::accept, plan.stream ? "text/event-stream" : "application/json");
+  up.set(http::field::accept_encoding, "identity");
+  up.set("x-request-id", ctx_.request_id);
+  if (!b.authorization.empty()) {
+    up.set(http::field::authorization, b.authorization);
+  }
+  for (const auto& [k, v] : b.spec->headers) {
+    up.set(k, v);
+  }
+  up.body() = std::move(plan.body);
+
+  upstream::Error err;
+  auto t = Clock::now();
+  auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
+  auto waited = Clock::now() - t;
+  o_.io_wait += waited;
+  o_.upstream += waited;
+  if (!ex) {
+    last_error_ = err.kind;
+    b.count_error(err.kind);
+    co_return Attempt::next;
+  }
+
+  const unsigned status = ex->status();
+  if (status != 200) {
+    std::string ebody;
+    upstream::Error rerr;
+    t = Clock::now();
+    co_await ex->read_all(ebody, kMaxErrorBody, rerr);
+    waited = Clock::now() - t;
+    o_.io_wait += waited;
+    o_.upstream += waited;
+    if (status >= 500) {
+      b.count_error_status();
+    }
+    if ((status == 429 || status >= 500) && !last) {
+      last_error_ = upstream::ErrorKind::protocol;
+      co_return Attempt::next;
+    }
+    o_.error = "upstream_status";
+    if (status >= 400 && status < 500) {
+      // The upstream's own answer (bad parameter, rate limit, ...) is the truth: pass it on.
+      o_.status = status;
+      const std::string_view ctype = ex->headers()[http::field::content_type];
+      std::string head = response_head(status, ctype.empty() ? "application/json" : ctype, b);
+      if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
+        append_header(head, "Retry-After", ra);
+      }
+      append_header(head, "Content-Length", std::to_string(ebody.size()));
+      head += "\r\n";
+      head += ebody;
+      const bool ok = co_await send(ctx_, o_, head);
+      co_return ok ? Attempt::answered : Attempt::closed;
+    }
+    // A 5xx upstream is a gateway failure for the client: 502, or the 503/504 it reported.
+    const unsigned mapped = status == 503 || status == 504 ? status : 502;
+    o_.status = mapped;
+    std::string msg =
+        "Upstream backend '" + b.spec->name + "' returned HTTP " + std::to_string(status);
+    if (const std::string m = upstream_error_message(ebody); !m.empty()) {
+      msg += ": " + m.substr(0, 512);
+    }
+    std::string extra = ctx_.common_headers();
+    append_header(extra, "x-switchboard-backend", b.spec->name);
+    extra += decision_headers_;
+    if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
+      append_header(extra, "Retry-After", ra);
+    }
+    const bool ok = co_await send(ctx_, o_, error_response(mapped, msg, "upstream_error", extra));
+    co_return ok ? Attempt::answered : Attempt::closed;
+  }
+
+  const std::string_view ctype = ex->headers()[http::field::content_type];
+  if (plan.stream && ctype.substr(0, 17) == "text/event-stream") {
+    co_return co_await relay_stream(*ex, b, plan.client_wants_usage, last);
+  }
+
+  std::string rbody;
+  upstream::Error rerr;
+  t = Clock::now();
+  const bool complete = co_await ex->read_all(rbody, kMaxResponseBody, rerr);
+  waited = Clock::now() - t;
+  o_.io_wait += waited;
+  o_.upstream += waited;
+  if (!complete && rerr) {
+    last_error_ = rerr.kind;
+    b.count_error(rerr.kind);
+    co_return Attempt::next;
+  }
+  o_.usage = adapters::usage_from_openai_text(rbody);
+  response_bytes_ = rbody.size();
+  o_.status = 200;
+  std::string head = response_head(200, ctype.empty() ? "application/json" : ctype, b);
+  append_header(head, "Content-Length", std::to_string(rbody.size()));
+  head += "\r\n";
+  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(rbody)};
+  t = Clock::now();
+  const error_code ec = co_await ctx_.downstream.write(bufs);
+  o_.io_wait += Clock::now() - t;
+  co_return ec ? Attempt::closed : Attempt::answered;
+}
+
+asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
+                                                   bool client_wants_usage, bool last) {
+  adapters::ChatStreamRelay relay(client_wants_usage);
+  const bool chunked = !ctx_.http10;
+  if (!chunked) {
+    ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
+  }
+  std::string head = response_head(200, "text/event-stream; charset=utf-8", b);
+  append_header(head, "Cache-Control", "no-cache");
+  if (chunked) {
+    append_header(head, "Transfer-Encoding", "chunked");
+  }
+  head += "\r\n";
+  bool head_sent = false;
+
+  std::string in;
+  std::string out;
+  char size_line[24];
+  upstream::Error err;
+  for (;;) {
+    in.clear();
+    auto t = Clock::now();
+    const bool more = co_await ex.read_some(in, err);
+    auto waited = Clock::now() - t;
+    o_.io_wait += waited;
+    o_.upstream += waited;
+    if (!in.empty()) {
+      relay.feed(in, out);
+      if (relay.pending_bytes() > kMaxPendingEvent) {
+        // An upstream that never ends its event would grow this buffer without bound.
+        err.kind = upstream::ErrorKind::too_large;
+        break;
+      }
+    }
+    if (!out.empty()) {
+      std::array<asio::const_buffer, 4> bufs;
+      std::size_t nb = 0;
+      if (!head_sent) {
+        bufs[nb++] = asio::buffer(head);
+      }
+      if (chunked) {
+        const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", out.size());
+        bufs[nb++] = asio::buffer(size_line, static_cast<std::size_t>(len));
+      }
+      bufs[nb++] = asio::buffer(out);
+      if (chunked) {
+        bufs[nb++] = asio::buffer("\r\n", 2);
+      }
+      t = Clock::now();
+      const error_code ec =
+          co_await ctx_.downstream.write(std::span<const asio::const_buffer>(bufs.data(), nb));
+      o_.io_wait += Clock::now() - t;
+      response_bytes_ += out.size();
+      if (!head_sent) {
+        head_sent = true;
+        o_.first_byte = Clock::now();
+        o_.status = 200;
+      }
+      out.clear();
+      if (ec) {
+        o_.error = "client_gone";
+        o_.usage = relay.usage();
+        co_return Attempt::closed;
+      }
+    }
+    if (!more) {
+      break;
+    }
+  }
+  o_.usage = relay.usage();
+
+  if (err || !relay.saw_done()) {
+    const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
+    last_error_ = kind;
+    b.count_error(kind);
+    if (!head_sent) {
+      co_return Attempt::next;  // nothing reached the client yet: the next backend, or a 502/504
+    }
+    o_.error = upstream::to_string(kind);
+    // Mid-stream failure: an error event the OpenAI SDKs raise as an APIError, then the end.
+    std::string msg = "Upstream backend '" + b.spec->name + "' stream interrupted (";
+    msg += upstream::to_string(kind);
+    msg += ").";
+    std::string event = "data: ";
+    event += error_json(msg, upstream::is_timeout(kind) ? "timeout_error" : "api_error",
+                        "upstream_stream_interrupted");
+    event += "\n\n";
+    std::string tail;
+    if (chunked) {
+      char line[24];
+      const int len = std::snprintf(line, sizeof line, "%zx\r\n", event.size());
+      tail.append(line, static_cast<std::size_t>(len));
+      tail += event;
+      tail += "\r\n0\r\n\r\n";
+    } else {
+      tail = std::move(event);
+    }
+    co_await send(ctx_, o_, tail);
+    co_return Attempt::closed;
+  }
+  (void)last;
+
+  if (!head_sent) {
+    o_.status = 200;
+    o_.first_byte = Clock::now();
+    if (chunked) {
+      head += "0\r\n\r\n";
+    }
+    const bool ok = co_await send(ctx_, o_, head);
+    co_return ok ? Attempt::answered : Attempt::closed;
+  }
+  if (chunked) {
+    const bool ok = co_await send(ctx_, o_, "0\r\n\r\n");
+    co_return ok ? Attempt::answered : Attempt::closed;
+  }
+  co_return Attempt::answered;
+}
+
+}  // namespace
+
+asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant) {
+  ChatHandler handler(ctx, tenant);
+  co_return co_await handler.run();
+}
+
+}  // namespace sb::gateway

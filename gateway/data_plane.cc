@@ -1,0 +1,206 @@
+// The data plane's entry: request ids, authentication, routing by path, /v1/models, and the
+// recording of every request's metrics and access-log line.
+
+#include <algorithm>
+#include <string>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include "gateway/access_log.h"
+#include "gateway/exchange.h"
+#include "gateway/http_response.h"
+#include "gateway/log.h"
+#include "gateway/server.h"
+#include "gateway/snapshot.h"
+#include "gateway/worker.h"
+
+namespace sb::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+double millis(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// A client's x-request-id is kept when it is short and plain; otherwise we make one.
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
+  });
+}
+
+// The API key of a request: `Authorization: Bearer KEY` (OpenAI SDKs) or `x-api-key: KEY`
+// (Anthropic SDKs). Empty when neither is present.
+std::string_view api_key_of(const Request& req) {
+  std::string_view auth = req[http::field::authorization];
+  if (!auth.empty()) {
+    if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
+      auth.remove_prefix(7);
+      while (!auth.empty() && auth.front() == ' ') {
+        auth.remove_prefix(1);
+      }
+      return auth;
+    }
+    return {};
+  }
+  return req["x-api-key"];
+}
+
+asio::awaitable<bool> handle_models(RequestContext& ctx, Outcome& o, std::string_view path) {
+  const Snapshot& snap = ctx.snapshot;
+  if (path == "/v1/models") {
+    o.status = 200;
+    const bool ok =
+        co_await send(ctx, o, json_response(200, snap.models_body(), ctx.common_headers()));
+    record(ctx, o);
+    co_return ok && !ctx.close;
+  }
+  const std::string_view id = path.substr(std::string_view("/v1/models/").size());
+  const AliasRuntime* alias = snap.find_alias(id);
+  if (alias == nullptr) {
+    std::string msg = "The model '";
+    msg += id.substr(0, 256);
+    msg += "' does not exist";
+    co_return co_await send_error(ctx, o, 404, msg, "model_not_found");
+  }
+  o.status = 200;
+  std::string body = "{\"id\":";
+  log::append_json_string(body, alias->name);
+  body += ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchboard\"}";
+  const bool ok = co_await send(ctx, o, json_response(200, body, ctx.common_headers()));
+  record(ctx, o);
+  co_return ok && !ctx.close;
+}
+
+}  // namespace
+
+std::string_view path_of(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+void record(RequestContext& ctx, const Outcome& o) {
+  const Snapshot& snap = ctx.snapshot;
+  const auto end = Clock::now();
+  const auto total = end - ctx.received;
+  const RouteStats* route = &snap.stats().unrouted;
+  if (o.alias != nullptr) {
+    route = o.backend != nullptr ? &o.alias->per_backend[o.backend->index] : &o.alias->none;
+  }
+  ctx.worker.stats.requests(snap, o.tenant, o.alias, o.backend, o.rule_slot, o.status).inc();
+  route->duration->observe(seconds(total));
+  if (o.first_byte) {
+    route->ttft->observe(seconds(*o.first_byte - ctx.received));
+  }
+  const auto overhead = total - o.io_wait;
+  snap.stats().overhead->observe(seconds(overhead));
+  if (o.backend != nullptr && o.usage && o.tenant != kNoTenant) {
+    const TenantBackendCells& cells = ctx.worker.stats.tenant_backend(snap, o.tenant, *o.backend);
+    cells.input->inc(static_cast<std::uint64_t>(o.usage->input));
+    cells.output->inc(static_cast<std::uint64_t>(o.usage->output));
+    cells.cached_input->inc(static_cast<std::uint64_t>(o.usage->cached_input));
+    cells.reasoning->inc(static_cast<std::uint64_t>(o.usage->reasoning));
+    cells.cost->add(o.cost_usd);
+  }
+  AccessRecord r;
+  r.request_id = ctx.request_id;
+  if (o.tenant != kNoTenant) {
+    r.tenant = snap.config().tenants[o.tenant].name;
+  }
+  r.method = ctx.request.method_string();
+  r.path = path_of(ctx.request.target());
+  r.model = o.alias != nullptr ? std::string_view(o.alias->name) : std::string_view();
+  r.backend = o.backend != nullptr && o.status != 0 ? std::string_view(o.backend->spec->name)
+                                                    : std::string_view();
+  r.status = o.status;
+  r.stream = o.stream;
+  r.attempts = o.attempts;
+  r.duration_ms = millis(total);
+  r.ttft_ms = o.first_byte ? millis(*o.first_byte - ctx.received) : -1;
+  r.upstream_ms = millis(o.upstream);
+  r.overhead_us = std::chrono::duration<double, std::micro>(overhead).count();
+  if (o.usage) {
+    r.tokens_in = o.usage->input;
+    r.tokens_out = o.usage->output;
+  }
+  r.cost_usd = o.cost_usd;
+  r.sensitivity = o.sensitivity;
+  r.error = o.error;
+  ctx.worker.server.access_log().write(r);
+}
+
+asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes) {
+  const auto t = Clock::now();
+  const auto ec = co_await ctx.downstream.write(bytes);
+  o.io_wait += Clock::now() - t;
+  co_return !ec;
+}
+
+asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
+                                 std::string_view message, std::string_view code,
+                                 std::string_view extra_headers) {
+  o.status = status;
+  std::string headers = ctx.common_headers();
+  headers += extra_headers;
+  const bool ok = co_await send(ctx, o, error_response(status, message, code, headers));
+  record(ctx, o);
+  co_return ok && !ctx.close;
+}
+
+asio::awaitable<bool> handle_data(RequestContext& ctx) {
+  const Request& req = ctx.request;
+  const std::string_view client_id = req["x-request-id"];
+  ctx.request_id =
+      acceptable_request_id(client_id) ? std::string(client_id) : ctx.worker.next_request_id();
+  const std::string_view path = path_of(req.target());
+  Outcome o;
+
+  const bool chat = path == "/v1/chat/completions";
+  const bool models = path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11);
+  if (!chat && !models) {
+    std::string msg = "Invalid URL (";
+    msg += req.method_string();
+    msg += ' ';
+    msg += path.substr(0, 256);
+    msg += ')';
+    co_return co_await send_error(ctx, o, 404, msg, "unknown_url");
+  }
+
+  const std::optional<std::size_t> tenant = ctx.snapshot.authenticate(api_key_of(req));
+  if (!tenant) {
+    const bool missing = api_key_of(req).empty();
+    co_return co_await send_error(
+        ctx, o, 401,
+        missing ? "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."
+                : "Incorrect API key provided.",
+        missing ? "missing_api_key" : "invalid_api_key");
+  }
+  o.tenant = *tenant;
+
+  if (chat) {
+    if (req.method() != http::verb::post) {
+      co_return co_await send_error(
+          ctx, o, 405, "Method not allowed: use POST /v1/chat/completions.", {}, "Allow: POST\r\n");
+    }
+    co_return co_await handle_chat(ctx, *tenant);
+  }
+  if (req.method() != http::verb::get) {
+    co_return co_await send_error(ctx, o, 405, "Method not allowed: use GET.", {},
+                                  "Allow: GET\r\n");
+  }
+  co_return co_await handle_models(ctx, o, path);
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,60 @@
+#pragma once
+// Internal to the data plane: the facts of one request gathered along its way, the helpers that
+// write answers, and the one place a request's metrics and access-log line are recorded.
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "adapters/upstream/client.h"
+#include "adapters/usage.h"
+#include "gateway/handler.h"
+#include "gateway/request_stats.h"
+
+namespace sb::gateway {
+
+struct AliasRuntime;
+struct BackendRuntime;
+class Snapshot;
+
+struct Outcome {
+  std::size_t tenant = kNoTenant;
+  const AliasRuntime* alias = nullptr;
+  const BackendRuntime* backend = nullptr;  ///< the backend that answered (or failed last)
+  std::size_t rule_slot = 0;
+  unsigned status = 0;
+  bool stream = false;
+  unsigned attempts = 0;
+  Clock::duration io_wait{};                    ///< time awaiting the upstream or the client
+  Clock::duration upstream{};                   ///< time awaiting the upstream
+  std::optional<Clock::time_point> first_byte;  ///< first content byte sent (streams)
+  std::optional<adapters::Usage> usage;
+  bool usage_estimated = false;  ///< the upstream reported none; tokens are estimates
+  double cost_usd = 0;
+  std::string_view error;
+  std::string_view sensitivity;  ///< level name, once decided
+};
+
+/// The request path without its query string.
+std::string_view path_of(std::string_view target);
+
+/// Records metrics and writes the access-log line. Call exactly once per request.
+void record(RequestContext& ctx, const Outcome& o);
+
+/// Writes complete response bytes; false when the client is gone.
+boost::asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes);
+
+/// Answers with an OpenAI-shaped error and records the request. Returns whether the connection
+/// may stay open.
+boost::asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
+                                        std::string_view message, std::string_view code = {},
+                                        std::string_view extra_headers = {});
+
+/// The chat-completions pipeline (chat.cc): decide, admit, dispatch, relay, reconcile.
+boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant);
+
+}  // namespace sb::gateway
