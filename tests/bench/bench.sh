@@ -135,6 +135,9 @@ wait_for_line "$work/fake.log" "$fake_line" "$fake_pid" fake_upstream
 fake_url=$(sed -nE "s#${fake_line}.*#\\1#p" "$work/fake.log" | head -n 1)
 fake_port=$(sed -nE "s#${fake_line}.*#\\2#p" "$work/fake.log" | head -n 1)
 
+# Two gateways on the same backend: "switchboard" with detection and policies off (the plain
+# proxy), "sb-policies" with every built-in detector on and a realistic rule set (tenant key
+# authentication, sensitivity, tier and volume rules), so their difference is what routing costs.
 cat >"$work/switchboard.yaml" <<EOF
 server: {listen: "127.0.0.1:0", threads: 1}
 admin: {listen: "127.0.0.1:0"}
@@ -142,14 +145,60 @@ backends:
   local: {provider: vllm, base_url: "$fake_url", model: "meta-llama/Llama-3.1-8B-Instruct"}
 models:
   default: {candidates: [local]}
+sensitivity:
+  detectors: {credit_card: "off", us_ssn: "off", iban: "off", email: "off", phone: "off",
+              ip_address: "off", secret: "off"}
 EOF
-"$switchboard_bin" run --config "$work/switchboard.yaml" >/dev/null 2>"$work/switchboard.log" &
-switchboard_pid=$!
-pids+=("$switchboard_pid")
-wait_for_line "$work/switchboard.log" '"msg":"listening"' "$switchboard_pid" switchboard
-listening=$(grep -m 1 '"msg":"listening"' "$work/switchboard.log")
-switchboard_addr=$(sed -nE 's/.*"listen":"([^"]+)".*/\1/p' <<<"$listening")
-admin_addr=$(sed -nE 's/.*"admin":"([^"]+)".*/\1/p' <<<"$listening")
+cat >"$work/sb-policies.yaml" <<EOF
+server: {listen: "127.0.0.1:0", threads: 1}
+admin: {listen: "127.0.0.1:0"}
+backends:
+  local:
+    provider: vllm
+    base_url: "$fake_url"
+    model: "meta-llama/Llama-3.1-8B-Instruct"
+    clearance: restricted
+    max_in_flight: 1000
+    price: {gpu_hour_usd: 2.1, tokens_per_second: 1800}
+  spare:
+    provider: vllm
+    base_url: "$fake_url"
+    model: "meta-llama/Llama-3.1-8B-Instruct"
+    clearance: internal
+    tier: frontier
+    price: {input_per_mtok: 2.5, output_per_mtok: 10}
+models:
+  default: {candidates: [local]}
+tenants:
+  bench: {api_keys: ["sha256:c00397de4384b5bbaf14c02fe1ec7020d28d1eeab6a722c576c84b6678c41c29"]}
+sensitivity:
+  custom:
+    - {name: codename, pattern: 'PROJECT-(ATLAS|ORION)', level: confidential}
+policies:
+  - {name: sensitive-stays-home, when: {sensitivity: {at_least: confidential}}, route: {to: [local], on_unavailable: reject}}
+  - {name: frontier, when: {tier: {at_least: frontier}}, route: {to: [spare]}}
+  - {name: overflow, when: {volume: {backend: local, in_flight_above: 0.9}}, route: {to: [spare]}}
+  - {name: big-prompts, when: {features: {prompt_tokens_above: 100000}}, route: {to: [spare]}}
+  - {name: default, route: {to: [local, spare], strategy: ordered}}
+EOF
+start_switchboard() {  # NAME CONFIG -> sets sb_pid, sb_addr, sb_admin
+  "$switchboard_bin" run --config "$2" >/dev/null 2>"$work/$1.log" &
+  sb_pid=$!
+  pids+=("$sb_pid")
+  wait_for_line "$work/$1.log" '"msg":"listening"' "$sb_pid" "$1"
+  local line
+  line=$(grep -m 1 '"msg":"listening"' "$work/$1.log")
+  sb_addr=$(sed -nE 's/.*"listen":"([^"]+)".*/\1/p' <<<"$line")
+  sb_admin=$(sed -nE 's/.*"admin":"([^"]+)".*/\1/p' <<<"$line")
+}
+start_switchboard switchboard "$work/switchboard.yaml"
+switchboard_pid=$sb_pid
+switchboard_addr=$sb_addr
+admin_addr=$sb_admin
+start_switchboard sb-policies "$work/sb-policies.yaml"
+policies_pid=$sb_pid
+policies_addr=$sb_addr
+declare -A admin_of=([switchboard]="$admin_addr" [sb-policies]="$sb_admin")
 
 nginx_pid=""
 nginx_addr=""
@@ -227,9 +276,9 @@ cpu_ticks() {
 }
 
 # Sum and count of switchboard_overhead_seconds from the admin plane, "" when unavailable.
-overhead_metric() {
+overhead_metric() {  # ADMIN_ADDR
   ((have_curl)) || return 0
-  curl -fsS --max-time 2 "http://$admin_addr/metrics" 2>/dev/null |
+  curl -fsS --max-time 2 "http://$1/metrics" 2>/dev/null |
     awk '/^switchboard_overhead_seconds_sum[ {]/ {s += $NF}
          /^switchboard_overhead_seconds_count[ {]/ {c += $NF}
          END {if (c > 0) printf "%.9f %d\n", s, c}'
@@ -276,11 +325,11 @@ run_wrk() {
     >/dev/null 2>&1 || true
   local cpu0="" cpu1="" m0="" m1=""
   [[ -n $pid ]] && cpu0=$(cpu_ticks "$pid")
-  [[ $name == switchboard ]] && m0=$(overhead_metric)
+  [[ -n ${admin_of[$name]:-} ]] && m0=$(overhead_metric "${admin_of[$name]}")
   "$tool" -t "$threads" -c "$conns" -d "$dur" "${rate_arg[@]}" --latency -s "$here/chat.lua" \
     "$url" >"$out" 2>&1 || die "$tool failed against $name: $(tail -n 5 "$out")"
   [[ -n $pid ]] && cpu1=$(cpu_ticks "$pid")
-  [[ $name == switchboard ]] && m1=$(overhead_metric)
+  [[ -n ${admin_of[$name]:-} ]] && m1=$(overhead_metric "${admin_of[$name]}")
 
   local line
   line=$(grep -m 1 '^BENCH ' "$out") || die "no BENCH line in the $tool output: $(tail -n 5 "$out")"
@@ -317,14 +366,15 @@ endpoints="direct $fake_url, switchboard http://$switchboard_addr/v1"
 say "$endpoints${nginx_addr:+, nginx http://$nginx_addr/v1}"
 [[ -n $nginx_note ]] && say "$nginx_note"
 
-targets=(direct switchboard)
+targets=(direct switchboard sb-policies)
 [[ -n $nginx_addr ]] && targets+=(nginx)
 modes=(load)
 ((rate > 0)) && modes+=(rate)
 
 declare -A addr_of=([direct]="127.0.0.1:$fake_port" [switchboard]="$switchboard_addr"
-  [nginx]="$nginx_addr")
-declare -A pid_of=([direct]="" [switchboard]="$switchboard_pid" [nginx]="$nginx_pid")
+  [sb-policies]="$policies_addr" [nginx]="$nginx_addr")
+declare -A pid_of=([direct]="" [switchboard]="$switchboard_pid" [sb-policies]="$policies_pid"
+  [nginx]="$nginx_pid")
 for target in "${targets[@]}"; do
   check_target "$target" "${addr_of[$target]}"
 done
@@ -334,7 +384,7 @@ for mode in "${modes[@]}"; do
   done
 done
 
-for pid in "$switchboard_pid" $nginx_pid; do
+for pid in "$switchboard_pid" "$policies_pid" $nginx_pid; do
   kill -0 "$pid" 2>/dev/null || die "a proxy (pid $pid) died during the benchmark"
 done
 
