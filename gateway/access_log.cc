@@ -2,17 +2,21 @@
 
 #include <unistd.h>
 
-#include <cstdio>
+#include <charconv>
 
 #include "gateway/log.h"
 
 namespace sb::gateway {
 namespace {
 
-void append_number(std::string& out, double v, const char* fmt) {
-  char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, fmt, v);
-  out.append(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+// Lines are gathered per thread and written in batches (see AccessLog): no system call per line.
+thread_local std::string tl_buffer;
+constexpr std::size_t kFlushBytes = 32 * 1024;
+
+void append_number(std::string& out, double v, int precision) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, precision);
+  out.append(buf, r.ptr);
 }
 
 void field(std::string& out, std::string_view key, std::string_view value) {
@@ -32,10 +36,9 @@ void AccessLog::write(const AccessRecord& r) const {
   if (fd_ < 0) {
     return;
   }
-  std::string line;
-  line.reserve(320);
+  std::string& line = tl_buffer;
   line += "{\"ts\":";
-  log::append_json_string(line, log::now_rfc3339());
+  log::append_timestamp(line);
   line += ",\"type\":\"access\"";
   field(line, "request_id", r.request_id);
   field(line, "tenant", r.tenant);
@@ -47,33 +50,52 @@ void AccessLog::write(const AccessRecord& r) const {
   line += r.stream ? ",\"stream\":true" : ",\"stream\":false";
   line += ",\"attempts\":" + std::to_string(r.attempts);
   line += ",\"duration_ms\":";
-  append_number(line, r.duration_ms, "%.3f");
+  append_number(line, r.duration_ms, 3);
   line += ",\"ttft_ms\":";
   if (r.ttft_ms < 0) {
     line += "null";
   } else {
-    append_number(line, r.ttft_ms, "%.3f");
+    append_number(line, r.ttft_ms, 3);
   }
   line += ",\"upstream_ms\":";
-  append_number(line, r.upstream_ms, "%.3f");
+  append_number(line, r.upstream_ms, 3);
   line += ",\"overhead_us\":";
-  append_number(line, r.overhead_us, "%.1f");
+  append_number(line, r.overhead_us, 1);
   line += ",\"tokens_in\":";
   line += r.tokens_in < 0 ? "null" : std::to_string(r.tokens_in);
   line += ",\"tokens_out\":";
   line += r.tokens_out < 0 ? "null" : std::to_string(r.tokens_out);
   line += ",\"cost_usd\":";
-  append_number(line, r.cost_usd, "%.8f");
+  append_number(line, r.cost_usd, 8);
   field(line, "sensitivity", r.sensitivity);
   field(line, "error", r.error);
   line += "}\n";
-  [[maybe_unused]] auto n = ::write(fd_, line.data(), line.size());
+  if (line.size() >= kFlushBytes) {
+    flush_this_thread();
+  }
 }
 
 void AccessLog::write_line(std::string_view line) const {
-  if (fd_ >= 0) {
-    [[maybe_unused]] auto n = ::write(fd_, line.data(), line.size());
+  if (fd_ < 0) {
+    return;
   }
+  tl_buffer += line;
+  if (tl_buffer.size() >= kFlushBytes) {
+    flush_this_thread();
+  }
+}
+
+void AccessLog::flush_this_thread() const {
+  std::string& buf = tl_buffer;
+  std::size_t done = 0;
+  while (fd_ >= 0 && done < buf.size()) {
+    const ssize_t n = ::write(fd_, buf.data() + done, buf.size() - done);
+    if (n <= 0) {
+      break;  // a full disk or a closed pipe must not stop the gateway; the lines are dropped
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  buf.clear();
 }
 
 }  // namespace sb::gateway

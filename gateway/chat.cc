@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -120,7 +121,7 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts) const {
   std::string line;
   line.reserve(384);
   line += "{\"ts\":";
-  log::append_json_string(line, log::now_rfc3339());
+  log::append_timestamp(line);
   line += ",\"type\":\"audit\",\"request_id\":";
   log::append_json_string(line, ctx_.request_id);
   line += ",\"tenant\":";
@@ -153,10 +154,12 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts) const {
     }
     log::append_json_string(line, c.backends[decision_.backends[i]].name);
   }
+  line += "],\"estimated_cost_usd\":";
   char cost[48];
-  std::snprintf(cost, sizeof cost, "],\"estimated_cost_usd\":%.8f}\n",
-                policies::to_usd(decision_.estimated_cost));
-  line += cost;
+  const auto r = std::to_chars(cost, cost + sizeof cost, policies::to_usd(decision_.estimated_cost),
+                               std::chars_format::fixed, 8);
+  line.append(cost, r.ptr);
+  line += "}\n";
   ctx_.worker.server.access_log().write_line(line);
 }
 

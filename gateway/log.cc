@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <ctime>
 
 namespace sb::gateway::log {
@@ -43,16 +44,33 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 std::string now_rfc3339() {
+  std::string quoted;
+  append_timestamp(quoted);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+void append_timestamp(std::string& out) {
+  thread_local std::int64_t cached_second = -1;
+  thread_local char prefix[64];  // "YYYY-MM-DDTHH:MM:SS." (room for any int the formats allow)
   const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  const auto ms_total =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::int64_t second = ms_total / 1000;
+  if (second != cached_second) {
+    const std::time_t t = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = second;
+  }
+  const int ms = static_cast<int>(ms_total % 1000);
+  out.push_back('"');
+  out.append(prefix, 20);
+  out.push_back(static_cast<char>('0' + ms / 100));
+  out.push_back(static_cast<char>('0' + ms / 10 % 10));
+  out.push_back(static_cast<char>('0' + ms % 10));
+  out += "Z\"";
 }
 
 void write(Level level, std::string_view msg, Fields fields) {

@@ -28,5 +28,8 @@ inline void error(std::string_view msg, Fields f = {}) {
 void append_json_string(std::string& out, std::string_view s);
 /// RFC 3339 UTC timestamp with milliseconds.
 std::string now_rfc3339();
+/// Appends the current time as a JSON string, "2026-11-23T15:40:41.288Z" (the calendar part is
+/// formatted once per second per thread).
+void append_timestamp(std::string& out);
 
 }  // namespace sb::gateway::log

@@ -124,6 +124,19 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor,
   }
 }
 
+// Writes the worker's gathered access-log lines every 100 ms.
+asio::awaitable<void> flush_loop(Worker& w, AccessLog& log) {
+  asio::steady_timer timer(w.ioc);
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(100));
+    auto [ec] = co_await timer.async_wait(use_nothrow);
+    log.flush_this_thread();
+    if (ec) {
+      co_return;
+    }
+  }
+}
+
 }  // namespace
 
 Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
@@ -289,7 +302,11 @@ int Server::run() {
     guards.emplace_back(w->ioc.get_executor());
   }
   for (auto& w : workers_) {
-    pool.emplace_back([worker = w.get()] { worker->ioc.run(); });
+    asio::co_spawn(w->ioc, flush_loop(*w, *access_log_), asio::detached);
+    pool.emplace_back([worker = w.get(), log = access_log_.get()] {
+      worker->ioc.run();
+      log->flush_this_thread();  // what the worker gathered since its last flush
+    });
   }
 
   // The control thread: signals, reloads and the drain.

@@ -172,8 +172,9 @@ models:
 tenants:
   bench: {api_keys: ["sha256:c00397de4384b5bbaf14c02fe1ec7020d28d1eeab6a722c576c84b6678c41c29"]}
 sensitivity:
-  custom:
-    - {name: codename, pattern: 'PROJECT-(ATLAS|ORION)', level: confidential}
+  detectors:
+    custom:
+      - {name: codename, pattern: 'PROJECT-(ATLAS|ORION)', level: confidential}
 policies:
   - {name: sensitive-stays-home, when: {sensitivity: {at_least: confidential}}, route: {to: [local], on_unavailable: reject}}
   - {name: frontier, when: {tier: {at_least: frontier}}, route: {to: [spare]}}
