@@ -33,9 +33,10 @@
 //    budget exhausted under `on_exhausted: self-hosted-only` and backend closed, at capacity.
 //    The rest is ordered by the strategy. Non-empty → route. Empty → `reject` stops, `next_rule`
 //    tries the next rule.
-// 6. Nothing routed: forbidden (403) when no backend of the whole config is cleared for this
-//    sensitivity and tenant, else unavailable (503). Decision::rule is then the last rule that
-//    matched ("" when none did).
+// 6. Nothing routed: forbidden (403) when every candidate of the matched rules failed the
+//    clearance invariant (or no backend of the whole config is cleared for this sensitivity and
+//    tenant); unavailable (503) when a cleared candidate was held back by capacity, budget or
+//    tier. Decision::rule is then the last rule that matched ("" when none did).
 //
 // The clearance invariant is Engine::cleared(); every candidate passes through it and the final
 // list is checked against it once more in every build.
@@ -721,6 +722,7 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
   const Context ctx{facts, state, facts.tenant, alias_it->second, d.sensitivity, d.tier};
   int budget_exhausted = -1;  // read from the state once, and only when it matters
   bool rejected = false;
+  bool held_back = false;  // a cleared candidate was excluded for capacity, budget or tier
 
   for (const CompiledRule& rule : impl.rules) {
     RuleTrace* trace = nullptr;
@@ -759,6 +761,7 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
           }
         }
       } else if (info.tier < d.tier && !rule.allow_lower_tier) {
+        held_back = true;
         if (trace != nullptr) {
           reason = "tier " + std::string(impl.tier_name(info.tier)) + " < required " +
                    std::string(impl.tier_name(d.tier));
@@ -767,12 +770,14 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
                  (budget_exhausted < 0
                       ? (budget_exhausted = state.budget_exhausted(facts.tenant) ? 1 : 0)
                       : budget_exhausted) == 1) {
+        held_back = true;
         if (trace != nullptr) {
           reason = "budget exhausted: self-hosted only";
         }
       } else if (const std::int64_t in_flight =
                      info.max_in_flight > 0 ? state.backend_in_flight(b) : 0;
                  info.max_in_flight > 0 && in_flight >= info.max_in_flight) {
+        held_back = true;
         if (trace != nullptr) {
           reason =
               "at capacity " + std::to_string(in_flight) + "/" + std::to_string(info.max_in_flight);
@@ -874,13 +879,15 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
     }
   }
 
-  // Nothing routed: 403 when no backend at all may see this data, else 503.
+  // Nothing routed. 403 when the data may not go to any backend the matched rules named (every
+  // one failed the clearance invariant: clearance, license or egress), or to any backend at all;
+  // 503 when a cleared backend was only held back for now (capacity, budget) or by its tier.
   bool any_cleared = false;
   for (std::size_t b = 0; b < impl.backends.size() && !any_cleared; ++b) {
     any_cleared = cleared(b, d.sensitivity, facts.tenant);
   }
   const std::string level(impl.level_name(d.sensitivity));
-  if (!any_cleared) {
+  if (!any_cleared || !held_back) {
     d.outcome = Outcome::forbidden;
     std::string why;
     if (!d.detection.entities.empty()) {
@@ -892,14 +899,20 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
     } else if (header_level == d.sensitivity && header_level > std::max(found, tenant.floor)) {
       why += (why.empty() ? "" : "; ") + std::string(kClassificationHeader) + " header";
     }
-    d.message = "Request classified " + level + (why.empty() ? "" : " (" + why + ")") +
-                "; no backend is cleared for " + level + " data";
-    bool clearance_suffices = false;
-    for (const BackendInfo& b : impl.backends) {
-      clearance_suffices = clearance_suffices || b.clearance >= d.sensitivity;
-    }
-    if (clearance_suffices) {
-      d.message += " (license or egress restrictions)";
+    d.message = "Request classified " + level + (why.empty() ? "" : " (" + why + ")");
+    if (any_cleared) {
+      d.message +=
+          "; no backend its policy allows is cleared for it (clearance, license or "
+          "egress)";
+    } else {
+      d.message += "; no backend is cleared for " + level + " data";
+      bool clearance_suffices = false;
+      for (const BackendInfo& b : impl.backends) {
+        clearance_suffices = clearance_suffices || b.clearance >= d.sensitivity;
+      }
+      if (clearance_suffices) {
+        d.message += " (license or egress restrictions)";
+      }
     }
     d.message += ".";
   } else {

@@ -80,6 +80,52 @@ TEST(CliTest, ExplainPrintsTheDecisionAndSendsNothing) {
   EXPECT_EQ(raised.code, 0) << raised.out;
 }
 
+// The shipped examples decide as their comments promise.
+TEST(CliTest, ExplainOnTheExampleConfigs) {
+  const std::string dir = std::string(SB_SOURCE_DIR) + "/config/examples/";
+  const std::string card = temp_file(
+      "card.json",
+      R"({"model":"default","messages":[{"role":"user","content":"card 4111 1111 1111 1111"}]})");
+  const std::string news = temp_file(
+      "news.json",
+      R"({"model":"frontier","messages":[{"role":"user","content":"summarize the news"}]})");
+  const std::string research = temp_file(
+      "research.json", R"({"model":"research","messages":[{"role":"user","content":"hi"}]})");
+  struct Case {
+    const char* config;
+    const std::string* request;
+    const char* key;
+    const char* expect;  // substring of the explanation
+    const char* absent;  // must not appear in "backends"
+  };
+  const Case cases[] = {
+      {"regulated.yaml", &card, "sk-demo-payments", "\"rule\":\"sensitive-stays-home\"",
+       "anthropic"},
+      {"regulated.yaml", &news, "sk-demo-analytics", "\"outcome\":\"route\"", nullptr},
+      {"cost-control.yaml", &card, "sk-demo-search", "\"outcome\":\"route\"", "openai"},
+      {"air-gapped.yaml", &research, "sk-demo-payments", "\"outcome\":\"forbidden\"", nullptr},
+      {"air-gapped.yaml", &research, "sk-demo-research", "\"outcome\":\"route\"", nullptr},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = run("explain --config " + dir + c.config + " --request " + *c.request +
+                         " --api-key " + c.key);
+    EXPECT_EQ(r.code, 0) << c.config << " " << c.key << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.config << " " << c.key << "\n" << r.out;
+    if (c.absent != nullptr) {
+      const auto backends = r.out.find("\"backends\":[");
+      const auto end = r.out.find(']', backends);
+      ASSERT_NE(backends, std::string::npos) << r.out;
+      EXPECT_EQ(r.out.substr(backends, end - backends).find(c.absent), std::string::npos)
+          << c.config << ": " << r.out;
+    }
+    EXPECT_EQ(r.out.find("4111"), std::string::npos);
+  }
+  const CliRun wrong = run("explain --config " + dir + "regulated.yaml --request " + card +
+                           " --api-key sk-not-a-key");
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_NE(wrong.out.find("invalid_api_key"), std::string::npos) << wrong.out;
+}
+
 TEST(CliTest, HashKeyPrintsTheConfigForm) {
   const CliRun r = run("hash-key sk-test-payments");
   EXPECT_EQ(r.code, 0);

@@ -601,7 +601,10 @@ TEST_F(EngineTest, EgressNoneTurnsEveryClosedBackendOff) {
 
   Request frontier(kAcme, "frontier");  // cloud only: nothing may take even public data
   Decision f = decide(frontier);
-  EXPECT_EQ(f.outcome, Outcome::unavailable);  // local is cleared, just not for this alias
+  // local is cleared, but not among this alias's backends: the data may not go anywhere the
+  // policy allows, which is a refusal (403), not a wait (503).
+  EXPECT_EQ(f.outcome, Outcome::forbidden);
+  EXPECT_NE(f.message.find("no backend its policy allows"), std::string::npos) << f.message;
 
   ConfigBuilder only_cloud;
   only_cloud.closed("cloud", "frontier", "internal");
