@@ -230,6 +230,10 @@ void Server::drain() {
 }
 
 int Server::run() {
+  // Signals are claimed before anything is announced, so a SIGHUP or SIGTERM sent as soon as the
+  // "listening" line appears is handled, never the default action (which would kill the process).
+  asio::io_context control;
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   const auto snap = current();
   const config::Config& cfg = snap->config();
   unsigned threads = cfg.server.threads;
@@ -310,8 +314,6 @@ int Server::run() {
   }
 
   // The control thread: signals, reloads and the drain.
-  asio::io_context control;
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_signal;
   std::optional<Clock::time_point> drain_deadline;
   asio::steady_timer drain_timer(control);
