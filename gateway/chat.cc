@@ -26,6 +26,7 @@
 #include "gateway/forwarding.h"
 #include "gateway/http_response.h"
 #include "gateway/log.h"
+#include "gateway/request_facts.h"
 #include "gateway/server.h"
 #include "gateway/snapshot.h"
 #include "gateway/worker.h"
@@ -201,30 +202,12 @@ asio::awaitable<bool> ChatHandler::run() {
   o_.alias = snap_.find_alias(alias_name);
 
   // The decision: what the request carries, who sent it, and the live state.
-  adapters::ChatFacts chat;
-  adapters::collect_chat_facts(body, chat);
-  prompt_tokens_ = chat.estimated_prompt_tokens;
   const config::Config& c = snap_.config();
-  std::vector<std::pair<std::string_view, std::string_view>> headers;
-  for (const std::string& name : c.policy_headers) {
-    if (const std::string_view v = req[name]; !v.empty()) {
-      headers.emplace_back(name, v);
-    }
-  }
-  policies::RequestFacts facts;
-  facts.tenant = o_.tenant;
-  facts.model = alias_name;
-  facts.texts = chat.texts;
-  facts.classification_header = req["x-data-classification"];
-  facts.tier_header = req["x-capability-tier"];
-  facts.estimated_prompt_tokens = chat.estimated_prompt_tokens;
-  facts.max_tokens = chat.max_tokens;
-  facts.tools = chat.tools;
-  facts.images = chat.images;
-  facts.json_schema = chat.json_schema;
-  facts.depth = chat.depth;
-  facts.reasoning_effort = chat.reasoning_effort;
-  facts.headers = headers;
+  FactsStorage storage;
+  const policies::RequestFacts facts = request_facts(
+      body, alias_name, o_.tenant, c, [&req](std::string_view name) { return req[name]; }, storage);
+  const adapters::ChatFacts& chat = storage.chat;
+  prompt_tokens_ = chat.estimated_prompt_tokens;
   policies::StateStore& state = snap_.state();
   decision_ = engine_.decide(facts, state);
   o_.rule_slot = snap_.rule_slot(decision_.rule);

@@ -6,8 +6,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include "adapters/chat_facts.h"
 #include "gateway/http_response.h"
+#include "gateway/request_facts.h"
 #include "gateway/snapshot.h"
 
 namespace sb::gateway {
@@ -34,28 +34,10 @@ ExplainResult explain_request(const Snapshot& snapshot, std::string_view body,
                                             : "Incorrect API key provided.",
                             "authentication_error", "invalid_api_key")};
   }
-  adapters::ChatFacts chat;
-  adapters::collect_chat_facts(obj, chat);
-  std::vector<std::pair<std::string_view, std::string_view>> headers;
-  for (const std::string& name : snapshot.config().policy_headers) {
-    if (const std::string_view v = header(name); !v.empty()) {
-      headers.emplace_back(name, v);
-    }
-  }
-  policies::RequestFacts facts;
-  facts.tenant = *tenant;
-  facts.model = std::string_view(model->get_string().data(), model->get_string().size());
-  facts.texts = chat.texts;
-  facts.classification_header = header("x-data-classification");
-  facts.tier_header = header("x-capability-tier");
-  facts.estimated_prompt_tokens = chat.estimated_prompt_tokens;
-  facts.max_tokens = chat.max_tokens;
-  facts.tools = chat.tools;
-  facts.images = chat.images;
-  facts.json_schema = chat.json_schema;
-  facts.depth = chat.depth;
-  facts.reasoning_effort = chat.reasoning_effort;
-  facts.headers = headers;
+  FactsStorage storage;
+  const policies::RequestFacts facts =
+      request_facts(obj, std::string_view(model->get_string().data(), model->get_string().size()),
+                    *tenant, snapshot.config(), header, storage);
   const policies::Decision d = snapshot.engine().decide(facts, snapshot.state(), true);
   return {200, snapshot.engine().explain_json(d, facts)};
 }
