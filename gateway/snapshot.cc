@@ -58,7 +58,13 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
   const config::Config& c = *snap->config_;
 
   std::string error;
-  snap->engine_ = policies::Engine::build(snap->config_, error);
+  if (previous != nullptr && previous->config().sensitivity == c.sensitivity) {
+    // Compiling the detector database dominates a reload; unchanged settings reuse it.
+    snap->engine_ =
+        policies::Engine::build(snap->config_, previous->engine().shared_detector(), error);
+  } else {
+    snap->engine_ = policies::Engine::build(snap->config_, error);
+  }
   if (!snap->engine_) {
     errors.push_back(error);
     return nullptr;

@@ -151,12 +151,14 @@ struct Scale {
   std::vector<std::string> names;
   /// Index of `name`, or -1.
   int find(std::string_view name) const;
+  bool operator==(const Scale&) const = default;
 };
 
 /// A built-in entity's level: `off` disables the detector.
 struct EntityLevel {
   std::string entity;  ///< one of builtin_entities()
   int level = -1;      ///< index into sensitivity.levels; -1 = off
+  bool operator==(const EntityLevel&) const = default;
 };
 
 /// Built-in detector entity names, in a fixed order: credit_card, us_ssn, iban, email, phone,
@@ -169,6 +171,7 @@ struct CustomDetector {
   std::string pattern;  ///< Hyperscan/PCRE-subset regex; or
   std::vector<std::string> keywords;  ///< literal words (matched case-insensitively, whole words)
   int level = 0;
+  bool operator==(const CustomDetector&) const = default;
 };
 
 struct SensitivitySettings {
@@ -180,6 +183,8 @@ struct SensitivitySettings {
   /// level (a detector never under-classifies) and a notice says so.
   std::vector<EntityLevel> entities;
   std::vector<CustomDetector> custom;
+  /// Equal settings compile to the same detector (a reload may reuse it).
+  bool operator==(const SensitivitySettings&) const = default;
 };
 
 /// Request features that policies and tier inference can test. Unset members match anything.
