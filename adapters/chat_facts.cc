@@ -80,9 +80,7 @@ void add_function_decl(ChatFacts& f, const json::value& decl) {
   add(f, d.if_contains("description"));
 }
 
-}  // namespace
-
-void collect_chat_facts(const json::object& body, ChatFacts& out) {
+void reset(ChatFacts& out) {
   out.texts.clear();
   out.text_bytes = 0;
   out.estimated_prompt_tokens = 0;
@@ -92,6 +90,56 @@ void collect_chat_facts(const json::object& body, ChatFacts& out) {
   out.json_schema = false;
   out.depth = 0;
   out.reasoning_effort = {};
+}
+
+// A string, or an array whose string elements are texts (numbers and nested token arrays are
+// token ids, not text).
+void add_strings(ChatFacts& f, const json::value* v) {
+  if (v == nullptr) {
+    return;
+  }
+  if (v->is_string()) {
+    add(f, v);
+  } else if (v->is_array()) {
+    for (const json::value& item : v->get_array()) {
+      add(f, &item);
+    }
+  }
+}
+
+void read_max_tokens(const json::object& body, ChatFacts& out) {
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (const auto* mt = body.if_contains(key); mt != nullptr && !out.max_tokens) {
+      if (mt->is_uint64()) {
+        out.max_tokens = mt->get_uint64();
+      } else if (mt->is_int64() && mt->get_int64() >= 0) {
+        out.max_tokens = static_cast<std::uint64_t>(mt->get_int64());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void collect_completion_facts(const json::object& body, ChatFacts& out) {
+  reset(out);
+  add_strings(out, body.if_contains("prompt"));
+  add(out, body.if_contains("suffix"));
+  read_max_tokens(body, out);
+  out.depth = 1;
+  out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
+}
+
+void collect_embedding_facts(const json::object& body, ChatFacts& out) {
+  reset(out);
+  add_strings(out, body.if_contains("input"));
+  out.max_tokens = 0;
+  out.depth = 1;
+  out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
+}
+
+void collect_chat_facts(const json::object& body, ChatFacts& out) {
+  reset(out);
 
   if (const auto* messages = body.if_contains("messages"); messages && messages->is_array()) {
     out.depth = messages->get_array().size();
@@ -131,15 +179,7 @@ void collect_chat_facts(const json::object& body, ChatFacts& out) {
       out.json_schema = type->get_string() == "json_schema";
     }
   }
-  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
-    if (const auto* mt = body.if_contains(key); mt != nullptr && !out.max_tokens) {
-      if (mt->is_uint64()) {
-        out.max_tokens = mt->get_uint64();
-      } else if (mt->is_int64() && mt->get_int64() >= 0) {
-        out.max_tokens = static_cast<std::uint64_t>(mt->get_int64());
-      }
-    }
-  }
+  read_max_tokens(body, out);
   if (const auto* re = body.if_contains("reasoning_effort"); re && re->is_string()) {
     out.reasoning_effort = std::string_view(re->get_string().data(), re->get_string().size());
   }

@@ -33,4 +33,12 @@ struct ChatFacts {
 /// cleared first; its storage is reused.
 void collect_chat_facts(const boost::json::object& body, ChatFacts& out);
 
+/// The same for a legacy completions body: `prompt` (a string or an array of strings; token
+/// arrays carry no text) and `suffix`; max_tokens as in chat.
+void collect_completion_facts(const boost::json::object& body, ChatFacts& out);
+
+/// The same for an embeddings body: `input` (a string or an array of strings; token arrays are
+/// skipped). Embeddings produce no output tokens: max_tokens is 0.
+void collect_embedding_facts(const boost::json::object& body, ChatFacts& out);
+
 }  // namespace sb::adapters

@@ -19,6 +19,7 @@
 #include <boost/json/value.hpp>
 
 #include "adapters/chat_facts.h"
+#include "adapters/json_edit.h"
 #include "adapters/openai_compatible.h"
 #include "adapters/usage.h"
 #include "gateway/access_log.h"
@@ -63,12 +64,41 @@ std::string upstream_error_message(std::string_view body) {
   return {};
 }
 
+// Embeddings report `usage: {prompt_tokens, total_tokens}` beside arrays of floats that can run
+// to megabytes: only the usage member is parsed.
+std::optional<adapters::Usage> embedding_usage(std::string_view body) {
+  std::vector<adapters::JsonMember> members;
+  if (!adapters::scan_object(body, members)) {
+    return std::nullopt;
+  }
+  for (auto it = members.rbegin(); it != members.rend(); ++it) {
+    if (it->key != "usage") {
+      continue;
+    }
+    error_code ec;
+    const boost::json::value v =
+        boost::json::parse(body.substr(it->value_begin, it->value_end - it->value_begin), ec);
+    if (ec || !v.is_object()) {
+      return std::nullopt;
+    }
+    const auto* prompt = v.as_object().if_contains("prompt_tokens");
+    if (prompt == nullptr || !(prompt->is_int64() || prompt->is_uint64())) {
+      return std::nullopt;
+    }
+    adapters::Usage u;
+    u.input =
+        prompt->is_int64() ? prompt->get_int64() : static_cast<std::int64_t>(prompt->get_uint64());
+    return u.input >= 0 ? std::optional<adapters::Usage>(u) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
 enum class Attempt { answered, next, closed };
 
 class ChatHandler {
  public:
-  ChatHandler(RequestContext& ctx, std::size_t tenant)
-      : ctx_(ctx), snap_(ctx.snapshot), engine_(snap_.engine()) {
+  ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint)
+      : ctx_(ctx), snap_(ctx.snapshot), engine_(snap_.engine()), endpoint_(endpoint) {
     o_.tenant = tenant;
   }
 
@@ -89,6 +119,7 @@ class ChatHandler {
   RequestContext& ctx_;
   const Snapshot& snap_;
   const policies::Engine& engine_;
+  Endpoint endpoint_;
   Outcome o_;
   policies::Decision decision_;
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
@@ -184,14 +215,21 @@ asio::awaitable<bool> ChatHandler::run() {
   if (model == nullptr || !model->is_string() || model->as_string().empty()) {
     co_return co_await send_error(ctx_, o_, 400, "you must provide a model parameter");
   }
-  const auto* messages = body.if_contains("messages");
-  if (messages == nullptr) {
-    co_return co_await send_error(ctx_, o_, 400, "Missing required parameter: 'messages'.",
-                                  "missing_required_parameter");
-  }
-  if (!messages->is_array()) {
-    co_return co_await send_error(ctx_, o_, 400, "Invalid type for 'messages': expected an array.",
-                                  "invalid_type");
+  // The one member each endpoint cannot do without (OpenAI's messages for the same mistakes).
+  const char* required = endpoint_ == Endpoint::chat         ? "messages"
+                         : endpoint_ == Endpoint::embeddings ? "input"
+                                                             : nullptr;
+  if (required != nullptr) {
+    const auto* member = body.if_contains(required);
+    if (member == nullptr) {
+      co_return co_await send_error(ctx_, o_, 400,
+                                    std::string("Missing required parameter: '") + required + "'.",
+                                    "missing_required_parameter");
+    }
+    if (endpoint_ == Endpoint::chat && !member->is_array()) {
+      co_return co_await send_error(
+          ctx_, o_, 400, "Invalid type for 'messages': expected an array.", "invalid_type");
+    }
   }
   if (const auto* stream = body.if_contains("stream");
       stream != nullptr && !stream->is_bool() && !stream->is_null()) {
@@ -205,7 +243,8 @@ asio::awaitable<bool> ChatHandler::run() {
   const config::Config& c = snap_.config();
   FactsStorage storage;
   const policies::RequestFacts facts = request_facts(
-      body, alias_name, o_.tenant, c, [&req](std::string_view name) { return req[name]; }, storage);
+      endpoint_, body, alias_name, o_.tenant, c,
+      [&req](std::string_view name) { return req[name]; }, storage);
   const adapters::ChatFacts& chat = storage.chat;
   prompt_tokens_ = chat.estimated_prompt_tokens;
   policies::StateStore& state = snap_.state();
@@ -328,7 +367,8 @@ void ChatHandler::settle(const policies::Reservation& reservation) {
       // bytes per token (an over-estimate, as the JSON or SSE framing is counted too).
       adapters::Usage u;
       u.input = static_cast<std::int64_t>(prompt_tokens_);
-      u.output = static_cast<std::int64_t>(response_bytes_ / 4);
+      u.output =
+          endpoint_ == Endpoint::embeddings ? 0 : static_cast<std::int64_t>(response_bytes_ / 4);
       o_.usage = u;
       o_.usage_estimated = true;
     }
@@ -357,6 +397,12 @@ void ChatHandler::settle(const policies::Reservation& reservation) {
 asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
                                               const boost::json::object& body, bool last) {
   policies::StateStore& state = snap_.state();
+  if (!b.supported) {
+    // Never send a format the provider does not speak; the next backend may take it.
+    last_error_ = upstream::ErrorKind::protocol;
+    o_.backend = &b;
+    co_return Attempt::next;
+  }
   if (b.spec->max_in_flight > 0 &&
       state.backend_in_flight(b.index) >= static_cast<std::int64_t>(b.spec->max_in_flight)) {
     co_return Attempt::next;  // filled up since the decision
@@ -374,7 +420,9 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
       adapters::plan_chat_request(ctx_.request.body(), body, b.spec->model);
   o_.stream = plan.stream;
 
-  upstream::Request up{http::verb::post, b.endpoint.base_path + "/chat/completions", 11};
+  std::string target = b.endpoint.base_path;
+  target += upstream_path(endpoint_);
+  upstream::Request up{http::verb::post, target, 11};
   forward_headers(ctx_.request, up);
   up.set(http::field::content_type, "application/json");
   up.set(http::field::accept, plan.stream ? "text/event-stream" : "application/json");
@@ -466,7 +514,8 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
     b.count_error(rerr.kind);
     co_return Attempt::next;
   }
-  o_.usage = adapters::usage_from_openai_text(rbody);
+  o_.usage = endpoint_ == Endpoint::embeddings ? embedding_usage(rbody)
+                                               : adapters::usage_from_openai_text(rbody);
   response_bytes_ = rbody.size();
   o_.status = 200;
   std::string head = response_head(200, ctype.empty() ? "application/json" : ctype, b);
@@ -599,8 +648,8 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
 
 }  // namespace
 
-asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant) {
-  ChatHandler handler(ctx, tenant);
+asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint) {
+  ChatHandler handler(ctx, tenant, endpoint);
   co_return co_await handler.run();
 }
 

@@ -12,6 +12,7 @@
 #include "gateway/exchange.h"
 #include "gateway/http_response.h"
 #include "gateway/log.h"
+#include "gateway/request_facts.h"
 #include "gateway/server.h"
 #include "gateway/snapshot.h"
 #include "gateway/worker.h"
@@ -167,7 +168,12 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
   const std::string_view path = path_of(req.target());
   Outcome o;
 
-  const bool chat = path == "/v1/chat/completions";
+  const std::optional<Endpoint> model_endpoint =
+      path == "/v1/chat/completions" ? std::optional(Endpoint::chat)
+      : path == "/v1/completions"    ? std::optional(Endpoint::completions)
+      : path == "/v1/embeddings"     ? std::optional(Endpoint::embeddings)
+                                     : std::nullopt;
+  const bool chat = model_endpoint.has_value();
   const bool models = path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11);
   if (!chat && !models) {
     std::string msg = "Invalid URL (";
@@ -191,10 +197,11 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
 
   if (chat) {
     if (req.method() != http::verb::post) {
-      co_return co_await send_error(
-          ctx, o, 405, "Method not allowed: use POST /v1/chat/completions.", {}, "Allow: POST\r\n");
+      co_return co_await send_error(ctx, o, 405,
+                                    "Method not allowed: use POST " + std::string(path) + ".", {},
+                                    "Allow: POST\r\n");
     }
-    co_return co_await handle_chat(ctx, *tenant);
+    co_return co_await handle_chat(ctx, *tenant, *model_endpoint);
   }
   if (req.method() != http::verb::get) {
     co_return co_await send_error(ctx, o, 405, "Method not allowed: use GET.", {},

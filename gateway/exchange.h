@@ -54,7 +54,11 @@ boost::asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigne
                                         std::string_view message, std::string_view code = {},
                                         std::string_view extra_headers = {});
 
-/// The chat-completions pipeline (chat.cc): decide, admit, dispatch, relay, reconcile.
-boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant);
+enum class Endpoint;
+
+/// The pipeline of the OpenAI model endpoints (chat.cc): decide, admit, dispatch, relay,
+/// reconcile — for chat completions, legacy completions and embeddings alike.
+boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant,
+                                         Endpoint endpoint);
 
 }  // namespace sb::gateway

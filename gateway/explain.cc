@@ -35,9 +35,9 @@ ExplainResult explain_request(const Snapshot& snapshot, std::string_view body,
                             "authentication_error", "invalid_api_key")};
   }
   FactsStorage storage;
-  const policies::RequestFacts facts =
-      request_facts(obj, std::string_view(model->get_string().data(), model->get_string().size()),
-                    *tenant, snapshot.config(), header, storage);
+  const policies::RequestFacts facts = request_facts(
+      Endpoint::chat, obj, std::string_view(model->get_string().data(), model->get_string().size()),
+      *tenant, snapshot.config(), header, storage);
   const policies::Decision d = snapshot.engine().decide(facts, snapshot.state(), true);
   return {200, snapshot.engine().explain_json(d, facts)};
 }

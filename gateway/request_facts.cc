@@ -2,11 +2,43 @@
 
 namespace sb::gateway {
 
+std::string_view upstream_path(Endpoint e) {
+  switch (e) {
+    case Endpoint::chat:
+      return "/chat/completions";
+    case Endpoint::completions:
+      return "/completions";
+    case Endpoint::embeddings:
+      return "/embeddings";
+  }
+  return "/chat/completions";
+}
+
 policies::RequestFacts request_facts(
-    const boost::json::object& body, std::string_view model, std::size_t tenant,
+    Endpoint endpoint, const boost::json::object& body, std::string_view model, std::size_t tenant,
     const config::Config& config, const std::function<std::string_view(std::string_view)>& header,
     FactsStorage& storage) {
-  adapters::collect_chat_facts(body, storage.chat);
+  switch (endpoint) {
+    case Endpoint::chat:
+      switch (endpoint) {
+        case Endpoint::chat:
+          adapters::collect_chat_facts(body, storage.chat);
+          break;
+        case Endpoint::completions:
+          adapters::collect_completion_facts(body, storage.chat);
+          break;
+        case Endpoint::embeddings:
+          adapters::collect_embedding_facts(body, storage.chat);
+          break;
+      }
+      break;
+    case Endpoint::completions:
+      adapters::collect_completion_facts(body, storage.chat);
+      break;
+    case Endpoint::embeddings:
+      adapters::collect_embedding_facts(body, storage.chat);
+      break;
+  }
   storage.headers.clear();
   for (const std::string& name : config.policy_headers) {
     if (const std::string_view v = header(name); !v.empty()) {

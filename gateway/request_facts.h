@@ -17,6 +17,11 @@ class object;
 
 namespace sb::gateway {
 
+/// The OpenAI endpoints the gateway routes: each has its own body shape and upstream path.
+enum class Endpoint { chat, completions, embeddings };
+/// "/chat/completions", "/completions" or "/embeddings" (appended to a backend's base path).
+std::string_view upstream_path(Endpoint e);
+
 /// Storage the facts point into; keep it alive as long as the facts.
 struct FactsStorage {
   adapters::ChatFacts chat;
@@ -25,7 +30,7 @@ struct FactsStorage {
 
 /// `header(name)` returns the request header `name` (lower-case), empty when absent.
 policies::RequestFacts request_facts(
-    const boost::json::object& body, std::string_view model, std::size_t tenant,
+    Endpoint endpoint, const boost::json::object& body, std::string_view model, std::size_t tenant,
     const config::Config& config, const std::function<std::string_view(std::string_view)>& header,
     FactsStorage& storage);
 

@@ -39,6 +39,25 @@ std::uint64_t digest_prefix(std::string_view digest) {
 
 }  // namespace
 
+bool speaks_openai_wire(config::Provider p) {
+  switch (p) {
+    case config::Provider::vllm:
+    case config::Provider::llamacpp:
+    case config::Provider::ollama:
+    case config::Provider::tgi:
+    case config::Provider::sglang:
+    case config::Provider::openai_compatible:
+    case config::Provider::openai:
+      return true;
+    case config::Provider::anthropic:
+    case config::Provider::gemini:
+    case config::Provider::azure_openai:
+    case config::Provider::bedrock:
+      return false;  // native translators are being added (adapters/<provider>.h)
+  }
+  return false;
+}
+
 std::string sha256(std::string_view key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -80,6 +99,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     rt->index = i;
     rt->spec = &b;
     rt->hosting = config::to_string(b.hosting);
+    rt->supported = speaks_openai_wire(b.provider);
     auto ep = upstream::Endpoint::parse(b.base_url);
     if (!ep) {
       errors.push_back("backends." + b.name + ".base_url: invalid URL '" + b.base_url + "'");

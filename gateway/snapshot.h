@@ -44,6 +44,9 @@ struct BackendRuntime {
   std::array<metrics::Counter*, 16> upstream_errors{};
   metrics::Counter* upstream_http_5xx = nullptr;
   metrics::Gauge* in_flight = nullptr;  ///< refreshed from the state at scrape time
+  /// The gateway speaks this provider's wire format (the OpenAI-compatible family today); a
+  /// backend of another provider is configured but never sent to, and says so at startup.
+  bool supported = true;
 
   void count_error(upstream::ErrorKind kind) const {
     const auto i = static_cast<std::size_t>(kind);
@@ -156,6 +159,9 @@ class Snapshot {
   std::string models_body_;
   std::uint64_t generation_ = 0;
 };
+
+/// True for providers that speak OpenAI's wire format as they are (explicit list, no default).
+bool speaks_openai_wire(config::Provider p);
 
 /// SHA-256 of `key`, 32 raw bytes.
 std::string sha256(std::string_view key);

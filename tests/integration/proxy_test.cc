@@ -281,6 +281,52 @@ TEST_F(ProxyTest, ClientErrorsAreOpenAIShaped) {
   EXPECT_EQ(local_->requests().size(), 0u);
 }
 
+TEST_F(ProxyTest, EmbeddingsAreRoutedAndTheirUsageCounted) {
+  Response emb;
+  emb.body = R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]}],)"
+             R"("model":"pinned/model-a","usage":{"prompt_tokens":3,"total_tokens":3}})";
+  local_->push(emb);
+  auto r = request(gw_->port(), "POST", "/v1/embeddings",
+                   R"({"model":"default","input":"hello embedding world"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->body, emb.body);
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  const auto got = local_->requests().front();
+  EXPECT_EQ(got.target, "/v1/embeddings");
+  EXPECT_EQ(got.body, R"({"model":"pinned/model-a","input":"hello embedding world"})");
+  const std::string m = wait_for_metrics(
+      gw_->admin_port(),
+      {"switchboard_tokens_total{backend=\"local\",direction=\"input\",tenant=\"default\"} 3"});
+  EXPECT_NE(
+      m.find(
+          "switchboard_tokens_total{backend=\"local\",direction=\"input\",tenant=\"default\"} 3"),
+      std::string::npos);
+
+  auto missing = request(gw_->port(), "POST", "/v1/embeddings", R"({"model":"default"})");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 400u);
+  EXPECT_NE(missing->body.find("'input'"), std::string::npos);
+}
+
+TEST_F(ProxyTest, LegacyCompletionsAreRouted) {
+  Response done;
+  done.body = R"({"id":"cmpl-1","object":"text_completion","created":1,"model":"pinned/model-a",)"
+              R"("choices":[{"text":" there","index":0,"logprobs":null,"finish_reason":"stop"}],)"
+              R"("usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}})";
+  local_->push(done);
+  auto r = request(gw_->port(), "POST", "/v1/completions",
+                   R"({"model":"default","prompt":"Hello","max_tokens":5})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->body, done.body);
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  EXPECT_EQ(local_->requests().front().target, "/v1/completions");
+  auto method = request(gw_->port(), "GET", "/v1/completions");
+  ASSERT_TRUE(method);
+  EXPECT_EQ(method->status, 405u);
+}
+
 TEST_F(ProxyTest, ModelsListsTheAliases) {
   auto r = request(gw_->port(), "GET", "/v1/models");
   ASSERT_TRUE(r);
