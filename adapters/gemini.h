@@ -1,0 +1,72 @@
+#pragma once
+// Translation between OpenAI chat completions and the Google Gemini API (generativelanguage,
+// `models/{model}:generateContent` and `:streamGenerateContent?alt=sse`).
+// API reference: https://ai.google.dev/api/generate-content
+//
+// Pure and per request: no sockets, no clocks. The completion id and the `created` timestamp
+// are injected (Gemini sends neither a creation time nor an OpenAI-style id), so the same inputs
+// always give the same bytes.
+//
+// Choices made where the two APIs do not line up (each also noted beside its code):
+// - A prompt Gemini blocks outright (`promptFeedback.blockReason`, no candidates) becomes an
+//   HTTP 400 with code "content_filter", as Azure OpenAI answers a filtered prompt; the prompt
+//   tokens are still reported as usage (they are billed).
+// - Tool and response schemas keep only the fields of Gemini's OpenAPI-subset `Schema`
+//   (see kGeminiSchemaFields in gemini.cc); JSON-Schema-only keys such as `additionalProperties`,
+//   `$schema`, `$ref`, `$defs`, `strict`, `const`, `oneOf`, `allOf`, `not`, `examples` and
+//   `patternProperties` are dropped. A `type` list with "null" becomes `nullable: true`.
+// - Thought parts (`thought: true`) are not surfaced as content; their tokens are reported as
+//   completion_tokens_details.reasoning_tokens.
+// - `logprobs`, `top_logprobs`, `reasoning_effort`, `parallel_tool_calls`, `user`, `metadata`
+//   and `service_tier` are not forwarded (Gemini has no direct equivalent).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "adapters/translator.h"
+
+namespace sb::adapters {
+
+/// Chat-completions translator for the Gemini API. Immutable after construction; `const`
+/// methods may be called from any thread. One instance per client request (its id and
+/// `created` belong to that request).
+class GeminiTranslator : public ChatTranslator {
+ public:
+  /// `created`: the Unix time to report as `created` (the caller reads its clock once).
+  /// `id`: the completion id to report (e.g. "chatcmpl-<request id>"); tool call ids are derived
+  /// from it ("call_<id without the chatcmpl- prefix>_<n>"), so ids stay unique across the turns
+  /// of a conversation when the caller's ids are.
+  GeminiTranslator(std::int64_t created, std::string id);
+
+  /// Builds `POST {base_path}/models/{model}:generateContent` (or
+  /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
+  /// A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
+  /// is. Returns nullopt with `error` set (status 400) for a request Gemini cannot express.
+  std::optional<UpstreamRequest> request(const boost::json::object& body, std::string_view raw,
+                                         const BackendSpec& spec,
+                                         TranslateError& error) const override;
+
+  /// Translates a `GenerateContentResponse` (2xx) or a Google error body (any other status).
+  /// `model_alias` is reported as `model` when the response has no `modelVersion`.
+  TranslatedResponse response(unsigned status, std::string_view content_type, std::string_view body,
+                              std::string_view model_alias) const override;
+
+  /// A translator for one `alt=sse` stream. Gemini sends no terminator, so `finish()` emits
+  /// `data: [DONE]` when every choice got a finishReason, and returns false (appending nothing,
+  /// `error()` set, status 502) when the stream ended before that; the caller then tells the
+  /// client the stream was interrupted.
+  std::unique_ptr<StreamTranslator> stream(bool include_usage,
+                                           std::string_view model_alias) const override;
+
+  const std::string& id() const { return id_; }
+  std::int64_t created() const { return created_; }
+
+ private:
+  std::int64_t created_;
+  std::string id_;
+};
+
+}  // namespace sb::adapters
