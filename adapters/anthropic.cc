@@ -1,0 +1,1192 @@
+#include "adapters/anthropic.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/sse.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+// ---- small JSON helpers --------------------------------------------------------------------
+
+const json::value* member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && !v->is_null() ? v : nullptr;
+}
+
+std::string_view string_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_string()) {
+    return {};
+  }
+  const json::string& s = v->get_string();
+  return {s.data(), s.size()};
+}
+
+std::string_view view(const json::string& s) {
+  return {s.data(), s.size()};
+}
+
+/// A non-negative integer token count; anything else reads as absent.
+std::optional<std::int64_t> count_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (const auto* i = v->if_int64(); i != nullptr && *i >= 0) {
+    return *i;
+  }
+  if (const auto* u = v->if_uint64();
+      u != nullptr && *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return static_cast<std::int64_t>(*u);
+  }
+  return std::nullopt;
+}
+
+/// A positive integer (an integral double such as 100.0 included, as JSON does not tell them
+/// apart); nullopt otherwise.
+std::optional<std::int64_t> positive_integer(const json::value& v) {
+  if (const auto* i = v.if_int64()) {
+    return *i > 0 ? std::optional<std::int64_t>(*i) : std::nullopt;
+  }
+  if (const auto* u = v.if_uint64()) {
+    return *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+               ? std::optional<std::int64_t>(static_cast<std::int64_t>(*u))
+               : std::nullopt;
+  }
+  if (const auto* d = v.if_double()) {
+    if (*d >= 1 && *d <= 9.0e15 && static_cast<double>(static_cast<std::int64_t>(*d)) == *d) {
+      return static_cast<std::int64_t>(*d);
+    }
+  }
+  return std::nullopt;
+}
+
+bool is_zero_number(const json::value& v) {
+  if (const auto* i = v.if_int64()) {
+    return *i == 0;
+  }
+  if (const auto* u = v.if_uint64()) {
+    return *u == 0;
+  }
+  if (const auto* d = v.if_double()) {
+    return *d == 0.0;
+  }
+  return false;
+}
+
+bool fail(TranslateError& error, std::string message, unsigned status = 400) {
+  error.status = status;
+  error.message = std::move(message);
+  return false;
+}
+
+json::object text_block(std::string_view text) {
+  return json::object{{"type", "text"}, {"text", text}};
+}
+
+// ---- request -------------------------------------------------------------------------------
+
+/// Text of an OpenAI content value that may only hold text: a string, or an array of
+/// `{"type":"text","text":...}` parts (one block per non-empty part).
+bool text_blocks(const json::value& content, std::string_view where, json::array& out,
+                 TranslateError& error) {
+  if (content.is_string()) {
+    if (!content.get_string().empty()) {
+      out.push_back(text_block(view(content.get_string())));
+    }
+    return true;
+  }
+  if (content.is_null()) {
+    return true;
+  }
+  const json::array* parts = content.if_array();
+  if (parts == nullptr) {
+    return fail(error, std::string(where) + ": content must be a string or an array of parts");
+  }
+  for (const json::value& p : *parts) {
+    const json::object* part = p.if_object();
+    const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
+    // An assistant's refusal part is text it said.
+    const std::string_view key = type == "refusal" ? "refusal" : "text";
+    if (part == nullptr || (type != "text" && type != "refusal") || !part->contains(key) ||
+        !part->at(key).is_string()) {
+      return fail(error, std::string(where) + ": only text content parts are supported here");
+    }
+    const json::string& text = part->at(key).get_string();
+    if (!text.empty()) {
+      out.push_back(text_block(view(text)));
+    }
+  }
+  return true;
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    return lower(x) == lower(y);
+  });
+}
+
+/// An OpenAI `image_url` part as an Anthropic image block
+/// (https://docs.anthropic.com/en/docs/build-with-claude/vision): data URLs as base64 sources,
+/// http(s) URLs as url sources.
+bool image_block(const json::object& part, std::string_view where, json::array& out,
+                 TranslateError& error) {
+  const json::value* iu = member(part, "image_url");
+  std::string_view url;
+  if (iu != nullptr && iu->is_string()) {
+    url = view(iu->get_string());
+  } else if (iu != nullptr && iu->is_object()) {
+    url = string_member(iu->get_object(), "url");
+  }
+  if (url.empty()) {
+    return fail(error, std::string(where) + ": image_url.url is required");
+  }
+  if (url.size() > 5 && ascii_iequals(url.substr(0, 5), "data:")) {
+    const std::size_t comma = url.find(',');
+    if (comma == std::string_view::npos) {
+      return fail(error, std::string(where) + ": malformed data URL");
+    }
+    const std::string_view meta = url.substr(5, comma - 5);
+    const std::size_t semi = meta.find(';');
+    const std::string_view media_type = meta.substr(0, semi);
+    if (semi == std::string_view::npos || !ascii_iequals(meta.substr(meta.rfind(';')), ";base64")) {
+      return fail(error, std::string(where) + ": image data URLs must be base64-encoded");
+    }
+    // The media types Anthropic accepts.
+    std::string media;
+    for (const std::string_view t : {"image/jpeg", "image/png", "image/gif", "image/webp"}) {
+      if (ascii_iequals(media_type, t)) {
+        media = t;
+      }
+    }
+    if (media.empty()) {
+      return fail(error, std::string(where) + ": unsupported image type '" +
+                             std::string(media_type) +
+                             "' (supported: image/jpeg, image/png, image/gif, image/webp)");
+    }
+    out.push_back(json::object{{"type", "image"},
+                               {"source", json::object{{"type", "base64"},
+                                                       {"media_type", media},
+                                                       {"data", url.substr(comma + 1)}}}});
+    return true;
+  }
+  if ((url.size() > 7 && ascii_iequals(url.substr(0, 7), "http://")) ||
+      (url.size() > 8 && ascii_iequals(url.substr(0, 8), "https://"))) {
+    out.push_back(
+        json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", url}}}});
+    return true;
+  }
+  return fail(error, std::string(where) + ": image URLs must be data: or http(s) URLs");
+}
+
+/// A user message's content: a string or an array of text and image_url parts.
+bool user_blocks(const json::value& content, std::string_view where, json::array& out,
+                 TranslateError& error) {
+  const json::array* parts = content.if_array();
+  if (parts == nullptr) {
+    return text_blocks(content, where, out, error);
+  }
+  for (const json::value& p : *parts) {
+    const json::object* part = p.if_object();
+    const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
+    if (type == "text") {
+      const std::string_view text = string_member(*part, "text");
+      if (!text.empty()) {
+        out.push_back(text_block(text));
+      }
+    } else if (type == "image_url") {
+      if (!image_block(*part, where, out, error)) {
+        return false;
+      }
+    } else {
+      return fail(error, std::string(where) + ": content part type '" + std::string(type) +
+                             "' is not supported by this backend");
+    }
+  }
+  return true;
+}
+
+/// An assistant's `tool_calls` as tool_use blocks; `arguments` must be a JSON object (its text),
+/// an empty string reading as `{}`.
+bool tool_use_blocks(const json::value& tool_calls, std::string_view where, json::array& out,
+                     TranslateError& error) {
+  const json::array* calls = tool_calls.if_array();
+  if (calls == nullptr) {
+    return fail(error, std::string(where) + ": tool_calls must be an array");
+  }
+  for (std::size_t k = 0; k < calls->size(); ++k) {
+    const std::string at = std::string(where) + ".tool_calls[" + std::to_string(k) + "]";
+    const json::object* call = (*calls)[k].if_object();
+    const json::value* fn = call != nullptr ? member(*call, "function") : nullptr;
+    const json::object* f = fn != nullptr ? fn->if_object() : nullptr;
+    if (call == nullptr || f == nullptr || string_member(*call, "id").empty() ||
+        string_member(*f, "name").empty()) {
+      return fail(error, at + ": a function call with id and function.name is required");
+    }
+    if (const std::string_view type = string_member(*call, "type");
+        !type.empty() && type != "function") {
+      return fail(error, at + ": only function tool calls are supported by this backend");
+    }
+    const std::string_view arguments = string_member(*f, "arguments");
+    json::value input = json::object{};
+    if (!arguments.empty()) {
+      boost::system::error_code ec;
+      input = json::parse(arguments, ec);
+      if (ec || !input.is_object()) {
+        return fail(error, at + ".function.arguments: must be a JSON object");
+      }
+    }
+    out.push_back(json::object{{"type", "tool_use"},
+                               {"id", string_member(*call, "id")},
+                               {"name", string_member(*f, "name")},
+                               {"input", std::move(input)}});
+  }
+  return true;
+}
+
+struct Turn {
+  std::string_view role;  // "user" or "assistant"
+  json::array content;
+};
+
+/// Appends blocks to the conversation, merging with the previous turn of the same role.
+void push_turn(std::vector<Turn>& turns, std::string_view role, json::array&& blocks) {
+  if (blocks.empty()) {
+    return;
+  }
+  if (!turns.empty() && turns.back().role == role) {
+    for (json::value& b : blocks) {
+      turns.back().content.push_back(std::move(b));
+    }
+    return;
+  }
+  turns.push_back(Turn{role, std::move(blocks)});
+}
+
+bool is_tool_result(const json::value& block) {
+  return block.is_object() && string_member(block.get_object(), "type") == "tool_result";
+}
+
+/// Builds `system` and `messages` from OpenAI's messages.
+bool convert_messages(const json::array& messages, json::array& system, json::array& out,
+                      TranslateError& error) {
+  std::vector<Turn> turns;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    const json::object* m = messages[i].if_object();
+    if (m == nullptr) {
+      return fail(error, where + ": must be an object");
+    }
+    const std::string_view role = string_member(*m, "role");
+    const json::value null_value;
+    const json::value* content = member(*m, "content");
+    const json::value& c = content != nullptr ? *content : null_value;
+    json::array blocks;
+    if (role == "system" || role == "developer") {
+      if (!text_blocks(c, where, system, error)) {
+        return false;
+      }
+    } else if (role == "user") {
+      if (!user_blocks(c, where, blocks, error)) {
+        return false;
+      }
+      push_turn(turns, "user", std::move(blocks));
+    } else if (role == "assistant") {
+      if (!text_blocks(c, where, blocks, error)) {
+        return false;
+      }
+      if (const json::value* calls = member(*m, "tool_calls")) {
+        if (!tool_use_blocks(*calls, where, blocks, error)) {
+          return false;
+        }
+      }
+      if (member(*m, "function_call") != nullptr) {
+        return fail(error, where + ": the legacy function_call is not supported; use tool_calls");
+      }
+      push_turn(turns, "assistant", std::move(blocks));
+    } else if (role == "tool") {
+      const std::string_view id = string_member(*m, "tool_call_id");
+      if (id.empty()) {
+        return fail(error, where + ": tool_call_id is required");
+      }
+      json::object result{{"type", "tool_result"}, {"tool_use_id", id}};
+      if (c.is_string()) {
+        result["content"] = c;
+      } else {
+        json::array parts;
+        if (!text_blocks(c, where, parts, error)) {
+          return false;
+        }
+        result["content"] = std::move(parts);
+      }
+      blocks.push_back(std::move(result));
+      push_turn(turns, "user", std::move(blocks));
+    } else if (role == "function") {
+      return fail(error, where + ": the legacy function role is not supported; use tool messages");
+    } else {
+      return fail(error, where + ": unknown role '" + std::string(role) + "'");
+    }
+  }
+  for (Turn& t : turns) {
+    if (t.role == "user") {
+      // tool_result blocks must come first in their user turn
+      // (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
+      std::stable_partition(t.content.begin(), t.content.end(), is_tool_result);
+    }
+    out.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  }
+  if (out.empty()) {
+    return fail(error, "messages: at least one user or assistant message with content is required");
+  }
+  return true;
+}
+
+/// OpenAI `tools` as Anthropic tool definitions.
+bool convert_tools(const json::value& tools, json::array& out, TranslateError& error) {
+  const json::array* list = tools.if_array();
+  if (list == nullptr) {
+    return fail(error, "tools: must be an array");
+  }
+  for (std::size_t k = 0; k < list->size(); ++k) {
+    const std::string at = "tools[" + std::to_string(k) + "]";
+    const json::object* tool = (*list)[k].if_object();
+    if (tool == nullptr || string_member(*tool, "type") != "function") {
+      return fail(error, at + ": only function tools are supported by this backend");
+    }
+    const json::value* fn = member(*tool, "function");
+    const json::object* f = fn != nullptr ? fn->if_object() : nullptr;
+    if (f == nullptr || string_member(*f, "name").empty()) {
+      return fail(error, at + ": function.name is required");
+    }
+    json::object def{{"name", string_member(*f, "name")}};
+    if (const std::string_view d = string_member(*f, "description"); !d.empty()) {
+      def["description"] = d;
+    }
+    // input_schema is required upstream; OpenAI allows omitting parameters for a function that
+    // takes none.
+    const json::value* params = member(*f, "parameters");
+    if (params != nullptr && !params->is_object()) {
+      return fail(error, at + ": function.parameters must be a JSON Schema object");
+    }
+    def["input_schema"] =
+        params != nullptr
+            ? *params
+            : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
+    out.push_back(std::move(def));
+  }
+  return true;
+}
+
+/// OpenAI `tool_choice` as Anthropic's; nullopt-like empty object when it maps to nothing.
+bool convert_tool_choice(const json::value& choice, bool has_tools, json::object& out,
+                         TranslateError& error) {
+  if (choice.is_string()) {
+    const std::string_view c = view(choice.get_string());
+    if (c == "auto") {
+      out = {{"type", "auto"}};
+    } else if (c == "none") {
+      out = {{"type", "none"}};
+    } else if (c == "required") {
+      out = {{"type", "any"}};
+    } else {
+      return fail(error, "tool_choice: unknown value '" + std::string(c) + "'");
+    }
+  } else if (const json::object* o = choice.if_object(); o != nullptr) {
+    const json::value* fn = member(*o, "function");
+    const std::string_view name =
+        fn != nullptr && fn->is_object() ? string_member(fn->get_object(), "name") : "";
+    if (string_member(*o, "type") != "function" || name.empty()) {
+      return fail(error,
+                  "tool_choice: only {\"type\":\"function\",\"function\":{\"name\":...}} "
+                  "objects are supported by this backend");
+    }
+    out = {{"type", "tool"}, {"name", name}};
+  } else {
+    return fail(error, "tool_choice: must be a string or an object");
+  }
+  if (!has_tools) {
+    const std::string_view type = string_member(out, "type");
+    if (type == "any" || type == "tool") {
+      return fail(error, "tool_choice: requires tools");
+    }
+    out.clear();  // auto or none without tools: nothing to say upstream
+  }
+  return true;
+}
+
+/// Rejects the OpenAI parameters Anthropic cannot honour.
+bool check_unsupported(const json::object& body, TranslateError& error) {
+  if (const json::value* n = member(body, "n")) {
+    if (const auto k = positive_integer(*n); !k || *k != 1) {
+      return fail(error, "n: only 1 choice is supported by this backend");
+    }
+  }
+  if (const json::value* v = member(body, "logprobs");
+      v != nullptr && !(v->is_bool() && !v->get_bool())) {
+    return fail(error, "logprobs: not supported by this backend");
+  }
+  if (const json::value* v = member(body, "top_logprobs"); v != nullptr && !is_zero_number(*v)) {
+    return fail(error, "top_logprobs: not supported by this backend");
+  }
+  if (const json::value* v = member(body, "logit_bias");
+      v != nullptr && !(v->is_object() && v->get_object().empty())) {
+    return fail(error, "logit_bias: not supported by this backend");
+  }
+  for (const std::string_view key : {"presence_penalty", "frequency_penalty"}) {
+    if (const json::value* v = member(body, key); v != nullptr && !is_zero_number(*v)) {
+      return fail(error, std::string(key) + ": not supported by this backend");
+    }
+  }
+  if (const json::value* v = member(body, "response_format")) {
+    if (!v->is_object() || string_member(v->get_object(), "type") != "text") {
+      return fail(error, "response_format: only {\"type\":\"text\"} is supported by this backend");
+    }
+  }
+  if (member(body, "audio") != nullptr) {
+    return fail(error, "audio: audio output is not supported by this backend");
+  }
+  if (const json::value* v = member(body, "modalities"); v != nullptr && v->is_array()) {
+    for (const json::value& m : v->get_array()) {
+      if (!(m.is_string() && m.get_string() == "text")) {
+        return fail(error, "modalities: only text output is supported by this backend");
+      }
+    }
+  }
+  if (member(body, "functions") != nullptr || member(body, "function_call") != nullptr) {
+    return fail(error, "functions: the legacy functions API is not supported; use tools");
+  }
+  return true;
+}
+
+/// A sampling parameter's JSON text. Doubles are written in their shortest round-trip form
+/// ("0.7", where the DOM serializer would write "7E-1") so the upstream sees the client's value.
+bool number_text(const json::object& body, std::string_view key, std::string& out,
+                 TranslateError& error) {
+  const json::value* v = member(body, key);
+  if (v == nullptr) {
+    return true;
+  }
+  if (const double* d = v->if_double()) {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), *d);
+    if (!std::isfinite(*d) || ec != std::errc()) {
+      return fail(error, std::string(key) + ": must be a finite number");
+    }
+    out.assign(buf, end);
+    return true;
+  }
+  if (!v->is_number()) {
+    return fail(error, std::string(key) + ": must be a number");
+  }
+  out = json::serialize(*v);
+  return true;
+}
+
+// ---- response ------------------------------------------------------------------------------
+
+std::string_view finish_reason(std::string_view stop_reason) {
+  // https://docs.anthropic.com/en/api/handling-stop-reasons
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") {
+    return "length";
+  }
+  if (stop_reason == "tool_use") {
+    return "tool_calls";
+  }
+  if (stop_reason == "refusal") {
+    return "content_filter";
+  }
+  // end_turn, stop_sequence, pause_turn (a server tool paused a long turn; the text so far is a
+  // complete answer for an OpenAI client) and anything newer.
+  return "stop";
+}
+
+/// Anthropic's usage counters, kept raw until the end (stream events update them piecemeal).
+struct RawUsage {
+  std::int64_t input = 0;
+  std::int64_t output = 0;
+  std::int64_t cache_read = 0;
+  std::int64_t cache_creation = 0;
+
+  /// Takes every counter present in an Anthropic `usage` object (message_delta's are cumulative,
+  /// https://docs.anthropic.com/en/docs/build-with-claude/streaming).
+  void update(const json::object& usage) {
+    input = count_member(usage, "input_tokens").value_or(input);
+    output = count_member(usage, "output_tokens").value_or(output);
+    cache_read = count_member(usage, "cache_read_input_tokens").value_or(cache_read);
+    cache_creation = count_member(usage, "cache_creation_input_tokens").value_or(cache_creation);
+  }
+
+  Usage to_usage() const {
+    Usage u;
+    u.input = input + cache_read + cache_creation;
+    u.output = output;
+    u.cached_input = cache_read;
+    return u;
+  }
+};
+
+std::string usage_json(const Usage& u) {
+  std::string s =
+      "{\"prompt_tokens\":" + std::to_string(u.input) +
+      ",\"completion_tokens\":" + std::to_string(u.output) +
+      ",\"total_tokens\":" + std::to_string(u.input + u.output) +
+      ",\"prompt_tokens_details\":{\"cached_tokens\":" + std::to_string(u.cached_input) +
+      "},\"completion_tokens_details\":{\"reasoning_tokens\":" + std::to_string(u.reasoning) + "}}";
+  return s;
+}
+
+std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
+  std::string body = "{\"error\":{\"message\":" + quote(message) + ",\"type\":" + quote(type) +
+                     ",\"param\":null,\"code\":";
+  body += code.empty() ? std::string("null") : quote(code);
+  body += "}}";
+  return body;
+}
+
+/// How an Anthropic error (HTTP status and error.type) reaches an OpenAI client.
+struct MappedError {
+  unsigned status;
+  std::string_view type;
+  std::string_view code;
+  bool retryable;
+};
+
+MappedError map_error(unsigned status, std::string_view anthropic_type) {
+  // https://docs.anthropic.com/en/api/errors
+  if (status == 529 || anthropic_type == "overloaded_error") {
+    // 529 is Anthropic's own; OpenAI clients retry a 503 the same way.
+    return {503, "api_error", "upstream_overloaded", true};
+  }
+  if (status == 429) {
+    return {429, "rate_limit_error", "rate_limit_exceeded", true};
+  }
+  if (status >= 500) {
+    const unsigned mapped = status == 503 || status == 504 ? status : 502;
+    return {mapped, status == 504 ? "timeout_error" : "api_error", "upstream_error", true};
+  }
+  switch (status) {
+    case 401:
+      return {401, "authentication_error", {}, false};
+    case 403:
+      return {403, "permission_error", {}, false};
+    case 404:
+      return {404, "not_found_error", {}, false};
+    case 408:
+      return {408, "timeout_error", {}, true};
+    case 413:
+      return {413, "request_too_large", {}, false};
+    default:
+      return {status >= 400 ? status : 502u, "invalid_request_error", {}, false};
+  }
+}
+
+/// Bounds an upstream message (it reaches the client and the logs) without splitting a UTF-8
+/// sequence.
+void truncate_message(std::string& message) {
+  constexpr std::size_t kMax = 1024;
+  if (message.size() <= kMax) {
+    return;
+  }
+  std::size_t end = kMax;
+  while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0) == 0x80) {
+    --end;  // message[end] continues a sequence: cut before the sequence starts
+  }
+  message.resize(end);
+  message += "...";
+}
+
+TranslatedResponse upstream_error(unsigned status, std::string_view body) {
+  std::string_view type;
+  std::string message;
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    if (const json::value* e = member(v.get_object(), "error"); e != nullptr && e->is_object()) {
+      type = string_member(e->get_object(), "type");
+      message = std::string(string_member(e->get_object(), "message"));
+    }
+  }
+  const MappedError m = map_error(status, type);
+  if (message.empty()) {
+    message = "upstream provider returned HTTP " + std::to_string(status);
+  }
+  truncate_message(message);
+  if (m.status >= 500) {
+    message = "upstream provider error (" +
+              (type.empty() ? std::string("HTTP ") + std::to_string(status) : std::string(type)) +
+              "): " + message;
+  }
+  TranslatedResponse r;
+  r.status = m.status;
+  r.body = error_body(message, m.type, m.code);
+  r.retryable = m.retryable;
+  return r;
+}
+
+TranslatedResponse bad_upstream(std::string_view why) {
+  TranslatedResponse r;
+  r.status = 502;
+  r.body =
+      error_body(std::string("upstream provider sent an unreadable response: ") + std::string(why),
+                 "api_error", "upstream_error");
+  r.retryable = true;
+  return r;
+}
+
+std::string_view reported_model(const json::object& message, std::string_view alias) {
+  const std::string_view m = string_member(message, "model");
+  return m.empty() ? alias : m;
+}
+
+// ---- stream --------------------------------------------------------------------------------
+
+/// One Anthropic stream to OpenAI chunks. Not thread-safe; one per response.
+class AnthropicStream final : public StreamTranslator {
+ public:
+  AnthropicStream(std::int64_t created, bool include_usage, std::string_view alias)
+      : created_(created), include_usage_(include_usage), alias_(alias) {}
+
+  bool feed(std::string_view bytes, std::string& out) override {
+    if (failed_) {
+      return false;
+    }
+    if (done_) {
+      return true;  // anything after message_stop is not part of the answer
+    }
+    events_.clear();
+    parser_.feed(bytes, events_);
+    for (const SseEvent& ev : events_) {
+      if (!on_event(ev, out)) {
+        failed_ = true;
+        return false;
+      }
+      if (done_) {
+        break;
+      }
+    }
+    return true;
+  }
+
+  bool finish(std::string& /*out*/) override {
+    if (done_) {
+      return true;
+    }
+    if (!failed_) {
+      failed_ = true;
+      error_ = TranslateError{502, "upstream stream ended before message_stop"};
+    }
+    return false;
+  }
+
+  const std::optional<Usage>& usage() const override { return usage_; }
+  const std::optional<TranslateError>& error() const override { return error_; }
+
+ private:
+  enum class BlockKind { text, tool, other };
+  struct Block {
+    BlockKind kind = BlockKind::other;
+    std::size_t tool_index = 0;
+    bool has_arguments = false;
+  };
+
+  bool on_event(const SseEvent& ev, std::string& out) {
+    boost::system::error_code ec;
+    const json::value v = json::parse(ev.data, ec);
+    if (ec || !v.is_object()) {
+      return protocol_error("an event that is not a JSON object", out);
+    }
+    const json::object& o = v.get_object();
+    std::string_view type = string_member(o, "type");
+    if (type.empty()) {
+      type = ev.event;
+    }
+    if (type == "error") {
+      return stream_error(o, out);
+    }
+    if (type == "message_start") {
+      return on_message_start(o, out);
+    }
+    if (type == "ping") {
+      return true;
+    }
+    if (prefix_.empty()) {
+      // Only event types added after this code was written may come before message_start;
+      // content before it has no id to carry.
+      if (type.starts_with("content_block") || type.starts_with("message_")) {
+        return protocol_error("content before message_start", out);
+      }
+      return true;
+    }
+    if (type == "content_block_start") {
+      return on_block_start(o, out);
+    }
+    if (type == "content_block_delta") {
+      return on_block_delta(o, out);
+    }
+    if (type == "content_block_stop") {
+      return on_block_stop(o, out);
+    }
+    if (type == "message_delta") {
+      if (const json::value* d = member(o, "delta"); d != nullptr && d->is_object()) {
+        if (const std::string_view r = string_member(d->get_object(), "stop_reason"); !r.empty()) {
+          finish_reason_ = finish_reason(r);
+        }
+      }
+      if (const json::value* u = member(o, "usage"); u != nullptr && u->is_object()) {
+        raw_usage_.update(u->get_object());
+      }
+      return true;
+    }
+    if (type == "message_stop") {
+      on_message_stop(out);
+      return true;
+    }
+    return true;  // event types added later (https://docs.anthropic.com/en/api/versioning)
+  }
+
+  bool on_message_start(const json::object& o, std::string& out) {
+    const json::value* m = member(o, "message");
+    if (m == nullptr || !m->is_object() || !prefix_.empty()) {
+      return protocol_error("a malformed or repeated message_start", out);
+    }
+    const json::object& message = m->get_object();
+    if (const json::value* u = member(message, "usage"); u != nullptr && u->is_object()) {
+      raw_usage_.update(u->get_object());
+    }
+    prefix_ = "{\"id\":" + quote("chatcmpl-" + std::string(string_member(message, "id"))) +
+              ",\"object\":\"chat.completion.chunk\",\"created\":" + std::to_string(created_) +
+              ",\"model\":" + quote(reported_model(message, alias_));
+    chunk(out, R"({"role":"assistant","content":"","refusal":null})");
+    return true;
+  }
+
+  Block* block_at(const json::object& o) {
+    const auto index = count_member(o, "index");
+    if (!index) {
+      return nullptr;
+    }
+    for (auto& [i, b] : blocks_) {
+      if (i == *index) {
+        return &b;
+      }
+    }
+    return nullptr;
+  }
+
+  bool on_block_start(const json::object& o, std::string& out) {
+    const auto index = count_member(o, "index");
+    const json::value* cb = member(o, "content_block");
+    if (!index || cb == nullptr || !cb->is_object()) {
+      return protocol_error("a malformed content_block_start", out);
+    }
+    const json::object& block = cb->get_object();
+    const std::string_view type = string_member(block, "type");
+    Block b;
+    if (type == "text") {
+      b.kind = BlockKind::text;
+      content_delta(string_member(block, "text"), out);
+    } else if (type == "tool_use") {
+      b.kind = BlockKind::tool;
+      b.tool_index = tools_++;
+      std::string delta = R"({"tool_calls":[{"index":)" + std::to_string(b.tool_index) +
+                          ",\"id\":" + quote(string_member(block, "id")) +
+                          R"(,"type":"function","function":{"name":)" +
+                          quote(string_member(block, "name")) + R"(,"arguments":""}}]})";
+      chunk(out, delta);
+    }
+    // thinking, redacted_thinking and server-tool blocks are not part of an OpenAI answer.
+    blocks_.emplace_back(*index, b);
+    return true;
+  }
+
+  bool on_block_delta(const json::object& o, std::string& out) {
+    Block* b = block_at(o);
+    const json::value* d = member(o, "delta");
+    if (b == nullptr || d == nullptr || !d->is_object()) {
+      return protocol_error("a content_block_delta for no open block", out);
+    }
+    const json::object& delta = d->get_object();
+    const std::string_view type = string_member(delta, "type");
+    if (type == "text_delta" && b->kind == BlockKind::text) {
+      content_delta(string_member(delta, "text"), out);
+    } else if (type == "input_json_delta" && b->kind == BlockKind::tool) {
+      arguments_delta(*b, string_member(delta, "partial_json"), out);
+    }
+    // thinking_delta, signature_delta, citations_delta: dropped.
+    return true;
+  }
+
+  bool on_block_stop(const json::object& o, std::string& out) {
+    Block* b = block_at(o);
+    if (b == nullptr) {
+      return protocol_error("a content_block_stop for no open block", out);
+    }
+    if (b->kind == BlockKind::tool && !b->has_arguments) {
+      // A tool without parameters may stream no input at all; OpenAI clients parse the
+      // arguments, so they get the empty object rather than "".
+      arguments_delta(*b, "{}", out);
+    }
+    return true;
+  }
+
+  void on_message_stop(std::string& out) {
+    std::string tail = ",\"logprobs\":null,\"finish_reason\":" +
+                       quote(finish_reason_.empty() ? std::string_view("stop") : finish_reason_) +
+                       "}]";
+    chunk(out, "{}", tail);
+    usage_ = raw_usage_.to_usage();
+    if (include_usage_) {
+      append_sse(out, prefix_ + ",\"choices\":[],\"usage\":" + usage_json(*usage_) + "}");
+    }
+    append_sse(out, "[DONE]");
+    done_ = true;
+  }
+
+  void content_delta(std::string_view text, std::string& out) {
+    if (!text.empty()) {
+      chunk(out, "{\"content\":" + quote(text) + "}");
+    }
+  }
+
+  void arguments_delta(Block& b, std::string_view partial, std::string& out) {
+    if (partial.empty()) {
+      return;
+    }
+    b.has_arguments = true;
+    chunk(out, R"({"tool_calls":[{"index":)" + std::to_string(b.tool_index) +
+                   R"(,"function":{"arguments":)" + quote(partial) + "}}]}");
+  }
+
+  /// Appends one chunk with `delta`; `tail` closes the choice (finish_reason null by default).
+  void chunk(std::string& out, std::string_view delta,
+             std::string_view tail = R"(,"logprobs":null,"finish_reason":null}])") {
+    scratch_.assign(prefix_);
+    scratch_ += R"(,"choices":[{"index":0,"delta":)";
+    scratch_ += delta;
+    scratch_ += tail;
+    if (include_usage_) {
+      scratch_ += ",\"usage\":null";  // as OpenAI sends it when include_usage is on
+    }
+    scratch_ += '}';
+    append_sse(out, scratch_);
+  }
+
+  /// An `error` event (https://docs.anthropic.com/en/docs/build-with-claude/streaming#error-events)
+  /// as OpenAI's in-stream error event.
+  bool stream_error(const json::object& o, std::string& out) {
+    std::string_view type;
+    std::string message;
+    if (const json::value* e = member(o, "error"); e != nullptr && e->is_object()) {
+      type = string_member(e->get_object(), "type");
+      message = string_member(e->get_object(), "message");
+    }
+    // A mid-stream error carries no HTTP status; overloaded_error is the usual one.
+    const MappedError m = map_error(type == "overloaded_error"   ? 529
+                                    : type == "rate_limit_error" ? 429
+                                                                 : 500,
+                                    type);
+    if (message.empty()) {
+      message = "upstream stream error";
+    }
+    truncate_message(message);
+    message =
+        "upstream provider error (" + std::string(type.empty() ? "error" : type) + "): " + message;
+    append_sse(out, error_body(message, m.type, m.code));
+    error_ = TranslateError{m.status, std::move(message)};
+    return false;
+  }
+
+  bool protocol_error(std::string_view what, std::string& out) {
+    std::string message = "upstream provider sent " + std::string(what);
+    append_sse(out, error_body(message, "api_error", "upstream_error"));
+    error_ = TranslateError{502, std::move(message)};
+    return false;
+  }
+
+  std::int64_t created_;
+  bool include_usage_;
+  std::string alias_;
+  SseParser parser_;
+  std::vector<SseEvent> events_;
+  std::string prefix_;   // the chunk's members before "choices"; empty until message_start
+  std::string scratch_;  // chunk being built, reused
+  std::vector<std::pair<std::int64_t, Block>> blocks_;  // by Anthropic content block index
+  std::size_t tools_ = 0;
+  std::string_view finish_reason_;  // points at a literal
+  RawUsage raw_usage_;
+  std::optional<Usage> usage_;
+  std::optional<TranslateError> error_;
+  bool done_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& body,
+                                                            std::string_view /*raw*/,
+                                                            const BackendSpec& spec,
+                                                            TranslateError& error) const {
+  if (!check_unsupported(body, error)) {
+    return std::nullopt;
+  }
+  json::object out;
+  out["model"] = spec.model.empty() ? string_member(body, "model") : std::string_view(spec.model);
+
+  std::int64_t max_tokens = kAnthropicDefaultMaxTokens;
+  for (const std::string_view key : {"max_tokens", "max_completion_tokens"}) {
+    // max_completion_tokens, read last, wins: it replaces the deprecated max_tokens.
+    if (const json::value* v = member(body, key)) {
+      const auto n = positive_integer(*v);
+      if (!n) {
+        fail(error, std::string(key) + ": must be a positive integer");
+        return std::nullopt;
+      }
+      max_tokens = *n;
+    }
+  }
+  out["max_tokens"] = max_tokens;
+
+  const json::value* messages = member(body, "messages");
+  if (messages == nullptr || !messages->is_array()) {
+    fail(error, "messages: must be an array");
+    return std::nullopt;
+  }
+  json::array system;
+  json::array converted;
+  if (!convert_messages(messages->get_array(), system, converted, error)) {
+    return std::nullopt;
+  }
+  if (!system.empty()) {
+    out["system"] = std::move(system);
+  }
+  out["messages"] = std::move(converted);
+
+  std::string temperature;
+  std::string top_p;
+  if (!number_text(body, "temperature", temperature, error) ||
+      !number_text(body, "top_p", top_p, error)) {
+    return std::nullopt;
+  }
+  if (const json::value* stop = member(body, "stop")) {
+    json::array sequences;
+    const json::array single{*stop};
+    const json::array* list = stop->is_string() ? &single : stop->if_array();
+    if (list == nullptr) {
+      fail(error, "stop: must be a string or an array of strings");
+      return std::nullopt;
+    }
+    for (const json::value& s : *list) {
+      if (!s.is_string()) {
+        fail(error, "stop: must be a string or an array of strings");
+        return std::nullopt;
+      }
+      if (!s.get_string().empty()) {  // the API rejects empty stop sequences
+        sequences.push_back(s);
+      }
+    }
+    if (!sequences.empty()) {
+      out["stop_sequences"] = std::move(sequences);
+    }
+  }
+
+  bool has_tools = false;
+  if (const json::value* tools = member(body, "tools")) {
+    json::array defs;
+    if (!convert_tools(*tools, defs, error)) {
+      return std::nullopt;
+    }
+    has_tools = !defs.empty();
+    if (has_tools) {
+      out["tools"] = std::move(defs);
+    }
+  }
+  json::object choice;
+  if (const json::value* tc = member(body, "tool_choice")) {
+    if (!convert_tool_choice(*tc, has_tools, choice, error)) {
+      return std::nullopt;
+    }
+  }
+  if (const json::value* p = member(body, "parallel_tool_calls");
+      p != nullptr && p->is_bool() && !p->get_bool() && has_tools) {
+    if (choice.empty()) {
+      choice = {{"type", "auto"}};
+    }
+    // tool_choice none has no such member.
+    if (string_member(choice, "type") != "none") {
+      choice["disable_parallel_tool_use"] = true;
+    }
+  }
+  if (!choice.empty()) {
+    out["tool_choice"] = std::move(choice);
+  }
+
+  if (const std::string_view user = string_member(body, "user"); !user.empty()) {
+    out["metadata"] = json::object{{"user_id", user}};
+  }
+  const json::value* stream = member(body, "stream");
+  const bool streaming = stream != nullptr && stream->is_bool() && stream->get_bool();
+  if (streaming) {
+    out["stream"] = true;
+  }
+
+  UpstreamRequest req;
+  std::string_view base = spec.base_path;
+  while (!base.empty() && base.back() == '/') {
+    base.remove_suffix(1);
+  }
+  req.target = std::string(base) + "/messages";
+  req.headers = {
+      {"x-api-key", spec.api_key},
+      {"anthropic-version",
+       spec.api_version.empty() ? std::string(kAnthropicVersion) : spec.api_version},
+      {"content-type", "application/json"},
+  };
+  if (streaming) {
+    req.headers.emplace_back("accept", "text/event-stream");
+  }
+  req.body = json::serialize(out);
+  if (!temperature.empty()) {
+    set_member(req.body, "temperature", temperature);
+  }
+  if (!top_p.empty()) {
+    set_member(req.body, "top_p", top_p);
+  }
+  req.stream = streaming;
+  return req;
+}
+
+TranslatedResponse AnthropicTranslator::response(unsigned status, std::string_view /*content_type*/,
+                                                 std::string_view body,
+                                                 std::string_view model_alias) const {
+  if (status != 200) {
+    return upstream_error(status, body);
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return bad_upstream("not a JSON object");
+  }
+  const json::object& message = v.get_object();
+  if (string_member(message, "type") == "error") {
+    return upstream_error(500, body);
+  }
+  const json::value* content = member(message, "content");
+  if (string_member(message, "type") != "message" || content == nullptr || !content->is_array()) {
+    return bad_upstream("not a message");
+  }
+
+  std::string text;
+  json::array tool_calls;
+  for (const json::value& b : content->get_array()) {
+    if (!b.is_object()) {
+      continue;
+    }
+    const json::object& block = b.get_object();
+    const std::string_view type = string_member(block, "type");
+    if (type == "text") {
+      text += string_member(block, "text");
+    } else if (type == "tool_use") {
+      const json::value* input = block.if_contains("input");
+      tool_calls.push_back(json::object{
+          {"id", string_member(block, "id")},
+          {"type", "function"},
+          {"function",
+           json::object{{"name", string_member(block, "name")},
+                        {"arguments", input != nullptr ? json::serialize(*input) : "{}"}}}});
+    }
+    // thinking, redacted_thinking and server-tool blocks are not part of an OpenAI answer.
+  }
+
+  json::object msg{{"role", "assistant"}};
+  if (text.empty() && !tool_calls.empty()) {
+    msg["content"] = nullptr;
+  } else {
+    msg["content"] = text;
+  }
+  msg["refusal"] = nullptr;
+  if (!tool_calls.empty()) {
+    msg["tool_calls"] = std::move(tool_calls);
+  }
+
+  RawUsage raw;
+  if (const json::value* u = member(message, "usage"); u != nullptr && u->is_object()) {
+    raw.update(u->get_object());
+  }
+  const Usage usage = raw.to_usage();
+
+  json::object out{
+      {"id", "chatcmpl-" + std::string(string_member(message, "id"))},
+      {"object", "chat.completion"},
+      {"created", created_},
+      {"model", reported_model(message, model_alias)},
+      {"choices", json::array{json::object{
+                      {"index", 0},
+                      {"message", std::move(msg)},
+                      {"logprobs", nullptr},
+                      {"finish_reason", finish_reason(string_member(message, "stop_reason"))}}}},
+  };
+  std::string serialized = json::serialize(out);
+  // Usage goes last, in OpenAI's member order.
+  serialized.pop_back();
+  serialized += ",\"usage\":" + usage_json(usage) + "}";
+
+  TranslatedResponse r;
+  r.body = std::move(serialized);
+  r.usage = usage;
+  return r;
+}
+
+TranslatedResponse AnthropicTranslator::response_with_retry_after(
+    unsigned status, std::string_view content_type, std::string_view body,
+    std::string_view model_alias, std::string_view retry_after) const {
+  TranslatedResponse r = response(status, content_type, body, model_alias);
+  if (r.retryable) {
+    r.retry_after = parse_retry_after(retry_after);
+  }
+  return r;
+}
+
+std::unique_ptr<StreamTranslator> AnthropicTranslator::stream(bool include_usage,
+                                                              std::string_view model_alias) const {
+  return std::make_unique<AnthropicStream>(created_, include_usage, model_alias);
+}
+
+std::optional<std::string> parse_retry_after(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  if (v.empty() || v.size() > 10) {
+    return std::nullopt;
+  }
+  for (const char c : v) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+  }
+  return std::string(v);
+}
+
+}  // namespace sb::adapters

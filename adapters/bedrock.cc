@@ -1,0 +1,939 @@
+#include "adapters/bedrock.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "adapters/eventstream.h"
+#include "adapters/json_edit.h"
+#include "adapters/sigv4.h"
+#include "adapters/sse.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+// The SigV4 signing name of bedrock-runtime.{region}.amazonaws.com is "bedrock".
+// https://docs.aws.amazon.com/general/latest/gr/bedrock.html
+constexpr std::string_view kSigningService = "bedrock";
+
+const json::value* member(const json::object& o, std::string_view key) {
+  return o.if_contains(key);
+}
+
+std::string_view string_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_string()) {
+    return {};
+  }
+  const json::string& s = v->get_string();
+  return {s.data(), s.size()};
+}
+
+const json::object* object_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr ? v->if_object() : nullptr;
+}
+
+const json::array* array_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr ? v->if_array() : nullptr;
+}
+
+std::optional<std::int64_t> int_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (v->is_int64()) {
+    return v->get_int64();
+  }
+  if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return static_cast<std::int64_t>(v->get_uint64());
+  }
+  return std::nullopt;
+}
+
+// ---- request -------------------------------------------------------------------------------
+
+struct Turn {
+  std::string role;  // "user" or "assistant"
+  json::array content;
+};
+
+/// Appends `text` as a text block unless empty (Converse rejects blank text blocks).
+void push_text(json::array& content, std::string_view text) {
+  if (!text.empty()) {
+    content.push_back(json::object{{"text", text}});
+  }
+}
+
+/// The text of an OpenAI content value: a string, or the concatenated text parts of an array.
+std::optional<std::string> plain_text(const json::value& content) {
+  if (content.is_null()) {
+    return std::string();
+  }
+  if (content.is_string()) {
+    return std::string(content.get_string());
+  }
+  if (!content.is_array()) {
+    return std::nullopt;
+  }
+  std::string out;
+  for (const json::value& part : content.get_array()) {
+    const json::object* p = part.if_object();
+    if (p == nullptr) {
+      return std::nullopt;
+    }
+    const std::string_view type = string_member(*p, "type");
+    if (type == "text" || type == "input_text") {
+      if (!out.empty()) {
+        out.push_back('\n');
+      }
+      out.append(string_member(*p, "text"));
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+/// A base64 data URL as a Converse image block.
+/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html
+std::optional<json::object> image_block(std::string_view url, std::string& why) {
+  constexpr std::string_view kPrefix = "data:image/";
+  const std::size_t marker = url.find(";base64,");
+  if (!url.starts_with(kPrefix) || marker == std::string_view::npos) {
+    why = "Bedrock accepts images only as base64 data URLs (data:image/...;base64,...)";
+    return std::nullopt;
+  }
+  std::string_view format = url.substr(kPrefix.size(), marker - kPrefix.size());
+  if (format == "jpg") {
+    format = "jpeg";
+  }
+  if (format != "png" && format != "jpeg" && format != "gif" && format != "webp") {
+    why = "Bedrock accepts png, jpeg, gif and webp images, not image/" + std::string(format);
+    return std::nullopt;
+  }
+  return json::object{
+      {"image", json::object{{"format", format},
+                             {"source", json::object{{"bytes", url.substr(marker + 8)}}}}}};
+}
+
+/// User content (string or parts) as Converse content blocks.
+bool user_content(const json::value& content, json::array& out, std::string& why) {
+  if (content.is_string()) {
+    push_text(out, content.get_string());
+    return true;
+  }
+  if (!content.is_array()) {
+    why = "message content must be a string or an array of parts";
+    return false;
+  }
+  for (const json::value& part : content.get_array()) {
+    const json::object* p = part.if_object();
+    if (p == nullptr) {
+      why = "content parts must be objects";
+      return false;
+    }
+    const std::string_view type = string_member(*p, "type");
+    if (type == "text") {
+      push_text(out, string_member(*p, "text"));
+    } else if (type == "image_url") {
+      const json::object* image = object_member(*p, "image_url");
+      const std::string_view url = image != nullptr ? string_member(*image, "url") : "";
+      auto block = image_block(url, why);
+      if (!block) {
+        return false;
+      }
+      out.push_back(std::move(*block));
+    } else {
+      why = "content part type '" + std::string(type) + "' is not supported by Bedrock";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool assistant_content(const json::object& msg, json::array& out, std::string& why) {
+  if (const json::value* c = member(msg, "content")) {
+    auto text = plain_text(*c);
+    if (!text) {
+      why = "assistant content must be a string or text parts";
+      return false;
+    }
+    push_text(out, *text);
+  }
+  const json::array* calls = array_member(msg, "tool_calls");
+  if (calls == nullptr) {
+    return true;
+  }
+  for (const json::value& call_value : *calls) {
+    const json::object* call = call_value.if_object();
+    const json::object* fn = call != nullptr ? object_member(*call, "function") : nullptr;
+    if (fn == nullptr) {
+      why = "tool_calls entries must carry a function";
+      return false;
+    }
+    const std::string_view args = string_member(*fn, "arguments");
+    json::value input = json::object{};
+    if (!args.empty()) {
+      boost::system::error_code ec;
+      input = json::parse(args, ec);
+      if (ec || !input.is_object()) {
+        why = "tool call arguments must be a JSON object for Bedrock";
+        return false;
+      }
+    }
+    // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html
+    out.push_back(json::object{{"toolUse", json::object{{"toolUseId", string_member(*call, "id")},
+                                                        {"name", string_member(*fn, "name")},
+                                                        {"input", std::move(input)}}}});
+  }
+  return true;
+}
+
+bool tool_result(const json::object& msg, json::array& out, std::string& why) {
+  const json::value* c = member(msg, "content");
+  auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
+  if (!text) {
+    why = "tool message content must be a string or text parts";
+    return false;
+  }
+  json::array content;
+  // A result block must not be empty; an empty tool output is sent as an empty JSON object.
+  if (text->empty()) {
+    content.push_back(json::object{{"json", json::object{}}});
+  } else {
+    content.push_back(json::object{{"text", *text}});
+  }
+  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolResultBlock.html
+  out.push_back(
+      json::object{{"toolResult", json::object{{"toolUseId", string_member(msg, "tool_call_id")},
+                                               {"content", std::move(content)}}}});
+  return true;
+}
+
+bool append_turn(std::vector<Turn>& turns, std::string_view role, json::array&& content) {
+  if (content.empty()) {
+    return true;
+  }
+  if (!turns.empty() && turns.back().role == role) {
+    for (json::value& v : content) {
+      turns.back().content.push_back(std::move(v));
+    }
+  } else {
+    turns.push_back(Turn{std::string(role), std::move(content)});
+  }
+  return true;
+}
+
+std::optional<json::object> tool_config(const json::object& body, bool history_uses_tools,
+                                        std::string& why) {
+  const json::array* tools = array_member(body, "tools");
+  if (tools == nullptr || tools->empty()) {
+    return json::object{};  // nothing to send
+  }
+  json::array specs;
+  for (const json::value& t : *tools) {
+    const json::object* tool = t.if_object();
+    const json::object* fn = tool != nullptr ? object_member(*tool, "function") : nullptr;
+    if (fn == nullptr || string_member(*tool, "type") != "function") {
+      why = "only function tools are supported by Bedrock";
+      return std::nullopt;
+    }
+    json::object spec{{"name", string_member(*fn, "name")}};
+    if (const std::string_view d = string_member(*fn, "description"); !d.empty()) {
+      spec["description"] = d;
+    }
+    const json::value* params = member(*fn, "parameters");
+    spec["inputSchema"] = json::object{
+        {"json",
+         params != nullptr && params->is_object()
+             ? *params
+             : json::value(json::object{{"type", "object"}, {"properties", json::object{}}})}};
+    // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolSpecification.html
+    specs.push_back(json::object{{"toolSpec", std::move(spec)}});
+  }
+  json::object config{{"tools", std::move(specs)}};
+  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html
+  if (const json::value* choice = member(body, "tool_choice")) {
+    if (choice->is_string()) {
+      const std::string_view c = choice->get_string();
+      if (c == "required") {
+        config["toolChoice"] = json::object{{"any", json::object{}}};
+      } else if (c == "auto") {
+        config["toolChoice"] = json::object{{"auto", json::object{}}};
+      } else if (c == "none") {
+        // Converse has no "none": drop the tools unless the history holds tool blocks, which
+        // Bedrock only accepts with a toolConfig present.
+        if (!history_uses_tools) {
+          return json::object{};
+        }
+        why =
+            "tool_choice 'none' cannot be expressed by Bedrock when the conversation "
+            "contains tool calls";
+        return std::nullopt;
+      } else {
+        why = "unsupported tool_choice '" + std::string(c) + "'";
+        return std::nullopt;
+      }
+    } else if (const json::object* o = choice->if_object()) {
+      const json::object* fn = object_member(*o, "function");
+      const std::string_view name = fn != nullptr ? string_member(*fn, "name") : "";
+      if (name.empty()) {
+        why = "tool_choice must name a function";
+        return std::nullopt;
+      }
+      config["toolChoice"] = json::object{{"tool", json::object{{"name", name}}}};
+    }
+  }
+  return config;
+}
+
+// ---- responses ------------------------------------------------------------------------------
+
+std::string_view finish_reason(std::string_view stop_reason) {
+  // stopReason values:
+  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") {
+    return "length";
+  }
+  if (stop_reason == "tool_use") {
+    return "tool_calls";
+  }
+  if (stop_reason == "guardrail_intervened" || stop_reason == "content_filtered") {
+    return "content_filter";
+  }
+  return "stop";
+}
+
+/// Bedrock TokenUsage as OpenAI counts it. nullopt when absent or malformed.
+/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_TokenUsage.html
+std::optional<Usage> usage_from_bedrock(const json::object* u) {
+  if (u == nullptr) {
+    return std::nullopt;
+  }
+  const auto in = int_member(*u, "inputTokens");
+  const auto out = int_member(*u, "outputTokens");
+  if (!in || !out || *in < 0 || *out < 0) {
+    return std::nullopt;
+  }
+  const std::int64_t read = int_member(*u, "cacheReadInputTokens").value_or(0);
+  const std::int64_t write = int_member(*u, "cacheWriteInputTokens").value_or(0);
+  if (read < 0 || write < 0) {
+    return std::nullopt;
+  }
+  Usage r;
+  r.input = *in + read + write;
+  r.output = *out;
+  r.cached_input = read;
+  return r;
+}
+
+json::object usage_json(const Usage& u) {
+  return json::object{
+      {"prompt_tokens", u.input},
+      {"completion_tokens", u.output},
+      {"total_tokens", u.input + u.output},
+      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_input}}},
+      {"completion_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}}};
+}
+
+std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
+  json::object e{{"message", message}, {"type", type}, {"param", nullptr}};
+  if (code.empty()) {
+    e["code"] = nullptr;
+  } else {
+    e["code"] = code;
+  }
+  return json::serialize(json::object{{"error", std::move(e)}});
+}
+
+struct MappedError {
+  unsigned status;
+  std::string_view type;
+  std::string_view code;
+  bool retryable;
+};
+
+/// "ThrottlingException:http://internal..." or "com.amazon...#ThrottlingException" -> the
+/// exception name, compared case-insensitively on the first letter (stream exception frames use
+/// lowerCamelCase: "throttlingException").
+std::string exception_name(std::string_view type) {
+  if (const std::size_t colon = type.find(':'); colon != std::string_view::npos) {
+    type = type.substr(0, colon);
+  }
+  if (const std::size_t hash = type.rfind('#'); hash != std::string_view::npos) {
+    type = type.substr(hash + 1);
+  }
+  std::string name(type);
+  if (!name.empty() && name[0] >= 'a' && name[0] <= 'z') {
+    name[0] = static_cast<char>(name[0] - 'a' + 'A');
+  }
+  return name;
+}
+
+MappedError map_error(unsigned status, std::string_view name) {
+  // https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html
+  if (name == "ThrottlingException" || name == "ServiceQuotaExceededException" || status == 429) {
+    return {429, "rate_limit_error", "rate_limit_exceeded", true};
+  }
+  if (name == "ServiceUnavailableException" || name == "ModelNotReadyException" || status == 503) {
+    return {503, "api_error", "upstream_unavailable", true};
+  }
+  if (name == "ModelTimeoutException" || status == 408 || status == 504) {
+    return {504, "timeout_error", "upstream_timeout", true};
+  }
+  if (name == "InternalServerException" || name == "ModelStreamErrorException" ||
+      name == "ModelErrorException" || status >= 500) {
+    return {502, "api_error", "upstream_error", true};
+  }
+  if (name == "AccessDeniedException" || status == 403) {
+    return {403, "permission_error", {}, false};
+  }
+  if (name == "UnrecognizedClientException" || status == 401) {
+    return {401, "authentication_error", {}, false};
+  }
+  if (name == "ResourceNotFoundException" || status == 404) {
+    return {404, "not_found_error", {}, false};
+  }
+  if (name == "ValidationException") {
+    return {400, "invalid_request_error", {}, false};
+  }
+  return {status >= 400 && status < 500 ? status : 502u, "invalid_request_error", {}, false};
+}
+
+std::optional<std::string> seconds(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  if (v.empty() || v.size() > 9) {
+    return std::nullopt;
+  }
+  for (const char c : v) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+  }
+  return std::string(v);
+}
+
+TranslatedResponse bad_upstream(std::string_view why) {
+  TranslatedResponse r;
+  r.status = 502;
+  r.body = error_body("upstream provider sent an unreadable response: " + std::string(why),
+                      "api_error", "upstream_error");
+  r.retryable = true;
+  return r;
+}
+
+std::string derive_id(std::int64_t created, std::string_view amz_date) {
+  return "chatcmpl-" +
+         sha256_hex(std::to_string(created) + "|" + std::string(amz_date)).substr(0, 24);
+}
+
+// ---- stream ---------------------------------------------------------------------------------
+
+class BedrockStream final : public StreamTranslator {
+ public:
+  BedrockStream(std::string id, std::int64_t created, bool include_usage, std::string_view alias)
+      : id_(std::move(id)), created_(created), include_usage_(include_usage), alias_(alias) {}
+
+  bool feed(std::string_view bytes, std::string& out) override {
+    if (failed_) {
+      return false;
+    }
+    if (done_) {
+      return true;  // nothing is due after [DONE]; trailing frames are ignored
+    }
+    scratch_.clear();
+    const bool ok = decoder_.feed(bytes, scratch_);
+    for (const EventStreamMessage& m : scratch_) {
+      if (!on_message(m, out)) {
+        return false;
+      }
+      if (done_) {
+        return true;
+      }
+    }
+    if (!ok) {
+      return fail(502, "Bedrock stream framing error: " + std::string(decoder_.error_message()),
+                  "api_error", "upstream_error", out);
+    }
+    return true;
+  }
+
+  bool finish(std::string& out) override {
+    if (failed_) {
+      return false;
+    }
+    if (done_) {
+      return true;
+    }
+    if (stopped_ && decoder_.at_boundary()) {
+      // messageStop arrived but no metadata frame after it: report usage if metadata came
+      // early, then end the stream.
+      end_stream(out);
+      return true;
+    }
+    failed_ = true;
+    error_ = TranslateError{502, "Bedrock stream ended before messageStop"};
+    return false;
+  }
+
+  const std::optional<Usage>& usage() const override { return usage_; }
+  const std::optional<TranslateError>& error() const override { return error_; }
+
+ private:
+  bool on_message(const EventStreamMessage& m, std::string& out) {
+    const std::string_view message_type = m.string_header(":message-type");
+    if (message_type == "exception") {
+      return on_exception(m.string_header(":exception-type"), m.payload, out);
+    }
+    if (message_type == "error") {
+      // https://smithy.io/2.0/aws/amazon-eventstream.html (error messages carry the code and
+      // the message in headers)
+      return on_exception(m.string_header(":error-code"), m.string_header(":error-message"), out);
+    }
+    if (message_type != "event") {
+      return true;  // unknown message types are skipped, as the SDKs do
+    }
+    const std::string_view event = m.string_header(":event-type");
+    boost::system::error_code ec;
+    json::value v = json::parse(m.payload, ec);
+    if (ec || !v.is_object()) {
+      return fail(502, "Bedrock stream event '" + std::string(event) + "' is not a JSON object",
+                  "api_error", "upstream_error", out);
+    }
+    const json::object& o = v.get_object();
+    // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStreamOutput.html
+    if (event == "messageStart") {
+      role_chunk(out);
+    } else if (event == "contentBlockStart") {
+      const json::object* start = object_member(o, "start");
+      const json::object* tool = start != nullptr ? object_member(*start, "toolUse") : nullptr;
+      if (tool != nullptr) {
+        role_chunk(out);
+        const std::int64_t block = int_member(o, "contentBlockIndex").value_or(-1);
+        const std::size_t index = tool_index_.size();
+        tool_index_[block] = index;
+        json::object call{
+            {"index", index},
+            {"id", string_member(*tool, "toolUseId")},
+            {"type", "function"},
+            {"function", json::object{{"name", string_member(*tool, "name")}, {"arguments", ""}}}};
+        chunk(out, json::object{{"tool_calls", json::array{std::move(call)}}});
+      }
+    } else if (event == "contentBlockDelta") {
+      const json::object* delta = object_member(o, "delta");
+      if (delta == nullptr) {
+        return true;
+      }
+      if (const json::value* text = member(*delta, "text"); text != nullptr && text->is_string()) {
+        role_chunk(out);
+        chunk(out, json::object{{"content", *text}});
+      } else if (const json::object* tool = object_member(*delta, "toolUse")) {
+        const std::int64_t block = int_member(o, "contentBlockIndex").value_or(-1);
+        const auto it = tool_index_.find(block);
+        if (it == tool_index_.end()) {
+          return fail(502, "Bedrock stream sent tool input for an unknown content block",
+                      "api_error", "upstream_error", out);
+        }
+        chunk(
+            out,
+            json::object{
+                {"tool_calls",
+                 json::array{json::object{
+                     {"index", it->second},
+                     {"function", json::object{{"arguments", string_member(*tool, "input")}}}}}}});
+      }
+      // reasoningContent deltas have no place in an OpenAI chat completion: dropped.
+    } else if (event == "messageStop") {
+      role_chunk(out);
+      finish_chunk(out, finish_reason(string_member(o, "stopReason")));
+      stopped_ = true;
+    } else if (event == "metadata") {
+      usage_ = usage_from_bedrock(object_member(o, "usage"));
+      if (!stopped_) {
+        return true;  // metadata comes after messageStop; keep waiting for it
+      }
+      end_stream(out);
+    }
+    // contentBlockStop carries nothing OpenAI sends.
+    return true;
+  }
+
+  /// The usage chunk (when asked for and known), then [DONE].
+  void end_stream(std::string& out) {
+    if (include_usage_ && usage_) {
+      json::object c = base();
+      c["choices"] = json::array{};
+      c["usage"] = usage_json(*usage_);
+      append_sse(out, json::serialize(c));
+    }
+    append_sse(out, "[DONE]");
+    done_ = true;
+  }
+
+  bool on_exception(std::string_view type, std::string_view payload, std::string& out) {
+    std::string message;
+    boost::system::error_code ec;
+    const json::value v = json::parse(payload, ec);
+    if (!ec && v.is_object()) {
+      message = std::string(string_member(v.get_object(), "message"));
+      if (message.empty()) {
+        message = std::string(string_member(v.get_object(), "Message"));
+      }
+    } else {
+      message = std::string(payload);
+    }
+    const std::string name = exception_name(type);
+    const MappedError e = map_error(0, name);
+    return fail(e.status,
+                "upstream provider error (" + (name.empty() ? std::string("exception") : name) +
+                    "): " + (message.empty() ? std::string("no message") : message),
+                e.type, e.code, out);
+  }
+
+  bool fail(unsigned status, std::string message, std::string_view type, std::string_view code,
+            std::string& out) {
+    append_sse(out, error_body(message, type, code));
+    error_ = TranslateError{status, std::move(message)};
+    failed_ = true;
+    return false;
+  }
+
+  json::object base() const {
+    return json::object{
+        {"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", alias_}};
+  }
+
+  void emit(std::string& out, json::object delta, std::string_view finish) {
+    json::object c = base();
+    json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
+    if (finish.empty()) {
+      choice["finish_reason"] = nullptr;
+    } else {
+      choice["finish_reason"] = finish;
+    }
+    c["choices"] = json::array{std::move(choice)};
+    if (include_usage_) {
+      c["usage"] = nullptr;  // as OpenAI sends on every chunk when include_usage is set
+    }
+    append_sse(out, json::serialize(c));
+  }
+
+  void role_chunk(std::string& out) {
+    if (role_sent_) {
+      return;
+    }
+    role_sent_ = true;
+    emit(out, json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, {});
+  }
+
+  void chunk(std::string& out, json::object delta) { emit(out, std::move(delta), {}); }
+
+  void finish_chunk(std::string& out, std::string_view reason) {
+    emit(out, json::object{}, reason);
+  }
+
+  std::string id_;
+  std::int64_t created_;
+  bool include_usage_;
+  std::string alias_;
+  EventStreamDecoder decoder_;
+  std::vector<EventStreamMessage> scratch_;
+  std::map<std::int64_t, std::size_t> tool_index_;  // contentBlockIndex -> tool_calls index
+  std::optional<Usage> usage_;
+  std::optional<TranslateError> error_;
+  bool role_sent_ = false;
+  bool stopped_ = false;
+  bool done_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+BedrockTranslator::BedrockTranslator(std::int64_t created, std::string amz_date,
+                                     std::string completion_id)
+    : created_(created), amz_date_(std::move(amz_date)), id_(std::move(completion_id)) {
+  if (id_.empty()) {
+    id_ = derive_id(created_, amz_date_);
+  }
+}
+
+std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& body,
+                                                          std::string_view /*raw*/,
+                                                          const BackendSpec& spec,
+                                                          TranslateError& error) const {
+  auto reject = [&](std::string message, unsigned status = 400) {
+    error = TranslateError{status, std::move(message)};
+    return std::nullopt;
+  };
+  if (spec.api_key.empty() || spec.secret_key.empty() || spec.region.empty() || spec.host.empty()) {
+    return reject("Bedrock backend is missing its region, host or credentials", 500);
+  }
+  std::string model = spec.model;
+  if (model.empty()) {
+    model = std::string(string_member(body, "model"));
+  }
+  if (model.empty()) {
+    return reject("no Bedrock model id to call");
+  }
+  if (const auto n = int_member(body, "n"); n && *n != 1) {
+    return reject("Bedrock returns one choice per request; n must be 1");
+  }
+  const json::array* messages = array_member(body, "messages");
+  if (messages == nullptr) {
+    return reject("'messages' must be an array");
+  }
+
+  std::string why;
+  json::array system;
+  std::vector<Turn> turns;
+  bool uses_tools = false;
+  for (const json::value& mv : *messages) {
+    const json::object* msg = mv.if_object();
+    if (msg == nullptr) {
+      return reject("messages must be objects");
+    }
+    const std::string_view role = string_member(*msg, "role");
+    json::array content;
+    if (role == "system" || role == "developer") {
+      const json::value* c = member(*msg, "content");
+      auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
+      if (!text) {
+        return reject("system content must be a string or text parts");
+      }
+      push_text(system, *text);
+      continue;
+    }
+    if (role == "user") {
+      const json::value* c = member(*msg, "content");
+      if (c == nullptr || !user_content(*c, content, why)) {
+        return reject(why.empty() ? "user message needs content" : why);
+      }
+      append_turn(turns, "user", std::move(content));
+    } else if (role == "assistant") {
+      if (!assistant_content(*msg, content, why)) {
+        return reject(why);
+      }
+      uses_tools = uses_tools || array_member(*msg, "tool_calls") != nullptr;
+      append_turn(turns, "assistant", std::move(content));
+    } else if (role == "tool") {
+      if (!tool_result(*msg, content, why)) {
+        return reject(why);
+      }
+      uses_tools = true;
+      // Tool results travel in a user turn; consecutive results merge into one turn.
+      append_turn(turns, "user", std::move(content));
+    } else {
+      return reject("unsupported message role '" + std::string(role) + "'");
+    }
+  }
+
+  json::object out;
+  json::array out_messages;
+  for (Turn& t : turns) {
+    out_messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  }
+  out["messages"] = std::move(out_messages);
+  if (!system.empty()) {
+    out["system"] = std::move(system);
+  }
+
+  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
+  json::object inference;
+  const json::value* max_tokens = member(body, "max_completion_tokens");
+  if (max_tokens == nullptr || max_tokens->is_null()) {
+    max_tokens = member(body, "max_tokens");
+  }
+  if (max_tokens != nullptr && !max_tokens->is_null()) {
+    inference["maxTokens"] = *max_tokens;
+  }
+  if (const json::value* t = member(body, "temperature"); t != nullptr && !t->is_null()) {
+    inference["temperature"] = *t;
+  }
+  if (const json::value* p = member(body, "top_p"); p != nullptr && !p->is_null()) {
+    inference["topP"] = *p;
+  }
+  if (const json::value* stop = member(body, "stop"); stop != nullptr && !stop->is_null()) {
+    if (stop->is_string()) {
+      inference["stopSequences"] = json::array{*stop};
+    } else if (stop->is_array()) {
+      inference["stopSequences"] = *stop;
+    }
+  }
+  if (!inference.empty()) {
+    out["inferenceConfig"] = std::move(inference);
+  }
+  auto tools = tool_config(body, uses_tools, why);
+  if (!tools) {
+    return reject(why);
+  }
+  if (!tools->empty()) {
+    out["toolConfig"] = std::move(*tools);
+  }
+
+  const json::value* stream_v = member(body, "stream");
+  const bool stream = stream_v != nullptr && stream_v->is_bool() && stream_v->get_bool();
+
+  UpstreamRequest req;
+  req.method = "POST";
+  req.stream = stream;
+  // The model id is one path segment: ':' becomes %3A, '/' (ARNs) %2F.
+  req.target = spec.base_path + "/model/" + sigv4_uri_encode(model, false) +
+               (stream ? "/converse-stream" : "/converse");
+  req.body = json::serialize(out);
+  const std::string_view accept =
+      stream ? "application/vnd.amazon.eventstream" : "application/json";
+
+  SigV4Request sreq;
+  sreq.method = req.method;
+  sreq.path = req.target;
+  sreq.host = spec.host;
+  sreq.headers = {{"accept", std::string(accept)}, {"content-type", "application/json"}};
+  sreq.payload = req.body;
+  SigV4Options opt;
+  opt.region = spec.region;
+  opt.service = kSigningService;
+  opt.content_sha256_header = true;
+  auto signed_req =
+      sigv4_sign(sreq, {spec.api_key, spec.secret_key, spec.session_token}, opt, amz_date_);
+  if (!signed_req) {
+    return reject("cannot sign the Bedrock request (bad signing time)", 500);
+  }
+  req.headers = std::move(sreq.headers);
+  for (auto& h : signed_req->headers) {
+    req.headers.push_back(std::move(h));
+  }
+  return req;
+}
+
+TranslatedResponse BedrockTranslator::response(unsigned status, std::string_view /*content_type*/,
+                                               std::string_view body,
+                                               std::string_view model_alias) const {
+  if (status != 200) {
+    return response_with_error_type(status, body, model_alias, {});
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return bad_upstream("not a JSON object");
+  }
+  const json::object& o = v.get_object();
+  const json::object* output = object_member(o, "output");
+  const json::object* message = output != nullptr ? object_member(*output, "message") : nullptr;
+  const json::array* content = message != nullptr ? array_member(*message, "content") : nullptr;
+  if (content == nullptr) {
+    return bad_upstream("no output.message.content");
+  }
+  std::string text;
+  bool has_text = false;
+  json::array tool_calls;
+  for (const json::value& b : *content) {
+    const json::object* block = b.if_object();
+    if (block == nullptr) {
+      continue;
+    }
+    if (const json::value* t = member(*block, "text"); t != nullptr && t->is_string()) {
+      text.append(t->get_string());
+      has_text = true;
+    } else if (const json::object* tool = object_member(*block, "toolUse")) {
+      const json::value* input = member(*tool, "input");
+      tool_calls.push_back(json::object{
+          {"id", string_member(*tool, "toolUseId")},
+          {"type", "function"},
+          {"function",
+           json::object{{"name", string_member(*tool, "name")},
+                        {"arguments", input != nullptr ? json::serialize(*input) : "{}"}}}});
+    }
+    // reasoningContent, guardContent, citations...: nothing OpenAI sends.
+  }
+  json::object msg{{"role", "assistant"}};
+  if (has_text || tool_calls.empty()) {
+    msg["content"] = text;
+  } else {
+    msg["content"] = nullptr;
+  }
+  msg["refusal"] = nullptr;
+  if (!tool_calls.empty()) {
+    msg["tool_calls"] = std::move(tool_calls);
+  }
+  TranslatedResponse r;
+  r.usage = usage_from_bedrock(object_member(o, "usage"));
+  json::object completion{
+      {"id", id_},
+      {"object", "chat.completion"},
+      {"created", created_},
+      {"model", model_alias},
+      {"choices", json::array{json::object{
+                      {"index", 0},
+                      {"message", std::move(msg)},
+                      {"logprobs", nullptr},
+                      {"finish_reason", finish_reason(string_member(o, "stopReason"))}}}}};
+  if (r.usage) {
+    completion["usage"] = usage_json(*r.usage);
+  }
+  r.body = json::serialize(completion);
+  return r;
+}
+
+TranslatedResponse BedrockTranslator::response_with_error_type(unsigned status,
+                                                               std::string_view body,
+                                                               std::string_view /*model_alias*/,
+                                                               std::string_view amzn_error_type,
+                                                               std::string_view retry_after) const {
+  std::string message;
+  std::string type(amzn_error_type);
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    const json::object& o = v.get_object();
+    message = std::string(string_member(o, "message"));
+    if (message.empty()) {
+      message = std::string(string_member(o, "Message"));
+    }
+    if (type.empty()) {
+      type = std::string(string_member(o, "__type"));
+    }
+  }
+  const std::string name = exception_name(type);
+  const MappedError m = map_error(status, name);
+  if (message.empty()) {
+    message = "upstream provider returned HTTP " + std::to_string(status);
+  }
+  if (m.status >= 500 || m.status == 429) {
+    message = "upstream provider error (" +
+              (name.empty() ? "HTTP " + std::to_string(status) : name) + "): " + message;
+  }
+  TranslatedResponse r;
+  r.status = m.status;
+  r.body = error_body(message, m.type, m.code);
+  r.retryable = m.retryable;
+  if (m.retryable) {
+    r.retry_after = seconds(retry_after);
+  }
+  return r;
+}
+
+std::unique_ptr<StreamTranslator> BedrockTranslator::stream(bool include_usage,
+                                                            std::string_view model_alias) const {
+  return std::make_unique<BedrockStream>(id_, created_, include_usage, model_alias);
+}
+
+}  // namespace sb::adapters

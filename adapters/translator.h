@@ -1,0 +1,97 @@
+#pragma once
+// The shape every provider translator has: from an OpenAI chat-completions request to the
+// provider's native HTTP request, and from the provider's native response or stream back to
+// exactly what OpenAI would have sent. Pure and per request: no sockets, no clocks, no config
+// types (the gateway maps its config into BackendSpec).
+//
+// One provider per file pair (adapters/<provider>.{h,cc}); each quirk carries a link to the
+// vendor's API reference beside it.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "adapters/usage.h"
+
+namespace boost::json {
+class object;
+}
+
+namespace sb::adapters {
+
+/// What a translator needs to know about the backend it speaks to.
+struct BackendSpec {
+  std::string base_path;  ///< path prefix of the base URL, e.g. "/v1" (may be empty)
+  std::string host;       ///< for signing (Bedrock) and Host-bound schemes
+  std::string model;      ///< the model or deployment pinned upstream
+  std::string api_key;    ///< the provider key (never logged)
+  std::string api_version;  ///< Azure api-version, Anthropic anthropic-version override
+  std::string region;       ///< AWS region (Bedrock)
+  std::string secret_key;   ///< AWS secret access key (Bedrock; api_key holds the key id)
+  std::string session_token;  ///< AWS session token, optional
+};
+
+/// The upstream HTTP request to send.
+struct UpstreamRequest {
+  std::string method = "POST";
+  std::string target;  ///< path and query, base_path included
+  std::vector<std::pair<std::string, std::string>> headers;  ///< all provider-specific headers
+  std::string body;
+  bool stream = false;  ///< the response will be a stream
+};
+
+/// A translation failure the client must see as an OpenAI error (status 400 for a request the
+/// provider cannot express, 502 for an upstream answer that cannot be understood).
+struct TranslateError {
+  unsigned status = 400;
+  std::string message;
+};
+
+/// An upstream response translated to OpenAI's format.
+struct TranslatedResponse {
+  unsigned status = 200;
+  std::string body;  ///< OpenAI chat.completion JSON, or an OpenAI error body for errors
+  std::optional<Usage> usage;
+  bool retryable = false;  ///< for errors: worth trying another backend (429, 5xx, overloaded)
+  std::optional<std::string> retry_after;  ///< seconds, when the provider said
+};
+
+/// Translates a provider's native stream into OpenAI chat.completion.chunk SSE events
+/// (`data: {...}\n\n`, ending with `data: [DONE]\n\n`), event by event.
+class StreamTranslator {
+ public:
+  virtual ~StreamTranslator() = default;
+  /// Feeds raw upstream body bytes (split anywhere); appends client SSE bytes to `out`.
+  /// Returns false on an unrecoverable stream error (then `error()` is set and an OpenAI error
+  /// event has been appended to `out`).
+  virtual bool feed(std::string_view bytes, std::string& out) = 0;
+  /// Called when the upstream body ended; appends what is still due (e.g. `data: [DONE]` for a
+  /// provider that sends none). Returns false when the stream ended before it was complete.
+  virtual bool finish(std::string& out) = 0;
+  virtual const std::optional<Usage>& usage() const = 0;
+  virtual const std::optional<TranslateError>& error() const = 0;
+};
+
+/// One provider's translation of chat completions.
+class ChatTranslator {
+ public:
+  virtual ~ChatTranslator() = default;
+  /// `body` is the client's validated OpenAI request (parsed), `raw` its text.
+  /// `include_usage`: whether the client asked for the usage chunk in a stream.
+  virtual std::optional<UpstreamRequest> request(const boost::json::object& body,
+                                                 std::string_view raw, const BackendSpec& spec,
+                                                 TranslateError& error) const = 0;
+  /// A complete (non-stream) upstream response, any status.
+  virtual TranslatedResponse response(unsigned status, std::string_view content_type,
+                                      std::string_view body, std::string_view model_alias) const = 0;
+  /// A stream translator for one response (status 200).
+  virtual std::unique_ptr<StreamTranslator> stream(bool include_usage,
+                                                   std::string_view model_alias) const = 0;
+};
+
+}  // namespace sb::adapters
