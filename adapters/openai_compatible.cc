@@ -239,4 +239,27 @@ void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
   ++events_;
 }
 
+// An upstream that never ends its event would grow the parser's buffer without bound.
+constexpr std::size_t kMaxPendingEvent = 8u << 20;
+
+bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
+  relay_.feed(bytes, out);
+  if (relay_.pending_bytes() > kMaxPendingEvent) {
+    error_ = TranslateError{502, "upstream stream event larger than 8 MiB"};
+    append_sse(
+        out, R"({"error":{"message":"upstream stream event larger than 8 MiB","type":"api_error",)"
+             R"("param":null,"code":"upstream_stream_interrupted"}})");
+    return false;
+  }
+  return true;
+}
+
+bool OpenAIStreamTranslator::finish(std::string& /*out*/) {
+  if (!relay_.saw_done()) {
+    error_ = TranslateError{502, "upstream stream ended before [DONE]"};
+    return false;
+  }
+  return true;
+}
+
 }  // namespace sb::adapters

@@ -13,6 +13,7 @@
 
 #include "adapters/json_edit.h"
 #include "adapters/sse.h"
+#include "adapters/translator.h"
 #include "adapters/usage.h"
 
 namespace boost::json {
@@ -72,6 +73,21 @@ class ChatStreamRelay {
   bool saw_done_ = false;
   bool saw_error_ = false;
   std::size_t events_ = 0;
+};
+
+/// ChatStreamRelay behind the StreamTranslator interface, so the gateway relays an OpenAI-wire
+/// stream and a translated one the same way. finish() fails when no `[DONE]` arrived.
+class OpenAIStreamTranslator final : public StreamTranslator {
+ public:
+  explicit OpenAIStreamTranslator(bool client_wants_usage) : relay_(client_wants_usage) {}
+  bool feed(std::string_view bytes, std::string& out) override;
+  bool finish(std::string& out) override;
+  const std::optional<Usage>& usage() const override { return relay_.usage(); }
+  const std::optional<TranslateError>& error() const override { return error_; }
+
+ private:
+  ChatStreamRelay relay_;
+  std::optional<TranslateError> error_;
 };
 
 }  // namespace sb::adapters

@@ -30,6 +30,7 @@
 #include "gateway/request_facts.h"
 #include "gateway/server.h"
 #include "gateway/snapshot.h"
+#include "gateway/translators.h"
 #include "gateway/worker.h"
 
 namespace sb::gateway {
@@ -41,7 +42,6 @@ using boost::system::error_code;
 
 constexpr std::size_t kMaxErrorBody = 64 * 1024;
 constexpr std::size_t kMaxResponseBody = 64ull << 20;
-constexpr std::size_t kMaxPendingEvent = 8ull << 20;
 
 // The error message of an upstream's OpenAI-shaped error body, if it has one.
 std::string upstream_error_message(std::string_view body) {
@@ -109,8 +109,12 @@ class ChatHandler {
                                std::string_view extra = {});
   asio::awaitable<Attempt> attempt(const BackendRuntime& b, const boost::json::object& body,
                                    bool last);
+  asio::awaitable<Attempt> attempt_translated(const BackendRuntime& b,
+                                              const boost::json::object& body, bool last);
   asio::awaitable<Attempt> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
-                                        bool client_wants_usage, bool last);
+                                        adapters::StreamTranslator& stream, bool last);
+  asio::awaitable<error_code> write_chunk(std::string& out, const std::string& head,
+                                          bool& head_sent, bool chunked);
   std::string response_head(unsigned status, std::string_view content_type,
                             const BackendRuntime& b) const;
   void write_audit(const policies::RequestFacts& facts) const;
@@ -397,7 +401,7 @@ void ChatHandler::settle(const policies::Reservation& reservation) {
 asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
                                               const boost::json::object& body, bool last) {
   policies::StateStore& state = snap_.state();
-  if (!b.supported) {
+  if (!(endpoint_ == Endpoint::chat ? b.chat_supported : b.openai_wire)) {
     // Never send a format the provider does not speak; the next backend may take it.
     last_error_ = upstream::ErrorKind::protocol;
     o_.backend = &b;
@@ -416,6 +420,9 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
 
   ++o_.attempts;
   o_.backend = &b;
+  if (!b.openai_wire) {
+    co_return co_await attempt_translated(b, body, last);
+  }
   adapters::ChatRequestPlan plan =
       adapters::plan_chat_request(ctx_.request.body(), body, b.spec->model);
   o_.stream = plan.stream;
@@ -499,7 +506,8 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
 
   const std::string_view ctype = ex->headers()[http::field::content_type];
   if (plan.stream && ctype.substr(0, 17) == "text/event-stream") {
-    co_return co_await relay_stream(*ex, b, plan.client_wants_usage, last);
+    adapters::OpenAIStreamTranslator stream(plan.client_wants_usage);
+    co_return co_await relay_stream(*ex, b, stream, last);
   }
 
   std::string rbody;
@@ -528,9 +536,39 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   co_return ec ? Attempt::closed : Attempt::answered;
 }
 
+asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std::string& head,
+                                                     bool& head_sent, bool chunked) {
+  std::array<asio::const_buffer, 4> bufs;
+  std::size_t nb = 0;
+  if (!head_sent) {
+    bufs[nb++] = asio::buffer(head);
+  }
+  char size_line[24];
+  if (chunked) {
+    const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", out.size());
+    bufs[nb++] = asio::buffer(size_line, static_cast<std::size_t>(len));
+  }
+  bufs[nb++] = asio::buffer(out);
+  if (chunked) {
+    bufs[nb++] = asio::buffer("\r\n", 2);
+  }
+  const auto t = Clock::now();
+  const error_code ec =
+      co_await ctx_.downstream.write(std::span<const asio::const_buffer>(bufs.data(), nb));
+  o_.io_wait += Clock::now() - t;
+  response_bytes_ += out.size();
+  if (!head_sent) {
+    head_sent = true;
+    o_.first_byte = Clock::now();
+    o_.status = 200;
+  }
+  out.clear();
+  co_return ec;
+}
+
 asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
-                                                   bool client_wants_usage, bool last) {
-  adapters::ChatStreamRelay relay(client_wants_usage);
+                                                   adapters::StreamTranslator& stream, bool last) {
+  (void)last;
   const bool chunked = !ctx_.http10;
   if (!chunked) {
     ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
@@ -545,61 +583,45 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
 
   std::string in;
   std::string out;
-  char size_line[24];
   upstream::Error err;
+  bool translated_ok = true;
   for (;;) {
     in.clear();
-    auto t = Clock::now();
+    const auto t = Clock::now();
     const bool more = co_await ex.read_some(in, err);
-    auto waited = Clock::now() - t;
+    const auto waited = Clock::now() - t;
     o_.io_wait += waited;
     o_.upstream += waited;
     if (!in.empty()) {
-      relay.feed(in, out);
-      if (relay.pending_bytes() > kMaxPendingEvent) {
-        // An upstream that never ends its event would grow this buffer without bound.
-        err.kind = upstream::ErrorKind::too_large;
-        break;
-      }
+      translated_ok = stream.feed(in, out);
     }
-    if (!out.empty()) {
-      std::array<asio::const_buffer, 4> bufs;
-      std::size_t nb = 0;
-      if (!head_sent) {
-        bufs[nb++] = asio::buffer(head);
-      }
-      if (chunked) {
-        const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", out.size());
-        bufs[nb++] = asio::buffer(size_line, static_cast<std::size_t>(len));
-      }
-      bufs[nb++] = asio::buffer(out);
-      if (chunked) {
-        bufs[nb++] = asio::buffer("\r\n", 2);
-      }
-      t = Clock::now();
-      const error_code ec =
-          co_await ctx_.downstream.write(std::span<const asio::const_buffer>(bufs.data(), nb));
-      o_.io_wait += Clock::now() - t;
-      response_bytes_ += out.size();
-      if (!head_sent) {
-        head_sent = true;
-        o_.first_byte = Clock::now();
-        o_.status = 200;
-      }
-      out.clear();
-      if (ec) {
-        o_.error = "client_gone";
-        o_.usage = relay.usage();
-        co_return Attempt::closed;
-      }
+    if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
+      o_.error = "client_gone";
+      o_.usage = stream.usage();
+      co_return Attempt::closed;
     }
-    if (!more) {
+    if (!translated_ok || !more) {
       break;
     }
   }
-  o_.usage = relay.usage();
+  o_.usage = stream.usage();
 
-  if (err || !relay.saw_done()) {
+  if (!translated_ok) {
+    // The translator ended the stream with its own error event (already sent): close it.
+    last_error_ = upstream::ErrorKind::protocol;
+    o_.error = "upstream_stream_error";
+    b.count_error(upstream::ErrorKind::protocol);
+    if (chunked && head_sent) {
+      co_await send(ctx_, o_, "0\r\n\r\n");
+    }
+    co_return Attempt::closed;
+  }
+  const bool complete = !err && stream.finish(out);
+  if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
+    o_.error = "client_gone";
+    co_return Attempt::closed;
+  }
+  if (!complete) {
     const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
     last_error_ = kind;
     b.count_error(kind);
@@ -628,7 +650,6 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     co_await send(ctx_, o_, tail);
     co_return Attempt::closed;
   }
-  (void)last;
 
   if (!head_sent) {
     o_.status = 200;
@@ -644,6 +665,114 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     co_return ok ? Attempt::answered : Attempt::closed;
   }
   co_return Attempt::answered;
+}
+
+// A provider with its own wire format: translate the request, send it, translate the answer.
+asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b,
+                                                         const boost::json::object& body,
+                                                         bool last) {
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  const auto translator = make_translator(b.spec->provider, created, ctx_.request_id);
+  adapters::TranslateError terr;
+  std::optional<adapters::UpstreamRequest> ureq =
+      translator->request(body, ctx_.request.body(), b.translator_spec, terr);
+  if (!ureq) {
+    if (!last) {
+      last_error_ = upstream::ErrorKind::protocol;
+      co_return Attempt::next;  // another backend may express what this provider cannot
+    }
+    o_.status = terr.status;
+    o_.error = "untranslatable_request";
+    std::string extra = ctx_.common_headers();
+    append_header(extra, "x-switchboard-backend", b.spec->name);
+    extra += decision_headers_;
+    const bool ok = co_await send(
+        ctx_, o_, error_response(terr.status, terr.message, "unsupported_parameter", extra));
+    co_return ok ? Attempt::answered : Attempt::closed;
+  }
+  o_.stream = ureq->stream;
+  const bool client_wants_usage = [&] {
+    const auto* so = body.if_contains("stream_options");
+    if (so == nullptr || !so->is_object()) {
+      return false;
+    }
+    const auto* iu = so->get_object().if_contains("include_usage");
+    return iu != nullptr && iu->is_bool() && iu->get_bool();
+  }();
+
+  upstream::Request up{ureq->method == "GET" ? http::verb::get : http::verb::post, ureq->target,
+                       11};
+  for (const auto& [k, v] : ureq->headers) {
+    up.set(k, v);
+  }
+  up.set(http::field::accept_encoding, "identity");
+  up.set("x-request-id", ctx_.request_id);
+  for (const auto& [k, v] : b.spec->headers) {
+    up.set(k, v);
+  }
+  up.body() = std::move(ureq->body);
+
+  upstream::Error err;
+  auto t = Clock::now();
+  auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
+  auto waited = Clock::now() - t;
+  o_.io_wait += waited;
+  o_.upstream += waited;
+  if (!ex) {
+    last_error_ = err.kind;
+    b.count_error(err.kind);
+    co_return Attempt::next;
+  }
+  const unsigned status = ex->status();
+  const std::string_view ctype = ex->headers()[http::field::content_type];
+  const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
+  if (status == 200 && o_.stream) {
+    const auto stream = translator->stream(client_wants_usage, alias);
+    co_return co_await relay_stream(*ex, b, *stream, last);
+  }
+
+  std::string rbody;
+  upstream::Error rerr;
+  t = Clock::now();
+  const bool complete =
+      co_await ex->read_all(rbody, status == 200 ? kMaxResponseBody : kMaxErrorBody, rerr);
+  waited = Clock::now() - t;
+  o_.io_wait += waited;
+  o_.upstream += waited;
+  if (!complete && rerr) {
+    last_error_ = rerr.kind;
+    b.count_error(rerr.kind);
+    co_return Attempt::next;
+  }
+  const adapters::TranslatedResponse r = translator->response(status, ctype, rbody, alias);
+  if (status >= 500) {
+    b.count_error_status();
+  }
+  if (r.status != 200 && r.retryable && !last) {
+    last_error_ = upstream::ErrorKind::protocol;
+    co_return Attempt::next;
+  }
+  if (r.status != 200) {
+    o_.error = "upstream_status";
+  }
+  o_.usage = r.usage;
+  o_.status = r.status;
+  response_bytes_ = r.body.size();
+  std::string head = response_head(r.status, "application/json", b);
+  if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
+    append_header(head, "Retry-After", ra);
+  } else if (r.retry_after) {
+    append_header(head, "Retry-After", *r.retry_after);
+  }
+  append_header(head, "Content-Length", std::to_string(r.body.size()));
+  head += "\r\n";
+  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(r.body)};
+  t = Clock::now();
+  const error_code ec = co_await ctx_.downstream.write(bufs);
+  o_.io_wait += Clock::now() - t;
+  co_return ec ? Attempt::closed : Attempt::answered;
 }
 
 }  // namespace

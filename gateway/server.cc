@@ -19,6 +19,7 @@
 #include "gateway/access_log.h"
 #include "gateway/log.h"
 #include "gateway/session.h"
+#include "gateway/translators.h"
 #include "gateway/worker.h"
 
 namespace sb::gateway {
@@ -293,7 +294,7 @@ int Server::run() {
     log::warn(notice);
   }
   for (const config::Backend& b : cfg.backends) {
-    if (!speaks_openai_wire(b.provider)) {
+    if (!chat_supported(b.provider)) {
       log::warn("provider not supported yet: this backend is never sent to",
                 {{"backend", b.name}, {"provider", config::to_string(b.provider)}});
     }

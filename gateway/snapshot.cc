@@ -1,4 +1,5 @@
 #include "gateway/snapshot.h"
+#include "gateway/translators.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -99,7 +100,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     rt->index = i;
     rt->spec = &b;
     rt->hosting = config::to_string(b.hosting);
-    rt->supported = speaks_openai_wire(b.provider);
+    rt->openai_wire = speaks_openai_wire(b.provider);
+    rt->chat_supported = chat_supported(b.provider);
     auto ep = upstream::Endpoint::parse(b.base_url);
     if (!ep) {
       errors.push_back("backends." + b.name + ".base_url: invalid URL '" + b.base_url + "'");
@@ -113,6 +115,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
         continue;
       }
     }
+    rt->translator_spec = backend_spec(b, rt->endpoint);
     rt->timeouts.connect = b.timeouts.connect;
     rt->timeouts.first_byte = b.timeouts.first_token;
     rt->timeouts.idle = b.timeouts.idle;

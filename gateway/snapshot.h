@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adapters/translator.h"
 #include "adapters/upstream/client.h"
 #include "adapters/upstream/endpoint.h"
 #include "gateway/metrics.h"
@@ -44,9 +45,12 @@ struct BackendRuntime {
   std::array<metrics::Counter*, 16> upstream_errors{};
   metrics::Counter* upstream_http_5xx = nullptr;
   metrics::Gauge* in_flight = nullptr;  ///< refreshed from the state at scrape time
-  /// The gateway speaks this provider's wire format (the OpenAI-compatible family today); a
-  /// backend of another provider is configured but never sent to, and says so at startup.
-  bool supported = true;
+  /// The provider speaks OpenAI's wire format as it is (bodies pass through).
+  bool openai_wire = true;
+  /// Chat completions can be sent to it (directly, or through its translator); a backend that
+  /// cannot is configured but never sent to, and says so at startup.
+  bool chat_supported = true;
+  adapters::BackendSpec translator_spec;  ///< for translated providers
 
   void count_error(upstream::ErrorKind kind) const {
     const auto i = static_cast<std::size_t>(kind);
