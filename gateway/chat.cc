@@ -338,6 +338,11 @@ asio::awaitable<bool> ChatHandler::run() {
                  {{"request_id", ctx_.request_id}, {"backend", c.backends[b].name}});
       continue;
     }
+    const BackendRuntime* failed = o_.attempts > 0 ? o_.backend : nullptr;
+    if (failed != nullptr) {
+      // Nothing has reached the client: the next eligible backend takes over.
+      ctx_.worker.stats.fallback(snap_, *failed, snap_.backend(b)).inc();
+    }
     result = co_await attempt(snap_.backend(b), body, i + 1 == decision_.backends.size());
   }
   if (result == Attempt::next) {

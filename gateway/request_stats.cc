@@ -11,6 +11,7 @@ void StatsCache::sync(const Snapshot& snap) {
     // Indexes mean other names under another config: start over (cells stay in the registry).
     requests_.clear();
     tenant_backend_.clear();
+    fallbacks_.clear();
     generation_ = snap.generation();
   }
 }
@@ -70,6 +71,22 @@ const TenantBackendCells& StatsCache::tenant_backend(const Snapshot& snap, std::
        {"backend", backend_name},
        {"hosting", std::string(backend.hosting)}});
   return tenant_backend_.emplace(key, cells).first->second;
+}
+
+metrics::Counter& StatsCache::fallback(const Snapshot& snap, const BackendRuntime& from,
+                                       const BackendRuntime& to) {
+  sync(snap);
+  const std::uint64_t key = (static_cast<std::uint64_t>(from.index) << 32) | to.index;
+  auto it = fallbacks_.find(key);
+  if (it != fallbacks_.end()) {
+    return *it->second;
+  }
+  metrics::Counter& cell = snap.registry().counter(
+      "switchboard_fallbacks_total",
+      "Requests handed to the next eligible backend before anything reached the client.",
+      {{"from", from.spec->name}, {"to", to.spec->name}});
+  fallbacks_.emplace(key, &cell);
+  return cell;
 }
 
 }  // namespace sb::gateway

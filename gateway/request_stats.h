@@ -34,6 +34,9 @@ class StatsCache {
   /// switchboard_tokens_total{tenant,backend,direction} and cost_usd_total{tenant,backend,hosting}.
   const TenantBackendCells& tenant_backend(const Snapshot& snap, std::size_t tenant,
                                            const BackendRuntime& backend);
+  /// switchboard_fallbacks_total{from,to}.
+  metrics::Counter& fallback(const Snapshot& snap, const BackendRuntime& from,
+                             const BackendRuntime& to);
 
  private:
   struct Key {
@@ -51,6 +54,7 @@ class StatsCache {
   std::uint64_t generation_ = 0;
   std::unordered_map<Key, metrics::Counter*, KeyHash> requests_;
   std::unordered_map<std::uint64_t, TenantBackendCells> tenant_backend_;
+  std::unordered_map<std::uint64_t, metrics::Counter*> fallbacks_;
 };
 
 }  // namespace sb::gateway

@@ -152,6 +152,10 @@ TEST_F(ProvidersTest, OverloadedAnthropicFallsBackToTheNextBackend) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->status, 200u) << got->body;
   EXPECT_EQ(got->header("x-switchboard-backend"), "local");
+  const std::string m = wait_for_metrics(
+      gw_->admin_port(), {"switchboard_fallbacks_total{from=\"claude\",to=\"local\"} 1"});
+  EXPECT_NE(m.find("switchboard_fallbacks_total{from=\"claude\",to=\"local\"} 1"),
+            std::string::npos);
 }
 
 TEST_F(ProvidersTest, GeminiNonStreamAndStream) {
