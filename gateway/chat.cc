@@ -28,6 +28,7 @@
 #include "gateway/http_response.h"
 #include "gateway/log.h"
 #include "gateway/request_facts.h"
+#include "gateway/scrub.h"
 #include "gateway/server.h"
 #include "gateway/snapshot.h"
 #include "gateway/translators.h"
@@ -485,9 +486,10 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
       if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
         append_header(head, "Retry-After", ra);
       }
-      append_header(head, "Content-Length", std::to_string(ebody.size()));
+      const std::string scrubbed = scrub_upstream_text(ebody, b.spec->api_key, b.endpoint.host);
+      append_header(head, "Content-Length", std::to_string(scrubbed.size()));
       head += "\r\n";
-      head += ebody;
+      head += scrubbed;
       const bool ok = co_await send(ctx_, o_, head);
       co_return ok ? Attempt::answered : Attempt::closed;
     }
@@ -497,7 +499,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
     std::string msg =
         "Upstream backend '" + b.spec->name + "' returned HTTP " + std::to_string(status);
     if (const std::string m = upstream_error_message(ebody); !m.empty()) {
-      msg += ": " + m.substr(0, 512);
+      msg += ": " + scrub_upstream_text(m.substr(0, 512), b.spec->api_key, b.endpoint.host);
     }
     std::string extra = ctx_.common_headers();
     append_header(extra, "x-switchboard-backend", b.spec->name);
@@ -764,16 +766,18 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   }
   o_.usage = r.usage;
   o_.status = r.status;
-  response_bytes_ = r.body.size();
+  const std::string answer =
+      r.status == 200 ? r.body : scrub_upstream_text(r.body, b.spec->api_key, b.endpoint.host);
+  response_bytes_ = answer.size();
   std::string head = response_head(r.status, "application/json", b);
   if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
     append_header(head, "Retry-After", ra);
   } else if (r.retry_after) {
     append_header(head, "Retry-After", *r.retry_after);
   }
-  append_header(head, "Content-Length", std::to_string(r.body.size()));
+  append_header(head, "Content-Length", std::to_string(answer.size()));
   head += "\r\n";
-  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(r.body)};
+  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(answer)};
   t = Clock::now();
   const error_code ec = co_await ctx_.downstream.write(bufs);
   o_.io_wait += Clock::now() - t;

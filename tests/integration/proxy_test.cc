@@ -255,6 +255,23 @@ TEST_F(ProxyTest, Upstream500BecomesAnOpenAIShaped502) {
   EXPECT_NE(r->body.find("engine crashed"), std::string::npos) << r->body;
 }
 
+TEST_F(ProxyTest, UpstreamErrorBodiesAreScrubbedOfCredentialsAndHosts) {
+  Response denied;
+  denied.status = 401;
+  denied.body = error_body(
+      "Incorrect API key provided: sk-backend-secret. You can find your key at "
+      "https://127.0.0.1/account (upstream 127.0.0.1)",
+      "invalid_request_error", "invalid_api_key");
+  closed_->push(denied);
+  auto r = chat("frontier");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401u);
+  EXPECT_EQ(r->body.find("sk-backend-secret"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("127.0.0.1"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("[redacted]"), std::string::npos) << r->body;
+  EXPECT_EQ(r->header("Content-Length"), std::to_string(r->body.size()));
+}
+
 TEST_F(ProxyTest, ClientErrorsAreOpenAIShaped) {
   auto bad = request(gw_->port(), "POST", "/v1/chat/completions", "{not json");
   ASSERT_TRUE(bad);
