@@ -1,0 +1,695 @@
+#include "adapters/anthropic_inbound.h"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+/// The OpenAI body for an Anthropic request that must translate, parsed.
+json::value translate(std::string_view anthropic) {
+  std::string error;
+  const std::optional<std::string> out =
+      anthropic_to_openai_request(json::parse(anthropic).as_object(), error);
+  EXPECT_TRUE(out.has_value()) << error;
+  return out ? json::parse(*out) : json::value();
+}
+
+/// The error message for an Anthropic request that must be rejected.
+std::string rejection(std::string_view anthropic) {
+  std::string error;
+  const std::optional<std::string> out =
+      anthropic_to_openai_request(json::parse(anthropic).as_object(), error);
+  EXPECT_FALSE(out.has_value()) << *out;
+  return error;
+}
+
+// ---- request -------------------------------------------------------------------------------
+
+TEST(AnthropicInboundRequestTest, SystemStringBecomesLeadingSystemMessage) {
+  const json::value out = translate(R"({
+    "model": "frontier", "max_tokens": 256, "system": "Be terse.",
+    "messages": [{"role": "user", "content": "Hello"}]})");
+  EXPECT_EQ(out, json::parse(R"({
+    "model": "frontier",
+    "messages": [{"role": "system", "content": "Be terse."},
+                 {"role": "user", "content": "Hello"}],
+    "max_tokens": 256})"));
+}
+
+TEST(AnthropicInboundRequestTest, SystemTextBlocksBecomeOneSystemMessage) {
+  const json::value several = translate(R"({
+    "model": "m", "max_tokens": 10,
+    "system": [{"type": "text", "text": "Rule one."},
+               {"type": "text", "text": "Rule two.", "cache_control": {"type": "ephemeral"}}],
+    "messages": [{"role": "user", "content": "Hi"}]})");
+  EXPECT_EQ(several.at("messages").at(0), json::parse(R"({"role": "system", "content": [
+    {"type": "text", "text": "Rule one."}, {"type": "text", "text": "Rule two."}]})"));
+
+  const json::value one = translate(R"({
+    "model": "m", "max_tokens": 10, "system": [{"type": "text", "text": "Only rule."}],
+    "messages": [{"role": "user", "content": "Hi"}]})");
+  EXPECT_EQ(one.at("messages").at(0), json::parse(R"({"role":"system","content":"Only rule."})"));
+}
+
+TEST(AnthropicInboundRequestTest, EmptySystemAddsNoMessage) {
+  const json::value out = translate(R"({"model": "m", "max_tokens": 10, "system": "",
+    "messages": [{"role": "user", "content": "Hi"}]})");
+  EXPECT_EQ(out.at("messages").as_array().size(), 1u);
+}
+
+TEST(AnthropicInboundRequestTest, MultiTurnKeepsOrderAndFlattensSingleTextBlocks) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [
+      {"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]},
+      {"role": "assistant", "content": [{"type": "text", "text": "4."}]},
+      {"role": "user", "content": [{"type": "text", "text": "And 3+3?"},
+                                   {"type": "text", "text": "Show work."}]},
+      {"role": "assistant", "content": "Prefill"}]})");
+  EXPECT_EQ(out.at("messages"), json::parse(R"([
+    {"role": "user", "content": "What is 2+2?"},
+    {"role": "assistant", "content": "4."},
+    {"role": "user", "content": [{"type": "text", "text": "And 3+3?"},
+                                 {"type": "text", "text": "Show work."}]},
+    {"role": "assistant", "content": "Prefill"}])"));
+}
+
+TEST(AnthropicInboundRequestTest, ImagesBecomeImageUrlParts) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+      {"type": "image",
+       "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+      {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
+      {"type": "text", "text": "Compare them."}]}]})");
+  EXPECT_EQ(out.at("messages").at(0).at("content"), json::parse(R"([
+    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+    {"type": "text", "text": "Compare them."}])"));
+}
+
+TEST(AnthropicInboundRequestTest, ToolUseAndToolResultRoundTrip) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 100, "messages": [
+      {"role": "user", "content": "Weather in Paris and Rome?"},
+      {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "I should call the tool.", "signature": "sig"},
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {"city": "Rome"}}]},
+      {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C, sunny"},
+        {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": true,
+         "content": [{"type": "text", "text": "timeout"}, {"type": "text", "text": "retry later"}]},
+        {"type": "text", "text": "Summarize."}]}]})");
+  EXPECT_EQ(out.at("messages"), json::parse(R"([
+    {"role": "user", "content": "Weather in Paris and Rome?"},
+    {"role": "assistant", "content": "Checking.", "tool_calls": [
+      {"id": "toolu_1", "type": "function",
+       "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+      {"id": "toolu_2", "type": "function",
+       "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+    {"role": "tool", "tool_call_id": "toolu_1", "content": "18C, sunny"},
+    {"role": "tool", "tool_call_id": "toolu_2", "content": "timeout\nretry later"},
+    {"role": "user", "content": "Summarize."}])"));
+}
+
+TEST(AnthropicInboundRequestTest, ToolOnlyTurnsHaveNullContentAndNoEmptyUserMessage) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 100, "messages": [
+      {"role": "user", "content": "Time?"},
+      {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_9", "name": "now", "input": {}}]},
+      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9"}]}]})");
+  EXPECT_EQ(out.at("messages"), json::parse(R"([
+    {"role": "user", "content": "Time?"},
+    {"role": "assistant", "content": null, "tool_calls": [
+      {"id": "toolu_9", "type": "function", "function": {"name": "now", "arguments": "{}"}}]},
+    {"role": "tool", "tool_call_id": "toolu_9", "content": ""}])"));
+}
+
+TEST(AnthropicInboundRequestTest, ToolsBecomeFunctionTools) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+    "tools": [{"name": "get_weather", "description": "Current weather",
+               "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+              {"type": "custom", "name": "now", "input_schema": {"type": "object"}}]})");
+  EXPECT_EQ(out.at("tools"), json::parse(R"([
+    {"type": "function", "function": {"name": "get_weather", "description": "Current weather",
+      "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+    {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}}])"));
+  EXPECT_FALSE(out.as_object().contains("tool_choice"));
+}
+
+TEST(AnthropicInboundRequestTest, ToolChoiceVariants) {
+  struct Case {
+    std::string_view anthropic;
+    std::string_view openai;
+  };
+  const Case cases[] = {
+      {R"({"type": "auto"})", R"("auto")"},
+      {R"({"type": "any"})", R"("required")"},
+      {R"({"type": "none"})", R"("none")"},
+      {R"({"type": "tool", "name": "get_weather"})",
+       R"({"type": "function", "function": {"name": "get_weather"}})"},
+  };
+  for (const Case& c : cases) {
+    const json::value out = translate(
+        R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+            "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+            "tool_choice": )" +
+        std::string(c.anthropic) + "}");
+    EXPECT_EQ(out.at("tool_choice"), json::parse(c.openai)) << c.anthropic;
+    EXPECT_FALSE(out.as_object().contains("parallel_tool_calls")) << c.anthropic;
+  }
+}
+
+TEST(AnthropicInboundRequestTest, DisableParallelToolUseTurnsParallelCallsOff) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+    "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+    "tool_choice": {"type": "any", "disable_parallel_tool_use": true}})");
+  EXPECT_EQ(out.at("tool_choice"), json::value("required"));
+  EXPECT_EQ(out.at("parallel_tool_calls"), json::value(false));
+}
+
+TEST(AnthropicInboundRequestTest, AutoToolChoiceWithoutToolsIsDropped) {
+  const json::value out = translate(R"({"model": "m", "max_tokens": 10,
+    "messages": [{"role": "user", "content": "Hi"}], "tool_choice": {"type": "auto"}})");
+  EXPECT_FALSE(out.as_object().contains("tool_choice"));
+}
+
+TEST(AnthropicInboundRequestTest, SamplingStopStreamAndUserMap) {
+  std::string error;
+  const std::optional<std::string> out = anthropic_to_openai_request(json::parse(R"({
+    "model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}],
+    "temperature": 0.7, "top_p": 0.9, "top_k": 40, "stop_sequences": ["END", "###"],
+    "stream": true, "metadata": {"user_id": "user-42"}})")
+                                                                         .as_object(),
+                                                                     error);
+  ASSERT_TRUE(out.has_value()) << error;
+  // The client's number text is kept (the DOM serializer would write 7E-1).
+  EXPECT_NE(out->find("\"temperature\":0.7"), std::string::npos) << *out;
+  EXPECT_NE(out->find("\"top_p\":0.9"), std::string::npos) << *out;
+  const json::value v = json::parse(*out);
+  EXPECT_EQ(v.at("max_tokens"), json::value(64));
+  EXPECT_EQ(v.at("stop"), json::parse(R"(["END", "###"])"));
+  EXPECT_EQ(v.at("stream"), json::value(true));
+  EXPECT_EQ(v.at("stream_options"), json::parse(R"({"include_usage": true})"));
+  EXPECT_EQ(v.at("user"), json::value("user-42"));
+  EXPECT_FALSE(v.as_object().contains("top_k"));
+}
+
+TEST(AnthropicInboundRequestTest, NonStreamRequestCarriesNoStreamOptions) {
+  const json::value out = translate(R"({"model": "m", "max_tokens": 10, "stream": false,
+    "messages": [{"role": "user", "content": "Hi"}]})");
+  EXPECT_FALSE(out.as_object().contains("stream"));
+  EXPECT_FALSE(out.as_object().contains("stream_options"));
+}
+
+TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedWithTheirPath) {
+  struct Case {
+    std::string_view body;
+    std::string_view message;
+  };
+  const Case cases[] = {
+      {R"({"max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}]})",
+       "model: must be a non-empty string"},
+      {R"({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})",
+       "max_tokens: must be a positive integer"},
+      {R"({"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "Hi"}]})",
+       "max_tokens: must be a positive integer"},
+      {R"({"model": "m", "max_tokens": 10, "messages": []})",
+       "messages: must be a non-empty array"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "system", "content": "x"}]})",
+       "messages[0].role: must be user or assistant"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user"}]})",
+       "messages[0]: must be an object with role and content"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": 5}]})",
+       "messages[0].content: must be a string or an array of content blocks"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "document", "source": {}}]}]})",
+       "messages[0].content[0]: block type 'document' is not supported in a user message"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]})",
+       "messages[0].content[0]: block type 'tool_use' is not supported in a user message"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
+         {"type": "tool_result", "tool_use_id": "t"}]}]})",
+       "messages[0].content[0]: block type 'tool_result' is not supported in an assistant "
+       "message"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
+         {"type": "tool_use", "id": "t", "name": "f", "input": "x"}]}]})",
+       "messages[0].content[0].input: must be an object"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "image", "source": {"type": "file", "file_id": "f"}}]}]})",
+       "messages[0].content[0].source.type: 'file' is not supported (supported: base64, url)"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image",
+          "source": {"type": "url", "url": "https://x"}}]}]}]})",
+       "messages[0].content[0].content[0]: only text blocks are supported in a tool_result"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"text": "no type"}]}]})",
+       "messages[0].content[0]: must be an object with a string type"},
+      {R"({"model": "m", "max_tokens": 10, "system": [{"type": "image"}],
+          "messages": [{"role": "user", "content": "Hi"}]})",
+       "system[0]: only text blocks are allowed in system"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "tools": [{"type": "web_search_20250305", "name": "web_search"}]})",
+       "tools[0]: tool type 'web_search_20250305' is not supported"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "tools": [{"name": "f"}]})",
+       "tools[0].input_schema: must be a JSON Schema object"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "tools": [{"name": "f", "input_schema": {}}], "tool_choice": {"type": "some"}})",
+       "tool_choice.type: must be one of auto, any, tool, none"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "tool_choice": {"type": "any"}})",
+       "tool_choice: requires tools"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "stream": "yes"})",
+       "stream: must be a boolean"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "temperature": "hot"})",
+       "temperature: must be a number"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "stop_sequences": "END"})",
+       "stop_sequences: must be an array of strings"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(rejection(c.body), c.message) << c.body;
+  }
+}
+
+// ---- response ------------------------------------------------------------------------------
+
+TEST(AnthropicInboundResponseTest, TextAnswerBecomesMessage) {
+  const std::string out = openai_to_anthropic_response(R"({
+    "id": "chatcmpl-abc123", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}})",
+                                                       "frontier");
+  EXPECT_EQ(out,
+            R"({"id":"msg_abc123","type":"message","role":"assistant","model":"frontier",)"
+            R"("content":[{"type":"text","text":"Hello!"}],"stop_reason":"end_turn",)"
+            R"("stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,)"
+            R"("cache_read_input_tokens":0,"output_tokens":3}})");
+}
+
+TEST(AnthropicInboundResponseTest, ToolCallsBecomeToolUseBlocks) {
+  const json::value out = json::parse(openai_to_anthropic_response(R"({
+    "id": "chatcmpl-t", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+      "role": "assistant", "content": "Let me check.", "tool_calls": [
+        {"id": "call_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+        {"id": "call_2", "type": "function", "function": {"name": "now", "arguments": ""}},
+        {"id": "call_3", "type": "function", "function": {"name": "bad", "arguments": "{oops"}}]}}],
+    "usage": {"prompt_tokens": 100, "completion_tokens": 20,
+              "prompt_tokens_details": {"cached_tokens": 64}}})",
+                                                                   "m"));
+  EXPECT_EQ(out.at("content"), json::parse(R"([
+    {"type": "text", "text": "Let me check."},
+    {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
+    {"type": "tool_use", "id": "call_2", "name": "now", "input": {}},
+    {"type": "tool_use", "id": "call_3", "name": "bad", "input": {}}])"));
+  EXPECT_EQ(out.at("stop_reason"), json::value("tool_use"));
+  // Anthropic's input_tokens excludes cache reads; OpenAI's prompt_tokens includes them.
+  EXPECT_EQ(out.at("usage"), json::parse(R"({"input_tokens": 36, "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 64, "output_tokens": 20})"));
+}
+
+TEST(AnthropicInboundResponseTest, FinishReasonsMapToStopReasons) {
+  struct Case {
+    std::string_view finish;
+    std::string_view stop;
+  };
+  const Case cases[] = {{R"("stop")", "end_turn"},          {R"("length")", "max_tokens"},
+                        {R"("tool_calls")", "tool_use"},    {R"("function_call")", "tool_use"},
+                        {R"("content_filter")", "refusal"}, {"null", "end_turn"}};
+  for (const Case& c : cases) {
+    const json::value out = json::parse(openai_to_anthropic_response(
+        R"({"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "a"},
+            "finish_reason": )" +
+            std::string(c.finish) + "}]}",
+        "m"));
+    EXPECT_EQ(out.at("stop_reason"), json::value(c.stop)) << c.finish;
+    EXPECT_TRUE(out.at("stop_sequence").is_null());
+  }
+}
+
+TEST(AnthropicInboundResponseTest, RefusalAndEmptyAnswers) {
+  const json::value refusal = json::parse(openai_to_anthropic_response(
+      R"({"id": "r", "choices": [{"index": 0, "finish_reason": "content_filter",
+          "message": {"role": "assistant", "content": null, "refusal": "I can't help."}}]})",
+      "m"));
+  EXPECT_EQ(refusal.at("content"), json::parse(R"([{"type": "text", "text": "I can't help."}])"));
+  EXPECT_EQ(refusal.at("stop_reason"), json::value("refusal"));
+  // No usage reported: zeros rather than a missing member (the SDKs require it).
+  EXPECT_EQ(refusal.at("usage").at("output_tokens"), json::value(0));
+
+  const json::value empty = json::parse(openai_to_anthropic_response(
+      R"({"id": "e", "choices": [{"index": 0, "finish_reason": "length",
+          "message": {"role": "assistant", "content": ""}}]})",
+      "m"));
+  EXPECT_EQ(empty.at("content"), json::array());
+}
+
+TEST(AnthropicInboundResponseTest, UnreadableAnswerIsAnApiError) {
+  std::string error;
+  EXPECT_FALSE(try_openai_to_anthropic_response(R"({"choices": []})", "m", error).has_value());
+  EXPECT_EQ(error, "upstream answer is not a chat.completion");
+  EXPECT_EQ(openai_to_anthropic_response("not json", "m"),
+            R"({"type":"error","error":{"type":"api_error",)"
+            R"("message":"upstream answer is not a chat.completion"}})");
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+TEST(AnthropicInboundErrorTest, StatusesMapToAnthropicErrorTypes) {
+  struct Case {
+    unsigned status;
+    std::string_view type;
+  };
+  const Case cases[] = {{400, "invalid_request_error"},
+                        {401, "authentication_error"},
+                        {403, "permission_error"},
+                        {404, "not_found_error"},
+                        {409, "invalid_request_error"},
+                        {413, "request_too_large"},
+                        {429, "rate_limit_error"},
+                        {500, "api_error"},
+                        {502, "api_error"},
+                        {503, "overloaded_error"},
+                        {504, "timeout_error"},
+                        {529, "overloaded_error"}};
+  for (const Case& c : cases) {
+    EXPECT_EQ(anthropic_error_type(c.status), c.type) << c.status;
+    const json::value out = json::parse(openai_error_to_anthropic(
+        c.status, R"({"error":{"message":"boom","type":"x","code":null}})"));
+    EXPECT_EQ(out, json::parse(R"({"type": "error", "error": {"type": ")" + std::string(c.type) +
+                               R"(", "message": "boom"}})"))
+        << c.status;
+  }
+}
+
+TEST(AnthropicInboundErrorTest, MissingMessageNamesTheStatus) {
+  EXPECT_EQ(openai_error_to_anthropic(502, "<html>bad gateway</html>"),
+            R"({"type":"error","error":{"type":"api_error","message":"HTTP 502"}})");
+  EXPECT_EQ(openai_error_to_anthropic(403, R"({"error":{"message":"policy denies"}})"),
+            R"({"type":"error","error":{"type":"permission_error","message":"policy denies"}})");
+}
+
+// ---- stream --------------------------------------------------------------------------------
+
+std::string ev(std::string_view name, std::string_view data) {
+  return "event: " + std::string(name) + "\ndata: " + std::string(data) + "\n\n";
+}
+
+std::string run(std::string_view input, std::size_t split, std::int64_t estimate = 0,
+                bool* ok = nullptr) {
+  AnthropicStreamWriter w("frontier", estimate);
+  std::string out;
+  bool good = true;
+  if (split == 0) {
+    good = w.feed(input, out);
+  } else {
+    for (std::size_t i = 0; i < input.size(); i += split) {
+      good = w.feed(input.substr(i, split), out) && good;
+    }
+  }
+  good = w.finish(out) && good;
+  if (ok != nullptr) {
+    *ok = good;
+  }
+  return out;
+}
+
+constexpr std::string_view kTextStream =
+    R"(data: {"id":"chatcmpl-s1","object":"chat.completion.chunk","created":1,"model":"llama",)"
+    R"("choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,)"
+    R"("finish_reason":null}],"usage":null})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-s1","object":"chat.completion.chunk","created":1,"model":"llama",)"
+    R"("choices":[{"index":0,"delta":{"content":"Hel"},"logprobs":null,"finish_reason":null}],)"
+    R"("usage":null})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-s1","object":"chat.completion.chunk","created":1,"model":"llama",)"
+    R"("choices":[{"index":0,"delta":{"content":"lo \"world\""},"logprobs":null,)"
+    R"("finish_reason":null}],"usage":null})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-s1","object":"chat.completion.chunk","created":1,"model":"llama",)"
+    R"("choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-s1","object":"chat.completion.chunk","created":1,"model":"llama",)"
+    R"("choices":[],"usage":{"prompt_tokens":21,"completion_tokens":4,"total_tokens":25}})"
+    "\n\n"
+    "data: [DONE]\n\n";
+
+std::string expected_text_stream() {
+  return ev("message_start",
+            R"({"type":"message_start","message":{"id":"msg_s1","type":"message",)"
+            R"("role":"assistant","model":"frontier","content":[],"stop_reason":null,)"
+            R"("stop_sequence":null,"usage":{"input_tokens":0,"cache_creation_input_tokens":0,)"
+            R"("cache_read_input_tokens":0,"output_tokens":0}}})") +
+         ev("content_block_start",
+            R"({"type":"content_block_start","index":0,"content_block":{"type":"text",)"
+            R"("text":""}})") +
+         ev("content_block_delta",
+            R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta",)"
+            R"("text":"Hel"}})") +
+         ev("content_block_delta",
+            R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta",)"
+            R"("text":"lo \"world\""}})") +
+         ev("content_block_stop", R"({"type":"content_block_stop","index":0})") +
+         ev("message_delta",
+            R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},)"
+            R"("usage":{"input_tokens":21,"cache_creation_input_tokens":0,)"
+            R"("cache_read_input_tokens":0,"output_tokens":4}})") +
+         ev("message_stop", R"({"type":"message_stop"})");
+}
+
+constexpr std::string_view kToolStream =
+    R"(data: {"id":"chatcmpl-t2","choices":[{"index":0,"delta":{"role":"assistant",)"
+    R"("content":"Checking."},"finish_reason":null}]})"
+    "\r\n\r\n"
+    R"(data: {"id":"chatcmpl-t2","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,)"
+    R"("id":"call_a","type":"function","function":{"name":"get_weather","arguments":""}}]},)"
+    R"("finish_reason":null}]})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-t2","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,)"
+    R"("function":{"arguments":"{\"city\":"}}]},"finish_reason":null}]})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-t2","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,)"
+    R"("function":{"arguments":"\"Paris\"}"}}]},"finish_reason":null}]})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-t2","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,)"
+    R"("id":"call_b","type":"function","function":{"name":"now","arguments":"{}"}}]},)"
+    R"("finish_reason":null}]})"
+    "\n\n"
+    R"(data: {"id":"chatcmpl-t2","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})"
+    "\n\n"
+    ": keep-alive comment\n\n"
+    R"(data: {"id":"chatcmpl-t2","choices":[],"usage":{"prompt_tokens":150,)"
+    R"("completion_tokens":31,"prompt_tokens_details":{"cached_tokens":100}}})"
+    "\n\n"
+    "data: [DONE]\n\n";
+
+std::string expected_tool_stream() {
+  return ev("message_start",
+            R"({"type":"message_start","message":{"id":"msg_t2","type":"message",)"
+            R"("role":"assistant","model":"frontier","content":[],"stop_reason":null,)"
+            R"("stop_sequence":null,"usage":{"input_tokens":120,)"
+            R"("cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0}}})") +
+         ev("content_block_start",
+            R"({"type":"content_block_start","index":0,"content_block":{"type":"text",)"
+            R"("text":""}})") +
+         ev("content_block_delta",
+            R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta",)"
+            R"("text":"Checking."}})") +
+         ev("content_block_stop", R"({"type":"content_block_stop","index":0})") +
+         ev("content_block_start",
+            R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use",)"
+            R"("id":"call_a","name":"get_weather","input":{}}})") +
+         ev("content_block_delta",
+            R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":"{\"city\":"}})") +
+         ev("content_block_delta",
+            R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":"\"Paris\"}"}})") +
+         ev("content_block_stop", R"({"type":"content_block_stop","index":1})") +
+         ev("content_block_start",
+            R"({"type":"content_block_start","index":2,"content_block":{"type":"tool_use",)"
+            R"("id":"call_b","name":"now","input":{}}})") +
+         ev("content_block_delta",
+            R"({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":"{}"}})") +
+         ev("content_block_stop", R"({"type":"content_block_stop","index":2})") +
+         ev("message_delta",
+            R"({"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},)"
+            R"("usage":{"input_tokens":50,"cache_creation_input_tokens":0,)"
+            R"("cache_read_input_tokens":100,"output_tokens":31}})") +
+         ev("message_stop", R"({"type":"message_stop"})");
+}
+
+TEST(AnthropicStreamWriterTest, TextStreamBecomesAnthropicEvents) {
+  bool ok = false;
+  EXPECT_EQ(run(kTextStream, 0, 0, &ok), expected_text_stream());
+  EXPECT_TRUE(ok);
+}
+
+TEST(AnthropicStreamWriterTest, TextAndToolCallStreamWithUsageBecomesAnthropicEvents) {
+  AnthropicStreamWriter w("frontier", 120);
+  std::string out;
+  EXPECT_TRUE(w.feed(kToolStream, out));
+  EXPECT_TRUE(w.done());
+  EXPECT_TRUE(w.finish(out));
+  EXPECT_EQ(out, expected_tool_stream());
+  ASSERT_TRUE(w.usage().has_value());
+  EXPECT_EQ(w.usage()->input, 150);
+  EXPECT_EQ(w.usage()->output, 31);
+  EXPECT_EQ(w.usage()->cached_input, 100);
+}
+
+TEST(AnthropicStreamWriterTest, SplittingAtEveryByteGivesIdenticalOutput) {
+  for (std::size_t split = 1; split <= 7; ++split) {
+    EXPECT_EQ(run(kTextStream, split), expected_text_stream()) << "split " << split;
+    EXPECT_EQ(run(kToolStream, split, 120), expected_tool_stream()) << "split " << split;
+  }
+}
+
+TEST(AnthropicStreamWriterTest, SplittingAtAnyOnePointGivesIdenticalOutput) {
+  for (std::size_t cut = 0; cut <= kToolStream.size(); ++cut) {
+    AnthropicStreamWriter w("frontier", 120);
+    std::string out;
+    w.feed(kToolStream.substr(0, cut), out);
+    w.feed(kToolStream.substr(cut), out);
+    w.finish(out);
+    ASSERT_EQ(out, expected_tool_stream()) << "cut at " << cut;
+  }
+}
+
+TEST(AnthropicStreamWriterTest, UsageInFirstChunkIsReportedAtStart) {
+  const std::string out =
+      run("data: {\"id\":\"chatcmpl-u\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],"
+          "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1}}\n\n"
+          "data: {\"id\":\"chatcmpl-u\",\"choices\":[{\"index\":0,\"delta\":{},"
+          "\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}"
+          "\n\ndata: [DONE]\n\n",
+          0, 500);
+  EXPECT_NE(out.find("\"usage\":{\"input_tokens\":9,\"cache_creation_input_tokens\":0,"
+                     "\"cache_read_input_tokens\":0,\"output_tokens\":0}}}"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"stop_reason\":\"max_tokens\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"output_tokens\":2}}"), std::string::npos) << out;
+}
+
+TEST(AnthropicStreamWriterTest, StreamWithoutUsageKeepsTheEstimate) {
+  const std::string out =
+      run("data: {\"id\":\"chatcmpl-n\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},"
+          "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+          0, 42);
+  EXPECT_NE(out.find("\"usage\":{\"input_tokens\":42,"), std::string::npos) << out;
+  EXPECT_NE(
+      out.find(ev("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn",)"
+                                   R"("stop_sequence":null},"usage":{"output_tokens":0}})")),
+      std::string::npos)
+      << out;
+}
+
+TEST(AnthropicStreamWriterTest, ErrorEventBecomesAnthropicErrorAndEndsTheStream) {
+  AnthropicStreamWriter w("frontier");
+  std::string out;
+  EXPECT_FALSE(w.feed(
+      "data: {\"id\":\"chatcmpl-e\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"pa\"}}]}"
+      "\n\n"
+      "data: {\"error\":{\"message\":\"upstream provider error (overloaded_error): busy\","
+      "\"type\":\"api_error\",\"code\":\"upstream_overloaded\"}}\n\n"
+      "data: {\"id\":\"chatcmpl-e\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"rt\"}}]}"
+      "\n\n",
+      out));
+  EXPECT_TRUE(w.failed());
+  const std::string tail =
+      ev("error", R"({"type":"error","error":{"type":"overloaded_error",)"
+                  R"("message":"upstream provider error (overloaded_error): busy"}})");
+  ASSERT_GE(out.size(), tail.size());
+  EXPECT_EQ(out.substr(out.size() - tail.size()), tail);
+  EXPECT_EQ(out.find("\"rt\""), std::string::npos);
+
+  std::string more;
+  EXPECT_FALSE(w.feed("data: [DONE]\n\n", more));
+  EXPECT_FALSE(w.finish(more));
+  EXPECT_TRUE(more.empty());
+}
+
+TEST(AnthropicStreamWriterTest, RateLimitAndUnknownErrorsMapByTypeAndCode) {
+  AnthropicStreamWriter limited("m");
+  std::string out;
+  limited.feed(R"(data: {"error":{"message":"slow down","type":"rate_limit_error"}})"
+               "\n\n",
+               out);
+  EXPECT_EQ(out, ev("error", R"({"type":"error","error":{"type":"rate_limit_error",)"
+                             R"("message":"slow down"}})"));
+
+  AnthropicStreamWriter garbage("m");
+  out.clear();
+  EXPECT_FALSE(garbage.feed("data: {not json\n\n", out));
+  EXPECT_EQ(out, ev("error", R"({"type":"error","error":{"type":"api_error",)"
+                             R"("message":"upstream sent an event that is not a JSON object"}})"));
+}
+
+TEST(AnthropicStreamWriterTest, EndWithoutDoneCompletesOnlyAfterAFinishReason) {
+  bool ok = false;
+  const std::string finished =
+      run("data: {\"id\":\"chatcmpl-f\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+          "\"finish_reason\":\"stop\"}]}\n\n",
+          0, 0, &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(finished.ends_with(ev("message_stop", R"({"type":"message_stop"})")));
+
+  const std::string cut =
+      run("data: {\"id\":\"chatcmpl-f\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}"
+          "\n\n",
+          0, 0, &ok);
+  EXPECT_FALSE(ok);
+  EXPECT_TRUE(cut.ends_with(ev("error", R"({"type":"error","error":{"type":"api_error",)"
+                                        R"("message":"upstream stream ended before the answer )"
+                                        R"(was complete"}})")))
+      << cut;
+  EXPECT_EQ(cut.find("message_stop"), std::string::npos);
+}
+
+TEST(AnthropicStreamWriterTest, LateFragmentForAStoppedToolIsDropped) {
+  const std::string out =
+      run(R"(data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c0",)"
+          R"("function":{"name":"f","arguments":"{"}}]}}]})"
+          "\n\n"
+          R"(data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"c1",)"
+          R"("function":{"name":"g","arguments":"{}"}}]}}]})"
+          "\n\n"
+          R"(data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,)"
+          R"("function":{"arguments":"}"}}]},"finish_reason":"tool_calls"}]})"
+          "\n\ndata: [DONE]\n\n",
+          0);
+  EXPECT_EQ(out.find(R"("partial_json":"}")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("index":1,"content_block":{"type":"tool_use","id":"c1")"),
+            std::string::npos)
+      << out;
+}
+
+TEST(AnthropicStreamWriterTest, DoneBeforeAnyChunkStillFormsAMessage) {
+  const std::string out = run("data: [DONE]\n\n", 0);
+  EXPECT_TRUE(out.starts_with("event: message_start\n")) << out;
+  EXPECT_EQ(out.find("content_block_start"), std::string::npos);
+  EXPECT_TRUE(out.ends_with(ev("message_stop", R"({"type":"message_stop"})")));
+}
+
+}  // namespace
+}  // namespace sb::adapters
