@@ -119,6 +119,8 @@ constexpr bool kOptional = false;
 constexpr std::string_view kThreadsExpected = "expected a positive integer or 'auto'";
 constexpr std::uint64_t kMaxThreads = 1024;
 constexpr std::uint64_t kMaxWeight = 1'000'000;
+// A key file holds one key; anything larger is the wrong file.
+constexpr std::uint64_t kMaxKeyFileBytes = 64 * 1024;
 
 const ProviderInfo& provider_info(Provider p) {
   for (const ProviderInfo& info : kProviders) {
@@ -898,6 +900,10 @@ class ConfigBuilder {
     std::optional<Hosting> hosting;
     std::optional<Located> tier;
     std::optional<Located> clearance;
+    std::optional<Located> api_key_file;
+    std::optional<Located> api_version;
+    std::optional<Located> aws;
+    bool provider_known = false;
     bool ok = r_.read_map(
         section,
         {
@@ -907,6 +913,7 @@ class ConfigBuilder {
                  auto info = std::find_if(kProviders.begin(), kProviders.end(),
                                           [&](const ProviderInfo& i) { return i.name == *p; });
                  b.provider = info->provider;
+                 provider_known = true;
                }
              }},
             {"hosting", kOptional,
@@ -919,6 +926,9 @@ class ConfigBuilder {
             {"model", kRequired,
              [&](const Located& v) { assign(b.model, r_.non_empty_string(v)); }},
             {"api_key", kOptional, [&](const Located& v) { assign(b.api_key, r_.string(v)); }},
+            {"api_key_file", kOptional, keep(api_key_file)},
+            {"api_version", kOptional, keep(api_version)},
+            {"aws", kOptional, keep(aws)},
             {"tier", kOptional, keep(tier)},
             {"clearance", kOptional, keep(clearance)},
             {"max_in_flight", kOptional,
@@ -942,8 +952,127 @@ class ConfigBuilder {
     if (ok) {
       resolve_backend_level(section, tier, Kind::tier, b.tier, b.tier_level);
       resolve_backend_level(section, clearance, Kind::level, b.clearance, b.clearance_level);
+      if (api_key_file) {
+        read_api_key_file(*api_key_file, b);
+      }
+      // Which provider-specific keys are allowed or required depends on the provider; with an
+      // unknown provider (already reported) nothing more can be said.
+      if (provider_known) {
+        read_api_version(section, api_version, b);
+        read_aws(section, aws, b);
+      }
     }
     return b;
+  }
+
+  // `api_key_file`: the key is read now, so a missing or unreadable secret fails the load (and a
+  // reload keeps the running config) instead of failing every request later.
+  void read_api_key_file(const Located& v, Backend& b) {
+    std::string path;
+    std::optional<std::string> key = r_.file_contents(v, kMaxKeyFileBytes, &path);
+    if (!b.api_key.empty()) {
+      r_.error(v, "only one of api_key and api_key_file may be set");
+      return;
+    }
+    if (!key) {
+      return;
+    }
+    // Editors and `echo` end files with a newline; one is not part of the key.
+    if (key->ends_with('\n')) {
+      key->pop_back();
+      if (key->ends_with('\r')) {
+        key->pop_back();
+      }
+    }
+    if (key->empty()) {
+      r_.error(v, "key file is empty");
+      return;
+    }
+    // The key becomes a header value: a stray line break would split the request.
+    if (!valid_header_value(*key)) {
+      r_.error(v, "key file must hold the key on one line (control characters found)");
+      return;
+    }
+    b.api_key = std::move(*key);
+    b.api_key_file = std::move(path);
+  }
+
+  void read_api_version(const Located& section, const std::optional<Located>& v, Backend& b) {
+    bool allowed = b.provider == Provider::azure_openai || b.provider == Provider::anthropic;
+    if (!v) {
+      if (b.provider == Provider::azure_openai) {
+        r_.error(section.line, section.column, detail::join_path(section.path, "api_version"),
+                 "required for provider azure-openai");
+      }
+      return;
+    }
+    if (!allowed) {
+      r_.error(*v, "only for azure-openai and anthropic");
+      return;
+    }
+    std::optional<std::string> version = r_.non_empty_string(*v);
+    if (!version) {
+      return;
+    }
+    // Sent in a query string (Azure) or a header (Anthropic): no character needs escaping.
+    bool valid = std::all_of(version->begin(), version->end(), [](char c) {
+      return is_alnum(c) || c == '.' || c == '-' || c == '_';
+    });
+    if (!valid) {
+      r_.error(*v, "expected a version like 2024-10-21 (letters, digits, '.', '-' and '_')");
+      return;
+    }
+    b.api_version = std::move(*version);
+  }
+
+  void read_aws(const Located& section, const std::optional<Located>& v, Backend& b) {
+    if (!v) {
+      if (b.provider == Provider::bedrock) {
+        r_.error(section.line, section.column, detail::join_path(section.path, "aws"),
+                 "required for provider bedrock");
+      }
+      return;
+    }
+    if (b.provider != Provider::bedrock) {
+      r_.error(*v, "only for provider bedrock");
+      return;
+    }
+    r_.read_map(
+        *v, {
+                {"region", kRequired,
+                 [&](const Located& x) {
+                   std::optional<std::string> region = r_.non_empty_string(x);
+                   if (!region) {
+                     return;
+                   }
+                   // It names the host and the SigV4 credential scope.
+                   bool valid = std::all_of(region->begin(), region->end(), [](char c) {
+                     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                   });
+                   if (!valid) {
+                     r_.error(x, "expected an AWS region like us-east-1 (a-z, 0-9 and '-')");
+                     return;
+                   }
+                   b.aws_region = std::move(*region);
+                 }},
+                {"access_key_id", kRequired,
+                 [&](const Located& x) { assign(b.aws_access_key_id, aws_secret(x, true)); }},
+                {"secret_access_key", kRequired,
+                 [&](const Located& x) { assign(b.aws_secret_access_key, aws_secret(x, true)); }},
+                {"session_token", kOptional,
+                 [&](const Located& x) { assign(b.aws_session_token, aws_secret(x, false)); }},
+            });
+  }
+
+  // An AWS credential: the key id and the token travel in headers, so none may hold control
+  // characters.
+  std::optional<std::string> aws_secret(const Located& v, bool required) {
+    std::optional<std::string> s = required ? r_.non_empty_string(v) : r_.string(v);
+    if (s && !valid_header_value(*s)) {
+      r_.error(v, "must not contain control characters");
+      return std::nullopt;
+    }
+    return s;
   }
 
   // A backend's tier or clearance. Not declared, the default name must exist in the scale: a

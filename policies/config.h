@@ -111,7 +111,26 @@ struct Backend {
   Hosting hosting = Hosting::self_hosted;
   std::string base_url;  ///< http(s)://host[:port][/path], validated; no trailing slash
   std::string model;     ///< model name pinned upstream
-  std::string api_key;   ///< may be empty (no Authorization sent)
+  /// May be empty (no Authorization sent). With `api_key_file: PATH` it holds that file's
+  /// contents, read once at load with one trailing newline (`\n` or `\r\n`) removed; the file
+  /// must be readable, non-empty and free of control characters, and a non-empty `api_key` may
+  /// not be given beside it. A reload reads the file again.
+  std::string api_key;
+  /// The file `api_key` was read from, resolved like `tls.ca_file`; empty when the key was given
+  /// inline (or not at all).
+  std::string api_key_file;
+  /// `api_version: "2024-10-21"` (letters, digits, '.', '-', '_'). Required for azure-openai
+  /// (sent as the `api-version` query parameter); optional for anthropic, where it overrides the
+  /// `anthropic-version` header; an error for every other provider. Empty when not declared.
+  std::string api_version;
+  /// `aws: {region, access_key_id, secret_access_key, session_token}`: SigV4 credentials, only
+  /// for (and required by) provider bedrock. Empty for every other provider. The region is
+  /// `[a-z0-9-]+` (e.g. `us-east-1`); the key id and secret must not be empty; the session token
+  /// is optional (empty = none, as `${AWS_SESSION_TOKEN:-}` gives when it is unset).
+  std::string aws_region;
+  std::string aws_access_key_id;
+  std::string aws_secret_access_key;
+  std::string aws_session_token;  ///< empty when none
   /// Capability tier, a name from `tiers.levels`. Not declared: "standard"; when `tiers.levels`
   /// is customised without a "standard", the backend must declare it (a load error otherwise).
   std::string tier = "standard";
@@ -362,7 +381,8 @@ std::optional<std::string> process_env(const std::string& name);
 
 /// Loads a config file. When it cannot be read the result holds one error,
 /// `PATH:0:0: cannot read file: <reason>`. Relative file paths inside the config (`server.tls`,
-/// `backends.*.tls.ca_file`) are resolved against the directory of `path` and stored resolved.
+/// `backends.*.tls.ca_file`, `backends.*.api_key_file`) are resolved against the directory of
+/// `path` and stored resolved.
 LoadResult load_file(const std::string& path, const EnvLookup& env = process_env);
 /// Loads a config held in memory; `file_name` only names it in errors and in Config::source.
 /// Relative file paths inside it are taken relative to the working directory. A YAML syntax error

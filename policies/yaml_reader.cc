@@ -421,6 +421,51 @@ std::optional<std::string> YamlReader::readable_file(const Located& v) {
   return resolved;
 }
 
+std::optional<std::string> YamlReader::file_contents(const Located& v, std::uint64_t max_bytes,
+                                                     std::string* resolved_path) {
+  std::optional<std::string> resolved = readable_file(v);
+  if (!resolved) {
+    return std::nullopt;
+  }
+  // A FIFO or a device could block the load or never end; secrets are plain (or symlinked) files.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(*resolved, ec)) {
+    error(v, "cannot read file '" + *resolved + "': not a regular file");
+    return std::nullopt;
+  }
+  std::FILE* f = std::fopen(resolved->c_str(), "rb");
+  if (f == nullptr) {
+    error(v, "cannot read file '" + *resolved + "': " + std::strerror(errno));
+    return std::nullopt;
+  }
+  std::string contents;
+  char buffer[4096];
+  bool too_large = false;
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
+    if (contents.size() + n > max_bytes) {
+      too_large = true;
+      break;
+    }
+    contents.append(buffer, n);
+  }
+  bool failed = std::ferror(f) != 0;
+  int read_errno = errno;
+  std::fclose(f);
+  if (too_large) {
+    error(v, "file '" + *resolved + "' is larger than " + std::to_string(max_bytes) + " bytes");
+    return std::nullopt;
+  }
+  if (failed) {
+    error(v, "cannot read file '" + *resolved + "': " + std::strerror(read_errno));
+    return std::nullopt;
+  }
+  if (resolved_path != nullptr) {
+    *resolved_path = *resolved;
+  }
+  return contents;
+}
+
 std::vector<ConfigError> YamlReader::take_errors() {
   std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::tie(a.line, a.column) < std::tie(b.line, b.column);

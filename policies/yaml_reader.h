@@ -135,6 +135,12 @@ class YamlReader {
   /// A path to a file that must be readable (`cannot read file 'p': reason`). Relative paths are
   /// resolved against the base directory (see `set_base_dir`).
   std::optional<std::string> readable_file(const Located& v);
+  /// The contents of the file a scalar names (a secret kept out of the config). The path is
+  /// resolved like `readable_file`'s; it must name a regular file of at most `max_bytes`
+  /// (`cannot read file 'p': reason`, `file 'p' is larger than N bytes`). On success the resolved
+  /// path is stored in `*resolved_path` when given.
+  std::optional<std::string> file_contents(const Located& v, std::uint64_t max_bytes,
+                                           std::string* resolved_path = nullptr);
 
   /// Relative file paths in the config are taken relative to `dir` (empty: the working
   /// directory).
