@@ -23,6 +23,7 @@
 #include "adapters/openai_compatible.h"
 #include "adapters/usage.h"
 #include "gateway/access_log.h"
+#include "gateway/circuit.h"
 #include "gateway/exchange.h"
 #include "gateway/forwarding.h"
 #include "gateway/http_response.h"
@@ -130,6 +131,17 @@ class ChatHandler {
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
   upstream::ErrorKind last_error_ = upstream::ErrorKind::none;
   std::size_t response_bytes_ = 0;
+  bool attempt_failed_ = false;  // the current attempt's upstream failed (for its circuit)
+  bool circuit_open_ = false;    // a backend was skipped because its circuit is open
+
+  void upstream_failed(const BackendRuntime& b, upstream::ErrorKind kind) {
+    attempt_failed_ = true;
+    b.count_error(kind);
+  }
+  void upstream_failed_status(const BackendRuntime& b) {
+    attempt_failed_ = true;
+    b.count_error_status();
+  }
   std::uint64_t prompt_tokens_ = 0;  // estimated
 };
 
@@ -351,8 +363,12 @@ asio::awaitable<bool> ChatHandler::run() {
     settle(admission.reservation);
     o_.error = upstream::to_string(last_error_);
     if (last_error_ == upstream::ErrorKind::none) {
-      co_return co_await refuse(503, "Every backend for this request is at capacity; retry later.",
-                                "backend_at_capacity", "Retry-After: 1\r\n");
+      co_return co_await refuse(
+          503,
+          circuit_open_ ? "Every backend for this request is failing and temporarily taken out "
+                          "of rotation; retry later."
+                        : "Every backend for this request is at capacity; retry later.",
+          circuit_open_ ? "backend_unavailable" : "backend_at_capacity", "Retry-After: 1\r\n");
     }
     const unsigned status = upstream::is_timeout(last_error_) ? 504 : 502;
     std::string msg = "Upstream backend '";
@@ -449,6 +465,17 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   }
   up.body() = std::move(plan.body);
 
+  if (!b.circuit->allow(Clock::now())) {
+    circuit_open_ = true;  // shed from a failing backend; the next one may take it
+    co_return Attempt::next;
+  }
+  // Reports the exchange's outcome to the circuit exactly once, however the attempt ends.
+  struct CircuitReport {
+    Circuit& circuit;
+    const bool& failed;
+    ~CircuitReport() { failed ? circuit.failure(Clock::now()) : circuit.success(Clock::now()); }
+  } circuit_report{*b.circuit, attempt_failed_};
+  attempt_failed_ = false;
   upstream::Error err;
   auto t = Clock::now();
   auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
@@ -457,7 +484,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   o_.upstream += waited;
   if (!ex) {
     last_error_ = err.kind;
-    b.count_error(err.kind);
+    upstream_failed(b, err.kind);
     co_return Attempt::next;
   }
 
@@ -470,8 +497,8 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
     waited = Clock::now() - t;
     o_.io_wait += waited;
     o_.upstream += waited;
-    if (status >= 500) {
-      b.count_error_status();
+    if (status >= 500 || status == 429) {
+      upstream_failed_status(b);
     }
     if ((status == 429 || status >= 500) && !last) {
       last_error_ = upstream::ErrorKind::protocol;
@@ -526,7 +553,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   o_.upstream += waited;
   if (!complete && rerr) {
     last_error_ = rerr.kind;
-    b.count_error(rerr.kind);
+    upstream_failed(b, rerr.kind);
     co_return Attempt::next;
   }
   o_.usage = endpoint_ == Endpoint::embeddings ? embedding_usage(rbody)
@@ -617,7 +644,7 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     // The translator ended the stream with its own error event (already sent): close it.
     last_error_ = upstream::ErrorKind::protocol;
     o_.error = "upstream_stream_error";
-    b.count_error(upstream::ErrorKind::protocol);
+    upstream_failed(b, upstream::ErrorKind::protocol);
     if (chunked && head_sent) {
       co_await send(ctx_, o_, "0\r\n\r\n");
     }
@@ -631,7 +658,7 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
   if (!complete) {
     const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
     last_error_ = kind;
-    b.count_error(kind);
+    upstream_failed(b, kind);
     if (!head_sent) {
       co_return Attempt::next;  // nothing reached the client yet: the next backend, or a 502/504
     }
@@ -721,6 +748,17 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   }
   up.body() = std::move(ureq->body);
 
+  if (!b.circuit->allow(Clock::now())) {
+    circuit_open_ = true;  // shed from a failing backend; the next one may take it
+    co_return Attempt::next;
+  }
+  // Reports the exchange's outcome to the circuit exactly once, however the attempt ends.
+  struct CircuitReport {
+    Circuit& circuit;
+    const bool& failed;
+    ~CircuitReport() { failed ? circuit.failure(Clock::now()) : circuit.success(Clock::now()); }
+  } circuit_report{*b.circuit, attempt_failed_};
+  attempt_failed_ = false;
   upstream::Error err;
   auto t = Clock::now();
   auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
@@ -729,7 +767,7 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   o_.upstream += waited;
   if (!ex) {
     last_error_ = err.kind;
-    b.count_error(err.kind);
+    upstream_failed(b, err.kind);
     co_return Attempt::next;
   }
   const unsigned status = ex->status();
@@ -750,12 +788,12 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   o_.upstream += waited;
   if (!complete && rerr) {
     last_error_ = rerr.kind;
-    b.count_error(rerr.kind);
+    upstream_failed(b, rerr.kind);
     co_return Attempt::next;
   }
   const adapters::TranslatedResponse r = translator->response(status, ctype, rbody, alias);
-  if (status >= 500) {
-    b.count_error_status();
+  if (status >= 500 || status == 429 || (r.retryable && r.status != 200)) {
+    upstream_failed_status(b);
   }
   if (r.status != 200 && r.retryable && !last) {
     last_error_ = upstream::ErrorKind::protocol;

@@ -132,6 +132,10 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     rt->upstream_http_5xx = &reg.counter("switchboard_upstream_errors_total",
                                          "Failed upstream exchanges, by backend and kind.",
                                          {{"backend", b.name}, {"kind", "http_5xx"}});
+    rt->circuit = shared.circuit(b.name);
+    rt->up = &reg.double_gauge("switchboard_backend_up",
+                               "1 when the backend's circuit is closed, 0.5 half-open, 0 open.",
+                               {{"backend", b.name}});
     rt->in_flight = &reg.gauge("switchboard_backend_in_flight", "Requests in flight to a backend.",
                                {{"backend", b.name}});
     snap->backends_.push_back(std::move(rt));
@@ -251,6 +255,15 @@ const AliasRuntime* Snapshot::find_alias(std::string_view name) const {
   return it == alias_index_.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<Circuit> SharedState::circuit(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto& slot = circuits_[name];
+  if (!slot) {
+    slot = std::make_shared<Circuit>(CircuitSettings{});
+  }
+  return slot;
+}
+
 std::size_t Snapshot::rule_slot(std::string_view rule) const {
   const auto it = rule_index_.find(rule);
   return it == rule_index_.end() ? 0 : it->second;
@@ -277,8 +290,10 @@ std::optional<std::size_t> Snapshot::authenticate(std::string_view api_key) cons
 }
 
 void Snapshot::refresh_gauges() const {
+  const auto now = Circuit::Clock::now();
   for (const auto& b : backends_) {
     b->in_flight->set(state_->backend_in_flight(b->index));
+    b->up->set(backend_up_value(b->circuit->state(now)));
   }
   for (std::size_t t = 0; t < tenants_.size(); ++t) {
     if (tenants_[t].budget_daily != nullptr) {

@@ -9,7 +9,9 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +21,7 @@
 #include "adapters/translator.h"
 #include "adapters/upstream/client.h"
 #include "adapters/upstream/endpoint.h"
+#include "gateway/circuit.h"
 #include "gateway/metrics.h"
 #include "policies/config.h"
 #include "policies/engine.h"
@@ -45,6 +48,9 @@ struct BackendRuntime {
   std::array<metrics::Counter*, 16> upstream_errors{};
   metrics::Counter* upstream_http_5xx = nullptr;
   metrics::Gauge* in_flight = nullptr;  ///< refreshed from the state at scrape time
+  /// Shared by every snapshot that has a backend of this name, so its history survives reloads.
+  std::shared_ptr<Circuit> circuit;
+  metrics::DoubleGauge* up = nullptr;  ///< switchboard_backend_up, refreshed at scrape time
   /// The provider speaks OpenAI's wire format as it is (bodies pass through).
   bool openai_wire = true;
   /// Chat completions can be sent to it (directly, or through its translator); a backend that
@@ -96,9 +102,13 @@ class SharedState {
  public:
   explicit SharedState(metrics::Registry& registry) : registry_(registry) {}
   metrics::Registry& registry() { return registry_; }
+  /// The circuit of backend `name`, created on first use (control path).
+  std::shared_ptr<Circuit> circuit(const std::string& name);
 
  private:
   metrics::Registry& registry_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Circuit>> circuits_;
 };
 
 class Snapshot {

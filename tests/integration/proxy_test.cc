@@ -212,6 +212,25 @@ TEST_F(ProxyTest, FallsBackToTheNextCandidateBeforeTheFirstByte) {
   EXPECT_EQ(r->header("x-switchboard-backend"), "local");
 }
 
+TEST_F(ProxyTest, CircuitOpensOnAFailingBackendAndTrafficKeepsFlowing) {
+  for (int i = 0; i < 8; ++i) {
+    auto r = chat("resilient");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << r->body;
+    EXPECT_EQ(r->header("x-switchboard-backend"), "local");
+  }
+  // Five consecutive connect failures open the circuit of "down"; "local" stays closed.
+  const std::string m =
+      wait_for_metrics(gw_->admin_port(), {"switchboard_backend_up{backend=\"down\"} 0\n",
+                                           "switchboard_backend_up{backend=\"local\"} 1\n"});
+  EXPECT_NE(m.find("switchboard_backend_up{backend=\"down\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("switchboard_backend_up{backend=\"local\"} 1\n"), std::string::npos);
+  EXPECT_NE(m.find("switchboard_upstream_errors_total{backend=\"down\",kind=\"connect\"} 5\n"),
+            std::string::npos)
+      << "once open, the circuit stops the connection attempts\n"
+      << m;
+}
+
 TEST_F(ProxyTest, UpstreamStallIs504) {
   Response stall;
   stall.kind = Response::Kind::stall;
