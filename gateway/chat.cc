@@ -97,6 +97,13 @@ std::optional<adapters::Usage> embedding_usage(std::string_view body) {
 
 enum class Attempt { answered, next, closed };
 
+// Reports an exchange's outcome to its backend's circuit exactly once, however the attempt ends.
+struct CircuitReport {
+  Circuit& circuit;
+  const bool& failed;
+  ~CircuitReport() { failed ? circuit.failure(Clock::now()) : circuit.success(Clock::now()); }
+};
+
 class ChatHandler {
  public:
   ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint)
@@ -111,6 +118,8 @@ class ChatHandler {
                                std::string_view extra = {});
   asio::awaitable<Attempt> attempt(const BackendRuntime& b, const boost::json::object& body,
                                    bool last);
+  asio::awaitable<std::unique_ptr<upstream::Exchange>> exchange(const BackendRuntime& b,
+                                                                upstream::Request up);
   asio::awaitable<Attempt> attempt_translated(const BackendRuntime& b,
                                               const boost::json::object& body, bool last);
   asio::awaitable<Attempt> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
@@ -420,6 +429,22 @@ void ChatHandler::settle(const policies::Reservation& reservation) {
   snap_.state().reconcile(reservation, actual);
 }
 
+// Sends `up` through the worker's pool, accounting the wait; nullptr when it failed (recorded).
+asio::awaitable<std::unique_ptr<upstream::Exchange>> ChatHandler::exchange(const BackendRuntime& b,
+                                                                           upstream::Request up) {
+  upstream::Error err;
+  const auto t = Clock::now();
+  auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
+  const auto waited = Clock::now() - t;
+  o_.io_wait += waited;
+  o_.upstream += waited;
+  if (!ex) {
+    last_error_ = err.kind;
+    upstream_failed(b, err.kind);
+  }
+  co_return ex;
+}
+
 asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
                                               const boost::json::object& body, bool last) {
   policies::StateStore& state = snap_.state();
@@ -469,22 +494,10 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
     circuit_open_ = true;  // shed from a failing backend; the next one may take it
     co_return Attempt::next;
   }
-  // Reports the exchange's outcome to the circuit exactly once, however the attempt ends.
-  struct CircuitReport {
-    Circuit& circuit;
-    const bool& failed;
-    ~CircuitReport() { failed ? circuit.failure(Clock::now()) : circuit.success(Clock::now()); }
-  } circuit_report{*b.circuit, attempt_failed_};
   attempt_failed_ = false;
-  upstream::Error err;
-  auto t = Clock::now();
-  auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
-  auto waited = Clock::now() - t;
-  o_.io_wait += waited;
-  o_.upstream += waited;
+  const CircuitReport circuit_report{*b.circuit, attempt_failed_};
+  const auto ex = co_await exchange(b, std::move(up));
   if (!ex) {
-    last_error_ = err.kind;
-    upstream_failed(b, err.kind);
     co_return Attempt::next;
   }
 
@@ -492,9 +505,9 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   if (status != 200) {
     std::string ebody;
     upstream::Error rerr;
-    t = Clock::now();
+    auto t = Clock::now();
     co_await ex->read_all(ebody, kMaxErrorBody, rerr);
-    waited = Clock::now() - t;
+    const auto waited = Clock::now() - t;
     o_.io_wait += waited;
     o_.upstream += waited;
     if (status >= 500 || status == 429) {
@@ -546,9 +559,9 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
 
   std::string rbody;
   upstream::Error rerr;
-  t = Clock::now();
+  auto t = Clock::now();
   const bool complete = co_await ex->read_all(rbody, kMaxResponseBody, rerr);
-  waited = Clock::now() - t;
+  const auto waited = Clock::now() - t;
   o_.io_wait += waited;
   o_.upstream += waited;
   if (!complete && rerr) {
@@ -752,22 +765,10 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
     circuit_open_ = true;  // shed from a failing backend; the next one may take it
     co_return Attempt::next;
   }
-  // Reports the exchange's outcome to the circuit exactly once, however the attempt ends.
-  struct CircuitReport {
-    Circuit& circuit;
-    const bool& failed;
-    ~CircuitReport() { failed ? circuit.failure(Clock::now()) : circuit.success(Clock::now()); }
-  } circuit_report{*b.circuit, attempt_failed_};
   attempt_failed_ = false;
-  upstream::Error err;
-  auto t = Clock::now();
-  auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
-  auto waited = Clock::now() - t;
-  o_.io_wait += waited;
-  o_.upstream += waited;
+  const CircuitReport circuit_report{*b.circuit, attempt_failed_};
+  const auto ex = co_await exchange(b, std::move(up));
   if (!ex) {
-    last_error_ = err.kind;
-    upstream_failed(b, err.kind);
     co_return Attempt::next;
   }
   const unsigned status = ex->status();
@@ -780,10 +781,10 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
 
   std::string rbody;
   upstream::Error rerr;
-  t = Clock::now();
+  auto t = Clock::now();
   const bool complete =
       co_await ex->read_all(rbody, status == 200 ? kMaxResponseBody : kMaxErrorBody, rerr);
-  waited = Clock::now() - t;
+  const auto waited = Clock::now() - t;
   o_.io_wait += waited;
   o_.upstream += waited;
   if (!complete && rerr) {
