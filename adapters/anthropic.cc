@@ -486,19 +486,12 @@ bool number_text(const json::object& body, std::string_view key, std::string& ou
   if (v == nullptr) {
     return true;
   }
-  if (const double* d = v->if_double()) {
-    char buf[32];
-    const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), *d);
-    if (!std::isfinite(*d) || ec != std::errc()) {
-      return fail(error, std::string(key) + ": must be a finite number");
-    }
-    out.assign(buf, end);
-    return true;
+  std::optional<std::string> text = json_number_text(*v);
+  if (!text) {
+    return fail(error, std::string(key) +
+                           (v->is_number() ? ": must be a finite number" : ": must be a number"));
   }
-  if (!v->is_number()) {
-    return fail(error, std::string(key) + ": must be a number");
-  }
-  out = json::serialize(*v);
+  out = std::move(*text);
   return true;
 }
 

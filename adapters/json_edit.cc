@@ -1,5 +1,12 @@
 #include "adapters/json_edit.h"
 
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -396,6 +403,21 @@ std::string quote(std::string_view s) {
   out.append(s.substr(run));
   out.push_back('"');
   return out;
+}
+
+std::optional<std::string> json_number_text(const boost::json::value& v) {
+  if (const double* d = v.if_double()) {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), *d);
+    if (!std::isfinite(*d) || ec != std::errc()) {
+      return std::nullopt;
+    }
+    return std::string(buf, end);
+  }
+  if (!v.is_number()) {
+    return std::nullopt;
+  }
+  return boost::json::serialize(v);
 }
 
 }  // namespace sb::adapters

@@ -11,6 +11,10 @@
 #include <string_view>
 #include <vector>
 
+namespace boost::json {
+class value;
+}
+
 namespace sb::adapters {
 
 struct JsonMember {
@@ -33,6 +37,11 @@ bool set_member(std::string& text, std::string_view key, std::string_view raw_va
 
 /// Removes every top-level occurrence of `key` (and its separating comma). True if any removed.
 bool remove_member(std::string& text, std::string_view key);
+
+/// The JSON text of a number, doubles in their shortest round-trip form ("0.7", where Boost's
+/// serializer writes "7E-1"), so an upstream sees the client's value as written. nullopt when
+/// `v` is not a finite number.
+std::optional<std::string> json_number_text(const boost::json::value& v);
 
 /// JSON string literal for `s`, quotes included, escaped per RFC 8259.
 std::string quote(std::string_view s);

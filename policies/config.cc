@@ -776,15 +776,18 @@ class ConfigBuilder {
     }
   }
 
-  // A value or a list of values, none empty, no repeats.
-  void read_strings(const Located& v, std::vector<std::string>& out,
-                    std::string_view expected_message) {
+  // A value or a list of values, none empty, no repeats. `accept(item, value)` may refuse an item
+  // (reporting why); `empty_message` and `noun` word the other errors.
+  template <class Accept>
+  void read_name_list(const Located& v, std::vector<std::string>& out,
+                      std::string_view expected_message, std::string_view empty_message,
+                      std::string_view noun, Accept accept) {
     std::optional<std::vector<Located>> items = r_.scalar_or_sequence(v, expected_message);
     if (!items) {
       return;
     }
     if (items->empty()) {
-      r_.error(v, "must not be empty");
+      r_.error(v, std::string(empty_message));
       return;
     }
     for (const Located& item : *items) {
@@ -793,11 +796,19 @@ class ConfigBuilder {
         continue;
       }
       if (std::find(out.begin(), out.end(), *s) != out.end()) {
-        r_.error(item, "duplicate value '" + *s + "'");
+        r_.error(item, "duplicate " + std::string(noun) + " '" + *s + "'");
         continue;
       }
-      out.push_back(std::move(*s));
+      if (accept(item, *s)) {
+        out.push_back(std::move(*s));
+      }
     }
+  }
+
+  void read_strings(const Located& v, std::vector<std::string>& out,
+                    std::string_view expected_message) {
+    read_name_list(v, out, expected_message, "must not be empty", "value",
+                   [](const Located&, const std::string&) { return true; });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1792,30 +1803,15 @@ class ConfigBuilder {
   }
 
   void read_route_to(const Located& v, std::vector<std::string>& to) {
-    std::optional<std::vector<Located>> items =
-        r_.scalar_or_sequence(v, "expected a backend name or a list of them");
-    if (!items) {
-      return;
-    }
-    if (items->empty()) {
-      r_.error(v, "must not be empty (omit 'to' to use the requested model's candidates)");
-      return;
-    }
-    for (const Located& item : *items) {
-      std::optional<std::string> name = r_.non_empty_string(item);
-      if (!name) {
-        continue;
-      }
-      if (std::find(to.begin(), to.end(), *name) != to.end()) {
-        r_.error(item, "duplicate backend '" + *name + "'");
-        continue;
-      }
-      if (config_.find_backend(*name) == nullptr) {
-        r_.error(item, "unknown backend '" + *name + "'");
-        continue;
-      }
-      to.push_back(std::move(*name));
-    }
+    read_name_list(v, to, "expected a backend name or a list of them",
+                   "must not be empty (omit 'to' to use the requested model's candidates)",
+                   "backend", [&](const Located& item, const std::string& name) {
+                     if (config_.find_backend(name) == nullptr) {
+                       r_.error(item, "unknown backend '" + name + "'");
+                       return false;
+                     }
+                     return true;
+                   });
   }
 
   // Checks over the whole list: order (nothing after a catch-all, a catch-all last) and rules
