@@ -893,6 +893,17 @@ TranslatedResponse BedrockTranslator::response(unsigned status, std::string_view
   return r;
 }
 
+TranslatedResponse BedrockTranslator::response_with_header(unsigned status,
+                                                           std::string_view content_type,
+                                                           std::string_view body,
+                                                           std::string_view model_alias,
+                                                           std::string_view header_value) const {
+  if (status == 200) {
+    return response(status, content_type, body, model_alias);
+  }
+  return response_with_error_type(status, body, model_alias, header_value);
+}
+
 TranslatedResponse BedrockTranslator::response_with_error_type(unsigned status,
                                                                std::string_view body,
                                                                std::string_view /*model_alias*/,

@@ -72,6 +72,12 @@ class BedrockTranslator final : public ChatTranslator {
                                               std::string_view amzn_error_type,
                                               std::string_view retry_after = {}) const;
 
+  /// `x-amzn-errortype`, for response_with_header().
+  std::string_view response_header() const override { return "x-amzn-errortype"; }
+  TranslatedResponse response_with_header(unsigned status, std::string_view content_type,
+                                          std::string_view body, std::string_view model_alias,
+                                          std::string_view header_value) const override;
+
   /// Translates the ConverseStream event stream (application/vnd.amazon.eventstream frames whose
   /// `:event-type` is messageStart, contentBlockStart, contentBlockDelta, contentBlockStop,
   /// messageStop or metadata) into chunks: the role chunk, content and tool-call deltas, the

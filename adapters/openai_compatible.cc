@@ -179,6 +179,9 @@ void ChatStreamRelay::feed(std::string_view upstream_bytes, std::string& out) {
   scratch_.clear();
   parser_.feed(upstream_bytes, scratch_);
   for (SseEvent& ev : scratch_) {
+    if (saw_error_) {
+      break;  // an error event ends the stream: nothing after it is the answer
+    }
     relay(ev, out);
   }
 }
@@ -244,6 +247,11 @@ constexpr std::size_t kMaxPendingEvent = 8u << 20;
 
 bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
   relay_.feed(bytes, out);
+  if (relay_.saw_error()) {
+    // The upstream ended its answer with an error event (relayed as it came): the stream is over.
+    error_ = TranslateError{502, "upstream sent an error event"};
+    return false;
+  }
   if (relay_.pending_bytes() > kMaxPendingEvent) {
     error_ = TranslateError{502, "upstream stream event larger than 8 MiB"};
     append_sse(

@@ -51,8 +51,14 @@ class ChatStreamRelay {
   /// Feeds upstream body bytes; appends the SSE bytes to send to the client to `out`.
   void feed(std::string_view upstream_bytes, std::string& out);
 
+  /// Relays one event its caller has already parsed (and possibly rewritten, as the Azure
+  /// translator does with content-filter members), under the same rules as feed(). Do not mix
+  /// with feed() mid-event: the internal parser does not see these bytes.
+  void feed_event(SseEvent& event, std::string& out) { relay(event, out); }
+
   bool saw_done() const { return saw_done_; }
-  /// True when the upstream sent an in-stream error event (`data: {"error": ...}`).
+  /// True when the upstream sent an in-stream error event (`data: {"error": ...}`); that event is
+  /// the last one relayed.
   bool saw_error() const { return saw_error_; }
   const std::optional<Usage>& usage() const { return usage_; }
   /// Events relayed so far (excluding dropped ones).

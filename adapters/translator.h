@@ -89,6 +89,18 @@ class ChatTranslator {
   /// A complete (non-stream) upstream response, any status.
   virtual TranslatedResponse response(unsigned status, std::string_view content_type,
                                       std::string_view body, std::string_view model_alias) const = 0;
+  /// The upstream response header response_with_header() reads (e.g. Bedrock's
+  /// `x-amzn-errortype`); empty when the provider's errors are told by status and body alone.
+  virtual std::string_view response_header() const { return {}; }
+  /// response(), also given the value of response_header() in the upstream answer (empty when
+  /// absent).
+  virtual TranslatedResponse response_with_header(unsigned status, std::string_view content_type,
+                                                  std::string_view body,
+                                                  std::string_view model_alias,
+                                                  std::string_view header_value) const {
+    (void)header_value;
+    return response(status, content_type, body, model_alias);
+  }
   /// A stream translator for one response (status 200).
   virtual std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                                    std::string_view model_alias) const = 0;

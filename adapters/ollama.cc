@@ -1,0 +1,936 @@
+#include "adapters/ollama.h"
+
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "adapters/sse.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kChatcmplPrefix = "chatcmpl-";
+/// Bytes one NDJSON line may hold before it is complete. Ollama's lines are one token each (the
+/// final one adds timings); only a broken upstream comes near this.
+constexpr std::size_t kMaxLineBytes = 1024 * 1024;
+
+// ---- small JSON helpers -----------------------------------------------------------------------
+
+std::string_view string_of(const json::value* v) {
+  if (v != nullptr) {
+    if (const json::string* s = v->if_string()) {
+      return *s;
+    }
+  }
+  return {};
+}
+
+const json::object* object_of(const json::value* v) {
+  return v != nullptr ? v->if_object() : nullptr;
+}
+
+const json::array* array_of(const json::value* v) {
+  return v != nullptr ? v->if_array() : nullptr;
+}
+
+const json::value* find(const json::object* o, std::string_view key) {
+  return o != nullptr ? o->if_contains(key) : nullptr;
+}
+
+bool is_number(const json::value* v) {
+  return v != nullptr && (v->is_int64() || v->is_uint64() || v->is_double());
+}
+
+bool is_true(const json::value* v) {
+  return v != nullptr && v->is_bool() && v->get_bool();
+}
+
+/// A non-negative integer count (Ollama omits zero counts: absent reads as 0).
+std::int64_t count_of(const json::value* v) {
+  if (v != nullptr) {
+    if (const auto* i = v->if_int64()) {
+      return *i > 0 ? *i : 0;
+    }
+    if (const auto* u = v->if_uint64()) {
+      return *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+                 ? static_cast<std::int64_t>(*u)
+                 : 0;
+    }
+  }
+  return 0;
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct Failure {
+  TranslateError& error;
+
+  bool operator()(std::string message) const {
+    error.status = 400;
+    error.message = std::move(message);
+    return false;
+  }
+};
+
+// ---- request: messages ------------------------------------------------------------------------
+
+/// `data:<mime>;base64,<data>` → the base64 payload, which is what Ollama's `images` takes:
+/// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-images
+bool image_payload(std::string_view url, json::array& images, const Failure& fail) {
+  if (!starts_with_ci(url, "data:")) {
+    // Ollama has no way to fetch a URL; another backend may take the request.
+    return fail("Ollama accepts images only as base64 data: URLs, not remote URLs");
+  }
+  const std::size_t comma = url.find(',');
+  if (comma == std::string_view::npos) {
+    return fail("data URL without a comma");
+  }
+  const std::string_view header = url.substr(5, comma - 5);
+  constexpr std::string_view kBase64 = ";base64";
+  if (header.size() < kBase64.size() ||
+      !starts_with_ci(header.substr(header.size() - kBase64.size()), kBase64)) {
+    return fail("only base64 data URLs can be sent to Ollama");
+  }
+  const std::string_view data = url.substr(comma + 1);
+  if (data.empty()) {
+    return fail("data URL without data");
+  }
+  images.push_back(json::string(data));
+  return true;
+}
+
+/// Reads an OpenAI message `content` (string, array of parts, or null) into Ollama's `content`
+/// string and `images`. `media`: whether image parts are allowed (user messages only).
+bool read_content(const json::value* content, bool media, std::string& text, json::array& images,
+                  const Failure& fail) {
+  if (content == nullptr || content->is_null()) {
+    return true;
+  }
+  if (const json::string* s = content->if_string()) {
+    text.assign(s->data(), s->size());
+    return true;
+  }
+  const json::array* parts = content->if_array();
+  if (parts == nullptr) {
+    return fail("message content must be a string or an array of parts");
+  }
+  bool first = true;
+  auto append_text = [&](std::string_view t) {
+    // Ollama takes one string per message; parts are joined one per line.
+    if (!first) {
+      text.push_back('\n');
+    }
+    first = false;
+    text.append(t);
+  };
+  for (const json::value& pv : *parts) {
+    const json::object* p = pv.if_object();
+    if (p == nullptr) {
+      return fail("content parts must be objects");
+    }
+    const std::string_view type = string_of(p->if_contains("type"));
+    if (type == "text") {
+      append_text(string_of(p->if_contains("text")));
+    } else if (type == "refusal" && !media) {
+      append_text(string_of(p->if_contains("refusal")));
+    } else if (type == "image_url" && media) {
+      const json::value* iu = p->if_contains("image_url");
+      std::string_view url = string_of(iu);
+      if (url.empty()) {
+        url = string_of(find(object_of(iu), "url"));
+      }
+      if (url.empty()) {
+        return fail("image_url part without a url");
+      }
+      if (!image_payload(url, images, fail)) {
+        return false;
+      }
+    } else {
+      return fail("content part type '" + std::string(type) + "' is not supported by Ollama" +
+                  (media ? "" : " in this message role"));
+    }
+  }
+  return true;
+}
+
+/// OpenAI `function{name, arguments}` (arguments a JSON text) → Ollama's
+/// `{function{name, arguments}}` (arguments an object):
+/// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-tools
+bool tool_call_of(const json::object* fn, json::array& calls, const Failure& fail) {
+  const std::string_view name = string_of(find(fn, "name"));
+  if (name.empty()) {
+    return fail("assistant tool call without a function name");
+  }
+  const std::string_view arguments = string_of(find(fn, "arguments"));
+  json::value args = json::object{};
+  if (arguments.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    boost::system::error_code ec;
+    args = json::parse(arguments, ec);
+    if (ec || !args.is_object()) {
+      return fail("tool call arguments of '" + std::string(name) +
+                  "' must be a JSON object for Ollama");
+    }
+  }
+  json::object function{{"name", name}, {"arguments", std::move(args)}};
+  calls.push_back(json::object{{"function", std::move(function)}});
+  return true;
+}
+
+/// The function name of the assistant tool call `id`, searched backwards from message `before`
+/// (the nearest call wins when a client reuses ids). Ollama matches results by `tool_name`.
+std::string_view tool_name_for(const json::array& messages, std::size_t before,
+                               std::string_view id) {
+  for (std::size_t i = before; i-- > 0;) {
+    const json::object* m = messages[i].if_object();
+    if (m == nullptr || string_of(m->if_contains("role")) != "assistant") {
+      continue;
+    }
+    const json::array* calls = array_of(m->if_contains("tool_calls"));
+    if (calls == nullptr) {
+      continue;
+    }
+    for (const json::value& c : *calls) {
+      const json::object* co = c.if_object();
+      if (co != nullptr && string_of(co->if_contains("id")) == id) {
+        return string_of(find(object_of(co->if_contains("function")), "name"));
+      }
+    }
+  }
+  return {};
+}
+
+bool translate_messages(const json::array& messages, json::array& out, const Failure& fail) {
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const json::object* m = messages[i].if_object();
+    if (m == nullptr) {
+      return fail("messages must be objects");
+    }
+    const std::string_view role = string_of(m->if_contains("role"));
+    const json::value* content = m->if_contains("content");
+    std::string text;
+    json::array images;
+    json::object msg;
+    if (role == "system" || role == "developer") {
+      // Ollama knows no "developer" role; it is the system prompt of newer OpenAI models.
+      if (!read_content(content, false, text, images, fail)) {
+        return false;
+      }
+      msg["role"] = "system";
+      msg["content"] = std::move(text);
+    } else if (role == "user") {
+      if (!read_content(content, true, text, images, fail)) {
+        return false;
+      }
+      msg["role"] = "user";
+      msg["content"] = std::move(text);
+      if (!images.empty()) {
+        msg["images"] = std::move(images);
+      }
+    } else if (role == "assistant") {
+      if (!read_content(content, false, text, images, fail)) {
+        return false;
+      }
+      msg["role"] = "assistant";
+      msg["content"] = std::move(text);
+      json::array calls;
+      if (const json::array* tcs = array_of(m->if_contains("tool_calls"))) {
+        for (const json::value& c : *tcs) {
+          const json::object* co = c.if_object();
+          if (co == nullptr || string_of(co->if_contains("type")) != "function") {
+            return fail("assistant tool calls must be of type function");
+          }
+          if (!tool_call_of(object_of(co->if_contains("function")), calls, fail)) {
+            return false;
+          }
+        }
+      }
+      if (const json::object* fc = object_of(m->if_contains("function_call"))) {
+        if (!tool_call_of(fc, calls, fail)) {
+          return false;
+        }
+      }
+      if (!calls.empty()) {
+        msg["tool_calls"] = std::move(calls);
+      }
+    } else if (role == "tool" || role == "function") {
+      if (!read_content(content, false, text, images, fail)) {
+        return false;
+      }
+      // Ollama takes role "tool" with the result as content; newer versions also read
+      // `tool_name` to tie the result to its call (older ones ignore the member).
+      std::string_view name =
+          role == "tool" ? tool_name_for(messages, i, string_of(m->if_contains("tool_call_id")))
+                         : string_of(m->if_contains("name"));
+      msg["role"] = "tool";
+      msg["content"] = std::move(text);
+      if (!name.empty()) {
+        msg["tool_name"] = name;
+      }
+    } else {
+      return fail("message role '" + std::string(role) + "' is not supported by Ollama");
+    }
+    out.push_back(std::move(msg));
+  }
+  return true;
+}
+
+// ---- request: tools, options, format ---------------------------------------------------------
+
+/// OpenAI tools keep their shape in Ollama (`{type: "function", function{name, description,
+/// parameters}}`). Ollama has no tool_choice: "none" sends no tools, "auto" sends them, forcing a
+/// call cannot be expressed.
+bool translate_tools(const json::object& body, json::object& out, const Failure& fail) {
+  const json::value* choice = body.if_contains("tool_choice");
+  if (choice == nullptr || choice->is_null()) {
+    choice = body.if_contains("function_call");
+  }
+  bool send = true;
+  if (choice != nullptr && !choice->is_null()) {
+    const std::string_view c = string_of(choice);
+    if (c == "none") {
+      send = false;
+    } else if (c != "auto") {
+      return fail("Ollama cannot force a tool call (tool_choice must be \"auto\" or \"none\")");
+    }
+  }
+  json::array tools;
+  if (const json::array* ts = array_of(body.if_contains("tools"))) {
+    for (const json::value& t : *ts) {
+      const json::object* to = t.if_object();
+      if (to == nullptr || string_of(to->if_contains("type")) != "function") {
+        return fail("only function tools are supported by Ollama");
+      }
+      const json::object* fn = object_of(to->if_contains("function"));
+      if (string_of(find(fn, "name")).empty()) {
+        return fail("tool function without a name");
+      }
+      json::object function{{"name", *find(fn, "name")}};
+      if (const json::value* d = find(fn, "description"); d != nullptr && d->is_string()) {
+        function["description"] = *d;
+      }
+      if (const json::value* p = find(fn, "parameters"); p != nullptr && p->is_object()) {
+        function["parameters"] = *p;
+      }
+      tools.push_back(json::object{{"type", "function"}, {"function", std::move(function)}});
+    }
+  }
+  if (const json::array* fns = array_of(body.if_contains("functions"))) {
+    for (const json::value& f : *fns) {
+      const json::object* fn = f.if_object();
+      if (string_of(find(fn, "name")).empty()) {
+        return fail("function without a name");
+      }
+      tools.push_back(json::object{{"type", "function"}, {"function", *fn}});
+    }
+  }
+  if (send && !tools.empty()) {
+    out["tools"] = std::move(tools);
+  }
+  return true;
+}
+
+/// Sampling parameters go in `options`, with Ollama's names:
+/// https://github.com/ollama/ollama/blob/main/docs/modelfile.md#valid-parameters-and-values
+bool translate_options(const json::object& body, json::object& out, const Failure& fail) {
+  if (const json::value* n = body.if_contains("n"); is_number(n) && count_of(n) > 1) {
+    return fail("Ollama answers one choice per request (n must be 1)");
+  }
+  json::object options;
+  auto copy_number = [&](std::string_view key) {
+    if (const json::value* v = body.if_contains(key); is_number(v)) {
+      options[key] = *v;
+    }
+  };
+  copy_number("temperature");
+  copy_number("top_p");
+  copy_number("seed");
+  copy_number("presence_penalty");
+  copy_number("frequency_penalty");
+  const json::value* max = body.if_contains("max_completion_tokens");
+  if (!is_number(max)) {
+    max = body.if_contains("max_tokens");
+  }
+  if (is_number(max)) {
+    options["num_predict"] = *max;
+  }
+  if (const json::value* stop = body.if_contains("stop")) {
+    if (stop->is_string()) {
+      options["stop"] = json::array{*stop};
+    } else if (stop->is_array() && !stop->get_array().empty()) {
+      options["stop"] = *stop;
+    }
+  }
+  if (!options.empty()) {
+    out["options"] = std::move(options);
+  }
+  return true;
+}
+
+/// `format`: "json" for JSON mode, or the JSON schema itself for structured outputs:
+/// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-structured-outputs
+bool translate_format(const json::object& body, json::object& out, const Failure& fail) {
+  const json::object* rf = object_of(body.if_contains("response_format"));
+  if (rf == nullptr) {
+    return true;
+  }
+  const std::string_view type = string_of(rf->if_contains("type"));
+  if (type == "json_object") {
+    out["format"] = "json";
+  } else if (type == "json_schema") {
+    const json::value* schema = find(object_of(rf->if_contains("json_schema")), "schema");
+    if (schema == nullptr || !schema->is_object()) {
+      return fail("response_format json_schema needs a schema object");
+    }
+    out["format"] = *schema;
+  } else if (!type.empty() && type != "text") {
+    return fail("response_format type '" + std::string(type) + "' is not supported by Ollama");
+  }
+  return true;
+}
+
+// ---- responses --------------------------------------------------------------------------------
+
+std::string_view error_type_for(unsigned status) {
+  switch (status) {
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "invalid_request_error";  // OpenAI answers an unknown model this way
+    case 408:
+    case 504:
+      return "timeout_error";
+    case 429:
+      return "rate_limit_error";
+    default:
+      return status < 500 ? "invalid_request_error" : "api_error";
+  }
+}
+
+std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
+  json::object e{{"message", message}, {"type", type}, {"param", nullptr}};
+  e["code"] = code.empty() ? json::value(nullptr) : json::value(code);
+  return json::serialize(json::object{{"error", std::move(e)}});
+}
+
+bool retryable_status(unsigned status) {
+  return status == 408 || status == 429 || status >= 500;
+}
+
+/// OpenAI error `code` for an Ollama error status.
+std::string_view error_code_for(unsigned status) {
+  switch (status) {
+    case 404:
+      return "model_not_found";
+    case 429:
+      return "rate_limit_exceeded";
+    default:
+      return status >= 500 ? "upstream_error" : std::string_view{};
+  }
+}
+
+/// Ollama answers errors as `{"error": "<message>"}` with a true status:
+/// https://github.com/ollama/ollama/blob/main/docs/api.md (StatusError in api/types.go).
+TranslatedResponse ollama_error(unsigned status, std::string_view body) {
+  TranslatedResponse r;
+  r.status = status;
+  r.retryable = retryable_status(status);
+  std::string message;
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (!ec) {
+    message = std::string(string_of(find(v.if_object(), "error")));
+  }
+  if (message.empty()) {
+    message = "Ollama returned HTTP " + std::to_string(status);
+  }
+  r.body = error_body(message, error_type_for(status), error_code_for(status));
+  return r;
+}
+
+TranslatedResponse bad_upstream(std::string_view message) {
+  TranslatedResponse r;
+  r.status = 502;
+  r.retryable = true;
+  r.body = error_body(message, "api_error", "upstream_error");
+  return r;
+}
+
+json::object openai_usage(const Usage& u) {
+  return json::object{
+      {"prompt_tokens", u.input},
+      {"completion_tokens", u.output},
+      {"total_tokens", u.input + u.output},
+      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_input}}},
+      {"completion_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}}};
+}
+
+/// prompt_eval_count / eval_count of a final (`done`) object. Ollama omits a zero count (a
+/// prompt served wholly from its cache reports no prompt_eval_count), so absent reads as 0.
+Usage usage_of(const json::object& resp) {
+  Usage u;
+  u.input = count_of(resp.if_contains("prompt_eval_count"));
+  u.output = count_of(resp.if_contains("eval_count"));
+  return u;
+}
+
+/// done_reason → finish_reason. Ollama says "stop", "length", or "load"/"unload" for a request
+/// without messages; a tool call answer still says "stop".
+std::string_view finish_reason_of(std::string_view done_reason, bool tool_calls) {
+  if (tool_calls) {
+    return "tool_calls";
+  }
+  return done_reason == "length" ? "length" : "stop";
+}
+
+std::string call_prefix_for(std::string_view id) {
+  if (id.starts_with(kChatcmplPrefix)) {
+    id.remove_prefix(kChatcmplPrefix.size());
+  }
+  return "call_" + std::string(id) + "_";
+}
+
+/// Ollama's tool calls (arguments an object; an `id` only on newer versions) → OpenAI's
+/// (arguments a JSON string, an id always). `next_call` numbers the calls of the whole response.
+json::array tool_calls_of(const json::object* message, std::string_view call_prefix,
+                          std::size_t& next_call) {
+  json::array out;
+  const json::array* calls = array_of(find(message, "tool_calls"));
+  if (calls == nullptr) {
+    return out;
+  }
+  for (const json::value& c : *calls) {
+    const json::object* co = c.if_object();
+    const json::object* fn = object_of(find(co, "function"));
+    if (fn == nullptr) {
+      continue;
+    }
+    std::string id(string_of(co->if_contains("id")));
+    if (id.empty()) {
+      id = std::string(call_prefix) + std::to_string(next_call);
+    }
+    ++next_call;
+    const json::value* args = fn->if_contains("arguments");
+    std::string arguments;
+    if (args == nullptr || args->is_null()) {
+      arguments = "{}";
+    } else if (const json::string* s = args->if_string()) {
+      arguments.assign(s->data(), s->size());  // already a JSON text
+    } else {
+      arguments = json::serialize(*args);
+    }
+    json::object function{{"name", string_of(fn->if_contains("name"))},
+                          {"arguments", std::move(arguments)}};
+    out.push_back(json::object{
+        {"id", std::move(id)}, {"type", "function"}, {"function", std::move(function)}});
+  }
+  return out;
+}
+
+std::int64_t created_of(const json::object& resp, std::int64_t fallback) {
+  const std::optional<std::int64_t> t = parse_rfc3339(string_of(resp.if_contains("created_at")));
+  return t ? *t : fallback;
+}
+
+std::string_view model_of(const json::object& resp, std::string_view alias) {
+  const std::string_view m = string_of(resp.if_contains("model"));
+  return m.empty() ? alias : m;
+}
+
+// ---- stream -----------------------------------------------------------------------------------
+
+class OllamaStream final : public StreamTranslator {
+ public:
+  OllamaStream(std::int64_t created, std::string id, bool include_usage, std::string_view alias)
+      : created_(created),
+        id_(std::move(id)),
+        call_prefix_(call_prefix_for(id_)),
+        include_usage_(include_usage),
+        model_(alias) {}
+
+  bool feed(std::string_view bytes, std::string& out) override {
+    if (error_ || done_) {
+      return !error_;  // anything after the final line is not part of the answer
+    }
+    while (!bytes.empty()) {
+      const std::size_t nl = bytes.find('\n');
+      if (nl == std::string_view::npos) {
+        if (line_.size() + bytes.size() > kMaxLineBytes) {
+          return fail(502, "Ollama stream line exceeds 1 MiB", out);
+        }
+        line_.append(bytes);
+        return true;
+      }
+      std::string_view line = bytes.substr(0, nl);
+      bytes.remove_prefix(nl + 1);
+      if (!line_.empty()) {
+        if (line_.size() + line.size() > kMaxLineBytes) {
+          return fail(502, "Ollama stream line exceeds 1 MiB", out);
+        }
+        line_.append(line);
+        const std::string whole = std::move(line_);
+        line_.clear();
+        if (!on_line(whole, out)) {
+          return false;
+        }
+      } else if (!on_line(line, out)) {
+        return false;
+      }
+      if (done_) {
+        return true;
+      }
+    }
+    return true;
+  }
+
+  bool finish(std::string& out) override {
+    if (error_) {
+      return false;
+    }
+    if (!done_ && !line_.empty()) {
+      // A final line without its newline is still a whole JSON object if it parses; one cut
+      // mid-way is a truncated stream, which the caller reports (nothing is appended here).
+      const std::string last = std::move(line_);
+      line_.clear();
+      boost::system::error_code ec;
+      const json::value v = json::parse(last, ec);
+      if (!ec && v.is_object() && !on_line(last, out)) {
+        return false;
+      }
+    }
+    if (!done_) {
+      error_ = TranslateError{502, "Ollama stream ended before \"done\": true"};
+      return false;
+    }
+    return true;
+  }
+
+  const std::optional<Usage>& usage() const override { return usage_; }
+  const std::optional<TranslateError>& error() const override { return error_; }
+
+ private:
+  bool fail(unsigned status, std::string message, std::string& out,
+            std::string_view code = "upstream_error") {
+    append_sse(out,
+               error_body(message, status >= 500 ? "api_error" : error_type_for(status), code));
+    error_ = TranslateError{status, std::move(message)};
+    return false;
+  }
+
+  json::object chunk_head() const {
+    return json::object{
+        {"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_}};
+  }
+
+  void emit(std::string& out, json::object delta, std::string_view finish_reason = {}) {
+    json::object chunk = chunk_head();
+    json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
+    choice["finish_reason"] =
+        finish_reason.empty() ? json::value(nullptr) : json::value(finish_reason);
+    chunk["choices"] = json::array{std::move(choice)};
+    if (include_usage_) {
+      chunk["usage"] = nullptr;  // as OpenAI: null on every chunk but the usage chunk
+    }
+    append_sse(out, json::serialize(chunk));
+  }
+
+  bool on_line(std::string_view line, std::string& out) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      return true;
+    }
+    boost::system::error_code ec;
+    const json::value v = json::parse(line, ec);
+    const json::object* obj = ec ? nullptr : v.if_object();
+    if (obj == nullptr) {
+      return fail(502, "Ollama sent a stream line that is not a JSON object", out);
+    }
+    if (const json::value* err = obj->if_contains("error"); err != nullptr && !err->is_null()) {
+      // An error after the 200 head (e.g. the runner crashed mid-generation).
+      std::string message(string_of(err));
+      if (message.empty()) {
+        message = "Ollama stream error";
+      }
+      return fail(500, std::move(message), out);
+    }
+    if (!started_) {
+      started_ = true;
+      created_ = created_of(*obj, created_);
+      model_ = std::string(model_of(*obj, model_));
+      emit(out, json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}});
+    }
+    const json::object* message = object_of(obj->if_contains("message"));
+    if (const std::string_view text = string_of(find(message, "content")); !text.empty()) {
+      emit(out, json::object{{"content", text}});
+    }
+    // Ollama sends each tool call whole, in one line: one delta with id, name and arguments.
+    json::array calls = tool_calls_of(message, call_prefix_, next_call_);
+    for (json::value& call : calls) {
+      json::object& co = call.as_object();
+      json::object delta_call{{"index", tool_calls_++},
+                              {"id", std::move(co["id"])},
+                              {"type", "function"},
+                              {"function", std::move(co["function"])}};
+      emit(out, json::object{{"tool_calls", json::array{std::move(delta_call)}}});
+    }
+    if (is_true(obj->if_contains("done"))) {
+      done_ = true;
+      usage_ = usage_of(*obj);
+      emit(out, json::object{},
+           finish_reason_of(string_of(obj->if_contains("done_reason")), tool_calls_ > 0));
+      if (include_usage_) {
+        json::object chunk = chunk_head();
+        chunk["choices"] = json::array{};
+        chunk["usage"] = openai_usage(*usage_);
+        append_sse(out, json::serialize(chunk));
+      }
+      append_sse(out, "[DONE]");
+    }
+    return true;
+  }
+
+  std::int64_t created_;
+  std::string id_;
+  std::string call_prefix_;
+  bool include_usage_;
+  std::string model_;
+  std::string line_;  // the incomplete line held between feeds
+  bool started_ = false;
+  bool done_ = false;
+  std::size_t next_call_ = 0;
+  std::size_t tool_calls_ = 0;
+  std::optional<Usage> usage_;
+  std::optional<TranslateError> error_;
+};
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+  std::size_t pos = 0;
+  auto digits = [&](std::size_t n) -> std::optional<unsigned> {
+    if (pos + n > s.size()) {
+      return std::nullopt;
+    }
+    unsigned v = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = s[pos + i];
+      if (c < '0' || c > '9') {
+        return std::nullopt;
+      }
+      v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    pos += n;
+    return v;
+  };
+  auto expect = [&](char c) {
+    if (pos < s.size() && (s[pos] == c || (c == 'T' && (s[pos] == 't' || s[pos] == ' ')))) {
+      ++pos;
+      return true;
+    }
+    return false;
+  };
+  const auto year = digits(4);
+  if (!year || !expect('-')) {
+    return std::nullopt;
+  }
+  const auto month = digits(2);
+  if (!month || !expect('-')) {
+    return std::nullopt;
+  }
+  const auto day = digits(2);
+  if (!day || !expect('T')) {
+    return std::nullopt;
+  }
+  const auto hour = digits(2);
+  if (!hour || !expect(':')) {
+    return std::nullopt;
+  }
+  const auto minute = digits(2);
+  if (!minute || !expect(':')) {
+    return std::nullopt;
+  }
+  const auto second = digits(2);
+  if (!second || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 ||
+      *second > 60) {
+    return std::nullopt;
+  }
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      ++pos;
+    }
+    if (pos == start) {
+      return std::nullopt;
+    }
+  }
+  std::int64_t offset = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    const bool negative = s[pos] == '-';
+    ++pos;
+    const auto oh = digits(2);
+    if (!oh || !expect(':')) {
+      return std::nullopt;
+    }
+    const auto om = digits(2);
+    if (!om || *oh > 23 || *om > 59) {
+      return std::nullopt;
+    }
+    offset = (static_cast<std::int64_t>(*oh) * 60 + *om) * 60;
+    offset = negative ? -offset : offset;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) {
+    return std::nullopt;
+  }
+  const std::int64_t days = days_from_civil(*year, *month, *day);
+  return days * 86400 + static_cast<std::int64_t>(*hour) * 3600 +
+         static_cast<std::int64_t>(*minute) * 60 + *second - offset;
+}
+
+OllamaTranslator::OllamaTranslator(std::int64_t created, std::string id)
+    : created_(created), id_(std::move(id)) {}
+
+std::optional<UpstreamRequest> OllamaTranslator::request(const json::object& body,
+                                                         std::string_view /*raw*/,
+                                                         const BackendSpec& spec,
+                                                         TranslateError& error) const {
+  const Failure fail{error};
+  if (spec.model.empty()) {
+    error = TranslateError{500, "the Ollama backend has no model configured"};
+    return std::nullopt;
+  }
+  const json::array* messages = array_of(body.if_contains("messages"));
+  if (messages == nullptr) {
+    fail("messages must be an array");
+    return std::nullopt;
+  }
+  UpstreamRequest req;
+  req.stream = is_true(body.if_contains("stream"));
+
+  json::object out;
+  out["model"] = spec.model;
+  json::array msgs;
+  if (!translate_messages(*messages, msgs, fail)) {
+    return std::nullopt;
+  }
+  out["messages"] = std::move(msgs);
+  if (!translate_tools(body, out, fail) || !translate_options(body, out, fail) ||
+      !translate_format(body, out, fail)) {
+    return std::nullopt;
+  }
+  // Ollama streams unless told otherwise: always say which.
+  out["stream"] = req.stream;
+
+  std::string_view base = spec.base_path;
+  while (!base.empty() && base.back() == '/') {
+    base.remove_suffix(1);
+  }
+  if (base.ends_with("/v1")) {
+    base.remove_suffix(3);  // the OpenAI-compatible prefix; the native API is beside it
+  }
+  req.target.assign(base);
+  req.target += "/api/chat";
+  req.headers.emplace_back("content-type", "application/json");
+  if (!spec.api_key.empty()) {
+    req.headers.emplace_back("authorization", "Bearer " + spec.api_key);
+  }
+  req.body = json::serialize(out);
+  return req;
+}
+
+TranslatedResponse OllamaTranslator::response(unsigned status, std::string_view /*content_type*/,
+                                              std::string_view body,
+                                              std::string_view model_alias) const {
+  if (status < 200 || status >= 300) {
+    return ollama_error(status, body);
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  const json::object* resp = ec ? nullptr : v.if_object();
+  if (resp == nullptr) {
+    return bad_upstream("Ollama returned a response that is not a JSON object");
+  }
+  if (const json::value* err = resp->if_contains("error"); err != nullptr && !err->is_null()) {
+    TranslatedResponse r = ollama_error(500, body);
+    return r;
+  }
+  const json::object* message = object_of(resp->if_contains("message"));
+  if (message == nullptr) {
+    return bad_upstream("Ollama returned a response without a message");
+  }
+  const std::string call_prefix = call_prefix_for(id_);
+  std::size_t next_call = 0;
+  json::array calls = tool_calls_of(message, call_prefix, next_call);
+  const bool tools = !calls.empty();
+  const std::string_view text = string_of(message->if_contains("content"));
+
+  json::object msg{{"role", "assistant"}};
+  // OpenAI sends null content beside tool calls when the model wrote no text.
+  msg["content"] = (tools && text.empty()) ? json::value(nullptr) : json::value(text);
+  msg["refusal"] = nullptr;
+  if (tools) {
+    msg["tool_calls"] = std::move(calls);
+  }
+  json::object choice{{"index", 0}, {"message", std::move(msg)}, {"logprobs", nullptr}};
+  choice["finish_reason"] = finish_reason_of(string_of(resp->if_contains("done_reason")), tools);
+
+  const Usage usage = usage_of(*resp);
+  json::object out{{"id", id_},
+                   {"object", "chat.completion"},
+                   {"created", created_of(*resp, created_)},
+                   {"model", model_of(*resp, model_alias)},
+                   {"choices", json::array{std::move(choice)}},
+                   {"usage", openai_usage(usage)}};
+  TranslatedResponse r;
+  r.status = 200;
+  r.usage = usage;
+  r.body = json::serialize(out);
+  return r;
+}
+
+std::unique_ptr<StreamTranslator> OllamaTranslator::stream(bool include_usage,
+                                                           std::string_view model_alias) const {
+  return std::make_unique<OllamaStream>(created_, id_, include_usage, model_alias);
+}
+
+}  // namespace sb::adapters
