@@ -16,9 +16,6 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 
 #include <array>
 #include <atomic>
@@ -32,23 +29,22 @@
 #include <thread>
 #include <unordered_map>
 
+#include "tests/support/fake_wire.h"
+
 namespace sb::testing {
 namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace json = boost::json;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using wire::append_int;
 using HttpRequest = http::request<http::string_body>;
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::string_view kServiceTier = "default";
-constexpr std::string_view kFingerprint = "fp_f4ce0b1e2d";
-constexpr std::string_view kOwnedBy = "system";
 constexpr std::uint32_t kHeaderLimit = 256 * 1024;
 constexpr std::uint64_t kBodyLimit = std::uint64_t{64} << 20;
 // Bounds on TLS work a peer could leave hanging; no test waits for them.
@@ -56,307 +52,10 @@ constexpr std::chrono::seconds kTlsHandshakeBound{30};
 constexpr std::chrono::seconds kTlsShutdownBound{5};
 constexpr std::int64_t kMaxLatencyMs = 10 * 60 * 1000;
 
-// OpenAI's answer to a body that is not JSON, word for word.
-constexpr std::string_view kInvalidJsonMessage =
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
-    "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
-    "valid JSON. If you have trouble figuring out how to fix this, please contact us through our "
-    "help center at help.openai.com.)";
-
-std::int64_t now_seconds() {
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/// Maximal runs of non-whitespace: the fake's deterministic stand-in for a tokenizer.
-std::size_t count_words(std::string_view s) {
-  std::size_t words = 0;
-  bool in_word = false;
-  for (char c : s) {
-    bool space = is_space(c);
-    if (!space && !in_word) {
-      ++words;
-    }
-    in_word = !space;
-  }
-  return words;
-}
-
-/// Splits text the way OpenAI's tokenizer streams it: each word carries the whitespace before it
-/// ("Hello", " from", " x"), so the pieces concatenate back to the text exactly.
-std::vector<std::string> split_pieces(std::string_view s) {
-  std::vector<std::string> pieces;
-  std::size_t start = 0;
-  for (std::size_t i = 1; i < s.size(); ++i) {
-    if (is_space(s[i]) && !is_space(s[i - 1])) {
-      pieces.emplace_back(s.substr(start, i - start));
-      start = i;
-    }
-  }
-  if (start < s.size()) {
-    pieces.emplace_back(s.substr(start));
-  }
-  return pieces;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-void append_int(std::string& out, std::int64_t v) {
-  std::array<char, 24> buf{};
-  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  out.append(buf.data(), end);
-}
-
 void append_hex(std::string& out, std::size_t v) {
   std::array<char, 24> buf{};
   auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v, 16);
   out.append(buf.data(), end);
-}
-
-/// The usage object on one line, as stream chunks carry it.
-void append_usage_compact(std::string& out, const Usage& u) {
-  out += "{\"prompt_tokens\":";
-  append_int(out, u.prompt);
-  out += ",\"completion_tokens\":";
-  append_int(out, u.completion);
-  out += ",\"total_tokens\":";
-  append_int(out, u.prompt + u.completion);
-  if (u.cached >= 0) {
-    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
-    append_int(out, u.cached);
-    out += ",\"audio_tokens\":0}";
-  }
-  out +=
-      ",\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
-      "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}";
-}
-
-/// The usage object pretty-printed at the depth of a chat.completion's "usage" key.
-void append_usage_pretty(std::string& out, const Usage& u) {
-  out += "{\n    \"prompt_tokens\": ";
-  append_int(out, u.prompt);
-  out += ",\n    \"completion_tokens\": ";
-  append_int(out, u.completion);
-  out += ",\n    \"total_tokens\": ";
-  append_int(out, u.prompt + u.completion);
-  if (u.cached >= 0) {
-    out += ",\n    \"prompt_tokens_details\": {\n      \"cached_tokens\": ";
-    append_int(out, u.cached);
-    out += ",\n      \"audio_tokens\": 0\n    }";
-  }
-  out +=
-      ",\n    \"completion_tokens_details\": {\n"
-      "      \"reasoning_tokens\": 0,\n"
-      "      \"audio_tokens\": 0,\n"
-      "      \"accepted_prediction_tokens\": 0,\n"
-      "      \"rejected_prediction_tokens\": 0\n"
-      "    }\n  }";
-}
-
-std::string completion_body(std::string_view model, std::string_view content, const Usage& usage,
-                            std::string_view id, std::int64_t created) {
-  std::string out;
-  out.reserve(768 + content.size() + model.size());
-  out += "{\n  \"id\": ";
-  append_json_string(out, id);
-  out += ",\n  \"object\": \"chat.completion\",\n  \"created\": ";
-  append_int(out, created);
-  out += ",\n  \"model\": ";
-  append_json_string(out, model);
-  out +=
-      ",\n  \"choices\": [\n    {\n      \"index\": 0,\n      \"message\": {\n"
-      "        \"role\": \"assistant\",\n        \"content\": ";
-  append_json_string(out, content);
-  out +=
-      ",\n        \"refusal\": null,\n        \"annotations\": []\n      },\n"
-      "      \"logprobs\": null,\n      \"finish_reason\": \"stop\"\n    }\n  ],\n  \"usage\": ";
-  append_usage_pretty(out, usage);
-  out += ",\n  \"service_tier\": ";
-  append_json_string(out, kServiceTier);
-  out += ",\n  \"system_fingerprint\": ";
-  append_json_string(out, kFingerprint);
-  out += "\n}\n";
-  return out;
-}
-
-std::vector<std::string> stream_events(std::string_view model,
-                                       const std::vector<std::string>& pieces, bool include_usage,
-                                       const Usage& usage, std::string_view id,
-                                       std::int64_t created) {
-  std::string prefix = "data: {\"id\":";
-  append_json_string(prefix, id);
-  prefix += ",\"object\":\"chat.completion.chunk\",\"created\":";
-  append_int(prefix, created);
-  prefix += ",\"model\":";
-  append_json_string(prefix, model);
-  prefix += ",\"service_tier\":";
-  append_json_string(prefix, kServiceTier);
-  prefix += ",\"system_fingerprint\":";
-  append_json_string(prefix, kFingerprint);
-  prefix += ",\"choices\":";
-  // OpenAI marks every non-usage chunk with "usage":null once include_usage is on.
-  std::string_view suffix = include_usage ? ",\"usage\":null}\n\n" : "}\n\n";
-
-  std::vector<std::string> events;
-  events.reserve(pieces.size() + 4);
-  auto choice_event = [&](std::string_view delta_json, std::string_view finish_reason) {
-    std::string e = prefix;
-    e += "[{\"index\":0,\"delta\":";
-    e += delta_json;
-    e += ",\"logprobs\":null,\"finish_reason\":";
-    e += finish_reason;
-    e += "}]";
-    e += suffix;
-    events.push_back(std::move(e));
-  };
-  choice_event("{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}", "null");
-  std::string delta;
-  for (const auto& piece : pieces) {
-    delta.assign("{\"content\":");
-    append_json_string(delta, piece);
-    delta.push_back('}');
-    choice_event(delta, "null");
-  }
-  choice_event("{}", "\"stop\"");
-  if (include_usage) {
-    std::string e = prefix;
-    e += "[],\"usage\":";
-    append_usage_compact(e, usage);
-    e += "}\n\n";
-    events.push_back(std::move(e));
-  }
-  events.emplace_back("data: [DONE]\n\n");
-  return events;
-}
-
-std::string error_json(std::string_view message, std::string_view type, std::string_view code,
-                       std::string_view param) {
-  std::string out;
-  out.reserve(128 + message.size());
-  out += "{\n  \"error\": {\n    \"message\": ";
-  append_json_string(out, message);
-  out += ",\n    \"type\": ";
-  append_json_string(out, type);
-  out += ",\n    \"param\": ";
-  if (param.empty()) {
-    out += "null";
-  } else {
-    append_json_string(out, param);
-  }
-  out += ",\n    \"code\": ";
-  if (code.empty()) {
-    out += "null";
-  } else {
-    append_json_string(out, code);
-  }
-  out += "\n  }\n}\n";
-  return out;
-}
-
-struct ErrorShape {
-  std::string_view message;
-  std::string_view type;
-  std::string_view code;
-};
-
-/// The error OpenAI sends with each status, for `x-fake-status`.
-ErrorShape error_for_status(unsigned status) {
-  switch (status) {
-    case 400:
-      return {"Invalid request.", "invalid_request_error", ""};
-    case 401:
-      return {"Incorrect API key provided.", "invalid_request_error", "invalid_api_key"};
-    case 403:
-      return {"You are not allowed to sample from this model.", "invalid_request_error", ""};
-    case 404:
-      return {"The model does not exist or you do not have access to it.", "invalid_request_error",
-              "model_not_found"};
-    case 408:
-      return {"Request timed out.", "invalid_request_error", ""};
-    case 413:
-      return {"Request too large.", "invalid_request_error", ""};
-    case 429:
-      return {"Rate limit reached for requests. Please try again in 1s.", "requests",
-              "rate_limit_exceeded"};
-    case 500:
-      return {"The server had an error while processing your request. Sorry about that!",
-              "server_error", ""};
-    case 502:
-      return {"Bad gateway.", "server_error", ""};
-    case 503:
-      return {"The engine is currently overloaded, please try again later.", "server_error", ""};
-    case 504:
-      return {"Gateway timeout.", "server_error", ""};
-    default:
-      if (status >= 500) {
-        return {"The server had an error while processing your request.", "server_error", ""};
-      }
-      return {"Invalid request.", "invalid_request_error", ""};
-  }
-}
-
-/// Text of a message's content: a string, or the concatenated "text" parts of an array.
-std::string_view content_text(const json::value& content, std::string& scratch) {
-  if (const auto* s = content.if_string()) {
-    return *s;
-  }
-  scratch.clear();
-  if (const auto* parts = content.if_array()) {
-    for (const auto& part : *parts) {
-      const auto* obj = part.if_object();
-      if (obj == nullptr) {
-        continue;
-      }
-      const auto* type = obj->if_contains("type");
-      const auto* text = obj->if_contains("text");
-      if (type != nullptr && type->is_string() && *type->if_string() == "text" && text != nullptr &&
-          text->is_string()) {
-        scratch += std::string_view(*text->if_string());
-      }
-    }
-  }
-  return scratch;
 }
 
 void append_status_line(std::string& out, unsigned status) {
@@ -473,116 +172,6 @@ enum class Flow {
   done,        ///< the connection is already gone (reset, stalled out, write failed)
 };
 
-/// The autonomous reply to a chat completion request, computed without any I/O.
-struct ChatPlan {
-  unsigned error_status = 0;  ///< non-zero: answer `error` with this status
-  std::string error;
-  std::string model;
-  std::string content;
-  Usage usage;
-  bool stream = false;
-  bool include_usage = false;
-};
-
-ChatPlan chat_error(std::string_view message, std::string_view code, std::string_view param) {
-  ChatPlan plan;
-  plan.error_status = 400;
-  plan.error = error_json(message, "invalid_request_error", code, param);
-  return plan;
-}
-
-std::string_view json_kind(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-      return "an integer";
-    case json::kind::double_:
-      return "a decimal";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
-ChatPlan plan_chat(std::string_view body, std::string_view name) {
-  // Small requests parse without touching the heap.
-  std::array<unsigned char, 16384> arena;
-  json::monotonic_resource memory(arena.data(), arena.size());
-  error_code ec;
-  json::value doc = json::parse(body, ec, &memory);
-  if (ec || !doc.is_object()) {
-    return chat_error(kInvalidJsonMessage, "", "");
-  }
-  const auto& obj = doc.get_object();
-  const auto* model = obj.if_contains("model");
-  if (model == nullptr || !model->is_string()) {
-    return chat_error("you must provide a model parameter", "", "");
-  }
-  const auto* messages = obj.if_contains("messages");
-  if (messages == nullptr) {
-    return chat_error("Missing required parameter: 'messages'.", "missing_required_parameter",
-                      "messages");
-  }
-  if (!messages->is_array()) {
-    return chat_error("Invalid type for 'messages': expected an array of objects, but got " +
-                          std::string(json_kind(*messages)) + " instead.",
-                      "invalid_type", "messages");
-  }
-  const auto& list = messages->get_array();
-  if (list.empty()) {
-    return chat_error("[] is too short - 'messages'", "empty_array", "messages");
-  }
-
-  ChatPlan plan;
-  std::string scratch;
-  std::string last_user;
-  std::int64_t prompt = 0;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const auto* message = list[i].if_object();
-    if (message == nullptr) {
-      std::string param = "messages[" + std::to_string(i) + "]";
-      return chat_error("Invalid type for '" + param + "': expected an object, but got " +
-                            std::string(json_kind(list[i])) + " instead.",
-                        "invalid_type", param);
-    }
-    std::string_view text;
-    if (const auto* content = message->if_contains("content")) {
-      text = content_text(*content, scratch);
-    }
-    prompt += static_cast<std::int64_t>(count_words(text)) + 3;
-    const auto* role = message->if_contains("role");
-    if (role != nullptr && role->is_string() && *role->if_string() == "user") {
-      last_user.assign(text);
-    }
-  }
-
-  plan.model.assign(model->get_string());
-  plan.content.reserve(13 + name.size() + last_user.size());
-  plan.content += "Hello from ";
-  plan.content += name;
-  plan.content += ": ";
-  plan.content += last_user;
-  plan.usage.prompt = prompt;
-  plan.usage.completion = static_cast<std::int64_t>(count_words(plan.content));
-  plan.usage.cached = 0;
-  if (const auto* stream = obj.if_contains("stream"); stream != nullptr && stream->is_bool()) {
-    plan.stream = stream->get_bool();
-  }
-  if (const auto* so = obj.if_contains("stream_options"); so != nullptr && so->is_object()) {
-    const auto* include = so->get_object().if_contains("include_usage");
-    plan.include_usage = include != nullptr && include->is_bool() && include->get_bool();
-  }
-  return plan;
-}
-
 bool header_is(std::string_view name, std::string_view wanted) {
   return beast::iequals(name, wanted);
 }
@@ -607,11 +196,10 @@ struct FakeUpstream::Impl {
   std::atomic<std::size_t> accepted{0};
 
   // Owned by the io thread.
-  std::uint64_t next_response = 0;
-  std::uint64_t next_completion = 0;
+  std::uint64_t next_serial = 0;
   std::uint64_t next_connection = 0;
   std::unordered_map<std::uint64_t, tcp::socket*> live;
-  std::string models_json;
+  std::int64_t models_created = 0;
 
   std::uint16_t bound_port = 0;
   std::string url;
@@ -680,13 +268,7 @@ struct FakeUpstream::Impl {
     url = std::string(options.tls ? "https://" : "http://") + url_host + ":" +
           std::to_string(bound_port) + "/v1";
 
-    models_json = "{\n  \"object\": \"list\",\n  \"data\": [\n    {\n      \"id\": ";
-    append_json_string(models_json, options.name);
-    models_json += ",\n      \"object\": \"model\",\n      \"created\": ";
-    append_int(models_json, now_seconds());
-    models_json += ",\n      \"owned_by\": ";
-    append_json_string(models_json, kOwnedBy);
-    models_json += "\n    }\n  ]\n}\n";
+    models_created = wire::now_seconds();
 
     asio::co_spawn(ioc, accept_loop(), asio::detached);
     thread = std::thread([this] {
@@ -815,9 +397,9 @@ struct FakeUpstream::Impl {
     } else if (ec == http::error::header_limit) {
       status = 431;
     }
-    Flow flow = co_await send_json(stream, status,
-                                   error_json(ec.message(), "invalid_request_error", "", ""),
-                                   Connection{false, false});
+    Flow flow = co_await send_json(
+        stream, status, wire::openai_error_json(ec.message(), "invalid_request_error", "", ""),
+        Connection{false, false});
     if (flow == Flow::close) {
       co_await close_gracefully(stream);
     }
@@ -859,10 +441,7 @@ struct FakeUpstream::Impl {
 
   void append_request_id(std::string& out) {
     out += "x-request-id: req_";
-    std::array<char, 17> hex{};
-    auto [end, ec] = std::to_chars(hex.data(), hex.data() + hex.size(), ++next_response, 16);
-    out.append(static_cast<std::size_t>(16 - (end - hex.data())), '0');
-    out.append(hex.data(), end);
+    wire::append_hex_padded(out, ++next_serial, 16);
     out += "\r\n";
   }
 
@@ -1018,81 +597,127 @@ struct FakeUpstream::Impl {
         latency = std::chrono::milliseconds(std::min(ms, kMaxLatencyMs));
       }
     }
+    std::string_view target = request.target();
+    std::size_t question = target.find('?');
+    std::string_view path = target.substr(0, question);
+    while (path.size() > 1 && path.back() == '/') {
+      path.remove_suffix(1);
+    }
+    wire::WireRequest wr{
+        request.method(),
+        request.method_string(),
+        path,
+        question == std::string_view::npos ? std::string_view{} : target.substr(question + 1),
+        request.body(),
+        request.base()};
+    wire::WireContext ctx{options.name, options.azure_model, ++next_serial, wire::now_seconds(),
+                          latency};
+    std::optional<wire::Format> format = wire::route(wr.method, path);
+
     if (auto it = request.find("x-fake-status"); it != request.end()) {
       unsigned status = 0;
       auto v = it->value();
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), status);
       if (ec == std::errc{} && status >= 400 && status <= 599) {
         co_await sleep_for(latency);
-        ErrorShape shape = error_for_status(status);
-        co_return co_await send_json(stream, status,
-                                     error_json(shape.message, shape.type, shape.code, ""), conn,
-                                     status == 429 ? "retry-after: 1\r\n" : "");
+        co_return co_await send_reply(stream, status_error(format, status, ctx), latency, conn);
       }
     }
 
-    std::string_view target = request.target();
-    std::string_view path = target.substr(0, target.find('?'));
-    while (path.size() > 1 && path.back() == '/') {
-      path.remove_suffix(1);
+    wire::WireReply reply;
+    if (!format) {
+      reply = wire::openai_not_found(wr, ctx);
+    } else {
+      switch (*format) {
+        case wire::Format::openai:
+          reply = wr.method == http::verb::post
+                      ? wire::openai_answer(wr, ctx)
+                      : wire::openai_models(options.name, models_created, ctx);
+          break;
+        case wire::Format::azure:
+          reply = wire::azure_answer(wr, ctx);
+          break;
+        case wire::Format::anthropic:
+          reply = wire::anthropic_answer(wr, ctx);
+          break;
+        case wire::Format::gemini:
+          reply = wire::gemini_answer(wr, ctx);
+          break;
+        case wire::Format::ollama:
+          reply = wire::ollama_answer(wr, ctx);
+          break;
+        case wire::Format::bedrock:
+          reply = wire::bedrock_answer(wr, ctx);
+          break;
+        case wire::Format::health:
+          reply = wire::health_answer(wr, ctx);
+          break;
+      }
     }
-    if (request.method() == http::verb::post && path.ends_with("/chat/completions")) {
-      co_return co_await chat(stream, request, latency, conn);
+    if (reply.events.empty() && reply.status < 300) {
+      co_await sleep_for(latency);  // the model "thinks" before a whole answer
     }
-    if (request.method() == http::verb::get && path.ends_with("/models")) {
-      co_await sleep_for(latency);
-      co_return co_await send_json(stream, 200, models_json, conn);
+    if (request.method() == http::verb::head) {
+      reply.body.clear();
+      reply.events.clear();
     }
-    std::string message = "Invalid URL (";
-    message += request.method_string();
-    message += ' ';
-    message += path;
-    message += ')';
-    co_return co_await send_json(stream, 404, error_json(message, "invalid_request_error", "", ""),
-                                 conn);
+    co_return co_await send_reply(stream, std::move(reply), latency, conn);
   }
 
-  std::string next_completion_id() {
-    std::string id = "chatcmpl-fake";
-    std::array<char, 17> hex{};
-    auto [end, ec] = std::to_chars(hex.data(), hex.data() + hex.size(), ++next_completion, 16);
-    id.append(static_cast<std::size_t>(16 - (end - hex.data())), '0');
-    id.append(hex.data(), end);
-    return id;
+  /// The error body `x-fake-status` asks for, in the shape of the format the path belongs to.
+  static wire::WireReply status_error(std::optional<wire::Format> format, unsigned status,
+                                      const wire::WireContext& ctx) {
+    switch (format.value_or(wire::Format::openai)) {
+      case wire::Format::azure:
+        return wire::azure_status_error(status, ctx);
+      case wire::Format::anthropic:
+        return wire::anthropic_status_error(status, ctx);
+      case wire::Format::gemini:
+        return wire::gemini_status_error(status, ctx);
+      case wire::Format::ollama:
+        return wire::ollama_status_error(status, ctx);
+      case wire::Format::bedrock:
+        return wire::bedrock_status_error(status, ctx);
+      case wire::Format::openai:
+      case wire::Format::health:
+        break;
+    }
+    return wire::openai_status_error(status, ctx);
   }
 
+  /// Writes a format's answer: a whole body with Content-Length, or chunked frames, the first
+  /// with the head and each next one `latency` after the previous.
   template <class Stream>
-  asio::awaitable<Flow> chat(Stream& stream, const HttpRequest& request,
-                             std::chrono::milliseconds latency, Connection conn) {
-    ChatPlan plan = plan_chat(request.body(), options.name);
-    if (plan.error_status != 0) {
-      co_return co_await send_json(stream, plan.error_status, plan.error, conn);
-    }
-    std::string id = next_completion_id();
-    std::int64_t created = now_seconds();
-    if (!plan.stream) {
-      co_await sleep_for(latency);
-      co_return co_await send_json(
-          stream, 200, completion_body(plan.model, plan.content, plan.usage, id, created), conn);
-    }
-
-    std::vector<std::string> events = stream_events(plan.model, split_pieces(plan.content),
-                                                    plan.include_usage, plan.usage, id, created);
+  asio::awaitable<Flow> send_reply(Stream& stream, wire::WireReply reply,
+                                   std::chrono::milliseconds latency, Connection conn) {
     std::string out;
-    std::size_t total = 0;
-    for (const auto& e : events) {
+    std::size_t total = reply.body.size();
+    for (const auto& e : reply.events) {
       total += e.size() + 12;
     }
-    out.reserve(256 + (latency.count() == 0 ? total : events.front().size() + 12));
-    append_status_line(out, 200);
-    out += "Content-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n";
-    append_request_id(out);
+    out.reserve(256 + reply.headers.size() + (latency.count() == 0 ? total : 512));
+    append_status_line(out, reply.status);
+    append_header(out, "Content-Type", reply.content_type);
+    out += reply.headers;
+    if (reply.events.empty()) {
+      out += "Content-Length: ";
+      append_int(out, static_cast<std::int64_t>(reply.body.size()));
+      out += "\r\n";
+      append_connection_header(out, conn);
+      out += "\r\n";
+      out += reply.body;
+      if (!co_await write_bytes(stream, out)) {
+        co_return Flow::done;
+      }
+      co_return conn.keep_alive ? Flow::keep_going : Flow::close;
+    }
+
     out += "Transfer-Encoding: chunked\r\n";
     append_connection_header(out, conn);
     out += "\r\n";
     if (latency.count() == 0) {
       // Nothing to wait for between events: the same bytes in one write.
-      for (const auto& e : events) {
+      for (const auto& e : reply.events) {
         append_chunk_frame(out, e);
       }
       out += kLastChunk;
@@ -1100,15 +725,18 @@ struct FakeUpstream::Impl {
         co_return Flow::done;
       }
     } else {
-      append_chunk_frame(out, events.front());
+      append_chunk_frame(out, reply.events.front());
+      if (reply.events.size() == 1) {
+        out += kLastChunk;
+      }
       if (!co_await write_bytes(stream, out)) {
         co_return Flow::done;
       }
-      for (std::size_t i = 1; i < events.size(); ++i) {
+      for (std::size_t i = 1; i < reply.events.size(); ++i) {
         co_await sleep_for(latency);
         out.clear();
-        append_chunk_frame(out, events[i]);
-        if (i + 1 == events.size()) {
+        append_chunk_frame(out, reply.events[i]);
+        if (i + 1 == reply.events.size()) {
           out += kLastChunk;
         }
         if (!co_await write_bytes(stream, out)) {
@@ -1129,40 +757,6 @@ std::optional<std::string> RecordedRequest::header(std::string_view name) const 
     }
   }
   return std::nullopt;
-}
-
-std::string chat_completion_body(std::string_view model, std::string_view content, Usage usage,
-                                 std::string_view id) {
-  return completion_body(model, content, usage, id, now_seconds());
-}
-
-std::vector<std::string> chat_stream_events(std::string_view model,
-                                            const std::vector<std::string>& pieces,
-                                            bool include_usage, Usage usage, std::string_view id) {
-  return stream_events(model, pieces, include_usage, usage, id, now_seconds());
-}
-
-std::vector<std::string> stream_pieces(std::string_view text) {
-  return split_pieces(text);
-}
-
-std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
-  return error_json(message, type, code, "");
-}
-
-std::string error_body(std::string_view message, std::string_view type, std::string_view code,
-                       std::string_view param) {
-  return error_json(message, type, code, param);
-}
-
-Response sse_response(const std::vector<std::string>& events, std::chrono::milliseconds gap) {
-  Response r;
-  r.headers = {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-cache"}};
-  r.chunks.reserve(events.size());
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    r.chunks.push_back(Chunk{events[i], i == 0 ? std::chrono::milliseconds{0} : gap});
-  }
-  return r;
 }
 
 FakeUpstream::FakeUpstream(FakeUpstreamOptions options)

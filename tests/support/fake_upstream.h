@@ -1,18 +1,38 @@
 #pragma once
-// A scriptable fake upstream that speaks the OpenAI wire format byte for byte: a stand-in for a
-// self-hosted engine (vLLM, llama.cpp, ...) and for a closed provider in tests and in the README's
-// "try it" path. Links no production code.
+// A scriptable fake upstream that speaks every provider's wire format byte for byte: a stand-in
+// for a self-hosted engine (vLLM, llama.cpp, Ollama, TGI, SGLang) and for a closed provider
+// (OpenAI, Azure OpenAI, Anthropic, Gemini, Bedrock) in tests and in the README's "try it" path.
+// Links no production code: it is an independent implementation of each wire format, so tests
+// catch a translator's mistakes.
 //
 // It runs its own io_context on its own thread, listens on 127.0.0.1 (port 0 by default), and
 // answers each request with the next scripted Response from its queue, or, when the queue is
-// empty, autonomously like OpenAI: POST .../chat/completions → a chat.completion (or an SSE
-// stream of chat.completion.chunk events when "stream": true, with the usage chunk only when
-// stream_options.include_usage is true, ending in `data: [DONE]`); GET .../models → a model list.
-// Every request that arrives is recorded.
+// empty, autonomously in the format the request path belongs to:
+//
+//   POST .../chat/completions, .../completions, .../embeddings; GET .../models   OpenAI
+//   POST /openai/deployments/{deployment}/{chat/completions,completions,embeddings}?api-version=
+//                                                                          Azure OpenAI
+//   POST .../messages                                                      Anthropic Messages
+//   POST .../models/{model}:generateContent, :streamGenerateContent?alt=sse Gemini
+//   POST /api/chat; GET /api/tags, /api/version, /                         Ollama (NDJSON)
+//   POST /model/{modelId}/converse, /converse-stream                       Bedrock Converse
+//   GET /health                                                            llama.cpp, vLLM, TGI
+//
+// The reply text is "Hello from <name>: <last user message text>", streamed one word piece per
+// event, in each format's own stream framing (OpenAI SSE ending in `data: [DONE]`, Anthropic's
+// named events, Gemini's `data: ...\r\n\r\n`, Ollama's NDJSON, Bedrock's binary event stream).
+// When the request declares tools and the user spoke last, the answer is one call of the first
+// tool with arguments {"query": "<last user text>"}; when the last message is a tool result it is
+// "Tool said: <result text>". A max-tokens limit below the reply's word count cuts the reply and
+// reports the format's "length" stop reason. Vendors' authentication is checked for presence only:
+// Anthropic needs x-api-key (or authorization) and anthropic-version, Gemini x-goog-api-key or
+// ?key=, Azure api-key (or authorization) and ?api-version=, Bedrock a SigV4 authorization header
+// (not verified). Every request that arrives is recorded.
 //
 // In autonomous mode two request headers steer it, for manual testing: `x-fake-status: N`
-// (400..599) answers N with an OpenAI error body (429 adds `retry-after: 1`), and
-// `x-fake-latency-ms: N` overrides options.latency for that request.
+// (400..599) answers N with the error body of the path's format (429 adds `retry-after: 1`; 529
+// is Anthropic's overloaded_error), and `x-fake-latency-ms: N` overrides options.latency for that
+// request.
 
 #include <chrono>
 #include <cstddef>
@@ -97,6 +117,89 @@ std::vector<std::string> stream_pieces(std::string_view text);
 Response sse_response(const std::vector<std::string>& events,
                       std::chrono::milliseconds gap = std::chrono::milliseconds{0});
 
+// --- Anthropic Messages builders (https://docs.anthropic.com/en/api/messages) ---
+
+/// A non-stream `message` body with one text block; usage.prompt is input_tokens, usage.completion
+/// output_tokens, and usage.cached >= 0 adds cache_creation_input_tokens (0) and
+/// cache_read_input_tokens.
+std::string anthropic_message_body(std::string_view model, std::string_view text, Usage usage,
+                                   std::string_view stop_reason = "end_turn",
+                                   std::string_view id = "msg_fake0001");
+/// A full text stream as `event: NAME\ndata: JSON\n\n` events: message_start, content_block_start,
+/// ping, one content_block_delta per piece, content_block_stop, message_delta (stop_reason and
+/// the output_tokens total), message_stop.
+std::vector<std::string> anthropic_stream_events(std::string_view model,
+                                                 const std::vector<std::string>& pieces,
+                                                 Usage usage,
+                                                 std::string_view stop_reason = "end_turn",
+                                                 std::string_view id = "msg_fake0001");
+/// {"type":"error","error":{"type":TYPE,"message":MESSAGE}}, e.g. ("overloaded_error", ...).
+std::string anthropic_error_body(std::string_view type, std::string_view message);
+
+// --- Gemini builders (https://ai.google.dev/api/generate-content) ---
+
+/// A pretty-printed GenerateContentResponse with one text candidate; usage.prompt is
+/// promptTokenCount, usage.completion candidatesTokenCount.
+std::string gemini_response_body(std::string_view model, std::string_view text, Usage usage,
+                                 std::string_view finish_reason = "STOP");
+/// A streamGenerateContent?alt=sse stream: one `data: {...}\r\n\r\n` event per piece, the last
+/// with finishReason and the full usageMetadata. Gemini sends no [DONE].
+std::vector<std::string> gemini_stream_events(std::string_view model,
+                                              const std::vector<std::string>& pieces, Usage usage,
+                                              std::string_view finish_reason = "STOP");
+/// {"error":{"code":N,"message":...,"status":...}} with Google's status name for `code`
+/// (400 INVALID_ARGUMENT, 403 PERMISSION_DENIED, 404 NOT_FOUND, 429 RESOURCE_EXHAUSTED, ...).
+std::string gemini_error_body(unsigned code, std::string_view message);
+
+// --- Ollama builders (https://github.com/ollama/ollama/blob/main/docs/api.md) ---
+
+/// The NDJSON lines of a streamed /api/chat answer, each ending in "\n": one
+/// {"model","created_at","message":{"role","content"},"done":false} per piece, then the final
+/// done:true line with done_reason and the timing and count fields.
+std::vector<std::string> ollama_ndjson_lines(std::string_view model,
+                                             const std::vector<std::string>& pieces, Usage usage,
+                                             std::string_view done_reason = "stop");
+/// A non-stream ("stream": false) /api/chat answer.
+std::string ollama_chat_body(std::string_view model, std::string_view text, Usage usage,
+                             std::string_view done_reason = "stop");
+/// Ollama's error body, {"error":MESSAGE}.
+std::string ollama_error_body(std::string_view message);
+
+// --- Bedrock Converse builders (https://docs.aws.amazon.com/bedrock/latest/APIReference/) ---
+
+/// One binary `application/vnd.amazon.eventstream` message: prelude (total length, headers
+/// length, prelude CRC32), the headers `:event-type` EVENT_TYPE, `:content-type`
+/// application/json and `:message-type` event, the payload, then the message CRC32.
+std::string bedrock_event(std::string_view event_type, std::string_view json_payload);
+/// An exception message of the stream (`:message-type` exception, `:exception-type` TYPE), as
+/// Bedrock sends a throttlingException or modelStreamErrorException mid-stream.
+std::string bedrock_exception_event(std::string_view exception_type, std::string_view message);
+/// A non-stream Converse answer with one text block.
+std::string bedrock_converse_body(std::string_view text, Usage usage,
+                                  std::string_view stop_reason = "end_turn",
+                                  std::int64_t latency_ms = 1);
+/// A full ConverseStream: messageStart, one contentBlockDelta per piece, contentBlockStop,
+/// messageStop, metadata; each element one binary message.
+std::vector<std::string> bedrock_stream_events(const std::vector<std::string>& pieces, Usage usage,
+                                               std::string_view stop_reason = "end_turn",
+                                               std::int64_t latency_ms = 1);
+/// A streamed response (Content-Type application/vnd.amazon.eventstream) from binary events.
+Response eventstream_response(const std::vector<std::string>& events,
+                              std::chrono::milliseconds gap = std::chrono::milliseconds{0});
+
+// --- Azure OpenAI builders (https://learn.microsoft.com/azure/ai-services/openai/reference) ---
+
+/// A chat.completion as Azure sends it: keys in Azure's order, content_filter_results on the
+/// choice and prompt_filter_results beside it; `model` is the deployment's underlying model.
+std::string azure_chat_completion_body(std::string_view model, std::string_view content,
+                                       Usage usage, std::string_view id = "chatcmpl-fake0001");
+/// An Azure stream: the `"choices":[]` prompt_filter_results chunk first, then the role, piece
+/// and finish chunks with content_filter_results, the usage chunk when asked for, `[DONE]`.
+std::vector<std::string> azure_stream_events(std::string_view model,
+                                             const std::vector<std::string>& pieces,
+                                             bool include_usage, Usage usage,
+                                             std::string_view id = "chatcmpl-fake0001");
+
 struct FakeUpstreamOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
@@ -110,6 +213,8 @@ struct FakeUpstreamOptions {
   /// Keep every request for requests(). Off for long-running use (benchmarks), where only the
   /// count is kept so memory stays flat.
   bool record_requests = true;
+  /// Azure OpenAI: the model behind every deployment, reported in Azure's answers.
+  std::string azure_model = "gpt-4o-2024-08-06";
 };
 
 class FakeUpstream {

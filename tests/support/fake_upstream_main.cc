@@ -1,5 +1,6 @@
-// fake_upstream: the scriptable fake upstream as a standalone OpenAI-compatible server, the
-// stand-in for vLLM or a closed provider in the README's try-it path and in benchmarks.
+// fake_upstream: the scriptable fake upstream as a standalone server speaking every provider's
+// wire format, the stand-in for a self-hosted engine or a closed provider in the README's try-it
+// path and in benchmarks.
 // Prints one line, "listening <base_url>", then serves until SIGINT or SIGTERM (exit 0).
 #include <charconv>
 #include <csignal>
@@ -19,20 +20,33 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: fake_upstream [--host 127.0.0.1] [--port 8000] [--name NAME] [--latency-ms N]\n"
-    "                     [--tls-cert FILE --tls-key FILE]\n"
+    "                     [--azure-model MODEL] [--tls-cert FILE --tls-key FILE]\n"
     "\n"
-    "A fake OpenAI-compatible upstream: POST .../chat/completions (stream and non-stream)\n"
-    "answers \"Hello from NAME: <last user message>\"; GET .../models lists NAME.\n"
+    "A fake LLM upstream answering every provider's native wire format, chosen by the path.\n"
+    "Replies are \"Hello from NAME: <last user message>\", streamed one word per event:\n"
+    "\n"
+    "  POST .../chat/completions, .../completions, .../embeddings; GET .../models   OpenAI\n"
+    "  POST /openai/deployments/D/chat/completions?api-version=V (api-key header)  Azure OpenAI\n"
+    "  POST .../messages (x-api-key, anthropic-version headers)                    Anthropic\n"
+    "  POST .../models/M:generateContent, :streamGenerateContent?alt=sse            Gemini\n"
+    "  POST /api/chat (NDJSON); GET /api/tags, /api/version, /                      Ollama\n"
+    "  POST /model/ID/converse, /converse-stream (SigV4 authorization header)      Bedrock\n"
+    "  GET /health                                                                 llama.cpp\n"
+    "\n"
+    "Requests declaring tools get one call of the first tool with {\"query\": <user text>};\n"
+    "a tool result as the last message gets \"Tool said: <result>\".\n"
     "\n"
     "  --host ADDR        address to listen on (default 127.0.0.1)\n"
     "  --port N           port to listen on, 0 for any free one (default 8000)\n"
     "  --name NAME        reply prefix and model id (default fake-upstream)\n"
     "  --latency-ms N     delay before a reply and between streamed chunks (default 0)\n"
+    "  --azure-model M    model behind every Azure deployment (default gpt-4o-2024-08-06)\n"
     "  --tls-cert FILE    PEM certificate chain; serve HTTPS (needs --tls-key)\n"
     "  --tls-key FILE     PEM private key\n"
     "  --help             show this help\n"
     "\n"
-    "Per request, header x-fake-status: N (400..599) answers N with an OpenAI error body and\n"
+    "Per request, header x-fake-status: N (400..599) answers N with the error body of the\n"
+    "path's format (429 adds retry-after; 529 is Anthropic's overloaded_error) and\n"
     "x-fake-latency-ms: N overrides the latency.\n"
     "\n"
     "Prints \"listening <base_url>\" once ready; stops on SIGINT or SIGTERM.\n";
@@ -89,6 +103,11 @@ sb::testing::FakeUpstreamOptions parse_args(int argc, char** argv) {
       }
     } else if (flag == "--latency-ms") {
       options.latency = std::chrono::milliseconds(parse_number<std::uint32_t>(flag, take()));
+    } else if (flag == "--azure-model") {
+      options.azure_model = take();
+      if (options.azure_model.empty()) {
+        usage_error("--azure-model must not be empty");
+      }
     } else if (flag == "--tls-cert") {
       options.cert_file = take();
     } else if (flag == "--tls-key") {
