@@ -10,15 +10,22 @@
 #include <charconv>
 #include <cstdio>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "adapters/azure.h"
 #include "adapters/chat_facts.h"
+#include "adapters/engines.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_compatible.h"
 #include "adapters/usage.h"
@@ -28,6 +35,7 @@
 #include "gateway/forwarding.h"
 #include "gateway/http_response.h"
 #include "gateway/log.h"
+#include "gateway/messages.h"
 #include "gateway/request_facts.h"
 #include "gateway/scrub.h"
 #include "gateway/server.h"
@@ -106,8 +114,12 @@ struct CircuitReport {
 
 class ChatHandler {
  public:
-  ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint)
-      : ctx_(ctx), snap_(ctx.snapshot), engine_(snap_.engine()), endpoint_(endpoint) {
+  ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint, std::string_view body)
+      : ctx_(ctx),
+        snap_(ctx.snapshot),
+        engine_(snap_.engine()),
+        endpoint_(endpoint),
+        body_text_(body) {
     o_.tenant = tenant;
   }
 
@@ -129,12 +141,27 @@ class ChatHandler {
   std::string response_head(unsigned status, std::string_view content_type,
                             const BackendRuntime& b) const;
   void write_audit(const policies::RequestFacts& facts) const;
+  // The client's dialect: OpenAI's, or Anthropic's for POST /v1/messages.
+  bool anthropic() const { return ctx_.dialect == Dialect::anthropic; }
+  // An upstream error body (OpenAI-shaped) in the client's dialect.
+  std::string client_error_body(unsigned status, std::string body) const {
+    return anthropic() ? adapters::openai_error_to_anthropic(status, body) : std::move(body);
+  }
+  asio::awaitable<Attempt> send_answer(const BackendRuntime& b, std::string body,
+                                       std::string_view content_type, std::string_view retry_after);
+  asio::awaitable<Attempt> relay(upstream::Exchange& ex, const BackendRuntime& b,
+                                 adapters::StreamTranslator& stream, bool last);
+  Attempt retry_later(unsigned status, std::string response, const http::fields& headers,
+                      std::string_view retry_after = {});
+  std::optional<Clock::duration> retry_delay(unsigned n) const;
+  asio::awaitable<Attempt> dispatch(const boost::json::object& body);
   void settle(const policies::Reservation& reservation);
 
   RequestContext& ctx_;
   const Snapshot& snap_;
   const policies::Engine& engine_;
   Endpoint endpoint_;
+  std::string_view body_text_;  // the OpenAI request body
   Outcome o_;
   policies::Decision decision_;
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
@@ -142,6 +169,16 @@ class ChatHandler {
   std::size_t response_bytes_ = 0;
   bool attempt_failed_ = false;  // the current attempt's upstream failed (for its circuit)
   bool circuit_open_ = false;    // a backend was skipped because its circuit is open
+  AnthropicOutbound* outbound_ = nullptr;  // the current stream's Anthropic writer, if any
+  // The last retryable upstream answer (complete response bytes): the client's answer when no
+  // later try succeeds.
+  struct Failure {
+    unsigned status = 0;
+    std::string response;
+  };
+  std::optional<Failure> failure_;
+  bool retryable_ = false;  // the last failed try may be repeated on the same backend
+  std::optional<Clock::duration> retry_after_;  // the wait its upstream asked for
 
   void upstream_failed(const BackendRuntime& b, upstream::ErrorKind kind) {
     attempt_failed_ = true;
@@ -229,7 +266,7 @@ asio::awaitable<bool> ChatHandler::run() {
   boost::json::parse_options opts;
   opts.max_depth = 128;
   error_code jec;
-  const boost::json::value parsed = boost::json::parse(req.body(), jec, &mr, opts);
+  const boost::json::value parsed = boost::json::parse(body_text_, jec, &mr, opts);
   if (jec || !parsed.is_object()) {
     co_return co_await send_error(
         ctx_, o_, 400,
@@ -351,21 +388,17 @@ asio::awaitable<bool> ChatHandler::run() {
                               kind == 2 ? "budget_exhausted" : "rate_limit_exceeded", retry);
   }
 
-  Attempt result = Attempt::next;
-  for (std::size_t i = 0; i < decision_.backends.size() && result == Attempt::next; ++i) {
-    const std::size_t b = decision_.backends[i];
-    // The invariant, once more at the point of sending: nothing uncleared ever leaves.
-    if (!engine_.cleared(b, decision_.sensitivity, o_.tenant)) {
-      log::error("clearance invariant violated by a decision; backend skipped",
-                 {{"request_id", ctx_.request_id}, {"backend", c.backends[b].name}});
-      continue;
-    }
-    const BackendRuntime* failed = o_.attempts > 0 ? o_.backend : nullptr;
-    if (failed != nullptr) {
-      // Nothing has reached the client: the next eligible backend takes over.
-      ctx_.worker.stats.fallback(snap_, *failed, snap_.backend(b)).inc();
-    }
-    result = co_await attempt(snap_.backend(b), body, i + 1 == decision_.backends.size());
+  const Attempt result = co_await dispatch(body);
+  if (result == Attempt::next && failure_) {
+    // Every try failed; the last upstream's own answer (scrubbed, with its Retry-After) tells
+    // the client most.
+    o_.usage.reset();
+    settle(admission.reservation);
+    o_.status = failure_->status;
+    o_.error = "upstream_status";
+    const bool ok = co_await send(ctx_, o_, failure_->response);
+    record(ctx_, o_);
+    co_return ok && !ctx_.close;
   }
   if (result == Attempt::next) {
     o_.usage.reset();
@@ -390,6 +423,47 @@ asio::awaitable<bool> ChatHandler::run() {
   settle(admission.reservation);
   record(ctx_, o_);
   co_return result == Attempt::answered && !ctx_.close;
+}
+
+// Tries the decision's backends in order, each up to `retries.attempts` times for a retryable
+// failure (with backoff, or the wait the upstream asked for), until one answers. Only before the
+// first byte reaches the client, and only along the decision's list.
+asio::awaitable<Attempt> ChatHandler::dispatch(const boost::json::object& body) {
+  const config::RetrySettings& retries = snap_.config().retries;
+  Attempt result = Attempt::next;
+  for (std::size_t i = 0; i < decision_.backends.size() && result == Attempt::next; ++i) {
+    const std::size_t index = decision_.backends[i];
+    const BackendRuntime& b = snap_.backend(index);
+    // The invariant, once more at the point of sending: nothing uncleared ever leaves.
+    if (!engine_.cleared(index, decision_.sensitivity, o_.tenant)) {
+      log::error("clearance invariant violated by a decision; backend skipped",
+                 {{"request_id", ctx_.request_id}, {"backend", b.spec->name}});
+      continue;
+    }
+    const BackendRuntime* failed = o_.attempts > 0 ? o_.backend : nullptr;
+    if (failed != nullptr) {
+      // Nothing has reached the client: the next eligible backend takes over.
+      ctx_.worker.stats.fallback(snap_, *failed, b).inc();
+    }
+    const bool last_backend = i + 1 == decision_.backends.size();
+    for (unsigned n = 1;; ++n) {
+      retryable_ = false;
+      retry_after_.reset();
+      result = co_await attempt(b, body, last_backend && n >= retries.attempts);
+      if (result != Attempt::next || !retryable_ || n >= retries.attempts) {
+        break;
+      }
+      const std::optional<Clock::duration> wait = retry_delay(n);
+      if (!wait) {
+        break;  // the upstream wants a longer pause than a request should wait: move on
+      }
+      b.retries->inc();
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(*wait);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  co_return result;
 }
 
 // Actual cost from the usage (estimated from sizes when the upstream reported none), the budget
@@ -441,6 +515,8 @@ asio::awaitable<std::unique_ptr<upstream::Exchange>> ChatHandler::exchange(const
   if (!ex) {
     last_error_ = err.kind;
     upstream_failed(b, err.kind);
+    failure_.reset();
+    retryable_ = !upstream::is_timeout(err.kind);
   }
   co_return ex;
 }
@@ -448,7 +524,7 @@ asio::awaitable<std::unique_ptr<upstream::Exchange>> ChatHandler::exchange(const
 asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
                                               const boost::json::object& body, bool last) {
   policies::StateStore& state = snap_.state();
-  if (!(endpoint_ == Endpoint::chat ? b.chat_supported : b.openai_wire)) {
+  if (endpoint_ != Endpoint::chat && !b.openai_wire) {
     // Never send a format the provider does not speak; the next backend may take it.
     last_error_ = upstream::ErrorKind::protocol;
     o_.backend = &b;
@@ -467,25 +543,37 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
 
   ++o_.attempts;
   o_.backend = &b;
-  if (!b.openai_wire) {
+  if (endpoint_ == Endpoint::chat && b.chat_translated) {
     co_return co_await attempt_translated(b, body, last);
   }
-  adapters::ChatRequestPlan plan =
-      adapters::plan_chat_request(ctx_.request.body(), body, b.spec->model);
+  adapters::ChatRequestPlan plan = adapters::plan_chat_request(body_text_, body, b.spec->model);
   o_.stream = plan.stream;
+  if (endpoint_ == Endpoint::chat) {
+    plan.body = adapters::adapt_chat_body(*b.engine, std::move(plan.body));
+  }
 
-  std::string target = b.endpoint.base_path;
-  target += upstream_path(endpoint_);
+  std::string target;
+  if (b.azure) {
+    target = adapters::azure_target(b.endpoint.base_path, b.spec->model, b.spec->api_version,
+                                    endpoint_ == Endpoint::embeddings
+                                        ? adapters::AzureOperation::embeddings
+                                        : adapters::AzureOperation::completions);
+  } else {
+    target = b.endpoint.base_path;
+    target += upstream_path(endpoint_);
+  }
   upstream::Request up{http::verb::post, target, 11};
   forward_headers(ctx_.request, up);
   up.set(http::field::content_type, "application/json");
   up.set(http::field::accept, plan.stream ? "text/event-stream" : "application/json");
   up.set(http::field::accept_encoding, "identity");
   up.set("x-request-id", ctx_.request_id);
-  if (!b.authorization.empty()) {
+  if (b.azure) {
+    up.set("api-key", b.spec->api_key);  // Azure's key header, never Authorization
+  } else if (!b.authorization.empty()) {
     up.set(http::field::authorization, b.authorization);
   }
-  for (const auto& [k, v] : b.spec->headers) {
+  for (const auto& [k, v] : b.headers) {
     up.set(k, v);
   }
   up.body() = std::move(plan.body);
@@ -510,51 +598,56 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
     const auto waited = Clock::now() - t;
     o_.io_wait += waited;
     o_.upstream += waited;
-    if (status >= 500 || status == 429) {
-      upstream_failed_status(b);
-    }
-    if ((status == 429 || status >= 500) && !last) {
-      last_error_ = upstream::ErrorKind::protocol;
-      co_return Attempt::next;
-    }
-    o_.error = "upstream_status";
+    const bool retryable = status >= 500 || status == 429;
+    const std::string_view retry_after = ex->headers()[http::field::retry_after];
+    std::string response;
+    unsigned client_status = status;
     if (status >= 400 && status < 500) {
       // The upstream's own answer (bad parameter, rate limit, ...) is the truth: pass it on.
-      o_.status = status;
       const std::string_view ctype = ex->headers()[http::field::content_type];
-      std::string head = response_head(status, ctype.empty() ? "application/json" : ctype, b);
-      if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
-        append_header(head, "Retry-After", ra);
+      response = response_head(status, ctype.empty() ? "application/json" : ctype, b);
+      if (!retry_after.empty()) {
+        append_header(response, "Retry-After", retry_after);
       }
-      const std::string scrubbed = scrub_upstream_text(ebody, b.spec->api_key, b.endpoint.host);
-      append_header(head, "Content-Length", std::to_string(scrubbed.size()));
-      head += "\r\n";
-      head += scrubbed;
-      const bool ok = co_await send(ctx_, o_, head);
-      co_return ok ? Attempt::answered : Attempt::closed;
+      const std::string scrubbed =
+          client_error_body(status, scrub_upstream_text(ebody, b.spec->api_key, b.endpoint.host));
+      append_header(response, "Content-Length", std::to_string(scrubbed.size()));
+      response += "\r\n";
+      response += scrubbed;
+    } else {
+      // A 5xx upstream is a gateway failure for the client: 502, or the 503/504 it reported.
+      client_status = status == 503 || status == 504 ? status : 502;
+      std::string msg =
+          "Upstream backend '" + b.spec->name + "' returned HTTP " + std::to_string(status);
+      if (const std::string m = upstream_error_message(ebody); !m.empty()) {
+        msg += ": " + scrub_upstream_text(m.substr(0, 512), b.spec->api_key, b.endpoint.host);
+      }
+      std::string extra = ctx_.common_headers();
+      append_header(extra, "x-switchboard-backend", b.spec->name);
+      extra += decision_headers_;
+      if (!retry_after.empty()) {
+        append_header(extra, "Retry-After", retry_after);
+      }
+      response = client_error_response(ctx_, client_status, msg, "upstream_error", extra);
     }
-    // A 5xx upstream is a gateway failure for the client: 502, or the 503/504 it reported.
-    const unsigned mapped = status == 503 || status == 504 ? status : 502;
-    o_.status = mapped;
-    std::string msg =
-        "Upstream backend '" + b.spec->name + "' returned HTTP " + std::to_string(status);
-    if (const std::string m = upstream_error_message(ebody); !m.empty()) {
-      msg += ": " + scrub_upstream_text(m.substr(0, 512), b.spec->api_key, b.endpoint.host);
+    if (retryable) {
+      upstream_failed_status(b);
+      co_return retry_later(client_status, std::move(response), ex->headers());
     }
-    std::string extra = ctx_.common_headers();
-    append_header(extra, "x-switchboard-backend", b.spec->name);
-    extra += decision_headers_;
-    if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
-      append_header(extra, "Retry-After", ra);
-    }
-    const bool ok = co_await send(ctx_, o_, error_response(mapped, msg, "upstream_error", extra));
+    o_.status = client_status;
+    o_.error = "upstream_status";
+    const bool ok = co_await send(ctx_, o_, response);
     co_return ok ? Attempt::answered : Attempt::closed;
   }
 
   const std::string_view ctype = ex->headers()[http::field::content_type];
   if (plan.stream && ctype.substr(0, 17) == "text/event-stream") {
+    if (b.azure) {
+      adapters::AzureStreamTranslator stream(plan.client_wants_usage);
+      co_return co_await relay(*ex, b, stream, last);
+    }
     adapters::OpenAIStreamTranslator stream(plan.client_wants_usage);
-    co_return co_await relay_stream(*ex, b, stream, last);
+    co_return co_await relay(*ex, b, stream, last);
   }
 
   std::string rbody;
@@ -567,20 +660,66 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   if (!complete && rerr) {
     last_error_ = rerr.kind;
     upstream_failed(b, rerr.kind);
+    failure_.reset();
+    retryable_ = !upstream::is_timeout(rerr.kind);
     co_return Attempt::next;
   }
   o_.usage = endpoint_ == Endpoint::embeddings ? embedding_usage(rbody)
                                                : adapters::usage_from_openai_text(rbody);
-  response_bytes_ = rbody.size();
-  o_.status = 200;
-  std::string head = response_head(200, ctype.empty() ? "application/json" : ctype, b);
-  append_header(head, "Content-Length", std::to_string(rbody.size()));
+  if (b.azure && endpoint_ != Endpoint::embeddings) {
+    rbody = adapters::clean_azure_response(std::move(rbody));  // content-filter members
+  }
+  co_return co_await send_answer(b, std::move(rbody), ctype.empty() ? "application/json" : ctype,
+                                 {});
+}
+
+// A complete answer (status 200), in the client's dialect.
+asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::string body,
+                                                  std::string_view content_type,
+                                                  std::string_view retry_after) {
+  unsigned status = 200;
+  if (anthropic()) {
+    std::string error;
+    const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
+    if (auto message = adapters::try_openai_to_anthropic_response(body, alias, error)) {
+      body = std::move(*message);
+    } else {
+      status = 502;
+      o_.error = "upstream_unreadable";
+      body = adapters::openai_error_to_anthropic(
+          502, error_json("Upstream backend '" + b.spec->name +
+                              "' answered with an unreadable chat completion: " + error,
+                          "api_error", "upstream_error"));
+    }
+    content_type = "application/json";
+  }
+  response_bytes_ = body.size();
+  o_.status = status;
+  std::string head = response_head(status, content_type, b);
+  if (!retry_after.empty()) {
+    append_header(head, "Retry-After", retry_after);
+  }
+  append_header(head, "Content-Length", std::to_string(body.size()));
   head += "\r\n";
-  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(rbody)};
-  t = Clock::now();
+  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(body)};
+  const auto t = Clock::now();
   const error_code ec = co_await ctx_.downstream.write(bufs);
   o_.io_wait += Clock::now() - t;
   co_return ec ? Attempt::closed : Attempt::answered;
+}
+
+// Relays a stream, through the Anthropic writer when the client speaks Messages.
+asio::awaitable<Attempt> ChatHandler::relay(upstream::Exchange& ex, const BackendRuntime& b,
+                                            adapters::StreamTranslator& stream, bool last) {
+  if (!anthropic()) {
+    co_return co_await relay_stream(ex, b, stream, last);
+  }
+  AnthropicOutbound outbound(stream, o_.alias != nullptr ? o_.alias->name : std::string(),
+                             static_cast<std::int64_t>(prompt_tokens_));
+  outbound_ = &outbound;
+  const Attempt result = co_await relay_stream(ex, b, outbound, last);
+  outbound_ = nullptr;
+  co_return result;
 }
 
 asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std::string& head,
@@ -673,7 +812,10 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     last_error_ = kind;
     upstream_failed(b, kind);
     if (!head_sent) {
-      co_return Attempt::next;  // nothing reached the client yet: the next backend, or a 502/504
+      // Nothing reached the client yet: a retry, the next backend, or a 502/504.
+      failure_.reset();
+      retryable_ = !upstream::is_timeout(kind);
+      co_return Attempt::next;
     }
     o_.error = upstream::to_string(kind);
     // Mid-stream failure: an error event the OpenAI SDKs raise as an APIError, then the end.
@@ -684,6 +826,11 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     event += error_json(msg, upstream::is_timeout(kind) ? "timeout_error" : "api_error",
                         "upstream_stream_interrupted");
     event += "\n\n";
+    if (outbound_ != nullptr) {
+      std::string converted;
+      outbound_->gateway_event(event, converted);
+      event = std::move(converted);
+    }
     std::string tail;
     if (chunked) {
       char line[24];
@@ -721,10 +868,10 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-  const auto translator = make_translator(b.spec->provider, created, ctx_.request_id);
+  const auto translator = make_translator(*b.spec, created, ctx_.request_id);
   adapters::TranslateError terr;
   std::optional<adapters::UpstreamRequest> ureq =
-      translator->request(body, ctx_.request.body(), b.translator_spec, terr);
+      translator->request(body, body_text_, b.translator_spec, terr);
   if (!ureq) {
     if (!last) {
       last_error_ = upstream::ErrorKind::protocol;
@@ -736,7 +883,8 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
     append_header(extra, "x-switchboard-backend", b.spec->name);
     extra += decision_headers_;
     const bool ok = co_await send(
-        ctx_, o_, error_response(terr.status, terr.message, "unsupported_parameter", extra));
+        ctx_, o_,
+        client_error_response(ctx_, terr.status, terr.message, "unsupported_parameter", extra));
     co_return ok ? Attempt::answered : Attempt::closed;
   }
   o_.stream = ureq->stream;
@@ -756,7 +904,7 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   }
   up.set(http::field::accept_encoding, "identity");
   up.set("x-request-id", ctx_.request_id);
-  for (const auto& [k, v] : b.spec->headers) {
+  for (const auto& [k, v] : b.headers) {
     up.set(k, v);
   }
   up.body() = std::move(ureq->body);
@@ -776,7 +924,7 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
   if (status == 200 && o_.stream) {
     const auto stream = translator->stream(client_wants_usage, alias);
-    co_return co_await relay_stream(*ex, b, *stream, last);
+    co_return co_await relay(*ex, b, *stream, last);
   }
 
   std::string rbody;
@@ -790,43 +938,87 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   if (!complete && rerr) {
     last_error_ = rerr.kind;
     upstream_failed(b, rerr.kind);
+    failure_.reset();
+    retryable_ = !upstream::is_timeout(rerr.kind);
     co_return Attempt::next;
   }
-  const adapters::TranslatedResponse r = translator->response(status, ctype, rbody, alias);
-  if (status >= 500 || status == 429 || (r.retryable && r.status != 200)) {
+  const std::string_view header_name = translator->response_header();
+  const adapters::TranslatedResponse r = translator->response_with_header(
+      status, ctype, rbody, alias,
+      header_name.empty() ? std::string_view() : std::string_view(ex->headers()[header_name]));
+  if (r.status == 200) {
+    o_.usage = r.usage;
+    co_return co_await send_answer(b, r.body, "application/json", {});
+  }
+  std::string_view retry_after = ex->headers()[http::field::retry_after];
+  if (retry_after.empty() && r.retry_after) {
+    retry_after = *r.retry_after;
+  }
+  const std::string answer =
+      client_error_body(r.status, scrub_upstream_text(r.body, b.spec->api_key, b.endpoint.host));
+  std::string response = response_head(r.status, "application/json", b);
+  if (!retry_after.empty()) {
+    append_header(response, "Retry-After", retry_after);
+  }
+  append_header(response, "Content-Length", std::to_string(answer.size()));
+  response += "\r\n";
+  response += answer;
+  if (status >= 500 || status == 429 || r.retryable) {
     upstream_failed_status(b);
   }
-  if (r.status != 200 && r.retryable && !last) {
-    last_error_ = upstream::ErrorKind::protocol;
-    co_return Attempt::next;
+  if (r.retryable) {
+    co_return retry_later(r.status, std::move(response), ex->headers(), retry_after);
   }
-  if (r.status != 200) {
-    o_.error = "upstream_status";
-  }
-  o_.usage = r.usage;
   o_.status = r.status;
-  const std::string answer =
-      r.status == 200 ? r.body : scrub_upstream_text(r.body, b.spec->api_key, b.endpoint.host);
-  response_bytes_ = answer.size();
-  std::string head = response_head(r.status, "application/json", b);
-  if (const auto ra = ex->headers()[http::field::retry_after]; !ra.empty()) {
-    append_header(head, "Retry-After", ra);
-  } else if (r.retry_after) {
-    append_header(head, "Retry-After", *r.retry_after);
+  o_.error = "upstream_status";
+  const bool ok = co_await send(ctx_, o_, response);
+  co_return ok ? Attempt::answered : Attempt::closed;
+}
+
+// A retryable upstream answer: kept as the client's answer should no later try succeed, and the
+// wait the upstream asked for (Retry-After in seconds, or retry-after-ms) noted for the retry.
+Attempt ChatHandler::retry_later(unsigned status, std::string response, const http::fields& headers,
+                                 std::string_view retry_after) {
+  last_error_ = upstream::ErrorKind::protocol;
+  failure_ = Failure{status, std::move(response)};
+  retryable_ = true;
+  if (retry_after.empty()) {
+    retry_after = headers[http::field::retry_after];
   }
-  append_header(head, "Content-Length", std::to_string(answer.size()));
-  head += "\r\n";
-  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(answer)};
-  t = Clock::now();
-  const error_code ec = co_await ctx_.downstream.write(bufs);
-  o_.io_wait += Clock::now() - t;
-  co_return ec ? Attempt::closed : Attempt::answered;
+  const std::string_view ms = headers["retry-after-ms"];
+  double value = 0;
+  const std::string_view text = !ms.empty() ? ms : retry_after;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (!text.empty() && ec == std::errc() && end == text.data() + text.size() && value >= 0 &&
+      value < 1e7) {
+    retry_after_ =
+        std::chrono::milliseconds(static_cast<std::int64_t>(ms.empty() ? value * 1000 : value));
+  }
+  return Attempt::next;
+}
+
+// The wait before try `n + 1` on the same backend: what the upstream asked for, or full-jitter
+// exponential backoff; nullopt when the upstream asked for longer than the config allows.
+std::optional<Clock::duration> ChatHandler::retry_delay(unsigned n) const {
+  const config::RetrySettings& r = snap_.config().retries;
+  if (retry_after_) {
+    if (*retry_after_ > r.max_retry_after) {
+      return std::nullopt;
+    }
+    return *retry_after_;
+  }
+  const auto cap =
+      std::min<std::int64_t>(r.max_backoff.count(), r.backoff.count() << std::min(n - 1, 20u));
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(0, cap) * 1000);
+  return std::chrono::microseconds(jitter(rng));
 }
 
 }  // namespace
 
-asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint) {
-  ChatHandler handler(ctx, tenant, endpoint);
+asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint,
+                                  std::string_view body) {
+  ChatHandler handler(ctx, tenant, endpoint, body);
   co_return co_await handler.run();
 }
 

@@ -8,6 +8,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include "adapters/anthropic_inbound.h"
 #include "gateway/access_log.h"
 #include "gateway/exchange.h"
 #include "gateway/http_response.h"
@@ -109,10 +110,11 @@ void record(RequestContext& ctx, const Outcome& o) {
   snap.stats().overhead->observe(seconds(overhead));
   if (o.backend != nullptr && o.usage && o.tenant != kNoTenant) {
     const TenantBackendCells& cells = ctx.worker.stats.tenant_backend(snap, o.tenant, *o.backend);
-    cells.input->inc(static_cast<std::uint64_t>(o.usage->input));
-    cells.output->inc(static_cast<std::uint64_t>(o.usage->output));
-    cells.cached_input->inc(static_cast<std::uint64_t>(o.usage->cached_input));
-    cells.reasoning->inc(static_cast<std::uint64_t>(o.usage->reasoning));
+    const TokenCells& t = o.usage_estimated ? cells.estimated : cells.reported;
+    t.input->inc(static_cast<std::uint64_t>(o.usage->input));
+    t.output->inc(static_cast<std::uint64_t>(o.usage->output));
+    t.cached_input->inc(static_cast<std::uint64_t>(o.usage->cached_input));
+    t.reasoning->inc(static_cast<std::uint64_t>(o.usage->reasoning));
     cells.cost->add(o.cost_usd);
   }
   AccessRecord r;
@@ -149,13 +151,25 @@ asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view byt
   co_return !ec;
 }
 
+std::string client_error_response(const RequestContext& ctx, unsigned status,
+                                  std::string_view message, std::string_view code,
+                                  std::string_view extra_headers) {
+  if (ctx.dialect == Dialect::anthropic) {
+    return json_response(status,
+                         adapters::openai_error_to_anthropic(
+                             status, error_json(message, error_type_for(status), code)),
+                         extra_headers);
+  }
+  return error_response(status, message, code, extra_headers);
+}
+
 asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
                                  std::string_view message, std::string_view code,
                                  std::string_view extra_headers) {
   o.status = status;
   std::string headers = ctx.common_headers();
   headers += extra_headers;
-  const bool ok = co_await send(ctx, o, error_response(status, message, code, headers));
+  const bool ok = co_await send(ctx, o, client_error_response(ctx, status, message, code, headers));
   record(ctx, o);
   co_return ok && !ctx.close;
 }
@@ -173,7 +187,11 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
       : path == "/v1/completions"    ? std::optional(Endpoint::completions)
       : path == "/v1/embeddings"     ? std::optional(Endpoint::embeddings)
                                      : std::nullopt;
-  const bool chat = model_endpoint.has_value();
+  const bool messages = path == "/v1/messages";
+  if (messages) {
+    ctx.dialect = Dialect::anthropic;  // every answer from here on, errors included
+  }
+  const bool chat = model_endpoint.has_value() || messages;
   const bool models = path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11);
   if (!chat && !models) {
     std::string msg = "Invalid URL (";
@@ -187,11 +205,13 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
   const std::optional<std::size_t> tenant = ctx.snapshot.authenticate(api_key_of(req));
   if (!tenant) {
     const bool missing = api_key_of(req).empty();
-    co_return co_await send_error(
-        ctx, o, 401,
-        missing ? "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."
-                : "Incorrect API key provided.",
-        missing ? "missing_api_key" : "invalid_api_key");
+    co_return co_await send_error(ctx, o, 401,
+                                  !missing ? "Incorrect API key provided."
+                                  : ctx.dialect == Dialect::anthropic
+                                      ? "x-api-key header is required"
+                                      : "You didn't provide an API key. Send it as "
+                                        "'Authorization: Bearer YOUR_KEY'.",
+                                  missing ? "missing_api_key" : "invalid_api_key");
   }
   o.tenant = *tenant;
 
@@ -201,7 +221,10 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
                                     "Method not allowed: use POST " + std::string(path) + ".", {},
                                     "Allow: POST\r\n");
     }
-    co_return co_await handle_chat(ctx, *tenant, *model_endpoint);
+    if (messages) {
+      co_return co_await handle_messages(ctx, *tenant);
+    }
+    co_return co_await handle_chat(ctx, *tenant, *model_endpoint, req.body());
   }
   if (req.method() != http::verb::get) {
     co_return co_await send_error(ctx, o, 405, "Method not allowed: use GET.", {},

@@ -48,8 +48,12 @@ void record(RequestContext& ctx, const Outcome& o);
 /// Writes complete response bytes; false when the client is gone.
 boost::asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes);
 
-/// Answers with an OpenAI-shaped error and records the request. Returns whether the connection
-/// may stay open.
+/// A complete error response in the client's dialect (OpenAI's error object, or Anthropic's).
+std::string client_error_response(const RequestContext& ctx, unsigned status,
+                                  std::string_view message, std::string_view code,
+                                  std::string_view extra_headers);
+/// Answers with an error in the client's dialect and records the request. Returns whether the
+/// connection may stay open.
 boost::asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
                                         std::string_view message, std::string_view code = {},
                                         std::string_view extra_headers = {});
@@ -58,7 +62,11 @@ enum class Endpoint;
 
 /// The pipeline of the OpenAI model endpoints (chat.cc): decide, admit, dispatch, relay,
 /// reconcile — for chat completions, legacy completions and embeddings alike.
-boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant,
-                                         Endpoint endpoint);
+/// `body` is the OpenAI request body (the client's, or one translated from another dialect).
+boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint,
+                                         std::string_view body);
+/// POST /v1/messages (messages.cc): an Anthropic Messages request translated to chat completions,
+/// routed by the same pipeline, answered in Anthropic's shape.
+boost::asio::awaitable<bool> handle_messages(RequestContext& ctx, std::size_t tenant);
 
 }  // namespace sb::gateway

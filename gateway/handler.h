@@ -37,6 +37,10 @@ class Downstream {
   }
 };
 
+/// The API shape a client speaks: OpenAI's (every /v1 endpoint but one) or Anthropic's Messages
+/// API (`POST /v1/messages`). Answers and errors are written in the client's shape.
+enum class Dialect { openai, anthropic };
+
 struct RequestContext {
   Worker& worker;
   /// The configuration this request runs on, held by the session until the request ends.
@@ -47,6 +51,7 @@ struct RequestContext {
   bool close = false;          ///< the connection closes after this response
   bool http10 = false;         ///< HTTP/1.0 client: no chunked encoding
   std::string request_id;
+  Dialect dialect = Dialect::openai;
 
   /// Header lines every response carries (x-request-id; Connection for close/1.0 keep-alive).
   std::string common_headers() const;

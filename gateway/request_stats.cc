@@ -55,16 +55,21 @@ const TenantBackendCells& StatsCache::tenant_backend(const Snapshot& snap, std::
   }
   const std::string& tenant_name = snap.config().tenants[tenant].name;
   const std::string& backend_name = backend.spec->name;
-  auto tokens = [&](const char* direction) {
-    return &snap.registry().counter(
-        "switchboard_tokens_total", "Tokens processed, from the upstream's reported usage.",
-        {{"tenant", tenant_name}, {"backend", backend_name}, {"direction", direction}});
+  auto tokens = [&](const char* source) {
+    auto cell = [&](const char* direction) {
+      return &snap.registry().counter(
+          "switchboard_tokens_total",
+          "Tokens processed: reported by the upstream, or estimated when it reported none.",
+          {{"tenant", tenant_name},
+           {"backend", backend_name},
+           {"direction", direction},
+           {"source", source}});
+    };
+    return TokenCells{cell("input"), cell("output"), cell("cached_input"), cell("reasoning")};
   };
   TenantBackendCells cells;
-  cells.input = tokens("input");
-  cells.output = tokens("output");
-  cells.cached_input = tokens("cached_input");
-  cells.reasoning = tokens("reasoning");
+  cells.reported = tokens("reported");
+  cells.estimated = tokens("estimated");
   cells.cost = &snap.registry().double_counter(
       "switchboard_cost_usd_total", "Cost of served traffic in US dollars, from reported usage.",
       {{"tenant", tenant_name},

@@ -18,11 +18,17 @@ struct BackendRuntime;
 
 inline constexpr std::size_t kNoTenant = std::numeric_limits<std::size_t>::max();
 
-struct TenantBackendCells {
+/// switchboard_tokens_total for one tenant × backend, per source of the counts.
+struct TokenCells {
   metrics::Counter* input = nullptr;
   metrics::Counter* output = nullptr;
   metrics::Counter* cached_input = nullptr;
   metrics::Counter* reasoning = nullptr;
+};
+
+struct TenantBackendCells {
+  TokenCells reported;   ///< source="reported": the upstream's usage
+  TokenCells estimated;  ///< source="estimated": the upstream gave none, the gateway counted
   metrics::DoubleCounter* cost = nullptr;
 };
 
@@ -31,7 +37,8 @@ class StatsCache {
   /// switchboard_requests_total{tenant,model,backend,hosting,rule,status}.
   metrics::Counter& requests(const Snapshot& snap, std::size_t tenant, const AliasRuntime* alias,
                              const BackendRuntime* backend, std::size_t rule_slot, unsigned status);
-  /// switchboard_tokens_total{tenant,backend,direction} and cost_usd_total{tenant,backend,hosting}.
+  /// switchboard_tokens_total{tenant,backend,direction,source} and
+  /// cost_usd_total{tenant,backend,hosting}.
   const TenantBackendCells& tenant_backend(const Snapshot& snap, std::size_t tenant,
                                            const BackendRuntime& backend);
   /// switchboard_fallbacks_total{from,to}.

@@ -293,12 +293,6 @@ int Server::run() {
   for (const std::string& notice : cfg.notices) {
     log::warn(notice);
   }
-  for (const config::Backend& b : cfg.backends) {
-    if (!chat_supported(b.provider)) {
-      log::warn("provider not supported yet: this backend is never sent to",
-                {{"backend", b.name}, {"provider", config::to_string(b.provider)}});
-    }
-  }
   const std::string data_addr = endpoint_string(listeners_->data->local_endpoint());
   const std::string admin_addr = endpoint_string(listeners_->admin->local_endpoint());
   log::info("listening", {{"listen", data_addr},

@@ -40,25 +40,6 @@ std::uint64_t digest_prefix(std::string_view digest) {
 
 }  // namespace
 
-bool speaks_openai_wire(config::Provider p) {
-  switch (p) {
-    case config::Provider::vllm:
-    case config::Provider::llamacpp:
-    case config::Provider::ollama:
-    case config::Provider::tgi:
-    case config::Provider::sglang:
-    case config::Provider::openai_compatible:
-    case config::Provider::openai:
-      return true;
-    case config::Provider::anthropic:
-    case config::Provider::gemini:
-    case config::Provider::azure_openai:
-    case config::Provider::bedrock:
-      return false;  // native translators are being added (adapters/<provider>.h)
-  }
-  return false;
-}
-
 std::string sha256(std::string_view key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -100,8 +81,10 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     rt->index = i;
     rt->spec = &b;
     rt->hosting = config::to_string(b.hosting);
-    rt->openai_wire = speaks_openai_wire(b.provider);
-    rt->chat_supported = chat_supported(b.provider);
+    rt->openai_wire = speaks_openai_wire(b);
+    rt->chat_translated = chat_translated(b);
+    rt->azure = b.provider == config::Provider::azure_openai;
+    rt->engine = &engine_of(b);
     auto ep = upstream::Endpoint::parse(b.base_url);
     if (!ep) {
       errors.push_back("backends." + b.name + ".base_url: invalid URL '" + b.base_url + "'");
@@ -123,6 +106,14 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     if (!b.api_key.empty()) {
       rt->authorization = "Bearer " + b.api_key;
     }
+    rt->headers.assign(b.headers.begin(), b.headers.end());
+    // https://platform.openai.com/docs/api-reference/authentication
+    if (!b.organization.empty()) {
+      rt->headers.emplace_back("OpenAI-Organization", b.organization);
+    }
+    if (!b.project.empty()) {
+      rt->headers.emplace_back("OpenAI-Project", b.project);
+    }
     for (int k = 1; k <= static_cast<int>(upstream::ErrorKind::too_large); ++k) {
       const auto kind = static_cast<upstream::ErrorKind>(k);
       rt->upstream_errors[static_cast<std::size_t>(k)] = &reg.counter(
@@ -132,7 +123,19 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     rt->upstream_http_5xx = &reg.counter("switchboard_upstream_errors_total",
                                          "Failed upstream exchanges, by backend and kind.",
                                          {{"backend", b.name}, {"kind", "http_5xx"}});
-    rt->circuit = shared.circuit(b.name);
+    rt->retries = &reg.counter("switchboard_retries_total",
+                               "Tries repeated on the same backend after a retryable failure.",
+                               {{"backend", b.name}});
+    CircuitSettings breaker;
+    breaker.consecutive_failures = b.circuit_breaker.consecutive_failures;
+    breaker.error_rate = b.circuit_breaker.error_rate;
+    breaker.min_requests = b.circuit_breaker.min_requests;
+    breaker.window = b.circuit_breaker.window;
+    breaker.open_for = b.circuit_breaker.open_for;
+    breaker.max_open_for = b.circuit_breaker.max_open_for;
+    breaker.probe_timeout =
+        std::max<std::chrono::milliseconds>(b.timeouts.total, std::chrono::milliseconds(1'000));
+    rt->circuit = shared.circuit(b.name, breaker);
     rt->up = &reg.double_gauge("switchboard_backend_up",
                                "1 when the backend's circuit is closed, 0.5 half-open, 0 open.",
                                {{"backend", b.name}});
@@ -255,11 +258,18 @@ const AliasRuntime* Snapshot::find_alias(std::string_view name) const {
   return it == alias_index_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<Circuit> SharedState::circuit(const std::string& name) {
+std::shared_ptr<Circuit> SharedState::circuit(const std::string& name,
+                                              const CircuitSettings& settings) {
   std::lock_guard lock(mutex_);
   auto& slot = circuits_[name];
-  if (!slot) {
-    slot = std::make_shared<Circuit>(CircuitSettings{});
+  const auto same = [&](const CircuitSettings& s) {
+    return s.consecutive_failures == settings.consecutive_failures &&
+           s.error_rate == settings.error_rate && s.min_requests == settings.min_requests &&
+           s.window == settings.window && s.open_for == settings.open_for &&
+           s.max_open_for == settings.max_open_for && s.probe_timeout == settings.probe_timeout;
+  };
+  if (!slot || !same(slot->settings())) {
+    slot = std::make_shared<Circuit>(settings);
   }
   return slot;
 }

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adapters/engines.h"
 #include "adapters/translator.h"
 #include "adapters/upstream/client.h"
 #include "adapters/upstream/endpoint.h"
@@ -43,19 +44,25 @@ struct BackendRuntime {
   std::unique_ptr<boost::asio::ssl::context> tls;  ///< for https endpoints
   upstream::Timeouts timeouts;
   std::string authorization;  ///< "Bearer <key>" or empty
+  /// Extra upstream headers: the config's `headers`, and OpenAI's organization and project.
+  std::vector<std::pair<std::string, std::string>> headers;
   /// switchboard_upstream_errors_total{backend,kind}: one cell per upstream::ErrorKind, and
   /// `http_5xx` for error statuses.
   std::array<metrics::Counter*, 16> upstream_errors{};
   metrics::Counter* upstream_http_5xx = nullptr;
+  metrics::Counter* retries = nullptr;  ///< switchboard_retries_total{backend}
   metrics::Gauge* in_flight = nullptr;  ///< refreshed from the state at scrape time
   /// Shared by every snapshot that has a backend of this name, so its history survives reloads.
   std::shared_ptr<Circuit> circuit;
   metrics::DoubleGauge* up = nullptr;  ///< switchboard_backend_up, refreshed at scrape time
-  /// The provider speaks OpenAI's wire format as it is (bodies pass through).
+  /// OpenAI-format completions and embeddings bodies can be sent as they are.
   bool openai_wire = true;
-  /// Chat completions can be sent to it (directly, or through its translator); a backend that
-  /// cannot is configured but never sent to, and says so at startup.
-  bool chat_supported = true;
+  /// Chat completions go through the provider's translator (else the body passes through).
+  bool chat_translated = false;
+  /// Azure OpenAI: deployment URLs, the api-key header, content-filter members removed.
+  bool azure = false;
+  /// The engine's quirks, applied to pass-through chat bodies.
+  const adapters::EngineProfile* engine = nullptr;
   adapters::BackendSpec translator_spec;  ///< for translated providers
 
   void count_error(upstream::ErrorKind kind) const {
@@ -103,7 +110,9 @@ class SharedState {
   explicit SharedState(metrics::Registry& registry) : registry_(registry) {}
   metrics::Registry& registry() { return registry_; }
   /// The circuit of backend `name`, created on first use (control path).
-  std::shared_ptr<Circuit> circuit(const std::string& name);
+  /// The circuit of backend `name`, created on first use (control path); a new one when the
+  /// backend's breaker settings changed.
+  std::shared_ptr<Circuit> circuit(const std::string& name, const CircuitSettings& settings);
 
  private:
   metrics::Registry& registry_;
@@ -175,7 +184,6 @@ class Snapshot {
 };
 
 /// True for providers that speak OpenAI's wire format as they are (explicit list, no default).
-bool speaks_openai_wire(config::Provider p);
 
 /// SHA-256 of `key`, 32 raw bytes.
 std::string sha256(std::string_view key);

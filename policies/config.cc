@@ -382,7 +382,7 @@ class ConfigBuilder {
     // aliases and tenants declared anywhere in the file. Errors are sorted by position at the end.
     struct Sections {
       std::optional<Located> server, admin, state, backends, models, egress, auth, tenants,
-          sensitivity, tiers, policy_headers, policies, cost;
+          sensitivity, tiers, policy_headers, policies, cost, retries;
     } s;
     r_.read_map(root, {
                           {"server", kOptional, keep(s.server)},
@@ -398,7 +398,11 @@ class ConfigBuilder {
                           {"policy_headers", kOptional, keep(s.policy_headers)},
                           {"policies", kOptional, keep(s.policies)},
                           {"cost", kOptional, keep(s.cost)},
+                          {"retries", kOptional, keep(s.retries)},
                       });
+    if (s.retries) {
+      read_retries(*s.retries);
+    }
     if (s.server) {
       read_server(*s.server);
     }
@@ -914,6 +918,9 @@ class ConfigBuilder {
     std::optional<Located> api_key_file;
     std::optional<Located> api_version;
     std::optional<Located> aws;
+    std::optional<Located> organization;
+    std::optional<Located> project;
+    std::optional<Located> api;
     bool provider_known = false;
     bool ok = r_.read_map(
         section,
@@ -958,6 +965,13 @@ class ConfigBuilder {
                       r_.integer(v, 1, kMaxWeight,
                                  "expected an integer from 1 to " + std::to_string(kMaxWeight)));
              }},
+            {"organization", kOptional, keep(organization)},
+            {"project", kOptional, keep(project)},
+            {"api", kOptional, keep(api)},
+            {"health_check", kOptional,
+             [&](const Located& v) { b.health_check = read_health_check(v); }},
+            {"circuit_breaker", kOptional,
+             [&](const Located& v) { read_circuit_breaker(v, b.circuit_breaker); }},
         });
     b.hosting = hosting.value_or(provider_info(b.provider).hosting);
     if (ok) {
@@ -971,6 +985,8 @@ class ConfigBuilder {
       if (provider_known) {
         read_api_version(section, api_version, b);
         read_aws(section, aws, b);
+        read_openai_ids(organization, project, b);
+        read_wire_api(api, b);
       }
     }
     return b;
@@ -1133,6 +1149,134 @@ class ConfigBuilder {
       r_.error(v, std::move(problem));
     }
     return url;
+  }
+
+  void read_retries(const Located& section) {
+    RetrySettings& r = config_.retries;
+    r_.read_map(section,
+                {
+                    {"attempts", kOptional,
+                     [&](const Located& v) {
+                       assign(r.attempts, r_.integer(v, 1, 10, "expected an integer from 1 to 10"));
+                     }},
+                    {"backoff", kOptional,
+                     [&](const Located& v) { assign(r.backoff, r_.duration(v, true)); }},
+                    {"max_backoff", kOptional,
+                     [&](const Located& v) { assign(r.max_backoff, r_.duration(v, true)); }},
+                    {"max_retry_after", kOptional,
+                     [&](const Located& v) { assign(r.max_retry_after, r_.duration(v, true)); }},
+                });
+  }
+
+  void read_circuit_breaker(const Located& section, CircuitBreaker& c) {
+    r_.read_map(
+        section,
+        {
+            {"consecutive_failures", kOptional,
+             [&](const Located& v) {
+               assign(c.consecutive_failures,
+                      r_.integer(v, 0, 1000, "expected an integer from 0 (off) to 1000"));
+             }},
+            {"error_rate", kOptional,
+             [&](const Located& v) {
+               std::optional<double> rate = r_.number(v, "expected a fraction in (0, 1]");
+               if (rate && (*rate <= 0 || *rate > 1)) {
+                 r_.error(v, "expected a fraction in (0, 1]");
+                 return;
+               }
+               assign(c.error_rate, std::move(rate));
+             }},
+            {"min_requests", kOptional,
+             [&](const Located& v) {
+               assign(c.min_requests, r_.integer(v, 1, 1'000'000, "expected a positive integer"));
+             }},
+            {"window", kOptional,
+             [&](const Located& v) { assign(c.window, r_.duration(v, false)); }},
+            {"open_for", kOptional,
+             [&](const Located& v) { assign(c.open_for, r_.duration(v, false)); }},
+            {"max_open_for", kOptional,
+             [&](const Located& v) { assign(c.max_open_for, r_.duration(v, false)); }},
+        });
+    if (c.max_open_for < c.open_for) {
+      r_.error(section, "max_open_for must not be shorter than open_for");
+    }
+  }
+
+  HealthCheck read_health_check(const Located& section) {
+    HealthCheck h;
+    r_.read_map(section, {
+                             {"interval", kOptional,
+                              [&](const Located& v) { assign(h.interval, r_.duration(v, false)); }},
+                             {"timeout", kOptional,
+                              [&](const Located& v) { assign(h.timeout, r_.duration(v, false)); }},
+                             {"path", kOptional,
+                              [&](const Located& v) {
+                                std::optional<std::string> p = r_.non_empty_string(v);
+                                if (!p) {
+                                  return;
+                                }
+                                const bool valid = p->front() == '/' &&
+                                                   std::all_of(p->begin(), p->end(), [](char c) {
+                                                     return c > ' ' && c < 0x7f;
+                                                   });
+                                if (!valid) {
+                                  r_.error(v, "expected an absolute path like /health");
+                                  return;
+                                }
+                                h.path = std::move(*p);
+                              }},
+                             {"unhealthy_threshold", kOptional,
+                              [&](const Located& v) {
+                                assign(h.unhealthy_threshold,
+                                       r_.integer(v, 1, 100, "expected an integer from 1 to 100"));
+                              }},
+                             {"healthy_threshold", kOptional,
+                              [&](const Located& v) {
+                                assign(h.healthy_threshold,
+                                       r_.integer(v, 1, 100, "expected an integer from 1 to 100"));
+                              }},
+                         });
+    return h;
+  }
+
+  // OpenAI's organization and project headers (https://platform.openai.com/docs/api-reference/
+  // authentication): ids like org-... and proj_..., sent as header values.
+  void read_openai_ids(const std::optional<Located>& organization,
+                       const std::optional<Located>& project, Backend& b) {
+    auto read = [&](const std::optional<Located>& v, std::string& out) {
+      if (!v) {
+        return;
+      }
+      if (b.provider != Provider::openai) {
+        r_.error(*v, "only for provider openai");
+        return;
+      }
+      std::optional<std::string> id = r_.non_empty_string(*v);
+      if (!id) {
+        return;
+      }
+      if (!std::all_of(id->begin(), id->end(), [](char c) { return c > ' ' && c < 0x7f; })) {
+        r_.error(*v, "expected an id without spaces or control characters");
+        return;
+      }
+      out = std::move(*id);
+    };
+    read(organization, b.organization);
+    read(project, b.project);
+  }
+
+  void read_wire_api(const std::optional<Located>& v, Backend& b) {
+    if (!v) {
+      return;
+    }
+    if (b.provider != Provider::ollama) {
+      r_.error(*v, "only for provider ollama");
+      return;
+    }
+    static constexpr std::array<std::string_view, 2> kApis = {"openai", "native"};
+    if (std::optional<std::string> a = r_.one_of(*v, "api", kApis)) {
+      b.api = *a == "native" ? WireApi::native : WireApi::openai;
+    }
   }
 
   void read_timeouts(const Located& section, BackendTimeouts& t) {

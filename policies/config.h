@@ -105,6 +105,31 @@ struct Price {
   double tokens_per_second = 0;
 };
 
+/// `health_check:` on a backend: the gateway probes it in the background and keeps it out of
+/// rotation while the probe fails (through the same circuit that request failures open).
+struct HealthCheck {
+  Duration interval{10'000};  ///< between probes
+  Duration timeout{2'000};    ///< for one probe
+  /// GET path below the base URL's host; empty = the engine's own health endpoint (vLLM, TGI,
+  /// SGLang, llama.cpp `/health`, Ollama `/api/version`), or `{base path}/models`.
+  std::string path;
+  unsigned unhealthy_threshold = 2;  ///< failed probes in a row that take the backend out
+  unsigned healthy_threshold = 1;    ///< passed probes in a row that bring it back
+};
+
+/// `circuit_breaker:` on a backend (see gateway/circuit.h for the state machine).
+struct CircuitBreaker {
+  unsigned consecutive_failures = 5;  ///< failures in a row that open it; 0 = rule off
+  double error_rate = 0.5;            ///< failure share over `window` that opens it
+  unsigned min_requests = 20;         ///< requests in the window before the rate counts
+  Duration window{10'000};
+  Duration open_for{5'000};  ///< first open period; doubles after each failed probe
+  Duration max_open_for{60'000};
+};
+
+/// How an Ollama backend is spoken to: its OpenAI-compatible `/v1` API, or its native `/api/chat`.
+enum class WireApi { openai, native };
+
 struct Backend {
   std::string name;  ///< the key under `backends:`
   Provider provider = Provider::openai_compatible;
@@ -151,6 +176,13 @@ struct Backend {
   std::string license_name;  ///< empty when not declared
   bool license_commercial = true;
   unsigned weight = 1;  ///< for the `weighted` strategy; >= 1
+  /// OpenAI only: `organization` and `project` sent as OpenAI-Organization / OpenAI-Project.
+  std::string organization;
+  std::string project;
+  /// `api: native` (Ollama only): `/api/chat` with NDJSON streams instead of `/v1`.
+  WireApi api = WireApi::openai;
+  std::optional<HealthCheck> health_check;
+  CircuitBreaker circuit_breaker;
 };
 
 struct ModelAlias {
@@ -316,6 +348,19 @@ struct Policy {
   int line = 0;  ///< where it was declared, for explain and check messages
 };
 
+/// `retries:`: how a failed attempt is tried again before anything reached the client. Each
+/// backend of a decision gets up to `attempts` tries (retryable failures only: connection errors,
+/// resets, 429, 5xx and provider overload — never a timeout, never after the first byte), then the
+/// next eligible backend takes over. The wait before a retry is full-jitter exponential backoff
+/// (uniform in [0, min(max_backoff, backoff * 2^n)]) or the upstream's Retry-After when it asked
+/// for one no longer than `max_retry_after`; a longer Retry-After moves on to the next backend.
+struct RetrySettings {
+  unsigned attempts = 1;  ///< tries per backend; 1 = no retry on the same backend
+  Duration backoff{100};
+  Duration max_backoff{2'000};
+  Duration max_retry_after{5'000};
+};
+
 struct CostSettings {
   /// Output tokens assumed for the pre-dispatch estimate when a request sets no max_tokens.
   std::uint64_t default_output_tokens = 1024;
@@ -348,6 +393,7 @@ struct Config {
   std::vector<Policy> policies;
   std::vector<std::string> policy_headers;  ///< lower-case header names `when.headers` may test
   CostSettings cost;
+  RetrySettings retries;
   /// Notes for `check` and the startup log (e.g. "egress: none: closed backends openai are
   /// off"). Not errors.
   std::vector<std::string> notices;

@@ -130,8 +130,8 @@ TEST_F(ProxyTest, StreamWithoutIncludeUsageLooksExactlyLikeOpenAI) {
   // The usage the client did not see was still counted.
   const std::string m = wait_for_metrics(
       gw_->admin_port(),
-      {"switchboard_tokens_total{backend=\"local\",direction=\"output\",tenant=\"default\"} 5"});
-  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\","
+      {"switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\",tenant=\"default\"} 5"});
+  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\","
                    "tenant=\"default\"} 5"),
             std::string::npos)
       << m;
@@ -333,10 +333,10 @@ TEST_F(ProxyTest, EmbeddingsAreRoutedAndTheirUsageCounted) {
   EXPECT_EQ(got.body, R"({"model":"pinned/model-a","input":"hello embedding world"})");
   const std::string m = wait_for_metrics(
       gw_->admin_port(),
-      {"switchboard_tokens_total{backend=\"local\",direction=\"input\",tenant=\"default\"} 3"});
+      {"switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"} 3"});
   EXPECT_NE(
       m.find(
-          "switchboard_tokens_total{backend=\"local\",direction=\"input\",tenant=\"default\"} 3"),
+          "switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"} 3"),
       std::string::npos);
 
   auto missing = request(gw_->port(), "POST", "/v1/embeddings", R"({"model":"default"})");
@@ -462,7 +462,7 @@ TEST_F(ProxyTest, MetricsAndHealthOnTheAdminPlane) {
       std::string::npos);
   EXPECT_NE(m.find("switchboard_overhead_seconds_count 2"), std::string::npos);
   EXPECT_NE(
-      m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",tenant=\"default\"}"),
+      m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"}"),
       std::string::npos);
   // The data plane does not serve admin paths.
   auto leak = request(gw_->port(), "GET", "/metrics");

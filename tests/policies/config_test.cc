@@ -381,7 +381,7 @@ const std::vector<BrokenCase> kBrokenCases = {
     {"UnknownTopLevelKey",
      {{"", "tenant: {}\n"}},
      {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, backends, "
-      "models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, cost)"}},
+      "models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, cost, retries)"}},
     {"UnknownNestedKeyNamesItsSection",
      {{"threads: 4", "thread: 4"}},
      {"t.yaml:3:3: server: unknown key 'thread' (expected one of: listen, threads, "

@@ -1,0 +1,213 @@
+// POST /v1/messages through the real process: an Anthropic SDK's request is routed by the same
+// policies as a chat completion and answered in Anthropic's shape, whatever the backend speaks.
+
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/gateway_process.h"
+#include "tests/support/fake_upstream.h"
+
+namespace sb::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class MessagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FakeUpstreamOptions lo;
+    lo.name = "local";
+    local_ = std::make_unique<FakeUpstream>(lo);
+    vendor_ = std::make_unique<FakeUpstream>();
+    const std::string yaml = R"(server: {listen: "127.0.0.1:0", threads: 1}
+admin: {listen: "127.0.0.1:0"}
+tenants:
+  team-a: {api_keys: ["sha256:8879f6a4ae35c420a15d35fed3b8dd07577207803d404f6d4cc4fa829dafa910"]}  # sk-team-a
+sensitivity:
+  levels: [public, internal, restricted]
+  detectors:
+    credit_card: restricted
+backends:
+  claude:
+    provider: anthropic
+    base_url: ")" + vendor_->base_url() +
+                             R"("
+    api_key: "sk-ant-backend"
+    model: "claude-3-5-sonnet-20241022"
+    clearance: internal
+  local:
+    provider: vllm
+    base_url: ")" + local_->base_url() +
+                             R"("
+    model: "pinned/local"
+    clearance: restricted
+models:
+  claude: {candidates: [claude]}
+  local: {candidates: [local]}
+  smart: {candidates: [claude, local]}
+)";
+    gw_ = std::make_unique<GatewayProcess>(yaml);
+    ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
+  }
+
+  std::optional<HttpResponse> messages(std::string_view body, std::string_view key = "sk-team-a") {
+    return request(gw_->port(), "POST", "/v1/messages", body,
+                   {{"x-api-key", std::string(key)}, {"anthropic-version", "2023-06-01"}});
+  }
+
+  std::unique_ptr<FakeUpstream> local_;
+  std::unique_ptr<FakeUpstream> vendor_;
+  std::unique_ptr<GatewayProcess> gw_;
+};
+
+// The event names of an Anthropic SSE body, in order.
+std::vector<std::string> event_names(std::string_view body) {
+  std::vector<std::string> names;
+  std::size_t at = 0;
+  while ((at = body.find("event: ", at)) != std::string_view::npos) {
+    const std::size_t end = body.find('\n', at);
+    names.emplace_back(body.substr(at + 7, end - at - 7));
+    at = end;
+  }
+  return names;
+}
+
+TEST_F(MessagesTest, NonStreamFromAnOpenAIBackendIsAMessage) {
+  auto got =
+      messages(R"({"model":"local","max_tokens":64,"system":"be brief",)"
+               R"("messages":[{"role":"user","content":[{"type":"text","text":"hi there"}]}]})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_NE(got->body.find(R"("type":"message")"), std::string::npos) << got->body;
+  EXPECT_NE(got->body.find(R"("text":"Hello from local: hi there")"), std::string::npos);
+  EXPECT_NE(got->body.find(R"("stop_reason":"end_turn")"), std::string::npos);
+  EXPECT_NE(got->body.find(R"("model":"local")"), std::string::npos);
+  EXPECT_NE(got->body.find(R"("output_tokens":)"), std::string::npos);
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  const auto sent = local_->requests().front();
+  EXPECT_EQ(sent.target, "/v1/chat/completions");
+  EXPECT_NE(sent.body.find(R"("role":"system","content":"be brief")"), std::string::npos)
+      << sent.body;
+  EXPECT_NE(sent.body.find(R"("max_tokens":64)"), std::string::npos) << sent.body;
+  EXPECT_NE(sent.body.find(R"("model":"pinned/local")"), std::string::npos) << sent.body;
+  EXPECT_FALSE(sent.header("x-api-key")) << "the client's key never reaches a backend";
+}
+
+TEST_F(MessagesTest, StreamFromAnOpenAIBackendIsAnthropicEvents) {
+  auto got = messages(R"({"model":"local","max_tokens":64,"stream":true,)"
+                      R"("messages":[{"role":"user","content":"hi there"}]})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_EQ(got->header("content-type").substr(0, 17), "text/event-stream");
+  const auto names = event_names(got->body);
+  ASSERT_GE(names.size(), 6u) << got->body;
+  EXPECT_EQ(names.front(), "message_start");
+  EXPECT_EQ(names[1], "content_block_start");
+  EXPECT_EQ(names[names.size() - 2], "message_delta");
+  EXPECT_EQ(names.back(), "message_stop");
+  EXPECT_EQ(got->body.find("[DONE]"), std::string::npos) << "no OpenAI framing leaks";
+  EXPECT_EQ(got->body.find("chat.completion.chunk"), std::string::npos);
+  // The true usage arrives in message_delta: the gateway asked the backend for it.
+  EXPECT_NE(got->body.find(R"("stop_reason":"end_turn")"), std::string::npos);
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  EXPECT_NE(local_->requests().front().body.find(R"("include_usage":true)"), std::string::npos);
+}
+
+TEST_F(MessagesTest, AnthropicBackendRoundTripsToolUse) {
+  Response r;
+  r.body =
+      R"({"id":"msg_01","type":"message","role":"assistant","model":"claude-3-5-sonnet-20241022",)"
+      R"("content":[{"type":"tool_use","id":"toolu_01","name":"get_weather",)"
+      R"("input":{"city":"Paris"}}],"stop_reason":"tool_use","stop_sequence":null,)"
+      R"("usage":{"input_tokens":20,"output_tokens":9}})";
+  vendor_->push(r);
+  auto got = messages(
+      R"({"model":"claude","max_tokens":64,"tools":[{"name":"get_weather",)"
+      R"("description":"Weather","input_schema":{"type":"object","properties":{"city":)"
+      R"({"type":"string"}}}}],"messages":[{"role":"user","content":"weather in Paris?"}]})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_NE(got->body.find(R"("type":"tool_use")"), std::string::npos) << got->body;
+  EXPECT_NE(got->body.find(R"("name":"get_weather")"), std::string::npos);
+  EXPECT_NE(got->body.find(R"("input":{"city":"Paris"})"), std::string::npos);
+  EXPECT_NE(got->body.find(R"("stop_reason":"tool_use")"), std::string::npos);
+  ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
+  const auto sent = vendor_->requests().front();
+  EXPECT_EQ(sent.target, "/v1/messages");
+  EXPECT_EQ(sent.header("x-api-key").value_or(""), "sk-ant-backend");
+  EXPECT_NE(sent.body.find(R"("input_schema")"), std::string::npos) << sent.body;
+}
+
+TEST_F(MessagesTest, SensitiveContentStaysOnTheClearedBackend) {
+  // "smart" prefers claude, cleared only to internal: a card number must go to local.
+  auto got =
+      messages(R"({"model":"smart","max_tokens":16,)"
+               R"("messages":[{"role":"user","content":"charge 4111 1111 1111 1111 please"}]})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_EQ(got->header("x-switchboard-backend"), "local");
+  EXPECT_EQ(got->header("x-switchboard-sensitivity"), "restricted");
+  EXPECT_EQ(vendor_->request_count(), 0u);
+}
+
+TEST_F(MessagesTest, ErrorsAreAnthropicShaped) {
+  auto unauth = messages(R"({"model":"local","max_tokens":5,"messages":[]})", "wrong");
+  ASSERT_TRUE(unauth);
+  EXPECT_EQ(unauth->status, 401u);
+  EXPECT_NE(unauth->body.find(R"({"type":"error","error":{"type":"authentication_error")"),
+            std::string::npos)
+      << unauth->body;
+
+  auto bad_json = messages(R"({"model":)");
+  ASSERT_TRUE(bad_json);
+  EXPECT_EQ(bad_json->status, 400u);
+  EXPECT_NE(bad_json->body.find(R"("type":"invalid_request_error")"), std::string::npos);
+
+  auto no_max = messages(R"({"model":"local","messages":[{"role":"user","content":"x"}]})");
+  ASSERT_TRUE(no_max);
+  EXPECT_EQ(no_max->status, 400u);
+  EXPECT_NE(no_max->body.find("max_tokens"), std::string::npos) << no_max->body;
+
+  auto unknown = messages(R"({"model":"gpt-9","max_tokens":5,)"
+                          R"("messages":[{"role":"user","content":"x"}]})");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404u);
+  EXPECT_NE(unknown->body.find(R"("type":"not_found_error")"), std::string::npos);
+
+  Response limited;
+  limited.status = 429;
+  limited.headers = {{"retry-after", "7"}};
+  limited.body = error_body("Rate limit reached", "rate_limit_error", "rate_limit_exceeded");
+  local_->push(limited);
+  auto got = messages(R"({"model":"local","max_tokens":5,)"
+                      R"("messages":[{"role":"user","content":"x"}]})");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 429u);
+  EXPECT_EQ(got->header("retry-after"), "7");
+  EXPECT_NE(got->body.find(R"({"type":"error","error":{"type":"rate_limit_error")"),
+            std::string::npos)
+      << got->body;
+  EXPECT_NE(got->body.find("Rate limit reached"), std::string::npos);
+  EXPECT_EQ(local_->requests().size(), 1u) << "invalid requests never reach a backend";
+}
+
+TEST_F(MessagesTest, StreamCutMidwayEndsWithAnErrorEvent) {
+  auto events = chat_stream_events("pinned/local", {"Hello", " there", " friend"}, true, {3, 3});
+  Response cut = sse_response(events);
+  cut.reset_after_chunks = 2;
+  local_->push(cut);
+  auto got = messages(R"({"model":"local","max_tokens":64,"stream":true,)"
+                      R"("messages":[{"role":"user","content":"x"}]})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u);
+  const auto names = event_names(got->body);
+  ASSERT_FALSE(names.empty()) << got->body;
+  EXPECT_EQ(names.front(), "message_start");
+  EXPECT_EQ(names.back(), "error") << got->body;
+  EXPECT_EQ(got->body.find("message_stop"), std::string::npos) << "never a clean end";
+}
+
+}  // namespace
+}  // namespace sb::testing
