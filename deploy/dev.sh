@@ -23,6 +23,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev libssl-dev prometheus-cpp-dev libhyperscan-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus
 )
 # Real clients in the tests: Node.js 18+ and npm (Debian's, unless a newer node is present).
 NODE_PACKAGES=(nodejs npm)
@@ -64,6 +65,13 @@ install() {
   "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
   "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
     "${missing[@]}"
+  # Debian's prometheus package starts its own service on :9090, the gateway's admin port; the
+  # tests run their own Prometheus, so the packaged service is stopped when this script put it there.
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null 2>&1 &&
+    systemctl is-active --quiet prometheus 2>/dev/null; then
+    say "stopping the packaged prometheus service (it would hold :9090)"
+    "${sudo[@]}" systemctl disable --now prometheus || true
+  fi
 }
 
 configure() {
