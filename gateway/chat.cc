@@ -314,6 +314,7 @@ asio::awaitable<bool> ChatHandler::run() {
   decision_ = engine_.decide(facts, state);
   o_.rule_slot = snap_.rule_slot(decision_.rule);
   o_.sensitivity = c.sensitivity.levels.names[decision_.sensitivity];
+  o_.level = static_cast<int>(decision_.sensitivity);
 
   snap_.stats().decisions[o_.rule_slot][static_cast<std::size_t>(decision_.outcome)]->inc();
   const auto& sensitive_row = snap_.stats().sensitive[decision_.sensitivity];

@@ -94,6 +94,9 @@ Circuit::Circuit(const CircuitSettings& settings)
 }
 
 bool Circuit::allow(TimePoint now) {
+  if (!healthy_.load(std::memory_order_relaxed)) {
+    return false;
+  }
   std::uint64_t w = state_word_.load(std::memory_order_acquire);
   const std::int64_t now_ms = floor_ms(now);
   const std::int64_t lease_ms = settings_.probe_timeout.count();

@@ -105,6 +105,11 @@ class Circuit {
 
   const CircuitSettings& settings() const { return settings_; }
 
+  /// Active health checks (gateway/health.h): while the backend's health probe fails, allow()
+  /// refuses every request, whatever the breaker's state. Healthy until told otherwise.
+  void set_healthy(bool healthy) { healthy_.store(healthy, std::memory_order_relaxed); }
+  bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
+
  private:
   bool trip_if_over(std::uint64_t word, unsigned consecutive, TimePoint now);
   void record(TimePoint now, bool failed);
@@ -118,6 +123,7 @@ class Circuit {
   /// single compare-and-swap (layout in circuit.cc). Read by allow() on every request, so it sits
   /// on its own cache line, away from the counters that reports write.
   alignas(64) std::atomic<std::uint64_t> state_word_{0};
+  std::atomic<bool> healthy_{true};  // beside state_word_: allow() reads both
   alignas(64) std::atomic<unsigned> consecutive_{0};
   /// Ring of buckets, each a packed (bucket stamp, successes, failures) word.
   std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};

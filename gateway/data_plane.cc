@@ -106,6 +106,12 @@ void record(RequestContext& ctx, const Outcome& o) {
   if (o.first_byte) {
     route->ttft->observe(seconds(*o.first_byte - ctx.received));
   }
+  if (o.level >= 0) {
+    const bool served = o.backend != nullptr && o.attempts > 0;
+    snap.stats()
+        .served[static_cast<std::size_t>(o.level)][served ? o.backend->index + 1 : 0]
+        ->inc();
+  }
   const auto overhead = total - o.io_wait;
   snap.stats().overhead->observe(seconds(overhead));
   if (o.backend != nullptr && o.usage && o.tenant != kNoTenant) {

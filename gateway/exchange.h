@@ -37,6 +37,7 @@ struct Outcome {
   double cost_usd = 0;
   std::string_view error;
   std::string_view sensitivity;  ///< level name, once decided
+  int level = -1;                ///< the same as an index, once decided
 };
 
 /// The request path without its query string.

@@ -71,7 +71,8 @@ const TenantBackendCells& StatsCache::tenant_backend(const Snapshot& snap, std::
   cells.reported = tokens("reported");
   cells.estimated = tokens("estimated");
   cells.cost = &snap.registry().double_counter(
-      "switchboard_cost_usd_total", "Cost of served traffic in US dollars, from reported usage.",
+      "switchboard_cost_usd_total",
+      "Cost of served traffic in US dollars, from reported (or, when none, estimated) usage.",
       {{"tenant", tenant_name},
        {"backend", backend_name},
        {"hosting", std::string(backend.hosting)}});

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "gateway/access_log.h"
+#include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/session.h"
 #include "gateway/translators.h"
@@ -306,6 +307,7 @@ int Server::run() {
   for (auto& w : workers_) {
     guards.emplace_back(w->ioc.get_executor());
   }
+  asio::co_spawn(workers_.front()->ioc, health_loop(*workers_.front()), asio::detached);
   for (auto& w : workers_) {
     asio::co_spawn(w->ioc, flush_loop(*w, *access_log_), asio::detached);
     pool.emplace_back([worker = w.get(), log = access_log_.get()] {

@@ -136,6 +136,11 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     breaker.probe_timeout =
         std::max<std::chrono::milliseconds>(b.timeouts.total, std::chrono::milliseconds(1'000));
     rt->circuit = shared.circuit(b.name, breaker);
+    reg.double_gauge("switchboard_backend_info", "Configured backends (always 1).",
+                     {{"backend", b.name},
+                      {"provider", std::string(config::to_string(b.provider))},
+                      {"hosting", std::string(config::to_string(b.hosting))}})
+        .set(1);
     rt->up = &reg.double_gauge("switchboard_backend_up",
                                "1 when the backend's circuit is closed, 0.5 half-open, 0 open.",
                                {{"backend", b.name}});
@@ -193,6 +198,14 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
           &reg.counter("switchboard_rate_limited_total", "Requests refused by a tenant limit.",
                        {{"tenant", tenant.name}, {"kind", kinds[k]}});
     }
+    for (const auto& [period, limit] : {std::pair{"daily", tenant.budget.daily_usd},
+                                        std::pair{"monthly", tenant.budget.monthly_usd}}) {
+      if (limit) {
+        reg.double_gauge("switchboard_budget_limit_usd", "Budget of the period, from the config.",
+                         {{"tenant", tenant.name}, {"period", period}})
+            .set(*limit);
+      }
+    }
     if (tenant.budget.daily_usd) {
       rt.budget_daily = &reg.double_gauge("switchboard_budget_remaining_usd",
                                           "Budget left in the current period.",
@@ -243,6 +256,18 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
                                  {{"level", level}, {"entity", entity}}));
     }
     snap->stats_.sensitive.push_back(std::move(row));
+    // Where each level was served: one count per request, "none" when it reached no backend.
+    std::vector<metrics::Counter*> served;
+    const char* help = "Requests by final sensitivity level and the backend that served them.";
+    served.push_back(&reg.counter("switchboard_requests_by_sensitivity_total", help,
+                                  {{"level", level}, {"backend", "none"}, {"hosting", "none"}}));
+    for (const config::Backend& b : c.backends) {
+      served.push_back(&reg.counter("switchboard_requests_by_sensitivity_total", help,
+                                    {{"level", level},
+                                     {"backend", b.name},
+                                     {"hosting", std::string(config::to_string(b.hosting))}}));
+    }
+    snap->stats_.served.push_back(std::move(served));
   }
 
   snap->stats_.overhead = &reg.histogram(
@@ -303,7 +328,7 @@ void Snapshot::refresh_gauges() const {
   const auto now = Circuit::Clock::now();
   for (const auto& b : backends_) {
     b->in_flight->set(state_->backend_in_flight(b->index));
-    b->up->set(backend_up_value(b->circuit->state(now)));
+    b->up->set(b->circuit->healthy() ? backend_up_value(b->circuit->state(now)) : 0.0);
   }
   for (std::size_t t = 0; t < tenants_.size(); ++t) {
     if (tenants_[t].budget_daily != nullptr) {

@@ -102,6 +102,8 @@ struct GlobalStats {
   std::vector<std::array<metrics::Counter*, kOutcomes>> decisions;
   /// [level][entity index + 1 (0 = "none": the level came from a floor or a header)]
   std::vector<std::vector<metrics::Counter*>> sensitive;
+  /// [level][backend index + 1 (0 = "none": no backend reached)]
+  std::vector<std::vector<metrics::Counter*>> served;
 };
 
 /// Process-wide pieces shared by every snapshot.

@@ -548,6 +548,10 @@ class ConfigBuilder {
     } else if (!s.url.starts_with("redis://") && !s.url.starts_with("rediss://")) {
       r_.error(*url, "expected a redis:// or rediss:// URL, got '" + s.url + "'");
     }
+    // Said plainly rather than pretended: replicas do not share counters yet.
+    config_.notices.push_back(
+        "state.store: redis is not implemented yet: budgets and rate limits are kept in each "
+        "process's memory, so every replica enforces them on its own");
   }
 
   // -------------------------------------------------------------------------------------------
