@@ -306,6 +306,12 @@ std::string RequestContext::common_headers() const {
   h += "x-request-id: ";
   h += request_id;
   h += "\r\n";
+  if (dialect == Dialect::anthropic) {
+    // Anthropic's SDKs read the id from `request-id` (message._request_id, error.requestID).
+    h += "request-id: ";
+    h += request_id;
+    h += "\r\n";
+  }
   if (close) {
     h += "Connection: close\r\n";
   } else if (http10) {

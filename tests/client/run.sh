@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs the official OpenAI Node SDK against a real Switchboard gateway in front of a fake
-# upstream, all on loopback with ports chosen by the kernel.
+# Runs the official OpenAI and Anthropic Node SDKs against a real Switchboard gateway in front of
+# two fake upstreams, all on loopback with ports chosen by the kernel:
+#
+#   OpenAI SDK    -> /v1/chat/completions -> gateway -> OpenAI format    (self-hosted backend)
+#                                                    -> Anthropic format (closed backend)
+#   Anthropic SDK -> /v1/messages         -> gateway -> OpenAI format    (self-hosted backend)
 #
 #   bash tests/client/run.sh PATH/TO/switchboard PATH/TO/fake_upstream
 #
-# Installs the locked npm dependencies when node_modules is missing or stale, starts
-# fake_upstream and switchboard, runs `node --test` over tests/client, stops both processes on
-# exit and exits with node's status.
+# Installs the locked npm dependencies when node_modules is missing or differs from
+# package-lock.json, starts both fakes and switchboard, runs `node --test` over tests/client,
+# stops every process on exit and exits with node's status.
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -29,39 +33,69 @@ for tool in node npm; do
 done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The OpenAI-format fake behind a self-hosted backend, and the Anthropic-format fake behind a
+# closed `anthropic` backend. Each fake answers in the format of the path it is called on and
+# prefixes its replies with its name, so a reply shows which backend produced it.
 fake_name=fake
 backend_name=local
 alias_name=default
+local_alias=local
+anthropic_fake_name=fake-anthropic
+anthropic_backend=claude
+anthropic_alias=claude-via-gateway
+# The only key the gateway accepts (tenant `clients`); any other key is a 401.
+client_key=sk-switchboard-client-test
 startup_timeout_s=15
 
 # --- dependencies: exactly what package-lock.json pins -----------------------------------------
-locked_version() {
-  node -e 'console.log(require(process.argv[1]).packages["node_modules/openai"].version)' \
-    "$here/package-lock.json"
+# Prints every package whose installed version differs from the lockfile (nothing when in sync).
+stale_packages() {
+  # shellcheck disable=SC2016  # the single-quoted text is JavaScript
+  node -e '
+    const fs = require("node:fs");
+    const path = require("node:path");
+    const dir = process.argv[1];
+    const lock = JSON.parse(fs.readFileSync(path.join(dir, "package-lock.json"), "utf8"));
+    for (const [where, entry] of Object.entries(lock.packages)) {
+      if (!where.startsWith("node_modules/") || entry.optional || entry.peer) continue;
+      let installed = "none";
+      try {
+        installed = JSON.parse(fs.readFileSync(path.join(dir, where, "package.json"), "utf8"))
+                        .version;
+      } catch {}
+      if (installed !== entry.version) {
+        console.log(`${where.slice("node_modules/".length)} ${installed} != ${entry.version}`);
+      }
+    }' "$here"
 }
 installed_version() {
   node -e 'try { console.log(require(process.argv[1]).version) } catch { console.log("none") }' \
-    "$here/node_modules/openai/package.json"
+    "$here/node_modules/$1/package.json"
 }
-if [[ ! -d $here/node_modules || $(installed_version) != "$(locked_version)" ]]; then
-  echo "run.sh: installing node dependencies (npm ci)"
+stale=$(stale_packages)
+if [[ ! -d $here/node_modules || -n $stale ]]; then
+  echo "run.sh: installing node dependencies (npm ci)${stale:+; differing from the lockfile:}"
+  if [[ -n $stale ]]; then
+    echo "$stale"
+  fi
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
-echo "run.sh: node $(node --version), openai $(installed_version)"
+echo "run.sh: node $(node --version), openai $(installed_version openai)," \
+  "@anthropic-ai/sdk $(installed_version @anthropic-ai/sdk)"
 
 # --- processes ------------------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-client.XXXXXX")
-fake_pid=""
-gateway_pid=""
+pids=()
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   local status=$?
-  for pid in $gateway_pid $fake_pid; do
+  local pid
+  for pid in "${pids[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
     fi
   done
-  for pid in $gateway_pid $fake_pid; do
+  for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$work"
@@ -78,26 +112,36 @@ wait_for_line() {
   while ! grep -Eq "$pattern" "$file" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "run.sh: $what exited before it was ready; its output:" >&2
-      cat "$work"/*.log >&2 || true
+      tail -n +1 "$work"/*.log >&2 || true
       return 1
     fi
     if ((SECONDS >= deadline)); then
       echo "run.sh: $what not ready after ${startup_timeout_s}s; its output:" >&2
-      cat "$work"/*.log >&2 || true
+      tail -n +1 "$work"/*.log >&2 || true
       return 1
     fi
     sleep 0.05
   done
 }
 
-"$fake_bin" --host 127.0.0.1 --port 0 --name "$fake_name" >"$work/fake.out.log" \
-  2>"$work/fake.err.log" &
-fake_pid=$!
-fake_line='^listening (http://127\.0\.0\.1:[0-9]+/v1)'
-wait_for_line "$work/fake.out.log" "$fake_line" "$fake_pid" fake_upstream
-upstream_url=$(sed -nE "s#${fake_line}.*#\\1#p" "$work/fake.out.log" | head -n 1)
+# Starts a fake upstream named NAME and sets fake_url to its base URL (http://127.0.0.1:PORT/v1).
+fake_url=""
+start_fake() {
+  local name=$1
+  "$fake_bin" --host 127.0.0.1 --port 0 --name "$name" >"$work/$name.out.log" \
+    2>"$work/$name.err.log" &
+  pids+=("$!")
+  local line='^listening (http://127\.0\.0\.1:[0-9]+/v1)'
+  wait_for_line "$work/$name.out.log" "$line" "$!" "fake_upstream $name"
+  fake_url=$(sed -nE "s#${line}.*#\\1#p" "$work/$name.out.log" | head -n 1)
+}
+start_fake "$fake_name"
+upstream_url=$fake_url
+start_fake "$anthropic_fake_name"
+anthropic_url=$fake_url
 
-cat >"$work/switchboard.yaml" <<EOF
+# The Anthropic backend calls {base_url}/messages, i.e. the fake's /v1/messages.
+cat >"$work/switchboard.yaml" <<YAML
 server: {listen: "127.0.0.1:0", threads: 2}
 admin: {listen: "127.0.0.1:0"}
 backends:
@@ -105,13 +149,24 @@ backends:
     provider: vllm
     base_url: "${upstream_url}"
     model: "meta-llama/Llama-3.1-8B-Instruct"
+  ${anthropic_backend}:
+    provider: anthropic
+    base_url: "${anthropic_url}"
+    api_key: "sk-ant-fake-upstream-key"
+    model: "claude-sonnet-4-5"
 models:
   ${alias_name}: {candidates: [${backend_name}]}
-EOF
+  ${local_alias}: {candidates: [${backend_name}]}
+  ${anthropic_alias}: {candidates: [${anthropic_backend}]}
+tenants:
+  clients:
+    api_keys: ["$("$switchboard_bin" hash-key "$client_key")"]
+YAML
 
 "$switchboard_bin" run --config "$work/switchboard.yaml" >"$work/gateway.access.log" \
   2>"$work/gateway.err.log" &
 gateway_pid=$!
+pids+=("$gateway_pid")
 wait_for_line "$work/gateway.err.log" '"msg":"listening"' "$gateway_pid" switchboard
 listen=$(grep -m 1 '"msg":"listening"' "$work/gateway.err.log" \
   | sed -nE 's/.*"listen":"([^"]+)".*/\1/p')
@@ -120,12 +175,17 @@ if [[ -z $listen ]]; then
   cat "$work/gateway.err.log" >&2
   exit 1
 fi
-echo "run.sh: fake upstream at $upstream_url, gateway at http://$listen/v1"
+echo "run.sh: fakes at $upstream_url (OpenAI format) and $anthropic_url (Anthropic format)," \
+  "gateway at http://$listen"
 
 # --- the tests ------------------------------------------------------------------------------------
 status=0
-SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_MODEL="$alias_name" FAKE_NAME="$fake_name" \
-  FAKE_BACKEND="$backend_name" node --test "$here"/*.test.mjs || status=$?
+SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_ROOT_URL="http://$listen" \
+  SWITCHBOARD_API_KEY="$client_key" SWITCHBOARD_MODEL="$alias_name" \
+  FAKE_NAME="$fake_name" FAKE_BACKEND="$backend_name" LOCAL_ALIAS="$local_alias" \
+  ANTHROPIC_ALIAS="$anthropic_alias" ANTHROPIC_FAKE_NAME="$anthropic_fake_name" \
+  ANTHROPIC_BACKEND="$anthropic_backend" \
+  node --test "$here"/*.test.mjs || status=$?
 
 if ((status != 0)); then
   echo "run.sh: node --test failed ($status); gateway stderr:" >&2
