@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -32,10 +33,23 @@ CliRun run(const std::string& args) {
   return r;
 }
 
+// Files written by a test, removed when the test program exits.
+struct TempFiles {
+  std::vector<std::filesystem::path> paths;
+  ~TempFiles() {
+    for (const auto& p : paths) {
+      std::error_code ec;
+      std::filesystem::remove(p, ec);
+    }
+  }
+};
+
 std::string temp_file(const std::string& name, const std::string& content) {
+  static TempFiles files;
   const auto path = std::filesystem::temp_directory_path() /
                     ("switchboard-cli-" + std::to_string(::getpid()) + "-" + name);
   std::ofstream(path) << content;
+  files.paths.push_back(path);
   return path.string();
 }
 
