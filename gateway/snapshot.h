@@ -72,6 +72,11 @@ struct BackendRuntime {
     }
   }
   void count_error_status() const { upstream_http_5xx->inc(); }
+  /// The credential upstream text must never echo back to clients (the key, or the AWS secret).
+  const std::string& secret() const {
+    return spec->provider == config::Provider::bedrock ? spec->aws_secret_access_key
+                                                       : spec->api_key;
+  }
 };
 
 struct AliasRuntime {

@@ -1,0 +1,127 @@
+#pragma once
+// Internal to the chat pipeline (chat.cc, chat_attempt.cc, chat_relay.cc): one handler per
+// request of the OpenAI model endpoints and of POST /v1/messages.
+//
+// chat.cc         parse, decide, admit, dispatch with retries, settle the cost
+// chat_attempt.cc one try on one backend: pass-through or translated, upstream errors
+// chat_relay.cc   answers and streams to the client, in the client's dialect
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/json/object.hpp>
+
+#include "adapters/anthropic_inbound.h"
+#include "adapters/translator.h"
+#include "adapters/upstream/client.h"
+#include "gateway/circuit.h"
+#include "gateway/exchange.h"
+#include "gateway/messages.h"
+#include "gateway/request_facts.h"
+#include "gateway/snapshot.h"
+#include "policies/engine.h"
+
+namespace sb::gateway::chat {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+inline constexpr std::size_t kMaxErrorBody = 64 * 1024;
+inline constexpr std::size_t kMaxResponseBody = 64ull << 20;
+
+enum class Attempt { answered, next, closed };
+
+// Reports an exchange's outcome to its backend's circuit exactly once, however the attempt ends.
+struct CircuitReport {
+  Circuit& circuit;
+  const bool& failed;
+  ~CircuitReport() { failed ? circuit.failure(Clock::now()) : circuit.success(Clock::now()); }
+};
+
+class ChatHandler {
+ public:
+  ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint, std::string_view body)
+      : ctx_(ctx),
+        snap_(ctx.snapshot),
+        engine_(snap_.engine()),
+        endpoint_(endpoint),
+        body_text_(body) {
+    o_.tenant = tenant;
+  }
+
+  asio::awaitable<bool> run();
+
+ private:
+  asio::awaitable<bool> refuse(unsigned status, std::string_view message, std::string_view code,
+                               std::string_view extra = {});
+  asio::awaitable<Attempt> attempt(const BackendRuntime& b, const boost::json::object& body,
+                                   bool last);
+  asio::awaitable<std::unique_ptr<upstream::Exchange>> exchange(const BackendRuntime& b,
+                                                                upstream::Request up);
+  asio::awaitable<Attempt> attempt_translated(const BackendRuntime& b,
+                                              const boost::json::object& body, bool last);
+  asio::awaitable<Attempt> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
+                                        adapters::StreamTranslator& stream, bool last);
+  asio::awaitable<error_code> write_chunk(std::string& out, const std::string& head,
+                                          bool& head_sent, bool chunked);
+  std::string response_head(unsigned status, std::string_view content_type,
+                            const BackendRuntime& b) const;
+  void write_audit(const policies::RequestFacts& facts) const;
+  // The client's dialect: OpenAI's, or Anthropic's for POST /v1/messages.
+  bool anthropic() const { return ctx_.dialect == Dialect::anthropic; }
+  // An upstream error body (OpenAI-shaped) in the client's dialect.
+  std::string client_error_body(unsigned status, std::string body) const {
+    return anthropic() ? adapters::openai_error_to_anthropic(status, body) : std::move(body);
+  }
+  asio::awaitable<Attempt> send_answer(const BackendRuntime& b, std::string body,
+                                       std::string_view content_type, std::string_view retry_after);
+  asio::awaitable<Attempt> relay(upstream::Exchange& ex, const BackendRuntime& b,
+                                 adapters::StreamTranslator& stream, bool last);
+  Attempt retry_later(unsigned status, std::string response, const http::fields& headers,
+                      std::string_view retry_after = {});
+  std::optional<Clock::duration> retry_delay(unsigned n) const;
+  asio::awaitable<Attempt> dispatch(const boost::json::object& body);
+  void settle(const policies::Reservation& reservation);
+
+  RequestContext& ctx_;
+  const Snapshot& snap_;
+  const policies::Engine& engine_;
+  Endpoint endpoint_;
+  std::string_view body_text_;  // the OpenAI request body
+  Outcome o_;
+  policies::Decision decision_;
+  std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
+  upstream::ErrorKind last_error_ = upstream::ErrorKind::none;
+  std::size_t response_bytes_ = 0;
+  bool attempt_failed_ = false;  // the current attempt's upstream failed (for its circuit)
+  bool circuit_open_ = false;    // a backend was skipped because its circuit is open
+  AnthropicOutbound* outbound_ = nullptr;  // the current stream's Anthropic writer, if any
+  // The last retryable upstream answer (complete response bytes): the client's answer when no
+  // later try succeeds.
+  struct Failure {
+    unsigned status = 0;
+    std::string response;
+  };
+  std::optional<Failure> failure_;
+  bool retryable_ = false;  // the last failed try may be repeated on the same backend
+  std::optional<Clock::duration> retry_after_;  // the wait its upstream asked for
+
+  void upstream_failed(const BackendRuntime& b, upstream::ErrorKind kind) {
+    attempt_failed_ = true;
+    b.count_error(kind);
+  }
+  void upstream_failed_status(const BackendRuntime& b) {
+    attempt_failed_ = true;
+    b.count_error_status();
+  }
+  std::uint64_t prompt_tokens_ = 0;  // estimated
+};
+
+}  // namespace sb::gateway::chat
