@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -26,24 +27,6 @@ namespace {
 namespace json = boost::json;
 
 // ---- small JSON helpers --------------------------------------------------------------------
-
-const json::value* member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && !v->is_null() ? v : nullptr;
-}
-
-std::string_view string_member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) {
-    return {};
-  }
-  const json::string& s = v->get_string();
-  return {s.data(), s.size()};
-}
-
-std::string_view view(const json::string& s) {
-  return {s.data(), s.size()};
-}
 
 /// A non-negative integer token count; anything else reads as absent.
 std::optional<std::int64_t> count_member(const json::object& o, std::string_view key) {
@@ -57,25 +40,6 @@ std::optional<std::int64_t> count_member(const json::object& o, std::string_view
   if (const auto* u = v->if_uint64();
       u != nullptr && *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return static_cast<std::int64_t>(*u);
-  }
-  return std::nullopt;
-}
-
-/// A positive integer (an integral double such as 100.0 included, as JSON does not tell them
-/// apart); nullopt otherwise.
-std::optional<std::int64_t> positive_integer(const json::value& v) {
-  if (const auto* i = v.if_int64()) {
-    return *i > 0 ? std::optional<std::int64_t>(*i) : std::nullopt;
-  }
-  if (const auto* u = v.if_uint64()) {
-    return *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-               ? std::optional<std::int64_t>(static_cast<std::int64_t>(*u))
-               : std::nullopt;
-  }
-  if (const auto* d = v.if_double()) {
-    if (*d >= 1 && *d <= 9.0e15 && static_cast<double>(static_cast<std::int64_t>(*d)) == *d) {
-      return static_cast<std::int64_t>(*d);
-    }
   }
   return std::nullopt;
 }
@@ -151,13 +115,7 @@ bool ascii_iequals(std::string_view a, std::string_view b) {
 /// http(s) URLs as url sources.
 bool image_block(const json::object& part, std::string_view where, json::array& out,
                  TranslateError& error) {
-  const json::value* iu = member(part, "image_url");
-  std::string_view url;
-  if (iu != nullptr && iu->is_string()) {
-    url = view(iu->get_string());
-  } else if (iu != nullptr && iu->is_object()) {
-    url = string_member(iu->get_object(), "url");
-  }
+  const std::string_view url = image_url_of(part);
   if (url.empty()) {
     return fail(error, std::string(where) + ": image_url.url is required");
   }
@@ -247,19 +205,14 @@ bool tool_use_blocks(const json::value& tool_calls, std::string_view where, json
         !type.empty() && type != "function") {
       return fail(error, at + ": only function tool calls are supported by this backend");
     }
-    const std::string_view arguments = string_member(*f, "arguments");
-    json::value input = json::object{};
-    if (!arguments.empty()) {
-      boost::system::error_code ec;
-      input = json::parse(arguments, ec);
-      if (ec || !input.is_object()) {
-        return fail(error, at + ".function.arguments: must be a JSON object");
-      }
+    std::optional<json::value> input = tool_arguments_object(string_member(*f, "arguments"));
+    if (!input) {
+      return fail(error, at + ".function.arguments: must be a JSON object");
     }
     out.push_back(json::object{{"type", "tool_use"},
                                {"id", string_member(*call, "id")},
                                {"name", string_member(*f, "name")},
-                               {"input", std::move(input)}});
+                               {"input", std::move(*input)}});
   }
   return true;
 }
@@ -478,23 +431,6 @@ bool check_unsupported(const json::object& body, TranslateError& error) {
   return true;
 }
 
-/// A sampling parameter's JSON text. Doubles are written in their shortest round-trip form
-/// ("0.7", where the DOM serializer would write "7E-1") so the upstream sees the client's value.
-bool number_text(const json::object& body, std::string_view key, std::string& out,
-                 TranslateError& error) {
-  const json::value* v = member(body, key);
-  if (v == nullptr) {
-    return true;
-  }
-  std::optional<std::string> text = json_number_text(*v);
-  if (!text) {
-    return fail(error, std::string(key) +
-                           (v->is_number() ? ": must be a finite number" : ": must be a number"));
-  }
-  out = std::move(*text);
-  return true;
-}
-
 // ---- response ------------------------------------------------------------------------------
 
 std::string_view finish_reason(std::string_view stop_reason) {
@@ -537,24 +473,6 @@ struct RawUsage {
     return u;
   }
 };
-
-std::string usage_json(const Usage& u) {
-  std::string s =
-      "{\"prompt_tokens\":" + std::to_string(u.input) +
-      ",\"completion_tokens\":" + std::to_string(u.output) +
-      ",\"total_tokens\":" + std::to_string(u.input + u.output) +
-      ",\"prompt_tokens_details\":{\"cached_tokens\":" + std::to_string(u.cached_input) +
-      "},\"completion_tokens_details\":{\"reasoning_tokens\":" + std::to_string(u.reasoning) + "}}";
-  return s;
-}
-
-std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
-  std::string body = "{\"error\":{\"message\":" + quote(message) + ",\"type\":" + quote(type) +
-                     ",\"param\":null,\"code\":";
-  body += code.empty() ? std::string("null") : quote(code);
-  body += "}}";
-  return body;
-}
 
 /// How an Anthropic error (HTTP status and error.type) reaches an OpenAI client.
 struct MappedError {
@@ -636,16 +554,6 @@ TranslatedResponse upstream_error(unsigned status, std::string_view body) {
   return r;
 }
 
-TranslatedResponse bad_upstream(std::string_view why) {
-  TranslatedResponse r;
-  r.status = 502;
-  r.body =
-      error_body(std::string("upstream provider sent an unreadable response: ") + std::string(why),
-                 "api_error", "upstream_error");
-  r.retryable = true;
-  return r;
-}
-
 std::string_view reported_model(const json::object& message, std::string_view alias) {
   const std::string_view m = string_member(message, "model");
   return m.empty() ? alias : m;
@@ -657,7 +565,7 @@ std::string_view reported_model(const json::object& message, std::string_view al
 class AnthropicStream final : public StreamTranslator {
  public:
   AnthropicStream(std::int64_t created, bool include_usage, std::string_view alias)
-      : created_(created), include_usage_(include_usage), alias_(alias) {}
+      : created_(created), alias_(alias), chunks_(include_usage) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (failed_) {
@@ -722,7 +630,7 @@ class AnthropicStream final : public StreamTranslator {
     if (type == "ping") {
       return true;
     }
-    if (prefix_.empty()) {
+    if (!chunks_.identified()) {
       // Only event types added after this code was written may come before message_start;
       // content before it has no id to carry.
       if (type.starts_with("content_block") || type.starts_with("message_")) {
@@ -759,17 +667,16 @@ class AnthropicStream final : public StreamTranslator {
 
   bool on_message_start(const json::object& o, std::string& out) {
     const json::value* m = member(o, "message");
-    if (m == nullptr || !m->is_object() || !prefix_.empty()) {
+    if (m == nullptr || !m->is_object() || chunks_.identified()) {
       return protocol_error("a malformed or repeated message_start", out);
     }
     const json::object& message = m->get_object();
     if (const json::value* u = member(message, "usage"); u != nullptr && u->is_object()) {
       raw_usage_.update(u->get_object());
     }
-    prefix_ = "{\"id\":" + quote("chatcmpl-" + std::string(string_member(message, "id"))) +
-              ",\"object\":\"chat.completion.chunk\",\"created\":" + std::to_string(created_) +
-              ",\"model\":" + quote(reported_model(message, alias_));
-    chunk(out, R"({"role":"assistant","content":"","refusal":null})");
+    chunks_.identify("chatcmpl-" + std::string(string_member(message, "id")), created_,
+                     reported_model(message, alias_));
+    chunk(out, kRoleDelta);
     return true;
   }
 
@@ -843,21 +750,19 @@ class AnthropicStream final : public StreamTranslator {
   }
 
   void on_message_stop(std::string& out) {
-    std::string tail = ",\"logprobs\":null,\"finish_reason\":" +
-                       quote(finish_reason_.empty() ? std::string_view("stop") : finish_reason_) +
-                       "}]";
-    chunk(out, "{}", tail);
+    chunks_.choice(out, 0, "{}",
+                   finish_reason_.empty() ? std::string_view("stop") : finish_reason_);
     usage_ = raw_usage_.to_usage();
-    if (include_usage_) {
-      append_sse(out, prefix_ + ",\"choices\":[],\"usage\":" + usage_json(*usage_) + "}");
+    if (chunks_.include_usage()) {
+      chunks_.usage(out, *usage_);
     }
-    append_sse(out, "[DONE]");
+    ChunkWriter::done(out);
     done_ = true;
   }
 
   void content_delta(std::string_view text, std::string& out) {
     if (!text.empty()) {
-      chunk(out, "{\"content\":" + quote(text) + "}");
+      chunk(out, sb::adapters::content_delta(text));
     }
   }
 
@@ -870,19 +775,7 @@ class AnthropicStream final : public StreamTranslator {
                    R"(,"function":{"arguments":)" + quote(partial) + "}}]}");
   }
 
-  /// Appends one chunk with `delta`; `tail` closes the choice (finish_reason null by default).
-  void chunk(std::string& out, std::string_view delta,
-             std::string_view tail = R"(,"logprobs":null,"finish_reason":null}])") {
-    scratch_.assign(prefix_);
-    scratch_ += R"(,"choices":[{"index":0,"delta":)";
-    scratch_ += delta;
-    scratch_ += tail;
-    if (include_usage_) {
-      scratch_ += ",\"usage\":null";  // as OpenAI sends it when include_usage is on
-    }
-    scratch_ += '}';
-    append_sse(out, scratch_);
-  }
+  void chunk(std::string& out, std::string_view delta) { chunks_.choice(out, 0, delta); }
 
   /// An `error` event (https://docs.anthropic.com/en/docs/build-with-claude/streaming#error-events)
   /// as OpenAI's in-stream error event.
@@ -917,12 +810,10 @@ class AnthropicStream final : public StreamTranslator {
   }
 
   std::int64_t created_;
-  bool include_usage_;
   std::string alias_;
+  ChunkWriter chunks_;
   SseParser parser_;
   std::vector<SseEvent> events_;
-  std::string prefix_;   // the chunk's members before "choices"; empty until message_start
-  std::string scratch_;  // chunk being built, reused
   std::vector<std::pair<std::int64_t, Block>> blocks_;  // by Anthropic content block index
   std::size_t tools_ = 0;
   std::string_view finish_reason_;  // points at a literal
@@ -976,8 +867,10 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
 
   std::string temperature;
   std::string top_p;
-  if (!number_text(body, "temperature", temperature, error) ||
-      !number_text(body, "top_p", top_p, error)) {
+  std::string why;
+  if (!number_text(body, "temperature", temperature, why) ||
+      !number_text(body, "top_p", top_p, why)) {
+    fail(error, std::move(why));
     return std::nullopt;
   }
   if (const json::value* stop = member(body, "stop")) {
@@ -1077,7 +970,7 @@ TranslatedResponse AnthropicTranslator::response(unsigned status, std::string_vi
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   if (ec || !v.is_object()) {
-    return bad_upstream("not a JSON object");
+    return unreadable_upstream("not a JSON object");
   }
   const json::object& message = v.get_object();
   if (string_member(message, "type") == "error") {
@@ -1085,7 +978,7 @@ TranslatedResponse AnthropicTranslator::response(unsigned status, std::string_vi
   }
   const json::value* content = member(message, "content");
   if (string_member(message, "type") != "message" || content == nullptr || !content->is_array()) {
-    return bad_upstream("not a message");
+    return unreadable_upstream("not a message");
   }
 
   std::string text;
@@ -1100,26 +993,16 @@ TranslatedResponse AnthropicTranslator::response(unsigned status, std::string_vi
       text += string_member(block, "text");
     } else if (type == "tool_use") {
       const json::value* input = block.if_contains("input");
-      tool_calls.push_back(json::object{
-          {"id", string_member(block, "id")},
-          {"type", "function"},
-          {"function",
-           json::object{{"name", string_member(block, "name")},
-                        {"arguments", input != nullptr ? json::serialize(*input) : "{}"}}}});
+      tool_calls.push_back(tool_call_object(string_member(block, "id"),
+                                            string_member(block, "name"),
+                                            input != nullptr ? json::serialize(*input) : "{}"));
     }
     // thinking, redacted_thinking and server-tool blocks are not part of an OpenAI answer.
   }
 
-  json::object msg{{"role", "assistant"}};
-  if (text.empty() && !tool_calls.empty()) {
-    msg["content"] = nullptr;
-  } else {
-    msg["content"] = text;
-  }
-  msg["refusal"] = nullptr;
-  if (!tool_calls.empty()) {
-    msg["tool_calls"] = std::move(tool_calls);
-  }
+  const bool null_content = text.empty() && !tool_calls.empty();
+  json::object msg = assistant_message(null_content ? json::value(nullptr) : json::value(text),
+                                       std::move(tool_calls));
 
   RawUsage raw;
   if (const json::value* u = member(message, "usage"); u != nullptr && u->is_object()) {
@@ -1127,17 +1010,11 @@ TranslatedResponse AnthropicTranslator::response(unsigned status, std::string_vi
   }
   const Usage usage = raw.to_usage();
 
-  json::object out{
-      {"id", "chatcmpl-" + std::string(string_member(message, "id"))},
-      {"object", "chat.completion"},
-      {"created", created_},
-      {"model", reported_model(message, model_alias)},
-      {"choices", json::array{json::object{
-                      {"index", 0},
-                      {"message", std::move(msg)},
-                      {"logprobs", nullptr},
-                      {"finish_reason", finish_reason(string_member(message, "stop_reason"))}}}},
-  };
+  const json::object out = completion_object(
+      "chatcmpl-" + std::string(string_member(message, "id")), created_,
+      reported_model(message, model_alias),
+      json::array{completion_choice(0, std::move(msg),
+                                    finish_reason(string_member(message, "stop_reason")))});
   std::string serialized = json::serialize(out);
   // Usage goes last, in OpenAI's member order.
   serialized.pop_back();
@@ -1165,21 +1042,7 @@ std::unique_ptr<StreamTranslator> AnthropicTranslator::stream(bool include_usage
 }
 
 std::optional<std::string> parse_retry_after(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-    v.remove_prefix(1);
-  }
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-    v.remove_suffix(1);
-  }
-  if (v.empty() || v.size() > 10) {
-    return std::nullopt;
-  }
-  for (const char c : v) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-  }
-  return std::string(v);
+  return delta_seconds(v, 10);
 }
 
 }  // namespace sb::adapters

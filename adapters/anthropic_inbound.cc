@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -26,60 +26,9 @@ namespace json = boost::json;
 
 // ---- small JSON helpers --------------------------------------------------------------------
 
-/// A member that is present and not null.
-const json::value* member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && !v->is_null() ? v : nullptr;
-}
-
-std::string_view view(const json::string& s) {
-  return {s.data(), s.size()};
-}
-
-std::string_view string_member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? view(v->get_string()) : std::string_view();
-}
-
 bool fail(std::string& error, std::string message) {
   error = std::move(message);
   return false;
-}
-
-/// A positive integer (an integral double such as 100.0 included, as JSON does not tell them
-/// apart); nullopt otherwise.
-std::optional<std::int64_t> positive_integer(const json::value& v) {
-  if (const auto* i = v.if_int64()) {
-    return *i > 0 ? std::optional<std::int64_t>(*i) : std::nullopt;
-  }
-  if (const auto* u = v.if_uint64()) {
-    return *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-               ? std::optional<std::int64_t>(static_cast<std::int64_t>(*u))
-               : std::nullopt;
-  }
-  if (const auto* d = v.if_double()) {
-    if (*d >= 1 && *d <= 9.0e15 && static_cast<double>(static_cast<std::int64_t>(*d)) == *d) {
-      return static_cast<std::int64_t>(*d);
-    }
-  }
-  return std::nullopt;
-}
-
-/// A sampling parameter's JSON text. Doubles are written in their shortest round-trip form
-/// ("0.7", where the DOM serializer would write "7E-1") so the upstream sees the client's value.
-bool number_text(const json::object& body, std::string_view key, std::string& out,
-                 std::string& error) {
-  const json::value* v = member(body, key);
-  if (v == nullptr) {
-    return true;
-  }
-  std::optional<std::string> text = json_number_text(*v);
-  if (!text) {
-    return fail(error, std::string(key) +
-                           (v->is_number() ? ": must be a finite number" : ": must be a number"));
-  }
-  out = std::move(*text);
-  return true;
 }
 
 json::object text_part(std::string_view text) {

@@ -13,6 +13,7 @@
 
 #include "adapters/json_edit.h"
 #include "adapters/openai_compatible.h"
+#include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -182,37 +183,6 @@ std::optional<CleanChoices> clean_choices(std::string_view array, bool stream,
   }
   r.array.push_back(']');
   return r;
-}
-
-std::string_view error_type_for(unsigned status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 408:
-    case 504:
-      return "timeout_error";
-    case 429:
-      return "rate_limit_error";
-    default:
-      return status < 500 ? "invalid_request_error" : "api_error";
-  }
-}
-
-bool retryable_status(unsigned status) {
-  return status == 408 || status == 429 || status >= 500;
-}
-
-std::string_view string_of(const json::value* v) {
-  if (v != nullptr) {
-    if (const json::string* s = v->if_string()) {
-      return *s;
-    }
-  }
-  return {};
 }
 
 /// "Please retry after 6 seconds." → "6": Azure's 429 text, for when the Retry-After header
@@ -504,9 +474,8 @@ bool AzureStreamTranslator::feed(std::string_view bytes, std::string& out) {
   }
   if (parser_.pending_bytes() > kMaxPendingEvent) {
     error_ = TranslateError{502, "upstream stream event larger than 8 MiB"};
-    append_sse(
-        out, R"({"error":{"message":"upstream stream event larger than 8 MiB","type":"api_error",)"
-             R"("param":null,"code":"upstream_stream_interrupted"}})");
+    append_sse(out, error_body("upstream stream event larger than 8 MiB", "api_error",
+                               "upstream_stream_interrupted"));
     return false;
   }
   return true;
@@ -557,11 +526,7 @@ TranslatedResponse AzureTranslator::response(unsigned status, std::string_view /
   TranslatedResponse r;
   std::vector<JsonMember> members;
   if (!scan_object(body, members)) {
-    r.status = 502;
-    r.retryable = true;
-    r.body = R"({"error":{"message":"Azure OpenAI returned a response that is not a JSON object",)"
-             R"("type":"api_error","param":null,"code":"upstream_error"}})";
-    return r;
+    return bad_upstream("Azure OpenAI returned a response that is not a JSON object");
   }
   r.status = status;
   r.body = clean_azure_response(std::string(body));

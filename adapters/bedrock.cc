@@ -14,6 +14,7 @@
 
 #include "adapters/eventstream.h"
 #include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
 #include "adapters/sigv4.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
@@ -26,29 +27,6 @@ namespace json = boost::json;
 // The SigV4 signing name of bedrock-runtime.{region}.amazonaws.com is "bedrock".
 // https://docs.aws.amazon.com/general/latest/gr/bedrock.html
 constexpr std::string_view kSigningService = "bedrock";
-
-const json::value* member(const json::object& o, std::string_view key) {
-  return o.if_contains(key);
-}
-
-std::string_view string_member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) {
-    return {};
-  }
-  const json::string& s = v->get_string();
-  return {s.data(), s.size()};
-}
-
-const json::object* object_member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr ? v->if_object() : nullptr;
-}
-
-const json::array* array_member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr ? v->if_array() : nullptr;
-}
 
 std::optional<std::int64_t> int_member(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -166,7 +144,7 @@ bool user_content(const json::value& content, json::array& out, std::string& why
 }
 
 bool assistant_content(const json::object& msg, json::array& out, std::string& why) {
-  if (const json::value* c = member(msg, "content")) {
+  if (const json::value* c = msg.if_contains("content")) {
     auto text = plain_text(*c);
     if (!text) {
       why = "assistant content must be a string or text parts";
@@ -185,26 +163,21 @@ bool assistant_content(const json::object& msg, json::array& out, std::string& w
       why = "tool_calls entries must carry a function";
       return false;
     }
-    const std::string_view args = string_member(*fn, "arguments");
-    json::value input = json::object{};
-    if (!args.empty()) {
-      boost::system::error_code ec;
-      input = json::parse(args, ec);
-      if (ec || !input.is_object()) {
-        why = "tool call arguments must be a JSON object for Bedrock";
-        return false;
-      }
+    std::optional<json::value> input = tool_arguments_object(string_member(*fn, "arguments"));
+    if (!input) {
+      why = "tool call arguments must be a JSON object for Bedrock";
+      return false;
     }
     // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html
     out.push_back(json::object{{"toolUse", json::object{{"toolUseId", string_member(*call, "id")},
                                                         {"name", string_member(*fn, "name")},
-                                                        {"input", std::move(input)}}}});
+                                                        {"input", std::move(*input)}}}});
   }
   return true;
 }
 
 bool tool_result(const json::object& msg, json::array& out, std::string& why) {
-  const json::value* c = member(msg, "content");
+  const json::value* c = msg.if_contains("content");
   auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
   if (!text) {
     why = "tool message content must be a string or text parts";
@@ -256,7 +229,7 @@ std::optional<json::object> tool_config(const json::object& body, bool history_u
     if (const std::string_view d = string_member(*fn, "description"); !d.empty()) {
       spec["description"] = d;
     }
-    const json::value* params = member(*fn, "parameters");
+    const json::value* params = fn->if_contains("parameters");
     spec["inputSchema"] = json::object{
         {"json",
          params != nullptr && params->is_object()
@@ -267,7 +240,7 @@ std::optional<json::object> tool_config(const json::object& body, bool history_u
   }
   json::object config{{"tools", std::move(specs)}};
   // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html
-  if (const json::value* choice = member(body, "tool_choice")) {
+  if (const json::value* choice = body.if_contains("tool_choice")) {
     if (choice->is_string()) {
       const std::string_view c = choice->get_string();
       if (c == "required") {
@@ -341,25 +314,6 @@ std::optional<Usage> usage_from_bedrock(const json::object* u) {
   return r;
 }
 
-json::object usage_json(const Usage& u) {
-  return json::object{
-      {"prompt_tokens", u.input},
-      {"completion_tokens", u.output},
-      {"total_tokens", u.input + u.output},
-      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_input}}},
-      {"completion_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}}};
-}
-
-std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
-  json::object e{{"message", message}, {"type", type}, {"param", nullptr}};
-  if (code.empty()) {
-    e["code"] = nullptr;
-  } else {
-    e["code"] = code;
-  }
-  return json::serialize(json::object{{"error", std::move(e)}});
-}
-
 struct MappedError {
   unsigned status;
   std::string_view type;
@@ -414,33 +368,6 @@ MappedError map_error(unsigned status, std::string_view name) {
   return {status >= 400 && status < 500 ? status : 502u, "invalid_request_error", {}, false};
 }
 
-std::optional<std::string> seconds(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-    v.remove_prefix(1);
-  }
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-    v.remove_suffix(1);
-  }
-  if (v.empty() || v.size() > 9) {
-    return std::nullopt;
-  }
-  for (const char c : v) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-  }
-  return std::string(v);
-}
-
-TranslatedResponse bad_upstream(std::string_view why) {
-  TranslatedResponse r;
-  r.status = 502;
-  r.body = error_body("upstream provider sent an unreadable response: " + std::string(why),
-                      "api_error", "upstream_error");
-  r.retryable = true;
-  return r;
-}
-
 std::string derive_id(std::int64_t created, std::string_view amz_date) {
   return "chatcmpl-" +
          sha256_hex(std::to_string(created) + "|" + std::string(amz_date)).substr(0, 24);
@@ -451,7 +378,9 @@ std::string derive_id(std::int64_t created, std::string_view amz_date) {
 class BedrockStream final : public StreamTranslator {
  public:
   BedrockStream(std::string id, std::int64_t created, bool include_usage, std::string_view alias)
-      : id_(std::move(id)), created_(created), include_usage_(include_usage), alias_(alias) {}
+      : chunks_(include_usage) {
+    chunks_.identify(id, created, alias);
+  }
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (failed_) {
@@ -536,16 +465,17 @@ class BedrockStream final : public StreamTranslator {
             {"id", string_member(*tool, "toolUseId")},
             {"type", "function"},
             {"function", json::object{{"name", string_member(*tool, "name")}, {"arguments", ""}}}};
-        chunk(out, json::object{{"tool_calls", json::array{std::move(call)}}});
+        chunk(out, json::serialize(json::object{{"tool_calls", json::array{std::move(call)}}}));
       }
     } else if (event == "contentBlockDelta") {
       const json::object* delta = object_member(o, "delta");
       if (delta == nullptr) {
         return true;
       }
-      if (const json::value* text = member(*delta, "text"); text != nullptr && text->is_string()) {
+      if (const json::value* text = delta->if_contains("text");
+          text != nullptr && text->is_string()) {
         role_chunk(out);
-        chunk(out, json::object{{"content", *text}});
+        chunk(out, content_delta(text->get_string()));
       } else if (const json::object* tool = object_member(*delta, "toolUse")) {
         const std::int64_t block = int_member(o, "contentBlockIndex").value_or(-1);
         const auto it = tool_index_.find(block);
@@ -555,11 +485,11 @@ class BedrockStream final : public StreamTranslator {
         }
         chunk(
             out,
-            json::object{
+            json::serialize(json::object{
                 {"tool_calls",
                  json::array{json::object{
                      {"index", it->second},
-                     {"function", json::object{{"arguments", string_member(*tool, "input")}}}}}}});
+                     {"function", json::object{{"arguments", string_member(*tool, "input")}}}}}}}));
       }
       // reasoningContent deltas have no place in an OpenAI chat completion: dropped.
     } else if (event == "messageStop") {
@@ -579,13 +509,10 @@ class BedrockStream final : public StreamTranslator {
 
   /// The usage chunk (when asked for and known), then [DONE].
   void end_stream(std::string& out) {
-    if (include_usage_ && usage_) {
-      json::object c = base();
-      c["choices"] = json::array{};
-      c["usage"] = usage_json(*usage_);
-      append_sse(out, json::serialize(c));
+    if (chunks_.include_usage() && usage_) {
+      chunks_.usage(out, *usage_);
     }
-    append_sse(out, "[DONE]");
+    ChunkWriter::done(out);
     done_ = true;
   }
 
@@ -617,44 +544,21 @@ class BedrockStream final : public StreamTranslator {
     return false;
   }
 
-  json::object base() const {
-    return json::object{
-        {"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", alias_}};
-  }
-
-  void emit(std::string& out, json::object delta, std::string_view finish) {
-    json::object c = base();
-    json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
-    if (finish.empty()) {
-      choice["finish_reason"] = nullptr;
-    } else {
-      choice["finish_reason"] = finish;
-    }
-    c["choices"] = json::array{std::move(choice)};
-    if (include_usage_) {
-      c["usage"] = nullptr;  // as OpenAI sends on every chunk when include_usage is set
-    }
-    append_sse(out, json::serialize(c));
-  }
-
   void role_chunk(std::string& out) {
     if (role_sent_) {
       return;
     }
     role_sent_ = true;
-    emit(out, json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, {});
+    chunks_.choice(out, 0, kRoleDelta);
   }
 
-  void chunk(std::string& out, json::object delta) { emit(out, std::move(delta), {}); }
+  void chunk(std::string& out, std::string_view delta) { chunks_.choice(out, 0, delta); }
 
   void finish_chunk(std::string& out, std::string_view reason) {
-    emit(out, json::object{}, reason);
+    chunks_.choice(out, 0, "{}", reason);
   }
 
-  std::string id_;
-  std::int64_t created_;
-  bool include_usage_;
-  std::string alias_;
+  ChunkWriter chunks_;
   EventStreamDecoder decoder_;
   std::vector<EventStreamMessage> scratch_;
   std::map<std::int64_t, std::size_t> tool_index_;  // contentBlockIndex -> tool_calls index
@@ -714,7 +618,7 @@ std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& bo
     const std::string_view role = string_member(*msg, "role");
     json::array content;
     if (role == "system" || role == "developer") {
-      const json::value* c = member(*msg, "content");
+      const json::value* c = msg->if_contains("content");
       auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
       if (!text) {
         return reject("system content must be a string or text parts");
@@ -723,7 +627,7 @@ std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& bo
       continue;
     }
     if (role == "user") {
-      const json::value* c = member(*msg, "content");
+      const json::value* c = msg->if_contains("content");
       if (c == nullptr || !user_content(*c, content, why)) {
         return reject(why.empty() ? "user message needs content" : why);
       }
@@ -758,20 +662,20 @@ std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& bo
 
   // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
   json::object inference;
-  const json::value* max_tokens = member(body, "max_completion_tokens");
+  const json::value* max_tokens = body.if_contains("max_completion_tokens");
   if (max_tokens == nullptr || max_tokens->is_null()) {
-    max_tokens = member(body, "max_tokens");
+    max_tokens = body.if_contains("max_tokens");
   }
   if (max_tokens != nullptr && !max_tokens->is_null()) {
     inference["maxTokens"] = *max_tokens;
   }
-  if (const json::value* t = member(body, "temperature"); t != nullptr && !t->is_null()) {
+  if (const json::value* t = body.if_contains("temperature"); t != nullptr && !t->is_null()) {
     inference["temperature"] = *t;
   }
-  if (const json::value* p = member(body, "top_p"); p != nullptr && !p->is_null()) {
+  if (const json::value* p = body.if_contains("top_p"); p != nullptr && !p->is_null()) {
     inference["topP"] = *p;
   }
-  if (const json::value* stop = member(body, "stop"); stop != nullptr && !stop->is_null()) {
+  if (const json::value* stop = body.if_contains("stop"); stop != nullptr && !stop->is_null()) {
     if (stop->is_string()) {
       inference["stopSequences"] = json::array{*stop};
     } else if (stop->is_array()) {
@@ -789,7 +693,7 @@ std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& bo
     out["toolConfig"] = std::move(*tools);
   }
 
-  const json::value* stream_v = member(body, "stream");
+  const json::value* stream_v = body.if_contains("stream");
   const bool stream = stream_v != nullptr && stream_v->is_bool() && stream_v->get_bool();
 
   UpstreamRequest req;
@@ -833,14 +737,14 @@ TranslatedResponse BedrockTranslator::response(unsigned status, std::string_view
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   if (ec || !v.is_object()) {
-    return bad_upstream("not a JSON object");
+    return unreadable_upstream("not a JSON object");
   }
   const json::object& o = v.get_object();
   const json::object* output = object_member(o, "output");
   const json::object* message = output != nullptr ? object_member(*output, "message") : nullptr;
   const json::array* content = message != nullptr ? array_member(*message, "content") : nullptr;
   if (content == nullptr) {
-    return bad_upstream("no output.message.content");
+    return unreadable_upstream("no output.message.content");
   }
   std::string text;
   bool has_text = false;
@@ -850,44 +754,28 @@ TranslatedResponse BedrockTranslator::response(unsigned status, std::string_view
     if (block == nullptr) {
       continue;
     }
-    if (const json::value* t = member(*block, "text"); t != nullptr && t->is_string()) {
+    if (const json::value* t = block->if_contains("text"); t != nullptr && t->is_string()) {
       text.append(t->get_string());
       has_text = true;
     } else if (const json::object* tool = object_member(*block, "toolUse")) {
-      const json::value* input = member(*tool, "input");
-      tool_calls.push_back(json::object{
-          {"id", string_member(*tool, "toolUseId")},
-          {"type", "function"},
-          {"function",
-           json::object{{"name", string_member(*tool, "name")},
-                        {"arguments", input != nullptr ? json::serialize(*input) : "{}"}}}});
+      const json::value* input = tool->if_contains("input");
+      tool_calls.push_back(tool_call_object(string_member(*tool, "toolUseId"),
+                                            string_member(*tool, "name"),
+                                            input != nullptr ? json::serialize(*input) : "{}"));
     }
     // reasoningContent, guardContent, citations...: nothing OpenAI sends.
   }
-  json::object msg{{"role", "assistant"}};
-  if (has_text || tool_calls.empty()) {
-    msg["content"] = text;
-  } else {
-    msg["content"] = nullptr;
-  }
-  msg["refusal"] = nullptr;
-  if (!tool_calls.empty()) {
-    msg["tool_calls"] = std::move(tool_calls);
-  }
+  const bool null_content = !has_text && !tool_calls.empty();
+  json::object msg = assistant_message(null_content ? json::value(nullptr) : json::value(text),
+                                       std::move(tool_calls));
   TranslatedResponse r;
   r.usage = usage_from_bedrock(object_member(o, "usage"));
-  json::object completion{
-      {"id", id_},
-      {"object", "chat.completion"},
-      {"created", created_},
-      {"model", model_alias},
-      {"choices", json::array{json::object{
-                      {"index", 0},
-                      {"message", std::move(msg)},
-                      {"logprobs", nullptr},
-                      {"finish_reason", finish_reason(string_member(o, "stopReason"))}}}}};
+  json::object completion =
+      completion_object(id_, created_, model_alias,
+                        json::array{completion_choice(
+                            0, std::move(msg), finish_reason(string_member(o, "stopReason")))});
   if (r.usage) {
-    completion["usage"] = usage_json(*r.usage);
+    completion["usage"] = usage_object(*r.usage);
   }
   r.body = json::serialize(completion);
   return r;
@@ -937,7 +825,7 @@ TranslatedResponse BedrockTranslator::response_with_error_type(unsigned status,
   r.body = error_body(message, m.type, m.code);
   r.retryable = m.retryable;
   if (m.retryable) {
-    r.retry_after = seconds(retry_after);
+    r.retry_after = delta_seconds(retry_after, 9);
   }
   return r;
 }

@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -23,65 +23,11 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kChatcmplPrefix = "chatcmpl-";
 /// Upstream bytes a stream may hold for one incomplete event. Gemini events are one JSON object
 /// each; generated images (inlineData) make the largest ones, well under this.
 constexpr std::size_t kMaxPendingEventBytes = 32 * 1024 * 1024;
 
 // ---- small JSON helpers -----------------------------------------------------------------------
-
-std::string_view string_of(const json::value* v) {
-  if (v != nullptr) {
-    if (const json::string* s = v->if_string()) {
-      return *s;
-    }
-  }
-  return {};
-}
-
-const json::object* object_of(const json::value* v) {
-  return v != nullptr ? v->if_object() : nullptr;
-}
-
-const json::array* array_of(const json::value* v) {
-  return v != nullptr ? v->if_array() : nullptr;
-}
-
-const json::value* find(const json::object* o, std::string_view key) {
-  return o != nullptr ? o->if_contains(key) : nullptr;
-}
-
-bool is_number(const json::value* v) {
-  return v != nullptr && (v->is_int64() || v->is_uint64() || v->is_double());
-}
-
-/// A non-negative integer count; Gemini sends token counts as JSON integers.
-std::int64_t count_of(const json::value* v) {
-  if (v != nullptr) {
-    if (const auto* i = v->if_int64()) {
-      return *i > 0 ? *i : 0;
-    }
-    if (const auto* u = v->if_uint64()) {
-      return *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-                 ? static_cast<std::int64_t>(*u)
-                 : 0;
-    }
-  }
-  return 0;
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -92,17 +38,6 @@ std::string lower(std::string_view s) {
 }
 
 // ---- request: parts ---------------------------------------------------------------------------
-
-/// Collects what a request translation needs to report a failure.
-struct Failure {
-  TranslateError& error;
-
-  bool operator()(std::string message) const {
-    error.status = 400;
-    error.message = std::move(message);
-    return false;
-  }
-};
 
 /// MIME type for an image URL, guessed from the extension of its path (query and fragment
 /// ignored); "image/jpeg" when unknown. Gemini requires a mimeType beside every fileUri:
@@ -136,7 +71,7 @@ std::string_view guess_image_mime(std::string_view url) {
 
 /// `data:<mime>[;params];base64,<data>` → `inlineData{mimeType, data}`. Gemini takes base64 only:
 /// https://ai.google.dev/api/caching#Blob
-bool data_url_part(std::string_view url, json::array& parts, const Failure& fail) {
+bool data_url_part(std::string_view url, json::array& parts, const RequestFailure& fail) {
   const std::size_t comma = url.find(',');
   if (comma == std::string_view::npos) {
     return fail("data URL without a comma");
@@ -159,7 +94,7 @@ bool data_url_part(std::string_view url, json::array& parts, const Failure& fail
 
 /// An OpenAI image URL as a Gemini part: data URLs inline, http(s) URLs as `fileData` (Gemini
 /// fetches them; https://ai.google.dev/gemini-api/docs/file-input-methods).
-bool image_part(std::string_view url, json::array& parts, const Failure& fail) {
+bool image_part(std::string_view url, json::array& parts, const RequestFailure& fail) {
   if (starts_with_ci(url, "data:")) {
     return data_url_part(url, parts, fail);
   }
@@ -181,7 +116,7 @@ void text_part(std::string_view text, json::array& parts) {
 /// Appends the parts of an OpenAI message `content` (string, array of parts, or null).
 /// `media`: whether image, audio and file parts are allowed (user messages only).
 bool content_parts(const json::value* content, bool media, json::array& parts,
-                   const Failure& fail) {
+                   const RequestFailure& fail) {
   if (content == nullptr || content->is_null()) {
     return true;
   }
@@ -204,11 +139,7 @@ bool content_parts(const json::value* content, bool media, json::array& parts,
     } else if (type == "refusal" && !media) {
       text_part(string_of(p->if_contains("refusal")), parts);
     } else if (type == "image_url" && media) {
-      const json::value* iu = p->if_contains("image_url");
-      std::string_view url = string_of(iu);
-      if (url.empty()) {
-        url = string_of(find(object_of(iu), "url"));
-      }
+      const std::string_view url = image_url_of(*p);
       if (url.empty()) {
         return fail("image_url part without a url");
       }
@@ -218,8 +149,8 @@ bool content_parts(const json::value* content, bool media, json::array& parts,
     } else if (type == "input_audio" && media) {
       // https://platform.openai.com/docs/api-reference/chat/create (input_audio: data, format)
       const json::object* a = object_of(p->if_contains("input_audio"));
-      const std::string_view data = string_of(find(a, "data"));
-      const std::string_view format = string_of(find(a, "format"));
+      const std::string_view data = string_of(member_of(a, "data"));
+      const std::string_view format = string_of(member_of(a, "format"));
       if (data.empty() || format.empty()) {
         return fail("input_audio part needs data and format");
       }
@@ -227,7 +158,7 @@ bool content_parts(const json::value* content, bool media, json::array& parts,
       parts.push_back(json::object{{"inlineData", std::move(blob)}});
     } else if (type == "file" && media) {
       const json::object* f = object_of(p->if_contains("file"));
-      const std::string_view data = string_of(find(f, "file_data"));
+      const std::string_view data = string_of(member_of(f, "file_data"));
       if (!starts_with_ci(data, "data:")) {
         return fail(
             "file parts need file_data as a base64 data: URL for Gemini (file_id is "
@@ -245,7 +176,7 @@ bool content_parts(const json::value* content, bool media, json::array& parts,
 }
 
 /// The text of a tool result: a string, or its text parts joined.
-bool tool_result_text(const json::value* content, std::string& out, const Failure& fail) {
+bool tool_result_text(const json::value* content, std::string& out, const RequestFailure& fail) {
   if (content == nullptr || content->is_null()) {
     return true;
   }
@@ -268,48 +199,15 @@ bool tool_result_text(const json::value* content, std::string& out, const Failur
 }
 
 /// `functionCall{name, args}` from an OpenAI function call (`arguments` is a JSON text).
-bool function_call_part(const json::object* fn, json::array& parts, const Failure& fail) {
-  const std::string_view name = string_of(find(fn, "name"));
-  if (name.empty()) {
-    return fail("assistant tool call without a function name");
-  }
-  const std::string_view arguments = string_of(find(fn, "arguments"));
-  json::value args = json::object{};
-  if (arguments.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-    boost::system::error_code ec;
-    args = json::parse(arguments, ec);
-    if (ec || !args.is_object()) {
-      return fail("tool call arguments of '" + std::string(name) +
-                  "' must be a JSON object for Gemini");
-    }
+bool function_call_part(const json::object* fn, json::array& parts, const RequestFailure& fail) {
+  std::string_view name;
+  json::value args;
+  if (!function_call_of(fn, "Gemini", fail, name, args)) {
+    return false;
   }
   json::object call{{"name", name}, {"args", std::move(args)}};
   parts.push_back(json::object{{"functionCall", std::move(call)}});
   return true;
-}
-
-/// The function name of the assistant tool call `id`, searched backwards from message `before`
-/// (the nearest call wins when a client reuses ids across turns). Gemini matches function
-/// responses by name: https://ai.google.dev/api/caching#FunctionResponse
-std::string_view tool_name_for(const json::array& messages, std::size_t before,
-                               std::string_view id) {
-  for (std::size_t i = before; i-- > 0;) {
-    const json::object* m = messages[i].if_object();
-    if (m == nullptr || string_of(m->if_contains("role")) != "assistant") {
-      continue;
-    }
-    const json::array* calls = array_of(m->if_contains("tool_calls"));
-    if (calls == nullptr) {
-      continue;
-    }
-    for (const json::value& c : *calls) {
-      const json::object* co = c.if_object();
-      if (co != nullptr && string_of(co->if_contains("id")) == id) {
-        return string_of(find(object_of(co->if_contains("function")), "name"));
-      }
-    }
-  }
-  return {};
 }
 
 // ---- request: schemas -------------------------------------------------------------------------
@@ -393,16 +291,16 @@ bool empty_object_schema(const json::value& schema) {
 
 // ---- request: tools ---------------------------------------------------------------------------
 
-bool function_declaration(const json::object* fn, json::array& decls, const Failure& fail) {
-  const std::string_view name = string_of(find(fn, "name"));
+bool function_declaration(const json::object* fn, json::array& decls, const RequestFailure& fail) {
+  const std::string_view name = string_of(member_of(fn, "name"));
   if (name.empty()) {
     return fail("tool function without a name");
   }
   json::object decl{{"name", name}};
-  if (const std::string_view d = string_of(find(fn, "description")); !d.empty()) {
+  if (const std::string_view d = string_of(member_of(fn, "description")); !d.empty()) {
     decl["description"] = d;
   }
-  if (const json::value* params = find(fn, "parameters");
+  if (const json::value* params = member_of(fn, "parameters");
       params != nullptr && !empty_object_schema(*params)) {
     decl["parameters"] = gemini_schema(*params);
   }
@@ -414,7 +312,7 @@ bool function_declaration(const json::object* fn, json::array& decls, const Fail
 /// gets the names an `allowed_tools` choice in auto mode restricts the declarations to.
 /// https://ai.google.dev/api/caching#FunctionCallingConfig
 bool function_calling_config(const json::value* choice, json::object& config,
-                             std::vector<std::string>& allowed, const Failure& fail) {
+                             std::vector<std::string>& allowed, const RequestFailure& fail) {
   if (choice == nullptr || choice->is_null()) {
     return true;
   }
@@ -437,12 +335,12 @@ bool function_calling_config(const json::value* choice, json::object& config,
   const std::string_view type = string_of(o->if_contains("type"));
   if (type == "allowed_tools") {
     const json::object* at = object_of(o->if_contains("allowed_tools"));
-    const std::string_view mode = string_of(find(at, "mode"));
+    const std::string_view mode = string_of(member_of(at, "mode"));
     json::array names;
-    if (const json::array* tools = array_of(find(at, "tools"))) {
+    if (const json::array* tools = array_of(member_of(at, "tools"))) {
       for (const json::value& t : *tools) {
         const std::string_view n =
-            string_of(find(object_of(find(t.if_object(), "function")), "name"));
+            string_of(member_of(object_of(member_of(t.if_object(), "function")), "name"));
         if (!n.empty()) {
           names.push_back(json::string(n));
           allowed.emplace_back(n);
@@ -462,7 +360,7 @@ bool function_calling_config(const json::value* choice, json::object& config,
     return true;
   }
   // {"type":"function","function":{"name":...}}, or the legacy function_call {"name":...}.
-  std::string_view name = string_of(find(object_of(o->if_contains("function")), "name"));
+  std::string_view name = string_of(member_of(object_of(o->if_contains("function")), "name"));
   if (name.empty() && type.empty()) {
     name = string_of(o->if_contains("name"));
   }
@@ -475,7 +373,7 @@ bool function_calling_config(const json::value* choice, json::object& config,
 }
 
 /// tools / legacy functions → `tools[{functionDeclarations}]`, plus `toolConfig`.
-bool translate_tools(const json::object& body, json::object& out, const Failure& fail) {
+bool translate_tools(const json::object& body, json::object& out, const RequestFailure& fail) {
   json::array decls;
   if (const json::array* tools = array_of(body.if_contains("tools"))) {
     for (const json::value& t : *tools) {
@@ -527,7 +425,7 @@ bool translate_tools(const json::object& body, json::object& out, const Failure&
 // ---- request: generation config ---------------------------------------------------------------
 
 /// https://ai.google.dev/api/generate-content#generationconfig
-bool generation_config(const json::object& body, json::object& out, const Failure& fail) {
+bool generation_config(const json::object& body, json::object& out, const RequestFailure& fail) {
   json::object gc;
   auto copy_number = [&](std::string_view from, std::string_view to) {
     const json::value* v = body.if_contains(from);
@@ -560,7 +458,7 @@ bool generation_config(const json::object& body, json::object& out, const Failur
     if (type == "json_object") {
       gc["responseMimeType"] = "application/json";
     } else if (type == "json_schema") {
-      const json::value* schema = find(object_of(rf->if_contains("json_schema")), "schema");
+      const json::value* schema = member_of(object_of(rf->if_contains("json_schema")), "schema");
       if (schema == nullptr || !schema->is_object()) {
         return fail("response_format json_schema needs a schema object");
       }
@@ -582,7 +480,8 @@ bool generation_config(const json::object& body, json::object& out, const Failur
 /// consecutive messages of the same Gemini role are merged into one content
 /// (https://ai.google.dev/api/caching#Content); tool results travel as functionResponse parts
 /// of a "user" turn, all results of a parallel call together.
-bool translate_messages(const json::array& messages, json::object& out, const Failure& fail) {
+bool translate_messages(const json::array& messages, json::object& out,
+                        const RequestFailure& fail) {
   json::array system_parts;
   json::array contents;
   std::string_view last_role;
@@ -643,6 +542,8 @@ bool translate_messages(const json::array& messages, json::object& out, const Fa
     } else if (role == "tool" || role == "function") {
       std::string_view name;
       if (role == "tool") {
+        // Gemini matches function responses by name, not by call id:
+        // https://ai.google.dev/api/caching#FunctionResponse
         const std::string_view id = string_of(m->if_contains("tool_call_id"));
         name = tool_name_for(messages, i, id);
         if (name.empty()) {
@@ -713,15 +614,6 @@ std::optional<Usage> usage_of(const json::value* meta) {
   return u;
 }
 
-json::object openai_usage(const Usage& u) {
-  return json::object{
-      {"prompt_tokens", u.input},
-      {"completion_tokens", u.output},
-      {"total_tokens", u.input + u.output},
-      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_input}}},
-      {"completion_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}}};
-}
-
 /// Gemini finishReason → OpenAI finish_reason.
 /// https://ai.google.dev/api/generate-content#FinishReason
 std::string_view finish_reason_of(std::string_view reason, bool tool_calls) {
@@ -735,35 +627,6 @@ std::string_view finish_reason_of(std::string_view reason, bool tool_calls) {
   }
   // STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, ...: OpenAI has no closer reason than stop.
   return tool_calls ? "tool_calls" : "stop";
-}
-
-/// OpenAI error `type` for a status, as the gateway's own errors use.
-std::string_view error_type_for(unsigned status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 408:
-    case 504:
-      return "timeout_error";
-    case 429:
-      return "rate_limit_error";
-    default:
-      return status < 500 ? "invalid_request_error" : "api_error";
-  }
-}
-
-std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
-  json::object e{{"message", message}, {"type", type}, {"param", nullptr}};
-  e["code"] = code.empty() ? json::value(nullptr) : json::value(code);
-  return json::serialize(json::object{{"error", std::move(e)}});
-}
-
-bool retryable_status(unsigned status) {
-  return status == 408 || status == 429 || status >= 500;
 }
 
 /// HTTP status for a google.rpc status name, for errors that arrive inside a 200 stream.
@@ -832,42 +695,34 @@ const json::object* google_error_of(const json::value& v) {
   if (const json::array* a = v.if_array(); a != nullptr && !a->empty()) {
     return google_error_of(a->front());
   }
-  return object_of(find(v.if_object(), "error"));
+  return object_of(member_of(v.if_object(), "error"));
 }
 
 /// A Google error translated to an OpenAI error with the given HTTP status (0: from the error's
 /// own code or status name). https://ai.google.dev/gemini-api/docs/troubleshooting
 TranslatedResponse google_error(unsigned status, const json::object* err) {
-  const std::string_view rpc = string_of(find(err, "status"));
+  const std::string_view rpc = string_of(member_of(err, "status"));
   if (status == 0) {
-    const std::int64_t code = count_of(find(err, "code"));
+    const std::int64_t code = count_of(member_of(err, "code"));
     status = (code >= 400 && code <= 599) ? static_cast<unsigned>(code) : status_for_rpc(rpc);
   }
   TranslatedResponse r;
   r.status = status;
   r.retryable = retryable_status(status);
-  std::string message(string_of(find(err, "message")));
+  std::string message(string_of(member_of(err, "message")));
   if (message.empty()) {
     message = "Gemini returned HTTP " + std::to_string(status);
   }
-  if (const json::array* details = array_of(find(err, "details"))) {
+  if (const json::array* details = array_of(member_of(err, "details"))) {
     for (const json::value& d : *details) {
       const json::object* dobj = d.if_object();
-      const std::string_view type = string_of(find(dobj, "@type"));
+      const std::string_view type = string_of(member_of(dobj, "@type"));
       if (type.ends_with("google.rpc.RetryInfo")) {
-        r.retry_after = retry_after_of(string_of(find(dobj, "retryDelay")));
+        r.retry_after = retry_after_of(string_of(member_of(dobj, "retryDelay")));
       }
     }
   }
   r.body = error_body(message, error_type_for(status), lower(rpc));
-  return r;
-}
-
-TranslatedResponse bad_upstream(std::string_view message) {
-  TranslatedResponse r;
-  r.status = 502;
-  r.retryable = true;
-  r.body = error_body(message, "api_error", "upstream_error");
   return r;
 }
 
@@ -882,7 +737,8 @@ struct CandidateParts {
 /// the whole response, so ids stay unique across candidates and stream events.
 void read_parts(const json::object* candidate, std::string_view call_prefix, std::size_t& next_call,
                 CandidateParts& out) {
-  const json::array* parts = array_of(find(object_of(find(candidate, "content")), "parts"));
+  const json::array* parts =
+      array_of(member_of(object_of(member_of(candidate, "content")), "parts"));
   if (parts == nullptr) {
     return;
   }
@@ -905,18 +761,15 @@ void read_parts(const json::object* candidate, std::string_view call_prefix, std
       }
       ++next_call;
       const json::value* args = fc->if_contains("args");
-      std::string arguments =
-          args != nullptr && !args->is_null() ? json::serialize(*args) : std::string("{}");
-      json::object fn{{"name", string_of(fc->if_contains("name"))},
-                      {"arguments", std::move(arguments)}};
-      out.tool_calls.push_back(
-          json::object{{"id", std::move(id)}, {"type", "function"}, {"function", std::move(fn)}});
+      out.tool_calls.push_back(tool_call_object(
+          id, string_of(fc->if_contains("name")),
+          args != nullptr && !args->is_null() ? json::serialize(*args) : std::string("{}")));
     }
   }
 }
 
 std::size_t candidate_index(const json::object* c, std::size_t fallback) {
-  const json::value* v = find(c, "index");
+  const json::value* v = member_of(c, "index");
   if (v != nullptr && (v->is_int64() || v->is_uint64())) {
     const std::int64_t i = count_of(v);
     return static_cast<std::size_t>(std::min<std::int64_t>(i, 1024));
@@ -925,15 +778,8 @@ std::size_t candidate_index(const json::object* c, std::size_t fallback) {
 }
 
 std::string_view model_of(const json::object* resp, std::string_view alias) {
-  const std::string_view v = string_of(find(resp, "modelVersion"));
+  const std::string_view v = string_of(member_of(resp, "modelVersion"));
   return v.empty() ? alias : v;
-}
-
-std::string call_prefix_for(std::string_view id) {
-  if (id.starts_with(kChatcmplPrefix)) {
-    id.remove_prefix(kChatcmplPrefix.size());
-  }
-  return "call_" + std::string(id) + "_";
 }
 
 /// A prompt Gemini refused to answer at all. Azure OpenAI answers a filtered prompt with a 400
@@ -955,9 +801,11 @@ class GeminiStream final : public StreamTranslator {
   GeminiStream(std::int64_t created, std::string id, bool include_usage, std::string_view alias)
       : created_(created),
         id_(std::move(id)),
-        call_prefix_(call_prefix_for(id_)),
-        include_usage_(include_usage),
-        model_(alias) {}
+        call_prefix_(tool_call_id_prefix(id_)),
+        model_(alias),
+        chunks_(include_usage) {
+    chunks_.identify(id_, created_, model_);
+  }
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (error_ || finished_) {
@@ -993,13 +841,10 @@ class GeminiStream final : public StreamTranslator {
       return false;
     }
     finished_ = true;
-    if (include_usage_ && usage_) {
-      json::object chunk = chunk_head();
-      chunk["choices"] = json::array{};
-      chunk["usage"] = openai_usage(*usage_);
-      append_sse(out, json::serialize(chunk));
+    if (chunks_.include_usage() && usage_) {
+      chunks_.usage(out, *usage_);
     }
-    append_sse(out, "[DONE]");
+    ChunkWriter::done(out);
     return true;
   }
 
@@ -1021,24 +866,6 @@ class GeminiStream final : public StreamTranslator {
     return false;
   }
 
-  json::object chunk_head() const {
-    return json::object{
-        {"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_}};
-  }
-
-  void emit(std::string& out, std::size_t index, json::object delta,
-            std::string_view finish_reason = {}) {
-    json::object chunk = chunk_head();
-    json::object choice{{"index", index}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
-    choice["finish_reason"] =
-        finish_reason.empty() ? json::value(nullptr) : json::value(finish_reason);
-    chunk["choices"] = json::array{std::move(choice)};
-    if (include_usage_) {
-      chunk["usage"] = nullptr;  // as OpenAI: null on every chunk but the usage chunk
-    }
-    append_sse(out, json::serialize(chunk));
-  }
-
   Choice& choice_at(std::size_t index, std::string& out) {
     if (index >= choices_.size()) {
       choices_.resize(index + 1);
@@ -1046,7 +873,7 @@ class GeminiStream final : public StreamTranslator {
     Choice& c = choices_[index];
     if (!c.seen) {
       c.seen = true;
-      emit(out, index, json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}});
+      chunks_.choice(out, index, kRoleDelta);
     }
     return c;
   }
@@ -1062,7 +889,7 @@ class GeminiStream final : public StreamTranslator {
     }
     if (const json::object* err = google_error_of(v)) {
       const TranslatedResponse r = google_error(0, err);
-      const std::string message(string_of(find(err, "message")));
+      const std::string message(string_of(member_of(err, "message")));
       append_sse(out, r.body);
       error_ = TranslateError{r.status, message.empty() ? "Gemini stream error" : message};
       return false;
@@ -1071,20 +898,23 @@ class GeminiStream final : public StreamTranslator {
     if (resp == nullptr) {
       return fail(502, "Gemini sent a stream event that is not an object", out);
     }
-    model_ = std::string(model_of(resp, model_));
+    if (const std::string_view model = model_of(resp, model_); model != model_) {
+      model_ = std::string(model);
+      chunks_.identify(id_, created_, model_);
+    }
     if (auto u = usage_of(resp->if_contains("usageMetadata"))) {
       usage_ = u;  // cumulative on every event; the last one is the total
     }
     const json::array* candidates = array_of(resp->if_contains("candidates"));
     if (candidates == nullptr || candidates->empty()) {
       const std::string_view block =
-          string_of(find(object_of(resp->if_contains("promptFeedback")), "blockReason"));
+          string_of(member_of(object_of(resp->if_contains("promptFeedback")), "blockReason"));
       if (!block.empty()) {
         // The 200 head is gone: the stream form of a blocked prompt is a content_filter finish.
         Choice& c = choice_at(0, out);
         if (!c.finished) {
           c.finished = true;
-          emit(out, 0, json::object{}, "content_filter");
+          chunks_.choice(out, 0, "{}", "content_filter");
         }
       }
       return true;
@@ -1102,21 +932,16 @@ class GeminiStream final : public StreamTranslator {
       CandidateParts parts;
       read_parts(cand, call_prefix_, next_call_, parts);
       if (!parts.text.empty()) {
-        emit(out, index, json::object{{"content", std::move(parts.text)}});
+        chunks_.choice(out, index, content_delta(parts.text));
       }
       for (json::value& call : parts.tool_calls) {
         // Gemini sends each call whole: one delta with id, name and all arguments.
-        json::object& co = call.as_object();
-        json::object delta_call{{"index", c.tool_calls++},
-                                {"id", std::move(co["id"])},
-                                {"type", "function"},
-                                {"function", std::move(co["function"])}};
-        emit(out, index, json::object{{"tool_calls", json::array{std::move(delta_call)}}});
+        chunks_.choice(out, index, whole_tool_call_delta(c.tool_calls++, call.as_object()));
       }
       const std::string_view reason = string_of(cand->if_contains("finishReason"));
       if (!reason.empty() && reason != "FINISH_REASON_UNSPECIFIED") {
         c.finished = true;
-        emit(out, index, json::object{}, finish_reason_of(reason, c.tool_calls > 0));
+        chunks_.choice(out, index, "{}", finish_reason_of(reason, c.tool_calls > 0));
       }
     }
     return true;
@@ -1125,8 +950,8 @@ class GeminiStream final : public StreamTranslator {
   std::int64_t created_;
   std::string id_;
   std::string call_prefix_;
-  bool include_usage_;
   std::string model_;
+  ChunkWriter chunks_;
   SseParser parser_;
   std::vector<SseEvent> events_;
   std::vector<Choice> choices_;
@@ -1145,7 +970,7 @@ std::optional<UpstreamRequest> GeminiTranslator::request(const json::object& bod
                                                          std::string_view /*raw*/,
                                                          const BackendSpec& spec,
                                                          TranslateError& error) const {
-  const Failure fail{error};
+  const RequestFailure fail{error};
   if (spec.model.empty()) {
     error = TranslateError{500, "the Gemini backend has no model configured"};
     return std::nullopt;
@@ -1215,14 +1040,14 @@ TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view 
   const json::array* candidates = array_of(resp->if_contains("candidates"));
   if (candidates == nullptr || candidates->empty()) {
     const std::string_view block =
-        string_of(find(object_of(resp->if_contains("promptFeedback")), "blockReason"));
+        string_of(member_of(object_of(resp->if_contains("promptFeedback")), "blockReason"));
     if (!block.empty()) {
       return prompt_blocked(block, usage);
     }
     return bad_upstream("Gemini returned no candidates");
   }
 
-  const std::string call_prefix = call_prefix_for(id_);
+  const std::string call_prefix = tool_call_id_prefix(id_);
   std::size_t next_call = 0;
   json::array choices;
   for (std::size_t k = 0; k < candidates->size(); ++k) {
@@ -1233,26 +1058,18 @@ TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view 
     CandidateParts parts;
     read_parts(cand, call_prefix, next_call, parts);
     const bool tools = !parts.tool_calls.empty();
-    json::object message{{"role", "assistant"}};
-    message["content"] = parts.has_text ? json::value(parts.text) : json::value(nullptr);
-    message["refusal"] = nullptr;
-    if (tools) {
-      message["tool_calls"] = std::move(parts.tool_calls);
-    }
-    json::object choice{{"index", candidate_index(cand, k)},
-                        {"message", std::move(message)},
-                        {"logprobs", nullptr}};
-    choice["finish_reason"] = finish_reason_of(string_of(cand->if_contains("finishReason")), tools);
-    choices.push_back(std::move(choice));
+    json::object message =
+        assistant_message(parts.has_text ? json::value(parts.text) : json::value(nullptr),
+                          std::move(parts.tool_calls));
+    choices.push_back(
+        completion_choice(candidate_index(cand, k), std::move(message),
+                          finish_reason_of(string_of(cand->if_contains("finishReason")), tools)));
   }
 
-  json::object out{{"id", id_},
-                   {"object", "chat.completion"},
-                   {"created", created_},
-                   {"model", model_of(resp, model_alias)},
-                   {"choices", std::move(choices)}};
+  json::object out =
+      completion_object(id_, created_, model_of(resp, model_alias), std::move(choices));
   if (usage) {
-    out["usage"] = openai_usage(*usage);
+    out["usage"] = usage_object(*usage);
   }
   TranslatedResponse r;
   r.status = 200;

@@ -1,9 +1,7 @@
 #include "adapters/ollama.h"
 
-#include <cctype>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -21,85 +20,15 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kChatcmplPrefix = "chatcmpl-";
 /// Bytes one NDJSON line may hold before it is complete. Ollama's lines are one token each (the
 /// final one adds timings); only a broken upstream comes near this.
 constexpr std::size_t kMaxLineBytes = 1024 * 1024;
-
-// ---- small JSON helpers -----------------------------------------------------------------------
-
-std::string_view string_of(const json::value* v) {
-  if (v != nullptr) {
-    if (const json::string* s = v->if_string()) {
-      return *s;
-    }
-  }
-  return {};
-}
-
-const json::object* object_of(const json::value* v) {
-  return v != nullptr ? v->if_object() : nullptr;
-}
-
-const json::array* array_of(const json::value* v) {
-  return v != nullptr ? v->if_array() : nullptr;
-}
-
-const json::value* find(const json::object* o, std::string_view key) {
-  return o != nullptr ? o->if_contains(key) : nullptr;
-}
-
-bool is_number(const json::value* v) {
-  return v != nullptr && (v->is_int64() || v->is_uint64() || v->is_double());
-}
-
-bool is_true(const json::value* v) {
-  return v != nullptr && v->is_bool() && v->get_bool();
-}
-
-/// A non-negative integer count (Ollama omits zero counts: absent reads as 0).
-std::int64_t count_of(const json::value* v) {
-  if (v != nullptr) {
-    if (const auto* i = v->if_int64()) {
-      return *i > 0 ? *i : 0;
-    }
-    if (const auto* u = v->if_uint64()) {
-      return *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-                 ? static_cast<std::int64_t>(*u)
-                 : 0;
-    }
-  }
-  return 0;
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-struct Failure {
-  TranslateError& error;
-
-  bool operator()(std::string message) const {
-    error.status = 400;
-    error.message = std::move(message);
-    return false;
-  }
-};
 
 // ---- request: messages ------------------------------------------------------------------------
 
 /// `data:<mime>;base64,<data>` → the base64 payload, which is what Ollama's `images` takes:
 /// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-images
-bool image_payload(std::string_view url, json::array& images, const Failure& fail) {
+bool image_payload(std::string_view url, json::array& images, const RequestFailure& fail) {
   if (!starts_with_ci(url, "data:")) {
     // Ollama has no way to fetch a URL; another backend may take the request.
     return fail("Ollama accepts images only as base64 data: URLs, not remote URLs");
@@ -125,7 +54,7 @@ bool image_payload(std::string_view url, json::array& images, const Failure& fai
 /// Reads an OpenAI message `content` (string, array of parts, or null) into Ollama's `content`
 /// string and `images`. `media`: whether image parts are allowed (user messages only).
 bool read_content(const json::value* content, bool media, std::string& text, json::array& images,
-                  const Failure& fail) {
+                  const RequestFailure& fail) {
   if (content == nullptr || content->is_null()) {
     return true;
   }
@@ -157,11 +86,7 @@ bool read_content(const json::value* content, bool media, std::string& text, jso
     } else if (type == "refusal" && !media) {
       append_text(string_of(p->if_contains("refusal")));
     } else if (type == "image_url" && media) {
-      const json::value* iu = p->if_contains("image_url");
-      std::string_view url = string_of(iu);
-      if (url.empty()) {
-        url = string_of(find(object_of(iu), "url"));
-      }
+      const std::string_view url = image_url_of(*p);
       if (url.empty()) {
         return fail("image_url part without a url");
       }
@@ -179,50 +104,18 @@ bool read_content(const json::value* content, bool media, std::string& text, jso
 /// OpenAI `function{name, arguments}` (arguments a JSON text) → Ollama's
 /// `{function{name, arguments}}` (arguments an object):
 /// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-tools
-bool tool_call_of(const json::object* fn, json::array& calls, const Failure& fail) {
-  const std::string_view name = string_of(find(fn, "name"));
-  if (name.empty()) {
-    return fail("assistant tool call without a function name");
-  }
-  const std::string_view arguments = string_of(find(fn, "arguments"));
-  json::value args = json::object{};
-  if (arguments.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-    boost::system::error_code ec;
-    args = json::parse(arguments, ec);
-    if (ec || !args.is_object()) {
-      return fail("tool call arguments of '" + std::string(name) +
-                  "' must be a JSON object for Ollama");
-    }
+bool tool_call_of(const json::object* fn, json::array& calls, const RequestFailure& fail) {
+  std::string_view name;
+  json::value args;
+  if (!function_call_of(fn, "Ollama", fail, name, args)) {
+    return false;
   }
   json::object function{{"name", name}, {"arguments", std::move(args)}};
   calls.push_back(json::object{{"function", std::move(function)}});
   return true;
 }
 
-/// The function name of the assistant tool call `id`, searched backwards from message `before`
-/// (the nearest call wins when a client reuses ids). Ollama matches results by `tool_name`.
-std::string_view tool_name_for(const json::array& messages, std::size_t before,
-                               std::string_view id) {
-  for (std::size_t i = before; i-- > 0;) {
-    const json::object* m = messages[i].if_object();
-    if (m == nullptr || string_of(m->if_contains("role")) != "assistant") {
-      continue;
-    }
-    const json::array* calls = array_of(m->if_contains("tool_calls"));
-    if (calls == nullptr) {
-      continue;
-    }
-    for (const json::value& c : *calls) {
-      const json::object* co = c.if_object();
-      if (co != nullptr && string_of(co->if_contains("id")) == id) {
-        return string_of(find(object_of(co->if_contains("function")), "name"));
-      }
-    }
-  }
-  return {};
-}
-
-bool translate_messages(const json::array& messages, json::array& out, const Failure& fail) {
+bool translate_messages(const json::array& messages, json::array& out, const RequestFailure& fail) {
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const json::object* m = messages[i].if_object();
     if (m == nullptr) {
@@ -302,7 +195,7 @@ bool translate_messages(const json::array& messages, json::array& out, const Fai
 /// OpenAI tools keep their shape in Ollama (`{type: "function", function{name, description,
 /// parameters}}`). Ollama has no tool_choice: "none" sends no tools, "auto" sends them, forcing a
 /// call cannot be expressed.
-bool translate_tools(const json::object& body, json::object& out, const Failure& fail) {
+bool translate_tools(const json::object& body, json::object& out, const RequestFailure& fail) {
   const json::value* choice = body.if_contains("tool_choice");
   if (choice == nullptr || choice->is_null()) {
     choice = body.if_contains("function_call");
@@ -324,14 +217,14 @@ bool translate_tools(const json::object& body, json::object& out, const Failure&
         return fail("only function tools are supported by Ollama");
       }
       const json::object* fn = object_of(to->if_contains("function"));
-      if (string_of(find(fn, "name")).empty()) {
+      if (string_of(member_of(fn, "name")).empty()) {
         return fail("tool function without a name");
       }
-      json::object function{{"name", *find(fn, "name")}};
-      if (const json::value* d = find(fn, "description"); d != nullptr && d->is_string()) {
+      json::object function{{"name", *member_of(fn, "name")}};
+      if (const json::value* d = member_of(fn, "description"); d != nullptr && d->is_string()) {
         function["description"] = *d;
       }
-      if (const json::value* p = find(fn, "parameters"); p != nullptr && p->is_object()) {
+      if (const json::value* p = member_of(fn, "parameters"); p != nullptr && p->is_object()) {
         function["parameters"] = *p;
       }
       tools.push_back(json::object{{"type", "function"}, {"function", std::move(function)}});
@@ -340,7 +233,7 @@ bool translate_tools(const json::object& body, json::object& out, const Failure&
   if (const json::array* fns = array_of(body.if_contains("functions"))) {
     for (const json::value& f : *fns) {
       const json::object* fn = f.if_object();
-      if (string_of(find(fn, "name")).empty()) {
+      if (string_of(member_of(fn, "name")).empty()) {
         return fail("function without a name");
       }
       tools.push_back(json::object{{"type", "function"}, {"function", *fn}});
@@ -354,7 +247,7 @@ bool translate_tools(const json::object& body, json::object& out, const Failure&
 
 /// Sampling parameters go in `options`, with Ollama's names:
 /// https://github.com/ollama/ollama/blob/main/docs/modelfile.md#valid-parameters-and-values
-bool translate_options(const json::object& body, json::object& out, const Failure& fail) {
+bool translate_options(const json::object& body, json::object& out, const RequestFailure& fail) {
   if (const json::value* n = body.if_contains("n"); is_number(n) && count_of(n) > 1) {
     return fail("Ollama answers one choice per request (n must be 1)");
   }
@@ -391,7 +284,7 @@ bool translate_options(const json::object& body, json::object& out, const Failur
 
 /// `format`: "json" for JSON mode, or the JSON schema itself for structured outputs:
 /// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-structured-outputs
-bool translate_format(const json::object& body, json::object& out, const Failure& fail) {
+bool translate_format(const json::object& body, json::object& out, const RequestFailure& fail) {
   const json::object* rf = object_of(body.if_contains("response_format"));
   if (rf == nullptr) {
     return true;
@@ -400,7 +293,7 @@ bool translate_format(const json::object& body, json::object& out, const Failure
   if (type == "json_object") {
     out["format"] = "json";
   } else if (type == "json_schema") {
-    const json::value* schema = find(object_of(rf->if_contains("json_schema")), "schema");
+    const json::value* schema = member_of(object_of(rf->if_contains("json_schema")), "schema");
     if (schema == nullptr || !schema->is_object()) {
       return fail("response_format json_schema needs a schema object");
     }
@@ -413,32 +306,10 @@ bool translate_format(const json::object& body, json::object& out, const Failure
 
 // ---- responses --------------------------------------------------------------------------------
 
-std::string_view error_type_for(unsigned status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "invalid_request_error";  // OpenAI answers an unknown model this way
-    case 408:
-    case 504:
-      return "timeout_error";
-    case 429:
-      return "rate_limit_error";
-    default:
-      return status < 500 ? "invalid_request_error" : "api_error";
-  }
-}
-
-std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
-  json::object e{{"message", message}, {"type", type}, {"param", nullptr}};
-  e["code"] = code.empty() ? json::value(nullptr) : json::value(code);
-  return json::serialize(json::object{{"error", std::move(e)}});
-}
-
-bool retryable_status(unsigned status) {
-  return status == 408 || status == 429 || status >= 500;
+/// OpenAI error `type` for an Ollama error status: the gateway's, but a 404 (an unknown model) is
+/// an invalid_request_error, as OpenAI answers an unknown model.
+std::string_view ollama_error_type(unsigned status) {
+  return status == 404 ? "invalid_request_error" : error_type_for(status);
 }
 
 /// OpenAI error `code` for an Ollama error status.
@@ -463,30 +334,13 @@ TranslatedResponse ollama_error(unsigned status, std::string_view body) {
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   if (!ec) {
-    message = std::string(string_of(find(v.if_object(), "error")));
+    message = std::string(string_of(member_of(v.if_object(), "error")));
   }
   if (message.empty()) {
     message = "Ollama returned HTTP " + std::to_string(status);
   }
-  r.body = error_body(message, error_type_for(status), error_code_for(status));
+  r.body = error_body(message, ollama_error_type(status), error_code_for(status));
   return r;
-}
-
-TranslatedResponse bad_upstream(std::string_view message) {
-  TranslatedResponse r;
-  r.status = 502;
-  r.retryable = true;
-  r.body = error_body(message, "api_error", "upstream_error");
-  return r;
-}
-
-json::object openai_usage(const Usage& u) {
-  return json::object{
-      {"prompt_tokens", u.input},
-      {"completion_tokens", u.output},
-      {"total_tokens", u.input + u.output},
-      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_input}}},
-      {"completion_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}}};
 }
 
 /// prompt_eval_count / eval_count of a final (`done`) object. Ollama omits a zero count (a
@@ -507,25 +361,18 @@ std::string_view finish_reason_of(std::string_view done_reason, bool tool_calls)
   return done_reason == "length" ? "length" : "stop";
 }
 
-std::string call_prefix_for(std::string_view id) {
-  if (id.starts_with(kChatcmplPrefix)) {
-    id.remove_prefix(kChatcmplPrefix.size());
-  }
-  return "call_" + std::string(id) + "_";
-}
-
 /// Ollama's tool calls (arguments an object; an `id` only on newer versions) → OpenAI's
 /// (arguments a JSON string, an id always). `next_call` numbers the calls of the whole response.
 json::array tool_calls_of(const json::object* message, std::string_view call_prefix,
                           std::size_t& next_call) {
   json::array out;
-  const json::array* calls = array_of(find(message, "tool_calls"));
+  const json::array* calls = array_of(member_of(message, "tool_calls"));
   if (calls == nullptr) {
     return out;
   }
   for (const json::value& c : *calls) {
     const json::object* co = c.if_object();
-    const json::object* fn = object_of(find(co, "function"));
+    const json::object* fn = object_of(member_of(co, "function"));
     if (fn == nullptr) {
       continue;
     }
@@ -543,10 +390,7 @@ json::array tool_calls_of(const json::object* message, std::string_view call_pre
     } else {
       arguments = json::serialize(*args);
     }
-    json::object function{{"name", string_of(fn->if_contains("name"))},
-                          {"arguments", std::move(arguments)}};
-    out.push_back(json::object{
-        {"id", std::move(id)}, {"type", "function"}, {"function", std::move(function)}});
+    out.push_back(tool_call_object(id, string_of(fn->if_contains("name")), std::move(arguments)));
   }
   return out;
 }
@@ -568,9 +412,9 @@ class OllamaStream final : public StreamTranslator {
   OllamaStream(std::int64_t created, std::string id, bool include_usage, std::string_view alias)
       : created_(created),
         id_(std::move(id)),
-        call_prefix_(call_prefix_for(id_)),
-        include_usage_(include_usage),
-        model_(alias) {}
+        call_prefix_(tool_call_id_prefix(id_)),
+        model_(alias),
+        chunks_(include_usage) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (error_ || done_) {
@@ -636,26 +480,9 @@ class OllamaStream final : public StreamTranslator {
   bool fail(unsigned status, std::string message, std::string& out,
             std::string_view code = "upstream_error") {
     append_sse(out,
-               error_body(message, status >= 500 ? "api_error" : error_type_for(status), code));
+               error_body(message, status >= 500 ? "api_error" : ollama_error_type(status), code));
     error_ = TranslateError{status, std::move(message)};
     return false;
-  }
-
-  json::object chunk_head() const {
-    return json::object{
-        {"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_}};
-  }
-
-  void emit(std::string& out, json::object delta, std::string_view finish_reason = {}) {
-    json::object chunk = chunk_head();
-    json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
-    choice["finish_reason"] =
-        finish_reason.empty() ? json::value(nullptr) : json::value(finish_reason);
-    chunk["choices"] = json::array{std::move(choice)};
-    if (include_usage_) {
-      chunk["usage"] = nullptr;  // as OpenAI: null on every chunk but the usage chunk
-    }
-    append_sse(out, json::serialize(chunk));
   }
 
   bool on_line(std::string_view line, std::string& out) {
@@ -683,34 +510,27 @@ class OllamaStream final : public StreamTranslator {
       started_ = true;
       created_ = created_of(*obj, created_);
       model_ = std::string(model_of(*obj, model_));
-      emit(out, json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}});
+      chunks_.identify(id_, created_, model_);
+      chunks_.choice(out, 0, kRoleDelta);
     }
     const json::object* message = object_of(obj->if_contains("message"));
-    if (const std::string_view text = string_of(find(message, "content")); !text.empty()) {
-      emit(out, json::object{{"content", text}});
+    if (const std::string_view text = string_of(member_of(message, "content")); !text.empty()) {
+      chunks_.choice(out, 0, content_delta(text));
     }
     // Ollama sends each tool call whole, in one line: one delta with id, name and arguments.
     json::array calls = tool_calls_of(message, call_prefix_, next_call_);
     for (json::value& call : calls) {
-      json::object& co = call.as_object();
-      json::object delta_call{{"index", tool_calls_++},
-                              {"id", std::move(co["id"])},
-                              {"type", "function"},
-                              {"function", std::move(co["function"])}};
-      emit(out, json::object{{"tool_calls", json::array{std::move(delta_call)}}});
+      chunks_.choice(out, 0, whole_tool_call_delta(tool_calls_++, call.as_object()));
     }
     if (is_true(obj->if_contains("done"))) {
       done_ = true;
       usage_ = usage_of(*obj);
-      emit(out, json::object{},
-           finish_reason_of(string_of(obj->if_contains("done_reason")), tool_calls_ > 0));
-      if (include_usage_) {
-        json::object chunk = chunk_head();
-        chunk["choices"] = json::array{};
-        chunk["usage"] = openai_usage(*usage_);
-        append_sse(out, json::serialize(chunk));
+      chunks_.choice(out, 0, "{}",
+                     finish_reason_of(string_of(obj->if_contains("done_reason")), tool_calls_ > 0));
+      if (chunks_.include_usage()) {
+        chunks_.usage(out, *usage_);
       }
-      append_sse(out, "[DONE]");
+      ChunkWriter::done(out);
     }
     return true;
   }
@@ -718,8 +538,8 @@ class OllamaStream final : public StreamTranslator {
   std::int64_t created_;
   std::string id_;
   std::string call_prefix_;
-  bool include_usage_;
   std::string model_;
+  ChunkWriter chunks_;
   std::string line_;  // the incomplete line held between feeds
   bool started_ = false;
   bool done_ = false;
@@ -834,7 +654,7 @@ std::optional<UpstreamRequest> OllamaTranslator::request(const json::object& bod
                                                          std::string_view /*raw*/,
                                                          const BackendSpec& spec,
                                                          TranslateError& error) const {
-  const Failure fail{error};
+  const RequestFailure fail{error};
   if (spec.model.empty()) {
     error = TranslateError{500, "the Ollama backend has no model configured"};
     return std::nullopt;
@@ -898,29 +718,23 @@ TranslatedResponse OllamaTranslator::response(unsigned status, std::string_view 
   if (message == nullptr) {
     return bad_upstream("Ollama returned a response without a message");
   }
-  const std::string call_prefix = call_prefix_for(id_);
+  const std::string call_prefix = tool_call_id_prefix(id_);
   std::size_t next_call = 0;
   json::array calls = tool_calls_of(message, call_prefix, next_call);
   const bool tools = !calls.empty();
   const std::string_view text = string_of(message->if_contains("content"));
 
-  json::object msg{{"role", "assistant"}};
   // OpenAI sends null content beside tool calls when the model wrote no text.
-  msg["content"] = (tools && text.empty()) ? json::value(nullptr) : json::value(text);
-  msg["refusal"] = nullptr;
-  if (tools) {
-    msg["tool_calls"] = std::move(calls);
-  }
-  json::object choice{{"index", 0}, {"message", std::move(msg)}, {"logprobs", nullptr}};
-  choice["finish_reason"] = finish_reason_of(string_of(resp->if_contains("done_reason")), tools);
+  json::object msg = assistant_message(
+      (tools && text.empty()) ? json::value(nullptr) : json::value(text), std::move(calls));
+  json::object choice = completion_choice(
+      0, std::move(msg), finish_reason_of(string_of(resp->if_contains("done_reason")), tools));
 
   const Usage usage = usage_of(*resp);
-  json::object out{{"id", id_},
-                   {"object", "chat.completion"},
-                   {"created", created_of(*resp, created_)},
-                   {"model", model_of(*resp, model_alias)},
-                   {"choices", json::array{std::move(choice)}},
-                   {"usage", openai_usage(usage)}};
+  json::object out =
+      completion_object(id_, created_of(*resp, created_), model_of(*resp, model_alias),
+                        json::array{std::move(choice)});
+  out["usage"] = usage_object(usage);
   TranslatedResponse r;
   r.status = 200;
   r.usage = usage;

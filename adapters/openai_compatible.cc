@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -129,10 +130,6 @@ bool is_empty_array(std::string_view value) {
     }
   }
   return true;
-}
-
-bool is_true(const json::value* v) {
-  return v != nullptr && v->is_bool() && v->get_bool();
 }
 
 }  // namespace

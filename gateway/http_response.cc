@@ -1,5 +1,6 @@
 #include "gateway/http_response.h"
 
+#include "adapters/openai_shapes.h"
 #include "gateway/log.h"
 
 namespace sb::gateway {
@@ -75,23 +76,8 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 }
 
 std::string_view error_type_for(unsigned status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 408:
-    case 504:
-      return "timeout_error";
-    case 413:
-      return "request_too_large";
-    case 429:
-      return "rate_limit_error";
-    default:
-      return status < 500 ? "invalid_request_error" : "api_error";
-  }
+  // The translators' mapping, and the gateway's own answer to an oversized body.
+  return status == 413 ? "request_too_large" : adapters::error_type_for(status);
 }
 
 std::string error_json(std::string_view message, std::string_view type, std::string_view code) {
