@@ -67,10 +67,14 @@ install() {
     "${missing[@]}"
   # Debian's prometheus package starts its own service on :9090, the gateway's admin port; the
   # tests run their own Prometheus, so the packaged service is stopped when this script put it there.
-  if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null 2>&1 &&
-    systemctl is-active --quiet prometheus 2>/dev/null; then
-    say "stopping the packaged prometheus service (it would hold :9090)"
-    "${sudo[@]}" systemctl disable --now prometheus || true
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+      say "stopping the packaged prometheus service (it would hold :9090)"
+      "${sudo[@]}" systemctl disable --now prometheus || true
+    elif [ -x /etc/init.d/prometheus ] && "${sudo[@]}" /etc/init.d/prometheus status >/dev/null 2>&1; then
+      say "stopping the packaged prometheus service (it would hold :9090)"
+      "${sudo[@]}" /etc/init.d/prometheus stop || true
+    fi
   fi
 }
 
