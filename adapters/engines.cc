@@ -6,7 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/json.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include "adapters/json_edit.h"
 
@@ -74,13 +75,13 @@ const EngineProfile& engine_profile(Engine engine) {
   return kProfiles.back();  // unreachable for a valid enumerator
 }
 
-std::string adapt_chat_body(const EngineProfile& profile, std::string body) {
-  const bool rename = !profile.reads_max_completion_tokens;
-  const bool drop_so = profile.rejects_stream_options_without_stream;
-  if (!rename && !drop_so) {
-    return body;
-  }
-  if (body.find("max_completion_tokens") == npos && body.find("stream_options") == npos) {
+std::string adapt_chat_body(const EngineProfile& profile, std::string body,
+                            std::optional<bool> stream) {
+  const bool rename_mct = !profile.reads_max_completion_tokens;
+  // stream_options only matter on a request that does not stream (or is not known to).
+  const bool drop_so = profile.rejects_stream_options_without_stream && stream != true;
+  if ((!rename_mct || body.find("max_completion_tokens") == npos) &&
+      (!drop_so || body.find("stream_options") == npos)) {
     return body;  // the common case: nothing to look at
   }
   std::vector<JsonMember> members;
@@ -89,12 +90,12 @@ std::string adapt_chat_body(const EngineProfile& profile, std::string body) {
   }
   const std::string_view text = body;
   std::size_t last_mct = npos;
-  bool streams = false;
+  bool streams = stream.value_or(false);
   for (std::size_t k = 0; k < members.size(); ++k) {
     const JsonMember& m = members[k];
     if (m.key == "max_completion_tokens") {
       last_mct = k;
-    } else if (m.key == "stream") {
+    } else if (!stream && m.key == "stream") {
       // The last occurrence wins, as in the parsers upstream.
       streams = text.substr(m.value_begin, m.value_end - m.value_begin) == "true";
     }
@@ -104,7 +105,7 @@ std::string adapt_chat_body(const EngineProfile& profile, std::string body) {
   bool changed = false;
   for (std::size_t k = 0; k < members.size(); ++k) {
     const std::string& key = members[k].key;
-    if (rename && last_mct != npos && (key == "max_tokens" || key == "max_completion_tokens")) {
+    if (rename_mct && last_mct != npos && (key == "max_tokens" || key == "max_completion_tokens")) {
       actions[k] = k == last_mct ? Action::rename : Action::drop;
       changed = true;
     } else if (drop_so && !streams && key == "stream_options") {

@@ -14,6 +14,7 @@
 // The gateway maps its own provider enum onto Engine (adapters never include policies/ or
 // gateway/).
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -65,7 +66,11 @@ const EngineProfile& engine_profile(Engine engine);
 /// `max_tokens` the client also sent dropped) for engines that do not read it, and
 /// `stream_options` is dropped from non-streaming requests for engines that reject it. Every
 /// other byte is kept; a body that is not a JSON object, or needs nothing, is returned as is.
-std::string adapt_chat_body(const EngineProfile& profile, std::string body);
+/// `stream`: whether the request streams, when the caller knows (plan_chat_request does); then a
+/// streaming body is not scanned for what only non-streaming ones need. Unknown: read from the
+/// body.
+std::string adapt_chat_body(const EngineProfile& profile, std::string body,
+                            std::optional<bool> stream = std::nullopt);
 
 /// Whether a health probe's answer (`status`, `body`) means the engine can serve. For
 /// HealthAnswer::none, always true.

@@ -140,7 +140,7 @@ ChatRequestPlan plan_chat_request(std::string_view client_body, const json::obje
   plan.stream = is_true(parsed.if_contains("stream"));
   const json::value* so = parsed.if_contains("stream_options");
   const json::object* so_obj = so != nullptr ? so->if_object() : nullptr;
-  plan.client_wants_usage = so_obj != nullptr && is_true(so_obj->if_contains("include_usage"));
+  plan.client_wants_usage = asks_for_usage(parsed);
 
   std::vector<JsonMember> members;
   std::array<Owned, 2> owned{Owned{"model", quote(upstream_model)},
@@ -170,6 +170,12 @@ ChatRequestPlan plan_chat_request(std::string_view client_body, const json::obje
   }
   plan.body = body ? std::move(*body) : rewrite_dom(parsed, upstream_model, plan.stream);
   return plan;
+}
+
+bool asks_for_usage(const json::object& body) {
+  const json::value* so = body.if_contains("stream_options");
+  const json::object* so_obj = so != nullptr ? so->if_object() : nullptr;
+  return so_obj != nullptr && is_true(so_obj->if_contains("include_usage"));
 }
 
 void ChatStreamRelay::feed(std::string_view upstream_bytes, std::string& out) {

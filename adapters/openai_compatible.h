@@ -36,6 +36,10 @@ struct ChatRequestPlan {
 ChatRequestPlan plan_chat_request(std::string_view client_body, const boost::json::object& parsed,
                                   std::string_view upstream_model);
 
+/// True when a chat request sets `stream_options.include_usage: true` (the client wants the
+/// usage chunk at the end of its stream).
+bool asks_for_usage(const boost::json::object& body);
+
 /// Relays an OpenAI-format chat-completions SSE stream to the client, event by event.
 ///
 /// Records usage from the usage chunk (the last one seen wins); when the client did not ask for

@@ -26,20 +26,20 @@ namespace sb::adapters {
 
 /// What a translator needs to know about the backend it speaks to.
 struct BackendSpec {
-  std::string base_path;  ///< path prefix of the base URL, e.g. "/v1" (may be empty)
-  std::string host;       ///< for signing (Bedrock) and Host-bound schemes
-  std::string model;      ///< the model or deployment pinned upstream
-  std::string api_key;    ///< the provider key (never logged)
-  std::string api_version;  ///< Azure api-version, Anthropic anthropic-version override
-  std::string region;       ///< AWS region (Bedrock)
-  std::string secret_key;   ///< AWS secret access key (Bedrock; api_key holds the key id)
+  std::string base_path;      ///< path prefix of the base URL, e.g. "/v1" (may be empty)
+  std::string host;           ///< for signing (Bedrock) and Host-bound schemes
+  std::string model;          ///< the model or deployment pinned upstream
+  std::string api_key;        ///< the provider key (never logged)
+  std::string api_version;    ///< Azure api-version, Anthropic anthropic-version override
+  std::string region;         ///< AWS region (Bedrock)
+  std::string secret_key;     ///< AWS secret access key (Bedrock; api_key holds the key id)
   std::string session_token;  ///< AWS session token, optional
 };
 
 /// The upstream HTTP request to send.
 struct UpstreamRequest {
   std::string method = "POST";
-  std::string target;  ///< path and query, base_path included
+  std::string target;                                        ///< path and query, base_path included
   std::vector<std::pair<std::string, std::string>> headers;  ///< all provider-specific headers
   std::string body;
   bool stream = false;  ///< the response will be a stream
@@ -88,7 +88,8 @@ class ChatTranslator {
                                                  TranslateError& error) const = 0;
   /// A complete (non-stream) upstream response, any status.
   virtual TranslatedResponse response(unsigned status, std::string_view content_type,
-                                      std::string_view body, std::string_view model_alias) const = 0;
+                                      std::string_view body,
+                                      std::string_view model_alias) const = 0;
   /// The upstream response header response_with_header() reads (e.g. Bedrock's
   /// `x-amzn-errortype`); empty when the provider's errors are told by status and body alone.
   virtual std::string_view response_header() const { return {}; }

@@ -89,12 +89,19 @@ asio::awaitable<std::unique_ptr<upstream::Exchange>> ChatHandler::exchange(const
   o_.io_wait += waited;
   o_.upstream += waited;
   if (!ex) {
-    last_error_ = err.kind;
     upstream_failed(b, err.kind);
-    failure_.reset();
-    retryable_ = !upstream::is_timeout(err.kind);
   }
   co_return ex;
+}
+
+asio::awaitable<bool> ChatHandler::read_body(upstream::Exchange& ex, std::string& out,
+                                             std::size_t limit, upstream::Error& err) {
+  const auto t = Clock::now();
+  const bool complete = co_await ex.read_all(out, limit, err);
+  const auto waited = Clock::now() - t;
+  o_.io_wait += waited;
+  o_.upstream += waited;
+  co_return complete;
 }
 
 asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
@@ -125,7 +132,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   adapters::ChatRequestPlan plan = adapters::plan_chat_request(body_text_, body, b.spec->model);
   o_.stream = plan.stream;
   if (endpoint_ == Endpoint::chat) {
-    plan.body = adapters::adapt_chat_body(*b.engine, std::move(plan.body));
+    plan.body = adapters::adapt_chat_body(*b.engine, std::move(plan.body), plan.stream);
   }
 
   std::string target;
@@ -144,10 +151,8 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   up.set(http::field::accept, plan.stream ? "text/event-stream" : "application/json");
   up.set(http::field::accept_encoding, "identity");
   up.set("x-request-id", ctx_.request_id);
-  if (b.azure) {
-    up.set("api-key", b.spec->api_key);  // Azure's key header, never Authorization
-  } else if (!b.authorization.empty()) {
-    up.set(http::field::authorization, b.authorization);
+  if (!b.credential_header.empty()) {
+    up.set(b.credential_header, b.credential);
   }
   for (const auto& [k, v] : b.headers) {
     up.set(k, v);
@@ -169,11 +174,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   if (status != 200) {
     std::string ebody;
     upstream::Error rerr;
-    auto t = Clock::now();
-    co_await ex->read_all(ebody, kMaxErrorBody, rerr);
-    const auto waited = Clock::now() - t;
-    o_.io_wait += waited;
-    o_.upstream += waited;
+    co_await read_body(*ex, ebody, kMaxErrorBody, rerr);
     const bool retryable = status >= 500 || status == 429;
     const std::string_view retry_after = ex->headers()[http::field::retry_after];
     std::string response;
@@ -181,15 +182,10 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
     if (status >= 400 && status < 500) {
       // The upstream's own answer (bad parameter, rate limit, ...) is the truth: pass it on.
       const std::string_view ctype = ex->headers()[http::field::content_type];
-      response = response_head(status, ctype.empty() ? "application/json" : ctype, b);
-      if (!retry_after.empty()) {
-        append_header(response, "Retry-After", retry_after);
-      }
-      const std::string scrubbed =
-          client_error_body(status, scrub_upstream_text(ebody, b.secret(), b.endpoint.host));
-      append_header(response, "Content-Length", std::to_string(scrubbed.size()));
-      response += "\r\n";
-      response += scrubbed;
+      response = error_answer(
+          b, status, ctype.empty() ? "application/json" : ctype,
+          client_error_body(status, scrub_upstream_text(ebody, b.secret(), b.endpoint.host)),
+          retry_after);
     } else {
       // A 5xx upstream is a gateway failure for the client: 502, or the 503/504 it reported.
       client_status = status == 503 || status == 504 ? status : 502;
@@ -198,13 +194,11 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
       if (const std::string m = upstream_error_message(ebody); !m.empty()) {
         msg += ": " + scrub_upstream_text(m.substr(0, 512), b.secret(), b.endpoint.host);
       }
-      std::string extra = ctx_.common_headers();
-      append_header(extra, "x-switchboard-backend", b.spec->name);
-      extra += decision_headers_;
-      if (!retry_after.empty()) {
-        append_header(extra, "Retry-After", retry_after);
-      }
-      response = client_error_response(ctx_, client_status, msg, "upstream_error", extra);
+      response = error_answer(
+          b, client_status, "application/json",
+          client_error_body(client_status,
+                            error_json(msg, error_type_for(client_status), "upstream_error")),
+          retry_after);
     }
     if (retryable) {
       upstream_failed_status(b);
@@ -220,24 +214,17 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   if (plan.stream && ctype.substr(0, 17) == "text/event-stream") {
     if (b.azure) {
       adapters::AzureStreamTranslator stream(plan.client_wants_usage);
-      co_return co_await relay(*ex, b, stream, last);
+      co_return co_await relay(*ex, b, stream);
     }
     adapters::OpenAIStreamTranslator stream(plan.client_wants_usage);
-    co_return co_await relay(*ex, b, stream, last);
+    co_return co_await relay(*ex, b, stream);
   }
 
   std::string rbody;
   upstream::Error rerr;
-  auto t = Clock::now();
-  const bool complete = co_await ex->read_all(rbody, kMaxResponseBody, rerr);
-  const auto waited = Clock::now() - t;
-  o_.io_wait += waited;
-  o_.upstream += waited;
+  const bool complete = co_await read_body(*ex, rbody, kMaxResponseBody, rerr);
   if (!complete && rerr) {
-    last_error_ = rerr.kind;
     upstream_failed(b, rerr.kind);
-    failure_.reset();
-    retryable_ = !upstream::is_timeout(rerr.kind);
     co_return Attempt::next;
   }
   o_.usage = endpoint_ == Endpoint::embeddings ? embedding_usage(rbody)
@@ -245,8 +232,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
   if (b.azure && endpoint_ != Endpoint::embeddings) {
     rbody = adapters::clean_azure_response(std::move(rbody));  // content-filter members
   }
-  co_return co_await send_answer(b, std::move(rbody), ctype.empty() ? "application/json" : ctype,
-                                 {});
+  co_return co_await send_answer(b, std::move(rbody), ctype.empty() ? "application/json" : ctype);
 }
 
 // A provider with its own wire format: translate the request, send it, translate the answer.
@@ -267,23 +253,17 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
     }
     o_.status = terr.status;
     o_.error = "untranslatable_request";
-    std::string extra = ctx_.common_headers();
-    append_header(extra, "x-switchboard-backend", b.spec->name);
-    extra += decision_headers_;
     const bool ok = co_await send(
         ctx_, o_,
-        client_error_response(ctx_, terr.status, terr.message, "unsupported_parameter", extra));
+        error_answer(
+            b, terr.status, "application/json",
+            client_error_body(terr.status, error_json(terr.message, error_type_for(terr.status),
+                                                      "unsupported_parameter")),
+            {}));
     co_return ok ? Attempt::answered : Attempt::closed;
   }
   o_.stream = ureq->stream;
-  const bool client_wants_usage = [&] {
-    const auto* so = body.if_contains("stream_options");
-    if (so == nullptr || !so->is_object()) {
-      return false;
-    }
-    const auto* iu = so->get_object().if_contains("include_usage");
-    return iu != nullptr && iu->is_bool() && iu->get_bool();
-  }();
+  const bool client_wants_usage = adapters::asks_for_usage(body);
 
   upstream::Request up{ureq->method == "GET" ? http::verb::get : http::verb::post, ureq->target,
                        11};
@@ -312,22 +292,15 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
   if (status == 200 && o_.stream) {
     const auto stream = translator->stream(client_wants_usage, alias);
-    co_return co_await relay(*ex, b, *stream, last);
+    co_return co_await relay(*ex, b, *stream);
   }
 
   std::string rbody;
   upstream::Error rerr;
-  auto t = Clock::now();
   const bool complete =
-      co_await ex->read_all(rbody, status == 200 ? kMaxResponseBody : kMaxErrorBody, rerr);
-  const auto waited = Clock::now() - t;
-  o_.io_wait += waited;
-  o_.upstream += waited;
+      co_await read_body(*ex, rbody, status == 200 ? kMaxResponseBody : kMaxErrorBody, rerr);
   if (!complete && rerr) {
-    last_error_ = rerr.kind;
     upstream_failed(b, rerr.kind);
-    failure_.reset();
-    retryable_ = !upstream::is_timeout(rerr.kind);
     co_return Attempt::next;
   }
   const std::string_view header_name = translator->response_header();
@@ -336,7 +309,7 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
       header_name.empty() ? std::string_view() : std::string_view(ex->headers()[header_name]));
   if (r.status == 200) {
     o_.usage = r.usage;
-    co_return co_await send_answer(b, r.body, "application/json", {});
+    co_return co_await send_answer(b, r.body, "application/json");
   }
   std::string_view retry_after = ex->headers()[http::field::retry_after];
   if (retry_after.empty() && r.retry_after) {
@@ -346,15 +319,10 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
   // 503/504 it reported.
   const unsigned client_status =
       r.status >= 500 && r.status != 503 && r.status != 504 ? 502 : r.status;
-  const std::string answer =
-      client_error_body(client_status, scrub_upstream_text(r.body, b.secret(), b.endpoint.host));
-  std::string response = response_head(client_status, "application/json", b);
-  if (!retry_after.empty()) {
-    append_header(response, "Retry-After", retry_after);
-  }
-  append_header(response, "Content-Length", std::to_string(answer.size()));
-  response += "\r\n";
-  response += answer;
+  std::string response = error_answer(
+      b, client_status, "application/json",
+      client_error_body(client_status, scrub_upstream_text(r.body, b.secret(), b.endpoint.host)),
+      retry_after);
   if (status >= 500 || status == 429 || r.retryable) {
     upstream_failed_status(b);
   }

@@ -68,7 +68,7 @@ class ChatHandler {
   asio::awaitable<Attempt> attempt_translated(const BackendRuntime& b,
                                               const boost::json::object& body, bool last);
   asio::awaitable<Attempt> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
-                                        adapters::StreamTranslator& stream, bool last);
+                                        adapters::StreamTranslator& stream);
   asio::awaitable<error_code> write_chunk(std::string& out, const std::string& head,
                                           bool& head_sent, bool chunked);
   std::string response_head(unsigned status, std::string_view content_type,
@@ -81,9 +81,13 @@ class ChatHandler {
     return anthropic() ? adapters::openai_error_to_anthropic(status, body) : std::move(body);
   }
   asio::awaitable<Attempt> send_answer(const BackendRuntime& b, std::string body,
-                                       std::string_view content_type, std::string_view retry_after);
+                                       std::string_view content_type);
+  // A complete error answer (head and body) from backend `b`, `body` already in the client's
+  // dialect.
+  std::string error_answer(const BackendRuntime& b, unsigned status, std::string_view content_type,
+                           std::string_view body, std::string_view retry_after) const;
   asio::awaitable<Attempt> relay(upstream::Exchange& ex, const BackendRuntime& b,
-                                 adapters::StreamTranslator& stream, bool last);
+                                 adapters::StreamTranslator& stream);
   Attempt retry_later(unsigned status, std::string response, const http::fields& headers,
                       std::string_view retry_after = {});
   std::optional<Clock::duration> retry_delay(unsigned n) const;
@@ -113,10 +117,19 @@ class ChatHandler {
   bool retryable_ = false;  // the last failed try may be repeated on the same backend
   std::optional<Clock::duration> retry_after_;  // the wait its upstream asked for
 
+  // An exchange failed at the transport (or its stream could not be read): counted for the
+  // backend and its circuit, remembered for the client's answer, and retryable unless it timed
+  // out.
   void upstream_failed(const BackendRuntime& b, upstream::ErrorKind kind) {
     attempt_failed_ = true;
     b.count_error(kind);
+    last_error_ = kind;
+    failure_.reset();
+    retryable_ = !upstream::is_timeout(kind);
   }
+  // Reads a whole upstream body (up to `limit`), the wait accounted as upstream time.
+  asio::awaitable<bool> read_body(upstream::Exchange& ex, std::string& out, std::size_t limit,
+                                  upstream::Error& err);
   void upstream_failed_status(const BackendRuntime& b) {
     attempt_failed_ = true;
     b.count_error_status();

@@ -15,8 +15,7 @@ namespace sb::gateway::chat {
 
 // A complete answer (status 200), in the client's dialect.
 asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::string body,
-                                                  std::string_view content_type,
-                                                  std::string_view retry_after) {
+                                                  std::string_view content_type) {
   unsigned status = 200;
   if (anthropic()) {
     std::string error;
@@ -36,9 +35,6 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
   response_bytes_ = body.size();
   o_.status = status;
   std::string head = response_head(status, content_type, b);
-  if (!retry_after.empty()) {
-    append_header(head, "Retry-After", retry_after);
-  }
   append_header(head, "Content-Length", std::to_string(body.size()));
   head += "\r\n";
   const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(body)};
@@ -48,16 +44,29 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
   co_return ec ? Attempt::closed : Attempt::answered;
 }
 
+std::string ChatHandler::error_answer(const BackendRuntime& b, unsigned status,
+                                      std::string_view content_type, std::string_view body,
+                                      std::string_view retry_after) const {
+  std::string out = response_head(status, content_type, b);
+  if (!retry_after.empty()) {
+    append_header(out, "Retry-After", retry_after);
+  }
+  append_header(out, "Content-Length", std::to_string(body.size()));
+  out += "\r\n";
+  out += body;
+  return out;
+}
+
 // Relays a stream, through the Anthropic writer when the client speaks Messages.
 asio::awaitable<Attempt> ChatHandler::relay(upstream::Exchange& ex, const BackendRuntime& b,
-                                            adapters::StreamTranslator& stream, bool last) {
+                                            adapters::StreamTranslator& stream) {
   if (!anthropic()) {
-    co_return co_await relay_stream(ex, b, stream, last);
+    co_return co_await relay_stream(ex, b, stream);
   }
   AnthropicOutbound outbound(stream, o_.alias != nullptr ? o_.alias->name : std::string(),
                              static_cast<std::int64_t>(prompt_tokens_));
   outbound_ = &outbound;
-  const Attempt result = co_await relay_stream(ex, b, outbound, last);
+  const Attempt result = co_await relay_stream(ex, b, outbound);
   outbound_ = nullptr;
   co_return result;
 }
@@ -93,8 +102,7 @@ asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std
 }
 
 asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
-                                                   adapters::StreamTranslator& stream, bool last) {
-  (void)last;
+                                                   adapters::StreamTranslator& stream) {
   const bool chunked = !ctx_.http10;
   if (!chunked) {
     ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
@@ -134,7 +142,6 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
 
   if (!translated_ok) {
     // The translator ended the stream with its own error event (already sent): close it.
-    last_error_ = upstream::ErrorKind::protocol;
     o_.error = "upstream_stream_error";
     upstream_failed(b, upstream::ErrorKind::protocol);
     if (chunked && head_sent) {
@@ -149,12 +156,9 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
   }
   if (!complete) {
     const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
-    last_error_ = kind;
     upstream_failed(b, kind);
     if (!head_sent) {
       // Nothing reached the client yet: a retry, the next backend, or a 502/504.
-      failure_.reset();
-      retryable_ = !upstream::is_timeout(kind);
       co_return Attempt::next;
     }
     o_.error = upstream::to_string(kind);

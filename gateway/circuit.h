@@ -46,6 +46,8 @@ struct CircuitSettings {
   /// A probe that has reported neither success nor failure after this long is presumed lost and
   /// another caller may probe. Set it at least to the backend's total request timeout.
   std::chrono::milliseconds probe_timeout{300'000};
+
+  bool operator==(const CircuitSettings&) const = default;
 };
 
 /// One backend's breaker.

@@ -52,10 +52,8 @@ asio::awaitable<void> probe(Worker& w, std::shared_ptr<const Snapshot> snap, std
   const config::HealthCheck& hc = *b.spec->health_check;
   upstream::Request req{http::verb::get, probe_target(b), 11};
   req.set(http::field::accept_encoding, "identity");
-  if (b.azure) {
-    req.set("api-key", b.spec->api_key);
-  } else if (!b.authorization.empty()) {
-    req.set(http::field::authorization, b.authorization);
+  if (!b.credential_header.empty()) {
+    req.set(b.credential_header, b.credential);
   }
   for (const auto& [k, v] : b.headers) {
     req.set(k, v);

@@ -104,7 +104,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     rt->timeouts.idle = b.timeouts.idle;
     rt->timeouts.total = b.timeouts.total;
     if (!b.api_key.empty()) {
-      rt->authorization = "Bearer " + b.api_key;
+      rt->credential_header = rt->azure ? "api-key" : "Authorization";  // Azure: never a bearer
+      rt->credential = rt->azure ? b.api_key : "Bearer " + b.api_key;
     }
     rt->headers.assign(b.headers.begin(), b.headers.end());
     // https://platform.openai.com/docs/api-reference/authentication
@@ -287,13 +288,7 @@ std::shared_ptr<Circuit> SharedState::circuit(const std::string& name,
                                               const CircuitSettings& settings) {
   std::lock_guard lock(mutex_);
   auto& slot = circuits_[name];
-  const auto same = [&](const CircuitSettings& s) {
-    return s.consecutive_failures == settings.consecutive_failures &&
-           s.error_rate == settings.error_rate && s.min_requests == settings.min_requests &&
-           s.window == settings.window && s.open_for == settings.open_for &&
-           s.max_open_for == settings.max_open_for && s.probe_timeout == settings.probe_timeout;
-  };
-  if (!slot || !same(slot->settings())) {
+  if (!slot || slot->settings() != settings) {
     slot = std::make_shared<Circuit>(settings);
   }
   return slot;

@@ -43,7 +43,10 @@ struct BackendRuntime {
   upstream::Endpoint endpoint;
   std::unique_ptr<boost::asio::ssl::context> tls;  ///< for https endpoints
   upstream::Timeouts timeouts;
-  std::string authorization;  ///< "Bearer <key>" or empty
+  /// The key as OpenAI-format requests and health probes carry it: `Authorization: Bearer <key>`,
+  /// or Azure's `api-key: <key>`. An empty name when the backend has no key.
+  std::string credential_header;
+  std::string credential;
   /// Extra upstream headers: the config's `headers`, and OpenAI's organization and project.
   std::vector<std::pair<std::string, std::string>> headers;
   /// switchboard_upstream_errors_total{backend,kind}: one cell per upstream::ErrorKind, and
