@@ -157,6 +157,9 @@ asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view byt
   co_return !ec;
 }
 
+namespace {
+
+// A complete error response in the client's dialect (OpenAI's error object, or Anthropic's).
 std::string client_error_response(const RequestContext& ctx, unsigned status,
                                   std::string_view message, std::string_view code,
                                   std::string_view extra_headers) {
@@ -168,6 +171,8 @@ std::string client_error_response(const RequestContext& ctx, unsigned status,
   }
   return error_response(status, message, code, extra_headers);
 }
+
+}  // namespace
 
 asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
                                  std::string_view message, std::string_view code,

@@ -49,10 +49,6 @@ void record(RequestContext& ctx, const Outcome& o);
 /// Writes complete response bytes; false when the client is gone.
 boost::asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes);
 
-/// A complete error response in the client's dialect (OpenAI's error object, or Anthropic's).
-std::string client_error_response(const RequestContext& ctx, unsigned status,
-                                  std::string_view message, std::string_view code,
-                                  std::string_view extra_headers);
 /// Answers with an error in the client's dialect and records the request. Returns whether the
 /// connection may stay open.
 boost::asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
