@@ -22,7 +22,8 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config ccache git ca-certificates curl openssl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev libssl-dev prometheus-cpp-dev libhyperscan-dev libhiredis-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
+  clang libclang-rt-14-dev llvm
   prometheus
 )
 # Real clients in the tests: Node.js 18+ and npm (Debian's, unless a newer node is present).
