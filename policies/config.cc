@@ -960,6 +960,8 @@ class ConfigBuilder {
              }},
             {"timeouts", kOptional, [&](const Located& v) { read_timeouts(v, b.timeouts); }},
             {"tls", kOptional, [&](const Located& v) { read_upstream_tls(v, b); }},
+            {"allow_insecure", kOptional,
+             [&](const Located& v) { assign(b.allow_insecure, r_.boolean(v)); }},
             {"headers", kOptional, [&](const Located& v) { read_headers(v, b.headers); }},
             {"price", kOptional, [&](const Located& v) { read_price(v, b.price); }},
             {"license", kOptional, [&](const Located& v) { read_license(v, b); }},

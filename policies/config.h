@@ -169,6 +169,9 @@ struct Backend {
   BackendTimeouts timeouts;
   std::string ca_file;     ///< extra PEM CA bundle for https upstreams; empty = system store
   bool tls_verify = true;  ///< `tls: {verify: false}` only for tests and labs
+  /// `allow_insecure: true` lets a closed provider be reached over plain http:// or without TLS
+  /// verification (labs and tests with stand-in providers); without it `check` refuses both.
+  bool allow_insecure = false;
   std::map<std::string, std::string> headers;  ///< extra headers sent upstream
   Price price;
   /// `license: {name: llama3.1-community, commercial: true}`; `commercial: false` marks
