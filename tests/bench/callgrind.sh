@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Instructions per proxied request, counted by callgrind: figures that do not move with the
+# machine's load (unlike the wall-clock figures of bench.sh).
+#
+#   bash tests/bench/callgrind.sh
+#
+# For each body (a 300-byte chat request and a ~20 KB conversation) and each proxy (switchboard
+# with every detector, key authentication and a realistic rule set; nginx proxy_pass when
+# installed), the proxy runs under `valgrind --tool=callgrind --cache-sim=no` twice, once serving
+# N1 and once N2 requests over one keep-alive connection; (I(N2) - I(N1)) / (N2 - N1) is the cost
+# of one request, start-up and shut-down cancelling out. Loopback only; bounded in count.
+#
+# Environment: BUILD_DIR [build], CG_N1 [200], CG_N2 [1200], CG_NGINX [1].
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build_dir=${BUILD_DIR:-build}
+[[ $build_dir == /* ]] || build_dir="$root/$build_dir"
+n1=${CG_N1:-200}
+n2=${CG_N2:-1200}
+want_nginx=${CG_NGINX:-1}
+sb=$build_dir/gateway/switchboard
+fake=$build_dir/tests/support/fake_upstream
+for b in "$sb" "$fake"; do
+  [[ -x $b ]] || { echo "callgrind: build $b first (deploy/dev.sh build)" >&2; exit 1; }
+done
+command -v valgrind >/dev/null || { echo "callgrind: valgrind is not installed" >&2; exit 1; }
+nginx_bin=$(command -v nginx || true)
+[[ -z $nginx_bin && -x /usr/sbin/nginx ]] && nginx_bin=/usr/sbin/nginx
+[[ $want_nginx == 0 ]] && nginx_bin=""
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-callgrind.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 600); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "callgrind: nothing listens on :$1" >&2
+  return 1
+}
+
+fake_port=$(free_port)
+"$fake" --host 127.0.0.1 --port "$fake_port" --name bench >"$work/fake.log" 2>&1 &
+pids+=($!)
+wait_port "$fake_port"
+
+# The request bodies: ~300 bytes, and a 20 KB conversation of 24 turns.
+/usr/bin/python3 - "$work" <<'EOF'
+import json, sys
+work = sys.argv[1]
+small = {"model": "default", "max_tokens": 16, "messages": [
+    {"role": "system", "content": "You are a helpful assistant for the benchmark."},
+    {"role": "user", "content": "Say hello to the benchmark, briefly, and tell me one fact about the weather today."}]}
+turn = ("Here is some more context about the project we are discussing: the build uses CMake and "
+        "the gateway is written in C++20; please keep the answers short and to the point. ")
+msgs = [{"role": "system", "content": "You are a careful assistant."}]
+while len(json.dumps(msgs)) < 20000:
+    msgs.append({"role": "user" if len(msgs) % 2 else "assistant", "content": turn * 4})
+big = {"model": "default", "max_tokens": 16, "messages": msgs}
+open(f"{work}/small.json", "w").write(json.dumps(small))
+open(f"{work}/big.json", "w").write(json.dumps(big))
+EOF
+
+# Sends N requests over one keep-alive connection; fails on any non-200 answer.
+client() {  # PORT BODYFILE N
+  /usr/bin/python3 - "$@" <<'EOF'
+import http.client, sys
+port, body, n = int(sys.argv[1]), open(sys.argv[2], "rb").read(), int(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+h = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
+for i in range(n):
+    c.request("POST", "/v1/chat/completions", body, h)
+    r = c.getresponse()
+    r.read()
+    if r.status != 200:
+        sys.exit(f"answer {r.status} on request {i}")
+EOF
+}
+
+sb_config() {  # PORT ADMIN_PORT
+  cat <<EOF
+server: {listen: "127.0.0.1:$1", threads: 1}
+admin: {listen: "127.0.0.1:$2"}
+backends:
+  local:
+    provider: vllm
+    base_url: "http://127.0.0.1:$fake_port/v1"
+    model: "meta-llama/Llama-3.1-8B-Instruct"
+    clearance: restricted
+    max_in_flight: 1000
+    price: {gpu_hour_usd: 2.1, tokens_per_second: 1800}
+  spare:
+    provider: vllm
+    base_url: "http://127.0.0.1:$fake_port/v1"
+    model: "meta-llama/Llama-3.1-8B-Instruct"
+    clearance: internal
+    tier: frontier
+    price: {input_per_mtok: 2.5, output_per_mtok: 10}
+models:
+  default: {candidates: [local]}
+tenants:
+  bench: {api_keys: ["sha256:c00397de4384b5bbaf14c02fe1ec7020d28d1eeab6a722c576c84b6678c41c29"]}
+sensitivity:
+  detectors:
+    custom:
+      - {name: codename, pattern: 'PROJECT-(ATLAS|ORION)', level: confidential}
+policies:
+  - {name: sensitive-stays-home, when: {sensitivity: {at_least: confidential}}, route: {to: [local], on_unavailable: reject}}
+  - {name: frontier, when: {tier: {at_least: frontier}}, route: {to: [spare]}}
+  - {name: overflow, when: {volume: {backend: local, in_flight_above: 0.9}}, route: {to: [spare]}}
+  - {name: default, route: {to: [local, spare], strategy: ordered}}
+EOF
+}
+
+nginx_config() {  # PORT DIR
+  cat <<EOF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $2/nginx.pid;
+error_log $2/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log /dev/null;
+  client_body_temp_path $2/body;
+  proxy_temp_path $2/proxy;
+  fastcgi_temp_path $2/fastcgi;
+  uwsgi_temp_path $2/uwsgi;
+  scgi_temp_path $2/scgi;
+  client_max_body_size 8m;
+  client_body_buffer_size 64k;
+  upstream fake { server 127.0.0.1:$fake_port; keepalive 8; }
+  server {
+    listen 127.0.0.1:$1;
+    location / { proxy_pass http://fake; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+}
+
+# Runs PROXY under callgrind serving N requests of BODY; prints the total instructions.
+count() {  # PROXY BODY N
+  local proxy=$1 body=$2 n=$3 port admin out pid
+  port=$(free_port)
+  out="$work/cg.$proxy.$n.out"
+  if [[ $proxy == switchboard ]]; then
+    admin=$(free_port)
+    sb_config "$port" "$admin" >"$work/sb.yaml"
+    valgrind --tool=callgrind --cache-sim=no --callgrind-out-file="$out" \
+      "$sb" run --config "$work/sb.yaml" >/dev/null 2>"$work/sb.log" &
+  else
+    mkdir -p "$work/nginx"
+    nginx_config "$port" "$work/nginx" >"$work/nginx/nginx.conf"
+    valgrind --tool=callgrind --cache-sim=no --callgrind-out-file="$out" \
+      "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" \
+      >/dev/null 2>"$work/nginx.log" &
+  fi
+  pid=$!
+  wait_port "$port"
+  client "$port" "$body" "$n"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  sed -nE 's/^(summary|totals): ([0-9]+).*/\2/p' "$out" | tail -n 1
+}
+
+printf '%-12s %-6s %14s\n' proxy body instr/request
+for body in small big; do
+  for proxy in switchboard ${nginx_bin:+nginx}; do
+    a=$(count "$proxy" "$work/$body.json" "$n1")
+    b=$(count "$proxy" "$work/$body.json" "$n2")
+    printf '%-12s %-6s %14d\n' "$proxy" "$(wc -c <"$work/$body.json")B" $(((b - a) / (n2 - n1)))
+  done
+done
