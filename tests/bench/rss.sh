@@ -93,7 +93,7 @@ stop_gateway() {
   gw_pid=""
 }
 
-mem() { awk -v f="$1:" '$1 == f {print int($2 / 1024)}' "/proc/$gw_pid/status" 2>/dev/null || echo "?"; }
+mem() { awk -v f="$1:" '$1 == f {print int($2 / 1024)}' "/proc/$gw_pid/status" 2>/dev/null || true; }
 
 # The clients: one Python program, the scenario named by its first argument.
 cat >"$work/clients.py" <<'EOF'
@@ -215,9 +215,12 @@ for scenario in bodies idle extensions trailers; do
     say "$scenario: VmRSS with the connections held: $held_rss MiB"
   else
     timeout "$((scenario_timeout + 30))" python3 "$work/clients.py" "$scenario" "$gw_port" \
-      "$scenario_timeout" | while read -r line; do say "$scenario: $line"; done
+      "$scenario_timeout" 2>&1 | while read -r line; do say "$scenario: $line"; done || true
   fi
   peak=$(mem VmHWM)
+  if [[ -z $peak ]]; then
+    peak="?"
+  fi
   if kill -0 "$gw_pid" 2>/dev/null; then
     after="up, healthy request: $(python3 "$work/clients.py" healthy "$gw_port" 10)"
   else
