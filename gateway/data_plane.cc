@@ -185,57 +185,105 @@ asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned statu
   co_return ok && !ctx.close;
 }
 
-asio::awaitable<bool> handle_data(RequestContext& ctx) {
-  const Request& req = ctx.request;
-  const std::string_view client_id = req["x-request-id"];
-  ctx.request_id =
-      acceptable_request_id(client_id) ? std::string(client_id) : ctx.worker.next_request_id();
-  const std::string_view path = path_of(req.target());
-  Outcome o;
+namespace {
 
-  const std::optional<Endpoint> model_endpoint =
-      path == "/v1/chat/completions" ? std::optional(Endpoint::chat)
-      : path == "/v1/completions"    ? std::optional(Endpoint::completions)
-      : path == "/v1/embeddings"     ? std::optional(Endpoint::embeddings)
-                                     : std::nullopt;
-  const bool messages = path == "/v1/messages";
-  if (messages) {
-    ctx.dialect = Dialect::anthropic;  // every answer from here on, errors included
+// What a data-plane path names.
+struct Route {
+  std::optional<Endpoint> endpoint;  // an OpenAI-shaped model endpoint
+  bool messages = false;             // POST /v1/messages (Anthropic's shape)
+  bool models = false;               // /v1/models, /v1/models/{id}
+  bool chat() const { return endpoint.has_value() || messages; }
+};
+
+Route route_of(std::string_view path) {
+  Route r;
+  r.endpoint = path == "/v1/chat/completions" ? std::optional(Endpoint::chat)
+               : path == "/v1/completions"    ? std::optional(Endpoint::completions)
+               : path == "/v1/embeddings"     ? std::optional(Endpoint::embeddings)
+                                              : std::nullopt;
+  r.messages = path == "/v1/messages";
+  r.models = path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11);
+  return r;
+}
+
+struct Refusal {
+  unsigned status = 0;
+  std::string message;
+  std::string_view code;
+};
+
+// What the header alone condemns: an unknown path (404) or a missing or wrong API key (401).
+// Sets `tenant` otherwise. Sets the dialect of every answer from here on.
+std::optional<Refusal> refusal_of(RequestContext& ctx, const Route& route, std::size_t& tenant) {
+  const Request& req = ctx.request;
+  if (route.messages) {
+    ctx.dialect = Dialect::anthropic;
   }
-  const bool chat = model_endpoint.has_value() || messages;
-  const bool models = path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11);
-  if (!chat && !models) {
+  if (!route.chat() && !route.models) {
     std::string msg = "Invalid URL (";
     msg += req.method_string();
     msg += ' ';
-    msg += path.substr(0, 256);
+    msg += path_of(req.target()).substr(0, 256);
     msg += ')';
-    co_return co_await send_error(ctx, o, 404, msg, "unknown_url");
+    return Refusal{404, std::move(msg), "unknown_url"};
   }
-
-  const std::optional<std::size_t> tenant = ctx.snapshot.authenticate(api_key_of(req));
-  if (!tenant) {
+  const std::optional<std::size_t> found = ctx.snapshot.authenticate(api_key_of(req));
+  if (!found) {
     const bool missing = api_key_of(req).empty();
-    co_return co_await send_error(ctx, o, 401,
-                                  !missing ? "Incorrect API key provided."
-                                  : ctx.dialect == Dialect::anthropic
-                                      ? "x-api-key header is required"
-                                      : "You didn't provide an API key. Send it as "
-                                        "'Authorization: Bearer YOUR_KEY'.",
-                                  missing ? "missing_api_key" : "invalid_api_key");
+    return Refusal{401,
+                   !missing ? "Incorrect API key provided."
+                   : ctx.dialect == Dialect::anthropic
+                       ? "x-api-key header is required"
+                       : "You didn't provide an API key. Send it as "
+                         "'Authorization: Bearer YOUR_KEY'.",
+                   missing ? "missing_api_key" : "invalid_api_key"};
   }
-  o.tenant = *tenant;
+  tenant = *found;
+  return std::nullopt;
+}
 
-  if (chat) {
+void assign_request_id(RequestContext& ctx) {
+  const std::string_view client_id = ctx.request["x-request-id"];
+  ctx.request_id =
+      acceptable_request_id(client_id) ? std::string(client_id) : ctx.worker.next_request_id();
+}
+
+}  // namespace
+
+asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {
+  std::size_t tenant = 0;
+  std::optional<Refusal> refusal = refusal_of(ctx, route_of(path_of(ctx.request.target())), tenant);
+  if (!refusal) {
+    co_return false;
+  }
+  assign_request_id(ctx);
+  Outcome o;
+  co_await send_error(ctx, o, refusal->status, refusal->message, refusal->code);
+  co_return true;
+}
+
+asio::awaitable<bool> handle_data(RequestContext& ctx) {
+  const Request& req = ctx.request;
+  assign_request_id(ctx);
+  const std::string_view path = path_of(req.target());
+  const Route route = route_of(path);
+  Outcome o;
+  std::size_t tenant = 0;
+  if (std::optional<Refusal> refusal = refusal_of(ctx, route, tenant)) {
+    co_return co_await send_error(ctx, o, refusal->status, refusal->message, refusal->code);
+  }
+  o.tenant = tenant;
+
+  if (route.chat()) {
     if (req.method() != http::verb::post) {
       co_return co_await send_error(ctx, o, 405,
                                     "Method not allowed: use POST " + std::string(path) + ".", {},
                                     "Allow: POST\r\n");
     }
-    if (messages) {
-      co_return co_await handle_messages(ctx, *tenant);
+    if (route.messages) {
+      co_return co_await handle_messages(ctx, tenant);
     }
-    co_return co_await handle_chat(ctx, *tenant, *model_endpoint, req.body());
+    co_return co_await handle_chat(ctx, tenant, *route.endpoint, req.body());
   }
   if (req.method() != http::verb::get) {
     co_return co_await send_error(ctx, o, 405, "Method not allowed: use GET.", {},

@@ -1,5 +1,6 @@
 #include "gateway/framing.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace sb::gateway::framing {
@@ -206,6 +207,9 @@ Verdict validate_header_block(std::string_view block) {
       }
     }
     const std::string_view value = trim_ows(raw_value);
+    if (name.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
+      return {431, "header field too large"};
+    }
     if (iequals(name, "host")) {
       ++hosts;
     } else if (iequals(name, "content-length")) {
@@ -242,6 +246,155 @@ Verdict validate_header_block(std::string_view block) {
     return {400, "repeated Host header"};
   }
   return {};
+}
+
+namespace {
+
+bool is_hex(char c, unsigned& v) {
+  if (c >= '0' && c <= '9') {
+    v = static_cast<unsigned>(c - '0');
+  } else if (c >= 'a' && c <= 'f') {
+    v = static_cast<unsigned>(c - 'a' + 10);
+  } else if (c >= 'A' && c <= 'F') {
+    v = static_cast<unsigned>(c - 'A' + 10);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool has_control(std::string_view text) {
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ChunkedDecoder::Status ChunkedDecoder::line(std::string_view text, std::string& body) {
+  if (state_ == State::size_line) {
+    // chunk-size [ chunk-ext ]: hex digits, then optional whitespace and ';'-led extensions
+    // (ignored; their length is bounded by the line limit).
+    std::uint64_t n = 0;
+    std::size_t i = 0;
+    unsigned v = 0;
+    for (; i < text.size() && is_hex(text[i], v); ++i) {
+      if (n > (UINT64_MAX >> 4)) {
+        return fail(Status::too_large, "chunk size too large");
+      }
+      n = (n << 4) | v;
+    }
+    if (i == 0) {
+      return fail(Status::bad, "malformed chunk size");
+    }
+    std::string_view rest = text.substr(i);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) {
+      rest.remove_prefix(1);
+    }
+    if ((!rest.empty() && rest.front() != ';') || has_control(rest)) {
+      return fail(Status::bad, "malformed chunk extension");
+    }
+    if (n == 0) {
+      state_ = State::trailer;
+      return Status::need_more;
+    }
+    if (n > max_body_ || body.size() > max_body_ - n) {
+      return fail(Status::too_large, "request body too large");
+    }
+    remaining_ = n;
+    state_ = State::data;
+    return Status::need_more;
+  }
+  // A trailer field: checked like a header field, then dropped.
+  if (text.empty()) {
+    state_ = State::done;
+    return Status::done;
+  }
+  const std::size_t colon = text.find(':');
+  if (colon == 0 || colon == std::string_view::npos) {
+    return fail(Status::bad, "malformed trailer field");
+  }
+  for (std::size_t i = 0; i < colon; ++i) {
+    if (!is_tchar(static_cast<unsigned char>(text[i]))) {
+      return fail(Status::bad, "malformed trailer field");
+    }
+  }
+  if (has_control(text.substr(colon + 1))) {
+    return fail(Status::bad, "invalid character in trailer field");
+  }
+  return Status::need_more;
+}
+
+ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::string& body,
+                                            std::size_t& consumed) {
+  consumed = 0;
+  while (consumed < in.size() && state_ != State::done) {
+    switch (state_) {
+      case State::data: {
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - consumed));
+        body.append(in.data() + consumed, n);
+        consumed += n;
+        remaining_ -= n;
+        if (remaining_ == 0) {
+          state_ = State::data_crlf;
+          line_bytes_ = 0;
+        }
+        break;
+      }
+      case State::data_crlf: {
+        const char c = in[consumed++];
+        if (c != (line_bytes_ == 0 ? '\r' : '\n')) {
+          return fail(Status::bad, "chunk data not followed by CRLF");
+        }
+        if (++line_bytes_ == 2) {
+          state_ = State::size_line;
+          line_.clear();
+        }
+        break;
+      }
+      case State::size_line:
+      case State::trailer: {
+        const std::size_t lf = in.find('\n', consumed);
+        const std::size_t take = (lf == std::string_view::npos ? in.size() : lf + 1) - consumed;
+        if (state_ == State::size_line && line_.size() + take > kMaxChunkLineBytes) {
+          return fail(Status::bad, "chunk extensions too long");
+        }
+        if (state_ == State::trailer && trailer_bytes_ + line_.size() + take > kMaxTrailerBytes) {
+          return fail(Status::bad, "trailer section too large");
+        }
+        line_.append(in.data() + consumed, take);
+        consumed += take;
+        if (lf == std::string_view::npos) {
+          break;
+        }
+        std::string_view text(line_);
+        if (text.size() < 2 || text[text.size() - 2] != '\r') {
+          return fail(Status::bad, "bare LF in chunked body");
+        }
+        text.remove_suffix(2);
+        if (text.find('\r') != std::string_view::npos) {
+          return fail(Status::bad, "bare CR in chunked body");
+        }
+        if (state_ == State::trailer) {
+          trailer_bytes_ += line_.size();
+        }
+        const Status s = line(text, body);
+        line_.clear();
+        if (s != Status::need_more) {
+          return s;
+        }
+        break;
+      }
+      case State::done:
+        break;
+    }
+  }
+  return state_ == State::done ? Status::done : Status::need_more;
 }
 
 }  // namespace sb::gateway::framing

@@ -8,6 +8,8 @@
 // before parsing. Pure functions; no allocation on the accepting path.
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace sb::gateway::framing {
@@ -38,12 +40,59 @@ struct Verdict {
   bool ok() const { return status == 0; }
 };
 
+/// The longest header field name or value accepted (431 beyond). Beast stores a field's name and
+/// value lengths in 16 bits and throws std::length_error past 65,533 bytes, whatever the parser's
+/// header limit, so the limit is checked here, on the raw bytes, below that.
+inline constexpr std::size_t kMaxFieldBytes = 60 * 1024;
+
 /// Validates a complete header block (request line, fields, final empty line) as found by
 /// scan_header_block. Rejects: malformed request line; a version other than HTTP/1.0 or 1.1
 /// (505); field names that are not tokens (so whitespace before the colon); obs-fold; control
-/// characters in values; missing or repeated Host on HTTP/1.1; Content-Length that is not a
-/// decimal number or that conflicts with another; Transfer-Encoding together with
-/// Content-Length, repeated, anything but exactly "chunked", or on HTTP/1.0.
+/// characters in values; a field name or value longer than kMaxFieldBytes (431); missing or
+/// repeated Host on HTTP/1.1; Content-Length that is not a decimal number or that conflicts with
+/// another; Transfer-Encoding together with Content-Length, repeated, anything but exactly
+/// "chunked", or on HTTP/1.0.
 Verdict validate_header_block(std::string_view block);
+
+/// The longest chunk-size line (size, extensions and CRLF) of a chunked request body.
+inline constexpr std::size_t kMaxChunkLineBytes = 1024;
+/// The largest trailer section (every trailer line with its CRLF) of a chunked request body.
+inline constexpr std::size_t kMaxTrailerBytes = 4 * 1024;
+
+/// Decodes a chunked request body (RFC 9112 §7.1) from raw bytes as they arrive, in place of
+/// Beast's parser: chunk extensions are bounded (kMaxChunkLineBytes per chunk-size line) and
+/// ignored; trailer fields are bounded (kMaxTrailerBytes in all), checked for syntax and dropped
+/// (never merged into the header: a trailer must not add an API key or a classification). Memory
+/// is the body itself; nothing else grows with the input. Not thread-safe; one per request.
+class ChunkedDecoder {
+ public:
+  enum class Status { need_more, done, bad, too_large };
+
+  explicit ChunkedDecoder(std::uint64_t max_body) : max_body_(max_body) {}
+
+  /// Consumes a prefix of `in` (sets `consumed`), appending chunk data to `body`. Never appends
+  /// more than `in.size()` bytes, nor past `max_body` (too_large instead). After `done`, the
+  /// bytes of `in` beyond `consumed` belong to the next request. After bad or too_large the
+  /// decoder must not be fed again; error() says why.
+  Status feed(std::string_view in, std::string& body, std::size_t& consumed);
+
+  std::string_view error() const { return error_; }
+
+ private:
+  enum class State { size_line, data, data_crlf, trailer, done };
+  Status fail(Status s, std::string_view why) {
+    error_ = why;
+    return s;
+  }
+  Status line(std::string_view text, std::string& body);
+
+  std::uint64_t max_body_;
+  State state_ = State::size_line;
+  std::uint64_t remaining_ = 0;  ///< data bytes left in the current chunk
+  std::size_t line_bytes_ = 0;   ///< bytes of the current line seen so far (incl. its CR)
+  std::size_t trailer_bytes_ = 0;
+  std::string line_;  ///< the current size or trailer line, at most kMaxChunkLineBytes
+  std::string_view error_;
+};
 
 }  // namespace sb::gateway::framing

@@ -59,6 +59,10 @@ struct RequestContext {
 
 /// Data plane: /v1/... Returns false when the connection must close.
 boost::asio::awaitable<bool> handle_data(RequestContext& ctx);
+/// Data plane, from the request header alone, before the body is read and before any
+/// `100 Continue`: answers an unknown path (404) or a missing or wrong API key (401) and returns
+/// true (the connection must then close); false when the request may go on.
+boost::asio::awaitable<bool> refuse_before_body(RequestContext& ctx);
 /// Admin plane: /healthz, /readyz, /metrics, /admin/reload. Returns false to close.
 boost::asio::awaitable<bool> handle_admin(RequestContext& ctx);
 

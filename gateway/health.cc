@@ -8,7 +8,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
@@ -16,6 +15,7 @@
 #include "adapters/engines.h"
 #include "gateway/handler.h"
 #include "gateway/log.h"
+#include "gateway/server.h"
 #include "gateway/worker.h"
 
 namespace sb::gateway {
@@ -108,23 +108,34 @@ asio::awaitable<void> health_loop(Worker& w) {
   auto states = std::make_shared<ProbeStates>();
   asio::steady_timer timer(w.ioc);
   for (;;) {
-    const std::shared_ptr<const Snapshot> snap = w.snapshot;
-    const auto now = Clock::now();
-    const auto& backends = snap->config().backends;
-    for (std::size_t i = 0; i < backends.size(); ++i) {
-      const BackendRuntime& b = snap->backend(i);
-      if (!b.spec->health_check) {
-        continue;
+    try {
+      const std::shared_ptr<const Snapshot> snap = w.snapshot;
+      const auto now = Clock::now();
+      const auto& backends = snap->config().backends;
+      for (std::size_t i = 0; i < backends.size(); ++i) {
+        const BackendRuntime& b = snap->backend(i);
+        if (!b.spec->health_check) {
+          continue;
+        }
+        ProbeState& s = (*states)[b.spec->name];
+        if (s.in_flight || now < s.due) {
+          continue;
+        }
+        // A circuit built anew by a reload starts healthy: say what the probes know.
+        b.circuit->set_healthy(s.healthy);
+        s.in_flight = true;
+        s.due = now + b.spec->health_check->interval;
+        // A probe that throws counts as failed-to-run: logged, counted, and due again later.
+        asio::co_spawn(w.ioc, probe(w, snap, i, states),
+                       [&w, states, name = b.spec->name](std::exception_ptr e) {
+                         if (e) {
+                           (*states)[name].in_flight = false;
+                           w.server.report_internal_error(Where::health, e);
+                         }
+                       });
       }
-      ProbeState& s = (*states)[b.spec->name];
-      if (s.in_flight || now < s.due) {
-        continue;
-      }
-      // A circuit built anew by a reload starts healthy: say what the probes know.
-      b.circuit->set_healthy(s.healthy);
-      s.in_flight = true;
-      s.due = now + b.spec->health_check->interval;
-      asio::co_spawn(w.ioc, probe(w, snap, i, states), asio::detached);
+    } catch (...) {
+      w.server.report_internal_error(Where::health, std::current_exception());
     }
     timer.expires_after(100ms);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));

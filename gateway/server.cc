@@ -1,9 +1,11 @@
 #include "gateway/server.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <optional>
+#include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -101,45 +103,145 @@ std::string endpoint_string(const tcp::endpoint& ep) {
 }
 
 // Accepts on `acceptor` and hands each connection to the next worker, round robin. Connections
-// then stay on that worker's thread for their whole life.
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor,
+// then stay on that worker's thread for their whole life. Past the plane's connection limit a new
+// connection is accepted and closed at once (so it neither waits in the backlog nor holds a
+// descriptor), and counted. Nothing thrown ends the loop.
+asio::awaitable<void> accept_loop(Server& server, tcp::acceptor& acceptor,
                                   std::vector<std::unique_ptr<Worker>>& workers, Plane plane,
-                                  asio::ssl::context* tls) {
+                                  asio::ssl::context* tls, ConnectionLimit& limit) {
   std::size_t next = 0;
   for (;;) {
-    Worker& w = *workers[next];
-    auto [ec, socket] = co_await acceptor.async_accept(w.ioc, use_nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
-      co_return;
+    bool back_off = false;
+    try {
+      Worker& w = *workers[next];
+      auto [ec, socket] = co_await acceptor.async_accept(w.ioc, use_nothrow);
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+        co_return;
+      }
+      if (ec) {
+        // Out of descriptors or a transient error: back off briefly rather than spin.
+        log::warn("accept failed", {{"error", ec.message()}});
+        back_off = true;
+      } else if (limit.open.fetch_add(1, std::memory_order_relaxed) >= limit.max) {
+        limit.open.fetch_sub(1, std::memory_order_relaxed);
+        limit.rejected->inc();
+        error_code ignored;
+        socket.set_option(asio::socket_base::linger(true, 0), ignored);  // RST, no TIME_WAIT
+        socket.close(ignored);
+      } else {
+        next = (next + 1) % workers.size();
+        asio::post(w.ioc, [&server, &w, plane, tls, s = std::move(socket)]() mutable {
+          try {
+            start_session(w, std::move(s), plane, tls);
+          } catch (...) {
+            server.report_internal_error(Where::accept, std::current_exception());
+          }
+        });
+      }
+    } catch (...) {
+      server.report_internal_error(Where::accept, std::current_exception());
+      back_off = true;
     }
-    if (ec) {
-      // Out of descriptors or a transient error: back off briefly rather than spin.
-      log::warn("accept failed", {{"error", ec.message()}});
+    if (back_off) {
       asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
       co_await t.async_wait(use_nothrow);
-      continue;
     }
-    next = (next + 1) % workers.size();
-    asio::post(w.ioc, [&w, plane, tls, s = std::move(socket)]() mutable {
-      start_session(w, std::move(s), plane, tls);
-    });
   }
 }
 
-// Writes the worker's gathered access-log lines every 100 ms.
-asio::awaitable<void> flush_loop(Worker& w, AccessLog& log) {
+// Writes the worker's gathered access-log lines every 100 ms. Nothing thrown ends the loop.
+asio::awaitable<void> flush_loop(Server& server, Worker& w, AccessLog& log) {
   asio::steady_timer timer(w.ioc);
   for (;;) {
     timer.expires_after(std::chrono::milliseconds(100));
     auto [ec] = co_await timer.async_wait(use_nothrow);
-    log.flush_this_thread();
+    try {
+      log.flush_this_thread();
+    } catch (...) {
+      server.report_internal_error(Where::flush, std::current_exception());
+    }
     if (ec) {
       co_return;
     }
   }
 }
 
+// Raises the soft descriptor limit to the hard one; returns the soft limit in force.
+std::uint64_t raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    return 1024;
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      rl = raised;
+    }
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : static_cast<std::uint64_t>(rl.rlim_cur);
+}
+
+// Descriptors kept back from client connections: listeners, logs, config and the admin plane.
+constexpr std::int64_t kReservedDescriptors = 64;
+constexpr std::int64_t kMaxAdminConnections = 32;
+
 }  // namespace
+
+std::string_view to_string(Where w) {
+  switch (w) {
+    case Where::session:
+      return "session";
+    case Where::admin:
+      return "admin";
+    case Where::accept:
+      return "accept";
+    case Where::health:
+      return "health";
+    case Where::reload:
+      return "reload";
+    case Where::flush:
+      return "flush";
+    case Where::worker:
+      return "worker";
+    case Where::upstream:
+      return "upstream";
+  }
+  return "unknown";
+}
+
+void Server::report_internal_error(Where where, std::exception_ptr e, std::string_view conn,
+                                   std::string_view request) noexcept {
+  internal_errors_[static_cast<std::size_t>(where)]->inc();
+  try {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+    }
+    log::error(
+        "internal error",
+        {{"where", to_string(where)}, {"conn", conn}, {"request_id", request}, {"error", what}});
+  } catch (...) {
+    // Out of memory while logging: the count above is what remains.
+  }
+}
+
+bool Server::acquire_body_bytes(std::uint64_t n, std::uint64_t cap) noexcept {
+  const std::uint64_t before = buffered_body_bytes_.fetch_add(n, std::memory_order_relaxed);
+  if (before + n > cap) {
+    buffered_body_bytes_.fetch_sub(n, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void Server::connection_closed(Plane plane) noexcept {
+  ConnectionLimit& limit = plane == Plane::data ? data_connections_ : admin_connections_;
+  limit.open.fetch_sub(1, std::memory_order_relaxed);
+}
 
 Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
                std::unique_ptr<metrics::Registry> registry, std::unique_ptr<SharedState> shared)
@@ -149,7 +251,33 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
       access_log_(std::make_unique<AccessLog>(STDOUT_FILENO)),
       current_(std::move(initial)),
       listeners_(std::make_unique<Listeners>()) {
-  registry_->set_collect_hook([this] { current()->refresh_gauges(); });
+  registry_->set_collect_hook([this] {
+    current()->refresh_gauges();
+    buffered_body_gauge_->set(
+        static_cast<std::int64_t>(buffered_body_bytes_.load(std::memory_order_relaxed)));
+    data_connections_gauge_->set(data_connections_.open.load(std::memory_order_relaxed));
+  });
+  for (std::size_t i = 0; i < kWhereCount; ++i) {
+    internal_errors_[i] = &registry_->counter(
+        "switchboard_internal_errors_total",
+        "Exceptions caught by a last-resort handler (the connection concerned was closed), by "
+        "where they escaped.",
+        {{"where", std::string(to_string(static_cast<Where>(i)))}});
+  }
+  const std::string rejected_help =
+      "Requests and connections refused because a server-wide limit was reached, by limit.";
+  data_connections_.rejected = &registry_->counter("switchboard_overload_rejections_total",
+                                                   rejected_help, {{"limit", "max_connections"}});
+  admin_connections_.rejected = &registry_->counter(
+      "switchboard_overload_rejections_total", rejected_help, {{"limit", "admin_connections"}});
+  body_budget_rejected_ =
+      &registry_->counter("switchboard_overload_rejections_total", rejected_help,
+                          {{"limit", "max_buffered_body_bytes"}});
+  buffered_body_gauge_ =
+      &registry_->gauge("switchboard_buffered_body_bytes",
+                        "Request body bytes held by requests in flight (buffers reserved).", {});
+  data_connections_gauge_ = &registry_->gauge("switchboard_client_connections",
+                                              "Open client connections on the data plane.", {});
   reload_ok_ = &registry_->counter("switchboard_config_reload_total",
                                    "Configuration reloads, by result.", {{"result", "success"}});
   reload_failed_ =
@@ -165,6 +293,15 @@ std::shared_ptr<const Snapshot> Server::current() const {
 }
 
 bool Server::reload() {
+  try {
+    return reload_unguarded();
+  } catch (...) {
+    report_internal_error(Where::reload, std::current_exception());
+    return false;
+  }
+}
+
+bool Server::reload_unguarded() {
   std::lock_guard reload_lock(reload_mutex_);
   log::info("reloading configuration", {{"config", config_path_}});
   config::LoadResult loaded = config::load_file(config_path_);
@@ -188,8 +325,9 @@ bool Server::reload() {
   const auto& a = old->config();
   const auto& b = snap->config();
   if (a.server.listen != b.server.listen || a.server.threads != b.server.threads ||
-      a.admin.listen != b.admin.listen || a.server.tls.has_value() != b.server.tls.has_value()) {
-    log::warn("listen addresses, threads and TLS change only on restart");
+      a.admin.listen != b.admin.listen || a.server.tls.has_value() != b.server.tls.has_value() ||
+      a.server.max_connections != b.server.max_connections) {
+    log::warn("listen addresses, threads, max_connections and TLS change only on restart");
   }
   for (const std::string& notice : b.notices) {
     log::warn(notice);
@@ -242,6 +380,21 @@ int Server::run() {
   if (threads == 0) {
     threads = std::max(1u, std::thread::hardware_concurrency());
   }
+  const std::uint64_t nofile = raise_nofile_limit();
+  // Client connections get what is left after a quarter for upstream connections and a reserve
+  // for listeners, logs and the admin plane.
+  const auto fds = static_cast<std::int64_t>(nofile);
+  const std::int64_t derived =
+      std::max<std::int64_t>(16, fds - fds / 4 - kReservedDescriptors - kMaxAdminConnections);
+  data_connections_.max = cfg.server.max_connections != 0
+                              ? static_cast<std::int64_t>(cfg.server.max_connections)
+                              : derived;
+  admin_connections_.max = kMaxAdminConnections;
+  if (data_connections_.max > fds - kReservedDescriptors - kMaxAdminConnections) {
+    log::warn("server.max_connections is above what the descriptor limit allows",
+              {{"max_connections", std::to_string(data_connections_.max)},
+               {"nofile", std::to_string(nofile)}});
+  }
   upstream::PoolSettings pool_settings;
   for (unsigned i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, *this, pool_settings));
@@ -286,10 +439,13 @@ int Server::run() {
       .set(1);
 
   asio::co_spawn(first.ioc,
-                 accept_loop(*listeners_->data, workers_, Plane::data, listeners_->tls.get()),
-                 asio::detached);
-  asio::co_spawn(first.ioc, accept_loop(*listeners_->admin, workers_, Plane::admin, nullptr),
-                 asio::detached);
+                 accept_loop(*this, *listeners_->data, workers_, Plane::data, listeners_->tls.get(),
+                             data_connections_),
+                 guard(Where::accept));
+  asio::co_spawn(
+      first.ioc,
+      accept_loop(*this, *listeners_->admin, workers_, Plane::admin, nullptr, admin_connections_),
+      guard(Where::accept));
 
   for (const std::string& notice : cfg.notices) {
     log::warn(notice);
@@ -300,6 +456,7 @@ int Server::run() {
                           {"admin", admin_addr},
                           {"tls", cfg.server.tls ? "on" : "off"},
                           {"threads", std::to_string(threads)},
+                          {"max_connections", std::to_string(data_connections_.max)},
                           {"config", config_path_}});
 
   std::vector<std::thread> pool;
@@ -307,12 +464,25 @@ int Server::run() {
   for (auto& w : workers_) {
     guards.emplace_back(w->ioc.get_executor());
   }
-  asio::co_spawn(workers_.front()->ioc, health_loop(*workers_.front()), asio::detached);
+  asio::co_spawn(workers_.front()->ioc, health_loop(*workers_.front()), guard(Where::health));
   for (auto& w : workers_) {
-    asio::co_spawn(w->ioc, flush_loop(*w, *access_log_), asio::detached);
-    pool.emplace_back([worker = w.get(), log = access_log_.get()] {
-      worker->ioc.run();
-      log->flush_this_thread();  // what the worker gathered since its last flush
+    asio::co_spawn(w->ioc, flush_loop(*this, *w, *access_log_), guard(Where::flush));
+    pool.emplace_back([this, worker = w.get(), log = access_log_.get()] {
+      // Whatever a handler throws past its own guard is logged and counted, and the worker runs
+      // on: one connection's failure never stops the others on this thread.
+      for (;;) {
+        try {
+          worker->ioc.run();
+          break;
+        } catch (...) {
+          report_internal_error(Where::worker, std::current_exception());
+        }
+      }
+      try {
+        log->flush_this_thread();  // what the worker gathered since its last flush
+      } catch (...) {
+        report_internal_error(Where::flush, std::current_exception());
+      }
     });
   }
 

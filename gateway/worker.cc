@@ -36,4 +36,11 @@ std::string Worker::next_request_id() {
   return buf;
 }
 
+std::string Worker::next_connection_id() {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "c%u-%llu", index,
+                static_cast<unsigned long long>(++connections_));
+  return buf;
+}
+
 }  // namespace sb::gateway

@@ -50,9 +50,12 @@ struct Worker {
 
   /// A new request id: a per-process random prefix, the worker index and a counter.
   std::string next_request_id();
+  /// A new connection id for the log: "c<worker>-<counter>".
+  std::string next_connection_id();
 
  private:
   std::uint64_t counter_ = 0;
+  std::uint64_t connections_ = 0;
 };
 
 }  // namespace sb::gateway

@@ -462,6 +462,7 @@ class ConfigBuilder {
 
   void read_server(const Located& section) {
     ServerSettings& s = config_.server;
+    std::optional<Located> buffered;  // read after max_body_bytes, which it must not be below
     r_.read_map(
         section,
         {
@@ -478,8 +479,24 @@ class ConfigBuilder {
             // Zero is meaningful here: stop at once, without waiting for requests in flight.
             {"drain_timeout", kOptional,
              [&](const Located& v) { assign(s.drain_timeout, r_.duration(v, true)); }},
+            {"max_connections", kOptional,
+             [&](const Located& v) {
+               assign(s.max_connections,
+                      r_.integer(v, 0, 10'000'000, "expected 0 (auto) or a positive integer"));
+             }},
+            {"max_buffered_body_bytes", kOptional, keep(buffered)},
             {"tls", kOptional, [&](const Located& v) { read_listener_tls(v); }},
         });
+    if (!buffered) {
+      s.max_buffered_body_bytes = std::max(s.max_buffered_body_bytes, s.max_body_bytes);
+    } else if (std::optional<std::uint64_t> n = r_.size(*buffered, false)) {
+      if (*n < s.max_body_bytes) {
+        r_.error(*buffered, "must be at least max_body_bytes (" +
+                                std::to_string(s.max_body_bytes) + ")");
+      } else {
+        s.max_buffered_body_bytes = *n;
+      }
+    }
   }
 
   void read_threads(const Located& v) {

@@ -60,6 +60,13 @@ struct ServerSettings {
   Duration header_timeout{10'000};  ///< whole request header must arrive within this
   Duration idle_timeout{60'000};    ///< keep-alive idle between requests
   Duration drain_timeout{30'000};   ///< SIGTERM: how long in-flight requests may finish
+  /// Client connections on the data plane at once; beyond it a new connection is closed at
+  /// once. 0 = derived at start from the file-descriptor limit (RLIMIT_NOFILE, raised to its
+  /// hard limit), leaving a quarter for upstream connections and room for the admin plane.
+  std::uint64_t max_connections = 0;
+  /// Request body bytes held across all requests in flight; beyond it 503 with Retry-After.
+  /// Defaults to 256 MiB, or max_body_bytes when that is larger; never below max_body_bytes.
+  std::uint64_t max_buffered_body_bytes = 256ull << 20;
   std::optional<TlsListener> tls;
 };
 

@@ -139,5 +139,112 @@ INSTANTIATE_TEST_SUITE_P(
         Attack{"BadMethod", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
+TEST(FramingValidateTest, FieldValueLongerThanTheFieldLimitIs431) {
+  const std::string ok =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(kMaxFieldBytes, 'v') + "\r\n\r\n";
+  EXPECT_TRUE(check(ok).ok());
+  const std::string big =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(kMaxFieldBytes + 1, 'v') + "\r\n\r\n";
+  EXPECT_EQ(check(big).status, 431u);
+  const std::string name =
+      "GET / HTTP/1.1\r\nHost: a\r\n" + std::string(kMaxFieldBytes + 1, 'n') + ": v\r\n\r\n";
+  EXPECT_EQ(check(name).status, 431u);
+}
+
+using Status = ChunkedDecoder::Status;
+
+struct Decoded {
+  Status status;
+  std::string body;
+  std::size_t consumed;
+};
+
+Decoded decode(std::string_view in, std::uint64_t max_body = 1 << 20) {
+  ChunkedDecoder d(max_body);
+  Decoded r{Status::need_more, {}, 0};
+  r.status = d.feed(in, r.body, r.consumed);
+  return r;
+}
+
+TEST(ChunkedDecoderTest, DecodesChunksAndStopsAtTheEnd) {
+  const auto r = decode("5\r\nhello\r\n6;name=value\r\n world\r\n0\r\n\r\nGET /next");
+  EXPECT_EQ(r.status, Status::done);
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_EQ(r.consumed,
+            std::string_view("5\r\nhello\r\n6;name=value\r\n world\r\n0\r\n\r\n").size());
+}
+
+TEST(ChunkedDecoderTest, ResumesAcrossEveryByteBoundary) {
+  const std::string in = "a;x=1\r\n0123456789\r\n3\r\nabc\r\n0\r\nX-T: v\r\n\r\n";
+  for (std::size_t cut = 0; cut <= in.size(); ++cut) {
+    ChunkedDecoder d(1 << 20);
+    std::string body;
+    std::size_t used = 0;
+    std::size_t total = 0;
+    auto s = d.feed(std::string_view(in).substr(0, cut), body, used);
+    total += used;
+    if (s != Status::done) {
+      ASSERT_EQ(s, Status::need_more) << cut;
+      s = d.feed(std::string_view(in).substr(total), body, used);
+      total += used;
+    }
+    EXPECT_EQ(s, Status::done) << cut;
+    EXPECT_EQ(body, "0123456789abc") << cut;
+    EXPECT_EQ(total, in.size()) << cut;
+  }
+}
+
+TEST(ChunkedDecoderTest, ChunkExtensionsAreCappedPerLine) {
+  const std::string ok = "1;" + std::string(kMaxChunkLineBytes - 5, 'e') + "\r\nx\r\n0\r\n\r\n";
+  EXPECT_EQ(decode(ok).status, Status::done);
+  const std::string flood = "1;" + std::string(kMaxChunkLineBytes, 'e');
+  EXPECT_EQ(decode(flood).status, Status::bad) << "rejected before the line ends";
+}
+
+TEST(ChunkedDecoderTest, ManySmallChunksWithExtensionsOnlyGrowTheBody) {
+  ChunkedDecoder d(1 << 20);
+  std::string body;
+  const std::string chunk = "1;" + std::string(900, 'e') + "\r\nx\r\n";
+  for (int i = 0; i < 1000; ++i) {
+    std::size_t used = 0;
+    ASSERT_EQ(d.feed(chunk, body, used), Status::need_more);
+    ASSERT_EQ(used, chunk.size());
+  }
+  EXPECT_EQ(body.size(), 1000u);
+}
+
+TEST(ChunkedDecoderTest, TrailersAreCheckedCappedAndDropped) {
+  const auto small = decode("1\r\nx\r\n0\r\nX-Api-Key: sk-1\r\nX-Other: 2\r\n\r\n");
+  EXPECT_EQ(small.status, Status::done);
+  EXPECT_EQ(small.body, "x");
+  const std::string huge = "1\r\nx\r\n0\r\nX-Big: " + std::string(64 * 1024, 't') + "\r\n\r\n";
+  EXPECT_EQ(decode(huge).status, Status::bad);
+  std::string many = "1\r\nx\r\n0\r\n";
+  for (int i = 0; i < 1000; ++i) {
+    many += "X-T: v\r\n";
+  }
+  EXPECT_EQ(decode(many + "\r\n").status, Status::bad);
+  EXPECT_EQ(decode("0\r\nno colon\r\n\r\n").status, Status::bad);
+  EXPECT_EQ(decode("0\r\n folded: v\r\n\r\n").status, Status::bad);
+}
+
+TEST(ChunkedDecoderTest, MalformedInputIsBad) {
+  EXPECT_EQ(decode("zz\r\n").status, Status::bad);
+  EXPECT_EQ(decode(";x\r\n").status, Status::bad);
+  EXPECT_EQ(decode("1 x\r\n").status, Status::bad);
+  EXPECT_EQ(decode("1\nx\r\n").status, Status::bad);
+  EXPECT_EQ(decode("1\r\nxY\r\n").status, Status::bad);
+  EXPECT_EQ(decode("1\r\nx\r\r\n").status, Status::bad);
+  EXPECT_EQ(decode("1;a\rb\r\nx\r\n").status, Status::bad);
+  EXPECT_EQ(decode("1;a\x01\r\nx\r\n").status, Status::bad);
+}
+
+TEST(ChunkedDecoderTest, BodyLimitIsEnforcedFromTheChunkSize) {
+  EXPECT_EQ(decode("ffffffffffffffffff\r\n").status, Status::too_large);
+  EXPECT_EQ(decode("11\r\n", 16).status, Status::too_large);
+  EXPECT_EQ(decode("8\r\n12345678\r\n9\r\n", 16).status, Status::too_large);
+  EXPECT_EQ(decode("8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n", 16).status, Status::done);
+}
+
 }  // namespace
 }  // namespace sb::gateway::framing

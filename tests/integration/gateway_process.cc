@@ -132,6 +132,27 @@ std::optional<int> GatewayProcess::wait_exit(std::chrono::milliseconds timeout) 
   return std::nullopt;
 }
 
+bool GatewayProcess::alive() const {
+  if (pid_ <= 0 || exited_) {
+    return false;
+  }
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    return false;
+  }
+  return info.si_pid == 0;  // nothing to report: still running
+}
+
+std::uint64_t GatewayProcess::memory_kib(std::string_view field) const {
+  const std::string status = read_file("/proc/" + std::to_string(pid_) + "/status");
+  const std::string needle = "\n" + std::string(field) + ":";
+  const auto at = status.find(needle);
+  if (at == std::string::npos) {
+    return 0;
+  }
+  return std::strtoull(status.c_str() + at + needle.size(), nullptr, 10);
+}
+
 std::string GatewayProcess::stderr_text() const {
   return read_file(dir_ + "/stderr.log");
 }

@@ -27,6 +27,12 @@ class GatewayProcess {
   std::uint16_t port() const { return port_; }
   std::uint16_t admin_port() const { return admin_port_; }
   const std::string& config_path() const { return config_path_; }
+  pid_t pid() const { return pid_; }
+  /// True while the process has not exited (it is not reaped here).
+  bool alive() const;
+  /// A memory figure of the process from /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); 0 when
+  /// unreadable.
+  std::uint64_t memory_kib(std::string_view field) const;
 
   /// Replaces the config file's content (for reload tests).
   void write_config(const std::string& yaml) const;

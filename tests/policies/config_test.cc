@@ -385,7 +385,8 @@ const std::vector<BrokenCase> kBrokenCases = {
     {"UnknownNestedKeyNamesItsSection",
      {{"threads: 4", "thread: 4"}},
      {"t.yaml:3:3: server: unknown key 'thread' (expected one of: listen, threads, "
-      "max_body_bytes, max_header_bytes, header_timeout, idle_timeout, drain_timeout, tls)"}},
+      "max_body_bytes, max_header_bytes, header_timeout, idle_timeout, drain_timeout, "
+      "max_connections, max_buffered_body_bytes, tls)"}},
     {"UnknownKeyDeepInABackend",
      {{"{connect: 1s}", "{connect: 1s, read: 2s}"}},
      {"t.yaml:10:29: backends.local.timeouts: unknown key 'read' (expected one of: connect, "

@@ -1,0 +1,79 @@
+// The server's last-resort error accounting and its process-wide request-body budget, without
+// running it: what switchboard_internal_errors_total and the 503 of the body budget rest on.
+
+#include "gateway/server.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace sb::gateway {
+namespace {
+
+std::unique_ptr<Server> make_server(metrics::Registry*& registry_out) {
+  auto loaded = config::load_string(R"(
+backends:
+  a: {provider: vllm, base_url: "http://127.0.0.1:9/v1", model: m}
+)",
+                                    "server_test.yaml");
+  EXPECT_TRUE(loaded.ok());
+  auto registry = std::make_unique<metrics::Registry>();
+  auto shared = std::make_unique<SharedState>(*registry);
+  std::vector<std::string> errors;
+  auto snap = Snapshot::build(std::move(*loaded.config), *shared, nullptr, errors);
+  EXPECT_TRUE(snap) << (errors.empty() ? "" : errors.front());
+  registry_out = registry.get();
+  return std::make_unique<Server>("server_test.yaml", std::move(snap), std::move(registry),
+                                  std::move(shared));
+}
+
+TEST(ServerTest, EveryInternalErrorSeriesExistsAtZero) {
+  metrics::Registry* registry = nullptr;
+  auto server = make_server(registry);
+  const std::string text = registry->serialize();
+  for (const char* where :
+       {"session", "admin", "accept", "health", "reload", "flush", "worker", "upstream"}) {
+    EXPECT_NE(
+        text.find("switchboard_internal_errors_total{where=\"" + std::string(where) + "\"} 0"),
+        std::string::npos)
+        << where;
+  }
+}
+
+TEST(ServerTest, AnEscapedExceptionIsCountedWhereItEscaped) {
+  metrics::Registry* registry = nullptr;
+  auto server = make_server(registry);
+  server->report_internal_error(Where::session,
+                                std::make_exception_ptr(std::length_error("field value too large")),
+                                "c0-1", "req_1");
+  auto guard = server->guard(Where::health);
+  guard(std::make_exception_ptr(42));  // not a std::exception
+  guard(nullptr);                      // a coroutine that ended normally
+  const std::string text = registry->serialize();
+  EXPECT_NE(text.find("switchboard_internal_errors_total{where=\"session\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("switchboard_internal_errors_total{where=\"health\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("switchboard_internal_errors_total{where=\"admin\"} 0"), std::string::npos);
+}
+
+TEST(ServerTest, BodyBudgetRefusesPastTheCapAndTakesNothingThen) {
+  metrics::Registry* registry = nullptr;
+  auto server = make_server(registry);
+  EXPECT_TRUE(server->acquire_body_bytes(600, 1000));
+  EXPECT_FALSE(server->acquire_body_bytes(500, 1000));
+  EXPECT_TRUE(server->acquire_body_bytes(400, 1000));
+  EXPECT_FALSE(server->acquire_body_bytes(1, 1000));
+  server->release_body_bytes(600);
+  EXPECT_TRUE(server->acquire_body_bytes(600, 1000));
+  server->release_body_bytes(1000);
+  EXPECT_NE(registry->serialize().find("switchboard_buffered_body_bytes 0"), std::string::npos);
+}
+
+TEST(ServerTest, ReloadOfAMissingFileFailsWithoutThrowing) {
+  metrics::Registry* registry = nullptr;
+  auto server = make_server(registry);
+  EXPECT_FALSE(server->reload());
+}
+
+}  // namespace
+}  // namespace sb::gateway
