@@ -16,7 +16,8 @@ bytes of text per JSON value). Scenarios:
   fallback      first candidate refuses the connection, the second (vLLM) answers: the second
                 attempt parses the body again; compared with pass-through it shows that cost
 
-Environment: CONCURRENCY [8], BODY_MIB [4], LATENCY_MS [1500], ROUNDS [1].
+Environment: CONCURRENCY [8], BODY_MIB [4], LATENCY_MS [1500], ROUNDS [1]; SWITCHBOARD and
+FAKE_UPSTREAM override the binaries (e.g. to compare with an older build).
 Loopback only; everything is bounded (one round of CONCURRENCY requests per scenario).
 """
 
@@ -36,6 +37,9 @@ CONCURRENCY = int(os.environ.get("CONCURRENCY", "8"))
 BODY_MIB = float(os.environ.get("BODY_MIB", "4"))
 LATENCY_MS = int(os.environ.get("LATENCY_MS", "1500"))
 ROUNDS = int(os.environ.get("ROUNDS", "1"))
+SWITCHBOARD = os.environ.get("SWITCHBOARD", os.path.join(BUILD, "gateway", "switchboard"))
+FAKE_UPSTREAM = os.environ.get("FAKE_UPSTREAM",
+                               os.path.join(BUILD, "tests", "support", "fake_upstream"))
 
 
 def free_port():
@@ -96,7 +100,7 @@ models:
   fallback: {candidates: [down, local]}
 """ % (fake_url, fake_url, down_url))
     err = open(os.path.join(tmp, "gw.err"), "w+")
-    proc = subprocess.Popen([os.path.join(BUILD, "switchboard"), "run", "--config", cfg],
+    proc = subprocess.Popen([SWITCHBOARD, "run", "--config", cfg],
                             stdout=subprocess.DEVNULL, stderr=err)
     for _ in range(150):
         time.sleep(0.1)
@@ -111,13 +115,12 @@ models:
 def main():
     tmp = tempfile.mkdtemp(prefix="sb-mem-")
     fake_port = free_port()
-    fake = subprocess.Popen([os.path.join(BUILD, "tests", "support", "fake_upstream"),
-                             "--port", str(fake_port), "--latency-ms", str(LATENCY_MS)],
+    fake = subprocess.Popen([FAKE_UPSTREAM, "--port", str(fake_port), "--latency-ms", str(LATENCY_MS)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     fake_url = "http://127.0.0.1:%d/v1" % fake_port
     down_url = "http://127.0.0.1:%d/v1" % free_port()
-    print("body %.1f MiB of tiny text parts, %d concurrent, upstream latency %d ms"
+    print("body %.1f MiB of tiny text parts, %d concurrent, upstream latency %d ms\n"
           % (BODY_MIB, CONCURRENCY, LATENCY_MS))
     try:
         for scenario in ("pass-through", "translated", "fallback"):
