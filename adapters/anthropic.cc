@@ -575,15 +575,20 @@ class AnthropicStream final : public StreamTranslator {
       return true;  // anything after message_stop is not part of the answer
     }
     events_.clear();
-    parser_.feed(bytes, events_);
+    const bool parsed = parser_.feed(bytes, events_);
     for (const SseEvent& ev : events_) {
       if (!on_event(ev, out)) {
         failed_ = true;
         return false;
       }
       if (done_) {
-        break;
+        return true;
       }
+    }
+    if (!parsed) {
+      // An upstream that never ends its line or event is cut off at SseParser's limit.
+      failed_ = true;
+      return protocol_error("a stream event larger than 1 MiB", out);
     }
     return true;
   }

@@ -23,8 +23,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::size_t npos = std::string_view::npos;
-/// An upstream that never ends its event would grow the parser's buffer without bound.
-constexpr std::size_t kMaxPendingEvent = 8u << 20;
 
 /// Choice members Azure adds (https://learn.microsoft.com/azure/ai-foundry/openai/concepts/
 /// content-filter#annotations and .../content-streaming#asynchronous-filter).
@@ -472,9 +470,10 @@ bool AzureStreamTranslator::feed(std::string_view bytes, std::string& out) {
       return false;
     }
   }
-  if (parser_.pending_bytes() > kMaxPendingEvent) {
-    error_ = TranslateError{502, "upstream stream event larger than 8 MiB"};
-    append_sse(out, error_body("upstream stream event larger than 8 MiB", "api_error",
+  if (parser_.failed()) {
+    // An upstream that never ends its line or event is cut off at SseParser's limit.
+    error_ = TranslateError{502, "upstream stream event larger than 1 MiB"};
+    append_sse(out, error_body("upstream stream event larger than 1 MiB", "api_error",
                                "upstream_stream_interrupted"));
     return false;
   }

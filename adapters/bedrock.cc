@@ -28,6 +28,9 @@ namespace json = boost::json;
 // https://docs.aws.amazon.com/general/latest/gr/bedrock.html
 constexpr std::string_view kSigningService = "bedrock";
 
+/// The largest event-stream message a Bedrock stream may carry (see BedrockStream::decoder_).
+constexpr std::size_t kMaxStreamMessageBytes = 1024 * 1024;
+
 std::optional<std::int64_t> int_member(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr) {
@@ -559,7 +562,9 @@ class BedrockStream final : public StreamTranslator {
   }
 
   ChunkWriter chunks_;
-  EventStreamDecoder decoder_;
+  /// ConverseStream messages are one delta each; a prelude announcing more than 1 MiB fails the
+  /// stream before any of it is held (the event stream spec itself allows 16 MiB).
+  EventStreamDecoder decoder_{kMaxStreamMessageBytes};
   std::vector<EventStreamMessage> scratch_;
   std::map<std::int64_t, std::size_t> tool_index_;  // contentBlockIndex -> tool_calls index
   std::optional<Usage> usage_;

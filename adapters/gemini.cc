@@ -23,9 +23,9 @@ namespace {
 
 namespace json = boost::json;
 
-/// Upstream bytes a stream may hold for one incomplete event. Gemini events are one JSON object
-/// each; generated images (inlineData) make the largest ones, well under this.
-constexpr std::size_t kMaxPendingEventBytes = 32 * 1024 * 1024;
+/// Upstream bytes a stream may hold for one event (SseParser's limit). Gemini events are one JSON
+/// object each; generated images (inlineData) make the largest ones, well under this.
+constexpr std::size_t kMaxEventBytes = 16 * 1024 * 1024;
 
 // ---- small JSON helpers -----------------------------------------------------------------------
 
@@ -818,7 +818,7 @@ class GeminiStream final : public StreamTranslator {
         return false;
       }
     }
-    if (parser_.pending_bytes() > kMaxPendingEventBytes) {
+    if (parser_.failed()) {
       return fail(502, "Gemini stream event exceeds the size limit", out);
     }
     return true;
@@ -952,7 +952,7 @@ class GeminiStream final : public StreamTranslator {
   std::string call_prefix_;
   std::string model_;
   ChunkWriter chunks_;
-  SseParser parser_;
+  SseParser parser_{kMaxEventBytes};
   std::vector<SseEvent> events_;
   std::vector<Choice> choices_;
   std::size_t next_call_ = 0;

@@ -245,9 +245,6 @@ void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
   ++events_;
 }
 
-// An upstream that never ends its event would grow the parser's buffer without bound.
-constexpr std::size_t kMaxPendingEvent = 8u << 20;
-
 bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
   relay_.feed(bytes, out);
   if (relay_.saw_error()) {
@@ -255,10 +252,11 @@ bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
     error_ = TranslateError{502, "upstream sent an error event"};
     return false;
   }
-  if (relay_.pending_bytes() > kMaxPendingEvent) {
-    error_ = TranslateError{502, "upstream stream event larger than 8 MiB"};
+  if (relay_.overflowed()) {
+    // An upstream that never ends its line or event is cut off at SseParser's limit.
+    error_ = TranslateError{502, "upstream stream event larger than 1 MiB"};
     append_sse(
-        out, R"({"error":{"message":"upstream stream event larger than 8 MiB","type":"api_error",)"
+        out, R"({"error":{"message":"upstream stream event larger than 1 MiB","type":"api_error",)"
              R"("param":null,"code":"upstream_stream_interrupted"}})");
     return false;
   }

@@ -67,8 +67,10 @@ class ChatStreamRelay {
   const std::optional<Usage>& usage() const { return usage_; }
   /// Events relayed so far (excluding dropped ones).
   std::size_t events() const { return events_; }
-  /// Upstream bytes held for an incomplete line or event; bound it to guard memory.
+  /// Upstream bytes held for an incomplete line or event.
   std::size_t pending_bytes() const { return parser_.pending_bytes(); }
+  /// True once an upstream event exceeded SseParser's limit (the relay then stops).
+  bool overflowed() const { return parser_.failed(); }
   /// True when the upstream stream stopped at an event boundary (see SseParser::at_boundary).
   bool at_boundary() const { return parser_.at_boundary(); }
 

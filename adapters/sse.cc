@@ -32,7 +32,21 @@ std::size_t skip_line_end(std::string_view s, std::size_t pos) {
 
 }  // namespace
 
-void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
+bool SseParser::overflows(std::size_t more) {
+  const std::size_t held = line_.size() + current_.data.size() + current_.event.size();
+  if (held + more > max_event_bytes_) {
+    failed_ = true;
+    line_.clear();
+    line_.shrink_to_fit();
+    current_ = SseEvent{};
+  }
+  return failed_;
+}
+
+bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
+  if (failed_) {
+    return false;
+  }
   if (!bom_done_) {
     // The spec strips one U+FEFF at the very start of the stream; it may arrive split.
     while (!bytes.empty() && bom_matched_ < kBom.size() && bytes.front() == kBom[bom_matched_]) {
@@ -46,7 +60,7 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
       bom_done_ = true;
       line_.append(kBom.substr(0, bom_matched_));
     } else {
-      return;
+      return true;
     }
   }
   if (pending_cr_ && !bytes.empty()) {
@@ -62,8 +76,14 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   while (i < n) {
     const std::size_t eol = find_line_end(bytes, i);
     if (eol == std::string_view::npos) {
+      if (overflows(n - i)) {
+        return false;
+      }
       line_.append(bytes.data() + i, n - i);
       break;
+    }
+    if (overflows(eol - i)) {
+      return false;
     }
     if (line_.empty()) {
       on_line(bytes.substr(i, eol - i), out);
@@ -80,6 +100,7 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
     }
   }
   event_bytes_ = current_.data.size() + current_.event.size();
+  return true;
 }
 
 void SseParser::on_line(std::string_view line, std::vector<SseEvent>& out) {

@@ -7,6 +7,10 @@
 // space after the colon and a leading UTF-8 byte order mark. An event is dispatched at
 // a blank line; an event with no data lines is not dispatched (per spec) unless it has an event
 // name. Pure and per stream; not thread-safe.
+//
+// Bounded: an event (its data and event name plus the line being read) may hold at most
+// `max_event_bytes` (1 MiB by default); past that the parser fails for good, so an upstream that
+// never ends a line or an event cannot grow it without bound.
 
 #include <cstddef>
 #include <string>
@@ -25,8 +29,19 @@ struct SseEvent {
 
 class SseParser {
  public:
-  /// Parses `bytes`, appending every completed event to `out` (not cleared).
-  void feed(std::string_view bytes, std::vector<SseEvent>& out);
+  /// 1 MiB: far above any chat event (a token or a tool-call fragment each).
+  static constexpr std::size_t kDefaultMaxEventBytes = 1024 * 1024;
+
+  explicit SseParser(std::size_t max_event_bytes = kDefaultMaxEventBytes)
+      : max_event_bytes_(max_event_bytes) {}
+
+  /// Parses `bytes`, appending every completed event to `out` (not cleared). Returns false once
+  /// an event grew past the limit; the parser then stays failed and ignores further input (the
+  /// events completed before the overflow are still appended).
+  bool feed(std::string_view bytes, std::vector<SseEvent>& out);
+  /// True once an event exceeded max_event_bytes().
+  bool failed() const { return failed_; }
+  std::size_t max_event_bytes() const { return max_event_bytes_; }
   /// Bytes held for an incomplete line or event.
   std::size_t pending_bytes() const { return line_.size() + event_bytes_; }
   /// True when the stream ended cleanly at an event boundary (nothing half-received). A CR
@@ -35,6 +50,10 @@ class SseParser {
 
  private:
   void on_line(std::string_view line, std::vector<SseEvent>& out);
+  /// True (and the parser failed) when the current event plus `more` bytes exceed the limit.
+  bool overflows(std::size_t more);
+  std::size_t max_event_bytes_;
+  bool failed_ = false;
   std::string line_;
   SseEvent current_;
   bool has_fields_ = false;

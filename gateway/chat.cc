@@ -99,22 +99,38 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts) const {
   ctx_.worker.server.access_log().write_line(line);
 }
 
-asio::awaitable<bool> ChatHandler::run() {
-  const Request& req = ctx_.request;
-  // Parse once into a per-request arena: no per-node frees, and hostile nesting is bounded.
-  unsigned char arena[4096];
-  boost::json::monotonic_resource mr(arena, sizeof arena);
+namespace {
+
+boost::json::parse_options body_parse_options() {
   boost::json::parse_options opts;
   opts.max_depth = 128;
+  return opts;
+}
+
+}  // namespace
+
+ChatHandler::Dom::Dom(std::string_view text, error_code& ec)
+    : mr(arena, sizeof arena), value(boost::json::parse(text, ec, &mr, body_parse_options())) {}
+
+const boost::json::object* ChatHandler::parsed_body(error_code& ec) {
+  ec = {};
+  if (!dom_) {
+    dom_.emplace(body_text_, ec);
+  }
+  return !ec && dom_->value.is_object() ? &dom_->value.get_object() : nullptr;
+}
+
+asio::awaitable<bool> ChatHandler::run() {
+  const Request& req = ctx_.request;
   error_code jec;
-  const boost::json::value parsed = boost::json::parse(body_text_, jec, &mr, opts);
-  if (jec || !parsed.is_object()) {
+  const boost::json::object* parsed = parsed_body(jec);
+  if (parsed == nullptr) {
     co_return co_await send_error(
         ctx_, o_, 400,
         "We could not parse the JSON body of your request. The body must be a JSON object "
         "(see https://platform.openai.com/docs/api-reference/chat/create).");
   }
-  const boost::json::object& body = parsed.as_object();
+  const boost::json::object& body = *parsed;
   const auto* model = body.if_contains("model");
   if (model == nullptr || !model->is_string() || model->as_string().empty()) {
     co_return co_await send_error(ctx_, o_, 400, "you must provide a model parameter");
@@ -230,7 +246,9 @@ asio::awaitable<bool> ChatHandler::run() {
                               kind == 2 ? "budget_exhausted" : "rate_limit_exceeded", retry);
   }
 
-  const Attempt result = co_await dispatch(body);
+  // The facts point into the DOM, which attempts release; nothing reads them from here on.
+  storage = FactsStorage{};
+  const Attempt result = co_await dispatch();
   if (result == Attempt::next && failure_) {
     // Every try failed; the last upstream's own answer (scrubbed, with its Retry-After) tells
     // the client most.
@@ -257,9 +275,13 @@ asio::awaitable<bool> ChatHandler::run() {
     const unsigned status = upstream::is_timeout(last_error_) ? 504 : 502;
     std::string msg = "Upstream backend '";
     msg += o_.backend != nullptr ? o_.backend->spec->name : std::string("?");
-    msg += status == 504 ? "' timed out (" : "' failed (";
-    msg += upstream::to_string(last_error_);
-    msg += ").";
+    if (last_error_ == upstream::ErrorKind::too_large) {
+      msg += "' failed: upstream answer too large (too_large).";
+    } else {
+      msg += status == 504 ? "' timed out (" : "' failed (";
+      msg += upstream::to_string(last_error_);
+      msg += ").";
+    }
     co_return co_await refuse(status, msg, status == 504 ? "upstream_timeout" : "upstream_error");
   }
   settle(admission.reservation);
@@ -270,7 +292,7 @@ asio::awaitable<bool> ChatHandler::run() {
 // Tries the decision's backends in order, each up to `retries.attempts` times for a retryable
 // failure (with backoff, or the wait the upstream asked for), until one answers. Only before the
 // first byte reaches the client, and only along the decision's list.
-asio::awaitable<Attempt> ChatHandler::dispatch(const boost::json::object& body) {
+asio::awaitable<Attempt> ChatHandler::dispatch() {
   const config::RetrySettings& retries = snap_.config().retries;
   Attempt result = Attempt::next;
   for (std::size_t i = 0; i < decision_.backends.size() && result == Attempt::next; ++i) {
@@ -291,7 +313,7 @@ asio::awaitable<Attempt> ChatHandler::dispatch(const boost::json::object& body) 
     for (unsigned n = 1;; ++n) {
       retryable_ = false;
       retry_after_.reset();
-      result = co_await attempt(b, body, last_backend && n >= retries.attempts);
+      result = co_await attempt(b, last_backend && n >= retries.attempts);
       if (result != Attempt::next || !retryable_ || n >= retries.attempts) {
         break;
       }

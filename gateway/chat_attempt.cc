@@ -104,8 +104,7 @@ asio::awaitable<bool> ChatHandler::read_body(upstream::Exchange& ex, std::string
   co_return complete;
 }
 
-asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
-                                              const boost::json::object& body, bool last) {
+asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b, bool last) {
   policies::StateStore& state = snap_.state();
   if (endpoint_ != Endpoint::chat && !b.openai_wire) {
     // Never send a format the provider does not speak; the next backend may take it.
@@ -126,6 +125,15 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
 
   ++o_.attempts;
   o_.backend = &b;
+  // The DOM was released before an earlier attempt's exchange: parse the text again (it parsed
+  // once already, so only memory can make this fail).
+  error_code jec;
+  const boost::json::object* parsed = parsed_body(jec);
+  if (parsed == nullptr) {
+    last_error_ = upstream::ErrorKind::protocol;
+    co_return Attempt::next;
+  }
+  const boost::json::object& body = *parsed;
   if (endpoint_ == Endpoint::chat && b.chat_translated) {
     co_return co_await attempt_translated(b, body, last);
   }
@@ -158,6 +166,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b,
     up.set(k, v);
   }
   up.body() = std::move(plan.body);
+  dom_.reset();  // the upstream body is built: the DOM is not held across the exchange
 
   if (!b.circuit->allow(Clock::now())) {
     circuit_open_ = true;  // shed from a failing backend; the next one may take it
@@ -276,6 +285,7 @@ asio::awaitable<Attempt> ChatHandler::attempt_translated(const BackendRuntime& b
     up.set(k, v);
   }
   up.body() = std::move(ureq->body);
+  dom_.reset();  // `body` is gone from here on: the DOM is not held across the exchange
 
   if (!b.circuit->allow(Clock::now())) {
     circuit_open_ = true;  // shed from a failing backend; the next one may take it

@@ -15,7 +15,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/fields.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "adapters/anthropic_inbound.h"
 #include "adapters/translator.h"
@@ -33,8 +35,10 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
+/// Upstream answers read whole (errors, non-stream answers) are bounded; past the bound the
+/// exchange fails as too_large (502 "answer too large", counted in upstream_errors{kind}).
 inline constexpr std::size_t kMaxErrorBody = 64 * 1024;
-inline constexpr std::size_t kMaxResponseBody = 64ull << 20;
+inline constexpr std::size_t kMaxResponseBody = 32ull << 20;
 
 enum class Attempt { answered, next, closed };
 
@@ -61,8 +65,7 @@ class ChatHandler {
  private:
   asio::awaitable<bool> refuse(unsigned status, std::string_view message, std::string_view code,
                                std::string_view extra = {});
-  asio::awaitable<Attempt> attempt(const BackendRuntime& b, const boost::json::object& body,
-                                   bool last);
+  asio::awaitable<Attempt> attempt(const BackendRuntime& b, bool last);
   asio::awaitable<std::unique_ptr<upstream::Exchange>> exchange(const BackendRuntime& b,
                                                                 upstream::Request up);
   asio::awaitable<Attempt> attempt_translated(const BackendRuntime& b,
@@ -91,7 +94,10 @@ class ChatHandler {
   Attempt retry_later(unsigned status, std::string response, const http::fields& headers,
                       std::string_view retry_after = {});
   std::optional<Clock::duration> retry_delay(unsigned n) const;
-  asio::awaitable<Attempt> dispatch(const boost::json::object& body);
+  asio::awaitable<Attempt> dispatch();
+  // The body as a parsed object, parsed again when it was released; nullptr (and `ec` set when
+  // parsing failed) when it is not a JSON object.
+  const boost::json::object* parsed_body(error_code& ec);
   void settle(const policies::Reservation& reservation);
 
   RequestContext& ctx_;
@@ -99,6 +105,17 @@ class ChatHandler {
   const policies::Engine& engine_;
   Endpoint endpoint_;
   std::string_view body_text_;  // the OpenAI request body
+  // The parsed body: a per-request arena (no per-node frees, hostile nesting bounded) and the DOM
+  // in it, about 3x the text for long strings and up to ~16x for many small values. Held for the
+  // decision and while an attempt builds its upstream body, released (dom_.reset()) before any
+  // upstream exchange, so a request holds about its text and its upstream body while it waits.
+  struct Dom {
+    Dom(std::string_view text, error_code& ec);
+    unsigned char arena[4096];
+    boost::json::monotonic_resource mr;
+    boost::json::value value;
+  };
+  std::optional<Dom> dom_;
   Outcome o_;
   policies::Decision decision_;
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines

@@ -6,12 +6,104 @@
 #include <cstdio>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "adapters/anthropic_inbound.h"
+#include "adapters/json_edit.h"
 #include "gateway/chat_handler.h"
 #include "gateway/http_response.h"
+#include "gateway/scrub.h"
 
 namespace sb::gateway::chat {
+namespace {
+
+// An upstream's in-stream error events (OpenAI-wire `data: {"error":...}`, and Anthropic, Gemini
+// and Bedrock errors as the translators render them in that shape) reach the client scrubbed like
+// error bodies: the backend key, key-shaped tokens, bearer credentials and the upstream host are
+// replaced. Content events pass untouched: only an event whose name is `error` or whose data is
+// an object with an `error` member is rewritten. Translators emit whole canonical events
+// (`event: NAME\n`?, `data: ...\n` lines, a blank line), so events split on "\n\n".
+class ScrubbedStream final : public adapters::StreamTranslator {
+ public:
+  ScrubbedStream(adapters::StreamTranslator& inner, std::string_view secret, std::string_view host)
+      : inner_(inner), secret_(secret), host_(host) {}
+
+  bool feed(std::string_view bytes, std::string& out) override {
+    const std::size_t from = out.size();
+    const bool ok = inner_.feed(bytes, out);
+    scrub_errors(out, from);
+    return ok;
+  }
+  bool finish(std::string& out) override {
+    const std::size_t from = out.size();
+    const bool ok = inner_.finish(out);
+    scrub_errors(out, from);
+    return ok;
+  }
+  const std::optional<adapters::Usage>& usage() const override { return inner_.usage(); }
+  const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
+
+ private:
+  bool is_error_event(std::string_view event) {
+    if (event.starts_with("event: error\n")) {
+      return true;
+    }
+    for (std::size_t at = event.find("data: "); at != std::string_view::npos;
+         at = event.find("\ndata: ", at)) {
+      if (event[at] == '\n') {
+        ++at;
+      }
+      at += 6;
+      const std::size_t eol = event.find('\n', at);
+      const std::string_view data =
+          event.substr(at, eol == std::string_view::npos ? eol : eol - at);
+      if (adapters::scan_object(data, members_)) {
+        for (const adapters::JsonMember& m : members_) {
+          if (m.key == "error" &&
+              data.substr(m.value_begin, m.value_end - m.value_begin) != "null") {
+            return true;
+          }
+        }
+      }
+      if (eol == std::string_view::npos) {
+        break;
+      }
+      at = eol;
+    }
+    return false;
+  }
+
+  void scrub_errors(std::string& out, std::size_t from) {
+    if (out.find("error", from) == std::string::npos) {
+      return;  // the usual case: no event in this piece can be an error
+    }
+    std::string rebuilt;
+    std::size_t copied = from;  // out[from, copied) is already in rebuilt
+    std::size_t at = from;
+    while (at < out.size()) {
+      std::size_t end = out.find("\n\n", at);
+      end = end == std::string::npos ? out.size() : end + 2;
+      const std::string_view event(out.data() + at, end - at);
+      if (event.find("error") != std::string_view::npos && is_error_event(event)) {
+        rebuilt.append(out, copied, at - copied);
+        rebuilt += scrub_upstream_text(event, secret_, host_);
+        copied = end;
+      }
+      at = end;
+    }
+    if (copied != from) {
+      rebuilt.append(out, copied, std::string::npos);
+      out.replace(from, std::string::npos, rebuilt);
+    }
+  }
+
+  adapters::StreamTranslator& inner_;
+  std::string_view secret_;
+  std::string_view host_;
+  std::vector<adapters::JsonMember> members_;
+};
+
+}  // namespace
 
 // A complete answer (status 200), in the client's dialect.
 asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::string body,
@@ -59,7 +151,8 @@ std::string ChatHandler::error_answer(const BackendRuntime& b, unsigned status,
 
 // Relays a stream, through the Anthropic writer when the client speaks Messages.
 asio::awaitable<Attempt> ChatHandler::relay(upstream::Exchange& ex, const BackendRuntime& b,
-                                            adapters::StreamTranslator& stream) {
+                                            adapters::StreamTranslator& translator) {
+  ScrubbedStream stream(translator, b.secret(), b.endpoint.host);
   if (!anthropic()) {
     co_return co_await relay_stream(ex, b, stream);
   }
@@ -129,6 +222,9 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     if (!in.empty()) {
       translated_ok = stream.feed(in, out);
     }
+    if (!translated_ok && !head_sent) {
+      break;  // nothing reached the client: handled below as any failure before the first byte
+    }
     if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
       o_.error = "client_gone";
       o_.usage = stream.usage();
@@ -140,6 +236,20 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
   }
   o_.usage = stream.usage();
 
+  if (!translated_ok && !head_sent) {
+    // The stream failed before its first byte reached the client (an error event first, an event
+    // over the size limit, an unreadable frame): like any upstream failure then, another try or
+    // backend may answer; else the client gets a 502 saying why (scrubbed, in its dialect).
+    upstream_failed(b, upstream::ErrorKind::protocol);
+    std::string msg = "Upstream backend '" + b.spec->name + "' stream failed";
+    if (const auto& e = stream.error()) {
+      msg += ": " + scrub_upstream_text(e->message.substr(0, 512), b.secret(), b.endpoint.host);
+    }
+    std::string response =
+        error_answer(b, 502, "application/json",
+                     client_error_body(502, error_json(msg, "api_error", "upstream_error")), {});
+    co_return retry_later(502, std::move(response), ex.headers());
+  }
   if (!translated_ok) {
     // The translator ended the stream with its own error event (already sent): close it.
     o_.error = "upstream_stream_error";

@@ -1,6 +1,7 @@
 #include "adapters/upstream/client.h"
 
 #include <algorithm>
+#include <exception>
 #include <unordered_map>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/system/errc.hpp>
 
 #include "adapters/upstream/connection.h"
 
@@ -80,7 +82,27 @@ bool Exchange::done() const {
   return conn_->body_done();
 }
 
+namespace {
+
+/// The Error an exception inside an exchange becomes.
+Error internal_error() {
+  return {ErrorKind::protocol,
+          boost::system::errc::make_error_code(boost::system::errc::not_enough_memory)};
+}
+
+}  // namespace
+
 asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err) {
+  try {
+    co_return co_await read_some_impl(out, err);
+  } catch (const std::exception&) {
+    conn_->fail(internal_error());
+    err = conn_->failure();
+  }
+  co_return false;
+}
+
+asio::awaitable<bool> Exchange::read_some_impl(std::string& out, Error& err) {
   err = {};
   if (conn_->failure()) {
     err = conn_->failure();
@@ -225,6 +247,17 @@ void Pool::release(std::unique_ptr<Connection> conn) {
 asio::awaitable<std::unique_ptr<Exchange>> Pool::send(const Endpoint& endpoint, ssl::context* tls,
                                                       Request request, const Timeouts& timeouts,
                                                       Error& err) {
+  try {
+    co_return co_await send_impl(endpoint, tls, std::move(request), timeouts, err);
+  } catch (const std::exception&) {
+    err = internal_error();  // the connection, if any, died with the frame that held it
+  }
+  co_return nullptr;
+}
+
+asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpoint,
+                                                           ssl::context* tls, Request request,
+                                                           const Timeouts& timeouts, Error& err) {
   err = {};
   const Clock::time_point deadline = Clock::now() + timeouts.total;
   if (endpoint.tls && tls == nullptr) {

@@ -6,7 +6,9 @@
 // a Pool and the Exchanges it hands out are used only from that thread (no locks).
 //
 // Async style: C++20 coroutines (asio::awaitable). Errors are reported through `Error`, never
-// thrown.
+// thrown: an exception raised inside an exchange (memory exhausted) fails that exchange as
+// protocol and closes its connection. What an upstream sends is bounded (the limits below), so
+// nothing it sends can make Beast throw from a completion handler, where no frame could catch it.
 
 #include <chrono>
 #include <cstddef>
@@ -41,17 +43,17 @@ struct Timeouts {
 
 enum class ErrorKind {
   none,
-  resolve,             ///< name resolution failed
-  connect,             ///< refused / unreachable
+  resolve,  ///< name resolution failed
+  connect,  ///< refused / unreachable
   connect_timeout,
   tls,                 ///< handshake or verification failed
   write,               ///< sending the request failed
   first_byte_timeout,  ///< no response header in time
   idle_timeout,        ///< body stalled
   total_timeout,
-  reset,               ///< connection closed or reset before the response completed
-  protocol,            ///< malformed HTTP from the upstream
-  too_large,           ///< response header or body over the limit
+  reset,      ///< connection closed or reset before the response completed
+  protocol,   ///< malformed HTTP from the upstream
+  too_large,  ///< response header or body over the limit
 };
 std::string_view to_string(ErrorKind k);
 /// True for the timeout kinds (map to 504).
@@ -99,16 +101,31 @@ class Exchange {
   bool done() const;
 
  private:
+  boost::asio::awaitable<bool> read_some_impl(std::string& out, Error& err);
   Pool& pool_;
   std::unique_ptr<Connection> conn_;
   Timeouts timeouts_;
   Clock::time_point deadline_;
 };
 
+// What an upstream may send, whatever it is: past these the exchange fails (too_large for sizes,
+// protocol for framing), the connection is closed, and nothing is buffered beyond them.
+//
+/// Response header bytes (status line and fields). A configured max_header_bytes above it is
+/// clamped: Beast stores each field with a 16-bit length and throws past 64 KiB.
+inline constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+/// Bytes the connection buffers for one piece of body framing: a chunk-size line with its
+/// extensions, or the last chunk with all its trailer fields. Body bytes stream through it.
+inline constexpr std::size_t kMaxFramingBytes = 16 * 1024;
+/// Chunk-extension bytes over a whole response (upstreams send none; a flood fails as protocol).
+inline constexpr std::size_t kMaxChunkExtensionBytes = 4 * 1024;
+/// Interim 1xx responses (100 Continue, 103 Early Hints) skipped before the final one.
+inline constexpr unsigned kMaxInterimResponses = 8;
+
 struct PoolSettings {
   std::size_t max_idle_per_endpoint = 64;
   std::chrono::milliseconds idle_ttl{30'000};  ///< idle pooled connections older are closed
-  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_header_bytes = kMaxResponseHeaderBytes;  ///< clamped to kMaxResponseHeaderBytes
 };
 
 class Pool {
@@ -138,6 +155,10 @@ class Pool {
 
  private:
   friend class Exchange;
+  boost::asio::awaitable<std::unique_ptr<Exchange>> send_impl(const Endpoint& endpoint,
+                                                              boost::asio::ssl::context* tls,
+                                                              Request request,
+                                                              const Timeouts& timeouts, Error& err);
   void release(std::unique_ptr<Connection> conn);
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -147,7 +168,6 @@ class Pool {
 /// Builds a TLS client context: TLS 1.2+, verify_peer, system default CA paths plus `ca_file`
 /// when non-empty; with `verify` false no verification (tests/labs only).
 std::unique_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& ca_file,
-                                                                   bool verify,
-                                                                   std::string& error);
+                                                                   bool verify, std::string& error);
 
 }  // namespace sb::upstream

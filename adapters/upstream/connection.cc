@@ -95,7 +95,15 @@ Connection::Connection(const asio::any_io_executor& executor, ssl::context* tls,
     : key_(std::move(key)),
       tls_context_(tls),
       max_header_bytes_(static_cast<std::uint32_t>(
-          std::min<std::size_t>(max_header_bytes, std::numeric_limits<std::uint32_t>::max()))) {
+          std::clamp<std::size_t>(max_header_bytes, 1024, kMaxResponseHeaderBytes))),
+      buffer_(max_header_bytes_),
+      // Upstreams send no chunk extensions; a flood of them is cut off, not parsed forever.
+      on_chunk_header_([this](std::uint64_t, beast::string_view extensions, error_code& ec) {
+        extension_bytes_ += extensions.size();
+        if (extension_bytes_ > kMaxChunkExtensionBytes) {
+          ec = http::error::bad_chunk_extension;
+        }
+      }) {
   if (tls != nullptr) {
     tls_.emplace(executor, *tls);
   } else {
@@ -254,9 +262,18 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
     co_return failure_;
   }
   lowest().expires_after(budget.duration);
-  for (;;) {
+  // The buffer never holds more than a header's worth: an endless header line ends as
+  // header_limit or buffer_overflow (too_large), not as memory.
+  buffer_.max_size(std::max<std::size_t>(max_header_bytes_, buffer_.size()));
+  for (unsigned interim = 0;; ++interim) {
+    if (interim > kMaxInterimResponses) {
+      fail({ErrorKind::protocol, http::make_error_code(http::error::bad_status)});
+      co_return failure_;
+    }
     parser_.emplace();
+    extension_bytes_ = 0;
     parser_->header_limit(max_header_bytes_);
+    parser_->on_chunk_header(on_chunk_header_);
     // Unlimited here: callers bound what they keep (read_all's max), and a stream is relayed.
     parser_->body_limit(boost::none);
     if (head_request) {
@@ -296,6 +313,12 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
     co_return 0;
   }
   lowest().expires_after(budget.duration);
+  // Body bytes stream through the buffer; what it must hold whole is framing (a chunk line, the
+  // trailers), capped here. It never shrinks below what it already holds (Beast's read_size
+  // assumes size <= max_size), which is at most the header's cap after read_header.
+  if (buffer_.size() <= kMaxFramingBytes) {
+    buffer_.max_size(kMaxFramingBytes);
+  }
   auto& body = parser_->get().body();
   body.data = body_buf_.data();
   body.size = body_buf_.size();

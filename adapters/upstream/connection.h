@@ -112,13 +112,15 @@ class Connection {
   /// Writes the whole request within `budget`.
   boost::asio::awaitable<WriteResult> write(const Request& request, detail::Budget budget);
 
-  /// Reads the next final response header (interim 1xx responses are skipped) within `budget`.
+  /// Reads the next final response header (at most kMaxInterimResponses interim 1xx responses
+  /// are skipped) within `budget`.
   /// `head_request` tells the parser that no body follows whatever the header says.
   boost::asio::awaitable<Error> read_header(bool head_request, detail::Budget budget);
 
   /// Reads some of the body within `budget`, appending what it produced to `out` (possibly
-  /// nothing, e.g. when only chunk framing arrived). Returns the bytes appended; sets `err` (and
-  /// the sticky failure()) on error.
+  /// nothing, e.g. when only chunk framing arrived). The read buffer holds at most
+  /// kMaxFramingBytes of framing (chunk line, trailers); more fails the exchange. Returns the bytes
+  /// appended; sets `err` (and the sticky failure()) on error.
   boost::asio::awaitable<std::size_t> read_body(std::string& out, detail::Budget budget,
                                                 Error& err);
 
@@ -164,7 +166,12 @@ class Connection {
   std::uint32_t max_header_bytes_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
+  /// The parser's chunk-header callback (Beast keeps a reference, so it lives here).
+  std::function<void(std::uint64_t, boost::beast::string_view, boost::system::error_code&)>
+      on_chunk_header_;
   Error failure_;
+  /// Chunk-extension bytes seen in the current response (bounded by kMaxChunkExtensionBytes).
+  std::size_t extension_bytes_ = 0;
   /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
   std::array<char, 16 * 1024> body_buf_;
 };

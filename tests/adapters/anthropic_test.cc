@@ -583,5 +583,16 @@ TEST(AnthropicStreamTest, UnknownEventTypesAreIgnored) {
   EXPECT_EQ(run.out, read_fixture("anthropic/stream_text.expected.sse"));
 }
 
+TEST(AnthropicStreamTest, EndlessEventFailsAtOneMiBWithAnErrorEvent) {
+  const std::string input = "event: message_start\ndata: " + std::string(2 << 20, 'x');
+  const StreamRun run = run_stream(input, false, {1000, 600'000});
+  EXPECT_FALSE(run.fed_ok);
+  EXPECT_FALSE(run.finished_ok);
+  ASSERT_TRUE(run.error.has_value());
+  EXPECT_EQ(run.error->status, 502u);
+  EXPECT_NE(run.out.find("larger than 1 MiB"), std::string::npos) << run.out.substr(0, 300);
+  EXPECT_LT(run.out.size(), 4096u);
+}
+
 }  // namespace
 }  // namespace sb::adapters

@@ -368,5 +368,12 @@ TEST(AzureStreamTest, StreamWithoutDoneIsTruncated) {
   EXPECT_EQ(run.out.find("[DONE]"), std::string::npos);
 }
 
+TEST(AzureStreamTest, EndlessLineFailsAtOneMiBWithAnErrorEvent) {
+  const StreamRun run = run_stream("data: {\"x\":\"" + std::string(2 << 20, 'x'), false);
+  EXPECT_FALSE(run.fed);
+  EXPECT_FALSE(run.finished);
+  EXPECT_NE(run.out.find("upstream_stream_interrupted"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sb::adapters

@@ -435,5 +435,21 @@ TEST(BedrockStreamTest, CorruptedFrameIsAnError) {
   EXPECT_NE(out.find("checksum"), std::string::npos);
 }
 
+TEST(BedrockStreamTest, MessageOverOneMiBFailsTheStream) {
+  std::string upstream;
+  ASSERT_TRUE(append_eventstream_message(
+      upstream,
+      {EventStreamHeader::string(":event-type", "contentBlockDelta"),
+       EventStreamHeader::string(":content-type", "application/json"),
+       EventStreamHeader::string(":message-type", "event")},
+      R"({"contentBlockIndex":0,"delta":{"text":")" + std::string(2 << 20, 'x') + R"("}})"));
+  auto s = translator().stream(false, "m");
+  std::string out;
+  EXPECT_FALSE(s->feed(std::string_view(upstream).substr(0, 16 * 1024), out));
+  ASSERT_TRUE(s->error().has_value());
+  EXPECT_EQ(s->error()->status, 502u);
+  EXPECT_NE(out.find("framing"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace sb::adapters

@@ -455,5 +455,12 @@ TEST(GeminiStreamTest, BlockedPromptEndsWithContentFilter) {
   EXPECT_TRUE(run.out.ends_with("data: [DONE]\n\n"));
 }
 
+TEST(GeminiStreamTest, EndlessLineFailsAt16MiB) {
+  const StreamRun run = run_stream("data: {\"x\":\"" + std::string(17 << 20, 'x'), false);
+  EXPECT_FALSE(run.fed);
+  EXPECT_FALSE(run.finished);
+  EXPECT_NE(run.out.find("size limit"), std::string::npos) << run.out.substr(0, 300);
+}
+
 }  // namespace
 }  // namespace sb::adapters

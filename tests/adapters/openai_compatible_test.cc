@@ -346,5 +346,19 @@ TEST(ChatStreamRelayTest, ReportsPendingBytesOfIncompleteEvent) {
   EXPECT_FALSE(r.at_boundary());
 }
 
+TEST(OpenAIStreamTranslatorTest, EndlessLineFailsAtOneMiBWithAnErrorEvent) {
+  OpenAIStreamTranslator t(false);
+  std::string out;
+  EXPECT_TRUE(t.feed("data: {\"choices\":[]}\n\ndata: {\"x\":\"", out));
+  bool ok = true;
+  for (int i = 0; i < 200 && ok; ++i) {
+    ok = t.feed(std::string(16 * 1024, 'x'), out);
+  }
+  EXPECT_FALSE(ok);
+  ASSERT_TRUE(t.error().has_value());
+  EXPECT_NE(out.find("upstream_stream_interrupted"), std::string::npos) << out;
+  EXPECT_EQ(out.find("[DONE]"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sb::adapters

@@ -189,6 +189,57 @@ TEST(SseParserTest, ParsesLongLineFedOneByteAtATime) {
   EXPECT_EQ(out[0].data, payload);
 }
 
+TEST(SseParserTest, EndlessLineFailsAtTheEventLimit) {
+  SseParser p(1024);
+  std::vector<SseEvent> out;
+  bool ok = p.feed("data: ok\n\ndata: ", out);
+  for (int i = 0; i < 100 && ok; ++i) {
+    ok = p.feed(std::string(100, 'x'), out);
+    EXPECT_LE(p.pending_bytes(), 1024u);
+  }
+  EXPECT_FALSE(ok);
+  EXPECT_TRUE(p.failed());
+  ASSERT_EQ(out.size(), 1u);  // the event completed before the overflow is kept
+  EXPECT_FALSE(p.feed("\n\ndata: later\n\n", out)) << "a failed parser stays failed";
+  EXPECT_EQ(out.size(), 1u);
+}
+
+TEST(SseParserTest, EndlessEventOfShortLinesFailsAtTheEventLimit) {
+  SseParser p(1024);
+  std::vector<SseEvent> out;
+  bool ok = true;
+  for (int i = 0; i < 1000 && ok; ++i) {
+    ok = p.feed("data: 0123456789\n", out);  // lines end, the event never does
+  }
+  EXPECT_FALSE(ok);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(SseParserTest, LineArrivingWholeInOneFeedIsCheckedToo) {
+  SseParser p(1024);
+  std::vector<SseEvent> out;
+  EXPECT_FALSE(p.feed("data: " + std::string(2000, 'x') + "\n\n", out));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(SseParserTest, EventsUpToTheLimitPass) {
+  SseParser p(1024);
+  std::vector<SseEvent> out;
+  const std::string data(1000, 'x');
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(p.feed("data: " + data + "\n\n", out));
+  }
+  EXPECT_EQ(out.size(), 50u);
+}
+
+TEST(SseParserTest, DefaultLimitIsOneMiB) {
+  SseParser p;
+  EXPECT_EQ(p.max_event_bytes(), 1024u * 1024u);
+  std::vector<SseEvent> out;
+  EXPECT_TRUE(p.feed("data: " + std::string(1000 * 1000, 'x'), out));
+  EXPECT_FALSE(p.feed(std::string(100 * 1000, 'x'), out));
+}
+
 class SseFixtureTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(SseFixtureTest, EverySplitPointYieldsTheSameEvents) {

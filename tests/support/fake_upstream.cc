@@ -466,6 +466,32 @@ struct FakeUpstream::Impl {
     co_return conn.keep_alive ? Flow::keep_going : Flow::close;
   }
 
+  /// Response::Kind::raw: the bytes exactly as scripted, then the connection is closed (a reset
+  /// when the peer stopped reading, which is how a hostile upstream usually ends).
+  template <class Stream>
+  asio::awaitable<void> send_raw(Stream& stream, const Response& r) {
+    bool ok = r.body.empty() || co_await write_bytes(stream, r.body);
+    for (std::size_t i = 0; ok && i < r.chunks.size(); ++i) {
+      co_await sleep_for(r.chunks[i].delay);
+      ok = r.chunks[i].bytes.empty() || co_await write_bytes(stream, r.chunks[i].bytes);
+    }
+    if (ok && !r.repeat.empty()) {
+      // Larger writes than one repetition: fewer syscalls for a flood of small pieces.
+      std::string block;
+      while (block.size() < 64 * 1024) {
+        block += r.repeat;
+      }
+      for (std::size_t sent = 0; ok && sent < r.repeat_bytes; sent += block.size()) {
+        ok = co_await write_bytes(stream, block);
+      }
+    }
+    if (ok) {
+      co_await close_gracefully(stream);
+    } else {
+      reset_connection(stream);
+    }
+  }
+
   template <class Stream>
   asio::awaitable<Flow> send_scripted(Stream& stream, Response r, Connection conn) {
     co_await sleep_for(r.header_delay);
@@ -478,6 +504,9 @@ struct FakeUpstream::Impl {
         co_return Flow::done;
       case Response::Kind::stall:
         co_await stall(stream);
+        co_return Flow::done;
+      case Response::Kind::raw:
+        co_await send_raw(stream, r);
         co_return Flow::done;
       case Response::Kind::normal:
         break;

@@ -70,6 +70,11 @@ struct Response {
     reset_on_read,  ///< read the request, then reset the connection (RST) without answering
     close_on_read,  ///< read the request, then close cleanly (FIN) without answering
     stall,          ///< read the request and never answer (until the fake stops)
+    /// A hostile upstream: `body` is written as is (status line, headers and framing included,
+    /// nothing added), then each chunk as is after its delay, then `repeat` again and again
+    /// until `repeat_bytes` have gone or the peer stops reading; then the connection closes.
+    /// Endless header lines, endless SSE lines and events, huge trailers, CL+TE, 1xx floods.
+    raw,
   };
   Kind kind = Kind::normal;
   unsigned status = 200;
@@ -85,6 +90,9 @@ struct Response {
   std::optional<std::size_t> reset_after_chunks;
   /// With chunks: after sending this many chunks, stop sending but keep the connection open.
   std::optional<std::size_t> stall_after_chunks;
+  /// raw: bytes written over and over after the body and chunks, up to repeat_bytes in all.
+  std::string repeat;
+  std::size_t repeat_bytes = 0;
 };
 
 struct Usage {

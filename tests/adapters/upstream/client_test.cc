@@ -790,6 +790,158 @@ TEST(ClientTest, OversizeResponseHeaderIsTooLarge) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Hostile upstreams: every cap fails the exchange with an Error, never a throw or unbounded
+// memory (before the caps, a 64 KiB trailer threw std::length_error out of io_context::run).
+
+constexpr std::string_view kChunkedHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+Response raw(std::string bytes, std::string repeat = {}, std::size_t repeat_bytes = 0) {
+  Response r;
+  r.kind = Response::Kind::raw;
+  r.body = std::move(bytes);
+  r.repeat = std::move(repeat);
+  r.repeat_bytes = repeat_bytes;
+  return r;
+}
+
+/// Sends one request to `fake` and reads the whole answer with read_all (limit 1 MiB); returns
+/// the error (none when the answer was read) and the body in `body`.
+Error fetch(FakeUpstream& fake, std::string& body, PoolSettings settings = {}) {
+  const Endpoint ep = endpoint_of(fake);
+  Error result;
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor(), settings);
+    Error err;
+    auto ex =
+        co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), relaxed(), err);
+    if (ex) {
+      co_await ex->read_all(body, 1 << 20, err);
+    }
+    result = err;
+  });
+  return result;
+}
+
+TEST(HostileUpstreamTest, TrailerOf64KiBIsTooLargeNotAThrow) {
+  FakeUpstream fake;
+  fake.push(raw(std::string(kChunkedHead) +
+                "5\r\nhello\r\n0\r\nX-Trailer: " + std::string(70'000, 't') + "\r\n\r\n"));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_EQ(err.kind, ErrorKind::too_large) << to_string(err.kind) << ": " << err.ec.message();
+}
+
+TEST(HostileUpstreamTest, SmallTrailerIsAccepted) {
+  FakeUpstream fake;
+  fake.push(raw(std::string(kChunkedHead) +
+                "5\r\nhello\r\n0\r\nX-Trailer: " + std::string(2'000, 't') + "\r\n\r\n"));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_FALSE(err) << to_string(err.kind);
+  EXPECT_EQ(body, "hello");
+}
+
+TEST(HostileUpstreamTest, EndlessTrailerIsCutOff) {
+  FakeUpstream fake;
+  fake.push(raw(std::string(kChunkedHead) + "5\r\nhello\r\n0\r\nX-Trailer: ", "t", 64 << 20));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_EQ(err.kind, ErrorKind::too_large) << to_string(err.kind);
+}
+
+TEST(HostileUpstreamTest, EndlessChunkExtensionIsCutOff) {
+  FakeUpstream fake;
+  fake.push(raw(std::string(kChunkedHead) + "5;name=", "v", 64 << 20));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_EQ(err.kind, ErrorKind::too_large) << to_string(err.kind);
+}
+
+TEST(HostileUpstreamTest, ChunkExtensionFloodIsProtocolError) {
+  // Each chunk carries a short extension; together they pass the per-response cap.
+  std::string bytes(kChunkedHead);
+  for (int i = 0; i < 200; ++i) {
+    bytes += "1;ext=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nx\r\n";
+  }
+  bytes += "0\r\n\r\n";
+  FakeUpstream fake;
+  fake.push(raw(bytes));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_EQ(err.kind, ErrorKind::protocol) << to_string(err.kind);
+}
+
+TEST(HostileUpstreamTest, EndlessHeaderLineIsTooLarge) {
+  FakeUpstream fake;
+  fake.push(raw("HTTP/1.1 200 OK\r\nX-Endless: ", "h", 64 << 20));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_EQ(err.kind, ErrorKind::too_large) << to_string(err.kind);
+}
+
+TEST(HostileUpstreamTest, HeaderValueOf64KiBIsTooLargeEvenWithALargerConfiguredLimit) {
+  FakeUpstream fake;
+  fake.push(raw("HTTP/1.1 200 OK\r\nX-Big: " + std::string(70'000, 'b') +
+                "\r\nContent-Length: 2\r\n\r\nok"));
+  PoolSettings settings;
+  settings.max_header_bytes = 1 << 20;  // clamped to kMaxResponseHeaderBytes
+  std::string body;
+  const Error err = fetch(fake, body, settings);
+  EXPECT_EQ(err.kind, ErrorKind::too_large) << to_string(err.kind);
+}
+
+TEST(HostileUpstreamTest, ContentLengthWithChunkedIsProtocolError) {
+  FakeUpstream fake;
+  fake.push(
+      raw("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n0\r\n\r\n"));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_EQ(err.kind, ErrorKind::protocol) << to_string(err.kind);
+}
+
+TEST(HostileUpstreamTest, InterimResponsesAreSkipped) {
+  FakeUpstream fake;
+  fake.push(
+      raw("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_FALSE(err) << to_string(err.kind);
+  EXPECT_EQ(body, "ok");
+}
+
+TEST(HostileUpstreamTest, EndlessInterimResponsesAreProtocolError) {
+  FakeUpstream fake;
+  std::string bytes;
+  for (int i = 0; i < 20; ++i) {  // far more than kMaxInterimResponses
+    bytes += "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+  }
+  bytes += "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  fake.push(raw(bytes));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_EQ(err.kind, ErrorKind::protocol) << to_string(err.kind);
+}
+
+TEST(HostileUpstreamTest, LargeChunkedBodiesStillStreamThroughTheCappedBuffer) {
+  // Chunks larger than the framing cap are body, not framing: they pass.
+  std::string bytes(kChunkedHead);
+  const std::string piece(100'000, 'z');
+  for (int i = 0; i < 3; ++i) {
+    bytes += "186a0\r\n" + piece + "\r\n";
+  }
+  bytes += "0\r\n\r\n";
+  FakeUpstream fake;
+  fake.push(raw(bytes));
+  std::string body;
+  const Error err = fetch(fake, body);
+  EXPECT_FALSE(err) << to_string(err.kind);
+  EXPECT_EQ(body.size(), 300'000u);
+}
+
+// ---------------------------------------------------------------------------------------------
 // TLS
 
 TEST(ClientTest, TlsWithTheTestCaSucceedsAndKeepsTheConnection) {
