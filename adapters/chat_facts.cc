@@ -1,7 +1,11 @@
 #include "adapters/chat_facts.h"
 
+#include <charconv>
+
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
@@ -12,98 +16,298 @@ namespace json = boost::json;
 
 // Per-message token overhead OpenAI documents for chat formatting (role, separators).
 constexpr std::uint64_t kTokensPerMessage = 4;
+// Strings holding JSON are decoded at most this many levels deep, up to this size each; the
+// nested documents themselves are parsed to this depth. Beyond the bounds the raw string (which
+// is always scanned) is all there is.
+constexpr int kMaxNestedLevels = 4;
+constexpr std::size_t kMaxNestedBytes = std::size_t{1} << 20;
+constexpr unsigned kMaxNestedDepth = 64;
+// Integers this large or larger are scanned as decimal text (a card number sent as a number).
+constexpr std::int64_t kMinScannedInteger = 100'000;
 
-void add(ChatFacts& f, const json::value* v) {
-  if (v != nullptr && v->is_string()) {
-    const json::string& s = v->get_string();
-    if (!s.empty()) {
-      f.texts.emplace_back(s.data(), s.size());
-      f.text_bytes += s.size();
-    }
-  }
+std::string_view view(const json::string& s) {
+  return {s.data(), s.size()};
 }
 
-// A message's "content": a string, or an array of parts ({type: text, text}, {type: image_url},
-// {type: input_audio}, ...). Tool results use the same shapes.
-void add_content(ChatFacts& f, const json::value* content) {
-  if (content == nullptr) {
-    return;
-  }
-  if (content->is_string()) {
-    add(f, content);
-    return;
-  }
-  if (!content->is_array()) {
-    return;
-  }
-  for (const json::value& part : content->get_array()) {
-    if (part.is_string()) {
-      add(f, &part);
-      continue;
+// What a member means for the walk, decided by its key and its parent.
+enum class Slot {
+  plain,
+  prompt,  // completions `prompt` / embeddings `input`: numbers are token ids
+};
+
+class Walker {
+ public:
+  explicit Walker(ChatFacts& f) : f_(f) {}
+
+  // A line of its own in the scanned text.
+  void line(std::string_view s) {
+    if (s.empty()) {
+      return;
     }
-    if (!part.is_object()) {
-      continue;
+    f_.text += s;
+    f_.text.push_back('\n');
+  }
+
+  void key(std::string_view k) { line(k); }
+
+  void string(std::string_view s, int nested) {
+    if (s.starts_with("data:") && s.substr(0, s.find(',')).ends_with(";base64")) {
+      // A base64 data URL: bytes, not read as text (the cost), flagged by its media type.
+      const std::string_view type = s.substr(5, 6);
+      if (type == "image/") {
+        f_.images = true;
+      } else if (type.starts_with("audio/")) {
+        f_.audio = true;
+      } else {
+        f_.files = true;
+      }
+      return;
     }
-    const json::object& p = part.get_object();
-    add(f, p.if_contains("text"));
-    add(f, p.if_contains("refusal"));
-    if (const auto* type = p.if_contains("type"); type != nullptr && type->is_string()) {
-      const json::string& t = type->get_string();
-      if (t == "image_url" || t == "input_image" || t == "image") {
-        f.images = true;
+    line(s);
+    f_.text_bytes += s.size();
+    decode_nested(s, nested);
+  }
+
+  void value(const json::value& v, int nested, Slot slot = Slot::plain) {
+    switch (v.kind()) {
+      case json::kind::string:
+        string(view(v.get_string()), nested);
+        break;
+      case json::kind::object:
+        object(v.get_object(), nested);
+        break;
+      case json::kind::array:
+        for (const json::value& item : v.get_array()) {
+          value(item, nested, slot);
+        }
+        break;
+      case json::kind::int64:
+      case json::kind::uint64:
+        if (slot == Slot::prompt) {
+          f_.token_ids = true;
+        } else {
+          integer(v);
+        }
+        break;
+      default:
+        break;  // booleans, null, fractions: nothing to read
+    }
+  }
+
+  // Every member; `skip_text` leaves out a string `text` member (already in the transcript).
+  void object(const json::object& o, int nested, bool skip_text = false) {
+    flag_kind(o);
+    const json::value* type = o.if_contains("type");
+    const bool base64_source =
+        type != nullptr && type->is_string() && type->get_string() == "base64";
+    for (const auto& m : o) {
+      const std::string_view k = m.key();
+      const json::value& v = m.value();
+      if (skip_text && k == "text" && v.is_string()) {
+        continue;
+      }
+      key(k);
+      if (v.is_string() && (k == "file_data" || (k == "data" && base64_source))) {
+        // Base64 bytes (an OpenAI file part, an Anthropic image or document source).
+        flag_media(o);
+        continue;
+      }
+      if (k == "input_audio" && v.is_object() && v.get_object().contains("data")) {
+        // {data: base64, format}: the format is text, the data is not.
+        f_.audio = true;
+        for (const auto& a : v.get_object()) {
+          key(a.key());
+          if (a.key() != "data") {
+            value(a.value(), nested);
+          }
+        }
+        continue;
+      }
+      if (k == "file_id" && v.is_string()) {
+        f_.files = true;  // a file uploaded earlier: its content is not in the request
+      }
+      value(v, nested);
+    }
+  }
+
+  // The conversation as the model reads it: each message's text concatenated, messages joined by
+  // one space. Everything else of the messages is walked by messages_rest().
+  void transcript(const json::array& messages) {
+    bool first = true;
+    for (const json::value& m : messages) {
+      const json::value* content = m.is_object() ? m.get_object().if_contains("content") : nullptr;
+      if (content == nullptr) {
+        continue;
+      }
+      const std::size_t before = f_.text.size();
+      if (!first) {
+        f_.text.push_back(' ');
+      }
+      if (content->is_string()) {
+        f_.text += view(content->get_string());
+      } else if (content->is_array()) {
+        for (const json::value& part : content->get_array()) {
+          if (part.is_string()) {
+            f_.text += view(part.get_string());
+          } else if (const json::value* t =
+                         part.is_object() ? part.get_object().if_contains("text") : nullptr;
+                     t != nullptr && t->is_string()) {
+            f_.text += view(t->get_string());
+          }
+        }
+      }
+      if (f_.text.size() == before + (first ? 0 : 1)) {
+        f_.text.resize(before);  // nothing read: no separator either
+        continue;
+      }
+      f_.text_bytes += f_.text.size() - before - (first ? 0 : 1);
+      first = false;
+    }
+    if (!first) {
+      f_.text.push_back('\n');
+    }
+  }
+
+  // Every member of the messages but the text transcript() took.
+  void messages_rest(const json::array& messages) {
+    for (const json::value& m : messages) {
+      if (!m.is_object()) {
+        value(m, 0);
+        continue;
+      }
+      flag_kind(m.get_object());
+      for (const auto& member : m.get_object()) {
+        const std::string_view k = member.key();
+        const json::value& v = member.value();
+        key(k);
+        if (k == "content") {
+          content_rest(v);
+        } else if (k == "role" && v.is_string()) {
+          line(view(v.get_string()));  // scanned, but not prompt size
+        } else {
+          if (k == "audio") {
+            f_.audio = true;  // a reference to audio the model produced earlier
+          }
+          value(v, 0);
+        }
       }
     }
   }
-}
 
-void add_tool_calls(ChatFacts& f, const json::value* calls) {
-  if (calls == nullptr || !calls->is_array()) {
-    return;
-  }
-  for (const json::value& call : calls->get_array()) {
-    if (!call.is_object()) {
-      continue;
+ private:
+  // What transcript() did not take; text it took is decoded here when it holds JSON.
+  void content_rest(const json::value& content) {
+    if (content.is_string()) {
+      decode_nested(view(content.get_string()), 0);
+      return;
     }
-    if (const auto* fn = call.get_object().if_contains("function"); fn && fn->is_object()) {
-      add(f, fn->get_object().if_contains("name"));
-      add(f, fn->get_object().if_contains("arguments"));
+    if (!content.is_array()) {
+      value(content, 0);  // content sent as an object (or a number): every key and string
+      return;
+    }
+    for (const json::value& part : content.get_array()) {
+      if (part.is_object()) {
+        object(part.get_object(), 0, true);
+        if (const json::value* t = part.get_object().if_contains("text"); t && t->is_string()) {
+          decode_nested(view(t->get_string()), 0);
+        }
+      } else if (part.is_string()) {
+        decode_nested(view(part.get_string()), 0);
+      } else {
+        value(part, 0);
+      }
     }
   }
-}
 
-void add_function_decl(ChatFacts& f, const json::value& decl) {
-  if (!decl.is_object()) {
-    return;
+  void integer(const json::value& v) {
+    const bool big = v.is_uint64() ? v.get_uint64() >= kMinScannedInteger
+                                   : (v.get_int64() >= kMinScannedInteger ||
+                                      v.get_int64() <= -kMinScannedInteger);
+    if (!big) {
+      return;
+    }
+    char buf[24];
+    const auto r = v.is_uint64() ? std::to_chars(buf, buf + sizeof buf, v.get_uint64())
+                                 : std::to_chars(buf, buf + sizeof buf, v.get_int64());
+    line(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
   }
-  const json::object& d = decl.get_object();
-  add(f, d.if_contains("name"));
-  add(f, d.if_contains("description"));
-}
+
+  // A part's kind by its `type`.
+  void flag_kind(const json::object& o) {
+    const json::value* type = o.if_contains("type");
+    if (type == nullptr || !type->is_string()) {
+      return;
+    }
+    const std::string_view t = view(type->get_string());
+    if (t == "image_url" || t == "input_image" || t == "image") {
+      f_.images = true;
+    } else if (t == "input_audio" || t == "audio") {
+      f_.audio = true;
+    } else if (t == "file" || t == "input_file" || t == "document") {
+      f_.files = true;
+    }
+  }
+
+  // A base64 payload's kind by the media type beside it (Anthropic `media_type`); files when none.
+  void flag_media(const json::object& o) {
+    const json::value* mt = o.if_contains("media_type");
+    const std::string_view media = mt != nullptr && mt->is_string() ? view(mt->get_string()) : "";
+    if (media.starts_with("image/")) {
+      f_.images = true;
+    } else if (media.starts_with("audio/")) {
+      f_.audio = true;
+    } else {
+      f_.files = true;
+    }
+  }
+
+  // A string that holds JSON with escapes in it: what the escapes stand for is scanned too
+  // (`\u0034` as `4`). Without a backslash the raw string already shows every character.
+  void decode_nested(std::string_view s, int nested) {
+    if (nested >= kMaxNestedLevels || s.size() < 2 || s.size() > kMaxNestedBytes) {
+      return;
+    }
+    const std::size_t first = s.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos || (s[first] != '{' && s[first] != '[') ||
+        s.find('\\') == std::string_view::npos) {
+      return;
+    }
+    unsigned char arena[2048];
+    json::monotonic_resource mr(arena, sizeof arena);
+    json::parse_options opts;
+    opts.max_depth = kMaxNestedDepth;
+    boost::system::error_code ec;
+    const json::value doc = json::parse(s, ec, &mr, opts);
+    if (!ec) {
+      value(doc, nested + 1);
+    }
+  }
+
+  ChatFacts& f_;
+};
 
 void reset(ChatFacts& out) {
   out.texts.clear();
+  out.text.clear();
   out.text_bytes = 0;
   out.estimated_prompt_tokens = 0;
   out.max_tokens.reset();
   out.tools = false;
   out.images = false;
   out.json_schema = false;
+  out.token_ids = false;
+  out.audio = false;
+  out.files = false;
   out.depth = 0;
-  out.reasoning_effort = {};
+  out.reasoning_effort.clear();
 }
 
-// A string, or an array whose string elements are texts (numbers and nested token arrays are
-// token ids, not text).
-void add_strings(ChatFacts& f, const json::value* v) {
-  if (v == nullptr) {
-    return;
+void finish(ChatFacts& out) {
+  if (!out.text.empty()) {
+    out.text.pop_back();  // the last line's newline
   }
-  if (v->is_string()) {
-    add(f, v);
-  } else if (v->is_array()) {
-    for (const json::value& item : v->get_array()) {
-      add(f, &item);
-    }
+  if (!out.text.empty()) {
+    out.texts.emplace_back(out.text);
   }
 }
 
@@ -119,60 +323,68 @@ void read_max_tokens(const json::object& body, ChatFacts& out) {
   }
 }
 
+// Every member of a body; `prompt_key` names the member whose numbers are token ids, `messages`
+// whether `messages` is a chat conversation (its text already in the transcript).
+void walk_body(Walker& w, const json::object& body, std::string_view prompt_key, bool messages) {
+  for (const auto& m : body) {
+    const std::string_view k = m.key();
+    const json::value& v = m.value();
+    w.key(k);
+    if (k == "model" && v.is_string()) {
+      w.line(view(v.get_string()));  // scanned, but not prompt size
+    } else if (messages && k == "messages" && v.is_array()) {
+      w.messages_rest(v.get_array());
+    } else {
+      w.value(v, 0, !prompt_key.empty() && k == prompt_key ? Slot::prompt : Slot::plain);
+    }
+  }
+}
+
 }  // namespace
 
 void collect_completion_facts(const json::object& body, ChatFacts& out) {
   reset(out);
-  add_strings(out, body.if_contains("prompt"));
-  add(out, body.if_contains("suffix"));
+  Walker w(out);
+  walk_body(w, body, "prompt", false);
   read_max_tokens(body, out);
   out.depth = 1;
   out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
+  finish(out);
 }
 
 void collect_embedding_facts(const json::object& body, ChatFacts& out) {
   reset(out);
-  add_strings(out, body.if_contains("input"));
+  Walker w(out);
+  walk_body(w, body, "input", false);
   out.max_tokens = 0;
   out.depth = 1;
   out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
+  finish(out);
+}
+
+void collect_body_facts(const json::object& body, ChatFacts& out) {
+  reset(out);
+  Walker w(out);
+  walk_body(w, body, {}, false);
+  finish(out);
 }
 
 void collect_chat_facts(const json::object& body, ChatFacts& out) {
   reset(out);
-
-  if (const auto* messages = body.if_contains("messages"); messages && messages->is_array()) {
+  Walker w(out);
+  const json::value* messages = body.if_contains("messages");
+  const bool conversation = messages != nullptr && messages->is_array();
+  if (conversation) {
     out.depth = messages->get_array().size();
-    for (const json::value& m : messages->get_array()) {
-      if (!m.is_object()) {
-        continue;
-      }
-      const json::object& msg = m.get_object();
-      add_content(out, msg.if_contains("content"));
-      add(out, msg.if_contains("name"));
-      add(out, msg.if_contains("refusal"));
-      add_tool_calls(out, msg.if_contains("tool_calls"));
-      if (const auto* fc = msg.if_contains("function_call"); fc && fc->is_object()) {
-        add(out, fc->get_object().if_contains("name"));
-        add(out, fc->get_object().if_contains("arguments"));
-      }
-    }
+    w.transcript(messages->get_array());
   }
+  walk_body(w, body, {}, conversation);
+
   if (const auto* tools = body.if_contains("tools"); tools && tools->is_array()) {
     out.tools = !tools->get_array().empty();
-    for (const json::value& t : tools->get_array()) {
-      if (t.is_object()) {
-        if (const auto* fn = t.get_object().if_contains("function")) {
-          add_function_decl(out, *fn);
-        }
-      }
-    }
   }
   if (const auto* fns = body.if_contains("functions"); fns && fns->is_array()) {
     out.tools = out.tools || !fns->get_array().empty();
-    for (const json::value& fn : fns->get_array()) {
-      add_function_decl(out, fn);
-    }
   }
   if (const auto* rf = body.if_contains("response_format"); rf && rf->is_object()) {
     if (const auto* type = rf->get_object().if_contains("type"); type && type->is_string()) {
@@ -181,10 +393,11 @@ void collect_chat_facts(const json::object& body, ChatFacts& out) {
   }
   read_max_tokens(body, out);
   if (const auto* re = body.if_contains("reasoning_effort"); re && re->is_string()) {
-    out.reasoning_effort = std::string_view(re->get_string().data(), re->get_string().size());
+    out.reasoning_effort = view(re->get_string());
   }
   // About four bytes of English per token; images and audio are not estimated.
   out.estimated_prompt_tokens = (out.text_bytes + 3) / 4 + kTokensPerMessage * out.depth;
+  finish(out);
 }
 
 }  // namespace sb::adapters

@@ -1,10 +1,20 @@
 #pragma once
-// What a routing decision needs to know about an OpenAI chat-completions request, read from its
-// parsed body: every text it carries (for sensitivity detection) and its shape (for capability
-// tier and policies). Pure; views point into the parsed JSON and live as long as it does.
+// What a routing decision needs to know about an OpenAI request, read from its parsed body: every
+// text the upstream will receive (for sensitivity detection), the content the gateway cannot read,
+// and the request's shape (for capability tier and policies). Pure.
+//
+// What is scanned is the whole body, whatever its fields are called, at any depth: every object
+// key, every string value and every integer of six digits or more. Strings holding JSON (tool call
+// arguments, or any string that starts with '{' or '[' and contains an escape) are parsed (bounded
+// in size and depth) and their decoded keys and strings scanned as well, so escaped digits are
+// seen as digits. Conversation text comes first, as the model reads it: the text parts of one
+// message concatenated with no separator, adjacent messages joined by one space. Base64 payloads
+// (data: URLs, input_audio data, Anthropic base64 sources, file_data) are not scanned: they are
+// flagged as unscannable content instead, as are token-id prompts and inputs.
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,30 +25,35 @@ class object;
 namespace sb::adapters {
 
 struct ChatFacts {
-  /// Every text the request carries: message contents (strings and text parts), `name` fields,
-  /// tool call arguments, tool results, function names and descriptions of declared tools, and
-  /// legacy `functions` / `function_call` arguments.
+  /// Everything to scan, as views into `text` (one buffer: the conversation transcript, then every
+  /// other key and string of the body, one per line). Valid while this ChatFacts lives unchanged.
   std::vector<std::string_view> texts;
-  std::uint64_t text_bytes = 0;
+  std::string text;
+  std::uint64_t text_bytes = 0;  ///< string values (not keys, model or roles): the prompt's size
   std::uint64_t estimated_prompt_tokens = 0;  ///< ~4 bytes per token + per-message overhead
   std::optional<std::uint64_t> max_tokens;    ///< max_completion_tokens, else max_tokens
   bool tools = false;                         ///< tools or functions declared
-  bool images = false;       ///< an image part (image_url / input_image) is present
+  bool images = false;       ///< an image (image_url / input_image / image part, image data URL)
   bool json_schema = false;  ///< response_format.type == "json_schema"
+  bool token_ids = false;    ///< a prompt or input given as token ids
+  bool audio = false;        ///< input audio (input_audio parts, a message's audio, audio data)
+  bool files = false;        ///< files (file parts, file_id, file_data, documents, other data:)
   std::uint64_t depth = 0;   ///< number of messages
-  std::string_view reasoning_effort;
+  std::string reasoning_effort;
 };
 
 /// Collects the facts of a chat-completions body (already validated as an object). `out` is
 /// cleared first; its storage is reused.
 void collect_chat_facts(const boost::json::object& body, ChatFacts& out);
 
-/// The same for a legacy completions body: `prompt` (a string or an array of strings; token
-/// arrays carry no text) and `suffix`; max_tokens as in chat.
+/// The same for a legacy completions body (`prompt` as text or token ids, `suffix`, the rest).
 void collect_completion_facts(const boost::json::object& body, ChatFacts& out);
 
-/// The same for an embeddings body: `input` (a string or an array of strings; token arrays are
-/// skipped). Embeddings produce no output tokens: max_tokens is 0.
+/// The same for an embeddings body (`input` as text or token ids). max_tokens is 0.
 void collect_embedding_facts(const boost::json::object& body, ChatFacts& out);
+
+/// Any other body (e.g. an Anthropic Messages request before translation): every key and string
+/// is scanned and unscannable content flagged, with no shape facts.
+void collect_body_facts(const boost::json::object& body, ChatFacts& out);
 
 }  // namespace sb::adapters

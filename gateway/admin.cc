@@ -6,6 +6,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "gateway/explain.h"
+#include "gateway/forwarding.h"
 #include "gateway/handler.h"
 #include "gateway/http_response.h"
 #include "gateway/server.h"
@@ -69,8 +70,9 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
       key = req["x-api-key"];
     }
     const auto snap = ctx.worker.snapshot;
-    const ExplainResult r = explain_request(
-        *snap, req.body(), [&](std::string_view name) { return req[name]; }, key);
+    std::vector<HeaderLine> lines;
+    header_lines(req, lines);
+    const ExplainResult r = explain_request(*snap, req.body(), lines, key);
     out = json_response(r.status, r.json, ctx.common_headers());
   } else if (path == "/healthz" || path == "/readyz" || path == "/metrics" ||
              path == "/admin/reload" || path == "/admin/explain") {

@@ -162,9 +162,10 @@ asio::awaitable<bool> ChatHandler::run() {
   // The decision: what the request carries, who sent it, and the live state.
   const config::Config& c = snap_.config();
   FactsStorage storage;
-  const policies::RequestFacts facts = request_facts(
-      endpoint_, body, alias_name, o_.tenant, c,
-      [&req](std::string_view name) { return req[name]; }, storage);
+  std::vector<HeaderLine> lines;
+  header_lines(req, lines);
+  const policies::RequestFacts facts =
+      request_facts(endpoint_, body, alias_name, o_.tenant, c, lines, storage, original_);
   const adapters::ChatFacts& chat = storage.chat;
   prompt_tokens_ = chat.estimated_prompt_tokens;
   policies::StateStore& state = snap_.state();
@@ -411,8 +412,9 @@ std::optional<Clock::duration> ChatHandler::retry_delay(unsigned n) const {
 namespace sb::gateway {
 
 boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint,
-                                         std::string_view body) {
-  chat::ChatHandler handler(ctx, tenant, endpoint, body);
+                                         std::string_view body,
+                                         const adapters::ChatFacts* original) {
+  chat::ChatHandler handler(ctx, tenant, endpoint, body, original);
   co_return co_await handler.run();
 }
 

@@ -51,12 +51,14 @@ struct CircuitReport {
 
 class ChatHandler {
  public:
-  ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint, std::string_view body)
+  ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint, std::string_view body,
+              const adapters::ChatFacts* original)
       : ctx_(ctx),
         snap_(ctx.snapshot),
         engine_(snap_.engine()),
         endpoint_(endpoint),
-        body_text_(body) {
+        body_text_(body),
+        original_(original) {
     o_.tenant = tenant;
   }
 
@@ -116,6 +118,8 @@ class ChatHandler {
     boost::json::value value;
   };
   std::optional<Dom> dom_;
+  // The client's body's facts when body_text_ was translated from it (scanned with it).
+  const adapters::ChatFacts* original_ = nullptr;
   Outcome o_;
   policies::Decision decision_;
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines

@@ -15,6 +15,10 @@
 #include "gateway/handler.h"
 #include "gateway/request_stats.h"
 
+namespace sb::adapters {
+struct ChatFacts;
+}
+
 namespace sb::gateway {
 
 struct AliasRuntime;
@@ -59,9 +63,11 @@ enum class Endpoint;
 
 /// The pipeline of the OpenAI model endpoints (chat.cc): decide, admit, dispatch, relay,
 /// reconcile — for chat completions, legacy completions and embeddings alike.
-/// `body` is the OpenAI request body (the client's, or one translated from another dialect).
+/// `body` is the OpenAI request body (the client's, or one translated from another dialect);
+/// `original` the facts of the client's body when it was translated (scanned as well).
 boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint,
-                                         std::string_view body);
+                                         std::string_view body,
+                                         const adapters::ChatFacts* original = nullptr);
 /// POST /v1/messages (messages.cc): an Anthropic Messages request translated to chat completions,
 /// routed by the same pipeline, answered in Anthropic's shape.
 boost::asio::awaitable<bool> handle_messages(RequestContext& ctx, std::size_t tenant);

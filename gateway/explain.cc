@@ -12,9 +12,10 @@
 
 namespace sb::gateway {
 
-ExplainResult explain_request(const Snapshot& snapshot, std::string_view body,
-                              const std::function<std::string_view(std::string_view)>& header,
-                              std::string_view api_key) {
+ExplainResult explain_request(
+    const Snapshot& snapshot, std::string_view body,
+    std::span<const std::pair<std::string_view, std::string_view>> headers,
+    std::string_view api_key) {
   boost::system::error_code ec;
   boost::json::parse_options opts;
   opts.max_depth = 128;
@@ -37,7 +38,7 @@ ExplainResult explain_request(const Snapshot& snapshot, std::string_view body,
   FactsStorage storage;
   const policies::RequestFacts facts = request_facts(
       Endpoint::chat, obj, std::string_view(model->get_string().data(), model->get_string().size()),
-      *tenant, snapshot.config(), header, storage);
+      *tenant, snapshot.config(), headers, storage);
   const policies::Decision d = snapshot.engine().decide(facts, snapshot.state(), true);
   return {200, snapshot.engine().explain_json(d, facts)};
 }

@@ -2,9 +2,10 @@
 // The full routing decision for a request, as JSON, with nothing sent anywhere: the engine of
 // `switchboard explain` and `POST /admin/explain`.
 
-#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace sb::gateway {
 
@@ -15,9 +16,10 @@ struct ExplainResult {
   std::string json;       ///< the explanation, or an OpenAI-shaped error
 };
 
-/// `header(name)` returns a request header's value (lower-case name), empty when absent.
-ExplainResult explain_request(const Snapshot& snapshot, std::string_view body,
-                              const std::function<std::string_view(std::string_view)>& header,
-                              std::string_view api_key);
+/// `headers` are the request's header lines (every one, names in any case).
+ExplainResult explain_request(
+    const Snapshot& snapshot, std::string_view body,
+    std::span<const std::pair<std::string_view, std::string_view>> headers,
+    std::string_view api_key);
 
 }  // namespace sb::gateway

@@ -1,5 +1,6 @@
 #include "gateway/forwarding.h"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -69,16 +70,66 @@ bool named_in_connection(std::string_view connection, std::string_view name) {
   return false;
 }
 
+// The headers a closed backend of `provider` may receive besides its `forward_headers`.
+bool on_allow_list(std::string_view name, config::Provider provider) {
+  if (beast::iequals(name, "user-agent") || beast::iequals(name, "accept-language")) {
+    return true;
+  }
+  switch (provider) {
+    case config::Provider::openai:
+    case config::Provider::azure_openai:
+      return beast::iequals(name, "openai-beta");
+    case config::Provider::anthropic:
+      return beast::iequals(name, "anthropic-version") || beast::iequals(name, "anthropic-beta");
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
-void forward_headers(const Request& in, upstream::Request& out) {
-  const std::string_view connection = in[http::field::connection];
+void header_lines(const Request& in, std::vector<HeaderLine>& out) {
+  out.clear();
   for (const auto& f : in) {
-    const std::string_view name = f.name_string();
+    out.emplace_back(f.name_string(), f.value());
+  }
+}
+
+void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLine>& out) {
+  out.clear();
+  std::string_view connection;
+  for (const auto& [name, value] : lines) {
+    if (beast::iequals(name, "connection")) {
+      connection = value;
+      break;
+    }
+  }
+  std::size_t bytes = 0;
+  for (const auto& [name, value] : lines) {
     if (never_forwarded(name) || (!connection.empty() && named_in_connection(connection, name))) {
       continue;
     }
-    out.insert(f.name_string(), f.value());
+    bytes += name.size() + value.size();
+    if (out.size() >= kMaxForwardedHeaders || bytes > kMaxForwardedBytes) {
+      break;  // the extras are dropped
+    }
+    out.emplace_back(name, value);
+  }
+}
+
+void forward_headers(const Request& in, const config::Backend& backend, upstream::Request& out) {
+  thread_local std::vector<HeaderLine> lines;
+  thread_local std::vector<HeaderLine> forwardable;
+  header_lines(in, lines);
+  forwardable_headers(lines, forwardable);
+  const bool closed = backend.hosting == config::Hosting::closed;
+  for (const auto& [name, value] : forwardable) {
+    if (closed && !on_allow_list(name, backend.provider) &&
+        std::none_of(backend.forward_headers.begin(), backend.forward_headers.end(),
+                     [&](const std::string& h) { return beast::iequals(h, name); })) {
+      continue;
+    }
+    out.insert(name, value);
   }
 }
 

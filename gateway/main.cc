@@ -196,15 +196,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto header = [&](std::string_view name) -> std::string_view {
-      for (const auto& [k, v] : args.headers) {
-        if (k == name) {
-          return v;
-        }
-      }
-      return {};
-    };
-    const auto r = sb::gateway::explain_request(*snap, body, header, args.api_key);
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
+    for (const auto& [k, v] : args.headers) {
+      headers.emplace_back(k, v);
+    }
+    const auto r = sb::gateway::explain_request(*snap, body, headers, args.api_key);
     std::printf("%s\n", r.json.c_str());
     return r.status == 200 ? 0 : 1;
   }

@@ -51,7 +51,10 @@ asio::awaitable<bool> handle_messages(RequestContext& ctx, std::size_t tenant) {
   if (!chat) {
     co_return co_await send_error(ctx, o, 400, error);
   }
-  co_return co_await handle_chat(ctx, tenant, Endpoint::chat, *chat);
+  // Every string of the client's body is scanned too: whatever part of it reaches a backend.
+  adapters::ChatFacts original;
+  adapters::collect_body_facts(parsed.as_object(), original);
+  co_return co_await handle_chat(ctx, tenant, Endpoint::chat, *chat, &original);
 }
 
 }  // namespace sb::gateway

@@ -1,14 +1,20 @@
 #pragma once
-// From a parsed chat-completions body and its request headers to the facts the policy engine
-// decides on. Shared by the data plane and explain, so both decide on exactly the same facts.
+// From a parsed request body and its request headers to the facts the policy engine decides on.
+// Shared by the data plane and explain, so both decide on exactly the same facts.
+//
+// What is scanned is everything any backend may receive: the whole body (adapters/chat_facts.h),
+// the original body of a translated request (e.g. Anthropic's, before translation), and the name
+// and value of every forwardable client header (gateway/forwarding.h).
 
 #include <cstddef>
-#include <functional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "adapters/chat_facts.h"
+#include "gateway/forwarding.h"
 #include "policies/engine.h"
 
 namespace boost::json {
@@ -22,16 +28,21 @@ enum class Endpoint { chat, completions, embeddings };
 /// "/chat/completions", "/completions" or "/embeddings" (appended to a backend's base path).
 std::string_view upstream_path(Endpoint e);
 
-/// Storage the facts point into; keep it alive as long as the facts.
+/// Storage the facts point into; keep it alive as long as the facts (until the decision).
 struct FactsStorage {
   adapters::ChatFacts chat;
+  std::vector<std::string_view> texts;  ///< the body's, the original body's, the headers'
+  std::vector<HeaderLine> forwardable;
   std::vector<std::pair<std::string_view, std::string_view>> headers;
+  std::string classification;  ///< every x-data-classification value, comma-joined
 };
 
-/// `header(name)` returns the request header `name` (lower-case), empty when absent.
-policies::RequestFacts request_facts(
-    Endpoint endpoint, const boost::json::object& body, std::string_view model, std::size_t tenant,
-    const config::Config& config, const std::function<std::string_view(std::string_view)>& header,
-    FactsStorage& storage);
+/// `headers` are every header line of the request (names as sent, any case). `original` is the
+/// client's body when `body` was translated from it (its facts collected by collect_body_facts).
+policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::object& body,
+                                     std::string_view model, std::size_t tenant,
+                                     const config::Config& config,
+                                     std::span<const HeaderLine> headers, FactsStorage& storage,
+                                     const adapters::ChatFacts* original = nullptr);
 
 }  // namespace sb::gateway

@@ -649,15 +649,21 @@ class ConfigBuilder {
   void read_sensitivity(const std::optional<Located>& section) {
     std::optional<Located> levels;
     std::optional<Located> detectors;
+    std::optional<Located> unscannable;
     if (section) {
       r_.read_map(*section, {
                                 {"levels", kOptional, keep(levels)},
                                 {"detectors", kOptional, keep(detectors)},
+                                {"unscannable", kOptional, keep(unscannable)},
                             });
     }
     SensitivitySettings& s = config_.sensitivity;
     if (levels) {
       levels_ok_ = read_scale(*levels, Kind::level, s.levels);
+    }
+    s.unscannable.level = static_cast<int>(s.levels.names.size()) - 1;
+    if (unscannable) {
+      read_unscannable(*unscannable, s.unscannable);
     }
     std::map<std::string, int, std::less<>> chosen;  // entity → level (-1 = off)
     std::optional<int> secret;
@@ -687,6 +693,43 @@ class ConfigBuilder {
                                 " take the highest level '" + s.levels.names.back() +
                                 "' (set their levels under sensitivity.detectors)");
     }
+  }
+
+  // `unscannable: {level: restricted, kinds: [token_ids, audio, files, images]}`.
+  void read_unscannable(const Located& section, UnscannableSettings& u) {
+    r_.read_map(section,
+                {
+                    {"level", kOptional,
+                     [&](const Located& v) { assign(u.level, level_of(v, Kind::level)); }},
+                    {"kinds", kOptional,
+                     [&](const Located& v) {
+                       std::optional<std::vector<Located>> items = r_.sequence(
+                           v, "expected a list of kinds (token_ids, audio, files, images)");
+                       if (!items) {
+                         return;
+                       }
+                       u.kinds = 0;
+                       const std::vector<std::string>& names = unscannable_kind_names();
+                       for (const Located& item : *items) {
+                         std::optional<std::string> n = r_.non_empty_string(item);
+                         if (!n) {
+                           continue;
+                         }
+                         auto it = std::find(names.begin(), names.end(), *n);
+                         if (it == names.end()) {
+                           r_.error(item, "unknown kind '" + *n +
+                                              "' (expected one of: token_ids, audio, files, "
+                                              "images)");
+                           continue;
+                         }
+                         const unsigned bit = 1u << (it - names.begin());
+                         if ((u.kinds & bit) != 0) {
+                           r_.error(item, "duplicate kind '" + *n + "'");
+                         }
+                         u.kinds |= bit;
+                       }
+                     }},
+                });
   }
 
   // `email: confidential`, `secret: restricted`, `ip_address: off`, `custom: [...]`.
@@ -980,6 +1023,8 @@ class ConfigBuilder {
             {"allow_insecure", kOptional,
              [&](const Located& v) { assign(b.allow_insecure, r_.boolean(v)); }},
             {"headers", kOptional, [&](const Located& v) { read_headers(v, b.headers); }},
+            {"forward_headers", kOptional,
+             [&](const Located& v) { read_forward_headers(v, b.forward_headers); }},
             {"price", kOptional, [&](const Located& v) { read_price(v, b.price); }},
             {"license", kOptional, [&](const Located& v) { read_license(v, b); }},
             {"weight", kOptional,
@@ -1323,6 +1368,28 @@ class ConfigBuilder {
                              {"verify", kOptional,
                               [&](const Located& v) { assign(b.tls_verify, r_.boolean(v)); }},
                          });
+  }
+
+  // `forward_headers: [x-app-trace, ...]`: client header names a closed backend may receive.
+  void read_forward_headers(const Located& v, std::vector<std::string>& out) {
+    read_name_list(v, out, "expected a list of header names", "must not be empty", "header",
+                   [&](const Located& item, std::string& name) {
+                     if (!valid_header_name(name)) {
+                       r_.error(item, "invalid header name '" + name + "'");
+                       return false;
+                     }
+                     name = lowercase(name);
+                     if (std::find(kReservedHeaders.begin(), kReservedHeaders.end(), name) !=
+                             kReservedHeaders.end() ||
+                         name == "cookie" || name == "x-api-key" || name == "api-key" ||
+                         name.starts_with("x-switchboard")) {
+                       r_.error(item, "header '" + name +
+                                          "' is never forwarded (hop-by-hop, a credential or "
+                                          "managed by the gateway)");
+                       return false;
+                     }
+                     return true;
+                   });
   }
 
   void read_headers(const Located& section, std::map<std::string, std::string>& headers) {
@@ -2290,6 +2357,11 @@ const Tenant* Config::find_tenant(std::string_view name) const {
 int Scale::find(std::string_view name) const {
   auto it = std::find(names.begin(), names.end(), name);
   return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+}
+
+const std::vector<std::string>& unscannable_kind_names() {
+  static const std::vector<std::string> names{"token_ids", "audio", "files", "images"};
+  return names;
 }
 
 const std::vector<std::string>& builtin_entities() {

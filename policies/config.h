@@ -180,6 +180,10 @@ struct Backend {
   /// verification (labs and tests with stand-in providers); without it `check` refuses both.
   bool allow_insecure = false;
   std::map<std::string, std::string> headers;  ///< extra headers sent upstream
+  /// `forward_headers: [name, ...]`: client headers a closed backend receives beyond the
+  /// allow-list (lower-case; valid names, none hop-by-hop or managed by the gateway). Self-hosted
+  /// backends receive every forwardable client header anyway.
+  std::vector<std::string> forward_headers;
   Price price;
   /// `license: {name: llama3.1-community, commercial: true}`; `commercial: false` marks
   /// research-only weights that a tenant with `use: commercial` never reaches.
@@ -235,6 +239,27 @@ struct CustomDetector {
   bool operator==(const CustomDetector&) const = default;
 };
 
+/// Content the gateway cannot read, by kind (bits of UnscannableSettings::kinds).
+enum UnscannableKind : unsigned {
+  kUnscannableTokenIds = 1u << 0,  ///< prompts and inputs given as token ids
+  kUnscannableAudio = 1u << 1,     ///< input audio
+  kUnscannableFiles = 1u << 2,     ///< files and documents (and other base64 payloads)
+  kUnscannableImages = 1u << 3,    ///< images
+};
+constexpr unsigned kUnscannableAll = 0xfu;
+
+/// `sensitivity.unscannable: {level, kinds}`: a request carrying content of one of `kinds` is at
+/// least `level` (its text is still scanned). Defaults: the highest level, every kind; removing
+/// `images` from kinds lets images go by their text alone.
+struct UnscannableSettings {
+  int level = -1;  ///< index into sensitivity.levels; resolved at load (-1 only before)
+  unsigned kinds = kUnscannableAll;
+  bool operator==(const UnscannableSettings&) const = default;
+};
+
+/// Kind names as written in `kinds:` (token_ids, audio, files, images), in bit order.
+const std::vector<std::string>& unscannable_kind_names();
+
 struct SensitivitySettings {
   /// At least two unique names matching [a-z0-9_-]+ (`off` is reserved).
   Scale levels{{"public", "internal", "confidential", "restricted"}};
@@ -244,6 +269,7 @@ struct SensitivitySettings {
   /// level (a detector never under-classifies) and a notice says so.
   std::vector<EntityLevel> entities;
   std::vector<CustomDetector> custom;
+  UnscannableSettings unscannable;
   /// Equal settings compile to the same detector (a reload may reuse it).
   bool operator==(const SensitivitySettings&) const = default;
 };

@@ -19,7 +19,9 @@
 //
 // 1. The tenant must exist (an out-of-range index is a caller bug and fails closed: forbidden).
 //    The model must be a configured alias (else unknown_model, 404).
-// 2. Sensitivity = max(detected level over all texts, tenant floor, x-data-classification). The
+// 2. Sensitivity = max(detected level over all texts, tenant floor, x-data-classification,
+//    sensitivity.unscannable.level when the request carries content of one of its kinds). Every
+//    x-data-classification value counts (comma-separated lists too) and the highest wins; the
 //    header can only raise the level; a value that is not a configured level (compared
 //    case-insensitively) is a bad_request listing the levels. Same for x-capability-tier.
 // 3. Tier = the x-capability-tier header if present; else the alias's tier; else the first
@@ -198,6 +200,46 @@ int find_level(const config::Scale& scale, std::string_view name) {
     }
   }
   return -1;
+}
+
+/// The highest level named in a comma-separated x-data-classification value; -1 when an item is
+/// not a level or no item is there.
+int classification_level(const config::Scale& scale, std::string_view value) {
+  int highest = -1;
+  bool unknown = false;
+  for (;;) {
+    const std::size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) {
+      const int level = find_level(scale, item);
+      unknown = unknown || level < 0;
+      highest = std::max(highest, level);
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    value.remove_prefix(comma + 1);
+  }
+  return unknown ? -1 : highest;
+}
+
+/// The unscannable kinds in `bits`, by name ("token_ids, images").
+std::string unscannable_list(unsigned bits) {
+  std::string out;
+  const std::vector<std::string>& names = config::unscannable_kind_names();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if ((bits & (1u << i)) != 0) {
+      out += out.empty() ? "" : ", ";
+      out += names[i];
+    }
+  }
+  return out;
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -648,7 +690,7 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
 
   int header_level = -1;
   if (!facts.classification_header.empty()) {
-    header_level = find_level(c.sensitivity.levels, facts.classification_header);
+    header_level = classification_level(c.sensitivity.levels, facts.classification_header);
     if (header_level < 0) {
       d.outcome = Outcome::bad_request;
       d.message = std::string(kClassificationHeader) + " must be one of: " + impl.level_list;
@@ -669,7 +711,13 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
   if (!facts.texts.empty()) {
     d.detection = detector_->scan(facts.texts);
   }
-  d.sensitivity = std::max({d.detection.level, tenant.floor, header_level, 0});
+  // Content the detectors cannot read takes the configured level (the highest by default).
+  const unsigned unscannable = facts.unscannable & c.sensitivity.unscannable.kinds;
+  const int unscannable_level = unscannable == 0 ? -1
+                                : c.sensitivity.unscannable.level >= 0
+                                    ? c.sensitivity.unscannable.level
+                                    : static_cast<int>(c.sensitivity.levels.names.size()) - 1;
+  d.sensitivity = std::max({d.detection.level, tenant.floor, header_level, unscannable_level, 0});
 
   // Tier: header, else alias, else the first inference rule that matches, else the default.
   int inferred_by = -1;
@@ -700,6 +748,10 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
     if (header_level >= 0) {
       why += "; " + std::string(kClassificationHeader) + " " +
              std::string(impl.level_name(header_level));
+    }
+    if (unscannable_level >= 0) {
+      why += "; unscannable: " + unscannable_list(unscannable) + " " +
+             std::string(impl.level_name(unscannable_level));
     }
     d.sensitivity_why = std::move(why);
     if (header_tier >= 0) {
@@ -898,6 +950,10 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
       why += (why.empty() ? "" : "; ") + std::string("tenant floor");
     } else if (header_level == d.sensitivity && header_level > std::max(found, tenant.floor)) {
       why += (why.empty() ? "" : "; ") + std::string(kClassificationHeader) + " header";
+    } else if (unscannable_level == d.sensitivity &&
+               unscannable_level > std::max({found, tenant.floor, header_level})) {
+      why +=
+          (why.empty() ? "" : "; ") + std::string("unscannable: ") + unscannable_list(unscannable);
     }
     d.message = "Request classified " + level + (why.empty() ? "" : " (" + why + ")");
     if (any_cleared) {
@@ -1059,11 +1115,15 @@ std::string Engine::explain_json(const Decision& d, const RequestFacts& facts) c
   sensitivity["entities"] = std::move(entities);
   sensitivity["floor"] = has_tenant ? json::value(impl.level_name(impl.tenants[facts.tenant].floor))
                                     : json::value(nullptr);
-  const int header_level = facts.classification_header.empty()
-                               ? -1
-                               : find_level(c.sensitivity.levels, facts.classification_header);
+  const int header_level =
+      facts.classification_header.empty()
+          ? -1
+          : classification_level(c.sensitivity.levels, facts.classification_header);
   sensitivity["header"] =
       header_level >= 0 ? json::value(impl.level_name(header_level)) : json::value(nullptr);
+  const unsigned unscannable = facts.unscannable & c.sensitivity.unscannable.kinds;
+  sensitivity["unscannable"] =
+      unscannable != 0 ? json::value(unscannable_list(unscannable)) : json::value(nullptr);
   out["sensitivity"] = std::move(sensitivity);
 
   json::object tier;

@@ -31,13 +31,18 @@ struct RequestFacts {
   std::size_t tenant = 0;  ///< index into Config::tenants (the implicit tenant is index 0)
   std::string_view model;  ///< the alias the client asked for
   std::span<const std::string_view> texts;  ///< every text the request carries
-  std::string_view classification_header;   ///< x-data-classification, empty when absent
-  std::string_view tier_header;             ///< x-capability-tier, empty when absent
+  /// Every x-data-classification value, comma-separated (each may be a comma-separated list);
+  /// the highest level named counts. Empty when absent.
+  std::string_view classification_header;
+  std::string_view tier_header;  ///< x-capability-tier, empty when absent
   std::uint64_t estimated_prompt_tokens = 0;
   std::optional<std::uint64_t> max_tokens;  ///< max_tokens / max_completion_tokens
   bool tools = false;
   bool images = false;
   bool json_schema = false;
+  /// Content the gateway cannot read (config::UnscannableKind bits): it takes
+  /// `sensitivity.unscannable.level` when its kind is in `sensitivity.unscannable.kinds`.
+  unsigned unscannable = 0;
   std::uint64_t depth = 0;            ///< number of messages
   std::string_view reasoning_effort;  ///< empty when absent
   /// Allow-listed request headers (names lower-case), for when.headers.

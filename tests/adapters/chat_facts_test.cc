@@ -10,8 +10,15 @@
 namespace sb::adapters {
 namespace {
 
+// Whether `t` is one whole line of the scanned text.
 bool has_text(const ChatFacts& f, std::string_view t) {
-  return std::find(f.texts.begin(), f.texts.end(), t) != f.texts.end();
+  const std::string all = "\n" + f.text + "\n";
+  return all.find("\n" + std::string(t) + "\n") != std::string::npos;
+}
+
+// Whether `t` appears anywhere in the scanned text.
+bool scanned(const ChatFacts& f, std::string_view t) {
+  return f.text.find(t) != std::string::npos;
 }
 
 TEST(ChatFactsTest, CollectsEveryTextARequestCarries) {
@@ -38,12 +45,14 @@ TEST(ChatFactsTest, CollectsEveryTextARequestCarries) {
   })");
   ChatFacts f;
   collect_chat_facts(v.as_object(), f);
-  for (const char* t : {"system prompt", "alice", "part one", "part two", "lookup",
-                        "{\"card\":\"4111111111111111\"}", "tool result", "legacy", "legacy args",
-                        "finds things"}) {
+  // The conversation as the model reads it: parts concatenated, messages joined by a space.
+  EXPECT_TRUE(f.text.starts_with("system prompt part onepart two tool result\n")) << f.text;
+  for (const char* t : {"alice", "lookup", "{\"card\":\"4111111111111111\"}", "legacy",
+                        "legacy args", "finds things", "https://example.com/a.png"}) {
     EXPECT_TRUE(has_text(f, t)) << t;
   }
-  EXPECT_FALSE(has_text(f, "https://example.com/a.png"));
+  ASSERT_EQ(f.texts.size(), 1u);
+  EXPECT_EQ(f.texts[0], f.text);
   EXPECT_TRUE(f.images);
   EXPECT_TRUE(f.tools);
   EXPECT_TRUE(f.json_schema);
@@ -60,8 +69,8 @@ TEST(ChatFactsTest, PlainRequestHasNoFeatures) {
   ChatFacts f;
   collect_chat_facts(v.as_object(), f);
   ASSERT_EQ(f.texts.size(), 1u);
-  EXPECT_EQ(f.texts[0], "hi");
-  EXPECT_FALSE(f.tools || f.images || f.json_schema);
+  EXPECT_TRUE(f.texts[0].starts_with("hi\n"));
+  EXPECT_FALSE(f.tools || f.images || f.json_schema || f.token_ids || f.audio || f.files);
   EXPECT_FALSE(f.max_tokens);
   EXPECT_EQ(f.depth, 1u);
   EXPECT_EQ(f.estimated_prompt_tokens, 1u + 4u);
@@ -88,8 +97,112 @@ TEST(ChatFactsTest, ReusesStorageAcrossRequests) {
       boost::json::parse(R"({"messages":[{"role":"user","content":"three"}]})");
   collect_chat_facts(b.as_object(), f);
   ASSERT_EQ(f.texts.size(), 1u);
-  EXPECT_EQ(f.texts[0], "three");
+  EXPECT_TRUE(f.texts[0].starts_with("three\n"));
+  EXPECT_FALSE(scanned(f, "one"));
   EXPECT_FALSE(f.tools);
+}
+
+TEST(ChatFactsTest, ScansEveryKeyAndStringWhateverTheFieldIsCalled) {
+  const boost::json::value v = boost::json::parse(R"({
+    "model": "m",
+    "messages": [{"role": "user", "content": "hi"}],
+    "tools": [{"type": "function", "function": {"name": "t", "parameters": {"type": "object",
+      "properties": {"in_key_078-05-1120": {"type": "string", "description": "desc-a",
+        "enum": ["enum-b"], "default": "default-c", "examples": ["example-d"]}}}}}],
+    "response_format": {"type": "json_schema", "json_schema": {"schema": {"description": "rf-e"}}},
+    "stop": ["stop-f"], "metadata": {"k": "meta-g"}, "user": "user-h",
+    "prediction": {"type": "content", "content": "pred-i"},
+    "future_field": [[{"deep": [{"deeper": "future-j"}]}]],
+    "seed": 4111111111111111
+  })");
+  ChatFacts f;
+  collect_chat_facts(v.as_object(), f);
+  for (const char* t :
+       {"in_key_078-05-1120", "desc-a", "enum-b", "default-c", "example-d", "rf-e", "stop-f",
+        "meta-g", "user-h", "pred-i", "future-j", "future_field", "4111111111111111"}) {
+    EXPECT_TRUE(has_text(f, t)) << t;
+  }
+  EXPECT_TRUE(f.tools);
+  EXPECT_TRUE(f.json_schema);
+}
+
+TEST(ChatFactsTest, DecodesJsonHeldInStrings) {
+  // The arguments hold JSON whose digits are \u escapes; the scan sees the digits.
+  const boost::json::value v = boost::json::parse(R"({"messages": [
+    {"role": "assistant", "tool_calls": [{"function": {"name": "pay",
+      "arguments": "{\"card\": \"\\u0034111 1111 1111 1111\", \"\\u006bey\": 1}"}}]},
+    {"role": "user", "content": "  [\"\\u0030\\u0037\\u0038-05-1120\"]"}]})");
+  ChatFacts f;
+  collect_chat_facts(v.as_object(), f);
+  EXPECT_TRUE(has_text(f, "4111 1111 1111 1111")) << f.text;
+  EXPECT_TRUE(has_text(f, "key")) << f.text;
+  EXPECT_TRUE(has_text(f, "078-05-1120")) << f.text;
+}
+
+TEST(ChatFactsTest, SplitTextIsScannedAsTheModelReadsIt) {
+  const boost::json::value v = boost::json::parse(R"({"messages": [
+    {"role": "user", "content": [{"type": "text", "text": "card 4111 1111"},
+                                 {"type": "text", "text": " 1111 1111"}]},
+    {"role": "user", "content": "ssn 078-05"},
+    {"role": "user", "content": [{"type": "text", "text": "-1120"}]}]})");
+  ChatFacts f;
+  collect_chat_facts(v.as_object(), f);
+  EXPECT_TRUE(f.text.starts_with("card 4111 1111 1111 1111 ssn 078-05 -1120\n")) << f.text;
+  // Each text once: the parts' text is not repeated after the transcript.
+  EXPECT_EQ(f.text.find("4111"), f.text.rfind("4111"));
+}
+
+TEST(ChatFactsTest, FlagsWhatItCannotRead) {
+  ChatFacts f;
+  const boost::json::value image = boost::json::parse(R"({"messages": [{"role": "user",
+    "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}}]}]})");
+  collect_chat_facts(image.as_object(), f);
+  EXPECT_TRUE(f.images);
+  EXPECT_FALSE(scanned(f, "QUJD")) << "base64 payloads are not scanned";
+  EXPECT_FALSE(f.audio || f.files || f.token_ids);
+
+  const boost::json::value audio = boost::json::parse(R"({"messages": [{"role": "user",
+    "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg", "format": "wav"}}]}]})");
+  collect_chat_facts(audio.as_object(), f);
+  EXPECT_TRUE(f.audio);
+  EXPECT_FALSE(scanned(f, "UklGRg"));
+  EXPECT_TRUE(has_text(f, "wav"));
+
+  const boost::json::value file = boost::json::parse(R"({"messages": [{"role": "user",
+    "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]})");
+  collect_chat_facts(file.as_object(), f);
+  EXPECT_TRUE(f.files);
+  EXPECT_FALSE(f.images);
+
+  const boost::json::value anthropic = boost::json::parse(R"({"messages": [{"role": "user",
+    "content": [{"type": "document", "source": {"type": "base64",
+      "media_type": "application/pdf", "data": "JVBERi0"}}]}]})");
+  collect_body_facts(anthropic.as_object(), f);
+  EXPECT_TRUE(f.files);
+  EXPECT_FALSE(scanned(f, "JVBERi0"));
+
+  const boost::json::value tokens =
+      boost::json::parse(R"({"model": "m", "prompt": [[1, 2], [3]], "suffix": "end"})");
+  collect_completion_facts(tokens.as_object(), f);
+  EXPECT_TRUE(f.token_ids);
+  EXPECT_TRUE(has_text(f, "end"));
+  const boost::json::value input = boost::json::parse(R"({"model": "m", "input": [1, 2, 3]})");
+  collect_embedding_facts(input.as_object(), f);
+  EXPECT_TRUE(f.token_ids);
+  const boost::json::value text = boost::json::parse(R"({"model": "m", "input": ["a", "b"]})");
+  collect_embedding_facts(text.as_object(), f);
+  EXPECT_FALSE(f.token_ids);
+  EXPECT_TRUE(has_text(f, "a") && has_text(f, "b"));
+}
+
+TEST(ChatFactsTest, SchemaPropertiesNamedLikeMediaAreNotMedia) {
+  const boost::json::value v = boost::json::parse(R"({"messages": [{"role": "user",
+    "content": "x"}], "tools": [{"type": "function", "function": {"name": "t", "parameters":
+    {"type": "object", "properties": {"file_id": {"type": "string"},
+     "image_url": {"type": "string"}, "input_audio": {"type": "string"}}}}}]})");
+  ChatFacts f;
+  collect_chat_facts(v.as_object(), f);
+  EXPECT_FALSE(f.files || f.images || f.audio);
 }
 
 }  // namespace

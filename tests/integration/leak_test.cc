@@ -1,0 +1,297 @@
+// What leaves is what was scanned, through the real process: a card number or SSN anywhere in a
+// request (tool schemas, response_format, stop, metadata, user, prediction, content sent as an
+// object, Anthropic input_schema, escaped digits inside tool arguments, a forwarded header),
+// content the gateway cannot read (token ids) and a raised x-data-classification never reach a
+// closed backend cleared only for `internal`; and closed backends receive allow-listed headers
+// only. The policy would send public traffic to the closed backend, so each case fails when the
+// gateway misses what it carries.
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/gateway_process.h"
+#include "tests/support/fake_upstream.h"
+
+namespace sb::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+std::string leak_config(const FakeUpstream& local, const FakeUpstream& closed,
+                        std::string_view closed_extra = {}) {
+  return R"(server: {listen: "127.0.0.1:0", threads: 2}
+admin: {listen: "127.0.0.1:0"}
+backends:
+  local:
+    provider: vllm
+    hosting: self-hosted
+    base_url: ")" +
+         local.base_url() + R"("
+    model: "pinned/local"
+    clearance: restricted
+    timeouts: {connect: 500ms, first_token: 2s, idle: 2s, total: 10s}
+  closed:
+    provider: openai
+    base_url: ")" +
+         closed.base_url() + R"("
+    allow_insecure: true
+    api_key: "sk-backend"
+    model: "gpt-4o"
+    clearance: internal
+    timeouts: {connect: 500ms, first_token: 2s, idle: 2s, total: 10s}
+)" + std::string(closed_extra) +
+         R"(models:
+  default: {candidates: [closed, local]}
+policies:
+  - name: sensitive-stays-home
+    when: {sensitivity: {at_least: confidential}}
+    route: {to: [local], on_unavailable: reject}
+  - name: public-goes-out
+    route: {to: [closed, local]}
+)";
+}
+
+class LeakTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FakeUpstreamOptions lo;
+    lo.name = "local";
+    local_ = std::make_unique<FakeUpstream>(lo);
+    FakeUpstreamOptions co;
+    co.name = "closed";
+    closed_ = std::make_unique<FakeUpstream>(co);
+    start(leak_config(*local_, *closed_));
+  }
+  void start(const std::string& yaml) {
+    gw_.reset();
+    gw_ = std::make_unique<GatewayProcess>(yaml);
+    ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
+  }
+
+  std::optional<HttpResponse> post(std::string_view path, std::string_view body,
+                                   const HeaderList& headers = {}) {
+    return request(gw_->port(), "POST", path, body, headers);
+  }
+
+  // The request stayed on the self-hosted backend, classified restricted, and the closed one
+  // recorded nothing.
+  void expect_kept_home(const std::optional<HttpResponse>& r, std::string_view what) {
+    ASSERT_TRUE(r) << what;
+    EXPECT_EQ(r->header("x-switchboard-backend"), "local") << what << ": " << r->body;
+    EXPECT_EQ(r->header("x-switchboard-sensitivity"), "restricted") << what;
+    EXPECT_TRUE(closed_->requests().empty()) << what << " reached the closed backend";
+  }
+
+  // A chat body whose user says hello, with `extra` members added at the top level.
+  static std::string chat(std::string_view extra) {
+    std::string body = R"({"model":"default","messages":[{"role":"user","content":"hello"}])";
+    if (!extra.empty()) {
+      body += ',';
+      body += extra;
+    }
+    body += '}';
+    return body;
+  }
+
+  std::unique_ptr<FakeUpstream> local_;
+  std::unique_ptr<FakeUpstream> closed_;
+  std::unique_ptr<GatewayProcess> gw_;
+};
+
+TEST_F(LeakTest, CleanTrafficGoesToTheClosedBackend) {
+  // The control: without a finding the policy sends the request out.
+  auto r = post("/v1/chat/completions", chat(R"("metadata":{"note":"nothing to see"})"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->header("x-switchboard-backend"), "closed");
+  EXPECT_EQ(closed_->requests().size(), 1u);
+}
+
+TEST_F(LeakTest, CardInToolSchemaDescriptionStaysHome) {
+  expect_kept_home(
+      post("/v1/chat/completions",
+           chat(R"("tools":[{"type":"function","function":{"name":"lookup","description":"finds",)"
+                R"("parameters":{"type":"object","properties":{"acct":{"type":"string",)"
+                R"("description":"for example 4111 1111 1111 1111"}}}}}])")),
+      "tool schema description");
+}
+
+TEST_F(LeakTest, SsnInToolSchemaEnumStaysHome) {
+  expect_kept_home(
+      post(
+          "/v1/chat/completions",
+          chat(
+              R"("tools":[{"type":"function","function":{"name":"lookup","parameters":)"
+              R"({"type":"object","properties":{"who":{"type":"string","enum":["078-05-1120"]}}}}}])")),
+      "tool schema enum");
+}
+
+TEST_F(LeakTest, CardInToolSchemaDefaultStaysHome) {
+  expect_kept_home(
+      post(
+          "/v1/chat/completions",
+          chat(
+              R"("tools":[{"type":"function","function":{"name":"lookup","parameters":)"
+              R"({"type":"object","properties":{"c":{"type":"string","default":"4111111111111111"}}}}}])")),
+      "tool schema default");
+}
+
+TEST_F(LeakTest, SsnInResponseFormatSchemaStaysHome) {
+  expect_kept_home(
+      post(
+          "/v1/chat/completions",
+          chat(
+              R"("response_format":{"type":"json_schema","json_schema":{"name":"r","schema":)"
+              R"({"type":"object","properties":{"s":{"type":"string","const":"078-05-1120"}}}}})")),
+      "response_format schema");
+}
+
+TEST_F(LeakTest, SsnInStopStaysHome) {
+  expect_kept_home(post("/v1/chat/completions", chat(R"("stop":["078-05-1120"])")), "stop");
+}
+
+TEST_F(LeakTest, CardInMetadataStaysHome) {
+  expect_kept_home(
+      post("/v1/chat/completions", chat(R"("metadata":{"note":"card 4111 1111 1111 1111"})")),
+      "metadata");
+}
+
+TEST_F(LeakTest, SsnInUserStaysHome) {
+  expect_kept_home(post("/v1/chat/completions", chat(R"("user":"078-05-1120")")), "user");
+}
+
+TEST_F(LeakTest, CardInPredictionStaysHome) {
+  expect_kept_home(post("/v1/chat/completions",
+                        chat(R"("prediction":{"type":"content","content":"4111 1111 1111 1111"})")),
+                   "prediction");
+}
+
+TEST_F(LeakTest, CardInContentSentAsAnObjectStaysHome) {
+  const auto r = post(
+      "/v1/chat/completions",
+      R"({"model":"default","messages":[{"role":"user","content":{"card":"4111 1111 1111 1111"}}]})");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->header("x-switchboard-backend"), "closed");
+  EXPECT_EQ(r->header("x-switchboard-sensitivity"), "restricted");
+  EXPECT_TRUE(closed_->requests().empty());
+}
+
+TEST_F(LeakTest, EscapedDigitsInToolArgumentsStayHome) {
+  // The arguments string holds JSON whose digits are \u escapes: decoded before the scan.
+  expect_kept_home(
+      post(
+          "/v1/chat/completions",
+          R"({"model":"default","messages":[{"role":"user","content":"pay"},)"
+          R"({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",)"
+          R"("function":{"name":"pay","arguments":"{\"card\":\"\\u0034\\u0031\\u0031\\u0031)"
+          R"( \\u0031\\u0031\\u0031\\u0031 \\u0031\\u0031\\u0031\\u0031 \\u0031\\u0031\\u0031\\u0031\"}"}}]},)"
+          R"({"role":"tool","tool_call_id":"c1","content":"done"}]})"),
+      "escaped tool arguments");
+}
+
+TEST_F(LeakTest, AnthropicInputSchemaStaysHome) {
+  expect_kept_home(
+      post(
+          "/v1/messages",
+          R"({"model":"default","max_tokens":50,"messages":[{"role":"user","content":"hello"}],)"
+          R"("tools":[{"name":"lookup","description":"finds","input_schema":{"type":"object",)"
+          R"("properties":{"acct":{"type":"string","description":"like 4111 1111 1111 1111"}}}}]})",
+          {{"anthropic-version", "2023-06-01"}}),
+      "anthropic input_schema");
+}
+
+TEST_F(LeakTest, TokenIdPromptStaysHome) {
+  expect_kept_home(
+      post("/v1/completions", R"({"model":"default","prompt":[15496,11,995],"max_tokens":5})"),
+      "token-id prompt");
+}
+
+TEST_F(LeakTest, TokenIdEmbeddingInputStaysHome) {
+  expect_kept_home(post("/v1/embeddings", R"({"model":"default","input":[[15496,11],[995]]})"),
+                   "token-id input");
+}
+
+TEST_F(LeakTest, SsnInAForwardableHeaderStaysHome) {
+  expect_kept_home(post("/v1/chat/completions", chat(""), {{"X-Customer-SSN", "078-05-1120"}}),
+                   "X-Customer-SSN header");
+}
+
+TEST_F(LeakTest, EveryClassificationHeaderCounts) {
+  expect_kept_home(
+      post("/v1/chat/completions", chat(""),
+           {{"x-data-classification", "public"}, {"x-data-classification", "restricted"}}),
+      "duplicate x-data-classification");
+  expect_kept_home(
+      post("/v1/chat/completions", chat(""), {{"x-data-classification", "public, restricted"}}),
+      "comma-separated x-data-classification");
+}
+
+TEST_F(LeakTest, UnknownClassificationIsABadRequestInTheClientsShape) {
+  auto openai = post("/v1/chat/completions", chat(""),
+                     {{"x-data-classification", "public"}, {"x-data-classification", "secret"}});
+  ASSERT_TRUE(openai);
+  EXPECT_EQ(openai->status, 400u);
+  EXPECT_NE(openai->body.find("\"error\":{"), std::string::npos) << openai->body;
+  EXPECT_NE(openai->body.find("x-data-classification"), std::string::npos) << openai->body;
+  auto anthropic =
+      post("/v1/messages",
+           R"({"model":"default","max_tokens":50,"messages":[{"role":"user","content":"hello"}]})",
+           {{"anthropic-version", "2023-06-01"}, {"x-data-classification", "public,bogus"}});
+  ASSERT_TRUE(anthropic);
+  EXPECT_EQ(anthropic->status, 400u);
+  EXPECT_NE(anthropic->body.find("\"type\":\"error\""), std::string::npos) << anthropic->body;
+  EXPECT_TRUE(closed_->requests().empty());
+  EXPECT_TRUE(local_->requests().empty());
+}
+
+TEST_F(LeakTest, ClosedBackendsReceiveAllowListedHeadersOnly) {
+  start(leak_config(*local_, *closed_, "    forward_headers: [X-App-Trace]\n"));
+  HeaderList headers = {{"user-agent", "leak-test/1"}, {"openai-beta", "assistants=v2"},
+                        {"accept-language", "en"},     {"x-app-trace", "t-1"},
+                        {"x-stainless-os", "Linux"},   {"x-junk", "nothing"}};
+  for (int i = 0; i < 100; ++i) {
+    headers.emplace_back("x-junk-" + std::to_string(i), "j");
+  }
+  auto r = post("/v1/chat/completions", chat(""), headers);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->header("x-switchboard-backend"), "closed");
+  ASSERT_EQ(closed_->requests().size(), 1u);
+  const RecordedRequest got = closed_->requests().front();
+  EXPECT_EQ(got.header("user-agent"), "leak-test/1");
+  EXPECT_EQ(got.header("openai-beta"), "assistants=v2");
+  EXPECT_EQ(got.header("accept-language"), "en");
+  EXPECT_EQ(got.header("x-app-trace"), "t-1") << "listed in forward_headers";
+  EXPECT_FALSE(got.header("x-stainless-os"));
+  EXPECT_FALSE(got.header("x-junk"));
+  for (const auto& [name, value] : got.headers) {
+    EXPECT_NE(name.rfind("x-junk", 0), 0u) << name;
+  }
+}
+
+TEST_F(LeakTest, SelfHostedBackendsReceiveABoundedHeaderSet) {
+  HeaderList headers = {{"x-data-classification", "restricted"}, {"x-app-trace", "t-2"}};
+  for (int i = 0; i < 200; ++i) {
+    headers.emplace_back("x-junk-" + std::to_string(i), "j");
+  }
+  auto r = post("/v1/chat/completions", chat(""), headers);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("x-switchboard-backend"), "local") << r->body;
+  ASSERT_EQ(local_->requests().size(), 1u);
+  const RecordedRequest got = local_->requests().front();
+  EXPECT_EQ(got.header("x-app-trace"), "t-2");
+  std::size_t junk = 0;
+  for (const auto& [name, value] : got.headers) {
+    junk += name.rfind("x-junk", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_GT(junk, 0u);
+  EXPECT_LT(junk, 64u) << "client headers forwarded to a self-hosted backend are bounded";
+}
+
+}  // namespace
+}  // namespace sb::testing
