@@ -1,15 +1,23 @@
 // The admin plane: health, readiness, Prometheus metrics, reload. Served by the same session code
 // as the data plane, on its own listener (127.0.0.1:9090 by default).
+//
+// With `admin.token` (or `admin.token_file`) configured, /admin/reload and /admin/explain need
+// `Authorization: Bearer TOKEN`; /healthz, /readyz and /metrics stay open for probes and
+// scrapers. Loading refuses an admin plane beyond loopback without a token.
 
 #include <string>
 
+#include <openssl/crypto.h>
+
 #include <boost/beast/http/verb.hpp>
 
+#include "gateway/credentials.h"
 #include "gateway/explain.h"
 #include "gateway/forwarding.h"
 #include "gateway/handler.h"
 #include "gateway/http_response.h"
 #include "gateway/server.h"
+#include "gateway/snapshot.h"
 #include "gateway/worker.h"
 
 namespace sb::gateway {
@@ -30,6 +38,23 @@ std::string text_response(unsigned status, std::string_view content_type, std::s
   return out;
 }
 
+// Whether the request carries the configured admin token (always true when none is configured).
+// The digests are compared in constant time, so neither the token's bytes nor its length can be
+// learnt from response times.
+bool admin_authorized(const RequestContext& ctx) {
+  const std::string_view token = ctx.snapshot.config().admin.token;
+  if (token.empty()) {
+    return true;
+  }
+  const std::string_view given = bearer_token(ctx.request[http::field::authorization]);
+  if (given.empty()) {
+    return false;
+  }
+  const std::string a = sha256(given);
+  const std::string b = sha256(token);
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace
 
 boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
@@ -41,7 +66,14 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
   }
   const http::verb method = ctx.request.method();
   std::string out;
-  if (path == "/healthz" && method == http::verb::get) {
+  const bool guarded = path == "/admin/reload" || path == "/admin/explain";
+  if (guarded && !admin_authorized(ctx)) {
+    out = error_response(401,
+                         "This endpoint needs the admin token: send it as 'Authorization: Bearer "
+                         "TOKEN' (admin.token).",
+                         "invalid_admin_token",
+                         ctx.common_headers() + "WWW-Authenticate: Bearer\r\n");
+  } else if (path == "/healthz" && method == http::verb::get) {
     out = json_response(200, "{\"status\":\"ok\"}", ctx.common_headers());
   } else if (path == "/readyz" && method == http::verb::get) {
     const bool ready = !server.draining() && ctx.worker.snapshot != nullptr;
@@ -61,14 +93,13 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
                               "the server log for every error)",
                               "config_invalid", ctx.common_headers());
   } else if (path == "/admin/explain" && method == http::verb::post) {
-    // The decision for the posted chat request, with this request's headers and API key.
+    // The decision for the posted chat request, with this request's headers and API key. With
+    // an admin token, Authorization carries that token and the tenant's key comes in x-api-key.
     const Request& req = ctx.request;
-    std::string_view key = req[http::field::authorization];
-    if (key.size() > 7 && (key.substr(0, 7) == "Bearer " || key.substr(0, 7) == "bearer ")) {
-      key.remove_prefix(7);
-    } else {
-      key = req["x-api-key"];
-    }
+    const std::string_view key =
+        ctx.snapshot.config().admin.token.empty()
+            ? api_key_from(req[http::field::authorization], req["x-api-key"])
+            : std::string_view(req["x-api-key"]);
     const auto snap = ctx.worker.snapshot;
     std::vector<HeaderLine> lines;
     header_lines(req, lines);

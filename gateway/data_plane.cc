@@ -10,6 +10,7 @@
 
 #include "adapters/anthropic_inbound.h"
 #include "gateway/access_log.h"
+#include "gateway/credentials.h"
 #include "gateway/exchange.h"
 #include "gateway/http_response.h"
 #include "gateway/log.h"
@@ -43,21 +44,10 @@ bool acceptable_request_id(std::string_view id) {
   });
 }
 
-// The API key of a request: `Authorization: Bearer KEY` (OpenAI SDKs) or `x-api-key: KEY`
-// (Anthropic SDKs). Empty when neither is present.
+// The API key of a request (see api_key_from): `Authorization: Bearer KEY` (OpenAI SDKs), else
+// `x-api-key: KEY` (Anthropic SDKs). Empty when neither holds one.
 std::string_view api_key_of(const Request& req) {
-  std::string_view auth = req[http::field::authorization];
-  if (!auth.empty()) {
-    if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
-      auth.remove_prefix(7);
-      while (!auth.empty() && auth.front() == ' ') {
-        auth.remove_prefix(1);
-      }
-      return auth;
-    }
-    return {};
-  }
-  return req["x-api-key"];
+  return api_key_from(req[http::field::authorization], req["x-api-key"]);
 }
 
 asio::awaitable<bool> handle_models(RequestContext& ctx, Outcome& o, std::string_view path) {

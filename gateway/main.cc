@@ -2,8 +2,14 @@
 // model backend by policy. This file is the composition root: it parses the command line, loads
 // the configuration and builds the server; nothing else knows how things are put together.
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -22,6 +28,29 @@
 #include "policies/config.h"
 
 namespace {
+
+// Provider keys, AWS secrets and the admin token live in this process's memory. A core dump (a
+// crash, or `kill -ABRT`) would write them to disk, where they outlive the process and reach
+// whoever collects crash reports; a dumpable process can also be attached with ptrace, and its
+// /proc/PID/mem and environ read, by any other process of the same user. So before any key is
+// loaded the core size limit goes to 0 (no core file) and the process becomes non-dumpable (no
+// core even through a core_pattern pipe, no same-user ptrace, /proc/PID files owned by root).
+// Both are inherited by nothing we exec (we exec nothing) and survive for the process's life.
+// Failures are reported, not fatal: a seccomp filter (systemd's ~@resources) may refuse
+// setrlimit, and the unit then sets LimitCORE=0 itself.
+void harden_process() {
+  const rlimit no_core{0, 0};
+  rlimit current{};
+  const bool already = getrlimit(RLIMIT_CORE, &current) == 0 && current.rlim_max == 0;
+  if (!already && setrlimit(RLIMIT_CORE, &no_core) != 0) {
+    std::fprintf(stderr, "switchboard: warning: cannot set RLIMIT_CORE to 0: %s\n",
+                 std::strerror(errno));
+  }
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    std::fprintf(stderr, "switchboard: warning: cannot make the process non-dumpable: %s\n",
+                 std::strerror(errno));
+  }
+}
 
 std::string hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -49,10 +78,13 @@ Usage:
   switchboard --version
   switchboard --help
 
-Data plane (server.listen, default 0.0.0.0:8080):
+Data plane (server.listen; by default 127.0.0.1:8080, or 0.0.0.0:8080 once every request needs
+an API key: tenants with api_keys and no auth.anonymous_tenant):
   POST /v1/chat/completions   GET /v1/models   GET /v1/models/{alias}
 Admin plane (admin.listen, default 127.0.0.1:9090):
   GET /healthz   GET /readyz   GET /metrics   POST /admin/reload   POST /admin/explain
+  (the last two need 'Authorization: Bearer TOKEN' when admin.token is set, which it must be
+  beyond loopback)
 
 Logs: operational events as JSON lines on stderr; one access-log JSON line per request on stdout.
 )";
@@ -183,6 +215,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Before the config (and so any key) is read.
+  harden_process();
   auto registry = std::make_unique<sb::metrics::Registry>();
   auto shared = std::make_unique<sb::gateway::SharedState>(*registry);
   auto snap = load(args.config, *shared);
@@ -209,12 +243,36 @@ int main(int argc, char** argv) {
     for (const std::string& notice : cfg.notices) {
       std::printf("%s: note: %s\n", args.config.c_str(), notice.c_str());
     }
+    std::printf("%s: data plane listens on %s: %s\n", args.config.c_str(),
+                cfg.server.listen.c_str(), cfg.server.listen_reason.c_str());
+    std::printf("%s: admin plane listens on %s: %s\n", args.config.c_str(),
+                cfg.admin.listen.c_str(),
+                cfg.admin.token.empty()
+                    ? "no admin token (loopback only): /admin/reload and /admin/explain are open"
+                    : "/admin/reload and /admin/explain need the admin token");
     std::printf("%s: OK (%zu backends, %zu models)\n", args.config.c_str(), cfg.backends.size(),
                 cfg.models.size());
     return 0;
   }
   // Writes to a client that has gone away must surface as errors, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  {
+    const auto& cfg = snap->config();
+    sb::gateway::log::info("data plane address",
+                           {{"address", cfg.server.listen}, {"why", cfg.server.listen_reason}});
+    // Key material sits in its own mappings, excluded from core dumps (policies/secret_memory.h);
+    // the first one's address lets an operator (or a test) find it in /proc/PID/smaps.
+    const sb::config::SecretMemoryStats secrets = sb::config::secret_memory_stats();
+    char first[32];
+    std::snprintf(first, sizeof first, "%#jx", static_cast<std::uintmax_t>(secrets.first));
+    sb::gateway::log::info("process hardening",
+                           {{"pid", std::to_string(::getpid())},
+                            {"dumpable", std::to_string(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))},
+                            {"secret_mappings", std::to_string(secrets.mappings)},
+                            {"secret_mappings_locked", std::to_string(secrets.locked)},
+                            {"first_secret_mapping", first},
+                            {"admin_token", cfg.admin.token.empty() ? "none" : "required"}});
+  }
   sb::gateway::Server server(args.config, std::move(snap), std::move(registry), std::move(shared));
   return server.run();
 }

@@ -76,7 +76,7 @@ struct BackendRuntime {
   }
   void count_error_status() const { upstream_http_5xx->inc(); }
   /// The credential upstream text must never echo back to clients (the key, or the AWS secret).
-  const std::string& secret() const {
+  std::string_view secret() const {
     return spec->provider == config::Provider::bedrock ? spec->aws_secret_access_key
                                                        : spec->api_key;
   }

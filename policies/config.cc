@@ -13,6 +13,9 @@
 #include <set>
 #include <utility>
 
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include "policies/yaml_reader.h"
@@ -121,6 +124,17 @@ constexpr std::uint64_t kMaxThreads = 1024;
 constexpr std::uint64_t kMaxWeight = 1'000'000;
 // A key file holds one key; anything larger is the wrong file.
 constexpr std::uint64_t kMaxKeyFileBytes = 64 * 1024;
+constexpr std::size_t kMinAdminTokenChars = 16;
+
+// Editors and `echo` end files with a newline; one is not part of a key or token.
+void strip_one_newline(std::string& s) {
+  if (s.ends_with('\n')) {
+    s.pop_back();
+    if (s.ends_with('\r')) {
+      s.pop_back();
+    }
+  }
+}
 
 const ProviderInfo& provider_info(Provider p) {
   for (const ProviderInfo& info : kProviders) {
@@ -206,6 +220,42 @@ std::optional<std::string> listen_problem(std::string_view s) {
     return "invalid port '" + std::string(port) + "' (expected 0-65535)";
   }
   return std::nullopt;
+}
+
+// Whether a listen address accepts connections from this machine only: `localhost`, 127.0.0.0/8,
+// ::1 (also as ::ffff:127.x.y.z). Any other name may resolve to anything, so it is not loopback.
+bool loopback_listen(std::string_view listen) {
+  std::string_view host;
+  std::string_view port;
+  if (!split_host_port(listen, host, port)) {
+    return false;
+  }
+  if (lowercase(host) == "localhost") {
+    return true;
+  }
+  const std::string h(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+// A secret file (api_key_file, admin.token_file) that users other than its owner may read has
+// already leaked as far as this host goes: it is refused, naming the file and its mode.
+std::optional<std::string> exposed_secret_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) == 0) {
+    return std::nullopt;
+  }
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return "file '" + path + "' is readable by group or others (mode " + mode +
+         "): make it readable by its owner only (chmod 600)";
 }
 
 // Validates an upstream base URL and returns it normalized (lower-case scheme, no trailing '/').
@@ -368,6 +418,35 @@ void assign(T& target, std::optional<U>&& value) {
   }
 }
 
+// Key material goes to memory kept out of core dumps (see secret_memory.h); the plain copy it
+// came through is wiped rather than left in freed heap memory.
+void wipe(std::string& s) {
+  explicit_bzero(s.data(), s.size());
+  s.clear();
+}
+// Wipes a plain copy of a secret however the scope is left.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::optional<std::string>& s) : s_(s) {}
+  ~WipeOnExit() {
+    if (s_) {
+      wipe(*s_);
+    }
+  }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  std::optional<std::string>& s_;
+};
+
+void assign_secret(SecretString& target, std::optional<std::string>&& value) {
+  if (value) {
+    target.assign(value->data(), value->size());
+    wipe(*value);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The schema. Each section is one table of fields read by `YamlReader::read_map`; a new section
 // is one more row in `read()` and one more `read_*` function.
@@ -431,6 +510,7 @@ class ConfigBuilder {
     }
     read_tenants(s.tenants);
     read_auth(s.auth);
+    resolve_server_listen();
     if (s.cost) {
       read_cost(*s.cost);
     }
@@ -466,7 +546,7 @@ class ConfigBuilder {
     r_.read_map(
         section,
         {
-            {"listen", kOptional, [&](const Located& v) { assign(s.listen, listen(v)); }},
+            {"listen", kOptional, [&](const Located& v) { read_server_listen(v); }},
             {"threads", kOptional, [&](const Located& v) { read_threads(v); }},
             {"max_body_bytes", kOptional,
              [&](const Located& v) { assign(s.max_body_bytes, r_.size(v, false)); }},
@@ -496,6 +576,58 @@ class ConfigBuilder {
       } else {
         s.max_buffered_body_bytes = *n;
       }
+    }
+  }
+
+  // `server.listen`: an address, or `auto` (the same as not setting it; see
+  // resolve_server_listen).
+  void read_server_listen(const Located& v) {
+    std::optional<std::string> s = r_.string(v);
+    if (!s || *s == "auto") {
+      return;
+    }
+    if (std::optional<std::string> problem = listen_problem(*s)) {
+      r_.error(v, std::move(*problem));
+      return;
+    }
+    config_.server.listen = std::move(*s);
+    server_listen_given_ = true;
+  }
+
+  // Without an explicit address the data plane opens to other machines only when every request
+  // must carry an API key: an open gateway spends the operator's provider keys for anyone who can
+  // reach it. Runs once tenants and auth are known.
+  void resolve_server_listen() {
+    ServerSettings& s = config_.server;
+    const bool keyed = std::any_of(config_.tenants.begin(), config_.tenants.end(),
+                                   [](const Tenant& t) { return !t.key_hashes.empty(); });
+    const bool keys_required = keyed && config_.auth.anonymous_tenant.empty();
+    if (server_listen_given_) {
+      s.listen_reason = "set by server.listen";
+      if (!keys_required && !loopback_listen(s.listen)) {
+        s.listen_reason +=
+            "; no API key is required, so anyone who can reach this address is served";
+      }
+      return;
+    }
+    constexpr std::string_view kOpenUp =
+        ": only this machine can connect (add tenants with api_keys, or set server.listen, e.g. "
+        "\"0.0.0.0:8080\", to serve other machines)";
+    if (keys_required) {
+      s.listen = "0.0.0.0:8080";
+      s.listen_reason =
+          "server.listen is not set and every request needs an API key (tenants with api_keys, "
+          "no auth.anonymous_tenant): other machines may connect";
+    } else if (keyed) {
+      s.listen = "127.0.0.1:8080";
+      s.listen_reason =
+          "server.listen is not set and auth.anonymous_tenant serves requests "
+          "without an API key" +
+          std::string(kOpenUp);
+    } else {
+      s.listen = "127.0.0.1:8080";
+      s.listen_reason =
+          "server.listen is not set and no tenant has api_keys" + std::string(kOpenUp);
     }
   }
 
@@ -535,10 +667,83 @@ class ConfigBuilder {
   }
 
   void read_admin(const Located& section) {
+    AdminSettings& a = config_.admin;
+    std::optional<Located> listen_node;
+    std::optional<Located> token;
+    std::optional<Located> token_file;
+    bool token_ok = true;
     r_.read_map(section, {
                              {"listen", kOptional,
-                              [&](const Located& v) { assign(config_.admin.listen, listen(v)); }},
+                              [&](const Located& v) {
+                                listen_node = v;
+                                assign(a.listen, listen(v));
+                              }},
+                             {"token", kOptional, keep(token)},
+                             {"token_file", kOptional, keep(token_file)},
                          });
+    if (token && token_file) {
+      r_.error(*token_file, "only one of token and token_file may be set");
+      return;
+    }
+    if (token) {
+      std::optional<std::string> t = r_.string(*token);
+      token_ok = t && valid_admin_token(*token, *t);
+      if (token_ok) {
+        // Empty (`${SWITCHBOARD_ADMIN_TOKEN:-}` unset) = no token.
+        assign_secret(a.token, std::move(t));
+      }
+    } else if (token_file) {
+      token_ok = read_admin_token_file(*token_file, a);
+    }
+    // Anyone who can reach a non-loopback admin plane could reload the config or probe the
+    // routing: beyond loopback its mutating and explaining endpoints need a token.
+    if (token_ok && a.token.empty() && listen_node && !loopback_listen(a.listen)) {
+      r_.error(*listen_node, "'" + a.listen +
+                                 "' is not a loopback address: set admin.token or "
+                                 "admin.token_file (/admin/reload and /admin/explain need a "
+                                 "Bearer token beyond loopback)");
+    }
+  }
+
+  // An admin token travels as `Authorization: Bearer TOKEN`: visible ASCII, long enough that it
+  // cannot be guessed. Empty is allowed and means no token.
+  bool valid_admin_token(const Located& v, std::string_view token) {
+    if (token.empty()) {
+      return true;
+    }
+    if (!std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+      r_.error(v, "must be visible ASCII characters only (no spaces or control characters)");
+      return false;
+    }
+    if (token.size() < kMinAdminTokenChars) {
+      r_.error(v, "must be at least " + std::to_string(kMinAdminTokenChars) + " characters");
+      return false;
+    }
+    return true;
+  }
+
+  bool read_admin_token_file(const Located& v, AdminSettings& a) {
+    std::string path;
+    std::optional<std::string> token = r_.file_contents(v, kMaxKeyFileBytes, &path);
+    const WipeOnExit wipe_token(token);
+    if (!token) {
+      return false;
+    }
+    if (std::optional<std::string> exposed = exposed_secret_file(path)) {
+      r_.error(v, std::move(*exposed));
+      return false;
+    }
+    strip_one_newline(*token);
+    if (token->empty()) {
+      r_.error(v, "token file is empty");
+      return false;
+    }
+    if (!valid_admin_token(v, *token)) {
+      return false;
+    }
+    assign_secret(a.token, std::move(token));
+    a.token_file = std::move(path);
+    return true;
   }
 
   void read_state(const Located& section) {
@@ -977,6 +1182,9 @@ class ConfigBuilder {
     Backend b;
     b.name = name;
     std::optional<Hosting> hosting;
+    std::optional<Located> hosting_node;
+    std::optional<Located> base_url_node;
+    std::optional<Located> verify_node;
     std::optional<Located> tier;
     std::optional<Located> clearance;
     std::optional<Located> api_key_file;
@@ -1000,14 +1208,20 @@ class ConfigBuilder {
              }},
             {"hosting", kOptional,
              [&](const Located& v) {
+               hosting_node = v;
                if (std::optional<std::string> h = r_.one_of(v, "hosting", kHostings)) {
                  hosting = *h == "closed" ? Hosting::closed : Hosting::self_hosted;
                }
              }},
-            {"base_url", kRequired, [&](const Located& v) { assign(b.base_url, base_url(v)); }},
+            {"base_url", kRequired,
+             [&](const Located& v) {
+               base_url_node = v;
+               assign(b.base_url, base_url(v));
+             }},
             {"model", kRequired,
              [&](const Located& v) { assign(b.model, r_.non_empty_string(v)); }},
-            {"api_key", kOptional, [&](const Located& v) { assign(b.api_key, r_.string(v)); }},
+            {"api_key", kOptional,
+             [&](const Located& v) { assign_secret(b.api_key, r_.string(v)); }},
             {"api_key_file", kOptional, keep(api_key_file)},
             {"api_version", kOptional, keep(api_version)},
             {"aws", kOptional, keep(aws)},
@@ -1019,7 +1233,7 @@ class ConfigBuilder {
                       r_.integer(v, 0, UINT_MAX, "expected a non-negative integer"));
              }},
             {"timeouts", kOptional, [&](const Located& v) { read_timeouts(v, b.timeouts); }},
-            {"tls", kOptional, [&](const Located& v) { read_upstream_tls(v, b); }},
+            {"tls", kOptional, [&](const Located& v) { read_upstream_tls(v, b, verify_node); }},
             {"allow_insecure", kOptional,
              [&](const Located& v) { assign(b.allow_insecure, r_.boolean(v)); }},
             {"headers", kOptional, [&](const Located& v) { read_headers(v, b.headers); }},
@@ -1055,9 +1269,40 @@ class ConfigBuilder {
         read_aws(section, aws, b);
         read_openai_ids(organization, project, b);
         read_wire_api(api, b);
+        check_closed_provider(hosting_node, base_url_node, verify_node, b);
       }
     }
     return b;
+  }
+
+  // Closed provider APIs take the operator's key and the prompts off the network: they are
+  // reached over verified TLS unless the backend says `allow_insecure: true` (stand-ins in labs
+  // and tests), and never count as self-hosted, which would let them past `egress: none` and
+  // any rule meant for self-hosted backends.
+  void check_closed_provider(const std::optional<Located>& hosting_node,
+                             const std::optional<Located>& base_url_node,
+                             const std::optional<Located>& verify_node, const Backend& b) {
+    if (provider_info(b.provider).hosting != Hosting::closed) {
+      return;
+    }
+    const std::string provider(to_string(b.provider));
+    if (hosting_node && b.hosting == Hosting::self_hosted) {
+      r_.error(*hosting_node, "provider " + provider +
+                                  " is a closed API and cannot be self-hosted (it would escape "
+                                  "egress: none)");
+    }
+    if (b.allow_insecure) {
+      return;
+    }
+    if (base_url_node && b.base_url.starts_with("http://")) {
+      r_.error(*base_url_node, "plain http:// to closed provider " + provider +
+                                   " sends its key and the prompts unencrypted (use https://, or "
+                                   "allow_insecure: true for labs and tests)");
+    }
+    if (verify_node && !b.tls_verify) {
+      r_.error(*verify_node, "verify: false for closed provider " + provider +
+                                 " needs allow_insecure: true (labs and tests only)");
+    }
   }
 
   // `api_key_file`: the key is read now, so a missing or unreadable secret fails the load (and a
@@ -1065,6 +1310,7 @@ class ConfigBuilder {
   void read_api_key_file(const Located& v, Backend& b) {
     std::string path;
     std::optional<std::string> key = r_.file_contents(v, kMaxKeyFileBytes, &path);
+    const WipeOnExit wipe_key(key);
     if (!b.api_key.empty()) {
       r_.error(v, "only one of api_key and api_key_file may be set");
       return;
@@ -1072,13 +1318,11 @@ class ConfigBuilder {
     if (!key) {
       return;
     }
-    // Editors and `echo` end files with a newline; one is not part of the key.
-    if (key->ends_with('\n')) {
-      key->pop_back();
-      if (key->ends_with('\r')) {
-        key->pop_back();
-      }
+    if (std::optional<std::string> exposed = exposed_secret_file(path)) {
+      r_.error(v, std::move(*exposed));
+      return;
     }
+    strip_one_newline(*key);
     if (key->empty()) {
       r_.error(v, "key file is empty");
       return;
@@ -1088,7 +1332,7 @@ class ConfigBuilder {
       r_.error(v, "key file must hold the key on one line (control characters found)");
       return;
     }
-    b.api_key = std::move(*key);
+    assign_secret(b.api_key, std::move(key));
     b.api_key_file = std::move(path);
   }
 
@@ -1133,30 +1377,33 @@ class ConfigBuilder {
       return;
     }
     r_.read_map(
-        *v, {
-                {"region", kRequired,
-                 [&](const Located& x) {
-                   std::optional<std::string> region = r_.non_empty_string(x);
-                   if (!region) {
-                     return;
-                   }
-                   // It names the host and the SigV4 credential scope.
-                   bool valid = std::all_of(region->begin(), region->end(), [](char c) {
-                     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                   });
-                   if (!valid) {
-                     r_.error(x, "expected an AWS region like us-east-1 (a-z, 0-9 and '-')");
-                     return;
-                   }
-                   b.aws_region = std::move(*region);
-                 }},
-                {"access_key_id", kRequired,
-                 [&](const Located& x) { assign(b.aws_access_key_id, aws_secret(x, true)); }},
-                {"secret_access_key", kRequired,
-                 [&](const Located& x) { assign(b.aws_secret_access_key, aws_secret(x, true)); }},
-                {"session_token", kOptional,
-                 [&](const Located& x) { assign(b.aws_session_token, aws_secret(x, false)); }},
-            });
+        *v,
+        {
+            {"region", kRequired,
+             [&](const Located& x) {
+               std::optional<std::string> region = r_.non_empty_string(x);
+               if (!region) {
+                 return;
+               }
+               // It names the host and the SigV4 credential scope.
+               bool valid = std::all_of(region->begin(), region->end(), [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+               });
+               if (!valid) {
+                 r_.error(x, "expected an AWS region like us-east-1 (a-z, 0-9 and '-')");
+                 return;
+               }
+               b.aws_region = std::move(*region);
+             }},
+            {"access_key_id", kRequired,
+             [&](const Located& x) { assign(b.aws_access_key_id, aws_secret(x, true)); }},
+            {"secret_access_key", kRequired,
+             [&](const Located& x) {
+               assign_secret(b.aws_secret_access_key, aws_secret(x, true));
+             }},
+            {"session_token", kOptional,
+             [&](const Located& x) { assign_secret(b.aws_session_token, aws_secret(x, false)); }},
+        });
   }
 
   // An AWS credential: the key id and the token travel in headers, so none may hold control
@@ -1237,34 +1484,34 @@ class ConfigBuilder {
   }
 
   void read_circuit_breaker(const Located& section, CircuitBreaker& c) {
-    r_.read_map(
-        section,
-        {
-            {"consecutive_failures", kOptional,
-             [&](const Located& v) {
-               assign(c.consecutive_failures,
-                      r_.integer(v, 0, 1000, "expected an integer from 0 (off) to 1000"));
-             }},
-            {"error_rate", kOptional,
-             [&](const Located& v) {
-               std::optional<double> rate = r_.number(v, "expected a fraction in (0, 1]");
-               if (rate && (*rate <= 0 || *rate > 1)) {
-                 r_.error(v, "expected a fraction in (0, 1]");
-                 return;
-               }
-               assign(c.error_rate, std::move(rate));
-             }},
-            {"min_requests", kOptional,
-             [&](const Located& v) {
-               assign(c.min_requests, r_.integer(v, 1, 1'000'000, "expected a positive integer"));
-             }},
-            {"window", kOptional,
-             [&](const Located& v) { assign(c.window, r_.duration(v, false)); }},
-            {"open_for", kOptional,
-             [&](const Located& v) { assign(c.open_for, r_.duration(v, false)); }},
-            {"max_open_for", kOptional,
-             [&](const Located& v) { assign(c.max_open_for, r_.duration(v, false)); }},
-        });
+    r_.read_map(section,
+                {
+                    {"consecutive_failures", kOptional,
+                     [&](const Located& v) {
+                       assign(c.consecutive_failures,
+                              r_.integer(v, 0, 1000, "expected an integer from 0 (off) to 1000"));
+                     }},
+                    {"error_rate", kOptional,
+                     [&](const Located& v) {
+                       std::optional<double> rate = r_.number(v, "expected a fraction in (0, 1]");
+                       if (rate && (*rate <= 0 || *rate > 1)) {
+                         r_.error(v, "expected a fraction in (0, 1]");
+                         return;
+                       }
+                       assign(c.error_rate, std::move(rate));
+                     }},
+                    {"min_requests", kOptional,
+                     [&](const Located& v) {
+                       assign(c.min_requests,
+                              r_.integer(v, 1, 1'000'000, "expected a positive integer"));
+                     }},
+                    {"window", kOptional,
+                     [&](const Located& v) { assign(c.window, r_.duration(v, false)); }},
+                    {"open_for", kOptional,
+                     [&](const Located& v) { assign(c.open_for, r_.duration(v, false)); }},
+                    {"max_open_for", kOptional,
+                     [&](const Located& v) { assign(c.max_open_for, r_.duration(v, false)); }},
+                });
     if (c.max_open_for < c.open_for) {
       r_.error(section, "max_open_for must not be shorter than open_for");
     }
@@ -1361,12 +1608,15 @@ class ConfigBuilder {
         });
   }
 
-  void read_upstream_tls(const Located& section, Backend& b) {
+  void read_upstream_tls(const Located& section, Backend& b, std::optional<Located>& verify_node) {
     r_.read_map(section, {
                              {"ca_file", kOptional,
                               [&](const Located& v) { assign(b.ca_file, r_.readable_file(v)); }},
                              {"verify", kOptional,
-                              [&](const Located& v) { assign(b.tls_verify, r_.boolean(v)); }},
+                              [&](const Located& v) {
+                                verify_node = v;
+                                assign(b.tls_verify, r_.boolean(v));
+                              }},
                          });
   }
 
@@ -2160,7 +2410,8 @@ class ConfigBuilder {
   bool levels_ok_ = true;  // sensitivity.levels absent or valid
   bool tiers_ok_ = true;   // tiers.levels absent or valid
   bool tenants_given_ = false;
-  bool tenants_ok_ = true;  // the tenants section, if given, is a non-empty mapping
+  bool server_listen_given_ = false;  // server.listen set to an address (not absent, not `auto`)
+  bool tenants_ok_ = true;            // the tenants section, if given, is a non-empty mapping
   // A backend's tier or clearance or a tenant's floor did not resolve: the values they were left
   // with say nothing, so checks built on them are skipped (the error is already reported).
   bool unresolved_ = false;

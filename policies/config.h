@@ -33,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "policies/secret_memory.h"
+
 namespace sb::config {
 
 using Duration = std::chrono::milliseconds;
@@ -53,8 +55,15 @@ struct TlsListener {
 };
 
 struct ServerSettings {
-  std::string listen = "0.0.0.0:8080";  ///< host:port; port 0 picks a free one
-  unsigned threads = 0;                 ///< 0 = one per core ("auto")
+  /// host:port; port 0 picks a free one. When `server.listen` is not given (or is `auto`) it is
+  /// chosen at load: 0.0.0.0:8080 when every request must authenticate (some tenant has
+  /// api_keys and there is no auth.anonymous_tenant), 127.0.0.1:8080 otherwise, so an open
+  /// gateway serving the operator's provider keys is reachable from this machine only.
+  std::string listen = "127.0.0.1:8080";
+  /// Why `listen` is what it is (`set in the config`, or the default's reason), for `check` and
+  /// the startup log.
+  std::string listen_reason;
+  unsigned threads = 0;  ///< 0 = one per core ("auto")
   std::uint64_t max_body_bytes = 4ull << 20;
   std::uint64_t max_header_bytes = 64ull << 10;
   Duration header_timeout{10'000};  ///< whole request header must arrive within this
@@ -72,6 +81,12 @@ struct ServerSettings {
 
 struct AdminSettings {
   std::string listen = "127.0.0.1:9090";
+  /// Bearer token `/admin/reload` and `/admin/explain` require when not empty: `admin.token`
+  /// (typically `${SWITCHBOARD_ADMIN_TOKEN}`) or the contents of `admin.token_file` (read once at
+  /// load like `api_key_file`; refused when group or others may read it). At least 16 visible
+  /// ASCII characters. Required whenever `listen` is not a loopback address.
+  SecretString token;      ///< kept out of core dumps (see secret_memory.h)
+  std::string token_file;  ///< resolved path; empty when the token was given inline or not at all
 };
 
 struct StateSettings {
@@ -146,10 +161,11 @@ struct Backend {
   /// May be empty (no Authorization sent). With `api_key_file: PATH` it holds that file's
   /// contents, read once at load with one trailing newline (`\n` or `\r\n`) removed; the file
   /// must be readable, non-empty and free of control characters, and a non-empty `api_key` may
-  /// not be given beside it. A reload reads the file again.
-  std::string api_key;
+  /// not be given beside it. A reload reads the file again. Kept out of core dumps (see
+  /// secret_memory.h), like the AWS secret and session token.
+  SecretString api_key;
   /// The file `api_key` was read from, resolved like `tls.ca_file`; empty when the key was given
-  /// inline (or not at all).
+  /// inline (or not at all). Refused when group or others may read it (`chmod 600`).
   std::string api_key_file;
   /// `api_version: "2024-10-21"` (letters, digits, '.', '-', '_'). Required for azure-openai
   /// (sent as the `api-version` query parameter); optional for anthropic, where it overrides the
@@ -161,8 +177,8 @@ struct Backend {
   /// is optional (empty = none, as `${AWS_SESSION_TOKEN:-}` gives when it is unset).
   std::string aws_region;
   std::string aws_access_key_id;
-  std::string aws_secret_access_key;
-  std::string aws_session_token;  ///< empty when none
+  SecretString aws_secret_access_key;
+  SecretString aws_session_token;  ///< empty when none
   /// Capability tier, a name from `tiers.levels`. Not declared: "standard"; when `tiers.levels`
   /// is customised without a "standard", the backend must declare it (a load error otherwise).
   std::string tier = "standard";
@@ -176,8 +192,10 @@ struct Backend {
   BackendTimeouts timeouts;
   std::string ca_file;     ///< extra PEM CA bundle for https upstreams; empty = system store
   bool tls_verify = true;  ///< `tls: {verify: false}` only for tests and labs
-  /// `allow_insecure: true` lets a closed provider be reached over plain http:// or without TLS
-  /// verification (labs and tests with stand-in providers); without it `check` refuses both.
+  /// `allow_insecure: true` lets a closed provider (openai, azure-openai, anthropic, gemini,
+  /// bedrock) be reached over plain http:// or with `tls: {verify: false}` (labs and tests with
+  /// stand-in providers); without it loading refuses both. Such providers also refuse
+  /// `hosting: self-hosted`, which would let them past `egress: none`.
   bool allow_insecure = false;
   std::map<std::string, std::string> headers;  ///< extra headers sent upstream
   /// `forward_headers: [name, ...]`: client headers a closed backend receives beyond the

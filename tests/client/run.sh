@@ -151,6 +151,7 @@ backends:
     model: "meta-llama/Llama-3.1-8B-Instruct"
   ${anthropic_backend}:
     provider: anthropic
+    allow_insecure: true   # an http:// stand-in
     base_url: "${anthropic_url}"
     api_key: "sk-ant-fake-upstream-key"
     model: "claude-sonnet-4-5"

@@ -19,8 +19,10 @@ struct CliRun {
   std::string out;  // stdout and stderr together
 };
 
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(SB_SWITCHBOARD_BIN) + " " + args + " 2>&1";
+// `env` is a list of NAME=value words set for the command (empty: the test's environment).
+CliRun run(const std::string& args, const std::string& env = {}) {
+  const std::string cmd = (env.empty() ? "" : "env " + env + " ") +
+                          std::string(SB_SWITCHBOARD_BIN) + " " + args + " 2>&1";
   CliRun r;
   FILE* p = ::popen(cmd.c_str(), "r");
   char buf[4096];
@@ -76,6 +78,70 @@ TEST(CliTest, CheckPrintsEveryErrorWithItsPosition) {
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find(path + ":2:3: server: unknown key 'thread'"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(path + ":6:15: backends.a.base_url:"), std::string::npos) << r.out;
+}
+
+// `check` says where the data plane will listen and why: the default config serves no keys, so
+// only this machine may connect until tenants with api_keys exist or server.listen is set.
+TEST(CliTest, CheckSaysWhereTheDataPlaneListensAndWhy) {
+  const std::string config = std::string(SB_SOURCE_DIR) + "/config/switchboard.yaml";
+  const CliRun local = run("check --config " + config);
+  EXPECT_EQ(local.code, 0) << local.out;
+  EXPECT_NE(local.out.find(config +
+                           ": data plane listens on 127.0.0.1:8080: server.listen is not set and "
+                           "no tenant has api_keys: only this machine can connect"),
+            std::string::npos)
+      << local.out;
+  EXPECT_NE(local.out.find(config + ": admin plane listens on 127.0.0.1:9090: no admin token"),
+            std::string::npos)
+      << local.out;
+
+  const CliRun env_open = run("check --config " + config, "SWITCHBOARD_LISTEN=0.0.0.0:8080");
+  EXPECT_NE(env_open.out.find(config +
+                              ": data plane listens on 0.0.0.0:8080: set by server.listen; no API "
+                              "key is required, so anyone who can reach this address is served"),
+            std::string::npos)
+      << env_open.out;
+
+  const std::string keyed = temp_file(
+      "keyed.yaml",
+      "backends:\n  a: {provider: vllm, base_url: \"http://127.0.0.1:8000/v1\", model: m}\n"
+      "tenants:\n  t: {api_keys: "
+      "[\"sha256:7d8828bb3da29dd8df70ebec6b32c0e913a52ca07e4b30b87ce53228c35ae725\"]}\n");
+  const CliRun k = run("check --config " + keyed);
+  EXPECT_EQ(k.code, 0) << k.out;
+  EXPECT_NE(k.out.find(": data plane listens on 0.0.0.0:8080: server.listen is not set and every "
+                       "request needs an API key"),
+            std::string::npos)
+      << k.out;
+}
+
+// The README's try-it path points the closed backend at an http:// stand-in: `check` refuses it
+// unless OPENAI_ALLOW_INSECURE=true says it is a stand-in.
+TEST(CliTest, DefaultConfigTakesAnHttpStandInOnlyWhenAllowed) {
+  const std::string config = std::string(SB_SOURCE_DIR) + "/config/switchboard.yaml";
+  const CliRun refused =
+      run("check --config " + config, "OPENAI_BASE_URL=http://127.0.0.1:8001/v1");
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("backends.openai.base_url: plain http:// to closed provider openai"),
+            std::string::npos)
+      << refused.out;
+  const CliRun allowed = run("check --config " + config,
+                             "OPENAI_BASE_URL=http://127.0.0.1:8001/v1 OPENAI_ALLOW_INSECURE=true");
+  EXPECT_EQ(allowed.code, 0) << allowed.out;
+  EXPECT_NE(allowed.out.find(": OK"), std::string::npos) << allowed.out;
+}
+
+TEST(CliTest, CheckRefusesAnAdminPlaneBeyondLoopbackWithoutAToken) {
+  const std::string path = temp_file(
+      "open-admin.yaml",
+      "admin: {listen: \"0.0.0.0:9090\"}\n"
+      "backends:\n  a: {provider: vllm, base_url: \"http://127.0.0.1:8000/v1\", model: m}\n");
+  const CliRun r = run("check --config " + path);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(path + ":1:17: admin.listen: '0.0.0.0:9090' is not a loopback address: "
+                              "set admin.token or admin.token_file"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST(CliTest, ExplainPrintsTheDecisionAndSendsNothing) {

@@ -32,6 +32,7 @@ sensitivity:
 backends:
   claude:
     provider: anthropic
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + vendor_->base_url() +
                              R"("
     api_key: "sk-ant-backend"

@@ -63,6 +63,7 @@ admin: {listen: "127.0.0.1:0"}
 backends:
   claude:
     provider: anthropic
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + vendor_->base_url() +
                              R"("
     api_key: "sk-ant-backend"
@@ -70,6 +71,7 @@ backends:
     clearance: internal
   gemini:
     provider: gemini
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + vendor_->base_url() +
                              R"("
     api_key: "goog-backend"

@@ -40,6 +40,7 @@ backends:
     timeouts: {connect: 500ms, first_token: 2s, idle: 2s, total: 10s}
   closed:
     provider: openai
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" +
          closed.base_url() + R"("
     api_key: "sk-backend"
@@ -150,7 +151,7 @@ TEST_F(RoutingTest, NoClearedBackendIsA403NamingTheEntityTypes) {
   const std::string yaml = R"(server: {listen: "127.0.0.1:0", threads: 1}
 admin: {listen: "127.0.0.1:0"}
 backends:
-  closed: {provider: openai, base_url: ")" +
+  closed: {provider: openai, allow_insecure: true, base_url: ")" +
                            closed_->base_url() + R"(", model: gpt-4o, clearance: internal}
 models:
   default: {candidates: [closed]}
@@ -238,6 +239,7 @@ admin: {listen: "127.0.0.1:0"}
 backends:
   closed:
     provider: openai
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + closed_->base_url() +
                            R"("
     model: gpt-4o

@@ -49,6 +49,7 @@ backends:
     timeouts: {connect: 500ms, first_token: 1s, idle: 500ms, total: 10s}
   closed:
     provider: openai
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" +
          closed.base_url() + R"("
     api_key: "sk-backend-secret"

@@ -305,6 +305,7 @@ retries: {attempts: 1}
 backends:
   openai:
     provider: openai
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + fake("openai").base_url() +
                              R"("
     api_key: ")" + std::string(kOpenAIKey) +
@@ -317,6 +318,7 @@ backends:
     clearance: internal
   azure:
     provider: azure-openai
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + root("azure") +
                              R"("
     api_key: ")" + std::string(kAzureKey) +
@@ -328,6 +330,7 @@ backends:
     clearance: internal
   anthropic:
     provider: anthropic
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + fake("anthropic").base_url() +
                              R"("
     api_key: ")" + std::string(kAnthropicKey) +
@@ -337,6 +340,7 @@ backends:
     clearance: internal
   gemini:
     provider: gemini
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + fake("gemini").base_url() +
                              R"("
     api_key: ")" + std::string(kGeminiKey) +
@@ -346,6 +350,7 @@ backends:
     clearance: internal
   bedrock:
     provider: bedrock
+    allow_insecure: true   # an http:// stand-in
     base_url: ")" + root("bedrock") +
                              R"("
     model: ")" + std::string(kBedrockModel) +

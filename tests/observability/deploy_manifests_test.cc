@@ -69,8 +69,13 @@ YAML::Node k8s_object(const std::string& kind) {
   return YAML::Node();
 }
 
-/// Runs `switchboard check` on `yaml`; its exit code, with its output in `output`.
-int switchboard_check(const std::string& yaml, std::string& output) {
+/// A stand-in admin token for the configs that read SWITCHBOARD_ADMIN_TOKEN.
+constexpr const char* kAdminTokenEnv = "SWITCHBOARD_ADMIN_TOKEN=deploy-test-admin-token-0123";
+
+/// Runs `switchboard check` on `yaml` with `env` (NAME=value words) set; its exit code, with its
+/// output in `output`.
+int switchboard_check(const std::string& yaml, std::string& output,
+                      const std::string& env = kAdminTokenEnv) {
   char tmpl[] = "/tmp/switchboard-deploy-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
     return -1;
@@ -78,7 +83,7 @@ int switchboard_check(const std::string& yaml, std::string& output) {
   const fs::path file = fs::path(tmpl) / "switchboard.yaml";
   std::ofstream(file) << yaml;
   const std::string cmd =
-      std::string("'") + SB_SWITCHBOARD_BIN + "' check --config '" + file.string() + "' 2>&1";
+      "env " + env + " '" + SB_SWITCHBOARD_BIN + "' check --config '" + file.string() + "' 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   char buf[512];
   while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) {
@@ -274,8 +279,24 @@ TEST(ComposeTest, EmbeddedGatewayConfigPassesCheck) {
   }
   const YAML::Node cfg = YAML::Load(content);
   EXPECT_EQ(cfg["admin"]["listen"].as<std::string>(), "0.0.0.0:9090");
+  EXPECT_EQ(cfg["server"]["listen"].as<std::string>(), "0.0.0.0:8080");
   std::string output;
   EXPECT_EQ(switchboard_check(content, output), 0) << output;
+
+  // The admin plane is beyond loopback, so the token is required: compose refuses to start
+  // without SWITCHBOARD_ADMIN_TOKEN, and so would the gateway.
+  EXPECT_EQ(cfg["admin"]["token"].as<std::string>(), "${SWITCHBOARD_ADMIN_TOKEN}");
+  const YAML::Node service = compose["services"]["switchboard"];
+  EXPECT_TRUE(service["environment"]["SWITCHBOARD_ADMIN_TOKEN"].as<std::string>().starts_with(
+      "${SWITCHBOARD_ADMIN_TOKEN:?"));
+  std::string refused;
+  EXPECT_EQ(switchboard_check(content, refused, "-u SWITCHBOARD_ADMIN_TOKEN"), 1) << refused;
+  EXPECT_NE(refused.find("admin.token: environment variable 'SWITCHBOARD_ADMIN_TOKEN' is not set"),
+            std::string::npos)
+      << refused;
+  // No tenants: the data plane is published on the host's loopback only.
+  EXPECT_FALSE(cfg["tenants"]);
+  EXPECT_EQ(service["ports"][0].as<std::string>(), "127.0.0.1:8080:8080");
 }
 
 // --- Kubernetes ------------------------------------------------------------------------------
@@ -317,6 +338,16 @@ TEST(KubernetesTest, DeploymentProbesTheAdminPlaneAndTakesKeysFromASecret) {
   EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/healthz");
   EXPECT_EQ(c["livenessProbe"]["httpGet"]["port"].as<std::string>(), "admin");
   EXPECT_TRUE(c["envFrom"][0]["secretRef"]["name"]);
+  // The admin token comes from its own Secret.
+  bool token_from_secret = false;
+  for (const YAML::Node& e : c["env"]) {
+    if (e["name"].as<std::string>() == "SWITCHBOARD_ADMIN_TOKEN") {
+      token_from_secret =
+          e["valueFrom"]["secretKeyRef"]["name"].as<std::string>() == "switchboard-admin" &&
+          e["valueFrom"]["secretKeyRef"]["key"].as<std::string>() == "token";
+    }
+  }
+  EXPECT_TRUE(token_from_secret) << c["env"];
   EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
   EXPECT_FALSE(c["securityContext"]["allowPrivilegeEscalation"].as<bool>());
   EXPECT_TRUE(c["securityContext"]["readOnlyRootFilesystem"].as<bool>());
@@ -329,8 +360,11 @@ TEST(KubernetesTest, DeploymentProbesTheAdminPlaneAndTakesKeysFromASecret) {
   EXPECT_EQ(cfg["server"]["listen"].as<std::string>(), "0.0.0.0:" + std::to_string(ports["http"]));
   EXPECT_EQ(pod["volumes"][0]["configMap"]["name"].as<std::string>(),
             cm["metadata"]["name"].as<std::string>());
+  EXPECT_EQ(cfg["admin"]["token"].as<std::string>(), "${SWITCHBOARD_ADMIN_TOKEN}");
   std::string output;
   EXPECT_EQ(switchboard_check(content, output), 0) << output;
+  std::string refused;
+  EXPECT_EQ(switchboard_check(content, refused, "-u SWITCHBOARD_ADMIN_TOKEN"), 1) << refused;
 
   // Draining (server.drain_timeout) fits in the grace period.
   const std::string drain = cfg["server"]["drain_timeout"].as<std::string>();
@@ -385,6 +419,9 @@ TEST(DockerfileTest, BuildsThroughDevShAndRunsUnprivilegedWithAHealthCheck) {
   EXPECT_NE(d.find("deploy/dev.sh build switchboard"), std::string::npos);
   EXPECT_NE(d.find("HEALTHCHECK"), std::string::npos);
   EXPECT_NE(d.find("/healthz"), std::string::npos);
+  // The default config listens on loopback unless told otherwise; in a container that address is
+  // unreachable through a published port, so the image says where to listen.
+  EXPECT_NE(d.find("\nENV SWITCHBOARD_LISTEN=0.0.0.0:8080\n"), std::string::npos);
   const auto user = d.find("\nUSER ");
   ASSERT_NE(user, std::string::npos);
   const std::string who = d.substr(user + 6, d.find('\n', user + 1) - user - 6);
@@ -412,6 +449,7 @@ TEST(SystemdTest, UnitIsHardenedAndReloadsWithSighup) {
   for (const char* line :
        {"ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes", "NoNewPrivileges=yes",
         "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=\n",
+        "LimitCORE=0\n",
         "ExecStart=/usr/local/bin/switchboard run --config /etc/switchboard/switchboard.yaml"}) {
     EXPECT_NE(u.find(line), std::string::npos) << line;
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,13 +53,42 @@ TEST(ConfigFilesTest, EveryShippedConfigLoadsWithAnEmptyEnvironment) {
   }
 }
 
+// The README's try-it path: the closed backend pointed at a local http:// stand-in needs
+// OPENAI_ALLOW_INSECURE=true, and SWITCHBOARD_LISTEN opens the data plane (the container image
+// sets it).
+TEST(ConfigFilesTest, DefaultConfigTakesAnHttpStandInOnlyWhenAllowed) {
+  const std::string path = (fs::path(SB_SOURCE_DIR) / "config" / "switchboard.yaml").string();
+  const auto env = [](std::map<std::string, std::string> vars) {
+    return [vars](const std::string& name) -> std::optional<std::string> {
+      const auto it = vars.find(name);
+      return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+  };
+  LoadResult refused = load_file(path, env({{"OPENAI_BASE_URL", "http://127.0.0.1:8001/v1"}}));
+  ASSERT_EQ(refused.errors.size(), 1u);
+  EXPECT_NE(refused.errors[0].message.find("plain http:// to closed provider openai"),
+            std::string::npos)
+      << refused.errors[0].to_string();
+  LoadResult allowed = load_file(path, env({{"OPENAI_BASE_URL", "http://127.0.0.1:8001/v1"},
+                                            {"OPENAI_ALLOW_INSECURE", "true"},
+                                            {"SWITCHBOARD_LISTEN", "0.0.0.0:8080"},
+                                            {"SWITCHBOARD_ADMIN_TOKEN", "0123456789abcdef"}}));
+  ASSERT_TRUE(allowed.ok()) << ::testing::PrintToString(messages(allowed));
+  EXPECT_EQ(allowed.config->find_backend("openai")->base_url, "http://127.0.0.1:8001/v1");
+  EXPECT_EQ(allowed.config->server.listen, "0.0.0.0:8080");
+  EXPECT_EQ(allowed.config->admin.token, "0123456789abcdef");
+}
+
 TEST(ConfigFilesTest, DefaultConfigIsTheDocumentedOne) {
   LoadResult result =
       load_file((fs::path(SB_SOURCE_DIR) / "config" / "switchboard.yaml").string(), empty_env);
   ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
   const Config& c = *result.config;
-  EXPECT_EQ(c.server.listen, "0.0.0.0:8080");
+  // No tenant has api_keys, so the open gateway is served to this machine only, and the admin
+  // plane needs no token on loopback.
+  EXPECT_EQ(c.server.listen, "127.0.0.1:8080");
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9090");
+  EXPECT_EQ(c.admin.token, "");
   EXPECT_EQ(c.state.store, "memory");
   EXPECT_FALSE(c.server.tls.has_value());
 

@@ -369,6 +369,108 @@ TEST(BrokenConfigBaseTest, BaseConfigIsValid) {
   EXPECT_EQ(result.config->backends[1].api_key, "sk-test");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Safe defaults: the closed-provider rules relax only with allow_insecure, the data plane opens
+// to other machines only when every request needs a key, the admin token.
+
+TEST(ClosedProviderTest, AllowInsecurePermitsPlainHttpAndUncheckedTls) {
+  std::string yaml(kBase);
+  yaml.replace(yaml.find("https://api.openai.com/v1"), 25, "http://127.0.0.1:9/v1");
+  yaml.replace(yaml.find("    api_key:"), 0,
+               "    allow_insecure: ${OPENAI_ALLOW_INSECURE:-false}\n    tls: {verify: false}\n");
+  LoadResult refused = load_string(yaml, "t.yaml", env_of({{"OPENAI_KEY", "k"}}));
+  EXPECT_EQ(messages(refused).size(), 2u) << ::testing::PrintToString(messages(refused));
+  LoadResult result =
+      load_string(yaml, "t.yaml", env_of({{"OPENAI_KEY", "k"}, {"OPENAI_ALLOW_INSECURE", "true"}}));
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  const Backend& cloud = result.config->backends[1];
+  EXPECT_TRUE(cloud.allow_insecure);
+  EXPECT_FALSE(cloud.tls_verify);
+  EXPECT_EQ(cloud.base_url, "http://127.0.0.1:9/v1");
+}
+
+TEST(ClosedProviderTest, EveryClosedProviderFollowsTheRules) {
+  const std::map<std::string, std::string> extra = {
+      {"openai", ""},
+      {"anthropic", ""},
+      {"gemini", ""},
+      {"azure-openai", "    api_version: \"2024-10-21\"\n"},
+      {"bedrock",
+       "    aws: {region: us-east-1, access_key_id: AKID, secret_access_key: SECRET}\n"}};
+  for (const auto& [provider, more] : extra) {
+    const std::string yaml = "backends:\n  c:\n    provider: " + provider +
+                             "\n    base_url: \"http://127.0.0.1:9\"\n    model: m\n" + more;
+    EXPECT_EQ(messages(load_string(yaml, "t.yaml", env_of({}))),
+              std::vector<std::string>{
+                  "t.yaml:4:15: backends.c.base_url: plain http:// to closed provider " + provider +
+                  " sends its key and the prompts unencrypted (use https://, or allow_insecure: "
+                  "true for labs and tests)"});
+    EXPECT_TRUE(load_string(yaml + "    allow_insecure: true\n", "t.yaml", env_of({})).ok());
+  }
+  // A self-hosted engine over http, or without certificate checks, is the operator's own call.
+  EXPECT_TRUE(load_string("backends:\n  v: {provider: vllm, base_url: \"http://10.0.0.1:8000/v1\", "
+                          "model: m, tls: {verify: false}}\n",
+                          "t.yaml", env_of({}))
+                  .ok());
+}
+
+constexpr std::string_view kKeyHash =
+    "sha256:7d8828bb3da29dd8df70ebec6b32c0e913a52ca07e4b30b87ce53228c35ae725";
+
+Config load_ok(const std::string& yaml) {
+  LoadResult result = load_string(yaml, "t.yaml", env_of({}));
+  EXPECT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  return result.ok() ? *result.config : Config{};
+}
+
+TEST(ListenDefaultTest, WithoutTenantKeysOnlyThisMachineIsServed) {
+  const std::string backends =
+      "backends:\n  v: {provider: vllm, base_url: \"http://127.0.0.1:8000/v1\", model: m}\n";
+  for (const std::string& server : {std::string(), std::string("server: {listen: auto}\n")}) {
+    const Config c = load_ok(server + backends);
+    EXPECT_EQ(c.server.listen, "127.0.0.1:8080");
+    EXPECT_EQ(c.server.listen_reason,
+              "server.listen is not set and no tenant has api_keys: only this machine can connect "
+              "(add tenants with api_keys, or set server.listen, e.g. \"0.0.0.0:8080\", to serve "
+              "other machines)");
+  }
+  const Config anonymous =
+      load_ok(backends + "tenants:\n  t: {api_keys: [\"" + std::string(kKeyHash) +
+              "\"]}\n  guest: {}\nauth: {anonymous_tenant: guest}\n");
+  EXPECT_EQ(anonymous.server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(anonymous.server.listen_reason,
+            "server.listen is not set and auth.anonymous_tenant serves requests without an API "
+            "key: only this machine can connect (add tenants with api_keys, or set server.listen, "
+            "e.g. \"0.0.0.0:8080\", to serve other machines)");
+  const Config keyed =
+      load_ok(backends + "tenants:\n  t: {api_keys: [\"" + std::string(kKeyHash) + "\"]}\n");
+  EXPECT_EQ(keyed.server.listen, "0.0.0.0:8080");
+  EXPECT_EQ(keyed.server.listen_reason,
+            "server.listen is not set and every request needs an API key (tenants with api_keys, "
+            "no auth.anonymous_tenant): other machines may connect");
+  const Config explicit_open = load_ok("server: {listen: \"0.0.0.0:8081\"}\n" + backends);
+  EXPECT_EQ(explicit_open.server.listen, "0.0.0.0:8081");
+  EXPECT_EQ(explicit_open.server.listen_reason,
+            "set by server.listen; no API key is required, so anyone who can reach this address "
+            "is served");
+  const Config explicit_local = load_ok("server: {listen: \"[::1]:8081\"}\n" + backends);
+  EXPECT_EQ(explicit_local.server.listen_reason, "set by server.listen");
+}
+
+TEST(AdminTokenTest, LoopbackNeedsNoTokenAndATokenIsKept) {
+  const std::string backends =
+      "backends:\n  v: {provider: vllm, base_url: \"http://127.0.0.1:8000/v1\", model: m}\n";
+  for (const char* listen : {"127.0.0.1:9090", "127.1.2.3:0", "[::1]:9090", "localhost:9090",
+                             "[::ffff:127.0.0.1]:9090"}) {
+    const Config c = load_ok("admin: {listen: \"" + std::string(listen) + "\"}\n" + backends);
+    EXPECT_EQ(c.admin.token, "") << listen;
+  }
+  const Config c =
+      load_ok("admin: {listen: \"0.0.0.0:9090\", token: \"0123456789abcdef\"}\n" + backends);
+  EXPECT_EQ(c.admin.token, "0123456789abcdef");
+  EXPECT_EQ(c.admin.token_file, "");
+}
+
 TEST_P(BrokenConfigTest, ReportsExactErrors) {
   const BrokenCase& c = GetParam();
   LoadResult result = load_string(apply(c.breaks), "t.yaml", env_of(c.env));
@@ -381,7 +483,8 @@ const std::vector<BrokenCase> kBrokenCases = {
     {"UnknownTopLevelKey",
      {{"", "tenant: {}\n"}},
      {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, backends, "
-      "models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, cost, retries)"}},
+      "models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, cost, "
+      "retries)"}},
     {"UnknownNestedKeyNamesItsSection",
      {{"threads: 4", "thread: 4"}},
      {"t.yaml:3:3: server: unknown key 'thread' (expected one of: listen, threads, "
@@ -566,6 +669,57 @@ const std::vector<BrokenCase> kBrokenCases = {
      {"t.yaml:6:5: server.tls: missing required key 'key'",
       "t.yaml:6:11: server.tls.cert: cannot read file 'no-such-dir/server.crt': No such file or "
       "directory"}},
+    // Closed providers: verified TLS unless allow_insecure, never self-hosted.
+    {"ClosedProviderOverPlainHttp",
+     {{"https://api.openai.com/v1", "http://api.openai.com/v1"}},
+     {"t.yaml:13:15: backends.cloud.base_url: plain http:// to closed provider openai sends its "
+      "key and the prompts unencrypted (use https://, or allow_insecure: true for labs and "
+      "tests)"}},
+    {"ClosedProviderWithoutCertificateChecks",
+     {{"    api_key: \"${OPENAI_KEY}\"\n",
+       "    api_key: \"${OPENAI_KEY}\"\n    tls: {verify: false}\n"}},
+     {"t.yaml:16:19: backends.cloud.tls.verify: verify: false for closed provider openai needs "
+      "allow_insecure: true (labs and tests only)"}},
+    {"ClosedProviderDeclaredSelfHosted",
+     {{"    api_key: \"${OPENAI_KEY}\"\n",
+       "    api_key: \"${OPENAI_KEY}\"\n    hosting: self-hosted\n"}},
+     {"t.yaml:16:14: backends.cloud.hosting: provider openai is a closed API and cannot be "
+      "self-hosted (it would escape egress: none)"}},
+    {"ClosedProviderSelfHostedEvenWithAllowInsecure",
+     {{"    api_key: \"${OPENAI_KEY}\"\n",
+       "    api_key: \"${OPENAI_KEY}\"\n    allow_insecure: true\n    hosting: self-hosted\n"}},
+     {"t.yaml:17:14: backends.cloud.hosting: provider openai is a closed API and cannot be "
+      "self-hosted (it would escape egress: none)"}},
+    {"AllowInsecureIsABoolean",
+     {{"    api_key: \"${OPENAI_KEY}\"\n",
+       "    api_key: \"${OPENAI_KEY}\"\n    allow_insecure: yes\n"}},
+     {"t.yaml:16:21: backends.cloud.allow_insecure: expected true or false"}},
+    // The admin plane beyond loopback needs a token.
+    {"AdminBeyondLoopbackWithoutToken",
+     {{"", "admin: {listen: \"0.0.0.0:9090\"}\n"}},
+     {"t.yaml:18:17: admin.listen: '0.0.0.0:9090' is not a loopback address: set admin.token or "
+      "admin.token_file (/admin/reload and /admin/explain need a Bearer token beyond "
+      "loopback)"}},
+    {"AdminOnAHostNameWithoutToken",
+     {{"", "admin: {listen: \"admin.internal:9090\"}\n"}},
+     {"t.yaml:18:17: admin.listen: 'admin.internal:9090' is not a loopback address: set "
+      "admin.token or admin.token_file (/admin/reload and /admin/explain need a Bearer token "
+      "beyond loopback)"}},
+    {"AdminBeyondLoopbackWithAnEmptyToken",
+     {{"", "admin: {listen: \"[::]:9090\", token: \"${ADMIN_TOKEN:-}\"}\n"}},
+     {"t.yaml:18:17: admin.listen: '[::]:9090' is not a loopback address: set admin.token or "
+      "admin.token_file (/admin/reload and /admin/explain need a Bearer token beyond "
+      "loopback)"}},
+    {"AdminTokenTooShort",
+     {{"", "admin: {listen: \"0.0.0.0:9090\", token: short-token}\n"}},
+     {"t.yaml:18:40: admin.token: must be at least 16 characters"}},
+    {"AdminTokenWithASpace",
+     {{"", "admin: {token: \"0123456789 abcdef\"}\n"}},
+     {"t.yaml:18:16: admin.token: must be visible ASCII characters only (no spaces or control "
+      "characters)"}},
+    {"AdminTokenFromAnUnsetVariable",
+     {{"", "admin: {listen: \"0.0.0.0:9090\", token: \"${ADMIN_TOKEN}\"}\n"}},
+     {"t.yaml:18:40: admin.token: environment variable 'ADMIN_TOKEN' is not set"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(ConfigTest, BrokenConfigTest, ::testing::ValuesIn(kBrokenCases),

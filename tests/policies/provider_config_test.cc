@@ -293,8 +293,11 @@ class ApiKeyFileTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  static void write(const fs::path& path, const std::string& text) {
+  /// Writes a secret file readable by its owner only (the mode loading requires).
+  static void write(const fs::path& path, const std::string& text,
+                    fs::perms mode = fs::perms::owner_read | fs::perms::owner_write) {
     std::ofstream(path, std::ios::binary) << text;
+    fs::permissions(path, mode);
   }
 
   /// Writes a config whose one backend is `extra` lines into an openai backend, and loads it.
@@ -399,6 +402,87 @@ TEST_F(ApiKeyFileTest, InlineKeyAndKeyFileAreExclusive) {
 TEST_F(ApiKeyFileTest, EmptyPathIsAnError) {
   EXPECT_EQ(messages(load_with("    api_key_file: \"\"\n")),
             Errors{config_path() + ":5:19: backends.gpt.api_key_file: must not be empty"});
+}
+
+TEST_F(ApiKeyFileTest, OwnerOnlyModesAreAccepted) {
+  for (fs::perms mode : {fs::perms::owner_read, fs::perms::owner_read | fs::perms::owner_write}) {
+    write(dir_ / "keys" / "openai.key", "sk-private\n", mode);
+    LoadResult result = load_with("    api_key_file: keys/openai.key\n");
+    ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+    EXPECT_EQ(result.config->backends.at(0).api_key, "sk-private");
+  }
+}
+
+TEST_F(ApiKeyFileTest, FileReadableByOthersIsRefused) {
+  write(dir_ / "keys" / "openai.key", "sk-shared\n",
+        fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+            fs::perms::others_read);
+  EXPECT_EQ(messages(load_with("    api_key_file: keys/openai.key\n")),
+            Errors{config_path() + ":5:19: backends.gpt.api_key_file: file '" +
+                   (dir_ / "keys" / "openai.key").string() +
+                   "' is readable by group or others (mode 0644): make it readable by its owner "
+                   "only (chmod 600)"});
+}
+
+TEST_F(ApiKeyFileTest, FileReadableByItsGroupIsRefused) {
+  write(dir_ / "keys" / "openai.key", "sk-group\n", fs::perms::owner_read | fs::perms::group_read);
+  EXPECT_EQ(messages(load_with("    api_key_file: keys/openai.key\n")),
+            Errors{config_path() + ":5:19: backends.gpt.api_key_file: file '" +
+                   (dir_ / "keys" / "openai.key").string() +
+                   "' is readable by group or others (mode 0440): make it readable by its owner "
+                   "only (chmod 600)"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// admin.token_file: read like api_key_file, with the same rule on its mode.
+
+class AdminTokenFileTest : public ApiKeyFileTest {
+ protected:
+  LoadResult load_admin(const std::string& admin) {
+    std::string path = config_path();
+    std::ofstream(path, std::ios::binary) << "admin:\n" + admin +
+                                                 "backends:\n"
+                                                 "  local: {provider: vllm, base_url: "
+                                                 "\"http://127.0.0.1:8000/v1\", model: m}\n";
+    return load_file(path, env_of({}));
+  }
+};
+
+TEST_F(AdminTokenFileTest, TokenIsReadFromAnOwnerOnlyFile) {
+  write(dir_ / "admin.token", "0123456789abcdef-admin\n");
+  LoadResult result = load_admin("  listen: \"0.0.0.0:9090\"\n  token_file: admin.token\n");
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  EXPECT_EQ(result.config->admin.token, "0123456789abcdef-admin");
+  EXPECT_EQ(result.config->admin.token_file, (dir_ / "admin.token").string());
+}
+
+TEST_F(AdminTokenFileTest, FileReadableByOthersIsRefused) {
+  write(dir_ / "admin.token", "0123456789abcdef-admin\n",
+        fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  EXPECT_EQ(
+      messages(load_admin("  listen: \"0.0.0.0:9090\"\n  token_file: admin.token\n")),
+      Errors{config_path() + ":3:15: admin.token_file: file '" + (dir_ / "admin.token").string() +
+             "' is readable by group or others (mode 0604): make it readable by its owner "
+             "only (chmod 600)"});
+}
+
+TEST_F(AdminTokenFileTest, ShortTokenInAFileIsRefused) {
+  write(dir_ / "admin.token", "short\n");
+  EXPECT_EQ(messages(load_admin("  token_file: admin.token\n")),
+            Errors{config_path() + ":2:15: admin.token_file: must be at least 16 characters"});
+}
+
+TEST_F(AdminTokenFileTest, EmptyFileIsRefused) {
+  write(dir_ / "admin.token", "\n");
+  EXPECT_EQ(messages(load_admin("  token_file: admin.token\n")),
+            Errors{config_path() + ":2:15: admin.token_file: token file is empty"});
+}
+
+TEST_F(AdminTokenFileTest, TokenAndTokenFileAreExclusive) {
+  write(dir_ / "admin.token", "0123456789abcdef-admin\n");
+  EXPECT_EQ(messages(load_admin("  token: 0123456789abcdef-inline\n  token_file: admin.token\n")),
+            Errors{config_path() +
+                   ":3:15: admin.token_file: only one of token and token_file may be set"});
 }
 
 }  // namespace
