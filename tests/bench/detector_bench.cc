@@ -1,5 +1,7 @@
 // Scan throughput of the sensitivity detector (policies/detector.h) with every built-in entity
-// enabled: clean English-like prose, PII-dense text, and a chat of many short messages.
+// enabled: clean English-like prose, clean Unicode-heavy prose (CJK, Cyrillic, accented Latin,
+// emoji), PII-dense text (plain and pasted: non-breaking spaces, Unicode dashes, full-width digits,
+// zero-width characters), and a chat of many short messages.
 //
 //   ./build/tests/bench/detector_bench [--benchmark_filter=...]
 //
@@ -78,6 +80,45 @@ constexpr std::array<std::string_view, 12> kPii = {
     "bob@mail.example.co.uk",
 };
 
+/// Mixed-script words: Chinese, Japanese, Russian, Greek, accented Latin, emoji, typographic
+/// punctuation (curly quotes, en dash, ellipsis, non-breaking space).
+constexpr std::array<std::string_view, 32> kUnicodeWords = {
+    "数据",     "安全",      "网关",   "请求",    "模型",         "東京",   "ありがとう", "データ",
+    "Привет",   "отчёт",     "запрос", "данные",  "безопасность", "Ελλάδα", "λόγος",      "café",
+    "naïve",    "Straße",    "façade", "Øresund", "Ångström",     "señor",  "😀",          "🚀",
+    "“quoted”", "2024–2025", "…",      "«ёлка»",  "\u00a0",       "größer", "中文文本",   "日本語"};
+
+/// Clean Unicode-heavy prose of `size` bytes (cut on a code point boundary).
+std::string make_unicode_text(std::size_t size) {
+  std::mt19937 rng(11);
+  std::string out;
+  out.reserve(size + 64);
+  while (out.size() < size) {
+    std::string_view word = kUnicodeWords[rng() % kUnicodeWords.size()];
+    out += word;
+    out += (rng() % 9 == 0) ? "。" : (rng() % 7 == 0 ? ", " : " ");
+  }
+  std::size_t cut = size;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  out.resize(cut);
+  return out;
+}
+
+/// Sensitive values as people paste them: NBSP and thin spaces, Unicode hyphens and minus,
+/// full-width digits and at sign, zero-width characters, glued to words, dots as separators.
+constexpr std::array<std::string_view, 8> kPastedPii = {
+    "4111\u00A01111\u00A01111\u00A01111",                    // no-break spaces
+    "078\u201005\u20101120",                                 // U+2010 hyphens
+    "\uFF14\uFF11\uFF11\uFF11 1111 1111 1111",               // full-width digits
+    "alice\uFF20example.com",                                // full-width at sign
+    "4111\u200B1111\u200B1111\u200B1111",                    // zero-width spaces
+    "card4111111111111111",                                  // glued to a word
+    "4111.1111.1111.1111",                                   // dots
+    "DE89\u20093704\u20090044\u20090532\u20090130\u200900",  // thin spaces
+};
+
 /// English-like prose of `size` bytes; with `pii`, one sensitive value every sentence or two.
 std::string make_text(std::size_t size, bool pii) {
   std::mt19937 rng(pii ? 7 : 3);
@@ -136,6 +177,37 @@ void BM_ScanPiiDense(benchmark::State& state) {
   scan_one(state, true);
 }
 
+void scan_text(benchmark::State& state, const std::string& text) {
+  const std::array<std::string_view, 1> texts = {text};
+  const Detector& d = detector();
+  for (auto _ : state) {
+    Detection found = d.scan(texts);
+    benchmark::DoNotOptimize(found);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(text.size()));
+}
+
+void BM_ScanUnicodeClean(benchmark::State& state) {
+  scan_text(state, make_unicode_text(static_cast<std::size_t>(state.range(0))));
+}
+
+/// English-like prose with one pasted-style sensitive value every sentence or two.
+void BM_ScanPastedPiiDense(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::string prose = make_text(size, false);
+  std::string text;
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < prose.size(); ++i) {
+    text += prose[i];
+    if (prose[i] == '.' && text.size() < size) {
+      text += ' ';
+      text += kPastedPii[k++ % kPastedPii.size()];
+    }
+  }
+  scan_text(state, text);
+}
+
 /// A conversation: `range(0)` messages of ~600 bytes, scanned as one request.
 void BM_ScanChatMessages(benchmark::State& state) {
   std::vector<std::string> messages;
@@ -181,6 +253,8 @@ void BM_ScanHostile(benchmark::State& state) {
 
 BENCHMARK(BM_ScanClean)->Arg(4 << 10)->Arg(256 << 10);
 BENCHMARK(BM_ScanPiiDense)->Arg(4 << 10)->Arg(256 << 10);
+BENCHMARK(BM_ScanUnicodeClean)->Arg(4 << 10)->Arg(256 << 10);
+BENCHMARK(BM_ScanPastedPiiDense)->Arg(4 << 10)->Arg(256 << 10);
 BENCHMARK(BM_ScanChatMessages)->Arg(12);
 BENCHMARK(BM_ScanHostile)->DenseRange(0, 5);
 
