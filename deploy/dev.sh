@@ -2,7 +2,9 @@
 # Switchboard developer entry point, for a Debian 12 machine.
 #
 #   deploy/dev.sh run  [--config FILE]  install what is missing, build, start the gateway
-#   deploy/dev.sh test                  install what is missing, build, run every test
+#   deploy/dev.sh test                  install what is missing, build, run every test; then
+#                                       the same under ASan+UBSan with the fuzz targets
+#                                       (SAN_BUILD_DIR, default: build-asan; SANITIZERS=0 skips)
 #   deploy/dev.sh install               only install the Debian packages that are missing
 #   deploy/dev.sh build                 only configure and build (BUILD_DIR, default: build)
 #   deploy/dev.sh fake [PORT] [NAME]    start the fake upstream (a stand-in for vLLM or a
@@ -15,6 +17,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 BUILD_DIR="${BUILD_DIR:-build}"
+SAN_BUILD_DIR="${SAN_BUILD_DIR:-build-asan}"
 JOBS="${JOBS:-$(nproc)}"
 
 # The Debian 12 packages the build and the tests need (the Dockerfile installs the same list).
@@ -101,6 +104,26 @@ build() {
   flock -u 9
 }
 
+# The asan-ubsan preset (clang, AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer targets)
+# in its own build directory; ccache keeps the rebuilds short.
+sanitizer_test() {
+  mkdir -p "$SAN_BUILD_DIR"
+  exec 9>"$SAN_BUILD_DIR/.dev-build.lock"
+  flock 9
+  if [ ! -f "$SAN_BUILD_DIR/build.ninja" ]; then
+    say "configuring ($SAN_BUILD_DIR, preset asan-ubsan)"
+    cmake --preset asan-ubsan -B "$SAN_BUILD_DIR"
+  fi
+  say "building with ASan+UBSan"
+  cmake --build "$SAN_BUILD_DIR" -j "$JOBS"
+  flock -u 9
+  # Tests labelled no-sanitizer are left out (each says why where the label is set).
+  say "running every test under ASan+UBSan, fuzz targets included"
+  ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    ctest --test-dir "$SAN_BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 900 -LE no-sanitizer
+}
+
 cmd="${1:-help}"
 shift || true
 case "$cmd" in
@@ -136,9 +159,12 @@ case "$cmd" in
     build
     say "running every test"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 600
+    if [ "${SANITIZERS:-1}" != 0 ]; then
+      sanitizer_test
+    fi
     ;;
   help | -h | --help)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "unknown command '$cmd'; see: deploy/dev.sh help" >&2
