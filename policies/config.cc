@@ -571,8 +571,8 @@ class ConfigBuilder {
       s.max_buffered_body_bytes = std::max(s.max_buffered_body_bytes, s.max_body_bytes);
     } else if (std::optional<std::uint64_t> n = r_.size(*buffered, false)) {
       if (*n < s.max_body_bytes) {
-        r_.error(*buffered, "must be at least max_body_bytes (" +
-                                std::to_string(s.max_body_bytes) + ")");
+        r_.error(*buffered,
+                 "must be at least max_body_bytes (" + std::to_string(s.max_body_bytes) + ")");
       } else {
         s.max_buffered_body_bytes = *n;
       }

@@ -275,6 +275,23 @@ TEST_F(HostileLimitsTest, PipelinedFloodIsAnsweredInOrder) {
   EXPECT_EQ(answered, 300);
 }
 
+TEST_F(HostileLimitsTest, PipelinedFloodThatNeverReadsHoldsNoMoreThanOneRequest) {
+  // 1 MiB of pipelined requests whose answers are never read: the gateway reads one request at
+  // a time and stops reading while its answers cannot be written, so memory does not follow the
+  // flood; other clients are served meanwhile.
+  const std::string one = "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                          std::string(kKey) + "\r\n\r\n";
+  std::string flood;
+  while (flood.size() < (1u << 20)) {
+    flood += one;
+  }
+  const std::uint64_t before = gw_->memory_kib("VmRSS");
+  Client client(gw_->port(), 5s);
+  client.send_raw(flood);
+  ExpectHealthy(*gw_);
+  EXPECT_LT(gw_->memory_kib("VmRSS"), before + 8 * 1024);
+}
+
 TEST_F(HostileLimitsTest, SilentConnectionsAreClosedAtTheHeaderTimeout) {
   std::vector<std::unique_ptr<Client>> silent;
   for (int i = 0; i < 100; ++i) {
