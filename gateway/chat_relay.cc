@@ -78,7 +78,7 @@ class ScrubbedStream final : public adapters::StreamTranslator {
       return;  // the usual case: no event in this piece can be an error
     }
     std::string rebuilt;
-    std::size_t copied = from;  // out[from, copied) is already in rebuilt
+    std::size_t copied = from;  // rebuilt replaces out[from, copied)
     std::size_t at = from;
     while (at < out.size()) {
       std::size_t end = out.find("\n\n", at);

@@ -16,8 +16,10 @@ bytes of text per JSON value). Scenarios:
   fallback      first candidate refuses the connection, the second (vLLM) answers: the second
                 attempt parses the body again; compared with pass-through it shows that cost
 
-Environment: CONCURRENCY [8], BODY_MIB [4], LATENCY_MS [1500], ROUNDS [1]; SWITCHBOARD and
-FAKE_UPSTREAM override the binaries (e.g. to compare with an older build).
+BODY_KIND=long sends one long text instead (the DOM is then about the text's size).
+
+Environment: CONCURRENCY [8], BODY_MIB [4], LATENCY_MS [1500], ROUNDS [1], BODY_KIND [tiny];
+SWITCHBOARD and FAKE_UPSTREAM override the binaries (e.g. to compare with an older build).
 Loopback only; everything is bounded (one round of CONCURRENCY requests per scenario).
 """
 
@@ -37,6 +39,7 @@ CONCURRENCY = int(os.environ.get("CONCURRENCY", "8"))
 BODY_MIB = float(os.environ.get("BODY_MIB", "4"))
 LATENCY_MS = int(os.environ.get("LATENCY_MS", "1500"))
 ROUNDS = int(os.environ.get("ROUNDS", "1"))
+BODY_KIND = os.environ.get("BODY_KIND", "tiny")
 SWITCHBOARD = os.environ.get("SWITCHBOARD", os.path.join(BUILD, "gateway", "switchboard"))
 FAKE_UPSTREAM = os.environ.get("FAKE_UPSTREAM",
                                os.path.join(BUILD, "tests", "support", "fake_upstream"))
@@ -52,6 +55,10 @@ def free_port():
 
 def make_body(model):
     target = int(BODY_MIB * 1024 * 1024) - 200
+    if BODY_KIND == "long":
+        text = ("lorem ipsum dolor sit amet " * (target // 27 + 1))[:target]
+        return ('{"model":"%s","max_tokens":16,"messages":[{"role":"user","content":"%s"}]}'
+                % (model, text)).encode()
     part = '{"type":"text","text":"ab"}'
     n = target // (len(part) + 1)
     parts = ",".join([part] * n)
@@ -120,8 +127,9 @@ def main():
     time.sleep(0.5)
     fake_url = "http://127.0.0.1:%d/v1" % fake_port
     down_url = "http://127.0.0.1:%d/v1" % free_port()
-    print("body %.1f MiB of tiny text parts, %d concurrent, upstream latency %d ms\n"
-          % (BODY_MIB, CONCURRENCY, LATENCY_MS))
+    kind = "one long text" if BODY_KIND == "long" else "tiny text parts"
+    print("body %.1f MiB of %s, %d concurrent, upstream latency %d ms\n"
+          % (BODY_MIB, kind, CONCURRENCY, LATENCY_MS))
     try:
         for scenario in ("pass-through", "translated", "fallback"):
             body = make_body(scenario)

@@ -470,6 +470,25 @@ TEST(FakeUpstreamTest, ResetOnReadCutsTheConnection) {
   EXPECT_EQ(fake.requests().size(), 1u);
 }
 
+TEST(FakeUpstreamTest, RawSendsTheScriptedBytesExactlyThenRepeatsAndCloses) {
+  FakeUpstream fake;
+  Response r;
+  r.kind = Response::Kind::raw;
+  r.body = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n";
+  r.chunks = {Chunk{"head:", std::chrono::milliseconds(0)}};
+  r.repeat = "0123456789";
+  r.repeat_bytes = 50'000;  // whole 64 KiB blocks of repetitions: at least this much goes
+  fake.push(r);
+  Client client;
+  ASSERT_FALSE(client.connect(fake.port()));
+  Reply reply = client.request(post("/v1/chat/completions", kChat));
+  ASSERT_TRUE(reply.header_done) << reply.ec.message();
+  EXPECT_EQ(reply.status(), 200u);
+  ASSERT_GE(reply.body.size(), 25u);
+  EXPECT_EQ(reply.body.substr(0, 25), "head:01234567890123456789");
+  EXPECT_EQ(fake.requests().size(), 1u);
+}
+
 TEST(FakeUpstreamTest, CloseOnReadEndsTheConnectionCleanly) {
   FakeUpstream fake;
   Response r;
