@@ -129,6 +129,35 @@ TEST_F(SafeDefaultsTest, WithoutATokenOnLoopbackTheAdminEndpointsStayOpen) {
   EXPECT_EQ(reload->status, 200u) << reload->body;
 }
 
+// Addresses change only on restart: a reload that moves admin.listen to loopback cannot drop the
+// token while the running admin plane still listens beyond loopback.
+TEST_F(SafeDefaultsTest, ReloadCannotDropTheTokenOfAnAdminPlaneBoundBeyondLoopback) {
+  const std::string backends = R"(backends:
+  local: {provider: vllm, base_url: ")" +
+                               local_->base_url() +
+                               R"(", model: m}
+)";
+  // Bound on every interface for the test's length; the test only connects over loopback.
+  gw_ = std::make_unique<GatewayProcess>(std::string(R"(server: {listen: "127.0.0.1:0", threads: 1}
+admin: {listen: "0.0.0.0:0", token: ")") +
+                                         kAdminToken + "\"}\n" + backends);
+  ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
+  gw_->write_config(
+      "server: {listen: \"127.0.0.1:0\", threads: 1}\nadmin: {listen: "
+      "\"127.0.0.1:0\"}\n" +
+      backends);
+  const std::pair<std::string, std::string> bearer{"Authorization",
+                                                   std::string("Bearer ") + kAdminToken};
+  auto reload = request(gw_->admin_port(), "POST", "/admin/reload", {}, {bearer});
+  ASSERT_TRUE(reload);
+  EXPECT_EQ(reload->status, 400u) << reload->body;
+  EXPECT_TRUE(gw_->wait_for_log("the admin token cannot be removed by a reload", 5s))
+      << gw_->stderr_text();
+  auto without = request(gw_->admin_port(), "POST", "/admin/reload");
+  ASSERT_TRUE(without);
+  EXPECT_EQ(without->status, 401u) << without->body;
+}
+
 // The value of a field of the "process hardening" startup log line.
 std::string hardening_field(const std::string& log, const std::string& field) {
   const auto line = log.find("\"msg\":\"process hardening\"");
