@@ -36,6 +36,9 @@ struct Server::Listeners {
   std::optional<tcp::acceptor> data;
   std::optional<tcp::acceptor> admin;
   std::unique_ptr<asio::ssl::context> tls;
+  /// The admin plane is bound beyond loopback (set once at startup; addresses change only on
+  /// restart, so a reloaded config may not drop the admin token while this holds).
+  bool admin_beyond_loopback = false;
 };
 
 namespace {
@@ -312,6 +315,15 @@ bool Server::reload_unguarded() {
     }
     return false;
   }
+  if (listeners_->admin_beyond_loopback && loaded.config->admin.token.empty()) {
+    reload_failed_->inc();
+    log::error("configuration rejected",
+               {{"error", config_path_ +
+                              ": admin.token: the admin plane stays on its non-loopback address "
+                              "until a restart, so the admin token cannot be removed by a "
+                              "reload"}});
+    return false;
+  }
   std::vector<std::string> errors;
   auto snap = Snapshot::build(std::move(*loaded.config), *shared_, current().get(), errors);
   if (!snap) {
@@ -415,6 +427,13 @@ int Server::run() {
       !open_acceptor(*listeners_->admin, *admin_ep, error)) {
     log::error("startup failed", {{"error", error}});
     return 1;
+  }
+  {
+    const asio::ip::address a = admin_ep->address();
+    const bool mapped_loopback =
+        a.is_v6() && a.to_v6().is_v4_mapped() &&
+        asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    listeners_->admin_beyond_loopback = !a.is_loopback() && !mapped_loopback;
   }
   if (cfg.server.tls) {
     listeners_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);

@@ -46,7 +46,7 @@ struct BackendRuntime {
   /// The key as OpenAI-format requests and health probes carry it: `Authorization: Bearer <key>`,
   /// or Azure's `api-key: <key>`. An empty name when the backend has no key.
   std::string credential_header;
-  std::string credential;
+  config::SecretString credential;  ///< kept out of core dumps, like the config's keys
   /// Extra upstream headers: the config's `headers`, and OpenAI's organization and project.
   std::vector<std::pair<std::string, std::string>> headers;
   /// switchboard_upstream_errors_total{backend,kind}: one cell per upstream::ErrorKind, and

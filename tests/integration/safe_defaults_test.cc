@@ -3,6 +3,8 @@
 // probes and scrapes stay open; the process cannot dump core and keeps its key material in
 // mappings excluded from core dumps; the startup log says where the data plane listens and why.
 
+#include <unistd.h>
+
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -127,6 +129,35 @@ TEST_F(SafeDefaultsTest, WithoutATokenOnLoopbackTheAdminEndpointsStayOpen) {
   EXPECT_EQ(reload->status, 200u) << reload->body;
 }
 
+// Addresses change only on restart: a reload that moves admin.listen to loopback cannot drop the
+// token while the running admin plane still listens beyond loopback.
+TEST_F(SafeDefaultsTest, ReloadCannotDropTheTokenOfAnAdminPlaneBoundBeyondLoopback) {
+  const std::string backends = R"(backends:
+  local: {provider: vllm, base_url: ")" +
+                               local_->base_url() +
+                               R"(", model: m}
+)";
+  // Bound on every interface for the test's length; the test only connects over loopback.
+  gw_ = std::make_unique<GatewayProcess>(std::string(R"(server: {listen: "127.0.0.1:0", threads: 1}
+admin: {listen: "0.0.0.0:0", token: ")") +
+                                         kAdminToken + "\"}\n" + backends);
+  ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
+  gw_->write_config(
+      "server: {listen: \"127.0.0.1:0\", threads: 1}\nadmin: {listen: "
+      "\"127.0.0.1:0\"}\n" +
+      backends);
+  const std::pair<std::string, std::string> bearer{"Authorization",
+                                                   std::string("Bearer ") + kAdminToken};
+  auto reload = request(gw_->admin_port(), "POST", "/admin/reload", {}, {bearer});
+  ASSERT_TRUE(reload);
+  EXPECT_EQ(reload->status, 400u) << reload->body;
+  EXPECT_TRUE(gw_->wait_for_log("the admin token cannot be removed by a reload", 5s))
+      << gw_->stderr_text();
+  auto without = request(gw_->admin_port(), "POST", "/admin/reload");
+  ASSERT_TRUE(without);
+  EXPECT_EQ(without->status, 401u) << without->body;
+}
+
 // The value of a field of the "process hardening" startup log line.
 std::string hardening_field(const std::string& log, const std::string& field) {
   const auto line = log.find("\"msg\":\"process hardening\"");
@@ -180,6 +211,12 @@ TEST_F(SafeDefaultsTest, ProcessCannotDumpCoreAndKeysAreInMappingsExcludedFromDu
   const std::string first = hardening_field(log, "first_secret_mapping");
   ASSERT_TRUE(first.starts_with("0x")) << log;
   const std::string smaps = read_file("/proc/" + pid + "/smaps");
+  if (::geteuid() != 0) {
+    // Without CAP_SYS_PTRACE, another process of the same user cannot read the memory map of a
+    // non-dumpable process: that refusal is the kernel's confirmation.
+    EXPECT_TRUE(smaps.empty()) << "a same-user process could read /proc/" << pid << "/smaps";
+    return;
+  }
   ASSERT_FALSE(smaps.empty()) << "cannot read /proc/" << pid << "/smaps";
   const auto mapping = smaps.find(first.substr(2) + "-");
   ASSERT_NE(mapping, std::string::npos) << first << "\n" << smaps.substr(0, 2000);

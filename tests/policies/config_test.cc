@@ -1,5 +1,7 @@
 #include "policies/config.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -469,6 +471,46 @@ TEST(AdminTokenTest, LoopbackNeedsNoTokenAndATokenIsKept) {
       load_ok("admin: {listen: \"0.0.0.0:9090\", token: \"0123456789abcdef\"}\n" + backends);
   EXPECT_EQ(c.admin.token, "0123456789abcdef");
   EXPECT_EQ(c.admin.token_file, "");
+}
+
+// Key material is held in its own mappings, which the kernel leaves out of core dumps.
+std::string vm_flags_of(std::uintptr_t address) {
+  std::ifstream in("/proc/self/smaps");
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    const auto dash = line.find('-');
+    const auto space = line.find(' ');
+    if (dash != std::string::npos && space != std::string::npos && dash < space &&
+        line.find_first_not_of("0123456789abcdef") == dash) {
+      const std::uintptr_t begin = std::stoull(line.substr(0, dash), nullptr, 16);
+      const std::uintptr_t end = std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16);
+      inside = address >= begin && address < end;
+    } else if (inside && line.starts_with("VmFlags:")) {
+      return line + " ";
+    }
+  }
+  return {};
+}
+
+TEST(SecretMemoryTest, KeysAndTheAdminTokenLiveInMappingsLeftOutOfCoreDumps) {
+  const std::size_t before = secret_memory_stats().mappings;
+  {
+    const Config c = load_ok(
+        "admin: {token: \"admin-token-0123456789abcdef\"}\n"
+        "backends:\n  a: {provider: openai, base_url: \"https://api.openai.com/v1\", model: m, "
+        "api_key: \"sk-a-key-longer-than-the-small-string-buffer\"}\n"
+        "  b: {provider: bedrock, base_url: \"https://bedrock-runtime.us-east-1.amazonaws.com\", "
+        "model: m, aws: {region: us-east-1, access_key_id: AKID, secret_access_key: "
+        "\"a-secret-access-key-of-forty-characters!\"}}\n");
+    for (const char* data : {c.admin.token.data(), c.backends[0].api_key.data(),
+                             c.backends[1].aws_secret_access_key.data()}) {
+      const auto address = reinterpret_cast<std::uintptr_t>(data);
+      EXPECT_EQ(address % static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE)), 0u);
+      EXPECT_NE(vm_flags_of(address).find(" dd "), std::string::npos) << vm_flags_of(address);
+    }
+    EXPECT_EQ(secret_memory_stats().mappings, before + 3);
+  }
+  EXPECT_EQ(secret_memory_stats().mappings, before);  // wiped and unmapped with the config
 }
 
 TEST_P(BrokenConfigTest, ReportsExactErrors) {
