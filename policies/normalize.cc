@@ -3,6 +3,8 @@
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
+#include <unicode/uniset.h>
+#include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
 #include <cstdint>
@@ -21,6 +23,26 @@ const icu::Normalizer2* nfkc() {
     return U_SUCCESS(status) ? n : nullptr;
   }();
   return instance;
+}
+
+/// The code points outside ASCII that fold_in_place changes: dashes, the minus sign, space, line
+/// and paragraph separators, decimal digits, default-ignorable code points and combining marks.
+/// Frozen (immutable, thread-safe); nullptr when ICU cannot build it.
+const icu::UnicodeSet* foldable() {
+  static const icu::UnicodeSet* const set = []() -> const icu::UnicodeSet* {
+    UErrorCode status = U_ZERO_ERROR;
+    auto* built = new icu::UnicodeSet(
+        icu::UnicodeString(u"[[[:Pd:][:Zs:][:Zl:][:Zp:][:Nd:][:Mn:][:Me:]"
+                           u"\\p{Default_Ignorable_Code_Point}\\u2212]-[\\u0000-\\u007F]]"),
+        status);
+    if (U_FAILURE(status)) {
+      delete built;
+      return nullptr;
+    }
+    built->freeze();
+    return built;  // lives as long as the process
+  }();
+  return set;
 }
 
 /// Copies `text` into `scratch` with every ill-formed UTF-8 sequence replaced by one space; returns
@@ -59,16 +81,23 @@ std::string_view well_formed(std::string_view text, std::string& scratch) {
 }
 
 /// Maps out[from, end) in place (dashes, spaces, ignorables, marks, digits; see the header) and
-/// shrinks `out` to the result. The range is well-formed UTF-8 (ICU's output).
-void fold_in_place(std::string& out, std::size_t from) {
+/// shrinks `out` to the result. The range is well-formed UTF-8 (ICU's output). Runs of code points
+/// that do not change are skipped with ICU's set span, so ordinary text costs little.
+void fold_in_place(const icu::UnicodeSet& foldable, std::string& out, std::size_t from) {
   auto* s = reinterpret_cast<std::uint8_t*>(out.data());
   const auto length = static_cast<std::int32_t>(out.size());
   auto r = static_cast<std::int32_t>(from);
   std::int32_t w = r;
   while (r < length) {
-    if (s[r] < 0x80) {
-      s[w++] = s[r++];
-      continue;
+    const std::int32_t same = foldable.spanUTF8(reinterpret_cast<const char*>(s + r), length - r,
+                                                USET_SPAN_NOT_CONTAINED);
+    if (w != r) {
+      std::memmove(s + w, s + r, static_cast<std::size_t>(same));
+    }
+    w += same;
+    r += same;
+    if (r >= length) {
+      break;
     }
     const std::int32_t start = r;
     UChar32 c = 0;
@@ -130,7 +159,8 @@ bool is_ascii(std::string_view text) {
 
 bool append_normalized(std::string_view text, std::string& out, std::string& scratch) {
   const icu::Normalizer2* n = nfkc();
-  if (n == nullptr ||
+  const icu::UnicodeSet* fold = foldable();
+  if (n == nullptr || fold == nullptr ||
       text.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) ||
       out.size() + text.size() >=
           static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
@@ -147,7 +177,7 @@ bool append_normalized(std::string_view text, std::string& out, std::string& scr
     out.resize(from);
     return false;
   }
-  fold_in_place(out, from);
+  fold_in_place(*fold, out, from);
   return true;
 }
 
