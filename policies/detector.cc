@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policies/detector_rules.h"
+#include "policies/normalize.h"
 
 namespace sb::policies {
 namespace {
@@ -38,10 +39,12 @@ struct Hit {
   std::size_t end;
 };
 
-/// Per-thread buffers reused across scans (the joined text and the hits), trimmed after a scan of
-/// an unusually large request so a thread does not keep megabytes for good.
+/// Per-thread buffers reused across scans (the joined, normalised text, the normaliser's work
+/// buffer and the hits), trimmed after a scan of an unusually large request so a thread does not
+/// keep megabytes for good.
 struct ThreadBuffers {
   std::string joined;
+  std::string scratch;
   std::vector<Hit> hits;     ///< in report order
   std::vector<Hit> grouped;  ///< hits grouped by entity
   std::vector<std::uint32_t> offsets;
@@ -51,6 +54,9 @@ struct ThreadBuffers {
   void trim() {
     if (joined.capacity() > kKeepJoined) {
       std::string().swap(joined);
+    }
+    if (scratch.capacity() > kKeepJoined) {
+      std::string().swap(scratch);
     }
     if (hits.capacity() > kKeepHits) {
       std::vector<Hit>().swap(hits);
@@ -322,10 +328,11 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
       t_scratch.fitted_to = impl.id;
     }
 
-    // One buffer: the texts joined by '\n' (no value spans a line break), or the text itself.
+    // One buffer: the texts joined by '\n' (no value spans a line break), each normalised
+    // (policies/normalize.h) unless it is pure ASCII; a single ASCII text is scanned in place.
     std::string_view buf;
     ThreadBuffers& tb = t_buffers;
-    if (texts.size() == 1) {
+    if (texts.size() == 1 && normalize::is_ascii(texts.front())) {
       buf = texts.front();
     } else if (!texts.empty()) {
       std::size_t total = texts.size() - 1;
@@ -338,7 +345,12 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
         if (i > 0) {
           tb.joined += '\n';
         }
-        tb.joined += texts[i];
+        if (normalize::is_ascii(texts[i])) {
+          tb.joined += texts[i];
+        } else if (!normalize::append_normalized(texts[i], tb.joined, tb.scratch)) {
+          tb.trim();
+          return failed;  // ICU failed: the text cannot be read as the model would
+        }
       }
       buf = tb.joined;
     }

@@ -4,7 +4,8 @@
 // SSN rules, IBAN mod-97, ...) applied to each candidate match.
 //
 // Pure: no sockets, no gateway includes. Linear time in the input, whatever the input (Hyperscan
-// guarantees it for the scan; validators look only at the bytes of one match, bounded in length).
+// guarantees it for the scan; normalisation is a few linear passes; validators look only at the
+// bytes of one match and a bounded context around it).
 // Thread-safety: a compiled Detector is immutable; scan() may run on many threads at once (each
 // thread keeps its own Hyperscan scratch).
 
@@ -44,8 +45,11 @@ class Detector {
   ~Detector();
 
   /// Scans `texts` as one document (joined by a newline, so a value split across message parts
-  /// is still seen). Never throws; on a Hyperscan failure returns the highest configured level so
-  /// that a failure can never let sensitive data out (fail closed).
+  /// is still seen). A text that is not pure ASCII is normalised first (policies/normalize.h:
+  /// compatibility folding, Unicode dashes and spaces, invisible characters removed, invalid
+  /// UTF-8 read as separators); pure ASCII is scanned as it is. Never throws; on a Hyperscan or
+  /// ICU failure returns the highest configured level so that a failure can never let sensitive
+  /// data out (fail closed).
   Detection scan(std::span<const std::string_view> texts) const;
 
   /// Built-in entity names (config::builtin_entities()) followed by custom detector names.

@@ -39,6 +39,10 @@ bool is_upper_or_digit(char c) {
 bool is_phone_sep(char c) {
   return c == ' ' || c == '.' || c == '-';
 }
+/// Separators between the digit groups of a number (cards, SSNs, national phone numbers).
+bool is_number_sep(char c) {
+  return is_phone_sep(c) || c == '/';
+}
 bool is_token(char c) {
   return is_word(c) || c == '-';
 }
@@ -80,6 +84,44 @@ std::size_t run_start(std::string_view buf, std::size_t e, Pred in_run, std::siz
   return s;
 }
 
+/// Whether the number [s, e) stands alone, or is glued only to letters: `card4111...`,
+/// `ssn078-05-1120x` are values, but a number continued by more digits is not, and neither is one
+/// inside a token that mixes letters and digits around it (`a1b4111...`, a hexadecimal hash): the
+/// letters glued to the number must not themselves touch a digit. Looks at most kGlueWalk letters
+/// each way.
+constexpr std::size_t kGlueWalk = 32;
+bool glue_ok(std::string_view buf, std::size_t s, std::size_t e) {
+  if (is_digit(before(buf, s)) || is_digit(at(buf, e))) {
+    return false;
+  }
+  std::size_t i = s;
+  while (i > 0 && is_alpha(buf[i - 1]) && s - i < kGlueWalk) {
+    --i;
+  }
+  if (i < s && is_digit(before(buf, i))) {
+    return false;
+  }
+  std::size_t j = e;
+  while (j < buf.size() && is_alpha(buf[j]) && j - e < kGlueWalk) {
+    ++j;
+  }
+  return !(j > e && is_digit(at(buf, j)));
+}
+
+/// glue_ok for card numbers, which in addition may not follow 1-3 upper-case letters alone: that is
+/// how order and tracking identifiers are written (`JD0143...`, `PO4111...`), while a card glued
+/// to a word reads `card4111...`, `Karte4111...`, `VISA4111...`.
+bool card_glue_ok(std::string_view buf, std::size_t s, std::size_t e) {
+  if (!glue_ok(buf, s, e)) {
+    return false;
+  }
+  std::size_t i = s;
+  while (i > 0 && is_upper(buf[i - 1]) && s - i < 4) {
+    --i;
+  }
+  return i == s || s - i >= 4 || is_alpha(before(buf, i));
+}
+
 bool all_digits(std::string_view buf, std::size_t b, std::size_t e) {
   if (e > buf.size() || b > e) {
     return false;
@@ -99,13 +141,13 @@ struct Group {
   std::size_t size() const { return e - b; }
 };
 
-/// Collects, walking back from `e`, up to N groups of at most `max_digits` digits
-/// separated by one byte equal to `sep` (or, when `sep` is 0, by any phone separator, the same one
-/// throughout). Groups are returned last first. A run longer than `max_digits` ends the walk and
-/// is not returned.
+/// Collects, walking back from `e`, up to N groups of at most `max_digits` digits separated by one
+/// byte for which `is_sep` holds, the same one throughout. Groups are returned last first. A run
+/// longer than `max_digits` ends the walk and is not returned.
 template <std::size_t N>
-std::size_t collect_groups(std::string_view buf, std::size_t e, char sep, std::size_t max_digits,
-                           std::array<Group, N>& groups) {
+std::size_t collect_groups(std::string_view buf, std::size_t e, bool (*is_sep)(char),
+                           std::size_t max_digits, std::array<Group, N>& groups) {
+  char sep = 0;
   std::size_t n = 0;
   std::size_t pos = e;
   while (n < N) {
@@ -115,7 +157,7 @@ std::size_t collect_groups(std::string_view buf, std::size_t e, char sep, std::s
     }
     groups[n++] = Group{b, pos};
     const char c = before(buf, b);
-    if (sep == 0 && is_phone_sep(c)) {
+    if (sep == 0 && is_sep(c)) {
       sep = c;
     }
     if (c != sep || !is_digit(before(buf, b, 2))) {
@@ -129,14 +171,17 @@ std::size_t collect_groups(std::string_view buf, std::size_t e, char sep, std::s
 // ---------------------------------------------------------------------------------------------
 // credit_card
 
+/// 13-digit Visa numbers (long out of issue) share their length with EAN-13 barcodes, which are
+/// everywhere in product data; a 13-digit number with a valid EAN check digit is taken for a
+/// barcode.
 bool card_digits_valid(std::string_view digits) {
-  return validators::card_issuer(digits) && validators::luhn(digits);
+  return validators::card_issuer(digits) && validators::luhn(digits) && !validators::ean13(digits);
 }
 
 bool card_contiguous(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t e = trim_end(buf, to, is_digit, 1);
   const std::size_t s = run_start(buf, e, is_digit, 19);
-  if (s == npos || e - s < 13 || is_word(before(buf, s)) || is_word(at(buf, e))) {
+  if (s == npos || e - s < 13 || !card_glue_ok(buf, s, e)) {
     return false;
   }
   // Not the fractional or integral part of a decimal number.
@@ -151,19 +196,47 @@ bool card_contiguous(std::string_view buf, std::size_t to, Span& out) {
   return true;
 }
 
-bool card_grouped(std::string_view buf, std::size_t to, char sep, Span& out) {
+/// Whether exactly 4 digits end at `e` (a digit group, not part of a longer run).
+bool four_digits_end_at(std::string_view buf, std::size_t e) {
+  return e >= 4 && all_digits(buf, e - 4, e) && !is_alnum(before(buf, e - 4));
+}
+/// Whether exactly 4 digits start at `b`.
+bool four_digits_start_at(std::string_view buf, std::size_t b) {
+  return all_digits(buf, b, b + 4) && !is_alnum(at(buf, b + 4));
+}
+
+/// Groups separated by one space, dot, dash or slash (the same throughout): a first group of 4
+/// digits, 3 to 5 groups, the others of 3 to 8 digits (8: two groups of a number split across two
+/// texts that were joined without a separator). A last group of 1 or 2 digits is some other
+/// number's (a 22-digit tracking number printed in groups of 4 ends `... 7527 69`).
+bool card_grouped(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t e = trim_end(buf, to, is_digit, 1);
-  if (is_word(at(buf, e))) {
+  if (is_digit(at(buf, e))) {
     return false;
   }
   std::array<Group, 6> g;
-  const std::size_t n = collect_groups(buf, e, sep, 6, g);
+  const std::size_t n = collect_groups(buf, e, is_number_sep, 8, g);
   // Farthest start first, so the longest valid number wins; a shorter one is tried when a
   // preceding unrelated group makes the longer candidate invalid.
   for (std::size_t k = std::min<std::size_t>(n, 5); k-- > 2;) {
     const Group& first = g[k];
     if (first.size() != 4 || buf[first.b] < '2' || buf[first.b] > '6' ||
-        is_word(before(buf, first.b))) {
+        !card_glue_ok(buf, first.b, e)) {
+      continue;
+    }
+    // Dots, dashes and slashes do not leave a group out on either side: `1.4111.1111...` and
+    // `...1111/5` are parts of some longer identifier (a version, an OID, a path). Spaces may
+    // (`qty 2 4111 1111 1111 1111 12/27`).
+    const char sep = buf[g[0].b - 1];
+    if (sep != ' ' && ((before(buf, first.b) == sep && is_digit(before(buf, first.b, 2))) ||
+                       (at(buf, e) == sep && is_digit(at(buf, e + 1))))) {
+      continue;
+    }
+    // Nor is a card four groups cut out of a longer run of 4-digit groups (tracking numbers,
+    // several numbers in a row): no 4-digit group right before it (with any separator) or right
+    // after it (with its own).
+    if ((is_number_sep(before(buf, first.b)) && four_digits_end_at(buf, first.b - 1)) ||
+        (at(buf, e) == sep && four_digits_start_at(buf, e + 1))) {
       continue;
     }
     char digits[19];
@@ -171,7 +244,7 @@ bool card_grouped(std::string_view buf, std::size_t to, char sep, Span& out) {
     bool ok = true;
     for (std::size_t i = k + 1; i-- > 0 && ok;) {
       const std::size_t len = g[i].size();
-      if (i != k && i != 0 && len < 3) {
+      if (i != k && len < 3) {
         ok = false;
       } else if (count + len > sizeof(digits)) {
         ok = false;
@@ -188,21 +261,15 @@ bool card_grouped(std::string_view buf, std::size_t to, char sep, Span& out) {
   return false;
 }
 
-bool card_spaced(std::string_view buf, std::size_t to, Span& out) {
-  return card_grouped(buf, to, ' ', out);
-}
-bool card_dashed(std::string_view buf, std::size_t to, Span& out) {
-  return card_grouped(buf, to, '-', out);
-}
-
 // ---------------------------------------------------------------------------------------------
 // us_ssn
 
-/// The run of digits does not continue before `s` or after `e` through `sep` or a dot.
+/// The run of digits does not continue before `s` or after `e` through `sep` or a dot, and is
+/// glued to nothing but letters.
 bool ssn_context(std::string_view buf, std::size_t s, std::size_t e, char sep) {
   const char pre = before(buf, s);
   const char post = at(buf, e);
-  if (is_word(pre) || is_word(post)) {
+  if (!glue_ok(buf, s, e) || pre == '_' || post == '_') {
     return false;
   }
   if ((pre == sep || pre == '.') && is_digit(before(buf, s, 2))) {
@@ -211,12 +278,17 @@ bool ssn_context(std::string_view buf, std::size_t s, std::size_t e, char sep) {
   return !((post == sep || post == '.') && is_digit(at(buf, e + 1)));
 }
 
-bool ssn_separated(std::string_view buf, std::size_t to, char sep, Span& out) {
+/// `AAA-GG-SSSS` with one space, dot, dash or slash, the same twice.
+bool ssn_separated(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t e = trim_end(buf, to, is_digit, 1);
   if (e < 11) {
     return false;
   }
   const std::size_t s = e - 11;
+  const char sep = buf[s + 3];
+  if (!is_number_sep(sep)) {
+    return false;
+  }
   if (!all_digits(buf, s, s + 3) || buf[s + 3] != sep || !all_digits(buf, s + 4, s + 6) ||
       buf[s + 6] != sep || !all_digits(buf, s + 7, e) || !ssn_context(buf, s, e, sep)) {
     return false;
@@ -232,13 +304,6 @@ bool ssn_separated(std::string_view buf, std::size_t to, char sep, Span& out) {
   return true;
 }
 
-bool ssn_dashed(std::string_view buf, std::size_t to, Span& out) {
-  return ssn_separated(buf, to, '-', out);
-}
-bool ssn_spaced(std::string_view buf, std::size_t to, Span& out) {
-  return ssn_separated(buf, to, ' ', out);
-}
-
 bool ssn_after_keyword(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t e = trim_end(buf, to, is_digit, 1);
   if (e < 9) {
@@ -246,8 +311,8 @@ bool ssn_after_keyword(std::string_view buf, std::size_t to, Span& out) {
   }
   const std::size_t s = e - 9;
   const char post = at(buf, e);
-  if (!all_digits(buf, s, e) || is_digit(before(buf, s)) || is_word(post) ||
-      ((post == '-' || post == '.') && is_digit(at(buf, e + 1))) ||
+  if (!all_digits(buf, s, e) || is_digit(before(buf, s)) || is_digit(post) || post == '_' ||
+      !glue_ok(buf, s, e) || ((post == '-' || post == '.') && is_digit(at(buf, e + 1))) ||
       !validators::us_ssn(buf.substr(s, 9))) {
     return false;
   }
@@ -258,10 +323,48 @@ bool ssn_after_keyword(std::string_view buf, std::size_t to, Span& out) {
 // ---------------------------------------------------------------------------------------------
 // iban
 
+/// What may stand before an IBAN that starts at `s`: no letter or digit, or lower-case letters
+/// not glued to a digit (`ibanDE89...`), or the word `IBAN` itself (`IBANDE89...`).
+bool iban_start_ok(std::string_view buf, std::size_t s) {
+  if (s >= 4 && buf.substr(s - 4, 4) == "IBAN") {
+    s -= 4;
+  }
+  const char pre = before(buf, s);
+  if (is_upper(pre) || is_digit(pre) || pre == '_') {
+    return false;
+  }
+  std::size_t i = s;
+  while (i > 0 && is_lower(buf[i - 1]) && s - i < kGlueWalk) {
+    --i;
+  }
+  return !(i < s && is_upper_or_digit(before(buf, i)));
+}
+
+/// What may follow an IBAN that ends at `e`: no upper-case letter or digit (the run ended), and
+/// lower-case letters only when they do not run into a digit.
+bool iban_end_ok(std::string_view buf, std::size_t e) {
+  if (is_upper_or_digit(at(buf, e)) || at(buf, e) == '_') {
+    return false;
+  }
+  std::size_t j = e;
+  while (j < buf.size() && is_lower(buf[j]) && j - e < kGlueWalk) {
+    ++j;
+  }
+  return !(j > e && is_digit(at(buf, j)));
+}
+
 bool iban_contiguous(std::string_view buf, std::size_t to, Span& out) {
-  const std::size_t e = trim_end(buf, to, is_alnum, 1);
-  const std::size_t s = run_start(buf, e, is_upper_or_digit, 34);
-  if (s == npos || e - s < 15 || is_word(before(buf, s)) || is_word(at(buf, e)) ||
+  const std::size_t e = trim_end(buf, to, is_upper_or_digit, 1);
+  const std::size_t run = run_start(buf, e, is_upper_or_digit, 38);
+  if (run == npos || !iban_end_ok(buf, e)) {
+    return false;
+  }
+  // The whole run, or the run after a glued `IBAN`.
+  std::size_t s = run;
+  if (e - run > 4 && buf.substr(run, 4) == "IBAN") {
+    s = run + 4;
+  }
+  if (e - s < 15 || e - s > 34 || !iban_start_ok(buf, s) ||
       !validators::iban(buf.substr(s, e - s))) {
     return false;
   }
@@ -269,11 +372,14 @@ bool iban_contiguous(std::string_view buf, std::size_t to, Span& out) {
   return true;
 }
 
+/// Groups of 4 separated by one space, dot or dash (the same throughout); the last group may be
+/// shorter.
 bool iban_grouped(std::string_view buf, std::size_t to, Span& out) {
-  const std::size_t e = trim_end(buf, to, is_alnum, 1);
-  if (is_word(at(buf, e))) {
+  const std::size_t e = trim_end(buf, to, is_upper_or_digit, 1);
+  if (!iban_end_ok(buf, e)) {
     return false;
   }
+  char sep = 0;
   // Groups of up to 4, last first: at most 9 for the longest IBAN (34 = 8 x 4 + 2).
   std::array<Group, 9> g;
   std::size_t n = 0;
@@ -283,7 +389,11 @@ bool iban_grouped(std::string_view buf, std::size_t to, Span& out) {
       break;
     }
     g[n++] = Group{b, pos};
-    if (before(buf, b) != ' ' || !is_upper_or_digit(before(buf, b, 2))) {
+    const char c = before(buf, b);
+    if (sep == 0 && is_phone_sep(c)) {
+      sep = c;
+    }
+    if (c != sep || !is_upper_or_digit(before(buf, b, 2))) {
       break;
     }
     pos = b - 1;
@@ -292,7 +402,7 @@ bool iban_grouped(std::string_view buf, std::size_t to, Span& out) {
     const Group& first = g[k];
     if (first.size() != 4 || !is_upper(buf[first.b]) || !is_upper(buf[first.b + 1]) ||
         !is_digit(buf[first.b + 2]) || !is_digit(buf[first.b + 3]) ||
-        is_word(before(buf, first.b))) {
+        !iban_start_ok(buf, first.b)) {
       continue;
     }
     // The country's length decides before any copying or arithmetic.
@@ -391,17 +501,19 @@ bool email(std::string_view buf, std::size_t to, Span& out) {
 // ---------------------------------------------------------------------------------------------
 // phone
 
-/// The number does not continue: no word byte around it, and no separator + digit after it.
+/// The number does not continue: no word byte around it (national forms glued to letters are
+/// mostly fragments of identifiers such as UUIDs), and no separator + digit around it.
 bool phone_context(std::string_view buf, std::size_t s, std::size_t e) {
   const char pre = before(buf, s);
   const char post = at(buf, e);
   if (is_word(pre) || is_word(post) || pre == '+') {
     return false;
   }
-  if (is_phone_sep(pre) && is_digit(before(buf, s, 2))) {
+  // Nor a time or ratio around it (`19:01 19970309`).
+  if ((is_number_sep(pre) || pre == ':') && is_digit(before(buf, s, 2))) {
     return false;
   }
-  return !(is_phone_sep(post) && is_digit(at(buf, e + 1)));
+  return !((is_number_sep(post) || post == ':') && is_digit(at(buf, e + 1)));
 }
 
 bool phone_international(std::string_view buf, std::size_t to, Span& out) {
@@ -422,7 +534,7 @@ bool phone_international(std::string_view buf, std::size_t to, Span& out) {
     return false;
   }
   const char pre = before(buf, plus);
-  if (is_word(pre) || pre == '+' || is_word(at(buf, e))) {
+  if (pre == '_' || pre == '+' || at(buf, e) == '_' || !glue_ok(buf, plus, e)) {
     return false;
   }
   if (plus + 1 >= e || buf[plus + 1] < '1' || buf[plus + 1] > '9') {
@@ -498,7 +610,7 @@ bool phone_north_american(std::string_view buf, std::size_t to, Span& out) {
   // Country code 1: `1-415-555-2671`, `+1 (415) 555-2671`.
   const char pre = before(buf, s);
   if ((paren ? is_phone_sep(pre) : pre == sep) && before(buf, s, 2) == '1' &&
-      !is_word(before(buf, s, 3))) {
+      !is_alnum(before(buf, s, 3))) {
     s -= 2;
     if (before(buf, s) == '+') {
       --s;
@@ -514,7 +626,7 @@ bool phone_north_american(std::string_view buf, std::size_t to, Span& out) {
 bool phone_national(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t e = trim_end(buf, to, is_digit, 1);
   std::array<Group, 6> g;
-  const std::size_t n = collect_groups(buf, e, 0, 8, g);
+  const std::size_t n = collect_groups(buf, e, is_number_sep, 8, g);
   for (std::size_t k = n; k-- > 1;) {
     const Group& first = g[k];
     if (first.size() < 2 || first.size() > 5 || buf[first.b] != '0' || buf[first.b + 1] == '0' ||
@@ -538,6 +650,33 @@ bool phone_national(std::string_view buf, std::size_t to, Span& out) {
 // ---------------------------------------------------------------------------------------------
 // ip_address
 
+/// Whether the word just before `p` (across at most two spaces or colons) announces a version
+/// (`version 1.2.3.4`, `build: 10.0.0.1`): a dotted quad there is a version number.
+bool after_version_word(std::string_view buf, std::size_t p) {
+  std::size_t i = p;
+  for (int k = 0; k < 2 && i > 0 && (buf[i - 1] == ' ' || buf[i - 1] == ':'); ++k) {
+    --i;
+  }
+  std::size_t j = i;
+  while (j > 0 && is_alpha(buf[j - 1]) && i - j < 9) {
+    --j;
+  }
+  if (i == j || is_alpha(before(buf, j))) {
+    return false;
+  }
+  char word[9] = {};
+  for (std::size_t k = j; k < i; ++k) {
+    word[k - j] = static_cast<char>(is_upper(buf[k]) ? buf[k] - 'A' + 'a' : buf[k]);
+  }
+  const std::string_view w(word, i - j);
+  for (std::string_view v : {"version", "ver", "release", "build", "firmware", "kernel"}) {
+    if (w == v) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool ip_v4(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t e = trim_end(buf, to, is_digit, 2);
   std::size_t p = e;
@@ -557,7 +696,7 @@ bool ip_v4(std::string_view buf, std::size_t to, Span& out) {
   const char pre = before(buf, p);
   const char post = at(buf, e);
   if (is_word(pre) || pre == '.' || is_word(post) || (post == '.' && is_word(at(buf, e + 1))) ||
-      !validators::ipv4(buf.substr(p, e - p))) {
+      !validators::ipv4(buf.substr(p, e - p)) || after_version_word(buf, p)) {
     return false;
   }
   out = Span{p, e};
@@ -652,7 +791,7 @@ unsigned digit_run_shape(std::string_view buf, std::size_t to) {
   const std::size_t last = e - b;
   const char sep = before(buf, b);
   std::size_t prev = 0;
-  if (is_phone_sep(sep)) {
+  if (is_number_sep(sep)) {
     for (std::size_t i = b - 1; i > 0 && is_digit(buf[i - 1]) && prev < 8; --i) {
       ++prev;
     }
@@ -662,10 +801,10 @@ unsigned digit_run_shape(std::string_view buf, std::size_t to) {
     shape |= kShapeLongRun;
   }
   if (prev >= 3) {
-    shape |= sep == ' ' ? kShapeSpacedGroups : sep == '-' ? kShapeDashedGroups : 0;
+    shape |= kShapeGroups;
   }
   if (last == 4 && prev == 2) {
-    shape |= sep == ' ' ? kShapeSpacedSsn : sep == '-' ? kShapeDashedSsn : 0;
+    shape |= kShapeSsn;
   }
   if (last == 4 && prev == 3) {
     shape |= kShapeNorthAmerican;
@@ -850,15 +989,13 @@ bool jwt(std::string_view buf, std::size_t to, Span& out) {
 
 #define SB_END(cls) "(?:[^" cls "]|$)"
 
-// The end of a run of at least 7 digits, spaces, dots and dashes that starts and ends with a
-// digit: where a card number, an SSN, a national phone number, an IPv4 address or the IPv4 tail of
-// an IPv6 address can end.
+// The end of a run of at least 7 digits, spaces, dots, dashes and slashes that starts and ends
+// with a digit: where a card number, an SSN, a national phone number, an IPv4 address or the IPv4
+// tail of an IPv6 address can end.
 constexpr Check kDigitRunChecks[] = {
     {"credit_card", card_contiguous, kShapeLongRun},
-    {"credit_card", card_spaced, kShapeSpacedGroups},
-    {"credit_card", card_dashed, kShapeDashedGroups},
-    {"us_ssn", ssn_dashed, kShapeDashedSsn},
-    {"us_ssn", ssn_spaced, kShapeSpacedSsn},
+    {"credit_card", card_grouped, kShapeGroups},
+    {"us_ssn", ssn_separated, kShapeSsn},
     {"phone", phone_north_american, kShapeNorthAmerican},
     {"phone", phone_national, kShapeNational},
     {"ip_address", ip_v4, kShapeDottedQuad},
@@ -879,11 +1016,11 @@ constexpr Check kPrivateKeyChecks[] = {{"private_key", private_key}};
 constexpr Check kJwtChecks[] = {{"jwt", jwt}};
 
 constexpr Rule kRules[] = {
-    {"[0-9][0-9 .-]{5,}[0-9]" SB_END("0-9"), 0, kDigitRunChecks, digit_run_shape},
+    {"[0-9][0-9 ./-]{5,}[0-9]" SB_END("0-9"), 0, kDigitRunChecks, digit_run_shape},
     {"(?:\\bssn|\\bss#|\\bsocial security|\\bsoc\\.? ?sec)[^0-9\\n]{0,16}[0-8][0-9]{8}" SB_END(
          "0-9"),
      HS_FLAG_CASELESS, kSsnKeywordChecks},
-    {"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{11,40}" SB_END("A-Za-z0-9"), 0, kIbanChecks},
+    {"[A-Z]{2}[0-9]{2}[A-Z0-9 .-]{11,46}" SB_END("A-Z0-9"), 0, kIbanChecks},
     {"@", 0, kEmailChecks},
     {"\\+[1-9][0-9 ().-]{6,22}[0-9]" SB_END("0-9"), 0, kInternationalPhoneChecks},
     {"::" SB_END(":"), 0, kIpv6Checks},

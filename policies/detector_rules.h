@@ -19,19 +19,35 @@
 // IPv4) and literal anchors for the rest keep a scan of ordinary text above 1 GB/s. The checks
 // are the authority on formats; the expressions only have to find every candidate.
 //
+// The rules see text after normalisation (policies/normalize.h): Unicode spaces, dashes and
+// full-width forms already read as their ASCII counterparts, invisible characters are gone.
+//
+// Card numbers, SSNs, IBANs and international phone numbers may be glued to letters
+// (`card4111...`, `ssn078-05-1120x`, `tel+1415...`) but not to more digits, and the letters glued
+// to them must not touch a digit in turn (so a number inside a mixed alphanumeric token such as a
+// hexadecimal hash is not a value). A card number does not follow 1-3 upper-case letters alone
+// (`JD0143...` is a tracking number). National and North American phone numbers stand alone.
+//
 // Formats accepted (a "word character" is an ASCII letter, digit or `_`):
-//  - credit_card: 13-19 digits, either contiguous or in groups separated by one space or one dash
-//    (the same separator throughout; first group of 4 digits, 3 to 5 groups, e.g. 4-4-4-4,
-//    4-6-5, 4-4-4-4-3); Luhn-valid; in a major network's IIN range with its length. Not
-//    adjacent to a word character; a contiguous run is not part of a decimal number (`0.4111...`).
-//  - us_ssn: `AAA-GG-SSSS` or `AAA GG SSSS`, not adjacent to a word character and not continued by
-//    the same separator and more digits (`123-45-6789-1` is some other identifier); or 9
-//    contiguous digits when the text just before them (at most 16 bytes, same line) follows the
-//    keyword `SSN`, `SS#`, `social security` or `soc sec` (case-insensitive). Area 000, 666 and
-//    900-999, group 00 and serial 0000 are rejected.
+//  - credit_card: 13-19 digits, either contiguous or in groups separated by one space, dot, dash
+//    or slash (the same separator throughout; first group of 4 digits, 3 to 5 groups, the others
+//    of 3-8 digits, e.g. 4-4-4-4, 4-6-5, 4-4-4-4-3, or 4-8-4 when a number split across two texts
+//    was joined); Luhn-valid; in a major network's IIN range with its length; 13 digits that carry
+//    a valid EAN-13 check digit are a barcode. A contiguous run is not part of a decimal number
+//    (`0.4111...`); groups separated by dots, dashes or slashes are not continued by the same
+//    separator and more digits on either side (`1.4111.1111.1111.1111` is some longer identifier),
+//    and grouped numbers are not preceded or followed by another group of exactly 4 digits (a
+//    window of a longer run of 4-digit groups, such as a tracking number, is not a card).
+//  - us_ssn: `AAA-GG-SSSS` with one space, dot, dash or slash as the separator (the same twice),
+//    not continued by the same separator or a dot and more digits (`123-45-6789-1` is some other
+//    identifier); or 9 contiguous digits when the text just before them (at most 16 bytes, same
+//    line) follows the keyword `SSN`, `SS#`, `social security` or `soc sec` (case-insensitive).
+//    Area 000, 666 and 900-999, group 00 and serial 0000 are rejected.
 //  - iban: upper-case country code, 2 check digits and the BBAN, either contiguous or printed in
-//    groups of 4 separated by single spaces (the last group may be shorter); the country's length
-//    from the IBAN registry; mod 97 == 1.
+//    groups of 4 separated by one space, dot or dash (the same throughout; the last group may be
+//    shorter); the country's length from the IBAN registry; mod 97 == 1. Not glued to an
+//    upper-case letter or digit, except for the word `IBAN` itself (`IBANDE89...`); lower-case
+//    letters may touch it.
 //  - email: `local@domain.tld`; local part of [A-Za-z0-9._%+-] (at most 64, no leading, trailing or
 //    double dot, not right after another `@`); at least two domain labels of letters, digits and
 //    inner dashes (at most 63 each, 253 in all); a top-level domain of 2-63 letters; a trailing
@@ -41,12 +57,15 @@
 //    North American `(415) 555-2671`, `415-555-2671`, `415.555.2671`, `415 555 2671` (same
 //    separator twice unless the area code is in parentheses; area and exchange start with 2-9),
 //    optionally after `1-`/`+1 `; national numbers with a trunk `0` (`020 7946 0958`,
-//    `01 23 45 67 89`, `030-12345678`): groups separated by one consistent separator, 10-12
-//    digits. A bare run of digits, a date or a version number is not a phone number. National
-//    forms must not continue with a separator and more digits.
+//    `01 23 45 67 89`, `030-12345678`, `030/12345678`): groups separated by one consistent
+//    separator (space, dot, dash or slash), 10-12 digits. A bare run of digits, a date or a version
+//    number is not a phone number. National and North American forms must not continue with a
+//    separator and more digits, nor touch a time or ratio (`19:01 0199 70309`).
 //  - ip_address: dotted-quad IPv4 (octets <= 255, no leading zeros) not inside a longer dotted or
-//    digit run (`1.2.3.4.5`) and not adjacent to a word character; IPv6 in any form inet_pton
-//    accepts (containing `::` or all eight groups), not adjacent to a word character.
+//    digit run (`1.2.3.4.5`), not adjacent to a word character and not right after a word that
+//    announces a version (`version`, `ver`, `release`, `build`, `firmware`, `kernel`); IPv6 in any
+//    form inet_pton accepts (containing `::` or all eight groups), not adjacent to a word
+//    character.
 //  - aws_access_key: `AKIA`/`ASIA` + 16 upper-case letters or digits, not adjacent to a letter or
 //    digit.
 //  - github_token: `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + 36 letters or digits; `github_pat_` + 22
@@ -94,14 +113,13 @@ struct Check {
 using Shaper = unsigned (*)(std::string_view buf, std::size_t to);
 
 /// Shapes of the end of a digit run, from its last two digit groups.
+/// A separator is one space, dot, dash or slash.
 inline constexpr unsigned kShapeLongRun = 1u << 0;        ///< >= 13 digits in a row
-inline constexpr unsigned kShapeSpacedGroups = 1u << 1;   ///< >= 3 digits, a space, digits
-inline constexpr unsigned kShapeDashedGroups = 1u << 2;   ///< >= 3 digits, a dash, digits
-inline constexpr unsigned kShapeSpacedSsn = 1u << 3;      ///< 2 digits, a space, 4 digits
-inline constexpr unsigned kShapeDashedSsn = 1u << 4;      ///< 2 digits, a dash, 4 digits
-inline constexpr unsigned kShapeNorthAmerican = 1u << 5;  ///< 3 digits, a separator, 4 digits
-inline constexpr unsigned kShapeNational = 1u << 6;       ///< >= 2 digits, a separator, >= 2
-inline constexpr unsigned kShapeDottedQuad = 1u << 7;     ///< 1-3 digits, a dot, 1-3 digits
+inline constexpr unsigned kShapeGroups = 1u << 1;         ///< >= 3 digits, a separator, digits
+inline constexpr unsigned kShapeSsn = 1u << 2;            ///< 2 digits, a separator, 4 digits
+inline constexpr unsigned kShapeNorthAmerican = 1u << 3;  ///< 3 digits, a separator, 4 digits
+inline constexpr unsigned kShapeNational = 1u << 4;       ///< >= 2 digits, a separator, >= 2
+inline constexpr unsigned kShapeDottedQuad = 1u << 5;     ///< 1-3 digits, a dot, 1-3 digits
 
 /// One Hyperscan expression and the checks run on each of its reports (each check that accepts
 /// adds a value of its entity).

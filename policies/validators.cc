@@ -197,6 +197,20 @@ bool luhn(std::string_view digits) {
   return sum % 10 == 0;
 }
 
+bool ean13(std::string_view digits) {
+  if (digits.size() != 13) {
+    return false;
+  }
+  int sum = 0;
+  for (std::size_t i = 0; i < 13; ++i) {
+    if (!is_digit(digits[i])) {
+      return false;
+    }
+    sum += (digits[i] - '0') * (i % 2 == 0 ? 1 : 3);
+  }
+  return sum % 10 == 0;
+}
+
 bool card_issuer(std::string_view digits) {
   const std::size_t n = digits.size();
   if (n < 13 || n > 19) {

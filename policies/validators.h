@@ -13,6 +13,10 @@ namespace sb::policies::validators {
 /// True when `digits` (ASCII digits only, at least 2) passes the Luhn mod-10 check.
 bool luhn(std::string_view digits);
 
+/// True when `digits` (exactly 13 ASCII digits) carries a valid EAN-13 (GTIN-13, ISBN-13) check
+/// digit: weights 1 and 3 from the left, sum a multiple of 10.
+bool ean13(std::string_view digits);
+
 /// True when `digits` (ASCII digits only) has the length of a card of a major network whose IIN
 /// range it falls in: Visa (4; 13, 16 or 19 digits), Mastercard (51-55, 2221-2720; 16), American
 /// Express (34, 37; 15), Discover (6011, 644-649, 65; 16-19), JCB (3528-3589; 16-19), Diners Club

@@ -128,8 +128,9 @@ TEST_F(DetectorTest, RejectsCardNearMisses) {
       {"credit_card", "5500 0000 0000 004", 0},      // Mastercard with 15 digits
       {"credit_card", "4111 1111-1111 1111", 0},     // mixed separators
       {"credit_card", "4111  1111  1111  1111", 0},  // double spaces
-      {"credit_card", "x4111111111111111", 0},       // glued to a word
-      {"credit_card", "4111111111111111abc", 0},     //
+      {"credit_card", "a1x4111111111111111", 0},     // inside a mixed token (hash-like)
+      {"credit_card", "4111111111111111abc9", 0},    //
+      {"credit_card", "94111111111111111x", 0},      // glued to more digits
       {"credit_card", "0.4111111111111111", 0},      // a decimal fraction
       {"credit_card", "4111111111111111.5", 0},      //
       {"credit_card", "order 20240115123456 shipped", 0},
@@ -269,7 +270,7 @@ TEST_F(DetectorTest, RejectsPhoneShapedNonPhones) {
       {"phone", "+1 23", 0},                  // too short
       {"phone", "+1234567", 0},               // 7 digits
       {"phone", "+1234567890123456", 0},      // 16 digits
-      {"phone", "x+14155552671", 0},          // glued to a word
+      {"phone", "x1+14155552671", 0},         // inside a mixed token
       {"phone", "415-555-2671-99", 0},        // continued
       {"phone", "99 415 555 2671", 0},        // part of a longer number
       {"phone", "0 800 1234", 0},             //
@@ -402,6 +403,185 @@ TEST_F(DetectorTest, CleanProseFindsNothing) {
 }
 
 // -----------------------------------------------------------------------------------------------
+// Text as people paste it: each case below was missed before texts were normalised and numbers
+// could be glued to words or separated by dots and slashes.
+
+TEST_F(DetectorTest, FindsNumbersGroupedWithNoBreakOrThinSpaces) {
+  for (const char* space : {"\u00A0", "\u2009", "\u202F", "\u2007", "\u3000", "\u2002"}) {
+    const std::string sp = space;
+    EXPECT_EQ(count_of(*detector_, "credit_card", "4111" + sp + "1111" + sp + "1111" + sp + "1111"),
+              1u)
+        << space;
+    EXPECT_EQ(count_of(*detector_, "us_ssn", "078" + sp + "05" + sp + "1120"), 1u) << space;
+    EXPECT_EQ(count_of(*detector_, "iban",
+                       "DE89" + sp + "3704" + sp + "0044" + sp + "0532" + sp + "0130" + sp + "00"),
+              1u)
+        << space;
+    EXPECT_EQ(count_of(*detector_, "phone", "+44" + sp + "20" + sp + "7946" + sp + "0958"), 1u)
+        << space;
+  }
+}
+
+TEST_F(DetectorTest, FindsNumbersWithEveryUnicodeHyphen) {
+  for (const char* dash : {"\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212",
+                           "\uFE58", "\uFE63", "\uFF0D"}) {
+    const std::string d = dash;
+    EXPECT_EQ(count_of(*detector_, "credit_card", "4111" + d + "1111" + d + "1111" + d + "1111"),
+              1u)
+        << dash;
+    EXPECT_EQ(count_of(*detector_, "us_ssn", "ssn 078" + d + "05" + d + "1120."), 1u) << dash;
+    EXPECT_EQ(count_of(*detector_, "phone", "call 415" + d + "555" + d + "2671"), 1u) << dash;
+  }
+}
+
+TEST_F(DetectorTest, FindsFullWidthDigitsAndAtSign) {
+  run_table({
+      {"credit_card",
+       "\uFF14\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11"
+       "\uFF11\uFF11\uFF11",
+       1},
+      {"credit_card",
+       "\uFF14\uFF11\uFF11\uFF11\u3000\uFF11\uFF11\uFF11\uFF11\u3000\uFF11\uFF11\uFF11"
+       "\uFF11\u3000\uFF11\uFF11\uFF11\uFF11",
+       1},
+      {"us_ssn", "\uFF10\uFF17\uFF18\uFF0D\uFF10\uFF15\uFF0D\uFF11\uFF11\uFF12\uFF10", 1},
+      {"email", "alice\uFF20example.com", 1},
+      {"email",
+       "\uFF41\uFF4C\uFF49\uFF43\uFF45\uFF20\uFF45\uFF58\uFF41\uFF4D\uFF50\uFF4C\uFF45\uFF0E"
+       "\uFF43\uFF4F\uFF4D",
+       1},
+      {"email", "bob\uFE6Bmail.example.org", 1},
+      {"iban",
+       "\uFF24\uFF25\uFF18\uFF19\uFF13\uFF17\uFF10\uFF14\uFF10\uFF10\uFF14\uFF14\uFF10\uFF15"
+       "\uFF13\uFF12\uFF10\uFF11\uFF13\uFF10\uFF10\uFF10",
+       1},
+      {"credit_card", "\u0664\u0661\u0661\u0661 1111 1111 1111", 1},  // Arabic-Indic digits
+  });
+}
+
+TEST_F(DetectorTest, FindsValuesWithZeroWidthCharactersInside) {
+  for (const char* zw : {"\u200B", "\u200C", "\u200D", "\u2060", "\uFEFF", "\u00AD", "\uFE0F"}) {
+    const std::string z = zw;
+    EXPECT_EQ(count_of(*detector_, "credit_card",
+                       "41" + z + "11" + z + "1111" + z + "1111" + z + "11" + z + "11"),
+              1u)
+        << zw;
+    EXPECT_EQ(count_of(*detector_, "credit_card", "4111 " + z + "1111 1111 1111"), 1u) << zw;
+    EXPECT_EQ(count_of(*detector_, "email", "ali" + z + "ce@exam" + z + "ple.com"), 1u) << zw;
+    EXPECT_EQ(count_of(*detector_, "email", "alice" + z + "@" + z + "example.com"), 1u) << zw;
+    EXPECT_EQ(count_of(*detector_, "us_ssn", "078-" + z + "05-11" + z + "20"), 1u) << zw;
+  }
+}
+
+TEST_F(DetectorTest, FindsNumbersGluedToWords) {
+  run_table({
+      {"credit_card", "card4111111111111111", 1},
+      {"credit_card", "4111111111111111exp", 1},
+      {"credit_card", "cc4111-1111-1111-1111x", 1},
+      {"credit_card", "Karte4111 1111 1111 1111bitte", 1},
+      {"credit_card", "card_4111111111111111", 1},
+      {"us_ssn", "ssn078-05-1120x", 1},
+      {"us_ssn", "SSN078 05 1120", 1},
+      {"us_ssn", "ssn078051120", 1},
+      {"iban", "ibanDE89370400440532013000", 1},
+      {"iban", "IBANDE89370400440532013000", 1},
+      {"iban", "DE89370400440532013000thanks", 1},
+      {"phone", "tel+14155552671", 1},
+      {"credit_card", "VISA4111111111111111", 1},
+      {"credit_card", "\u043A\u0430\u0440\u0442\u04304111111111111111", 1},  // Cyrillic word
+      {"credit_card", "\u5361\u53F74111111111111111", 1},                    // CJK word
+      // Glued to digits, or inside a token that mixes letters and digits: not a value.
+      {"credit_card", "94111111111111111", 0},
+      {"credit_card", "ab3c4111111111111111", 0},
+      {"credit_card", "4111111111111111de2", 0},
+      {"us_ssn", "x9078-05-1120", 0},
+      {"iban", "XDE89370400440532013000", 0},
+      {"iban", "DE8937040044053201300012", 0},
+      {"credit_card", "JD4111111111111111", 0},        // a tracking-number prefix
+      {"credit_card", "7775 4111 1111 1111 1111", 0},  // inside a run of 4-digit groups
+      {"credit_card", "4111 1111 1111 1111 7775", 0},  //
+      {"credit_card", "badge 7775-4111 1111 1111 1111", 0},
+      {"phone", "fcca0635-5203-4898-af8d", 0},  // a UUID fragment
+  });
+}
+
+TEST_F(DetectorTest, FindsNumbersWithDotsAndSlashesAsSeparators) {
+  run_table({
+      {"credit_card", "4111.1111.1111.1111", 1},
+      {"credit_card", "4111/1111/1111/1111", 1},
+      {"credit_card", "3782.822463.10005", 1},
+      {"us_ssn", "078.05.1120", 1},
+      {"us_ssn", "078/05/1120", 1},
+      {"iban", "DE89.3704.0044.0532.0130.00", 1},
+      {"iban", "GB29-NWBK-6016-1331-9268-19", 1},
+      {"phone", "030/12345678", 1},
+      // Mixed separators and dates, versions and decimals stay clean.
+      {"credit_card", "4111.1111-1111/1111", 0},
+      {"us_ssn", "078.05-1120", 0},
+      {"credit_card", "0.4111.1111.1111.1111", 0},
+  });
+}
+
+TEST_F(DetectorTest, FindsNumbersAroundInvalidUtf8) {
+  run_table({
+      {"credit_card",
+       "card \xff"
+       "4111111111111111\xfe end",
+       1},
+      {"credit_card", "\xc3(4111 1111 1111 1111)\xe2\x82", 1},
+      {"credit_card",
+       "4111\xff"
+       "1111\xff"
+       "1111\xff"
+       "1111",
+       1},  // invalid bytes as separators
+      {"email",
+       "\xf0\x9f\x98"
+       "alice@example.com\xc0",
+       1},
+      {"us_ssn",
+       "\xed\xa0\x80"
+       "078-05-1120\xff",
+       1},
+  });
+  // Invalid bytes in another text of the same request do not hide a value elsewhere.
+  EXPECT_EQ(count_in_texts(*detector_, "credit_card", {"\xff\xfe\xfd", "4111 1111 1111 1111"}), 1u);
+}
+
+TEST_F(DetectorTest, FindsNumberSplitAcrossJoinedMessageParts) {
+  // The request's texts as the model reads them: parts joined without a separator, messages by
+  // one space.
+  EXPECT_EQ(count_of(*detector_, "credit_card", "my card is 4111 1111 1111 1111 thanks"), 1u);
+  EXPECT_EQ(count_of(*detector_, "credit_card", "my card is 4111 11111111 1111 thanks"), 1u);
+  EXPECT_EQ(count_of(*detector_, "credit_card", "card 4111\u00A01111 1111\u20091111"), 1u);
+}
+
+TEST_F(DetectorTest, PastedLookalikesOfCleanValuesStayClean) {
+  const std::vector<std::string> clean = {
+      "release 2024\u201103\u201115, build 10.0.19045.2965",
+      "version 1.2.3.4 and v1.2.3.4",
+      "\uFF12\uFF10\uFF12\uFF14\uFF0D\uFF10\uFF13\uFF0D\uFF11\uFF15 at "
+      "\uFF11\uFF10\uFF1A\uFF13\uFF10",
+      "15/03/2024 16/03/2024 17/03/2024",
+      "30/01/2024 31/01/2024",
+      "price\u00A0$4\u202F500.00, total 1\u00A0299,00\u00A0\u20AC",
+      "id 550e8400-e29b-41d4-a716-446655440000",
+      "commit 3a4111111111111111111111c8d9e0f1a2b3c4d5",
+      "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+      "order\u00A0#48213\u2011A, tracking 1Z999AA10123456784",
+      "\u0417\u0430\u043A\u0430\u0437 \u2116 48213 \u043E\u0442 15.03.2024",
+      "\u4EF7\u683C\uFF1A\uFF11\uFF12\uFF13\uFF14\uFF15\uFF16\u5143",
+      "1234567812345678 4111111111111112",
+      "ts=1710498645123 seq=4111111",
+  };
+  for (const std::string& text : clean) {
+    const Detection found = detector_->scan(std::vector<std::string_view>{text});
+    EXPECT_EQ(found.level, -1) << text << ": "
+                               << ::testing::PrintToString(found_names(*detector_, found));
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
 // Counting, texts, levels and order.
 
 TEST_F(DetectorTest, CountsEachOccurrenceOnce) {
@@ -410,7 +590,7 @@ TEST_F(DetectorTest, CountsEachOccurrenceOnce) {
   EXPECT_EQ(count_of(*detector_, "credit_card", "4111 1111 1111 1111\n4111-1111-1111-1111"), 2u);
   EXPECT_EQ(count_of(*detector_, "phone", "+1 415-555-2671"), 1u);       // intl and national
   EXPECT_EQ(count_of(*detector_, "ip_address", "::ffff:10.0.0.1"), 1u);  // IPv6 and IPv4 tail
-  EXPECT_EQ(count_of(*detector_, "credit_card", "4111 1111 1111 1111 1111 4111 1111"), 1u);
+  EXPECT_EQ(count_of(*detector_, "credit_card", "4111 1111 1111 1111 12 4111 1111"), 1u);
   EXPECT_EQ(count_of(*detector_, "email", "a@example.com a@example.com a@example.com"), 3u);
 }
 
@@ -588,6 +768,15 @@ TEST_F(DetectorTest, HostileInputsFindNothing) {
       {"ipv6 groups", repeat("1:")},
       {"double colons", repeat("ab::")},
       {"begin markers", repeat("-----BEGIN ")},
+      {"slashed digits", repeat("1/")},
+      {"dotted groups", repeat("4111.")},
+      {"glued runs", repeat("a4111111111111111")},
+      {"no-break spaces", repeat("\u00A0")},
+      {"full-width digits and zero widths", repeat("\uFF11\u200B")},
+      {"invalid bytes", repeat("\xff")},
+      {"truncated sequences", repeat("1\xe2\x82")},
+      {"longest compatibility expansion", repeat("\uFDFA")},
+      {"combining marks", "4" + repeat("\u0336")},
   };
   for (const auto& [name, text] : inputs) {
     const Detection found = detector_->scan(std::vector<std::string_view>{text});

@@ -1,0 +1,184 @@
+#include "policies/normalize.h"
+
+#include <unicode/bytestream.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/uniset.h>
+#include <unicode/unistr.h>
+#include <unicode/utf8.h>
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace sb::policies::normalize {
+namespace {
+
+/// ICU's NFKC instance (process-wide, immutable, thread-safe), or nullptr when ICU's data cannot
+/// be loaded.
+const icu::Normalizer2* nfkc() {
+  static const icu::Normalizer2* const instance = [] {
+    UErrorCode status = U_ZERO_ERROR;
+    const icu::Normalizer2* n = icu::Normalizer2::getNFKCInstance(status);
+    return U_SUCCESS(status) ? n : nullptr;
+  }();
+  return instance;
+}
+
+/// The code points outside ASCII that fold_in_place changes: dashes, the minus sign, space, line
+/// and paragraph separators, decimal digits, default-ignorable code points and combining marks.
+/// Frozen (immutable, thread-safe); nullptr when ICU cannot build it.
+const icu::UnicodeSet* foldable() {
+  static const icu::UnicodeSet* const set = []() -> const icu::UnicodeSet* {
+    UErrorCode status = U_ZERO_ERROR;
+    auto* built = new icu::UnicodeSet(
+        icu::UnicodeString(u"[[[:Pd:][:Zs:][:Zl:][:Zp:][:Nd:][:Mn:][:Me:]"
+                           u"\\p{Default_Ignorable_Code_Point}\\u2212]-[\\u0000-\\u007F]]"),
+        status);
+    if (U_FAILURE(status)) {
+      delete built;
+      return nullptr;
+    }
+    built->freeze();
+    return built;  // lives as long as the process
+  }();
+  return set;
+}
+
+/// Copies `text` into `scratch` with every ill-formed UTF-8 sequence replaced by one space; returns
+/// `text` itself when it is well-formed (no copy).
+std::string_view well_formed(std::string_view text, std::string& scratch) {
+  const auto* s = reinterpret_cast<const std::uint8_t*>(text.data());
+  const auto length = static_cast<std::int32_t>(text.size());
+  std::int32_t i = 0;
+  std::int32_t copied = 0;  // text[0, copied) is in scratch already
+  bool copying = false;
+  while (i < length) {
+    if (s[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::int32_t start = i;
+    UChar32 c = 0;
+    U8_NEXT(s, i, length, c);
+    if (c >= 0) {
+      continue;
+    }
+    if (!copying) {
+      scratch.clear();
+      scratch.reserve(text.size());
+      copying = true;
+    }
+    scratch.append(text.data() + copied, static_cast<std::size_t>(start - copied));
+    scratch += ' ';
+    copied = i;
+  }
+  if (!copying) {
+    return text;
+  }
+  scratch.append(text.data() + copied, static_cast<std::size_t>(length - copied));
+  return scratch;
+}
+
+/// Maps out[from, end) in place (dashes, spaces, ignorables, marks, digits; see the header) and
+/// shrinks `out` to the result. The range is well-formed UTF-8 (ICU's output). Runs of code points
+/// that do not change are skipped with ICU's set span, so ordinary text costs little.
+void fold_in_place(const icu::UnicodeSet& foldable, std::string& out, std::size_t from) {
+  auto* s = reinterpret_cast<std::uint8_t*>(out.data());
+  const auto length = static_cast<std::int32_t>(out.size());
+  auto r = static_cast<std::int32_t>(from);
+  std::int32_t w = r;
+  while (r < length) {
+    const std::int32_t same = foldable.spanUTF8(reinterpret_cast<const char*>(s + r), length - r,
+                                                USET_SPAN_NOT_CONTAINED);
+    if (w != r) {
+      std::memmove(s + w, s + r, static_cast<std::size_t>(same));
+    }
+    w += same;
+    r += same;
+    if (r >= length) {
+      break;
+    }
+    const std::int32_t start = r;
+    UChar32 c = 0;
+    U8_NEXT(s, r, length, c);
+    if (c < 0) {
+      s[w++] = ' ';  // cannot happen on ICU's output; a separator all the same
+      continue;
+    }
+    const auto type = static_cast<UCharCategory>(u_charType(c));
+    if (type == U_DASH_PUNCTUATION || c == 0x2212) {
+      s[w++] = '-';
+    } else if (type == U_SPACE_SEPARATOR) {
+      s[w++] = ' ';
+    } else if (type == U_LINE_SEPARATOR || type == U_PARAGRAPH_SEPARATOR) {
+      s[w++] = '\n';
+    } else if (type == U_DECIMAL_DIGIT_NUMBER) {
+      s[w++] = static_cast<std::uint8_t>('0' + u_charDigitValue(c));
+    } else if (u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT)) {
+      // removed
+    } else if ((type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK) &&
+               w > static_cast<std::int32_t>(from) && s[w - 1] < 0x80) {
+      // a mark on an ASCII character: removed
+    } else {
+      std::memmove(s + w, s + start, static_cast<std::size_t>(r - start));
+      w += r - start;
+    }
+  }
+  out.resize(static_cast<std::size_t>(w));
+}
+
+}  // namespace
+
+bool is_ascii(std::string_view text) {
+  const char* p = text.data();
+  std::size_t n = text.size();
+  std::uint64_t acc = 0;
+  while (n >= 32) {
+    std::uint64_t w[4];
+    std::memcpy(w, p, sizeof(w));
+    acc |= w[0] | w[1] | w[2] | w[3];
+    if ((acc & 0x8080808080808080ull) != 0) {
+      return false;
+    }
+    p += 32;
+    n -= 32;
+  }
+  while (n >= 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof(w));
+    acc |= w;
+    p += 8;
+    n -= 8;
+  }
+  for (; n > 0; --n, ++p) {
+    acc |= static_cast<unsigned char>(*p);
+  }
+  return (acc & 0x8080808080808080ull) == 0;
+}
+
+bool append_normalized(std::string_view text, std::string& out, std::string& scratch) {
+  const icu::Normalizer2* n = nfkc();
+  const icu::UnicodeSet* fold = foldable();
+  if (n == nullptr || fold == nullptr ||
+      text.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) ||
+      out.size() + text.size() >=
+          static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return false;
+  }
+  const std::string_view valid = well_formed(text, scratch);
+  const std::size_t from = out.size();
+  UErrorCode status = U_ZERO_ERROR;
+  icu::StringByteSink<std::string> sink(&out, static_cast<std::int32_t>(valid.size()));
+  n->normalizeUTF8(0, icu::StringPiece(valid.data(), static_cast<std::int32_t>(valid.size())), sink,
+                   nullptr, status);
+  if (U_FAILURE(status) ||
+      out.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    out.resize(from);
+    return false;
+  }
+  fold_in_place(*fold, out, from);
+  return true;
+}
+
+}  // namespace sb::policies::normalize

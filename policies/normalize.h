@@ -1,0 +1,35 @@
+#pragma once
+// Text normalisation before sensitivity matching (policies/detector.h): text as people paste it
+// is folded to the ASCII forms the detection rules expect, using ICU's character data rather than
+// hand-written tables.
+//
+// Private to the policies library. Every function runs in time linear in its input and keeps no
+// state between calls; the caller owns (and reuses) the buffers.
+
+#include <string>
+#include <string_view>
+
+namespace sb::policies::normalize {
+
+/// True when every byte of `text` is below 0x80. Pure ASCII text needs no normalisation: it is
+/// already in the form below.
+bool is_ascii(std::string_view text);
+
+/// Appends the matching form of `text` (any bytes, UTF-8 expected) to `out`:
+///  - a byte that does not start a well-formed UTF-8 sequence, or a truncated sequence, becomes one
+///    space (a separator: what is around it is still scanned);
+///  - Unicode compatibility folding (NFKC): full-width letters, digits and `＠` become ASCII,
+///    ligatures and circled or super/subscript digits their plain forms, and so on;
+///  - every dash (general category Pd: U+2010-2015, U+FE58, U+FE63, U+FF0D, ...) and the minus
+///    sign U+2212 becomes `-`; every space separator (Zs: no-break, thin, narrow no-break,
+///    ideographic, ...) becomes ` `; line and paragraph separators (U+2028, U+2029) become `\n`;
+///  - default-ignorable code points (zero-width space and joiners, soft hyphen, byte order mark,
+///    variation selectors, bidi controls, ...) are removed, and so are combining marks that follow
+///    an ASCII character (so `4̶1̶1̶1̶` reads `4111` and a keycap `4️⃣` reads `4`);
+///  - decimal digits of other scripts (Arabic-Indic, Devanagari, ...) become ASCII digits.
+/// `scratch` is a work buffer (its content is overwritten). The output of NFKC is at most a
+/// bounded factor (18 code points per code point) longer than the input. Returns false when ICU
+/// fails (the caller must treat the text as unscannable) or `text` is 2 GiB or longer.
+bool append_normalized(std::string_view text, std::string& out, std::string& scratch);
+
+}  // namespace sb::policies::normalize
