@@ -5,6 +5,7 @@
 #   deploy/dev.sh test                  install what is missing, build, run every test; then
 #                                       the same under ASan+UBSan with the fuzz targets
 #                                       (SAN_BUILD_DIR, default: build-asan; SANITIZERS=0 skips)
+#   deploy/dev.sh sanitize              only the ASan+UBSan part of `test`
 #   deploy/dev.sh install               only install the Debian packages that are missing
 #   deploy/dev.sh build                 only configure and build (BUILD_DIR, default: build)
 #   deploy/dev.sh fake [PORT] [NAME]    start the fake upstream (a stand-in for vLLM or a
@@ -163,8 +164,12 @@ case "$cmd" in
       sanitizer_test
     fi
     ;;
+  sanitize)
+    install
+    sanitizer_test
+    ;;
   help | -h | --help)
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "unknown command '$cmd'; see: deploy/dev.sh help" >&2
