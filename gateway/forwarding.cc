@@ -14,9 +14,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 // Headers never forwarded upstream: hop-by-hop (RFC 9110 §7.6.1), the client's credentials (the
-// backend's own key replaces them), and what the gateway sets itself.
+// backend's own key replaces them), what the gateway sets itself, and the addresses proxies in
+// front of the gateway record (they describe the client's network, not the request).
 bool never_forwarded(std::string_view name) {
-  static constexpr std::array<std::string_view, 24> kDropped = {"x-data-classification",
+  static constexpr std::array<std::string_view, 29> kDropped = {"x-data-classification",
                                                                 "x-capability-tier",
                                                                 "connection",
                                                                 "keep-alive",
@@ -39,7 +40,12 @@ bool never_forwarded(std::string_view name) {
                                                                 "content-type",
                                                                 "accept",
                                                                 "openai-organization",
-                                                                "openai-project"};
+                                                                "openai-project",
+                                                                "forwarded",
+                                                                "x-forwarded-for",
+                                                                "x-forwarded-host",
+                                                                "x-forwarded-proto",
+                                                                "x-real-ip"};
   for (std::string_view d : kDropped) {
     if (beast::iequals(name, d)) {
       return true;

@@ -1,7 +1,8 @@
 #pragma once
 // Which client headers travel upstream. Never: hop-by-hop headers (RFC 9110 §7.6.1) and those
 // the client names in Connection, the client's credentials (the backend's own key replaces
-// them), and the headers the gateway sets or consumes itself. Of the rest, the first
+// them), the headers the gateway sets or consumes itself, and the client addresses proxies add
+// (Forwarded, X-Forwarded-*, X-Real-IP). Of the rest, the first
 // kMaxForwardedHeaders within kMaxForwardedBytes (names and values) are forwardable; extras are
 // dropped. A self-hosted backend receives every forwardable header; a closed one only those on
 // its allow-list: user-agent and accept-language, its provider's own protocol headers

@@ -56,18 +56,29 @@ policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::objec
   unsigned unscannable = unscannable_bits(chat);
 
   // Everything any backend may receive: the body, the body it was translated from, and the
-  // forwardable headers (names and values).
-  storage.texts.assign(chat.texts.begin(), chat.texts.end());
+  // forwardable headers (names and values), appended to the body's text so that the detector
+  // scans one buffer without joining copies.
+  std::string& all = storage.chat.text;
+  const auto add = [&all](std::string_view line) {
+    if (!line.empty()) {
+      all += all.empty() ? "" : "\n";
+      all += line;
+    }
+  };
   if (original != nullptr) {
-    storage.texts.insert(storage.texts.end(), original->texts.begin(), original->texts.end());
+    add(original->text);
     unscannable |= unscannable_bits(*original);
   }
   forwardable_headers(headers, storage.forwardable);
   for (const auto& [name, value] : storage.forwardable) {
-    storage.texts.push_back(name);
-    if (!value.empty()) {
-      storage.texts.push_back(value);
-    }
+    add(name);
+    add(value);
+  }
+  storage.chat.texts.clear();
+  storage.texts.clear();
+  if (!all.empty()) {
+    storage.chat.texts.emplace_back(all);
+    storage.texts.emplace_back(all);
   }
 
   // Every x-data-classification line counts.

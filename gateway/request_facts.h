@@ -31,7 +31,8 @@ std::string_view upstream_path(Endpoint e);
 /// Storage the facts point into; keep it alive as long as the facts (until the decision).
 struct FactsStorage {
   adapters::ChatFacts chat;
-  std::vector<std::string_view> texts;  ///< the body's, the original body's, the headers'
+  /// One view of chat.text, which holds the body's text, the original body's and the headers'.
+  std::vector<std::string_view> texts;
   std::vector<HeaderLine> forwardable;
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string classification;  ///< every x-data-classification value, comma-joined

@@ -137,6 +137,14 @@ TEST(ChatFactsTest, DecodesJsonHeldInStrings) {
   EXPECT_TRUE(has_text(f, "4111 1111 1111 1111")) << f.text;
   EXPECT_TRUE(has_text(f, "key")) << f.text;
   EXPECT_TRUE(has_text(f, "078-05-1120")) << f.text;
+
+  // Not JSON (or broken JSON): the escapes are decoded all the same, twice nested too.
+  const boost::json::value broken = boost::json::parse(R"({"metadata": {
+    "a": "{\"x\": \"\\u0034111 1111 1111 1111\"]",
+    "b": "ssn \\\\u0030\\\\u00378-05-1120 \\ud83d\\ude00"}})");
+  collect_chat_facts(broken.as_object(), f);
+  EXPECT_NE(f.text.find("\"4111 1111 1111 1111\"]"), std::string::npos) << f.text;
+  EXPECT_NE(f.text.find("ssn 078-05-1120 \xF0\x9F\x98\x80"), std::string::npos) << f.text;
 }
 
 TEST(ChatFactsTest, SplitTextIsScannedAsTheModelReadsIt) {

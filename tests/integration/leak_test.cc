@@ -105,11 +105,15 @@ class LeakTest : public ::testing::Test {
 
 TEST_F(LeakTest, CleanTrafficGoesToTheClosedBackend) {
   // The control: without a finding the policy sends the request out.
-  auto r = post("/v1/chat/completions", chat(R"("metadata":{"note":"nothing to see"})"));
+  // The address a proxy in front of the gateway records is not forwarded, so not scanned either.
+  auto r = post("/v1/chat/completions", chat(R"("metadata":{"note":"nothing to see"})"),
+                {{"X-Forwarded-For", "203.0.113.9"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200u) << r->body;
   EXPECT_EQ(r->header("x-switchboard-backend"), "closed");
-  EXPECT_EQ(closed_->requests().size(), 1u);
+  EXPECT_EQ(r->header("x-switchboard-sensitivity"), "public");
+  ASSERT_EQ(closed_->requests().size(), 1u);
+  EXPECT_FALSE(closed_->requests().front().header("x-forwarded-for"));
 }
 
 TEST_F(LeakTest, CardInToolSchemaDescriptionStaysHome) {

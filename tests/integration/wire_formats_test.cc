@@ -316,6 +316,7 @@ backends:
                              R"("
     model: "gpt-4o"
     clearance: internal
+    forward_headers: [x-fake-status]
   azure:
     provider: azure-openai
     allow_insecure: true   # an http:// stand-in
@@ -618,7 +619,7 @@ class WireFormatsContractTest : public ::testing::TestWithParam<WireFormat> {
   }
 
   /// Makes the upstream answer `status`: pass-through formats by the client's `x-fake-status`
-  /// header (forwarded as any non-hop-by-hop header), translated ones by a scripted reply (a
+  /// header (on the openai backend's forward_headers), translated ones by a scripted reply (a
   /// translator builds a fresh request, so the client's headers do not travel).
   std::optional<HttpResponse> chat_failing_with(unsigned status) {
     const std::string body = chat_body(format().alias, "will this fail", false);

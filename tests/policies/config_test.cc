@@ -841,5 +841,58 @@ TEST_F(ServerTlsTest, DirectoryIsNotAReadableFile) {
                                      dir_.string() + "': Is a directory"});
 }
 
+// -------------------------------------------------------------------------------------------------
+// sensitivity.unscannable and forward_headers
+
+TEST(ConfigScanTest, UnscannableDefaultsToTheHighestLevelForEveryKind) {
+  LoadResult result = load_string(kBase, "t.yaml", env_of({{"OPENAI_KEY", "sk-test"}}));
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  EXPECT_EQ(result.config->sensitivity.unscannable.level, 3);
+  EXPECT_EQ(result.config->sensitivity.unscannable.kinds, kUnscannableAll);
+  EXPECT_TRUE(result.config->backends[1].forward_headers.empty());
+
+  LoadResult custom = load_string(std::string(kBase) + "sensitivity: {levels: [public, high]}\n",
+                                  "t.yaml", env_of({{"OPENAI_KEY", "sk-test"}}));
+  ASSERT_TRUE(custom.ok()) << ::testing::PrintToString(messages(custom));
+  EXPECT_EQ(custom.config->sensitivity.unscannable.level, 1) << "the highest of a custom scale";
+}
+
+TEST(ConfigScanTest, UnscannableAndForwardHeadersAreRead) {
+  std::string yaml(kBase);
+  yaml.replace(yaml.find("    api_key: \"${OPENAI_KEY}\"\n"), 0,
+               "    forward_headers: [X-App-Trace, openai-beta]\n");
+  yaml += "sensitivity:\n  unscannable: {level: confidential, kinds: [token_ids, audio, files]}\n";
+  LoadResult result = load_string(yaml, "t.yaml", env_of({{"OPENAI_KEY", "sk-test"}}));
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  EXPECT_EQ(result.config->sensitivity.unscannable.level, 2);
+  EXPECT_EQ(result.config->sensitivity.unscannable.kinds,
+            kUnscannableTokenIds | kUnscannableAudio | kUnscannableFiles);
+  EXPECT_EQ(result.config->backends[1].forward_headers,
+            (std::vector<std::string>{"x-app-trace", "openai-beta"}));
+}
+
+TEST(ConfigScanTest, BadUnscannableAndForwardHeadersAreErrors) {
+  const auto errors = [](const std::string& yaml) {
+    return messages(load_string(yaml, "t.yaml", env_of({{"OPENAI_KEY", "sk-test"}})));
+  };
+  EXPECT_EQ(errors(std::string(kBase) + "sensitivity: {unscannable: {kinds: [video]}}\n"),
+            (std::vector<std::string>{
+                "t.yaml:18:37: sensitivity.unscannable.kinds[0]: unknown kind 'video' (expected "
+                "one of: token_ids, audio, files, images)"}));
+  EXPECT_EQ(errors(std::string(kBase) + "sensitivity: {unscannable: {level: secret}}\n"),
+            (std::vector<std::string>{
+                "t.yaml:18:36: sensitivity.unscannable.level: unknown level 'secret' (levels: "
+                "public, internal, confidential, restricted)"}));
+  std::string cookie(kBase);
+  cookie.replace(cookie.find("    api_key: \"${OPENAI_KEY}\"\n"), 0,
+                 "    forward_headers: [Cookie, \"bad name\"]\n");
+  EXPECT_EQ(errors(cookie),
+            (std::vector<std::string>{
+                "t.yaml:15:23: backends.cloud.forward_headers[0]: header 'cookie' is never "
+                "forwarded (hop-by-hop, a credential or managed by the gateway)",
+                "t.yaml:15:31: backends.cloud.forward_headers[1]: invalid header name 'bad "
+                "name'"}));
+}
+
 }  // namespace
 }  // namespace sb::config

@@ -199,6 +199,66 @@ TEST_F(EngineTest, UnknownClassificationIsABadRequestListingTheLevels) {
   EXPECT_TRUE(d.backends.empty());
 }
 
+TEST_F(EngineTest, EveryClassificationValueCountsAndTheHighestWins) {
+  Request listed(kAcme, "default");
+  listed.facts.classification_header = "public,restricted";  // two headers, or one list
+  Decision d = decide(listed);
+  EXPECT_EQ(d.sensitivity, testing::kRestricted);
+  EXPECT_EQ(names(d), (Names{"local"}));
+
+  Request spaced(kAcme, "default");
+  spaced.facts.classification_header = " internal ,\tconfidential ";
+  EXPECT_EQ(decide(spaced).sensitivity, testing::kConfidential);
+
+  for (const char* bad : {"public,secret", "public,", ","}) {
+    Request r(kAcme, "default");
+    r.facts.classification_header = bad;
+    Decision b = decide(r);
+    if (std::string_view(bad) == "public,") {
+      EXPECT_EQ(b.outcome, Outcome::route) << "an empty list item is ignored";
+      continue;
+    }
+    EXPECT_EQ(b.outcome, Outcome::bad_request) << bad;
+  }
+}
+
+TEST_F(EngineTest, UnscannableContentTakesTheConfiguredLevel) {
+  Request tokens(kAcme, "default");
+  tokens.text("hello");
+  tokens.facts.unscannable = config::kUnscannableTokenIds;
+  Decision d = decide(tokens);
+  EXPECT_EQ(d.sensitivity, testing::kRestricted) << "default: the highest level";
+  EXPECT_EQ(names(d), (Names{"local"}));
+  EXPECT_EQ(d.sensitivity_why,
+            "nothing detected; tenant floor public; unscannable: token_ids restricted");
+  EXPECT_NE(engine().explain_json(d, tokens.get()).find("\"unscannable\":\"token_ids\""),
+            std::string::npos);
+
+  // An operator lets images go by their text alone, and lowers the rest.
+  cfg.config().sensitivity.unscannable.kinds =
+      config::kUnscannableAll & ~config::kUnscannableImages;
+  cfg.config().sensitivity.unscannable.level = testing::kInternal;
+  rebuild();
+  Request image(kAcme, "default");
+  image.facts.unscannable = config::kUnscannableImages;
+  EXPECT_EQ(decide(image).sensitivity, testing::kPublic);
+  Request audio(kAcme, "default");
+  audio.facts.unscannable = config::kUnscannableAudio | config::kUnscannableImages;
+  Decision a = decide(audio);
+  EXPECT_EQ(a.sensitivity, testing::kInternal);
+  EXPECT_EQ(a.sensitivity_why,
+            "nothing detected; tenant floor public; unscannable: audio internal");
+}
+
+TEST_F(EngineTest, UnscannableContentWithNoClearedBackendIsForbiddenAndSaysWhy) {
+  cfg.rule("out", {"cloud"}).route.on_unavailable = config::OnUnavailable::reject;
+  Request r(kAcme, "frontier");
+  r.facts.unscannable = config::kUnscannableFiles;
+  Decision d = decide(r);
+  EXPECT_EQ(d.outcome, Outcome::forbidden);
+  EXPECT_NE(d.message.find("unscannable: files"), std::string::npos) << d.message;
+}
+
 // -------------------------------------------------------------------------------------------------
 // Tier
 

@@ -5,6 +5,12 @@
 // The configs are generated directly as config::Config values, including ones the loader would
 // reject (out-of-scale ranges, empty routes), because the engine must hold the line on its own.
 // Set SB_PROPERTY_SEED to replay a run; every failure prints the seed and the case number.
+//
+// The second property runs through the gateway's facts (adapters/chat_facts.h and
+// gateway/request_facts.h): random request bodies of every endpoint's shape carry a sensitive
+// value at a random JSON position (under a random key at a random depth, in an array, as a key,
+// inside a JSON string with \u escapes) or in a random client header, and no decision ever lists
+// a backend that is not cleared for it.
 
 #include <gtest/gtest.h>
 
@@ -14,12 +20,20 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "gateway/forwarding.h"
+#include "gateway/request_facts.h"
 #include "policies/engine.h"
 #include "tests/policies/config_builder.h"
 #include "tests/policies/fake_state.h"
 
 namespace sb::policies {
 namespace {
+
+namespace json = boost::json;
 
 constexpr std::uint64_t kDefaultSeed = 0x5EED'2025'0314ull;
 constexpr int kConfigs = 2'000;
@@ -391,6 +405,249 @@ TEST(InvariantPropertyTest, NoDecisionEverListsAnUnclearedBackend) {
   EXPECT_GT(routed, kConfigs);
   EXPECT_GT(forbidden, kConfigs / 20);
   EXPECT_GT(unavailable, kConfigs / 20);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Sensitive values anywhere in a request
+
+// Restricted by the default detectors.
+const std::vector<std::string> kSecrets = {"4111 1111 1111 1111",  "4111111111111111",
+                                           "078-05-1120",          "GB82 WEST 1234 5698 7654 32",
+                                           "AKIAIOSFODNN7EXAMPLE", "5500-0000-0000-0004"};
+const std::vector<std::string> kWords = {"alpha", "note", "the",     "value", "x",
+                                         "order", "id",   "summary", "42",    "v1.2.3"};
+
+enum class Place { value, key, nested, header };
+
+class ShapeGenerator {
+ public:
+  ShapeGenerator(Generator& gen, Place place, std::string secret)
+      : gen_(gen), place_(place), secret_(std::move(secret)) {}
+
+  // A random identifier: what an unknown field may be called.
+  std::string name() {
+    static const std::string chars = "abcdefghijklmnopqrstuvwxyz_";
+    std::string n;
+    for (int i = gen_.uniform(1, 10); i > 0; --i) {
+      n.push_back(chars[static_cast<std::size_t>(gen_.uniform(0, 26))]);
+    }
+    return n;
+  }
+  std::string words() {
+    std::string w;
+    for (int i = gen_.uniform(0, 4); i > 0; --i) {
+      w += gen_.pick(kWords) + " ";
+    }
+    return w;
+  }
+  // The sensitive value as a string to place: with words around it, or (nested) inside a JSON
+  // document held in a string, some of its characters written as \u escapes.
+  std::string payload() {
+    placed_ = true;
+    if (place_ != Place::nested) {
+      // A space after the value: text parts of a message are scanned joined with no separator,
+      // and a number glued to the next part's letters is the detector's own matter.
+      return words() + secret_ + " " + words();
+    }
+    std::string escaped;
+    for (const char c : secret_) {
+      if (gen_.chance(0.6)) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+        escaped += buf;
+      } else {
+        escaped.push_back(c);
+      }
+    }
+    return (gen_.chance(0.5) ? "{\"" + name() + "\": \"" : "  [1, \"") + escaped +
+           (gen_.chance(0.5) ? "\"}" : "\"]");
+  }
+  bool wants(Place p) { return !placed_ && place_ == p && gen_.chance(0.15); }
+  bool wants_value() {
+    return !placed_ && place_ != Place::key && place_ != Place::header && gen_.chance(0.15);
+  }
+
+  json::value value(int depth) {
+    if (wants_value()) {
+      return json::value(payload());
+    }
+    const int kind = depth <= 0 ? gen_.uniform(0, 2) : gen_.uniform(0, 5);
+    switch (kind) {
+      case 0:
+        return json::value(words());
+      case 1:
+        return json::value(gen_.uniform(-5, 5000));
+      case 2:
+        return gen_.chance(0.5) ? json::value(true) : json::value(nullptr);
+      case 3: {
+        json::array a;
+        for (int i = gen_.uniform(0, 3); i > 0; --i) {
+          a.push_back(value(depth - 1));
+        }
+        return a;
+      }
+      default:
+        return object(depth - 1);
+    }
+  }
+  json::object object(int depth) {
+    json::object o;
+    for (int i = gen_.uniform(0, 3); i > 0; --i) {
+      const std::string k = wants(Place::key) ? payload() : name();
+      if (!o.contains(k)) {  // a repeated name would replace what is there
+        o[k] = value(depth);
+      }
+    }
+    return o;
+  }
+
+  // A request body of `endpoint`'s shape with random members; the payload somewhere in it.
+  json::object body(gateway::Endpoint endpoint) {
+    json::object b;
+    b["model"] = "m";
+    if (endpoint == gateway::Endpoint::chat) {
+      json::array messages;
+      for (int i = gen_.uniform(1, 4); i > 0; --i) {
+        json::object m;
+        m["role"] = gen_.chance(0.5) ? "user" : "assistant";
+        switch (gen_.uniform(0, 2)) {
+          case 0:
+            m["content"] = wants_value() ? json::value(payload()) : json::value(words());
+            break;
+          case 1: {
+            json::array parts;
+            for (int k = gen_.uniform(1, 3); k > 0; --k) {
+              parts.push_back(json::object{{"type", "text"}, {"text", value(0)}});
+            }
+            m["content"] = std::move(parts);
+            break;
+          }
+          default:
+            m["content"] = object(2);
+        }
+        if (gen_.chance(0.3)) {
+          m["tool_calls"] = json::array{json::object{
+              {"id", "c1"},
+              {"function", json::object{{"name", name()},
+                                        {"arguments", wants_value() ? json::value(payload())
+                                                                    : json::value(json::serialize(
+                                                                          object(2)))}}}}};
+        }
+        messages.push_back(std::move(m));
+      }
+      b["messages"] = std::move(messages);
+      if (gen_.chance(0.5)) {
+        b["tools"] = json::array{
+            json::object{{"type", "function"},
+                         {"function", json::object{{"name", name()}, {"parameters", object(4)}}}}};
+      }
+    } else {
+      b[endpoint == gateway::Endpoint::completions ? "prompt" : "input"] = value(1);
+    }
+    for (int i = gen_.uniform(0, 4); i > 0; --i) {
+      if (const std::string k = name(); !b.contains(k)) {
+        b[k] = value(4);
+      }
+    }
+    if (!placed_ && place_ != Place::header) {
+      // Not placed by chance: under a fresh key at a random depth.
+      json::value inner =
+          place_ == Place::key ? json::value(json::object{{payload(), 1}}) : json::value(payload());
+      for (int d = gen_.uniform(0, 5); d > 0; --d) {
+        inner = gen_.chance(0.5) ? json::value(json::array{inner})
+                                 : json::value(json::object{{name(), inner}});
+      }
+      b["zz_" + name()] = std::move(inner);
+    }
+    return b;
+  }
+
+ private:
+  Generator& gen_;
+  Place place_;
+  std::string secret_;
+  bool placed_ = false;
+};
+
+TEST(InvariantPropertyTest, SensitiveValuesAnywhereNeverReachAnUnclearedBackend) {
+  const std::uint64_t seed = seed_from_env();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (replay with SB_PROPERTY_SEED)");
+  Generator gen(seed);
+
+  testing::ConfigBuilder cfg;
+  cfg.self_hosted("local", "standard", "restricted");
+  cfg.closed("cloud", "standard", "internal");
+  cfg.self_hosted("open", "standard", "public");
+  cfg.model("m", {"cloud", "open", "local"});
+  cfg.tenant("default");
+  std::string error;
+  const std::shared_ptr<const config::Config> config = cfg.build();
+  std::unique_ptr<const Engine> engine = Engine::build(config, error);
+  ASSERT_NE(engine, nullptr) << error;
+  const std::size_t local = 0;
+  int restricted = 0;
+  int dropped_headers = 0;
+
+  for (int n = 0; n < 3'000; ++n) {
+    SCOPED_TRACE("case #" + std::to_string(n));
+    const Place place = static_cast<Place>(gen.uniform(0, 3));
+    const auto endpoint = static_cast<gateway::Endpoint>(gen.uniform(0, 2));
+    ShapeGenerator shapes(gen, place, gen.pick(kSecrets));
+    const std::string text = json::serialize(shapes.body(endpoint));
+    // Parsed from its text, as the gateway parses a request.
+    const json::value parsed = json::parse(text);
+
+    gateway::Request req;
+    std::string header_name;
+    std::string header_value;
+    const int junk = gen.uniform(0, 80);
+    const int at = gen.uniform(0, junk);
+    for (int i = 0; i <= junk; ++i) {
+      if (place == Place::header && i == at) {
+        header_name = "X-" + shapes.name();
+        header_value = shapes.payload();
+        req.insert(header_name, header_value);
+      } else {
+        req.insert("x-junk-" + std::to_string(i), shapes.words() + "j");
+      }
+    }
+    std::vector<gateway::HeaderLine> lines;
+    gateway::header_lines(req, lines);
+    gateway::FactsStorage storage;
+    const RequestFacts facts =
+        gateway::request_facts(endpoint, parsed.as_object(), "m", 0, *config, lines, storage);
+    const Decision d = engine->decide(facts, testing::FakeState(config->backends.size()));
+    ASSERT_EQ(d.outcome, Outcome::route) << text;
+
+    bool leaves = true;  // the value is in what some backend would receive
+    if (place == Place::header) {
+      std::vector<gateway::HeaderLine> forwardable;
+      gateway::forwardable_headers(lines, forwardable);
+      leaves = std::any_of(forwardable.begin(), forwardable.end(),
+                           [&](const gateway::HeaderLine& h) { return h.first == header_name; });
+      // What is not forwardable reaches no backend at all, closed or self-hosted.
+      for (const config::Backend& b : config->backends) {
+        upstream::Request up;
+        gateway::forward_headers(req, b, up);
+        ASSERT_EQ(up.find(header_name) != up.end(), leaves && b.hosting != config::Hosting::closed)
+            << b.name;
+      }
+      dropped_headers += leaves ? 0 : 1;
+    }
+    if (leaves) {
+      // Found by the detectors themselves (not only by unscannable token ids).
+      ASSERT_EQ(engine->detector().scan(facts.texts).level, testing::kRestricted)
+          << text << "\nheader " << header_value;
+      ASSERT_EQ(d.sensitivity, testing::kRestricted);
+      ASSERT_EQ(d.backends, (std::vector<std::size_t>{local})) << text;
+      ++restricted;
+    }
+    for (std::size_t b : d.backends) {
+      ASSERT_TRUE(engine->cleared(b, d.sensitivity, 0));
+    }
+  }
+  EXPECT_GT(restricted, 2'500);
+  EXPECT_GT(dropped_headers, 0) << "some headers beyond the bound are generated";
 }
 
 }  // namespace
