@@ -7,6 +7,7 @@
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -44,6 +45,28 @@ const icu::UnicodeSet* foldable() {
   }();
   return set;
 }
+
+/// Appends ICU's output to a string up to a byte limit; past it, drops the rest and remembers it.
+class CappedSink : public icu::ByteSink {
+ public:
+  CappedSink(std::string& dest, std::size_t limit) : dest_(dest), limit_(limit) {}
+  void Append(const char* bytes, int32_t n) override {
+    if (n <= 0 || overflow_) {
+      return;
+    }
+    if (dest_.size() + static_cast<std::size_t>(n) > limit_) {
+      overflow_ = true;
+      return;
+    }
+    dest_.append(bytes, static_cast<std::size_t>(n));
+  }
+  bool overflow() const { return overflow_; }
+
+ private:
+  std::string& dest_;
+  std::size_t limit_;
+  bool overflow_ = false;
+};
 
 /// Copies `text` into `scratch` with every ill-formed UTF-8 sequence replaced by one space; returns
 /// `text` itself when it is well-formed (no copy).
@@ -168,12 +191,13 @@ bool append_normalized(std::string_view text, std::string& out, std::string& scr
   }
   const std::string_view valid = well_formed(text, scratch);
   const std::size_t from = out.size();
+  out.reserve(from + valid.size());
   UErrorCode status = U_ZERO_ERROR;
-  icu::StringByteSink<std::string> sink(&out, static_cast<std::int32_t>(valid.size()));
+  CappedSink sink(out, std::min<std::size_t>(from + kMaxGrowth * valid.size() + kGrowthSlack,
+                                             std::numeric_limits<std::int32_t>::max() - 1));
   n->normalizeUTF8(0, icu::StringPiece(valid.data(), static_cast<std::int32_t>(valid.size())), sink,
                    nullptr, status);
-  if (U_FAILURE(status) ||
-      out.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+  if (U_FAILURE(status) || sink.overflow()) {
     out.resize(from);
     return false;
   }

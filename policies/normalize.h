@@ -6,6 +6,7 @@
 // Private to the policies library. Every function runs in time linear in its input and keeps no
 // state between calls; the caller owns (and reuses) the buffers.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -27,9 +28,16 @@ bool is_ascii(std::string_view text);
 ///    variation selectors, bidi controls, ...) are removed, and so are combining marks that follow
 ///    an ASCII character (so `4̶1̶1̶1̶` reads `4111` and a keycap `4️⃣` reads `4`);
 ///  - decimal digits of other scripts (Arabic-Indic, Devanagari, ...) become ASCII digits.
-/// `scratch` is a work buffer (its content is overwritten). The output of NFKC is at most a
-/// bounded factor (18 code points per code point) longer than the input. Returns false when ICU
-/// fails (the caller must treat the text as unscannable) or `text` is 2 GiB or longer.
+/// `scratch` is a work buffer (its content is overwritten). Compatibility folding can lengthen
+/// text (U+FDFA, 3 bytes, becomes 33): the appended output is capped at kMaxGrowth times the input
+/// plus kGrowthSlack bytes, so memory stays proportional to the request. Returns false when ICU
+/// fails, the cap is reached or `text` is 2 GiB or longer: the caller must then treat the text as
+/// unscannable (fail closed).
 bool append_normalized(std::string_view text, std::string& out, std::string& scratch);
+
+/// The output cap of append_normalized: ordinary text shrinks or keeps its size (full-width forms
+/// and invisible characters shrink); only runs of ligature-like compatibility characters grow.
+inline constexpr std::size_t kMaxGrowth = 3;
+inline constexpr std::size_t kGrowthSlack = 4096;
 
 }  // namespace sb::policies::normalize

@@ -89,6 +89,18 @@ TEST(NormalizeTest, InvalidUtf8BecomesSeparators) {
   EXPECT_EQ(norm("\uFF14\xfe\u00A0@"), "4  @");
 }
 
+TEST(NormalizeTest, GrowthIsCapped) {
+  std::string out = "kept";
+  std::string scratch;
+  std::string grows;
+  for (int i = 0; i < 10000; ++i) {
+    grows += "\uFDFA";  // 3 bytes -> 33
+  }
+  EXPECT_FALSE(append_normalized(grows, out, scratch));
+  EXPECT_EQ(out, "kept");                                           // nothing appended
+  EXPECT_TRUE(append_normalized("\uFDFA\uFDFA ok", out, scratch));  // within the slack
+}
+
 TEST(NormalizeTest, AppendsAndReusesBuffers) {
   std::string out = "prefix|";
   std::string scratch;
