@@ -947,7 +947,7 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
   }
   req.target = std::string(base) + "/messages";
   req.headers = {
-      {"x-api-key", spec.api_key},
+      {"x-api-key", std::string(spec.api_key)},
       {"anthropic-version",
        spec.api_version.empty() ? std::string(kAnthropicVersion) : spec.api_version},
       {"content-type", "application/json"},

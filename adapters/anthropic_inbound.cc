@@ -669,7 +669,11 @@ std::string openai_error_to_anthropic(unsigned status, std::string_view body) {
 
 AnthropicStreamWriter::AnthropicStreamWriter(std::string_view model,
                                              std::int64_t estimated_input_tokens)
-    : model_(model), estimated_input_(std::max<std::int64_t>(0, estimated_input_tokens)) {}
+    : model_(model),
+      estimated_input_(std::max<std::int64_t>(0, estimated_input_tokens)),
+      // The bytes fed here are the OpenAI-wire relay of any provider, whose events are already
+      // capped upstream (Gemini's at 16 MiB, the largest): the same cap here drops nothing.
+      parser_(16 * 1024 * 1024) {}
 
 bool AnthropicStreamWriter::feed(std::string_view bytes, std::string& out) {
   if (failed_) {
@@ -679,14 +683,18 @@ bool AnthropicStreamWriter::feed(std::string_view bytes, std::string& out) {
     return true;  // anything after [DONE] is not part of the answer
   }
   events_.clear();
-  parser_.feed(bytes, events_);
+  const bool within_limit = parser_.feed(bytes, events_);
   for (const SseEvent& ev : events_) {
     if (!on_event(ev, out)) {
       return false;
     }
     if (done_) {
-      break;
+      return true;
     }
+  }
+  if (!within_limit) {
+    fail("api_error", "upstream sent an event larger than the gateway accepts", out);
+    return false;
   }
   return true;
 }

@@ -692,7 +692,7 @@ std::optional<UpstreamRequest> OllamaTranslator::request(const json::object& bod
   req.target += "/api/chat";
   req.headers.emplace_back("content-type", "application/json");
   if (!spec.api_key.empty()) {
-    req.headers.emplace_back("authorization", "Bearer " + spec.api_key);
+    req.headers.emplace_back("authorization", std::string("Bearer ").append(spec.api_key));
   }
   req.body = json::serialize(out);
   return req;

@@ -26,14 +26,16 @@ namespace sb::adapters {
 
 /// What a translator needs to know about the backend it speaks to.
 struct BackendSpec {
-  std::string base_path;      ///< path prefix of the base URL, e.g. "/v1" (may be empty)
-  std::string host;           ///< for signing (Bedrock) and Host-bound schemes
-  std::string model;          ///< the model or deployment pinned upstream
-  std::string api_key;        ///< the provider key (never logged)
-  std::string api_version;    ///< Azure api-version, Anthropic anthropic-version override
-  std::string region;         ///< AWS region (Bedrock)
-  std::string secret_key;     ///< AWS secret access key (Bedrock; api_key holds the key id)
-  std::string session_token;  ///< AWS session token, optional
+  std::string base_path;  ///< path prefix of the base URL, e.g. "/v1" (may be empty)
+  std::string host;       ///< for signing (Bedrock) and Host-bound schemes
+  std::string model;      ///< the model or deployment pinned upstream
+  /// Key material: views into the configuration's secret memory (kept out of core dumps), valid
+  /// as long as the config snapshot that built this spec. Never logged.
+  std::string_view api_key;        ///< the provider key
+  std::string api_version;         ///< Azure api-version, Anthropic anthropic-version override
+  std::string region;              ///< AWS region (Bedrock)
+  std::string_view secret_key;     ///< AWS secret access key (Bedrock; api_key holds the key id)
+  std::string_view session_token;  ///< AWS session token, optional
 };
 
 /// The upstream HTTP request to send.

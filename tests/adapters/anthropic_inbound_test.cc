@@ -557,6 +557,21 @@ TEST(AnthropicStreamWriterTest, TextAndToolCallStreamWithUsageBecomesAnthropicEv
   EXPECT_EQ(w.usage()->cached_input, 100);
 }
 
+TEST(AnthropicStreamWriterTest, RelayedEventPastTheLimitEndsTheStreamWithAnError) {
+  AnthropicStreamWriter w("frontier", 120);
+  std::string out;
+  // A relayed event that never ends: past the 16 MiB cap the writer must fail loudly rather than
+  // drop the event and carry on.
+  const std::string endless =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"" + std::string(17u << 20, 'a');
+  EXPECT_FALSE(w.feed(endless, out));
+  EXPECT_TRUE(w.failed());
+  EXPECT_NE(out.find("event: error"), std::string::npos) << out.substr(0, 200);
+  const std::size_t size = out.size();
+  EXPECT_FALSE(w.feed("\n\ndata: [DONE]\n\n", out));
+  EXPECT_EQ(out.size(), size) << "nothing after the error";
+}
+
 TEST(AnthropicStreamWriterTest, SplittingAtEveryByteGivesIdenticalOutput) {
   for (std::size_t split = 1; split <= 7; ++split) {
     EXPECT_EQ(run(kTextStream, split), expected_text_stream()) << "split " << split;

@@ -161,7 +161,7 @@ TEST(BedrockRequestTest, RejectsWhatConverseCannotExpress) {
     EXPECT_NE(error.message.find(why), std::string::npos) << error.message;
   }
   BackendSpec no_secret = spec();
-  no_secret.secret_key.clear();
+  no_secret.secret_key = {};
   TranslateError error;
   EXPECT_FALSE(translate(R"({"messages":[]})", no_secret, error));
   EXPECT_EQ(error.status, 500u);

@@ -415,7 +415,8 @@ class OpenAIPassthrough final : public ChatTranslator {
     const ChatRequestPlan plan = plan_chat_request(raw, body, spec.model);
     UpstreamRequest r;
     r.target = spec.base_path + "/chat/completions";
-    r.headers = {{"authorization", "Bearer " + spec.api_key}, {"content-type", "application/json"}};
+    r.headers = {{"authorization", std::string("Bearer ").append(spec.api_key)},
+                 {"content-type", "application/json"}};
     r.body = plan.body;
     r.stream = plan.stream;
     return r;

@@ -297,5 +297,58 @@ TEST_F(LeakTest, SelfHostedBackendsReceiveABoundedHeaderSet) {
   EXPECT_LT(junk, 64u) << "client headers forwarded to a self-hosted backend are bounded";
 }
 
+// Text as people paste it, through the binary: each value reaches the gateway in a form the
+// detector only sees after decoding and normalisation (JSON \u escapes of no-break and thin
+// spaces, Unicode hyphens, full-width digits, zero-width characters), glued to a word, with dots
+// as separators, or split across two content parts or two messages. Each must stay home.
+struct PastedCase {
+  const char* name;
+  const char* messages;  // the JSON array of messages
+};
+
+class LeakPastedTest : public LeakTest, public ::testing::WithParamInterface<PastedCase> {};
+
+TEST_P(LeakPastedTest, PastedValueStaysHome) {
+  const PastedCase& c = GetParam();
+  const std::string body = std::string(R"({"model":"default","messages":)") + c.messages + "}";
+  auto r = post("/v1/chat/completions", body);
+  ASSERT_TRUE(r) << c.name;
+  EXPECT_EQ(r->status, 200u) << c.name << ": " << r->body;
+  EXPECT_EQ(r->header("x-switchboard-backend"), "local") << c.name;
+  EXPECT_NE(r->header("x-switchboard-sensitivity"), "public") << c.name;
+  EXPECT_TRUE(closed_->requests().empty()) << c.name << " reached the closed backend";
+}
+
+const PastedCase kPasted[] = {
+    {"nbsp_groups", R"([{"role":"user","content":"card 4111\u00a01111\u00a01111\u00a01111"}])"},
+    {"thin_space_groups",
+     R"([{"role":"user","content":"card 4111\u20091111\u20091111\u20091111"}])"},
+    {"narrow_nbsp_groups", R"([{"role":"user","content":"4111\u202f1111\u202f1111\u202f1111"}])"},
+    {"ideographic_space", R"([{"role":"user","content":"4111\u30001111\u30001111\u30001111"}])"},
+    {"hyphen_2010", R"([{"role":"user","content":"ssn 078\u201005\u20101120"}])"},
+    {"hyphen_2011", R"([{"role":"user","content":"ssn 078\u201105\u20111120"}])"},
+    {"figure_dash", R"([{"role":"user","content":"ssn 078\u201205\u20121120"}])"},
+    {"en_dash", R"([{"role":"user","content":"ssn 078\u201305\u20131120"}])"},
+    {"em_dash", R"([{"role":"user","content":"ssn 078\u201405\u20141120"}])"},
+    {"horizontal_bar", R"([{"role":"user","content":"ssn 078\u201505\u20151120"}])"},
+    {"minus_sign", R"([{"role":"user","content":"ssn 078\u221205\u22121120"}])"},
+    {"full_width_digits",
+     R"([{"role":"user","content":"\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11"}])"},
+    {"full_width_at", R"([{"role":"user","content":"write to jane.doe\uff20example.com"}])"},
+    {"zero_width_in_card", R"([{"role":"user","content":"4111\u200b1111\u200c1111\u200d1111"}])"},
+    {"zero_width_in_email", R"([{"role":"user","content":"jane\u200b.doe@exam\u2060ple.com"}])"},
+    {"glued_to_word", R"([{"role":"user","content":"my card4111111111111111 thanks"}])"},
+    {"dots_as_separators", R"([{"role":"user","content":"4111.1111.1111.1111"}])"},
+    {"split_across_parts",
+     R"([{"role":"user","content":[{"type":"text","text":"card 4111 1111"},{"type":"text","text":" 1111 1111"}]}])"},
+    {"split_across_messages", R"([{"role":"user","content":"card 4111 1111"},)"
+                              R"({"role":"user","content":"1111 1111"}])"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Pasted, LeakPastedTest, ::testing::ValuesIn(kPasted),
+                         [](const ::testing::TestParamInfo<PastedCase>& i) {
+                           return std::string(i.param.name);
+                         });
+
 }  // namespace
 }  // namespace sb::testing
