@@ -9,6 +9,8 @@
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
+#include "adapters/json_edit.h"
+
 namespace sb::adapters {
 namespace {
 
@@ -283,89 +285,9 @@ class Walker {
       }
     }
     std::string decoded;
-    if (unescape(s, decoded)) {
+    if (decode_escapes_lenient(s, decoded)) {
       line(decoded);
       decode_nested(decoded, nested + 1);
-    }
-  }
-
-  // JSON's escapes (\uXXXX with surrogate pairs, \n, \", ...) decoded into `out`; what is not a
-  // valid escape is kept as it is. False when nothing changed.
-  static bool unescape(std::string_view s, std::string& out) {
-    out.reserve(s.size());
-    bool changed = false;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] != '\\' || i + 1 >= s.size()) {
-        out.push_back(s[i]);
-        continue;
-      }
-      const char e = s[i + 1];
-      const char* simple = "\"\"\\\\//b\bf\fn\nr\rt\t";
-      bool done = false;
-      for (const char* p = simple; *p != '\0'; p += 2) {
-        if (p[0] == e) {
-          out.push_back(p[1]);
-          ++i;
-          changed = done = true;
-          break;
-        }
-      }
-      if (done) {
-        continue;
-      }
-      std::uint32_t cp = 0;
-      if (e == 'u' && hex4(s, i + 2, cp)) {
-        std::size_t used = 6;
-        std::uint32_t low = 0;
-        if (cp >= 0xD800 && cp < 0xDC00 && i + 11 < s.size() && s[i + 6] == '\\' &&
-            s[i + 7] == 'u' && hex4(s, i + 8, low) && low >= 0xDC00 && low < 0xE000) {
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          used = 12;
-        }
-        append_utf8(cp, out);
-        i += used - 1;
-        changed = true;
-        continue;
-      }
-      out.push_back(s[i]);
-    }
-    return changed;
-  }
-
-  static bool hex4(std::string_view s, std::size_t at, std::uint32_t& cp) {
-    if (at + 4 > s.size()) {
-      return false;
-    }
-    cp = 0;
-    for (std::size_t k = at; k < at + 4; ++k) {
-      const char c = s[k];
-      const int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-      if (d < 0) {
-        return false;
-      }
-      cp = cp * 16 + static_cast<std::uint32_t>(d);
-    }
-    return true;
-  }
-
-  static void append_utf8(std::uint32_t cp, std::string& out) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     }
   }
 

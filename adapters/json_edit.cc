@@ -229,6 +229,53 @@ bool unescape(std::string_view raw, std::string& out) {
   return true;
 }
 
+}  // namespace
+
+bool decode_escapes_lenient(std::string_view s, std::string& out) {
+  out.reserve(out.size() + s.size());
+  bool changed = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 >= s.size()) {
+      out.push_back(s[i]);
+      continue;
+    }
+    const char e = s[i + 1];
+    const char* simple = "\"\"\\\\//b\bf\fn\nr\rt\t";
+    bool done = false;
+    for (const char* p = simple; *p != '\0'; p += 2) {
+      if (p[0] == e) {
+        out.push_back(p[1]);
+        ++i;
+        changed = done = true;
+        break;
+      }
+    }
+    if (done) {
+      continue;
+    }
+    const long hi = e == 'u' ? read_hex4(s, i + 2) : -1;
+    if (hi >= 0) {
+      auto cp = static_cast<std::uint32_t>(hi);
+      std::size_t used = 6;
+      if (cp >= 0xD800 && cp < 0xDC00 && i + 11 < s.size() && s[i + 6] == '\\' && s[i + 7] == 'u') {
+        const long lo = read_hex4(s, i + 8);
+        if (lo >= 0xDC00 && lo < 0xE000) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(lo) - 0xDC00);
+          used = 12;
+        }
+      }
+      append_utf8(out, cp);
+      i += used - 1;
+      changed = true;
+      continue;
+    }
+    out.push_back(s[i]);
+  }
+  return changed;
+}
+
+namespace {
+
 /// Scans a top-level object. `close` receives the offset of its closing brace.
 bool scan(std::string_view t, std::vector<JsonMember>& out, std::size_t& close) {
   std::size_t count = 0;

@@ -46,4 +46,10 @@ std::optional<std::string> json_number_text(const boost::json::value& v);
 /// JSON string literal for `s`, quotes included, escaped per RFC 8259.
 std::string quote(std::string_view s);
 
+/// Decodes JSON escapes (\uXXXX with surrogate pairs, \n, \", ...) found in arbitrary text into
+/// `out` (appended), keeping anything that is not a valid escape as it is: for text that may be
+/// JSON-escaped without being valid JSON (the sensitivity scan decodes it so that escaped digits
+/// are seen as digits). False when the text held no escape (then `out` holds a copy).
+bool decode_escapes_lenient(std::string_view s, std::string& out);
+
 }  // namespace sb::adapters

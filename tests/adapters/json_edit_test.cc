@@ -200,5 +200,18 @@ TEST(QuoteTest, RoundTripsEveryAsciiByteThroughBoostJson) {
   EXPECT_EQ(json::parse(quote(all)).as_string(), all);
 }
 
+TEST(DecodeEscapesLenientTest, DecodesJsonEscapesAndKeepsWhatIsNotOne) {
+  std::string out;
+  EXPECT_TRUE(decode_escapes_lenient(R"({"card":"\u0034111 1111\n\"x\" \ud83d\ude00"})", out));
+  EXPECT_EQ(out, "{\"card\":\"4111 1111\n\"x\" \xF0\x9F\x98\x80\"}");
+  out.clear();
+  // Not valid JSON: a bad \u, an unknown escape and a trailing backslash are kept as written.
+  EXPECT_TRUE(decode_escapes_lenient(R"(\u12 \q \u0031\)", out));
+  EXPECT_EQ(out, R"(\u12 \q 1\)");
+  out.clear();
+  EXPECT_FALSE(decode_escapes_lenient("no escapes here", out));
+  EXPECT_EQ(out, "no escapes here");
+}
+
 }  // namespace
 }  // namespace sb::adapters
