@@ -69,7 +69,8 @@ TEST_P(AnthropicRequestGoldenTest, MatchesExpectedUpstreamBody) {
   const Translated t = translate(request);
   ASSERT_TRUE(t.request.has_value()) << t.error.message;
   EXPECT_EQ(json::parse(t.request->body), expected) << t.request->body;
-  const json::value* stream = json::parse(request).as_object().if_contains("stream");
+  const json::value parsed = json::parse(request);  // outlives `stream`, a pointer into it
+  const json::value* stream = parsed.as_object().if_contains("stream");
   EXPECT_EQ(t.request->stream, stream != nullptr && stream->is_bool() && stream->get_bool());
 }
 

@@ -145,7 +145,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // A complete answer.
   if (translator) {
-    check_response(translator->response(200, content_type(), bytes, kAlias));
+    const TranslatedResponse ok = translator->response(200, content_type(), bytes, kAlias);
+    if (kProvider == Provider::azure && ok.status == 200) {
+      // Azure's answer passes through with only its filter members removed: the translator checks
+      // the top level (an object), not what is nested, as for any OpenAI-wire backend.
+      sb::fuzz::check(ok.body.size() <= size);
+    } else {
+      check_response(ok);
+    }
     static constexpr unsigned kErrors[] = {400, 401, 403, 404, 408, 413, 429, 500, 502, 503, 529};
     const unsigned status = kErrors[hash(bytes) % std::size(kErrors)];
     check_response(translator->response(status, content_type(), bytes, kAlias));
