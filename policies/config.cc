@@ -2424,9 +2424,50 @@ std::pair<int, int> position(const YAML::Mark& mark) {
   return {mark.line + 1, mark.column + 1};
 }
 
+// yaml-cpp 0.7 never returns (it allocates until the process dies) on a line that starts with a
+// flow entry ',' where no block is open: at the start of a document ("," alone, "a: 1\n---\n,")
+// or left of the document's top-level indentation (" a: 1\n,"). Such a line is never part of a
+// valid config, so it is refused here, before yaml-cpp sees it. Returns the 1-based line and
+// column of that ',', or {0, 0} when there is none.
+std::pair<int, int> stray_flow_entry(std::string_view yaml) {
+  std::size_t top_indent = std::string_view::npos;  // npos: no content yet in this document
+  int line = 0;
+  std::size_t pos = 0;
+  while (pos <= yaml.size()) {
+    const std::size_t end = std::min(yaml.find('\n', pos), yaml.size());
+    std::string_view text = yaml.substr(pos, end - pos);
+    ++line;
+    pos = end + 1;
+    std::size_t col = text.find_first_not_of(" \t\r");
+    if (text.starts_with("---") || text.starts_with("...")) {
+      top_indent = std::string_view::npos;
+      col = text.find_first_not_of(" \t\r", 3);  // content may follow the marker
+      if (col == std::string_view::npos || text[col] == '#') {
+        continue;
+      }
+    }
+    if (col == std::string_view::npos || text[col] == '#' ||
+        (top_indent == std::string_view::npos && text[col] == '%')) {
+      continue;
+    }
+    if (text[col] == ',' && (top_indent == std::string_view::npos || col < top_indent)) {
+      return {line, static_cast<int>(col) + 1};
+    }
+    if (top_indent == std::string_view::npos) {
+      top_indent = col;
+    }
+  }
+  return {0, 0};
+}
+
 LoadResult load(std::string_view yaml, const std::string& file, std::string base_dir,
                 const EnvLookup& env) {
   LoadResult result;
+  if (auto [line, column] = stray_flow_entry(yaml); line > 0) {
+    result.errors.push_back(ConfigError{
+        file, line, column, "", "YAML syntax error: unexpected ',' outside any collection"});
+    return result;
+  }
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(yaml));

@@ -803,6 +803,27 @@ TEST(ConfigDocumentTest, UndefinedAliasIsASyntaxError) {
                 "e.yaml:1:11: YAML syntax error: the referenced anchor is not defined"});
 }
 
+// yaml-cpp 0.7 never returns on these (found by the config fuzzer): the loader refuses them first.
+TEST(ConfigDocumentTest, StrayFlowEntryIsASyntaxErrorNotAHang) {
+  const std::pair<const char*, const char*> cases[] = {
+      {",\n", "e.yaml:1:1: YAML syntax error: unexpected ',' outside any collection"},
+      {"# comment\n  ,\n", "e.yaml:2:3: YAML syntax error: unexpected ',' outside any collection"},
+      {"server: {}\n---\n,\n",
+       "e.yaml:3:1: YAML syntax error: unexpected ',' outside any collection"},
+      {"  backends: {}\n ,\n",
+       "e.yaml:2:2: YAML syntax error: unexpected ',' outside any collection"},
+  };
+  for (const auto& [yaml, message] : cases) {
+    EXPECT_EQ(messages(load_string(yaml, "e.yaml", env_of({}))), std::vector<std::string>{message})
+        << yaml;
+  }
+  // A flow collection continued on a line that starts with ',' is still read by yaml-cpp.
+  EXPECT_EQ(messages(load_string("policy_headers: [a\n  , b]\n", "e.yaml", env_of({})))
+                .front()
+                .find("unexpected ','"),
+            std::string::npos);
+}
+
 // -------------------------------------------------------------------------------------------------
 // Server TLS with real files.
 
