@@ -17,6 +17,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
+# ccache keys on paths relative to the checkout, so any clone (CI's fresh one included) reuses what
+# another clone compiled; the sanitizer build carries line tables, which must not pin the key to
+# the build directory either.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$here}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 BUILD_DIR="${BUILD_DIR:-build}"
 SAN_BUILD_DIR="${SAN_BUILD_DIR:-build-asan}"
 JOBS="${JOBS:-$(nproc)}"

@@ -1,20 +1,23 @@
 // libFuzzer target: request framing as a client session reads it. The bytes are one request as
 // received: the header block is found and validated by gateway/framing (scan_header_block,
-// validate_header_block), then Boost.Beast's request_parser reads it with the limits a session
-// sets from the default config (max_header_bytes 64 KiB, max_body_bytes 4 MiB): header first
-// (eager off), then the body, chunked bodies with extensions and trailers included (eager on, as
-// http::async_read does). Anything Beast throws is a crash, since in the gateway it would leave
-// the session's coroutine.
+// validate_header_block), then Boost.Beast's request_parser reads the header with the limits a
+// session sets from the default config (max_header_bytes 64 KiB), and a chunked body goes through
+// the gateway's own ChunkedDecoder (capped chunk lines, extensions and trailers; max_body_bytes
+// 4 MiB), as the session does. Anything thrown is a crash, since in the gateway it would leave the
+// session's coroutine.
 //
-// Oracle: scanning the bytes as they trickle in (fuzzer-chosen pieces) finds the same end of the
-// header block, or the same rejection, as scanning them at once.
+// Oracles: scanning the header bytes as they trickle in (fuzzer-chosen pieces) finds the same end
+// of the header block, or the same rejection, as scanning them at once; decoding a chunked body
+// piece by piece gives the same status, body and consumed length as decoding it at once.
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "gateway/framing.h"
@@ -28,42 +31,51 @@ namespace http = boost::beast::http;
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;  // ServerSettings defaults
 constexpr std::size_t kMaxBodyBytes = 4 * 1024 * 1024;
 
-void parse_with_beast(std::string_view bytes, std::size_t header_bytes) {
+struct Decoded {
+  framing::ChunkedDecoder::Status status = framing::ChunkedDecoder::Status::need_more;
+  std::string body;
+  std::size_t consumed = 0;
+};
+
+// Feeds `pieces` of the body to a fresh decoder, keeping what it did not consume, as the session
+// keeps it in its buffer.
+template <class Pieces>
+Decoded decode(const Pieces& pieces) {
+  framing::ChunkedDecoder decoder(kMaxBodyBytes);
+  Decoded d;
+  std::string held;
+  for (std::string_view piece : pieces) {
+    held.append(piece);
+    std::size_t used = 0;
+    d.status = decoder.feed(held, d.body, used);
+    d.consumed += used;
+    held.erase(0, used);
+    if (d.status != framing::ChunkedDecoder::Status::need_more) {
+      break;
+    }
+  }
+  return d;
+}
+
+void parse_like_a_session(std::string_view bytes, std::size_t header_bytes) {
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes + 1));
   parser.body_limit(kMaxBodyBytes);
   parser.eager(false);
   boost::system::error_code ec;
-  const std::size_t used = parser.put(boost::asio::buffer(bytes.data(), header_bytes), ec);
-  if ((ec && ec != http::error::need_more) || !parser.is_header_done()) {
+  parser.put(boost::asio::buffer(bytes.data(), header_bytes), ec);
+  if ((ec && ec != http::error::need_more) || !parser.is_header_done() || !parser.chunked()) {
     return;
   }
-  const std::string_view body = bytes.substr(used);
-  parser.eager(true);
-  // Piecewise, as a socket delivers it: Beast keeps what it did not consume.
-  std::string held;
-  for (std::string_view piece : sb::fuzz::split(body)) {
-    held.append(piece);
-    while (!parser.is_done() && !held.empty()) {
-      const std::size_t n = parser.put(boost::asio::buffer(held.data(), held.size()), ec);
-      held.erase(0, n);
-      if (ec == http::error::need_more) {
-        ec = {};
-        break;
-      }
-      if (ec) {
-        return;
-      }
-      if (n == 0) {
-        break;
-      }
-    }
-    if (parser.is_done()) {
-      return;
-    }
-  }
-  if (!parser.is_done()) {
-    parser.put_eof(ec);
+  const std::string_view body = bytes.substr(header_bytes);
+  const Decoded whole = decode(std::array<std::string_view, 1>{body});
+  const Decoded split = decode(sb::fuzz::split(body));
+  sb::fuzz::check(whole.status == split.status);
+  sb::fuzz::check(whole.body.size() <= kMaxBodyBytes);
+  if (whole.status == framing::ChunkedDecoder::Status::done) {
+    sb::fuzz::check(whole.body == split.body);
+    sb::fuzz::check(whole.consumed == split.consumed);
+    sb::fuzz::check(whole.consumed <= body.size());
   }
 }
 
@@ -101,6 +113,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!framing::validate_header_block(block).ok()) {
     return 0;
   }
-  parse_with_beast(bytes, whole.header_bytes);
+  parse_like_a_session(bytes, whole.header_bytes);
   return 0;
 }
