@@ -130,9 +130,10 @@ void forward_headers(const Request& in, const config::Backend& backend, upstream
   forwardable_headers(lines, forwardable);
   const bool closed = backend.hosting == config::Hosting::closed;
   for (const auto& [name, value] : forwardable) {
-    if (closed && !on_allow_list(name, backend.provider) &&
+    const std::string_view n = name;  // clang 14 cannot capture a structured binding
+    if (closed && !on_allow_list(n, backend.provider) &&
         std::none_of(backend.forward_headers.begin(), backend.forward_headers.end(),
-                     [&](const std::string& h) { return beast::iequals(h, name); })) {
+                     [n](const std::string& h) { return beast::iequals(h, n); })) {
       continue;
     }
     out.insert(name, value);
