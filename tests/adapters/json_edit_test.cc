@@ -213,5 +213,26 @@ TEST(DecodeEscapesLenientTest, DecodesJsonEscapesAndKeepsWhatIsNotOne) {
   EXPECT_EQ(out, "no escapes here");
 }
 
+TEST(QuoteTest, InvalidUtf8BecomesTheReplacementCharacterAndValidUtf8Passes) {
+  // Valid: é, €, 😀. Invalid: a lone continuation byte, an overlong '/', a surrogate, a cut
+  // sequence at the end.
+  const std::string valid = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80";
+  EXPECT_EQ(quote(valid), "\"" + valid + "\"");
+  const std::string invalid = std::string(
+      "a\x80"
+      "b\xC0\xAF"
+      "c\xED\xA0\x80"
+      "d\xE2\x82");
+  const std::string q = quote(invalid);
+  boost::system::error_code ec;
+  const json::value v = json::parse(q, ec);
+  ASSERT_FALSE(ec) << q;
+  EXPECT_EQ(std::string(v.as_string()).substr(0, 4), "a\xEF\xBF\xBD");
+  EXPECT_NE(q.find("b\xEF\xBF\xBD\xEF\xBF\xBD"
+                   "c"),
+            std::string::npos)
+      << q;
+}
+
 }  // namespace
 }  // namespace sb::adapters
