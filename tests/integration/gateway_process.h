@@ -14,6 +14,21 @@
 
 namespace sb::testing {
 
+// AddressSanitizer's shadow memory, redzones and quarantine multiply what a process holds; memory
+// bounds asserted on the gateway scale by this in a sanitizer build (still far below what the
+// unbounded cases grew to: hundreds of MiB in a release build, GiBs under ASan).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr long kMemoryScale = 4;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr long kMemoryScale = 4;
+#else
+inline constexpr long kMemoryScale = 1;
+#endif
+#else
+inline constexpr long kMemoryScale = 1;
+#endif
+
 class GatewayProcess {
  public:
   /// Writes `yaml` to a temporary config file and starts `switchboard run` on it. The config

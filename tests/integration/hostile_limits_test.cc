@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kKey = "sk-team-a";
 // Generous: the gateway idles near 20 MB; the floods below used to take it past 500 MB.
-constexpr std::uint64_t kMaxRssKib = 160 * 1024;
+constexpr std::uint64_t kMaxRssKib = 160 * 1024 * kMemoryScale;
 
 std::string config(const FakeUpstream& local, std::string_view server_extra) {
   return R"(server:

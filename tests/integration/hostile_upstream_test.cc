@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 
 /// The bound every case checks: generous (the process idles near 20 MB), far below what the
 /// floods would take unbounded (each sends 64 MiB or more).
-constexpr long kMaxRssKiB = 160 * 1024;
+constexpr long kMaxRssKiB = 160 * 1024 * kMemoryScale;
 
 /// Between scripted events that must reach the gateway in separate reads: an error event read
 /// together with the content before it fails the stream before its first byte (a 502 instead).
