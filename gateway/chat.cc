@@ -247,7 +247,9 @@ asio::awaitable<bool> ChatHandler::run() {
                               kind == 2 ? "budget_exhausted" : "rate_limit_exceeded", retry);
   }
 
-  // The facts point into the DOM, which attempts release; nothing reads them from here on.
+  // The facts point into the DOM, which attempts release; nothing reads them from here on but
+  // the forwardable headers, which are sent exactly as they were scanned.
+  forwardable_ = std::move(storage.forwardable);
   storage = FactsStorage{};
   const Attempt result = co_await dispatch();
   if (result == Attempt::next && failure_) {

@@ -154,7 +154,7 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b, bool last
     target += upstream_path(endpoint_);
   }
   upstream::Request up{http::verb::post, target, 11};
-  forward_headers(ctx_.request, *b.spec, up);
+  forward_headers(forwardable_, *b.spec, up);
   up.set(http::field::content_type, "application/json");
   up.set(http::field::accept, plan.stream ? "text/event-stream" : "application/json");
   up.set(http::field::accept_encoding, "identity");

@@ -123,6 +123,8 @@ class ChatHandler {
   Outcome o_;
   policies::Decision decision_;
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
+  // The client headers that may be forwarded, exactly as the detector scanned them.
+  std::vector<HeaderLine> forwardable_;
   upstream::ErrorKind last_error_ = upstream::ErrorKind::none;
   std::size_t response_bytes_ = 0;
   bool attempt_failed_ = false;  // the current attempt's upstream failed (for its circuit)

@@ -123,11 +123,8 @@ void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLi
   }
 }
 
-void forward_headers(const Request& in, const config::Backend& backend, upstream::Request& out) {
-  thread_local std::vector<HeaderLine> lines;
-  thread_local std::vector<HeaderLine> forwardable;
-  header_lines(in, lines);
-  forwardable_headers(lines, forwardable);
+void forward_headers(std::span<const HeaderLine> forwardable, const config::Backend& backend,
+                     upstream::Request& out) {
   const bool closed = backend.hosting == config::Hosting::closed;
   for (const auto& [name, value] : forwardable) {
     const std::string_view n = name;  // clang 14 cannot capture a structured binding

@@ -36,7 +36,10 @@ void header_lines(const Request& in, std::vector<HeaderLine>& out);
 /// The forwardable headers among `lines` (bounded, in order); `out` is cleared first.
 void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLine>& out);
 
-/// Copies into `out` the headers of `in` that `backend` may receive.
-void forward_headers(const Request& in, const config::Backend& backend, upstream::Request& out);
+/// Copies into `out` those of `forwardable` (what forwardable_headers() chose, and the detector
+/// scanned) that `backend` may receive: all of them for a self-hosted backend; for a closed one,
+/// its provider's allow-list and its `forward_headers`.
+void forward_headers(std::span<const HeaderLine> forwardable, const config::Backend& backend,
+                     upstream::Request& out);
 
 }  // namespace sb::gateway

@@ -75,10 +75,8 @@ policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::objec
     add(value);
   }
   storage.chat.texts.clear();
-  storage.texts.clear();
   if (!all.empty()) {
     storage.chat.texts.emplace_back(all);
-    storage.texts.emplace_back(all);
   }
 
   // Every x-data-classification line counts.
@@ -107,7 +105,7 @@ policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::objec
   policies::RequestFacts facts;
   facts.tenant = tenant;
   facts.model = model;
-  facts.texts = storage.texts;
+  facts.texts = storage.chat.texts;
   facts.classification_header = classification;
   facts.tier_header = first(headers, "x-capability-tier");
   facts.estimated_prompt_tokens = chat.estimated_prompt_tokens;

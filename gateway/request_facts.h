@@ -30,10 +30,11 @@ std::string_view upstream_path(Endpoint e);
 
 /// Storage the facts point into; keep it alive as long as the facts (until the decision).
 struct FactsStorage {
+  /// chat.texts is one view of chat.text, which holds the body's text, the original body's and
+  /// the forwardable headers'.
   adapters::ChatFacts chat;
-  /// One view of chat.text, which holds the body's text, the original body's and the headers'.
-  std::vector<std::string_view> texts;
-  std::vector<HeaderLine> forwardable;
+  std::vector<HeaderLine>
+      forwardable;  ///< what may be forwarded, as scanned (views into the request)
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string classification;  ///< every x-data-classification value, comma-joined
 };
