@@ -748,12 +748,13 @@ class ConfigBuilder {
 
   void read_state(const Located& section) {
     StateSettings& s = config_.state;
+    std::string store = "memory";
     std::optional<Located> url;
     bool url_ok = true;
     bool ok = r_.read_map(
         section, {
                      {"store", kOptional,
-                      [&](const Located& v) { assign(s.store, r_.one_of(v, "store", kStores)); }},
+                      [&](const Located& v) { assign(store, r_.one_of(v, "store", kStores)); }},
                      {"url", kOptional,
                       [&](const Located& v) {
                         url = v;
@@ -762,7 +763,8 @@ class ConfigBuilder {
                         assign(s.url, std::move(text));
                       }},
                  });
-    if (!ok || !url_ok || s.store != "redis") {
+    s.store = store == "redis" ? StateSettings::Store::redis : StateSettings::Store::memory;
+    if (!ok || !url_ok || s.store != StateSettings::Store::redis) {
       return;
     }
     if (s.url.empty()) {

@@ -89,9 +89,46 @@ struct AdminSettings {
   std::string token_file;  ///< resolved path; empty when the token was given inline or not at all
 };
 
+/// What a replica does while the shared store (Redis) cannot be reached (`state.on_unavailable`).
+/// self_hosted_only, the default: leases already held keep serving (they were granted, so no
+/// budget can be exceeded); beyond them closed backends drop out and self-hosted ones serve with
+/// rates enforced per replica. local: every replica enforces every limit on its own (availability
+/// first; a budget may be spent once per replica). reject: refuse requests that need a budget
+/// or a rate limit, and /readyz reports not ready.
+enum class StateUnavailable { self_hosted_only, local, reject };
+
+/// `state:`: where budgets and rate limits live. `memory` (the default) is per process;
+/// `redis` shares them across replicas through Redis >= 6 or Valkey, with leases so that the
+/// request path makes no Redis call in steady state (see gateway/shared_state.h).
 struct StateSettings {
-  std::string store = "memory";  ///< memory | redis
-  std::string url;               ///< for redis
+  enum class Store { memory, redis };
+  Store store = Store::memory;
+  /// `redis://[user[:password]@]host[:port][/db]` or `rediss://...` (TLS). The parts below are
+  /// filled from it; the explicit keys override the URL's parts.
+  std::string url;
+  bool tls = false;  ///< rediss://
+  std::string host;  ///< without brackets for IPv6
+  std::uint16_t port = 6379;
+  unsigned database = 0;  ///< `database:` or the URL's /N; SELECT after connecting when not 0
+  std::string username;   ///< ACL user (`username:` or the URL's); empty = the default user
+  /// `password:` (typically `${REDIS_PASSWORD}`), `password_file:` (read once at load, refused
+  /// when group or others may read it), or the URL's. Kept out of core dumps.
+  SecretString password;
+  std::string password_file;  ///< resolved path; empty when not given
+  std::string ca_file;        ///< `tls.ca_file`: PEM CAs to verify the server; empty = system store
+  std::string server_name;    ///< `tls.server_name`: SNI and the name verified; default = host
+  std::string prefix = "switchboard";  ///< key namespace: `{prefix}:...`
+  Duration connect_timeout{1'000};     ///< TCP connect + TLS handshake + AUTH/SELECT
+  Duration command_timeout{250};       ///< one command's reply
+  Duration reconnect_min{100};         ///< backoff after a failure, doubling up to the max
+  Duration reconnect_max{5'000};
+  StateUnavailable on_unavailable = StateUnavailable::self_hosted_only;
+  /// Leases: how long a replica's unused share stays reserved for it without renewal (a crashed
+  /// replica's share comes back after this), and how far ahead of need a replica leases (its
+  /// lease aims to cover `lease_horizon` of its own recent spending and traffic).
+  Duration lease_ttl{10'000};
+  Duration lease_horizon{2'000};
+  Duration sync_interval{200};  ///< background refill / report period
 };
 
 enum class Provider {

@@ -89,7 +89,7 @@ TEST(ConfigFilesTest, DefaultConfigIsTheDocumentedOne) {
   EXPECT_EQ(c.server.listen, "127.0.0.1:8080");
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9090");
   EXPECT_EQ(c.admin.token, "");
-  EXPECT_EQ(c.state.store, "memory");
+  EXPECT_EQ(c.state.store, config::StateSettings::Store::memory);
   EXPECT_FALSE(c.server.tls.has_value());
 
   const Backend* local = c.find_backend("local-llama");

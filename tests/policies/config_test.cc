@@ -106,7 +106,7 @@ TEST(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_EQ(c.server.drain_timeout, 0ms);
   EXPECT_FALSE(c.server.tls.has_value());
   EXPECT_EQ(c.admin.listen, "localhost:0");
-  EXPECT_EQ(c.state.store, "redis");
+  EXPECT_EQ(c.state.store, config::StateSettings::Store::redis);
   EXPECT_EQ(c.state.url, "redis://cache:6379/1");
 
   ASSERT_EQ(c.backends.size(), 3u);
@@ -193,7 +193,7 @@ backends:
   EXPECT_EQ(c.server.idle_timeout, 60s);
   EXPECT_EQ(c.server.drain_timeout, 30s);
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9090");
-  EXPECT_EQ(c.state.store, "memory");
+  EXPECT_EQ(c.state.store, config::StateSettings::Store::memory);
   EXPECT_EQ(c.backends[0].hosting, Hosting::self_hosted);
   EXPECT_EQ(c.backends[1].hosting, Hosting::closed);
   ASSERT_EQ(c.models.size(), 2u);
