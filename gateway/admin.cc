@@ -17,6 +17,7 @@
 #include "gateway/handler.h"
 #include "gateway/http_response.h"
 #include "gateway/server.h"
+#include "gateway/shared_store.h"
 #include "gateway/snapshot.h"
 #include "gateway/worker.h"
 
@@ -76,9 +77,15 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
   } else if (path == "/healthz" && method == http::verb::get) {
     out = json_response(200, "{\"status\":\"ok\"}", ctx.common_headers());
   } else if (path == "/readyz" && method == http::verb::get) {
-    const bool ready = !server.draining() && ctx.worker.snapshot != nullptr;
-    out = json_response(ready ? 200 : 503,
-                        ready ? "{\"status\":\"ready\"}" : "{\"status\":\"draining\"}",
+    const bool draining = server.draining() || ctx.worker.snapshot == nullptr;
+    // With on_unavailable: reject, a replica that cannot reach the shared store refuses every
+    // limited request: it is taken out of the load balancer's rotation.
+    const SharedStore* shared = ctx.snapshot.shared_store();
+    const bool store_ok = shared == nullptr || shared->ready();
+    out = json_response(!draining && store_ok ? 200 : 503,
+                        draining   ? "{\"status\":\"draining\"}"
+                        : store_ok ? "{\"status\":\"ready\"}"
+                                   : "{\"status\":\"state_store_unavailable\"}",
                         ctx.common_headers());
   } else if (path == "/metrics" && method == http::verb::get) {
     out = text_response(200, "text/plain; version=0.0.4; charset=utf-8",

@@ -28,6 +28,7 @@
 #include "gateway/http_response.h"
 #include "gateway/log.h"
 #include "gateway/server.h"
+#include "gateway/shared_store.h"
 #include "gateway/worker.h"
 
 namespace sb::gateway::chat {
@@ -221,15 +222,42 @@ asio::awaitable<bool> ChatHandler::run() {
   }
   const bool enforce_budget =
       tenant.budget.on_exhausted == config::BudgetAction::reject || any_closed;
-  policies::AdmissionResult admission =
-      state.admit(o_.tenant, decision_.estimated_tokens, reserve, enforce_budget);
+  policies::Ask ask;
+  ask.tokens = ask.min_tokens = decision_.estimated_tokens;
+  ask.cost = ask.min_cost = reserve * 1000;
+  ask.enforce_budget = enforce_budget;
+  policies::AdmissionResult admission = co_await admit(ask);
+  if (admission.outcome == policies::Admission::unavailable) {
+    // The shared store is out of reach and this replica's leases cannot cover the request.
+    SharedStore& shared = *snap_.shared_store();
+    if (shared.sync().settings().on_unavailable == config::StateUnavailable::self_hosted_only) {
+      std::erase_if(decision_.backends, [&](std::size_t b) {
+        return c.backends[b].hosting == config::Hosting::closed;
+      });
+    } else {
+      decision_.backends.clear();
+    }
+    if (decision_.backends.empty()) {
+      co_return co_await refuse(
+          503,
+          "Budgets and rate limits are shared through a store this gateway cannot reach, and "
+          "this request cannot be served without it; retry later.",
+          "state_store_unavailable", "Retry-After: 1\r\n");
+    }
+    admission = shared.admit_local_rates(o_.tenant, ask);
+  }
   if (admission.outcome == policies::Admission::budget_exhausted &&
       tenant.budget.on_exhausted == config::BudgetAction::self_hosted_only) {
     // Out of budget in self-hosted-only mode: the paid backends drop out, the rest keep serving.
     std::erase_if(decision_.backends,
                   [&](std::size_t b) { return c.backends[b].hosting == config::Hosting::closed; });
     if (!decision_.backends.empty()) {
-      admission = state.admit(o_.tenant, decision_.estimated_tokens, 0, false);
+      ask.cost = ask.min_cost = 0;
+      ask.enforce_budget = false;
+      admission = co_await admit(ask);
+      if (admission.outcome == policies::Admission::unavailable) {
+        admission = snap_.shared_store()->admit_local_rates(o_.tenant, ask);
+      }
     }
   }
   if (admission.outcome != policies::Admission::ok) {
@@ -290,6 +318,16 @@ asio::awaitable<bool> ChatHandler::run() {
   settle(admission.reservation);
   record(ctx_, o_);
   co_return result == Attempt::answered && !ctx_.close;
+}
+
+// The tenant's limits: from this replica's leases, or with one call to the shared store when
+// they cannot cover the request.
+asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const policies::Ask& ask) {
+  policies::AdmissionResult r = snap_.state().admit(o_.tenant, ask);
+  if (r.outcome == policies::Admission::short_lease && snap_.shared_store() != nullptr) {
+    r = co_await snap_.shared_store()->top_up(o_.tenant, ask);
+  }
+  co_return r;
 }
 
 // Tries the decision's backends in order, each up to `retries.attempts` times for a retryable

@@ -101,6 +101,7 @@ class ChatHandler {
   // parsing failed) when it is not a JSON object.
   const boost::json::object* parsed_body(error_code& ec);
   void settle(const policies::Reservation& reservation);
+  boost::asio::awaitable<policies::AdmissionResult> admit(const policies::Ask& ask);
 
   RequestContext& ctx_;
   const Snapshot& snap_;

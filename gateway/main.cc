@@ -24,7 +24,9 @@
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/server.h"
+#include "gateway/shared_store.h"
 #include "gateway/snapshot.h"
+#include "gateway/state_sync.h"
 #include "policies/config.h"
 
 namespace {
@@ -253,6 +255,21 @@ int main(int argc, char** argv) {
     std::printf("%s: OK (%zu backends, %zu models)\n", args.config.c_str(), cfg.backends.size(),
                 cfg.models.size());
     return 0;
+  }
+  if (sb::gateway::SharedStore* store = snap->shared_store()) {
+    // Wrong credentials or a certificate that does not verify will not fix themselves: say so
+    // and stop. Redis merely not up yet is a warning: on_unavailable applies until it is.
+    bool fatal = false;
+    const std::string why = store->sync().check(fatal);
+    if (fatal) {
+      std::fprintf(stderr, "switchboard: state store %s:%u: %s\n",
+                   snap->config().state.host.c_str(), snap->config().state.port, why.c_str());
+      return 1;
+    }
+    if (!why.empty()) {
+      sb::gateway::log::warn("state store not reachable at start",
+                             {{"host", snap->config().state.host}, {"reason", why}});
+    }
   }
   // Writes to a client that has gone away must surface as errors, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);

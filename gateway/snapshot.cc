@@ -1,4 +1,6 @@
 #include "gateway/snapshot.h"
+#include "gateway/shared_store.h"
+#include "gateway/state_sync.h"
 #include "gateway/translators.h"
 
 #include <openssl/crypto.h>
@@ -70,9 +72,14 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     errors.push_back(error);
     return nullptr;
   }
-  snap->state_ = std::make_shared<policies::MemoryState>(c);
+  snap->memory_ = std::make_shared<policies::MemoryState>(c);
   if (previous != nullptr) {
-    snap->state_->carry_over(*previous->state_);
+    snap->memory_->carry_over(*previous->memory_);
+  }
+  snap->state_ = snap->memory_.get();
+  if (StateSync* sync = shared.state_sync(c.state)) {
+    snap->shared_store_ = std::make_shared<SharedStore>(*snap->config_, *sync, snap->memory_);
+    snap->state_ = snap->shared_store_.get();
   }
 
   for (std::size_t i = 0; i < c.backends.size(); ++i) {
@@ -282,6 +289,17 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
 const AliasRuntime* Snapshot::find_alias(std::string_view name) const {
   const auto it = alias_index_.find(name);
   return it == alias_index_.end() ? nullptr : it->second;
+}
+
+SharedState::SharedState(metrics::Registry& registry) : registry_(registry) {}
+SharedState::~SharedState() = default;
+
+StateSync* SharedState::state_sync(const config::StateSettings& settings) {
+  std::lock_guard lock(mutex_);
+  if (state_sync_ == nullptr && settings.store == config::StateSettings::Store::redis) {
+    state_sync_ = std::make_unique<StateSync>(settings, registry_, state_clock_);
+  }
+  return state_sync_.get();
 }
 
 std::shared_ptr<Circuit> SharedState::circuit(const std::string& name,

@@ -8,6 +8,7 @@
 // per-name slots are shared from one snapshot to the next.
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,6 +32,9 @@
 namespace sb::gateway {
 
 /// Time histograms of one (model alias, backend) pair.
+class StateSync;
+class SharedStore;
+
 struct RouteStats {
   metrics::Histogram* duration = nullptr;
   metrics::Histogram* ttft = nullptr;
@@ -117,15 +121,25 @@ struct GlobalStats {
 /// Process-wide pieces shared by every snapshot.
 class SharedState {
  public:
-  explicit SharedState(metrics::Registry& registry) : registry_(registry) {}
+  explicit SharedState(metrics::Registry& registry);
+  ~SharedState();
   metrics::Registry& registry() { return registry_; }
   /// The circuit of backend `name`, created on first use (control path).
   /// The circuit of backend `name`, created on first use (control path); a new one when the
   /// backend's breaker settings changed.
   std::shared_ptr<Circuit> circuit(const std::string& name, const CircuitSettings& settings);
 
+  /// The shared store's background side (`state.store: redis`), started by the first config
+  /// that asks for it; later configs keep it (changing `state:` needs a restart). nullptr for
+  /// the memory store. Control path.
+  StateSync* state_sync(const config::StateSettings& settings);
+  /// Set by tests to run the shared store on an injected clock.
+  void set_state_clock(std::chrono::system_clock::time_point (*now)()) { state_clock_ = now; }
+
  private:
   metrics::Registry& registry_;
+  std::unique_ptr<StateSync> state_sync_;
+  std::chrono::system_clock::time_point (*state_clock_)() = nullptr;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Circuit>> circuits_;
 };
@@ -141,6 +155,8 @@ class Snapshot {
   const config::Config& config() const { return *config_; }
   const policies::Engine& engine() const { return *engine_; }
   policies::StateStore& state() const { return *state_; }
+  /// The shared store when `state.store: redis`, else nullptr.
+  SharedStore* shared_store() const { return shared_store_.get(); }
 
   /// nullptr when `name` is not a configured alias.
   const AliasRuntime* find_alias(std::string_view name) const;
@@ -174,7 +190,9 @@ class Snapshot {
   };
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<const policies::Engine> engine_;
-  std::shared_ptr<policies::MemoryState> state_;
+  std::shared_ptr<policies::MemoryState> memory_;  ///< per replica (in-flight, local limits)
+  std::shared_ptr<SharedStore> shared_store_;
+  policies::StateStore* state_ = nullptr;
   metrics::Registry* registry_ = nullptr;
   std::vector<std::unique_ptr<BackendRuntime>> backends_;
   std::vector<std::unique_ptr<AliasRuntime>> aliases_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policies/config.h"
+#include "policies/money.h"
 
 namespace sb::policies {
 
@@ -36,15 +37,37 @@ class StateView {
   virtual bool budget_exhausted(std::size_t tenant) const = 0;
 };
 
+/// What a request asks of its tenant's limits at admission.
+struct Ask {
+  std::uint64_t tokens = 0;      ///< worst case (input estimate + output bound), for tpm
+  std::uint64_t min_tokens = 0;  ///< least useful; tpm may grant anything in [min_tokens, tokens]
+  Nanos cost = 0;                ///< worst-case cost
+  Nanos min_cost = 0;            ///< least useful cost; a budget may grant [min_cost, cost]
+  bool enforce_budget = true;    ///< false: rates only (the self-hosted-only fallback)
+};
+
 /// A budget reservation made at admission; reconcile it exactly once.
 struct Reservation {
   std::size_t tenant = 0;
   Micros amount = 0;
-  std::int64_t day = -1;  ///< period ids the reservation was made in
+  Nanos nanos = 0;           ///< the amount in nano-dollars
+  std::uint64_t tokens = 0;  ///< tpm tokens reserved (<= ask.tokens)
+  std::int64_t day = -1;     ///< period ids the reservation was made in
   std::int64_t month = -1;
+  std::int64_t second = -1;  ///< the rate window's second (or the shared store's grant)
+  std::uint8_t source = 0;   ///< which store made it (a shared store's local fallback: 1)
 };
 
-enum class Admission { ok, rate_limited_requests, rate_limited_tokens, budget_exhausted };
+/// short_lease: the shared store's local lease cannot cover the request; the caller awaits one
+/// call to the shared store (see gateway/shared_store.h) for exactly what it needs.
+enum class Admission {
+  ok,
+  rate_limited_requests,
+  rate_limited_tokens,
+  budget_exhausted,
+  short_lease,
+  unavailable
+};
 
 struct AdmissionResult {
   Admission outcome = Admission::ok;
@@ -61,6 +84,14 @@ class StateStore : public StateView {
   /// self-hosted-only mode) skips the budget reservation but still counts rates.
   virtual AdmissionResult admit(std::size_t tenant, std::uint64_t estimated_tokens, Micros estimate,
                                 bool enforce_budget) = 0;
+  virtual AdmissionResult admit(std::size_t tenant, const Ask& ask) {
+    AdmissionResult r = admit(tenant, ask.tokens, ask.cost / 1000, ask.enforce_budget);
+    r.reservation.tokens = ask.tokens;
+    return r;
+  }
+  virtual void reconcile(const Reservation& r, std::uint64_t /*actual_tokens*/, Nanos actual) {
+    reconcile(r, actual / 1000);
+  }
   /// Replaces the reservation by the actual cost (0 when nothing was served).
   virtual void reconcile(const Reservation& r, Micros actual) = 0;
   /// Records that a request with `tokens` tokens went to a backend (for rpm/tpm).
