@@ -115,7 +115,9 @@ std::int64_t StateSync::steady_ms() {
 // The sync thread's bookkeeping for one tenant.
 
 struct TenantShare::Book {
-  explicit Book(const asio::any_io_executor& ex) : wake(ex) {}
+  explicit Book(const asio::any_io_executor& ex) : wake(ex) {
+    wake.expires_at(asio::steady_timer::time_point::max());
+  }
   bool busy = false;
   asio::steady_timer wake;  ///< waiters for `busy`, woken by cancel()
   std::uint64_t seq = 0;
@@ -280,7 +282,8 @@ struct StateSync::Impl {
   /// Waits until no other call of this tenant is in flight (replies update `believed`).
   asio::awaitable<void> lock(TenantShare::Book& b) {
     while (b.busy) {
-      b.wake.expires_at(asio::steady_timer::time_point::max());
+      // The timer never expires (set once): unlock() cancels it, waking every waiter, and the
+      // first to run takes the lock; the others wait again.
       boost::system::error_code ec;
       co_await b.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }

@@ -70,7 +70,8 @@ YAML::Node k8s_object(const std::string& kind) {
 }
 
 /// A stand-in admin token for the configs that read SWITCHBOARD_ADMIN_TOKEN.
-constexpr const char* kAdminTokenEnv = "SWITCHBOARD_ADMIN_TOKEN=deploy-test-admin-token-0123";
+constexpr const char* kAdminTokenEnv =
+    "SWITCHBOARD_ADMIN_TOKEN=deploy-test-admin-token-0123 REDIS_PASSWORD=deploy-test-redis-password";
 
 /// Runs `switchboard check` on `yaml` with `env` (NAME=value words) set; its exit code, with its
 /// output in `output`.
