@@ -18,6 +18,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "policies/redis_url.h"
 #include "policies/yaml_reader.h"
 
 namespace sb::config {
@@ -58,6 +59,7 @@ constexpr auto kProviderNames = [] {
 }();
 constexpr std::array<std::string_view, 2> kHostings{"self-hosted", "closed"};
 constexpr std::array<std::string_view, 2> kStores{"memory", "redis"};
+constexpr std::array<std::string_view, 3> kStateUnavailable{"self-hosted-only", "local", "reject"};
 constexpr std::array<std::string_view, 2> kEgress{"all", "none"};
 constexpr std::array<std::string_view, 2> kTenantUses{"commercial", "research"};
 constexpr std::array<std::string_view, 2> kBudgetActions{"reject", "self-hosted-only"};
@@ -125,6 +127,8 @@ constexpr std::uint64_t kMaxWeight = 1'000'000;
 // A key file holds one key; anything larger is the wrong file.
 constexpr std::uint64_t kMaxKeyFileBytes = 64 * 1024;
 constexpr std::size_t kMinAdminTokenChars = 16;
+constexpr std::size_t kMaxRedisNameChars = 256;
+constexpr Duration kMinLeaseTtl{1'000};
 
 // Editors and `echo` end files with a newline; one is not part of a key or token.
 void strip_one_newline(std::string& s) {
@@ -181,6 +185,14 @@ bool valid_host_name(std::string_view host) {
   return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
     return is_alnum(c) || c == '-' || c == '.' || c == '_';
   });
+}
+
+// `state.prefix`: the first part of every Redis key; no braces, so it never forms a hash tag.
+bool valid_state_prefix(std::string_view prefix) {
+  return !prefix.empty() && prefix.size() <= 64 &&
+         std::all_of(prefix.begin(), prefix.end(), [](char c) {
+           return is_alnum(c) || c == '_' || c == '.' || c == ':' || c == '-';
+         });
 }
 
 bool valid_ipv6_literal(std::string_view host) {
@@ -746,36 +758,260 @@ class ConfigBuilder {
     return true;
   }
 
+  // `state:`. Every key is read and checked whatever the store; the Redis-only cross-checks
+  // (url required, tls only with rediss://) apply to `store: redis`, and with `store: memory`
+  // the other keys are reported as unused.
   void read_state(const Located& section) {
     StateSettings& s = config_.state;
     std::string store = "memory";
-    std::optional<Located> url;
-    bool url_ok = true;
+    std::optional<Located> url, username, password, password_file, database, tls, prefix;
+    std::optional<Located> reconnect, lease, sync_interval, on_unavailable;
+    std::vector<std::string> given;
+    auto note = [&](std::string_view key, std::optional<Located>& slot) {
+      return [&slot, &given, key](const Located& v) {
+        slot = v;
+        given.emplace_back(key);
+      };
+    };
+    auto duration = [&](std::string_view key, Duration& target) {
+      return [this, &target, &given, key](const Located& v) {
+        given.emplace_back(key);
+        assign(target, r_.duration(v, false));
+      };
+    };
+    const std::size_t errors_before = r_.error_count();
     bool ok = r_.read_map(
         section, {
                      {"store", kOptional,
                       [&](const Located& v) { assign(store, r_.one_of(v, "store", kStores)); }},
-                     {"url", kOptional,
-                      [&](const Located& v) {
-                        url = v;
-                        std::optional<std::string> text = r_.string(v);
-                        url_ok = text.has_value();
-                        assign(s.url, std::move(text));
-                      }},
+                     {"url", kOptional, note("url", url)},
+                     {"username", kOptional, note("username", username)},
+                     {"password", kOptional, note("password", password)},
+                     {"password_file", kOptional, note("password_file", password_file)},
+                     {"database", kOptional, note("database", database)},
+                     {"tls", kOptional, note("tls", tls)},
+                     {"prefix", kOptional, note("prefix", prefix)},
+                     {"connect_timeout", kOptional, duration("connect_timeout", s.connect_timeout)},
+                     {"command_timeout", kOptional, duration("command_timeout", s.command_timeout)},
+                     {"reconnect", kOptional, note("reconnect", reconnect)},
+                     {"on_unavailable", kOptional, note("on_unavailable", on_unavailable)},
+                     {"lease", kOptional, note("lease", lease)},
+                     {"sync_interval", kOptional, note("sync_interval", sync_interval)},
                  });
-    s.store = store == "redis" ? StateSettings::Store::redis : StateSettings::Store::memory;
-    if (!ok || !url_ok || s.store != StateSettings::Store::redis) {
+    if (!ok) {
       return;
     }
-    if (s.url.empty()) {
-      r_.error(url ? *url : section, "a url is required when store is 'redis'");
-    } else if (!s.url.starts_with("redis://") && !s.url.starts_with("rediss://")) {
-      r_.error(*url, "expected a redis:// or rediss:// URL, got '" + s.url + "'");
+    s.store = store == "redis" ? StateSettings::Store::redis : StateSettings::Store::memory;
+    const bool redis = s.store == StateSettings::Store::redis;
+    if (url) {
+      read_state_url(*url, s);
+    } else if (redis) {
+      r_.error(section, "a url is required when store is 'redis'");
     }
-    // Said plainly rather than pretended: replicas do not share counters yet.
-    config_.notices.push_back(
-        "state.store: redis is not implemented yet: budgets and rate limits are kept in each "
-        "process's memory, so every replica enforces them on its own");
+    if (username) {
+      if (std::optional<std::string> u = r_.non_empty_string(*username)) {
+        if (valid_redis_username(*username, *u)) {
+          s.username = std::move(*u);
+        }
+      }
+    }
+    if (password && password_file) {
+      r_.error(*password_file, "only one of password and password_file may be set");
+    } else if (password) {
+      std::optional<std::string> p = r_.string(*password);
+      const WipeOnExit wipe_p(p);
+      // Empty (`${REDIS_PASSWORD:-}` unset) = no password, unless the URL gave one.
+      if (p && !p->empty() && valid_redis_password(*password, *p)) {
+        s.password.assign(p->data(), p->size());
+      }
+    } else if (password_file) {
+      read_redis_password_file(*password_file, s);
+    }
+    if (database) {
+      assign(s.database, r_.integer(*database, 0, kMaxRedisDatabase,
+                                    "expected a database index from 0 to " +
+                                        std::to_string(kMaxRedisDatabase)));
+    }
+    if (tls) {
+      read_state_tls(*tls, s, redis && url);
+    }
+    if (prefix) {
+      if (std::optional<std::string> p = r_.string(*prefix)) {
+        if (valid_state_prefix(*p)) {
+          s.prefix = std::move(*p);
+        } else {
+          r_.error(*prefix, "invalid prefix '" + *p +
+                                "' (1 to 64 of letters, digits, '_', '.', ':' and '-')");
+        }
+      }
+    }
+    if (reconnect) {
+      read_state_reconnect(*reconnect, s);
+    }
+    if (on_unavailable) {
+      if (std::optional<std::string> m = r_.one_of(*on_unavailable, "mode", kStateUnavailable)) {
+        s.on_unavailable = *m == "local"    ? StateUnavailable::local
+                           : *m == "reject" ? StateUnavailable::reject
+                                            : StateUnavailable::self_hosted_only;
+      }
+    }
+    if (lease) {
+      read_state_lease(*lease, s);
+    }
+    if (sync_interval) {
+      std::optional<Duration> d = r_.duration(*sync_interval, false);
+      if (d && *d * 2 >= s.lease_ttl) {
+        r_.error(*sync_interval, "must be less than half of lease.ttl (" +
+                                     std::to_string(s.lease_ttl.count()) + "ms)");
+      } else {
+        assign(s.sync_interval, std::move(d));
+      }
+    }
+    if (redis && !s.username.empty() && s.password.empty() && r_.error_count() == errors_before) {
+      r_.error(username ? *username : *url,
+               "a user name needs a password (AUTH takes both): set password or password_file");
+    }
+    if (!redis && !given.empty()) {
+      std::string keys;
+      for (const std::string& k : given) {
+        keys += (keys.empty() ? "" : ", ") + k;
+      }
+      config_.notices.push_back("state: " + keys +
+                                " unused: they apply to store 'redis' only (store is 'memory')");
+    }
+  }
+
+  void read_state_url(const Located& v, StateSettings& s) {
+    std::optional<std::string> text = r_.string(v);
+    const WipeOnExit wipe_text(text);
+    if (!text) {
+      return;
+    }
+    std::string problem;
+    std::optional<RedisUrl> u = parse_redis_url(*text, problem);
+    if (!u) {
+      r_.error(v, std::move(problem));
+      return;
+    }
+    s.url = redact_redis_url(*text);  // the password lives in `password` only
+    s.tls = u->tls;
+    s.host = std::move(u->host);
+    s.port = u->port;
+    s.database = u->database.value_or(0);
+    s.username = std::move(u->username);
+    if (u->password) {
+      assign_secret(s.password, std::move(u->password));
+    }
+  }
+
+  void read_state_tls(const Located& section, StateSettings& s, bool check_scheme) {
+    r_.read_map(section, {
+                             {"ca_file", kOptional,
+                              [&](const Located& v) { assign(s.ca_file, r_.readable_file(v)); }},
+                             {"server_name", kOptional,
+                              [&](const Located& v) {
+                                std::optional<std::string> n = r_.non_empty_string(v);
+                                if (n && (n->size() > 253 || !valid_host_name(*n))) {
+                                  r_.error(v, "invalid server name '" + *n + "'");
+                                } else {
+                                  assign(s.server_name, std::move(n));
+                                }
+                              }},
+                         });
+    if (check_scheme && !s.url.empty() && !s.tls) {
+      r_.error(section, "tls needs a rediss:// url (the url is redis://, without TLS)");
+    }
+  }
+
+  void read_state_reconnect(const Located& section, StateSettings& s) {
+    std::optional<Located> max_node;
+    r_.read_map(section,
+                {
+                    {"min", kOptional,
+                     [&](const Located& v) { assign(s.reconnect_min, r_.duration(v, false)); }},
+                    {"max", kOptional,
+                     [&](const Located& v) {
+                       max_node = v;
+                       assign(s.reconnect_max, r_.duration(v, false));
+                     }},
+                });
+    if (s.reconnect_min > s.reconnect_max) {
+      r_.error(max_node ? *max_node : section, "reconnect.max (" +
+                                                   std::to_string(s.reconnect_max.count()) +
+                                                   "ms) must not be less than reconnect.min (" +
+                                                   std::to_string(s.reconnect_min.count()) + "ms)");
+    }
+  }
+
+  void read_state_lease(const Located& section, StateSettings& s) {
+    std::optional<Located> ttl_node, horizon_node;
+    r_.read_map(section, {
+                             {"ttl", kOptional,
+                              [&](const Located& v) {
+                                ttl_node = v;
+                                std::optional<Duration> d = r_.duration(v, false);
+                                if (d && *d < kMinLeaseTtl) {
+                                  r_.error(v, "must be at least 1s");
+                                } else {
+                                  assign(s.lease_ttl, std::move(d));
+                                }
+                              }},
+                             {"horizon", kOptional,
+                              [&](const Located& v) {
+                                horizon_node = v;
+                                assign(s.lease_horizon, r_.duration(v, false));
+                              }},
+                         });
+    if (s.lease_horizon >= s.lease_ttl) {
+      r_.error(horizon_node ? *horizon_node
+               : ttl_node   ? *ttl_node
+                            : section,
+               "lease.horizon (" + std::to_string(s.lease_horizon.count()) +
+                   "ms) must be less than lease.ttl (" + std::to_string(s.lease_ttl.count()) +
+                   "ms)");
+    }
+  }
+
+  // ACL user names are one word of visible characters.
+  bool valid_redis_username(const Located& v, std::string_view name) {
+    if (name.size() > kMaxRedisNameChars ||
+        !std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+      r_.error(v, "must be at most " + std::to_string(kMaxRedisNameChars) +
+                      " visible ASCII characters (no spaces or control characters)");
+      return false;
+    }
+    return true;
+  }
+
+  bool valid_redis_password(const Located& v, std::string_view password) {
+    if (!valid_header_value(password) || password.find('\t') != std::string_view::npos) {
+      r_.error(v, "must not contain control characters");
+      return false;
+    }
+    return true;
+  }
+
+  void read_redis_password_file(const Located& v, StateSettings& s) {
+    std::string path;
+    std::optional<std::string> password = r_.file_contents(v, kMaxKeyFileBytes, &path);
+    const WipeOnExit wipe_password(password);
+    if (!password) {
+      return;
+    }
+    if (std::optional<std::string> exposed = exposed_secret_file(path)) {
+      r_.error(v, std::move(*exposed));
+      return;
+    }
+    strip_one_newline(*password);
+    if (password->empty()) {
+      r_.error(v, "password file is empty");
+      return;
+    }
+    if (!valid_redis_password(v, *password)) {
+      return;
+    }
+    assign_secret(s.password, std::move(password));
+    s.password_file = std::move(path);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -104,7 +104,8 @@ struct StateSettings {
   enum class Store { memory, redis };
   Store store = Store::memory;
   /// `redis://[user[:password]@]host[:port][/db]` or `rediss://...` (TLS). The parts below are
-  /// filled from it; the explicit keys override the URL's parts.
+  /// filled from it; the explicit keys override the URL's parts. Kept as written but with the
+  /// password replaced by `***` (see policies/redis_url.h), so it may be logged.
   std::string url;
   bool tls = false;  ///< rediss://
   std::string host;  ///< without brackets for IPv6

@@ -108,6 +108,11 @@ TEST(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_EQ(c.admin.listen, "localhost:0");
   EXPECT_EQ(c.state.store, config::StateSettings::Store::redis);
   EXPECT_EQ(c.state.url, "redis://cache:6379/1");
+  EXPECT_EQ(c.state.host, "cache");
+  EXPECT_EQ(c.state.port, 6379);
+  EXPECT_EQ(c.state.database, 1u);
+  EXPECT_FALSE(c.state.tls);
+  EXPECT_TRUE(c.notices.empty()) << ::testing::PrintToString(c.notices);
 
   ASSERT_EQ(c.backends.size(), 3u);
   const Backend& gpu = c.backends[0];
