@@ -76,7 +76,7 @@ tenants:
                            daily + R"(, monthly_usd: 100, on_exhausted: reject}}
 auth: {anonymous_tenant: team}
 )";
-  config::LoadResult r = config::load_string(yaml, "t.yaml", ".");
+  config::LoadResult r = config::load_string(yaml, "t.yaml");
   EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors.front().to_string());
   return std::make_shared<const config::Config>(std::move(*r.config));
 }

@@ -66,12 +66,12 @@ TEST(BudgetLeaseTest, SettleReturnsTheUnusedPartAndJournalsTheSpend) {
   // Usage beyond the reservation is paid from the headroom.
   const Nanos second = *lease.take(100, 100);
   lease.settle(second, 400);
-  EXPECT_EQ(lease.headroom(), 450);
+  EXPECT_EQ(lease.headroom(), 350);
   EXPECT_EQ(lease.take_unreported(), 650);
   EXPECT_EQ(lease.unreported(), 0);
   // Spend admitted without the lease still counts against it.
   lease.journal(500);
-  EXPECT_EQ(lease.headroom(), -50);
+  EXPECT_EQ(lease.headroom(), -150);
   EXPECT_FALSE(lease.take(1, 1));
   EXPECT_EQ(lease.take_for_release(1'000), 0) << "nothing to give back from a debt";
 }
