@@ -1,6 +1,7 @@
 #include "gateway/redis_connection.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -80,14 +81,19 @@ namespace {
 // the stream. The request is wiped afterwards: it may hold the password.
 asio::awaitable<Result> setup_command(Connection& c, const ConnectSettings& s,
                                       std::vector<std::string> args, const std::string& timed_out) {
+  std::size_t size = 16;
+  for (const std::string& a : args) {
+    size += a.size() + 24;  // "$<len>\r\n" + bytes + "\r\n"
+  }
   std::string out;
-  append_command(out, args);
+  out.reserve(size);  // one allocation: no stray copy of the password in freed memory
+  append_command(out, args, /*secret=*/true);
   for (std::string& a : args) {
-    std::fill(a.begin(), a.end(), '\0');
+    explicit_bzero(a.data(), a.size());
   }
   auto [wec, wn] = co_await c.write(asio::buffer(out));
   (void)wn;
-  std::fill(out.begin(), out.end(), '\0');
+  explicit_bzero(out.data(), out.size());
   if (wec) {
     co_return wec == beast::error::timeout
         ? failure(s.prefix, Error::timeout, timed_out)
@@ -222,7 +228,9 @@ asio::awaitable<Result> establish(Connection& c, const ConnectSettings& s, ssl::
   }
 
   if (!s.password.empty()) {
-    std::vector<std::string> auth{"AUTH"};
+    std::vector<std::string> auth;
+    auth.reserve(3);  // no reallocation leaving a copy of the password behind
+    auth.emplace_back("AUTH");
     if (!s.username.empty()) {
       auth.push_back(s.username);
     }
