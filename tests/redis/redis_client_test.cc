@@ -110,6 +110,16 @@ TEST_F(RedisClientTest, SetGetIncrbyRoundTrips) {
   EXPECT_EQ(server.url(), "redis://127.0.0.1:" + std::to_string(server.port()));
 }
 
+TEST_F(RedisClientTest, HostNamesAreResolved) {
+  RedisServer server;
+  config::StateSettings s = settings(server.port());
+  s.host = "localhost";  // /etc/hosts: no query leaves the machine
+  Client c(io_.get_executor(), s);
+  Result r = run(c.ping());
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(c.server(), "localhost:" + std::to_string(server.port()));
+}
+
 TEST_F(RedisClientTest, ThousandConcurrentCommandsAreAnsweredInOrderOnOneConnection) {
   RedisServer server;
   Client c(io_.get_executor(), settings(server.port()));
@@ -275,6 +285,13 @@ TEST_F(RedisClientTest, TlsWithTheTestCa) {
     EXPECT_EQ(server.cli({"GET", "k"}), "over-tls");
   }
   s.server_name = "localhost";  // SNI and the name verified: the certificate's DNS name
+  {
+    Client c(io_.get_executor(), s);
+    Result r = run(c.ping());
+    EXPECT_TRUE(r.ok()) << r.message;
+  }
+  s.server_name.clear();
+  s.host = "localhost";  // the host name is the default server name
   {
     Client c(io_.get_executor(), s);
     Result r = run(c.ping());
