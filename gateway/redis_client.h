@@ -7,8 +7,9 @@
 // Thread-safety: none. A Client and every coroutine calling it run on the one executor given to
 // the constructor (the gateway's state thread); that is what makes it lock-free.
 //
-// Lifetime: commands in flight keep the client's internals alive; destroying the Client closes
-// the connection and completes them with Error::io.
+// Lifetime: a command must be started (awaited) while the Client exists; once started it keeps
+// the client's internals alive, and destroying the Client closes the connection and completes
+// it with Error::io.
 
 #include <memory>
 #include <string>

@@ -1,6 +1,7 @@
 #include "gateway/redis_protocol.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <new>
 
@@ -33,7 +34,7 @@ std::string_view to_string(Error e) {
   return "unknown";
 }
 
-void append_command(std::string& out, std::span<const std::string> args) {
+void append_command(std::string& out, std::span<const std::string> args, bool secret) {
   std::vector<const char*> argv;
   std::vector<std::size_t> lengths;
   argv.reserve(args.size());
@@ -49,6 +50,9 @@ void append_command(std::string& out, std::span<const std::string> args) {
     throw std::bad_alloc();  // the formatter fails only when malloc does
   }
   out.append(command, static_cast<std::size_t>(n));
+  if (secret) {
+    explicit_bzero(command, static_cast<std::size_t>(n));
+  }
   redisFreeCommand(command);
 }
 

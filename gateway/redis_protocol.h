@@ -30,8 +30,8 @@ enum class Error { none, connect, tls, auth, timeout, io, protocol, too_large, s
 std::string_view to_string(Error e);
 
 /// Appends `args` as one RESP command (an array of bulk strings) to `out`. `args` must not be
-/// empty.
-void append_command(std::string& out, std::span<const std::string> args);
+/// empty. With `secret` (AUTH), the formatter's scratch copy is wiped before it is freed.
+void append_command(std::string& out, std::span<const std::string> args, bool secret = false);
 
 /// Incremental RESP2 parser. Feed bytes as they arrive, then take complete replies in order.
 /// It fails closed, for good, on malformed input or when a reply breaks a limit; the connection

@@ -106,6 +106,18 @@ TEST_F(RedisClientTest, SetGetIncrbyRoundTrips) {
   EXPECT_EQ(r.message, "redis " + c.server() + ": ERR value is not an integer or out of range");
   EXPECT_TRUE(c.connected());  // an error reply is an answer, not a broken connection
   EXPECT_EQ(cmd(c, {"PING"}).reply.str, "PONG");
+  EXPECT_EQ(server.cli({"GET", "k"}), "value");  // what the client wrote, seen from outside
+  EXPECT_EQ(server.url(), "redis://127.0.0.1:" + std::to_string(server.port()));
+}
+
+TEST_F(RedisClientTest, HostNamesAreResolved) {
+  RedisServer server;
+  config::StateSettings s = settings(server.port());
+  s.host = "localhost";  // /etc/hosts: no query leaves the machine
+  Client c(io_.get_executor(), s);
+  Result r = run(c.ping());
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(c.server(), "localhost:" + std::to_string(server.port()));
 }
 
 TEST_F(RedisClientTest, ThousandConcurrentCommandsAreAnsweredInOrderOnOneConnection) {
@@ -228,6 +240,7 @@ TEST_F(RedisClientTest, AclUserRightAndWrong) {
     ASSERT_TRUE(run(c.ping()).ok());
     Result who = cmd(c, {"ACL", "WHOAMI"});
     EXPECT_EQ(who.reply.str, "switchboard");
+    EXPECT_EQ(server.cli({"ACL", "WHOAMI"}), "switchboard");
   }
   s.password = "default-user-pass";  // the default user's password is not this user's
   {
@@ -269,8 +282,16 @@ TEST_F(RedisClientTest, TlsWithTheTestCa) {
     ASSERT_TRUE(r.ok()) << r.message;
     EXPECT_EQ(cmd(c, {"SET", "k", "over-tls"}).reply.str, "OK");
     EXPECT_EQ(cmd(c, {"GET", "k"}).reply.str, "over-tls");
+    EXPECT_EQ(server.cli({"GET", "k"}), "over-tls");
   }
   s.server_name = "localhost";  // SNI and the name verified: the certificate's DNS name
+  {
+    Client c(io_.get_executor(), s);
+    Result r = run(c.ping());
+    EXPECT_TRUE(r.ok()) << r.message;
+  }
+  s.server_name.clear();
+  s.host = "localhost";  // the host name is the default server name
   {
     Client c(io_.get_executor(), s);
     Result r = run(c.ping());

@@ -89,6 +89,17 @@ TEST(ReplyParserTest, UnknownTypeByteIsAProtocolError) {
   EXPECT_EQ(p.next(r), Status::failed);
 }
 
+TEST(ReplyParserTest, OutOfRangeLengthsAndIntegersAreProtocolErrors) {
+  for (std::string_view bad : {"*4294967297\r\n:1\r\n", "*-2\r\n", "$-5\r\n",
+                               "$18446744073709551615\r\nab\r\n", ":12a\r\n"}) {
+    ReplyParser p;
+    p.feed(bad);
+    Reply r;
+    EXPECT_EQ(p.next(r), Status::failed) << bad;
+    EXPECT_EQ(p.error(), Error::protocol) << bad;
+  }
+}
+
 TEST(ReplyParserTest, ArrayOfMoreThan1024ElementsIsTooLarge) {
   {
     ReplyParser p;

@@ -177,6 +177,60 @@ void RedisServer::restart() {
   }
 }
 
+std::string RedisServer::url() const {
+  return std::string(options_.tls ? "rediss" : "redis") + "://127.0.0.1:" + std::to_string(port_);
+}
+
+std::string RedisServer::cli(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{"redis-cli",        "-h", "127.0.0.1", "-p", std::to_string(port_),
+                                "--no-auth-warning"};
+  if (!options_.acl_user.empty()) {
+    argv.insert(argv.end(), {"--user", options_.acl_user, "--pass", options_.acl_password});
+  } else if (!options_.requirepass.empty()) {
+    argv.insert(argv.end(), {"-a", options_.requirepass});
+  }
+  if (options_.tls) {
+    argv.insert(argv.end(), {"--tls", "--cacert", ca_file()});
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> raw;
+  for (std::string& a : argv) {
+    raw.push_back(a.data());
+  }
+  raw.push_back(nullptr);
+
+  int out[2];
+  if (::pipe(out) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, "redis-cli", &actions, nullptr, raw.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  std::string text;
+  if (rc == 0) {
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(out[0], buf, sizeof buf)) > 0) {
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(out[0]);
+  int status = 0;
+  if (rc != 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("redis-cli failed: " + text);
+  }
+  if (text.ends_with('\n')) {
+    text.pop_back();
+  }
+  return text;
+}
+
 std::string RedisServer::log() const {
   std::ifstream in(dir_ / "redis.log");
   std::ostringstream out;

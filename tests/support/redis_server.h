@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace sb::testing {
 
@@ -40,6 +41,15 @@ class RedisServer {
   void kill9();
   /// Starts again on the same port (after stop() or kill9()); throws like the constructor.
   void restart();
+
+  /// `redis://127.0.0.1:PORT` or `rediss://127.0.0.1:PORT` (no credentials).
+  std::string url() const;
+
+  /// Runs one command through `redis-cli` (as the ACL user when there is one, else with
+  /// requirepass; over TLS with the test CA when TLS is on) and returns its output without the
+  /// final newline (e.g. "OK", "42", "" for nil). Lets tests that link no production code look
+  /// into the server. Throws std::runtime_error when redis-cli cannot run or fails.
+  std::string cli(const std::vector<std::string>& args) const;
 
   /// The server's log so far (for failure messages).
   std::string log() const;
