@@ -162,6 +162,18 @@ AdmissionResult SharedStore::admit(std::size_t tenant, const Ask& ask) {
     return res;
   };
 
+  // Demand is counted first, taken or not: leases are sized from it.
+  if (lim.rpm > 0) {
+    t.requests.note_demand(1);
+  }
+  if (lim.tpm > 0) {
+    t.tokens.note_demand(ask.tokens);
+  }
+  if (ask.enforce_budget && ask.cost > 0) {
+    for (int k = 0; k < 2; ++k) {
+      t.budget[k][static_cast<std::size_t>((k == 0 ? p.day : p.month) % 4)].note_demand(ask.cost);
+    }
+  }
   if (lim.rpm > 0 && !(requests = t.requests.take(1, 1, now_ms))) {
     return short_lease();
   }

@@ -149,6 +149,7 @@ struct TenantShare::Book {
   std::array<double, 2> rate_rate{};
   std::array<std::uint64_t, 2> rate_seen{};
   std::int64_t rates_read_ms = 0;
+  std::array<std::int64_t, 2> last_demand_ms{};
 
   // From the latest reply.
   std::array<Nanos, 2> free{};     ///< limit - spent - leased (what nobody holds)
@@ -502,6 +503,10 @@ struct StateSync::Impl {
     if (b.last_ok_ms == 0 || b.unspent[kind] < kScarceAsks * biggest) {
       return 0;
     }
+    // Idle for a horizon: nothing held ahead (what is left goes back at once).
+    if (StateSync::steady_ms() - b.last_demand_ms[kind] > horizon_ms()) {
+      return 0;
+    }
     const double want = b.budget_rate[kind] * static_cast<double>(horizon_ms()) / 1000.0;
     if (want < 1) {
       return 0;
@@ -525,10 +530,10 @@ struct StateSync::Impl {
       for (int k = 0; k < 2; ++k) {
         b.budget_seen[k] = 0;
         for (const BudgetLease& l : t.budget[k]) {
-          b.budget_seen[k] += l.consumed();
+          b.budget_seen[k] += l.demand();
         }
       }
-      b.rate_seen = {t.requests.consumed(), t.tokens.consumed()};
+      b.rate_seen = {t.requests.demand(), t.tokens.demand()};
       return;
     }
     if (dt < 0.05) {
@@ -539,13 +544,16 @@ struct StateSync::Impl {
     for (int k = 0; k < 2; ++k) {
       std::uint64_t seen = 0;
       for (const BudgetLease& l : t.budget[k]) {
-        seen += l.consumed();
+        seen += l.demand();
+      }
+      if (seen != b.budget_seen[k]) {
+        b.last_demand_ms[k] = now_ms;
       }
       const double rate = static_cast<double>(seen - b.budget_seen[k]) / dt;
       b.budget_rate[k] += alpha * (rate - b.budget_rate[k]);
       b.budget_seen[k] = seen;
     }
-    const std::array<std::uint64_t, 2> seen{t.requests.consumed(), t.tokens.consumed()};
+    const std::array<std::uint64_t, 2> seen{t.requests.demand(), t.tokens.demand()};
     for (int r = 0; r < 2; ++r) {
       const double rate = static_cast<double>(seen[r] - b.rate_seen[r]) / dt;
       b.rate_rate[r] += alpha * (rate - b.rate_rate[r]);

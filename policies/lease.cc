@@ -17,7 +17,6 @@ std::optional<Nanos> BudgetLease::take(Nanos min, Nanos max) {
     const Nanos amount = std::min(cur, max);
     if (headroom_.compare_exchange_weak(cur, cur - amount, std::memory_order_acq_rel,
                                         std::memory_order_acquire)) {
-      consumed_.fetch_add(static_cast<std::uint64_t>(amount), std::memory_order_relaxed);
       return amount;
     }
   }
@@ -65,7 +64,6 @@ std::optional<RateLease::Taken> RateLease::take(std::uint64_t min, std::uint64_t
     const std::uint64_t amount = std::min(have, max);
     if (word_.compare_exchange_weak(cur, pack(grant_of(cur), have - amount),
                                     std::memory_order_acq_rel, std::memory_order_acquire)) {
-      consumed_.fetch_add(amount, std::memory_order_relaxed);
       return Taken{amount, grant_of(cur)};
     }
   }

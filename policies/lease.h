@@ -37,6 +37,11 @@ class BudgetLease {
   /// Takes as much as there is up to `max`, when that is at least `min`. nullopt otherwise
   /// (nothing taken). `min` is at least 1 unless `max` is 0.
   std::optional<Nanos> take(Nanos min, Nanos max);
+  /// Counts what a request asks for, taken or not (the lease is sized from the rate of this).
+  void note_demand(Nanos amount) {
+    demand_.fetch_add(static_cast<std::uint64_t>(amount > 0 ? amount : 0),
+                      std::memory_order_relaxed);
+  }
   /// Gives back an amount taken and not used (a reservation refused elsewhere).
   void give_back(Nanos amount) {
     if (amount > 0) {
@@ -59,8 +64,9 @@ class BudgetLease {
   Nanos headroom() const { return headroom_.load(std::memory_order_acquire); }
   Nanos unreported() const { return unreported_.load(std::memory_order_acquire); }
   std::int64_t period() const { return period_.load(std::memory_order_acquire); }
-  /// Total ever taken: the background thread derives the replica's spending rate from it.
-  std::uint64_t consumed() const { return consumed_.load(std::memory_order_relaxed); }
+  /// Total ever asked for (taken or not): the background thread sizes the lease from its rate,
+  /// so a replica whose requests find the lease short still shows the demand.
+  std::uint64_t demand() const { return demand_.load(std::memory_order_relaxed); }
 
   // --- Background thread only.
 
@@ -78,7 +84,7 @@ class BudgetLease {
  private:
   alignas(64) std::atomic<Nanos> headroom_{0};
   std::atomic<Nanos> unreported_{0};
-  std::atomic<std::uint64_t> consumed_{0};
+  std::atomic<std::uint64_t> demand_{0};
   std::atomic<std::int64_t> period_{-1};
   std::atomic<std::int64_t> valid_until_ms_{0};
 };
@@ -99,6 +105,8 @@ class RateLease {
   /// Takes as much as there is up to `max`, when that is at least `min` and the grant is still
   /// valid at `now_ms`. nullopt otherwise (nothing taken).
   std::optional<Taken> take(std::uint64_t min, std::uint64_t max, std::int64_t now_ms);
+  /// Counts what a request asks for, taken or not (the lease is sized from the rate of this).
+  void note_demand(std::uint64_t amount) { demand_.fetch_add(amount, std::memory_order_relaxed); }
   /// Returns unused allowance to the grant it came from, if that grant is still the current one
   /// (otherwise it stays counted: a limit is never exceeded by a give-back).
   void give_back(std::uint32_t grant, std::uint64_t amount);
@@ -107,7 +115,7 @@ class RateLease {
   void overrun(std::uint64_t amount) { overrun_.fetch_add(amount, std::memory_order_acq_rel); }
 
   std::uint64_t available() const { return amount_of(word_.load(std::memory_order_acquire)); }
-  std::uint64_t consumed() const { return consumed_.load(std::memory_order_relaxed); }
+  std::uint64_t demand() const { return demand_.load(std::memory_order_relaxed); }
 
   // --- Background thread only.
 
@@ -132,7 +140,7 @@ class RateLease {
 
   alignas(64) std::atomic<std::uint64_t> word_{0};
   std::atomic<std::uint64_t> overrun_{0};
-  std::atomic<std::uint64_t> consumed_{0};
+  std::atomic<std::uint64_t> demand_{0};
   std::atomic<std::int64_t> valid_until_ms_{0};
 };
 
