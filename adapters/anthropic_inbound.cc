@@ -386,10 +386,11 @@ std::string message_id(std::string_view openai_id) {
 
 /// Anthropic's usage members (after the opening brace's position), from OpenAI counts.
 std::string usage_members(const Usage& u) {
-  const std::int64_t input = std::max<std::int64_t>(0, u.input - u.cached_input);
+  const std::int64_t input = std::max<std::int64_t>(0, u.input - u.cached_input - u.cache_write);
   return "\"input_tokens\":" + std::to_string(input) +
-         ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":" +
-         std::to_string(u.cached_input) + ",\"output_tokens\":" + std::to_string(u.output);
+         ",\"cache_creation_input_tokens\":" + std::to_string(u.cache_write) +
+         ",\"cache_read_input_tokens\":" + std::to_string(u.cached_input) +
+         ",\"output_tokens\":" + std::to_string(u.output);
 }
 
 std::string error_json(std::string_view type, std::string_view message) {
@@ -784,6 +785,7 @@ void AnthropicStreamWriter::start_message(std::string_view openai_id, std::strin
   if (usage_) {
     start.input = usage_->input;
     start.cached_input = usage_->cached_input;
+    start.cache_write = usage_->cache_write;
   } else {
     start.input = estimated_input_;
   }
