@@ -442,3 +442,106 @@ TEST_F(MoneyTest, AnExhaustedBudgetKeepsRequestsSelfHostedWhenConfigured) {
 
 }  // namespace
 }  // namespace sb::testing
+
+namespace sb::testing {
+namespace {
+
+// The cap reaches every provider in its own field: Anthropic max_tokens, Gemini
+// generationConfig.maxOutputTokens, Bedrock inferenceConfig.maxTokens, Ollama options.num_predict,
+// TGI max_tokens (it reads no max_completion_tokens), vLLM max_completion_tokens, and the
+// /v1/messages dialect's max_tokens through any of them.
+TEST_F(MoneyTest, TheCapIsWrittenInEveryProvidersFormat) {
+  FakeUpstreamOptions o;
+  o.name = "vendor";
+  FakeUpstream vendor(o);
+  const std::string root = "http://127.0.0.1:" + std::to_string(vendor.port());
+  // Output at $100 per million (self-hosted: $360 an hour at 1000 tokens/s, the same per token);
+  // a worst case of 4000 output tokens ($0.40) against $0.10 a day.
+  const std::string price = "    price: {input_per_mtok: 100, output_per_mtok: 100}\n";
+  const std::string gpu = "    price: {gpu_hour_usd: 360, tokens_per_second: 1000}\n";
+  const std::string common = "    max_output_tokens: 4000\n    clearance: restricted\n";
+  start(head(R"(  anthropic:
+    provider: anthropic
+    allow_insecure: true   # an http:// stand-in
+    base_url: ")" +
+                 vendor.base_url() + "\"\n    api_key: k\n    model: claude-3-5-sonnet-20241022\n" +
+                 price + common +
+                 R"(  gemini:
+    provider: gemini
+    allow_insecure: true   # an http:// stand-in
+    base_url: ")" +
+                 vendor.base_url() + "\"\n    api_key: k\n    model: gemini-2.0-flash\n" + price +
+                 common +
+                 R"(  bedrock:
+    provider: bedrock
+    allow_insecure: true   # an http:// stand-in
+    base_url: ")" +
+                 root + R"("
+    model: anthropic.claude-3-5-sonnet-20240620-v1:0
+    aws: {region: us-east-1, access_key_id: AKIDEXAMPLE, secret_access_key: secret}
+)" + price + common +
+                 R"(  ollama:
+    provider: ollama
+    api: native
+    base_url: ")" +
+                 root + "\"\n    model: llama3\n" + gpu + common + R"(  tgi:
+    provider: tgi
+    base_url: ")" +
+                 vendor.base_url() + "\"\n    model: m\n" + gpu + common + R"(  vllm:
+    provider: vllm
+    base_url: ")" +
+                 vendor.base_url() + "\"\n    model: m\n" + gpu + common,
+             std::string("models:\n") +
+                 "  anthropic: {candidates: [anthropic]}\n  gemini: {candidates: [gemini]}\n"
+                 "  bedrock: {candidates: [bedrock]}\n  ollama: {candidates: [ollama]}\n"
+                 "  tgi: {candidates: [tgi]}\n  vllm: {candidates: [vllm]}\n"
+                 "tenants:\n  team: {api_keys: [\"" +
+                 kTeamKeyHash + "\"], budget: {daily_usd: 0.1, on_exhausted: reject}}\n"));
+  struct Case {
+    std::string alias;
+    std::vector<std::string> path;  // to the cap in the upstream body
+  };
+  const std::vector<Case> cases = {
+      {"anthropic", {"max_tokens"}},
+      {"gemini", {"generationConfig", "maxOutputTokens"}},
+      {"bedrock", {"inferenceConfig", "maxTokens"}},
+      {"ollama", {"options", "num_predict"}},
+      {"tgi", {"max_tokens"}},
+      {"vllm", {"max_completion_tokens"}},
+  };
+  std::size_t seen = 0;
+  for (const Case& c : cases) {
+    for (const bool messages : {false, true}) {
+      auto r = messages ? post("/v1/messages",
+                               "{\"model\":\"" + c.alias +
+                                   "\",\"max_tokens\":4000,\"messages\":[{\"role\":\"user\","
+                                   "\"content\":\"write a long story\"}]}",
+                               true)
+                        : post("/v1/chat/completions",
+                               chat_body(c.alias, "write a long story", false), true);
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200u) << c.alias << " " << r->body;
+      const std::string cap = r->header("x-switchboard-max-tokens-capped");
+      ASSERT_FALSE(cap.empty()) << c.alias;
+      EXPECT_GE(std::stoll(cap), 256) << c.alias;
+      EXPECT_LT(std::stoll(cap), 1000) << c.alias;
+      EXPECT_FALSE(r->header("x-switchboard-cost-usd").empty()) << c.alias;
+      const std::vector<RecordedRequest> got = vendor.requests();
+      ASSERT_EQ(got.size(), ++seen) << c.alias;
+      const boost::json::value body = boost::json::parse(got.back().body);
+      const boost::json::value* v = &body;
+      // /v1/messages carries Anthropic's max_tokens, translated to OpenAI's max_tokens: the
+      // member the request used is the one capped.
+      const std::vector<std::string> path =
+          messages && c.alias == "vllm" ? std::vector<std::string>{"max_tokens"} : c.path;
+      for (const std::string& key : path) {
+        v = v->as_object().if_contains(key);
+        ASSERT_NE(v, nullptr) << c.alias << ": " << got.back().body;
+      }
+      EXPECT_EQ(v->to_number<std::int64_t>(), std::stoll(cap)) << c.alias << got.back().body;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sb::testing
