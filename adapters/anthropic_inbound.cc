@@ -561,7 +561,8 @@ std::optional<std::string> anthropic_to_openai_request(const json::object& body,
 
 std::optional<std::string> try_openai_to_anthropic_response(std::string_view body,
                                                             std::string_view model,
-                                                            std::string& error) {
+                                                            std::string& error,
+                                                            std::int64_t cache_write) {
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   const json::object* completion = !ec ? v.if_object() : nullptr;
@@ -605,7 +606,10 @@ std::optional<std::string> try_openai_to_anthropic_response(std::string_view bod
     }
   }
 
-  const Usage usage = usage_from_openai(v).value_or(Usage{});
+  Usage usage = usage_from_openai(v).value_or(Usage{});
+  if (cache_write > 0) {
+    usage.cache_write = cache_write;
+  }
   json::object out{
       {"id", message_id(string_member(*completion, "id"))},
       {"type", "message"},
@@ -743,6 +747,9 @@ bool AnthropicStreamWriter::on_event(const SseEvent& ev, std::string& out) {
   }
   if (std::optional<Usage> u = usage_from_openai(v)) {
     usage_ = u;
+    if (cache_write_ > 0) {
+      usage_->cache_write = cache_write_;
+    }
   }
   if (!started_) {
     start_message(string_member(chunk, "id"), out);

@@ -112,7 +112,8 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
   if (anthropic()) {
     std::string error;
     const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
-    if (auto message = adapters::try_openai_to_anthropic_response(body, alias, error)) {
+    if (auto message = adapters::try_openai_to_anthropic_response(
+            body, alias, error, o_.usage ? o_.usage->cache_write : 0)) {
       body = std::move(*message);
     } else {
       status = 502;

@@ -545,3 +545,78 @@ TEST_F(MoneyTest, TheCapIsWrittenInEveryProvidersFormat) {
 
 }  // namespace
 }  // namespace sb::testing
+
+namespace sb::testing {
+namespace {
+
+// An Anthropic client through /v1/messages to an Anthropic upstream sees the prompt-cache counts
+// the upstream reported, and pays them at their prices.
+TEST_F(MoneyTest, AMessagesClientSeesTheCacheWritesItPaysFor) {
+  FakeUpstream claude(FakeUpstreamOptions{});
+  start(head(R"(  claude:
+    provider: anthropic
+    allow_insecure: true   # an http:// stand-in
+    base_url: ")" +
+                 claude.base_url() +
+                 R"("
+    api_key: "sk-ant"
+    model: claude-sonnet-4-20250514
+    clearance: restricted
+    price: {input_per_mtok: 3, output_per_mtok: 15, cached_input_per_mtok: 0.3,
+            cache_write_per_mtok: 3.75}
+)",
+             "models:\n  claude: {candidates: [claude]}\n"));
+  const std::string usage = R"("usage":{"input_tokens":100,"cache_creation_input_tokens":200,)"
+                            R"("cache_read_input_tokens":1000,"output_tokens":50})";
+  Response message;
+  message.body =
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-20250514",)"
+      R"("content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","stop_sequence":null,)" +
+      usage + "}";
+  claude.push(message);
+  const std::string ask =
+      R"({"model":"claude","max_tokens":100,"messages":[{"role":"user","content":"hello"}]})";
+  auto plain = post("/v1/messages", ask);
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200u) << plain->body;
+  EXPECT_EQ(plain->header("x-switchboard-cost-usd"), "0.002100000");
+  const boost::json::value answer = boost::json::parse(plain->body);
+  EXPECT_EQ(answer.at("usage").at("input_tokens").to_number<std::int64_t>(), 100);
+  EXPECT_EQ(answer.at("usage").at("cache_creation_input_tokens").to_number<std::int64_t>(), 200);
+  EXPECT_EQ(answer.at("usage").at("cache_read_input_tokens").to_number<std::int64_t>(), 1000);
+  EXPECT_EQ(answer.at("usage").at("output_tokens").to_number<std::int64_t>(), 50);
+
+  claude.push(sse_response(
+      {"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\","
+       "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-20250514\","
+       "\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":"
+       "100,\"cache_creation_input_tokens\":200,\"cache_read_input_tokens\":1000,"
+       "\"output_tokens\":1}}}\n\n",
+       "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+       "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+       "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+       "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+       "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+       "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+       "\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":50}}\n\n",
+       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"}));
+  std::string streamed_ask = ask;
+  streamed_ask.insert(1, "\"stream\":true,");
+  auto streamed = post("/v1/messages", streamed_ask);
+  ASSERT_TRUE(streamed);
+  ASSERT_EQ(streamed->status, 200u) << streamed->body;
+  const std::size_t delta = streamed->body.find("\"type\":\"message_delta\"");
+  ASSERT_NE(delta, std::string::npos) << streamed->body;
+  EXPECT_NE(streamed->body.find("\"input_tokens\":100,\"cache_creation_input_tokens\":200,"
+                                "\"cache_read_input_tokens\":1000,\"output_tokens\":50",
+                                delta),
+            std::string::npos)
+      << streamed->body;
+  EXPECT_EQ(
+      metric("switchboard_cost_usd_total{backend=\"claude\",hosting=\"closed\",tenant=\"default\"}",
+             "0.004200000"),
+      "0.004200000");
+}
+
+}  // namespace
+}  // namespace sb::testing
