@@ -620,3 +620,60 @@ TEST_F(MoneyTest, AMessagesClientSeesTheCacheWritesItPaysFor) {
 
 }  // namespace
 }  // namespace sb::testing
+
+namespace sb::testing {
+namespace {
+
+// A reload that changes a tenant's budget keeps what the tenant spent this period.
+TEST_F(MoneyTest, AReloadedBudgetKeepsItsSpend) {
+  FakeUpstreamOptions o;
+  o.name = "closed";
+  o.report_prompt_tokens = 0;
+  o.report_completion_tokens = 3000;  // $0.30 at $100 per million
+  FakeUpstream closed(o);
+  const auto config = [&](const std::string& daily) {
+    return head(closed_backend("closed", closed, "{input_per_mtok: 0, output_per_mtok: 100}"),
+                std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
+                            "{api_keys: [\"") +
+                    kTeamKeyHash + "\"], budget: {daily_usd: " + daily +
+                    ", on_exhausted: reject}}\n");
+  };
+  start(config("1"));
+  const std::string body = chat_body("default", "hi", false, ",\"max_tokens\":3000");
+  for (int i = 0; i < 2; ++i) {
+    auto r = post("/v1/chat/completions", body, true);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200u) << r->body;
+    EXPECT_EQ(r->header("x-switchboard-cost-usd"), "0.300000000");
+  }
+  EXPECT_EQ(
+      metric("switchboard_budget_remaining_usd{period=\"daily\",tenant=\"team\"}", "0.400000000"),
+      "0.400000000");
+  // Lowered below the spend: exhausted at once, not refilled.
+  gw_->write_config(config("0.5"));
+  auto reload = request(gw_->admin_port(), "POST", "/admin/reload");
+  ASSERT_TRUE(reload);
+  ASSERT_EQ(reload->status, 200u) << reload->body;
+  EXPECT_EQ(
+      metric("switchboard_budget_remaining_usd{period=\"daily\",tenant=\"team\"}", "-0.100000000"),
+      "-0.100000000");
+  auto refused = post("/v1/chat/completions", body, true);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429u) << refused->body;
+  // Raised: exactly what is left over the $0.60 spent.
+  gw_->write_config(config("0.9"));
+  reload = request(gw_->admin_port(), "POST", "/admin/reload");
+  ASSERT_TRUE(reload);
+  ASSERT_EQ(reload->status, 200u) << reload->body;
+  auto last = post("/v1/chat/completions", body, true);
+  ASSERT_TRUE(last);
+  ASSERT_EQ(last->status, 200u) << last->body;
+  EXPECT_EQ(last->header("x-switchboard-cost-usd"), "0.300000000");
+  EXPECT_EQ(
+      metric("switchboard_budget_remaining_usd{period=\"daily\",tenant=\"team\"}", "0.000000000"),
+      "0.000000000");
+  EXPECT_EQ(closed.request_count(), 3u);
+}
+
+}  // namespace
+}  // namespace sb::testing
