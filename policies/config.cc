@@ -1915,6 +1915,11 @@ class ConfigBuilder {
       r_.error(v, std::string(kExpected));
       return std::nullopt;
     }
+    if (n && *n > 1e9) {
+      // Budgets are held exactly in nano-dollars, up to about $1.15 billion per period.
+      r_.error(v, "expected an amount in USD of at most 1000000000");
+      return std::nullopt;
+    }
     return n;
   }
 
