@@ -470,6 +470,7 @@ struct RawUsage {
     u.input = input + cache_read + cache_creation;
     u.output = output;
     u.cached_input = cache_read;
+    u.cache_write = cache_creation;
     return u;
   }
 };

@@ -386,10 +386,11 @@ std::string message_id(std::string_view openai_id) {
 
 /// Anthropic's usage members (after the opening brace's position), from OpenAI counts.
 std::string usage_members(const Usage& u) {
-  const std::int64_t input = std::max<std::int64_t>(0, u.input - u.cached_input);
+  const std::int64_t input = std::max<std::int64_t>(0, u.input - u.cached_input - u.cache_write);
   return "\"input_tokens\":" + std::to_string(input) +
-         ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":" +
-         std::to_string(u.cached_input) + ",\"output_tokens\":" + std::to_string(u.output);
+         ",\"cache_creation_input_tokens\":" + std::to_string(u.cache_write) +
+         ",\"cache_read_input_tokens\":" + std::to_string(u.cached_input) +
+         ",\"output_tokens\":" + std::to_string(u.output);
 }
 
 std::string error_json(std::string_view type, std::string_view message) {
@@ -560,7 +561,8 @@ std::optional<std::string> anthropic_to_openai_request(const json::object& body,
 
 std::optional<std::string> try_openai_to_anthropic_response(std::string_view body,
                                                             std::string_view model,
-                                                            std::string& error) {
+                                                            std::string& error,
+                                                            std::int64_t cache_write) {
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   const json::object* completion = !ec ? v.if_object() : nullptr;
@@ -604,7 +606,10 @@ std::optional<std::string> try_openai_to_anthropic_response(std::string_view bod
     }
   }
 
-  const Usage usage = usage_from_openai(v).value_or(Usage{});
+  Usage usage = usage_from_openai(v).value_or(Usage{});
+  if (cache_write > 0) {
+    usage.cache_write = cache_write;
+  }
   json::object out{
       {"id", message_id(string_member(*completion, "id"))},
       {"type", "message"},
@@ -742,6 +747,9 @@ bool AnthropicStreamWriter::on_event(const SseEvent& ev, std::string& out) {
   }
   if (std::optional<Usage> u = usage_from_openai(v)) {
     usage_ = u;
+    if (cache_write_ > 0) {
+      usage_->cache_write = cache_write_;
+    }
   }
   if (!started_) {
     start_message(string_member(chunk, "id"), out);
@@ -784,6 +792,7 @@ void AnthropicStreamWriter::start_message(std::string_view openai_id, std::strin
   if (usage_) {
     start.input = usage_->input;
     start.cached_input = usage_->cached_input;
+    start.cache_write = usage_->cache_write;
   } else {
     start.input = estimated_input_;
   }

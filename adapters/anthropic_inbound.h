@@ -83,9 +83,12 @@ std::string openai_to_anthropic_response(std::string_view openai_chat_completion
                                          std::string_view model);
 
 /// Same as openai_to_anthropic_response, but returns nullopt (and sets `error`) when the input
-/// cannot be read as a chat.completion, so the caller can answer 502.
+/// cannot be read as a chat.completion, so the caller can answer 502. `cache_write`: prompt-cache
+/// writes the upstream reported that the OpenAI shape cannot carry (an Anthropic or Bedrock
+/// upstream's), for `cache_creation_input_tokens`; 0 keeps what the body says.
 std::optional<std::string> try_openai_to_anthropic_response(
-    std::string_view openai_chat_completion_json, std::string_view model, std::string& error);
+    std::string_view openai_chat_completion_json, std::string_view model, std::string& error,
+    std::int64_t cache_write = 0);
 
 /// The Anthropic error `type` for an HTTP status (https://docs.anthropic.com/en/api/errors):
 /// 400 and other 4xx -> invalid_request_error, 401 authentication_error, 403 permission_error,
@@ -147,6 +150,9 @@ class AnthropicStreamWriter {
   bool failed() const { return failed_; }
   /// The usage of the last chunk that carried one (the include_usage chunk), as OpenAI counts.
   const std::optional<Usage>& usage() const { return usage_; }
+  /// Prompt-cache writes the upstream reported that the OpenAI chunks cannot carry, for
+  /// `cache_creation_input_tokens` (call before feeding the usage chunk).
+  void set_cache_write(std::int64_t n) { cache_write_ = n; }
 
  private:
   enum class BlockKind { none, text, tool };
@@ -174,6 +180,7 @@ class AnthropicStreamWriter {
   std::vector<std::int64_t> seen_tools_;  ///< OpenAI tool-call indexes already given a block
   std::string_view stop_reason_;          ///< points at a literal; empty until a finish_reason
   std::optional<Usage> usage_;
+  std::int64_t cache_write_ = 0;
 };
 
 }  // namespace sb::adapters

@@ -314,6 +314,7 @@ std::optional<Usage> usage_from_bedrock(const json::object* u) {
   r.input = *in + read + write;
   r.output = *out;
   r.cached_input = read;
+  r.cache_write = write;
   return r;
 }
 

@@ -18,6 +18,10 @@ namespace json = boost::json;
 
 // Per-message token overhead OpenAI documents for chat formatting (role, separators).
 constexpr std::uint64_t kTokensPerMessage = 4;
+// The tool-use system prompt providers add when tools are declared: Anthropic documents up to 346
+// tokens (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview#pricing); room
+// to spare for others.
+constexpr std::uint64_t kToolPreambleTokens = 512;
 // Strings holding JSON are decoded at most this many levels deep, up to this size each; the
 // nested documents themselves are parsed to this depth. Beyond the bounds the raw string (which
 // is always scanned) is all there is.
@@ -299,6 +303,7 @@ void reset(ChatFacts& out) {
   out.text.clear();
   out.text_bytes = 0;
   out.estimated_prompt_tokens = 0;
+  out.prompt_tokens_bound = 0;
   out.max_tokens.reset();
   out.tools = false;
   out.images = false;
@@ -311,6 +316,8 @@ void reset(ChatFacts& out) {
 }
 
 void finish(ChatFacts& out) {
+  out.prompt_tokens_bound =
+      out.text.size() + kTokensPerMessage * out.depth + (out.tools ? kToolPreambleTokens : 0);
   if (!out.text.empty()) {
     out.text.pop_back();  // the last line's newline
   }

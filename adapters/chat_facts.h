@@ -31,8 +31,16 @@ struct ChatFacts {
   std::string text;
   std::uint64_t text_bytes = 0;  ///< string values (not keys, model or roles): the prompt's size
   std::uint64_t estimated_prompt_tokens = 0;  ///< ~4 bytes per token + per-message overhead
-  std::optional<std::uint64_t> max_tokens;    ///< max_completion_tokens, else max_tokens
-  bool tools = false;                         ///< tools or functions declared
+  /// An upper bound of the prompt's tokens, for worst-case reservations: one token per byte of
+  /// every key and string scanned, plus the per-message overhead and, with tools, the tool-use
+  /// preamble providers add. A byte-level BPE token (GPT, Llama 3, Qwen) or a SentencePiece
+  /// byte-fallback token (Llama 2, Mistral, Gemma) covers at least one byte of UTF-8, so no such
+  /// tokenizer exceeds it whatever the text: digits (one token per digit in SentencePiece), CJK
+  /// (up to three tokens per character), base64 or random strings. Content the gateway cannot
+  /// read (images, audio, files) is not bounded; its usage reconciles.
+  std::uint64_t prompt_tokens_bound = 0;
+  std::optional<std::uint64_t> max_tokens;  ///< max_completion_tokens, else max_tokens
+  bool tools = false;                       ///< tools or functions declared
   bool images = false;       ///< an image (image_url / input_image / image part, image data URL)
   bool json_schema = false;  ///< response_format.type == "json_schema"
   bool token_ids = false;    ///< a prompt or input given as token ids

@@ -74,6 +74,14 @@ std::optional<Usage> usage_from_openai_usage(const json::value& usage) {
       !optional_count(*obj, "completion_tokens_details", "reasoning_tokens", u.reasoning)) {
     return std::nullopt;
   }
+  if (const json::value* w = obj->if_contains("cache_creation_input_tokens");
+      w != nullptr && !w->is_null()) {
+    const auto n = count_of(*w);
+    if (!n) {
+      return std::nullopt;
+    }
+    u.cache_write = *n;
+  }
   return u;
 }
 

@@ -16,6 +16,10 @@ struct Usage {
   std::int64_t output = 0;        ///< completion_tokens (reasoning ones included)
   std::int64_t cached_input = 0;  ///< prompt_tokens_details.cached_tokens
   std::int64_t reasoning = 0;     ///< completion_tokens_details.reasoning_tokens
+  /// Prompt tokens written to the provider's prompt cache (Anthropic's
+  /// cache_creation_input_tokens, Bedrock's cacheWriteInputTokens), part of `input`. In OpenAI
+  /// shapes a `cache_creation_input_tokens` member of `usage` (as LiteLLM writes it).
+  std::int64_t cache_write = 0;
 };
 
 /// Reads `usage` from a parsed OpenAI response object or stream chunk. nullopt when absent, null,

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "gateway/log.h"
+#include "policies/money.h"
 
 namespace sb::gateway {
 namespace {
@@ -66,7 +67,7 @@ void AccessLog::write(const AccessRecord& r) const {
   line += ",\"tokens_out\":";
   line += r.tokens_out < 0 ? "null" : std::to_string(r.tokens_out);
   line += ",\"cost_usd\":";
-  append_number(line, r.cost_usd, 8);
+  policies::append_usd(line, r.cost_nanos);
   field(line, "sensitivity", r.sensitivity);
   field(line, "error", r.error);
   line += "}\n";

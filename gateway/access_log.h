@@ -27,7 +27,7 @@ struct AccessRecord {
   double overhead_us = 0;
   std::int64_t tokens_in = -1;  ///< < 0 when the upstream reported no usage
   std::int64_t tokens_out = -1;
-  double cost_usd = 0;
+  std::int64_t cost_nanos = 0;   ///< written as `cost_usd`, exact (nine decimals)
   std::string_view sensitivity;  ///< level name, once decided
   std::string_view error;        ///< short error kind, e.g. "connect_timeout"
 };

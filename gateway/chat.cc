@@ -92,10 +92,7 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts) const {
     log::append_json_string(line, c.backends[decision_.backends[i]].name);
   }
   line += "],\"estimated_cost_usd\":";
-  char cost[48];
-  const auto r = std::to_chars(cost, cost + sizeof cost, policies::to_usd(decision_.estimated_cost),
-                               std::chars_format::fixed, 8);
-  line.append(cost, r.ptr);
+  policies::append_usd(line, decision_.estimated_cost);
   line += "}\n";
   ctx_.worker.server.access_log().write_line(line);
 }
@@ -210,55 +207,16 @@ asio::awaitable<bool> ChatHandler::run() {
       co_return co_await refuse(429, decision_.message, "load_shed", "Retry-After: 1\r\n");
   }
 
-  // Admission: rate limits, and a budget reservation that covers the dearest backend this
-  // request may end up on, so fallbacks can never spend more than was reserved.
+  // Admission: rate limits, and a budget reservation that covers the worst case on the dearest
+  // backend this request may end up on (see chat_admission.cc).
   const config::Tenant& tenant = c.tenants[o_.tenant];
-  const std::uint64_t output_estimate = chat.max_tokens.value_or(c.cost.default_output_tokens);
-  policies::Micros reserve = 0;
-  bool any_closed = false;
-  for (const std::size_t b : decision_.backends) {
-    reserve = std::max(reserve, engine_.cost(b, chat.estimated_prompt_tokens, output_estimate));
-    any_closed = any_closed || c.backends[b].hosting == config::Hosting::closed;
-  }
-  const bool enforce_budget =
-      tenant.budget.on_exhausted == config::BudgetAction::reject || any_closed;
-  policies::Ask ask;
-  ask.tokens = ask.min_tokens = decision_.estimated_tokens;
-  ask.cost = ask.min_cost = reserve * 1000;
-  ask.enforce_budget = enforce_budget;
-  policies::AdmissionResult admission = co_await admit(ask);
+  const policies::AdmissionResult admission = co_await admit(chat, body);
   if (admission.outcome == policies::Admission::unavailable) {
-    // The shared store is out of reach and this replica's leases cannot cover the request.
-    SharedStore& shared = *snap_.shared_store();
-    if (shared.sync().settings().on_unavailable == config::StateUnavailable::self_hosted_only) {
-      std::erase_if(decision_.backends, [&](std::size_t b) {
-        return c.backends[b].hosting == config::Hosting::closed;
-      });
-    } else {
-      decision_.backends.clear();
-    }
-    if (decision_.backends.empty()) {
-      co_return co_await refuse(
-          503,
-          "Budgets and rate limits are shared through a store this gateway cannot reach, and "
-          "this request cannot be served without it; retry later.",
-          "state_store_unavailable", "Retry-After: 1\r\n");
-    }
-    admission = shared.admit_local_rates(o_.tenant, ask);
-  }
-  if (admission.outcome == policies::Admission::budget_exhausted &&
-      tenant.budget.on_exhausted == config::BudgetAction::self_hosted_only) {
-    // Out of budget in self-hosted-only mode: the paid backends drop out, the rest keep serving.
-    std::erase_if(decision_.backends,
-                  [&](std::size_t b) { return c.backends[b].hosting == config::Hosting::closed; });
-    if (!decision_.backends.empty()) {
-      ask.cost = ask.min_cost = 0;
-      ask.enforce_budget = false;
-      admission = co_await admit(ask);
-      if (admission.outcome == policies::Admission::unavailable) {
-        admission = snap_.shared_store()->admit_local_rates(o_.tenant, ask);
-      }
-    }
+    co_return co_await refuse(
+        503,
+        "Budgets and rate limits are shared through a store this gateway cannot reach, and this "
+        "request cannot be served without it; retry later.",
+        "state_store_unavailable", "Retry-After: 1\r\n");
   }
   if (admission.outcome != policies::Admission::ok) {
     const std::size_t kind = admission.outcome == policies::Admission::rate_limited_requests ? 0
@@ -279,6 +237,9 @@ asio::awaitable<bool> ChatHandler::run() {
   // the forwardable headers, which are sent exactly as they were scanned.
   forwardable_ = std::move(storage.forwardable);
   storage = FactsStorage{};
+  if (body_edited_) {
+    dom_.reset();  // the attempts parse the capped body
+  }
   const Attempt result = co_await dispatch();
   if (result == Attempt::next && failure_) {
     // Every try failed; the last upstream's own answer (scrubbed, with its Retry-After) tells
@@ -318,16 +279,6 @@ asio::awaitable<bool> ChatHandler::run() {
   settle(admission.reservation);
   record(ctx_, o_);
   co_return result == Attempt::answered && !ctx_.close;
-}
-
-// The tenant's limits: from this replica's leases, or with one call to the shared store when
-// they cannot cover the request.
-asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const policies::Ask& ask) {
-  policies::AdmissionResult r = snap_.state().admit(o_.tenant, ask);
-  if (r.outcome == policies::Admission::short_lease && snap_.shared_store() != nullptr) {
-    r = co_await snap_.shared_store()->top_up(o_.tenant, ask);
-  }
-  co_return r;
 }
 
 // Tries the decision's backends in order, each up to `retries.attempts` times for a retryable
@@ -371,41 +322,54 @@ asio::awaitable<Attempt> ChatHandler::dispatch() {
   co_return result;
 }
 
-// Actual cost from the usage (estimated from sizes when the upstream reported none), the budget
-// reconciled, backend rates and savings recorded.
+void ChatHandler::price() {
+  if (priced_ || o_.backend == nullptr) {
+    return;
+  }
+  priced_ = true;
+  if (!o_.usage) {
+    // No usage from the upstream: the prompt estimate, and the response's size at about four
+    // bytes per token (an over-estimate, as the JSON or SSE framing is counted too).
+    adapters::Usage u;
+    u.input = static_cast<std::int64_t>(prompt_tokens_);
+    u.output =
+        endpoint_ == Endpoint::embeddings ? 0 : static_cast<std::int64_t>(response_bytes_ / 4);
+    o_.usage = u;
+    o_.usage_estimated = true;
+  }
+  const adapters::Usage& u = *o_.usage;
+  o_.cost_nanos = engine_.cost(
+      o_.backend->index, static_cast<std::uint64_t>(u.input), static_cast<std::uint64_t>(u.output),
+      static_cast<std::uint64_t>(u.cached_input), static_cast<std::uint64_t>(u.cache_write));
+}
+
+// Actual cost priced, the budget and tpm reconciled, backend rates and savings recorded.
 void ChatHandler::settle(const policies::Reservation& reservation) {
-  policies::Micros actual = 0;
+  policies::Nanos actual = 0;
+  std::uint64_t tokens = 0;
   if (o_.backend != nullptr && o_.status == 200) {
-    if (!o_.usage) {
-      // No usage from the upstream: the prompt estimate, and the response's size at about four
-      // bytes per token (an over-estimate, as the JSON or SSE framing is counted too).
-      adapters::Usage u;
-      u.input = static_cast<std::int64_t>(prompt_tokens_);
-      u.output =
-          endpoint_ == Endpoint::embeddings ? 0 : static_cast<std::int64_t>(response_bytes_ / 4);
-      o_.usage = u;
-      o_.usage_estimated = true;
-    }
-    const auto& u = *o_.usage;
+    price();
+    const adapters::Usage& u = *o_.usage;
     const std::size_t b = o_.backend->index;
-    actual =
-        engine_.cost(b, static_cast<std::uint64_t>(u.input), static_cast<std::uint64_t>(u.output),
-                     static_cast<std::uint64_t>(u.cached_input));
-    o_.cost_usd = policies::to_usd(actual);
-    snap_.state().record_backend(b, static_cast<std::uint64_t>(u.input + u.output));
+    actual = o_.cost_nanos;
+    tokens = static_cast<std::uint64_t>(u.input) + static_cast<std::uint64_t>(u.output);
+    snap_.state().record_backend(b, tokens);
     if (o_.backend->spec->hosting == config::Hosting::self_hosted) {
       if (const auto ref = engine_.reference_cost(static_cast<std::uint64_t>(u.input),
                                                   static_cast<std::uint64_t>(u.output),
-                                                  static_cast<std::uint64_t>(u.cached_input))) {
+                                                  static_cast<std::uint64_t>(u.cached_input),
+                                                  static_cast<std::uint64_t>(u.cache_write))) {
         const TenantRuntime& t = snap_.tenant(o_.tenant);
-        t.reference_cost->add(policies::to_usd(*ref));
+        t.reference_cost->add(*ref);
         if (*ref > actual) {
-          t.savings->add(policies::to_usd(*ref - actual));
+          t.savings->add(*ref - actual);
         }
       }
     }
+  } else {
+    o_.cost_nanos = 0;
   }
-  snap_.state().reconcile(reservation, actual);
+  snap_.state().reconcile(reservation, tokens, actual);
 }
 
 // A retryable upstream answer: kept as the client's answer should no later try succeed, and the

@@ -3,6 +3,7 @@
 // request of the OpenAI model endpoints and of POST /v1/messages.
 //
 // chat.cc         parse, decide, admit, dispatch with retries, settle the cost
+// chat_admission.cc  the worst case asked of the tenant's limits, the output cap
 // chat_attempt.cc one try on one backend: pass-through or translated, upstream errors
 // chat_relay.cc   answers and streams to the client, in the client's dialect
 
@@ -100,8 +101,17 @@ class ChatHandler {
   // The body as a parsed object, parsed again when it was released; nullptr (and `ec` set when
   // parsing failed) when it is not a JSON object.
   const boost::json::object* parsed_body(error_code& ec);
+  // Admission (chat_admission.cc). Builds the request's Ask from the decision and the facts,
+  // calls the state store once (twice with the self-hosted-only fallback, from one call site),
+  // and caps the output when the grant is below the worst case. `body` is the parsed request.
+  boost::asio::awaitable<policies::AdmissionResult> admit(const adapters::ChatFacts& chat,
+                                                          const boost::json::object& body);
+  boost::asio::awaitable<policies::AdmissionResult> admit_once(policies::Ask& ask);
+  void cap_output(std::uint64_t cap, const boost::json::object& body);
+  // The cost of the answer from its usage (estimated from sizes when the upstream reported
+  // none), once: before a complete answer's head (for x-switchboard-cost-usd), else at settle.
+  void price();
   void settle(const policies::Reservation& reservation);
-  boost::asio::awaitable<policies::AdmissionResult> admit(const policies::Ask& ask);
 
   RequestContext& ctx_;
   const Snapshot& snap_;
@@ -159,6 +169,9 @@ class ChatHandler {
     b.count_error_status();
   }
   std::uint64_t prompt_tokens_ = 0;  // estimated
+  std::string capped_body_;          // the body with the output cap written in, when capped
+  bool body_edited_ = false;         // body_text_ is capped_body_: the DOM must be parsed again
+  bool priced_ = false;
 };
 
 }  // namespace sb::gateway::chat

@@ -112,7 +112,8 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
   if (anthropic()) {
     std::string error;
     const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
-    if (auto message = adapters::try_openai_to_anthropic_response(body, alias, error)) {
+    if (auto message = adapters::try_openai_to_anthropic_response(
+            body, alias, error, o_.usage ? o_.usage->cache_write : 0)) {
       body = std::move(*message);
     } else {
       status = 502;
@@ -127,6 +128,14 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
   response_bytes_ = body.size();
   o_.status = status;
   std::string head = response_head(status, content_type, b);
+  if (status == 200) {
+    // The whole answer is known: its exact cost goes in the head. (A stream's cost is known only
+    // at its end: it is in the access-log line and the cost counter, not in a header.)
+    price();
+    std::string cost;
+    policies::append_usd(cost, o_.cost_nanos);
+    append_header(head, "x-switchboard-cost-usd", cost);
+  }
   append_header(head, "Content-Length", std::to_string(body.size()));
   head += "\r\n";
   const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(body)};

@@ -111,7 +111,8 @@ void record(RequestContext& ctx, const Outcome& o) {
     t.output->inc(static_cast<std::uint64_t>(o.usage->output));
     t.cached_input->inc(static_cast<std::uint64_t>(o.usage->cached_input));
     t.reasoning->inc(static_cast<std::uint64_t>(o.usage->reasoning));
-    cells.cost->add(o.cost_usd);
+    t.cache_write->inc(static_cast<std::uint64_t>(o.usage->cache_write));
+    cells.cost->add(o.cost_nanos);
   }
   AccessRecord r;
   r.request_id = ctx.request_id;
@@ -134,7 +135,7 @@ void record(RequestContext& ctx, const Outcome& o) {
     r.tokens_in = o.usage->input;
     r.tokens_out = o.usage->output;
   }
-  r.cost_usd = o.cost_usd;
+  r.cost_nanos = o.cost_nanos;
   r.sensitivity = o.sensitivity;
   r.error = o.error;
   ctx.worker.server.access_log().write(r);

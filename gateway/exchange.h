@@ -38,7 +38,7 @@ struct Outcome {
   std::optional<Clock::time_point> first_byte;  ///< first content byte sent (streams)
   std::optional<adapters::Usage> usage;
   bool usage_estimated = false;  ///< the upstream reported none; tokens are estimates
-  double cost_usd = 0;
+  std::int64_t cost_nanos = 0;   ///< what the request cost (policies::Nanos)
   std::string_view error;
   std::string_view sensitivity;  ///< level name, once decided
   int level = -1;                ///< the same as an index, once decided

@@ -14,6 +14,9 @@ namespace asio = boost::asio;
 bool AnthropicOutbound::feed(std::string_view bytes, std::string& out) {
   scratch_.clear();
   const bool ok = inner_.feed(bytes, scratch_);
+  if (inner_.usage() && inner_.usage()->cache_write > 0) {
+    writer_.set_cache_write(inner_.usage()->cache_write);  // not in the OpenAI usage chunk
+  }
   const bool written = writer_.feed(scratch_, out);
   return ok && written;
 }
@@ -21,6 +24,9 @@ bool AnthropicOutbound::feed(std::string_view bytes, std::string& out) {
 bool AnthropicOutbound::finish(std::string& out) {
   scratch_.clear();
   const bool ok = inner_.finish(scratch_);
+  if (inner_.usage() && inner_.usage()->cache_write > 0) {
+    writer_.set_cache_write(inner_.usage()->cache_write);
+  }
   if (!writer_.feed(scratch_, out)) {
     return false;
   }

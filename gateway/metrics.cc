@@ -4,7 +4,9 @@
 #include <stdexcept>
 
 #include <prometheus/metric_family.h>
+
 #include <prometheus/text_serializer.h>
+#include "policies/money.h"
 
 namespace sb::metrics {
 
@@ -44,7 +46,7 @@ std::vector<double> overhead_buckets() {
 }
 
 Registry::Cell& Registry::cell(const std::string& name, const std::string& help, Type type,
-                               const Labels& unsorted) {
+                               const Labels& unsorted, bool money) {
   // Labels are kept sorted by name, so one series has one spelling whatever the caller's order.
   Labels labels = unsorted;
   std::sort(labels.begin(), labels.end());
@@ -52,7 +54,8 @@ Registry::Cell& Registry::cell(const std::string& name, const std::string& help,
   if (family.cells.empty() && family.help.empty()) {
     family.help = help;
     family.type = type;
-  } else if (family.type != type) {
+    family.money = money;
+  } else if (family.type != type || family.money != money) {
     throw std::logic_error("metric " + name + " registered with two types");
   }
   Cell& c = family.cells[labels];
@@ -107,6 +110,26 @@ DoubleGauge& Registry::double_gauge(const std::string& name, const std::string& 
   return *c.double_gauge;
 }
 
+Money& Registry::money(const std::string& name, const std::string& help, Type type,
+                       const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Cell& c = cell(name, help, type, labels, true);
+  if (!c.money) {
+    c.money = std::make_unique<Money>();
+  }
+  return *c.money;
+}
+
+Money& Registry::money_counter(const std::string& name, const std::string& help,
+                               const Labels& labels) {
+  return money(name, help, Type::counter, labels);
+}
+
+Money& Registry::money_gauge(const std::string& name, const std::string& help,
+                             const Labels& labels) {
+  return money(name, help, Type::gauge, labels);
+}
+
 void Registry::set_collect_hook(std::function<void()> hook) {
   hook_ = std::move(hook);
 }
@@ -121,15 +144,70 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *c.histogram;
 }
 
+namespace {
+
+// Text exposition format 0.0.4 escapes: `\` and newline in HELP, and `"` too in label values.
+void append_escaped(std::string& out, std::string_view s, bool quotes) {
+  for (const char ch : s) {
+    if (ch == '\\') {
+      out += "\\\\";
+    } else if (ch == '\n') {
+      out += "\\n";
+    } else if (quotes && ch == '"') {
+      out += "\\\"";
+    } else {
+      out += ch;
+    }
+  }
+}
+
+}  // namespace
+
 std::string Registry::serialize() const {
   if (hook_) {
     hook_();
   }
+  // Families in name order; runs of ordinary families go through prometheus-cpp's serializer,
+  // money families are written here with exact decimal values.
+  std::string text;
   std::vector<prometheus::MetricFamily> out;
+  const auto flush = [&] {
+    if (!out.empty()) {
+      text += prometheus::TextSerializer().Serialize(out);
+      out.clear();
+    }
+  };
   {
     std::lock_guard lock(mutex_);
     out.reserve(families_.size());
     for (const auto& [name, family] : families_) {
+      if (family.money) {
+        flush();
+        text += "# HELP " + name + " ";
+        append_escaped(text, family.help, false);
+        text += "\n# TYPE " + name + (family.type == Type::counter ? " counter\n" : " gauge\n");
+        for (const auto& [labels, c] : family.cells) {
+          text += name;
+          if (!labels.empty()) {
+            text += '{';
+            bool first = true;
+            for (const auto& [k, v] : labels) {
+              if (!first) {
+                text += ',';
+              }
+              first = false;
+              text += k + "=\"";
+              append_escaped(text, v, true);
+              text += '"';
+            }
+            text += '}';
+          }
+          text += ' ';
+          sb::policies::append_usd(text, c.money ? c.money->nanos() : 0);
+          text += '\n';
+        }
+        continue;
+      }
       prometheus::MetricFamily mf;
       mf.name = name;
       mf.help = family.help;
@@ -167,8 +245,9 @@ std::string Registry::serialize() const {
       }
       out.push_back(std::move(mf));
     }
+    flush();
   }
-  return prometheus::TextSerializer().Serialize(out);
+  return text;
 }
 
 }  // namespace sb::metrics

@@ -44,6 +44,19 @@ class DoubleCounter {
   std::atomic<double> value_{0};
 };
 
+/// An amount of money held exactly, in integer nano-dollars, and exported in US dollars as exact
+/// decimal text (`0.011400000`): a sum of many small costs never drifts as a double's would.
+/// A counter (add) or a gauge (set), per the family it was registered in.
+class Money {
+ public:
+  void add(std::int64_t nanos) noexcept { value_.fetch_add(nanos, std::memory_order_relaxed); }
+  void set(std::int64_t nanos) noexcept { value_.store(nanos, std::memory_order_relaxed); }
+  std::int64_t nanos() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> value_{0};
+};
+
 class Gauge {
  public:
   void add(std::int64_t d) noexcept { value_.fetch_add(d, std::memory_order_relaxed); }
@@ -99,6 +112,10 @@ class Registry {
                                 const Labels& labels);
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels);
   DoubleGauge& double_gauge(const std::string& name, const std::string& help, const Labels& labels);
+  /// Money cells: a counter family (money_counter) or a gauge family (money_gauge) whose every
+  /// cell is Money, serialized as exact decimal dollars.
+  Money& money_counter(const std::string& name, const std::string& help, const Labels& labels);
+  Money& money_gauge(const std::string& name, const std::string& help, const Labels& labels);
   Histogram& histogram(const std::string& name, const std::string& help, const Labels& labels,
                        const std::vector<double>& bounds);
 
@@ -116,14 +133,18 @@ class Registry {
     std::unique_ptr<DoubleCounter> double_counter;
     std::unique_ptr<Gauge> gauge;
     std::unique_ptr<DoubleGauge> double_gauge;
+    std::unique_ptr<Money> money;
     std::unique_ptr<Histogram> histogram;
   };
   struct Family {
     std::string help;
     Type type = Type::counter;
+    bool money = false;  ///< every cell is Money
     std::map<Labels, Cell> cells;
   };
-  Cell& cell(const std::string& name, const std::string& help, Type type, const Labels& labels);
+  Cell& cell(const std::string& name, const std::string& help, Type type, const Labels& labels,
+             bool money = false);
+  Money& money(const std::string& name, const std::string& help, Type type, const Labels& labels);
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;

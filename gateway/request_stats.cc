@@ -65,12 +65,13 @@ const TenantBackendCells& StatsCache::tenant_backend(const Snapshot& snap, std::
            {"direction", direction},
            {"source", source}});
     };
-    return TokenCells{cell("input"), cell("output"), cell("cached_input"), cell("reasoning")};
+    return TokenCells{cell("input"), cell("output"), cell("cached_input"), cell("reasoning"),
+                      cell("cache_write")};
   };
   TenantBackendCells cells;
   cells.reported = tokens("reported");
   cells.estimated = tokens("estimated");
-  cells.cost = &snap.registry().double_counter(
+  cells.cost = &snap.registry().money_counter(
       "switchboard_cost_usd_total",
       "Cost of served traffic in US dollars, from reported (or, when none, estimated) usage.",
       {{"tenant", tenant_name},

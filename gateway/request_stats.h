@@ -24,12 +24,13 @@ struct TokenCells {
   metrics::Counter* output = nullptr;
   metrics::Counter* cached_input = nullptr;
   metrics::Counter* reasoning = nullptr;
+  metrics::Counter* cache_write = nullptr;  ///< direction="cache_write": prompt-cache writes
 };
 
 struct TenantBackendCells {
   TokenCells reported;   ///< source="reported": the upstream's usage
   TokenCells estimated;  ///< source="estimated": the upstream gave none, the gateway counted
-  metrics::DoubleCounter* cost = nullptr;
+  metrics::Money* cost = nullptr;
 };
 
 class StatsCache {

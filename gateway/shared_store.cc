@@ -17,6 +17,8 @@ namespace {
 
 constexpr std::uint8_t kShared = 2;  ///< Reservation::source: made against the shared leases
 constexpr std::uint8_t kLocal = 1;   ///< made by the per-replica store (Redis away, mode local)
+/// Reservation::second of tokens granted by Redis for one request (not from a lease).
+constexpr std::int64_t kDirectGrant = std::int64_t{1} << 40;
 
 Nanos limit_nanos(const std::optional<double>& usd) {
   if (!usd) {
@@ -209,10 +211,11 @@ AdmissionResult SharedStore::admit(std::size_t tenant, const Ask& ask) {
     }
   }
   Reservation& r = res.reservation;
-  r.amount = amount / 1000;  // the legacy field is in micro-dollars; nano below
-  r.nanos = amount;
-  r.day = lim.daily >= 0 ? p.day : -1;
-  r.month = lim.monthly >= 0 ? p.month : -1;
+  r.amount = amount;
+  // Periods only with a reservation (the caller reads them as "a budget was reserved"); an
+  // unreserved request's cost is journaled in the periods current when it settles.
+  r.day = reserve && lim.daily >= 0 ? p.day : -1;
+  r.month = reserve && lim.monthly >= 0 ? p.month : -1;
   r.tokens = tokens ? tokens->amount : 0;
   r.second = tokens ? static_cast<std::int64_t>(tokens->grant) : -1;
   return res;
@@ -279,12 +282,12 @@ asio::awaitable<AdmissionResult> SharedStore::top_up(std::size_t tenant, Ask ask
     }
   }
   Reservation& r = res.reservation;
-  r.amount = amount / 1000;
-  r.nanos = amount;
-  r.day = lim.daily >= 0 ? p.day : -1;
-  r.month = lim.monthly >= 0 ? p.month : -1;
+  r.amount = amount;
+  r.day = reserve && lim.daily >= 0 ? p.day : -1;
+  r.month = reserve && lim.monthly >= 0 ? p.month : -1;
   r.tokens = got.tokens > 0 ? static_cast<std::uint64_t>(got.tokens) : 0;
-  r.second = -1;  // granted for this request alone: nothing to give back to a lease
+  // Counted in Redis for this request alone: nothing to give back to a lease.
+  r.second = got.tokens > 0 ? kDirectGrant : -1;
   co_return res;
 }
 
@@ -293,7 +296,7 @@ AdmissionResult SharedStore::unavailable(std::size_t tenant, const Ask& ask) {
   res.reservation.tenant = tenant;
   switch (sync_.settings().on_unavailable) {
     case config::StateUnavailable::local:
-      res = static_cast<policies::StateStore&>(*local_).admit(tenant, ask);
+      res = local_->admit(tenant, ask);
       res.reservation.source = kLocal;
       return res;
     case config::StateUnavailable::self_hosted_only:
@@ -306,14 +309,14 @@ AdmissionResult SharedStore::unavailable(std::size_t tenant, const Ask& ask) {
 
 AdmissionResult SharedStore::admit_local_rates(std::size_t tenant, Ask ask) {
   ask.enforce_budget = false;
-  AdmissionResult res = static_cast<policies::StateStore&>(*local_).admit(tenant, ask);
+  AdmissionResult res = local_->admit(tenant, ask);
   res.reservation.source = kLocal;
   return res;
 }
 
 void SharedStore::reconcile(const Reservation& r, std::uint64_t actual_tokens, Nanos actual) {
   if (r.source == kLocal) {
-    static_cast<policies::StateStore&>(*local_).reconcile(r, actual_tokens, actual);
+    local_->reconcile(r, actual_tokens, actual);
   }
   if (r.tenant >= tenants_.size()) {
     return;
@@ -321,7 +324,7 @@ void SharedStore::reconcile(const Reservation& r, std::uint64_t actual_tokens, N
   TenantShare& t = *tenants_[r.tenant];
   const SharedLimits& lim = limits_[r.tenant];
   std::array<std::int64_t, 2> periods{r.day, r.month};
-  if (r.source != kShared) {
+  if (r.source != kShared || (r.day < 0 && r.month < 0)) {
     // Admitted by this replica alone: its cost is journaled in the current periods.
     const PeriodIds p = period_ids(sync_.now_fn()());
     periods = {p.day, p.month};
@@ -333,15 +336,15 @@ void SharedStore::reconcile(const Reservation& r, std::uint64_t actual_tokens, N
     BudgetLease& l = t.budget[k][static_cast<std::size_t>(periods[k] % 4)];
     if (l.period() != periods[k]) {
       t.orphan_spend[k].fetch_add(actual, std::memory_order_acq_rel);
-    } else if (r.source == kShared) {
-      l.settle(r.nanos, actual);
+    } else if (r.source == kShared && r.day + r.month > -2) {
+      l.settle(r.amount, actual);
     } else {
       l.journal(actual);
     }
   }
   if (r.source == kShared && lim.tpm > 0) {
     if (actual_tokens < r.tokens) {
-      if (r.second >= 0) {
+      if (r.second >= 0 && r.second != kDirectGrant) {
         t.tokens.give_back(static_cast<std::uint32_t>(r.second), r.tokens - actual_tokens);
       }
     } else if (actual_tokens > r.tokens) {
@@ -362,35 +365,22 @@ void SharedStore::add_in_flight(std::size_t backend, std::int64_t delta) {
   local_->add_in_flight(backend, delta);
 }
 
-std::optional<double> SharedStore::budget_remaining_usd(std::size_t tenant,
-                                                        config::BudgetPeriod period) const {
+std::optional<Nanos> SharedStore::budget_remaining(std::size_t tenant,
+                                                   config::BudgetPeriod period) const {
   if (tenant >= tenants_.size()) {
     return std::nullopt;
   }
   const SharedLimits& lim = limits_[tenant];
   const PeriodIds p = period_ids(sync_.now_fn()());
-  std::optional<double> out;
+  std::optional<Nanos> out;
   if (lim.daily >= 0 && period != config::BudgetPeriod::monthly) {
-    out = policies::nanos_to_usd(lim.daily - committed(*tenants_[tenant], 0, p.day));
+    out = lim.daily - committed(*tenants_[tenant], 0, p.day);
   }
   if (lim.monthly >= 0 && period != config::BudgetPeriod::daily) {
-    const double m = policies::nanos_to_usd(lim.monthly - committed(*tenants_[tenant], 1, p.month));
+    const Nanos m = lim.monthly - committed(*tenants_[tenant], 1, p.month);
     out = out ? std::min(*out, m) : m;
   }
   return out;
-}
-
-AdmissionResult SharedStore::admit(std::size_t tenant, std::uint64_t estimated_tokens,
-                                   policies::Micros estimate, bool enforce_budget) {
-  Ask ask;
-  ask.tokens = ask.min_tokens = estimated_tokens;
-  ask.cost = ask.min_cost = estimate * 1000;
-  ask.enforce_budget = enforce_budget;
-  return admit(tenant, ask);
-}
-
-void SharedStore::reconcile(const Reservation& r, policies::Micros actual) {
-  reconcile(r, r.tokens, actual * 1000);
 }
 
 bool SharedStore::ready() const {

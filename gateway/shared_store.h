@@ -34,19 +34,13 @@ class SharedStore final : public policies::StateStore {
   bool budget_exhausted(std::size_t tenant) const override;
 
   // StateStore
-  using policies::StateStore::admit;
-  using policies::StateStore::reconcile;
   policies::AdmissionResult admit(std::size_t tenant, const policies::Ask& ask) override;
   void reconcile(const policies::Reservation& r, std::uint64_t actual_tokens,
                  policies::Nanos actual) override;
   void record_backend(std::size_t backend, std::uint64_t tokens) override;
   void add_in_flight(std::size_t backend, std::int64_t delta) override;
-  std::optional<double> budget_remaining_usd(std::size_t tenant,
-                                             config::BudgetPeriod period) const override;
-  // The legacy entry points (rates and budgets in one figure) go through admit(Ask).
-  policies::AdmissionResult admit(std::size_t tenant, std::uint64_t estimated_tokens,
-                                  policies::Micros estimate, bool enforce_budget) override;
-  void reconcile(const policies::Reservation& r, policies::Micros actual) override;
+  std::optional<policies::Nanos> budget_remaining(std::size_t tenant,
+                                                  config::BudgetPeriod period) const override;
 
   /// After admit() answered short_lease: one call to Redis for what `ask` needs. Resumes on the
   /// caller's executor. Never throws.

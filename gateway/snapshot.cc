@@ -191,12 +191,12 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     const config::Tenant& tenant = c.tenants[t];
     TenantRuntime rt;
     rt.name = tenant.name;
-    rt.savings = &reg.double_counter(
+    rt.savings = &reg.money_counter(
         "switchboard_savings_usd_total",
         "Closed-reference price of traffic served self-hosted, minus its cost (per request, "
         "when positive).",
         {{"tenant", tenant.name}});
-    rt.reference_cost = &reg.double_counter(
+    rt.reference_cost = &reg.money_counter(
         "switchboard_reference_cost_usd_total",
         "What the closed savings reference would have charged for traffic served self-hosted.",
         {{"tenant", tenant.name}});
@@ -209,20 +209,20 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     for (const auto& [period, limit] : {std::pair{"daily", tenant.budget.daily_usd},
                                         std::pair{"monthly", tenant.budget.monthly_usd}}) {
       if (limit) {
-        reg.double_gauge("switchboard_budget_limit_usd", "Budget of the period, from the config.",
-                         {{"tenant", tenant.name}, {"period", period}})
-            .set(*limit);
+        reg.money_gauge("switchboard_budget_limit_usd", "Budget of the period, from the config.",
+                        {{"tenant", tenant.name}, {"period", period}})
+            .set(policies::usd_to_nanos(*limit));
       }
     }
     if (tenant.budget.daily_usd) {
-      rt.budget_daily = &reg.double_gauge("switchboard_budget_remaining_usd",
-                                          "Budget left in the current period.",
-                                          {{"tenant", tenant.name}, {"period", "daily"}});
+      rt.budget_daily =
+          &reg.money_gauge("switchboard_budget_remaining_usd", "Budget left in the current period.",
+                           {{"tenant", tenant.name}, {"period", "daily"}});
     }
     if (tenant.budget.monthly_usd) {
-      rt.budget_monthly = &reg.double_gauge("switchboard_budget_remaining_usd",
-                                            "Budget left in the current period.",
-                                            {{"tenant", tenant.name}, {"period", "monthly"}});
+      rt.budget_monthly =
+          &reg.money_gauge("switchboard_budget_remaining_usd", "Budget left in the current period.",
+                           {{"tenant", tenant.name}, {"period", "monthly"}});
     }
     snap->tenants_.push_back(std::move(rt));
     for (const std::string& digest : tenant.key_hashes) {
@@ -346,11 +346,11 @@ void Snapshot::refresh_gauges() const {
   for (std::size_t t = 0; t < tenants_.size(); ++t) {
     if (tenants_[t].budget_daily != nullptr) {
       tenants_[t].budget_daily->set(
-          state_->budget_remaining_usd(t, config::BudgetPeriod::daily).value_or(0));
+          state_->budget_remaining(t, config::BudgetPeriod::daily).value_or(0));
     }
     if (tenants_[t].budget_monthly != nullptr) {
       tenants_[t].budget_monthly->set(
-          state_->budget_remaining_usd(t, config::BudgetPeriod::monthly).value_or(0));
+          state_->budget_remaining(t, config::BudgetPeriod::monthly).value_or(0));
     }
   }
 }

@@ -95,12 +95,12 @@ struct AliasRuntime {
 
 struct TenantRuntime {
   std::string name;
-  metrics::DoubleCounter* savings = nullptr;
-  metrics::DoubleCounter* reference_cost = nullptr;
+  metrics::Money* savings = nullptr;
+  metrics::Money* reference_cost = nullptr;
   /// switchboard_rate_limited_total{tenant,kind}: requests, tokens, budget.
   std::array<metrics::Counter*, 3> rate_limited{};
-  metrics::DoubleGauge* budget_daily = nullptr;    ///< nullptr without a daily budget
-  metrics::DoubleGauge* budget_monthly = nullptr;  ///< nullptr without a monthly budget
+  metrics::Money* budget_daily = nullptr;    ///< nullptr without a daily budget
+  metrics::Money* budget_monthly = nullptr;  ///< nullptr without a monthly budget
 };
 
 /// Outcomes counted in switchboard_decisions_total, in policies::Outcome order.

@@ -124,6 +124,7 @@ constexpr bool kOptional = false;
 constexpr std::string_view kThreadsExpected = "expected a positive integer or 'auto'";
 constexpr std::uint64_t kMaxThreads = 1024;
 constexpr std::uint64_t kMaxWeight = 1'000'000;
+constexpr std::uint64_t kMaxOutputTokens = 10'000'000;
 // A key file holds one key; anything larger is the wrong file.
 constexpr std::uint64_t kMaxKeyFileBytes = 64 * 1024;
 constexpr std::size_t kMinAdminTokenChars = 16;
@@ -1470,6 +1471,12 @@ class ConfigBuilder {
                assign(b.max_in_flight,
                       r_.integer(v, 0, UINT_MAX, "expected a non-negative integer"));
              }},
+            {"max_output_tokens", kOptional,
+             [&](const Located& v) {
+               assign(b.max_output_tokens, r_.integer(v, 1, kMaxOutputTokens,
+                                                      "expected an integer from 1 to " +
+                                                          std::to_string(kMaxOutputTokens)));
+             }},
             {"timeouts", kOptional, [&](const Located& v) { read_timeouts(v, b.timeouts); }},
             {"tls", kOptional, [&](const Located& v) { read_upstream_tls(v, b, verify_node); }},
             {"allow_insecure", kOptional,
@@ -1494,6 +1501,9 @@ class ConfigBuilder {
              [&](const Located& v) { read_circuit_breaker(v, b.circuit_breaker); }},
         });
     b.hosting = hosting.value_or(provider_info(b.provider).hosting);
+    if (b.max_output_tokens == 0) {
+      b.max_output_tokens = default_max_output_tokens(b.provider, b.model);
+    }
     if (ok) {
       resolve_backend_level(section, tier, Kind::tier, b.tier, b.tier_level);
       resolve_backend_level(section, clearance, Kind::level, b.clearance, b.clearance_level);
@@ -1925,6 +1935,8 @@ class ConfigBuilder {
              [&](const Located& v) { assign(p.output_per_mtok, r_.non_negative_number(v)); }},
             {"cached_input_per_mtok", kOptional,
              [&](const Located& v) { assign(p.cached_input_per_mtok, r_.non_negative_number(v)); }},
+            {"cache_write_per_mtok", kOptional,
+             [&](const Located& v) { assign(p.cache_write_per_mtok, r_.non_negative_number(v)); }},
             {"gpu_hour_usd", kOptional,
              [&](const Located& v) { assign(p.gpu_hour_usd, r_.non_negative_number(v)); }},
             {"tokens_per_second", kOptional,
@@ -2139,6 +2151,11 @@ class ConfigBuilder {
       r_.error(v, std::string(kExpected));
       return std::nullopt;
     }
+    if (n && *n > 1e9) {
+      // Budgets are held exactly in nano-dollars, up to about $1.15 billion per period.
+      r_.error(v, "expected an amount in USD of at most 1000000000");
+      return std::nullopt;
+    }
     return n;
   }
 
@@ -2205,6 +2222,11 @@ class ConfigBuilder {
                              {"default_output_tokens", kOptional,
                               [&](const Located& v) {
                                 assign(c.default_output_tokens,
+                                       r_.integer(v, 1, UINT32_MAX, "expected a positive integer"));
+                              }},
+                             {"min_output_tokens", kOptional,
+                              [&](const Located& v) {
+                                assign(c.min_output_tokens,
                                        r_.integer(v, 1, UINT32_MAX, "expected a positive integer"));
                               }},
                              {"savings_reference", kOptional, keep(reference)},
@@ -2854,6 +2876,73 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
 
 std::string_view to_string(Provider p) {
   return provider_info(p).name;
+}
+
+// The output a request without max_tokens may produce, per provider and model family, from the
+// providers' model documentation. A budget reservation covers it, so when unsure the larger
+// documented figure is taken; the real usage reconciles.
+std::uint64_t default_max_output_tokens(Provider p, std::string_view model) {
+  const auto has = [&](std::string_view part) {
+    return model.find(part) != std::string_view::npos;
+  };
+  switch (p) {
+    case Provider::openai:
+    case Provider::azure_openai:
+      // https://platform.openai.com/docs/models: a request without max_completion_tokens may
+      // produce up to the model's maximum output. Azure names deployments, so its model names
+      // often say nothing: the gpt-4o figure then.
+      if (model.starts_with("gpt-5")) {
+        return 128'000;
+      }
+      if (model.starts_with("o1") || model.starts_with("o3") || model.starts_with("o4")) {
+        return 100'000;
+      }
+      if (model.starts_with("gpt-4.1")) {
+        return 32'768;
+      }
+      if (model.starts_with("gpt-4-") || model == "gpt-4" || model.starts_with("gpt-3.5")) {
+        return 4'096;
+      }
+      return 16'384;  // gpt-4o, gpt-4o-mini
+    case Provider::anthropic:
+      // The Anthropic translator sends max_tokens: 4096 when the request sets none (the API
+      // requires one), which every Claude model accepts: the bound is exact.
+      return 4'096;
+    case Provider::bedrock:
+      // Converse without inferenceConfig.maxTokens lets the model use its maximum output:
+      // https://docs.anthropic.com/en/docs/about-claude/models for Claude on Bedrock.
+      if (has("claude-3-7") || has("sonnet-4") || has("haiku-4")) {
+        return 64'000;
+      }
+      if (has("opus-4")) {
+        return 32'000;
+      }
+      if (has("claude-3-5")) {
+        return 8'192;
+      }
+      if (has("claude-3")) {
+        return 4'096;
+      }
+      return 8'192;
+    case Provider::gemini:
+      // https://ai.google.dev/gemini-api/docs/models: maxOutputTokens defaults to the model's
+      // output limit, 65,536 from Gemini 2.5 on, 8,192 before.
+      if (has("gemini-1") || has("gemini-2.0")) {
+        return 8'192;
+      }
+      return 65'536;
+    case Provider::vllm:
+    case Provider::llamacpp:
+    case Provider::ollama:
+    case Provider::tgi:
+    case Provider::sglang:
+    case Provider::openai_compatible:
+      // Self-hosted engines generate until the context is full by default (vLLM: max_model_len
+      // minus the prompt; llama.cpp and Ollama: n_predict / num_predict -1): no documented bound,
+      // so a working figure; set max_output_tokens to the served context length for a hard one.
+      return 4'096;
+  }
+  return 16'384;
 }
 
 std::string_view to_string(Hosting h) {

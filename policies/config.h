@@ -147,6 +147,10 @@ enum class Provider {
 };
 std::string_view to_string(Provider p);
 
+/// The output bound assumed for a backend without `max_output_tokens`: the provider's documented
+/// default (or the model family's documented maximum output) when a request sets no max_tokens.
+std::uint64_t default_max_output_tokens(Provider p, std::string_view model);
+
 enum class Hosting { self_hosted, closed };
 std::string_view to_string(Hosting h);  ///< "self-hosted" | "closed"
 
@@ -161,6 +165,9 @@ struct Price {
   double input_per_mtok = 0;
   double output_per_mtok = 0;
   double cached_input_per_mtok = 0;
+  /// Anthropic prompt-cache writes (`cache_creation_input_tokens`); 0 = not declared: billed at
+  /// the input price.
+  double cache_write_per_mtok = 0;
   double gpu_hour_usd = 0;
   double tokens_per_second = 0;
 };
@@ -227,6 +234,10 @@ struct Backend {
   int tier_level = 1;          ///< `tier` as an index into Config::tiers.levels
   int clearance_level = 0;     ///< `clearance` as an index into Config::sensitivity.levels
   unsigned max_in_flight = 0;  ///< 0 = unlimited
+  /// `max_output_tokens`: the most output tokens a request without max_tokens /
+  /// max_completion_tokens may produce here: the worst case a budget or tpm reservation covers.
+  /// Not declared: default_max_output_tokens(provider, model), resolved at load.
+  std::uint64_t max_output_tokens = 0;
   BackendTimeouts timeouts;
   std::string ca_file;     ///< extra PEM CA bundle for https upstreams; empty = system store
   bool tls_verify = true;  ///< `tls: {verify: false}` only for tests and labs
@@ -456,6 +467,10 @@ struct RetrySettings {
 struct CostSettings {
   /// Output tokens assumed for the pre-dispatch estimate when a request sets no max_tokens.
   std::uint64_t default_output_tokens = 1024;
+  /// The fewest output tokens worth serving: when a budget or tpm cannot cover a request's worst
+  /// case, its output is capped to what they afford if that is at least this many (else refused,
+  /// or kept self-hosted per on_exhausted). A request asking for fewer is never capped.
+  std::uint64_t min_output_tokens = 256;
   /// Closed backend whose prices value the traffic served self-hosted (savings); empty = the
   /// first closed backend that has prices, if any.
   std::string savings_reference;

@@ -92,6 +92,17 @@ std::uint64_t next_random() {
 // -------------------------------------------------------------------------------------------------
 // Compiled config: names resolved to indexes once, so decide() compares integers.
 
+/// A price in pico-dollars per token, to the nearest pico-dollar: exact for any price quoted to
+/// a millionth of a dollar per million tokens. Clamped to 2^60 (a million dollars per token), so
+/// that sums of products with 64-bit token counts stay within 128 bits.
+std::int64_t pico_per_token(double pico) {
+  constexpr double kMax = static_cast<double>(std::int64_t{1} << 60);
+  if (!(pico > 0)) {
+    return 0;
+  }
+  return pico >= kMax ? std::int64_t{1} << 60 : static_cast<std::int64_t>(std::llround(pico));
+}
+
 struct BackendInfo {
   std::string_view name;
   int clearance = 0;
@@ -100,10 +111,7 @@ struct BackendInfo {
   bool license_commercial = true;
   unsigned max_in_flight = 0;
   unsigned weight = 1;
-  // Micro-USD per token (USD per million tokens is micro-USD per token).
-  double input_price = 0;
-  double output_price = 0;
-  double cached_price = 0;
+  Engine::Prices price;  // pico-USD per token
 };
 
 struct TenantInfo {
@@ -450,16 +458,22 @@ std::unique_ptr<const Engine> Engine::build(std::shared_ptr<const config::Config
     info.max_in_flight = b.max_in_flight;
     info.weight = std::max(1u, b.weight);
     if (info.closed) {
-      info.input_price = b.price.input_per_mtok;
-      info.output_price = b.price.output_per_mtok;
-      // An undeclared cached price (0) bills cached tokens at the input price: a budget must not
-      // be undercut by a missing table entry.
-      info.cached_price = b.price.cached_input_per_mtok > 0 ? b.price.cached_input_per_mtok
-                                                            : b.price.input_per_mtok;
+      info.price.input = pico_per_token(b.price.input_per_mtok * 1e6);
+      info.price.output = pico_per_token(b.price.output_per_mtok * 1e6);
+      // An undeclared cached or cache-write price (0) bills those tokens at the input price: a
+      // budget must not be undercut by a missing table entry.
+      info.price.cached = b.price.cached_input_per_mtok > 0
+                              ? pico_per_token(b.price.cached_input_per_mtok * 1e6)
+                              : info.price.input;
+      info.price.cache_write = b.price.cache_write_per_mtok > 0
+                                   ? pico_per_token(b.price.cache_write_per_mtok * 1e6)
+                                   : info.price.input;
     } else if (b.price.gpu_hour_usd > 0 && b.price.tokens_per_second > 0) {
-      // Amortized: one GPU-hour serves 3600 * tokens_per_second tokens, input and output alike.
-      const double per_token = b.price.gpu_hour_usd / 3600.0 / b.price.tokens_per_second * 1e6;
-      info.input_price = info.output_price = info.cached_price = per_token;
+      // Amortized: one GPU-hour serves 3600 * tokens_per_second tokens, input and output alike;
+      // rounded once, to the pico-dollar.
+      const std::int64_t per_token =
+          pico_per_token(b.price.gpu_hour_usd * 1e12 / (3600.0 * b.price.tokens_per_second));
+      info.price = Engine::Prices{per_token, per_token, per_token, per_token};
     }
     impl.backends.push_back(info);
   }
@@ -573,7 +587,7 @@ std::unique_ptr<const Engine> Engine::build(std::shared_ptr<const config::Config
   } else {
     for (std::size_t i = 0; i < impl.backends.size(); ++i) {
       const BackendInfo& b = impl.backends[i];
-      if (b.closed && (b.input_price > 0 || b.output_price > 0)) {
+      if (b.closed && (b.price.input > 0 || b.price.output > 0)) {
         impl.reference = i;
         break;
       }
@@ -639,29 +653,87 @@ bool Engine::cleared(std::size_t backend, int sensitivity, std::size_t tenant) c
   return !(impl_->egress_none && b.closed);
 }
 
-Micros Engine::cost(std::size_t backend, std::uint64_t input, std::uint64_t output,
-                    std::uint64_t cached_input) const {
+namespace {
+
+__extension__ typedef __int128 Wide;
+constexpr Wide kMaxNanos = std::numeric_limits<Nanos>::max();
+
+/// Pico-dollars to the nearest nano-dollar (halves up), saturating.
+Nanos round_to_nanos(Wide pico) {
+  if (pico <= 0) {
+    return 0;
+  }
+  if (pico >= kMaxNanos * 1000) {
+    return std::numeric_limits<Nanos>::max();
+  }
+  return static_cast<Nanos>((pico + 500) / 1000);
+}
+
+Wide token_cost(std::uint64_t tokens, std::int64_t price) {
+  return static_cast<Wide>(tokens) * price;  // < 2^64 * 2^63: no overflow in 128 bits
+}
+
+}  // namespace
+
+Nanos Engine::cost(std::size_t backend, std::uint64_t input, std::uint64_t output,
+                   std::uint64_t cached_input, std::uint64_t cache_write) const {
   if (backend >= impl_->backends.size()) {
     return 0;
   }
-  const BackendInfo& b = impl_->backends[backend];
-  // Cached tokens are part of the input tokens, billed at the cached price.
+  const Prices& p = impl_->backends[backend].price;
+  // Cached reads and cache writes are part of the prompt tokens.
   cached_input = std::min(cached_input, input);
-  const double micros = static_cast<double>(input - cached_input) * b.input_price +
-                        static_cast<double>(cached_input) * b.cached_price +
-                        static_cast<double>(output) * b.output_price;
-  if (!(micros < 9.2e18)) {
-    return std::numeric_limits<Micros>::max();
-  }
-  return static_cast<Micros>(std::llround(micros));  // to the nearest micro-dollar
+  cache_write = std::min(cache_write, input - cached_input);
+  const Wide pico = token_cost(input - cached_input - cache_write, p.input) +
+                    token_cost(cached_input, p.cached) + token_cost(cache_write, p.cache_write) +
+                    token_cost(output, p.output);
+  return round_to_nanos(pico);
 }
 
-std::optional<Micros> Engine::reference_cost(std::uint64_t input, std::uint64_t output,
-                                             std::uint64_t cached_input) const {
+std::optional<Nanos> Engine::reference_cost(std::uint64_t input, std::uint64_t output,
+                                            std::uint64_t cached_input,
+                                            std::uint64_t cache_write) const {
   if (!impl_->reference) {
     return std::nullopt;
   }
-  return cost(*impl_->reference, input, output, cached_input);
+  return cost(*impl_->reference, input, output, cached_input, cache_write);
+}
+
+Nanos Engine::worst_case_cost(std::size_t backend, std::uint64_t input,
+                              std::uint64_t output) const {
+  if (backend >= impl_->backends.size()) {
+    return 0;
+  }
+  const Prices& p = impl_->backends[backend].price;
+  const std::int64_t in = std::max({p.input, p.cached, p.cache_write});
+  return round_to_nanos(token_cost(input, in) + token_cost(output, p.output));
+}
+
+std::uint64_t Engine::affordable_output(std::size_t backend, std::uint64_t input,
+                                        Nanos amount) const {
+  if (backend >= impl_->backends.size()) {
+    return std::numeric_limits<std::uint64_t>::max();
+  }
+  const Prices& p = impl_->backends[backend].price;
+  const std::int64_t in = std::max({p.input, p.cached, p.cache_write});
+  // worst_case_cost(n) = round((input*in + n*out) / 1000) <= amount
+  //   <=> input*in + n*out + 500 < (amount + 1) * 1000
+  const Wide budget = (static_cast<Wide>(std::max<Nanos>(amount, 0)) + 1) * 1000 - 500 - 1;
+  const Wide rest = budget - token_cost(input, in);
+  if (rest < 0) {
+    return 0;
+  }
+  if (p.output <= 0) {
+    return std::numeric_limits<std::uint64_t>::max();
+  }
+  const Wide n = rest / p.output;
+  return n >= static_cast<Wide>(std::numeric_limits<std::uint64_t>::max())
+             ? std::numeric_limits<std::uint64_t>::max()
+             : static_cast<std::uint64_t>(n);
+}
+
+Engine::Prices Engine::prices(std::size_t backend) const {
+  return backend < impl_->backends.size() ? impl_->backends[backend].price : Prices{};
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -849,7 +921,7 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
           break;
         case config::Strategy::cheapest: {
           // By this request's estimated cost on each backend; equal costs keep the listed order.
-          boost::container::small_vector<std::pair<Micros, std::size_t>, 16> keyed;
+          boost::container::small_vector<std::pair<Nanos, std::size_t>, 16> keyed;
           for (std::size_t b : d.backends) {
             keyed.emplace_back(cost(b, facts.estimated_prompt_tokens, output), b);
           }
@@ -1157,7 +1229,7 @@ std::string Engine::explain_json(const Decision& d, const RequestFacts& facts) c
     json::object x;
     x["name"] = impl.backends[b].name;
     x["hosting"] = config::to_string(c.backends[b].hosting);
-    x["estimated_cost_usd"] = to_usd(cost(b, facts.estimated_prompt_tokens, output));
+    x["estimated_cost_usd"] = nanos_to_usd(cost(b, facts.estimated_prompt_tokens, output));
     backends.push_back(std::move(x));
   }
   out["backends"] = std::move(backends);
@@ -1186,7 +1258,7 @@ std::string Engine::explain_json(const Decision& d, const RequestFacts& facts) c
   }
   out["excluded"] = std::move(excluded);
   out["estimated_tokens"] = d.estimated_tokens;
-  out["estimated_cost_usd"] = to_usd(d.estimated_cost);
+  out["estimated_cost_usd"] = nanos_to_usd(d.estimated_cost);
   out["message"] = d.message;
   return json::serialize(out);
 }

@@ -82,7 +82,7 @@ struct Decision {
   Detection detection;    ///< what the detectors found
   /// Eligible, cleared backends in the order to try (indexes into Config::backends).
   std::vector<std::size_t> backends;
-  Micros estimated_cost = 0;           ///< for backends.front(); 0 when none
+  Nanos estimated_cost = 0;            ///< for backends.front(); 0 when none
   std::uint64_t estimated_tokens = 0;  ///< prompt estimate + expected output
   std::string message;  ///< for non-route outcomes: the client-facing reason (never values)
 
@@ -115,12 +115,31 @@ class Engine {
   /// The clearance invariant: may `backend` receive a request of `sensitivity` from `tenant`?
   bool cleared(std::size_t backend, int sensitivity, std::size_t tenant) const;
 
-  /// Cost of `input`/`output` tokens (cached_input of them at the cached price) on `backend`.
-  Micros cost(std::size_t backend, std::uint64_t input, std::uint64_t output,
-              std::uint64_t cached_input = 0) const;
+  /// Cost of `input`/`output` tokens on `backend`, exact: `input` counts every prompt token as
+  /// OpenAI does (cached reads and cache writes included); `cached_input` of them are billed at
+  /// the cached price, `cache_write` at the cache-write price, the rest at the input price, and
+  /// the output (reasoning included) at the output price. Prices are integer pico-dollars per
+  /// token; the sum is rounded once, to the nearest nano-dollar, and saturates.
+  Nanos cost(std::size_t backend, std::uint64_t input, std::uint64_t output,
+             std::uint64_t cached_input = 0, std::uint64_t cache_write = 0) const;
   /// What the savings reference would have charged for the same tokens; nullopt without one.
-  std::optional<Micros> reference_cost(std::uint64_t input, std::uint64_t output,
-                                       std::uint64_t cached_input = 0) const;
+  std::optional<Nanos> reference_cost(std::uint64_t input, std::uint64_t output,
+                                      std::uint64_t cached_input = 0,
+                                      std::uint64_t cache_write = 0) const;
+  /// The most `input` prompt tokens and `output` tokens can cost on `backend`: every prompt
+  /// token at the dearest of its input, cached and cache-write prices.
+  Nanos worst_case_cost(std::size_t backend, std::uint64_t input, std::uint64_t output) const;
+  /// The most output tokens `n` with worst_case_cost(backend, input, n) <= `amount`
+  /// (UINT64_MAX when output is free there; 0 when even the input does not fit).
+  std::uint64_t affordable_output(std::size_t backend, std::uint64_t input, Nanos amount) const;
+  /// A backend's prices in pico-dollars per token (USD per million tokens x 1e6).
+  struct Prices {
+    std::int64_t input = 0;
+    std::int64_t output = 0;
+    std::int64_t cached = 0;
+    std::int64_t cache_write = 0;
+  };
+  Prices prices(std::size_t backend) const;
 
   /// The decision as JSON (tenant, sensitivity and why, tier and why, rules tried, eligible and
   /// excluded backends, cost estimate), with names, never request text or entity values.

@@ -11,28 +11,6 @@
 
 namespace sb::policies {
 
-// -------------------------------------------------------------------------------------------------
-// Money
-
-Micros to_micros(double usd) {
-  if (!std::isfinite(usd)) {
-    return usd > 0 ? std::numeric_limits<Micros>::max() : 0;
-  }
-  const double micros = std::round(usd * 1e6);
-  // 2^63 is exactly representable as a double; anything at or above it would overflow llround.
-  if (micros >= 9223372036854775807.0) {
-    return std::numeric_limits<Micros>::max();
-  }
-  if (micros <= -9223372036854775807.0) {
-    return std::numeric_limits<Micros>::min();
-  }
-  return static_cast<Micros>(micros);
-}
-
-double to_usd(Micros m) {
-  return static_cast<double>(m) / 1e6;
-}
-
 namespace {
 
 using std::chrono::days;
@@ -179,100 +157,142 @@ class Window {
 // -------------------------------------------------------------------------------------------------
 // Budgets.
 //
-// Each budget period is one 64-bit word: (period tag: 16 bits, spent + reserved: 48 bits of
-// micro-USD). Admission, reconciliation and the period rollover are each a single CAS on it, so
-// "reset when the period changed" and "reserve only if it fits" can never interleave badly: N
-// concurrent admissions reserve at most the limit. Spent and reserved are kept as their sum
-// because every reader (the admission check, budget_fraction, budget_remaining) needs only the
-// sum, and reconcile's `reserved -= estimate; spent += actual` is `sum += actual - estimate`.
+// A budget is a ring of two slots, the period with id p (UTC day or month number since 1970) in
+// slot p % 2, so that a request admitted just before a boundary still settles in the period it
+// was admitted in while the next one runs. A slot is two words:
+//   `period`: the full id of the period the slot holds, only ever raised (claimed by CAS);
+//   `word`:   (lap: 4 bits, committed: 60 bits of nano-USD), lap = (period / 2) mod 16.
+// Spent and reserved are kept as their sum, because every reader needs only the sum and
+// reconcile's `reserved -= r; spent += actual` is `sum += actual - r`. Reserving, settling and
+// resetting are each one CAS on `word`, so "reserve only if it fits" can never interleave
+// badly: N concurrent admissions reserve at most the limit. 60 bits hold about $1.15 billion
+// exactly per tenant and period.
 //
-// The tag is the period id (UTC day number or month number since 1970) modulo 2^16, compared
-// modularly; day numbers fit until 2149. 48 bits hold up to ~$281M per tenant and period;
-// larger limits are clamped to that.
+// Claiming a slot for period p: help finish the previous claim (its word reset to its lap),
+// CAS `period` up, then reset the word to (lap(p), 0) unless a writer of p already did. A word
+// whose lap differs from its slot's period's lap is stale and reads as 0; consecutive claims of
+// a slot never share a lap (a jump of a multiple of 16 laps goes through p - 2 first), so a stale
+// word is always recognised. A writer holding an old view only ever CASes a word it read, so it
+// can corrupt a newer period only if the word came back to the same bits meanwhile: 16 claims of
+// the slot (32 periods) during one CAS loop, the same kind of bound as the rate windows' stamps.
 
-constexpr std::uint64_t kAmountMask = (1ull << 48) - 1;
+constexpr std::uint64_t kAmountBits = 60;
+constexpr std::uint64_t kAmountMask = (1ull << kAmountBits) - 1;
 
-constexpr std::uint16_t tag_of_word(std::uint64_t word) {
-  return static_cast<std::uint16_t>(word >> 48);
+constexpr std::uint64_t lap_of(std::int64_t period) {
+  return static_cast<std::uint64_t>(period >> 1) & 0xF;
+}
+constexpr std::uint64_t word_lap(std::uint64_t word) {
+  return word >> kAmountBits;
 }
 constexpr std::uint64_t amount_of(std::uint64_t word) {
   return word & kAmountMask;
 }
 constexpr std::uint64_t pack_amount(std::int64_t period, std::uint64_t amount) {
-  return (static_cast<std::uint64_t>(static_cast<std::uint16_t>(period)) << 48) |
-         std::min(amount, kAmountMask);
-}
-// Period id of `word` given that `period` is the caller's current one (the word's tag is never
-// more than 2^15 periods away from it).
-constexpr std::int64_t period_of(std::uint64_t word, std::int64_t period) {
-  return period + static_cast<std::int16_t>(tag_of_word(word) - static_cast<std::uint16_t>(period));
+  return (lap_of(period) << kAmountBits) | std::min(amount, kAmountMask);
 }
 
-std::uint64_t clamp_amount(Micros m) {
+std::uint64_t clamp_amount(Nanos m) {
   return m <= 0 ? 0 : std::min(static_cast<std::uint64_t>(m), kAmountMask);
 }
 
-/// Spent + reserved in period `period`, as seen from it (0 when the word is from an older one).
-std::uint64_t committed_in(std::uint64_t word, std::int64_t period) {
-  return period_of(word, period) >= period ? amount_of(word) : 0;
-}
+constexpr std::int64_t kNoPeriod = -2;
 
-/// Reserves `amount` in `period` when it fits under `limit`. A newer period already started by
-/// another thread (whose clock read came a moment later) is joined rather than rolled back.
-/// Returns the period the reservation was made in, or -1 when it does not fit.
-std::int64_t try_reserve(std::atomic<std::uint64_t>& w, std::int64_t period, std::uint64_t limit,
-                         std::uint64_t amount) {
-  std::uint64_t cur = w.load(std::memory_order_acquire);
-  for (;;) {
-    const std::int64_t stored = period_of(cur, period);
-    const std::int64_t target = std::max(stored, period);
-    const std::uint64_t committed = stored == target ? amount_of(cur) : 0;
-    // An exhausted budget admits nothing, not even a request estimated at zero, so that admit()
-    // and budget_exhausted() always agree.
-    if (committed >= limit || amount > limit - committed) {
-      return -1;
+struct BudgetSlot {
+  std::atomic<std::int64_t> period{kNoPeriod};
+  std::atomic<std::uint64_t> word{pack_amount(kNoPeriod, 0)};
+};
+
+class Budget {
+ public:
+  /// Committed (spent + reserved) in period `p` (0 when the slot holds another period).
+  std::uint64_t committed(std::int64_t p) const {
+    const BudgetSlot& s = slot(p);
+    const std::uint64_t w = s.word.load(std::memory_order_acquire);
+    if (s.period.load(std::memory_order_acquire) != p || word_lap(w) != lap_of(p)) {
+      return 0;
     }
-    if (w.compare_exchange_weak(cur, pack_amount(target, committed + amount),
-                                std::memory_order_acq_rel, std::memory_order_acquire)) {
-      return target;
+    return amount_of(w);
+  }
+
+  /// Reserves as much of [min, max] as fits under `limit` in period `p`. Returns the amount
+  /// reserved, or nullopt when not even `min` fits (an exhausted budget admits nothing, not even
+  /// a request estimated at zero, so that admit() and budget_exhausted() always agree).
+  std::optional<std::uint64_t> reserve(std::int64_t p, std::uint64_t limit, std::uint64_t min,
+                                       std::uint64_t max) {
+    BudgetSlot& s = claim(p);
+    std::uint64_t cur = s.word.load(std::memory_order_acquire);
+    for (;;) {
+      if (s.period.load(std::memory_order_acquire) != p) {
+        return std::nullopt;  // the caller's clock is two periods behind: refuse, never guess
+      }
+      const std::uint64_t c = word_lap(cur) == lap_of(p) ? amount_of(cur) : 0;
+      if (c >= limit) {
+        return std::nullopt;
+      }
+      const std::uint64_t grant = std::min(max, limit - c);
+      if (grant < min) {
+        return std::nullopt;
+      }
+      if (s.word.compare_exchange_weak(cur, pack_amount(p, c + grant), std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return grant;
+      }
     }
   }
-}
 
-/// Takes back a reservation of `amount` made in `period`, unless that period has ended.
-void unreserve(std::atomic<std::uint64_t>& w, std::int64_t period, std::uint64_t amount) {
-  std::uint64_t cur = w.load(std::memory_order_acquire);
-  for (;;) {
-    if (period_of(cur, period) != period) {
-      return;
-    }
-    const std::uint64_t a = amount_of(cur);
-    if (w.compare_exchange_weak(cur, pack_amount(period, a > amount ? a - amount : 0),
-                                std::memory_order_acq_rel, std::memory_order_acquire)) {
-      return;
+  /// Replaces `reserved` made in period `p` by `actual` in that period, if the slot still holds
+  /// it (a period two or more behind is gone: nothing to correct).
+  void settle(std::int64_t p, std::uint64_t reserved, std::uint64_t actual) {
+    BudgetSlot& s = claim(p);
+    std::uint64_t cur = s.word.load(std::memory_order_acquire);
+    for (;;) {
+      if (s.period.load(std::memory_order_acquire) != p) {
+        return;
+      }
+      std::uint64_t c = word_lap(cur) == lap_of(p) ? amount_of(cur) : 0;
+      c = c > reserved ? c - reserved : 0;
+      c = std::min(c + actual, kAmountMask);
+      if (s.word.compare_exchange_weak(cur, pack_amount(p, c), std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return;
+      }
     }
   }
-}
 
-/// Replaces a reservation of `reserved` made in `reserved_period` (-1: none) by `actual`. When the
-/// period has rolled over since, `actual` counts in the current one and its reservations stay.
-void settle(std::atomic<std::uint64_t>& w, std::int64_t now_period, std::int64_t reserved_period,
-            std::uint64_t reserved, std::uint64_t actual) {
-  std::uint64_t cur = w.load(std::memory_order_acquire);
-  for (;;) {
-    const std::int64_t stored = period_of(cur, now_period);
-    const std::int64_t target = std::max(stored, now_period);
-    std::uint64_t committed = stored == target ? amount_of(cur) : 0;
-    if (reserved_period == target) {
-      committed = committed > reserved ? committed - reserved : 0;
+ private:
+  BudgetSlot& slot(std::int64_t p) { return slots_[static_cast<std::uint64_t>(p) & 1]; }
+  const BudgetSlot& slot(std::int64_t p) const { return slots_[static_cast<std::uint64_t>(p) & 1]; }
+
+  /// Makes sure the slot of `p` holds p or a later period; returns it.
+  BudgetSlot& claim(std::int64_t p) {
+    BudgetSlot& s = slot(p);
+    std::int64_t q = s.period.load(std::memory_order_acquire);
+    while (q < p) {
+      reset(s, q);  // the previous claim's word first, so that laps never alias
+      const std::int64_t target = lap_of(q) == lap_of(p) && p - 2 > q ? p - 2 : p;
+      if (s.period.compare_exchange_strong(q, target, std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+        reset(s, target);
+        q = target;
+      }
     }
-    committed = std::min(committed + actual, kAmountMask);
-    if (w.compare_exchange_weak(cur, pack_amount(target, committed), std::memory_order_acq_rel,
-                                std::memory_order_acquire)) {
-      return;
+    return s;
+  }
+
+  /// Brings the word to (lap(t), 0) when it is stale, while the slot holds period t.
+  static void reset(BudgetSlot& s, std::int64_t t) {
+    std::uint64_t cur = s.word.load(std::memory_order_acquire);
+    while (s.period.load(std::memory_order_acquire) == t && word_lap(cur) != lap_of(t)) {
+      if (s.word.compare_exchange_weak(cur, pack_amount(t, 0), std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return;
+      }
     }
   }
-}
+
+  std::array<BudgetSlot, 2> slots_;
+};
 
 // -------------------------------------------------------------------------------------------------
 // Calendar (UTC)
@@ -316,12 +336,8 @@ struct alignas(64) BackendSlot {
 };
 
 struct alignas(64) TenantSlot {
-  /// Starts both budgets as "nothing committed in the period before now", so that a period tag
-  /// is only ever compared with one a few periods away (modular comparison stays exact).
-  explicit TenantSlot(const Periods& p)
-      : day(pack_amount(p.day - 1, 0)), month(pack_amount(p.month - 1, 0)) {}
-  std::atomic<std::uint64_t> day;
-  std::atomic<std::uint64_t> month;
+  Budget day;
+  Budget month;
   alignas(64) Window rate;
 };
 
@@ -329,15 +345,15 @@ struct TenantLimits {
   std::string name;
   std::uint64_t rpm = 0;
   std::uint64_t tpm = 0;
-  std::optional<std::uint64_t> daily;  ///< limit in micros
+  std::optional<std::uint64_t> daily;  ///< limit in nanos
   std::optional<std::uint64_t> monthly;
 };
 
-std::optional<std::uint64_t> limit_micros(const std::optional<double>& usd) {
+std::optional<std::uint64_t> limit_nanos(const std::optional<double>& usd) {
   if (!usd) {
     return std::nullopt;
   }
-  return clamp_amount(to_micros(*usd));
+  return clamp_amount(usd_to_nanos(*usd));
 }
 
 double fraction(std::uint64_t committed, std::uint64_t limit) {
@@ -371,8 +387,8 @@ MemoryState::MemoryState(const config::Config& config, NowFn now)
   }
   for (const config::Tenant& t : config.tenants) {
     impl_->tenants.push_back(TenantLimits{t.name, t.rate.rpm, t.rate.tpm,
-                                          limit_micros(t.budget.daily_usd),
-                                          limit_micros(t.budget.monthly_usd)});
+                                          limit_nanos(t.budget.daily_usd),
+                                          limit_nanos(t.budget.monthly_usd)});
   }
   if (impl_->tenants.empty()) {
     // The implicit open tenant (index 0) of a config without `tenants:`: no limits.
@@ -380,9 +396,8 @@ MemoryState::MemoryState(const config::Config& config, NowFn now)
     open.name = "default";
     impl_->tenants.push_back(std::move(open));
   }
-  const Periods p = periods_at(impl_->now());
   for (std::size_t i = 0; i < impl_->tenants.size(); ++i) {
-    impl_->tenant_slots.push_back(std::make_shared<TenantSlot>(p));
+    impl_->tenant_slots.push_back(std::make_shared<TenantSlot>());
   }
 }
 
@@ -444,11 +459,10 @@ double MemoryState::budget_fraction(std::size_t tenant, config::BudgetPeriod per
   double daily = 0;
   double monthly = 0;
   if (limits.daily && period != config::BudgetPeriod::monthly) {
-    daily = fraction(committed_in(slot.day.load(std::memory_order_acquire), p.day), *limits.daily);
+    daily = fraction(slot.day.committed(p.day), *limits.daily);
   }
   if (limits.monthly && period != config::BudgetPeriod::daily) {
-    monthly = fraction(committed_in(slot.month.load(std::memory_order_acquire), p.month),
-                       *limits.monthly);
+    monthly = fraction(slot.month.committed(p.month), *limits.monthly);
   }
   return std::max(daily, monthly);
 }
@@ -463,16 +477,13 @@ bool MemoryState::budget_exhausted(std::size_t tenant) const {
   }
   const TenantSlot& slot = *impl_->tenant_slots[tenant];
   const Periods p = periods_at(impl_->now());
-  if (limits.daily &&
-      committed_in(slot.day.load(std::memory_order_acquire), p.day) >= *limits.daily) {
+  if (limits.daily && slot.day.committed(p.day) >= *limits.daily) {
     return true;
   }
-  return limits.monthly &&
-         committed_in(slot.month.load(std::memory_order_acquire), p.month) >= *limits.monthly;
+  return limits.monthly && slot.month.committed(p.month) >= *limits.monthly;
 }
 
-AdmissionResult MemoryState::admit(std::size_t tenant, std::uint64_t estimated_tokens,
-                                   Micros estimate, bool enforce_budget) {
+AdmissionResult MemoryState::admit(std::size_t tenant, const Ask& ask) {
   AdmissionResult result;
   result.reservation.tenant = tenant;
   if (tenant >= impl_->tenants.size()) {
@@ -483,84 +494,121 @@ AdmissionResult MemoryState::admit(std::size_t tenant, std::uint64_t estimated_t
   const Periods p = periods_at(impl_->now());
   const auto now = static_cast<std::uint32_t>(p.second);
 
-  // Rates: count first, then check, and take the count back when over. Concurrent admissions at
-  // the edge may therefore both be refused, but the limit is never exceeded.
+  // Rates: count first (the worst case of the tokens), then check, and take back what is over:
+  // the request when rpm is, the tokens above tpm when the rest still covers min_tokens, else
+  // everything. Concurrent admissions at the edge may therefore both be cut or refused, but a
+  // limit is never exceeded.
   const bool rated = limits.rpm > 0 || limits.tpm > 0;
+  std::uint64_t tokens = ask.tokens;
   if (rated) {
-    slot.rate.add(now, 1, estimated_tokens);
+    slot.rate.add(now, 1, tokens);
     const WindowSum sum = slot.rate.sum(now);
     const bool over_requests = limits.rpm > 0 && sum.requests > limits.rpm;
-    const bool over_tokens = !over_requests && limits.tpm > 0 && sum.tokens > limits.tpm;
+    bool over_tokens = false;
+    if (!over_requests && limits.tpm > 0 && sum.tokens > limits.tpm) {
+      const std::uint64_t excess = sum.tokens - limits.tpm;
+      const std::uint64_t floor = std::max<std::uint64_t>(ask.min_tokens, tokens > 0 ? 1 : 0);
+      if (excess < tokens && tokens - excess >= floor) {
+        slot.rate.undo(now, 0, excess);
+        tokens -= excess;
+      } else {
+        over_tokens = true;
+      }
+    }
     if (over_requests || over_tokens) {
-      slot.rate.undo(now, 1, estimated_tokens);
+      slot.rate.undo(now, 1, tokens);
       result.outcome =
           over_requests ? Admission::rate_limited_requests : Admission::rate_limited_tokens;
-      result.retry_after =
-          seconds{over_requests ? slot.rate.retry_after(now, false, 1, limits.rpm)
-                                : slot.rate.retry_after(now, true, estimated_tokens, limits.tpm)};
+      result.retry_after = seconds{
+          over_requests ? slot.rate.retry_after(now, false, 1, limits.rpm)
+                        : slot.rate.retry_after(
+                              now, true, std::max<std::uint64_t>(ask.min_tokens, 1), limits.tpm)};
       return result;
     }
+    result.reservation.second = p.second;
+    result.reservation.tokens = tokens;
   }
+  const auto refuse_budget = [&](std::int64_t wait) {
+    if (rated) {
+      slot.rate.undo(now, 1, tokens);
+    }
+    result.reservation = Reservation{};
+    result.reservation.tenant = tenant;
+    result.outcome = Admission::budget_exhausted;
+    result.retry_after = seconds{wait};
+    return result;
+  };
 
-  if (!enforce_budget || (!limits.daily && !limits.monthly)) {
+  if (!ask.enforce_budget || (!limits.daily && !limits.monthly)) {
     return result;
   }
-  const std::uint64_t amount = clamp_amount(estimate);
+  const std::uint64_t max = clamp_amount(ask.cost);
+  const std::uint64_t min = std::min(clamp_amount(ask.min_cost), max);
+  std::uint64_t amount = max;
   std::int64_t day = -1;
   if (limits.daily) {
-    day = try_reserve(slot.day, p.day, *limits.daily, amount);
-    if (day < 0) {
+    const std::optional<std::uint64_t> got = slot.day.reserve(p.day, *limits.daily, min, amount);
+    if (!got) {
       std::int64_t wait = p.seconds_to_day_end;
       if (limits.monthly) {
-        const std::uint64_t m = committed_in(slot.month.load(std::memory_order_acquire), p.month);
-        if (m >= *limits.monthly || amount > *limits.monthly - m) {
+        const std::uint64_t m = slot.month.committed(p.month);
+        if (m >= *limits.monthly || min > *limits.monthly - m) {
           wait = p.seconds_to_month_end;  // the month's budget frees up only later
         }
       }
-      if (rated) {
-        slot.rate.undo(now, 1, estimated_tokens);
-      }
-      result.outcome = Admission::budget_exhausted;
-      result.retry_after = seconds{wait};
-      return result;
+      return refuse_budget(wait);
     }
+    amount = *got;
+    day = p.day;
   }
   std::int64_t month = -1;
   if (limits.monthly) {
-    month = try_reserve(slot.month, p.month, *limits.monthly, amount);
-    if (month < 0) {
+    const std::optional<std::uint64_t> got =
+        slot.month.reserve(p.month, *limits.monthly, min, amount);
+    if (!got) {
       if (day >= 0) {
-        unreserve(slot.day, day, amount);
+        slot.day.settle(day, amount, 0);
       }
-      if (rated) {
-        slot.rate.undo(now, 1, estimated_tokens);
-      }
-      result.outcome = Admission::budget_exhausted;
-      result.retry_after = seconds{p.seconds_to_month_end};
-      return result;
+      return refuse_budget(p.seconds_to_month_end);
     }
+    if (day >= 0 && *got < amount) {
+      slot.day.settle(day, amount, *got);  // the month granted less: the day keeps as much
+    }
+    amount = *got;
+    month = p.month;
   }
-  result.reservation.amount = static_cast<Micros>(amount);
+  result.reservation.amount = static_cast<Nanos>(amount);
   result.reservation.day = day;
   result.reservation.month = month;
   return result;
 }
 
-void MemoryState::reconcile(const Reservation& r, Micros actual) {
+void MemoryState::reconcile(const Reservation& r, std::uint64_t actual_tokens, Nanos actual_cost) {
   if (r.tenant >= impl_->tenants.size()) {
     return;
   }
   const TenantLimits& limits = impl_->tenants[r.tenant];
   TenantSlot& slot = *impl_->tenant_slots[r.tenant];
   const Periods p = periods_at(impl_->now());
+  if (r.second >= 0) {
+    // Tokens: what was reserved beyond the actual comes back (while its second is still in the
+    // window); what the upstream used beyond the reservation counts now.
+    if (actual_tokens < r.tokens) {
+      slot.rate.undo(static_cast<std::uint32_t>(r.second), 0, r.tokens - actual_tokens);
+    } else if (actual_tokens > r.tokens) {
+      slot.rate.add(static_cast<std::uint32_t>(p.second), 0, actual_tokens - r.tokens);
+    }
+  }
   const std::uint64_t reserved = clamp_amount(r.amount);
-  const std::uint64_t spent = clamp_amount(actual);
-  // A budget added by a reload after admission has no reservation: the actual cost just counts.
+  const std::uint64_t spent = clamp_amount(actual_cost);
+  // The cost counts in the periods the reservation was made in; a budget without a reservation
+  // (added by a reload after admission, or not enforced) counts it in the current period.
   if (limits.daily) {
-    settle(slot.day, p.day, r.day, r.day >= 0 ? reserved : 0, spent);
+    r.day >= 0 ? slot.day.settle(r.day, reserved, spent) : slot.day.settle(p.day, 0, spent);
   }
   if (limits.monthly) {
-    settle(slot.month, p.month, r.month, r.month >= 0 ? reserved : 0, spent);
+    r.month >= 0 ? slot.month.settle(r.month, reserved, spent)
+                 : slot.month.settle(p.month, 0, spent);
   }
 }
 
@@ -579,25 +627,24 @@ void MemoryState::add_in_flight(std::size_t backend, std::int64_t delta) {
   }
 }
 
-std::optional<double> MemoryState::budget_remaining_usd(std::size_t tenant,
-                                                        config::BudgetPeriod period) const {
+std::optional<Nanos> MemoryState::budget_remaining(std::size_t tenant,
+                                                   config::BudgetPeriod period) const {
   if (tenant >= impl_->tenants.size()) {
     return std::nullopt;
   }
   const TenantLimits& limits = impl_->tenants[tenant];
   const TenantSlot& slot = *impl_->tenant_slots[tenant];
   const Periods p = periods_at(impl_->now());
-  std::optional<double> out;
-  // Negative when actual costs outran their estimates: an honest figure for an alert.
+  std::optional<Nanos> out;
+  // Negative when actual costs outran their reservations: an honest figure for an alert.
   const auto remaining = [](std::uint64_t limit, std::uint64_t committed) {
-    return to_usd(static_cast<Micros>(limit) - static_cast<Micros>(committed));
+    return static_cast<Nanos>(limit) - static_cast<Nanos>(committed);
   };
   if (limits.daily && period != config::BudgetPeriod::monthly) {
-    out = remaining(*limits.daily, committed_in(slot.day.load(std::memory_order_acquire), p.day));
+    out = remaining(*limits.daily, slot.day.committed(p.day));
   }
   if (limits.monthly && period != config::BudgetPeriod::daily) {
-    const double m = remaining(*limits.monthly,
-                               committed_in(slot.month.load(std::memory_order_acquire), p.month));
+    const Nanos m = remaining(*limits.monthly, slot.month.committed(p.month));
     out = out ? std::min(*out, m) : m;  // `any`: the binding one
   }
   return out;

@@ -1,10 +1,10 @@
 #pragma once
 // Live routing state: backend load, tenant rates and budgets. The evaluator reads it through
 // StateView; the gateway updates it through StateStore around each request. The in-memory
-// implementation is lock-free (atomics); a shared store (Redis) can implement the same interface
+// implementation is lock-free (atomics); a shared store (Redis) implements the same interface
 // for many replicas.
 //
-// Money is kept in micro-dollars (int64) so that reservations are exact integer arithmetic.
+// Money is integer nano-dollars (policies/money.h), so reservations and budgets are exact.
 
 #include <chrono>
 #include <cstdint>
@@ -17,10 +17,6 @@
 #include "policies/money.h"
 
 namespace sb::policies {
-
-using Micros = std::int64_t;  ///< micro-USD
-Micros to_micros(double usd);
-double to_usd(Micros m);
 
 /// Read side, for the evaluator. Indexes are positions in Config::backends / Config::tenants.
 class StateView {
@@ -37,25 +33,29 @@ class StateView {
   virtual bool budget_exhausted(std::size_t tenant) const = 0;
 };
 
-/// What a request asks of its tenant's limits at admission.
+/// What a request asks of its tenant's limits at admission: its worst case, and the least that is
+/// still useful (the gateway then caps the request's output to what was granted).
 struct Ask {
   std::uint64_t tokens = 0;      ///< worst case (input estimate + output bound), for tpm
   std::uint64_t min_tokens = 0;  ///< least useful; tpm may grant anything in [min_tokens, tokens]
   Nanos cost = 0;                ///< worst-case cost
-  Nanos min_cost = 0;            ///< least useful cost; a budget may grant [min_cost, cost]
-  bool enforce_budget = true;    ///< false: rates only (the self-hosted-only fallback)
+  Nanos min_cost = 0;  ///< least useful cost; the budget may grant anything in [min_cost, cost]
+  bool enforce_budget = true;  ///< false: rates only (the self-hosted-only fallback)
 };
 
-/// A budget reservation made at admission; reconcile it exactly once.
+/// What admission reserved; reconcile it exactly once.
 struct Reservation {
   std::size_t tenant = 0;
-  Micros amount = 0;
-  Nanos nanos = 0;           ///< the amount in nano-dollars
+  Nanos amount = 0;          ///< budget reserved (<= ask.cost)
   std::uint64_t tokens = 0;  ///< tpm tokens reserved (<= ask.tokens)
-  std::int64_t day = -1;     ///< period ids the reservation was made in
+  std::int64_t day = -1;     ///< periods the budget reservation was made in (-1: none)
   std::int64_t month = -1;
-  std::int64_t second = -1;  ///< the rate window's second (or the shared store's grant)
-  std::uint8_t source = 0;   ///< which store made it (a shared store's local fallback: 1)
+  /// The second (since the epoch) the request and its tokens were counted in the rate window
+  /// (-1: not counted).
+  std::int64_t second = -1;
+  /// Which store made it: 0 this process's memory store, 2 the shared store's leases, 1 the
+  /// shared store's per-replica fallback (Redis out of reach, on_unavailable: local).
+  std::uint8_t source = 0;
 };
 
 /// short_lease: the shared store's local lease cannot cover the request; the caller awaits one
@@ -75,31 +75,26 @@ struct AdmissionResult {
   Reservation reservation;              ///< with ok
 };
 
-/// Write side, for the gateway.
+/// Write side, for the gateway. Thread-safe.
 class StateStore : public StateView {
  public:
-  /// Checks the tenant's rate limits (counting this request and its estimated tokens) and
-  /// reserves `estimate` against every budget of the tenant, atomically per budget: concurrent
-  /// admissions can never reserve more than a budget holds. `enforce_budget` false (the
-  /// self-hosted-only mode) skips the budget reservation but still counts rates.
-  virtual AdmissionResult admit(std::size_t tenant, std::uint64_t estimated_tokens, Micros estimate,
-                                bool enforce_budget) = 0;
-  virtual AdmissionResult admit(std::size_t tenant, const Ask& ask) {
-    AdmissionResult r = admit(tenant, ask.tokens, ask.cost / 1000, ask.enforce_budget);
-    r.reservation.tokens = ask.tokens;
-    return r;
-  }
-  virtual void reconcile(const Reservation& r, std::uint64_t /*actual_tokens*/, Nanos actual) {
-    reconcile(r, actual / 1000);
-  }
-  /// Replaces the reservation by the actual cost (0 when nothing was served).
-  virtual void reconcile(const Reservation& r, Micros actual) = 0;
+  /// Checks the tenant's rate limits, counting this request and reserving between
+  /// `ask.min_tokens` and `ask.tokens` of its tpm, and reserves between `ask.min_cost` and
+  /// `ask.cost` against every budget of the tenant (all of them the same amount), atomically per
+  /// limit: concurrent admissions can never reserve more than a limit holds. Grants as much as
+  /// fits, up to the worst case; refuses when not even the least useful part fits.
+  virtual AdmissionResult admit(std::size_t tenant, const Ask& ask) = 0;
+  /// Replaces the reservation by what was used: actual tokens for tpm, actual cost for budgets
+  /// (0 and 0 when nothing was served). The cost counts in the periods the reservation was made
+  /// in (a request admitted before midnight UTC is spent on that day).
+  virtual void reconcile(const Reservation& r, std::uint64_t actual_tokens, Nanos actual_cost) = 0;
   /// Records that a request with `tokens` tokens went to a backend (for rpm/tpm).
   virtual void record_backend(std::size_t backend, std::uint64_t tokens) = 0;
   virtual void add_in_flight(std::size_t backend, std::int64_t delta) = 0;
-  /// Remaining budget for metrics: limit - spent - reserved (nullopt when no such budget).
-  virtual std::optional<double> budget_remaining_usd(std::size_t tenant,
-                                                     config::BudgetPeriod period) const = 0;
+  /// Remaining budget for metrics: limit - spent - reserved (nullopt when no such budget; `any`:
+  /// the smaller). Negative when actual costs outran what was reserved.
+  virtual std::optional<Nanos> budget_remaining(std::size_t tenant,
+                                                config::BudgetPeriod period) const = 0;
 };
 
 /// In-memory, lock-free state for one replica. Clocks are injectable for tests.
@@ -125,13 +120,16 @@ class MemoryState final : public StateStore {
   double backend_tpm(std::size_t backend) const override;
   double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
   bool budget_exhausted(std::size_t tenant) const override;
-  AdmissionResult admit(std::size_t tenant, std::uint64_t estimated_tokens, Micros estimate,
-                        bool enforce_budget) override;
-  void reconcile(const Reservation& r, Micros actual) override;
+  AdmissionResult admit(std::size_t tenant, const Ask& ask) override;
+  void reconcile(const Reservation& r, std::uint64_t actual_tokens, Nanos actual_cost) override;
   void record_backend(std::size_t backend, std::uint64_t tokens) override;
   void add_in_flight(std::size_t backend, std::int64_t delta) override;
-  std::optional<double> budget_remaining_usd(std::size_t tenant,
-                                             config::BudgetPeriod period) const override;
+  std::optional<Nanos> budget_remaining(std::size_t tenant,
+                                        config::BudgetPeriod period) const override;
+
+  /// The largest budget limit held exactly: 2^60-1 nano-dollars (about $1.15 billion) per tenant
+  /// and period; larger limits are clamped to it.
+  static constexpr Nanos kMaxBudget = (Nanos{1} << 60) - 1;
 
  private:
   struct Impl;

@@ -479,6 +479,7 @@ TEST(AnthropicStreamTest, ToolUseStreamMatchesGoldenWithUsageChunk) {
   ASSERT_TRUE(run.usage.has_value());
   EXPECT_EQ(run.usage->input, 2620);
   EXPECT_EQ(run.usage->cached_input, 2048);
+  EXPECT_EQ(run.usage->cache_write, 100);  // cache_creation_input_tokens, priced apart
   EXPECT_EQ(run.usage->output, 89);
 }
 

@@ -189,6 +189,21 @@ TEST(BedrockResponseTest, TranslatesToolUseResponseFixture) {
   EXPECT_EQ(r.usage->output, 57);
 }
 
+TEST(BedrockResponseTest, CacheWritesAreCountedApartInTheUsage) {
+  const TranslatedResponse r = translator().response(
+      200, "application/json",
+      R"({"output":{"message":{"role":"assistant","content":[{"text":"ok"}]}},)"
+      R"("stopReason":"end_turn","usage":{"inputTokens":10,"outputTokens":5,"totalTokens":45,)"
+      R"("cacheReadInputTokens":20,"cacheWriteInputTokens":30}})",
+      "frontier");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  ASSERT_TRUE(r.usage);
+  EXPECT_EQ(r.usage->input, 60);  // every prompt token, as OpenAI counts them
+  EXPECT_EQ(r.usage->cached_input, 20);
+  EXPECT_EQ(r.usage->cache_write, 30);
+  EXPECT_EQ(r.usage->output, 5);
+}
+
 TEST(BedrockResponseTest, MapsStopReasons) {
   const std::vector<std::pair<std::string, std::string>> cases{
       {"end_turn", "stop"},

@@ -76,6 +76,28 @@ TEST(ChatFactsTest, PlainRequestHasNoFeatures) {
   EXPECT_EQ(f.estimated_prompt_tokens, 1u + 4u);
 }
 
+TEST(ChatFactsTest, PromptBoundIsOneTokenPerByteOfEverythingTheModelReads) {
+  // Digits, CJK and base64-like text: a token covers at least one byte of UTF-8 in byte-level BPE
+  // and SentencePiece byte fallback, so the bound holds for each.
+  for (const char* text : {"1234567890 0987654321", "\u4f60\u597d\u4e16\u754c",
+                           "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="}) {
+    const boost::json::value v = boost::json::parse(
+        std::string(R"({"model":"m","messages":[{"role":"user","content":")") + text + "\"}]}");
+    ChatFacts f;
+    collect_chat_facts(v.as_object(), f);
+    const std::string decoded = std::string(v.at("messages").at(0).at("content").as_string());
+    EXPECT_GE(f.prompt_tokens_bound, decoded.size() + 4u) << text;
+    EXPECT_GT(f.prompt_tokens_bound, f.estimated_prompt_tokens) << text;
+  }
+  // Tools add the providers' tool-use preamble.
+  const boost::json::value tools = boost::json::parse(
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
+      R"("tools":[{"type":"function","function":{"name":"f","parameters":{}}}]})");
+  ChatFacts f;
+  collect_chat_facts(tools.as_object(), f);
+  EXPECT_GE(f.prompt_tokens_bound, 512u + 2u);
+}
+
 TEST(ChatFactsTest, ToleratesOddShapesWithoutCrashing) {
   const boost::json::value v = boost::json::parse(
       R"({"messages":[1, "x", {"content": {"weird": true}}, {"content": [null, 3, "bare"]}],

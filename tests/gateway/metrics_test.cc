@@ -33,6 +33,31 @@ TEST(MetricsRegistryTest, SerializesCountersGaugesAndHistogramsInTextFormat) {
   EXPECT_NE(text.find("sb_latency_seconds_sum 5.55"), std::string::npos);
 }
 
+TEST(MetricsRegistryTest, MoneyIsExportedAsExactDecimalDollars) {
+  Registry r;
+  r.counter("a_total", "Before.", {}).inc(1);
+  Money& cost = r.money_counter("sb_cost_usd_total", "Cost \\ in \"USD\".", {{"tenant", "t\"1"}});
+  for (int i = 0; i < 80; ++i) {
+    cost.add(142'500);  // 142.5 micro-dollars
+  }
+  r.money_counter("sb_cost_usd_total", "Cost.", {{"tenant", "big"}}).add(9'000'000'000'000'000'001);
+  r.money_gauge("sb_left_usd", "Left.", {}).set(-250'000'000);
+  r.counter("z_total", "After.", {}).inc(2);
+  const std::string text = r.serialize();
+  EXPECT_NE(text.find("# TYPE sb_cost_usd_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sb_cost_usd_total{tenant=\"t\\\"1\"} 0.011400000\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sb_cost_usd_total{tenant=\"big\"} 9000000000.000000001\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE sb_left_usd gauge\nsb_left_usd -0.250000000\n"), std::string::npos)
+      << text;
+  // The families around them are still serialized, in name order.
+  EXPECT_LT(text.find("a_total 1"), text.find("sb_cost_usd_total"));
+  EXPECT_GT(text.find("z_total 2"), text.find("sb_left_usd"));
+  EXPECT_THROW(r.double_counter("sb_cost_usd_total", "h", {{"tenant", "x"}}), std::logic_error);
+}
+
 TEST(MetricsRegistryTest, RejectsOneNameWithTwoTypes) {
   Registry r;
   r.counter("dup", "h", {});

@@ -208,6 +208,39 @@ backends:
   EXPECT_EQ(c.models[1].candidates, (std::vector<std::string>{"b"}));
 }
 
+TEST(ConfigTest, CacheWritePricesAndOutputBounds) {
+  LoadResult result = load_string(R"(
+backends:
+  claude:
+    provider: anthropic
+    allow_insecure: true
+    base_url: "http://127.0.0.1:1/v1"
+    model: claude-sonnet-4-20250514
+    max_output_tokens: 64000
+    price: {input_per_mtok: 3, output_per_mtok: 15, cached_input_per_mtok: 0.3,
+            cache_write_per_mtok: 3.75}
+  gpt: {provider: openai, allow_insecure: true, base_url: "http://127.0.0.1:1/v1", model: gpt-4o}
+  o3: {provider: openai, allow_insecure: true, base_url: "http://127.0.0.1:1/v1", model: o3-mini}
+  ant: {provider: anthropic, allow_insecure: true, base_url: "http://127.0.0.1:1/v1", model: c}
+  gem: {provider: gemini, allow_insecure: true, base_url: "http://127.0.0.1:1/v1", model: gemini-2.5-pro}
+  vllm: {provider: vllm, base_url: "http://127.0.0.1:1/v1", model: m}
+cost: {min_output_tokens: 128}
+)",
+                                  "out.yaml", env_of({}));
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  const Config& c = *result.config;
+  EXPECT_DOUBLE_EQ(c.backends[0].price.cache_write_per_mtok, 3.75);
+  EXPECT_EQ(c.backends[0].max_output_tokens, 64'000u);
+  EXPECT_DOUBLE_EQ(c.backends[1].price.cache_write_per_mtok, 0);  // the input price then
+  EXPECT_EQ(c.backends[1].max_output_tokens, 16'384u);            // documented defaults
+  EXPECT_EQ(c.backends[2].max_output_tokens, 100'000u);
+  EXPECT_EQ(c.backends[3].max_output_tokens, 4'096u);
+  EXPECT_EQ(c.backends[4].max_output_tokens, 65'536u);
+  EXPECT_EQ(c.backends[5].max_output_tokens, 4'096u);
+  EXPECT_EQ(c.cost.min_output_tokens, 128u);
+  EXPECT_EQ(config::CostSettings{}.min_output_tokens, 256u);
+}
+
 TEST(ConfigTest, ThreadsAutoMeansOnePerCore) {
   LoadResult result = load_string(R"(
 server: {threads: auto}
@@ -527,6 +560,18 @@ TEST_P(BrokenConfigTest, ReportsExactErrors) {
 }
 
 const std::vector<BrokenCase> kBrokenCases = {
+    {"MaxOutputTokensZero",
+     {{"model: llama\n", "model: llama\n    max_output_tokens: 0\n"}},
+     {"t.yaml:10:24: backends.local.max_output_tokens: expected an integer from 1 to 10000000"}},
+    {"BudgetAboveABillionDollars",
+     {{"", "tenants:\n  t: {budget: {daily_usd: 2e9}}\n"}},
+     {"t.yaml:19:27: tenants.t.budget.daily_usd: expected an amount in USD of at most 1000000000"}},
+    {"MinOutputTokensZero",
+     {{"", "cost: {min_output_tokens: 0}\n"}},
+     {"t.yaml:18:27: cost.min_output_tokens: expected a positive integer"}},
+    {"NegativeCacheWritePrice",
+     {{"model: gpt-4o\n", "model: gpt-4o\n    price: {cache_write_per_mtok: -1}\n"}},
+     {"t.yaml:15:35: backends.cloud.price.cache_write_per_mtok: expected a non-negative number"}},
     {"UnknownTopLevelKey",
      {{"", "tenant: {}\n"}},
      {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, backends, "

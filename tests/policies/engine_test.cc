@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -745,23 +746,93 @@ TEST_F(EngineTest, SharesADetectorOnlyWhenItWasCompiledForTheSameSettings) {
 
 TEST_F(EngineTest, ClosedCostBillsCachedInputAtTheCachedPrice) {
   // 600k uncached x 2.50 + 400k cached x 1.25 + 100k out x 10.00 per million = $3.00
-  EXPECT_EQ(engine().cost(kCloud, 1'000'000, 100'000, 400'000), 3'000'000);
-  EXPECT_EQ(engine().cost(kCloud, 1'000, 0), 2'500);
-  EXPECT_EQ(engine().cost(kCloud, 1, 0), 3);           // 2.5 µ$ rounds to nearest (away from zero)
-  EXPECT_EQ(engine().cost(kCloud, 100, 0, 500), 125);  // cached cannot exceed input
+  EXPECT_EQ(engine().cost(kCloud, 1'000'000, 100'000, 400'000), 3'000'000'000);
+  EXPECT_EQ(engine().cost(kCloud, 1'000, 0), 2'500'000);
+  EXPECT_EQ(engine().cost(kCloud, 1, 0), 2'500);           // 2.5 µ$, exact in nanos
+  EXPECT_EQ(engine().cost(kCloud, 100, 0, 500), 125'000);  // cached cannot exceed input
 }
 
 TEST_F(EngineTest, UndeclaredCachedPriceBillsCachedTokensAsInput) {
   cfg.config().backends[kCloud].price.cached_input_per_mtok = 0;
-  EXPECT_EQ(engine().cost(kCloud, 1'000'000, 0, 1'000'000), 2'500'000);
+  EXPECT_EQ(engine().cost(kCloud, 1'000'000, 0, 1'000'000), 2'500'000'000);
 }
 
 TEST_F(EngineTest, SelfHostedCostIsAmortizedGpuTime) {
-  // $2.10 per hour at 1800 tokens/s: 2.10 / 3600 / 1800 = 0.000000324 $ per token.
-  EXPECT_EQ(engine().cost(kLocal, 1'000'000, 1'000'000), 648'148);
-  EXPECT_EQ(engine().cost(kLocal, 1, 0), 0);
-  EXPECT_EQ(engine().cost(kLocal, 1, 1), 1);
+  // $2.10 per hour at 1800 tokens/s: 2.10 / 3600 / 1800 = 0.000000324074 $ per token, held as
+  // 324074 pico-dollars (rounded once).
+  EXPECT_EQ(engine().cost(kLocal, 1'000'000, 1'000'000), 648'148'000);
+  EXPECT_EQ(engine().cost(kLocal, 1, 0), 324);
+  EXPECT_EQ(engine().cost(kLocal, 1, 1), 648);
   EXPECT_EQ(engine().cost(kSmall, 1'000'000, 1'000'000), 0);  // not priced
+}
+
+TEST_F(EngineTest, CostIsExactToTheNanoDollar) {
+  config::Backend& embed = cfg.closed("embed", "standard", "internal");
+  embed.price.input_per_mtok = 0.02;  // $0.02 per million: 20 nano-dollars per token
+  config::Backend& dear = cfg.closed("dear", "frontier", "internal");
+  dear.price.input_per_mtok = 15;
+  dear.price.output_per_mtok = 75;
+  dear.price.cached_input_per_mtok = 1.5;
+  dear.price.cache_write_per_mtok = 18.75;
+  config::Backend& fine = cfg.closed("fine", "standard", "internal");
+  fine.price.input_per_mtok = 0.000001;  // a millionth of a dollar per million: 1 pico per token
+  rebuild();
+  const std::size_t kEmbed = 3;
+  const std::size_t kDear = 4;
+  const std::size_t kFine = 5;
+  ASSERT_EQ(cfg.config().backends[kEmbed].name, "embed");
+  EXPECT_EQ(engine().cost(kEmbed, 10, 0), 200);  // 0.2 micro-dollars, not 0 or 1
+  EXPECT_EQ(engine().cost(kEmbed, 1, 0), 20);
+  // 1000 prompt tokens of which 600 cached reads and 300 cache writes, 50 output tokens (20 of
+  // them reasoning, billed as output): 100 x 15 + 600 x 1.5 + 300 x 18.75 + 50 x 75 per million.
+  EXPECT_EQ(engine().cost(kDear, 1'000, 50, 600, 300), 1'500'000 + 900'000 + 5'625'000 + 3'750'000);
+  // Cache writes without a declared price are billed at the input price.
+  EXPECT_EQ(engine().cost(kCloud, 1'000, 0, 0, 1'000), 2'500'000);
+  // Reads and writes beyond the prompt are clamped to it.
+  EXPECT_EQ(engine().cost(kDear, 10, 0, 8, 8), 8 * 1'500 + 2 * 18'750);
+  // Huge: 10^12 tokens at $75 per million is $75M, exact.
+  EXPECT_EQ(engine().cost(kDear, 0, 1'000'000'000'000), 75'000'000'000'000'000);
+  // Saturates instead of overflowing.
+  EXPECT_EQ(engine().cost(kDear, 0, std::numeric_limits<std::uint64_t>::max()),
+            std::numeric_limits<Nanos>::max());
+  // Finer prices stay exact in the sum and round once: 499 pico is 0 nanos, 500 is 1.
+  EXPECT_EQ(engine().cost(kFine, 499, 0), 0);
+  EXPECT_EQ(engine().cost(kFine, 500, 0), 1);
+  EXPECT_EQ(engine().cost(kFine, 1'000'000, 0), 1'000);
+  // 80 requests of 57 prompt tokens at $2.50 per million cost $0.0114 in all: each is 142.5
+  // micro-dollars, which whole micro-dollars counted as 143 ($0.01144 in all).
+  Nanos sum = 0;
+  for (int i = 0; i < 80; ++i) {
+    sum += engine().cost(kCloud, 57, 0);
+  }
+  EXPECT_EQ(sum, 11'400'000);
+  EXPECT_EQ(format_usd(sum), "0.011400000");
+}
+
+TEST_F(EngineTest, WorstCaseAndAffordableOutputAgree) {
+  config::Backend& dear = cfg.closed("dear", "frontier", "internal");
+  dear.price.input_per_mtok = 3;
+  dear.price.output_per_mtok = 15;
+  dear.price.cached_input_per_mtok = 0.3;
+  dear.price.cache_write_per_mtok = 3.75;
+  rebuild();
+  const std::size_t kDear = 3;
+  // Every prompt token at the dearest input price (the cache write's here).
+  EXPECT_EQ(engine().worst_case_cost(kDear, 1'000, 100), 3'750'000 + 1'500'000);
+  for (const Nanos amount : {Nanos{0}, Nanos{3'750'000}, Nanos{3'764'999}, Nanos{3'765'000},
+                             Nanos{5'250'000}, Nanos{1'000'000'000}}) {
+    const std::uint64_t n = engine().affordable_output(kDear, 1'000, amount);
+    if (amount < 3'750'000) {
+      EXPECT_EQ(n, 0u);
+      continue;
+    }
+    EXPECT_LE(engine().worst_case_cost(kDear, 1'000, n), amount) << amount;
+    EXPECT_GT(engine().worst_case_cost(kDear, 1'000, n + 1), amount) << amount;
+  }
+  EXPECT_EQ(engine().affordable_output(kDear, 1'000, 5'250'000), 100u);
+  // Free output: anything is affordable once the input is.
+  EXPECT_EQ(engine().affordable_output(kSmall, 1'000, 0),
+            std::numeric_limits<std::uint64_t>::max());
 }
 
 TEST_F(EngineTest, DecisionEstimatesPromptPlusExpectedOutputOnTheFirstBackend) {
@@ -771,18 +842,18 @@ TEST_F(EngineTest, DecisionEstimatesPromptPlusExpectedOutputOnTheFirstBackend) {
   r.facts.max_tokens = 500;
   Decision d = decide(r);
   EXPECT_EQ(d.estimated_tokens, 2'500u);
-  EXPECT_EQ(d.estimated_cost, 5'000 + 5'000);
+  EXPECT_EQ(d.estimated_cost, 5'000'000 + 5'000'000);
   r.facts.max_tokens.reset();  // cost.default_output_tokens
   cfg.config().cost.default_output_tokens = 100;
   rebuild();
   Decision d2 = decide(r);
   EXPECT_EQ(d2.estimated_tokens, 2'100u);
-  EXPECT_EQ(d2.estimated_cost, 5'000 + 1'000);
+  EXPECT_EQ(d2.estimated_cost, 5'000'000 + 1'000'000);
 }
 
 TEST_F(EngineTest, ReferenceCostUsesTheSavingsReferenceOrTheFirstPricedClosedBackend) {
   ASSERT_TRUE(engine().reference_cost(1'000, 1'000).has_value());
-  EXPECT_EQ(*engine().reference_cost(1'000, 1'000), 12'500);
+  EXPECT_EQ(*engine().reference_cost(1'000, 1'000), 12'500'000);
 
   config::Backend& mini = cfg.closed("mini", "standard", "internal");
   mini.price.input_per_mtok = 1;
@@ -791,7 +862,7 @@ TEST_F(EngineTest, ReferenceCostUsesTheSavingsReferenceOrTheFirstPricedClosedBac
   std::string error;
   auto e = Engine::build(cfg.build(), error);
   ASSERT_NE(e, nullptr) << error;
-  EXPECT_EQ(*e->reference_cost(1'000, 1'000), 2'000);
+  EXPECT_EQ(*e->reference_cost(1'000, 1'000), 2'000'000);
 
   ConfigBuilder no_closed;
   no_closed.self_hosted("local", "standard", "restricted");
@@ -856,7 +927,8 @@ TEST_F(EngineTest, ExplainJsonShowsTheTraceAndNeverTheRequestText) {
   EXPECT_EQ(excluded_list[1].at("reason").as_string().subview().substr(0, 33),
             "not in the route of rule 'default");
   EXPECT_EQ(j.at("estimated_tokens"), 200);
-  EXPECT_NEAR(j.at("estimated_cost_usd").to_number<double>(), 0.000065, 1e-12);
+  // 200 tokens x 324074 pico-dollars, rounded once (whole micro-dollars made it 0.000065).
+  EXPECT_NEAR(j.at("estimated_cost_usd").to_number<double>(), 0.000064815, 1e-12);
   EXPECT_EQ(j.at("message"), "");
 }
 

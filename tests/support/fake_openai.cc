@@ -1,5 +1,6 @@
 // OpenAI's wire format: /chat/completions, /completions, /embeddings and /models, byte for byte as
 // api.openai.com sends them (https://platform.openai.com/docs/api-reference/chat).
+#include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
@@ -317,6 +318,15 @@ WireReply chat(const WireRequest& r, const WireContext& c) {
   }
   Turn turn = plan_turn(read.dialogue, c.name);
   Usage usage{turn.prompt_tokens, turn.completion_tokens, 0};
+  if (c.report_prompt_tokens >= 0) {
+    usage.prompt = c.report_prompt_tokens;
+  }
+  if (c.report_completion_tokens >= 0) {
+    usage.completion = c.report_completion_tokens;
+    if (read.dialogue.max_tokens && *read.dialogue.max_tokens >= 0) {
+      usage.completion = std::min(usage.completion, *read.dialogue.max_tokens);
+    }
+  }
   std::string id = vendor_id("chatcmpl-", c.serial, 29);
   if (!read.dialogue.stream) {
     return json_reply(200,

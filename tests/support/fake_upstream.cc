@@ -639,8 +639,13 @@ struct FakeUpstream::Impl {
         question == std::string_view::npos ? std::string_view{} : target.substr(question + 1),
         request.body(),
         request.base()};
-    wire::WireContext ctx{options.name, options.azure_model, ++next_serial, wire::now_seconds(),
-                          latency};
+    wire::WireContext ctx{options.name,
+                          options.azure_model,
+                          ++next_serial,
+                          wire::now_seconds(),
+                          latency,
+                          options.report_prompt_tokens,
+                          options.report_completion_tokens};
     std::optional<wire::Format> format = wire::route(wr.method, path);
 
     if (auto it = request.find("x-fake-status"); it != request.end()) {

@@ -223,6 +223,11 @@ struct FakeUpstreamOptions {
   bool record_requests = true;
   /// Azure OpenAI: the model behind every deployment, reported in Azure's answers.
   std::string azure_model = "gpt-4o-2024-08-06";
+  /// Autonomous mode, OpenAI chat completions: when >= 0, the usage reports this many prompt
+  /// tokens, and this many completion tokens or the request's max_completion_tokens /
+  /// max_tokens when smaller (a model that writes until its limit); the text is unchanged.
+  std::int64_t report_prompt_tokens = -1;
+  std::int64_t report_completion_tokens = -1;
 };
 
 class FakeUpstream {

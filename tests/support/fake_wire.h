@@ -113,6 +113,8 @@ struct WireContext {
   std::uint64_t serial = 0;      ///< unique per answer, for ids
   std::int64_t created = 0;      ///< seconds since the epoch
   std::chrono::milliseconds latency{0};
+  std::int64_t report_prompt_tokens = -1;      ///< FakeUpstreamOptions::report_prompt_tokens
+  std::int64_t report_completion_tokens = -1;  ///< FakeUpstreamOptions::report_completion_tokens
 };
 
 /// An answer to write: a whole body, or a stream of chunked-transfer frames `latency` apart.
