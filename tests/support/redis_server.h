@@ -22,6 +22,8 @@ class RedisServer {
     std::string acl_user;      ///< an extra ACL user with every permission, when not empty
     std::string acl_password;  ///< its password
     bool tls = false;          ///< TLS only (certs/server.pem, signed by certs/ca.pem)
+    /// Append-only file, fsync on every write: data survives stop()/kill9() and restart().
+    bool persist = false;
   };
 
   /// Starts the server; throws std::runtime_error (with the server's log) when it does not come
