@@ -252,6 +252,21 @@ int main(int argc, char** argv) {
                 cfg.admin.token.empty()
                     ? "no admin token (loopback only): /admin/reload and /admin/explain are open"
                     : "/admin/reload and /admin/explain need the admin token");
+    if (cfg.state.store == sb::config::StateSettings::Store::redis) {
+      const char* mode = cfg.state.on_unavailable == sb::config::StateUnavailable::self_hosted_only
+                             ? "self-hosted-only"
+                         : cfg.state.on_unavailable == sb::config::StateUnavailable::local
+                             ? "local"
+                             : "reject";
+      std::printf(
+          "%s: budgets and rate limits shared through %s (prefix %s, lease ttl %lldms, "
+          "on_unavailable %s); not contacted by check\n",
+          args.config.c_str(), cfg.state.url.c_str(), cfg.state.prefix.c_str(),
+          static_cast<long long>(cfg.state.lease_ttl.count()), mode);
+    } else {
+      std::printf("%s: budgets and rate limits kept in this process (state.store: memory)\n",
+                  args.config.c_str());
+    }
     std::printf("%s: OK (%zu backends, %zu models)\n", args.config.c_str(), cfg.backends.size(),
                 cfg.models.size());
     return 0;

@@ -1,4 +1,5 @@
 #include "gateway/snapshot.h"
+#include "gateway/log.h"
 #include "gateway/shared_store.h"
 #include "gateway/state_sync.h"
 #include "gateway/translators.h"
@@ -298,6 +299,13 @@ StateSync* SharedState::state_sync(const config::StateSettings& settings) {
   std::lock_guard lock(mutex_);
   if (state_sync_ == nullptr && settings.store == config::StateSettings::Store::redis) {
     state_sync_ = std::make_unique<StateSync>(settings, registry_, state_clock_);
+  } else if (state_sync_ != nullptr && (settings.store != config::StateSettings::Store::redis ||
+                                        settings.url != state_sync_->settings().url ||
+                                        settings.prefix != state_sync_->settings().prefix)) {
+    // The connection, the key space and the leases belong to the process: a change of store,
+    // URL or prefix takes effect at the next start.
+    log::warn("state: a changed store, url or prefix needs a restart; the running store is kept",
+              {{"url", state_sync_->settings().url}});
   }
   return state_sync_.get();
 }
