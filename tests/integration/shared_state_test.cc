@@ -284,6 +284,30 @@ TEST_F(SharedStateTest, AKilledReplicasLeaseComesBackWithinTheLeaseTtl) {
                         << redis_cli(redis_->port(), "HGETALL " + key);
 }
 
+TEST_F(SharedStateTest, ADrainingReplicaReportsEverythingAndGivesItsLeaseBack) {
+  closed_ = std::make_unique<FakeUpstream>(FakeUpstreamOptions{.name = "closed"});
+  Replicas r = start(1, config("budget: {daily_usd: 1000, on_exhausted: reject}"));
+  const std::string key = day_key();
+  std::int64_t leased = 0;
+  for (int i = 0; i < 60 && leased == 0; ++i) {
+    for (int n = 0; n < 5; ++n) {
+      auto resp = request(r.gw[0]->port(), "POST", "/v1/chat/completions",
+                          chat_body("default", "hi", false, ",\"max_tokens\":100"),
+                          {{"Authorization", std::string("Bearer ") + kKey}});
+      ASSERT_TRUE(resp);
+      ASSERT_EQ(resp->status, 200u) << resp->body;
+    }
+    leased = redis_int(redis_->port(), "HGET " + key + " leased");
+  }
+  ASSERT_GT(leased, 0);
+  const std::int64_t counted = cost_nanos(r.gw[0]->admin_port());
+  r.gw[0]->send_signal(SIGTERM);
+  EXPECT_EQ(r.gw[0]->wait_exit(10s), 0);
+  EXPECT_EQ(redis_int(redis_->port(), "HGET " + key + " leased"), 0)
+      << redis_cli(redis_->port(), "HGETALL " + key);
+  EXPECT_EQ(redis_int(redis_->port(), "HGET " + key + " spent"), counted);
+}
+
 TEST_F(SharedStateTest, SpendWhileRedisIsAwayIsJournaledAndReportedWhenItReturns) {
   // A Redis that keeps its data across a restart (append-only file), as deploy/ runs it.
   redis_ = std::make_unique<RedisServer>(RedisServer::Options{.persist = true});
