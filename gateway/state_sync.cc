@@ -438,8 +438,12 @@ asio::awaitable<TopUpResult> StateSync::top_up(std::shared_ptr<TenantShare> tena
     Impl::Plan plan;
     const std::array<Nanos, 2> limits{t.daily.load(), t.monthly.load()};
     for (int k = 0; k < 2; ++k) {
-      if (limits[k] >= 0 && cost > 0) {
-        im.open_period(t, k, periods[k]);
+      if (limits[k] < 0) {
+        continue;
+      }
+      // Opened even for a request that reserves nothing: it journals its cost there.
+      im.open_period(t, k, periods[k]);
+      if (cost > 0) {
         plan.budgets.push_back({k, periods[k], std::max<Nanos>(1, min_cost), cost, true});
       }
     }

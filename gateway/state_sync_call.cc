@@ -44,14 +44,14 @@ std::string key_part(std::string_view name) {
 std::string day_name(std::int64_t day) {
   using namespace std::chrono;
   const year_month_day ymd{sys_days{days{day}}};
-  char buf[16];
+  char buf[48];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return buf;
 }
 
 std::string month_name(std::int64_t month) {
-  char buf[16];
+  char buf[48];
   std::snprintf(buf, sizeof buf, "%04lld-%02lld", static_cast<long long>(1970 + month / 12),
                 static_cast<long long>(month % 12 + 1));
   return buf;
