@@ -233,6 +233,7 @@ asio::awaitable<bool> ChatHandler::run() {
                               kind == 2 ? "budget_exhausted" : "rate_limit_exceeded", retry);
   }
 
+  reservation_ = admission.reservation;
   // The facts point into the DOM, which attempts release; nothing reads them from here on but
   // the forwardable headers, which are sent exactly as they were scanned.
   forwardable_ = std::move(storage.forwardable);
@@ -245,7 +246,7 @@ asio::awaitable<bool> ChatHandler::run() {
     // Every try failed; the last upstream's own answer (scrubbed, with its Retry-After) tells
     // the client most.
     o_.usage.reset();
-    settle(admission.reservation);
+    settle();
     o_.status = failure_->status;
     o_.error = "upstream_status";
     const bool ok = co_await send(ctx_, o_, failure_->response);
@@ -254,7 +255,7 @@ asio::awaitable<bool> ChatHandler::run() {
   }
   if (result == Attempt::next) {
     o_.usage.reset();
-    settle(admission.reservation);
+    settle();
     o_.error = upstream::to_string(last_error_);
     if (last_error_ == upstream::ErrorKind::none) {
       co_return co_await refuse(
@@ -276,7 +277,7 @@ asio::awaitable<bool> ChatHandler::run() {
     }
     co_return co_await refuse(status, msg, status == 504 ? "upstream_timeout" : "upstream_error");
   }
-  settle(admission.reservation);
+  settle();
   record(ctx_, o_);
   co_return result == Attempt::answered && !ctx_.close;
 }
@@ -344,7 +345,12 @@ void ChatHandler::price() {
 }
 
 // Actual cost priced, the budget and tpm reconciled, backend rates and savings recorded.
-void ChatHandler::settle(const policies::Reservation& reservation) {
+void ChatHandler::settle() {
+  if (!reservation_) {
+    return;
+  }
+  const policies::Reservation reservation = *reservation_;
+  reservation_.reset();
   policies::Nanos actual = 0;
   std::uint64_t tokens = 0;
   if (o_.backend != nullptr && o_.status == 200) {

@@ -111,7 +111,9 @@ class ChatHandler {
   // The cost of the answer from its usage (estimated from sizes when the upstream reported
   // none), once: before a complete answer's head (for x-switchboard-cost-usd), else at settle.
   void price();
-  void settle(const policies::Reservation& reservation);
+  /// Prices the answer and reconciles the admission's reservation, once. Called before the last
+  /// bytes of a complete answer go out, so a client's next request finds its budget settled.
+  void settle();
 
   RequestContext& ctx_;
   const Snapshot& snap_;
@@ -172,6 +174,7 @@ class ChatHandler {
   std::string capped_body_;          // the body with the output cap written in, when capped
   bool body_edited_ = false;         // body_text_ is capped_body_: the DOM must be parsed again
   bool priced_ = false;
+  std::optional<policies::Reservation> reservation_;  ///< until settle()
 };
 
 }  // namespace sb::gateway::chat

@@ -135,6 +135,7 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
     std::string cost;
     policies::append_usd(cost, o_.cost_nanos);
     append_header(head, "x-switchboard-cost-usd", cost);
+    settle();  // before the client can see the answer and send its next request
   }
   append_header(head, "Content-Length", std::to_string(body.size()));
   head += "\r\n";
@@ -269,6 +270,9 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     co_return Attempt::closed;
   }
   const bool complete = !err && stream.finish(out);
+  if (complete && head_sent) {
+    settle();  // before the end of the stream reaches the client
+  }
   if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
     o_.error = "client_gone";
     co_return Attempt::closed;
