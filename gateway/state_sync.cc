@@ -112,6 +112,17 @@ Nanos StateSync::Impl::fair_share(const TenantShare& t, int kind) const {
 
 void StateSync::Impl::read_rates(TenantShare& t, std::int64_t now_ms) {
   TenantShare::Book& b = *t.book;
+  // "The largest request lately": halved every minute, so one huge request does not keep a
+  // tenant's budget "scarce" (unleased) for good.
+  if (b.biggest_decayed_ms == 0) {
+    b.biggest_decayed_ms = now_ms;
+  } else if (now_ms - b.biggest_decayed_ms >= 60'000) {
+    b.biggest_decayed_ms = now_ms;
+    t.biggest_ask.store(t.biggest_ask.load(std::memory_order_relaxed) / 2,
+                        std::memory_order_relaxed);
+    t.biggest_tokens.store(t.biggest_tokens.load(std::memory_order_relaxed) / 2,
+                           std::memory_order_relaxed);
+  }
   const double dt = static_cast<double>(now_ms - b.rates_read_ms) / 1000.0;
   if (b.rates_read_ms == 0 || dt <= 0) {
     b.rates_read_ms = now_ms;

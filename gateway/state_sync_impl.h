@@ -96,6 +96,7 @@ struct TenantShare::Book {
   std::array<double, 2> rate_rate{};
   std::array<std::uint64_t, 2> rate_seen{};
   std::int64_t rates_read_ms = 0;
+  std::int64_t biggest_decayed_ms = 0;
   std::array<std::int64_t, 2> last_demand_ms{};
 
   // From the latest reply.
