@@ -3,7 +3,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 
@@ -42,6 +45,30 @@ struct Server::Listeners {
 };
 
 namespace {
+
+/// Counts workers that have taken a reloaded snapshot (control path only).
+class SwapBarrier {
+ public:
+  void add() {
+    std::lock_guard lock(mutex_);
+    ++pending_;
+  }
+  void arrive() {
+    std::lock_guard lock(mutex_);
+    if (--pending_ == 0) {
+      done_.notify_all();
+    }
+  }
+  bool wait_for(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return done_.wait_for(lock, timeout, [this] { return pending_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  int pending_ = 0;
+};
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
@@ -349,8 +376,23 @@ bool Server::reload_unguarded() {
     current_ = snap;
   }
   reload_ok_->inc();
+  // Every worker takes the new snapshot before the reload is reported done, so the next request
+  // of whoever asked for it meets the new config. The worker this runs on (an admin request's)
+  // takes it at once; the others through their queues, waited for at most two seconds.
+  auto barrier = std::make_shared<SwapBarrier>();
   for (auto& w : workers_) {
-    asio::post(w->ioc, [worker = w.get(), snap] { worker->snapshot = snap; });
+    if (w->ioc.get_executor().running_in_this_thread()) {
+      w->snapshot = snap;
+      continue;
+    }
+    barrier->add();
+    asio::post(w->ioc, [worker = w.get(), snap, barrier] {
+      worker->snapshot = snap;
+      barrier->arrive();
+    });
+  }
+  if (!barrier->wait_for(std::chrono::seconds(2))) {
+    log::warn("configuration reloaded; a worker has not taken it up yet");
   }
   log::info("configuration reloaded", {{"config", config_path_},
                                        {"backends", std::to_string(b.backends.size())},
