@@ -253,7 +253,10 @@ bool assistant_turn(const json::value& content, const std::string& where, json::
 }
 
 /// `system`: a string or an array of text blocks, as one system message.
-bool system_message(const json::value& system, json::array& out, std::string& error) {
+// `system` (or a system turn's content at `where`): a string or text blocks, as one OpenAI
+// system message in place.
+bool system_message(const json::value& system, const std::string& where, json::array& out,
+                    std::string& error) {
   if (system.is_string()) {
     if (!system.get_string().empty()) {
       out.push_back(json::object{{"role", "system"}, {"content", system}});
@@ -262,18 +265,18 @@ bool system_message(const json::value& system, json::array& out, std::string& er
   }
   const json::array* blocks = system.if_array();
   if (blocks == nullptr) {
-    return fail(error, "system: must be a string or an array of text blocks");
+    return fail(error, where + ": must be a string or an array of text blocks");
   }
   json::array parts;
   for (std::size_t k = 0; k < blocks->size(); ++k) {
-    const std::string at = "system[" + std::to_string(k) + "]";
+    const std::string at = where + "[" + std::to_string(k) + "]";
     std::string_view type;
     const json::object* block = block_at(*blocks, k, at, type, error);
     if (block == nullptr) {
       return false;
     }
     if (type != "text") {
-      return fail(error, at + ": only text blocks are allowed in system");
+      return fail(error, at + ": only text blocks are allowed in a system prompt");
     }
     std::string_view text;
     if (!block_text(*block, at, text, error)) {
@@ -468,7 +471,7 @@ std::optional<std::string> anthropic_to_openai_request(const json::object& body,
 
   json::array messages;
   if (const json::value* system = member(body, "system")) {
-    if (!system_message(*system, messages, error)) {
+    if (!system_message(*system, "system", messages, error)) {
       return std::nullopt;
     }
   }
@@ -476,6 +479,15 @@ std::optional<std::string> anthropic_to_openai_request(const json::object& body,
     const std::string at = "messages[" + std::to_string(k) + "]";
     const json::object* turn = (*turns)[k].if_object();
     const json::value* content = turn != nullptr ? member(*turn, "content") : nullptr;
+    if (turn != nullptr && string_member(*turn, "role") == "system") {
+      // A system turn inside the conversation (Claude Code sends them, some carrying no text):
+      // kept in its place as an OpenAI system message; one without content adds nothing.
+      if (content != nullptr && !content->is_null() &&
+          !system_message(*content, at + ".content", messages, error)) {
+        return std::nullopt;
+      }
+      continue;
+    }
     if (turn == nullptr || content == nullptr) {
       error = at + ": must be an object with role and content";
       return std::nullopt;
@@ -487,13 +499,20 @@ std::optional<std::string> anthropic_to_openai_request(const json::object& body,
     } else if (role == "assistant") {
       ok = assistant_turn(*content, at + ".content", messages, error);
     } else {
-      error = at + ".role: must be user or assistant";
+      error = at + ".role: must be user, assistant or system";
     }
     if (!ok) {
       return std::nullopt;
     }
   }
 
+  if (std::none_of(messages.begin(), messages.end(), [](const json::value& v) {
+        const json::string* role = v.as_object().at("role").if_string();
+        return role != nullptr && *role != "system";
+      })) {
+    error = "messages: must have a user or assistant turn";
+    return std::nullopt;
+  }
   json::object out{{"model", model}, {"messages", std::move(messages)}, {"max_tokens", *max}};
 
   if (const json::value* stop = member(body, "stop_sequences")) {

@@ -66,6 +66,27 @@ TEST(AnthropicInboundRequestTest, EmptySystemAddsNoMessage) {
   EXPECT_EQ(out.at("messages").as_array().size(), 1u);
 }
 
+TEST(AnthropicInboundRequestTest, SystemTurnsInsideTheConversationStayInPlace) {
+  // Claude Code sends system turns among the messages, some with no content at all.
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "system": "You are terse.",
+    "messages": [
+      {"role": "user", "content": "Hi"},
+      {"role": "system", "content": [{"type": "text", "text": "Now answer in French."}]},
+      {"role": "system", "output_config": {"effort": "low"}},
+      {"role": "assistant", "content": "Bonjour"},
+      {"role": "system", "content": "Be brief."},
+      {"role": "user", "content": "Merci"}]})");
+  const json::array& m = out.at("messages").as_array();
+  ASSERT_EQ(m.size(), 6u);
+  const char* roles[] = {"system", "user", "system", "assistant", "system", "user"};
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    EXPECT_EQ(m[i].at("role").as_string(), roles[i]) << i;
+  }
+  EXPECT_EQ(m[2].at("content").as_string(), "Now answer in French.");
+  EXPECT_EQ(m[4].at("content").as_string(), "Be brief.");
+}
+
 TEST(AnthropicInboundRequestTest, MultiTurnKeepsOrderAndFlattensSingleTextBlocks) {
   const json::value out = translate(R"({
     "model": "m", "max_tokens": 10, "messages": [
@@ -228,8 +249,13 @@ TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedWithTheirPath) {
        "max_tokens: must be a positive integer"},
       {R"({"model": "m", "max_tokens": 10, "messages": []})",
        "messages: must be a non-empty array"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "tool", "content": "x"}]})",
+       "messages[0].role: must be user, assistant or system"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "system", "content": "x"}]})",
-       "messages[0].role: must be user or assistant"},
+       "messages: must have a user or assistant turn"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"},
+         {"role": "system", "content": 5}]})",
+       "messages[1].content: must be a string or an array of text blocks"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user"}]})",
        "messages[0]: must be an object with role and content"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": 5}]})",
@@ -259,7 +285,7 @@ TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedWithTheirPath) {
        "messages[0].content[0]: must be an object with a string type"},
       {R"({"model": "m", "max_tokens": 10, "system": [{"type": "image"}],
           "messages": [{"role": "user", "content": "Hi"}]})",
-       "system[0]: only text blocks are allowed in system"},
+       "system[0]: only text blocks are allowed in a system prompt"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "tools": [{"type": "web_search_20250305", "name": "web_search"}]})",
        "tools[0]: tool type 'web_search_20250305' is not supported"},

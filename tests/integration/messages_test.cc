@@ -96,6 +96,25 @@ TEST_F(MessagesTest, NonStreamFromAnOpenAIBackendIsAMessage) {
   EXPECT_FALSE(sent.header("x-api-key")) << "the client's key never reaches a backend";
 }
 
+TEST_F(MessagesTest, SystemTurnsInsideTheConversationAreAccepted) {
+  // Claude Code's first request carries a system turn among its messages.
+  auto got = messages(R"({"model":"local","max_tokens":64,"system":"be brief","messages":[)"
+                      R"({"role":"user","content":"hi there"},)"
+                      R"({"role":"system","content":[{"type":"text","text":"answer in French"}]},)"
+                      R"({"role":"system","output_config":{"effort":"low"}},)"
+                      R"({"role":"user","content":"again"}]})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  const std::string sent = local_->requests().front().body;
+  const std::size_t hi = sent.find("hi there");
+  const std::size_t french = sent.find(R"("role":"system","content":"answer in French")");
+  const std::size_t again = sent.find("again");
+  ASSERT_NE(french, std::string::npos) << sent;
+  EXPECT_LT(hi, french) << "kept in its place: " << sent;
+  EXPECT_LT(french, again) << sent;
+}
+
 TEST_F(MessagesTest, StreamFromAnOpenAIBackendIsAnthropicEvents) {
   auto got = messages(R"({"model":"local","max_tokens":64,"stream":true,)"
                       R"("messages":[{"role":"user","content":"hi there"}]})");
