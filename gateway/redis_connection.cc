@@ -14,6 +14,8 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/error.hpp>
 
+#include "adapters/upstream/resolve.h"
+
 namespace sb::gateway::redis::detail {
 using asio::ip::tcp;
 
@@ -119,42 +121,21 @@ asio::awaitable<Result> setup_command(Connection& c, const ConnectSettings& s,
   co_return make_result(s.prefix, std::move(reply));
 }
 
-// getaddrinfo cannot be interrupted, so the resolve runs detached in shared state and we wait
-// on a timer that its completion cancels; on timeout we walk away and the late completion
-// frees it.
+// Within the deadline (see adapters/upstream/resolve.h).
 asio::awaitable<Result> resolve(const ConnectSettings& s, asio::any_io_executor executor,
                                 Clock::time_point deadline,
                                 tcp::resolver::results_type& endpoints) {
-  struct PendingResolve {
-    explicit PendingResolve(const asio::any_io_executor& ex) : resolver(ex), timer(ex) {}
-    tcp::resolver resolver;
-    asio::steady_timer timer;
-    error_code ec;
-    tcp::resolver::results_type results;
-    bool done = false;
-  };
-  auto pending = std::make_shared<PendingResolve>(executor);
-  pending->timer.expires_at(deadline);
-  pending->resolver.async_resolve(
-      s.host, std::to_string(s.port),
-      [pending](const error_code& ec, tcp::resolver::results_type results) {
-        pending->ec = ec;
-        pending->results = std::move(results);
-        pending->done = true;
-        pending->timer.cancel();
-      });
-  co_await pending->timer.async_wait(use_tuple);
-  if (!pending->done) {
-    pending->resolver.cancel();
+  upstream::Resolved resolved =
+      co_await upstream::resolve_until(executor, s.host, std::to_string(s.port), deadline);
+  if (resolved.timed_out) {
     co_return failure(s.prefix, Error::timeout,
                       "resolving '" + s.host + "' timed out after " + ms(s.connect_timeout));
   }
-  if (pending->ec || pending->results.empty()) {
+  if (resolved.ec) {
     co_return failure(s.prefix, Error::connect,
-                      "cannot resolve '" + s.host + "': " +
-                          (pending->ec ? pending->ec.message() : std::string("no address")));
+                      "cannot resolve '" + s.host + "': " + resolved.ec.message());
   }
-  endpoints = std::move(pending->results);
+  endpoints = std::move(resolved.results);
   co_return Result{};
 }
 

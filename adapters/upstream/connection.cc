@@ -1,4 +1,5 @@
 #include "adapters/upstream/connection.h"
+#include "adapters/upstream/resolve.h"
 
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -165,45 +166,22 @@ asio::awaitable<Error> Connection::connect(const Endpoint& endpoint,
     auto [cec] = co_await stream.async_connect(tcp::endpoint(literal, port), use_tuple);
     ec = cec;
   } else {
-    // getaddrinfo cannot be interrupted: resolver.cancel() only drops a query that has not
-    // started. So the resolve runs detached in shared state and this coroutine waits on a timer
-    // that the completion cancels; on timeout we walk away and the late completion frees it.
-    struct PendingResolve {
-      explicit PendingResolve(const asio::any_io_executor& ex) : resolver(ex), timer(ex) {}
-      tcp::resolver resolver;
-      asio::steady_timer timer;
-      error_code ec;
-      tcp::resolver::results_type results;
-      bool done = false;
-    };
     if (left() <= Clock::duration::zero()) {
       co_return failed(timed_out);
     }
-    auto pending = std::make_shared<PendingResolve>(stream.get_executor());
-    pending->timer.expires_after(left());
-    pending->resolver.async_resolve(
-        endpoint.host, endpoint.port,
-        [pending](const error_code& rec, tcp::resolver::results_type results) {
-          pending->ec = rec;
-          pending->results = std::move(results);
-          pending->done = true;
-          pending->timer.cancel();
-        });
-    co_await pending->timer.async_wait(use_tuple);
-    if (!pending->done) {
-      pending->resolver.cancel();
+    const Resolved resolved = co_await resolve_until(
+        stream.get_executor(), endpoint.host, std::string(endpoint.port), Clock::now() + left());
+    if (resolved.timed_out) {
       co_return failed(timed_out);
     }
-    if (pending->ec || pending->results.empty()) {
-      co_return failed(
-          {ErrorKind::resolve,
-           pending->ec ? pending->ec : asio::error::make_error_code(asio::error::host_not_found)});
+    if (resolved.ec) {
+      co_return failed({ErrorKind::resolve, resolved.ec});
     }
     if (left() <= Clock::duration::zero()) {
       co_return failed(timed_out);
     }
     stream.expires_after(left());
-    auto [cec, connected] = co_await stream.async_connect(pending->results, use_tuple);
+    auto [cec, connected] = co_await stream.async_connect(resolved.results, use_tuple);
     (void)connected;
     ec = cec;
   }
