@@ -75,20 +75,16 @@ const EngineProfile& engine_profile(Engine engine) {
   return kProfiles.back();  // unreachable for a valid enumerator
 }
 
-std::string adapt_chat_body(const EngineProfile& profile, std::string body,
-                            std::optional<bool> stream) {
+bool engine_member_edits(const EngineProfile& profile, std::string_view text,
+                         std::span<const JsonMember> members, std::optional<bool> stream,
+                         std::vector<MemberEdit>& edits) {
   const bool rename_mct = !profile.reads_max_completion_tokens;
   // stream_options only matter on a request that does not stream (or is not known to).
   const bool drop_so = profile.rejects_stream_options_without_stream && stream != true;
-  if ((!rename_mct || body.find("max_completion_tokens") == npos) &&
-      (!drop_so || body.find("stream_options") == npos)) {
-    return body;  // the common case: nothing to look at
+  edits.assign(members.size(), MemberEdit::keep);
+  if (!rename_mct && !drop_so) {
+    return false;  // the common case: nothing to look at
   }
-  std::vector<JsonMember> members;
-  if (!scan_object(body, members)) {
-    return body;
-  }
-  const std::string_view text = body;
   std::size_t last_mct = npos;
   bool streams = stream.value_or(false);
   for (std::size_t k = 0; k < members.size(); ++k) {
@@ -100,22 +96,34 @@ std::string adapt_chat_body(const EngineProfile& profile, std::string body,
       streams = text.substr(m.value_begin, m.value_end - m.value_begin) == "true";
     }
   }
-  enum class Action { keep, drop, rename };
-  std::vector<Action> actions(members.size(), Action::keep);
   bool changed = false;
   for (std::size_t k = 0; k < members.size(); ++k) {
     const std::string& key = members[k].key;
     if (rename_mct && last_mct != npos && (key == "max_tokens" || key == "max_completion_tokens")) {
-      actions[k] = k == last_mct ? Action::rename : Action::drop;
+      edits[k] = k == last_mct ? MemberEdit::rename_to_max_tokens : MemberEdit::drop;
       changed = true;
     } else if (drop_so && !streams && key == "stream_options") {
-      actions[k] = Action::drop;
+      edits[k] = MemberEdit::drop;
       changed = true;
     }
   }
-  if (!changed) {
+  return changed;
+}
+
+std::string adapt_chat_body(const EngineProfile& profile, std::string body,
+                            std::optional<bool> stream) {
+  if (profile.reads_max_completion_tokens && !profile.rejects_stream_options_without_stream) {
+    return body;  // the common case: nothing to look at
+  }
+  // One scan of the top level (strings skipped sixteen bytes at a time), not a text search: a
+  // search for "stream_options" stops at every 's' of a conversation.
+  std::vector<JsonMember> members;
+  std::vector<MemberEdit> actions;
+  if (!scan_object(body, members) ||
+      !engine_member_edits(profile, body, members, stream, actions)) {
     return body;
   }
+  const std::string_view text = body;
   // Rebuild from the original bytes: the opening, each kept member preceded by the separator
   // that preceded it (a plain comma when the member before it was dropped), then the rest.
   std::string out;
@@ -125,7 +133,7 @@ std::string adapt_chat_body(const EngineProfile& profile, std::string body,
   std::size_t prev_end = npos;  // value_end of the previous kept member
   for (std::size_t k = 0; k < members.size(); ++k) {
     const JsonMember& m = members[k];
-    if (actions[k] == Action::drop) {
+    if (actions[k] == MemberEdit::drop) {
       continue;
     }
     if (any) {
@@ -137,7 +145,7 @@ std::string adapt_chat_body(const EngineProfile& profile, std::string body,
       }
     }
     any = true;
-    if (actions[k] == Action::rename) {
+    if (actions[k] == MemberEdit::rename_to_max_tokens) {
       out.append("\"max_tokens\":");
       out.append(text.substr(m.value_begin, m.value_end - m.value_begin));
     } else {

@@ -15,8 +15,12 @@
 // gateway/).
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "adapters/json_edit.h"
 
 namespace sb::adapters {
 
@@ -71,6 +75,16 @@ const EngineProfile& engine_profile(Engine engine);
 /// body.
 std::string adapt_chat_body(const EngineProfile& profile, std::string body,
                             std::optional<bool> stream = std::nullopt);
+
+/// What the request-side quirks do to one top-level member of a chat body.
+enum class MemberEdit : unsigned char { keep, drop, rename_to_max_tokens };
+
+/// The quirks of `profile` as one edit per member of `text` (scanned into `members`), into
+/// `edits` (resized to match). False when nothing changes. The decisions adapt_chat_body applies;
+/// plan_chat_request applies them within its own single pass over the client's bytes.
+bool engine_member_edits(const EngineProfile& profile, std::string_view text,
+                         std::span<const JsonMember> members, std::optional<bool> stream,
+                         std::vector<MemberEdit>& edits);
 
 /// Whether a health probe's answer (`status`, `body`) means the engine can serve. For
 /// HealthAnswer::none, always true.

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/engines.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/usage.h"
@@ -34,11 +35,9 @@ struct Owned {
 /// of each owned key gets the new value in place, earlier duplicates are dropped (so an upstream
 /// that keeps the first duplicate cannot see the client's value), absent ones are appended after
 /// the last member. Every other byte is kept. nullopt when `body` is not an object.
-std::optional<std::string> rewrite_members(std::string_view body, std::vector<JsonMember>& members,
-                                           std::span<Owned> owned) {
-  if (!scan_object(body, members)) {
-    return std::nullopt;
-  }
+/// `members` is the scan of `body`; `quirks` (empty, or one edit per member) the engine's edits.
+std::string rewrite_members(std::string_view body, std::span<const JsonMember> members,
+                            std::span<Owned> owned, std::span<const MemberEdit> quirks) {
   auto owner_of = [&](std::string_view key) -> Owned* {
     for (Owned& o : owned) {
       if (o.key == key) {
@@ -73,6 +72,10 @@ std::optional<std::string> rewrite_members(std::string_view body, std::vector<Js
       if (o != nullptr && o->last != k) {
         continue;  // an earlier duplicate of an owned key
       }
+      const MemberEdit quirk = quirks.empty() ? MemberEdit::keep : quirks[k];
+      if (quirk == MemberEdit::drop) {
+        continue;
+      }
       if (any_kept) {
         const std::size_t sep = members[k - 1].value_end;
         out.append(body.substr(sep, m.begin - sep));
@@ -81,6 +84,9 @@ std::optional<std::string> rewrite_members(std::string_view body, std::vector<Js
       if (o != nullptr) {
         out.append(body.substr(m.begin, m.value_begin - m.begin));
         out.append(o->value);
+      } else if (quirk == MemberEdit::rename_to_max_tokens) {
+        out.append("\"max_tokens\":");
+        out.append(body.substr(m.value_begin, m.value_end - m.value_begin));
       } else {
         out.append(body.substr(m.begin, m.value_end - m.begin));
       }
@@ -135,40 +141,52 @@ bool is_empty_array(std::string_view value) {
 }  // namespace
 
 ChatRequestPlan plan_chat_request(std::string_view client_body, const json::object& parsed,
-                                  std::string_view upstream_model) {
+                                  std::string_view upstream_model, const EngineProfile* engine) {
   ChatRequestPlan plan;
   plan.stream = is_true(parsed.if_contains("stream"));
   const json::value* so = parsed.if_contains("stream_options");
   const json::object* so_obj = so != nullptr ? so->if_object() : nullptr;
   plan.client_wants_usage = asks_for_usage(parsed);
 
-  std::vector<JsonMember> members;
+  // One scan of the client's top level serves every edit: the owned members, the engine's
+  // quirks, and the client's stream_options kept byte for byte.
+  thread_local std::vector<JsonMember> members;
+  thread_local std::vector<MemberEdit> quirks;
+  auto from_dom = [&] {
+    // Never expected for a body Boost.JSON accepted: the same edits on the parsed object.
+    plan.body = rewrite_dom(parsed, upstream_model, plan.stream);
+    if (engine != nullptr) {
+      plan.body = adapt_chat_body(*engine, std::move(plan.body), plan.stream);
+    }
+    return plan;
+  };
+  if (!scan_object(client_body, members)) {
+    return from_dom();
+  }
   std::array<Owned, 2> owned{Owned{"model", quote(upstream_model)},
                              Owned{"stream_options", std::string(kIncludeUsage)}};
   std::size_t owned_count = 1;
-  bool ok = true;
   if (plan.stream) {
     owned_count = 2;
     if (so_obj != nullptr) {
       // Keep the client's other stream_options members byte for byte; only force include_usage.
-      ok = scan_object(client_body, members);
-      if (ok) {
-        for (auto it = members.rbegin(); it != members.rend(); ++it) {
-          if (it->key == "stream_options") {
-            owned[1].value.assign(
-                client_body.substr(it->value_begin, it->value_end - it->value_begin));
-            break;
-          }
+      for (auto it = members.rbegin(); it != members.rend(); ++it) {
+        if (it->key == "stream_options") {
+          owned[1].value.assign(
+              client_body.substr(it->value_begin, it->value_end - it->value_begin));
+          break;
         }
-        ok = set_member(owned[1].value, "include_usage", "true");
+      }
+      if (!set_member(owned[1].value, "include_usage", "true")) {
+        return from_dom();
       }
     }
   }
-  std::optional<std::string> body;
-  if (ok) {
-    body = rewrite_members(client_body, members, std::span<Owned>(owned.data(), owned_count));
-  }
-  plan.body = body ? std::move(*body) : rewrite_dom(parsed, upstream_model, plan.stream);
+  const bool quirky =
+      engine != nullptr && engine_member_edits(*engine, client_body, members, plan.stream, quirks);
+  plan.body =
+      rewrite_members(client_body, members, std::span<Owned>(owned.data(), owned_count),
+                      quirky ? std::span<const MemberEdit>(quirks) : std::span<const MemberEdit>());
   return plan;
 }
 

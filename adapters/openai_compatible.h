@@ -22,6 +22,8 @@ class object;
 
 namespace sb::adapters {
 
+struct EngineProfile;
+
 /// What to send upstream for one chat-completions request.
 struct ChatRequestPlan {
   std::string body;                 ///< the body to send
@@ -33,8 +35,11 @@ struct ChatRequestPlan {
 /// "model" is replaced by `upstream_model`; for streams `stream_options.include_usage` is forced on
 /// (other stream_options members are kept). Earlier duplicates of these two keys are dropped so
 /// every upstream parser sees one value. Everything else is the client's bytes.
+/// With `engine` (chat completions to an OpenAI-compatible engine), its request-side quirks
+/// (adapters/engines.h) are applied in the same pass.
 ChatRequestPlan plan_chat_request(std::string_view client_body, const boost::json::object& parsed,
-                                  std::string_view upstream_model);
+                                  std::string_view upstream_model,
+                                  const EngineProfile* engine = nullptr);
 
 /// True when a chat request sets `stream_options.include_usage: true` (the client wants the
 /// usage chunk at the end of its stream).

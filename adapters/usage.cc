@@ -1,9 +1,11 @@
 #include "adapters/usage.h"
+#include "adapters/json_edit.h"
 
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -98,15 +100,29 @@ std::optional<Usage> usage_from_openai(const json::value& response) {
 }
 
 std::optional<Usage> usage_from_openai_text(std::string_view json_text) {
-  // Responses are small; a stack buffer spares most of the parse's allocations.
-  unsigned char buffer[4096];
+  // One scan of the top level finds the usage member (the last one, as a parser keeps it);
+  // only that small value is parsed, on a stack buffer: the answer itself is not built as a DOM.
+  thread_local std::vector<JsonMember> members;
+  if (!scan_object(json_text, members)) {
+    return std::nullopt;
+  }
+  std::string_view usage;
+  for (const JsonMember& m : members) {
+    if (m.key == "usage") {
+      usage = json_text.substr(m.value_begin, m.value_end - m.value_begin);
+    }
+  }
+  if (usage.empty()) {
+    return std::nullopt;
+  }
+  unsigned char buffer[2048];
   json::monotonic_resource mr(buffer, sizeof(buffer));
   boost::system::error_code ec;
-  const json::value v = json::parse(json_text, ec, &mr);
+  const json::value v = json::parse(usage, ec, &mr);
   if (ec) {
     return std::nullopt;
   }
-  return usage_from_openai(v);
+  return usage_from_openai_usage(v);
 }
 
 }  // namespace sb::adapters

@@ -137,11 +137,9 @@ asio::awaitable<Attempt> ChatHandler::attempt(const BackendRuntime& b, bool last
   if (endpoint_ == Endpoint::chat && b.chat_translated) {
     co_return co_await attempt_translated(b, body, last);
   }
-  adapters::ChatRequestPlan plan = adapters::plan_chat_request(body_text_, body, b.spec->model);
+  adapters::ChatRequestPlan plan = adapters::plan_chat_request(
+      body_text_, body, b.spec->model, endpoint_ == Endpoint::chat ? b.engine : nullptr);
   o_.stream = plan.stream;
-  if (endpoint_ == Endpoint::chat) {
-    plan.body = adapters::adapt_chat_body(*b.engine, std::move(plan.body), plan.stream);
-  }
 
   std::string target;
   if (b.azure) {

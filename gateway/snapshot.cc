@@ -44,9 +44,21 @@ std::uint64_t digest_prefix(std::string_view digest) {
 }  // namespace
 
 std::string sha256(std::string_view key) {
+  // The algorithm is fetched once, and each thread keeps its context: EVP_sha256() on every call
+  // costs OpenSSL 3 a provider lookup under a lock, most of the digest's price for a short key.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx t;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr);
+  if (md == nullptr || t.ctx == nullptr || EVP_DigestInit_ex2(t.ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(t.ctx, key.data(), key.size()) != 1 ||
+      EVP_DigestFinal_ex(t.ctx, digest, &len) != 1) {
+    EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr);
+  }
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 

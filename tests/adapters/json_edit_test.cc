@@ -94,6 +94,51 @@ TEST(ScanObjectTest, AgreesWithBoostJson) {
   }
 }
 
+// Strings are skipped sixteen bytes at a time: a quote, a backslash or a raw control byte must be
+// found wherever it falls in a block, and a backslash at a block's end must still escape the
+// byte after it.
+TEST(ScanObjectTest, FindsStringEndsAndEscapesAtEveryOffset) {
+  for (std::size_t pad = 0; pad < 40; ++pad) {
+    const std::string filler(pad, 'x');
+    const std::string escaped = R"({"a":")" + filler + R"(\"q\\",  "b":1})";
+    const auto members = scan_object(escaped);
+    ASSERT_TRUE(members) << pad;
+    ASSERT_EQ(members->size(), 2u) << pad;
+    EXPECT_EQ(value_of(escaped, (*members)[0]), "\"" + filler + R"(\"q\\")") << pad;
+    EXPECT_EQ(json::parse(value_of(escaped, (*members)[0])).as_string(), filler + "\"q\\") << pad;
+    EXPECT_EQ(value_of(escaped, (*members)[1]), "1") << pad;
+
+    std::string control = R"({"a":")" + filler + "\\tz" + filler + R"("})";
+    control[6 + pad] = '\x01';
+    EXPECT_FALSE(scan_object(control)) << "a raw control byte at " << pad;
+    control[6 + pad] = '\x7f';  // DEL is allowed raw in JSON
+    EXPECT_TRUE(scan_object(control)) << pad;
+
+    const std::string unterminated = R"({"a":")" + filler + R"(\"})";
+    EXPECT_FALSE(scan_object(unterminated)) << pad;
+    const std::string high = R"({"a":")" + filler + "\xC3\xA9\xE2\x82\xAC" + R"("})";
+    EXPECT_TRUE(scan_object(high)) << "UTF-8 bytes are not control bytes, at " << pad;
+  }
+}
+
+// Inside a container only quotes and brackets matter; long runs of indentation, numbers and
+// literals between them are passed over in blocks, and brackets inside strings are not counted.
+TEST(ScanObjectTest, WalksPrettyPrintedContainersWithBracketsInStrings) {
+  std::string text = "{\n  \"usage\": {";
+  for (int i = 0; i < 20; ++i) {
+    text += "\n" + std::string(static_cast<std::size_t>(i), ' ') + "\"k" + std::to_string(i) +
+            "\": [" + std::to_string(i * 12345) + ", true, null, \"]}{[\"]";
+    text += i < 19 ? "," : "";
+  }
+  text += "\n  },\n  \"after\": \"}\"\n}\n";
+  const auto members = scan_object(text);
+  ASSERT_TRUE(members);
+  ASSERT_EQ(members->size(), 2u);
+  EXPECT_EQ((*members)[1].key, "after");
+  EXPECT_EQ(json::parse(value_of(text, (*members)[0])), json::parse(text).at("usage"));
+  EXPECT_FALSE(scan_object(text.substr(0, text.size() - 2))) << "the closing brace is missing";
+}
+
 struct SetCase {
   std::string_view input;
   std::string_view key;

@@ -1,5 +1,7 @@
 #include "adapters/openai_compatible.h"
 
+#include "adapters/engines.h"
+
 #include <cstddef>
 #include <random>
 #include <string>
@@ -93,6 +95,39 @@ TEST(PlanChatRequestTest, ClientThatAskedForUsageGetsItsBodyUnchangedButTheModel
   EXPECT_EQ(
       p.body,
       R"({"model":"gpt-4o-2024-08-06","stream":true,"stream_options":{"include_usage":true}})");
+}
+
+// The engine's quirks applied inside plan_chat_request's one pass give what planning and then
+// adapting the body (two passes, as before) gives: the same bytes for compact bodies, the same
+// JSON for any.
+TEST(PlanChatRequestTest, EngineQuirksInTheSamePassAgreeWithAdaptingAfterwards) {
+  const std::string_view bodies[] = {
+      R"({"model":"m","messages":[],"max_tokens":10,"max_completion_tokens":20})",
+      R"({"max_completion_tokens":1,"model":"a","max_completion_tokens":3,"model":"b"})",
+      R"({"model":"m","stream_options":{"include_usage":true},"n":1})",
+      R"({"model":"m","stream":false,"stream_options":{"include_usage":false,"x":1}})",
+      R"({"model":"m","stream":true,"stream_options":{"x":1},"max_completion_tokens":5})",
+      R"({"stream":true,"max_tokens":7,"messages":[{"role":"user","content":"max_completion_tokens"}]})",
+      R"({"messages":[{"role":"user","content":"hi"}]})",
+      R"( { "model" : "m" , "max_tokens" : 1 ,  "max_completion_tokens" : 2 , "stream_options" : {} } )",
+  };
+  const Engine engines[] = {Engine::openai, Engine::vllm,   Engine::llamacpp, Engine::ollama,
+                            Engine::tgi,    Engine::sglang, Engine::generic};
+  for (const std::string_view body : bodies) {
+    const json::value parsed = json::parse(body);
+    for (const Engine e : engines) {
+      const EngineProfile& profile = engine_profile(e);
+      const ChatRequestPlan one = plan_chat_request(body, parsed.as_object(), "up", &profile);
+      ChatRequestPlan two = plan_chat_request(body, parsed.as_object(), "up");
+      two.body = adapt_chat_body(profile, std::move(two.body), two.stream);
+      EXPECT_EQ(json::parse(one.body), json::parse(two.body)) << profile.name << ": " << body;
+      if (body.find(' ') == std::string_view::npos) {
+        EXPECT_EQ(one.body, two.body) << profile.name << ": " << body;
+      }
+      EXPECT_EQ(one.stream, two.stream);
+      EXPECT_EQ(one.client_wants_usage, two.client_wants_usage);
+    }
+  }
 }
 
 TEST(PlanChatRequestTest, AddsModelWhenAbsent) {

@@ -88,6 +88,30 @@ TEST(UsageTest, ReturnsNulloptForInvalidJsonText) {
   EXPECT_FALSE(usage_from_openai_text(R"({"usage":{"prompt_tokens":1,"completion_tokens":2})"));
 }
 
+// Only the usage member is parsed: the last one at the top level counts (as a parser keeps it),
+// a "usage" nested elsewhere or inside a string does not, and a pretty-printed answer reads the
+// same as a compact one.
+TEST(UsageTest, TextReadsTheTopLevelUsageOnly) {
+  const auto u = usage_from_openai_text(R"({
+    "choices": [{"message": {"content": "\"usage\": {\"prompt_tokens\": 9}",
+                             "usage": {"prompt_tokens": 8, "completion_tokens": 8}}}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+    "usage": {
+      "prompt_tokens": 12,
+      "completion_tokens": 34,
+      "prompt_tokens_details": {"cached_tokens": 5}
+    }
+  })");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->input, 12);
+  EXPECT_EQ(u->output, 34);
+  EXPECT_EQ(u->cached_input, 5);
+  EXPECT_FALSE(usage_from_openai_text(
+      R"({"choices":[{"usage":{"prompt_tokens":1,"completion_tokens":2}}]})"));
+  EXPECT_FALSE(usage_from_openai_text(R"({"usage":{"prompt_tokens":1,"completion_tokens":2.5}})"));
+  EXPECT_FALSE(usage_from_openai_text(R"([{"usage":{"prompt_tokens":1,"completion_tokens":2}}])"));
+}
+
 TEST(UsageTest, ReadsParsedResponseAndBareUsageObject) {
   const json::value response = json::parse(
       R"({"object":"chat.completion","usage":{"prompt_tokens":3,"completion_tokens":4}})");
