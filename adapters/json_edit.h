@@ -7,6 +7,7 @@
 // Boost.JSON first); on anything unexpected they return nullopt / false and change nothing.
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,9 @@ bool set_member(std::string& text, std::string_view key, std::string_view raw_va
 
 /// Removes every top-level occurrence of `key` (and its separating comma). True if any removed.
 bool remove_member(std::string& text, std::string_view key);
+
+/// Same, with `members` the scan of `text` already made (scan_object): no second scan.
+bool remove_member(std::string& text, std::string_view key, std::span<const JsonMember> members);
 
 /// The JSON text of a number, doubles in their shortest round-trip form ("0.7", where Boost's
 /// serializer writes "7E-1"), so an upstream sees the client's value as written. nullopt when

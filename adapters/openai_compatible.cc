@@ -257,7 +257,7 @@ void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
     }
     // OpenAI sends "usage" on chunks only when include_usage was asked for; without it the
     // member is absent. Some engines also put usage on content chunks: strip that too.
-    remove_member(ev.data, "usage");
+    remove_member(ev.data, "usage", members_);  // members_ is the scan of ev.data
   }
   append_sse(out, ev.data, ev.event);
   ++events_;

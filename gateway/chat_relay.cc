@@ -3,7 +3,6 @@
 // event, never a clean end.
 
 #include <array>
-#include <cstdio>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,6 +15,24 @@
 
 namespace sb::gateway::chat {
 namespace {
+
+/// Writes the chunk-size line of a `size`-byte chunk ("1a2\r\n") into `line`; its length.
+/// By hand: snprintf costs some hundred instructions, and this runs once per streamed event.
+std::size_t chunk_size_line(char (&line)[24], std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char digits[16];
+  std::size_t n = 0;
+  do {
+    digits[n++] = kHex[size & 15];
+    size >>= 4;
+  } while (size != 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    line[i] = digits[n - 1 - i];
+  }
+  line[n] = '\r';
+  line[n + 1] = '\n';
+  return n + 2;
+}
 
 // An upstream's in-stream error events (OpenAI-wire `data: {"error":...}`, and Anthropic, Gemini
 // and Bedrock errors as the translators render them in that shape) reach the client scrubbed like
@@ -183,8 +200,7 @@ asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std
   }
   char size_line[24];
   if (chunked) {
-    const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", out.size());
-    bufs[nb++] = asio::buffer(size_line, static_cast<std::size_t>(len));
+    bufs[nb++] = asio::buffer(size_line, chunk_size_line(size_line, out.size()));
   }
   bufs[nb++] = asio::buffer(out);
   if (chunked) {
@@ -301,8 +317,7 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
     std::string tail;
     if (chunked) {
       char line[24];
-      const int len = std::snprintf(line, sizeof line, "%zx\r\n", event.size());
-      tail.append(line, static_cast<std::size_t>(len));
+      tail.append(line, chunk_size_line(line, event.size()));
       tail += event;
       tail += "\r\n0\r\n\r\n";
     } else {

@@ -3,7 +3,7 @@
 #
 #   bash tests/bench/bench.sh
 #
-# Runs wrk (POST /v1/chat/completions, non-stream, small body; see chat.lua) against:
+# Runs wrk (POST /v1/chat/completions, non-stream, small or 20 KB body; see chat.lua) against:
 #   direct       fake_upstream itself (no latency): the floor every proxy adds to
 #   switchboard  switchboard with server.threads: 1, the fake as its only backend
 #   nginx        nginx proxy_pass to the same fake (one process, keepalive upstream pool);
@@ -31,6 +31,8 @@
 #   BENCH_WARMUP           unmeasured warm-up before each run [1s]
 #   BENCH_NGINX            0 skips nginx [1]
 #   BENCH_KEEP_OUTPUT      1 keeps the temp dir (configs, wrk and server output) [0]
+#   BENCH_BODY             small (the ~100-byte body of chat.lua) or big (a ~20 KB conversation
+#                          of 24 turns, as tests/bench/instructions.sh sends) [small]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,6 +49,7 @@ rate_duration=${BENCH_RATE_DURATION:-10s}
 warmup=${BENCH_WARMUP:-1s}
 want_nginx=${BENCH_NGINX:-1}
 keep_output=${BENCH_KEEP_OUTPUT:-0}
+body_kind=${BENCH_BODY:-small}
 startup_timeout_s=15
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -54,6 +57,8 @@ die() {
   say "$*"
   exit 1
 }
+
+[[ $body_kind == small || $body_kind == big ]] || die "BENCH_BODY is small or big, not '$body_kind'"
 
 # --- tools and binaries ---------------------------------------------------------------------------
 command -v wrk >/dev/null 2>&1 || die "wrk not found: install it (Debian: apt-get install wrk)"
@@ -104,6 +109,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+export BENCH_BODY_FILE=""
+if [[ $body_kind == big ]]; then
+  BENCH_BODY_FILE="$work/big.json"
+  /usr/bin/python3 - "$BENCH_BODY_FILE" <<'PY'
+import json, sys
+turn = ("Here is some more context about the project we are discussing: the build uses CMake and "
+        "the gateway is written in C++20; please keep the answers short and to the point. ")
+msgs = [{"role": "system", "content": "You are a careful assistant."}]
+while len(json.dumps(msgs)) < 20000:
+    msgs.append({"role": "user" if len(msgs) % 2 else "assistant", "content": turn * 4})
+open(sys.argv[1], "w").write(json.dumps({"model": "default", "max_tokens": 16, "messages": msgs}))
+PY
+fi
 
 # Waits until FILE has a line matching the extended regex; fails when PID dies or on timeout.
 wait_for_line() {
@@ -225,6 +244,9 @@ http {
   uwsgi_temp_path $dir/uwsgi;
   scgi_temp_path $dir/scgi;
   keepalive_requests 100000;
+  # Bodies stay in memory (the default 16 KB buffer would spill a 20 KB body to a file).
+  client_max_body_size 8m;
+  client_body_buffer_size 64k;
   upstream fake {
     server 127.0.0.1:$fake_port;
     keepalive 64;
@@ -391,7 +413,7 @@ done
 
 # --- report ---------------------------------------------------------------------------------------
 echo
-echo "Switchboard benchmark: POST /v1/chat/completions (non-stream), loopback, wrk -t$threads"
+echo "Switchboard benchmark: POST /v1/chat/completions (non-stream, $body_kind body), loopback, wrk -t$threads"
 printf '%-12s %-12s %9s %8s %8s %9s %9s %11s %10s %7s\n' target run "req/s" "p50 us" "p99 us" \
   "+p50 us" "+p99 us" "cpu us/req" "gw us/req" errors
 for key in "${rows[@]}"; do

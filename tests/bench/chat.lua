@@ -1,6 +1,7 @@
 -- wrk script for tests/bench/bench.sh: POST /v1/chat/completions, non-stream, small body.
 --
 -- Environment:
+--   BENCH_BODY_FILE        a file whose bytes are the body (default: the small body below)
 --   BENCH_MODEL            "model" of the request (default "default")
 --   BENCH_RATE_PER_THREAD  > 0: open-loop fixed rate, in requests/s per wrk thread, paced with
 --                          delay(); unset or 0: closed loop (each connection sends as fast as
@@ -16,6 +17,15 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench"
 wrk.body = '{"model":"' .. model .. '","messages":[{"role":"user",' ..
     '"content":"Say hello to the benchmark."}],"max_tokens":16}'
+
+-- BENCH_BODY_FILE: send that file's bytes as the body instead (bench.sh writes a ~20 KB
+-- conversation there for BENCH_BODY=big).
+local body_file = os.getenv("BENCH_BODY_FILE")
+if body_file and body_file ~= "" then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+end
 
 local rate = tonumber(os.getenv("BENCH_RATE_PER_THREAD") or "0") or 0
 

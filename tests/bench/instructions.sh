@@ -2,13 +2,14 @@
 # Instructions per proxied request, counted by callgrind: figures that do not move with the
 # machine's load (unlike the wall-clock figures of bench.sh).
 #
-#   bash tests/bench/callgrind.sh
+#   bash tests/bench/instructions.sh
 #
-# For each body (a 300-byte chat request and a ~20 KB conversation) and each proxy (switchboard
-# with every detector, key authentication and a realistic rule set; nginx proxy_pass when
-# installed), the proxy runs under `valgrind --tool=callgrind --cache-sim=no` twice, once serving
+# For each body (a 300-byte chat request, a ~20 KB conversation, and the small request streamed)
+# and each proxy (switchboard with every detector, key authentication and a realistic rule set;
+# nginx proxy_pass when installed), the proxy runs under `valgrind --tool=callgrind --cache-sim=no` twice, once serving
 # N1 and once N2 requests over one keep-alive connection; (I(N2) - I(N1)) / (N2 - N1) is the cost
-# of one request, start-up and shut-down cancelling out. Loopback only; bounded in count.
+# of one request, start-up and shut-down cancelling out; the ratio column is switchboard's over
+# nginx's (with nginx absent, 1.00). Loopback only; bounded in count.
 #
 # Environment: BUILD_DIR [build], CG_N1 [200], CG_N2 [1200], CG_NGINX [1].
 set -euo pipefail
@@ -68,6 +69,7 @@ while len(json.dumps(msgs)) < 20000:
     msgs.append({"role": "user" if len(msgs) % 2 else "assistant", "content": turn * 4})
 big = {"model": "default", "max_tokens": 16, "messages": msgs}
 open(f"{work}/small.json", "w").write(json.dumps(small))
+open(f"{work}/stream.json", "w").write(json.dumps(dict(small, stream=True)))
 open(f"{work}/big.json", "w").write(json.dumps(big))
 EOF
 
@@ -173,11 +175,15 @@ count() {  # PROXY BODY N
   sed -nE 's/^(summary|totals): ([0-9]+).*/\2/p' "$out" | tail -n 1
 }
 
-printf '%-12s %-6s %14s\n' proxy body instr/request
-for body in small big; do
-  for proxy in switchboard ${nginx_bin:+nginx}; do
+printf '%-12s %-14s %14s %8s\n' proxy body instr/request ratio
+for body in small big stream; do
+  base=0
+  for proxy in ${nginx_bin:+nginx} switchboard; do
     a=$(count "$proxy" "$work/$body.json" "$n1")
     b=$(count "$proxy" "$work/$body.json" "$n2")
-    printf '%-12s %-6s %14d\n' "$proxy" "$(wc -c <"$work/$body.json")B" $(((b - a) / (n2 - n1)))
+    per=$(((b - a) / (n2 - n1)))
+    ((base == 0)) && base=$per
+    printf '%-12s %-14s %14d %7.2fx\n' "$proxy" "$body $(wc -c <"$work/$body.json")B" "$per" \
+      "$(/usr/bin/python3 -c "print($per / $base)")"
   done
 done
