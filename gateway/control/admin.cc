@@ -11,6 +11,7 @@
 
 #include <boost/beast/http/verb.hpp>
 
+#include "gateway/control/admin.h"
 #include "gateway/control/server.h"
 #include "gateway/net/credentials.h"
 #include "gateway/net/forwarding.h"
@@ -58,9 +59,8 @@ bool admin_authorized(const RequestContext& ctx) {
 
 }  // namespace
 
-boost::asio::awaitable<bool> handle_admin(RequestContext& ctx) {
+boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
   ctx.request_id = ctx.worker.next_request_id();
-  Server& server = ctx.worker.server;
   std::string_view path = ctx.request.target();
   if (const auto q = path.find('?'); q != std::string_view::npos) {
     path = path.substr(0, q);

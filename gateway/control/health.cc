@@ -13,8 +13,8 @@
 #include <boost/beast/http/field.hpp>
 
 #include "adapters/engines.h"
-#include "gateway/control/server.h"
 #include "gateway/net/handler.h"
+#include "gateway/observability/internal_errors.h"
 #include "gateway/observability/log.h"
 #include "gateway/runtime/worker.h"
 
@@ -130,12 +130,12 @@ asio::awaitable<void> health_loop(Worker& w) {
                        [&w, states, name = b.spec->name](std::exception_ptr e) {
                          if (e) {
                            (*states)[name].in_flight = false;
-                           w.server.report_internal_error(Where::health, e);
+                           w.errors.report(Where::health, e);
                          }
                        });
       }
     } catch (...) {
-      w.server.report_internal_error(Where::health, std::current_exception());
+      w.errors.report(Where::health, std::current_exception());
     }
     timer.expires_after(100ms);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -21,10 +21,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/control/admin.h"
 #include "gateway/control/health.h"
 #include "gateway/net/session.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
+#include "gateway/pipeline/data_plane.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/runtime/worker.h"
 
@@ -42,6 +44,11 @@ struct Server::Listeners {
   /// The admin plane is bound beyond loopback (set once at startup; addresses change only on
   /// restart, so a reloaded config may not drop the admin token while this holds).
   bool admin_beyond_loopback = false;
+  /// What each listener's sessions hand their requests to, and the limits they share.
+  DataPlane data_handler;
+  std::unique_ptr<AdminPlane> admin_handler;
+  std::optional<PlaneContext> data_plane;
+  std::optional<PlaneContext> admin_plane;
 };
 
 namespace {
@@ -137,8 +144,9 @@ std::string endpoint_string(const tcp::endpoint& ep) {
 // connection is accepted and closed at once (so it neither waits in the backlog nor holds a
 // descriptor), and counted. Nothing thrown ends the loop.
 asio::awaitable<void> accept_loop(Server& server, tcp::acceptor& acceptor,
-                                  std::vector<std::unique_ptr<Worker>>& workers, Plane plane,
-                                  asio::ssl::context* tls, ConnectionLimit& limit) {
+                                  std::vector<std::unique_ptr<Worker>>& workers,
+                                  const PlaneContext& plane, asio::ssl::context* tls) {
+  ConnectionLimit& limit = plane.connections;
   std::size_t next = 0;
   for (;;) {
     bool back_off = false;
@@ -160,7 +168,7 @@ asio::awaitable<void> accept_loop(Server& server, tcp::acceptor& acceptor,
         socket.close(ignored);
       } else {
         next = (next + 1) % workers.size();
-        asio::post(w.ioc, [&server, &w, plane, tls, s = std::move(socket)]() mutable {
+        asio::post(w.ioc, [&server, &w, &plane, tls, s = std::move(socket)]() mutable {
           try {
             start_session(w, std::move(s), plane, tls);
           } catch (...) {
@@ -218,89 +226,27 @@ constexpr std::int64_t kMaxAdminConnections = 32;
 
 }  // namespace
 
-std::string_view to_string(Where w) {
-  switch (w) {
-    case Where::session:
-      return "session";
-    case Where::admin:
-      return "admin";
-    case Where::accept:
-      return "accept";
-    case Where::health:
-      return "health";
-    case Where::reload:
-      return "reload";
-    case Where::flush:
-      return "flush";
-    case Where::worker:
-      return "worker";
-    case Where::upstream:
-      return "upstream";
-  }
-  return "unknown";
-}
-
-void Server::report_internal_error(Where where, std::exception_ptr e, std::string_view conn,
-                                   std::string_view request) noexcept {
-  internal_errors_[static_cast<std::size_t>(where)]->inc();
-  try {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      what = ex.what();
-    } catch (...) {
-    }
-    log::error(
-        "internal error",
-        {{"where", to_string(where)}, {"conn", conn}, {"request_id", request}, {"error", what}});
-  } catch (...) {
-    // Out of memory while logging: the count above is what remains.
-  }
-}
-
-bool Server::acquire_body_bytes(std::uint64_t n, std::uint64_t cap) noexcept {
-  const std::uint64_t before = buffered_body_bytes_.fetch_add(n, std::memory_order_relaxed);
-  if (before + n > cap) {
-    buffered_body_bytes_.fetch_sub(n, std::memory_order_relaxed);
-    return false;
-  }
-  return true;
-}
-
-void Server::connection_closed(Plane plane) noexcept {
-  ConnectionLimit& limit = plane == Plane::data ? data_connections_ : admin_connections_;
-  limit.open.fetch_sub(1, std::memory_order_relaxed);
-}
-
 Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
                std::unique_ptr<metrics::Registry> registry, std::unique_ptr<SharedState> shared)
     : config_path_(std::move(config_path)),
       registry_(std::move(registry)),
+      internal_errors_(*registry_),
       shared_(std::move(shared)),
       access_log_(std::make_unique<AccessLog>(STDOUT_FILENO)),
       current_(std::move(initial)),
       listeners_(std::make_unique<Listeners>()) {
   registry_->set_collect_hook([this] {
     current()->refresh_gauges();
-    buffered_body_gauge_->set(
-        static_cast<std::int64_t>(buffered_body_bytes_.load(std::memory_order_relaxed)));
+    buffered_body_gauge_->set(static_cast<std::int64_t>(body_budget_.held()));
     data_connections_gauge_->set(data_connections_.open.load(std::memory_order_relaxed));
   });
-  for (std::size_t i = 0; i < kWhereCount; ++i) {
-    internal_errors_[i] = &registry_->counter(
-        "switchboard_internal_errors_total",
-        "Exceptions caught by a last-resort handler (the connection concerned was closed), by "
-        "where they escaped.",
-        {{"where", std::string(to_string(static_cast<Where>(i)))}});
-  }
   const std::string rejected_help =
       "Requests and connections refused because a server-wide limit was reached, by limit.";
   data_connections_.rejected = &registry_->counter("switchboard_overload_rejections_total",
                                                    rejected_help, {{"limit", "max_connections"}});
   admin_connections_.rejected = &registry_->counter(
       "switchboard_overload_rejections_total", rejected_help, {{"limit", "admin_connections"}});
-  body_budget_rejected_ =
+  body_budget_.rejected =
       &registry_->counter("switchboard_overload_rejections_total", rejected_help,
                           {{"limit", "max_buffered_body_bytes"}});
   buffered_body_gauge_ =
@@ -451,7 +397,7 @@ int Server::run() {
   }
   upstream::PoolSettings pool_settings;
   for (unsigned i = 0; i < threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, *this, pool_settings));
+    workers_.push_back(std::make_unique<Worker>(i, *access_log_, internal_errors_, pool_settings));
     workers_.back()->snapshot = snap;
   }
 
@@ -499,13 +445,18 @@ int Server::run() {
               {{"version", SWITCHBOARD_VERSION}})
       .set(1);
 
+  listeners_->admin_handler = std::make_unique<AdminPlane>(*this);
+  listeners_->data_plane.emplace(Plane::data, listeners_->data_handler, data_connections_,
+                                 body_budget_);
+  listeners_->admin_plane.emplace(Plane::admin, *listeners_->admin_handler, admin_connections_,
+                                  body_budget_);
   asio::co_spawn(first.ioc,
-                 accept_loop(*this, *listeners_->data, workers_, Plane::data, listeners_->tls.get(),
-                             data_connections_),
+                 accept_loop(*this, *listeners_->data, workers_, *listeners_->data_plane,
+                             listeners_->tls.get()),
                  guard(Where::accept));
   asio::co_spawn(
       first.ioc,
-      accept_loop(*this, *listeners_->admin, workers_, Plane::admin, nullptr, admin_connections_),
+      accept_loop(*this, *listeners_->admin, workers_, *listeners_->admin_plane, nullptr),
       guard(Where::accept));
 
   for (const std::string& notice : cfg.notices) {

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/net/limits.h"
+#include "gateway/observability/internal_errors.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/runtime/snapshot.h"
 #include "policies/config.h"
@@ -20,20 +22,6 @@ namespace sb::gateway {
 
 struct Worker;
 class AccessLog;
-enum class Plane;
-
-/// Where an exception reached a last-resort handler: the label of
-/// switchboard_internal_errors_total{where}. Every series exists from the start.
-enum class Where : std::size_t { session, admin, accept, health, reload, flush, worker, upstream };
-inline constexpr std::size_t kWhereCount = 8;
-std::string_view to_string(Where w);
-
-/// Connections open on one plane, against its limit. Lock-free (relaxed atomics).
-struct ConnectionLimit {
-  std::atomic<std::int64_t> open{0};
-  std::int64_t max = 0;
-  metrics::Counter* rejected = nullptr;
-};
 
 class Server {
  public:
@@ -61,28 +49,19 @@ class Server {
   /// one line (with the connection and request ids when known) and counts
   /// switchboard_internal_errors_total{where}. Never throws; any thread.
   void report_internal_error(Where where, std::exception_ptr e, std::string_view conn = {},
-                             std::string_view request = {}) noexcept;
-  /// A co_spawn completion handler that reports what escaped the coroutine.
-  auto guard(Where where) {
-    return [this, where](std::exception_ptr e) {
-      if (e) {
-        report_internal_error(where, e);
-      }
-    };
+                             std::string_view request = {}) noexcept {
+    internal_errors_.report(where, e, conn, request);
   }
+  /// A co_spawn completion handler that reports what escaped the coroutine.
+  auto guard(Where where) { return internal_errors_.guard(where); }
 
   /// Takes `n` bytes of the process-wide request-body budget (server.max_buffered_body_bytes,
   /// passed as `cap` from the request's snapshot). False, and nothing taken, when it would go
   /// past the cap. Lock-free; any thread.
-  bool acquire_body_bytes(std::uint64_t n, std::uint64_t cap) noexcept;
-  void release_body_bytes(std::uint64_t n) noexcept {
-    buffered_body_bytes_.fetch_sub(n, std::memory_order_relaxed);
+  bool acquire_body_bytes(std::uint64_t n, std::uint64_t cap) noexcept {
+    return body_budget_.acquire(n, cap);
   }
-  /// Counts a request refused because the body budget was spent.
-  void count_body_budget_rejection() noexcept { body_budget_rejected_->inc(); }
-
-  /// A session on `plane` has ended (its connection was admitted by the accept loop).
-  void connection_closed(Plane plane) noexcept;
+  void release_body_bytes(std::uint64_t n) noexcept { body_budget_.release(n); }
 
  private:
   struct Listeners;
@@ -90,6 +69,7 @@ class Server {
 
   std::string config_path_;
   std::unique_ptr<metrics::Registry> registry_;
+  InternalErrors internal_errors_;
   std::unique_ptr<SharedState> shared_;
   std::unique_ptr<AccessLog> access_log_;
   mutable std::mutex current_mutex_;  // control path only
@@ -102,11 +82,9 @@ class Server {
   metrics::Counter* reload_failed_ = nullptr;
   bool reload_unguarded();
 
-  std::array<metrics::Counter*, kWhereCount> internal_errors_{};
   ConnectionLimit data_connections_;
   ConnectionLimit admin_connections_;
-  std::atomic<std::uint64_t> buffered_body_bytes_{0};
-  metrics::Counter* body_budget_rejected_ = nullptr;
+  BodyBytesBudget body_budget_;
   metrics::Gauge* buffered_body_gauge_ = nullptr;
   metrics::Gauge* data_connections_gauge_ = nullptr;
 };

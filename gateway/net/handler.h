@@ -57,13 +57,19 @@ struct RequestContext {
   std::string common_headers() const;
 };
 
-/// Data plane: /v1/... Returns false when the connection must close.
-boost::asio::awaitable<bool> handle_data(RequestContext& ctx);
-/// Data plane, from the request header alone, before the body is read and before any
-/// `100 Continue`: answers an unknown path (404) or a missing or wrong API key (401) and returns
-/// true (the connection must then close); false when the request may go on.
-boost::asio::awaitable<bool> refuse_before_body(RequestContext& ctx);
-/// Admin plane: /healthz, /readyz, /metrics, /admin/reload. Returns false to close.
-boost::asio::awaitable<bool> handle_admin(RequestContext& ctx);
+/// What a session hands its requests to: the data plane (pipeline/) or the admin plane
+/// (control/), chosen per listener by the composition root, so the connection layer depends on
+/// neither. Called on the worker's thread.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  /// From the request header alone, before the body is read and before any `100 Continue`:
+  /// answers a request that must be refused (e.g. 404 for an unknown path, 401 for a missing or
+  /// wrong API key) and returns true (the connection must then close); false when the request
+  /// may go on.
+  virtual boost::asio::awaitable<bool> refuse_before_body(RequestContext& ctx) = 0;
+  /// The whole request, body read. Returns false when the connection must close.
+  virtual boost::asio::awaitable<bool> handle(RequestContext& ctx) = 0;
+};
 
 }  // namespace sb::gateway

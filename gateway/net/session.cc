@@ -17,10 +17,10 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
-#include "gateway/control/server.h"
 #include "gateway/net/framing.h"
 #include "gateway/net/handler.h"
 #include "gateway/net/http_response.h"
+#include "gateway/observability/internal_errors.h"
 #include "gateway/runtime/worker.h"
 
 namespace sb::gateway {
@@ -45,10 +45,10 @@ constexpr std::size_t kMinBodyReservation = 4 * 1024;
 // its coroutine unwinds).
 class BodyBudget {
  public:
-  explicit BodyBudget(Server& server) : server_(server) {}
+  explicit BodyBudget(BodyBytesBudget& pool) : pool_(pool) {}
   ~BodyBudget() {
     if (held_ != 0) {
-      server_.release_body_bytes(held_);
+      pool_.release(held_);
     }
   }
   BodyBudget(const BodyBudget&) = delete;
@@ -59,8 +59,8 @@ class BodyBudget {
     if (total <= held_) {
       return true;
     }
-    if (!server_.acquire_body_bytes(total - held_, cap)) {
-      server_.count_body_budget_rejection();
+    if (!pool_.acquire(total - held_, cap)) {
+      pool_.count_rejection();
       return false;
     }
     held_ = total;
@@ -69,14 +69,14 @@ class BodyBudget {
   std::uint64_t held() const { return held_; }
 
  private:
-  Server& server_;
+  BodyBytesBudget& pool_;
   std::uint64_t held_ = 0;
 };
 
 template <class Stream>
 class Session final : public Drainable, public Downstream {
  public:
-  Session(Worker& worker, Stream stream, Plane plane)
+  Session(Worker& worker, Stream stream, const PlaneContext& plane)
       : worker_(worker),
         stream_(std::move(stream)),
         plane_(plane),
@@ -87,7 +87,7 @@ class Session final : public Drainable, public Downstream {
   ~Session() override {
     worker_.sessions.erase(it_);
     worker_.open_sessions.fetch_sub(1, std::memory_order_relaxed);
-    worker_.server.connection_closed(plane_);
+    plane_.connections.release();
   }
 
   asio::awaitable<void> run();
@@ -95,8 +95,8 @@ class Session final : public Drainable, public Downstream {
   /// After an exception escaped run(): logs and counts it with this connection's ids, answers
   /// 500 when nothing of the current response was written yet, and closes the connection.
   asio::awaitable<void> fail(std::exception_ptr e) {
-    worker_.server.report_internal_error(plane_ == Plane::data ? Where::session : Where::admin, e,
-                                         conn_id_, failed_request_);
+    worker_.errors.report(plane_.plane == Plane::data ? Where::session : Where::admin, e, conn_id_,
+                          failed_request_);
     if (!wrote_) {
       write_timeout_ = std::chrono::seconds(2);
       const std::string bytes = error_response(500, "internal error; the connection is closed", {},
@@ -142,7 +142,7 @@ class Session final : public Drainable, public Downstream {
 
   Worker& worker_;
   Stream stream_;
-  Plane plane_;
+  const PlaneContext& plane_;
   std::string conn_id_;
   beast::flat_buffer buffer_;
   bool idle_ = true;
@@ -430,25 +430,24 @@ asio::awaitable<void> Session<Stream>::run() {
     const bool has_body = !parser.is_done();
 
     // Declared before the request, so the request's memory goes before its budget share.
-    BodyBudget budget(worker_.server);
+    BodyBudget budget(plane_.body_budget);
     Request request = parser.release();
     if (has_body) {
-      if (plane_ == Plane::data) {
-        // Authentication and routing from the header alone: an unauthenticated client gets its
-        // 401 (an unknown path its 404) before a byte of the body is read or any 100 Continue.
-        RequestContext pre{worker_, *snapshot, request, *this, received};
-        pre.close = true;
-        bool refused = false;
-        try {
-          refused = co_await refuse_before_body(pre);
-        } catch (...) {
-          failed_request_ = pre.request_id;
-          throw;  // to run_session, which logs with both ids, answers and closes
-        }
-        if (refused) {
-          co_await close(/*linger=*/true);
-          co_return;
-        }
+      // Authentication and routing from the header alone (the data plane's): an unauthenticated
+      // client gets its 401 (an unknown path its 404) before a byte of the body is read or any
+      // 100 Continue.
+      RequestContext pre{worker_, *snapshot, request, *this, received};
+      pre.close = true;
+      bool refused = false;
+      try {
+        refused = co_await plane_.handler.refuse_before_body(pre);
+      } catch (...) {
+        failed_request_ = pre.request_id;
+        throw;  // to run_session, which logs with both ids, answers and closes
+      }
+      if (refused) {
+        co_await close(/*linger=*/true);
+        co_return;
       }
       const Body b = co_await read_body(s, parser, request, budget);
       if (b != Body::ok) {
@@ -463,7 +462,7 @@ asio::awaitable<void> Session<Stream>::run() {
     worker_.active_requests.fetch_add(1, std::memory_order_relaxed);
     bool keep = false;
     try {
-      keep = plane_ == Plane::data ? co_await handle_data(ctx) : co_await handle_admin(ctx);
+      keep = co_await plane_.handler.handle(ctx);
     } catch (...) {
       worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
       failed_request_ = ctx.request_id;
@@ -494,9 +493,9 @@ asio::awaitable<void> run_session(std::unique_ptr<Session<Stream>> session) {
 
 }  // namespace
 
-void start_session(Worker& worker, asio::ip::tcp::socket socket, Plane plane,
+void start_session(Worker& worker, asio::ip::tcp::socket socket, const PlaneContext& plane,
                    asio::ssl::context* tls) {
-  const Where where = plane == Plane::data ? Where::session : Where::admin;
+  const Where where = plane.plane == Plane::data ? Where::session : Where::admin;
   // From its construction on, the session owns the connection's admission (released in its
   // destructor); before that, a failure releases it here.
   if (tls != nullptr) {
@@ -506,20 +505,20 @@ void start_session(Worker& worker, asio::ip::tcp::socket socket, Plane plane,
       s = std::make_unique<Session<Stream>>(
           worker, Stream(beast::tcp_stream(std::move(socket)), *tls), plane);
     } catch (...) {
-      worker.server.connection_closed(plane);
+      plane.connections.release();
       throw;
     }
-    asio::co_spawn(worker.ioc, run_session(std::move(s)), worker.server.guard(where));
+    asio::co_spawn(worker.ioc, run_session(std::move(s)), worker.errors.guard(where));
   } else {
     std::unique_ptr<Session<beast::tcp_stream>> s;
     try {
       s = std::make_unique<Session<beast::tcp_stream>>(worker, beast::tcp_stream(std::move(socket)),
                                                        plane);
     } catch (...) {
-      worker.server.connection_closed(plane);
+      plane.connections.release();
       throw;
     }
-    asio::co_spawn(worker.ioc, run_session(std::move(s)), worker.server.guard(where));
+    asio::co_spawn(worker.ioc, run_session(std::move(s)), worker.errors.guard(where));
   }
 }
 

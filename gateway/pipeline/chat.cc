@@ -23,7 +23,6 @@
 
 #include "adapters/chat_facts.h"
 #include "adapters/usage.h"
-#include "gateway/control/server.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
@@ -94,7 +93,7 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts) const {
   line += "],\"estimated_cost_usd\":";
   policies::append_usd(line, decision_.estimated_cost);
   line += "}\n";
-  ctx_.worker.server.access_log().write_line(line);
+  ctx_.worker.access_log.write_line(line);
 }
 
 namespace {

@@ -9,11 +9,11 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "adapters/anthropic_inbound.h"
-#include "gateway/control/server.h"
 #include "gateway/net/credentials.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
+#include "gateway/pipeline/data_plane.h"
 #include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/request_facts.h"
 #include "gateway/runtime/snapshot.h"
@@ -138,7 +138,7 @@ void record(RequestContext& ctx, const Outcome& o) {
   r.cost_nanos = o.cost_nanos;
   r.sensitivity = o.sensitivity;
   r.error = o.error;
-  ctx.worker.server.access_log().write(r);
+  ctx.worker.access_log.write(r);
 }
 
 asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes) {

@@ -26,8 +26,8 @@ const std::string& process_prefix() {
 
 }  // namespace
 
-Worker::Worker(unsigned i, Server& s, upstream::PoolSettings pool_settings)
-    : index(i), server(s), pool(ioc.get_executor(), pool_settings) {}
+Worker::Worker(unsigned i, AccessLog& log, InternalErrors& e, upstream::PoolSettings pool_settings)
+    : index(i), access_log(log), errors(e), pool(ioc.get_executor(), pool_settings) {}
 
 std::string Worker::next_request_id() {
   char buf[64];

@@ -21,7 +21,8 @@ class context;
 
 namespace sb::gateway {
 
-class Server;
+class AccessLog;
+class InternalErrors;
 
 /// Something a worker can ask to close when draining (an idle keep-alive connection).
 class Drainable {
@@ -32,10 +33,14 @@ class Drainable {
 };
 
 struct Worker {
-  Worker(unsigned index, Server& server, upstream::PoolSettings pool_settings);
+  /// `access_log` and `errors` are process-wide (owned by the composition root) and outlive
+  /// the worker.
+  Worker(unsigned index, AccessLog& access_log, InternalErrors& errors,
+         upstream::PoolSettings pool_settings);
 
   unsigned index;
-  Server& server;
+  AccessLog& access_log;   ///< where handlers write the request's line (thread-local buffers)
+  InternalErrors& errors;  ///< last-resort accounting of what escaped a coroutine
   boost::asio::io_context ioc{1};
   upstream::Pool pool;
   /// The current configuration; replaced by posting to `ioc` (reload).
