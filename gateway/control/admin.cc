@@ -91,9 +91,9 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
     out = text_response(200, "text/plain; version=0.0.4; charset=utf-8",
                         server.registry().serialize(), ctx);
   } else if (path == "/admin/reload" && method == http::verb::post) {
-    // Loads and validates on this thread (control work, milliseconds); the swap itself is
-    // posted to every worker.
-    const bool ok = server.reload();
+    // Loads, validates and compiles on the control thread, off this worker, which serves its
+    // other connections meanwhile; the swap itself is posted to every worker, this one included.
+    const bool ok = co_await server.reload_on_control_thread();
     out = ok ? json_response(200, "{\"status\":\"reloaded\"}", ctx.common_headers())
              : error_response(400,
                               "configuration rejected; the previous one keeps serving (see "

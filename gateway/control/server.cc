@@ -277,6 +277,11 @@ bool Server::reload() {
   }
 }
 
+asio::awaitable<bool> Server::reload_on_control_thread() {
+  co_return co_await asio::co_spawn(
+      control_, [this]() -> asio::awaitable<bool> { co_return reload(); }, asio::use_awaitable);
+}
+
 bool Server::reload_unguarded() {
   std::lock_guard reload_lock(reload_mutex_);
   log::info("reloading configuration", {{"config", config_path_}});
@@ -323,8 +328,8 @@ bool Server::reload_unguarded() {
   }
   reload_ok_->inc();
   // Every worker takes the new snapshot before the reload is reported done, so the next request
-  // of whoever asked for it meets the new config. The worker this runs on (an admin request's)
-  // takes it at once; the others through their queues, waited for at most two seconds.
+  // of whoever asked for it meets the new config: through their queues, waited for at most two
+  // seconds (a worker this runs on, if any, takes it at once: it cannot wait for its own queue).
   auto barrier = std::make_shared<SwapBarrier>();
   for (auto& w : workers_) {
     if (w->ioc.get_executor().running_in_this_thread()) {
@@ -372,8 +377,7 @@ void Server::drain() {
 int Server::run() {
   // Signals are claimed before anything is announced, so a SIGHUP or SIGTERM sent as soon as the
   // "listening" line appears is handled, never the default action (which would kill the process).
-  asio::io_context control;
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
   const auto snap = current();
   const config::Config& cfg = snap->config();
   unsigned threads = cfg.server.threads;
@@ -501,7 +505,7 @@ int Server::run() {
   // The control thread: signals, reloads and the drain.
   std::function<void()> wait_signal;
   std::optional<Clock::time_point> drain_deadline;
-  asio::steady_timer drain_timer(control);
+  asio::steady_timer drain_timer(control_);
   std::function<void()> poll_drain = [&] {
     std::int64_t active = 0;
     std::int64_t sessions = 0;
@@ -515,7 +519,7 @@ int Server::run() {
                   {{"in_flight", std::to_string(active)}});
       }
       signals.cancel();
-      control.stop();
+      control_.stop();
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(20));
@@ -543,7 +547,7 @@ int Server::run() {
     });
   };
   wait_signal();
-  control.run();
+  control_.run();
 
   for (auto& w : workers_) {
     asio::post(w->ioc, [worker = w.get(), this] {

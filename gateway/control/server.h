@@ -12,6 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include "gateway/net/limits.h"
 #include "gateway/observability/internal_errors.h"
 #include "gateway/observability/metrics.h"
@@ -36,6 +39,11 @@ class Server {
   /// Re-reads the config file; on success swaps the snapshot on every worker. Thread-safe.
   /// Returns false (and logs every error) when the new config is invalid; the old one stays.
   bool reload();
+  /// reload() on the control thread (the one that handles signals and the drain), so compiling a
+  /// config never stalls a data-plane worker: the calling coroutine (an admin request's) waits
+  /// without blocking its worker, which meanwhile serves its other connections and takes the new
+  /// snapshot through its queue like the others. Only while run() runs.
+  boost::asio::awaitable<bool> reload_on_control_thread();
 
   /// Starts a graceful shutdown (as SIGTERM does). Thread-safe.
   void drain();
@@ -75,6 +83,8 @@ class Server {
   mutable std::mutex current_mutex_;  // control path only
   std::shared_ptr<const Snapshot> current_;
   std::mutex reload_mutex_;
+  /// The control thread's: signals, reloads and the drain (run by run()).
+  boost::asio::io_context control_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Listeners> listeners_;
   std::atomic<bool> draining_{false};
