@@ -26,6 +26,7 @@
 #include "gateway/net/session.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
+#include "gateway/observability/stats.h"
 #include "gateway/pipeline/data_plane.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/runtime/worker.h"
@@ -240,25 +241,16 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
     buffered_body_gauge_->set(static_cast<std::int64_t>(body_budget_.held()));
     data_connections_gauge_->set(data_connections_.open.load(std::memory_order_relaxed));
   });
-  const std::string rejected_help =
-      "Requests and connections refused because a server-wide limit was reached, by limit.";
-  data_connections_.rejected = &registry_->counter("switchboard_overload_rejections_total",
-                                                   rejected_help, {{"limit", "max_connections"}});
-  admin_connections_.rejected = &registry_->counter(
-      "switchboard_overload_rejections_total", rejected_help, {{"limit", "admin_connections"}});
+  data_connections_.rejected =
+      &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "max_connections"}});
+  admin_connections_.rejected =
+      &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "admin_connections"}});
   body_budget_.rejected =
-      &registry_->counter("switchboard_overload_rejections_total", rejected_help,
-                          {{"limit", "max_buffered_body_bytes"}});
-  buffered_body_gauge_ =
-      &registry_->gauge("switchboard_buffered_body_bytes",
-                        "Request body bytes held by requests in flight (buffers reserved).", {});
-  data_connections_gauge_ = &registry_->gauge("switchboard_client_connections",
-                                              "Open client connections on the data plane.", {});
-  reload_ok_ = &registry_->counter("switchboard_config_reload_total",
-                                   "Configuration reloads, by result.", {{"result", "success"}});
-  reload_failed_ =
-      &registry_->counter("switchboard_config_reload_total", "Configuration reloads, by result.",
-                          {{"result", "failure"}});
+      &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "max_buffered_body_bytes"}});
+  buffered_body_gauge_ = &registry_->gauge(stats::kBufferedBodyBytes, {});
+  data_connections_gauge_ = &registry_->gauge(stats::kClientConnections, {});
+  reload_ok_ = &registry_->counter(stats::kConfigReloadTotal, {{"result", "success"}});
+  reload_failed_ = &registry_->counter(stats::kConfigReloadTotal, {{"result", "failure"}});
 }
 
 Server::~Server() = default;
@@ -444,10 +436,7 @@ int Server::run() {
     }
   }
 
-  registry_
-      ->gauge("switchboard_build_info", "Build information; always 1.",
-              {{"version", SWITCHBOARD_VERSION}})
-      .set(1);
+  registry_->gauge(stats::kBuildInfo, {{"version", SWITCHBOARD_VERSION}}).set(1);
 
   listeners_->admin_handler = std::make_unique<AdminPlane>(*this);
   listeners_->data_plane.emplace(Plane::data, listeners_->data_handler, data_connections_,

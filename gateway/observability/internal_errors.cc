@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gateway/observability/log.h"
+#include "gateway/observability/stats.h"
 
 namespace sb::gateway {
 
@@ -30,11 +31,8 @@ std::string_view to_string(Where w) {
 
 InternalErrors::InternalErrors(metrics::Registry& registry) {
   for (std::size_t i = 0; i < kWhereCount; ++i) {
-    counters_[i] = &registry.counter(
-        "switchboard_internal_errors_total",
-        "Exceptions caught by a last-resort handler (the connection concerned was closed), by "
-        "where they escaped.",
-        {{"where", std::string(to_string(static_cast<Where>(i)))}});
+    counters_[i] = &registry.counter(stats::kInternalErrorsTotal,
+                                     {{"where", std::string(to_string(static_cast<Where>(i)))}});
   }
 }
 

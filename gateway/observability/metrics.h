@@ -99,6 +99,13 @@ std::vector<double> overhead_buckets();  ///< 5 µs .. 100 ms, for time spent in
 
 enum class Type { counter, gauge, histogram };
 
+/// A metric family: its name and help text, as the stats catalogue (observability/stats.h)
+/// declares it.
+struct Family {
+  const char* name;
+  const char* help;
+};
+
 class Registry {
  public:
   Registry() = default;
@@ -118,6 +125,24 @@ class Registry {
   Money& money_gauge(const std::string& name, const std::string& help, const Labels& labels);
   Histogram& histogram(const std::string& name, const std::string& help, const Labels& labels,
                        const std::vector<double>& bounds);
+
+  /// The same, for a family of the stats catalogue.
+  Counter& counter(const Family& f, const Labels& labels) {
+    return counter(f.name, f.help, labels);
+  }
+  Gauge& gauge(const Family& f, const Labels& labels) { return gauge(f.name, f.help, labels); }
+  DoubleGauge& double_gauge(const Family& f, const Labels& labels) {
+    return double_gauge(f.name, f.help, labels);
+  }
+  Money& money_counter(const Family& f, const Labels& labels) {
+    return money_counter(f.name, f.help, labels);
+  }
+  Money& money_gauge(const Family& f, const Labels& labels) {
+    return money_gauge(f.name, f.help, labels);
+  }
+  Histogram& histogram(const Family& f, const Labels& labels, const std::vector<double>& bounds) {
+    return histogram(f.name, f.help, labels, bounds);
+  }
 
   /// Runs before every serialization (outside the registry's lock), to refresh gauges that are
   /// read from live state rather than updated on the request path. Control path only.

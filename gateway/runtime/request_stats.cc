@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "gateway/observability/stats.h"
 #include "gateway/runtime/snapshot.h"
 
 namespace sb::gateway {
@@ -34,7 +35,7 @@ metrics::Counter& StatsCache::requests(const Snapshot& snap, std::size_t tenant,
     rule = c.policies.empty() ? "default" : c.policies[rule_slot - 1].name;
   }
   metrics::Counter& cell = snap.registry().counter(
-      "switchboard_requests_total", "Requests answered, by tenant, model, backend, rule, status.",
+      stats::kRequestsTotal,
       {{"tenant", tenant == kNoTenant ? std::string("none") : c.tenants[tenant].name},
        {"model", alias == nullptr ? std::string("none") : alias->name},
        {"backend", backend == nullptr ? std::string("none") : backend->spec->name},
@@ -57,13 +58,10 @@ const TenantBackendCells& StatsCache::tenant_backend(const Snapshot& snap, std::
   const std::string& backend_name = backend.spec->name;
   auto tokens = [&](const char* source) {
     auto cell = [&](const char* direction) {
-      return &snap.registry().counter(
-          "switchboard_tokens_total",
-          "Tokens processed: reported by the upstream, or estimated when it reported none.",
-          {{"tenant", tenant_name},
-           {"backend", backend_name},
-           {"direction", direction},
-           {"source", source}});
+      return &snap.registry().counter(stats::kTokensTotal, {{"tenant", tenant_name},
+                                                            {"backend", backend_name},
+                                                            {"direction", direction},
+                                                            {"source", source}});
     };
     return TokenCells{cell("input"), cell("output"), cell("cached_input"), cell("reasoning"),
                       cell("cache_write")};
@@ -71,12 +69,10 @@ const TenantBackendCells& StatsCache::tenant_backend(const Snapshot& snap, std::
   TenantBackendCells cells;
   cells.reported = tokens("reported");
   cells.estimated = tokens("estimated");
-  cells.cost = &snap.registry().money_counter(
-      "switchboard_cost_usd_total",
-      "Cost of served traffic in US dollars, from reported (or, when none, estimated) usage.",
-      {{"tenant", tenant_name},
-       {"backend", backend_name},
-       {"hosting", std::string(backend.hosting)}});
+  cells.cost = &snap.registry().money_counter(stats::kCostUsdTotal,
+                                              {{"tenant", tenant_name},
+                                               {"backend", backend_name},
+                                               {"hosting", std::string(backend.hosting)}});
   return tenant_backend_.emplace(key, cells).first->second;
 }
 
@@ -89,9 +85,7 @@ metrics::Counter& StatsCache::fallback(const Snapshot& snap, const BackendRuntim
     return *it->second;
   }
   metrics::Counter& cell = snap.registry().counter(
-      "switchboard_fallbacks_total",
-      "Requests handed to the next eligible backend before anything reached the client.",
-      {{"from", from.spec->name}, {"to", to.spec->name}});
+      stats::kFallbacksTotal, {{"from", from.spec->name}, {"to", to.spec->name}});
   fallbacks_.emplace(key, &cell);
   return cell;
 }

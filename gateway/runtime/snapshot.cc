@@ -1,5 +1,6 @@
 #include "gateway/runtime/snapshot.h"
 #include "gateway/observability/log.h"
+#include "gateway/observability/stats.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/state/shared_store.h"
 #include "gateway/state/state_sync.h"
@@ -26,11 +27,10 @@ constexpr const char* kOutcomeNames[kOutcomes] = {"route", "forbidden",   "unava
 RouteStats route_stats(metrics::Registry& reg, const std::string& model,
                        const std::string& backend) {
   RouteStats out;
-  out.duration = &reg.histogram(
-      "switchboard_request_duration_seconds", "Time from request received to last byte sent.",
-      {{"model", model}, {"backend", backend}}, metrics::latency_buckets());
-  out.ttft = &reg.histogram("switchboard_time_to_first_token_seconds",
-                            "Time from request received to the first content byte sent.",
+  out.duration =
+      &reg.histogram(stats::kRequestDurationSeconds, {{"model", model}, {"backend", backend}},
+                     metrics::latency_buckets());
+  out.ttft = &reg.histogram(stats::kTimeToFirstTokenSeconds,
                             {{"model", model}, {"backend", backend}}, metrics::latency_buckets());
   return out;
 }
@@ -125,16 +125,13 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     }
     for (int k = 1; k <= static_cast<int>(upstream::ErrorKind::too_large); ++k) {
       const auto kind = static_cast<upstream::ErrorKind>(k);
-      rt->upstream_errors[static_cast<std::size_t>(k)] = &reg.counter(
-          "switchboard_upstream_errors_total", "Failed upstream exchanges, by backend and kind.",
-          {{"backend", b.name}, {"kind", std::string(upstream::to_string(kind))}});
+      rt->upstream_errors[static_cast<std::size_t>(k)] =
+          &reg.counter(stats::kUpstreamErrorsTotal,
+                       {{"backend", b.name}, {"kind", std::string(upstream::to_string(kind))}});
     }
-    rt->upstream_http_5xx = &reg.counter("switchboard_upstream_errors_total",
-                                         "Failed upstream exchanges, by backend and kind.",
-                                         {{"backend", b.name}, {"kind", "http_5xx"}});
-    rt->retries = &reg.counter("switchboard_retries_total",
-                               "Tries repeated on the same backend after a retryable failure.",
-                               {{"backend", b.name}});
+    rt->upstream_http_5xx =
+        &reg.counter(stats::kUpstreamErrorsTotal, {{"backend", b.name}, {"kind", "http_5xx"}});
+    rt->retries = &reg.counter(stats::kRetriesTotal, {{"backend", b.name}});
     CircuitSettings breaker;
     breaker.consecutive_failures = b.circuit_breaker.consecutive_failures;
     breaker.error_rate = b.circuit_breaker.error_rate;
@@ -145,16 +142,12 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     breaker.probe_timeout =
         std::max<std::chrono::milliseconds>(b.timeouts.total, std::chrono::milliseconds(1'000));
     rt->circuit = shared.circuit(b.name, breaker);
-    reg.double_gauge("switchboard_backend_info", "Configured backends (always 1).",
-                     {{"backend", b.name},
-                      {"provider", std::string(config::to_string(b.provider))},
-                      {"hosting", std::string(config::to_string(b.hosting))}})
+    reg.double_gauge(stats::kBackendInfo, {{"backend", b.name},
+                                           {"provider", std::string(config::to_string(b.provider))},
+                                           {"hosting", std::string(config::to_string(b.hosting))}})
         .set(1);
-    rt->up = &reg.double_gauge("switchboard_backend_up",
-                               "1 when the backend's circuit is closed, 0.5 half-open, 0 open.",
-                               {{"backend", b.name}});
-    rt->in_flight = &reg.gauge("switchboard_backend_in_flight", "Requests in flight to a backend.",
-                               {{"backend", b.name}});
+    rt->up = &reg.double_gauge(stats::kBackendUp, {{"backend", b.name}});
+    rt->in_flight = &reg.gauge(stats::kBackendInFlight, {{"backend", b.name}});
     snap->backends_.push_back(std::move(rt));
   }
   if (!errors.empty()) {
@@ -192,38 +185,28 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     const config::Tenant& tenant = c.tenants[t];
     TenantRuntime rt;
     rt.name = tenant.name;
-    rt.savings = &reg.money_counter(
-        "switchboard_savings_usd_total",
-        "Closed-reference price of traffic served self-hosted, minus its cost (per request, "
-        "when positive).",
-        {{"tenant", tenant.name}});
-    rt.reference_cost = &reg.money_counter(
-        "switchboard_reference_cost_usd_total",
-        "What the closed savings reference would have charged for traffic served self-hosted.",
-        {{"tenant", tenant.name}});
+    rt.savings = &reg.money_counter(stats::kSavingsUsdTotal, {{"tenant", tenant.name}});
+    rt.reference_cost =
+        &reg.money_counter(stats::kReferenceCostUsdTotal, {{"tenant", tenant.name}});
     const char* kinds[3] = {"requests", "tokens", "budget"};
     for (std::size_t k = 0; k < 3; ++k) {
       rt.rate_limited[k] =
-          &reg.counter("switchboard_rate_limited_total", "Requests refused by a tenant limit.",
-                       {{"tenant", tenant.name}, {"kind", kinds[k]}});
+          &reg.counter(stats::kRateLimitedTotal, {{"tenant", tenant.name}, {"kind", kinds[k]}});
     }
     for (const auto& [period, limit] : {std::pair{"daily", tenant.budget.daily_usd},
                                         std::pair{"monthly", tenant.budget.monthly_usd}}) {
       if (limit) {
-        reg.money_gauge("switchboard_budget_limit_usd", "Budget of the period, from the config.",
-                        {{"tenant", tenant.name}, {"period", period}})
+        reg.money_gauge(stats::kBudgetLimitUsd, {{"tenant", tenant.name}, {"period", period}})
             .set(policies::usd_to_nanos(*limit));
       }
     }
     if (tenant.budget.daily_usd) {
-      rt.budget_daily =
-          &reg.money_gauge("switchboard_budget_remaining_usd", "Budget left in the current period.",
-                           {{"tenant", tenant.name}, {"period", "daily"}});
+      rt.budget_daily = &reg.money_gauge(stats::kBudgetRemainingUsd,
+                                         {{"tenant", tenant.name}, {"period", "daily"}});
     }
     if (tenant.budget.monthly_usd) {
-      rt.budget_monthly =
-          &reg.money_gauge("switchboard_budget_remaining_usd", "Budget left in the current period.",
-                           {{"tenant", tenant.name}, {"period", "monthly"}});
+      rt.budget_monthly = &reg.money_gauge(stats::kBudgetRemainingUsd,
+                                           {{"tenant", tenant.name}, {"period", "monthly"}});
     }
     snap->tenants_.push_back(std::move(rt));
     for (const std::string& digest : tenant.key_hashes) {
@@ -239,8 +222,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     std::array<metrics::Counter*, kOutcomes> cells{};
     for (std::size_t o = 0; o < kOutcomes; ++o) {
       cells[o] =
-          &reg.counter("switchboard_decisions_total", "Routing decisions, by rule and outcome.",
-                       {{"rule", rule}, {"outcome", kOutcomeNames[o]}});
+          &reg.counter(stats::kDecisionsTotal, {{"rule", rule}, {"outcome", kOutcomeNames[o]}});
     }
     return cells;
   };
@@ -256,22 +238,19 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
   const auto& entities = snap->engine_->detector().entity_names();
   for (const std::string& level : c.sensitivity.levels.names) {
     std::vector<metrics::Counter*> row;
-    row.push_back(&reg.counter("switchboard_sensitive_requests_total",
-                               "Requests by final sensitivity level and detected entity type.",
-                               {{"level", level}, {"entity", "none"}}));
+    row.push_back(
+        &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", "none"}}));
     for (const std::string& entity : entities) {
-      row.push_back(&reg.counter("switchboard_sensitive_requests_total",
-                                 "Requests by final sensitivity level and detected entity type.",
-                                 {{"level", level}, {"entity", entity}}));
+      row.push_back(
+          &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", entity}}));
     }
     snap->stats_.sensitive.push_back(std::move(row));
     // Where each level was served: one count per request, "none" when it reached no backend.
     std::vector<metrics::Counter*> served;
-    const char* help = "Requests by final sensitivity level and the backend that served them.";
-    served.push_back(&reg.counter("switchboard_requests_by_sensitivity_total", help,
+    served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
                                   {{"level", level}, {"backend", "none"}, {"hosting", "none"}}));
     for (const config::Backend& b : c.backends) {
-      served.push_back(&reg.counter("switchboard_requests_by_sensitivity_total", help,
+      served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
                                     {{"level", level},
                                      {"backend", b.name},
                                      {"hosting", std::string(config::to_string(b.hosting))}}));
@@ -279,10 +258,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     snap->stats_.served.push_back(std::move(served));
   }
 
-  snap->stats_.overhead = &reg.histogram(
-      "switchboard_overhead_seconds",
-      "Time spent inside the gateway per request, upstream and client I/O waits excluded.", {},
-      metrics::overhead_buckets());
+  snap->stats_.overhead = &reg.histogram(stats::kOverheadSeconds, {}, metrics::overhead_buckets());
   snap->stats_.unrouted = route_stats(reg, "none", "none");
   return snap;
 }

@@ -19,6 +19,7 @@
 
 #include "gateway/observability/log.h"
 #include "gateway/observability/metrics.h"
+#include "gateway/observability/stats.h"
 #include "gateway/state/redis_client.h"
 #include "gateway/state/state_scripts.h"
 
@@ -70,21 +71,12 @@ StateSync::Impl::Impl(StateSync& self, const config::StateSettings& s, metrics::
   char id[24];
   std::snprintf(id, sizeof id, "%08x%08x", rd(), rd());
   replica = id;
-  up_gauge = &reg.gauge("switchboard_state_store_up",
-                        "1 while the shared state store (Redis) answers, 0 while it does not.", {});
-  calls_ok = &reg.counter("switchboard_state_store_calls_total",
-                          "Calls to the shared state store, by result.", {{"result", "ok"}});
-  calls_failed = &reg.counter("switchboard_state_store_calls_total",
-                              "Calls to the shared state store, by result.", {{"result", "error"}});
-  top_ups = &reg.counter("switchboard_state_store_top_ups_total",
-                         "Requests that waited for one call to the shared state store because "
-                         "this replica's leases could not cover them.",
-                         {});
-  unreported = &reg.gauge(
-      "switchboard_state_unreported_nanodollars",
-      "Spend served by this replica and not yet recorded in the shared store (the journal).", {});
-  stranded = &reg.gauge("switchboard_state_lease_headroom_nanodollars",
-                        "Budget leased by this replica and not reserved by any request.", {});
+  up_gauge = &reg.gauge(stats::kStateStoreUp, {});
+  calls_ok = &reg.counter(stats::kStateStoreCallsTotal, {{"result", "ok"}});
+  calls_failed = &reg.counter(stats::kStateStoreCallsTotal, {{"result", "error"}});
+  top_ups = &reg.counter(stats::kStateStoreTopUpsTotal, {});
+  unreported = &reg.gauge(stats::kStateUnreportedNanodollars, {});
+  stranded = &reg.gauge(stats::kStateLeaseHeadroomNanodollars, {});
 }
 
 Nanos StateSync::Impl::target(const TenantShare& t, int kind) const {
