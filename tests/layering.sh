@@ -7,6 +7,7 @@
 #   policies/            nothing above it: not adapters/ or gateway/
 #   gateway/<folder>/    policies/, adapters/, and the gateway folders at or below its own, in the
 #                        order observability < state < runtime < net < pipeline < control
+#   tests/support/       no production code at all (the fake upstreams stand alone)
 #
 # Every gateway source lives in one of those folders. Prints each offending include and fails.
 # Usage: layering.sh SOURCE_DIR
@@ -22,7 +23,7 @@ if [ -n "$unplaced" ]; then
   exit 1
 fi
 
-find adapters policies gateway -type f \( -name '*.h' -o -name '*.cc' \) -print0 |
+find adapters policies gateway tests/support -type f \( -name '*.h' -o -name '*.cc' \) -print0 |
   xargs -0 grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' /dev/null |
   awk '
     BEGIN {
@@ -30,12 +31,14 @@ find adapters policies gateway -type f \( -name '*.h' -o -name '*.cc' \) -print0
       for (i in order) rank[order[i]] = i
       bad = 0
     }
-    # The layer of a path: "upstream", "adapters", "policies", "gateway:<rank>", "gateway:?"
-    # (a gateway path outside the known folders), or "" (not a layer: a system or local header).
+    # The layer of a path: "support", "upstream", "adapters", "policies", "gateway:<rank>",
+    # "gateway:?" (a gateway path outside the known folders), or "" (not a layer: a system or
+    # local header).
     function layer(path,   parts) {
       if (path ~ /^adapters\/upstream\//) return "upstream"
       if (path ~ /^adapters\//) return "adapters"
       if (path ~ /^policies\//) return "policies"
+      if (path ~ /^tests\/support\//) return "support"
       if (path ~ /^gateway\//) {
         split(path, parts, "/")
         return (parts[2] in rank) && parts[3] != "" ? "gateway:" rank[parts[2]] : "gateway:?"
