@@ -53,7 +53,7 @@ std::optional<RateLease::Taken> RateLease::take(std::uint64_t min, std::uint64_t
   std::uint64_t cur = word_.load(std::memory_order_acquire);
   for (;;) {
     // Read after the word: a request that sees a new grant's word may still see the old
-    // deadline for a moment; the store's window covers that (see gateway/state_sync.cc).
+    // deadline for a moment; the store's window covers that (see gateway/state/state_sync.cc).
     if (now_ms >= valid_until_ms_.load(std::memory_order_acquire)) {
       return std::nullopt;
     }

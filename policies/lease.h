@@ -1,6 +1,6 @@
 #pragma once
 // A replica's local share of limits held in a shared store (Redis): the request path admits
-// against these with single atomic operations; one background thread (gateway/state_sync.h)
+// against these with single atomic operations; one background thread (gateway/state/state_sync.h)
 // refills them from the store, reports what was spent and gives back what is not needed.
 //
 // BudgetLease: a share of one budget for one period (a UTC day or month), in nano-dollars.

@@ -59,7 +59,7 @@ struct Reservation {
 };
 
 /// short_lease: the shared store's local lease cannot cover the request; the caller awaits one
-/// call to the shared store (see gateway/shared_store.h) for exactly what it needs.
+/// call to the shared store (see gateway/state/shared_store.h) for exactly what it needs.
 enum class Admission {
   ok,
   rate_limited_requests,

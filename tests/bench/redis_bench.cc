@@ -1,4 +1,4 @@
-// Cost of the Redis client (gateway/redis_client.h) against a real redis-server on loopback:
+// Cost of the Redis client (gateway/state/redis_client.h) against a real redis-server on loopback:
 // one command at a time (a round trip each), and N commands in flight at once (pipelined on
 // the one connection). Reports the client process's CPU per command next to the wall time, since
 // the shared state store counts CPU on the replica, not Redis's.
@@ -15,7 +15,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "gateway/redis_client.h"
+#include "gateway/state/redis_client.h"
 #include "tests/support/redis_server.h"
 
 namespace {

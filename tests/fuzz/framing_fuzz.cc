@@ -10,17 +10,17 @@
 // of the header block, or the same rejection, as scanning them at once; decoding a chunked body
 // piece by piece gives the same status, body and consumed length as decoding it at once.
 
+#include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "gateway/framing.h"
+#include "gateway/net/framing.h"
 #include "tests/fuzz/fuzz_split.h"
 
 namespace {

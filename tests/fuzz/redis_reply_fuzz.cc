@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/redis_protocol.h"
+#include "gateway/state/redis_protocol.h"
 #include "tests/fuzz/fuzz_split.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "gateway/circuit.h"
+#include "gateway/runtime/circuit.h"
 
 #include <atomic>
 #include <thread>

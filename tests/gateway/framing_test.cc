@@ -1,4 +1,4 @@
-#include "gateway/framing.h"
+#include "gateway/net/framing.h"
 
 #include <string>
 

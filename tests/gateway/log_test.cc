@@ -1,4 +1,4 @@
-#include "gateway/log.h"
+#include "gateway/observability/log.h"
 
 #include <string>
 #include <string_view>

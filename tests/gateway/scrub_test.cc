@@ -1,4 +1,4 @@
-#include "gateway/scrub.h"
+#include "gateway/pipeline/scrub.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The server's last-resort error accounting and its process-wide request-body budget, without
 // running it: what switchboard_internal_errors_total and the 503 of the body budget rest on.
 
-#include "gateway/server.h"
+#include "gateway/control/server.h"
 
 #include <stdexcept>
 #include <string>

@@ -2,7 +2,7 @@
 // over exactly at UTC day and month boundaries, each period's spend lands in its own key, and a
 // budget changed by a reload keeps what was spent.
 
-#include "gateway/shared_store.h"
+#include "gateway/state/shared_store.h"
 
 #include <atomic>
 #include <chrono>
@@ -18,8 +18,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include "gateway/metrics.h"
-#include "gateway/state_sync.h"
+#include "gateway/observability/metrics.h"
+#include "gateway/state/state_sync.h"
 #include "policies/state.h"
 #include "tests/support/redis_server.h"
 

@@ -7,10 +7,10 @@
 // Set SB_PROPERTY_SEED to replay a run; every failure prints the seed and the case number.
 //
 // The second property runs through the gateway's facts (adapters/chat_facts.h and
-// gateway/request_facts.h): random request bodies of every endpoint's shape carry a sensitive
-// value at a random JSON position (under a random key at a random depth, in an array, as a key,
-// inside a JSON string with \u escapes) or in a random client header, and no decision ever lists
-// a backend that is not cleared for it.
+// gateway/pipeline/request_facts.h): random request bodies of every endpoint's shape carry a
+// sensitive value at a random JSON position (under a random key at a random depth, in an array, as
+// a key, inside a JSON string with \u escapes) or in a random client header, and no decision ever
+// lists a backend that is not cleared for it.
 
 #include <gtest/gtest.h>
 
@@ -24,8 +24,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include "gateway/forwarding.h"
-#include "gateway/request_facts.h"
+#include "gateway/net/forwarding.h"
+#include "gateway/pipeline/request_facts.h"
 #include "policies/engine.h"
 #include "tests/policies/config_builder.h"
 #include "tests/policies/fake_state.h"

@@ -2,7 +2,7 @@
 // scripts, credentials, databases, TLS, timeouts through a delaying relay, a server killed and
 // restarted, and the reply limits.
 
-#include "gateway/redis_client.h"
+#include "gateway/state/redis_client.h"
 
 #include <gtest/gtest.h>
 

@@ -1,14 +1,14 @@
 // RESP2 parsing and encoding: every reply type, replies split anywhere, and the limits that make
 // the parser fail closed.
 
-#include "gateway/redis_protocol.h"
+#include "gateway/state/redis_protocol.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "gateway/redis_client.h"
+#include "gateway/state/redis_client.h"
 
 namespace sb::gateway::redis {
 namespace {

@@ -1,0 +1,148 @@
+#include "gateway/control/health.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include "adapters/engines.h"
+#include "gateway/net/handler.h"
+#include "gateway/observability/internal_errors.h"
+#include "gateway/observability/log.h"
+#include "gateway/runtime/worker.h"
+
+namespace sb::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+
+struct ProbeState {
+  Clock::time_point due{};
+  unsigned passed = 0;  // in a row
+  unsigned failed = 0;  // in a row
+  bool healthy = true;
+  bool in_flight = false;
+};
+using ProbeStates = std::unordered_map<std::string, ProbeState>;
+
+// What to GET: the configured path, else the engine's health endpoint, else the model list.
+std::string probe_target(const BackendRuntime& b) {
+  const config::HealthCheck& hc = *b.spec->health_check;
+  if (!hc.path.empty()) {
+    return hc.path;
+  }
+  if (!b.engine->health_path.empty()) {
+    return std::string(b.engine->health_path);
+  }
+  return b.endpoint.base_path + "/models";
+}
+
+asio::awaitable<void> probe(Worker& w, std::shared_ptr<const Snapshot> snap, std::size_t index,
+                            std::shared_ptr<ProbeStates> states) {
+  const BackendRuntime& b = snap->backend(index);
+  const config::HealthCheck& hc = *b.spec->health_check;
+  upstream::Request req{http::verb::get, probe_target(b), 11};
+  req.set(http::field::accept_encoding, "identity");
+  if (!b.credential_header.empty()) {
+    req.set(b.credential_header, b.credential);
+  }
+  for (const auto& [k, v] : b.headers) {
+    req.set(k, v);
+  }
+  upstream::Timeouts timeouts = b.timeouts;
+  timeouts.connect = std::min(timeouts.connect, hc.timeout);
+  timeouts.first_byte = std::min(timeouts.first_byte, hc.timeout);
+  timeouts.idle = std::min(timeouts.idle, hc.timeout);
+  timeouts.total = hc.timeout;
+
+  upstream::Error err;
+  bool passed = false;
+  unsigned status = 0;
+  auto ex = co_await w.pool.send(b.endpoint, b.tls.get(), std::move(req), timeouts, err);
+  if (ex) {
+    status = ex->status();
+    std::string body;
+    upstream::Error rerr;
+    const bool complete = co_await ex->read_all(body, 64 * 1024, rerr);
+    passed = complete && status >= 200 && status < 300 &&
+             adapters::engine_healthy(*b.engine, status, body);
+  }
+
+  ProbeState& s = (*states)[b.spec->name];
+  s.in_flight = false;
+  if (passed) {
+    s.failed = 0;
+    ++s.passed;
+    if (!s.healthy && s.passed >= hc.healthy_threshold) {
+      s.healthy = true;
+      b.circuit->set_healthy(true);
+      log::info("backend healthy again", {{"backend", b.spec->name}});
+    }
+  } else {
+    s.passed = 0;
+    ++s.failed;
+    if (s.healthy && s.failed >= hc.unhealthy_threshold) {
+      s.healthy = false;
+      b.circuit->set_healthy(false);
+      log::warn("backend unhealthy: taken out of rotation",
+                {{"backend", b.spec->name},
+                 {"probe", probe_target(b)},
+                 {"status", status == 0 ? std::string(upstream::to_string(err.kind))
+                                        : std::to_string(status)}});
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> health_loop(Worker& w) {
+  auto states = std::make_shared<ProbeStates>();
+  asio::steady_timer timer(w.ioc);
+  for (;;) {
+    try {
+      const std::shared_ptr<const Snapshot> snap = w.snapshot;
+      const auto now = Clock::now();
+      const auto& backends = snap->config().backends;
+      for (std::size_t i = 0; i < backends.size(); ++i) {
+        const BackendRuntime& b = snap->backend(i);
+        if (!b.spec->health_check) {
+          continue;
+        }
+        ProbeState& s = (*states)[b.spec->name];
+        if (s.in_flight || now < s.due) {
+          continue;
+        }
+        // A circuit built anew by a reload starts healthy: say what the probes know.
+        b.circuit->set_healthy(s.healthy);
+        s.in_flight = true;
+        s.due = now + b.spec->health_check->interval;
+        // A probe that throws counts as failed-to-run: logged, counted, and due again later.
+        asio::co_spawn(w.ioc, probe(w, snap, i, states),
+                       [&w, states, name = b.spec->name](std::exception_ptr e) {
+                         if (e) {
+                           (*states)[name].in_flight = false;
+                           w.errors.report(Where::health, e);
+                         }
+                       });
+      }
+    } catch (...) {
+      w.errors.report(Where::health, std::current_exception());
+    }
+    timer.expires_after(100ms);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || w.draining) {
+      co_return;
+    }
+  }
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,140 @@
+#include "gateway/net/forwarding.h"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+
+namespace sb::gateway {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+// Headers never forwarded upstream: hop-by-hop (RFC 9110 §7.6.1), the client's credentials (the
+// backend's own key replaces them), what the gateway sets itself, and the addresses proxies in
+// front of the gateway record (they describe the client's network, not the request).
+bool never_forwarded(std::string_view name) {
+  static constexpr std::array<std::string_view, 29> kDropped = {"x-data-classification",
+                                                                "x-capability-tier",
+                                                                "connection",
+                                                                "keep-alive",
+                                                                "proxy-connection",
+                                                                "te",
+                                                                "trailer",
+                                                                "transfer-encoding",
+                                                                "upgrade",
+                                                                "proxy-authorization",
+                                                                "proxy-authenticate",
+                                                                "authorization",
+                                                                "x-api-key",
+                                                                "api-key",
+                                                                "cookie",
+                                                                "host",
+                                                                "content-length",
+                                                                "expect",
+                                                                "accept-encoding",
+                                                                "x-request-id",
+                                                                "content-type",
+                                                                "accept",
+                                                                "openai-organization",
+                                                                "openai-project",
+                                                                "forwarded",
+                                                                "x-forwarded-for",
+                                                                "x-forwarded-host",
+                                                                "x-forwarded-proto",
+                                                                "x-real-ip"};
+  for (std::string_view d : kDropped) {
+    if (beast::iequals(name, d)) {
+      return true;
+    }
+  }
+  return name.size() >= 13 && beast::iequals(name.substr(0, 13), "x-switchboard");
+}
+
+// True when `name` is listed in the client's Connection header (those are hop-by-hop too).
+bool named_in_connection(std::string_view connection, std::string_view name) {
+  while (!connection.empty()) {
+    const auto comma = connection.find(',');
+    std::string_view token = connection.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+      token.remove_prefix(1);
+    }
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+      token.remove_suffix(1);
+    }
+    if (beast::iequals(token, name)) {
+      return true;
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The headers a closed backend of `provider` may receive besides its `forward_headers`.
+bool on_allow_list(std::string_view name, config::Provider provider) {
+  if (beast::iequals(name, "user-agent") || beast::iequals(name, "accept-language")) {
+    return true;
+  }
+  switch (provider) {
+    case config::Provider::openai:
+    case config::Provider::azure_openai:
+      return beast::iequals(name, "openai-beta");
+    case config::Provider::anthropic:
+      return beast::iequals(name, "anthropic-version") || beast::iequals(name, "anthropic-beta");
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void header_lines(const Request& in, std::vector<HeaderLine>& out) {
+  out.clear();
+  for (const auto& f : in) {
+    out.emplace_back(f.name_string(), f.value());
+  }
+}
+
+void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLine>& out) {
+  out.clear();
+  std::string_view connection;
+  for (const auto& [name, value] : lines) {
+    if (beast::iequals(name, "connection")) {
+      connection = value;
+      break;
+    }
+  }
+  std::size_t bytes = 0;
+  for (const auto& [name, value] : lines) {
+    if (never_forwarded(name) || (!connection.empty() && named_in_connection(connection, name))) {
+      continue;
+    }
+    bytes += name.size() + value.size();
+    if (out.size() >= kMaxForwardedHeaders || bytes > kMaxForwardedBytes) {
+      break;  // the extras are dropped
+    }
+    out.emplace_back(name, value);
+  }
+}
+
+void forward_headers(std::span<const HeaderLine> forwardable, const config::Backend& backend,
+                     upstream::Request& out) {
+  const bool closed = backend.hosting == config::Hosting::closed;
+  for (const auto& [name, value] : forwardable) {
+    const std::string_view n = name;  // clang 14 cannot capture a structured binding
+    if (closed && !on_allow_list(n, backend.provider) &&
+        std::none_of(backend.forward_headers.begin(), backend.forward_headers.end(),
+                     [n](const std::string& h) { return beast::iequals(h, n); })) {
+      continue;
+    }
+    out.insert(name, value);
+  }
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,400 @@
+#include "gateway/net/framing.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace sb::gateway::framing {
+namespace {
+
+constexpr bool is_tchar(unsigned char c) {
+  // RFC 9110 §5.6.2 token characters.
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+    return true;
+  }
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') {
+      x = static_cast<unsigned char>(x - 'A' + 'a');
+    }
+    if (y >= 'A' && y <= 'Z') {
+      y = static_cast<unsigned char>(y - 'A' + 'a');
+    }
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim_ows(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+// Parses a Content-Length field value, which may be a comma list of identical numbers
+// (RFC 9110 §8.6). Returns false on anything else.
+bool parse_content_length(std::string_view value, std::uint64_t& out) {
+  bool have = false;
+  while (true) {
+    const std::size_t comma = value.find(',');
+    std::string_view item = trim_ows(value.substr(0, comma));
+    if (item.empty() || item.size() > 19) {
+      return false;
+    }
+    std::uint64_t n = 0;
+    for (char c : item) {
+      if (c < '0' || c > '9') {
+        return false;
+      }
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (have && n != out) {
+      return false;
+    }
+    out = n;
+    have = true;
+    if (comma == std::string_view::npos) {
+      return true;
+    }
+    value.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
+ScanResult scan_header_block(std::string_view data, ScanState& state) {
+  std::size_t& pos = state.pos;
+  bool& in_request = state.in_request;
+  while (true) {
+    const std::size_t lf = data.find('\n', pos);
+    const std::size_t cr = data.find('\r', pos);
+    if (cr != std::string_view::npos && (lf == std::string_view::npos || cr < lf)) {
+      // A CR must be followed by LF; wait if it is the last byte so far.
+      if (cr + 1 == data.size()) {
+        return {};
+      }
+      if (data[cr + 1] != '\n') {
+        return {Scan::bad, 0, "bare CR in header"};
+      }
+    }
+    if (lf == std::string_view::npos) {
+      return {};
+    }
+    if (lf == 0 || data[lf - 1] != '\r') {
+      return {Scan::bad, 0, "bare LF in header"};
+    }
+    const bool empty_line = lf == pos + 1;
+    pos = lf + 1;
+    if (empty_line) {
+      if (in_request) {
+        return {Scan::complete, pos, {}};
+      }
+      continue;  // tolerated leading CRLF before the request line
+    }
+    in_request = true;
+  }
+}
+
+Verdict validate_header_block(std::string_view block) {
+  // Skip tolerated leading empty lines.
+  while (block.starts_with("\r\n")) {
+    block.remove_prefix(2);
+  }
+  std::size_t eol = block.find("\r\n");
+  if (eol == std::string_view::npos) {
+    return {400, "incomplete request line"};
+  }
+  // request-line = method SP request-target SP HTTP-version
+  const std::string_view line = block.substr(0, eol);
+  const std::size_t sp1 = line.find(' ');
+  if (sp1 == 0 || sp1 == std::string_view::npos) {
+    return {400, "malformed request line"};
+  }
+  for (std::size_t i = 0; i < sp1; ++i) {
+    if (!is_tchar(static_cast<unsigned char>(line[i]))) {
+      return {400, "malformed method"};
+    }
+  }
+  const std::size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) {
+    return {400, "malformed request line"};
+  }
+  for (std::size_t i = sp1 + 1; i < sp2; ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c <= 0x20 || c == 0x7f) {
+      return {400, "malformed request target"};
+    }
+  }
+  const std::string_view version = line.substr(sp2 + 1);
+  if (version.size() != 8 || !version.starts_with("HTTP/") || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return {400, "malformed HTTP version"};
+  }
+  bool http10 = false;
+  if (version == "HTTP/1.0") {
+    http10 = true;
+  } else if (version != "HTTP/1.1") {
+    return {505, "HTTP version not supported"};
+  }
+
+  int hosts = 0;
+  int transfer_encodings = 0;
+  bool chunked = false;
+  bool have_length = false;
+  std::uint64_t length = 0;
+
+  std::size_t pos = eol + 2;
+  while (pos < block.size()) {
+    eol = block.find("\r\n", pos);
+    if (eol == std::string_view::npos) {
+      return {400, "incomplete header"};
+    }
+    const std::string_view field = block.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (field.empty()) {
+      break;  // end of the header block
+    }
+    if (field.front() == ' ' || field.front() == '\t') {
+      return {400, "obsolete line folding is not allowed"};
+    }
+    const std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return {400, "malformed header field"};
+    }
+    const std::string_view name = field.substr(0, colon);
+    for (char c : name) {
+      if (!is_tchar(static_cast<unsigned char>(c))) {
+        return {400, "invalid character in header name"};
+      }
+    }
+    const std::string_view raw_value = field.substr(colon + 1);
+    for (char ch : raw_value) {
+      const auto c = static_cast<unsigned char>(ch);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return {400, "invalid character in header value"};
+      }
+    }
+    const std::string_view value = trim_ows(raw_value);
+    if (name.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
+      return {431, "header field too large"};
+    }
+    if (iequals(name, "host")) {
+      ++hosts;
+    } else if (iequals(name, "content-length")) {
+      std::uint64_t n = 0;
+      if (!parse_content_length(value, n)) {
+        return {400, "invalid Content-Length"};
+      }
+      if (have_length && n != length) {
+        return {400, "conflicting Content-Length"};
+      }
+      have_length = true;
+      length = n;
+    } else if (iequals(name, "transfer-encoding")) {
+      ++transfer_encodings;
+      chunked = iequals(value, "chunked");
+    }
+  }
+
+  if (transfer_encodings > 0) {
+    if (http10) {
+      return {400, "Transfer-Encoding is not allowed on HTTP/1.0"};
+    }
+    if (have_length) {
+      return {400, "both Content-Length and Transfer-Encoding"};
+    }
+    if (transfer_encodings > 1 || !chunked) {
+      return {400, "unsupported Transfer-Encoding (only a single 'chunked' is accepted)"};
+    }
+  }
+  if (!http10 && hosts != 1) {
+    return {400, hosts == 0 ? "missing Host header" : "repeated Host header"};
+  }
+  if (hosts > 1) {
+    return {400, "repeated Host header"};
+  }
+  return {};
+}
+
+namespace {
+
+bool is_hex(char c, unsigned& v) {
+  if (c >= '0' && c <= '9') {
+    v = static_cast<unsigned>(c - '0');
+  } else if (c >= 'a' && c <= 'f') {
+    v = static_cast<unsigned>(c - 'a' + 10);
+  } else if (c >= 'A' && c <= 'F') {
+    v = static_cast<unsigned>(c - 'A' + 10);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool has_control(std::string_view text) {
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ChunkedDecoder::Status ChunkedDecoder::line(std::string_view text, std::string& body) {
+  if (state_ == State::size_line) {
+    // chunk-size [ chunk-ext ]: hex digits, then optional whitespace and ';'-led extensions
+    // (ignored; their length is bounded by the line limit).
+    std::uint64_t n = 0;
+    std::size_t i = 0;
+    unsigned v = 0;
+    for (; i < text.size() && is_hex(text[i], v); ++i) {
+      if (n > (UINT64_MAX >> 4)) {
+        return fail(Status::too_large, "chunk size too large");
+      }
+      n = (n << 4) | v;
+    }
+    if (i == 0) {
+      return fail(Status::bad, "malformed chunk size");
+    }
+    std::string_view rest = text.substr(i);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) {
+      rest.remove_prefix(1);
+    }
+    if ((!rest.empty() && rest.front() != ';') || has_control(rest)) {
+      return fail(Status::bad, "malformed chunk extension");
+    }
+    if (n == 0) {
+      state_ = State::trailer;
+      return Status::need_more;
+    }
+    if (n > max_body_ || body.size() > max_body_ - n) {
+      return fail(Status::too_large, "request body too large");
+    }
+    remaining_ = n;
+    state_ = State::data;
+    return Status::need_more;
+  }
+  // A trailer field: checked like a header field, then dropped.
+  if (text.empty()) {
+    state_ = State::done;
+    return Status::done;
+  }
+  const std::size_t colon = text.find(':');
+  if (colon == 0 || colon == std::string_view::npos) {
+    return fail(Status::bad, "malformed trailer field");
+  }
+  for (std::size_t i = 0; i < colon; ++i) {
+    if (!is_tchar(static_cast<unsigned char>(text[i]))) {
+      return fail(Status::bad, "malformed trailer field");
+    }
+  }
+  if (has_control(text.substr(colon + 1))) {
+    return fail(Status::bad, "invalid character in trailer field");
+  }
+  return Status::need_more;
+}
+
+ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::string& body,
+                                            std::size_t& consumed) {
+  consumed = 0;
+  while (consumed < in.size() && state_ != State::done) {
+    switch (state_) {
+      case State::data: {
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - consumed));
+        body.append(in.data() + consumed, n);
+        consumed += n;
+        remaining_ -= n;
+        if (remaining_ == 0) {
+          state_ = State::data_crlf;
+          line_bytes_ = 0;
+        }
+        break;
+      }
+      case State::data_crlf: {
+        const char c = in[consumed++];
+        if (c != (line_bytes_ == 0 ? '\r' : '\n')) {
+          return fail(Status::bad, "chunk data not followed by CRLF");
+        }
+        if (++line_bytes_ == 2) {
+          state_ = State::size_line;
+          line_.clear();
+        }
+        break;
+      }
+      case State::size_line:
+      case State::trailer: {
+        const std::size_t lf = in.find('\n', consumed);
+        const std::size_t take = (lf == std::string_view::npos ? in.size() : lf + 1) - consumed;
+        if (state_ == State::size_line && line_.size() + take > kMaxChunkLineBytes) {
+          return fail(Status::bad, "chunk extensions too long");
+        }
+        if (state_ == State::trailer && trailer_bytes_ + line_.size() + take > kMaxTrailerBytes) {
+          return fail(Status::bad, "trailer section too large");
+        }
+        line_.append(in.data() + consumed, take);
+        consumed += take;
+        if (lf == std::string_view::npos) {
+          break;
+        }
+        std::string_view text(line_);
+        if (text.size() < 2 || text[text.size() - 2] != '\r') {
+          return fail(Status::bad, "bare LF in chunked body");
+        }
+        text.remove_suffix(2);
+        if (text.find('\r') != std::string_view::npos) {
+          return fail(Status::bad, "bare CR in chunked body");
+        }
+        if (state_ == State::trailer) {
+          trailer_bytes_ += line_.size();
+        }
+        const Status s = line(text, body);
+        line_.clear();
+        if (s != Status::need_more) {
+          return s;
+        }
+        break;
+      }
+      case State::done:
+        break;
+    }
+  }
+  return state_ == State::done ? Status::done : Status::need_more;
+}
+
+}  // namespace sb::gateway::framing

@@ -1,0 +1,75 @@
+#pragma once
+// What a request handler sees: the parsed request, a way to write bytes to the client, and the
+// framing facts it must respect. Handlers are coroutines that return whether the connection may
+// stay open.
+
+#include <chrono>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace sb::gateway {
+
+struct Worker;
+class Snapshot;
+
+using Clock = std::chrono::steady_clock;
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+/// The client side of a connection, independent of TLS.
+class Downstream {
+ public:
+  virtual ~Downstream() = default;
+  /// Writes all of `buffers` (with the server's write timeout). An error means the client is
+  /// gone: the handler must stop and return false.
+  virtual boost::asio::awaitable<boost::system::error_code> write(
+      std::span<const boost::asio::const_buffer> buffers) = 0;
+
+  boost::asio::awaitable<boost::system::error_code> write(std::string_view bytes) {
+    const boost::asio::const_buffer b(bytes.data(), bytes.size());
+    co_return co_await write(std::span<const boost::asio::const_buffer>(&b, 1));
+  }
+};
+
+/// The API shape a client speaks: OpenAI's (every /v1 endpoint but one) or Anthropic's Messages
+/// API (`POST /v1/messages`). Answers and errors are written in the client's shape.
+enum class Dialect { openai, anthropic };
+
+struct RequestContext {
+  Worker& worker;
+  /// The configuration this request runs on, held by the session until the request ends.
+  const Snapshot& snapshot;
+  const Request& request;
+  Downstream& downstream;
+  Clock::time_point received;  ///< when the request header was complete
+  bool close = false;          ///< the connection closes after this response
+  bool http10 = false;         ///< HTTP/1.0 client: no chunked encoding
+  std::string request_id;
+  Dialect dialect = Dialect::openai;
+
+  /// Header lines every response carries (x-request-id; Connection for close/1.0 keep-alive).
+  std::string common_headers() const;
+};
+
+/// What a session hands its requests to: the data plane (pipeline/) or the admin plane
+/// (control/), chosen per listener by the composition root, so the connection layer depends on
+/// neither. Called on the worker's thread.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  /// From the request header alone, before the body is read and before any `100 Continue`:
+  /// answers a request that must be refused (e.g. 404 for an unknown path, 401 for a missing or
+  /// wrong API key) and returns true (the connection must then close); false when the request
+  /// may go on.
+  virtual boost::asio::awaitable<bool> refuse_before_body(RequestContext& ctx) = 0;
+  /// The whole request, body read. Returns false when the connection must close.
+  virtual boost::asio::awaitable<bool> handle(RequestContext& ctx) = 0;
+};
+
+}  // namespace sb::gateway

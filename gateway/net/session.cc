@@ -1,0 +1,545 @@
+#include "gateway/net/session.h"
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "gateway/net/framing.h"
+#include "gateway/net/handler.h"
+#include "gateway/net/http_response.h"
+#include "gateway/observability/internal_errors.h"
+#include "gateway/runtime/worker.h"
+
+namespace sb::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::size_t kLingerBytes = 1 << 20;
+// Reads while waiting for a request's first byte take a small buffer, so that many idle
+// connections hold little memory; a request under way reads larger pieces.
+constexpr std::size_t kIdleReadBytes = 1024;
+constexpr std::size_t kHeaderReadBytes = 16 * 1024;
+constexpr std::size_t kBodyReadBytes = 64 * 1024;
+constexpr std::size_t kMinBodyReservation = 4 * 1024;
+
+// A share of the process-wide request-body budget, returned when the request ends (also when
+// its coroutine unwinds).
+class BodyBudget {
+ public:
+  explicit BodyBudget(BodyBytesBudget& pool) : pool_(pool) {}
+  ~BodyBudget() {
+    if (held_ != 0) {
+      pool_.release(held_);
+    }
+  }
+  BodyBudget(const BodyBudget&) = delete;
+  BodyBudget& operator=(const BodyBudget&) = delete;
+
+  /// Holds `total` bytes in all (more than now); false when the budget is spent.
+  bool grow_to(std::uint64_t total, std::uint64_t cap) {
+    if (total <= held_) {
+      return true;
+    }
+    if (!pool_.acquire(total - held_, cap)) {
+      pool_.count_rejection();
+      return false;
+    }
+    held_ = total;
+    return true;
+  }
+  std::uint64_t held() const { return held_; }
+
+ private:
+  BodyBytesBudget& pool_;
+  std::uint64_t held_ = 0;
+};
+
+template <class Stream>
+class Session final : public Drainable, public Downstream {
+ public:
+  Session(Worker& worker, Stream stream, const PlaneContext& plane)
+      : worker_(worker),
+        stream_(std::move(stream)),
+        plane_(plane),
+        conn_id_(worker.next_connection_id()) {
+    it_ = worker_.sessions.insert(worker_.sessions.end(), this);
+    worker_.open_sessions.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() override {
+    worker_.sessions.erase(it_);
+    worker_.open_sessions.fetch_sub(1, std::memory_order_relaxed);
+    plane_.connections.release();
+  }
+
+  asio::awaitable<void> run();
+
+  /// After an exception escaped run(): logs and counts it with this connection's ids, answers
+  /// 500 when nothing of the current response was written yet, and closes the connection.
+  asio::awaitable<void> fail(std::exception_ptr e) {
+    worker_.errors.report(plane_.plane == Plane::data ? Where::session : Where::admin, e, conn_id_,
+                          failed_request_);
+    if (!wrote_) {
+      write_timeout_ = std::chrono::seconds(2);
+      const std::string bytes = error_response(500, "internal error; the connection is closed", {},
+                                               "Connection: close\r\n");
+      co_await Downstream::write(bytes);
+    }
+    error_code ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+
+  void on_drain() override {
+    if (idle_) {
+      error_code ec;
+      beast::get_lowest_layer(stream_).socket().cancel(ec);
+    }
+  }
+
+  asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) override {
+    wrote_ = true;
+    beast::get_lowest_layer(stream_).expires_after(write_timeout_);
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, use_nothrow);
+    co_return ec;
+  }
+
+ private:
+  enum class Read { ok, closed, timeout, bad };
+  enum class Body { ok, closed, answered };
+  asio::awaitable<Read> read_header(const config::ServerSettings& s, std::size_t& header_bytes,
+                                    std::string_view& error);
+  asio::awaitable<Body> read_body(const config::ServerSettings& s,
+                                  http::request_parser<http::string_body>& parser, Request& request,
+                                  BodyBudget& budget);
+  asio::awaitable<Body> read_sized_body(const config::ServerSettings& s, std::uint64_t length,
+                                        std::string& body);
+  asio::awaitable<Body> read_chunked_body(const config::ServerSettings& s, std::string& body,
+                                          BodyBudget& budget);
+  asio::awaitable<void> reply_and_close(unsigned status, std::string_view message,
+                                        std::string_view headers = {});
+  asio::awaitable<void> close(bool linger);
+  std::string too_large(const config::ServerSettings& s) const {
+    return "request body exceeds the limit of " + std::to_string(s.max_body_bytes) + " bytes";
+  }
+
+  Worker& worker_;
+  Stream stream_;
+  const PlaneContext& plane_;
+  std::string conn_id_;
+  beast::flat_buffer buffer_;
+  bool idle_ = true;
+  bool first_ = true;           ///< no request has started on this connection yet
+  bool wrote_ = false;          ///< bytes of the current request's answer were written
+  std::string failed_request_;  ///< the id of the request whose handler threw, for the log
+  std::chrono::milliseconds write_timeout_{60'000};
+  std::list<Drainable*>::iterator it_;
+};
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Read> Session<Stream>::read_header(
+    const config::ServerSettings& s, std::size_t& header_bytes, std::string_view& error) {
+  framing::ScanState state;
+  auto& socket = beast::get_lowest_layer(stream_);
+  idle_ = buffer_.size() == 0;
+  // A new connection must send its first byte within the header timeout; a keep-alive one may
+  // stay idle until its next request for the idle timeout; from a request's first byte on, the
+  // whole header must arrive within the header timeout (slowloris).
+  auto deadline = Clock::now() + (idle_ && !first_ ? s.idle_timeout : s.header_timeout);
+  for (;;) {
+    const auto* data = static_cast<const char*>(buffer_.data().data());
+    const auto scan = framing::scan_header_block(std::string_view(data, buffer_.size()), state);
+    if (scan.state == framing::Scan::complete) {
+      header_bytes = scan.header_bytes;
+      if (header_bytes > s.max_header_bytes) {
+        co_return Read::bad;
+      }
+      idle_ = false;
+      co_return Read::ok;
+    }
+    if (scan.state == framing::Scan::bad) {
+      error = scan.error;
+      co_return Read::bad;
+    }
+    if (buffer_.size() > s.max_header_bytes) {
+      co_return Read::bad;
+    }
+    if (idle_ && worker_.draining) {
+      co_return Read::closed;
+    }
+    socket.expires_at(deadline);
+    const std::size_t room = std::min<std::size_t>(idle_ ? kIdleReadBytes : kHeaderReadBytes,
+                                                   s.max_header_bytes + 1 - buffer_.size());
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_nothrow);
+    if (ec) {
+      if (ec == beast::error::timeout && buffer_.size() > 0) {
+        co_return Read::timeout;
+      }
+      co_return Read::closed;
+    }
+    buffer_.commit(n);
+    if (idle_) {
+      idle_ = false;
+      deadline = Clock::now() + s.header_timeout;
+    }
+  }
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
+    const config::ServerSettings& s, http::request_parser<http::string_body>& parser,
+    Request& request, BodyBudget& budget) {
+  std::string& body = request.body();
+  if (!parser.chunked()) {
+    // Content-Length (checked against max_body_bytes already): the whole body's share of the
+    // budget is taken before anything is read or `100 Continue` is sent.
+    const std::uint64_t length = parser.content_length().value_or(0);
+    if (!budget.grow_to(length, s.max_buffered_body_bytes)) {
+      co_await reply_and_close(503,
+                               "the gateway holds too many request bodies at the moment; retry "
+                               "shortly",
+                               "Retry-After: 1\r\n");
+      co_return Body::answered;
+    }
+    if (beast::iequals(request[http::field::expect], "100-continue")) {
+      co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
+      wrote_ = false;
+    }
+    co_return co_await read_sized_body(s, length, body);
+  }
+  if (beast::iequals(request[http::field::expect], "100-continue")) {
+    co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
+    wrote_ = false;
+  }
+  co_return co_await read_chunked_body(s, body, budget);
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_sized_body(
+    const config::ServerSettings& s, std::uint64_t length, std::string& body) {
+  // Straight into the body: what the header read brought along first, then the socket.
+  body.resize(static_cast<std::size_t>(length));
+  const std::size_t have = std::min<std::size_t>(buffer_.size(), body.size());
+  asio::buffer_copy(asio::buffer(body.data(), have), buffer_.data());
+  buffer_.consume(have);
+  if (have == body.size()) {
+    co_return Body::ok;
+  }
+  // The whole body within the idle timeout: a body that stalls is cut like a stalled header.
+  beast::get_lowest_layer(stream_).expires_after(s.idle_timeout);
+  auto [ec, n] = co_await asio::async_read(
+      stream_, asio::buffer(body.data() + have, body.size() - have), use_nothrow);
+  if (ec) {
+    co_await close(false);
+    co_return Body::closed;
+  }
+  co_return Body::ok;
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_body(
+    const config::ServerSettings& s, std::string& body, BodyBudget& budget) {
+  framing::ChunkedDecoder decoder(s.max_body_bytes);
+  auto& socket = beast::get_lowest_layer(stream_);
+  socket.expires_after(s.idle_timeout);
+  for (;;) {
+    // Reserve (and take from the budget) room for everything the decoder may append from what
+    // is buffered, growing geometrically, so the body never reallocates past its share.
+    const std::uint64_t need =
+        std::min<std::uint64_t>(body.size() + buffer_.size(), s.max_body_bytes);
+    if (need > budget.held()) {
+      const std::uint64_t grown = std::max<std::uint64_t>(
+          {need, std::min<std::uint64_t>(budget.held() * 2, s.max_body_bytes),
+           std::min<std::uint64_t>(kMinBodyReservation, s.max_body_bytes)});
+      if (!budget.grow_to(grown, s.max_buffered_body_bytes)) {
+        co_await reply_and_close(503,
+                                 "the gateway holds too many request bodies at the moment; retry "
+                                 "shortly",
+                                 "Retry-After: 1\r\n");
+        co_return Body::answered;
+      }
+      body.reserve(static_cast<std::size_t>(grown));
+    }
+    std::size_t used = 0;
+    const auto status = decoder.feed(
+        std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size()), body,
+        used);
+    buffer_.consume(used);
+    switch (status) {
+      case framing::ChunkedDecoder::Status::done:
+        co_return Body::ok;
+      case framing::ChunkedDecoder::Status::bad:
+        co_await reply_and_close(400, decoder.error());
+        co_return Body::answered;
+      case framing::ChunkedDecoder::Status::too_large:
+        co_await reply_and_close(413, too_large(s));
+        co_return Body::answered;
+      case framing::ChunkedDecoder::Status::need_more:
+        break;
+    }
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kBodyReadBytes), use_nothrow);
+    if (ec) {
+      co_await close(false);  // closed, reset or stalled past the idle timeout
+      co_return Body::closed;
+    }
+    buffer_.commit(n);
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::reply_and_close(unsigned status, std::string_view message,
+                                                       std::string_view headers) {
+  write_timeout_ = std::chrono::seconds(5);
+  std::string extra = "Connection: close\r\n";
+  extra += headers;
+  const std::string bytes = error_response(status, message, {}, extra);
+  co_await Downstream::write(bytes);
+  co_await close(/*linger=*/true);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::close(bool linger) {
+  auto& socket = beast::get_lowest_layer(stream_);
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    // TLS close_notify; a peer that just drops the connection is fine (stream_truncated).
+    socket.expires_after(std::chrono::seconds(2));
+    co_await stream_.async_shutdown(use_nothrow);
+  } else {
+    error_code ec;
+    socket.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    if (linger && !ec) {
+      // Lingering close: read and drop what the client is still sending, so that our error
+      // response is not destroyed by an RST triggered by unread data (as nginx does).
+      socket.expires_after(kLingerTime);
+      std::size_t drained = 0;
+      char sink[4096];
+      while (drained < kLingerBytes) {
+        auto [rec, n] = co_await socket.async_read_some(asio::buffer(sink), use_nothrow);
+        if (rec) {
+          break;
+        }
+        drained += n;
+      }
+    }
+  }
+  error_code ec;
+  socket.socket().close(ec);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run() {
+  auto& socket = beast::get_lowest_layer(stream_);
+  {
+    error_code ec;
+    socket.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  }
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    socket.expires_after(worker_.snapshot->config().server.header_timeout);
+    auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+    if (ec) {
+      error_code ignored;
+      socket.socket().close(ignored);
+      co_return;
+    }
+  }
+
+  for (;;) {
+    // One snapshot per request: a reload never changes the settings under it.
+    const std::shared_ptr<const Snapshot> snapshot = worker_.snapshot;
+    const config::ServerSettings& s = snapshot->config().server;
+    write_timeout_ = s.idle_timeout;
+    wrote_ = false;
+    if (buffer_.size() == 0) {
+      buffer_.shrink_to_fit();  // an idle keep-alive connection keeps no read buffer
+    }
+
+    std::size_t header_bytes = 0;
+    std::string_view framing_error;
+    const Read r = co_await read_header(s, header_bytes, framing_error);
+    first_ = false;
+    if (r == Read::closed) {
+      co_await close(false);
+      co_return;
+    }
+    if (r == Read::timeout) {
+      // Slow or stalled header (slowloris): the connection is closed at the deadline without an
+      // answer, as nginx does; the timed-out stream is already shut.
+      co_await close(false);
+      co_return;
+    }
+    if (r == Read::bad) {
+      if (framing_error.empty()) {
+        co_await reply_and_close(431, "request header block too large");
+      } else {
+        co_await reply_and_close(400, framing_error);
+      }
+      co_return;
+    }
+    const auto received = Clock::now();
+    // Tolerated empty lines before the request line (RFC 9112 §2.2) are dropped here: Beast's
+    // parser does not take them.
+    while (header_bytes >= 2 && buffer_.size() >= 2 &&
+           std::string_view(static_cast<const char*>(buffer_.data().data()), 2) == "\r\n") {
+      buffer_.consume(2);
+      header_bytes -= 2;
+    }
+    const std::string_view block(static_cast<const char*>(buffer_.data().data()), header_bytes);
+    const framing::Verdict verdict = framing::validate_header_block(block);
+    if (!verdict.ok()) {
+      co_await reply_and_close(verdict.status, verdict.error);
+      co_return;
+    }
+
+    // Beast parses the header only; the body is read below, by the session, within its limits.
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(s.max_header_bytes + 1));
+    parser.body_limit(s.max_body_bytes);
+    parser.eager(false);
+    error_code ec;
+    const std::size_t used = parser.put(asio::buffer(buffer_.data().data(), header_bytes), ec);
+    buffer_.consume(used);
+    if (ec == http::error::body_limit) {
+      co_await reply_and_close(413, too_large(s));
+      co_return;
+    }
+    if ((ec && ec != http::error::need_more) || !parser.is_header_done() || used != header_bytes) {
+      co_await reply_and_close(400, "malformed request header");
+      co_return;
+    }
+    if (const auto len = parser.content_length(); len && *len > s.max_body_bytes) {
+      co_await reply_and_close(413, too_large(s));
+      co_return;
+    }
+    const bool has_body = !parser.is_done();
+
+    // Declared before the request, so the request's memory goes before its budget share.
+    BodyBudget budget(plane_.body_budget);
+    Request request = parser.release();
+    if (has_body) {
+      // Authentication and routing from the header alone (the data plane's): an unauthenticated
+      // client gets its 401 (an unknown path its 404) before a byte of the body is read or any
+      // 100 Continue.
+      RequestContext pre{worker_, *snapshot, request, *this, received};
+      pre.close = true;
+      bool refused = false;
+      try {
+        refused = co_await plane_.handler.refuse_before_body(pre);
+      } catch (...) {
+        failed_request_ = pre.request_id;
+        throw;  // to run_session, which logs with both ids, answers and closes
+      }
+      if (refused) {
+        co_await close(/*linger=*/true);
+        co_return;
+      }
+      const Body b = co_await read_body(s, parser, request, budget);
+      if (b != Body::ok) {
+        co_return;
+      }
+    }
+    socket.expires_never();
+
+    RequestContext ctx{worker_, *snapshot, request, *this, received};
+    ctx.http10 = request.version() == 10;
+    ctx.close = !request.keep_alive() || worker_.draining;
+    worker_.active_requests.fetch_add(1, std::memory_order_relaxed);
+    bool keep = false;
+    try {
+      keep = co_await plane_.handler.handle(ctx);
+    } catch (...) {
+      worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
+      failed_request_ = ctx.request_id;
+      throw;  // to run_session, which logs with both ids, answers and closes
+    }
+    worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
+    if (!keep || ctx.close || worker_.draining) {
+      co_await close(false);
+      co_return;
+    }
+  }
+}
+
+// Runs a session to its end. Whatever a request throws ends only that connection: it is logged
+// and counted with the connection's and request's ids, answered 500 when possible, and closed.
+template <class Stream>
+asio::awaitable<void> run_session(std::unique_ptr<Session<Stream>> session) {
+  std::exception_ptr failure;
+  try {
+    co_await session->run();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    co_await session->fail(failure);
+  }
+}
+
+}  // namespace
+
+void start_session(Worker& worker, asio::ip::tcp::socket socket, const PlaneContext& plane,
+                   asio::ssl::context* tls) {
+  const Where where = plane.plane == Plane::data ? Where::session : Where::admin;
+  // From its construction on, the session owns the connection's admission (released in its
+  // destructor); before that, a failure releases it here.
+  if (tls != nullptr) {
+    using Stream = asio::ssl::stream<beast::tcp_stream>;
+    std::unique_ptr<Session<Stream>> s;
+    try {
+      s = std::make_unique<Session<Stream>>(
+          worker, Stream(beast::tcp_stream(std::move(socket)), *tls), plane);
+    } catch (...) {
+      plane.connections.release();
+      throw;
+    }
+    asio::co_spawn(worker.ioc, run_session(std::move(s)), worker.errors.guard(where));
+  } else {
+    std::unique_ptr<Session<beast::tcp_stream>> s;
+    try {
+      s = std::make_unique<Session<beast::tcp_stream>>(worker, beast::tcp_stream(std::move(socket)),
+                                                       plane);
+    } catch (...) {
+      plane.connections.release();
+      throw;
+    }
+    asio::co_spawn(worker.ioc, run_session(std::move(s)), worker.errors.guard(where));
+  }
+}
+
+std::string RequestContext::common_headers() const {
+  std::string h;
+  h.reserve(64);
+  h += "x-request-id: ";
+  h += request_id;
+  h += "\r\n";
+  if (dialect == Dialect::anthropic) {
+    // Anthropic's SDKs read the id from `request-id` (message._request_id, error.requestID).
+    h += "request-id: ";
+    h += request_id;
+    h += "\r\n";
+  }
+  if (close) {
+    h += "Connection: close\r\n";
+  } else if (http10) {
+    h += "Connection: keep-alive\r\n";
+  }
+  return h;
+}
+
+}  // namespace sb::gateway

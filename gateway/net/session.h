@@ -1,0 +1,38 @@
+#pragma once
+// One client connection: reads requests (framing checked before Beast parses them, with header,
+// body and idle limits), dispatches them in order (so pipelined requests are answered in order),
+// and closes cleanly. Plain TCP or TLS.
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "gateway/net/limits.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace sb::gateway {
+
+struct Worker;
+class Handler;
+
+enum class Plane { data, admin };
+
+/// What the sessions of one listener share. Owned by the composition root; outlives them.
+struct PlaneContext {
+  PlaneContext(Plane p, Handler& h, ConnectionLimit& c, BodyBytesBudget& b)
+      : plane(p), handler(h), connections(c), body_budget(b) {}
+
+  Plane plane;
+  Handler& handler;              ///< answers the plane's requests
+  ConnectionLimit& connections;  ///< the session releases its admission when it ends
+  BodyBytesBudget& body_budget;  ///< process-wide, shared by both planes
+};
+
+/// Starts a session on `worker`'s thread for an accepted socket, admitted against
+/// `plane.connections`. With `tls` non-null the connection is TLS (handshake first). The session
+/// owns itself and ends with the connection.
+void start_session(Worker& worker, boost::asio::ip::tcp::socket socket, const PlaneContext& plane,
+                   boost::asio::ssl::context* tls);
+
+}  // namespace sb::gateway

@@ -1,0 +1,104 @@
+#pragma once
+// The stats catalogue: every metric family the gateway exports, declared once, with its help
+// text. Cells are registered from these (metrics::Registry takes a Family) on the control path;
+// the request path only increments cells resolved beforehand.
+// deploy/prometheus/ and the Grafana dashboards read these names.
+
+#include "gateway/observability/metrics.h"
+
+namespace sb::gateway::stats {
+
+// Requests, by route (pipeline/, runtime/request_stats.h)
+inline constexpr metrics::Family kRequestsTotal{
+    "switchboard_requests_total", "Requests answered, by tenant, model, backend, rule, status."};
+inline constexpr metrics::Family kRequestDurationSeconds{
+    "switchboard_request_duration_seconds", "Time from request received to last byte sent."};
+inline constexpr metrics::Family kTimeToFirstTokenSeconds{
+    "switchboard_time_to_first_token_seconds",
+    "Time from request received to the first content byte sent."};
+inline constexpr metrics::Family kOverheadSeconds{
+    "switchboard_overhead_seconds",
+    "Time spent inside the gateway per request, upstream and client I/O waits excluded."};
+inline constexpr metrics::Family kFallbacksTotal{
+    "switchboard_fallbacks_total",
+    "Requests handed to the next eligible backend before anything reached the client."};
+inline constexpr metrics::Family kTokensTotal{
+    "switchboard_tokens_total",
+    "Tokens processed: reported by the upstream, or estimated when it reported none."};
+inline constexpr metrics::Family kCostUsdTotal{
+    "switchboard_cost_usd_total",
+    "Cost of served traffic in US dollars, from reported (or, when none, estimated) usage."};
+
+// Routing decisions and sensitivity (runtime/snapshot.h)
+inline constexpr metrics::Family kDecisionsTotal{"switchboard_decisions_total",
+                                                 "Routing decisions, by rule and outcome."};
+inline constexpr metrics::Family kSensitiveRequestsTotal{
+    "switchboard_sensitive_requests_total",
+    "Requests by final sensitivity level and detected entity type."};
+inline constexpr metrics::Family kRequestsBySensitivityTotal{
+    "switchboard_requests_by_sensitivity_total",
+    "Requests by final sensitivity level and the backend that served them."};
+
+// Backends (runtime/snapshot.h)
+inline constexpr metrics::Family kBackendInfo{"switchboard_backend_info",
+                                              "Configured backends (always 1)."};
+inline constexpr metrics::Family kBackendUp{
+    "switchboard_backend_up", "1 when the backend's circuit is closed, 0.5 half-open, 0 open."};
+inline constexpr metrics::Family kBackendInFlight{"switchboard_backend_in_flight",
+                                                  "Requests in flight to a backend."};
+inline constexpr metrics::Family kUpstreamErrorsTotal{
+    "switchboard_upstream_errors_total", "Failed upstream exchanges, by backend and kind."};
+inline constexpr metrics::Family kRetriesTotal{
+    "switchboard_retries_total", "Tries repeated on the same backend after a retryable failure."};
+
+// Tenants: savings, limits and budgets (runtime/snapshot.h)
+inline constexpr metrics::Family kSavingsUsdTotal{
+    "switchboard_savings_usd_total",
+    "Closed-reference price of traffic served self-hosted, minus its cost (per request, when "
+    "positive)."};
+inline constexpr metrics::Family kReferenceCostUsdTotal{
+    "switchboard_reference_cost_usd_total",
+    "What the closed savings reference would have charged for traffic served self-hosted."};
+inline constexpr metrics::Family kRateLimitedTotal{"switchboard_rate_limited_total",
+                                                   "Requests refused by a tenant limit."};
+inline constexpr metrics::Family kBudgetLimitUsd{"switchboard_budget_limit_usd",
+                                                 "Budget of the period, from the config."};
+inline constexpr metrics::Family kBudgetRemainingUsd{"switchboard_budget_remaining_usd",
+                                                     "Budget left in the current period."};
+
+// The shared state store (state/state_sync.h)
+inline constexpr metrics::Family kStateStoreUp{
+    "switchboard_state_store_up",
+    "1 while the shared state store (Redis) answers, 0 while it does not."};
+inline constexpr metrics::Family kStateStoreCallsTotal{
+    "switchboard_state_store_calls_total", "Calls to the shared state store, by result."};
+inline constexpr metrics::Family kStateStoreTopUpsTotal{
+    "switchboard_state_store_top_ups_total",
+    "Requests that waited for one call to the shared state store because this replica's leases "
+    "could not cover them."};
+inline constexpr metrics::Family kStateUnreportedNanodollars{
+    "switchboard_state_unreported_nanodollars",
+    "Spend served by this replica and not yet recorded in the shared store (the journal)."};
+inline constexpr metrics::Family kStateLeaseHeadroomNanodollars{
+    "switchboard_state_lease_headroom_nanodollars",
+    "Budget leased by this replica and not reserved by any request."};
+
+// The process (control/server.h, observability/internal_errors.h)
+inline constexpr metrics::Family kBuildInfo{"switchboard_build_info",
+                                            "Build information; always 1."};
+inline constexpr metrics::Family kConfigReloadTotal{"switchboard_config_reload_total",
+                                                    "Configuration reloads, by result."};
+inline constexpr metrics::Family kClientConnections{"switchboard_client_connections",
+                                                    "Open client connections on the data plane."};
+inline constexpr metrics::Family kBufferedBodyBytes{
+    "switchboard_buffered_body_bytes",
+    "Request body bytes held by requests in flight (buffers reserved)."};
+inline constexpr metrics::Family kOverloadRejectionsTotal{
+    "switchboard_overload_rejections_total",
+    "Requests and connections refused because a server-wide limit was reached, by limit."};
+inline constexpr metrics::Family kInternalErrorsTotal{
+    "switchboard_internal_errors_total",
+    "Exceptions caught by a last-resort handler (the connection concerned was closed), by where "
+    "they escaped."};
+
+}  // namespace sb::gateway::stats

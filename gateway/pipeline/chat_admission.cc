@@ -1,0 +1,155 @@
+// Admission: the request's worst case asked of its tenant's limits (rpm, tpm, budgets), the
+// on_exhausted self-hosted-only fallback, and the output cap when the limits afford less than
+// the worst case but still something useful.
+//
+// The worst case: every prompt token by ChatFacts::prompt_tokens_bound (one token per byte),
+// priced at the dearest of the backend's input, cached and cache-write prices, plus the output
+// bound: the request's max_completion_tokens / max_tokens, else the backend's max_output_tokens.
+// Covered on the dearest backend the decision may fall back to, so no fallback can spend more
+// than was reserved. The least useful part: the same input and cost.min_output_tokens of output
+// (or the request's own bound when smaller). What is granted between the two caps the output:
+// the cap is written into the outgoing request (every provider's translator reads the OpenAI
+// field) and told to the client in `x-switchboard-max-tokens-capped`.
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "adapters/json_edit.h"
+#include "gateway/net/http_response.h"
+#include "gateway/pipeline/chat_handler.h"
+#include "gateway/state/shared_store.h"
+
+namespace sb::gateway::chat {
+
+namespace asio = boost::asio;
+
+// The tenant's limits, once: from this process's store, or from this replica's leases of the
+// shared store, with one call to it when they cannot cover the request. With the shared store
+// out of reach, on_unavailable decides: self-hosted-only drops the closed backends and counts
+// the rates on this replica alone; reject answers `unavailable` (503 for the caller).
+asio::awaitable<policies::AdmissionResult> ChatHandler::admit_once(policies::Ask& ask) {
+  policies::AdmissionResult r = snap_.state().admit(o_.tenant, ask);
+  SharedStore* shared = snap_.shared_store();
+  if (r.outcome == policies::Admission::short_lease && shared != nullptr) {
+    r = co_await shared->top_up(o_.tenant, ask);
+  }
+  if (r.outcome != policies::Admission::unavailable || shared == nullptr ||
+      shared->sync().settings().on_unavailable != config::StateUnavailable::self_hosted_only) {
+    co_return r;
+  }
+  const config::Config& c = snap_.config();
+  std::erase_if(decision_.backends,
+                [&](std::size_t b) { return c.backends[b].hosting == config::Hosting::closed; });
+  if (decision_.backends.empty()) {
+    co_return r;
+  }
+  ask.enforce_budget = false;
+  co_return shared->admit_local_rates(o_.tenant, ask);
+}
+
+asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::ChatFacts& chat,
+                                                              const boost::json::object& body) {
+  const config::Config& c = snap_.config();
+  const config::Tenant& tenant = c.tenants[o_.tenant];
+  const std::uint64_t input = chat.prompt_tokens_bound;
+  const std::uint64_t min_output = c.cost.min_output_tokens;
+  const auto output_bound = [&](std::size_t b) {
+    return chat.max_tokens ? *chat.max_tokens : c.backends[b].max_output_tokens;
+  };
+  const auto saturating_add = [](std::uint64_t a, std::uint64_t b) {
+    return a > std::numeric_limits<std::uint64_t>::max() - b
+               ? std::numeric_limits<std::uint64_t>::max()
+               : a + b;
+  };
+  // The ask over the decision's backends as they stand.
+  const auto worst_case = [&] {
+    policies::Ask ask;
+    bool any_closed = false;
+    std::uint64_t output = 0;
+    std::uint64_t least = 0;
+    for (const std::size_t b : decision_.backends) {
+      const std::uint64_t out = output_bound(b);
+      const std::uint64_t out_min = std::min(out, min_output);
+      output = std::max(output, out);
+      least = std::max(least, out_min);
+      ask.cost = std::max(ask.cost, engine_.worst_case_cost(b, input, out));
+      ask.min_cost = std::max(ask.min_cost, engine_.worst_case_cost(b, input, out_min));
+      any_closed = any_closed || c.backends[b].hosting == config::Hosting::closed;
+    }
+    ask.tokens = saturating_add(input, output);
+    ask.min_tokens = saturating_add(input, least);
+    ask.enforce_budget = tenant.budget.on_exhausted == config::BudgetAction::reject || any_closed;
+    return ask;
+  };
+
+  policies::Ask ask = worst_case();
+  policies::AdmissionResult admission;
+  for (;;) {
+    admission = co_await admit_once(ask);
+    if (admission.outcome != policies::Admission::budget_exhausted ||
+        tenant.budget.on_exhausted != config::BudgetAction::self_hosted_only ||
+        !ask.enforce_budget) {
+      break;
+    }
+    // Out of budget in self-hosted-only mode: the paid backends drop out, the rest keep serving
+    // and count against the rates only.
+    std::erase_if(decision_.backends,
+                  [&](std::size_t b) { return c.backends[b].hosting == config::Hosting::closed; });
+    if (decision_.backends.empty()) {
+      break;
+    }
+    ask = worst_case();
+    ask.enforce_budget = false;
+  }
+  if (admission.outcome != policies::Admission::ok) {
+    co_return admission;
+  }
+
+  // What the grant affords: output tokens within the budget reserved on every backend of the
+  // decision, and within the tpm tokens reserved.
+  const policies::Reservation& r = admission.reservation;
+  std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();
+  if ((r.day >= 0 || r.month >= 0) && r.amount < ask.cost) {
+    for (const std::size_t b : decision_.backends) {
+      cap = std::min(cap, engine_.affordable_output(b, input, r.amount));
+    }
+  }
+  if (r.second >= 0 && r.tokens < ask.tokens) {
+    cap = std::min(cap, r.tokens > input ? r.tokens - input : 0);
+  }
+  std::uint64_t largest = 0;
+  std::uint64_t smallest = std::numeric_limits<std::uint64_t>::max();
+  for (const std::size_t b : decision_.backends) {
+    largest = std::max(largest, output_bound(b));
+    smallest = std::min(smallest, output_bound(b));
+  }
+  if (cap < largest && endpoint_ != Endpoint::embeddings) {
+    // Never above a backend's own bound: a model refuses a max_tokens beyond its maximum.
+    cap_output(std::min(cap, smallest), body);
+  }
+  co_return admission;
+}
+
+// Writes `cap` as the request's output limit (every member the request used, else OpenAI's
+// max_completion_tokens for chat and max_tokens for completions), to be parsed again by the
+// attempts, and tells the client.
+void ChatHandler::cap_output(std::uint64_t cap, const boost::json::object& body) {
+  capped_body_.assign(body_text_);
+  const std::string value = std::to_string(cap);
+  bool set = false;
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (const auto* v = body.if_contains(key); v != nullptr && !v->is_null()) {
+      set = adapters::set_member(capped_body_, key, value) || set;
+    }
+  }
+  if (!set) {
+    adapters::set_member(
+        capped_body_, endpoint_ == Endpoint::chat ? "max_completion_tokens" : "max_tokens", value);
+  }
+  body_text_ = capped_body_;
+  body_edited_ = true;
+  append_header(decision_headers_, "x-switchboard-max-tokens-capped", value);
+}
+
+}  // namespace sb::gateway::chat

@@ -1,0 +1,346 @@
+// What reaches the client: complete answers and streams, in the client's dialect (OpenAI's, or
+// Anthropic's for POST /v1/messages). A stream that fails after its first byte ends with an error
+// event, never a clean end.
+
+#include <array>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "adapters/anthropic_inbound.h"
+#include "adapters/json_edit.h"
+#include "gateway/net/http_response.h"
+#include "gateway/pipeline/chat_handler.h"
+#include "gateway/pipeline/scrub.h"
+
+namespace sb::gateway::chat {
+namespace {
+
+/// Writes the chunk-size line of a `size`-byte chunk ("1a2\r\n") into `line`; its length.
+/// By hand: snprintf costs some hundred instructions, and this runs once per streamed event.
+std::size_t chunk_size_line(char (&line)[24], std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char digits[16];
+  std::size_t n = 0;
+  do {
+    digits[n++] = kHex[size & 15];
+    size >>= 4;
+  } while (size != 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    line[i] = digits[n - 1 - i];
+  }
+  line[n] = '\r';
+  line[n + 1] = '\n';
+  return n + 2;
+}
+
+// An upstream's in-stream error events (OpenAI-wire `data: {"error":...}`, and Anthropic, Gemini
+// and Bedrock errors as the translators render them in that shape) reach the client scrubbed like
+// error bodies: the backend key, key-shaped tokens, bearer credentials and the upstream host are
+// replaced. Content events pass untouched: only an event whose name is `error` or whose data is
+// an object with an `error` member is rewritten. Translators emit whole canonical events
+// (`event: NAME\n`?, `data: ...\n` lines, a blank line), so events split on "\n\n".
+class ScrubbedStream final : public adapters::StreamTranslator {
+ public:
+  ScrubbedStream(adapters::StreamTranslator& inner, std::string_view secret, std::string_view host)
+      : inner_(inner), secret_(secret), host_(host) {}
+
+  bool feed(std::string_view bytes, std::string& out) override {
+    const std::size_t from = out.size();
+    const bool ok = inner_.feed(bytes, out);
+    scrub_errors(out, from);
+    return ok;
+  }
+  bool finish(std::string& out) override {
+    const std::size_t from = out.size();
+    const bool ok = inner_.finish(out);
+    scrub_errors(out, from);
+    return ok;
+  }
+  const std::optional<adapters::Usage>& usage() const override { return inner_.usage(); }
+  const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
+
+ private:
+  bool is_error_event(std::string_view event) {
+    if (event.starts_with("event: error\n")) {
+      return true;
+    }
+    for (std::size_t at = event.find("data: "); at != std::string_view::npos;
+         at = event.find("\ndata: ", at)) {
+      if (event[at] == '\n') {
+        ++at;
+      }
+      at += 6;
+      const std::size_t eol = event.find('\n', at);
+      const std::string_view data =
+          event.substr(at, eol == std::string_view::npos ? eol : eol - at);
+      if (adapters::scan_object(data, members_)) {
+        for (const adapters::JsonMember& m : members_) {
+          if (m.key == "error" &&
+              data.substr(m.value_begin, m.value_end - m.value_begin) != "null") {
+            return true;
+          }
+        }
+      }
+      if (eol == std::string_view::npos) {
+        break;
+      }
+      at = eol;
+    }
+    return false;
+  }
+
+  void scrub_errors(std::string& out, std::size_t from) {
+    if (out.find("error", from) == std::string::npos) {
+      return;  // the usual case: no event in this piece can be an error
+    }
+    std::string rebuilt;
+    std::size_t copied = from;  // rebuilt replaces out[from, copied)
+    std::size_t at = from;
+    while (at < out.size()) {
+      std::size_t end = out.find("\n\n", at);
+      end = end == std::string::npos ? out.size() : end + 2;
+      const std::string_view event(out.data() + at, end - at);
+      if (event.find("error") != std::string_view::npos && is_error_event(event)) {
+        rebuilt.append(out, copied, at - copied);
+        rebuilt += scrub_upstream_text(event, secret_, host_);
+        copied = end;
+      }
+      at = end;
+    }
+    if (copied != from) {
+      rebuilt.append(out, copied, std::string::npos);
+      out.replace(from, std::string::npos, rebuilt);
+    }
+  }
+
+  adapters::StreamTranslator& inner_;
+  std::string_view secret_;
+  std::string_view host_;
+  std::vector<adapters::JsonMember> members_;
+};
+
+}  // namespace
+
+// A complete answer (status 200), in the client's dialect.
+asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::string body,
+                                                  std::string_view content_type) {
+  unsigned status = 200;
+  if (anthropic()) {
+    std::string error;
+    const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
+    if (auto message = adapters::try_openai_to_anthropic_response(
+            body, alias, error, o_.usage ? o_.usage->cache_write : 0)) {
+      body = std::move(*message);
+    } else {
+      status = 502;
+      o_.error = "upstream_unreadable";
+      body = adapters::openai_error_to_anthropic(
+          502, error_json("Upstream backend '" + b.spec->name +
+                              "' answered with an unreadable chat completion: " + error,
+                          "api_error", "upstream_error"));
+    }
+    content_type = "application/json";
+  }
+  response_bytes_ = body.size();
+  o_.status = status;
+  std::string head = response_head(status, content_type, b);
+  if (status == 200) {
+    // The whole answer is known: its exact cost goes in the head. (A stream's cost is known only
+    // at its end: it is in the access-log line and the cost counter, not in a header.)
+    price();
+    std::string cost;
+    policies::append_usd(cost, o_.cost_nanos);
+    append_header(head, "x-switchboard-cost-usd", cost);
+    settle();  // before the client can see the answer and send its next request
+  }
+  append_header(head, "Content-Length", std::to_string(body.size()));
+  head += "\r\n";
+  const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(body)};
+  const auto t = Clock::now();
+  const error_code ec = co_await ctx_.downstream.write(bufs);
+  o_.io_wait += Clock::now() - t;
+  co_return ec ? Attempt::closed : Attempt::answered;
+}
+
+std::string ChatHandler::error_answer(const BackendRuntime& b, unsigned status,
+                                      std::string_view content_type, std::string_view body,
+                                      std::string_view retry_after) const {
+  std::string out = response_head(status, content_type, b);
+  if (!retry_after.empty()) {
+    append_header(out, "Retry-After", retry_after);
+  }
+  append_header(out, "Content-Length", std::to_string(body.size()));
+  out += "\r\n";
+  out += body;
+  return out;
+}
+
+// Relays a stream, through the Anthropic writer when the client speaks Messages.
+asio::awaitable<Attempt> ChatHandler::relay(upstream::Exchange& ex, const BackendRuntime& b,
+                                            adapters::StreamTranslator& translator) {
+  ScrubbedStream stream(translator, b.secret(), b.endpoint.host);
+  if (!anthropic()) {
+    co_return co_await relay_stream(ex, b, stream);
+  }
+  AnthropicOutbound outbound(stream, o_.alias != nullptr ? o_.alias->name : std::string(),
+                             static_cast<std::int64_t>(prompt_tokens_));
+  outbound_ = &outbound;
+  const Attempt result = co_await relay_stream(ex, b, outbound);
+  outbound_ = nullptr;
+  co_return result;
+}
+
+asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std::string& head,
+                                                     bool& head_sent, bool chunked) {
+  std::array<asio::const_buffer, 4> bufs;
+  std::size_t nb = 0;
+  if (!head_sent) {
+    bufs[nb++] = asio::buffer(head);
+  }
+  char size_line[24];
+  if (chunked) {
+    bufs[nb++] = asio::buffer(size_line, chunk_size_line(size_line, out.size()));
+  }
+  bufs[nb++] = asio::buffer(out);
+  if (chunked) {
+    bufs[nb++] = asio::buffer("\r\n", 2);
+  }
+  const auto t = Clock::now();
+  const error_code ec =
+      co_await ctx_.downstream.write(std::span<const asio::const_buffer>(bufs.data(), nb));
+  o_.io_wait += Clock::now() - t;
+  response_bytes_ += out.size();
+  if (!head_sent) {
+    head_sent = true;
+    o_.first_byte = Clock::now();
+    o_.status = 200;
+  }
+  out.clear();
+  co_return ec;
+}
+
+asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
+                                                   adapters::StreamTranslator& stream) {
+  const bool chunked = !ctx_.http10;
+  if (!chunked) {
+    ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
+  }
+  std::string head = response_head(200, "text/event-stream; charset=utf-8", b);
+  append_header(head, "Cache-Control", "no-cache");
+  if (chunked) {
+    append_header(head, "Transfer-Encoding", "chunked");
+  }
+  head += "\r\n";
+  bool head_sent = false;
+
+  std::string in;
+  std::string out;
+  upstream::Error err;
+  bool translated_ok = true;
+  for (;;) {
+    in.clear();
+    const auto t = Clock::now();
+    const bool more = co_await ex.read_some(in, err);
+    const auto waited = Clock::now() - t;
+    o_.io_wait += waited;
+    o_.upstream += waited;
+    if (!in.empty()) {
+      translated_ok = stream.feed(in, out);
+    }
+    if (!translated_ok && !head_sent) {
+      break;  // nothing reached the client: handled below as any failure before the first byte
+    }
+    if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
+      o_.error = "client_gone";
+      o_.usage = stream.usage();
+      co_return Attempt::closed;
+    }
+    if (!translated_ok || !more) {
+      break;
+    }
+  }
+  o_.usage = stream.usage();
+
+  if (!translated_ok && !head_sent) {
+    // The stream failed before its first byte reached the client (an error event first, an event
+    // over the size limit, an unreadable frame): like any upstream failure then, another try or
+    // backend may answer; else the client gets a 502 saying why (scrubbed, in its dialect).
+    upstream_failed(b, upstream::ErrorKind::protocol);
+    std::string msg = "Upstream backend '" + b.spec->name + "' stream failed";
+    if (const auto& e = stream.error()) {
+      msg += ": " + scrub_upstream_text(e->message.substr(0, 512), b.secret(), b.endpoint.host);
+    }
+    std::string response =
+        error_answer(b, 502, "application/json",
+                     client_error_body(502, error_json(msg, "api_error", "upstream_error")), {});
+    co_return retry_later(502, std::move(response), ex.headers());
+  }
+  if (!translated_ok) {
+    // The translator ended the stream with its own error event (already sent): close it.
+    o_.error = "upstream_stream_error";
+    upstream_failed(b, upstream::ErrorKind::protocol);
+    if (chunked && head_sent) {
+      co_await send(ctx_, o_, "0\r\n\r\n");
+    }
+    co_return Attempt::closed;
+  }
+  const bool complete = !err && stream.finish(out);
+  if (complete && head_sent) {
+    settle();  // before the end of the stream reaches the client
+  }
+  if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
+    o_.error = "client_gone";
+    co_return Attempt::closed;
+  }
+  if (!complete) {
+    const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
+    upstream_failed(b, kind);
+    if (!head_sent) {
+      // Nothing reached the client yet: a retry, the next backend, or a 502/504.
+      co_return Attempt::next;
+    }
+    o_.error = upstream::to_string(kind);
+    // Mid-stream failure: an error event the OpenAI SDKs raise as an APIError, then the end.
+    std::string msg = "Upstream backend '" + b.spec->name + "' stream interrupted (";
+    msg += upstream::to_string(kind);
+    msg += ").";
+    std::string event = "data: ";
+    event += error_json(msg, upstream::is_timeout(kind) ? "timeout_error" : "api_error",
+                        "upstream_stream_interrupted");
+    event += "\n\n";
+    if (outbound_ != nullptr) {
+      std::string converted;
+      outbound_->gateway_event(event, converted);
+      event = std::move(converted);
+    }
+    std::string tail;
+    if (chunked) {
+      char line[24];
+      tail.append(line, chunk_size_line(line, event.size()));
+      tail += event;
+      tail += "\r\n0\r\n\r\n";
+    } else {
+      tail = std::move(event);
+    }
+    co_await send(ctx_, o_, tail);
+    co_return Attempt::closed;
+  }
+
+  if (!head_sent) {
+    o_.status = 200;
+    o_.first_byte = Clock::now();
+    if (chunked) {
+      head += "0\r\n\r\n";
+    }
+    const bool ok = co_await send(ctx_, o_, head);
+    co_return ok ? Attempt::answered : Attempt::closed;
+  }
+  if (chunked) {
+    const bool ok = co_await send(ctx_, o_, "0\r\n\r\n");
+    co_return ok ? Attempt::answered : Attempt::closed;
+  }
+  co_return Attempt::answered;
+}
+
+}  // namespace sb::gateway::chat

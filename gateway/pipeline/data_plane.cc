@@ -1,0 +1,286 @@
+// The data plane's entry: request ids, authentication, routing by path, /v1/models, and the
+// recording of every request's metrics and access-log line.
+
+#include <algorithm>
+#include <string>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include "adapters/anthropic_inbound.h"
+#include "gateway/net/credentials.h"
+#include "gateway/net/http_response.h"
+#include "gateway/observability/access_log.h"
+#include "gateway/observability/log.h"
+#include "gateway/pipeline/data_plane.h"
+#include "gateway/pipeline/exchange.h"
+#include "gateway/pipeline/request_facts.h"
+#include "gateway/runtime/snapshot.h"
+#include "gateway/runtime/worker.h"
+
+namespace sb::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+double millis(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// A client's x-request-id is kept when it is short and plain; otherwise we make one.
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
+  });
+}
+
+// The API key of a request (see api_key_from): `Authorization: Bearer KEY` (OpenAI SDKs), else
+// `x-api-key: KEY` (Anthropic SDKs). Empty when neither holds one.
+std::string_view api_key_of(const Request& req) {
+  return api_key_from(req[http::field::authorization], req["x-api-key"]);
+}
+
+asio::awaitable<bool> handle_models(RequestContext& ctx, Outcome& o, std::string_view path) {
+  const Snapshot& snap = ctx.snapshot;
+  if (path == "/v1/models") {
+    o.status = 200;
+    const bool ok =
+        co_await send(ctx, o, json_response(200, snap.models_body(), ctx.common_headers()));
+    record(ctx, o);
+    co_return ok && !ctx.close;
+  }
+  const std::string_view id = path.substr(std::string_view("/v1/models/").size());
+  const AliasRuntime* alias = snap.find_alias(id);
+  if (alias == nullptr) {
+    std::string msg = "The model '";
+    msg += id.substr(0, 256);
+    msg += "' does not exist";
+    co_return co_await send_error(ctx, o, 404, msg, "model_not_found");
+  }
+  o.status = 200;
+  std::string body = "{\"id\":";
+  log::append_json_string(body, alias->name);
+  body += ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchboard\"}";
+  const bool ok = co_await send(ctx, o, json_response(200, body, ctx.common_headers()));
+  record(ctx, o);
+  co_return ok && !ctx.close;
+}
+
+}  // namespace
+
+std::string_view path_of(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+void record(RequestContext& ctx, const Outcome& o) {
+  const Snapshot& snap = ctx.snapshot;
+  const auto end = Clock::now();
+  const auto total = end - ctx.received;
+  const RouteStats* route = &snap.stats().unrouted;
+  if (o.alias != nullptr) {
+    route = o.backend != nullptr ? &o.alias->per_backend[o.backend->index] : &o.alias->none;
+  }
+  ctx.worker.stats.requests(snap, o.tenant, o.alias, o.backend, o.rule_slot, o.status).inc();
+  route->duration->observe(seconds(total));
+  if (o.first_byte) {
+    route->ttft->observe(seconds(*o.first_byte - ctx.received));
+  }
+  if (o.level >= 0) {
+    const bool served = o.backend != nullptr && o.attempts > 0;
+    snap.stats()
+        .served[static_cast<std::size_t>(o.level)][served ? o.backend->index + 1 : 0]
+        ->inc();
+  }
+  const auto overhead = total - o.io_wait;
+  snap.stats().overhead->observe(seconds(overhead));
+  if (o.backend != nullptr && o.usage && o.tenant != kNoTenant) {
+    const TenantBackendCells& cells = ctx.worker.stats.tenant_backend(snap, o.tenant, *o.backend);
+    const TokenCells& t = o.usage_estimated ? cells.estimated : cells.reported;
+    t.input->inc(static_cast<std::uint64_t>(o.usage->input));
+    t.output->inc(static_cast<std::uint64_t>(o.usage->output));
+    t.cached_input->inc(static_cast<std::uint64_t>(o.usage->cached_input));
+    t.reasoning->inc(static_cast<std::uint64_t>(o.usage->reasoning));
+    t.cache_write->inc(static_cast<std::uint64_t>(o.usage->cache_write));
+    cells.cost->add(o.cost_nanos);
+  }
+  AccessRecord r;
+  r.request_id = ctx.request_id;
+  if (o.tenant != kNoTenant) {
+    r.tenant = snap.config().tenants[o.tenant].name;
+  }
+  r.method = ctx.request.method_string();
+  r.path = path_of(ctx.request.target());
+  r.model = o.alias != nullptr ? std::string_view(o.alias->name) : std::string_view();
+  r.backend = o.backend != nullptr && o.status != 0 ? std::string_view(o.backend->spec->name)
+                                                    : std::string_view();
+  r.status = o.status;
+  r.stream = o.stream;
+  r.attempts = o.attempts;
+  r.duration_ms = millis(total);
+  r.ttft_ms = o.first_byte ? millis(*o.first_byte - ctx.received) : -1;
+  r.upstream_ms = millis(o.upstream);
+  r.overhead_us = std::chrono::duration<double, std::micro>(overhead).count();
+  if (o.usage) {
+    r.tokens_in = o.usage->input;
+    r.tokens_out = o.usage->output;
+  }
+  r.cost_nanos = o.cost_nanos;
+  r.sensitivity = o.sensitivity;
+  r.error = o.error;
+  ctx.worker.access_log.write(r);
+}
+
+asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes) {
+  const auto t = Clock::now();
+  const auto ec = co_await ctx.downstream.write(bytes);
+  o.io_wait += Clock::now() - t;
+  co_return !ec;
+}
+
+namespace {
+
+// A complete error response in the client's dialect (OpenAI's error object, or Anthropic's).
+std::string client_error_response(const RequestContext& ctx, unsigned status,
+                                  std::string_view message, std::string_view code,
+                                  std::string_view extra_headers) {
+  if (ctx.dialect == Dialect::anthropic) {
+    return json_response(status,
+                         adapters::openai_error_to_anthropic(
+                             status, error_json(message, error_type_for(status), code)),
+                         extra_headers);
+  }
+  return error_response(status, message, code, extra_headers);
+}
+
+}  // namespace
+
+asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
+                                 std::string_view message, std::string_view code,
+                                 std::string_view extra_headers) {
+  o.status = status;
+  std::string headers = ctx.common_headers();
+  headers += extra_headers;
+  const bool ok = co_await send(ctx, o, client_error_response(ctx, status, message, code, headers));
+  record(ctx, o);
+  co_return ok && !ctx.close;
+}
+
+namespace {
+
+// What a data-plane path names.
+struct Route {
+  std::optional<Endpoint> endpoint;  // an OpenAI-shaped model endpoint
+  bool messages = false;             // POST /v1/messages (Anthropic's shape)
+  bool models = false;               // /v1/models, /v1/models/{id}
+  bool chat() const { return endpoint.has_value() || messages; }
+};
+
+Route route_of(std::string_view path) {
+  Route r;
+  r.endpoint = path == "/v1/chat/completions" ? std::optional(Endpoint::chat)
+               : path == "/v1/completions"    ? std::optional(Endpoint::completions)
+               : path == "/v1/embeddings"     ? std::optional(Endpoint::embeddings)
+                                              : std::nullopt;
+  r.messages = path == "/v1/messages";
+  r.models = path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11);
+  return r;
+}
+
+struct Refusal {
+  unsigned status = 0;
+  std::string message;
+  std::string_view code;
+};
+
+// What the header alone condemns: an unknown path (404) or a missing or wrong API key (401).
+// Sets `tenant` otherwise. Sets the dialect of every answer from here on.
+std::optional<Refusal> refusal_of(RequestContext& ctx, const Route& route, std::size_t& tenant) {
+  const Request& req = ctx.request;
+  if (route.messages) {
+    ctx.dialect = Dialect::anthropic;
+  }
+  if (!route.chat() && !route.models) {
+    std::string msg = "Invalid URL (";
+    msg += req.method_string();
+    msg += ' ';
+    msg += path_of(req.target()).substr(0, 256);
+    msg += ')';
+    return Refusal{404, std::move(msg), "unknown_url"};
+  }
+  const std::optional<std::size_t> found = ctx.snapshot.authenticate(api_key_of(req));
+  if (!found) {
+    const bool missing = api_key_of(req).empty();
+    return Refusal{401,
+                   !missing ? "Incorrect API key provided."
+                   : ctx.dialect == Dialect::anthropic
+                       ? "x-api-key header is required"
+                       : "You didn't provide an API key. Send it as "
+                         "'Authorization: Bearer YOUR_KEY'.",
+                   missing ? "missing_api_key" : "invalid_api_key"};
+  }
+  tenant = *found;
+  return std::nullopt;
+}
+
+void assign_request_id(RequestContext& ctx) {
+  const std::string_view client_id = ctx.request["x-request-id"];
+  ctx.request_id =
+      acceptable_request_id(client_id) ? std::string(client_id) : ctx.worker.next_request_id();
+}
+
+}  // namespace
+
+asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {
+  std::size_t tenant = 0;
+  std::optional<Refusal> refusal = refusal_of(ctx, route_of(path_of(ctx.request.target())), tenant);
+  if (!refusal) {
+    co_return false;
+  }
+  assign_request_id(ctx);
+  Outcome o;
+  co_await send_error(ctx, o, refusal->status, refusal->message, refusal->code);
+  co_return true;
+}
+
+asio::awaitable<bool> handle_data(RequestContext& ctx) {
+  const Request& req = ctx.request;
+  assign_request_id(ctx);
+  const std::string_view path = path_of(req.target());
+  const Route route = route_of(path);
+  Outcome o;
+  std::size_t tenant = 0;
+  if (std::optional<Refusal> refusal = refusal_of(ctx, route, tenant)) {
+    co_return co_await send_error(ctx, o, refusal->status, refusal->message, refusal->code);
+  }
+  o.tenant = tenant;
+
+  if (route.chat()) {
+    if (req.method() != http::verb::post) {
+      co_return co_await send_error(ctx, o, 405,
+                                    "Method not allowed: use POST " + std::string(path) + ".", {},
+                                    "Allow: POST\r\n");
+    }
+    if (route.messages) {
+      co_return co_await handle_messages(ctx, tenant);
+    }
+    co_return co_await handle_chat(ctx, tenant, *route.endpoint, req.body());
+  }
+  if (req.method() != http::verb::get) {
+    co_return co_await send_error(ctx, o, 405, "Method not allowed: use GET.", {},
+                                  "Allow: GET\r\n");
+  }
+  co_return co_await handle_models(ctx, o, path);
+}
+
+}  // namespace sb::gateway

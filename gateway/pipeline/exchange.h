@@ -1,0 +1,75 @@
+#pragma once
+// Internal to the data plane: the facts of one request gathered along its way, the helpers that
+// write answers, and the one place a request's metrics and access-log line are recorded.
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "adapters/upstream/client.h"
+#include "adapters/usage.h"
+#include "gateway/net/handler.h"
+#include "gateway/runtime/request_stats.h"
+
+namespace sb::adapters {
+struct ChatFacts;
+}
+
+namespace sb::gateway {
+
+struct AliasRuntime;
+struct BackendRuntime;
+class Snapshot;
+
+struct Outcome {
+  std::size_t tenant = kNoTenant;
+  const AliasRuntime* alias = nullptr;
+  const BackendRuntime* backend = nullptr;  ///< the backend that answered (or failed last)
+  std::size_t rule_slot = 0;
+  unsigned status = 0;
+  bool stream = false;
+  unsigned attempts = 0;
+  Clock::duration io_wait{};                    ///< time awaiting the upstream or the client
+  Clock::duration upstream{};                   ///< time awaiting the upstream
+  std::optional<Clock::time_point> first_byte;  ///< first content byte sent (streams)
+  std::optional<adapters::Usage> usage;
+  bool usage_estimated = false;  ///< the upstream reported none; tokens are estimates
+  std::int64_t cost_nanos = 0;   ///< what the request cost (policies::Nanos)
+  std::string_view error;
+  std::string_view sensitivity;  ///< level name, once decided
+  int level = -1;                ///< the same as an index, once decided
+};
+
+/// The request path without its query string.
+std::string_view path_of(std::string_view target);
+
+/// Records metrics and writes the access-log line. Call exactly once per request.
+void record(RequestContext& ctx, const Outcome& o);
+
+/// Writes complete response bytes; false when the client is gone.
+boost::asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes);
+
+/// Answers with an error in the client's dialect and records the request. Returns whether the
+/// connection may stay open.
+boost::asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
+                                        std::string_view message, std::string_view code = {},
+                                        std::string_view extra_headers = {});
+
+enum class Endpoint;
+
+/// The pipeline of the OpenAI model endpoints (chat.cc): decide, admit, dispatch, relay,
+/// reconcile — for chat completions, legacy completions and embeddings alike.
+/// `body` is the OpenAI request body (the client's, or one translated from another dialect);
+/// `original` the facts of the client's body when it was translated (scanned as well).
+boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint,
+                                         std::string_view body,
+                                         const adapters::ChatFacts* original = nullptr);
+/// POST /v1/messages (messages.cc): an Anthropic Messages request translated to chat completions,
+/// routed by the same pipeline, answered in Anthropic's shape.
+boost::asio::awaitable<bool> handle_messages(RequestContext& ctx, std::size_t tenant);
+
+}  // namespace sb::gateway

@@ -1,0 +1,123 @@
+#include "gateway/pipeline/request_facts.h"
+
+#include <boost/beast/core/string.hpp>
+
+namespace sb::gateway {
+
+std::string_view upstream_path(Endpoint e) {
+  switch (e) {
+    case Endpoint::chat:
+      return "/chat/completions";
+    case Endpoint::completions:
+      return "/completions";
+    case Endpoint::embeddings:
+      return "/embeddings";
+  }
+  return "/chat/completions";
+}
+
+namespace {
+
+unsigned unscannable_bits(const adapters::ChatFacts& f) {
+  return (f.token_ids ? config::kUnscannableTokenIds : 0u) |
+         (f.audio ? config::kUnscannableAudio : 0u) | (f.files ? config::kUnscannableFiles : 0u) |
+         (f.images ? config::kUnscannableImages : 0u);
+}
+
+// The first value of header `name` (lower-case), empty when absent.
+std::string_view first(std::span<const HeaderLine> headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (boost::beast::iequals(k, name)) {
+      return v;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::object& body,
+                                     std::string_view model, std::size_t tenant,
+                                     const config::Config& config,
+                                     std::span<const HeaderLine> headers, FactsStorage& storage,
+                                     const adapters::ChatFacts* original) {
+  switch (endpoint) {
+    case Endpoint::chat:
+      adapters::collect_chat_facts(body, storage.chat);
+      break;
+    case Endpoint::completions:
+      adapters::collect_completion_facts(body, storage.chat);
+      break;
+    case Endpoint::embeddings:
+      adapters::collect_embedding_facts(body, storage.chat);
+      break;
+  }
+  const adapters::ChatFacts& chat = storage.chat;
+  unsigned unscannable = unscannable_bits(chat);
+
+  // Everything any backend may receive: the body, the body it was translated from, and the
+  // forwardable headers (names and values), appended to the body's text so that the detector
+  // scans one buffer without joining copies.
+  std::string& all = storage.chat.text;
+  const auto add = [&all](std::string_view line) {
+    if (!line.empty()) {
+      all += all.empty() ? "" : "\n";
+      all += line;
+    }
+  };
+  if (original != nullptr) {
+    add(original->text);
+    unscannable |= unscannable_bits(*original);
+  }
+  forwardable_headers(headers, storage.forwardable);
+  for (const auto& [name, value] : storage.forwardable) {
+    add(name);
+    add(value);
+  }
+  storage.chat.texts.clear();
+  if (!all.empty()) {
+    storage.chat.texts.emplace_back(all);
+  }
+
+  // Every x-data-classification line counts.
+  std::string_view classification;
+  std::size_t occurrences = 0;
+  storage.classification.clear();
+  for (const auto& [name, value] : headers) {
+    if (!value.empty() && boost::beast::iequals(name, "x-data-classification")) {
+      if (occurrences++ > 0) {
+        storage.classification.push_back(',');
+      }
+      storage.classification += value;
+      classification = value;
+    }
+  }
+  if (occurrences > 1) {
+    classification = storage.classification;
+  }
+
+  storage.headers.clear();
+  for (const std::string& name : config.policy_headers) {
+    if (const std::string_view v = first(headers, name); !v.empty()) {
+      storage.headers.emplace_back(name, v);
+    }
+  }
+  policies::RequestFacts facts;
+  facts.tenant = tenant;
+  facts.model = model;
+  facts.texts = storage.chat.texts;
+  facts.classification_header = classification;
+  facts.tier_header = first(headers, "x-capability-tier");
+  facts.estimated_prompt_tokens = chat.estimated_prompt_tokens;
+  facts.max_tokens = chat.max_tokens;
+  facts.tools = chat.tools;
+  facts.images = chat.images;
+  facts.json_schema = chat.json_schema;
+  facts.unscannable = unscannable;
+  facts.depth = chat.depth;
+  facts.reasoning_effort = chat.reasoning_effort;
+  facts.headers = storage.headers;
+  return facts;
+}
+
+}  // namespace sb::gateway

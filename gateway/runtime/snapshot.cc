@@ -1,0 +1,354 @@
+#include "gateway/runtime/snapshot.h"
+#include "gateway/observability/log.h"
+#include "gateway/observability/stats.h"
+#include "gateway/runtime/translators.h"
+#include "gateway/state/shared_store.h"
+#include "gateway/state/state_sync.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace sb::gateway {
+namespace {
+
+constexpr const char* kOutcomeNames[kOutcomes] = {"route", "forbidden",   "unavailable",
+                                                  "shed",  "bad_request", "unknown_model"};
+
+RouteStats route_stats(metrics::Registry& reg, const std::string& model,
+                       const std::string& backend) {
+  RouteStats out;
+  out.duration =
+      &reg.histogram(stats::kRequestDurationSeconds, {{"model", model}, {"backend", backend}},
+                     metrics::latency_buckets());
+  out.ttft = &reg.histogram(stats::kTimeToFirstTokenSeconds,
+                            {{"model", model}, {"backend", backend}}, metrics::latency_buckets());
+  return out;
+}
+
+std::uint64_t digest_prefix(std::string_view digest) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, digest.data(), std::min<std::size_t>(sizeof v, digest.size()));
+  return v;
+}
+
+}  // namespace
+
+std::string sha256(std::string_view key) {
+  // The algorithm is fetched once, and each thread keeps its context: EVP_sha256() on every call
+  // costs OpenSSL 3 a provider lookup under a lock, most of the digest's price for a short key.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx t;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (md == nullptr || t.ctx == nullptr || EVP_DigestInit_ex2(t.ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(t.ctx, key.data(), key.size()) != 1 ||
+      EVP_DigestFinal_ex(t.ctx, digest, &len) != 1) {
+    EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr);
+  }
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState& shared,
+                                                const Snapshot* previous,
+                                                std::vector<std::string>& errors) {
+  static std::atomic<std::uint64_t> generations{0};
+  auto snap = std::shared_ptr<Snapshot>(new Snapshot());
+  snap->generation_ = ++generations;
+  metrics::Registry& reg = shared.registry();
+  snap->registry_ = &reg;
+  snap->config_ = std::make_shared<const config::Config>(std::move(cfg));
+  const config::Config& c = *snap->config_;
+
+  std::string error;
+  if (previous != nullptr && previous->config().sensitivity == c.sensitivity) {
+    // Compiling the detector database dominates a reload; unchanged settings reuse it.
+    snap->engine_ =
+        policies::Engine::build(snap->config_, previous->engine().shared_detector(), error);
+  } else {
+    snap->engine_ = policies::Engine::build(snap->config_, error);
+  }
+  if (!snap->engine_) {
+    errors.push_back(error);
+    return nullptr;
+  }
+  snap->memory_ = std::make_shared<policies::MemoryState>(c);
+  if (previous != nullptr) {
+    snap->memory_->carry_over(*previous->memory_);
+  }
+  snap->state_ = snap->memory_.get();
+  if (StateSync* sync = shared.state_sync(c.state)) {
+    snap->shared_store_ = std::make_shared<SharedStore>(*snap->config_, *sync, snap->memory_);
+    snap->state_ = snap->shared_store_.get();
+  }
+
+  for (std::size_t i = 0; i < c.backends.size(); ++i) {
+    const config::Backend& b = c.backends[i];
+    auto rt = std::make_unique<BackendRuntime>();
+    rt->index = i;
+    rt->spec = &b;
+    rt->hosting = config::to_string(b.hosting);
+    rt->openai_wire = speaks_openai_wire(b);
+    rt->chat_translated = chat_translated(b);
+    rt->azure = b.provider == config::Provider::azure_openai;
+    rt->engine = &engine_of(b);
+    auto ep = upstream::Endpoint::parse(b.base_url);
+    if (!ep) {
+      errors.push_back("backends." + b.name + ".base_url: invalid URL '" + b.base_url + "'");
+      continue;
+    }
+    rt->endpoint = *ep;
+    if (ep->tls) {
+      rt->tls = upstream::make_client_tls_context(b.ca_file, b.tls_verify, error);
+      if (!rt->tls) {
+        errors.push_back("backends." + b.name + ".tls: " + error);
+        continue;
+      }
+    }
+    rt->translator_spec = backend_spec(b, rt->endpoint);
+    rt->timeouts.connect = b.timeouts.connect;
+    rt->timeouts.first_byte = b.timeouts.first_token;
+    rt->timeouts.idle = b.timeouts.idle;
+    rt->timeouts.total = b.timeouts.total;
+    if (!b.api_key.empty()) {
+      rt->credential_header = rt->azure ? "api-key" : "Authorization";  // Azure: never a bearer
+      rt->credential = rt->azure ? b.api_key : "Bearer " + b.api_key;
+    }
+    rt->headers.assign(b.headers.begin(), b.headers.end());
+    // https://platform.openai.com/docs/api-reference/authentication
+    if (!b.organization.empty()) {
+      rt->headers.emplace_back("OpenAI-Organization", b.organization);
+    }
+    if (!b.project.empty()) {
+      rt->headers.emplace_back("OpenAI-Project", b.project);
+    }
+    for (int k = 1; k <= static_cast<int>(upstream::ErrorKind::too_large); ++k) {
+      const auto kind = static_cast<upstream::ErrorKind>(k);
+      rt->upstream_errors[static_cast<std::size_t>(k)] =
+          &reg.counter(stats::kUpstreamErrorsTotal,
+                       {{"backend", b.name}, {"kind", std::string(upstream::to_string(kind))}});
+    }
+    rt->upstream_http_5xx =
+        &reg.counter(stats::kUpstreamErrorsTotal, {{"backend", b.name}, {"kind", "http_5xx"}});
+    rt->retries = &reg.counter(stats::kRetriesTotal, {{"backend", b.name}});
+    CircuitSettings breaker;
+    breaker.consecutive_failures = b.circuit_breaker.consecutive_failures;
+    breaker.error_rate = b.circuit_breaker.error_rate;
+    breaker.min_requests = b.circuit_breaker.min_requests;
+    breaker.window = b.circuit_breaker.window;
+    breaker.open_for = b.circuit_breaker.open_for;
+    breaker.max_open_for = b.circuit_breaker.max_open_for;
+    breaker.probe_timeout =
+        std::max<std::chrono::milliseconds>(b.timeouts.total, std::chrono::milliseconds(1'000));
+    rt->circuit = shared.circuit(b.name, breaker);
+    reg.double_gauge(stats::kBackendInfo, {{"backend", b.name},
+                                           {"provider", std::string(config::to_string(b.provider))},
+                                           {"hosting", std::string(config::to_string(b.hosting))}})
+        .set(1);
+    rt->up = &reg.double_gauge(stats::kBackendUp, {{"backend", b.name}});
+    rt->in_flight = &reg.gauge(stats::kBackendInFlight, {{"backend", b.name}});
+    snap->backends_.push_back(std::move(rt));
+  }
+  if (!errors.empty()) {
+    return nullptr;
+  }
+
+  boost::json::array data;
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  for (std::size_t i = 0; i < c.models.size(); ++i) {
+    const config::ModelAlias& m = c.models[i];
+    auto alias = std::make_unique<AliasRuntime>();
+    alias->index = i;
+    alias->name = m.name;
+    for (const config::Backend& b : c.backends) {
+      alias->per_backend.push_back(route_stats(reg, m.name, b.name));
+    }
+    alias->none = route_stats(reg, m.name, "none");
+    boost::json::object entry;
+    entry["id"] = m.name;
+    entry["object"] = "model";
+    entry["created"] = created;
+    entry["owned_by"] = "switchboard";
+    data.push_back(std::move(entry));
+    snap->alias_index_.emplace(alias->name, alias.get());
+    snap->aliases_.push_back(std::move(alias));
+  }
+  boost::json::object models;
+  models["object"] = "list";
+  models["data"] = std::move(data);
+  snap->models_body_ = boost::json::serialize(models);
+
+  for (std::size_t t = 0; t < c.tenants.size(); ++t) {
+    const config::Tenant& tenant = c.tenants[t];
+    TenantRuntime rt;
+    rt.name = tenant.name;
+    rt.savings = &reg.money_counter(stats::kSavingsUsdTotal, {{"tenant", tenant.name}});
+    rt.reference_cost =
+        &reg.money_counter(stats::kReferenceCostUsdTotal, {{"tenant", tenant.name}});
+    const char* kinds[3] = {"requests", "tokens", "budget"};
+    for (std::size_t k = 0; k < 3; ++k) {
+      rt.rate_limited[k] =
+          &reg.counter(stats::kRateLimitedTotal, {{"tenant", tenant.name}, {"kind", kinds[k]}});
+    }
+    for (const auto& [period, limit] : {std::pair{"daily", tenant.budget.daily_usd},
+                                        std::pair{"monthly", tenant.budget.monthly_usd}}) {
+      if (limit) {
+        reg.money_gauge(stats::kBudgetLimitUsd, {{"tenant", tenant.name}, {"period", period}})
+            .set(policies::usd_to_nanos(*limit));
+      }
+    }
+    if (tenant.budget.daily_usd) {
+      rt.budget_daily = &reg.money_gauge(stats::kBudgetRemainingUsd,
+                                         {{"tenant", tenant.name}, {"period", "daily"}});
+    }
+    if (tenant.budget.monthly_usd) {
+      rt.budget_monthly = &reg.money_gauge(stats::kBudgetRemainingUsd,
+                                           {{"tenant", tenant.name}, {"period", "monthly"}});
+    }
+    snap->tenants_.push_back(std::move(rt));
+    for (const std::string& digest : tenant.key_hashes) {
+      snap->key_index_[digest_prefix(digest)].push_back({digest, t});
+    }
+  }
+  if (const config::Tenant* anon = c.find_tenant(c.auth.anonymous_tenant)) {
+    snap->anonymous_ = static_cast<std::size_t>(anon - c.tenants.data());
+  }
+
+  // Decisions by rule and outcome; index 0 = no rule.
+  auto decision_cells = [&](const std::string& rule) {
+    std::array<metrics::Counter*, kOutcomes> cells{};
+    for (std::size_t o = 0; o < kOutcomes; ++o) {
+      cells[o] =
+          &reg.counter(stats::kDecisionsTotal, {{"rule", rule}, {"outcome", kOutcomeNames[o]}});
+    }
+    return cells;
+  };
+  snap->stats_.decisions.push_back(decision_cells("none"));
+  if (c.policies.empty()) {
+    snap->rule_index_.emplace("default", 1);
+    snap->stats_.decisions.push_back(decision_cells("default"));
+  }
+  for (const config::Policy& p : c.policies) {
+    snap->rule_index_.emplace(p.name, snap->stats_.decisions.size());
+    snap->stats_.decisions.push_back(decision_cells(p.name));
+  }
+  const auto& entities = snap->engine_->detector().entity_names();
+  for (const std::string& level : c.sensitivity.levels.names) {
+    std::vector<metrics::Counter*> row;
+    row.push_back(
+        &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", "none"}}));
+    for (const std::string& entity : entities) {
+      row.push_back(
+          &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", entity}}));
+    }
+    snap->stats_.sensitive.push_back(std::move(row));
+    // Where each level was served: one count per request, "none" when it reached no backend.
+    std::vector<metrics::Counter*> served;
+    served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
+                                  {{"level", level}, {"backend", "none"}, {"hosting", "none"}}));
+    for (const config::Backend& b : c.backends) {
+      served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
+                                    {{"level", level},
+                                     {"backend", b.name},
+                                     {"hosting", std::string(config::to_string(b.hosting))}}));
+    }
+    snap->stats_.served.push_back(std::move(served));
+  }
+
+  snap->stats_.overhead = &reg.histogram(stats::kOverheadSeconds, {}, metrics::overhead_buckets());
+  snap->stats_.unrouted = route_stats(reg, "none", "none");
+  return snap;
+}
+
+const AliasRuntime* Snapshot::find_alias(std::string_view name) const {
+  const auto it = alias_index_.find(name);
+  return it == alias_index_.end() ? nullptr : it->second;
+}
+
+SharedState::SharedState(metrics::Registry& registry) : registry_(registry) {}
+SharedState::~SharedState() = default;
+
+StateSync* SharedState::state_sync(const config::StateSettings& settings) {
+  std::lock_guard lock(mutex_);
+  if (state_sync_ == nullptr && settings.store == config::StateSettings::Store::redis) {
+    state_sync_ = std::make_unique<StateSync>(settings, registry_, state_clock_);
+  } else if (state_sync_ != nullptr && (settings.store != config::StateSettings::Store::redis ||
+                                        settings.url != state_sync_->settings().url ||
+                                        settings.prefix != state_sync_->settings().prefix)) {
+    // The connection, the key space and the leases belong to the process: a change of store,
+    // URL or prefix takes effect at the next start.
+    log::warn("state: a changed store, url or prefix needs a restart; the running store is kept",
+              {{"url", state_sync_->settings().url}});
+  }
+  return state_sync_.get();
+}
+
+std::shared_ptr<Circuit> SharedState::circuit(const std::string& name,
+                                              const CircuitSettings& settings) {
+  std::lock_guard lock(mutex_);
+  auto& slot = circuits_[name];
+  if (!slot || slot->settings() != settings) {
+    slot = std::make_shared<Circuit>(settings);
+  }
+  return slot;
+}
+
+std::size_t Snapshot::rule_slot(std::string_view rule) const {
+  const auto it = rule_index_.find(rule);
+  return it == rule_index_.end() ? 0 : it->second;
+}
+
+std::optional<std::size_t> Snapshot::authenticate(std::string_view api_key) const {
+  if (api_key.empty() || key_index_.empty()) {
+    return anonymous_;
+  }
+  // Keys are never compared, only their SHA-256 digests, and those in constant time: the bucket
+  // lookup on the first 8 digest bytes reveals nothing usable about the key itself.
+  const std::string digest = sha256(api_key);
+  const auto it = key_index_.find(digest_prefix(digest));
+  if (it == key_index_.end()) {
+    return std::nullopt;
+  }
+  for (const KeyEntry& e : it->second) {
+    if (e.digest.size() == digest.size() &&
+        CRYPTO_memcmp(e.digest.data(), digest.data(), digest.size()) == 0) {
+      return e.tenant;
+    }
+  }
+  return std::nullopt;
+}
+
+void Snapshot::refresh_gauges() const {
+  const auto now = Circuit::Clock::now();
+  for (const auto& b : backends_) {
+    b->in_flight->set(state_->backend_in_flight(b->index));
+    b->up->set(b->circuit->healthy() ? backend_up_value(b->circuit->state(now)) : 0.0);
+  }
+  for (std::size_t t = 0; t < tenants_.size(); ++t) {
+    if (tenants_[t].budget_daily != nullptr) {
+      tenants_[t].budget_daily->set(
+          state_->budget_remaining(t, config::BudgetPeriod::daily).value_or(0));
+    }
+    if (tenants_[t].budget_monthly != nullptr) {
+      tenants_[t].budget_monthly->set(
+          state_->budget_remaining(t, config::BudgetPeriod::monthly).value_or(0));
+    }
+  }
+}
+
+}  // namespace sb::gateway
