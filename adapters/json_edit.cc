@@ -181,17 +181,28 @@ std::size_t skip_value(std::string_view t, std::size_t i) {
   return npos;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
+/// JSON's two-character escapes: the letter after the backslash, the byte it stands for.
+constexpr char kSimpleEscapes[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+
+/// The byte `\<letter>` stands for, or -1 when it is not a simple escape (\u is not).
+int unescaped_byte(char letter) {
+  for (const char* p = kSimpleEscapes; *p != '\0'; p += 2) {
+    if (p[0] == letter) {
+      return static_cast<unsigned char>(p[1]);
+    }
   }
   return -1;
+}
+
+/// The letter that escapes `byte` (`\n` for a line feed), or 0 when it has none ('/' is never
+/// escaped on output).
+char escape_letter(char byte) {
+  for (const char* p = kSimpleEscapes; *p != '\0'; p += 2) {
+    if (p[1] == byte && p[0] != '/') {
+      return p[0];
+    }
+  }
+  return 0;
 }
 
 /// Reads the 4 hex digits at `raw[i..i+4)`; -1 when malformed.
@@ -254,31 +265,11 @@ bool unescape(std::string_view raw, std::string& out) {
       return false;
     }
     i = bs + 2;
+    if (const int b = unescaped_byte(raw[bs + 1]); b >= 0) {
+      out.push_back(static_cast<char>(b));
+      continue;
+    }
     switch (raw[bs + 1]) {
-      case '"':
-        out.push_back('"');
-        break;
-      case '\\':
-        out.push_back('\\');
-        break;
-      case '/':
-        out.push_back('/');
-        break;
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
       case 'u': {
         const long hi = read_hex4(raw, i);
         if (hi < 0) {
@@ -311,6 +302,14 @@ bool unescape(std::string_view raw, std::string& out) {
 
 }  // namespace
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  const char lower = static_cast<char>(c | 0x20);
+  return lower >= 'a' && lower <= 'f' ? lower - 'a' + 10 : -1;
+}
+
 bool decode_escapes_lenient(std::string_view s, std::string& out) {
   out.reserve(out.size() + s.size());
   bool changed = false;
@@ -320,17 +319,10 @@ bool decode_escapes_lenient(std::string_view s, std::string& out) {
       continue;
     }
     const char e = s[i + 1];
-    const char* simple = "\"\"\\\\//b\bf\fn\nr\rt\t";
-    bool done = false;
-    for (const char* p = simple; *p != '\0'; p += 2) {
-      if (p[0] == e) {
-        out.push_back(p[1]);
-        ++i;
-        changed = done = true;
-        break;
-      }
-    }
-    if (done) {
+    if (const int b = unescaped_byte(e); b >= 0) {
+      out.push_back(static_cast<char>(b));
+      ++i;
+      changed = true;
       continue;
     }
     const long hi = e == 'u' ? read_hex4(s, i + 2) : -1;
@@ -543,33 +535,12 @@ std::string quote(std::string_view s) {
     out.append(s.substr(run, i - run));
     run = i + 1;
     out.push_back('\\');
-    switch (c) {
-      case '"':
-        out.push_back('"');
-        break;
-      case '\\':
-        out.push_back('\\');
-        break;
-      case '\b':
-        out.push_back('b');
-        break;
-      case '\f':
-        out.push_back('f');
-        break;
-      case '\n':
-        out.push_back('n');
-        break;
-      case '\r':
-        out.push_back('r');
-        break;
-      case '\t':
-        out.push_back('t');
-        break;
-      default:
-        out.append("u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xF]);
-        break;
+    if (const char letter = escape_letter(static_cast<char>(c)); letter != 0) {
+      out.push_back(letter);
+    } else {
+      out.append("u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
     }
   }
   out.append(s.substr(run));

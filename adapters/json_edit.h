@@ -47,6 +47,9 @@ bool remove_member(std::string& text, std::string_view key, std::span<const Json
 /// `v` is not a finite number.
 std::optional<std::string> json_number_text(const boost::json::value& v);
 
+/// The value of one hexadecimal digit (either case), or -1.
+int hex_digit(char c);
+
 /// JSON string literal for `s`, quotes included, escaped per RFC 8259.
 std::string quote(std::string_view s);
 

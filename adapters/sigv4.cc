@@ -1,5 +1,7 @@
 #include "adapters/sigv4.h"
 
+#include "adapters/json_edit.h"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -51,19 +53,6 @@ bool is_unreserved(unsigned char c) {
          c == '.' || c == '_' || c == '~';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 /// Decodes %XX escapes (a malformed escape is kept literally). '+' stays '+': SigV4 query
 /// components are RFC 3986, not form encoding.
 std::string percent_decode(std::string_view s) {
@@ -71,8 +60,8 @@ std::string percent_decode(std::string_view s) {
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
+      const int hi = hex_digit(s[i + 1]);
+      const int lo = hex_digit(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
