@@ -154,6 +154,11 @@ void ConfigBuilder::read_license(const Located& section, Backend& b) {
 
 HealthCheck ConfigBuilder::read_health_check(const Located& section) {
   HealthCheck h;
+  const auto threshold = [this](unsigned& target) {
+    return [this, &target](const Located& v) {
+      assign(target, r_.integer(v, 1, 100, "expected an integer from 1 to 100"));
+    };
+  };
   r_.read_map(section, {
                            {"interval", kOptional,
                             [&](const Located& v) { assign(h.interval, r_.duration(v, false)); }},
@@ -175,16 +180,8 @@ HealthCheck ConfigBuilder::read_health_check(const Located& section) {
                               }
                               h.path = std::move(*p);
                             }},
-                           {"unhealthy_threshold", kOptional,
-                            [&](const Located& v) {
-                              assign(h.unhealthy_threshold,
-                                     r_.integer(v, 1, 100, "expected an integer from 1 to 100"));
-                            }},
-                           {"healthy_threshold", kOptional,
-                            [&](const Located& v) {
-                              assign(h.healthy_threshold,
-                                     r_.integer(v, 1, 100, "expected an integer from 1 to 100"));
-                            }},
+                           {"unhealthy_threshold", kOptional, threshold(h.unhealthy_threshold)},
+                           {"healthy_threshold", kOptional, threshold(h.healthy_threshold)},
                        });
   return h;
 }

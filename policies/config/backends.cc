@@ -267,32 +267,19 @@ void ConfigBuilder::check_closed_provider(const BackendNodes& n, const Backend& 
 // `api_key_file`: the key is read now, so a missing or unreadable secret fails the load (and a
 // reload keeps the running config) instead of failing every request later.
 void ConfigBuilder::read_api_key_file(const Located& v, Backend& b) {
-  std::string path;
-  std::optional<std::string> key = r_.file_contents(v, kMaxKeyFileBytes, &path);
-  const WipeOnExit wipe_key(key);
-  if (!b.api_key.empty()) {
-    r_.error(v, "only one of api_key and api_key_file may be set");
-    return;
-  }
-  if (!key) {
-    return;
-  }
-  if (std::optional<std::string> exposed = exposed_secret_file(path)) {
-    r_.error(v, std::move(*exposed));
-    return;
-  }
-  strip_one_newline(*key);
-  if (key->empty()) {
-    r_.error(v, "key file is empty");
-    return;
-  }
-  // The key becomes a header value: a stray line break would split the request.
-  if (!valid_header_value(*key)) {
-    r_.error(v, "key file must hold the key on one line (control characters found)");
-    return;
-  }
-  assign_secret(b.api_key, std::move(key));
-  b.api_key_file = std::move(path);
+  const SecretFile kind{"key",
+                        b.api_key.empty() ? "" : "only one of api_key and api_key_file may be set"};
+  read_secret_file(
+      v, kind,
+      [&](const std::string& key) {
+        // The key becomes a header value: a stray line break would split the request.
+        if (!valid_header_value(key)) {
+          r_.error(v, "key file must hold the key on one line (control characters found)");
+          return false;
+        }
+        return true;
+      },
+      b.api_key, b.api_key_file);
 }
 
 void ConfigBuilder::read_api_version(const Located& section, const std::optional<Located>& v,

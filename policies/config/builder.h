@@ -100,6 +100,19 @@ class ConfigBuilder {
   static std::function<void(const Located&)> keep(std::optional<Located>& slot) {
     return [&slot](const Located& v) { slot = v; };
   }
+  // A secret kept in a file: `noun` words `NOUN file is empty`; a non-empty `conflict` is
+  // reported instead of reading it (another key already gave the secret).
+  struct SecretFile {
+    std::string_view noun;
+    std::string_view conflict;
+  };
+  /// The secret in the file `v` names (api_key_file, admin.token_file, state.password_file): at
+  /// most kMaxKeyFileBytes, readable by its owner only, one trailing newline removed, not empty,
+  /// and accepted by `valid` (which reports why not). Stored in `target`, its resolved path in
+  /// `path_out`. False after an error.
+  bool read_secret_file(const Located& v, const SecretFile& kind,
+                        const std::function<bool(const std::string&)>& valid, SecretString& target,
+                        std::string& path_out);
   /// Remembers where `path` was written, for errors found after loading (Config::positions).
   void mark(std::string path, const Located& where);
 

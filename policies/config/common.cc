@@ -97,6 +97,36 @@ void assign_secret(SecretString& target, std::optional<std::string>&& value) {
   }
 }
 
+bool ConfigBuilder::read_secret_file(const Located& v, const SecretFile& kind,
+                                     const std::function<bool(const std::string&)>& valid,
+                                     SecretString& target, std::string& path_out) {
+  std::string path;
+  std::optional<std::string> secret = r_.file_contents(v, kMaxKeyFileBytes, &path);
+  const WipeOnExit wipe_secret(secret);
+  if (!kind.conflict.empty()) {
+    r_.error(v, std::string(kind.conflict));
+    return false;
+  }
+  if (!secret) {
+    return false;
+  }
+  if (std::optional<std::string> exposed = exposed_secret_file(path)) {
+    r_.error(v, std::move(*exposed));
+    return false;
+  }
+  strip_one_newline(*secret);
+  if (secret->empty()) {
+    r_.error(v, std::string(kind.noun) + " file is empty");
+    return false;
+  }
+  if (!valid(*secret)) {
+    return false;
+  }
+  assign_secret(target, std::move(secret));
+  path_out = std::move(path);
+  return true;
+}
+
 void ConfigBuilder::mark(std::string path, const Located& where) {
   config_.positions.insert_or_assign(std::move(path), std::pair{where.line, where.column});
 }

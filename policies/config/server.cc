@@ -244,27 +244,9 @@ bool ConfigBuilder::valid_admin_token(const Located& v, std::string_view token) 
 }
 
 bool ConfigBuilder::read_admin_token_file(const Located& v, AdminSettings& a) {
-  std::string path;
-  std::optional<std::string> token = r_.file_contents(v, kMaxKeyFileBytes, &path);
-  const WipeOnExit wipe_token(token);
-  if (!token) {
-    return false;
-  }
-  if (std::optional<std::string> exposed = exposed_secret_file(path)) {
-    r_.error(v, std::move(*exposed));
-    return false;
-  }
-  strip_one_newline(*token);
-  if (token->empty()) {
-    r_.error(v, "token file is empty");
-    return false;
-  }
-  if (!valid_admin_token(v, *token)) {
-    return false;
-  }
-  assign_secret(a.token, std::move(token));
-  a.token_file = std::move(path);
-  return true;
+  return read_secret_file(
+      v, {"token", ""}, [&](const std::string& t) { return valid_admin_token(v, t); }, a.token,
+      a.token_file);
 }
 
 }  // namespace sb::config::detail

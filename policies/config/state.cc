@@ -29,7 +29,8 @@ bool valid_state_prefix(std::string_view prefix) {
 struct ConfigBuilder::StateNodes {
   std::string store = "memory";
   std::optional<Located> url, username, password, password_file, database, tls, prefix;
-  std::optional<Located> reconnect, lease, sync_interval, on_unavailable;
+  std::optional<Located> connect_timeout, command_timeout, reconnect, lease, sync_interval,
+      on_unavailable;
   std::vector<std::string> given;  // keys set, for the notice under `store: memory`
 };
 
@@ -66,17 +67,10 @@ void ConfigBuilder::read_state(const Located& section) {
 }
 
 bool ConfigBuilder::read_state_keys(const Located& section, StateNodes& n) {
-  StateSettings& s = config_.state;
   auto note = [&n](std::string_view key, std::optional<Located>& slot) {
     return [&slot, &n, key](const Located& v) {
       slot = v;
       n.given.emplace_back(key);
-    };
-  };
-  auto duration = [this, &n](std::string_view key, Duration& target) {
-    return [this, &target, &n, key](const Located& v) {
-      n.given.emplace_back(key);
-      assign(target, r_.duration(v, false));
     };
   };
   return r_.read_map(
@@ -90,8 +84,8 @@ bool ConfigBuilder::read_state_keys(const Located& section, StateNodes& n) {
                    {"database", kOptional, note("database", n.database)},
                    {"tls", kOptional, note("tls", n.tls)},
                    {"prefix", kOptional, note("prefix", n.prefix)},
-                   {"connect_timeout", kOptional, duration("connect_timeout", s.connect_timeout)},
-                   {"command_timeout", kOptional, duration("command_timeout", s.command_timeout)},
+                   {"connect_timeout", kOptional, note("connect_timeout", n.connect_timeout)},
+                   {"command_timeout", kOptional, note("command_timeout", n.command_timeout)},
                    {"reconnect", kOptional, note("reconnect", n.reconnect)},
                    {"on_unavailable", kOptional, note("on_unavailable", n.on_unavailable)},
                    {"lease", kOptional, note("lease", n.lease)},
@@ -123,6 +117,12 @@ void ConfigBuilder::read_state_credentials(const StateNodes& n, StateSettings& s
 }
 
 void ConfigBuilder::read_state_options(const StateNodes& n, StateSettings& s) {
+  if (n.connect_timeout) {
+    assign(s.connect_timeout, r_.duration(*n.connect_timeout, false));
+  }
+  if (n.command_timeout) {
+    assign(s.command_timeout, r_.duration(*n.command_timeout, false));
+  }
   if (n.database) {
     assign(s.database,
            r_.integer(*n.database, 0, kMaxRedisDatabase,
@@ -276,26 +276,9 @@ bool ConfigBuilder::valid_redis_password(const Located& v, std::string_view pass
 }
 
 void ConfigBuilder::read_redis_password_file(const Located& v, StateSettings& s) {
-  std::string path;
-  std::optional<std::string> password = r_.file_contents(v, kMaxKeyFileBytes, &path);
-  const WipeOnExit wipe_password(password);
-  if (!password) {
-    return;
-  }
-  if (std::optional<std::string> exposed = exposed_secret_file(path)) {
-    r_.error(v, std::move(*exposed));
-    return;
-  }
-  strip_one_newline(*password);
-  if (password->empty()) {
-    r_.error(v, "password file is empty");
-    return;
-  }
-  if (!valid_redis_password(v, *password)) {
-    return;
-  }
-  assign_secret(s.password, std::move(password));
-  s.password_file = std::move(path);
+  read_secret_file(
+      v, {"password", ""}, [&](const std::string& p) { return valid_redis_password(v, p); },
+      s.password, s.password_file);
 }
 
 }  // namespace sb::config::detail

@@ -11,14 +11,23 @@ namespace sb::config {
 
 using detail::parse_uint;
 
+namespace {
+
+// The index of the first non-digit of `text` at or after `from`.
+std::size_t digits_end(std::string_view text, std::size_t from) {
+  while (from < text.size() && text[from] >= '0' && text[from] <= '9') {
+    ++from;
+  }
+  return from;
+}
+
+}  // namespace
+
 // -------------------------------------------------------------------------------------------------
 // Units
 
 std::optional<Duration> parse_duration(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    ++i;
-  }
+  std::size_t i = digits_end(text, 0);
   std::optional<std::uint64_t> whole = parse_uint(text.substr(0, i));
   if (!whole) {
     return std::nullopt;
@@ -26,10 +35,8 @@ std::optional<Duration> parse_duration(std::string_view text) {
   std::uint64_t fraction = 0;
   std::uint64_t scale = 1;  // 10^(number of fraction digits)
   if (i < text.size() && text[i] == '.') {
-    std::size_t start = ++i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      ++i;
-    }
+    const std::size_t start = i + 1;
+    i = digits_end(text, start);
     // At least one digit after the point; at most 9, which bounds the arithmetic below.
     if (i == start || i - start > 9) {
       return std::nullopt;
@@ -69,10 +76,7 @@ std::optional<Duration> parse_duration(std::string_view text) {
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    ++i;
-  }
+  const std::size_t i = digits_end(text, 0);
   std::optional<std::uint64_t> n = parse_uint(text.substr(0, i));
   if (!n) {
     return std::nullopt;
@@ -110,13 +114,7 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
 // Values
 
 std::string_view to_string(Hosting h) {
-  switch (h) {
-    case Hosting::self_hosted:
-      return "self-hosted";
-    case Hosting::closed:
-      return "closed";
-  }
-  return "closed";
+  return h == Hosting::self_hosted ? "self-hosted" : "closed";
 }
 
 const Backend* Config::find_backend(std::string_view name) const {
