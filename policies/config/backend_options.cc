@@ -35,16 +35,12 @@ bool reserved_header(std::string_view lower) {
 
 void ConfigBuilder::read_timeouts(const Located& section, BackendTimeouts& t) {
   // A zero timeout would fail every request; "no timeout" is not offered on purpose.
-  r_.read_map(
-      section,
-      {
-          {"connect", kOptional,
-           [&](const Located& v) { assign(t.connect, r_.duration(v, false)); }},
-          {"first_token", kOptional,
-           [&](const Located& v) { assign(t.first_token, r_.duration(v, false)); }},
-          {"idle", kOptional, [&](const Located& v) { assign(t.idle, r_.duration(v, false)); }},
-          {"total", kOptional, [&](const Located& v) { assign(t.total, r_.duration(v, false)); }},
-      });
+  r_.read_map(section, {
+                           {"connect", kOptional, set_duration(t.connect, false)},
+                           {"first_token", kOptional, set_duration(t.first_token, false)},
+                           {"idle", kOptional, set_duration(t.idle, false)},
+                           {"total", kOptional, set_duration(t.total, false)},
+                       });
 }
 
 void ConfigBuilder::read_upstream_tls(const Located& section, Backend& b,
@@ -117,25 +113,19 @@ void ConfigBuilder::read_forward_headers(const Located& v, std::vector<std::stri
 void ConfigBuilder::read_price(const Located& section, Price& p) {
   bool tokens_per_second_ok = true;
   bool ok = r_.read_map(
-      section,
-      {
-          {"input_per_mtok", kOptional,
-           [&](const Located& v) { assign(p.input_per_mtok, r_.non_negative_number(v)); }},
-          {"output_per_mtok", kOptional,
-           [&](const Located& v) { assign(p.output_per_mtok, r_.non_negative_number(v)); }},
-          {"cached_input_per_mtok", kOptional,
-           [&](const Located& v) { assign(p.cached_input_per_mtok, r_.non_negative_number(v)); }},
-          {"cache_write_per_mtok", kOptional,
-           [&](const Located& v) { assign(p.cache_write_per_mtok, r_.non_negative_number(v)); }},
-          {"gpu_hour_usd", kOptional,
-           [&](const Located& v) { assign(p.gpu_hour_usd, r_.non_negative_number(v)); }},
-          {"tokens_per_second", kOptional,
-           [&](const Located& v) {
-             std::optional<double> n = r_.non_negative_number(v);
-             tokens_per_second_ok = n.has_value();
-             assign(p.tokens_per_second, std::move(n));
-           }},
-      });
+      section, {
+                   {"input_per_mtok", kOptional, set_number(p.input_per_mtok)},
+                   {"output_per_mtok", kOptional, set_number(p.output_per_mtok)},
+                   {"cached_input_per_mtok", kOptional, set_number(p.cached_input_per_mtok)},
+                   {"cache_write_per_mtok", kOptional, set_number(p.cache_write_per_mtok)},
+                   {"gpu_hour_usd", kOptional, set_number(p.gpu_hour_usd)},
+                   {"tokens_per_second", kOptional,
+                    [&](const Located& v) {
+                      std::optional<double> n = r_.non_negative_number(v);
+                      tokens_per_second_ok = n.has_value();
+                      assign(p.tokens_per_second, std::move(n));
+                    }},
+               });
   // The amortized cost per token is gpu_hour_usd / (3600 * tokens_per_second).
   if (ok && tokens_per_second_ok && p.gpu_hour_usd > 0 && p.tokens_per_second <= 0) {
     r_.error(section, "tokens_per_second must be greater than zero when gpu_hour_usd is set");
@@ -147,8 +137,7 @@ void ConfigBuilder::read_license(const Located& section, Backend& b) {
               {
                   {"name", kOptional,
                    [&](const Located& v) { assign(b.license_name, r_.non_empty_string(v)); }},
-                  {"commercial", kOptional,
-                   [&](const Located& v) { assign(b.license_commercial, r_.boolean(v)); }},
+                  {"commercial", kOptional, set_bool(b.license_commercial)},
               });
 }
 
@@ -160,10 +149,8 @@ HealthCheck ConfigBuilder::read_health_check(const Located& section) {
     };
   };
   r_.read_map(section, {
-                           {"interval", kOptional,
-                            [&](const Located& v) { assign(h.interval, r_.duration(v, false)); }},
-                           {"timeout", kOptional,
-                            [&](const Located& v) { assign(h.timeout, r_.duration(v, false)); }},
+                           {"interval", kOptional, set_duration(h.interval, false)},
+                           {"timeout", kOptional, set_duration(h.timeout, false)},
                            {"path", kOptional,
                             [&](const Located& v) {
                               std::optional<std::string> p = r_.non_empty_string(v);
@@ -187,33 +174,31 @@ HealthCheck ConfigBuilder::read_health_check(const Located& section) {
 }
 
 void ConfigBuilder::read_circuit_breaker(const Located& section, CircuitBreaker& c) {
-  r_.read_map(
-      section,
-      {
-          {"consecutive_failures", kOptional,
-           [&](const Located& v) {
-             assign(c.consecutive_failures,
-                    r_.integer(v, 0, 1000, "expected an integer from 0 (off) to 1000"));
-           }},
-          {"error_rate", kOptional,
-           [&](const Located& v) {
-             std::optional<double> rate = r_.number(v, "expected a fraction in (0, 1]");
-             if (rate && (*rate <= 0 || *rate > 1)) {
-               r_.error(v, "expected a fraction in (0, 1]");
-               return;
-             }
-             assign(c.error_rate, std::move(rate));
-           }},
-          {"min_requests", kOptional,
-           [&](const Located& v) {
-             assign(c.min_requests, r_.integer(v, 1, 1'000'000, "expected a positive integer"));
-           }},
-          {"window", kOptional, [&](const Located& v) { assign(c.window, r_.duration(v, false)); }},
-          {"open_for", kOptional,
-           [&](const Located& v) { assign(c.open_for, r_.duration(v, false)); }},
-          {"max_open_for", kOptional,
-           [&](const Located& v) { assign(c.max_open_for, r_.duration(v, false)); }},
-      });
+  r_.read_map(section,
+              {
+                  {"consecutive_failures", kOptional,
+                   [&](const Located& v) {
+                     assign(c.consecutive_failures,
+                            r_.integer(v, 0, 1000, "expected an integer from 0 (off) to 1000"));
+                   }},
+                  {"error_rate", kOptional,
+                   [&](const Located& v) {
+                     std::optional<double> rate = r_.number(v, "expected a fraction in (0, 1]");
+                     if (rate && (*rate <= 0 || *rate > 1)) {
+                       r_.error(v, "expected a fraction in (0, 1]");
+                       return;
+                     }
+                     assign(c.error_rate, std::move(rate));
+                   }},
+                  {"min_requests", kOptional,
+                   [&](const Located& v) {
+                     assign(c.min_requests,
+                            r_.integer(v, 1, 1'000'000, "expected a positive integer"));
+                   }},
+                  {"window", kOptional, set_duration(c.window, false)},
+                  {"open_for", kOptional, set_duration(c.open_for, false)},
+                  {"max_open_for", kOptional, set_duration(c.max_open_for, false)},
+              });
   if (c.max_open_for < c.open_for) {
     r_.error(section, "max_open_for must not be shorter than open_for");
   }
@@ -221,19 +206,16 @@ void ConfigBuilder::read_circuit_breaker(const Located& section, CircuitBreaker&
 
 void ConfigBuilder::read_retries(const Located& section) {
   RetrySettings& r = config_.retries;
-  r_.read_map(section,
-              {
-                  {"attempts", kOptional,
-                   [&](const Located& v) {
-                     assign(r.attempts, r_.integer(v, 1, 10, "expected an integer from 1 to 10"));
-                   }},
-                  {"backoff", kOptional,
-                   [&](const Located& v) { assign(r.backoff, r_.duration(v, true)); }},
-                  {"max_backoff", kOptional,
-                   [&](const Located& v) { assign(r.max_backoff, r_.duration(v, true)); }},
-                  {"max_retry_after", kOptional,
-                   [&](const Located& v) { assign(r.max_retry_after, r_.duration(v, true)); }},
-              });
+  r_.read_map(section, {
+                           {"attempts", kOptional,
+                            [&](const Located& v) {
+                              assign(r.attempts,
+                                     r_.integer(v, 1, 10, "expected an integer from 1 to 10"));
+                            }},
+                           {"backoff", kOptional, set_duration(r.backoff, true)},
+                           {"max_backoff", kOptional, set_duration(r.max_backoff, true)},
+                           {"max_retry_after", kOptional, set_duration(r.max_retry_after, true)},
+                       });
 }
 
 }  // namespace sb::config::detail

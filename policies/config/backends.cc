@@ -180,8 +180,7 @@ std::vector<YamlReader::Field> ConfigBuilder::backend_option_fields(Backend& b, 
          mark(v.path, v);
          read_upstream_tls(v, b, n.verify);
        }},
-      {"allow_insecure", kOptional,
-       [&](const Located& v) { assign(b.allow_insecure, r_.boolean(v)); }},
+      {"allow_insecure", kOptional, set_bool(b.allow_insecure)},
       {"headers", kOptional, [&](const Located& v) { read_headers(v, b.headers); }},
       {"forward_headers", kOptional,
        [&](const Located& v) { read_forward_headers(v, b.forward_headers); }},

@@ -113,6 +113,11 @@ class ConfigBuilder {
   bool read_secret_file(const Located& v, const SecretFile& kind,
                         const std::function<bool(const std::string&)>& valid, SecretString& target,
                         std::string& path_out);
+  // Field readers for plain values: the value converted and stored, or the error reported.
+  std::function<void(const Located&)> set_duration(Duration& target, bool allow_zero);
+  std::function<void(const Located&)> set_size(std::uint64_t& target, bool allow_zero);
+  std::function<void(const Located&)> set_bool(bool& target);
+  std::function<void(const Located&)> set_number(double& target);  ///< >= 0
   /// Remembers where `path` was written, for errors found after loading (Config::positions).
   void mark(std::string path, const Located& where);
 

@@ -127,6 +127,24 @@ bool ConfigBuilder::read_secret_file(const Located& v, const SecretFile& kind,
   return true;
 }
 
+std::function<void(const Located&)> ConfigBuilder::set_duration(Duration& target, bool allow_zero) {
+  return
+      [this, &target, allow_zero](const Located& v) { assign(target, r_.duration(v, allow_zero)); };
+}
+
+std::function<void(const Located&)> ConfigBuilder::set_size(std::uint64_t& target,
+                                                            bool allow_zero) {
+  return [this, &target, allow_zero](const Located& v) { assign(target, r_.size(v, allow_zero)); };
+}
+
+std::function<void(const Located&)> ConfigBuilder::set_bool(bool& target) {
+  return [this, &target](const Located& v) { assign(target, r_.boolean(v)); };
+}
+
+std::function<void(const Located&)> ConfigBuilder::set_number(double& target) {
+  return [this, &target](const Located& v) { assign(target, r_.non_negative_number(v)); };
+}
+
 void ConfigBuilder::mark(std::string path, const Located& where) {
   config_.positions.insert_or_assign(std::move(path), std::pair{where.line, where.column});
 }

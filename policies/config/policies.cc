@@ -286,8 +286,7 @@ void ConfigBuilder::read_route(const Located& v, Route& route, RuleNodes& nodes)
                               *o == "reject" ? OnUnavailable::reject : OnUnavailable::next_rule;
                         }
                       }},
-                     {"allow_lower_tier", kOptional,
-                      [&](const Located& x) { assign(route.allow_lower_tier, r_.boolean(x)); }},
+                     {"allow_lower_tier", kOptional, set_bool(route.allow_lower_tier)},
                      {"shed", kOptional,
                       [&](const Located& x) {
                         shed = x;

@@ -70,17 +70,12 @@ void ConfigBuilder::read_server(const Located& section) {
               {
                   {"listen", kOptional, [&](const Located& v) { read_server_listen(v); }},
                   {"threads", kOptional, [&](const Located& v) { read_threads(v); }},
-                  {"max_body_bytes", kOptional,
-                   [&](const Located& v) { assign(s.max_body_bytes, r_.size(v, false)); }},
-                  {"max_header_bytes", kOptional,
-                   [&](const Located& v) { assign(s.max_header_bytes, r_.size(v, false)); }},
-                  {"header_timeout", kOptional,
-                   [&](const Located& v) { assign(s.header_timeout, r_.duration(v, false)); }},
-                  {"idle_timeout", kOptional,
-                   [&](const Located& v) { assign(s.idle_timeout, r_.duration(v, false)); }},
+                  {"max_body_bytes", kOptional, set_size(s.max_body_bytes, false)},
+                  {"max_header_bytes", kOptional, set_size(s.max_header_bytes, false)},
+                  {"header_timeout", kOptional, set_duration(s.header_timeout, false)},
+                  {"idle_timeout", kOptional, set_duration(s.idle_timeout, false)},
                   // Zero is meaningful here: stop at once, without waiting for requests in flight.
-                  {"drain_timeout", kOptional,
-                   [&](const Located& v) { assign(s.drain_timeout, r_.duration(v, true)); }},
+                  {"drain_timeout", kOptional, set_duration(s.drain_timeout, true)},
                   {"max_connections", kOptional,
                    [&](const Located& v) {
                      assign(

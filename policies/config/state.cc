@@ -67,30 +67,32 @@ void ConfigBuilder::read_state(const Located& section) {
 }
 
 bool ConfigBuilder::read_state_keys(const Located& section, StateNodes& n) {
-  auto note = [&n](std::string_view key, std::optional<Located>& slot) {
-    return [&slot, &n, key](const Located& v) {
-      slot = v;
-      n.given.emplace_back(key);
-    };
+  // Every key but `store` is only remembered here (and noted as given), then read in order.
+  const std::pair<std::string_view, std::optional<Located>*> kept[] = {
+      {"url", &n.url},
+      {"username", &n.username},
+      {"password", &n.password},
+      {"password_file", &n.password_file},
+      {"database", &n.database},
+      {"tls", &n.tls},
+      {"prefix", &n.prefix},
+      {"connect_timeout", &n.connect_timeout},
+      {"command_timeout", &n.command_timeout},
+      {"reconnect", &n.reconnect},
+      {"on_unavailable", &n.on_unavailable},
+      {"lease", &n.lease},
+      {"sync_interval", &n.sync_interval},
   };
-  return r_.read_map(
-      section, {
-                   {"store", kOptional,
-                    [&](const Located& v) { assign(n.store, r_.one_of(v, "store", kStores)); }},
-                   {"url", kOptional, note("url", n.url)},
-                   {"username", kOptional, note("username", n.username)},
-                   {"password", kOptional, note("password", n.password)},
-                   {"password_file", kOptional, note("password_file", n.password_file)},
-                   {"database", kOptional, note("database", n.database)},
-                   {"tls", kOptional, note("tls", n.tls)},
-                   {"prefix", kOptional, note("prefix", n.prefix)},
-                   {"connect_timeout", kOptional, note("connect_timeout", n.connect_timeout)},
-                   {"command_timeout", kOptional, note("command_timeout", n.command_timeout)},
-                   {"reconnect", kOptional, note("reconnect", n.reconnect)},
-                   {"on_unavailable", kOptional, note("on_unavailable", n.on_unavailable)},
-                   {"lease", kOptional, note("lease", n.lease)},
-                   {"sync_interval", kOptional, note("sync_interval", n.sync_interval)},
-               });
+  std::vector<YamlReader::Field> fields{{"store", kOptional, [&](const Located& v) {
+                                           assign(n.store, r_.one_of(v, "store", kStores));
+                                         }}};
+  for (const auto& [key, slot] : kept) {
+    fields.push_back({key, kOptional, [&n, key, slot](const Located& v) {
+                        *slot = v;
+                        n.given.emplace_back(key);
+                      }});
+  }
+  return r_.read_map(section, fields);
 }
 
 // `username`, and `password` or `password_file` (the URL may have given both already).
@@ -210,16 +212,14 @@ void ConfigBuilder::read_state_tls(const Located& section, StateSettings& s, boo
 
 void ConfigBuilder::read_state_reconnect(const Located& section, StateSettings& s) {
   std::optional<Located> max_node;
-  r_.read_map(section,
-              {
-                  {"min", kOptional,
-                   [&](const Located& v) { assign(s.reconnect_min, r_.duration(v, false)); }},
-                  {"max", kOptional,
-                   [&](const Located& v) {
-                     max_node = v;
-                     assign(s.reconnect_max, r_.duration(v, false));
-                   }},
-              });
+  r_.read_map(section, {
+                           {"min", kOptional, set_duration(s.reconnect_min, false)},
+                           {"max", kOptional,
+                            [&](const Located& v) {
+                              max_node = v;
+                              assign(s.reconnect_max, r_.duration(v, false));
+                            }},
+                       });
   if (s.reconnect_min > s.reconnect_max) {
     r_.error(max_node ? *max_node : section, "reconnect.max (" +
                                                  std::to_string(s.reconnect_max.count()) +
