@@ -21,6 +21,11 @@
 // backends turned off by `egress: none`, tenants no request can use, detectors placed at the
 // highest level of a customised scale) go to Config::notices.
 //
+// The loader is in policies/config/: one file per section (server.cc, state.cc, sensitivity.cc,
+// tiers.cc, backends.cc with backend_options.cc, models.cc, tenants.cc, policies.cc), each with
+// its key table and parse functions; analysis.cc checks the config as a whole; load.cc reads the
+// document. Providers are rows of policies/providers.h; URLs are split by policies/url.h.
+//
 // Pure: no sockets, no Beast, no gateway includes. Thread-safety: the functions are reentrant; a
 // loaded Config is an immutable value.
 

@@ -24,22 +24,32 @@ struct ConfigBuilder::Sections {
 // aliases and tenants declared anywhere in the file. Errors are sorted by position at the end.
 void ConfigBuilder::read(const Located& root) {
   Sections s;
-  r_.read_map(root, {
-                        {"server", kOptional, keep(s.server)},
-                        {"admin", kOptional, keep(s.admin)},
-                        {"state", kOptional, keep(s.state)},
-                        {"backends", kRequired, keep(s.backends)},
-                        {"models", kOptional, keep(s.models)},
-                        {"egress", kOptional, keep(s.egress)},
-                        {"auth", kOptional, keep(s.auth)},
-                        {"tenants", kOptional, keep(s.tenants)},
-                        {"sensitivity", kOptional, keep(s.sensitivity)},
-                        {"tiers", kOptional, keep(s.tiers)},
-                        {"policy_headers", kOptional, keep(s.policy_headers)},
-                        {"policies", kOptional, keep(s.policies)},
-                        {"cost", kOptional, keep(s.cost)},
-                        {"retries", kOptional, keep(s.retries)},
-                    });
+  const std::pair<std::string_view, std::optional<Located>*> sections[] = {
+      {"server", &s.server},
+      {"admin", &s.admin},
+      {"state", &s.state},
+      {"backends", &s.backends},
+      {"models", &s.models},
+      {"egress", &s.egress},
+      {"auth", &s.auth},
+      {"tenants", &s.tenants},
+      {"sensitivity", &s.sensitivity},
+      {"tiers", &s.tiers},
+      {"policy_headers", &s.policy_headers},
+      {"policies", &s.policies},
+      {"cost", &s.cost},
+      {"retries", &s.retries},
+  };
+  std::vector<YamlReader::Field> fields;
+  for (const auto& [name, slot] : sections) {
+    fields.push_back({name, name == "backends" ? kRequired : kOptional, keep(*slot)});
+  }
+  r_.read_map(root, fields);
+  for (const auto& [name, slot] : sections) {
+    if (*slot) {
+      mark(std::string(name), **slot);
+    }
+  }
   read_sections(s);
   add_notices();
 }

@@ -53,7 +53,6 @@ void ConfigBuilder::read_sensitivity(const std::optional<Located>& section) {
   std::optional<Located> detectors;
   std::optional<Located> unscannable;
   if (section) {
-    mark(section->path, *section);
     r_.read_map(*section, {
                               {"levels", kOptional, keep(levels)},
                               {"detectors", kOptional, keep(detectors)},

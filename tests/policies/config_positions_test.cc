@@ -201,9 +201,12 @@ TEST(ConfigPositionsTest, LocateFallsBackToTheNearestKnownKey) {
             "t.yaml:3:5: backends.a.timeouts: bad");
   EXPECT_EQ(locate(*r.config, "sensitivity.detectors.jwt: bad").to_string(),
             "t.yaml:10:5: sensitivity.detectors.jwt: bad");
-  // Nothing known: the file, no position, the message whole.
+  // A backend the file does not declare: the section.
   EXPECT_EQ(locate(*r.config, "backends.zz.tls: bad").to_string(),
-            "t.yaml:0:0: backends.zz.tls: bad");
+            "t.yaml:2:3: backends.zz.tls: bad");
+  // Nothing known: the file, no position, the message whole.
+  EXPECT_EQ(locate(*r.config, "cost.savings_reference: bad").to_string(),
+            "t.yaml:0:0: cost.savings_reference: bad");
   EXPECT_EQ(locate(*r.config, "no key path here").to_string(), "t.yaml:0:0: no key path here");
 }
 
