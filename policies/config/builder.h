@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -118,6 +119,14 @@ class ConfigBuilder {
   std::function<void(const Located&)> set_size(std::uint64_t& target, bool allow_zero);
   std::function<void(const Located&)> set_bool(bool& target);
   std::function<void(const Located&)> set_number(double& target);  ///< >= 0
+  // A key whose value is only remembered, to be read once the whole mapping is known.
+  struct Kept {
+    std::string_view key;
+    std::optional<Located>* slot;
+    bool required = false;
+  };
+  /// Reads a mapping of kept keys (unknown, duplicate and missing keys reported as read_map does).
+  bool read_kept(const Located& map, std::span<const Kept> keys);
   /// Remembers where `path` was written, for errors found after loading (Config::positions).
   void mark(std::string path, const Located& where);
 

@@ -145,6 +145,15 @@ std::function<void(const Located&)> ConfigBuilder::set_number(double& target) {
   return [this, &target](const Located& v) { assign(target, r_.non_negative_number(v)); };
 }
 
+bool ConfigBuilder::read_kept(const Located& map, std::span<const Kept> keys) {
+  std::vector<YamlReader::Field> fields;
+  fields.reserve(keys.size());
+  for (const Kept& k : keys) {
+    fields.push_back({k.key, k.required, keep(*k.slot)});
+  }
+  return r_.read_map(map, fields);
+}
+
 void ConfigBuilder::mark(std::string path, const Located& where) {
   config_.positions.insert_or_assign(std::move(path), std::pair{where.line, where.column});
 }

@@ -24,11 +24,11 @@ struct ConfigBuilder::Sections {
 // aliases and tenants declared anywhere in the file. Errors are sorted by position at the end.
 void ConfigBuilder::read(const Located& root) {
   Sections s;
-  const std::pair<std::string_view, std::optional<Located>*> sections[] = {
+  const Kept sections[] = {
       {"server", &s.server},
       {"admin", &s.admin},
       {"state", &s.state},
-      {"backends", &s.backends},
+      {"backends", &s.backends, kRequired},
       {"models", &s.models},
       {"egress", &s.egress},
       {"auth", &s.auth},
@@ -40,14 +40,10 @@ void ConfigBuilder::read(const Located& root) {
       {"cost", &s.cost},
       {"retries", &s.retries},
   };
-  std::vector<YamlReader::Field> fields;
-  for (const auto& [name, slot] : sections) {
-    fields.push_back({name, name == "backends" ? kRequired : kOptional, keep(*slot)});
-  }
-  r_.read_map(root, fields);
-  for (const auto& [name, slot] : sections) {
-    if (*slot) {
-      mark(std::string(name), **slot);
+  read_kept(root, sections);
+  for (const Kept& section : sections) {
+    if (*section.slot) {
+      mark(std::string(section.key), **section.slot);
     }
   }
   read_sections(s);

@@ -53,11 +53,9 @@ void ConfigBuilder::read_sensitivity(const std::optional<Located>& section) {
   std::optional<Located> detectors;
   std::optional<Located> unscannable;
   if (section) {
-    r_.read_map(*section, {
-                              {"levels", kOptional, keep(levels)},
-                              {"detectors", kOptional, keep(detectors)},
-                              {"unscannable", kOptional, keep(unscannable)},
-                          });
+    const Kept keys[] = {
+        {"levels", &levels}, {"detectors", &detectors}, {"unscannable", &unscannable}};
+    read_kept(*section, keys);
   }
   SensitivitySettings& s = config_.sensitivity;
   if (levels) {

@@ -10,11 +10,8 @@ void ConfigBuilder::read_tiers(const Located& section) {
   std::optional<Located> levels;
   std::optional<Located> default_tier;
   std::optional<Located> infer;
-  r_.read_map(section, {
-                           {"levels", kOptional, keep(levels)},
-                           {"default", kOptional, keep(default_tier)},
-                           {"infer", kOptional, keep(infer)},
-                       });
+  const Kept keys[] = {{"levels", &levels}, {"default", &default_tier}, {"infer", &infer}};
+  read_kept(section, keys);
   TierSettings& t = config_.tiers;
   if (levels) {
     tiers_ok_ = read_scale(*levels, Kind::tier, t.levels);
