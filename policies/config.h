@@ -21,6 +21,11 @@
 // backends turned off by `egress: none`, tenants no request can use, detectors placed at the
 // highest level of a customised scale) go to Config::notices.
 //
+// The loader is in policies/config/: one file per section (server.cc, state.cc, sensitivity.cc,
+// tiers.cc, backends.cc with backend_options.cc, models.cc, tenants.cc, policies.cc), each with
+// its key table and parse functions; analysis.cc checks the config as a whole; load.cc reads the
+// document. Providers are rows of policies/providers.h; URLs are split by policies/url.h.
+//
 // Pure: no sockets, no Beast, no gateway includes. Thread-safety: the functions are reentrant; a
 // loaded Config is an immutable value.
 
@@ -31,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "policies/secret_memory.h"
@@ -478,6 +484,9 @@ struct CostSettings {
 
 enum class Egress { all, none };
 
+/// Key path → {line, column} (1-based) where it was written.
+using KeyPositions = std::map<std::string, std::pair<int, int>, std::less<>>;
+
 struct Config {
   std::string source;  ///< file the config came from
   ServerSettings server;
@@ -504,6 +513,11 @@ struct Config {
   /// Notes for `check` and the startup log (e.g. "egress: none: closed backends openai are
   /// off"). Not errors.
   std::vector<std::string> notices;
+  /// Where the keys checked after loading were written, key path → {line, column} (1-based):
+  /// `backends.NAME`, `backends.NAME.base_url`, `backends.NAME.tls`, `sensitivity`,
+  /// `sensitivity.custom[NAME]`, ... The gateway's runtime and the detector compiler report
+  /// problems as `key.path: message`; locate() places them here.
+  KeyPositions positions;
 
   const Backend* find_backend(std::string_view name) const;
   const ModelAlias* find_model(std::string_view name) const;
@@ -520,6 +534,16 @@ struct ConfigError {
   /// problems of the document as a whole) `FILE:LINE:COL: message`.
   std::string to_string() const;
 };
+
+/// An error found after loading, worded `key.path: message` (as the detector compiler and the
+/// gateway's runtime word theirs), as a ConfigError at the key it names: the longest prefix of
+/// the path that `config.positions` knows gives the line and column (`backends.a.tls.ca_file`
+/// falls back to `backends.a.tls`, then `backends.a`). FILE:0:0 with the whole text as the message
+/// when no prefix is known.
+ConfigError locate(const std::string& file, const KeyPositions& positions,
+                   std::string_view message);
+/// locate(config.source, config.positions, message).
+ConfigError locate(const Config& config, std::string_view message);
 
 struct LoadResult {
   std::optional<Config> config;     ///< set only when errors is empty

@@ -100,6 +100,15 @@ struct Expression {
 
 }  // namespace
 
+bool custom_pattern_compiles(const std::string& pattern, std::string& message) {
+  if (pattern.find('\0') != std::string::npos) {
+    message = "pattern contains a NUL byte";
+    return false;
+  }
+  return compiles(pattern, HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST, message) ||
+         compiles(pattern, HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH, message);
+}
+
 struct Detector::Impl {
   hs_database_t* db = nullptr;
   std::uint64_t id = 0;

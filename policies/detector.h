@@ -31,6 +31,11 @@ struct Detection {
   std::vector<EntityCount> entities;
 };
 
+/// Whether a custom detector's `pattern` compiles the way Detector::compile compiles it (with a
+/// start of match, else single-match); the Hyperscan message otherwise. The config loader checks
+/// each pattern with it, so the error points at the pattern's line and column.
+bool custom_pattern_compiles(const std::string& pattern, std::string& message);
+
 class Detector {
  public:
   /// Compiles the settings' built-in and custom detectors. nullptr with `error` set when a custom

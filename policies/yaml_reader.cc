@@ -207,6 +207,10 @@ std::optional<std::vector<YamlReader::Entry>> YamlReader::entries(const Located&
 }
 
 bool YamlReader::read_map(const Located& map, std::initializer_list<Field> fields) {
+  return read_map(map, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+bool YamlReader::read_map(const Located& map, std::span<const Field> fields) {
   std::optional<std::vector<Entry>> items = entries(map);
   if (!items) {
     return false;

@@ -94,6 +94,8 @@ class YamlReader {
   /// 'k'`, reported at the mapping). A null node counts as an empty mapping. Returns false (after
   /// reporting `expected a mapping`) when the node is not a mapping.
   bool read_map(const Located& map, std::initializer_list<Field> fields);
+  /// The same over a table built at run time (a section whose keys come from several parts).
+  bool read_map(const Located& map, std::span<const Field> fields);
 
   /// The entries of a mapping with user-chosen keys, in file order, duplicates reported and
   /// dropped. A null node gives no entries. nullopt (after an error) when it is not a mapping.

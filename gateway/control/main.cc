@@ -177,10 +177,13 @@ std::shared_ptr<const sb::gateway::Snapshot> load(const std::string& path,
     }
     return nullptr;
   }
+  // Problems found while building the runtime (TLS contexts, the detector) name a key path:
+  // they are placed at that key as loading's own errors are.
+  const sb::config::KeyPositions positions = loaded.config->positions;
   std::vector<std::string> errors;
   auto snap = sb::gateway::Snapshot::build(std::move(*loaded.config), shared, nullptr, errors);
   for (const auto& e : errors) {
-    std::fprintf(stderr, "%s:0:0: %s\n", path.c_str(), e.c_str());
+    std::fprintf(stderr, "%s\n", sb::config::locate(path, positions, e).to_string().c_str());
   }
   return snap;
 }

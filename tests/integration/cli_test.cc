@@ -80,6 +80,21 @@ TEST(CliTest, CheckPrintsEveryErrorWithItsPosition) {
   EXPECT_NE(r.out.find(path + ":6:15: backends.a.base_url:"), std::string::npos) << r.out;
 }
 
+// A problem found while the gateway builds its runtime (here a CA file that holds no certificate,
+// which only OpenSSL refuses) is placed at the key it names, like the loader's own errors.
+TEST(CliTest, CheckPlacesRuntimeErrorsAtTheirKey) {
+  const std::string ca = temp_file("not-a-ca.pem", "this is not a certificate\n");
+  const std::string path =
+      temp_file("bad-ca.yaml",
+                "backends:\n  a:\n    provider: vllm\n    base_url: \"https://127.0.0.1:1/v1\"\n"
+                "    model: m\n    tls:\n      ca_file: \"" +
+                    ca + "\"\n");
+  const CliRun r = run("check --config " + path);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(path + ":7:7: backends.a.tls: "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(":0:0:"), std::string::npos) << r.out;
+}
+
 // `check` says where the data plane will listen and why: the default config serves no keys, so
 // only this machine may connect until tenants with api_keys exist or server.listen is set.
 TEST(CliTest, CheckSaysWhereTheDataPlaneListensAndWhy) {
