@@ -30,6 +30,7 @@
 #include "gateway/pipeline/data_plane.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/runtime/worker.h"
+#include "policies/url.h"
 
 namespace sb::gateway {
 
@@ -82,25 +83,14 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 // "host:port" or "[v6]:port" → endpoint (host names resolved once, at startup).
 std::optional<tcp::endpoint> resolve_listen(const std::string& listen, std::string& error) {
-  std::string host;
-  std::string port;
-  if (!listen.empty() && listen.front() == '[') {
-    const auto close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
-      error = "invalid listen address '" + listen + "'";
-      return std::nullopt;
-    }
-    host = listen.substr(1, close - 1);
-    port = listen.substr(close + 2);
-  } else {
-    const auto colon = listen.rfind(':');
-    if (colon == std::string::npos) {
-      error = "invalid listen address '" + listen + "'";
-      return std::nullopt;
-    }
-    host = listen.substr(0, colon);
-    port = listen.substr(colon + 1);
+  // The config's own host:port grammar (checked at load); the port may be 0.
+  const config::Parsed<config::HostPort> split = config::parse_host_port(listen, true);
+  if (!split.value) {
+    error = "invalid listen address '" + listen + "'";
+    return std::nullopt;
   }
+  const std::string host(split.value->host);
+  const std::string port(split.value->port);
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
   error_code ec;
@@ -294,12 +284,15 @@ bool Server::reload_unguarded() {
                               "reload"}});
     return false;
   }
+  // Problems found while building the runtime name a key path: placed at that key, as at start.
+  const config::KeyPositions positions = loaded.config->positions;
   std::vector<std::string> errors;
   auto snap = Snapshot::build(std::move(*loaded.config), *shared_, current().get(), errors);
   if (!snap) {
     reload_failed_->inc();
     for (const auto& e : errors) {
-      log::error("configuration rejected", {{"error", config_path_ + ": " + e}});
+      log::error("configuration rejected",
+                 {{"error", config::locate(config_path_, positions, e).to_string()}});
     }
     return false;
   }

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <string_view>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
+
+#include "policies/providers.h"
 
 namespace sb::gateway {
 namespace {
@@ -76,20 +79,14 @@ bool named_in_connection(std::string_view connection, std::string_view name) {
   return false;
 }
 
-// The headers a closed backend of `provider` may receive besides its `forward_headers`.
-bool on_allow_list(std::string_view name, config::Provider provider) {
+// The headers a closed backend may receive besides its `forward_headers`: two every client
+// sends, and those of its provider's row (e.g. anthropic-version and anthropic-beta).
+bool on_allow_list(std::string_view name, std::span<const std::string_view> provider_headers) {
   if (beast::iequals(name, "user-agent") || beast::iequals(name, "accept-language")) {
     return true;
   }
-  switch (provider) {
-    case config::Provider::openai:
-    case config::Provider::azure_openai:
-      return beast::iequals(name, "openai-beta");
-    case config::Provider::anthropic:
-      return beast::iequals(name, "anthropic-version") || beast::iequals(name, "anthropic-beta");
-    default:
-      return false;
-  }
+  return std::any_of(provider_headers.begin(), provider_headers.end(),
+                     [name](std::string_view h) { return !h.empty() && beast::iequals(name, h); });
 }
 
 }  // namespace
@@ -126,9 +123,10 @@ void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLi
 void forward_headers(std::span<const HeaderLine> forwardable, const config::Backend& backend,
                      upstream::Request& out) {
   const bool closed = backend.hosting == config::Hosting::closed;
+  const auto& provider_headers = config::provider_info(backend.provider).client_headers;
   for (const auto& [name, value] : forwardable) {
     const std::string_view n = name;  // clang 14 cannot capture a structured binding
-    if (closed && !on_allow_list(n, backend.provider) &&
+    if (closed && !on_allow_list(n, provider_headers) &&
         std::none_of(backend.forward_headers.begin(), backend.forward_headers.end(),
                      [n](const std::string& h) { return beast::iequals(h, n); })) {
       continue;

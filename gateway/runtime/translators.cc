@@ -8,6 +8,7 @@
 #include "adapters/gemini.h"
 #include "adapters/ollama.h"
 #include "adapters/sigv4.h"
+#include "policies/providers.h"
 
 namespace sb::gateway {
 
@@ -42,58 +43,37 @@ std::unique_ptr<adapters::ChatTranslator> make_translator(const config::Backend&
   return nullptr;
 }
 
+namespace {
+
+/// Ollama behind `api: native` speaks its own API, not its provider row's default.
+bool native_ollama(const config::Backend& backend) {
+  return backend.provider == config::Provider::ollama && backend.api == config::WireApi::native;
+}
+
+}  // namespace
+
 bool chat_translated(const config::Backend& backend) {
-  switch (backend.provider) {
-    case config::Provider::anthropic:
-    case config::Provider::gemini:
-    case config::Provider::bedrock:
-    case config::Provider::azure_openai:
-      return true;
-    case config::Provider::ollama:
-      return backend.api == config::WireApi::native;
-    default:
-      return false;
-  }
+  return native_ollama(backend) ||
+         config::provider_info(backend.provider).wire != config::WireFormat::openai;
 }
 
 bool speaks_openai_wire(const config::Backend& backend) {
-  switch (backend.provider) {
-    case config::Provider::vllm:
-    case config::Provider::llamacpp:
-    case config::Provider::tgi:
-    case config::Provider::sglang:
-    case config::Provider::openai_compatible:
-    case config::Provider::openai:
-    case config::Provider::azure_openai:
-      return true;
-    case config::Provider::ollama:
-      return backend.api == config::WireApi::openai;
-    case config::Provider::anthropic:
-    case config::Provider::gemini:
-    case config::Provider::bedrock:
-      return false;
-  }
-  return false;
+  const config::WireFormat wire = config::provider_info(backend.provider).wire;
+  return !native_ollama(backend) &&
+         (wire == config::WireFormat::openai || wire == config::WireFormat::azure_openai);
 }
 
 const adapters::EngineProfile& engine_of(const config::Backend& backend) {
-  switch (backend.provider) {
-    case config::Provider::vllm:
-      return adapters::engine_profile(adapters::Engine::vllm);
-    case config::Provider::llamacpp:
-      return adapters::engine_profile(adapters::Engine::llamacpp);
-    case config::Provider::ollama:
-      return adapters::engine_profile(adapters::Engine::ollama);
-    case config::Provider::tgi:
-      return adapters::engine_profile(adapters::Engine::tgi);
-    case config::Provider::sglang:
-      return adapters::engine_profile(adapters::Engine::sglang);
-    case config::Provider::openai:
-    case config::Provider::azure_openai:
-      return adapters::engine_profile(adapters::Engine::openai);
-    default:
-      return adapters::engine_profile(adapters::Engine::generic);
+  // The provider row names its engine profile (policies do not include adapters).
+  const std::string_view name = config::provider_info(backend.provider).engine;
+  for (const adapters::Engine e :
+       {adapters::Engine::openai, adapters::Engine::vllm, adapters::Engine::llamacpp,
+        adapters::Engine::ollama, adapters::Engine::tgi, adapters::Engine::sglang}) {
+    if (adapters::engine_profile(e).name == name) {
+      return adapters::engine_profile(e);
+    }
   }
+  return adapters::engine_profile(adapters::Engine::generic);
 }
 
 adapters::BackendSpec backend_spec(const config::Backend& backend,
