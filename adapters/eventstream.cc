@@ -148,19 +148,15 @@ bool append_eventstream_message(std::string& out, const std::vector<EventStreamH
 }
 
 std::string_view EventStreamDecoder::error_message() const {
-  switch (error_) {
-    case Error::kNone:
-      return {};
-    case Error::kPreludeCrc:
-      return "event stream prelude checksum mismatch";
-    case Error::kMessageCrc:
-      return "event stream message checksum mismatch";
-    case Error::kLength:
-      return "event stream message length out of range";
-    case Error::kHeader:
-      return "event stream message has a malformed header";
-  }
-  return "event stream error";
+  // In Error's order; kNone has no message.
+  static constexpr std::array<std::string_view, 5> kNames{
+      std::string_view(),
+      "event stream prelude checksum mismatch",
+      "event stream message checksum mismatch",
+      "event stream message length out of range",
+      "event stream message has a malformed header"};
+  const auto i = static_cast<std::size_t>(error_);
+  return i < kNames.size() ? kNames[i] : "event stream error";
 }
 
 bool EventStreamDecoder::fail(Error e) {

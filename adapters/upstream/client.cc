@@ -1,6 +1,7 @@
 #include "adapters/upstream/client.h"
 
 #include <algorithm>
+#include <array>
 #include <exception>
 #include <unordered_map>
 #include <utility>
@@ -21,33 +22,21 @@ namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 
 std::string_view to_string(ErrorKind k) {
-  switch (k) {
-    case ErrorKind::none:
-      return "none";
-    case ErrorKind::resolve:
-      return "resolve";
-    case ErrorKind::connect:
-      return "connect";
-    case ErrorKind::connect_timeout:
-      return "connect_timeout";
-    case ErrorKind::tls:
-      return "tls";
-    case ErrorKind::write:
-      return "write";
-    case ErrorKind::first_byte_timeout:
-      return "first_byte_timeout";
-    case ErrorKind::idle_timeout:
-      return "idle_timeout";
-    case ErrorKind::total_timeout:
-      return "total_timeout";
-    case ErrorKind::reset:
-      return "reset";
-    case ErrorKind::protocol:
-      return "protocol";
-    case ErrorKind::too_large:
-      return "too_large";
-  }
-  return "unknown";
+  // In ErrorKind's order.
+  static constexpr std::array<std::string_view, 12> kNames{"none",
+                                                           "resolve",
+                                                           "connect",
+                                                           "connect_timeout",
+                                                           "tls",
+                                                           "write",
+                                                           "first_byte_timeout",
+                                                           "idle_timeout",
+                                                           "total_timeout",
+                                                           "reset",
+                                                           "protocol",
+                                                           "too_large"};
+  const auto i = static_cast<std::size_t>(k);
+  return i < kNames.size() ? kNames[i] : "unknown";
 }
 
 bool is_timeout(ErrorKind k) {

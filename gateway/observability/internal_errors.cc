@@ -1,5 +1,6 @@
 #include "gateway/observability/internal_errors.h"
 
+#include <array>
 #include <string>
 
 #include "gateway/observability/log.h"
@@ -8,25 +9,11 @@
 namespace sb::gateway {
 
 std::string_view to_string(Where w) {
-  switch (w) {
-    case Where::session:
-      return "session";
-    case Where::admin:
-      return "admin";
-    case Where::accept:
-      return "accept";
-    case Where::health:
-      return "health";
-    case Where::reload:
-      return "reload";
-    case Where::flush:
-      return "flush";
-    case Where::worker:
-      return "worker";
-    case Where::upstream:
-      return "upstream";
-  }
-  return "unknown";
+  // In Where's order.
+  static constexpr std::array<std::string_view, 8> kNames{"session", "admin", "accept", "health",
+                                                          "reload",  "flush", "worker", "upstream"};
+  const auto i = static_cast<std::size_t>(w);
+  return i < kNames.size() ? kNames[i] : "unknown";
 }
 
 InternalErrors::InternalErrors(metrics::Registry& registry) {

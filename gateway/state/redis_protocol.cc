@@ -1,5 +1,6 @@
 #include "gateway/state/redis_protocol.h"
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -11,27 +12,11 @@
 namespace sb::gateway::redis {
 
 std::string_view to_string(Error e) {
-  switch (e) {
-    case Error::none:
-      return "none";
-    case Error::connect:
-      return "connect";
-    case Error::tls:
-      return "tls";
-    case Error::auth:
-      return "auth";
-    case Error::timeout:
-      return "timeout";
-    case Error::io:
-      return "io";
-    case Error::protocol:
-      return "protocol";
-    case Error::too_large:
-      return "too_large";
-    case Error::server:
-      return "server";
-  }
-  return "unknown";
+  // In Error's order.
+  static constexpr std::array<std::string_view, 9> kNames{
+      "none", "connect", "tls", "auth", "timeout", "io", "protocol", "too_large", "server"};
+  const auto i = static_cast<std::size_t>(e);
+  return i < kNames.size() ? kNames[i] : "unknown";
 }
 
 void append_command(std::string& out, std::span<const std::string> args, bool secret) {
