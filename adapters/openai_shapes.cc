@@ -63,6 +63,26 @@ std::int64_t count_of(const json::value* v) {
   return 0;
 }
 
+std::optional<std::int64_t> int64_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (const auto* i = v->if_int64()) {
+    return *i;
+  }
+  if (const auto* u = v->if_uint64();
+      u != nullptr && *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return static_cast<std::int64_t>(*u);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> count_member(const json::object& o, std::string_view key) {
+  const std::optional<std::int64_t> n = int64_member(o, key);
+  return n && *n >= 0 ? n : std::nullopt;
+}
+
 const json::value* member(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && !v->is_null() ? v : nullptr;
