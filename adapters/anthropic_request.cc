@@ -21,6 +21,7 @@
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -105,15 +106,13 @@ bool image_block(const json::object& part, std::string_view where, json::array& 
   if (url.empty()) {
     return fail(error, std::string(where) + ": image_url.url is required");
   }
-  if (url.size() > 5 && ascii_iequals(url.substr(0, 5), "data:")) {
-    const std::size_t comma = url.find(',');
-    if (comma == std::string_view::npos) {
+  if (url.size() > 5 && is_data_url(url)) {
+    const std::optional<DataUrl> data = parse_data_url(url);
+    if (!data) {
       return fail(error, std::string(where) + ": malformed data URL");
     }
-    const std::string_view meta = url.substr(5, comma - 5);
-    const std::size_t semi = meta.find(';');
-    const std::string_view media_type = meta.substr(0, semi);
-    if (semi == std::string_view::npos || !ascii_iequals(meta.substr(meta.rfind(';')), ";base64")) {
+    const std::string_view media_type = data->media_type;
+    if (!data->base64) {
       return fail(error, std::string(where) + ": image data URLs must be base64-encoded");
     }
     // The media types Anthropic accepts.
@@ -128,10 +127,9 @@ bool image_block(const json::object& part, std::string_view where, json::array& 
                              std::string(media_type) +
                              "' (supported: image/jpeg, image/png, image/gif, image/webp)");
     }
-    out.push_back(json::object{{"type", "image"},
-                               {"source", json::object{{"type", "base64"},
-                                                       {"media_type", media},
-                                                       {"data", url.substr(comma + 1)}}}});
+    out.push_back(json::object{
+        {"type", "image"},
+        {"source", json::object{{"type", "base64"}, {"media_type", media}, {"data", data->data}}}});
     return true;
   }
   if ((url.size() > 7 && ascii_iequals(url.substr(0, 7), "http://")) ||
@@ -336,30 +334,27 @@ bool convert_tools(const json::value& tools, json::array& out, TranslateError& e
   return true;
 }
 
-/// OpenAI `tool_choice` as Anthropic's; nullopt-like empty object when it maps to nothing.
-bool convert_tool_choice(const json::value& choice, bool has_tools, json::object& out,
+/// OpenAI `tool_choice` as Anthropic's; an empty object when it maps to nothing.
+bool convert_tool_choice(const ToolChoice& choice, bool has_tools, json::object& out,
                          TranslateError& error) {
-  if (choice.is_string()) {
-    const std::string_view c = view(choice.get_string());
-    if (c == "auto") {
+  using Kind = ToolChoice::Kind;
+  if (choice.is_string) {
+    if (choice.kind == Kind::automatic) {
       out = {{"type", "auto"}};
-    } else if (c == "none") {
+    } else if (choice.kind == Kind::none) {
       out = {{"type", "none"}};
-    } else if (c == "required") {
+    } else if (choice.kind == Kind::required) {
       out = {{"type", "any"}};
     } else {
-      return fail(error, "tool_choice: unknown value '" + std::string(c) + "'");
+      return fail(error, "tool_choice: unknown value '" + std::string(choice.text) + "'");
     }
-  } else if (const json::object* o = choice.if_object(); o != nullptr) {
-    const json::value* fn = member(*o, "function");
-    const std::string_view name =
-        fn != nullptr && fn->is_object() ? string_member(fn->get_object(), "name") : "";
-    if (string_member(*o, "type") != "function" || name.empty()) {
+  } else if (choice.object != nullptr) {
+    if (choice.type != "function" || choice.name.empty()) {
       return fail(error,
                   "tool_choice: only {\"type\":\"function\",\"function\":{\"name\":...}} "
                   "objects are supported by this backend");
     }
-    out = {{"type", "tool"}, {"name", name}};
+    out = {{"type", "tool"}, {"name", choice.name}};
   } else {
     return fail(error, "tool_choice: must be a string or an object");
   }
@@ -429,18 +424,16 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
   json::object out;
   out["model"] = spec.model.empty() ? string_member(body, "model") : std::string_view(spec.model);
 
-  std::int64_t max_tokens = kAnthropicDefaultMaxTokens;
+  // Either name, when set, must be a positive integer (max_tokens is checked first).
   for (const std::string_view key : {"max_tokens", "max_completion_tokens"}) {
-    // max_completion_tokens, read last, wins: it replaces the deprecated max_tokens.
-    if (const json::value* v = member(body, key)) {
-      const auto n = positive_integer(*v);
-      if (!n) {
-        fail(error, std::string(key) + ": must be a positive integer");
-        return std::nullopt;
-      }
-      max_tokens = *n;
+    if (const json::value* v = member(body, key); v != nullptr && !positive_integer(*v)) {
+      fail(error, std::string(key) + ": must be a positive integer");
+      return std::nullopt;
     }
   }
+  const json::value* max = max_tokens_member(body);
+  const std::int64_t max_tokens =
+      max != nullptr ? *positive_integer(*max) : kAnthropicDefaultMaxTokens;
   out["max_tokens"] = max_tokens;
 
   const json::value* messages = member(body, "messages");
@@ -500,7 +493,7 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
     }
   }
   json::object choice;
-  if (const json::value* tc = member(body, "tool_choice")) {
+  if (const std::optional<ToolChoice> tc = tool_choice_of(body, false)) {
     if (!convert_tool_choice(*tc, has_tools, choice, error)) {
       return std::nullopt;
     }

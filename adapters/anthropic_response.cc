@@ -21,6 +21,7 @@
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -30,20 +31,18 @@ namespace json = boost::json;
 
 // ---- response ------------------------------------------------------------------------------
 
+// https://docs.anthropic.com/en/api/handling-stop-reasons. end_turn, stop_sequence, pause_turn (a
+// server tool paused a long turn; the text so far is a complete answer for an OpenAI client) and
+// anything newer read as "stop".
+constexpr ReasonMapping kStopReasons[] = {
+    {"max_tokens", "length"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_use", "tool_calls"},
+    {"refusal", "content_filter"},
+};
+
 std::string_view finish_reason(std::string_view stop_reason) {
-  // https://docs.anthropic.com/en/api/handling-stop-reasons
-  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") {
-    return "length";
-  }
-  if (stop_reason == "tool_use") {
-    return "tool_calls";
-  }
-  if (stop_reason == "refusal") {
-    return "content_filter";
-  }
-  // end_turn, stop_sequence, pause_turn (a server tool paused a long turn; the text so far is a
-  // complete answer for an OpenAI client) and anything newer.
-  return "stop";
+  return map_reason(kStopReasons, stop_reason, "stop");
 }
 
 /// Anthropic's usage counters, kept raw until the end (stream events update them piecemeal).
@@ -62,14 +61,7 @@ struct RawUsage {
     cache_creation = count_member(usage, "cache_creation_input_tokens").value_or(cache_creation);
   }
 
-  Usage to_usage() const {
-    Usage u;
-    u.input = input + cache_read + cache_creation;
-    u.output = output;
-    u.cached_input = cache_read;
-    u.cache_write = cache_creation;
-    return u;
-  }
+  Usage to_usage() const { return split_prompt_usage(input, output, cache_read, cache_creation); }
 };
 
 /// How an Anthropic error (HTTP status and error.type) reaches an OpenAI client.

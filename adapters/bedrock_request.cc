@@ -19,6 +19,7 @@
 #include "adapters/openai_shapes.h"
 #include "adapters/sigv4.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -78,12 +79,14 @@ std::optional<std::string> plain_text(const json::value& content) {
 /// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html
 std::optional<json::object> image_block(std::string_view url, std::string& why) {
   constexpr std::string_view kPrefix = "data:image/";
-  const std::size_t marker = url.find(";base64,");
-  if (!url.starts_with(kPrefix) || marker == std::string_view::npos) {
+  constexpr std::string_view kBase64 = ";base64";
+  const std::optional<DataUrl> data = parse_data_url(url);
+  if (!url.starts_with(kPrefix) || !data || !data->header.ends_with(kBase64)) {
     why = "Bedrock accepts images only as base64 data URLs (data:image/...;base64,...)";
     return std::nullopt;
   }
-  std::string_view format = url.substr(kPrefix.size(), marker - kPrefix.size());
+  // Everything between "image/" and ";base64": parameters make it no format Bedrock knows.
+  std::string_view format = data->header.substr(6, data->header.size() - 6 - kBase64.size());
   if (format == "jpg") {
     format = "jpeg";
   }
@@ -92,8 +95,7 @@ std::optional<json::object> image_block(std::string_view url, std::string& why) 
     return std::nullopt;
   }
   return json::object{
-      {"image", json::object{{"format", format},
-                             {"source", json::object{{"bytes", url.substr(marker + 8)}}}}}};
+      {"image", json::object{{"format", format}, {"source", json::object{{"bytes", data->data}}}}}};
 }
 
 /// User content (string or parts) as Converse content blocks.
@@ -228,14 +230,14 @@ std::optional<json::object> tool_config(const json::object& body, bool history_u
   }
   json::object config{{"tools", std::move(specs)}};
   // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html
-  if (const json::value* choice = body.if_contains("tool_choice")) {
-    if (choice->is_string()) {
-      const std::string_view c = choice->get_string();
-      if (c == "required") {
+  if (const std::optional<ToolChoice> choice = tool_choice_of(body, false)) {
+    using Kind = ToolChoice::Kind;
+    if (choice->is_string) {
+      if (choice->kind == Kind::required) {
         config["toolChoice"] = json::object{{"any", json::object{}}};
-      } else if (c == "auto") {
+      } else if (choice->kind == Kind::automatic) {
         config["toolChoice"] = json::object{{"auto", json::object{}}};
-      } else if (c == "none") {
+      } else if (choice->kind == Kind::none) {
         // Converse has no "none": drop the tools unless the history holds tool blocks, which
         // Bedrock only accepts with a toolConfig present.
         if (!history_uses_tools) {
@@ -246,17 +248,16 @@ std::optional<json::object> tool_config(const json::object& body, bool history_u
             "contains tool calls";
         return std::nullopt;
       } else {
-        why = "unsupported tool_choice '" + std::string(c) + "'";
+        why = "unsupported tool_choice '" + std::string(choice->text) + "'";
         return std::nullopt;
       }
-    } else if (const json::object* o = choice->if_object()) {
-      const json::object* fn = object_member(*o, "function");
-      const std::string_view name = fn != nullptr ? string_member(*fn, "name") : "";
-      if (name.empty()) {
+    } else if (choice->object != nullptr) {
+      // Any object naming function.name (its type unchecked).
+      if (choice->name.empty() || choice->legacy_name) {
         why = "tool_choice must name a function";
         return std::nullopt;
       }
-      config["toolChoice"] = json::object{{"tool", json::object{{"name", name}}}};
+      config["toolChoice"] = json::object{{"tool", json::object{{"name", choice->name}}}};
     }
   }
   return config;
@@ -346,11 +347,7 @@ std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& bo
 
   // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
   json::object inference;
-  const json::value* max_tokens = body.if_contains("max_completion_tokens");
-  if (max_tokens == nullptr || max_tokens->is_null()) {
-    max_tokens = body.if_contains("max_tokens");
-  }
-  if (max_tokens != nullptr && !max_tokens->is_null()) {
+  if (const json::value* max_tokens = max_tokens_member(body)) {
     inference["maxTokens"] = *max_tokens;
   }
   if (const json::value* t = body.if_contains("temperature"); t != nullptr && !t->is_null()) {

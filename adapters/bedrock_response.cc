@@ -20,6 +20,7 @@
 #include "adapters/openai_shapes.h"
 #include "adapters/sigv4.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -32,19 +33,18 @@ constexpr std::size_t kMaxStreamMessageBytes = 1024 * 1024;
 
 // ---- responses ------------------------------------------------------------------------------
 
+// stopReason values:
+// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+constexpr ReasonMapping kStopReasons[] = {
+    {"max_tokens", "length"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_use", "tool_calls"},
+    {"guardrail_intervened", "content_filter"},
+    {"content_filtered", "content_filter"},
+};
+
 std::string_view finish_reason(std::string_view stop_reason) {
-  // stopReason values:
-  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
-  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") {
-    return "length";
-  }
-  if (stop_reason == "tool_use") {
-    return "tool_calls";
-  }
-  if (stop_reason == "guardrail_intervened" || stop_reason == "content_filtered") {
-    return "content_filter";
-  }
-  return "stop";
+  return map_reason(kStopReasons, stop_reason, "stop");
 }
 
 /// Bedrock TokenUsage as OpenAI counts it. nullopt when absent or malformed.
@@ -63,12 +63,7 @@ std::optional<Usage> usage_from_bedrock(const json::object* u) {
   if (read < 0 || write < 0) {
     return std::nullopt;
   }
-  Usage r;
-  r.input = *in + read + write;
-  r.output = *out;
-  r.cached_input = read;
-  r.cache_write = write;
-  return r;
+  return split_prompt_usage(*in, *out, read, write);
 }
 
 struct MappedError {

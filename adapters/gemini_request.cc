@@ -20,6 +20,7 @@
 #include "adapters/gemini_internal.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -77,22 +78,17 @@ std::string_view guess_image_mime(std::string_view url) {
 /// `data:<mime>[;params];base64,<data>` → `inlineData{mimeType, data}`. Gemini takes base64 only:
 /// https://ai.google.dev/api/caching#Blob
 bool data_url_part(std::string_view url, json::array& parts, const RequestFailure& fail) {
-  const std::size_t comma = url.find(',');
-  if (comma == std::string_view::npos) {
+  const std::optional<DataUrl> data = parse_data_url(url);
+  if (!data) {
     return fail("data URL without a comma");
   }
-  std::string_view header = url.substr(5, comma - 5);  // after "data:"
-  constexpr std::string_view kBase64 = ";base64";
-  if (header.size() < kBase64.size() ||
-      lower(header.substr(header.size() - kBase64.size())) != kBase64) {
+  if (!data->base64) {
     return fail("only base64 data URLs can be sent to Gemini");
   }
-  header.remove_suffix(kBase64.size());
-  const std::string_view mime = header.substr(0, header.find(';'));
-  if (mime.empty()) {
+  if (data->media_type.empty()) {
     return fail("data URL without a media type");
   }
-  json::object blob{{"mimeType", mime}, {"data", url.substr(comma + 1)}};
+  json::object blob{{"mimeType", data->media_type}, {"data", data->data}};
   parts.push_back(json::object{{"inlineData", std::move(blob)}});
   return true;
 }
@@ -100,7 +96,7 @@ bool data_url_part(std::string_view url, json::array& parts, const RequestFailur
 /// An OpenAI image URL as a Gemini part: data URLs inline, http(s) URLs as `fileData` (Gemini
 /// fetches them; https://ai.google.dev/gemini-api/docs/file-input-methods).
 bool image_part(std::string_view url, json::array& parts, const RequestFailure& fail) {
-  if (starts_with_ci(url, "data:")) {
+  if (is_data_url(url)) {
     return data_url_part(url, parts, fail);
   }
   if (starts_with_ci(url, "https://") || starts_with_ci(url, "http://")) {
@@ -164,7 +160,7 @@ bool content_parts(const json::value* content, bool media, json::array& parts,
     } else if (type == "file" && media) {
       const json::object* f = object_of(p->if_contains("file"));
       const std::string_view data = string_of(member_of(f, "file_data"));
-      if (!starts_with_ci(data, "data:")) {
+      if (!is_data_url(data)) {
         return fail(
             "file parts need file_data as a base64 data: URL for Gemini (file_id is "
             "not supported)");
@@ -232,11 +228,7 @@ bool generation_config(const json::object& body, json::object& out, const Reques
   copy_number("frequency_penalty", "frequencyPenalty");
   copy_number("seed", "seed");
   copy_number("n", "candidateCount");
-  const json::value* max = body.if_contains("max_completion_tokens");
-  if (!is_number(max)) {
-    max = body.if_contains("max_tokens");
-  }
-  if (is_number(max)) {
+  if (const json::value* max = max_tokens_member(body, is_number)) {
     gc["maxOutputTokens"] = *max;
   }
   if (const json::value* stop = body.if_contains("stop")) {

@@ -18,6 +18,7 @@
 #include "adapters/gemini_internal.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters::gemini_detail {
@@ -39,7 +40,6 @@ bool gemini_schema_field(std::string_view key) {
   return std::find(kGeminiSchemaFields.begin(), kGeminiSchemaFields.end(), key) !=
          kGeminiSchemaFields.end();
 }
-
 
 /// True for an object schema that declares no properties: Gemini rejects those as function
 /// parameters ("properties: should be non-empty for OBJECT type"), and a function without
@@ -72,67 +72,69 @@ bool function_declaration(const json::object* fn, json::array& decls, const Requ
   return true;
 }
 
+/// An `allowed_tools` choice: in required mode the names go to allowedFunctionNames; in auto mode
+/// `allowed` gets them, to restrict the declarations sent.
+bool allowed_tools_config(const json::object& o, json::object& config,
+                          std::vector<std::string>& allowed, const RequestFailure& fail) {
+  const json::object* at = object_of(o.if_contains("allowed_tools"));
+  const std::string_view mode = string_of(member_of(at, "mode"));
+  json::array names;
+  if (const json::array* tools = array_of(member_of(at, "tools"))) {
+    for (const json::value& t : *tools) {
+      const std::string_view n =
+          string_of(member_of(object_of(member_of(t.if_object(), "function")), "name"));
+      if (!n.empty()) {
+        names.push_back(json::string(n));
+        allowed.emplace_back(n);
+      }
+    }
+  }
+  if (mode == "required") {
+    // Gemini takes allowedFunctionNames only in ANY mode.
+    config["mode"] = "ANY";
+    config["allowedFunctionNames"] = std::move(names);
+    allowed.clear();
+  } else if (mode == "auto" || mode.empty()) {
+    config["mode"] = "AUTO";
+  } else {
+    return fail("allowed_tools mode '" + std::string(mode) + "' is not supported");
+  }
+  return true;
+}
+
 /// Reads tool_choice (or legacy function_call) into Gemini's FunctionCallingConfig; `allowed`
 /// gets the names an `allowed_tools` choice in auto mode restricts the declarations to.
 /// https://ai.google.dev/api/caching#FunctionCallingConfig
-bool function_calling_config(const json::value* choice, json::object& config,
+bool function_calling_config(const std::optional<ToolChoice>& choice, json::object& config,
                              std::vector<std::string>& allowed, const RequestFailure& fail) {
-  if (choice == nullptr || choice->is_null()) {
+  using Kind = ToolChoice::Kind;
+  if (!choice) {
     return true;
   }
-  if (const json::string* s = choice->if_string()) {
-    if (*s == "auto") {
+  if (choice->is_string) {
+    if (choice->kind == Kind::automatic) {
       config["mode"] = "AUTO";
-    } else if (*s == "none") {
+    } else if (choice->kind == Kind::none) {
       config["mode"] = "NONE";
-    } else if (*s == "required") {
+    } else if (choice->kind == Kind::required) {
       config["mode"] = "ANY";
     } else {
-      return fail("tool_choice '" + std::string(*s) + "' is not supported");
+      return fail("tool_choice '" + std::string(choice->text) + "' is not supported");
     }
     return true;
   }
-  const json::object* o = choice->if_object();
-  if (o == nullptr) {
+  if (choice->object == nullptr) {
     return fail("tool_choice must be a string or an object");
   }
-  const std::string_view type = string_of(o->if_contains("type"));
-  if (type == "allowed_tools") {
-    const json::object* at = object_of(o->if_contains("allowed_tools"));
-    const std::string_view mode = string_of(member_of(at, "mode"));
-    json::array names;
-    if (const json::array* tools = array_of(member_of(at, "tools"))) {
-      for (const json::value& t : *tools) {
-        const std::string_view n =
-            string_of(member_of(object_of(member_of(t.if_object(), "function")), "name"));
-        if (!n.empty()) {
-          names.push_back(json::string(n));
-          allowed.emplace_back(n);
-        }
-      }
-    }
-    if (mode == "required") {
-      // Gemini takes allowedFunctionNames only in ANY mode.
-      config["mode"] = "ANY";
-      config["allowedFunctionNames"] = std::move(names);
-      allowed.clear();
-    } else if (mode == "auto" || mode.empty()) {
-      config["mode"] = "AUTO";
-    } else {
-      return fail("allowed_tools mode '" + std::string(mode) + "' is not supported");
-    }
-    return true;
+  if (choice->kind == Kind::allowed_tools) {
+    return allowed_tools_config(*choice->object, config, allowed, fail);
   }
   // {"type":"function","function":{"name":...}}, or the legacy function_call {"name":...}.
-  std::string_view name = string_of(member_of(object_of(o->if_contains("function")), "name"));
-  if (name.empty() && type.empty()) {
-    name = string_of(o->if_contains("name"));
-  }
-  if (name.empty() || !(type.empty() || type == "function")) {
+  if (choice->kind != Kind::function) {
     return fail("tool_choice must name a function");
   }
   config["mode"] = "ANY";
-  config["allowedFunctionNames"] = json::array{json::string(name)};
+  config["allowedFunctionNames"] = json::array{json::string(choice->name)};
   return true;
 }
 
@@ -214,11 +216,7 @@ bool translate_tools(const json::object& body, json::object& out, const RequestF
   }
   json::object config;
   std::vector<std::string> allowed;
-  const json::value* choice = body.if_contains("tool_choice");
-  if (choice == nullptr || choice->is_null()) {
-    choice = body.if_contains("function_call");
-  }
-  if (!function_calling_config(choice, config, allowed, fail)) {
+  if (!function_calling_config(tool_choice_of(body, true), config, allowed, fail)) {
     return false;
   }
   if (decls.empty()) {

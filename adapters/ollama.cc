@@ -13,6 +13,7 @@
 
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -29,25 +30,21 @@ constexpr std::size_t kMaxLineBytes = 1024 * 1024;
 /// `data:<mime>;base64,<data>` → the base64 payload, which is what Ollama's `images` takes:
 /// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-images
 bool image_payload(std::string_view url, json::array& images, const RequestFailure& fail) {
-  if (!starts_with_ci(url, "data:")) {
+  if (!is_data_url(url)) {
     // Ollama has no way to fetch a URL; another backend may take the request.
     return fail("Ollama accepts images only as base64 data: URLs, not remote URLs");
   }
-  const std::size_t comma = url.find(',');
-  if (comma == std::string_view::npos) {
+  const std::optional<DataUrl> data = parse_data_url(url);
+  if (!data) {
     return fail("data URL without a comma");
   }
-  const std::string_view header = url.substr(5, comma - 5);
-  constexpr std::string_view kBase64 = ";base64";
-  if (header.size() < kBase64.size() ||
-      !starts_with_ci(header.substr(header.size() - kBase64.size()), kBase64)) {
+  if (!data->base64) {
     return fail("only base64 data URLs can be sent to Ollama");
   }
-  const std::string_view data = url.substr(comma + 1);
-  if (data.empty()) {
+  if (data->data.empty()) {
     return fail("data URL without data");
   }
-  images.push_back(json::string(data));
+  images.push_back(json::string(data->data));
   return true;
 }
 
@@ -196,16 +193,11 @@ bool translate_messages(const json::array& messages, json::array& out, const Req
 /// parameters}}`). Ollama has no tool_choice: "none" sends no tools, "auto" sends them, forcing a
 /// call cannot be expressed.
 bool translate_tools(const json::object& body, json::object& out, const RequestFailure& fail) {
-  const json::value* choice = body.if_contains("tool_choice");
-  if (choice == nullptr || choice->is_null()) {
-    choice = body.if_contains("function_call");
-  }
   bool send = true;
-  if (choice != nullptr && !choice->is_null()) {
-    const std::string_view c = string_of(choice);
-    if (c == "none") {
+  if (const std::optional<ToolChoice> choice = tool_choice_of(body, true)) {
+    if (choice->kind == ToolChoice::Kind::none) {
       send = false;
-    } else if (c != "auto") {
+    } else if (choice->kind != ToolChoice::Kind::automatic) {
       return fail("Ollama cannot force a tool call (tool_choice must be \"auto\" or \"none\")");
     }
   }
@@ -262,11 +254,7 @@ bool translate_options(const json::object& body, json::object& out, const Reques
   copy_number("seed");
   copy_number("presence_penalty");
   copy_number("frequency_penalty");
-  const json::value* max = body.if_contains("max_completion_tokens");
-  if (!is_number(max)) {
-    max = body.if_contains("max_tokens");
-  }
-  if (is_number(max)) {
+  if (const json::value* max = max_tokens_member(body, is_number)) {
     options["num_predict"] = *max;
   }
   if (const json::value* stop = body.if_contains("stop")) {

@@ -1,0 +1,103 @@
+#include "adapters/translate_common.h"
+
+#include <array>
+
+#include <boost/json.hpp>
+
+#include "adapters/openai_shapes.h"
+
+namespace sb::adapters {
+
+namespace json = boost::json;
+
+bool is_set(const json::value* v) {
+  return v != nullptr && !v->is_null();
+}
+
+const json::value* max_tokens_member(const json::object& body, bool (*usable)(const json::value*)) {
+  for (const std::string_view key : {"max_completion_tokens", "max_tokens"}) {
+    const json::value* v = body.if_contains(key);
+    if (usable(v)) {
+      return v;
+    }
+  }
+  return nullptr;
+}
+
+bool is_data_url(std::string_view url) {
+  return starts_with_ci(url, "data:");
+}
+
+std::optional<DataUrl> parse_data_url(std::string_view url) {
+  constexpr std::string_view kBase64 = ";base64";
+  const std::size_t comma = url.find(',');
+  if (!is_data_url(url) || comma == std::string_view::npos) {
+    return std::nullopt;
+  }
+  DataUrl d;
+  d.header = url.substr(5, comma - 5);
+  d.media_type = d.header.substr(0, d.header.find(';'));
+  d.base64 = d.header.size() >= kBase64.size() &&
+             starts_with_ci(d.header.substr(d.header.size() - kBase64.size()), kBase64);
+  d.data = url.substr(comma + 1);
+  return d;
+}
+
+std::optional<ToolChoice> tool_choice_of(const json::object& body, bool or_function_call) {
+  const json::value* v = body.if_contains("tool_choice");
+  if (!is_set(v) && or_function_call) {
+    v = body.if_contains("function_call");
+  }
+  if (!is_set(v)) {
+    return std::nullopt;
+  }
+  ToolChoice c;
+  using Kind = ToolChoice::Kind;
+  if (const json::string* s = v->if_string()) {
+    c.is_string = true;
+    c.text = view(*s);
+    c.kind = c.text == "none"       ? Kind::none
+             : c.text == "auto"     ? Kind::automatic
+             : c.text == "required" ? Kind::required
+                                    : Kind::unknown;
+    return c;
+  }
+  c.object = v->if_object();
+  if (c.object == nullptr) {
+    return c;
+  }
+  c.type = string_of(c.object->if_contains("type"));
+  c.name = string_of(member_of(object_of(c.object->if_contains("function")), "name"));
+  if (c.name.empty() && c.type.empty()) {
+    c.name = string_of(c.object->if_contains("name"));
+    c.legacy_name = !c.name.empty();
+  }
+  if (c.type == "allowed_tools") {
+    c.kind = Kind::allowed_tools;
+  } else if (!c.name.empty() && (c.type.empty() || c.type == "function")) {
+    c.kind = Kind::function;
+  }
+  return c;
+}
+
+std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
+                            std::string_view otherwise) {
+  for (const ReasonMapping& m : table) {
+    if (m.from == reason) {
+      return m.to;
+    }
+  }
+  return otherwise;
+}
+
+Usage split_prompt_usage(std::int64_t uncached_input, std::int64_t output, std::int64_t cache_read,
+                         std::int64_t cache_write) {
+  Usage u;
+  u.input = uncached_input + cache_read + cache_write;
+  u.output = output;
+  u.cached_input = cache_read;
+  u.cache_write = cache_write;
+  return u;
+}
+
+}  // namespace sb::adapters

@@ -1,0 +1,84 @@
+#pragma once
+// What every chat translator (anthropic, gemini, bedrock, ollama) reads or maps the same way,
+// written once: the output-token limit, data URLs, tool_choice, finish-reason tables and usage
+// from split prompt counters. Each translator keeps its own checks and messages on top. Pure
+// functions; the views they return point into their arguments.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include <boost/json/fwd.hpp>
+
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+
+// ---- request --------------------------------------------------------------------------------
+
+/// Whether `v` is present and not JSON null.
+bool is_set(const boost::json::value* v);
+
+/// The member that sets an OpenAI request's output-token limit: `max_completion_tokens`, which
+/// replaced the deprecated `max_tokens`, wins over it. The first of the two for which `usable`
+/// holds (by default: set, not null); nullptr when neither.
+const boost::json::value* max_tokens_member(const boost::json::object& body,
+                                            bool (*usable)(const boost::json::value*) = is_set);
+
+/// A `data:` URL (RFC 2397): `data:<media type>[;param]*[;base64],<data>`.
+struct DataUrl {
+  std::string_view header;      ///< between "data:" and the first comma
+  std::string_view media_type;  ///< the header up to its first ';' (may be empty)
+  bool base64 = false;          ///< the header ends in ";base64" (ASCII case-insensitive)
+  std::string_view data;        ///< after the first comma
+};
+
+/// Whether `url` starts with "data:" (ASCII case-insensitive).
+bool is_data_url(std::string_view url);
+/// The parts of a data URL; nullopt when `url` is not one (is_data_url) or has no comma.
+std::optional<DataUrl> parse_data_url(std::string_view url);
+
+/// An OpenAI `tool_choice` (or legacy `function_call`) as every translator reads it
+/// (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice).
+struct ToolChoice {
+  enum class Kind {
+    none,           ///< "none"
+    automatic,      ///< "auto"
+    required,       ///< "required"
+    function,       ///< an object naming one function, of type "function" or without a type
+    allowed_tools,  ///< {"type": "allowed_tools", ...} (read through `object`)
+    unknown,        ///< another string, another object, or another JSON type
+  };
+  Kind kind = Kind::unknown;
+  bool is_string = false;                       ///< the string form (`text` holds it)
+  std::string_view text;                        ///< the string as sent
+  const boost::json::object* object = nullptr;  ///< the object form; nullptr otherwise
+  std::string_view type;                        ///< the object's `type`
+  /// `function.name`; for an object without a type and without it, the legacy `name`.
+  std::string_view name;
+  bool legacy_name = false;  ///< `name` came from the legacy `{"name": ...}` form
+};
+
+/// Reads `tool_choice` from `body`; when it is absent or null and `or_function_call`, the legacy
+/// `function_call` instead. nullopt when the member read is absent or null.
+std::optional<ToolChoice> tool_choice_of(const boost::json::object& body, bool or_function_call);
+
+// ---- response -------------------------------------------------------------------------------
+
+/// One row of a provider's stop-reason table.
+struct ReasonMapping {
+  std::string_view from;
+  std::string_view to;
+};
+
+/// `reason` looked up in `table`; `otherwise` when it is not listed.
+std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
+                            std::string_view otherwise);
+
+/// Usage from a provider that counts prompt tokens in three parts (Anthropic, Bedrock): OpenAI's
+/// prompt_tokens is their sum; cache reads are its cached tokens, cache writes its cache_write.
+Usage split_prompt_usage(std::int64_t uncached_input, std::int64_t output, std::int64_t cache_read,
+                         std::int64_t cache_write);
+
+}  // namespace sb::adapters
