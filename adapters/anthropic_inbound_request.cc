@@ -19,6 +19,7 @@
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -366,6 +367,106 @@ bool convert_tool_choice(const json::value& choice, bool has_tools, json::object
   return true;
 }
 
+/// `system` and the turns as OpenAI messages; at least one user or assistant turn.
+bool convert_conversation(const json::object& body, const json::array& turns, json::array& messages,
+                          std::string& error) {
+  if (const json::value* system = member(body, "system")) {
+    if (!system_message(*system, "system", messages, error)) {
+      return false;
+    }
+  }
+  for (std::size_t k = 0; k < turns.size(); ++k) {
+    const std::string at = "messages[" + std::to_string(k) + "]";
+    const json::object* turn = turns[k].if_object();
+    const json::value* content = turn != nullptr ? member(*turn, "content") : nullptr;
+    if (turn != nullptr && string_member(*turn, "role") == "system") {
+      // A system turn inside the conversation (Claude Code sends them, some carrying no text):
+      // kept in its place as an OpenAI system message; one without content adds nothing.
+      if (content != nullptr && !content->is_null() &&
+          !system_message(*content, at + ".content", messages, error)) {
+        return false;
+      }
+      continue;
+    }
+    if (turn == nullptr || content == nullptr) {
+      return fail(error, at + ": must be an object with role and content");
+    }
+    const std::string_view role = string_member(*turn, "role");
+    if (role == "user") {
+      if (!user_turn(*content, at + ".content", messages, error)) {
+        return false;
+      }
+    } else if (role == "assistant") {
+      if (!assistant_turn(*content, at + ".content", messages, error)) {
+        return false;
+      }
+    } else {
+      return fail(error, at + ".role: must be user, assistant or system");
+    }
+  }
+  if (std::none_of(messages.begin(), messages.end(), [](const json::value& v) {
+        const json::string* role = v.as_object().at("role").if_string();
+        return role != nullptr && *role != "system";
+      })) {
+    return fail(error, "messages: must have a user or assistant turn");
+  }
+  return true;
+}
+
+/// `stop_sequences`, `stream`, `tools`, `tool_choice` and `metadata.user_id` into `out`;
+/// `temperature` and `top_p` into `sampling`. Checked in that order (stop_sequences, sampling,
+/// then the rest), so the first error reported stays the same.
+bool convert_options(const json::object& body, json::object& out, SamplingText& sampling,
+                     std::string& error) {
+  if (const json::value* stop = member(body, "stop_sequences")) {
+    const json::array* list = stop->if_array();
+    if (list == nullptr || !std::all_of(list->begin(), list->end(),
+                                        [](const json::value& s) { return s.is_string(); })) {
+      return fail(error, "stop_sequences: must be an array of strings");
+    }
+    if (!list->empty()) {
+      out["stop"] = *list;
+    }
+  }
+  if (!sampling.read(body, error)) {
+    return false;
+  }
+  if (const json::value* s = member(body, "stream")) {
+    if (!s->is_bool()) {
+      return fail(error, "stream: must be a boolean");
+    }
+    if (s->get_bool()) {
+      out["stream"] = true;
+      out["stream_options"] = json::object{{"include_usage", true}};
+    }
+  }
+  bool has_tools = false;
+  if (const json::value* tools = member(body, "tools")) {
+    json::array defs;
+    if (!convert_tools(*tools, defs, error)) {
+      return false;
+    }
+    has_tools = !defs.empty();
+    if (has_tools) {
+      out["tools"] = std::move(defs);
+    }
+  }
+  if (const json::value* choice = member(body, "tool_choice")) {
+    if (!convert_tool_choice(*choice, has_tools, out, error)) {
+      return false;
+    }
+  }
+  if (const json::value* meta = member(body, "metadata")) {
+    if (!meta->is_object()) {
+      return fail(error, "metadata: must be an object");
+    }
+    if (const std::string_view user = string_member(meta->get_object(), "user_id"); !user.empty()) {
+      out["user"] = user;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string> anthropic_to_openai_request(const json::object& body,
@@ -388,113 +489,17 @@ std::optional<std::string> anthropic_to_openai_request(const json::object& body,
     error = "messages: must be a non-empty array";
     return std::nullopt;
   }
-
   json::array messages;
-  if (const json::value* system = member(body, "system")) {
-    if (!system_message(*system, "system", messages, error)) {
-      return std::nullopt;
-    }
-  }
-  for (std::size_t k = 0; k < turns->size(); ++k) {
-    const std::string at = "messages[" + std::to_string(k) + "]";
-    const json::object* turn = (*turns)[k].if_object();
-    const json::value* content = turn != nullptr ? member(*turn, "content") : nullptr;
-    if (turn != nullptr && string_member(*turn, "role") == "system") {
-      // A system turn inside the conversation (Claude Code sends them, some carrying no text):
-      // kept in its place as an OpenAI system message; one without content adds nothing.
-      if (content != nullptr && !content->is_null() &&
-          !system_message(*content, at + ".content", messages, error)) {
-        return std::nullopt;
-      }
-      continue;
-    }
-    if (turn == nullptr || content == nullptr) {
-      error = at + ": must be an object with role and content";
-      return std::nullopt;
-    }
-    const std::string_view role = string_member(*turn, "role");
-    bool ok = false;
-    if (role == "user") {
-      ok = user_turn(*content, at + ".content", messages, error);
-    } else if (role == "assistant") {
-      ok = assistant_turn(*content, at + ".content", messages, error);
-    } else {
-      error = at + ".role: must be user, assistant or system";
-    }
-    if (!ok) {
-      return std::nullopt;
-    }
-  }
-
-  if (std::none_of(messages.begin(), messages.end(), [](const json::value& v) {
-        const json::string* role = v.as_object().at("role").if_string();
-        return role != nullptr && *role != "system";
-      })) {
-    error = "messages: must have a user or assistant turn";
+  if (!convert_conversation(body, *turns, messages, error)) {
     return std::nullopt;
   }
   json::object out{{"model", model}, {"messages", std::move(messages)}, {"max_tokens", *max}};
-
-  if (const json::value* stop = member(body, "stop_sequences")) {
-    const json::array* list = stop->if_array();
-    if (list == nullptr || !std::all_of(list->begin(), list->end(),
-                                        [](const json::value& s) { return s.is_string(); })) {
-      error = "stop_sequences: must be an array of strings";
-      return std::nullopt;
-    }
-    if (!list->empty()) {
-      out["stop"] = *list;
-    }
-  }
-  std::string temperature;
-  std::string top_p;
-  if (!number_text(body, "temperature", temperature, error) ||
-      !number_text(body, "top_p", top_p, error)) {
+  SamplingText sampling;
+  if (!convert_options(body, out, sampling, error)) {
     return std::nullopt;
   }
-  if (const json::value* s = member(body, "stream")) {
-    if (!s->is_bool()) {
-      error = "stream: must be a boolean";
-      return std::nullopt;
-    }
-    if (s->get_bool()) {
-      out["stream"] = true;
-      out["stream_options"] = json::object{{"include_usage", true}};
-    }
-  }
-  bool has_tools = false;
-  if (const json::value* tools = member(body, "tools")) {
-    json::array defs;
-    if (!convert_tools(*tools, defs, error)) {
-      return std::nullopt;
-    }
-    has_tools = !defs.empty();
-    if (has_tools) {
-      out["tools"] = std::move(defs);
-    }
-  }
-  if (const json::value* choice = member(body, "tool_choice")) {
-    if (!convert_tool_choice(*choice, has_tools, out, error)) {
-      return std::nullopt;
-    }
-  }
-  if (const json::value* meta = member(body, "metadata")) {
-    if (!meta->is_object()) {
-      error = "metadata: must be an object";
-      return std::nullopt;
-    }
-    if (const std::string_view user = string_member(meta->get_object(), "user_id"); !user.empty()) {
-      out["user"] = user;
-    }
-  }
-
   std::string text = json::serialize(out);
-  if (!temperature.empty()) {
-    set_member(text, "temperature", temperature);
-  }
-  if (!top_p.empty()) {
-    set_member(text, "top_p", top_p);
-  }
+  sampling.write(text);
   return text;
 }
 

@@ -412,6 +412,98 @@ bool check_unsupported(const json::object& body, TranslateError& error) {
   return true;
 }
 
+/// `max_tokens` for Anthropic, which requires it: the client's limit (either name, when set,
+/// must be a positive integer; max_tokens is checked first), else kAnthropicDefaultMaxTokens.
+std::optional<std::int64_t> max_tokens_of(const json::object& body, TranslateError& error) {
+  for (const std::string_view key : {"max_tokens", "max_completion_tokens"}) {
+    if (const json::value* v = member(body, key); v != nullptr && !positive_integer(*v)) {
+      fail(error, std::string(key) + ": must be a positive integer");
+      return std::nullopt;
+    }
+  }
+  const json::value* max = max_tokens_member(body);
+  return max != nullptr ? *positive_integer(*max) : kAnthropicDefaultMaxTokens;
+}
+
+/// OpenAI `stop` (a string or an array of strings) as `stop_sequences`, empty ones dropped (the
+/// API rejects them).
+bool convert_stop(const json::object& body, json::object& out, TranslateError& error) {
+  const json::value* stop = member(body, "stop");
+  if (stop == nullptr) {
+    return true;
+  }
+  json::array sequences;
+  const json::array single{*stop};
+  const json::array* list = stop->is_string() ? &single : stop->if_array();
+  if (list == nullptr) {
+    return fail(error, "stop: must be a string or an array of strings");
+  }
+  for (const json::value& s : *list) {
+    if (!s.is_string()) {
+      return fail(error, "stop: must be a string or an array of strings");
+    }
+    if (!s.get_string().empty()) {
+      sequences.push_back(s);
+    }
+  }
+  if (!sequences.empty()) {
+    out["stop_sequences"] = std::move(sequences);
+  }
+  return true;
+}
+
+/// `tools`, `tool_choice` and `parallel_tool_calls` (as disable_parallel_tool_use).
+bool convert_tool_fields(const json::object& body, json::object& out, TranslateError& error) {
+  bool has_tools = false;
+  if (const json::value* tools = member(body, "tools")) {
+    json::array defs;
+    if (!convert_tools(*tools, defs, error)) {
+      return false;
+    }
+    has_tools = !defs.empty();
+    if (has_tools) {
+      out["tools"] = std::move(defs);
+    }
+  }
+  json::object choice;
+  if (const std::optional<ToolChoice> tc = tool_choice_of(body, false)) {
+    if (!convert_tool_choice(*tc, has_tools, choice, error)) {
+      return false;
+    }
+  }
+  if (const json::value* p = member(body, "parallel_tool_calls");
+      p != nullptr && p->is_bool() && !p->get_bool() && has_tools) {
+    if (choice.empty()) {
+      choice = {{"type", "auto"}};
+    }
+    // tool_choice none has no such member.
+    if (string_member(choice, "type") != "none") {
+      choice["disable_parallel_tool_use"] = true;
+    }
+  }
+  if (!choice.empty()) {
+    out["tool_choice"] = std::move(choice);
+  }
+  return true;
+}
+
+/// The POST to `<base>/messages` with Anthropic's headers.
+UpstreamRequest messages_request(const BackendSpec& spec, bool streaming) {
+  UpstreamRequest req;
+  req.target = std::string(trimmed_base(spec.base_path)) + "/messages";
+  req.headers = {
+      {"x-api-key", std::string(spec.api_key)},
+      {"anthropic-version",
+       spec.api_version.empty() ? std::string(kAnthropicVersion) : spec.api_version},
+      {"content-type", "application/json"},
+  };
+  if (streaming) {
+    req.headers.emplace_back("accept", "text/event-stream");
+  }
+  req.stream = streaming;
+  return req;
+}
+
 }  // namespace
 
 std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& body,
@@ -423,18 +515,11 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
   }
   json::object out;
   out["model"] = spec.model.empty() ? string_member(body, "model") : std::string_view(spec.model);
-
-  // Either name, when set, must be a positive integer (max_tokens is checked first).
-  for (const std::string_view key : {"max_tokens", "max_completion_tokens"}) {
-    if (const json::value* v = member(body, key); v != nullptr && !positive_integer(*v)) {
-      fail(error, std::string(key) + ": must be a positive integer");
-      return std::nullopt;
-    }
+  const std::optional<std::int64_t> max_tokens = max_tokens_of(body, error);
+  if (!max_tokens) {
+    return std::nullopt;
   }
-  const json::value* max = max_tokens_member(body);
-  const std::int64_t max_tokens =
-      max != nullptr ? *positive_integer(*max) : kAnthropicDefaultMaxTokens;
-  out["max_tokens"] = max_tokens;
+  out["max_tokens"] = *max_tokens;
 
   const json::value* messages = member(body, "messages");
   if (messages == nullptr || !messages->is_array()) {
@@ -451,67 +536,15 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
   }
   out["messages"] = std::move(converted);
 
-  std::string temperature;
-  std::string top_p;
+  SamplingText sampling;
   std::string why;
-  if (!number_text(body, "temperature", temperature, why) ||
-      !number_text(body, "top_p", top_p, why)) {
+  if (!sampling.read(body, why)) {
     fail(error, std::move(why));
     return std::nullopt;
   }
-  if (const json::value* stop = member(body, "stop")) {
-    json::array sequences;
-    const json::array single{*stop};
-    const json::array* list = stop->is_string() ? &single : stop->if_array();
-    if (list == nullptr) {
-      fail(error, "stop: must be a string or an array of strings");
-      return std::nullopt;
-    }
-    for (const json::value& s : *list) {
-      if (!s.is_string()) {
-        fail(error, "stop: must be a string or an array of strings");
-        return std::nullopt;
-      }
-      if (!s.get_string().empty()) {  // the API rejects empty stop sequences
-        sequences.push_back(s);
-      }
-    }
-    if (!sequences.empty()) {
-      out["stop_sequences"] = std::move(sequences);
-    }
+  if (!convert_stop(body, out, error) || !convert_tool_fields(body, out, error)) {
+    return std::nullopt;
   }
-
-  bool has_tools = false;
-  if (const json::value* tools = member(body, "tools")) {
-    json::array defs;
-    if (!convert_tools(*tools, defs, error)) {
-      return std::nullopt;
-    }
-    has_tools = !defs.empty();
-    if (has_tools) {
-      out["tools"] = std::move(defs);
-    }
-  }
-  json::object choice;
-  if (const std::optional<ToolChoice> tc = tool_choice_of(body, false)) {
-    if (!convert_tool_choice(*tc, has_tools, choice, error)) {
-      return std::nullopt;
-    }
-  }
-  if (const json::value* p = member(body, "parallel_tool_calls");
-      p != nullptr && p->is_bool() && !p->get_bool() && has_tools) {
-    if (choice.empty()) {
-      choice = {{"type", "auto"}};
-    }
-    // tool_choice none has no such member.
-    if (string_member(choice, "type") != "none") {
-      choice["disable_parallel_tool_use"] = true;
-    }
-  }
-  if (!choice.empty()) {
-    out["tool_choice"] = std::move(choice);
-  }
-
   if (const std::string_view user = string_member(body, "user"); !user.empty()) {
     out["metadata"] = json::object{{"user_id", user}};
   }
@@ -520,30 +553,9 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
   if (streaming) {
     out["stream"] = true;
   }
-
-  UpstreamRequest req;
-  std::string_view base = spec.base_path;
-  while (!base.empty() && base.back() == '/') {
-    base.remove_suffix(1);
-  }
-  req.target = std::string(base) + "/messages";
-  req.headers = {
-      {"x-api-key", std::string(spec.api_key)},
-      {"anthropic-version",
-       spec.api_version.empty() ? std::string(kAnthropicVersion) : spec.api_version},
-      {"content-type", "application/json"},
-  };
-  if (streaming) {
-    req.headers.emplace_back("accept", "text/event-stream");
-  }
+  UpstreamRequest req = messages_request(spec, streaming);
   req.body = json::serialize(out);
-  if (!temperature.empty()) {
-    set_member(req.body, "temperature", temperature);
-  }
-  if (!top_p.empty()) {
-    set_member(req.body, "top_p", top_p);
-  }
-  req.stream = streaming;
+  sampling.write(req.body);
   return req;
 }
 

@@ -15,6 +15,7 @@
 #include "adapters/openai_compatible.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -240,9 +241,7 @@ json::object normalize_error(unsigned status, const json::object* err, std::stri
 
 std::string azure_target(std::string_view base_path, std::string_view deployment,
                          std::string_view api_version, AzureOperation operation) {
-  while (!base_path.empty() && base_path.back() == '/') {
-    base_path.remove_suffix(1);
-  }
+  base_path = trimmed_base(base_path);
   if (base_path.ends_with("/openai")) {
     base_path.remove_suffix(7);
   }

@@ -263,6 +263,112 @@ std::optional<json::object> tool_config(const json::object& body, bool history_u
   return config;
 }
 
+/// OpenAI messages as Converse `messages` and `system` in `out`; `uses_tools` says whether the
+/// history holds tool calls or results.
+bool convert_messages(const json::array& messages, json::object& out, bool& uses_tools,
+                      std::string& why) {
+  json::array system;
+  std::vector<Turn> turns;
+  for (const json::value& mv : messages) {
+    const json::object* msg = mv.if_object();
+    if (msg == nullptr) {
+      why = "messages must be objects";
+      return false;
+    }
+    const std::string_view role = string_member(*msg, "role");
+    json::array content;
+    if (role == "system" || role == "developer") {
+      const json::value* c = msg->if_contains("content");
+      auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
+      if (!text) {
+        why = "system content must be a string or text parts";
+        return false;
+      }
+      push_text(system, *text);
+    } else if (role == "user") {
+      const json::value* c = msg->if_contains("content");
+      if (c == nullptr || !user_content(*c, content, why)) {
+        why = why.empty() ? "user message needs content" : why;
+        return false;
+      }
+      append_turn(turns, "user", std::move(content));
+    } else if (role == "assistant") {
+      if (!assistant_content(*msg, content, why)) {
+        return false;
+      }
+      uses_tools = uses_tools || array_member(*msg, "tool_calls") != nullptr;
+      append_turn(turns, "assistant", std::move(content));
+    } else if (role == "tool") {
+      if (!tool_result(*msg, content, why)) {
+        return false;
+      }
+      uses_tools = true;
+      // Tool results travel in a user turn; consecutive results merge into one turn.
+      append_turn(turns, "user", std::move(content));
+    } else {
+      why = "unsupported message role '" + std::string(role) + "'";
+      return false;
+    }
+  }
+  json::array out_messages;
+  for (Turn& t : turns) {
+    out_messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  }
+  out["messages"] = std::move(out_messages);
+  if (!system.empty()) {
+    out["system"] = std::move(system);
+  }
+  return true;
+}
+
+/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
+json::object inference_config(const json::object& body) {
+  json::object inference;
+  if (const json::value* max_tokens = max_tokens_member(body)) {
+    inference["maxTokens"] = *max_tokens;
+  }
+  if (const json::value* t = body.if_contains("temperature"); is_set(t)) {
+    inference["temperature"] = *t;
+  }
+  if (const json::value* p = body.if_contains("top_p"); is_set(p)) {
+    inference["topP"] = *p;
+  }
+  if (const json::value* stop = body.if_contains("stop"); is_set(stop)) {
+    if (stop->is_string()) {
+      inference["stopSequences"] = json::array{*stop};
+    } else if (stop->is_array()) {
+      inference["stopSequences"] = *stop;
+    }
+  }
+  return inference;
+}
+
+/// Headers SigV4-signed for `req` (target and body set), or false when the signing time is bad.
+bool sign(UpstreamRequest& req, const BackendSpec& spec, std::string_view amz_date) {
+  SigV4Request sreq;
+  sreq.method = req.method;
+  sreq.path = req.target;
+  sreq.host = spec.host;
+  sreq.headers = {
+      {"accept", req.stream ? "application/vnd.amazon.eventstream" : "application/json"},
+      {"content-type", "application/json"}};
+  sreq.payload = req.body;
+  SigV4Options opt;
+  opt.region = spec.region;
+  opt.service = kSigningService;
+  opt.content_sha256_header = true;
+  auto signed_req =
+      sigv4_sign(sreq, {spec.api_key, spec.secret_key, spec.session_token}, opt, amz_date);
+  if (!signed_req) {
+    return false;
+  }
+  req.headers = std::move(sreq.headers);
+  for (auto& h : signed_req->headers) {
+    req.headers.push_back(std::move(h));
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& body,
@@ -290,80 +396,13 @@ std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& bo
   if (messages == nullptr) {
     return reject("'messages' must be an array");
   }
-
   std::string why;
-  json::array system;
-  std::vector<Turn> turns;
-  bool uses_tools = false;
-  for (const json::value& mv : *messages) {
-    const json::object* msg = mv.if_object();
-    if (msg == nullptr) {
-      return reject("messages must be objects");
-    }
-    const std::string_view role = string_member(*msg, "role");
-    json::array content;
-    if (role == "system" || role == "developer") {
-      const json::value* c = msg->if_contains("content");
-      auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
-      if (!text) {
-        return reject("system content must be a string or text parts");
-      }
-      push_text(system, *text);
-      continue;
-    }
-    if (role == "user") {
-      const json::value* c = msg->if_contains("content");
-      if (c == nullptr || !user_content(*c, content, why)) {
-        return reject(why.empty() ? "user message needs content" : why);
-      }
-      append_turn(turns, "user", std::move(content));
-    } else if (role == "assistant") {
-      if (!assistant_content(*msg, content, why)) {
-        return reject(why);
-      }
-      uses_tools = uses_tools || array_member(*msg, "tool_calls") != nullptr;
-      append_turn(turns, "assistant", std::move(content));
-    } else if (role == "tool") {
-      if (!tool_result(*msg, content, why)) {
-        return reject(why);
-      }
-      uses_tools = true;
-      // Tool results travel in a user turn; consecutive results merge into one turn.
-      append_turn(turns, "user", std::move(content));
-    } else {
-      return reject("unsupported message role '" + std::string(role) + "'");
-    }
-  }
-
   json::object out;
-  json::array out_messages;
-  for (Turn& t : turns) {
-    out_messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  bool uses_tools = false;
+  if (!convert_messages(*messages, out, uses_tools, why)) {
+    return reject(why);
   }
-  out["messages"] = std::move(out_messages);
-  if (!system.empty()) {
-    out["system"] = std::move(system);
-  }
-
-  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
-  json::object inference;
-  if (const json::value* max_tokens = max_tokens_member(body)) {
-    inference["maxTokens"] = *max_tokens;
-  }
-  if (const json::value* t = body.if_contains("temperature"); t != nullptr && !t->is_null()) {
-    inference["temperature"] = *t;
-  }
-  if (const json::value* p = body.if_contains("top_p"); p != nullptr && !p->is_null()) {
-    inference["topP"] = *p;
-  }
-  if (const json::value* stop = body.if_contains("stop"); stop != nullptr && !stop->is_null()) {
-    if (stop->is_string()) {
-      inference["stopSequences"] = json::array{*stop};
-    } else if (stop->is_array()) {
-      inference["stopSequences"] = *stop;
-    }
-  }
-  if (!inference.empty()) {
+  if (json::object inference = inference_config(body); !inference.empty()) {
     out["inferenceConfig"] = std::move(inference);
   }
   auto tools = tool_config(body, uses_tools, why);
@@ -375,36 +414,15 @@ std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& bo
   }
 
   const json::value* stream_v = body.if_contains("stream");
-  const bool stream = stream_v != nullptr && stream_v->is_bool() && stream_v->get_bool();
-
   UpstreamRequest req;
   req.method = "POST";
-  req.stream = stream;
+  req.stream = stream_v != nullptr && stream_v->is_bool() && stream_v->get_bool();
   // The model id is one path segment: ':' becomes %3A, '/' (ARNs) %2F.
   req.target = spec.base_path + "/model/" + sigv4_uri_encode(model, false) +
-               (stream ? "/converse-stream" : "/converse");
+               (req.stream ? "/converse-stream" : "/converse");
   req.body = json::serialize(out);
-  const std::string_view accept =
-      stream ? "application/vnd.amazon.eventstream" : "application/json";
-
-  SigV4Request sreq;
-  sreq.method = req.method;
-  sreq.path = req.target;
-  sreq.host = spec.host;
-  sreq.headers = {{"accept", std::string(accept)}, {"content-type", "application/json"}};
-  sreq.payload = req.body;
-  SigV4Options opt;
-  opt.region = spec.region;
-  opt.service = kSigningService;
-  opt.content_sha256_header = true;
-  auto signed_req =
-      sigv4_sign(sreq, {spec.api_key, spec.secret_key, spec.session_token}, opt, amz_date_);
-  if (!signed_req) {
+  if (!sign(req, spec, amz_date_)) {
     return reject("cannot sign the Bedrock request (bad signing time)", 500);
-  }
-  req.headers = std::move(sreq.headers);
-  for (auto& h : signed_req->headers) {
-    req.headers.push_back(std::move(h));
   }
   return req;
 }

@@ -409,11 +409,7 @@ std::optional<UpstreamRequest> GeminiTranslator::request(const json::object& bod
   UpstreamRequest req;
   const json::value* stream = body.if_contains("stream");
   req.stream = stream != nullptr && stream->is_bool() && stream->get_bool();
-  std::string_view base = spec.base_path;
-  while (!base.empty() && base.back() == '/') {
-    base.remove_suffix(1);
-  }
-  req.target.assign(base);
+  req.target.assign(trimmed_base(spec.base_path));
   req.target += '/';
   const std::string_view model = spec.model;
   if (!model.starts_with("models/") && !model.starts_with("tunedModels/")) {

@@ -669,10 +669,7 @@ std::optional<UpstreamRequest> OllamaTranslator::request(const json::object& bod
   // Ollama streams unless told otherwise: always say which.
   out["stream"] = req.stream;
 
-  std::string_view base = spec.base_path;
-  while (!base.empty() && base.back() == '/') {
-    base.remove_suffix(1);
-  }
+  std::string_view base = trimmed_base(spec.base_path);
   if (base.ends_with("/v1")) {
     base.remove_suffix(3);  // the OpenAI-compatible prefix; the native API is beside it
   }

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 
 namespace sb::adapters {
@@ -78,6 +79,27 @@ std::optional<ToolChoice> tool_choice_of(const json::object& body, bool or_funct
     c.kind = Kind::function;
   }
   return c;
+}
+
+bool SamplingText::read(const json::object& body, std::string& error) {
+  return number_text(body, "temperature", temperature, error) &&
+         number_text(body, "top_p", top_p, error);
+}
+
+void SamplingText::write(std::string& json) const {
+  if (!temperature.empty()) {
+    set_member(json, "temperature", temperature);
+  }
+  if (!top_p.empty()) {
+    set_member(json, "top_p", top_p);
+  }
+}
+
+std::string_view trimmed_base(std::string_view base_path) {
+  while (!base_path.empty() && base_path.back() == '/') {
+    base_path.remove_suffix(1);
+  }
+  return base_path;
 }
 
 std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,

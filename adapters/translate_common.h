@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include <boost/json/fwd.hpp>
@@ -63,6 +64,22 @@ struct ToolChoice {
 /// Reads `tool_choice` from `body`; when it is absent or null and `or_function_call`, the legacy
 /// `function_call` instead. nullopt when the member read is absent or null.
 std::optional<ToolChoice> tool_choice_of(const boost::json::object& body, bool or_function_call);
+
+/// `temperature` and `top_p` as the client's JSON text (number_text: the shortest round-trip form
+/// of a double), set into the serialized upstream body afterwards so the upstream sees the
+/// client's number, not a re-rounded one.
+struct SamplingText {
+  std::string temperature;
+  std::string top_p;
+
+  /// Reads both from `body`; false with `error` set when one is set and not a finite number.
+  bool read(const boost::json::object& body, std::string& error);
+  /// Sets the members that were present into the JSON object text `json`.
+  void write(std::string& json) const;
+};
+
+/// `base_path` without trailing slashes, to append "/<endpoint>" to.
+std::string_view trimmed_base(std::string_view base_path);
 
 // ---- response -------------------------------------------------------------------------------
 
