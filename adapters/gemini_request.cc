@@ -265,26 +265,89 @@ bool generation_config(const json::object& body, json::object& out, const Reques
 /// consecutive messages of the same Gemini role are merged into one content
 /// (https://ai.google.dev/api/caching#Content); tool results travel as functionResponse parts
 /// of a "user" turn, all results of a parallel call together.
-bool translate_messages(const json::array& messages, json::object& out,
-                        const RequestFailure& fail) {
-  json::array system_parts;
-  json::array contents;
-  std::string_view last_role;
-  auto append = [&](std::string_view role, json::array&& parts) {
+/// Gemini `contents`: consecutive messages of one role merge into one content, as Gemini wants
+/// turns to alternate; a content without parts is dropped (Gemini rejects it).
+class Contents {
+ public:
+  void append(std::string_view role, json::array&& parts) {
     if (parts.empty()) {
-      return;  // Gemini rejects a content without parts
+      return;
     }
-    if (!contents.empty() && role == last_role) {
-      json::array& prev = contents.back().as_object()["parts"].as_array();
+    if (!contents_.empty() && role == last_role_) {
+      json::array& prev = contents_.back().as_object()["parts"].as_array();
       for (json::value& p : parts) {
         prev.push_back(std::move(p));
       }
       return;
     }
-    contents.push_back(json::object{{"role", role}, {"parts", std::move(parts)}});
-    last_role = role;
-  };
+    contents_.push_back(json::object{{"role", role}, {"parts", std::move(parts)}});
+    last_role_ = role;
+  }
+  bool empty() const { return contents_.empty(); }
+  json::array take() { return std::move(contents_); }
 
+ private:
+  json::array contents_;
+  std::string_view last_role_;
+};
+
+/// An assistant message's text, tool calls and legacy function_call as model parts.
+bool assistant_parts(const json::object& m, json::array& parts, const RequestFailure& fail) {
+  if (!content_parts(m.if_contains("content"), false, parts, fail)) {
+    return false;
+  }
+  if (const json::array* calls = array_of(m.if_contains("tool_calls"))) {
+    for (const json::value& c : *calls) {
+      const json::object* co = c.if_object();
+      if (co == nullptr || string_of(co->if_contains("type")) != "function") {
+        return fail("assistant tool calls must be of type function");
+      }
+      if (!function_call_part(object_of(co->if_contains("function")), parts, fail)) {
+        return false;
+      }
+    }
+  }
+  if (const json::object* fc = object_of(m.if_contains("function_call"))) {
+    if (!function_call_part(fc, parts, fail)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// A `tool` (or legacy `function`) message, messages[i], as a functionResponse part.
+bool function_response_part(const json::array& messages, std::size_t i, json::array& parts,
+                            const RequestFailure& fail) {
+  const json::object& m = messages[i].get_object();
+  std::string_view name;
+  if (string_of(m.if_contains("role")) == "tool") {
+    // Gemini matches function responses by name, not by call id:
+    // https://ai.google.dev/api/caching#FunctionResponse
+    const std::string_view id = string_of(m.if_contains("tool_call_id"));
+    name = tool_name_for(messages, i, id);
+    if (name.empty()) {
+      return fail("tool message with tool_call_id '" + std::string(id) +
+                  "' answers no earlier assistant tool call");
+    }
+  } else {
+    name = string_of(m.if_contains("name"));
+    if (name.empty()) {
+      return fail("function message without a name");
+    }
+  }
+  std::string result;
+  if (!tool_result_text(m.if_contains("content"), result, fail)) {
+    return false;
+  }
+  json::object response{{"name", name}, {"response", json::object{{"content", std::move(result)}}}};
+  parts.push_back(json::object{{"functionResponse", std::move(response)}});
+  return true;
+}
+
+bool translate_messages(const json::array& messages, json::object& out,
+                        const RequestFailure& fail) {
+  json::array system_parts;
+  Contents contents;
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const json::object* m = messages[i].if_object();
     if (m == nullptr) {
@@ -293,64 +356,24 @@ bool translate_messages(const json::array& messages, json::object& out,
     const std::string_view role = string_of(m->if_contains("role"));
     const json::value* content = m->if_contains("content");
     json::array parts;
+    bool ok = true;
     if (role == "system" || role == "developer") {
       // Gemini has one system instruction; every system message contributes to it, in order.
-      if (!content_parts(content, false, system_parts, fail)) {
-        return false;
-      }
+      ok = content_parts(content, false, system_parts, fail);
     } else if (role == "user") {
-      if (!content_parts(content, true, parts, fail)) {
-        return false;
-      }
-      append("user", std::move(parts));
+      ok = content_parts(content, true, parts, fail);
+      contents.append("user", std::move(parts));
     } else if (role == "assistant") {
-      if (!content_parts(content, false, parts, fail)) {
-        return false;
-      }
-      if (const json::array* calls = array_of(m->if_contains("tool_calls"))) {
-        for (const json::value& c : *calls) {
-          const json::object* co = c.if_object();
-          if (co == nullptr || string_of(co->if_contains("type")) != "function") {
-            return fail("assistant tool calls must be of type function");
-          }
-          if (!function_call_part(object_of(co->if_contains("function")), parts, fail)) {
-            return false;
-          }
-        }
-      }
-      if (const json::object* fc = object_of(m->if_contains("function_call"))) {
-        if (!function_call_part(fc, parts, fail)) {
-          return false;
-        }
-      }
-      append("model", std::move(parts));
+      ok = assistant_parts(*m, parts, fail);
+      contents.append("model", std::move(parts));
     } else if (role == "tool" || role == "function") {
-      std::string_view name;
-      if (role == "tool") {
-        // Gemini matches function responses by name, not by call id:
-        // https://ai.google.dev/api/caching#FunctionResponse
-        const std::string_view id = string_of(m->if_contains("tool_call_id"));
-        name = tool_name_for(messages, i, id);
-        if (name.empty()) {
-          return fail("tool message with tool_call_id '" + std::string(id) +
-                      "' answers no earlier assistant tool call");
-        }
-      } else {
-        name = string_of(m->if_contains("name"));
-        if (name.empty()) {
-          return fail("function message without a name");
-        }
-      }
-      std::string result;
-      if (!tool_result_text(content, result, fail)) {
-        return false;
-      }
-      json::object response{{"name", name},
-                            {"response", json::object{{"content", std::move(result)}}}};
-      parts.push_back(json::object{{"functionResponse", std::move(response)}});
-      append("user", std::move(parts));
+      ok = function_response_part(messages, i, parts, fail);
+      contents.append("user", std::move(parts));
     } else {
       return fail("message role '" + std::string(role) + "' is not supported by Gemini");
+    }
+    if (!ok) {
+      return false;
     }
   }
   if (contents.empty()) {
@@ -359,7 +382,7 @@ bool translate_messages(const json::array& messages, json::object& out,
   if (!system_parts.empty()) {
     out["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
   }
-  out["contents"] = std::move(contents);
+  out["contents"] = contents.take();
   return true;
 }
 

@@ -112,6 +112,31 @@ bool tool_call_of(const json::object* fn, json::array& calls, const RequestFailu
   return true;
 }
 
+/// An assistant message's tool calls and legacy function_call as `tool_calls` of `msg`.
+bool assistant_tool_calls(const json::object& m, json::object& msg, const RequestFailure& fail) {
+  json::array calls;
+  if (const json::array* tcs = array_of(m.if_contains("tool_calls"))) {
+    for (const json::value& c : *tcs) {
+      const json::object* co = c.if_object();
+      if (co == nullptr || string_of(co->if_contains("type")) != "function") {
+        return fail("assistant tool calls must be of type function");
+      }
+      if (!tool_call_of(object_of(co->if_contains("function")), calls, fail)) {
+        return false;
+      }
+    }
+  }
+  if (const json::object* fc = object_of(m.if_contains("function_call"))) {
+    if (!tool_call_of(fc, calls, fail)) {
+      return false;
+    }
+  }
+  if (!calls.empty()) {
+    msg["tool_calls"] = std::move(calls);
+  }
+  return true;
+}
+
 bool translate_messages(const json::array& messages, json::array& out, const RequestFailure& fail) {
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const json::object* m = messages[i].if_object();
@@ -145,25 +170,8 @@ bool translate_messages(const json::array& messages, json::array& out, const Req
       }
       msg["role"] = "assistant";
       msg["content"] = std::move(text);
-      json::array calls;
-      if (const json::array* tcs = array_of(m->if_contains("tool_calls"))) {
-        for (const json::value& c : *tcs) {
-          const json::object* co = c.if_object();
-          if (co == nullptr || string_of(co->if_contains("type")) != "function") {
-            return fail("assistant tool calls must be of type function");
-          }
-          if (!tool_call_of(object_of(co->if_contains("function")), calls, fail)) {
-            return false;
-          }
-        }
-      }
-      if (const json::object* fc = object_of(m->if_contains("function_call"))) {
-        if (!tool_call_of(fc, calls, fail)) {
-          return false;
-        }
-      }
-      if (!calls.empty()) {
-        msg["tool_calls"] = std::move(calls);
+      if (!assistant_tool_calls(*m, msg, fail)) {
+        return false;
       }
     } else if (role == "tool" || role == "function") {
       if (!read_content(content, false, text, images, fail)) {
@@ -547,11 +555,13 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-}  // namespace
-
-std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+/// A cursor over an RFC 3339 timestamp, for parse_rfc3339.
+struct Rfc3339Reader {
+  std::string_view s;
   std::size_t pos = 0;
-  auto digits = [&](std::size_t n) -> std::optional<unsigned> {
+
+  /// Exactly `n` decimal digits.
+  std::optional<unsigned> digits(std::size_t n) {
     if (pos + n > s.size()) {
       return std::nullopt;
     }
@@ -565,74 +575,72 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
     }
     pos += n;
     return v;
-  };
-  auto expect = [&](char c) {
+  }
+  /// The separator `c` ('T' also matches 't' and ' ').
+  bool expect(char c) {
     if (pos < s.size() && (s[pos] == c || (c == 'T' && (s[pos] == 't' || s[pos] == ' ')))) {
       ++pos;
       return true;
     }
     return false;
-  };
-  const auto year = digits(4);
-  if (!year || !expect('-')) {
-    return std::nullopt;
   }
-  const auto month = digits(2);
-  if (!month || !expect('-')) {
-    return std::nullopt;
+  /// `n` digits followed by `separator`.
+  std::optional<unsigned> field(std::size_t n, char separator) {
+    const std::optional<unsigned> v = digits(n);
+    return v && expect(separator) ? v : std::nullopt;
   }
-  const auto day = digits(2);
-  if (!day || !expect('T')) {
-    return std::nullopt;
-  }
-  const auto hour = digits(2);
-  if (!hour || !expect(':')) {
-    return std::nullopt;
-  }
-  const auto minute = digits(2);
-  if (!minute || !expect(':')) {
-    return std::nullopt;
-  }
-  const auto second = digits(2);
-  if (!second || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 ||
-      *second > 60) {
-    return std::nullopt;
-  }
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    const std::size_t start = pos;
+  /// An optional fraction of a second (`.` and at least one digit), skipped.
+  bool fraction() {
+    if (pos >= s.size() || s[pos] != '.') {
+      return true;
+    }
+    const std::size_t start = ++pos;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
       ++pos;
     }
-    if (pos == start) {
-      return std::nullopt;
-    }
+    return pos != start;
   }
-  std::int64_t offset = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    const bool negative = s[pos] == '-';
-    ++pos;
-    const auto oh = digits(2);
-    if (!oh || !expect(':')) {
+  /// `Z` or `±hh:mm`, in seconds east of UTC.
+  std::optional<std::int64_t> offset() {
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+      ++pos;
+      return 0;
+    }
+    if (pos >= s.size() || (s[pos] != '+' && s[pos] != '-')) {
       return std::nullopt;
     }
-    const auto om = digits(2);
+    const bool negative = s[pos++] == '-';
+    const auto oh = field(2, ':');
+    const auto om = oh ? digits(2) : std::nullopt;
     if (!om || *oh > 23 || *om > 59) {
       return std::nullopt;
     }
-    offset = (static_cast<std::int64_t>(*oh) * 60 + *om) * 60;
-    offset = negative ? -offset : offset;
-  } else {
+    const std::int64_t seconds = (static_cast<std::int64_t>(*oh) * 60 + *om) * 60;
+    return negative ? -seconds : seconds;
+  }
+};
+
+}  // namespace
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+  Rfc3339Reader r{s};
+  const auto year = r.field(4, '-');
+  const auto month = year ? r.field(2, '-') : std::nullopt;
+  const auto day = month ? r.field(2, 'T') : std::nullopt;
+  const auto hour = day ? r.field(2, ':') : std::nullopt;
+  const auto minute = hour ? r.field(2, ':') : std::nullopt;
+  const auto second = minute ? r.digits(2) : std::nullopt;
+  if (!second || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 ||
+      *second > 60 || !r.fraction()) {
     return std::nullopt;
   }
-  if (pos != s.size()) {
+  const std::optional<std::int64_t> offset = r.offset();
+  if (!offset || r.pos != s.size()) {
     return std::nullopt;
   }
   const std::int64_t days = days_from_civil(*year, *month, *day);
   return days * 86400 + static_cast<std::int64_t>(*hour) * 3600 +
-         static_cast<std::int64_t>(*minute) * 60 + *second - offset;
+         static_cast<std::int64_t>(*minute) * 60 + *second - *offset;
 }
 
 OllamaTranslator::OllamaTranslator(std::int64_t created, std::string id)
