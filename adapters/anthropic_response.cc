@@ -468,22 +468,13 @@ TranslatedResponse AnthropicTranslator::response(unsigned status, std::string_vi
   if (const json::value* u = member(message, "usage"); u != nullptr && u->is_object()) {
     raw.update(u->get_object());
   }
-  const Usage usage = raw.to_usage();
-
-  const json::object out = completion_object(
-      "chatcmpl-" + std::string(string_member(message, "id")), created_,
-      reported_model(message, model_alias),
-      json::array{completion_choice(0, std::move(msg),
-                                    finish_reason(string_member(message, "stop_reason")))});
-  std::string serialized = json::serialize(out);
-  // Usage goes last, in OpenAI's member order.
-  serialized.pop_back();
-  serialized += ",\"usage\":" + usage_json(usage) + "}";
-
-  TranslatedResponse r;
-  r.body = std::move(serialized);
-  r.usage = usage;
-  return r;
+  return completion_response(
+      completion_object(
+          "chatcmpl-" + std::string(string_member(message, "id")), created_,
+          reported_model(message, model_alias),
+          json::array{completion_choice(0, std::move(msg),
+                                        finish_reason(string_member(message, "stop_reason")))}),
+      raw.to_usage());
 }
 
 TranslatedResponse AnthropicTranslator::response_with_retry_after(

@@ -205,45 +205,9 @@ class BedrockStream final : public StreamTranslator {
     if (event == "messageStart") {
       role_chunk(out);
     } else if (event == "contentBlockStart") {
-      const json::object* start = object_member(o, "start");
-      const json::object* tool = start != nullptr ? object_member(*start, "toolUse") : nullptr;
-      if (tool != nullptr) {
-        role_chunk(out);
-        const std::int64_t block = int64_member(o, "contentBlockIndex").value_or(-1);
-        const std::size_t index = tool_index_.size();
-        tool_index_[block] = index;
-        json::object call{
-            {"index", index},
-            {"id", string_member(*tool, "toolUseId")},
-            {"type", "function"},
-            {"function", json::object{{"name", string_member(*tool, "name")}, {"arguments", ""}}}};
-        chunk(out, json::serialize(json::object{{"tool_calls", json::array{std::move(call)}}}));
-      }
+      on_block_start(o, out);
     } else if (event == "contentBlockDelta") {
-      const json::object* delta = object_member(o, "delta");
-      if (delta == nullptr) {
-        return true;
-      }
-      if (const json::value* text = delta->if_contains("text");
-          text != nullptr && text->is_string()) {
-        role_chunk(out);
-        chunk(out, content_delta(text->get_string()));
-      } else if (const json::object* tool = object_member(*delta, "toolUse")) {
-        const std::int64_t block = int64_member(o, "contentBlockIndex").value_or(-1);
-        const auto it = tool_index_.find(block);
-        if (it == tool_index_.end()) {
-          return fail(502, "Bedrock stream sent tool input for an unknown content block",
-                      "api_error", "upstream_error", out);
-        }
-        chunk(
-            out,
-            json::serialize(json::object{
-                {"tool_calls",
-                 json::array{json::object{
-                     {"index", it->second},
-                     {"function", json::object{{"arguments", string_member(*tool, "input")}}}}}}}));
-      }
-      // reasoningContent deltas have no place in an OpenAI chat completion: dropped.
+      return on_block_delta(o, out);
     } else if (event == "messageStop") {
       role_chunk(out);
       finish_chunk(out, finish_reason(string_member(o, "stopReason")));
@@ -256,6 +220,53 @@ class BedrockStream final : public StreamTranslator {
       end_stream(out);
     }
     // contentBlockStop carries nothing OpenAI sends.
+    return true;
+  }
+
+  /// A toolUse block starts: the tool call's first chunk (id, name, empty arguments).
+  void on_block_start(const json::object& o, std::string& out) {
+    const json::object* start = object_member(o, "start");
+    const json::object* tool = start != nullptr ? object_member(*start, "toolUse") : nullptr;
+    if (tool == nullptr) {
+      return;
+    }
+    role_chunk(out);
+    const std::int64_t block = int64_member(o, "contentBlockIndex").value_or(-1);
+    const std::size_t index = tool_index_.size();
+    tool_index_[block] = index;
+    json::object call{
+        {"index", index},
+        {"id", string_member(*tool, "toolUseId")},
+        {"type", "function"},
+        {"function", json::object{{"name", string_member(*tool, "name")}, {"arguments", ""}}}};
+    chunk(out, json::serialize(json::object{{"tool_calls", json::array{std::move(call)}}}));
+  }
+
+  /// Text, or a tool call's next piece of arguments.
+  bool on_block_delta(const json::object& o, std::string& out) {
+    const json::object* delta = object_member(o, "delta");
+    if (delta == nullptr) {
+      return true;
+    }
+    if (const json::value* text = delta->if_contains("text");
+        text != nullptr && text->is_string()) {
+      role_chunk(out);
+      chunk(out, content_delta(text->get_string()));
+    } else if (const json::object* tool = object_member(*delta, "toolUse")) {
+      const std::int64_t block = int64_member(o, "contentBlockIndex").value_or(-1);
+      const auto it = tool_index_.find(block);
+      if (it == tool_index_.end()) {
+        return fail(502, "Bedrock stream sent tool input for an unknown content block", "api_error",
+                    "upstream_error", out);
+      }
+      chunk(out,
+            json::serialize(json::object{
+                {"tool_calls",
+                 json::array{json::object{
+                     {"index", it->second},
+                     {"function", json::object{{"arguments", string_member(*tool, "input")}}}}}}}));
+    }
+    // reasoningContent deltas have no place in an OpenAI chat completion: dropped.
     return true;
   }
 
@@ -374,17 +385,11 @@ TranslatedResponse BedrockTranslator::response(unsigned status, std::string_view
   const bool null_content = !has_text && !tool_calls.empty();
   json::object msg = assistant_message(null_content ? json::value(nullptr) : json::value(text),
                                        std::move(tool_calls));
-  TranslatedResponse r;
-  r.usage = usage_from_bedrock(object_member(o, "usage"));
-  json::object completion =
+  return completion_response(
       completion_object(id_, created_, model_alias,
                         json::array{completion_choice(
-                            0, std::move(msg), finish_reason(string_member(o, "stopReason")))});
-  if (r.usage) {
-    completion["usage"] = usage_object(*r.usage);
-  }
-  r.body = json::serialize(completion);
-  return r;
+                            0, std::move(msg), finish_reason(string_member(o, "stopReason")))}),
+      usage_from_bedrock(object_member(o, "usage")));
 }
 
 TranslatedResponse BedrockTranslator::response_with_header(unsigned status,

@@ -19,6 +19,7 @@
 #include "adapters/gemini_internal.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -342,44 +343,52 @@ class GeminiStream final : public StreamTranslator {
     }
     const json::array* candidates = array_of(resp->if_contains("candidates"));
     if (candidates == nullptr || candidates->empty()) {
-      const std::string_view block =
-          string_of(member_of(object_of(resp->if_contains("promptFeedback")), "blockReason"));
-      if (!block.empty()) {
-        // The 200 head is gone: the stream form of a blocked prompt is a content_filter finish.
-        Choice& c = choice_at(0, out);
-        if (!c.finished) {
-          c.finished = true;
-          chunks_.choice(out, 0, "{}", "content_filter");
-        }
-      }
+      on_prompt_feedback(*resp, out);
       return true;
     }
     for (std::size_t k = 0; k < candidates->size(); ++k) {
-      const json::object* cand = (*candidates)[k].if_object();
-      if (cand == nullptr) {
-        continue;
-      }
-      const std::size_t index = candidate_index(cand, k);
-      Choice& c = choice_at(index, out);
-      if (c.finished) {
-        continue;
-      }
-      CandidateParts parts;
-      read_parts(cand, call_prefix_, next_call_, parts);
-      if (!parts.text.empty()) {
-        chunks_.choice(out, index, content_delta(parts.text));
-      }
-      for (json::value& call : parts.tool_calls) {
-        // Gemini sends each call whole: one delta with id, name and all arguments.
-        chunks_.choice(out, index, whole_tool_call_delta(c.tool_calls++, call.as_object()));
-      }
-      const std::string_view reason = string_of(cand->if_contains("finishReason"));
-      if (!reason.empty() && reason != "FINISH_REASON_UNSPECIFIED") {
-        c.finished = true;
-        chunks_.choice(out, index, "{}", finish_reason_of(reason, c.tool_calls > 0));
+      if (const json::object* cand = (*candidates)[k].if_object()) {
+        on_candidate(*cand, candidate_index(cand, k), out);
       }
     }
     return true;
+  }
+
+  /// An event without candidates: a blocked prompt finishes choice 0 with content_filter (the
+  /// 200 head is gone, so this is the stream form of prompt_blocked()).
+  void on_prompt_feedback(const json::object& resp, std::string& out) {
+    const std::string_view block =
+        string_of(member_of(object_of(resp.if_contains("promptFeedback")), "blockReason"));
+    if (block.empty()) {
+      return;
+    }
+    Choice& c = choice_at(0, out);
+    if (!c.finished) {
+      c.finished = true;
+      chunks_.choice(out, 0, "{}", "content_filter");
+    }
+  }
+
+  /// One candidate's text, whole tool calls and finish.
+  void on_candidate(const json::object& cand, std::size_t index, std::string& out) {
+    Choice& c = choice_at(index, out);
+    if (c.finished) {
+      return;
+    }
+    CandidateParts parts;
+    read_parts(&cand, call_prefix_, next_call_, parts);
+    if (!parts.text.empty()) {
+      chunks_.choice(out, index, content_delta(parts.text));
+    }
+    for (json::value& call : parts.tool_calls) {
+      // Gemini sends each call whole: one delta with id, name and all arguments.
+      chunks_.choice(out, index, whole_tool_call_delta(c.tool_calls++, call.as_object()));
+    }
+    const std::string_view reason = string_of(cand.if_contains("finishReason"));
+    if (!reason.empty() && reason != "FINISH_REASON_UNSPECIFIED") {
+      c.finished = true;
+      chunks_.choice(out, index, "{}", finish_reason_of(reason, c.tool_calls > 0));
+    }
   }
 
   std::int64_t created_;
@@ -396,6 +405,44 @@ class GeminiStream final : public StreamTranslator {
   bool finished_ = false;
 };
 
+/// A non-2xx answer: the Google error it carries, else the status alone (e.g. an HTML page from
+/// a proxy).
+TranslatedResponse error_response(unsigned status, const json::value* v) {
+  const json::object* err = v != nullptr ? google_error_of(*v) : nullptr;
+  if (err != nullptr) {
+    return google_error(status, err);
+  }
+  TranslatedResponse r;
+  r.status = status;
+  r.retryable = retryable_status(status);
+  r.body = error_body("Gemini returned HTTP " + std::to_string(status), error_type_for(status), {});
+  return r;
+}
+
+/// The candidates as chat.completion choices; nullopt when one is not an object.
+std::optional<json::array> completion_choices(const json::array& candidates,
+                                              std::string_view completion_id) {
+  const std::string call_prefix = tool_call_id_prefix(completion_id);
+  std::size_t next_call = 0;
+  json::array choices;
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    const json::object* cand = candidates[k].if_object();
+    if (cand == nullptr) {
+      return std::nullopt;
+    }
+    CandidateParts parts;
+    read_parts(cand, call_prefix, next_call, parts);
+    const bool tools = !parts.tool_calls.empty();
+    json::object message =
+        assistant_message(parts.has_text ? json::value(parts.text) : json::value(nullptr),
+                          std::move(parts.tool_calls));
+    choices.push_back(
+        completion_choice(candidate_index(cand, k), std::move(message),
+                          finish_reason_of(string_of(cand->if_contains("finishReason")), tools)));
+  }
+  return choices;
+}
+
 }  // namespace
 
 TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view /*content_type*/,
@@ -404,17 +451,7 @@ TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view 
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   if (status < 200 || status >= 300) {
-    const json::object* err = ec ? nullptr : google_error_of(v);
-    if (err == nullptr) {
-      // Not a Google error body (e.g. an HTML page from a proxy): the status is all we know.
-      TranslatedResponse r;
-      r.status = status;
-      r.retryable = retryable_status(status);
-      r.body =
-          error_body("Gemini returned HTTP " + std::to_string(status), error_type_for(status), {});
-      return r;
-    }
-    return google_error(status, err);
+    return error_response(status, ec ? nullptr : &v);
   }
   const json::object* resp = ec ? nullptr : v.if_object();
   if (resp == nullptr) {
@@ -433,36 +470,12 @@ TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view 
     }
     return bad_upstream("Gemini returned no candidates");
   }
-
-  const std::string call_prefix = tool_call_id_prefix(id_);
-  std::size_t next_call = 0;
-  json::array choices;
-  for (std::size_t k = 0; k < candidates->size(); ++k) {
-    const json::object* cand = (*candidates)[k].if_object();
-    if (cand == nullptr) {
-      return bad_upstream("Gemini returned a candidate that is not an object");
-    }
-    CandidateParts parts;
-    read_parts(cand, call_prefix, next_call, parts);
-    const bool tools = !parts.tool_calls.empty();
-    json::object message =
-        assistant_message(parts.has_text ? json::value(parts.text) : json::value(nullptr),
-                          std::move(parts.tool_calls));
-    choices.push_back(
-        completion_choice(candidate_index(cand, k), std::move(message),
-                          finish_reason_of(string_of(cand->if_contains("finishReason")), tools)));
+  std::optional<json::array> choices = completion_choices(*candidates, id_);
+  if (!choices) {
+    return bad_upstream("Gemini returned a candidate that is not an object");
   }
-
-  json::object out =
-      completion_object(id_, created_, model_of(resp, model_alias), std::move(choices));
-  if (usage) {
-    out["usage"] = usage_object(*usage);
-  }
-  TranslatedResponse r;
-  r.status = 200;
-  r.usage = usage;
-  r.body = json::serialize(out);
-  return r;
+  return completion_response(
+      completion_object(id_, created_, model_of(resp, model_alias), std::move(*choices)), usage);
 }
 
 std::unique_ptr<StreamTranslator> GeminiTranslator::stream(bool include_usage,

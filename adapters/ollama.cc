@@ -723,16 +723,10 @@ TranslatedResponse OllamaTranslator::response(unsigned status, std::string_view 
   json::object choice = completion_choice(
       0, std::move(msg), finish_reason_of(string_of(resp->if_contains("done_reason")), tools));
 
-  const Usage usage = usage_of(*resp);
-  json::object out =
+  return completion_response(
       completion_object(id_, created_of(*resp, created_), model_of(*resp, model_alias),
-                        json::array{std::move(choice)});
-  out["usage"] = usage_object(usage);
-  TranslatedResponse r;
-  r.status = 200;
-  r.usage = usage;
-  r.body = json::serialize(out);
-  return r;
+                        json::array{std::move(choice)}),
+      usage_of(*resp));
 }
 
 std::unique_ptr<StreamTranslator> OllamaTranslator::stream(bool include_usage,

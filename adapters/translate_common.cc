@@ -112,6 +112,16 @@ std::string_view map_reason(std::span<const ReasonMapping> table, std::string_vi
   return otherwise;
 }
 
+TranslatedResponse completion_response(json::object completion, std::optional<Usage> usage) {
+  if (usage) {
+    completion["usage"] = usage_object(*usage);
+  }
+  TranslatedResponse r;
+  r.body = json::serialize(completion);
+  r.usage = usage;
+  return r;
+}
+
 Usage split_prompt_usage(std::int64_t uncached_input, std::int64_t output, std::int64_t cache_read,
                          std::int64_t cache_write) {
   Usage u;

@@ -12,6 +12,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include "adapters/translator.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -92,6 +93,10 @@ struct ReasonMapping {
 /// `reason` looked up in `table`; `otherwise` when it is not listed.
 std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
                             std::string_view otherwise);
+
+/// A 200 answer: `completion` (a completion_object()) with `usage` appended last, where OpenAI
+/// puts it, when known.
+TranslatedResponse completion_response(boost::json::object completion, std::optional<Usage> usage);
 
 /// Usage from a provider that counts prompt tokens in three parts (Anthropic, Bedrock): OpenAI's
 /// prompt_tokens is their sum; cache reads are its cached tokens, cache writes its cache_write.
