@@ -98,6 +98,22 @@ std::string_view stream_error_type(std::string_view type, std::string_view code)
   return "api_error";
 }
 
+/// The Anthropic error type and message of an OpenAI `error` member seen mid-stream (an object
+/// with type, code and message, or a bare string).
+std::pair<std::string_view, std::string_view> stream_error_of(const json::value& e) {
+  std::string_view type;
+  std::string_view code;
+  std::string_view message;
+  if (const json::object* eo = e.if_object()) {
+    type = string_member(*eo, "type");
+    code = string_member(*eo, "code");
+    message = string_member(*eo, "message");
+  } else if (e.is_string()) {
+    message = view(e.get_string());
+  }
+  return {stream_error_type(type, code), message.empty() ? "upstream stream error" : message};
+}
+
 /// Whether a choice index is 0 (the only choice a Messages answer has).
 bool is_zero_index(const json::value& v) {
   if (const auto* i = v.if_int64()) {
@@ -107,6 +123,42 @@ bool is_zero_index(const json::value& v) {
     return *u == 0;
   }
   return false;
+}
+
+/// An OpenAI assistant message's text (refusal included) and tool calls as Anthropic content
+/// blocks; tool arguments that are not a JSON object read as `{}`.
+json::array content_blocks(const json::object& message) {
+  json::array content;
+  std::string text = content_text(member(message, "content"));
+  text += string_member(message, "refusal");
+  if (!text.empty()) {
+    content.push_back(json::object{{"type", "text"}, {"text", text}});
+  }
+  const json::value* tc = member(message, "tool_calls");
+  if (tc == nullptr || !tc->is_array()) {
+    return content;
+  }
+  for (const json::value& c : tc->get_array()) {
+    const json::object* call = c.if_object();
+    if (call == nullptr) {
+      continue;
+    }
+    const json::value* f = member(*call, "function");
+    const json::object* fn = f != nullptr ? f->if_object() : nullptr;
+    json::value input = json::object();
+    if (fn != nullptr) {
+      boost::system::error_code arg_ec;
+      json::value args = json::parse(string_member(*fn, "arguments"), arg_ec);
+      if (!arg_ec && args.is_object()) {
+        input = std::move(args);
+      }
+    }
+    content.push_back(json::object{{"type", "tool_use"},
+                                   {"id", string_member(*call, "id")},
+                                   {"name", fn != nullptr ? string_member(*fn, "name") : ""},
+                                   {"input", std::move(input)}});
+  }
+  return content;
 }
 
 }  // namespace
@@ -129,35 +181,7 @@ std::optional<std::string> try_openai_to_anthropic_response(std::string_view bod
   }
   const json::object& message = m->get_object();
 
-  json::array content;
-  std::string text = content_text(member(message, "content"));
-  text += string_member(message, "refusal");
-  if (!text.empty()) {
-    content.push_back(json::object{{"type", "text"}, {"text", text}});
-  }
-  if (const json::value* tc = member(message, "tool_calls"); tc != nullptr && tc->is_array()) {
-    for (const json::value& c : tc->get_array()) {
-      const json::object* call = c.if_object();
-      if (call == nullptr) {
-        continue;
-      }
-      const json::value* f = member(*call, "function");
-      const json::object* fn = f != nullptr ? f->if_object() : nullptr;
-      json::value input = json::object();
-      if (fn != nullptr) {
-        boost::system::error_code arg_ec;
-        json::value args = json::parse(string_member(*fn, "arguments"), arg_ec);
-        if (!arg_ec && args.is_object()) {
-          input = std::move(args);
-        }
-      }
-      content.push_back(json::object{{"type", "tool_use"},
-                                     {"id", string_member(*call, "id")},
-                                     {"name", fn != nullptr ? string_member(*fn, "name") : ""},
-                                     {"input", std::move(input)}});
-    }
-  }
-
+  json::array content = content_blocks(message);
   Usage usage = usage_from_openai(v).value_or(Usage{});
   if (cache_write > 0) {
     usage.cache_write = cache_write;
@@ -284,17 +308,8 @@ bool AnthropicStreamWriter::on_event(const SseEvent& ev, std::string& out) {
   }
   const json::object& chunk = v.get_object();
   if (const json::value* e = member(chunk, "error")) {
-    std::string_view type;
-    std::string_view code;
-    std::string_view message;
-    if (const json::object* eo = e->if_object()) {
-      type = string_member(*eo, "type");
-      code = string_member(*eo, "code");
-      message = string_member(*eo, "message");
-    } else if (e->is_string()) {
-      message = view(e->get_string());
-    }
-    fail(stream_error_type(type, code), message.empty() ? "upstream stream error" : message, out);
+    const auto [type, message] = stream_error_of(*e);
+    fail(type, message, out);
     return false;
   }
   if (std::optional<Usage> u = usage_from_openai(v)) {

@@ -224,6 +224,27 @@ bool is_tool_result(const json::value& block) {
   return block.is_object() && string_member(block.get_object(), "type") == "tool_result";
 }
 
+/// A `tool` message as a tool_result block (its content a string or text blocks).
+bool tool_result_block(const json::object& m, const json::value& c, const std::string& where,
+                       json::array& blocks, TranslateError& error) {
+  const std::string_view id = string_member(m, "tool_call_id");
+  if (id.empty()) {
+    return fail(error, where + ": tool_call_id is required");
+  }
+  json::object result{{"type", "tool_result"}, {"tool_use_id", id}};
+  if (c.is_string()) {
+    result["content"] = c;
+  } else {
+    json::array parts;
+    if (!text_blocks(c, where, parts, error)) {
+      return false;
+    }
+    result["content"] = std::move(parts);
+  }
+  blocks.push_back(std::move(result));
+  return true;
+}
+
 /// Builds `system` and `messages` from OpenAI's messages.
 bool convert_messages(const json::array& messages, json::array& system, json::array& out,
                       TranslateError& error) {
@@ -262,21 +283,9 @@ bool convert_messages(const json::array& messages, json::array& system, json::ar
       }
       push_turn(turns, "assistant", std::move(blocks));
     } else if (role == "tool") {
-      const std::string_view id = string_member(*m, "tool_call_id");
-      if (id.empty()) {
-        return fail(error, where + ": tool_call_id is required");
+      if (!tool_result_block(*m, c, where, blocks, error)) {
+        return false;
       }
-      json::object result{{"type", "tool_result"}, {"tool_use_id", id}};
-      if (c.is_string()) {
-        result["content"] = c;
-      } else {
-        json::array parts;
-        if (!text_blocks(c, where, parts, error)) {
-          return false;
-        }
-        result["content"] = std::move(parts);
-      }
-      blocks.push_back(std::move(result));
       push_turn(turns, "user", std::move(blocks));
     } else if (role == "function") {
       return fail(error, where + ": the legacy function role is not supported; use tool messages");

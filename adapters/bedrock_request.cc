@@ -201,14 +201,11 @@ bool append_turn(std::vector<Turn>& turns, std::string_view role, json::array&& 
   return true;
 }
 
-std::optional<json::object> tool_config(const json::object& body, bool history_uses_tools,
-                                        std::string& why) {
-  const json::array* tools = array_member(body, "tools");
-  if (tools == nullptr || tools->empty()) {
-    return json::object{};  // nothing to send
-  }
+/// OpenAI function tools as Converse tool specifications.
+/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolSpecification.html
+std::optional<json::array> tool_specs(const json::array& tools, std::string& why) {
   json::array specs;
-  for (const json::value& t : *tools) {
+  for (const json::value& t : tools) {
     const json::object* tool = t.if_object();
     const json::object* fn = tool != nullptr ? object_member(*tool, "function") : nullptr;
     if (fn == nullptr || string_member(*tool, "type") != "function") {
@@ -225,10 +222,22 @@ std::optional<json::object> tool_config(const json::object& body, bool history_u
          params != nullptr && params->is_object()
              ? *params
              : json::value(json::object{{"type", "object"}, {"properties", json::object{}}})}};
-    // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolSpecification.html
     specs.push_back(json::object{{"toolSpec", std::move(spec)}});
   }
-  json::object config{{"tools", std::move(specs)}};
+  return specs;
+}
+
+std::optional<json::object> tool_config(const json::object& body, bool history_uses_tools,
+                                        std::string& why) {
+  const json::array* tools = array_member(body, "tools");
+  if (tools == nullptr || tools->empty()) {
+    return json::object{};  // nothing to send
+  }
+  std::optional<json::array> specs = tool_specs(*tools, why);
+  if (!specs) {
+    return std::nullopt;
+  }
+  json::object config{{"tools", std::move(*specs)}};
   // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html
   if (const std::optional<ToolChoice> choice = tool_choice_of(body, false)) {
     using Kind = ToolChoice::Kind;

@@ -162,14 +162,8 @@ bool Engine::Impl::compile_aliases(std::string& error) {
   return true;
 }
 
-bool Engine::Impl::compile_rule(const config::Policy& policy, const std::string& where,
-                                std::string& error) {
-  const config::When& w = policy.when;
-  CompiledRule r;
-  r.name = policy.name;
-  r.when = &w;
-  r.sensitivity = w.sensitivity;
-  r.tier = w.tier;
+bool Engine::Impl::compile_scope(const config::When& w, const std::string& where, CompiledRule& r,
+                                 std::string& error) const {
   if (!w.tenants.empty()) {
     r.tenants.assign(tenants.size(), false);
     for (const std::string& name : w.tenants) {
@@ -195,6 +189,20 @@ bool Engine::Impl::compile_rule(const config::Policy& policy, const std::string&
       }
       r.models[it->second] = true;
     }
+  }
+  return true;
+}
+
+bool Engine::Impl::compile_rule(const config::Policy& policy, const std::string& where,
+                                std::string& error) {
+  const config::When& w = policy.when;
+  CompiledRule r;
+  r.name = policy.name;
+  r.when = &w;
+  r.sensitivity = w.sensitivity;
+  r.tier = w.tier;
+  if (!compile_scope(w, where, r, error)) {
+    return false;
   }
   if (w.volume) {
     std::optional<std::size_t> b = backend_index(w.volume->backend);

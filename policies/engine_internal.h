@@ -189,6 +189,9 @@ struct Engine::Impl {
   bool compile_backends(std::string& error);
   void compile_tenants();
   bool compile_aliases(std::string& error);
+  /// A rule's `when.tenants` and `when.models` as bitmaps by index.
+  bool compile_scope(const config::When& w, const std::string& where, CompiledRule& r,
+                     std::string& error) const;
   bool compile_rule(const config::Policy& policy, const std::string& where, std::string& error);
   bool compile_rules(std::string& error);
   bool pick_reference(std::string& error);
