@@ -386,24 +386,6 @@ bool translate_messages(const json::array& messages, json::object& out,
   return true;
 }
 
-/// Percent-encodes a model resource name for the request path ('/' kept: "tunedModels/x").
-std::string encode_path(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 GeminiTranslator::GeminiTranslator(std::int64_t created, std::string id)
@@ -438,7 +420,7 @@ std::optional<UpstreamRequest> GeminiTranslator::request(const json::object& bod
   if (!model.starts_with("models/") && !model.starts_with("tunedModels/")) {
     req.target += "models/";
   }
-  req.target += encode_path(model);
+  req.target += percent_encode(model, true);  // '/' kept: "tunedModels/x"
   // https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent
   req.target += req.stream ? ":streamGenerateContent?alt=sse" : ":generateContent";
   req.headers.emplace_back("content-type", "application/json");

@@ -79,6 +79,11 @@ struct SamplingText {
   void write(std::string& json) const;
 };
 
+/// `s` percent-encoded (RFC 3986): unreserved bytes (A-Z a-z 0-9 - . _ ~) kept, every other
+/// byte %XX in upper-case hex; '/' kept only when `keep_slash`. For path segments and query
+/// values built from config (deployment names, model ids, API versions).
+std::string percent_encode(std::string_view s, bool keep_slash);
+
 /// `base_path` without trailing slashes, to append "/<endpoint>" to.
 std::string_view trimmed_base(std::string_view base_path);
 

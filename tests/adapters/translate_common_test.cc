@@ -99,5 +99,18 @@ TEST(TranslateCommonTest, SplitPromptUsageSumsThePrompt) {
   EXPECT_EQ(u.cache_write, 7);
 }
 
+TEST(TranslateCommonTest, PercentEncodeKeepsUnreservedBytes) {
+  EXPECT_EQ(percent_encode("a-Z_0.~", false), "a-Z_0.~");
+  EXPECT_EQ(percent_encode("models/x y:1", false), "models%2Fx%20y%3A1");
+  EXPECT_EQ(percent_encode("models/x y:1", true), "models/x%20y%3A1");
+  EXPECT_EQ(percent_encode("\xff", false), "%FF");
+}
+
+TEST(TranslateCommonTest, TrimmedBaseDropsTrailingSlashes) {
+  EXPECT_EQ(trimmed_base("/v1//"), "/v1");
+  EXPECT_EQ(trimmed_base("/"), "");
+  EXPECT_EQ(trimmed_base(""), "");
+}
+
 }  // namespace
 }  // namespace sb::adapters
