@@ -20,6 +20,7 @@
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -208,25 +209,14 @@ std::string openai_to_anthropic_response(std::string_view body, std::string_view
 }
 
 std::string_view anthropic_error_type(unsigned status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 413:
-      return "request_too_large";
-    case 429:
-      return "rate_limit_error";
-    case 503:
-    case 529:
-      return "overloaded_error";
-    case 504:
-      return "timeout_error";
-    default:
-      return status >= 400 && status < 500 ? "invalid_request_error" : "api_error";
-  }
+  // https://docs.anthropic.com/en/api/errors
+  static constexpr StatusMapping kTypes[] = {
+      {401, "authentication_error"}, {403, "permission_error"}, {404, "not_found_error"},
+      {413, "request_too_large"},    {429, "rate_limit_error"}, {503, "overloaded_error"},
+      {529, "overloaded_error"},     {504, "timeout_error"},
+  };
+  return map_status(kTypes, status,
+                    status >= 400 && status < 500 ? "invalid_request_error" : "api_error");
 }
 
 std::string openai_error_to_anthropic(unsigned status, std::string_view body) {

@@ -199,18 +199,6 @@ bool tool_result_text(const json::value* content, std::string& out, const Reques
   return true;
 }
 
-/// `functionCall{name, args}` from an OpenAI function call (`arguments` is a JSON text).
-bool function_call_part(const json::object* fn, json::array& parts, const RequestFailure& fail) {
-  std::string_view name;
-  json::value args;
-  if (!function_call_of(fn, "Gemini", fail, name, args)) {
-    return false;
-  }
-  json::object call{{"name", name}, {"args", std::move(args)}};
-  parts.push_back(json::object{{"functionCall", std::move(call)}});
-  return true;
-}
-
 // ---- request: generation config ---------------------------------------------------------------
 
 /// https://ai.google.dev/api/generate-content#generationconfig
@@ -296,23 +284,8 @@ bool assistant_parts(const json::object& m, json::array& parts, const RequestFai
   if (!content_parts(m.if_contains("content"), false, parts, fail)) {
     return false;
   }
-  if (const json::array* calls = array_of(m.if_contains("tool_calls"))) {
-    for (const json::value& c : *calls) {
-      const json::object* co = c.if_object();
-      if (co == nullptr || string_of(co->if_contains("type")) != "function") {
-        return fail("assistant tool calls must be of type function");
-      }
-      if (!function_call_part(object_of(co->if_contains("function")), parts, fail)) {
-        return false;
-      }
-    }
-  }
-  if (const json::object* fc = object_of(m.if_contains("function_call"))) {
-    if (!function_call_part(fc, parts, fail)) {
-      return false;
-    }
-  }
-  return true;
+  // `functionCall{name, args}` parts: https://ai.google.dev/api/caching#FunctionCall
+  return assistant_function_calls(m, "Gemini", "functionCall", "args", parts, fail);
 }
 
 /// A `tool` (or legacy `function`) message, messages[i], as a functionResponse part.

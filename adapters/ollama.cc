@@ -98,38 +98,13 @@ bool read_content(const json::value* content, bool media, std::string& text, jso
   return true;
 }
 
-/// OpenAI `function{name, arguments}` (arguments a JSON text) → Ollama's
-/// `{function{name, arguments}}` (arguments an object):
-/// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-tools
-bool tool_call_of(const json::object* fn, json::array& calls, const RequestFailure& fail) {
-  std::string_view name;
-  json::value args;
-  if (!function_call_of(fn, "Ollama", fail, name, args)) {
-    return false;
-  }
-  json::object function{{"name", name}, {"arguments", std::move(args)}};
-  calls.push_back(json::object{{"function", std::move(function)}});
-  return true;
-}
-
 /// An assistant message's tool calls and legacy function_call as `tool_calls` of `msg`.
 bool assistant_tool_calls(const json::object& m, json::object& msg, const RequestFailure& fail) {
+  // Ollama's `{function{name, arguments}}`, arguments an object:
+  // https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-tools
   json::array calls;
-  if (const json::array* tcs = array_of(m.if_contains("tool_calls"))) {
-    for (const json::value& c : *tcs) {
-      const json::object* co = c.if_object();
-      if (co == nullptr || string_of(co->if_contains("type")) != "function") {
-        return fail("assistant tool calls must be of type function");
-      }
-      if (!tool_call_of(object_of(co->if_contains("function")), calls, fail)) {
-        return false;
-      }
-    }
-  }
-  if (const json::object* fc = object_of(m.if_contains("function_call"))) {
-    if (!tool_call_of(fc, calls, fail)) {
-      return false;
-    }
+  if (!assistant_function_calls(m, "Ollama", "function", "arguments", calls, fail)) {
+    return false;
   }
   if (!calls.empty()) {
     msg["tool_calls"] = std::move(calls);
@@ -310,14 +285,9 @@ std::string_view ollama_error_type(unsigned status) {
 
 /// OpenAI error `code` for an Ollama error status.
 std::string_view error_code_for(unsigned status) {
-  switch (status) {
-    case 404:
-      return "model_not_found";
-    case 429:
-      return "rate_limit_exceeded";
-    default:
-      return status >= 500 ? "upstream_error" : std::string_view{};
-  }
+  static constexpr StatusMapping kCodes[] = {{404, "model_not_found"},
+                                             {429, "rate_limit_exceeded"}};
+  return map_status(kCodes, status, status >= 500 ? "upstream_error" : std::string_view{});
 }
 
 /// Ollama answers errors as `{"error": "<message>"}` with a true status:

@@ -48,16 +48,10 @@ std::string hex(const unsigned char* p, std::size_t n) {
 }
 
 int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  const char lower = c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c;
+  const std::size_t i = c == '\0' ? std::string_view::npos : kDigits.find(lower);
+  return i == std::string_view::npos ? -1 : static_cast<int>(i);
 }
 
 /// Decodes %XX escapes (a malformed escape is kept literally). '+' stays '+': SigV4 query

@@ -1,5 +1,6 @@
 #include "adapters/translate_common.h"
 
+#include <algorithm>
 #include <array>
 
 #include <boost/json.hpp>
@@ -81,6 +82,43 @@ std::optional<ToolChoice> tool_choice_of(const json::object& body, bool or_funct
   return c;
 }
 
+namespace {
+
+bool append_function_call(const json::object* fn, std::string_view provider,
+                          std::string_view wrapper, std::string_view arguments_key,
+                          json::array& out, const RequestFailure& fail) {
+  std::string_view name;
+  json::value args;
+  if (!function_call_of(fn, provider, fail, name, args)) {
+    return false;
+  }
+  json::object call{{"name", name}, {arguments_key, std::move(args)}};
+  out.push_back(json::object{{wrapper, std::move(call)}});
+  return true;
+}
+
+}  // namespace
+
+bool assistant_function_calls(const json::object& message, std::string_view provider,
+                              std::string_view wrapper, std::string_view arguments_key,
+                              json::array& out, const RequestFailure& fail) {
+  if (const json::array* calls = array_of(message.if_contains("tool_calls"))) {
+    for (const json::value& c : *calls) {
+      const json::object* co = c.if_object();
+      if (co == nullptr || string_of(co->if_contains("type")) != "function") {
+        return fail("assistant tool calls must be of type function");
+      }
+      if (!append_function_call(object_of(co->if_contains("function")), provider, wrapper,
+                                arguments_key, out, fail)) {
+        return false;
+      }
+    }
+  }
+  const json::object* legacy = object_of(message.if_contains("function_call"));
+  return legacy == nullptr ||
+         append_function_call(legacy, provider, wrapper, arguments_key, out, fail);
+}
+
 bool SamplingText::read(const json::object& body, std::string& error) {
   return number_text(body, "temperature", temperature, error) &&
          number_text(body, "top_p", top_p, error);
@@ -123,12 +161,16 @@ std::string_view trimmed_base(std::string_view base_path) {
 
 std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
                             std::string_view otherwise) {
-  for (const ReasonMapping& m : table) {
-    if (m.from == reason) {
-      return m.to;
-    }
-  }
-  return otherwise;
+  const auto it = std::find_if(table.begin(), table.end(),
+                               [&](const ReasonMapping& m) { return m.from == reason; });
+  return it != table.end() ? it->to : otherwise;
+}
+
+std::string_view map_status(std::span<const StatusMapping> table, unsigned status,
+                            std::string_view otherwise) {
+  const auto it = std::find_if(table.begin(), table.end(),
+                               [&](const StatusMapping& m) { return m.status == status; });
+  return it != table.end() ? it->to : otherwise;
 }
 
 TranslatedResponse completion_response(json::object completion, std::optional<Usage> usage) {

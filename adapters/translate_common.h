@@ -12,6 +12,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include "adapters/openai_shapes.h"
 #include "adapters/translator.h"
 #include "adapters/usage.h"
 
@@ -66,6 +67,14 @@ struct ToolChoice {
 /// `function_call` instead. nullopt when the member read is absent or null.
 std::optional<ToolChoice> tool_choice_of(const boost::json::object& body, bool or_function_call);
 
+/// The function calls of an OpenAI assistant message, for providers that take arguments as an
+/// object: every `tool_calls` entry (which must be of type "function") and then the legacy
+/// `function_call`, each checked by function_call_of() and appended to `out` as
+/// `{<wrapper>: {"name": ..., <arguments_key>: {...}}}`.
+bool assistant_function_calls(const boost::json::object& message, std::string_view provider,
+                              std::string_view wrapper, std::string_view arguments_key,
+                              boost::json::array& out, const RequestFailure& fail);
+
 /// `temperature` and `top_p` as the client's JSON text (number_text: the shortest round-trip form
 /// of a double), set into the serialized upstream body afterwards so the upstream sees the
 /// client's number, not a re-rounded one.
@@ -97,6 +106,16 @@ struct ReasonMapping {
 
 /// `reason` looked up in `table`; `otherwise` when it is not listed.
 std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
+                            std::string_view otherwise);
+
+/// One row of a dialect's HTTP status table (error types, error codes).
+struct StatusMapping {
+  unsigned status;
+  std::string_view to;
+};
+
+/// `status` looked up in `table`; `otherwise` when it is not listed.
+std::string_view map_status(std::span<const StatusMapping> table, unsigned status,
                             std::string_view otherwise);
 
 /// A 200 answer: `completion` (a completion_object()) with `usage` appended last, where OpenAI

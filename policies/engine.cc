@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <random>
 
@@ -39,21 +40,11 @@
 namespace sb::policies {
 
 std::string_view to_string(Outcome o) {
-  switch (o) {
-    case Outcome::route:
-      return "route";
-    case Outcome::forbidden:
-      return "forbidden";
-    case Outcome::unavailable:
-      return "unavailable";
-    case Outcome::shed:
-      return "shed";
-    case Outcome::bad_request:
-      return "bad_request";
-    case Outcome::unknown_model:
-      return "unknown_model";
-  }
-  return "unknown";
+  // In the order of the enumerators.
+  static constexpr std::string_view kNames[] = {"route", "forbidden",   "unavailable",
+                                                "shed",  "bad_request", "unknown_model"};
+  const auto i = static_cast<std::size_t>(o);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 namespace engine_detail {
