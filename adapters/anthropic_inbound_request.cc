@@ -147,12 +147,45 @@ bool tool_message(const json::object& block, const std::string& where, json::arr
   return true;
 }
 
+/// Calls `each(block, at, type)` for every content block of a turn but text ones, which go to
+/// `parts` as text parts. False at the first failure, with `error` set.
+template <class Each>
+bool walk_blocks(const json::array& blocks, const std::string& where, json::array& parts,
+                 std::string& error, Each&& each) {
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    const std::string at = where + "[" + std::to_string(k) + "]";
+    std::string_view type;
+    const json::object* block = block_at(blocks, k, at, type, error);
+    if (block == nullptr) {
+      return false;
+    }
+    if (type == "text") {
+      std::string_view text;
+      if (!block_text(*block, at, text, error)) {
+        return false;
+      }
+      parts.push_back(text_part(text));
+    } else if (!each(*block, at, type)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// A turn's content when it is a string: one message of `role` with it, and true.
+bool string_turn(const json::value& content, std::string_view role, json::array& out) {
+  if (!content.is_string()) {
+    return false;
+  }
+  out.push_back(json::object{{"role", role}, {"content", content}});
+  return true;
+}
+
 /// A user turn: its tool_result blocks as tool messages first (OpenAI wants them right after the
 /// assistant's tool_calls), then the rest as one user message.
 bool user_turn(const json::value& content, const std::string& where, json::array& out,
                std::string& error) {
-  if (content.is_string()) {
-    out.push_back(json::object{{"role", "user"}, {"content", content}});
+  if (string_turn(content, "user", out)) {
     return true;
   }
   const json::array* blocks = content.if_array();
@@ -161,32 +194,19 @@ bool user_turn(const json::value& content, const std::string& where, json::array
   }
   json::array parts;
   bool had_tool_results = false;
-  for (std::size_t k = 0; k < blocks->size(); ++k) {
-    const std::string at = where + "[" + std::to_string(k) + "]";
-    std::string_view type;
-    const json::object* block = block_at(*blocks, k, at, type, error);
-    if (block == nullptr) {
-      return false;
+  const auto each = [&](const json::object& block, const std::string& at, std::string_view type) {
+    if (type == "image") {
+      return image_part(block, at, parts, error);
     }
-    if (type == "text") {
-      std::string_view text;
-      if (!block_text(*block, at, text, error)) {
-        return false;
-      }
-      parts.push_back(text_part(text));
-    } else if (type == "image") {
-      if (!image_part(*block, at, parts, error)) {
-        return false;
-      }
-    } else if (type == "tool_result") {
-      if (!tool_message(*block, at, out, error)) {
-        return false;
-      }
+    if (type == "tool_result") {
       had_tool_results = true;
-    } else {
-      return fail(error, at + ": block type '" + std::string(type) +
-                             "' is not supported in a user message");
+      return tool_message(block, at, out, error);
     }
+    return fail(error,
+                at + ": block type '" + std::string(type) + "' is not supported in a user message");
+  };
+  if (!walk_blocks(*blocks, where, parts, error, each)) {
+    return false;
   }
   if (!parts.empty() || !had_tool_results) {
     out.push_back(
@@ -195,11 +215,29 @@ bool user_turn(const json::value& content, const std::string& where, json::array
   return true;
 }
 
+/// A tool_use block as an OpenAI tool call (its input, an object, as the arguments text).
+bool tool_call(const json::object& block, const std::string& at, json::array& calls,
+               std::string& error) {
+  const std::string_view id = string_member(block, "id");
+  const std::string_view name = string_member(block, "name");
+  const json::value* input = block.if_contains("input");
+  if (id.empty() || name.empty()) {
+    return fail(error, at + ": tool_use needs a non-empty id and name");
+  }
+  if (input == nullptr || !input->is_object()) {
+    return fail(error, at + ".input: must be an object");
+  }
+  calls.push_back(json::object{
+      {"id", id},
+      {"type", "function"},
+      {"function", json::object{{"name", name}, {"arguments", json::serialize(*input)}}}});
+  return true;
+}
+
 /// An assistant turn: text blocks as content, tool_use blocks as tool_calls.
 bool assistant_turn(const json::value& content, const std::string& where, json::array& out,
                     std::string& error) {
-  if (content.is_string()) {
-    out.push_back(json::object{{"role", "assistant"}, {"content", content}});
+  if (string_turn(content, "assistant", out)) {
     return true;
   }
   const json::array* blocks = content.if_array();
@@ -208,39 +246,18 @@ bool assistant_turn(const json::value& content, const std::string& where, json::
   }
   json::array parts;
   json::array calls;
-  for (std::size_t k = 0; k < blocks->size(); ++k) {
-    const std::string at = where + "[" + std::to_string(k) + "]";
-    std::string_view type;
-    const json::object* block = block_at(*blocks, k, at, type, error);
-    if (block == nullptr) {
-      return false;
+  const auto each = [&](const json::object& block, const std::string& at, std::string_view type) {
+    if (type == "tool_use") {
+      return tool_call(block, at, calls, error);
     }
-    if (type == "text") {
-      std::string_view text;
-      if (!block_text(*block, at, text, error)) {
-        return false;
-      }
-      parts.push_back(text_part(text));
-    } else if (type == "tool_use") {
-      const std::string_view id = string_member(*block, "id");
-      const std::string_view name = string_member(*block, "name");
-      const json::value* input = block->if_contains("input");
-      if (id.empty() || name.empty()) {
-        return fail(error, at + ": tool_use needs a non-empty id and name");
-      }
-      if (input == nullptr || !input->is_object()) {
-        return fail(error, at + ".input: must be an object");
-      }
-      calls.push_back(json::object{
-          {"id", id},
-          {"type", "function"},
-          {"function", json::object{{"name", name}, {"arguments", json::serialize(*input)}}}});
-    } else if (type == "thinking" || type == "redacted_thinking") {
-      continue;  // OpenAI has no way to send reasoning back; the model does not need it.
-    } else {
-      return fail(error, at + ": block type '" + std::string(type) +
-                             "' is not supported in an assistant message");
+    if (type == "thinking" || type == "redacted_thinking") {
+      return true;  // OpenAI has no way to send reasoning back; the model does not need it.
     }
+    return fail(error, at + ": block type '" + std::string(type) +
+                           "' is not supported in an assistant message");
+  };
+  if (!walk_blocks(*blocks, where, parts, error, each)) {
+    return false;
   }
   json::object msg{{"role", "assistant"}};
   if (parts.empty() && !calls.empty()) {

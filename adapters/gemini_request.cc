@@ -369,13 +369,8 @@ std::optional<UpstreamRequest> GeminiTranslator::request(const json::object& bod
                                                          const BackendSpec& spec,
                                                          TranslateError& error) const {
   const RequestFailure fail{error};
-  if (spec.model.empty()) {
-    error = TranslateError{500, "the Gemini backend has no model configured"};
-    return std::nullopt;
-  }
-  const json::array* messages = array_of(body.if_contains("messages"));
+  const json::array* messages = configured_chat(body, spec, "Gemini", error);
   if (messages == nullptr) {
-    fail("messages must be an array");
     return std::nullopt;
   }
   json::object out;
@@ -385,8 +380,7 @@ std::optional<UpstreamRequest> GeminiTranslator::request(const json::object& bod
   }
 
   UpstreamRequest req;
-  const json::value* stream = body.if_contains("stream");
-  req.stream = stream != nullptr && stream->is_bool() && stream->get_bool();
+  req.stream = is_true(body.if_contains("stream"));
   req.target.assign(trimmed_base(spec.base_path));
   req.target += '/';
   const std::string_view model = spec.model;

@@ -621,13 +621,8 @@ std::optional<UpstreamRequest> OllamaTranslator::request(const json::object& bod
                                                          const BackendSpec& spec,
                                                          TranslateError& error) const {
   const RequestFailure fail{error};
-  if (spec.model.empty()) {
-    error = TranslateError{500, "the Ollama backend has no model configured"};
-    return std::nullopt;
-  }
-  const json::array* messages = array_of(body.if_contains("messages"));
+  const json::array* messages = configured_chat(body, spec, "Ollama", error);
   if (messages == nullptr) {
-    fail("messages must be an array");
     return std::nullopt;
   }
   UpstreamRequest req;

@@ -82,6 +82,20 @@ std::optional<ToolChoice> tool_choice_of(const json::object& body, bool or_funct
   return c;
 }
 
+const json::array* configured_chat(const json::object& body, const BackendSpec& spec,
+                                   std::string_view provider, TranslateError& error) {
+  if (spec.model.empty()) {
+    error =
+        TranslateError{500, "the " + std::string(provider) + " backend has no model configured"};
+    return nullptr;
+  }
+  const json::array* messages = array_of(body.if_contains("messages"));
+  if (messages == nullptr) {
+    error = TranslateError{400, "messages must be an array"};
+  }
+  return messages;
+}
+
 namespace {
 
 bool append_function_call(const json::object* fn, std::string_view provider,

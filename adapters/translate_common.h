@@ -67,6 +67,12 @@ struct ToolChoice {
 /// `function_call` instead. nullopt when the member read is absent or null.
 std::optional<ToolChoice> tool_choice_of(const boost::json::object& body, bool or_function_call);
 
+/// The `messages` array of a request to a backend that needs a configured model (Gemini,
+/// Ollama); nullptr with `error` set when the model is missing (500, "the <provider> backend has
+/// no model configured") or `messages` is not an array (400).
+const boost::json::array* configured_chat(const boost::json::object& body, const BackendSpec& spec,
+                                          std::string_view provider, TranslateError& error);
+
 /// The function calls of an OpenAI assistant message, for providers that take arguments as an
 /// object: every `tool_calls` entry (which must be of type "function") and then the legacy
 /// `function_call`, each checked by function_call_of() and appended to `out` as
