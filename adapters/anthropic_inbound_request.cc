@@ -458,15 +458,10 @@ bool convert_options(const json::object& body, json::object& out, SamplingText& 
     }
   }
   bool has_tools = false;
-  if (const json::value* tools = member(body, "tools")) {
-    json::array defs;
-    if (!convert_tools(*tools, defs, error)) {
-      return false;
-    }
-    has_tools = !defs.empty();
-    if (has_tools) {
-      out["tools"] = std::move(defs);
-    }
+  if (!put_tools(body, out, has_tools, [&](const json::value& tools, json::array& defs) {
+        return convert_tools(tools, defs, error);
+      })) {
+    return false;
   }
   if (const json::value* choice = member(body, "tool_choice")) {
     if (!convert_tool_choice(*choice, has_tools, out, error)) {

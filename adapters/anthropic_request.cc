@@ -464,15 +464,10 @@ bool convert_stop(const json::object& body, json::object& out, TranslateError& e
 /// `tools`, `tool_choice` and `parallel_tool_calls` (as disable_parallel_tool_use).
 bool convert_tool_fields(const json::object& body, json::object& out, TranslateError& error) {
   bool has_tools = false;
-  if (const json::value* tools = member(body, "tools")) {
-    json::array defs;
-    if (!convert_tools(*tools, defs, error)) {
-      return false;
-    }
-    has_tools = !defs.empty();
-    if (has_tools) {
-      out["tools"] = std::move(defs);
-    }
+  if (!put_tools(body, out, has_tools, [&](const json::value& tools, json::array& defs) {
+        return convert_tools(tools, defs, error);
+      })) {
+    return false;
   }
   json::object choice;
   if (const std::optional<ToolChoice> tc = tool_choice_of(body, false)) {

@@ -10,7 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include <boost/json/fwd.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 
 #include "adapters/openai_shapes.h"
 #include "adapters/translator.h"
@@ -80,6 +81,28 @@ const boost::json::array* configured_chat(const boost::json::object& body, const
 bool assistant_function_calls(const boost::json::object& message, std::string_view provider,
                               std::string_view wrapper, std::string_view arguments_key,
                               boost::json::array& out, const RequestFailure& fail);
+
+/// Sets `out["tools"]` to what `convert(tools, defs)` makes of `body`'s `tools` member, when it
+/// is there and the result is not empty; `has_tools` says whether it was set. False when
+/// `convert` fails (it sets the error).
+template <class Convert>
+bool put_tools(const boost::json::object& body, boost::json::object& out, bool& has_tools,
+               Convert&& convert) {
+  has_tools = false;
+  const boost::json::value* tools = member(body, "tools");
+  if (tools == nullptr) {
+    return true;
+  }
+  boost::json::array defs;
+  if (!convert(*tools, defs)) {
+    return false;
+  }
+  has_tools = !defs.empty();
+  if (has_tools) {
+    out["tools"] = std::move(defs);
+  }
+  return true;
+}
 
 /// `temperature` and `top_p` as the client's JSON text (number_text: the shortest round-trip form
 /// of a double), set into the serialized upstream body afterwards so the upstream sees the
