@@ -115,6 +115,19 @@ std::pair<std::string_view, std::string_view> stream_error_of(const json::value&
   return {stream_error_type(type, code), message.empty() ? "upstream stream error" : message};
 }
 
+/// A content_block_delta event for block `index`: `delta_head` (the delta's type and the name of
+/// its member) and `value` quoted, written through `scratch` (reused across events).
+void block_delta(std::string& scratch, std::int64_t index, std::string_view delta_head,
+                 std::string_view value, std::string& out) {
+  scratch.assign(R"({"type":"content_block_delta","index":)");
+  scratch += std::to_string(index);
+  scratch += R"(,"delta":{)";
+  scratch += delta_head;
+  scratch += quote(value);
+  scratch += "}}";
+  append_sse(out, scratch, "content_block_delta");
+}
+
 /// Whether a choice index is 0 (the only choice a Messages answer has).
 bool is_zero_index(const json::value& v) {
   if (const auto* i = v.if_int64()) {
@@ -374,12 +387,7 @@ void AnthropicStreamWriter::on_text(std::string_view text, std::string& out) {
     open_ = BlockKind::text;
     ++next_block_;
   }
-  scratch_.assign("{\"type\":\"content_block_delta\",\"index\":");
-  scratch_ += std::to_string(next_block_ - 1);
-  scratch_ += ",\"delta\":{\"type\":\"text_delta\",\"text\":";
-  scratch_ += quote(text);
-  scratch_ += "}}";
-  append_sse(out, scratch_, "content_block_delta");
+  block_delta(scratch_, next_block_ - 1, R"("type":"text_delta","text":)", text, out);
 }
 
 void AnthropicStreamWriter::on_tool_delta(const json::object& call, std::string& out) {
@@ -422,12 +430,8 @@ void AnthropicStreamWriter::on_tool_delta(const json::object& call, std::string&
   if (arguments.empty()) {
     return;
   }
-  scratch_.assign("{\"type\":\"content_block_delta\",\"index\":");
-  scratch_ += std::to_string(next_block_ - 1);
-  scratch_ += ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":";
-  scratch_ += quote(arguments);
-  scratch_ += "}}";
-  append_sse(out, scratch_, "content_block_delta");
+  block_delta(scratch_, next_block_ - 1, R"("type":"input_json_delta","partial_json":)", arguments,
+              out);
 }
 
 void AnthropicStreamWriter::close_block(std::string& out) {

@@ -110,20 +110,22 @@ bool Engine::Impl::resolve(const RequestFacts& facts, Classified& in, Decision& 
   }
   in.alias_index = alias_it->second;
   in.alias = &aliases[alias_it->second];
+  // A header names a configured level (or tier), or the request is a bad_request listing them.
+  const auto bad_header = [&](std::string_view header, const std::string& names) {
+    d.outcome = Outcome::bad_request;
+    d.message = std::string(header) + " must be one of: " + names;
+    return false;
+  };
   if (!facts.classification_header.empty()) {
     in.header_level = classification_level(c.sensitivity.levels, facts.classification_header);
     if (in.header_level < 0) {
-      d.outcome = Outcome::bad_request;
-      d.message = std::string(kClassificationHeader) + " must be one of: " + level_list;
-      return false;
+      return bad_header(kClassificationHeader, level_list);
     }
   }
   if (!facts.tier_header.empty()) {
     in.header_tier = find_level(c.tiers.levels, facts.tier_header);
     if (in.header_tier < 0) {
-      d.outcome = Outcome::bad_request;
-      d.message = std::string(kTierHeader) + " must be one of: " + tier_list;
-      return false;
+      return bad_header(kTierHeader, tier_list);
     }
   }
   return true;
