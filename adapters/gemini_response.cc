@@ -68,26 +68,19 @@ std::string_view finish_reason_of(std::string_view reason, bool tool_calls) {
 /// HTTP status for a google.rpc status name, for errors that arrive inside a 200 stream.
 /// https://cloud.google.com/apis/design/errors#handling_errors
 unsigned status_for_rpc(std::string_view rpc) {
-  if (rpc == "INVALID_ARGUMENT" || rpc == "FAILED_PRECONDITION" || rpc == "OUT_OF_RANGE") {
-    return 400;
-  }
-  if (rpc == "UNAUTHENTICATED") {
-    return 401;
-  }
-  if (rpc == "PERMISSION_DENIED") {
-    return 403;
-  }
-  if (rpc == "NOT_FOUND") {
-    return 404;
-  }
-  if (rpc == "RESOURCE_EXHAUSTED") {
-    return 429;
-  }
-  if (rpc == "UNAVAILABLE") {
-    return 503;
-  }
-  if (rpc == "DEADLINE_EXCEEDED") {
-    return 504;
+  struct Row {
+    std::string_view rpc;
+    unsigned status;
+  };
+  static constexpr Row kStatuses[] = {
+      {"INVALID_ARGUMENT", 400},   {"FAILED_PRECONDITION", 400}, {"OUT_OF_RANGE", 400},
+      {"UNAUTHENTICATED", 401},    {"PERMISSION_DENIED", 403},   {"NOT_FOUND", 404},
+      {"RESOURCE_EXHAUSTED", 429}, {"UNAVAILABLE", 503},         {"DEADLINE_EXCEEDED", 504},
+  };
+  for (const Row& r : kStatuses) {
+    if (r.rpc == rpc) {
+      return r.status;
+    }
   }
   return 500;
 }

@@ -110,6 +110,18 @@ bool assistant_tool_calls(const json::object& m, json::object& msg, const Reques
   return true;
 }
 
+/// Ollama's role for an OpenAI one; empty when Ollama has none. Ollama knows no "developer"
+/// role (the system prompt of newer OpenAI models); tool and legacy function results are "tool".
+std::string_view ollama_role(std::string_view role) {
+  if (role == "system" || role == "developer") {
+    return "system";
+  }
+  if (role == "user" || role == "assistant") {
+    return role;
+  }
+  return role == "tool" || role == "function" ? "tool" : "";
+}
+
 bool translate_messages(const json::array& messages, json::array& out, const RequestFailure& fail) {
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const json::object* m = messages[i].if_object();
@@ -117,51 +129,31 @@ bool translate_messages(const json::array& messages, json::array& out, const Req
       return fail("messages must be objects");
     }
     const std::string_view role = string_of(m->if_contains("role"));
-    const json::value* content = m->if_contains("content");
+    const std::string_view as = ollama_role(role);
+    if (as.empty()) {
+      return fail("message role '" + std::string(role) + "' is not supported by Ollama");
+    }
     std::string text;
     json::array images;
-    json::object msg;
-    if (role == "system" || role == "developer") {
-      // Ollama knows no "developer" role; it is the system prompt of newer OpenAI models.
-      if (!read_content(content, false, text, images, fail)) {
-        return false;
-      }
-      msg["role"] = "system";
-      msg["content"] = std::move(text);
-    } else if (role == "user") {
-      if (!read_content(content, true, text, images, fail)) {
-        return false;
-      }
-      msg["role"] = "user";
-      msg["content"] = std::move(text);
-      if (!images.empty()) {
-        msg["images"] = std::move(images);
-      }
-    } else if (role == "assistant") {
-      if (!read_content(content, false, text, images, fail)) {
-        return false;
-      }
-      msg["role"] = "assistant";
-      msg["content"] = std::move(text);
-      if (!assistant_tool_calls(*m, msg, fail)) {
-        return false;
-      }
-    } else if (role == "tool" || role == "function") {
-      if (!read_content(content, false, text, images, fail)) {
-        return false;
-      }
-      // Ollama takes role "tool" with the result as content; newer versions also read
-      // `tool_name` to tie the result to its call (older ones ignore the member).
-      std::string_view name =
+    if (!read_content(m->if_contains("content"), role == "user", text, images, fail)) {
+      return false;
+    }
+    json::object msg{{"role", as}, {"content", std::move(text)}};
+    if (!images.empty()) {
+      msg["images"] = std::move(images);  // user messages only: read_content takes none elsewhere
+    }
+    if (role == "assistant" && !assistant_tool_calls(*m, msg, fail)) {
+      return false;
+    }
+    if (as == "tool") {
+      // Newer Ollama versions read `tool_name` to tie the result to its call (older ones ignore
+      // the member).
+      const std::string_view name =
           role == "tool" ? tool_name_for(messages, i, string_of(m->if_contains("tool_call_id")))
                          : string_of(m->if_contains("name"));
-      msg["role"] = "tool";
-      msg["content"] = std::move(text);
       if (!name.empty()) {
         msg["tool_name"] = name;
       }
-    } else {
-      return fail("message role '" + std::string(role) + "' is not supported by Ollama");
     }
     out.push_back(std::move(msg));
   }
