@@ -109,17 +109,19 @@ struct Group {
   std::size_t size() const { return e - b; }
 };
 
-/// Collects, walking back from `e`, up to N groups of at most `max_digits` digits separated by one
-/// byte for which `is_sep` holds, the same one throughout. Groups are returned last first. A run
-/// longer than `max_digits` ends the walk and is not returned.
+/// Collects, walking back from `e`, up to N groups of at most `max_digits` bytes for which
+/// `in_group` holds (digits by default), separated by one byte for which `is_sep` holds, the same
+/// one throughout. Groups are returned last first. A run longer than `max_digits` ends the walk
+/// and is not returned.
 template <std::size_t N>
 std::size_t collect_groups(std::string_view buf, std::size_t e, bool (*is_sep)(char),
-                           std::size_t max_digits, std::array<Group, N>& groups) {
+                           std::size_t max_digits, std::array<Group, N>& groups,
+                           bool (*in_group)(char) = is_digit) {
   char sep = 0;
   std::size_t n = 0;
   std::size_t pos = e;
   while (n < N) {
-    const std::size_t b = run_start(buf, pos, is_digit, max_digits);
+    const std::size_t b = run_start(buf, pos, in_group, max_digits);
     if (b == npos || b == pos) {
       break;
     }
@@ -128,7 +130,7 @@ std::size_t collect_groups(std::string_view buf, std::size_t e, bool (*is_sep)(c
     if (sep == 0 && is_sep(c)) {
       sep = c;
     }
-    if (c != sep || !is_digit(before(buf, b, 2))) {
+    if (c != sep || !in_group(before(buf, b, 2))) {
       break;
     }
     pos = b - 1;

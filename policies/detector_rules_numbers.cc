@@ -216,25 +216,9 @@ bool iban_grouped(std::string_view buf, std::size_t to, Span& out) {
   if (!iban_end_ok(buf, e)) {
     return false;
   }
-  char sep = 0;
   // Groups of up to 4, last first: at most 9 for the longest IBAN (34 = 8 x 4 + 2).
   std::array<Group, 9> g;
-  std::size_t n = 0;
-  for (std::size_t pos = e; n < g.size();) {
-    const std::size_t b = run_start(buf, pos, is_upper_or_digit, 4);
-    if (b == npos || b == pos) {
-      break;
-    }
-    g[n++] = Group{b, pos};
-    const char c = before(buf, b);
-    if (sep == 0 && is_phone_sep(c)) {
-      sep = c;
-    }
-    if (c != sep || !is_upper_or_digit(before(buf, b, 2))) {
-      break;
-    }
-    pos = b - 1;
-  }
+  const std::size_t n = collect_groups(buf, e, is_phone_sep, 4, g, is_upper_or_digit);
   for (std::size_t k = n; k-- > 3;) {
     const Group& first = g[k];
     if (first.size() != 4 || !is_upper(buf[first.b]) || !is_upper(buf[first.b + 1]) ||
