@@ -261,56 +261,12 @@ std::uint64_t Engine::invariant_violations() {
 // The invariant and cost
 
 bool Engine::cleared(std::size_t backend, int sensitivity, std::size_t tenant) const {
-  if (backend >= impl_->backends.size()) {
-    return false;
-  }
-  const BackendInfo& b = impl_->backends[backend];
-  if (b.clearance < sensitivity) {
-    return false;
-  }
-  // An unknown tenant is treated as commercial: the stricter reading.
-  const bool commercial = tenant >= impl_->tenants.size() || impl_->tenants[tenant].commercial;
-  if (commercial && !b.license_commercial) {
-    return false;
-  }
-  return !(impl_->egress_none && b.closed);
+  return impl_->cleared(backend, sensitivity, tenant);
 }
-
-namespace {
-
-__extension__ typedef __int128 Wide;
-constexpr Wide kMaxNanos = std::numeric_limits<Nanos>::max();
-
-/// Pico-dollars to the nearest nano-dollar (halves up), saturating.
-Nanos round_to_nanos(Wide pico) {
-  if (pico <= 0) {
-    return 0;
-  }
-  if (pico >= kMaxNanos * 1000) {
-    return std::numeric_limits<Nanos>::max();
-  }
-  return static_cast<Nanos>((pico + 500) / 1000);
-}
-
-Wide token_cost(std::uint64_t tokens, std::int64_t price) {
-  return static_cast<Wide>(tokens) * price;  // < 2^64 * 2^63: no overflow in 128 bits
-}
-
-}  // namespace
 
 Nanos Engine::cost(std::size_t backend, std::uint64_t input, std::uint64_t output,
                    std::uint64_t cached_input, std::uint64_t cache_write) const {
-  if (backend >= impl_->backends.size()) {
-    return 0;
-  }
-  const Prices& p = impl_->backends[backend].price;
-  // Cached reads and cache writes are part of the prompt tokens.
-  cached_input = std::min(cached_input, input);
-  cache_write = std::min(cache_write, input - cached_input);
-  const Wide pico = token_cost(input - cached_input - cache_write, p.input) +
-                    token_cost(cached_input, p.cached) + token_cost(cache_write, p.cache_write) +
-                    token_cost(output, p.output);
-  return round_to_nanos(pico);
+  return impl_->cost(backend, input, output, cached_input, cache_write);
 }
 
 std::optional<Nanos> Engine::reference_cost(std::uint64_t input, std::uint64_t output,

@@ -16,12 +16,12 @@ using namespace engine_detail;
 
 namespace {
 
-/// Drops from `backends` any that fail the clearance invariant, counting them: checked once more
-/// on the final list in every build.
-void drop_uncleared(const Engine& engine, int sensitivity, std::size_t tenant,
-                    std::vector<std::size_t>& backends) {
-  auto bad = std::remove_if(backends.begin(), backends.end(),
-                            [&](std::size_t b) { return !engine.cleared(b, sensitivity, tenant); });
+/// Drops from `backends` any that fail the clearance invariant (`cleared`), counting them:
+/// checked once more on the final list in every build.
+template <class Cleared>
+void drop_uncleared(const Cleared& cleared, std::vector<std::size_t>& backends) {
+  auto bad =
+      std::remove_if(backends.begin(), backends.end(), [&](std::size_t b) { return !cleared(b); });
   if (bad != backends.end()) {
     g_invariant_violations.fetch_add(static_cast<std::uint64_t>(backends.end() - bad),
                                      std::memory_order_relaxed);
@@ -29,12 +29,13 @@ void drop_uncleared(const Engine& engine, int sensitivity, std::size_t tenant,
   }
 }
 
-/// By this request's estimated cost on each backend; equal costs keep the listed order.
-void order_cheapest(const Engine& engine, const RequestFacts& facts, std::uint64_t output,
-                    std::vector<std::size_t>& backends) {
+/// By this request's estimated cost on each backend (`cost_of(b)`); equal costs keep the listed
+/// order.
+template <class CostOf>
+void order_cheapest(const CostOf& cost_of, std::vector<std::size_t>& backends) {
   boost::container::small_vector<std::pair<Nanos, std::size_t>, 16> keyed;
   for (std::size_t b : backends) {
-    keyed.emplace_back(engine.cost(b, facts.estimated_prompt_tokens, output), b);
+    keyed.emplace_back(cost_of(b), b);
   }
   std::stable_sort(keyed.begin(), keyed.end(),
                    [](const auto& x, const auto& y) { return x.first < y.first; });
@@ -89,6 +90,62 @@ void order_weighted(const std::vector<BackendInfo>& info, std::vector<std::size_
                 backends.begin() + static_cast<std::ptrdiff_t>(j),
                 backends.begin() + static_cast<std::ptrdiff_t>(j) + 1);
   }
+}
+
+/// A rule's `when.volume` conditions on the live state of its backend.
+bool volume_holds(const std::vector<BackendInfo>& backends, const CompiledRule& r,
+                  const Context& ctx, std::string* why) {
+  const BackendInfo& b = backends[r.volume_backend];
+  if (r.in_flight_above) {
+    const std::int64_t n = ctx.state.backend_in_flight(r.volume_backend);
+    // Without max_in_flight there is no capacity to take a fraction of: never above.
+    const bool above =
+        b.max_in_flight > 0 && static_cast<double>(n) / b.max_in_flight > *r.in_flight_above;
+    if (!above) {
+      if (why != nullptr) {
+        *why = "volume: " + std::string(b.name) + " in_flight " + std::to_string(n) + "/" +
+               (b.max_in_flight > 0 ? std::to_string(b.max_in_flight) : "unlimited") +
+               " not above " + format_number(*r.in_flight_above);
+      }
+      return false;
+    }
+  }
+  const auto above = [&](std::string_view what, double value, double threshold) {
+    if (value > threshold) {
+      return true;
+    }
+    if (why != nullptr) {
+      *why = "volume: " + std::string(b.name) + " " + std::string(what) + " " +
+             format_number(value) + " not above " + format_number(threshold);
+    }
+    return false;
+  };
+  if (r.rpm_above && !above("rpm", ctx.state.backend_rpm(r.volume_backend), *r.rpm_above)) {
+    return false;
+  }
+  return !r.tpm_above || above("tpm", ctx.state.backend_tpm(r.volume_backend), *r.tpm_above);
+}
+
+/// A rule's `when.headers`: each named header present with one of its values.
+bool headers_hold(const CompiledRule& r, const Context& ctx, std::string* why) {
+  for (const HeaderCondition& h : r.headers) {
+    const auto& headers = ctx.facts.headers;
+    auto it = std::find_if(headers.begin(), headers.end(),
+                           [&](const auto& kv) { return kv.first == h.name; });
+    if (it == headers.end()) {
+      if (why != nullptr) {
+        *why = "headers: " + std::string(h.name) + " absent";
+      }
+      return false;
+    }
+    if (std::find(h.values->begin(), h.values->end(), it->second) == h.values->end()) {
+      if (why != nullptr) {
+        *why = "headers: " + std::string(h.name) + " not in [" + join(*h.values) + "]";
+      }
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -194,11 +251,10 @@ void Engine::Impl::explain_classification(const Detector& detector, const Reques
   }
 }
 
-bool Engine::Impl::admits(const Engine& engine, std::size_t b, const CompiledRule& rule,
-                          const Context& ctx, const Classified& in, Walk& walk,
-                          std::string* reason) const {
+bool Engine::Impl::admits(std::size_t b, const CompiledRule& rule, const Context& ctx,
+                          const Classified& in, Walk& walk, std::string* reason) const {
   const BackendInfo& info = backends[b];
-  if (!engine.cleared(b, ctx.sensitivity, ctx.tenant)) {
+  if (!cleared(b, ctx.sensitivity, ctx.tenant)) {
     // The reason is spelled out only for explain; cleared() alone decides.
     if (reason != nullptr) {
       if (info.clearance < ctx.sensitivity) {
@@ -246,8 +302,8 @@ bool Engine::Impl::admits(const Engine& engine, std::size_t b, const CompiledRul
   return true;
 }
 
-void Engine::Impl::order(const Engine& engine, config::Strategy strategy, const Context& ctx,
-                         std::uint64_t output, std::vector<std::size_t>& list) const {
+void Engine::Impl::order(config::Strategy strategy, const Context& ctx, std::uint64_t output,
+                         std::vector<std::size_t>& list) const {
   if (list.size() <= 1) {
     return;
   }
@@ -255,7 +311,9 @@ void Engine::Impl::order(const Engine& engine, config::Strategy strategy, const 
     case config::Strategy::ordered:
       break;
     case config::Strategy::cheapest:
-      order_cheapest(engine, ctx.facts, output, list);
+      order_cheapest(
+          [&](std::size_t b) { return cost(b, ctx.facts.estimated_prompt_tokens, output, 0, 0); },
+          list);
       break;
     case config::Strategy::least_loaded:
       order_least_loaded(backends, ctx.state, list);
@@ -286,14 +344,14 @@ std::string Engine::Impl::forbidden_reason(const Classified& in, const Detector&
   return why;
 }
 
-void Engine::Impl::refuse(const Engine& engine, const RequestFacts& facts, const Classified& in,
-                          const Walk& walk, const Detector& detector, Decision& d) const {
+void Engine::Impl::refuse(const RequestFacts& facts, const Classified& in, const Walk& walk,
+                          const Detector& detector, Decision& d) const {
   // Nothing routed. 403 when the data may not go to any backend the matched rules named (every
   // one failed the clearance invariant: clearance, license or egress), or to any backend at all;
   // 503 when a cleared backend was only held back for now (capacity, budget) or by its tier.
   bool any_cleared = false;
   for (std::size_t b = 0; b < backends.size() && !any_cleared; ++b) {
-    any_cleared = engine.cleared(b, d.sensitivity, facts.tenant);
+    any_cleared = cleared(b, d.sensitivity, facts.tenant);
   }
   const std::string level(level_name(d.sensitivity));
   if (any_cleared && walk.held_back) {
@@ -365,17 +423,18 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
     d.backends.clear();
     for (std::size_t b : rule.to.empty() ? in.alias->candidates : rule.to) {
       std::string reason;
-      if (impl.admits(*this, b, rule, ctx, in, walk, trace != nullptr ? &reason : nullptr)) {
+      if (impl.admits(b, rule, ctx, in, walk, trace != nullptr ? &reason : nullptr)) {
         d.backends.push_back(b);
       } else if (trace != nullptr) {
         trace->excluded.push_back(Exclusion{b, std::move(reason)});
       }
     }
-    impl.order(*this, rule.strategy, ctx, output, d.backends);
-    drop_uncleared(*this, d.sensitivity, facts.tenant, d.backends);
+    impl.order(rule.strategy, ctx, output, d.backends);
+    drop_uncleared([&](std::size_t b) { return impl.cleared(b, d.sensitivity, facts.tenant); },
+                   d.backends);
     if (!d.backends.empty()) {
       d.outcome = Outcome::route;
-      d.estimated_cost = cost(d.backends.front(), facts.estimated_prompt_tokens, output);
+      d.estimated_cost = impl.cost(d.backends.front(), facts.estimated_prompt_tokens, output, 0, 0);
       return d;
     }
     if (rule.reject) {
@@ -383,7 +442,7 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
       break;
     }
   }
-  impl.refuse(*this, facts, in, walk, *detector_, d);
+  impl.refuse(facts, in, walk, *detector_, d);
   return d;
 }
 
@@ -416,7 +475,7 @@ bool Engine::Impl::matches(const CompiledRule& r, const Context& ctx, std::strin
     }
     return false;
   }
-  if (r.has_volume && !volume_holds(r, ctx, why)) {
+  if (r.has_volume && !volume_holds(backends, r, ctx, why)) {
     return false;
   }
   if (r.budget) {
@@ -433,60 +492,7 @@ bool Engine::Impl::matches(const CompiledRule& r, const Context& ctx, std::strin
   if (r.features != nullptr && !features_hold(*r.features, ctx.facts, why)) {
     return false;
   }
-  return headers_hold(r, ctx, why);
-}
-
-bool Engine::Impl::volume_holds(const CompiledRule& r, const Context& ctx, std::string* why) const {
-  const BackendInfo& b = backends[r.volume_backend];
-  if (r.in_flight_above) {
-    const std::int64_t n = ctx.state.backend_in_flight(r.volume_backend);
-    // Without max_in_flight there is no capacity to take a fraction of: never above.
-    const bool above =
-        b.max_in_flight > 0 && static_cast<double>(n) / b.max_in_flight > *r.in_flight_above;
-    if (!above) {
-      if (why != nullptr) {
-        *why = "volume: " + std::string(b.name) + " in_flight " + std::to_string(n) + "/" +
-               (b.max_in_flight > 0 ? std::to_string(b.max_in_flight) : "unlimited") +
-               " not above " + format_number(*r.in_flight_above);
-      }
-      return false;
-    }
-  }
-  const auto above = [&](std::string_view what, double value, double threshold) {
-    if (value > threshold) {
-      return true;
-    }
-    if (why != nullptr) {
-      *why = "volume: " + std::string(b.name) + " " + std::string(what) + " " +
-             format_number(value) + " not above " + format_number(threshold);
-    }
-    return false;
-  };
-  if (r.rpm_above && !above("rpm", ctx.state.backend_rpm(r.volume_backend), *r.rpm_above)) {
-    return false;
-  }
-  return !r.tpm_above || above("tpm", ctx.state.backend_tpm(r.volume_backend), *r.tpm_above);
-}
-
-bool Engine::Impl::headers_hold(const CompiledRule& r, const Context& ctx, std::string* why) const {
-  for (const HeaderCondition& h : r.headers) {
-    const auto& headers = ctx.facts.headers;
-    auto it = std::find_if(headers.begin(), headers.end(),
-                           [&](const auto& kv) { return kv.first == h.name; });
-    if (it == headers.end()) {
-      if (why != nullptr) {
-        *why = "headers: " + std::string(h.name) + " absent";
-      }
-      return false;
-    }
-    if (std::find(h.values->begin(), h.values->end(), it->second) == h.values->end()) {
-      if (why != nullptr) {
-        *why = "headers: " + std::string(h.name) + " not in [" + join(*h.values) + "]";
-      }
-      return false;
-    }
-  }
-  return true;
+  return r.headers.empty() || headers_hold(r, ctx, why);
 }
 
 }  // namespace sb::policies

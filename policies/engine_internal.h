@@ -3,9 +3,11 @@
 // engine_explain.cc): the compiled config that Engine::build produces and Engine::decide reads,
 // and the text helpers its messages share. Not part of the public API (policies/engine.h).
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -129,6 +131,27 @@ struct Walk {
 };
 
 // -------------------------------------------------------------------------------------------------
+// Cost arithmetic: pico-dollars in 128 bits, rounded once to nano-dollars.
+
+__extension__ typedef __int128 Wide;
+inline constexpr Wide kMaxNanos = std::numeric_limits<Nanos>::max();
+
+/// Pico-dollars to the nearest nano-dollar (halves up), saturating.
+inline Nanos round_to_nanos(Wide pico) {
+  if (pico <= 0) {
+    return 0;
+  }
+  if (pico >= kMaxNanos * 1000) {
+    return std::numeric_limits<Nanos>::max();
+  }
+  return static_cast<Nanos>((pico + 500) / 1000);
+}
+
+inline Wide token_cost(std::uint64_t tokens, std::int64_t price) {
+  return static_cast<Wide>(tokens) * price;  // < 2^64 * 2^63: no overflow in 128 bits
+}
+
+// -------------------------------------------------------------------------------------------------
 // Text and lookup helpers (engine.cc)
 
 int find_exact(const config::Scale& scale, std::string_view name);
@@ -182,6 +205,41 @@ struct Engine::Impl {
                                                                 : std::string_view("?");
   }
 
+  /// The clearance invariant (Engine::cleared), inline so that decide() pays no call for it.
+  bool cleared(std::size_t backend, int sensitivity, std::size_t tenant) const {
+    if (backend >= backends.size()) {
+      return false;
+    }
+    const engine_detail::BackendInfo& b = backends[backend];
+    if (b.clearance < sensitivity) {
+      return false;
+    }
+    // An unknown tenant is treated as commercial: the stricter reading.
+    const bool commercial = tenant >= tenants.size() || tenants[tenant].commercial;
+    if (commercial && !b.license_commercial) {
+      return false;
+    }
+    return !(egress_none && b.closed);
+  }
+
+  /// Engine::cost, inline so that decide() pays no call for it.
+  Nanos cost(std::size_t backend, std::uint64_t input, std::uint64_t output,
+             std::uint64_t cached_input, std::uint64_t cache_write) const {
+    if (backend >= backends.size()) {
+      return 0;
+    }
+    const Engine::Prices& p = backends[backend].price;
+    // Cached reads and cache writes are part of the prompt tokens.
+    cached_input = std::min(cached_input, input);
+    cache_write = std::min(cache_write, input - cached_input);
+    const engine_detail::Wide pico =
+        engine_detail::token_cost(input - cached_input - cache_write, p.input) +
+        engine_detail::token_cost(cached_input, p.cached) +
+        engine_detail::token_cost(cache_write, p.cache_write) +
+        engine_detail::token_cost(output, p.output);
+    return engine_detail::round_to_nanos(pico);
+  }
+
   // ---- Build steps (engine_build.cc); each returns false with `error` set on a bad name.
   std::optional<std::size_t> backend_index(std::string_view name) const;
   bool resolve_backends(const std::vector<std::string>& names, std::string_view where,
@@ -208,17 +266,15 @@ struct Engine::Impl {
   /// Whether every set member of a rule's `when` holds. On failure, `why` (if given) names the
   /// first one that did not, in the order the members are listed in config::When.
   bool matches(const CompiledRule& r, const Context& ctx, std::string* why) const;
-  bool volume_holds(const CompiledRule& r, const Context& ctx, std::string* why) const;
-  bool headers_hold(const CompiledRule& r, const Context& ctx, std::string* why) const;
   /// Whether candidate `b` may serve now; if not, `reason` (if given) says why.
-  bool admits(const Engine& engine, std::size_t b, const CompiledRule& rule, const Context& ctx,
-              const Classified& in, Walk& walk, std::string* reason) const;
+  bool admits(std::size_t b, const CompiledRule& rule, const Context& ctx, const Classified& in,
+              Walk& walk, std::string* reason) const;
   /// Orders d.backends by the rule's strategy.
-  void order(const Engine& engine, config::Strategy strategy, const Context& ctx,
-             std::uint64_t output, std::vector<std::size_t>& backends) const;
+  void order(config::Strategy strategy, const Context& ctx, std::uint64_t output,
+             std::vector<std::size_t>& backends) const;
   /// Nothing routed: forbidden or unavailable, with the message.
-  void refuse(const Engine& engine, const RequestFacts& facts, const Classified& in,
-              const Walk& walk, const Detector& detector, Decision& d) const;
+  void refuse(const RequestFacts& facts, const Classified& in, const Walk& walk,
+              const Detector& detector, Decision& d) const;
   std::string forbidden_reason(const Classified& in, const Detector& detector,
                                const Decision& d) const;
 
