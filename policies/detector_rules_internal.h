@@ -113,10 +113,9 @@ struct Group {
 /// `in_group` holds (digits by default), separated by one byte for which `is_sep` holds, the same
 /// one throughout. Groups are returned last first. A run longer than `max_digits` ends the walk
 /// and is not returned.
-template <std::size_t N>
+template <std::size_t N, class InGroup>
 std::size_t collect_groups(std::string_view buf, std::size_t e, bool (*is_sep)(char),
-                           std::size_t max_digits, std::array<Group, N>& groups,
-                           bool (*in_group)(char) = is_digit) {
+                           std::size_t max_digits, std::array<Group, N>& groups, InGroup in_group) {
   char sep = 0;
   std::size_t n = 0;
   std::size_t pos = e;
@@ -136,6 +135,13 @@ std::size_t collect_groups(std::string_view buf, std::size_t e, bool (*is_sep)(c
     pos = b - 1;
   }
   return n;
+}
+
+/// collect_groups() of digit groups.
+template <std::size_t N>
+std::size_t collect_groups(std::string_view buf, std::size_t e, bool (*is_sep)(char),
+                           std::size_t max_digits, std::array<Group, N>& groups) {
+  return collect_groups(buf, e, is_sep, max_digits, groups, [](char c) { return is_digit(c); });
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -218,7 +218,8 @@ bool iban_grouped(std::string_view buf, std::size_t to, Span& out) {
   }
   // Groups of up to 4, last first: at most 9 for the longest IBAN (34 = 8 x 4 + 2).
   std::array<Group, 9> g;
-  const std::size_t n = collect_groups(buf, e, is_phone_sep, 4, g, is_upper_or_digit);
+  const std::size_t n =
+      collect_groups(buf, e, is_phone_sep, 4, g, [](char c) { return is_upper_or_digit(c); });
   for (std::size_t k = n; k-- > 3;) {
     const Group& first = g[k];
     if (first.size() != 4 || !is_upper(buf[first.b]) || !is_upper(buf[first.b + 1]) ||
