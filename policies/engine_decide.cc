@@ -16,6 +16,10 @@ using namespace engine_detail;
 
 namespace {
 
+std::uint64_t saturating_sum(std::uint64_t a, std::uint64_t b) {
+  return a + b < b ? std::numeric_limits<std::uint64_t>::max() : a + b;
+}
+
 /// Drops from `backends` any that fail the clearance invariant (`cleared`), counting them:
 /// checked once more on the final list in every build.
 template <class Cleared>
@@ -396,10 +400,7 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
     impl.explain_classification(*detector_, facts, in, d);
   }
   const std::uint64_t output = facts.max_tokens.value_or(impl.default_output_tokens);
-  d.estimated_tokens = facts.estimated_prompt_tokens + output;
-  if (d.estimated_tokens < output) {
-    d.estimated_tokens = std::numeric_limits<std::uint64_t>::max();
-  }
+  d.estimated_tokens = saturating_sum(facts.estimated_prompt_tokens, output);
 
   const Context ctx{facts, state, facts.tenant, in.alias_index, d.sensitivity, d.tier};
   Impl::Walk walk;
