@@ -1,5 +1,6 @@
 #include "adapters/azure.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstddef>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "adapters/openai_compatible.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -114,6 +116,25 @@ struct CleanChoices {
   bool filter_finish = false;  ///< an annotation ending the answer became a finish choice
 };
 
+/// The object `choice` (scanned into `members`) without its content-filter members.
+std::string without_filter_members(std::string_view choice,
+                                   const std::vector<JsonMember>& members) {
+  std::string out;
+  out.reserve(choice.size());
+  out.push_back('{');
+  for (const JsonMember& m : members) {
+    if (is_choice_filter_member(m.key)) {
+      continue;
+    }
+    if (out.size() > 1) {
+      out.push_back(',');
+    }
+    out.append(choice.substr(m.begin, m.value_end - m.begin));
+  }
+  out.push_back('}');
+  return out;
+}
+
 /// Rewrites a choices array: filter members removed from every choice. In a stream, a choice
 /// without "delta" is an asynchronous-filter annotation: dropped, unless its finish_reason is
 /// set (the filter stopped the answer), in which case it becomes `{index, delta: {},
@@ -157,19 +178,7 @@ std::optional<CleanChoices> clean_choices(std::string_view array, bool stream,
                   ",\"delta\":{},\"logprobs\":null,\"finish_reason\":" + std::string(finish) + "}";
     } else if (has_filter) {
       r.changed = true;
-      rewritten.push_back('{');
-      bool first = true;
-      for (const JsonMember& m : members) {
-        if (is_choice_filter_member(m.key)) {
-          continue;
-        }
-        if (!first) {
-          rewritten.push_back(',');
-        }
-        first = false;
-        rewritten.append(choice.substr(m.begin, m.value_end - m.begin));
-      }
-      rewritten.push_back('}');
+      rewritten = without_filter_members(choice, members);
     } else {
       rewritten.assign(choice);
     }
@@ -240,9 +249,7 @@ json::object normalize_error(unsigned status, const json::object* err, std::stri
 
 std::string azure_target(std::string_view base_path, std::string_view deployment,
                          std::string_view api_version, AzureOperation operation) {
-  while (!base_path.empty() && base_path.back() == '/') {
-    base_path.remove_suffix(1);
-  }
+  base_path = trimmed_base(base_path);
   if (base_path.ends_with("/openai")) {
     base_path.remove_suffix(7);
   }
@@ -265,31 +272,12 @@ std::string azure_target(std::string_view base_path, std::string_view deployment
     t += op;
     return t;
   }
-  static constexpr char kHex[] = "0123456789ABCDEF";
   t += "/openai/deployments/";
-  for (const char ch : deployment) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
-      t.push_back(ch);
-    } else {
-      t.push_back('%');
-      t.push_back(kHex[c >> 4]);
-      t.push_back(kHex[c & 0xF]);
-    }
-  }
+  t += percent_encode(deployment, false);
   t.push_back('/');
   t += op;
   t += "?api-version=";
-  for (const char ch : api_version) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
-      t.push_back(ch);
-    } else {
-      t.push_back('%');
-      t.push_back(kHex[c >> 4]);
-      t.push_back(kHex[c & 0xF]);
-    }
-  }
+  t += percent_encode(api_version, false);
   return t;
 }
 
@@ -382,28 +370,38 @@ void AzureStreamTranslator::remember_identity(std::string_view data) {
   }
 }
 
+namespace {
+
+/// Azure's in-stream errors may lack "type": an event with a top-level `error` object gets
+/// OpenAI's error shape.
+void normalize_stream_error(std::string& data, std::vector<JsonMember>& members) {
+  if (data.find("\"error\"") == std::string::npos || !scan_object(data, members)) {
+    return;
+  }
+  const bool has_error = std::any_of(members.begin(), members.end(),
+                                     [](const JsonMember& m) { return m.key == "error"; });
+  if (!has_error) {
+    return;
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(data, ec);
+  const json::object* top = ec ? nullptr : v.if_object();
+  const json::value* ev_error = top != nullptr ? top->if_contains("error") : nullptr;
+  const json::object* e = ev_error != nullptr ? ev_error->if_object() : nullptr;
+  if (e != nullptr) {
+    data = json::serialize(normalize_error(500, e, "Azure OpenAI stream error"));
+  }
+}
+
+}  // namespace
+
 bool AzureStreamTranslator::clean(SseEvent& ev) {
   if (ev.data == "[DONE]") {
     return true;
   }
   remember_identity(ev.data);
   if (!mentions_filters(ev.data)) {
-    if (ev.data.find("\"error\"") != npos && scan_object(ev.data, members_)) {
-      for (const JsonMember& m : members_) {
-        if (m.key == "error") {
-          // Azure's in-stream errors may lack "type": give the client OpenAI's shape.
-          boost::system::error_code ec;
-          const json::value v = json::parse(ev.data, ec);
-          const json::object* top = ec ? nullptr : v.if_object();
-          const json::value* ev_error = top != nullptr ? top->if_contains("error") : nullptr;
-          const json::object* e = ev_error != nullptr ? ev_error->if_object() : nullptr;
-          if (e != nullptr) {
-            ev.data = json::serialize(normalize_error(500, e, "Azure OpenAI stream error"));
-          }
-          break;
-        }
-      }
-    }
+    normalize_stream_error(ev.data, members_);
     return true;
   }
   if (!scan_object(ev.data, members_)) {

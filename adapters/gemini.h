@@ -12,9 +12,10 @@
 //   HTTP 400 with code "content_filter", as Azure OpenAI answers a filtered prompt; the prompt
 //   tokens are still reported as usage (they are billed).
 // - Tool and response schemas keep only the fields of Gemini's OpenAPI-subset `Schema`
-//   (see kGeminiSchemaFields in gemini.cc); JSON-Schema-only keys such as `additionalProperties`,
-//   `$schema`, `$ref`, `$defs`, `strict`, `const`, `oneOf`, `allOf`, `not`, `examples` and
-//   `patternProperties` are dropped. A `type` list with "null" becomes `nullable: true`.
+//   (see kGeminiSchemaFields in gemini_tools.cc); JSON-Schema-only keys such as
+//   `additionalProperties`, `$schema`, `$ref`, `$defs`, `strict`, `const`, `oneOf`, `allOf`,
+//   `not`, `examples` and `patternProperties` are dropped. A `type` list with "null" becomes
+//   `nullable: true`.
 // - Thought parts (`thought: true`) are not surfaced as content; their tokens are reported as
 //   completion_tokens_details.reasoning_tokens.
 // - `logprobs`, `top_logprobs`, `reasoning_effort`, `parallel_tool_calls`, `user`, `metadata`

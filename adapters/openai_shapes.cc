@@ -13,6 +13,7 @@
 
 #include "adapters/json_edit.h"
 #include "adapters/sse.h"
+#include "adapters/translate_common.h"
 
 namespace sb::adapters {
 
@@ -61,6 +62,26 @@ std::int64_t count_of(const json::value* v) {
     }
   }
   return 0;
+}
+
+std::optional<std::int64_t> int64_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (const auto* i = v->if_int64()) {
+    return *i;
+  }
+  if (const auto* u = v->if_uint64();
+      u != nullptr && *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return static_cast<std::int64_t>(*u);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> count_member(const json::object& o, std::string_view key) {
+  const std::optional<std::int64_t> n = int64_member(o, key);
+  return n && *n >= 0 ? n : std::nullopt;
 }
 
 const json::value* member(const json::object& o, std::string_view key) {
@@ -230,21 +251,11 @@ std::string error_body(std::string_view message, std::string_view type, std::str
 }
 
 std::string_view error_type_for(unsigned status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 408:
-    case 504:
-      return "timeout_error";
-    case 429:
-      return "rate_limit_error";
-    default:
-      return status < 500 ? "invalid_request_error" : "api_error";
-  }
+  static constexpr StatusMapping kTypes[] = {
+      {401, "authentication_error"}, {403, "permission_error"}, {404, "not_found_error"},
+      {408, "timeout_error"},        {504, "timeout_error"},    {429, "rate_limit_error"},
+  };
+  return map_status(kTypes, status, status < 500 ? "invalid_request_error" : "api_error");
 }
 
 bool retryable_status(unsigned status) {

@@ -51,6 +51,11 @@ std::string_view string_member(const boost::json::object& o, std::string_view ke
 const boost::json::object* object_member(const boost::json::object& o, std::string_view key);
 /// The array member `key` of `o`; nullptr when absent or not an array.
 const boost::json::array* array_member(const boost::json::object& o, std::string_view key);
+/// The integer member `key` of `o` when it fits an int64 (either sign); nullopt when absent, not
+/// an integer or out of range.
+std::optional<std::int64_t> int64_member(const boost::json::object& o, std::string_view key);
+/// int64_member() when it is not negative: a token count or index as providers send them.
+std::optional<std::int64_t> count_member(const boost::json::object& o, std::string_view key);
 /// A view of `s` (valid while `s` lives).
 std::string_view view(const boost::json::string& s);
 

@@ -17,11 +17,12 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "adapters/translate_common.h"
+
 namespace sb::adapters {
 namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
-constexpr char kHex[] = "0123456789ABCDEF";
 constexpr char kHexLower[] = "0123456789abcdef";
 
 using Digest = std::array<unsigned char, 32>;
@@ -46,11 +47,6 @@ std::string hex(const unsigned char* p, std::size_t n) {
     out[2 * i + 1] = kHexLower[p[i] & 0x0F];
   }
   return out;
-}
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
 }
 
 /// Decodes %XX escapes (a malformed escape is kept literally). '+' stays '+': SigV4 query
@@ -193,19 +189,7 @@ bool valid_amz_date(std::string_view d) {
 }  // namespace
 
 std::string sigv4_uri_encode(std::string_view s, bool keep_slash) {
-  std::string out;
-  out.reserve(s.size() * 3 / 2);
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0x0F]);
-    }
-  }
-  return out;
+  return percent_encode(s, keep_slash);
 }
 
 std::string sha256_hex(std::string_view data) {

@@ -1,0 +1,473 @@
+// The Messages API inbound, answer side: OpenAI chat completions, stream chunks and errors →
+// Anthropic messages, stream events and errors. The request side is in
+// anthropic_inbound_request.cc.
+#include "adapters/anthropic_inbound.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
+#include "adapters/sse.h"
+#include "adapters/translate_common.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+// ---- response ------------------------------------------------------------------------------
+
+std::string_view stop_reason(std::string_view finish_reason) {
+  if (finish_reason == "length") {
+    return "max_tokens";
+  }
+  if (finish_reason == "tool_calls" || finish_reason == "function_call") {
+    return "tool_use";
+  }
+  if (finish_reason == "content_filter") {
+    return "refusal";
+  }
+  return "end_turn";  // stop, and anything a server invents
+}
+
+std::string message_id(std::string_view openai_id) {
+  constexpr std::string_view kPrefix = "chatcmpl-";
+  if (openai_id.starts_with(kPrefix)) {
+    openai_id.remove_prefix(kPrefix.size());
+  }
+  return "msg_" + std::string(openai_id.empty() ? std::string_view("unknown") : openai_id);
+}
+
+/// Anthropic's usage members (after the opening brace's position), from OpenAI counts.
+std::string usage_members(const Usage& u) {
+  const std::int64_t input = std::max<std::int64_t>(0, u.input - u.cached_input - u.cache_write);
+  return "\"input_tokens\":" + std::to_string(input) +
+         ",\"cache_creation_input_tokens\":" + std::to_string(u.cache_write) +
+         ",\"cache_read_input_tokens\":" + std::to_string(u.cached_input) +
+         ",\"output_tokens\":" + std::to_string(u.output);
+}
+
+std::string error_json(std::string_view type, std::string_view message) {
+  return "{\"type\":\"error\",\"error\":{\"type\":" + quote(type) +
+         ",\"message\":" + quote(message) + "}}";
+}
+
+/// Text of an OpenAI message content: a string, or an array of text parts.
+std::string content_text(const json::value* content) {
+  std::string text;
+  if (content == nullptr) {
+    return text;
+  }
+  if (content->is_string()) {
+    text = view(content->get_string());
+  } else if (const json::array* parts = content->if_array()) {
+    for (const json::value& p : *parts) {
+      if (const json::object* part = p.if_object()) {
+        text += string_member(*part, "text");
+      }
+    }
+  }
+  return text;
+}
+
+/// The Anthropic error type of an OpenAI error object seen mid-stream (no HTTP status there).
+std::string_view stream_error_type(std::string_view type, std::string_view code) {
+  if (type.find("rate_limit") != std::string_view::npos ||
+      code.find("rate_limit") != std::string_view::npos) {
+    return "rate_limit_error";
+  }
+  if (type.find("overloaded") != std::string_view::npos ||
+      code.find("overloaded") != std::string_view::npos) {
+    return "overloaded_error";
+  }
+  if (type == "timeout_error" || code == "timeout") {
+    return "timeout_error";
+  }
+  return "api_error";
+}
+
+/// The Anthropic error type and message of an OpenAI `error` member seen mid-stream (an object
+/// with type, code and message, or a bare string).
+std::pair<std::string_view, std::string_view> stream_error_of(const json::value& e) {
+  std::string_view type;
+  std::string_view code;
+  std::string_view message;
+  if (const json::object* eo = e.if_object()) {
+    type = string_member(*eo, "type");
+    code = string_member(*eo, "code");
+    message = string_member(*eo, "message");
+  } else if (e.is_string()) {
+    message = view(e.get_string());
+  }
+  return {stream_error_type(type, code), message.empty() ? "upstream stream error" : message};
+}
+
+/// A content_block_delta event for block `index`: `delta_head` (the delta's type and the name of
+/// its member) and `value` quoted, written through `scratch` (reused across events).
+void block_delta(std::string& scratch, std::int64_t index, std::string_view delta_head,
+                 std::string_view value, std::string& out) {
+  scratch.assign(R"({"type":"content_block_delta","index":)");
+  scratch += std::to_string(index);
+  scratch += R"(,"delta":{)";
+  scratch += delta_head;
+  scratch += quote(value);
+  scratch += "}}";
+  append_sse(out, scratch, "content_block_delta");
+}
+
+/// Whether a choice index is 0 (the only choice a Messages answer has).
+bool is_zero_index(const json::value& v) {
+  if (const auto* i = v.if_int64()) {
+    return *i == 0;
+  }
+  if (const auto* u = v.if_uint64()) {
+    return *u == 0;
+  }
+  return false;
+}
+
+/// An OpenAI assistant message's text (refusal included) and tool calls as Anthropic content
+/// blocks; tool arguments that are not a JSON object read as `{}`.
+json::array content_blocks(const json::object& message) {
+  json::array content;
+  std::string text = content_text(member(message, "content"));
+  text += string_member(message, "refusal");
+  if (!text.empty()) {
+    content.push_back(json::object{{"type", "text"}, {"text", text}});
+  }
+  const json::value* tc = member(message, "tool_calls");
+  if (tc == nullptr || !tc->is_array()) {
+    return content;
+  }
+  for (const json::value& c : tc->get_array()) {
+    const json::object* call = c.if_object();
+    if (call == nullptr) {
+      continue;
+    }
+    const json::value* f = member(*call, "function");
+    const json::object* fn = f != nullptr ? f->if_object() : nullptr;
+    json::value input = json::object();
+    if (fn != nullptr) {
+      boost::system::error_code arg_ec;
+      json::value args = json::parse(string_member(*fn, "arguments"), arg_ec);
+      if (!arg_ec && args.is_object()) {
+        input = std::move(args);
+      }
+    }
+    content.push_back(json::object{{"type", "tool_use"},
+                                   {"id", string_member(*call, "id")},
+                                   {"name", fn != nullptr ? string_member(*fn, "name") : ""},
+                                   {"input", std::move(input)}});
+  }
+  return content;
+}
+
+}  // namespace
+
+std::optional<std::string> try_openai_to_anthropic_response(std::string_view body,
+                                                            std::string_view model,
+                                                            std::string& error,
+                                                            std::int64_t cache_write) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  const json::object* completion = !ec ? v.if_object() : nullptr;
+  const json::value* choices = completion != nullptr ? member(*completion, "choices") : nullptr;
+  const json::array* list = choices != nullptr ? choices->if_array() : nullptr;
+  const json::object* choice =
+      list != nullptr && !list->empty() ? list->front().if_object() : nullptr;
+  const json::value* m = choice != nullptr ? member(*choice, "message") : nullptr;
+  if (m == nullptr || !m->is_object()) {
+    error = "upstream answer is not a chat.completion";
+    return std::nullopt;
+  }
+  const json::object& message = m->get_object();
+
+  json::array content = content_blocks(message);
+  Usage usage = usage_from_openai(v).value_or(Usage{});
+  if (cache_write > 0) {
+    usage.cache_write = cache_write;
+  }
+  json::object out{
+      {"id", message_id(string_member(*completion, "id"))},
+      {"type", "message"},
+      {"role", "assistant"},
+      {"model", model},
+      {"content", std::move(content)},
+      {"stop_reason", stop_reason(string_member(*choice, "finish_reason"))},
+      {"stop_sequence", nullptr},
+  };
+  std::string serialized = json::serialize(out);
+  serialized.pop_back();
+  serialized += ",\"usage\":{" + usage_members(usage) + "}}";
+  return serialized;
+}
+
+std::string openai_to_anthropic_response(std::string_view body, std::string_view model) {
+  std::string error;
+  std::optional<std::string> out = try_openai_to_anthropic_response(body, model, error);
+  return out ? std::move(*out) : error_json("api_error", error);
+}
+
+std::string_view anthropic_error_type(unsigned status) {
+  // https://docs.anthropic.com/en/api/errors
+  static constexpr StatusMapping kTypes[] = {
+      {401, "authentication_error"}, {403, "permission_error"}, {404, "not_found_error"},
+      {413, "request_too_large"},    {429, "rate_limit_error"}, {503, "overloaded_error"},
+      {529, "overloaded_error"},     {504, "timeout_error"},
+  };
+  return map_status(kTypes, status,
+                    status >= 400 && status < 500 ? "invalid_request_error" : "api_error");
+}
+
+std::string openai_error_to_anthropic(unsigned status, std::string_view body) {
+  std::string message;
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    if (const json::value* e = member(v.get_object(), "error")) {
+      message = e->is_object()   ? string_member(e->get_object(), "message")
+                : e->is_string() ? view(e->get_string())
+                                 : std::string_view();
+    }
+  }
+  if (message.empty()) {
+    message = "HTTP " + std::to_string(status);
+  }
+  return error_json(anthropic_error_type(status), message);
+}
+
+// ---- stream --------------------------------------------------------------------------------
+
+AnthropicStreamWriter::AnthropicStreamWriter(std::string_view model,
+                                             std::int64_t estimated_input_tokens)
+    : model_(model),
+      estimated_input_(std::max<std::int64_t>(0, estimated_input_tokens)),
+      // The bytes fed here are the OpenAI-wire relay of any provider, whose events are already
+      // capped upstream (Gemini's at 16 MiB, the largest): the same cap here drops nothing.
+      parser_(16 * 1024 * 1024) {}
+
+bool AnthropicStreamWriter::feed(std::string_view bytes, std::string& out) {
+  if (failed_) {
+    return false;
+  }
+  if (done_) {
+    return true;  // anything after [DONE] is not part of the answer
+  }
+  events_.clear();
+  const bool within_limit = parser_.feed(bytes, events_);
+  for (const SseEvent& ev : events_) {
+    if (!on_event(ev, out)) {
+      return false;
+    }
+    if (done_) {
+      return true;
+    }
+  }
+  if (!within_limit) {
+    fail("api_error", "upstream sent an event larger than the gateway accepts", out);
+    return false;
+  }
+  return true;
+}
+
+bool AnthropicStreamWriter::finish(std::string& out) {
+  if (done_) {
+    return true;
+  }
+  if (failed_) {
+    return false;
+  }
+  if (!stop_reason_.empty()) {
+    complete(out);
+    return true;
+  }
+  fail("api_error", "upstream stream ended before the answer was complete", out);
+  return false;
+}
+
+bool AnthropicStreamWriter::on_event(const SseEvent& ev, std::string& out) {
+  if (ev.data == "[DONE]") {
+    complete(out);
+    return true;
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(ev.data, ec);
+  if (ec || !v.is_object()) {
+    fail("api_error", "upstream sent an event that is not a JSON object", out);
+    return false;
+  }
+  const json::object& chunk = v.get_object();
+  if (const json::value* e = member(chunk, "error")) {
+    const auto [type, message] = stream_error_of(*e);
+    fail(type, message, out);
+    return false;
+  }
+  if (std::optional<Usage> u = usage_from_openai(v)) {
+    usage_ = u;
+    if (cache_write_ > 0) {
+      usage_->cache_write = cache_write_;
+    }
+  }
+  if (!started_) {
+    start_message(string_member(chunk, "id"), out);
+  }
+  const json::value* choices = member(chunk, "choices");
+  if (choices == nullptr || !choices->is_array()) {
+    return true;  // the usage chunk, or a keep-alive
+  }
+  for (const json::value& c : choices->get_array()) {
+    const json::object* choice = c.if_object();
+    if (choice == nullptr) {
+      continue;
+    }
+    if (const json::value* i = member(*choice, "index"); i != nullptr && !is_zero_index(*i)) {
+      continue;  // Anthropic has one answer; the gateway never asks for n > 1
+    }
+    if (const json::value* d = member(*choice, "delta"); d != nullptr && d->is_object()) {
+      const json::object& delta = d->get_object();
+      on_text(string_member(delta, "content"), out);
+      on_text(string_member(delta, "refusal"), out);
+      if (const json::value* tc = member(delta, "tool_calls"); tc != nullptr && tc->is_array()) {
+        for (const json::value& call : tc->get_array()) {
+          if (call.is_object()) {
+            on_tool_delta(call.get_object(), out);
+          }
+        }
+      }
+    }
+    if (const std::string_view r = string_member(*choice, "finish_reason"); !r.empty()) {
+      stop_reason_ = stop_reason(r);
+    }
+  }
+  return true;
+}
+
+void AnthropicStreamWriter::start_message(std::string_view openai_id, std::string& out) {
+  started_ = true;
+  message_id_ = message_id(openai_id);
+  Usage start;
+  if (usage_) {
+    start.input = usage_->input;
+    start.cached_input = usage_->cached_input;
+    start.cache_write = usage_->cache_write;
+  } else {
+    start.input = estimated_input_;
+  }
+  append_sse(out,
+             "{\"type\":\"message_start\",\"message\":{\"id\":" + quote(message_id_) +
+                 ",\"type\":\"message\",\"role\":\"assistant\",\"model\":" + quote(model_) +
+                 ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{" +
+                 usage_members(start) + "}}}",
+             "message_start");
+}
+
+void AnthropicStreamWriter::on_text(std::string_view text, std::string& out) {
+  if (text.empty()) {
+    return;
+  }
+  if (open_ != BlockKind::text) {
+    close_block(out);
+    append_sse(out,
+               "{\"type\":\"content_block_start\",\"index\":" + std::to_string(next_block_) +
+                   ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
+               "content_block_start");
+    open_ = BlockKind::text;
+    ++next_block_;
+  }
+  block_delta(scratch_, next_block_ - 1, R"("type":"text_delta","text":)", text, out);
+}
+
+void AnthropicStreamWriter::on_tool_delta(const json::object& call, std::string& out) {
+  std::int64_t index = 0;
+  if (const json::value* i = member(call, "index"); i != nullptr && i->is_int64()) {
+    index = i->get_int64();
+  } else if (i != nullptr && i->is_uint64()) {
+    index = static_cast<std::int64_t>(i->get_uint64());
+  } else {
+    // No index (some servers omit it with a single call): the open call continues, else a new one.
+    index = open_ == BlockKind::tool ? open_tool_ : static_cast<std::int64_t>(seen_tools_.size());
+  }
+  if (open_ != BlockKind::tool || index != open_tool_) {
+    if (std::find(seen_tools_.begin(), seen_tools_.end(), index) != seen_tools_.end()) {
+      return;  // a fragment for a call whose block is stopped: cannot be expressed (see header)
+    }
+    close_block(out);
+    std::string id(string_member(call, "id"));
+    std::string_view name;
+    if (const json::value* f = member(call, "function"); f != nullptr && f->is_object()) {
+      name = string_member(f->get_object(), "name");
+    }
+    if (id.empty()) {
+      id = "toolu_" + message_id_.substr(4) + "_" + std::to_string(index);
+    }
+    append_sse(out,
+               "{\"type\":\"content_block_start\",\"index\":" + std::to_string(next_block_) +
+                   ",\"content_block\":{\"type\":\"tool_use\",\"id\":" + quote(id) +
+                   ",\"name\":" + quote(name) + ",\"input\":{}}}",
+               "content_block_start");
+    open_ = BlockKind::tool;
+    open_tool_ = index;
+    seen_tools_.push_back(index);
+    ++next_block_;
+  }
+  std::string_view arguments;
+  if (const json::value* f = member(call, "function"); f != nullptr && f->is_object()) {
+    arguments = string_member(f->get_object(), "arguments");
+  }
+  if (arguments.empty()) {
+    return;
+  }
+  block_delta(scratch_, next_block_ - 1, R"("type":"input_json_delta","partial_json":)", arguments,
+              out);
+}
+
+void AnthropicStreamWriter::close_block(std::string& out) {
+  if (open_ == BlockKind::none) {
+    return;
+  }
+  append_sse(out,
+             "{\"type\":\"content_block_stop\",\"index\":" + std::to_string(next_block_ - 1) + "}",
+             "content_block_stop");
+  open_ = BlockKind::none;
+}
+
+void AnthropicStreamWriter::complete(std::string& out) {
+  if (!started_) {
+    start_message({}, out);
+  }
+  close_block(out);
+  // Anthropic's message_delta usage is cumulative and final; when the upstream sent no usage the
+  // only honest count is output_tokens (required), and message_start's input estimate stands.
+  const std::string usage = usage_ ? usage_members(*usage_) : std::string("\"output_tokens\":0");
+  append_sse(out,
+             "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":" +
+                 quote(stop_reason_.empty() ? std::string_view("end_turn") : stop_reason_) +
+                 ",\"stop_sequence\":null},\"usage\":{" + usage + "}}",
+             "message_delta");
+  append_sse(out, "{\"type\":\"message_stop\"}", "message_stop");
+  done_ = true;
+}
+
+void AnthropicStreamWriter::fail(std::string_view type, std::string_view message,
+                                 std::string& out) {
+  if (failed_) {
+    return;
+  }
+  append_sse(out, error_json(type, message), "error");
+  failed_ = true;
+}
+
+}  // namespace sb::adapters

@@ -1,0 +1,210 @@
+#include "adapters/translate_common.h"
+
+#include <algorithm>
+#include <array>
+
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
+
+namespace sb::adapters {
+
+namespace json = boost::json;
+
+bool is_set(const json::value* v) {
+  return v != nullptr && !v->is_null();
+}
+
+const json::value* max_tokens_member(const json::object& body, bool (*usable)(const json::value*)) {
+  for (const std::string_view key : {"max_completion_tokens", "max_tokens"}) {
+    const json::value* v = body.if_contains(key);
+    if (usable(v)) {
+      return v;
+    }
+  }
+  return nullptr;
+}
+
+bool is_data_url(std::string_view url) {
+  return starts_with_ci(url, "data:");
+}
+
+std::optional<DataUrl> parse_data_url(std::string_view url) {
+  constexpr std::string_view kBase64 = ";base64";
+  const std::size_t comma = url.find(',');
+  if (!is_data_url(url) || comma == std::string_view::npos) {
+    return std::nullopt;
+  }
+  DataUrl d;
+  d.header = url.substr(5, comma - 5);
+  d.media_type = d.header.substr(0, d.header.find(';'));
+  d.base64 = d.header.size() >= kBase64.size() &&
+             starts_with_ci(d.header.substr(d.header.size() - kBase64.size()), kBase64);
+  d.data = url.substr(comma + 1);
+  return d;
+}
+
+std::optional<ToolChoice> tool_choice_of(const json::object& body, bool or_function_call) {
+  const json::value* v = body.if_contains("tool_choice");
+  if (!is_set(v) && or_function_call) {
+    v = body.if_contains("function_call");
+  }
+  if (!is_set(v)) {
+    return std::nullopt;
+  }
+  ToolChoice c;
+  using Kind = ToolChoice::Kind;
+  if (const json::string* s = v->if_string()) {
+    c.is_string = true;
+    c.text = view(*s);
+    c.kind = c.text == "none"       ? Kind::none
+             : c.text == "auto"     ? Kind::automatic
+             : c.text == "required" ? Kind::required
+                                    : Kind::unknown;
+    return c;
+  }
+  c.object = v->if_object();
+  if (c.object == nullptr) {
+    return c;
+  }
+  c.type = string_of(c.object->if_contains("type"));
+  c.name = string_of(member_of(object_of(c.object->if_contains("function")), "name"));
+  if (c.name.empty() && c.type.empty()) {
+    c.name = string_of(c.object->if_contains("name"));
+    c.legacy_name = !c.name.empty();
+  }
+  if (c.type == "allowed_tools") {
+    c.kind = Kind::allowed_tools;
+  } else if (!c.name.empty() && (c.type.empty() || c.type == "function")) {
+    c.kind = Kind::function;
+  }
+  return c;
+}
+
+const json::array* configured_chat(const json::object& body, const BackendSpec& spec,
+                                   std::string_view provider, TranslateError& error) {
+  if (spec.model.empty()) {
+    error =
+        TranslateError{500, "the " + std::string(provider) + " backend has no model configured"};
+    return nullptr;
+  }
+  const json::array* messages = array_of(body.if_contains("messages"));
+  if (messages == nullptr) {
+    error = TranslateError{400, "messages must be an array"};
+  }
+  return messages;
+}
+
+namespace {
+
+bool append_function_call(const json::object* fn, std::string_view provider,
+                          std::string_view wrapper, std::string_view arguments_key,
+                          json::array& out, const RequestFailure& fail) {
+  std::string_view name;
+  json::value args;
+  if (!function_call_of(fn, provider, fail, name, args)) {
+    return false;
+  }
+  json::object call{{"name", name}, {arguments_key, std::move(args)}};
+  out.push_back(json::object{{wrapper, std::move(call)}});
+  return true;
+}
+
+}  // namespace
+
+bool assistant_function_calls(const json::object& message, std::string_view provider,
+                              std::string_view wrapper, std::string_view arguments_key,
+                              json::array& out, const RequestFailure& fail) {
+  if (const json::array* calls = array_of(message.if_contains("tool_calls"))) {
+    for (const json::value& c : *calls) {
+      const json::object* co = c.if_object();
+      if (co == nullptr || string_of(co->if_contains("type")) != "function") {
+        return fail("assistant tool calls must be of type function");
+      }
+      if (!append_function_call(object_of(co->if_contains("function")), provider, wrapper,
+                                arguments_key, out, fail)) {
+        return false;
+      }
+    }
+  }
+  const json::object* legacy = object_of(message.if_contains("function_call"));
+  return legacy == nullptr ||
+         append_function_call(legacy, provider, wrapper, arguments_key, out, fail);
+}
+
+bool SamplingText::read(const json::object& body, std::string& error) {
+  return number_text(body, "temperature", temperature, error) &&
+         number_text(body, "top_p", top_p, error);
+}
+
+void SamplingText::write(std::string& json) const {
+  if (!temperature.empty()) {
+    set_member(json, "temperature", temperature);
+  }
+  if (!top_p.empty()) {
+    set_member(json, "top_p", top_p);
+  }
+}
+
+std::string percent_encode(std::string_view s, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3 / 2);
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved || (keep_slash && c == '/')) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0x0F]);
+    }
+  }
+  return out;
+}
+
+std::string_view trimmed_base(std::string_view base_path) {
+  while (!base_path.empty() && base_path.back() == '/') {
+    base_path.remove_suffix(1);
+  }
+  return base_path;
+}
+
+std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
+                            std::string_view otherwise) {
+  const auto it = std::find_if(table.begin(), table.end(),
+                               [&](const ReasonMapping& m) { return m.from == reason; });
+  return it != table.end() ? it->to : otherwise;
+}
+
+std::string_view map_status(std::span<const StatusMapping> table, unsigned status,
+                            std::string_view otherwise) {
+  const auto it = std::find_if(table.begin(), table.end(),
+                               [&](const StatusMapping& m) { return m.status == status; });
+  return it != table.end() ? it->to : otherwise;
+}
+
+TranslatedResponse completion_response(json::object completion, std::optional<Usage> usage) {
+  if (usage) {
+    completion["usage"] = usage_object(*usage);
+  }
+  TranslatedResponse r;
+  r.body = json::serialize(completion);
+  r.usage = usage;
+  return r;
+}
+
+Usage split_prompt_usage(std::int64_t uncached_input, std::int64_t output, std::int64_t cache_read,
+                         std::int64_t cache_write) {
+  Usage u;
+  u.input = uncached_input + cache_read + cache_write;
+  u.output = output;
+  u.cached_input = cache_read;
+  u.cache_write = cache_write;
+  return u;
+}
+
+}  // namespace sb::adapters

@@ -1,0 +1,159 @@
+#pragma once
+// What every chat translator (anthropic, gemini, bedrock, ollama) reads or maps the same way,
+// written once: the output-token limit, data URLs, tool_choice, finish-reason tables and usage
+// from split prompt counters. Each translator keeps its own checks and messages on top. Pure
+// functions; the views they return point into their arguments.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "adapters/openai_shapes.h"
+#include "adapters/translator.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+
+// ---- request --------------------------------------------------------------------------------
+
+/// Whether `v` is present and not JSON null.
+bool is_set(const boost::json::value* v);
+
+/// The member that sets an OpenAI request's output-token limit: `max_completion_tokens`, which
+/// replaced the deprecated `max_tokens`, wins over it. The first of the two for which `usable`
+/// holds (by default: set, not null); nullptr when neither.
+const boost::json::value* max_tokens_member(const boost::json::object& body,
+                                            bool (*usable)(const boost::json::value*) = is_set);
+
+/// A `data:` URL (RFC 2397): `data:<media type>[;param]*[;base64],<data>`.
+struct DataUrl {
+  std::string_view header;      ///< between "data:" and the first comma
+  std::string_view media_type;  ///< the header up to its first ';' (may be empty)
+  bool base64 = false;          ///< the header ends in ";base64" (ASCII case-insensitive)
+  std::string_view data;        ///< after the first comma
+};
+
+/// Whether `url` starts with "data:" (ASCII case-insensitive).
+bool is_data_url(std::string_view url);
+/// The parts of a data URL; nullopt when `url` is not one (is_data_url) or has no comma.
+std::optional<DataUrl> parse_data_url(std::string_view url);
+
+/// An OpenAI `tool_choice` (or legacy `function_call`) as every translator reads it
+/// (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice).
+struct ToolChoice {
+  enum class Kind {
+    none,           ///< "none"
+    automatic,      ///< "auto"
+    required,       ///< "required"
+    function,       ///< an object naming one function, of type "function" or without a type
+    allowed_tools,  ///< {"type": "allowed_tools", ...} (read through `object`)
+    unknown,        ///< another string, another object, or another JSON type
+  };
+  Kind kind = Kind::unknown;
+  bool is_string = false;                       ///< the string form (`text` holds it)
+  std::string_view text;                        ///< the string as sent
+  const boost::json::object* object = nullptr;  ///< the object form; nullptr otherwise
+  std::string_view type;                        ///< the object's `type`
+  /// `function.name`; for an object without a type and without it, the legacy `name`.
+  std::string_view name;
+  bool legacy_name = false;  ///< `name` came from the legacy `{"name": ...}` form
+};
+
+/// Reads `tool_choice` from `body`; when it is absent or null and `or_function_call`, the legacy
+/// `function_call` instead. nullopt when the member read is absent or null.
+std::optional<ToolChoice> tool_choice_of(const boost::json::object& body, bool or_function_call);
+
+/// The `messages` array of a request to a backend that needs a configured model (Gemini,
+/// Ollama); nullptr with `error` set when the model is missing (500, "the <provider> backend has
+/// no model configured") or `messages` is not an array (400).
+const boost::json::array* configured_chat(const boost::json::object& body, const BackendSpec& spec,
+                                          std::string_view provider, TranslateError& error);
+
+/// The function calls of an OpenAI assistant message, for providers that take arguments as an
+/// object: every `tool_calls` entry (which must be of type "function") and then the legacy
+/// `function_call`, each checked by function_call_of() and appended to `out` as
+/// `{<wrapper>: {"name": ..., <arguments_key>: {...}}}`.
+bool assistant_function_calls(const boost::json::object& message, std::string_view provider,
+                              std::string_view wrapper, std::string_view arguments_key,
+                              boost::json::array& out, const RequestFailure& fail);
+
+/// Sets `out["tools"]` to what `convert(tools, defs)` makes of `body`'s `tools` member, when it
+/// is there and the result is not empty; `has_tools` says whether it was set. False when
+/// `convert` fails (it sets the error).
+template <class Convert>
+bool put_tools(const boost::json::object& body, boost::json::object& out, bool& has_tools,
+               Convert&& convert) {
+  has_tools = false;
+  const boost::json::value* tools = member(body, "tools");
+  if (tools == nullptr) {
+    return true;
+  }
+  boost::json::array defs;
+  if (!convert(*tools, defs)) {
+    return false;
+  }
+  has_tools = !defs.empty();
+  if (has_tools) {
+    out["tools"] = std::move(defs);
+  }
+  return true;
+}
+
+/// `temperature` and `top_p` as the client's JSON text (number_text: the shortest round-trip form
+/// of a double), set into the serialized upstream body afterwards so the upstream sees the
+/// client's number, not a re-rounded one.
+struct SamplingText {
+  std::string temperature;
+  std::string top_p;
+
+  /// Reads both from `body`; false with `error` set when one is set and not a finite number.
+  bool read(const boost::json::object& body, std::string& error);
+  /// Sets the members that were present into the JSON object text `json`.
+  void write(std::string& json) const;
+};
+
+/// `s` percent-encoded (RFC 3986): unreserved bytes (A-Z a-z 0-9 - . _ ~) kept, every other
+/// byte %XX in upper-case hex; '/' kept only when `keep_slash`. For path segments and query
+/// values built from config (deployment names, model ids, API versions).
+std::string percent_encode(std::string_view s, bool keep_slash);
+
+/// `base_path` without trailing slashes, to append "/<endpoint>" to.
+std::string_view trimmed_base(std::string_view base_path);
+
+// ---- response -------------------------------------------------------------------------------
+
+/// One row of a provider's stop-reason table.
+struct ReasonMapping {
+  std::string_view from;
+  std::string_view to;
+};
+
+/// `reason` looked up in `table`; `otherwise` when it is not listed.
+std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
+                            std::string_view otherwise);
+
+/// One row of a dialect's HTTP status table (error types, error codes).
+struct StatusMapping {
+  unsigned status;
+  std::string_view to;
+};
+
+/// `status` looked up in `table`; `otherwise` when it is not listed.
+std::string_view map_status(std::span<const StatusMapping> table, unsigned status,
+                            std::string_view otherwise);
+
+/// A 200 answer: `completion` (a completion_object()) with `usage` appended last, where OpenAI
+/// puts it, when known.
+TranslatedResponse completion_response(boost::json::object completion, std::optional<Usage> usage);
+
+/// Usage from a provider that counts prompt tokens in three parts (Anthropic, Bedrock): OpenAI's
+/// prompt_tokens is their sum; cache reads are its cached tokens, cache writes its cache_write.
+Usage split_prompt_usage(std::int64_t uncached_input, std::int64_t output, std::int64_t cache_read,
+                         std::int64_t cache_write);
+
+}  // namespace sb::adapters

@@ -1,0 +1,175 @@
+// Built-in checks for secrets: cloud and API keys, tokens, private keys, JWTs (formats in
+// detector_rules.h).
+
+#include "policies/detector_rules_internal.h"
+#include "policies/validators.h"
+
+namespace sb::policies::rules {
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+
+bool aws_access_key(std::string_view buf, std::size_t to, Span& out) {
+  const std::size_t e = trim_end(buf, to, is_alnum, 1);
+  if (e < 20 || is_alnum(before(buf, e - 20)) || is_alnum(at(buf, e))) {
+    return false;
+  }
+  out = Span{e - 20, e};
+  return true;
+}
+
+bool fixed_token(std::string_view buf, std::size_t to, std::size_t length, Span& out) {
+  const std::size_t e = trim_end(buf, to, is_word, 1);
+  if (e < length || is_word(before(buf, e - length)) || is_word(at(buf, e))) {
+    return false;
+  }
+  out = Span{e - length, e};
+  return true;
+}
+
+bool github_classic(std::string_view buf, std::size_t to, Span& out) {
+  return fixed_token(buf, to, 40, out);  // ghp_ + 36
+}
+bool github_fine_grained(std::string_view buf, std::size_t to, Span& out) {
+  return fixed_token(buf, to, 93, out);  // github_pat_ + 22 + _ + 59
+}
+
+/// The run of [A-Za-z0-9_-] ending at the reported end, if it is at most `limit` long.
+bool token_run(std::string_view buf, std::size_t to, std::size_t limit, Span& run) {
+  const std::size_t e = trim_end(buf, to, is_token, 1);
+  const std::size_t s = run_start(buf, e, is_token, limit);
+  if (s == npos || is_token(at(buf, e))) {
+    return false;
+  }
+  run = Span{s, e};
+  return true;
+}
+
+bool all_of(std::string_view text, bool (*pred)(char)) {
+  for (char c : text) {
+    if (!pred(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool openai_key(std::string_view buf, std::size_t to, Span& out) {
+  Span run;
+  if (!token_run(buf, to, 260, run)) {
+    return false;
+  }
+  const std::string_view key = buf.substr(run.begin, run.end - run.begin);
+  if (!key.starts_with("sk-") || key.starts_with("sk-ant-")) {
+    return false;
+  }
+  std::string_view body = key.substr(3);
+  bool ok = false;
+  if (body.size() == 48 && all_of(body, is_alnum)) {
+    ok = true;  // legacy user key
+  } else {
+    for (std::string_view kind : {"proj-", "svcacct-", "admin-"}) {
+      if (body.starts_with(kind)) {
+        const std::size_t rest = body.size() - kind.size();
+        ok = rest >= 40 && rest <= 250;
+        break;
+      }
+    }
+    if (!ok) {
+      ok = body.size() >= 32 && body.size() <= 250 &&
+           body.find("T3BlbkFJ") != std::string_view::npos;
+    }
+  }
+  if (!ok) {
+    return false;
+  }
+  out = run;
+  return true;
+}
+
+bool anthropic_key(std::string_view buf, std::size_t to, Span& out) {
+  Span run;
+  if (!token_run(buf, to, 270, run)) {
+    return false;
+  }
+  std::string_view key = buf.substr(run.begin, run.end - run.begin);
+  if (!key.starts_with("sk-ant-")) {
+    return false;
+  }
+  key.remove_prefix(7);
+  // kind (2-8 lower-case letters) + 2-digit version + '-', e.g. api03-, admin01-
+  std::size_t i = 0;
+  while (i < key.size() && is_lower(key[i])) {
+    ++i;
+  }
+  if (i < 2 || i > 8 || i + 3 > key.size() || !is_digit(key[i]) || !is_digit(key[i + 1]) ||
+      key[i + 2] != '-') {
+    return false;
+  }
+  const std::size_t rest = key.size() - (i + 3);
+  if (rest < 32 || rest > 250) {
+    return false;
+  }
+  out = run;
+  return true;
+}
+
+bool slack_token(std::string_view buf, std::size_t to, Span& out) {
+  auto slack_char = [](char c) { return is_alnum(c) || c == '-'; };
+  const std::size_t e = trim_end(buf, to, slack_char, 1);
+  const std::size_t s = run_start(buf, e, slack_char, 255);
+  if (s == npos || e - s < 25 || is_word(before(buf, s)) || is_word(at(buf, e))) {
+    return false;
+  }
+  const std::string_view body = buf.substr(s + 5, e - s - 5);  // after "xox?-"
+  if (!buf.substr(s).starts_with("xox") || buf[s + 4] != '-') {
+    return false;
+  }
+  // At least two non-empty dash-separated segments, the first all digits.
+  const std::size_t dash = body.find('-');
+  if (dash == std::string_view::npos || dash == 0 || !all_of(body.substr(0, dash), is_digit)) {
+    return false;
+  }
+  if (body.back() == '-' || body.find("--") != std::string_view::npos) {
+    return false;
+  }
+  out = Span{s, e};
+  return true;
+}
+
+bool private_key(std::string_view buf, std::size_t to, Span& out) {
+  constexpr std::string_view kBegin = "-----BEGIN ";
+  // The longest header: "-----BEGIN " + 3 x (20 + 1) + "PRIVATE KEY BLOCK-----" = 96 bytes.
+  const std::size_t from = to > 96 ? to - 96 : 0;
+  const std::size_t s = buf.substr(from, to - from).rfind(kBegin);
+  if (s == std::string_view::npos) {
+    return false;
+  }
+  out = Span{from + s, to};
+  return true;
+}
+
+bool jwt(std::string_view buf, std::size_t to, Span& out) {
+  const std::size_t e = trim_end(buf, to, is_token, 2);
+  const std::size_t s = run_start(buf, e, is_base64url_or_dot, 16 * 1024);
+  if (s == npos || is_word(at(buf, e))) {
+    return false;
+  }
+  const std::string_view token = buf.substr(s, e - s);
+  const std::size_t dot1 = token.find('.');
+  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return false;
+  }
+  const std::string_view header = token.substr(0, dot1);
+  const std::string_view payload = token.substr(dot1 + 1, dot2 - dot1 - 1);
+  const std::string_view signature = token.substr(dot2 + 1);
+  if (!header.starts_with("eyJ") || payload.size() < 2 || signature.size() < 16 ||
+      !validators::jwt_header(header)) {
+    return false;
+  }
+  out = Span{s, e};
+  return true;
+}
+
+}  // namespace sb::policies::rules

@@ -1,0 +1,116 @@
+#include "adapters/translate_common.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "adapters/openai_shapes.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+json::object parse(std::string_view text) {
+  return json::parse(text).as_object();
+}
+
+TEST(TranslateCommonTest, MaxCompletionTokensWinsOverMaxTokens) {
+  const json::object both = parse(R"({"max_tokens":10,"max_completion_tokens":20})");
+  ASSERT_NE(max_tokens_member(both), nullptr);
+  EXPECT_EQ(max_tokens_member(both)->as_int64(), 20);
+  const json::object old_only = parse(R"({"max_tokens":10,"max_completion_tokens":null})");
+  EXPECT_EQ(max_tokens_member(old_only)->as_int64(), 10);
+  EXPECT_EQ(max_tokens_member(parse(R"({"max_tokens":null})")), nullptr);
+}
+
+TEST(TranslateCommonTest, MaxTokensMemberSkipsWhatIsNotUsable) {
+  const json::object body = parse(R"({"max_completion_tokens":"many","max_tokens":7})");
+  EXPECT_EQ(max_tokens_member(body)->as_string(), "many");
+  EXPECT_EQ(max_tokens_member(body, is_number)->as_int64(), 7);
+}
+
+TEST(TranslateCommonTest, DataUrlParts) {
+  const auto d = parse_data_url("DATA:image/png;name=a.png;BASE64,AAAA");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->header, "image/png;name=a.png;BASE64");
+  EXPECT_EQ(d->media_type, "image/png");
+  EXPECT_TRUE(d->base64);
+  EXPECT_EQ(d->data, "AAAA");
+  const auto plain = parse_data_url("data:text/plain,hi");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->base64);
+  EXPECT_EQ(plain->data, "hi");
+}
+
+TEST(TranslateCommonTest, NotDataUrlsAreRefused) {
+  EXPECT_FALSE(parse_data_url("https://example.com/a.png"));
+  EXPECT_FALSE(parse_data_url("data:image/png;base64"));  // no comma
+  EXPECT_FALSE(parse_data_url(""));
+}
+
+TEST(TranslateCommonTest, ToolChoiceStrings) {
+  using Kind = ToolChoice::Kind;
+  EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":"none"})"), false)->kind, Kind::none);
+  EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":"auto"})"), false)->kind, Kind::automatic);
+  EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":"required"})"), false)->kind, Kind::required);
+  const auto other = tool_choice_of(parse(R"({"tool_choice":"sometimes"})"), false);
+  EXPECT_EQ(other->kind, Kind::unknown);
+  EXPECT_TRUE(other->is_string);
+  EXPECT_EQ(other->text, "sometimes");
+  EXPECT_FALSE(tool_choice_of(parse(R"({"tool_choice":null})"), false));
+}
+
+TEST(TranslateCommonTest, ToolChoiceObjects) {
+  using Kind = ToolChoice::Kind;
+  const auto fn = tool_choice_of(
+      parse(R"({"tool_choice":{"type":"function","function":{"name":"f"}}})"), false);
+  EXPECT_EQ(fn->kind, Kind::function);
+  EXPECT_EQ(fn->name, "f");
+  EXPECT_FALSE(fn->legacy_name);
+  const auto legacy = tool_choice_of(parse(R"({"function_call":{"name":"g"}})"), true);
+  EXPECT_EQ(legacy->kind, Kind::function);
+  EXPECT_EQ(legacy->name, "g");
+  EXPECT_TRUE(legacy->legacy_name);
+  EXPECT_FALSE(tool_choice_of(parse(R"({"function_call":{"name":"g"}})"), false));
+  const auto typed =
+      tool_choice_of(parse(R"({"tool_choice":{"type":"custom","name":"h"}})"), false);
+  EXPECT_EQ(typed->kind, Kind::unknown);
+  EXPECT_TRUE(typed->name.empty());
+  EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":{"type":"allowed_tools"}})"), false)->kind,
+            Kind::allowed_tools);
+  const auto number = tool_choice_of(parse(R"({"tool_choice":3})"), false);
+  EXPECT_EQ(number->kind, Kind::unknown);
+  EXPECT_FALSE(number->is_string);
+  EXPECT_EQ(number->object, nullptr);
+}
+
+TEST(TranslateCommonTest, ReasonTableFallsBackToOtherwise) {
+  constexpr ReasonMapping kTable[] = {{"max_tokens", "length"}, {"tool_use", "tool_calls"}};
+  EXPECT_EQ(map_reason(kTable, "tool_use", "stop"), "tool_calls");
+  EXPECT_EQ(map_reason(kTable, "end_turn", "stop"), "stop");
+}
+
+TEST(TranslateCommonTest, SplitPromptUsageSumsThePrompt) {
+  const Usage u = split_prompt_usage(10, 5, 100, 7);
+  EXPECT_EQ(u.input, 117);
+  EXPECT_EQ(u.output, 5);
+  EXPECT_EQ(u.cached_input, 100);
+  EXPECT_EQ(u.cache_write, 7);
+}
+
+TEST(TranslateCommonTest, PercentEncodeKeepsUnreservedBytes) {
+  EXPECT_EQ(percent_encode("a-Z_0.~", false), "a-Z_0.~");
+  EXPECT_EQ(percent_encode("models/x y:1", false), "models%2Fx%20y%3A1");
+  EXPECT_EQ(percent_encode("models/x y:1", true), "models/x%20y%3A1");
+  EXPECT_EQ(percent_encode("\xff", false), "%FF");
+}
+
+TEST(TranslateCommonTest, TrimmedBaseDropsTrailingSlashes) {
+  EXPECT_EQ(trimmed_base("/v1//"), "/v1");
+  EXPECT_EQ(trimmed_base("/"), "");
+  EXPECT_EQ(trimmed_base(""), "");
+}
+
+}  // namespace
+}  // namespace sb::adapters
