@@ -319,6 +319,84 @@ std::unique_ptr<Detector> Detector::compile(const config::SensitivitySettings& s
   return d;
 }
 
+namespace {
+
+/// The texts as one buffer, joined by '\n' (no value spans a line break), each normalised
+/// (policies/normalize.h) unless it is pure ASCII; a single ASCII text is scanned in place.
+/// False when ICU failed: the text cannot be read as the model would.
+bool join_texts(std::span<const std::string_view> texts, ThreadBuffers& tb, std::string_view& buf) {
+  if (texts.size() == 1 && normalize::is_ascii(texts.front())) {
+    buf = texts.front();
+    return true;
+  }
+  if (texts.empty()) {
+    buf = {};
+    return true;
+  }
+  std::size_t total = texts.size() - 1;
+  for (std::string_view t : texts) {
+    total += t.size();
+  }
+  tb.joined.clear();
+  tb.joined.reserve(total);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (i > 0) {
+      tb.joined += '\n';
+    }
+    if (normalize::is_ascii(texts[i])) {
+      tb.joined += texts[i];
+    } else if (!normalize::append_normalized(texts[i], tb.joined, tb.scratch)) {
+      return false;
+    }
+  }
+  buf = tb.joined;
+  return true;
+}
+
+/// The hits grouped by entity (a counting sort), into tb.grouped; tb.offsets[e] is where entity
+/// e's hits start.
+void group_by_entity(std::size_t entities, ThreadBuffers& tb) {
+  std::vector<std::uint32_t>& offsets = tb.offsets;
+  offsets.assign(entities + 1, 0);
+  for (const Hit& h : tb.hits) {
+    ++offsets[h.entity + 1];
+  }
+  for (std::size_t e = 0; e < entities; ++e) {
+    offsets[e + 1] += offsets[e];
+  }
+  tb.grouped.resize(tb.hits.size());
+  std::vector<std::uint32_t>& cursor = tb.cursor;
+  cursor.assign(offsets.begin(), offsets.end() - 1);
+  for (const Hit& h : tb.hits) {
+    tb.grouped[cursor[h.entity]++] = h;
+  }
+}
+
+/// The values among one entity's hits: overlapping spans (one value reported by several
+/// expressions, or at several ends) merge; disjoint spans are separate occurrences. Hits arrive
+/// nearly ordered by start, so the comparison sort is usually skipped.
+std::uint32_t count_values(std::vector<Hit>::iterator first, std::vector<Hit>::iterator last) {
+  const auto by_start = [](const Hit& a, const Hit& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  };
+  if (!std::is_sorted(first, last, by_start)) {
+    std::sort(first, last, by_start);
+  }
+  std::uint32_t count = 0;
+  std::size_t cluster_end = 0;
+  for (auto it = first; it != last; ++it) {
+    if (count == 0 || it->begin >= cluster_end) {
+      ++count;
+      cluster_end = it->end;
+    } else {
+      cluster_end = std::max(cluster_end, it->end);
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
 Detection Detector::scan(std::span<const std::string_view> texts) const {
   const Impl& impl = *impl_;
   if (impl.db == nullptr) {
@@ -327,8 +405,6 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
   Detection failed;
   failed.level = impl.fail_level;
   try {
-    Detection result;
-
     if (t_scratch.fitted_to != impl.id) {
       // Grows the thread's scratch if this database needs more; cheap when it already fits.
       if (hs_alloc_scratch(impl.db, &t_scratch.scratch) != HS_SUCCESS) {
@@ -336,98 +412,38 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
       }
       t_scratch.fitted_to = impl.id;
     }
-
-    // One buffer: the texts joined by '\n' (no value spans a line break), each normalised
-    // (policies/normalize.h) unless it is pure ASCII; a single ASCII text is scanned in place.
-    std::string_view buf;
     ThreadBuffers& tb = t_buffers;
-    if (texts.size() == 1 && normalize::is_ascii(texts.front())) {
-      buf = texts.front();
-    } else if (!texts.empty()) {
-      std::size_t total = texts.size() - 1;
-      for (std::string_view t : texts) {
-        total += t.size();
-      }
-      tb.joined.clear();
-      tb.joined.reserve(total);
-      for (std::size_t i = 0; i < texts.size(); ++i) {
-        if (i > 0) {
-          tb.joined += '\n';
-        }
-        if (normalize::is_ascii(texts[i])) {
-          tb.joined += texts[i];
-        } else if (!normalize::append_normalized(texts[i], tb.joined, tb.scratch)) {
-          tb.trim();
-          return failed;  // ICU failed: the text cannot be read as the model would
-        }
-      }
-      buf = tb.joined;
+    std::string_view buf;
+    if (!join_texts(texts, tb, buf)) {
+      tb.trim();
+      return failed;
     }
+    Detection result;
     if (buf.empty()) {
       return result;
     }
     if (buf.size() > std::numeric_limits<unsigned int>::max()) {
       return failed;  // larger than one Hyperscan block scan can take
     }
-
     tb.hits.clear();
     ScanContext ctx{&impl.expressions, &impl.checks, buf, &tb.hits};
-    const hs_error_t rc = hs_scan(impl.db, buf.data(), static_cast<unsigned int>(buf.size()), 0,
-                                  t_scratch.scratch, on_match, &ctx);
-    if (rc != HS_SUCCESS) {
+    if (hs_scan(impl.db, buf.data(), static_cast<unsigned int>(buf.size()), 0, t_scratch.scratch,
+                on_match, &ctx) != HS_SUCCESS) {
       tb.trim();
       return failed;
     }
-
-    // Count each entity's values once: overlapping spans (one value reported by several
-    // expressions, or at several ends) merge; disjoint spans are separate occurrences. Spans are
-    // grouped by entity (a counting sort), then ordered by start within each entity; they arrive
-    // nearly in that order, so the comparison sort is usually skipped.
-    const std::size_t entities = names_.size();
-    std::vector<std::uint32_t>& offsets = tb.offsets;
-    offsets.assign(entities + 1, 0);
-    for (const Hit& h : tb.hits) {
-      ++offsets[h.entity + 1];
-    }
-    for (std::size_t e = 0; e < entities; ++e) {
-      offsets[e + 1] += offsets[e];
-    }
-    std::vector<Hit>& grouped = tb.grouped;
-    grouped.resize(tb.hits.size());
-    {
-      std::vector<std::uint32_t>& cursor = tb.cursor;
-      cursor.assign(offsets.begin(), offsets.end() - 1);
-      for (const Hit& h : tb.hits) {
-        grouped[cursor[h.entity]++] = h;
+    // Each entity's values, counted once.
+    group_by_entity(names_.size(), tb);
+    for (std::size_t e = 0; e < names_.size(); ++e) {
+      const auto first = tb.grouped.begin() + tb.offsets[e];
+      const auto last = tb.grouped.begin() + tb.offsets[e + 1];
+      if (first != last) {
+        result.entities.push_back(
+            EntityCount{static_cast<std::uint16_t>(e), count_values(first, last)});
+        result.level = std::max(result.level, levels_[e]);
       }
-    }
-    const auto by_start = [](const Hit& a, const Hit& b) {
-      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    };
-    for (std::size_t e = 0; e < entities; ++e) {
-      const auto first = grouped.begin() + offsets[e];
-      const auto last = grouped.begin() + offsets[e + 1];
-      if (first == last) {
-        continue;
-      }
-      if (!std::is_sorted(first, last, by_start)) {
-        std::sort(first, last, by_start);
-      }
-      std::uint32_t count = 0;
-      std::size_t cluster_end = 0;
-      for (auto it = first; it != last; ++it) {
-        if (count == 0 || it->begin >= cluster_end) {
-          ++count;
-          cluster_end = it->end;
-        } else {
-          cluster_end = std::max(cluster_end, it->end);
-        }
-      }
-      result.entities.push_back(EntityCount{static_cast<std::uint16_t>(e), count});
-      result.level = std::max(result.level, levels_[e]);
     }
     tb.trim();
-
     std::sort(result.entities.begin(), result.entities.end(),
               [this](const EntityCount& a, const EntityCount& b) {
                 const int la = levels_[a.entity];

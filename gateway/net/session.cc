@@ -136,6 +136,15 @@ class Session final : public Drainable, public Downstream {
   asio::awaitable<void> reply_and_close(unsigned status, std::string_view message,
                                         std::string_view headers = {});
   asio::awaitable<void> close(bool linger);
+  asio::awaitable<bool> handshake();
+  asio::awaitable<bool> read_head(const config::ServerSettings& s,
+                                  http::request_parser<http::string_body>& parser,
+                                  Clock::time_point& received);
+  asio::awaitable<bool> read_rest(const config::ServerSettings& s, const Snapshot& snapshot,
+                                  http::request_parser<http::string_body>& parser, bool has_body,
+                                  Request& request, BodyBudget& budget, Clock::time_point received);
+  asio::awaitable<bool> serve(const Snapshot& snapshot, Request& request,
+                              Clock::time_point received);
   std::string too_large(const config::ServerSettings& s) const {
     return "request body exceeds the limit of " + std::to_string(s.max_body_bytes) + " bytes";
   }
@@ -343,23 +352,142 @@ asio::awaitable<void> Session<Stream>::close(bool linger) {
   socket.socket().close(ec);
 }
 
+// The TLS handshake, within the header timeout; false when it failed (the socket is closed).
 template <class Stream>
-asio::awaitable<void> Session<Stream>::run() {
-  auto& socket = beast::get_lowest_layer(stream_);
-  {
-    error_code ec;
-    socket.socket().set_option(asio::ip::tcp::no_delay(true), ec);
-  }
+asio::awaitable<bool> Session<Stream>::handshake() {
   if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    auto& socket = beast::get_lowest_layer(stream_);
     socket.expires_after(worker_.snapshot->config().server.header_timeout);
     auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
     if (ec) {
       error_code ignored;
       socket.socket().close(ignored);
-      co_return;
+      co_return false;
     }
   }
+  co_return true;
+}
 
+// A request's header, framing checked first, then parsed by Beast (the header only; the session
+// reads the body within its limits). False when the connection ended here: closed, timed out,
+// or answered 400, 413 or 431 and closed.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s,
+                                                 http::request_parser<http::string_body>& parser,
+                                                 Clock::time_point& received) {
+  std::size_t header_bytes = 0;
+  std::string_view framing_error;
+  const Read r = co_await read_header(s, header_bytes, framing_error);
+  first_ = false;
+  if (r == Read::closed || r == Read::timeout) {
+    // A slow or stalled header (slowloris) is closed at the deadline without an answer, as
+    // nginx does; the timed-out stream is already shut.
+    co_await close(false);
+    co_return false;
+  }
+  if (r == Read::bad) {
+    co_await reply_and_close(
+        framing_error.empty() ? 431 : 400,
+        framing_error.empty() ? "request header block too large" : framing_error);
+    co_return false;
+  }
+  received = Clock::now();
+  // Tolerated empty lines before the request line (RFC 9112 §2.2) are dropped here: Beast's
+  // parser does not take them.
+  while (header_bytes >= 2 && buffer_.size() >= 2 &&
+         std::string_view(static_cast<const char*>(buffer_.data().data()), 2) == "\r\n") {
+    buffer_.consume(2);
+    header_bytes -= 2;
+  }
+  const std::string_view block(static_cast<const char*>(buffer_.data().data()), header_bytes);
+  const framing::Verdict verdict = framing::validate_header_block(block);
+  if (!verdict.ok()) {
+    co_await reply_and_close(verdict.status, verdict.error);
+    co_return false;
+  }
+  parser.header_limit(static_cast<std::uint32_t>(s.max_header_bytes + 1));
+  parser.body_limit(s.max_body_bytes);
+  parser.eager(false);
+  error_code ec;
+  const std::size_t used = parser.put(asio::buffer(buffer_.data().data(), header_bytes), ec);
+  buffer_.consume(used);
+  const bool bad = (ec && ec != http::error::need_more && ec != http::error::body_limit) ||
+                   !parser.is_header_done() || used != header_bytes;
+  const auto len = parser.content_length();
+  if (ec == http::error::body_limit || (!bad && len && *len > s.max_body_bytes)) {
+    co_await reply_and_close(413, too_large(s));
+    co_return false;
+  }
+  if (bad) {
+    co_await reply_and_close(400, "malformed request header");
+    co_return false;
+  }
+  co_return true;
+}
+
+// The body, when there is one: authentication and routing from the header alone first (the data
+// plane's), so an unauthenticated client gets its 401 (an unknown path its 404) before a byte of
+// the body is read or any 100 Continue. False when the connection ended here.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::read_rest(const config::ServerSettings& s,
+                                                 const Snapshot& snapshot,
+                                                 http::request_parser<http::string_body>& parser,
+                                                 bool has_body, Request& request,
+                                                 BodyBudget& budget, Clock::time_point received) {
+  if (!has_body) {
+    co_return true;
+  }
+  RequestContext pre{worker_, snapshot, request, *this, received};
+  pre.close = true;
+  bool refused = false;
+  try {
+    refused = co_await plane_.handler.refuse_before_body(pre);
+  } catch (...) {
+    failed_request_ = pre.request_id;
+    throw;  // to run_session, which logs with both ids, answers and closes
+  }
+  if (refused) {
+    co_await close(/*linger=*/true);
+    co_return false;
+  }
+  co_return co_await read_body(s, parser, request, budget) == Body::ok;
+}
+
+// Hands the whole request to the plane's handler. False when the connection must close (it is
+// closed here).
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::serve(const Snapshot& snapshot, Request& request,
+                                             Clock::time_point received) {
+  beast::get_lowest_layer(stream_).expires_never();
+  RequestContext ctx{worker_, snapshot, request, *this, received};
+  ctx.http10 = request.version() == 10;
+  ctx.close = !request.keep_alive() || worker_.draining;
+  worker_.active_requests.fetch_add(1, std::memory_order_relaxed);
+  bool keep = false;
+  try {
+    keep = co_await plane_.handler.handle(ctx);
+  } catch (...) {
+    worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
+    failed_request_ = ctx.request_id;
+    throw;  // to run_session, which logs with both ids, answers and closes
+  }
+  worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
+  if (!keep || ctx.close || worker_.draining) {
+    co_await close(false);
+    co_return false;
+  }
+  co_return true;
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run() {
+  {
+    error_code ec;
+    beast::get_lowest_layer(stream_).socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  }
+  if (!co_await handshake()) {
+    co_return;
+  }
   for (;;) {
     // One snapshot per request: a reload never changes the settings under it.
     const std::shared_ptr<const Snapshot> snapshot = worker_.snapshot;
@@ -369,108 +497,17 @@ asio::awaitable<void> Session<Stream>::run() {
     if (buffer_.size() == 0) {
       buffer_.shrink_to_fit();  // an idle keep-alive connection keeps no read buffer
     }
-
-    std::size_t header_bytes = 0;
-    std::string_view framing_error;
-    const Read r = co_await read_header(s, header_bytes, framing_error);
-    first_ = false;
-    if (r == Read::closed) {
-      co_await close(false);
-      co_return;
-    }
-    if (r == Read::timeout) {
-      // Slow or stalled header (slowloris): the connection is closed at the deadline without an
-      // answer, as nginx does; the timed-out stream is already shut.
-      co_await close(false);
-      co_return;
-    }
-    if (r == Read::bad) {
-      if (framing_error.empty()) {
-        co_await reply_and_close(431, "request header block too large");
-      } else {
-        co_await reply_and_close(400, framing_error);
-      }
-      co_return;
-    }
-    const auto received = Clock::now();
-    // Tolerated empty lines before the request line (RFC 9112 §2.2) are dropped here: Beast's
-    // parser does not take them.
-    while (header_bytes >= 2 && buffer_.size() >= 2 &&
-           std::string_view(static_cast<const char*>(buffer_.data().data()), 2) == "\r\n") {
-      buffer_.consume(2);
-      header_bytes -= 2;
-    }
-    const std::string_view block(static_cast<const char*>(buffer_.data().data()), header_bytes);
-    const framing::Verdict verdict = framing::validate_header_block(block);
-    if (!verdict.ok()) {
-      co_await reply_and_close(verdict.status, verdict.error);
-      co_return;
-    }
-
-    // Beast parses the header only; the body is read below, by the session, within its limits.
     http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(s.max_header_bytes + 1));
-    parser.body_limit(s.max_body_bytes);
-    parser.eager(false);
-    error_code ec;
-    const std::size_t used = parser.put(asio::buffer(buffer_.data().data(), header_bytes), ec);
-    buffer_.consume(used);
-    if (ec == http::error::body_limit) {
-      co_await reply_and_close(413, too_large(s));
-      co_return;
-    }
-    if ((ec && ec != http::error::need_more) || !parser.is_header_done() || used != header_bytes) {
-      co_await reply_and_close(400, "malformed request header");
-      co_return;
-    }
-    if (const auto len = parser.content_length(); len && *len > s.max_body_bytes) {
-      co_await reply_and_close(413, too_large(s));
+    Clock::time_point received;
+    if (!co_await read_head(s, parser, received)) {
       co_return;
     }
     const bool has_body = !parser.is_done();
-
     // Declared before the request, so the request's memory goes before its budget share.
     BodyBudget budget(plane_.body_budget);
     Request request = parser.release();
-    if (has_body) {
-      // Authentication and routing from the header alone (the data plane's): an unauthenticated
-      // client gets its 401 (an unknown path its 404) before a byte of the body is read or any
-      // 100 Continue.
-      RequestContext pre{worker_, *snapshot, request, *this, received};
-      pre.close = true;
-      bool refused = false;
-      try {
-        refused = co_await plane_.handler.refuse_before_body(pre);
-      } catch (...) {
-        failed_request_ = pre.request_id;
-        throw;  // to run_session, which logs with both ids, answers and closes
-      }
-      if (refused) {
-        co_await close(/*linger=*/true);
-        co_return;
-      }
-      const Body b = co_await read_body(s, parser, request, budget);
-      if (b != Body::ok) {
-        co_return;
-      }
-    }
-    socket.expires_never();
-
-    RequestContext ctx{worker_, *snapshot, request, *this, received};
-    ctx.http10 = request.version() == 10;
-    ctx.close = !request.keep_alive() || worker_.draining;
-    worker_.active_requests.fetch_add(1, std::memory_order_relaxed);
-    bool keep = false;
-    try {
-      keep = co_await plane_.handler.handle(ctx);
-    } catch (...) {
-      worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
-      failed_request_ = ctx.request_id;
-      throw;  // to run_session, which logs with both ids, answers and closes
-    }
-    worker_.active_requests.fetch_sub(1, std::memory_order_relaxed);
-    if (!keep || ctx.close || worker_.draining) {
-      co_await close(false);
+    if (!co_await read_rest(s, *snapshot, parser, has_body, request, budget, received) ||
+        !co_await serve(*snapshot, request, received)) {
       co_return;
     }
   }
