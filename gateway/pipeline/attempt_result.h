@@ -11,6 +11,7 @@
 
 #include "adapters/upstream/client.h"
 #include "gateway/net/handler.h"
+#include "gateway/pipeline/client_dialect.h"
 #include "policies/config.h"
 
 namespace sb::gateway::chat {
@@ -98,6 +99,15 @@ struct DispatchState {
     circuit_open = circuit_open || r.circuit_open;
   }
 };
+
+/// Why the client gets the gateway's own error when no try answered and no upstream answer can be
+/// replayed: every backend passed over (503), or the last transport failure (502, 504).
+inline ErrorCause failure_cause(const DispatchState& state) {
+  if (state.last_error == upstream::ErrorKind::none) {
+    return ErrorCause{ErrorKind::unavailable};
+  }
+  return ErrorCause{ErrorKind::upstream_transport, 0, state.last_error};
+}
 
 /// After try `n` (from 1) of at most `max_tries` on one backend: stop (answered or the client is
 /// gone), try the same backend again, or move on to the next one.

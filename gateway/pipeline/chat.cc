@@ -271,19 +271,16 @@ asio::awaitable<bool> ChatHandler::conclude(Attempt result, DispatchState& state
 
 // The gateway's answer when no try answered and no upstream answer can be replayed.
 ClientError ChatHandler::failure_error(const DispatchState& state) const {
-  if (state.last_error == upstream::ErrorKind::none) {
+  const ErrorCause cause = failure_cause(state);
+  if (cause.kind == ErrorKind::unavailable) {
     return state.circuit_open
-               ? ClientError{{ErrorKind::unavailable},
+               ? ClientError{cause,
                              "Every backend for this request is failing and temporarily taken "
                              "out of rotation; retry later.",
-                             "backend_unavailable",
-                             kRetrySoon}
-               : ClientError{{ErrorKind::unavailable},
-                             "Every backend for this request is at capacity; retry later.",
-                             "backend_at_capacity",
-                             kRetrySoon};
+                             "backend_unavailable", kRetrySoon}
+               : ClientError{cause, "Every backend for this request is at capacity; retry later.",
+                             "backend_at_capacity", kRetrySoon};
   }
-  const ErrorCause cause{ErrorKind::upstream_transport, 0, state.last_error};
   const bool timeout = http_status(cause) == 504;
   std::string msg = "Upstream backend '";
   msg += o_.backend != nullptr ? o_.backend->spec->name : std::string("?");

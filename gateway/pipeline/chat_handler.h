@@ -121,6 +121,11 @@ class ChatHandler final : public Settlement {
   asio::awaitable<policies::AdmissionResult> admit(const adapters::ChatFacts& chat,
                                                    const boost::json::object& body);
   asio::awaitable<policies::AdmissionResult> admit_once(policies::Ask& ask);
+  std::uint64_t output_bound(const adapters::ChatFacts& chat, std::size_t b) const;
+  policies::Ask worst_case(const adapters::ChatFacts& chat) const;
+  std::optional<std::uint64_t> output_cap(const adapters::ChatFacts& chat,
+                                          const policies::Reservation& r,
+                                          const policies::Ask& ask) const;
   void cap_output(std::uint64_t cap, const boost::json::object& body);
 
   // ---- settle (chat_settle.cc) ----
@@ -156,6 +161,19 @@ class ChatHandler final : public Settlement {
                                        adapters::StreamTranslator& stream);
   asio::awaitable<AttemptResult> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
                                               adapters::StreamTranslator& stream);
+  // One stream's relay: its head, its pending output, and how it went.
+  struct StreamState {
+    std::string head;
+    std::string out;
+    bool head_sent = false;
+    bool chunked = true;
+    bool translated_ok = true;
+    upstream::Error err;
+  };
+  asio::awaitable<bool> pump(upstream::Exchange& ex, adapters::StreamTranslator& stream,
+                             StreamState& s);
+  asio::awaitable<AttemptResult> stream_end(const BackendRuntime& b,
+                                            adapters::StreamTranslator& stream, StreamState& s);
   AttemptResult stream_failed_early(upstream::Exchange& ex, const BackendRuntime& b,
                                     adapters::StreamTranslator& stream);
   asio::awaitable<AttemptResult> stream_cut(const BackendRuntime& b, upstream::ErrorKind kind,

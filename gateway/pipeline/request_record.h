@@ -20,10 +20,15 @@ class Settlement {
 
 class RequestRecord {
  public:
-  /// Where the record goes: `record` (metrics and the access log), or a test's sink.
-  using Sink = void (*)(RequestContext& ctx, const Outcome& o);
+  /// Where the record goes: `sink(target, outcome)`.
+  using Sink = void (*)(void* target, const Outcome& o);
 
-  explicit RequestRecord(RequestContext& ctx, Sink sink = &record) : ctx_(ctx), sink_(sink) {}
+  /// Records to `ctx`'s metrics and access log (record()).
+  explicit RequestRecord(RequestContext& ctx)
+      : RequestRecord(
+            &ctx, [](void* c, const Outcome& o) { record(*static_cast<RequestContext*>(c), o); }) {}
+  /// Records to a sink of one's own (tests).
+  RequestRecord(void* target, Sink sink) : target_(target), sink_(sink) {}
   RequestRecord(const RequestRecord&) = delete;
   RequestRecord& operator=(const RequestRecord&) = delete;
   ~RequestRecord() { finish(); }
@@ -46,12 +51,12 @@ class RequestRecord {
       settlement_->settle();
       settlement_ = nullptr;
     }
-    sink_(ctx_, o_);
+    sink_(target_, o_);
   }
   bool finished() const { return finished_; }
 
  private:
-  RequestContext& ctx_;
+  void* target_;
   Sink sink_;
   Outcome o_;
   Settlement* settlement_ = nullptr;
