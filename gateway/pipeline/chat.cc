@@ -62,7 +62,8 @@ asio::awaitable<bool> ChatHandler::run() {
   if (std::optional<ClientError> e = refusal(model)) {
     co_return co_await refuse(*e);
   }
-  if (std::optional<ClientError> e = co_await admit_request(storage.chat, *body)) {
+  const policies::AdmissionResult admission = co_await admit(storage.chat, *body);
+  if (std::optional<ClientError> e = admission_refusal(admission)) {
     co_return co_await refuse(*e);
   }
   // The facts point into the DOM, which attempts release; nothing reads them from here on but
@@ -74,7 +75,11 @@ asio::awaitable<bool> ChatHandler::run() {
   }
   DispatchState state;
   const Attempt result = co_await dispatch(state);
-  co_return co_await conclude(result, state);
+  if (result != Attempt::next) {
+    settle();
+    co_return result == Attempt::answered && !ctx_.close;
+  }
+  co_return co_await answer_failure(state);
 }
 
 // The body: a JSON object with a model, and the one member each endpoint cannot do without
@@ -169,17 +174,15 @@ std::optional<ClientError> ChatHandler::refusal(std::string_view model) const {
   return std::nullopt;
 }
 
-// Admission: rate limits, and a budget reservation that covers the worst case on the dearest
-// backend this request may end up on (see chat_admission.cc).
-asio::awaitable<std::optional<ClientError>> ChatHandler::admit_request(
-    const adapters::ChatFacts& chat, const boost::json::object& body) {
-  const policies::AdmissionResult admission = co_await admit(chat, body);
+// Admission (see chat_admission.cc): the reservation kept when granted, else the refusal.
+std::optional<ClientError> ChatHandler::admission_refusal(
+    const policies::AdmissionResult& admission) {
   if (admission.outcome == policies::Admission::ok) {
     reservation_ = admission.reservation;
-    co_return std::nullopt;
+    return std::nullopt;
   }
   if (admission.outcome == policies::Admission::unavailable) {
-    co_return ClientError{
+    return ClientError{
         {ErrorKind::unavailable},
         "Budgets and rate limits are shared through a store this gateway cannot reach, and this "
         "request cannot be served without it; retry later.",
@@ -197,66 +200,65 @@ asio::awaitable<std::optional<ClientError>> ChatHandler::admit_request(
   const char* what = kind == 0   ? "Rate limit reached for requests per minute"
                      : kind == 1 ? "Rate limit reached for tokens per minute"
                                  : "Budget exhausted";
-  co_return ClientError{
+  return ClientError{
       {ErrorKind::rate_limited},
       std::string(what) + " for tenant '" + snap_.config().tenants[o_.tenant].name + "'.",
       kind == 2 ? "budget_exhausted" : "rate_limit_exceeded",
       retry_header_};
 }
 
-// Tries the decision's backends in order until one answers: only before the first byte reaches
-// the client, and only along the decision's list.
+// Tries the decision's backends in order, each up to `retries.attempts` times for a retryable
+// failure (with backoff, or the wait the upstream asked for), until one answers: only before the
+// first byte reaches the client, and only along the decision's list.
 asio::awaitable<Attempt> ChatHandler::dispatch(DispatchState& state) {
+  const config::RetrySettings& retries = snap_.config().retries;
   Attempt result = Attempt::next;
   for (std::size_t i = 0; i < decision_.backends.size() && result == Attempt::next; ++i) {
-    const std::size_t index = decision_.backends[i];
-    const BackendRuntime& b = snap_.backend(index);
-    // The invariant, once more at the point of sending: nothing uncleared ever leaves.
-    if (!engine_.cleared(index, decision_.sensitivity, o_.tenant)) {
-      log::error("clearance invariant violated by a decision; backend skipped",
-                 {{"request_id", ctx_.request_id}, {"backend", b.spec->name}});
+    const BackendRuntime* b = eligible(decision_.backends[i]);
+    if (b == nullptr) {
       continue;
     }
-    if (o_.attempts > 0 && o_.backend != nullptr) {
-      // Nothing has reached the client: the next eligible backend takes over.
-      ctx_.worker.stats.fallback(snap_, *o_.backend, b).inc();
+    const bool last_backend = i + 1 == decision_.backends.size();
+    for (unsigned n = 1;; ++n) {
+      AttemptResult r = co_await attempt(*b, last_backend && n >= retries.attempts);
+      result = r.outcome;
+      const Step step = next_step(r, n, retries.attempts);
+      // The wait before the next try: none when the upstream wants a longer pause than a request
+      // should wait (move on).
+      const std::optional<Clock::duration> wait =
+          step == Step::retry ? retry_delay(retries, r.retry_after, n) : std::nullopt;
+      state.absorb(r);
+      if (!wait) {
+        break;
+      }
+      b->retries->inc();
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(*wait);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    result = co_await try_backend(b, i + 1 == decision_.backends.size(), state);
   }
   co_return result;
 }
 
-// One backend, up to `retries.attempts` times for a retryable failure (with backoff, or the wait
-// the upstream asked for).
-asio::awaitable<Attempt> ChatHandler::try_backend(const BackendRuntime& b, bool last_backend,
-                                                  DispatchState& state) {
-  const config::RetrySettings& retries = snap_.config().retries;
-  for (unsigned n = 1;; ++n) {
-    AttemptResult r = co_await attempt(b, last_backend && n >= retries.attempts);
-    const Step step = next_step(r, n, retries.attempts);
-    const std::optional<Clock::duration> asked = r.retry_after;
-    state.absorb(r);
-    if (step != Step::retry) {
-      co_return r.outcome;
-    }
-    const std::optional<Clock::duration> wait = retry_delay(retries, asked, n);
-    if (!wait) {
-      co_return Attempt::next;  // the upstream wants a longer pause than a request should wait
-    }
-    b.retries->inc();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(*wait);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+// Backend `index` of the decision, checked once more against the clearance invariant at the
+// point of sending (nothing uncleared ever leaves): nullptr when it must be skipped.
+const BackendRuntime* ChatHandler::eligible(std::size_t index) {
+  const BackendRuntime& b = snap_.backend(index);
+  if (!engine_.cleared(index, decision_.sensitivity, o_.tenant)) {
+    log::error("clearance invariant violated by a decision; backend skipped",
+               {{"request_id", ctx_.request_id}, {"backend", b.spec->name}});
+    return nullptr;
   }
+  if (o_.attempts > 0 && o_.backend != nullptr) {
+    // Nothing has reached the client: the next eligible backend takes over.
+    ctx_.worker.stats.fallback(snap_, *o_.backend, b).inc();
+  }
+  return &b;
 }
 
-// The end of dispatch: an answer already sent, or — every try failed — the last upstream's own
-// answer (scrubbed, with its Retry-After), which tells the client most, else the gateway's.
-asio::awaitable<bool> ChatHandler::conclude(Attempt result, DispatchState& state) {
-  if (result != Attempt::next) {
-    settle();
-    co_return result == Attempt::answered && !ctx_.close;
-  }
+// Every try failed: the last upstream's own answer (scrubbed, with its Retry-After) tells the
+// client most, else the gateway's own error.
+asio::awaitable<bool> ChatHandler::answer_failure(DispatchState& state) {
   o_.usage.reset();
   settle();
   if (state.answer) {

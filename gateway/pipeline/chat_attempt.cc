@@ -14,24 +14,33 @@
 
 namespace sb::gateway::chat {
 
-asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, bool last) {
-  policies::StateStore& state = snap_.state();
+// Whether backend `b` must be passed over before anything is built for it: a format it does not
+// speak (the next backend may take it), or full since the decision.
+std::optional<AttemptResult> ChatHandler::passed_over(const BackendRuntime& b) {
   if (endpoint_ != Endpoint::chat && !b.openai_wire) {
-    // Never send a format the provider does not speak; the next backend may take it.
     o_.backend = &b;
-    co_return AttemptResult::unsendable();
+    return AttemptResult::unsendable();
   }
-  if (b.spec->max_in_flight > 0 &&
-      state.backend_in_flight(b.index) >= static_cast<std::int64_t>(b.spec->max_in_flight)) {
-    co_return AttemptResult::passed_over();  // filled up since the decision
+  if (b.spec->max_in_flight > 0 && snap_.state().backend_in_flight(b.index) >=
+                                       static_cast<std::int64_t>(b.spec->max_in_flight)) {
+    return AttemptResult::passed_over();
   }
+  return std::nullopt;
+}
+
+// The skeleton every provider shares, its wire chosen by the backend: build the request, ask the
+// circuit, exchange (relay or convert the answer).
+asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, bool last) {
+  if (std::optional<AttemptResult> skip = passed_over(b)) {
+    co_return std::move(*skip);
+  }
+  policies::StateStore& state = snap_.state();
   state.add_in_flight(b.index, 1);
   struct Release {
     policies::StateStore& s;
     std::size_t i;
     ~Release() { s.add_in_flight(i, -1); }
   } release{state, b.index};
-
   ++o_.attempts;
   o_.backend = &b;
   // The DOM was released before an earlier attempt's exchange: parse the text again (it parsed
@@ -41,21 +50,16 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, boo
   if (body == nullptr) {
     co_return AttemptResult::unsendable();
   }
-  if (endpoint_ == Endpoint::chat && b.chat_translated) {
-    TranslatedWire wire(b, ctx_.request_id,
-                        o_.alias != nullptr ? std::string_view(o_.alias->name) : "");
-    co_return co_await attempt_on(b, wire, *body, last);
-  }
-  PassThroughWire wire(b, endpoint_, ctx_.request_id, forwardable_);
-  co_return co_await attempt_on(b, wire, *body, last);
-}
-
-// The skeleton every provider shares: build the request, ask the circuit, exchange.
-asio::awaitable<AttemptResult> ChatHandler::attempt_on(const BackendRuntime& b, UpstreamWire& wire,
-                                                       const boost::json::object& body, bool last) {
+  std::optional<TranslatedWire> translated;
+  std::optional<PassThroughWire> passed;
+  UpstreamWire& wire =
+      endpoint_ == Endpoint::chat && b.chat_translated
+          ? static_cast<UpstreamWire&>(translated.emplace(
+                b, ctx_.request_id, o_.alias != nullptr ? std::string_view(o_.alias->name) : ""))
+          : passed.emplace(b, endpoint_, ctx_.request_id, forwardable_);
+  upstream::Request up;
   adapters::TranslateError terr;
-  std::optional<upstream::Request> up = wire.request(body, body_text_, terr);
-  if (!up) {
+  if (!wire.request(*body, body_text_, up, terr)) {
     if (!last) {
       co_return AttemptResult::unsendable();  // another backend may express it
     }
@@ -63,13 +67,12 @@ asio::awaitable<AttemptResult> ChatHandler::attempt_on(const BackendRuntime& b, 
   }
   o_.stream = wire.streaming();
   dom_.reset();  // the upstream body is built: the DOM is not held across the exchange
-
   if (!b.circuit->allow(Clock::now())) {
     co_return AttemptResult::passed_over(true);  // shed from a failing backend
   }
   bool failed = false;
   const CircuitReport circuit_report{*b.circuit, failed};
-  AttemptResult r = co_await exchange(b, wire, std::move(*up));
+  AttemptResult r = co_await exchange(b, wire, std::move(up));
   failed = r.upstream_failed;
   co_return r;
 }

@@ -102,12 +102,10 @@ class ChatHandler final : public Settlement {
   void decide(const boost::json::object& body, std::string_view model,
               std::span<const HeaderLine> lines, FactsStorage& storage);
   std::optional<ClientError> refusal(std::string_view model) const;
-  asio::awaitable<std::optional<ClientError>> admit_request(const adapters::ChatFacts& chat,
-                                                            const boost::json::object& body);
+  std::optional<ClientError> admission_refusal(const policies::AdmissionResult& admission);
   asio::awaitable<Attempt> dispatch(DispatchState& state);
-  asio::awaitable<Attempt> try_backend(const BackendRuntime& b, bool last_backend,
-                                       DispatchState& state);
-  asio::awaitable<bool> conclude(Attempt result, DispatchState& state);
+  const BackendRuntime* eligible(std::size_t index);
+  asio::awaitable<bool> answer_failure(DispatchState& state);
   ClientError failure_error(const DispatchState& state) const;
   asio::awaitable<bool> refuse(const ClientError& e);
   // The body as a parsed object, parsed again when it was released; nullptr (and `ec` set when
@@ -136,8 +134,7 @@ class ChatHandler final : public Settlement {
 
   // ---- one try (chat_attempt.cc) ----
   asio::awaitable<AttemptResult> attempt(const BackendRuntime& b, bool last);
-  asio::awaitable<AttemptResult> attempt_on(const BackendRuntime& b, UpstreamWire& wire,
-                                            const boost::json::object& body, bool last);
+  std::optional<AttemptResult> passed_over(const BackendRuntime& b);
   asio::awaitable<AttemptResult> exchange(const BackendRuntime& b, UpstreamWire& wire,
                                           upstream::Request up);
   asio::awaitable<AttemptResult> answer_error(const BackendRuntime& b, WireAnswer& a,
@@ -161,19 +158,8 @@ class ChatHandler final : public Settlement {
                                        adapters::StreamTranslator& stream);
   asio::awaitable<AttemptResult> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
                                               adapters::StreamTranslator& stream);
-  // One stream's relay: its head, its pending output, and how it went.
-  struct StreamState {
-    std::string head;
-    std::string out;
-    bool head_sent = false;
-    bool chunked = true;
-    bool translated_ok = true;
-    upstream::Error err;
-  };
-  asio::awaitable<bool> pump(upstream::Exchange& ex, adapters::StreamTranslator& stream,
-                             StreamState& s);
-  asio::awaitable<AttemptResult> stream_end(const BackendRuntime& b,
-                                            adapters::StreamTranslator& stream, StreamState& s);
+  std::string stream_head(const BackendRuntime& b, bool chunked) const;
+  asio::awaitable<AttemptResult> stream_error_sent(const BackendRuntime& b, bool chunked);
   AttemptResult stream_failed_early(upstream::Exchange& ex, const BackendRuntime& b,
                                     adapters::StreamTranslator& stream);
   asio::awaitable<AttemptResult> stream_cut(const BackendRuntime& b, upstream::ErrorKind kind,

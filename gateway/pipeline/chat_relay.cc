@@ -235,104 +235,98 @@ asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std
   co_return ec;
 }
 
-asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
-                                                         const BackendRuntime& b,
-                                                         adapters::StreamTranslator& stream) {
-  StreamState s;
-  s.chunked = !ctx_.http10;
-  if (!s.chunked) {
-    ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
+std::string ChatHandler::stream_head(const BackendRuntime& b, bool chunked) const {
+  std::string head = response_head(200, "text/event-stream; charset=utf-8", b);
+  append_header(head, "Cache-Control", "no-cache");
+  if (chunked) {
+    append_header(head, "Transfer-Encoding", "chunked");
   }
-  s.head = response_head(200, "text/event-stream; charset=utf-8", b);
-  append_header(s.head, "Cache-Control", "no-cache");
-  if (s.chunked) {
-    append_header(s.head, "Transfer-Encoding", "chunked");
-  }
-  s.head += "\r\n";
-  if (!co_await pump(ex, stream, s)) {
-    o_.error = "client_gone";
-    o_.usage = stream.usage();
-    co_return AttemptResult::ended(Attempt::closed);
-  }
-  o_.usage = stream.usage();
-  if (!s.translated_ok && !s.head_sent) {
-    co_return stream_failed_early(ex, b, stream);
-  }
-  if (!s.translated_ok) {
-    // The translator ended the stream with its own error event (already sent): close it.
-    o_.error = "upstream_stream_error";
-    b.count_error(upstream::ErrorKind::protocol);
-    if (s.chunked && s.head_sent) {
-      co_await send(ctx_, o_, "0\r\n\r\n");
-    }
-    AttemptResult r = AttemptResult::ended(Attempt::closed);
-    r.upstream_failed = true;
-    co_return r;
-  }
-  co_return co_await stream_end(b, stream, s);
+  head += "\r\n";
+  return head;
 }
 
 // Upstream bytes in, translated events out, until the upstream ends, fails, or its translator
-// fails (before the first byte: nothing is written, see stream_failed_early). False when the
-// client is gone.
-asio::awaitable<bool> ChatHandler::pump(upstream::Exchange& ex, adapters::StreamTranslator& stream,
-                                        StreamState& s) {
+// fails; then what is still due and the end of the stream.
+asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
+                                                         const BackendRuntime& b,
+                                                         adapters::StreamTranslator& stream) {
+  const bool chunked = !ctx_.http10;
+  if (!chunked) {
+    ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
+  }
+  std::string head = stream_head(b, chunked);
+  bool head_sent = false;
   std::string in;
-  for (;;) {
+  std::string out;
+  upstream::Error err;
+  bool translated_ok = true;
+  for (bool more = true; more && translated_ok;) {
     in.clear();
     const auto t = Clock::now();
-    const bool more = co_await ex.read_some(in, s.err);
+    more = co_await ex.read_some(in, err);
     const auto waited = Clock::now() - t;
     o_.io_wait += waited;
     o_.upstream += waited;
     if (!in.empty()) {
-      s.translated_ok = stream.feed(in, s.out);
+      translated_ok = stream.feed(in, out);
     }
-    if (!s.translated_ok && !s.head_sent) {
-      co_return true;  // nothing reached the client: handled as any failure before the first byte
+    if (!translated_ok && !head_sent) {
+      o_.usage = stream.usage();
+      co_return stream_failed_early(ex, b, stream);  // nothing reached the client
     }
-    if (!s.out.empty() && co_await write_chunk(s.out, s.head, s.head_sent, s.chunked)) {
-      co_return false;
-    }
-    if (!s.translated_ok || !more) {
-      co_return true;
+    if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
+      o_.error = "client_gone";
+      o_.usage = stream.usage();
+      co_return AttemptResult::ended(Attempt::closed);
     }
   }
-}
-
-// The upstream's stream ended (complete or cut): what is still due, then the end of the stream.
-asio::awaitable<AttemptResult> ChatHandler::stream_end(const BackendRuntime& b,
-                                                       adapters::StreamTranslator& stream,
-                                                       StreamState& s) {
-  const bool complete = !s.err && stream.finish(s.out);
-  if (complete && s.head_sent) {
+  o_.usage = stream.usage();
+  if (!translated_ok) {
+    co_return co_await stream_error_sent(b, chunked);
+  }
+  const bool complete = !err && stream.finish(out);
+  if (complete && head_sent) {
     settle();  // before the end of the stream reaches the client
   }
-  if (!s.out.empty() && co_await write_chunk(s.out, s.head, s.head_sent, s.chunked)) {
+  if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
     o_.error = "client_gone";
     co_return AttemptResult::ended(Attempt::closed);
   }
   if (!complete) {
-    const upstream::ErrorKind kind = s.err ? s.err.kind : upstream::ErrorKind::reset;
+    const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
     b.count_error(kind);
-    if (!s.head_sent) {
+    if (!head_sent) {
       // Nothing reached the client yet: a retry, the next backend, or a 502/504.
       co_return AttemptResult::transport_failure(kind);
     }
-    co_return co_await stream_cut(b, kind, s.chunked);
+    co_return co_await stream_cut(b, kind, chunked);
   }
-  Attempt done = Attempt::answered;
-  if (!s.head_sent) {
+  if (!head_sent) {
     o_.status = 200;
     o_.first_byte = Clock::now();
-    if (s.chunked) {
-      s.head += "0\r\n\r\n";
-    }
-    done = co_await send(ctx_, o_, s.head) ? Attempt::answered : Attempt::closed;
-  } else if (s.chunked) {
-    done = co_await send(ctx_, o_, "0\r\n\r\n") ? Attempt::answered : Attempt::closed;
+    head += chunked ? "0\r\n\r\n" : "";
   }
-  co_return AttemptResult::ended(done);
+  const std::string_view tail = !head_sent ? std::string_view(head)
+                                : chunked  ? std::string_view("0\r\n\r\n")
+                                           : std::string_view();
+  if (tail.empty()) {
+    co_return AttemptResult::ended(Attempt::answered);
+  }
+  co_return AttemptResult::ended(co_await send(ctx_, o_, tail) ? Attempt::answered
+                                                               : Attempt::closed);
+}
+
+// The translator ended the stream with its own error event (already sent): close it.
+asio::awaitable<AttemptResult> ChatHandler::stream_error_sent(const BackendRuntime& b,
+                                                              bool chunked) {
+  o_.error = "upstream_stream_error";
+  b.count_error(upstream::ErrorKind::protocol);
+  if (chunked) {
+    co_await send(ctx_, o_, "0\r\n\r\n");
+  }
+  AttemptResult r = AttemptResult::ended(Attempt::closed);
+  r.upstream_failed = true;
+  co_return r;
 }
 
 // The stream failed before its first byte reached the client (an error event first, an event

@@ -78,9 +78,8 @@ std::optional<adapters::Usage> embedding_usage(std::string_view body) {
 
 // ---- pass-through ----
 
-std::optional<upstream::Request> PassThroughWire::request(const boost::json::object& body,
-                                                          std::string_view text,
-                                                          adapters::TranslateError&) {
+bool PassThroughWire::request(const boost::json::object& body, std::string_view text,
+                              upstream::Request& up, adapters::TranslateError&) {
   adapters::ChatRequestPlan plan = adapters::plan_chat_request(
       text, body, b_.spec->model, endpoint_ == Endpoint::chat ? b_.engine : nullptr);
   stream_ = plan.stream;
@@ -95,7 +94,9 @@ std::optional<upstream::Request> PassThroughWire::request(const boost::json::obj
     target = b_.endpoint.base_path;
     target += upstream_path(endpoint_);
   }
-  upstream::Request up{http::verb::post, target, 11};
+  up.method(http::verb::post);
+  up.target(target);
+  up.version(11);
   forward_headers(forwardable_, *b_.spec, up);
   up.set(http::field::content_type, kJson);
   up.set(http::field::accept, plan.stream ? "text/event-stream" : "application/json");
@@ -108,7 +109,7 @@ std::optional<upstream::Request> PassThroughWire::request(const boost::json::obj
     up.set(k, v);
   }
   up.body() = std::move(plan.body);
-  return up;
+  return true;
 }
 
 bool PassThroughWire::streams(std::string_view content_type) const {
@@ -165,18 +166,18 @@ TranslatedWire::TranslatedWire(const BackendRuntime& b, std::string_view request
   translator_ = make_translator(*b.spec, created, request_id);
 }
 
-std::optional<upstream::Request> TranslatedWire::request(const boost::json::object& body,
-                                                         std::string_view text,
-                                                         adapters::TranslateError& error) {
+bool TranslatedWire::request(const boost::json::object& body, std::string_view text,
+                             upstream::Request& up, adapters::TranslateError& error) {
   std::optional<adapters::UpstreamRequest> ureq =
       translator_->request(body, text, b_.translator_spec, error);
   if (!ureq) {
-    return std::nullopt;
+    return false;
   }
   stream_ = ureq->stream;
   client_wants_usage_ = adapters::asks_for_usage(body);
-  upstream::Request up{ureq->method == "GET" ? http::verb::get : http::verb::post, ureq->target,
-                       11};
+  up.method(ureq->method == "GET" ? http::verb::get : http::verb::post);
+  up.target(ureq->target);
+  up.version(11);
   for (const auto& [k, v] : ureq->headers) {
     up.set(k, v);
   }
@@ -186,7 +187,7 @@ std::optional<upstream::Request> TranslatedWire::request(const boost::json::obje
     up.set(k, v);
   }
   up.body() = std::move(ureq->body);
-  return up;
+  return true;
 }
 
 adapters::StreamTranslator& TranslatedWire::stream_translator() {

@@ -37,10 +37,10 @@ struct WireAnswer {
 class UpstreamWire {
  public:
   virtual ~UpstreamWire() = default;
-  /// The upstream request; nullopt (with `error`) when the provider cannot express the request.
-  virtual std::optional<upstream::Request> request(const boost::json::object& body,
-                                                   std::string_view text,
-                                                   adapters::TranslateError& error) = 0;
+  /// Builds the upstream request into `up`; false (with `error`) when the provider cannot
+  /// express the request.
+  virtual bool request(const boost::json::object& body, std::string_view text,
+                       upstream::Request& up, adapters::TranslateError& error) = 0;
   /// Whether the request asked for a stream (known once request() succeeded).
   bool streaming() const { return stream_; }
   /// Whether a 200 answer with this Content-Type is relayed as a stream.
@@ -65,8 +65,8 @@ class PassThroughWire final : public UpstreamWire {
                   std::span<const HeaderLine> forwardable)
       : b_(b), endpoint_(endpoint), request_id_(request_id), forwardable_(forwardable) {}
 
-  std::optional<upstream::Request> request(const boost::json::object& body, std::string_view text,
-                                           adapters::TranslateError& error) override;
+  bool request(const boost::json::object& body, std::string_view text, upstream::Request& up,
+               adapters::TranslateError& error) override;
   bool streams(std::string_view content_type) const override;
   adapters::StreamTranslator& stream_translator() override;
   bool read_error_fails(unsigned status) const override { return status == 200; }
@@ -89,8 +89,8 @@ class TranslatedWire final : public UpstreamWire {
  public:
   TranslatedWire(const BackendRuntime& b, std::string_view request_id, std::string_view alias);
 
-  std::optional<upstream::Request> request(const boost::json::object& body, std::string_view text,
-                                           adapters::TranslateError& error) override;
+  bool request(const boost::json::object& body, std::string_view text, upstream::Request& up,
+               adapters::TranslateError& error) override;
   bool streams(std::string_view) const override { return stream_; }
   adapters::StreamTranslator& stream_translator() override;
   bool read_error_fails(unsigned) const override { return true; }
