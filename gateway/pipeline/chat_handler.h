@@ -10,6 +10,9 @@
 // chat_attempt.cc    one try on one backend (AttemptResult), over an UpstreamWire
 // upstream_wire.cc   what differs between the pass-through and the translated providers
 // chat_relay.cc      answers and streams to the client, in the client's dialect
+// attempt_result.h   what a try tells dispatch, and what dispatch does with it (pure)
+// client_dialect.h   the client's dialect, and the one mapping from an error to its status
+// request_record.h   the request's record: settled and recorded once, on every path
 //
 // The request's record (metrics, access line) is its RequestRecord's: the handler is its
 // Settlement, and finishes it when it ends, whatever the path.
@@ -159,6 +162,7 @@ class ChatHandler final : public Settlement {
   asio::awaitable<AttemptResult> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
                                               adapters::StreamTranslator& stream);
   std::string stream_head(const BackendRuntime& b, bool chunked) const;
+  std::string_view stream_tail(std::string& head, bool head_sent, bool chunked);
   asio::awaitable<AttemptResult> stream_error_sent(const BackendRuntime& b, bool chunked);
   AttemptResult stream_failed_early(upstream::Exchange& ex, const BackendRuntime& b,
                                     adapters::StreamTranslator& stream);

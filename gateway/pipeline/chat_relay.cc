@@ -301,19 +301,24 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
     }
     co_return co_await stream_cut(b, kind, chunked);
   }
-  if (!head_sent) {
-    o_.status = 200;
-    o_.first_byte = Clock::now();
-    head += chunked ? "0\r\n\r\n" : "";
-  }
-  const std::string_view tail = !head_sent ? std::string_view(head)
-                                : chunked  ? std::string_view("0\r\n\r\n")
-                                           : std::string_view();
+  const std::string_view tail = stream_tail(head, head_sent, chunked);
   if (tail.empty()) {
     co_return AttemptResult::ended(Attempt::answered);
   }
   co_return AttemptResult::ended(co_await send(ctx_, o_, tail) ? Attempt::answered
                                                                : Attempt::closed);
+}
+
+// The last bytes of a complete stream: the whole (empty) answer when nothing was sent yet, else
+// the last chunk (none for HTTP/1.0, which ends with the connection).
+std::string_view ChatHandler::stream_tail(std::string& head, bool head_sent, bool chunked) {
+  if (head_sent) {
+    return chunked ? std::string_view("0\r\n\r\n") : std::string_view();
+  }
+  o_.status = 200;
+  o_.first_byte = Clock::now();
+  head += chunked ? "0\r\n\r\n" : "";
+  return head;
 }
 
 // The translator ended the stream with its own error event (already sent): close it.
