@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "adapters/json_edit.h"
@@ -48,42 +49,51 @@ asio::awaitable<policies::AdmissionResult> ChatHandler::admit_once(policies::Ask
   co_return shared->admit_local_rates(o_.tenant, ask);
 }
 
+namespace {
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+
+}  // namespace
+
+// The request's output bound on backend `b`: its own max tokens, else the backend's maximum.
+std::uint64_t ChatHandler::output_bound(const adapters::ChatFacts& chat, std::size_t b) const {
+  return chat.max_tokens ? *chat.max_tokens : snap_.config().backends[b].max_output_tokens;
+}
+
+// The ask over the decision's backends as they stand.
+policies::Ask ChatHandler::worst_case(const adapters::ChatFacts& chat) const {
+  const config::Config& c = snap_.config();
+  const std::uint64_t input = chat.prompt_tokens_bound;
+  const std::uint64_t min_output = c.cost.min_output_tokens;
+  policies::Ask ask;
+  bool any_closed = false;
+  std::uint64_t output = 0;
+  std::uint64_t least = 0;
+  for (const std::size_t b : decision_.backends) {
+    const std::uint64_t out = output_bound(chat, b);
+    const std::uint64_t out_min = std::min(out, min_output);
+    output = std::max(output, out);
+    least = std::max(least, out_min);
+    ask.cost = std::max(ask.cost, engine_.worst_case_cost(b, input, out));
+    ask.min_cost = std::max(ask.min_cost, engine_.worst_case_cost(b, input, out_min));
+    any_closed = any_closed || c.backends[b].hosting == config::Hosting::closed;
+  }
+  ask.tokens = saturating_add(input, output);
+  ask.min_tokens = saturating_add(input, least);
+  ask.enforce_budget =
+      c.tenants[o_.tenant].budget.on_exhausted == config::BudgetAction::reject || any_closed;
+  return ask;
+}
+
 asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::ChatFacts& chat,
                                                               const boost::json::object& body) {
   const config::Config& c = snap_.config();
   const config::Tenant& tenant = c.tenants[o_.tenant];
-  const std::uint64_t input = chat.prompt_tokens_bound;
-  const std::uint64_t min_output = c.cost.min_output_tokens;
-  const auto output_bound = [&](std::size_t b) {
-    return chat.max_tokens ? *chat.max_tokens : c.backends[b].max_output_tokens;
-  };
-  const auto saturating_add = [](std::uint64_t a, std::uint64_t b) {
-    return a > std::numeric_limits<std::uint64_t>::max() - b
-               ? std::numeric_limits<std::uint64_t>::max()
-               : a + b;
-  };
-  // The ask over the decision's backends as they stand.
-  const auto worst_case = [&] {
-    policies::Ask ask;
-    bool any_closed = false;
-    std::uint64_t output = 0;
-    std::uint64_t least = 0;
-    for (const std::size_t b : decision_.backends) {
-      const std::uint64_t out = output_bound(b);
-      const std::uint64_t out_min = std::min(out, min_output);
-      output = std::max(output, out);
-      least = std::max(least, out_min);
-      ask.cost = std::max(ask.cost, engine_.worst_case_cost(b, input, out));
-      ask.min_cost = std::max(ask.min_cost, engine_.worst_case_cost(b, input, out_min));
-      any_closed = any_closed || c.backends[b].hosting == config::Hosting::closed;
-    }
-    ask.tokens = saturating_add(input, output);
-    ask.min_tokens = saturating_add(input, least);
-    ask.enforce_budget = tenant.budget.on_exhausted == config::BudgetAction::reject || any_closed;
-    return ask;
-  };
-
-  policies::Ask ask = worst_case();
+  policies::Ask ask = worst_case(chat);
   policies::AdmissionResult admission;
   for (;;) {
     admission = co_await admit_once(ask);
@@ -99,16 +109,24 @@ asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::Ch
     if (decision_.backends.empty()) {
       break;
     }
-    ask = worst_case();
+    ask = worst_case(chat);
     ask.enforce_budget = false;
   }
-  if (admission.outcome != policies::Admission::ok) {
-    co_return admission;
+  if (admission.outcome == policies::Admission::ok && endpoint_ != Endpoint::embeddings) {
+    if (const std::optional<std::uint64_t> cap = output_cap(chat, admission.reservation, ask)) {
+      cap_output(*cap, body);
+    }
   }
+  co_return admission;
+}
 
-  // What the grant affords: output tokens within the budget reserved on every backend of the
-  // decision, and within the tpm tokens reserved.
-  const policies::Reservation& r = admission.reservation;
+// What the grant affords: output tokens within the budget reserved on every backend of the
+// decision, and within the tpm tokens reserved; nullopt when that covers every backend's bound.
+// Never above a backend's own bound: a model refuses a max_tokens beyond its maximum.
+std::optional<std::uint64_t> ChatHandler::output_cap(const adapters::ChatFacts& chat,
+                                                     const policies::Reservation& r,
+                                                     const policies::Ask& ask) const {
+  const std::uint64_t input = chat.prompt_tokens_bound;
   std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();
   if ((r.day >= 0 || r.month >= 0) && r.amount < ask.cost) {
     for (const std::size_t b : decision_.backends) {
@@ -121,14 +139,13 @@ asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::Ch
   std::uint64_t largest = 0;
   std::uint64_t smallest = std::numeric_limits<std::uint64_t>::max();
   for (const std::size_t b : decision_.backends) {
-    largest = std::max(largest, output_bound(b));
-    smallest = std::min(smallest, output_bound(b));
+    largest = std::max(largest, output_bound(chat, b));
+    smallest = std::min(smallest, output_bound(chat, b));
   }
-  if (cap < largest && endpoint_ != Endpoint::embeddings) {
-    // Never above a backend's own bound: a model refuses a max_tokens beyond its maximum.
-    cap_output(std::min(cap, smallest), body);
+  if (cap < largest) {
+    return std::min(cap, smallest);
   }
-  co_return admission;
+  return std::nullopt;
 }
 
 // Writes `cap` as the request's output limit (every member the request used, else OpenAI's

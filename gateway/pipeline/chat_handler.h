@@ -1,11 +1,21 @@
 #pragma once
-// Internal to the chat pipeline (chat.cc, chat_attempt.cc, chat_relay.cc): one handler per
-// request of the OpenAI model endpoints and of POST /v1/messages.
+// Internal to the chat pipeline: one handler per request of the OpenAI model endpoints and of
+// POST /v1/messages. The steps, top to bottom (ChatHandler::run):
 //
-// chat.cc         parse, decide, admit, dispatch with retries, settle the cost
+//   parse → classify and decide → admit → dispatch (retries, fallbacks) → relay → settle
+//
+// chat.cc            run, parse, decide, the refusals, dispatch, the answer when every try fails
 // chat_admission.cc  the worst case asked of the tenant's limits, the output cap
-// chat_attempt.cc one try on one backend: pass-through or translated, upstream errors
-// chat_relay.cc   answers and streams to the client, in the client's dialect
+// chat_settle.cc     the answer priced, the budget reconciled, the audit line
+// chat_attempt.cc    one try on one backend (AttemptResult), over an UpstreamWire
+// upstream_wire.cc   what differs between the pass-through and the translated providers
+// chat_relay.cc      answers and streams to the client, in the client's dialect
+// attempt_result.h   what a try tells dispatch, and what dispatch does with it (pure)
+// client_dialect.h   the client's dialect, and the one mapping from an error to its status
+// request_record.h   the request's record: settled and recorded once, on every path
+//
+// The request's record (metrics, access line) is its RequestRecord's: the handler is its
+// Settlement, and finishes it when it ends, whatever the path.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/fields.hpp>
@@ -23,9 +34,13 @@
 #include "adapters/anthropic_inbound.h"
 #include "adapters/translator.h"
 #include "adapters/upstream/client.h"
+#include "gateway/pipeline/attempt_result.h"
+#include "gateway/pipeline/client_dialect.h"
 #include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/messages.h"
 #include "gateway/pipeline/request_facts.h"
+#include "gateway/pipeline/request_record.h"
+#include "gateway/pipeline/upstream_wire.h"
 #include "gateway/runtime/circuit.h"
 #include "gateway/runtime/snapshot.h"
 #include "policies/engine.h"
@@ -41,8 +56,6 @@ using boost::system::error_code;
 inline constexpr std::size_t kMaxErrorBody = 64 * 1024;
 inline constexpr std::size_t kMaxResponseBody = 32ull << 20;
 
-enum class Attempt { answered, next, closed };
-
 // Reports an exchange's outcome to its backend's circuit exactly once, however the attempt ends.
 struct CircuitReport {
   Circuit& circuit;
@@ -50,74 +63,120 @@ struct CircuitReport {
   ~CircuitReport() { failed ? circuit.failure(Clock::now()) : circuit.success(Clock::now()); }
 };
 
-class ChatHandler {
+/// An error the gateway answers with itself: its cause (which decides the status), the message
+/// and code of its body, and extra header lines (Retry-After).
+struct ClientError {
+  ErrorCause cause;
+  std::string message;
+  std::string_view code;
+  std::string_view extra_headers;
+};
+
+class ChatHandler final : public Settlement {
  public:
-  ChatHandler(RequestContext& ctx, std::size_t tenant, Endpoint endpoint, std::string_view body,
+  ChatHandler(RequestContext& ctx, RequestRecord& record, Endpoint endpoint, std::string_view body,
               const adapters::ChatFacts* original)
       : ctx_(ctx),
         snap_(ctx.snapshot),
         engine_(snap_.engine()),
+        dialect_(client_dialect(ctx.dialect)),
+        record_(record),
+        o_(record.outcome()),
         endpoint_(endpoint),
         body_text_(body),
         original_(original) {
-    o_.tenant = tenant;
+    record_.attach(this);
   }
+  ChatHandler(const ChatHandler&) = delete;
+  ChatHandler& operator=(const ChatHandler&) = delete;
+  /// The budget settled and the request recorded, once, however it ended.
+  ~ChatHandler() { record_.finish(); }
 
   asio::awaitable<bool> run();
 
+  /// Prices the answer and reconciles the admission's reservation, once (chat_settle.cc). Called
+  /// before the last bytes of a complete answer go out, so a client's next request finds its
+  /// budget settled; the record calls it again, harmlessly, whatever the path.
+  void settle() override;
+
  private:
-  asio::awaitable<bool> refuse(unsigned status, std::string_view message, std::string_view code,
-                               std::string_view extra = {});
-  asio::awaitable<Attempt> attempt(const BackendRuntime& b, bool last);
-  asio::awaitable<std::unique_ptr<upstream::Exchange>> exchange(const BackendRuntime& b,
-                                                                upstream::Request up);
-  asio::awaitable<Attempt> attempt_translated(const BackendRuntime& b,
-                                              const boost::json::object& body, bool last);
-  asio::awaitable<Attempt> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
-                                        adapters::StreamTranslator& stream);
-  asio::awaitable<error_code> write_chunk(std::string& out, const std::string& head,
-                                          bool& head_sent, bool chunked);
+  // ---- the steps (chat.cc) ----
+  std::optional<ClientError> parse(const boost::json::object*& body, std::string_view& model);
+  void decide(const boost::json::object& body, std::string_view model,
+              std::span<const HeaderLine> lines, FactsStorage& storage);
+  std::optional<ClientError> refusal(std::string_view model) const;
+  std::optional<ClientError> admission_refusal(const policies::AdmissionResult& admission);
+  asio::awaitable<Attempt> dispatch(DispatchState& state);
+  const BackendRuntime* eligible(std::size_t index);
+  asio::awaitable<bool> answer_failure(DispatchState& state);
+  ClientError failure_error(const DispatchState& state) const;
+  asio::awaitable<bool> refuse(const ClientError& e);
+  // The body as a parsed object, parsed again when it was released; nullptr (and `ec` set when
+  // parsing failed) when it is not a JSON object.
+  const boost::json::object* parsed_body(error_code& ec);
+
+  // ---- admission (chat_admission.cc) ----
+  // Builds the request's Ask from the decision and the facts, calls the state store once (twice
+  // with the self-hosted-only fallback, from one call site), and caps the output when the grant
+  // is below the worst case. `body` is the parsed request.
+  asio::awaitable<policies::AdmissionResult> admit(const adapters::ChatFacts& chat,
+                                                   const boost::json::object& body);
+  asio::awaitable<policies::AdmissionResult> admit_once(policies::Ask& ask);
+  std::uint64_t output_bound(const adapters::ChatFacts& chat, std::size_t b) const;
+  policies::Ask worst_case(const adapters::ChatFacts& chat) const;
+  std::optional<std::uint64_t> output_cap(const adapters::ChatFacts& chat,
+                                          const policies::Reservation& r,
+                                          const policies::Ask& ask) const;
+  void cap_output(std::uint64_t cap, const boost::json::object& body);
+
+  // ---- settle (chat_settle.cc) ----
+  // The cost of the answer from its usage (estimated from sizes when the upstream reported
+  // none), once: before a complete answer's head (for x-switchboard-cost-usd), else at settle.
+  void price();
+  void write_audit(const policies::RequestFacts& facts) const;
+
+  // ---- one try (chat_attempt.cc) ----
+  asio::awaitable<AttemptResult> attempt(const BackendRuntime& b, bool last);
+  std::optional<AttemptResult> passed_over(const BackendRuntime& b);
+  asio::awaitable<AttemptResult> exchange(const BackendRuntime& b, UpstreamWire& wire,
+                                          upstream::Request up);
+  asio::awaitable<AttemptResult> answer_error(const BackendRuntime& b, WireAnswer& a,
+                                              const http::fields& headers);
+  asio::awaitable<Attempt> answer_untranslatable(const BackendRuntime& b,
+                                                 const adapters::TranslateError& e);
+  // Reads a whole upstream body (up to `limit`), the wait accounted as upstream time.
+  asio::awaitable<bool> read_body(upstream::Exchange& ex, std::string& out, std::size_t limit,
+                                  upstream::Error& err);
+
+  // ---- to the client (chat_relay.cc) ----
   std::string response_head(unsigned status, std::string_view content_type,
                             const BackendRuntime& b) const;
-  void write_audit(const policies::RequestFacts& facts) const;
-  // The client's dialect: OpenAI's, or Anthropic's for POST /v1/messages.
-  bool anthropic() const { return ctx_.dialect == Dialect::anthropic; }
-  // An upstream error body (OpenAI-shaped) in the client's dialect.
-  std::string client_error_body(unsigned status, std::string body) const {
-    return anthropic() ? adapters::openai_error_to_anthropic(status, body) : std::move(body);
-  }
   asio::awaitable<Attempt> send_answer(const BackendRuntime& b, std::string body,
                                        std::string_view content_type);
   // A complete error answer (head and body) from backend `b`, `body` already in the client's
   // dialect.
   std::string error_answer(const BackendRuntime& b, unsigned status, std::string_view content_type,
                            std::string_view body, std::string_view retry_after) const;
-  asio::awaitable<Attempt> relay(upstream::Exchange& ex, const BackendRuntime& b,
-                                 adapters::StreamTranslator& stream);
-  Attempt retry_later(unsigned status, std::string response, const http::fields& headers,
-                      std::string_view retry_after = {});
-  std::optional<Clock::duration> retry_delay(unsigned n) const;
-  asio::awaitable<Attempt> dispatch();
-  // The body as a parsed object, parsed again when it was released; nullptr (and `ec` set when
-  // parsing failed) when it is not a JSON object.
-  const boost::json::object* parsed_body(error_code& ec);
-  // Admission (chat_admission.cc). Builds the request's Ask from the decision and the facts,
-  // calls the state store once (twice with the self-hosted-only fallback, from one call site),
-  // and caps the output when the grant is below the worst case. `body` is the parsed request.
-  boost::asio::awaitable<policies::AdmissionResult> admit(const adapters::ChatFacts& chat,
-                                                          const boost::json::object& body);
-  boost::asio::awaitable<policies::AdmissionResult> admit_once(policies::Ask& ask);
-  void cap_output(std::uint64_t cap, const boost::json::object& body);
-  // The cost of the answer from its usage (estimated from sizes when the upstream reported
-  // none), once: before a complete answer's head (for x-switchboard-cost-usd), else at settle.
-  void price();
-  /// Prices the answer and reconciles the admission's reservation, once. Called before the last
-  /// bytes of a complete answer go out, so a client's next request finds its budget settled.
-  void settle();
+  asio::awaitable<AttemptResult> relay(upstream::Exchange& ex, const BackendRuntime& b,
+                                       adapters::StreamTranslator& stream);
+  asio::awaitable<AttemptResult> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
+                                              adapters::StreamTranslator& stream);
+  std::string stream_head(const BackendRuntime& b, bool chunked) const;
+  std::string_view stream_tail(std::string& head, bool head_sent, bool chunked);
+  asio::awaitable<AttemptResult> stream_error_sent(const BackendRuntime& b, bool chunked);
+  AttemptResult stream_failed_early(upstream::Exchange& ex, const BackendRuntime& b,
+                                    adapters::StreamTranslator& stream);
+  asio::awaitable<AttemptResult> stream_cut(const BackendRuntime& b, upstream::ErrorKind kind,
+                                            bool chunked);
+  asio::awaitable<error_code> write_chunk(std::string& out, const std::string& head,
+                                          bool& head_sent, bool chunked);
 
   RequestContext& ctx_;
   const Snapshot& snap_;
   const policies::Engine& engine_;
+  const ClientDialect& dialect_;
+  RequestRecord& record_;
+  Outcome& o_;
   Endpoint endpoint_;
   std::string_view body_text_;  // the OpenAI request body
   // The parsed body: a per-request arena (no per-node frees, hostile nesting bounded) and the DOM
@@ -133,46 +192,16 @@ class ChatHandler {
   std::optional<Dom> dom_;
   // The client's body's facts when body_text_ was translated from it (scanned with it).
   const adapters::ChatFacts* original_ = nullptr;
-  Outcome o_;
   policies::Decision decision_;
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
+  std::string retry_header_;      // a rate limit's Retry-After line
   // The client headers that may be forwarded, exactly as the detector scanned them.
   std::vector<HeaderLine> forwardable_;
-  upstream::ErrorKind last_error_ = upstream::ErrorKind::none;
   std::size_t response_bytes_ = 0;
-  bool attempt_failed_ = false;  // the current attempt's upstream failed (for its circuit)
-  bool circuit_open_ = false;    // a backend was skipped because its circuit is open
   AnthropicOutbound* outbound_ = nullptr;  // the current stream's Anthropic writer, if any
-  // The last retryable upstream answer (complete response bytes): the client's answer when no
-  // later try succeeds.
-  struct Failure {
-    unsigned status = 0;
-    std::string response;
-  };
-  std::optional<Failure> failure_;
-  bool retryable_ = false;  // the last failed try may be repeated on the same backend
-  std::optional<Clock::duration> retry_after_;  // the wait its upstream asked for
-
-  // An exchange failed at the transport (or its stream could not be read): counted for the
-  // backend and its circuit, remembered for the client's answer, and retryable unless it timed
-  // out.
-  void upstream_failed(const BackendRuntime& b, upstream::ErrorKind kind) {
-    attempt_failed_ = true;
-    b.count_error(kind);
-    last_error_ = kind;
-    failure_.reset();
-    retryable_ = !upstream::is_timeout(kind);
-  }
-  // Reads a whole upstream body (up to `limit`), the wait accounted as upstream time.
-  asio::awaitable<bool> read_body(upstream::Exchange& ex, std::string& out, std::size_t limit,
-                                  upstream::Error& err);
-  void upstream_failed_status(const BackendRuntime& b) {
-    attempt_failed_ = true;
-    b.count_error_status();
-  }
-  std::uint64_t prompt_tokens_ = 0;  // estimated
-  std::string capped_body_;          // the body with the output cap written in, when capped
-  bool body_edited_ = false;         // body_text_ is capped_body_: the DOM must be parsed again
+  std::uint64_t prompt_tokens_ = 0;        // estimated
+  std::string capped_body_;                // the body with the output cap written in, when capped
+  bool body_edited_ = false;  // body_text_ is capped_body_: the DOM must be parsed again
   bool priced_ = false;
   std::optional<policies::Reservation> reservation_;  ///< until settle()
 };

@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <boost/beast/http/field.hpp>
 #include "adapters/anthropic_inbound.h"
 #include "adapters/json_edit.h"
+
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
 #include "gateway/pipeline/scrub.h"
@@ -122,25 +124,38 @@ class ScrubbedStream final : public adapters::StreamTranslator {
 
 }  // namespace
 
+std::string ChatHandler::response_head(unsigned status, std::string_view content_type,
+                                       const BackendRuntime& b) const {
+  std::string h;
+  h.reserve(320);
+  append_status_line(h, status);
+  append_header(h, "Content-Type", content_type);
+  h += ctx_.common_headers();
+  append_header(h, "x-switchboard-backend", b.spec->name);
+  h += decision_headers_;
+  return h;
+}
+
 // A complete answer (status 200), in the client's dialect.
 asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::string body,
                                                   std::string_view content_type) {
   unsigned status = 200;
-  if (anthropic()) {
-    std::string error;
-    const std::string alias = o_.alias != nullptr ? o_.alias->name : std::string();
-    if (auto message = adapters::try_openai_to_anthropic_response(
-            body, alias, error, o_.usage ? o_.usage->cache_write : 0)) {
-      body = std::move(*message);
-    } else {
-      status = 502;
-      o_.error = "upstream_unreadable";
-      body = adapters::openai_error_to_anthropic(
-          502, error_json("Upstream backend '" + b.spec->name +
-                              "' answered with an unreadable chat completion: " + error,
-                          "api_error", "upstream_error"));
-    }
-    content_type = "application/json";
+  std::string error;
+  std::optional<std::string> converted =
+      dialect_.answer(std::move(body), o_.alias != nullptr ? std::string_view(o_.alias->name) : "",
+                      error, o_.usage ? o_.usage->cache_write : 0);
+  if (converted) {
+    body = std::move(*converted);
+  } else {
+    status = http_status({ErrorKind::upstream_unreadable});
+    o_.error = "upstream_unreadable";
+    body = dialect_.error_body(
+        status, error_json("Upstream backend '" + b.spec->name +
+                               "' answered with an unreadable chat completion: " + error,
+                           "api_error", "upstream_error"));
+  }
+  if (!dialect_.answer_content_type.empty()) {
+    content_type = dialect_.answer_content_type;
   }
   response_bytes_ = body.size();
   o_.status = status;
@@ -177,16 +192,16 @@ std::string ChatHandler::error_answer(const BackendRuntime& b, unsigned status,
 }
 
 // Relays a stream, through the Anthropic writer when the client speaks Messages.
-asio::awaitable<Attempt> ChatHandler::relay(upstream::Exchange& ex, const BackendRuntime& b,
-                                            adapters::StreamTranslator& translator) {
+asio::awaitable<AttemptResult> ChatHandler::relay(upstream::Exchange& ex, const BackendRuntime& b,
+                                                  adapters::StreamTranslator& translator) {
   ScrubbedStream stream(translator, b.secret(), b.endpoint.host);
-  if (!anthropic()) {
+  if (!dialect_.rewrites_stream) {
     co_return co_await relay_stream(ex, b, stream);
   }
   AnthropicOutbound outbound(stream, o_.alias != nullptr ? o_.alias->name : std::string(),
                              static_cast<std::int64_t>(prompt_tokens_));
   outbound_ = &outbound;
-  const Attempt result = co_await relay_stream(ex, b, outbound);
+  AttemptResult result = co_await relay_stream(ex, b, outbound);
   outbound_ = nullptr;
   co_return result;
 }
@@ -220,28 +235,35 @@ asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std
   co_return ec;
 }
 
-asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
-                                                   adapters::StreamTranslator& stream) {
-  const bool chunked = !ctx_.http10;
-  if (!chunked) {
-    ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
-  }
+std::string ChatHandler::stream_head(const BackendRuntime& b, bool chunked) const {
   std::string head = response_head(200, "text/event-stream; charset=utf-8", b);
   append_header(head, "Cache-Control", "no-cache");
   if (chunked) {
     append_header(head, "Transfer-Encoding", "chunked");
   }
   head += "\r\n";
-  bool head_sent = false;
+  return head;
+}
 
+// Upstream bytes in, translated events out, until the upstream ends, fails, or its translator
+// fails; then what is still due and the end of the stream.
+asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
+                                                         const BackendRuntime& b,
+                                                         adapters::StreamTranslator& stream) {
+  const bool chunked = !ctx_.http10;
+  if (!chunked) {
+    ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
+  }
+  std::string head = stream_head(b, chunked);
+  bool head_sent = false;
   std::string in;
   std::string out;
   upstream::Error err;
   bool translated_ok = true;
-  for (;;) {
+  for (bool more = true; more && translated_ok;) {
     in.clear();
     const auto t = Clock::now();
-    const bool more = co_await ex.read_some(in, err);
+    more = co_await ex.read_some(in, err);
     const auto waited = Clock::now() - t;
     o_.io_wait += waited;
     o_.upstream += waited;
@@ -249,41 +271,18 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
       translated_ok = stream.feed(in, out);
     }
     if (!translated_ok && !head_sent) {
-      break;  // nothing reached the client: handled below as any failure before the first byte
+      o_.usage = stream.usage();
+      co_return stream_failed_early(ex, b, stream);  // nothing reached the client
     }
     if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
       o_.error = "client_gone";
       o_.usage = stream.usage();
-      co_return Attempt::closed;
-    }
-    if (!translated_ok || !more) {
-      break;
+      co_return AttemptResult::ended(Attempt::closed);
     }
   }
   o_.usage = stream.usage();
-
-  if (!translated_ok && !head_sent) {
-    // The stream failed before its first byte reached the client (an error event first, an event
-    // over the size limit, an unreadable frame): like any upstream failure then, another try or
-    // backend may answer; else the client gets a 502 saying why (scrubbed, in its dialect).
-    upstream_failed(b, upstream::ErrorKind::protocol);
-    std::string msg = "Upstream backend '" + b.spec->name + "' stream failed";
-    if (const auto& e = stream.error()) {
-      msg += ": " + scrub_upstream_text(e->message.substr(0, 512), b.secret(), b.endpoint.host);
-    }
-    std::string response =
-        error_answer(b, 502, "application/json",
-                     client_error_body(502, error_json(msg, "api_error", "upstream_error")), {});
-    co_return retry_later(502, std::move(response), ex.headers());
-  }
   if (!translated_ok) {
-    // The translator ended the stream with its own error event (already sent): close it.
-    o_.error = "upstream_stream_error";
-    upstream_failed(b, upstream::ErrorKind::protocol);
-    if (chunked && head_sent) {
-      co_await send(ctx_, o_, "0\r\n\r\n");
-    }
-    co_return Attempt::closed;
+    co_return co_await stream_error_sent(b, chunked);
   }
   const bool complete = !err && stream.finish(out);
   if (complete && head_sent) {
@@ -291,56 +290,100 @@ asio::awaitable<Attempt> ChatHandler::relay_stream(upstream::Exchange& ex, const
   }
   if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
     o_.error = "client_gone";
-    co_return Attempt::closed;
+    co_return AttemptResult::ended(Attempt::closed);
   }
   if (!complete) {
     const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
-    upstream_failed(b, kind);
+    b.count_error(kind);
     if (!head_sent) {
       // Nothing reached the client yet: a retry, the next backend, or a 502/504.
-      co_return Attempt::next;
+      co_return AttemptResult::transport_failure(kind);
     }
-    o_.error = upstream::to_string(kind);
-    // Mid-stream failure: an error event the OpenAI SDKs raise as an APIError, then the end.
-    std::string msg = "Upstream backend '" + b.spec->name + "' stream interrupted (";
-    msg += upstream::to_string(kind);
-    msg += ").";
-    std::string event = "data: ";
-    event += error_json(msg, upstream::is_timeout(kind) ? "timeout_error" : "api_error",
-                        "upstream_stream_interrupted");
-    event += "\n\n";
-    if (outbound_ != nullptr) {
-      std::string converted;
-      outbound_->gateway_event(event, converted);
-      event = std::move(converted);
-    }
-    std::string tail;
-    if (chunked) {
-      char line[24];
-      tail.append(line, chunk_size_line(line, event.size()));
-      tail += event;
-      tail += "\r\n0\r\n\r\n";
-    } else {
-      tail = std::move(event);
-    }
-    co_await send(ctx_, o_, tail);
-    co_return Attempt::closed;
+    co_return co_await stream_cut(b, kind, chunked);
   }
+  const std::string_view tail = stream_tail(head, head_sent, chunked);
+  if (tail.empty()) {
+    co_return AttemptResult::ended(Attempt::answered);
+  }
+  co_return AttemptResult::ended(co_await send(ctx_, o_, tail) ? Attempt::answered
+                                                               : Attempt::closed);
+}
 
-  if (!head_sent) {
-    o_.status = 200;
-    o_.first_byte = Clock::now();
-    if (chunked) {
-      head += "0\r\n\r\n";
-    }
-    const bool ok = co_await send(ctx_, o_, head);
-    co_return ok ? Attempt::answered : Attempt::closed;
+// The last bytes of a complete stream: the whole (empty) answer when nothing was sent yet, else
+// the last chunk (none for HTTP/1.0, which ends with the connection).
+std::string_view ChatHandler::stream_tail(std::string& head, bool head_sent, bool chunked) {
+  if (head_sent) {
+    return chunked ? std::string_view("0\r\n\r\n") : std::string_view();
   }
+  o_.status = 200;
+  o_.first_byte = Clock::now();
+  head += chunked ? "0\r\n\r\n" : "";
+  return head;
+}
+
+// The translator ended the stream with its own error event (already sent): close it.
+asio::awaitable<AttemptResult> ChatHandler::stream_error_sent(const BackendRuntime& b,
+                                                              bool chunked) {
+  o_.error = "upstream_stream_error";
+  b.count_error(upstream::ErrorKind::protocol);
   if (chunked) {
-    const bool ok = co_await send(ctx_, o_, "0\r\n\r\n");
-    co_return ok ? Attempt::answered : Attempt::closed;
+    co_await send(ctx_, o_, "0\r\n\r\n");
   }
-  co_return Attempt::answered;
+  AttemptResult r = AttemptResult::ended(Attempt::closed);
+  r.upstream_failed = true;
+  co_return r;
+}
+
+// The stream failed before its first byte reached the client (an error event first, an event
+// over the size limit, an unreadable frame): like any upstream failure then, another try or
+// backend may answer; else the client gets a 502 saying why (scrubbed, in its dialect).
+AttemptResult ChatHandler::stream_failed_early(upstream::Exchange& ex, const BackendRuntime& b,
+                                               adapters::StreamTranslator& stream) {
+  b.count_error(upstream::ErrorKind::protocol);
+  std::string msg = "Upstream backend '" + b.spec->name + "' stream failed";
+  if (const auto& e = stream.error()) {
+    msg += ": " + scrub_upstream_text(e->message.substr(0, 512), b.secret(), b.endpoint.host);
+  }
+  const unsigned status = http_status({ErrorKind::upstream_unreadable});
+  std::string response =
+      error_answer(b, status, "application/json",
+                   dialect_.error_body(status, error_json(msg, "api_error", "upstream_error")), {});
+  const http::fields& headers = ex.headers();
+  return AttemptResult::retry_later(
+      status, std::move(response),
+      asked_wait(headers["retry-after-ms"], headers[http::field::retry_after]));
+}
+
+// Mid-stream failure: an error event the OpenAI SDKs raise as an APIError (in the client's
+// dialect), then the end.
+asio::awaitable<AttemptResult> ChatHandler::stream_cut(const BackendRuntime& b,
+                                                       upstream::ErrorKind kind, bool chunked) {
+  o_.error = upstream::to_string(kind);
+  std::string msg = "Upstream backend '" + b.spec->name + "' stream interrupted (";
+  msg += upstream::to_string(kind);
+  msg += ").";
+  std::string event = "data: ";
+  event += error_json(msg, upstream::is_timeout(kind) ? "timeout_error" : "api_error",
+                      "upstream_stream_interrupted");
+  event += "\n\n";
+  if (outbound_ != nullptr) {
+    std::string converted;
+    outbound_->gateway_event(event, converted);
+    event = std::move(converted);
+  }
+  std::string tail;
+  if (chunked) {
+    char line[24];
+    tail.append(line, chunk_size_line(line, event.size()));
+    tail += event;
+    tail += "\r\n0\r\n\r\n";
+  } else {
+    tail = std::move(event);
+  }
+  co_await send(ctx_, o_, tail);
+  AttemptResult r = AttemptResult::ended(Attempt::closed);
+  r.upstream_failed = true;
+  co_return r;
 }
 
 }  // namespace sb::gateway::chat

@@ -8,14 +8,15 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
-#include "adapters/anthropic_inbound.h"
 #include "gateway/net/credentials.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
+#include "gateway/pipeline/client_dialect.h"
 #include "gateway/pipeline/data_plane.h"
 #include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/request_facts.h"
+#include "gateway/pipeline/request_record.h"
 #include "gateway/runtime/snapshot.h"
 #include "gateway/runtime/worker.h"
 
@@ -56,7 +57,6 @@ asio::awaitable<bool> handle_models(RequestContext& ctx, Outcome& o, std::string
     o.status = 200;
     const bool ok =
         co_await send(ctx, o, json_response(200, snap.models_body(), ctx.common_headers()));
-    record(ctx, o);
     co_return ok && !ctx.close;
   }
   const std::string_view id = path.substr(std::string_view("/v1/models/").size());
@@ -72,7 +72,6 @@ asio::awaitable<bool> handle_models(RequestContext& ctx, Outcome& o, std::string
   log::append_json_string(body, alias->name);
   body += ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchboard\"}";
   const bool ok = co_await send(ctx, o, json_response(200, body, ctx.common_headers()));
-  record(ctx, o);
   co_return ok && !ctx.close;
 }
 
@@ -148,31 +147,14 @@ asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view byt
   co_return !ec;
 }
 
-namespace {
-
-// A complete error response in the client's dialect (OpenAI's error object, or Anthropic's).
-std::string client_error_response(const RequestContext& ctx, unsigned status,
-                                  std::string_view message, std::string_view code,
-                                  std::string_view extra_headers) {
-  if (ctx.dialect == Dialect::anthropic) {
-    return json_response(status,
-                         adapters::openai_error_to_anthropic(
-                             status, error_json(message, error_type_for(status), code)),
-                         extra_headers);
-  }
-  return error_response(status, message, code, extra_headers);
-}
-
-}  // namespace
-
 asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
                                  std::string_view message, std::string_view code,
                                  std::string_view extra_headers) {
   o.status = status;
   std::string headers = ctx.common_headers();
   headers += extra_headers;
-  const bool ok = co_await send(ctx, o, client_error_response(ctx, status, message, code, headers));
-  record(ctx, o);
+  const bool ok = co_await send(
+      ctx, o, error_response(client_dialect(ctx.dialect), status, message, code, headers));
   co_return ok && !ctx.close;
 }
 
@@ -198,7 +180,7 @@ Route route_of(std::string_view path) {
 }
 
 struct Refusal {
-  unsigned status = 0;
+  ErrorKind kind;
   std::string message;
   std::string_view code;
 };
@@ -216,17 +198,14 @@ std::optional<Refusal> refusal_of(RequestContext& ctx, const Route& route, std::
     msg += ' ';
     msg += path_of(req.target()).substr(0, 256);
     msg += ')';
-    return Refusal{404, std::move(msg), "unknown_url"};
+    return Refusal{ErrorKind::not_found, std::move(msg), "unknown_url"};
   }
   const std::optional<std::size_t> found = ctx.snapshot.authenticate(api_key_of(req));
   if (!found) {
     const bool missing = api_key_of(req).empty();
-    return Refusal{401,
-                   !missing ? "Incorrect API key provided."
-                   : ctx.dialect == Dialect::anthropic
-                       ? "x-api-key header is required"
-                       : "You didn't provide an API key. Send it as "
-                         "'Authorization: Bearer YOUR_KEY'.",
+    return Refusal{ErrorKind::unauthenticated,
+                   std::string(!missing ? "Incorrect API key provided."
+                                        : client_dialect(ctx.dialect).missing_key_message),
                    missing ? "missing_api_key" : "invalid_api_key"};
   }
   tenant = *found;
@@ -248,8 +227,9 @@ asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {
     co_return false;
   }
   assign_request_id(ctx);
-  Outcome o;
-  co_await send_error(ctx, o, refusal->status, refusal->message, refusal->code);
+  RequestRecord rec(ctx);
+  co_await send_error(ctx, rec.outcome(), http_status({refusal->kind}), refusal->message,
+                      refusal->code);
   co_return true;
 }
 
@@ -258,27 +238,29 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
   assign_request_id(ctx);
   const std::string_view path = path_of(req.target());
   const Route route = route_of(path);
-  Outcome o;
+  RequestRecord rec(ctx);  // metrics and the access line, once, however the request ends
+  Outcome& o = rec.outcome();
   std::size_t tenant = 0;
   if (std::optional<Refusal> refusal = refusal_of(ctx, route, tenant)) {
-    co_return co_await send_error(ctx, o, refusal->status, refusal->message, refusal->code);
+    co_return co_await send_error(ctx, o, http_status({refusal->kind}), refusal->message,
+                                  refusal->code);
   }
   o.tenant = tenant;
 
   if (route.chat()) {
     if (req.method() != http::verb::post) {
-      co_return co_await send_error(ctx, o, 405,
+      co_return co_await send_error(ctx, o, http_status({ErrorKind::method_not_allowed}),
                                     "Method not allowed: use POST " + std::string(path) + ".", {},
                                     "Allow: POST\r\n");
     }
     if (route.messages) {
-      co_return co_await handle_messages(ctx, tenant);
+      co_return co_await handle_messages(ctx, rec);
     }
-    co_return co_await handle_chat(ctx, tenant, *route.endpoint, req.body());
+    co_return co_await handle_chat(ctx, rec, *route.endpoint, req.body());
   }
   if (req.method() != http::verb::get) {
-    co_return co_await send_error(ctx, o, 405, "Method not allowed: use GET.", {},
-                                  "Allow: GET\r\n");
+    co_return co_await send_error(ctx, o, http_status({ErrorKind::method_not_allowed}),
+                                  "Method not allowed: use GET.", {}, "Allow: GET\r\n");
   }
   co_return co_await handle_models(ctx, o, path);
 }

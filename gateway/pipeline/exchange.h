@@ -1,6 +1,6 @@
 #pragma once
 // Internal to the data plane: the facts of one request gathered along its way, the helpers that
-// write answers, and the one place a request's metrics and access-log line are recorded.
+// write answers, and what a request's record writes (metrics and the access-log line).
 
 #include <chrono>
 #include <cstddef>
@@ -47,29 +47,32 @@ struct Outcome {
 /// The request path without its query string.
 std::string_view path_of(std::string_view target);
 
-/// Records metrics and writes the access-log line. Call exactly once per request.
+/// Records metrics and writes the access-log line: the sink of a RequestRecord
+/// (request_record.h), which calls it once per request. Nothing else does.
 void record(RequestContext& ctx, const Outcome& o);
 
 /// Writes complete response bytes; false when the client is gone.
 boost::asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes);
 
-/// Answers with an error in the client's dialect and records the request. Returns whether the
-/// connection may stay open.
+/// Answers with an error in the client's dialect (the request's record notes the status).
+/// Returns whether the connection may stay open.
 boost::asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigned status,
                                         std::string_view message, std::string_view code = {},
                                         std::string_view extra_headers = {});
 
 enum class Endpoint;
+class RequestRecord;
 
 /// The pipeline of the OpenAI model endpoints (chat.cc): decide, admit, dispatch, relay,
 /// reconcile — for chat completions, legacy completions and embeddings alike.
 /// `body` is the OpenAI request body (the client's, or one translated from another dialect);
 /// `original` the facts of the client's body when it was translated (scanned as well).
-boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, std::size_t tenant, Endpoint endpoint,
-                                         std::string_view body,
+/// The request's record is `record`, its outcome's tenant set.
+boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, RequestRecord& record,
+                                         Endpoint endpoint, std::string_view body,
                                          const adapters::ChatFacts* original = nullptr);
 /// POST /v1/messages (messages.cc): an Anthropic Messages request translated to chat completions,
 /// routed by the same pipeline, answered in Anthropic's shape.
-boost::asio::awaitable<bool> handle_messages(RequestContext& ctx, std::size_t tenant);
+boost::asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record);
 
 }  // namespace sb::gateway

@@ -6,6 +6,7 @@
 
 #include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/request_facts.h"
+#include "gateway/pipeline/request_record.h"
 
 namespace sb::gateway {
 
@@ -38,9 +39,8 @@ void AnthropicOutbound::gateway_event(std::string_view openai_sse, std::string& 
   writer_.feed(openai_sse, out);
 }
 
-asio::awaitable<bool> handle_messages(RequestContext& ctx, std::size_t tenant) {
-  Outcome o;
-  o.tenant = tenant;
+asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record) {
+  Outcome& o = record.outcome();
   boost::json::monotonic_resource mr;
   boost::json::parse_options opts;
   opts.max_depth = 128;
@@ -60,7 +60,7 @@ asio::awaitable<bool> handle_messages(RequestContext& ctx, std::size_t tenant) {
   // Every string of the client's body is scanned too: whatever part of it reaches a backend.
   adapters::ChatFacts original;
   adapters::collect_body_facts(parsed.as_object(), original);
-  co_return co_await handle_chat(ctx, tenant, Endpoint::chat, *chat, &original);
+  co_return co_await handle_chat(ctx, record, Endpoint::chat, *chat, &original);
 }
 
 }  // namespace sb::gateway

@@ -34,30 +34,27 @@ std::string_view first(std::span<const HeaderLine> headers, std::string_view nam
   return {};
 }
 
-}  // namespace
-
-policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::object& body,
-                                     std::string_view model, std::size_t tenant,
-                                     const config::Config& config,
-                                     std::span<const HeaderLine> headers, FactsStorage& storage,
-                                     const adapters::ChatFacts* original) {
+void collect_endpoint_facts(Endpoint endpoint, const boost::json::object& body,
+                            adapters::ChatFacts& chat) {
   switch (endpoint) {
     case Endpoint::chat:
-      adapters::collect_chat_facts(body, storage.chat);
+      adapters::collect_chat_facts(body, chat);
       break;
     case Endpoint::completions:
-      adapters::collect_completion_facts(body, storage.chat);
+      adapters::collect_completion_facts(body, chat);
       break;
     case Endpoint::embeddings:
-      adapters::collect_embedding_facts(body, storage.chat);
+      adapters::collect_embedding_facts(body, chat);
       break;
   }
-  const adapters::ChatFacts& chat = storage.chat;
-  unsigned unscannable = unscannable_bits(chat);
+}
 
-  // Everything any backend may receive: the body, the body it was translated from, and the
-  // forwardable headers (names and values), appended to the body's text so that the detector
-  // scans one buffer without joining copies.
+// Everything any backend may receive: the body, the body it was translated from, and the
+// forwardable headers (names and values), appended to the body's text so that the detector
+// scans one buffer without joining copies. Returns the unscannable bits of both bodies.
+unsigned gather_scanned_text(std::span<const HeaderLine> headers, FactsStorage& storage,
+                             const adapters::ChatFacts* original) {
+  unsigned unscannable = unscannable_bits(storage.chat);
   std::string& all = storage.chat.text;
   const auto add = [&all](std::string_view line) {
     if (!line.empty()) {
@@ -78,30 +75,43 @@ policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::objec
   if (!all.empty()) {
     storage.chat.texts.emplace_back(all);
   }
+  return unscannable;
+}
 
-  // Every x-data-classification line counts.
+// Every x-data-classification line counts: one value, or all of them comma-joined.
+std::string_view classification_of(std::span<const HeaderLine> headers, std::string& joined) {
   std::string_view classification;
   std::size_t occurrences = 0;
-  storage.classification.clear();
+  joined.clear();
   for (const auto& [name, value] : headers) {
     if (!value.empty() && boost::beast::iequals(name, "x-data-classification")) {
       if (occurrences++ > 0) {
-        storage.classification.push_back(',');
+        joined.push_back(',');
       }
-      storage.classification += value;
+      joined += value;
       classification = value;
     }
   }
-  if (occurrences > 1) {
-    classification = storage.classification;
-  }
+  return occurrences > 1 ? std::string_view(joined) : classification;
+}
 
+}  // namespace
+
+policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::object& body,
+                                     std::string_view model, std::size_t tenant,
+                                     const config::Config& config,
+                                     std::span<const HeaderLine> headers, FactsStorage& storage,
+                                     const adapters::ChatFacts* original) {
+  collect_endpoint_facts(endpoint, body, storage.chat);
+  const unsigned unscannable = gather_scanned_text(headers, storage, original);
+  const std::string_view classification = classification_of(headers, storage.classification);
   storage.headers.clear();
   for (const std::string& name : config.policy_headers) {
     if (const std::string_view v = first(headers, name); !v.empty()) {
       storage.headers.emplace_back(name, v);
     }
   }
+  const adapters::ChatFacts& chat = storage.chat;
   policies::RequestFacts facts;
   facts.tenant = tenant;
   facts.model = model;

@@ -1,0 +1,222 @@
+// The pass-through and translated wires of an attempt (see upstream_wire.h).
+
+#include "gateway/pipeline/upstream_wire.h"
+
+#include <chrono>
+#include <vector>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/usage.h"
+#include "gateway/net/http_response.h"
+#include "gateway/pipeline/client_dialect.h"
+#include "gateway/pipeline/scrub.h"
+#include "gateway/runtime/translators.h"
+
+namespace sb::gateway::chat {
+namespace {
+
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+constexpr std::string_view kJson = "application/json";
+
+// The error message of an upstream's OpenAI-shaped error body, if it has one.
+std::string upstream_error_message(std::string_view body) {
+  error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return {};
+  }
+  const auto* err = v.as_object().if_contains("error");
+  if (err == nullptr) {
+    return {};
+  }
+  if (err->is_object()) {
+    if (const auto* m = err->as_object().if_contains("message"); m && m->is_string()) {
+      return std::string(m->as_string());
+    }
+  } else if (err->is_string()) {
+    return std::string(err->as_string());
+  }
+  return {};
+}
+
+// Embeddings report `usage: {prompt_tokens, total_tokens}` beside arrays of floats that can run
+// to megabytes: only the usage member is parsed.
+std::optional<adapters::Usage> embedding_usage(std::string_view body) {
+  std::vector<adapters::JsonMember> members;
+  if (!adapters::scan_object(body, members)) {
+    return std::nullopt;
+  }
+  for (auto it = members.rbegin(); it != members.rend(); ++it) {
+    if (it->key != "usage") {
+      continue;
+    }
+    error_code ec;
+    const boost::json::value v =
+        boost::json::parse(body.substr(it->value_begin, it->value_end - it->value_begin), ec);
+    if (ec || !v.is_object()) {
+      return std::nullopt;
+    }
+    const auto* prompt = v.as_object().if_contains("prompt_tokens");
+    if (prompt == nullptr || !(prompt->is_int64() || prompt->is_uint64())) {
+      return std::nullopt;
+    }
+    adapters::Usage u;
+    u.input =
+        prompt->is_int64() ? prompt->get_int64() : static_cast<std::int64_t>(prompt->get_uint64());
+    return u.input >= 0 ? std::optional<adapters::Usage>(u) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---- pass-through ----
+
+bool PassThroughWire::request(const boost::json::object& body, std::string_view text,
+                              upstream::Request& up, adapters::TranslateError&) {
+  adapters::ChatRequestPlan plan = adapters::plan_chat_request(
+      text, body, b_.spec->model, endpoint_ == Endpoint::chat ? b_.engine : nullptr);
+  stream_ = plan.stream;
+  client_wants_usage_ = plan.client_wants_usage;
+  std::string target;
+  if (b_.azure) {
+    target = adapters::azure_target(b_.endpoint.base_path, b_.spec->model, b_.spec->api_version,
+                                    endpoint_ == Endpoint::embeddings
+                                        ? adapters::AzureOperation::embeddings
+                                        : adapters::AzureOperation::completions);
+  } else {
+    target = b_.endpoint.base_path;
+    target += upstream_path(endpoint_);
+  }
+  up.method(http::verb::post);
+  up.target(target);
+  up.version(11);
+  forward_headers(forwardable_, *b_.spec, up);
+  up.set(http::field::content_type, kJson);
+  up.set(http::field::accept, plan.stream ? "text/event-stream" : "application/json");
+  up.set(http::field::accept_encoding, "identity");
+  up.set("x-request-id", request_id_);
+  if (!b_.credential_header.empty()) {
+    up.set(b_.credential_header, b_.credential);
+  }
+  for (const auto& [k, v] : b_.headers) {
+    up.set(k, v);
+  }
+  up.body() = std::move(plan.body);
+  return true;
+}
+
+bool PassThroughWire::streams(std::string_view content_type) const {
+  return stream_ && content_type.substr(0, 17) == "text/event-stream";
+}
+
+adapters::StreamTranslator& PassThroughWire::stream_translator() {
+  if (b_.azure) {
+    return azure_stream_.emplace(client_wants_usage_);
+  }
+  return openai_stream_.emplace(client_wants_usage_);
+}
+
+WireAnswer PassThroughWire::answer(unsigned status, std::string_view content_type, std::string body,
+                                   const http::fields&) {
+  WireAnswer a;
+  if (status == 200) {
+    a.usage = endpoint_ == Endpoint::embeddings ? embedding_usage(body)
+                                                : adapters::usage_from_openai_text(body);
+    if (b_.azure && endpoint_ != Endpoint::embeddings) {
+      body = adapters::clean_azure_response(std::move(body));  // content-filter members
+    }
+    a.body = std::move(body);
+    a.content_type = content_type.empty() ? kJson : content_type;
+    return a;
+  }
+  a.retryable = status >= 500 || status == 429;
+  a.failed = a.retryable;
+  a.status = http_status({ErrorKind::upstream_status, status});
+  if (status >= 400 && status < 500) {
+    // The upstream's own answer (bad parameter, rate limit, ...) is the truth: pass it on.
+    a.content_type = content_type.empty() ? kJson : content_type;
+    a.body = scrub_upstream_text(body, b_.secret(), b_.endpoint.host);
+    return a;
+  }
+  std::string msg =
+      "Upstream backend '" + b_.spec->name + "' returned HTTP " + std::to_string(status);
+  if (const std::string m = upstream_error_message(body); !m.empty()) {
+    msg += ": " + scrub_upstream_text(m.substr(0, 512), b_.secret(), b_.endpoint.host);
+  }
+  a.content_type = kJson;
+  a.body = error_json(msg, error_type_for(a.status), "upstream_error");
+  return a;
+}
+
+// ---- translated ----
+
+TranslatedWire::TranslatedWire(const BackendRuntime& b, std::string_view request_id,
+                               std::string_view alias)
+    : b_(b), request_id_(request_id), alias_(alias) {
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  translator_ = make_translator(*b.spec, created, request_id);
+}
+
+bool TranslatedWire::request(const boost::json::object& body, std::string_view text,
+                             upstream::Request& up, adapters::TranslateError& error) {
+  std::optional<adapters::UpstreamRequest> ureq =
+      translator_->request(body, text, b_.translator_spec, error);
+  if (!ureq) {
+    return false;
+  }
+  stream_ = ureq->stream;
+  client_wants_usage_ = adapters::asks_for_usage(body);
+  up.method(ureq->method == "GET" ? http::verb::get : http::verb::post);
+  up.target(ureq->target);
+  up.version(11);
+  for (const auto& [k, v] : ureq->headers) {
+    up.set(k, v);
+  }
+  up.set(http::field::accept_encoding, "identity");
+  up.set("x-request-id", request_id_);
+  for (const auto& [k, v] : b_.headers) {
+    up.set(k, v);
+  }
+  up.body() = std::move(ureq->body);
+  return true;
+}
+
+adapters::StreamTranslator& TranslatedWire::stream_translator() {
+  stream_translator_ = translator_->stream(client_wants_usage_, alias_);
+  return *stream_translator_;
+}
+
+WireAnswer TranslatedWire::answer(unsigned status, std::string_view content_type, std::string body,
+                                  const http::fields& headers) {
+  const std::string_view header_name = translator_->response_header();
+  adapters::TranslatedResponse r = translator_->response_with_header(
+      status, content_type, body, alias_,
+      header_name.empty() ? std::string_view() : std::string_view(headers[header_name]));
+  WireAnswer a;
+  a.content_type = kJson;
+  if (r.status == 200) {
+    a.usage = r.usage;
+    a.body = std::move(r.body);
+    return a;
+  }
+  a.status = http_status({ErrorKind::upstream_error, r.status});
+  a.body = scrub_upstream_text(r.body, b_.secret(), b_.endpoint.host);
+  a.retryable = r.retryable;
+  a.failed = status >= 500 || status == 429 || r.retryable;
+  retry_after_ = std::move(r.retry_after);
+  if (retry_after_) {
+    a.retry_after = *retry_after_;
+  }
+  return a;
+}
+
+}  // namespace sb::gateway::chat
