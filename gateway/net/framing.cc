@@ -127,17 +127,10 @@ ScanResult scan_header_block(std::string_view data, ScanState& state) {
   }
 }
 
-Verdict validate_header_block(std::string_view block) {
-  // Skip tolerated leading empty lines.
-  while (block.starts_with("\r\n")) {
-    block.remove_prefix(2);
-  }
-  std::size_t eol = block.find("\r\n");
-  if (eol == std::string_view::npos) {
-    return {400, "incomplete request line"};
-  }
-  // request-line = method SP request-target SP HTTP-version
-  const std::string_view line = block.substr(0, eol);
+namespace {
+
+/// request-line = method SP request-target SP HTTP-version. Sets `http10` for HTTP/1.0.
+Verdict check_request_line(std::string_view line, bool& http10) {
   const std::size_t sp1 = line.find(' ');
   if (sp1 == 0 || sp1 == std::string_view::npos) {
     return {400, "malformed request line"};
@@ -162,19 +155,105 @@ Verdict validate_header_block(std::string_view block) {
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
     return {400, "malformed HTTP version"};
   }
-  bool http10 = false;
-  if (version == "HTTP/1.0") {
-    http10 = true;
-  } else if (version != "HTTP/1.1") {
+  http10 = version == "HTTP/1.0";
+  if (!http10 && version != "HTTP/1.1") {
     return {505, "HTTP version not supported"};
   }
+  return {};
+}
 
+/// What the header fields say about framing, gathered while each field is checked.
+struct Framing {
   int hosts = 0;
   int transfer_encodings = 0;
   bool chunked = false;
   bool have_length = false;
   std::uint64_t length = 0;
+};
 
+/// One `name: value` line: its characters, its size, and what it says about framing.
+Verdict check_field(std::string_view field, Framing& f) {
+  if (field.front() == ' ' || field.front() == '\t') {
+    return {400, "obsolete line folding is not allowed"};
+  }
+  const std::size_t colon = field.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return {400, "malformed header field"};
+  }
+  const std::string_view name = field.substr(0, colon);
+  for (char c : name) {
+    if (!is_tchar(static_cast<unsigned char>(c))) {
+      return {400, "invalid character in header name"};
+    }
+  }
+  const std::string_view raw_value = field.substr(colon + 1);
+  for (char ch : raw_value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return {400, "invalid character in header value"};
+    }
+  }
+  const std::string_view value = trim_ows(raw_value);
+  if (name.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
+    return {431, "header field too large"};
+  }
+  if (iequals(name, "host")) {
+    ++f.hosts;
+  } else if (iequals(name, "content-length")) {
+    std::uint64_t n = 0;
+    if (!parse_content_length(value, n)) {
+      return {400, "invalid Content-Length"};
+    }
+    if (f.have_length && n != f.length) {
+      return {400, "conflicting Content-Length"};
+    }
+    f.have_length = true;
+    f.length = n;
+  } else if (iequals(name, "transfer-encoding")) {
+    ++f.transfer_encodings;
+    f.chunked = iequals(value, "chunked");
+  }
+  return {};
+}
+
+/// The rules over the whole header: one way of framing the body, one Host (HTTP/1.1).
+Verdict check_framing(const Framing& f, bool http10) {
+  if (f.transfer_encodings > 0) {
+    if (http10) {
+      return {400, "Transfer-Encoding is not allowed on HTTP/1.0"};
+    }
+    if (f.have_length) {
+      return {400, "both Content-Length and Transfer-Encoding"};
+    }
+    if (f.transfer_encodings > 1 || !f.chunked) {
+      return {400, "unsupported Transfer-Encoding (only a single 'chunked' is accepted)"};
+    }
+  }
+  if (!http10 && f.hosts != 1) {
+    return {400, f.hosts == 0 ? "missing Host header" : "repeated Host header"};
+  }
+  if (f.hosts > 1) {
+    return {400, "repeated Host header"};
+  }
+  return {};
+}
+
+}  // namespace
+
+Verdict validate_header_block(std::string_view block) {
+  // Skip tolerated leading empty lines.
+  while (block.starts_with("\r\n")) {
+    block.remove_prefix(2);
+  }
+  std::size_t eol = block.find("\r\n");
+  if (eol == std::string_view::npos) {
+    return {400, "incomplete request line"};
+  }
+  bool http10 = false;
+  if (Verdict v = check_request_line(block.substr(0, eol), http10); !v.ok()) {
+    return v;
+  }
+  Framing framing;
   std::size_t pos = eol + 2;
   while (pos < block.size()) {
     eol = block.find("\r\n", pos);
@@ -186,66 +265,11 @@ Verdict validate_header_block(std::string_view block) {
     if (field.empty()) {
       break;  // end of the header block
     }
-    if (field.front() == ' ' || field.front() == '\t') {
-      return {400, "obsolete line folding is not allowed"};
-    }
-    const std::size_t colon = field.find(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      return {400, "malformed header field"};
-    }
-    const std::string_view name = field.substr(0, colon);
-    for (char c : name) {
-      if (!is_tchar(static_cast<unsigned char>(c))) {
-        return {400, "invalid character in header name"};
-      }
-    }
-    const std::string_view raw_value = field.substr(colon + 1);
-    for (char ch : raw_value) {
-      const auto c = static_cast<unsigned char>(ch);
-      if ((c < 0x20 && c != '\t') || c == 0x7f) {
-        return {400, "invalid character in header value"};
-      }
-    }
-    const std::string_view value = trim_ows(raw_value);
-    if (name.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
-      return {431, "header field too large"};
-    }
-    if (iequals(name, "host")) {
-      ++hosts;
-    } else if (iequals(name, "content-length")) {
-      std::uint64_t n = 0;
-      if (!parse_content_length(value, n)) {
-        return {400, "invalid Content-Length"};
-      }
-      if (have_length && n != length) {
-        return {400, "conflicting Content-Length"};
-      }
-      have_length = true;
-      length = n;
-    } else if (iequals(name, "transfer-encoding")) {
-      ++transfer_encodings;
-      chunked = iequals(value, "chunked");
+    if (Verdict v = check_field(field, framing); !v.ok()) {
+      return v;
     }
   }
-
-  if (transfer_encodings > 0) {
-    if (http10) {
-      return {400, "Transfer-Encoding is not allowed on HTTP/1.0"};
-    }
-    if (have_length) {
-      return {400, "both Content-Length and Transfer-Encoding"};
-    }
-    if (transfer_encodings > 1 || !chunked) {
-      return {400, "unsupported Transfer-Encoding (only a single 'chunked' is accepted)"};
-    }
-  }
-  if (!http10 && hosts != 1) {
-    return {400, hosts == 0 ? "missing Host header" : "repeated Host header"};
-  }
-  if (hosts > 1) {
-    return {400, "repeated Host header"};
-  }
-  return {};
+  return check_framing(framing, http10);
 }
 
 namespace {

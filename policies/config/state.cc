@@ -86,7 +86,9 @@ bool ConfigBuilder::read_state_keys(const Located& section, StateNodes& n) {
   std::vector<YamlReader::Field> fields{{"store", kOptional, [&](const Located& v) {
                                            assign(n.store, r_.one_of(v, "store", kStores));
                                          }}};
-  for (const auto& [key, slot] : kept) {
+  for (const auto& entry : kept) {
+    const std::string_view key = entry.first;  // clang 14 cannot capture a structured binding
+    std::optional<Located>* const slot = entry.second;
     fields.push_back({key, kOptional, [&n, key, slot](const Located& v) {
                         *slot = v;
                         n.given.emplace_back(key);
