@@ -483,65 +483,47 @@ bool MemoryState::budget_exhausted(std::size_t tenant) const {
   return limits.monthly && slot.month.committed(p.month) >= *limits.monthly;
 }
 
-AdmissionResult MemoryState::admit(std::size_t tenant, const Ask& ask) {
-  AdmissionResult result;
-  result.reservation.tenant = tenant;
-  if (tenant >= impl_->tenants.size()) {
-    return result;  // no such tenant here: nothing to limit or reserve
-  }
-  const TenantLimits& limits = impl_->tenants[tenant];
-  TenantSlot& slot = *impl_->tenant_slots[tenant];
-  const Periods p = periods_at(impl_->now());
-  const auto now = static_cast<std::uint32_t>(p.second);
+namespace {
 
-  // Rates: count first (the worst case of the tokens), then check, and take back what is over:
-  // the request when rpm is, the tokens above tpm when the rest still covers min_tokens, else
-  // everything. Concurrent admissions at the edge may therefore both be cut or refused, but a
-  // limit is never exceeded.
-  const bool rated = limits.rpm > 0 || limits.tpm > 0;
-  std::uint64_t tokens = ask.tokens;
-  if (rated) {
-    slot.rate.add(now, 1, tokens);
-    const WindowSum sum = slot.rate.sum(now);
-    const bool over_requests = limits.rpm > 0 && sum.requests > limits.rpm;
-    bool over_tokens = false;
-    if (!over_requests && limits.tpm > 0 && sum.tokens > limits.tpm) {
-      const std::uint64_t excess = sum.tokens - limits.tpm;
-      const std::uint64_t floor = std::max<std::uint64_t>(ask.min_tokens, tokens > 0 ? 1 : 0);
-      if (excess < tokens && tokens - excess >= floor) {
-        slot.rate.undo(now, 0, excess);
-        tokens -= excess;
-      } else {
-        over_tokens = true;
-      }
+/// Counts the request against the tenant's rates: count first (the worst case of the tokens),
+/// then check, and take back what is over: the request when rpm is, the tokens above tpm when the
+/// rest still covers min_tokens (`tokens` is cut then), else everything. Concurrent admissions at
+/// the edge may therefore both be cut or refused, but a limit is never exceeded. False, with the
+/// refusal in `result`, when a rate refuses the request.
+bool admit_rates(const TenantLimits& limits, TenantSlot& slot, std::uint32_t now, const Ask& ask,
+                 std::uint64_t& tokens, AdmissionResult& result) {
+  slot.rate.add(now, 1, tokens);
+  const WindowSum sum = slot.rate.sum(now);
+  const bool over_requests = limits.rpm > 0 && sum.requests > limits.rpm;
+  bool over_tokens = false;
+  if (!over_requests && limits.tpm > 0 && sum.tokens > limits.tpm) {
+    const std::uint64_t excess = sum.tokens - limits.tpm;
+    const std::uint64_t floor = std::max<std::uint64_t>(ask.min_tokens, tokens > 0 ? 1 : 0);
+    if (excess < tokens && tokens - excess >= floor) {
+      slot.rate.undo(now, 0, excess);
+      tokens -= excess;
+    } else {
+      over_tokens = true;
     }
-    if (over_requests || over_tokens) {
-      slot.rate.undo(now, 1, tokens);
-      result.outcome =
-          over_requests ? Admission::rate_limited_requests : Admission::rate_limited_tokens;
-      result.retry_after = seconds{
-          over_requests ? slot.rate.retry_after(now, false, 1, limits.rpm)
-                        : slot.rate.retry_after(
-                              now, true, std::max<std::uint64_t>(ask.min_tokens, 1), limits.tpm)};
-      return result;
-    }
-    result.reservation.second = p.second;
-    result.reservation.tokens = tokens;
   }
-  const auto refuse_budget = [&](std::int64_t wait) {
-    if (rated) {
-      slot.rate.undo(now, 1, tokens);
-    }
-    result.reservation = Reservation{};
-    result.reservation.tenant = tenant;
-    result.outcome = Admission::budget_exhausted;
-    result.retry_after = seconds{wait};
-    return result;
-  };
+  if (!over_requests && !over_tokens) {
+    return true;
+  }
+  slot.rate.undo(now, 1, tokens);
+  result.outcome =
+      over_requests ? Admission::rate_limited_requests : Admission::rate_limited_tokens;
+  result.retry_after = seconds{
+      over_requests ? slot.rate.retry_after(now, false, 1, limits.rpm)
+                    : slot.rate.retry_after(now, true, std::max<std::uint64_t>(ask.min_tokens, 1),
+                                            limits.tpm)};
+  return false;
+}
 
-  if (!ask.enforce_budget || (!limits.daily && !limits.monthly)) {
-    return result;
-  }
+/// Reserves the request's cost (between ask.min_cost and ask.cost) from the day's and the month's
+/// budgets, into `r`. The wait until a budget frees up when one cannot grant even the minimum
+/// (nothing is then held), nullopt when reserved.
+std::optional<std::int64_t> reserve_budget(const TenantLimits& limits, TenantSlot& slot,
+                                           const Periods& p, const Ask& ask, Reservation& r) {
   const std::uint64_t max = clamp_amount(ask.cost);
   const std::uint64_t min = std::min(clamp_amount(ask.min_cost), max);
   std::uint64_t amount = max;
@@ -549,14 +531,13 @@ AdmissionResult MemoryState::admit(std::size_t tenant, const Ask& ask) {
   if (limits.daily) {
     const std::optional<std::uint64_t> got = slot.day.reserve(p.day, *limits.daily, min, amount);
     if (!got) {
-      std::int64_t wait = p.seconds_to_day_end;
       if (limits.monthly) {
         const std::uint64_t m = slot.month.committed(p.month);
         if (m >= *limits.monthly || min > *limits.monthly - m) {
-          wait = p.seconds_to_month_end;  // the month's budget frees up only later
+          return p.seconds_to_month_end;  // the month's budget frees up only later
         }
       }
-      return refuse_budget(wait);
+      return p.seconds_to_day_end;
     }
     amount = *got;
     day = p.day;
@@ -569,7 +550,7 @@ AdmissionResult MemoryState::admit(std::size_t tenant, const Ask& ask) {
       if (day >= 0) {
         slot.day.settle(day, amount, 0);
       }
-      return refuse_budget(p.seconds_to_month_end);
+      return p.seconds_to_month_end;
     }
     if (day >= 0 && *got < amount) {
       slot.day.settle(day, amount, *got);  // the month granted less: the day keeps as much
@@ -577,9 +558,46 @@ AdmissionResult MemoryState::admit(std::size_t tenant, const Ask& ask) {
     amount = *got;
     month = p.month;
   }
-  result.reservation.amount = static_cast<Nanos>(amount);
-  result.reservation.day = day;
-  result.reservation.month = month;
+  r.amount = static_cast<Nanos>(amount);
+  r.day = day;
+  r.month = month;
+  return std::nullopt;
+}
+
+}  // namespace
+
+AdmissionResult MemoryState::admit(std::size_t tenant, const Ask& ask) {
+  AdmissionResult result;
+  result.reservation.tenant = tenant;
+  if (tenant >= impl_->tenants.size()) {
+    return result;  // no such tenant here: nothing to limit or reserve
+  }
+  const TenantLimits& limits = impl_->tenants[tenant];
+  TenantSlot& slot = *impl_->tenant_slots[tenant];
+  const Periods p = periods_at(impl_->now());
+  const auto now = static_cast<std::uint32_t>(p.second);
+  const bool rated = limits.rpm > 0 || limits.tpm > 0;
+  std::uint64_t tokens = ask.tokens;
+  if (rated) {
+    if (!admit_rates(limits, slot, now, ask, tokens, result)) {
+      return result;
+    }
+    result.reservation.second = p.second;
+    result.reservation.tokens = tokens;
+  }
+  if (!ask.enforce_budget || (!limits.daily && !limits.monthly)) {
+    return result;
+  }
+  if (const std::optional<std::int64_t> wait =
+          reserve_budget(limits, slot, p, ask, result.reservation)) {
+    if (rated) {
+      slot.rate.undo(now, 1, tokens);  // a refused request takes nothing from the rates either
+    }
+    result.reservation = Reservation{};
+    result.reservation.tenant = tenant;
+    result.outcome = Admission::budget_exhausted;
+    result.retry_after = seconds{*wait};
+  }
   return result;
 }
 
