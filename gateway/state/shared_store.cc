@@ -131,6 +131,84 @@ bool SharedStore::budget_exhausted(std::size_t tenant) const {
   return false;
 }
 
+namespace {
+
+/// What a request took from this replica's leases so far: given back when they cannot cover it.
+struct Taken {
+  std::optional<policies::RateLease::Taken> requests;
+  std::optional<policies::RateLease::Taken> tokens;
+  std::array<Nanos, 2> budget{-1, -1};  ///< per period (day, month); -1 = nothing taken
+};
+
+BudgetLease& budget_lease(TenantShare& t, int k, const PeriodIds& p) {
+  return t.budget[k][static_cast<std::size_t>((k == 0 ? p.day : p.month) % 4)];
+}
+
+void give_back(TenantShare& t, const PeriodIds& p, const Taken& taken) {
+  if (taken.requests) {
+    t.requests.give_back(taken.requests->grant, taken.requests->amount);
+  }
+  if (taken.tokens) {
+    t.tokens.give_back(taken.tokens->grant, taken.tokens->amount);
+  }
+  for (int k = 0; k < 2; ++k) {
+    if (taken.budget[k] > 0) {
+      budget_lease(t, k, p).give_back(taken.budget[k]);
+    }
+  }
+}
+
+/// Demand is counted first, taken or not: leases are sized from it.
+void note_demand(TenantShare& t, const SharedLimits& lim, const Ask& ask, const PeriodIds& p) {
+  if (lim.rpm > 0) {
+    t.requests.note_demand(1);
+  }
+  if (lim.tpm > 0) {
+    t.tokens.note_demand(ask.tokens);
+  }
+  if (ask.enforce_budget && ask.cost > 0) {
+    for (int k = 0; k < 2; ++k) {
+      budget_lease(t, k, p).note_demand(ask.cost);
+    }
+  }
+}
+
+/// The request's cost from the budget lease of each period with a limit (the month granting less
+/// than the day leaves the day as much), into `taken` and `amount`. False when a lease cannot
+/// cover it. Even a request that reserves nothing needs its period's ledger, to journal its cost.
+bool take_budget(TenantShare& t, const SharedLimits& lim, const Ask& ask, const PeriodIds& p,
+                 std::int64_t now_ms, Taken& taken, Nanos& amount) {
+  const std::array<Nanos, 2> limits{lim.daily, lim.monthly};
+  const std::array<std::int64_t, 2> periods{p.day, p.month};
+  const bool reserve = ask.enforce_budget && ask.cost > 0;
+  amount = reserve ? ask.cost : 0;
+  for (int k = 0; k < 2; ++k) {
+    if (limits[k] < 0) {
+      continue;
+    }
+    BudgetLease& l = budget_lease(t, k, p);
+    if (l.period() != periods[k] || (reserve && !l.usable(periods[k], now_ms))) {
+      return false;
+    }
+    if (!reserve) {
+      continue;
+    }
+    const std::optional<Nanos> got = l.take(std::min(ask.min_cost, amount), amount);
+    if (!got) {
+      return false;
+    }
+    taken.budget[k] = *got;
+    if (k == 1 && taken.budget[0] > *got) {
+      budget_lease(t, 0, p).give_back(taken.budget[0] - *got);
+      taken.budget[0] = *got;
+    }
+    amount = *got;
+  }
+  return true;
+}
+
+}  // namespace
+
 AdmissionResult SharedStore::admit(std::size_t tenant, const Ask& ask) {
   AdmissionResult res;
   res.reservation.tenant = tenant;
@@ -144,80 +222,28 @@ AdmissionResult SharedStore::admit(std::size_t tenant, const Ask& ask) {
   raise_to(t.biggest_tokens, ask.tokens);
   const std::int64_t now_ms = StateSync::steady_ms();
   const PeriodIds p = period_ids(sync_.now_fn()());
+  note_demand(t, lim, ask, p);
 
-  std::optional<policies::RateLease::Taken> requests;
-  std::optional<policies::RateLease::Taken> tokens;
-  std::array<Nanos, 2> taken{-1, -1};
-  const auto short_lease = [&] {
-    if (requests) {
-      t.requests.give_back(requests->grant, requests->amount);
-    }
-    if (tokens) {
-      t.tokens.give_back(tokens->grant, tokens->amount);
-    }
-    for (int k = 0; k < 2; ++k) {
-      if (taken[k] > 0) {
-        t.budget[k][static_cast<std::size_t>((k == 0 ? p.day : p.month) % 4)].give_back(taken[k]);
-      }
-    }
+  Taken taken;
+  Nanos amount = 0;
+  const bool covered = (lim.rpm <= 0 || (taken.requests = t.requests.take(1, 1, now_ms))) &&
+                       (lim.tpm <= 0 || ask.tokens == 0 ||
+                        (taken.tokens = t.tokens.take(ask.min_tokens, ask.tokens, now_ms))) &&
+                       take_budget(t, lim, ask, p, now_ms, taken, amount);
+  if (!covered) {
+    give_back(t, p, taken);
     res.outcome = Admission::short_lease;
     return res;
-  };
-
-  // Demand is counted first, taken or not: leases are sized from it.
-  if (lim.rpm > 0) {
-    t.requests.note_demand(1);
   }
-  if (lim.tpm > 0) {
-    t.tokens.note_demand(ask.tokens);
-  }
-  if (ask.enforce_budget && ask.cost > 0) {
-    for (int k = 0; k < 2; ++k) {
-      t.budget[k][static_cast<std::size_t>((k == 0 ? p.day : p.month) % 4)].note_demand(ask.cost);
-    }
-  }
-  if (lim.rpm > 0 && !(requests = t.requests.take(1, 1, now_ms))) {
-    return short_lease();
-  }
-  if (lim.tpm > 0 && ask.tokens > 0 &&
-      !(tokens = t.tokens.take(ask.min_tokens, ask.tokens, now_ms))) {
-    return short_lease();
-  }
-  const std::array<Nanos, 2> limits{lim.daily, lim.monthly};
-  const std::array<std::int64_t, 2> periods{p.day, p.month};
   const bool reserve = ask.enforce_budget && ask.cost > 0;
-  Nanos amount = reserve ? ask.cost : 0;
-  for (int k = 0; k < 2; ++k) {
-    if (limits[k] < 0) {
-      continue;
-    }
-    BudgetLease& l = t.budget[k][static_cast<std::size_t>(periods[k] % 4)];
-    // Even a request that reserves nothing needs its period's ledger, to journal its cost.
-    if (l.period() != periods[k] || (reserve && !l.usable(periods[k], now_ms))) {
-      return short_lease();
-    }
-    if (reserve) {
-      const std::optional<Nanos> got = l.take(std::min(ask.min_cost, amount), amount);
-      if (!got) {
-        return short_lease();
-      }
-      taken[k] = *got;
-      if (k == 1 && taken[0] > *got) {
-        // The month affords less than the day granted: the day keeps only as much.
-        t.budget[0][static_cast<std::size_t>(p.day % 4)].give_back(taken[0] - *got);
-        taken[0] = *got;
-      }
-      amount = *got;
-    }
-  }
   Reservation& r = res.reservation;
   r.amount = amount;
   // Periods only with a reservation (the caller reads them as "a budget was reserved"); an
   // unreserved request's cost is journaled in the periods current when it settles.
   r.day = reserve && lim.daily >= 0 ? p.day : -1;
   r.month = reserve && lim.monthly >= 0 ? p.month : -1;
-  r.tokens = tokens ? tokens->amount : 0;
-  r.second = tokens ? static_cast<std::int64_t>(tokens->grant) : -1;
+  r.tokens = taken.tokens ? taken.tokens->amount : 0;
+  r.second = taken.tokens ? static_cast<std::int64_t>(taken.tokens->grant) : -1;
   return res;
 }
 
