@@ -54,7 +54,9 @@ TEST(TranslateCommonTest, ToolChoiceStrings) {
   EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":"none"})"), false)->kind, Kind::none);
   EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":"auto"})"), false)->kind, Kind::automatic);
   EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":"required"})"), false)->kind, Kind::required);
-  const auto other = tool_choice_of(parse(R"({"tool_choice":"sometimes"})"), false);
+  // What a ToolChoice names is a view into the body: the body must outlive it.
+  const json::object sometimes = parse(R"({"tool_choice":"sometimes"})");
+  const auto other = tool_choice_of(sometimes, false);
   EXPECT_EQ(other->kind, Kind::unknown);
   EXPECT_TRUE(other->is_string);
   EXPECT_EQ(other->text, "sometimes");
@@ -63,18 +65,20 @@ TEST(TranslateCommonTest, ToolChoiceStrings) {
 
 TEST(TranslateCommonTest, ToolChoiceObjects) {
   using Kind = ToolChoice::Kind;
-  const auto fn = tool_choice_of(
-      parse(R"({"tool_choice":{"type":"function","function":{"name":"f"}}})"), false);
+  const json::object named =
+      parse(R"({"tool_choice":{"type":"function","function":{"name":"f"}}})");
+  const auto fn = tool_choice_of(named, false);
   EXPECT_EQ(fn->kind, Kind::function);
   EXPECT_EQ(fn->name, "f");
   EXPECT_FALSE(fn->legacy_name);
-  const auto legacy = tool_choice_of(parse(R"({"function_call":{"name":"g"}})"), true);
+  const json::object legacy_body = parse(R"({"function_call":{"name":"g"}})");
+  const auto legacy = tool_choice_of(legacy_body, true);
   EXPECT_EQ(legacy->kind, Kind::function);
   EXPECT_EQ(legacy->name, "g");
   EXPECT_TRUE(legacy->legacy_name);
   EXPECT_FALSE(tool_choice_of(parse(R"({"function_call":{"name":"g"}})"), false));
-  const auto typed =
-      tool_choice_of(parse(R"({"tool_choice":{"type":"custom","name":"h"}})"), false);
+  const json::object custom = parse(R"({"tool_choice":{"type":"custom","name":"h"}})");
+  const auto typed = tool_choice_of(custom, false);
   EXPECT_EQ(typed->kind, Kind::unknown);
   EXPECT_TRUE(typed->name.empty());
   EXPECT_EQ(tool_choice_of(parse(R"({"tool_choice":{"type":"allowed_tools"}})"), false)->kind,
