@@ -150,10 +150,8 @@ bool append_eventstream_message(std::string& out, const std::vector<EventStreamH
 std::string_view EventStreamDecoder::error_message() const {
   // In Error's order; kNone has no message.
   static constexpr std::array<std::string_view, 5> kNames{
-      std::string_view(),
-      "event stream prelude checksum mismatch",
-      "event stream message checksum mismatch",
-      "event stream message length out of range",
+      std::string_view(), "event stream prelude checksum mismatch",
+      "event stream message checksum mismatch", "event stream message length out of range",
       "event stream message has a malformed header"};
   const auto i = static_cast<std::size_t>(error_);
   return i < kNames.size() ? kNames[i] : "event stream error";
