@@ -62,6 +62,28 @@ std::string sha256(std::string_view key) {
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 
+namespace {
+
+/// What the routing engine is given: the config without credentials (provider keys, AWS
+/// credentials, extra upstream headers, the admin token, the Redis password). The engine decides
+/// from names, hosting, clearance, tiers, prices and limits; what it never holds it cannot log,
+/// explain or leak.
+std::shared_ptr<const config::Config> routing_slice(const config::Config& c) {
+  auto slice = std::make_shared<config::Config>(c);
+  for (config::Backend& b : slice->backends) {
+    b.api_key.clear();
+    b.aws_access_key_id.clear();
+    b.aws_secret_access_key.clear();
+    b.aws_session_token.clear();
+    b.headers.clear();
+  }
+  slice->admin.token.clear();
+  slice->state.password.clear();
+  return slice;
+}
+
+}  // namespace
+
 std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState& shared,
                                                 const Snapshot* previous,
                                                 std::vector<std::string>& errors) {
@@ -74,12 +96,13 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
   const config::Config& c = *snap->config_;
 
   std::string error;
+  std::shared_ptr<const config::Config> routing = routing_slice(c);
   if (previous != nullptr && previous->config().sensitivity == c.sensitivity) {
     // Compiling the detector database dominates a reload; unchanged settings reuse it.
     snap->engine_ =
-        policies::Engine::build(snap->config_, previous->engine().shared_detector(), error);
+        policies::Engine::build(std::move(routing), previous->engine().shared_detector(), error);
   } else {
-    snap->engine_ = policies::Engine::build(snap->config_, error);
+    snap->engine_ = policies::Engine::build(std::move(routing), error);
   }
   if (!snap->engine_) {
     errors.push_back(error);

@@ -75,5 +75,39 @@ TEST(ServerTest, ReloadOfAMissingFileFailsWithoutThrowing) {
   EXPECT_FALSE(server->reload());
 }
 
+// The routing engine gets the config without credentials; the runtime keeps them to call the
+// upstreams.
+TEST(SnapshotTest, TheRoutingEngineHoldsNoCredentials) {
+  auto loaded = config::load_string(R"(
+admin: {token: "an-admin-token-of-some-length"}
+backends:
+  a: {provider: openai, base_url: "https://api.openai.com/v1", model: m, api_key: "sk-secret-key",
+      headers: {x-extra-auth: "header-secret"}}
+  b:
+    provider: bedrock
+    base_url: "https://bedrock-runtime.us-east-1.amazonaws.com"
+    model: anthropic.claude-3-haiku
+    aws: {region: us-east-1, access_key_id: AKIAEXAMPLE, secret_access_key: aws-secret}
+)",
+                                    "snapshot_test.yaml");
+  ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front().to_string());
+  metrics::Registry registry;
+  SharedState shared(registry);
+  std::vector<std::string> errors;
+  auto snap = Snapshot::build(std::move(*loaded.config), shared, nullptr, errors);
+  ASSERT_TRUE(snap) << (errors.empty() ? "" : errors.front());
+  const config::Config& routing = snap->engine().config();
+  ASSERT_EQ(routing.backends.size(), 2u);
+  EXPECT_EQ(routing.backends[0].name, "a");
+  EXPECT_TRUE(routing.backends[0].api_key.empty());
+  EXPECT_TRUE(routing.backends[0].headers.empty());
+  EXPECT_TRUE(routing.backends[1].aws_access_key_id.empty());
+  EXPECT_TRUE(routing.backends[1].aws_secret_access_key.empty());
+  EXPECT_TRUE(routing.admin.token.empty());
+  EXPECT_EQ(std::string_view(snap->config().backends[0].api_key), "sk-secret-key");
+  EXPECT_EQ(std::string_view(snap->config().backends[1].aws_secret_access_key), "aws-secret");
+  EXPECT_EQ(snap->config().backends[0].headers.at("x-extra-auth"), "header-secret");
+}
+
 }  // namespace
 }  // namespace sb::gateway
