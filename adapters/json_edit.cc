@@ -414,6 +414,19 @@ bool scan_object(std::string_view text, std::vector<JsonMember>& out) {
   return scan(text, out, close);
 }
 
+std::optional<std::string_view> last_member_value(std::string_view text, std::string_view key,
+                                                  std::vector<JsonMember>& scratch) {
+  if (!scan_object(text, scratch)) {
+    return std::nullopt;
+  }
+  for (auto it = scratch.rbegin(); it != scratch.rend(); ++it) {
+    if (it->key == key) {
+      return text.substr(it->value_begin, it->value_end - it->value_begin);
+    }
+  }
+  return std::nullopt;
+}
+
 bool set_member(std::string& text, std::string_view key, std::string_view raw_value) {
   std::vector<JsonMember> members;
   std::size_t close = 0;

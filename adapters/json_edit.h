@@ -32,6 +32,12 @@ std::optional<std::vector<JsonMember>> scan_object(std::string_view text);
 /// object; `out` is then unspecified.
 bool scan_object(std::string_view text, std::vector<JsonMember>& out);
 
+/// The raw value of the last top-level member `key` of the object `text` (the occurrence a parser
+/// keeps), from one scan into `scratch` (its storage reused). nullopt when `text` is not an object
+/// or has no such member.
+std::optional<std::string_view> last_member_value(std::string_view text, std::string_view key,
+                                                  std::vector<JsonMember>& scratch);
+
 /// Sets top-level member `key` to the raw JSON `value` (replacing the value bytes of the last
 /// occurrence if present, else appending the member before the closing brace).
 bool set_member(std::string& text, std::string_view key, std::string_view raw_value);

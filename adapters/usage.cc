@@ -103,22 +103,14 @@ std::optional<Usage> usage_from_openai_text(std::string_view json_text) {
   // One scan of the top level finds the usage member (the last one, as a parser keeps it);
   // only that small value is parsed, on a stack buffer: the answer itself is not built as a DOM.
   thread_local std::vector<JsonMember> members;
-  if (!scan_object(json_text, members)) {
-    return std::nullopt;
-  }
-  std::string_view usage;
-  for (const JsonMember& m : members) {
-    if (m.key == "usage") {
-      usage = json_text.substr(m.value_begin, m.value_end - m.value_begin);
-    }
-  }
-  if (usage.empty()) {
+  const std::optional<std::string_view> usage = last_member_value(json_text, "usage", members);
+  if (!usage) {
     return std::nullopt;
   }
   unsigned char buffer[2048];
   json::monotonic_resource mr(buffer, sizeof(buffer));
   boost::system::error_code ec;
-  const json::value v = json::parse(usage, ec, &mr);
+  const json::value v = json::parse(*usage, ec, &mr);
   if (ec) {
     return std::nullopt;
   }

@@ -49,29 +49,23 @@ std::string upstream_error_message(std::string_view body) {
 // to megabytes: only the usage member is parsed.
 std::optional<adapters::Usage> embedding_usage(std::string_view body) {
   std::vector<adapters::JsonMember> members;
-  if (!adapters::scan_object(body, members)) {
+  const std::optional<std::string_view> usage = adapters::last_member_value(body, "usage", members);
+  if (!usage) {
     return std::nullopt;
   }
-  for (auto it = members.rbegin(); it != members.rend(); ++it) {
-    if (it->key != "usage") {
-      continue;
-    }
-    error_code ec;
-    const boost::json::value v =
-        boost::json::parse(body.substr(it->value_begin, it->value_end - it->value_begin), ec);
-    if (ec || !v.is_object()) {
-      return std::nullopt;
-    }
-    const auto* prompt = v.as_object().if_contains("prompt_tokens");
-    if (prompt == nullptr || !(prompt->is_int64() || prompt->is_uint64())) {
-      return std::nullopt;
-    }
-    adapters::Usage u;
-    u.input =
-        prompt->is_int64() ? prompt->get_int64() : static_cast<std::int64_t>(prompt->get_uint64());
-    return u.input >= 0 ? std::optional<adapters::Usage>(u) : std::nullopt;
+  error_code ec;
+  const boost::json::value v = boost::json::parse(*usage, ec);
+  if (ec || !v.is_object()) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  const auto* prompt = v.as_object().if_contains("prompt_tokens");
+  if (prompt == nullptr || !(prompt->is_int64() || prompt->is_uint64())) {
+    return std::nullopt;
+  }
+  adapters::Usage u;
+  u.input =
+      prompt->is_int64() ? prompt->get_int64() : static_cast<std::int64_t>(prompt->get_uint64());
+  return u.input >= 0 ? std::optional<adapters::Usage>(u) : std::nullopt;
 }
 
 }  // namespace

@@ -139,6 +139,14 @@ TEST(ScanObjectTest, WalksPrettyPrintedContainersWithBracketsInStrings) {
   EXPECT_FALSE(scan_object(text.substr(0, text.size() - 2))) << "the closing brace is missing";
 }
 
+TEST(LastMemberValueTest, FindsTheLastTopLevelOccurrenceOnly) {
+  std::vector<JsonMember> scratch;
+  EXPECT_EQ(last_member_value(R"({"u":1,"x":{"u":2},"u":[3]})", "u", scratch), "[3]");
+  EXPECT_EQ(last_member_value(R"({"x":{"u":2},"s":"\"u\":4"})", "u", scratch), std::nullopt);
+  EXPECT_EQ(last_member_value(R"([{"u":1}])", "u", scratch), std::nullopt);
+  EXPECT_EQ(last_member_value(R"({"u":1)", "u", scratch), std::nullopt) << "not an object";
+}
+
 struct SetCase {
   std::string_view input;
   std::string_view key;
