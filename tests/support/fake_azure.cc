@@ -15,6 +15,10 @@ using namespace wire;
 using boost::system::error_code;
 
 constexpr std::string_view kFingerprint = "fp_5154047bf2";
+constexpr std::string_view kAccessDenied =
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+    "valid key for an active subscription and use a correct regional API endpoint for your "
+    "resource.";
 
 json::object severity() {
   return json::object{{"filtered", false}, {"severity", "safe"}};
@@ -207,11 +211,33 @@ WireReply chat(const WireRequest& r, const WireContext& c) {
   return reply;
 }
 
+/// Azure's Responses API: /openai/v1/responses (the v1 surface; api-version optional) or
+/// /openai/responses?api-version=... (the preview surface); the deployment named in "model".
+WireReply azure_responses(const WireRequest& r, const WireContext& c) {
+  auto version = query_param(r.query, "api-version");
+  if (r.path == "/openai/responses" && (!version || version->empty())) {
+    return not_found(c);
+  }
+  if (!r.header("api-key") && !r.header("authorization")) {
+    return azure_error(401, kAccessDenied, c);
+  }
+  WireReply reply = responses_answer(r, c, c.azure_model);
+  std::size_t line = reply.headers.find("x-request-id:");
+  if (line != std::string::npos) {
+    reply.headers.erase(line, reply.headers.find("\r\n", line) + 2 - line);
+  }
+  reply.headers += azure_headers(c.serial);
+  return reply;
+}
+
 }  // namespace
 
 namespace wire {
 
 WireReply azure_answer(const WireRequest& r, const WireContext& c) {
+  if (r.path.ends_with("/responses") && !r.path.starts_with("/openai/deployments/")) {
+    return azure_responses(r, c);
+  }
   constexpr std::string_view kPrefix = "/openai/deployments/";
   std::string_view rest = r.path.substr(kPrefix.size());
   std::size_t slash = rest.find('/');
@@ -224,11 +250,7 @@ WireReply azure_answer(const WireRequest& r, const WireContext& c) {
     return not_found(c);
   }
   if (!r.header("api-key") && !r.header("authorization")) {
-    return azure_error(401,
-                       "Access denied due to invalid subscription key or wrong API endpoint. Make "
-                       "sure to provide a valid key for an active subscription and use a correct "
-                       "regional API endpoint for your resource.",
-                       c);
+    return azure_error(401, kAccessDenied, c);
   }
   if (operation == "/chat/completions") {
     return chat(r, c);
@@ -254,11 +276,7 @@ WireReply azure_answer(const WireRequest& r, const WireContext& c) {
 WireReply azure_status_error(unsigned status, const WireContext& c) {
   switch (status) {
     case 401:
-      return azure_error(status,
-                         "Access denied due to invalid subscription key or wrong API endpoint. "
-                         "Make sure to provide a valid key for an active subscription and use a "
-                         "correct regional API endpoint for your resource.",
-                         c);
+      return azure_error(status, kAccessDenied, c);
     case 404:
       return not_found(c);
     case 429:

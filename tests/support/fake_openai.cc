@@ -657,6 +657,9 @@ WireReply openai_answer(const WireRequest& r, const WireContext& c) {
   if (r.path.ends_with("/embeddings")) {
     return embeddings(r, c);
   }
+  if (r.path.ends_with("/responses")) {
+    return responses_answer(r, c);
+  }
   return legacy_completion(r, c);
 }
 

@@ -10,8 +10,9 @@
 // empty, autonomously in the format the request path belongs to:
 //
 //   POST .../chat/completions, .../completions, .../embeddings; GET .../models   OpenAI
+//   POST .../responses (stream and non-stream)                             OpenAI Responses
 //   POST /openai/deployments/{deployment}/{chat/completions,completions,embeddings}?api-version=
-//                                                                          Azure OpenAI
+//   POST /openai/v1/responses, /openai/responses?api-version=              Azure OpenAI
 //   POST .../messages                                                      Anthropic Messages
 //   POST .../models/{model}:generateContent, :streamGenerateContent?alt=sse Gemini
 //   POST /api/chat; GET /api/tags, /api/version, /                         Ollama (NDJSON)
@@ -24,7 +25,9 @@
 // When the request declares tools and the user spoke last, the answer is one call of the first
 // tool with arguments {"query": "<last user text>"}; when the last message is a tool result it is
 // "Tool said: <result text>". A max-tokens limit below the reply's word count cuts the reply and
-// reports the format's "length" stop reason. Vendors' authentication is checked for presence only:
+// reports the format's "length" stop reason (Responses: status "incomplete"). The Responses fake
+// keeps no state: any previous_response_id gets OpenAI's 400 previous_response_not_found.
+// Vendors' authentication is checked for presence only:
 // Anthropic needs x-api-key (or authorization) and anthropic-version, Gemini x-goog-api-key or
 // ?key=, Azure api-key (or authorization) and ?api-version=, Bedrock a SigV4 authorization header
 // (not verified). Every request that arrives is recorded.
@@ -223,9 +226,10 @@ struct FakeUpstreamOptions {
   bool record_requests = true;
   /// Azure OpenAI: the model behind every deployment, reported in Azure's answers.
   std::string azure_model = "gpt-4o-2024-08-06";
-  /// Autonomous mode, OpenAI chat completions: when >= 0, the usage reports this many prompt
-  /// tokens, and this many completion tokens or the request's max_completion_tokens /
-  /// max_tokens when smaller (a model that writes until its limit); the text is unchanged.
+  /// Autonomous mode, OpenAI chat completions and Responses: when >= 0, the usage reports this
+  /// many prompt tokens, and this many completion tokens or the request's max_completion_tokens /
+  /// max_tokens / max_output_tokens when smaller (a model that writes until its limit); the text
+  /// is unchanged.
   std::int64_t report_prompt_tokens = -1;
   std::int64_t report_completion_tokens = -1;
 };

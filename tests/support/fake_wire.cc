@@ -89,6 +89,18 @@ void append_hex_padded(std::string& out, std::uint64_t v, int width) {
 
 namespace {
 
+/// Shortest round-trip digits with ".0" on integral values, as Python's json prints floats
+/// (1.0, 0.98, 1e-07): how OpenAI writes temperature and the penalties.
+void append_double(std::string& out, double d) {
+  std::array<char, 32> buf{};
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
+  std::string_view digits(buf.data(), static_cast<std::size_t>(end - buf.data()));
+  out += digits;
+  if (digits.find_first_of(".eEin") == std::string_view::npos) {
+    out += ".0";
+  }
+}
+
 void newline(std::string& out, int depth) {
   out.push_back('\n');
   out.append(static_cast<std::size_t>(depth) * 2, ' ');
@@ -111,7 +123,7 @@ void write_value(std::string& out, const json::value& v, JsonStyle style, int de
       out += json::serialize(v);
       return;
     case json::kind::double_:
-      out += json::serialize(v);
+      append_double(out, v.get_double());
       return;
     case json::kind::string:
       append_json_string(out, v.get_string(), style == JsonStyle::go);
@@ -442,7 +454,8 @@ std::optional<Format> route(http::verb method, std::string_view path) {
     }
     return std::nullopt;
   }
-  if (path.starts_with("/openai/deployments/")) {
+  if (path.starts_with("/openai/deployments/") ||
+      (post && (path == "/openai/v1/responses" || path == "/openai/responses"))) {
     return Format::azure;
   }
   if (post && path.starts_with("/model/") &&
@@ -457,7 +470,7 @@ std::optional<Format> route(http::verb method, std::string_view path) {
     return Format::anthropic;
   }
   if ((post && (path.ends_with("/chat/completions") || path.ends_with("/completions") ||
-                path.ends_with("/embeddings"))) ||
+                path.ends_with("/embeddings") || path.ends_with("/responses"))) ||
       (get && path.ends_with("/models"))) {
     return Format::openai;
   }

@@ -147,6 +147,11 @@ WireReply openai_status_error(unsigned status, const WireContext& c);
 WireReply openai_not_found(const WireRequest& r, const WireContext& c);
 WireReply openai_models(std::string_view name, std::int64_t created, const WireContext& c);
 
+/// OpenAI's Responses API (POST .../responses, fake_responses.cc); `reported_model` non-empty:
+/// the model the answer names instead of the request's (Azure's deployments).
+WireReply responses_answer(const WireRequest& r, const WireContext& c,
+                           std::string_view reported_model = {});
+
 WireReply azure_answer(const WireRequest& r, const WireContext& c);
 WireReply azure_status_error(unsigned status, const WireContext& c);
 
