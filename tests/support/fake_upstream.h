@@ -13,7 +13,7 @@
 //   POST .../responses (stream and non-stream)                             OpenAI Responses
 //   POST /openai/deployments/{deployment}/{chat/completions,completions,embeddings}?api-version=
 //   POST /openai/v1/responses, /openai/responses?api-version=              Azure OpenAI
-//   POST .../messages                                                      Anthropic Messages
+//   POST .../messages, .../messages/count_tokens                           Anthropic Messages
 //   POST .../models/{model}:generateContent, :streamGenerateContent?alt=sse Gemini
 //   POST /api/chat; GET /api/tags, /api/version, /                         Ollama (NDJSON)
 //   POST /model/{modelId}/converse, /converse-stream                       Bedrock Converse
@@ -25,9 +25,11 @@
 // When the request declares tools and the user spoke last, the answer is one call of the first
 // tool with arguments {"query": "<last user text>"}; when the last message is a tool result it is
 // "Tool said: <result text>". A max-tokens limit below the reply's word count cuts the reply and
-// reports the format's "length" stop reason (Responses: status "incomplete"). The Responses fake
-// keeps no state: any previous_response_id gets OpenAI's 400 previous_response_not_found.
-// Vendors' authentication is checked for presence only:
+// reports the format's "length" stop reason (Responses: status "incomplete"). Anthropic requests
+// with `thinking` enabled or adaptive get a signed thinking block "Thinking about: <last user
+// text>" first; count_tokens answers the input_tokens the same request would report. The
+// Responses fake keeps no state: any previous_response_id gets OpenAI's 400
+// previous_response_not_found. Vendors' authentication is checked for presence only:
 // Anthropic needs x-api-key (or authorization) and anthropic-version, Gemini x-goog-api-key or
 // ?key=, Azure api-key (or authorization) and ?api-version=, Bedrock a SigV4 authorization header
 // (not verified). Every request that arrives is recorded.

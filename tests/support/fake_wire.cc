@@ -469,6 +469,9 @@ std::optional<Format> route(http::verb method, std::string_view path) {
   if (post && path.ends_with("/messages")) {
     return Format::anthropic;
   }
+  if (post && path.ends_with("/messages/count_tokens")) {
+    return Format::anthropic;
+  }
   if ((post && (path.ends_with("/chat/completions") || path.ends_with("/completions") ||
                 path.ends_with("/embeddings") || path.ends_with("/responses"))) ||
       (get && path.ends_with("/models"))) {
