@@ -21,6 +21,7 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <ctime>
 #include <deque>
 #include <future>
@@ -193,6 +194,8 @@ struct FakeUpstream::Impl {
   std::atomic<std::size_t> scripted{0};   // script.size(), read without the lock on the hot path
   std::vector<RecordedRequest> recorded;  // guarded by mu
   std::size_t received = 0;               // guarded by mu
+  /// options.record_file, open for appending; written under mu.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> record_out{nullptr, &std::fclose};
   std::atomic<std::size_t> accepted{0};
 
   // Owned by the io thread.
@@ -237,6 +240,14 @@ struct FakeUpstream::Impl {
       if (ec) {
         throw std::runtime_error("fake upstream: cannot load private key '" + options.key_file +
                                  "': " + ec.message());
+      }
+    }
+
+    if (!options.record_file.empty()) {
+      record_out.reset(std::fopen(options.record_file.c_str(), "a"));
+      if (!record_out) {
+        throw std::runtime_error("fake upstream: cannot open '" + options.record_file +
+                                 "' for appending");
       }
     }
 
@@ -406,6 +417,13 @@ struct FakeUpstream::Impl {
   }
 
   void record(const HttpRequest& request) {
+    if (record_out) {
+      std::string line = wire::record_line(request.method_string(), request.target(),
+                                           request.base(), request.body());
+      std::lock_guard lock(mu);
+      std::fwrite(line.data(), 1, line.size(), record_out.get());
+      std::fflush(record_out.get());
+    }
     if (options.record_requests) {
       RecordedRequest r;
       r.method.assign(request.method_string());

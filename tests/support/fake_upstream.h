@@ -226,6 +226,11 @@ struct FakeUpstreamOptions {
   /// Keep every request for requests(). Off for long-running use (benchmarks), where only the
   /// count is kept so memory stays flat.
   bool record_requests = true;
+  /// Non-empty: append one JSON line per request received to this file, flushed at once:
+  /// {"method":"POST","target":"/v1/messages?beta=true","headers":{"content-type":"...",...},
+  /// "body":"<the body as a JSON string>"}. Header names lower-cased, in arrival order; a
+  /// repeated header's values joined with ", ". Kept whatever record_requests says.
+  std::string record_file;
   /// Azure OpenAI: the model behind every deployment, reported in Azure's answers.
   std::string azure_model = "gpt-4o-2024-08-06";
   /// Autonomous mode, OpenAI chat completions and Responses: when >= 0, the usage reports this

@@ -21,20 +21,24 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: fake_upstream [--host 127.0.0.1] [--port 8000] [--name NAME] [--latency-ms N]\n"
     "                     [--azure-model MODEL] [--tls-cert FILE --tls-key FILE]\n"
+    "                     [--record FILE]\n"
     "\n"
     "A fake LLM upstream answering every provider's native wire format, chosen by the path.\n"
     "Replies are \"Hello from NAME: <last user message>\", streamed one word per event:\n"
     "\n"
     "  POST .../chat/completions, .../completions, .../embeddings; GET .../models   OpenAI\n"
+    "  POST .../responses (stream and non-stream)                                  OpenAI\n"
     "  POST /openai/deployments/D/chat/completions?api-version=V (api-key header)  Azure OpenAI\n"
-    "  POST .../messages (x-api-key, anthropic-version headers)                    Anthropic\n"
+    "  POST /openai/v1/responses, /openai/responses?api-version=V                  Azure OpenAI\n"
+    "  POST .../messages, .../messages/count_tokens (x-api-key, anthropic-version) Anthropic\n"
     "  POST .../models/M:generateContent, :streamGenerateContent?alt=sse            Gemini\n"
     "  POST /api/chat (NDJSON); GET /api/tags, /api/version, /                      Ollama\n"
     "  POST /model/ID/converse, /converse-stream (SigV4 authorization header)      Bedrock\n"
     "  GET /health                                                                 llama.cpp\n"
     "\n"
     "Requests declaring tools get one call of the first tool with {\"query\": <user text>};\n"
-    "a tool result as the last message gets \"Tool said: <result>\".\n"
+    "a tool result as the last message gets \"Tool said: <result>\". Anthropic requests with\n"
+    "thinking enabled or adaptive get a signed thinking block first.\n"
     "\n"
     "  --host ADDR        address to listen on (default 127.0.0.1)\n"
     "  --port N           port to listen on, 0 for any free one (default 8000)\n"
@@ -43,6 +47,9 @@ constexpr std::string_view kUsage =
     "  --azure-model M    model behind every Azure deployment (default gpt-4o-2024-08-06)\n"
     "  --tls-cert FILE    PEM certificate chain; serve HTTPS (needs --tls-key)\n"
     "  --tls-key FILE     PEM private key\n"
+    "  --record FILE      append each request received to FILE as one JSON line, flushed at\n"
+    "                     once: {\"method\",\"target\",\"headers\":{lower-case name: value},\n"
+    "                     \"body\":\"<body as a JSON string>\"}\n"
     "  --help             show this help\n"
     "\n"
     "Per request, header x-fake-status: N (400..599) answers N with the error body of the\n"
@@ -112,6 +119,11 @@ sb::testing::FakeUpstreamOptions parse_args(int argc, char** argv) {
       options.cert_file = take();
     } else if (flag == "--tls-key") {
       options.key_file = take();
+    } else if (flag == "--record") {
+      options.record_file = take();
+      if (options.record_file.empty()) {
+        usage_error("--record needs a file name");
+      }
     } else {
       usage_error("unknown argument '" + std::string(arg) + "'");
     }

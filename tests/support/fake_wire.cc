@@ -3,7 +3,9 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -394,6 +396,40 @@ std::string tool_result_text(const json::value& v) {
     }
   }
   return to_json(v, JsonStyle::compact);
+}
+
+std::string record_line(std::string_view method, std::string_view target,
+                        const http::fields& headers, std::string_view body) {
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const auto& field : headers) {
+    std::string name(field.name_string());
+    for (auto& ch : name) {
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    auto same =
+        std::find_if(seen.begin(), seen.end(), [&name](const auto& h) { return h.first == name; });
+    if (same != seen.end()) {
+      same->second += ", ";
+      same->second += std::string_view(field.value());
+    } else {
+      seen.emplace_back(std::move(name), std::string(field.value()));
+    }
+  }
+  std::string line = "{\"method\":";
+  append_json_string(line, method);
+  line += ",\"target\":";
+  append_json_string(line, target);
+  line += ",\"headers\":{";
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    line += i == 0 ? "" : ",";
+    append_json_string(line, seen[i].first);
+    line += ':';
+    append_json_string(line, seen[i].second);
+  }
+  line += "},\"body\":";
+  append_json_string(line, body);
+  line += "}\n";
+  return line;
 }
 
 std::optional<std::string_view> WireRequest::header(std::string_view name) const {

@@ -97,6 +97,12 @@ std::string tool_result_text(const boost::json::value& v);
 
 // --- the request and the answer, as the server sees them ---
 
+/// One line of FakeUpstreamOptions::record_file, "\n" included: {"method","target","headers":
+/// {lower-case name: value} in arrival order, a repeated header's values joined with ", ",
+/// "body": the body as a JSON string}.
+std::string record_line(std::string_view method, std::string_view target,
+                        const boost::beast::http::fields& headers, std::string_view body);
+
 struct WireRequest {
   boost::beast::http::verb method;
   std::string_view method_name;
