@@ -146,8 +146,9 @@ std::string openai_to_anthropic_response(std::string_view openai_chat_completion
 /// request asked for thinking (anthropic_thinking_requested); then the message's
 /// `reasoning_content` (else `reasoning`) text comes first as a thinking block
 /// `{"type":"thinking","thinking":..,"signature":""}` (the gateway cannot sign; Anthropic SDKs
-/// accept the empty signature, and such a block is only ever sent back to this lane, where it
-/// becomes reasoning_content again). Without it, reasoning is dropped.
+/// accept the empty signature; sent back, it becomes reasoning_content again on this lane, and
+/// the native lane removes it before Anthropic sees it, see anthropic_native.h). Without it,
+/// reasoning is dropped.
 std::optional<std::string> try_openai_to_anthropic_response(
     std::string_view openai_chat_completion_json, std::string_view model, std::string& error,
     std::int64_t cache_write = 0, bool thinking = false);

@@ -132,6 +132,49 @@ void clamp_max_tokens(std::string_view body, const std::vector<JsonMember>& memb
   }
 }
 
+/// Whether `block` is a thinking block with an empty signature.
+bool unsigned_thinking(const json::value& block) {
+  const json::object* b = block.if_object();
+  const json::value* sig = b != nullptr ? b->if_contains("signature") : nullptr;
+  return sig != nullptr && sig->is_string() && sig->get_string().empty() &&
+         string_member(*b, "type") == "thinking";
+}
+
+/// `messages` without the thinking blocks whose signature is empty: the translated lane writes
+/// those for an engine's reasoning (it cannot sign), a client such as Claude Code sends them back
+/// in its history, and Anthropic refuses a thinking block it did not sign. Only when the raw
+/// `messages` holds an empty signature is it parsed and re-serialized; otherwise untouched.
+void drop_unsigned_thinking(std::string_view body, const std::vector<JsonMember>& members,
+                            std::vector<Splice>& splices) {
+  const JsonMember* m = last_of(members, "messages");
+  const std::string_view raw = m != nullptr ? raw_value(body, *m) : std::string_view();
+  if (raw.find(R"("signature":"")") == std::string_view::npos &&
+      raw.find(R"("signature": "")") == std::string_view::npos) {
+    return;
+  }
+  boost::system::error_code ec;
+  json::value messages = json::parse(raw, ec);
+  json::array* list = !ec ? messages.if_array() : nullptr;
+  if (list == nullptr) {
+    return;
+  }
+  bool changed = false;
+  for (json::value& turn : *list) {
+    json::object* t = turn.if_object();
+    json::value* c = t != nullptr ? t->if_contains("content") : nullptr;
+    json::array* blocks = c != nullptr ? c->if_array() : nullptr;
+    if (blocks == nullptr) {
+      continue;
+    }
+    const auto end = std::remove_if(blocks->begin(), blocks->end(), unsigned_thinking);
+    changed = changed || end != blocks->end();
+    blocks->erase(end, blocks->end());
+  }
+  if (changed) {
+    splices.push_back({m->value_begin, m->value_end, json::serialize(messages)});
+  }
+}
+
 std::string native_target(const BackendSpec& spec, std::string_view endpoint,
                           std::string_view query) {
   std::string target(trimmed_base(spec.base_path));
@@ -213,6 +256,7 @@ std::optional<UpstreamRequest> anthropic_native_request(
     return std::nullopt;
   }
   clamp_max_tokens(client_body, members, max_tokens_cap, splices);
+  drop_unsigned_thinking(client_body, members, splices);
   const JsonMember* stream = last_of(members, "stream");
   const bool streaming = stream != nullptr && raw_value(client_body, *stream) == "true";
   std::string target = native_target(spec, "/messages", client_query);
@@ -229,6 +273,7 @@ std::optional<UpstreamRequest> anthropic_count_tokens_request(
   if (!read_model(client_body, upstream_model, members, splices, error)) {
     return std::nullopt;
   }
+  drop_unsigned_thinking(client_body, members, splices);
   std::string body = apply(client_body, splices);
   for (const std::string_view key : kNotCounted) {
     remove_member(body, key);

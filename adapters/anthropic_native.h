@@ -11,15 +11,19 @@
 //
 // Pure and per request: no sockets, no clock, no config types (see translator.h).
 //
-// What the gateway changes (spliced into the original text with adapters/json_edit.h, never
-// re-serialized):
+// What the gateway changes (spliced into the original text with adapters/json_edit.h; only the
+// member changed is re-serialized, and only in the cases below):
 // - `model` -> the backend's model (the client's alias is meaningless upstream);
 // - `max_tokens` -> the cap, only when a cap is given and the client asked for more (a backend
 //   whose model allows less would refuse the request: "max_tokens: N > M, which is the maximum
 //   allowed number of output tokens for ..."). When the clamp brings max_tokens to or below
 //   `thinking.budget_tokens` (Anthropic requires budget_tokens < max_tokens), the `thinking`
-//   member is rewritten with budget_tokens = max_tokens - 1 so the request stays valid; that is
-//   the only case where a member other than model and max_tokens changes;
+//   member is rewritten with budget_tokens = max_tokens - 1 so the request stays valid (a budget
+//   below Anthropic's minimum of 1024 is then Anthropic's to refuse);
+// - thinking blocks with an empty `signature` are removed from `messages` (then re-serialized):
+//   the translated lane writes such blocks for an engine's reasoning (it cannot sign them), a
+//   client sends them back in its history, and Anthropic refuses thinking it did not sign; this
+//   is what lets one conversation move between an OpenAI-format engine and Anthropic;
 // - count_tokens only: the members Anthropic's count endpoint does not take (kNotCounted) are
 //   removed, so a client that sends its Messages body as is still gets a count.
 //

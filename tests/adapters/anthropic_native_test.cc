@@ -141,6 +141,32 @@ TEST(AnthropicNativeRequestTest, MaxTokensIsClampedOnlyAboveTheCap) {
                      R"("thinking":{"type":"enabled","budget_tokens":15999})"));
 }
 
+TEST(AnthropicNativeRequestTest, UnsignedThinkingFromTheTranslatedLaneIsDropped) {
+  // History from an OpenAI-format engine (thinking without a signature) going to Anthropic.
+  const std::string body =
+      R"({"model":"a","max_tokens":5,"messages":[{"role":"user","content":"Hi"},)"
+      R"({"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":""},)"
+      R"({"type":"thinking","thinking":"signed","signature":"EqQB=="},)"
+      R"({"type":"text","text":"Hello"}]},{"role":"user","content":"Again"}],"stream":true})";
+  TranslateError error;
+  auto req = anthropic_native_request(body, "", 0, anthropic_spec(), "", "", error);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->body, R"({"model":"a","max_tokens":5,"messages":[{"role":"user","content":"Hi"},)"
+                       R"({"role":"assistant","content":[{"type":"thinking","thinking":"signed",)"
+                       R"("signature":"EqQB=="},{"type":"text","text":"Hello"}]},)"
+                       R"({"role":"user","content":"Again"}],"stream":true})");
+  req = anthropic_count_tokens_request(body, "", anthropic_spec(), "", "", error);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->body.find(R"("signature":"")"), std::string::npos) << req->body;
+  // Signed thinking alone leaves the bytes alone (spacing included).
+  const std::string signed_only =
+      R"({"model": "a", "messages": [{"role": "assistant", "content": [{"type": "thinking", )"
+      R"("thinking": "x", "signature": "sig"}]}], "max_tokens": 5})";
+  req = anthropic_native_request(signed_only, "", 0, anthropic_spec(), "", "", error);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->body, signed_only);
+}
+
 TEST(AnthropicNativeRequestTest, NonIntegerMaxTokensIsLeftForAnthropicToRefuse) {
   const std::string body =
       R"({"model":"a","max_tokens":"lots","messages":[{"role":"user","content":"Hi"}]})";
