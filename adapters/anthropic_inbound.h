@@ -118,8 +118,10 @@ std::optional<std::string> anthropic_to_openai_request(const boost::json::object
 std::optional<std::int64_t> anthropic_count_tokens_estimate(
     const boost::json::object& anthropic_body, std::string& error);
 
-/// Whether the request asked for thinking (`thinking.type` "enabled" or "adaptive"): then the
-/// answer carries the engine's reasoning as a thinking block (see the answer functions).
+/// Whether the request asked to see thinking (`thinking.type` "enabled" or "adaptive", and not
+/// `display: "omitted"`, with which Anthropic returns thinking blocks without their text, which
+/// the gateway could not sign either): then the answer carries the engine's reasoning as a
+/// thinking block (see the answer functions).
 bool anthropic_thinking_requested(const boost::json::object& anthropic_body);
 
 /// Translates an OpenAI chat.completion (a 200 answer) into an Anthropic Message:

@@ -541,8 +541,10 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
 
 bool anthropic_thinking_requested(const json::object& body) {
   const json::object* thinking = object_member(body, "thinking");
-  const std::string_view type =
-      thinking != nullptr ? string_member(*thinking, "type") : std::string_view();
+  if (thinking == nullptr || string_member(*thinking, "display") == "omitted") {
+    return false;
+  }
+  const std::string_view type = string_member(*thinking, "type");
   return type == "enabled" || type == "adaptive";
 }
 

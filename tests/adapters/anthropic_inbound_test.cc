@@ -487,6 +487,23 @@ TEST(AnthropicInboundRequestTest, ClaudeCodeCapturesTranslate) {
       << error;
 }
 
+TEST(AnthropicInboundRequestTest, ThinkingIsRequestedUnlessDisabledOrOmitted) {
+  struct Case {
+    std::string_view thinking;
+    bool requested;
+  };
+  for (const Case c :
+       {Case{R"({"type": "enabled", "budget_tokens": 2048})", true},
+        Case{R"({"type": "adaptive"})", true},
+        Case{R"({"type": "adaptive", "display": "omitted"})", false},
+        Case{R"({"type": "disabled"})", false}, Case{"null", false}, Case{R"("yes")", false}}) {
+    const json::value body =
+        json::parse(R"({"model": "m", "thinking": )" + std::string(c.thinking) + "}");
+    EXPECT_EQ(anthropic_thinking_requested(body.as_object()), c.requested) << c.thinking;
+  }
+  EXPECT_FALSE(anthropic_thinking_requested(json::parse(R"({"model": "m"})").as_object()));
+}
+
 TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedInAnthropicsWording) {
   struct Case {
     std::string_view body;
