@@ -44,8 +44,10 @@
 // - `thinking` -> `reasoning_effort` when AnthropicInboundOptions::reasoning_effort says the
 //   engine takes one: enabled by budget_tokens (< 8192 "low", < 24576 "medium", else "high"),
 //   adaptive by output_config.effort (low/medium/high, "max" as "high"; none: nothing), disabled:
-//   nothing; without thinking, output_config.effort alone. `output_config.format`
-//   (`{type: json_schema, schema}`) -> `response_format` json_schema (name "output", strict);
+//   nothing; without thinking, output_config.effort alone. The answer shows the engine's
+//   reasoning as thinking only when thinking is asked for (anthropic_thinking_requested);
+// - `output_config.format` (`{type: json_schema, schema}`) -> `response_format` json_schema
+//   (name "output", strict);
 // - ignored, as they only tune the answer or the provider's own machinery and the answer is
 //   still a valid Messages answer without them: `cache_control` (anywhere), `context_management`
 //   (the engine gets the history as sent), the rest of `output_config`, top_k, service_tier,
@@ -55,10 +57,10 @@
 //   than or equal to 1", "messages: at least one message is required", "messages.1.role: Input
 //   should be 'user', 'assistant' or 'system'", "messages.0.content.2: Input tag 'x' found
 //   using 'type' does not match any of the expected tags: ...", "tools.0.custom.input_schema:
-//   Field required", "stream: Input should be a valid boolean", ...): every shape Anthropic
-//   would refuse; and, in plain words naming the path, what Anthropic takes but this lane
-//   cannot carry (PDF and file documents, search results and other blocks an OpenAI engine
-//   cannot read, file image sources, tool_choice naming a server tool).
+//   Field required", "stream: Input should be a valid boolean", ...) for the shapes Anthropic
+//   would refuse that this code reads; and, in plain words naming the path, what Anthropic takes
+//   but this lane cannot carry (PDF and file documents, search results and other blocks an OpenAI
+//   engine cannot read, file image sources, tool_choice naming a server tool).
 //
 // Response and stream: see openai_to_anthropic_response() and AnthropicStreamWriter.
 //
