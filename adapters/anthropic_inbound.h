@@ -8,30 +8,59 @@
 //
 // Request (Anthropic -> OpenAI chat completions), see anthropic_to_openai_request():
 // - `model` is kept as sent (the gateway's alias); `max_tokens` (required, as Anthropic requires
-//   it) -> `max_tokens`; `stop_sequences` -> `stop`; temperature and top_p pass through with the
-//   client's number text; `metadata.user_id` -> `user`; `stream: true` -> `stream` plus
+//   it) -> `max_tokens`, lowered to AnthropicInboundOptions::max_tokens_cap when that is set and
+//   smaller; `stop_sequences` -> `stop`; temperature and top_p pass through with the client's
+//   number text; `metadata.user_id` -> `user`; `stream: true` -> `stream` plus
 //   `stream_options: {include_usage: true}` (the usage chunk is how the gateway learns the true
 //   token counts; OpenAI rejects stream_options on a non-stream request, so it is only sent with
 //   `stream`);
-// - `system` (a string or text blocks) -> one leading system message;
+// - `system` (a string or text blocks) -> one leading system message; system turns inside
+//   `messages` (Claude Code sends them, anywhere, some carrying only `output_config`) -> system
+//   messages in their place, in order (one with no content adds nothing);
 // - messages: text blocks -> a plain string (one block) or text parts (several); image blocks
 //   (https://docs.anthropic.com/en/docs/build-with-claude/vision) -> image_url parts (base64
-//   sources as `data:` URLs); assistant `tool_use` blocks -> `tool_calls` (arguments = the input
-//   serialized); user `tool_result` blocks -> `tool` messages placed before the rest of their turn
-//   (OpenAI wants tool messages right after the assistant message that called the tools);
-//   assistant thinking and redacted_thinking blocks are dropped (OpenAI has no way to send them
-//   back); `cache_control` is ignored (prompt caching is the upstream's business);
-// - tools `[{name, description, input_schema}]` -> function tools; tool_choice auto | any | tool
-//   | none -> "auto" | "required" | {function} | "none"; `disable_parallel_tool_use: true` ->
+//   sources as `data:` URLs); document blocks with plain-text or content sources -> a text part
+//   ("Document: <title>\n\n" and "<context>\n\n" first when given); PDF documents (base64 or URL)
+//   and Files API sources are refused (the engine cannot read them; dropping them would change
+//   the question); assistant `tool_use` blocks -> `tool_calls` (arguments = the input
+//   serialized); user `tool_result` blocks -> `tool` messages placed before the rest of their
+//   turn (OpenAI wants tool messages right after the assistant message that called the tools),
+//   their text blocks joined by newlines, `is_error: true` as the prefix "Error: " (the text
+//   alone "Error" when empty), images in them moved to the user message that follows, after a
+//   text part "Image from the result of tool call <id>:";
+// - assistant `thinking` blocks -> `reasoning_content` (their text concatenated) when
+//   AnthropicInboundOptions::reasoning_content says the engine takes it back (vLLM, SGLang,
+//   llama.cpp, DeepSeek), else dropped; `redacted_thinking` is always dropped (encrypted); the
+//   calls and results of Anthropic's server tools in history (server_tool_use,
+//   *_tool_result, mcp_tool_use) are dropped (only Anthropic can take them back; the answer
+//   text that used them stays);
+// - tools `[{name, description, input_schema}]` -> function tools; Anthropic's server tools
+//   (typed tools: web search, web fetch, code execution, tool search, ...) are left out, as the
+//   engine cannot run them; `defer_loading` is ignored (every client tool is declared up
+//   front); tool_choice auto | any | tool | none -> "auto" | "required" | {function} | "none"
+//   (naming a tool that is not a client tool is refused); `disable_parallel_tool_use: true` ->
 //   `parallel_tool_calls: false` (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/
 //   implement-tool-use);
-// - rejected (HTTP 400, invalid_request_error): a missing or non-string model, missing or
-//   non-positive max_tokens, messages that are not a non-empty array of user/assistant turns,
-//   unknown or misplaced block types (document, server tools, tool_use in a user turn,
-//   tool_result in an assistant turn, images in a tool_result or an assistant turn), image
-//   sources other than base64 and url, non-object tool inputs, tools other than client (custom)
-//   tools. Members with no OpenAI equivalent that only tune the answer (top_k, thinking,
-//   service_tier, container, ...) are ignored: the answer is still a valid Messages answer.
+// - `thinking` -> `reasoning_effort` when AnthropicInboundOptions::reasoning_effort says the
+//   engine takes one: enabled by budget_tokens (< 8192 "low", < 24576 "medium", else "high"),
+//   adaptive by output_config.effort (low/medium/high, "max" as "high"; none: nothing), disabled:
+//   nothing; without thinking, output_config.effort alone. The answer shows the engine's
+//   reasoning as thinking only when thinking is asked for (anthropic_thinking_requested);
+// - `output_config.format` (`{type: json_schema, schema}`) -> `response_format` json_schema
+//   (name "output", strict);
+// - ignored, as they only tune the answer or the provider's own machinery and the answer is
+//   still a valid Messages answer without them: `cache_control` (anywhere), `context_management`
+//   (the engine gets the history as sent), the rest of `output_config`, top_k, service_tier,
+//   container, mcp_servers, inference_geo and members unknown to this code;
+// - rejected (HTTP 400, invalid_request_error) in the wording of Anthropic's own validator
+//   (`<dotted path>: <reason>`: "model: Field required", "max_tokens: Input should be greater
+//   than or equal to 1", "messages: at least one message is required", "messages.1.role: Input
+//   should be 'user', 'assistant' or 'system'", "messages.0.content.2: Input tag 'x' found
+//   using 'type' does not match any of the expected tags: ...", "tools.0.custom.input_schema:
+//   Field required", "stream: Input should be a valid boolean", ...) for the shapes Anthropic
+//   would refuse that this code reads; and, in plain words naming the path, what Anthropic takes
+//   but this lane cannot carry (PDF and file documents, search results and other blocks an OpenAI
+//   engine cannot read, file image sources, tool_choice naming a server tool).
 //
 // Response and stream: see openai_to_anthropic_response() and AnthropicStreamWriter.
 //
@@ -60,21 +89,53 @@ class object;
 
 namespace sb::adapters {
 
+/// What the translated lane knows of the engine behind it (the gateway fills it from the chosen
+/// backend's configuration).
+struct AnthropicInboundOptions {
+  /// The engine takes `reasoning_content` on assistant messages (and so gets the history's
+  /// thinking text back). Off: thinking blocks are dropped.
+  bool reasoning_content = false;
+  /// The engine takes `reasoning_effort` (a reasoning model). Off: thinking and
+  /// output_config.effort send nothing.
+  bool reasoning_effort = false;
+  /// The backend's max_output_tokens; max_tokens above it is lowered to it. 0: no cap.
+  std::uint64_t max_tokens_cap = 0;
+};
+
 /// Translates a client's Anthropic Messages request body into an OpenAI chat-completions request
-/// body (JSON text). On an invalid shape returns nullopt and sets `error` to a message naming the
-/// member (e.g. "messages[1].content[0]: unknown block type 'document'"); the caller answers 400
-/// with openai_error_to_anthropic-style invalid_request_error. Thread-safe (pure).
+/// body (JSON text). On an invalid shape returns nullopt and sets `error` to a message in
+/// Anthropic's wording naming the member (e.g. "messages.1.content.0.text: Field required"); the
+/// caller answers 400 invalid_request_error in Anthropic's shape. Thread-safe (pure).
 std::optional<std::string> anthropic_to_openai_request(const boost::json::object& anthropic_body,
-                                                       std::string& error);
+                                                       std::string& error,
+                                                       const AnthropicInboundOptions& options = {});
+
+/// The gateway's estimate of a count_tokens body's input tokens (POST /v1/messages/count_tokens
+/// routed to a backend that is not Anthropic-format; an Anthropic backend counts exactly, see
+/// anthropic_native.h): the body is checked and translated as a Messages request (max_tokens not
+/// required; thinking text included) and measured by collect_chat_facts'
+/// estimated_prompt_tokens (about four bytes per token plus a per-message overhead; images not
+/// counted). An estimate, not the model's tokenizer. nullopt with `error` (Anthropic's wording)
+/// when the body would be refused.
+std::optional<std::int64_t> anthropic_count_tokens_estimate(
+    const boost::json::object& anthropic_body, std::string& error);
+
+/// Whether the request asked to see thinking (`thinking.type` "enabled" or "adaptive", and not
+/// `display: "omitted"`, with which Anthropic returns thinking blocks without their text, which
+/// the gateway could not sign either): then the answer carries the engine's reasoning as a
+/// thinking block (see the answer functions).
+bool anthropic_thinking_requested(const boost::json::object& anthropic_body);
 
 /// Translates an OpenAI chat.completion (a 200 answer) into an Anthropic Message:
 /// `{id, type:"message", role:"assistant", model, content, stop_reason, stop_sequence:null,
-/// usage}`. `id` is "msg_" + the OpenAI id without its "chatcmpl-" prefix; `model` is the alias
-/// the client asked for. Content: the answer's text (and refusal text) as one text block when not
-/// empty, then one tool_use block per tool call (input = the parsed arguments; arguments that are
-/// not a JSON object, which a model can produce, become `{}` because Anthropic requires an object).
-/// Only the first choice is read. Reasoning text some backends add (reasoning_content) is dropped:
-/// Anthropic thinking blocks need a signature the gateway cannot produce.
+/// usage}`. `id`: an upstream id that already starts with "msg_" is kept, else "msg_" + the OpenAI
+/// id without its "chatcmpl-" prefix (so "chatcmpl-msg_01X" is "msg_01X", never "msg_msg_");
+/// `model` is the alias the client asked for. Content: the answer's text (and refusal text) as
+/// one text block when not empty, then one tool_use block per tool call (input = the parsed
+/// arguments; arguments that are not a JSON object, which a model can produce, become `{}`
+/// because Anthropic requires an object). Only the first choice is read. Reasoning text some
+/// backends add (`reasoning_content`, or `reasoning`) is dropped, as the client did not ask for
+/// thinking (see try_openai_to_anthropic_response for when it did).
 ///
 /// When the input is not a chat.completion object (no choices[0].message), returns an Anthropic
 /// error body (`"type":"error"`, api_error); use try_openai_to_anthropic_response to tell the
@@ -85,10 +146,16 @@ std::string openai_to_anthropic_response(std::string_view openai_chat_completion
 /// Same as openai_to_anthropic_response, but returns nullopt (and sets `error`) when the input
 /// cannot be read as a chat.completion, so the caller can answer 502. `cache_write`: prompt-cache
 /// writes the upstream reported that the OpenAI shape cannot carry (an Anthropic or Bedrock
-/// upstream's), for `cache_creation_input_tokens`; 0 keeps what the body says.
+/// upstream's), for `cache_creation_input_tokens`; 0 keeps what the body says. `thinking`: the
+/// request asked for thinking (anthropic_thinking_requested); then the message's
+/// `reasoning_content` (else `reasoning`) text comes first as a thinking block
+/// `{"type":"thinking","thinking":..,"signature":""}` (the gateway cannot sign; Anthropic SDKs
+/// accept the empty signature; sent back, it becomes reasoning_content again on this lane, and
+/// the native lane removes it before Anthropic sees it, see anthropic_native.h). Without it,
+/// reasoning is dropped.
 std::optional<std::string> try_openai_to_anthropic_response(
     std::string_view openai_chat_completion_json, std::string_view model, std::string& error,
-    std::int64_t cache_write = 0);
+    std::int64_t cache_write = 0, bool thinking = false);
 
 /// The Anthropic error `type` for an HTTP status (https://docs.anthropic.com/en/api/errors):
 /// 400 and other 4xx -> invalid_request_error, 401 authentication_error, 403 permission_error,
@@ -108,11 +175,17 @@ std::string openai_error_to_anthropic(unsigned status, std::string_view openai_e
 /// (https://docs.anthropic.com/en/docs/build-with-claude/streaming), each written as
 /// `event: NAME\ndata: {...}\n\n`:
 ///
-/// - `message_start` when the first chunk arrives. Anthropic reports input tokens at the start,
-///   but an OpenAI stream reports usage only at its end, so message_start carries
-///   `input_tokens` = the estimate given to the constructor (0 by default) unless that first chunk
-///   already carries usage; the true counts (input_tokens, cache_read_input_tokens,
-///   output_tokens) come in `message_delta`, whose usage Anthropic SDKs take as final;
+/// - `message_start` when the first chunk arrives, its `id` as the answer's (see
+///   openai_to_anthropic_response). Anthropic reports input tokens at the start, but an OpenAI
+///   stream reports usage only at its end, so message_start carries, in this order of
+///   preference: the usage of that first chunk when it has one, the upstream's own count given
+///   to set_upstream_input() before the first chunk, else the estimate given to the constructor
+///   (0 by default); the true counts (input_tokens, cache_read_input_tokens, output_tokens) come
+///   in `message_delta`, whose usage Anthropic SDKs take as final;
+/// - when the request asked for thinking (constructor), `reasoning_content` (or `reasoning`)
+///   deltas -> a thinking block: `content_block_start` `{"type":"thinking","thinking":"",
+///   "signature":""}`, `thinking_delta` deltas, `content_block_stop` (no signature_delta: the
+///   SDKs' accumulators keep the start's empty signature). Without thinking they are dropped;
 /// - one content block per text or tool-call segment, numbered 0, 1, ... in order:
 ///   `content_block_start` (text: `{"type":"text","text":""}`; tool call: `{"type":"tool_use",
 ///   "id","name","input":{}}`), `content_block_delta` (`text_delta`, or `input_json_delta` with
@@ -131,8 +204,10 @@ std::string openai_error_to_anthropic(unsigned status, std::string_view openai_e
 class AnthropicStreamWriter {
  public:
   /// `model`: the alias the client asked for. `estimated_input_tokens`: the gateway's pre-dispatch
-  /// prompt estimate for message_start (0 when unknown).
-  explicit AnthropicStreamWriter(std::string_view model, std::int64_t estimated_input_tokens = 0);
+  /// prompt estimate for message_start (0 when unknown). `thinking`: the request asked for
+  /// thinking (anthropic_thinking_requested), so reasoning deltas become a thinking block.
+  explicit AnthropicStreamWriter(std::string_view model, std::int64_t estimated_input_tokens = 0,
+                                 bool thinking = false);
 
   /// Feeds relayed OpenAI SSE bytes; appends Anthropic SSE bytes to `out`. Returns false once the
   /// stream failed (an error event was appended); later calls append nothing and return false.
@@ -153,13 +228,20 @@ class AnthropicStreamWriter {
   /// Prompt-cache writes the upstream reported that the OpenAI chunks cannot carry, for
   /// `cache_creation_input_tokens` (call before feeding the usage chunk).
   void set_cache_write(std::int64_t n) { cache_write_ = n; }
+  /// The upstream's own input count, when the gateway learns it before the first chunk (e.g. an
+  /// Anthropic or Bedrock upstream's message_start, or a count_tokens answer), in the gateway's
+  /// units (input includes cached_input and cache_write); message_start reports it instead of
+  /// the estimate. Ignored once message_start was written.
+  void set_upstream_input(const Usage& u) { upstream_input_ = u; }
 
  private:
-  enum class BlockKind { none, text, tool };
+  enum class BlockKind { none, text, tool, thinking };
 
   bool on_event(const SseEvent& ev, std::string& out);
   void start_message(std::string_view openai_id, std::string& out);
   void on_text(std::string_view text, std::string& out);
+  void on_thinking(std::string_view text, std::string& out);
+  void open_block(BlockKind kind, std::string_view content_block, std::string& out);
   void on_tool_delta(const boost::json::object& call, std::string& out);
   void close_block(std::string& out);
   void complete(std::string& out);
@@ -181,6 +263,8 @@ class AnthropicStreamWriter {
   std::string_view stop_reason_;          ///< points at a literal; empty until a finish_reason
   std::optional<Usage> usage_;
   std::int64_t cache_write_ = 0;
+  std::optional<Usage> upstream_input_;
+  bool thinking_ = false;
 };
 
 }  // namespace sb::adapters

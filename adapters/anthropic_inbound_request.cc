@@ -1,6 +1,9 @@
 // The Messages API inbound: an Anthropic request → an OpenAI chat request
-// (anthropic_to_openai_request). The answer's way back is in anthropic_inbound_response.cc.
+// (anthropic_to_openai_request): the conversation. The request's other members and the error
+// wording are in anthropic_inbound_options.cc; the answer's way back is in
+// anthropic_inbound_response.cc.
 #include "adapters/anthropic_inbound.h"
+#include "adapters/anthropic_inbound_internal.h"
 
 #include <algorithm>
 #include <charconv>
@@ -16,6 +19,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/chat_facts.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
@@ -26,13 +30,35 @@ namespace sb::adapters {
 namespace {
 
 namespace json = boost::json;
+using namespace anthropic_inbound;
+
+/// Content blocks of a Messages request (https://docs.anthropic.com/en/api/messages).
+constexpr std::string_view kBlockTags =
+    "'text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', "
+    "'tool_use', 'tool_result', 'server_tool_use', 'web_search_tool_result', "
+    "'web_fetch_tool_result', 'code_execution_tool_result', 'mcp_tool_use', 'mcp_tool_result', "
+    "'container_upload'";
+
+bool known_block(std::string_view type) {
+  // Each tag is quoted in kBlockTags: find "'<type>'" without building it.
+  for (std::size_t pos = kBlockTags.find(type); pos != std::string_view::npos;
+       pos = kBlockTags.find(type, pos + 1)) {
+    if (pos > 0 && kBlockTags[pos - 1] == '\'' && pos + type.size() < kBlockTags.size() &&
+        kBlockTags[pos + type.size()] == '\'') {
+      return true;
+    }
+  }
+  return type.ends_with("_tool_result");
+}
+
+/// A block Anthropic knows but this lane cannot carry to an OpenAI-format engine.
+bool not_translatable(std::string& error, const std::string& where, std::string_view type) {
+  return fail(error, where + ": '" + std::string(type) +
+                         "' blocks cannot be sent to an OpenAI-format backend (route the request "
+                         "to an Anthropic backend to use them)");
+}
 
 // ---- small JSON helpers --------------------------------------------------------------------
-
-bool fail(std::string& error, std::string message) {
-  error = std::move(message);
-  return false;
-}
 
 json::object text_part(std::string_view text) {
   return json::object{{"type", "text"}, {"text", text}};
@@ -54,9 +80,13 @@ json::value content_from_parts(json::array&& parts) {
 const json::object* block_at(const json::array& blocks, std::size_t k, const std::string& where,
                              std::string_view& type, std::string& error) {
   const json::object* block = blocks[k].if_object();
-  type = block != nullptr ? string_member(*block, "type") : std::string_view();
-  if (block == nullptr || type.empty()) {
-    fail(error, where + ": must be an object with a string type");
+  if (block == nullptr) {
+    expected(error, where, "a valid dictionary");
+    return nullptr;
+  }
+  type = string_member(*block, "type");
+  if (type.empty()) {
+    fail(error, where + ": Unable to extract tag using discriminator 'type'");
     return nullptr;
   }
   return block;
@@ -65,15 +95,10 @@ const json::object* block_at(const json::array& blocks, std::size_t k, const std
 /// A text block's text.
 bool block_text(const json::object& block, const std::string& where, std::string_view& text,
                 std::string& error) {
-  const json::value* t = block.if_contains("text");
-  if (t == nullptr || !t->is_string()) {
-    return fail(error, where + ".text: must be a string");
-  }
-  text = view(t->get_string());
-  return true;
+  return string_at(block.if_contains("text"), where + ".text", text, error);
 }
 
-// ---- request -------------------------------------------------------------------------------
+// ---- request blocks ------------------------------------------------------------------------
 
 /// An image block as an image_url part
 /// (https://docs.anthropic.com/en/docs/build-with-claude/vision#base64-encoded-image-example).
@@ -82,65 +107,144 @@ bool image_part(const json::object& block, const std::string& where, json::array
   const json::value* s = member(block, "source");
   const json::object* source = s != nullptr ? s->if_object() : nullptr;
   if (source == nullptr) {
-    return fail(error, where + ".source: must be an object");
+    return s == nullptr ? required(error, where + ".source")
+                        : expected(error, where + ".source", "a valid dictionary");
   }
   const std::string_view type = string_member(*source, "type");
   std::string url;
   if (type == "base64") {
-    const std::string_view media_type = string_member(*source, "media_type");
-    const std::string_view data = string_member(*source, "data");
-    if (media_type.empty() || data.empty()) {
-      return fail(error, where + ".source: base64 images need media_type and data");
+    std::string_view media_type;
+    std::string_view data;
+    if (!string_at(member(*source, "media_type"), where + ".source.base64.media_type", media_type,
+                   error) ||
+        !string_at(member(*source, "data"), where + ".source.base64.data", data, error)) {
+      return false;
     }
     url.reserve(media_type.size() + data.size() + 13);
     url.append("data:").append(media_type).append(";base64,").append(data);
   } else if (type == "url") {
-    url = string_member(*source, "url");
-    if (url.empty()) {
-      return fail(error, where + ".source.url: must be a non-empty string");
+    std::string_view u;
+    if (!string_at(member(*source, "url"), where + ".source.url.url", u, error)) {
+      return false;
     }
+    url = u;
+  } else if (type == "file") {
+    return fail(error, where +
+                           ".source: file sources (the Files API) cannot be sent to an "
+                           "OpenAI-format backend");
   } else {
-    return fail(error, where + ".source.type: '" + std::string(type) +
-                           "' is not supported (supported: base64, url)");
+    return unknown_tag(error, where + ".source", type, "'base64', 'url', 'file'");
   }
   parts.push_back(json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}});
   return true;
 }
 
-/// A tool_result block as an OpenAI `tool` message. Its content is a string or text blocks
-/// (joined by newlines: OpenAI tool messages carry text only).
+/// A document block (https://docs.anthropic.com/en/docs/build-with-claude/pdf-support,
+/// .../citations#plain-text-documents) as one text part: "Document: <title>\n\n" when titled,
+/// then "<context>\n\n" when given, then the text. Plain-text and content sources carry text the
+/// engine can read; PDFs (base64 or URL) and Files API sources would need a PDF reader the
+/// gateway does not have, so they are refused rather than silently lost.
+bool document_part(const json::object& block, const std::string& where, json::array& parts,
+                   std::string& error) {
+  const json::object* source = object_member(block, "source");
+  if (source == nullptr) {
+    return required(error, where + ".source");
+  }
+  const std::string_view type = string_member(*source, "type");
+  std::string text;
+  if (const std::string_view title = string_member(block, "title"); !title.empty()) {
+    text.append("Document: ").append(title).append("\n\n");
+  }
+  if (const std::string_view context = string_member(block, "context"); !context.empty()) {
+    text.append(context).append("\n\n");
+  }
+  if (type == "text") {
+    std::string_view data;
+    if (!string_at(member(*source, "data"), where + ".source.text.data", data, error)) {
+      return false;
+    }
+    text += data;
+  } else if (type == "content") {
+    const json::value* c = member(*source, "content");
+    if (c != nullptr && c->is_string()) {
+      text += view(c->get_string());
+    } else if (const json::array* blocks = c != nullptr ? c->if_array() : nullptr) {
+      for (std::size_t k = 0; k < blocks->size(); ++k) {
+        std::string_view t;
+        const json::object* b = (*blocks)[k].if_object();
+        if (b == nullptr || string_member(*b, "type") != "text") {
+          return fail(error, at(where + ".source.content", k) +
+                                 ": only text blocks can be sent to an OpenAI-format backend");
+        }
+        if (!block_text(*b, at(where + ".source.content", k), t, error)) {
+          return false;
+        }
+        text.append(k == 0 ? "" : "\n").append(t);
+      }
+    } else {
+      return expected(error, where + ".source.content.content", "a valid list");
+    }
+  } else if (type == "base64" || type == "url" || type == "file") {
+    return fail(error, where +
+                           ": PDF and file documents cannot be sent to an OpenAI-format "
+                           "backend (it reads no PDFs); send the document's text, or route "
+                           "the request to an Anthropic backend");
+  } else {
+    return unknown_tag(error, where + ".source", type,
+                       "'base64', 'text', 'content', 'url', 'file'");
+  }
+  parts.push_back(text_part(text));
+  return true;
+}
+
+/// A tool_result block as an OpenAI `tool` message. Its content is a string or blocks: text
+/// blocks joined by newlines (OpenAI tool messages carry text only); image blocks cannot go in a
+/// tool message, so they go to `images` (the user message that follows the tool messages),
+/// after a text part naming the call. `is_error: true` prefixes the text with "Error: " ("Error"
+/// alone when there is no text) so the model still sees that the tool failed.
 bool tool_message(const json::object& block, const std::string& where, json::array& out,
-                  std::string& error) {
-  const std::string_view id = string_member(block, "tool_use_id");
-  if (id.empty()) {
-    return fail(error, where + ".tool_use_id: must be a non-empty string");
+                  json::array& images, std::string& error) {
+  std::string_view id;
+  if (!string_at(member(block, "tool_use_id"), where + ".tool_use_id", id, error)) {
+    return false;
   }
   std::string text;
+  json::array image_parts;
   if (const json::value* c = member(block, "content")) {
     if (c->is_string()) {
       text = view(c->get_string());
     } else if (const json::array* blocks = c->if_array()) {
       for (std::size_t k = 0; k < blocks->size(); ++k) {
-        const std::string at = where + ".content[" + std::to_string(k) + "]";
+        const std::string where_k = at(where + ".content", k);
         std::string_view type;
-        const json::object* b = block_at(*blocks, k, at, type, error);
+        const json::object* b = block_at(*blocks, k, where_k, type, error);
         if (b == nullptr) {
           return false;
         }
-        if (type != "text") {
-          return fail(error, at + ": only text blocks are supported in a tool_result");
-        }
         std::string_view t;
-        if (!block_text(*b, at, t, error)) {
+        if (type == "image") {
+          if (!image_part(*b, where_k, image_parts, error)) {
+            return false;
+          }
+        } else if (type != "text") {
+          return not_translatable(error, where_k, type);
+        } else if (!block_text(*b, where_k, t, error)) {
           return false;
+        } else {
+          text.append(text.empty() ? "" : "\n").append(t);
         }
-        if (!text.empty()) {
-          text += '\n';
-        }
-        text += t;
       }
     } else {
-      return fail(error, where + ".content: must be a string or an array of blocks");
+      return expected(error, where + ".content", "a valid list");
+    }
+  }
+  if (is_true(member(block, "is_error"))) {
+    text = text.empty() ? std::string("Error") : "Error: " + text;
+  }
+  if (!image_parts.empty()) {
+    images.push_back(text_part("Image from the result of tool call " + std::string(id) + ":"));
+    for (json::value& p : image_parts) {
+      images.push_back(std::move(p));
     }
   }
   out.push_back(json::object{{"role", "tool"}, {"tool_call_id", id}, {"content", text}});
@@ -153,24 +257,28 @@ template <class Each>
 bool walk_blocks(const json::array& blocks, const std::string& where, json::array& parts,
                  std::string& error, Each&& each) {
   for (std::size_t k = 0; k < blocks.size(); ++k) {
-    const std::string at = where + "[" + std::to_string(k) + "]";
+    const std::string where_k = at(where, k);
     std::string_view type;
-    const json::object* block = block_at(blocks, k, at, type, error);
+    const json::object* block = block_at(blocks, k, where_k, type, error);
     if (block == nullptr) {
       return false;
     }
     if (type == "text") {
       std::string_view text;
-      if (!block_text(*block, at, text, error)) {
+      if (!block_text(*block, where_k, text, error)) {
         return false;
       }
       parts.push_back(text_part(text));
-    } else if (!each(*block, at, type)) {
+    } else if (!known_block(type)) {
+      return unknown_tag(error, where_k, type, kBlockTags);
+    } else if (!each(*block, where_k, type)) {
       return false;
     }
   }
   return true;
 }
+
+// ---- turns ---------------------------------------------------------------------------------
 
 /// A turn's content when it is a string: one message of `role` with it, and true.
 bool string_turn(const json::value& content, std::string_view role, json::array& out) {
@@ -181,8 +289,16 @@ bool string_turn(const json::value& content, std::string_view role, json::array&
   return true;
 }
 
+/// Blocks of an assistant turn that only an Anthropic backend can take back: the calls and
+/// results of Anthropic's server tools (web search, web fetch, code execution, tool search, MCP
+/// connector). They are dropped on this lane: the engine did not make those calls, and the
+/// assistant's text that used their results stays in the history.
+bool server_tool_block(std::string_view type) {
+  return type == "server_tool_use" || type == "mcp_tool_use" || type.ends_with("_tool_result");
+}
+
 /// A user turn: its tool_result blocks as tool messages first (OpenAI wants them right after the
-/// assistant's tool_calls), then the rest as one user message.
+/// assistant's tool_calls), then the rest (and images from tool results) as one user message.
 bool user_turn(const json::value& content, const std::string& where, json::array& out,
                std::string& error) {
   if (string_turn(content, "user", out)) {
@@ -190,23 +306,34 @@ bool user_turn(const json::value& content, const std::string& where, json::array
   }
   const json::array* blocks = content.if_array();
   if (blocks == nullptr) {
-    return fail(error, where + ": must be a string or an array of content blocks");
+    return expected(error, where, "a valid list");
   }
   json::array parts;
+  json::array tool_images;
   bool had_tool_results = false;
-  const auto each = [&](const json::object& block, const std::string& at, std::string_view type) {
+  const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
     if (type == "image") {
-      return image_part(block, at, parts, error);
+      return image_part(block, w, parts, error);
+    }
+    if (type == "document") {
+      return document_part(block, w, parts, error);
     }
     if (type == "tool_result") {
       had_tool_results = true;
-      return tool_message(block, at, out, error);
+      return tool_message(block, w, out, tool_images, error);
     }
-    return fail(error,
-                at + ": block type '" + std::string(type) + "' is not supported in a user message");
+    if (type == "tool_use" || type == "thinking" || type == "redacted_thinking" ||
+        server_tool_block(type)) {
+      return fail(
+          error, w + ": '" + std::string(type) + "' blocks are only allowed in assistant messages");
+    }
+    return not_translatable(error, w, type);
   };
   if (!walk_blocks(*blocks, where, parts, error, each)) {
     return false;
+  }
+  for (json::value& p : tool_images) {
+    parts.push_back(std::move(p));
   }
   if (!parts.empty() || !had_tool_results) {
     out.push_back(
@@ -216,16 +343,20 @@ bool user_turn(const json::value& content, const std::string& where, json::array
 }
 
 /// A tool_use block as an OpenAI tool call (its input, an object, as the arguments text).
-bool tool_call(const json::object& block, const std::string& at, json::array& calls,
+bool tool_call(const json::object& block, const std::string& where, json::array& calls,
                std::string& error) {
-  const std::string_view id = string_member(block, "id");
-  const std::string_view name = string_member(block, "name");
-  const json::value* input = block.if_contains("input");
-  if (id.empty() || name.empty()) {
-    return fail(error, at + ": tool_use needs a non-empty id and name");
+  std::string_view id;
+  std::string_view name;
+  if (!string_at(member(block, "id"), where + ".id", id, error) ||
+      !string_at(member(block, "name"), where + ".name", name, error)) {
+    return false;
   }
-  if (input == nullptr || !input->is_object()) {
-    return fail(error, at + ".input: must be an object");
+  const json::value* input = block.if_contains("input");
+  if (input == nullptr) {
+    return required(error, where + ".input");
+  }
+  if (!input->is_object()) {
+    return expected(error, where + ".input", "a valid dictionary");
   }
   calls.push_back(json::object{
       {"id", id},
@@ -234,27 +365,36 @@ bool tool_call(const json::object& block, const std::string& at, json::array& ca
   return true;
 }
 
-/// An assistant turn: text blocks as content, tool_use blocks as tool_calls.
-bool assistant_turn(const json::value& content, const std::string& where, json::array& out,
-                    std::string& error) {
+/// An assistant turn: text blocks as content, tool_use blocks as tool_calls, thinking text as
+/// `reasoning_content` when the engine takes it back (options), else dropped.
+bool assistant_turn(const json::value& content, const std::string& where,
+                    const AnthropicInboundOptions& options, json::array& out, std::string& error) {
   if (string_turn(content, "assistant", out)) {
     return true;
   }
   const json::array* blocks = content.if_array();
   if (blocks == nullptr) {
-    return fail(error, where + ": must be a string or an array of content blocks");
+    return expected(error, where, "a valid list");
   }
   json::array parts;
   json::array calls;
-  const auto each = [&](const json::object& block, const std::string& at, std::string_view type) {
+  std::string reasoning;
+  const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
     if (type == "tool_use") {
-      return tool_call(block, at, calls, error);
+      return tool_call(block, w, calls, error);
     }
-    if (type == "thinking" || type == "redacted_thinking") {
-      return true;  // OpenAI has no way to send reasoning back; the model does not need it.
+    if (type == "thinking") {
+      reasoning += string_member(block, "thinking");
+      return true;
     }
-    return fail(error, at + ": block type '" + std::string(type) +
-                           "' is not supported in an assistant message");
+    if (type == "redacted_thinking" || server_tool_block(type)) {
+      return true;  // encrypted, or Anthropic's own: nothing an OpenAI engine can read
+    }
+    if (type == "tool_result" || type == "image" || type == "document") {
+      return fail(error,
+                  w + ": '" + std::string(type) + "' blocks are only allowed in user messages");
+    }
+    return not_translatable(error, w, type);
   };
   if (!walk_blocks(*blocks, where, parts, error, each)) {
     return false;
@@ -268,11 +408,13 @@ bool assistant_turn(const json::value& content, const std::string& where, json::
   if (!calls.empty()) {
     msg["tool_calls"] = std::move(calls);
   }
+  if (options.reasoning_content && !reasoning.empty()) {
+    msg["reasoning_content"] = reasoning;
+  }
   out.push_back(std::move(msg));
   return true;
 }
 
-/// `system`: a string or an array of text blocks, as one system message.
 // `system` (or a system turn's content at `where`): a string or text blocks, as one OpenAI
 // system message in place.
 bool system_message(const json::value& system, const std::string& where, json::array& out,
@@ -285,21 +427,21 @@ bool system_message(const json::value& system, const std::string& where, json::a
   }
   const json::array* blocks = system.if_array();
   if (blocks == nullptr) {
-    return fail(error, where + ": must be a string or an array of text blocks");
+    return expected(error, where, "a valid list");
   }
   json::array parts;
   for (std::size_t k = 0; k < blocks->size(); ++k) {
-    const std::string at = where + "[" + std::to_string(k) + "]";
+    const std::string where_k = at(where, k);
     std::string_view type;
-    const json::object* block = block_at(*blocks, k, at, type, error);
+    const json::object* block = block_at(*blocks, k, where_k, type, error);
     if (block == nullptr) {
       return false;
     }
     if (type != "text") {
-      return fail(error, at + ": only text blocks are allowed in a system prompt");
+      return expected(error, where_k + ".type", "'text'");
     }
     std::string_view text;
-    if (!block_text(*block, at, text, error)) {
+    if (!block_text(*block, where_k, text, error)) {
       return false;
     }
     parts.push_back(text_part(text));
@@ -311,81 +453,38 @@ bool system_message(const json::value& system, const std::string& where, json::a
   return true;
 }
 
-bool convert_tools(const json::value& tools, json::array& out, std::string& error) {
-  const json::array* list = tools.if_array();
-  if (list == nullptr) {
-    return fail(error, "tools: must be an array");
+/// One turn of `messages` at `where`.
+bool convert_turn(const json::value& turn_value, const std::string& where,
+                  const AnthropicInboundOptions& options, json::array& messages,
+                  std::string& error) {
+  const json::object* turn = turn_value.if_object();
+  if (turn == nullptr) {
+    return expected(error, where, "a valid dictionary");
   }
-  for (std::size_t k = 0; k < list->size(); ++k) {
-    const std::string at = "tools[" + std::to_string(k) + "]";
-    const json::object* tool = (*list)[k].if_object();
-    if (tool == nullptr) {
-      return fail(error, at + ": must be an object");
-    }
-    // Client tools have no type or "custom"; the others are Anthropic-hosted tools
-    // (web_search_..., bash_..., text_editor_...) that only Anthropic can run.
-    if (const std::string_view type = string_member(*tool, "type");
-        !type.empty() && type != "custom") {
-      return fail(error, at + ": tool type '" + std::string(type) + "' is not supported");
-    }
-    const std::string_view name = string_member(*tool, "name");
-    if (name.empty()) {
-      return fail(error, at + ".name: must be a non-empty string");
-    }
-    const json::value* schema = member(*tool, "input_schema");
-    if (schema == nullptr || !schema->is_object()) {
-      return fail(error, at + ".input_schema: must be a JSON Schema object");
-    }
-    json::object fn{{"name", name}};
-    if (const std::string_view d = string_member(*tool, "description"); !d.empty()) {
-      fn["description"] = d;
-    }
-    fn["parameters"] = *schema;
-    out.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
+  const json::value* role = member(*turn, "role");
+  if (role == nullptr) {
+    return required(error, where + ".role");
   }
-  return true;
-}
-
-/// `tool_choice` (https://docs.anthropic.com/en/api/messages#body-tool-choice) into `out`.
-bool convert_tool_choice(const json::value& choice, bool has_tools, json::object& out,
-                         std::string& error) {
-  const json::object* c = choice.if_object();
-  if (c == nullptr) {
-    return fail(error, "tool_choice: must be an object");
+  const std::string_view r = role->is_string() ? view(role->get_string()) : std::string_view();
+  const json::value* content = member(*turn, "content");
+  if (r == "system") {
+    // A system turn inside the conversation (Claude Code sends them, some carrying only
+    // output_config): kept in its place as an OpenAI system message; no content adds nothing.
+    return content == nullptr || system_message(*content, where + ".content", messages, error);
   }
-  const std::string_view type = string_member(*c, "type");
-  json::value mapped;
-  if (type == "auto") {
-    mapped = "auto";
-  } else if (type == "any") {
-    mapped = "required";
-  } else if (type == "none") {
-    mapped = "none";
-  } else if (type == "tool") {
-    const std::string_view name = string_member(*c, "name");
-    if (name.empty()) {
-      return fail(error, "tool_choice.name: must be a non-empty string");
-    }
-    mapped = json::object{{"type", "function"}, {"function", json::object{{"name", name}}}};
-  } else {
-    return fail(error, "tool_choice.type: must be one of auto, any, tool, none");
+  if (r != "user" && r != "assistant") {
+    return expected(error, where + ".role", "'user', 'assistant' or 'system'");
   }
-  if (!has_tools) {
-    if (type == "any" || type == "tool") {
-      return fail(error, "tool_choice: requires tools");
-    }
-    return true;  // OpenAI rejects tool_choice without tools; auto and none say nothing then.
+  if (content == nullptr) {
+    return required(error, where + ".content");
   }
-  out["tool_choice"] = std::move(mapped);
-  if (const json::value* d = member(*c, "disable_parallel_tool_use");
-      d != nullptr && d->is_bool() && d->get_bool() && type != "none") {
-    out["parallel_tool_calls"] = false;
-  }
-  return true;
+  return r == "user" ? user_turn(*content, where + ".content", messages, error)
+                     : assistant_turn(*content, where + ".content", options, messages, error);
 }
 
 /// `system` and the turns as OpenAI messages; at least one user or assistant turn.
-bool convert_conversation(const json::object& body, const json::array& turns, json::array& messages,
+bool convert_conversation(const json::object& body, const json::array& turns,
+                          const AnthropicInboundOptions& options, json::array& messages,
                           std::string& error) {
   if (const json::value* system = member(body, "system")) {
     if (!system_message(*system, "system", messages, error)) {
@@ -393,126 +492,78 @@ bool convert_conversation(const json::object& body, const json::array& turns, js
     }
   }
   for (std::size_t k = 0; k < turns.size(); ++k) {
-    const std::string at = "messages[" + std::to_string(k) + "]";
-    const json::object* turn = turns[k].if_object();
-    const json::value* content = turn != nullptr ? member(*turn, "content") : nullptr;
-    if (turn != nullptr && string_member(*turn, "role") == "system") {
-      // A system turn inside the conversation (Claude Code sends them, some carrying no text):
-      // kept in its place as an OpenAI system message; one without content adds nothing.
-      if (content != nullptr && !content->is_null() &&
-          !system_message(*content, at + ".content", messages, error)) {
-        return false;
-      }
-      continue;
-    }
-    if (turn == nullptr || content == nullptr) {
-      return fail(error, at + ": must be an object with role and content");
-    }
-    const std::string_view role = string_member(*turn, "role");
-    if (role == "user") {
-      if (!user_turn(*content, at + ".content", messages, error)) {
-        return false;
-      }
-    } else if (role == "assistant") {
-      if (!assistant_turn(*content, at + ".content", messages, error)) {
-        return false;
-      }
-    } else {
-      return fail(error, at + ".role: must be user, assistant or system");
+    if (!convert_turn(turns[k], at("messages", k), options, messages, error)) {
+      return false;
     }
   }
   if (std::none_of(messages.begin(), messages.end(), [](const json::value& v) {
         const json::string* role = v.as_object().at("role").if_string();
         return role != nullptr && *role != "system";
       })) {
-    return fail(error, "messages: must have a user or assistant turn");
+    return fail(error, "messages: at least one user or assistant message is required");
   }
   return true;
 }
 
-/// `stop_sequences`, `stream`, `tools`, `tool_choice` and `metadata.user_id` into `out`;
-/// `temperature` and `top_p` into `sampling`. Checked in that order (stop_sequences, sampling,
-/// then the rest), so the first error reported stays the same.
-bool convert_options(const json::object& body, json::object& out, SamplingText& sampling,
-                     std::string& error) {
-  if (const json::value* stop = member(body, "stop_sequences")) {
-    const json::array* list = stop->if_array();
-    if (list == nullptr || !std::all_of(list->begin(), list->end(),
-                                        [](const json::value& s) { return s.is_string(); })) {
-      return fail(error, "stop_sequences: must be an array of strings");
-    }
-    if (!list->empty()) {
-      out["stop"] = *list;
-    }
-  }
-  if (!sampling.read(body, error)) {
-    return false;
-  }
-  if (const json::value* s = member(body, "stream")) {
-    if (!s->is_bool()) {
-      return fail(error, "stream: must be a boolean");
-    }
-    if (s->get_bool()) {
-      out["stream"] = true;
-      out["stream_options"] = json::object{{"include_usage", true}};
-    }
-  }
-  bool has_tools = false;
-  if (!put_tools(body, out, has_tools, [&](const json::value& tools, json::array& defs) {
-        return convert_tools(tools, defs, error);
-      })) {
-    return false;
-  }
-  if (const json::value* choice = member(body, "tool_choice")) {
-    if (!convert_tool_choice(*choice, has_tools, out, error)) {
-      return false;
-    }
-  }
-  if (const json::value* meta = member(body, "metadata")) {
-    if (!meta->is_object()) {
-      return fail(error, "metadata: must be an object");
-    }
-    if (const std::string_view user = string_member(meta->get_object(), "user_id"); !user.empty()) {
-      out["user"] = user;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
-std::optional<std::string> anthropic_to_openai_request(const json::object& body,
-                                                       std::string& error) {
-  const std::string_view model = string_member(body, "model");
-  if (model.empty()) {
-    error = "model: must be a non-empty string";
-    return std::nullopt;
-  }
-  const json::value* max_tokens = member(body, "max_tokens");
-  const std::optional<std::int64_t> max =
-      max_tokens != nullptr ? positive_integer(*max_tokens) : std::nullopt;
-  if (!max) {
-    error = "max_tokens: must be a positive integer";
+/// anthropic_to_openai_request, or (`counting`) its count_tokens variant without max_tokens.
+std::optional<std::string> translate_request(const json::object& body, std::string& error,
+                                             const AnthropicInboundOptions& options,
+                                             bool counting) {
+  std::string_view model;
+  std::int64_t max_tokens = 0;
+  if (!read_head(body, options, counting, model, max_tokens, error)) {
     return std::nullopt;
   }
   const json::value* m = member(body, "messages");
   const json::array* turns = m != nullptr ? m->if_array() : nullptr;
   if (turns == nullptr || turns->empty()) {
-    error = "messages: must be a non-empty array";
+    error = m == nullptr       ? "messages: Field required"
+            : turns == nullptr ? "messages: Input should be a valid list"
+                               : "messages: at least one message is required";
     return std::nullopt;
   }
   json::array messages;
-  if (!convert_conversation(body, *turns, messages, error)) {
+  if (!convert_conversation(body, *turns, options, messages, error)) {
     return std::nullopt;
   }
-  json::object out{{"model", model}, {"messages", std::move(messages)}, {"max_tokens", *max}};
+  json::object out{{"model", model}, {"messages", std::move(messages)}, {"max_tokens", max_tokens}};
   SamplingText sampling;
-  if (!convert_options(body, out, sampling, error)) {
+  if (!convert_options(body, out, sampling, error) ||
+      !convert_thinking(body, options, out, error) || !convert_output_format(body, out, error)) {
     return std::nullopt;
   }
   std::string text = json::serialize(out);
   sampling.write(text);
   return text;
+}
+
+}  // namespace
+
+bool anthropic_thinking_requested(const json::object& body) {
+  const json::object* thinking = object_member(body, "thinking");
+  if (thinking == nullptr || string_member(*thinking, "display") == "omitted") {
+    return false;
+  }
+  const std::string_view type = string_member(*thinking, "type");
+  return type == "enabled" || type == "adaptive";
+}
+
+std::optional<std::string> anthropic_to_openai_request(const json::object& body, std::string& error,
+                                                       const AnthropicInboundOptions& options) {
+  return translate_request(body, error, options, false);
+}
+
+std::optional<std::int64_t> anthropic_count_tokens_estimate(const json::object& body,
+                                                            std::string& error) {
+  AnthropicInboundOptions options;
+  options.reasoning_content = true;  // thinking text in history is prompt too
+  const std::optional<std::string> chat = translate_request(body, error, options, true);
+  if (!chat) {
+    return std::nullopt;
+  }
+  ChatFacts facts;
+  collect_chat_facts(json::parse(*chat).as_object(), facts);
+  return static_cast<std::int64_t>(facts.estimated_prompt_tokens);
 }
 
 }  // namespace sb::adapters

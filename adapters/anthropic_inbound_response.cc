@@ -43,12 +43,24 @@ std::string_view stop_reason(std::string_view finish_reason) {
   return "end_turn";  // stop, and anything a server invents
 }
 
+/// One "msg_" prefix whatever the upstream's id: "chatcmpl-X" -> "msg_X", "msg_X" and
+/// "chatcmpl-msg_X" (an Anthropic upstream through the translator) -> "msg_X".
 std::string message_id(std::string_view openai_id) {
   constexpr std::string_view kPrefix = "chatcmpl-";
   if (openai_id.starts_with(kPrefix)) {
     openai_id.remove_prefix(kPrefix.size());
   }
+  if (openai_id.starts_with("msg_") && openai_id.size() > 4) {
+    return std::string(openai_id);
+  }
   return "msg_" + std::string(openai_id.empty() ? std::string_view("unknown") : openai_id);
+}
+
+/// The reasoning text of an OpenAI message or delta: `reasoning_content` (vLLM, SGLang,
+/// llama.cpp, DeepSeek), else `reasoning` (Ollama, OpenRouter, newer vLLM).
+std::string_view reasoning_of(const json::object& o) {
+  const std::string_view r = string_member(o, "reasoning_content");
+  return r.empty() ? string_member(o, "reasoning") : r;
 }
 
 /// Anthropic's usage members (after the opening brace's position), from OpenAI counts.
@@ -139,10 +151,13 @@ bool is_zero_index(const json::value& v) {
   return false;
 }
 
-/// An OpenAI assistant message's text (refusal included) and tool calls as Anthropic content
-/// blocks; tool arguments that are not a JSON object read as `{}`.
-json::array content_blocks(const json::object& message) {
+/// An OpenAI assistant message's reasoning (when `thinking`), text (refusal included) and tool
+/// calls as Anthropic content blocks; tool arguments that are not a JSON object read as `{}`.
+json::array content_blocks(const json::object& message, bool thinking) {
   json::array content;
+  if (const std::string_view r = reasoning_of(message); thinking && !r.empty()) {
+    content.push_back(json::object{{"type", "thinking"}, {"thinking", r}, {"signature", ""}});
+  }
   std::string text = content_text(member(message, "content"));
   text += string_member(message, "refusal");
   if (!text.empty()) {
@@ -180,7 +195,8 @@ json::array content_blocks(const json::object& message) {
 std::optional<std::string> try_openai_to_anthropic_response(std::string_view body,
                                                             std::string_view model,
                                                             std::string& error,
-                                                            std::int64_t cache_write) {
+                                                            std::int64_t cache_write,
+                                                            bool thinking) {
   boost::system::error_code ec;
   const json::value v = json::parse(body, ec);
   const json::object* completion = !ec ? v.if_object() : nullptr;
@@ -195,7 +211,7 @@ std::optional<std::string> try_openai_to_anthropic_response(std::string_view bod
   }
   const json::object& message = m->get_object();
 
-  json::array content = content_blocks(message);
+  json::array content = content_blocks(message, thinking);
   Usage usage = usage_from_openai(v).value_or(Usage{});
   if (cache_write > 0) {
     usage.cache_write = cache_write;
@@ -252,12 +268,13 @@ std::string openai_error_to_anthropic(unsigned status, std::string_view body) {
 // ---- stream --------------------------------------------------------------------------------
 
 AnthropicStreamWriter::AnthropicStreamWriter(std::string_view model,
-                                             std::int64_t estimated_input_tokens)
+                                             std::int64_t estimated_input_tokens, bool thinking)
     : model_(model),
       estimated_input_(std::max<std::int64_t>(0, estimated_input_tokens)),
       // The bytes fed here are the OpenAI-wire relay of any provider, whose events are already
       // capped upstream (Gemini's at 16 MiB, the largest): the same cap here drops nothing.
-      parser_(16 * 1024 * 1024) {}
+      parser_(16 * 1024 * 1024),
+      thinking_(thinking) {}
 
 bool AnthropicStreamWriter::feed(std::string_view bytes, std::string& out) {
   if (failed_) {
@@ -338,6 +355,9 @@ bool AnthropicStreamWriter::on_event(const SseEvent& ev, std::string& out) {
     }
     if (const json::value* d = member(*choice, "delta"); d != nullptr && d->is_object()) {
       const json::object& delta = d->get_object();
+      if (thinking_) {
+        on_thinking(reasoning_of(delta), out);
+      }
       on_text(string_member(delta, "content"), out);
       on_text(string_member(delta, "refusal"), out);
       if (const json::value* tc = member(delta, "tool_calls"); tc != nullptr && tc->is_array()) {
@@ -359,10 +379,10 @@ void AnthropicStreamWriter::start_message(std::string_view openai_id, std::strin
   started_ = true;
   message_id_ = message_id(openai_id);
   Usage start;
-  if (usage_) {
-    start.input = usage_->input;
-    start.cached_input = usage_->cached_input;
-    start.cache_write = usage_->cache_write;
+  if (const std::optional<Usage>& known = usage_ ? usage_ : upstream_input_) {
+    start.input = known->input;
+    start.cached_input = known->cached_input;
+    start.cache_write = known->cache_write;
   } else {
     start.input = estimated_input_;
   }
@@ -374,20 +394,37 @@ void AnthropicStreamWriter::start_message(std::string_view openai_id, std::strin
              "message_start");
 }
 
+void AnthropicStreamWriter::open_block(BlockKind kind, std::string_view content_block,
+                                       std::string& out) {
+  close_block(out);
+  scratch_.assign(R"({"type":"content_block_start","index":)");
+  scratch_ += std::to_string(next_block_);
+  scratch_ += R"(,"content_block":)";
+  scratch_ += content_block;
+  scratch_ += '}';
+  append_sse(out, scratch_, "content_block_start");
+  open_ = kind;
+  ++next_block_;
+}
+
 void AnthropicStreamWriter::on_text(std::string_view text, std::string& out) {
   if (text.empty()) {
     return;
   }
   if (open_ != BlockKind::text) {
-    close_block(out);
-    append_sse(out,
-               "{\"type\":\"content_block_start\",\"index\":" + std::to_string(next_block_) +
-                   ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
-               "content_block_start");
-    open_ = BlockKind::text;
-    ++next_block_;
+    open_block(BlockKind::text, R"({"type":"text","text":""})", out);
   }
   block_delta(scratch_, next_block_ - 1, R"("type":"text_delta","text":)", text, out);
+}
+
+void AnthropicStreamWriter::on_thinking(std::string_view text, std::string& out) {
+  if (text.empty()) {
+    return;
+  }
+  if (open_ != BlockKind::thinking) {
+    open_block(BlockKind::thinking, R"({"type":"thinking","thinking":"","signature":""})", out);
+  }
+  block_delta(scratch_, next_block_ - 1, R"("type":"thinking_delta","thinking":)", text, out);
 }
 
 void AnthropicStreamWriter::on_tool_delta(const json::object& call, std::string& out) {

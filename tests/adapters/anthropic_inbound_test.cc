@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "tests/adapters/fixtures.h"
+
 namespace sb::adapters {
 namespace {
 
@@ -138,7 +140,7 @@ TEST(AnthropicInboundRequestTest, ToolUseAndToolResultRoundTrip) {
       {"id": "toolu_2", "type": "function",
        "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
     {"role": "tool", "tool_call_id": "toolu_1", "content": "18C, sunny"},
-    {"role": "tool", "tool_call_id": "toolu_2", "content": "timeout\nretry later"},
+    {"role": "tool", "tool_call_id": "toolu_2", "content": "Error: timeout\nretry later"},
     {"role": "user", "content": "Summarize."}])"));
 }
 
@@ -235,78 +237,414 @@ TEST(AnthropicInboundRequestTest, NonStreamRequestCarriesNoStreamOptions) {
   EXPECT_FALSE(out.as_object().contains("stream_options"));
 }
 
-TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedWithTheirPath) {
+/// The OpenAI body for a request that must translate with `options`, parsed.
+json::value translate_with(std::string_view anthropic, const AnthropicInboundOptions& options) {
+  std::string error;
+  const std::optional<std::string> out =
+      anthropic_to_openai_request(json::parse(anthropic).as_object(), error, options);
+  EXPECT_TRUE(out.has_value()) << error;
+  return out ? json::parse(*out) : json::value();
+}
+
+TEST(AnthropicInboundRequestTest, SystemTurnsInEveryPositionFoldInOrder) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [
+      {"role": "system", "content": "First."},
+      {"role": "system", "content": [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}],
+       "cache_control": {"type": "ephemeral"}},
+      {"role": "user", "content": "Hi"},
+      {"role": "system", "output_config": {"effort": "low"}},
+      {"role": "system", "content": []},
+      {"role": "assistant", "content": "Hello"},
+      {"role": "system", "content": "Last."}]})");
+  EXPECT_EQ(out.at("messages"), json::parse(R"([
+    {"role": "system", "content": "First."},
+    {"role": "system", "content": [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}]},
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello"},
+    {"role": "system", "content": "Last."}])"));
+}
+
+TEST(AnthropicInboundRequestTest, ThinkingGoesBackAsReasoningContentOnlyWhenTheEngineTakesIt) {
+  constexpr std::string_view kBody = R"({
+    "model": "m", "max_tokens": 100, "messages": [
+      {"role": "user", "content": "Hi"},
+      {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "Greet back. ", "signature": "EqQBsig=="},
+        {"type": "redacted_thinking", "data": "EmwKAhgB"},
+        {"type": "thinking", "thinking": "Briefly.", "signature": "Eq2"},
+        {"type": "text", "text": "Hello!"}]},
+      {"role": "user", "content": "Again"}]})";
+  AnthropicInboundOptions options;
+  options.reasoning_content = true;
+  EXPECT_EQ(translate_with(kBody, options).at("messages").at(1), json::parse(R"(
+    {"role": "assistant", "content": "Hello!", "reasoning_content": "Greet back. Briefly."})"));
+  EXPECT_EQ(translate(kBody).at("messages").at(1),
+            json::parse(R"({"role": "assistant", "content": "Hello!"})"));
+}
+
+TEST(AnthropicInboundRequestTest, ThinkingAndEffortMapToReasoningEffort) {
+  struct Case {
+    std::string_view members;
+    std::string_view effort;  // "" = no reasoning_effort
+  };
+  const Case cases[] = {
+      {R"("thinking": {"type": "enabled", "budget_tokens": 4000})", "low"},
+      {R"("thinking": {"type": "enabled", "budget_tokens": 8192})", "medium"},
+      {R"("thinking": {"type": "enabled", "budget_tokens": 10000})", "medium"},
+      {R"("thinking": {"type": "enabled", "budget_tokens": 31999})", "high"},
+      {R"("thinking": {"type": "disabled"}, "output_config": {"effort": "high"})", ""},
+      {R"("thinking": {"type": "adaptive"})", ""},
+      {R"("thinking": {"type": "adaptive"}, "output_config": {"effort": "max"})", "high"},
+      {R"("output_config": {"effort": "low"})", "low"},
+      {R"("output_config": {"effort": "extreme"})", ""},
+  };
+  AnthropicInboundOptions options;
+  options.reasoning_effort = true;
+  for (const Case& c : cases) {
+    const std::string body =
+        R"({"model": "m", "max_tokens": 64000, "messages": [{"role": "user", "content": "Hi"}], )" +
+        std::string(c.members) + "}";
+    const json::object out = translate_with(body, options).as_object();
+    if (c.effort.empty()) {
+      EXPECT_FALSE(out.contains("reasoning_effort")) << c.members;
+    } else {
+      EXPECT_EQ(out.at("reasoning_effort"), json::value(c.effort)) << c.members;
+    }
+    // An engine without reasoning gets none of it.
+    EXPECT_FALSE(translate(body).as_object().contains("reasoning_effort")) << c.members;
+  }
+}
+
+TEST(AnthropicInboundRequestTest, MaxTokensIsClampedToTheCap) {
+  constexpr std::string_view kBody =
+      R"({"model": "m", "max_tokens": 128000, "messages": [{"role": "user", "content": "Hi"}]})";
+  AnthropicInboundOptions options;
+  options.max_tokens_cap = 8192;
+  EXPECT_EQ(translate_with(kBody, options).at("max_tokens"), json::value(8192));
+  options.max_tokens_cap = 200000;
+  EXPECT_EQ(translate_with(kBody, options).at("max_tokens"), json::value(128000));
+  EXPECT_EQ(translate(kBody).at("max_tokens"), json::value(128000));
+}
+
+TEST(AnthropicInboundRequestTest, TextDocumentsBecomeTextParts) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+      {"type": "document", "title": "notes.txt", "context": "From the team wiki.",
+       "source": {"type": "text", "media_type": "text/plain", "data": "Ship on Friday."},
+       "citations": {"enabled": true}, "cache_control": {"type": "ephemeral"}},
+      {"type": "document", "source": {"type": "content", "content": [
+        {"type": "text", "text": "Part one."}, {"type": "text", "text": "Part two."}]}},
+      {"type": "document", "source": {"type": "content", "content": "Whole."}},
+      {"type": "text", "text": "Summarise."}]}]})");
+  EXPECT_EQ(out.at("messages").at(0).at("content"), json::parse(R"([
+    {"type": "text", "text": "Document: notes.txt\n\nFrom the team wiki.\n\nShip on Friday."},
+    {"type": "text", "text": "Part one.\nPart two."},
+    {"type": "text", "text": "Whole."},
+    {"type": "text", "text": "Summarise."}])"));
+}
+
+TEST(AnthropicInboundRequestTest, ToolResultErrorsAndImagesSurvive) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [
+      {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"p": "a.png"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "Bash", "input": {}}]},
+      {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+          {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVB="}}]},
+        {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": true}]}]})");
+  EXPECT_EQ(out.at("messages"), json::parse(R"([
+    {"role": "assistant", "content": null, "tool_calls": [
+      {"id": "toolu_1", "type": "function", "function": {"name": "Read", "arguments": "{\"p\":\"a.png\"}"}},
+      {"id": "toolu_2", "type": "function", "function": {"name": "Bash", "arguments": "{}"}}]},
+    {"role": "tool", "tool_call_id": "toolu_1", "content": ""},
+    {"role": "tool", "tool_call_id": "toolu_2", "content": "Error"},
+    {"role": "user", "content": [
+      {"type": "text", "text": "Image from the result of tool call toolu_1:"},
+      {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVB="}}]}])"));
+}
+
+TEST(AnthropicInboundRequestTest, ServerToolsAndTheirHistoryAreLeftOut) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [
+      {"role": "user", "content": "News?"},
+      {"role": "assistant", "content": [
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "news"}},
+        {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+        {"type": "text", "text": "Nothing new."}]},
+      {"role": "user", "content": "Thanks"}],
+    "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5},
+              {"type": "tool_search_tool_regex_20251119", "name": "tool_search"},
+              {"name": "Read", "input_schema": {"type": "object"}, "defer_loading": true,
+               "cache_control": {"type": "ephemeral"}}],
+    "tool_choice": {"type": "auto"},
+    "context_management": {"edits": [{"type": "clear_thinking_20251015"}]},
+    "cache_control": {"type": "ephemeral"}, "top_k": 5, "service_tier": "auto"})");
+  EXPECT_EQ(out.at("messages").at(1),
+            json::parse(R"({"role": "assistant", "content": "Nothing new."})"));
+  EXPECT_EQ(out.at("tools"), json::parse(R"([
+    {"type": "function", "function": {"name": "Read", "parameters": {"type": "object"}}}])"));
+  EXPECT_EQ(out.at("tool_choice"), json::value("auto"));
+  for (const char* dropped : {"context_management", "cache_control", "top_k", "service_tier"}) {
+    EXPECT_FALSE(out.as_object().contains(dropped)) << dropped;
+  }
+}
+
+TEST(AnthropicInboundRequestTest, OutputFormatBecomesResponseFormat) {
+  const json::value out = translate(R"({
+    "model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+    "output_config": {"effort": "low", "format": {"type": "json_schema",
+      "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}})");
+  EXPECT_EQ(out.at("response_format"), json::parse(R"({"type": "json_schema", "json_schema": {
+    "name": "output", "strict": true,
+    "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}})"));
+}
+
+TEST(AnthropicInboundRequestTest, ClaudeCodeBodyTranslatesOnceItsPdfIsGone) {
+  std::string body = test::read_fixture("anthropic/native/claude_code_request.json");
+  // With its PDF the request is refused, naming the block.
+  EXPECT_EQ(rejection(body).substr(0, 34), "messages.0.content.2: PDF and file");
+  const std::string pdf =
+      R"(,
+    {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQK"}})";
+  const std::size_t at = body.find(pdf);
+  ASSERT_NE(at, std::string::npos);
+  body.erase(at, pdf.size());
+  AnthropicInboundOptions options;
+  options.reasoning_content = true;
+  options.reasoning_effort = true;
+  options.max_tokens_cap = 32000;
+  const json::value out = translate_with(body, options);
+  EXPECT_EQ(out.at("max_tokens"), json::value(32000));
+  EXPECT_EQ(out.at("reasoning_effort"), json::value("high"));
+  const json::array& m = out.at("messages").as_array();
+  const char* roles[] = {"system", "user", "assistant", "tool", "system", "user"};
+  ASSERT_EQ(m.size(), 6u) << out;
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    EXPECT_EQ(m[i].at("role").as_string(), roles[i]) << i;
+  }
+  EXPECT_EQ(m[2].at("reasoning_content"), json::value("The user wants a summary."));
+  EXPECT_EQ(m[3].at("content"), json::value("Error: File does not exist."));
+  EXPECT_EQ(out.at("tools").as_array().size(), 2u);  // Read and NotebookEdit; server tools out
+}
+
+TEST(AnthropicInboundRequestTest, CountTokensEstimateNeedsNoMaxTokens) {
+  std::string error;
+  const std::string text(400, 'a');  // 400 bytes: about 100 tokens
+  const std::optional<std::int64_t> n = anthropic_count_tokens_estimate(
+      json::parse(R"({"model": "m", "messages": [{"role": "user", "content": ")" + text + R"("}]})")
+          .as_object(),
+      error);
+  ASSERT_TRUE(n.has_value()) << error;
+  EXPECT_GE(*n, 100);
+  EXPECT_LT(*n, 120);
+  // More text, more tokens.
+  const std::optional<std::int64_t> more = anthropic_count_tokens_estimate(
+      json::parse(R"({"model": "m", "system": ")" + text +
+                  R"(", "messages": [{"role": "user", "content": ")" + text + R"("}]})")
+          .as_object(),
+      error);
+  ASSERT_TRUE(more.has_value());
+  EXPECT_GE(*more, *n + 100);
+  EXPECT_FALSE(
+      anthropic_count_tokens_estimate(json::parse(R"({"model": "m"})").as_object(), error));
+  EXPECT_EQ(error, "messages: Field required");
+}
+
+TEST(AnthropicInboundRequestTest, ClaudeCodeCapturesTranslate) {
+  AnthropicInboundOptions options;
+  options.reasoning_effort = true;
+  options.max_tokens_cap = 16384;
+  // Turn 1: [user, system] (the system turn last, with output_config and cache_control).
+  json::value out =
+      translate_with(test::read_fixture("anthropic/native/claude_code_turn1.json"), options);
+  const char* roles1[] = {"system", "user", "system"};
+  json::array* m = &out.at("messages").as_array();
+  ASSERT_EQ(m->size(), 3u) << out;
+  for (std::size_t i = 0; i < m->size(); ++i) {
+    EXPECT_EQ(m->at(i).at("role").as_string(), roles1[i]) << i;
+  }
+  EXPECT_EQ(out.at("max_tokens"), json::value(16384));
+  EXPECT_EQ(out.at("reasoning_effort"), json::value("medium"));  // adaptive + effort medium
+  EXPECT_EQ(out.at("stream"), json::value(true));
+  EXPECT_EQ(out.at("tools").as_array().size(), 12u);  // defer_loading ignored: all declared
+  // Turn 2: [user, system, assistant tool_use, user tool_result (is_error false)].
+  out = translate_with(test::read_fixture("anthropic/native/claude_code_turn2.json"), options);
+  const char* roles2[] = {"system", "user", "system", "assistant", "tool"};
+  m = &out.at("messages").as_array();
+  ASSERT_EQ(m->size(), 5u) << out;
+  for (std::size_t i = 0; i < m->size(); ++i) {
+    EXPECT_EQ(m->at(i).at("role").as_string(), roles2[i]) << i;
+  }
+  EXPECT_EQ(m->at(4).at("content"), json::value("a.txt\nb.md"));
+  EXPECT_EQ(m->at(3).at("tool_calls").at(0).at("id"), json::value("toolu_cap1"));
+  // The count_tokens body needs no max_tokens.
+  std::string error;
+  EXPECT_TRUE(anthropic_count_tokens_estimate(
+      json::parse(test::read_fixture("anthropic/native/claude_code_count_tokens.json")).as_object(),
+      error))
+      << error;
+}
+
+TEST(AnthropicInboundRequestTest, ThinkingIsRequestedUnlessDisabledOrOmitted) {
+  struct Case {
+    std::string_view thinking;
+    bool requested;
+  };
+  for (const Case c :
+       {Case{R"({"type": "enabled", "budget_tokens": 2048})", true},
+        Case{R"({"type": "adaptive"})", true},
+        Case{R"({"type": "adaptive", "display": "omitted"})", false},
+        Case{R"({"type": "disabled"})", false}, Case{"null", false}, Case{R"("yes")", false}}) {
+    const json::value body =
+        json::parse(R"({"model": "m", "thinking": )" + std::string(c.thinking) + "}");
+    EXPECT_EQ(anthropic_thinking_requested(body.as_object()), c.requested) << c.thinking;
+  }
+  EXPECT_FALSE(anthropic_thinking_requested(json::parse(R"({"model": "m"})").as_object()));
+}
+
+TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedInAnthropicsWording) {
   struct Case {
     std::string_view body;
     std::string_view message;
   };
   const Case cases[] = {
       {R"({"max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}]})",
-       "model: must be a non-empty string"},
+       "model: Field required"},
+      {R"({"model": 5, "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}]})",
+       "model: Input should be a valid string"},
       {R"({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})",
-       "max_tokens: must be a positive integer"},
+       "max_tokens: Field required"},
+      {R"({"model": "m", "max_tokens": "10", "messages": [{"role": "user", "content": "Hi"}]})",
+       "max_tokens: Input should be a valid integer"},
       {R"({"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "Hi"}]})",
-       "max_tokens: must be a positive integer"},
+       "max_tokens: Input should be greater than or equal to 1"},
+      {R"({"model": "m", "max_tokens": 10})", "messages: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": {}})",
+       "messages: Input should be a valid list"},
       {R"({"model": "m", "max_tokens": 10, "messages": []})",
-       "messages: must be a non-empty array"},
+       "messages: at least one message is required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [5]})",
+       "messages.0: Input should be a valid dictionary"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"content": "x"}]})",
+       "messages.0.role: Field required"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "tool", "content": "x"}]})",
-       "messages[0].role: must be user, assistant or system"},
+       "messages.0.role: Input should be 'user', 'assistant' or 'system'"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "system", "content": "x"}]})",
-       "messages: must have a user or assistant turn"},
+       "messages: at least one user or assistant message is required"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"},
          {"role": "system", "content": 5}]})",
-       "messages[1].content: must be a string or an array of text blocks"},
+       "messages.1.content: Input should be a valid list"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user"}]})",
-       "messages[0]: must be an object with role and content"},
+       "messages.0.content: Field required"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": 5}]})",
-       "messages[0].content: must be a string or an array of content blocks"},
-      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
-         {"type": "document", "source": {}}]}]})",
-       "messages[0].content[0]: block type 'document' is not supported in a user message"},
-      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
-         {"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]})",
-       "messages[0].content[0]: block type 'tool_use' is not supported in a user message"},
-      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
-         {"type": "tool_result", "tool_use_id": "t"}]}]})",
-       "messages[0].content[0]: block type 'tool_result' is not supported in an assistant "
-       "message"},
-      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
-         {"type": "tool_use", "id": "t", "name": "f", "input": "x"}]}]})",
-       "messages[0].content[0].input: must be an object"},
-      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
-         {"type": "image", "source": {"type": "file", "file_id": "f"}}]}]})",
-       "messages[0].content[0].source.type: 'file' is not supported (supported: base64, url)"},
-      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
-         {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image",
-          "source": {"type": "url", "url": "https://x"}}]}]}]})",
-       "messages[0].content[0].content[0]: only text blocks are supported in a tool_result"},
+       "messages.0.content: Input should be a valid list"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
          {"text": "no type"}]}]})",
-       "messages[0].content[0]: must be an object with a string type"},
+       "messages.0.content.0: Unable to extract tag using discriminator 'type'"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "text"}]}]})",
+       "messages.0.content.0.text: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "video", "url": "x"}]}]})",
+       "messages.0.content.0: Input tag 'video' found using 'type' does not match any of the "
+       "expected tags: 'text', 'image', 'document', 'search_result', 'thinking', "
+       "'redacted_thinking', 'tool_use', 'tool_result', 'server_tool_use', "
+       "'web_search_tool_result', 'web_fetch_tool_result', 'code_execution_tool_result', "
+       "'mcp_tool_use', 'mcp_tool_result', 'container_upload'"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+          "data": "JVBERi0="}}]}]})",
+       "messages.0.content.0: PDF and file documents cannot be sent to an OpenAI-format backend "
+       "(it reads no PDFs); send the document's text, or route the request to an Anthropic "
+       "backend"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}]}]})",
+       "messages.0.content.0: PDF and file documents cannot be sent to an OpenAI-format backend "
+       "(it reads no PDFs); send the document's text, or route the request to an Anthropic "
+       "backend"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "search_result", "source": "s", "title": "t", "content": []}]}]})",
+       "messages.0.content.0: 'search_result' blocks cannot be sent to an OpenAI-format backend "
+       "(route the request to an Anthropic backend to use them)"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]})",
+       "messages.0.content.0: 'tool_use' blocks are only allowed in assistant messages"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
+         {"type": "tool_result", "tool_use_id": "t"}]}]})",
+       "messages.0.content.0: 'tool_result' blocks are only allowed in user messages"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
+         {"type": "tool_use", "id": "t", "name": "f", "input": "x"}]}]})",
+       "messages.0.content.0.input: Input should be a valid dictionary"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "assistant", "content": [
+         {"type": "tool_use", "name": "f", "input": {}}]}]})",
+       "messages.0.content.0.id: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "tool_result", "content": "x"}]}]})",
+       "messages.0.content.0.tool_use_id: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "image", "source": {"type": "file", "file_id": "f"}}]}]})",
+       "messages.0.content.0.source: file sources (the Files API) cannot be sent to an "
+       "OpenAI-format backend"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "image", "source": {"type": "base64", "data": "x"}}]}]})",
+       "messages.0.content.0.source.base64.media_type: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "document",
+          "source": {"type": "text", "data": "x"}}]}]}]})",
+       "messages.0.content.0.content.0: 'document' blocks cannot be sent to an OpenAI-format "
+       "backend (route the request to an Anthropic backend to use them)"},
       {R"({"model": "m", "max_tokens": 10, "system": [{"type": "image"}],
           "messages": [{"role": "user", "content": "Hi"}]})",
-       "system[0]: only text blocks are allowed in a system prompt"},
+       "system.0.type: Input should be 'text'"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
-          "tools": [{"type": "web_search_20250305", "name": "web_search"}]})",
-       "tools[0]: tool type 'web_search_20250305' is not supported"},
+          "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+          "tool_choice": {"type": "tool", "name": "web_search"}})",
+       "tool_choice.tool.name: 'web_search' is not a client tool of this request (server tools "
+       "cannot run on an OpenAI-format backend)"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "tools": [{"name": "f"}]})",
-       "tools[0].input_schema: must be a JSON Schema object"},
+       "tools.0.custom.input_schema: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "tools": [{"input_schema": {}}]})",
+       "tools.0.custom.name: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "tools": {}})",
+       "tools: Input should be a valid list"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "tools": [{"name": "f", "input_schema": {}}], "tool_choice": {"type": "some"}})",
-       "tool_choice.type: must be one of auto, any, tool, none"},
+       "tool_choice: Input tag 'some' found using 'type' does not match any of the expected "
+       "tags: 'auto', 'any', 'tool', 'none'"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "tool_choice": {"type": "any"}})",
-       "tool_choice: requires tools"},
+       "tool_choice: 'any' requires tools this backend can call"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "stream": "yes"})",
-       "stream: must be a boolean"},
+       "stream: Input should be a valid boolean"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "temperature": "hot"})",
-       "temperature: must be a number"},
+       "temperature: Input should be a valid number"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "stop_sequences": "END"})",
-       "stop_sequences: must be an array of strings"},
+       "stop_sequences: Input should be a valid list"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "stop_sequences": ["END", 5]})",
+       "stop_sequences.1: Input should be a valid string"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "metadata": "u"})",
+       "metadata: Input should be a valid dictionary"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "thinking": {"type": "enabled"}})",
+       "thinking.enabled.budget_tokens: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "thinking": {"type": "on"}})",
+       "thinking: Input tag 'on' found using 'type' does not match any of the expected tags: "
+       "'adaptive', 'disabled', 'enabled'"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "output_config": {"format": {"type": "regex"}}})",
+       "output_config.format: Input tag 'regex' found using 'type' does not match any of the "
+       "expected tags: 'json_schema'"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(rejection(c.body), c.message) << c.body;
@@ -397,6 +735,45 @@ TEST(AnthropicInboundResponseTest, UnreadableAnswerIsAnApiError) {
 }
 
 // ---- errors --------------------------------------------------------------------------------
+
+TEST(AnthropicInboundResponseTest, IdsKeepOnePrefix) {
+  struct Case {
+    std::string_view openai_id;
+    std::string_view id;
+  };
+  for (const Case c :
+       {Case{"chatcmpl-abc", "msg_abc"}, Case{"msg_01XF", "msg_01XF"},
+        Case{"chatcmpl-msg_01XF", "msg_01XF"}, Case{"abc", "msg_abc"}, Case{"", "msg_unknown"}}) {
+    const std::string out = openai_to_anthropic_response(
+        R"({"id":")" + std::string(c.openai_id) +
+            R"(","choices":[{"index":0,"message":{"role":"assistant","content":"x"},)"
+            R"("finish_reason":"stop"}]})",
+        "m");
+    EXPECT_EQ(json::parse(out).at("id"), json::value(c.id)) << c.openai_id;
+  }
+}
+
+TEST(AnthropicInboundResponseTest, ReasoningBecomesAThinkingBlockOnlyWhenAskedFor) {
+  constexpr std::string_view kAnswer =
+      R"({"id":"chatcmpl-r","choices":[{"index":0,"message":{"role":"assistant",)"
+      R"("reasoning_content":"Two plus two.","content":"4"},"finish_reason":"stop"}]})";
+  std::string error;
+  std::optional<std::string> out = try_openai_to_anthropic_response(kAnswer, "m", error, 0, true);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(json::parse(*out).at("content"), json::parse(R"([
+    {"type": "thinking", "thinking": "Two plus two.", "signature": ""},
+    {"type": "text", "text": "4"}])"));
+  out = try_openai_to_anthropic_response(kAnswer, "m", error);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(json::parse(*out).at("content"), json::parse(R"([{"type": "text", "text": "4"}])"));
+  // Ollama and OpenRouter call it `reasoning`.
+  out = try_openai_to_anthropic_response(
+      R"({"id":"x","choices":[{"index":0,"message":{"role":"assistant","reasoning":"Hm.",)"
+      R"("content":"ok"},"finish_reason":"stop"}]})",
+      "m", error, 0, true);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(json::parse(*out).at("content").at(0).at("thinking"), json::value("Hm."));
+}
 
 TEST(AnthropicInboundErrorTest, StatusesMapToAnthropicErrorTypes) {
   struct Case {
@@ -730,6 +1107,71 @@ TEST(AnthropicStreamWriterTest, DoneBeforeAnyChunkStillFormsAMessage) {
   EXPECT_TRUE(out.starts_with("event: message_start\n")) << out;
   EXPECT_EQ(out.find("content_block_start"), std::string::npos);
   EXPECT_TRUE(out.ends_with(ev("message_stop", R"({"type":"message_stop"})")));
+}
+
+TEST(AnthropicStreamWriterTest, ReasoningStreamsAsAThinkingBlockWhenAskedFor) {
+  const std::string input =
+      R"(data: {"id":"chatcmpl-th","choices":[{"index":0,"delta":{"role":"assistant",)"
+      R"("reasoning_content":"Think"}}]})"
+      "\n\n"
+      R"(data: {"id":"chatcmpl-th","choices":[{"index":0,"delta":{"reasoning_content":"ing."}}]})"
+      "\n\n"
+      R"(data: {"id":"chatcmpl-th","choices":[{"index":0,"delta":{"content":"Done"}}]})"
+      "\n\n"
+      R"(data: {"id":"chatcmpl-th","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
+      "\n\ndata: [DONE]\n\n";
+  const std::string thinking_start =
+      ev("content_block_start",
+         R"({"type":"content_block_start","index":0,"content_block":{"type":"thinking",)"
+         R"("thinking":"","signature":""}})");
+  for (std::size_t split : {0, 1, 5}) {
+    AnthropicStreamWriter w("m", 0, true);
+    std::string out;
+    for (std::size_t i = 0; i < input.size(); i += split == 0 ? input.size() : split) {
+      ASSERT_TRUE(
+          w.feed(std::string_view(input).substr(i, split == 0 ? input.size() : split), out));
+    }
+    ASSERT_TRUE(w.finish(out));
+    EXPECT_NE(out.find(thinking_start), std::string::npos) << out;
+    EXPECT_NE(
+        out.find(ev("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":)"
+                                           R"({"type":"thinking_delta","thinking":"Think"}})")),
+        std::string::npos)
+        << out;
+    EXPECT_NE(out.find(ev("content_block_stop", R"({"type":"content_block_stop","index":0})") +
+                       ev("content_block_start",
+                          R"({"type":"content_block_start","index":1,"content_block":)"
+                          R"({"type":"text","text":""}})")),
+              std::string::npos)
+        << out;
+  }
+  // Not asked for: no thinking block, the text is block 0.
+  const std::string plain = run(input, 0);
+  EXPECT_EQ(plain.find("thinking"), std::string::npos) << plain;
+  EXPECT_NE(plain.find(R"("index":0,"content_block":{"type":"text")"), std::string::npos);
+}
+
+TEST(AnthropicStreamWriterTest, StartReportsTheUpstreamsOwnInputCount) {
+  const std::string input =
+      "data: {\"id\":\"msg_01Q\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},"
+      "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+  AnthropicStreamWriter w("m", 8870);
+  Usage upstream;
+  upstream.input = 2585 + 100;
+  upstream.cached_input = 100;
+  w.set_upstream_input(upstream);
+  std::string out;
+  ASSERT_TRUE(w.feed(input, out));
+  EXPECT_TRUE(out.starts_with(
+      ev("message_start",
+         R"({"type":"message_start","message":{"id":"msg_01Q","type":"message",)"
+         R"("role":"assistant","model":"m","content":[],"stop_reason":null,)"
+         R"("stop_sequence":null,"usage":{"input_tokens":2585,"cache_creation_input_tokens":0,)"
+         R"("cache_read_input_tokens":100,"output_tokens":0}}})")))
+      << out;
+  // Without it, the estimate.
+  const std::string estimated = run(input, 0, 8870);
+  EXPECT_NE(estimated.find(R"("usage":{"input_tokens":8870,)"), std::string::npos) << estimated;
 }
 
 }  // namespace

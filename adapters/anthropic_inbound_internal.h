@@ -1,0 +1,70 @@
+#pragma once
+// Shared by the Messages API inbound request files (anthropic_inbound_request.cc: the
+// conversation; anthropic_inbound_options.cc: the other members and the error wording). Not a
+// public interface: nothing outside those files includes it.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "adapters/anthropic_inbound.h"
+
+namespace boost::json {
+class object;
+class value;
+}  // namespace boost::json
+
+namespace sb::adapters {
+struct SamplingText;
+}
+
+namespace sb::adapters::anthropic_inbound {
+
+// ---- refusals in the wording of Anthropic's validator ------------------------------------------
+// Anthropic reports a request it cannot validate as `<dotted path>: <reason>`, e.g.
+// "max_tokens: Field required", "messages.0.role: Input should be 'user' or 'assistant'",
+// "messages.1.content.0: Input tag 'x' found using 'type' does not match any of the expected
+// tags: ...", "messages: at least one message is required". Each helper sets `error` and
+// returns false.
+
+/// `error` = `message`.
+bool fail(std::string& error, std::string message);
+/// "<where>.<k>": the path of an array element.
+std::string at(const std::string& where, std::size_t k);
+/// "<where>: Field required".
+bool required(std::string& error, const std::string& where);
+/// "<where>: Input should be <what>" (e.g. "a valid string", "a valid dictionary").
+bool expected(std::string& error, const std::string& where, std::string_view what);
+/// A tagged union's unknown tag: "<where>: Input tag '<tag>' found using 'type' does not match
+/// any of the expected tags: <tags>".
+bool unknown_tag(std::string& error, const std::string& where, std::string_view tag,
+                 std::string_view tags);
+/// The string `v` as a view into `out`; "Field required" when `v` is null, "Input should be a
+/// valid string" when it is not a string.
+bool string_at(const boost::json::value* v, const std::string& where, std::string_view& out,
+               std::string& error);
+
+// ---- the members around the conversation -------------------------------------------------------
+
+/// `model` and `max_tokens` (lowered to options.max_tokens_cap), as Anthropic validates them. A
+/// count_tokens body has no max_tokens (`counting`): then it reads as 1.
+bool read_head(const boost::json::object& body, const AnthropicInboundOptions& options,
+               bool counting, std::string_view& model, std::int64_t& max_tokens,
+               std::string& error);
+
+/// `stop_sequences`, `stream`, `tools`, `tool_choice` and `metadata.user_id` into `out`;
+/// `temperature` and `top_p` into `sampling` (see anthropic_inbound.h for the mapping).
+bool convert_options(const boost::json::object& body, boost::json::object& out,
+                     SamplingText& sampling, std::string& error);
+
+/// `thinking` (checked) and the effort it implies as `reasoning_effort` (see
+/// anthropic_inbound.h).
+bool convert_thinking(const boost::json::object& body, const AnthropicInboundOptions& options,
+                      boost::json::object& out, std::string& error);
+
+/// `output_config.format` as `response_format` (see anthropic_inbound.h).
+bool convert_output_format(const boost::json::object& body, boost::json::object& out,
+                           std::string& error);
+
+}  // namespace sb::adapters::anthropic_inbound
