@@ -502,6 +502,36 @@ sensitivity:
   ])"));
 }
 
+TEST(DetectorAllowExplainTest, ClaudeCodeReachesAClosedBackendClearedForInternal) {
+  // The shipped clearance of closed backends: a plain Claude Code request routes there, the same
+  // request with a real address in it is refused.
+  config::LoadResult loaded = config::load_string(
+      R"(backends:
+  closed: {provider: openai, base_url: "https://api.openai.com/v1", model: m, api_key: k,
+           clearance: internal}
+models:
+  default: {candidates: [closed]}
+)",
+      "t.yaml", [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(loaded.ok()) << ::testing::PrintToString(errors(loaded));
+  std::string error;
+  const auto engine =
+      Engine::build(std::make_shared<const config::Config>(std::move(*loaded.config)), error);
+  ASSERT_NE(engine, nullptr) << error;
+  testing::FakeState state;
+  testing::Request plain(0, "default");
+  plain.text("Co-Authored-By: Claude Opus 5.5 <noreply@anthropic.com>").text("say hi");
+  const Decision routed = engine->decide(plain.get(), state);
+  EXPECT_EQ(routed.outcome, Outcome::route);
+  EXPECT_EQ(routed.sensitivity, 0);
+  testing::Request real(0, "default");
+  real.text("Co-Authored-By: Claude Opus 5.5 <noreply@anthropic.com>")
+      .text("mail jane.doe@contoso.com");
+  const Decision refused = engine->decide(real.get(), state);
+  EXPECT_EQ(refused.outcome, Outcome::forbidden);
+  EXPECT_EQ(refused.sensitivity, kConfidential);
+}
+
 TEST(DetectorAllowExplainTest, AllowedIsEmptyWhenNothingWasAllowed) {
   config::LoadResult loaded = config::load_string(
       R"(backends:
