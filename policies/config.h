@@ -292,10 +292,24 @@ struct Scale {
   bool operator==(const Scale&) const = default;
 };
 
+/// One entry of a detector's `allow:` list: a value the detector finds that is not sensitive. A
+/// match whose value is allowed does not count (no entity, no level). Exactly one member is set.
+struct AllowEntry {
+  /// An exact value, compared as the detector compares values (policies/detector_allow.h): Unicode
+  /// folded as the scanned text is, ASCII case ignored except for keys and tokens, separators
+  /// ignored in numbers.
+  std::string value;
+  /// A Hyperscan regex that must match the whole value as it appears in the (folded) text,
+  /// case-insensitively except for keys and tokens.
+  std::string pattern;
+  bool operator==(const AllowEntry&) const = default;
+};
+
 /// A built-in entity's level: `off` disables the detector.
 struct EntityLevel {
-  std::string entity;  ///< one of builtin_entities()
-  int level = -1;      ///< index into sensitivity.levels; -1 = off
+  std::string entity;             ///< one of builtin_entities()
+  int level = -1;                 ///< index into sensitivity.levels; -1 = off
+  std::vector<AllowEntry> allow;  ///< `sensitivity.detectors.ENTITY.allow`, in file order
   bool operator==(const EntityLevel&) const = default;
 };
 
@@ -309,6 +323,7 @@ struct CustomDetector {
   std::string pattern;  ///< Hyperscan/PCRE-subset regex; or
   std::vector<std::string> keywords;  ///< literal words (matched case-insensitively, whole words)
   int level = 0;
+  std::vector<AllowEntry> allow;  ///< values of this detector that do not count
   bool operator==(const CustomDetector&) const = default;
 };
 
@@ -343,6 +358,10 @@ struct SensitivitySettings {
   std::vector<EntityLevel> entities;
   std::vector<CustomDetector> custom;
   UnscannableSettings unscannable;
+  /// `allow_defaults`: the built-in allow-list (policies/detector_allow.h: RFC 2606/6761 reserved
+  /// domains and the no-reply addresses coding agents write into their prompts) applies to
+  /// `email` and to custom detectors on top of their own `allow:` entries.
+  bool allow_defaults = true;
   /// Equal settings compile to the same detector (a reload may reuse it).
   bool operator==(const SensitivitySettings&) const = default;
 };

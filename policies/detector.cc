@@ -6,8 +6,10 @@
 #include <atomic>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "policies/detector_allow.h"
 #include "policies/detector_rules.h"
 #include "policies/normalize.h"
 
@@ -39,6 +41,12 @@ struct Hit {
   std::size_t end;
 };
 
+/// A value an allow-list entry let through.
+struct AllowedHit {
+  std::uint32_t entity;
+  std::uint32_t entry;  ///< index into allow::Lists::entries()
+};
+
 /// Per-thread buffers reused across scans (the joined, normalised text, the normaliser's work
 /// buffer and the hits), trimmed after a scan of an unusually large request so a thread does not
 /// keep megabytes for good.
@@ -47,6 +55,7 @@ struct ThreadBuffers {
   std::string scratch;
   std::vector<Hit> hits;     ///< in report order
   std::vector<Hit> grouped;  ///< hits grouped by entity
+  std::vector<AllowedHit> allowed;
   std::vector<std::uint32_t> offsets;
   std::vector<std::uint32_t> cursor;
   static constexpr std::size_t kKeepJoined = 1 << 20;
@@ -61,6 +70,9 @@ struct ThreadBuffers {
     if (hits.capacity() > kKeepHits) {
       std::vector<Hit>().swap(hits);
       std::vector<Hit>().swap(grouped);
+    }
+    if (allowed.capacity() > kKeepHits) {
+      std::vector<AllowedHit>().swap(allowed);
     }
   }
 };
@@ -109,11 +121,21 @@ bool custom_pattern_compiles(const std::string& pattern, std::string& message) {
          compiles(pattern, HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH, message);
 }
 
+bool custom_pattern_has_start(const std::string& pattern) {
+  std::string message;
+  return compiles(pattern, HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST, message);
+}
+
+bool allow_pattern_compiles(const std::string& pattern, std::string& message) {
+  return allow::pattern_compiles(pattern, message);
+}
+
 struct Detector::Impl {
   hs_database_t* db = nullptr;
   std::uint64_t id = 0;
   std::vector<Expression> expressions;
   std::vector<BoundCheck> checks;
+  std::unique_ptr<allow::Lists> allow;  ///< nullptr when no detector has an allow-list
   int fail_level = -1;  ///< the highest configured level, reported when a scan fails
 
   ~Impl() {
@@ -158,7 +180,8 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
     } else if (ex.som) {
       c.hits->push_back(Hit{ex.entity, static_cast<std::size_t>(from), end});
     } else {
-      // Single-match expression without a start: any non-empty span ending at `to`.
+      // Single-match expression without a start: any non-empty span ending at `to`. Its value is
+      // unknown, so no allow-list can apply (the config loader refuses one on such a pattern).
       c.hits->push_back(Hit{ex.entity, end > 0 ? end - 1 : 0, end});
     }
   } catch (...) {
@@ -281,6 +304,17 @@ std::unique_ptr<Detector> Detector::compile(const config::SensitivitySettings& s
   for (int level : d->levels_) {
     impl.fail_level = std::max(impl.fail_level, level);
   }
+  std::string allow_error;
+  impl.allow = allow::Lists::compile(settings, d->names_, allow_error);
+  if (!allow_error.empty()) {
+    error = std::move(allow_error);
+    return nullptr;
+  }
+  if (impl.allow != nullptr) {
+    for (const allow::EntryName& e : impl.allow->entries()) {
+      d->allow_entries_.push_back(AllowEntryName{e.name, e.from_defaults});
+    }
+  }
   if (expressions.empty()) {
     return d;  // nothing enabled: every scan finds nothing
   }
@@ -375,7 +409,13 @@ void group_by_entity(std::size_t entities, ThreadBuffers& tb) {
 /// The values among one entity's hits: overlapping spans (one value reported by several
 /// expressions, or at several ends) merge; disjoint spans are separate occurrences. Hits arrive
 /// nearly ordered by start, so the comparison sort is usually skipped.
-std::uint32_t count_values(std::vector<Hit>::iterator first, std::vector<Hit>::iterator last) {
+///
+/// With an allow-list, each value (the union of its spans: a custom pattern reports every end of
+/// a match, so only the union is the whole value) is checked against the list once; an allowed
+/// value goes to `allowed` instead of the count.
+std::uint32_t count_values(std::vector<Hit>::iterator first, std::vector<Hit>::iterator last,
+                           const allow::List* list, std::string_view buf,
+                           std::vector<AllowedHit>& allowed) {
   const auto by_start = [](const Hit& a, const Hit& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   };
@@ -383,16 +423,71 @@ std::uint32_t count_values(std::vector<Hit>::iterator first, std::vector<Hit>::i
     std::sort(first, last, by_start);
   }
   std::uint32_t count = 0;
-  std::size_t cluster_end = 0;
-  for (auto it = first; it != last; ++it) {
-    if (count == 0 || it->begin >= cluster_end) {
-      ++count;
-      cluster_end = it->end;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  bool open = false;
+  const auto close = [&] {
+    const int entry = list != nullptr ? list->match(buf.substr(begin, end - begin)) : -1;
+    if (entry >= 0) {
+      allowed.push_back(AllowedHit{first->entity, static_cast<std::uint32_t>(entry)});
     } else {
-      cluster_end = std::max(cluster_end, it->end);
+      ++count;
+    }
+  };
+  for (auto it = first; it != last; ++it) {
+    if (!open || it->begin >= end) {
+      if (open) {
+        close();
+      }
+      begin = it->begin;
+      end = it->end;
+      open = true;
+    } else {
+      end = std::max(end, it->end);
     }
   }
+  if (open) {
+    close();
+  }
   return count;
+}
+
+/// The allowed values counted by entity and entry.
+void count_allowed(std::vector<AllowedHit>& allowed, std::vector<AllowedCount>& out) {
+  std::sort(allowed.begin(), allowed.end(), [](const AllowedHit& a, const AllowedHit& b) {
+    return std::tie(a.entity, a.entry) < std::tie(b.entity, b.entry);
+  });
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    const AllowedHit& h = allowed[i];
+    if (i > 0 && allowed[i - 1].entity == h.entity && allowed[i - 1].entry == h.entry) {
+      ++out.back().count;
+    } else {
+      out.push_back(AllowedCount{static_cast<std::uint16_t>(h.entity), h.entry, 1});
+    }
+  }
+}
+
+/// Each entity's values in tb.hits, counted once, into `result` (entities and level); values an
+/// allow-list has count for nothing and go to result.allowed instead.
+void tally(const allow::Lists* allow, const std::vector<int>& levels, std::string_view buf,
+           ThreadBuffers& tb, Detection& result) {
+  group_by_entity(levels.size(), tb);
+  for (std::size_t e = 0; e < levels.size(); ++e) {
+    const auto first = tb.grouped.begin() + tb.offsets[e];
+    const auto last = tb.grouped.begin() + tb.offsets[e + 1];
+    if (first == last) {
+      continue;
+    }
+    const allow::List* list = allow != nullptr ? allow->list(e) : nullptr;
+    const std::uint32_t count = count_values(first, last, list, buf, tb.allowed);
+    if (count > 0) {
+      result.entities.push_back(EntityCount{static_cast<std::uint16_t>(e), count});
+      result.level = std::max(result.level, levels[e]);
+    }
+  }
+  if (!tb.allowed.empty()) {
+    count_allowed(tb.allowed, result.allowed);
+  }
 }
 
 }  // namespace
@@ -425,24 +520,18 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
     if (buf.size() > std::numeric_limits<unsigned int>::max()) {
       return failed;  // larger than one Hyperscan block scan can take
     }
+    if (impl.allow != nullptr && !impl.allow->prepare()) {
+      return failed;
+    }
     tb.hits.clear();
+    tb.allowed.clear();
     ScanContext ctx{&impl.expressions, &impl.checks, buf, &tb.hits};
     if (hs_scan(impl.db, buf.data(), static_cast<unsigned int>(buf.size()), 0, t_scratch.scratch,
                 on_match, &ctx) != HS_SUCCESS) {
       tb.trim();
       return failed;
     }
-    // Each entity's values, counted once.
-    group_by_entity(names_.size(), tb);
-    for (std::size_t e = 0; e < names_.size(); ++e) {
-      const auto first = tb.grouped.begin() + tb.offsets[e];
-      const auto last = tb.grouped.begin() + tb.offsets[e + 1];
-      if (first != last) {
-        result.entities.push_back(
-            EntityCount{static_cast<std::uint16_t>(e), count_values(first, last)});
-        result.level = std::max(result.level, levels_[e]);
-      }
-    }
+    tally(impl.allow.get(), levels_, buf, tb, result);
     tb.trim();
     std::sort(result.entities.begin(), result.entities.end(),
               [this](const EntityCount& a, const EntityCount& b) {

@@ -32,6 +32,19 @@ void Engine::Impl::explain_sensitivity(const Detector& detector, const Decision&
     entities.push_back(std::move(entity));
   }
   sensitivity["entities"] = std::move(entities);
+  // Values an allow-list let through: the detector, how many, and the entry by name (a default's
+  // name or the configured entry's key path), never the value.
+  json::array allowed;
+  for (const AllowedCount& a : d.detection.allowed) {
+    const AllowEntryName& entry = detector.allow_entries()[a.entry];
+    json::object x;
+    x["type"] = detector.entity_names()[a.entity];
+    x["count"] = a.count;
+    x["entry"] = entry.name;
+    x["default"] = entry.from_defaults;
+    allowed.push_back(std::move(x));
+  }
+  sensitivity["allowed"] = std::move(allowed);
   sensitivity["floor"] =
       has_tenant ? json::value(level_name(tenants[facts.tenant].floor)) : json::value(nullptr);
   const int header_level =

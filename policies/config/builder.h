@@ -173,13 +173,17 @@ class ConfigBuilder {
                     std::string_view expected_message);
 
   // sensitivity.cc
+  using AllowLists = std::map<std::string, std::vector<AllowEntry>, std::less<>>;  // by entity
   void read_sensitivity(const std::optional<Located>& section);
   void resolve_entities(const std::map<std::string, int, std::less<>>& chosen,
-                        std::optional<int> secret);
+                        std::optional<int> secret, AllowLists& allows);
   void read_unscannable(const Located& section, UnscannableSettings& u);
   void read_unscannable_kinds(const Located& v, UnscannableSettings& u);
   void read_detectors(const Located& section, std::map<std::string, int, std::less<>>& chosen,
-                      std::optional<int>& secret);
+                      std::optional<int>& secret, AllowLists& allows);
+  void read_detector_map(const YamlReader::Entry& e,
+                         std::map<std::string, int, std::less<>>& chosen, AllowLists& allows);
+  void read_allow(const Located& v, std::vector<AllowEntry>& out);
   std::optional<int> detector_level(const Located& v);
   void read_custom_detectors(const Located& v);
   void check_detector_name(const Located& v, std::string_view name,

@@ -52,12 +52,18 @@ void ConfigBuilder::read_sensitivity(const std::optional<Located>& section) {
   std::optional<Located> levels;
   std::optional<Located> detectors;
   std::optional<Located> unscannable;
+  std::optional<Located> allow_defaults;
   if (section) {
-    const Kept keys[] = {
-        {"levels", &levels}, {"detectors", &detectors}, {"unscannable", &unscannable}};
+    const Kept keys[] = {{"levels", &levels},
+                         {"detectors", &detectors},
+                         {"unscannable", &unscannable},
+                         {"allow_defaults", &allow_defaults}};
     read_kept(*section, keys);
   }
   SensitivitySettings& s = config_.sensitivity;
+  if (allow_defaults) {
+    assign(s.allow_defaults, r_.boolean(*allow_defaults));
+  }
   if (levels) {
     levels_ok_ = read_scale(*levels, Kind::level, s.levels);
   }
@@ -67,17 +73,18 @@ void ConfigBuilder::read_sensitivity(const std::optional<Located>& section) {
   }
   std::map<std::string, int, std::less<>> chosen;  // entity → level (-1 = off)
   std::optional<int> secret;
+  AllowLists allows;
   if (detectors) {
     mark(detectors->path, *detectors);
-    read_detectors(*detectors, chosen, secret);
+    read_detectors(*detectors, chosen, secret, allows);
   }
-  resolve_entities(chosen, secret);
+  resolve_entities(chosen, secret, allows);
 }
 
 // Every built-in entity's level. A per-kind key wins over `secret:` whatever their order in the
 // file.
 void ConfigBuilder::resolve_entities(const std::map<std::string, int, std::less<>>& chosen,
-                                     std::optional<int> secret) {
+                                     std::optional<int> secret, AllowLists& allows) {
   SensitivitySettings& s = config_.sensitivity;
   std::vector<std::string> highest;
   for (const EntityDefault& d : kEntities) {
@@ -94,7 +101,11 @@ void ConfigBuilder::resolve_entities(const std::map<std::string, int, std::less<
         highest.emplace_back(d.entity);
       }
     }
-    s.entities.push_back(EntityLevel{std::string(d.entity), level});
+    EntityLevel entity{std::string(d.entity), level, {}};
+    if (auto it = allows.find(d.entity); it != allows.end()) {
+      entity.allow = std::move(it->second);
+    }
+    s.entities.push_back(std::move(entity));
   }
   if (!highest.empty() && levels_ok_) {
     config_.notices.push_back("sensitivity.levels is customised: detectors " + join(highest) +
@@ -140,10 +151,11 @@ void ConfigBuilder::read_unscannable_kinds(const Located& v, UnscannableSettings
   }
 }
 
-// `email: confidential`, `secret: restricted`, `ip_address: off`, `custom: [...]`.
+// `email: confidential`, `secret: restricted`, `ip_address: off`, `custom: [...]`,
+// `email: {level: confidential, allow: [...]}`.
 void ConfigBuilder::read_detectors(const Located& section,
                                    std::map<std::string, int, std::less<>>& chosen,
-                                   std::optional<int>& secret) {
+                                   std::optional<int>& secret, AllowLists& allows) {
   std::optional<std::vector<YamlReader::Entry>> entries = r_.entries(section);
   if (!entries) {
     return;
@@ -165,6 +177,14 @@ void ConfigBuilder::read_detectors(const Located& section,
       continue;
     }
     mark(e.value.path, e.value);
+    if (e.value.node.IsMap()) {
+      if (is_group) {
+        r_.error(e.value, "'secret' takes a level name; set allow: on each of its kinds");
+        continue;
+      }
+      read_detector_map(e, chosen, allows);
+      continue;
+    }
     std::optional<int> level = detector_level(e.value);
     if (!level) {
       continue;
@@ -173,6 +193,57 @@ void ConfigBuilder::read_detectors(const Located& section,
       secret = *level;
     } else {
       chosen[e.key] = *level;
+    }
+  }
+}
+
+// `email: {level: confidential, allow: [...]}`; without `level`, the detector keeps its default
+// (or the `secret:` group's) level.
+void ConfigBuilder::read_detector_map(const YamlReader::Entry& e,
+                                      std::map<std::string, int, std::less<>>& chosen,
+                                      AllowLists& allows) {
+  r_.read_map(e.value,
+              {
+                  {"level", kOptional,
+                   [&](const Located& v) {
+                     if (std::optional<int> level = detector_level(v)) {
+                       chosen[e.key] = *level;
+                     }
+                   }},
+                  {"allow", kOptional, [&](const Located& v) { read_allow(v, allows[e.key]); }},
+              });
+}
+
+// `allow: [value, {pattern: REGEX}, ...]` (a single value may stand alone).
+void ConfigBuilder::read_allow(const Located& v, std::vector<AllowEntry>& out) {
+  std::optional<std::vector<Located>> items =
+      r_.scalar_or_sequence(v, "expected a list of values and {pattern: REGEX} entries");
+  if (!items) {
+    return;
+  }
+  for (const Located& item : *items) {
+    if (item.node.IsMap()) {
+      AllowEntry a;
+      r_.read_map(item, {{"pattern", kRequired, [&](const Located& x) {
+                            std::optional<std::string> p = r_.non_empty_string(x);
+                            std::string message;
+                            if (p && !policies::allow_pattern_compiles(*p, message)) {
+                              r_.error(x, "pattern does not compile: " + message);
+                            } else if (p) {
+                              a.pattern = std::move(*p);
+                            }
+                          }}});
+      if (!a.pattern.empty()) {
+        out.push_back(std::move(a));
+      }
+    } else if (!item.node.IsScalar() && !item.node.IsNull()) {
+      r_.error(item, "expected a value or {pattern: REGEX}");
+    } else if (std::optional<std::string> value = r_.non_empty_string(item)) {
+      if (value->find_first_of("\r\n") != std::string::npos) {
+        r_.error(item, "an allowed value cannot span lines (no detected value does)");
+        continue;
+      }
+      out.push_back(AllowEntry{std::move(*value), {}});
     }
   }
 }
@@ -209,6 +280,7 @@ void ConfigBuilder::read_custom_detectors(const Located& v) {
     std::optional<Located> name;
     std::optional<Located> pattern;
     std::optional<Located> keywords;
+    std::optional<Located> allow;
     bool ok = r_.read_map(
         item, {
                   {"name", kRequired, keep(name)},
@@ -225,6 +297,11 @@ void ConfigBuilder::read_custom_detectors(const Located& v) {
                    }},
                   {"level", kRequired,
                    [&](const Located& x) { assign(d.level, level_of(x, Kind::level)); }},
+                  {"allow", kOptional,
+                   [&](const Located& x) {
+                     allow = x;
+                     read_allow(x, d.allow);
+                   }},
               });
     if (!ok) {
       continue;
@@ -237,6 +314,13 @@ void ConfigBuilder::read_custom_detectors(const Located& v) {
     }
     if (pattern.has_value() == keywords.has_value()) {
       r_.error(item, "expected exactly one of 'pattern' or 'keywords'");
+    }
+    std::string message;
+    if (allow && !d.pattern.empty() && policies::custom_pattern_compiles(d.pattern, message) &&
+        !policies::custom_pattern_has_start(d.pattern)) {
+      r_.error(*allow,
+               "allow cannot apply: Hyperscan cannot tell where this detector's matches start, "
+               "so their values are unknown (simplify the pattern)");
     }
     config_.sensitivity.custom.push_back(std::move(d));
   }

@@ -120,7 +120,7 @@ TEST_F(RoutingTest, ClassificationHeaderRaisesButNeverLowers) {
   ASSERT_TRUE(raised);
   EXPECT_EQ(raised->header("x-switchboard-backend"), "local");
   EXPECT_EQ(raised->header("x-switchboard-sensitivity"), "confidential");
-  auto not_lowered = chat("mail me at jane.doe@example.com", {{"x-data-classification", "public"}});
+  auto not_lowered = chat("mail me at jane.doe@contoso.com", {{"x-data-classification", "public"}});
   ASSERT_TRUE(not_lowered);
   EXPECT_EQ(not_lowered->header("x-switchboard-backend"), "local");
   EXPECT_EQ(not_lowered->header("x-switchboard-sensitivity"), "confidential");
@@ -157,13 +157,13 @@ models:
   default: {candidates: [closed]}
 )";
   start(yaml);
-  auto r = chat("card 4111 1111 1111 1111 and mail bob@example.org");
+  auto r = chat("card 4111 1111 1111 1111 and mail bob@fabrikam.org");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403u) << r->body;
   EXPECT_NE(r->body.find("restricted"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("credit_card"), std::string::npos) << r->body;
   EXPECT_EQ(r->body.find("4111"), std::string::npos) << r->body;
-  EXPECT_EQ(r->body.find("bob@example.org"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("bob@fabrikam.org"), std::string::npos) << r->body;
   EXPECT_TRUE(closed_->requests().empty());
 }
 

@@ -485,12 +485,12 @@ TEST_F(PrometheusTest, DashboardsAndRulesHaveDataAndTotalsMatchTheTraffic) {
   const std::vector<Exchange> traffic = {
       {kAlphaKey, "chat", "What is the capital of France?", false, 200, "closed"},
       {kAlphaKey, "chat", "Stream a greeting", true, 200, "closed"},
-      {kAlphaKey, "chat", "Mail the report to jane.doe@example.com", false, 200, "local"},
-      {kBetaKey, "chat", "Write to john.roe@example.org", true, 200, "local"},
+      {kAlphaKey, "chat", "Mail the report to jane.doe@contoso.com", false, 200, "local"},
+      {kBetaKey, "chat", "Write to john.roe@fabrikam.org", true, 200, "local"},
       {kBetaKey, "chat", "Summarise the weather", false, 200, "local"},
       {kBetaKey, "frontier", "Plan a trip", false, 502, "closed"},
       {kAlphaKey, "chat", "Charge card 4111 1111 1111 1111", false, 403, ""},
-      {kBetaKey, "chat", "Forward this to ann.poe@example.net", false, 200, "local"},
+      {kBetaKey, "chat", "Forward this to ann.poe@contoso.net", false, 200, "local"},
   };
   for (const Exchange& e : traffic) {
     const auto r = chat(e.key, e.model, e.text, e.stream);

@@ -23,7 +23,7 @@ using testing::ConfigBuilder;
 using testing::FakeState;
 using testing::Request;
 
-constexpr std::string_view kEmailText = "write to alice@example.com or bob@example.org today";
+constexpr std::string_view kEmailText = "write to alice@contoso.com or bob@fabrikam.org today";
 constexpr std::string_view kCardText = "card 4111 1111 1111 1111 expires soon";
 
 // Backend and tenant indexes of the base config.
@@ -878,14 +878,14 @@ TEST_F(EngineTest, ExplainJsonShowsTheTraceAndNeverTheRequestText) {
   cfg.rule("frontier-work", {"cloud"}).when.tier = at_least(testing::kFrontier);
   cfg.rule("default", {"cloud", "local"});
   Request r(kAcme, "default");
-  r.text("Summarize the thread for alice@example.com please");
+  r.text("Summarize the thread for alice@contoso.com please");
   r.facts.estimated_prompt_tokens = 100;
   r.facts.max_tokens = 100;
   Decision d = decide(r);
   ASSERT_EQ(d.outcome, Outcome::route);
   const std::string text = engine().explain_json(d, r.get());
   EXPECT_EQ(text.find("alice"), std::string::npos) << text;
-  EXPECT_EQ(text.find("example.com"), std::string::npos) << text;
+  EXPECT_EQ(text.find("contoso.com"), std::string::npos) << text;
   EXPECT_EQ(text.find("Summarize"), std::string::npos) << text;
 
   const boost::json::object j = boost::json::parse(text).as_object();

@@ -136,6 +136,10 @@ TEST(ExampleConfigsTest, DefaultConfigCommentedBlocksAreValidOnceUncommented) {
   EXPECT_EQ(c.tenants[0].floor, 2);
   EXPECT_EQ(c.tenants[0].budget.on_exhausted, BudgetAction::self_hosted_only);
   EXPECT_EQ(c.sensitivity.custom.size(), 1u);
+  EXPECT_TRUE(c.sensitivity.allow_defaults);
+  for (const EntityLevel& e : c.sensitivity.entities) {
+    EXPECT_EQ(e.allow.size(), e.entity == "email" ? 2u : 0u) << e.entity;
+  }
   EXPECT_EQ(c.tiers.infer.size(), 2u);
   EXPECT_EQ(c.cost.savings_reference, "openai");
 }
@@ -150,6 +154,13 @@ TEST(ExampleConfigsTest, RegulatedKeepsSensitiveDataHomeAndNeedsKeys) {
   EXPECT_EQ(c.find_tenant("payments")->floor, 2);
   EXPECT_EQ(c.find_tenant("support")->floor, 1);
   EXPECT_EQ(c.sensitivity.custom.size(), 3u);
+  for (const EntityLevel& e : c.sensitivity.entities) {
+    if (e.entity == "email") {
+      EXPECT_EQ(e.level, 2);
+      EXPECT_EQ(e.allow.size(), 2u);
+      EXPECT_EQ(e.allow.at(1).pattern, R"([a-z0-9.-]+@ci\.yourcompany\.com)");
+    }
+  }
 
   const Policy* home = find_policy(c, "sensitive-stays-home");
   ASSERT_NE(home, nullptr);

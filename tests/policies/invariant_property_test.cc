@@ -43,12 +43,12 @@ constexpr int kSensitivityVariants = 6;
 // Texts with and without detectable values.
 const std::vector<std::string> kCorpus = {
     "Please summarize the meeting notes.",
-    "Contact alice@example.com about the invoice.",
+    "Contact alice@contoso.com about the invoice.",
     "Card on file: 4111 1111 1111 1111.",
     "The SSN is 078-05-1120, do not share.",
     "Translate 'good morning' to French.",
-    "Reach bob.smith@example.org or carol@example.net.",
-    "Pay with 5500 0000 0000 0004 and email dave@example.com.",
+    "Reach bob.smith@fabrikam.org or carol@contoso.net.",
+    "Pay with 5500 0000 0000 0004 and email dave@contoso.com.",
     "IBAN GB82 WEST 1234 5698 7654 32",
     "key AKIAIOSFODNN7EXAMPLE",
     "Nothing to see here, 1234 5678.",
@@ -394,7 +394,7 @@ TEST(InvariantPropertyTest, NoDecisionEverListsAnUnclearedBackend) {
       if (!d.trace.empty()) {
         // Explain never carries request text.
         const std::string json = engine->explain_json(d, facts);
-        ASSERT_EQ(json.find("example.com"), std::string::npos);
+        ASSERT_EQ(json.find("contoso.com"), std::string::npos);
         ASSERT_EQ(json.find("1111 1111"), std::string::npos);
         ASSERT_EQ(json.find("078-05"), std::string::npos);
       }
