@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include "adapters/anthropic.h"
+#include "adapters/anthropic_native.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/log.h"
 #include "gateway/pipeline/exchange.h"
@@ -36,11 +37,10 @@ const boost::json::object* parse_client_body(std::string_view text,
   return !ec && into.is_object() ? &into.get_object() : nullptr;
 }
 
-// What the translated lane may use of the engine: reasoning_content where the engine has it.
-adapters::AnthropicInboundOptions inbound_options(const boost::json::object& body) {
-  adapters::AnthropicInboundOptions o;
-  (void)body;
-  return o;
+// The query of the request target ("beta=true" from Claude Code), for the faithful lane.
+std::string_view query_of(std::string_view target) {
+  const std::size_t q = target.find('?');
+  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 
 bool anthropic_backend_configured(const Snapshot& snap) {
@@ -112,7 +112,16 @@ void AnthropicOutbound::gateway_event(std::string_view openai_sse, std::string& 
   if (native_) {
     // The upstream's own events went out as they came; the gateway's failure event is written
     // in Anthropic's shape.
-    out += adapters::anthropic_error_event_from_openai(openai_sse);
+    std::string_view data = openai_sse;
+    if (const std::size_t at = data.find("data: "); at != std::string_view::npos) {
+      data.remove_prefix(at + 6);
+    }
+    while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) {
+      data.remove_suffix(1);
+    }
+    out += "event: error\ndata: ";
+    out += adapters::openai_error_to_anthropic(502, data);
+    out += "\n\n";
     return;
   }
   writer_.feed(openai_sse, out);
@@ -120,13 +129,13 @@ void AnthropicOutbound::gateway_event(std::string_view openai_sse, std::string& 
 
 std::optional<std::string> AnthropicSide::answer(std::string body, std::string_view model,
                                                  std::string& error, std::int64_t cache_write) {
-  return adapters::try_openai_to_anthropic_response(body, model, error, cache_write, options_);
+  return adapters::try_openai_to_anthropic_response(body, model, error, cache_write, thinking_);
 }
 
 std::unique_ptr<ClientStream> AnthropicSide::stream(adapters::StreamTranslator& inner,
                                                     std::string_view model,
                                                     std::int64_t estimated_input, bool native) {
-  return std::make_unique<AnthropicOutbound>(inner, model, estimated_input, native, options_);
+  return std::make_unique<AnthropicOutbound>(inner, model, estimated_input, native, thinking_);
 }
 
 std::unique_ptr<chat::UpstreamWire> AnthropicSide::native_wire(const BackendRuntime& b,
@@ -136,7 +145,7 @@ std::unique_ptr<chat::UpstreamWire> AnthropicSide::native_wire(const BackendRunt
   }
   return std::make_unique<chat::AnthropicNativeWire>(
       b, request_id, client_body_, ctx_.request["anthropic-version"],
-      ctx_.request["anthropic-beta"]);
+      ctx_.request["anthropic-beta"], query_of(ctx_.request.target()));
 }
 
 asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record) {
@@ -147,9 +156,10 @@ asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record
   if (body == nullptr) {
     co_return co_await send_error(ctx, o, 400, kNotJson);
   }
-  const adapters::AnthropicInboundOptions options = inbound_options(*body);
+  // The translated lane's options would follow the engine (reasoning_content, reasoning_effort),
+  // but the body is translated once, before routing: the defaults every engine takes.
   std::string error;
-  std::optional<std::string> chat = adapters::anthropic_to_openai_request(*body, error, options);
+  std::optional<std::string> chat = adapters::anthropic_to_openai_request(*body, error);
   ChatInbound inbound;
   if (!chat) {
     // What chat completions cannot carry (server tools, PDF documents, ...) an Anthropic backend
@@ -163,7 +173,7 @@ asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record
   // Every string of the client's body is scanned too: whatever part of it reaches a backend.
   adapters::ChatFacts original;
   adapters::collect_body_facts(*body, original);
-  AnthropicSide side(ctx, ctx.request.body(), options);
+  AnthropicSide side(ctx, ctx.request.body(), adapters::anthropic_thinking_requested(*body));
   inbound.original = &original;
   inbound.side = &side;
   co_return co_await handle_chat(ctx, record, Endpoint::chat, *chat, inbound);
@@ -178,7 +188,7 @@ asio::awaitable<std::optional<std::int64_t>> upstream_count(RequestContext& ctx,
   adapters::TranslateError terr;
   std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_count_tokens_request(
       ctx.request.body(), b.spec->model, b.translator_spec, ctx.request["anthropic-version"],
-      ctx.request["anthropic-beta"], terr);
+      ctx.request["anthropic-beta"], terr, query_of(ctx.request.target()));
   if (!ureq) {
     co_return std::nullopt;
   }
@@ -219,8 +229,7 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
     counted["max_tokens"] = 1;
   }
   std::string error;
-  const std::optional<std::string> chat =
-      adapters::anthropic_to_openai_request(counted, error, inbound_options(*body));
+  const std::optional<std::string> chat = adapters::anthropic_to_openai_request(counted, error);
   if (!chat) {
     co_return co_await send_error(ctx, o, 400, error);
   }

@@ -31,8 +31,8 @@ class AnthropicOutbound final : public ClientStream {
  public:
   AnthropicOutbound(adapters::StreamTranslator& inner, std::string_view model,
                     std::int64_t estimated_input_tokens, bool native = false,
-                    const adapters::AnthropicInboundOptions& options = {})
-      : inner_(inner), writer_(model, estimated_input_tokens, options), native_(native) {}
+                    bool thinking = false)
+      : inner_(inner), writer_(model, estimated_input_tokens, thinking), native_(native) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
@@ -54,9 +54,9 @@ class AnthropicSide final : public ClientSide {
  public:
   /// `client_body`: the client's request bytes (the faithful lane sends them). `ctx`: for the
   /// client's anthropic-version and anthropic-beta headers.
-  AnthropicSide(const RequestContext& ctx, std::string_view client_body,
-                const adapters::AnthropicInboundOptions& options)
-      : ctx_(ctx), client_body_(client_body), options_(options) {}
+  /// `thinking`: the client asked for thinking (the engine's reasoning comes back as thinking).
+  AnthropicSide(const RequestContext& ctx, std::string_view client_body, bool thinking)
+      : ctx_(ctx), client_body_(client_body), thinking_(thinking) {}
 
   std::optional<std::string> answer(std::string body, std::string_view model, std::string& error,
                                     std::int64_t cache_write) override;
@@ -68,7 +68,7 @@ class AnthropicSide final : public ClientSide {
  private:
   const RequestContext& ctx_;
   std::string_view client_body_;
-  adapters::AnthropicInboundOptions options_;
+  bool thinking_;
 };
 
 }  // namespace sb::gateway

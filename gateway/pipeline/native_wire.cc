@@ -17,7 +17,7 @@ bool AnthropicNativeWire::request(const boost::json::object&, std::string_view,
                                   upstream::Request& up, adapters::TranslateError& error) {
   const std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
   std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_native_request(
-      client_body_, b_.spec->model, cap, b_.translator_spec, version_, beta_, error);
+      client_body_, b_.spec->model, cap, b_.translator_spec, version_, beta_, error, query_);
   if (!ureq) {
     return false;
   }
@@ -35,8 +35,9 @@ adapters::StreamTranslator& AnthropicNativeWire::stream_translator() {
 }
 
 WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content_type,
-                                       std::string body, const http::fields&) {
-  adapters::AnthropicNativeAnswer read = adapters::anthropic_native_answer(status, body);
+                                       std::string body, const http::fields& headers) {
+  adapters::AnthropicNativeAnswer read =
+      adapters::anthropic_native_answer(status, body, headers[http::field::retry_after]);
   WireAnswer a;
   a.content_type = content_type.empty() ? std::string_view("application/json") : content_type;
   if (status == 200) {

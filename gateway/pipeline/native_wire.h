@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "adapters/anthropic.h"
+#include "adapters/anthropic_native.h"
 #include "gateway/pipeline/upstream_wire.h"
 
 namespace sb::gateway::chat {
@@ -17,12 +17,13 @@ class AnthropicNativeWire final : public UpstreamWire {
  public:
   AnthropicNativeWire(const BackendRuntime& b, std::string_view request_id,
                       std::string_view client_body, std::string_view anthropic_version,
-                      std::string_view anthropic_beta)
+                      std::string_view anthropic_beta, std::string_view query)
       : b_(b),
         request_id_(request_id),
         client_body_(client_body),
         version_(anthropic_version),
-        beta_(anthropic_beta) {}
+        beta_(anthropic_beta),
+        query_(query) {}
 
   bool request(const boost::json::object& body, std::string_view text, upstream::Request& up,
                adapters::TranslateError& error) override;
@@ -39,6 +40,7 @@ class AnthropicNativeWire final : public UpstreamWire {
   std::string_view client_body_;
   std::string_view version_;
   std::string_view beta_;
+  std::string_view query_;
   std::optional<adapters::AnthropicNativeStream> stream_translator_;
   std::string retry_after_;
 };

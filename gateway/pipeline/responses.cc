@@ -222,6 +222,7 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   }
   meta.previous_response_id = previous;
   meta.echo = turn->echo;
+  meta.tool_aliases = turn->tool_aliases;
   ResponsesSide side(ctx, *turn, stored.conversation, std::move(meta));
   ChatInbound inbound;
   inbound.original = &original;
