@@ -244,6 +244,9 @@ struct Backend {
   /// max_completion_tokens may produce here: the worst case a budget or tpm reservation covers.
   /// Not declared: default_max_output_tokens(provider, model), resolved at load.
   std::uint64_t max_output_tokens = 0;
+  /// Whether `max_output_tokens` was declared: then it is the model's own limit, and a request
+  /// from an agent asking for more (Claude Code's max_tokens 32000) is clamped to it.
+  bool max_output_tokens_declared = false;
   BackendTimeouts timeouts;
   std::string ca_file;     ///< extra PEM CA bundle for https upstreams; empty = system store
   bool tls_verify = true;  ///< `tls: {verify: false}` only for tests and labs

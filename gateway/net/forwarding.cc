@@ -126,9 +126,15 @@ void forward_headers(std::span<const HeaderLine> forwardable, const config::Back
   const auto& provider_headers = config::provider_info(backend.provider).client_headers;
   for (const auto& [name, value] : forwardable) {
     const std::string_view n = name;  // clang 14 cannot capture a structured binding
-    if (closed && !on_allow_list(n, provider_headers) &&
-        std::none_of(backend.forward_headers.begin(), backend.forward_headers.end(),
-                     [n](const std::string& h) { return beast::iequals(h, n); })) {
+    const auto listed = [&backend, n] {
+      return std::any_of(backend.forward_headers.begin(), backend.forward_headers.end(),
+                         [n](const std::string& h) { return beast::iequals(h, n); });
+    };
+    // Another provider's protocol headers (Claude Code's anthropic-version and anthropic-beta)
+    // mean nothing to this backend, self-hosted or not, unless it asks for them.
+    const bool foreign_protocol = n.size() > 10 && beast::iequals(n.substr(0, 10), "anthropic-") &&
+                                  !on_allow_list(n, provider_headers);
+    if ((closed || foreign_protocol) && !on_allow_list(n, provider_headers) && !listed()) {
       continue;
     }
     out.insert(name, value);

@@ -4,7 +4,9 @@
 // them), the headers the gateway sets or consumes itself, and the client addresses proxies add
 // (Forwarded, X-Forwarded-*, X-Real-IP). Of the rest, the first
 // kMaxForwardedHeaders within kMaxForwardedBytes (names and values) are forwardable; extras are
-// dropped. A self-hosted backend receives every forwardable header; a closed one only those on
+// dropped. A self-hosted backend receives every forwardable header but another provider's
+// protocol headers (anthropic-*, which Claude Code sends, reach only Anthropic-format backends
+// and those naming them in `forward_headers`); a closed one only those on
 // its allow-list: user-agent and accept-language, its provider's own protocol headers
 // (openai-beta for OpenAI and Azure OpenAI; anthropic-version and anthropic-beta for Anthropic)
 // and the backend's `forward_headers`. SDK telemetry (x-stainless-*) is not on it: providers do

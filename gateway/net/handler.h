@@ -37,9 +37,10 @@ class Downstream {
   }
 };
 
-/// The API shape a client speaks: OpenAI's (every /v1 endpoint but one) or Anthropic's Messages
-/// API (`POST /v1/messages`). Answers and errors are written in the client's shape.
-enum class Dialect { openai, anthropic };
+/// The API shape a client speaks: OpenAI's chat completions and the rest of /v1, Anthropic's
+/// Messages API (`POST /v1/messages`, `/v1/messages/count_tokens`), or OpenAI's Responses API
+/// (`/v1/responses`). Answers and errors are written in the client's shape.
+enum class Dialect { openai, anthropic, responses };
 
 struct RequestContext {
   Worker& worker;

@@ -127,7 +127,8 @@ void ChatHandler::decide(const boost::json::object& body, std::string_view model
                          std::span<const HeaderLine> lines, FactsStorage& storage) {
   const config::Config& c = snap_.config();
   const policies::RequestFacts facts =
-      request_facts(endpoint_, body, model, o_.tenant, c, lines, storage, original_);
+      request_facts(endpoint_, body, model, o_.tenant, c, lines, storage, inbound_.original,
+                    inbound_.floor_level);
   prompt_tokens_ = storage.chat.estimated_prompt_tokens;
   decision_ = engine_.decide(facts, snap_.state());
   o_.rule_slot = snap_.rule_slot(decision_.rule);
@@ -308,8 +309,8 @@ namespace sb::gateway {
 
 boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, RequestRecord& record,
                                          Endpoint endpoint, std::string_view body,
-                                         const adapters::ChatFacts* original) {
-  chat::ChatHandler handler(ctx, record, endpoint, body, original);
+                                         const ChatInbound& inbound) {
+  chat::ChatHandler handler(ctx, record, endpoint, body, inbound);
   co_return co_await handler.run();
 }
 

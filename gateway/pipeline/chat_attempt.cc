@@ -8,11 +8,40 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "adapters/json_edit.h"
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
 #include "gateway/runtime/worker.h"
 
 namespace sb::gateway::chat {
+namespace {
+
+// A backend that declares its model's output limit (max_output_tokens) is never asked for more:
+// coding agents ask every model for their own maximum (Claude Code: 32,000). The body with the
+// limit written in, for this backend only; nullopt when the request is within it.
+std::optional<std::string> clamped_body(const BackendRuntime& b, const boost::json::object& body,
+                                        std::string_view text) {
+  if (!b.spec->max_output_tokens_declared) {
+    return std::nullopt;
+  }
+  const std::uint64_t limit = b.spec->max_output_tokens;
+  std::optional<std::string> out;
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    const auto* v = body.if_contains(key);
+    const bool over = v != nullptr && ((v->is_uint64() && v->get_uint64() > limit) ||
+                                       (v->is_int64() && v->get_int64() > 0 &&
+                                        static_cast<std::uint64_t>(v->get_int64()) > limit));
+    if (over) {
+      if (!out) {
+        out.emplace(text);
+      }
+      adapters::set_member(*out, key, std::to_string(limit));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 // Whether backend `b` must be passed over before anything is built for it: a format it does not
 // speak (the next backend may take it), or full since the decision.
@@ -50,16 +79,39 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, boo
   if (body == nullptr) {
     co_return AttemptResult::unsendable();
   }
+  // Within the backend's declared output limit: the clamped body parsed for this try only.
+  std::string_view text = body_text_;
+  const std::optional<std::string> clamped = clamped_body(b, *body, body_text_);
+  std::optional<Dom> clamped_dom;
+  if (clamped) {
+    clamped_dom.emplace(*clamped, jec);
+    if (jec || !clamped_dom->value.is_object()) {
+      co_return AttemptResult::unsendable();
+    }
+    body = &clamped_dom->value.get_object();
+    text = *clamped;
+  }
   std::optional<TranslatedWire> translated;
   std::optional<PassThroughWire> passed;
+  const std::unique_ptr<UpstreamWire> native =
+      inbound_.side != nullptr ? inbound_.side->native_wire(b, ctx_.request_id) : nullptr;
+  if (native == nullptr && !inbound_.untranslatable.empty()) {
+    if (!last) {
+      co_return AttemptResult::unsendable();  // a backend of the client's own dialect may take it
+    }
+    adapters::TranslateError e;
+    e.message = std::string(inbound_.untranslatable);
+    co_return AttemptResult::ended(co_await answer_untranslatable(b, e));
+  }
   UpstreamWire& wire =
-      endpoint_ == Endpoint::chat && b.chat_translated
+      native != nullptr ? *native
+      : endpoint_ == Endpoint::chat && b.chat_translated
           ? static_cast<UpstreamWire&>(translated.emplace(
                 b, ctx_.request_id, o_.alias != nullptr ? std::string_view(o_.alias->name) : ""))
           : passed.emplace(b, endpoint_, ctx_.request_id, forwardable_);
   upstream::Request up;
   adapters::TranslateError terr;
-  if (!wire.request(*body, body_text_, up, terr)) {
+  if (!wire.request(*body, text, up, terr)) {
     if (!last) {
       co_return AttemptResult::unsendable();  // another backend may express it
     }
@@ -95,7 +147,7 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
   const unsigned status = ex->status();
   const std::string_view ctype = ex->headers()[http::field::content_type];
   if (status == 200 && wire.streams(ctype)) {
-    co_return co_await relay(*ex, b, wire.stream_translator());
+    co_return co_await relay(*ex, b, wire.stream_translator(), wire.native());
   }
   std::string text;
   upstream::Error rerr;
@@ -108,15 +160,17 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
   WireAnswer a = wire.answer(status, ctype, std::move(text), ex->headers());
   if (a.status == 200) {
     o_.usage = a.usage;
-    co_return AttemptResult::ended(co_await send_answer(b, std::move(a.body), a.content_type));
+    co_return AttemptResult::ended(
+        co_await send_answer(b, std::move(a.body), a.content_type, wire.native()));
   }
-  co_return co_await answer_error(b, a, ex->headers());
+  co_return co_await answer_error(b, a, ex->headers(), wire.native());
 }
 
 // An upstream's error answer, in the client's dialect: kept for a later replay when another try
 // may do better, else sent.
 asio::awaitable<AttemptResult> ChatHandler::answer_error(const BackendRuntime& b, WireAnswer& a,
-                                                         const http::fields& headers) {
+                                                         const http::fields& headers,
+                                                         bool native) {
   std::string_view retry_after = headers[http::field::retry_after];
   if (retry_after.empty()) {
     retry_after = a.retry_after;
@@ -124,8 +178,10 @@ asio::awaitable<AttemptResult> ChatHandler::answer_error(const BackendRuntime& b
   if (a.failed) {
     b.count_error_status();
   }
-  std::string response = error_answer(
-      b, a.status, a.content_type, dialect_.error_body(a.status, std::move(a.body)), retry_after);
+  std::string response =
+      error_answer(b, a.status, a.content_type,
+                   native ? std::move(a.body) : dialect_.error_body(a.status, std::move(a.body)),
+                   retry_after);
   if (a.retryable) {
     co_return AttemptResult::retry_later(a.status, std::move(response),
                                          asked_wait(headers["retry-after-ms"], retry_after));

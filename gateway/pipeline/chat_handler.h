@@ -37,7 +37,7 @@
 #include "gateway/pipeline/attempt_result.h"
 #include "gateway/pipeline/client_dialect.h"
 #include "gateway/pipeline/exchange.h"
-#include "gateway/pipeline/messages.h"
+#include "gateway/pipeline/client_side.h"
 #include "gateway/pipeline/request_facts.h"
 #include "gateway/pipeline/request_record.h"
 #include "gateway/pipeline/upstream_wire.h"
@@ -75,7 +75,7 @@ struct ClientError {
 class ChatHandler final : public Settlement {
  public:
   ChatHandler(RequestContext& ctx, RequestRecord& record, Endpoint endpoint, std::string_view body,
-              const adapters::ChatFacts* original)
+              const ChatInbound& inbound)
       : ctx_(ctx),
         snap_(ctx.snapshot),
         engine_(snap_.engine()),
@@ -84,7 +84,7 @@ class ChatHandler final : public Settlement {
         o_(record.outcome()),
         endpoint_(endpoint),
         body_text_(body),
-        original_(original) {
+        inbound_(inbound) {
     record_.attach(this);
   }
   ChatHandler(const ChatHandler&) = delete;
@@ -141,7 +141,7 @@ class ChatHandler final : public Settlement {
   asio::awaitable<AttemptResult> exchange(const BackendRuntime& b, UpstreamWire& wire,
                                           upstream::Request up);
   asio::awaitable<AttemptResult> answer_error(const BackendRuntime& b, WireAnswer& a,
-                                              const http::fields& headers);
+                                              const http::fields& headers, bool native);
   asio::awaitable<Attempt> answer_untranslatable(const BackendRuntime& b,
                                                  const adapters::TranslateError& e);
   // Reads a whole upstream body (up to `limit`), the wait accounted as upstream time.
@@ -152,13 +152,13 @@ class ChatHandler final : public Settlement {
   std::string response_head(unsigned status, std::string_view content_type,
                             const BackendRuntime& b) const;
   asio::awaitable<Attempt> send_answer(const BackendRuntime& b, std::string body,
-                                       std::string_view content_type);
+                                       std::string_view content_type, bool native);
   // A complete error answer (head and body) from backend `b`, `body` already in the client's
   // dialect.
   std::string error_answer(const BackendRuntime& b, unsigned status, std::string_view content_type,
                            std::string_view body, std::string_view retry_after) const;
   asio::awaitable<AttemptResult> relay(upstream::Exchange& ex, const BackendRuntime& b,
-                                       adapters::StreamTranslator& stream);
+                                       adapters::StreamTranslator& stream, bool native);
   asio::awaitable<AttemptResult> relay_stream(upstream::Exchange& ex, const BackendRuntime& b,
                                               adapters::StreamTranslator& stream);
   std::string stream_head(const BackendRuntime& b, bool chunked) const;
@@ -190,15 +190,16 @@ class ChatHandler final : public Settlement {
     boost::json::value value;
   };
   std::optional<Dom> dom_;
-  // The client's body's facts when body_text_ was translated from it (scanned with it).
-  const adapters::ChatFacts* original_ = nullptr;
+  // What the inbound dialect handed over: the client's body's facts when body_text_ was
+  // translated from it (scanned with it), the client's side, a sensitivity floor.
+  ChatInbound inbound_;
   policies::Decision decision_;
   std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
   std::string retry_header_;      // a rate limit's Retry-After line
   // The client headers that may be forwarded, exactly as the detector scanned them.
   std::vector<HeaderLine> forwardable_;
   std::size_t response_bytes_ = 0;
-  AnthropicOutbound* outbound_ = nullptr;  // the current stream's Anthropic writer, if any
+  ClientStream* outbound_ = nullptr;  // the current stream's client writer, if any
   std::uint64_t prompt_tokens_ = 0;        // estimated
   std::string capped_body_;                // the body with the output cap written in, when capped
   bool body_edited_ = false;  // body_text_ is capped_body_: the DOM must be parsed again

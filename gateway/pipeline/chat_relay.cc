@@ -136,26 +136,28 @@ std::string ChatHandler::response_head(unsigned status, std::string_view content
   return h;
 }
 
-// A complete answer (status 200), in the client's dialect.
+// A complete answer (status 200), in the client's dialect (`native`: it already is).
 asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::string body,
-                                                  std::string_view content_type) {
+                                                  std::string_view content_type, bool native) {
   unsigned status = 200;
-  std::string error;
-  std::optional<std::string> converted =
-      dialect_.answer(std::move(body), o_.alias != nullptr ? std::string_view(o_.alias->name) : "",
-                      error, o_.usage ? o_.usage->cache_write : 0);
-  if (converted) {
-    body = std::move(*converted);
-  } else {
-    status = http_status({ErrorKind::upstream_unreadable});
-    o_.error = "upstream_unreadable";
-    body = dialect_.error_body(
-        status, error_json("Upstream backend '" + b.spec->name +
-                               "' answered with an unreadable chat completion: " + error,
-                           "api_error", "upstream_error"));
-  }
-  if (!dialect_.answer_content_type.empty()) {
-    content_type = dialect_.answer_content_type;
+  ClientSide* side = native ? nullptr : inbound_.side;
+  if (side != nullptr) {
+    std::string error;
+    std::optional<std::string> converted =
+        side->answer(std::move(body), o_.alias != nullptr ? std::string_view(o_.alias->name) : "",
+                     error, o_.usage ? o_.usage->cache_write : 0);
+    if (converted) {
+      body = std::move(*converted);
+      content_type = side->answer_content_type();
+    } else {
+      status = http_status({ErrorKind::upstream_unreadable});
+      o_.error = "upstream_unreadable";
+      body = dialect_.error_body(
+          status, error_json("Upstream backend '" + b.spec->name +
+                                 "' answered with an unreadable chat completion: " + error,
+                             "api_error", "upstream_error"));
+      content_type = "application/json";
+    }
   }
   response_bytes_ = body.size();
   o_.status = status;
@@ -168,6 +170,9 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
     policies::append_usd(cost, o_.cost_nanos);
     append_header(head, "x-switchboard-cost-usd", cost);
     settle();  // before the client can see the answer and send its next request
+    if (inbound_.side != nullptr) {
+      co_await inbound_.side->completed(o_);
+    }
   }
   append_header(head, "Content-Length", std::to_string(body.size()));
   head += "\r\n";
@@ -191,17 +196,21 @@ std::string ChatHandler::error_answer(const BackendRuntime& b, unsigned status,
   return out;
 }
 
-// Relays a stream, through the Anthropic writer when the client speaks Messages.
+// Relays a stream, through the client's writer when the client does not speak chat completions
+// (`native`: the wire already speaks the client's shape; only the gateway's events are
+// converted).
 asio::awaitable<AttemptResult> ChatHandler::relay(upstream::Exchange& ex, const BackendRuntime& b,
-                                                  adapters::StreamTranslator& translator) {
+                                                  adapters::StreamTranslator& translator,
+                                                  bool native) {
   ScrubbedStream stream(translator, b.secret(), b.endpoint.host);
-  if (!dialect_.rewrites_stream) {
+  if (inbound_.side == nullptr) {
     co_return co_await relay_stream(ex, b, stream);
   }
-  AnthropicOutbound outbound(stream, o_.alias != nullptr ? o_.alias->name : std::string(),
-                             static_cast<std::int64_t>(prompt_tokens_));
-  outbound_ = &outbound;
-  AttemptResult result = co_await relay_stream(ex, b, outbound);
+  const std::unique_ptr<ClientStream> outbound =
+      inbound_.side->stream(stream, o_.alias != nullptr ? std::string_view(o_.alias->name) : "",
+                            static_cast<std::int64_t>(prompt_tokens_), native);
+  outbound_ = outbound.get();
+  AttemptResult result = co_await relay_stream(ex, b, *outbound);
   outbound_ = nullptr;
   co_return result;
 }
@@ -287,6 +296,9 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
   const bool complete = !err && stream.finish(out);
   if (complete && head_sent) {
     settle();  // before the end of the stream reaches the client
+  }
+  if (complete && inbound_.side != nullptr) {
+    co_await inbound_.side->completed(o_);
   }
   if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
     o_.error = "client_gone";

@@ -28,6 +28,12 @@ constexpr ClientDialect kOpenAI{
     Dialect::openai, &openai_error_body,
     &openai_answer,  {},
     false,           "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."};
+// The Responses API's errors are OpenAI's; its answers and streams need the request's context
+// (ids, the request echoed), so the request's ResponsesSide converts them (responses.cc).
+constexpr ClientDialect kResponses{
+    Dialect::responses, &openai_error_body,
+    &openai_answer,     "application/json",
+    true,               "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."};
 constexpr ClientDialect kAnthropic{Dialect::anthropic,
                                    &anthropic_error_body,
                                    &anthropic_answer,
@@ -74,7 +80,7 @@ unsigned http_status(const ErrorCause& cause) {
 }
 
 const ClientDialect& client_dialect(Dialect d) {
-  return d == Dialect::anthropic ? kAnthropic : kOpenAI;
+  return d == Dialect::anthropic ? kAnthropic : d == Dialect::responses ? kResponses : kOpenAI;
 }
 
 std::string error_body(const ClientDialect& dialect, unsigned status, std::string_view message,

@@ -164,9 +164,15 @@ namespace {
 struct Route {
   std::optional<Endpoint> endpoint;  // an OpenAI-shaped model endpoint
   bool messages = false;             // POST /v1/messages (Anthropic's shape)
+  bool count_tokens = false;         // POST /v1/messages/count_tokens
+  bool responses = false;            // POST /v1/responses
+  std::string_view stored;           // GET or DELETE /v1/responses/{id}: the id
   bool models = false;               // /v1/models, /v1/models/{id}
-  bool chat() const { return endpoint.has_value() || messages; }
+  bool chat() const { return endpoint.has_value() || messages || count_tokens || responses; }
+  bool known() const { return chat() || models || !stored.empty(); }
 };
+
+constexpr std::string_view kResponsesPrefix = "/v1/responses/";
 
 Route route_of(std::string_view path) {
   Route r;
@@ -175,6 +181,12 @@ Route route_of(std::string_view path) {
                : path == "/v1/embeddings"     ? std::optional(Endpoint::embeddings)
                                               : std::nullopt;
   r.messages = path == "/v1/messages";
+  r.count_tokens = path == "/v1/messages/count_tokens";
+  r.responses = path == "/v1/responses";
+  if (path.starts_with(kResponsesPrefix) && path.size() > kResponsesPrefix.size() &&
+      path.find('/', kResponsesPrefix.size()) == std::string_view::npos) {
+    r.stored = path.substr(kResponsesPrefix.size());
+  }
   r.models = path == "/v1/models" || (path.starts_with("/v1/models/") && path.size() > 11);
   return r;
 }
@@ -189,10 +201,12 @@ struct Refusal {
 // Sets `tenant` otherwise. Sets the dialect of every answer from here on.
 std::optional<Refusal> refusal_of(RequestContext& ctx, const Route& route, std::size_t& tenant) {
   const Request& req = ctx.request;
-  if (route.messages) {
+  if (route.messages || route.count_tokens) {
     ctx.dialect = Dialect::anthropic;
+  } else if (route.responses || !route.stored.empty()) {
+    ctx.dialect = Dialect::responses;
   }
-  if (!route.chat() && !route.models) {
+  if (!route.known()) {
     std::string msg = "Invalid URL (";
     msg += req.method_string();
     msg += ' ';
@@ -256,7 +270,21 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
     if (route.messages) {
       co_return co_await handle_messages(ctx, rec);
     }
+    if (route.count_tokens) {
+      co_return co_await handle_count_tokens(ctx, rec);
+    }
+    if (route.responses) {
+      co_return co_await handle_responses(ctx, rec);
+    }
     co_return co_await handle_chat(ctx, rec, *route.endpoint, req.body());
+  }
+  if (!route.stored.empty()) {
+    if (req.method() != http::verb::get && req.method() != http::verb::delete_) {
+      co_return co_await send_error(ctx, o, http_status({ErrorKind::method_not_allowed}),
+                                    "Method not allowed: use GET or DELETE.", {},
+                                    "Allow: GET, DELETE\r\n");
+    }
+    co_return co_await handle_stored_response(ctx, rec, route.stored);
   }
   if (req.method() != http::verb::get) {
     co_return co_await send_error(ctx, o, http_status({ErrorKind::method_not_allowed}),

@@ -62,17 +62,40 @@ boost::asio::awaitable<bool> send_error(RequestContext& ctx, Outcome& o, unsigne
 
 enum class Endpoint;
 class RequestRecord;
+class ClientSide;
+
+/// What an inbound dialect (Messages, Responses) hands the chat pipeline beside the chat body.
+struct ChatInbound {
+  /// The facts of the client's body when `body` was translated from it (scanned as well).
+  const adapters::ChatFacts* original = nullptr;
+  /// The client's side (answers, streams, native wires); nullptr for chat completions.
+  ClientSide* side = nullptr;
+  /// A sensitivity level the decision may not go below (a stored conversation's), as a level
+  /// name; empty when none.
+  std::string_view floor_level;
+  /// Why the client's request cannot be translated to chat completions, when it cannot: only a
+  /// native wire can send it (the body is then a stand-in for the decision; the client's own
+  /// body is scanned through `original`). Empty when it can.
+  std::string_view untranslatable;
+};
 
 /// The pipeline of the OpenAI model endpoints (chat.cc): decide, admit, dispatch, relay,
 /// reconcile — for chat completions, legacy completions and embeddings alike.
-/// `body` is the OpenAI request body (the client's, or one translated from another dialect);
-/// `original` the facts of the client's body when it was translated (scanned as well).
+/// `body` is the OpenAI request body (the client's, or one translated from another dialect).
 /// The request's record is `record`, its outcome's tenant set.
 boost::asio::awaitable<bool> handle_chat(RequestContext& ctx, RequestRecord& record,
                                          Endpoint endpoint, std::string_view body,
-                                         const adapters::ChatFacts* original = nullptr);
+                                         const ChatInbound& inbound = {});
 /// POST /v1/messages (messages.cc): an Anthropic Messages request translated to chat completions,
 /// routed by the same pipeline, answered in Anthropic's shape.
 boost::asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record);
+/// POST /v1/messages/count_tokens (messages.cc): the prompt's input tokens.
+boost::asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& record);
+/// POST /v1/responses (responses.cc): an OpenAI Responses request translated to chat
+/// completions, routed by the same pipeline, answered as Responses objects and events.
+boost::asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& record);
+/// GET and DELETE /v1/responses/{id} (responses.cc): a stored response.
+boost::asio::awaitable<bool> handle_stored_response(RequestContext& ctx, RequestRecord& record,
+                                                    std::string_view id);
 
 }  // namespace sb::gateway

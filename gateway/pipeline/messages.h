@@ -1,24 +1,38 @@
 #pragma once
-// Anthropic's Messages API as an inbound dialect (`POST /v1/messages`): the request is translated
-// to chat completions and routed by the same pipeline (detection, policies, budgets, fallbacks);
-// what goes back to the client is translated to Anthropic's shape (adapters/anthropic_inbound.h).
+// Anthropic's Messages API as an inbound dialect (`POST /v1/messages`). Routed by the same
+// pipeline as chat (detection, policies, budgets, fallbacks), with two lanes:
+//
+// - to an Anthropic-format backend, the faithful lane: the client's body goes verbatim (only
+//   `model`, and `max_tokens` when the backend declares a smaller limit, are rewritten), with its
+//   anthropic-version and anthropic-beta headers, and the event stream comes back as it was sent
+//   (cache_control, thinking and its signatures, documents, server tools all survive);
+// - to any other backend, the request is translated to chat completions and the answer back to
+//   Anthropic's shape (adapters/anthropic_inbound.h).
+//
+// Either way the detectors scan the client's whole body: what any backend receives was scanned.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "adapters/anthropic_inbound.h"
 #include "adapters/translator.h"
+#include "gateway/pipeline/client_side.h"
 
 namespace sb::gateway {
 
-/// Wraps the stream translator of one attempt: its OpenAI chunks become Anthropic events.
-class AnthropicOutbound final : public adapters::StreamTranslator {
+struct RequestContext;
+
+/// Wraps the stream translator of one attempt: its OpenAI chunks become Anthropic events. In
+/// native mode the attempt's bytes are Anthropic events already and pass unchanged.
+class AnthropicOutbound final : public ClientStream {
  public:
   AnthropicOutbound(adapters::StreamTranslator& inner, std::string_view model,
-                    std::int64_t estimated_input_tokens)
-      : inner_(inner), writer_(model, estimated_input_tokens) {}
+                    std::int64_t estimated_input_tokens, bool native = false,
+                    bool thinking = false)
+      : inner_(inner), writer_(model, estimated_input_tokens, thinking), native_(native) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
@@ -26,12 +40,35 @@ class AnthropicOutbound final : public adapters::StreamTranslator {
   const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
 
   /// An OpenAI SSE event the gateway itself writes (a mid-stream failure), in Anthropic's shape.
-  void gateway_event(std::string_view openai_sse, std::string& out);
+  void gateway_event(std::string_view openai_sse, std::string& out) override;
 
  private:
   adapters::StreamTranslator& inner_;
   adapters::AnthropicStreamWriter writer_;
+  bool native_;
   std::string scratch_;
+};
+
+/// The Messages client's side of one request.
+class AnthropicSide final : public ClientSide {
+ public:
+  /// `client_body`: the client's request bytes (the faithful lane sends them). `ctx`: for the
+  /// client's anthropic-version and anthropic-beta headers.
+  /// `thinking`: the client asked for thinking (the engine's reasoning comes back as thinking).
+  AnthropicSide(const RequestContext& ctx, std::string_view client_body, bool thinking)
+      : ctx_(ctx), client_body_(client_body), thinking_(thinking) {}
+
+  std::optional<std::string> answer(std::string body, std::string_view model, std::string& error,
+                                    std::int64_t cache_write) override;
+  std::unique_ptr<ClientStream> stream(adapters::StreamTranslator& inner, std::string_view model,
+                                       std::int64_t estimated_input, bool native) override;
+  std::unique_ptr<chat::UpstreamWire> native_wire(const BackendRuntime& b,
+                                                  std::string_view request_id) override;
+
+ private:
+  const RequestContext& ctx_;
+  std::string_view client_body_;
+  bool thinking_;
 };
 
 }  // namespace sb::gateway

@@ -101,10 +101,21 @@ policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::objec
                                      std::string_view model, std::size_t tenant,
                                      const config::Config& config,
                                      std::span<const HeaderLine> headers, FactsStorage& storage,
-                                     const adapters::ChatFacts* original) {
+                                     const adapters::ChatFacts* original,
+                                     std::string_view floor_level) {
   collect_endpoint_facts(endpoint, body, storage.chat);
   const unsigned unscannable = gather_scanned_text(headers, storage, original);
-  const std::string_view classification = classification_of(headers, storage.classification);
+  std::string_view classification = classification_of(headers, storage.classification);
+  if (!floor_level.empty()) {
+    // A floor counts as a classification the client sent: the highest level named wins.
+    std::string joined(classification);
+    if (!joined.empty()) {
+      joined += ',';
+    }
+    joined += floor_level;
+    storage.classification = std::move(joined);
+    classification = storage.classification;
+  }
   storage.headers.clear();
   for (const std::string& name : config.policy_headers) {
     if (const std::string_view v = first(headers, name); !v.empty()) {

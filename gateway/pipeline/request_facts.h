@@ -41,10 +41,13 @@ struct FactsStorage {
 
 /// `headers` are every header line of the request (names as sent, any case). `original` is the
 /// client's body when `body` was translated from it (its facts collected by collect_body_facts).
+/// `floor_level`: a level name the decision may not go below (a stored conversation's: sticky
+/// clearance), counted as an x-data-classification value; empty when none.
 policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::object& body,
                                      std::string_view model, std::size_t tenant,
                                      const config::Config& config,
                                      std::span<const HeaderLine> headers, FactsStorage& storage,
-                                     const adapters::ChatFacts* original = nullptr);
+                                     const adapters::ChatFacts* original = nullptr,
+                                     std::string_view floor_level = {});
 
 }  // namespace sb::gateway

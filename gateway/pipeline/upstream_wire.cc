@@ -151,6 +151,22 @@ WireAnswer PassThroughWire::answer(unsigned status, std::string_view content_typ
 
 // ---- translated ----
 
+void to_upstream_request(adapters::UpstreamRequest ureq, std::string_view request_id,
+                         const BackendRuntime& b, upstream::Request& up) {
+  up.method(ureq.method == "GET" ? http::verb::get : http::verb::post);
+  up.target(ureq.target);
+  up.version(11);
+  for (const auto& [k, v] : ureq.headers) {
+    up.set(k, v);
+  }
+  up.set(http::field::accept_encoding, "identity");
+  up.set("x-request-id", request_id);
+  for (const auto& [k, v] : b.headers) {
+    up.set(k, v);
+  }
+  up.body() = std::move(ureq.body);
+}
+
 TranslatedWire::TranslatedWire(const BackendRuntime& b, std::string_view request_id,
                                std::string_view alias)
     : b_(b), request_id_(request_id), alias_(alias) {
@@ -169,18 +185,7 @@ bool TranslatedWire::request(const boost::json::object& body, std::string_view t
   }
   stream_ = ureq->stream;
   client_wants_usage_ = adapters::asks_for_usage(body);
-  up.method(ureq->method == "GET" ? http::verb::get : http::verb::post);
-  up.target(ureq->target);
-  up.version(11);
-  for (const auto& [k, v] : ureq->headers) {
-    up.set(k, v);
-  }
-  up.set(http::field::accept_encoding, "identity");
-  up.set("x-request-id", request_id_);
-  for (const auto& [k, v] : b_.headers) {
-    up.set(k, v);
-  }
-  up.body() = std::move(ureq->body);
+  to_upstream_request(std::move(*ureq), request_id_, b_, up);
   return true;
 }
 

@@ -52,6 +52,9 @@ class UpstreamWire {
   /// A complete answer (any status) converted.
   virtual WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
                             const boost::beast::http::fields& headers) = 0;
+  /// Whether answers, errors and streams are already in the client's dialect (a native wire:
+  /// the client's request sent as it came), not OpenAI's.
+  virtual bool native() const { return false; }
 
  protected:
   bool stream_ = false;
@@ -82,6 +85,11 @@ class PassThroughWire final : public UpstreamWire {
   std::optional<adapters::OpenAIStreamTranslator> openai_stream_;
   std::optional<adapters::AzureStreamTranslator> azure_stream_;
 };
+
+/// Copies a translator's request into `up` with the headers every upstream request carries
+/// (Accept-Encoding identity, x-request-id, the backend's configured headers).
+void to_upstream_request(adapters::UpstreamRequest ureq, std::string_view request_id,
+                         const BackendRuntime& b, upstream::Request& up);
 
 /// A provider with its own wire format: its translator builds the request and converts answers
 /// and streams.

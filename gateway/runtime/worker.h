@@ -23,6 +23,7 @@ namespace sb::gateway {
 
 class AccessLog;
 class InternalErrors;
+class ResponseStore;
 
 /// Something a worker can ask to close when draining (an idle keep-alive connection).
 class Drainable {
@@ -52,6 +53,9 @@ struct Worker {
   std::atomic<std::int64_t> open_sessions{0};
   bool draining = false;  ///< worker thread only
   StatsCache stats;       ///< worker thread only
+  /// Where Responses API conversations are kept (process-wide, owned by the composition root);
+  /// nullptr when the gateway keeps none.
+  ResponseStore* responses = nullptr;
 
   /// A new request id: a per-process random prefix, the worker index and a counter.
   std::string next_request_id();

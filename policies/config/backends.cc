@@ -104,6 +104,7 @@ Backend ConfigBuilder::read_backend(const std::string& name, const Located& sect
                 std::make_move_iterator(options.end()));
   const bool ok = r_.read_map(section, fields);
   b.hosting = n.hosting.value_or(provider_info(b.provider).hosting);
+  b.max_output_tokens_declared = b.max_output_tokens != 0;
   if (b.max_output_tokens == 0) {
     b.max_output_tokens = default_max_output_tokens(b.provider, b.model);
   }

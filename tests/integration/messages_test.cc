@@ -1,6 +1,7 @@
 // POST /v1/messages through the real process: an Anthropic SDK's request is routed by the same
 // policies as a chat completion and answered in Anthropic's shape, whatever the backend speaks.
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,7 @@ backends:
     base_url: ")" + local_->base_url() +
                              R"("
     model: "pinned/local"
+    max_output_tokens: 8192   # the model's own limit: agents asking for more are clamped
     clearance: restricted
 models:
   claude: {candidates: [claude]}
@@ -227,6 +229,124 @@ TEST_F(MessagesTest, StreamCutMidwayEndsWithAnErrorEvent) {
   EXPECT_EQ(names.front(), "message_start");
   EXPECT_EQ(names.back(), "error") << got->body;
   EXPECT_EQ(got->body.find("message_stop"), std::string::npos) << "never a clean end";
+}
+
+// A Claude-Code-like body: cache_control, thinking with a signed block, redacted thinking,
+// output_config, context_management, a document, a server tool, defer_loading, is_error.
+std::string faithful_body(std::string_view model, bool stream) {
+  std::string b = R"({"model":")" + std::string(model) + R"(","max_tokens":2048,)";
+  b += stream ? R"("stream":true,)" : "";
+  b += R"("thinking":{"type":"enabled","budget_tokens":1024},"output_config":{"effort":"medium"},)"
+       R"("context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},)"
+       R"("system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],)"
+       R"("tools":[{"name":"Bash","description":"run","input_schema":{"type":"object"}},)"
+       R"({"name":"Later","description":"x","input_schema":{"type":"object"},"defer_loading":true},)"
+       R"({"type":"web_search_20250305","name":"web_search","max_uses":2}],)"
+       R"("messages":[{"role":"user","content":[{"type":"document","source":{"type":"text",)"
+       R"("media_type":"text/plain","data":"a note"}},{"type":"text","text":"hi there",)"
+       R"("cache_control":{"type":"ephemeral"}}]},)"
+       R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
+       R"({"type":"redacted_thinking","data":"ZW5j"},)"
+       R"({"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}]},)"
+       R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1",)"
+       R"("content":"no such dir","is_error":true}]},)"
+       R"({"role":"system","content":"# Environment"}]})";
+  return b;
+}
+
+TEST_F(MessagesTest, AnAnthropicBackendGetsTheClientsBodyVerbatim) {
+  const std::string body = faithful_body("claude", false);
+  auto got = request(gw_->port(), "POST", "/v1/messages?beta=true", body,
+                     {{"x-api-key", "sk-team-a"},
+                      {"anthropic-version", "2023-06-01"},
+                      {"anthropic-beta", "interleaved-thinking-2025-05-14,context-management-2025-06-27"}});
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_EQ(got->header("x-switchboard-backend"), "claude");
+  EXPECT_NE(got->body.find(R"("type":"message")"), std::string::npos) << got->body;
+  EXPECT_EQ(got->body.find("msg_msg_"), std::string::npos) << got->body;
+  ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
+  const RecordedRequest sent = vendor_->requests().front();
+  std::string expected = body;
+  expected.replace(expected.find(R"("model":"claude")"), 16,
+                   R"("model":"claude-3-5-sonnet-20241022")");
+  EXPECT_EQ(sent.body, expected) << "only the model differs";
+  EXPECT_EQ(sent.header("anthropic-beta").value_or(""),
+            "interleaved-thinking-2025-05-14,context-management-2025-06-27");
+  EXPECT_EQ(sent.header("anthropic-version").value_or(""), "2023-06-01");
+  EXPECT_EQ(sent.header("x-api-key").value_or(""), "sk-ant-backend");
+}
+
+TEST_F(MessagesTest, AnAnthropicStreamIsRelayedAsItCame) {
+  auto got = messages(faithful_body("claude", true));
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  const auto names = event_names(got->body);
+  ASSERT_FALSE(names.empty()) << got->body;
+  EXPECT_EQ(names.front(), "message_start");
+  EXPECT_EQ(names.back(), "message_stop") << got->body;
+  EXPECT_NE(std::find(names.begin(), names.end(), "ping"), names.end()) << got->body;
+  EXPECT_EQ(got->body.find("msg_msg_"), std::string::npos) << got->body;
+}
+
+TEST_F(MessagesTest, AnOpenAIFormatEngineGetsNoAnthropicHeadersAndAClampedMaxTokens) {
+  auto got = request(gw_->port(), "POST", "/v1/messages",
+                     R"({"model":"local","max_tokens":128000,"messages":[{"role":"user","content":"hi"}]})",
+                     {{"x-api-key", "sk-team-a"},
+                      {"anthropic-version", "2023-06-01"},
+                      {"anthropic-beta", "claude-code-20250219"}});
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  const RecordedRequest sent = local_->requests().front();
+  EXPECT_FALSE(sent.header("anthropic-beta"));
+  EXPECT_FALSE(sent.header("anthropic-version"));
+  EXPECT_NE(sent.body.find(R"("max_tokens":8192)"), std::string::npos) << sent.body;
+}
+
+TEST_F(MessagesTest, WhatChatCannotCarryGoesNativelyOrIsRefusedClearly) {
+  const std::string server_tool =
+      R"(,"max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search"}],)"
+      R"("messages":[{"role":"user","content":"search the news"}]})";
+  auto native = messages(R"({"model":"claude")" + server_tool);
+  ASSERT_TRUE(native);
+  EXPECT_EQ(native->status, 200u) << native->body;
+  auto local = messages(R"({"model":"local")" + server_tool);
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 400u) << local->body;
+  EXPECT_NE(local->body.find(R"("type":"invalid_request_error")"), std::string::npos)
+      << local->body;
+  EXPECT_EQ(local_->request_count(), 0u);
+}
+
+TEST_F(MessagesTest, CountTokensIsExactFromAnthropicAndEstimatedElsewhere) {
+  const std::string body =
+      R"({"model":"%s","messages":[{"role":"user","content":"how many tokens is this"}]})";
+  auto count = [&](std::string_view model) {
+    std::string b = body;
+    b.replace(b.find("%s"), 2, model);
+    return request(gw_->port(), "POST", "/v1/messages/count_tokens?beta=true", b,
+                   {{"x-api-key", "sk-team-a"}, {"anthropic-version", "2023-06-01"}});
+  };
+  auto exact = count("claude");
+  ASSERT_TRUE(exact);
+  ASSERT_EQ(exact->status, 200u) << exact->body;
+  EXPECT_TRUE(exact->body.starts_with(R"({"input_tokens":)")) << exact->body;
+  EXPECT_EQ(exact->header("x-switchboard-token-count"), "exact");
+  ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
+  EXPECT_EQ(vendor_->requests().front().target, "/v1/messages/count_tokens");
+
+  auto estimated = count("local");
+  ASSERT_TRUE(estimated);
+  ASSERT_EQ(estimated->status, 200u) << estimated->body;
+  EXPECT_TRUE(estimated->body.starts_with(R"({"input_tokens":)")) << estimated->body;
+  EXPECT_EQ(estimated->header("x-switchboard-token-count"), "estimated");
+  EXPECT_EQ(local_->request_count(), 0u) << "an estimate sends nothing";
+
+  auto unknown = count("gpt-9");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404u);
+  EXPECT_NE(unknown->body.find(R"("type":"not_found_error")"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,68 @@
+// Native wires (see native_wire.h).
+
+#include "gateway/pipeline/native_wire.h"
+
+#include <boost/beast/http/field.hpp>
+
+#include "adapters/anthropic_inbound.h"
+#include "gateway/net/http_response.h"
+#include "gateway/pipeline/client_dialect.h"
+#include "gateway/pipeline/scrub.h"
+
+namespace sb::gateway::chat {
+
+namespace http = boost::beast::http;
+
+bool AnthropicNativeWire::request(const boost::json::object&, std::string_view,
+                                  upstream::Request& up, adapters::TranslateError& error) {
+  const std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
+  std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_native_request(
+      client_body_, b_.spec->model, cap, b_.translator_spec, version_, beta_, error, query_);
+  if (!ureq) {
+    return false;
+  }
+  stream_ = ureq->stream;
+  to_upstream_request(std::move(*ureq), request_id_, b_, up);
+  return true;
+}
+
+bool AnthropicNativeWire::streams(std::string_view content_type) const {
+  return stream_ && content_type.substr(0, 17) == "text/event-stream";
+}
+
+adapters::StreamTranslator& AnthropicNativeWire::stream_translator() {
+  return stream_translator_.emplace();
+}
+
+WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content_type,
+                                       std::string body, const http::fields& headers) {
+  adapters::AnthropicNativeAnswer read =
+      adapters::anthropic_native_answer(status, body, headers[http::field::retry_after]);
+  WireAnswer a;
+  a.content_type = content_type.empty() ? std::string_view("application/json") : content_type;
+  if (status == 200) {
+    a.usage = read.usage;
+    a.body = std::move(body);
+    return a;
+  }
+  a.retryable = read.retryable;
+  a.failed = status >= 500 || status == 429 || read.retryable;
+  a.status = http_status({ErrorKind::upstream_status, status});
+  if (read.retry_after) {
+    retry_after_ = std::move(*read.retry_after);
+    a.retry_after = retry_after_;
+  }
+  if (status >= 400 && status < 500) {
+    // Anthropic's own word on the request (its validator's message): passed on, scrubbed.
+    a.body = scrub_upstream_text(body, b_.secret(), b_.endpoint.host);
+    return a;
+  }
+  std::string msg =
+      "Upstream backend '" + b_.spec->name + "' returned HTTP " + std::to_string(status);
+  a.content_type = "application/json";
+  a.body = adapters::openai_error_to_anthropic(
+      a.status, error_json(msg, error_type_for(a.status), "upstream_error"));
+  return a;
+}
+
+}  // namespace sb::gateway::chat

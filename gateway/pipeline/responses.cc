@@ -1,0 +1,271 @@
+#include "gateway/pipeline/responses.h"
+
+#include <chrono>
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "adapters/chat_facts.h"
+#include "gateway/net/http_response.h"
+#include "gateway/observability/log.h"
+#include "gateway/pipeline/exchange.h"
+#include "gateway/pipeline/request_facts.h"
+#include "gateway/pipeline/request_record.h"
+#include "gateway/runtime/snapshot.h"
+#include "gateway/runtime/worker.h"
+
+namespace sb::gateway {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr std::string_view kNotJson =
+    "We could not parse the JSON body of your request. The body must be a JSON object (see "
+    "https://platform.openai.com/docs/api-reference/responses/create).";
+
+// The elements of a JSON array's text, without its brackets ("" for an empty array or text).
+std::string_view elements(std::string_view array) {
+  const std::size_t open = array.find('[');
+  const std::size_t close = array.rfind(']');
+  if (open == std::string_view::npos || close == std::string_view::npos || close <= open) {
+    return {};
+  }
+  std::string_view in = array.substr(open + 1, close - open - 1);
+  while (!in.empty() && (in.front() == ' ' || in.front() == '\n')) {
+    in.remove_prefix(1);
+  }
+  return in;
+}
+
+const std::string& tenant_name(const Snapshot& snap, std::size_t tenant) {
+  return snap.config().tenants[tenant].name;
+}
+
+// The level a stored conversation reached, as the current config names it: a level the config no
+// longer has counts as the most sensitive one (fail closed).
+std::string_view floor_level(const Snapshot& snap, const StoredResponse& stored) {
+  const auto& names = snap.config().sensitivity.levels.names;
+  for (const std::string& n : names) {
+    if (n == stored.level) {
+      return n;
+    }
+  }
+  return names.empty() ? std::string_view() : std::string_view(names.back());
+}
+
+std::string not_found_message(std::string_view id) {
+  std::string msg = "Previous response with id '";
+  msg += id.substr(0, 128);
+  msg += "' not found.";
+  return msg;
+}
+
+}  // namespace
+
+std::string join_json_arrays(std::string_view a, std::string_view b, std::string_view c) {
+  std::string out = "[";
+  for (const std::string_view part : {elements(a), elements(b), elements(c)}) {
+    if (part.empty()) {
+      continue;
+    }
+    if (out.size() > 1) {
+      out += ',';
+    }
+    out += part;
+  }
+  out += ']';
+  return out;
+}
+
+bool ResponsesOutbound::feed(std::string_view bytes, std::string& out) {
+  scratch_.clear();
+  const bool ok = inner_.feed(bytes, scratch_);
+  if (inner_.usage() && inner_.usage()->cache_write > 0) {
+    writer_.set_cache_write(inner_.usage()->cache_write);
+  }
+  const bool was_done = writer_.done();
+  const std::size_t from = out.size();
+  const bool written = writer_.feed(scratch_, out);
+  if (!was_done && writer_.done()) {
+    // The completing event is in this call's bytes: they wait for finish().
+    held_.append(out, from, std::string::npos);
+    out.resize(from);
+  }
+  return ok && written;
+}
+
+bool ResponsesOutbound::finish(std::string& out) {
+  scratch_.clear();
+  const bool ok = inner_.finish(scratch_);
+  if (inner_.usage() && inner_.usage()->cache_write > 0) {
+    writer_.set_cache_write(inner_.usage()->cache_write);
+  }
+  out += held_;
+  held_.clear();
+  if (!writer_.feed(scratch_, out)) {
+    return false;
+  }
+  return ok && writer_.finish(out);
+}
+
+void ResponsesOutbound::gateway_event(std::string_view openai_sse, std::string& out) {
+  out += held_;
+  held_.clear();
+  writer_.feed(openai_sse, out);
+}
+
+std::optional<std::string> ResponsesSide::answer(std::string body, std::string_view,
+                                                 std::string& error, std::int64_t cache_write) {
+  std::optional<std::string> r =
+      adapters::chat_to_response(body, meta_, output_messages_, error, cache_write);
+  if (r) {
+    response_ = *r;
+  }
+  return r;
+}
+
+std::unique_ptr<ClientStream> ResponsesSide::stream(adapters::StreamTranslator& inner,
+                                                    std::string_view, std::int64_t, bool) {
+  auto out = std::make_unique<ResponsesOutbound>(inner, meta_);
+  outbound_ = out.get();
+  return out;
+}
+
+// A complete answer: the conversation so far stored under the response's id (when the client
+// asked to store it), with its tenant and the level it reached.
+asio::awaitable<void> ResponsesSide::completed(const Outcome& o) {
+  ResponseStore* store = ctx_.worker.responses;
+  if (store == nullptr || !turn_.store || o.tenant == kNoTenant) {
+    co_return;
+  }
+  StoredResponse r;
+  if (outbound_ != nullptr) {
+    r.response = outbound_->writer().final_response();
+    output_messages_ = outbound_->writer().output_messages();
+  } else {
+    r.response = std::move(response_);
+  }
+  if (r.response.empty()) {
+    co_return;
+  }
+  r.tenant = tenant_name(ctx_.snapshot, o.tenant);
+  r.level = std::string(o.sensitivity);
+  r.level_index = o.level < 0 ? 0u : static_cast<std::uint32_t>(o.level);
+  r.conversation = join_json_arrays(history_, turn_.input_messages, output_messages_);
+  co_await store->put(meta_.id, std::move(r));
+}
+
+asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& record) {
+  Outcome& o = record.outcome();
+  const Snapshot& snap = ctx.snapshot;
+  boost::json::monotonic_resource mr;
+  boost::json::parse_options opts;
+  opts.max_depth = 128;
+  boost::system::error_code ec;
+  const boost::json::value parsed = boost::json::parse(ctx.request.body(), ec, &mr, opts);
+  if (ec || !parsed.is_object()) {
+    co_return co_await send_error(ctx, o, 400, kNotJson);
+  }
+  const boost::json::object& body = parsed.get_object();
+  // A continued conversation: its messages, its tenant's only, its level a floor.
+  StoredResponse stored;
+  std::string_view floor;
+  std::string previous;
+  if (const auto* p = body.if_contains("previous_response_id"); p != nullptr && !p->is_null()) {
+    if (!p->is_string() || p->get_string().empty()) {
+      co_return co_await send_error(
+          ctx, o, 400, "Invalid type for 'previous_response_id': expected a string.",
+          "invalid_type");
+    }
+    previous = std::string(p->get_string());
+    ResponseStore* store = ctx.worker.responses;
+    if (store == nullptr) {
+      co_return co_await send_error(ctx, o, 400,
+                                    "previous_response_id is not available: this gateway keeps no "
+                                    "responses (responses.store: none).",
+                                    "previous_response_not_found");
+    }
+    const StoreStatus s = co_await store->get(previous, stored);
+    if (s == StoreStatus::unavailable) {
+      co_return co_await send_error(ctx, o, 503,
+                                    "The response store cannot be reached; retry later.",
+                                    "response_store_unavailable", "Retry-After: 1\r\n");
+    }
+    if (s == StoreStatus::not_found || stored.tenant != tenant_name(snap, o.tenant)) {
+      co_return co_await send_error(ctx, o, 400, not_found_message(previous),
+                                    "previous_response_not_found");
+    }
+    floor = floor_level(snap, stored);
+  }
+  std::string error;
+  std::string param;
+  const std::optional<adapters::ResponsesTurn> turn =
+      adapters::responses_to_chat_request(body, stored.conversation, error, param);
+  if (!turn) {
+    co_return co_await send_error(ctx, o, 400, error, param.empty() ? "invalid_request" : "");
+  }
+  // Every string of the client's body is scanned too, and the stored conversation goes in the
+  // chat body (scanned there).
+  adapters::ChatFacts original;
+  adapters::collect_body_facts(body, original);
+  adapters::ResponseMeta meta;
+  meta.id = adapters::new_response_id();
+  meta.created_at = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  if (const auto* m = body.if_contains("model"); m != nullptr && m->is_string()) {
+    meta.model = std::string(m->get_string());
+  }
+  meta.previous_response_id = previous;
+  meta.echo = turn->echo;
+  meta.tool_aliases = turn->tool_aliases;
+  ResponsesSide side(ctx, *turn, stored.conversation, std::move(meta));
+  ChatInbound inbound;
+  inbound.original = &original;
+  inbound.side = &side;
+  inbound.floor_level = floor;
+  co_return co_await handle_chat(ctx, record, Endpoint::chat, turn->chat_body, inbound);
+}
+
+// GET /v1/responses/{id}: the stored Response object; DELETE: forgets it. Another tenant's
+// response does not exist for this one.
+asio::awaitable<bool> handle_stored_response(RequestContext& ctx, RequestRecord& record,
+                                             std::string_view id) {
+  Outcome& o = record.outcome();
+  ResponseStore* store = ctx.worker.responses;
+  StoredResponse stored;
+  const StoreStatus s =
+      store == nullptr ? StoreStatus::not_found : co_await store->get(id, stored);
+  if (s == StoreStatus::unavailable) {
+    co_return co_await send_error(ctx, o, 503, "The response store cannot be reached; retry later.",
+                                  "response_store_unavailable", "Retry-After: 1\r\n");
+  }
+  if (s == StoreStatus::not_found || stored.tenant != tenant_name(ctx.snapshot, o.tenant)) {
+    std::string msg = "Response with id '";
+    msg += id.substr(0, 128);
+    msg += "' not found.";
+    co_return co_await send_error(ctx, o, 404, msg, "not_found");
+  }
+  std::string out;
+  if (ctx.request.method() == http::verb::delete_) {
+    if (co_await store->remove(id) == StoreStatus::unavailable) {
+      co_return co_await send_error(ctx, o, 503,
+                                    "The response store cannot be reached; retry later.",
+                                    "response_store_unavailable", "Retry-After: 1\r\n");
+    }
+    out = "{\"id\":";
+    log::append_json_string(out, id);
+    out += ",\"object\":\"response\",\"deleted\":true}";
+  } else {
+    out = std::move(stored.response);
+  }
+  o.status = 200;
+  const bool ok = co_await send(ctx, o, json_response(200, out, ctx.common_headers()));
+  co_return ok && !ctx.close;
+}
+
+}  // namespace sb::gateway
