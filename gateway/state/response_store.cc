@@ -30,8 +30,9 @@ constexpr std::string_view kRecordMagic = "sbr1:";
 constexpr std::size_t kMaxHeaderBytes = 128;
 /// The largest record read back (Redis's own string limit).
 constexpr std::uint64_t kMaxRecordBytes = 512ull << 20;
-/// GETRANGE slice: half the Redis client's reply-size limit (redis::ReplyParser::Limits), so a
-/// large entry never makes the client drop its connection.
+/// A record is written (SET, then APPEND) and read (GETRANGE) in slices of this size: half the
+/// Redis client's reply-size limit (redis::ReplyParser::Limits), so a large entry never makes the
+/// client drop its connection, and no single command is big enough to time out on a slow link.
 constexpr std::int64_t kSliceBytes = 512 * 1024;
 
 /// The key of (tenant, id) inside a store. Ids never contain ':', so the split is unambiguous
@@ -324,10 +325,18 @@ asio::awaitable<StoreStatus> MemoryResponseStore::remove_here(std::string key) {
 // -------------------------------------------------------------------------------------------------
 // The Redis store.
 
+// APPEND to a key that exists, never creating one: a slice written after the key expired or was
+// deleted must not leave a key without a TTL behind.
+constexpr std::string_view kAppendIfExists = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('APPEND', KEYS[1], ARGV[1])
+)lua";
+
 struct RedisResponseStore::Impl {
   Impl(const asio::any_io_executor& home, const config::StateSettings& state)
-      : client(home, state) {}
+      : client(home, state), append(std::string(kAppendIfExists)) {}
   redis::Client client;
+  redis::Script append;
   bool up = true;  // the last call reached Redis; failures are logged when this changes
 
   void mark(bool ok, const std::string& why) {
@@ -367,21 +376,43 @@ asio::awaitable<StoreStatus> RedisResponseStore::put(std::string id, StoredRespo
                                     asio::use_awaitable);
 }
 
+// Written in slices like it is read: SET of the first 512 KiB with the TTL, then one APPEND per
+// further slice, so no command takes long enough on a slow link to time out (a timeout closes
+// the connection and fails every call pending on it). A reader meanwhile sees a record shorter
+// than its header says: not found, as it is until the last slice lands.
 asio::awaitable<StoreStatus> RedisResponseStore::put_here(std::string key, std::string value) {
+  const std::string_view all(value);
+  const std::size_t slice = static_cast<std::size_t>(kSliceBytes);
   std::vector<std::string> args;
   args.reserve(5);
   args.emplace_back("SET");
-  args.push_back(std::move(key));
-  args.push_back(std::move(value));
+  args.push_back(key);
+  args.emplace_back(all.substr(0, slice));
   args.emplace_back("PX");
   args.push_back(std::to_string(std::max<std::int64_t>(1, settings_.ttl.count())));
-  const redis::Result res = co_await impl_->client.command(std::move(args));
-  if (!res.ok() || res.reply.type != redis::Reply::Type::status) {
+  redis::Result res = co_await impl_->client.command(std::move(args));
+  bool ok = res.ok() && res.reply.type == redis::Reply::Type::status;
+  for (std::size_t at = slice; ok && at < all.size(); at += slice) {
+    std::vector<std::string> keys;
+    keys.push_back(key);
+    std::vector<std::string> rest;
+    rest.emplace_back(all.substr(at, slice));
+    res = co_await impl_->client.eval(impl_->append, std::move(keys), std::move(rest));
+    ok = res.ok() && res.reply.type == redis::Reply::Type::integer && res.reply.integer > 0;
+  }
+  if (!res.ok()) {
     bump(counters_.put_failures);
-    impl_->mark(false, res.ok() ? "unexpected reply to SET" : res.message);
+    impl_->mark(false, res.message);
     co_return StoreStatus::unavailable;
   }
   impl_->mark(true, {});
+  if (!ok) {
+    // Redis answered, but not as asked: the key expired or was deleted between two slices, or
+    // the server refused the write (an error reply such as OOM is !res.ok() above).
+    bump(counters_.put_failures);
+    log::warn("response store: entry not stored", {{"why", "unexpected reply while writing"}});
+    co_return StoreStatus::unavailable;
+  }
   bump(counters_.stored);
   co_return StoreStatus::ok;
 }

@@ -14,8 +14,10 @@
 // - redis: the Redis of `state:` through the gateway's own client (gateway/state/redis_client.h:
 //   same URL, credentials, TLS, timeouts), on its own connection owned by the store's executor.
 //   One key per entry, `{state.prefix}:resp:{tenant}:{id}`, set with PX ttl; the value is a
-//   length-prefixed record (see response_store.cc) read in slices of at most 512 KiB (GETRANGE),
-//   so no reply exceeds the client's reply-size limit whatever max_entry_bytes is.
+//   length-prefixed record (encode_stored_response) written and read in slices of at most
+//   512 KiB (SET then APPEND; GETRANGE), so no reply exceeds the client's reply-size limit and no
+//   command risks the command timeout whatever max_entry_bytes is. A record read while it is
+//   still being written, or cut short, is shorter than its header says: not found.
 //
 // Tenant isolation is by construction: the tenant is part of the key, so a tenant can neither
 // read nor delete another tenant's entry, and cannot learn that it exists (both answer

@@ -461,7 +461,10 @@ TEST_F(RedisResponseStoreTest, EntryLargerThanOneReplyRoundTrips) {
     big.conversation += std::to_string(i);
     big.conversation += ',';
   }
-  ASSERT_EQ(put("resp_big", big), StoreStatus::ok);
+  ASSERT_EQ(put("resp_big", big), StoreStatus::ok);  // SET, then APPENDs
+  EXPECT_EQ(redis_.cli({"STRLEN", "sbt:resp:t:resp_big"}),
+            std::to_string(encode_stored_response(big).size()));
+  EXPECT_GT(std::stoll(redis_.cli({"PTTL", "sbt:resp:t:resp_big"})), 0);
   Found out;
   ASSERT_EQ(find("resp_big", "t", out), StoreStatus::ok);
   EXPECT_EQ(out->conversation, big.conversation);
@@ -482,8 +485,10 @@ TEST_F(RedisResponseStoreTest, OversizedEntryIsRefusedWithoutACall) {
 TEST_F(RedisResponseStoreTest, AValueThatIsNotARecordIsNotFound) {
   ASSERT_EQ(redis_.cli({"SET", "sbt:resp:t:resp_x", "garbage"}), "OK");
   ASSERT_EQ(redis_.cli({"SET", "sbt:resp:t:resp_y", "sbr1:1:0:0:0:0\nab"}), "OK");
-  ASSERT_EQ(redis_.cli({"SET", "sbt:resp:t:resp_z", "sbr1:1:0:0:0:0\nu"}), "OK");  // tenant "u"
+  ASSERT_EQ(redis_.cli({"SET", "sbt:resp:t:resp_z", "sbr1:1:0:0:0:0\nu"}), "OK");   // tenant "u"
+  ASSERT_EQ(redis_.cli({"SET", "sbt:resp:t:resp_w", "sbr1:5:0:0:0:0\nab"}), "OK");  // cut short
   Found out;
+  EXPECT_EQ(find("resp_w", "t", out), StoreStatus::not_found);
   EXPECT_EQ(find("resp_x", "t", out), StoreStatus::not_found);
   EXPECT_EQ(find("resp_y", "t", out), StoreStatus::not_found);
   EXPECT_EQ(find("resp_z", "t", out), StoreStatus::not_found);
