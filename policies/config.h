@@ -138,6 +138,22 @@ struct StateSettings {
   Duration sync_interval{200};  ///< background refill / report period
 };
 
+/// `responses:`: the store behind the Responses API's `previous_response_id` (and
+/// GET/DELETE /v1/responses/{id}). Each entry holds a response's conversation, the Response
+/// object, its tenant and the conversation's sensitivity level; see gateway/state/response_store.h.
+struct ResponsesSettings {
+  /// memory: per process, bounded by max_entries and max_bytes (least recently used evicted).
+  /// redis: the Redis of `state:` (same connection settings and key prefix), entries expiring by
+  /// ttl in Redis. none: nothing is stored; requests that need a stored response are refused.
+  enum class Store { memory, redis, none };
+  /// Default: redis when `state.store` is redis, else memory.
+  Store store = Store::memory;
+  Duration ttl{24LL * 3600 * 1000};            ///< from when an entry is stored
+  std::uint64_t max_entries = 100'000;         ///< memory store only
+  std::uint64_t max_bytes = 256ull << 20;      ///< memory store only; all entries' bytes
+  std::uint64_t max_entry_bytes = 8ull << 20;  ///< one entry; larger ones are not stored
+};
+
 enum class Provider {
   vllm,
   llamacpp,
@@ -514,6 +530,7 @@ struct Config {
   ServerSettings server;
   AdminSettings admin;
   StateSettings state;
+  ResponsesSettings responses;
   std::vector<Backend> backends;   ///< in file order
   std::vector<ModelAlias> models;  ///< in file order
 

@@ -158,6 +158,10 @@ class ConfigBuilder {
   bool valid_redis_password(const Located& v, std::string_view password);
   void read_redis_password_file(const Located& v, StateSettings& s);
 
+  // responses.cc
+  void read_responses(const std::optional<Located>& section);
+  void read_response_entry_bytes(const std::optional<Located>& v, bool max_bytes_given);
+
   // scales.cc: sensitivity levels and capability tiers, and lists of names.
   const Scale& scale(Kind k) const;
   bool scale_ok(Kind k) const { return k == Kind::level ? levels_ok_ : tiers_ok_; }

@@ -15,8 +15,8 @@ namespace detail {
 
 // Where each section is; read once the whole document is known.
 struct ConfigBuilder::Sections {
-  std::optional<Located> server, admin, state, backends, models, egress, auth, tenants, sensitivity,
-      tiers, policy_headers, policies, cost, retries;
+  std::optional<Located> server, admin, state, responses, backends, models, egress, auth, tenants,
+      sensitivity, tiers, policy_headers, policies, cost, retries;
 };
 
 // Sections are read in dependency order, not in file order: level and tier names can only be
@@ -28,6 +28,7 @@ void ConfigBuilder::read(const Located& root) {
       {"server", &s.server},
       {"admin", &s.admin},
       {"state", &s.state},
+      {"responses", &s.responses},
       {"backends", &s.backends, kRequired},
       {"models", &s.models},
       {"egress", &s.egress},
@@ -61,6 +62,7 @@ void ConfigBuilder::read_sections(const Sections& s) {
   read_if(s.server, &ConfigBuilder::read_server);
   read_if(s.admin, &ConfigBuilder::read_admin);
   read_if(s.state, &ConfigBuilder::read_state);
+  read_responses(s.responses);
   read_sensitivity(s.sensitivity);
   read_if(s.tiers, &ConfigBuilder::read_tiers);
   read_if(s.backends, &ConfigBuilder::read_backends);

@@ -574,9 +574,9 @@ const std::vector<BrokenCase> kBrokenCases = {
      {"t.yaml:15:35: backends.cloud.price.cache_write_per_mtok: expected a non-negative number"}},
     {"UnknownTopLevelKey",
      {{"", "tenant: {}\n"}},
-     {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, backends, "
-      "models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, cost, "
-      "retries)"}},
+     {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, responses, "
+      "backends, models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, "
+      "cost, retries)"}},
     {"UnknownNestedKeyNamesItsSection",
      {{"threads: 4", "thread: 4"}},
      {"t.yaml:3:3: server: unknown key 'thread' (expected one of: listen, threads, "
