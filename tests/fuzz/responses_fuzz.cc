@@ -30,6 +30,7 @@ std::optional<boost::json::value> parse_json(std::string_view text) {
   // Structure only: bytes that are not UTF-8 reach messages as they came.
   boost::json::parse_options opts;
   opts.allow_invalid_utf8 = true;
+  opts.max_depth = 1024;  // a translation nests a client's schema a level or two deeper
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(text, ec, {}, opts);
   if (ec) {
