@@ -183,9 +183,40 @@ StreamRun run(std::string_view input, std::size_t split, const ResponseMeta& met
   return r;
 }
 
+/// Applies an event that addresses output item `item` (as the SDK's accumulator does).
+void apply_to_item(const json::object& e, const std::string& type, json::object& item) {
+  if (e.contains("item_id")) {
+    EXPECT_EQ(e.at("item_id"), item.at("id")) << type;
+  }
+  if (type == "response.output_item.done") {
+    item = e.at("item").as_object();
+  } else if (type == "response.content_part.added") {
+    EXPECT_EQ(e.at("content_index").as_int64(),
+              static_cast<std::int64_t>(item.at("content").as_array().size()));
+    item.at("content").as_array().push_back(e.at("part"));
+  } else if (type == "response.content_part.done") {
+    item.at("content").as_array().at(e.at("content_index").to_number<std::size_t>()) = e.at("part");
+  } else if (type == "response.output_text.delta" || type == "response.reasoning_text.delta") {
+    json::object& part = item.at("content")
+                             .as_array()
+                             .at(e.at("content_index").to_number<std::size_t>())
+                             .as_object();
+    EXPECT_EQ(part.at("type"),
+              json::value(type == "response.output_text.delta" ? "output_text" : "reasoning_text"));
+    std::string text(part.at("text").as_string());
+    text += e.at("delta").as_string();
+    part["text"] = text;
+  } else if (type == "response.function_call_arguments.delta") {
+    EXPECT_EQ(item.at("type"), json::value("function_call"));
+    std::string args(item.at("arguments").as_string());
+    args += e.at("delta").as_string();
+    item["arguments"] = args;
+  }
+}
+
 /// Replays the events as the openai SDK's stream helper accumulates them (openai-node
 /// src/lib/responses/ResponseAccumulator.ts): every event must address what exists, and the
-/// snapshot built from the deltas must equal the final Response. Returns the final Response.
+/// snapshot built from the deltas must equal the final Response. Returns the last Response.
 json::value accumulate(std::string_view sse) {
   SseParser parser;
   std::vector<SseEvent> events;
@@ -198,12 +229,8 @@ json::value accumulate(std::string_view sse) {
     const std::string type(e.at("type").as_string());
     EXPECT_EQ(ev.event, type);
     EXPECT_EQ(e.at("sequence_number").as_int64(), expected_seq++) << type;
-    if (snapshot.is_null()) {
-      EXPECT_EQ(type, "response.created");
-    }
-    if (type == "response.created" || type == "response.in_progress" ||
-        type == "response.completed" || type == "response.incomplete" ||
-        type == "response.failed") {
+    EXPECT_TRUE(!snapshot.is_null() || type == "response.created") << type;
+    if (e.contains("response")) {  // created, in_progress, completed, incomplete, failed
       if (type == "response.completed" || type == "response.incomplete") {
         // The deltas must have built what the final Response says.
         EXPECT_EQ(snapshot.at("output"), e.at("response").at("output"));
@@ -219,41 +246,10 @@ json::value accumulate(std::string_view sse) {
     if (type == "response.output_item.added") {
       EXPECT_EQ(index, output.size());
       output.push_back(e.at("item"));
-      continue;
-    }
-    EXPECT_LT(index, output.size()) << type;
-    if (index >= output.size()) {
-      continue;
-    }
-    json::object& item = output[index].as_object();
-    if (e.contains("item_id")) {
-      EXPECT_EQ(e.at("item_id"), item.at("id")) << type;
-    }
-    if (type == "response.output_item.done") {
-      item = e.at("item").as_object();
-    } else if (type == "response.content_part.added") {
-      EXPECT_EQ(e.at("content_index").as_int64(),
-                static_cast<std::int64_t>(item.at("content").as_array().size()));
-      item.at("content").as_array().push_back(e.at("part"));
-    } else if (type == "response.content_part.done") {
-      item.at("content").as_array().at(e.at("content_index").to_number<std::size_t>()) =
-          e.at("part");
-    } else if (type == "response.output_text.delta" || type == "response.reasoning_text.delta") {
-      json::object& part = item.at("content")
-                               .as_array()
-                               .at(e.at("content_index").to_number<std::size_t>())
-                               .as_object();
-      EXPECT_EQ(
-          part.at("type"),
-          json::value(type == "response.output_text.delta" ? "output_text" : "reasoning_text"));
-      std::string text(part.at("text").as_string());
-      text += e.at("delta").as_string();
-      part["text"] = text;
-    } else if (type == "response.function_call_arguments.delta") {
-      EXPECT_EQ(item.at("type"), json::value("function_call"));
-      std::string args(item.at("arguments").as_string());
-      args += e.at("delta").as_string();
-      item["arguments"] = args;
+    } else if (index < output.size()) {
+      apply_to_item(e, type, output[index].as_object());
+    } else {
+      ADD_FAILURE() << type << " addresses output " << index << " of " << output.size();
     }
   }
   return snapshot;
