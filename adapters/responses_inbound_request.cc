@@ -1,0 +1,401 @@
+// The Responses API inbound, request side: a Responses request -> an OpenAI chat-completions
+// request (responses_to_chat_request). Tools, tool_choice and the echo are in
+// responses_inbound_tools.cc; the answer's way back in responses_inbound_response.cc.
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
+#include "adapters/responses_inbound.h"
+#include "adapters/responses_inbound_request_internal.h"
+#include "adapters/translate_common.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+using responses_detail::Reject;
+
+std::string at_index(std::string_view base, std::size_t k) {
+  return std::string(base) + "[" + std::to_string(k) + "]";
+}
+
+// ---- content parts ----------------------------------------------------------------------------
+
+/// An input_image part as an image_url part
+/// (https://platform.openai.com/docs/guides/images-vision).
+bool image_part(const json::object& part, const std::string& at, json::array& parts,
+                const Reject& reject) {
+  const std::string_view url = string_member(part, "image_url");
+  if (url.empty()) {
+    if (member(part, "file_id") != nullptr) {
+      return reject(at + ".file_id",
+                    "Images by file_id need OpenAI's Files API, which the gateway does not "
+                    "serve; send image_url (a URL or a data: URL) instead.");
+    }
+    return reject(at + ".image_url", "Missing required parameter: '" + at + ".image_url'.");
+  }
+  json::object image{{"url", url}};
+  if (const std::string_view detail = string_member(part, "detail"); !detail.empty()) {
+    image["detail"] = detail;
+  }
+  parts.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(image)}});
+  return true;
+}
+
+/// An input_file part as chat's file part: only inline `file_data` has a chat equivalent.
+bool file_part(const json::object& part, const std::string& at, json::array& parts,
+               const Reject& reject) {
+  const std::string_view data = string_member(part, "file_data");
+  if (data.empty()) {
+    return reject(at,
+                  "Files by file_id or file_url need OpenAI's Files API, which the gateway "
+                  "does not serve; send the file inline as file_data instead.");
+  }
+  json::object file{{"file_data", data}};
+  if (const std::string_view name = string_member(part, "filename"); !name.empty()) {
+    file["filename"] = name;
+  }
+  parts.push_back(json::object{{"type", "file"}, {"file", std::move(file)}});
+  return true;
+}
+
+/// One content part of a message of `role` (or of a tool output when `role` is "tool").
+bool content_part(const json::value& v, std::string_view role, const std::string& at,
+                  json::array& parts, const Reject& reject) {
+  const json::object* part = v.if_object();
+  const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
+  if (part == nullptr) {
+    return reject(at, responses_detail::invalid_type(at, "an object", v));
+  }
+  const bool assistant = role == "assistant";
+  if (type == "input_text" || (assistant && (type == "output_text" || type == "refusal"))) {
+    const std::string_view key = type == "refusal" ? "refusal" : "text";
+    const json::value* text = part->if_contains(key);
+    if (text == nullptr || !text->is_string()) {
+      return reject(at + "." + std::string(key),
+                    responses_detail::invalid_type(at + "." + std::string(key), "a string",
+                                                   text != nullptr ? *text : json::value()));
+    }
+    parts.push_back(json::object{{"type", "text"}, {"text", *text}});
+    return true;
+  }
+  if (role == "user" && type == "input_image") {
+    return image_part(*part, at, parts, reject);
+  }
+  if (role == "user" && type == "input_file") {
+    return file_part(*part, at, parts, reject);
+  }
+  if (type == "input_image" || type == "input_file") {
+    return reject(at + ".type", "Part type '" + std::string(type) + "' is not supported in a " +
+                                    std::string(role) + (role == "tool" ? " output" : " message") +
+                                    ": the chat wire carries it in user messages only.");
+  }
+  return reject(at + ".type",
+                "Invalid value: '" + std::string(type) + "'. Supported values " +
+                    (assistant ? "are: 'output_text' and 'refusal'."
+                               : "are: 'input_text', 'input_image' and 'input_file'."));
+}
+
+/// A message's or tool output's content (a string or parts) as chat content: the string, the
+/// one text part's text, or the parts.
+bool chat_content(const json::value& content, std::string_view role, const std::string& at,
+                  json::value& out, const Reject& reject) {
+  if (content.is_string()) {
+    out = content;
+    return true;
+  }
+  const json::array* list = content.if_array();
+  if (list == nullptr) {
+    return reject(at, responses_detail::invalid_type(
+                          at, "one of a string or array of input content", content));
+  }
+  json::array parts;
+  for (std::size_t k = 0; k < list->size(); ++k) {
+    if (!content_part((*list)[k], role, at_index(at, k), parts, reject)) {
+      return false;
+    }
+  }
+  if (parts.size() == 1 && string_member(parts[0].as_object(), "type") == "text") {
+    out = parts[0].as_object().at("text");
+  } else if (parts.empty()) {
+    out = json::string();
+  } else {
+    out = std::move(parts);
+  }
+  return true;
+}
+
+// ---- items ------------------------------------------------------------------------------------
+
+bool message_item(const json::object& item, const std::string& at, json::array& out,
+                  const Reject& reject) {
+  const json::value* r = member(item, "role");
+  const std::string_view role = string_of(r);
+  if (r == nullptr) {
+    return reject(at + ".role", "Missing required parameter: '" + at + ".role'.");
+  }
+  if (role != "user" && role != "assistant" && role != "system" && role != "developer") {
+    return reject(at + ".role", "Invalid value: '" + std::string(role.empty() ? "?" : role) +
+                                    "'. Supported values are: 'user', 'assistant', 'system', "
+                                    "and 'developer'.");
+  }
+  const json::value* content = member(item, "content");
+  if (content == nullptr) {
+    return reject(at + ".content", "Missing required parameter: '" + at + ".content'.");
+  }
+  const std::string_view chat_role = role == "developer" ? "system" : role;
+  json::value chat;
+  // System turns carry text only on the chat wire (content_part refuses images there).
+  if (!chat_content(*content, chat_role, at + ".content", chat, reject)) {
+    return false;
+  }
+  out.push_back(json::object{{"role", chat_role}, {"content", std::move(chat)}});
+  return true;
+}
+
+/// A function_call or custom_tool_call item as a tool call of the assistant message before it
+/// (a new one when the previous message is not the assistant's).
+bool call_item(const json::object& item, bool custom, const std::string& at, json::array& out,
+               const Reject& reject) {
+  const std::string_view call_id = string_member(item, "call_id");
+  const std::string_view name = string_member(item, "name");
+  if (call_id.empty()) {
+    return reject(at + ".call_id", "Missing required parameter: '" + at + ".call_id'.");
+  }
+  if (name.empty()) {
+    return reject(at + ".name", "Missing required parameter: '" + at + ".name'.");
+  }
+  const std::string_view key = custom ? "input" : "arguments";
+  const json::value* payload = item.if_contains(key);
+  if (payload == nullptr || !payload->is_string()) {
+    const std::string param = at + "." + std::string(key);
+    return reject(param, responses_detail::invalid_type(param, "a string",
+                                                        payload ? *payload : json::value()));
+  }
+  std::string chat_name(name);
+  if (const std::string_view ns = string_member(item, "namespace"); !ns.empty()) {
+    chat_name = responses_detail::flat_name(ns, name);
+  }
+  std::string arguments = custom ? json::serialize(json::object{{"input", *payload}})
+                                 : std::string(view(payload->get_string()));
+  json::object call = tool_call_object(call_id, chat_name, std::move(arguments));
+  json::object* last = out.empty() ? nullptr : out.back().if_object();
+  if (last == nullptr || string_member(*last, "role") != "assistant") {
+    out.push_back(json::object{{"role", "assistant"}, {"content", nullptr}});
+    last = &out.back().as_object();
+  }
+  json::value& calls = (*last)["tool_calls"];
+  if (!calls.is_array()) {
+    calls = json::array();
+  }
+  calls.as_array().push_back(std::move(call));
+  return true;
+}
+
+/// A function_call_output or custom_tool_call_output item as a tool message.
+bool output_item(const json::object& item, const std::string& at, json::array& out,
+                 const Reject& reject) {
+  const std::string_view call_id = string_member(item, "call_id");
+  if (call_id.empty()) {
+    return reject(at + ".call_id", "Missing required parameter: '" + at + ".call_id'.");
+  }
+  const json::value* output = member(item, "output");
+  if (output == nullptr) {
+    return reject(at + ".output", "Missing required parameter: '" + at + ".output'.");
+  }
+  json::value content;
+  if (!chat_content(*output, "tool", at + ".output", content, reject)) {
+    return false;
+  }
+  out.push_back(
+      json::object{{"role", "tool"}, {"tool_call_id", call_id}, {"content", std::move(content)}});
+  return true;
+}
+
+bool convert_item(const json::value& v, const std::string& at, json::array& out,
+                  const Reject& reject) {
+  const json::object* item = v.if_object();
+  if (item == nullptr) {
+    return reject(at, responses_detail::invalid_type(at, "an object", v));
+  }
+  const json::value* t = member(*item, "type");
+  if (t != nullptr && !t->is_string()) {
+    return reject(at + ".type", responses_detail::invalid_type(at + ".type", "a string", *t));
+  }
+  const std::string_view type = string_of(t);
+  if (type == "message" || (t == nullptr && item->contains("role"))) {
+    return message_item(*item, at, out, reject);
+  }
+  if (type == "function_call" || type == "custom_tool_call") {
+    return call_item(*item, type == "custom_tool_call", at, out, reject);
+  }
+  if (type == "function_call_output" || type == "custom_tool_call_output") {
+    return output_item(*item, at, out, reject);
+  }
+  if (type == "reasoning") {
+    return true;  // dropped: see the header (the chat wire cannot carry it back)
+  }
+  if (type == "item_reference") {
+    return reject(at,
+                  "Item references need the items stored by OpenAI's Responses API; the "
+                  "gateway stores whole conversations for previous_response_id only. Send "
+                  "the item itself.");
+  }
+  if (t == nullptr) {
+    return reject(at + ".type", "Missing required parameter: '" + at + ".type'.");
+  }
+  return reject(at + ".type",
+                "Invalid value: '" + std::string(type) +
+                    "'. Supported values are: 'message', 'function_call', "
+                    "'function_call_output', 'custom_tool_call', 'custom_tool_call_output', "
+                    "'reasoning'.");
+}
+
+bool convert_input(const json::value& input, json::array& out, const Reject& reject) {
+  if (input.is_string()) {
+    out.push_back(json::object{{"role", "user"}, {"content", input}});
+    return true;
+  }
+  const json::array* items = input.if_array();
+  if (items == nullptr) {
+    return reject("input", responses_detail::invalid_type(
+                               "input", "one of a string or array of input items", input));
+  }
+  for (std::size_t k = 0; k < items->size(); ++k) {
+    if (!convert_item((*items)[k], at_index("input", k), out, reject)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Members the gateway cannot serve at all.
+bool refuse_unservable(const json::object& body, const Reject& reject) {
+  if (is_true(member(body, "background"))) {
+    return reject("background",
+                  "background: true needs OpenAI's asynchronous response store, "
+                  "which the gateway does not provide.");
+  }
+  if (member(body, "prompt") != nullptr) {
+    return reject("prompt",
+                  "Prompt templates live in OpenAI's service; the gateway cannot "
+                  "expand them. Send instructions and input instead.");
+  }
+  if (member(body, "conversation") != nullptr) {
+    return reject("conversation",
+                  "Conversations live in OpenAI's service; use "
+                  "previous_response_id with the gateway instead.");
+  }
+  return true;
+}
+
+/// [instructions as a system message] + history + this turn's messages.
+bool full_conversation(const json::object& body, std::string_view history, json::array& turn,
+                       json::array& messages, const Reject& reject) {
+  if (const json::value* i = member(body, "instructions")) {
+    if (!i->is_string()) {
+      return reject("instructions", responses_detail::invalid_type("instructions", "a string", *i));
+    }
+    if (!i->get_string().empty()) {
+      messages.push_back(json::object{{"role", "system"}, {"content", *i}});
+    }
+  }
+  if (!history.empty()) {
+    boost::system::error_code ec;
+    json::value h = json::parse(history, ec);
+    if (ec || !h.is_array() ||
+        !std::all_of(h.as_array().begin(), h.as_array().end(),
+                     [](const json::value& m) { return m.is_object(); })) {
+      return reject("previous_response_id",
+                    "The conversation stored for previous_response_id cannot be read.");
+    }
+    for (json::value& m : h.as_array()) {
+      messages.push_back(std::move(m));
+    }
+  }
+  for (json::value& m : turn) {
+    messages.push_back(std::move(m));
+  }
+  const bool has_turn = std::any_of(messages.begin(), messages.end(), [](const json::value& m) {
+    return string_member(m.as_object(), "role") != "system";
+  });
+  return has_turn || reject("input",
+                            "Invalid 'input': the conversation has no user, assistant "
+                            "or tool turn.");
+}
+
+}  // namespace
+
+std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
+                                                       std::string_view history, std::string& error,
+                                                       std::string& error_param) {
+  const Reject reject{error, error_param};
+  const json::value* model = member(body, "model");
+  if (model == nullptr) {
+    reject("model", "Missing required parameter: 'model'.");
+    return std::nullopt;
+  }
+  if (!model->is_string() || model->get_string().empty()) {
+    reject("model", responses_detail::invalid_type("model", "a non-empty string", *model));
+    return std::nullopt;
+  }
+  const json::value* input = member(body, "input");
+  if (input == nullptr) {
+    reject("input", "Missing required parameter: 'input'.");
+    return std::nullopt;
+  }
+  ResponsesTurn turn;
+  json::array turn_messages;
+  json::array messages;
+  json::object out{{"model", *model}};
+  SamplingText sampling;
+  if (!refuse_unservable(body, reject) || !convert_input(*input, turn_messages, reject) ||
+      !responses_detail::convert_options(body, out, sampling, turn, reject)) {
+    return std::nullopt;
+  }
+  turn.input_messages = json::serialize(turn_messages);
+  if (!full_conversation(body, history, turn_messages, messages, reject)) {
+    return std::nullopt;
+  }
+  // "messages" second, after "model", as every chat request is written.
+  json::object chat{{"model", *model}, {"messages", std::move(messages)}};
+  for (auto& kv : out) {
+    if (kv.key() != "model") {
+      chat[kv.key()] = std::move(kv.value());
+    }
+  }
+  turn.chat_body = json::serialize(chat);
+  sampling.write(turn.chat_body);
+  return turn;
+}
+
+std::optional<ResponsesTurn> responses_to_chat_request(std::string_view body,
+                                                       std::string_view history, std::string& error,
+                                                       std::string& error_param) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (ec) {
+    error =
+        "We could not parse the JSON body of your request. (HINT: This likely means you "
+        "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
+        "but what was sent was not valid JSON.)";
+    error_param.clear();
+    return std::nullopt;
+  }
+  if (!v.is_object()) {
+    error = responses_detail::invalid_type("body", "an object", v);
+    error_param.clear();
+    return std::nullopt;
+  }
+  return responses_to_chat_request(v.get_object(), history, error, error_param);
+}
+
+}  // namespace sb::adapters

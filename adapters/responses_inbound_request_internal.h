@@ -1,0 +1,42 @@
+#pragma once
+// The Responses inbound's request side, shared by responses_inbound_request.cc (input items) and
+// responses_inbound_tools.cc (tools, tool_choice, options, echo). Internal to
+// adapters/responses_inbound*.
+
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "adapters/responses_inbound.h"
+#include "adapters/translate_common.h"
+
+namespace sb::adapters::responses_detail {
+
+/// Reports a request that cannot be served: sets the message and the param, returns false.
+struct Reject {
+  std::string& message;
+  std::string& param;
+
+  bool operator()(std::string p, std::string m) const {
+    param = std::move(p);
+    message = std::move(m);
+    return false;
+  }
+};
+
+/// OpenAI's wording: "Invalid type for '<param>': expected <expected>, but got <kind> instead."
+std::string invalid_type(std::string_view param, std::string_view expected,
+                         const boost::json::value& got);
+
+/// The chat function name of a namespace member: "<namespace>__<name>".
+std::string flat_name(std::string_view ns, std::string_view name);
+
+/// Every member but `model`, `input` and `instructions` into `out` (tools, tool_choice,
+/// parallel_tool_calls, text, reasoning, max_output_tokens, user, stream), `temperature` and
+/// `top_p` into `sampling`; fills turn.stream, store, previous_response_id, echo, tool_aliases.
+bool convert_options(const boost::json::object& body, boost::json::object& out,
+                     SamplingText& sampling, ResponsesTurn& turn, const Reject& reject);
+
+}  // namespace sb::adapters::responses_detail

@@ -1,0 +1,346 @@
+// The Responses API inbound, answer side: a chat.completion -> a Response object
+// (chat_to_response), OpenAI errors -> Responses errors, and the parts of a Response the stream
+// writer (responses_inbound_stream.cc) builds the same way.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
+#include "adapters/responses_inbound.h"
+#include "adapters/responses_inbound_internal.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+
+namespace json = boost::json;
+
+namespace responses_detail {
+namespace {
+
+/// The hex part of a response id ("resp_<hex>"), or the whole id when it has another form.
+std::string_view id_hex(std::string_view response_id) {
+  constexpr std::string_view kPrefix = "resp_";
+  return response_id.starts_with(kPrefix) ? response_id.substr(kPrefix.size()) : response_id;
+}
+
+std::string hex_index(std::size_t index) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  do {
+    out.insert(out.begin(), kHex[index & 0xF]);
+    index >>= 4;
+  } while (index != 0);
+  if (out.size() < 2) {
+    out.insert(out.begin(), '0');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string item_id(std::string_view response_id, std::string_view prefix, std::size_t index) {
+  std::string id(prefix);
+  id += id_hex(response_id);
+  id += hex_index(index);
+  return id;
+}
+
+std::string call_id(std::string_view response_id, std::size_t index) {
+  return item_id(response_id, "call_", index);
+}
+
+std::string responses_usage_json(const Usage& u) {
+  return "{\"input_tokens\":" + std::to_string(u.input) +
+         ",\"input_tokens_details\":{\"cached_tokens\":" + std::to_string(u.cached_input) +
+         "},\"output_tokens\":" + std::to_string(u.output) +
+         ",\"output_tokens_details\":{\"reasoning_tokens\":" + std::to_string(u.reasoning) +
+         "},\"total_tokens\":" + std::to_string(u.input + u.output) + "}";
+}
+
+const std::string& default_echo() {
+  static const std::string echo = [] {
+    std::string error;
+    std::string param;
+    const std::optional<ResponsesTurn> turn =
+        responses_to_chat_request(json::object{{"model", "m"}, {"input", ""}}, {}, error, param);
+    return turn ? turn->echo : std::string();
+  }();
+  return echo;
+}
+
+std::string response_object(const ResponseMeta& meta, std::string_view status,
+                            std::string_view output_json, const std::optional<Usage>& usage,
+                            std::string_view incomplete_reason, std::string_view error_json) {
+  std::string out = "{\"id\":" + quote(meta.id) +
+                    ",\"object\":\"response\",\"created_at\":" + std::to_string(meta.created_at) +
+                    ",\"status\":" + quote(status) + ",\"background\":false,\"error\":";
+  out += error_json.empty() ? std::string_view("null") : error_json;
+  out += ",\"incomplete_details\":";
+  out += incomplete_reason.empty() ? "null" : "{\"reason\":" + quote(incomplete_reason) + "}";
+  out += ",\"model\":" + quote(meta.model) + ",\"output\":";
+  out += output_json;
+  out += ",\"previous_response_id\":";
+  out += meta.previous_response_id.empty() ? "null" : quote(meta.previous_response_id);
+  out += ',';
+  out += meta.echo.empty() ? default_echo() : meta.echo;
+  out += ",\"usage\":";
+  out += usage ? responses_usage_json(*usage) : "null";
+  out += '}';
+  return out;
+}
+
+const ToolAlias* alias_for(const ResponseMeta& meta, std::string_view chat_name) {
+  for (const ToolAlias& a : meta.tool_aliases) {
+    if (a.chat_name == chat_name) {
+      return &a;
+    }
+  }
+  return nullptr;
+}
+
+std::string custom_input(std::string_view arguments) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(arguments, ec);
+  if (!ec && v.is_object()) {
+    if (const json::value* input = v.get_object().if_contains("input");
+        input != nullptr && input->is_string()) {
+      return std::string(view(input->get_string()));
+    }
+  }
+  return std::string(arguments);
+}
+
+std::string_view item_status(std::string_view finish_reason) {
+  return incomplete_reason(finish_reason).empty() ? "completed" : "incomplete";
+}
+
+std::string_view incomplete_reason(std::string_view finish_reason) {
+  if (finish_reason == "length") {
+    return "max_output_tokens";
+  }
+  if (finish_reason == "content_filter") {
+    return "content_filter";
+  }
+  return {};
+}
+
+json::object call_item(const ResponseMeta& meta, std::size_t index, std::string_view id,
+                       std::string_view chat_name, std::string_view arguments,
+                       std::string_view status) {
+  const ToolAlias* alias = alias_for(meta, chat_name);
+  const std::string call = id.empty() ? call_id(meta.id, index) : std::string(id);
+  if (alias != nullptr && alias->custom) {
+    json::object item{{"id", item_id(meta.id, "ctc_", index)},
+                      {"type", "custom_tool_call"},
+                      {"status", status},
+                      {"call_id", call},
+                      {"input", custom_input(arguments)},
+                      {"name", alias->name}};
+    if (!alias->namespace_.empty()) {
+      item["namespace"] = alias->namespace_;
+    }
+    return item;
+  }
+  json::object item{{"id", item_id(meta.id, "fc_", index)},
+                    {"type", "function_call"},
+                    {"status", status},
+                    {"arguments", arguments},
+                    {"call_id", call},
+                    {"name", alias != nullptr ? std::string_view(alias->name) : chat_name}};
+  if (alias != nullptr && !alias->namespace_.empty()) {
+    item["namespace"] = alias->namespace_;
+  }
+  return item;
+}
+
+json::object text_part(std::string_view text) {
+  return json::object{{"type", "output_text"},
+                      {"annotations", json::array()},
+                      {"logprobs", json::array()},
+                      {"text", text}};
+}
+
+json::object message_item(std::string_view id, std::string_view status, const std::string* text) {
+  json::array content;
+  if (text != nullptr) {
+    content.push_back(text_part(*text));
+  }
+  return json::object{{"id", id},
+                      {"type", "message"},
+                      {"status", status},
+                      {"content", std::move(content)},
+                      {"role", "assistant"}};
+}
+
+json::object reasoning_item(std::string_view id, const std::string* text) {
+  json::array content;
+  if (text != nullptr) {
+    content.push_back(json::object{{"type", "reasoning_text"}, {"text", *text}});
+  }
+  return json::object{{"id", id},
+                      {"type", "reasoning"},
+                      {"summary", json::array()},
+                      {"content", std::move(content)}};
+}
+
+std::string assistant_turn(std::string_view text, json::array tool_calls) {
+  if (text.empty() && tool_calls.empty()) {
+    return "[]";
+  }
+  json::object m{{"role", "assistant"}};
+  if (text.empty()) {
+    m["content"] = nullptr;
+  } else {
+    m["content"] = text;
+  }
+  if (!tool_calls.empty()) {
+    m["tool_calls"] = std::move(tool_calls);
+  }
+  return "[" + json::serialize(m) + "]";
+}
+
+}  // namespace responses_detail
+
+using namespace responses_detail;
+
+namespace {
+
+/// Text of an OpenAI message content: a string, or an array of text parts.
+std::string content_text(const json::value* content) {
+  std::string text;
+  if (content == nullptr) {
+    return text;
+  }
+  if (content->is_string()) {
+    text = view(content->get_string());
+  } else if (const json::array* parts = content->if_array()) {
+    for (const json::value& p : *parts) {
+      if (const json::object* part = p.if_object()) {
+        text += string_member(*part, "text");
+      }
+    }
+  }
+  return text;
+}
+
+/// The reasoning text an engine put beside the answer (vLLM, SGLang: reasoning_content; some
+/// servers: reasoning).
+std::string_view reasoning_text(const json::object& m) {
+  const std::string_view r = string_member(m, "reasoning_content");
+  return r.empty() ? string_member(m, "reasoning") : r;
+}
+
+/// The message's tool calls as output items (appended to `output`) and as chat tool calls.
+void call_items(const json::object& message, const ResponseMeta& meta, json::array& output,
+                json::array& chat_calls) {
+  const json::array* calls = array_member(message, "tool_calls");
+  if (calls == nullptr) {
+    return;
+  }
+  for (const json::value& c : *calls) {
+    const json::object* call = c.if_object();
+    const json::object* fn = call != nullptr ? object_member(*call, "function") : nullptr;
+    if (fn == nullptr) {
+      continue;
+    }
+    const std::size_t index = output.size();
+    json::object item =
+        call_item(meta, index, string_member(*call, "id"), string_member(*fn, "name"),
+                  string_member(*fn, "arguments"), "completed");
+    chat_calls.push_back(tool_call_object(item.at("call_id").as_string(),
+                                          string_member(*fn, "name"),
+                                          std::string(string_member(*fn, "arguments"))));
+    output.push_back(std::move(item));
+  }
+}
+
+}  // namespace
+
+std::string new_response_id() {
+  thread_local std::mt19937_64 gen{[] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "resp_";
+  for (int word = 0; word < 3; ++word) {
+    std::uint64_t bits = gen();
+    for (int k = 0; k < 16; ++k, bits >>= 4) {
+      id += kHex[bits & 0xF];
+    }
+  }
+  return id;
+}
+
+std::optional<std::string> chat_to_response(std::string_view chat_completion,
+                                            const ResponseMeta& meta, std::string& output_messages,
+                                            std::string& error, std::int64_t cache_write) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(chat_completion, ec);
+  const json::object* completion = !ec ? v.if_object() : nullptr;
+  const json::array* choices =
+      completion != nullptr ? array_member(*completion, "choices") : nullptr;
+  const json::object* choice =
+      choices != nullptr && !choices->empty() ? choices->front().if_object() : nullptr;
+  const json::object* message = choice != nullptr ? object_member(*choice, "message") : nullptr;
+  if (message == nullptr) {
+    error = "upstream answer is not a chat.completion";
+    return std::nullopt;
+  }
+  const std::string_view finish = string_member(*choice, "finish_reason");
+  json::array output;
+  if (const std::string_view r = reasoning_text(*message); !r.empty()) {
+    const std::string text(r);
+    output.push_back(reasoning_item(item_id(meta.id, "rs_", output.size()), &text));
+  }
+  std::string text = content_text(member(*message, "content"));
+  text += string_member(*message, "refusal");
+  if (!text.empty()) {
+    output.push_back(
+        message_item(item_id(meta.id, "msg_", output.size()), item_status(finish), &text));
+  }
+  json::array chat_calls;
+  call_items(*message, meta, output, chat_calls);
+  std::optional<Usage> usage = usage_from_openai(v);
+  if (usage && cache_write > 0) {
+    usage->cache_write = cache_write;  // counted in input_tokens already; no Responses member
+  }
+  const std::string_view reason = incomplete_reason(finish);
+  output_messages = assistant_turn(text, std::move(chat_calls));
+  return response_object(meta, reason.empty() ? "completed" : "incomplete", json::serialize(output),
+                         usage, reason, {});
+}
+
+std::string responses_error_body(unsigned status, std::string_view body) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  const json::object* root = !ec ? v.if_object() : nullptr;
+  const json::value* e = root != nullptr ? member(*root, "error") : nullptr;
+  const json::object* eo = e != nullptr ? e->if_object() : nullptr;
+  std::string message(eo != nullptr ? string_member(*eo, "message") : string_of(e));
+  if (message.empty()) {
+    message = "HTTP " + std::to_string(status);
+  }
+  const std::string_view type = eo != nullptr ? string_member(*eo, "type") : "";
+  json::object out{{"message", message},
+                   {"type", type.empty() ? error_type_for(status) : type},
+                   {"param", nullptr},
+                   {"code", nullptr}};
+  for (std::string_view key : {"param", "code"}) {
+    if (const json::value* m = eo != nullptr ? member(*eo, key) : nullptr;
+        m != nullptr && (m->is_string() || m->is_number())) {
+      out[key] = *m;
+    }
+  }
+  return json::serialize(json::object{{"error", std::move(out)}});
+}
+
+}  // namespace sb::adapters

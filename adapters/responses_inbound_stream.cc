@@ -1,0 +1,413 @@
+// The Responses API inbound, stream side: OpenAI chat.completion.chunk SSE -> the Responses event
+// stream (ResponsesStreamWriter; the sequence is documented in responses_inbound.h).
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+#include "adapters/openai_shapes.h"
+#include "adapters/responses_inbound.h"
+#include "adapters/responses_inbound_internal.h"
+#include "adapters/sse.h"
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+
+namespace json = boost::json;
+using namespace responses_detail;
+
+struct ResponsesStreamWriter::Item {
+  enum class Kind { reasoning, message, call };
+  Kind kind = Kind::message;
+  std::string id;
+  std::string text;              ///< text, reasoning text, or the call's arguments
+  std::int64_t tool_index = -1;  ///< the chat tool-call index of a call
+  std::string call_id;
+  std::string chat_name;
+  bool custom = false;  ///< a flattened custom tool: input sent whole at the end
+  bool closed = false;
+  std::string_view status = "in_progress";  ///< a literal: completed or incomplete once closed
+};
+
+namespace {
+
+/// The chat tool-call index of a delta; `fallback` when it has none.
+std::int64_t tool_index_of(const json::object& call, std::int64_t fallback) {
+  if (const std::optional<std::int64_t> i = int64_member(call, "index")) {
+    return *i;
+  }
+  return fallback;
+}
+
+/// A rate limit stays a rate limit; anything else mid-stream is the server's failure.
+std::string error_code_of(std::string_view type, std::string_view code) {
+  if (type.find("rate_limit") != std::string_view::npos ||
+      code.find("rate_limit") != std::string_view::npos) {
+    return "rate_limit_exceeded";
+  }
+  return code.empty() ? "server_error" : std::string(code);
+}
+
+/// Opens an event's JSON: `{"type":"<type>"`.
+void head(std::string& s, std::string_view type) {
+  s.assign("{\"type\":\"");
+  s += type;
+  s += '"';
+}
+
+/// Appends `,"item_id":...,"output_index":N` (and content_index 0 when `with_content`).
+void locate(std::string& s, std::string_view item_id, std::size_t index, bool with_content) {
+  s += ",\"item_id\":" + quote(item_id) + ",\"output_index\":" + std::to_string(index);
+  if (with_content) {
+    s += ",\"content_index\":0";
+  }
+}
+
+}  // namespace
+
+ResponsesStreamWriter::ResponsesStreamWriter(ResponseMeta meta)
+    : meta_(std::move(meta)),
+      // As AnthropicStreamWriter: the relayed events are capped upstream already (16 MiB).
+      parser_(16 * 1024 * 1024) {}
+
+ResponsesStreamWriter::~ResponsesStreamWriter() = default;
+
+void ResponsesStreamWriter::emit(std::string_view type, std::string& out) {
+  scratch_ += ",\"sequence_number\":" + std::to_string(sequence_++) + "}";
+  append_sse(out, scratch_, type);
+}
+
+bool ResponsesStreamWriter::feed(std::string_view bytes, std::string& out) {
+  if (failed_) {
+    return false;
+  }
+  if (done_) {
+    return true;  // anything after [DONE] is not part of the answer
+  }
+  events_.clear();
+  const bool within_limit = parser_.feed(bytes, events_);
+  for (const SseEvent& ev : events_) {
+    if (!on_event(ev, out)) {
+      return false;
+    }
+    if (done_) {
+      return true;
+    }
+  }
+  if (!within_limit) {
+    fail("server_error", "upstream sent an event larger than the gateway accepts", out);
+    return false;
+  }
+  return true;
+}
+
+bool ResponsesStreamWriter::finish(std::string& out) {
+  if (done_) {
+    return true;
+  }
+  if (failed_) {
+    return false;
+  }
+  if (!finish_reason_.empty()) {
+    complete(out);
+    return true;
+  }
+  fail("server_error", "upstream stream ended before the answer was complete", out);
+  return false;
+}
+
+bool ResponsesStreamWriter::on_event(const SseEvent& ev, std::string& out) {
+  if (ev.data == "[DONE]") {
+    complete(out);
+    return true;
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(ev.data, ec);
+  if (ec || !v.is_object()) {
+    fail("server_error", "upstream sent an event that is not a JSON object", out);
+    return false;
+  }
+  const json::object& chunk = v.get_object();
+  if (const json::value* e = member(chunk, "error")) {
+    const json::object* eo = e->if_object();
+    std::string_view message = eo != nullptr ? string_member(*eo, "message") : string_of(e);
+    fail(error_code_of(eo ? string_member(*eo, "type") : "", eo ? string_member(*eo, "code") : ""),
+         message.empty() ? "upstream stream error" : message, out);
+    return false;
+  }
+  if (std::optional<Usage> u = usage_from_openai(v)) {
+    usage_ = u;
+    if (cache_write_ > 0) {
+      usage_->cache_write = cache_write_;
+    }
+  }
+  start(out);
+  const json::array* choices = array_member(chunk, "choices");
+  if (choices == nullptr) {
+    return true;  // the usage chunk, or a keep-alive
+  }
+  for (const json::value& c : *choices) {
+    const json::object* choice = c.if_object();
+    if (choice == nullptr || int64_member(*choice, "index").value_or(0) != 0) {
+      continue;  // a Response has one answer; the gateway never asks for n > 1
+    }
+    if (const json::object* delta = object_member(*choice, "delta")) {
+      const std::string_view r = string_member(*delta, "reasoning_content");
+      on_reasoning(r.empty() ? string_member(*delta, "reasoning") : r, out);
+      on_text(string_member(*delta, "content"), out);
+      on_text(string_member(*delta, "refusal"), out);
+      if (const json::array* calls = array_member(*delta, "tool_calls")) {
+        for (const json::value& call : *calls) {
+          if (call.is_object()) {
+            on_tool_delta(call.get_object(), out);
+          }
+        }
+      }
+    }
+    if (const std::string_view r = string_member(*choice, "finish_reason"); !r.empty()) {
+      finish_reason_ = r;
+    }
+  }
+  return true;
+}
+
+void ResponsesStreamWriter::start(std::string& out) {
+  if (started_) {
+    return;
+  }
+  started_ = true;
+  const std::string response = response_object(meta_, "in_progress", "[]", std::nullopt, {}, {});
+  for (std::string_view type : {"response.created", "response.in_progress"}) {
+    head(scratch_, type);
+    scratch_ += ",\"response\":" + response;
+    emit(type, out);
+  }
+}
+
+void ResponsesStreamWriter::open_item(Item item, std::string& out) {
+  const std::size_t index = items_.size();
+  json::object added;
+  if (item.kind == Item::Kind::message) {
+    added = message_item(item.id, "in_progress", nullptr);
+  } else if (item.kind == Item::Kind::reasoning) {
+    added = reasoning_item(item.id, nullptr);
+  } else {
+    added = call_item(meta_, index, item.call_id, item.chat_name, "", "in_progress");
+    item.id = string_of(added.if_contains("id"));
+    item.call_id = string_of(added.if_contains("call_id"));
+    item.custom = string_of(added.if_contains("type")) == "custom_tool_call";
+  }
+  head(scratch_, "response.output_item.added");
+  scratch_ += ",\"output_index\":" + std::to_string(index) + ",\"item\":" + json::serialize(added);
+  emit("response.output_item.added", out);
+  if (item.kind != Item::Kind::call) {
+    head(scratch_, "response.content_part.added");
+    locate(scratch_, item.id, index, true);
+    scratch_ += ",\"part\":";
+    scratch_ += item.kind == Item::Kind::message
+                    ? json::serialize(text_part(""))
+                    : std::string(R"({"type":"reasoning_text","text":""})");
+    emit("response.content_part.added", out);
+  }
+  items_.push_back(std::move(item));
+}
+
+void ResponsesStreamWriter::on_reasoning(std::string_view text, std::string& out) {
+  if (text.empty()) {
+    return;
+  }
+  if (items_.empty() || items_.back().closed || items_.back().kind != Item::Kind::reasoning) {
+    close_open(out);
+    Item item;
+    item.kind = Item::Kind::reasoning;
+    item.id = item_id(meta_.id, "rs_", items_.size());
+    open_item(std::move(item), out);
+  }
+  items_.back().text += text;
+  head(scratch_, "response.reasoning_text.delta");
+  locate(scratch_, items_.back().id, items_.size() - 1, true);
+  scratch_ += ",\"delta\":" + quote(text);
+  emit("response.reasoning_text.delta", out);
+}
+
+void ResponsesStreamWriter::on_text(std::string_view text, std::string& out) {
+  if (text.empty()) {
+    return;
+  }
+  if (items_.empty() || items_.back().closed || items_.back().kind != Item::Kind::message) {
+    close_open(out);
+    Item item;
+    item.kind = Item::Kind::message;
+    item.id = item_id(meta_.id, "msg_", items_.size());
+    open_item(std::move(item), out);
+  }
+  items_.back().text += text;
+  head(scratch_, "response.output_text.delta");
+  locate(scratch_, items_.back().id, items_.size() - 1, true);
+  scratch_ += ",\"delta\":" + quote(text) + ",\"logprobs\":[]";
+  emit("response.output_text.delta", out);
+}
+
+void ResponsesStreamWriter::on_tool_delta(const json::object& call, std::string& out) {
+  const bool call_open =
+      !items_.empty() && !items_.back().closed && items_.back().kind == Item::Kind::call;
+  std::int64_t calls = 0;
+  for (const Item& it : items_) {
+    calls += it.kind == Item::Kind::call ? 1 : 0;
+  }
+  // No index (some servers omit it with a single call): the open call continues, else a new one.
+  const std::int64_t index = tool_index_of(call, call_open ? items_.back().tool_index : calls);
+  const json::object* fn = object_member(call, "function");
+  if (!call_open || items_.back().tool_index != index) {
+    for (const Item& it : items_) {
+      if (it.kind == Item::Kind::call && it.tool_index == index) {
+        return;  // a fragment for a closed call: cannot be expressed (see the header)
+      }
+    }
+    close_open(out);
+    Item item;
+    item.kind = Item::Kind::call;
+    item.tool_index = index;
+    item.call_id = string_member(call, "id");
+    item.chat_name = fn != nullptr ? string_member(*fn, "name") : "";
+    open_item(std::move(item), out);
+  }
+  Item& target = items_.back();
+  const std::string_view arguments = fn != nullptr ? string_member(*fn, "arguments") : "";
+  if (arguments.empty()) {
+    return;
+  }
+  target.text += arguments;
+  if (target.custom) {
+    return;  // sent whole at the end (see the header)
+  }
+  head(scratch_, "response.function_call_arguments.delta");
+  locate(scratch_, target.id, items_.size() - 1, false);
+  scratch_ += ",\"delta\":" + quote(arguments);
+  emit("response.function_call_arguments.delta", out);
+}
+
+void ResponsesStreamWriter::close_open(std::string& out) {
+  if (!items_.empty()) {
+    close_item(items_.back(), items_.size() - 1, out);
+  }
+}
+
+void ResponsesStreamWriter::close_item(Item& item, std::size_t index, std::string& out) {
+  if (item.closed) {
+    return;
+  }
+  item.closed = true;
+  item.status = item.kind == Item::Kind::call ? "completed" : item_status(finish_reason_);
+  if (item.kind == Item::Kind::call) {
+    close_call(item, index, out);
+  } else {
+    const bool message = item.kind == Item::Kind::message;
+    head(scratch_, message ? "response.output_text.done" : "response.reasoning_text.done");
+    locate(scratch_, item.id, index, true);
+    scratch_ += ",\"text\":" + quote(item.text);
+    scratch_ += message ? ",\"logprobs\":[]" : "";
+    emit(message ? "response.output_text.done" : "response.reasoning_text.done", out);
+    head(scratch_, "response.content_part.done");
+    locate(scratch_, item.id, index, true);
+    scratch_ += ",\"part\":";
+    scratch_ += message ? json::serialize(text_part(item.text))
+                        : "{\"type\":\"reasoning_text\",\"text\":" + quote(item.text) + "}";
+    emit("response.content_part.done", out);
+  }
+  head(scratch_, "response.output_item.done");
+  scratch_ += ",\"output_index\":" + std::to_string(index) +
+              ",\"item\":" + json::serialize(item_object(item, index));
+  emit("response.output_item.done", out);
+}
+
+void ResponsesStreamWriter::close_call(const Item& item, std::size_t index, std::string& out) {
+  if (item.custom) {
+    const std::string input = custom_input(item.text);
+    if (!input.empty()) {
+      head(scratch_, "response.custom_tool_call_input.delta");
+      locate(scratch_, item.id, index, false);
+      scratch_ += ",\"delta\":" + quote(input);
+      emit("response.custom_tool_call_input.delta", out);
+    }
+    head(scratch_, "response.custom_tool_call_input.done");
+    locate(scratch_, item.id, index, false);
+    scratch_ += ",\"input\":" + quote(input);
+    emit("response.custom_tool_call_input.done", out);
+    return;
+  }
+  const ToolAlias* alias = alias_for(meta_, item.chat_name);
+  head(scratch_, "response.function_call_arguments.done");
+  locate(scratch_, item.id, index, false);
+  scratch_ += ",\"arguments\":" + quote(item.text) +
+              ",\"name\":" + quote(alias != nullptr ? alias->name : item.chat_name);
+  emit("response.function_call_arguments.done", out);
+}
+
+boost::json::object ResponsesStreamWriter::item_object(const Item& item, std::size_t index) const {
+  switch (item.kind) {
+    case Item::Kind::reasoning:
+      return reasoning_item(item.id, &item.text);
+    case Item::Kind::message:
+      return message_item(item.id, item.status, &item.text);
+    case Item::Kind::call:
+      break;
+  }
+  return call_item(meta_, index, item.call_id, item.chat_name, item.text, item.status);
+}
+
+void ResponsesStreamWriter::complete(std::string& out) {
+  start(out);
+  close_open(out);
+  json::array chat_calls;
+  std::string text;
+  for (const Item& item : items_) {
+    if (item.kind == Item::Kind::message) {
+      text += item.text;
+    } else if (item.kind == Item::Kind::call) {
+      chat_calls.push_back(tool_call_object(item.call_id, item.chat_name, item.text));
+    }
+  }
+  const std::string_view reason = incomplete_reason(finish_reason_);
+  final_response_ = response_object(meta_, reason.empty() ? "completed" : "incomplete",
+                                    output_json(), usage_, reason, {});
+  output_messages_ = assistant_turn(text, std::move(chat_calls));
+  const std::string_view type = reason.empty() ? "response.completed" : "response.incomplete";
+  head(scratch_, type);
+  scratch_ += ",\"response\":" + final_response_;
+  emit(type, out);
+  done_ = true;
+}
+
+std::string ResponsesStreamWriter::output_json() const {
+  json::array output;
+  for (std::size_t k = 0; k < items_.size(); ++k) {
+    output.push_back(item_object(items_[k], k));
+  }
+  return json::serialize(output);
+}
+
+void ResponsesStreamWriter::fail(std::string_view code, std::string_view message,
+                                 std::string& out) {
+  if (failed_) {
+    return;
+  }
+  start(out);
+  head(scratch_, "error");
+  scratch_ += ",\"code\":" + quote(code) + ",\"message\":" + quote(message) + ",\"param\":null";
+  emit("error", out);
+  // The items as the client has them: open ones with their text so far, still in_progress.
+  const std::string error = "{\"code\":" + quote(code) + ",\"message\":" + quote(message) + "}";
+  head(scratch_, "response.failed");
+  scratch_ += ",\"response\":" + response_object(meta_, "failed", output_json(), usage_, {}, error);
+  emit("response.failed", out);
+  failed_ = true;
+}
+
+}  // namespace sb::adapters
