@@ -24,8 +24,10 @@
 //   * `function_call` -> an assistant tool call (call_id -> the tool call id; `namespace` joins
 //     the name as below). Consecutive calls, and calls right after an assistant message, form one
 //     assistant message with `tool_calls`, as the chat model produced them;
-//   * `function_call_output` -> a `tool` message (output a string, or input_text parts; images
-//     and files in a tool output -> 400: chat tool messages carry text only);
+//   * `function_call_output` -> a `tool` message (output a string, or parts: input_text as its
+//     text; input_image and input_file parts, which chat tool messages cannot carry, follow the
+//     run of tool messages as one user message, where chat models take images; Codex CLI's
+//     view_image tool answers that way);
 //   * `custom_tool_call` / `custom_tool_call_output` -> the same, the call's `input` as the
 //     arguments `{"input": ...}` of the flattened custom tool (below);
 //   * `reasoning` items are dropped: their text is the model's own and their encrypted_content

@@ -67,9 +67,10 @@ bool file_part(const json::object& part, const std::string& at, json::array& par
   return true;
 }
 
-/// One content part of a message of `role` (or of a tool output when `role` is "tool").
+/// One content part of a message of `role` (or of a tool output when `role` is "tool": its
+/// images and files go to `media`, for a user message after the tool messages).
 bool content_part(const json::value& v, std::string_view role, const std::string& at,
-                  json::array& parts, const Reject& reject) {
+                  json::array& parts, json::array* media, const Reject& reject) {
   const json::object* part = v.if_object();
   const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
   if (part == nullptr) {
@@ -87,11 +88,12 @@ bool content_part(const json::value& v, std::string_view role, const std::string
     parts.push_back(json::object{{"type", "text"}, {"text", *text}});
     return true;
   }
-  if (role == "user" && type == "input_image") {
-    return image_part(*part, at, parts, reject);
+  json::array* into = role == "user" ? &parts : role == "tool" ? media : nullptr;
+  if (into != nullptr && type == "input_image") {
+    return image_part(*part, at, *into, reject);
   }
-  if (role == "user" && type == "input_file") {
-    return file_part(*part, at, parts, reject);
+  if (into != nullptr && type == "input_file") {
+    return file_part(*part, at, *into, reject);
   }
   if (type == "input_image" || type == "input_file") {
     return reject(at + ".type", "Part type '" + std::string(type) + "' is not supported in a " +
@@ -107,7 +109,7 @@ bool content_part(const json::value& v, std::string_view role, const std::string
 /// A message's or tool output's content (a string or parts) as chat content: the string, the
 /// one text part's text, or the parts.
 bool chat_content(const json::value& content, std::string_view role, const std::string& at,
-                  json::value& out, const Reject& reject) {
+                  json::value& out, json::array* media, const Reject& reject) {
   if (content.is_string()) {
     out = content;
     return true;
@@ -119,7 +121,7 @@ bool chat_content(const json::value& content, std::string_view role, const std::
   }
   json::array parts;
   for (std::size_t k = 0; k < list->size(); ++k) {
-    if (!content_part((*list)[k], role, at_index(at, k), parts, reject)) {
+    if (!content_part((*list)[k], role, at_index(at, k), parts, media, reject)) {
       return false;
     }
   }
@@ -154,7 +156,7 @@ bool message_item(const json::object& item, const std::string& at, json::array& 
   const std::string_view chat_role = role == "developer" ? "system" : role;
   json::value chat;
   // System turns carry text only on the chat wire (content_part refuses images there).
-  if (!chat_content(*content, chat_role, at + ".content", chat, reject)) {
+  if (!chat_content(*content, chat_role, at + ".content", chat, nullptr, reject)) {
     return false;
   }
   out.push_back(json::object{{"role", chat_role}, {"content", std::move(chat)}});
@@ -200,9 +202,10 @@ bool call_item(const json::object& item, bool custom, const std::string& at, jso
   return true;
 }
 
-/// A function_call_output or custom_tool_call_output item as a tool message.
+/// A function_call_output or custom_tool_call_output item as a tool message; its images and files
+/// into `media`.
 bool output_item(const json::object& item, const std::string& at, json::array& out,
-                 const Reject& reject) {
+                 json::array& media, const Reject& reject) {
   const std::string_view call_id = string_member(item, "call_id");
   if (call_id.empty()) {
     return reject(at + ".call_id", "Missing required parameter: '" + at + ".call_id'.");
@@ -212,7 +215,7 @@ bool output_item(const json::object& item, const std::string& at, json::array& o
     return reject(at + ".output", "Missing required parameter: '" + at + ".output'.");
   }
   json::value content;
-  if (!chat_content(*output, "tool", at + ".output", content, reject)) {
+  if (!chat_content(*output, "tool", at + ".output", content, &media, reject)) {
     return false;
   }
   out.push_back(
@@ -220,7 +223,7 @@ bool output_item(const json::object& item, const std::string& at, json::array& o
   return true;
 }
 
-bool convert_item(const json::value& v, const std::string& at, json::array& out,
+bool convert_item(const json::value& v, const std::string& at, json::array& out, json::array& media,
                   const Reject& reject) {
   const json::object* item = v.if_object();
   if (item == nullptr) {
@@ -238,7 +241,7 @@ bool convert_item(const json::value& v, const std::string& at, json::array& out,
     return call_item(*item, type == "custom_tool_call", at, out, reject);
   }
   if (type == "function_call_output" || type == "custom_tool_call_output") {
-    return output_item(*item, at, out, reject);
+    return output_item(*item, at, out, media, reject);
   }
   if (type == "reasoning") {
     return true;  // dropped: see the header (the chat wire cannot carry it back)
@@ -259,6 +262,12 @@ bool convert_item(const json::value& v, const std::string& at, json::array& out,
                     "'reasoning'.");
 }
 
+bool is_tool_output(const json::value& v) {
+  const json::object* item = v.if_object();
+  const std::string_view type = item != nullptr ? string_member(*item, "type") : "";
+  return type == "function_call_output" || type == "custom_tool_call_output";
+}
+
 bool convert_input(const json::value& input, json::array& out, const Reject& reject) {
   if (input.is_string()) {
     out.push_back(json::object{{"role", "user"}, {"content", input}});
@@ -269,9 +278,17 @@ bool convert_input(const json::value& input, json::array& out, const Reject& rej
     return reject("input", responses_detail::invalid_type(
                                "input", "one of a string or array of input items", input));
   }
+  json::array media;  // images and files of the tool outputs just read
   for (std::size_t k = 0; k < items->size(); ++k) {
-    if (!convert_item((*items)[k], at_index("input", k), out, reject)) {
+    if (!convert_item((*items)[k], at_index("input", k), out, media, reject)) {
       return false;
+    }
+    if (!media.empty() && (k + 1 == items->size() || !is_tool_output((*items)[k + 1]))) {
+      // Chat tool messages carry text only: what the tools returned besides follows them as a
+      // user message, after the last of the run (OpenAI wants tool messages right after the
+      // assistant message that called the tools).
+      out.push_back(json::object{{"role", "user"}, {"content", std::move(media)}});
+      media = json::array();
     }
   }
   return true;

@@ -92,6 +92,26 @@ TEST(ResponsesInboundRequestTest,
       {"id": "call_3", "type": "function", "function": {"name": "now", "arguments": "{}"}}]}])"));
 }
 
+TEST(ResponsesInboundRequestTest, ImagesFromToolOutputsFollowTheToolMessages) {
+  // Codex CLI's view_image answers with an input_image; chat tool messages carry text only.
+  const json::value out = translate(R"({"model": "m", "input": [
+    {"role": "user", "content": "Look at a.png and b.txt"},
+    {"type": "function_call", "call_id": "c1", "name": "view_image", "arguments": "{}"},
+    {"type": "function_call", "call_id": "c2", "name": "read", "arguments": "{}"},
+    {"type": "function_call_output", "call_id": "c1", "output": [
+      {"type": "input_text", "text": "a.png:"},
+      {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}]},
+    {"type": "function_call_output", "call_id": "c2", "output": "hello"},
+    {"role": "user", "content": "Describe both."}]})");
+  const json::array& m = out.at("messages").as_array();
+  ASSERT_EQ(m.size(), 6u);
+  EXPECT_EQ(m[2], json::parse(R"({"role": "tool", "tool_call_id": "c1", "content": "a.png:"})"));
+  EXPECT_EQ(m[3], json::parse(R"({"role": "tool", "tool_call_id": "c2", "content": "hello"})"));
+  EXPECT_EQ(m[4], json::parse(R"({"role": "user", "content": [{"type": "image_url", "image_url":
+    {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}}]})"));
+  EXPECT_EQ(m[5].at("content"), json::value("Describe both."));
+}
+
 TEST(ResponsesInboundRequestTest, NamespacedAndCustomToolCallsUseTheFlattenedNames) {
   const json::value out = translate(R"({"model": "m", "input": [
     {"role": "user", "content": "go"},
@@ -376,8 +396,8 @@ TEST(ResponsesInboundRequestTest, InvalidRequestsAreRejectedNamingTheMember) {
        "input[0].output", "Missing required parameter"},
       {R"({"model": "m", "input": [{"type": "function_call_output", "output": "x"}]})",
        "input[0].call_id", "Missing required parameter"},
-      {R"({"model": "m", "input": [{"type": "function_call_output", "call_id": "c", "output": [{"type": "input_image", "image_url": "https://x"}]}]})",
-       "input[0].output[0].type", "tool output"},
+      {R"({"model": "m", "input": [{"type": "function_call_output", "call_id": "c", "output": [{"type": "output_text", "text": "x"}]}]})",
+       "input[0].output[0].type", "Invalid value: 'output_text'"},
       {R"({"model": "m", "input": []})", "input", "no user, assistant or tool turn"},
       {R"({"model": "m", "input": [{"role": "developer", "content": "x"}]})", "input",
        "no user, assistant or tool turn"},
