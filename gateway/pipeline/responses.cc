@@ -172,7 +172,8 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   }
   const boost::json::object& body = parsed.get_object();
   // A continued conversation: its messages, its tenant's only, its level a floor.
-  StoredResponse stored;
+  std::shared_ptr<const StoredResponse> stored;
+  std::string_view history;
   std::string_view floor;
   std::string previous;
   if (const auto* p = body.if_contains("previous_response_id"); p != nullptr && !p->is_null()) {
@@ -189,22 +190,23 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
                                     "responses (responses.store: none).",
                                     "previous_response_not_found");
     }
-    const StoreStatus s = co_await store->get(previous, stored);
+    const StoreStatus s = co_await store->find(previous, tenant_name(snap, o.tenant), stored);
     if (s == StoreStatus::unavailable) {
       co_return co_await send_error(ctx, o, 503,
                                     "The response store cannot be reached; retry later.",
                                     "response_store_unavailable", "Retry-After: 1\r\n");
     }
-    if (s == StoreStatus::not_found || stored.tenant != tenant_name(snap, o.tenant)) {
+    if (s != StoreStatus::ok || stored == nullptr) {
       co_return co_await send_error(ctx, o, 400, not_found_message(previous),
                                     "previous_response_not_found");
     }
-    floor = floor_level(snap, stored);
+    history = stored->conversation;
+    floor = floor_level(snap, *stored);
   }
   std::string error;
   std::string param;
   const std::optional<adapters::ResponsesTurn> turn =
-      adapters::responses_to_chat_request(body, stored.conversation, error, param);
+      adapters::responses_to_chat_request(body, history, error, param);
   if (!turn) {
     co_return co_await send_error(ctx, o, 400, error, param.empty() ? "invalid_request" : "");
   }
@@ -223,7 +225,7 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   meta.previous_response_id = previous;
   meta.echo = turn->echo;
   meta.tool_aliases = turn->tool_aliases;
-  ResponsesSide side(ctx, *turn, stored.conversation, std::move(meta));
+  ResponsesSide side(ctx, *turn, history, std::move(meta));
   ChatInbound inbound;
   inbound.original = &original;
   inbound.side = &side;
@@ -237,14 +239,15 @@ asio::awaitable<bool> handle_stored_response(RequestContext& ctx, RequestRecord&
                                              std::string_view id) {
   Outcome& o = record.outcome();
   ResponseStore* store = ctx.worker.responses;
-  StoredResponse stored;
+  const std::string& tenant = tenant_name(ctx.snapshot, o.tenant);
+  std::shared_ptr<const StoredResponse> stored;
   const StoreStatus s =
-      store == nullptr ? StoreStatus::not_found : co_await store->get(id, stored);
+      store == nullptr ? StoreStatus::not_found : co_await store->find(id, tenant, stored);
   if (s == StoreStatus::unavailable) {
     co_return co_await send_error(ctx, o, 503, "The response store cannot be reached; retry later.",
                                   "response_store_unavailable", "Retry-After: 1\r\n");
   }
-  if (s == StoreStatus::not_found || stored.tenant != tenant_name(ctx.snapshot, o.tenant)) {
+  if (s != StoreStatus::ok || stored == nullptr) {
     std::string msg = "Response with id '";
     msg += id.substr(0, 128);
     msg += "' not found.";
@@ -252,7 +255,7 @@ asio::awaitable<bool> handle_stored_response(RequestContext& ctx, RequestRecord&
   }
   std::string out;
   if (ctx.request.method() == http::verb::delete_) {
-    if (co_await store->remove(id) == StoreStatus::unavailable) {
+    if (co_await store->remove(id, tenant) == StoreStatus::unavailable) {
       co_return co_await send_error(ctx, o, 503,
                                     "The response store cannot be reached; retry later.",
                                     "response_store_unavailable", "Retry-After: 1\r\n");
@@ -261,7 +264,7 @@ asio::awaitable<bool> handle_stored_response(RequestContext& ctx, RequestRecord&
     log::append_json_string(out, id);
     out += ",\"object\":\"response\",\"deleted\":true}";
   } else {
-    out = std::move(stored.response);
+    out = stored->response;
   }
   o.status = 200;
   const bool ok = co_await send(ctx, o, json_response(200, out, ctx.common_headers()));
