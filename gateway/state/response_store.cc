@@ -381,22 +381,23 @@ asio::awaitable<StoreStatus> RedisResponseStore::put(std::string id, StoredRespo
 // the connection and fails every call pending on it). A reader meanwhile sees a record shorter
 // than its header says: not found, as it is until the last slice lands.
 asio::awaitable<StoreStatus> RedisResponseStore::put_here(std::string key, std::string value) {
-  const std::string_view all(value);
   const std::size_t slice = static_cast<std::size_t>(kSliceBytes);
+  const std::size_t size = value.size();
   std::vector<std::string> args;
   args.reserve(5);
   args.emplace_back("SET");
   args.push_back(key);
-  args.emplace_back(all.substr(0, slice));
+  // Most records are one slice: moved, not copied (the loop below then never runs).
+  args.push_back(size <= slice ? std::move(value) : value.substr(0, slice));
   args.emplace_back("PX");
   args.push_back(std::to_string(std::max<std::int64_t>(1, settings_.ttl.count())));
   redis::Result res = co_await impl_->client.command(std::move(args));
   bool ok = res.ok() && res.reply.type == redis::Reply::Type::status;
-  for (std::size_t at = slice; ok && at < all.size(); at += slice) {
+  for (std::size_t at = slice; ok && at < size; at += slice) {
     std::vector<std::string> keys;
     keys.push_back(key);
     std::vector<std::string> rest;
-    rest.emplace_back(all.substr(at, slice));
+    rest.push_back(value.substr(at, slice));
     res = co_await impl_->client.eval(impl_->append, std::move(keys), std::move(rest));
     ok = res.ok() && res.reply.type == redis::Reply::Type::integer && res.reply.integer > 0;
   }
@@ -453,10 +454,13 @@ asio::awaitable<StoreStatus> RedisResponseStore::find_here(
       if (total == 0) {
         co_return StoreStatus::not_found;  // no such key (GETRANGE answers ""), or not a record
       }
-      record.reserve(total);
     }
     const bool last = res.reply.str.size() < static_cast<std::size_t>(kSliceBytes);
-    record += res.reply.str;
+    if (record.empty()) {
+      record = std::move(res.reply.str);
+    } else {
+      record += res.reply.str;
+    }
     if (last || record.size() >= total) {
       break;
     }

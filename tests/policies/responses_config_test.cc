@@ -40,15 +40,14 @@ LoadResult load(std::string_view responses, bool redis_state = false) {
   return load_string(yaml, "t.yaml", [](const std::string&) { return std::nullopt; });
 }
 
-const ResponsesSettings& settings_of(const LoadResult& r) {
+ResponsesSettings settings_of(const LoadResult& r) {
   EXPECT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
-  static const ResponsesSettings kNone;
-  return r.ok() ? r.config->responses : kNone;
+  return r.ok() ? r.config->responses : ResponsesSettings{};
 }
 
 TEST(ResponsesConfigTest, DefaultsWithoutTheSection) {
   const LoadResult r = load("");
-  const ResponsesSettings& s = settings_of(r);
+  const ResponsesSettings s = settings_of(r);
   EXPECT_EQ(s.store, ResponsesSettings::Store::memory);
   EXPECT_EQ(s.ttl, 24h);
   EXPECT_EQ(s.max_entries, 100'000u);
@@ -72,7 +71,7 @@ TEST(ResponsesConfigTest, EveryKeyIsRead) {
   const LoadResult r = load(
       "  store: memory\n  ttl: 30m\n  max_entries: 500\n  max_bytes: 64MiB\n"
       "  max_entry_bytes: 1MiB\n");
-  const ResponsesSettings& s = settings_of(r);
+  const ResponsesSettings s = settings_of(r);
   EXPECT_EQ(s.ttl, 30min);
   EXPECT_EQ(s.max_entries, 500u);
   EXPECT_EQ(s.max_bytes, 64ull << 20);
@@ -81,7 +80,7 @@ TEST(ResponsesConfigTest, EveryKeyIsRead) {
 }
 
 TEST(ResponsesConfigTest, AMaxBytesBelowTheEntryDefaultLowersTheEntryLimit) {
-  const ResponsesSettings& s = settings_of(load("  max_bytes: 1MiB\n"));
+  const ResponsesSettings s = settings_of(load("  max_bytes: 1MiB\n"));
   EXPECT_EQ(s.max_bytes, 1ull << 20);
   EXPECT_EQ(s.max_entry_bytes, 1ull << 20);
 }
