@@ -30,6 +30,7 @@
 #include "gateway/pipeline/data_plane.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/runtime/worker.h"
+#include "gateway/state/response_store.h"
 #include "policies/url.h"
 
 namespace sb::gateway {
@@ -385,9 +386,11 @@ int Server::run() {
                {"nofile", std::to_string(nofile)}});
   }
   upstream::PoolSettings pool_settings;
+  responses_ = make_response_store(cfg);  // `responses:` changes take effect at the next start
   for (unsigned i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, *access_log_, internal_errors_, pool_settings));
     workers_.back()->snapshot = snap;
+    workers_.back()->responses = responses_.get();
   }
 
   std::string error;
@@ -557,6 +560,9 @@ int Server::run() {
     kept_workers->push_back(std::move(w));
   }
   kept_listeners->push_back(std::move(listeners_));
+  // Suspended sessions may wait on the response store too: it is kept with them.
+  static auto* const kept_responses = new std::vector<std::unique_ptr<ResponseStore>>();
+  kept_responses->push_back(std::move(responses_));
   log::info("stopped");
   return 0;
 }

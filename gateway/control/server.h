@@ -26,6 +26,8 @@ namespace sb::gateway {
 struct Worker;
 class AccessLog;
 
+class ResponseStore;
+
 class Server {
  public:
   /// `config_path` is re-read on reload.
@@ -80,6 +82,8 @@ class Server {
   InternalErrors internal_errors_;
   std::unique_ptr<SharedState> shared_;
   std::unique_ptr<AccessLog> access_log_;
+  /// The Responses API's conversations (previous_response_id); outlives the workers that use it.
+  std::unique_ptr<ResponseStore> responses_;
   mutable std::mutex current_mutex_;  // control path only
   std::shared_ptr<const Snapshot> current_;
   std::mutex reload_mutex_;

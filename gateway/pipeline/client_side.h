@@ -14,15 +14,11 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "adapters/translator.h"
+#include "gateway/pipeline/upstream_wire.h"
 
 namespace sb::gateway {
 
-struct BackendRuntime;
 struct Outcome;
-
-namespace chat {
-class UpstreamWire;
-}
 
 /// A chat stream (OpenAI chunks) rewritten event by event into the client's events.
 class ClientStream : public adapters::StreamTranslator {
