@@ -232,7 +232,7 @@ TEST_F(MessagesTest, StreamCutMidwayEndsWithAnErrorEvent) {
 }
 
 // A Claude-Code-like body: cache_control, thinking with a signed block, redacted thinking,
-// output_config, context_management, a document, a server tool, defer_loading, is_error.
+// output_config, context_management, a server tool, defer_loading, is_error, a system turn.
 std::string faithful_body(std::string_view model, bool stream) {
   std::string b = R"({"model":")" + std::string(model) + R"(","max_tokens":2048,)";
   b += stream ? R"("stream":true,)" : "";
@@ -242,8 +242,7 @@ std::string faithful_body(std::string_view model, bool stream) {
        R"("tools":[{"name":"Bash","description":"run","input_schema":{"type":"object"}},)"
        R"({"name":"Later","description":"x","input_schema":{"type":"object"},"defer_loading":true},)"
        R"({"type":"web_search_20250305","name":"web_search","max_uses":2}],)"
-       R"("messages":[{"role":"user","content":[{"type":"document","source":{"type":"text",)"
-       R"("media_type":"text/plain","data":"a note"}},{"type":"text","text":"hi there",)"
+       R"("messages":[{"role":"user","content":[{"type":"text","text":"hi there",)"
        R"("cache_control":{"type":"ephemeral"}}]},)"
        R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
        R"({"type":"redacted_thinking","data":"ZW5j"},)"
@@ -304,18 +303,31 @@ TEST_F(MessagesTest, AnOpenAIFormatEngineGetsNoAnthropicHeadersAndAClampedMaxTok
   EXPECT_NE(sent.body.find(R"("max_tokens":8192)"), std::string::npos) << sent.body;
 }
 
-TEST_F(MessagesTest, WhatChatCannotCarryGoesNativelyOrIsRefusedClearly) {
+TEST_F(MessagesTest, ServerToolsGoToAnthropicAndAreLeftOutForEngines) {
   const std::string server_tool =
       R"(,"max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search"}],)"
       R"("messages":[{"role":"user","content":"search the news"}]})";
   auto native = messages(R"({"model":"claude")" + server_tool);
   ASSERT_TRUE(native);
   EXPECT_EQ(native->status, 200u) << native->body;
+  ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
+  EXPECT_NE(vendor_->requests().front().body.find("web_search_20250305"), std::string::npos);
   auto local = messages(R"({"model":"local")" + server_tool);
   ASSERT_TRUE(local);
-  EXPECT_EQ(local->status, 400u) << local->body;
-  EXPECT_NE(local->body.find(R"("type":"invalid_request_error")"), std::string::npos)
-      << local->body;
+  EXPECT_EQ(local->status, 200u) << local->body;
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  EXPECT_EQ(local_->requests().front().body.find("web_search"), std::string::npos)
+      << "the engine cannot run Anthropic's server tools";
+}
+
+TEST_F(MessagesTest, WhatChatCannotCarryIsRefusedClearlyOffTheFaithfulLane) {
+  // A PDF: an engine cannot read it, and dropping it would change the question.
+  auto got = messages(R"({"model":"local","max_tokens":64,"messages":[{"role":"user","content":[)"
+                      R"({"type":"document","source":{"type":"base64","media_type":)"
+                      R"("application/pdf","data":"JVBERi0xLjQK"}},{"type":"text","text":"sum up"}]}]})");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 400u) << got->body;
+  EXPECT_NE(got->body.find(R"("type":"invalid_request_error")"), std::string::npos) << got->body;
   EXPECT_EQ(local_->request_count(), 0u);
 }
 
@@ -334,7 +346,7 @@ TEST_F(MessagesTest, CountTokensIsExactFromAnthropicAndEstimatedElsewhere) {
   EXPECT_TRUE(exact->body.starts_with(R"({"input_tokens":)")) << exact->body;
   EXPECT_EQ(exact->header("x-switchboard-token-count"), "exact");
   ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
-  EXPECT_EQ(vendor_->requests().front().target, "/v1/messages/count_tokens");
+  EXPECT_EQ(vendor_->requests().front().target, "/v1/messages/count_tokens?beta=true");
 
   auto estimated = count("local");
   ASSERT_TRUE(estimated);
