@@ -55,10 +55,13 @@ anthropic_alias=claude-via-gateway
 openai_fake_name=fake-openai
 openai_backend=openai
 openai_alias=gpt-via-gateway
-# The only key the gateway accepts (tenant `clients`); any other key is a 401.
+# The keys the gateway accepts (tenants `clients` and `others`); any other key is a 401. The
+# second tenant checks that stored responses do not cross tenants.
 client_key=sk-switchboard-client-test
+second_key=sk-switchboard-other-tenant
 startup_timeout_s=15
-# The whole `node --test` run, and each test file (the CLI tests start several agents).
+# The whole `node --test` run, and each suite of the CLI tests (each agent run is killed after
+# at most 120 s by the tests themselves).
 suite_timeout_s=900
 test_timeout_ms=240000
 
@@ -182,9 +185,9 @@ openai_url=$fake_url
 openai_record=$fake_record
 
 # The Anthropic backend calls {base_url}/messages, i.e. the fake's /v1/messages; the OpenAI
-# backend {base_url}/chat/completions and {base_url}/responses. The closed backends have the
-# shipped config's clearance (internal), and sensitivity keeps its defaults: a coding agent's
-# boilerplate must not make its requests confidential.
+# backend {base_url}/chat/completions and {base_url}/responses. The backends have the shipped
+# config's clearances (self-hosted restricted, closed internal), and sensitivity keeps its
+# defaults: a coding agent's boilerplate must not make its requests confidential.
 cat >"$work/switchboard.yaml" <<YAML
 server: {listen: "127.0.0.1:0", threads: 2}
 admin: {listen: "127.0.0.1:0"}
@@ -193,12 +196,15 @@ backends:
     provider: vllm
     base_url: "${upstream_url}"
     model: "meta-llama/Llama-3.1-8B-Instruct"
+    max_output_tokens: 8192   # Claude Code asks for 32000: clamped to this
+    clearance: restricted     # as the shipped config's self-hosted engine
   ${anthropic_backend}:
     provider: anthropic
     allow_insecure: true   # an http:// stand-in
     base_url: "${anthropic_url}"
     api_key: "sk-ant-fake-upstream-key"
     model: "claude-sonnet-4-5"
+    max_output_tokens: 64000
     clearance: internal
   ${openai_backend}:
     provider: openai
@@ -215,6 +221,8 @@ models:
 tenants:
   clients:
     api_keys: ["$("$switchboard_bin" hash-key "$client_key")"]
+  others:
+    api_keys: ["$("$switchboard_bin" hash-key "$second_key")"]
 YAML
 
 "$switchboard_bin" run --config "$work/switchboard.yaml" >"$work/gateway.access.log" \
@@ -237,8 +245,8 @@ echo "run.sh: fakes at $upstream_url (OpenAI format, self-hosted), $anthropic_ur
 mkdir -p "$work/clients"
 status=0
 SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_ROOT_URL="http://$listen" \
-  SWITCHBOARD_API_KEY="$client_key" SWITCHBOARD_MODEL="$alias_name" \
-  FAKE_NAME="$fake_name" FAKE_BACKEND="$backend_name" LOCAL_ALIAS="$local_alias" \
+  SWITCHBOARD_API_KEY="$client_key" SECOND_API_KEY="$second_key" \
+  SWITCHBOARD_MODEL="$alias_name" FAKE_NAME="$fake_name" FAKE_BACKEND="$backend_name" LOCAL_ALIAS="$local_alias" \
   FAKE_RECORD="$upstream_record" \
   ANTHROPIC_ALIAS="$anthropic_alias" ANTHROPIC_FAKE_NAME="$anthropic_fake_name" \
   ANTHROPIC_BACKEND="$anthropic_backend" ANTHROPIC_FAKE_RECORD="$anthropic_record" \
@@ -246,7 +254,7 @@ SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_ROOT_URL="http://$listen" \
   OPENAI_BACKEND="$openai_backend" OPENAI_FAKE_RECORD="$openai_record" \
   CLIENT_WORK_DIR="$work/clients" CLIENT_TEST_TIMEOUT_MS="$test_timeout_ms" \
   timeout --kill-after=10 "$suite_timeout_s" \
-  node --test --test-timeout="$test_timeout_ms" "$here"/*.test.mjs || status=$?
+  node --test "$here"/*.test.mjs || status=$?
 
 if ((status != 0)); then
   echo "run.sh: node --test failed ($status); gateway stderr:" >&2
