@@ -28,8 +28,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {describe, test} from 'node:test';
 
-import {assertLoopbackOnly, claudeBinary, cliEnv, describeRun, freshDir, nonce, readRecords,
-        recordFile, recordsWith, runTraced, testTimeoutMs} from './cli_support.mjs';
+import * as cli from './cli_support.mjs';
 
 const rootURL = process.env.SWITCHBOARD_ROOT_URL;
 if (!rootURL) {
@@ -47,12 +46,13 @@ const claudeCodeMaxTokens = 32000;
 
 /** Runs `claude -p PROMPT --output-format json` with every model role on `alias`. */
 async function claude(alias, prompt) {
-  const root = freshDir('claude');
+  const root = cli.freshDir('claude');
   const home = path.join(root, 'home');
   const project = path.join(root, 'project');
-  for (const dir of [home, project]) fs.mkdirSync(dir, {recursive: true});
+  for (const dir of [home, project])
+    fs.mkdirSync(dir, {recursive: true});
   fs.writeFileSync(path.join(project, 'notes.txt'), 'switchboard client test\n');
-  const env = cliEnv(home, {
+  const env = cli.cliEnv(home, {
     ANTHROPIC_BASE_URL: rootURL,
     ANTHROPIC_API_KEY: apiKey,
     ANTHROPIC_MODEL: alias,
@@ -66,8 +66,8 @@ async function claude(alias, prompt) {
     DISABLE_AUTOUPDATER: '1',
     DISABLE_BUG_COMMAND: '1',
   });
-  const run = await runTraced(claudeBinary(), ['-p', prompt, '--output-format', 'json'],
-                              {cwd: project, env});
+  const run = await cli.runTraced(
+      cli.claudeBinary(), ['-p', prompt, '--output-format', 'json'], {cwd: project, env});
   let result = null;
   try {
     result = JSON.parse(run.stdout.trim().split('\n').at(-1));
@@ -78,10 +78,10 @@ async function claude(alias, prompt) {
 }
 
 function assertSucceeded({run, result}) {
-  assert.equal(run.code, 0, `claude -p failed: ${describeRun(run)}`);
-  assert.ok(result, `claude -p printed no JSON result: ${describeRun(run)}`);
-  assert.equal(result.is_error, false, describeRun(run));
-  assert.equal(result.subtype, 'success', describeRun(run));
+  assert.equal(run.code, 0, `claude -p failed: ${cli.describeRun(run)}`);
+  assert.ok(result, `claude -p printed no JSON result: ${cli.describeRun(run)}`);
+  assert.equal(result.is_error, false, cli.describeRun(run));
+  assert.equal(result.subtype, 'success', cli.describeRun(run));
 }
 
 const blocks = (content) => (Array.isArray(content) ? content : []);
@@ -96,139 +96,153 @@ function rejectedToolCall(messages) {
   return {use, result};
 }
 
-describe('Claude Code (claude -p) through the gateway', {timeout: testTimeoutMs}, () => {
-  test('Anthropic-format backend: body, cache_control, thinking and beta headers arrive as sent',
-       async () => {
-         const marker = nonce('cc');
-         const prompt = `Say hello to ${marker}`;
-         const out = await claude(anthropicAlias, prompt);
-         assertSucceeded(out);
-         assertLoopbackOnly(out.run, gatewayPort);
-         const turns = recordsWith(recordFile('ANTHROPIC_FAKE_RECORD'), marker)
-                           .filter((r) => /\/v1\/messages(\?|$)/.test(r.target));
-         assert.equal(turns.length, 2, `two turns reached the backend: ${
-                                           turns.map((t) => t.target).join(', ')}\n${
-                                           describeRun(out.run)}`);
-         const [first, second] = turns;
+describe('Claude Code (claude -p) through the gateway', {timeout: cli.testTimeoutMs}, () => {
+  test(
+      'Anthropic-format backend: body, cache_control, thinking and beta headers arrive as sent',
+      async () => {
+        const marker = cli.nonce('cc');
+        const prompt = `Say hello to ${marker}`;
+        const out = await claude(anthropicAlias, prompt);
+        assertSucceeded(out);
+        cli.assertLoopbackOnly(out.run, gatewayPort);
+        const turns = cli.recordsWith(cli.recordFile('ANTHROPIC_FAKE_RECORD'), marker)
+                          .filter((r) => /\/v1\/messages(\?|$)/.test(r.target));
+        assert.equal(
+            turns.length, 2,
+            `two turns reached the backend: ${turns.map((t) => t.target).join(', ')}\n${
+                cli.describeRun(out.run)}`);
+        const [first, second] = turns;
 
-         // Headers: Anthropic's version and Claude Code's betas, the backend's own key.
-         assert.equal(first.headers['anthropic-version'], '2023-06-01');
-         const betas = (first.headers['anthropic-beta'] ?? '').split(',').map((s) => s.trim());
-         for (const beta of ['claude-code-20250219', 'interleaved-thinking-2025-05-14',
-                             'context-management-2025-06-27']) {
-           assert.ok(betas.includes(beta), `anthropic-beta carries ${beta}: ${betas}`);
-         }
-         assert.equal(first.headers['x-api-key'], 'sk-ant-fake-upstream-key');
-         assert.ok(!JSON.stringify(first.headers).includes(apiKey),
-                   'the client key stays at the gateway');
+        // Headers: Anthropic's version and Claude Code's betas, the backend's own key.
+        assert.equal(first.headers['anthropic-version'], '2023-06-01');
+        const betas = (first.headers['anthropic-beta'] ?? '').split(',').map((s) => s.trim());
+        for (const beta
+                 of ['claude-code-20250219', 'interleaved-thinking-2025-05-14',
+                     'context-management-2025-06-27']) {
+          assert.ok(betas.includes(beta), `anthropic-beta carries ${beta}: ${betas}`);
+        }
+        assert.equal(first.headers['x-api-key'], 'sk-ant-fake-upstream-key');
+        assert.ok(
+            !JSON.stringify(first.headers).includes(apiKey), 'the client key stays at the gateway');
 
-         // Body: verbatim apart from the model.
-         const body = first.json;
-         assert.equal(body.model, 'claude-sonnet-4-5');
-         assert.equal(body.stream, true);
-         assert.equal(body.max_tokens, claudeCodeMaxTokens);
-         assert.deepEqual(body.thinking, {type: 'adaptive', display: 'omitted'});
-         assert.ok(body.context_management?.edits?.length > 0, 'context_management arrived');
-         assert.ok(body.output_config?.effort, 'output_config arrived');
-         assert.equal(typeof body.metadata?.user_id, 'string', 'metadata arrived');
-         assert.ok(hasCacheControl(body.system), 'cache_control on the system blocks arrived');
-         assert.ok(body.messages.some((m) => hasCacheControl(m.content)),
-                   'cache_control on a message block arrived');
-         assert.ok(body.tools.some((t) => t.defer_loading === true), 'defer_loading arrived');
-         assert.ok(JSON.stringify(body.messages).includes(prompt));
+        // Body: verbatim apart from the model.
+        const body = first.json;
+        assert.equal(body.model, 'claude-sonnet-4-5');
+        assert.equal(body.stream, true);
+        assert.equal(body.max_tokens, claudeCodeMaxTokens);
+        assert.deepEqual(body.thinking, {type: 'adaptive', display: 'omitted'});
+        assert.ok(body.context_management?.edits?.length > 0, 'context_management arrived');
+        assert.ok(body.output_config?.effort, 'output_config arrived');
+        assert.equal(typeof body.metadata?.user_id, 'string', 'metadata arrived');
+        assert.ok(hasCacheControl(body.system), 'cache_control on the system blocks arrived');
+        assert.ok(
+            body.messages.some((m) => hasCacheControl(m.content)),
+            'cache_control on a message block arrived');
+        assert.ok(body.tools.some((t) => t.defer_loading === true), 'defer_loading arrived');
+        assert.ok(JSON.stringify(body.messages).includes(prompt));
 
-         // Turn 2: the rejected call comes back with is_error and its cache_control.
-         const {use, result} = rejectedToolCall(second.json.messages);
-         assert.ok(use && result, `the tool round trip reached the backend: ${
-                                      JSON.stringify(second.json.messages.slice(-2)).slice(0, 800)}`);
-         assert.equal(result.tool_use_id, use.id);
-         assert.equal(result.is_error, true);
-         assert.ok(result.cache_control, 'cache_control on the tool_result arrived');
-         assert.ok(second.json.thinking, 'thinking arrived on turn 2 too');
-         const resultText = typeof result.content === 'string' ?
-             result.content :
-             blocks(result.content).map((b) => b.text ?? '').join('');
-         assert.equal(out.result.result.trim(), `Tool said: ${resultText}`.trim());
-       });
+        // Turn 2: the rejected call comes back with is_error and its cache_control.
+        const {use, result} = rejectedToolCall(second.json.messages);
+        assert.ok(
+            use && result,
+            `the tool round trip reached the backend: ${
+                JSON.stringify(second.json.messages.slice(-2)).slice(0, 800)}`);
+        assert.equal(result.tool_use_id, use.id);
+        assert.equal(result.is_error, true);
+        assert.ok(result.cache_control, 'cache_control on the tool_result arrived');
+        assert.ok(second.json.thinking, 'thinking arrived on turn 2 too');
+        const resultText = typeof result.content === 'string' ?
+            result.content :
+            blocks(result.content).map((b) => b.text ?? '').join('');
+        assert.equal(out.result.result.trim(), `Tool said: ${resultText}`.trim());
+      });
 
   test('Anthropic-format backend: /context counts tokens through count_tokens', async () => {
-    const record = recordFile('ANTHROPIC_FAKE_RECORD');
-    const counted = () => readRecords(record).filter((r) => r.target.includes('/count_tokens'));
+    const record = cli.recordFile('ANTHROPIC_FAKE_RECORD');
+    const counted = () => cli.readRecords(record).filter((r) => r.target.includes('/count_tokens'));
     const before = counted().length;
     const out = await claude(anthropicAlias, '/context');
     assertSucceeded(out);
-    assertLoopbackOnly(out.run, gatewayPort);
-    assert.match(out.result.result, /Context Usage/, describeRun(out.run));
+    cli.assertLoopbackOnly(out.run, gatewayPort);
+    assert.match(out.result.result, /Context Usage/, cli.describeRun(out.run));
     const calls = counted().slice(before);
     assert.ok(calls.length > 0, 'count_tokens reached the Anthropic backend');
-    assert.ok((calls[0].headers['anthropic-beta'] ?? '').includes('token-counting-2024-11-01'),
-              JSON.stringify(calls[0].headers));
+    assert.ok(
+        (calls[0].headers['anthropic-beta'] ?? '').includes('token-counting-2024-11-01'),
+        JSON.stringify(calls[0].headers));
     assert.equal(calls[0].json?.model, 'claude-sonnet-4-5');
   });
 
-  test('OpenAI-format engine: translated, without Anthropic headers, max_tokens clamped',
-       async () => {
-         const marker = nonce('cco');
-         const prompt = `Say hello to ${marker}`;
-         const out = await claude(localAlias, prompt);
-         assertSucceeded(out);
-         assertLoopbackOnly(out.run, gatewayPort);
-         const turns = recordsWith(recordFile('FAKE_RECORD'), marker)
-                           .filter((r) => r.target.endsWith('/chat/completions'));
-         assert.ok(turns.length > 0, `the engine received the prompt\n${describeRun(out.run)}`);
-         const [first, second] = turns;
-         for (const name of Object.keys(first.headers)) {
-           assert.ok(!name.startsWith('anthropic-') && name !== 'x-api-key',
-                     `an OpenAI-format engine does not get ${name}`);
-         }
-         const body = first.json;
-         assert.equal(body.max_tokens ?? body.max_completion_tokens, localMaxOutputTokens,
-                      'Claude Code\'s max_tokens is clamped to the backend\'s max_output_tokens');
-         assert.equal(body.messages[0].role, 'system', 'the system prompt comes first');
-         assert.ok(JSON.stringify(body.messages).includes(prompt));
-         assert.ok(JSON.stringify(body.messages).includes('# Environment'),
-                   'Claude Code\'s mid-conversation system turn arrived');
-         assert.ok(body.tools.every((t) => t.type === 'function'));
-         assert.ok(!/"cache_control"|"defer_loading"/.test(first.body),
-                   'Anthropic-only members are not sent to an OpenAI-format engine');
+  test(
+      'OpenAI-format engine: translated, without Anthropic headers, max_tokens clamped',
+      async () => {
+        const marker = cli.nonce('cco');
+        const prompt = `Say hello to ${marker}`;
+        const out = await claude(localAlias, prompt);
+        assertSucceeded(out);
+        cli.assertLoopbackOnly(out.run, gatewayPort);
+        const turns = cli.recordsWith(cli.recordFile('FAKE_RECORD'), marker)
+                          .filter((r) => r.target.endsWith('/chat/completions'));
+        assert.ok(turns.length > 0, `the engine received the prompt\n${cli.describeRun(out.run)}`);
+        const [first, second] = turns;
+        for (const name of Object.keys(first.headers)) {
+          assert.ok(
+              !name.startsWith('anthropic-') && name !== 'x-api-key',
+              `an OpenAI-format engine does not get ${name}`);
+        }
+        const body = first.json;
+        assert.equal(
+            body.max_tokens ?? body.max_completion_tokens, localMaxOutputTokens,
+            'Claude Code\'s max_tokens is clamped to the backend\'s max_output_tokens');
+        assert.equal(body.messages[0].role, 'system', 'the system prompt comes first');
+        assert.ok(JSON.stringify(body.messages).includes(prompt));
+        assert.ok(
+            JSON.stringify(body.messages).includes('# Environment'),
+            'Claude Code\'s mid-conversation system turn arrived');
+        assert.ok(body.tools.every((t) => t.type === 'function'));
+        assert.ok(
+            !/"cache_control"|"defer_loading"/.test(first.body),
+            'Anthropic-only members are not sent to an OpenAI-format engine');
 
-         // Claude Code's turn 1 ends with a system turn. Folded in order, it stays the last
-         // message and the engine answers the user's text; lifted into the system prompt, the
-         // user spoke last and the engine calls the first tool, which Claude Code rejects.
-         const lastRole = body.messages.at(-1).role;
-         if (lastRole === 'system') {
-           assert.equal(turns.length, 1, describeRun(out.run));
-           const lastUser = body.messages.filter((m) => m.role === 'user').at(-1);
-           const userText = typeof lastUser.content === 'string' ?
-               lastUser.content :
-               lastUser.content.map((p) => p.text ?? '').join('');
-           assert.ok(userText.endsWith(prompt), userText);
-           assert.ok(out.result.result.startsWith('Hello from '), out.result.result);
-           assert.ok(out.result.result.endsWith(prompt), out.result.result);
-           return;
-         }
-         assert.equal(lastRole, 'user');
-         assert.equal(turns.length, 2, `two turns reached the engine\n${describeRun(out.run)}`);
-         // Turn 2: the engine's call and Claude Code's rejection of it, as a tool message.
-         const last = second.json.messages.at(-1);
-         assert.equal(last.role, 'tool', JSON.stringify(last));
-         const call = second.json.messages.flatMap((m) => m.tool_calls ?? [])
-                          .find((c) => c.id === last.tool_call_id);
-         assert.ok(call, 'the tool message answers the assistant\'s call');
-         const text = typeof last.content === 'string' ?
-             last.content :
-             last.content.map((p) => p.text ?? '').join('');
-         assert.match(text, /InputValidationError/, 'is_error\'s text survives');
-         assert.equal(out.result.result.trim(), `Tool said: ${text}`.trim());
-       });
+        // Claude Code's turn 1 ends with a system turn. Folded in order, it stays the last
+        // message and the engine answers the user's text; lifted into the system prompt, the
+        // user spoke last and the engine calls the first tool, which Claude Code rejects.
+        const lastRole = body.messages.at(-1).role;
+        if (lastRole === 'system') {
+          assert.equal(turns.length, 1, cli.describeRun(out.run));
+          const lastUser = body.messages.filter((m) => m.role === 'user').at(-1);
+          const userText = typeof lastUser.content === 'string' ?
+              lastUser.content :
+              lastUser.content.map((p) => p.text ?? '').join('');
+          assert.ok(userText.endsWith(prompt), userText);
+          assert.ok(out.result.result.startsWith('Hello from '), out.result.result);
+          assert.ok(out.result.result.endsWith(prompt), out.result.result);
+          return;
+        }
+        assert.equal(lastRole, 'user');
+        assert.equal(turns.length, 2, `two turns reached the engine\n${cli.describeRun(out.run)}`);
+        // Turn 2: the engine's call and Claude Code's rejection of it, as a tool message.
+        const last = second.json.messages.at(-1);
+        assert.equal(last.role, 'tool', JSON.stringify(last));
+        const call = second.json.messages.flatMap((m) => m.tool_calls ?? [])
+                         .find((c) => c.id === last.tool_call_id);
+        assert.ok(call, 'the tool message answers the assistant\'s call');
+        const text = typeof last.content === 'string' ?
+            last.content :
+            last.content.map((p) => p.text ?? '').join('');
+        assert.match(text, /InputValidationError/, 'is_error\'s text survives');
+        assert.equal(out.result.result.trim(), `Tool said: ${text}`.trim());
+      });
 
   test('a real e-mail address in the prompt still makes the request confidential', async () => {
-    const marker = nonce('ccmail');
+    const marker = cli.nonce('ccmail');
     const out = await claude(anthropicAlias, `Write to jane.doe@acme-widgets.com about ${marker}`);
-    assert.ok(out.run.code !== 0 || out.result?.is_error === true,
-              `a confidential prompt reached an internal backend: ${describeRun(out.run)}`);
-    assert.equal(recordsWith(recordFile('ANTHROPIC_FAKE_RECORD'), marker).length, 0,
-                 'nothing of it reached the internal-clearance backend');
-    assertLoopbackOnly(out.run, gatewayPort);
+    assert.ok(
+        out.run.code !== 0 || out.result?.is_error === true,
+        `a confidential prompt reached an internal backend: ${cli.describeRun(out.run)}`);
+    assert.equal(
+        cli.recordsWith(cli.recordFile('ANTHROPIC_FAKE_RECORD'), marker).length, 0,
+        'nothing of it reached the internal-clearance backend');
+    cli.assertLoopbackOnly(out.run, gatewayPort);
   });
 });

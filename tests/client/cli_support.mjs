@@ -51,7 +51,8 @@ export function readRecords(file) {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const records = [];
   for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
+    if (!line.trim())
+      continue;
     const r = JSON.parse(line);
     let json = null;
     try {
@@ -73,10 +74,12 @@ export function recordsWith(file, marker) {
 
 function firstExisting(candidates, what) {
   for (const c of candidates) {
-    if (fs.existsSync(c)) return c;
+    if (fs.existsSync(c))
+      return c;
   }
-  throw new Error(`${what} is not installed (looked for ${candidates.join(', ')}); run npm ci in ` +
-                  'tests/client (run.sh does)');
+  throw new Error(
+      `${what} is not installed (looked for ${candidates.join(', ')}); run npm ci in ` +
+      'tests/client (run.sh does)');
 }
 
 /**
@@ -88,7 +91,8 @@ export function claudeBinary() {
   const platform = `${process.platform}-${process.arch}`;
   const pkg = path.join(here, 'node_modules', '@anthropic-ai', `claude-code-${platform}`);
   return firstExisting(
-      [path.join(pkg, 'claude'), path.join(pkg, 'claude.exe')], 'Claude Code (claude-code-' +
+      [path.join(pkg, 'claude'), path.join(pkg, 'claude.exe')],
+      'Claude Code (claude-code-' +
           `${platform})`);
 }
 
@@ -120,11 +124,12 @@ export function cliEnv(home, extra) {
  */
 export function runTraced(command, args, {cwd, env, timeoutMs = cliTimeoutMs}) {
   const traceFile = path.join(freshDir('strace'), 'trace');
-  const strace = ['-f', '-qq', '-o', traceFile, '-e', 'trace=connect,sendto,sendmsg,sendmmsg',
-                  command, ...args];
+  const strace = [
+    '-f', '-qq', '-o', traceFile, '-e', 'trace=connect,sendto,sendmsg,sendmmsg', command, ...args
+  ];
   return new Promise((resolve, reject) => {
-    const child = spawn('strace', strace, {cwd, env, stdio: ['ignore', 'pipe', 'pipe'],
-                                           detached: true});
+    const child =
+        spawn('strace', strace, {cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true});
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -147,8 +152,9 @@ export function runTraced(command, args, {cwd, env, timeoutMs = cliTimeoutMs}) {
       const trace = fs.existsSync(traceFile) ? fs.readFileSync(traceFile, 'utf8') : '';
       const result = {code, signal, stdout, stderr, peers: peersOf(trace), timedOut};
       if (timedOut) {
-        reject(new Error(`${path.basename(command)} did not finish within ${timeoutMs} ms\n` +
-                         `stdout:\n${stdout}\nstderr:\n${stderr}`));
+        reject(new Error(
+            `${path.basename(command)} did not finish within ${timeoutMs} ms\n` +
+            `stdout:\n${stdout}\nstderr:\n${stderr}`));
       } else {
         resolve(result);
       }
@@ -161,13 +167,16 @@ export function peersOf(trace) {
   const peers = [];
   const v4 = /sa_family=AF_INET, sin_port=htons\((\d+)\), sin_addr=inet_addr\("([^"]+)"\)/g;
   const v6 = /sa_family=AF_INET6, sin6_port=htons\((\d+)\),.*?inet_pton\(AF_INET6, "([^"]+)"/g;
-  for (const m of trace.matchAll(v4)) peers.push({family: 4, address: m[2], port: Number(m[1])});
-  for (const m of trace.matchAll(v6)) peers.push({family: 6, address: m[2], port: Number(m[1])});
+  for (const m of trace.matchAll(v4))
+    peers.push({family: 4, address: m[2], port: Number(m[1])});
+  for (const m of trace.matchAll(v6))
+    peers.push({family: 6, address: m[2], port: Number(m[1])});
   return peers;
 }
 
 function isLoopback(peer) {
-  if (peer.family === 4) return peer.address.startsWith('127.');
+  if (peer.family === 4)
+    return peer.address.startsWith('127.');
   return peer.address === '::1' || peer.address.startsWith('::ffff:127.');
 }
 
@@ -177,11 +186,12 @@ function isLoopback(peer) {
  */
 export function assertLoopbackOnly(run, gatewayPort) {
   const outside = run.peers.filter((p) => !isLoopback(p));
-  assert.deepEqual(outside, [], `the client sent to addresses outside loopback: ${
-                                   JSON.stringify(outside)}`);
-  assert.ok(run.peers.some((p) => p.port === gatewayPort),
-            `the client never connected to the gateway's port ${gatewayPort}: ${
-                JSON.stringify(run.peers)}`);
+  assert.deepEqual(
+      outside, [], `the client sent to addresses outside loopback: ${JSON.stringify(outside)}`);
+  assert.ok(
+      run.peers.some((p) => p.port === gatewayPort),
+      `the client never connected to the gateway's port ${gatewayPort}: ${
+          JSON.stringify(run.peers)}`);
 }
 
 /** A readable account of a CLI run for assertion messages. */

@@ -23,8 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {describe, test} from 'node:test';
 
-import {assertLoopbackOnly, cliEnv, codexLauncher, describeRun, freshDir, nonce, recordFile,
-        recordsWith, runTraced, testTimeoutMs} from './cli_support.mjs';
+import * as cli from './cli_support.mjs';
 
 const baseURL = process.env.SWITCHBOARD_URL;
 if (!baseURL) {
@@ -73,19 +72,22 @@ in_app_updates = false
 
 /** Runs `codex exec PROMPT` in a fresh project directory; resolves to the run and last message. */
 async function codexExec(prompt) {
-  const root = freshDir('codex');
+  const root = cli.freshDir('codex');
   const home = path.join(root, 'home');
   const codexHome = path.join(root, 'codex-home');
   const project = path.join(root, 'project');
-  for (const dir of [home, codexHome, project]) fs.mkdirSync(dir, {recursive: true});
+  for (const dir of [home, codexHome, project])
+    fs.mkdirSync(dir, {recursive: true});
   fs.writeFileSync(path.join(codexHome, 'config.toml'), codexConfig());
   fs.writeFileSync(path.join(project, 'notes.txt'), 'switchboard client test\n');
   const lastMessageFile = path.join(root, 'last-message.txt');
-  const run = await runTraced(
+  const run = await cli.runTraced(
       process.execPath,
-      [codexLauncher(), 'exec', '--strict-config', '--skip-git-repo-check', '--ephemeral',
-       '--color', 'never', '--output-last-message', lastMessageFile, prompt],
-      {cwd: project, env: cliEnv(home, {CODEX_HOME: codexHome, SWITCHBOARD_API_KEY: apiKey})});
+      [
+        cli.codexLauncher(), 'exec', '--strict-config', '--skip-git-repo-check', '--ephemeral',
+        '--color', 'never', '--output-last-message', lastMessageFile, prompt
+      ],
+      {cwd: project, env: cli.cliEnv(home, {CODEX_HOME: codexHome, SWITCHBOARD_API_KEY: apiKey})});
   const lastMessage =
       fs.existsSync(lastMessageFile) ? fs.readFileSync(lastMessageFile, 'utf8').trim() : null;
   return {run, lastMessage};
@@ -93,20 +95,21 @@ async function codexExec(prompt) {
 
 const chatRequests = (records) => records.filter((r) => r.target.endsWith('/chat/completions'));
 
-describe('Codex CLI (codex exec) through /v1/responses', {timeout: testTimeoutMs}, () => {
+describe('Codex CLI (codex exec) through /v1/responses', {timeout: cli.testTimeoutMs}, () => {
   test('completes a tool round trip against a self-hosted engine, on loopback only', async () => {
-    const marker = nonce('codex');
+    const marker = cli.nonce('codex');
     const prompt = `Look up ${marker} in the notes`;
     const {run, lastMessage} = await codexExec(prompt);
-    assert.equal(run.code, 0, `codex exec failed: ${describeRun(run)}`);
-    assertLoopbackOnly(run, gatewayPort);
-    const record = recordFile('FAKE_RECORD');
+    assert.equal(run.code, 0, `codex exec failed: ${cli.describeRun(run)}`);
+    cli.assertLoopbackOnly(run, gatewayPort);
+    const record = cli.recordFile('FAKE_RECORD');
 
     // What the engine received: Codex's first turn, then the turn carrying the tool output.
-    const turns = chatRequests(recordsWith(record, marker));
-    assert.equal(turns.length, 2,
-                 `expected 2 upstream requests for this prompt, got ${turns.length}: ${
-                     turns.map((t) => t.target).join(', ')}\n${describeRun(run)}`);
+    const turns = chatRequests(cli.recordsWith(record, marker));
+    assert.equal(
+        turns.length, 2,
+        `expected 2 upstream requests for this prompt, got ${turns.length}: ${
+            turns.map((t) => t.target).join(', ')}\n${cli.describeRun(run)}`);
     const [first, second] = turns.map((t) => t.json);
     assert.ok(first && second, 'the upstream bodies are JSON');
 
@@ -116,15 +119,17 @@ describe('Codex CLI (codex exec) through /v1/responses', {timeout: testTimeoutMs
     assert.ok(JSON.stringify(lastUser.content).includes(prompt), JSON.stringify(lastUser));
     assert.ok(Array.isArray(first.tools) && first.tools.length > 0, 'tools were forwarded');
     for (const tool of first.tools) {
-      assert.equal(tool.type, 'function', `a chat engine gets function tools only: ${
-                                              JSON.stringify(tool).slice(0, 200)}`);
+      assert.equal(
+          tool.type, 'function',
+          `a chat engine gets function tools only: ${JSON.stringify(tool).slice(0, 200)}`);
     }
     assert.equal(first.tools[0].function.name, 'exec_command');
 
     // Second turn: the engine's call and Codex's answer to it, paired by id.
     const assistant = second.messages.find((m) => m.role === 'assistant' && m.tool_calls?.length);
-    assert.ok(assistant, `the second request carries the tool call: ${
-                             JSON.stringify(second.messages.slice(-3))}`);
+    assert.ok(
+        assistant,
+        `the second request carries the tool call: ${JSON.stringify(second.messages.slice(-3))}`);
     const call = assistant.tool_calls[0];
     assert.equal(call.type, 'function');
     assert.equal(call.function.name, 'exec_command');
@@ -138,23 +143,29 @@ describe('Codex CLI (codex exec) through /v1/responses', {timeout: testTimeoutMs
     assert.match(output, /cmd/, 'Codex reported the missing `cmd` argument as the tool output');
 
     // And Codex printed the engine's answer to that output.
-    assert.equal(lastMessage, `Tool said: ${output}`.trim(), describeRun(run));
+    assert.equal(lastMessage, `Tool said: ${output}`.trim(), cli.describeRun(run));
   });
 
   test('reports the gateway\'s error and exits non-zero for an unknown model', async () => {
-    const root = freshDir('codex-unknown');
+    const root = cli.freshDir('codex-unknown');
     const home = path.join(root, 'home');
     const codexHome = path.join(root, 'codex-home');
-    for (const dir of [home, codexHome]) fs.mkdirSync(dir, {recursive: true});
-    fs.writeFileSync(path.join(codexHome, 'config.toml'),
-                     codexConfig().replace(`model = "${model}"`, 'model = "no-such-model-alias"'));
-    const run = await runTraced(
+    for (const dir of [home, codexHome])
+      fs.mkdirSync(dir, {recursive: true});
+    fs.writeFileSync(
+        path.join(codexHome, 'config.toml'),
+        codexConfig().replace(`model = "${model}"`, 'model = "no-such-model-alias"'));
+    const run = await cli.runTraced(
         process.execPath,
-        [codexLauncher(), 'exec', '--strict-config', '--skip-git-repo-check', '--ephemeral',
-         '--color', 'never', 'say hi'],
-        {cwd: root, env: cliEnv(home, {CODEX_HOME: codexHome, SWITCHBOARD_API_KEY: apiKey})});
-    assert.notEqual(run.code, 0, `codex exec succeeded with an unknown model: ${describeRun(run)}`);
-    assert.match(run.stdout + run.stderr, /no-such-model-alias|404|not found/i, describeRun(run));
-    assertLoopbackOnly(run, gatewayPort);
+        [
+          cli.codexLauncher(), 'exec', '--strict-config', '--skip-git-repo-check', '--ephemeral',
+          '--color', 'never', 'say hi'
+        ],
+        {cwd: root, env: cli.cliEnv(home, {CODEX_HOME: codexHome, SWITCHBOARD_API_KEY: apiKey})});
+    assert.notEqual(
+        run.code, 0, `codex exec succeeded with an unknown model: ${cli.describeRun(run)}`);
+    assert.match(
+        run.stdout + run.stderr, /no-such-model-alias|404|not found/i, cli.describeRun(run));
+    cli.assertLoopbackOnly(run, gatewayPort);
   });
 });

@@ -100,7 +100,8 @@ async function collectEvents(stream) {
   let text = '';
   for await (const event of stream) {
     events.push(event);
-    if (event.type === 'response.output_text.delta') text += event.delta;
+    if (event.type === 'response.output_text.delta')
+      text += event.delta;
   }
   return {events, text};
 }
@@ -142,32 +143,34 @@ for (const target of targets) {
       assertUsage(response.usage, expected);
     });
 
-    test('instructions and message items (developer, system, user parts) reach the backend',
-         async () => {
-           const marker = nonce('instr');
-           const prompt = `Greet ${marker}`;
-           const response = await client.responses.create({
-             model,
-             instructions: `Be brief ${marker}.`,
-             input: [
-               {type: 'message', role: 'developer', content: 'Answer in English.'},
-               {role: 'system', content: 'You are a test.'},
-               {role: 'user', content: [{type: 'input_text', text: prompt}]},
-             ],
-             max_output_tokens: 64,
-             metadata: {suite: 'client'},
-           });
-           assert.equal(response.output_text, `Hello from ${fakeName}: ${prompt}`);
-           assert.equal(response.instructions, `Be brief ${marker}.`);
-           assert.equal(response.max_output_tokens, 64);
-           assert.deepEqual(response.metadata, {suite: 'client'});
-           const [sent] = recordsWith(recordFile(target.recordEnv), marker);
-           assert.ok(sent, 'the backend received the request');
-           for (const text of [`Be brief ${marker}.`, 'Answer in English.', 'You are a test.']) {
-             assert.ok(sent.body.includes(JSON.stringify(text).slice(1, -1)),
-                       `"${text}" reached the backend: ${sent.body.slice(0, 600)}`);
-           }
-         });
+    test(
+        'instructions and message items (developer, system, user parts) reach the backend',
+        async () => {
+          const marker = nonce('instr');
+          const prompt = `Greet ${marker}`;
+          const response = await client.responses.create({
+            model,
+            instructions: `Be brief ${marker}.`,
+            input: [
+              {type: 'message', role: 'developer', content: 'Answer in English.'},
+              {role: 'system', content: 'You are a test.'},
+              {role: 'user', content: [{type: 'input_text', text: prompt}]},
+            ],
+            max_output_tokens: 64,
+            metadata: {suite: 'client'},
+          });
+          assert.equal(response.output_text, `Hello from ${fakeName}: ${prompt}`);
+          assert.equal(response.instructions, `Be brief ${marker}.`);
+          assert.equal(response.max_output_tokens, 64);
+          assert.deepEqual(response.metadata, {suite: 'client'});
+          const [sent] = recordsWith(recordFile(target.recordEnv), marker);
+          assert.ok(sent, 'the backend received the request');
+          for (const text of [`Be brief ${marker}.`, 'Answer in English.', 'You are a test.']) {
+            assert.ok(
+                sent.body.includes(JSON.stringify(text).slice(1, -1)),
+                `"${text}" reached the backend: ${sent.body.slice(0, 600)}`);
+          }
+        });
 
     test('a function call, then its function_call_output sent back in full input', async () => {
       const prompt = `What is the weather in Paris? ${nonce('fn')}`;
@@ -208,24 +211,26 @@ for (const target of targets) {
       assert.ok(sent[1].body.includes(toolOutput), 'its output reached the backend');
     });
 
-    test('store: true and a text follow-up with previous_response_id carry the history',
-         async () => {
-           const marker = nonce('hist');
-           const first = await client.responses.create(
-               {model, input: `Remember the word ${marker}`, store: true});
-           assert.equal(first.store, true);
-           const followUp = 'Which word did I ask you to remember?';
-           const second = await client.responses.create(
-               {model, input: followUp, previous_response_id: first.id});
-           assert.equal(second.output_text, `Hello from ${fakeName}: ${followUp}`);
-           const sent = recordsWith(recordFile(target.recordEnv), marker);
-           assert.equal(sent.length, 2, 'the follow-up carried the first turn upstream');
-           assert.ok(sent[1].body.includes(followUp));
-           assert.ok(sent[1].body.includes(JSON.stringify(first.output_text).slice(1, -1)),
-                     'the first answer was replayed as the assistant turn');
-           assert.ok(!sent[1].body.includes(first.id),
-                     'the gateway resolved previous_response_id itself');
-         });
+    test(
+        'store: true and a text follow-up with previous_response_id carry the history',
+        async () => {
+          const marker = nonce('hist');
+          const first = await client.responses.create(
+              {model, input: `Remember the word ${marker}`, store: true});
+          assert.equal(first.store, true);
+          const followUp = 'Which word did I ask you to remember?';
+          const second = await client.responses.create(
+              {model, input: followUp, previous_response_id: first.id});
+          assert.equal(second.output_text, `Hello from ${fakeName}: ${followUp}`);
+          const sent = recordsWith(recordFile(target.recordEnv), marker);
+          assert.equal(sent.length, 2, 'the follow-up carried the first turn upstream');
+          assert.ok(sent[1].body.includes(followUp));
+          assert.ok(
+              sent[1].body.includes(JSON.stringify(first.output_text).slice(1, -1)),
+              'the first answer was replayed as the assistant turn');
+          assert.ok(
+              !sent[1].body.includes(first.id), 'the gateway resolved previous_response_id itself');
+        });
 
     test('text.format json_schema is forwarded and echoed', async () => {
       const marker = nonce('schema');
@@ -240,8 +245,8 @@ for (const target of targets) {
           additionalProperties: false,
         },
       };
-      const response = await client.responses.create(
-          {model, input: `Greet ${marker} as JSON`, text: {format}});
+      const response =
+          await client.responses.create({model, input: `Greet ${marker} as JSON`, text: {format}});
       assert.equal(response.status, 'completed');
       assert.equal(response.text?.format?.type, 'json_schema');
       assert.equal(response.text.format.name, 'greeting');
@@ -262,7 +267,8 @@ for (const target of targets) {
       const [sent] = recordsWith(recordFile(target.recordEnv), marker);
       assert.ok(sent?.json, 'the backend received the request');
       assert.notEqual(sent.json.model, model, 'the alias was replaced by the backend\'s model');
-      assert.ok(!JSON.stringify(sent.headers).includes(apiKey), 'the client key stays at the gateway');
+      assert.ok(
+          !JSON.stringify(sent.headers).includes(apiKey), 'the client key stays at the gateway');
     });
   });
 
@@ -274,8 +280,11 @@ for (const target of targets) {
       const {events, text} = await collectEvents(stream);
       assert.equal(text, expected);
       assertEventOrder(events, [
-        'response.output_item.added', 'response.content_part.added',
-        'response.output_text.delta', 'response.output_text.done', 'response.content_part.done',
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.delta',
+        'response.output_text.done',
+        'response.content_part.done',
         'response.output_item.done',
       ]);
       const done = events.find((e) => e.type === 'response.output_text.done');
@@ -288,33 +297,34 @@ for (const target of targets) {
       assert.equal(final.id, events[0].response.id);
     });
 
-    test('a function call streams its arguments, and its output streams the answer',
-         async () => {
-           const prompt = `Weather in Nice? ${nonce('sf')}`;
-           const stream = client.responses.stream({model, input: prompt, tools: [lookupTool]});
-           const {events} = await collectEvents(stream);
-           assertEventOrder(events, [
-             'response.output_item.added', 'response.function_call_arguments.delta',
-             'response.function_call_arguments.done', 'response.output_item.done',
-           ]);
-           const args = events.filter((e) => e.type === 'response.function_call_arguments.delta')
-                            .map((e) => e.delta)
-                            .join('');
-           assert.deepEqual(JSON.parse(args), {query: prompt});
-           const final = await stream.finalResponse();
-           const call = assertLookupCall(final, prompt);
-           const answer = client.responses.stream({
-             model,
-             tools: [lookupTool],
-             input: [
-               {role: 'user', content: prompt},
-               ...final.output,
-               {type: 'function_call_output', call_id: call.call_id, output: toolOutput},
-             ],
-           });
-           const {text} = await collectEvents(answer);
-           assert.equal(text, `Tool said: ${toolOutput}`);
-         });
+    test('a function call streams its arguments, and its output streams the answer', async () => {
+      const prompt = `Weather in Nice? ${nonce('sf')}`;
+      const stream = client.responses.stream({model, input: prompt, tools: [lookupTool]});
+      const {events} = await collectEvents(stream);
+      assertEventOrder(events, [
+        'response.output_item.added',
+        'response.function_call_arguments.delta',
+        'response.function_call_arguments.done',
+        'response.output_item.done',
+      ]);
+      const args = events.filter((e) => e.type === 'response.function_call_arguments.delta')
+                       .map((e) => e.delta)
+                       .join('');
+      assert.deepEqual(JSON.parse(args), {query: prompt});
+      const final = await stream.finalResponse();
+      const call = assertLookupCall(final, prompt);
+      const answer = client.responses.stream({
+        model,
+        tools: [lookupTool],
+        input: [
+          {role: 'user', content: prompt},
+          ...final.output,
+          {type: 'function_call_output', call_id: call.call_id, output: toolOutput},
+        ],
+      });
+      const {text} = await collectEvents(answer);
+      assert.equal(text, `Tool said: ${toolOutput}`);
+    });
 
     test('responses.create with stream: true yields the same events', async () => {
       const prompt = `Raw stream ${nonce('raw')}`;
@@ -330,14 +340,13 @@ describe('Responses errors in OpenAI\'s shape', () => {
   const model = targets[0].model;
 
   test('unknown model alias is a NotFoundError (404)', async () => {
-    await assert.rejects(client.responses.create({model: 'no-such-model-alias', input: 'hi'}),
-                         (err) => {
-                           assert.ok(err instanceof OpenAI.NotFoundError,
-                                     `got ${err?.constructor?.name}: ${err}`);
-                           assert.equal(err.status, 404);
-                           assert.ok(err.error?.message, 'error body has a message');
-                           return true;
-                         });
+    await assert.rejects(
+        client.responses.create({model: 'no-such-model-alias', input: 'hi'}), (err) => {
+          assert.ok(err instanceof OpenAI.NotFoundError, `got ${err?.constructor?.name}: ${err}`);
+          assert.equal(err.status, 404);
+          assert.ok(err.error?.message, 'error body has a message');
+          return true;
+        });
   });
 
   test('input of the wrong type is a BadRequestError (400) naming the parameter', async () => {
@@ -373,28 +382,28 @@ describe('Responses errors in OpenAI\'s shape', () => {
     assert.ok('param' in body.error && 'code' in body.error, JSON.stringify(body));
   });
 
-  test('an unknown previous_response_id is OpenAI\'s previous_response_not_found (400)',
-       async () => {
-         const id = 'resp_0123456789abcdef0123456789abcdef';
-         await assert.rejects(
-             client.responses.create({model, input: 'hi', previous_response_id: id}), (err) => {
-               assert.ok(err instanceof OpenAI.BadRequestError,
-                         `got ${err?.constructor?.name}: ${err}`);
-               assert.equal(err.status, 400);
-               assert.equal(err.error?.type, 'invalid_request_error');
-               assert.equal(err.error?.code, 'previous_response_not_found');
-               assert.equal(err.error?.param, 'previous_response_id');
-               assert.equal(err.error?.message, `Previous response with id '${id}' not found.`);
-               return true;
-             });
-       });
+  test(
+      'an unknown previous_response_id is OpenAI\'s previous_response_not_found (400)',
+      async () => {
+        const id = 'resp_0123456789abcdef0123456789abcdef';
+        await assert.rejects(
+            client.responses.create({model, input: 'hi', previous_response_id: id}), (err) => {
+              assert.ok(
+                  err instanceof OpenAI.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
+              assert.equal(err.status, 400);
+              assert.equal(err.error?.type, 'invalid_request_error');
+              assert.equal(err.error?.code, 'previous_response_not_found');
+              assert.equal(err.error?.param, 'previous_response_id');
+              assert.equal(err.error?.message, `Previous response with id '${id}' not found.`);
+              return true;
+            });
+      });
 
   test('a response created with store: false cannot be continued', async () => {
     const first = await client.responses.create({model, input: 'hi', store: false});
     assert.equal(first.store, false);
     await assert.rejects(
-        client.responses.create({model, input: 'again', previous_response_id: first.id}),
-        (err) => {
+        client.responses.create({model, input: 'again', previous_response_id: first.id}), (err) => {
           assert.equal(err.status, 400, `got ${err?.constructor?.name}: ${err}`);
           assert.equal(err.error?.code, 'previous_response_not_found');
           return true;
@@ -402,17 +411,16 @@ describe('Responses errors in OpenAI\'s shape', () => {
   });
 
   test('a response id of another tenant\'s key is not found', async () => {
-         assert.ok(process.env.SECOND_API_KEY, 'SECOND_API_KEY (a second tenant\'s key) is set');
-         const first = await client.responses.create({model, input: 'hi', store: true});
-         const other = new OpenAI({baseURL, apiKey: process.env.SECOND_API_KEY, maxRetries: 0});
-         await assert.rejects(
-             other.responses.create({model, input: 'again', previous_response_id: first.id}),
-             (err) => {
-               assert.equal(err.status, 400, `got ${err?.constructor?.name}: ${err}`);
-               assert.equal(err.error?.code, 'previous_response_not_found');
-               return true;
-             });
-       });
+    assert.ok(process.env.SECOND_API_KEY, 'SECOND_API_KEY (a second tenant\'s key) is set');
+    const first = await client.responses.create({model, input: 'hi', store: true});
+    const other = new OpenAI({baseURL, apiKey: process.env.SECOND_API_KEY, maxRetries: 0});
+    await assert.rejects(
+        other.responses.create({model, input: 'again', previous_response_id: first.id}), (err) => {
+          assert.equal(err.status, 400, `got ${err?.constructor?.name}: ${err}`);
+          assert.equal(err.error?.code, 'previous_response_not_found');
+          return true;
+        });
+  });
 
   test('upstream 429 is a RateLimitError (429), on create and on stream', async () => {
     const headers = {'x-fake-status': '429'};
@@ -420,11 +428,13 @@ describe('Responses errors in OpenAI\'s shape', () => {
       await assert.rejects(
           (async () => {
             const r = await client.responses.create({model, input: 'hi', stream}, {headers});
-            if (stream) await collectEvents(r);
+            if (stream)
+              await collectEvents(r);
           })(),
           (err) => {
-            assert.ok(err instanceof OpenAI.RateLimitError,
-                      `stream ${stream}: got ${err?.constructor?.name}: ${err}`);
+            assert.ok(
+                err instanceof OpenAI.RateLimitError,
+                `stream ${stream}: got ${err?.constructor?.name}: ${err}`);
             assert.equal(err.status, 429);
             return true;
           });
