@@ -21,8 +21,10 @@
 //   SWITCHBOARD_API_KEY   a key of one of the gateway's tenants (default "sk-anything")
 //   ANTHROPIC_ALIAS, ANTHROPIC_FAKE_RECORD   the alias routed to the Anthropic-format backend
 //                         (default "claude-via-gateway") and its fake's --record file
+//   ANTHROPIC_FAKE_URL    that fake's root URL (the count_tokens test asks it directly)
 //   LOCAL_ALIAS, FAKE_RECORD                 the alias routed to the OpenAI-format engine
 //                         (default "local") and its fake's --record file
+import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,6 +41,8 @@ const apiKey = process.env.SWITCHBOARD_API_KEY ?? 'sk-anything';
 const anthropicAlias = process.env.ANTHROPIC_ALIAS ?? 'claude-via-gateway';
 const localAlias = process.env.LOCAL_ALIAS ?? 'local';
 const gatewayPort = Number(new URL(rootURL).port);
+const anthropicFakeURL = process.env.ANTHROPIC_FAKE_URL;  // its root, for an exact count
+const sdk = new Anthropic({baseURL: rootURL, apiKey, maxRetries: 0, timeout: 30_000});
 // The backends' max_output_tokens in run.sh's config. Claude Code asks for 32000 when its model
 // is a gateway alias: the Anthropic backend allows that, the local engine less.
 const localMaxOutputTokens = 8192;
@@ -151,6 +155,13 @@ describe('Claude Code (claude -p) through the gateway', {timeout: cli.testTimeou
         assert.equal(result.is_error, true);
         assert.ok(result.cache_control, 'cache_control on the tool_result arrived');
         assert.ok(second.json.thinking, 'thinking arrived on turn 2 too');
+        // The fake answered turn 1 with a signed thinking block; Claude Code sends it back.
+        const assistant = second.json.messages.find((m) => m.role === 'assistant');
+        const thinking = blocks(assistant?.content).find((b) => b.type === 'thinking');
+        assert.ok(
+            thinking?.signature,
+            `the signed thinking block came back: ${
+                JSON.stringify(assistant?.content).slice(0, 400)}`);
         const resultText = typeof result.content === 'string' ?
             result.content :
             blocks(result.content).map((b) => b.text ?? '').join('');
@@ -171,6 +182,14 @@ describe('Claude Code (claude -p) through the gateway', {timeout: cli.testTimeou
         (calls[0].headers['anthropic-beta'] ?? '').includes('token-counting-2024-11-01'),
         JSON.stringify(calls[0].headers));
     assert.equal(calls[0].json?.model, 'claude-sonnet-4-5');
+
+    // The gateway's answer is the backend's own count.
+    assert.ok(anthropicFakeURL, 'ANTHROPIC_FAKE_URL is set');
+    const request = {messages: [{role: 'user', content: `Count these words ${cli.nonce('ct')}`}]};
+    const viaGateway = await sdk.messages.countTokens({model: anthropicAlias, ...request});
+    const direct = await new Anthropic({baseURL: anthropicFakeURL, apiKey: 'sk-ant-direct'})
+                       .messages.countTokens({model: 'claude-sonnet-4-5', ...request});
+    assert.equal(viaGateway.input_tokens, direct.input_tokens);
   });
 
   test(
@@ -233,6 +252,22 @@ describe('Claude Code (claude -p) through the gateway', {timeout: cli.testTimeou
         assert.match(text, /InputValidationError/, 'is_error\'s text survives');
         assert.equal(out.result.result.trim(), `Tool said: ${text}`.trim());
       });
+
+  test('OpenAI-format engine: /context is answered by the gateway\'s own count', async () => {
+    const out = await claude(localAlias, '/context');
+    assertSucceeded(out);
+    cli.assertLoopbackOnly(out.run, gatewayPort);
+    assert.match(out.result.result, /Context Usage/, cli.describeRun(out.run));
+    assert.match(out.result.result, /\*\*Tokens:\*\* [0-9.]+k? \//, out.result.result);
+    const counted = cli.readRecords(cli.recordFile('FAKE_RECORD'))
+                        .filter((r) => r.target.includes('count_tokens'));
+    assert.deepEqual(counted, [], 'an OpenAI-format engine never gets count_tokens');
+    // The gateway answers with its estimate, in Anthropic's shape.
+    const count = await sdk.messages.countTokens(
+        {model: localAlias, messages: [{role: 'user', content: 'Count these words'}]});
+    assert.ok(
+        Number.isInteger(count.input_tokens) && count.input_tokens > 0, JSON.stringify(count));
+  });
 
   test('a real e-mail address in the prompt still makes the request confidential', async () => {
     const marker = cli.nonce('ccmail');

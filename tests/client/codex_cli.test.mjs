@@ -1,6 +1,7 @@
 // Runs the Codex CLI (@openai/codex, pinned in package-lock.json) unchanged, `codex exec`
 // non-interactively, with a model provider pointed at the gateway (wire_api = "responses": Codex
-// speaks nothing else) and a self-hosted OpenAI-format engine (the fake upstream) behind it.
+// speaks nothing else) and a self-hosted OpenAI-format engine (the fake upstream) behind it, then
+// a closed OpenAI backend (Responses passed through).
 //
 // Codex sends its whole tool set with every turn (function tools, a `namespace` of functions and
 // a hosted `web_search`), so the fake always answers the first turn with a call of the first tool,
@@ -18,6 +19,8 @@
 //   SWITCHBOARD_API_KEY  a key of one of the gateway's tenants (default "sk-anything")
 //   SWITCHBOARD_MODEL    the alias routed to the OpenAI-format engine (default "default")
 //   FAKE_RECORD          the engine's --record file (required by the round-trip test)
+//   OPENAI_ALIAS, OPENAI_FAKE_RECORD  the alias routed to the closed OpenAI backend (default
+//                        "gpt-via-gateway") and its fake's --record file
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,11 +35,12 @@ if (!baseURL) {
 }
 const apiKey = process.env.SWITCHBOARD_API_KEY ?? 'sk-anything';
 const model = process.env.SWITCHBOARD_MODEL ?? 'default';
+const openaiAlias = process.env.OPENAI_ALIAS ?? 'gpt-via-gateway';
 const gatewayPort = Number(new URL(baseURL).port);
 
 /** config.toml for a provider at the gateway, everything that is not the model call off. */
-function codexConfig() {
-  return `model = "${model}"
+function codexConfig(modelAlias = model) {
+  return `model = "${modelAlias}"
 model_provider = "switchboard"
 check_for_update_on_startup = false
 
@@ -71,14 +75,14 @@ in_app_updates = false
 }
 
 /** Runs `codex exec PROMPT` in a fresh project directory; resolves to the run and last message. */
-async function codexExec(prompt) {
+async function codexExec(prompt, modelAlias = model) {
   const root = cli.freshDir('codex');
   const home = path.join(root, 'home');
   const codexHome = path.join(root, 'codex-home');
   const project = path.join(root, 'project');
   for (const dir of [home, codexHome, project])
     fs.mkdirSync(dir, {recursive: true});
-  fs.writeFileSync(path.join(codexHome, 'config.toml'), codexConfig());
+  fs.writeFileSync(path.join(codexHome, 'config.toml'), codexConfig(modelAlias));
   fs.writeFileSync(path.join(project, 'notes.txt'), 'switchboard client test\n');
   const lastMessageFile = path.join(root, 'last-message.txt');
   const run = await cli.runTraced(
@@ -146,22 +150,45 @@ describe('Codex CLI (codex exec) through /v1/responses', {timeout: cli.testTimeo
     assert.equal(lastMessage, `Tool said: ${output}`.trim(), cli.describeRun(run));
   });
 
+  test(
+      'passes its Responses body through to a closed OpenAI backend, tool round trip included',
+      async () => {
+        const marker = cli.nonce('codexoa');
+        const prompt = `Look up ${marker} in the notes`;
+        const {run, lastMessage} = await codexExec(prompt, openaiAlias);
+        assert.equal(run.code, 0, `codex exec failed: ${cli.describeRun(run)}`);
+        cli.assertLoopbackOnly(run, gatewayPort);
+        const turns = cli.recordsWith(cli.recordFile('OPENAI_FAKE_RECORD'), marker)
+                          .filter((r) => r.target.endsWith('/responses'));
+        assert.equal(
+            turns.length, 2,
+            `two Responses requests reached the backend: ${turns.map((t) => t.target).join(', ')}`);
+        const [first, second] = turns.map((t) => t.json);
+        assert.equal(first.model, 'gpt-4o');
+        assert.equal(first.stream, true);
+        assert.equal(first.store, false);
+        assert.deepEqual(first.include, ['reasoning.encrypted_content']);
+        assert.equal(typeof first.prompt_cache_key, 'string');
+        assert.ok(first.reasoning, 'reasoning arrived');
+        const types = new Set(first.tools.map((t) => t.type));
+        for (const type of ['function', 'namespace', 'web_search']) {
+          assert.ok(types.has(type), `a ${type} tool arrived: ${[...types]}`);
+        }
+        assert.ok(first.input.some((i) => i.role === 'developer'), 'developer messages arrived');
+        assert.equal(turns[0].headers.authorization, 'Bearer sk-openai-fake-upstream-key');
+
+        const call = second.input.find((i) => i.type === 'function_call');
+        const output = second.input.at(-1);
+        assert.ok(call, JSON.stringify(second.input.slice(-2)));
+        assert.equal(output.type, 'function_call_output');
+        assert.equal(output.call_id, call.call_id);
+        assert.equal(call.name, 'exec_command');
+        assert.deepEqual(JSON.parse(call.arguments), {query: prompt});
+        assert.equal(lastMessage, `Tool said: ${output.output}`.trim(), cli.describeRun(run));
+      });
+
   test('reports the gateway\'s error and exits non-zero for an unknown model', async () => {
-    const root = cli.freshDir('codex-unknown');
-    const home = path.join(root, 'home');
-    const codexHome = path.join(root, 'codex-home');
-    for (const dir of [home, codexHome])
-      fs.mkdirSync(dir, {recursive: true});
-    fs.writeFileSync(
-        path.join(codexHome, 'config.toml'),
-        codexConfig().replace(`model = "${model}"`, 'model = "no-such-model-alias"'));
-    const run = await cli.runTraced(
-        process.execPath,
-        [
-          cli.codexLauncher(), 'exec', '--strict-config', '--skip-git-repo-check', '--ephemeral',
-          '--color', 'never', 'say hi'
-        ],
-        {cwd: root, env: cli.cliEnv(home, {CODEX_HOME: codexHome, SWITCHBOARD_API_KEY: apiKey})});
+    const {run} = await codexExec('say hi', 'no-such-model-alias');
     assert.notEqual(
         run.code, 0, `codex exec succeeded with an unknown model: ${cli.describeRun(run)}`);
     assert.match(

@@ -422,6 +422,30 @@ describe('Responses errors in OpenAI\'s shape', () => {
         });
   });
 
+  test(
+      'a conversation that carried restricted data never continues on a lower backend',
+      async () => {
+        const marker = nonce('sticky');
+        const {data: first, response: raw} =
+            await client.responses
+                .create({model, input: `Card 4111 1111 1111 1111 for ${marker}`, store: true})
+                .withResponse();
+        assert.equal(raw.headers.get('x-switchboard-sensitivity'), 'restricted');
+        await assert.rejects(
+            client.responses.create(
+                {model: targets[1].model, input: 'Summarize that', previous_response_id: first.id}),
+            (err) => {
+              assert.ok(
+                  err instanceof OpenAI.PermissionDeniedError,
+                  `got ${err?.constructor?.name}: ${err}`);
+              assert.equal(err.status, 403);
+              return true;
+            });
+        assert.deepEqual(
+            recordsWith(recordFile(targets[1].recordEnv), marker), [],
+            'nothing of the conversation reached the internal backend');
+      });
+
   test('upstream 429 is a RateLimitError (429), on create and on stream', async () => {
     const headers = {'x-fake-status': '429'};
     for (const stream of [false, true]) {

@@ -250,6 +250,7 @@ SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_ROOT_URL="http://$listen" \
   FAKE_RECORD="$upstream_record" \
   ANTHROPIC_ALIAS="$anthropic_alias" ANTHROPIC_FAKE_NAME="$anthropic_fake_name" \
   ANTHROPIC_BACKEND="$anthropic_backend" ANTHROPIC_FAKE_RECORD="$anthropic_record" \
+  ANTHROPIC_FAKE_URL="${anthropic_url%/v1}" \
   OPENAI_ALIAS="$openai_alias" OPENAI_FAKE_NAME="$openai_fake_name" \
   OPENAI_BACKEND="$openai_backend" OPENAI_FAKE_RECORD="$openai_record" \
   CLIENT_WORK_DIR="$work/clients" CLIENT_TEST_TIMEOUT_MS="$test_timeout_ms" \
