@@ -83,17 +83,23 @@ function firstExisting(candidates, what) {
 }
 
 /**
- * Claude Code's native binary. npm installs it as the platform package; the wrapper's postinstall
- * that copies it over bin/claude.exe may not run (npm's install-script policy), so the platform
- * package is used directly when present.
+ * Claude Code's native binary: the platform package's (npm installs it as an optional
+ * dependency), else the wrapper's bin/claude.exe once its postinstall has put the binary there
+ * (before that it is a small placeholder script).
  */
 export function claudeBinary() {
   const platform = `${process.platform}-${process.arch}`;
   const pkg = path.join(here, 'node_modules', '@anthropic-ai', `claude-code-${platform}`);
-  return firstExisting(
-      [path.join(pkg, 'claude'), path.join(pkg, 'claude.exe')],
-      'Claude Code (claude-code-' +
-          `${platform})`);
+  const wrapper = path.join(here, 'node_modules', '@anthropic-ai', 'claude-code', 'bin');
+  const candidates =
+      [path.join(pkg, 'claude'), path.join(pkg, 'claude.exe'), path.join(wrapper, 'claude.exe')];
+  const found = candidates.find((c) => fs.existsSync(c) && fs.statSync(c).size > 1_000_000);
+  if (!found) {
+    throw new Error(
+        `Claude Code is not installed (looked for ${candidates.join(', ')}); ` +
+        'run npm ci in tests/client (run.sh does)');
+  }
+  return found;
 }
 
 /** Codex's launcher script (it execs the platform package's native binary). */
