@@ -42,8 +42,8 @@ class ClientSide {
   /// attempt's wire already speaks the client's shape (its bytes pass unchanged; only the
   /// gateway's own events are converted).
   virtual std::unique_ptr<ClientStream> stream(adapters::StreamTranslator& inner,
-                                               std::string_view model,
-                                               std::int64_t estimated_input, bool native) = 0;
+                                               std::string_view model, std::int64_t estimated_input,
+                                               bool native) = 0;
 
   /// A wire that sends the client's own request to backend `b` (Anthropic to Anthropic), or
   /// nullptr when the request goes as chat completions.

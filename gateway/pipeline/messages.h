@@ -30,8 +30,7 @@ struct RequestContext;
 class AnthropicOutbound final : public ClientStream {
  public:
   AnthropicOutbound(adapters::StreamTranslator& inner, std::string_view model,
-                    std::int64_t estimated_input_tokens, bool native = false,
-                    bool thinking = false)
+                    std::int64_t estimated_input_tokens, bool native = false, bool thinking = false)
       : inner_(inner), writer_(model, estimated_input_tokens, thinking), native_(native) {}
 
   bool feed(std::string_view bytes, std::string& out) override;

@@ -37,7 +37,8 @@ std::uint64_t chat_output_limit(const boost::json::object& chat) {
 bool AnthropicNativeWire::request(const boost::json::object& chat, std::string_view,
                                   upstream::Request& up, adapters::TranslateError& error) {
   std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
-  if (const std::uint64_t limit = chat_output_limit(chat); limit != 0 && (cap == 0 || limit < cap)) {
+  if (const std::uint64_t limit = chat_output_limit(chat);
+      limit != 0 && (cap == 0 || limit < cap)) {
     cap = limit;
   }
   std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_native_request(

@@ -68,10 +68,10 @@ std::string not_found_message(std::string_view id) {
 asio::awaitable<bool> refuse_member(RequestContext& ctx, Outcome& o, std::string_view message,
                                     std::string_view code, std::string_view param) {
   o.status = 400;
-  const bool ok = co_await send(
-      ctx, o,
-      json_response(400, error_json(message, "invalid_request_error", code, param),
-                    ctx.common_headers()));
+  const bool ok =
+      co_await send(ctx, o,
+                    json_response(400, error_json(message, "invalid_request_error", code, param),
+                                  ctx.common_headers()));
   co_return ok && !ctx.close;
 }
 

@@ -236,29 +236,31 @@ TEST_F(MessagesTest, StreamCutMidwayEndsWithAnErrorEvent) {
 std::string faithful_body(std::string_view model, bool stream) {
   std::string b = R"({"model":")" + std::string(model) + R"(","max_tokens":2048,)";
   b += stream ? R"("stream":true,)" : "";
-  b += R"("thinking":{"type":"enabled","budget_tokens":1024},"output_config":{"effort":"medium"},)"
-       R"("context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},)"
-       R"("system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],)"
-       R"("tools":[{"name":"Bash","description":"run","input_schema":{"type":"object"}},)"
-       R"({"name":"Later","description":"x","input_schema":{"type":"object"},"defer_loading":true},)"
-       R"({"type":"web_search_20250305","name":"web_search","max_uses":2}],)"
-       R"("messages":[{"role":"user","content":[{"type":"text","text":"hi there",)"
-       R"("cache_control":{"type":"ephemeral"}}]},)"
-       R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
-       R"({"type":"redacted_thinking","data":"ZW5j"},)"
-       R"({"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}]},)"
-       R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1",)"
-       R"("content":"no such dir","is_error":true}]},)"
-       R"({"role":"system","content":"# Environment"}]})";
+  b +=
+      R"("thinking":{"type":"enabled","budget_tokens":1024},"output_config":{"effort":"medium"},)"
+      R"("context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},)"
+      R"("system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],)"
+      R"("tools":[{"name":"Bash","description":"run","input_schema":{"type":"object"}},)"
+      R"({"name":"Later","description":"x","input_schema":{"type":"object"},"defer_loading":true},)"
+      R"({"type":"web_search_20250305","name":"web_search","max_uses":2}],)"
+      R"("messages":[{"role":"user","content":[{"type":"text","text":"hi there",)"
+      R"("cache_control":{"type":"ephemeral"}}]},)"
+      R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
+      R"({"type":"redacted_thinking","data":"ZW5j"},)"
+      R"({"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}]},)"
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1",)"
+      R"("content":"no such dir","is_error":true}]},)"
+      R"({"role":"system","content":"# Environment"}]})";
   return b;
 }
 
 TEST_F(MessagesTest, AnAnthropicBackendGetsTheClientsBodyVerbatim) {
   const std::string body = faithful_body("claude", false);
-  auto got = request(gw_->port(), "POST", "/v1/messages?beta=true", body,
-                     {{"x-api-key", "sk-team-a"},
-                      {"anthropic-version", "2023-06-01"},
-                      {"anthropic-beta", "interleaved-thinking-2025-05-14,context-management-2025-06-27"}});
+  auto got = request(
+      gw_->port(), "POST", "/v1/messages?beta=true", body,
+      {{"x-api-key", "sk-team-a"},
+       {"anthropic-version", "2023-06-01"},
+       {"anthropic-beta", "interleaved-thinking-2025-05-14,context-management-2025-06-27"}});
   ASSERT_TRUE(got);
   ASSERT_EQ(got->status, 200u) << got->body;
   EXPECT_EQ(got->header("x-switchboard-backend"), "claude");
@@ -289,11 +291,12 @@ TEST_F(MessagesTest, AnAnthropicStreamIsRelayedAsItCame) {
 }
 
 TEST_F(MessagesTest, AnOpenAIFormatEngineGetsNoAnthropicHeadersAndAClampedMaxTokens) {
-  auto got = request(gw_->port(), "POST", "/v1/messages",
-                     R"({"model":"local","max_tokens":128000,"messages":[{"role":"user","content":"hi"}]})",
-                     {{"x-api-key", "sk-team-a"},
-                      {"anthropic-version", "2023-06-01"},
-                      {"anthropic-beta", "claude-code-20250219"}});
+  auto got = request(
+      gw_->port(), "POST", "/v1/messages",
+      R"({"model":"local","max_tokens":128000,"messages":[{"role":"user","content":"hi"}]})",
+      {{"x-api-key", "sk-team-a"},
+       {"anthropic-version", "2023-06-01"},
+       {"anthropic-beta", "claude-code-20250219"}});
   ASSERT_TRUE(got);
   ASSERT_EQ(got->status, 200u) << got->body;
   ASSERT_TRUE(local_->wait_for_requests(1, 2s));
@@ -322,9 +325,10 @@ TEST_F(MessagesTest, ServerToolsGoToAnthropicAndAreLeftOutForEngines) {
 
 TEST_F(MessagesTest, WhatChatCannotCarryIsRefusedClearlyOffTheFaithfulLane) {
   // A PDF: an engine cannot read it, and dropping it would change the question.
-  auto got = messages(R"({"model":"local","max_tokens":64,"messages":[{"role":"user","content":[)"
-                      R"({"type":"document","source":{"type":"base64","media_type":)"
-                      R"("application/pdf","data":"JVBERi0xLjQK"}},{"type":"text","text":"sum up"}]}]})");
+  auto got =
+      messages(R"({"model":"local","max_tokens":64,"messages":[{"role":"user","content":[)"
+               R"({"type":"document","source":{"type":"base64","media_type":)"
+               R"("application/pdf","data":"JVBERi0xLjQK"}},{"type":"text","text":"sum up"}]}]})");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->status, 400u) << got->body;
   EXPECT_NE(got->body.find(R"("type":"invalid_request_error")"), std::string::npos) << got->body;

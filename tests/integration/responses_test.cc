@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
 
 #include "tests/integration/gateway_process.h"
 #include "tests/support/fake_upstream.h"
@@ -62,8 +62,7 @@ models:
     ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
   }
 
-  std::optional<HttpResponse> responses(std::string_view body,
-                                        std::string_view key = "sk-team-a") {
+  std::optional<HttpResponse> responses(std::string_view body, std::string_view key = "sk-team-a") {
     return request(gw_->port(), "POST", "/v1/responses", body,
                    {{"authorization", "Bearer " + std::string(key)}});
   }
@@ -172,8 +171,7 @@ TEST_F(ResponsesTest, AFunctionCallRoundTripThroughPreviousResponseId) {
 }
 
 TEST_F(ResponsesTest, AConversationThatCarriedRestrictedDataStaysOnRestrictedBackends) {
-  auto first = responses(R"({"model":"smart","input":"my card is )" + std::string(kCard) +
-                         R"("})");
+  auto first = responses(R"({"model":"smart","input":"my card is )" + std::string(kCard) + R"("})");
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 200u) << first->body;
   EXPECT_EQ(first->header("x-switchboard-backend"), "local");
@@ -211,9 +209,8 @@ TEST_F(ResponsesTest, StoredResponsesBelongToTheirTenant) {
   auto theirs = stored("GET", id, "sk-team-b");
   ASSERT_TRUE(theirs);
   EXPECT_EQ(theirs->status, 404u) << theirs->body;
-  auto follow = responses(R"({"model":"local","previous_response_id":")" + id +
-                              R"(","input":"more"})",
-                          "sk-team-b");
+  auto follow = responses(
+      R"({"model":"local","previous_response_id":")" + id + R"(","input":"more"})", "sk-team-b");
   ASSERT_TRUE(follow);
   EXPECT_EQ(follow->status, 400u) << follow->body;
   EXPECT_NE(follow->body.find("previous_response_not_found"), std::string::npos) << follow->body;
