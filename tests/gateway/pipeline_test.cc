@@ -13,9 +13,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 
+#include "gateway/net/forwarding.h"
 #include "gateway/pipeline/attempt_result.h"
 #include "gateway/pipeline/client_dialect.h"
 #include "gateway/pipeline/request_record.h"
+#include "gateway/pipeline/responses.h"
 
 namespace sb::gateway {
 namespace {
@@ -363,6 +365,108 @@ TEST(RequestRecordTest, RecordsOnceOnEveryCoroutinePath) {
   EXPECT_TRUE(threw);
   EXPECT_EQ(sink.records, 1);
   EXPECT_EQ(sink.status, 502u);
+}
+
+}  // namespace
+}  // namespace sb::gateway
+
+namespace sb::gateway {
+namespace {
+
+// ---- the inbound dialects' pieces ----
+
+// An attempt's stream that is already OpenAI chunks (what the pass-through wire relays).
+class PassThrough final : public adapters::StreamTranslator {
+ public:
+  bool feed(std::string_view bytes, std::string& out) override {
+    out += bytes;
+    return true;
+  }
+  bool finish(std::string&) override { return true; }
+  const std::optional<adapters::Usage>& usage() const override { return usage_; }
+  const std::optional<adapters::TranslateError>& error() const override { return error_; }
+
+ private:
+  std::optional<adapters::Usage> usage_;
+  std::optional<adapters::TranslateError> error_;
+};
+
+constexpr std::string_view kChunks =
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+    "\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+    "\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n";
+
+TEST(ResponsesOutboundTest, TheCompletingEventWaitsForFinishSoTheStoreHasItFirst) {
+  PassThrough inner;
+  adapters::ResponseMeta meta;
+  meta.id = "resp_1";
+  meta.model = "alias";
+  ResponsesOutbound outbound(inner, meta);
+  const std::size_t first = kChunks.find("\n\n") + 2;
+  std::string out;
+  ASSERT_TRUE(outbound.feed(kChunks.substr(0, first), out));
+  EXPECT_NE(out.find("response.created"), std::string::npos) << out;
+  out.clear();
+  ASSERT_TRUE(outbound.feed(kChunks.substr(first), out));
+  EXPECT_EQ(out.find("response.completed"), std::string::npos)
+      << "held until the response is stored: " << out;
+  EXPECT_FALSE(outbound.writer().final_response().empty());
+  std::string tail;
+  ASSERT_TRUE(outbound.finish(tail));
+  EXPECT_NE(tail.find("event: response.completed"), std::string::npos) << tail;
+  EXPECT_NE(outbound.writer().output_messages().find("Hi"), std::string::npos);
+}
+
+TEST(ResponsesOutboundTest, AGatewayFailureBecomesResponsesEvents) {
+  PassThrough inner;
+  ResponsesOutbound outbound(inner, adapters::ResponseMeta{});
+  std::string out;
+  ASSERT_TRUE(outbound.feed(kChunks.substr(0, kChunks.find("\n\n") + 2), out));
+  std::string failure;
+  outbound.gateway_event(
+      "data: {\"error\":{\"message\":\"upstream reset\",\"type\":\"api_error\"}}\n\n", failure);
+  EXPECT_NE(failure.find("event: error"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("event: response.failed"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("upstream reset"), std::string::npos) << failure;
+}
+
+TEST(ResponsesConversationTest, StoredTurnsJoinAsOneArray) {
+  EXPECT_EQ(join_json_arrays("", "[]", ""), "[]");
+  EXPECT_EQ(join_json_arrays(R"([{"a":1}])", "", R"([{"c":3}])"), R"([{"a":1},{"c":3}])");
+  EXPECT_EQ(join_json_arrays(R"([{"a":1},{"b":2}])", R"([ {"c":3}])", "[]"),
+            R"([{"a":1},{"b":2},{"c":3}])");
+}
+
+TEST(ForwardingTest, AnthropicHeadersReachOnlyAnthropicFormatBackends) {
+  const std::vector<HeaderLine> forwardable = {{"anthropic-beta", "claude-code-20250219"},
+                                               {"anthropic-version", "2023-06-01"},
+                                               {"x-app", "cli"}};
+  config::Backend engine;
+  engine.provider = config::Provider::vllm;
+  engine.hosting = config::Hosting::self_hosted;
+  upstream::Request to_engine;
+  forward_headers(forwardable, engine, to_engine);
+  EXPECT_TRUE(to_engine["anthropic-beta"].empty());
+  EXPECT_TRUE(to_engine["anthropic-version"].empty());
+  EXPECT_EQ(to_engine["x-app"], "cli") << "a self-hosted engine still gets the rest";
+
+  config::Backend listed = engine;
+  listed.forward_headers = {"anthropic-beta"};
+  upstream::Request to_listed;
+  forward_headers(forwardable, listed, to_listed);
+  EXPECT_EQ(to_listed["anthropic-beta"], "claude-code-20250219");
+
+  config::Backend anthropic;
+  anthropic.provider = config::Provider::anthropic;
+  anthropic.hosting = config::Hosting::closed;
+  upstream::Request to_anthropic;
+  forward_headers(forwardable, anthropic, to_anthropic);
+  EXPECT_EQ(to_anthropic["anthropic-beta"], "claude-code-20250219");
+  EXPECT_EQ(to_anthropic["anthropic-version"], "2023-06-01");
+  EXPECT_TRUE(to_anthropic["x-app"].empty()) << "a closed backend gets its allow-list only";
 }
 
 }  // namespace
