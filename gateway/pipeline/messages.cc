@@ -208,6 +208,26 @@ asio::awaitable<std::optional<std::int64_t>> upstream_count(RequestContext& ctx,
   co_return adapters::anthropic_count_tokens_answer(text);
 }
 
+// The count of the decision's first Anthropic backend, when it routes to one (cleared, as the
+// message would be); nullopt otherwise.
+asio::awaitable<std::optional<std::int64_t>> exact_count(RequestContext& ctx, Outcome& o,
+                                                         const policies::Decision& d) {
+  const Snapshot& snap = ctx.snapshot;
+  if (d.outcome != policies::Outcome::route) {
+    co_return std::nullopt;
+  }
+  for (const std::size_t i : d.backends) {
+    const BackendRuntime& b = snap.backend(i);
+    if (b.spec->provider == config::Provider::anthropic &&
+        snap.engine().cleared(i, d.sensitivity, o.tenant)) {
+      o.backend = &b;
+      ++o.attempts;
+      co_return co_await upstream_count(ctx, o, b);
+    }
+  }
+  co_return std::nullopt;
+}
+
 }  // namespace
 
 // POST /v1/messages/count_tokens: decided like the message it counts (nothing goes to a backend
@@ -257,20 +277,7 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
   if (d.outcome == policies::Outcome::bad_request) {
     co_return co_await send_error(ctx, o, 400, d.message, "invalid_header");
   }
-  std::optional<std::int64_t> count;
-  if (d.outcome == policies::Outcome::route) {
-    for (const std::size_t i : d.backends) {
-      const BackendRuntime& b = snap.backend(i);
-      if (b.spec->provider != config::Provider::anthropic ||
-          !snap.engine().cleared(i, d.sensitivity, o.tenant)) {
-        continue;
-      }
-      o.backend = &b;
-      ++o.attempts;
-      count = co_await upstream_count(ctx, o, b);
-      break;
-    }
-  }
+  std::optional<std::int64_t> count = co_await exact_count(ctx, o, d);
   const bool exact = count.has_value();
   if (!count) {
     count = static_cast<std::int64_t>(storage.chat.estimated_prompt_tokens);

@@ -75,6 +75,25 @@ asio::awaitable<bool> refuse_member(RequestContext& ctx, Outcome& o, std::string
   co_return ok && !ctx.close;
 }
 
+// What the answer says of the request: a new id, now, the model as the client named it, the
+// conversation it continues, the request's members echoed.
+adapters::ResponseMeta response_meta(const boost::json::object& body,
+                                     const adapters::ResponsesTurn& turn,
+                                     std::string_view previous) {
+  adapters::ResponseMeta meta;
+  meta.id = adapters::new_response_id();
+  meta.created_at = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  if (const auto* m = body.if_contains("model"); m != nullptr && m->is_string()) {
+    meta.model = std::string(m->get_string());
+  }
+  meta.previous_response_id = std::string(previous);
+  meta.echo = turn.echo;
+  meta.tool_aliases = turn.tool_aliases;
+  return meta;
+}
+
 }  // namespace
 
 std::string join_json_arrays(std::string_view a, std::string_view b, std::string_view c) {
@@ -225,18 +244,7 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   // chat body (scanned there).
   adapters::ChatFacts original;
   adapters::collect_body_facts(body, original);
-  adapters::ResponseMeta meta;
-  meta.id = adapters::new_response_id();
-  meta.created_at = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-  if (const auto* m = body.if_contains("model"); m != nullptr && m->is_string()) {
-    meta.model = std::string(m->get_string());
-  }
-  meta.previous_response_id = previous;
-  meta.echo = turn->echo;
-  meta.tool_aliases = turn->tool_aliases;
-  ResponsesSide side(ctx, *turn, history, std::move(meta));
+  ResponsesSide side(ctx, *turn, history, response_meta(body, *turn, previous));
   ChatInbound inbound;
   inbound.original = &original;
   inbound.side = &side;
