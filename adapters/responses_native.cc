@@ -55,6 +55,19 @@ unsigned status_of_code(std::string_view code) {
   return 400;
 }
 
+const JsonMember* last_of(const std::vector<JsonMember>& members, std::string_view key) {
+  for (auto it = members.rbegin(); it != members.rend(); ++it) {
+    if (it->key == key) {
+      return &*it;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view raw_value(std::string_view text, const JsonMember& m) {
+  return text.substr(m.value_begin, m.value_end - m.value_begin);
+}
+
 std::string_view text_of(const json::object* o, std::string_view key) {
   return o != nullptr ? string_member(*o, key) : std::string_view();
 }
@@ -171,6 +184,42 @@ ResponsesNativeAnswer responses_native_answer(unsigned status, std::string_view 
   return a;
 }
 
+std::string responses_native_failure(std::string_view openai_sse, std::string_view response_id,
+                                     std::int64_t next_sequence) {
+  std::string_view data = openai_sse;
+  if (const std::size_t at = data.find("data:"); at != std::string_view::npos) {
+    data.remove_prefix(at + 5);
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(data, ec);
+  const json::object* e = !ec && v.is_object() ? object_member(v.get_object(), "error") : nullptr;
+  std::string message(text_of(e, "message"));
+  const std::string_view type = text_of(e, "type");
+  std::string code(text_of(e, "code"));
+  if (type.find("rate_limit") != std::string_view::npos ||
+      code.find("rate_limit") != std::string::npos) {
+    code = "rate_limit_exceeded";
+  } else if (code.empty()) {
+    code = "server_error";
+  }
+  if (message.empty()) {
+    message = "The gateway ended the stream.";
+  }
+  std::string out;
+  append_sse(out,
+             R"({"type":"error","code":)" + quote(code) + R"(,"message":)" + quote(message) +
+                 R"(,"param":null,"sequence_number":)" + std::to_string(next_sequence) + "}",
+             "error");
+  append_sse(out,
+             R"({"type":"response.failed","response":{"id":)" + quote(response_id) +
+                 R"(,"object":"response","status":"failed","error":{"code":)" + quote(code) +
+                 R"(,"message":)" + quote(message) +
+                 R"(},"incomplete_details":null,"output":[],"usage":null},"sequence_number":)" +
+                 std::to_string(next_sequence + 1) + "}",
+             "response.failed");
+  return out;
+}
+
 // ---- stream relay ------------------------------------------------------------------------
 
 std::size_t ResponsesNativeStream::next_boundary(std::string_view bytes) {
@@ -258,18 +307,31 @@ bool ResponsesNativeStream::finish(std::string& /*out*/) {
 }
 
 void ResponsesNativeStream::on_event(const SseEvent& ev) {
-  std::vector<JsonMember> members;
-  const std::optional<std::string_view> raw_type = last_member_value(ev.data, "type", members);
   std::string_view type = ev.event;
-  if (raw_type && raw_type->size() >= 2 && raw_type->front() == '"') {
-    type = raw_type->substr(1, raw_type->size() - 2);
+  if (!scan_object(ev.data, members_)) {
+    return;  // not JSON: relayed, not read
   }
-  if (type == "response.completed" || type == "response.incomplete") {
-    const std::optional<std::string_view> r = last_member_value(ev.data, "response", members);
-    if (r && !r->empty() && r->front() == '{') {
-      final_response_.assign(*r);
+  if (const JsonMember* t = last_of(members_, "type"); t != nullptr) {
+    const std::string_view raw = raw_value(ev.data, *t);
+    if (raw.size() >= 2 && raw.front() == '"') {
+      type = raw.substr(1, raw.size() - 2);
+    }
+  }
+  if (const JsonMember* n = last_of(members_, "sequence_number"); n != nullptr) {
+    if (const std::optional<std::uint64_t> seq = raw_unsigned(raw_value(ev.data, *n));
+        seq && *seq < static_cast<std::uint64_t>(INT64_MAX)) {
+      next_sequence_ = static_cast<std::int64_t>(*seq) + 1;
+    }
+  }
+  const JsonMember* r = last_of(members_, "response");
+  const std::string_view response = r != nullptr ? raw_value(ev.data, *r) : std::string_view();
+  if (type == "response.created" && !response.empty()) {
+    response_id_ = response_id_of(response);
+  } else if (type == "response.completed" || type == "response.incomplete") {
+    if (!response.empty() && response.front() == '{') {
+      final_response_.assign(response);
       if (const std::optional<std::string_view> u =
-              last_member_value(final_response_, "usage", members)) {
+              last_member_value(final_response_, "usage", members_)) {
         boost::system::error_code ec;
         const json::value usage = json::parse(*u, ec);
         usage_ = !ec ? usage_from_responses(usage) : std::nullopt;
@@ -277,22 +339,26 @@ void ResponsesNativeStream::on_event(const SseEvent& ev) {
     }
     done_ = true;
   } else if (type == "error" || type == "response.failed") {
-    boost::system::error_code ec;
-    const json::value v = json::parse(ev.data, ec);
-    const json::object* o = !ec ? v.if_object() : nullptr;
-    if (type == "response.failed" && o != nullptr) {
-      // The failure is response.error ({code, message}).
-      const json::object* r = object_member(*o, "response");
-      o = r != nullptr ? object_member(*r, "error") : nullptr;
-    }
-    const std::string code(text_of(o, "code"));
-    const std::string message(text_of(o, "message"));
-    const unsigned status = status_of_code(code);
-    retryable_ = status == 429 || status >= 500;
-    fail(status, "upstream " + std::string(type) + " event (" +
-                     (code.empty() ? std::string("no code") : code) +
-                     "): " + (message.empty() ? std::string("no message") : message));
+    on_failure(ev.data, type == "response.failed");
   }
+}
+
+void ResponsesNativeStream::on_failure(std::string_view data, bool failed_event) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(data, ec);
+  const json::object* o = !ec ? v.if_object() : nullptr;
+  if (failed_event && o != nullptr) {
+    // The failure is response.error ({code, message}).
+    const json::object* r = object_member(*o, "response");
+    o = r != nullptr ? object_member(*r, "error") : nullptr;
+  }
+  const std::string code(text_of(o, "code"));
+  const std::string message(text_of(o, "message"));
+  const unsigned status = status_of_code(code);
+  retryable_ = status == 429 || status >= 500;
+  fail(status, "upstream " + std::string(failed_event ? "response.failed" : "error") + " event (" +
+                   (code.empty() ? std::string("no code") : code) +
+                   "): " + (message.empty() ? std::string("no message") : message));
 }
 
 void ResponsesNativeStream::fail(unsigned status, std::string message) {

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/json_edit.h"
 #include "adapters/sse.h"
 #include "adapters/translator.h"
 #include "adapters/usage.h"
@@ -74,6 +75,14 @@ ResponsesNativeAnswer responses_native_answer(unsigned status, std::string_view 
 /// The `id` of a Response object's text ("" when it has none or is not an object).
 std::string response_id_of(std::string_view response);
 
+/// The events that end a native stream the gateway itself must cut (a mid-stream failure):
+/// `error` then `response.failed` (a Response with `response_id`, status "failed" and the error),
+/// numbered from `next_sequence`. `openai_sse`: the gateway's OpenAI error event (`data:
+/// {"error":{"message","type","code"}}`); its message and code are carried (code
+/// "rate_limit_exceeded" for a rate limit, else the code given, else "server_error").
+std::string responses_native_failure(std::string_view openai_sse, std::string_view response_id,
+                                     std::int64_t next_sequence);
+
 /// Relays a Responses event stream unchanged while reading it.
 ///
 /// feed() appends the upstream's bytes to `out` exactly as they came, but only up to the end of
@@ -105,10 +114,15 @@ class ResponsesNativeStream final : public StreamTranslator {
   bool done() const { return done_; }
   /// The Response object of response.completed / response.incomplete ("" before).
   const std::string& final_response() const { return final_response_; }
+  /// The response's id, from response.created on ("" before).
+  const std::string& response_id() const { return response_id_; }
+  /// One past the last `sequence_number` seen (0 before any).
+  std::int64_t next_sequence() const { return next_sequence_; }
 
  private:
   std::size_t next_boundary(std::string_view bytes);
   void on_event(const SseEvent& ev);
+  void on_failure(std::string_view data, bool failed_event);
   void fail(unsigned status, std::string message);
 
   SseParser parser_;
@@ -120,6 +134,9 @@ class ResponsesNativeStream final : public StreamTranslator {
   std::optional<Usage> usage_;
   std::optional<TranslateError> error_;
   std::string final_response_;
+  std::string response_id_;
+  std::int64_t next_sequence_ = 0;
+  std::vector<JsonMember> members_;  ///< scratch for event scans
   bool retryable_ = false;
   bool done_ = false;
   bool failed_ = false;

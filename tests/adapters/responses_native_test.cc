@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -167,6 +168,48 @@ TEST(ResponsesNativeStream, TheFakesStreamPassesUnchangedAtEverySplit) {
     ASSERT_EQ(response_id_of(r.s.final_response()),
               "resp_0ef6e7e8d32b5262016b10174e3431bf97e05e44487f186061");
   }
+}
+
+TEST(ResponsesNativeStream, TracksTheIdAndTheSequence) {
+  const std::string in = transcript();
+  const std::size_t third = in.find("event: response.output_item.added");
+  ResponsesNativeStream s;
+  std::string out;
+  ASSERT_TRUE(s.feed(std::string_view(in).substr(0, third), out));
+  EXPECT_EQ(s.response_id(), "resp_0ef6e7e8d32b5262016b10174e3431bf97e05e44487f186061");
+  EXPECT_EQ(s.next_sequence(), 2);
+}
+
+TEST(ResponsesNativeFailure, IsAnErrorThenResponseFailed) {
+  const std::string out = responses_native_failure(
+      "data: {\"error\":{\"message\":\"Upstream backend 'v' stream interrupted (reset).\","
+      "\"type\":\"api_error\",\"code\":\"upstream_stream_interrupted\"}}\n\n",
+      "resp_7", 5);
+  std::vector<SseEvent> events;
+  SseParser parser;
+  ASSERT_TRUE(parser.feed(out, events));
+  ASSERT_EQ(events.size(), 2u) << out;
+  EXPECT_EQ(events[0].event, "error");
+  const json::object e = json::parse(events[0].data).as_object();
+  EXPECT_EQ(e.at("code"), "upstream_stream_interrupted");
+  EXPECT_EQ(e.at("sequence_number"), 5);
+  EXPECT_NE(json::value_to<std::string>(e.at("message")).find("interrupted"), std::string::npos);
+  EXPECT_EQ(events[1].event, "response.failed");
+  const json::object f = json::parse(events[1].data).as_object();
+  EXPECT_EQ(f.at("sequence_number"), 6);
+  EXPECT_EQ(f.at("response").at("id"), "resp_7");
+  EXPECT_EQ(f.at("response").at("status"), "failed");
+  EXPECT_EQ(f.at("response").at("error").at("code"), "upstream_stream_interrupted");
+}
+
+TEST(ResponsesNativeFailure, UnreadableGatewayEventsStillEndTheStream) {
+  const std::string out = responses_native_failure("garbage", "", 0);
+  EXPECT_NE(out.find("event: error"), std::string::npos);
+  EXPECT_NE(out.find("event: response.failed"), std::string::npos);
+  EXPECT_NE(out.find(R"("code":"server_error")"), std::string::npos) << out;
+  const std::string limited = responses_native_failure(
+      R"(data: {"error":{"message":"m","type":"rate_limit_error"}})", "r", 1);
+  EXPECT_NE(limited.find(R"("code":"rate_limit_exceeded")"), std::string::npos) << limited;
 }
 
 TEST(ResponsesNativeStream, OnlyWholeEventsAreRelayed) {
