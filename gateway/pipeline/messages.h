@@ -30,8 +30,7 @@ struct RequestContext;
 class AnthropicOutbound final : public ClientStream {
  public:
   AnthropicOutbound(adapters::StreamTranslator& inner, std::string_view model,
-                    std::int64_t estimated_input_tokens, bool native = false,
-                    bool thinking = false)
+                    std::int64_t estimated_input_tokens, bool native = false, bool thinking = false)
       : inner_(inner), writer_(model, estimated_input_tokens, thinking), native_(native) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
@@ -63,7 +62,8 @@ class AnthropicSide final : public ClientSide {
   std::unique_ptr<ClientStream> stream(adapters::StreamTranslator& inner, std::string_view model,
                                        std::int64_t estimated_input, bool native) override;
   std::unique_ptr<chat::UpstreamWire> native_wire(const BackendRuntime& b,
-                                                  std::string_view request_id) override;
+                                                  std::string_view request_id,
+                                                  std::span<const HeaderLine> forwardable) override;
 
  private:
   const RequestContext& ctx_;
