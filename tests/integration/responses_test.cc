@@ -370,6 +370,13 @@ TEST_F(ResponsesNativeTest, OpenAIGetsTheClientsBodyWithOnlyTheModelChanged) {
   const std::string cost(got->header("x-switchboard-cost-usd"));
   ASSERT_FALSE(cost.empty());
   EXPECT_GT(std::stod(cost), 0.0) << cost;
+  // store: false: the gateway keeps nothing either.
+  const std::string id = str(parse_object(got->body), "id");
+  ASSERT_FALSE(id.empty()) << got->body;
+  auto kept = request(gw_->port(), "GET", "/v1/responses/" + id, {},
+                      {{"authorization", "Bearer sk-team-a"}});
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->status, 404u) << kept->body;
 }
 
 TEST_F(ResponsesNativeTest, AnswersAndStreamsArriveAsTheUpstreamSentThem) {
@@ -449,6 +456,22 @@ TEST_F(ResponsesNativeTest, AnUpstream400IsPassedOn) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->status, 400u) << got->body;
   EXPECT_EQ(got->body, refused.body);
+}
+
+TEST_F(ResponsesNativeTest, AnUpstream5xxIsAnOpenAIShaped502) {
+  Response broken;
+  broken.status = 500;
+  broken.body = "<html>internal error</html>";
+  for (int i = 0; i < 4; ++i) {
+    vendor_->push(broken);  // every retry
+  }
+  auto got = responses(R"({"model":"gpt","input":"hi"})");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 502u) << got->body;
+  const json::object body = parse_object(got->body);
+  ASSERT_TRUE(body.contains("error")) << got->body;
+  EXPECT_EQ(str(body.at("error").as_object(), "code"), "upstream_error") << got->body;
+  EXPECT_EQ(got->body.find("<html>"), std::string::npos) << got->body;
 }
 
 TEST_F(ResponsesNativeTest, AMidStreamResetEndsWithResponseFailed) {
