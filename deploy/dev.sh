@@ -33,7 +33,7 @@ PACKAGES=(
   libyaml-cpp-dev libssl-dev prometheus-cpp-dev libhyperscan-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
   clang libclang-rt-14-dev llvm
-  prometheus redis-server
+  prometheus redis-server strace
 )
 # Real clients in the tests: Node.js 18+ and npm (Debian's, unless a newer node is present).
 NODE_PACKAGES=(nodejs npm)

@@ -81,13 +81,24 @@ std::string_view error_type_for(unsigned status) {
 }
 
 std::string error_json(std::string_view message, std::string_view type, std::string_view code) {
+  return error_json(message, type, code, {});
+}
+
+std::string error_json(std::string_view message, std::string_view type, std::string_view code,
+                       std::string_view param) {
   std::string body;
   body.reserve(96 + message.size());
   body += "{\"error\":{\"message\":";
   log::append_json_string(body, message);
   body += ",\"type\":";
   log::append_json_string(body, type);
-  body += ",\"param\":null,\"code\":";
+  body += ",\"param\":";
+  if (param.empty()) {
+    body += "null";
+  } else {
+    log::append_json_string(body, param);
+  }
+  body += ",\"code\":";
   if (code.empty()) {
     body += "null";
   } else {

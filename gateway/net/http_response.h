@@ -22,6 +22,9 @@ std::string_view error_type_for(unsigned status);
 
 /// `{"error":{"message":...,"type":...,"param":null,"code":...}}`; `code` may be empty (null).
 std::string error_json(std::string_view message, std::string_view type, std::string_view code);
+/// The same naming the request member at fault (`param`; null when empty).
+std::string error_json(std::string_view message, std::string_view type, std::string_view code,
+                       std::string_view param);
 
 /// A complete response (status line, headers, body) with Content-Type application/json and
 /// Content-Length. `extra_headers` must be a block of complete header lines ("Name: value\r\n"...)

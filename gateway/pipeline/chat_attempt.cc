@@ -170,8 +170,7 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
 // An upstream's error answer, in the client's dialect: kept for a later replay when another try
 // may do better, else sent.
 asio::awaitable<AttemptResult> ChatHandler::answer_error(const BackendRuntime& b, WireAnswer& a,
-                                                         const http::fields& headers,
-                                                         bool native) {
+                                                         const http::fields& headers, bool native) {
   std::string_view retry_after = headers[http::field::retry_after];
   if (retry_after.empty()) {
     retry_after = a.retry_after;
@@ -179,10 +178,9 @@ asio::awaitable<AttemptResult> ChatHandler::answer_error(const BackendRuntime& b
   if (a.failed) {
     b.count_error_status();
   }
-  std::string response =
-      error_answer(b, a.status, a.content_type,
-                   native ? std::move(a.body) : dialect_.error_body(a.status, std::move(a.body)),
-                   retry_after);
+  std::string response = error_answer(
+      b, a.status, a.content_type,
+      native ? std::move(a.body) : dialect_.error_body(a.status, std::move(a.body)), retry_after);
   if (a.retryable) {
     co_return AttemptResult::retry_later(a.status, std::move(response),
                                          asked_wait(headers["retry-after-ms"], retry_after));

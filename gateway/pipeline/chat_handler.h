@@ -36,8 +36,8 @@
 #include "adapters/upstream/client.h"
 #include "gateway/pipeline/attempt_result.h"
 #include "gateway/pipeline/client_dialect.h"
-#include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/client_side.h"
+#include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/request_facts.h"
 #include "gateway/pipeline/request_record.h"
 #include "gateway/pipeline/upstream_wire.h"
@@ -200,9 +200,9 @@ class ChatHandler final : public Settlement {
   std::vector<HeaderLine> forwardable_;
   std::size_t response_bytes_ = 0;
   ClientStream* outbound_ = nullptr;  // the current stream's client writer, if any
-  std::uint64_t prompt_tokens_ = 0;        // estimated
-  std::string capped_body_;                // the body with the output cap written in, when capped
-  bool body_edited_ = false;  // body_text_ is capped_body_: the DOM must be parsed again
+  std::uint64_t prompt_tokens_ = 0;   // estimated
+  std::string capped_body_;           // the body with the output cap written in, when capped
+  bool body_edited_ = false;          // body_text_ is capped_body_: the DOM must be parsed again
   bool priced_ = false;
   std::optional<policies::Reservation> reservation_;  ///< until settle()
 };

@@ -31,9 +31,12 @@ constexpr ClientDialect kOpenAI{
 // The Responses API's errors are OpenAI's; its answers and streams need the request's context
 // (ids, the request echoed), so the request's ResponsesSide converts them (responses.cc).
 constexpr ClientDialect kResponses{
-    Dialect::responses, &openai_error_body,
-    &openai_answer,     "application/json",
-    true,               "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."};
+    Dialect::responses,
+    &openai_error_body,
+    &openai_answer,
+    "application/json",
+    true,
+    "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."};
 constexpr ClientDialect kAnthropic{Dialect::anthropic,
                                    &anthropic_error_body,
                                    &anthropic_answer,

@@ -4,6 +4,7 @@
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/json/object.hpp>
 
 #include "adapters/anthropic_inbound.h"
 #include "gateway/net/http_response.h"
@@ -14,9 +15,33 @@ namespace sb::gateway::chat {
 
 namespace http = boost::beast::http;
 
-bool AnthropicNativeWire::request(const boost::json::object&, std::string_view,
+namespace {
+
+// The output limit the pipeline set in the chat body (the client's own, or lower: the budget's
+// cap, the backend's declared limit), for the client's body; 0 when there is none.
+std::uint64_t chat_output_limit(const boost::json::object& chat) {
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (const auto* v = chat.if_contains(key)) {
+      if (v->is_uint64()) {
+        return v->get_uint64();
+      }
+      if (v->is_int64() && v->get_int64() > 0) {
+        return static_cast<std::uint64_t>(v->get_int64());
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool AnthropicNativeWire::request(const boost::json::object& chat, std::string_view,
                                   upstream::Request& up, adapters::TranslateError& error) {
-  const std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
+  std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
+  if (const std::uint64_t limit = chat_output_limit(chat);
+      limit != 0 && (cap == 0 || limit < cap)) {
+    cap = limit;
+  }
   std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_native_request(
       client_body_, b_.spec->model, cap, b_.translator_spec, version_, beta_, error, query_);
   if (!ureq) {
@@ -68,9 +93,14 @@ WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content
 
 // ---- Responses ----
 
-bool ResponsesNativeWire::request(const boost::json::object&, std::string_view,
+bool ResponsesNativeWire::request(const boost::json::object& chat, std::string_view,
                                   upstream::Request& up, adapters::TranslateError& error) {
-  const std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
+  // The same limit as the faithful Anthropic lane: the pipeline's (budget cap, declared limit).
+  std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
+  if (const std::uint64_t limit = chat_output_limit(chat);
+      limit != 0 && (cap == 0 || limit < cap)) {
+    cap = limit;
+  }
   std::optional<adapters::UpstreamRequest> ureq = adapters::responses_native_request(
       client_body_, b_.spec->model, cap, b_.endpoint.base_path, b_.azure, error);
   if (!ureq) {

@@ -66,6 +66,17 @@ std::string not_found_message(std::string_view id) {
   return msg;
 }
 
+// A 400 naming the member at fault, as OpenAI's errors do (`param`).
+asio::awaitable<bool> refuse_member(RequestContext& ctx, Outcome& o, std::string_view message,
+                                    std::string_view code, std::string_view param) {
+  o.status = 400;
+  const bool ok =
+      co_await send(ctx, o,
+                    json_response(400, error_json(message, "invalid_request_error", code, param),
+                                  ctx.common_headers()));
+  co_return ok && !ctx.close;
+}
+
 }  // namespace
 
 std::string join_json_arrays(std::string_view a, std::string_view b, std::string_view c) {
@@ -282,17 +293,17 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   std::string previous;
   if (const auto* p = body.if_contains("previous_response_id"); p != nullptr && !p->is_null()) {
     if (!p->is_string() || p->get_string().empty()) {
-      co_return co_await send_error(ctx, o, 400,
-                                    "Invalid type for 'previous_response_id': expected a string.",
-                                    "invalid_type");
+      co_return co_await refuse_member(
+          ctx, o, "Invalid type for 'previous_response_id': expected a string.", "invalid_type",
+          "previous_response_id");
     }
     previous = std::string(p->get_string());
     ResponseStore* store = ctx.worker.responses;
     if (store == nullptr) {
-      co_return co_await send_error(ctx, o, 400,
-                                    "previous_response_id is not available: this gateway keeps no "
-                                    "responses (responses.store: none).",
-                                    "previous_response_not_found");
+      co_return co_await refuse_member(ctx, o,
+                                       "previous_response_id is not available: this gateway keeps "
+                                       "no responses (responses.store: none).",
+                                       "previous_response_not_found", "previous_response_id");
     }
     const StoreStatus s = co_await store->find(previous, tenant_name(snap, o.tenant), stored);
     if (s == StoreStatus::unavailable) {
@@ -301,8 +312,8 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
                                     "response_store_unavailable", "Retry-After: 1\r\n");
     }
     if (s != StoreStatus::ok || stored == nullptr) {
-      co_return co_await send_error(ctx, o, 400, not_found_message(previous),
-                                    "previous_response_not_found");
+      co_return co_await refuse_member(ctx, o, not_found_message(previous),
+                                       "previous_response_not_found", "previous_response_id");
     }
     history = stored->conversation;
     floor = floor_level(snap, *stored);
@@ -312,7 +323,7 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   const std::optional<adapters::ResponsesTurn> turn =
       adapters::responses_to_chat_request(body, history, error, param);
   if (!turn) {
-    co_return co_await send_error(ctx, o, 400, error, param.empty() ? "invalid_request" : "");
+    co_return co_await refuse_member(ctx, o, error, {}, param);
   }
   // Every string of the client's body is scanned too, and the stored conversation goes in the
   // chat body (scanned there).

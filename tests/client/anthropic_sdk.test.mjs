@@ -14,6 +14,7 @@
 //                         "claude-via-gateway")
 //   ANTHROPIC_FAKE_NAME   that fake's --name (default "fake-anthropic")
 //   ANTHROPIC_BACKEND     the gateway's backend name for it (default "claude")
+//   ANTHROPIC_BACKEND_MODEL  that backend's model (default "claude-sonnet-4-5")
 //
 // tests/client/run.sh starts the fakes and the gateway and sets these.
 import Anthropic from '@anthropic-ai/sdk';
@@ -32,6 +33,7 @@ const backendName = process.env.FAKE_BACKEND ?? 'local';
 const anthropicAlias = process.env.ANTHROPIC_ALIAS ?? 'claude-via-gateway';
 const anthropicFakeName = process.env.ANTHROPIC_FAKE_NAME ?? 'fake-anthropic';
 const anthropicBackend = process.env.ANTHROPIC_BACKEND ?? 'claude';
+const anthropicBackendModel = process.env.ANTHROPIC_BACKEND_MODEL ?? 'claude-sonnet-4-5';
 
 const client = new Anthropic({baseURL: rootURL, apiKey, maxRetries: 0, timeout: 30_000});
 
@@ -69,7 +71,7 @@ function assertTextMessage(message, {text, alias = model, stopReason = 'end_turn
   assert.equal(message.type, 'message');
   assert.equal(message.role, 'assistant');
   assert.match(message.id, /^msg_/);
-  assert.equal(message.model, alias, 'the model is the alias the client asked for');
+  assert.equal(message.model, alias, 'the model is the one expected');
   assert.deepEqual(message.content, [{type: 'text', text}]);
   assert.equal(message.stop_reason, stopReason);
   assert.equal(message.stop_sequence, null);
@@ -260,6 +262,7 @@ describe('messages through the gateway to an OpenAI-format backend', () => {
   });
 });
 
+// The Anthropic lane relays the backend's answer as it comes: its model is the backend's.
 describe('messages through the gateway to an Anthropic-format backend', () => {
   const reply = `Hello from ${anthropicFakeName}: ${prompt}`;
 
@@ -268,10 +271,10 @@ describe('messages through the gateway to an Anthropic-format backend', () => {
         await client.messages.create({model: anthropicAlias, max_tokens: maxTokens, messages})
             .withResponse();
     assert.equal(response.headers.get('x-switchboard-backend'), anthropicBackend);
-    assertTextMessage(message, {text: reply, alias: anthropicAlias});
+    assertTextMessage(message, {text: reply, alias: anthropicBackendModel});
   });
 
-  test('a streamed tool call and its result survive both translations', async () => {
+  test('a streamed tool call and its result pass through the Anthropic lane', async () => {
     const request = {model: anthropicAlias, max_tokens: maxTokens, tools: [lookupTool]};
     const final =
         await client.messages.stream({...request, messages: [{role: 'user', content: toolPrompt}]})
@@ -280,7 +283,7 @@ describe('messages through the gateway to an Anthropic-format backend', () => {
     const answer =
         await client.messages.stream({...request, messages: toolRoundTrip(final.content, toolUse)})
             .finalMessage();
-    assertTextMessage(answer, {text: `Tool said: ${toolOutput}`, alias: anthropicAlias});
+    assertTextMessage(answer, {text: `Tool said: ${toolOutput}`, alias: anthropicBackendModel});
   });
 });
 

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Runs the official OpenAI and Anthropic Node SDKs against a real Switchboard gateway in front of
-# two fake upstreams, all on loopback with ports chosen by the kernel:
+# Runs the official OpenAI and Anthropic Node SDKs and the Codex and Claude Code CLIs against a
+# real Switchboard gateway in front of three fake upstreams, all on loopback with ports chosen by
+# the kernel:
 #
 #   OpenAI SDK    -> /v1/chat/completions -> gateway -> OpenAI format    (self-hosted backend)
 #                                                    -> Anthropic format (closed backend)
+#   OpenAI SDK    -> /v1/responses        -> gateway -> OpenAI format    (self-hosted backend)
+#                                                    -> OpenAI format    (closed `openai` backend)
+#   Codex CLI     -> /v1/responses        -> gateway -> OpenAI format    (self-hosted backend)
 #   Anthropic SDK -> /v1/messages         -> gateway -> OpenAI format    (self-hosted backend)
+#   Claude Code   -> /v1/messages         -> gateway -> Anthropic format (closed backend)
+#                                                    -> OpenAI format    (self-hosted backend)
 #
 #   bash tests/client/run.sh PATH/TO/switchboard PATH/TO/fake_upstream
 #
 # Installs the locked npm dependencies when node_modules is missing or differs from
-# package-lock.json, starts both fakes and switchboard, runs `node --test` over tests/client,
-# stops every process on exit and exits with node's status.
+# package-lock.json, starts the fakes (each recording what it receives, when fake_upstream has
+# --record) and switchboard, runs `node --test` over tests/client, stops every process on exit
+# and exits with node's status. The CLIs get their HOME and CODEX_HOME inside this run's
+# temporary directory, run under strace so the tests can assert that they connect to loopback
+# only, and have their telemetry and update checks switched off.
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -25,9 +34,9 @@ for bin in "$switchboard_bin" "$fake_bin"; do
     exit 2
   fi
 done
-for tool in node npm; do
+for tool in node npm strace; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "run.sh: '$tool' not found: install nodejs and npm (the project's install script does)" >&2
+    echo "run.sh: '$tool' not found: install nodejs, npm and strace" >&2
     exit 2
   fi
 done
@@ -43,9 +52,19 @@ local_alias=local
 anthropic_fake_name=fake-anthropic
 anthropic_backend=claude
 anthropic_alias=claude-via-gateway
-# The only key the gateway accepts (tenant `clients`); any other key is a 401.
+anthropic_model=claude-sonnet-4-5
+openai_fake_name=fake-openai
+openai_backend=openai
+openai_alias=gpt-via-gateway
+# The keys the gateway accepts (tenants `clients` and `others`); any other key is a 401. The
+# second tenant checks that stored responses do not cross tenants.
 client_key=sk-switchboard-client-test
+second_key=sk-switchboard-other-tenant
 startup_timeout_s=15
+# The whole `node --test` run, and each suite of the CLI tests (each agent run is killed after
+# at most 120 s by the tests themselves).
+suite_timeout_s=900
+test_timeout_ms=240000
 
 # --- dependencies: exactly what package-lock.json pins -----------------------------------------
 # Prints every package whose installed version differs from the lockfile (nothing when in sync).
@@ -81,7 +100,9 @@ if [[ ! -d $here/node_modules || -n $stale ]]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 echo "run.sh: node $(node --version), openai $(installed_version openai)," \
-  "@anthropic-ai/sdk $(installed_version @anthropic-ai/sdk)"
+  "@anthropic-ai/sdk $(installed_version @anthropic-ai/sdk)," \
+  "@openai/codex $(installed_version @openai/codex)," \
+  "@anthropic-ai/claude-code $(installed_version @anthropic-ai/claude-code)"
 
 # --- processes ------------------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-client.XXXXXX")
@@ -124,12 +145,31 @@ wait_for_line() {
   done
 }
 
-# Starts a fake upstream named NAME and sets fake_url to its base URL (http://127.0.0.1:PORT/v1).
+# A fake_upstream with --record appends one JSON line per request it receives to a file: the
+# tests read what the gateway sent upstream there. Without it (an older build) the tests that need
+# a record fail and say so.
+record_supported=false
+if "$fake_bin" --help 2>/dev/null | grep -q -- '--record'; then
+  record_supported=true
+else
+  echo "run.sh: $fake_bin has no --record: the tests that check upstream requests will fail" >&2
+fi
+
+# Starts a fake upstream named NAME and sets fake_url to its base URL (http://127.0.0.1:PORT/v1)
+# and fake_record to its record file ("" without --record).
 fake_url=""
+fake_record=""
 start_fake() {
   local name=$1
-  "$fake_bin" --host 127.0.0.1 --port 0 --name "$name" >"$work/$name.out.log" \
-    2>"$work/$name.err.log" &
+  local record_args=()
+  fake_record=""
+  if [[ $record_supported == true ]]; then
+    fake_record="$work/$name.requests.jsonl"
+    : >"$fake_record"
+    record_args=(--record "$fake_record")
+  fi
+  "$fake_bin" --host 127.0.0.1 --port 0 --name "$name" "${record_args[@]}" \
+    >"$work/$name.out.log" 2>"$work/$name.err.log" &
   pids+=("$!")
   local line='^listening (http://127\.0\.0\.1:[0-9]+/v1)'
   wait_for_line "$work/$name.out.log" "$line" "$!" "fake_upstream $name"
@@ -137,10 +177,18 @@ start_fake() {
 }
 start_fake "$fake_name"
 upstream_url=$fake_url
+upstream_record=$fake_record
 start_fake "$anthropic_fake_name"
 anthropic_url=$fake_url
+anthropic_record=$fake_record
+start_fake "$openai_fake_name"
+openai_url=$fake_url
+openai_record=$fake_record
 
-# The Anthropic backend calls {base_url}/messages, i.e. the fake's /v1/messages.
+# The Anthropic backend calls {base_url}/messages, i.e. the fake's /v1/messages; the OpenAI
+# backend {base_url}/chat/completions and {base_url}/responses. The backends have the shipped
+# config's clearances (self-hosted restricted, closed internal), and sensitivity keeps its
+# defaults: a coding agent's boilerplate must not make its requests confidential.
 cat >"$work/switchboard.yaml" <<YAML
 server: {listen: "127.0.0.1:0", threads: 2}
 admin: {listen: "127.0.0.1:0"}
@@ -149,19 +197,33 @@ backends:
     provider: vllm
     base_url: "${upstream_url}"
     model: "meta-llama/Llama-3.1-8B-Instruct"
+    max_output_tokens: 8192   # Claude Code asks for 32000: clamped to this
+    clearance: restricted     # as the shipped config's self-hosted engine
   ${anthropic_backend}:
     provider: anthropic
     allow_insecure: true   # an http:// stand-in
     base_url: "${anthropic_url}"
     api_key: "sk-ant-fake-upstream-key"
-    model: "claude-sonnet-4-5"
+    model: "${anthropic_model}"
+    max_output_tokens: 64000
+    clearance: internal
+  ${openai_backend}:
+    provider: openai
+    allow_insecure: true   # an http:// stand-in
+    base_url: "${openai_url}"
+    api_key: "sk-openai-fake-upstream-key"
+    model: "gpt-4o"
+    clearance: internal
 models:
   ${alias_name}: {candidates: [${backend_name}]}
   ${local_alias}: {candidates: [${backend_name}]}
   ${anthropic_alias}: {candidates: [${anthropic_backend}]}
+  ${openai_alias}: {candidates: [${openai_backend}]}
 tenants:
   clients:
     api_keys: ["$("$switchboard_bin" hash-key "$client_key")"]
+  others:
+    api_keys: ["$("$switchboard_bin" hash-key "$second_key")"]
 YAML
 
 "$switchboard_bin" run --config "$work/switchboard.yaml" >"$work/gateway.access.log" \
@@ -176,16 +238,25 @@ if [[ -z $listen ]]; then
   cat "$work/gateway.err.log" >&2
   exit 1
 fi
-echo "run.sh: fakes at $upstream_url (OpenAI format) and $anthropic_url (Anthropic format)," \
-  "gateway at http://$listen"
+echo "run.sh: fakes at $upstream_url (OpenAI format, self-hosted), $anthropic_url (Anthropic" \
+  "format) and $openai_url (OpenAI format, closed), gateway at http://$listen"
 
 # --- the tests ------------------------------------------------------------------------------------
+# The CLIs' homes (HOME, CODEX_HOME, project directories) are made under this directory.
+mkdir -p "$work/clients"
 status=0
 SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_ROOT_URL="http://$listen" \
-  SWITCHBOARD_API_KEY="$client_key" SWITCHBOARD_MODEL="$alias_name" \
-  FAKE_NAME="$fake_name" FAKE_BACKEND="$backend_name" LOCAL_ALIAS="$local_alias" \
+  SWITCHBOARD_API_KEY="$client_key" SECOND_API_KEY="$second_key" \
+  SWITCHBOARD_MODEL="$alias_name" FAKE_NAME="$fake_name" FAKE_BACKEND="$backend_name" LOCAL_ALIAS="$local_alias" \
+  FAKE_RECORD="$upstream_record" \
   ANTHROPIC_ALIAS="$anthropic_alias" ANTHROPIC_FAKE_NAME="$anthropic_fake_name" \
-  ANTHROPIC_BACKEND="$anthropic_backend" \
+  ANTHROPIC_BACKEND="$anthropic_backend" ANTHROPIC_FAKE_RECORD="$anthropic_record" \
+  ANTHROPIC_BACKEND_MODEL="$anthropic_model" \
+  ANTHROPIC_FAKE_URL="${anthropic_url%/v1}" \
+  OPENAI_ALIAS="$openai_alias" OPENAI_FAKE_NAME="$openai_fake_name" \
+  OPENAI_BACKEND="$openai_backend" OPENAI_FAKE_RECORD="$openai_record" \
+  CLIENT_WORK_DIR="$work/clients" CLIENT_TEST_TIMEOUT_MS="$test_timeout_ms" \
+  timeout --kill-after=10 "$suite_timeout_s" \
   node --test "$here"/*.test.mjs || status=$?
 
 if ((status != 0)); then

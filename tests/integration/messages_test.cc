@@ -232,34 +232,35 @@ TEST_F(MessagesTest, StreamCutMidwayEndsWithAnErrorEvent) {
 }
 
 // A Claude-Code-like body: cache_control, thinking with a signed block, redacted thinking,
-// output_config, context_management, a document, a server tool, defer_loading, is_error.
+// output_config, context_management, a server tool, defer_loading, is_error, a system turn.
 std::string faithful_body(std::string_view model, bool stream) {
   std::string b = R"({"model":")" + std::string(model) + R"(","max_tokens":2048,)";
   b += stream ? R"("stream":true,)" : "";
-  b += R"("thinking":{"type":"enabled","budget_tokens":1024},"output_config":{"effort":"medium"},)"
-       R"("context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},)"
-       R"("system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],)"
-       R"("tools":[{"name":"Bash","description":"run","input_schema":{"type":"object"}},)"
-       R"({"name":"Later","description":"x","input_schema":{"type":"object"},"defer_loading":true},)"
-       R"({"type":"web_search_20250305","name":"web_search","max_uses":2}],)"
-       R"("messages":[{"role":"user","content":[{"type":"document","source":{"type":"text",)"
-       R"("media_type":"text/plain","data":"a note"}},{"type":"text","text":"hi there",)"
-       R"("cache_control":{"type":"ephemeral"}}]},)"
-       R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
-       R"({"type":"redacted_thinking","data":"ZW5j"},)"
-       R"({"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}]},)"
-       R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1",)"
-       R"("content":"no such dir","is_error":true}]},)"
-       R"({"role":"system","content":"# Environment"}]})";
+  b +=
+      R"("thinking":{"type":"enabled","budget_tokens":1024},"output_config":{"effort":"medium"},)"
+      R"("context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},)"
+      R"("system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],)"
+      R"("tools":[{"name":"Bash","description":"run","input_schema":{"type":"object"}},)"
+      R"({"name":"Later","description":"x","input_schema":{"type":"object"},"defer_loading":true},)"
+      R"({"type":"web_search_20250305","name":"web_search","max_uses":2}],)"
+      R"("messages":[{"role":"user","content":[{"type":"text","text":"hi there",)"
+      R"("cache_control":{"type":"ephemeral"}}]},)"
+      R"({"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},)"
+      R"({"type":"redacted_thinking","data":"ZW5j"},)"
+      R"({"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}]},)"
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1",)"
+      R"("content":"no such dir","is_error":true}]},)"
+      R"({"role":"system","content":"# Environment"}]})";
   return b;
 }
 
 TEST_F(MessagesTest, AnAnthropicBackendGetsTheClientsBodyVerbatim) {
   const std::string body = faithful_body("claude", false);
-  auto got = request(gw_->port(), "POST", "/v1/messages?beta=true", body,
-                     {{"x-api-key", "sk-team-a"},
-                      {"anthropic-version", "2023-06-01"},
-                      {"anthropic-beta", "interleaved-thinking-2025-05-14,context-management-2025-06-27"}});
+  auto got = request(
+      gw_->port(), "POST", "/v1/messages?beta=true", body,
+      {{"x-api-key", "sk-team-a"},
+       {"anthropic-version", "2023-06-01"},
+       {"anthropic-beta", "interleaved-thinking-2025-05-14,context-management-2025-06-27"}});
   ASSERT_TRUE(got);
   ASSERT_EQ(got->status, 200u) << got->body;
   EXPECT_EQ(got->header("x-switchboard-backend"), "claude");
@@ -290,11 +291,12 @@ TEST_F(MessagesTest, AnAnthropicStreamIsRelayedAsItCame) {
 }
 
 TEST_F(MessagesTest, AnOpenAIFormatEngineGetsNoAnthropicHeadersAndAClampedMaxTokens) {
-  auto got = request(gw_->port(), "POST", "/v1/messages",
-                     R"({"model":"local","max_tokens":128000,"messages":[{"role":"user","content":"hi"}]})",
-                     {{"x-api-key", "sk-team-a"},
-                      {"anthropic-version", "2023-06-01"},
-                      {"anthropic-beta", "claude-code-20250219"}});
+  auto got = request(
+      gw_->port(), "POST", "/v1/messages",
+      R"({"model":"local","max_tokens":128000,"messages":[{"role":"user","content":"hi"}]})",
+      {{"x-api-key", "sk-team-a"},
+       {"anthropic-version", "2023-06-01"},
+       {"anthropic-beta", "claude-code-20250219"}});
   ASSERT_TRUE(got);
   ASSERT_EQ(got->status, 200u) << got->body;
   ASSERT_TRUE(local_->wait_for_requests(1, 2s));
@@ -304,18 +306,32 @@ TEST_F(MessagesTest, AnOpenAIFormatEngineGetsNoAnthropicHeadersAndAClampedMaxTok
   EXPECT_NE(sent.body.find(R"("max_tokens":8192)"), std::string::npos) << sent.body;
 }
 
-TEST_F(MessagesTest, WhatChatCannotCarryGoesNativelyOrIsRefusedClearly) {
+TEST_F(MessagesTest, ServerToolsGoToAnthropicAndAreLeftOutForEngines) {
   const std::string server_tool =
       R"(,"max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search"}],)"
       R"("messages":[{"role":"user","content":"search the news"}]})";
   auto native = messages(R"({"model":"claude")" + server_tool);
   ASSERT_TRUE(native);
   EXPECT_EQ(native->status, 200u) << native->body;
+  ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
+  EXPECT_NE(vendor_->requests().front().body.find("web_search_20250305"), std::string::npos);
   auto local = messages(R"({"model":"local")" + server_tool);
   ASSERT_TRUE(local);
-  EXPECT_EQ(local->status, 400u) << local->body;
-  EXPECT_NE(local->body.find(R"("type":"invalid_request_error")"), std::string::npos)
-      << local->body;
+  EXPECT_EQ(local->status, 200u) << local->body;
+  ASSERT_TRUE(local_->wait_for_requests(1, 2s));
+  EXPECT_EQ(local_->requests().front().body.find("web_search"), std::string::npos)
+      << "the engine cannot run Anthropic's server tools";
+}
+
+TEST_F(MessagesTest, WhatChatCannotCarryIsRefusedClearlyOffTheFaithfulLane) {
+  // A PDF: an engine cannot read it, and dropping it would change the question.
+  auto got =
+      messages(R"({"model":"local","max_tokens":64,"messages":[{"role":"user","content":[)"
+               R"({"type":"document","source":{"type":"base64","media_type":)"
+               R"("application/pdf","data":"JVBERi0xLjQK"}},{"type":"text","text":"sum up"}]}]})");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 400u) << got->body;
+  EXPECT_NE(got->body.find(R"("type":"invalid_request_error")"), std::string::npos) << got->body;
   EXPECT_EQ(local_->request_count(), 0u);
 }
 
@@ -334,7 +350,7 @@ TEST_F(MessagesTest, CountTokensIsExactFromAnthropicAndEstimatedElsewhere) {
   EXPECT_TRUE(exact->body.starts_with(R"({"input_tokens":)")) << exact->body;
   EXPECT_EQ(exact->header("x-switchboard-token-count"), "exact");
   ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
-  EXPECT_EQ(vendor_->requests().front().target, "/v1/messages/count_tokens");
+  EXPECT_EQ(vendor_->requests().front().target, "/v1/messages/count_tokens?beta=true");
 
   auto estimated = count("local");
   ASSERT_TRUE(estimated);
