@@ -94,7 +94,8 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, boo
   std::optional<TranslatedWire> translated;
   std::optional<PassThroughWire> passed;
   const std::unique_ptr<UpstreamWire> native =
-      inbound_.side != nullptr ? inbound_.side->native_wire(b, ctx_.request_id) : nullptr;
+      inbound_.side != nullptr ? inbound_.side->native_wire(b, ctx_.request_id, forwardable_)
+                               : nullptr;
   if (native == nullptr && !inbound_.untranslatable.empty()) {
     if (!last) {
       co_return AttemptResult::unsendable();  // a backend of the client's own dialect may take it

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -45,12 +46,16 @@ class ClientSide {
                                                std::string_view model, std::int64_t estimated_input,
                                                bool native) = 0;
 
-  /// A wire that sends the client's own request to backend `b` (Anthropic to Anthropic), or
-  /// nullptr when the request goes as chat completions.
+  /// A wire that sends the client's own request to backend `b` (Anthropic to Anthropic,
+  /// Responses to OpenAI and Azure OpenAI), or nullptr when the request goes as chat
+  /// completions. `forwardable`: the client's headers that may be forwarded (as scanned), for
+  /// the forward_headers rules. Called once per attempt.
   virtual std::unique_ptr<chat::UpstreamWire> native_wire(const BackendRuntime& b,
-                                                          std::string_view request_id) {
+                                                          std::string_view request_id,
+                                                          std::span<const HeaderLine> forwardable) {
     (void)b;
     (void)request_id;
+    (void)forwardable;
     return nullptr;
   }
 

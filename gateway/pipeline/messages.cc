@@ -139,7 +139,8 @@ std::unique_ptr<ClientStream> AnthropicSide::stream(adapters::StreamTranslator& 
 }
 
 std::unique_ptr<chat::UpstreamWire> AnthropicSide::native_wire(const BackendRuntime& b,
-                                                               std::string_view request_id) {
+                                                               std::string_view request_id,
+                                                               std::span<const HeaderLine>) {
   if (b.spec->provider != config::Provider::anthropic) {
     return nullptr;
   }

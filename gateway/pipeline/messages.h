@@ -62,7 +62,8 @@ class AnthropicSide final : public ClientSide {
   std::unique_ptr<ClientStream> stream(adapters::StreamTranslator& inner, std::string_view model,
                                        std::int64_t estimated_input, bool native) override;
   std::unique_ptr<chat::UpstreamWire> native_wire(const BackendRuntime& b,
-                                                  std::string_view request_id) override;
+                                                  std::string_view request_id,
+                                                  std::span<const HeaderLine> forwardable) override;
 
  private:
   const RequestContext& ctx_;

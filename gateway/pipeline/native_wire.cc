@@ -3,6 +3,7 @@
 #include "gateway/pipeline/native_wire.h"
 
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <boost/json/object.hpp>
 
 #include "adapters/anthropic_inbound.h"
@@ -87,6 +88,82 @@ WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content
   a.content_type = "application/json";
   a.body = adapters::openai_error_to_anthropic(
       a.status, error_json(msg, error_type_for(a.status), "upstream_error"));
+  return a;
+}
+
+// ---- Responses ----
+
+bool ResponsesNativeWire::request(const boost::json::object& chat, std::string_view,
+                                  upstream::Request& up, adapters::TranslateError& error) {
+  // The same limit as the faithful Anthropic lane: the pipeline's (budget cap, declared limit).
+  std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
+  if (const std::uint64_t limit = chat_output_limit(chat);
+      limit != 0 && (cap == 0 || limit < cap)) {
+    cap = limit;
+  }
+  std::optional<adapters::UpstreamRequest> ureq = adapters::responses_native_request(
+      client_body_, b_.spec->model, cap, b_.endpoint.base_path, b_.azure, error);
+  if (!ureq) {
+    return false;
+  }
+  stream_ = ureq->stream;
+  up.method(http::verb::post);
+  up.target(ureq->target);
+  up.version(11);
+  forward_headers(forwardable_, *b_.spec, up);
+  up.set(http::field::content_type, "application/json");
+  up.set(http::field::accept, stream_ ? "text/event-stream" : "application/json");
+  up.set(http::field::accept_encoding, "identity");
+  up.set("x-request-id", request_id_);
+  if (!b_.credential_header.empty()) {
+    up.set(b_.credential_header, b_.credential);  // authorization for OpenAI, api-key for Azure
+  }
+  for (const auto& [k, v] : b_.headers) {
+    up.set(k, v);
+  }
+  up.body() = std::move(ureq->body);
+  return true;
+}
+
+bool ResponsesNativeWire::streams(std::string_view content_type) const {
+  return stream_ && content_type.substr(0, 17) == "text/event-stream";
+}
+
+adapters::StreamTranslator& ResponsesNativeWire::stream_translator() {
+  return stream_translator_.emplace();
+}
+
+const std::string& ResponsesNativeWire::final_response() const {
+  return stream_translator_ ? stream_translator_->final_response() : response_;
+}
+
+WireAnswer ResponsesNativeWire::answer(unsigned status, std::string_view content_type,
+                                       std::string body, const http::fields&) {
+  const adapters::ResponsesNativeAnswer read = adapters::responses_native_answer(status, body);
+  WireAnswer a;
+  a.content_type = content_type.empty() ? std::string_view("application/json") : content_type;
+  if (read.ok) {
+    a.usage = read.usage;
+    if (keep_response_) {
+      response_ = body;
+    }
+    a.body = std::move(body);
+    return a;
+  }
+  a.retryable = read.retryable;
+  a.failed = read.retryable || read.unreadable;
+  a.status = http_status(
+      {read.unreadable ? ErrorKind::upstream_unreadable : ErrorKind::upstream_status, status});
+  if (status >= 400 && status < 500 && !read.retryable) {
+    // OpenAI's own word on the request (its validator's message): passed on, scrubbed.
+    a.body = scrub_upstream_text(body, b_.secret(), b_.endpoint.host);
+    return a;
+  }
+  std::string msg = "Upstream backend '" + b_.spec->name +
+                    (read.unreadable ? "' answered with something that is not a Response"
+                                     : "' returned HTTP " + std::to_string(status));
+  a.content_type = "application/json";
+  a.body = error_json(msg, error_type_for(a.status), "upstream_error");
   return a;
 }
 

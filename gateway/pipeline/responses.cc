@@ -5,9 +5,11 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "adapters/chat_facts.h"
+#include "adapters/responses_native.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/log.h"
 #include "gateway/pipeline/exchange.h"
@@ -148,6 +150,38 @@ void ResponsesOutbound::gateway_event(std::string_view openai_sse, std::string& 
   writer_.feed(openai_sse, out);
 }
 
+bool ResponsesNativeOutbound::done() const {
+  const adapters::ResponsesNativeStream* s = wire_.stream();
+  return s != nullptr && s->done();
+}
+
+bool ResponsesNativeOutbound::feed(std::string_view bytes, std::string& out) {
+  const bool was_done = done();
+  const std::size_t from = out.size();
+  const bool ok = inner_.feed(bytes, out);
+  if (!was_done && done()) {
+    // The completing event is in this call's bytes: they wait for finish().
+    held_.append(out, from, std::string::npos);
+    out.resize(from);
+  }
+  return ok;
+}
+
+bool ResponsesNativeOutbound::finish(std::string& out) {
+  out += held_;
+  held_.clear();
+  return inner_.finish(out);
+}
+
+void ResponsesNativeOutbound::gateway_event(std::string_view openai_sse, std::string& out) {
+  // The upstream's events went out as they came; the gateway's own failure is written as the
+  // Responses API ends a failed stream.
+  const adapters::ResponsesNativeStream* s = wire_.stream();
+  out += adapters::responses_native_failure(openai_sse,
+                                            s != nullptr ? s->response_id() : std::string_view(),
+                                            s != nullptr ? s->next_sequence() : 0);
+}
+
 std::optional<std::string> ResponsesSide::answer(std::string body, std::string_view,
                                                  std::string& error, std::int64_t cache_write) {
   std::optional<std::string> r =
@@ -159,7 +193,11 @@ std::optional<std::string> ResponsesSide::answer(std::string body, std::string_v
 }
 
 std::unique_ptr<ClientStream> ResponsesSide::stream(adapters::StreamTranslator& inner,
-                                                    std::string_view, std::int64_t, bool) {
+                                                    std::string_view, std::int64_t, bool native) {
+  if (native && native_ != nullptr) {
+    outbound_ = nullptr;
+    return std::make_unique<ResponsesNativeOutbound>(inner, *native_);
+  }
   auto out = std::make_unique<ResponsesOutbound>(inner, meta_);
   outbound_ = out.get();
   return out;
@@ -173,7 +211,12 @@ asio::awaitable<void> ResponsesSide::completed(const Outcome& o) {
     co_return;
   }
   StoredResponse r;
-  if (outbound_ != nullptr) {
+  std::string id = meta_.id;
+  if (native_ != nullptr) {
+    if (!native_conversation(r, id)) {
+      co_return;
+    }
+  } else if (outbound_ != nullptr) {
     r.response = outbound_->writer().final_response();
     output_messages_ = outbound_->writer().output_messages();
   } else {
@@ -185,8 +228,69 @@ asio::awaitable<void> ResponsesSide::completed(const Outcome& o) {
   r.tenant = tenant_name(ctx_.snapshot, o.tenant);
   r.level = std::string(o.sensitivity);
   r.level_index = o.level < 0 ? 0u : static_cast<std::uint32_t>(o.level);
-  r.conversation = join_json_arrays(history_, turn_.input_messages, output_messages_);
-  co_await store->put(meta_.id, std::move(r));
+  if (native_ == nullptr) {
+    r.conversation = join_json_arrays(history_, turn_.input_messages, output_messages_);
+  }
+  co_await store->put(id, std::move(r));
+}
+
+std::unique_ptr<chat::UpstreamWire> ResponsesSide::native_wire(
+    const BackendRuntime& b, std::string_view request_id, std::span<const HeaderLine> forwardable) {
+  native_ = nullptr;
+  const config::Provider p = b.spec->provider;
+  if ((p != config::Provider::openai && p != config::Provider::azure_openai) ||
+      !turn_.previous_response_id.empty()) {
+    return nullptr;  // a stored conversation is chat messages: translated
+  }
+  auto wire =
+      std::make_unique<chat::ResponsesNativeWire>(b, request_id, ctx_.request.body(), forwardable,
+                                                  turn_.store && ctx_.worker.responses != nullptr);
+  native_ = wire.get();
+  return wire;
+}
+
+// Output items of a Response are valid Responses input items: those chat messages can carry
+// (messages, function and custom tool calls) are translated as the next turn's input would be.
+bool ResponsesSide::native_conversation(StoredResponse& r, std::string& id) const {
+  r.response = native_->final_response();
+  id = adapters::response_id_of(r.response);
+  if (r.response.empty() || id.empty()) {
+    return false;
+  }
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(r.response, ec);
+  const boost::json::value* output =
+      !ec && v.is_object() ? v.get_object().if_contains("output") : nullptr;
+  boost::json::array items;
+  if (output != nullptr && output->is_array()) {
+    for (const boost::json::value& item : output->get_array()) {
+      const boost::json::object* o = item.if_object();
+      const boost::json::value* type = o != nullptr ? o->if_contains("type") : nullptr;
+      if (type != nullptr && type->is_string() &&
+          (type->get_string() == "message" || type->get_string() == "function_call" ||
+           type->get_string() == "custom_tool_call")) {
+        items.push_back(item);
+      }
+    }
+  }
+  std::string outputs;
+  if (!items.empty()) {
+    boost::json::object tiny;
+    tiny["model"] = "x";
+    tiny["input"] = std::move(items);
+    std::string error;
+    std::string param;
+    const std::optional<adapters::ResponsesTurn> t =
+        adapters::responses_to_chat_request(tiny, {}, error, param);
+    if (!t) {
+      log::warn("native Responses answer not stored: its output cannot be read",
+                {{"error", error}});
+      return false;
+    }
+    outputs = t->input_messages;
+  }
+  r.conversation = join_json_arrays(history_, turn_.input_messages, outputs);
+  return true;
 }
 
 asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& record) {

@@ -258,5 +258,252 @@ TEST_F(ResponsesTest, BadRequestsGetOpenAIErrors) {
   EXPECT_TRUE(local_->requests().empty()) << "nothing bad reached a backend";
 }
 
+// ---- native lane: OpenAI and Azure OpenAI take the client's Responses request as it is ----
+
+constexpr std::string_view kAzureKey = "azure-key-123";
+
+class ResponsesNativeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FakeUpstreamOptions lo;
+    lo.name = "local";
+    local_ = std::make_unique<FakeUpstream>(lo);
+    FakeUpstreamOptions vo;
+    vo.name = "vendor";
+    vendor_ = std::make_unique<FakeUpstream>(vo);
+    FakeUpstreamOptions ao;
+    ao.name = "azure";
+    azure_ = std::make_unique<FakeUpstream>(ao);
+    std::string azure_root = azure_->base_url();
+    azure_root.resize(azure_root.size() - 3);  // without "/v1"
+    const std::string yaml = R"(server: {listen: "127.0.0.1:0", threads: 2}
+admin: {listen: "127.0.0.1:0"}
+tenants:
+  team-a: {api_keys: ["sha256:8879f6a4ae35c420a15d35fed3b8dd07577207803d404f6d4cc4fa829dafa910"]}  # sk-team-a
+sensitivity:
+  levels: [public, internal, restricted]
+  detectors:
+    credit_card: restricted
+backends:
+  vendor:
+    provider: openai
+    allow_insecure: true   # an http:// stand-in
+    base_url: ")" + vendor_->base_url() +
+                             R"("
+    api_key: "sk-vendor"
+    model: "gpt-4o"
+    clearance: internal
+    price: {input_per_mtok: 3, output_per_mtok: 15}
+  azure:
+    provider: azure-openai
+    allow_insecure: true
+    base_url: ")" + azure_root +
+                             R"("
+    api_key: ")" + std::string(kAzureKey) +
+                             R"("
+    api_version: "2024-10-21"   # the chat lane's; the Responses v1 path takes none
+    model: "my-deployment"
+    clearance: internal
+  local:
+    provider: vllm
+    base_url: ")" + local_->base_url() +
+                             R"("
+    model: "pinned/local"
+    clearance: restricted
+models:
+  gpt: {candidates: [vendor]}
+  az: {candidates: [azure]}
+  smart: {candidates: [vendor, local]}
+)";
+    gw_ = std::make_unique<GatewayProcess>(yaml);
+    ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
+  }
+
+  std::optional<HttpResponse> responses(std::string_view body) {
+    return request(gw_->port(), "POST", "/v1/responses", body,
+                   {{"authorization", "Bearer sk-team-a"}});
+  }
+  // What the vendor fake answers `body` when asked directly.
+  std::string direct(std::string_view body) {
+    auto got = request(vendor_->port(), "POST", "/v1/responses", body,
+                       {{"authorization", "Bearer sk-vendor"}});
+    EXPECT_TRUE(got && got->status == 200u);
+    return got ? got->body : std::string();
+  }
+
+  std::unique_ptr<FakeUpstream> local_;
+  std::unique_ptr<FakeUpstream> vendor_;
+  std::unique_ptr<FakeUpstream> azure_;
+  std::unique_ptr<GatewayProcess> gw_;
+};
+
+// The events of an SSE text, each with its blank line.
+std::vector<std::string> sse_events(std::string_view body) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < body.size()) {
+    const std::size_t end = body.find("\n\n", at);
+    const std::size_t stop = end == std::string_view::npos ? body.size() : end + 2;
+    out.emplace_back(body.substr(at, stop - at));
+    at = stop;
+  }
+  return out;
+}
+
+TEST_F(ResponsesNativeTest, OpenAIGetsTheClientsBodyWithOnlyTheModelChanged) {
+  const std::string body =
+      R"({"model":"gpt", "input":[{"type":"reasoning","id":"rs_1","summary":[],)"
+      R"("encrypted_content":"ZW5j"},{"role":"user","content":"hi there"}],)"
+      R"("include":["reasoning.encrypted_content"],"temperature":0.70,"store":false})";
+  auto got = responses(body);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_EQ(got->header("x-switchboard-backend"), "vendor");
+  EXPECT_NE(got->body.find("Hello from vendor: hi there"), std::string::npos) << got->body;
+  ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
+  const RecordedRequest sent = vendor_->requests().front();
+  EXPECT_EQ(sent.target, "/v1/responses");
+  std::string expected = body;
+  expected.replace(expected.find(R"("model":"gpt")"), 13, R"("model":"gpt-4o")");
+  EXPECT_EQ(sent.body, expected) << "only the model differs";
+  EXPECT_EQ(sent.header("authorization").value_or(""), "Bearer sk-vendor");
+  const std::string cost(got->header("x-switchboard-cost-usd"));
+  ASSERT_FALSE(cost.empty());
+  EXPECT_GT(std::stod(cost), 0.0) << cost;
+  // store: false: the gateway keeps nothing either.
+  const std::string id = str(parse_object(got->body), "id");
+  ASSERT_FALSE(id.empty()) << got->body;
+  auto kept = request(gw_->port(), "GET", "/v1/responses/" + id, {},
+                      {{"authorization", "Bearer sk-team-a"}});
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->status, 404u) << kept->body;
+}
+
+TEST_F(ResponsesNativeTest, AnswersAndStreamsArriveAsTheUpstreamSentThem) {
+  const std::string plain = direct(R"({"model":"gpt-4o","input":"hi there"})");
+  Response scripted;
+  scripted.body = plain;
+  vendor_->push(scripted);
+  auto got = responses(R"({"model":"gpt","input":"hi there"})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_EQ(got->body, plain);
+
+  const std::string stream = direct(R"({"model":"gpt-4o","input":"hi there","stream":true})");
+  vendor_->push(sse_response(sse_events(stream)));
+  auto streamed = responses(R"({"model":"gpt","input":"hi there","stream":true})");
+  ASSERT_TRUE(streamed);
+  ASSERT_EQ(streamed->status, 200u) << streamed->body;
+  EXPECT_EQ(streamed->body, stream) << "the fake's own event sequence, byte for byte";
+  EXPECT_EQ(event_names(streamed->body).back(), "response.completed");
+}
+
+TEST_F(ResponsesNativeTest, AzureGetsTheV1PathAndItsKey) {
+  const std::string body = R"({"model":"az","input":"hi there","stream":true})";
+  auto got = responses(body);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_EQ(event_names(got->body).back(), "response.completed") << got->body;
+  ASSERT_TRUE(azure_->wait_for_requests(1, 2s));
+  const RecordedRequest sent = azure_->requests().front();
+  EXPECT_EQ(sent.target, "/openai/v1/responses");
+  EXPECT_EQ(sent.header("api-key").value_or(""), kAzureKey);
+  EXPECT_FALSE(sent.header("authorization").has_value());
+  EXPECT_EQ(sent.body, R"({"model":"my-deployment","input":"hi there","stream":true})");
+}
+
+TEST_F(ResponsesNativeTest, AStoredNativeResponseContinuesTranslated) {
+  auto first = responses(R"({"model":"gpt","input":"remember kiwi","stream":true})");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200u) << first->body;
+  ASSERT_TRUE(vendor_->wait_for_requests(1, 2s));
+  EXPECT_EQ(vendor_->requests().front().target, "/v1/responses");
+  const std::size_t at = first->body.find(R"("id":"resp_)");
+  ASSERT_NE(at, std::string::npos) << first->body;
+  const std::string id = first->body.substr(at + 6, first->body.find('"', at + 6) - at - 6);
+
+  auto kept = request(gw_->port(), "GET", "/v1/responses/" + id, {},
+                      {{"authorization", "Bearer sk-team-a"}});
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->status, 200u) << "stored under the upstream's id " << id;
+
+  auto follow =
+      responses(R"({"model":"gpt","previous_response_id":")" + id + R"(","input":"which fruit?"})");
+  ASSERT_TRUE(follow);
+  ASSERT_EQ(follow->status, 200u) << follow->body;
+  ASSERT_TRUE(vendor_->wait_for_requests(2, 2s));
+  const RecordedRequest sent = vendor_->requests()[1];
+  EXPECT_EQ(sent.target, "/v1/chat/completions") << "a stored conversation goes translated";
+  const std::size_t question = sent.body.find("remember kiwi");
+  const std::size_t answer = sent.body.find(R"("role":"assistant")");
+  const std::size_t next = sent.body.find("which fruit?");
+  ASSERT_NE(question, std::string::npos) << sent.body;
+  ASSERT_NE(answer, std::string::npos) << sent.body;
+  ASSERT_NE(next, std::string::npos) << sent.body;
+  EXPECT_LT(question, answer);
+  EXPECT_LT(answer, next);
+  EXPECT_NE(sent.body.find("Hello from vendor: remember kiwi"), std::string::npos) << sent.body;
+}
+
+TEST_F(ResponsesNativeTest, AnUpstream400IsPassedOn) {
+  Response refused;
+  refused.status = 400;
+  refused.body =
+      R"({"error":{"message":"Invalid value: 'input_text'.","type":"invalid_request_error",)"
+      R"("param":"input[0].content[0]","code":"invalid_value"}})";
+  vendor_->push(refused);
+  auto got = responses(R"({"model":"gpt","input":"hi"})");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 400u) << got->body;
+  EXPECT_EQ(got->body, refused.body);
+}
+
+TEST_F(ResponsesNativeTest, AnUpstream5xxIsAnOpenAIShaped502) {
+  Response broken;
+  broken.status = 500;
+  broken.body = "<html>internal error</html>";
+  for (int i = 0; i < 4; ++i) {
+    vendor_->push(broken);  // every retry
+  }
+  auto got = responses(R"({"model":"gpt","input":"hi"})");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 502u) << got->body;
+  const json::object body = parse_object(got->body);
+  ASSERT_TRUE(body.contains("error")) << got->body;
+  EXPECT_EQ(str(body.at("error").as_object(), "code"), "upstream_error") << got->body;
+  EXPECT_EQ(got->body.find("<html>"), std::string::npos) << got->body;
+}
+
+TEST_F(ResponsesNativeTest, AMidStreamResetEndsWithResponseFailed) {
+  const std::string stream = direct(R"({"model":"gpt-4o","input":"hi there","stream":true})");
+  Response cut = sse_response(sse_events(stream));
+  cut.reset_after_chunks = 4;
+  vendor_->push(cut);
+  auto got = responses(R"({"model":"gpt","input":"hi there","stream":true})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  const auto names = event_names(got->body);
+  ASSERT_GE(names.size(), 3u) << got->body;
+  EXPECT_EQ(names.front(), "response.created");
+  EXPECT_EQ(names[names.size() - 2], "error") << got->body;
+  EXPECT_EQ(names.back(), "response.failed") << got->body;
+  EXPECT_EQ(got->body.find("response.completed"), std::string::npos);
+  EXPECT_EQ(got->body.rfind(stream.substr(0, 200), 0), 0u) << "the upstream's events first";
+}
+
+TEST_F(ResponsesNativeTest, DetectionScansTheClientsBody) {
+  // A card in an item the translated lane drops (a reasoning summary) still counts: the native
+  // lane would send it. The only backend of `gpt` is cleared for internal data.
+  auto hidden = responses(R"({"model":"gpt","input":[{"type":"reasoning","id":"rs_1",)"
+                          R"("summary":[{"type":"summary_text","text":"card )" +
+                          std::string(kCard) + R"("}]},{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(hidden);
+  EXPECT_EQ(hidden->status, 403u) << hidden->body;
+  auto plain = responses(R"({"model":"gpt","input":"my card is )" + std::string(kCard) + R"("})");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 403u) << plain->body;
+  EXPECT_EQ(vendor_->request_count(), 0u) << "nothing reached the vendor";
+}
+
 }  // namespace
 }  // namespace sb::testing
