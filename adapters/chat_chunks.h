@@ -49,6 +49,8 @@ class ChatChunkReader {
   explicit ChatChunkReader(std::string_view generic_error);
   ChatChunkReader(const ChatChunkReader&) = default;
   ChatChunkReader& operator=(const ChatChunkReader&) = default;
+  ChatChunkReader(ChatChunkReader&&) = default;
+  ChatChunkReader& operator=(ChatChunkReader&&) = default;
   virtual ~ChatChunkReader() = default;
 
   /// Writes the answer's closing events (write_complete) and marks it done.
