@@ -78,8 +78,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "adapters/chat_chunks.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -201,7 +203,7 @@ std::string openai_error_to_anthropic(unsigned status, std::string_view openai_e
 ///   stream is over (feed() returns false). Data that is not JSON does the same with api_error.
 ///
 /// Bytes may be split anywhere (SseParser). Not thread-safe; one per response.
-class AnthropicStreamWriter {
+class AnthropicStreamWriter final : public ChatChunkReader {
  public:
   /// `model`: the alias the client asked for. `estimated_input_tokens`: the gateway's pre-dispatch
   /// prompt estimate for message_start (0 when unknown). `thinking`: the request asked for
@@ -209,25 +211,13 @@ class AnthropicStreamWriter {
   explicit AnthropicStreamWriter(std::string_view model, std::int64_t estimated_input_tokens = 0,
                                  bool thinking = false);
 
-  /// Feeds relayed OpenAI SSE bytes; appends Anthropic SSE bytes to `out`. Returns false once the
-  /// stream failed (an error event was appended); later calls append nothing and return false.
-  bool feed(std::string_view bytes, std::string& out);
+  // feed(), finish(), done(), failed(), usage() and set_cache_write() are ChatChunkReader's.
+  // feed() appends Anthropic SSE bytes. finish(), at the relayed body's end, appends nothing after
+  // [DONE]; after a finish_reason (some servers omit [DONE]) it completes the message as [DONE]
+  // would; otherwise the answer was cut short: an `error` event (api_error), false. done(): after
+  // message_stop; failed(): after an error event. usage(): the include_usage chunk's, as OpenAI
+  // counts. set_cache_write(): cache_creation_input_tokens (call before the usage chunk).
 
-  /// Called when the relayed body ended. If [DONE] was seen, appends nothing and returns true. If
-  /// the upstream had already sent a finish_reason (some servers omit [DONE]), completes the
-  /// message as [DONE] would and returns true. Otherwise the answer is cut short: appends an
-  /// `error` event (api_error) and returns false.
-  bool finish(std::string& out);
-
-  /// True after message_stop was written.
-  bool done() const { return done_; }
-  /// True after an error event was written.
-  bool failed() const { return failed_; }
-  /// The usage of the last chunk that carried one (the include_usage chunk), as OpenAI counts.
-  const std::optional<Usage>& usage() const { return usage_; }
-  /// Prompt-cache writes the upstream reported that the OpenAI chunks cannot carry, for
-  /// `cache_creation_input_tokens` (call before feeding the usage chunk).
-  void set_cache_write(std::int64_t n) { cache_write_ = n; }
   /// The upstream's own input count, when the gateway learns it before the first chunk (e.g. an
   /// Anthropic or Bedrock upstream's message_start, or a count_tokens answer), in the gateway's
   /// units (input includes cached_input and cache_write); message_start reports it instead of
@@ -237,32 +227,29 @@ class AnthropicStreamWriter {
  private:
   enum class BlockKind { none, text, tool, thinking };
 
-  bool on_event(const SseEvent& ev, std::string& out);
+  void on_chunk(const boost::json::object& chunk, std::string& out) override;
+  std::pair<std::string_view, std::string_view> stream_error(
+      const boost::json::value& error) const override;
+  bool finish_reason_seen() const override { return !stop_reason_.empty(); }
+  void write_complete(std::string& out) override;
+  void write_failure(std::string_view type, std::string_view message, std::string& out) override;
   void start_message(std::string_view openai_id, std::string& out);
   void on_text(std::string_view text, std::string& out);
   void on_thinking(std::string_view text, std::string& out);
   void open_block(BlockKind kind, std::string_view content_block, std::string& out);
   void on_tool_delta(const boost::json::object& call, std::string& out);
   void close_block(std::string& out);
-  void complete(std::string& out);
-  void fail(std::string_view type, std::string_view message, std::string& out);
 
   std::string model_;
   std::int64_t estimated_input_;
-  SseParser parser_;
-  std::vector<SseEvent> events_;
   std::string message_id_;
   std::string scratch_;
   bool started_ = false;
-  bool done_ = false;
-  bool failed_ = false;
   BlockKind open_ = BlockKind::none;
   std::int64_t next_block_ = 0;           ///< index of the next content block
   std::int64_t open_tool_ = -1;           ///< OpenAI tool-call index of the open tool block
   std::vector<std::int64_t> seen_tools_;  ///< OpenAI tool-call indexes already given a block
   std::string_view stop_reason_;          ///< points at a literal; empty until a finish_reason
-  std::optional<Usage> usage_;
-  std::int64_t cache_write_ = 0;
   std::optional<Usage> upstream_input_;
   bool thinking_ = false;
 };

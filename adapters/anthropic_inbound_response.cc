@@ -77,24 +77,6 @@ std::string error_json(std::string_view type, std::string_view message) {
          ",\"message\":" + quote(message) + "}}";
 }
 
-/// Text of an OpenAI message content: a string, or an array of text parts.
-std::string content_text(const json::value* content) {
-  std::string text;
-  if (content == nullptr) {
-    return text;
-  }
-  if (content->is_string()) {
-    text = view(content->get_string());
-  } else if (const json::array* parts = content->if_array()) {
-    for (const json::value& p : *parts) {
-      if (const json::object* part = p.if_object()) {
-        text += string_member(*part, "text");
-      }
-    }
-  }
-  return text;
-}
-
 /// The Anthropic error type of an OpenAI error object seen mid-stream (no HTTP status there).
 std::string_view stream_error_type(std::string_view type, std::string_view code) {
   if (type.find("rate_limit") != std::string_view::npos ||
@@ -269,81 +251,23 @@ std::string openai_error_to_anthropic(unsigned status, std::string_view body) {
 
 AnthropicStreamWriter::AnthropicStreamWriter(std::string_view model,
                                              std::int64_t estimated_input_tokens, bool thinking)
-    : model_(model),
+    : ChatChunkReader("api_error"),
+      model_(model),
       estimated_input_(std::max<std::int64_t>(0, estimated_input_tokens)),
-      // The bytes fed here are the OpenAI-wire relay of any provider, whose events are already
-      // capped upstream (Gemini's at 16 MiB, the largest): the same cap here drops nothing.
-      parser_(16 * 1024 * 1024),
       thinking_(thinking) {}
 
-bool AnthropicStreamWriter::feed(std::string_view bytes, std::string& out) {
-  if (failed_) {
-    return false;
-  }
-  if (done_) {
-    return true;  // anything after [DONE] is not part of the answer
-  }
-  events_.clear();
-  const bool within_limit = parser_.feed(bytes, events_);
-  for (const SseEvent& ev : events_) {
-    if (!on_event(ev, out)) {
-      return false;
-    }
-    if (done_) {
-      return true;
-    }
-  }
-  if (!within_limit) {
-    fail("api_error", "upstream sent an event larger than the gateway accepts", out);
-    return false;
-  }
-  return true;
+std::pair<std::string_view, std::string_view> AnthropicStreamWriter::stream_error(
+    const json::value& e) const {
+  return stream_error_of(e);
 }
 
-bool AnthropicStreamWriter::finish(std::string& out) {
-  if (done_) {
-    return true;
-  }
-  if (failed_) {
-    return false;
-  }
-  if (!stop_reason_.empty()) {
-    complete(out);
-    return true;
-  }
-  fail("api_error", "upstream stream ended before the answer was complete", out);
-  return false;
-}
-
-bool AnthropicStreamWriter::on_event(const SseEvent& ev, std::string& out) {
-  if (ev.data == "[DONE]") {
-    complete(out);
-    return true;
-  }
-  boost::system::error_code ec;
-  const json::value v = json::parse(ev.data, ec);
-  if (ec || !v.is_object()) {
-    fail("api_error", "upstream sent an event that is not a JSON object", out);
-    return false;
-  }
-  const json::object& chunk = v.get_object();
-  if (const json::value* e = member(chunk, "error")) {
-    const auto [type, message] = stream_error_of(*e);
-    fail(type, message, out);
-    return false;
-  }
-  if (std::optional<Usage> u = usage_from_openai(v)) {
-    usage_ = u;
-    if (cache_write_ > 0) {
-      usage_->cache_write = cache_write_;
-    }
-  }
+void AnthropicStreamWriter::on_chunk(const json::object& chunk, std::string& out) {
   if (!started_) {
     start_message(string_member(chunk, "id"), out);
   }
   const json::value* choices = member(chunk, "choices");
   if (choices == nullptr || !choices->is_array()) {
-    return true;  // the usage chunk, or a keep-alive
+    return;  // the usage chunk, or a keep-alive
   }
   for (const json::value& c : choices->get_array()) {
     const json::object* choice = c.if_object();
@@ -372,14 +296,13 @@ bool AnthropicStreamWriter::on_event(const SseEvent& ev, std::string& out) {
       stop_reason_ = stop_reason(r);
     }
   }
-  return true;
 }
 
 void AnthropicStreamWriter::start_message(std::string_view openai_id, std::string& out) {
   started_ = true;
   message_id_ = message_id(openai_id);
   Usage start;
-  if (const std::optional<Usage>& known = usage_ ? usage_ : upstream_input_) {
+  if (const std::optional<Usage>& known = usage() ? usage() : upstream_input_) {
     start.input = known->input;
     start.cached_input = known->cached_input;
     start.cache_write = known->cache_write;
@@ -481,30 +404,26 @@ void AnthropicStreamWriter::close_block(std::string& out) {
   open_ = BlockKind::none;
 }
 
-void AnthropicStreamWriter::complete(std::string& out) {
+void AnthropicStreamWriter::write_complete(std::string& out) {
   if (!started_) {
     start_message({}, out);
   }
   close_block(out);
   // Anthropic's message_delta usage is cumulative and final; when the upstream sent no usage the
   // only honest count is output_tokens (required), and message_start's input estimate stands.
-  const std::string usage = usage_ ? usage_members(*usage_) : std::string("\"output_tokens\":0");
+  const std::string members =
+      usage() ? usage_members(*usage()) : std::string("\"output_tokens\":0");
   append_sse(out,
              "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":" +
                  quote(stop_reason_.empty() ? std::string_view("end_turn") : stop_reason_) +
-                 ",\"stop_sequence\":null},\"usage\":{" + usage + "}}",
+                 ",\"stop_sequence\":null},\"usage\":{" + members + "}}",
              "message_delta");
   append_sse(out, "{\"type\":\"message_stop\"}", "message_stop");
-  done_ = true;
 }
 
-void AnthropicStreamWriter::fail(std::string_view type, std::string_view message,
-                                 std::string& out) {
-  if (failed_) {
-    return;
-  }
+void AnthropicStreamWriter::write_failure(std::string_view type, std::string_view message,
+                                          std::string& out) {
   append_sse(out, error_json(type, message), "error");
-  failed_ = true;
 }
 
 }  // namespace sb::adapters

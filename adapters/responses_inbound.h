@@ -98,8 +98,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "adapters/chat_chunks.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -214,28 +216,19 @@ std::string responses_error_body(unsigned status, std::string_view openai_error_
 ///   upstream's code or server_error); the stream is over (feed() returns false).
 ///
 /// Bytes may be split anywhere (SseParser). Not thread-safe; one per response.
-class ResponsesStreamWriter {
+class ResponsesStreamWriter final : public ChatChunkReader {
  public:
   explicit ResponsesStreamWriter(ResponseMeta meta);
   ~ResponsesStreamWriter();
   ResponsesStreamWriter(const ResponsesStreamWriter&) = delete;
   ResponsesStreamWriter& operator=(const ResponsesStreamWriter&) = delete;
 
-  /// Feeds relayed OpenAI SSE bytes; appends Responses SSE bytes to `out`. Returns false once
-  /// the stream failed; later calls append nothing and return false.
-  bool feed(std::string_view openai_sse, std::string& out);
-  /// The relayed body ended: completes the response if a finish_reason or [DONE] was seen (true),
-  /// else fails it (response.failed, false). Appends nothing when already done or failed.
-  bool finish(std::string& out);
+  // feed(), finish(), done(), failed(), usage() and set_cache_write() are ChatChunkReader's.
+  // feed() appends Responses SSE bytes. finish() completes the response after a finish_reason or
+  // [DONE], else fails it (response.failed, false). done(): after response.completed or
+  // response.incomplete; failed(): after response.failed. set_cache_write(): prompt-cache writes
+  // kept in usage() (not a Responses member).
 
-  /// True after response.completed or response.incomplete was written.
-  bool done() const { return done_; }
-  /// True after response.failed was written.
-  bool failed() const { return failed_; }
-  /// The usage of the last chunk that carried one, as OpenAI counts.
-  const std::optional<Usage>& usage() const { return usage_; }
-  /// Prompt-cache writes the chunks cannot carry (kept in usage(); not a Responses member).
-  void set_cache_write(std::int64_t n) { cache_write_ = n; }
   /// The Response object as in response.completed / response.incomplete (empty until then).
   const std::string& final_response() const { return final_response_; }
   /// The assistant turn as chat messages JSON array text (empty until done).
@@ -244,7 +237,12 @@ class ResponsesStreamWriter {
  private:
   struct Item;
 
-  bool on_event(const SseEvent& ev, std::string& out);
+  void on_chunk(const boost::json::object& chunk, std::string& out) override;
+  std::pair<std::string_view, std::string_view> stream_error(
+      const boost::json::value& error) const override;
+  bool finish_reason_seen() const override { return !finish_reason_.empty(); }
+  void write_complete(std::string& out) override;
+  void write_failure(std::string_view code, std::string_view message, std::string& out) override;
   void start(std::string& out);
   void on_reasoning(std::string_view text, std::string& out);
   void on_text(std::string_view text, std::string& out);
@@ -255,22 +253,14 @@ class ResponsesStreamWriter {
   void close_call(const Item& item, std::size_t index, std::string& out);
   boost::json::object item_object(const Item& item, std::size_t index) const;
   std::string output_json() const;
-  void complete(std::string& out);
-  void fail(std::string_view code, std::string_view message, std::string& out);
   void emit(std::string_view type, std::string& out);
 
   ResponseMeta meta_;
-  SseParser parser_;
-  std::vector<SseEvent> events_;
   std::vector<Item> items_;
   std::string scratch_;  ///< the event being written
   std::int64_t sequence_ = 0;
   bool started_ = false;
-  bool done_ = false;
-  bool failed_ = false;
   std::string finish_reason_;
-  std::optional<Usage> usage_;
-  std::int64_t cache_write_ = 0;
   std::string final_response_;
   std::string output_messages_;
 };

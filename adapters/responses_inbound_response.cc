@@ -15,6 +15,7 @@
 #include "adapters/openai_shapes.h"
 #include "adapters/responses_inbound.h"
 #include "adapters/responses_inbound_internal.h"
+#include "adapters/translate_common.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -211,24 +212,6 @@ std::string assistant_turn(std::string_view text, json::array tool_calls) {
 using namespace responses_detail;
 
 namespace {
-
-/// Text of an OpenAI message content: a string, or an array of text parts.
-std::string content_text(const json::value* content) {
-  std::string text;
-  if (content == nullptr) {
-    return text;
-  }
-  if (content->is_string()) {
-    text = view(content->get_string());
-  } else if (const json::array* parts = content->if_array()) {
-    for (const json::value& p : *parts) {
-      if (const json::object* part = p.if_object()) {
-        text += string_member(*part, "text");
-      }
-    }
-  }
-  return text;
-}
 
 /// The reasoning text an engine put beside the answer (vLLM, SGLang: reasoning_content; some
 /// servers: reasoning).

@@ -46,12 +46,12 @@ std::int64_t tool_index_of(const json::object& call, std::int64_t fallback) {
 }
 
 /// A rate limit stays a rate limit; anything else mid-stream is the server's failure.
-std::string error_code_of(std::string_view type, std::string_view code) {
+std::string_view error_code_of(std::string_view type, std::string_view code) {
   if (type.find("rate_limit") != std::string_view::npos ||
       code.find("rate_limit") != std::string_view::npos) {
     return "rate_limit_exceeded";
   }
-  return code.empty() ? "server_error" : std::string(code);
+  return code.empty() ? "server_error" : code;
 }
 
 /// Opens an event's JSON: `{"type":"<type>"`.
@@ -72,9 +72,7 @@ void locate(std::string& s, std::string_view item_id, std::size_t index, bool wi
 }  // namespace
 
 ResponsesStreamWriter::ResponsesStreamWriter(ResponseMeta meta)
-    : meta_(std::move(meta)),
-      // As AnthropicStreamWriter: the relayed events are capped upstream already (16 MiB).
-      parser_(16 * 1024 * 1024) {}
+    : ChatChunkReader("server_error"), meta_(std::move(meta)) {}
 
 ResponsesStreamWriter::~ResponsesStreamWriter() = default;
 
@@ -83,74 +81,19 @@ void ResponsesStreamWriter::emit(std::string_view type, std::string& out) {
   append_sse(out, scratch_, type);
 }
 
-bool ResponsesStreamWriter::feed(std::string_view bytes, std::string& out) {
-  if (failed_) {
-    return false;
-  }
-  if (done_) {
-    return true;  // anything after [DONE] is not part of the answer
-  }
-  events_.clear();
-  const bool within_limit = parser_.feed(bytes, events_);
-  for (const SseEvent& ev : events_) {
-    if (!on_event(ev, out)) {
-      return false;
-    }
-    if (done_) {
-      return true;
-    }
-  }
-  if (!within_limit) {
-    fail("server_error", "upstream sent an event larger than the gateway accepts", out);
-    return false;
-  }
-  return true;
+std::pair<std::string_view, std::string_view> ResponsesStreamWriter::stream_error(
+    const json::value& e) const {
+  const json::object* eo = e.if_object();
+  const std::string_view message = eo != nullptr ? string_member(*eo, "message") : string_of(&e);
+  return {error_code_of(eo ? string_member(*eo, "type") : "", eo ? string_member(*eo, "code") : ""),
+          message.empty() ? "upstream stream error" : message};
 }
 
-bool ResponsesStreamWriter::finish(std::string& out) {
-  if (done_) {
-    return true;
-  }
-  if (failed_) {
-    return false;
-  }
-  if (!finish_reason_.empty()) {
-    complete(out);
-    return true;
-  }
-  fail("server_error", "upstream stream ended before the answer was complete", out);
-  return false;
-}
-
-bool ResponsesStreamWriter::on_event(const SseEvent& ev, std::string& out) {
-  if (ev.data == "[DONE]") {
-    complete(out);
-    return true;
-  }
-  boost::system::error_code ec;
-  const json::value v = json::parse(ev.data, ec);
-  if (ec || !v.is_object()) {
-    fail("server_error", "upstream sent an event that is not a JSON object", out);
-    return false;
-  }
-  const json::object& chunk = v.get_object();
-  if (const json::value* e = member(chunk, "error")) {
-    const json::object* eo = e->if_object();
-    std::string_view message = eo != nullptr ? string_member(*eo, "message") : string_of(e);
-    fail(error_code_of(eo ? string_member(*eo, "type") : "", eo ? string_member(*eo, "code") : ""),
-         message.empty() ? "upstream stream error" : message, out);
-    return false;
-  }
-  if (std::optional<Usage> u = usage_from_openai(v)) {
-    usage_ = u;
-    if (cache_write_ > 0) {
-      usage_->cache_write = cache_write_;
-    }
-  }
+void ResponsesStreamWriter::on_chunk(const json::object& chunk, std::string& out) {
   start(out);
   const json::array* choices = array_member(chunk, "choices");
   if (choices == nullptr) {
-    return true;  // the usage chunk, or a keep-alive
+    return;  // the usage chunk, or a keep-alive
   }
   for (const json::value& c : *choices) {
     const json::object* choice = c.if_object();
@@ -174,7 +117,6 @@ bool ResponsesStreamWriter::on_event(const SseEvent& ev, std::string& out) {
       finish_reason_ = r;
     }
   }
-  return true;
 }
 
 void ResponsesStreamWriter::start(std::string& out) {
@@ -362,7 +304,7 @@ boost::json::object ResponsesStreamWriter::item_object(const Item& item, std::si
   return call_item(meta_, index, item.call_id, item.chat_name, item.text, item.status);
 }
 
-void ResponsesStreamWriter::complete(std::string& out) {
+void ResponsesStreamWriter::write_complete(std::string& out) {
   start(out);
   close_open(out);
   json::array chat_calls;
@@ -376,13 +318,12 @@ void ResponsesStreamWriter::complete(std::string& out) {
   }
   const std::string_view reason = incomplete_reason(finish_reason_);
   final_response_ = response_object(meta_, reason.empty() ? "completed" : "incomplete",
-                                    output_json(), usage_, reason, {});
+                                    output_json(), usage(), reason, {});
   output_messages_ = assistant_turn(text, std::move(chat_calls));
   const std::string_view type = reason.empty() ? "response.completed" : "response.incomplete";
   head(scratch_, type);
   scratch_ += ",\"response\":" + final_response_;
   emit(type, out);
-  done_ = true;
 }
 
 std::string ResponsesStreamWriter::output_json() const {
@@ -393,11 +334,8 @@ std::string ResponsesStreamWriter::output_json() const {
   return json::serialize(output);
 }
 
-void ResponsesStreamWriter::fail(std::string_view code, std::string_view message,
-                                 std::string& out) {
-  if (failed_) {
-    return;
-  }
+void ResponsesStreamWriter::write_failure(std::string_view code, std::string_view message,
+                                          std::string& out) {
   start(out);
   head(scratch_, "error");
   scratch_ += ",\"code\":" + quote(code) + ",\"message\":" + quote(message) + ",\"param\":null";
@@ -405,9 +343,9 @@ void ResponsesStreamWriter::fail(std::string_view code, std::string_view message
   // The items as the client has them: open ones with their text so far, still in_progress.
   const std::string error = "{\"code\":" + quote(code) + ",\"message\":" + quote(message) + "}";
   head(scratch_, "response.failed");
-  scratch_ += ",\"response\":" + response_object(meta_, "failed", output_json(), usage_, {}, error);
+  scratch_ +=
+      ",\"response\":" + response_object(meta_, "failed", output_json(), usage(), {}, error);
   emit("response.failed", out);
-  failed_ = true;
 }
 
 }  // namespace sb::adapters

@@ -187,6 +187,23 @@ std::string_view map_status(std::span<const StatusMapping> table, unsigned statu
   return it != table.end() ? it->to : otherwise;
 }
 
+std::string content_text(const json::value* content) {
+  std::string text;
+  if (content == nullptr) {
+    return text;
+  }
+  if (content->is_string()) {
+    text = view(content->get_string());
+  } else if (const json::array* parts = content->if_array()) {
+    for (const json::value& p : *parts) {
+      if (const json::object* part = p.if_object()) {
+        text += string_member(*part, "text");
+      }
+    }
+  }
+  return text;
+}
+
 TranslatedResponse completion_response(json::object completion, std::optional<Usage> usage) {
   if (usage) {
     completion["usage"] = usage_object(*usage);

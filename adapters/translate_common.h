@@ -147,6 +147,10 @@ struct StatusMapping {
 std::string_view map_status(std::span<const StatusMapping> table, unsigned status,
                             std::string_view otherwise);
 
+/// The text of an OpenAI message `content`: the string, or the `text` members of an array's
+/// parts joined (parts without one add nothing); empty when `content` is null or another type.
+std::string content_text(const boost::json::value* content);
+
 /// A 200 answer: `completion` (a completion_object()) with `usage` appended last, where OpenAI
 /// puts it, when known.
 TranslatedResponse completion_response(boost::json::object completion, std::optional<Usage> usage);

@@ -1,0 +1,98 @@
+#include "adapters/chat_chunks.h"
+
+#include <system_error>
+
+#include <boost/json.hpp>
+
+#include "adapters/openai_shapes.h"
+
+namespace sb::adapters {
+
+namespace json = boost::json;
+
+ChatChunkReader::ChatChunkReader(std::string_view generic_error)
+    : generic_error_(generic_error),
+      // The bytes fed here are the OpenAI-wire relay of any provider, whose events are already
+      // capped upstream (Gemini's at 16 MiB, the largest): the same cap here drops nothing.
+      parser_(16 * 1024 * 1024) {}
+
+bool ChatChunkReader::feed(std::string_view bytes, std::string& out) {
+  if (failed_) {
+    return false;
+  }
+  if (done_) {
+    return true;  // anything after [DONE] is not part of the answer
+  }
+  events_.clear();
+  const bool within_limit = parser_.feed(bytes, events_);
+  for (const SseEvent& ev : events_) {
+    if (!on_event(ev, out)) {
+      return false;
+    }
+    if (done_) {
+      return true;
+    }
+  }
+  if (!within_limit) {
+    fail(generic_error_, "upstream sent an event larger than the gateway accepts", out);
+    return false;
+  }
+  return true;
+}
+
+bool ChatChunkReader::finish(std::string& out) {
+  if (done_) {
+    return true;
+  }
+  if (failed_) {
+    return false;
+  }
+  if (finish_reason_seen()) {
+    complete(out);
+    return true;
+  }
+  fail(generic_error_, "upstream stream ended before the answer was complete", out);
+  return false;
+}
+
+bool ChatChunkReader::on_event(const SseEvent& ev, std::string& out) {
+  if (ev.data == "[DONE]") {
+    complete(out);
+    return true;
+  }
+  boost::system::error_code ec;
+  const json::value v = json::parse(ev.data, ec);
+  if (ec || !v.is_object()) {
+    fail(generic_error_, "upstream sent an event that is not a JSON object", out);
+    return false;
+  }
+  const json::object& chunk = v.get_object();
+  if (const json::value* e = member(chunk, "error")) {
+    const auto kind_message = stream_error(*e);
+    fail(kind_message.first, kind_message.second, out);
+    return false;
+  }
+  if (std::optional<Usage> u = usage_from_openai(v)) {
+    usage_ = u;
+    if (cache_write_ > 0) {
+      usage_->cache_write = cache_write_;
+    }
+  }
+  on_chunk(chunk, out);
+  return true;
+}
+
+void ChatChunkReader::complete(std::string& out) {
+  write_complete(out);
+  done_ = true;
+}
+
+void ChatChunkReader::fail(std::string_view kind, std::string_view message, std::string& out) {
+  if (failed_) {
+    return;
+  }
+  write_failure(kind, message, out);
+  failed_ = true;
+}
+
+}  // namespace sb::adapters
