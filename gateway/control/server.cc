@@ -231,6 +231,7 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
     current()->refresh_gauges();
     buffered_body_gauge_->set(static_cast<std::int64_t>(body_budget_.held()));
     data_connections_gauge_->set(data_connections_.open.load(std::memory_order_relaxed));
+    refresh_response_store();
   });
   data_connections_.rejected =
       &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "max_connections"}});
@@ -387,6 +388,7 @@ int Server::run() {
   }
   upstream::PoolSettings pool_settings;
   responses_ = make_response_store(cfg);  // `responses:` changes take effect at the next start
+  export_response_store();
   for (unsigned i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, *access_log_, internal_errors_, pool_settings));
     workers_.back()->snapshot = snap;
@@ -565,6 +567,38 @@ int Server::run() {
   kept_responses->push_back(std::move(responses_));
   log::info("stopped");
   return 0;
+}
+
+void Server::export_response_store() {
+  if (responses_ == nullptr) {
+    return;
+  }
+  const ResponseStoreCounters& c = responses_->counters();
+  const std::pair<const char*, const std::atomic<std::uint64_t>*> events[] = {
+      {"stored", &c.stored},           {"refused", &c.refused}, {"put_failed", &c.put_failures},
+      {"unavailable", &c.unavailable}, {"evicted", &c.evicted}, {"expired", &c.expired}};
+  for (const auto& [name, value] : events) {
+    store_events_.emplace_back(
+        &registry_->counter(stats::kResponseStoreEventsTotal, {{"event", name}}), value);
+  }
+  store_entries_ = &registry_->gauge(stats::kResponseStoreEntries, {});
+  store_bytes_ = &registry_->gauge(stats::kResponseStoreBytes, {});
+}
+
+// Off the request path: the store counts in its own atomics; a scrape copies them.
+void Server::refresh_response_store() const {
+  if (store_entries_ == nullptr) {
+    return;
+  }
+  for (const auto& [counter, value] : store_events_) {
+    const std::uint64_t now = value->load(std::memory_order_relaxed);
+    if (now > counter->value()) {
+      counter->inc(now - counter->value());
+    }
+  }
+  const ResponseStoreCounters& c = responses_->counters();
+  store_entries_->set(c.entries.load(std::memory_order_relaxed));
+  store_bytes_->set(c.bytes.load(std::memory_order_relaxed));
 }
 
 }  // namespace sb::gateway

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -84,6 +85,12 @@ class Server {
   std::unique_ptr<AccessLog> access_log_;
   /// The Responses API's conversations (previous_response_id); outlives the workers that use it.
   std::unique_ptr<ResponseStore> responses_;
+  /// The store's own counters mirrored into the registry at each scrape (set before serving).
+  std::vector<std::pair<metrics::Counter*, const std::atomic<std::uint64_t>*>> store_events_;
+  metrics::Gauge* store_entries_ = nullptr;
+  metrics::Gauge* store_bytes_ = nullptr;
+  void export_response_store();
+  void refresh_response_store() const;
   mutable std::mutex current_mutex_;  // control path only
   std::shared_ptr<const Snapshot> current_;
   std::mutex reload_mutex_;

@@ -93,6 +93,15 @@ inline constexpr metrics::Family kClientConnections{"switchboard_client_connecti
 inline constexpr metrics::Family kBufferedBodyBytes{
     "switchboard_buffered_body_bytes",
     "Request body bytes held by requests in flight (buffers reserved)."};
+// The Responses API's store (state/response_store.h), refreshed at each scrape.
+inline constexpr metrics::Family kResponseStoreEntries{
+    "switchboard_response_store_entries", "Stored responses held in memory (memory store)."};
+inline constexpr metrics::Family kResponseStoreBytes{
+    "switchboard_response_store_bytes", "Bytes of the stored responses held in memory."};
+inline constexpr metrics::Family kResponseStoreEventsTotal{
+    "switchboard_response_store_events_total",
+    "What the response store did, by event: stored, refused (too large), put_failed and "
+    "unavailable (Redis), evicted (memory bounds), expired (ttl)."};
 inline constexpr metrics::Family kOverloadRejectionsTotal{
     "switchboard_overload_rejections_total",
     "Requests and connections refused because a server-wide limit was reached, by limit."};

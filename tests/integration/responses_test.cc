@@ -216,6 +216,13 @@ TEST_F(ResponsesTest, StoredResponsesBelongToTheirTenant) {
   EXPECT_NE(follow->body.find("previous_response_not_found"), std::string::npos) << follow->body;
   EXPECT_EQ(follow->body.find("hi there"), std::string::npos);
 
+  const std::string metrics = wait_for_metrics(
+      gw_->admin_port(), {"switchboard_response_store_events_total{event=\"stored\"} 1",
+                          "switchboard_response_store_entries 1"});
+  EXPECT_NE(metrics.find("switchboard_response_store_events_total{event=\"stored\"} 1"),
+            std::string::npos)
+      << metrics;
+
   auto removed = stored("DELETE", id);
   ASSERT_TRUE(removed);
   EXPECT_EQ(removed->status, 200u) << removed->body;
