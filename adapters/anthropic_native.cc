@@ -347,80 +347,17 @@ std::string anthropic_error_event(std::string_view type, std::string_view messag
 
 // ---- stream relay ------------------------------------------------------------------------
 
-std::size_t AnthropicNativeStream::next_boundary(std::string_view bytes) {
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    const char c = bytes[i];
-    if (c == '\n' && prev_cr_) {
-      // The LF of a CRLF: the line already ended at the CR.
-      prev_cr_ = false;
-      if (blank_cr_) {
-        blank_cr_ = false;
-        return i + 1;  // the rest of a blank line whose CR ended the previous segment
-      }
-      continue;
-    }
-    prev_cr_ = false;
-    blank_cr_ = false;
-    if (c != '\n' && c != '\r') {
-      ++line_len_;
-      continue;
-    }
-    const bool blank = line_len_ == 0;
-    line_len_ = 0;
-    if (c == '\r') {
-      if (i + 1 < bytes.size() && bytes[i + 1] == '\n') {
-        ++i;  // CRLF together
-      } else {
-        prev_cr_ = true;
-        blank_cr_ = blank;
-      }
-    }
-    if (blank) {
-      return i + 1;  // a blank line ends an event
-    }
-  }
-  return std::string_view::npos;
-}
-
 bool AnthropicNativeStream::feed(std::string_view bytes, std::string& out) {
-  if (failed_ || done_) {
-    // Nothing follows message_stop or an error; only the LF of the CRLF that ended it belongs.
-    if (!bytes.empty()) {
-      if (blank_cr_ && bytes.front() == '\n') {
-        out += '\n';
-      }
-      blank_cr_ = prev_cr_ = false;
-    }
-    return !failed_;
+  // Whole events only, and nothing after the terminal event (see SseEventRelay).
+  const bool within_limit = relay_.feed(bytes, out, [this](const SseEvent& ev) {
+    on_event(ev);
+    return !failed_ && !done_;
+  });
+  if (!within_limit) {
+    fail(502, "upstream sent a stream event larger than 16 MiB");
+    return false;
   }
-  // Segment by segment, each ending at an event boundary: an event's bytes go out together, and
-  // nothing after an error or message_stop does.
-  while (!bytes.empty()) {
-    const std::size_t boundary = next_boundary(bytes);
-    const std::string_view segment = bytes.substr(0, boundary);
-    bytes.remove_prefix(segment.size());
-    events_.clear();
-    const bool within_limit = parser_.feed(segment, events_);
-    if (boundary == std::string_view::npos) {
-      held_.append(segment);
-    } else {
-      out += held_;
-      out.append(segment);
-      held_.clear();
-    }
-    for (const SseEvent& ev : events_) {
-      on_event(ev);
-      if (failed_ || done_) {
-        held_.clear();
-        return feed(bytes, out);  // only a trailing LF may still be due
-      }
-    }
-    if (!within_limit) {
-      fail(502, "upstream sent a stream event larger than 16 MiB");
-      return false;
-    }
-  }
-  return true;
+  return !failed_;
 }
 
 bool AnthropicNativeStream::finish(std::string& /*out*/) {
@@ -430,7 +367,7 @@ bool AnthropicNativeStream::finish(std::string& /*out*/) {
   if (!failed_) {
     fail(502, "upstream stream ended before message_stop");
   }
-  held_.clear();
+  relay_.stop();
   return false;
 }
 

@@ -41,7 +41,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "adapters/sse.h"
 #include "adapters/translator.h"
@@ -147,7 +146,7 @@ class AnthropicNativeStream final : public StreamTranslator {
   /// 16 MiB: server-tool results (web fetch, code execution) arrive as one event each.
   static constexpr std::size_t kMaxEventBytes = 16 * 1024 * 1024;
 
-  AnthropicNativeStream() : parser_(kMaxEventBytes) {}
+  AnthropicNativeStream() : relay_(kMaxEventBytes) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
@@ -164,20 +163,11 @@ class AnthropicNativeStream final : public StreamTranslator {
   bool started() const { return started_; }
 
  private:
-  /// Offset in `bytes` just past the first blank line (the end of an event) it completes (a
-  /// CRLF's LF included when it is there); npos when none. Tracks line state across calls.
-  std::size_t next_boundary(std::string_view bytes);
   void on_event(const SseEvent& ev);
   void read_usage(const boost::json::value* usage);
   void fail(unsigned status, std::string message);
 
-  SseParser parser_;
-  std::vector<SseEvent> events_;
-  std::string held_;  ///< bytes after the last complete event, not relayed yet
-  // Line scanner state (next_boundary).
-  std::size_t line_len_ = 0;
-  bool prev_cr_ = false;
-  bool blank_cr_ = false;  ///< the last byte was a CR ending a blank line (an LF belongs to it)
+  SseEventRelay relay_;
   // Raw Anthropic counters.
   std::int64_t input_ = 0;
   std::int64_t output_ = 0;

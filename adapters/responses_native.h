@@ -103,7 +103,7 @@ class ResponsesNativeStream final : public StreamTranslator {
   /// 16 MiB: a completed event repeats the whole Response (every output item).
   static constexpr std::size_t kMaxEventBytes = 16 * 1024 * 1024;
 
-  ResponsesNativeStream() : parser_(kMaxEventBytes) {}
+  ResponsesNativeStream() : relay_(kMaxEventBytes) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
@@ -120,17 +120,11 @@ class ResponsesNativeStream final : public StreamTranslator {
   std::int64_t next_sequence() const { return next_sequence_; }
 
  private:
-  std::size_t next_boundary(std::string_view bytes);
   void on_event(const SseEvent& ev);
   void on_failure(std::string_view data, bool failed_event);
   void fail(unsigned status, std::string message);
 
-  SseParser parser_;
-  std::vector<SseEvent> events_;
-  std::string held_;
-  std::size_t line_len_ = 0;
-  bool prev_cr_ = false;
-  bool blank_cr_ = false;
+  SseEventRelay relay_;
   std::optional<Usage> usage_;
   std::optional<TranslateError> error_;
   std::string final_response_;

@@ -162,6 +162,67 @@ void SseParser::on_line(std::string_view line, std::vector<SseEvent>& out) {
   // "retry" and unknown fields are ignored: a relay has no reconnection to schedule.
 }
 
+std::size_t SseEventRelay::next_boundary(std::string_view bytes) {
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const char c = bytes[i];
+    if (c == '\n' && prev_cr_) {
+      // The LF of a CRLF: the line already ended at the CR.
+      prev_cr_ = false;
+      if (blank_cr_) {
+        blank_cr_ = false;
+        return i + 1;  // the rest of a blank line whose CR ended the previous segment
+      }
+      continue;
+    }
+    prev_cr_ = false;
+    blank_cr_ = false;
+    if (c != '\n' && c != '\r') {
+      ++line_len_;
+      continue;
+    }
+    const bool blank = line_len_ == 0;
+    line_len_ = 0;
+    if (c == '\r') {
+      if (i + 1 < bytes.size() && bytes[i + 1] == '\n') {
+        ++i;  // CRLF together
+      } else {
+        prev_cr_ = true;
+        blank_cr_ = blank;
+      }
+    }
+    if (blank) {
+      return i + 1;  // a blank line ends an event
+    }
+  }
+  return std::string_view::npos;
+}
+
+bool SseEventRelay::relay_segment(std::string_view& bytes, std::string& out) {
+  const std::size_t boundary = next_boundary(bytes);
+  const std::string_view segment = bytes.substr(0, boundary);
+  bytes.remove_prefix(segment.size());
+  events_.clear();
+  const bool within_limit = parser_.feed(segment, events_);
+  if (boundary == std::string_view::npos) {
+    held_.append(segment);
+  } else {
+    out += held_;
+    out.append(segment);
+    held_.clear();
+  }
+  return within_limit;
+}
+
+void SseEventRelay::after_stop(std::string_view bytes, std::string& out) {
+  if (bytes.empty()) {
+    return;
+  }
+  if (blank_cr_ && bytes.front() == '\n') {
+    out += '\n';
+  }
+  blank_cr_ = prev_cr_ = false;
+}
+
 void append_sse(std::string& out, std::string_view data, std::string_view event) {
   out.reserve(out.size() + data.size() + event.size() + 16);
   if (!event.empty()) {

@@ -64,6 +64,70 @@ class SseParser {
   std::size_t event_bytes_ = 0;
 };
 
+/// Relays an event stream byte for byte, one whole event at a time: feed() appends the bytes up
+/// to the end of the last complete event (a blank line, CR, LF or CRLF, the CRLF's LF included
+/// even when it arrives in the next feed) and holds the rest, so that whatever the caller writes
+/// next never lands inside a half-sent event. Each event is parsed (SseParser, bounded by
+/// `max_event_bytes`) and handed to the caller's `on_event(const SseEvent&) -> bool`; returning
+/// false marks it terminal: nothing after it is relayed (only the LF of the CRLF that ended it,
+/// if still due). Not thread-safe; one per stream.
+class SseEventRelay {
+ public:
+  explicit SseEventRelay(std::size_t max_event_bytes) : parser_(max_event_bytes) {}
+
+  /// Relays `bytes` into `out` as said above. Returns false (once; the relay is then stopped)
+  /// when an event grew past the limit: the events completed before it were still handed over
+  /// and relayed. Once stopped (terminal event, overflow or stop()), a feed relays at most the
+  /// trailing LF of a CRLF and returns true.
+  template <class OnEvent>
+  bool feed(std::string_view bytes, std::string& out, OnEvent&& on_event) {
+    if (stopped_) {
+      after_stop(bytes, out);
+      return true;
+    }
+    while (!bytes.empty()) {
+      const bool within_limit = relay_segment(bytes, out);
+      for (const SseEvent& ev : events_) {
+        if (!on_event(ev)) {
+          stop();
+          after_stop(bytes, out);
+          return true;
+        }
+      }
+      if (!within_limit) {
+        stop();
+        return false;
+      }
+    }
+    return true;
+  }
+  /// Stops relaying: the bytes held are dropped and later feeds relay nothing more.
+  void stop() {
+    stopped_ = true;
+    held_.clear();
+  }
+  bool stopped() const { return stopped_; }
+
+ private:
+  /// Offset in `bytes` just past the first blank line it completes; npos when none. Tracks line
+  /// state across calls.
+  std::size_t next_boundary(std::string_view bytes);
+  /// Takes the segment of `bytes` up to the next event boundary (or all of it), parses it into
+  /// events_ and relays it with the bytes held before when it completes an event (else holds
+  /// it). Returns false when the parser went past its limit.
+  bool relay_segment(std::string_view& bytes, std::string& out);
+  /// After the stop, only the LF of the CRLF that ended the last event belongs.
+  void after_stop(std::string_view bytes, std::string& out);
+
+  SseParser parser_;
+  std::vector<SseEvent> events_;
+  std::string held_;  ///< bytes after the last complete event, not relayed yet
+  std::size_t line_len_ = 0;
+  bool prev_cr_ = false;
+  bool blank_cr_ = false;  ///< the last byte was a CR ending a blank line (an LF belongs to it)
+  bool stopped_ = false;
+};
+
 /// Serializes one event in the canonical form OpenAI uses: `data: <data>\n\n` (plus `event:`
 /// when named). Multi-line data becomes several `data:` lines.
 void append_sse(std::string& out, std::string_view data, std::string_view event = {});
