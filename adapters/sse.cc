@@ -203,6 +203,10 @@ bool SseEventRelay::relay_segment(std::string_view& bytes, std::string& out) {
   bytes.remove_prefix(segment.size());
   events_.clear();
   const bool within_limit = parser_.feed(segment, events_);
+  if (!within_limit) {
+    held_.clear();  // an event over the limit never goes out, whole or in part
+    return false;
+  }
   if (boundary == std::string_view::npos) {
     held_.append(segment);
   } else {

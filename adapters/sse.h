@@ -114,7 +114,7 @@ class SseEventRelay {
   std::size_t next_boundary(std::string_view bytes);
   /// Takes the segment of `bytes` up to the next event boundary (or all of it), parses it into
   /// events_ and relays it with the bytes held before when it completes an event (else holds
-  /// it). Returns false when the parser went past its limit.
+  /// it). Returns false when the parser went past its limit (then nothing of it is relayed).
   bool relay_segment(std::string_view& bytes, std::string& out);
   /// After the stop, only the LF of the CRLF that ended the last event belongs.
   void after_stop(std::string_view bytes, std::string& out);

@@ -335,3 +335,59 @@ TEST(AppendSseTest, RoundTripsThroughParser) {
 
 }  // namespace
 }  // namespace sb::adapters
+
+namespace sb::adapters {
+namespace {
+
+// ---- the whole-event relay behind the native streams ----
+
+std::string relay_all(SseEventRelay& relay, std::string_view bytes, std::size_t piece,
+                      std::vector<std::string>& names, std::string_view terminal = {}) {
+  std::string out;
+  for (std::size_t at = 0; at < bytes.size(); at += piece) {
+    relay.feed(bytes.substr(at, piece), out, [&](const SseEvent& ev) {
+      names.emplace_back(ev.event);
+      return ev.event != terminal || terminal.empty();
+    });
+  }
+  return out;
+}
+
+TEST(SseEventRelayTest, OnlyWholeEventsGoOutWhereverTheBytesSplit) {
+  const std::string stream = "event: a\r\ndata: 1\r\n\r\nevent: b\ndata: 2\n\nevent: c\ndata: 3";
+  for (std::size_t piece = 1; piece <= stream.size(); ++piece) {
+    SseEventRelay relay(1024);
+    std::vector<std::string> names;
+    const std::string out = relay_all(relay, stream, piece, names);
+    EXPECT_EQ(out, "event: a\r\ndata: 1\r\n\r\nevent: b\ndata: 2\n\n") << piece;
+    EXPECT_EQ(names, (std::vector<std::string>{"a", "b"})) << piece;
+  }
+}
+
+TEST(SseEventRelayTest, NothingFollowsATerminalEventButTheLfOfItsCrlf) {
+  const std::string stream = "event: stop\r\ndata: {}\r\n\r\nevent: late\r\ndata: x\r\n\r\n";
+  for (std::size_t piece = 1; piece <= stream.size(); ++piece) {
+    SseEventRelay relay(1024);
+    std::vector<std::string> names;
+    const std::string out = relay_all(relay, stream, piece, names, "stop");
+    EXPECT_EQ(out, "event: stop\r\ndata: {}\r\n\r\n") << piece;
+    EXPECT_EQ(names, (std::vector<std::string>{"stop"})) << piece;
+    EXPECT_TRUE(relay.stopped());
+  }
+}
+
+TEST(SseEventRelayTest, AnEventOverTheLimitStopsTheRelay) {
+  SseEventRelay relay(16);
+  std::string out;
+  const auto keep = [](const SseEvent&) { return true; };
+  EXPECT_TRUE(relay.feed("data: ok\n\n", out, keep));
+  EXPECT_FALSE(relay.feed("data: " + std::string(64, 'x') + "\n\n", out, keep));
+  EXPECT_EQ(out, "data: ok\n\n");
+  EXPECT_TRUE(relay.stopped());
+  std::string later;
+  relay.feed("data: more\n\n", later, keep);
+  EXPECT_TRUE(later.empty());
+}
+
+}  // namespace
+}  // namespace sb::adapters
