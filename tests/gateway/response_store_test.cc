@@ -104,8 +104,10 @@ class MemoryResponseStoreTest : public ::testing::Test {
   const ResponseStoreCounters& counters() const { return store_->counters(); }
 
   std::atomic<std::int64_t> now_ms_{1'000'000};
-  Loop home_;    // the store's thread
+  // The caller's loop outlives the store's: the store's thread may still be letting go of the
+  // caller's executor when the caller has its result (the gateway keeps its workers for good).
   Loop caller_;  // a data-plane worker
+  Loop home_;    // the store's thread
   config::ResponsesSettings settings_;
   std::unique_ptr<MemoryResponseStore> store_;
 };
@@ -400,8 +402,8 @@ class RedisResponseStoreTest : public ::testing::Test {
   testing::RedisServer redis_;
   config::StateSettings state_;
   config::ResponsesSettings settings_;
+  Loop caller_;  // outlives home_ (see MemoryResponseStoreTest)
   Loop home_;
-  Loop caller_;
   std::unique_ptr<RedisResponseStore> store_;
 };
 

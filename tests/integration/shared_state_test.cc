@@ -447,7 +447,12 @@ TEST_F(SharedStateTest, PasswordsAclUsersAndTlsAreCheckedAtStartWithClearErrors)
   RedisServer secured(RedisServer::Options{.requirepass = "right-password"});
   {
     GatewayProcess gw(
-        config("budget: {daily_usd: 5}", "  password: wrong-password\n", secured.port()));
+        config("budget: {daily_usd: 5}",
+               // Timeouts a loaded machine (sanitizers, two test jobs) cannot miss: the check
+               // must meet Redis's answer, not time out before it and start on a store it
+               // thinks unreachable.
+               "  password: wrong-password\n  command_timeout: 3s\n  connect_timeout: 3s\n",
+               secured.port()));
     EXPECT_FALSE(gw.started());
     EXPECT_NE(gw.stderr_text().find("WRONGPASS"), std::string::npos) << gw.stderr_text();
     EXPECT_EQ(gw.stderr_text().find("wrong-password"), std::string::npos)
@@ -461,7 +466,9 @@ TEST_F(SharedStateTest, PasswordsAclUsersAndTlsAreCheckedAtStartWithClearErrors)
   RedisServer acl(RedisServer::Options{.acl_user = "switchboard", .acl_password = "acl-pass"});
   {
     GatewayProcess wrong(config("budget: {daily_usd: 5}",
-                                "  username: switchboard\n  password: not-it\n", acl.port()));
+                                "  username: switchboard\n  password: not-it\n"
+                                "  command_timeout: 3s\n  connect_timeout: 3s\n",
+                                acl.port()));
     EXPECT_FALSE(wrong.started());
     EXPECT_NE(wrong.stderr_text().find("WRONGPASS"), std::string::npos) << wrong.stderr_text();
     GatewayProcess right(config("budget: {daily_usd: 5}",
