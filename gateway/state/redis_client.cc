@@ -210,8 +210,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (state == State::backoff) {
       const Clock::time_point now = Clock::now();
       if (now < retry_at) {
-        co_return failure(Error::connect, "not connected; next attempt in " + ms(retry_at - now) +
-                                              " (last error: " + last_failure.message + ")");
+        // Wrong credentials or a certificate that does not verify stay what they are while the
+        // client waits to try again: a caller (the start-up check) must not take them for a
+        // server that is merely down.
+        const Error kind = last_failure.error == Error::auth || last_failure.error == Error::tls
+                               ? last_failure.error
+                               : Error::connect;
+        co_return failure(kind, "not connected; next attempt in " + ms(retry_at - now) +
+                                    " (last error: " + last_failure.message + ")");
       }
     }
     if (state == State::idle || state == State::backoff) {
