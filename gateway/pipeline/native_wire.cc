@@ -33,15 +33,19 @@ std::uint64_t chat_output_limit(const boost::json::object& chat) {
   return 0;
 }
 
+// The most output a native request may ask of backend `b`: the pipeline's limit, within the
+// backend's declared one; 0 when neither says.
+std::uint64_t output_cap(const BackendRuntime& b, const boost::json::object& chat) {
+  const std::uint64_t declared = b.spec->max_output_tokens_declared ? b.spec->max_output_tokens : 0;
+  const std::uint64_t limit = chat_output_limit(chat);
+  return limit != 0 && (declared == 0 || limit < declared) ? limit : declared;
+}
+
 }  // namespace
 
 bool AnthropicNativeWire::request(const boost::json::object& chat, std::string_view,
                                   upstream::Request& up, adapters::TranslateError& error) {
-  std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
-  if (const std::uint64_t limit = chat_output_limit(chat);
-      limit != 0 && (cap == 0 || limit < cap)) {
-    cap = limit;
-  }
+  const std::uint64_t cap = output_cap(b_, chat);
   std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_native_request(
       client_body_, b_.spec->model, cap, b_.translator_spec, version_, beta_, error, query_);
   if (!ureq) {
@@ -95,12 +99,7 @@ WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content
 
 bool ResponsesNativeWire::request(const boost::json::object& chat, std::string_view,
                                   upstream::Request& up, adapters::TranslateError& error) {
-  // The same limit as the faithful Anthropic lane: the pipeline's (budget cap, declared limit).
-  std::uint64_t cap = b_.spec->max_output_tokens_declared ? b_.spec->max_output_tokens : 0;
-  if (const std::uint64_t limit = chat_output_limit(chat);
-      limit != 0 && (cap == 0 || limit < cap)) {
-    cap = limit;
-  }
+  const std::uint64_t cap = output_cap(b_, chat);
   std::optional<adapters::UpstreamRequest> ureq = adapters::responses_native_request(
       client_body_, b_.spec->model, cap, b_.endpoint.base_path, b_.azure, error);
   if (!ureq) {

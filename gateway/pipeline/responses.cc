@@ -186,8 +186,8 @@ std::optional<std::string> ResponsesSide::answer(std::string body, std::string_v
                                                  std::string& error, std::int64_t cache_write) {
   std::optional<std::string> r =
       adapters::chat_to_response(body, meta_, output_messages_, error, cache_write);
-  if (r) {
-    response_ = *r;
+  if (r && turn_.store && ctx_.worker.responses != nullptr) {
+    response_ = *r;  // kept for the store only when it will be stored
   }
   return r;
 }
