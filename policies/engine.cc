@@ -47,6 +47,20 @@ std::string_view to_string(Outcome o) {
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
+std::string_view to_string(TierSource s) {
+  switch (s) {
+    case TierSource::default_tier:
+      return "default";
+    case TierSource::header:
+      return "header";
+    case TierSource::alias:
+      return "alias";
+    case TierSource::inferred:
+      return "infer";
+  }
+  return "unknown";
+}
+
 namespace engine_detail {
 
 std::atomic<std::uint64_t> g_invariant_violations{0};

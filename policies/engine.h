@@ -47,6 +47,12 @@ struct RequestFacts {
   std::string_view reasoning_effort;  ///< empty when absent
   /// Allow-listed request headers (names lower-case), for when.headers.
   std::span<const std::pair<std::string_view, std::string_view>> headers;
+  /// When set, decide() takes these entity counts as what the detectors found instead of
+  /// scanning `texts` (replay of a recorded decision). Entity indexes are this engine's
+  /// detector's (Detector::entity_names()); an index out of range or a count of 0 is ignored.
+  /// The detection's level is the highest Detector::level_of over the counted entities (-1 when
+  /// none). Must outlive decide().
+  const std::vector<EntityCount>* detected = nullptr;
 };
 
 enum class Outcome {
@@ -58,6 +64,11 @@ enum class Outcome {
   unknown_model,  ///< 404: the requested model is not a configured alias
 };
 std::string_view to_string(Outcome o);
+
+/// Where a Decision's tier came from (Decision::tier_source).
+enum class TierSource : std::uint8_t { default_tier, header, alias, inferred };
+/// "default", "header", "alias" or "infer" (the audit trail writes "infer[N]" with tier_rule).
+std::string_view to_string(TierSource s);
 
 /// Why a backend was left out.
 struct Exclusion {
@@ -85,6 +96,15 @@ struct Decision {
   Nanos estimated_cost = 0;            ///< for backends.front(); 0 when none
   std::uint64_t estimated_tokens = 0;  ///< prompt estimate + expected output
   std::string message;  ///< for non-route outcomes: the client-facing reason (never values)
+
+  // Why facts, filled by every decide() that got past the tenant, model and header checks
+  // (indexes only: the audit trail records them, replay compares them). Their defaults otherwise.
+  int floor_level = 0;         ///< the tenant's floor (index into sensitivity.levels)
+  int header_level = -1;       ///< from x-data-classification; -1 when absent
+  int unscannable_level = -1;  ///< the level unscannable content took; -1 when none counted
+  unsigned unscannable = 0;    ///< the unscannable kinds present that the config counts
+  TierSource tier_source = TierSource::default_tier;
+  int tier_rule = -1;  ///< the tiers.infer index when tier_source is inferred; else -1
 
   // Explain details, filled only when decide(..., explain = true).
   std::string sensitivity_why;  ///< e.g. "detected confidential (email x2); tenant floor internal"

@@ -152,6 +152,28 @@ bool headers_hold(const CompiledRule& r, const Context& ctx, std::string* why) {
   return true;
 }
 
+/// A recorded detection (RequestFacts::detected) as if the detectors had found it: the enabled
+/// entities of this detector with a count, highest level first (then by name), as
+/// Detector::scan orders them.
+void take_detected(const Detector& detector, const std::vector<EntityCount>& counts,
+                   Detection& out) {
+  const std::size_t known = detector.entity_names().size();
+  for (const EntityCount& e : counts) {
+    // An entity this detector has switched off (level -1) is not found by scan() either.
+    if (e.entity < known && e.count > 0 && detector.level_of(e.entity) >= 0) {
+      out.entities.push_back(e);
+      out.level = std::max(out.level, detector.level_of(e.entity));
+    }
+  }
+  std::sort(
+      out.entities.begin(), out.entities.end(), [&](const EntityCount& x, const EntityCount& y) {
+        const int lx = detector.level_of(x.entity);
+        const int ly = detector.level_of(y.entity);
+        return lx != ly ? lx > ly
+                        : detector.entity_names()[x.entity] < detector.entity_names()[y.entity];
+      });
+}
+
 }  // namespace
 
 bool Engine::Impl::resolve(const RequestFacts& facts, Classified& in, Decision& d) const {
@@ -196,7 +218,9 @@ void Engine::Impl::classify(const Detector& detector, const RequestFacts& facts,
                             Decision& d) const {
   const config::Config& c = *config;
   // Sensitivity: the highest of what was found, the tenant's floor and the client's label.
-  if (!facts.texts.empty()) {
+  if (facts.detected != nullptr) {
+    take_detected(detector, *facts.detected, d.detection);
+  } else if (!facts.texts.empty()) {
     d.detection = detector.scan(facts.texts);
   }
   // Content the detectors cannot read takes the configured level (the highest by default).
@@ -207,18 +231,26 @@ void Engine::Impl::classify(const Detector& detector, const RequestFacts& facts,
                              : static_cast<int>(c.sensitivity.levels.names.size()) - 1;
   d.sensitivity =
       std::max({d.detection.level, in.tenant->floor, in.header_level, in.unscannable_level, 0});
+  d.floor_level = in.tenant->floor;
+  d.header_level = in.header_level;
+  d.unscannable_level = in.unscannable_level;
+  d.unscannable = in.unscannable;
 
   // Tier: header, else alias, else the first inference rule that matches, else the default.
   if (in.header_tier >= 0) {
     d.tier = in.header_tier;
+    d.tier_source = TierSource::header;
   } else if (in.alias->tier >= 0) {
     d.tier = in.alias->tier;
+    d.tier_source = TierSource::alias;
   } else {
     d.tier = c.tiers.default_tier;
     for (std::size_t i = 0; i < c.tiers.infer.size(); ++i) {
       if (features_hold(c.tiers.infer[i].when, facts, nullptr)) {
         d.tier = c.tiers.infer[i].tier;
+        d.tier_source = TierSource::inferred;
         in.inferred_by = static_cast<int>(i);
+        d.tier_rule = in.inferred_by;
         break;
       }
     }

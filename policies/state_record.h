@@ -1,0 +1,94 @@
+#pragma once
+// The live state a decision read, written down (StateRecorder) and played back (RecordedState).
+//
+// The audit trail records exactly what Engine::decide() read from the live state, so that replay
+// can decide the same request again under another config without the state of the past. Both are
+// per decision and single-threaded: build one per decide() (or clear() and reuse it); no heap for
+// up to 16 distinct reads.
+//
+// Pure: no gateway includes.
+
+#include <cstdint>
+#include <span>
+
+#include <boost/container/small_vector.hpp>
+
+#include "policies/config.h"
+#include "policies/state.h"
+
+namespace sb::policies {
+
+/// One distinct fact read from a StateView.
+struct StateRead {
+  enum class Kind : std::uint8_t { in_flight, rpm, tpm, budget, exhausted };
+  Kind kind = Kind::in_flight;
+  /// The backend index (in_flight, rpm, tpm); static_cast<std::size_t>(config::BudgetPeriod)
+  /// (budget); 0 (exhausted).
+  std::size_t index = 0;
+  /// What was read: in_flight as a double (exact below 2^53), exhausted as 0 or 1.
+  double value = 0;
+};
+
+/// Wraps a live StateView: forwards every call and writes down each distinct (kind, index) read
+/// with the value it first returned. The tenant of budget reads is not recorded (one decision is
+/// for one tenant). `live` must outlive the recorder.
+class StateRecorder final : public StateView {
+ public:
+  using Read = StateRead;
+  explicit StateRecorder(const StateView& live) : live_(live) {}
+
+  std::int64_t backend_in_flight(std::size_t backend) const override;
+  double backend_rpm(std::size_t backend) const override;
+  double backend_tpm(std::size_t backend) const override;
+  double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
+  bool budget_exhausted(std::size_t tenant) const override;
+
+  /// Every distinct read so far, in the order first made.
+  std::span<const Read> reads() const { return {reads_.data(), reads_.size()}; }
+  /// Forgets the reads (for the next decision).
+  void clear() { reads_.clear(); }
+
+ private:
+  void note(Read::Kind kind, std::size_t index, double value) const;
+
+  const StateView& live_;
+  mutable boost::container::small_vector<Read, 16> reads_;
+};
+
+/// A StateView that answers from recorded facts (replay). A read of a fact that was not recorded
+/// answers 0 (false for exhausted) and is counted, so a caller can say which decisions read facts
+/// the recorded decision did not. Setting a fact twice keeps the last value.
+class RecordedState final : public StateView {
+ public:
+  using Read = StateRead;
+
+  void set_in_flight(std::size_t backend, std::int64_t n);
+  void set_rpm(std::size_t backend, double rpm);
+  void set_tpm(std::size_t backend, double tpm);
+  void set_budget(config::BudgetPeriod period, double fraction);
+  void set_exhausted(bool exhausted);
+  /// Sets one fact as StateRecorder wrote it down.
+  void set(const Read& read);
+
+  std::int64_t backend_in_flight(std::size_t backend) const override;
+  double backend_rpm(std::size_t backend) const override;
+  double backend_tpm(std::size_t backend) const override;
+  double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
+  bool budget_exhausted(std::size_t tenant) const override;
+
+  /// Reads answered without a recorded fact since construction or clear().
+  std::uint64_t unknown_reads() const { return unknown_; }
+  /// Forgets the facts and the count.
+  void clear() {
+    facts_.clear();
+    unknown_ = 0;
+  }
+
+ private:
+  double get(Read::Kind kind, std::size_t index) const;
+
+  boost::container::small_vector<Read, 16> facts_;
+  mutable std::uint64_t unknown_ = 0;
+};
+
+}  // namespace sb::policies
