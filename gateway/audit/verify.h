@@ -85,5 +85,8 @@ std::string to_json(const VerifyReport& report);
 /// `verify`. Prints the report on `out`, usage errors on `err`. Returns 0 when clean, 1 on a
 /// violation or a chain break, 2 on a usage error (or an unreadable key file or trail).
 int run_verify_command(const std::vector<std::string>& args, std::FILE* out, std::FILE* err);
+/// `switchboard audit SUBCOMMAND ...`: `args` are the arguments after `audit`. Only `verify` for
+/// now; anything else is a usage error (2).
+int run_audit_command(const std::vector<std::string>& args, std::FILE* out, std::FILE* err);
 
 }  // namespace sb::gateway::audit

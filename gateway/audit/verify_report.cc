@@ -197,4 +197,12 @@ int run_verify_command(const std::vector<std::string>& args, std::FILE* out, std
   return report.clean() ? 0 : 1;
 }
 
+int run_audit_command(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
+  if (!args.empty() && args.front() == "verify") {
+    return run_verify_command({args.begin() + 1, args.end()}, out, err);
+  }
+  std::fprintf(err, "usage: switchboard audit verify --trail DIR --key FILE [--json]\n");
+  return 2;
+}
+
 }  // namespace sb::gateway::audit
