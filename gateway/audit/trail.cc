@@ -299,9 +299,7 @@ std::string Trail::dropped_body(std::uint64_t count) {
 void Trail::seal_line(std::string_view body) {
   if (!pending_.empty() && file_bytes_ + pending_.size() >= settings_.rotate_size) {
     // The current file is full: what is sealed goes to it, the rest to a new file.
-    if (write_pending()) {
-      maybe_rotate();
-    }
+    write_pending();
   }
   seal(key_, body, chain_, pending_);
 }
@@ -314,11 +312,7 @@ void Trail::flush() {
     std::lock_guard lock(mutex_);
     configs.swap(config_lines_);
   }
-  if (pending_.empty()) {
-    maybe_rotate();
-  } else {
-    write_pending();  // a retry after a write error
-  }
+  write_pending();  // a retry after a write error
   for (const std::string& c : configs) {
     seal_line(c);
   }
@@ -349,6 +343,7 @@ bool Trail::write_pending() {
   if (pending_.empty()) {
     return true;
   }
+  maybe_rotate();  // files are started when there is something to write in them
   if (fd_ < 0 && !start_file()) {
     counters_.write_errors.fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -365,6 +360,7 @@ bool Trail::write_pending() {
     const std::size_t written_lines =
         static_cast<std::size_t>(std::count(pending_.begin(), pending_.begin() + n, '\n'));
     counters_.lines.fetch_add(written_lines, std::memory_order_relaxed);
+    mid_line_ = pending_[static_cast<std::size_t>(n) - 1] != '\n';
     pending_.erase(0, static_cast<std::size_t>(n));
   }
   const bool ok = pending_.empty() && (!settings_.fsync || ::fdatasync(fd_) == 0);
@@ -387,6 +383,9 @@ bool Trail::write_pending() {
 }
 
 void Trail::maybe_rotate() {
+  if (mid_line_) {
+    return;  // the rest of a partly written line belongs to this file
+  }
   const bool full = file_bytes_ >= settings_.rotate_size;
   const bool old = now_ms() - file_opened_ms_ >= settings_.rotate_age.count();
   if ((full || old) && file_bytes_ > 0 && !start_file()) {

@@ -113,6 +113,7 @@ class Trail {
   std::int64_t file_opened_ms_ = 0;
   std::string pending_;  // sealed, not yet written
   bool failing_ = false;
+  bool mid_line_ = false;  // a write stopped inside a line
   std::thread writer_;
 };
 

@@ -123,7 +123,7 @@ admin:
   token_file: admin.token
 state:
   store: redis
-  url: "redis://user:sk-secret-in-url@127.0.0.1:6379/0"
+  url: "rediss://user:sk-secret-in-url@127.0.0.1:6379/0"
   password_file: redis.pass
   tls: {ca_file: ca.pem}
 audit: {path: trail, key_file: audit.key}
@@ -136,11 +136,13 @@ backends:
     tls: {ca_file: ca.pem}
   cloud:
     provider: openai
+    base_url: "https://api.openai.com/v1"
     api_key_file: openai.key
     model: gpt-4o
     clearance: internal
   inline:
     provider: anthropic
+    base_url: "https://api.anthropic.com/v1"
     api_key: "sk-secret-inline-0123456789"
     model: claude
 tenants:
@@ -155,7 +157,7 @@ tenants:
   EXPECT_EQ(snap.find("_file"), std::string::npos) << snap;
   EXPECT_EQ(snap.find("7d8828bb"), std::string::npos) << snap;
   EXPECT_EQ(snap.find("audit"), std::string::npos) << snap;
-  EXPECT_NE(snap.find("redis://user:REDACTED@127.0.0.1:6379/0"), std::string::npos) << snap;
+  EXPECT_NE(snap.find("rediss://user:REDACTED@127.0.0.1:6379/0"), std::string::npos) << snap;
   // From another directory, where none of the files exist.
   const config::LoadResult loaded = config::load_string(snap, "snapshot", lenient_env);
   ASSERT_TRUE(loaded.ok()) << ::testing::PrintToString(messages(loaded)) << "\n" << snap;

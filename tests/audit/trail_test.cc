@@ -161,9 +161,9 @@ TEST_F(TrailTest, RotationKeepsTheChainAcrossFiles) {
     ASSERT_FALSE(lines.empty()) << files[i];
     total += lines.size();
     // File numbers count up by one; each file stays near the size bound.
-    EXPECT_NE(files[i].find("-" + std::string(5, '0') + std::to_string(i + 1) + ".jsonl"),
-              std::string::npos)
-        << files[i];
+    char suffix[32];
+    std::snprintf(suffix, sizeof suffix, "-%06zu.jsonl", i + 1);
+    EXPECT_TRUE(files[i].ends_with(suffix)) << files[i];
     EXPECT_LT(read_all(dir_ + "/" + files[i]).size(), 1024u + 2 * lines[0].size());
   }
   EXPECT_EQ(total, 61u);

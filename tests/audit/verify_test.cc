@@ -170,9 +170,9 @@ TEST_F(VerifyTest, CleanMultiDayTrailCountsPerLevelBackendAndDay) {
   EXPECT_EQ(j.at("chain").at("ok").as_bool(), true);
   const auto& jl = j.at("levels").at("restricted").at("backends").at("local");
   EXPECT_EQ(jl.at("hosting").as_string(), "self-hosted");
-  EXPECT_EQ(jl.at("per_day").at("2026-11-30").as_uint64(), 1u);
-  EXPECT_EQ(jl.at("per_day").at("2026-12-01").as_uint64(), 1u);
-  EXPECT_EQ(j.at("outcomes").at("forbidden").as_uint64(), 1u);
+  EXPECT_EQ(jl.at("per_day").at("2026-11-30").to_number<std::uint64_t>(), 1u);
+  EXPECT_EQ(jl.at("per_day").at("2026-12-01").to_number<std::uint64_t>(), 1u);
+  EXPECT_EQ(j.at("outcomes").at("forbidden").to_number<std::uint64_t>(), 1u);
   EXPECT_TRUE(j.at("violations").as_array().empty());
 }
 
@@ -187,7 +187,7 @@ TEST_F(VerifyTest, WrongKeyMakesEveryLineABadMacFirstOneReported) {
   EXPECT_EQ(r.breaks, 3u);
   const boost::json::value j = boost::json::parse(to_json(r));
   EXPECT_EQ(j.at("chain").at("first_break").at("kind").as_string(), "bad mac");
-  EXPECT_EQ(j.at("chain").at("first_break").at("at").at("line").as_uint64(), 1u);
+  EXPECT_EQ(j.at("chain").at("first_break").at("at").at("line").to_number<std::uint64_t>(), 1u);
 }
 
 TEST_F(VerifyTest, CommandExitCodes) {
