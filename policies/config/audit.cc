@@ -26,7 +26,7 @@ void ConfigBuilder::read_audit(const Located& section) {
       {"rotate", &rotate},        {"flush_interval", &flush},
       {"queue", &queue},          {"fsync", &fsync},
   };
-  if (!read_kept(section, keys)) {
+  if (!read_kept(section, keys) || !path || !key_file) {
     return;
   }
   if (std::optional<std::string> p = r_.non_empty_string(*path)) {
