@@ -154,6 +154,19 @@ struct ResponsesSettings {
   std::uint64_t max_entry_bytes = 8ull << 20;  ///< one entry; larger ones are not stored
 };
 
+/// `audit:`: the tamper-evident audit trail (see gateway/audit/trail.h). Absent = no trail.
+struct AuditSettings {
+  std::string path;      ///< the trail's directory, resolved; empty = no trail
+  std::string key_file;  ///< resolved path of the HMAC key file
+  SecretString key;      ///< the HMAC key (>= 32 bytes), kept out of core dumps
+  std::uint64_t rotate_size = 64ull << 20;  ///< a new file once the current one reaches this
+  Duration rotate_age{24LL * 3600 * 1000};  ///< ... or is this old
+  Duration flush_interval{50};              ///< the writer's batch period (the crash window)
+  std::uint64_t queue = 65536;              ///< lines waiting for the writer; beyond: dropped
+  bool fsync = true;                        ///< fdatasync after every batch
+  bool enabled() const { return !path.empty(); }
+};
+
 enum class Provider {
   vllm,
   llamacpp,
@@ -527,10 +540,12 @@ using KeyPositions = std::map<std::string, std::pair<int, int>, std::less<>>;
 
 struct Config {
   std::string source;  ///< file the config came from
+  std::string text;    ///< the YAML text it was loaded from, as read
   ServerSettings server;
   AdminSettings admin;
   StateSettings state;
   ResponsesSettings responses;
+  AuditSettings audit;
   std::vector<Backend> backends;   ///< in file order
   std::vector<ModelAlias> models;  ///< in file order
 

@@ -401,6 +401,14 @@ std::optional<std::string> YamlReader::one_of(const Located& v, std::string_view
   return s;
 }
 
+std::string YamlReader::resolve(std::string_view p) const {
+  std::filesystem::path path(p);
+  if (path.is_relative() && !base_dir_.empty()) {
+    path = std::filesystem::path(base_dir_) / path;
+  }
+  return path.string();
+}
+
 std::optional<std::string> YamlReader::readable_file(const Located& v) {
   std::optional<std::string> s = non_empty_string(v);
   if (!s) {

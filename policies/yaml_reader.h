@@ -147,6 +147,8 @@ class YamlReader {
   /// Relative file paths in the config are taken relative to `dir` (empty: the working
   /// directory).
   void set_base_dir(std::string dir) { base_dir_ = std::move(dir); }
+  /// `path` resolved as file paths in the config are (against the base directory when relative).
+  std::string resolve(std::string_view path) const;
 
   /// A scalar's substituted text, for values with a grammar of their own; `expected_message`
   /// is reported when the node is not a scalar.

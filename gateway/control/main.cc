@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/audit/verify.h"
 #include "gateway/control/server.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/metrics.h"
@@ -76,6 +77,8 @@ Usage:
                                     nothing is sent anywhere
   switchboard hash-key [KEY]        Print the sha256:... form of an API key for tenants.api_keys
                                     (reads the key from stdin when not given)
+  switchboard audit verify --trail DIR --key FILE [--json]
+                                    Check an audit trail's chain and clearance; print the report
   switchboard --config FILE         Same as 'run'
   switchboard --version
   switchboard --help
@@ -191,6 +194,9 @@ std::shared_ptr<const sb::gateway::Snapshot> load(const std::string& path,
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "audit") {
+    return sb::gateway::audit::run_audit_command({argv + 2, argv + argc}, stdout, stderr);
+  }
   const Args args = parse_args(argc, argv);
   if (!args.error.empty()) {
     std::fprintf(stderr, "switchboard: %s\n\n%s", args.error.c_str(), kUsage);

@@ -1,4 +1,5 @@
 #include "gateway/control/server.h"
+#include "gateway/audit/trail.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -232,6 +233,7 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
     buffered_body_gauge_->set(static_cast<std::int64_t>(body_budget_.held()));
     data_connections_gauge_->set(data_connections_.open.load(std::memory_order_relaxed));
     refresh_response_store();
+    refresh_audit();
   });
   data_connections_.rejected =
       &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "max_connections"}});
@@ -309,6 +311,7 @@ bool Server::reload_unguarded() {
   for (const std::string& notice : b.notices) {
     log::warn(notice);
   }
+  record_reload_in_audit(*old, *snap);
   {
     std::lock_guard lock(current_mutex_);
     current_ = snap;
@@ -389,10 +392,14 @@ int Server::run() {
   upstream::PoolSettings pool_settings;
   responses_ = make_response_store(cfg);  // `responses:` changes take effect at the next start
   export_response_store();
+  if (!open_audit(*snap)) {
+    return 1;
+  }
   for (unsigned i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, *access_log_, internal_errors_, pool_settings));
     workers_.back()->snapshot = snap;
     workers_.back()->responses = responses_.get();
+    workers_.back()->audit = audit_.get();
   }
 
   std::string error;
@@ -565,6 +572,11 @@ int Server::run() {
   // Suspended sessions may wait on the response store too: it is kept with them.
   static auto* const kept_responses = new std::vector<std::unique_ptr<ResponseStore>>();
   kept_responses->push_back(std::move(responses_));
+  if (audit_ != nullptr) {
+    audit_->stop();  // every worker has stopped: what they submitted is written
+    static auto* const kept_audit = new std::vector<std::unique_ptr<audit::Trail>>();
+    kept_audit->push_back(std::move(audit_));
+  }
   log::info("stopped");
   return 0;
 }
@@ -599,6 +611,53 @@ void Server::refresh_response_store() const {
   const ResponseStoreCounters& c = responses_->counters();
   store_entries_->set(c.entries.load(std::memory_order_relaxed));
   store_bytes_->set(c.bytes.load(std::memory_order_relaxed));
+}
+
+// `audit:` opens the trail before anything is served; a trail that cannot be opened (directory,
+// key, a last line the key does not verify) fails the start.
+bool Server::open_audit(const Snapshot& snap) {
+  const config::AuditSettings& settings = snap.config().audit;
+  if (!settings.enabled()) {
+    return true;
+  }
+  std::string error;
+  audit_ = audit::Trail::open(settings, error);
+  if (audit_ == nullptr) {
+    log::error("startup failed", {{"error", "audit: " + error}});
+    return false;
+  }
+  audit_->record_config(snap.config_snapshot(), snap.config_hash(), "start");
+  const audit::TrailCounters& c = audit_->counters();
+  audit_counters_ = {{&registry_->counter(stats::kAuditLinesTotal, {}), &c.lines},
+                     {&registry_->counter(stats::kAuditDroppedTotal, {}), &c.dropped},
+                     {&registry_->counter(stats::kAuditWriteErrorsTotal, {}), &c.write_errors}};
+  log::info("audit trail open", {{"path", settings.path}, {"config", snap.config_hash()}});
+  return true;
+}
+
+// Off the request path: the trail counts in its own atomics; a scrape copies them.
+void Server::refresh_audit() const {
+  for (const auto& [counter, value] : audit_counters_) {
+    const std::uint64_t now = value->load(std::memory_order_relaxed);
+    if (now > counter->value()) {
+      counter->inc(now - counter->value());
+    }
+  }
+}
+
+// Before the workers take the new snapshot, so its `config` line precedes every line under it.
+// The trail itself stays as started: `audit:` changes take effect at the next start.
+void Server::record_reload_in_audit(const Snapshot& old, const Snapshot& snap) {
+  const config::AuditSettings& a = old.config().audit;
+  const config::AuditSettings& b = snap.config().audit;
+  if (a.path != b.path || a.key_file != b.key_file || a.key != b.key ||
+      a.rotate_size != b.rotate_size || a.rotate_age != b.rotate_age ||
+      a.flush_interval != b.flush_interval || a.queue != b.queue || a.fsync != b.fsync) {
+    log::warn("audit: settings changed; the running trail is kept until a restart");
+  }
+  if (audit_ != nullptr) {
+    audit_->record_config(snap.config_snapshot(), snap.config_hash(), "reload");
+  }
 }
 
 }  // namespace sb::gateway

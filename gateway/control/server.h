@@ -28,6 +28,9 @@ struct Worker;
 class AccessLog;
 
 class ResponseStore;
+namespace audit {
+class Trail;
+}
 
 class Server {
  public:
@@ -90,6 +93,12 @@ class Server {
   metrics::Gauge* store_entries_ = nullptr;
   metrics::Gauge* store_bytes_ = nullptr;
   void export_response_store();
+  /// The audit trail (`audit:`), opened at start; outlives the workers that submit to it.
+  std::unique_ptr<audit::Trail> audit_;
+  std::vector<std::pair<metrics::Counter*, const std::atomic<std::uint64_t>*>> audit_counters_;
+  bool open_audit(const Snapshot& snap);
+  void refresh_audit() const;
+  void record_reload_in_audit(const Snapshot& old, const Snapshot& snap);
   void refresh_response_store() const;
   mutable std::mutex current_mutex_;  // control path only
   std::shared_ptr<const Snapshot> current_;

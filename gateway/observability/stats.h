@@ -102,6 +102,14 @@ inline constexpr metrics::Family kResponseStoreEventsTotal{
     "switchboard_response_store_events_total",
     "What the response store did, by event: stored, refused (too large), put_failed and "
     "unavailable (Redis), evicted (memory bounds), expired (ttl)."};
+// The audit trail's writer (audit/trail.h), refreshed at each scrape.
+inline constexpr metrics::Family kAuditLinesTotal{"switchboard_audit_lines_total",
+                                                  "Lines written to the audit trail."};
+inline constexpr metrics::Family kAuditDroppedTotal{
+    "switchboard_audit_dropped_total", "Audit lines lost because the writer's queue was full."};
+inline constexpr metrics::Family kAuditWriteErrorsTotal{
+    "switchboard_audit_write_errors_total",
+    "Failed writes to the audit trail (retried at the next flush)."};
 inline constexpr metrics::Family kOverloadRejectionsTotal{
     "switchboard_overload_rejections_total",
     "Requests and connections refused because a server-wide limit was reached, by limit."};

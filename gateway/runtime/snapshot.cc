@@ -1,6 +1,7 @@
-#include "gateway/runtime/snapshot.h"
+#include "gateway/audit/snapshot.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/stats.h"
+#include "gateway/runtime/snapshot.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/state/shared_store.h"
 #include "gateway/state/state_sync.h"
@@ -94,6 +95,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
   snap->registry_ = &reg;
   snap->config_ = std::make_shared<const config::Config>(std::move(cfg));
   const config::Config& c = *snap->config_;
+  snap->config_snapshot_ = audit::snapshot_text(c.text);
+  snap->config_hash_ = audit::snapshot_hash(snap->config_snapshot_);
 
   std::string error;
   std::shared_ptr<const config::Config> routing = routing_slice(c);

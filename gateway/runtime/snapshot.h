@@ -180,6 +180,11 @@ class Snapshot {
   /// Copies live state into the gauges read at scrape time (in-flight, budget remaining).
   void refresh_gauges() const;
 
+  /// The config as the audit trail records it (audit/snapshot.h: secrets redacted) and its
+  /// SHA-256 (lowercase hex), computed once at build.
+  const std::string& config_snapshot() const { return config_snapshot_; }
+  const std::string& config_hash() const { return config_hash_; }
+
   /// Unique per snapshot built in this process (for per-worker caches keyed by config).
   std::uint64_t generation() const { return generation_; }
 
@@ -208,6 +213,8 @@ class Snapshot {
   std::optional<std::size_t> anonymous_;
   GlobalStats stats_;
   std::string models_body_;
+  std::string config_snapshot_;
+  std::string config_hash_;
   std::uint64_t generation_ = 0;
 };
 

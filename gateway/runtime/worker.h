@@ -24,6 +24,9 @@ namespace sb::gateway {
 class AccessLog;
 class InternalErrors;
 class ResponseStore;
+namespace audit {
+class Trail;
+}
 
 /// Something a worker can ask to close when draining (an idle keep-alive connection).
 class Drainable {
@@ -56,6 +59,9 @@ struct Worker {
   /// Where Responses API conversations are kept (process-wide, owned by the composition root);
   /// nullptr when the gateway keeps none.
   ResponseStore* responses = nullptr;
+  /// The audit trail (process-wide, owned by the composition root); nullptr when `audit:` is not
+  /// configured. Trail::submit is lock-free and never blocks.
+  audit::Trail* audit = nullptr;
 
   /// A new request id: a per-process random prefix, the worker index and a counter.
   std::string next_request_id();

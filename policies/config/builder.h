@@ -162,6 +162,10 @@ class ConfigBuilder {
   void read_responses(const std::optional<Located>& section);
   void read_response_entry_bytes(const std::optional<Located>& v, bool max_bytes_given);
 
+  // audit.cc
+  void read_audit(const Located& section);
+  void read_audit_rotate(const Located& v, AuditSettings& a);
+
   // scales.cc: sensitivity levels and capability tiers, and lists of names.
   const Scale& scale(Kind k) const;
   bool scale_ok(Kind k) const { return k == Kind::level ? levels_ok_ : tiers_ok_; }

@@ -15,7 +15,7 @@ namespace detail {
 
 // Where each section is; read once the whole document is known.
 struct ConfigBuilder::Sections {
-  std::optional<Located> server, admin, state, responses, backends, models, egress, auth, tenants,
+  std::optional<Located> server, admin, state, responses, audit, backends, models, egress, auth, tenants,
       sensitivity, tiers, policy_headers, policies, cost, retries;
 };
 
@@ -29,6 +29,7 @@ void ConfigBuilder::read(const Located& root) {
       {"admin", &s.admin},
       {"state", &s.state},
       {"responses", &s.responses},
+      {"audit", &s.audit},
       {"backends", &s.backends, kRequired},
       {"models", &s.models},
       {"egress", &s.egress},
@@ -63,6 +64,7 @@ void ConfigBuilder::read_sections(const Sections& s) {
   read_if(s.admin, &ConfigBuilder::read_admin);
   read_if(s.state, &ConfigBuilder::read_state);
   read_responses(s.responses);
+  read_if(s.audit, &ConfigBuilder::read_audit);
   read_sensitivity(s.sensitivity);
   read_if(s.tiers, &ConfigBuilder::read_tiers);
   read_if(s.backends, &ConfigBuilder::read_backends);
@@ -156,6 +158,7 @@ LoadResult load(std::string_view yaml, const std::string& file, std::string base
   if (result.errors.empty()) {
     result.config = builder.take();
     result.config->source = file;
+    result.config->text = std::string(yaml);
   }
   return result;
 }

@@ -575,7 +575,8 @@ const std::vector<BrokenCase> kBrokenCases = {
     {"UnknownTopLevelKey",
      {{"", "tenant: {}\n"}},
      {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, responses, "
-      "backends, models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, "
+      "audit, backends, models, egress, auth, tenants, sensitivity, tiers, policy_headers, "
+      "policies, "
       "cost, retries)"}},
     {"UnknownNestedKeyNamesItsSection",
      {{"threads: 4", "thread: 4"}},

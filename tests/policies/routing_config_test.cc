@@ -772,7 +772,8 @@ const std::vector<BrokenCase> kBrokenCases = {
      {"t.yaml:7:10: tenants: at least one tenant is required (without a 'tenants' section every "
       "request is served as the open tenant 'default')",
       "t.yaml:8:1: unknown key 'unused' (expected one of: server, admin, state, responses, "
-      "backends, models, egress, auth, tenants, sensitivity, tiers, policy_headers, policies, "
+      "audit, backends, models, egress, auth, tenants, sensitivity, tiers, policy_headers, "
+      "policies, "
       "cost, retries)"}},
     {"AnonymousTenantUnknown",
      {{"{anonymous_tenant: lab}", "{anonymous_tenant: labs}"}},
