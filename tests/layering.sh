@@ -6,7 +6,7 @@
 #   adapters/            adapters/upstream/; not policies/ or gateway/
 #   policies/            nothing above it: not adapters/ or gateway/
 #   gateway/<folder>/    policies/, adapters/, and the gateway folders at or below its own, in the
-#                        order observability < state < runtime < net < pipeline < control
+#                        order observability < audit < state < runtime < net < pipeline < control
 #   tests/support/       no production code at all (the fake upstreams stand alone)
 #
 # Every gateway source lives in one of those folders. Prints each offending include and fails.
@@ -16,9 +16,9 @@ root=${1:?usage: layering.sh SOURCE_DIR}
 cd "$root"
 
 unplaced=$(find gateway -type f \( -name '*.h' -o -name '*.cc' \) |
-  grep -vE '^gateway/(observability|state|runtime|net|pipeline|control)/[^/]+$' || true)
+  grep -vE '^gateway/(observability|audit|state|runtime|net|pipeline|control)/[^/]+$' || true)
 if [ -n "$unplaced" ]; then
-  printf '%s: not in a gateway folder (observability, state, runtime, net, pipeline, control)\n' \
+  printf '%s: not in a gateway folder (observability, audit, state, runtime, net, pipeline, control)\n' \
     $unplaced
   exit 1
 fi
@@ -27,7 +27,7 @@ find adapters policies gateway tests/support -type f \( -name '*.h' -o -name '*.
   xargs -0 grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' /dev/null |
   awk '
     BEGIN {
-      split("observability state runtime net pipeline control", order, " ")
+      split("observability audit state runtime net pipeline control", order, " ")
       for (i in order) rank[order[i]] = i
       bad = 0
     }
