@@ -53,9 +53,9 @@ std::string money(Nanos n, bool sign = false) {
   while (f.size() > 2 && f.back() == '0') {
     f.pop_back();
   }
-  return std::string(negative ? "-"
-                     : sign   ? "+"
-                              : "") +
+  return std::string(negative        ? "-"
+                     : sign && n > 0 ? "+"
+                                     : "") +
          "$" + std::to_string(a / 1'000'000'000) + "." + f;
 }
 
