@@ -83,6 +83,7 @@ struct Trail {
   std::size_t out_of_range = 0;  ///< decisions outside [since, until)
   std::size_t unjoined = 0;      ///< attempt lines of no replayed decision
   std::uint64_t dropped = 0;     ///< lines the writer reported lost ("dropped" lines)
+  double seconds = 0;            ///< time spent reading and parsing
 };
 
 /// Reads every `*.jsonl` file of `dir` in name order. Decisions whose `ts` is outside

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <system_error>
 
 #include <boost/json/monotonic_resource.hpp>
@@ -300,6 +300,7 @@ void parse_line(std::string_view line, std::optional<std::int64_t> since_ms,
 bool read_trail(const std::string& dir, std::optional<std::int64_t> since_ms,
                 std::optional<std::int64_t> until_ms, Trail& trail, std::string& error) {
   namespace fs = std::filesystem;
+  const auto start = std::chrono::steady_clock::now();
   std::error_code ec;
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -314,27 +315,28 @@ bool read_trail(const std::string& dir, std::optional<std::int64_t> since_ms,
   std::sort(files.begin(), files.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
   std::map<std::string, std::size_t, std::less<>> ids;
-  std::string text;
+  std::string line;
   for (const fs::path& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
       error = "cannot read " + file.string();
       return false;
     }
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     ++trail.files;
-    std::string_view rest = text;
-    while (!rest.empty()) {
-      const std::size_t nl = rest.find('\n');
-      const std::string_view line = rest.substr(0, nl);
-      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+    // One line at a time (a torn last line, without its newline, too): memory stays flat.
+    while (std::getline(in, line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) {
         continue;
       }
       ++trail.lines;
       parse_line(line, since_ms, until_ms, ids, trail);
     }
+    if (in.bad()) {
+      error = "cannot read " + file.string();
+      return false;
+    }
   }
+  trail.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return true;
 }
 

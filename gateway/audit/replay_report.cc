@@ -166,10 +166,14 @@ std::string notes_text(const Report& r, const Trail& trail) {
          "; decisions outside --since/--until " + std::to_string(trail.out_of_range) +
          "; attempts of no replayed decision " + std::to_string(trail.unjoined) +
          "; lines the writer dropped " + std::to_string(trail.dropped) + "\n";
-  const double rate = r.seconds > 0 ? static_cast<double>(r.total.decisions) / r.seconds : 0;
-  char timing[96];
-  std::snprintf(timing, sizeof timing, "  - re-decided in %.1f ms (%.0f decisions/s)\n",
-                r.seconds * 1000, rate);
+  const auto per_second = [](double n, double seconds) { return seconds > 0 ? n / seconds : 0; };
+  char timing[160];
+  std::snprintf(timing, sizeof timing,
+                "  - read %zu lines in %.1f ms (%.0f lines/s); re-decided in %.1f ms "
+                "(%.0f decisions/s)\n",
+                trail.lines, trail.seconds * 1000,
+                per_second(static_cast<double>(trail.lines), trail.seconds), r.seconds * 1000,
+                per_second(static_cast<double>(r.total.decisions), r.seconds));
   return out + timing;
 }
 
@@ -278,7 +282,7 @@ json::object to_json(const Report& r, const Trail& trail) {
                               {"skipped", trail.skipped},   {"out_of_range", trail.out_of_range},
                               {"unjoined", trail.unjoined}, {"dropped", trail.dropped}};
   out["seed"] = r.seed;
-  out["seconds"] = r.seconds;
+  out["seconds"] = json::object{{"read", trail.seconds}, {"replay", r.seconds}};
   return out;
 }
 
