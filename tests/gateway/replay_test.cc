@@ -97,6 +97,7 @@ struct D {
   json::object state = {};
   std::string ts = "2026-11-15T10:00:00.000Z";
   std::string outcome = "route";
+  json::object headers = {};  ///< policy headers as sent
 };
 
 std::string decision(const D& d) {
@@ -112,9 +113,9 @@ std::string decision(const D& d) {
                    {"unscannable_bits", 0},
                    {"tier_header", ""},
                    {"tier_source", "default"}};
-  json::object features{{"prompt_tokens", 100},   {"max_tokens", nullptr},    {"tools", false},
-                        {"images", false},        {"json_schema", false},     {"depth", 1},
-                        {"reasoning_effort", ""}, {"headers", json::object()}};
+  json::object features{{"prompt_tokens", 100},   {"max_tokens", nullptr}, {"tools", false},
+                        {"images", false},        {"json_schema", false},  {"depth", 1},
+                        {"reasoning_effort", ""}, {"headers", d.headers}};
   return finish(json::object{{"v", 1},
                              {"type", "decision"},
                              {"ts", d.ts},
@@ -351,6 +352,58 @@ TEST_F(ReplayTest, TimeWindowSelectsDecisions) {
       read(parse_time("2026-10-01T12:00:00Z"), parse_time("2026-10-01T13:00:00.000+01:00"));
   EXPECT_EQ(window.records.size(), 0u);  // 12:00Z is 13:00+01:00: until is exclusive
   EXPECT_EQ(read(parse_time("2026-10-01T11:00:00-01:00")).records.size(), 10u);
+}
+
+// Headers, volume and budget facts as recorded decide the same rules again; a threshold moved
+// moves the requests on either side of it, and a fact the old decision never read counts as 0.
+TEST_F(ReplayTest, RecordedHeadersAndStateDecideAgain) {
+  const auto rules = [](int rpm, double spent) {
+    return config_yaml("confidential") + R"(policy_headers: [x-team]
+policies:
+  - name: ml-team
+    when: {headers: {x-team: [ml]}}
+    route: {to: [local]}
+  - name: busy-cloud
+    when: {volume: {backend: cloud, rpm_above: )" +
+           std::to_string(rpm) + R"(}}
+    route: {to: [local]}
+  - name: thrifty
+    when: {budget: {spent_fraction_above: )" +
+           std::to_string(spent) + R"(, period: monthly}}
+    route: {to: [local]}
+  - name: default
+)";
+  };
+  const json::object calm{{"rpm", json::object{{"cloud", 50}}},
+                          {"budget", json::object{{"month", 0.9}}}};
+  std::string lines;
+  lines += decision(D{.id = "h1", .backends = {"local"}, .headers = {{"x-team", "ml"}}});
+  lines += decision(
+      D{.id = "h2", .backends = {"local"}, .state = {{"rpm", json::object{{"cloud", 150}}}}});
+  lines += decision(D{.id = "h3", .backends = {"local"}, .state = calm});
+  json::object spent_little = calm;
+  spent_little["budget"] = json::object{{"month", 0.5}};
+  lines += decision(D{.id = "h4", .backends = {"cloud", "local"}, .state = spent_little});
+  fs::create_directory(fs::path(dir_) / "features");
+  write("features/audit-1.jsonl", lines);
+  Trail trail;
+  std::string error;
+  ASSERT_TRUE(read_trail(dir_ + "/features", {}, {}, trail, error)) << error;
+  ASSERT_EQ(trail.records.size(), 4u);
+
+  const Report same = run(rules(100, 0.8), trail);
+  EXPECT_EQ(same.total.unchanged, 4u);
+  EXPECT_EQ(same.rules.at("ml-team").decisions, 1u);
+  EXPECT_EQ(same.rules.at("busy-cloud").decisions, 1u);
+  EXPECT_EQ(same.rules.at("thrifty").decisions, 1u);
+  EXPECT_EQ(same.rules.at("default").decisions, 1u);
+  EXPECT_EQ(same.unrecorded_reads, 0u);
+
+  const Report raised = run(rules(200, 0.95), trail);
+  EXPECT_EQ(raised.total.unchanged, 2u);  // h1 (header), h4 (default before and after)
+  EXPECT_EQ(raised.moves.at(Move{"local", "cloud"}), 2u);
+  EXPECT_EQ(raised.examples_moved, (std::vector<std::string>{"h2", "h3"}));
+  EXPECT_EQ(raised.unrecorded_reads, 1u);  // h2 never read the budget: taken as 0
 }
 
 TEST(ReplayTimeTest, ParsesRfc3339AndDates) {
