@@ -28,9 +28,9 @@ struct Names {
     if (c.tenants.empty()) {
       tenants.emplace("default", 0);  // the engine's implicit tenant
     }
-    const auto& entities = engine.detector().entity_names();
-    for (std::size_t i = 0; i < entities.size(); ++i) {
-      this->entities.emplace(entities[i], static_cast<std::uint16_t>(i));
+    const auto& entity_names = engine.detector().entity_names();
+    for (std::size_t i = 0; i < entity_names.size(); ++i) {
+      entities.emplace(entity_names[i], static_cast<std::uint16_t>(i));
     }
   }
   std::unordered_map<std::string_view, std::size_t> backends;

@@ -406,6 +406,21 @@ policies:
   EXPECT_EQ(raised.unrecorded_reads, 1u);  // h2 never read the budget: taken as 0
 }
 
+TEST_F(ReplayTest, ModelTheNewConfigLacksIsRefusedAsUnknown) {
+  std::string lines = decision(D{.id = "m1", .model = "retired", .backends = {"cloud"}});
+  lines += attempt("m1", 1, "cloud", "ok", std::pair{1000, 0}, 2'500'000);
+  fs::create_directory(fs::path(dir_) / "models");
+  write("models/audit-1.jsonl", lines);
+  Trail trail;
+  std::string error;
+  ASSERT_TRUE(read_trail(dir_ + "/models", {}, {}, trail, error)) << error;
+  const Report r = run(kSame, trail);
+  EXPECT_EQ(r.total.newly_refused, 1u);
+  EXPECT_EQ(r.newly_refused.at("unknown_model"), 1u);
+  EXPECT_EQ(r.moves.at(Move{"cloud", "(unknown_model)"}), 1u);
+  EXPECT_EQ(r.total.new_cost - r.total.old_cost, -2'500'000);
+}
+
 TEST(ReplayTimeTest, ParsesRfc3339AndDates) {
   EXPECT_EQ(parse_time("1970-01-01"), 0);
   EXPECT_EQ(parse_time("1970-01-01", true), 86'400'000);
