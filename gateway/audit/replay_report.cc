@@ -139,9 +139,7 @@ std::string cost_text(const Report& r) {
 std::string notes_text(const Report& r, const Trail& trail) {
   std::string out = "Notes:\n";
   if (r.breaks.empty()) {
-    out +=
-        "  - clearance: every new destination is cleared for its request (as it must be: the "
-        "engine filters every backend through the invariant)\n";
+    out += "  - clearance: every new destination is cleared (as the engine guarantees)\n";
   }
   out += "  - weighted picks are seeded (seed " + std::to_string(r.seed) +
          "); they may differ from the live ones by chance\n";
