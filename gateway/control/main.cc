@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "gateway/audit/verify.h"
+#include "gateway/audit/replay.h"
 #include "gateway/control/server.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/metrics.h"
@@ -75,6 +76,9 @@ Usage:
   switchboard explain --config FILE --request REQUEST.json [--header 'K: V']... [--api-key KEY]
                                     Print the routing decision for a chat request as JSON;
                                     nothing is sent anywhere
+  switchboard replay --trail DIR --config NEW.yaml [--since T] [--until T] [--json]
+                                    Re-decide an audit trail's decisions under NEW.yaml and
+                                    print what would change (replay --help for more)
   switchboard hash-key [KEY]        Print the sha256:... form of an API key for tenants.api_keys
                                     (reads the key from stdin when not given)
   switchboard audit verify --trail DIR --key FILE [--json]
@@ -196,6 +200,10 @@ std::shared_ptr<const sb::gateway::Snapshot> load(const std::string& path,
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "audit") {
     return sb::gateway::audit::run_audit_command({argv + 2, argv + argc}, stdout, stderr);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "replay") {
+    const std::vector<std::string_view> words(argv + 2, argv + argc);
+    return sb::gateway::replay::run_replay_command(words, stdout, stderr);
   }
   const Args args = parse_args(argc, argv);
   if (!args.error.empty()) {
