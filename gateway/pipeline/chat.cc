@@ -130,7 +130,9 @@ void ChatHandler::decide(const boost::json::object& body, std::string_view model
       request_facts(endpoint_, body, model, o_.tenant, c, lines, storage, inbound_.original,
                     inbound_.floor_level);
   prompt_tokens_ = storage.chat.estimated_prompt_tokens;
-  decision_ = engine_.decide(facts, snap_.state());
+  // The engine's view of the live state, every value it reads written down for the audit line.
+  policies::StateRecorder state(snap_.state());
+  decision_ = engine_.decide(facts, state);
   o_.rule_slot = snap_.rule_slot(decision_.rule);
   o_.sensitivity = c.sensitivity.levels.names[decision_.sensitivity];
   o_.level = static_cast<int>(decision_.sensitivity);
@@ -144,7 +146,7 @@ void ChatHandler::decide(const boost::json::object& body, std::string_view model
       sensitive_row[e.entity + 1u]->inc();
     }
   }
-  write_audit(facts);
+  write_audit(facts, state.reads());
   append_header(decision_headers_, "x-switchboard-rule",
                 decision_.rule.empty() ? std::string_view("none") : decision_.rule);
   append_header(decision_headers_, "x-switchboard-sensitivity", o_.sensitivity);

@@ -125,8 +125,10 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, boo
   }
   bool failed = false;
   const CircuitReport circuit_report{*b.circuit, failed};
+  const auto started = Clock::now();
   AttemptResult r = co_await exchange(b, wire, std::move(up));
   failed = r.upstream_failed;
+  write_attempt_audit(b, r, Clock::now() - started);
   co_return r;
 }
 

@@ -44,6 +44,7 @@
 #include "gateway/runtime/circuit.h"
 #include "gateway/runtime/snapshot.h"
 #include "policies/engine.h"
+#include "policies/state_record.h"
 
 namespace sb::gateway::chat {
 
@@ -133,7 +134,11 @@ class ChatHandler final : public Settlement {
   // The cost of the answer from its usage (estimated from sizes when the upstream reported
   // none), once: before a complete answer's head (for x-switchboard-cost-usd), else at settle.
   void price();
-  void write_audit(const policies::RequestFacts& facts) const;
+  // The audit lines (chat_settle.cc): the decision's, and one per try that reached a backend.
+  void write_audit(const policies::RequestFacts& facts,
+                   std::span<const policies::StateRecorder::Read> reads) const;
+  void write_attempt_audit(const BackendRuntime& b, const AttemptResult& r, Clock::duration took);
+  void submit_audit(std::string body) const;
 
   // ---- one try (chat_attempt.cc) ----
   asio::awaitable<AttemptResult> attempt(const BackendRuntime& b, bool last);

@@ -4,56 +4,82 @@
 #include <string>
 
 #include "adapters/usage.h"
+#include "gateway/audit/trail.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
+#include "gateway/pipeline/audit_line.h"
 #include "gateway/pipeline/chat_handler.h"
 #include "gateway/runtime/worker.h"
 
 namespace sb::gateway::chat {
 
-void ChatHandler::write_audit(const policies::RequestFacts& facts) const {
-  // One line per decision: the facts of the decision, never prompt text or entity values.
-  const config::Config& c = snap_.config();
-  std::string line;
-  line.reserve(384);
-  line += "{\"ts\":";
-  log::append_timestamp(line);
-  line += ",\"type\":\"audit\",\"request_id\":";
-  log::append_json_string(line, ctx_.request_id);
-  line += ",\"tenant\":";
-  log::append_json_string(line, c.tenants[facts.tenant].name);
-  line += ",\"model\":";
-  log::append_json_string(line, o_.alias != nullptr ? o_.alias->name : std::string("none"));
-  line += ",\"outcome\":";
-  log::append_json_string(line, policies::to_string(decision_.outcome));
-  line += ",\"rule\":";
-  log::append_json_string(line, decision_.rule);
-  line += ",\"sensitivity\":";
-  log::append_json_string(line, c.sensitivity.levels.names[decision_.sensitivity]);
-  line += ",\"tier\":";
-  log::append_json_string(line, c.tiers.levels.names[decision_.tier]);
-  line += ",\"entities\":{";
-  bool first = true;
-  for (const policies::EntityCount& e : decision_.detection.entities) {
-    if (!first) {
-      line.push_back(',');
-    }
-    first = false;
-    log::append_json_string(line, engine_.detector().entity_names()[e.entity]);
-    line.push_back(':');
-    line += std::to_string(e.count);
+namespace {
+
+std::string_view endpoint_name(Endpoint e, Dialect d) {
+  if (d == Dialect::anthropic) {
+    return "messages";
   }
-  line += "},\"backends\":[";
-  for (std::size_t i = 0; i < decision_.backends.size(); ++i) {
-    if (i > 0) {
-      line.push_back(',');
-    }
-    log::append_json_string(line, c.backends[decision_.backends[i]].name);
+  if (d == Dialect::responses) {
+    return "responses";
   }
-  line += "],\"estimated_cost_usd\":";
-  policies::append_usd(line, decision_.estimated_cost);
-  line += "}\n";
-  ctx_.worker.access_log.write_line(line);
+  return e == Endpoint::chat ? "chat" : e == Endpoint::completions ? "completions" : "embeddings";
+}
+
+}  // namespace
+
+// To the audit trail when one is configured, else as a line of the access log.
+void ChatHandler::submit_audit(std::string body) const {
+  if (audit::Trail* trail = ctx_.worker.audit) {
+    trail->submit(std::move(body));
+    return;
+  }
+  audit_line::close_line(body);
+  ctx_.worker.access_log.write_line(body);
+}
+
+void ChatHandler::write_audit(const policies::RequestFacts& facts,
+                              std::span<const policies::StateRecorder::Read> reads) const {
+  audit_line::DecisionFacts f;
+  f.request_id = ctx_.request_id;
+  f.endpoint = endpoint_name(endpoint_, ctx_.dialect);
+  f.config_hash = snap_.config_hash();
+  f.model = facts.model;
+  f.facts = &facts;
+  f.reads = reads;
+  submit_audit(audit_line::decision(engine_, decision_, f));
+}
+
+// A try that sent its request, as it ended: its status and result; the usage and the cost when it
+// served the answer.
+void ChatHandler::write_attempt_audit(const BackendRuntime& b, const AttemptResult& r,
+                                      Clock::duration took) {
+  audit_line::AttemptFacts f;
+  f.request_id = ctx_.request_id;
+  f.config_hash = snap_.config_hash();
+  f.tenant = snap_.config().tenants[o_.tenant].name;
+  f.model = o_.alias != nullptr ? std::string_view(o_.alias->name) : std::string_view();
+  f.sensitivity = o_.sensitivity;
+  f.n = o_.attempts;
+  f.backend = b.index;
+  f.stream = o_.stream;
+  f.upstream_ms = std::chrono::duration<double, std::milli>(took).count();
+  const bool served = r.outcome != Attempt::next && o_.status == 200 && o_.backend == &b;
+  if (served) {
+    price();
+    f.status = 200;
+    // A stream cut after its head still served (and is billed for) what it sent.
+    f.result = r.error != upstream::ErrorKind::none ? upstream::to_string(r.error) : "ok";
+    f.usage = o_.usage ? &*o_.usage : nullptr;
+    f.usage_estimated = o_.usage_estimated;
+    f.cost_nanos = o_.cost_nanos;
+  } else {
+    f.status = r.answer ? r.answer->status : o_.backend == &b ? o_.status : 0;
+    f.result = r.error != upstream::ErrorKind::none ? upstream::to_string(r.error)
+               : r.outcome == Attempt::closed       ? std::string_view("client_closed")
+               : f.status != 0                      ? std::string_view("upstream_status")
+                                                    : std::string_view("not_sent");
+  }
+  submit_audit(audit_line::attempt(engine_, f));
 }
 
 void ChatHandler::price() {

@@ -11,7 +11,9 @@
 # of one request, start-up and shut-down cancelling out; the ratio column is switchboard's over
 # nginx's (with nginx absent, 1.00). Loopback only; bounded in count.
 #
-# Environment: BUILD_DIR [build], CG_N1 [200], CG_N2 [1200], CG_NGINX [1].
+# Environment: BUILD_DIR [build], CG_N1 [200], CG_N2 [1200], CG_NGINX [1], CG_EXTRA (YAML
+# appended to switchboard's config, e.g. an `audit:` or `telemetry:` section to price it; the
+# text may name $WORK, the run's scratch directory).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -122,6 +124,8 @@ policies:
   - {name: overflow, when: {volume: {backend: local, in_flight_above: 0.9}}, route: {to: [spare]}}
   - {name: default, route: {to: [local, spare], strategy: ordered}}
 EOF
+  [[ -n ${CG_EXTRA:-} ]] && printf '%s\n' "${CG_EXTRA//\$WORK/$work}"
+  return 0
 }
 
 nginx_config() {  # PORT DIR
