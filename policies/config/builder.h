@@ -162,6 +162,15 @@ class ConfigBuilder {
   void read_responses(const std::optional<Located>& section);
   void read_response_entry_bytes(const std::optional<Located>& v, bool max_bytes_given);
 
+  // telemetry.cc
+  struct TraceNodes;
+  void read_telemetry(const std::optional<Located>& section);
+  void read_traces(const TraceNodes& n, TraceSettings& t);
+  void read_trace_endpoint(const TraceNodes& n, TraceSettings& t);
+  void read_trace_env(const TraceNodes& n, TraceSettings& t);
+  void read_trace_headers(const Located& v, std::map<std::string, std::string>& out);
+  void read_trace_resource(const Located& v, std::map<std::string, std::string>& out);
+
   // scales.cc: sensitivity levels and capability tiers, and lists of names.
   const Scale& scale(Kind k) const;
   bool scale_ok(Kind k) const { return k == Kind::level ? levels_ok_ : tiers_ok_; }
