@@ -79,8 +79,9 @@ struct TraceExporter::Impl {
 
   bool submit(Span&& span);
   asio::awaitable<void> run();
-  asio::awaitable<void> export_batch(Clock::time_point deadline);
+  asio::awaitable<std::size_t> export_batch(Clock::time_point deadline);
   asio::awaitable<bool> post(std::string body, Clock::time_point deadline);
+  std::int64_t batch_size() const { return static_cast<std::int64_t>(options.batch); }
   void wake() {
     asio::post(io, [this] {
       wake_posted.store(false, std::memory_order_relaxed);
@@ -92,7 +93,8 @@ struct TraceExporter::Impl {
   Target target;
   // Nodes for `queue` spans are allocated up front; bounded_push never allocates more.
   boost::lockfree::queue<Span*> queue;
-  std::atomic<std::size_t> queued{0};
+  // Spans in the queue, roughly: a pop may run before its push's increment, so it can dip below 0.
+  std::atomic<std::int64_t> queued{0};
   std::atomic<bool> wake_posted{false};
   std::atomic<bool> stopping{false};
   std::atomic<bool> closed{false};  // no more submits accepted
@@ -115,7 +117,7 @@ bool TraceExporter::Impl::submit(Span&& span) {
     return false;
   }
   // A full batch wakes the thread early: one post per batch, not per span.
-  if (queued.fetch_add(1, std::memory_order_relaxed) + 1 >= options.batch &&
+  if (queued.fetch_add(1, std::memory_order_relaxed) + 1 >= batch_size() &&
       !wake_posted.exchange(true, std::memory_order_relaxed)) {
     wake();
   }
@@ -124,7 +126,7 @@ bool TraceExporter::Impl::submit(Span&& span) {
 
 asio::awaitable<void> TraceExporter::Impl::run() {
   while (!stopping.load(std::memory_order_acquire)) {
-    if (queued.load(std::memory_order_relaxed) < options.batch) {
+    if (queued.load(std::memory_order_relaxed) < batch_size()) {
       timer.expires_after(options.interval);
       co_await timer.async_wait(use_tuple);  // cancelled by wake(): a batch is full or stopping
     }
@@ -135,20 +137,22 @@ asio::awaitable<void> TraceExporter::Impl::run() {
   }
   // stop(): what is queued gets one export timeout in all; the rest is dropped.
   const Clock::time_point deadline = Clock::now() + options.timeout;
-  while (queued.load(std::memory_order_relaxed) > 0 && Clock::now() < deadline) {
-    co_await export_batch(deadline);
+  while (Clock::now() < deadline) {
+    if (co_await export_batch(deadline) == 0) {
+      break;
+    }
   }
 }
 
-asio::awaitable<void> TraceExporter::Impl::export_batch(Clock::time_point deadline) {
+asio::awaitable<std::size_t> TraceExporter::Impl::export_batch(Clock::time_point deadline) {
   batch.clear();
   Span* s = nullptr;
   while (batch.size() < options.batch && queue.pop(s)) {
     batch.push_back(s);
   }
-  queued.fetch_sub(batch.size(), std::memory_order_relaxed);
+  queued.fetch_sub(static_cast<std::int64_t>(batch.size()), std::memory_order_relaxed);
   if (batch.empty()) {
-    co_return;
+    co_return 0;
   }
   std::string body;
   encode_export_request(options.resource, std::span<const Span* const>(batch), body);
@@ -160,6 +164,7 @@ asio::awaitable<void> TraceExporter::Impl::export_batch(Clock::time_point deadli
   const bool ok = co_await post(std::move(body), deadline);
   (ok ? exported : failed).fetch_add(n, std::memory_order_relaxed);
   (ok ? requests : failed_requests).fetch_add(1, std::memory_order_relaxed);
+  co_return n;
 }
 
 // One POST on a fresh connection (at most one per interval or per full batch).

@@ -62,7 +62,8 @@ class TraceExporter {
   /// Queues a finished span: lock-free, never blocks; one allocation (the queued copy's node).
   /// False when it was dropped (queue full or stopped).
   bool submit(Span&& span);
-  /// Sends what is queued (for at most the export timeout), then ends the thread. Idempotent.
+  /// Sends what is queued, then ends the thread. Returns within about twice the export timeout
+  /// (an export already in flight, then the flush). Idempotent.
   void stop();
   Counters counters() const;
 
