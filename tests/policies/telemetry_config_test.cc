@@ -85,6 +85,11 @@ TEST(TelemetryConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(s.resource, (std::map<std::string, std::string>{{"deployment.environment", "prod"}}));
 }
 
+TEST(TelemetryConfigTest, DefaultBatchFollowsASmallerQueue) {
+  EXPECT_EQ(settings_of(load("    queue: 100\n")).batch, 100u);
+  EXPECT_EQ(settings_of(load("    queue: 1000\n")).batch, 512u);
+}
+
 TEST(TelemetryConfigTest, EndpointGetsTheTracesPathOnce) {
   EXPECT_EQ(settings_of(load("    endpoint: \"http://c:4318/\"\n")).endpoint,
             "http://c:4318/v1/traces");
