@@ -165,6 +165,36 @@ struct AuditSettings {
   std::uint64_t queue = 65536;              ///< lines waiting for the writer; beyond: dropped
   bool fsync = true;                        ///< fdatasync after every batch
   bool enabled() const { return !path.empty(); }
+/// `telemetry.traces`: OpenTelemetry traces exported over OTLP/HTTP (protobuf) by
+/// gateway/observability/trace_exporter.h. Each value comes from the YAML, else from the standard
+/// environment variable named beside it, else the default.
+struct TraceSettings {
+  /// An endpoint is known (YAML or environment) and OTEL_SDK_DISABLED is not `true`.
+  bool enabled = false;
+  /// The URL spans are posted to, always ending in `/v1/traces`: `endpoint:` or
+  /// OTEL_EXPORTER_OTLP_ENDPOINT is a base (`/v1/traces` appended unless already there);
+  /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is taken as it is. http only for now.
+  std::string endpoint;
+  std::string service_name = "switchboard";  ///< OTEL_SERVICE_NAME
+  /// Root spans sampled with this probability (TraceIdRatioBased); a client's traceparent decides
+  /// for its trace. OTEL_TRACES_SAMPLER_ARG.
+  double sample_ratio = 1.0;
+  /// Send `traceparent` to closed backends too (self-hosted ones always get it).
+  bool propagate_to_closed = false;
+  std::uint64_t queue = 2048;  ///< spans waiting for export; more are dropped (and counted)
+  std::uint64_t batch = 512;   ///< spans per export request (at most `queue`)
+  Duration interval{1'000};    ///< a partial batch is sent after this long
+  Duration timeout{5'000};     ///< one export request, connect to answer
+  /// Extra request headers for the collector (e.g. authorization); names as written.
+  std::map<std::string, std::string> headers;
+  /// Extra resource attributes: OTEL_RESOURCE_ATTRIBUTES (`k=v,k=v`, percent-decoded) overlaid
+  /// by `resource:`. service.name is never taken from here (service_name decides it).
+  std::map<std::string, std::string> resource;
+};
+
+/// `telemetry:`.
+struct TelemetrySettings {
+  TraceSettings traces;
 };
 
 enum class Provider {
@@ -546,6 +576,7 @@ struct Config {
   StateSettings state;
   ResponsesSettings responses;
   AuditSettings audit;
+  TelemetrySettings telemetry;
   std::vector<Backend> backends;   ///< in file order
   std::vector<ModelAlias> models;  ///< in file order
 

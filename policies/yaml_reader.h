@@ -154,6 +154,9 @@ class YamlReader {
   /// is reported when the node is not a scalar.
   std::optional<std::string> text(const Located& v, std::string_view expected_message);
 
+  /// The environment scalars are substituted from (sections with standard variables read it).
+  const EnvLookup& env() const { return env_; }
+
   bool has_errors() const { return !errors_.empty(); }
   /// How many errors were recorded so far; compare two counts to learn whether reading a node
   /// failed somewhere below it.

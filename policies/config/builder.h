@@ -165,6 +165,14 @@ class ConfigBuilder {
   // audit.cc
   void read_audit(const Located& section);
   void read_audit_rotate(const Located& v, AuditSettings& a);
+  // telemetry.cc
+  struct TraceNodes;
+  void read_telemetry(const std::optional<Located>& section);
+  void read_traces(const TraceNodes& n, TraceSettings& t);
+  void read_trace_endpoint(const TraceNodes& n, TraceSettings& t);
+  void read_trace_env(const TraceNodes& n, TraceSettings& t);
+  void read_trace_headers(const Located& v, std::map<std::string, std::string>& out);
+  void read_trace_resource(const Located& v, std::map<std::string, std::string>& out);
 
   // scales.cc: sensitivity levels and capability tiers, and lists of names.
   const Scale& scale(Kind k) const;

@@ -15,8 +15,8 @@ namespace detail {
 
 // Where each section is; read once the whole document is known.
 struct ConfigBuilder::Sections {
-  std::optional<Located> server, admin, state, responses, audit, backends, models, egress, auth, tenants,
-      sensitivity, tiers, policy_headers, policies, cost, retries;
+  std::optional<Located> server, admin, state, responses, audit, backends, models, egress, auth,
+      tenants, sensitivity, tiers, policy_headers, policies, cost, retries, telemetry;
 };
 
 // Sections are read in dependency order, not in file order: level and tier names can only be
@@ -41,6 +41,7 @@ void ConfigBuilder::read(const Located& root) {
       {"policies", &s.policies},
       {"cost", &s.cost},
       {"retries", &s.retries},
+      {"telemetry", &s.telemetry},
   };
   read_kept(root, sections);
   for (const Kept& section : sections) {
@@ -65,6 +66,7 @@ void ConfigBuilder::read_sections(const Sections& s) {
   read_if(s.state, &ConfigBuilder::read_state);
   read_responses(s.responses);
   read_if(s.audit, &ConfigBuilder::read_audit);
+  read_telemetry(s.telemetry);
   read_sensitivity(s.sensitivity);
   read_if(s.tiers, &ConfigBuilder::read_tiers);
   read_if(s.backends, &ConfigBuilder::read_backends);

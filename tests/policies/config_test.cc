@@ -576,8 +576,7 @@ const std::vector<BrokenCase> kBrokenCases = {
      {{"", "tenant: {}\n"}},
      {"t.yaml:18:1: unknown key 'tenant' (expected one of: server, admin, state, responses, "
       "audit, backends, models, egress, auth, tenants, sensitivity, tiers, policy_headers, "
-      "policies, "
-      "cost, retries)"}},
+      "policies, cost, retries, telemetry)"}},
     {"UnknownNestedKeyNamesItsSection",
      {{"threads: 4", "thread: 4"}},
      {"t.yaml:3:3: server: unknown key 'thread' (expected one of: listen, threads, "

@@ -773,8 +773,7 @@ const std::vector<BrokenCase> kBrokenCases = {
       "request is served as the open tenant 'default')",
       "t.yaml:8:1: unknown key 'unused' (expected one of: server, admin, state, responses, "
       "audit, backends, models, egress, auth, tenants, sensitivity, tiers, policy_headers, "
-      "policies, "
-      "cost, retries)"}},
+      "policies, cost, retries, telemetry)"}},
     {"AnonymousTenantUnknown",
      {{"{anonymous_tenant: lab}", "{anonymous_tenant: labs}"}},
      {"t.yaml:14:26: auth.anonymous_tenant: unknown tenant 'labs'"}},
