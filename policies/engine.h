@@ -97,8 +97,9 @@ struct Decision {
   std::uint64_t estimated_tokens = 0;  ///< prompt estimate + expected output
   std::string message;  ///< for non-route outcomes: the client-facing reason (never values)
 
-  // Why facts, filled by every decide() that got past the tenant, model and header checks
-  // (indexes only: the audit trail records them, replay compares them). Their defaults otherwise.
+  // Why facts (indexes only: the audit trail records them, replay compares them). Filled by every
+  // decide() that got past the tenant, model and header checks; before that, floor_level once the
+  // tenant is known and the defaults otherwise.
   int floor_level = 0;         ///< the tenant's floor (index into sensitivity.levels)
   int header_level = -1;       ///< from x-data-classification; -1 when absent
   int unscannable_level = -1;  ///< the level unscannable content took; -1 when none counted

@@ -184,6 +184,7 @@ bool Engine::Impl::resolve(const RequestFacts& facts, Classified& in, Decision& 
     return false;
   }
   in.tenant = &tenants[facts.tenant];
+  d.floor_level = in.tenant->floor;
   auto alias_it = alias_index.find(facts.model);
   if (alias_it == alias_index.end()) {
     d.outcome = Outcome::unknown_model;
@@ -231,7 +232,6 @@ void Engine::Impl::classify(const Detector& detector, const RequestFacts& facts,
                              : static_cast<int>(c.sensitivity.levels.names.size()) - 1;
   d.sensitivity =
       std::max({d.detection.level, in.tenant->floor, in.header_level, in.unscannable_level, 0});
-  d.floor_level = in.tenant->floor;
   d.header_level = in.header_level;
   d.unscannable_level = in.unscannable_level;
   d.unscannable = in.unscannable;

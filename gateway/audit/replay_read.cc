@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <system_error>
 
 #include <boost/json/monotonic_resource.hpp>
@@ -187,7 +188,8 @@ void read_attempt(const json::object& line, Record& r) {
 
 bool in_range(std::int64_t ts, std::optional<std::int64_t> since,
               std::optional<std::int64_t> until) {
-  return (!since || ts >= *since) && (!until || ts < *until);
+  return ts >= since.value_or(std::numeric_limits<std::int64_t>::min()) &&
+         ts < until.value_or(std::numeric_limits<std::int64_t>::max());
 }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).

@@ -172,6 +172,12 @@ TEST_F(StateRecordTest, WhyFactsNameFloorHeaderAndUnscannable) {
   EXPECT_EQ(l.unscannable_level, testing::kInternal);
   EXPECT_EQ(l.unscannable, config::kUnscannableImages);  // audio is not counted by this config
   EXPECT_EQ(l.sensitivity, testing::kRestricted);
+
+  Request unknown(kPayments, "no-such-model");  // refused before classification: floor only
+  const Decision u = engine().decide(unknown.get(), state);
+  EXPECT_EQ(u.outcome, Outcome::unknown_model);
+  EXPECT_EQ(u.floor_level, testing::kConfidential);
+  EXPECT_EQ(u.header_level, -1);
 }
 
 TEST_F(StateRecordTest, WhyFactsNameTheTierSource) {
