@@ -165,6 +165,8 @@ struct AuditSettings {
   std::uint64_t queue = 65536;              ///< lines waiting for the writer; beyond: dropped
   bool fsync = true;                        ///< fdatasync after every batch
   bool enabled() const { return !path.empty(); }
+};
+
 /// `telemetry.traces`: OpenTelemetry traces exported over OTLP/HTTP (protobuf) by
 /// gateway/observability/trace_exporter.h. Each value comes from the YAML, else from the standard
 /// environment variable named beside it, else the default.

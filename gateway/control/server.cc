@@ -1,5 +1,4 @@
 #include "gateway/control/server.h"
-#include "gateway/audit/trail.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -22,12 +21,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/audit/trail.h"
 #include "gateway/control/admin.h"
 #include "gateway/control/health.h"
 #include "gateway/net/session.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/stats.h"
+#include "gateway/observability/trace_exporter.h"
 #include "gateway/pipeline/data_plane.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/runtime/worker.h"
@@ -234,6 +235,7 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
     data_connections_gauge_->set(data_connections_.open.load(std::memory_order_relaxed));
     refresh_response_store();
     refresh_audit();
+    refresh_tracing();
   });
   data_connections_.rejected =
       &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "max_connections"}});
@@ -395,11 +397,13 @@ int Server::run() {
   if (!open_audit(*snap)) {
     return 1;
   }
+  open_tracing(*snap);
   for (unsigned i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, *access_log_, internal_errors_, pool_settings));
     workers_.back()->snapshot = snap;
     workers_.back()->responses = responses_.get();
     workers_.back()->audit = audit_.get();
+    workers_.back()->tracer = tracer_ != nullptr && tracer_->enabled() ? tracer_.get() : nullptr;
   }
 
   std::string error;
@@ -576,6 +580,11 @@ int Server::run() {
     audit_->stop();  // every worker has stopped: what they submitted is written
     static auto* const kept_audit = new std::vector<std::unique_ptr<audit::Trail>>();
     kept_audit->push_back(std::move(audit_));
+  }
+  if (tracer_ != nullptr) {
+    tracer_->stop();  // what the workers submitted is sent (within the export timeout)
+    static auto* const kept_tracers = new std::vector<std::unique_ptr<trace::Tracer>>();
+    kept_tracers->push_back(std::move(tracer_));
   }
   log::info("stopped");
   return 0;

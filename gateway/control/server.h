@@ -28,6 +28,9 @@ struct Worker;
 class AccessLog;
 
 class ResponseStore;
+namespace trace {
+class Tracer;
+}
 namespace audit {
 class Trail;
 }
@@ -100,6 +103,11 @@ class Server {
   void refresh_audit() const;
   void record_reload_in_audit(const Snapshot& old, const Snapshot& snap);
   void refresh_response_store() const;
+  /// OpenTelemetry traces (`telemetry.traces`), started at start; outlives the workers.
+  std::unique_ptr<trace::Tracer> tracer_;
+  std::vector<metrics::Counter*> trace_counters_;  // exported, dropped, failed
+  void open_tracing(const Snapshot& snap);
+  void refresh_tracing() const;
   mutable std::mutex current_mutex_;  // control path only
   std::shared_ptr<const Snapshot> current_;
   std::mutex reload_mutex_;

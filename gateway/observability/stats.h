@@ -110,6 +110,11 @@ inline constexpr metrics::Family kAuditDroppedTotal{
 inline constexpr metrics::Family kAuditWriteErrorsTotal{
     "switchboard_audit_write_errors_total",
     "Failed writes to the audit trail (retried at the next flush)."};
+// The trace exporter (observability/trace_exporter.h), refreshed at each scrape.
+inline constexpr metrics::Family kTraceSpansTotal{
+    "switchboard_trace_spans_total",
+    "Spans by what became of them: exported, dropped (queue full or shutdown) or failed (the "
+    "export request failed)."};
 inline constexpr metrics::Family kOverloadRejectionsTotal{
     "switchboard_overload_rejections_total",
     "Requests and connections refused because a server-wide limit was reached, by limit."};

@@ -47,6 +47,9 @@ inline constexpr std::string_view kServerPort = "server.port";
 inline constexpr std::string_view kErrorType = "error.type";
 
 // The gateway's decision and accounting.
+inline constexpr std::string_view kRequestId = "switchboard.request_id";
+/// The decision's outcome: route, forbidden, unavailable, shed, bad_request, unknown_model.
+inline constexpr std::string_view kOutcome = "switchboard.outcome";
 inline constexpr std::string_view kTenant = "switchboard.tenant";
 inline constexpr std::string_view kModelAlias = "switchboard.model_alias";
 inline constexpr std::string_view kRule = "switchboard.rule";

@@ -23,6 +23,7 @@
 #include "gateway/net/http_response.h"
 #include "gateway/observability/log.h"
 #include "gateway/pipeline/chat_handler.h"
+#include "gateway/pipeline/tracing.h"
 #include "gateway/runtime/worker.h"
 
 namespace sb::gateway::chat {
@@ -147,6 +148,7 @@ void ChatHandler::decide(const boost::json::object& body, std::string_view model
     }
   }
   write_audit(facts, state.reads());
+  tracing::decision(o_, engine_, decision_);
   append_header(decision_headers_, "x-switchboard-rule",
                 decision_.rule.empty() ? std::string_view("none") : decision_.rule);
   append_header(decision_headers_, "x-switchboard-sensitivity", o_.sensitivity);

@@ -11,6 +11,7 @@
 #include "adapters/json_edit.h"
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
+#include "gateway/pipeline/tracing.h"
 #include "gateway/runtime/worker.h"
 
 namespace sb::gateway::chat {
@@ -125,10 +126,11 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, boo
   }
   bool failed = false;
   const CircuitReport circuit_report{*b.circuit, failed};
+  std::optional<trace::Span> span = tracing::start_attempt(ctx_, o_, b, endpoint_, up);
   const auto started = Clock::now();
   AttemptResult r = co_await exchange(b, wire, std::move(up));
   failed = r.upstream_failed;
-  write_attempt_audit(b, r, Clock::now() - started);
+  finish_attempt(b, r, started, span);
   co_return r;
 }
 

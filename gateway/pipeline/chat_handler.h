@@ -137,7 +137,9 @@ class ChatHandler final : public Settlement {
   // The audit lines (chat_settle.cc): the decision's, and one per try that reached a backend.
   void write_audit(const policies::RequestFacts& facts,
                    std::span<const policies::StateRecorder::Read> reads) const;
-  void write_attempt_audit(const BackendRuntime& b, const AttemptResult& r, Clock::duration took);
+  // A try that sent its request, as it ended: its audit line, and its client span ended.
+  void finish_attempt(const BackendRuntime& b, const AttemptResult& r, Clock::time_point started,
+                      std::optional<trace::Span>& span);
   void submit_audit(std::string body) const;
 
   // ---- one try (chat_attempt.cc) ----

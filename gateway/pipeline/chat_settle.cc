@@ -9,6 +9,7 @@
 #include "gateway/observability/log.h"
 #include "gateway/pipeline/audit_line.h"
 #include "gateway/pipeline/chat_handler.h"
+#include "gateway/pipeline/tracing.h"
 #include "gateway/runtime/worker.h"
 
 namespace sb::gateway::chat {
@@ -50,9 +51,9 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts,
 }
 
 // A try that sent its request, as it ended: its status and result; the usage and the cost when it
-// served the answer.
-void ChatHandler::write_attempt_audit(const BackendRuntime& b, const AttemptResult& r,
-                                      Clock::duration took) {
+// served the answer. To the audit trail and, when tracing, as its client span.
+void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r,
+                                 Clock::time_point started, std::optional<trace::Span>& span) {
   audit_line::AttemptFacts f;
   f.request_id = ctx_.request_id;
   f.config_hash = snap_.config_hash();
@@ -62,7 +63,7 @@ void ChatHandler::write_attempt_audit(const BackendRuntime& b, const AttemptResu
   f.n = o_.attempts;
   f.backend = b.index;
   f.stream = o_.stream;
-  f.upstream_ms = std::chrono::duration<double, std::milli>(took).count();
+  f.upstream_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   const bool served = r.outcome != Attempt::next && o_.status == 200 && o_.backend == &b;
   if (served) {
     price();
@@ -80,6 +81,18 @@ void ChatHandler::write_attempt_audit(const BackendRuntime& b, const AttemptResu
                                                     : std::string_view("not_sent");
   }
   submit_audit(audit_line::attempt(engine_, f));
+  if (span) {
+    tracing::AttemptEnd end;
+    end.status = f.status;
+    end.error = f.result == "ok" ? std::string_view() : f.result;
+    end.usage = f.usage;
+    end.cost_nanos = f.cost_nanos;
+    end.stream = f.stream;
+    if (served && o_.first_byte && *o_.first_byte >= started) {
+      end.ttft_ms = std::chrono::duration<double, std::milli>(*o_.first_byte - started).count();
+    }
+    tracing::end_attempt(ctx_, span, end);
+  }
 }
 
 void ChatHandler::price() {

@@ -17,6 +17,7 @@
 #include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/request_facts.h"
 #include "gateway/pipeline/request_record.h"
+#include "gateway/pipeline/tracing.h"
 #include "gateway/runtime/snapshot.h"
 #include "gateway/runtime/worker.h"
 
@@ -82,7 +83,7 @@ std::string_view path_of(std::string_view target) {
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
-void record(RequestContext& ctx, const Outcome& o) {
+void record(RequestContext& ctx, Outcome& o) {
   const Snapshot& snap = ctx.snapshot;
   const auto end = Clock::now();
   const auto total = end - ctx.received;
@@ -138,6 +139,7 @@ void record(RequestContext& ctx, const Outcome& o) {
   r.sensitivity = o.sensitivity;
   r.error = o.error;
   ctx.worker.access_log.write(r);
+  tracing::end_request(ctx, o);
 }
 
 asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes) {
@@ -242,6 +244,7 @@ asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {
   }
   assign_request_id(ctx);
   RequestRecord rec(ctx);
+  tracing::start_request(ctx, rec.outcome());
   co_await send_error(ctx, rec.outcome(), http_status({refusal->kind}), refusal->message,
                       refusal->code);
   co_return true;
@@ -254,6 +257,7 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
   const Route route = route_of(path);
   RequestRecord rec(ctx);  // metrics and the access line, once, however the request ends
   Outcome& o = rec.outcome();
+  tracing::start_request(ctx, o);
   std::size_t tenant = 0;
   if (std::optional<Refusal> refusal = refusal_of(ctx, route, tenant)) {
     co_return co_await send_error(ctx, o, http_status({refusal->kind}), refusal->message,

@@ -13,6 +13,7 @@
 #include "adapters/upstream/client.h"
 #include "adapters/usage.h"
 #include "gateway/net/handler.h"
+#include "gateway/observability/otlp.h"
 #include "gateway/runtime/request_stats.h"
 
 namespace sb::adapters {
@@ -42,6 +43,8 @@ struct Outcome {
   std::string_view error;
   std::string_view sensitivity;  ///< level name, once decided
   int level = -1;                ///< the same as an index, once decided
+  /// The request's server span while tracing is on (pipeline/tracing.h); ended by record().
+  std::optional<trace::Span> span;
 };
 
 /// The request path without its query string.
@@ -49,7 +52,7 @@ std::string_view path_of(std::string_view target);
 
 /// Records metrics and writes the access-log line: the sink of a RequestRecord
 /// (request_record.h), which calls it once per request. Nothing else does.
-void record(RequestContext& ctx, const Outcome& o);
+void record(RequestContext& ctx, Outcome& o);
 
 /// Writes complete response bytes; false when the client is gone.
 boost::asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes);

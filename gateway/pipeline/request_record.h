@@ -21,12 +21,12 @@ class Settlement {
 class RequestRecord {
  public:
   /// Where the record goes: `sink(target, outcome)`.
-  using Sink = void (*)(void* target, const Outcome& o);
+  using Sink = void (*)(void* target, Outcome& o);
 
   /// Records to `ctx`'s metrics and access log (record()).
   explicit RequestRecord(RequestContext& ctx)
       : RequestRecord(
-            &ctx, [](void* c, const Outcome& o) { record(*static_cast<RequestContext*>(c), o); }) {}
+            &ctx, [](void* c, Outcome& o) { record(*static_cast<RequestContext*>(c), o); }) {}
   /// Records to a sink of one's own (tests).
   RequestRecord(void* target, Sink sink) : target_(target), sink_(sink) {}
   RequestRecord(const RequestRecord&) = delete;

@@ -27,6 +27,9 @@ class ResponseStore;
 namespace audit {
 class Trail;
 }
+namespace trace {
+class Tracer;
+}
 
 /// Something a worker can ask to close when draining (an idle keep-alive connection).
 class Drainable {
@@ -62,6 +65,9 @@ struct Worker {
   /// The audit trail (process-wide, owned by the composition root); nullptr when `audit:` is not
   /// configured. Trail::submit is lock-free and never blocks.
   audit::Trail* audit = nullptr;
+  /// OpenTelemetry traces (process-wide, owned by the composition root); nullptr when tracing is
+  /// off. Tracer::submit is lock-free and never blocks.
+  trace::Tracer* tracer = nullptr;
 
   /// A new request id: a per-process random prefix, the worker index and a counter.
   std::string next_request_id();

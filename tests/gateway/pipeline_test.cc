@@ -262,7 +262,7 @@ struct Sink {
   int records = 0;
   unsigned status = 0;
   std::int64_t cost = 0;
-  static void write(void* self, const Outcome& o) {
+  static void write(void* self, Outcome& o) {
     auto* s = static_cast<Sink*>(self);
     ++s->records;
     s->status = o.status;

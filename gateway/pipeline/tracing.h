@@ -1,0 +1,50 @@
+#pragma once
+// The data plane's OpenTelemetry spans (observability/trace_exporter.h), with the GenAI semantic
+// conventions: one SERVER span per request (a child of the client's `traceparent`, else a new
+// root), the routing decision as an event on it (rule, sensitivity level, tier, entity types —
+// names, never values), and one CLIENT span per upstream attempt (provider, request model, usage,
+// time to first token, cost, error type). Nothing of the prompt or the completion, ever: every
+// attribute is a name, a number or a status.
+//
+// Each call does nothing but a null test when tracing is off (Worker::tracer == nullptr).
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "adapters/upstream/client.h"
+#include "gateway/observability/otlp.h"
+#include "gateway/pipeline/exchange.h"
+#include "gateway/pipeline/request_facts.h"
+#include "policies/engine.h"
+
+namespace sb::gateway::tracing {
+
+/// Starts the request's server span in `o.span`, from when the request header was complete.
+void start_request(RequestContext& ctx, Outcome& o);
+/// Ends and submits the server span with the request's outcome (status, tenant, alias, level).
+void end_request(RequestContext& ctx, Outcome& o);
+
+/// The decision as an event on the server span, and its rule, level and tier as attributes.
+void decision(Outcome& o, const policies::Engine& engine, const policies::Decision& d);
+
+/// A client span for one attempt on `b`, started now; writes its traceparent (and the client's
+/// tracestate) into `up` when `b` is self-hosted, or closed and `propagate_to_closed` is set.
+/// nullopt when the request has no span.
+std::optional<trace::Span> start_attempt(const RequestContext& ctx, const Outcome& o,
+                                         const BackendRuntime& b, Endpoint endpoint,
+                                         upstream::Request& up);
+
+/// What an attempt ended with.
+struct AttemptEnd {
+  unsigned status = 0;     ///< the upstream's status, 0 when none
+  std::string_view error;  ///< the error kind; empty when it served
+  const adapters::Usage* usage = nullptr;
+  std::int64_t cost_nanos = 0;
+  double ttft_ms = -1;  ///< < 0 when nothing was streamed
+  bool stream = false;
+};
+void end_attempt(const RequestContext& ctx, std::optional<trace::Span>& span,
+                 const AttemptEnd& end);
+
+}  // namespace sb::gateway::tracing
