@@ -119,17 +119,13 @@ std::vector<std::string> trail_files(const std::string& dir) {
 }
 
 Trail::Trail(const config::AuditSettings& settings)
-    : dir_(settings.path),
-      key_(settings.key.data(), settings.key.size()),
-      settings_(settings),
-      queue_(settings.queue) {}
+    : dir_(settings.path), settings_(settings), queue_(settings.queue) {}
 
 Trail::~Trail() {
   stop();
   if (fd_ >= 0) {
     ::close(fd_);
   }
-  std::fill(key_.begin(), key_.end(), '\0');
 }
 
 std::unique_ptr<Trail> Trail::open(const config::AuditSettings& settings, std::string& error) {
@@ -166,7 +162,7 @@ bool Trail::resume(std::string& error) {
     const std::size_t start = complete.rfind('\n');
     const std::string_view line =
         start == std::string_view::npos ? complete : complete.substr(start + 1);
-    const CheckedLine c = check_line(key_, line);
+    const CheckedLine c = check_line(settings_.key, line);
     if (c.status != CheckedLine::Status::ok) {
       error = "the last line of '" + dir_ + "/" + *it +
               "' does not verify with this key (wrong key_file, or a damaged trail: run "
@@ -301,7 +297,7 @@ void Trail::seal_line(std::string_view body) {
     // The current file is full: what is sealed goes to it, the rest to a new file.
     write_pending();
   }
-  seal(key_, body, chain_, pending_);
+  seal(settings_.key, body, chain_, pending_);
 }
 
 // Writer thread: config lines first (so no line under a new config precedes its `config` line),

@@ -90,8 +90,7 @@ class Trail {
   std::string dropped_body(std::uint64_t count);
 
   std::string dir_;
-  std::string key_;  // copied from the settings' secret memory for the writer's lifetime
-  config::AuditSettings settings_;
+  config::AuditSettings settings_;  // its key stays in secret memory (policies/secret_memory.h)
   boost::lockfree::queue<std::string*> queue_;
   std::atomic<std::uint64_t> queued_{0};
   std::atomic<std::uint64_t> dropped_since_{0};  // drops not yet reported by a `dropped` line

@@ -319,7 +319,7 @@ TEST_F(TrailTest, CrashLosesAtMostTheUnwrittenBatch) {
         if (::write(fds[1], &written, sizeof written) != sizeof written) {
           ::_exit(4);
         }
-        ::usleep(200);
+        ::usleep(1000);
       }
     }
   }
@@ -344,7 +344,12 @@ TEST_F(TrailTest, CrashLosesAtMostTheUnwrittenBatch) {
   EXPECT_GE(r.lines, written);  // nothing written was lost
   EXPECT_EQ(r.last_seq, r.lines);
   // Decisions are in submission order without a hole: r0 .. r(decisions-1).
-  const std::vector<std::string> lines = lines_of(file(0));
+  std::vector<std::string> lines;
+  for (const std::string& f : trail_files(dir_)) {
+    for (std::string& l : lines_of(dir_ + "/" + f)) {
+      lines.push_back(std::move(l));
+    }
+  }
   ASSERT_EQ(lines.size(), r.lines);
   for (std::size_t i = 1; i < lines.size(); ++i) {
     ASSERT_NE(lines[i].find("\"request_id\":\"r" + std::to_string(i - 1) + "\""), std::string::npos)
