@@ -123,6 +123,10 @@ Trail::Trail(const config::AuditSettings& settings)
 
 Trail::~Trail() {
   stop();
+  std::string* late = nullptr;
+  while (queue_.pop(late)) {  // submitted while stop() ran, after its last drain
+    delete late;
+  }
   if (fd_ >= 0) {
     ::close(fd_);
   }
