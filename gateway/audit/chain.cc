@@ -3,7 +3,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <charconv>
@@ -37,12 +36,57 @@ bool is_hex(std::string_view s) {
 
 }  // namespace
 
-std::string hmac_hex(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
+struct Hmac::Contexts {
+  EVP_MD_CTX* inner = EVP_MD_CTX_new();  // SHA-256 state after (key ^ ipad)
+  EVP_MD_CTX* outer = EVP_MD_CTX_new();  // SHA-256 state after (key ^ opad)
+  EVP_MD_CTX* work = EVP_MD_CTX_new();
+};
+
+Hmac::Hmac(std::string_view key) : c_(new Contexts) {
+  constexpr std::size_t kBlock = 64;  // SHA-256's block size
+  unsigned char k[kBlock] = {};
+  if (key.size() > kBlock) {
+    unsigned int n = 0;
+    EVP_Digest(key.data(), key.size(), k, &n, EVP_sha256(), nullptr);
+  } else {
+    std::copy(key.begin(), key.end(), k);
+  }
+  unsigned char pad[kBlock];
+  for (std::size_t i = 0; i < kBlock; ++i) {
+    pad[i] = k[i] ^ 0x36;
+  }
+  EVP_DigestInit_ex(c_->inner, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(c_->inner, pad, kBlock);
+  for (std::size_t i = 0; i < kBlock; ++i) {
+    pad[i] = k[i] ^ 0x5c;
+  }
+  EVP_DigestInit_ex(c_->outer, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(c_->outer, pad, kBlock);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+Hmac::~Hmac() {
+  EVP_MD_CTX_free(c_->inner);
+  EVP_MD_CTX_free(c_->outer);
+  EVP_MD_CTX_free(c_->work);
+  delete c_;
+}
+
+std::string Hmac::hex(std::string_view data) const {
+  unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
-  return to_hex(out, n);
+  EVP_MD_CTX_copy_ex(c_->work, c_->inner);
+  EVP_DigestUpdate(c_->work, data.data(), data.size());
+  EVP_DigestFinal_ex(c_->work, digest, &n);
+  EVP_MD_CTX_copy_ex(c_->work, c_->outer);
+  EVP_DigestUpdate(c_->work, digest, n);
+  EVP_DigestFinal_ex(c_->work, digest, &n);
+  return to_hex(digest, n);
+}
+
+std::string hmac_hex(std::string_view key, std::string_view data) {
+  return Hmac(key).hex(data);
 }
 
 std::string sha256_hex(std::string_view data) {
@@ -53,6 +97,14 @@ std::string sha256_hex(std::string_view data) {
 }
 
 void seal(std::string_view key, std::string_view body, ChainState& state, std::string& out) {
+  seal(Hmac(key), body, state, out);
+}
+
+CheckedLine check_line(std::string_view key, std::string_view line) {
+  return check_line(Hmac(key), line);
+}
+
+void seal(const Hmac& hmac, std::string_view body, ChainState& state, std::string& out) {
   const std::size_t start = out.size();
   out += body;
   out += kSeqKey;
@@ -60,7 +112,7 @@ void seal(std::string_view key, std::string_view body, ChainState& state, std::s
   out += kPrevKey;
   out += state.mac;
   out += '"';
-  std::string mac = hmac_hex(key, std::string_view(out).substr(start));
+  std::string mac = hmac.hex(std::string_view(out).substr(start));
   out += kMacKey;
   out += mac;
   out += "\"}\n";
@@ -68,7 +120,7 @@ void seal(std::string_view key, std::string_view body, ChainState& state, std::s
   state.mac = std::move(mac);
 }
 
-CheckedLine check_line(std::string_view key, std::string_view line) {
+CheckedLine check_line(const Hmac& hmac, std::string_view line) {
   CheckedLine c;
   if (line.size() < kMacSuffix + kPrevSuffix + kSeqKey.size() + 2 || line.front() != '{' ||
       !line.ends_with("\"}")) {
@@ -96,7 +148,7 @@ CheckedLine check_line(std::string_view key, std::string_view line) {
     return c;
   }
   c.body = before_prev.substr(0, seq_at);
-  const std::string expected = hmac_hex(key, sealed);
+  const std::string expected = hmac.hex(sealed);
   c.status = CRYPTO_memcmp(expected.data(), c.mac.data(), kHex) == 0 ? CheckedLine::Status::ok
                                                                      : CheckedLine::Status::bad_mac;
   return c;

@@ -22,12 +22,30 @@ struct ChainState {
   std::string mac{kZeroMac};
 };
 
+/// HMAC-SHA256 with its key's inner and outer pad states computed once (RFC 2104), so a line
+/// costs two SHA-256 context copies instead of a key setup. The pad states are key material;
+/// they live in OpenSSL's heap for the object's lifetime. Not thread-safe: one per thread.
+class Hmac {
+ public:
+  explicit Hmac(std::string_view key);
+  ~Hmac();
+  Hmac(const Hmac&) = delete;
+  Hmac& operator=(const Hmac&) = delete;
+  /// Lowercase hex of HMAC-SHA256(key, data).
+  std::string hex(std::string_view data) const;
+
+ private:
+  struct Contexts;
+  Contexts* c_;
+};
+
 /// Lowercase hex of HMAC-SHA256(key, data).
 std::string hmac_hex(std::string_view key, std::string_view data);
 /// Lowercase hex of SHA-256(data).
 std::string sha256_hex(std::string_view data);
 
 /// Appends the sealed line for `body` (ending in '\n') to `out` and advances `state`.
+void seal(const Hmac& mac, std::string_view body, ChainState& state, std::string& out);
 void seal(std::string_view key, std::string_view body, ChainState& state, std::string& out);
 
 /// One line checked on its own (no chain context).
@@ -42,6 +60,7 @@ struct CheckedLine {
 
 /// Splits `line` (without its '\n'), recomputes its mac with `key` and compares it in constant
 /// time. `unparseable` when the line does not end in the seal's shape.
+CheckedLine check_line(const Hmac& mac, std::string_view line);
 CheckedLine check_line(std::string_view key, std::string_view line);
 
 }  // namespace sb::gateway::audit

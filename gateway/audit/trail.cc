@@ -119,17 +119,17 @@ std::vector<std::string> trail_files(const std::string& dir) {
 }
 
 Trail::Trail(const config::AuditSettings& settings)
-    : dir_(settings.path),
-      key_(settings.key.data(), settings.key.size()),
-      settings_(settings),
-      queue_(settings.queue) {}
+    : dir_(settings.path), settings_(settings), hmac_(settings_.key), queue_(settings.queue) {}
 
 Trail::~Trail() {
   stop();
+  std::string* late = nullptr;
+  while (queue_.pop(late)) {  // submitted while stop() ran, after its last drain
+    delete late;
+  }
   if (fd_ >= 0) {
     ::close(fd_);
   }
-  std::fill(key_.begin(), key_.end(), '\0');
 }
 
 std::unique_ptr<Trail> Trail::open(const config::AuditSettings& settings, std::string& error) {
@@ -166,7 +166,7 @@ bool Trail::resume(std::string& error) {
     const std::size_t start = complete.rfind('\n');
     const std::string_view line =
         start == std::string_view::npos ? complete : complete.substr(start + 1);
-    const CheckedLine c = check_line(key_, line);
+    const CheckedLine c = check_line(hmac_, line);
     if (c.status != CheckedLine::Status::ok) {
       error = "the last line of '" + dir_ + "/" + *it +
               "' does not verify with this key (wrong key_file, or a damaged trail: run "
@@ -301,7 +301,7 @@ void Trail::seal_line(std::string_view body) {
     // The current file is full: what is sealed goes to it, the rest to a new file.
     write_pending();
   }
-  seal(key_, body, chain_, pending_);
+  seal(hmac_, body, chain_, pending_);
 }
 
 // Writer thread: config lines first (so no line under a new config precedes its `config` line),
@@ -320,6 +320,9 @@ void Trail::flush() {
   while (queue_.pop(line)) {
     queued_.fetch_sub(1, std::memory_order_relaxed);
     const std::unique_ptr<std::string> owned(line);
+    if (pending_.size() >= kBatchBytes) {
+      write_pending();
+    }
     if (pending_.size() > kMaxPendingBytes) {
       dropped_since_.fetch_add(1, std::memory_order_relaxed);
       counters_.dropped.fetch_add(1, std::memory_order_relaxed);

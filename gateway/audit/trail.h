@@ -6,7 +6,7 @@
 // Threads: submit() is called by any worker thread and never blocks nor locks (a bounded
 // lock-free queue of pointers; when full the line is dropped and counted, and the writer then
 // writes a `dropped` line with the count). One writer thread drains the queue every
-// flush_interval, seals the lines in queue order, writes the batch with one write() (then
+// flush_interval, seals the lines in queue order, writes the batch with one write() per MiB (then
 // fdatasync when `fsync`), and rotates to a new file by size or age. record_config() and stop()
 // are control-path calls.
 //
@@ -51,6 +51,8 @@ class Trail {
  public:
   /// Sealed bytes kept for retry after write errors before new lines are dropped instead.
   static constexpr std::size_t kMaxPendingBytes = 64u << 20;
+  /// A drain writes whenever this much is sealed, so a burst never piles up in memory.
+  static constexpr std::size_t kBatchBytes = 1u << 20;
 
   /// Creates DIR (0700) and DIR/configs (0700) if needed, resumes the chain from the newest
   /// file's last complete line (error when it does not verify with the key: wrong key or a
@@ -90,8 +92,8 @@ class Trail {
   std::string dropped_body(std::uint64_t count);
 
   std::string dir_;
-  std::string key_;  // copied from the settings' secret memory for the writer's lifetime
-  config::AuditSettings settings_;
+  config::AuditSettings settings_;  // its key stays in secret memory (policies/secret_memory.h)
+  Hmac hmac_;                       // writer thread (and open(), before it starts)
   boost::lockfree::queue<std::string*> queue_;
   std::atomic<std::uint64_t> queued_{0};
   std::atomic<std::uint64_t> dropped_since_{0};  // drops not yet reported by a `dropped` line

@@ -45,7 +45,7 @@ struct ConfigView {
 class Walker {
  public:
   Walker(const std::string& dir, std::string_view key, VerifyReport& r)
-      : dir_(dir), key_(key), r_(r) {}
+      : dir_(dir), hmac_(key), r_(r) {}
   void file(const std::string& name);
 
  private:
@@ -58,7 +58,7 @@ class Walker {
   void check(const json::object& o, std::string_view backend, const LinePlace& at);
 
   const std::string& dir_;
-  std::string_view key_;
+  Hmac hmac_;
   VerifyReport& r_;
   bool started_ = false;
   ChainState expect_;
@@ -97,7 +97,7 @@ void Walker::chain_break(const LinePlace& at, std::string kind, std::string deta
 }
 
 void Walker::line(std::string_view text, const LinePlace& place) {
-  const CheckedLine c = check_line(key_, text);
+  const CheckedLine c = check_line(hmac_, text);
   LinePlace at = place;
   at.seq = c.seq;
   if (c.status == CheckedLine::Status::unparseable) {

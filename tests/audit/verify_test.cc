@@ -103,6 +103,29 @@ TEST_F(VerifyTest, CommercialTenantOnAResearchOnlyModelIsAViolation) {
   EXPECT_EQ(r.violations[1].request_id, "c");
 }
 
+// Each line is checked under its own config: after a reload to `egress: none`, a closed backend
+// is a violation even at the lowest level; before it, the same line is clean.
+TEST_F(VerifyTest, EachLineIsCheckedUnderTheConfigItNames) {
+  std::unique_ptr<Trail> t = open(settings());
+  ASSERT_NE(t, nullptr);
+  const std::string before = record(*t);
+  t->submit(attempt(before, "open", "public", "acme", "cloud"));
+  const std::string closed_off = std::string(testing::kConfig) + "egress: none\n";
+  const std::string text = snapshot_text(closed_off, [](const std::string&) {
+    return std::optional<std::string>("sk-secret-value-0123456789");
+  });
+  const std::string after = snapshot_hash(text);
+  ASSERT_NE(after, before);
+  t->record_config(text, after, "reload");
+  t->submit(attempt(after, "egress", "public", "acme", "cloud"));
+  t->stop();
+  const VerifyReport r = verify_trail(dir_, kKey);
+  EXPECT_TRUE(r.chain_ok()) << to_text(r);
+  EXPECT_EQ(r.configs, 2u);
+  ASSERT_EQ(r.violations.size(), 1u) << to_text(r);
+  EXPECT_EQ(r.violations[0].request_id, "egress");
+}
+
 TEST_F(VerifyTest, UnknownNamesAndMissingSnapshotsAreViolations) {
   const std::string h = hash();
   write({attempt(h, "u1", "topsecret", "acme", "local"), attempt(h, "u2", "public", "who", "local"),
