@@ -350,7 +350,8 @@ std::unique_ptr<const policies::Engine> load_engine(const std::string& path, std
   // Replay never contacts a backend: a secret the environment does not hold is not needed.
   const config::EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
     auto v = config::process_env(name);
-    return v ? v : std::optional<std::string>("unset-during-replay");
+    // The OpenTelemetry variables are read by the loader itself: unset stays unset.
+    return v || name.starts_with("OTEL_") ? v : std::optional<std::string>("unset-during-replay");
   };
   config::LoadResult loaded = config::load_file(path, env);
   if (!loaded.ok()) {

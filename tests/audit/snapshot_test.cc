@@ -168,6 +168,29 @@ tenants:
   EXPECT_FALSE(loaded.config->audit.enabled());
 }
 
+// The collector's address and its auth headers are not part of what routes: dropped. And the
+// loader's own OTEL_* lookups find nothing, wherever the snapshot is checked.
+TEST(SnapshotTest, DropsTelemetryAndLoadsWithoutTheOtelEnvironment) {
+  const std::string yaml = R"(
+backends:
+  local: {provider: vllm, base_url: "http://127.0.0.1:8000/v1", model: m}
+models:
+  default: {candidates: [local]}
+telemetry:
+  traces: {endpoint: "http://collector:4318", headers: {authorization: "Bearer otlp-secret-token"}}
+)";
+  const config::LoadResult original = config::load_string(yaml, "t.yaml");
+  ASSERT_TRUE(original.ok()) << ::testing::PrintToString(messages(original));
+  const std::string snap = snapshot_text(original.config->text);
+  EXPECT_EQ(snap.find("otlp-secret-token"), std::string::npos) << snap;
+  EXPECT_EQ(snap.find("telemetry"), std::string::npos) << snap;
+  const config::LoadResult loaded = config::load_string(snap, "snapshot", lenient_env);
+  ASSERT_TRUE(loaded.ok()) << ::testing::PrintToString(messages(loaded)) << "\n" << snap;
+  EXPECT_FALSE(loaded.config->telemetry.traces.enabled);
+  EXPECT_EQ(lenient_env("OTEL_EXPORTER_OTLP_ENDPOINT"), std::nullopt);
+  EXPECT_EQ(lenient_env("OPENAI_API_KEY"), std::optional<std::string>("REDACTED"));
+}
+
 TEST(SnapshotHashTest, IsLowercaseHexSha256) {
   EXPECT_EQ(snapshot_hash(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(snapshot_text("[not: a mapping"), "");
