@@ -230,9 +230,10 @@ void ConfigBuilder::read_trace_endpoint(const TraceNodes& n, TraceSettings& t) {
       continue;
     }
     if (std::optional<std::string> problem = endpoint_problem(*url)) {
-      const Located& at = n.traces ? *n.traces : Located{};
-      r_.error(at.line, at.column, "telemetry.traces.endpoint",
-               std::string(name) + " '" + *url + "': " + *problem);
+      // The environment is often set for every process of a platform (an https collector for
+      // SDKs that speak it): one the gateway cannot use turns tracing off, it does not stop it.
+      config_.notices.push_back("telemetry: " + std::string(name) + " '" + *url +
+                                "' ignored (tracing off): " + *problem);
       return;
     }
     const bool as_is = std::string_view(name) == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";

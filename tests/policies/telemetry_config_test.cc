@@ -157,14 +157,21 @@ TEST(TelemetryConfigTest, InvalidEnvironmentValuesAreNotices) {
                     "key=value"}));
 }
 
-TEST(TelemetryConfigTest, BadEnvironmentEndpointIsAnError) {
-  EXPECT_EQ(errors_of("", {{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://x"}}),
-            Errors{"t.yaml:0:0: telemetry.traces.endpoint: OTEL_EXPORTER_OTLP_ENDPOINT "
-                   "'ftp://x': expected an http:// URL (OTLP/HTTP)"});
-  EXPECT_EQ(errors_of("    queue: 5\n", {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://x"}}),
-            Errors{"t.yaml:5:5: telemetry.traces.endpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
-                   "'https://x': https is not supported yet: export to a collector over http (on "
-                   "loopback or a sidecar)"});
+// A platform-wide OTEL_* endpoint the gateway cannot use (https, another scheme) turns tracing
+// off with a notice; the gateway still starts. The same value in the YAML is an error.
+TEST(TelemetryConfigTest, BadEnvironmentEndpointTurnsTracingOffWithANotice) {
+  const LoadResult r = load("", {{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://x"}});
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
+  EXPECT_FALSE(r.config->telemetry.traces.enabled);
+  EXPECT_EQ(r.config->notices.back(),
+            "telemetry: OTEL_EXPORTER_OTLP_ENDPOINT 'ftp://x' ignored (tracing off): expected an "
+            "http:// URL (OTLP/HTTP)");
+  const LoadResult https =
+      load("    queue: 5\n", {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://x"}});
+  ASSERT_TRUE(https.ok());
+  EXPECT_FALSE(https.config->telemetry.traces.enabled);
+  EXPECT_NE(https.config->notices.back().find("https is not supported yet"), std::string::npos);
+  EXPECT_FALSE(load("    endpoint: \"https://x\"\n").ok());
 }
 
 TEST(TelemetryConfigTest, BrokenOneWayPerCase) {
