@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cinttypes>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <set>
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -345,13 +348,31 @@ bool parse_args(std::span<const std::string_view> args, Args& a, std::string& er
   return true;
 }
 
+/// The names of `${NAME}` references without a default (`${NAME:-...}` has one) in `text`.
+std::set<std::string, std::less<>> required_variables(std::string_view text) {
+  std::set<std::string, std::less<>> names;
+  for (std::size_t at = text.find("${"); at != std::string_view::npos;
+       at = text.find("${", at + 2)) {
+    const std::size_t end = text.find_first_of("}:", at + 2);
+    if (end != std::string_view::npos && text[end] == '}' && end > at + 2) {
+      names.emplace(text.substr(at + 2, end - at - 2));
+    }
+  }
+  return names;
+}
+
 /// The new config's engine; nullptr with every error printed to `err`.
 std::unique_ptr<const policies::Engine> load_engine(const std::string& path, std::FILE* err) {
-  // Replay never contacts a backend: a secret the environment does not hold is not needed.
-  const config::EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
+  // Replay never contacts a backend: a variable the config requires (a secret, mostly) that this
+  // environment does not hold gets a stand-in; a variable with a default keeps its default.
+  std::string text;
+  if (std::ifstream in(path, std::ios::binary); in) {
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto required = required_variables(text);
+  const config::EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {
     auto v = config::process_env(name);
-    // The OpenTelemetry variables are read by the loader itself: unset stays unset.
-    return v || name.starts_with("OTEL_") ? v : std::optional<std::string>("unset-during-replay");
+    return v || !required.contains(name) ? v : std::optional<std::string>("unset-during-replay");
   };
   config::LoadResult loaded = config::load_file(path, env);
   if (!loaded.ok()) {

@@ -509,6 +509,22 @@ TEST_F(ReplayTest, CommandPrintsTheReportAndExitsZero) {
   EXPECT_EQ(v.at("newly_refused").to_number<int>(), 1);
 }
 
+// The new config as deployments write it: a variable with a default keeps its default when the
+// replaying shell lacks it (the URL stays a URL), and a required one (a secret) gets a stand-in.
+TEST_F(ReplayTest, CommandLoadsConfigsThatNameTheEnvironment) {
+  std::string yaml = kSame;
+  const std::string url = "base_url: \"http://127.0.0.1:8000/v1\"";
+  ASSERT_NE(yaml.find(url), std::string::npos);
+  yaml.replace(yaml.find(url), url.size(),
+               "base_url: \"${SB_REPLAY_TEST_UNSET_URL:-http://127.0.0.1:8000/v1}\"\n"
+               "    api_key: \"${SB_REPLAY_TEST_UNSET_KEY}\"");
+  const std::string config = dir_ + "/env.yaml";
+  std::ofstream(config) << yaml;
+  const CommandRun run = switchboard("--trail " + dir_ + " --config " + config);
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_EQ(run.out.rfind("10 decisions replayed: 10 unchanged", 0), 0u) << run.out;
+}
+
 TEST_F(ReplayTest, CommandExitCodes) {
   const std::string config = dir_ + "/same.yaml";
   std::ofstream(config) << kSame;
