@@ -12,10 +12,11 @@ namespace {
 
 using policies::StateRecorder;
 
+// Keys are this file's literals (plain ASCII): appended as they are, not escaped.
 void key(std::string& out, std::string_view k) {
-  out.push_back(',');
-  log::append_json_string(out, k);
-  out.push_back(':');
+  out += ",\"";
+  out += k;
+  out += "\":";
 }
 
 void str(std::string& out, std::string_view k, std::string_view v) {
@@ -172,7 +173,11 @@ void reads_of(std::string& out, StateRecorder::Read::Kind kind,
       log::append_json_string(out, c.backends[r.index].name);
     }
     out.push_back(':');
-    real(out, r.value);
+    if (kind == StateRecorder::Read::Kind::in_flight) {
+      out += std::to_string(static_cast<std::int64_t>(r.value));  // a count: no float formatting
+    } else {
+      real(out, r.value);
+    }
   }
   out.push_back('}');
 }
@@ -213,7 +218,7 @@ std::string decision(const policies::Engine& engine, const policies::Decision& d
   const config::Config& c = engine.config();
   const policies::RequestFacts& facts = *f.facts;
   std::string out;
-  out.reserve(768);
+  out.reserve(1024);
   header(out, "decision", f.request_id, f.config_hash);
   str(out, "endpoint", f.endpoint);
   str(out, "tenant", facts.tenant < c.tenants.size() ? c.tenants[facts.tenant].name : "");

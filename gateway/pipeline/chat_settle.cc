@@ -54,6 +54,9 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts,
 // served the answer. To the audit trail and, when tracing, as its client span.
 void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r,
                                  Clock::time_point started, std::optional<trace::Span>& span) {
+  if (ctx_.worker.audit == nullptr && !span) {
+    return;
+  }
   audit_line::AttemptFacts f;
   f.request_id = ctx_.request_id;
   f.config_hash = snap_.config_hash();
@@ -80,7 +83,11 @@ void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r
                : f.status != 0                      ? std::string_view("upstream_status")
                                                     : std::string_view("not_sent");
   }
-  submit_audit(audit_line::attempt(engine_, f));
+  if (ctx_.worker.audit != nullptr) {
+    // Without a trail the access-log line already says who served, with what status, tokens and
+    // cost: the attempt line is the trail's alone.
+    ctx_.worker.audit->submit(audit_line::attempt(engine_, f));
+  }
   if (span) {
     tracing::AttemptEnd end;
     end.status = f.status;
