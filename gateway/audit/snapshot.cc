@@ -121,7 +121,12 @@ void redact_tenants(YAML::Node tenants) {
 
 }  // namespace
 
-std::optional<std::string> lenient_env(const std::string&) {
+std::optional<std::string> lenient_env(const std::string& name) {
+  // The loader reads the OpenTelemetry SDK's variables by itself (no `${}` in the YAML); a
+  // placeholder there is not a URL and would fail every snapshot's load.
+  if (std::string_view(name).starts_with("OTEL_")) {
+    return std::nullopt;
+  }
   return std::string(kRedacted);
 }
 
