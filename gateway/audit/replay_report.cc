@@ -347,10 +347,11 @@ bool parse_args(std::span<const std::string_view> args, Args& a, std::string& er
 
 /// The new config's engine; nullptr with every error printed to `err`.
 std::unique_ptr<const policies::Engine> load_engine(const std::string& path, std::FILE* err) {
-  // Replay never contacts a backend: a secret the environment does not hold is not needed.
+  // Replay never contacts a backend: a secret the environment does not hold is not needed. The
+  // OpenTelemetry SDK's OTEL_* variables are read by the loader itself and must stay unset.
   const config::EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
     auto v = config::process_env(name);
-    return v ? v : std::optional<std::string>("unset-during-replay");
+    return v || name.starts_with("OTEL_") ? v : std::optional<std::string>("unset-during-replay");
   };
   config::LoadResult loaded = config::load_file(path, env);
   if (!loaded.ok()) {
