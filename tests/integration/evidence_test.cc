@@ -172,6 +172,7 @@ struct Variant {
   std::string local_clearance = "confidential";
   bool stays_home = true;
   std::string home = "[local]";
+  std::string search_extra;  // more of the search tenant's settings
   std::string default_route = "{strategy: ordered}";
   std::string local_price = "{gpu_hour_usd: 3.6, tokens_per_second: 1000}";
   std::string audit;  // the audit section ("" none)
@@ -224,7 +225,8 @@ models:
   default: {candidates: [closed, local]}
   resilient: {candidates: [down, closed]}
 tenants:
-  search: {api_keys: ["sha256:a83eb24e8548c81079d37b4e49f8f05130b235446bc6cdb6e7606b8a8f736753"]}
+  search: {api_keys: ["sha256:a83eb24e8548c81079d37b4e49f8f05130b235446bc6cdb6e7606b8a8f736753"])" +
+                  v.search_extra + R"(}
   payments: {api_keys: ["sha256:6e7619f899e820b5223eb451459f973b0bbdd8239bc2e2a85acb2bbc1ac5482c"], floor: confidential}
 policies:
 )";
@@ -693,6 +695,19 @@ TEST_F(EvidenceTest, ReplayUnderTheSameStricterAndLooserPolicies) {
       }
     }
     EXPECT_EQ(closed_to_local, 5u) << json::serialize(moves);
+  }
+  {
+    SCOPED_TRACE("stricter: the search tenant's data is all restricted");
+    const json::object strict = replay_json(Variant{.search_extra = ", floor: restricted"});
+    // The eight routed search requests are refused now (nothing is cleared for restricted); the
+    // payments one, the refused one and the unknown model are unchanged.
+    EXPECT_EQ(u64(strict.at("newly_refused")), 8u) << json::serialize(strict).substr(0, 3000);
+    EXPECT_EQ(count_at(strict, {"newly_refused_by_outcome", "forbidden"}), 8u);
+    EXPECT_EQ(u64(strict.at("unchanged")), 3u);
+    EXPECT_EQ(u64(strict.at("moved")), 0u);
+    EXPECT_EQ(u64(strict.at("newly_allowed")), 0u);
+    EXPECT_EQ(count_at(strict, {"tenants", "search", "newly_refused"}), 8u);
+    EXPECT_EQ(count_at(strict, {"tenants", "payments", "unchanged"}), 1u);
   }
   {
     SCOPED_TRACE("stricter: the closed backend cleared for public only");
