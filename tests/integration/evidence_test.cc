@@ -360,45 +360,11 @@ class EvidenceTest : public ::testing::Test {
   std::unique_ptr<GatewayProcess> gw_;
 };
 
-TEST_F(EvidenceTest, RealTrafficVerifiesCleanWithExactCounts) {
-  start(config());
-  send_mix();
-  stop();
-  const json::object v = verify_json(trail_, 0);
-  EXPECT_EQ(v.at("clean"), true) << json::serialize(v).substr(0, 3000);
-  EXPECT_EQ(v.at("chain").at("ok"), true);
-  EXPECT_EQ(v.at("violations").as_array().size(), 0u);
-  EXPECT_EQ(u64(v.at("decisions")), kMixDecisions) << json::serialize(v).substr(0, 3000);
-  EXPECT_EQ(u64(v.at("configs")), 1u);
-  // 9 served (5 closed, 4 local) + the failed try on `down`.
-  EXPECT_EQ(u64(v.at("attempts")), 10u) << json::serialize(v).substr(0, 3000);
-  const json::object& lv = v.at("levels").as_object();
-  // public: 2 chats, messages, responses, resilient → closed; the resilient request first failed
-  // on down; the unknown model is a public decision with no attempt.
-  EXPECT_EQ(count_at(lv, {"public", "decisions"}), 6u) << json::serialize(lv);
-  EXPECT_EQ(count_at(lv, {"public", "backends", "closed", "total"}), 5u);
-  EXPECT_EQ(count_at(lv, {"public", "backends", "down", "total"}), 1u);
-  EXPECT_EQ(count_at(lv, {"public", "backends", "local", "total"}), 0u);
-  EXPECT_EQ(lv.at("public").at("backends").at("closed").at("hosting"), "closed");
-  // confidential: two emails, the header, the payments floor → local only.
-  EXPECT_EQ(count_at(lv, {"confidential", "decisions"}), 4u);
-  EXPECT_EQ(count_at(lv, {"confidential", "attempts"}), 4u);
-  EXPECT_EQ(count_at(lv, {"confidential", "backends", "local", "total"}), 4u);
-  EXPECT_EQ(count_at(lv, {"confidential", "backends", "closed", "total"}), 0u);
-  EXPECT_EQ(lv.at("confidential").at("backends").at("local").at("hosting"), "self-hosted");
-  // restricted: refused, never sent anywhere.
-  EXPECT_EQ(count_at(lv, {"restricted", "decisions"}), 1u);
-  EXPECT_EQ(count_at(lv, {"restricted", "attempts"}), 0u);
-  EXPECT_EQ(count_at(v, {"outcomes", "forbidden"}), 1u);
-  EXPECT_EQ(count_at(v, {"outcomes", "unknown_model"}), 1u);
-  EXPECT_EQ(count_at(v, {"outcomes", "route"}), 9u);
-  EXPECT_TRUE(closed_->wait_for_requests(5, 1s));
-  EXPECT_EQ(closed_->requests().size(), 5u);
-  EXPECT_EQ(local_->requests().size(), 4u);
-
-  // Every decision line has the schema's fields; no line carries content.
+// Every line has the common fields and every decision line the schema's; no line carries a
+// prompt, a reply, the email or a secret. Returns the number of decision lines.
+std::uint64_t check_lines(const fs::path& trail) {
   std::uint64_t decisions = 0;
-  for (const fs::path& f : trail_files(trail_)) {
+  for (const fs::path& f : trail_files(trail)) {
     const std::string raw = read_file(f);
     EXPECT_EQ(raw.find(kEmail), std::string::npos) << f;
     EXPECT_EQ(raw.find("acme-payroll"), std::string::npos) << f;
@@ -439,7 +405,46 @@ TEST_F(EvidenceTest, RealTrafficVerifiesCleanWithExactCounts) {
       }
     }
   }
-  EXPECT_EQ(decisions, kMixDecisions);
+  return decisions;
+}
+
+TEST_F(EvidenceTest, RealTrafficVerifiesCleanWithExactCounts) {
+  start(config());
+  send_mix();
+  stop();
+  const json::object v = verify_json(trail_, 0);
+  EXPECT_EQ(v.at("clean"), true) << json::serialize(v).substr(0, 3000);
+  EXPECT_EQ(v.at("chain").at("ok"), true);
+  EXPECT_EQ(v.at("violations").as_array().size(), 0u);
+  EXPECT_EQ(u64(v.at("decisions")), kMixDecisions) << json::serialize(v).substr(0, 3000);
+  EXPECT_EQ(u64(v.at("configs")), 1u);
+  // 9 served (5 closed, 4 local) + the failed try on `down`.
+  EXPECT_EQ(u64(v.at("attempts")), 10u) << json::serialize(v).substr(0, 3000);
+  const json::object& lv = v.at("levels").as_object();
+  // public: 2 chats, messages, responses, resilient → closed; the resilient request first failed
+  // on down; the unknown model is a public decision with no attempt.
+  EXPECT_EQ(count_at(lv, {"public", "decisions"}), 6u) << json::serialize(lv);
+  EXPECT_EQ(count_at(lv, {"public", "backends", "closed", "total"}), 5u);
+  EXPECT_EQ(count_at(lv, {"public", "backends", "down", "total"}), 1u);
+  EXPECT_EQ(count_at(lv, {"public", "backends", "local", "total"}), 0u);
+  EXPECT_EQ(lv.at("public").at("backends").at("closed").at("hosting"), "closed");
+  // confidential: two emails, the header, the payments floor → local only.
+  EXPECT_EQ(count_at(lv, {"confidential", "decisions"}), 4u);
+  EXPECT_EQ(count_at(lv, {"confidential", "attempts"}), 4u);
+  EXPECT_EQ(count_at(lv, {"confidential", "backends", "local", "total"}), 4u);
+  EXPECT_EQ(count_at(lv, {"confidential", "backends", "closed", "total"}), 0u);
+  EXPECT_EQ(lv.at("confidential").at("backends").at("local").at("hosting"), "self-hosted");
+  // restricted: refused, never sent anywhere.
+  EXPECT_EQ(count_at(lv, {"restricted", "decisions"}), 1u);
+  EXPECT_EQ(count_at(lv, {"restricted", "attempts"}), 0u);
+  EXPECT_EQ(count_at(v, {"outcomes", "forbidden"}), 1u);
+  EXPECT_EQ(count_at(v, {"outcomes", "unknown_model"}), 1u);
+  EXPECT_EQ(count_at(v, {"outcomes", "route"}), 9u);
+  EXPECT_TRUE(closed_->wait_for_requests(5, 1s));
+  EXPECT_EQ(closed_->requests().size(), 5u);
+  EXPECT_EQ(local_->requests().size(), 4u);
+
+  EXPECT_EQ(check_lines(trail_), kMixDecisions);
 }
 
 // Copies the trail to `name` and returns the copy's path.
@@ -665,6 +670,17 @@ TEST_F(EvidenceTest, AKilledGatewayLosesAtMostTheLastBatchAndTheChainContinues) 
   EXPECT_GT(u64(after.at("last_seq")), last_seq);
 }
 
+// The count of a replay report's moves from one destination to another.
+std::uint64_t moves(const json::object& report, std::string_view from, std::string_view to) {
+  std::uint64_t n = 0;
+  for (const json::value& m : report.at("moves").as_array()) {
+    if (str(m.at("from")) == from && str(m.at("to")) == to) {
+      n += u64(m.at("count"));
+    }
+  }
+  return n;
+}
+
 TEST_F(EvidenceTest, ReplayUnderTheSameStricterAndLooserPolicies) {
   start(config());
   send_mix();
@@ -687,14 +703,7 @@ TEST_F(EvidenceTest, ReplayUnderTheSameStricterAndLooserPolicies) {
     EXPECT_EQ(u64(strict.at("moved")), 5u) << json::serialize(strict);
     EXPECT_EQ(u64(strict.at("unchanged")), kMixDecisions - 5);
     EXPECT_EQ(u64(strict.at("newly_refused")), 0u);
-    const json::array& moves = strict.at("moves").as_array();
-    std::uint64_t closed_to_local = 0;
-    for (const json::value& m : moves) {
-      if (m.at("from") == "closed" && m.at("to") == "local") {
-        closed_to_local += u64(m.at("count"));
-      }
-    }
-    EXPECT_EQ(closed_to_local, 5u) << json::serialize(moves);
+    EXPECT_EQ(moves(strict, "closed", "local"), 5u) << json::serialize(strict.at("moves"));
   }
   {
     SCOPED_TRACE("stricter: the search tenant's data is all restricted");
@@ -724,13 +733,7 @@ TEST_F(EvidenceTest, ReplayUnderTheSameStricterAndLooserPolicies) {
     EXPECT_EQ(count_at(loose, {"newly_allowed_by_backend", "closed"}), 1u);
     EXPECT_EQ(u64(loose.at("newly_refused")), 0u);
     EXPECT_EQ(u64(loose.at("unchanged")), kMixDecisions - 5);
-    std::uint64_t local_to_closed = 0;
-    for (const json::value& m : loose.at("moves").as_array()) {
-      if (m.at("from") == "local" && m.at("to") == "closed") {
-        local_to_closed += u64(m.at("count"));
-      }
-    }
-    EXPECT_EQ(local_to_closed, 4u) << json::serialize(loose.at("moves"));
+    EXPECT_EQ(moves(loose, "local", "closed"), 4u) << json::serialize(loose.at("moves"));
     EXPECT_EQ(loose.at("clearance_breaks").as_array().size(), 0u);
   }
 }
