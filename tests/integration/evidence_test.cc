@@ -251,8 +251,8 @@ Hdrs auth(const char* key, Hdrs extra = {}) {
 class EvidenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sb-evidence-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    std::string tmpl = (fs::temp_directory_path() / "sb-evidence-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     root_ = tmpl;
     trail_ = root_ / "trail";
     key_file_ = root_ / "audit.key";
