@@ -30,7 +30,8 @@ std::string snapshot_text(std::string_view raw_yaml,
                           const config::EnvLookup& env = config::process_env);
 /// Lowercase hex SHA-256 of `text`: the name snapshots are kept under (configs/<hash>.yaml).
 std::string snapshot_hash(std::string_view text);
-/// The environment snapshots are loaded under: "REDACTED" for every name.
+/// The environment snapshots are loaded under: "REDACTED" for every name but the OpenTelemetry
+/// SDK's `OTEL_*` variables, which the loader reads on its own and which are unset here.
 std::optional<std::string> lenient_env(const std::string& name);
 
 /// The placeholder secret values are replaced by.

@@ -104,6 +104,23 @@ TEST(SnapshotTest, EveryExampleSnapshotsIntoALoadableConfigWithoutSecrets) {
   }
 }
 
+// The loader reads OTEL_* by itself, with no `${}` in the YAML: under the lenient environment
+// they are unset (a placeholder is no URL and failed every snapshot's load), others "REDACTED".
+TEST(SnapshotTest, LoadsUnderTheLenientEnvironmentWithTheOtelVariablesUnset) {
+  EXPECT_FALSE(lenient_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"));
+  EXPECT_FALSE(lenient_env("OTEL_EXPORTER_OTLP_ENDPOINT"));
+  EXPECT_FALSE(lenient_env("OTEL_SERVICE_NAME"));
+  EXPECT_EQ(lenient_env("VLLM_URL"), std::string(kRedacted));
+  const std::string snap = snapshot_text(
+      "backends:\n  a: {provider: vllm, base_url: \"http://127.0.0.1:8000/v1\", model: m}\n"
+      "models:\n  default: {candidates: [a]}\n",
+      secret_env);
+  ASSERT_FALSE(snap.empty());
+  const config::LoadResult loaded = config::load_string(snap, "snapshot", lenient_env);
+  ASSERT_TRUE(loaded.ok()) << ::testing::PrintToString(messages(loaded)) << "\n" << snap;
+  EXPECT_FALSE(loaded.config->telemetry.traces.enabled);
+}
+
 class SnapshotFilesTest : public testing::TrailDir {};
 
 TEST_F(SnapshotFilesTest, SecretFilesAndTlsFilesAreReplacedSoItLoadsElsewhere) {
