@@ -659,6 +659,93 @@ TEST_F(TracingTest, ASampledParentDecidesUnderARatioOfZero) {
   EXPECT_EQ(spans.size(), 2u) << receiver_->raw();
 }
 
+std::string raw_chat(std::string_view id, std::string_view text, bool stream,
+                     std::string_view extra_headers = {}) {
+  const std::string body = chat_body("default", text, stream);
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+         "x-request-id: " +
+         std::string(id) + "\r\n" + std::string(extra_headers) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// 5f. Requests on one keep-alive connection: each its own trace, nothing carried over.
+TEST_F(TracingTest, KeepAliveRequestsDoNotShareTraceContext) {
+  ASSERT_NO_FATAL_FAILURE(start_with_receiver());
+  Client c(gw_->port());
+  ASSERT_TRUE(c.connected());
+  c.send_raw(raw_chat("ka-1", kEmail, false,
+                      "traceparent: " + traceparent(kTrace, kClientSpan, "01") + "\r\n"));
+  auto first = c.read_response();
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200u);
+  c.send_raw(raw_chat("ka-2", kEmail, false));
+  auto second = c.read_response();
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200u);
+  const Spans spans = wait_request(*receiver_, "ka-2");
+  const Span* a = server_span(spans, "ka-1");
+  const Span* b = server_span(spans, "ka-2");
+  ASSERT_NE(a, nullptr) << receiver_->raw();
+  ASSERT_NE(b, nullptr) << receiver_->raw();
+  EXPECT_EQ(a->at("traceId"), kTrace);
+  EXPECT_NE(b->at("traceId"), kTrace);
+  EXPECT_EQ(b->at("parentSpanId"), "");
+  ASSERT_EQ(local_->requests().size(), 2u);
+  const std::optional<std::string> sent = local_->requests()[1].header("traceparent");
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->find(kTrace), std::string::npos) << *sent;
+  EXPECT_EQ(sent->substr(3, 32), field(*b, "traceId"));
+}
+
+// 5g. An upstream that cuts its stream after the head: the attempt is an error, the request's
+// span is still exported with the status the client got.
+TEST_F(TracingTest, AStreamCutByTheUpstreamMarksTheAttemptFailed) {
+  ASSERT_NO_FATAL_FAILURE(start_with_receiver());
+  Response cut = sse_response(
+      chat_stream_events("pinned/local", {"a", " b", " c", " d"}, true, {3, 4, -1}), 5ms);
+  cut.reset_after_chunks = 3;
+  local_->push(std::move(cut));
+  auto r = chat("cut-1", kEmail, true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  const Spans spans = wait_request(*receiver_, "cut-1");
+  const Span* server = server_span(spans, "cut-1");
+  ASSERT_NE(server, nullptr) << receiver_->raw();
+  EXPECT_EQ(int_attr(*server, "http.response.status_code"), 200);
+  const std::vector<const Span*> tries = attempts_of(spans, *server);
+  ASSERT_EQ(tries.size(), 1u) << receiver_->raw();
+  EXPECT_EQ(status_code(*tries[0]), "STATUS_CODE_ERROR") << json::serialize(*tries[0]);
+  EXPECT_NE(str_attr(*tries[0], "error.type"), "<absent>");
+  EXPECT_EQ(bool_attr(*tries[0], "gen_ai.request.stream"), true);
+  // What it sent before the cut is billed (the usage estimated from the bytes relayed).
+  EXPECT_TRUE(double_attr(*tries[0], "switchboard.cost_usd")) << json::serialize(*tries[0]);
+  EXPECT_GT(int_attr(*tries[0], "gen_ai.usage.output_tokens"), 0);
+}
+
+// 5h. A client that leaves mid-stream: both spans are still exported.
+TEST_F(TracingTest, AClientLeavingMidStreamStillExportsItsSpans) {
+  ASSERT_NO_FATAL_FAILURE(start_with_receiver());
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 40; ++i) {
+    pieces.push_back(" w" + std::to_string(i));
+  }
+  local_->push(sse_response(chat_stream_events("pinned/local", pieces, true, {3, 40, -1}), 50ms));
+  {
+    Client c(gw_->port());
+    ASSERT_TRUE(c.connected());
+    c.send_raw(raw_chat("leave-1", kEmail, true));
+    auto head = c.read_head();
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200u);
+    ASSERT_TRUE(c.read_chunk());
+  }  // closed here, mid-stream
+  const Spans spans = wait_request(*receiver_, "leave-1");
+  const Span* server = server_span(spans, "leave-1");
+  ASSERT_NE(server, nullptr) << receiver_->raw();
+  EXPECT_EQ(attempts_of(spans, *server).size(), 1u) << receiver_->raw();
+  EXPECT_EQ(str_attr(*server, "switchboard.backend"), "local");
+}
+
 // 6. No content: neither the prompt's secret and email nor the echoed completion reach a span.
 TEST_F(TracingTest, NoPromptOrCompletionContentInAnySpan) {
   ASSERT_NO_FATAL_FAILURE(start_with_receiver());
