@@ -258,16 +258,17 @@ class TracingTest : public ::testing::Test {
   }
 
   std::string config(const std::string& endpoint, const std::string& extra = {}) const {
+    // No endpoint: no `telemetry:` section (tracing off, unless the environment turns it on).
+    const std::string telemetry = endpoint.empty() ? std::string() : R"(telemetry:
+  traces:
+    endpoint: ")" + endpoint + R"("
+    interval: 50ms
+    service_name: switchboard-it
+)" + extra;
     return R"(server: {listen: "127.0.0.1:0", threads: 2}
 admin: {listen: "127.0.0.1:0"}
 retries: {attempts: 2, backoff: 1ms, max_backoff: 5ms}
-telemetry:
-  traces:
-    endpoint: ")" +
-           endpoint + R"("
-    interval: 50ms
-    service_name: switchboard-it
-)" + extra +
+)" + telemetry +
            R"(backends:
   local:
     provider: vllm
@@ -744,6 +745,86 @@ TEST_F(TracingTest, AClientLeavingMidStreamStillExportsItsSpans) {
   ASSERT_NE(server, nullptr) << receiver_->raw();
   EXPECT_EQ(attempts_of(spans, *server).size(), 1u) << receiver_->raw();
   EXPECT_EQ(str_attr(*server, "switchboard.backend"), "local");
+}
+
+// 5i. Tracing off: the gateway sends no traceparent of its own, and a client's reaches no
+// closed backend (only propagate_to_closed would send one there).
+TEST_F(TracingTest, WithTracingOffNoTraceparentReachesAClosedBackend) {
+  ASSERT_NO_FATAL_FAILURE(start(""));
+  const std::vector<std::pair<std::string, std::string>> tp{
+      {"traceparent", traceparent(kTrace, kClientSpan, "01")}, {"tracestate", "k=v"}};
+  auto away = chat("off-away", "what is the capital of France", false, tp);
+  ASSERT_TRUE(away);
+  ASSERT_EQ(away->status, 200u);
+  auto plain = chat("off-plain", kEmail);
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200u);
+  ASSERT_EQ(closed_->requests().size(), 1u);
+  EXPECT_FALSE(closed_->requests()[0].header("traceparent"))
+      << *closed_->requests()[0].header("traceparent");
+  EXPECT_FALSE(closed_->requests()[0].header("tracestate"));
+  ASSERT_EQ(local_->requests().size(), 1u);
+  EXPECT_FALSE(local_->requests()[0].header("traceparent"));
+}
+
+// 5j. The standard environment variables turn tracing on without a `telemetry:` section.
+TEST_F(TracingTest, TheOtelEnvironmentVariablesConfigureTracing) {
+  receiver_ = std::make_unique<Receiver>();
+  ASSERT_FALSE(HasFailure());
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver_->endpoint().c_str(), 1);
+  ::setenv("OTEL_SERVICE_NAME", "from-env", 1);
+  ::setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=it,team=gw%20core", 1);
+  start("");
+  ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  ::unsetenv("OTEL_SERVICE_NAME");
+  ::unsetenv("OTEL_RESOURCE_ATTRIBUTES");
+  ASSERT_FALSE(HasFatalFailure());
+  auto r = chat("env-1", kEmail);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200u);
+  // The default interval (1 s) sends it.
+  const Spans spans = wait_request(*receiver_, "env-1");
+  const Span* server = server_span(spans, "env-1");
+  ASSERT_NE(server, nullptr) << receiver_->raw();
+  const json::object& resource = server->at("resource").as_object();
+  EXPECT_EQ(str_in(resource, "service.name"), "from-env");
+  EXPECT_EQ(str_in(resource, "deployment.environment"), "it");
+  EXPECT_EQ(str_in(resource, "team"), "gw core");
+}
+
+// 5k. Other data-plane endpoints: the Anthropic Messages front door and embeddings.
+TEST_F(TracingTest, MessagesAndEmbeddingsHaveTheirRouteAndOperation) {
+  ASSERT_NO_FATAL_FAILURE(start_with_receiver());
+  const std::string messages = R"({"model":"default","max_tokens":64,"messages":[{"role":"user",)"
+                               R"("content":"mail alice.w@northwind-mail.com"}]})";
+  auto m = request(gw_->port(), "POST", "/v1/messages", messages,
+                   {{"x-request-id", "msg-1"}, {"anthropic-version", "2023-06-01"}});
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->status, 200u) << m->body;
+  auto e = request(gw_->port(), "POST", "/v1/embeddings",
+                   R"({"model":"default","input":"the capital of France"})",
+                   {{"x-request-id", "emb-1"}});
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->status, 200u) << e->body;
+  const Spans spans = receiver_->wait([](const Spans& s) {
+    return server_span(s, "msg-1") != nullptr && server_span(s, "emb-1") != nullptr;
+  });
+  const Span* ms = server_span(spans, "msg-1");
+  ASSERT_NE(ms, nullptr) << receiver_->raw();
+  EXPECT_EQ(ms->at("name"), "POST /v1/messages");
+  EXPECT_EQ(str_attr(*ms, "switchboard.rule"), "sensitive-stays-home");
+  const std::vector<const Span*> mt = attempts_of(spans, *ms);
+  ASSERT_EQ(mt.size(), 1u) << receiver_->raw();
+  EXPECT_EQ(str_attr(*mt[0], "gen_ai.operation.name"), "chat");
+  EXPECT_EQ(str_attr(*mt[0], "gen_ai.provider.name"), "vllm");
+  const Span* es = server_span(spans, "emb-1");
+  ASSERT_NE(es, nullptr) << receiver_->raw();
+  EXPECT_EQ(es->at("name"), "POST /v1/embeddings");
+  const std::vector<const Span*> et = attempts_of(spans, *es);
+  ASSERT_EQ(et.size(), 1u) << receiver_->raw();
+  EXPECT_EQ(et[0]->at("name"), "embeddings gpt-4o");
+  EXPECT_EQ(str_attr(*et[0], "gen_ai.operation.name"), "embeddings");
+  EXPECT_EQ(str_attr(*et[0], "gen_ai.provider.name"), "openai");
 }
 
 // 6. No content: neither the prompt's secret and email nor the echoed completion reach a span.
