@@ -262,7 +262,7 @@ class TracingTest : public ::testing::Test {
     const std::string telemetry = endpoint.empty() ? std::string() : R"(telemetry:
   traces:
     endpoint: ")" + endpoint + R"("
-    interval: 50ms
+    interval: )" + interval_ + R"(
     service_name: switchboard-it
 )" + extra;
     return R"(server: {listen: "127.0.0.1:0", threads: 2}
@@ -319,6 +319,7 @@ policies:
                    headers);
   }
 
+  std::string interval_ = "50ms";  // the export interval
   std::unique_ptr<FakeUpstream> local_;
   std::unique_ptr<FakeUpstream> closed_;
   std::unique_ptr<Receiver> receiver_;
@@ -929,6 +930,47 @@ TEST_F(TracingTest, AFullQueueDropsSpansAndEveryRequestSucceeds) {
     EXPECT_EQ(statuses[i], 200u) << "request " << i;
   }
   EXPECT_GT(wait_metric_above(gw_->admin_port(), "dropped", 0), 0);
+}
+
+// 7d. Shutdown sends what is still queued: a long interval, then SIGTERM.
+TEST_F(TracingTest, ShutdownFlushesTheQueuedSpans) {
+  interval_ = "60s";
+  ASSERT_NO_FATAL_FAILURE(start_with_receiver());
+  auto r = chat("flush-1", kEmail);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200u);
+  EXPECT_TRUE(receiver_->spans().empty()) << "exported before the interval: " << receiver_->raw();
+  gw_->send_signal(SIGTERM);
+  EXPECT_EQ(gw_->wait_exit(20s), 0) << gw_->stderr_text();
+  const Spans spans = receiver_->spans();
+  const Span* server = server_span(spans, "flush-1");
+  ASSERT_NE(server, nullptr) << receiver_->raw();
+  EXPECT_EQ(attempts_of(spans, *server).size(), 1u);
+}
+
+// 7e. A reload (SIGHUP) keeps tracing on, with the new config's decisions.
+TEST_F(TracingTest, TracingSurvivesAReload) {
+  ASSERT_NO_FATAL_FAILURE(start_with_receiver());
+  auto before = chat("reload-before", kEmail);
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->status, 200u);
+  std::string yaml = config(receiver_->endpoint());
+  const std::string from = "name: sensitive-stays-home";
+  yaml.replace(yaml.find(from), from.size(), "name: private-at-home");
+  gw_->write_config(yaml);
+  gw_->send_signal(SIGHUP);
+  ASSERT_TRUE(gw_->wait_for_log("configuration reloaded", 5s)) << gw_->stderr_text();
+  auto after = chat("reload-after", kEmail);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->status, 200u);
+  const Spans spans = receiver_->wait([](const Spans& s) {
+    return server_span(s, "reload-before") != nullptr && server_span(s, "reload-after") != nullptr;
+  });
+  ASSERT_NE(server_span(spans, "reload-before"), nullptr) << receiver_->raw();
+  const Span* server = server_span(spans, "reload-after");
+  ASSERT_NE(server, nullptr) << receiver_->raw();
+  EXPECT_EQ(str_attr(*server, "switchboard.rule"), "private-at-home");
+  EXPECT_EQ(attempts_of(spans, *server).size(), 1u);
 }
 
 }  // namespace
