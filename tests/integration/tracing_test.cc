@@ -498,10 +498,19 @@ TEST_F(TracingTest, ARefusedRequestHasAServerSpanAndNoClientSpan) {
   auto unknown = chat("unknown-1", "hello", false, {}, "no-such-model");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404u) << unknown->body;
+  auto bad = request(gw_->port(), "POST", "/v1/chat/completions", "{not json",
+                     {{"x-request-id", "bad-1"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400u) << bad->body;
   EXPECT_EQ(local_->request_count() + closed_->request_count(), 0u);
   const Spans spans = receiver_->wait([](const Spans& s) {
-    return server_span(s, "refused-1") != nullptr && server_span(s, "unknown-1") != nullptr;
+    return server_span(s, "refused-1") != nullptr && server_span(s, "unknown-1") != nullptr &&
+           server_span(s, "bad-1") != nullptr;
   });
+  const Span* malformed = server_span(spans, "bad-1");
+  ASSERT_NE(malformed, nullptr) << receiver_->raw();
+  EXPECT_EQ(int_attr(*malformed, "http.response.status_code"), 400);
+  EXPECT_EQ(malformed->at("name"), "POST /v1/chat/completions");
   const Span* refused = server_span(spans, "refused-1");
   ASSERT_NE(refused, nullptr) << receiver_->raw();
   EXPECT_EQ(int_attr(*refused, "http.response.status_code"), 403);
@@ -971,6 +980,47 @@ TEST_F(TracingTest, TracingSurvivesAReload) {
   ASSERT_NE(server, nullptr) << receiver_->raw();
   EXPECT_EQ(str_attr(*server, "switchboard.rule"), "private-at-home");
   EXPECT_EQ(attempts_of(spans, *server).size(), 1u);
+}
+
+// 7f. A concurrent burst with a healthy collector: every span arrives once, as counted.
+TEST_F(TracingTest, AConcurrentBurstExportsEverySpanOnce) {
+  ASSERT_NO_FATAL_FAILURE(start_with_receiver());
+  constexpr int kThreads = 8;
+  constexpr int kEach = 10;
+  std::vector<unsigned> statuses(kThreads * kEach, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string id = "many-" + std::to_string(t) + "-" + std::to_string(i);
+        std::vector<std::pair<std::string, std::string>> h{{"x-request-id", id}};
+        auto r = request(gw_->port(), "POST", "/v1/chat/completions",
+                         chat_body("default", (t + i) % 2 == 0 ? kEmail : "hello", i % 3 == 0), h);
+        statuses[static_cast<std::size_t>(t * kEach + i)] = r ? r->status : 0;
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    ASSERT_EQ(statuses[i], 200u) << "request " << i;
+  }
+  constexpr std::size_t kSpans = 2 * kThreads * kEach;
+  const Spans spans = receiver_->wait([](const Spans& s) { return s.size() >= kSpans; });
+  ASSERT_EQ(spans.size(), kSpans) << receiver_->raw();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kEach; ++i) {
+      const std::string id = "many-" + std::to_string(t) + "-" + std::to_string(i);
+      const Span* server = server_span(spans, id);
+      ASSERT_NE(server, nullptr) << id;
+      EXPECT_EQ(attempts_of(spans, *server).size(), 1u) << id;
+    }
+  }
+  EXPECT_EQ(wait_metric_above(gw_->admin_port(), "exported", kSpans - 1),
+            static_cast<long long>(kSpans));
+  EXPECT_EQ(spans_metric(gw_->admin_port(), "dropped"), 0);
+  EXPECT_EQ(spans_metric(gw_->admin_port(), "failed"), 0);
 }
 
 }  // namespace
