@@ -91,7 +91,9 @@ void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r
   if (span) {
     tracing::AttemptEnd end;
     end.status = f.status;
-    end.error = f.result == "ok" ? std::string_view() : f.result;
+    end.error = f.result != "ok"    ? f.result
+                : r.upstream_failed ? std::string_view(o_.error)  // cut after the head
+                                    : std::string_view();
     end.usage = f.usage;
     end.cost_nanos = f.cost_nanos;
     end.stream = f.stream;

@@ -195,14 +195,14 @@ void end_attempt(const RequestContext& ctx, std::optional<trace::Span>& span,
         .set_int(attr::kGenAiUsageOutputTokens, end.usage->output)
         .set_int(attr::kGenAiUsageCacheReadInputTokens, end.usage->cached_input)
         .set_int(attr::kGenAiUsageCacheCreationInputTokens, end.usage->cache_write)
-        .set_int(attr::kGenAiUsageReasoningOutputTokens, end.usage->reasoning);
+        .set_int(attr::kGenAiUsageReasoningOutputTokens, end.usage->reasoning)
+        // What it served is billed, also when its stream was cut after the head (an error).
+        .set_double(attr::kCostUsd, static_cast<double>(end.cost_nanos) / 1e9);
   }
   if (end.ttft_ms >= 0) {
     s.set_double(attr::kTimeToFirstTokenMs, end.ttft_ms);
   }
-  if (end.error.empty()) {
-    s.set_double(attr::kCostUsd, static_cast<double>(end.cost_nanos) / 1e9);
-  } else {
+  if (!end.error.empty()) {
     s.set_string(attr::kErrorType, end.error);
     s.set_error(std::string(end.error));
   }

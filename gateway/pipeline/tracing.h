@@ -38,8 +38,9 @@ std::optional<trace::Span> start_attempt(const RequestContext& ctx, const Outcom
 /// What an attempt ended with.
 struct AttemptEnd {
   unsigned status = 0;     ///< the upstream's status, 0 when none
-  std::string_view error;  ///< the error kind; empty when it served
-  const adapters::Usage* usage = nullptr;
+  std::string_view error;  ///< the error kind; empty when it served (a stream cut after its head
+                           ///< served and failed: both usage and error)
+  const adapters::Usage* usage = nullptr;  ///< when it served: usage and cost are recorded
   std::int64_t cost_nanos = 0;
   double ttft_ms = -1;  ///< < 0 when nothing was streamed
   bool stream = false;
