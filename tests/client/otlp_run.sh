@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the OTLP decoding test (otlp_node_test, a GoogleTest binary) with the npm packages that
-# package-lock.json pins installed: the test spawns `node otlp_receiver.mjs`, which decodes the
-# exporter's requests with @opentelemetry/otlp-transformer's generated protobuf classes.
+# Runs a GoogleTest binary that decodes OTLP (otlp_node_test: the exporter; tracing_test: the
+# real gateway's traces) with the npm packages that package-lock.json pins installed: the test
+# spawns `node otlp_receiver.mjs`, which decodes the exporter's requests with
+# @opentelemetry/otlp-transformer's generated protobuf classes.
 #
 #   bash tests/client/otlp_run.sh PATH/TO/otlp_node_test [gtest flags...]
 set -euo pipefail
