@@ -165,6 +165,9 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
   WireAnswer a = wire.answer(status, ctype, std::move(text), ex->headers());
   if (a.status == 200) {
     o_.usage = a.usage;
+    if (answer_facts_wanted() && endpoint_ != Endpoint::embeddings) {
+      answer_facts_.read_answer(a.body);
+    }
     co_return AttemptResult::ended(
         co_await send_answer(b, std::move(a.body), a.content_type, wire.native()));
   }

@@ -40,6 +40,7 @@
 #include "gateway/pipeline/exchange.h"
 #include "gateway/pipeline/request_facts.h"
 #include "gateway/pipeline/request_record.h"
+#include "gateway/pipeline/tracing.h"
 #include "gateway/pipeline/upstream_wire.h"
 #include "gateway/runtime/circuit.h"
 #include "gateway/runtime/snapshot.h"
@@ -211,6 +212,9 @@ class ChatHandler final : public Settlement {
   std::string capped_body_;           // the body with the output cap written in, when capped
   bool body_edited_ = false;          // body_text_ is capped_body_: the DOM must be parsed again
   bool priced_ = false;
+  // The answer's model and finish reasons, for the attempt's span (only while it is sampled).
+  tracing::AnswerFacts answer_facts_;
+  bool answer_facts_wanted() const { return o_.span && o_.span->sampled(); }
   std::optional<policies::Reservation> reservation_;  ///< until settle()
 };
 

@@ -277,7 +277,11 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
     o_.io_wait += waited;
     o_.upstream += waited;
     if (!in.empty()) {
+      const std::size_t from = out.size();
       translated_ok = stream.feed(in, out);
+      if (answer_facts_wanted()) {
+        answer_facts_.scan_stream(std::string_view(out).substr(from));
+      }
     }
     if (!translated_ok && !head_sent) {
       o_.usage = stream.usage();
@@ -293,7 +297,11 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
   if (!translated_ok) {
     co_return co_await stream_error_sent(b, chunked);
   }
+  const std::size_t from = out.size();
   const bool complete = !err && stream.finish(out);
+  if (answer_facts_wanted()) {
+    answer_facts_.scan_stream(std::string_view(out).substr(std::min(from, out.size())));
+  }
   if (complete && head_sent) {
     settle();  // before the end of the stream reaches the client
   }

@@ -72,7 +72,10 @@ void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r
     price();
     f.status = 200;
     // A stream cut after its head still served (and is billed for) what it sent.
-    f.result = r.error != upstream::ErrorKind::none ? upstream::to_string(r.error) : "ok";
+    f.result = r.error != upstream::ErrorKind::none ? upstream::to_string(r.error)
+               : !r.upstream_failed                 ? std::string_view("ok")
+               : o_.error.empty()                   ? std::string_view("stream_cut")
+                                                    : o_.error;
     f.usage = o_.usage ? &*o_.usage : nullptr;
     f.usage_estimated = o_.usage_estimated;
     f.cost_nanos = o_.cost_nanos;
@@ -91,16 +94,17 @@ void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r
   if (span) {
     tracing::AttemptEnd end;
     end.status = f.status;
-    end.error = f.result != "ok"    ? f.result
-                : r.upstream_failed ? std::string_view(o_.error)  // cut after the head
-                                    : std::string_view();
+    end.error = f.result != "ok" ? f.result : std::string_view();
     end.usage = f.usage;
     end.cost_nanos = f.cost_nanos;
     end.stream = f.stream;
+    end.response_model = answer_facts_.model;
+    end.finish_reasons = answer_facts_.finish_reasons;
     if (served && o_.first_byte && *o_.first_byte >= started) {
       end.ttft_ms = std::chrono::duration<double, std::milli>(*o_.first_byte - started).count();
     }
     tracing::end_attempt(ctx_, span, end);
+    answer_facts_ = {};  // the next attempt's answer is its own
   }
 }
 

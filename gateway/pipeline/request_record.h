@@ -25,8 +25,8 @@ class RequestRecord {
 
   /// Records to `ctx`'s metrics and access log (record()).
   explicit RequestRecord(RequestContext& ctx)
-      : RequestRecord(
-            &ctx, [](void* c, Outcome& o) { record(*static_cast<RequestContext*>(c), o); }) {}
+      : RequestRecord(&ctx,
+                      [](void* c, Outcome& o) { record(*static_cast<RequestContext*>(c), o); }) {}
   /// Records to a sink of one's own (tests).
   RequestRecord(void* target, Sink sink) : target_(target), sink_(sink) {}
   RequestRecord(const RequestRecord&) = delete;

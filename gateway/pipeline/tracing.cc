@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+
 #include "gateway/observability/trace_attributes.h"
 #include "gateway/observability/trace_exporter.h"
 #include "gateway/runtime/snapshot.h"
@@ -202,12 +205,100 @@ void end_attempt(const RequestContext& ctx, std::optional<trace::Span>& span,
   if (end.ttft_ms >= 0) {
     s.set_double(attr::kTimeToFirstTokenMs, end.ttft_ms);
   }
+  if (!end.response_model.empty()) {
+    s.set_string(attr::kGenAiResponseModel, end.response_model);
+  }
+  if (!end.finish_reasons.empty()) {
+    s.set_strings(attr::kGenAiResponseFinishReasons,
+                  std::vector<std::string>(end.finish_reasons.begin(), end.finish_reasons.end()));
+  }
   if (!end.error.empty()) {
     s.set_string(attr::kErrorType, end.error);
     s.set_error(std::string(end.error));
   }
   ctx.worker.tracer->submit(std::move(s));
   span.reset();
+}
+
+namespace {
+
+constexpr std::size_t kMaxReasons = 16;
+constexpr std::size_t kMaxFactLength = 128;
+
+std::string string_member(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string()
+             ? std::string(std::string_view(v->get_string()).substr(0, kMaxFactLength))
+             : std::string();
+}
+
+// The string value after `"key"` (and optional spaces and a colon) at `at`; empty when the bytes
+// there are not a plain string (an escape ends it: reasons and model names have none).
+std::string_view string_after(std::string_view bytes, std::size_t at) {
+  std::size_t i = bytes.find_first_not_of(" \t", at);
+  if (i == std::string_view::npos || bytes[i] != ':') {
+    return {};
+  }
+  i = bytes.find_first_not_of(" \t", i + 1);
+  if (i == std::string_view::npos || bytes[i] != '"') {
+    return {};
+  }
+  const std::size_t end = bytes.find_first_of("\"\\", i + 1);
+  if (end == std::string_view::npos || bytes[end] != '"') {
+    return {};
+  }
+  return bytes.substr(i + 1, std::min(end - i - 1, kMaxFactLength));
+}
+
+}  // namespace
+
+void AnswerFacts::read_answer(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::monotonic_resource mr;
+  const boost::json::value v = boost::json::parse(body, ec, &mr);
+  const boost::json::object* o = !ec ? v.if_object() : nullptr;
+  if (o == nullptr) {
+    return;
+  }
+  model = string_member(*o, "model");
+  if (const auto* choices = o->if_contains("choices"); choices != nullptr && choices->is_array()) {
+    for (const boost::json::value& c : choices->get_array()) {  // chat and completions
+      if (c.is_object() && finish_reasons.size() < kMaxReasons) {
+        if (std::string r = string_member(c.get_object(), "finish_reason"); !r.empty()) {
+          finish_reasons.push_back(std::move(r));
+        }
+      }
+    }
+    return;
+  }
+  std::string reason = string_member(*o, "stop_reason");  // Anthropic Messages
+  if (reason.empty() && string_member(*o, "object") == "response") {
+    if (const auto* d = o->if_contains("incomplete_details"); d != nullptr && d->is_object()) {
+      reason = string_member(d->get_object(), "reason");
+    }
+    reason = reason.empty() ? string_member(*o, "status") : reason;
+  }
+  if (!reason.empty()) {
+    finish_reasons.push_back(std::move(reason));
+  }
+}
+
+void AnswerFacts::scan_stream(std::string_view bytes) {
+  if (model.empty()) {
+    if (const std::size_t at = bytes.find("\"model\""); at != std::string_view::npos) {
+      model = std::string(string_after(bytes, at + 7));
+    }
+  }
+  for (std::string_view key :
+       {std::string_view("\"finish_reason\""), std::string_view("\"stop_reason\"")}) {
+    for (std::size_t at = bytes.find(key); at != std::string_view::npos;
+         at = bytes.find(key, at + key.size())) {
+      const std::string_view r = string_after(bytes, at + key.size());
+      if (!r.empty() && finish_reasons.size() < kMaxReasons) {
+        finish_reasons.emplace_back(r);
+      }
+    }
+  }
 }
 
 }  // namespace sb::gateway::tracing

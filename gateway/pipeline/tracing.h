@@ -10,7 +10,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/upstream/client.h"
 #include "gateway/observability/otlp.h"
@@ -44,6 +47,21 @@ struct AttemptEnd {
   std::int64_t cost_nanos = 0;
   double ttft_ms = -1;  ///< < 0 when nothing was streamed
   bool stream = false;
+  std::string_view response_model;              ///< empty when unknown
+  std::span<const std::string> finish_reasons;  ///< in the order seen
+};
+
+/// What the answer says of itself, for the attempt's span (gen_ai.response.model and
+/// gen_ai.response.finish_reasons): gathered only while the request's span is sampled.
+struct AnswerFacts {
+  std::string model;
+  std::vector<std::string> finish_reasons;
+  /// From a complete answer: OpenAI chat and completions (`choices[].finish_reason`), Anthropic
+  /// Messages (`stop_reason`), Responses (`incomplete_details.reason`, else `status`).
+  void read_answer(std::string_view body);
+  /// From stream bytes as they go to the client: the first `"model"` and every
+  /// `"finish_reason"` / `"stop_reason"` string value (bounded).
+  void scan_stream(std::string_view bytes);
 };
 void end_attempt(const RequestContext& ctx, std::optional<trace::Span>& span,
                  const AttemptEnd& end);

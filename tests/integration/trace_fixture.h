@@ -164,6 +164,18 @@ inline std::optional<bool> bool_attr(const Span& s, std::string_view key) {
   }
   return v->at("bool").as_bool();
 }
+/// A string array attribute's values joined with ','; "<absent>" when not an array.
+inline std::string strings_attr(const Span& s, std::string_view key) {
+  const json::object* v = attr_value(s.at("attributes").as_object(), key);
+  if (v == nullptr || !v->contains("array")) {
+    return "<absent>";
+  }
+  std::string out;
+  for (const json::value& e : v->at("array").as_array()) {
+    out += (out.empty() ? "" : ",") + std::string(e.as_object().at("string").as_string());
+  }
+  return out;
+}
 inline bool has_attr(const Span& s, std::string_view key) {
   return s.at("attributes").as_object().contains(key);
 }

@@ -61,6 +61,8 @@ TEST_F(TracingTest, NonStreamChatHasAServerSpanWithTheDecisionAndOneClientSpan) 
   EXPECT_EQ(str_attr(c, "gen_ai.operation.name"), "chat");
   EXPECT_EQ(str_attr(c, "gen_ai.provider.name"), "openai");
   EXPECT_EQ(str_attr(c, "gen_ai.request.model"), "gpt-4o");  // the backend's pinned model
+  EXPECT_EQ(str_attr(c, "gen_ai.response.model"), "gpt-4o-2024-08-06");  // what answered
+  EXPECT_EQ(strings_attr(c, "gen_ai.response.finish_reasons"), "stop");
   EXPECT_EQ(int_attr(c, "gen_ai.usage.input_tokens"), 12);
   EXPECT_EQ(int_attr(c, "gen_ai.usage.output_tokens"), 4);
   EXPECT_EQ(bool_attr(c, "gen_ai.request.stream"), false);
@@ -98,6 +100,8 @@ TEST_F(TracingTest, StreamChatHasTheStreamFlagAndTimeToFirstToken) {
   EXPECT_EQ(str_attr(c, "gen_ai.provider.name"), "openai");
   EXPECT_EQ(str_attr(c, "gen_ai.request.model"), "gpt-4o");
   EXPECT_EQ(bool_attr(c, "gen_ai.request.stream"), true);
+  EXPECT_EQ(str_attr(c, "gen_ai.response.model"), "gpt-4o");
+  EXPECT_EQ(strings_attr(c, "gen_ai.response.finish_reasons"), "stop");
   EXPECT_EQ(int_attr(c, "gen_ai.usage.input_tokens"), 9);
   EXPECT_EQ(int_attr(c, "gen_ai.usage.output_tokens"), 2);
   EXPECT_EQ(int_attr(c, "gen_ai.usage.cache_read.input_tokens"), 4);
