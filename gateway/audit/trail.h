@@ -1,7 +1,26 @@
 #pragma once
 // The audit trail's writer: lines handed over by the request path, sealed into the HMAC chain
-// (chain.h) and appended in batches to DIR/audit-<UTC time>-<NNNNNN>.jsonl (schema v1; see the
-// shared schema document of the audit trail).
+// (chain.h) and appended in batches to DIR/audit-<UTC time>-<NNNNNN>.jsonl.
+//
+// Line schema v1. One JSON object per line. The request path builds the BODY (the object's text
+// without its closing brace); the writer appends `,"seq":N,"prev":"<64 hex>"`, then
+// `,"mac":"<HMAC-SHA256 of every byte before it, 64 hex>"}` and a newline. seq is 1 for a new
+// trail's first line and +1 per line across files and restarts; prev is the previous line's mac
+// (64 zeros for seq 1). Every line has `v` (1), `type`, `ts` (RFC 3339 UTC, milliseconds) and
+// `config` (the hash of the config in force: SHA-256 of DIR/configs/<hash>.yaml, its redacted
+// snapshot, snapshot.h). Types:
+//   config    `event` (start | reload), `snapshot` (configs/<hash>.yaml)
+//   dropped   `count`: lines lost to a full queue since the line before
+//   decision  request_id, endpoint, tenant, model, outcome, rule, sensitivity, tier;
+//             why {detected, entities {name: count}, floor, classification, unscannable [kinds],
+//             unscannable_bits, tier_header, tier_source}; features {prompt_tokens, max_tokens,
+//             tools, images, json_schema, depth, reasoning_effort, headers {name: value}};
+//             state {in_flight, rpm, tpm: {backend: value}, budget {day|month|any: fraction},
+//             exhausted?}: only what the engine read; backends [try order];
+//             estimated_tokens, estimated_cost_nanos (pipeline/audit_line.h writes them)
+//   attempt   request_id, tenant, model, sensitivity, n, backend, hosting, provider, status,
+//             result (ok | an error kind), stream, upstream_ms, usage {input, output, cached,
+//             cache_write, reasoning} or null, usage_estimated, cost_nanos
 //
 // Threads: submit() is called by any worker thread and never blocks nor locks (a bounded
 // lock-free queue of pointers; when full the line is dropped and counted, and the writer then
