@@ -41,17 +41,6 @@ bool make_dir(const std::string& path, std::string& error) {
   return true;
 }
 
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return false;
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = std::move(s).str();
-  return true;
-}
-
 // The file number of `audit-<time>-<NNNNNN>.jsonl`.
 std::uint64_t file_number(const std::string& name) {
   const std::size_t dash = name.rfind('-');
@@ -77,6 +66,17 @@ bool write_all(int fd, std::string_view data) {
 }
 
 }  // namespace
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return false;
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  out = std::move(s).str();
+  return true;
+}
 
 std::string rfc3339_ms(std::int64_t unix_ms) {
   const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);

@@ -142,6 +142,8 @@ class Trail {
 std::string trail_file_name(std::int64_t unix_ms, std::uint64_t n);
 /// The trail's files in chain order (name order), names only.
 std::vector<std::string> trail_files(const std::string& dir);
+/// Reads a whole file into `out`; false when it cannot be read.
+bool read_file(const std::string& path, std::string& out);
 /// RFC 3339 UTC with milliseconds for `unix_ms`.
 std::string rfc3339_ms(std::int64_t unix_ms);
 
