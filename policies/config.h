@@ -156,9 +156,9 @@ struct ResponsesSettings {
 
 /// `audit:`: the tamper-evident audit trail (see gateway/audit/trail.h). Absent = no trail.
 struct AuditSettings {
-  std::string path;      ///< the trail's directory, resolved; empty = no trail
-  std::string key_file;  ///< resolved path of the HMAC key file
-  SecretString key;      ///< the HMAC key (>= 32 bytes), kept out of core dumps
+  std::string path;                         ///< the trail's directory, resolved; empty = no trail
+  std::string key_file;                     ///< resolved path of the HMAC key file
+  SecretString key;                         ///< the HMAC key (>= 32 bytes), kept out of core dumps
   std::uint64_t rotate_size = 64ull << 20;  ///< a new file once the current one reaches this
   Duration rotate_age{24LL * 3600 * 1000};  ///< ... or is this old
   Duration flush_interval{50};              ///< the writer's batch period (the crash window)

@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/audit/verify.h"
 #include "gateway/audit/replay.h"
+#include "gateway/audit/verify.h"
 #include "gateway/control/server.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/metrics.h"
