@@ -576,15 +576,17 @@ int Server::run() {
   // Suspended sessions may wait on the response store too: it is kept with them.
   static auto* const kept_responses = new std::vector<std::unique_ptr<ResponseStore>>();
   kept_responses->push_back(std::move(responses_));
+  // Every worker thread has been joined: nothing can submit any more, so the trail and the
+  // tracer are drained and destroyed here (their lock-free queues keep nodes behind tagged
+  // pointers, which a leak checker cannot follow from a kept object).
   if (audit_ != nullptr) {
-    audit_->stop();  // every worker has stopped: what they submitted is written
-    static auto* const kept_audit = new std::vector<std::unique_ptr<audit::Trail>>();
-    kept_audit->push_back(std::move(audit_));
+    audit_->stop();  // what the workers submitted is written
+    audit_counters_.clear();
+    audit_.reset();
   }
   if (tracer_ != nullptr) {
     tracer_->stop();  // what the workers submitted is sent (within the export timeout)
-    static auto* const kept_tracers = new std::vector<std::unique_ptr<trace::Tracer>>();
-    kept_tracers->push_back(std::move(tracer_));
+    tracer_.reset();
   }
   log::info("stopped");
   return 0;
