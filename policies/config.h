@@ -261,6 +261,48 @@ struct CircuitBreaker {
   Duration max_open_for{60'000};
 };
 
+/// What the routing engine assumes of a pool whose engine signals are stale (no endpoint read
+/// within `stale_after`: the metrics endpoint is down, slow or malformed).
+enum class OnStale {
+  in_flight,  ///< judge headroom by the gateway's own in-flight counts, as with no signals
+  full,       ///< no headroom: clean traffic spills, sensitive traffic waits
+  idle,       ///< headroom: keep everything local
+};
+
+/// `load:` on a self-hosted backend: the engine's Prometheus endpoint, scraped in the background
+/// (never on the request path), and the thresholds below which the backend has headroom.
+/// Scraping is on when `load:` is declared or a `spill` rule or `when.load` names the backend
+/// (with these defaults); `metrics: none` turns it off.
+struct LoadSettings {
+  /// Whose metric names to read: "vllm", "sglang", "tgi", "llamacpp" or "none". Default: the
+  /// provider's (vllm, sglang, tgi, llamacpp); "none" for ollama and openai-compatible.
+  std::string metrics;
+  std::string path = "/metrics";  ///< GET path on each endpoint's host
+  Duration interval{1'000};       ///< between scrapes of one endpoint
+  Duration timeout{500};          ///< for one scrape
+  Duration stale_after{5'000};    ///< a reading older than this is stale
+  OnStale on_stale = OnStale::in_flight;
+  /// `headroom: {queue, kv_cache, in_flight}`: an endpoint has headroom while its engine queue
+  /// (waiting requests) is below `queue` and its KV-cache use below `kv_cache`; without fresh
+  /// signals, while the gateway's in-flight count is below `in_flight` x max_in_flight (no
+  /// max_in_flight: always). Clean traffic spills when no endpoint has headroom; sensitive
+  /// traffic keeps the capacity above these thresholds (up to max_in_flight) to itself.
+  double headroom_queue = 4;
+  double headroom_kv_cache = 0.9;
+  double headroom_in_flight = 0.8;
+  bool declared = false;  ///< `load:` was written (else defaults, scraping only when used)
+};
+
+/// `affinity:` on a backend with several endpoints: requests whose conversations share their
+/// first `prefix_tokens` (about 4 bytes each) go to the same replica, so its prefix cache is
+/// reused, unless that replica's load exceeds `max_load_factor` x the pool's mean + 1 (bounded
+/// load: one hot prefix cannot overload a replica). `affinity: none` turns it off.
+struct Affinity {
+  bool enabled = true;
+  unsigned prefix_tokens = 256;
+  double max_load_factor = 1.25;
+};
+
 /// How an Ollama backend is spoken to: its OpenAI-compatible `/v1` API, or its native `/api/chat`.
 enum class WireApi { openai, native };
 
@@ -269,7 +311,11 @@ struct Backend {
   Provider provider = Provider::openai_compatible;
   Hosting hosting = Hosting::self_hosted;
   std::string base_url;  ///< http(s)://host[:port][/path], validated; no trailing slash
-  std::string model;     ///< model name pinned upstream
+  /// `endpoints: [url, ...]` (self-hosted only, instead of base_url): replicas of one model,
+  /// balanced by load. Always at least one: base_url alone when `endpoints` is not given;
+  /// base_url is endpoints.front().
+  std::vector<std::string> endpoints;
+  std::string model;  ///< model name pinned upstream
   /// May be empty (no Authorization sent). With `api_key_file: PATH` it holds that file's
   /// contents, read once at load with one trailing newline (`\n` or `\r\n`) removed; the file
   /// must be readable, non-empty and free of control characters, and a non-empty `api_key` may
@@ -334,6 +380,11 @@ struct Backend {
   WireApi api = WireApi::openai;
   std::optional<HealthCheck> health_check;
   CircuitBreaker circuit_breaker;
+  LoadSettings load;  ///< self-hosted only
+  /// Whether the gateway scrapes this backend's engine: load declared (metrics not "none") or
+  /// the backend named by a `spill` rule or `when.load`, with an engine that has metrics.
+  bool scrape = false;
+  Affinity affinity;
 };
 
 struct ModelAlias {
@@ -500,6 +551,15 @@ struct VolumeCondition {
   std::optional<double> tpm_above;        ///< backend tokens in the last minute
 };
 
+/// `when.load`: the engine's own load signals of a self-hosted backend (policies/load.h). All set
+/// thresholds must hold; while the signals are stale none holds (the rule does not match).
+struct LoadCondition {
+  std::string backend;                ///< required; self-hosted
+  std::optional<double> queue_above;  ///< requests waiting in the engine(s), summed over the pool
+  std::optional<double> kv_cache_above;    ///< 0..1, the least-used replica's KV-cache use
+  std::optional<Duration> ttft_p50_above;  ///< the best replica's median time to first token
+};
+
 enum class BudgetPeriod { any, daily, monthly };
 
 struct BudgetCondition {
@@ -513,6 +573,7 @@ struct When {
   std::vector<std::string> tenants;  ///< any of (empty = any)
   std::vector<std::string> models;   ///< any of these aliases (empty = any)
   std::optional<VolumeCondition> volume;
+  std::optional<LoadCondition> load;
   std::optional<BudgetCondition> budget;
   FeatureCondition features;
   /// Header name (lower-case, must be in policy_headers) → accepted values.
@@ -521,7 +582,17 @@ struct When {
   bool catch_all() const;
 };
 
-enum class Strategy { ordered, cheapest, least_loaded, weighted };
+/// `spill`: self-hosted backends of the rule first while they have headroom (LoadSettings),
+/// else the rule's closed backends, for requests cleared for them; requests cleared only for
+/// self-hosted backends never spill and wait for local capacity in the rule's `queue`.
+enum class Strategy { ordered, cheapest, least_loaded, weighted, spill };
+
+/// `queue: {max, timeout}` on a `spill` rule: how many requests (across the gateway process)
+/// may wait for a self-hosted backend at max_in_flight, and for how long, before 503.
+struct SpillQueue {
+  unsigned max = 64;
+  Duration timeout{10'000};
+};
 enum class OnUnavailable { next_rule, reject };
 
 struct Route {
@@ -531,6 +602,7 @@ struct Route {
   OnUnavailable on_unavailable = OnUnavailable::next_rule;
   bool allow_lower_tier = false;  ///< backends below the request's tier stay eligible
   bool shed = false;              ///< answer 429 instead of routing (load shedding)
+  SpillQueue queue;               ///< `spill` only
 };
 
 struct Policy {

@@ -70,6 +70,24 @@ enum class TierSource : std::uint8_t { default_tier, header, alias, inferred };
 /// "default", "header", "alias" or "infer" (the audit trail writes "infer[N]" with tier_rule).
 std::string_view to_string(TierSource s);
 
+/// Why a `spill` rule sent a request past its self-hosted backends.
+enum class SpillReason : std::uint8_t {
+  none,
+  queue,      ///< engine queue at or above headroom.queue on every fresh endpoint
+  kv_cache,   ///< KV cache at or above headroom.kv_cache
+  in_flight,  ///< gateway in-flight at or above headroom.in_flight x max_in_flight
+  stale,      ///< signals stale and on_stale: full
+};
+std::string_view to_string(SpillReason r);  ///< "none", "queue", "kv_cache", "in_flight", "stale"
+
+/// The load of one backend as a decision saw it (explain and the audit trail).
+struct LoadSeen {
+  std::size_t backend = 0;
+  LoadSignals signals;
+  std::int64_t in_flight = 0;
+  bool headroom = false;
+};
+
 /// Why a backend was left out.
 struct Exclusion {
   std::size_t backend = 0;
@@ -106,6 +124,14 @@ struct Decision {
   unsigned unscannable = 0;    ///< the unscannable kinds present that the config counts
   TierSource tier_source = TierSource::default_tier;
   int tier_rule = -1;  ///< the tiers.infer index when tier_source is inferred; else -1
+
+  // Spill (strategy `spill`): filled when the matched rule spills.
+  SpillReason spill = SpillReason::none;  ///< none when the request stayed on self-hosted
+  std::size_t spill_from = 0;  ///< the first self-hosted backend passed over (when spill != none)
+  /// The request may wait in the rule's queue for backends.front() (self-hosted, at its
+  /// max_in_flight) instead of being refused: set for requests kept local under a spill rule.
+  const config::SpillQueue* wait = nullptr;
+  std::vector<LoadSeen> load;  ///< every load-aware backend the rule's strategy read
 
   // Explain details, filled only when decide(..., explain = true).
   std::string sensitivity_why;  ///< e.g. "detected confidential (email x2); tenant floor internal"

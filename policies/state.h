@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policies/config.h"
+#include "policies/load.h"
 #include "policies/money.h"
 
 namespace sb::policies {
@@ -31,6 +32,11 @@ class StateView {
   virtual double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const = 0;
   /// True when a budget of the tenant has nothing left for a new reservation.
   virtual bool budget_exhausted(std::size_t tenant) const = 0;
+  /// A self-hosted backend's engine load (policies/load.h); source none when it is not scraped.
+  virtual LoadSignals backend_load(std::size_t backend) const {
+    (void)backend;
+    return {};
+  }
 };
 
 /// What a request asks of its tenant's limits at admission: its worst case, and the least that is
