@@ -368,7 +368,9 @@ std::uint64_t check_lines(const fs::path& trail) {
     const std::string raw = read_file(f);
     EXPECT_EQ(raw.find(kEmail), std::string::npos) << f;
     EXPECT_EQ(raw.find("acme-payroll"), std::string::npos) << f;
-    EXPECT_EQ(raw.find("4111"), std::string::npos) << f;
+    // The card number in any spelling; "4111" alone also occurs by chance in digests and ports.
+    EXPECT_EQ(raw.find("4111 1111"), std::string::npos) << f;
+    EXPECT_EQ(raw.find("4111111111111111"), std::string::npos) << f;
     EXPECT_EQ(raw.find(kClosedSecret), std::string::npos) << f;
     for (const std::string& p : kPrompts) {
       EXPECT_EQ(raw.find(p), std::string::npos) << p;
