@@ -36,7 +36,7 @@ struct HistogramBuckets {
 struct EngineReading {
   std::optional<double> waiting;   ///< requests queued inside the engine
   std::optional<double> running;   ///< requests being decoded
-  std::optional<double> kv_cache;  ///< fraction 0..1 of the KV cache in use
+  std::optional<double> kv_cache;  ///< fraction 0..1 of the KV cache in use (the fullest label set)
   HistogramBuckets ttft;           ///< time to first token, seconds; empty when not exported
 };
 
@@ -48,9 +48,10 @@ bool read_engine_signals(EngineMetrics kind, std::string_view text, EngineReadin
 
 /// The q-quantile (0 < q < 1) of the observations made between two readings of one histogram
 /// (`later` minus `earlier`, bucket by bucket), interpolated linearly inside its bucket as
-/// Prometheus' histogram_quantile() does. nullopt when nothing was observed in between, when the
-/// bucket bounds differ (the engine restarted with other buckets) or a count went down (restart:
-/// then `later` alone is used).
+/// Prometheus' histogram_quantile() does (a rank in the +Inf bucket answers the highest finite
+/// bound). nullopt when nothing was observed in between or when the bucket bounds differ (the
+/// engine restarted with other buckets, or `earlier` is empty). When a count went down the engine
+/// restarted in between: `later` alone is then used.
 std::optional<double> window_quantile(const HistogramBuckets& earlier,
                                       const HistogramBuckets& later, double q);
 
