@@ -70,7 +70,9 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
     co_return std::move(*skip);
   }
   // A pool's try goes to one endpoint, through the backend's view of it (its URL, translator
-  // spec and circuit); a single endpoint is the backend itself.
+  // spec and circuit); a single endpoint is the backend itself. The pick has asked the
+  // endpoint's circuit: a half-open one's probe that ends before its exchange (a request this
+  // provider cannot express, memory) is presumed lost after the breaker's probe_timeout.
   const EndpointRuntime* ep = nullptr;
   if (backend.pooled()) {
     ep = pick_endpoint(backend);
@@ -148,8 +150,8 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
   }
   o_.stream = wire.streaming();
   dom_.reset();  // the upstream body is built: the DOM is not held across the exchange
-  if (!b.circuit->allow(Clock::now())) {
-    co_return AttemptResult::passed_over(true);  // shed from a failing backend
+  if (ep == nullptr && !b.circuit->allow(Clock::now())) {  // a pool's pick asked already
+    co_return AttemptResult::passed_over(true);            // shed from a failing backend
   }
   bool failed = false;
   const CircuitReport circuit_report{*b.circuit, failed};
@@ -190,14 +192,23 @@ const EndpointRuntime* ChatHandler::pick_endpoint(const BackendRuntime& b) {
     o.avoid = last_endpoint_;
   }
   thread_local std::uint64_t draws = 0;
-  o.random = ++draws;
-  const std::optional<std::size_t> k = pool::pick(std::span(candidates.data(), n), o);
-  if (!k) {
-    return nullptr;
+  // The pick asks its endpoint's circuit at once: a half-open endpoint lets one probe through,
+  // and the caller that loses that race picks again among the others.
+  for (std::size_t round = 0; round < n; ++round) {
+    o.random = ++draws;
+    const std::optional<std::size_t> k = pool::pick(std::span(candidates.data(), n), o);
+    if (!k) {
+      return nullptr;
+    }
+    if (!b.endpoints[*k].circuit->allow(now)) {
+      candidates[*k].admits = false;
+      continue;
+    }
+    last_pooled_backend_ = b.index;
+    last_endpoint_ = *k;
+    return &b.endpoints[*k];
   }
-  last_pooled_backend_ = b.index;
-  last_endpoint_ = *k;
-  return &b.endpoints[*k];
+  return nullptr;
 }
 
 void ChatHandler::hash_prefix(std::span<const std::string_view> texts) {
