@@ -217,6 +217,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     snap->state_ = snap->shared_store_.get();
   }
 
+  std::vector<std::vector<upstream::Endpoint>> parsed_endpoints;
+  std::vector<CircuitSettings> breakers;
   for (std::size_t i = 0; i < c.backends.size(); ++i) {
     const config::Backend& b = c.backends[i];
     auto rt = std::make_unique<BackendRuntime>();
@@ -297,11 +299,6 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
         .set(1);
     rt->up = &reg.double_gauge(stats::kBackendUp, {{"backend", b.name}});
     rt->in_flight = &reg.gauge(stats::kBackendInFlight, {{"backend", b.name}});
-    rt->load = shared.load_board(b);
-    if (rt->load != nullptr) {
-      rt->signals_fresh = &reg.double_gauge(stats::kBackendSignalsFresh, {{"backend", b.name}});
-      // MERGE: snap->memory_->attach_load(i, rt->load);
-    }
     if (b.hosting == config::Hosting::self_hosted) {
       rt->queue = shared.wait_queue(b.name);
       rt->queue_wait = &reg.histogram(stats::kQueueWaitSeconds, {{"backend", b.name}},
@@ -309,11 +306,24 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
       rt->queue_waiting = &reg.gauge(stats::kQueueWaiting, {{"backend", b.name}});
       rt->queue_timeouts = &reg.counter(stats::kQueueTimeoutsTotal, {{"backend", b.name}});
     }
-    add_endpoints(*rt, parsed, breaker, shared, reg);
+    parsed_endpoints.push_back(std::move(parsed));
+    breakers.push_back(breaker);
     snap->backends_.push_back(std::move(rt));
   }
   if (!errors.empty()) {
     return nullptr;
+  }
+  // Scraping (re)starts only for a config that builds: a rejected one leaves the running
+  // config's boards alone.
+  for (std::size_t i = 0; i < snap->backends_.size(); ++i) {
+    BackendRuntime& rt = *snap->backends_[i];
+    rt.load = shared.load_board(*rt.spec);
+    if (rt.load != nullptr) {
+      rt.signals_fresh =
+          &reg.double_gauge(stats::kBackendSignalsFresh, {{"backend", rt.spec->name}});
+      // MERGE: snap->memory_->attach_load(i, rt.load);
+    }
+    add_endpoints(rt, parsed_endpoints[i], breakers[i], shared, reg);
   }
 
   boost::json::array data;
