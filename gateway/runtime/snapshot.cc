@@ -321,7 +321,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     if (rt.load != nullptr) {
       rt.signals_fresh =
           &reg.double_gauge(stats::kBackendSignalsFresh, {{"backend", rt.spec->name}});
-      // MERGE: snap->memory_->attach_load(i, rt.load);
+      snap->memory_->attach_load(i, rt.load);
     }
     add_endpoints(rt, parsed_endpoints[i], breakers[i], shared, reg);
   }
