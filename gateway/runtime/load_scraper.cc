@@ -61,11 +61,14 @@ struct Target {
   std::size_t index = 0;
 };
 
+enum class Result { ok, error, malformed };
+
 // One scrape: GET the metrics path, read the signals, publish them. `previous` is the last
-// TTFT histogram read (the window of the median), replaced by this one.
-asio::awaitable<void> scrape_once(upstream::Pool& pool,
-                                  const std::shared_ptr<LoadScraper::Loop>& loop,
-                                  const Target& target, adapters::HistogramBuckets& previous) {
+// TTFT histogram read (the window of the median), replaced by this one; `why` says what failed.
+asio::awaitable<Result> scrape_once(upstream::Pool& pool,
+                                    const std::shared_ptr<LoadScraper::Loop>& loop,
+                                    const Target& target, adapters::HistogramBuckets& previous,
+                                    std::string& why) {
   upstream::Request req{http::verb::get, loop->settings.path, 11};
   req.set(http::field::accept, "text/plain");
   req.set(http::field::accept_encoding, "identity");
@@ -74,18 +77,21 @@ asio::awaitable<void> scrape_once(upstream::Pool& pool,
   upstream::Error err;
   auto ex = co_await pool.send(target.endpoint, loop->tls.get(), std::move(req), t, err);
   std::string body;
-  if (!ex || ex->status() != 200 || !co_await ex->read_all(body, kMaxMetricsBody, err)) {
-    loop->error->inc();
-    co_return;
+  if (!ex) {
+    why = upstream::to_string(err.kind);
+    co_return Result::error;
+  }
+  if (ex->status() != 200) {
+    why = "HTTP " + std::to_string(ex->status());
+    co_return Result::error;
+  }
+  if (!co_await ex->read_all(body, kMaxMetricsBody, err)) {
+    why = upstream::to_string(err.kind);
+    co_return Result::error;
   }
   adapters::EngineReading r;
-  std::string error;
-  if (!adapters::read_engine_signals(loop->kind, body, r, error)) {
-    loop->malformed->inc();
-    log::warn("load scrape: malformed metrics", {{"backend", loop->backend},
-                                                 {"endpoint", loop->endpoints[target.index]},
-                                                 {"error", error}});
-    co_return;
+  if (!adapters::read_engine_signals(loop->kind, body, r, why)) {
+    co_return Result::malformed;
   }
   double ttft = -1;
   if (!r.ttft.empty()) {
@@ -96,7 +102,7 @@ asio::awaitable<void> scrape_once(upstream::Pool& pool,
   }
   loop->board->publish(target.index, r.waiting.value_or(-1), r.running.value_or(-1),
                        r.kv_cache.value_or(-1), ttft, policies::load_clock_ms());
-  loop->ok->inc();
+  co_return Result::ok;
 }
 
 asio::awaitable<void> scrape_loop(std::shared_ptr<LoadScraper::Loop> loop, Target target) {
@@ -105,13 +111,31 @@ asio::awaitable<void> scrape_loop(std::shared_ptr<LoadScraper::Loop> loop, Targe
   upstream::Pool pool(co_await asio::this_coro::executor);
   adapters::HistogramBuckets previous;
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  Result last = Result::ok;
   while (!loop->stopped->load()) {
     const auto started = std::chrono::steady_clock::now();
+    std::string why;
+    Result result = Result::error;
     try {
-      co_await scrape_once(pool, loop, target, previous);
+      result = co_await scrape_once(pool, loop, target, previous, why);
     } catch (const std::exception& e) {
-      loop->error->inc();
-      log::warn("load scrape failed", {{"backend", loop->backend}, {"what", e.what()}});
+      why = e.what();
+    }
+    (result == Result::ok      ? loop->ok
+     : result == Result::error ? loop->error
+                               : loop->malformed)
+        ->inc();
+    // Logged when the endpoint's state changes, not at every interval.
+    if (result != last) {
+      const std::string& url = loop->endpoints[target.index];
+      if (result == Result::ok) {
+        log::info("load scrape: signals read again",
+                  {{"backend", loop->backend}, {"endpoint", url}});
+      } else {
+        log::warn(result == Result::error ? "load scrape failed" : "load scrape: malformed metrics",
+                  {{"backend", loop->backend}, {"endpoint", url}, {"error", why}});
+      }
+      last = result;
     }
     if (loop->stopped->load()) {
       break;

@@ -134,7 +134,15 @@ TEST_F(PoolTest, AffinityKeepsAConversationOnOneEndpointAndSpreadsOthers) {
 TEST_F(PoolTest, AKilledEndpointsTrafficMovesToTheOther) {
   start("    affinity: none");
   const std::string dead_url = engines_[1]->base_url();
-  engines_[1].reset();  // its port now refuses connections
+  // The engine dies: every connection it takes is reset unanswered. (Destroying the fake would
+  // not refuse connections here: the gateway process, forked after the fakes started, inherits
+  // their listening sockets, so connects would hang in its backlog.)
+  engines_[1]->drop_connections();
+  for (int i = 0; i < 20; ++i) {
+    Response reset;
+    reset.kind = Response::Kind::reset_on_read;
+    engines_[1]->push(reset);
+  }
   for (int i = 0; i < 20; ++i) {
     auto r = chat("still there? " + std::to_string(i));
     ASSERT_TRUE(r);
@@ -302,6 +310,13 @@ TEST_F(SpillQueueTest, CleanTrafficSpillsWhileSensitiveTrafficWaits) {
   ASSERT_TRUE(clean);
   EXPECT_EQ(clean->status, 200u) << clean->body;
   EXPECT_EQ(clean->header("x-switchboard-backend"), "closed");
+  const std::string spilled =
+      "switchboard_spills_total{from=\"local\",to=\"closed\",reason=\"in_flight\"} 1";
+  const std::string m = wait_for_metrics(gw_->admin_port(), {spilled});
+  EXPECT_NE(m.find(spilled), std::string::npos) << m;
+  EXPECT_NE(m.find("switchboard_spill_cost_usd_total{from=\"local\",to=\"closed\"}"),
+            std::string::npos)
+      << m;
   auto served = first.get();
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200u);
