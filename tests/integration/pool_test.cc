@@ -311,7 +311,7 @@ TEST_F(SpillQueueTest, CleanTrafficSpillsWhileSensitiveTrafficWaits) {
   EXPECT_EQ(clean->status, 200u) << clean->body;
   EXPECT_EQ(clean->header("x-switchboard-backend"), "closed");
   const std::string spilled =
-      "switchboard_spills_total{from=\"local\",to=\"closed\",reason=\"in_flight\"} 1";
+      "switchboard_spills_total{from=\"local\",reason=\"in_flight\",to=\"closed\"} 1";
   const std::string m = wait_for_metrics(gw_->admin_port(), {spilled});
   EXPECT_NE(m.find(spilled), std::string::npos) << m;
   EXPECT_NE(m.find("switchboard_spill_cost_usd_total{from=\"local\",to=\"closed\"}"),
