@@ -89,6 +89,10 @@ bool add_count(const prometheus::Sample& s, double& sum, bool& seen, std::string
   }
   sum += s.value;
   seen = true;
+  if (!std::isfinite(sum)) {
+    why = std::string(s.name) + " summed over its label sets is not finite";
+    return false;
+  }
   return true;
 }
 
@@ -119,6 +123,10 @@ bool add_bucket(const prometheus::Sample& s, std::vector<std::pair<double, doubl
   for (auto& [upper, count] : buckets) {
     if (upper == *bound) {
       count += s.value;
+      if (!std::isfinite(count)) {
+        why = std::string(s.name) + " summed over its label sets is not finite";
+        return false;
+      }
       return true;
     }
   }

@@ -43,6 +43,9 @@ struct EngineReading {
 /// Reads `kind`'s signals from `text` (Prometheus text exposition format 0.0.4). false with
 /// `error` set ("line N: ...") when the text is malformed or over the parser's limits, or when
 /// it holds none of the kind's queue signals (a scrape of the wrong engine or a wrong path).
+/// Malformed too: a queue gauge that is not a finite count >= 0, a KV fraction outside [0, 1]
+/// (NaN included), a TTFT bucket without a numeric `le`, without a +Inf bucket or with counts
+/// that are not cumulative. `out` is left empty on failure. Kind `none` always fails.
 bool read_engine_signals(EngineMetrics kind, std::string_view text, EngineReading& out,
                          std::string& error);
 

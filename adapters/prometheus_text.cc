@@ -249,7 +249,10 @@ std::optional<double> parse_unsigned(std::string_view t) {
     return std::nullopt;
   }
   if (ec == std::errc::result_out_of_range) {
-    if (!hex && decimal_magnitude(t) < 0) {
+    const std::size_t p_at = t.find_first_of("pP");
+    const bool underflow =
+        hex ? (p_at + 1 < t.size() && t[p_at + 1] == '-') : decimal_magnitude(t) < 0;
+    if (underflow) {
       return 0.0;  // Go rounds an underflow to zero without an error.
     }
     return std::nullopt;

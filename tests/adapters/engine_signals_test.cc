@@ -181,6 +181,10 @@ TEST(EngineSignalsTest, SignalValuesAreChecked) {
   EXPECT_EQ(error_of(EngineMetrics::llamacpp, "llamacpp:requests_deferred +Inf\n"),
             "line 1: llamacpp:requests_deferred is inf, not a count");
   EXPECT_FALSE(read(EngineMetrics::vllm, "vllm:num_requests_running NaN\n").ok);
+  EXPECT_EQ(error_of(EngineMetrics::vllm,
+                     "vllm:num_requests_waiting{engine=\"0\"} 1e308\n"
+                     "vllm:num_requests_waiting{engine=\"1\"} 1e308\n"),
+            "line 2: vllm:num_requests_waiting summed over its label sets is not finite");
 }
 
 TEST(EngineSignalsTest, TtftHistogramMustBeWellFormed) {
