@@ -28,7 +28,6 @@ constexpr std::string_view kCardText = "card 4111 1111 1111 1111 expires soon"; 
 
 constexpr std::size_t kLocal = 0;
 constexpr std::size_t kLocal2 = 1;
-constexpr std::size_t kCloud = 2;
 constexpr std::size_t kAcme = 0;
 
 using Names = std::vector<std::string>;
