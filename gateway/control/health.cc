@@ -46,9 +46,21 @@ std::string probe_target(const BackendRuntime& b) {
   return b.endpoint.base_path + "/models";
 }
 
+// Backend `index` as seen through its endpoint `k` (a pool's view; else the backend itself).
+const BackendRuntime& through(const Snapshot& snap, std::size_t index, std::size_t k) {
+  const BackendRuntime& b = snap.backend(index);
+  return b.pooled() ? *b.endpoints[k].view : b;
+}
+
+// Probe states are kept per endpoint: by backend name, and URL in pools.
+std::string probe_key(const BackendRuntime& b, std::size_t k) {
+  return b.pooled() ? b.spec->name + " " + b.endpoints[k].url : b.spec->name;
+}
+
 asio::awaitable<void> probe(Worker& w, std::shared_ptr<const Snapshot> snap, std::size_t index,
-                            std::shared_ptr<ProbeStates> states) {
-  const BackendRuntime& b = snap->backend(index);
+                            std::size_t k, std::shared_ptr<ProbeStates> states) {
+  const BackendRuntime& b = through(*snap, index, k);
+  const std::string key = probe_key(snap->backend(index), k);
   const config::HealthCheck& hc = *b.spec->health_check;
   upstream::Request req{http::verb::get, probe_target(b), 11};
   req.set(http::field::accept_encoding, "identity");
@@ -77,7 +89,7 @@ asio::awaitable<void> probe(Worker& w, std::shared_ptr<const Snapshot> snap, std
              adapters::engine_healthy(*b.engine, status, body);
   }
 
-  ProbeState& s = (*states)[b.spec->name];
+  ProbeState& s = (*states)[key];
   s.in_flight = false;
   if (passed) {
     s.failed = 0;
@@ -85,7 +97,7 @@ asio::awaitable<void> probe(Worker& w, std::shared_ptr<const Snapshot> snap, std
     if (!s.healthy && s.passed >= hc.healthy_threshold) {
       s.healthy = true;
       b.circuit->set_healthy(true);
-      log::info("backend healthy again", {{"backend", b.spec->name}});
+      log::info("backend healthy again", {{"backend", b.spec->name}, {"endpoint", key}});
     }
   } else {
     s.passed = 0;
@@ -95,6 +107,7 @@ asio::awaitable<void> probe(Worker& w, std::shared_ptr<const Snapshot> snap, std
       b.circuit->set_healthy(false);
       log::warn("backend unhealthy: taken out of rotation",
                 {{"backend", b.spec->name},
+                 {"endpoint", key},
                  {"probe", probe_target(b)},
                  {"status", status == 0 ? std::string(upstream::to_string(err.kind))
                                         : std::to_string(status)}});
@@ -113,26 +126,30 @@ asio::awaitable<void> health_loop(Worker& w) {
       const auto now = Clock::now();
       const auto& backends = snap->config().backends;
       for (std::size_t i = 0; i < backends.size(); ++i) {
-        const BackendRuntime& b = snap->backend(i);
-        if (!b.spec->health_check) {
+        const BackendRuntime& backend = snap->backend(i);
+        if (!backend.spec->health_check) {
           continue;
         }
-        ProbeState& s = (*states)[b.spec->name];
-        if (s.in_flight || now < s.due) {
-          continue;
+        for (std::size_t k = 0; k < backend.endpoints.size(); ++k) {
+          const BackendRuntime& b = through(*snap, i, k);
+          std::string key = probe_key(backend, k);
+          ProbeState& s = (*states)[key];
+          if (s.in_flight || now < s.due) {
+            continue;
+          }
+          // A circuit built anew by a reload starts healthy: say what the probes know.
+          b.circuit->set_healthy(s.healthy);
+          s.in_flight = true;
+          s.due = now + b.spec->health_check->interval;
+          // A probe that throws counts as failed-to-run: logged, counted, and due again later.
+          asio::co_spawn(w.ioc, probe(w, snap, i, k, states),
+                         [&w, states, key = std::move(key)](std::exception_ptr e) {
+                           if (e) {
+                             (*states)[key].in_flight = false;
+                             w.errors.report(Where::health, e);
+                           }
+                         });
         }
-        // A circuit built anew by a reload starts healthy: say what the probes know.
-        b.circuit->set_healthy(s.healthy);
-        s.in_flight = true;
-        s.due = now + b.spec->health_check->interval;
-        // A probe that throws counts as failed-to-run: logged, counted, and due again later.
-        asio::co_spawn(w.ioc, probe(w, snap, i, states),
-                       [&w, states, name = b.spec->name](std::exception_ptr e) {
-                         if (e) {
-                           (*states)[name].in_flight = false;
-                           w.errors.report(Where::health, e);
-                         }
-                       });
       }
     } catch (...) {
       w.errors.report(Where::health, std::current_exception());

@@ -588,6 +588,8 @@ int Server::run() {
     tracer_->stop();  // what the workers submitted is sent (within the export timeout)
     tracer_.reset();
   }
+  // The engine-load scraper's thread is joined and its suspended scrapes destroyed.
+  shared_->stop_scraper();
   log::info("stopped");
   return 0;
 }

@@ -51,6 +51,43 @@ inline constexpr metrics::Family kUpstreamErrorsTotal{
 inline constexpr metrics::Family kRetriesTotal{
     "switchboard_retries_total", "Tries repeated on the same backend after a retryable failure."};
 
+// Engine load, pools, spill and the wait queue (runtime/load_scraper.h, runtime/pool.h)
+inline constexpr metrics::Family kLoadScrapesTotal{
+    "switchboard_load_scrapes_total",
+    "Scrapes of self-hosted engines' metrics endpoints, by backend and result (ok, error, "
+    "malformed)."};
+inline constexpr metrics::Family kBackendQueueDepth{
+    "switchboard_backend_queue_depth",
+    "Requests waiting inside the engine of a self-hosted endpoint, as it last reported (-1 "
+    "unknown or stale)."};
+inline constexpr metrics::Family kBackendKvCacheUsage{
+    "switchboard_backend_kv_cache_usage",
+    "Fraction of a self-hosted endpoint's KV cache in use, as its engine last reported (-1 "
+    "unknown or stale)."};
+inline constexpr metrics::Family kBackendRunning{
+    "switchboard_backend_running",
+    "Requests being decoded by the engine of a self-hosted endpoint, as it last reported (-1 "
+    "unknown or stale)."};
+inline constexpr metrics::Family kBackendSignalsFresh{
+    "switchboard_backend_signals_fresh",
+    "Endpoints of a scraped backend whose engine signals are fresh (within stale_after)."};
+inline constexpr metrics::Family kEndpointRequestsTotal{
+    "switchboard_endpoint_requests_total", "Tries sent to each endpoint of a pooled backend."};
+inline constexpr metrics::Family kSpillsTotal{
+    "switchboard_spills_total",
+    "Answers served past a spill rule's self-hosted backends, by the backend passed over, the "
+    "backend that served, and why (queue, kv_cache, in_flight, stale)."};
+inline constexpr metrics::Family kSpillCostUsdTotal{"switchboard_spill_cost_usd_total",
+                                                    "Cost of the answers served by spilling."};
+inline constexpr metrics::Family kQueueWaitSeconds{
+    "switchboard_queue_wait_seconds",
+    "Time requests waited in a spill rule's queue for a self-hosted backend at max_in_flight."};
+inline constexpr metrics::Family kQueueWaiting{"switchboard_queue_waiting",
+                                               "Requests waiting now for a self-hosted backend."};
+inline constexpr metrics::Family kQueueTimeoutsTotal{
+    "switchboard_queue_timeouts_total",
+    "Requests refused by a spill rule's queue: full, or waited past its timeout."};
+
 // Tenants: savings, limits and budgets (runtime/snapshot.h)
 inline constexpr metrics::Family kSavingsUsdTotal{
     "switchboard_savings_usd_total",

@@ -63,6 +63,10 @@ asio::awaitable<bool> ChatHandler::run() {
   if (std::optional<ClientError> e = refusal(model)) {
     co_return co_await refuse(*e);
   }
+  hash_prefix(storage.chat.texts);
+  if (std::optional<ClientError> e = co_await wait_for_capacity()) {
+    co_return co_await refuse(*e);
+  }
   const policies::AdmissionResult admission = co_await admit(storage.chat, *body);
   if (std::optional<ClientError> e = admission_refusal(admission)) {
     co_return co_await refuse(*e);

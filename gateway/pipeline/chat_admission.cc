@@ -12,9 +12,15 @@
 // field) and told to the client in `x-switchboard-max-tokens-capped`.
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <limits>
 #include <optional>
 #include <string>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "adapters/json_edit.h"
 #include "gateway/net/http_response.h"
@@ -167,6 +173,59 @@ void ChatHandler::cap_output(std::uint64_t cap, const boost::json::object& body)
   body_text_ = capped_body_;
   body_edited_ = true;
   append_header(decision_headers_, "x-switchboard-max-tokens-capped", value);
+}
+
+// A request kept on self-hosted backends by a spill rule (it may not spill) waits while the
+// first of them is at its max_in_flight, instead of being refused at once: bounded per process
+// (the queue's max, counted per backend) and in time (its timeout). It polls the in-flight
+// count on a steady timer; nothing is locked and no slot is reserved, so a request that finds
+// the backend full again when it is dispatched moves on along its decision as any other.
+asio::awaitable<std::optional<ClientError>> ChatHandler::wait_for_capacity() {
+  if (decision_.wait == nullptr || decision_.backends.empty()) {
+    co_return std::nullopt;
+  }
+  const BackendRuntime& b = snap_.backend(decision_.backends.front());
+  const auto max = static_cast<std::int64_t>(b.spec->max_in_flight);
+  policies::StateStore& state = snap_.state();
+  if (max == 0 || b.queue == nullptr || state.backend_in_flight(b.index) < max) {
+    co_return std::nullopt;
+  }
+  constexpr std::string_view kRetry = "Retry-After: 1\r\n";
+  const config::SpillQueue& q = *decision_.wait;
+  struct Leave {
+    std::atomic<std::int64_t>& n;
+    ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } leave{b.queue->waiting};
+  if (b.queue->waiting.fetch_add(1, std::memory_order_relaxed) >=
+      static_cast<std::int64_t>(q.max)) {
+    b.queue_timeouts->inc();
+    co_return ClientError{{ErrorKind::unavailable},
+                          "Self-hosted backend '" + b.spec->name +
+                              "' is at capacity and its queue is full (" + std::to_string(q.max) +
+                              " waiting); retry later.",
+                          "queue_full",
+                          kRetry};
+  }
+  const auto started = Clock::now();
+  const auto deadline = started + q.timeout;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (state.backend_in_flight(b.index) >= max) {
+    if (Clock::now() >= deadline) {
+      b.queue_timeouts->inc();
+      b.queue_wait->observe(std::chrono::duration<double>(Clock::now() - started).count());
+      co_return ClientError{{ErrorKind::unavailable},
+                            "Self-hosted backend '" + b.spec->name +
+                                "' stayed at capacity for the queue's " +
+                                std::to_string(q.timeout.count()) + " ms timeout; retry later.",
+                            "queue_timeout",
+                            kRetry};
+    }
+    timer.expires_after(
+        std::min<Clock::duration>(std::chrono::milliseconds(10), deadline - Clock::now()));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  b.queue_wait->observe(std::chrono::duration<double>(Clock::now() - started).count());
+  co_return std::nullopt;
 }
 
 }  // namespace sb::gateway::chat

@@ -3,7 +3,10 @@
 // through the worker's pool, and the upstream's answer judged — served, retryable (kept as the
 // answer should no later try succeed), or final.
 
+#include <algorithm>
+#include <array>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <boost/beast/http/field.hpp>
@@ -12,7 +15,9 @@
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
 #include "gateway/pipeline/tracing.h"
+#include "gateway/runtime/pool.h"
 #include "gateway/runtime/worker.h"
+#include "policies/load.h"
 
 namespace sb::gateway::chat {
 namespace {
@@ -60,9 +65,33 @@ std::optional<AttemptResult> ChatHandler::passed_over(const BackendRuntime& b) {
 
 // The skeleton every provider shares, its wire chosen by the backend: build the request, ask the
 // circuit, exchange (relay or convert the answer).
-asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, bool last) {
-  if (std::optional<AttemptResult> skip = passed_over(b)) {
+asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backend, bool last) {
+  if (std::optional<AttemptResult> skip = passed_over(backend)) {
     co_return std::move(*skip);
+  }
+  // A pool's try goes to one endpoint, through the backend's view of it (its URL, translator
+  // spec and circuit); a single endpoint is the backend itself. The pick has asked the
+  // endpoint's circuit: a half-open one's probe that ends before its exchange (a request this
+  // provider cannot express, memory) is presumed lost after the breaker's probe_timeout.
+  const EndpointRuntime* ep = nullptr;
+  if (backend.pooled()) {
+    ep = pick_endpoint(backend);
+    if (ep == nullptr) {
+      co_return AttemptResult::passed_over(true);  // every endpoint's circuit is open
+    }
+  }
+  const BackendRuntime& b = ep != nullptr ? *ep->view : backend;
+  struct EndpointRelease {
+    const EndpointRuntime* e;
+    ~EndpointRelease() {
+      if (e != nullptr) {
+        e->in_flight->fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+  } endpoint_release{ep};
+  if (ep != nullptr) {
+    ep->in_flight->fetch_add(1, std::memory_order_relaxed);
+    ep->requests->inc();
   }
   policies::StateStore& state = snap_.state();
   state.add_in_flight(b.index, 1);
@@ -121,8 +150,8 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, boo
   }
   o_.stream = wire.streaming();
   dom_.reset();  // the upstream body is built: the DOM is not held across the exchange
-  if (!b.circuit->allow(Clock::now())) {
-    co_return AttemptResult::passed_over(true);  // shed from a failing backend
+  if (ep == nullptr && !b.circuit->allow(Clock::now())) {  // a pool's pick asked already
+    co_return AttemptResult::passed_over(true);            // shed from a failing backend
   }
   bool failed = false;
   const CircuitReport circuit_report{*b.circuit, failed};
@@ -132,6 +161,64 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& b, boo
   failed = r.upstream_failed;
   finish_attempt(b, r, started, span);
   co_return r;
+}
+
+const EndpointRuntime* ChatHandler::pick_endpoint(const BackendRuntime& b) {
+  // A few endpoints: the candidates live on the stack.
+  constexpr std::size_t kMax = 16;
+  std::array<pool::Candidate, kMax> candidates;
+  const std::size_t n = std::min(b.endpoints.size(), kMax);
+  const auto now = Clock::now();
+  const std::int64_t now_ms = b.load != nullptr ? policies::load_clock_ms() : 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const EndpointRuntime& e = b.endpoints[k];
+    pool::Candidate& c = candidates[k];
+    c.admits = e.circuit->healthy() && e.circuit->state(now) != Circuit::State::open;
+    c.load = static_cast<double>(e.in_flight->load(std::memory_order_relaxed));
+    if (b.load != nullptr && k < b.load->endpoints()) {
+      const policies::EndpointLoad l = b.load->endpoint(k, now_ms, b.spec->load);
+      if (l.fresh && (l.waiting >= 0 || l.running >= 0)) {
+        c.load = std::max(0.0, l.waiting) + std::max(0.0, l.running);
+        c.kv_cache = l.kv_cache;
+      }
+    }
+  }
+  pool::PickOptions o;
+  if (b.spec->affinity.enabled) {
+    o.prefix = prefix_;
+    o.max_load_factor = b.spec->affinity.max_load_factor;
+  }
+  if (last_pooled_backend_ == b.index) {
+    o.avoid = last_endpoint_;
+  }
+  thread_local std::uint64_t draws = 0;
+  // The pick asks its endpoint's circuit at once: a half-open endpoint lets one probe through,
+  // and the caller that loses that race picks again among the others.
+  for (std::size_t round = 0; round < n; ++round) {
+    o.random = ++draws;
+    const std::optional<std::size_t> k = pool::pick(std::span(candidates.data(), n), o);
+    if (!k) {
+      return nullptr;
+    }
+    if (!b.endpoints[*k].circuit->allow(now)) {
+      candidates[*k].admits = false;
+      continue;
+    }
+    last_pooled_backend_ = b.index;
+    last_endpoint_ = *k;
+    return &b.endpoints[*k];
+  }
+  return nullptr;
+}
+
+void ChatHandler::hash_prefix(std::span<const std::string_view> texts) {
+  for (const std::size_t i : decision_.backends) {
+    const BackendRuntime& b = snap_.backend(i);
+    if (b.pooled() && b.spec->affinity.enabled) {
+      prefix_ = pool::prefix_hash(texts, std::size_t{b.spec->affinity.prefix_tokens} * 4);
+      return;
+    }
+  }
 }
 
 // Sends `up` through the worker's pool (the wait accounted), then relays the stream or reads and

@@ -135,6 +135,7 @@ class ChatHandler final : public Settlement {
   // The cost of the answer from its usage (estimated from sizes when the upstream reported
   // none), once: before a complete answer's head (for x-switchboard-cost-usd), else at settle.
   void price();
+  void count_spill(std::size_t served, policies::Nanos cost) const;
   // The audit lines (chat_settle.cc): the decision's, and one per try that reached a backend.
   void write_audit(const policies::RequestFacts& facts,
                    std::span<const policies::StateRecorder::Read> reads) const;
@@ -144,7 +145,15 @@ class ChatHandler final : public Settlement {
   void submit_audit(std::string body) const;
 
   // ---- one try (chat_attempt.cc) ----
-  asio::awaitable<AttemptResult> attempt(const BackendRuntime& b, bool last);
+  asio::awaitable<AttemptResult> attempt(const BackendRuntime& backend, bool last);
+  // The endpoint of a pooled backend this try goes to (gateway/runtime/pool.h); nullptr when
+  // every endpoint's circuit is open.
+  const EndpointRuntime* pick_endpoint(const BackendRuntime& b);
+  // The prefix hash of the conversation, for pools with affinity among the decision's backends.
+  void hash_prefix(std::span<const std::string_view> texts);
+  // A spill rule's queue (Decision::wait, chat_admission.cc): waits while backends.front() is at
+  // its max_in_flight; the refusal when the queue is full or the wait timed out.
+  asio::awaitable<std::optional<ClientError>> wait_for_capacity();
   std::optional<AttemptResult> passed_over(const BackendRuntime& b);
   asio::awaitable<AttemptResult> exchange(const BackendRuntime& b, UpstreamWire& wire,
                                           upstream::Request up);
@@ -216,6 +225,11 @@ class ChatHandler final : public Settlement {
   tracing::AnswerFacts answer_facts_;
   bool answer_facts_wanted() const { return o_.span && o_.span->sampled(); }
   std::optional<policies::Reservation> reservation_;  ///< until settle()
+  // Pools: the conversation's prefix hash (affinity), and the endpoint the last try used, which
+  // a retry on the same backend avoids when another endpoint admits.
+  std::optional<std::uint64_t> prefix_;
+  std::size_t last_pooled_backend_ = SIZE_MAX;
+  std::size_t last_endpoint_ = 0;
 };
 
 }  // namespace sb::gateway::chat

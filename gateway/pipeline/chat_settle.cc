@@ -108,6 +108,23 @@ void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r
   }
 }
 
+// An answer served past a spill rule's self-hosted backends: counted from the backend passed
+// over to the one that served, with its cost.
+void ChatHandler::count_spill(std::size_t served, policies::Nanos cost) const {
+  const std::vector<GlobalStats::SpillCells>& cells = snap_.stats().spills;
+  if (decision_.spill == policies::SpillReason::none || cells.empty()) {
+    return;
+  }
+  const std::size_t i = decision_.spill_from * snap_.config().backends.size() + served;
+  if (i >= cells.size() || cells[i].cost == nullptr) {
+    return;
+  }
+  if (metrics::Counter* c = cells[i].reasons[static_cast<std::size_t>(decision_.spill)]) {
+    c->inc();
+  }
+  cells[i].cost->add(cost);
+}
+
 void ChatHandler::price() {
   if (priced_ || o_.backend == nullptr) {
     return;
@@ -145,6 +162,7 @@ void ChatHandler::settle() {
     actual = o_.cost_nanos;
     tokens = static_cast<std::uint64_t>(u.input) + static_cast<std::uint64_t>(u.output);
     snap_.state().record_backend(b, tokens);
+    count_spill(b, actual);
     if (o_.backend->spec->hosting == config::Hosting::self_hosted) {
       if (const auto ref = engine_.reference_cost(static_cast<std::uint64_t>(u.input),
                                                   static_cast<std::uint64_t>(u.output),

@@ -1,6 +1,7 @@
 #include "gateway/audit/snapshot.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/stats.h"
+#include "gateway/runtime/load_scraper.h"
 #include "gateway/runtime/snapshot.h"
 #include "gateway/runtime/translators.h"
 #include "gateway/state/shared_store.h"
@@ -83,6 +84,101 @@ std::shared_ptr<const config::Config> routing_slice(const config::Config& c) {
   return slice;
 }
 
+// One EndpointRuntime per endpoint. A backend with one endpoint is its own view and keeps its
+// own circuit (the request path stays as it was); a pool's endpoints each get a view with their
+// URL, translator spec and circuit, shared across reloads by (backend, url).
+void add_endpoints(BackendRuntime& rt, const std::vector<upstream::Endpoint>& parsed,
+                   const CircuitSettings& breaker, SharedState& shared, metrics::Registry& reg) {
+  const config::Backend& b = *rt.spec;
+  const std::vector<std::string> urls =
+      b.endpoints.empty() ? std::vector<std::string>{b.base_url} : b.endpoints;
+  for (std::size_t k = 0; k < parsed.size(); ++k) {
+    EndpointRuntime e;
+    e.url = urls[k];
+    if (parsed.size() == 1) {
+      e.circuit = rt.circuit;
+    } else {
+      e.circuit = shared.circuit(b.name + " " + e.url, breaker);
+      e.in_flight = shared.endpoint_in_flight(b.name, e.url);
+      e.requests =
+          &reg.counter(stats::kEndpointRequestsTotal, {{"backend", b.name}, {"endpoint", e.url}});
+    }
+    if (rt.load != nullptr) {
+      const metrics::Labels labels{{"backend", b.name}, {"endpoint", e.url}};
+      e.queue_depth = &reg.double_gauge(stats::kBackendQueueDepth, labels);
+      e.kv_cache = &reg.double_gauge(stats::kBackendKvCacheUsage, labels);
+      e.running = &reg.double_gauge(stats::kBackendRunning, labels);
+    }
+    rt.endpoints.push_back(std::move(e));
+  }
+  if (parsed.size() > 1) {
+    for (std::size_t k = 0; k < parsed.size(); ++k) {
+      auto view = std::make_shared<BackendRuntime>();
+      view->index = rt.index;
+      view->spec = rt.spec;
+      view->hosting = rt.hosting;
+      view->endpoint = parsed[k];
+      view->tls = rt.tls;
+      view->timeouts = rt.timeouts;
+      view->credential_header = rt.credential_header;
+      view->credential = rt.credential;
+      view->headers = rt.headers;
+      view->upstream_errors = rt.upstream_errors;
+      view->upstream_http_5xx = rt.upstream_http_5xx;
+      view->retries = rt.retries;
+      view->in_flight = rt.in_flight;
+      view->circuit = rt.endpoints[k].circuit;
+      view->up = rt.up;
+      view->openai_wire = rt.openai_wire;
+      view->chat_translated = rt.chat_translated;
+      view->azure = rt.azure;
+      view->engine = rt.engine;
+      view->translator_spec = backend_spec(b, parsed[k]);
+      view->load = rt.load;
+      view->signals_fresh = rt.signals_fresh;
+      view->queue = rt.queue;
+      view->queue_wait = rt.queue_wait;
+      view->queue_waiting = rt.queue_waiting;
+      view->queue_timeouts = rt.queue_timeouts;
+      rt.endpoints[k].view = std::move(view);
+    }
+  }
+}
+
+// The spill counters, by (from, to): from a self-hosted backend to any other.
+void add_spill_cells(const config::Config& c, metrics::Registry& reg, GlobalStats& stats) {
+  const bool spills = std::any_of(c.policies.begin(), c.policies.end(), [](const auto& p) {
+    return p.route.strategy == config::Strategy::spill;
+  });
+  if (!spills) {
+    return;
+  }
+  const std::size_t n = c.backends.size();
+  stats.spills.resize(n * n);
+  constexpr policies::SpillReason kReasons[] = {
+      policies::SpillReason::queue, policies::SpillReason::kv_cache,
+      policies::SpillReason::in_flight, policies::SpillReason::stale};
+  for (std::size_t from = 0; from < n; ++from) {
+    if (c.backends[from].hosting != config::Hosting::self_hosted) {
+      continue;
+    }
+    for (std::size_t to = 0; to < n; ++to) {
+      if (to == from) {
+        continue;
+      }
+      GlobalStats::SpillCells& cells = stats.spills[from * n + to];
+      const std::string& f = c.backends[from].name;
+      const std::string& t = c.backends[to].name;
+      for (const policies::SpillReason r : kReasons) {
+        cells.reasons[static_cast<std::size_t>(r)] =
+            &reg.counter(stats::kSpillsTotal,
+                         {{"from", f}, {"to", t}, {"reason", std::string(policies::to_string(r))}});
+      }
+      cells.cost = &reg.money_counter(stats::kSpillCostUsdTotal, {{"from", f}, {"to", t}});
+    }
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState& shared,
@@ -121,6 +217,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     snap->state_ = snap->shared_store_.get();
   }
 
+  std::vector<std::vector<upstream::Endpoint>> parsed_endpoints;
+  std::vector<CircuitSettings> breakers;
   for (std::size_t i = 0; i < c.backends.size(); ++i) {
     const config::Backend& b = c.backends[i];
     auto rt = std::make_unique<BackendRuntime>();
@@ -137,7 +235,22 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
       continue;
     }
     rt->endpoint = *ep;
-    if (ep->tls) {
+    std::vector<upstream::Endpoint> parsed;
+    for (const std::string& url : b.endpoints) {
+      auto e = upstream::Endpoint::parse(url);
+      if (!e) {
+        errors.push_back("backends." + b.name + ".endpoints: invalid URL '" + url + "'");
+        break;
+      }
+      parsed.push_back(std::move(*e));
+    }
+    if (parsed.size() != b.endpoints.size()) {
+      continue;
+    }
+    if (parsed.empty()) {
+      parsed.push_back(*ep);
+    }
+    if (std::any_of(parsed.begin(), parsed.end(), [](const auto& e) { return e.tls; })) {
       rt->tls = upstream::make_client_tls_context(b.ca_file, b.tls_verify, error);
       if (!rt->tls) {
         errors.push_back("backends." + b.name + ".tls: " + error);
@@ -186,10 +299,31 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
         .set(1);
     rt->up = &reg.double_gauge(stats::kBackendUp, {{"backend", b.name}});
     rt->in_flight = &reg.gauge(stats::kBackendInFlight, {{"backend", b.name}});
+    if (b.hosting == config::Hosting::self_hosted) {
+      rt->queue = shared.wait_queue(b.name);
+      rt->queue_wait = &reg.histogram(stats::kQueueWaitSeconds, {{"backend", b.name}},
+                                      metrics::latency_buckets());
+      rt->queue_waiting = &reg.gauge(stats::kQueueWaiting, {{"backend", b.name}});
+      rt->queue_timeouts = &reg.counter(stats::kQueueTimeoutsTotal, {{"backend", b.name}});
+    }
+    parsed_endpoints.push_back(std::move(parsed));
+    breakers.push_back(breaker);
     snap->backends_.push_back(std::move(rt));
   }
   if (!errors.empty()) {
     return nullptr;
+  }
+  // Scraping (re)starts only for a config that builds: a rejected one leaves the running
+  // config's boards alone.
+  for (std::size_t i = 0; i < snap->backends_.size(); ++i) {
+    BackendRuntime& rt = *snap->backends_[i];
+    rt.load = shared.load_board(*rt.spec);
+    if (rt.load != nullptr) {
+      rt.signals_fresh =
+          &reg.double_gauge(stats::kBackendSignalsFresh, {{"backend", rt.spec->name}});
+      snap->memory_->attach_load(i, rt.load);
+    }
+    add_endpoints(rt, parsed_endpoints[i], breakers[i], shared, reg);
   }
 
   boost::json::array data;
@@ -296,6 +430,14 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
     snap->stats_.served.push_back(std::move(served));
   }
 
+  add_spill_cells(c, reg, snap->stats_);
+  std::vector<std::string> scraped;
+  for (const auto& b : snap->backends_) {
+    if (b->load != nullptr) {
+      scraped.push_back(b->spec->name);
+    }
+  }
+  shared.keep_scraping(scraped);
   snap->stats_.overhead = &reg.histogram(stats::kOverheadSeconds, {}, metrics::overhead_buckets());
   snap->stats_.unrouted = route_stats(reg, "none", "none");
   return snap;
@@ -307,7 +449,57 @@ const AliasRuntime* Snapshot::find_alias(std::string_view name) const {
 }
 
 SharedState::SharedState(metrics::Registry& registry) : registry_(registry) {}
-SharedState::~SharedState() = default;
+SharedState::~SharedState() {
+  stop_scraper();
+}
+
+std::shared_ptr<std::atomic<std::int64_t>> SharedState::endpoint_in_flight(
+    const std::string& backend, const std::string& url) {
+  std::lock_guard lock(mutex_);
+  auto& slot = endpoint_in_flight_[backend + " " + url];
+  if (!slot) {
+    slot = std::make_shared<std::atomic<std::int64_t>>(0);
+  }
+  return slot;
+}
+
+std::shared_ptr<WaitQueue> SharedState::wait_queue(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto& slot = wait_queues_[name];
+  if (!slot) {
+    slot = std::make_shared<WaitQueue>();
+  }
+  return slot;
+}
+
+std::shared_ptr<const policies::LoadBoard> SharedState::load_board(const config::Backend& b) {
+  if (!b.scrape) {
+    return nullptr;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (scraper_ == nullptr) {
+      scraper_ = std::make_unique<LoadScraper>(registry_);
+    }
+  }
+  return scraper_->board(b);
+}
+
+void SharedState::keep_scraping(const std::vector<std::string>& backends) {
+  std::lock_guard lock(mutex_);
+  if (scraper_ != nullptr) {
+    scraper_->keep_only(backends);
+  }
+}
+
+void SharedState::stop_scraper() {
+  std::unique_ptr<LoadScraper> scraper;
+  {
+    std::lock_guard lock(mutex_);
+    scraper = std::move(scraper_);
+  }
+  scraper.reset();  // joins its thread
+}
 
 StateSync* SharedState::state_sync(const config::StateSettings& settings) {
   std::lock_guard lock(mutex_);
@@ -361,9 +553,31 @@ std::optional<std::size_t> Snapshot::authenticate(std::string_view api_key) cons
 
 void Snapshot::refresh_gauges() const {
   const auto now = Circuit::Clock::now();
+  const std::int64_t now_ms = backends_.empty() ? 0 : policies::load_clock_ms();
   for (const auto& b : backends_) {
     b->in_flight->set(state_->backend_in_flight(b->index));
-    b->up->set(b->circuit->healthy() ? backend_up_value(b->circuit->state(now)) : 0.0);
+    // A pool is as up as its best endpoint.
+    double up = 0;
+    for (const EndpointRuntime& e : b->endpoints) {
+      up = std::max(up, e.circuit->healthy() ? backend_up_value(e.circuit->state(now)) : 0.0);
+    }
+    b->up->set(up);
+    if (b->queue_waiting != nullptr) {
+      b->queue_waiting->set(b->queue->waiting.load(std::memory_order_relaxed));
+    }
+    if (b->load == nullptr) {
+      continue;
+    }
+    unsigned fresh = 0;
+    for (std::size_t k = 0; k < b->endpoints.size() && k < b->load->endpoints(); ++k) {
+      const policies::EndpointLoad l = b->load->endpoint(k, now_ms, b->spec->load);
+      const EndpointRuntime& e = b->endpoints[k];
+      fresh += l.fresh ? 1 : 0;
+      e.queue_depth->set(l.fresh ? l.waiting : -1);
+      e.kv_cache->set(l.fresh ? l.kv_cache : -1);
+      e.running->set(l.fresh ? l.running : -1);
+    }
+    b->signals_fresh->set(fresh);
   }
   for (std::size_t t = 0; t < tenants_.size(); ++t) {
     if (tenants_[t].budget_daily != nullptr) {

@@ -8,6 +8,7 @@
 // per-name slots are shared from one snapshot to the next.
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -27,6 +28,7 @@
 #include "gateway/runtime/circuit.h"
 #include "policies/config.h"
 #include "policies/engine.h"
+#include "policies/load.h"
 #include "policies/state.h"
 
 namespace sb::gateway {
@@ -34,18 +36,56 @@ namespace sb::gateway {
 /// Time histograms of one (model alias, backend) pair.
 class StateSync;
 class SharedStore;
+class LoadScraper;
 
 struct RouteStats {
   metrics::Histogram* duration = nullptr;
   metrics::Histogram* ttft = nullptr;
 };
 
+struct BackendRuntime;
+
+/// One replica (`endpoints:` entry) of a backend.
+struct EndpointRuntime {
+  std::string url;  ///< as configured: the `endpoint` label of its metrics
+  /// The backend as seen through this endpoint (its URL, translator spec and circuit; every other
+  /// member as the backend's), which a try on this endpoint uses throughout. nullptr when the
+  /// backend has one endpoint: the backend itself is that view.
+  std::shared_ptr<const BackendRuntime> view;
+  /// This endpoint's breaker (the backend's own when it has one endpoint). Shared across reloads
+  /// by (backend, url).
+  std::shared_ptr<Circuit> circuit;
+  /// Tries in flight on this endpoint, shared across reloads by (backend, url). Pools only.
+  std::shared_ptr<std::atomic<std::int64_t>> in_flight;
+  metrics::Counter* requests = nullptr;  ///< switchboard_endpoint_requests_total; pools only
+  // Engine signals, refreshed at scrape time when the backend is scraped (else nullptr).
+  metrics::DoubleGauge* queue_depth = nullptr;
+  metrics::DoubleGauge* kv_cache = nullptr;
+  metrics::DoubleGauge* running = nullptr;
+};
+
+/// The waiting room of a backend under a `spill` rule's queue (Decision::wait); shared across
+/// reloads by backend name, so its bound holds for the process.
+struct WaitQueue {
+  std::atomic<std::int64_t> waiting{0};
+};
+
 struct BackendRuntime {
   std::size_t index = 0;  ///< position in Config::backends
   const config::Backend* spec = nullptr;
-  std::string_view hosting;  ///< "self-hosted" | "closed"
-  upstream::Endpoint endpoint;
-  std::unique_ptr<boost::asio::ssl::context> tls;  ///< for https endpoints
+  std::string_view hosting;     ///< "self-hosted" | "closed"
+  upstream::Endpoint endpoint;  ///< the first endpoint's (the only one outside pools)
+  std::shared_ptr<boost::asio::ssl::context> tls;  ///< for https endpoints, shared by all
+  /// One per `endpoints:` entry (the base_url alone when none were given); never empty. A view
+  /// (EndpointRuntime::view) has none.
+  std::vector<EndpointRuntime> endpoints;
+  /// The engine's load board (written by the scraper); nullptr when the backend is not scraped.
+  std::shared_ptr<const policies::LoadBoard> load;
+  metrics::DoubleGauge* signals_fresh = nullptr;  ///< switchboard_backend_signals_fresh; scraped
+  std::shared_ptr<WaitQueue> queue;               ///< shared by name across reloads
+  metrics::Histogram* queue_wait = nullptr;       ///< switchboard_queue_wait_seconds
+  metrics::Gauge* queue_waiting = nullptr;        ///< switchboard_queue_waiting, at scrape time
+  metrics::Counter* queue_timeouts = nullptr;     ///< switchboard_queue_timeouts_total
   upstream::Timeouts timeouts;
   /// The key as OpenAI-format requests and health probes carry it: `Authorization: Bearer <key>`,
   /// or Azure's `api-key: <key>`. An empty name when the backend has no key.
@@ -79,6 +119,8 @@ struct BackendRuntime {
     }
   }
   void count_error_status() const { upstream_http_5xx->inc(); }
+  /// Several endpoints: each try picks one (gateway/runtime/pool.h).
+  bool pooled() const { return endpoints.size() > 1; }
   /// The credential upstream text must never echo back to clients (the key, or the AWS secret).
   std::string_view secret() const {
     return spec->provider == config::Provider::bedrock ? spec->aws_secret_access_key
@@ -116,6 +158,14 @@ struct GlobalStats {
   std::vector<std::vector<metrics::Counter*>> sensitive;
   /// [level][backend index + 1 (0 = "none": no backend reached)]
   std::vector<std::vector<metrics::Counter*>> served;
+  /// Spills by [from backend x backends + to backend]: by reason (policies::SpillReason order,
+  /// `none` unused) and their cost. Empty without `spill` rules; null cells where `from` is not
+  /// self-hosted.
+  struct SpillCells {
+    std::array<metrics::Counter*, 5> reasons{};
+    metrics::Money* cost = nullptr;
+  };
+  std::vector<SpillCells> spills;
 };
 
 /// Process-wide pieces shared by every snapshot.
@@ -128,6 +178,19 @@ class SharedState {
   /// The circuit of backend `name`, created on first use (control path); a new one when the
   /// backend's breaker settings changed.
   std::shared_ptr<Circuit> circuit(const std::string& name, const CircuitSettings& settings);
+  /// The in-flight count of endpoint `url` of backend `backend`, created on first use.
+  std::shared_ptr<std::atomic<std::int64_t>> endpoint_in_flight(const std::string& backend,
+                                                                const std::string& url);
+  /// The wait queue of backend `name`, created on first use.
+  std::shared_ptr<WaitQueue> wait_queue(const std::string& name);
+  /// The load board of a scraped backend (Backend::scrape), its scrape loops started, or
+  /// restarted when its endpoints or load settings changed; nullptr when `b` is not scraped.
+  /// Control path.
+  std::shared_ptr<const policies::LoadBoard> load_board(const config::Backend& b);
+  /// Stops the scrape loops of backends not in `backends` (names): after a reload.
+  void keep_scraping(const std::vector<std::string>& backends);
+  /// Stops the scraper (joins its thread): before the process exits. Idempotent.
+  void stop_scraper();
 
   /// The shared store's background side (`state.store: redis`), started by the first config
   /// that asks for it; later configs keep it (changing `state:` needs a restart). nullptr for
@@ -142,6 +205,9 @@ class SharedState {
   std::chrono::system_clock::time_point (*state_clock_)() = nullptr;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Circuit>> circuits_;
+  std::map<std::string, std::shared_ptr<std::atomic<std::int64_t>>> endpoint_in_flight_;
+  std::map<std::string, std::shared_ptr<WaitQueue>> wait_queues_;
+  std::unique_ptr<LoadScraper> scraper_;
 };
 
 class Snapshot {

@@ -197,6 +197,12 @@ struct FakeUpstream::Impl {
   /// options.record_file, open for appending; written under mu.
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> record_out{nullptr, &std::fclose};
   std::atomic<std::size_t> accepted{0};
+  // The engine metrics endpoint (options.metrics): serving it, its text (guarded by mu), and
+  // the scrapes answered.
+  bool metrics_on = false;
+  bool metrics_up = true;    // guarded by mu
+  std::string metrics_text;  // guarded by mu
+  std::atomic<std::size_t> metrics_served{0};
 
   // Owned by the io thread.
   std::uint64_t next_serial = 0;
@@ -377,6 +383,12 @@ struct FakeUpstream::Impl {
       }
       HttpRequest request = parser.release();
       Connection conn{request.keep_alive(), request.version() < 11};
+      if (metrics_on && request.method() == http::verb::get && request.target() == "/metrics") {
+        if (co_await send_metrics(stream, conn) != Flow::keep_going) {
+          co_return;
+        }
+        continue;
+      }
       record(request);
 
       Flow flow;
@@ -461,6 +473,35 @@ struct FakeUpstream::Impl {
     out += "x-request-id: req_";
     wire::append_hex_padded(out, ++next_serial, 16);
     out += "\r\n";
+  }
+
+  /// GET /metrics while options.metrics is set: the current text, or 503 while it is down.
+  template <class Stream>
+  asio::awaitable<Flow> send_metrics(Stream& stream, Connection conn) {
+    std::string body;
+    bool up = true;
+    {
+      std::lock_guard lock(mu);
+      up = metrics_up;
+      body = metrics_text;
+    }
+    metrics_served.fetch_add(1);
+    std::string out;
+    append_status_line(out, up ? 200 : 503);
+    out += "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n";
+    if (!up) {
+      body = "metrics unavailable\n";
+    }
+    out += "Content-Length: ";
+    append_int(out, static_cast<std::int64_t>(body.size()));
+    out += "\r\n";
+    append_connection_header(out, conn);
+    out += "\r\n";
+    out += body;
+    if (!co_await write_bytes(stream, out)) {
+      co_return Flow::done;
+    }
+    co_return conn.keep_alive ? Flow::keep_going : Flow::close;
   }
 
   template <class Stream>
@@ -813,7 +854,23 @@ std::optional<std::string> RecordedRequest::header(std::string_view name) const 
 
 FakeUpstream::FakeUpstream(FakeUpstreamOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {
+  if (impl_->options.metrics) {
+    impl_->metrics_on = true;
+    impl_->metrics_text = *impl_->options.metrics;
+  }
   impl_->start();
+}
+
+void FakeUpstream::set_metrics(std::optional<std::string> text) {
+  std::lock_guard lock(impl_->mu);
+  impl_->metrics_up = text.has_value();
+  if (text) {
+    impl_->metrics_text = std::move(*text);
+  }
+}
+
+std::size_t FakeUpstream::metrics_requests() const {
+  return impl_->metrics_served.load();
 }
 
 FakeUpstream::~FakeUpstream() {

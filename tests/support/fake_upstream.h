@@ -239,6 +239,10 @@ struct FakeUpstreamOptions {
   /// is unchanged.
   std::int64_t report_prompt_tokens = -1;
   std::int64_t report_completion_tokens = -1;
+  /// Set: `GET /metrics` answers 200 with this Prometheus text (text/plain; version=0.0.4), as
+  /// an engine's metrics endpoint, outside the script and not recorded (see set_metrics and
+  /// metrics_requests). Unset: /metrics is an ordinary request.
+  std::optional<std::string> metrics;
 };
 
 class FakeUpstream {
@@ -264,6 +268,11 @@ class FakeUpstream {
   std::size_t connections() const;
   /// Closes every open connection (simulates an upstream restart); keeps listening.
   void drop_connections();
+  /// Replaces the /metrics text (options.metrics); nullopt makes /metrics answer 503 (the
+  /// metrics endpoint down) while everything else keeps working. Thread-safe.
+  void set_metrics(std::optional<std::string> text);
+  /// `GET /metrics` requests answered from options.metrics so far. Thread-safe.
+  std::size_t metrics_requests() const;
 
  private:
   struct Impl;
