@@ -202,7 +202,7 @@ run_one() {  # POLICY REPLICAS -> prints a table row
   pids+=($!)
   if ! wait_for_line "$work/$tag-gateway.log" '"msg":"listening"' "$!"; then
     printf '%-12s %3s  gateway refused the config: %s\n' "$policy" "$n" \
-      "$(grep -m 1 -oE '"(msg|error)":"[^"]*"' "$work/$tag-gateway.log" | tail -n 1 | cut -c1-90)"
+      "$(tail -n 1 "$work/$tag-gateway.log" | sed -E 's#^[^ ]*/##' | cut -c1-100)"
     stop_all
     return
   fi
