@@ -27,6 +27,7 @@
 #   overflow      a volume rule (local in_flight_above 0.8 -> closed), then [local, closed]
 #   spill         strategy spill, default load settings (engine signals scraped every 1 s)
 #   spill-tight   spill with tighter headroom (queue 1, kv_cache 0.7, in_flight 0.6)
+#   spill-fast    spill with default headroom, signals scraped every 250 ms (not run by default)
 #
 # The spill policies need the capacity-aware routing of issue 14 and several replicas need pool
 # `endpoints:`; when the gateway rejects a config the row says so and the bench goes on.
@@ -156,6 +157,7 @@ write_config() {  # FILE POLICY CLOSED_URL URL...
     [[ $policy == local ]] || echo "    max_in_flight: $((mif_per_replica * n))"
     [[ $policy != spill-tight ]] ||
       echo '    load: {headroom: {queue: 1, kv_cache: 0.7, in_flight: 0.6}}'
+    [[ $policy != spill-fast ]] || echo '    load: {interval: 250ms}'
     echo '  closed:'
     echo '    provider: openai'
     echo '    allow_insecure: true'
@@ -173,7 +175,7 @@ write_config() {  # FILE POLICY CLOSED_URL URL...
         echo '  - {name: overflow, when: {volume: {backend: local, in_flight_above: 0.8}}, route: {to: [closed]}}'
         echo '  - {name: all, route: {to: [local, closed], strategy: ordered}}'
         ;;
-      spill | spill-tight) echo '  - {name: all, route: {to: [local, closed], strategy: spill}}' ;;
+      spill | spill-tight | spill-fast) echo '  - {name: all, route: {to: [local, closed], strategy: spill}}' ;;
       *) die "unknown policy '$policy'" ;;
     esac
   } >"$file"
