@@ -50,6 +50,8 @@
 #   CAP_GPU_PRICE        price of a replica [{gpu_hour_usd: 2.5, tokens_per_second: 2500}]
 #   CAP_CLOSED_PRICE     price of the closed stand-in [{input_per_mtok: 2.5, output_per_mtok: 10}]
 #   CAP_CLOSED_LATENCY   closed stand-in's delay before its answer and between chunks, ms [150]
+#   CAP_CLOSED_OUTPUT    completion tokens the closed stand-in reports per answer, as many as
+#                        the replicas generate so both sides price the same answer [40]
 #   CAP_KEEP_OUTPUT      1 keeps the temp dir (configs, logs, per-run JSON) [0]
 #
 # The default replica decodes 400 tokens/s, a sixth of a real 8B replica on one GPU, to spare
@@ -70,6 +72,7 @@ mif_per_replica=${CAP_MAX_IN_FLIGHT:-24}
 gpu_price=${CAP_GPU_PRICE:-"{gpu_hour_usd: 2.5, tokens_per_second: 2500}"}
 closed_price=${CAP_CLOSED_PRICE:-"{input_per_mtok: 2.5, output_per_mtok: 10}"}
 closed_latency=${CAP_CLOSED_LATENCY:-150}
+closed_output=${CAP_CLOSED_OUTPUT:-40}
 keep_output=${CAP_KEEP_OUTPUT:-0}
 startup_timeout_s=15
 
@@ -197,7 +200,8 @@ run_one() {  # POLICY REPLICAS -> prints a table row
     start_listener "$work/$tag-engine$i.log" "$engine_bin" --model sim-llama $engine_args
     urls+=("$listener_url")
   done
-  start_listener "$work/$tag-closed.log" "$closed_bin" --name closed --latency-ms "$closed_latency"
+  start_listener "$work/$tag-closed.log" "$closed_bin" --name closed --latency-ms "$closed_latency" \
+    --completion-tokens "$closed_output"
   closed_url=$listener_url
   write_config "$work/$tag.yaml" "$policy" "$closed_url" "${urls[@]}"
   "$switchboard_bin" run --config "$work/$tag.yaml" >/dev/null 2>"$work/$tag-gateway.log" &
