@@ -27,8 +27,10 @@
 //    candidates when empty) is excluded for the first reason that applies, in this order:
 //    not cleared (the invariant), tier below the request's (unless allow_lower_tier), tenant
 //    budget exhausted under `on_exhausted: self-hosted-only` and backend closed, at capacity.
-//    The rest is ordered by the strategy. Non-empty → route. Empty → `reject` stops, `next_rule`
-//    tries the next rule.
+//    The rest is ordered by the strategy. Under `spill`, self-hosted candidates are not excluded
+//    for capacity while no closed candidate is left (the request waits for them instead; see
+//    Engine::Impl::spill in engine_decide.cc). Non-empty → route. Empty → `reject` stops,
+//    `next_rule` tries the next rule.
 // 6. Nothing routed: forbidden (403) when every candidate of the matched rules failed the
 //    clearance invariant (or no backend of the whole config is cleared for this sensitivity and
 //    tenant); unavailable (503) when a cleared candidate was held back by capacity, budget or
@@ -45,6 +47,22 @@ std::string_view to_string(Outcome o) {
                                                 "shed",  "bad_request", "unknown_model"};
   const auto i = static_cast<std::size_t>(o);
   return i < std::size(kNames) ? kNames[i] : "unknown";
+}
+
+std::string_view to_string(SpillReason r) {
+  switch (r) {
+    case SpillReason::none:
+      return "none";
+    case SpillReason::queue:
+      return "queue";
+    case SpillReason::kv_cache:
+      return "kv_cache";
+    case SpillReason::in_flight:
+      return "in_flight";
+    case SpillReason::stale:
+      return "stale";
+  }
+  return "none";
 }
 
 std::string_view to_string(TierSource s) {

@@ -119,6 +119,7 @@ bool Engine::Impl::compile_backends(std::string& error) {
     info.max_in_flight = b.max_in_flight;
     info.weight = std::max(1u, b.weight);
     info.price = backend_prices(b);
+    info.load = &b.load;
     backends.push_back(info);
   }
   return true;
@@ -216,6 +217,20 @@ bool Engine::Impl::compile_rule(const config::Policy& policy, const std::string&
     r.rpm_above = w.volume->rpm_above;
     r.tpm_above = w.volume->tpm_above;
   }
+  if (w.load) {
+    std::optional<std::size_t> b = backend_index(w.load->backend);
+    if (!b) {
+      error = where + ".when.load.backend: unknown backend '" + w.load->backend + "'";
+      return false;
+    }
+    r.has_load = true;
+    r.load_backend = *b;
+    r.queue_above = w.load->queue_above;
+    r.kv_cache_above = w.load->kv_cache_above;
+    if (w.load->ttft_p50_above) {
+      r.ttft_p50_above = static_cast<double>(w.load->ttft_p50_above->count()) / 1000.0;
+    }
+  }
   r.budget = w.budget;
   if (!feature_empty(w.features)) {
     r.features = &w.features;
@@ -230,6 +245,7 @@ bool Engine::Impl::compile_rule(const config::Policy& policy, const std::string&
   r.reject = policy.route.on_unavailable == config::OnUnavailable::reject;
   r.allow_lower_tier = policy.route.allow_lower_tier;
   r.shed = policy.route.shed;
+  r.queue = &policy.route.queue;
   rules.push_back(std::move(r));
   return true;
 }

@@ -130,6 +130,36 @@ bool volume_holds(const std::vector<BackendInfo>& backends, const CompiledRule& 
   return !r.tpm_above || above("tpm", ctx.state.backend_tpm(r.volume_backend), *r.tpm_above);
 }
 
+/// A rule's `when.load`: every set threshold exceeded by the backend's fresh engine signals;
+/// stale or absent signals hold nothing.
+bool load_holds(const std::vector<BackendInfo>& backends, const CompiledRule& r, const Context& ctx,
+                std::string* why) {
+  const LoadSignals s = ctx.state.backend_load(r.load_backend);
+  const std::string_view name = backends[r.load_backend].name;
+  if (s.source != LoadSource::engine) {
+    if (why != nullptr) {
+      *why = "load: " + std::string(name) +
+             (s.source == LoadSource::stale ? " signals stale" : " has no engine signals");
+    }
+    return false;
+  }
+  // A figure the engine does not export (-1) is never above a threshold.
+  const auto above = [&](std::string_view what, double value, double threshold) {
+    if (value >= 0 && value > threshold) {
+      return true;
+    }
+    if (why != nullptr) {
+      *why = "load: " + std::string(name) + " " + std::string(what) + " " +
+             (value >= 0 ? format_number(value) : std::string("unknown")) + " not above " +
+             format_number(threshold);
+    }
+    return false;
+  };
+  return (!r.queue_above || above("queue", s.waiting, *r.queue_above)) &&
+         (!r.kv_cache_above || above("kv_cache", s.kv_cache, *r.kv_cache_above)) &&
+         (!r.ttft_p50_above || above("ttft_p50", s.ttft_p50, *r.ttft_p50_above));
+}
+
 /// A rule's `when.headers`: each named header present with one of its values.
 bool headers_hold(const CompiledRule& r, const Context& ctx, std::string* why) {
   for (const HeaderCondition& h : r.headers) {
@@ -324,7 +354,9 @@ bool Engine::Impl::admits(std::size_t b, const CompiledRule& rule, const Context
       return false;
     }
   }
-  if (info.max_in_flight > 0) {
+  // Under spill a self-hosted backend at capacity stays a candidate: Impl::spill decides.
+  const bool spill_local = rule.strategy == config::Strategy::spill && !info.closed;
+  if (info.max_in_flight > 0 && !spill_local) {
     const std::int64_t in_flight = ctx.state.backend_in_flight(b);
     if (in_flight >= info.max_in_flight) {
       walk.held_back = true;
@@ -357,6 +389,117 @@ void Engine::Impl::order(config::Strategy strategy, const Context& ctx, std::uin
     case config::Strategy::weighted:
       order_weighted(backends, list);
       break;
+    case config::Strategy::spill:
+      break;  // Impl::spill
+  }
+}
+
+void Engine::Impl::candidates(const CompiledRule& rule, const Context& ctx, const Classified& in,
+                              Walk& walk, RuleTrace* trace, Decision& d) const {
+  d.backends.clear();
+  for (std::size_t b : rule.to.empty() ? in.alias->candidates : rule.to) {
+    std::string reason;
+    if (admits(b, rule, ctx, in, walk, trace != nullptr ? &reason : nullptr)) {
+      d.backends.push_back(b);
+    } else if (trace != nullptr) {
+      trace->excluded.push_back(Exclusion{b, std::move(reason)});
+    }
+  }
+}
+
+// Headroom of a self-hosted backend under spill:
+// - fresh engine signals: an endpoint below the load.headroom thresholds, and in_flight below
+//   max_in_flight (when set); the reason when not: kv_cache when even the least-used replica's KV
+//   cache is at the threshold, else queue; in_flight when only the gateway's count is full;
+// - no signals: in_flight below headroom.in_flight x max_in_flight (no max_in_flight: always);
+// - stale signals: per on_stale (in-flight: as with none; full: never, reason stale; idle:
+//   always).
+LoadSeen Engine::Impl::see(std::size_t b, const Context& ctx, SpillReason& reason) const {
+  const BackendInfo& info = backends[b];
+  static const config::LoadSettings kDefaults;
+  const config::LoadSettings& load = info.load != nullptr ? *info.load : kDefaults;
+  LoadSeen seen;
+  seen.backend = b;
+  seen.signals = ctx.state.backend_load(b);
+  seen.in_flight = ctx.state.backend_in_flight(b);
+  const double max = info.max_in_flight;
+  const bool below_max = info.max_in_flight == 0 || static_cast<double>(seen.in_flight) < max;
+  const bool below_fraction = info.max_in_flight == 0 ||
+                              static_cast<double>(seen.in_flight) < load.headroom_in_flight * max;
+  LoadSource source = seen.signals.source;
+  if (source == LoadSource::stale && load.on_stale == config::OnStale::in_flight) {
+    source = LoadSource::none;
+  }
+  reason = SpillReason::in_flight;
+  if (source == LoadSource::engine) {
+    seen.headroom = seen.signals.with_headroom > 0 && below_max;
+    if (seen.signals.with_headroom == 0) {
+      reason = seen.signals.kv_cache >= load.headroom_kv_cache ? SpillReason::kv_cache
+                                                               : SpillReason::queue;
+    }
+  } else if (source == LoadSource::none) {
+    seen.headroom = below_fraction;
+  } else {
+    seen.headroom = load.on_stale == config::OnStale::idle;
+    reason = SpillReason::stale;
+  }
+  if (seen.headroom) {
+    reason = SpillReason::none;
+  }
+  return seen;
+}
+
+// Strategy `spill` on the admitted candidates (closed ones cleared and eligible, self-hosted ones
+// not excluded for capacity):
+// - some self-hosted backend has headroom: [self-hosted with headroom, closed, the other
+//   self-hosted]; no spill;
+// - none has, and a closed backend is left: [closed, self-hosted]; spill = the first self-hosted
+//   backend's reason, spill_from = it;
+// - no closed backend is left (the request is cleared for none, or none is eligible now):
+//   [self-hosted], those at max_in_flight included, and the request may wait in the rule's queue.
+// While a closed backend is left, self-hosted backends at max_in_flight are excluded as usual.
+void Engine::Impl::spill(const CompiledRule& rule, const Context& ctx, Walk& walk, RuleTrace* trace,
+                         Decision& d) const {
+  boost::container::small_vector<std::size_t, 8> with, without, closed;
+  for (std::size_t b : d.backends) {
+    if (backends[b].closed) {
+      closed.push_back(b);
+    }
+  }
+  SpillReason first = SpillReason::none;  // of the first self-hosted backend
+  std::size_t first_local = 0;
+  for (std::size_t b : d.backends) {
+    if (backends[b].closed) {
+      continue;
+    }
+    SpillReason why = SpillReason::none;
+    const LoadSeen& seen = d.load.emplace_back(see(b, ctx, why));
+    if (d.load.size() == 1) {
+      first = why;
+      first_local = b;
+    }
+    const unsigned max = backends[b].max_in_flight;
+    if (!closed.empty() && max > 0 && seen.in_flight >= max) {
+      walk.held_back = true;
+      if (trace != nullptr) {
+        trace->excluded.push_back(Exclusion{
+            b, "at capacity " + std::to_string(seen.in_flight) + "/" + std::to_string(max)});
+      }
+      continue;
+    }
+    (seen.headroom ? with : without).push_back(b);
+  }
+  d.backends.assign(with.begin(), with.end());
+  if (closed.empty()) {
+    d.backends.insert(d.backends.end(), without.begin(), without.end());
+    d.wait = rule.queue;
+    return;
+  }
+  d.backends.insert(d.backends.end(), closed.begin(), closed.end());
+  d.backends.insert(d.backends.end(), without.begin(), without.end());
+  if (with.empty() && !d.load.empty()) {
+    d.spill = first;
+    d.spill_from = first_local;
   }
 }
 
@@ -453,16 +596,15 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
       d.message = "The request was shed by rule '" + std::string(rule.name) + "'; retry later.";
       return d;
     }
-    d.backends.clear();
-    for (std::size_t b : rule.to.empty() ? in.alias->candidates : rule.to) {
-      std::string reason;
-      if (impl.admits(b, rule, ctx, in, walk, trace != nullptr ? &reason : nullptr)) {
-        d.backends.push_back(b);
-      } else if (trace != nullptr) {
-        trace->excluded.push_back(Exclusion{b, std::move(reason)});
-      }
+    impl.candidates(rule, ctx, in, walk, trace, d);
+    d.load.clear();  // what an earlier spill rule that routed nothing saw
+    d.wait = nullptr;
+    d.spill = SpillReason::none;
+    if (rule.strategy == config::Strategy::spill) {
+      impl.spill(rule, ctx, walk, trace, d);
+    } else {
+      impl.order(rule.strategy, ctx, output, d.backends);
     }
-    impl.order(rule.strategy, ctx, output, d.backends);
     drop_uncleared([&](std::size_t b) { return impl.cleared(b, d.sensitivity, facts.tenant); },
                    d.backends);
     if (!d.backends.empty()) {
@@ -509,6 +651,9 @@ bool Engine::Impl::matches(const CompiledRule& r, const Context& ctx, std::strin
     return false;
   }
   if (r.has_volume && !volume_holds(backends, r, ctx, why)) {
+    return false;
+  }
+  if (r.has_load && !load_holds(backends, r, ctx, why)) {
     return false;
   }
   if (r.budget) {

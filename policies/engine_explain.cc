@@ -108,6 +108,50 @@ void Engine::Impl::explain_unnamed(const Engine& engine, const Decision& d,
   }
 }
 
+// Only for decisions of a spill rule: other explanations keep their shape.
+void Engine::Impl::explain_load(const Decision& d, json::object& out) const {
+  if (d.load.empty() && d.wait == nullptr && d.spill == SpillReason::none) {
+    return;
+  }
+  json::array load;
+  for (const LoadSeen& seen : d.load) {
+    const LoadSignals& s = seen.signals;
+    json::object x;
+    x["name"] = backends[seen.backend].name;
+    x["source"] = to_string(s.source);
+    // Figures the engine does not export, or that no fresh reading gave, are null.
+    const auto figure = [](double v) { return v >= 0 ? json::value(v) : json::value(nullptr); };
+    const bool fresh = s.source == LoadSource::engine;
+    x["waiting"] = fresh ? json::value(s.waiting) : json::value(nullptr);
+    x["running"] = fresh ? json::value(s.running) : json::value(nullptr);
+    x["kv_cache"] = figure(s.kv_cache);
+    x["ttft_p50"] = figure(s.ttft_p50);
+    x["age_ms"] = s.age_ms >= 0 ? json::value(s.age_ms) : json::value(nullptr);
+    x["endpoints"] = s.endpoints;
+    x["fresh"] = s.fresh;
+    x["with_headroom"] = s.with_headroom;
+    x["in_flight"] = seen.in_flight;
+    const unsigned max = backends[seen.backend].max_in_flight;
+    x["max_in_flight"] = max > 0 ? json::value(max) : json::value(nullptr);
+    x["headroom"] = seen.headroom;
+    load.push_back(std::move(x));
+  }
+  out["load"] = std::move(load);
+  json::object spill;
+  spill["reason"] = to_string(d.spill);
+  spill["from"] = d.spill != SpillReason::none ? json::value(backends[d.spill_from].name)
+                                               : json::value(nullptr);
+  if (d.wait != nullptr) {
+    json::object wait;
+    wait["max"] = d.wait->max;
+    wait["timeout_ms"] = d.wait->timeout.count();
+    spill["wait"] = std::move(wait);
+  } else {
+    spill["wait"] = nullptr;
+  }
+  out["spill"] = std::move(spill);
+}
+
 std::string Engine::explain_json(const Decision& d, const RequestFacts& facts) const {
   const Impl& impl = *impl_;
   const config::Config& c = *config_;
@@ -137,6 +181,7 @@ std::string Engine::explain_json(const Decision& d, const RequestFacts& facts) c
     backends.push_back(std::move(x));
   }
   out["backends"] = std::move(backends);
+  impl.explain_load(d, out);
   // Every other backend gets a reason too: the ones the matched rule never named.
   impl.explain_unnamed(*this, d, facts, excluded);
   out["excluded"] = std::move(excluded);

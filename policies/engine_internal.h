@@ -44,7 +44,8 @@ struct BackendInfo {
   bool license_commercial = true;
   unsigned max_in_flight = 0;
   unsigned weight = 1;
-  Engine::Prices price;  // pico-USD per token
+  Engine::Prices price;                        // pico-USD per token
+  const config::LoadSettings* load = nullptr;  // the config's
 };
 
 struct TenantInfo {
@@ -77,6 +78,11 @@ struct CompiledRule {
   std::optional<double> in_flight_above;
   std::optional<double> rpm_above;
   std::optional<double> tpm_above;
+  bool has_load = false;
+  std::size_t load_backend = 0;
+  std::optional<double> queue_above;
+  std::optional<double> kv_cache_above;
+  std::optional<double> ttft_p50_above;  // seconds
   std::optional<config::BudgetCondition> budget;
   const config::FeatureCondition* features = nullptr;  // null when empty
   std::vector<HeaderCondition> headers;
@@ -86,6 +92,7 @@ struct CompiledRule {
   bool reject = false;
   bool allow_lower_tier = false;
   bool shed = false;
+  const config::SpillQueue* queue = nullptr;  // the config's route.queue
 };
 
 /// Per-decision inputs the conditions read.
@@ -269,6 +276,17 @@ struct Engine::Impl {
   /// Whether candidate `b` may serve now; if not, `reason` (if given) says why.
   bool admits(std::size_t b, const CompiledRule& rule, const Context& ctx, const Classified& in,
               Walk& walk, std::string* reason) const;
+  /// The rule's candidates that admits() lets through, into d.backends (the others into the
+  /// trace when explaining).
+  void candidates(const CompiledRule& rule, const Context& ctx, const Classified& in, Walk& walk,
+                  RuleTrace* trace, Decision& d) const;
+  /// Strategy `spill`: orders d.backends by the self-hosted backends' headroom, fills d.load,
+  /// d.spill, d.spill_from and d.wait (engine_decide.cc has the rules).
+  void spill(const CompiledRule& rule, const Context& ctx, Walk& walk, RuleTrace* trace,
+             Decision& d) const;
+  /// What a spill rule sees of a self-hosted backend: its load, in-flight count and headroom;
+  /// `reason` says why it has none.
+  LoadSeen see(std::size_t b, const Context& ctx, SpillReason& reason) const;
   /// Orders d.backends by the rule's strategy.
   void order(config::Strategy strategy, const Context& ctx, std::uint64_t output,
              std::vector<std::size_t>& backends) const;
@@ -287,6 +305,8 @@ struct Engine::Impl {
   /// A reason for every backend neither chosen nor excluded by a matched rule.
   void explain_unnamed(const Engine& engine, const Decision& d, const RequestFacts& facts,
                        boost::json::array& excluded) const;
+  /// The load signals a spill rule read, per backend, and why it spilled or waits.
+  void explain_load(const Decision& d, boost::json::object& out) const;
 };
 
 }  // namespace sb::policies

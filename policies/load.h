@@ -46,7 +46,8 @@ struct LoadSignals {
   std::int64_t age_ms = -1;  ///< the freshest reading's age
   unsigned endpoints = 0;    ///< in the pool
   unsigned fresh = 0;        ///< of them with a fresh reading
-  /// Fresh endpoints below both `load.headroom` thresholds (waiting < queue, kv < kv_cache).
+  /// Fresh endpoints below both `load.headroom` thresholds (waiting < queue, kv < kv_cache); a
+  /// figure the engine does not export does not count against an endpoint.
   unsigned with_headroom = 0;
 };
 

@@ -163,6 +163,23 @@ const ProviderInfo* find_provider(std::string_view name) {
   return it == kProviders.end() ? nullptr : &*it;
 }
 
+namespace {
+constexpr std::array<std::string_view, 5> kLoadMetrics{"vllm", "sglang", "tgi", "llamacpp", "none"};
+}  // namespace
+
+std::string_view default_load_metrics(Provider p) {
+  const std::string_view engine = provider_info(p).engine;
+  if (provider_info(p).hosting == Hosting::self_hosted && engine != "none" &&
+      std::find(kLoadMetrics.begin(), kLoadMetrics.end(), engine) != kLoadMetrics.end()) {
+    return engine;
+  }
+  return "none";
+}
+
+std::span<const std::string_view> load_metrics_names() {
+  return kLoadMetrics;
+}
+
 std::string providers_accepting(ProviderKey key) {
   std::vector<std::string_view> names;
   for (unsigned pass = 0; pass < 2; ++pass) {

@@ -50,6 +50,13 @@ const ProviderInfo& provider_info(Provider p);
 /// The row named `name`, or nullptr.
 const ProviderInfo* find_provider(std::string_view name);
 
+/// The engine metrics a backend of `p` is scraped for by default (LoadSettings::metrics): its
+/// engine profile when the engine exports Prometheus load figures (vllm, sglang, tgi, llamacpp),
+/// else "none" (ollama, generic openai-compatible servers, closed APIs).
+std::string_view default_load_metrics(Provider p);
+/// The names `load.metrics` accepts: vllm, sglang, tgi, llamacpp, none.
+std::span<const std::string_view> load_metrics_names();
+
 /// `only for provider X` / `only for X and Y`: the providers that accept `key`, those that require
 /// it first.
 std::string providers_accepting(ProviderKey key);

@@ -371,6 +371,9 @@ struct MemoryState::Impl {
   std::vector<std::shared_ptr<BackendSlot>> backends;
   std::vector<TenantLimits> tenants;
   std::vector<std::shared_ptr<TenantSlot>> tenant_slots;
+  // Engine load: each backend's settings, and its board once attached (null: source none).
+  std::vector<config::LoadSettings> load_settings;
+  std::vector<std::shared_ptr<const LoadBoard>> boards;
 
   const BackendSlot* backend(std::size_t i) const {
     return i < backends.size() ? backends[i].get() : nullptr;
@@ -384,7 +387,9 @@ MemoryState::MemoryState(const config::Config& config, NowFn now)
   for (const config::Backend& b : config.backends) {
     impl_->backend_names.push_back(b.name);
     impl_->backends.push_back(std::make_shared<BackendSlot>());
+    impl_->load_settings.push_back(b.load);
   }
+  impl_->boards.resize(config.backends.size());
   for (const config::Tenant& t : config.tenants) {
     impl_->tenants.push_back(TenantLimits{t.name, t.rate.rpm, t.rate.tpm,
                                           limit_nanos(t.budget.daily_usd),
@@ -421,6 +426,19 @@ void MemoryState::carry_over(const MemoryState& previous) {
       }
     }
   }
+}
+
+void MemoryState::attach_load(std::size_t backend, std::shared_ptr<const LoadBoard> board) {
+  if (backend < impl_->boards.size()) {
+    impl_->boards[backend] = std::move(board);
+  }
+}
+
+LoadSignals MemoryState::backend_load(std::size_t backend) const {
+  if (backend >= impl_->boards.size() || impl_->boards[backend] == nullptr) {
+    return {};
+  }
+  return impl_->boards[backend]->pool(load_clock_ms(), impl_->load_settings[backend]);
 }
 
 std::int64_t MemoryState::backend_in_flight(std::size_t backend) const {

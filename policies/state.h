@@ -120,12 +120,17 @@ class MemoryState final : public StateStore {
   /// Shares the slots (in-flight counts, rate windows, budget spend and reservations) of the
   /// backends/tenants that exist in both, matched by name. Call before the state is published.
   void carry_over(const MemoryState& previous);
+  /// The engine load board of backend `backend` (policies/load.h), read by backend_load() with
+  /// that backend's `load` settings on load_clock_ms(). Call before the state is published;
+  /// reads are lock-free afterwards. Backends without a board answer source none.
+  void attach_load(std::size_t backend, std::shared_ptr<const LoadBoard> board);
 
   std::int64_t backend_in_flight(std::size_t backend) const override;
   double backend_rpm(std::size_t backend) const override;
   double backend_tpm(std::size_t backend) const override;
   double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
   bool budget_exhausted(std::size_t tenant) const override;
+  LoadSignals backend_load(std::size_t backend) const override;
   AdmissionResult admit(std::size_t tenant, const Ask& ask) override;
   void reconcile(const Reservation& r, std::uint64_t actual_tokens, Nanos actual_cost) override;
   void record_backend(std::size_t backend, std::uint64_t tokens) override;

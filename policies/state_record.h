@@ -4,7 +4,7 @@
 // The audit trail records exactly what Engine::decide() read from the live state, so that replay
 // can decide the same request again under another config without the state of the past. Both are
 // per decision and single-threaded: build one per decide() (or clear() and reuse it); no heap for
-// up to 16 distinct reads.
+// up to 32 distinct reads (a backend's engine load is 9 of them).
 //
 // Pure: no gateway includes.
 
@@ -20,14 +20,35 @@ namespace sb::policies {
 
 /// One distinct fact read from a StateView.
 struct StateRead {
-  enum class Kind : std::uint8_t { in_flight, rpm, tpm, budget, exhausted };
+  /// The load_* kinds are the members of one StateView::backend_load read (LoadSignals), one
+  /// fact each: load_source holds static_cast<double>(LoadSource) and is always written first.
+  enum class Kind : std::uint8_t {
+    in_flight,
+    rpm,
+    tpm,
+    budget,
+    exhausted,
+    load_source,
+    load_waiting,
+    load_running,
+    load_kv_cache,
+    load_ttft_p50,
+    load_age_ms,
+    load_endpoints,
+    load_fresh,
+    load_with_headroom,
+  };
   Kind kind = Kind::in_flight;
-  /// The backend index (in_flight, rpm, tpm); static_cast<std::size_t>(config::BudgetPeriod)
-  /// (budget); 0 (exhausted).
+  /// The backend index (in_flight, rpm, tpm, load_*); static_cast<std::size_t>(
+  /// config::BudgetPeriod) (budget); 0 (exhausted).
   std::size_t index = 0;
   /// What was read: in_flight as a double (exact below 2^53), exhausted as 0 or 1.
   double value = 0;
 };
+
+/// The first and last load_* kinds.
+inline constexpr StateRead::Kind kFirstLoadKind = StateRead::Kind::load_source;
+inline constexpr StateRead::Kind kLastLoadKind = StateRead::Kind::load_with_headroom;
 
 /// Wraps a live StateView: forwards every call and writes down each distinct (kind, index) read
 /// with the value it first returned. The tenant of budget reads is not recorded (one decision is
@@ -42,6 +63,7 @@ class StateRecorder final : public StateView {
   double backend_tpm(std::size_t backend) const override;
   double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
   bool budget_exhausted(std::size_t tenant) const override;
+  LoadSignals backend_load(std::size_t backend) const override;
 
   /// Every distinct read so far, in the order first made.
   std::span<const Read> reads() const { return {reads_.data(), reads_.size()}; }
@@ -52,7 +74,7 @@ class StateRecorder final : public StateView {
   void note(Read::Kind kind, std::size_t index, double value) const;
 
   const StateView& live_;
-  mutable boost::container::small_vector<Read, 16> reads_;
+  mutable boost::container::small_vector<Read, 32> reads_;
 };
 
 /// A StateView that answers from recorded facts (replay). A read of a fact that was not recorded
@@ -67,6 +89,8 @@ class RecordedState final : public StateView {
   void set_tpm(std::size_t backend, double tpm);
   void set_budget(config::BudgetPeriod period, double fraction);
   void set_exhausted(bool exhausted);
+  /// Sets every load_* fact of a backend.
+  void set_load(std::size_t backend, const LoadSignals& load);
   /// Sets one fact as StateRecorder wrote it down.
   void set(const Read& read);
 
@@ -75,6 +99,9 @@ class RecordedState final : public StateView {
   double backend_tpm(std::size_t backend) const override;
   double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
   bool budget_exhausted(std::size_t tenant) const override;
+  /// Source none (counted as unknown) when no load_source fact was recorded for the backend;
+  /// members without a fact take LoadSignals' defaults.
+  LoadSignals backend_load(std::size_t backend) const override;
 
   /// Reads answered without a recorded fact since construction or clear().
   std::uint64_t unknown_reads() const { return unknown_; }
@@ -87,7 +114,7 @@ class RecordedState final : public StateView {
  private:
   double get(Read::Kind kind, std::size_t index) const;
 
-  boost::container::small_vector<Read, 16> facts_;
+  boost::container::small_vector<Read, 32> facts_;
   mutable std::uint64_t unknown_ = 0;
 };
 

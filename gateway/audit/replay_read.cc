@@ -83,6 +83,38 @@ void read_backend_facts(const json::object* facts, policies::StateRead::Kind kin
   }
 }
 
+/// `load`: {backend: {source: "engine"|"stale"|"none", waiting: number, ...}}, as
+/// audit_line.cc writes it: one load_* fact per member, source first.
+void read_load_facts(const json::object* load, std::vector<StateFact>& out) {
+  using Kind = policies::StateRead::Kind;
+  static constexpr std::pair<std::string_view, Kind> kMembers[] = {
+      {"waiting", Kind::load_waiting},   {"running", Kind::load_running},
+      {"kv_cache", Kind::load_kv_cache}, {"ttft_p50", Kind::load_ttft_p50},
+      {"age_ms", Kind::load_age_ms},     {"endpoints", Kind::load_endpoints},
+      {"fresh", Kind::load_fresh},       {"with_headroom", Kind::load_with_headroom},
+  };
+  if (load == nullptr) {
+    return;
+  }
+  for (const auto& kv : *load) {
+    if (!kv.value().is_object()) {
+      continue;
+    }
+    const json::object& b = kv.value().get_object();
+    const std::string_view source = str(b, "source");
+    const double code = source == "engine" ? 1 : source == "stale" ? 2 : 0;
+    out.push_back(
+        StateFact{Kind::load_source, std::string(kv.key()), config::BudgetPeriod::any, code});
+    for (const auto& [name, kind] : kMembers) {
+      if (const json::value* v = b.if_contains(name)) {
+        if (auto n = number(*v)) {
+          out.push_back(StateFact{kind, std::string(kv.key()), config::BudgetPeriod::any, *n});
+        }
+      }
+    }
+  }
+}
+
 void read_state(const json::object& state, std::vector<StateFact>& out) {
   using Kind = policies::StateRead::Kind;
   read_backend_facts(obj(state, "in_flight"), Kind::in_flight, out);
@@ -105,6 +137,7 @@ void read_state(const json::object& state, std::vector<StateFact>& out) {
     out.push_back(
         StateFact{Kind::exhausted, {}, config::BudgetPeriod::any, e->get_bool() ? 1.0 : 0.0});
   }
+  read_load_facts(obj(state, "load"), out);
 }
 
 void read_why(const json::object& why, Record& r) {

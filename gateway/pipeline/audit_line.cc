@@ -182,6 +182,38 @@ void reads_of(std::string& out, StateRecorder::Read::Kind kind,
   out.push_back('}');
 }
 
+// The engine load read per backend (StateRecorder writes a backend's load_* reads together,
+// source first): "load":{"name":{"source":"engine","waiting":3,...},...}; absent when none.
+void load_reads(std::string& out, std::span<const StateRecorder::Read> reads,
+                const config::Config& c) {
+  using Kind = StateRecorder::Read::Kind;
+  static constexpr std::string_view kNames[] = {"source",    "waiting",  "running",
+                                                "kv_cache",  "ttft_p50", "age_ms",
+                                                "endpoints", "fresh",    "with_headroom"};
+  bool any = false;
+  for (const StateRecorder::Read& r : reads) {
+    if (r.kind < policies::kFirstLoadKind || r.kind > policies::kLastLoadKind) {
+      continue;
+    }
+    const auto member =
+        static_cast<std::size_t>(r.kind) - static_cast<std::size_t>(policies::kFirstLoadKind);
+    if (r.kind == Kind::load_source) {
+      out += any ? "}," : ",\"load\":{";
+      any = true;
+      log::append_json_string(out, c.backends[r.index].name);
+      out += ":{\"source\":";
+      log::append_json_string(
+          out, policies::to_string(static_cast<policies::LoadSource>(static_cast<int>(r.value))));
+      continue;
+    }
+    key(out, kNames[member]);
+    real(out, r.value);
+  }
+  if (any) {
+    out += "}}";
+  }
+}
+
 void state(std::string& out, std::span<const StateRecorder::Read> reads, const config::Config& c) {
   using Kind = StateRecorder::Read::Kind;
   key(out, "state");
@@ -198,6 +230,7 @@ void state(std::string& out, std::span<const StateRecorder::Read> reads, const c
       boolean(out, "exhausted", r.value != 0);
     }
   }
+  load_reads(out, reads, c);
   out.push_back('}');
 }
 

@@ -62,6 +62,10 @@ std::int64_t SharedStore::backend_in_flight(std::size_t backend) const {
   return local_->backend_in_flight(backend);
 }
 
+policies::LoadSignals SharedStore::backend_load(std::size_t backend) const {
+  return local_->backend_load(backend);
+}
+
 double SharedStore::backend_rpm(std::size_t backend) const {
   if (backend >= backends_.size() || !sync_.up()) {
     return local_->backend_rpm(backend);

@@ -32,6 +32,8 @@ class SharedStore final : public policies::StateStore {
   double backend_tpm(std::size_t backend) const override;
   double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
   bool budget_exhausted(std::size_t tenant) const override;
+  /// Engine load is per replica (each scrapes its engines): the local state's boards.
+  policies::LoadSignals backend_load(std::size_t backend) const override;
 
   // StateStore
   policies::AdmissionResult admit(std::size_t tenant, const policies::Ask& ask) override;

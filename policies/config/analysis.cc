@@ -120,4 +120,43 @@ void ConfigBuilder::add_notices() {
   }
 }
 
+// Backend::scrape: `load:` declared, or named by a spill rule (its `to`, else the candidates of
+// the aliases it can serve) or by when.load; and an engine with metrics (not "none").
+void ConfigBuilder::resolve_scrape() {
+  const auto use = [this](std::string_view name) {
+    for (Backend& b : config_.backends) {
+      if (b.name == name) {
+        b.scrape = true;
+      }
+    }
+  };
+  for (Backend& b : config_.backends) {
+    b.scrape = b.load.declared;
+  }
+  for (const Policy& p : config_.policies) {
+    if (p.when.load) {
+      use(p.when.load->backend);
+    }
+    if (p.route.strategy != Strategy::spill) {
+      continue;
+    }
+    for (const std::string& name : p.route.to) {
+      use(name);
+    }
+    if (!p.route.to.empty()) {
+      continue;
+    }
+    for (const ModelAlias& m : config_.models) {
+      if (p.when.models.empty() ||
+          std::find(p.when.models.begin(), p.when.models.end(), m.name) != p.when.models.end()) {
+        std::for_each(m.candidates.begin(), m.candidates.end(), use);
+      }
+    }
+  }
+  for (Backend& b : config_.backends) {
+    b.scrape = b.scrape && b.hosting == Hosting::self_hosted && !b.load.metrics.empty() &&
+               b.load.metrics != "none";
+  }
+}
+
 }  // namespace sb::config::detail

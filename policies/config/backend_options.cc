@@ -6,11 +6,25 @@
 #include <string>
 
 #include "policies/config/builder.h"
+#include "policies/providers.h"
 
 namespace sb::config::detail {
 namespace {
 
 // Headers a backend may not set: hop-by-hop ones (RFC 9110 §7.6.1) and those the gateway owns.
+constexpr std::array<std::string_view, 3> kOnStale{"in-flight", "full", "idle"};
+
+// Headroom fractions (kv_cache, in_flight): in (0, 1].
+std::optional<double> fraction(YamlReader& r, const Located& v) {
+  constexpr std::string_view kExpected = "expected a fraction in (0, 1]";
+  std::optional<double> f = r.number(v, kExpected);
+  if (f && (*f <= 0 || *f > 1)) {
+    r.error(v, std::string(kExpected));
+    return std::nullopt;
+  }
+  return f;
+}
+
 constexpr std::array<std::string_view, 12> kReservedHeaders{
     "connection",
     "keep-alive",
@@ -216,6 +230,93 @@ void ConfigBuilder::read_retries(const Located& section) {
                            {"max_backoff", kOptional, set_duration(r.max_backoff, true)},
                            {"max_retry_after", kOptional, set_duration(r.max_retry_after, true)},
                        });
+}
+
+// `load:` on a self-hosted backend: where its engine's metrics are and when it has headroom.
+void ConfigBuilder::read_load_settings(const Located& section, LoadSettings& l) {
+  l.declared = true;
+  r_.read_map(section,
+              {
+                  {"metrics", kOptional,
+                   [&](const Located& v) {
+                     assign(l.metrics, r_.one_of(v, "metrics", load_metrics_names()));
+                   }},
+                  {"path", kOptional,
+                   [&](const Located& v) {
+                     std::optional<std::string> p = r_.non_empty_string(v);
+                     if (p && (p->front() != '/' || !std::all_of(p->begin(), p->end(), [](char c) {
+                                 return c > ' ' && c < 0x7f && c != '?' && c != '#';
+                               }))) {
+                       r_.error(v, "expected an absolute path like /metrics");
+                       return;
+                     }
+                     assign(l.path, std::move(p));
+                   }},
+                  {"interval", kOptional, set_duration(l.interval, false)},
+                  {"timeout", kOptional, set_duration(l.timeout, false)},
+                  {"stale_after", kOptional, set_duration(l.stale_after, false)},
+                  {"on_stale", kOptional,
+                   [&](const Located& v) {
+                     if (std::optional<std::string> o = r_.one_of(v, "on_stale", kOnStale)) {
+                       l.on_stale = *o == "full"   ? OnStale::full
+                                    : *o == "idle" ? OnStale::idle
+                                                   : OnStale::in_flight;
+                     }
+                   }},
+                  {"headroom", kOptional, [&](const Located& v) { read_headroom(v, l); }},
+              });
+}
+
+// `headroom: {queue, kv_cache, in_flight}`.
+void ConfigBuilder::read_headroom(const Located& section, LoadSettings& l) {
+  r_.read_map(section,
+              {
+                  {"queue", kOptional,
+                   [&](const Located& v) {
+                     constexpr std::string_view kExpected = "expected a number greater than zero";
+                     std::optional<double> q = r_.number(v, kExpected);
+                     if (q && !(*q > 0)) {
+                       r_.error(v, std::string(kExpected));
+                       return;
+                     }
+                     assign(l.headroom_queue, std::move(q));
+                   }},
+                  {"kv_cache", kOptional,
+                   [&](const Located& v) { assign(l.headroom_kv_cache, fraction(r_, v)); }},
+                  {"in_flight", kOptional,
+                   [&](const Located& v) { assign(l.headroom_in_flight, fraction(r_, v)); }},
+              });
+}
+
+// `affinity: none` or `affinity: {prefix_tokens, max_load_factor}`.
+void ConfigBuilder::read_affinity(const Located& v, Affinity& a) {
+  if (v.node.IsScalar()) {
+    std::optional<std::string> s = r_.string(v);
+    if (s && *s == "none") {
+      a.enabled = false;
+    } else if (s) {
+      r_.error(v, "expected none or {prefix_tokens, max_load_factor}");
+    }
+    return;
+  }
+  r_.read_map(v, {
+                     {"prefix_tokens", kOptional,
+                      [&](const Located& x) {
+                        assign(
+                            a.prefix_tokens,
+                            r_.integer(x, 1, 1'000'000, "expected an integer from 1 to 1000000"));
+                      }},
+                     {"max_load_factor", kOptional,
+                      [&](const Located& x) {
+                        constexpr std::string_view kExpected = "expected a number of at least 1";
+                        std::optional<double> f = r_.number(x, kExpected);
+                        if (f && !(*f >= 1)) {
+                          r_.error(x, std::string(kExpected));
+                          return;
+                        }
+                        assign(a.max_load_factor, std::move(f));
+                      }},
+                 });
 }
 
 }  // namespace sb::config::detail

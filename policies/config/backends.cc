@@ -70,7 +70,7 @@ std::optional<std::string> normalize_base_url(std::string_view url, std::string&
 struct ConfigBuilder::BackendNodes {
   std::optional<Hosting> hosting;
   std::optional<Located> hosting_node, base_url, verify, tier, clearance, api_key_file, api_version,
-      aws, organization, project, api;
+      aws, organization, project, api, endpoints, load, affinity;
   bool provider_known = false;
 };
 
@@ -102,7 +102,11 @@ Backend ConfigBuilder::read_backend(const std::string& name, const Located& sect
   std::vector<YamlReader::Field> options = backend_option_fields(b, n);
   fields.insert(fields.end(), std::make_move_iterator(options.begin()),
                 std::make_move_iterator(options.end()));
-  const bool ok = r_.read_map(section, fields);
+  bool ok = r_.read_map(section, fields);
+  if (ok && !n.base_url && !n.endpoints) {
+    r_.error(section, "missing required key 'base_url'");
+    ok = false;
+  }
   b.hosting = n.hosting.value_or(provider_info(b.provider).hosting);
   b.max_output_tokens_declared = b.max_output_tokens != 0;
   if (b.max_output_tokens == 0) {
@@ -120,8 +124,64 @@ Backend ConfigBuilder::read_backend(const std::string& name, const Located& sect
   // unknown provider (already reported) nothing more can be said.
   if (n.provider_known) {
     check_provider_keys(section, n, b);
+    read_pool_keys(n, b);
   }
   return b;
+}
+
+// `endpoints`, `load` and `affinity`: a self-hosted pool and how its engines' load is read.
+// base_url alone is a pool of one.
+void ConfigBuilder::read_pool_keys(const BackendNodes& n, Backend& b) {
+  b.load.metrics =
+      b.hosting == Hosting::closed ? "none" : std::string(default_load_metrics(b.provider));
+  const auto self_hosted_only = [&](const std::optional<Located>& v) {
+    if (v && b.hosting == Hosting::closed) {
+      r_.error(*v, "only for self-hosted backends");
+      return false;
+    }
+    return v.has_value();
+  };
+  if (self_hosted_only(n.endpoints)) {
+    if (n.base_url) {
+      r_.error(*n.endpoints, "only one of base_url and endpoints may be set");
+    } else {
+      read_endpoints(*n.endpoints, b);
+    }
+  } else if (!b.base_url.empty()) {
+    b.endpoints.push_back(b.base_url);
+  }
+  if (self_hosted_only(n.load)) {
+    read_load_settings(*n.load, b.load);
+  }
+  if (self_hosted_only(n.affinity)) {
+    read_affinity(*n.affinity, b.affinity);
+  }
+}
+
+// `endpoints: [url, ...]`: each checked like base_url, no repeats.
+void ConfigBuilder::read_endpoints(const Located& v, Backend& b) {
+  std::optional<std::vector<Located>> items = r_.sequence(v, "expected a list of URLs");
+  if (!items) {
+    return;
+  }
+  if (items->empty()) {
+    r_.error(v, "must not be empty");
+    return;
+  }
+  for (const Located& item : *items) {
+    std::optional<std::string> url = base_url(item);
+    if (!url) {
+      continue;
+    }
+    if (std::find(b.endpoints.begin(), b.endpoints.end(), *url) != b.endpoints.end()) {
+      r_.error(item, "duplicate endpoint '" + *url + "'");
+      continue;
+    }
+    b.endpoints.push_back(std::move(*url));
+  }
+  if (!b.endpoints.empty()) {
+    b.base_url = b.endpoints.front();
+  }
 }
 
 // What the backend is and how it is reached: provider, address, model, credentials, place in the
@@ -146,11 +206,17 @@ std::vector<YamlReader::Field> ConfigBuilder::backend_fields(Backend& b, Backend
            n.hosting = *h == "closed" ? Hosting::closed : Hosting::self_hosted;
          }
        }},
-      {"base_url", kRequired,
+      // One of base_url and endpoints is required (checked in read_backend).
+      {"base_url", kOptional,
        [&](const Located& v) {
          n.base_url = v;
          mark(v.path, v);
          assign(b.base_url, base_url(v));
+       }},
+      {"endpoints", kOptional,
+       [&](const Located& v) {
+         n.endpoints = v;
+         mark(v.path, v);
        }},
       {"model", kRequired, [&](const Located& v) { assign(b.model, r_.non_empty_string(v)); }},
       {"api_key", kOptional, [&](const Located& v) { assign_secret(b.api_key, r_.string(v)); }},
@@ -199,6 +265,8 @@ std::vector<YamlReader::Field> ConfigBuilder::backend_option_fields(Backend& b, 
       {"health_check", kOptional, [&](const Located& v) { b.health_check = read_health_check(v); }},
       {"circuit_breaker", kOptional,
        [&](const Located& v) { read_circuit_breaker(v, b.circuit_breaker); }},
+      {"load", kOptional, keep(n.load)},
+      {"affinity", kOptional, keep(n.affinity)},
   };
 }
 

@@ -221,6 +221,8 @@ class ConfigBuilder {
   bool provider_key_present(const Located& section, const std::optional<Located>& v, unsigned key,
                             const Backend& b);
   void check_closed_provider(const BackendNodes& n, const Backend& b);
+  void read_pool_keys(const BackendNodes& n, Backend& b);
+  void read_endpoints(const Located& v, Backend& b);
   void read_api_key_file(const Located& v, Backend& b);
   void read_api_version(const Located& section, const std::optional<Located>& v, Backend& b);
   void read_aws(const Located& section, const std::optional<Located>& v, Backend& b);
@@ -243,6 +245,9 @@ class ConfigBuilder {
   void read_forward_headers(const Located& v, std::vector<std::string>& out);
   void read_headers(const Located& section, std::map<std::string, std::string>& headers);
   void read_price(const Located& section, Price& p);
+  void read_load_settings(const Located& section, LoadSettings& l);
+  void read_headroom(const Located& section, LoadSettings& l);
+  void read_affinity(const Located& v, Affinity& a);
 
   // models.cc
   void read_models(const Located& section);
@@ -268,6 +273,8 @@ class ConfigBuilder {
   void read_references(const Located& v, std::vector<std::string>& out, Reference kind);
   std::optional<VolumeCondition> volume(const Located& v);
   std::optional<BudgetCondition> budget_condition(const Located& v);
+  std::optional<LoadCondition> load_condition(const Located& v);
+  void read_spill_queue(const Located& v, SpillQueue& q);
   void read_when_headers(const Located& v, std::map<std::string, std::vector<std::string>>& out);
   void read_route(const Located& v, Route& route, RuleNodes& nodes);
   void read_route_to(const Located& v, std::vector<std::string>& to);
@@ -278,6 +285,8 @@ class ConfigBuilder {
   std::string exclusion(const Backend& b, int min_sensitivity, int min_tier,
                         bool commercial_only) const;
   void add_notices();
+  /// Backend::scrape, once backends and rules are known.
+  void resolve_scrape();
 
   YamlReader& r_;
   Config config_;

@@ -50,6 +50,7 @@ void ConfigBuilder::read(const Located& root) {
     }
   }
   read_sections(s);
+  resolve_scrape();
   add_notices();
 }
 

@@ -11,8 +11,8 @@ namespace {
 
 constexpr std::array<std::string_view, 2> kEgress{"all", "none"};
 constexpr std::array<std::string_view, 3> kBudgetPeriods{"any", "daily", "monthly"};
-constexpr std::array<std::string_view, 4> kStrategies{"ordered", "cheapest", "least-loaded",
-                                                      "weighted"};
+constexpr std::array<std::string_view, 5> kStrategies{"ordered", "cheapest", "least-loaded",
+                                                      "weighted", "spill"};
 constexpr std::array<std::string_view, 2> kOnUnavailable{"next-rule", "reject"};
 
 // Request headers that carry credentials: routing on them would make key material part of the
@@ -113,6 +113,7 @@ void ConfigBuilder::read_when(const Located& v, When& w) {
              {"model", kOptional,
               [&](const Located& x) { read_references(x, w.models, Reference::model); }},
              {"volume", kOptional, [&](const Located& x) { w.volume = volume(x); }},
+             {"load", kOptional, [&](const Located& x) { w.load = load_condition(x); }},
              {"budget", kOptional, [&](const Located& x) { w.budget = budget_condition(x); }},
              {"features", kOptional, [&](const Located& x) { read_features(x, w.features); }},
              {"headers", kOptional, [&](const Located& x) { read_when_headers(x, w.headers); }},
@@ -205,6 +206,65 @@ std::optional<VolumeCondition> ConfigBuilder::volume(const Located& v) {
   return c;
 }
 
+// `when.load: {backend, queue_above, kv_cache_above, ttft_p50_above}` on a self-hosted backend.
+std::optional<LoadCondition> ConfigBuilder::load_condition(const Located& v) {
+  LoadCondition c;
+  std::optional<Located> backend;
+  const std::size_t before = r_.error_count();
+  const bool ok =
+      r_.read_map(v, {
+                         {"backend", kRequired, keep(backend)},
+                         {"queue_above", kOptional,
+                          [&](const Located& x) { c.queue_above = r_.non_negative_number(x); }},
+                         {"kv_cache_above", kOptional,
+                          [&](const Located& x) {
+                            constexpr std::string_view kExpected = "expected a fraction in [0, 1]";
+                            std::optional<double> f = r_.number(x, kExpected);
+                            if (f && (*f < 0 || *f > 1)) {
+                              r_.error(x, std::string(kExpected));
+                              return;
+                            }
+                            c.kv_cache_above = f;
+                          }},
+                         {"ttft_p50_above", kOptional,
+                          [&](const Located& x) { c.ttft_p50_above = r_.duration(x, true); }},
+                     });
+  if (!ok || !backend) {
+    return std::nullopt;
+  }
+  if (std::optional<std::string> name = r_.non_empty_string(*backend)) {
+    const Backend* b = config_.find_backend(*name);
+    if (b == nullptr) {
+      r_.error(*backend, "unknown backend '" + *name + "'");
+    } else if (b->hosting == Hosting::closed) {
+      r_.error(*backend, "backend '" + *name +
+                             "' is closed (load signals are read from self-hosted engines)");
+    }
+    c.backend = std::move(*name);
+  }
+  if (r_.error_count() != before) {
+    return std::nullopt;
+  }
+  if (!c.queue_above && !c.kv_cache_above && !c.ttft_p50_above) {
+    r_.error(v, "expected at least one of queue_above, kv_cache_above, ttft_p50_above");
+    return std::nullopt;
+  }
+  return c;
+}
+
+// `queue: {max, timeout}` on a spill rule.
+void ConfigBuilder::read_spill_queue(const Located& v, SpillQueue& q) {
+  r_.read_map(v, {
+                     {"max", kOptional,
+                      [&](const Located& x) {
+                        assign(q.max, r_.integer(x, 0, 1'000'000,
+                                                 "expected an integer from 0 (never wait) to "
+                                                 "1000000"));
+                      }},
+                     {"timeout", kOptional, set_duration(q.timeout, false)},
+                 });
+}
+
 std::optional<BudgetCondition> ConfigBuilder::budget_condition(const Located& v) {
   BudgetCondition c;
   std::size_t before = r_.error_count();
@@ -262,6 +322,7 @@ void ConfigBuilder::read_when_headers(const Located& v,
 
 void ConfigBuilder::read_route(const Located& v, Route& route, RuleNodes& nodes) {
   std::optional<Located> shed;
+  std::optional<Located> queue;
   r_.read_map(v, {
                      {"to", kOptional,
                       [&](const Located& x) {
@@ -276,6 +337,7 @@ void ConfigBuilder::read_route(const Located& v, Route& route, RuleNodes& nodes)
                           route.strategy = *s == "cheapest"       ? Strategy::cheapest
                                            : *s == "least-loaded" ? Strategy::least_loaded
                                            : *s == "weighted"     ? Strategy::weighted
+                                           : *s == "spill"        ? Strategy::spill
                                                                   : Strategy::ordered;
                         }
                       }},
@@ -292,9 +354,23 @@ void ConfigBuilder::read_route(const Located& v, Route& route, RuleNodes& nodes)
                         shed = x;
                         assign(route.shed, r_.boolean(x));
                       }},
+                     {"queue", kOptional, keep(queue)},
                  });
   if (route.shed && nodes.to) {
     r_.error(*shed, "cannot be combined with 'to' (a shedding rule answers 429)");
+  }
+  if (queue) {
+    if (route.strategy != Strategy::spill) {
+      r_.error(*queue, "only for strategy: spill");
+    } else {
+      read_spill_queue(*queue, route.queue);
+    }
+  }
+  if (route.strategy == Strategy::spill && nodes.to && nodes.to_ok &&
+      std::none_of(route.to.begin(), route.to.end(), [&](const std::string& name) {
+        return config_.find_backend(name)->hosting == Hosting::self_hosted;
+      })) {
+    r_.error(*nodes.to, "spill needs a self-hosted backend in to");
   }
 }
 

@@ -151,8 +151,8 @@ bool FeatureCondition::empty() const {
 }
 
 bool When::catch_all() const {
-  return !sensitivity && !tier && tenants.empty() && models.empty() && !volume && !budget &&
-         features.empty() && headers.empty();
+  return !sensitivity && !tier && tenants.empty() && models.empty() && !volume && !load &&
+         !budget && features.empty() && headers.empty();
 }
 
 }  // namespace sb::config

@@ -12,6 +12,7 @@
 
 #include "policies/config.h"
 #include "policies/engine.h"
+#include "policies/load.h"
 #include "policies/state.h"
 #include "policies/state_record.h"
 
@@ -125,6 +126,51 @@ TEST_F(AuditLineTest, DecisionRecordsTheStateTheEngineRead) {
   EXPECT_TRUE(state.at("rpm").as_object().empty());
   EXPECT_EQ(line.at("backends").as_array()[0].as_string(), "closed");
   EXPECT_GT(line.at("estimated_cost_nanos").as_int64(), 0);
+}
+
+TEST_F(AuditLineTest, DecisionRecordsTheEngineLoadASpillRuleRead) {
+  constexpr const char* kSpill = R"(
+backends:
+  local: {provider: vllm, base_url: "http://127.0.0.1:1/v1", model: m, clearance: restricted,
+          max_in_flight: 4}
+  closed: {provider: openai, base_url: "https://api.openai.com/v1", api_key: k, model: gpt}
+models:
+  default: {candidates: [local, closed]}
+policies:
+  - {name: fill, route: {to: [local, closed], strategy: spill}}
+)";
+  config::LoadResult loaded = config::load_string(kSpill, "audit.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front().to_string();
+  auto cfg = std::make_shared<const config::Config>(std::move(*loaded.config));
+  std::string error;
+  engine_ = policies::Engine::build(cfg, error);
+  ASSERT_NE(engine_, nullptr) << error;
+  state_ = std::make_unique<policies::MemoryState>(*cfg);
+  auto board = std::make_shared<policies::LoadBoard>(2);
+  board->publish(0, 6, 10, 0.5, 0.25, policies::load_clock_ms());
+  board->publish(1, 5, 10, 0.75, -1, policies::load_clock_ms());
+  state_->attach_load(0, board);
+  std::string body;
+  const json::object line = decide_line("hello there", body);
+  EXPECT_EQ(line.at("rule").as_string(), "fill");
+  EXPECT_EQ(line.at("backends").as_array()[0].as_string(), "closed");  // queue 5 and 6 >= 4
+  const json::object& load =
+      line.at("state").as_object().at("load").as_object().at("local").as_object();
+  EXPECT_EQ(load.at("source").as_string(), "engine");
+  EXPECT_EQ(load.at("waiting").to_number<double>(), 11.0);
+  EXPECT_EQ(load.at("running").to_number<double>(), 20.0);
+  EXPECT_EQ(load.at("kv_cache").to_number<double>(), 0.5);
+  EXPECT_EQ(load.at("ttft_p50").to_number<double>(), 0.25);
+  EXPECT_EQ(load.at("endpoints").to_number<double>(), 2.0);
+  EXPECT_EQ(load.at("fresh").to_number<double>(), 2.0);
+  EXPECT_EQ(load.at("with_headroom").to_number<double>(), 0.0);
+  EXPECT_GE(load.at("age_ms").to_number<double>(), 0.0);
+}
+
+TEST_F(AuditLineTest, DecisionWithoutLoadReadsHasNoLoadKey) {
+  std::string body;
+  const json::object line = decide_line("hello there", body);
+  EXPECT_FALSE(line.at("state").as_object().contains("load")) << body;
 }
 
 TEST_F(AuditLineTest, AttemptRecordsBackendHostingUsageAndCost) {

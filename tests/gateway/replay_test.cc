@@ -408,6 +408,47 @@ policies:
   EXPECT_EQ(raised.unrecorded_reads, 1u);  // h2 never read the budget: taken as 0
 }
 
+// Engine load as a spill rule read it decides the same order again; without the load facts the
+// read counts as unrecorded.
+TEST_F(ReplayTest, RecordedEngineLoadDecidesASpillRuleAgain) {
+  const std::string yaml = config_yaml("confidential") + R"(policies:
+  - name: default
+    route: {to: [local, cloud], strategy: spill}
+)";
+  const auto load = [](int with_headroom) {
+    return json::object{
+        {"in_flight", json::object{{"local", 1}}},
+        {"load", json::object{{"local", json::object{{"source", "engine"},
+                                                     {"waiting", 9},
+                                                     {"running", 20},
+                                                     {"kv_cache", 0.5},
+                                                     {"ttft_p50", 0.2},
+                                                     {"age_ms", 300},
+                                                     {"endpoints", 2},
+                                                     {"fresh", 2},
+                                                     {"with_headroom", with_headroom}}}}}};
+  };
+  std::string lines;
+  lines += decision(D{.id = "s1", .backends = {"cloud", "local"}, .state = load(0)});
+  lines += decision(D{.id = "s2", .backends = {"local", "cloud"}, .state = load(1)});
+  fs::create_directory(fs::path(dir_) / "load");
+  write("load/audit-1.jsonl", lines);
+  Trail trail;
+  std::string error;
+  ASSERT_TRUE(read_trail(dir_ + "/load", {}, {}, trail, error)) << error;
+  ASSERT_EQ(trail.records.size(), 2u);
+  const Report same = run(yaml, trail);
+  EXPECT_EQ(same.total.unchanged, 2u);
+  EXPECT_EQ(same.unrecorded_reads, 0u);
+
+  std::string bare = decision(D{.id = "s3", .backends = {"local", "cloud"}});
+  fs::create_directory(fs::path(dir_) / "bare");
+  write("bare/audit-1.jsonl", bare);
+  Trail old;
+  ASSERT_TRUE(read_trail(dir_ + "/bare", {}, {}, old, error)) << error;
+  EXPECT_EQ(run(yaml, old).unrecorded_reads, 1u);
+}
+
 TEST_F(ReplayTest, ModelTheNewConfigLacksIsRefusedAsUnknown) {
   std::string lines = decision(D{.id = "m1", .model = "retired", .backends = {"cloud"}});
   lines += attempt("m1", 1, "cloud", "ok", std::pair{1000, 0}, 2'500'000);

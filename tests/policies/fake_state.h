@@ -16,7 +16,7 @@ namespace sb::policies::testing {
 class FakeState final : public StateView {
  public:
   explicit FakeState(std::size_t backends = 16)
-      : in_flight(backends, 0), rpm(backends, 0), tpm(backends, 0) {}
+      : in_flight(backends, 0), rpm(backends, 0), tpm(backends, 0), load(backends) {}
 
   std::int64_t backend_in_flight(std::size_t b) const override {
     return b < in_flight.size() ? in_flight[b] : 0;
@@ -35,10 +35,14 @@ class FakeState final : public StateView {
     return std::max(daily, monthly);
   }
   bool budget_exhausted(std::size_t) const override { return exhausted; }
+  LoadSignals backend_load(std::size_t b) const override {
+    return b < load.size() ? load[b] : LoadSignals{};
+  }
 
   std::vector<std::int64_t> in_flight;
   std::vector<double> rpm;
   std::vector<double> tpm;
+  std::vector<LoadSignals> load;  ///< source none by default
   double daily = 0;
   double monthly = 0;
   bool exhausted = false;

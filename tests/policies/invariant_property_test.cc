@@ -1,6 +1,7 @@
 // The clearance invariant under random configs, requests and state: whatever the rules say, no
 // Decision ever lists a backend whose clearance is below the request's sensitivity, that a
-// research-only license keeps from a commercial tenant, or that `egress: none` turns off.
+// research-only license keeps from a commercial tenant, or that `egress: none` turns off; random
+// engine load (none, stale, fresh with any figures), in-flight counts and `spill` rules included.
 //
 // The configs are generated directly as config::Config values, including ones the loader would
 // reject (out-of-scale ranges, empty routes), because the engine must hold the line on its own.
@@ -179,8 +180,12 @@ class Generator {
     }
 
     const std::vector<config::Strategy> strategies = {
-        config::Strategy::ordered, config::Strategy::cheapest, config::Strategy::least_loaded,
-        config::Strategy::weighted};
+        config::Strategy::ordered,  config::Strategy::cheapest, config::Strategy::least_loaded,
+        config::Strategy::weighted, config::Strategy::spill,    config::Strategy::spill};
+    for (config::Backend& be : c.backends) {
+      be.load.on_stale = static_cast<config::OnStale>(uniform(0, 2));
+      be.load.headroom_in_flight = real(0.1, 1);
+    }
     for (int i = uniform(0, 6); i > 0; --i) {
       config::Policy& p = b.rule("r" + std::to_string(c.policies.size()));
       config::When& w = p.when;
@@ -205,6 +210,20 @@ class Generator {
         }
         w.volume = v;
       }
+      if (chance(0.15)) {
+        config::LoadCondition l;
+        l.backend = pick(backends);
+        if (chance(0.6)) {
+          l.queue_above = real(0, 20);
+        }
+        if (chance(0.5)) {
+          l.kv_cache_above = real(0, 1);
+        }
+        if (chance(0.3) || (!l.queue_above && !l.kv_cache_above)) {
+          l.ttft_p50_above = config::Duration(uniform(0, 3'000));
+        }
+        w.load = l;
+      }
       if (chance(0.1)) {
         w.budget =
             config::BudgetCondition{real(0, 1), static_cast<config::BudgetPeriod>(uniform(0, 2))};
@@ -223,6 +242,7 @@ class Generator {
           chance(0.3) ? config::OnUnavailable::reject : config::OnUnavailable::next_rule;
       p.route.allow_lower_tier = chance(0.3);
       p.route.shed = chance(0.05);
+      p.route.queue.max = static_cast<unsigned>(uniform(0, 100));
     }
     return c;
   }
@@ -262,10 +282,31 @@ class Generator {
       state.in_flight[i] = uniform(0, 12);
       state.rpm[i] = real(0, 200);
       state.tpm[i] = real(0, 100'000);
+      state.load[i] = load_signals();
     }
     state.daily = real(0, 1.2);
     state.monthly = real(0, 1.2);
     state.exhausted = chance(0.3);
+  }
+
+  /// Random engine load: none, stale, or fresh with any figures (some not exported).
+  LoadSignals load_signals() {
+    LoadSignals s;
+    s.source = static_cast<LoadSource>(uniform(0, 2));
+    if (s.source == LoadSource::none) {
+      return s;
+    }
+    s.endpoints = static_cast<unsigned>(uniform(1, 4));
+    s.age_ms = uniform(0, 20'000);
+    if (s.source == LoadSource::engine) {
+      s.fresh = static_cast<unsigned>(uniform(1, static_cast<int>(s.endpoints)));
+      s.with_headroom = static_cast<unsigned>(uniform(0, static_cast<int>(s.fresh)));
+      s.waiting = real(0, 40);
+      s.running = real(0, 200);
+      s.kv_cache = chance(0.8) ? real(0, 1) : -1;
+      s.ttft_p50 = chance(0.6) ? real(0, 5) : -1;
+    }
+    return s;
   }
 
  private:
@@ -358,6 +399,20 @@ TEST(InvariantPropertyTest, NoDecisionEverListsAnUnclearedBackend) {
         ASSERT_TRUE(engine->cleared(b, d.sensitivity, facts.tenant)) << c.backends[b].name;
         // The gateway re-checks before every send; it must agree.
         ASSERT_TRUE(independently_cleared(c, b, d.sensitivity, facts.tenant)) << c.backends[b].name;
+      }
+      // Under spill: a request that may wait is kept on self-hosted backends, a spilled one goes
+      // to a closed backend first, and only self-hosted backends' load is read.
+      if (d.wait != nullptr) {
+        for (std::size_t b : d.backends) {
+          ASSERT_EQ(c.backends[b].hosting, config::Hosting::self_hosted) << c.backends[b].name;
+        }
+      }
+      if (d.spill != SpillReason::none && d.outcome == Outcome::route) {
+        ASSERT_EQ(c.backends[d.backends.front()].hosting, config::Hosting::closed);
+        ASSERT_EQ(c.backends[d.spill_from].hosting, config::Hosting::self_hosted);
+      }
+      for (const LoadSeen& seen : d.load) {
+        ASSERT_EQ(c.backends[seen.backend].hosting, config::Hosting::self_hosted);
       }
       bool any_cleared = false;
       for (std::size_t b = 0; b < c.backends.size(); ++b) {

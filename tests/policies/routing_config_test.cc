@@ -860,11 +860,11 @@ const std::vector<BrokenCase> kBrokenCases = {
     {"UnknownKeyInWhen",
      {{"{tier: {at_least: frontier},", "{tiers: {at_least: frontier},"}},
      {"t.yaml:43:12: policies[1].when: unknown key 'tiers' (expected one of: sensitivity, tier, "
-      "tenant, model, volume, budget, features, headers)"}},
+      "tenant, model, volume, load, budget, features, headers)"}},
     {"BadStrategy",
      {{"strategy: cheapest", "strategy: fastest"}},
      {"t.yaml:47:46: policies[2].route.strategy: unknown strategy 'fastest' (expected one of: "
-      "ordered, cheapest, least-loaded, weighted)"}},
+      "ordered, cheapest, least-loaded, weighted, spill)"}},
     {"BadOnUnavailable",
      {{"on_unavailable: reject", "on_unavailable: retry"}},
      {"t.yaml:41:42: policies[0].route.on_unavailable: unknown action 'retry' (expected one of: "

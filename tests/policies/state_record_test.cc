@@ -342,5 +342,76 @@ TEST_F(StateRecordTest, RecordedStateAnswersZeroForUnrecordedFactsAndCountsThem)
   EXPECT_EQ(s.unknown_reads(), 1u);
 }
 
+// -------------------------------------------------------------------------------------------------
+// Engine load (spill rules)
+
+TEST_F(StateRecordTest, RecorderCapturesTheLoadASpillRuleRead) {
+  config::Policy& p = cfg.rule("fill", {"local", "cloud"});
+  p.route.strategy = config::Strategy::spill;
+  cfg.rule("rest", {"local"});
+  LoadSignals load;
+  load.source = LoadSource::engine;
+  load.waiting = 12;
+  load.running = 30;
+  load.kv_cache = 0.5;
+  load.ttft_p50 = 0.25;
+  load.age_ms = 400;
+  load.endpoints = 2;
+  load.fresh = 1;
+  load.with_headroom = 0;
+  state.load[kLocal] = load;
+  state.in_flight[kLocal] = 3;
+  StateRecorder rec(state);
+  Request r(kAcme, "default");
+  const Decision live = engine().decide(r.get(), rec);
+  ASSERT_EQ(live.spill, SpillReason::queue);
+
+  std::vector<StateRead> loads;
+  for (const StateRead& read : rec.reads()) {
+    if (read.kind >= kFirstLoadKind && read.kind <= kLastLoadKind) {
+      loads.push_back(read);
+    }
+  }
+  ASSERT_EQ(loads.size(), 9u);
+  EXPECT_TRUE(same_read(loads[0], Kind::load_source, kLocal, 1));  // engine, first
+  EXPECT_TRUE(same_read(loads[1], Kind::load_waiting, kLocal, 12));
+  EXPECT_TRUE(same_read(loads[3], Kind::load_kv_cache, kLocal, 0.5));
+  EXPECT_TRUE(same_read(loads[5], Kind::load_age_ms, kLocal, 400));
+  EXPECT_TRUE(same_read(loads[8], Kind::load_with_headroom, kLocal, 0));
+
+  // Played back, the same decision for the same reason.
+  RecordedState recorded;
+  for (const StateRead& read : rec.reads()) {
+    recorded.set(read);
+  }
+  const Decision again = engine().decide(r.get(), recorded);
+  EXPECT_EQ(again.backends, live.backends);
+  EXPECT_EQ(again.spill, SpillReason::queue);
+  EXPECT_EQ(recorded.unknown_reads(), 0u);
+  const LoadSignals back = recorded.backend_load(kLocal);
+  EXPECT_EQ(back.source, LoadSource::engine);
+  EXPECT_EQ(back.waiting, 12);
+  EXPECT_EQ(back.running, 30);
+  EXPECT_EQ(back.kv_cache, 0.5);
+  EXPECT_EQ(back.ttft_p50, 0.25);
+  EXPECT_EQ(back.age_ms, 400);
+  EXPECT_EQ(back.endpoints, 2u);
+  EXPECT_EQ(back.fresh, 1u);
+  EXPECT_EQ(back.with_headroom, 0u);
+}
+
+TEST_F(StateRecordTest, RecordedStateWithoutALoadFactAnswersNoneAndCountsIt) {
+  RecordedState s;
+  EXPECT_EQ(s.backend_load(kLocal).source, LoadSource::none);
+  EXPECT_EQ(s.unknown_reads(), 1u);
+  LoadSignals stale;
+  stale.source = LoadSource::stale;
+  stale.age_ms = 9'000;
+  s.set_load(kLocal, stale);
+  EXPECT_EQ(s.backend_load(kLocal).source, LoadSource::stale);
+  EXPECT_EQ(s.backend_load(kLocal).age_ms, 9'000);
+  EXPECT_EQ(s.unknown_reads(), 1u);
+}
+
 }  // namespace
 }  // namespace sb::policies
