@@ -220,7 +220,7 @@ run_one() {  # POLICY REPLICAS -> prints a table row
     --base-rps "${CAP_BASE_RPS:-10}" --burst-rps "${CAP_BURST_RPS:-14}" \
     --bursts "${CAP_BURSTS:-3}" --sensitive-share "${CAP_SENSITIVE_SHARE:-0.2}" \
     --stream-share "${CAP_STREAM_SHARE:-0.8}" --prompt-words "${CAP_PROMPT_WORDS:-200:800}" \
-    --local-backends local >"$work/$tag.json"
+    --local-backends local --dump "$work/$tag.requests.jsonl" >"$work/$tag.json"
   sleep 0.3  # a request's metrics land just after its answer
   curl -fsS --max-time 5 "http://$admin/metrics" >"$work/$tag.metrics" || true
   stop_all

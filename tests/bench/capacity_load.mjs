@@ -10,6 +10,7 @@
 // first token (the wait they saw). Arrivals are a Poisson process with the day's rate, from a
 // seeded generator: every policy sees the same requests at the same times.
 import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values: opt } = parseArgs({
@@ -27,6 +28,7 @@ const { values: opt } = parseArgs({
     'local-backends': { type: 'string', default: 'local' },
     timeout: { type: 'string', default: '60' },         // seconds per request
     seed: { type: 'string', default: '14' },
+    dump: { type: 'string', default: '' },              // file: one JSON line per request
   },
 });
 if (!opt.url) {
@@ -161,6 +163,9 @@ const pending = times.map((t, i) => new Promise((resolve) => {
 }));
 const results = await Promise.all(pending);
 agent.destroy();
+if (opt.dump) {
+  writeFileSync(opt.dump, results.map((r, i) => JSON.stringify({ at: times[i], ...r })).join('\n') + '\n');
+}
 
 const ok = results.filter((r) => r.status === 200);
 const streamed = ok.filter((r) => r.stream && r.ttft !== null);
