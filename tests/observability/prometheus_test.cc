@@ -29,6 +29,7 @@
 
 #include "tests/integration/gateway_process.h"
 #include "tests/integration/test_config.h"
+#include "tests/support/fake_engine.h"
 #include "tests/support/fake_upstream.h"
 
 namespace sb::testing {
@@ -342,8 +343,10 @@ std::string prometheus_config(std::uint16_t admin_port) {
 /// Two tenants (alpha with a daily budget, beta with a monthly one), a self-hosted backend
 /// cleared up to confidential at 1 µ$ per token (3.60 $/GPU-hour over 1000 tokens/s), a closed
 /// one cleared up to internal at 2 / 8 / 1 $ per million input / output / cached tokens, the
-/// closed one as savings reference, and sensitive data kept at home.
-std::string gateway_config(const FakeUpstream& local, const FakeUpstream& closed) {
+/// closed one as savings reference, and sensitive data kept at home. Model `pool` fills a pool
+/// of two simulated engine replicas (one request in flight at most) first and spills to closed.
+std::string gateway_config(const FakeUpstream& local, const FakeUpstream& closed,
+                           const FakeEngine& gpu_a, const FakeEngine& gpu_b) {
   return R"(server: {listen: "127.0.0.1:0", threads: 2}
 admin: {listen: "127.0.0.1:0"}
 backends:
@@ -368,9 +371,20 @@ backends:
     clearance: internal
     price: {input_per_mtok: 2, output_per_mtok: 8, cached_input_per_mtok: 1}
     timeouts: {connect: 500ms, first_token: 5s, idle: 5s, total: 10s}
+  gpu:
+    provider: vllm
+    endpoints: [")" +
+         gpu_a.base_url() + R"(", ")" + gpu_b.base_url() + R"("]
+    model: "sim-llama"
+    clearance: confidential
+    max_in_flight: 1
+    price: {gpu_hour_usd: 3.6, tokens_per_second: 1000}
+    load: {interval: 200ms}
+    timeouts: {connect: 500ms, first_token: 10s, idle: 10s, total: 20s}
 models:
   chat: {candidates: [closed, local]}
   frontier: {candidates: [closed]}
+  pool: {candidates: [gpu, closed]}
 tenants:
   alpha:
     api_keys: ["sha256:0fe0310a741f1e38bd465ce7cbd26f62d48da1caa8cebdafc3e362da5845f2f1"]
@@ -379,6 +393,9 @@ tenants:
     api_keys: ["sha256:f3723b40f459b240befce307408e8d876830d23c4b2aaa3788df95ea437f7fe7"]
     budget: {monthly_usd: 20, on_exhausted: self-hosted-only}
 policies:
+  - name: fill-gpus-first
+    when: {model: pool}
+    route: {to: [gpu, closed], strategy: spill, queue: {max: 4, timeout: 15s}}
   - name: sensitive-stays-home
     when: {sensitivity: {at_least: confidential}}
     route: {to: [local], on_unavailable: reject}
@@ -415,6 +432,13 @@ class PrometheusTest : public ::testing::Test {
     FakeUpstreamOptions co;
     co.name = "closed";
     closed_ = std::make_unique<FakeUpstream>(co);
+    // A request takes 3 s (30 tokens at 10 tokens/s): long enough to hold the pool's only slot.
+    EngineOptions eo;
+    eo.model = "sim-llama";
+    eo.stream_tokens_per_second = 10;
+    eo.output_tokens = 30;
+    gpu_a_ = std::make_unique<FakeEngine>(eo);
+    gpu_b_ = std::make_unique<FakeEngine>(eo);
   }
 
   std::optional<HttpResponse> chat(const char* key, std::string_view model, std::string_view text,
@@ -425,8 +449,23 @@ class PrometheusTest : public ::testing::Test {
 
   std::unique_ptr<FakeUpstream> local_;
   std::unique_ptr<FakeUpstream> closed_;
+  std::unique_ptr<FakeEngine> gpu_a_;
+  std::unique_ptr<FakeEngine> gpu_b_;
   std::unique_ptr<GatewayProcess> gw_;
 };
+
+/// The value of the gateway's own sample `series` (exact name and labels), or -1.
+double gateway_sample(std::uint16_t admin_port, const std::string& series) {
+  const auto r = request(admin_port, "GET", "/metrics");
+  if (!r) {
+    return -1;
+  }
+  const auto at = r->body.find("\n" + series + " ");
+  if (at == std::string::npos) {
+    return -1;
+  }
+  return std::strtod(r->body.c_str() + at + series.size() + 2, nullptr);
+}
 
 // A request the fixture sends, and what the gateway must answer.
 struct Exchange {
@@ -443,7 +482,7 @@ TEST_F(PrometheusTest, DashboardsAndRulesHaveDataAndTotalsMatchTheTraffic) {
     FAIL() << "prometheus is required: install Debian's prometheus package (deploy/dev.sh "
               "install does), then re-run cmake";
   }
-  gw_ = std::make_unique<GatewayProcess>(gateway_config(*local_, *closed_));
+  gw_ = std::make_unique<GatewayProcess>(gateway_config(*local_, *closed_, *gpu_a_, *gpu_b_));
   ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
   PrometheusServer prom(prometheus_config(gw_->admin_port()));
   ASSERT_NE(prom.port(), 0) << prom.log();
@@ -589,8 +628,31 @@ TEST_F(PrometheusTest, DashboardsAndRulesHaveDataAndTotalsMatchTheTraffic) {
           R"(sum(switchboard_sensitive_requests_total{level="restricted",entity="credit_card"}))"),
       1);
   EXPECT_EQ(value(R"(count(switchboard_budget_remaining_usd))"), 2);
-  EXPECT_EQ(value(R"(sum(switchboard_backend_up))"), 2);
+  EXPECT_EQ(value(R"(sum(switchboard_backend_up))"), 3);
   EXPECT_EQ(value(R"(count(switchboard_build_info))"), 1);
+
+  // --- Capacity: with the pool's only slot held, clean traffic spills, sensitive traffic waits.
+  std::optional<HttpResponse> held;
+  std::thread holder([&] { held = chat(kAlphaKey, "pool", "Tell a long story", true); });
+  deadline = Clock::now() + 10s;
+  while (gateway_sample(gw_->admin_port(), R"(switchboard_backend_in_flight{backend="gpu"})") !=
+             1.0 &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  std::optional<HttpResponse> waited;
+  std::thread waiter(
+      [&] { waited = chat(kAlphaKey, "pool", "Send the plan to jane.doe@contoso.com", false); });
+  const auto spilled = chat(kAlphaKey, "pool", "What is two plus two?", false);
+  holder.join();
+  waiter.join();
+  ASSERT_TRUE(held && waited && spilled);
+  EXPECT_EQ(held->status, 200u) << held->body;
+  EXPECT_EQ(held->header("x-switchboard-backend"), "gpu");
+  EXPECT_EQ(spilled->status, 200u) << spilled->body;
+  EXPECT_EQ(spilled->header("x-switchboard-backend"), "closed");
+  EXPECT_EQ(waited->status, 200u) << waited->body;
+  EXPECT_EQ(waited->header("x-switchboard-backend"), "gpu");
 
   // --- Every recording rule and every dashboard query evaluates and has data. ---
   deadline = Clock::now() + 20s;

@@ -21,7 +21,7 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: fake_upstream [--host 127.0.0.1] [--port 8000] [--name NAME] [--latency-ms N]\n"
     "                     [--azure-model MODEL] [--tls-cert FILE --tls-key FILE]\n"
-    "                     [--record FILE]\n"
+    "                     [--record FILE] [--completion-tokens N]\n"
     "\n"
     "A fake LLM upstream answering every provider's native wire format, chosen by the path.\n"
     "Replies are \"Hello from NAME: <last user message>\", streamed one word per event:\n"
@@ -50,6 +50,9 @@ constexpr std::string_view kUsage =
     "  --record FILE      append each request received to FILE as one JSON line, flushed at\n"
     "                     once: {\"method\",\"target\",\"headers\":{lower-case name: value},\n"
     "                     \"body\":\"<body as a JSON string>\"}\n"
+    "  --completion-tokens N\n"
+    "                     OpenAI chat and Responses answers report N completion tokens (or\n"
+    "                     the request's max tokens when smaller); the text is unchanged\n"
     "  --help             show this help\n"
     "\n"
     "Per request, header x-fake-status: N (400..599) answers N with the error body of the\n"
@@ -124,6 +127,8 @@ sb::testing::FakeUpstreamOptions parse_args(int argc, char** argv) {
       if (options.record_file.empty()) {
         usage_error("--record needs a file name");
       }
+    } else if (flag == "--completion-tokens") {
+      options.report_completion_tokens = parse_number<std::uint32_t>(flag, take());
     } else {
       usage_error("unknown argument '" + std::string(arg) + "'");
     }
