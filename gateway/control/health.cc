@@ -67,8 +67,8 @@ asio::awaitable<void> probe(Worker& w, std::shared_ptr<const Snapshot> snap, std
   if (!b.credential_header.empty()) {
     req.set(b.credential_header, b.credential);
   }
-  for (const auto& [k, v] : b.headers) {
-    req.set(k, v);
+  for (const auto& [name, value] : b.headers) {
+    req.set(name, value);
   }
   upstream::Timeouts timeouts = b.timeouts;
   timeouts.connect = std::min(timeouts.connect, hc.timeout);

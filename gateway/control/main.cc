@@ -238,6 +238,9 @@ int main(int argc, char** argv) {
   harden_process();
   auto registry = std::make_unique<sb::metrics::Registry>();
   auto shared = std::make_unique<sb::gateway::SharedState>(*registry);
+  if (args.command != "run") {
+    shared->set_offline();  // check and explain send nothing anywhere
+  }
   auto snap = load(args.config, *shared);
   if (!snap) {
     return 1;

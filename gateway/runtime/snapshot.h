@@ -174,6 +174,9 @@ class SharedState {
   explicit SharedState(metrics::Registry& registry);
   ~SharedState();
   metrics::Registry& registry() { return registry_; }
+  /// For `check` and `explain`: nothing is contacted. Load boards are still made, never
+  /// written, so every engine's signals read as stale (as on a gateway's first second).
+  void set_offline() { offline_ = true; }
   /// The circuit of backend `name`, created on first use (control path).
   /// The circuit of backend `name`, created on first use (control path); a new one when the
   /// backend's breaker settings changed.
@@ -208,6 +211,7 @@ class SharedState {
   std::map<std::string, std::shared_ptr<std::atomic<std::int64_t>>> endpoint_in_flight_;
   std::map<std::string, std::shared_ptr<WaitQueue>> wait_queues_;
   std::unique_ptr<LoadScraper> scraper_;
+  bool offline_ = false;
 };
 
 class Snapshot {

@@ -1,7 +1,12 @@
 // The switchboard command line as a user runs it: check every shipped config, report errors with
 // their position, explain a decision, hash a key.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -175,6 +180,48 @@ TEST(CliTest, ExplainPrintsTheDecisionAndSendsNothing) {
   EXPECT_EQ(raised.code, 0) << raised.out;
 }
 
+// A spill rule's engines are scraped by a running gateway only: explain (and check) build the
+// same runtime and must not connect to them. A listening socket nobody accepts on would still
+// complete a connection, which poll() then reports.
+TEST(CliTest, ExplainDoesNotScrapeTheEngines) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1";
+  const std::string config = temp_file("spill.yaml", R"(
+backends:
+  gpus:
+    provider: vllm
+    endpoints: [")" + url + R"("]
+    model: m
+    load: {interval: 10ms}
+  closed:
+    provider: openai
+    base_url: "https://api.openai.com/v1"
+    model: gpt-4o-mini
+policies:
+  - name: fill
+    route: {to: [gpus, closed], strategy: spill}
+)");
+  const std::string req =
+      temp_file("hello.json", R"({"model":"gpus","messages":[{"role":"user","content":"hello"}]})");
+  const CliRun r = run("explain --config " + config + " --request " + req);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"source\":\"stale\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("load scrape"), std::string::npos) << r.out;
+  const CliRun c = run("check --config " + config);
+  EXPECT_EQ(c.code, 0) << c.out;
+  pollfd p{fd, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 200), 0) << "explain or check connected to the engine";
+  ::close(fd);
+}
+
 // The shipped examples decide as their comments promise.
 TEST(CliTest, ExplainOnTheExampleConfigs) {
   const std::string dir = std::string(SB_SOURCE_DIR) + "/config/examples/";
@@ -184,6 +231,8 @@ TEST(CliTest, ExplainOnTheExampleConfigs) {
   const std::string news = temp_file(
       "news.json",
       R"({"model":"frontier","messages":[{"role":"user","content":"summarize the news"}]})");
+  const std::string plain =
+      temp_file("plain.json", R"({"model":"default","messages":[{"role":"user","content":"hi"}]})");
   const std::string research = temp_file(
       "research.json", R"({"model":"research","messages":[{"role":"user","content":"hi"}]})");
   struct Case {
@@ -200,12 +249,15 @@ TEST(CliTest, ExplainOnTheExampleConfigs) {
       {"cost-control.yaml", &card, "sk-demo-search", "\"outcome\":\"route\"", "openai"},
       {"air-gapped.yaml", &research, "sk-demo-payments", "\"outcome\":\"forbidden\"", nullptr},
       {"air-gapped.yaml", &research, "sk-demo-research", "\"outcome\":\"route\"", nullptr},
+      // Offline, the pool's signals are stale: the card stays on the GPUs, never the closed model.
+      {"capacity.yaml", &card, nullptr, "\"rule\":\"fill-gpus-first\"", "openai-mini"},
+      {"capacity.yaml", &plain, nullptr, "\"source\":\"stale\"", nullptr},
   };
   for (const Case& c : cases) {
     const CliRun r = run("explain --config " + dir + c.config + " --request " + *c.request +
-                         " --api-key " + c.key);
-    EXPECT_EQ(r.code, 0) << c.config << " " << c.key << "\n" << r.out;
-    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.config << " " << c.key << "\n" << r.out;
+                         (c.key != nullptr ? std::string(" --api-key ") + c.key : ""));
+    EXPECT_EQ(r.code, 0) << c.config << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.config << "\n" << r.out;
     if (c.absent != nullptr) {
       const auto backends = r.out.find("\"backends\":[");
       const auto end = r.out.find(']', backends);

@@ -215,6 +215,30 @@ TEST(ExampleConfigsTest, AirGappedIsSelfHostedOnlyWithAResearchOnlyModel) {
   EXPECT_EQ(c.policies.back().route.strategy, Strategy::weighted);
 }
 
+TEST(ExampleConfigsTest, CapacityFillsAScrapedPoolAndSpillsOnlyToAClosedBackend) {
+  Config c = load("examples/capacity.yaml");
+  const Backend* gpus = c.find_backend("gpus");
+  ASSERT_NE(gpus, nullptr);
+  EXPECT_EQ(gpus->endpoints.size(), 2u);
+  EXPECT_TRUE(gpus->scrape);
+  EXPECT_EQ(gpus->load.metrics, "vllm");
+  EXPECT_EQ(gpus->load.on_stale, OnStale::in_flight);
+  EXPECT_TRUE(gpus->affinity.enabled);
+  EXPECT_EQ(c.find_backend("openai-mini")->hosting, Hosting::closed);
+  EXPECT_LT(c.find_backend("openai-mini")->clearance_level, gpus->clearance_level);
+
+  const Policy* slow = find_policy(c, "engines-slow");
+  ASSERT_NE(slow, nullptr);
+  ASSERT_TRUE(slow->when.load.has_value());
+  EXPECT_EQ(slow->when.load->backend, "gpus");
+  ASSERT_TRUE(slow->when.load->ttft_p50_above.has_value());
+  EXPECT_EQ(slow->when.sensitivity->at_most, 1);  // clean traffic only
+  const Policy& fill = c.policies.back();
+  EXPECT_TRUE(fill.when.catch_all());
+  EXPECT_EQ(fill.route.strategy, Strategy::spill);
+  EXPECT_EQ(fill.route.queue.max, 64u);
+}
+
 TEST(ExampleConfigsTest, ExampleKeyHashesAreTheDocumentedDemoKeys) {
   // sha256 of "sk-demo-payments", as the comments say.
   std::string expected;
