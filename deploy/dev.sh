@@ -10,6 +10,8 @@
 #   deploy/dev.sh build                 only configure and build (BUILD_DIR, default: build)
 #   deploy/dev.sh fake [PORT] [NAME]    start the fake upstream (a stand-in for vLLM or a
 #                                       closed provider) on 127.0.0.1:PORT (default 8000)
+#   deploy/dev.sh engine [PORT] [OPTS]  start a simulated vLLM replica with a real batch, KV
+#                                       cache and /metrics on 127.0.0.1:PORT (fake_engine --help)
 #
 # Installing needs root (or sudo). Without either, install the packages listed by
 # `deploy/dev.sh packages` yourself and run the same command again.
@@ -159,6 +161,13 @@ case "$cmd" in
     install
     build fake_upstream
     exec "$BUILD_DIR/tests/support/fake_upstream" --host 127.0.0.1 --port "$port" --name "$name"
+    ;;
+  engine)
+    port="${1:-8000}"
+    shift || true
+    install
+    build fake_engine
+    exec "$BUILD_DIR/tests/support/fake_engine" --host 127.0.0.1 --port "$port" "$@"
     ;;
   test)
     install

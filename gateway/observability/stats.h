@@ -42,6 +42,10 @@ inline constexpr metrics::Family kRequestsBySensitivityTotal{
 // Backends (runtime/snapshot.h)
 inline constexpr metrics::Family kBackendInfo{"switchboard_backend_info",
                                               "Configured backends (always 1)."};
+inline constexpr metrics::Family kBackendGpuCost{
+    "switchboard_backend_gpu_cost_usd_per_hour",
+    "What a self-hosted backend's GPUs cost per hour, busy or idle: price.gpu_hour_usd per "
+    "endpoint times its endpoints."};
 inline constexpr metrics::Family kBackendUp{
     "switchboard_backend_up", "1 when the backend's circuit is closed, 0.5 half-open, 0 open."};
 inline constexpr metrics::Family kBackendInFlight{"switchboard_backend_in_flight",

@@ -297,6 +297,11 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
                                            {"provider", std::string(config::to_string(b.provider))},
                                            {"hosting", std::string(config::to_string(b.hosting))}})
         .set(1);
+    if (b.hosting == config::Hosting::self_hosted && b.price.gpu_hour_usd > 0) {
+      reg.double_gauge(stats::kBackendGpuCost, {{"backend", b.name}})
+          .set(b.price.gpu_hour_usd *
+               static_cast<double>(std::max<std::size_t>(1, b.endpoints.size())));
+    }
     rt->up = &reg.double_gauge(stats::kBackendUp, {{"backend", b.name}});
     rt->in_flight = &reg.gauge(stats::kBackendInFlight, {{"backend", b.name}});
     if (b.hosting == config::Hosting::self_hosted) {

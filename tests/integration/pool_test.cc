@@ -165,8 +165,12 @@ TEST_F(PoolTest, AKilledEndpointsTrafficMovesToTheOther) {
 TEST_F(PoolTest, ScrapedEngineMetricsAreExported) {
   engines_[0]->set_metrics(vllm_metrics(7, 3, 0.5));
   engines_[1]->set_metrics(vllm_metrics(1, 2, 0.25));
-  start("    load: {metrics: vllm, interval: 50ms, timeout: 500ms, stale_after: 2s}");
+  start(
+      "    load: {metrics: vllm, interval: 50ms, timeout: 500ms, stale_after: 2s}\n"
+      "    price: {gpu_hour_usd: 2.5, tokens_per_second: 1000}");
   const std::vector<std::string> needles = {
+      // The fleet's whole GPU cost: the price is per endpoint.
+      "switchboard_backend_gpu_cost_usd_per_hour{backend=\"pool\"} 5",
       "switchboard_backend_queue_depth{" + endpoint_label(0) + "} 7",
       "switchboard_backend_running{" + endpoint_label(0) + "} 3",
       "switchboard_backend_kv_cache_usage{" + endpoint_label(0) + "} 0.5",
