@@ -353,6 +353,27 @@ std::optional<double> YamlReader::non_negative_number(const Located& v) {
   return value;
 }
 
+std::optional<double> YamlReader::fraction(const Located& v, bool allow_zero) {
+  const std::string_view expected =
+      allow_zero ? "expected a fraction in [0, 1]" : "expected a fraction in (0, 1]";
+  std::optional<double> f = number(v, expected);
+  if (f && (*f < 0 || *f > 1 || (!allow_zero && *f == 0))) {
+    error(v, std::string(expected));
+    return std::nullopt;
+  }
+  return f;
+}
+
+std::optional<std::vector<Located>> YamlReader::non_empty_sequence(
+    const Located& seq, std::string_view expected_message) {
+  std::optional<std::vector<Located>> items = sequence(seq, expected_message);
+  if (items && items->empty()) {
+    error(seq, "must not be empty");
+    return std::nullopt;
+  }
+  return items;
+}
+
 std::optional<Duration> YamlReader::duration(const Located& v, bool allow_zero) {
   std::optional<std::string> s = text(v, "expected a duration (e.g. 500ms, 2s, 1.5s, 5m, 1h)");
   if (!s) {

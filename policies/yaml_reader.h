@@ -105,6 +105,9 @@ class YamlReader {
   /// `expected_message`) when the node is not a sequence.
   std::optional<std::vector<Located>> sequence(const Located& seq,
                                                std::string_view expected_message);
+  /// Like `sequence`, and an empty list is an error ("must not be empty").
+  std::optional<std::vector<Located>> non_empty_sequence(const Located& seq,
+                                                         std::string_view expected_message);
 
   /// Like `sequence`, but a scalar counts as a list of one (`tenant: payments` is
   /// `tenant: [payments]`); the element then keeps the scalar's own path.
@@ -127,6 +130,8 @@ class YamlReader {
   std::optional<double> number(const Located& v, std::string_view expected_message);
   /// A finite decimal number >= 0 (`1`, `2.5`, `1e-3`).
   std::optional<double> non_negative_number(const Located& v);
+  /// A fraction in (0, 1], or in [0, 1] when `allow_zero`.
+  std::optional<double> fraction(const Located& v, bool allow_zero);
   /// A duration (`parse_duration`); zero is rejected unless `allow_zero`.
   std::optional<Duration> duration(const Located& v, bool allow_zero);
   /// A byte size (`parse_size`); zero is rejected unless `allow_zero`.

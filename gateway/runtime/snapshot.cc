@@ -113,33 +113,12 @@ void add_endpoints(BackendRuntime& rt, const std::vector<upstream::Endpoint>& pa
   }
   if (parsed.size() > 1) {
     for (std::size_t k = 0; k < parsed.size(); ++k) {
-      auto view = std::make_shared<BackendRuntime>();
-      view->index = rt.index;
-      view->spec = rt.spec;
-      view->hosting = rt.hosting;
+      // The backend as seen through endpoint k: everything shared but its URL and circuit.
+      auto view = std::make_shared<BackendRuntime>(rt);
+      view->endpoints.clear();
       view->endpoint = parsed[k];
-      view->tls = rt.tls;
-      view->timeouts = rt.timeouts;
-      view->credential_header = rt.credential_header;
-      view->credential = rt.credential;
-      view->headers = rt.headers;
-      view->upstream_errors = rt.upstream_errors;
-      view->upstream_http_5xx = rt.upstream_http_5xx;
-      view->retries = rt.retries;
-      view->in_flight = rt.in_flight;
       view->circuit = rt.endpoints[k].circuit;
-      view->up = rt.up;
-      view->openai_wire = rt.openai_wire;
-      view->chat_translated = rt.chat_translated;
-      view->azure = rt.azure;
-      view->engine = rt.engine;
       view->translator_spec = backend_spec(b, parsed[k]);
-      view->load = rt.load;
-      view->signals_fresh = rt.signals_fresh;
-      view->queue = rt.queue;
-      view->queue_wait = rt.queue_wait;
-      view->queue_waiting = rt.queue_waiting;
-      view->queue_timeouts = rt.queue_timeouts;
       rt.endpoints[k].view = std::move(view);
     }
   }

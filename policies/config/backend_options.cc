@@ -14,17 +14,6 @@ namespace {
 // Headers a backend may not set: hop-by-hop ones (RFC 9110 §7.6.1) and those the gateway owns.
 constexpr std::array<std::string_view, 3> kOnStale{"in-flight", "full", "idle"};
 
-// Headroom fractions (kv_cache, in_flight): in (0, 1].
-std::optional<double> fraction(YamlReader& r, const Located& v) {
-  constexpr std::string_view kExpected = "expected a fraction in (0, 1]";
-  std::optional<double> f = r.number(v, kExpected);
-  if (f && (*f <= 0 || *f > 1)) {
-    r.error(v, std::string(kExpected));
-    return std::nullopt;
-  }
-  return f;
-}
-
 constexpr std::array<std::string_view, 12> kReservedHeaders{
     "connection",
     "keep-alive",
@@ -196,14 +185,7 @@ void ConfigBuilder::read_circuit_breaker(const Located& section, CircuitBreaker&
                             r_.integer(v, 0, 1000, "expected an integer from 0 (off) to 1000"));
                    }},
                   {"error_rate", kOptional,
-                   [&](const Located& v) {
-                     std::optional<double> rate = r_.number(v, "expected a fraction in (0, 1]");
-                     if (rate && (*rate <= 0 || *rate > 1)) {
-                       r_.error(v, "expected a fraction in (0, 1]");
-                       return;
-                     }
-                     assign(c.error_rate, std::move(rate));
-                   }},
+                   [&](const Located& v) { assign(c.error_rate, r_.fraction(v, false)); }},
                   {"min_requests", kOptional,
                    [&](const Located& v) {
                      assign(c.min_requests,
@@ -282,9 +264,9 @@ void ConfigBuilder::read_headroom(const Located& section, LoadSettings& l) {
                      assign(l.headroom_queue, std::move(q));
                    }},
                   {"kv_cache", kOptional,
-                   [&](const Located& v) { assign(l.headroom_kv_cache, fraction(r_, v)); }},
+                   [&](const Located& v) { assign(l.headroom_kv_cache, r_.fraction(v, false)); }},
                   {"in_flight", kOptional,
-                   [&](const Located& v) { assign(l.headroom_in_flight, fraction(r_, v)); }},
+                   [&](const Located& v) { assign(l.headroom_in_flight, r_.fraction(v, false)); }},
               });
 }
 

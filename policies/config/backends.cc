@@ -160,12 +160,8 @@ void ConfigBuilder::read_pool_keys(const BackendNodes& n, Backend& b) {
 
 // `endpoints: [url, ...]`: each checked like base_url, no repeats.
 void ConfigBuilder::read_endpoints(const Located& v, Backend& b) {
-  std::optional<std::vector<Located>> items = r_.sequence(v, "expected a list of URLs");
+  std::optional<std::vector<Located>> items = r_.non_empty_sequence(v, "expected a list of URLs");
   if (!items) {
-    return;
-  }
-  if (items->empty()) {
-    r_.error(v, "must not be empty");
     return;
   }
   for (const Located& item : *items) {

@@ -46,12 +46,9 @@ void ConfigBuilder::read_models(const Located& section) {
 }
 
 void ConfigBuilder::read_candidates(const Located& v, ModelAlias& alias) {
-  std::optional<std::vector<Located>> items = r_.sequence(v, "expected a list of backend names");
+  std::optional<std::vector<Located>> items =
+      r_.non_empty_sequence(v, "expected a list of backend names");
   if (!items) {
-    return;
-  }
-  if (items->empty()) {
-    r_.error(v, "must not be empty");
     return;
   }
   for (const Located& item : *items) {

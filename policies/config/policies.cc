@@ -165,14 +165,7 @@ std::optional<VolumeCondition> ConfigBuilder::volume(const Located& v) {
                                {"in_flight_above", kOptional,
                                 [&](const Located& x) {
                                   in_flight = x;
-                                  constexpr std::string_view kExpected =
-                                      "expected a fraction in (0, 1]";
-                                  std::optional<double> f = r_.number(x, kExpected);
-                                  if (f && (*f <= 0 || *f > 1)) {
-                                    r_.error(x, std::string(kExpected));
-                                    return;
-                                  }
-                                  c.in_flight_above = f;
+                                  c.in_flight_above = r_.fraction(x, false);
                                 }},
                                {"rpm_above", kOptional,
                                 [&](const Located& x) { c.rpm_above = r_.non_negative_number(x); }},
@@ -217,15 +210,7 @@ std::optional<LoadCondition> ConfigBuilder::load_condition(const Located& v) {
                          {"queue_above", kOptional,
                           [&](const Located& x) { c.queue_above = r_.non_negative_number(x); }},
                          {"kv_cache_above", kOptional,
-                          [&](const Located& x) {
-                            constexpr std::string_view kExpected = "expected a fraction in [0, 1]";
-                            std::optional<double> f = r_.number(x, kExpected);
-                            if (f && (*f < 0 || *f > 1)) {
-                              r_.error(x, std::string(kExpected));
-                              return;
-                            }
-                            c.kv_cache_above = f;
-                          }},
+                          [&](const Located& x) { c.kv_cache_above = r_.fraction(x, true); }},
                          {"ttft_p50_above", kOptional,
                           [&](const Located& x) { c.ttft_p50_above = r_.duration(x, true); }},
                      });
@@ -268,27 +253,20 @@ void ConfigBuilder::read_spill_queue(const Located& v, SpillQueue& q) {
 std::optional<BudgetCondition> ConfigBuilder::budget_condition(const Located& v) {
   BudgetCondition c;
   std::size_t before = r_.error_count();
-  r_.read_map(v, {
-                     {"spent_fraction_above", kRequired,
-                      [&](const Located& x) {
-                        constexpr std::string_view kExpected = "expected a fraction in [0, 1]";
-                        std::optional<double> f = r_.number(x, kExpected);
-                        if (f && (*f < 0 || *f > 1)) {
-                          r_.error(x, std::string(kExpected));
-                          return;
-                        }
-                        assign(c.spent_fraction_above, std::move(f));
-                      }},
-                     {"period", kOptional,
-                      [&](const Located& x) {
-                        std::optional<std::string> p = r_.one_of(x, "period", kBudgetPeriods);
-                        if (p) {
-                          c.period = *p == "daily"     ? BudgetPeriod::daily
-                                     : *p == "monthly" ? BudgetPeriod::monthly
-                                                       : BudgetPeriod::any;
-                        }
-                      }},
-                 });
+  r_.read_map(v,
+              {
+                  {"spent_fraction_above", kRequired,
+                   [&](const Located& x) { assign(c.spent_fraction_above, r_.fraction(x, true)); }},
+                  {"period", kOptional,
+                   [&](const Located& x) {
+                     std::optional<std::string> p = r_.one_of(x, "period", kBudgetPeriods);
+                     if (p) {
+                       c.period = *p == "daily"     ? BudgetPeriod::daily
+                                  : *p == "monthly" ? BudgetPeriod::monthly
+                                                    : BudgetPeriod::any;
+                     }
+                   }},
+              });
   if (r_.error_count() != before) {
     return std::nullopt;
   }

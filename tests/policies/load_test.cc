@@ -146,9 +146,13 @@ TEST(LoadBoardTest, ConcurrentReadsAreNeverTorn) {
   std::atomic<bool> done{false};
   std::atomic<long> checked{0};
   std::atomic<long> torn{0};
+  std::atomic<int> readers{0};  // writers start once both readers run, so reads overlap writes
   std::vector<std::thread> threads;
   for (int w = 0; w < kEndpoints; ++w) {
-    threads.emplace_back([&board, w] {
+    threads.emplace_back([&board, &readers, w] {
+      while (readers.load() < 2) {
+        std::this_thread::yield();
+      }
       for (int i = 1; i <= kWrites; ++i) {
         const double x = i;
         board.publish(static_cast<std::size_t>(w), x, 2 * x, 1.0 / x, 3 * x, i);
@@ -158,7 +162,8 @@ TEST(LoadBoardTest, ConcurrentReadsAreNeverTorn) {
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&] {
       const config::LoadSettings s = settings();
-      while (!done.load(std::memory_order_relaxed)) {
+      readers.fetch_add(1);
+      while (!done.load(std::memory_order_relaxed) || checked.load() == 0) {
         for (std::size_t i = 0; i < kEndpoints; ++i) {
           const EndpointLoad e = board.endpoint(i, kWrites, s);
           if (e.age_ms < 0) {
