@@ -52,6 +52,9 @@
 #   CAP_CLOSED_LATENCY   closed stand-in's delay before its answer and between chunks, ms [150]
 #   CAP_CLOSED_OUTPUT    completion tokens the closed stand-in reports per answer, as many as
 #                        the replicas generate so both sides price the same answer [40]
+#   CAP_SHARED_RPS       peak requests/s that other clients send straight to the first replica,
+#                        bypassing the gateway (an engine shared with other applications: its
+#                        queue is invisible to the gateway's own in-flight counts) [0]
 #   CAP_KEEP_OUTPUT      1 keeps the temp dir (configs, logs, per-run JSON) [0]
 #
 # The default replica decodes 400 tokens/s, a sixth of a real 8B replica on one GPU, to spare
@@ -74,6 +77,7 @@ closed_price=${CAP_CLOSED_PRICE:-"{input_per_mtok: 2.5, output_per_mtok: 10}"}
 closed_latency=${CAP_CLOSED_LATENCY:-150}
 closed_output=${CAP_CLOSED_OUTPUT:-40}
 keep_output=${CAP_KEEP_OUTPUT:-0}
+shared_rps=${CAP_SHARED_RPS:-0}
 startup_timeout_s=15
 
 say() { printf 'capacity: %s\n' "$*" >&2; }
@@ -216,11 +220,20 @@ run_one() {  # POLICY REPLICAS -> prints a table row
   line=$(grep -m 1 '"msg":"listening"' "$work/$tag-gateway.log")
   addr=$(sed -nE 's/.*"listen":"([^"]+)".*/\1/p' <<<"$line")
   admin=$(sed -nE 's/.*"admin":"([^"]+)".*/\1/p' <<<"$line")
+  local shared_pid=""
+  if [[ $shared_rps != 0 ]]; then
+    node "$here/capacity_load.mjs" --url "${urls[0]%/v1}" --model sim-llama --duration "$duration" \
+      --base-rps "$shared_rps" --burst-rps 0 --sensitive-share 0 --seed 99 \
+      --stream-share "${CAP_STREAM_SHARE:-0.8}" --prompt-words "${CAP_PROMPT_WORDS:-200:800}" \
+      >"$work/$tag.shared.json" &
+    shared_pid=$!
+  fi
   node "$here/capacity_load.mjs" --url "http://$addr" --duration "$duration" \
     --base-rps "${CAP_BASE_RPS:-10}" --burst-rps "${CAP_BURST_RPS:-14}" \
     --bursts "${CAP_BURSTS:-3}" --sensitive-share "${CAP_SENSITIVE_SHARE:-0.2}" \
     --stream-share "${CAP_STREAM_SHARE:-0.8}" --prompt-words "${CAP_PROMPT_WORDS:-200:800}" \
     --local-backends local --dump "$work/$tag.requests.jsonl" >"$work/$tag.json"
+  [[ -z $shared_pid ]] || wait "$shared_pid" || true
   sleep 0.3  # a request's metrics land just after its answer
   curl -fsS --max-time 5 "http://$admin/metrics" >"$work/$tag.metrics" || true
   stop_all
@@ -244,6 +257,7 @@ run_one() {  # POLICY REPLICAS -> prints a table row
 }
 
 say "runs of ${duration}s: policies [$policies] x replicas [$replica_counts]"
+[[ $shared_rps == 0 ]] || say "other clients send up to ${shared_rps} requests/s straight to the first replica"
 printf '%-12s %3s %5s %5s %7s %7s %7s %9s %11s %8s %9s %8s %6s\n' policy rep sent ok \
   'p50 s' 'p99 s' 'local%' 'closed$' 'allclosed$' 'gpu$' 'sens-ref' 'sens-p99' spills
 for n in $replica_counts; do

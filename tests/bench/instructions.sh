@@ -13,7 +13,13 @@
 #
 # Environment: BUILD_DIR [build], CG_N1 [200], CG_N2 [1200], CG_NGINX [1], CG_EXTRA (YAML
 # appended to switchboard's config, e.g. an `audit:` or `telemetry:` section to price it; the
-# text may name $WORK, the run's scratch directory).
+# text may name $WORK, the run's scratch directory), CG_ROUTE [ordered]: `spill` makes the last
+# rule `strategy: spill` with the self-hosted backend's engine load scraped every second (the
+# upstream becomes fake_engine, a simulated vLLM replica with /metrics), to price reading the
+# engines' load on every decision; CG_UPSTREAM [fake]: `engine` serves the self-hosted backend
+# from fake_engine under any route (the same answers as `spill` sees, for a baseline);
+# CG_REPLICAS [1]: with `spill`, that many fake_engine replicas as one pool (`endpoints:`, power
+# of two choices and prefix affinity).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,9 +29,16 @@ build_dir=${BUILD_DIR:-build}
 n1=${CG_N1:-200}
 n2=${CG_N2:-1200}
 want_nginx=${CG_NGINX:-1}
+route=${CG_ROUTE:-ordered}
+replicas=${CG_REPLICAS:-1}
 sb=$build_dir/gateway/switchboard
 fake=$build_dir/tests/support/fake_upstream
-for b in "$sb" "$fake"; do
+engine=$build_dir/tests/support/fake_engine
+upstream=${CG_UPSTREAM:-fake}
+[[ $route == spill ]] && upstream=engine
+bins=("$sb" "$fake")
+[[ $upstream == engine ]] && bins+=("$engine")
+for b in "${bins[@]}"; do
   [[ -x $b ]] || { echo "callgrind: build $b first (deploy/dev.sh build)" >&2; exit 1; }
 done
 command -v valgrind >/dev/null || { echo "callgrind: valgrind is not installed" >&2; exit 1; }
@@ -56,6 +69,22 @@ fake_port=$(free_port)
 "$fake" --host 127.0.0.1 --port "$fake_port" --name bench >"$work/fake.log" 2>&1 &
 pids+=($!)
 wait_port "$fake_port"
+# With the engine upstream, the self-hosted backend is simulated vLLM replicas, fast enough that
+# their pacing never waits.
+endpoints=("http://127.0.0.1:$fake_port/v1")
+if [[ $upstream == engine ]]; then
+  endpoints=()
+  for _ in $(seq 1 "$replicas"); do
+    p=$(free_port)
+    "$engine" --host 127.0.0.1 --port "$p" --model "meta-llama/Llama-3.1-8B-Instruct" \
+      --tokens-per-second 10000000 --stream-tokens-per-second 10000000 \
+      --prefill-tokens-per-second 100000000 --batch 1000 --kv-tokens 100000000 \
+      >"$work/engine.$p.log" 2>&1 &
+    pids+=($!)
+    wait_port "$p"
+    endpoints+=("http://127.0.0.1:$p/v1")
+  done
+fi
 
 # The request bodies: ~300 bytes, and a 20 KB conversation of 24 turns.
 /usr/bin/python3 - "$work" <<'EOF'
@@ -98,7 +127,12 @@ admin: {listen: "127.0.0.1:$2"}
 backends:
   local:
     provider: vllm
-    base_url: "http://127.0.0.1:$fake_port/v1"
+$(if [[ $route == spill ]]; then
+    echo "    endpoints: [$(printf '"%s",' "${endpoints[@]}" | sed 's/,$//')]"
+    echo "    load: {interval: 1s}"
+  else
+    echo "    base_url: \"${endpoints[0]}\""
+  fi)
     model: "meta-llama/Llama-3.1-8B-Instruct"
     clearance: restricted
     max_in_flight: 1000
@@ -122,7 +156,7 @@ policies:
   - {name: sensitive-stays-home, when: {sensitivity: {at_least: confidential}}, route: {to: [local], on_unavailable: reject}}
   - {name: frontier, when: {tier: {at_least: frontier}}, route: {to: [spare]}}
   - {name: overflow, when: {volume: {backend: local, in_flight_above: 0.9}}, route: {to: [spare]}}
-  - {name: default, route: {to: [local, spare], strategy: ordered}}
+  - {name: default, route: {to: [local, spare], strategy: $route}}
 EOF
   [[ -n ${CG_EXTRA:-} ]] && printf '%s\n' "${CG_EXTRA//\$WORK/$work}"
   return 0

@@ -162,6 +162,38 @@ TEST_F(PoolTest, AKilledEndpointsTrafficMovesToTheOther) {
   EXPECT_NE(m.find("switchboard_backend_up{backend=\"pool\"} 1"), std::string::npos) << m;
 }
 
+// Health checks run per endpoint: a replica failing its probe leaves the rotation alone (no
+// request is even tried on it), the pool stays up on the other, and a passing probe brings it
+// back. The probe path is the fakes' /metrics, which answers 503 once it is taken away.
+TEST_F(PoolTest, AReplicaFailingItsHealthCheckIsTakenOutAloneAndComesBack) {
+  start(
+      "    affinity: none\n"
+      "    health_check: {interval: 50ms, timeout: 500ms, path: /metrics, unhealthy_threshold: 1}");
+  engines_[1]->set_metrics(std::nullopt);
+  ASSERT_TRUE(gw_->wait_for_log("backend unhealthy", 5s)) << gw_->stderr_text();
+  EXPECT_NE(gw_->stderr_text().find(engines_[1]->base_url()), std::string::npos)
+      << gw_->stderr_text();
+  const std::size_t before = posts(*engines_[1]);
+  for (int i = 0; i < 10; ++i) {
+    auto r = chat("which replica? " + std::to_string(i));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << r->body;
+    EXPECT_NE(r->body.find("Hello from gpu-a"), std::string::npos) << r->body;
+  }
+  EXPECT_EQ(posts(*engines_[1]), before) << "an unhealthy replica gets no traffic";
+  const std::string m = wait_for_metrics(gw_->admin_port(), {"switchboard_backend_up"});
+  EXPECT_NE(m.find("switchboard_backend_up{backend=\"pool\"} 1"), std::string::npos) << m;
+
+  engines_[1]->set_metrics(vllm_metrics(0, 0, 0.1));
+  ASSERT_TRUE(gw_->wait_for_log("backend healthy again", 5s)) << gw_->stderr_text();
+  for (int i = 0; i < 20; ++i) {
+    auto r = chat("both again? " + std::to_string(i));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << r->body;
+  }
+  EXPECT_GT(posts(*engines_[1]), before) << "the replica is back in the rotation";
+}
+
 TEST_F(PoolTest, ScrapedEngineMetricsAreExported) {
   engines_[0]->set_metrics(vllm_metrics(7, 3, 0.5));
   engines_[1]->set_metrics(vllm_metrics(1, 2, 0.25));
