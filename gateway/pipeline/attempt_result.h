@@ -38,6 +38,7 @@ struct AttemptResult {
   bool upstream_failed = false;
   bool retryable = false;     ///< the same backend may be tried again
   bool circuit_open = false;  ///< the backend was passed over because its circuit is open
+  bool at_capacity = false;   ///< the backend was passed over at its max_in_flight
   std::optional<ReplayableAnswer> answer;
   std::optional<Clock::duration> retry_after;  ///< the wait the upstream asked for
 
@@ -50,6 +51,12 @@ struct AttemptResult {
   static AttemptResult passed_over(bool circuit_open = false) {
     AttemptResult r;
     r.circuit_open = circuit_open;
+    return r;
+  }
+  /// Passed over before sending: at its max_in_flight since the decision.
+  static AttemptResult full() {
+    AttemptResult r;
+    r.at_capacity = true;
     return r;
   }
   /// The request cannot go to this backend (a format it does not speak, a request its translator
@@ -85,9 +92,17 @@ struct AttemptResult {
 struct DispatchState {
   upstream::ErrorKind last_error = upstream::ErrorKind::none;
   bool circuit_open = false;  ///< some backend was passed over for its open circuit
+  bool at_capacity = false;   ///< some backend was passed over at its max_in_flight
+  bool sent = false;          ///< some try reached an upstream (a request that cannot be
+                              ///< expressed for a backend was not sent)
   std::optional<ReplayableAnswer> answer;
 
+  /// Nothing was sent: every backend was full or unavailable, and one was full (a request that
+  /// may wait for capacity waits again).
+  bool only_full() const { return at_capacity && !sent; }
+
   void absorb(AttemptResult& r) {
+    sent = sent || r.upstream_failed || r.answer.has_value() || r.outcome != Attempt::next;
     if (r.error != upstream::ErrorKind::none) {
       last_error = r.error;
     }
@@ -97,6 +112,7 @@ struct DispatchState {
       answer.reset();
     }
     circuit_open = circuit_open || r.circuit_open;
+    at_capacity = at_capacity || r.at_capacity;
   }
 };
 

@@ -79,7 +79,19 @@ asio::awaitable<bool> ChatHandler::run() {
     dom_.reset();  // the attempts parse the capped body
   }
   DispatchState state;
-  const Attempt result = co_await dispatch(state);
+  Attempt result = co_await dispatch(state);
+  // A request that may wait for capacity and found every slot taken again when it was sent (a
+  // waiter on another thread took the slot it saw free) waits again, within the same deadline,
+  // instead of being refused.
+  while (result == Attempt::next && decision_.wait != nullptr && state.only_full()) {
+    if (std::optional<ClientError> e = co_await wait_for_capacity()) {
+      o_.usage.reset();
+      settle();
+      co_return co_await refuse(*e);
+    }
+    state = DispatchState{};
+    result = co_await dispatch(state);
+  }
   if (result != Attempt::next) {
     settle();
     co_return result == Attempt::answered && !ctx_.close;

@@ -179,7 +179,8 @@ void ChatHandler::cap_output(std::uint64_t cap, const boost::json::object& body)
 // first of them is at its max_in_flight, instead of being refused at once: bounded per process
 // (the queue's max, counted per backend) and in time (its timeout). It polls the in-flight
 // count on a steady timer; nothing is locked and no slot is reserved, so a request that finds
-// the backend full again when it is dispatched moves on along its decision as any other.
+// the backend full again when it is dispatched waits again (ChatHandler::run), within the
+// deadline of its first wait.
 asio::awaitable<std::optional<ClientError>> ChatHandler::wait_for_capacity() {
   if (decision_.wait == nullptr || decision_.backends.empty()) {
     co_return std::nullopt;
@@ -207,7 +208,10 @@ asio::awaitable<std::optional<ClientError>> ChatHandler::wait_for_capacity() {
                           kRetry};
   }
   const auto started = Clock::now();
-  const auto deadline = started + q.timeout;
+  if (wait_deadline_ == Clock::time_point{}) {
+    wait_deadline_ = started + q.timeout;  // one deadline however often the request waits
+  }
+  const auto deadline = wait_deadline_;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (state.backend_in_flight(b.index) >= max) {
     if (Clock::now() >= deadline) {

@@ -58,7 +58,7 @@ std::optional<AttemptResult> ChatHandler::passed_over(const BackendRuntime& b) {
   }
   if (b.spec->max_in_flight > 0 && snap_.state().backend_in_flight(b.index) >=
                                        static_cast<std::int64_t>(b.spec->max_in_flight)) {
-    return AttemptResult::passed_over();
+    return AttemptResult::full();
   }
   return std::nullopt;
 }

@@ -211,8 +211,9 @@ class ChatHandler final : public Settlement {
   // translated from it (scanned with it), the client's side, a sensitivity floor.
   ChatInbound inbound_;
   policies::Decision decision_;
-  std::string decision_headers_;  // x-switchboard-rule / -sensitivity / -tier lines
-  std::string retry_header_;      // a rate limit's Retry-After line
+  Clock::time_point wait_deadline_{};  // set by the first wait for capacity
+  std::string decision_headers_;       // x-switchboard-rule / -sensitivity / -tier lines
+  std::string retry_header_;           // a rate limit's Retry-After line
   // The client headers that may be forwarded, exactly as the detector scanned them.
   std::vector<HeaderLine> forwardable_;
   std::size_t response_bytes_ = 0;

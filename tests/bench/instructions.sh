@@ -19,7 +19,8 @@
 # engines' load on every decision; CG_UPSTREAM [fake]: `engine` serves the self-hosted backend
 # from fake_engine under any route (the same answers as `spill` sees, for a baseline);
 # CG_REPLICAS [1]: with `spill`, that many fake_engine replicas as one pool (`endpoints:`, power
-# of two choices and prefix affinity).
+# of two choices and prefix affinity); CG_KEEP [0]: 1 keeps the scratch directory with the
+# callgrind profiles, for callgrind_annotate.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,7 +52,11 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [[ ${CG_KEEP:-0} == 1 ]]; then
+    echo "callgrind: profiles kept in $work (callgrind_annotate $work/cg.switchboard.N.out)" >&2
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 

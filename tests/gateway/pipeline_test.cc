@@ -105,6 +105,42 @@ TEST(DispatchTest, EveryBackendPassedOverIsUnavailable) {
   EXPECT_EQ(http_status(chat::failure_cause(state)), 502u);
 }
 
+// A request that may wait for capacity waits again only when nothing was sent: every backend
+// was full (or its circuit open), at least one full.
+TEST(DispatchTest, OnlyFullWhenNothingWasSentAndABackendWasFull) {
+  DispatchState state;
+  EXPECT_FALSE(state.only_full());
+  AttemptResult open = AttemptResult::passed_over(true);
+  state.absorb(open);
+  EXPECT_FALSE(state.only_full()) << "an open circuit is no capacity to wait for";
+  AttemptResult full = AttemptResult::full();
+  EXPECT_EQ(chat::next_step(full, 1, 3), Step::next_backend);
+  state.absorb(full);
+  EXPECT_TRUE(state.only_full());
+  EXPECT_EQ(http_status(chat::failure_cause(state)), 503u);
+
+  DispatchState tried;
+  AttemptResult reset = AttemptResult::transport_failure(ErrorKind::connect);
+  tried.absorb(reset);
+  AttemptResult full_after = AttemptResult::full();
+  tried.absorb(full_after);
+  EXPECT_FALSE(tried.only_full()) << "a try reached an upstream: its failure is the answer";
+
+  DispatchState replayable;
+  AttemptResult busy = AttemptResult::retry_later(429, "slow down", std::nullopt);
+  replayable.absorb(busy);
+  AttemptResult full_too = AttemptResult::full();
+  replayable.absorb(full_too);
+  EXPECT_FALSE(replayable.only_full());
+
+  DispatchState unsendable;
+  AttemptResult cannot = AttemptResult::unsendable();
+  unsendable.absorb(cannot);
+  AttemptResult full_last = AttemptResult::full();
+  unsendable.absorb(full_last);
+  EXPECT_TRUE(unsendable.only_full()) << "nothing was sent: the full backend may still take it";
+}
+
 TEST(DispatchTest, TheWaitAnUpstreamAskedForIsReadFromItsHeaders) {
   using std::chrono::milliseconds;
   EXPECT_EQ(chat::asked_wait("", "2"), milliseconds(2000));

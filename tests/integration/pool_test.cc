@@ -263,11 +263,12 @@ class SpillQueueTest : public ::testing::Test {
  protected:
   void SetUp() override { start("300ms"); }
 
-  void start(const std::string& queue_timeout) {
+  void start(const std::string& queue_timeout, unsigned queue_max = 1,
+             std::chrono::milliseconds latency = 1500ms) {
     gw_.reset();
     FakeUpstreamOptions l;
     l.name = "local";
-    l.latency = 1500ms;  // holds its one slot
+    l.latency = latency;  // holds its one slot
     local_ = std::make_unique<FakeUpstream>(l);
     FakeUpstreamOptions c;
     c.name = "closed";
@@ -295,8 +296,8 @@ models:
   default: {candidates: [local, closed]}
 policies:
   - name: fill-gpus-first
-    route: {to: [local, closed], strategy: spill, queue: {max: 1, timeout: )" +
-                             queue_timeout + R"(}}
+    route: {to: [local, closed], strategy: spill, queue: {max: )" +
+                             std::to_string(queue_max) + ", timeout: " + queue_timeout + R"(}}
 )";
     gw_ = std::make_unique<GatewayProcess>(yaml);
     ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
@@ -372,6 +373,29 @@ TEST_F(SpillQueueTest, AWaitingRequestIsServedWhenTheSlotFrees) {
   EXPECT_EQ(closed_->request_count(), 0u);
   const std::string m = wait_for_metrics(
       gw_->admin_port(), {"switchboard_queue_wait_seconds_count{backend=\"local\"} 1"});
+  EXPECT_NE(m.find("switchboard_queue_timeouts_total{backend=\"local\"} 0"), std::string::npos)
+      << m;
+}
+
+// Several waiters and one slot: each freed slot goes to one of them, and a waiter that saw the
+// slot free but lost it to another (on the gateway's other thread) waits again instead of being
+// refused. Every sensitive request is served, locally, one after the other.
+TEST_F(SpillQueueTest, WaitersTakeTheFreedSlotInTurnAndNoneIsRefused) {
+  start("20s", 8, 150ms);
+  std::vector<std::future<std::optional<HttpResponse>>> waiting;
+  for (int i = 0; i < 7; ++i) {
+    waiting.push_back(
+        std::async(std::launch::async, [&, i] { return sensitive("turn " + std::to_string(i)); }));
+  }
+  for (auto& f : waiting) {
+    auto r = f.get();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << r->body;
+    EXPECT_EQ(r->header("x-switchboard-backend"), "local");
+  }
+  EXPECT_EQ(local_->request_count(), 7u);
+  EXPECT_EQ(closed_->request_count(), 0u);
+  const std::string m = wait_for_metrics(gw_->admin_port(), {"switchboard_queue_wait_seconds"});
   EXPECT_NE(m.find("switchboard_queue_timeouts_total{backend=\"local\"} 0"), std::string::npos)
       << m;
 }
