@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 
 #include "gateway/observability/log.h"
 
@@ -45,6 +46,15 @@ void real(std::string& out, double v) {
     v = 0;
   }
   char buf[32];
+  // Whole numbers (counts, ages, -1 for "not exported") as integers: the same text the shortest
+  // form gives, for a fraction of its cost.
+  constexpr double kExact = 9007199254740992.0;  // 2^53
+  if (v > -kExact && v < kExact && v == static_cast<double>(static_cast<std::int64_t>(v)) &&
+      !(v == 0 && std::signbit(v))) {
+    const auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(v));
+    out.append(buf, r.ptr);
+    return;
+  }
   const auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
 }
@@ -187,9 +197,10 @@ void reads_of(std::string& out, StateRecorder::Read::Kind kind,
 void load_reads(std::string& out, std::span<const StateRecorder::Read> reads,
                 const config::Config& c) {
   using Kind = StateRecorder::Read::Kind;
-  static constexpr std::string_view kNames[] = {"source",    "waiting",  "running",
-                                                "kv_cache",  "ttft_p50", "age_ms",
-                                                "endpoints", "fresh",    "with_headroom"};
+  // Each member's key with its separators, appended in one go.
+  static constexpr std::string_view kKeys[] = {
+      ",\"source\":", ",\"waiting\":",   ",\"running\":", ",\"kv_cache\":",     ",\"ttft_p50\":",
+      ",\"age_ms\":", ",\"endpoints\":", ",\"fresh\":",   ",\"with_headroom\":"};
   bool any = false;
   for (const StateRecorder::Read& r : reads) {
     if (r.kind < policies::kFirstLoadKind || r.kind > policies::kLastLoadKind) {
@@ -206,7 +217,7 @@ void load_reads(std::string& out, std::span<const StateRecorder::Read> reads,
           out, policies::to_string(static_cast<policies::LoadSource>(static_cast<int>(r.value))));
       continue;
     }
-    key(out, kNames[member]);
+    out += kKeys[member];
     real(out, r.value);
   }
   if (any) {

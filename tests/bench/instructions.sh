@@ -20,7 +20,7 @@
 # from fake_engine under any route (the same answers as `spill` sees, for a baseline);
 # CG_REPLICAS [1]: with `spill`, that many fake_engine replicas as one pool (`endpoints:`, power
 # of two choices and prefix affinity); CG_KEEP [0]: 1 keeps the scratch directory with the
-# callgrind profiles, for callgrind_annotate.
+# callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big stream].
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -219,7 +219,7 @@ count() {  # PROXY BODY N
 }
 
 printf '%-12s %-14s %14s %8s\n' proxy body instr/request ratio
-for body in small big stream; do
+for body in ${CG_BODIES:-small big stream}; do
   base=0
   for proxy in ${nginx_bin:+nginx} switchboard; do
     a=$(count "$proxy" "$work/$body.json" "$n1")
