@@ -2,16 +2,15 @@
 // for capacity planning and spill benches.
 // Prints one line, "listening <base_url>", then serves until SIGINT or SIGTERM (exit 0).
 #include <charconv>
-#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <string_view>
 
-#include <pthread.h>
-
 #include "tests/support/fake_engine.h"
+#include "tests/support/serve_until_stopped.h"
 
 namespace {
 
@@ -110,24 +109,6 @@ Args parse_args(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   auto args = parse_args(argc, argv);
-  // As fake_upstream: block the stop signals before the server thread starts, wait for them here.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  try {
-    sb::testing::FakeEngine engine(args.engine, args.host, args.port);
-    std::cout << "listening " << engine.base_url() << std::endl;
-    int received = 0;
-    while (sigwait(&stop_signals, &received) != 0) {
-    }
-  } catch (const std::exception& e) {
-    std::cerr << e.what() << '\n';
-    return 1;
-  }
-  return 0;
+  return sb::testing::serve_until_stopped(
+      [&] { return std::make_unique<sb::testing::FakeEngine>(args.engine, args.host, args.port); });
 }

@@ -486,32 +486,34 @@ struct FakeUpstream::Impl {
       body = metrics_text;
     }
     metrics_served.fetch_add(1);
-    std::string out;
-    append_status_line(out, up ? 200 : 503);
-    out += "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n";
     if (!up) {
       body = "metrics unavailable\n";
     }
-    out += "Content-Length: ";
-    append_int(out, static_cast<std::int64_t>(body.size()));
-    out += "\r\n";
-    append_connection_header(out, conn);
-    out += "\r\n";
-    out += body;
-    if (!co_await write_bytes(stream, out)) {
-      co_return Flow::done;
-    }
-    co_return conn.keep_alive ? Flow::keep_going : Flow::close;
+    // As an engine's metrics endpoint: no request id.
+    co_return co_await send_body(stream, up ? 200 : 503, "text/plain; version=0.0.4; charset=utf-8",
+                                 body, conn, {}, false);
   }
 
   template <class Stream>
   asio::awaitable<Flow> send_json(Stream& stream, unsigned status, std::string_view body,
                                   Connection conn, std::string_view extra_headers = {}) {
+    co_return co_await send_body(stream, status, "application/json", body, conn, extra_headers,
+                                 true);
+  }
+
+  template <class Stream>
+  asio::awaitable<Flow> send_body(Stream& stream, unsigned status, std::string_view content_type,
+                                  std::string_view body, Connection conn,
+                                  std::string_view extra_headers, bool request_id) {
     std::string out;
     out.reserve(192 + body.size());
     append_status_line(out, status);
-    out += "Content-Type: application/json\r\n";
-    append_request_id(out);
+    out += "Content-Type: ";
+    out += content_type;
+    out += "\r\n";
+    if (request_id) {
+      append_request_id(out);
+    }
     out += extra_headers;
     out += "Content-Length: ";
     append_int(out, static_cast<std::int64_t>(body.size()));

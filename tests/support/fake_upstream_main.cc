@@ -3,18 +3,17 @@
 // path and in benchmarks.
 // Prints one line, "listening <base_url>", then serves until SIGINT or SIGTERM (exit 0).
 #include <charconv>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include <pthread.h>
-
 #include "tests/support/fake_upstream.h"
+#include "tests/support/serve_until_stopped.h"
 
 namespace {
 
@@ -144,28 +143,6 @@ sb::testing::FakeUpstreamOptions parse_args(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   auto options = parse_args(argc, argv);
-
-  // Block the stop signals before the server thread starts (it inherits the mask), then wait for
-  // them synchronously on this thread. Their dispositions are reset first: a shell starts
-  // background jobs with SIGINT ignored, and an ignored signal is discarded even while blocked.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-
-  try {
-    sb::testing::FakeUpstream upstream(std::move(options));
-    std::cout << "listening " << upstream.base_url() << std::endl;
-    int received = 0;
-    while (sigwait(&stop_signals, &received) != 0) {
-    }
-  } catch (const std::exception& e) {
-    std::cerr << e.what() << '\n';
-    return 1;
-  }
-  return 0;
+  return sb::testing::serve_until_stopped(
+      [&] { return std::make_unique<sb::testing::FakeUpstream>(std::move(options)); });
 }
