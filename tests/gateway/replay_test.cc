@@ -502,6 +502,25 @@ TEST_F(ReplayTest, JsonCarriesTheCounts) {
   EXPECT_TRUE(found);
 }
 
+// A line longer than any the gateway writes (here 3 MiB, and a whole file of one unterminated
+// line) is counted as skipped without being held; the lines around it are read as usual.
+TEST_F(ReplayTest, AnOverlongLineIsSkippedAndTheRestIsRead) {
+  std::string lines = decision(D{.id = "l1", .backends = {"cloud"}});
+  lines += std::string(3u << 20, 'x') + "\n";
+  lines += decision(D{.id = "l2", .backends = {"local"}});
+  fs::create_directory(fs::path(dir_) / "long");
+  write("long/audit-1.jsonl", lines);
+  write("long/audit-2.jsonl", "{\"v\":1," + std::string(kMaxTrailLine + 10, ' '));
+  Trail trail;
+  std::string error;
+  ASSERT_TRUE(read_trail(dir_ + "/long", {}, {}, trail, error)) << error;
+  ASSERT_EQ(trail.records.size(), 2u);
+  EXPECT_EQ(trail.records[0].request_id, "l1");
+  EXPECT_EQ(trail.records[1].request_id, "l2");
+  EXPECT_EQ(trail.lines, 4u);
+  EXPECT_EQ(trail.skipped, 2u);
+}
+
 TEST_F(ReplayTest, UnreadableTrailIsAnError) {
   Trail trail;
   std::string error;
