@@ -157,9 +157,14 @@ std::optional<trace::Span> start_attempt(const RequestContext& ctx, const Outcom
   if (!o.span || tracer == nullptr) {
     return std::nullopt;
   }
-  std::string name(operation(endpoint));
-  name += ' ';
-  name += b.spec->model;
+  // An unsampled span is never exported: it only carries the context upstream, so its name is
+  // not built.
+  std::string name;
+  if (o.span->sampled()) {
+    name = operation(endpoint);
+    name += ' ';
+    name += b.spec->model;
+  }
   trace::Span span = trace::Tracer::start_child(*o.span, trace::SpanKind::client, std::move(name));
   if (b.spec->hosting == config::Hosting::self_hosted || tracer->propagate_to_closed()) {
     const auto tp = span.traceparent();
