@@ -306,14 +306,18 @@ struct Affinity {
 /// How an Ollama backend is spoken to: its OpenAI-compatible `/v1` API, or its native `/api/chat`.
 enum class WireApi { openai, native };
 
+/// The most replicas one backend may list in `endpoints:` (the endpoint picker keeps its
+/// candidates on the stack).
+inline constexpr std::size_t kMaxEndpoints = 64;
+
 struct Backend {
   std::string name;  ///< the key under `backends:`
   Provider provider = Provider::openai_compatible;
   Hosting hosting = Hosting::self_hosted;
   std::string base_url;  ///< http(s)://host[:port][/path], validated; no trailing slash
   /// `endpoints: [url, ...]` (self-hosted only, instead of base_url): replicas of one model,
-  /// balanced by load. Always at least one: base_url alone when `endpoints` is not given;
-  /// base_url is endpoints.front().
+  /// balanced by load; at most kMaxEndpoints. Always at least one: base_url alone when `endpoints`
+  /// is not given; base_url is endpoints.front().
   std::vector<std::string> endpoints;
   std::string model;  ///< model name pinned upstream
   /// May be empty (no Authorization sent). With `api_key_file: PATH` it holds that file's

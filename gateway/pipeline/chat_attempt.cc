@@ -164,10 +164,10 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
 }
 
 const EndpointRuntime* ChatHandler::pick_endpoint(const BackendRuntime& b) {
-  // A few endpoints: the candidates live on the stack.
-  constexpr std::size_t kMax = 16;
-  std::array<pool::Candidate, kMax> candidates;
-  const std::size_t n = std::min(b.endpoints.size(), kMax);
+  // The candidates live on the stack: the loader allows no more endpoints than the picker takes.
+  static_assert(config::kMaxEndpoints <= pool::kMaxCandidates);
+  std::array<pool::Candidate, pool::kMaxCandidates> candidates;
+  const std::size_t n = std::min(b.endpoints.size(), candidates.size());
   const auto now = Clock::now();
   const std::int64_t now_ms = b.load != nullptr ? policies::load_clock_ms() : 0;
   for (std::size_t k = 0; k < n; ++k) {

@@ -1,7 +1,7 @@
 #include "gateway/runtime/pool.h"
 
+#include <algorithm>
 #include <array>
-#include <vector>
 
 namespace sb::gateway::pool {
 namespace {
@@ -59,28 +59,29 @@ std::optional<std::size_t> affine(std::span<const Candidate> c, std::span<const 
 }  // namespace
 
 std::optional<std::size_t> pick(std::span<const Candidate> candidates, const PickOptions& options) {
-  std::vector<std::size_t> ok;
-  ok.reserve(candidates.size());
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
+  // The admitting candidates' indices, on the stack: a pick allocates nothing.
+  std::array<std::size_t, kMaxCandidates> slots;
+  std::size_t n = 0;
+  const std::size_t count = std::min(candidates.size(), kMaxCandidates);
+  for (std::size_t i = 0; i < count; ++i) {
     if (candidates[i].admits && (!options.avoid || *options.avoid != i)) {
-      ok.push_back(i);
+      slots[n++] = i;
     }
   }
-  if (ok.empty() && options.avoid && *options.avoid < candidates.size() &&
-      candidates[*options.avoid].admits) {
-    ok.push_back(*options.avoid);  // the only one left: a retry may go back to it
+  if (n == 0 && options.avoid && *options.avoid < count && candidates[*options.avoid].admits) {
+    slots[n++] = *options.avoid;  // the only one left: a retry may go back to it
   }
-  if (ok.empty()) {
+  if (n == 0) {
     return std::nullopt;
   }
-  if (ok.size() == 1) {
+  const std::span<const std::size_t> ok(slots.data(), n);
+  if (n == 1) {
     return ok.front();
   }
   if (options.prefix) {
     return affine(candidates, ok, options);
   }
   const std::uint64_t r = mix(options.random);
-  const std::size_t n = ok.size();
   const std::size_t a = static_cast<std::size_t>(r % n);
   // The second draw among the other n - 1, so the two are distinct.
   std::size_t b = static_cast<std::size_t>((r >> 32) % (n - 1));

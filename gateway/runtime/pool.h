@@ -13,6 +13,9 @@
 
 namespace sb::gateway::pool {
 
+/// The most candidates pick() considers (config::kMaxEndpoints; checked where both are seen).
+inline constexpr std::size_t kMaxCandidates = 64;
+
 /// One endpoint as the picker sees it.
 struct Candidate {
   bool admits = true;  ///< its circuit lets a request through (closed or half-open) and healthy
@@ -37,7 +40,8 @@ struct PickOptions {
 ///     whose load <= max_load_factor x mean load (over admitting candidates) + 1;
 ///   - else two distinct admitting candidates drawn from `random`, the lower load wins (lower
 ///     KV use on a tie, then the first drawn).
-/// `avoid` is left out when any other candidate admits.
+/// `avoid` is left out when any other candidate admits. Candidates past kMaxCandidates are not
+/// considered.
 std::optional<std::size_t> pick(std::span<const Candidate> candidates, const PickOptions& options);
 
 /// FNV-1a (64-bit) over the first `max_bytes` bytes of `texts` taken in order as one string.

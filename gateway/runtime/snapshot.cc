@@ -464,11 +464,10 @@ std::shared_ptr<const policies::LoadBoard> SharedState::load_board(const config:
     return std::make_shared<const policies::LoadBoard>(
         std::max<std::size_t>(1, b.endpoints.size()));
   }
-  {
-    std::lock_guard lock(mutex_);
-    if (scraper_ == nullptr) {
-      scraper_ = std::make_unique<LoadScraper>(registry_);
-    }
+  // Under the lock, so stop_scraper (at shutdown) cannot destroy the scraper mid-call.
+  std::lock_guard lock(mutex_);
+  if (scraper_ == nullptr) {
+    scraper_ = std::make_unique<LoadScraper>(registry_);
   }
   return scraper_->board(b);
 }

@@ -158,10 +158,15 @@ void ConfigBuilder::read_pool_keys(const BackendNodes& n, Backend& b) {
   }
 }
 
-// `endpoints: [url, ...]`: each checked like base_url, no repeats.
+// `endpoints: [url, ...]`: at most kMaxEndpoints, each checked like base_url, no repeats.
 void ConfigBuilder::read_endpoints(const Located& v, Backend& b) {
   std::optional<std::vector<Located>> items = r_.non_empty_sequence(v, "expected a list of URLs");
   if (!items) {
+    return;
+  }
+  if (items->size() > kMaxEndpoints) {
+    r_.error(v, "at most " + std::to_string(kMaxEndpoints) + " endpoints (found " +
+                    std::to_string(items->size()) + ")");
     return;
   }
   for (const Located& item : *items) {

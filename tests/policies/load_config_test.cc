@@ -78,6 +78,21 @@ TEST(LoadConfigTest, EmptyEndpointsAreAnError) {
             (Messages{"t.yaml:5:16: backends.pool.endpoints: must not be empty"}));
 }
 
+TEST(LoadConfigTest, AtMostKMaxEndpoints) {
+  auto list = [](std::size_t n) {
+    std::string yaml = "    endpoints:\n";
+    for (std::size_t i = 0; i < n; ++i) {
+      yaml += "      - \"http://gpu" + std::to_string(i) + ":8000/v1\"\n";
+    }
+    return yaml;
+  };
+  const LoadResult full = load(with(list(kMaxEndpoints)));
+  ASSERT_TRUE(full.ok()) << ::testing::PrintToString(messages(full));
+  EXPECT_EQ(full.config->find_backend("pool")->endpoints.size(), kMaxEndpoints);
+  EXPECT_EQ(messages(load(with(list(kMaxEndpoints + 1)))),
+            (Messages{"t.yaml:6:7: backends.pool.endpoints: at most 64 endpoints (found 65)"}));
+}
+
 TEST(LoadConfigTest, EndpointsMustBeAList) {
   EXPECT_EQ(messages(load(with("    endpoints: \"http://a:1/v1\"\n"))),
             (Messages{"t.yaml:5:16: backends.pool.endpoints: expected a list of URLs"}));
