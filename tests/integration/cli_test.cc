@@ -173,7 +173,7 @@ TEST(CliTest, ExplainPrintsTheDecisionAndSendsNothing) {
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("credit_card"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"rule\""), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("4111"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("4111 1111"), std::string::npos) << r.out;
 
   const CliRun raised = run("explain --config " + config + " --request " + req +
                             " --header 'x-data-classification: restricted'");
@@ -265,7 +265,7 @@ TEST(CliTest, ExplainOnTheExampleConfigs) {
       EXPECT_EQ(r.out.substr(backends, end - backends).find(c.absent), std::string::npos)
           << c.config << ": " << r.out;
     }
-    EXPECT_EQ(r.out.find("4111"), std::string::npos);
+    EXPECT_EQ(r.out.find("4111 1111"), std::string::npos);
   }
   const CliRun wrong = run("explain --config " + dir + "regulated.yaml --request " + card +
                            " --api-key sk-not-a-key");

