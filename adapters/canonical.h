@@ -1,0 +1,231 @@
+#pragma once
+// A typed OpenAI chat-completions request (https://platform.openai.com/docs/api-reference/chat/
+// create), read from the client's body in one pass of a SAX parser: no DOM is built.
+//
+// Every string is a view: into the body when the JSON string held no escape, else into the
+// request's arena, which holds the unescaped copy. Vectors live in the arena too, so a typical
+// body costs one allocation (the arena and its inline first block) plus a block per further 4 KiB
+// or so of unescaped text and vectors. The body must outlive the ChatRequest.
+//
+// Besides the typed members, every top-level member is kept as a byte range of the body
+// (`members`), and the members this type does not know as such ranges too (`unknown`), so a
+// pass-through translator can splice the client's own bytes. Duplicate keys: the last occurrence
+// sets the typed member (as Boost.JSON's DOM keeps the last); `members` lists every occurrence.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace sb::adapters {
+
+/// Why a body was refused: the offset in the body where it was noticed and the message to answer
+/// with (OpenAI's texts, as the gateway's DOM path answers them).
+struct ParseError {
+  std::size_t offset = 0;
+  std::string message;
+  std::string_view code;  ///< OpenAI's error code ("invalid_type", ...); empty when none
+};
+
+/// A value or a ParseError.
+template <class T>
+class Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit, as `return value;`
+  Result(ParseError error) : v_(std::move(error)) {}  // NOLINT
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const ParseError& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, ParseError> v_;
+};
+
+/// A bump allocator: an inline first block, then heap blocks of growing size, all released at
+/// once. Not thread-safe. Also builds strings piece by piece at its top (unescaped JSON strings).
+class RequestArena final : public std::pmr::memory_resource {
+ public:
+  RequestArena() = default;
+  RequestArena(const RequestArena&) = delete;
+  RequestArena& operator=(const RequestArena&) = delete;
+  ~RequestArena() override;
+
+  /// Whether [p, p + n) lies inside one of this arena's blocks.
+  bool contains(const char* p, std::size_t n) const;
+  /// Bytes taken from the heap beyond the inline block.
+  std::size_t heap_bytes() const { return heap_bytes_; }
+
+  /// Appends to the string being built (started by the first append after finish_string()).
+  void append(std::string_view piece);
+  /// The string built since the last finish_string(); it stays valid while the arena lives.
+  std::string_view finish_string();
+
+ private:
+  struct Block {
+    Block* next;
+    std::size_t size;
+  };
+  void* do_allocate(std::size_t bytes, std::size_t align) override;
+  void do_deallocate(void*, std::size_t, std::size_t) override {}
+  bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override {
+    return this == &o;
+  }
+  void grow(std::size_t at_least);
+
+  static constexpr std::size_t kInline = 4096;
+  alignas(std::max_align_t) char inline_[kInline];
+  char* top_ = inline_;
+  char* end_ = inline_ + kInline;
+  Block* blocks_ = nullptr;
+  std::size_t heap_bytes_ = 0;
+  char* string_ = nullptr;  ///< start of the string being built, or nullptr
+};
+
+/// A member of a JSON object as byte offsets of the body.
+struct RawMember {
+  std::string_view key;       ///< unescaped
+  std::size_t key_begin = 0;  ///< the key's opening quote
+  std::size_t value_begin = 0;
+  std::size_t value_end = 0;  ///< one past the value's last byte
+};
+
+template <class T>
+using ArenaVector = std::pmr::vector<T>;
+
+/// One part of an array `content`. Which members are set follows `kind`; the others stay empty.
+struct ChatContentPart {
+  enum class Kind { text, image_url, input_audio, file, refusal, unknown };
+  Kind kind = Kind::unknown;
+  std::string_view type;  ///< as sent (may be empty when absent)
+  std::string_view text;  ///< text: `text`; refusal: `refusal`
+  // image_url: `image_url.url` (or a bare string `image_url`) and `image_url.detail`.
+  std::string_view url;
+  std::string_view detail;
+  bool inline_data = false;     ///< the url is a data: URL (RFC 2397) with a comma
+  std::string_view media_type;  ///< of the data URL, up to its first ';' (may be empty)
+  std::string_view data;        ///< the data URL's payload (base64 or not), not decoded
+  bool base64 = false;          ///< the data URL's header ends in ";base64"
+  // input_audio: `format` and `data` (base64, opaque). `data` above holds input_audio.data.
+  std::string_view format;
+  // file: `file.file_id`, `file.filename`, `file.file_data` (opaque).
+  std::string_view file_id;
+  std::string_view filename;
+  std::string_view file_data;
+  std::size_t begin = 0;  ///< the part's bytes in the body (for unknown parts: pass them on)
+  std::size_t end = 0;
+};
+
+/// An assistant message's `tool_calls` entry.
+struct ChatToolCall {
+  std::string_view id;
+  std::string_view type;  ///< "function"
+  std::string_view name;
+  std::string_view arguments;  ///< the JSON text of the arguments, unescaped, as a string
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+struct ChatMessage {
+  enum class Role { system, developer, user, assistant, tool, function, other };
+  /// What `content` was: absent, JSON null, a string (`text`) or an array (`parts`).
+  enum class Content { absent, null, text, parts };
+
+  explicit ChatMessage(std::pmr::memory_resource* r) : parts(r), tool_calls(r), unknown(r) {}
+
+  Role role = Role::other;
+  std::string_view role_text;  ///< as sent (empty when absent)
+  std::string_view name;
+  Content content_kind = Content::absent;
+  std::string_view text;
+  ArenaVector<ChatContentPart> parts;
+  ArenaVector<ChatToolCall> tool_calls;
+  std::string_view tool_call_id;
+  ArenaVector<RawMember> unknown;  ///< members not listed above
+  std::size_t begin = 0;           ///< the message's bytes in the body
+  std::size_t end = 0;
+};
+
+/// A `tools` entry.
+struct ChatTool {
+  std::string_view type;  ///< "function" (others are kept with their bytes only)
+  std::string_view name;
+  std::string_view description;
+  std::string_view parameters;  ///< raw JSON bytes of `function.parameters` (empty when absent)
+  std::optional<bool> strict;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+struct ChatToolChoice {
+  enum class Kind { none, automatic, required, function, other };
+  Kind kind = Kind::other;
+  std::string_view type;  ///< the object form's `type`
+  std::string_view name;  ///< the object form's `function.name`
+  std::string_view raw;   ///< the member's raw JSON bytes
+};
+
+struct ChatResponseFormat {
+  std::string_view type;         ///< "text", "json_object", "json_schema"
+  std::string_view json_schema;  ///< raw JSON bytes of `json_schema` (empty when absent)
+};
+
+/// The parsed request. Movable (its arena lives on the heap); the body must outlive it.
+/// Members that were absent or null are empty / nullopt.
+class ChatRequest {
+  std::unique_ptr<RequestArena> arena_;  // first: the vectors below allocate from it
+
+ public:
+  ChatRequest();
+
+  std::string_view body;  ///< the parsed body
+  std::string_view model;
+  std::optional<bool> stream;
+  std::optional<bool> include_usage;  ///< stream_options.include_usage
+  std::optional<std::int64_t> max_completion_tokens;
+  std::optional<std::int64_t> max_tokens;
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<std::int64_t> n;
+  std::optional<std::int64_t> seed;
+  std::optional<double> presence_penalty;
+  std::optional<double> frequency_penalty;
+  ArenaVector<std::string_view> stop;  ///< a string `stop` is a list of one
+  std::optional<ChatResponseFormat> response_format;
+  std::string_view reasoning_effort;
+  std::string_view user;
+  ArenaVector<ChatTool> tools;
+  std::optional<ChatToolChoice> tool_choice;
+  std::optional<bool> parallel_tool_calls;
+  ArenaVector<ChatMessage> messages;
+  ArenaVector<RawMember> members;  ///< every top-level member, in order, duplicates included
+  ArenaVector<RawMember> unknown;  ///< the top-level members not typed above
+
+  /// The output-token limit: max_completion_tokens, else the deprecated max_tokens.
+  std::optional<std::int64_t> output_cap() const {
+    return max_completion_tokens ? max_completion_tokens : max_tokens;
+  }
+  /// Whether `s` is empty or lies inside the body or the arena (the fuzz target's oracle).
+  bool holds(std::string_view s) const;
+  RequestArena& arena() { return *arena_; }
+  const RequestArena& arena() const { return *arena_; }
+};
+
+/// Parses a chat-completions body. Errors, in the order the gateway checks them: malformed JSON,
+/// a top level that is not an object, or nesting deeper than 128 ("We could not parse the JSON
+/// body..."); a missing, non-string or empty model; a missing `messages` or one that is not an
+/// array; a `stream` that is neither boolean nor null; then the first known member (by position)
+/// of the wrong type ("Invalid type for 'messages[1].content': expected ..."). Never throws but
+/// std::bad_alloc.
+Result<ChatRequest> parse_chat_request(std::string_view body);
+
+}  // namespace sb::adapters

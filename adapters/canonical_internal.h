@@ -1,0 +1,229 @@
+#pragma once
+// Internals of parse_chat_request() (adapters/canonical.h), shared by canonical_parse.cc (the
+// cursor that locates every token in the body) and canonical_fields.cc (what each value sets).
+// Not for other users.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include <boost/json/error.hpp>
+#include <boost/json/string_view.hpp>
+
+#include "adapters/canonical.h"
+
+namespace sb::adapters::canonical_detail {
+
+using boost::json::error_code;
+using boost::json::string_view;
+
+/// The container a frame is in.
+enum class Ctx : std::uint8_t {
+  root,
+  stream_options,
+  response_format,
+  messages,
+  message,
+  content,
+  part,
+  image_url,
+  input_audio,
+  file,
+  tool_calls,
+  call,
+  call_function,
+  tools,
+  tool,
+  tool_function,
+  tool_choice,
+  choice_function,
+  stop,
+  skip
+};
+
+/// What the next value is for. The top-level ones come first: they index the error slots.
+enum class F : std::uint8_t {
+  model,
+  messages,
+  stream,
+  stream_options,
+  max_completion_tokens,
+  max_tokens,
+  temperature,
+  top_p,
+  n,
+  seed,
+  presence_penalty,
+  frequency_penalty,
+  stop,
+  response_format,
+  reasoning_effort,
+  user,
+  tools,
+  tool_choice,
+  parallel_tool_calls,
+  top_unknown,
+  include_usage,
+  rf_type,
+  rf_schema,
+  stop_item,
+  message,
+  role,
+  name,
+  content,
+  tool_calls,
+  tool_call_id,
+  msg_unknown,
+  part,
+  part_type,
+  part_text,
+  part_refusal,
+  part_image,
+  part_audio,
+  part_file,
+  image_url,
+  image_detail,
+  audio_data,
+  audio_format,
+  file_id,
+  file_name,
+  file_data,
+  call,
+  call_id,
+  call_type,
+  call_function,
+  call_name,
+  call_arguments,
+  tool,
+  tool_type,
+  tool_function,
+  tool_name,
+  tool_description,
+  tool_parameters,
+  tool_strict,
+  choice_type,
+  choice_function,
+  choice_name,
+  ignore
+};
+constexpr std::size_t kTopFields = static_cast<std::size_t>(F::top_unknown);
+
+/// The field `key` names in an object of context `c` (F::ignore, or F::top_unknown and
+/// F::msg_unknown, when none).
+F lookup(Ctx c, std::string_view key);
+ChatMessage::Role role_of(std::string_view role);
+ChatContentPart::Kind part_kind(std::string_view type);
+
+struct Scalar {
+  enum class Type { string, integer, number, boolean, null } type = Type::null;
+  std::string_view s;
+  std::int64_t i = 0;
+  double d = 0;
+  bool b = false;
+  bool fits = true;  ///< an integer within int64
+};
+
+struct Frame {
+  Ctx ctx = Ctx::skip;
+  F field = F::ignore;  ///< what the next value is for (per key in objects, per array)
+  bool object = false;
+  std::size_t begin = 0;
+  std::size_t count = 0;  ///< arrays: the index of the current element
+  std::string_view key;   ///< objects: the current key
+};
+
+class Handler {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  Handler(std::string_view body, ChatRequest& out) : body_(body), out_(out) {}
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code& ec) { return open(true, ec); }
+  bool on_object_end(std::size_t, error_code& ec) { return close(ec); }
+  bool on_array_begin(error_code& ec) { return open(false, ec); }
+  bool on_array_end(std::size_t, error_code& ec) { return close(ec); }
+  bool on_key_part(string_view s, std::size_t, error_code&) { return part(s); }
+  bool on_string_part(string_view s, std::size_t, error_code&) { return part(s); }
+  bool on_number_part(string_view s, error_code&) {
+    number_len_ += s.size();
+    return true;
+  }
+  bool on_comment_part(string_view, error_code&) { return true; }
+  bool on_comment(string_view, error_code&) { return true; }
+  bool on_key(string_view s, std::size_t, error_code& ec);
+  bool on_string(string_view s, std::size_t, error_code& ec);
+  bool on_int64(std::int64_t v, string_view s, error_code& ec) {
+    return number({.type = Scalar::Type::integer, .i = v, .d = double(v)}, s, ec);
+  }
+  bool on_uint64(std::uint64_t v, string_view s, error_code& ec) {
+    return number({.type = Scalar::Type::integer, .d = double(v), .fits = false}, s, ec);
+  }
+  bool on_double(double v, string_view s, error_code& ec) {
+    return number({.type = Scalar::Type::number, .d = v}, s, ec);
+  }
+  bool on_bool(bool b, error_code& ec) {
+    return literal(b ? 4 : 5, {.type = Scalar::Type::boolean, .b = b}, ec);
+  }
+  bool on_null(error_code& ec) { return literal(4, {}, ec); }
+
+  /// The request, or the first error in the gateway's order (canonical_fields.cc).
+  Result<ChatRequest> finish(ChatRequest&& out);
+
+ private:
+  bool part(string_view s) {
+    escaped_ = true;
+    out_.arena().append(s);
+    return true;
+  }
+  std::size_t token(error_code& ec);
+  std::string_view take_string(string_view s, std::size_t& start, error_code& ec);
+  bool number(Scalar v, string_view s, error_code& ec);
+  bool literal(std::size_t length, Scalar v, error_code& ec);
+  bool scalar(const Scalar& v, std::size_t begin, std::size_t end, error_code& ec);
+  bool open(bool object, error_code& ec);
+  bool close(error_code& ec);
+  // The fields (canonical_fields.cc): what each value sets.
+  Ctx expect(bool object, bool want_object, Ctx ctx, std::string_view expected, std::size_t at);
+  Ctx container(F f, bool object, std::size_t at);
+  Ctx element(F f, bool object, std::size_t at);
+  void closed(const Frame& f, std::size_t end);
+  void done(std::size_t begin, std::size_t end);
+  void assign_top(F f, const Scalar& v, std::size_t at);
+  void assign_sampling(F f, const Scalar& v, std::size_t at);
+  void assign_message(F f, const Scalar& v, std::size_t at);
+  void assign_part(F f, const Scalar& v, std::size_t at);
+  void assign_tool(F f, const Scalar& v, std::size_t at);
+  void type_error(std::size_t at, std::string_view expected);
+  bool fail(error_code& ec) {
+    ec = boost::json::error::syntax;
+    return false;
+  }
+  Frame& top() { return frames_[depth_ - 1]; }
+  ChatMessage& msg() { return out_.messages.back(); }
+  ChatContentPart& cpart() { return msg().parts.back(); }
+
+  void str(const Scalar& v, std::size_t at, std::string_view& to);
+  template <class T>
+  void opt(const Scalar& v, std::size_t at, std::optional<T>& to);
+
+  std::string_view body_;
+  ChatRequest& out_;
+  std::size_t pos_ = 0;
+  std::size_t number_len_ = 0;
+  bool escaped_ = false;
+  std::size_t depth_ = 0;
+  std::array<Frame, 130> frames_{};  // basic_parser stops at 128 levels
+  bool messages_seen_ = false;
+  bool messages_not_array_ = false;
+  bool stream_bad_ = false;
+  std::array<std::optional<ParseError>, kTopFields> errors_;
+};
+
+}  // namespace sb::adapters::canonical_detail

@@ -1,0 +1,320 @@
+// The SAX handler behind parse_chat_request(): Boost.JSON's basic_parser fed the whole body in one
+// write_some() call, and a cursor that follows the parser through the body.
+//
+// Offsets: basic_parser's callbacks carry no positions, but between two tokens of valid JSON there
+// is only whitespace, ',' and ':'. So every callback skips those from the cursor and finds its own
+// token there: '{' '[' '}' ']' for containers, the literal for true/false/null, the number's text
+// (its length is in the callback), and a string's opening quote. A string without escapes arrives
+// as one on_string()/on_key() whose view points into the body right after that quote (checked; in
+// Boost 1.81 parse_unescaped() hands out the input buffer itself); a string with escapes arrives
+// in parts built in a stack buffer, copied into the arena, and its raw end is found by skipping
+// the escaped text. Each token is thus located exactly, in the same pass, at the cost of skipping
+// the inter-token bytes once more (usually none or one).
+
+#include <span>
+#include <string_view>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse_options.hpp>
+
+#include "adapters/canonical.h"
+#include "adapters/canonical_internal.h"
+
+namespace sb::adapters {
+namespace canonical_detail {
+namespace {
+
+struct Key {
+  std::string_view name;
+  F field;
+};
+constexpr Key kRoot[] = {{"model", F::model},
+                         {"messages", F::messages},
+                         {"stream", F::stream},
+                         {"stream_options", F::stream_options},
+                         {"max_completion_tokens", F::max_completion_tokens},
+                         {"max_tokens", F::max_tokens},
+                         {"temperature", F::temperature},
+                         {"top_p", F::top_p},
+                         {"n", F::n},
+                         {"seed", F::seed},
+                         {"presence_penalty", F::presence_penalty},
+                         {"frequency_penalty", F::frequency_penalty},
+                         {"stop", F::stop},
+                         {"response_format", F::response_format},
+                         {"reasoning_effort", F::reasoning_effort},
+                         {"user", F::user},
+                         {"tools", F::tools},
+                         {"tool_choice", F::tool_choice},
+                         {"parallel_tool_calls", F::parallel_tool_calls}};
+constexpr Key kStreamOptions[] = {{"include_usage", F::include_usage}};
+constexpr Key kResponseFormat[] = {{"type", F::rf_type}, {"json_schema", F::rf_schema}};
+constexpr Key kMessage[] = {{"role", F::role},
+                            {"name", F::name},
+                            {"content", F::content},
+                            {"tool_calls", F::tool_calls},
+                            {"tool_call_id", F::tool_call_id}};
+constexpr Key kPart[] = {{"type", F::part_type},         {"text", F::part_text},
+                         {"refusal", F::part_refusal},   {"image_url", F::part_image},
+                         {"input_audio", F::part_audio}, {"file", F::part_file}};
+constexpr Key kImage[] = {{"url", F::image_url}, {"detail", F::image_detail}};
+constexpr Key kAudio[] = {{"data", F::audio_data}, {"format", F::audio_format}};
+constexpr Key kFile[] = {
+    {"file_id", F::file_id}, {"filename", F::file_name}, {"file_data", F::file_data}};
+constexpr Key kCall[] = {
+    {"id", F::call_id}, {"type", F::call_type}, {"function", F::call_function}};
+constexpr Key kCallFunction[] = {{"name", F::call_name}, {"arguments", F::call_arguments}};
+constexpr Key kTool[] = {{"type", F::tool_type}, {"function", F::tool_function}};
+constexpr Key kToolFunction[] = {{"name", F::tool_name},
+                                 {"description", F::tool_description},
+                                 {"parameters", F::tool_parameters},
+                                 {"strict", F::tool_strict}};
+constexpr Key kChoice[] = {{"type", F::choice_type}, {"function", F::choice_function}};
+constexpr Key kChoiceFunction[] = {{"name", F::choice_name}};
+
+}  // namespace
+
+F lookup(Ctx c, std::string_view key) {
+  std::span<const Key> table;
+  F otherwise = F::ignore;
+  switch (c) {
+    case Ctx::root:
+      table = kRoot, otherwise = F::top_unknown;
+      break;
+    case Ctx::stream_options:
+      table = kStreamOptions;
+      break;
+    case Ctx::response_format:
+      table = kResponseFormat;
+      break;
+    case Ctx::message:
+      table = kMessage, otherwise = F::msg_unknown;
+      break;
+    case Ctx::part:
+      table = kPart;
+      break;
+    case Ctx::image_url:
+      table = kImage;
+      break;
+    case Ctx::input_audio:
+      table = kAudio;
+      break;
+    case Ctx::file:
+      table = kFile;
+      break;
+    case Ctx::call:
+      table = kCall;
+      break;
+    case Ctx::call_function:
+      table = kCallFunction;
+      break;
+    case Ctx::tool:
+      table = kTool;
+      break;
+    case Ctx::tool_function:
+      table = kToolFunction;
+      break;
+    case Ctx::tool_choice:
+      table = kChoice;
+      break;
+    case Ctx::choice_function:
+      table = kChoiceFunction;
+      break;
+    default:
+      break;
+  }
+  for (const Key& k : table) {
+    if (k.name == key) {
+      return k.field;
+    }
+  }
+  return otherwise;
+}
+
+ChatMessage::Role role_of(std::string_view r) {
+  using R = ChatMessage::Role;
+  return r == "user"        ? R::user
+         : r == "assistant" ? R::assistant
+         : r == "system"    ? R::system
+         : r == "developer" ? R::developer
+         : r == "tool"      ? R::tool
+         : r == "function"  ? R::function
+                            : R::other;
+}
+
+ChatContentPart::Kind part_kind(std::string_view t) {
+  using K = ChatContentPart::Kind;
+  return t == "text"          ? K::text
+         : t == "image_url"   ? K::image_url
+         : t == "input_audio" ? K::input_audio
+         : t == "file"        ? K::file
+         : t == "refusal"     ? K::refusal
+                              : K::unknown;
+}
+
+std::size_t Handler::token(error_code& ec) {
+  while (pos_ < body_.size()) {
+    const char c = body_[pos_];
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t' && c != ',' && c != ':') {
+      return pos_;
+    }
+    ++pos_;
+  }
+  fail(ec);  // cannot happen: the parser reported a token
+  return std::string_view::npos;
+}
+
+std::string_view Handler::take_string(string_view s, std::size_t& start, error_code& ec) {
+  start = token(ec);
+  if (start == std::string_view::npos || body_[start] != '"') {
+    fail(ec);
+    return {};
+  }
+  if (!escaped_ && s.data() == body_.data() + start + 1) {
+    pos_ = start + 2 + s.size();
+    return {s.data(), s.size()};
+  }
+  out_.arena().append(s);
+  escaped_ = false;
+  std::size_t i = start + 1;  // the raw end: the first quote not escaped
+  while (i < body_.size() && body_[i] != '"') {
+    i += body_[i] == '\\' ? 2 : 1;
+  }
+  pos_ = i + 1;
+  return out_.arena().finish_string();
+}
+
+bool Handler::on_key(string_view s, std::size_t, error_code& ec) {
+  std::size_t start = 0;
+  const std::string_view key = take_string(s, start, ec);
+  if (ec) {
+    return false;
+  }
+  Frame& f = top();
+  f.key = key;
+  f.field = lookup(f.ctx, key);
+  if (f.ctx == Ctx::root) {
+    out_.members.push_back(RawMember{key, start});
+    if (f.field < F::top_unknown) {
+      errors_[static_cast<std::size_t>(f.field)].reset();  // the last occurrence decides
+    }
+    messages_not_array_ = f.field == F::messages ? false : messages_not_array_;
+    stream_bad_ = f.field == F::stream ? false : stream_bad_;
+  } else if (f.field == F::msg_unknown) {
+    msg().unknown.push_back(RawMember{key, start});
+  }
+  return true;
+}
+
+bool Handler::on_string(string_view s, std::size_t, error_code& ec) {
+  std::size_t start = 0;
+  Scalar v{.type = Scalar::Type::string};
+  v.s = take_string(s, start, ec);
+  return !ec && scalar(v, start, pos_, ec);
+}
+
+bool Handler::number(Scalar v, string_view s, error_code& ec) {
+  const std::size_t start = token(ec);
+  if (ec) {
+    return false;
+  }
+  pos_ = start + number_len_ + s.size();
+  number_len_ = 0;
+  return scalar(v, start, pos_, ec);
+}
+
+bool Handler::literal(std::size_t length, Scalar v, error_code& ec) {
+  const std::size_t start = token(ec);
+  if (ec) {
+    return false;
+  }
+  pos_ = start + length;
+  return scalar(v, start, pos_, ec);
+}
+
+bool Handler::scalar(const Scalar& v, std::size_t begin, std::size_t end, error_code& ec) {
+  if (depth_ == 0) {
+    return fail(ec);  // the top level is not an object
+  }
+  const F f = top().field;
+  if (f < F::top_unknown) {
+    assign_top(f, v, begin);
+  } else if (f != F::top_unknown && f != F::ignore) {
+    assign_part(f, v, begin);
+  }
+  done(begin, end);
+  return true;
+}
+
+bool Handler::open(bool object, error_code& ec) {
+  const std::size_t start = token(ec);
+  if (ec || body_[start] != (object ? '{' : '[') || depth_ == frames_.size()) {
+    return fail(ec);
+  }
+  pos_ = start + 1;
+  Ctx ctx = Ctx::root;
+  if (depth_ > 0) {
+    ctx = container(top().field, object, start);
+  } else if (!object) {
+    return fail(ec);  // the top level is not an object
+  }
+  F elements = F::ignore;
+  switch (ctx) {
+    case Ctx::messages:
+      elements = F::message;
+      break;
+    case Ctx::content:
+      elements = F::part;
+      break;
+    case Ctx::tool_calls:
+      elements = F::call;
+      break;
+    case Ctx::tools:
+      elements = F::tool;
+      break;
+    case Ctx::stop:
+      elements = F::stop_item;
+      break;
+    default:
+      break;
+  }
+  frames_[depth_++] = Frame{ctx, elements, object, start};
+  return true;
+}
+
+bool Handler::close(error_code& ec) {
+  const std::size_t start = token(ec);
+  if (ec || depth_ == 0) {
+    return fail(ec);
+  }
+  pos_ = start + 1;
+  const Frame f = frames_[--depth_];
+  closed(f, pos_);
+  if (depth_ > 0) {
+    done(f.begin, pos_);
+  }
+  return true;
+}
+
+// The context a container value opens, given what it is for; a type error or Ctx::skip when the
+
+}  // namespace canonical_detail
+
+Result<ChatRequest> parse_chat_request(std::string_view body) {
+  ChatRequest out;
+  out.body = body;
+  boost::json::parse_options opts;
+  opts.max_depth = 128;  // the gateway's
+  boost::json::basic_parser<canonical_detail::Handler> parser(opts, body, out);
+  boost::json::error_code ec;
+  const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  const bool rest_blank = body.find_first_not_of(" \t\r\n", used) == std::string_view::npos;
+  if (ec || !rest_blank) {
+    return ParseError{used,
+                      "We could not parse the JSON body of your request. The body must be a JSON "
+                      "object (see https://platform.openai.com/docs/api-reference/chat/create)."};
+  }
+  return parser.handler().finish(std::move(out));
+}
+
+}  // namespace sb::adapters

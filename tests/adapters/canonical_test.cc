@@ -1,0 +1,444 @@
+#include "adapters/canonical.h"
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include "adapters/json_edit.h"
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+using Kind = ChatContentPart::Kind;
+using Role = ChatMessage::Role;
+
+constexpr std::string_view kUnparsable =
+    "We could not parse the JSON body of your request. The body must be a JSON object (see "
+    "https://platform.openai.com/docs/api-reference/chat/create).";
+
+class ChatRequestTest : public ::testing::Test {
+ protected:
+  // Parses `body` (kept alive by the fixture) and fails the test on an error.
+  const ChatRequest& parse(std::string body) {
+    body_ = std::move(body);
+    result_.emplace(parse_chat_request(body_));
+    EXPECT_TRUE(result_->ok()) << (result_->ok() ? "" : result_->error().message);
+    return result_->value();
+  }
+  // The error message for `body`; empty when it parses.
+  std::string error_of(std::string body) {
+    body_ = std::move(body);
+    result_.emplace(parse_chat_request(body_));
+    return result_->ok() ? std::string() : result_->error().message;
+  }
+  bool in_body(std::string_view s) const {
+    return s.data() >= body_.data() && s.data() + s.size() <= body_.data() + body_.size();
+  }
+  std::string_view range(std::size_t b, std::size_t e) const { return {body_.data() + b, e - b}; }
+
+  std::string body_;
+  std::optional<Result<ChatRequest>> result_;
+};
+
+constexpr std::string_view kMessages = R"("messages":[{"role":"user","content":"hi"}])";
+
+std::string with(std::string_view members) {
+  return R"({"model":"m",)" + std::string(kMessages) + (members.empty() ? "" : ",") +
+         std::string(members) + "}";
+}
+
+TEST_F(ChatRequestTest, ReadsEveryScalarMember) {
+  const ChatRequest& r = parse(with(
+      R"("stream":true,"stream_options":{"include_usage":true,"x":1},"max_completion_tokens":300,)"
+      R"("max_tokens":100,"temperature":0.7,"top_p":1,"n":2,"seed":-5,"presence_penalty":-0.5,)"
+      R"("frequency_penalty":0.25,"reasoning_effort":"low","user":"u-1","parallel_tool_calls":false)"));
+  EXPECT_EQ(r.model, "m");
+  EXPECT_EQ(r.stream, true);
+  EXPECT_EQ(r.include_usage, true);
+  EXPECT_EQ(r.max_completion_tokens, 300);
+  EXPECT_EQ(r.max_tokens, 100);
+  EXPECT_EQ(r.output_cap(), 300);
+  EXPECT_EQ(r.temperature, 0.7);
+  EXPECT_EQ(r.top_p, 1.0);
+  EXPECT_EQ(r.n, 2);
+  EXPECT_EQ(r.seed, -5);
+  EXPECT_EQ(r.presence_penalty, -0.5);
+  EXPECT_EQ(r.frequency_penalty, 0.25);
+  EXPECT_EQ(r.reasoning_effort, "low");
+  EXPECT_EQ(r.user, "u-1");
+  EXPECT_EQ(r.parallel_tool_calls, false);
+  EXPECT_TRUE(r.unknown.empty());
+}
+
+TEST_F(ChatRequestTest, AbsentAndNullMembersStayUnset) {
+  const ChatRequest& r = parse(with(R"("stream":null,"temperature":null,"max_tokens":7)"));
+  EXPECT_FALSE(r.stream);
+  EXPECT_FALSE(r.temperature);
+  EXPECT_FALSE(r.include_usage);
+  EXPECT_FALSE(r.max_completion_tokens);
+  EXPECT_EQ(r.output_cap(), 7);  // the deprecated member when the new one is absent
+  EXPECT_FALSE(r.tool_choice);
+  EXPECT_FALSE(r.response_format);
+}
+
+TEST_F(ChatRequestTest, StopIsAListOfStrings) {
+  EXPECT_EQ(parse(with(R"("stop":"END")")).stop.size(), 1u);
+  const ChatRequest& r = parse(with(R"("stop":["a","b\n"])"));
+  ASSERT_EQ(r.stop.size(), 2u);
+  EXPECT_EQ(r.stop[0], "a");
+  EXPECT_EQ(r.stop[1], "b\n");
+}
+
+TEST_F(ChatRequestTest, ResponseFormatKeepsTheSchemaBytes) {
+  const std::string schema = R"({"name":"x","schema":{"type":"object","properties":{}}})";
+  const ChatRequest& r =
+      parse(with(R"("response_format":{"type":"json_schema","json_schema":)" + schema + "}"));
+  ASSERT_TRUE(r.response_format);
+  EXPECT_EQ(r.response_format->type, "json_schema");
+  EXPECT_EQ(r.response_format->json_schema, schema);
+  EXPECT_TRUE(in_body(r.response_format->json_schema));
+}
+
+TEST_F(ChatRequestTest, ToolsKeepTheirParameterBytes) {
+  const std::string params = R"({"type":"object","properties":{"city":{"type":"string"}}})";
+  const ChatRequest& r =
+      parse(with(R"("tools":[{"type":"function","function":{"name":"weather","description":)"
+                 R"("Gets it","parameters":)" +
+                 params + R"(,"strict":true}}])"));
+  ASSERT_EQ(r.tools.size(), 1u);
+  EXPECT_EQ(r.tools[0].type, "function");
+  EXPECT_EQ(r.tools[0].name, "weather");
+  EXPECT_EQ(r.tools[0].description, "Gets it");
+  EXPECT_EQ(r.tools[0].parameters, params);
+  EXPECT_EQ(r.tools[0].strict, true);
+  EXPECT_EQ(range(r.tools[0].begin, r.tools[0].end).front(), '{');
+  EXPECT_TRUE(json::parse(range(r.tools[0].begin, r.tools[0].end)).is_object());
+}
+
+TEST_F(ChatRequestTest, ToolChoiceInEveryForm) {
+  using K = ChatToolChoice::Kind;
+  EXPECT_EQ(parse(with(R"("tool_choice":"none")")).tool_choice->kind, K::none);
+  EXPECT_EQ(parse(with(R"("tool_choice":"auto")")).tool_choice->kind, K::automatic);
+  EXPECT_EQ(parse(with(R"("tool_choice":"required")")).tool_choice->kind, K::required);
+  EXPECT_EQ(parse(with(R"("tool_choice":"sometimes")")).tool_choice->kind, K::other);
+  const std::string named = R"({"type":"function","function":{"name":"f"}})";
+  const ChatRequest& r = parse(with(R"("tool_choice":)" + named));
+  EXPECT_EQ(r.tool_choice->kind, K::function);
+  EXPECT_EQ(r.tool_choice->name, "f");
+  EXPECT_EQ(r.tool_choice->raw, named);
+  EXPECT_EQ(parse(with(R"("tool_choice":{"type":"allowed_tools"})")).tool_choice->kind, K::other);
+}
+
+TEST_F(ChatRequestTest, RolesAreMappedAndOthersKeptAsSent) {
+  const ChatRequest& r =
+      parse(R"({"model":"m","messages":[{"role":"system"},{"role":"developer"},{"role":"user"},)"
+            R"({"role":"assistant"},{"role":"tool"},{"role":"function"},{"role":"critic"}]})");
+  ASSERT_EQ(r.messages.size(), 7u);
+  const Role want[] = {Role::system, Role::developer, Role::user, Role::assistant,
+                       Role::tool,   Role::function,  Role::other};
+  for (std::size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(r.messages[i].role, want[i]) << i;
+  }
+  EXPECT_EQ(r.messages[6].role_text, "critic");
+  EXPECT_EQ(r.messages[0].content_kind, ChatMessage::Content::absent);
+}
+
+TEST_F(ChatRequestTest, ContentAsTextOrParts) {
+  const ChatRequest& r =
+      parse(R"({"model":"m","messages":[{"role":"user","name":"ann","content":"plain"},)"
+            R"({"role":"user","content":[{"type":"text","text":"a"},{"text":"b","type":"text"}]},)"
+            R"({"role":"assistant","content":[{"type":"refusal","refusal":"no"}]}]})");
+  EXPECT_EQ(r.messages[0].content_kind, ChatMessage::Content::text);
+  EXPECT_EQ(r.messages[0].text, "plain");
+  EXPECT_EQ(r.messages[0].name, "ann");
+  ASSERT_EQ(r.messages[1].parts.size(), 2u);
+  EXPECT_EQ(r.messages[1].content_kind, ChatMessage::Content::parts);
+  EXPECT_EQ(r.messages[1].parts[1].kind, Kind::text);  // type after text
+  EXPECT_EQ(r.messages[1].parts[1].text, "b");
+  EXPECT_EQ(r.messages[2].parts[0].kind, Kind::refusal);
+  EXPECT_EQ(r.messages[2].parts[0].text, "no");
+}
+
+TEST_F(ChatRequestTest, ImageByUrlWithDetail) {
+  const ChatRequest& r =
+      parse(R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":)"
+            R"({"url":"https://x.test/a.png","detail":"high"}}]}]})");
+  const ChatContentPart& p = r.messages[0].parts[0];
+  EXPECT_EQ(p.kind, Kind::image_url);
+  EXPECT_EQ(p.url, "https://x.test/a.png");
+  EXPECT_EQ(p.detail, "high");
+  EXPECT_FALSE(p.inline_data);
+}
+
+TEST_F(ChatRequestTest, DataUrlIsSplitNotDecoded) {
+  const ChatRequest& r =
+      parse(R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":)"
+            R"({"url":"data:image/png;base64,iVBORw0KGgo="}}]}]})");
+  const ChatContentPart& p = r.messages[0].parts[0];
+  EXPECT_TRUE(p.inline_data);
+  EXPECT_TRUE(p.base64);
+  EXPECT_EQ(p.media_type, "image/png");
+  EXPECT_EQ(p.data, "iVBORw0KGgo=");
+  EXPECT_TRUE(in_body(p.data));
+}
+
+TEST_F(ChatRequestTest, AudioAndFilePartsAreOpaque) {
+  const ChatRequest& r = parse(
+      R"({"model":"m","messages":[{"role":"user","content":[)"
+      R"({"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}},)"
+      R"({"type":"file","file":{"file_id":"file-1","filename":"a.pdf","file_data":"JVBE"}}]}]})");
+  const auto& parts = r.messages[0].parts;
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].kind, Kind::input_audio);
+  EXPECT_EQ(parts[0].data, "UklGRg==");
+  EXPECT_EQ(parts[0].format, "wav");
+  EXPECT_EQ(parts[1].kind, Kind::file);
+  EXPECT_EQ(parts[1].file_id, "file-1");
+  EXPECT_EQ(parts[1].filename, "a.pdf");
+  EXPECT_EQ(parts[1].file_data, "JVBE");
+}
+
+TEST_F(ChatRequestTest, UnknownPartIsKeptWithItsBytes) {
+  const std::string part = R"({"type":"video","video":{"frames":[1,2]}})";
+  const ChatRequest& r =
+      parse(R"({"model":"m","messages":[{"role":"user","content":[)" + part + "]}]}");
+  const ChatContentPart& p = r.messages[0].parts[0];
+  EXPECT_EQ(p.kind, Kind::unknown);
+  EXPECT_EQ(p.type, "video");
+  EXPECT_EQ(range(p.begin, p.end), part);
+}
+
+TEST_F(ChatRequestTest, AssistantToolCallsWithNullContent) {
+  const ChatRequest& r = parse(
+      R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"call_1",)"
+      R"("type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"call_1","content":"sunny"}]})");
+  const ChatMessage& a = r.messages[0];
+  EXPECT_EQ(a.content_kind, ChatMessage::Content::null);
+  ASSERT_EQ(a.tool_calls.size(), 1u);
+  EXPECT_EQ(a.tool_calls[0].id, "call_1");
+  EXPECT_EQ(a.tool_calls[0].type, "function");
+  EXPECT_EQ(a.tool_calls[0].name, "weather");
+  EXPECT_EQ(a.tool_calls[0].arguments, R"({"city":"Paris"})");
+  EXPECT_EQ(r.messages[1].role, Role::tool);
+  EXPECT_EQ(r.messages[1].tool_call_id, "call_1");
+  EXPECT_EQ(r.messages[1].text, "sunny");
+}
+
+TEST_F(ChatRequestTest, EscapedStringsAreUnescapedIntoTheArena) {
+  const ChatRequest& r = parse(
+      R"({"model":"caf\u00e9","messages":[{"role":"user","content":"say \"\ud83d\ude00\" \\ ok"}]})");
+  EXPECT_EQ(r.model, "caf\xc3\xa9");
+  EXPECT_EQ(r.messages[0].text, "say \"\xf0\x9f\x98\x80\" \\ ok");
+  EXPECT_FALSE(in_body(r.model));
+  EXPECT_TRUE(r.arena().contains(r.model.data(), r.model.size()));
+  EXPECT_TRUE(r.arena().contains(r.messages[0].text.data(), r.messages[0].text.size()));
+  EXPECT_TRUE(r.holds(r.messages[0].text));
+}
+
+TEST_F(ChatRequestTest, PlainStringsPointIntoTheBody) {
+  const ChatRequest& r = parse(with(R"("user":"u")"));
+  for (std::string_view s : {r.model, r.messages[0].role_text, r.messages[0].text, r.user}) {
+    EXPECT_TRUE(in_body(s)) << s;
+    EXPECT_EQ(body_.substr(static_cast<std::size_t>(s.data() - body_.data()), s.size()), s);
+    EXPECT_EQ(s.data()[-1], '"');
+    EXPECT_EQ(s.data()[s.size()], '"');
+  }
+}
+
+TEST_F(ChatRequestTest, UnknownMembersKeepTheirExactBytes) {
+  const ChatRequest& r =
+      parse(with(R"("metadata" : { "a" : [1, 2] } ,"logit_bias":{"50256":-100},"store":true,)"
+                 R"("x\u0041":-1.5e+3)"));
+  ASSERT_EQ(r.unknown.size(), 4u);
+  EXPECT_EQ(r.unknown[0].key, "metadata");
+  EXPECT_EQ(range(r.unknown[0].value_begin, r.unknown[0].value_end), R"({ "a" : [1, 2] })");
+  EXPECT_EQ(range(r.unknown[1].value_begin, r.unknown[1].value_end), R"({"50256":-100})");
+  EXPECT_EQ(range(r.unknown[2].value_begin, r.unknown[2].value_end), "true");
+  EXPECT_EQ(r.unknown[3].key, "xA");
+  EXPECT_EQ(range(r.unknown[3].value_begin, r.unknown[3].value_end), "-1.5e+3");
+  EXPECT_EQ(body_[r.unknown[3].key_begin], '"');
+}
+
+TEST_F(ChatRequestTest, MessageUnknownMembersAreKept) {
+  const ChatRequest& r =
+      parse(R"({"model":"m","messages":[{"role":"assistant","audio":{"id":"a1"},"content":"x"}]})");
+  ASSERT_EQ(r.messages[0].unknown.size(), 1u);
+  EXPECT_EQ(r.messages[0].unknown[0].key, "audio");
+  const RawMember& m = r.messages[0].unknown[0];
+  EXPECT_EQ(range(m.value_begin, m.value_end), R"({"id":"a1"})");
+  EXPECT_EQ(range(r.messages[0].begin, r.messages[0].end).back(), '}');
+}
+
+TEST_F(ChatRequestTest, RangesMatchTheStructuralScanner) {
+  const ChatRequest& r = parse(
+      " \n{ \"model\" :\t\"m\" ,\r\n \"messages\" : [ {\"role\":\"user\",\"content\":[]} ] ,"
+      " \"n\" : 1 , \"stop\" : null , \"e\\\"k\" : \"v\\\\\" , \"t\": false }\n ");
+  const auto scanned = scan_object(body_);
+  ASSERT_TRUE(scanned);
+  ASSERT_EQ(r.members.size(), scanned->size());
+  for (std::size_t i = 0; i < scanned->size(); ++i) {
+    EXPECT_EQ(r.members[i].key, (*scanned)[i].key);
+    EXPECT_EQ(r.members[i].key_begin, (*scanned)[i].begin);
+    EXPECT_EQ(r.members[i].value_begin, (*scanned)[i].value_begin);
+    EXPECT_EQ(r.members[i].value_end, (*scanned)[i].value_end);
+  }
+}
+
+TEST_F(ChatRequestTest, TopLevelRangesSpliceBackToAnEquivalentBody) {
+  const ChatRequest& r = parse(with(
+      R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],)"
+      R"("temperature":0.5,"stream":false,"metadata":{"k":"v\u00e9"})"));
+  std::string spliced = "{";
+  for (const RawMember& m : r.members) {
+    spliced += spliced.size() > 1 ? "," : "";
+    spliced += range(m.key_begin, m.value_begin);  // the key with its colon, as sent
+    spliced += range(m.value_begin, m.value_end);
+  }
+  spliced += "}";
+  EXPECT_EQ(json::parse(spliced), json::parse(body_));
+}
+
+TEST_F(ChatRequestTest, MalformedBodiesAreRefused) {
+  for (std::string body : {"", "{", R"({"model":"m",})", R"({"model":"m"} x)", "[1]", "\"s\"", "42",
+                           "null", R"({"model":"m\x01"})", R"({"a":tru})"}) {
+    EXPECT_EQ(error_of(body), kUnparsable) << body;
+  }
+  EXPECT_EQ(error_of(R"({"model":"m"} )"
+                     "\n"),
+            "Missing required parameter: 'messages'.");
+}
+
+TEST_F(ChatRequestTest, ModelMustBeANonEmptyString) {
+  for (std::string body : {R"({"messages":[]})", R"({"model":"","messages":[]})",
+                           R"({"model":5,"messages":[]})", R"({"model":{"a":1},"messages":[]})"}) {
+    EXPECT_EQ(error_of(body), "you must provide a model parameter") << body;
+  }
+}
+
+TEST_F(ChatRequestTest, MessagesMustBeAnArray) {
+  EXPECT_EQ(error_of(R"({"model":"m"})"), "Missing required parameter: 'messages'.");
+  EXPECT_EQ(result_->error().code, "missing_required_parameter");
+  for (std::string body : {R"({"model":"m","messages":{}})", R"({"model":"m","messages":null})",
+                           R"({"model":"m","messages":"hi"})"}) {
+    EXPECT_EQ(error_of(body), "Invalid type for 'messages': expected an array.") << body;
+    EXPECT_EQ(result_->error().code, "invalid_type");
+  }
+}
+
+TEST_F(ChatRequestTest, StreamMustBeABoolean) {
+  for (std::string_view v : {R"("yes")", "1", "[]", "{}"}) {
+    EXPECT_EQ(error_of(with(R"("stream":)" + std::string(v))),
+              "Invalid type for 'stream': expected a boolean.")
+        << v;
+  }
+  EXPECT_EQ(error_of(with(R"("stream":null)")), "");
+}
+
+TEST_F(ChatRequestTest, ErrorsComeInTheGatewaysOrder) {
+  EXPECT_EQ(error_of(R"({"stream":"x","messages":5})"), "you must provide a model parameter");
+  EXPECT_EQ(error_of(R"({"model":"m","stream":"x","messages":5})"),
+            "Invalid type for 'messages': expected an array.");
+  EXPECT_EQ(error_of(with(R"("temperature":"hot","stream":1)")),
+            "Invalid type for 'stream': expected a boolean.");
+}
+
+TEST_F(ChatRequestTest, WrongTypesNameTheirPath) {
+  EXPECT_EQ(error_of(with(R"("temperature":"hot")")),
+            "Invalid type for 'temperature': expected a number.");
+  EXPECT_EQ(error_of(with(R"("max_tokens":1.5)")),
+            "Invalid type for 'max_tokens': expected an integer.");
+  EXPECT_EQ(error_of(R"({"model":"m","messages":[{"role":"user","content":"a"},)"
+                     R"({"role":"user","content":{"text":"b"}}]})"),
+            "Invalid type for 'messages[1].content': expected a string or an array.");
+  EXPECT_EQ(error_of(R"({"model":"m","messages":[{"role":"user","content":[{"type":"text",)"
+                     R"("text":7}]}]})"),
+            "Invalid type for 'messages[0].content[0].text': expected a string.");
+  EXPECT_EQ(error_of(with(R"("tools":[{"type":"function","function":{"name":1}}])")),
+            "Invalid type for 'tools[0].function.name': expected a string.");
+  EXPECT_EQ(error_of(with(R"("stream_options":{"include_usage":"yes"})")),
+            "Invalid type for 'stream_options.include_usage': expected a boolean.");
+  EXPECT_EQ(error_of(R"({"model":"m","messages":["hi"]})"),
+            "Invalid type for 'messages[0]': expected an object.");
+}
+
+TEST_F(ChatRequestTest, DepthIsLimitedAsTheGatewayLimitsIt) {
+  const auto nested = [](int depth) {
+    // The top-level object is level 1; each array adds one.
+    return with(R"("metadata":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']'));
+  };
+  json::parse_options opts;
+  opts.max_depth = 128;
+  json::error_code ec;
+  json::parse(nested(128), ec, {}, opts);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(error_of(nested(128)), "");
+  json::parse(nested(129), ec, {}, opts);
+  ASSERT_TRUE(ec);
+  EXPECT_EQ(error_of(nested(129)), kUnparsable);
+}
+
+TEST_F(ChatRequestTest, ALargeConversationStaysInTheBody) {
+  std::string body = R"({"model":"m","messages":[)";
+  const std::string prose = "The quarterly report shows revenue grew in every region. ";
+  for (int i = 0; i < 30; ++i) {
+    body += i > 0 ? "," : "";
+    body += R"({"role":")" + std::string(i % 2 == 0 ? "user" : "assistant") + R"(","content":")";
+    for (int k = 0; k < 12; ++k) {
+      body += prose;
+    }
+    body += R"("})";
+  }
+  body += "]}";
+  ASSERT_GT(body.size(), 20000u);
+  const ChatRequest& r = parse(body);
+  ASSERT_EQ(r.messages.size(), 30u);
+  for (const ChatMessage& m : r.messages) {
+    EXPECT_TRUE(in_body(m.text));
+    EXPECT_EQ(m.text.size(), prose.size() * 12);
+  }
+  EXPECT_LE(r.arena().heap_bytes(), 16384u);  // vectors only: no text copied
+}
+
+TEST_F(ChatRequestTest, DuplicateKeysLastOneWins) {
+  const ChatRequest& r = parse(
+      R"({"model":"a","stream":"bad","messages":5,"model":"b","stream":true,)"
+      R"("messages":[{"role":"user","content":"x","content":[{"type":"text","text":"y"}]}]})");
+  EXPECT_EQ(r.model, "b");
+  EXPECT_EQ(r.stream, true);
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0].content_kind, ChatMessage::Content::parts);
+  EXPECT_EQ(r.messages[0].text, "");
+  EXPECT_EQ(r.members.size(), 6u);  // every occurrence
+  EXPECT_EQ(error_of(R"({"model":"a","messages":[],"model":""})"),
+            "you must provide a model parameter");
+}
+
+TEST_F(ChatRequestTest, EmptyMessagesArrayParses) {
+  const ChatRequest& r = parse(R"({"model":"m","messages":[]})");
+  EXPECT_TRUE(r.messages.empty());
+  EXPECT_EQ(r.members.size(), 2u);
+}
+
+TEST_F(ChatRequestTest, MovingTheRequestKeepsItsViews) {
+  body_ = R"({"model":"\u00e9","messages":[{"role":"user","content":"x"}]})";
+  Result<ChatRequest> parsed = parse_chat_request(body_);
+  ASSERT_TRUE(parsed.ok());
+  ChatRequest moved = std::move(parsed.value());
+  EXPECT_EQ(moved.model, "\xc3\xa9");
+  EXPECT_TRUE(moved.holds(moved.model));
+  EXPECT_EQ(moved.messages[0].text, "x");
+}
+
+TEST_F(ChatRequestTest, IntegersBeyondInt64AreRefused) {
+  EXPECT_EQ(error_of(with(R"("seed":18446744073709551615)")),
+            "Invalid type for 'seed': expected an integer.");
+  EXPECT_EQ(parse(with(R"("seed":-9223372036854775808)")).seed, INT64_MIN);
+}
+
+}  // namespace
+}  // namespace sb::adapters
