@@ -184,19 +184,10 @@ bool finish_histogram(const EngineNames& n, std::vector<std::pair<double, double
 }  // namespace
 
 std::string_view to_string(EngineMetrics kind) {
-  switch (kind) {
-    case EngineMetrics::none:
-      return "none";
-    case EngineMetrics::vllm:
-      return "vllm";
-    case EngineMetrics::sglang:
-      return "sglang";
-    case EngineMetrics::tgi:
-      return "tgi";
-    case EngineMetrics::llamacpp:
-      return "llamacpp";
-  }
-  return "none";
+  // In the order of the enumerators.
+  static constexpr std::string_view kNames[] = {"none", "vllm", "sglang", "tgi", "llamacpp"};
+  const auto i = static_cast<std::size_t>(kind);
+  return i < std::size(kNames) ? kNames[i] : "none";
 }
 
 std::optional<EngineMetrics> engine_metrics_from_name(std::string_view name) {

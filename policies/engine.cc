@@ -50,33 +50,17 @@ std::string_view to_string(Outcome o) {
 }
 
 std::string_view to_string(SpillReason r) {
-  switch (r) {
-    case SpillReason::none:
-      return "none";
-    case SpillReason::queue:
-      return "queue";
-    case SpillReason::kv_cache:
-      return "kv_cache";
-    case SpillReason::in_flight:
-      return "in_flight";
-    case SpillReason::stale:
-      return "stale";
-  }
-  return "none";
+  // In the order of the enumerators.
+  static constexpr std::string_view kNames[] = {"none", "queue", "kv_cache", "in_flight", "stale"};
+  const auto i = static_cast<std::size_t>(r);
+  return i < std::size(kNames) ? kNames[i] : "none";
 }
 
 std::string_view to_string(TierSource s) {
-  switch (s) {
-    case TierSource::default_tier:
-      return "default";
-    case TierSource::header:
-      return "header";
-    case TierSource::alias:
-      return "alias";
-    case TierSource::inferred:
-      return "infer";
-  }
-  return "unknown";
+  // In the order of the enumerators.
+  static constexpr std::string_view kNames[] = {"default", "header", "alias", "infer"};
+  const auto i = static_cast<std::size_t>(s);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 namespace engine_detail {

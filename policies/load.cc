@@ -87,15 +87,10 @@ struct LoadBoard::Slot {
 };
 
 std::string_view to_string(LoadSource s) {
-  switch (s) {
-    case LoadSource::none:
-      return "none";
-    case LoadSource::engine:
-      return "engine";
-    case LoadSource::stale:
-      return "stale";
-  }
-  return "none";
+  // In the order of the enumerators.
+  static constexpr std::string_view kNames[] = {"none", "engine", "stale"};
+  const auto i = static_cast<std::size_t>(s);
+  return i < std::size(kNames) ? kNames[i] : "none";
 }
 
 LoadBoard::LoadBoard(std::size_t endpoints)

@@ -5,15 +5,10 @@
 namespace sb::gateway {
 
 std::string_view upstream_path(Endpoint e) {
-  switch (e) {
-    case Endpoint::chat:
-      return "/chat/completions";
-    case Endpoint::completions:
-      return "/completions";
-    case Endpoint::embeddings:
-      return "/embeddings";
-  }
-  return "/chat/completions";
+  // In the order of the enumerators.
+  static constexpr std::string_view kNames[] = {"/chat/completions", "/completions", "/embeddings"};
+  const auto i = static_cast<std::size_t>(e);
+  return i < std::size(kNames) ? kNames[i] : "/chat/completions";
 }
 
 namespace {

@@ -53,17 +53,10 @@ void bump(std::atomic<std::uint64_t>& c) {
 }  // namespace
 
 std::string_view to_string(StoreStatus s) {
-  switch (s) {
-    case StoreStatus::ok:
-      return "ok";
-    case StoreStatus::not_found:
-      return "not_found";
-    case StoreStatus::unavailable:
-      return "unavailable";
-    case StoreStatus::refused:
-      return "refused";
-  }
-  return "unknown";
+  // In the order of the enumerators.
+  static constexpr std::string_view kNames[] = {"ok", "not_found", "unavailable", "refused"};
+  const auto i = static_cast<std::size_t>(s);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 bool valid_response_id(std::string_view id) {
