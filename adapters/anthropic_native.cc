@@ -49,20 +49,6 @@ struct Splice {
   std::string text;
 };
 
-/// The last occurrence of `key` (the one a JSON parser keeps), or nullptr.
-const JsonMember* last_of(const std::vector<JsonMember>& members, std::string_view key) {
-  for (auto it = members.rbegin(); it != members.rend(); ++it) {
-    if (it->key == key) {
-      return &*it;
-    }
-  }
-  return nullptr;
-}
-
-std::string_view raw_value(std::string_view text, const JsonMember& m) {
-  return text.substr(m.value_begin, m.value_end - m.value_begin);
-}
-
 /// `text` with the splices applied (they do not overlap), in one copy.
 std::string apply(std::string_view text, std::vector<Splice>& splices) {
   std::sort(splices.begin(), splices.end(),
@@ -347,30 +333,6 @@ std::string anthropic_error_event(std::string_view type, std::string_view messag
 
 // ---- stream relay ------------------------------------------------------------------------
 
-bool AnthropicNativeStream::feed(std::string_view bytes, std::string& out) {
-  // Whole events only, and nothing after the terminal event (see SseEventRelay).
-  const bool within_limit = relay_.feed(bytes, out, [this](const SseEvent& ev) {
-    on_event(ev);
-    return !failed_ && !done_;
-  });
-  if (!within_limit) {
-    fail(502, "upstream sent a stream event larger than 16 MiB");
-    return false;
-  }
-  return !failed_;
-}
-
-bool AnthropicNativeStream::finish(std::string& /*out*/) {
-  if (done_) {
-    return true;
-  }
-  if (!failed_) {
-    fail(502, "upstream stream ended before message_stop");
-  }
-  relay_.stop();
-  return false;
-}
-
 void AnthropicNativeStream::on_event(const SseEvent& ev) {
   boost::system::error_code ec;
   const json::value v = json::parse(ev.data, ec);
@@ -409,11 +371,6 @@ void AnthropicNativeStream::read_usage(const json::value* usage) {
   cache_read_ = count_member(u, "cache_read_input_tokens").value_or(cache_read_);
   cache_creation_ = count_member(u, "cache_creation_input_tokens").value_or(cache_creation_);
   usage_ = split_prompt_usage(input_, output_, cache_read_, cache_creation_);
-}
-
-void AnthropicNativeStream::fail(unsigned status, std::string message) {
-  failed_ = true;
-  error_ = TranslateError{status, std::move(message)};
 }
 
 }  // namespace sb::adapters

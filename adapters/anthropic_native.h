@@ -42,9 +42,7 @@
 #include <string>
 #include <string_view>
 
-#include "adapters/sse.h"
-#include "adapters/translator.h"
-#include "adapters/usage.h"
+#include "adapters/native_stream.h"
 
 namespace sb::adapters {
 
@@ -141,45 +139,29 @@ std::string anthropic_error_event(std::string_view type, std::string_view messag
 /// client's stream with anthropic_error_event.
 ///
 /// An event that is not JSON is relayed but not read. Not thread-safe; one per response.
-class AnthropicNativeStream final : public StreamTranslator {
+class AnthropicNativeStream final : public NativeEventStream {
  public:
   /// 16 MiB: server-tool results (web fetch, code execution) arrive as one event each.
   static constexpr std::size_t kMaxEventBytes = 16 * 1024 * 1024;
 
-  AnthropicNativeStream() : relay_(kMaxEventBytes) {}
+  AnthropicNativeStream() : NativeEventStream(kMaxEventBytes, "message_stop") {}
 
-  bool feed(std::string_view bytes, std::string& out) override;
-  bool finish(std::string& out) override;
-  const std::optional<Usage>& usage() const override { return usage_; }
-  const std::optional<TranslateError>& error() const override { return error_; }
-
-  /// Whether the error seen is worth another backend (only useful while nothing was relayed).
-  bool retryable() const { return retryable_; }
   /// The error event's `error.type` ("" when none).
   const std::string& error_type() const { return error_type_; }
-  /// True once message_stop was seen.
-  bool done() const { return done_; }
   /// True once message_start was seen.
   bool started() const { return started_; }
 
  private:
-  void on_event(const SseEvent& ev);
+  void on_event(const SseEvent& ev) override;
   void read_usage(const boost::json::value* usage);
-  void fail(unsigned status, std::string message);
 
-  SseEventRelay relay_;
   // Raw Anthropic counters.
   std::int64_t input_ = 0;
   std::int64_t output_ = 0;
   std::int64_t cache_read_ = 0;
   std::int64_t cache_creation_ = 0;
-  std::optional<Usage> usage_;
-  std::optional<TranslateError> error_;
   std::string error_type_;
-  bool retryable_ = false;
   bool started_ = false;
-  bool done_ = false;
-  bool failed_ = false;
 };
 
 }  // namespace sb::adapters

@@ -55,19 +55,6 @@ unsigned status_of_code(std::string_view code) {
   return 400;
 }
 
-const JsonMember* last_of(const std::vector<JsonMember>& members, std::string_view key) {
-  for (auto it = members.rbegin(); it != members.rend(); ++it) {
-    if (it->key == key) {
-      return &*it;
-    }
-  }
-  return nullptr;
-}
-
-std::string_view raw_value(std::string_view text, const JsonMember& m) {
-  return text.substr(m.value_begin, m.value_end - m.value_begin);
-}
-
 std::string_view text_of(const json::object* o, std::string_view key) {
   return o != nullptr ? string_member(*o, key) : std::string_view();
 }
@@ -222,30 +209,6 @@ std::string responses_native_failure(std::string_view openai_sse, std::string_vi
 
 // ---- stream relay ------------------------------------------------------------------------
 
-bool ResponsesNativeStream::feed(std::string_view bytes, std::string& out) {
-  // Whole events only, and nothing after the terminal event (see SseEventRelay).
-  const bool within_limit = relay_.feed(bytes, out, [this](const SseEvent& ev) {
-    on_event(ev);
-    return !failed_ && !done_;
-  });
-  if (!within_limit) {
-    fail(502, "upstream sent a stream event larger than 16 MiB");
-    return false;
-  }
-  return !failed_;
-}
-
-bool ResponsesNativeStream::finish(std::string& /*out*/) {
-  if (done_) {
-    return true;
-  }
-  if (!failed_) {
-    fail(502, "upstream stream ended before response.completed");
-  }
-  relay_.stop();
-  return false;
-}
-
 void ResponsesNativeStream::on_event(const SseEvent& ev) {
   std::string_view type = ev.event;
   if (!scan_object(ev.data, members_)) {
@@ -299,11 +262,6 @@ void ResponsesNativeStream::on_failure(std::string_view data, bool failed_event)
   fail(status, "upstream " + std::string(failed_event ? "response.failed" : "error") + " event (" +
                    (code.empty() ? std::string("no code") : code) +
                    "): " + (message.empty() ? std::string("no message") : message));
-}
-
-void ResponsesNativeStream::fail(unsigned status, std::string message) {
-  failed_ = true;
-  error_ = TranslateError{status, std::move(message)};
 }
 
 }  // namespace sb::adapters

@@ -28,9 +28,7 @@
 #include <vector>
 
 #include "adapters/json_edit.h"
-#include "adapters/sse.h"
-#include "adapters/translator.h"
-#include "adapters/usage.h"
+#include "adapters/native_stream.h"
 
 namespace boost::json {
 class value;
@@ -98,20 +96,13 @@ std::string responses_native_failure(std::string_view openai_sse, std::string_vi
 /// finish() returns true only once the response is complete; otherwise error() is a 502 and the
 /// gateway ends the client's stream with its own failure events. An event that is not JSON is
 /// relayed but not read. Not thread-safe; one per response.
-class ResponsesNativeStream final : public StreamTranslator {
+class ResponsesNativeStream final : public NativeEventStream {
  public:
   /// 16 MiB: a completed event repeats the whole Response (every output item).
   static constexpr std::size_t kMaxEventBytes = 16 * 1024 * 1024;
 
-  ResponsesNativeStream() : relay_(kMaxEventBytes) {}
+  ResponsesNativeStream() : NativeEventStream(kMaxEventBytes, "response.completed") {}
 
-  bool feed(std::string_view bytes, std::string& out) override;
-  bool finish(std::string& out) override;
-  const std::optional<Usage>& usage() const override { return usage_; }
-  const std::optional<TranslateError>& error() const override { return error_; }
-
-  bool retryable() const { return retryable_; }
-  bool done() const { return done_; }
   /// The Response object of response.completed / response.incomplete ("" before).
   const std::string& final_response() const { return final_response_; }
   /// The response's id, from response.created on ("" before).
@@ -120,20 +111,13 @@ class ResponsesNativeStream final : public StreamTranslator {
   std::int64_t next_sequence() const { return next_sequence_; }
 
  private:
-  void on_event(const SseEvent& ev);
+  void on_event(const SseEvent& ev) override;
   void on_failure(std::string_view data, bool failed_event);
-  void fail(unsigned status, std::string message);
 
-  SseEventRelay relay_;
-  std::optional<Usage> usage_;
-  std::optional<TranslateError> error_;
   std::string final_response_;
   std::string response_id_;
   std::int64_t next_sequence_ = 0;
   std::vector<JsonMember> members_;  ///< scratch for event scans
-  bool retryable_ = false;
-  bool done_ = false;
-  bool failed_ = false;
 };
 
 }  // namespace sb::adapters

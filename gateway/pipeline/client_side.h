@@ -21,11 +21,19 @@ namespace sb::gateway {
 
 struct Outcome;
 
-/// A chat stream (OpenAI chunks) rewritten event by event into the client's events.
+/// A chat stream (OpenAI chunks) rewritten event by event into the client's events. Usage and
+/// errors are the attempt's stream translator's (`inner`), which the rewriting wraps.
 class ClientStream : public adapters::StreamTranslator {
  public:
+  explicit ClientStream(adapters::StreamTranslator& inner) : inner_(inner) {}
+
+  const std::optional<adapters::Usage>& usage() const final { return inner_.usage(); }
+  const std::optional<adapters::TranslateError>& error() const final { return inner_.error(); }
   /// An OpenAI SSE event the gateway itself writes (a mid-stream failure), in the client's shape.
   virtual void gateway_event(std::string_view openai_sse, std::string& out) = 0;
+
+ protected:
+  adapters::StreamTranslator& inner_;
 };
 
 class ClientSide {

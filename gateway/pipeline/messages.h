@@ -31,18 +31,15 @@ class AnthropicOutbound final : public ClientStream {
  public:
   AnthropicOutbound(adapters::StreamTranslator& inner, std::string_view model,
                     std::int64_t estimated_input_tokens, bool native = false, bool thinking = false)
-      : inner_(inner), writer_(model, estimated_input_tokens, thinking), native_(native) {}
+      : ClientStream(inner), writer_(model, estimated_input_tokens, thinking), native_(native) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
-  const std::optional<adapters::Usage>& usage() const override { return inner_.usage(); }
-  const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
 
   /// An OpenAI SSE event the gateway itself writes (a mid-stream failure), in Anthropic's shape.
   void gateway_event(std::string_view openai_sse, std::string& out) override;
 
  private:
-  adapters::StreamTranslator& inner_;
   adapters::AnthropicStreamWriter writer_;
   bool native_;
   std::string scratch_;

@@ -56,14 +56,6 @@ bool AnthropicNativeWire::request(const boost::json::object& chat, std::string_v
   return true;
 }
 
-bool AnthropicNativeWire::streams(std::string_view content_type) const {
-  return stream_ && content_type.substr(0, 17) == "text/event-stream";
-}
-
-adapters::StreamTranslator& AnthropicNativeWire::stream_translator() {
-  return stream_translator_.emplace();
-}
-
 WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content_type,
                                        std::string body, const http::fields& headers) {
   adapters::AnthropicNativeAnswer read =
@@ -122,14 +114,6 @@ bool ResponsesNativeWire::request(const boost::json::object& chat, std::string_v
   }
   up.body() = std::move(ureq->body);
   return true;
-}
-
-bool ResponsesNativeWire::streams(std::string_view content_type) const {
-  return stream_ && content_type.substr(0, 17) == "text/event-stream";
-}
-
-adapters::StreamTranslator& ResponsesNativeWire::stream_translator() {
-  return stream_translator_.emplace();
 }
 
 const std::string& ResponsesNativeWire::final_response() const {

@@ -45,18 +45,15 @@ struct RequestContext;
 class ResponsesOutbound final : public ClientStream {
  public:
   ResponsesOutbound(adapters::StreamTranslator& inner, adapters::ResponseMeta meta)
-      : inner_(inner), writer_(std::move(meta)) {}
+      : ClientStream(inner), writer_(std::move(meta)) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
-  const std::optional<adapters::Usage>& usage() const override { return inner_.usage(); }
-  const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
   void gateway_event(std::string_view openai_sse, std::string& out) override;
 
   const adapters::ResponsesStreamWriter& writer() const { return writer_; }
 
  private:
-  adapters::StreamTranslator& inner_;
   adapters::ResponsesStreamWriter writer_;
   std::string scratch_;
   std::string held_;
@@ -68,17 +65,14 @@ class ResponsesOutbound final : public ClientStream {
 class ResponsesNativeOutbound final : public ClientStream {
  public:
   ResponsesNativeOutbound(adapters::StreamTranslator& inner, const chat::ResponsesNativeWire& wire)
-      : inner_(inner), wire_(wire) {}
+      : ClientStream(inner), wire_(wire) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
-  const std::optional<adapters::Usage>& usage() const override { return inner_.usage(); }
-  const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
   void gateway_event(std::string_view openai_sse, std::string& out) override;
 
  private:
   bool done() const;
-  adapters::StreamTranslator& inner_;
   const chat::ResponsesNativeWire& wire_;
   std::string held_;
 };
