@@ -158,7 +158,7 @@ std::optional<CleanChoices> clean_choices(std::string_view array, bool stream,
     std::string_view index = "0";
     std::string_view finish = "null";
     for (const JsonMember& m : members) {
-      const std::string_view value = choice.substr(m.value_begin, m.value_end - m.value_begin);
+      const std::string_view value = raw_value(choice, m);
       has_delta = has_delta || m.key == "delta";
       has_filter = has_filter || is_choice_filter_member(m.key);
       if (m.key == "index") {
@@ -303,7 +303,7 @@ std::string clean_azure_response(std::string body) {
   std::string_view choices;
   for (const JsonMember& m : members) {
     if (m.key == "choices") {
-      choices = std::string_view(body).substr(m.value_begin, m.value_end - m.value_begin);
+      choices = raw_value(std::string_view(body), m);
     }
   }
   std::optional<CleanChoices> cleaned;
@@ -354,7 +354,7 @@ void AzureStreamTranslator::remember_identity(std::string_view data) {
   std::string_view created;
   std::string_view model;
   for (const JsonMember& m : members_) {
-    const std::string_view value = data.substr(m.value_begin, m.value_end - m.value_begin);
+    const std::string_view value = raw_value(data, m);
     if (m.key == "id") {
       id = value;
     } else if (m.key == "created") {
@@ -413,7 +413,7 @@ bool AzureStreamTranslator::clean(SseEvent& ev) {
   std::string_view id;
   bool has_error = false;
   for (const JsonMember& m : members_) {
-    const std::string_view value = data.substr(m.value_begin, m.value_end - m.value_begin);
+    const std::string_view value = raw_value(data, m);
     if (m.key == "choices") {
       choices = value;
     } else if (m.key == "usage") {

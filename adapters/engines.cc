@@ -93,7 +93,7 @@ bool engine_member_edits(const EngineProfile& profile, std::string_view text,
       last_mct = k;
     } else if (!stream && m.key == "stream") {
       // The last occurrence wins, as in the parsers upstream.
-      streams = text.substr(m.value_begin, m.value_end - m.value_begin) == "true";
+      streams = raw_value(text, m) == "true";
     }
   }
   bool changed = false;
@@ -147,7 +147,7 @@ std::string adapt_chat_body(const EngineProfile& profile, std::string body,
     any = true;
     if (actions[k] == MemberEdit::rename_to_max_tokens) {
       out.append("\"max_tokens\":");
-      out.append(text.substr(m.value_begin, m.value_end - m.value_begin));
+      out.append(raw_value(text, m));
     } else {
       out.append(text.substr(m.begin, m.value_end - m.begin));
     }

@@ -419,12 +419,17 @@ std::optional<std::string_view> last_member_value(std::string_view text, std::st
   if (!scan_object(text, scratch)) {
     return std::nullopt;
   }
-  for (auto it = scratch.rbegin(); it != scratch.rend(); ++it) {
+  const JsonMember* m = last_of(scratch, key);
+  return m != nullptr ? std::optional<std::string_view>(raw_value(text, *m)) : std::nullopt;
+}
+
+const JsonMember* last_of(std::span<const JsonMember> members, std::string_view key) {
+  for (auto it = members.rbegin(); it != members.rend(); ++it) {
     if (it->key == key) {
-      return text.substr(it->value_begin, it->value_end - it->value_begin);
+      return &*it;
     }
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 bool set_member(std::string& text, std::string_view key, std::string_view raw_value) {

@@ -32,6 +32,14 @@ std::optional<std::vector<JsonMember>> scan_object(std::string_view text);
 /// object; `out` is then unspecified.
 bool scan_object(std::string_view text, std::vector<JsonMember>& out);
 
+/// The last member named `key` of a scan (the occurrence a JSON parser keeps), or nullptr.
+const JsonMember* last_of(std::span<const JsonMember> members, std::string_view key);
+
+/// The raw value bytes of a scanned member of `text`.
+inline std::string_view raw_value(std::string_view text, const JsonMember& m) {
+  return text.substr(m.value_begin, m.value_end - m.value_begin);
+}
+
 /// The raw value of the last top-level member `key` of the object `text` (the occurrence a parser
 /// keeps), from one scan into `scratch` (its storage reused). nullopt when `text` is not an object
 /// or has no such member.

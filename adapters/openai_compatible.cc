@@ -86,7 +86,7 @@ std::string rewrite_members(std::string_view body, std::span<const JsonMember> m
         out.append(o->value);
       } else if (quirk == MemberEdit::rename_to_max_tokens) {
         out.append("\"max_tokens\":");
-        out.append(body.substr(m.value_begin, m.value_end - m.value_begin));
+        out.append(raw_value(body, m));
       } else {
         out.append(body.substr(m.begin, m.value_end - m.begin));
       }
@@ -170,12 +170,8 @@ ChatRequestPlan plan_chat_request(std::string_view client_body, const json::obje
     owned_count = 2;
     if (so_obj != nullptr) {
       // Keep the client's other stream_options members byte for byte; only force include_usage.
-      for (auto it = members.rbegin(); it != members.rend(); ++it) {
-        if (it->key == "stream_options") {
-          owned[1].value.assign(
-              client_body.substr(it->value_begin, it->value_end - it->value_begin));
-          break;
-        }
+      if (const JsonMember* so = last_of(members, "stream_options"); so != nullptr) {
+        owned[1].value.assign(raw_value(client_body, *so));
       }
       if (!set_member(owned[1].value, "include_usage", "true")) {
         return from_dom();
@@ -228,7 +224,7 @@ void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
   std::string_view choices;  // value of the last "choices" member
   bool has_error = false;
   for (const JsonMember& m : members_) {
-    const std::string_view value = data.substr(m.value_begin, m.value_end - m.value_begin);
+    const std::string_view value = raw_value(data, m);
     if (m.key == "usage") {
       usage = value;
     } else if (m.key == "choices") {

@@ -78,8 +78,7 @@ class ScrubbedStream final : public adapters::StreamTranslator {
           event.substr(at, eol == std::string_view::npos ? eol : eol - at);
       if (adapters::scan_object(data, members_)) {
         for (const adapters::JsonMember& m : members_) {
-          if (m.key == "error" &&
-              data.substr(m.value_begin, m.value_end - m.value_begin) != "null") {
+          if (m.key == "error" && adapters::raw_value(data, m) != "null") {
             return true;
           }
         }
