@@ -355,25 +355,26 @@ void walk_body(Walker& w, const json::object& body, std::string_view prompt_key,
   }
 }
 
+// A body whose prompt is one member (`prompt`, `input`): one message, ~4 bytes per token.
+void collect_single_prompt(const json::object& body, std::string_view member, ChatFacts& out) {
+  reset(out);
+  Walker w(out);
+  walk_body(w, body, member, false);
+  out.depth = 1;
+  out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
+}
+
 }  // namespace
 
 void collect_completion_facts(const json::object& body, ChatFacts& out) {
-  reset(out);
-  Walker w(out);
-  walk_body(w, body, "prompt", false);
+  collect_single_prompt(body, "prompt", out);
   read_max_tokens(body, out);
-  out.depth = 1;
-  out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
   finish(out);
 }
 
 void collect_embedding_facts(const json::object& body, ChatFacts& out) {
-  reset(out);
-  Walker w(out);
-  walk_body(w, body, "input", false);
+  collect_single_prompt(body, "input", out);
   out.max_tokens = 0;
-  out.depth = 1;
-  out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
   finish(out);
 }
 

@@ -78,10 +78,16 @@ bool read_file(const std::string& path, std::string& out) {
   return true;
 }
 
-std::string rfc3339_ms(std::int64_t unix_ms) {
+/// The UTC calendar time of a Unix time in milliseconds.
+std::tm utc(std::int64_t unix_ms) {
   const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
+  return tm;
+}
+
+std::string rfc3339_ms(std::int64_t unix_ms) {
+  const std::tm tm = utc(unix_ms);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
@@ -90,9 +96,7 @@ std::string rfc3339_ms(std::int64_t unix_ms) {
 }
 
 std::string trail_file_name(std::int64_t unix_ms, std::uint64_t n) {
-  const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
+  const std::tm tm = utc(unix_ms);
   char buf[128];
   std::snprintf(buf, sizeof buf, "audit-%04d%02d%02dT%02d%02d%02dZ-%06llu.jsonl", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
