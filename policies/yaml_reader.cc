@@ -374,6 +374,23 @@ std::optional<std::vector<Located>> YamlReader::non_empty_sequence(
   return items;
 }
 
+std::optional<std::vector<std::pair<Located, std::string>>> YamlReader::names(
+    const Located& seq, std::string_view expected_message, bool non_empty) {
+  std::optional<std::vector<Located>> items =
+      non_empty ? non_empty_sequence(seq, expected_message) : sequence(seq, expected_message);
+  if (!items) {
+    return std::nullopt;
+  }
+  std::vector<std::pair<Located, std::string>> out;
+  out.reserve(items->size());
+  for (Located& item : *items) {
+    if (std::optional<std::string> name = non_empty_string(item)) {
+      out.emplace_back(std::move(item), std::move(*name));
+    }
+  }
+  return out;
+}
+
 std::optional<Duration> YamlReader::duration(const Located& v, bool allow_zero) {
   std::optional<std::string> s = text(v, "expected a duration (e.g. 500ms, 2s, 1.5s, 5m, 1h)");
   if (!s) {

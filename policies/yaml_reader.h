@@ -109,6 +109,12 @@ class YamlReader {
   std::optional<std::vector<Located>> non_empty_sequence(const Located& seq,
                                                          std::string_view expected_message);
 
+  /// A sequence of non-empty strings: each element with its text. An element that is not one is
+  /// reported and left out; nullopt (after reporting) when the node is not a sequence, or, with
+  /// `non_empty`, an empty one.
+  std::optional<std::vector<std::pair<Located, std::string>>> names(
+      const Located& seq, std::string_view expected_message, bool non_empty = false);
+
   /// Like `sequence`, but a scalar counts as a list of one (`tenant: payments` is
   /// `tenant: [payments]`); the element then keeps the scalar's own path.
   std::optional<std::vector<Located>> scalar_or_sequence(const Located& v,

@@ -46,23 +46,18 @@ void ConfigBuilder::read_models(const Located& section) {
 }
 
 void ConfigBuilder::read_candidates(const Located& v, ModelAlias& alias) {
-  std::optional<std::vector<Located>> items =
-      r_.non_empty_sequence(v, "expected a list of backend names");
-  if (!items) {
+  auto names = r_.names(v, "expected a list of backend names", true);
+  if (!names) {
     return;
   }
-  for (const Located& item : *items) {
-    std::optional<std::string> name = r_.non_empty_string(item);
-    if (!name) {
-      continue;
-    }
-    if (std::find(alias.candidates.begin(), alias.candidates.end(), *name) !=
+  for (const auto& [item, name] : *names) {
+    if (std::find(alias.candidates.begin(), alias.candidates.end(), name) !=
         alias.candidates.end()) {
-      r_.error(item, "duplicate backend '" + *name + "'");
+      r_.error(item, "duplicate backend '" + name + "'");
       continue;
     }
-    alias.candidates.push_back(*name);
-    candidate_refs_.emplace_back(item, *name);
+    alias.candidates.push_back(name);
+    candidate_refs_.emplace_back(item, name);
   }
 }
 

@@ -29,28 +29,24 @@ void ConfigBuilder::read_egress(const Located& v) {
 }
 
 void ConfigBuilder::read_policy_headers(const Located& v) {
-  std::optional<std::vector<Located>> items = r_.sequence(v, "expected a list of header names");
-  if (!items) {
+  auto names = r_.names(v, "expected a list of header names");
+  if (!names) {
     return;
   }
-  for (const Located& item : *items) {
-    std::optional<std::string> name = r_.non_empty_string(item);
-    if (!name) {
+  for (const auto& [item, name] : *names) {
+    if (!valid_header_name(name)) {
+      r_.error(item, "invalid header name '" + name + "'");
       continue;
     }
-    if (!valid_header_name(*name)) {
-      r_.error(item, "invalid header name '" + *name + "'");
-      continue;
-    }
-    std::string lower = lowercase(*name);
+    std::string lower = lowercase(name);
     if (std::find(kCredentialHeaders.begin(), kCredentialHeaders.end(), lower) !=
         kCredentialHeaders.end()) {
-      r_.error(item, "header '" + *name + "' carries credentials and cannot be used in policies");
+      r_.error(item, "header '" + name + "' carries credentials and cannot be used in policies");
       continue;
     }
     if (std::find(config_.policy_headers.begin(), config_.policy_headers.end(), lower) !=
         config_.policy_headers.end()) {
-      r_.error(item, "duplicate header '" + *name + "'");
+      r_.error(item, "duplicate header '" + name + "'");
       continue;
     }
     config_.policy_headers.push_back(std::move(lower));

@@ -125,27 +125,21 @@ void ConfigBuilder::read_unscannable(const Located& section, UnscannableSettings
 }
 
 void ConfigBuilder::read_unscannable_kinds(const Located& v, UnscannableSettings& u) {
-  std::optional<std::vector<Located>> items =
-      r_.sequence(v, "expected a list of kinds (token_ids, audio, files, images)");
-  if (!items) {
+  auto given = r_.names(v, "expected a list of kinds (token_ids, audio, files, images)");
+  if (!given) {
     return;
   }
   u.kinds = 0;
   const std::vector<std::string>& names = unscannable_kind_names();
-  for (const Located& item : *items) {
-    std::optional<std::string> n = r_.non_empty_string(item);
-    if (!n) {
-      continue;
-    }
-    auto it = std::find(names.begin(), names.end(), *n);
+  for (const auto& [item, n] : *given) {
+    auto it = std::find(names.begin(), names.end(), n);
     if (it == names.end()) {
-      r_.error(item,
-               "unknown kind '" + *n + "' (expected one of: token_ids, audio, files, images)");
+      r_.error(item, "unknown kind '" + n + "' (expected one of: token_ids, audio, files, images)");
       continue;
     }
     const unsigned bit = 1u << (it - names.begin());
     if ((u.kinds & bit) != 0) {
-      r_.error(item, "duplicate kind '" + *n + "'");
+      r_.error(item, "duplicate kind '" + n + "'");
     }
     u.kinds |= bit;
   }
