@@ -55,7 +55,7 @@ class Result {
 /// once. Not thread-safe. Also builds strings piece by piece at its top (unescaped JSON strings).
 class RequestArena final : public std::pmr::memory_resource {
  public:
-  RequestArena() = default;
+  RequestArena() {}  // user-provided: the inline block is not zeroed
   RequestArena(const RequestArena&) = delete;
   RequestArena& operator=(const RequestArena&) = delete;
   ~RequestArena() override;

@@ -1,6 +1,7 @@
 // What each value of a chat-completions body sets in the ChatRequest (the other half of the
 // handler in adapters/canonical_internal.h; canonical_parse.cc locates the values).
 
+#include <charconv>
 #include <string>
 #include <type_traits>
 
@@ -412,30 +413,31 @@ void Handler::assign_tool(F f, const Scalar& v, std::size_t at) {
   }
 }
 
-// "Invalid type for 'messages[1].content': expected a string.", kept in the slot of the
-// top-level member it is under (a later duplicate of that member clears it).
+// "Invalid type for 'messages[1].content': expected a string.", built in the arena and kept in
+// the slot of the top-level member it is under (a later duplicate of that member clears it).
 void Handler::type_error(std::size_t at, std::string_view expected) {
   const auto top_field = static_cast<std::size_t>(frames_[0].field);
-  if (top_field >= errors_.size()) {
+  if (top_field >= errors_.size() || (error_mask_ >> top_field & 1) != 0) {
     return;
   }
-  std::optional<ParseError>& slot = errors_[top_field];
-  if (slot) {
-    return;
-  }
-  std::string path;
+  RequestArena& a = out_.arena();
+  a.append("Invalid type for '");
   for (std::size_t i = 0; i < depth_; ++i) {
     if (frames_[i].object) {
-      path += i > 0 ? "." : "";
-      path += frames_[i].key;
+      a.append(i > 0 ? "." : "");
+      a.append(frames_[i].key());
     } else {
-      path += '[';
-      path += std::to_string(frames_[i].count);
-      path += ']';
+      char index[24] = "[";
+      char* end = std::to_chars(index + 1, index + sizeof index - 1, frames_[i].count).ptr;
+      *end++ = ']';
+      a.append(std::string_view(index, static_cast<std::size_t>(end - index)));
     }
   }
-  slot = ParseError{at, "Invalid type for '" + path + "': expected " + std::string(expected) + ".",
-                    "invalid_type"};
+  a.append("': expected ");
+  a.append(expected);
+  a.append(".");
+  errors_[top_field] = ErrorSlot{at, a.finish_string()};
+  error_mask_ |= std::uint32_t{1} << top_field;
 }
 
 Result<ChatRequest> Handler::finish(ChatRequest&& out) {
@@ -451,14 +453,14 @@ Result<ChatRequest> Handler::finish(ChatRequest&& out) {
   if (stream_bad_) {
     return ParseError{0, "Invalid type for 'stream': expected a boolean.", "invalid_type"};
   }
-  const std::optional<ParseError>* first = nullptr;
-  for (const std::optional<ParseError>& e : errors_) {
-    if (e && (first == nullptr || e->offset < (*first)->offset)) {
-      first = &e;
+  const ErrorSlot* first = nullptr;
+  for (std::size_t i = 0; i < errors_.size(); ++i) {
+    if ((error_mask_ >> i & 1) != 0 && (first == nullptr || errors_[i].offset < first->offset)) {
+      first = &errors_[i];
     }
   }
   if (first != nullptr) {
-    return **first;
+    return ParseError{first->offset, std::string(first->message), "invalid_type"};
   }
   return std::move(out);
 }

@@ -109,6 +109,7 @@ enum class F : std::uint8_t {
   ignore
 };
 constexpr std::size_t kTopFields = static_cast<std::size_t>(F::top_unknown);
+static_assert(kTopFields <= 32, "one bit each in Handler::error_mask_");
 
 /// The field `key` names in an object of context `c` (F::ignore, or F::top_unknown and
 /// F::msg_unknown, when none).
@@ -125,13 +126,22 @@ struct Scalar {
   bool fits = true;  ///< an integer within int64
 };
 
+// Trivial, so the handler's stack of them costs nothing until used: open() writes each whole.
 struct Frame {
-  Ctx ctx = Ctx::skip;
-  F field = F::ignore;  ///< what the next value is for (per key in objects, per array)
-  bool object = false;
-  std::size_t begin = 0;
-  std::size_t count = 0;  ///< arrays: the index of the current element
-  std::string_view key;   ///< objects: the current key
+  Ctx ctx;
+  F field;  ///< what the next value is for (per key in objects, per array)
+  bool object;
+  std::size_t begin;
+  std::size_t count;     ///< arrays: the index of the current element
+  const char* key_data;  ///< objects: the current key
+  std::size_t key_size;
+  std::string_view key() const { return {key_data, key_size}; }
+};
+
+/// A type error found under one top-level member (its message lives in the arena).
+struct ErrorSlot {
+  std::size_t offset;
+  std::string_view message;
 };
 
 class Handler {
@@ -219,11 +229,13 @@ class Handler {
   std::size_t number_len_ = 0;
   bool escaped_ = false;
   std::size_t depth_ = 0;
-  std::array<Frame, 130> frames_{};  // basic_parser stops at 128 levels
+  std::array<Frame, 130> frames_;  // basic_parser stops at 128 levels; uninitialized  //
+                                   // basic_parser stops at 128 levels
   bool messages_seen_ = false;
   bool messages_not_array_ = false;
   bool stream_bad_ = false;
-  std::array<std::optional<ParseError>, kTopFields> errors_;
+  std::array<ErrorSlot, kTopFields> errors_;  // the slots whose bit is set in error_mask_
+  std::uint32_t error_mask_ = 0;
 };
 
 }  // namespace sb::adapters::canonical_detail

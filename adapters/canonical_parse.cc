@@ -124,7 +124,7 @@ F lookup(Ctx c, std::string_view key) {
       break;
   }
   for (const Key& k : table) {
-    if (k.name == key) {
+    if (k.name.size() == key.size() && k.name[0] == key[0] && k.name == key) {
       return k.field;
     }
   }
@@ -191,12 +191,13 @@ bool Handler::on_key(string_view s, std::size_t, error_code& ec) {
     return false;
   }
   Frame& f = top();
-  f.key = key;
+  f.key_data = key.data();
+  f.key_size = key.size();
   f.field = lookup(f.ctx, key);
   if (f.ctx == Ctx::root) {
     out_.members.push_back(RawMember{key, start});
     if (f.field < F::top_unknown) {
-      errors_[static_cast<std::size_t>(f.field)].reset();  // the last occurrence decides
+      error_mask_ &= ~(std::uint32_t{1} << static_cast<unsigned>(f.field));  // the last one decides
     }
     messages_not_array_ = f.field == F::messages ? false : messages_not_array_;
     stream_bad_ = f.field == F::stream ? false : stream_bad_;
