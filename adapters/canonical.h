@@ -4,13 +4,19 @@
 //
 // Every string is a view: into the body when the JSON string held no escape, else into the
 // request's arena, which holds the unescaped copy. Vectors live in the arena too, so a typical
-// body costs one allocation (the arena and its inline first block) plus a block per further 4 KiB
-// or so of unescaped text and vectors. The body must outlive the ChatRequest.
+// body costs one heap allocation (the arena with its 4 KiB inline block); bodies whose vectors and
+// unescaped strings outgrow it add blocks of 8 KiB and more, each at least the size of all before.
+// The body must outlive the ChatRequest. A ChatRequest is not thread-safe to change; const reads
+// from several threads are fine.
 //
 // Besides the typed members, every top-level member is kept as a byte range of the body
 // (`members`), and the members this type does not know as such ranges too (`unknown`), so a
 // pass-through translator can splice the client's own bytes. Duplicate keys: the last occurrence
 // sets the typed member (as Boost.JSON's DOM keeps the last); `members` lists every occurrence.
+//
+// Stricter than the gateway's checks on its DOM, which look only at model, messages and stream:
+// a known member of the wrong type is refused here (see parse_chat_request), where the DOM path
+// forwards it. Null is accepted for every optional member and reads as absent.
 
 #include <cstddef>
 #include <cstdint>

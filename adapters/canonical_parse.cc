@@ -297,8 +297,6 @@ bool Handler::close(error_code& ec) {
   return true;
 }
 
-// The context a container value opens, given what it is for; a type error or Ctx::skip when the
-
 }  // namespace canonical_detail
 
 Result<ChatRequest> parse_chat_request(std::string_view body) {
