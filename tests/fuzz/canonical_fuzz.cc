@@ -1,10 +1,12 @@
 // libFuzzer target: the one-pass chat-completions parser (adapters/canonical.h).
 //
 // Oracles: it never crashes (ASan, UBSan); it accepts exactly the JSON objects Boost.JSON's DOM
-// parser accepts at the gateway's depth limit, or refuses them with one of the gateway's messages;
-// on success every recorded range lies inside the body, the top-level ranges are the ones the
-// structural scanner (adapters/json_edit.h) finds, every view points into the body or the arena,
-// and parsing the same bytes again gives the same request (compared as a dump of every field).
+// parser accepts at the gateway's depth limit; where the gateway's checks on that DOM refuse a body
+// it refuses it with the same words, and where they accept it, it refuses only a member of the
+// wrong type; it reads the same model, stream and message count as the DOM; every recorded range
+// lies inside the body, the top-level ranges are the ones the structural scanner
+// (adapters/json_edit.h) finds, every view points into the body or the arena, and parsing the same
+// bytes again gives the same request (compared as a dump of every field).
 
 #include <cstddef>
 #include <cstdint>
@@ -125,12 +127,46 @@ std::string dump(const ChatRequest& r) {
   return std::move(d.out);
 }
 
-bool dom_accepts(std::string_view bytes) {
+std::optional<boost::json::value> dom_of(std::string_view bytes) {
   boost::json::parse_options opts;
   opts.max_depth = 128;  // as the data plane parses bodies
   boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(bytes, ec, {}, opts);
-  return !ec && v.is_object();
+  boost::json::value v = boost::json::parse(bytes, ec, {}, opts);
+  if (ec || !v.is_object()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// The gateway's checks on its DOM (gateway/pipeline/chat.cc, ChatHandler::parse), in its order;
+// empty when they pass.
+std::string_view gateway_refusal(const boost::json::object& body) {
+  const boost::json::value* model = body.if_contains("model");
+  if (model == nullptr || !model->is_string() || model->as_string().empty()) {
+    return "you must provide a model parameter";
+  }
+  const boost::json::value* messages = body.if_contains("messages");
+  if (messages == nullptr) {
+    return "Missing required parameter: 'messages'.";
+  }
+  if (!messages->is_array()) {
+    return "Invalid type for 'messages': expected an array.";
+  }
+  const boost::json::value* stream = body.if_contains("stream");
+  if (stream != nullptr && !stream->is_bool() && !stream->is_null()) {
+    return "Invalid type for 'stream': expected a boolean.";
+  }
+  return {};
+}
+
+// The typed request agrees with the DOM on what both read.
+void agree(const ChatRequest& r, const boost::json::object& body) {
+  check(r.model == std::string_view(body.at("model").as_string()));
+  check(r.messages.size() == body.at("messages").as_array().size());
+  const boost::json::value* stream = body.if_contains("stream");
+  check(r.stream ==
+        (stream != nullptr && stream->is_bool() ? std::optional(stream->as_bool()) : std::nullopt));
+  check(r.members.size() >= body.size());
 }
 
 }  // namespace
@@ -140,12 +176,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string owned(reinterpret_cast<const char*>(data), size);
   const std::string_view body(owned);
   const auto first = sb::adapters::parse_chat_request(body);
+  const std::optional<boost::json::value> dom = dom_of(body);
   const bool json_ok = first.ok() || !first.error().message.starts_with("We could not parse");
-  check(json_ok == dom_accepts(body));
+  check(json_ok == dom.has_value());
+  if (dom) {
+    // Where the gateway refuses, the same words; where it accepts, this parser may refuse only a
+    // member of the wrong type.
+    const std::string_view refusal = gateway_refusal(dom->get_object());
+    check(refusal.empty() ? first.ok() || first.error().message.starts_with("Invalid type for '")
+                          : !first.ok() && first.error().message == refusal);
+  }
   if (!first.ok()) {
     check(first.error().offset <= body.size() && !first.error().message.empty());
     return 0;
   }
+  agree(first.value(), dom->get_object());
   const std::string a = dump(first.value());
   const auto again = sb::adapters::parse_chat_request(body);
   check(again.ok() && dump(again.value()) == a);
