@@ -27,6 +27,27 @@ TEST(AppendJsonStringTest, EscapesAtTheStartTheEndAndBetweenRuns) {
   EXPECT_EQ(quoted("\x01\x1f"), R"(prefix:"\u0001\u001f")");
 }
 
+TEST(AppendJsonStringTest, EscapesAtEveryPositionOfALongString) {
+  // Long strings are read sixteen bytes at a time: an escape at each offset, in the first block,
+  // on a block's edge and in the tail, must still be found.
+  for (std::size_t len : {15u, 16u, 17u, 31u, 32u, 33u, 70u}) {
+    for (std::size_t at = 0; at < len; ++at) {
+      for (char c : {'"', '\\', '\n', '\x01', '\x7f'}) {
+        std::string s(len, 'a');
+        s[at] = c;
+        std::string out;
+        append_json_string(out, s);
+        EXPECT_EQ(out.size(), len + 2 + (c == '\x01' || c == '\x7f' ? 5 : 1)) << len << " " << at;
+        EXPECT_EQ(boost::json::parse(out).as_string(), s) << len << " " << at;
+      }
+    }
+  }
+  std::string clean(100, 'z');
+  std::string out;
+  append_json_string(out, clean);
+  EXPECT_EQ(out, '"' + clean + '"');
+}
+
 TEST(AppendJsonStringTest, EveryByteRoundTripsThroughAJsonParser) {
   std::string all;
   for (int c = 0; c < 128; ++c) {
