@@ -32,16 +32,6 @@ bool refuse(TranslateError& error, std::string message) {
   return false;
 }
 
-/// A raw JSON integer value as an unsigned number (no sign, fraction or exponent).
-std::optional<std::uint64_t> raw_unsigned(std::string_view raw) {
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), n);
-  if (ec != std::errc() || end != raw.data() + raw.size()) {
-    return std::nullopt;
-  }
-  return n;
-}
-
 /// One replacement of a member's value bytes.
 struct Splice {
   std::size_t begin = 0;

@@ -423,6 +423,15 @@ std::optional<std::string_view> last_member_value(std::string_view text, std::st
   return m != nullptr ? std::optional<std::string_view>(raw_value(text, *m)) : std::nullopt;
 }
 
+std::optional<std::uint64_t> raw_unsigned(std::string_view raw) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), n);
+  if (ec != std::errc() || end != raw.data() + raw.size()) {
+    return std::nullopt;
+  }
+  return n;
+}
+
 const JsonMember* last_of(std::span<const JsonMember> members, std::string_view key) {
   for (auto it = members.rbegin(); it != members.rend(); ++it) {
     if (it->key == key) {

@@ -6,6 +6,7 @@
 // bytes; these helpers splice the original text instead. Input must be valid JSON (validate with
 // Boost.JSON first); on anything unexpected they return nullopt / false and change nothing.
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,6 +40,10 @@ const JsonMember* last_of(std::span<const JsonMember> members, std::string_view 
 inline std::string_view raw_value(std::string_view text, const JsonMember& m) {
   return text.substr(m.value_begin, m.value_end - m.value_begin);
 }
+
+/// A raw JSON integer value as an unsigned number (no sign, fraction or exponent); nullopt
+/// otherwise.
+std::optional<std::uint64_t> raw_unsigned(std::string_view raw);
 
 /// The raw value of the last top-level member `key` of the object `text` (the occurrence a parser
 /// keeps), from one scan into `scratch` (its storage reused). nullopt when `text` is not an object

@@ -25,16 +25,6 @@ namespace {
 
 namespace json = boost::json;
 
-/// A raw JSON integer value as an unsigned number (no sign, fraction or exponent).
-std::optional<std::uint64_t> raw_unsigned(std::string_view raw) {
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), n);
-  if (ec != std::errc() || end != raw.data() + raw.size()) {
-    return std::nullopt;
-  }
-  return n;
-}
-
 /// A counter of a usage object: absent or null reads as 0; nullopt when present and invalid.
 std::optional<std::int64_t> counter(const json::object* o, std::string_view key) {
   const json::value* v = o != nullptr ? o->if_contains(key) : nullptr;
