@@ -23,6 +23,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "gateway/audit/line_reader.h"
 #include "policies/config.h"
 #include "policies/engine.h"
 #include "policies/money.h"
@@ -86,9 +87,9 @@ struct Trail {
   double seconds = 0;            ///< time spent reading and parsing
 };
 
-/// The longest trail line replay reads (the gateway's lines are a few KiB); a longer one is
-/// counted in Trail::skipped and its bytes are not held.
-inline constexpr std::size_t kMaxTrailLine = 1u << 20;
+/// The longest trail line replay reads; a longer one is counted in Trail::skipped and its bytes
+/// are not held.
+using audit::kMaxTrailLine;
 
 /// Reads every `*.jsonl` file of `dir` in name order. Decisions whose `ts` is outside
 /// [since_ms, until_ms) are left out. False with `error` set when `dir` cannot be listed or a file

@@ -333,35 +333,6 @@ void parse_line(std::string_view line, std::optional<std::int64_t> since_ms,
   }
 }
 
-namespace {
-
-// The next line of `in` into `line` (without its '\n'), at most kMaxTrailLine bytes of it; the
-// rest of a longer line is read past and `too_long` set. False at the end of the input.
-bool next_line(std::istream& in, std::string& line, bool& too_long) {
-  line.clear();
-  too_long = false;
-  std::streambuf* buf = in.rdbuf();
-  bool any = false;
-  for (;;) {
-    const int c = buf->sbumpc();
-    if (c == std::char_traits<char>::eof()) {
-      in.setstate(std::ios::eofbit);
-      return any;
-    }
-    any = true;
-    if (c == '\n') {
-      return true;
-    }
-    if (line.size() < kMaxTrailLine) {
-      line.push_back(static_cast<char>(c));
-    } else {
-      too_long = true;
-    }
-  }
-}
-
-}  // namespace
-
 bool read_trail(const std::string& dir, std::optional<std::int64_t> since_ms,
                 std::optional<std::int64_t> until_ms, Trail& trail, std::string& error) {
   namespace fs = std::filesystem;
@@ -380,7 +351,7 @@ bool read_trail(const std::string& dir, std::optional<std::int64_t> since_ms,
   std::sort(files.begin(), files.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
   std::map<std::string, std::size_t, std::less<>> ids;
-  std::string line;
+  audit::TrailLine line;
   for (const fs::path& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
@@ -390,18 +361,17 @@ bool read_trail(const std::string& dir, std::optional<std::int64_t> since_ms,
     ++trail.files;
     // One line at a time (a torn last line, without its newline, too), each at most
     // kMaxTrailLine bytes: memory stays flat whatever the files hold.
-    bool too_long = false;
-    while (next_line(in, line, too_long)) {
-      if (too_long) {
+    while (audit::next_trail_line(in, line)) {
+      if (line.too_long) {
         ++trail.lines;
         ++trail.skipped;  // no line the gateway writes is that long
         continue;
       }
-      if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      if (line.text.find_first_not_of(" \t\r") == std::string::npos) {
         continue;
       }
       ++trail.lines;
-      parse_line(line, since_ms, until_ms, ids, trail);
+      parse_line(line.text, since_ms, until_ms, ids, trail);
     }
     if (in.bad()) {
       error = "cannot read " + file.string();

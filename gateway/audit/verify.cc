@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "gateway/audit/chain.h"
+#include "gateway/audit/line_reader.h"
 #include "gateway/audit/snapshot.h"
 #include "gateway/audit/trail.h"
 #include "policies/config.h"
@@ -18,6 +19,9 @@ namespace sb::gateway::audit {
 namespace {
 
 namespace json = boost::json;
+
+// A config snapshot is a YAML file of a few KiB; a larger one is not read.
+constexpr std::uintmax_t kMaxSnapshotBytes = std::uintmax_t{16} << 20;
 
 std::string_view str(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -50,31 +54,43 @@ class Walker {
   Hmac hmac_;
   VerifyReport& r_;
   bool started_ = false;
+  bool resync_ = false;  ///< the line before was not read: take this one's chain as it is
   ChainState expect_;
   std::map<std::string, ConfigView, std::less<>> views_;
 };
 
 void Walker::file(const std::string& name) {
-  std::string text;
-  if (!read_file(dir_ + "/" + name, text)) {
+  std::ifstream in(dir_ + "/" + name, std::ios::binary);
+  if (!in) {
     chain_break({name, 0, 0}, "unreadable file", "cannot read the file");
     return;
   }
   ++r_.files;
-  std::size_t pos = 0;
+  // One line at a time, each at most kMaxTrailLine bytes: memory stays flat whatever the file.
+  TrailLine l;
   std::uint64_t number = 0;
-  while (pos < text.size()) {
-    const std::size_t end = text.find('\n', pos);
+  while (next_trail_line(in, l)) {
     ++number;
-    if (end == std::string::npos) {
+    if (l.torn) {
       r_.warnings.push_back(name + " line " + std::to_string(number) + ": torn last line (" +
-                            std::to_string(text.size() - pos) +
+                            std::to_string(l.bytes) +
                             " bytes without a newline): a batch lost in a crash");
       break;
     }
     ++r_.lines;
-    line(std::string_view(text).substr(pos, end - pos), {name, number, 0});
-    pos = end + 1;
+    if (l.too_long) {
+      // No line the gateway writes is that long; its mac is past what is held. The next line
+      // starts the chain again, so that one overlong line is one break.
+      chain_break({name, number, 0}, "overlong line",
+                  "the line is " + std::to_string(l.bytes) + " bytes, over the " +
+                      std::to_string(kMaxTrailLine) + "-byte limit: not read");
+      resync_ = true;
+      continue;
+    }
+    line(l.text, {name, number, 0});
+  }
+  if (in.bad()) {
+    chain_break({name, number + 1, 0}, "unreadable file", "a read failed inside the file");
   }
 }
 
@@ -99,7 +115,12 @@ void Walker::line(std::string_view text, const LinePlace& place) {
     started_ = true;
     return;
   }
-  if (!started_) {
+  if (resync_) {
+    resync_ = false;  // after an overlong line: this one's prev cannot be checked
+    if (!started_) {
+      r_.first_seq = c.seq;
+    }
+  } else if (!started_) {
     r_.first_seq = c.seq;
     if (c.seq != 1 || c.prev != kZeroMac) {
       chain_break(at, "missing earlier lines",
@@ -182,6 +203,10 @@ const ConfigView& Walker::view(std::string_view hash) {
   std::string text;
   if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
     v.error = "the line names no valid config hash";
+  } else if (std::error_code ec;
+             std::filesystem::file_size(dir_ + "/" + name, ec) > kMaxSnapshotBytes && !ec) {
+    v.error = "its config snapshot " + name + " is larger than " +
+              std::to_string(kMaxSnapshotBytes >> 20) + " MiB: not read";
   } else if (!read_file(dir_ + "/" + name, text)) {
     v.error = "its config snapshot " + name + " is missing";
   } else if (snapshot_hash(text) != hash) {

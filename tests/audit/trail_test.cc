@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gateway/audit/chain.h"
+#include "gateway/audit/line_reader.h"
 #include "gateway/audit/trail.h"
 #include "gateway/audit/verify.h"
 #include "tests/audit/audit_fixtures.h"
@@ -264,6 +265,40 @@ TEST_F(TrailTest, TornTailIsAWarningAndTheNextFileChainsToTheLastCompleteLine) {
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("torn last line"), std::string::npos) << r.warnings[0];
   EXPECT_EQ(r.last_seq, 7u);
+}
+
+TEST_F(TrailTest, AnOverlongLineIsOneBreakAndNeverHeldWhole) {
+  write_trail(5);
+  std::vector<std::string> lines = lines_of(file(0));
+  // Line 3 padded past the reader's limit (its bytes are read past, not held).
+  lines[2].insert(1, std::string(kMaxTrailLine + 100, ' '));
+  write_lines(file(0), lines);
+  const VerifyReport r = verify();
+  ASSERT_TRUE(r.first_break.has_value());
+  EXPECT_EQ(r.first_break->kind, "overlong line");
+  EXPECT_EQ(r.first_break->at.line, 3u);
+  EXPECT_NE(r.first_break->detail.find(std::to_string(lines[2].size())), std::string::npos)
+      << r.first_break->detail;
+  EXPECT_EQ(r.breaks, 1u);  // line 4 takes up the chain: one problem, one break
+  EXPECT_EQ(r.lines, 6u);
+  EXPECT_EQ(r.last_seq, 6u);
+  EXPECT_FALSE(r.clean());
+}
+
+TEST_F(TrailTest, AnOverlongTornTailIsAWarning) {
+  write_trail(3);
+  {
+    std::FILE* f = std::fopen(file(0).c_str(), "ab");
+    std::string tail = "{\"v\":1,";
+    tail.append(kMaxTrailLine + 10, 'x');
+    std::fputs(tail.c_str(), f);
+    std::fclose(f);
+  }
+  const VerifyReport r = verify();
+  EXPECT_TRUE(r.clean()) << to_text(r);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find(std::to_string(kMaxTrailLine + 17) + " bytes"), std::string::npos)
+      << r.warnings[0];
 }
 
 TEST_F(TrailTest, FullQueueDropsAndWritesADroppedLine) {
