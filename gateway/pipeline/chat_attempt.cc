@@ -47,6 +47,41 @@ std::optional<std::string> clamped_body(const BackendRuntime& b, const boost::js
   return out;
 }
 
+// A pooled try's claim on its endpoint: counted in flight there (the picker's load) and in its
+// requests, released however the try ends.
+struct EndpointHold {
+  explicit EndpointHold(const EndpointRuntime* e) : e_(e) {
+    if (e_ != nullptr) {
+      e_->in_flight->fetch_add(1, std::memory_order_relaxed);
+      e_->requests->inc();
+    }
+  }
+  ~EndpointHold() {
+    if (e_ != nullptr) {
+      e_->in_flight->fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  EndpointHold(const EndpointHold&) = delete;
+  EndpointHold& operator=(const EndpointHold&) = delete;
+
+ private:
+  const EndpointRuntime* e_;
+};
+
+// A try counted in its backend's in-flight requests while it lasts.
+struct InFlightHold {
+  InFlightHold(policies::StateStore& s, std::size_t backend) : s_(s), i_(backend) {
+    s_.add_in_flight(i_, 1);
+  }
+  ~InFlightHold() { s_.add_in_flight(i_, -1); }
+  InFlightHold(const InFlightHold&) = delete;
+  InFlightHold& operator=(const InFlightHold&) = delete;
+
+ private:
+  policies::StateStore& s_;
+  std::size_t i_;
+};
+
 }  // namespace
 
 // Whether backend `b` must be passed over before anything is built for it: a format it does not
@@ -81,27 +116,34 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
     }
   }
   const BackendRuntime& b = ep != nullptr ? *ep->view : backend;
-  struct EndpointRelease {
-    const EndpointRuntime* e;
-    ~EndpointRelease() {
-      if (e != nullptr) {
-        e->in_flight->fetch_sub(1, std::memory_order_relaxed);
-      }
-    }
-  } endpoint_release{ep};
-  if (ep != nullptr) {
-    ep->in_flight->fetch_add(1, std::memory_order_relaxed);
-    ep->requests->inc();
-  }
-  policies::StateStore& state = snap_.state();
-  state.add_in_flight(b.index, 1);
-  struct Release {
-    policies::StateStore& s;
-    std::size_t i;
-    ~Release() { s.add_in_flight(i, -1); }
-  } release{state, b.index};
+  const EndpointHold endpoint_hold(ep);
+  const InFlightHold in_flight(snap_.state(), b.index);
   ++o_.attempts;
   o_.backend = &b;
+  AttemptWires wires;
+  upstream::Request up;
+  if (std::optional<AttemptResult> unsent = co_await prepare(b, last, wires, up)) {
+    co_return std::move(*unsent);
+  }
+  if (ep == nullptr && !b.circuit->allow(Clock::now())) {  // a pool's pick asked already
+    co_return AttemptResult::passed_over(true);            // shed from a failing backend
+  }
+  bool failed = false;
+  const CircuitReport circuit_report{*b.circuit, failed};
+  std::optional<trace::Span> span = tracing::start_attempt(ctx_, o_, b, endpoint_, up);
+  const auto started = Clock::now();
+  AttemptResult r = co_await exchange(b, *wires.wire, std::move(up));
+  failed = r.upstream_failed;
+  finish_attempt(b, r, started, span);
+  co_return r;
+}
+
+// The try's upstream request for `b`: the body within the backend's declared output limit,
+// through the wire the backend speaks. nullopt when `up` is ready (on wires.wire); otherwise
+// what the try comes to (another backend may express it, or the last one answers why not).
+asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const BackendRuntime& b,
+                                                                   bool last, AttemptWires& wires,
+                                                                   upstream::Request& up) {
   // The DOM was released before an earlier attempt's exchange: parse the text again (it parsed
   // once already, so only memory can make this fail).
   error_code jec;
@@ -121,12 +163,10 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
     body = &clamped_dom->value.get_object();
     text = *clamped;
   }
-  std::optional<TranslatedWire> translated;
-  std::optional<PassThroughWire> passed;
-  const std::unique_ptr<UpstreamWire> native =
-      inbound_.side != nullptr ? inbound_.side->native_wire(b, ctx_.request_id, forwardable_)
-                               : nullptr;
-  if (native == nullptr && !inbound_.untranslatable.empty()) {
+  if (inbound_.side != nullptr) {
+    wires.native = inbound_.side->native_wire(b, ctx_.request_id, forwardable_);
+  }
+  if (wires.native == nullptr && !inbound_.untranslatable.empty()) {
     if (!last) {
       co_return AttemptResult::unsendable();  // a backend of the client's own dialect may take it
     }
@@ -134,33 +174,22 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
     e.message = std::string(inbound_.untranslatable);
     co_return AttemptResult::ended(co_await answer_untranslatable(b, e));
   }
-  UpstreamWire& wire =
-      native != nullptr ? *native
+  wires.wire =
+      wires.native != nullptr ? wires.native.get()
       : endpoint_ == Endpoint::chat && b.chat_translated
-          ? static_cast<UpstreamWire&>(translated.emplace(
+          ? static_cast<UpstreamWire*>(&wires.translated.emplace(
                 b, ctx_.request_id, o_.alias != nullptr ? std::string_view(o_.alias->name) : ""))
-          : passed.emplace(b, endpoint_, ctx_.request_id, forwardable_);
-  upstream::Request up;
+          : &wires.passed.emplace(b, endpoint_, ctx_.request_id, forwardable_);
   adapters::TranslateError terr;
-  if (!wire.request(*body, text, up, terr)) {
+  if (!wires.wire->request(*body, text, up, terr)) {
     if (!last) {
       co_return AttemptResult::unsendable();  // another backend may express it
     }
     co_return AttemptResult::ended(co_await answer_untranslatable(b, terr));
   }
-  o_.stream = wire.streaming();
+  o_.stream = wires.wire->streaming();
   dom_.reset();  // the upstream body is built: the DOM is not held across the exchange
-  if (ep == nullptr && !b.circuit->allow(Clock::now())) {  // a pool's pick asked already
-    co_return AttemptResult::passed_over(true);            // shed from a failing backend
-  }
-  bool failed = false;
-  const CircuitReport circuit_report{*b.circuit, failed};
-  std::optional<trace::Span> span = tracing::start_attempt(ctx_, o_, b, endpoint_, up);
-  const auto started = Clock::now();
-  AttemptResult r = co_await exchange(b, wire, std::move(up));
-  failed = r.upstream_failed;
-  finish_attempt(b, r, started, span);
-  co_return r;
+  co_return std::nullopt;
 }
 
 const EndpointRuntime* ChatHandler::pick_endpoint(const BackendRuntime& b) {

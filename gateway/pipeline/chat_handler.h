@@ -145,7 +145,16 @@ class ChatHandler final : public Settlement {
   void submit_audit(std::string body) const;
 
   // ---- one try (chat_attempt.cc) ----
+  // The wires a try may take; `wire` is the one chosen for its backend.
+  struct AttemptWires {
+    std::optional<TranslatedWire> translated;
+    std::optional<PassThroughWire> passed;
+    std::unique_ptr<UpstreamWire> native;
+    UpstreamWire* wire = nullptr;
+  };
   asio::awaitable<AttemptResult> attempt(const BackendRuntime& backend, bool last);
+  asio::awaitable<std::optional<AttemptResult>> prepare(const BackendRuntime& b, bool last,
+                                                        AttemptWires& wires, upstream::Request& up);
   // The endpoint of a pooled backend this try goes to (gateway/runtime/pool.h); nullptr when
   // every endpoint's circuit is open.
   const EndpointRuntime* pick_endpoint(const BackendRuntime& b);
