@@ -251,11 +251,74 @@ AdmissionResult SharedStore::admit(std::size_t tenant, const Ask& ask) {
   return res;
 }
 
-asio::awaitable<AdmissionResult> SharedStore::top_up(std::size_t tenant, Ask ask) {
+namespace {
+
+// Grants a refused request does not use go to the leases' headroom (they are this replica's
+// lease in Redis).
+void keep_budget(TenantShare& t, const PeriodIds& p, const std::array<Nanos, 2>& granted) {
+  const std::array<std::int64_t, 2> periods{p.day, p.month};
+  for (int k = 0; k < 2; ++k) {
+    if (granted[k] > 0) {
+      t.budget[k][static_cast<std::size_t>(periods[k] % 4)].give_back(granted[k]);
+    }
+  }
+}
+
+// What a direct top-up granted, as this request's admission: a rate refusal, an exhausted
+// budget, or the reservation (the budget within every limited period; the surplus of a period
+// goes to its lease).
+AdmissionResult granted(std::size_t tenant, const Ask& ask, const SharedLimits& lim, TenantShare& t,
+                        const PeriodIds& p, const TopUpResult& got) {
   AdmissionResult res;
   res.reservation.tenant = tenant;
   res.reservation.source = kShared;
+  std::array<Nanos, 2> surplus{got.budget[0], got.budget[1]};
+  if (got.requests == 0 || got.tokens == 0) {
+    keep_budget(t, p, surplus);
+    res.outcome =
+        got.requests == 0 ? Admission::rate_limited_requests : Admission::rate_limited_tokens;
+    res.retry_after = std::chrono::seconds{got.rate_retry_after};
+    return res;
+  }
+  const bool reserve = ask.enforce_budget && ask.cost > 0;
+  Nanos amount = 0;
+  if (reserve) {
+    amount = std::numeric_limits<Nanos>::max();
+    const std::array<Nanos, 2> limits{lim.daily, lim.monthly};
+    for (int k = 0; k < 2; ++k) {
+      if (limits[k] >= 0) {
+        amount = std::min(amount, std::max<Nanos>(0, got.budget[k]));
+      }
+    }
+    if (amount == 0) {
+      keep_budget(t, p, surplus);
+      res.outcome = Admission::budget_exhausted;
+      res.retry_after = std::chrono::seconds{
+          lim.daily >= 0 && got.budget[0] <= 0 ? p.seconds_to_day_end : p.seconds_to_month_end};
+      return res;
+    }
+    for (Nanos& n : surplus) {
+      n = n > amount ? n - amount : 0;
+    }
+    keep_budget(t, p, surplus);
+  }
+  Reservation& r = res.reservation;
+  r.amount = amount;
+  r.day = reserve && lim.daily >= 0 ? p.day : -1;
+  r.month = reserve && lim.monthly >= 0 ? p.month : -1;
+  r.tokens = got.tokens > 0 ? static_cast<std::uint64_t>(got.tokens) : 0;
+  // Counted in Redis for this request alone: nothing to give back to a lease.
+  r.second = got.tokens > 0 ? kDirectGrant : -1;
+  return res;
+}
+
+}  // namespace
+
+asio::awaitable<AdmissionResult> SharedStore::top_up(std::size_t tenant, Ask ask) {
   if (tenant >= tenants_.size()) {
+    AdmissionResult res;
+    res.reservation.tenant = tenant;
+    res.reservation.source = kShared;
     co_return res;
   }
   const SharedLimits& lim = limits_[tenant];
@@ -272,53 +335,7 @@ asio::awaitable<AdmissionResult> SharedStore::top_up(std::size_t tenant, Ask ask
   if (!got.reached) {
     co_return unavailable(tenant, ask);
   }
-  const std::array<std::int64_t, 2> periods{p.day, p.month};
-  // Grants a refused request does not use go to the leases' headroom (they are this
-  // replica's lease in Redis).
-  const auto keep_budget = [&] {
-    for (int k = 0; k < 2; ++k) {
-      if (got.budget[k] > 0) {
-        t->budget[k][static_cast<std::size_t>(periods[k] % 4)].give_back(got.budget[k]);
-      }
-    }
-  };
-  if (got.requests == 0 || got.tokens == 0) {
-    keep_budget();
-    res.outcome =
-        got.requests == 0 ? Admission::rate_limited_requests : Admission::rate_limited_tokens;
-    res.retry_after = std::chrono::seconds{got.rate_retry_after};
-    co_return res;
-  }
-  Nanos amount = 0;
-  if (reserve) {
-    amount = std::numeric_limits<Nanos>::max();
-    const std::array<Nanos, 2> limits{lim.daily, lim.monthly};
-    for (int k = 0; k < 2; ++k) {
-      if (limits[k] >= 0) {
-        amount = std::min(amount, std::max<Nanos>(0, got.budget[k]));
-      }
-    }
-    if (amount == 0) {
-      keep_budget();
-      res.outcome = Admission::budget_exhausted;
-      res.retry_after = std::chrono::seconds{
-          lim.daily >= 0 && got.budget[0] <= 0 ? p.seconds_to_day_end : p.seconds_to_month_end};
-      co_return res;
-    }
-    for (int k = 0; k < 2; ++k) {
-      if (got.budget[k] > amount) {
-        t->budget[k][static_cast<std::size_t>(periods[k] % 4)].give_back(got.budget[k] - amount);
-      }
-    }
-  }
-  Reservation& r = res.reservation;
-  r.amount = amount;
-  r.day = reserve && lim.daily >= 0 ? p.day : -1;
-  r.month = reserve && lim.monthly >= 0 ? p.month : -1;
-  r.tokens = got.tokens > 0 ? static_cast<std::uint64_t>(got.tokens) : 0;
-  // Counted in Redis for this request alone: nothing to give back to a lease.
-  r.second = got.tokens > 0 ? kDirectGrant : -1;
-  co_return res;
+  co_return granted(tenant, ask, lim, *t, p, got);
 }
 
 AdmissionResult SharedStore::unavailable(std::size_t tenant, const Ask& ask) {
