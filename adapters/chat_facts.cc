@@ -9,294 +9,262 @@
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
+#include "adapters/chat_facts_internal.h"
 #include "adapters/json_edit.h"
 
 namespace sb::adapters {
+namespace facts_detail {
 namespace {
 
 namespace json = boost::json;
 
-// Per-message token overhead OpenAI documents for chat formatting (role, separators).
-constexpr std::uint64_t kTokensPerMessage = 4;
-// The tool-use system prompt providers add when tools are declared: Anthropic documents up to 346
-// tokens (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview#pricing); room
-// to spare for others.
-constexpr std::uint64_t kToolPreambleTokens = 512;
 // Strings holding JSON are decoded at most this many levels deep, up to this size each; the
 // nested documents themselves are parsed to this depth. Beyond the bounds the raw string (which
 // is always scanned) is all there is.
 constexpr int kMaxNestedLevels = 4;
 constexpr std::size_t kMaxNestedBytes = std::size_t{1} << 20;
 constexpr unsigned kMaxNestedDepth = 64;
-// Integers this large or larger are scanned as decimal text (a card number sent as a number).
-constexpr std::int64_t kMinScannedInteger = 100'000;
 
 std::string_view view(const json::string& s) {
   return {s.data(), s.size()};
 }
 
-// What a member means for the walk, decided by its key and its parent.
-enum class Slot {
-  plain,
-  prompt,  // completions `prompt` / embeddings `input`: numbers are token ids
-};
+std::string_view string_of(const json::value* v) {
+  return v != nullptr && v->is_string() ? view(v->get_string()) : std::string_view();
+}
 
-class Walker {
- public:
-  explicit Walker(ChatFacts& f) : f_(f) {}
+}  // namespace
 
-  // A line of its own in the scanned text.
-  void line(std::string_view s) {
-    if (s.empty()) {
-      return;
-    }
-    f_.text += s;
-    f_.text.push_back('\n');
-  }
-
-  void key(std::string_view k) { line(k); }
-
-  void string(std::string_view s, int nested) {
-    if (s.starts_with("data:") && s.substr(0, s.find(',')).ends_with(";base64")) {
-      // A base64 data URL: bytes, not read as text (the cost), flagged by its media type.
-      const std::string_view type = s.substr(5, 6);
-      if (type == "image/") {
-        f_.images = true;
-      } else if (type.starts_with("audio/")) {
-        f_.audio = true;
-      } else {
-        f_.files = true;
-      }
-      return;
-    }
-    line(s);
-    f_.text_bytes += s.size();
-    decode_nested(s, nested);
-  }
-
-  void value(const json::value& v, int nested, Slot slot = Slot::plain) {
-    switch (v.kind()) {
-      case json::kind::string:
-        string(view(v.get_string()), nested);
-        break;
-      case json::kind::object:
-        object(v.get_object(), nested);
-        break;
-      case json::kind::array:
-        for (const json::value& item : v.get_array()) {
-          value(item, nested, slot);
-        }
-        break;
-      case json::kind::int64:
-      case json::kind::uint64:
-        if (slot == Slot::prompt) {
-          f_.token_ids = true;
-        } else {
-          integer(v);
-        }
-        break;
-      default:
-        break;  // booleans, null, fractions: nothing to read
-    }
-  }
-
-  // Every member; `skip_text` leaves out a string `text` member (already in the transcript).
-  void object(const json::object& o, int nested, bool skip_text = false) {
-    flag_kind(o);
-    const json::value* type = o.if_contains("type");
-    const bool base64_source =
-        type != nullptr && type->is_string() && type->get_string() == "base64";
-    for (const auto& m : o) {
-      const std::string_view k = m.key();
-      const json::value& v = m.value();
-      if (skip_text && k == "text" && v.is_string()) {
-        continue;
-      }
-      key(k);
-      if (v.is_string() && (k == "file_data" || (k == "data" && base64_source))) {
-        // Base64 bytes (an OpenAI file part, an Anthropic image or document source).
-        flag_media(o);
-        continue;
-      }
-      if (k == "input_audio" && v.is_object() && v.get_object().contains("data")) {
-        // {data: base64, format}: the format is text, the data is not.
-        f_.audio = true;
-        for (const auto& a : v.get_object()) {
-          key(a.key());
-          if (a.key() != "data") {
-            value(a.value(), nested);
-          }
-        }
-        continue;
-      }
-      if (k == "file_id" && v.is_string()) {
-        f_.files = true;  // a file uploaded earlier: its content is not in the request
-      }
-      value(v, nested);
-    }
-  }
-
-  // The conversation as the model reads it: each message's text concatenated, messages joined by
-  // one space. Everything else of the messages is walked by messages_rest().
-  void transcript(const json::array& messages) {
-    bool first = true;
-    for (const json::value& m : messages) {
-      const json::value* content = m.is_object() ? m.get_object().if_contains("content") : nullptr;
-      if (content == nullptr) {
-        continue;
-      }
-      const std::size_t before = f_.text.size();
-      if (!first) {
-        f_.text.push_back(' ');
-      }
-      if (content->is_string()) {
-        f_.text += view(content->get_string());
-      } else if (content->is_array()) {
-        for (const json::value& part : content->get_array()) {
-          if (part.is_string()) {
-            f_.text += view(part.get_string());
-          } else if (const json::value* t =
-                         part.is_object() ? part.get_object().if_contains("text") : nullptr;
-                     t != nullptr && t->is_string()) {
-            f_.text += view(t->get_string());
-          }
-        }
-      }
-      if (f_.text.size() == before + (first ? 0 : 1)) {
-        f_.text.resize(before);  // nothing read: no separator either
-        continue;
-      }
-      f_.text_bytes += f_.text.size() - before - (first ? 0 : 1);
-      first = false;
-    }
-    if (!first) {
-      f_.text.push_back('\n');
-    }
-  }
-
-  // Every member of the messages but the text transcript() took.
-  void messages_rest(const json::array& messages) {
-    for (const json::value& m : messages) {
-      if (!m.is_object()) {
-        value(m, 0);
-        continue;
-      }
-      flag_kind(m.get_object());
-      for (const auto& member : m.get_object()) {
-        const std::string_view k = member.key();
-        const json::value& v = member.value();
-        key(k);
-        if (k == "content") {
-          content_rest(v);
-        } else if (k == "role" && v.is_string()) {
-          line(view(v.get_string()));  // scanned, but not prompt size
-        } else {
-          if (k == "audio") {
-            f_.audio = true;  // a reference to audio the model produced earlier
-          }
-          value(v, 0);
-        }
-      }
-    }
-  }
-
- private:
-  // What transcript() did not take; text it took is decoded here when it holds JSON.
-  void content_rest(const json::value& content) {
-    if (content.is_string()) {
-      decode_nested(view(content.get_string()), 0);
-      return;
-    }
-    if (!content.is_array()) {
-      value(content, 0);  // content sent as an object (or a number): every key and string
-      return;
-    }
-    for (const json::value& part : content.get_array()) {
-      if (part.is_object()) {
-        object(part.get_object(), 0, true);
-        if (const json::value* t = part.get_object().if_contains("text"); t && t->is_string()) {
-          decode_nested(view(t->get_string()), 0);
-        }
-      } else if (part.is_string()) {
-        decode_nested(view(part.get_string()), 0);
-      } else {
-        value(part, 0);
-      }
-    }
-  }
-
-  void integer(const json::value& v) {
-    const bool big = v.is_uint64() ? v.get_uint64() >= kMinScannedInteger
-                                   : (v.get_int64() >= kMinScannedInteger ||
-                                      v.get_int64() <= -kMinScannedInteger);
-    if (!big) {
-      return;
-    }
-    char buf[24];
-    const auto r = v.is_uint64() ? std::to_chars(buf, buf + sizeof buf, v.get_uint64())
-                                 : std::to_chars(buf, buf + sizeof buf, v.get_int64());
-    line(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
-  }
-
-  // A part's kind by its `type`.
-  void flag_kind(const json::object& o) {
-    const json::value* type = o.if_contains("type");
-    if (type == nullptr || !type->is_string()) {
-      return;
-    }
-    const std::string_view t = view(type->get_string());
-    if (t == "image_url" || t == "input_image" || t == "image") {
+void Walker::string(std::string_view s, int nested) {
+  if (s.starts_with("data:") && s.substr(0, s.find(',')).ends_with(";base64")) {
+    // A base64 data URL: bytes, not read as text (the cost), flagged by its media type.
+    const std::string_view type = s.substr(5, 6);
+    if (type == "image/") {
       f_.images = true;
-    } else if (t == "input_audio" || t == "audio") {
-      f_.audio = true;
-    } else if (t == "file" || t == "input_file" || t == "document") {
-      f_.files = true;
-    }
-  }
-
-  // A base64 payload's kind by the media type beside it (Anthropic `media_type`); files when none.
-  void flag_media(const json::object& o) {
-    const json::value* mt = o.if_contains("media_type");
-    const std::string_view media = mt != nullptr && mt->is_string() ? view(mt->get_string()) : "";
-    if (media.starts_with("image/")) {
-      f_.images = true;
-    } else if (media.starts_with("audio/")) {
+    } else if (type.starts_with("audio/")) {
       f_.audio = true;
     } else {
       f_.files = true;
     }
+    return;
   }
+  line(s);
+  f_.text_bytes += s.size();
+  decode_nested(s, nested);
+}
 
-  // A string with escapes in it: what they stand for is scanned too (`\u0034` as `4`). JSON held
-  // in the string is parsed and walked; any other string is unescaped as JSON would unescape it.
-  // Without a backslash the raw string already shows every character.
-  void decode_nested(std::string_view s, int nested) {
-    if (nested >= kMaxNestedLevels || s.size() < 2 || s.size() > kMaxNestedBytes ||
-        s.find('\\') == std::string_view::npos) {
-      return;
+void Walker::integer(std::int64_t v) {
+  if (v < kMinScannedInteger && v > -kMinScannedInteger) {
+    return;
+  }
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  line(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+void Walker::integer(std::uint64_t v) {
+  if (v < static_cast<std::uint64_t>(kMinScannedInteger)) {
+    return;
+  }
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  line(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+void Walker::value(const json::value& v, int nested, Slot slot) {
+  switch (v.kind()) {
+    case json::kind::string:
+      string(view(v.get_string()), nested);
+      break;
+    case json::kind::object:
+      object(v.get_object(), nested);
+      break;
+    case json::kind::array:
+      for (const json::value& item : v.get_array()) {
+        value(item, nested, slot);
+      }
+      break;
+    case json::kind::int64:
+    case json::kind::uint64:
+      if (slot == Slot::prompt) {
+        f_.token_ids = true;
+      } else if (v.is_uint64()) {
+        integer(v.get_uint64());
+      } else {
+        integer(v.get_int64());
+      }
+      break;
+    default:
+      break;  // booleans, null, fractions: nothing to read
+  }
+}
+
+// Every member; `skip_text` leaves out a string `text` member (already in the transcript).
+void Walker::object(const json::object& o, int nested, bool skip_text) {
+  const std::string_view type = string_of(o.if_contains("type"));
+  flag_type(type);
+  const bool base64_source = type == "base64";
+  for (const auto& m : o) {
+    const std::string_view k = m.key();
+    const json::value& v = m.value();
+    if (skip_text && k == "text" && v.is_string()) {
+      continue;
     }
-    const std::size_t first = s.find_first_not_of(" \t\r\n");
-    if (first != std::string_view::npos && (s[first] == '{' || s[first] == '[')) {
-      unsigned char arena[2048];
-      json::monotonic_resource mr(arena, sizeof arena);
-      json::parse_options opts;
-      opts.max_depth = kMaxNestedDepth;
-      boost::system::error_code ec;
-      const json::value doc = json::parse(s, ec, &mr, opts);
-      if (!ec) {
-        value(doc, nested + 1);
-        return;
+    key(k);
+    if (v.is_string() && (k == "file_data" || (k == "data" && base64_source))) {
+      // Base64 bytes (an OpenAI file part, an Anthropic image or document source).
+      flag_media(string_of(o.if_contains("media_type")));
+      continue;
+    }
+    if (k == "input_audio" && v.is_object() && v.get_object().contains("data")) {
+      // {data: base64, format}: the format is text, the data is not.
+      f_.audio = true;
+      for (const auto& a : v.get_object()) {
+        key(a.key());
+        if (a.key() != "data") {
+          value(a.value(), nested);
+        }
+      }
+      continue;
+    }
+    if (k == "file_id" && v.is_string()) {
+      f_.files = true;  // a file uploaded earlier: its content is not in the request
+    }
+    value(v, nested);
+  }
+}
+
+// The conversation as the model reads it: each message's text concatenated, messages joined by
+// one space. Everything else of the messages is walked by messages_rest().
+void Walker::transcript(const json::array& messages) {
+  bool first = true;
+  for (const json::value& m : messages) {
+    const json::value* content = m.is_object() ? m.get_object().if_contains("content") : nullptr;
+    if (content == nullptr) {
+      continue;
+    }
+    const std::size_t before = f_.text.size();
+    if (!first) {
+      f_.text.push_back(' ');
+    }
+    if (content->is_string()) {
+      f_.text += view(content->get_string());
+    } else if (content->is_array()) {
+      for (const json::value& part : content->get_array()) {
+        if (part.is_string()) {
+          f_.text += view(part.get_string());
+        } else if (part.is_object()) {
+          f_.text += string_of(part.get_object().if_contains("text"));
+        }
       }
     }
-    std::string decoded;
-    if (decode_escapes_lenient(s, decoded)) {
-      line(decoded);
-      decode_nested(decoded, nested + 1);
+    if (f_.text.size() == before + (first ? 0 : 1)) {
+      f_.text.resize(before);  // nothing read: no separator either
+      continue;
+    }
+    f_.text_bytes += f_.text.size() - before - (first ? 0 : 1);
+    first = false;
+  }
+  if (!first) {
+    f_.text.push_back('\n');
+  }
+}
+
+// Every member of the messages but the text transcript() took.
+void Walker::messages_rest(const json::array& messages) {
+  for (const json::value& m : messages) {
+    if (!m.is_object()) {
+      value(m, 0);
+      continue;
+    }
+    flag_type(string_of(m.get_object().if_contains("type")));
+    for (const auto& member : m.get_object()) {
+      const std::string_view k = member.key();
+      const json::value& v = member.value();
+      key(k);
+      if (k == "content") {
+        content_rest(v);
+      } else if (k == "role" && v.is_string()) {
+        line(view(v.get_string()));  // scanned, but not prompt size
+      } else {
+        if (k == "audio") {
+          f_.audio = true;  // a reference to audio the model produced earlier
+        }
+        value(v, 0);
+      }
     }
   }
+}
 
-  ChatFacts& f_;
-};
+// What transcript() did not take; text it took is decoded here when it holds JSON.
+void Walker::content_rest(const json::value& content) {
+  if (content.is_string()) {
+    decode_nested(view(content.get_string()), 0);
+    return;
+  }
+  if (!content.is_array()) {
+    value(content, 0);  // content sent as an object (or a number): every key and string
+    return;
+  }
+  for (const json::value& part : content.get_array()) {
+    if (part.is_object()) {
+      object(part.get_object(), 0, true);
+      decode_nested(string_of(part.get_object().if_contains("text")), 0);
+    } else if (part.is_string()) {
+      decode_nested(view(part.get_string()), 0);
+    } else {
+      value(part, 0);
+    }
+  }
+}
+
+void Walker::flag_type(std::string_view t) {
+  if (t == "image_url" || t == "input_image" || t == "image") {
+    f_.images = true;
+  } else if (t == "input_audio" || t == "audio") {
+    f_.audio = true;
+  } else if (t == "file" || t == "input_file" || t == "document") {
+    f_.files = true;
+  }
+}
+
+void Walker::flag_media(std::string_view media) {
+  if (media.starts_with("image/")) {
+    f_.images = true;
+  } else if (media.starts_with("audio/")) {
+    f_.audio = true;
+  } else {
+    f_.files = true;
+  }
+}
+
+// A string with escapes in it: what they stand for is scanned too (`\u0034` as `4`). JSON held
+// in the string is parsed and walked; any other string is unescaped as JSON would unescape it.
+// Without a backslash the raw string already shows every character.
+void Walker::decode_nested(std::string_view s, int nested) {
+  if (nested >= kMaxNestedLevels || s.size() < 2 || s.size() > kMaxNestedBytes ||
+      s.find('\\') == std::string_view::npos) {
+    return;
+  }
+  const std::size_t first = s.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && (s[first] == '{' || s[first] == '[')) {
+    unsigned char arena[2048];
+    json::monotonic_resource mr(arena, sizeof arena);
+    json::parse_options opts;
+    opts.max_depth = kMaxNestedDepth;
+    boost::system::error_code ec;
+    const json::value doc = json::parse(s, ec, &mr, opts);
+    if (!ec) {
+      value(doc, nested + 1);
+      return;
+    }
+  }
+  std::string decoded;
+  if (decode_escapes_lenient(s, decoded)) {
+    line(decoded);
+    decode_nested(decoded, nested + 1);
+  }
+}
 
 void reset(ChatFacts& out) {
   out.texts.clear();
@@ -324,6 +292,20 @@ void finish(ChatFacts& out) {
   if (!out.text.empty()) {
     out.texts.emplace_back(out.text);
   }
+}
+
+}  // namespace facts_detail
+
+namespace {
+
+namespace json = boost::json;
+using facts_detail::finish;
+using facts_detail::reset;
+using facts_detail::Slot;
+using facts_detail::Walker;
+
+std::string_view view(const json::string& s) {
+  return {s.data(), s.size()};
 }
 
 void read_max_tokens(const json::object& body, ChatFacts& out) {
@@ -411,8 +393,7 @@ void collect_chat_facts(const json::object& body, ChatFacts& out) {
   if (const auto* re = body.if_contains("reasoning_effort"); re && re->is_string()) {
     out.reasoning_effort = view(re->get_string());
   }
-  // About four bytes of English per token; images and audio are not estimated.
-  out.estimated_prompt_tokens = (out.text_bytes + 3) / 4 + kTokensPerMessage * out.depth;
+  facts_detail::estimate_chat(out);
   finish(out);
 }
 

@@ -24,6 +24,8 @@ class object;
 
 namespace sb::adapters {
 
+class ChatRequest;
+
 struct ChatFacts {
   /// Everything to scan, as views into `text` (one buffer: the conversation transcript, then every
   /// other key and string of the body, one per line). Valid while this ChatFacts lives unchanged.
@@ -53,6 +55,11 @@ struct ChatFacts {
 /// Collects the facts of a chat-completions body (already validated as an object). `out` is
 /// cleared first; its storage is reused.
 void collect_chat_facts(const boost::json::object& body, ChatFacts& out);
+
+/// The same from a request parse_chat_request() accepted (adapters/canonical.h), without a DOM:
+/// equal in every field to what the overload above collects from the same body parsed as a DOM.
+/// `request` (and the body it views) must outlive the call only.
+void collect_chat_facts(const ChatRequest& request, ChatFacts& out);
 
 /// The same for a legacy completions body (`prompt` as text or token ids, `suffix`, the rest).
 void collect_completion_facts(const boost::json::object& body, ChatFacts& out);

@@ -1,6 +1,8 @@
 // Cost of reading a chat-completions body: Boost.JSON's DOM in a monotonic_resource with a 4 KiB
 // inline buffer (what the gateway's chat handler does today) against the one-pass typed parser
-// (adapters/canonical.h), on the bodies of facts_bench.cc: about 300 bytes and about 20 KB.
+// (adapters/canonical.h), on the bodies of facts_bench.cc: about 300 bytes and about 20 KB. Then
+// the same with the routing facts collected (adapters/chat_facts.h): from the DOM, and from the
+// typed request without one.
 //
 //   ./build/tests/bench/canonical_bench [--benchmark_filter=...]
 
@@ -16,6 +18,7 @@
 #include <boost/json/value.hpp>
 
 #include "adapters/canonical.h"
+#include "adapters/chat_facts.h"
 #include "tests/bench/bench_bodies.h"
 
 namespace {
@@ -58,6 +61,39 @@ void canonical(benchmark::State& state, const std::string& text) {
   finish(state, text);
 }
 
+// DOM parse + facts (DOM): what the gateway does today.
+void dom_facts(benchmark::State& state, const std::string& text) {
+  boost::json::parse_options opts;
+  opts.max_depth = 128;
+  adapters::ChatFacts facts;
+  for (auto _ : state) {
+    unsigned char arena[4096];
+    boost::json::monotonic_resource mr(arena, sizeof arena);
+    boost::json::error_code ec;
+    boost::json::value v = boost::json::parse(text, ec, &mr, opts);
+    if (ec || !v.is_object()) {
+      std::abort();
+    }
+    adapters::collect_chat_facts(v.get_object(), facts);
+    benchmark::DoNotOptimize(facts.text.data());
+  }
+  finish(state, text);
+}
+
+// parse + facts (canonical): the one-pass parser, then the facts from the typed request.
+void canonical_facts(benchmark::State& state, const std::string& text) {
+  adapters::ChatFacts facts;
+  for (auto _ : state) {
+    auto r = adapters::parse_chat_request(text);
+    if (!r.ok()) {
+      std::abort();
+    }
+    adapters::collect_chat_facts(r.value(), facts);
+    benchmark::DoNotOptimize(facts.text.data());
+  }
+  finish(state, text);
+}
+
 void BM_DomSmall(benchmark::State& s) {
   dom(s, small_body());
 }
@@ -70,9 +106,25 @@ void BM_CanonicalSmall(benchmark::State& s) {
 void BM_CanonicalLarge(benchmark::State& s) {
   canonical(s, large_body());
 }
+void BM_DomFactsSmall(benchmark::State& s) {
+  dom_facts(s, small_body());
+}
+void BM_DomFactsLarge(benchmark::State& s) {
+  dom_facts(s, large_body());
+}
+void BM_CanonicalFactsSmall(benchmark::State& s) {
+  canonical_facts(s, small_body());
+}
+void BM_CanonicalFactsLarge(benchmark::State& s) {
+  canonical_facts(s, large_body());
+}
 BENCHMARK(BM_DomSmall);
 BENCHMARK(BM_DomLarge);
 BENCHMARK(BM_CanonicalSmall);
 BENCHMARK(BM_CanonicalLarge);
+BENCHMARK(BM_DomFactsSmall)->Name("DOM parse + facts (DOM)/small");
+BENCHMARK(BM_DomFactsLarge)->Name("DOM parse + facts (DOM)/large");
+BENCHMARK(BM_CanonicalFactsSmall)->Name("parse + facts (canonical)/small");
+BENCHMARK(BM_CanonicalFactsLarge)->Name("parse + facts (canonical)/large");
 
 }  // namespace

@@ -1,0 +1,86 @@
+#pragma once
+// Internals of the chat facts collectors (adapters/chat_facts.h): the walker both the DOM
+// collectors (chat_facts.cc) and the ChatRequest collector (chat_facts_canonical.cc) feed, so
+// what a key, a string or a number adds to the facts is decided in one place. Not for other users.
+
+#include <cstdint>
+#include <string_view>
+
+#include "adapters/chat_facts.h"
+
+namespace boost::json {
+class array;
+class object;
+class value;
+}  // namespace boost::json
+
+namespace sb::adapters::facts_detail {
+
+// Per-message token overhead OpenAI documents for chat formatting (role, separators).
+constexpr std::uint64_t kTokensPerMessage = 4;
+// The tool-use system prompt providers add when tools are declared: Anthropic documents up to 346
+// tokens (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/overview#pricing); room
+// to spare for others.
+constexpr std::uint64_t kToolPreambleTokens = 512;
+// Integers this large or larger are scanned as decimal text (a card number sent as a number).
+constexpr std::int64_t kMinScannedInteger = 100'000;
+
+// What a member means for the walk, decided by its key and its parent.
+enum class Slot {
+  plain,
+  prompt,  // completions `prompt` / embeddings `input`: numbers are token ids
+};
+
+/// Appends what the values of a body say to a ChatFacts. The leaf rules (lines, strings, numbers,
+/// kinds, media types, JSON held in strings) are public for walkers over other representations;
+/// the rest walks a Boost.JSON DOM.
+class Walker {
+ public:
+  explicit Walker(ChatFacts& f) : f_(f) {}
+
+  ChatFacts& facts() { return f_; }
+
+  /// A line of its own in the scanned text (nothing when empty).
+  void line(std::string_view s) {
+    if (s.empty()) {
+      return;
+    }
+    f_.text += s;
+    f_.text.push_back('\n');
+  }
+  void key(std::string_view k) { line(k); }
+  /// A string value: a base64 data URL is flagged, anything else scanned and counted.
+  void string(std::string_view s, int nested);
+  /// An integer value: scanned as decimal text when large.
+  void integer(std::int64_t v);
+  void integer(std::uint64_t v);
+  /// A part's kind by its `type` (image, audio, file).
+  void flag_type(std::string_view type);
+  /// A base64 payload's kind by the media type beside it (Anthropic `media_type`); files when none.
+  void flag_media(std::string_view media_type);
+  /// What the escapes of `s` stand for: JSON held in it walked, other text unescaped.
+  void decode_nested(std::string_view s, int nested);
+
+  // The DOM walk.
+  void value(const boost::json::value& v, int nested, Slot slot = Slot::plain);
+  void object(const boost::json::object& o, int nested, bool skip_text = false);
+  void transcript(const boost::json::array& messages);
+  void messages_rest(const boost::json::array& messages);
+
+ private:
+  void content_rest(const boost::json::value& content);
+
+  ChatFacts& f_;
+};
+
+/// Clears every field of `out`, keeping its storage.
+void reset(ChatFacts& out);
+/// The bound, the last newline dropped, `texts` set: the facts are complete.
+void finish(ChatFacts& out);
+/// The estimate of a chat body, once its text_bytes and depth are known.
+inline void estimate_chat(ChatFacts& out) {
+  // About four bytes of English per token; images and audio are not estimated.
+  out.estimated_prompt_tokens = (out.text_bytes + 3) / 4 + kTokensPerMessage * out.depth;
+}
+
+}  // namespace sb::adapters::facts_detail

@@ -1,0 +1,266 @@
+// collect_chat_facts(const ChatRequest&) against collect_chat_facts(const boost::json::object&):
+// for every body both accept, the same facts, field by field.
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "adapters/canonical.h"
+#include "adapters/chat_facts.h"
+
+namespace sb::adapters {
+namespace {
+
+std::string describe(const ChatFacts& f) {
+  std::ostringstream o;
+  o << "text=[" << f.text << "] texts=" << f.texts.size() << " bytes=" << f.text_bytes
+    << " est=" << f.estimated_prompt_tokens << " bound=" << f.prompt_tokens_bound
+    << " max=" << (f.max_tokens ? std::to_string(*f.max_tokens) : "-") << " tools=" << f.tools
+    << " images=" << f.images << " schema=" << f.json_schema << " ids=" << f.token_ids
+    << " audio=" << f.audio << " files=" << f.files << " depth=" << f.depth
+    << " effort=" << f.reasoning_effort;
+  return o.str();
+}
+
+bool equal(const ChatFacts& a, const ChatFacts& b) {
+  return a.text == b.text && a.texts == b.texts && a.text_bytes == b.text_bytes &&
+         a.estimated_prompt_tokens == b.estimated_prompt_tokens &&
+         a.prompt_tokens_bound == b.prompt_tokens_bound && a.max_tokens == b.max_tokens &&
+         a.tools == b.tools && a.images == b.images && a.json_schema == b.json_schema &&
+         a.token_ids == b.token_ids && a.audio == b.audio && a.files == b.files &&
+         a.depth == b.depth && a.reasoning_effort == b.reasoning_effort;
+}
+
+// Both collectors over `body` (a JSON object): success when the canonical parser refuses it (and
+// `accepted` says so) or when the facts are equal.
+testing::AssertionResult same_facts(std::string_view body, bool* accepted = nullptr) {
+  const boost::json::value dom = boost::json::parse(body);
+  ChatFacts want;
+  collect_chat_facts(dom.as_object(), want);
+  const Result<ChatRequest> request = parse_chat_request(body);
+  if (accepted != nullptr) {
+    *accepted = request.ok();
+  }
+  if (!request.ok()) {
+    return testing::AssertionSuccess() << "refused: " << request.error().message;
+  }
+  ChatFacts got;
+  got.text = "left over from an earlier request";  // cleared first
+  got.max_tokens = 7;
+  collect_chat_facts(request.value(), got);
+  if (!equal(want, got)) {
+    return testing::AssertionFailure()
+           << body << "\nDOM:       " << describe(want) << "\ncanonical: " << describe(got);
+  }
+  return testing::AssertionSuccess();
+}
+
+// Same, and the canonical parser must accept the body.
+testing::AssertionResult accepted_same(std::string_view body) {
+  bool accepted = false;
+  testing::AssertionResult r = same_facts(body, &accepted);
+  if (r && !accepted) {
+    return testing::AssertionFailure() << "the canonical parser refused " << body;
+  }
+  return r;
+}
+
+// The chat bodies of chat_facts_test.cc, with a model where they had none (the canonical parser
+// requires one, as the gateway does).
+constexpr std::string_view kDomTestBodies[] = {
+    R"({
+    "model": "m",
+    "messages": [
+      {"role": "system", "content": "system prompt"},
+      {"role": "user", "name": "alice", "content": [
+        {"type": "text", "text": "part one"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        {"type": "text", "text": "part two"}]},
+      {"role": "assistant", "content": null, "tool_calls": [
+        {"id": "c1", "type": "function",
+         "function": {"name": "lookup", "arguments": "{\"card\":\"4111111111111111\"}"}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": "tool result"},
+      {"role": "assistant", "function_call": {"name": "legacy", "arguments": "legacy args"}}
+    ],
+    "tools": [{"type": "function", "function": {"name": "lookup", "description": "finds things",
+               "parameters": {"type": "object"}}}],
+    "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+    "max_completion_tokens": 300,
+    "max_tokens": 10,
+    "reasoning_effort": "high"
+  })",
+    R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+    R"({"model":"m","messages":[{"role":"user","content":"1234567890 0987654321"}]})",
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\u4f60\u597d\u4e16\u754c\"}]}",
+    R"({"model":"m","messages":[{"role":"user","content":"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="}]})",
+    R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
+    R"("tools":[{"type":"function","function":{"name":"f","parameters":{}}}]})",
+    R"({"model":"m","messages":[{"role":"user","content":"one"},{"role":"user","content":"two"}],
+          "tools":[{"type":"function","function":{"name":"t"}}]})",
+    R"({"model":"m","messages":[{"role":"user","content":"three"}]})",
+    R"({
+    "model": "m",
+    "messages": [{"role": "user", "content": "hi"}],
+    "tools": [{"type": "function", "function": {"name": "t", "parameters": {"type": "object",
+      "properties": {"in_key_078-05-1120": {"type": "string", "description": "desc-a",
+        "enum": ["enum-b"], "default": "default-c", "examples": ["example-d"]}}}}}],
+    "response_format": {"type": "json_schema", "json_schema": {"schema": {"description": "rf-e"}}},
+    "stop": ["stop-f"], "metadata": {"k": "meta-g"}, "user": "user-h",
+    "prediction": {"type": "content", "content": "pred-i"},
+    "future_field": [[{"deep": [{"deeper": "future-j"}]}]],
+    "seed": 4111111111111111
+  })",
+    R"({"model":"m","messages": [
+    {"role": "assistant", "tool_calls": [{"function": {"name": "pay",
+      "arguments": "{\"card\": \"\\u0034111 1111 1111 1111\", \"\\u006bey\": 1}"}}]},
+    {"role": "user", "content": "  [\"\\u0030\\u0037\\u0038-05-1120\"]"}]})",
+    R"({"model":"m","messages":[],"metadata": {
+    "a": "{\"x\": \"\\u0034111 1111 1111 1111\"]",
+    "b": "ssn \\\\u0030\\\\u00378-05-1120 \\ud83d\\ude00"}})",
+    R"({"model":"m","messages": [
+    {"role": "user", "content": [{"type": "text", "text": "card 4111 1111"},
+                                 {"type": "text", "text": " 1111 1111"}]},
+    {"role": "user", "content": "ssn 078-05"},
+    {"role": "user", "content": [{"type": "text", "text": "-1120"}]}]})",
+    R"({"model":"m","messages": [{"role": "user",
+    "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}}]}]})",
+    R"({"model":"m","messages": [{"role": "user",
+    "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg", "format": "wav"}}]}]})",
+    R"({"model":"m","messages": [{"role": "user",
+    "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]})",
+    R"({"model":"m","messages": [{"role": "user",
+    "content": [{"type": "document", "source": {"type": "base64",
+      "media_type": "application/pdf", "data": "JVBERi0"}}]}]})",
+    R"({"model":"m","messages": [{"role": "user",
+    "content": "x"}], "tools": [{"type": "function", "function": {"name": "t", "parameters":
+    {"type": "object", "properties": {"file_id": {"type": "string"},
+     "image_url": {"type": "string"}, "input_audio": {"type": "string"}}}}}]})",
+};
+
+TEST(ChatFactsCanonicalTest, DomTestBodiesGiveTheSameFacts) {
+  for (std::string_view body : kDomTestBodies) {
+    EXPECT_TRUE(accepted_same(body));
+  }
+}
+
+TEST(ChatFactsCanonicalTest, SeedCorporaGiveTheSameFacts) {
+  const std::filesystem::path corpus = std::filesystem::path(SB_FIXTURES_DIR) / "../fuzz/corpus";
+  int accepted = 0;
+  for (const char* dir : {"chat_facts", "canonical"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(corpus / dir)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string body((std::istreambuf_iterator<char>(in)), {});
+      bool ok = false;
+      EXPECT_TRUE(same_facts(body, &ok)) << entry.path();
+      accepted += ok ? 1 : 0;
+    }
+  }
+  EXPECT_GE(accepted, 10);
+}
+
+TEST(ChatFactsCanonicalTest, EscapedStringsAndJsonInStrings) {
+  for (
+      std::string_view body : {
+          R"({"model":"m\u0031","messages":[{"role":"us\u0065r","content":"a\nb\t\"q\" \u00e9 \ud83d\ude00 \\u0034"}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x\\u0034\n"},{"type":"text","text":"{\"a\":\"\\u0035\"}"}]}]})",
+          R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"n\":\"{\\\"deep\\\":\\\"\\\\u0036\\\"}\"}"}}]}]})",
+          R"({"model":"m","messages":[{"role":"tool","tool_call_id":"c","content":"[\"\\u0037\", {\"k\\u0065y\": 123456}]"}]})",
+          R"({"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":{"n":"{\"x\": [1, 2, \"\\u0038\"] broken"}})",
+          R"({"m\u006fdel":"m","messages":[{"r\u006fle":"user","c\u006fntent":"escaped keys"}],"\u0074ools":[]})",
+      }) {
+    EXPECT_TRUE(accepted_same(body));
+  }
+}
+
+TEST(ChatFactsCanonicalTest, UnreadablePayloadsAreFlaggedAlike) {
+  for (
+      std::string_view body : {
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,AAAA","detail":"low"}}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":"data:audio/wav;base64,AAAA"}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:application/pdf;base64,AAAA"}}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:text/plain,hello"}}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":"data:image/png;base64,QUJD"}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"QUJD"}}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"base64","media_type":"audio/mp3","data":"QUJD","text":"t"}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"base64","data":"QUJD"}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"format":"mp3","data":"QUJD","extra":"x"}}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"format":"mp3"}}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,QUJD"}}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}]})",
+          R"({"model":"m","messages":[{"role":"assistant","audio":{"id":"audio_1"}}]})",
+          R"({"model":"m","messages":[{"role":"user","type":"input_image","content":"x"}]})",
+      }) {
+    EXPECT_TRUE(accepted_same(body));
+  }
+}
+
+TEST(ChatFactsCanonicalTest, NumbersAreReadAsTheDomReadsThem) {
+  for (
+      std::string_view body : {
+          R"({"model":"m","messages":[],"seed":4111111111111111,"n":99999,"x":-100000,"y":100000})",
+          R"({"model":"m","messages":[],"a":18446744073709551615,"b":18446744073709551616,"c":-9223372036854775808})",
+          R"({"model":"m","messages":[],"a":-9223372036854775809,"b":1e6,"c":100000.0,"d":-0,"e":[123456,7]})",
+          R"({"model":"m","messages":[],"max_tokens":-5,"max_completion_tokens":null})",
+          R"({"model":"m","messages":[],"max_tokens":5,"max_completion_tokens":-1})",
+          R"({"model":"m","messages":[{"role":"user","content":"x","weight":1234567}]})",
+      }) {
+    EXPECT_TRUE(accepted_same(body));
+  }
+}
+
+TEST(ChatFactsCanonicalTest, DuplicateKeysKeepTheFirstPlaceAndTheLastValue) {
+  for (
+      std::string_view body : {
+          R"({"model":"a","messages":[{"role":"user","content":"x"}],"model":"b"})",
+          R"({"user":"u1","model":"m","messages":[{"role":"user","content":"one"}],"user":"u2","messages":[{"role":"user","content":"two"}]})",
+          R"({"model":"m","messages":[{"content":"one","role":"user","content":"two","role":"assistant"}]})",
+          R"({"model":"m","messages":[{"role":"user","content":"one","content":[{"type":"text","text":"a","text":"b"}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"text":"a","type":"refusal","refusal":"r"}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"refusal":"r","text":"a\n","type":"text"}]}]})",
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a","type":"image_url"}]}]})",
+          R"({"model":"m","messages":[],"metadata":{"k":"1","j":"2","k":"3"},"tools":[],"tools":null})",
+          R"({"model":"m","messages":[],"response_format":{"type":"json_schema","type":"text"}})",
+          R"({"model":"m","messages":[],"max_completion_tokens":3,"max_completion_tokens":null,"max_tokens":9})",
+      }) {
+    EXPECT_TRUE(accepted_same(body));
+  }
+}
+
+TEST(ChatFactsCanonicalTest, UnknownMembersAreWalkedInPlace) {
+  for (
+      std::string_view body : {
+          R"({"zeta":{"type":"image","b":[1,"two",{"c":null}]},"model":"m","messages":[{"x":"before","role":"user","content":"c","y":{"file_id":"f"}}],"omega":"last"})",
+          R"({"model":"m","messages":[{"role":"user","content":"c"}],"functions":[{"name":"f"}]})",
+          R"({"model":"m","messages":[{"role":"user","content":"c"}],"functions":[]})",
+          R"({"model":"m","messages":[{"role":"user","content":"c"}],"tools":[{"type":"code_interpreter","x":{"a":"b"}}],"tool_choice":{"type":"function","function":{"name":"f"}}})",
+          R"({"model":"m","messages":[{"role":"user","content":"c"}],"stream":true,"stream_options":{"include_usage":true},"stop":"s","temperature":0.5})",
+          "{ \"model\" : \"m\" ,\n \"messages\" : [ { \"role\" : \"user\" , \"content\" : [ { "
+          "\"type\" : \"text\" , \"text\" : \"spaced\" } ] } ] ,\t\"extra\" : [ 1 , { } , [ ] ] }",
+      }) {
+    EXPECT_TRUE(accepted_same(body));
+  }
+}
+
+TEST(ChatFactsCanonicalTest, ShapesTheCanonicalParserRefusesNeedNoAnswer) {
+  // Content as an object or a number, messages that are not objects: the canonical parser refuses
+  // them (a member of the wrong type), so only the DOM path ever collects their facts.
+  for (std::string_view body : {
+           R"({"model":"m","messages":[{"role":"user","content":{"weird":true}}]})",
+           R"({"model":"m","messages":[{"role":"user","content":42}]})",
+           R"({"model":"m","messages":[1,"x"]})",
+           R"({"model":"m","messages":[{"role":"user","content":[null,3,"bare"]}]})",
+       }) {
+    bool accepted = true;
+    EXPECT_TRUE(same_facts(body, &accepted));
+    EXPECT_FALSE(accepted) << body;
+  }
+}
+
+}  // namespace
+}  // namespace sb::adapters
