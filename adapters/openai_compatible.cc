@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/engines.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
@@ -140,50 +141,92 @@ bool is_empty_array(std::string_view value) {
 
 }  // namespace
 
-ChatRequestPlan plan_chat_request(std::string_view client_body, const json::object& parsed,
-                                  std::string_view upstream_model, const EngineProfile* engine) {
-  ChatRequestPlan plan;
-  plan.stream = is_true(parsed.if_contains("stream"));
-  const json::value* so = parsed.if_contains("stream_options");
-  const json::object* so_obj = so != nullptr ? so->if_object() : nullptr;
-  plan.client_wants_usage = asks_for_usage(parsed);
+namespace {
 
-  // One scan of the client's top level serves every edit: the owned members, the engine's
-  // quirks, and the client's stream_options kept byte for byte.
-  thread_local std::vector<JsonMember> members;
-  thread_local std::vector<MemberEdit> quirks;
-  auto from_dom = [&] {
-    // Never expected for a body Boost.JSON accepted: the same edits on the parsed object.
-    plan.body = rewrite_dom(parsed, upstream_model, plan.stream);
-    if (engine != nullptr) {
-      plan.body = adapt_chat_body(*engine, std::move(plan.body), plan.stream);
-    }
-    return plan;
-  };
-  if (!scan_object(client_body, members)) {
-    return from_dom();
-  }
+/// The plan from what both readings of a body give: whether it streams, whether its
+/// stream_options is an object, whether the client wants usage, and the scan of its top-level
+/// members. nullopt when the client's stream_options cannot be edited (never expected).
+std::optional<ChatRequestPlan> plan_from_members(std::string_view client_body,
+                                                 std::span<const JsonMember> members, bool stream,
+                                                 bool so_object, bool wants_usage,
+                                                 std::string_view upstream_model,
+                                                 const EngineProfile* engine) {
+  ChatRequestPlan plan;
+  plan.stream = stream;
+  plan.client_wants_usage = wants_usage;
   std::array<Owned, 2> owned{Owned{"model", quote(upstream_model)},
                              Owned{"stream_options", std::string(kIncludeUsage)}};
   std::size_t owned_count = 1;
   if (plan.stream) {
     owned_count = 2;
-    if (so_obj != nullptr) {
+    if (so_object) {
       // Keep the client's other stream_options members byte for byte; only force include_usage.
       if (const JsonMember* so = last_of(members, "stream_options"); so != nullptr) {
         owned[1].value.assign(raw_value(client_body, *so));
       }
       if (!set_member(owned[1].value, "include_usage", "true")) {
-        return from_dom();
+        return std::nullopt;
       }
     }
   }
+  thread_local std::vector<MemberEdit> quirks;
   const bool quirky =
       engine != nullptr && engine_member_edits(*engine, client_body, members, plan.stream, quirks);
   plan.body =
       rewrite_members(client_body, members, std::span<Owned>(owned.data(), owned_count),
                       quirky ? std::span<const MemberEdit>(quirks) : std::span<const MemberEdit>());
   return plan;
+}
+
+}  // namespace
+
+ChatRequestPlan plan_chat_request(std::string_view client_body, const json::object& parsed,
+                                  std::string_view upstream_model, const EngineProfile* engine) {
+  const bool stream = is_true(parsed.if_contains("stream"));
+  const json::value* so = parsed.if_contains("stream_options");
+  // One scan of the client's top level serves every edit: the owned members, the engine's
+  // quirks, and the client's stream_options kept byte for byte.
+  thread_local std::vector<JsonMember> members;
+  std::optional<ChatRequestPlan> plan;
+  if (scan_object(client_body, members)) {
+    plan = plan_from_members(client_body, members, stream, so != nullptr && so->is_object(),
+                             asks_for_usage(parsed), upstream_model, engine);
+  }
+  if (!plan) {
+    // Never expected for a body Boost.JSON accepted: the same edits on the parsed object.
+    plan.emplace();
+    plan->stream = stream;
+    plan->client_wants_usage = asks_for_usage(parsed);
+    plan->body = rewrite_dom(parsed, upstream_model, stream);
+    if (engine != nullptr) {
+      plan->body = adapt_chat_body(*engine, std::move(plan->body), stream);
+    }
+  }
+  return std::move(*plan);
+}
+
+std::optional<ChatRequestPlan> plan_chat_request(std::string_view client_body,
+                                                 const ChatRequest& typed,
+                                                 std::string_view upstream_model,
+                                                 const EngineProfile* engine) {
+  // The parse gave the members: no second scan. Its typed values are the last occurrence's, as
+  // a DOM's, but a null that follows a value is not told apart: with a duplicate top-level key
+  // the DOM decides.
+  thread_local std::vector<JsonMember> members;
+  members.clear();
+  for (const RawMember& m : typed.members) {
+    for (const JsonMember& seen : members) {
+      if (seen.key == m.key) {
+        return std::nullopt;
+      }
+    }
+    members.push_back(JsonMember{std::string(m.key), m.key_begin, m.value_begin, m.value_end});
+  }
+  const JsonMember* so = last_of(members, "stream_options");
+  const bool so_object = so != nullptr && client_body[so->value_begin] == '{';
+  return plan_from_members(client_body, members, typed.stream.value_or(false), so_object,
+                           so_object && typed.include_usage.value_or(false), upstream_model,
+                           engine);
 }
 
 bool asks_for_usage(const json::object& body) {

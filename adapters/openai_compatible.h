@@ -23,6 +23,7 @@ class object;
 namespace sb::adapters {
 
 struct EngineProfile;
+class ChatRequest;
 
 /// What to send upstream for one chat-completions request.
 struct ChatRequestPlan {
@@ -40,6 +41,14 @@ struct ChatRequestPlan {
 ChatRequestPlan plan_chat_request(std::string_view client_body, const boost::json::object& parsed,
                                   std::string_view upstream_model,
                                   const EngineProfile* engine = nullptr);
+
+/// The same from the typed reading of `client_body` (adapters/canonical.h): its top-level members
+/// come from the parse, so the body is not scanned again and no DOM is needed. nullopt when the
+/// typed reading cannot decide as the DOM would (a duplicated top-level key): use the DOM.
+std::optional<ChatRequestPlan> plan_chat_request(std::string_view client_body,
+                                                 const ChatRequest& typed,
+                                                 std::string_view upstream_model,
+                                                 const EngineProfile* engine = nullptr);
 
 /// True when a chat request sets `stream_options.include_usage: true` (the client wants the
 /// usage chunk at the end of its stream).

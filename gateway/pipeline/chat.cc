@@ -15,8 +15,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include "adapters/chat_facts.h"
@@ -29,25 +27,12 @@
 namespace sb::gateway::chat {
 namespace {
 
-boost::json::parse_options body_parse_options() {
-  boost::json::parse_options opts;
-  opts.max_depth = 128;
-  return opts;
-}
-
 constexpr std::string_view kRetrySoon = "Retry-After: 1\r\n";
 
 }  // namespace
 
-ChatHandler::Dom::Dom(std::string_view text, error_code& ec)
-    : mr(arena, sizeof arena), value(boost::json::parse(text, ec, &mr, body_parse_options())) {}
-
 const boost::json::object* ChatHandler::parsed_body(error_code& ec) {
-  ec = {};
-  if (!dom_) {
-    dom_.emplace(body_text_, ec);
-  }
-  return !ec && dom_->value.is_object() ? &dom_->value.get_object() : nullptr;
+  return dom_.get(body_text_, ec);
 }
 
 asio::awaitable<bool> ChatHandler::run() {

@@ -152,17 +152,13 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
     co_return AttemptResult::unsendable();
   }
   // Within the backend's declared output limit: the clamped body parsed for this try only.
-  std::string_view text = body_text_;
   const std::optional<std::string> clamped = clamped_body(b, *body, body_text_);
-  std::optional<Dom> clamped_dom;
-  if (clamped) {
-    clamped_dom.emplace(*clamped, jec);
-    if (jec || !clamped_dom->value.is_object()) {
-      co_return AttemptResult::unsendable();
-    }
-    body = &clamped_dom->value.get_object();
-    text = *clamped;
+  BodyDom clamped_dom;
+  if (clamped && clamped_dom.get(*clamped, jec) == nullptr) {
+    co_return AttemptResult::unsendable();
   }
+  WireBody wire_body =
+      clamped ? WireBody(*clamped, nullptr, clamped_dom) : WireBody(body_text_, nullptr, dom_);
   if (inbound_.side != nullptr) {
     wires.native = inbound_.side->native_wire(b, ctx_.request_id, forwardable_);
   }
@@ -181,7 +177,7 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
                 b, ctx_.request_id, o_.alias != nullptr ? std::string_view(o_.alias->name) : ""))
           : &wires.passed.emplace(b, endpoint_, ctx_.request_id, forwardable_);
   adapters::TranslateError terr;
-  if (!wires.wire->request(*body, text, up, terr)) {
+  if (!wires.wire->request(wire_body, up, terr)) {
     if (!last) {
       co_return AttemptResult::unsendable();  // another backend may express it
     }

@@ -27,7 +27,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/fields.hpp>
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -205,17 +204,10 @@ class ChatHandler final : public Settlement {
   Outcome& o_;
   Endpoint endpoint_;
   std::string_view body_text_;  // the OpenAI request body
-  // The parsed body: a per-request arena (no per-node frees, hostile nesting bounded) and the DOM
-  // in it, about 3x the text for long strings and up to ~16x for many small values. Held for the
-  // decision and while an attempt builds its upstream body, released (dom_.reset()) before any
-  // upstream exchange, so a request holds about its text and its upstream body while it waits.
-  struct Dom {
-    Dom(std::string_view text, error_code& ec);
-    unsigned char arena[4096];
-    boost::json::monotonic_resource mr;
-    boost::json::value value;
-  };
-  std::optional<Dom> dom_;
+  // The parsed body (wire_body.h): held for the decision and while an attempt builds its
+  // upstream body, released (dom_.reset()) before any upstream exchange, so a request holds about
+  // its text and its upstream body while it waits.
+  BodyDom dom_;
   // What the inbound dialect handed over: the client's body's facts when body_text_ was
   // translated from it (scanned with it), the client's side, a sensitivity floor.
   ChatInbound inbound_;

@@ -17,34 +17,18 @@ namespace http = boost::beast::http;
 
 namespace {
 
-// The output limit the pipeline set in the chat body (the client's own, or lower: the budget's
-// cap, the backend's declared limit), for the client's body; 0 when there is none.
-std::uint64_t chat_output_limit(const boost::json::object& chat) {
-  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
-    if (const auto* v = chat.if_contains(key)) {
-      if (v->is_uint64()) {
-        return v->get_uint64();
-      }
-      if (v->is_int64() && v->get_int64() > 0) {
-        return static_cast<std::uint64_t>(v->get_int64());
-      }
-    }
-  }
-  return 0;
-}
-
 // The most output a native request may ask of backend `b`: the pipeline's limit, within the
 // backend's declared one; 0 when neither says.
-std::uint64_t output_cap(const BackendRuntime& b, const boost::json::object& chat) {
+std::uint64_t output_cap(const BackendRuntime& b, WireBody& chat) {
   const std::uint64_t declared = b.spec->max_output_tokens_declared ? b.spec->max_output_tokens : 0;
-  const std::uint64_t limit = chat_output_limit(chat);
+  const std::uint64_t limit = chat.output_limit();
   return limit != 0 && (declared == 0 || limit < declared) ? limit : declared;
 }
 
 }  // namespace
 
-bool AnthropicNativeWire::request(const boost::json::object& chat, std::string_view,
-                                  upstream::Request& up, adapters::TranslateError& error) {
+bool AnthropicNativeWire::request(WireBody& chat, upstream::Request& up,
+                                  adapters::TranslateError& error) {
   const std::uint64_t cap = output_cap(b_, chat);
   std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_native_request(
       client_body_, b_.spec->model, cap, b_.translator_spec, version_, beta_, error, query_);
@@ -89,8 +73,8 @@ WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content
 
 // ---- Responses ----
 
-bool ResponsesNativeWire::request(const boost::json::object& chat, std::string_view,
-                                  upstream::Request& up, adapters::TranslateError& error) {
+bool ResponsesNativeWire::request(WireBody& chat, upstream::Request& up,
+                                  adapters::TranslateError& error) {
   const std::uint64_t cap = output_cap(b_, chat);
   std::optional<adapters::UpstreamRequest> ureq = adapters::responses_native_request(
       client_body_, b_.spec->model, cap, b_.endpoint.base_path, b_.azure, error);

@@ -48,8 +48,7 @@ class AnthropicNativeWire final : public NativeWire<adapters::AnthropicNativeStr
         beta_(anthropic_beta),
         query_(query) {}
 
-  bool request(const boost::json::object& body, std::string_view text, upstream::Request& up,
-               adapters::TranslateError& error) override;
+  bool request(WireBody& body, upstream::Request& up, adapters::TranslateError& error) override;
   WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
                     const boost::beast::http::fields& headers) override;
 
@@ -74,8 +73,7 @@ class ResponsesNativeWire final : public NativeWire<adapters::ResponsesNativeStr
         forwardable_(forwardable),
         keep_response_(keep_response) {}
 
-  bool request(const boost::json::object& body, std::string_view text, upstream::Request& up,
-               adapters::TranslateError& error) override;
+  bool request(WireBody& body, upstream::Request& up, adapters::TranslateError& error) override;
   WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
                     const boost::beast::http::fields& headers) override;
 

@@ -72,10 +72,22 @@ std::optional<adapters::Usage> embedding_usage(std::string_view body) {
 
 // ---- pass-through ----
 
-bool PassThroughWire::request(const boost::json::object& body, std::string_view text,
-                              upstream::Request& up, adapters::TranslateError&) {
-  adapters::ChatRequestPlan plan = adapters::plan_chat_request(
-      text, body, b_.spec->model, endpoint_ == Endpoint::chat ? b_.engine : nullptr);
+bool PassThroughWire::request(WireBody& body, upstream::Request& up,
+                              adapters::TranslateError& error) {
+  const adapters::EngineProfile* engine = endpoint_ == Endpoint::chat ? b_.engine : nullptr;
+  // The typed reading serves when there is one (no DOM, no second scan); else the DOM.
+  std::optional<adapters::ChatRequestPlan> typed_plan;
+  if (body.typed() != nullptr) {
+    typed_plan = adapters::plan_chat_request(body.text(), *body.typed(), b_.spec->model, engine);
+  }
+  const boost::json::object* parsed = typed_plan ? nullptr : body.dom();
+  if (!typed_plan && parsed == nullptr) {
+    error = adapters::TranslateError{500, "the request could not be read again"};
+    return false;
+  }
+  adapters::ChatRequestPlan plan =
+      typed_plan ? std::move(*typed_plan)
+                 : adapters::plan_chat_request(body.text(), *parsed, b_.spec->model, engine);
   stream_ = plan.stream;
   client_wants_usage_ = plan.client_wants_usage;
   std::string target;
@@ -176,15 +188,20 @@ TranslatedWire::TranslatedWire(const BackendRuntime& b, std::string_view request
   translator_ = make_translator(*b.spec, created, request_id);
 }
 
-bool TranslatedWire::request(const boost::json::object& body, std::string_view text,
-                             upstream::Request& up, adapters::TranslateError& error) {
+bool TranslatedWire::request(WireBody& body, upstream::Request& up,
+                             adapters::TranslateError& error) {
+  const boost::json::object* parsed = body.dom();
+  if (parsed == nullptr) {
+    error = adapters::TranslateError{500, "the request could not be read again"};
+    return false;
+  }
   std::optional<adapters::UpstreamRequest> ureq =
-      translator_->request(body, text, b_.translator_spec, error);
+      translator_->request(*parsed, body.text(), b_.translator_spec, error);
   if (!ureq) {
     return false;
   }
   stream_ = ureq->stream;
-  client_wants_usage_ = adapters::asks_for_usage(body);
+  client_wants_usage_ = adapters::asks_for_usage(*parsed);
   to_upstream_request(std::move(*ureq), request_id_, b_, up);
   return true;
 }

@@ -19,6 +19,7 @@
 #include "adapters/upstream/client.h"
 #include "gateway/net/forwarding.h"
 #include "gateway/pipeline/request_facts.h"
+#include "gateway/pipeline/wire_body.h"
 #include "gateway/runtime/snapshot.h"
 
 namespace sb::gateway::chat {
@@ -39,8 +40,7 @@ class UpstreamWire {
   virtual ~UpstreamWire() = default;
   /// Builds the upstream request into `up`; false (with `error`) when the provider cannot
   /// express the request.
-  virtual bool request(const boost::json::object& body, std::string_view text,
-                       upstream::Request& up, adapters::TranslateError& error) = 0;
+  virtual bool request(WireBody& body, upstream::Request& up, adapters::TranslateError& error) = 0;
   /// Whether the request asked for a stream (known once request() succeeded).
   bool streaming() const { return stream_; }
   /// Whether a 200 answer with this Content-Type is relayed as a stream.
@@ -68,8 +68,7 @@ class PassThroughWire final : public UpstreamWire {
                   std::span<const HeaderLine> forwardable)
       : b_(b), endpoint_(endpoint), request_id_(request_id), forwardable_(forwardable) {}
 
-  bool request(const boost::json::object& body, std::string_view text, upstream::Request& up,
-               adapters::TranslateError& error) override;
+  bool request(WireBody& body, upstream::Request& up, adapters::TranslateError& error) override;
   bool streams(std::string_view content_type) const override;
   adapters::StreamTranslator& stream_translator() override;
   bool read_error_fails(unsigned status) const override { return status == 200; }
@@ -97,8 +96,7 @@ class TranslatedWire final : public UpstreamWire {
  public:
   TranslatedWire(const BackendRuntime& b, std::string_view request_id, std::string_view alias);
 
-  bool request(const boost::json::object& body, std::string_view text, upstream::Request& up,
-               adapters::TranslateError& error) override;
+  bool request(WireBody& body, upstream::Request& up, adapters::TranslateError& error) override;
   bool streams(std::string_view) const override { return stream_; }
   adapters::StreamTranslator& stream_translator() override;
   bool read_error_fails(unsigned) const override { return true; }

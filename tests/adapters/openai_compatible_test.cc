@@ -1,5 +1,6 @@
 #include "adapters/openai_compatible.h"
 
+#include "adapters/canonical.h"
 #include "adapters/engines.h"
 
 #include <cstddef>
@@ -128,6 +129,46 @@ TEST(PlanChatRequestTest, EngineQuirksInTheSamePassAgreeWithAdaptingAfterwards) 
       EXPECT_EQ(one.client_wants_usage, two.client_wants_usage);
     }
   }
+}
+
+// The plan from the typed reading (no DOM, no second scan) is the DOM plan, byte for byte, on
+// every engine; a duplicated top-level key leaves the decision to the DOM.
+TEST(PlanChatRequestTest, TheTypedReadingPlansAsTheDomDoes) {
+  const std::string_view bodies[] = {
+      R"({"model":"m","messages":[],"max_tokens":10,"max_completion_tokens":20})",
+      R"({"model":"m","messages":[],"stream_options":{"include_usage":true},"n":1})",
+      R"({"model":"m","messages":[],"stream":false,"stream_options":{"include_usage":false}})",
+      R"({"model":"m","messages":[],"stream":true,"stream_options":{"x":1},"max_tokens":5})",
+      R"({"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}})",
+      R"({"model":"m","messages":[],"stream":true,"stream_options":null})",
+      R"({"model":"m","stream":null,"messages":[{"role":"user","content":"max_tokens"}]})",
+      R"({"messages":[{"role":"user","content":"h\u00e9"}],"model":"m\u00e9","seed":1})",
+      R"( { "model" : "m" , "messages" : [ ] , "max_tokens" : 1 , "stream" : true ,
+            "stream_options" : { "include_usage" : false , "y" : [ 1 ] } } )",
+  };
+  const Engine engines[] = {Engine::openai, Engine::vllm,   Engine::llamacpp, Engine::ollama,
+                            Engine::tgi,    Engine::sglang, Engine::generic};
+  for (const std::string_view body : bodies) {
+    const json::value parsed = json::parse(body);
+    const Result<ChatRequest> typed = parse_chat_request(body);
+    ASSERT_TRUE(typed) << typed.error().message << ": " << body;
+    for (const EngineProfile* profile :
+         {static_cast<const EngineProfile*>(nullptr), &engine_profile(engines[0]),
+          &engine_profile(engines[1]), &engine_profile(engines[2]), &engine_profile(engines[3]),
+          &engine_profile(engines[4]), &engine_profile(engines[5]), &engine_profile(engines[6])}) {
+      const ChatRequestPlan dom = plan_chat_request(body, parsed.as_object(), "up", profile);
+      const std::optional<ChatRequestPlan> t =
+          plan_chat_request(body, typed.value(), "up", profile);
+      ASSERT_TRUE(t) << body;
+      EXPECT_EQ(t->body, dom.body) << body;
+      EXPECT_EQ(t->stream, dom.stream) << body;
+      EXPECT_EQ(t->client_wants_usage, dom.client_wants_usage) << body;
+    }
+  }
+  const std::string_view dup = R"({"model":"a","messages":[],"stream":true,"stream":null})";
+  const Result<ChatRequest> typed = parse_chat_request(dup);
+  ASSERT_TRUE(typed);
+  EXPECT_FALSE(plan_chat_request(dup, typed.value(), "up").has_value());
 }
 
 TEST(PlanChatRequestTest, AddsModelWhenAbsent) {

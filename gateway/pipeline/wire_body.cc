@@ -1,0 +1,55 @@
+#include "gateway/pipeline/wire_body.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+
+namespace sb::gateway::chat {
+namespace {
+
+boost::json::parse_options body_parse_options() {
+  boost::json::parse_options opts;
+  opts.max_depth = 128;
+  return opts;
+}
+
+}  // namespace
+
+BodyDom::Parsed::Parsed(std::string_view text, boost::system::error_code& ec)
+    : mr(arena, sizeof arena), value(boost::json::parse(text, ec, &mr, body_parse_options())) {}
+
+const boost::json::object* BodyDom::get(std::string_view text, boost::system::error_code& ec) {
+  ec = {};
+  if (!parsed_) {
+    parsed_.emplace(text, ec);
+  }
+  return !ec && parsed_->value.is_object() ? &parsed_->value.get_object() : nullptr;
+}
+
+std::uint64_t WireBody::output_limit() {
+  if (typed_ != nullptr) {
+    for (const std::optional<std::int64_t>& v :
+         {typed_->max_completion_tokens, typed_->max_tokens}) {
+      if (v && *v > 0) {
+        return static_cast<std::uint64_t>(*v);
+      }
+    }
+    return 0;
+  }
+  const boost::json::object* chat = dom();
+  if (chat == nullptr) {
+    return 0;
+  }
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (const auto* v = chat->if_contains(key)) {
+      if (v->is_uint64()) {
+        return v->get_uint64();
+      }
+      if (v->is_int64() && v->get_int64() > 0) {
+        return static_cast<std::uint64_t>(v->get_int64());
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace sb::gateway::chat
