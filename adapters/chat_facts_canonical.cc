@@ -3,13 +3,12 @@
 //
 // Document order matters (the detector scans the text as one document) and the typed request
 // keeps neither the order of the members of a message nor the members it does not type. So the
-// values are walked over the body's own bytes: the request gives the top-level members and each
-// message as byte ranges, and each object met below them is scanned for its members in place
-// (the body is valid JSON, so a scan only has to find where each key and value ends). A member
-// repeated in one object is walked as Boost.JSON's DOM keeps it: at its first position, with its
-// last value. What a key, a string or a number adds to the facts is the shared Walker's decision.
-// Strings are unescaped only where a walker reads them; the message texts come unescaped from the
-// request.
+// values are walked over the body's own bytes, through a tape of its tokens made in one pass (the
+// body is valid JSON, so the pass only has to find where each token ends; the long message texts
+// the request already located are skipped, not scanned). A member repeated in one object is walked
+// as Boost.JSON's DOM keeps it: at its first position, with its last value. What a key, a string
+// or a number adds to the facts is the shared Walker's decision. Strings are unescaped only where
+// a walker reads them; the message texts come unescaped from the request.
 
 #include <algorithm>
 #include <charconv>
@@ -29,29 +28,29 @@ namespace {
 
 using facts_detail::Walker;
 
-bool is_space(char c) {
-  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+constexpr std::size_t kNone = std::size_t(-1);
+
+bool is_delimiter(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ',' || c == ':' || c == '}' ||
+         c == ']';
 }
 
-std::size_t skip_space(std::string_view s, std::size_t i) {
-  while (i < s.size() && is_space(s[i])) {
-    ++i;
-  }
-  return i;
-}
-
-// One past the closing quote of the string whose opening quote is at `i`.
-std::size_t string_end(std::string_view s, std::size_t i) {
+// One past the closing quote of the string whose opening quote is at `i`; `escaped` when it holds
+// a backslash.
+std::size_t string_end(std::string_view s, std::size_t i, bool& escaped) {
   std::size_t from = i + 1;
+  escaped = false;
   // Most keys and values are short: byte by byte up to the first quote or backslash.
   for (const std::size_t stop = std::min(s.size(), from + 32); from < stop; ++from) {
     if (s[from] == '"') {
       return from + 1;
     }
     if (s[from] == '\\') {
+      escaped = true;
       break;
     }
   }
+  const std::size_t plain = from;  // no backslash before
   for (;;) {
     const void* q = from < s.size() ? std::memchr(s.data() + from, '"', s.size() - from) : nullptr;
     if (q == nullptr) {
@@ -63,31 +62,24 @@ std::size_t string_end(std::string_view s, std::size_t i) {
       ++backslashes;
     }
     if (backslashes % 2 == 0) {
+      escaped = escaped || std::memchr(s.data() + plain, '\\', at - plain) != nullptr;
       return at + 1;
     }
     from = at + 1;
   }
 }
 
-bool has_backslash(std::string_view s) {
-  if (s.size() > 32) {
-    return std::memchr(s.data(), '\\', s.size()) != nullptr;
-  }
-  for (const char c : s) {
-    if (c == '\\') {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool is_string(std::string_view raw) {
-  return !raw.empty() && raw[0] == '"';
-}
+// A token of the body: a string (key or value), a number or literal, or a whole container.
+struct Token {
+  std::size_t begin;  // its first byte
+  std::size_t end;    // one past its last byte (a container's closing bracket)
+  std::size_t next;   // the token after it (for a container, after all it holds)
+  bool escaped;       // a string holding escapes
+};
 
 struct Member {
-  std::string_view key;    // unescaped
-  std::string_view value;  // raw JSON
+  std::string_view key;  // unescaped
+  std::size_t value;     // token
 };
 
 class RawWalker {
@@ -96,42 +88,39 @@ class RawWalker {
       : w_(w),
         r_(r),
         pool_(buffer_, sizeof buffer_),
+        tape_(&pool_),
         stack_(&pool_),
-        containers_(&pool_),
-        strings_(&pool_) {
+        known_(&pool_) {
+    tape_.reserve(128);
     stack_.reserve(32);
-    containers_.reserve(64);
   }
 
   void body();
 
-  // The rules of the facts' DOM flags, from the top-level members as the DOM keeps them.
-  void top_flags(ChatFacts& f) {
-    const std::string_view fns = find(0, "functions");
-    f.tools =
-        !r_.tools.empty() || (!fns.empty() && fns[0] == '[' && fns[skip_space(fns, 1)] != ']');
+  // `tools` declared: a non-empty `tools` (the request's) or `functions` (as the DOM keeps it).
+  bool tools() const {
+    const std::size_t fns = find(0, "functions");
+    return !r_.tools.empty() || (fns != kNone && first(fns) == '[' && tape_[fns].next > fns + 1);
   }
 
  private:
-  void index();
+  void tokenize();
   void know(std::string_view text);
-  std::size_t skip_string(std::string_view s, std::size_t i) const;
-  std::size_t value_end(std::string_view s, std::size_t i, bool known) const;
-  std::string_view unescape(std::string_view raw);
-  void push(std::size_t base, std::string_view key, std::string_view value);
-  std::size_t members(std::string_view raw, bool known = false);
-  std::string_view find(std::size_t base, std::string_view key) const;
-  template <class F>
-  void elements(std::string_view raw, F&& f);
-  void value(std::string_view raw, int nested);
-  void number(std::string_view raw);
-  void object(std::string_view raw, int nested, bool skip_text);
+  char first(std::size_t t) const { return r_.body[tape_[t].begin]; }
+  bool is_string(std::size_t t) const { return t != kNone && first(t) == '"'; }
+  std::string_view text(std::size_t t);
+  std::size_t members(std::size_t t);
+  void push(std::size_t base, std::string_view key, std::size_t value);
+  std::size_t find(std::size_t base, std::string_view key) const;
+  void value(std::size_t t, int nested);
+  void number(std::size_t t);
+  void object(std::size_t t, int nested, bool skip_text);
   void members_of(std::size_t base, int nested, bool skip_text);
-  bool input_audio(std::string_view raw, int nested);
-  void transcript();
-  void part_text(const ChatContentPart& p);
-  void message_rest(const ChatMessage& m);
-  void content_rest(const ChatMessage& m, std::string_view raw);
+  bool input_audio(std::size_t t, int nested);
+  void transcript(std::size_t messages);
+  void part_text(std::size_t part, const ChatContentPart& p);
+  void message_rest(std::size_t message, const ChatMessage& m);
+  void content_rest(std::size_t content, const ChatMessage& m);
 
   struct Span {
     std::size_t begin;
@@ -140,18 +129,16 @@ class RawWalker {
 
   Walker& w_;
   const ChatRequest& r_;
-  alignas(std::max_align_t) char buffer_[4096];
+  alignas(std::max_align_t) char buffer_[8192];
   std::pmr::monotonic_buffer_resource pool_;  // all below and the unescaped strings
-  std::pmr::vector<Member> stack_;     // the members of the objects being walked, innermost last
-  std::pmr::vector<Span> containers_;  // every object and array of the body, by position
-  std::pmr::vector<Span> strings_;  // the message texts the request found in the body, by position
+  std::pmr::vector<Token> tape_;              // every token of the body, in order
+  std::pmr::vector<Member> stack_;  // the members of the objects being walked, innermost last
+  std::pmr::vector<Span> known_;    // long message texts the request found in the body, in order
   std::string scratch_;
 };
 
-// Where every object and array of the body ends, found in one pass: the walk below looks each up
-// rather than scanning a container once per level it is nested in. The long strings of the
-// messages (texts, URLs, payloads) are not scanned at all: the request knows where they are.
-void RawWalker::index() {
+// The tape, in one pass over the body.
+void RawWalker::tokenize() {
   for (const ChatMessage& m : r_.messages) {
     know(m.text);
     for (const ChatContentPart& p : m.parts) {
@@ -160,30 +147,47 @@ void RawWalker::index() {
       }
     }
   }
-  std::sort(strings_.begin(), strings_.end(),
+  std::sort(known_.begin(), known_.end(),
             [](const Span& a, const Span& b) { return a.begin < b.begin; });
   const std::string_view s = r_.body;
   std::size_t open[132];  // the parser refused deeper bodies
   std::size_t depth = 0;
-  containers_.reserve(64);
-  std::size_t next = 0;  // the first known string not passed yet
+  std::size_t next_known = 0;
   for (std::size_t i = 0; i < s.size();) {
     const char c = s[i];
     if (c == '"') {
-      while (next < strings_.size() && strings_[next].begin < i) {
-        ++next;
+      while (next_known < known_.size() && known_[next_known].begin < i) {
+        ++next_known;
       }
-      i = next < strings_.size() && strings_[next].begin == i ? strings_[next].end
-                                                              : string_end(s, i);
-      continue;
+      bool escaped = false;
+      const std::size_t end = next_known < known_.size() && known_[next_known].begin == i
+                                  ? known_[next_known].end
+                                  : string_end(s, i, escaped);
+      tape_.push_back(Token{i, end, tape_.size() + 1, escaped});
+      i = end;
+    } else if (c == '{' || c == '[') {
+      if (depth < std::size(open)) {
+        open[depth++] = tape_.size();
+      }
+      tape_.push_back(Token{i, s.size(), kNone, false});
+      ++i;
+    } else if (c == '}' || c == ']') {
+      if (depth > 0) {
+        Token& t = tape_[open[--depth]];
+        t.end = i + 1;
+        t.next = tape_.size();
+      }
+      ++i;
+    } else if (is_delimiter(c)) {
+      ++i;
+    } else {
+      std::size_t end = i + 1;
+      while (end < s.size() && !is_delimiter(s[end])) {
+        ++end;
+      }
+      tape_.push_back(Token{i, end, tape_.size() + 1, false});
+      i = end;
     }
-    if ((c == '{' || c == '[') && depth < std::size(open)) {
-      open[depth++] = containers_.size();
-      containers_.push_back(Span{i, s.size()});
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      containers_[open[--depth]].end = i + 1;
-    }
-    ++i;
   }
 }
 
@@ -198,45 +202,15 @@ void RawWalker::know(std::string_view text) {
   const auto begin = static_cast<std::size_t>(text.data() - b.data()) - 1;
   const std::size_t end = begin + text.size() + 2;
   if (b[begin] == '"' && b[end - 1] == '"') {
-    strings_.push_back(Span{begin, end});
+    known_.push_back(Span{begin, end});
   }
 }
 
-// One past the closing quote of the string at `s[i]` (`s` a view into the body).
-std::size_t RawWalker::skip_string(std::string_view s, std::size_t i) const {
-  if (!strings_.empty()) {
-    const auto at = static_cast<std::size_t>(s.data() + i - r_.body.data());
-    const auto it = std::lower_bound(strings_.begin(), strings_.end(), at,
-                                     [](const Span& c, std::size_t v) { return c.begin < v; });
-    if (it != strings_.end() && it->begin == at) {
-      return i + (it->end - at);
-    }
-  }
-  return string_end(s, i);
-}
-
-// One past the last byte of the value that starts at `s[i]` (`s` a view into the body); `known`
-// when it may be one of the request's long strings.
-std::size_t RawWalker::value_end(std::string_view s, std::size_t i, bool known) const {
-  if (s[i] == '"') {
-    return known ? skip_string(s, i) : string_end(s, i);
-  }
-  if (s[i] == '{' || s[i] == '[') {
-    const auto at = static_cast<std::size_t>(s.data() + i - r_.body.data());
-    const auto it = std::lower_bound(containers_.begin(), containers_.end(), at,
-                                     [](const Span& c, std::size_t v) { return c.begin < v; });
-    return it != containers_.end() && it->begin == at ? i + (it->end - at) : s.size();
-  }
-  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && !is_space(s[i])) {
-    ++i;
-  }
-  return i;
-}
-
-// The text of a raw JSON string (quotes included).
-std::string_view RawWalker::unescape(std::string_view raw) {
-  const std::string_view inner = raw.substr(1, raw.size() - 2);
-  if (!has_backslash(inner)) {
+// The text of a string token.
+std::string_view RawWalker::text(std::size_t t) {
+  const Token& k = tape_[t];
+  const std::string_view inner = r_.body.substr(k.begin + 1, k.end - k.begin - 2);
+  if (!k.escaped) {
     return inner;
   }
   scratch_.clear();
@@ -248,7 +222,7 @@ std::string_view RawWalker::unescape(std::string_view raw) {
 
 // A member of the object whose members start at `base`: a repeated key keeps its first place and
 // takes the new value, as Boost.JSON's DOM builds an object.
-void RawWalker::push(std::size_t base, std::string_view key, std::string_view value) {
+void RawWalker::push(std::size_t base, std::string_view key, std::size_t value) {
   for (std::size_t i = base; i < stack_.size(); ++i) {
     if (stack_[i].key == key) {
       stack_[i].value = value;
@@ -258,68 +232,54 @@ void RawWalker::push(std::size_t base, std::string_view key, std::string_view va
   stack_.push_back(Member{key, value});
 }
 
-// Pushes the members of the raw object onto the stack; returns where they start.
-std::size_t RawWalker::members(std::string_view raw, bool known) {
+// Pushes the members of object token `t` onto the stack; returns where they start.
+std::size_t RawWalker::members(std::size_t t) {
   const std::size_t base = stack_.size();
-  std::size_t i = skip_space(raw, 1);
-  while (i < raw.size() && raw[i] == '"') {
-    const std::size_t key_end = string_end(raw, i);
-    const std::string_view key = unescape(raw.substr(i, key_end - i));
-    const std::size_t begin = skip_space(raw, skip_space(raw, key_end) + 1);  // past ':'
-    const std::size_t end = value_end(raw, begin, known);
-    push(base, key, raw.substr(begin, end - begin));
-    i = skip_space(raw, end);
-    i = i < raw.size() && raw[i] == ',' ? skip_space(raw, i + 1) : i;
+  for (std::size_t i = t + 1; i < tape_[t].next;) {
+    push(base, text(i), i + 1);
+    i = tape_[i + 1].next;
   }
   return base;
 }
 
-// The raw value of `key` among the members from `base` (empty when absent).
-std::string_view RawWalker::find(std::size_t base, std::string_view key) const {
+// The value token of `key` among the members from `base`, or kNone.
+std::size_t RawWalker::find(std::size_t base, std::string_view key) const {
   for (std::size_t i = base; i < stack_.size(); ++i) {
     if (stack_[i].key == key) {
       return stack_[i].value;
     }
   }
-  return {};
+  return kNone;
 }
 
-template <class F>
-void RawWalker::elements(std::string_view raw, F&& f) {
-  std::size_t i = skip_space(raw, 1);
-  while (i < raw.size() && raw[i] != ']') {
-    const std::size_t end = value_end(raw, i, false);
-    f(raw.substr(i, end - i));
-    i = skip_space(raw, end);
-    i = i < raw.size() && raw[i] == ',' ? skip_space(raw, i + 1) : i;
-  }
-}
-
-// Walker::value over raw bytes.
-void RawWalker::value(std::string_view raw, int nested) {
-  switch (raw.empty() ? 'n' : raw[0]) {
+// Walker::value over the tape.
+void RawWalker::value(std::size_t t, int nested) {
+  switch (first(t)) {
     case '"':
-      w_.string(unescape(raw), nested);
+      w_.string(text(t), nested);
       break;
     case '{':
-      object(raw, nested, false);
+      object(t, nested, false);
       break;
     case '[':
-      elements(raw, [&](std::string_view e) { value(e, nested); });
+      for (std::size_t i = t + 1; i < tape_[t].next; i = tape_[i].next) {
+        value(i, nested);
+      }
       break;
     case 't':
     case 'f':
     case 'n':
       break;
     default:
-      number(raw);
+      number(t);
       break;
   }
 }
 
 // An integer as Boost.JSON reads it: int64 when it fits, else uint64, else a double (as are
 // fractions and exponents), which is not read.
-void RawWalker::number(std::string_view raw) {
+void RawWalker::number(std::size_t t) {
+  const std::string_view raw = r_.body.substr(tape_[t].begin, tape_[t].end - tape_[t].begin);
   if (raw.find_first_of(".eE") != std::string_view::npos) {
     return;
   }
@@ -335,34 +295,35 @@ void RawWalker::number(std::string_view raw) {
   }
 }
 
-void RawWalker::object(std::string_view raw, int nested, bool skip_text) {
-  const std::size_t base = members(raw);
+void RawWalker::object(std::size_t t, int nested, bool skip_text) {
+  const std::size_t base = members(t);
   members_of(base, nested, skip_text);
   stack_.resize(base);
 }
 
 // Walker::object over the members from `base`.
 void RawWalker::members_of(std::size_t base, int nested, bool skip_text) {
-  const std::string_view type_raw = find(base, "type");
-  const std::string_view type = is_string(type_raw) ? unescape(type_raw) : std::string_view();
+  const std::size_t type_token = find(base, "type");
+  const std::string_view type = is_string(type_token) ? text(type_token) : std::string_view();
   w_.flag_type(type);
   const bool base64_source = type == "base64";
   const std::size_t end = stack_.size();
   for (std::size_t i = base; i < end; ++i) {
     const Member m = stack_[i];  // a copy: the walk below pushes onto the stack
-    if (skip_text && m.key == "text" && is_string(m.value)) {
+    const bool string = is_string(m.value);
+    if (skip_text && string && m.key == "text") {
       continue;
     }
     w_.key(m.key);
-    if (is_string(m.value) && (m.key == "file_data" || (m.key == "data" && base64_source))) {
-      const std::string_view media = find(base, "media_type");
-      w_.flag_media(is_string(media) ? unescape(media) : std::string_view());
+    if (string && (m.key == "file_data" || (m.key == "data" && base64_source))) {
+      const std::size_t media = find(base, "media_type");
+      w_.flag_media(is_string(media) ? text(media) : std::string_view());
       continue;
     }
-    if (m.key == "input_audio" && m.value[0] == '{' && input_audio(m.value, nested)) {
+    if (m.key == "input_audio" && first(m.value) == '{' && input_audio(m.value, nested)) {
       continue;
     }
-    if (m.key == "file_id" && is_string(m.value)) {
+    if (string && m.key == "file_id") {
       w_.facts().files = true;
     }
     value(m.value, nested);
@@ -370,9 +331,9 @@ void RawWalker::members_of(std::size_t base, int nested, bool skip_text) {
 }
 
 // {data: base64, format}: the format is text, the data is not. False without `data`.
-bool RawWalker::input_audio(std::string_view raw, int nested) {
-  const std::size_t base = members(raw);
-  const bool data = !find(base, "data").empty();
+bool RawWalker::input_audio(std::size_t t, int nested) {
+  const std::size_t base = members(t);
+  const bool data = find(base, "data") != kNone;
   if (data) {
     w_.facts().audio = true;
     for (std::size_t i = base; i < stack_.size(); ++i) {
@@ -387,59 +348,68 @@ bool RawWalker::input_audio(std::string_view raw, int nested) {
   return data;
 }
 
-// The conversation as the model reads it (Walker::transcript): the texts come from the request.
-void RawWalker::transcript() {
-  std::string& text = w_.facts().text;
+// The conversation as the model reads it (Walker::transcript): the texts come from the request,
+// whose messages are the elements of token `messages`, in order.
+void RawWalker::transcript(std::size_t messages) {
+  std::string& out = w_.facts().text;
   bool first = true;
-  for (const ChatMessage& m : r_.messages) {
+  std::size_t index = 0;
+  for (std::size_t t = messages + 1; t < tape_[messages].next && index < r_.messages.size();
+       t = tape_[t].next) {
+    const ChatMessage& m = r_.messages[index++];
     if (m.content_kind == ChatMessage::Content::absent) {
       continue;
     }
-    const std::size_t before = text.size();
+    const std::size_t before = out.size();
     if (!first) {
-      text.push_back(' ');
+      out.push_back(' ');
     }
     if (m.content_kind == ChatMessage::Content::text) {
-      text += m.text;
-    } else {
+      out += m.text;
+    } else if (m.content_kind == ChatMessage::Content::parts) {
+      const std::size_t base = members(t);
+      const std::size_t content = find(base, "content");
+      std::size_t part = content + 1;
       for (const ChatContentPart& p : m.parts) {
-        part_text(p);
+        part_text(part, p);
+        part = tape_[part].next;
       }
+      stack_.resize(base);
     }
-    if (text.size() == before + (first ? 0 : 1)) {
-      text.resize(before);  // nothing read: no separator either
+    if (out.size() == before + (first ? 0 : 1)) {
+      out.resize(before);  // nothing read: no separator either
       continue;
     }
-    w_.facts().text_bytes += text.size() - before - (first ? 0 : 1);
+    w_.facts().text_bytes += out.size() - before - (first ? 0 : 1);
     first = false;
   }
   if (!first) {
-    text.push_back('\n');
+    out.push_back('\n');
   }
 }
 
 // A part's string `text`. The request's `text` is the last of `text` and `refusal`, so it is the
 // part's `text` only when the part has no `refusal`.
-void RawWalker::part_text(const ChatContentPart& p) {
-  const std::size_t base = members(r_.body.substr(p.begin, p.end - p.begin), true);
-  const std::string_view raw = find(base, "text");
-  if (is_string(raw)) {
-    w_.facts().text += find(base, "refusal").empty() ? p.text : unescape(raw);
+void RawWalker::part_text(std::size_t part, const ChatContentPart& p) {
+  const std::size_t base = members(part);
+  const std::size_t t = find(base, "text");
+  if (is_string(t)) {
+    w_.facts().text += find(base, "refusal") == kNone ? p.text : text(t);
   }
   stack_.resize(base);
 }
 
 // Walker::messages_rest for one message.
-void RawWalker::message_rest(const ChatMessage& m) {
-  const std::size_t base = members(r_.body.substr(m.begin, m.end - m.begin), true);
-  const std::string_view type = find(base, "type");
-  w_.flag_type(is_string(type) ? unescape(type) : std::string_view());
+void RawWalker::message_rest(std::size_t message, const ChatMessage& m) {
+  const std::size_t base = members(message);
+  const std::size_t type = find(base, "type");
+  w_.flag_type(is_string(type) ? text(type) : std::string_view());
   const std::size_t end = stack_.size();
   for (std::size_t i = base; i < end; ++i) {
     const Member member = stack_[i];
     w_.key(member.key);
     if (member.key == "content") {
-      content_rest(m, member.value);
+      content_rest(member.value, m);
     } else if (member.key == "role" && is_string(member.value)) {
       w_.line(m.role_text);  // the last `role`, as the member kept here
     } else {
@@ -453,48 +423,51 @@ void RawWalker::message_rest(const ChatMessage& m) {
 }
 
 // Walker::content_rest: the content kept is the last one, as the request's.
-void RawWalker::content_rest(const ChatMessage& m, std::string_view raw) {
-  if (is_string(raw)) {
+void RawWalker::content_rest(std::size_t content, const ChatMessage& m) {
+  if (is_string(content)) {
     w_.decode_nested(m.text, 0);
     return;
   }
-  if (raw.empty() || raw[0] != '[') {
-    value(raw, 0);
+  if (first(content) != '[') {
+    value(content, 0);
     return;
   }
-  elements(raw, [&](std::string_view part) {
-    if (part[0] == '{') {
-      const std::size_t base = members(part, true);
+  for (std::size_t part = content + 1; part < tape_[content].next; part = tape_[part].next) {
+    if (first(part) == '{') {
+      const std::size_t base = members(part);
       members_of(base, 0, true);
-      const std::string_view text = find(base, "text");
-      if (is_string(text) && has_backslash(text)) {
-        w_.decode_nested(unescape(text), 0);  // without escapes there is nothing to decode
+      const std::size_t t = find(base, "text");
+      if (is_string(t) && tape_[t].escaped) {
+        w_.decode_nested(text(t), 0);  // without escapes there is nothing to decode
       }
       stack_.resize(base);
     } else if (is_string(part)) {
-      w_.decode_nested(unescape(part), 0);
+      w_.decode_nested(text(part), 0);
     } else {
       value(part, 0);
     }
-  });
+  }
 }
 
 // walk_body (chat_facts.cc) for a chat request: the top-level members as the DOM keeps them.
 void RawWalker::body() {
-  index();
-  for (const RawMember& m : r_.members) {
-    push(0, m.key, r_.body.substr(m.value_begin, m.value_end - m.value_begin));
+  tokenize();
+  members(0);  // stays on the stack: the top level
+  const std::size_t messages = find(0, "messages");
+  if (messages != kNone && first(messages) == '[') {
+    transcript(messages);
   }
-  transcript();
   const std::size_t end = stack_.size();
   for (std::size_t i = 0; i < end; ++i) {
     const Member m = stack_[i];
     w_.key(m.key);
     if (m.key == "model" && is_string(m.value)) {
       w_.line(r_.model);  // the last `model`, as the member kept here
-    } else if (m.key == "messages" && m.value[0] == '[') {
-      for (const ChatMessage& message : r_.messages) {
-        message_rest(message);
+    } else if (m.key == "messages" && first(m.value) == '[') {
+      std::size_t index = 0;
+      for (std::size_t t = m.value + 1; t < tape_[m.value].next && index < r_.messages.size();
+           t = tape_[t].next) {
+        message_rest(t, r_.messages[index++]);
       }
     } else {
       value(m.value, 0);
@@ -510,7 +483,7 @@ void collect_chat_facts(const ChatRequest& request, ChatFacts& out) {
   RawWalker raw(w, request);
   out.depth = request.messages.size();
   raw.body();
-  raw.top_flags(out);
+  out.tools = raw.tools();
   out.json_schema = request.response_format && request.response_format->type == "json_schema";
   const std::optional<std::int64_t> mct = request.max_completion_tokens;
   const std::optional<std::int64_t> mt = request.max_tokens;
