@@ -44,7 +44,7 @@ asio::awaitable<bool> ChatHandler::run() {
   std::vector<HeaderLine> lines;
   header_lines(ctx_.request, lines);
   FactsStorage storage;
-  decide(*body, model, lines, storage);
+  decide(body, model, lines, storage);
   if (std::optional<ClientError> e = refusal(model)) {
     co_return co_await refuse(*e);
   }
@@ -52,7 +52,7 @@ asio::awaitable<bool> ChatHandler::run() {
   if (std::optional<ClientError> e = co_await wait_for_capacity()) {
     co_return co_await refuse(*e);
   }
-  const policies::AdmissionResult admission = co_await admit(storage.chat, *body);
+  const policies::AdmissionResult admission = co_await admit(storage.chat);
   if (std::optional<ClientError> e = admission_refusal(admission)) {
     co_return co_await refuse(*e);
   }
@@ -62,6 +62,7 @@ asio::awaitable<bool> ChatHandler::run() {
   storage = FactsStorage{};
   if (body_edited_) {
     dom_.reset();  // the attempts parse the capped body
+    typed_.reset();
   }
   DispatchState state;
   Attempt result = co_await dispatch(state);
@@ -88,6 +89,19 @@ asio::awaitable<bool> ChatHandler::run() {
 // (OpenAI's messages for the same mistakes).
 std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
                                               std::string_view& model) {
+  body = nullptr;
+  if (endpoint_ == Endpoint::chat) {
+    // One pass, no DOM: the typed reading (adapters/canonical.h) serves the decision and the
+    // pass-through. What it refuses goes the DOM's way below, which answers the same refusals in
+    // the same words and passes on what the typed reading is stricter about (a known member of
+    // an unexpected type), as the gateway always has.
+    if (adapters::Result<adapters::ChatRequest> r = adapters::parse_chat_request(body_text_)) {
+      typed_.emplace(std::move(r.value()));
+      model = typed_->model;
+      o_.alias = snap_.find_alias(model);
+      return std::nullopt;
+    }
+  }
   const ErrorCause bad{ErrorKind::invalid_request};
   error_code jec;
   body = parsed_body(jec);
@@ -125,12 +139,17 @@ std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
 
 // The decision: what the request carries, who sent it, and the live state; counted, audited,
 // and told to the client in the x-switchboard-* headers.
-void ChatHandler::decide(const boost::json::object& body, std::string_view model,
+void ChatHandler::decide(const boost::json::object* body, std::string_view model,
                          std::span<const HeaderLine> lines, FactsStorage& storage) {
   const config::Config& c = snap_.config();
+  if (typed_) {
+    adapters::collect_chat_facts(*typed_, storage.chat);
+  }
   const policies::RequestFacts facts =
-      request_facts(endpoint_, body, model, o_.tenant, c, lines, storage, inbound_.original,
-                    inbound_.floor_level);
+      typed_ ? collected_request_facts(model, o_.tenant, c, lines, storage, inbound_.original,
+                                       inbound_.floor_level)
+             : request_facts(endpoint_, *body, model, o_.tenant, c, lines, storage,
+                             inbound_.original, inbound_.floor_level);
   prompt_tokens_ = storage.chat.estimated_prompt_tokens;
   // The engine's view of the live state, every value it reads written down for the audit line.
   policies::StateRecorder state(snap_.state());

@@ -12,6 +12,7 @@
 // field) and told to the client in `x-switchboard-max-tokens-capped`.
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <limits>
@@ -95,8 +96,7 @@ policies::Ask ChatHandler::worst_case(const adapters::ChatFacts& chat) const {
   return ask;
 }
 
-asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::ChatFacts& chat,
-                                                              const boost::json::object& body) {
+asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::ChatFacts& chat) {
   const config::Config& c = snap_.config();
   const config::Tenant& tenant = c.tenants[o_.tenant];
   policies::Ask ask = worst_case(chat);
@@ -120,7 +120,7 @@ asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::Ch
   }
   if (admission.outcome == policies::Admission::ok && endpoint_ != Endpoint::embeddings) {
     if (const std::optional<std::uint64_t> cap = output_cap(chat, admission.reservation, ask)) {
-      cap_output(*cap, body);
+      cap_output(*cap);
     }
   }
   co_return admission;
@@ -157,13 +157,28 @@ std::optional<std::uint64_t> ChatHandler::output_cap(const adapters::ChatFacts& 
 // Writes `cap` as the request's output limit (every member the request used, else OpenAI's
 // max_completion_tokens for chat and max_tokens for completions), to be parsed again by the
 // attempts, and tells the client.
-void ChatHandler::cap_output(std::uint64_t cap, const boost::json::object& body) {
+void ChatHandler::cap_output(std::uint64_t cap) {
+  // The members the request uses (not null): from the typed reading, else the DOM.
+  std::array<bool, 2> used{false, false};
+  if (typed_) {
+    used = {typed_->max_completion_tokens.has_value(), typed_->max_tokens.has_value()};
+  } else {
+    error_code ec;
+    if (const boost::json::object* body = parsed_body(ec)) {
+      for (std::size_t k = 0; k < 2; ++k) {
+        const auto* v = body->if_contains(k == 0 ? "max_completion_tokens" : "max_tokens");
+        used[k] = v != nullptr && !v->is_null();
+      }
+    }
+  }
   capped_body_.assign(body_text_);
   const std::string value = std::to_string(cap);
   bool set = false;
-  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
-    if (const auto* v = body.if_contains(key); v != nullptr && !v->is_null()) {
-      set = adapters::set_member(capped_body_, key, value) || set;
+  for (std::size_t k = 0; k < 2; ++k) {
+    if (used[k]) {
+      set = adapters::set_member(capped_body_, k == 0 ? "max_completion_tokens" : "max_tokens",
+                                 value) ||
+            set;
     }
   }
   if (!set) {

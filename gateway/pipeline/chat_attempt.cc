@@ -25,26 +25,50 @@ namespace {
 // A backend that declares its model's output limit (max_output_tokens) is never asked for more:
 // coding agents ask every model for their own maximum (Claude Code: 32,000). The body with the
 // limit written in, for this backend only; nullopt when the request is within it.
-std::optional<std::string> clamped_body(const BackendRuntime& b, const boost::json::object& body,
+// `asked`: max_completion_tokens and max_tokens, each when it is a positive integer.
+using OutputAsks = std::array<std::optional<std::uint64_t>, 2>;
+constexpr std::array<const char*, 2> kOutputKeys{"max_completion_tokens", "max_tokens"};
+
+std::optional<std::string> clamped_body(const BackendRuntime& b, const OutputAsks& asked,
                                         std::string_view text) {
   if (!b.spec->max_output_tokens_declared) {
     return std::nullopt;
   }
   const std::uint64_t limit = b.spec->max_output_tokens;
   std::optional<std::string> out;
-  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
-    const auto* v = body.if_contains(key);
-    const bool over = v != nullptr && ((v->is_uint64() && v->get_uint64() > limit) ||
-                                       (v->is_int64() && v->get_int64() > 0 &&
-                                        static_cast<std::uint64_t>(v->get_int64()) > limit));
-    if (over) {
+  for (std::size_t k = 0; k < 2; ++k) {
+    if (asked[k] && *asked[k] > limit) {
       if (!out) {
         out.emplace(text);
       }
-      adapters::set_member(*out, key, std::to_string(limit));
+      adapters::set_member(*out, kOutputKeys[k], std::to_string(limit));
     }
   }
   return out;
+}
+
+OutputAsks output_asks(const boost::json::object& body) {
+  OutputAsks asked;
+  for (std::size_t k = 0; k < 2; ++k) {
+    const auto* v = body.if_contains(kOutputKeys[k]);
+    if (v != nullptr && v->is_uint64()) {
+      asked[k] = v->get_uint64();
+    } else if (v != nullptr && v->is_int64() && v->get_int64() > 0) {
+      asked[k] = static_cast<std::uint64_t>(v->get_int64());
+    }
+  }
+  return asked;
+}
+
+OutputAsks output_asks(const adapters::ChatRequest& typed) {
+  OutputAsks asked;
+  const std::array<std::optional<std::int64_t>, 2> v{typed.max_completion_tokens, typed.max_tokens};
+  for (std::size_t k = 0; k < 2; ++k) {
+    if (v[k] && *v[k] > 0) {
+      asked[k] = static_cast<std::uint64_t>(*v[k]);
+    }
+  }
+  return asked;
 }
 
 // A pooled try's claim on its endpoint: counted in flight there (the picker's load) and in its
@@ -144,21 +168,22 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
 asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const BackendRuntime& b,
                                                                    bool last, AttemptWires& wires,
                                                                    upstream::Request& up) {
-  // The DOM was released before an earlier attempt's exchange: parse the text again (it parsed
-  // once already, so only memory can make this fail).
+  // Without the typed reading, the DOM (released before an earlier attempt's exchange: parsed
+  // again; it parsed once already, so only memory can make this fail).
   error_code jec;
-  const boost::json::object* body = parsed_body(jec);
-  if (body == nullptr) {
+  const boost::json::object* body = typed_ ? nullptr : parsed_body(jec);
+  if (!typed_ && body == nullptr) {
     co_return AttemptResult::unsendable();
   }
   // Within the backend's declared output limit: the clamped body parsed for this try only.
-  const std::optional<std::string> clamped = clamped_body(b, *body, body_text_);
+  const std::optional<std::string> clamped =
+      clamped_body(b, typed_ ? output_asks(*typed_) : output_asks(*body), body_text_);
   BodyDom clamped_dom;
   if (clamped && clamped_dom.get(*clamped, jec) == nullptr) {
     co_return AttemptResult::unsendable();
   }
-  WireBody wire_body =
-      clamped ? WireBody(*clamped, nullptr, clamped_dom) : WireBody(body_text_, nullptr, dom_);
+  WireBody wire_body = clamped ? WireBody(*clamped, nullptr, clamped_dom)
+                               : WireBody(body_text_, typed_ ? &*typed_ : nullptr, dom_);
   if (inbound_.side != nullptr) {
     wires.native = inbound_.side->native_wire(b, ctx_.request_id, forwardable_);
   }

@@ -31,6 +31,7 @@
 #include <boost/json/value.hpp>
 
 #include "adapters/anthropic_inbound.h"
+#include "adapters/canonical.h"
 #include "adapters/translator.h"
 #include "adapters/upstream/client.h"
 #include "gateway/pipeline/attempt_result.h"
@@ -103,7 +104,8 @@ class ChatHandler final : public Settlement {
  private:
   // ---- the steps (chat.cc) ----
   std::optional<ClientError> parse(const boost::json::object*& body, std::string_view& model);
-  void decide(const boost::json::object& body, std::string_view model,
+  // `body`: the DOM, or nullptr when the typed reading (typed_) serves.
+  void decide(const boost::json::object* body, std::string_view model,
               std::span<const HeaderLine> lines, FactsStorage& storage);
   std::optional<ClientError> refusal(std::string_view model) const;
   std::optional<ClientError> admission_refusal(const policies::AdmissionResult& admission);
@@ -119,16 +121,15 @@ class ChatHandler final : public Settlement {
   // ---- admission (chat_admission.cc) ----
   // Builds the request's Ask from the decision and the facts, calls the state store once (twice
   // with the self-hosted-only fallback, from one call site), and caps the output when the grant
-  // is below the worst case. `body` is the parsed request.
-  asio::awaitable<policies::AdmissionResult> admit(const adapters::ChatFacts& chat,
-                                                   const boost::json::object& body);
+  // is below the worst case.
+  asio::awaitable<policies::AdmissionResult> admit(const adapters::ChatFacts& chat);
   asio::awaitable<policies::AdmissionResult> admit_once(policies::Ask& ask);
   std::uint64_t output_bound(const adapters::ChatFacts& chat, std::size_t b) const;
   policies::Ask worst_case(const adapters::ChatFacts& chat) const;
   std::optional<std::uint64_t> output_cap(const adapters::ChatFacts& chat,
                                           const policies::Reservation& r,
                                           const policies::Ask& ask) const;
-  void cap_output(std::uint64_t cap, const boost::json::object& body);
+  void cap_output(std::uint64_t cap);
 
   // ---- settle (chat_settle.cc) ----
   // The cost of the answer from its usage (estimated from sizes when the upstream reported
@@ -208,6 +209,10 @@ class ChatHandler final : public Settlement {
   // upstream body, released (dom_.reset()) before any upstream exchange, so a request holds about
   // its text and its upstream body while it waits.
   BodyDom dom_;
+  // The typed reading of the chat body (adapters/canonical.h), when it parsed: the decision's
+  // facts and the pass-through read it, and no DOM is built unless a translated wire asks.
+  // Dropped when the body is edited (capped).
+  std::optional<adapters::ChatRequest> typed_;
   // What the inbound dialect handed over: the client's body's facts when body_text_ was
   // translated from it (scanned with it), the client's side, a sensitivity floor.
   ChatInbound inbound_;

@@ -99,6 +99,15 @@ policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::objec
                                      const adapters::ChatFacts* original,
                                      std::string_view floor_level) {
   collect_endpoint_facts(endpoint, body, storage.chat);
+  return collected_request_facts(model, tenant, config, headers, storage, original, floor_level);
+}
+
+policies::RequestFacts collected_request_facts(std::string_view model, std::size_t tenant,
+                                               const config::Config& config,
+                                               std::span<const HeaderLine> headers,
+                                               FactsStorage& storage,
+                                               const adapters::ChatFacts* original,
+                                               std::string_view floor_level) {
   const unsigned unscannable = gather_scanned_text(headers, storage, original);
   std::string_view classification = classification_of(headers, storage.classification);
   if (!floor_level.empty()) {

@@ -50,4 +50,13 @@ policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::objec
                                      const adapters::ChatFacts* original = nullptr,
                                      std::string_view floor_level = {});
 
+/// The same with the body's facts already in `storage.chat` (collected from the typed request,
+/// adapters/canonical.h, for a chat body).
+policies::RequestFacts collected_request_facts(std::string_view model, std::size_t tenant,
+                                               const config::Config& config,
+                                               std::span<const HeaderLine> headers,
+                                               FactsStorage& storage,
+                                               const adapters::ChatFacts* original = nullptr,
+                                               std::string_view floor_level = {});
+
 }  // namespace sb::gateway
