@@ -99,7 +99,9 @@ ChatRequest::ChatRequest()
       tools(arena_.get()),
       messages(arena_.get()),
       members(arena_.get()),
-      unknown(arena_.get()) {}
+      unknown(arena_.get()),
+      tokens(arena_.get()),
+      unescaped(arena_.get()) {}
 
 bool ChatRequest::holds(std::string_view s) const {
   if (s.empty()) {

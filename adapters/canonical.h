@@ -185,6 +185,16 @@ struct ChatResponseFormat {
   std::string_view json_schema;  ///< raw JSON bytes of `json_schema` (empty when absent)
 };
 
+/// A token of the body, in document order, as the parser met it: a string (key or value), a number
+/// or literal, or a whole container. The tape the facts walker (chat_facts_canonical.cc) reads the
+/// body's values in order from, without scanning the body again. Offsets are bytes of the body.
+struct ChatToken {
+  std::uint32_t begin;  ///< its first byte
+  std::uint32_t end;    ///< one past its last byte (a container's closing bracket)
+  std::uint32_t next;   ///< the token after it (for a container, after all it holds)
+  std::uint32_t text;   ///< a string holding escapes: 1 + the index of its text in `unescaped`
+};
+
 /// The parsed request. Movable (its arena lives on the heap); the body must outlive it.
 /// Members that were absent or null are empty / nullopt.
 class ChatRequest {
@@ -215,6 +225,8 @@ class ChatRequest {
   ArenaVector<ChatMessage> messages;
   ArenaVector<RawMember> members;  ///< every top-level member, in order, duplicates included
   ArenaVector<RawMember> unknown;  ///< the top-level members not typed above
+  ArenaVector<ChatToken> tokens;   ///< every token of the body, in order
+  ArenaVector<std::string_view> unescaped;  ///< the texts of the strings holding escapes
 
   /// The output-token limit: max_completion_tokens, else the deprecated max_tokens.
   std::optional<std::int64_t> output_cap() const {
@@ -230,7 +242,8 @@ class ChatRequest {
 /// a top level that is not an object, or nesting deeper than 128 ("We could not parse the JSON
 /// body..."); a missing, non-string or empty model; a missing `messages` or one that is not an
 /// array; a `stream` that is neither boolean nor null; then the first known member (by position)
-/// of the wrong type ("Invalid type for 'messages[1].content': expected ..."). Never throws but
+/// of the wrong type ("Invalid type for 'messages[1].content': expected ..."). A body of 4 GiB or
+/// more is refused as malformed (the tokens' offsets are 32 bits). Never throws but
 /// std::bad_alloc.
 Result<ChatRequest> parse_chat_request(std::string_view body);
 

@@ -135,6 +135,7 @@ struct Frame {
   std::size_t count;     ///< arrays: the index of the current element
   const char* key_data;  ///< objects: the current key
   std::size_t key_size;
+  std::uint32_t token;  ///< the container's token in ChatRequest::tokens
   std::string_view key() const { return {key_data, key_size}; }
 };
 
@@ -193,6 +194,11 @@ class Handler {
     return true;
   }
   std::size_t token(error_code& ec);
+  void record(std::size_t begin, std::size_t end, std::uint32_t text = 0) {
+    const auto next = static_cast<std::uint32_t>(out_.tokens.size() + 1);
+    out_.tokens.push_back(
+        ChatToken{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end), next, text});
+  }
   std::string_view take_string(string_view s, std::size_t& start, error_code& ec);
   bool number(Scalar v, string_view s, error_code& ec);
   bool literal(std::size_t length, Scalar v, error_code& ec);
@@ -229,8 +235,7 @@ class Handler {
   std::size_t number_len_ = 0;
   bool escaped_ = false;
   std::size_t depth_ = 0;
-  std::array<Frame, 130> frames_;  // basic_parser stops at 128 levels; uninitialized  //
-                                   // basic_parser stops at 128 levels
+  std::array<Frame, 130> frames_;  // basic_parser stops at 128 levels; uninitialized
   bool messages_seen_ = false;
   bool messages_not_array_ = false;
   bool stream_bad_ = false;

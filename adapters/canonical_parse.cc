@@ -11,6 +11,8 @@
 // the escaped text. Each token is thus located exactly, in the same pass, at the cost of skipping
 // the inter-token bytes once more (usually none or one).
 
+#include <cstdint>
+#include <limits>
 #include <span>
 #include <string_view>
 
@@ -172,16 +174,26 @@ std::string_view Handler::take_string(string_view s, std::size_t& start, error_c
   }
   if (!escaped_ && s.data() == body_.data() + start + 1) {
     pos_ = start + 2 + s.size();
+    record(start, pos_);
     return {s.data(), s.size()};
   }
   out_.arena().append(s);
   escaped_ = false;
   std::size_t i = start + 1;  // the raw end: the first quote not escaped
+  bool backslash = false;
   while (i < body_.size() && body_[i] != '"') {
+    backslash = backslash || body_[i] == '\\';
     i += body_[i] == '\\' ? 2 : 1;
   }
   pos_ = i + 1;
-  return out_.arena().finish_string();
+  const std::string_view text = out_.arena().finish_string();
+  if (backslash) {
+    out_.unescaped.push_back(text);
+    record(start, pos_, static_cast<std::uint32_t>(out_.unescaped.size()));
+  } else {
+    record(start, pos_);
+  }
+  return text;
 }
 
 bool Handler::on_key(string_view s, std::size_t, error_code& ec) {
@@ -221,6 +233,7 @@ bool Handler::number(Scalar v, string_view s, error_code& ec) {
   }
   pos_ = start + number_len_ + s.size();
   number_len_ = 0;
+  record(start, pos_);
   return scalar(v, start, pos_, ec);
 }
 
@@ -230,6 +243,7 @@ bool Handler::literal(std::size_t length, Scalar v, error_code& ec) {
     return false;
   }
   pos_ = start + length;
+  record(start, pos_);
   return scalar(v, start, pos_, ec);
 }
 
@@ -279,7 +293,12 @@ bool Handler::open(bool object, error_code& ec) {
     default:
       break;
   }
-  frames_[depth_++] = Frame{ctx, elements, object, start};
+  frames_[depth_++] = Frame{.ctx = ctx,
+                            .field = elements,
+                            .object = object,
+                            .begin = start,
+                            .token = static_cast<std::uint32_t>(out_.tokens.size())};
+  record(start, body_.size());  // its end and next: when it closes
   return true;
 }
 
@@ -290,6 +309,9 @@ bool Handler::close(error_code& ec) {
   }
   pos_ = start + 1;
   const Frame f = frames_[--depth_];
+  ChatToken& t = out_.tokens[f.token];
+  t.end = static_cast<std::uint32_t>(pos_);
+  t.next = static_cast<std::uint32_t>(out_.tokens.size());
   closed(f, pos_);
   if (depth_ > 0) {
     done(f.begin, pos_);
@@ -300,6 +322,12 @@ bool Handler::close(error_code& ec) {
 }  // namespace canonical_detail
 
 Result<ChatRequest> parse_chat_request(std::string_view body) {
+  constexpr char kMalformed[] =
+      "We could not parse the JSON body of your request. The body must be a JSON object (see "
+      "https://platform.openai.com/docs/api-reference/chat/create).";
+  if (body.size() >= std::numeric_limits<std::uint32_t>::max()) {
+    return ParseError{0, kMalformed};  // the tokens' offsets are 32 bits
+  }
   ChatRequest out;
   out.body = body;
   boost::json::parse_options opts;
@@ -309,9 +337,7 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   const bool rest_blank = body.find_first_not_of(" \t\r\n", used) == std::string_view::npos;
   if (ec || !rest_blank) {
-    return ParseError{used,
-                      "We could not parse the JSON body of your request. The body must be a JSON "
-                      "object (see https://platform.openai.com/docs/api-reference/chat/create)."};
+    return ParseError{used, kMalformed};
   }
   return parser.handler().finish(std::move(out));
 }

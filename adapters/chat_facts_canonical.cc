@@ -3,16 +3,13 @@
 //
 // Document order matters (the detector scans the text as one document) and the typed request
 // keeps neither the order of the members of a message nor the members it does not type. So the
-// values are walked over the body's own bytes, through a tape of its tokens made in one pass (the
-// body is valid JSON, so the pass only has to find where each token ends; the long message texts
-// the request already located are skipped, not scanned). A member repeated in one object is walked
-// as Boost.JSON's DOM keeps it: at its first position, with its last value. What a key, a string
-// or a number adds to the facts is the shared Walker's decision. Strings are unescaped only where
-// a walker reads them; the message texts come unescaped from the request.
+// values are walked over the body's own bytes, through the tape of its tokens the parser recorded
+// as it went (ChatRequest::tokens): the body is not scanned again. A member repeated in one object
+// is walked as Boost.JSON's DOM keeps it: at its first position, with its last value. What a key, a
+// string or a number adds to the facts is the shared Walker's decision. The texts of strings with
+// escapes come unescaped from the request.
 
-#include <algorithm>
 #include <charconv>
-#include <cstring>
 #include <memory_resource>
 #include <string>
 #include <string_view>
@@ -21,7 +18,6 @@
 #include "adapters/canonical.h"
 #include "adapters/chat_facts.h"
 #include "adapters/chat_facts_internal.h"
-#include "adapters/json_edit.h"
 
 namespace sb::adapters {
 namespace {
@@ -29,53 +25,6 @@ namespace {
 using facts_detail::Walker;
 
 constexpr std::size_t kNone = std::size_t(-1);
-
-bool is_delimiter(char c) {
-  return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ',' || c == ':' || c == '}' ||
-         c == ']';
-}
-
-// One past the closing quote of the string whose opening quote is at `i`; `escaped` when it holds
-// a backslash.
-std::size_t string_end(std::string_view s, std::size_t i, bool& escaped) {
-  std::size_t from = i + 1;
-  escaped = false;
-  // Most keys and values are short: byte by byte up to the first quote or backslash.
-  for (const std::size_t stop = std::min(s.size(), from + 32); from < stop; ++from) {
-    if (s[from] == '"') {
-      return from + 1;
-    }
-    if (s[from] == '\\') {
-      escaped = true;
-      break;
-    }
-  }
-  const std::size_t plain = from;  // no backslash before
-  for (;;) {
-    const void* q = from < s.size() ? std::memchr(s.data() + from, '"', s.size() - from) : nullptr;
-    if (q == nullptr) {
-      return s.size();  // cannot happen in valid JSON
-    }
-    const auto at = static_cast<std::size_t>(static_cast<const char*>(q) - s.data());
-    std::size_t backslashes = 0;
-    while (at - backslashes > i + 1 && s[at - backslashes - 1] == '\\') {
-      ++backslashes;
-    }
-    if (backslashes % 2 == 0) {
-      escaped = escaped || std::memchr(s.data() + plain, '\\', at - plain) != nullptr;
-      return at + 1;
-    }
-    from = at + 1;
-  }
-}
-
-// A token of the body: a string (key or value), a number or literal, or a whole container.
-struct Token {
-  std::size_t begin;  // its first byte
-  std::size_t end;    // one past its last byte (a container's closing bracket)
-  std::size_t next;   // the token after it (for a container, after all it holds)
-  bool escaped;       // a string holding escapes
-};
 
 struct Member {
   std::string_view key;  // unescaped
@@ -85,13 +34,7 @@ struct Member {
 class RawWalker {
  public:
   RawWalker(Walker& w, const ChatRequest& r)
-      : w_(w),
-        r_(r),
-        pool_(buffer_, sizeof buffer_),
-        tape_(&pool_),
-        stack_(&pool_),
-        known_(&pool_) {
-    tape_.reserve(128);
+      : w_(w), r_(r), tape_(r.tokens), pool_(buffer_, sizeof buffer_), stack_(&pool_) {
     stack_.reserve(32);
   }
 
@@ -104,11 +47,9 @@ class RawWalker {
   }
 
  private:
-  void tokenize();
-  void know(std::string_view text);
   char first(std::size_t t) const { return r_.body[tape_[t].begin]; }
   bool is_string(std::size_t t) const { return t != kNone && first(t) == '"'; }
-  std::string_view text(std::size_t t);
+  std::string_view text(std::size_t t) const;
   std::size_t members(std::size_t t);
   void push(std::size_t base, std::string_view key, std::size_t value);
   std::size_t find(std::size_t base, std::string_view key) const;
@@ -122,102 +63,21 @@ class RawWalker {
   void message_rest(std::size_t message, const ChatMessage& m);
   void content_rest(std::size_t content, const ChatMessage& m);
 
-  struct Span {
-    std::size_t begin;
-    std::size_t end;
-  };
-
   Walker& w_;
   const ChatRequest& r_;
-  alignas(std::max_align_t) char buffer_[8192];
-  std::pmr::monotonic_buffer_resource pool_;  // all below and the unescaped strings
-  std::pmr::vector<Token> tape_;              // every token of the body, in order
+  const ArenaVector<ChatToken>& tape_;  // every token of the body, in order
+  alignas(std::max_align_t) char buffer_[2048];
+  std::pmr::monotonic_buffer_resource pool_;
   std::pmr::vector<Member> stack_;  // the members of the objects being walked, innermost last
-  std::pmr::vector<Span> known_;    // long message texts the request found in the body, in order
-  std::string scratch_;
 };
 
-// The tape, in one pass over the body.
-void RawWalker::tokenize() {
-  for (const ChatMessage& m : r_.messages) {
-    know(m.text);
-    for (const ChatContentPart& p : m.parts) {
-      for (std::string_view v : {p.text, p.url, p.data, p.file_data}) {
-        know(v);
-      }
-    }
-  }
-  std::sort(known_.begin(), known_.end(),
-            [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  const std::string_view s = r_.body;
-  std::size_t open[132];  // the parser refused deeper bodies
-  std::size_t depth = 0;
-  std::size_t next_known = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const char c = s[i];
-    if (c == '"') {
-      while (next_known < known_.size() && known_[next_known].begin < i) {
-        ++next_known;
-      }
-      bool escaped = false;
-      const std::size_t end = next_known < known_.size() && known_[next_known].begin == i
-                                  ? known_[next_known].end
-                                  : string_end(s, i, escaped);
-      tape_.push_back(Token{i, end, tape_.size() + 1, escaped});
-      i = end;
-    } else if (c == '{' || c == '[') {
-      if (depth < std::size(open)) {
-        open[depth++] = tape_.size();
-      }
-      tape_.push_back(Token{i, s.size(), kNone, false});
-      ++i;
-    } else if (c == '}' || c == ']') {
-      if (depth > 0) {
-        Token& t = tape_[open[--depth]];
-        t.end = i + 1;
-        t.next = tape_.size();
-      }
-      ++i;
-    } else if (is_delimiter(c)) {
-      ++i;
-    } else {
-      std::size_t end = i + 1;
-      while (end < s.size() && !is_delimiter(s[end])) {
-        ++end;
-      }
-      tape_.push_back(Token{i, end, tape_.size() + 1, false});
-      i = end;
-    }
-  }
-}
-
-// A string of the request that is a whole string token of the body (not escaped, so not copied
-// into the arena; not part of one, as a data URL's payload is).
-void RawWalker::know(std::string_view text) {
-  const std::string_view b = r_.body;
-  if (text.size() < 64 || text.data() <= b.data() ||
-      text.data() + text.size() >= b.data() + b.size()) {
-    return;  // short strings cost less to scan than to look up
-  }
-  const auto begin = static_cast<std::size_t>(text.data() - b.data()) - 1;
-  const std::size_t end = begin + text.size() + 2;
-  if (b[begin] == '"' && b[end - 1] == '"') {
-    known_.push_back(Span{begin, end});
-  }
-}
-
 // The text of a string token.
-std::string_view RawWalker::text(std::size_t t) {
-  const Token& k = tape_[t];
-  const std::string_view inner = r_.body.substr(k.begin + 1, k.end - k.begin - 2);
-  if (!k.escaped) {
-    return inner;
+std::string_view RawWalker::text(std::size_t t) const {
+  const ChatToken& k = tape_[t];
+  if (k.text != 0) {
+    return r_.unescaped[k.text - 1];
   }
-  scratch_.clear();
-  decode_escapes_lenient(inner, scratch_);  // exact on valid JSON (no lone surrogate)
-  auto* p = static_cast<char*>(pool_.allocate(scratch_.size() + 1, 1));
-  std::memcpy(p, scratch_.data(), scratch_.size());
-  return {p, scratch_.size()};
+  return r_.body.substr(k.begin + 1, k.end - k.begin - 2);
 }
 
 // A member of the object whose members start at `base`: a repeated key keeps its first place and
@@ -437,7 +297,7 @@ void RawWalker::content_rest(std::size_t content, const ChatMessage& m) {
       const std::size_t base = members(part);
       members_of(base, 0, true);
       const std::size_t t = find(base, "text");
-      if (is_string(t) && tape_[t].escaped) {
+      if (is_string(t) && tape_[t].text != 0) {
         w_.decode_nested(text(t), 0);  // without escapes there is nothing to decode
       }
       stack_.resize(base);
@@ -451,7 +311,6 @@ void RawWalker::content_rest(std::size_t content, const ChatMessage& m) {
 
 // walk_body (chat_facts.cc) for a chat request: the top-level members as the DOM keeps them.
 void RawWalker::body() {
-  tokenize();
   members(0);  // stays on the stack: the top level
   const std::size_t messages = find(0, "messages");
   if (messages != kNone && first(messages) == '[') {
