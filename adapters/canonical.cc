@@ -4,15 +4,75 @@
 #include <cstring>
 #include <functional>
 #include <new>
+#include <utility>
 
 namespace sb::adapters {
 
-RequestArena::~RequestArena() {
-  while (blocks_ != nullptr) {
-    Block* next = blocks_->next;
-    ::operator delete(blocks_);
-    blocks_ = next;
+namespace {
+
+// This thread's spare arena. Trivially destructible, so still readable while the thread's other
+// thread_locals are destroyed; the keeper frees the spare at the thread's end and closes the slot.
+thread_local RequestArena* t_spare = nullptr;
+thread_local bool t_closed = false;
+struct SpareKeeper {
+  bool armed = false;
+  ~SpareKeeper() {
+    t_closed = true;
+    delete std::exchange(t_spare, nullptr);
   }
+};
+thread_local SpareKeeper t_keeper;
+
+}  // namespace
+
+std::unique_ptr<RequestArena, RequestArena::Release> RequestArena::acquire() {
+  RequestArena* a = std::exchange(t_spare, nullptr);
+  return std::unique_ptr<RequestArena, Release>(a != nullptr ? a : new RequestArena());
+}
+
+void RequestArena::Release::operator()(RequestArena* a) const noexcept {
+  if (t_spare != nullptr || t_closed) {
+    delete a;
+    return;
+  }
+  a->reset();
+  t_keeper.armed = true;  // registers the keeper's destructor for this thread
+  t_spare = a;
+}
+
+RequestArena::~RequestArena() {
+  free_blocks(blocks_);
+  free_blocks(spare_);
+}
+
+void RequestArena::free_blocks(Block* b) noexcept {
+  while (b != nullptr) {
+    ::operator delete(std::exchange(b, b->next));
+  }
+}
+
+// Empty again: the blocks in use become spare ones (the oldest, smallest, first), ahead of the
+// spare ones left unused, as far as kKept bytes; the rest go back to the heap.
+void RequestArena::reset() noexcept {
+  Block* kept = spare_;
+  while (blocks_ != nullptr) {
+    Block* b = std::exchange(blocks_, blocks_->next);
+    b->next = kept;
+    kept = b;
+  }
+  std::size_t total = 0;
+  for (Block** at = &kept; *at != nullptr; at = &(*at)->next) {
+    total += (*at)->size;
+    if (total > kKept) {
+      free_blocks(std::exchange(*at, nullptr));
+      break;
+    }
+  }
+  spare_ = kept;
+  top_ = inline_;
+  end_ = inline_ + kInline;
+  heap_bytes_ = 0;
+  string_ = nullptr;
 }
 
 bool RequestArena::contains(const char* p, std::size_t n) const {
@@ -41,18 +101,27 @@ void RequestArena::grow(std::size_t at_least) {
   size = (size + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) *
          alignof(std::max_align_t);
   static_assert(sizeof(Block) % alignof(std::max_align_t) == 0);
-  auto* b = static_cast<Block*>(::operator new(sizeof(Block) + size));
+  Block* b = nullptr;
+  for (Block** at = &spare_; *at != nullptr; at = &(*at)->next) {
+    if ((*at)->size >= at_least + building) {  // a kept block that will do
+      b = std::exchange(*at, (*at)->next);
+      break;
+    }
+  }
+  if (b == nullptr) {
+    b = static_cast<Block*>(::operator new(sizeof(Block) + size));
+    b->size = size;
+  }
   b->next = blocks_;
-  b->size = size;
   blocks_ = b;
-  heap_bytes_ += size;
+  heap_bytes_ += b->size;
   char* data = reinterpret_cast<char*>(b + 1);
   if (building > 0) {
     std::memcpy(data, string_, building);
   }
   string_ = string_ != nullptr ? data : nullptr;
   top_ = data + building;
-  end_ = data + size;
+  end_ = data + b->size;
 }
 
 void* RequestArena::do_allocate(std::size_t bytes, std::size_t align) {
@@ -94,13 +163,12 @@ std::string_view RequestArena::finish_string() {
 }
 
 ChatRequest::ChatRequest()
-    : arena_(std::make_unique<RequestArena>()),
+    : arena_(RequestArena::acquire()),
       stop(arena_.get()),
       tools(arena_.get()),
       messages(arena_.get()),
       members(arena_.get()),
       unknown(arena_.get()),
-      tokens(arena_.get()),
       unescaped(arena_.get()) {}
 
 bool ChatRequest::holds(std::string_view s) const {

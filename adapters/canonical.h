@@ -3,9 +3,10 @@
 // create), read from the client's body in one pass of a SAX parser: no DOM is built.
 //
 // Every string is a view: into the body when the JSON string held no escape, else into the
-// request's arena, which holds the unescaped copy. Vectors live in the arena too, so a typical
-// body costs one heap allocation (the arena with its 4 KiB inline block); bodies whose vectors and
-// unescaped strings outgrow it add blocks of 8 KiB and more, each at least the size of all before.
+// request's arena, which holds the unescaped copy. Vectors live in the arena too: a 4 KiB inline
+// block, then blocks of 8 KiB and more, each at least the size of all before. Arenas are recycled
+// per thread (RequestArena::acquire), so a body costs no heap allocation once its thread has read
+// one as large.
 // The body must outlive the ChatRequest. A ChatRequest is not thread-safe to change; const reads
 // from several threads are fine.
 //
@@ -23,6 +24,7 @@
 #include <memory>
 #include <memory_resource>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,8 +61,19 @@ class Result {
 
 /// A bump allocator: an inline first block, then heap blocks of growing size, all released at
 /// once. Not thread-safe. Also builds strings piece by piece at its top (unescaped JSON strings).
+///
+/// A request's arena is recycled (acquire() / Release): each thread keeps the last one released
+/// on it, emptied but with its heap blocks up to kKept bytes, so a request costs no heap
+/// allocation once its thread has served one of its size.
 class RequestArena final : public std::pmr::memory_resource {
  public:
+  /// Hands an arena back to the releasing thread's spare slot (or frees it when the slot is full).
+  struct Release {
+    void operator()(RequestArena* a) const noexcept;
+  };
+  /// An empty arena: this thread's spare one, or a new one.
+  static std::unique_ptr<RequestArena, Release> acquire();
+
   RequestArena() {}  // user-provided: the inline block is not zeroed
   RequestArena(const RequestArena&) = delete;
   RequestArena& operator=(const RequestArena&) = delete;
@@ -87,12 +100,16 @@ class RequestArena final : public std::pmr::memory_resource {
     return this == &o;
   }
   void grow(std::size_t at_least);
+  void reset() noexcept;
+  static void free_blocks(Block* b) noexcept;
 
   static constexpr std::size_t kInline = 4096;
+  static constexpr std::size_t kKept = 64 * 1024;  ///< heap bytes a recycled arena keeps at most
   alignas(std::max_align_t) char inline_[kInline];
   char* top_ = inline_;
   char* end_ = inline_ + kInline;
-  Block* blocks_ = nullptr;
+  Block* blocks_ = nullptr;  ///< in use, the newest first
+  Block* spare_ = nullptr;   ///< kept from earlier requests, the smallest first
   std::size_t heap_bytes_ = 0;
   char* string_ = nullptr;  ///< start of the string being built, or nullptr
 };
@@ -195,10 +212,12 @@ struct ChatToken {
   std::uint32_t text;   ///< a string holding escapes: 1 + the index of its text in `unescaped`
 };
 
-/// The parsed request. Movable (its arena lives on the heap); the body must outlive it.
+/// The parsed request. Movable (its arena lives on the heap, recycled per thread); the body must
+/// outlive it.
 /// Members that were absent or null are empty / nullopt.
 class ChatRequest {
-  std::unique_ptr<RequestArena> arena_;  // first: the vectors below allocate from it
+  std::unique_ptr<RequestArena, RequestArena::Release>
+      arena_;  // first: the vectors below allocate from it
 
  public:
   ChatRequest();
@@ -223,9 +242,9 @@ class ChatRequest {
   std::optional<ChatToolChoice> tool_choice;
   std::optional<bool> parallel_tool_calls;
   ArenaVector<ChatMessage> messages;
-  ArenaVector<RawMember> members;  ///< every top-level member, in order, duplicates included
-  ArenaVector<RawMember> unknown;  ///< the top-level members not typed above
-  ArenaVector<ChatToken> tokens;   ///< every token of the body, in order
+  ArenaVector<RawMember> members;     ///< every top-level member, in order, duplicates included
+  ArenaVector<RawMember> unknown;     ///< the top-level members not typed above
+  std::span<const ChatToken> tokens;  ///< every token of the body, in order (in the arena)
   ArenaVector<std::string_view> unescaped;  ///< the texts of the strings holding escapes
 
   /// The output-token limit: max_completion_tokens, else the deprecated max_tokens.

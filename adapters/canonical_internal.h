@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include <boost/json/error.hpp>
@@ -184,6 +185,10 @@ class Handler {
   }
   bool on_null(error_code& ec) { return literal(4, {}, ec); }
 
+  /// The tokens recorded so far.
+  std::span<const ChatToken> tokens() const {
+    return {tokens_, static_cast<std::size_t>(tokens_top_ - tokens_)};
+  }
   /// The request, or the first error in the gateway's order (canonical_fields.cc).
   Result<ChatRequest> finish(ChatRequest&& out);
 
@@ -194,12 +199,18 @@ class Handler {
     return true;
   }
   std::size_t token(error_code& ec);
+  // A token at [begin, end) (for a container, its end and next are set when it closes).
   void record(std::size_t begin, std::size_t end, std::uint32_t text = 0) {
-    const auto next = static_cast<std::uint32_t>(out_.tokens.size() + 1);
-    out_.tokens.push_back(
-        ChatToken{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end), next, text});
+    if (tokens_top_ == tokens_end_) {
+      grow_tokens();
+    }
+    ChatToken* t = tokens_top_++;
+    *t = ChatToken{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end),
+                   static_cast<std::uint32_t>(tokens_top_ - tokens_), text};
   }
+  void grow_tokens();
   std::string_view take_string(string_view s, std::size_t& start, error_code& ec);
+  std::size_t string_end(std::size_t start) const;
   bool number(Scalar v, string_view s, error_code& ec);
   bool literal(std::size_t length, Scalar v, error_code& ec);
   bool scalar(const Scalar& v, std::size_t begin, std::size_t end, error_code& ec);
@@ -235,6 +246,9 @@ class Handler {
   std::size_t number_len_ = 0;
   bool escaped_ = false;
   std::size_t depth_ = 0;
+  ChatToken* tokens_ = nullptr;  // the tape, in the arena
+  ChatToken* tokens_top_ = nullptr;
+  ChatToken* tokens_end_ = nullptr;
   std::array<Frame, 130> frames_;  // basic_parser stops at 128 levels; uninitialized
   bool messages_seen_ = false;
   bool messages_not_array_ = false;

@@ -11,7 +11,9 @@
 // the escaped text. Each token is thus located exactly, in the same pass, at the cost of skipping
 // the inter-token bytes once more (usually none or one).
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <string_view>
@@ -179,21 +181,54 @@ std::string_view Handler::take_string(string_view s, std::size_t& start, error_c
   }
   out_.arena().append(s);
   escaped_ = false;
-  std::size_t i = start + 1;  // the raw end: the first quote not escaped
-  bool backslash = false;
-  while (i < body_.size() && body_[i] != '"') {
-    backslash = backslash || body_[i] == '\\';
-    i += body_[i] == '\\' ? 2 : 1;
-  }
-  pos_ = i + 1;
+  pos_ = string_end(start);
   const std::string_view text = out_.arena().finish_string();
-  if (backslash) {
+  if (text.size() != pos_ - start - 2) {  // an escape is longer than what it stands for
     out_.unescaped.push_back(text);
     record(start, pos_, static_cast<std::uint32_t>(out_.unescaped.size()));
   } else {
     record(start, pos_);
   }
   return text;
+}
+
+// Room for more tokens, in the arena: at first one per 48 bytes of the body (a compact body has
+// one per 8 to 10 bytes, one with long texts one per 80), then twice as many each time. Never
+// called while the arena builds a string.
+void Handler::grow_tokens() {
+  const auto size = static_cast<std::size_t>(tokens_top_ - tokens_);
+  const std::size_t capacity =
+      size > 0 ? 2 * size : std::clamp<std::size_t>(body_.size() / 48, 48, 4096);
+  auto* t = static_cast<ChatToken*>(
+      out_.arena().allocate(capacity * sizeof(ChatToken), alignof(ChatToken)));
+  if (size > 0) {
+    std::memcpy(t, tokens_, size * sizeof(ChatToken));
+  }
+  tokens_ = t;
+  tokens_top_ = t + size;
+  tokens_end_ = t + capacity;
+}
+
+// One past the closing quote of the string whose opening quote is at `start`: the first quote
+// after it that an even number of backslashes precedes.
+std::size_t Handler::string_end(std::size_t start) const {
+  std::size_t from = start + 1;
+  while (from < body_.size()) {
+    const void* q = std::memchr(body_.data() + from, '"', body_.size() - from);
+    if (q == nullptr) {
+      break;  // cannot happen: the parser read the string
+    }
+    const auto at = static_cast<std::size_t>(static_cast<const char*>(q) - body_.data());
+    std::size_t backslashes = 0;
+    while (at - backslashes > start + 1 && body_[at - backslashes - 1] == '\\') {
+      ++backslashes;
+    }
+    if (backslashes % 2 == 0) {
+      return at + 1;
+    }
+    from = at + 1;
+  }
+  return body_.size();
 }
 
 bool Handler::on_key(string_view s, std::size_t, error_code& ec) {
@@ -297,7 +332,7 @@ bool Handler::open(bool object, error_code& ec) {
                             .field = elements,
                             .object = object,
                             .begin = start,
-                            .token = static_cast<std::uint32_t>(out_.tokens.size())};
+                            .token = static_cast<std::uint32_t>(tokens_top_ - tokens_)};
   record(start, body_.size());  // its end and next: when it closes
   return true;
 }
@@ -309,9 +344,9 @@ bool Handler::close(error_code& ec) {
   }
   pos_ = start + 1;
   const Frame f = frames_[--depth_];
-  ChatToken& t = out_.tokens[f.token];
+  ChatToken& t = tokens_[f.token];
   t.end = static_cast<std::uint32_t>(pos_);
-  t.next = static_cast<std::uint32_t>(out_.tokens.size());
+  t.next = static_cast<std::uint32_t>(tokens_top_ - tokens_);
   closed(f, pos_);
   if (depth_ > 0) {
     done(f.begin, pos_);
@@ -339,6 +374,7 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   if (ec || !rest_blank) {
     return ParseError{used, kMalformed};
   }
+  out.tokens = parser.handler().tokens();
   return parser.handler().finish(std::move(out));
 }
 

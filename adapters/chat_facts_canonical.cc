@@ -11,6 +11,7 @@
 
 #include <charconv>
 #include <memory_resource>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,7 +66,7 @@ class RawWalker {
 
   Walker& w_;
   const ChatRequest& r_;
-  const ArenaVector<ChatToken>& tape_;  // every token of the body, in order
+  std::span<const ChatToken> tape_;  // every token of the body, in order
   alignas(std::max_align_t) char buffer_[2048];
   std::pmr::monotonic_buffer_resource pool_;
   std::pmr::vector<Member> stack_;  // the members of the objects being walked, innermost last

@@ -405,6 +405,35 @@ TEST_F(ChatRequestTest, ALargeConversationStaysInTheBody) {
   EXPECT_LE(r.arena().heap_bytes(), 32768u);
 }
 
+TEST_F(ChatRequestTest, ArenaIsRecycledOnItsThread) {
+  std::string body = R"({"model":"m","messages":[)";
+  for (int i = 0; i < 200; ++i) {
+    body += i > 0 ? "," : "";
+    body += R"({"role":"user","content":"line\n)" + std::to_string(i) + R"("})";
+  }
+  body += "]}";
+  const RequestArena* first = nullptr;
+  std::size_t heap = 0;
+  {
+    Result<ChatRequest> r = parse_chat_request(body);
+    ASSERT_TRUE(r.ok());
+    first = &r->arena();
+    heap = r->arena().heap_bytes();
+    ASSERT_GT(heap, 0u);
+  }
+  Result<ChatRequest> again = parse_chat_request(body);  // the same arena, its blocks kept
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(&again->arena(), first);
+  EXPECT_EQ(again->arena().heap_bytes(), heap);
+  ASSERT_EQ(again->messages.size(), 200u);
+  EXPECT_EQ(again->messages[199].text, "line\n199");
+  EXPECT_TRUE(again->holds(again->messages[199].text));
+  Result<ChatRequest> other = parse_chat_request(body);  // the spare is taken: a new arena
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(&other->arena(), first);
+  EXPECT_EQ(other->messages[7].text, "line\n7");
+}
+
 TEST_F(ChatRequestTest, DuplicateKeysLastOneWins) {
   const ChatRequest& r = parse(
       R"({"model":"a","stream":"bad","messages":5,"model":"b","stream":true,)"
