@@ -81,7 +81,7 @@ class RequestArena final : public std::pmr::memory_resource {
 
   /// Whether [p, p + n) lies inside one of this arena's blocks.
   bool contains(const char* p, std::size_t n) const;
-  /// Bytes taken from the heap beyond the inline block.
+  /// Bytes of the heap blocks in use beyond the inline block (kept ones included).
   std::size_t heap_bytes() const { return heap_bytes_; }
 
   /// Appends to the string being built (started by the first append after finish_string()).
