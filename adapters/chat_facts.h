@@ -50,6 +50,9 @@ struct ChatFacts {
   bool files = false;        ///< files (file parts, file_id, file_data, documents, other data:)
   std::uint64_t depth = 0;   ///< number of messages
   std::string reasoning_effort;
+
+  /// Every member equal (the texts by their contents).
+  bool operator==(const ChatFacts&) const = default;
 };
 
 /// Collects the facts of a chat-completions body (already validated as an object). `out` is

@@ -28,15 +28,6 @@ std::string describe(const ChatFacts& f) {
   return o.str();
 }
 
-bool equal(const ChatFacts& a, const ChatFacts& b) {
-  return a.text == b.text && a.texts == b.texts && a.text_bytes == b.text_bytes &&
-         a.estimated_prompt_tokens == b.estimated_prompt_tokens &&
-         a.prompt_tokens_bound == b.prompt_tokens_bound && a.max_tokens == b.max_tokens &&
-         a.tools == b.tools && a.images == b.images && a.json_schema == b.json_schema &&
-         a.token_ids == b.token_ids && a.audio == b.audio && a.files == b.files &&
-         a.depth == b.depth && a.reasoning_effort == b.reasoning_effort;
-}
-
 // Both collectors over `body` (a JSON object): success when the canonical parser refuses it (and
 // `accepted` says so) or when the facts are equal.
 testing::AssertionResult same_facts(std::string_view body, bool* accepted = nullptr) {
@@ -54,7 +45,7 @@ testing::AssertionResult same_facts(std::string_view body, bool* accepted = null
   got.text = "left over from an earlier request";  // cleared first
   got.max_tokens = 7;
   collect_chat_facts(request.value(), got);
-  if (!equal(want, got)) {
+  if (!(want == got)) {
     return testing::AssertionFailure()
            << body << "\nDOM:       " << describe(want) << "\ncanonical: " << describe(got);
   }

@@ -24,15 +24,6 @@ namespace {
 using sb::adapters::ChatFacts;
 using sb::fuzz::check;
 
-bool equal(const ChatFacts& a, const ChatFacts& b) {
-  return a.text == b.text && a.texts == b.texts && a.text_bytes == b.text_bytes &&
-         a.estimated_prompt_tokens == b.estimated_prompt_tokens &&
-         a.prompt_tokens_bound == b.prompt_tokens_bound && a.max_tokens == b.max_tokens &&
-         a.tools == b.tools && a.images == b.images && a.json_schema == b.json_schema &&
-         a.token_ids == b.token_ids && a.audio == b.audio && a.files == b.files &&
-         a.depth == b.depth && a.reasoning_effort == b.reasoning_effort;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -53,9 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sb::adapters::collect_chat_facts(dom.get_object(), want);
   ChatFacts got;
   sb::adapters::collect_chat_facts(request.value(), got);
-  check(equal(want, got));
+  check(want == got);
   // Storage reused across requests: the same facts again.
   sb::adapters::collect_chat_facts(request.value(), want);
-  check(equal(want, got));
+  check(want == got);
   return 0;
 }
