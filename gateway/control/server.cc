@@ -366,19 +366,10 @@ void Server::drain() {
   }
 }
 
-int Server::run() {
-  // Signals are claimed before anything is announced, so a SIGHUP or SIGTERM sent as soon as the
-  // "listening" line appears is handled, never the default action (which would kill the process).
-  asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
-  const auto snap = current();
-  const config::Config& cfg = snap->config();
-  unsigned threads = cfg.server.threads;
-  if (threads == 0) {
-    threads = std::max(1u, std::thread::hardware_concurrency());
-  }
+// Client connections get what is left after a quarter of the descriptors for upstream
+// connections and a reserve for listeners, logs and the admin plane.
+void Server::size_connections(const config::Config& cfg) {
   const std::uint64_t nofile = raise_nofile_limit();
-  // Client connections get what is left after a quarter for upstream connections and a reserve
-  // for listeners, logs and the admin plane.
   const auto fds = static_cast<std::int64_t>(nofile);
   const std::int64_t derived =
       std::max<std::int64_t>(16, fds - fds / 4 - kReservedDescriptors - kMaxAdminConnections);
@@ -391,62 +382,50 @@ int Server::run() {
               {{"max_connections", std::to_string(data_connections_.max)},
                {"nofile", std::to_string(nofile)}});
   }
-  upstream::PoolSettings pool_settings;
-  responses_ = make_response_store(cfg);  // `responses:` changes take effect at the next start
-  export_response_store();
-  if (!open_audit(*snap)) {
-    return 1;
-  }
-  open_tracing(*snap);
-  for (unsigned i = 0; i < threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, *access_log_, internal_errors_, pool_settings));
-    workers_.back()->snapshot = snap;
-    workers_.back()->responses = responses_.get();
-    workers_.back()->audit = audit_.get();
-    workers_.back()->tracer = tracer_ != nullptr && tracer_->enabled() ? tracer_.get() : nullptr;
-  }
+}
 
-  std::string error;
+// The listeners bound (on the first worker's context) and TLS loaded; false with `error`.
+bool Server::open_listeners(const config::Config& cfg, std::string& error) {
   const auto data_ep = resolve_listen(cfg.server.listen, error);
   const auto admin_ep = data_ep ? resolve_listen(cfg.admin.listen, error) : std::nullopt;
   if (!data_ep || !admin_ep) {
-    log::error("startup failed", {{"error", error}});
-    return 1;
+    return false;
   }
   Worker& first = *workers_.front();
   listeners_->data.emplace(first.ioc);
   listeners_->admin.emplace(first.ioc);
   if (!open_acceptor(*listeners_->data, *data_ep, error) ||
       !open_acceptor(*listeners_->admin, *admin_ep, error)) {
-    log::error("startup failed", {{"error", error}});
-    return 1;
+    return false;
   }
-  {
-    const asio::ip::address a = admin_ep->address();
-    const bool mapped_loopback =
-        a.is_v6() && a.to_v6().is_v4_mapped() &&
-        asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
-    listeners_->admin_beyond_loopback = !a.is_loopback() && !mapped_loopback;
+  const asio::ip::address a = admin_ep->address();
+  const bool mapped_loopback =
+      a.is_v6() && a.to_v6().is_v4_mapped() &&
+      asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  listeners_->admin_beyond_loopback = !a.is_loopback() && !mapped_loopback;
+  if (!cfg.server.tls) {
+    return true;
   }
-  if (cfg.server.tls) {
-    listeners_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    auto& ctx = *listeners_->tls;
-    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
-    error_code ec;
-    ctx.use_certificate_chain_file(cfg.server.tls->cert_file, ec);
-    if (!ec) {
-      ctx.use_private_key_file(cfg.server.tls->key_file, asio::ssl::context::pem, ec);
-    }
-    if (ec) {
-      log::error("startup failed", {{"error", "server.tls: " + ec.message()}});
-      return 1;
-    }
+  listeners_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  auto& ctx = *listeners_->tls;
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                  asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  error_code ec;
+  ctx.use_certificate_chain_file(cfg.server.tls->cert_file, ec);
+  if (!ec) {
+    ctx.use_private_key_file(cfg.server.tls->key_file, asio::ssl::context::pem, ec);
   }
+  if (ec) {
+    error = "server.tls: " + ec.message();
+    return false;
+  }
+  return true;
+}
 
-  registry_->gauge(stats::kBuildInfo, {{"version", SWITCHBOARD_VERSION}}).set(1);
-
+// Both planes' accept loops, on the first worker.
+void Server::start_accepting() {
+  Worker& first = *workers_.front();
   listeners_->admin_handler = std::make_unique<AdminPlane>(*this);
   listeners_->data_plane.emplace(Plane::data, listeners_->data_handler, data_connections_,
                                  body_budget_);
@@ -460,30 +439,17 @@ int Server::run() {
       first.ioc,
       accept_loop(*this, *listeners_->admin, workers_, *listeners_->admin_plane, nullptr),
       guard(Where::accept));
+}
 
-  for (const std::string& notice : cfg.notices) {
-    log::warn(notice);
-  }
-  const std::string data_addr = endpoint_string(listeners_->data->local_endpoint());
-  const std::string admin_addr = endpoint_string(listeners_->admin->local_endpoint());
-  log::info("listening", {{"listen", data_addr},
-                          {"admin", admin_addr},
-                          {"tls", cfg.server.tls ? "on" : "off"},
-                          {"threads", std::to_string(threads)},
-                          {"max_connections", std::to_string(data_connections_.max)},
-                          {"config", config_path_}});
-
+// One thread per worker, each running its context until stopped: whatever a handler throws past
+// its own guard is logged and counted, and the worker runs on (one connection's failure never
+// stops the others on its thread).
+std::vector<std::thread> Server::run_workers() {
   std::vector<std::thread> pool;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  for (auto& w : workers_) {
-    guards.emplace_back(w->ioc.get_executor());
-  }
   asio::co_spawn(workers_.front()->ioc, health_loop(*workers_.front()), guard(Where::health));
   for (auto& w : workers_) {
     asio::co_spawn(w->ioc, flush_loop(*this, *w, *access_log_), guard(Where::flush));
     pool.emplace_back([this, worker = w.get(), log = access_log_.get()] {
-      // Whatever a handler throws past its own guard is logged and counted, and the worker runs
-      // on: one connection's failure never stops the others on this thread.
       for (;;) {
         try {
           worker->ioc.run();
@@ -499,8 +465,12 @@ int Server::run() {
       }
     });
   }
+  return pool;
+}
 
-  // The control thread: signals, reloads and the drain.
+// The control thread until the process should stop: SIGHUP reloads, SIGINT and SIGTERM drain
+// (stop accepting, wait for the requests in flight up to server.drain_timeout).
+void Server::run_control(asio::signal_set& signals) {
   std::function<void()> wait_signal;
   std::optional<Clock::time_point> drain_deadline;
   asio::steady_timer drain_timer(control_);
@@ -546,17 +516,10 @@ int Server::run() {
   };
   wait_signal();
   control_.run();
+}
 
-  for (auto& w : workers_) {
-    asio::post(w->ioc, [worker = w.get(), this] {
-      error_code ec;
-      if (worker->index == 0) {
-        listeners_->admin->close(ec);
-        listeners_->data->close(ec);
-      }
-    });
-  }
-  guards.clear();
+// The workers stopped and joined; then what outlives them.
+void Server::stop_workers(std::vector<std::thread>& pool) {
   for (auto& w : workers_) {
     w->ioc.stop();
   }
@@ -590,6 +553,64 @@ int Server::run() {
   }
   // The engine-load scraper's thread is joined and its suspended scrapes destroyed.
   shared_->stop_scraper();
+}
+
+int Server::run() {
+  // Signals are claimed before anything is announced, so a SIGHUP or SIGTERM sent as soon as the
+  // "listening" line appears is handled, never the default action (which would kill the process).
+  asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
+  const auto snap = current();
+  const config::Config& cfg = snap->config();
+  const unsigned threads = cfg.server.threads != 0
+                               ? cfg.server.threads
+                               : std::max(1u, std::thread::hardware_concurrency());
+  size_connections(cfg);
+  responses_ = make_response_store(cfg);  // `responses:` changes take effect at the next start
+  export_response_store();
+  if (!open_audit(*snap)) {
+    return 1;
+  }
+  open_tracing(*snap);
+  const upstream::PoolSettings pool_settings{};
+  for (unsigned i = 0; i < threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, *access_log_, internal_errors_, pool_settings));
+    workers_.back()->snapshot = snap;
+    workers_.back()->responses = responses_.get();
+    workers_.back()->audit = audit_.get();
+    workers_.back()->tracer = tracer_ != nullptr && tracer_->enabled() ? tracer_.get() : nullptr;
+  }
+  if (std::string error; !open_listeners(cfg, error)) {
+    log::error("startup failed", {{"error", error}});
+    return 1;
+  }
+  registry_->gauge(stats::kBuildInfo, {{"version", SWITCHBOARD_VERSION}}).set(1);
+  start_accepting();
+  for (const std::string& notice : cfg.notices) {
+    log::warn(notice);
+  }
+  log::info("listening", {{"listen", endpoint_string(listeners_->data->local_endpoint())},
+                          {"admin", endpoint_string(listeners_->admin->local_endpoint())},
+                          {"tls", cfg.server.tls ? "on" : "off"},
+                          {"threads", std::to_string(threads)},
+                          {"max_connections", std::to_string(data_connections_.max)},
+                          {"config", config_path_}});
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& w : workers_) {
+    guards.emplace_back(w->ioc.get_executor());
+  }
+  std::vector<std::thread> pool = run_workers();
+  run_control(signals);
+  for (auto& w : workers_) {
+    asio::post(w->ioc, [worker = w.get(), this] {
+      error_code ec;
+      if (worker->index == 0) {
+        listeners_->admin->close(ec);
+        listeners_->data->close(ec);
+      }
+    });
+  }
+  guards.clear();
+  stop_workers(pool);
   log::info("stopped");
   return 0;
 }

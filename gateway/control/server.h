@@ -15,6 +15,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include "gateway/net/limits.h"
 #include "gateway/observability/internal_errors.h"
@@ -83,6 +84,14 @@ class Server {
  private:
   struct Listeners;
   void finish_drain_when_idle();
+  // The steps of run().
+  void size_connections(const config::Config& cfg);
+  bool open_listeners(const config::Config& cfg, std::string& error);
+  void start_accepting();
+  std::vector<std::thread> run_workers();
+  void run_control(boost::asio::signal_set& signals);
+  /// Stops and joins the workers, then releases what they used.
+  void stop_workers(std::vector<std::thread>& pool);
 
   std::string config_path_;
   std::unique_ptr<metrics::Registry> registry_;
