@@ -16,6 +16,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -195,21 +196,56 @@ std::shared_ptr<const sb::gateway::Snapshot> load(const std::string& path,
   return snap;
 }
 
-}  // namespace
+// `explain`: the decision for one request file, as JSON; 0 when it would be served.
+int explain_command(const Args& args, const sb::gateway::Snapshot& snap) {
+  std::ifstream in(args.request, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "switchboard: cannot read %s\n", args.request.c_str());
+    return 1;
+  }
+  const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+  for (const auto& [k, v] : args.headers) {
+    headers.emplace_back(k, v);
+  }
+  const auto r = sb::gateway::explain_request(snap, body, headers, args.api_key);
+  std::printf("%s\n", r.json.c_str());
+  return r.status == 200 ? 0 : 1;
+}
 
-int main(int argc, char** argv) {
-  if (argc >= 2 && std::string_view(argv[1]) == "audit") {
-    return sb::gateway::audit::run_audit_command({argv + 2, argv + argc}, stdout, stderr);
+// `check`: the config loaded and compiled; what it will do said in a few lines.
+int check_command(const Args& args, const sb::gateway::Snapshot& snap) {
+  const auto& cfg = snap.config();
+  for (const std::string& notice : cfg.notices) {
+    std::printf("%s: note: %s\n", args.config.c_str(), notice.c_str());
   }
-  if (argc > 1 && std::string_view(argv[1]) == "replay") {
-    const std::vector<std::string_view> words(argv + 2, argv + argc);
-    return sb::gateway::replay::run_replay_command(words, stdout, stderr);
+  std::printf("%s: data plane listens on %s: %s\n", args.config.c_str(), cfg.server.listen.c_str(),
+              cfg.server.listen_reason.c_str());
+  std::printf("%s: admin plane listens on %s: %s\n", args.config.c_str(), cfg.admin.listen.c_str(),
+              cfg.admin.token.empty()
+                  ? "no admin token (loopback only): /admin/reload and /admin/explain are open"
+                  : "/admin/reload and /admin/explain need the admin token");
+  if (cfg.state.store == sb::config::StateSettings::Store::redis) {
+    const char* mode = cfg.state.on_unavailable == sb::config::StateUnavailable::self_hosted_only
+                           ? "self-hosted-only"
+                       : cfg.state.on_unavailable == sb::config::StateUnavailable::local ? "local"
+                                                                                         : "reject";
+    std::printf(
+        "%s: budgets and rate limits shared through %s (prefix %s, lease ttl %lldms, "
+        "on_unavailable %s); not contacted by check\n",
+        args.config.c_str(), cfg.state.url.c_str(), cfg.state.prefix.c_str(),
+        static_cast<long long>(cfg.state.lease_ttl.count()), mode);
+  } else {
+    std::printf("%s: budgets and rate limits kept in this process (state.store: memory)\n",
+                args.config.c_str());
   }
-  const Args args = parse_args(argc, argv);
-  if (!args.error.empty()) {
-    std::fprintf(stderr, "switchboard: %s\n\n%s", args.error.c_str(), kUsage);
-    return 2;
-  }
+  std::printf("%s: OK (%zu backends, %zu models)\n", args.config.c_str(), cfg.backends.size(),
+              cfg.models.size());
+  return 0;
+}
+
+// `help`, `version`, `hash-key`: nullopt for the commands that load a config.
+std::optional<int> config_free_command(const Args& args) {
   if (args.command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
@@ -233,7 +269,66 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "switchboard: unknown command '%s'\n\n%s", args.command.c_str(), kUsage);
     return 2;
   }
+  return std::nullopt;
+}
 
+// A shared state store whose credentials or certificate are wrong will not fix itself: false
+// after saying so. Redis merely not up yet is a warning: on_unavailable applies until it is.
+bool state_store_usable(const sb::gateway::Snapshot& snap) {
+  sb::gateway::SharedStore* store = snap.shared_store();
+  if (store == nullptr) {
+    return true;
+  }
+  bool fatal = false;
+  const std::string why = store->sync().check(fatal);
+  if (fatal) {
+    std::fprintf(stderr, "switchboard: state store %s:%u: %s\n", snap.config().state.host.c_str(),
+                 snap.config().state.port, why.c_str());
+    return false;
+  }
+  if (!why.empty()) {
+    sb::gateway::log::warn("state store not reachable at start",
+                           {{"host", snap.config().state.host}, {"reason", why}});
+  }
+  return true;
+}
+
+// Where the data plane listens and why, and how the process guards its keys.
+void log_start(const sb::config::Config& cfg) {
+  sb::gateway::log::info("data plane address",
+                         {{"address", cfg.server.listen}, {"why", cfg.server.listen_reason}});
+  // Key material sits in its own mappings, excluded from core dumps (policies/secret_memory.h);
+  // the first one's address lets an operator (or a test) find it in /proc/PID/smaps.
+  const sb::config::SecretMemoryStats secrets = sb::config::secret_memory_stats();
+  char first[32];
+  std::snprintf(first, sizeof first, "%#jx", static_cast<std::uintmax_t>(secrets.first));
+  sb::gateway::log::info("process hardening",
+                         {{"pid", std::to_string(::getpid())},
+                          {"dumpable", std::to_string(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))},
+                          {"secret_mappings", std::to_string(secrets.mappings)},
+                          {"secret_mappings_locked", std::to_string(secrets.locked)},
+                          {"first_secret_mapping", first},
+                          {"admin_token", cfg.admin.token.empty() ? "none" : "required"}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "audit") {
+    return sb::gateway::audit::run_audit_command({argv + 2, argv + argc}, stdout, stderr);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "replay") {
+    const std::vector<std::string_view> words(argv + 2, argv + argc);
+    return sb::gateway::replay::run_replay_command(words, stdout, stderr);
+  }
+  const Args args = parse_args(argc, argv);
+  if (!args.error.empty()) {
+    std::fprintf(stderr, "switchboard: %s\n\n%s", args.error.c_str(), kUsage);
+    return 2;
+  }
+  if (std::optional<int> code = config_free_command(args)) {
+    return *code;
+  }
   // Before the config (and so any key) is read.
   harden_process();
   auto registry = std::make_unique<sb::metrics::Registry>();
@@ -246,85 +341,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (args.command == "explain") {
-    std::ifstream in(args.request, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "switchboard: cannot read %s\n", args.request.c_str());
-      return 1;
-    }
-    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<std::pair<std::string_view, std::string_view>> headers;
-    for (const auto& [k, v] : args.headers) {
-      headers.emplace_back(k, v);
-    }
-    const auto r = sb::gateway::explain_request(*snap, body, headers, args.api_key);
-    std::printf("%s\n", r.json.c_str());
-    return r.status == 200 ? 0 : 1;
+    return explain_command(args, *snap);
   }
   if (args.command == "check") {
-    const auto& cfg = snap->config();
-    for (const std::string& notice : cfg.notices) {
-      std::printf("%s: note: %s\n", args.config.c_str(), notice.c_str());
-    }
-    std::printf("%s: data plane listens on %s: %s\n", args.config.c_str(),
-                cfg.server.listen.c_str(), cfg.server.listen_reason.c_str());
-    std::printf("%s: admin plane listens on %s: %s\n", args.config.c_str(),
-                cfg.admin.listen.c_str(),
-                cfg.admin.token.empty()
-                    ? "no admin token (loopback only): /admin/reload and /admin/explain are open"
-                    : "/admin/reload and /admin/explain need the admin token");
-    if (cfg.state.store == sb::config::StateSettings::Store::redis) {
-      const char* mode = cfg.state.on_unavailable == sb::config::StateUnavailable::self_hosted_only
-                             ? "self-hosted-only"
-                         : cfg.state.on_unavailable == sb::config::StateUnavailable::local
-                             ? "local"
-                             : "reject";
-      std::printf(
-          "%s: budgets and rate limits shared through %s (prefix %s, lease ttl %lldms, "
-          "on_unavailable %s); not contacted by check\n",
-          args.config.c_str(), cfg.state.url.c_str(), cfg.state.prefix.c_str(),
-          static_cast<long long>(cfg.state.lease_ttl.count()), mode);
-    } else {
-      std::printf("%s: budgets and rate limits kept in this process (state.store: memory)\n",
-                  args.config.c_str());
-    }
-    std::printf("%s: OK (%zu backends, %zu models)\n", args.config.c_str(), cfg.backends.size(),
-                cfg.models.size());
-    return 0;
+    return check_command(args, *snap);
   }
-  if (sb::gateway::SharedStore* store = snap->shared_store()) {
-    // Wrong credentials or a certificate that does not verify will not fix themselves: say so
-    // and stop. Redis merely not up yet is a warning: on_unavailable applies until it is.
-    bool fatal = false;
-    const std::string why = store->sync().check(fatal);
-    if (fatal) {
-      std::fprintf(stderr, "switchboard: state store %s:%u: %s\n",
-                   snap->config().state.host.c_str(), snap->config().state.port, why.c_str());
-      return 1;
-    }
-    if (!why.empty()) {
-      sb::gateway::log::warn("state store not reachable at start",
-                             {{"host", snap->config().state.host}, {"reason", why}});
-    }
+  if (!state_store_usable(*snap)) {
+    return 1;
   }
   // Writes to a client that has gone away must surface as errors, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
-  {
-    const auto& cfg = snap->config();
-    sb::gateway::log::info("data plane address",
-                           {{"address", cfg.server.listen}, {"why", cfg.server.listen_reason}});
-    // Key material sits in its own mappings, excluded from core dumps (policies/secret_memory.h);
-    // the first one's address lets an operator (or a test) find it in /proc/PID/smaps.
-    const sb::config::SecretMemoryStats secrets = sb::config::secret_memory_stats();
-    char first[32];
-    std::snprintf(first, sizeof first, "%#jx", static_cast<std::uintmax_t>(secrets.first));
-    sb::gateway::log::info("process hardening",
-                           {{"pid", std::to_string(::getpid())},
-                            {"dumpable", std::to_string(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))},
-                            {"secret_mappings", std::to_string(secrets.mappings)},
-                            {"secret_mappings_locked", std::to_string(secrets.locked)},
-                            {"first_secret_mapping", first},
-                            {"admin_token", cfg.admin.token.empty() ? "none" : "required"}});
-  }
+  log_start(snap->config());
   sb::gateway::Server server(args.config, std::move(snap), std::move(registry), std::move(shared));
   return server.run();
 }
