@@ -270,16 +270,16 @@ asio::awaitable<bool> Server::reload_on_control_thread() {
       control_, [this]() -> asio::awaitable<bool> { co_return reload(); }, asio::use_awaitable);
 }
 
-bool Server::reload_unguarded() {
-  std::lock_guard reload_lock(reload_mutex_);
-  log::info("reloading configuration", {{"config", config_path_}});
+// The config file loaded and compiled into a snapshot; nullptr (the reasons logged, the failure
+// counted) when it is rejected.
+std::shared_ptr<const Snapshot> Server::build_reloaded() {
   config::LoadResult loaded = config::load_file(config_path_);
   if (!loaded.ok()) {
     reload_failed_->inc();
     for (const auto& e : loaded.errors) {
       log::error("configuration rejected", {{"error", e.to_string()}});
     }
-    return false;
+    return nullptr;
   }
   if (listeners_->admin_beyond_loopback && loaded.config->admin.token.empty()) {
     reload_failed_->inc();
@@ -288,7 +288,7 @@ bool Server::reload_unguarded() {
                               ": admin.token: the admin plane stays on its non-loopback address "
                               "until a restart, so the admin token cannot be removed by a "
                               "reload"}});
-    return false;
+    return nullptr;
   }
   // Problems found while building the runtime name a key path: placed at that key, as at start.
   const config::KeyPositions positions = loaded.config->positions;
@@ -300,6 +300,36 @@ bool Server::reload_unguarded() {
       log::error("configuration rejected",
                  {{"error", config::locate(config_path_, positions, e).to_string()}});
     }
+  }
+  return snap;
+}
+
+// Every worker takes the new snapshot before the reload is reported done, so the next request
+// of whoever asked for it meets the new config: through their queues, waited for at most two
+// seconds (a worker this runs on, if any, takes it at once: it cannot wait for its own queue).
+void Server::hand_to_workers(const std::shared_ptr<const Snapshot>& snap) {
+  auto barrier = std::make_shared<SwapBarrier>();
+  for (auto& w : workers_) {
+    if (w->ioc.get_executor().running_in_this_thread()) {
+      w->snapshot = snap;
+      continue;
+    }
+    barrier->add();
+    asio::post(w->ioc, [worker = w.get(), snap, barrier] {
+      worker->snapshot = snap;
+      barrier->arrive();
+    });
+  }
+  if (!barrier->wait_for(std::chrono::seconds(2))) {
+    log::warn("configuration reloaded; a worker has not taken it up yet");
+  }
+}
+
+bool Server::reload_unguarded() {
+  std::lock_guard reload_lock(reload_mutex_);
+  log::info("reloading configuration", {{"config", config_path_}});
+  const std::shared_ptr<const Snapshot> snap = build_reloaded();
+  if (!snap) {
     return false;
   }
   const auto old = current();
@@ -319,24 +349,7 @@ bool Server::reload_unguarded() {
     current_ = snap;
   }
   reload_ok_->inc();
-  // Every worker takes the new snapshot before the reload is reported done, so the next request
-  // of whoever asked for it meets the new config: through their queues, waited for at most two
-  // seconds (a worker this runs on, if any, takes it at once: it cannot wait for its own queue).
-  auto barrier = std::make_shared<SwapBarrier>();
-  for (auto& w : workers_) {
-    if (w->ioc.get_executor().running_in_this_thread()) {
-      w->snapshot = snap;
-      continue;
-    }
-    barrier->add();
-    asio::post(w->ioc, [worker = w.get(), snap, barrier] {
-      worker->snapshot = snap;
-      barrier->arrive();
-    });
-  }
-  if (!barrier->wait_for(std::chrono::seconds(2))) {
-    log::warn("configuration reloaded; a worker has not taken it up yet");
-  }
+  hand_to_workers(snap);
   log::info("configuration reloaded", {{"config", config_path_},
                                        {"backends", std::to_string(b.backends.size())},
                                        {"models", std::to_string(b.models.size())}});

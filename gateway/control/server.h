@@ -84,6 +84,9 @@ class Server {
  private:
   struct Listeners;
   void finish_drain_when_idle();
+  // The steps of a reload.
+  std::shared_ptr<const Snapshot> build_reloaded();
+  void hand_to_workers(const std::shared_ptr<const Snapshot>& snap);
   // The steps of run().
   void size_connections(const config::Config& cfg);
   bool open_listeners(const config::Config& cfg, std::string& error);
