@@ -163,6 +163,65 @@ void append_escaped(std::string& out, std::string_view s, bool quotes) {
 
 }  // namespace
 
+// A money family written with exact decimal values (prometheus-cpp's serializer has doubles).
+void Registry::append_money_family(std::string& text, const std::string& name,
+                                   const Family& family) {
+  text += "# HELP " + name + " ";
+  append_escaped(text, family.help, false);
+  text += "\n# TYPE " + name + (family.type == Type::counter ? " counter\n" : " gauge\n");
+  for (const auto& [labels, c] : family.cells) {
+    text += name;
+    if (!labels.empty()) {
+      text += '{';
+      bool first = true;
+      for (const auto& [k, v] : labels) {
+        if (!first) {
+          text += ',';
+        }
+        first = false;
+        text += k + "=\"";
+        append_escaped(text, v, true);
+        text += '"';
+      }
+      text += '}';
+    }
+    text += ' ';
+    sb::policies::append_usd(text, c.money ? c.money->nanos() : 0);
+    text += '\n';
+  }
+}
+
+// One cell as prometheus-cpp's serializer takes it.
+prometheus::ClientMetric Registry::client_metric(const Labels& labels, const Cell& c) {
+  prometheus::ClientMetric m;
+  for (const auto& [k, v] : labels) {
+    m.label.push_back({k, v});
+  }
+  if (c.counter) {
+    m.counter.value = static_cast<double>(c.counter->value());
+  } else if (c.double_counter) {
+    m.counter.value = c.double_counter->value();
+  } else if (c.gauge) {
+    m.gauge.value = static_cast<double>(c.gauge->value());
+  } else if (c.double_gauge) {
+    m.gauge.value = c.double_gauge->value();
+  } else if (c.histogram) {
+    const auto counts = c.histogram->counts();
+    const auto& bounds = c.histogram->bounds();
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      cumulative += counts[i];
+      prometheus::ClientMetric::Bucket b;
+      b.cumulative_count = cumulative;
+      b.upper_bound = i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity();
+      m.histogram.bucket.push_back(b);
+    }
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum = c.histogram->sum();
+  }
+  return m;
+}
+
 std::string Registry::serialize() const {
   if (hook_) {
     hook_();
@@ -177,76 +236,26 @@ std::string Registry::serialize() const {
       out.clear();
     }
   };
-  {
-    std::lock_guard lock(mutex_);
-    out.reserve(families_.size());
-    for (const auto& [name, family] : families_) {
-      if (family.money) {
-        flush();
-        text += "# HELP " + name + " ";
-        append_escaped(text, family.help, false);
-        text += "\n# TYPE " + name + (family.type == Type::counter ? " counter\n" : " gauge\n");
-        for (const auto& [labels, c] : family.cells) {
-          text += name;
-          if (!labels.empty()) {
-            text += '{';
-            bool first = true;
-            for (const auto& [k, v] : labels) {
-              if (!first) {
-                text += ',';
-              }
-              first = false;
-              text += k + "=\"";
-              append_escaped(text, v, true);
-              text += '"';
-            }
-            text += '}';
-          }
-          text += ' ';
-          sb::policies::append_usd(text, c.money ? c.money->nanos() : 0);
-          text += '\n';
-        }
-        continue;
-      }
-      prometheus::MetricFamily mf;
-      mf.name = name;
-      mf.help = family.help;
-      mf.type = family.type == Type::counter ? prometheus::MetricType::Counter
-                : family.type == Type::gauge ? prometheus::MetricType::Gauge
-                                             : prometheus::MetricType::Histogram;
-      for (const auto& [labels, c] : family.cells) {
-        prometheus::ClientMetric m;
-        for (const auto& [k, v] : labels) {
-          m.label.push_back({k, v});
-        }
-        if (c.counter) {
-          m.counter.value = static_cast<double>(c.counter->value());
-        } else if (c.double_counter) {
-          m.counter.value = c.double_counter->value();
-        } else if (c.gauge) {
-          m.gauge.value = static_cast<double>(c.gauge->value());
-        } else if (c.double_gauge) {
-          m.gauge.value = c.double_gauge->value();
-        } else if (c.histogram) {
-          const auto counts = c.histogram->counts();
-          const auto& bounds = c.histogram->bounds();
-          std::uint64_t cumulative = 0;
-          for (std::size_t i = 0; i < counts.size(); ++i) {
-            cumulative += counts[i];
-            prometheus::ClientMetric::Bucket b;
-            b.cumulative_count = cumulative;
-            b.upper_bound = i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity();
-            m.histogram.bucket.push_back(b);
-          }
-          m.histogram.sample_count = cumulative;
-          m.histogram.sample_sum = c.histogram->sum();
-        }
-        mf.metric.push_back(std::move(m));
-      }
-      out.push_back(std::move(mf));
+  std::lock_guard lock(mutex_);
+  out.reserve(families_.size());
+  for (const auto& [name, family] : families_) {
+    if (family.money) {
+      flush();
+      append_money_family(text, name, family);
+      continue;
     }
-    flush();
+    prometheus::MetricFamily mf;
+    mf.name = name;
+    mf.help = family.help;
+    mf.type = family.type == Type::counter ? prometheus::MetricType::Counter
+              : family.type == Type::gauge ? prometheus::MetricType::Gauge
+                                           : prometheus::MetricType::Histogram;
+    for (const auto& [labels, c] : family.cells) {
+      mf.metric.push_back(client_metric(labels, c));
+    }
+    out.push_back(std::move(mf));
   }
+  flush();
   return text;
 }
 

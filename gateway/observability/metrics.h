@@ -21,6 +21,10 @@
 #include <utility>
 #include <vector>
 
+namespace prometheus {
+struct ClientMetric;
+}
+
 namespace sb::metrics {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
@@ -170,6 +174,8 @@ class Registry {
   Cell& cell(const std::string& name, const std::string& help, Type type, const Labels& labels,
              bool money = false);
   Money& money(const std::string& name, const std::string& help, Type type, const Labels& labels);
+  static void append_money_family(std::string& text, const std::string& name, const Family& family);
+  static prometheus::ClientMetric client_metric(const Labels& labels, const Cell& c);
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
