@@ -179,10 +179,16 @@ void Handler::closed(const Frame& f, std::size_t end) {
   }
 }
 
-// A value of the innermost container ended: record its bytes where they are wanted.
+// A value of the innermost container ended: record its bytes where they are wanted. Most values
+// are wanted nowhere: array elements only count, and below the top level three members keep
+// their bytes.
 void Handler::done(std::size_t begin, std::size_t end) {
   Frame& p = top();
-  const std::string_view raw = body_.substr(begin, end - begin);
+  if (!p.object) {
+    ++p.count;
+    return;
+  }
+  const std::string_view raw(body_.data() + begin, end - begin);
   if (p.ctx == Ctx::root) {
     RawMember& m = out_.members.back();
     m.value_begin = begin;
@@ -192,16 +198,21 @@ void Handler::done(std::size_t begin, std::size_t end) {
     } else if (p.field == F::tool_choice && out_.tool_choice) {
       out_.tool_choice->raw = raw;
     }
-  } else if (p.field == F::msg_unknown) {
-    msg().unknown.back().value_begin = begin;
-    msg().unknown.back().value_end = end;
-  } else if (p.field == F::rf_schema) {
-    out_.response_format->json_schema = raw;
-  } else if (p.field == F::tool_parameters) {
-    out_.tools.back().parameters = raw;
+    return;
   }
-  if (!p.object) {
-    ++p.count;
+  switch (p.field) {
+    case F::msg_unknown:
+      msg().unknown.back().value_begin = begin;
+      msg().unknown.back().value_end = end;
+      break;
+    case F::rf_schema:
+      out_.response_format->json_schema = raw;
+      break;
+    case F::tool_parameters:
+      out_.tools.back().parameters = raw;
+      break;
+    default:
+      break;
   }
 }
 

@@ -210,6 +210,7 @@ class Handler {
   }
   void grow_tokens();
   std::string_view take_string(string_view s, std::size_t& start, error_code& ec);
+  std::string_view take_escaped(string_view s, std::size_t& start, error_code& ec);
   std::size_t string_end(std::size_t start) const;
   bool number(Scalar v, string_view s, error_code& ec);
   bool literal(std::size_t length, Scalar v, error_code& ec);

@@ -28,111 +28,131 @@ namespace sb::adapters {
 namespace canonical_detail {
 namespace {
 
-struct Key {
-  std::string_view name;
-  F field;
-};
-constexpr Key kRoot[] = {{"model", F::model},
-                         {"messages", F::messages},
-                         {"stream", F::stream},
-                         {"stream_options", F::stream_options},
-                         {"max_completion_tokens", F::max_completion_tokens},
-                         {"max_tokens", F::max_tokens},
-                         {"temperature", F::temperature},
-                         {"top_p", F::top_p},
-                         {"n", F::n},
-                         {"seed", F::seed},
-                         {"presence_penalty", F::presence_penalty},
-                         {"frequency_penalty", F::frequency_penalty},
-                         {"stop", F::stop},
-                         {"response_format", F::response_format},
-                         {"reasoning_effort", F::reasoning_effort},
-                         {"user", F::user},
-                         {"tools", F::tools},
-                         {"tool_choice", F::tool_choice},
-                         {"parallel_tool_calls", F::parallel_tool_calls}};
-constexpr Key kStreamOptions[] = {{"include_usage", F::include_usage}};
-constexpr Key kResponseFormat[] = {{"type", F::rf_type}, {"json_schema", F::rf_schema}};
-constexpr Key kMessage[] = {{"role", F::role},
-                            {"name", F::name},
-                            {"content", F::content},
-                            {"tool_calls", F::tool_calls},
-                            {"tool_call_id", F::tool_call_id}};
-constexpr Key kPart[] = {{"type", F::part_type},         {"text", F::part_text},
-                         {"refusal", F::part_refusal},   {"image_url", F::part_image},
-                         {"input_audio", F::part_audio}, {"file", F::part_file}};
-constexpr Key kImage[] = {{"url", F::image_url}, {"detail", F::image_detail}};
-constexpr Key kAudio[] = {{"data", F::audio_data}, {"format", F::audio_format}};
-constexpr Key kFile[] = {
-    {"file_id", F::file_id}, {"filename", F::file_name}, {"file_data", F::file_data}};
-constexpr Key kCall[] = {
-    {"id", F::call_id}, {"type", F::call_type}, {"function", F::call_function}};
-constexpr Key kCallFunction[] = {{"name", F::call_name}, {"arguments", F::call_arguments}};
-constexpr Key kTool[] = {{"type", F::tool_type}, {"function", F::tool_function}};
-constexpr Key kToolFunction[] = {{"name", F::tool_name},
-                                 {"description", F::tool_description},
-                                 {"parameters", F::tool_parameters},
-                                 {"strict", F::tool_strict}};
-constexpr Key kChoice[] = {{"type", F::choice_type}, {"function", F::choice_function}};
-constexpr Key kChoiceFunction[] = {{"name", F::choice_name}};
+// `key` is `lit` (its size compared first, then its bytes: the compiler compares whole words).
+template <std::size_t N>
+bool is(std::string_view key, const char (&lit)[N]) {
+  return key.size() == N - 1 && std::memcmp(key.data(), lit, N - 1) == 0;
+}
+
+// The top-level members, by length first.
+F lookup_root(std::string_view k) {
+  switch (k.size()) {
+    case 1:
+      return is(k, "n") ? F::n : F::top_unknown;
+    case 4:
+      return is(k, "seed")   ? F::seed
+             : is(k, "stop") ? F::stop
+             : is(k, "user") ? F::user
+                             : F::top_unknown;
+    case 5:
+      return is(k, "model")   ? F::model
+             : is(k, "top_p") ? F::top_p
+             : is(k, "tools") ? F::tools
+                              : F::top_unknown;
+    case 6:
+      return is(k, "stream") ? F::stream : F::top_unknown;
+    case 8:
+      return is(k, "messages") ? F::messages : F::top_unknown;
+    case 10:
+      return is(k, "max_tokens") ? F::max_tokens : F::top_unknown;
+    case 11:
+      return is(k, "temperature")   ? F::temperature
+             : is(k, "tool_choice") ? F::tool_choice
+                                    : F::top_unknown;
+    case 14:
+      return is(k, "stream_options") ? F::stream_options : F::top_unknown;
+    case 15:
+      return is(k, "response_format") ? F::response_format : F::top_unknown;
+    case 16:
+      return is(k, "presence_penalty")   ? F::presence_penalty
+             : is(k, "reasoning_effort") ? F::reasoning_effort
+                                         : F::top_unknown;
+    case 17:
+      return is(k, "frequency_penalty") ? F::frequency_penalty : F::top_unknown;
+    case 19:
+      return is(k, "parallel_tool_calls") ? F::parallel_tool_calls : F::top_unknown;
+    case 21:
+      return is(k, "max_completion_tokens") ? F::max_completion_tokens : F::top_unknown;
+    default:
+      return F::top_unknown;
+  }
+}
+
+// The members of a message and of a content part.
+F lookup_message(std::string_view k) {
+  return is(k, "role")           ? F::role
+         : is(k, "content")      ? F::content
+         : is(k, "name")         ? F::name
+         : is(k, "tool_calls")   ? F::tool_calls
+         : is(k, "tool_call_id") ? F::tool_call_id
+                                 : F::msg_unknown;
+}
+
+F lookup_part(std::string_view k) {
+  return is(k, "type")          ? F::part_type
+         : is(k, "text")        ? F::part_text
+         : is(k, "image_url")   ? F::part_image
+         : is(k, "input_audio") ? F::part_audio
+         : is(k, "file")        ? F::part_file
+         : is(k, "refusal")     ? F::part_refusal
+                                : F::ignore;
+}
+
+// The members of a tool call, of a tool and of a tool choice, with their functions.
+F lookup_tool(Ctx c, std::string_view k) {
+  constexpr F I = F::ignore;
+  switch (c) {
+    case Ctx::call:
+      return is(k, "id")         ? F::call_id
+             : is(k, "type")     ? F::call_type
+             : is(k, "function") ? F::call_function
+                                 : I;
+    case Ctx::call_function:
+      return is(k, "name") ? F::call_name : is(k, "arguments") ? F::call_arguments : I;
+    case Ctx::tool:
+      return is(k, "type") ? F::tool_type : is(k, "function") ? F::tool_function : I;
+    case Ctx::tool_function:
+      return is(k, "name")          ? F::tool_name
+             : is(k, "description") ? F::tool_description
+             : is(k, "parameters")  ? F::tool_parameters
+             : is(k, "strict")      ? F::tool_strict
+                                    : I;
+    case Ctx::tool_choice:
+      return is(k, "type") ? F::choice_type : is(k, "function") ? F::choice_function : I;
+    case Ctx::choice_function:
+      return is(k, "name") ? F::choice_name : I;
+    default:
+      return I;
+  }
+}
 
 }  // namespace
 
-F lookup(Ctx c, std::string_view key) {
-  std::span<const Key> table;
-  F otherwise = F::ignore;
+F lookup(Ctx c, std::string_view k) {
+  constexpr F I = F::ignore;
   switch (c) {
     case Ctx::root:
-      table = kRoot, otherwise = F::top_unknown;
-      break;
-    case Ctx::stream_options:
-      table = kStreamOptions;
-      break;
-    case Ctx::response_format:
-      table = kResponseFormat;
-      break;
+      return lookup_root(k);
     case Ctx::message:
-      table = kMessage, otherwise = F::msg_unknown;
-      break;
+      return lookup_message(k);
     case Ctx::part:
-      table = kPart;
-      break;
+      return lookup_part(k);
+    case Ctx::stream_options:
+      return is(k, "include_usage") ? F::include_usage : I;
+    case Ctx::response_format:
+      return is(k, "type") ? F::rf_type : is(k, "json_schema") ? F::rf_schema : I;
     case Ctx::image_url:
-      table = kImage;
-      break;
+      return is(k, "url") ? F::image_url : is(k, "detail") ? F::image_detail : I;
     case Ctx::input_audio:
-      table = kAudio;
-      break;
+      return is(k, "data") ? F::audio_data : is(k, "format") ? F::audio_format : I;
     case Ctx::file:
-      table = kFile;
-      break;
-    case Ctx::call:
-      table = kCall;
-      break;
-    case Ctx::call_function:
-      table = kCallFunction;
-      break;
-    case Ctx::tool:
-      table = kTool;
-      break;
-    case Ctx::tool_function:
-      table = kToolFunction;
-      break;
-    case Ctx::tool_choice:
-      table = kChoice;
-      break;
-    case Ctx::choice_function:
-      table = kChoiceFunction;
-      break;
+      return is(k, "file_id")     ? F::file_id
+             : is(k, "filename")  ? F::file_name
+             : is(k, "file_data") ? F::file_data
+                                  : I;
     default:
-      break;
+      return lookup_tool(c, k);
   }
-  for (const Key& k : table) {
-    if (k.name.size() == key.size() && k.name[0] == key[0] && k.name == key) {
-      return k.field;
-    }
-  }
-  return otherwise;
 }
 
 ChatMessage::Role role_of(std::string_view r) {
@@ -156,7 +176,7 @@ ChatContentPart::Kind part_kind(std::string_view t) {
                               : K::unknown;
 }
 
-std::size_t Handler::token(error_code& ec) {
+inline std::size_t Handler::token(error_code& ec) {
   while (pos_ < body_.size()) {
     const char c = body_[pos_];
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t' && c != ',' && c != ':') {
@@ -168,7 +188,23 @@ std::size_t Handler::token(error_code& ec) {
   return std::string_view::npos;
 }
 
-std::string_view Handler::take_string(string_view s, std::size_t& start, error_code& ec) {
+// A string without escapes is the body's own bytes (the view starts right after the opening
+// quote at the cursor): its end needs no scan. Inline, as most strings are such.
+inline std::string_view Handler::take_string(string_view s, std::size_t& start, error_code& ec) {
+  const std::size_t at = token(ec);
+  if (!escaped_ && at != std::string_view::npos && body_[at] == '"' &&
+      s.data() == body_.data() + at + 1) [[likely]] {
+    start = at;
+    pos_ = at + 2 + s.size();
+    record(start, pos_);
+    return {s.data(), s.size()};
+  }
+  return take_escaped(s, start, ec);
+}
+
+// A string with escapes (or, in principle, one the parser copied): its parts are in the arena and
+// its raw end is found in the body.
+std::string_view Handler::take_escaped(string_view s, std::size_t& start, error_code& ec) {
   start = token(ec);
   if (start == std::string_view::npos || body_[start] != '"') {
     fail(ec);

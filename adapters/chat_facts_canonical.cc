@@ -50,7 +50,14 @@ class RawWalker {
  private:
   char first(std::size_t t) const { return r_.body[tape_[t].begin]; }
   bool is_string(std::size_t t) const { return t != kNone && first(t) == '"'; }
-  std::string_view text(std::size_t t) const;
+  // The text of a string token (inline: every key and string is read through it).
+  std::string_view text(std::size_t t) const {
+    const ChatToken& k = tape_[t];
+    if (k.text != 0) {
+      return r_.unescaped[k.text - 1];
+    }
+    return {r_.body.data() + k.begin + 1, std::size_t{k.end} - k.begin - 2};
+  }
   std::size_t members(std::size_t t);
   void push(std::size_t base, std::string_view key, std::size_t value);
   std::size_t find(std::size_t base, std::string_view key) const;
@@ -71,15 +78,6 @@ class RawWalker {
   std::pmr::monotonic_buffer_resource pool_;
   std::pmr::vector<Member> stack_;  // the members of the objects being walked, innermost last
 };
-
-// The text of a string token.
-std::string_view RawWalker::text(std::size_t t) const {
-  const ChatToken& k = tape_[t];
-  if (k.text != 0) {
-    return r_.unescaped[k.text - 1];
-  }
-  return r_.body.substr(k.begin + 1, k.end - k.begin - 2);
-}
 
 // A member of the object whose members start at `base`: a repeated key keeps its first place and
 // takes the new value, as Boost.JSON's DOM builds an object.
