@@ -276,7 +276,7 @@ bool Handler::on_key(string_view s, std::size_t, error_code& ec) {
   Frame& f = top();
   f.key_data = key.data();
   f.key_size = key.size();
-  f.field = lookup(f.ctx, key);
+  f.field = f.ctx == Ctx::skip ? F::ignore : lookup(f.ctx, key);
   if (f.ctx == Ctx::root) {
     out_.members.push_back(RawMember{key, start});
     if (f.field < F::top_unknown) {
@@ -340,7 +340,8 @@ bool Handler::open(bool object, error_code& ec) {
   pos_ = start + 1;
   Ctx ctx = Ctx::root;
   if (depth_ > 0) {
-    ctx = container(top().field, object, start);
+    const F f = top().field;  // most containers are inside skipped ones: no call for those
+    ctx = f == F::ignore ? Ctx::skip : container(f, object, start);
   } else if (!object) {
     return fail(ec);  // the top level is not an object
   }
