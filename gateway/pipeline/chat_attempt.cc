@@ -171,19 +171,20 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
   // Without the typed reading, the DOM (released before an earlier attempt's exchange: parsed
   // again; it parsed once already, so only memory can make this fail).
   error_code jec;
-  const boost::json::object* body = typed_ ? nullptr : parsed_body(jec);
-  if (!typed_ && body == nullptr) {
+  const adapters::ChatRequest* typed = typed_body();
+  const boost::json::object* body = typed != nullptr ? nullptr : parsed_body(jec);
+  if (typed == nullptr && body == nullptr) {
     co_return AttemptResult::unsendable();
   }
   // Within the backend's declared output limit: the clamped body parsed for this try only.
   const std::optional<std::string> clamped =
-      clamped_body(b, typed_ ? output_asks(*typed_) : output_asks(*body), body_text_);
+      clamped_body(b, typed != nullptr ? output_asks(*typed) : output_asks(*body), body_text_);
   BodyDom clamped_dom;
   if (clamped && clamped_dom.get(*clamped, jec) == nullptr) {
     co_return AttemptResult::unsendable();
   }
-  WireBody wire_body = clamped ? WireBody(*clamped, nullptr, clamped_dom)
-                               : WireBody(body_text_, typed_ ? &*typed_ : nullptr, dom_);
+  WireBody wire_body =
+      clamped ? WireBody(*clamped, nullptr, clamped_dom) : WireBody(body_text_, typed, dom_);
   if (inbound_.side != nullptr) {
     wires.native = inbound_.side->native_wire(b, ctx_.request_id, forwardable_);
   }
@@ -209,7 +210,10 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
     co_return AttemptResult::ended(co_await answer_untranslatable(b, terr));
   }
   o_.stream = wires.wire->streaming();
-  dom_.reset();  // the upstream body is built: the DOM is not held across the exchange
+  // The upstream body is built: neither reading is held across the exchange (a later try reads
+  // the text again).
+  dom_.reset();
+  typed_.reset();
   co_return std::nullopt;
 }
 

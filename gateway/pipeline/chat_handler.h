@@ -117,6 +117,9 @@ class ChatHandler final : public Settlement {
   // The body as a parsed object, parsed again when it was released; nullptr (and `ec` set when
   // parsing failed) when it is not a JSON object.
   const boost::json::object* parsed_body(error_code& ec);
+  // The typed reading, read again when it was released; nullptr when the body has none (it
+  // went the DOM's way, or was edited).
+  const adapters::ChatRequest* typed_body();
 
   // ---- admission (chat_admission.cc) ----
   // Builds the request's Ask from the decision and the facts, calls the state store once (twice
@@ -213,6 +216,7 @@ class ChatHandler final : public Settlement {
   // facts and the pass-through read it, and no DOM is built unless a translated wire asks.
   // Dropped when the body is edited (capped).
   std::optional<adapters::ChatRequest> typed_;
+  bool typed_read_ = false;  // the body has a typed reading (typed_ may be released)
   // What the inbound dialect handed over: the client's body's facts when body_text_ was
   // translated from it (scanned with it), the client's side, a sensitivity floor.
   ChatInbound inbound_;
