@@ -262,8 +262,11 @@ class ChatRequest {
 /// body..."); a missing, non-string or empty model; a missing `messages` or one that is not an
 /// array; a `stream` that is neither boolean nor null; then the first known member (by position)
 /// of the wrong type ("Invalid type for 'messages[1].content': expected ..."). A body of 4 GiB or
-/// more is refused as malformed (the tokens' offsets are 32 bits). Never throws but
+/// more is refused as malformed (the tokens' offsets are 32 bits). `max_heap_bytes`: once the
+/// arena has taken more than this from the heap, the parse stops with an error of its own (a
+/// caller with a cheaper reading, such as a DOM, uses that instead). Never throws but
 /// std::bad_alloc.
-Result<ChatRequest> parse_chat_request(std::string_view body);
+Result<ChatRequest> parse_chat_request(std::string_view body,
+                                       std::size_t max_heap_bytes = SIZE_MAX);
 
 }  // namespace sb::adapters

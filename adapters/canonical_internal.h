@@ -153,7 +153,10 @@ class Handler {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
-  Handler(std::string_view body, ChatRequest& out) : body_(body), out_(out) {}
+  Handler(std::string_view body, ChatRequest& out, std::size_t max_heap_bytes)
+      : body_(body), out_(out), max_heap_bytes_(max_heap_bytes) {}
+  /// True once the arena took more than max_heap_bytes from the heap (the parse then stopped).
+  bool over_budget() const { return over_budget_; }
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
@@ -243,6 +246,8 @@ class Handler {
 
   std::string_view body_;
   ChatRequest& out_;
+  std::size_t max_heap_bytes_;
+  bool over_budget_ = false;
   std::size_t pos_ = 0;
   std::size_t number_len_ = 0;
   bool escaped_ = false;

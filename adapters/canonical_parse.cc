@@ -333,6 +333,12 @@ bool Handler::scalar(const Scalar& v, std::size_t begin, std::size_t end, error_
 }
 
 bool Handler::open(bool object, error_code& ec) {
+  // Containers are where the arena grows fastest (a part, a tool call: its record and tokens):
+  // past the budget the parse stops, before a hostile body of tiny parts has taken 30x its size.
+  if (out_.arena().heap_bytes() > max_heap_bytes_) {
+    over_budget_ = true;
+    return fail(ec);
+  }
   const std::size_t start = token(ec);
   if (ec || body_[start] != (object ? '{' : '[') || depth_ == frames_.size()) {
     return fail(ec);
@@ -393,7 +399,7 @@ bool Handler::close(error_code& ec) {
 
 }  // namespace canonical_detail
 
-Result<ChatRequest> parse_chat_request(std::string_view body) {
+Result<ChatRequest> parse_chat_request(std::string_view body, std::size_t max_heap_bytes) {
   constexpr char kMalformed[] =
       "We could not parse the JSON body of your request. The body must be a JSON object (see "
       "https://platform.openai.com/docs/api-reference/chat/create).";
@@ -404,9 +410,12 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   out.body = body;
   boost::json::parse_options opts;
   opts.max_depth = 128;  // the gateway's
-  boost::json::basic_parser<canonical_detail::Handler> parser(opts, body, out);
+  boost::json::basic_parser<canonical_detail::Handler> parser(opts, body, out, max_heap_bytes);
   boost::json::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  if (parser.handler().over_budget()) {
+    return ParseError{used, "the request's typed reading would take more memory than allowed"};
+  }
   const bool rest_blank = body.find_first_not_of(" \t\r\n", used) == std::string_view::npos;
   if (ec || !rest_blank) {
     return ParseError{used, kMalformed};

@@ -114,8 +114,10 @@ std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
     // an unexpected type), as the gateway always has.
     // A body whose typed reading would hold much more than a DOM (many tiny parts: about 30x
     // the text) goes the DOM's way too, so no request holds more than the DOM path would.
-    if (adapters::Result<adapters::ChatRequest> r = adapters::parse_chat_request(body_text_);
-        r && r->arena().heap_bytes() <= kTypedBytesPerBodyByte * body_text_.size() + kTypedSlack) {
+    const std::size_t budget = kTypedBytesPerBodyByte * body_text_.size() + kTypedSlack;
+    if (adapters::Result<adapters::ChatRequest> r =
+            adapters::parse_chat_request(body_text_, budget);
+        r && r->arena().heap_bytes() <= budget) {
       typed_.emplace(std::move(r.value()));
       typed_read_ = true;
       model = typed_->model;

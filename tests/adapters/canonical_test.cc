@@ -470,5 +470,31 @@ TEST_F(ChatRequestTest, IntegersBeyondInt64AreRefused) {
   EXPECT_EQ(parse(with(R"("seed":-9223372036854775808)")).seed, INT64_MIN);
 }
 
+// A body of many tiny parts takes ~30x its size typed; past the caller's budget the parse stops
+// early with an error of its own, while an ordinary body of the same size parses within it.
+TEST(ChatRequestBudgetTest, ManyTinyPartsStopAtTheBudget) {
+  std::string tiny = R"({"model":"m","messages":[{"role":"user","content":[)";
+  for (int i = 0; i < 20000; ++i) {
+    tiny += i == 0 ? "" : ",";
+    tiny += R"({"type":"text","text":"a"})";
+  }
+  tiny += "]}]}";
+  const std::size_t budget = 4 * tiny.size() + 64 * 1024;
+  const Result<ChatRequest> stopped = parse_chat_request(tiny, budget);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_NE(stopped.error().message.find("more memory than allowed"), std::string::npos)
+      << stopped.error().message;
+  EXPECT_LT(stopped.error().offset, tiny.size());  // it stopped before the end
+  const Result<ChatRequest> unbounded = parse_chat_request(tiny);
+  ASSERT_TRUE(unbounded.ok()) << unbounded.error().message;
+  EXPECT_GT(unbounded->arena().heap_bytes(), budget);  // what the budget spared
+
+  const std::string prose = R"({"model":"m","messages":[{"role":"user","content":")" +
+                            std::string(tiny.size(), 'x') + R"("}]})";
+  const Result<ChatRequest> ordinary = parse_chat_request(prose, 4 * prose.size() + 64 * 1024);
+  ASSERT_TRUE(ordinary.ok()) << ordinary.error().message;
+  EXPECT_EQ(ordinary->messages.size(), 1u);
+}
+
 }  // namespace
 }  // namespace sb::adapters
