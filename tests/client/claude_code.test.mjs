@@ -22,6 +22,8 @@
 //   ANTHROPIC_ALIAS, ANTHROPIC_FAKE_RECORD   the alias routed to the Anthropic-format backend
 //                         (default "claude-via-gateway") and its fake's --record file
 //   ANTHROPIC_FAKE_URL    that fake's root URL (the count_tokens test asks it directly)
+//   ANTHROPIC_BACKEND     the name of that backend in the gateway's config (default "claude")
+//   GATEWAY_ACCESS_LOG    the gateway's access log (which backend answered each count_tokens)
 //   LOCAL_ALIAS, FAKE_RECORD                 the alias routed to the OpenAI-format engine
 //                         (default "local") and its fake's --record file
 import Anthropic from '@anthropic-ai/sdk';
@@ -39,6 +41,7 @@ if (!rootURL) {
 }
 const apiKey = process.env.SWITCHBOARD_API_KEY ?? 'sk-anything';
 const anthropicAlias = process.env.ANTHROPIC_ALIAS ?? 'claude-via-gateway';
+const anthropicBackend = process.env.ANTHROPIC_BACKEND ?? 'claude';
 const localAlias = process.env.LOCAL_ALIAS ?? 'local';
 const gatewayPort = Number(new URL(rootURL).port);
 const anthropicFakeURL = process.env.ANTHROPIC_FAKE_URL;  // its root, for an exact count
@@ -49,6 +52,43 @@ const localMaxOutputTokens = 8192;
 const claudeCodeMaxTokens = 32000;
 
 /** Runs `claude -p PROMPT --output-format json` with every model role on `alias`. */
+/** The gateway's access lines for count_tokens so far (GATEWAY_ACCESS_LOG), oldest first. */
+function countTokensAccess() {
+  const file = process.env.GATEWAY_ACCESS_LOG;
+  assert.ok(file, 'GATEWAY_ACCESS_LOG is not set: see tests/client/run.sh');
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : [];
+  return lines.filter((l) => l.includes('"path":"/v1/messages/count_tokens"'))
+      .map((l) => JSON.parse(l));
+}
+
+/**
+ * One `claude -p /context` on the Anthropic alias: the run, the count_tokens requests its fake
+ * recorded and the gateway's access lines for count_tokens during it.
+ */
+async function contextRun() {
+  const record = cli.recordFile('ANTHROPIC_FAKE_RECORD');
+  const counted = () => cli.readRecords(record).filter((r) => r.target.includes('/count_tokens'));
+  const before = counted().length;
+  const accessBefore = countTokensAccess().length;
+  const out = await claude(anthropicAlias, '/context');
+  assertSucceeded(out);
+  cli.assertLoopbackOnly(out.run, gatewayPort);
+  assert.match(out.result.result, /Context Usage/, cli.describeRun(out.run));
+  const calls = counted().slice(before);
+  // The gateway writes its access lines every 100 ms: read until every recorded call has its
+  // line and two reads 300 ms apart agree (at most 5 s).
+  let access = countTokensAccess().slice(accessBefore);
+  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = countTokensAccess().slice(accessBefore);
+    const settled = again.length === access.length && again.length >= calls.length;
+    access = again;
+    if (settled)
+      break;
+  }
+  return {out, calls, access};
+}
+
 async function claude(alias, prompt) {
   const root = cli.freshDir('claude');
   const home = path.join(root, 'home');
@@ -169,15 +209,26 @@ describe('Claude Code (claude -p) through the gateway', {timeout: cli.testTimeou
       });
 
   test('Anthropic-format backend: /context counts tokens through count_tokens', async () => {
-    const record = cli.recordFile('ANTHROPIC_FAKE_RECORD');
-    const counted = () => cli.readRecords(record).filter((r) => r.target.includes('/count_tokens'));
-    const before = counted().length;
-    const out = await claude(anthropicAlias, '/context');
-    assertSucceeded(out);
-    cli.assertLoopbackOnly(out.run, gatewayPort);
-    assert.match(out.result.result, /Context Usage/, cli.describeRun(out.run));
-    const calls = counted().slice(before);
-    assert.ok(calls.length > 0, 'count_tokens reached the Anthropic backend');
+    // Whether /context asks count_tokens at all is Claude Code's choice (it may estimate instead):
+    // a run that sent the gateway no count_tokens request is tried again, at most three times.
+    // Every count_tokens the gateway did receive must have been answered by the backend.
+    let run;
+    for (let attempt = 0; attempt < 3; ++attempt) {
+      run = await contextRun();
+      if (run.access.length > 0)
+        break;
+    }
+    const {out, calls, access} = run;
+    assert.ok(access.length > 0, `Claude Code sent no count_tokens\n${cli.describeRun(out.run)}`);
+    for (const line of access) {
+      assert.equal(line.status, 200, JSON.stringify(line));
+      assert.equal(
+          line.backend, anthropicBackend, `answered by the backend: ${JSON.stringify(line)}`);
+    }
+    assert.ok(
+        calls.length > 0,
+        `count_tokens reached the Anthropic backend: ${JSON.stringify(access)}\n${
+            cli.describeRun(out.run)}`);
     assert.ok(
         (calls[0].headers['anthropic-beta'] ?? '').includes('token-counting-2024-11-01'),
         JSON.stringify(calls[0].headers));

@@ -256,6 +256,7 @@ SWITCHBOARD_URL="http://$listen/v1" SWITCHBOARD_ROOT_URL="http://$listen" \
   OPENAI_ALIAS="$openai_alias" OPENAI_FAKE_NAME="$openai_fake_name" \
   OPENAI_BACKEND="$openai_backend" OPENAI_FAKE_RECORD="$openai_record" \
   CLIENT_WORK_DIR="$work/clients" CLIENT_TEST_TIMEOUT_MS="$test_timeout_ms" \
+  GATEWAY_ACCESS_LOG="$work/gateway.access.log" \
   timeout --kill-after=10 "$suite_timeout_s" \
   node --test "$here"/*.test.mjs || status=$?
 
