@@ -8,6 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <boost/json.hpp>
 
 #include "adapters/canonical.h"
@@ -246,11 +250,100 @@ void ChatStreamRelay::feed(std::string_view upstream_bytes, std::string& out) {
   }
 }
 
+namespace {
+
+constexpr std::string_view kNullUsageTail = R"(,"usage":null})";
+
+/// Where `"usage"` stands in a chunk's data (npos when nowhere), or nullopt when the chunk needs
+/// reading: it holds `"error"`, a `\u` escape (which could spell either key), or `"usage"` twice.
+/// One pass over byte pairs, sixteen at a time: a quote before `e` or `u`, a backslash before `u`.
+std::optional<std::size_t> plain_usage_at(std::string_view data) {
+  std::size_t usage = std::string_view::npos;
+  const char* p = data.data();
+  const std::size_t n = data.size();
+  auto plain = [&](std::size_t i) {
+    if (p[i] == '\\') {
+      return false;
+    }
+    const std::string_view rest = data.substr(i);
+    if (rest.starts_with(R"("error")")) {
+      return false;
+    }
+    if (rest.starts_with(R"("usage")")) {
+      if (usage != std::string_view::npos) {
+        return false;
+      }
+      usage = i;
+    }
+    return true;
+  };
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i e = _mm_set1_epi8('e');
+  const __m128i u = _mm_set1_epi8('u');
+  for (; i + 17 <= n; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+    const __m128i next_u = _mm_cmpeq_epi8(b, u);
+    const __m128i hits = _mm_or_si128(
+        _mm_and_si128(_mm_cmpeq_epi8(a, quote), _mm_or_si128(_mm_cmpeq_epi8(b, e), next_u)),
+        _mm_and_si128(_mm_cmpeq_epi8(a, backslash), next_u));
+    for (auto mask = static_cast<unsigned>(_mm_movemask_epi8(hits)); mask != 0; mask &= mask - 1) {
+      if (!plain(i + static_cast<std::size_t>(__builtin_ctz(mask)))) {
+        return std::nullopt;
+      }
+    }
+  }
+#endif
+  for (; i + 1 < n; ++i) {
+    const bool next_u = p[i + 1] == 'u';
+    if (((p[i] == '"' && (next_u || p[i + 1] == 'e')) || (p[i] == '\\' && next_u)) && !plain(i)) {
+      return std::nullopt;
+    }
+  }
+  return usage;
+}
+
+}  // namespace
+
+// Most chunks need no reading: one with no `"error"`, no `"usage"` and no `\u` escape has
+// neither member, and one whose only `"usage"` ends it as `,"usage":null}` (the chunk OpenAI and
+// the engines send while include_usage is on, which the gateway asks for) has a null usage as the
+// top level's last member: only one brace follows it. A quote inside a JSON string is escaped, so
+// no needle matches inside one.
+bool ChatStreamRelay::relay_plain(SseEvent& ev, std::string& out) {
+  const std::string_view data = ev.data;
+  if (!ev.event.empty() || !data.starts_with('{')) {
+    return false;
+  }
+  const std::optional<std::size_t> usage = plain_usage_at(data);
+  if (!usage) {
+    return false;
+  }
+  if (*usage != std::string_view::npos) {
+    if (!data.ends_with(kNullUsageTail) || *usage != data.size() - kNullUsageTail.size() + 1) {
+      return false;
+    }
+    if (!client_wants_usage_) {
+      ev.data.resize(data.size() - kNullUsageTail.size());
+      ev.data.push_back('}');
+    }
+  }
+  append_sse(out, ev.data);
+  ++events_;
+  return true;
+}
+
 void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
   if (ev.data == "[DONE]") {
     saw_done_ = true;
     append_sse(out, ev.data, ev.event);
     ++events_;
+    return;
+  }
+  if (relay_plain(ev, out)) {
     return;
   }
   if (ev.event == "error") {

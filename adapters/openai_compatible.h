@@ -90,6 +90,8 @@ class ChatStreamRelay {
 
  private:
   void relay(SseEvent& ev, std::string& out);
+  /// relay() for a chunk that needs no reading (most of them); false when it needs one.
+  bool relay_plain(SseEvent& ev, std::string& out);
 
   bool client_wants_usage_;
   SseParser parser_;

@@ -10,6 +10,7 @@
 #include <boost/beast/http/field.hpp>
 #include "adapters/anthropic_inbound.h"
 #include "adapters/json_edit.h"
+#include "adapters/text_find.h"
 
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
@@ -92,7 +93,7 @@ class ScrubbedStream final : public adapters::StreamTranslator {
   }
 
   void scrub_errors(std::string& out, std::size_t from) {
-    if (out.find("error", from) == std::string::npos) {
+    if (adapters::find_text(out, "error", from) == std::string::npos) {
       return;  // the usual case: no event in this piece can be an error
     }
     std::string rebuilt;

@@ -395,6 +395,58 @@ TEST(ChatStreamRelayTest, StripsUsageThatEnginesAddToContentChunks) {
   EXPECT_EQ(shown.events(), 4u);
 }
 
+TEST(ChatStreamRelayTest, NullUsageIsTakenOffOnlyWhereItIsTheTopLevelsLastMember) {
+  // Each chunk, the client's view without usage, and with it.
+  const struct {
+    std::string data;
+    std::string hidden;
+  } cases[] = {
+      // The chunk engines send while include_usage is on: usage last, null.
+      {R"({"choices":[{"delta":{"content":"a"}}],"usage":null})",
+       R"({"choices":[{"delta":{"content":"a"}}]})"},
+      // A nested "usage" ends the text too, but inside an object: not the top level's.
+      {R"({"choices":[{"delta":{"x":1,"usage":null}}]})",
+       R"({"choices":[{"delta":{"x":1,"usage":null}}]})"},
+      // "usage" as a string value before the top-level member.
+      {R"({"choices":[{"delta":{"content":"usage"}}],"usage":null})",
+       R"({"choices":[{"delta":{"content":"usage"}}]})"},
+      // A quote inside a string is escaped: no needle can match there.
+      {R"({"choices":[{"delta":{"content":"say \"usage\":null}"}}]})",
+       R"({"choices":[{"delta":{"content":"say \"usage\":null}"}}]})"},
+      // The key spelled with an escape is still the key.
+      {R"({"choices":[],"\u0075sage":null,"id":"x"})", R"({"choices":[],"id":"x"})"},
+      // Usage not last, or with spaces: read as a document.
+      {R"({"usage":null,"choices":[]})", R"({"choices":[]})"},
+      {R"({"choices":[], "usage": null})", R"({"choices":[]})"},
+  };
+  for (const auto& c : cases) {
+    const std::string upstream = "data: " + c.data + "\n\n";
+    ChatStreamRelay hidden(false);
+    EXPECT_EQ(relay_all(upstream, false, &hidden), "data: " + c.hidden + "\n\n") << c.data;
+    EXPECT_FALSE(hidden.usage()) << c.data;
+    EXPECT_EQ(hidden.events(), 1u);
+    ChatStreamRelay shown(true);
+    EXPECT_EQ(relay_all(upstream, true, &shown), upstream) << c.data;
+  }
+}
+
+TEST(ChatStreamRelayTest, UsageSpelledWithAnEscapeIsStillRecorded) {
+  ChatStreamRelay r(false);
+  EXPECT_EQ(relay_all("data: {\"choices\":[],\"\\u0075sage\":{\"prompt_tokens\":3,"
+                      "\"completion_tokens\":4}}\n\ndata: [DONE]\n\n",
+                      false, &r),
+            "data: [DONE]\n\n");
+  ASSERT_TRUE(r.usage());
+  EXPECT_EQ(r.usage()->input, 3);
+  EXPECT_EQ(r.usage()->output, 4);
+}
+
+TEST(ChatStreamRelayTest, ErrorSpelledWithAnEscapeIsStillAnError) {
+  ChatStreamRelay r(false);
+  relay_all("data: {\"\\u0065rror\":{\"message\":\"overloaded\"}}\n\n", false, &r);
+  EXPECT_TRUE(r.saw_error());
+}
+
 TEST(ChatStreamRelayTest, DropsUsageOnlyChunkWithoutChoices) {
   ChatStreamRelay r(false);
   EXPECT_EQ(relay_all("data: {\"id\":\"x\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}"
