@@ -518,9 +518,41 @@ std::size_t Snapshot::rule_slot(std::string_view rule) const {
   return it == rule_index_.end() ? 0 : it->second;
 }
 
+namespace {
+
+/// The last key this thread authenticated and its tenant, under the snapshot generation that
+/// answered: a keep-alive client sends the same key request after request, and a request is
+/// checked twice (before its body is read, then with it). Only a match is kept; a reload makes a
+/// new generation. The key is compared in constant time and wiped when replaced.
+struct LastKey {
+  std::uint64_t generation = 0;
+  std::string key;
+  std::size_t tenant = 0;
+
+  ~LastKey() { OPENSSL_cleanse(key.data(), key.size()); }
+  bool matches(std::uint64_t g, std::string_view k) const {
+    return g == generation && k.size() == key.size() &&
+           CRYPTO_memcmp(k.data(), key.data(), k.size()) == 0;
+  }
+  void remember(std::uint64_t g, std::string_view k, std::size_t t) {
+    OPENSSL_cleanse(key.data(), key.size());
+    key.assign(k);
+    generation = g;
+    tenant = t;
+  }
+};
+
+thread_local LastKey last_key;
+constexpr std::size_t kMaxRememberedKey = 256;
+
+}  // namespace
+
 std::optional<std::size_t> Snapshot::authenticate(std::string_view api_key) const {
   if (api_key.empty() || key_index_.empty()) {
     return anonymous_;
+  }
+  if (last_key.matches(generation_, api_key)) {
+    return last_key.tenant;
   }
   // Keys are never compared, only their SHA-256 digests, and those in constant time: the bucket
   // lookup on the first 8 digest bytes reveals nothing usable about the key itself.
@@ -532,6 +564,9 @@ std::optional<std::size_t> Snapshot::authenticate(std::string_view api_key) cons
   for (const KeyEntry& e : it->second) {
     if (e.digest.size() == digest.size() &&
         CRYPTO_memcmp(e.digest.data(), digest.data(), digest.size()) == 0) {
+      if (api_key.size() <= kMaxRememberedKey) {
+        last_key.remember(generation_, api_key, e.tenant);
+      }
       return e.tenant;
     }
   }

@@ -3,6 +3,8 @@
 
 #include "gateway/control/server.h"
 
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -77,6 +79,49 @@ TEST(ServerTest, ReloadOfAMissingFileFailsWithoutThrowing) {
 
 // The routing engine gets the config without credentials; the runtime keeps them to call the
 // upstreams.
+std::shared_ptr<const Snapshot> snapshot_with_tenants(SharedState& shared,
+                                                      const std::string& tenants) {
+  auto loaded = config::load_string(R"(
+backends:
+  a: {provider: vllm, base_url: "http://127.0.0.1:9/v1", model: m}
+tenants:
+)" + tenants,
+                                    "keys_test.yaml");
+  EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors.front().to_string());
+  std::vector<std::string> errors;
+  auto snap = Snapshot::build(std::move(*loaded.config), shared, nullptr, errors);
+  EXPECT_TRUE(snap) << (errors.empty() ? "" : errors.front());
+  return snap;
+}
+
+// The thread remembers the last key it accepted: never across a reload, never for another key.
+TEST(SnapshotTest, AKeyIsCheckedAgainstTheSnapshotThatAsksNotTheLastAnswer) {
+  metrics::Registry registry;
+  SharedState shared(registry);
+  const std::string one = "sk-key-one-0123456789";
+  const std::string two = "sk-key-two-0123456789";
+  const std::string hash_one =
+      "sha256:5270790333cbc4fa4cf2e583d5d8a3ea08ae581b886e5cac288734babceb574f";
+  const std::string hash_two =
+      "sha256:10ec801b325035c382f8789f6522ae307bdb86ae0f1b87fde996daf6c79645df";
+  auto both = snapshot_with_tenants(shared, "  t1: {api_keys: [\"" + hash_one +
+                                                "\"]}\n  t2: {api_keys: [\"" + hash_two + "\"]}\n");
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->authenticate(one), std::optional<std::size_t>(0));
+  EXPECT_EQ(both->authenticate(one), std::optional<std::size_t>(0));     // remembered
+  EXPECT_EQ(both->authenticate("sk-key-one-0123456788"), std::nullopt);  // same length
+  EXPECT_EQ(both->authenticate(two), std::optional<std::size_t>(1));
+
+  // A reload takes key one away and moves key two to the first tenant.
+  EXPECT_EQ(both->authenticate(two), std::optional<std::size_t>(1));
+  auto moved = snapshot_with_tenants(shared, "  t1: {api_keys: [\"" + hash_two + "\"]}\n");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->authenticate(two), std::optional<std::size_t>(0));
+  EXPECT_EQ(moved->authenticate(one), std::nullopt);
+  EXPECT_EQ(both->authenticate(one), std::optional<std::size_t>(0));  // the older one still says
+  EXPECT_EQ(moved->authenticate(one), std::nullopt);
+}
+
 TEST(SnapshotTest, TheRoutingEngineHoldsNoCredentials) {
   auto loaded = config::load_string(R"(
 admin: {token: "an-admin-token-of-some-length"}
