@@ -229,6 +229,22 @@ asio::awaitable<std::optional<std::int64_t>> exact_count(RequestContext& ctx, Ou
   co_return std::nullopt;
 }
 
+// The answer: {"input_tokens": N}, saying in x-switchboard-token-count whether a backend counted
+// (and which) or the gateway estimated.
+asio::awaitable<bool> send_count(RequestContext& ctx, Outcome& o, std::int64_t count, bool exact) {
+  std::string out = "{\"input_tokens\":";
+  out += std::to_string(count);
+  out += '}';
+  std::string headers = ctx.common_headers();
+  append_header(headers, "x-switchboard-token-count", exact ? "exact" : "estimated");
+  if (exact) {
+    append_header(headers, "x-switchboard-backend", o.backend->spec->name);
+  }
+  o.status = 200;
+  const bool ok = co_await send(ctx, o, json_response(200, out, headers));
+  co_return ok && !ctx.close;
+}
+
 }  // namespace
 
 // POST /v1/messages/count_tokens: decided like the message it counts (nothing goes to a backend
@@ -278,22 +294,10 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
   if (d.outcome == policies::Outcome::bad_request) {
     co_return co_await send_error(ctx, o, 400, d.message, "invalid_header");
   }
-  std::optional<std::int64_t> count = co_await exact_count(ctx, o, d);
-  const bool exact = count.has_value();
-  if (!count) {
-    count = static_cast<std::int64_t>(storage.chat.estimated_prompt_tokens);
-  }
-  std::string out = "{\"input_tokens\":";
-  out += std::to_string(*count);
-  out += '}';
-  std::string headers = ctx.common_headers();
-  append_header(headers, "x-switchboard-token-count", exact ? "exact" : "estimated");
-  if (exact) {
-    append_header(headers, "x-switchboard-backend", o.backend->spec->name);
-  }
-  o.status = 200;
-  const bool ok = co_await send(ctx, o, json_response(200, out, headers));
-  co_return ok && !ctx.close;
+  const std::optional<std::int64_t> exact = co_await exact_count(ctx, o, d);
+  co_return co_await send_count(
+      ctx, o, exact.value_or(static_cast<std::int64_t>(storage.chat.estimated_prompt_tokens)),
+      exact.has_value());
 }
 
 }  // namespace sb::gateway

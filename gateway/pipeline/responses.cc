@@ -293,9 +293,56 @@ bool ResponsesSide::native_conversation(StoredResponse& r, std::string& id) cons
   return true;
 }
 
+namespace {
+
+/// The conversation a request continues (previous_response_id): its stored response (the
+/// tenant's own only), its messages and its level, a floor for this turn.
+struct Continued {
+  std::shared_ptr<const StoredResponse> stored;
+  std::string id;
+  std::string_view history;
+  std::string_view floor;
+};
+
+/// Reads previous_response_id into `c`. nullopt to go on; else the request was answered here
+/// (refused, or the store is away) and this is handle_responses' result.
+asio::awaitable<std::optional<bool>> continue_from(RequestContext& ctx, Outcome& o,
+                                                   const boost::json::object& body, Continued& c) {
+  const auto* p = body.if_contains("previous_response_id");
+  if (p == nullptr || p->is_null()) {
+    co_return std::nullopt;
+  }
+  if (!p->is_string() || p->get_string().empty()) {
+    co_return co_await refuse_member(ctx, o,
+                                     "Invalid type for 'previous_response_id': expected a string.",
+                                     "invalid_type", "previous_response_id");
+  }
+  c.id = std::string(p->get_string());
+  ResponseStore* store = ctx.worker.responses;
+  if (store == nullptr) {
+    co_return co_await refuse_member(ctx, o,
+                                     "previous_response_id is not available: this gateway keeps "
+                                     "no responses (responses.store: none).",
+                                     "previous_response_not_found", "previous_response_id");
+  }
+  const StoreStatus s = co_await store->find(c.id, tenant_name(ctx.snapshot, o.tenant), c.stored);
+  if (s == StoreStatus::unavailable) {
+    co_return co_await send_error(ctx, o, 503, "The response store cannot be reached; retry later.",
+                                  "response_store_unavailable", "Retry-After: 1\r\n");
+  }
+  if (s != StoreStatus::ok || c.stored == nullptr) {
+    co_return co_await refuse_member(ctx, o, not_found_message(c.id), "previous_response_not_found",
+                                     "previous_response_id");
+  }
+  c.history = c.stored->conversation;
+  c.floor = floor_level(ctx.snapshot, *c.stored);
+  co_return std::nullopt;
+}
+
+}  // namespace
+
 asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& record) {
   Outcome& o = record.outcome();
-  const Snapshot& snap = ctx.snapshot;
   boost::json::monotonic_resource mr;
   boost::json::parse_options opts;
   opts.max_depth = 128;
@@ -305,42 +352,14 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
     co_return co_await send_error(ctx, o, 400, kNotJson);
   }
   const boost::json::object& body = parsed.get_object();
-  // A continued conversation: its messages, its tenant's only, its level a floor.
-  std::shared_ptr<const StoredResponse> stored;
-  std::string_view history;
-  std::string_view floor;
-  std::string previous;
-  if (const auto* p = body.if_contains("previous_response_id"); p != nullptr && !p->is_null()) {
-    if (!p->is_string() || p->get_string().empty()) {
-      co_return co_await refuse_member(
-          ctx, o, "Invalid type for 'previous_response_id': expected a string.", "invalid_type",
-          "previous_response_id");
-    }
-    previous = std::string(p->get_string());
-    ResponseStore* store = ctx.worker.responses;
-    if (store == nullptr) {
-      co_return co_await refuse_member(ctx, o,
-                                       "previous_response_id is not available: this gateway keeps "
-                                       "no responses (responses.store: none).",
-                                       "previous_response_not_found", "previous_response_id");
-    }
-    const StoreStatus s = co_await store->find(previous, tenant_name(snap, o.tenant), stored);
-    if (s == StoreStatus::unavailable) {
-      co_return co_await send_error(ctx, o, 503,
-                                    "The response store cannot be reached; retry later.",
-                                    "response_store_unavailable", "Retry-After: 1\r\n");
-    }
-    if (s != StoreStatus::ok || stored == nullptr) {
-      co_return co_await refuse_member(ctx, o, not_found_message(previous),
-                                       "previous_response_not_found", "previous_response_id");
-    }
-    history = stored->conversation;
-    floor = floor_level(snap, *stored);
+  Continued continued;
+  if (const std::optional<bool> answered = co_await continue_from(ctx, o, body, continued)) {
+    co_return *answered;
   }
   std::string error;
   std::string param;
   const std::optional<adapters::ResponsesTurn> turn =
-      adapters::responses_to_chat_request(body, history, error, param);
+      adapters::responses_to_chat_request(body, continued.history, error, param);
   if (!turn) {
     co_return co_await refuse_member(ctx, o, error, {}, param);
   }
@@ -348,11 +367,11 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   // chat body (scanned there).
   adapters::ChatFacts original;
   adapters::collect_body_facts(body, original);
-  ResponsesSide side(ctx, *turn, history, response_meta(body, *turn, previous));
+  ResponsesSide side(ctx, *turn, continued.history, response_meta(body, *turn, continued.id));
   ChatInbound inbound;
   inbound.original = &original;
   inbound.side = &side;
-  inbound.floor_level = floor;
+  inbound.floor_level = continued.floor;
   co_return co_await handle_chat(ctx, record, Endpoint::chat, turn->chat_body, inbound);
 }
 
