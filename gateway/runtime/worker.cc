@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <string>
 
 namespace sb::gateway {
 namespace {
@@ -24,16 +25,37 @@ const std::string& process_prefix() {
   return prefix;
 }
 
+/// Appends `v` in lower-case hex, at least `width` digits (zero-padded, as printf's %0*llx).
+void append_hex(std::string& out, unsigned long long v, int width) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char digits[16];
+  int n = 0;
+  do {
+    digits[n++] = kHex[v & 15];
+    v >>= 4;
+  } while (v != 0);
+  out.append(static_cast<std::size_t>(width > n ? width - n : 0), '0');
+  while (n > 0) {
+    out.push_back(digits[--n]);
+  }
+}
+
 }  // namespace
 
 Worker::Worker(unsigned i, AccessLog& log, InternalErrors& e, upstream::PoolSettings pool_settings)
     : index(i), access_log(log), errors(e), pool(ioc.get_executor(), pool_settings) {}
 
+// "req_<process prefix><worker, 2 hex digits><counter, at least 8 hex digits>", by hand: snprintf
+// cost about 1,600 instructions of every request.
 std::string Worker::next_request_id() {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "req_%s%02x%08llx", process_prefix().c_str(), index & 0xff,
-                static_cast<unsigned long long>(++counter_));
-  return buf;
+  const std::string& prefix = process_prefix();
+  std::string id;
+  id.reserve(4 + prefix.size() + 2 + 16);
+  id += "req_";
+  id += prefix;
+  append_hex(id, index & 0xff, 2);
+  append_hex(id, ++counter_, 8);
+  return id;
 }
 
 std::string Worker::next_connection_id() {

@@ -2,6 +2,9 @@
 // running it: what switchboard_internal_errors_total and the 503 of the body budget rest on.
 
 #include "gateway/control/server.h"
+#include "gateway/observability/access_log.h"
+#include "gateway/observability/internal_errors.h"
+#include "gateway/runtime/worker.h"
 
 #include <memory>
 #include <optional>
@@ -79,6 +82,26 @@ TEST(ServerTest, ReloadOfAMissingFileFailsWithoutThrowing) {
 
 // The routing engine gets the config without credentials; the runtime keeps them to call the
 // upstreams.
+// Request ids: "req_", the process's 12 hex digits, the worker's 2, a counter's 8 or more; each
+// new, in order.
+TEST(WorkerTest, RequestIdsNameTheProcessTheWorkerAndACounter) {
+  metrics::Registry registry;
+  AccessLog log{-1};
+  InternalErrors errors{registry};
+  Worker worker{0x1a, log, errors, upstream::PoolSettings{}};
+  const std::string first = worker.next_request_id();
+  const std::string second = worker.next_request_id();
+  ASSERT_EQ(first.size(), 4u + 12u + 2u + 8u) << first;
+  EXPECT_TRUE(first.starts_with("req_"));
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef", 4), std::string::npos) << first;
+  EXPECT_EQ(first.substr(16, 2), "1a");
+  EXPECT_EQ(first.substr(18), "00000001");
+  EXPECT_EQ(second.substr(0, 18), first.substr(0, 18));
+  EXPECT_EQ(second.substr(18), "00000002");
+  Worker other{3, log, errors, upstream::PoolSettings{}};
+  EXPECT_EQ(other.next_request_id().substr(16), "0300000001");
+}
+
 std::shared_ptr<const Snapshot> snapshot_with_tenants(SharedState& shared,
                                                       const std::string& tenants) {
   auto loaded = config::load_string(R"(
