@@ -81,33 +81,30 @@ Error internal_error() {
 
 }  // namespace
 
+// One coroutine, not a wrapper around another: this runs once per streamed event.
 asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err) {
-  try {
-    co_return co_await read_some_impl(out, err);
-  } catch (const std::exception&) {
-    conn_->fail(internal_error());
-    err = conn_->failure();
-  }
-  co_return false;
-}
-
-asio::awaitable<bool> Exchange::read_some_impl(std::string& out, Error& err) {
   err = {};
   if (conn_->failure()) {
     err = conn_->failure();
     co_return false;
   }
-  // Loop past reads that produced only framing (chunk sizes, extensions), so `true` always means
-  // new body bytes and `false` means the end or an error. The idle timeout applies per read.
-  while (!conn_->body_done()) {
-    const std::size_t n =
-        co_await conn_->read_body(out, detail::budget(timeouts_.idle, deadline_), err);
-    if (err) {
-      co_return false;
+  try {
+    // Loop past reads that produced only framing (chunk sizes, extensions), so `true` always
+    // means new body bytes and `false` means the end or an error. The idle timeout applies per
+    // read.
+    while (!conn_->body_done()) {
+      const std::size_t n =
+          co_await conn_->read_body(out, detail::budget(timeouts_.idle, deadline_), err);
+      if (err) {
+        co_return false;
+      }
+      if (n > 0) {
+        co_return true;
+      }
     }
-    if (n > 0) {
-      co_return true;
-    }
+  } catch (const std::exception&) {
+    conn_->fail(internal_error());
+    err = conn_->failure();
   }
   co_return false;
 }

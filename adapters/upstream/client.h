@@ -101,7 +101,6 @@ class Exchange {
   bool done() const;
 
  private:
-  boost::asio::awaitable<bool> read_some_impl(std::string& out, Error& err);
   Pool& pool_;
   std::unique_ptr<Connection> conn_;
   Timeouts timeouts_;

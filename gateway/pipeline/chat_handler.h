@@ -17,10 +17,12 @@
 // The request's record (metrics, access line) is its RequestRecord's: the handler is its
 // Settlement, and finishes it when it ends, whatever the path.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -197,8 +199,21 @@ class ChatHandler final : public Settlement {
                                     adapters::StreamTranslator& stream);
   asio::awaitable<AttemptResult> stream_cut(const BackendRuntime& b, upstream::ErrorKind kind,
                                             bool chunked);
-  asio::awaitable<error_code> write_chunk(std::string& out, const std::string& head,
-                                          bool& head_sent, bool chunked);
+  // A stream's way to the client: its head until sent, the bytes not yet written, and the
+  // buffers of the write in flight.
+  struct StreamOut {
+    std::string head;
+    bool head_sent = false;
+    bool chunked = true;
+    std::string out;
+    std::array<asio::const_buffer, 4> bufs;
+    char size_line[24];
+  };
+  asio::awaitable<AttemptResult> end_stream(const BackendRuntime& b,
+                                            adapters::StreamTranslator& stream, StreamOut& s,
+                                            const upstream::Error& err);
+  std::span<const asio::const_buffer> chunk_buffers(StreamOut& s);
+  void chunk_sent(StreamOut& s, Clock::time_point started);
 
   RequestContext& ctx_;
   const Snapshot& snap_;

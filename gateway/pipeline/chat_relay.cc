@@ -215,33 +215,33 @@ asio::awaitable<AttemptResult> ChatHandler::relay(upstream::Exchange& ex, const 
   co_return result;
 }
 
-asio::awaitable<error_code> ChatHandler::write_chunk(std::string& out, const std::string& head,
-                                                     bool& head_sent, bool chunked) {
-  std::array<asio::const_buffer, 4> bufs;
+// The buffers of the next chunk of a stream: its head first until sent, then the chunk's size
+// line, the bytes and CRLF (HTTP/1.1) or the bytes alone (HTTP/1.0). They live in `s` until the
+// write completes; chunk_sent() settles the books after it.
+std::span<const asio::const_buffer> ChatHandler::chunk_buffers(StreamOut& s) {
   std::size_t nb = 0;
-  if (!head_sent) {
-    bufs[nb++] = asio::buffer(head);
+  if (!s.head_sent) {
+    s.bufs[nb++] = asio::buffer(s.head);
   }
-  char size_line[24];
-  if (chunked) {
-    bufs[nb++] = asio::buffer(size_line, chunk_size_line(size_line, out.size()));
+  if (s.chunked) {
+    s.bufs[nb++] = asio::buffer(s.size_line, chunk_size_line(s.size_line, s.out.size()));
   }
-  bufs[nb++] = asio::buffer(out);
-  if (chunked) {
-    bufs[nb++] = asio::buffer("\r\n", 2);
+  s.bufs[nb++] = asio::buffer(s.out);
+  if (s.chunked) {
+    s.bufs[nb++] = asio::buffer("\r\n", 2);
   }
-  const auto t = Clock::now();
-  const error_code ec =
-      co_await ctx_.downstream.write(std::span<const asio::const_buffer>(bufs.data(), nb));
-  o_.io_wait += Clock::now() - t;
-  response_bytes_ += out.size();
-  if (!head_sent) {
-    head_sent = true;
+  return {s.bufs.data(), nb};
+}
+
+void ChatHandler::chunk_sent(StreamOut& s, Clock::time_point started) {
+  o_.io_wait += Clock::now() - started;
+  response_bytes_ += s.out.size();
+  if (!s.head_sent) {
+    s.head_sent = true;
     o_.first_byte = Clock::now();
     o_.status = 200;
   }
-  out.clear();
-  co_return ec;
+  s.out.clear();
 }
 
 std::string ChatHandler::stream_head(const BackendRuntime& b, bool chunked) const {
@@ -255,18 +255,18 @@ std::string ChatHandler::stream_head(const BackendRuntime& b, bool chunked) cons
 }
 
 // Upstream bytes in, translated events out, until the upstream ends, fails, or its translator
-// fails; then what is still due and the end of the stream.
+// fails; then end_stream. The write is awaited here, not in a helper coroutine: this loop runs
+// once per event.
 asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
                                                          const BackendRuntime& b,
                                                          adapters::StreamTranslator& stream) {
-  const bool chunked = !ctx_.http10;
-  if (!chunked) {
+  StreamOut s;
+  s.chunked = !ctx_.http10;
+  if (!s.chunked) {
     ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
   }
-  std::string head = stream_head(b, chunked);
-  bool head_sent = false;
+  s.head = stream_head(b, s.chunked);
   std::string in;
-  std::string out;
   upstream::Error err;
   bool translated_ok = true;
   for (bool more = true; more && translated_ok;) {
@@ -277,51 +277,69 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
     o_.io_wait += waited;
     o_.upstream += waited;
     if (!in.empty()) {
-      const std::size_t from = out.size();
-      translated_ok = stream.feed(in, out);
+      const std::size_t from = s.out.size();
+      translated_ok = stream.feed(in, s.out);
       if (answer_facts_wanted()) {
-        answer_facts_.scan_stream(std::string_view(out).substr(from));
+        answer_facts_.scan_stream(std::string_view(s.out).substr(from));
       }
     }
-    if (!translated_ok && !head_sent) {
+    if (!translated_ok && !s.head_sent) {
       o_.usage = stream.usage();
       co_return stream_failed_early(ex, b, stream);  // nothing reached the client
     }
-    if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
-      o_.error = "client_gone";
-      o_.usage = stream.usage();
-      co_return AttemptResult::ended(Attempt::closed);
+    if (!s.out.empty()) {
+      const auto started = Clock::now();
+      const error_code ec = co_await ctx_.downstream.write(chunk_buffers(s));
+      chunk_sent(s, started);
+      if (ec) {
+        o_.error = "client_gone";
+        o_.usage = stream.usage();
+        co_return AttemptResult::ended(Attempt::closed);
+      }
     }
   }
   o_.usage = stream.usage();
   if (!translated_ok) {
-    co_return co_await stream_error_sent(b, chunked);
+    co_return co_await stream_error_sent(b, s.chunked);
   }
-  const std::size_t from = out.size();
-  const bool complete = !err && stream.finish(out);
+  co_return co_await end_stream(b, stream, s, err);
+}
+
+// The upstream ended (or failed) with the translator still sound: what the translator still owes,
+// settled before the end reaches the client; then the end of the stream, or the cut.
+asio::awaitable<AttemptResult> ChatHandler::end_stream(const BackendRuntime& b,
+                                                       adapters::StreamTranslator& stream,
+                                                       StreamOut& s, const upstream::Error& err) {
+  const std::size_t from = s.out.size();
+  const bool complete = !err && stream.finish(s.out);
   if (answer_facts_wanted()) {
-    answer_facts_.scan_stream(std::string_view(out).substr(std::min(from, out.size())));
+    answer_facts_.scan_stream(std::string_view(s.out).substr(std::min(from, s.out.size())));
   }
-  if (complete && head_sent) {
+  if (complete && s.head_sent) {
     settle();  // before the end of the stream reaches the client
   }
   if (complete && inbound_.side != nullptr) {
     co_await inbound_.side->completed(o_);
   }
-  if (!out.empty() && co_await write_chunk(out, head, head_sent, chunked)) {
-    o_.error = "client_gone";
-    co_return AttemptResult::ended(Attempt::closed);
+  if (!s.out.empty()) {
+    const auto started = Clock::now();
+    const error_code ec = co_await ctx_.downstream.write(chunk_buffers(s));
+    chunk_sent(s, started);
+    if (ec) {
+      o_.error = "client_gone";
+      co_return AttemptResult::ended(Attempt::closed);
+    }
   }
   if (!complete) {
     const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
     b.count_error(kind);
-    if (!head_sent) {
+    if (!s.head_sent) {
       // Nothing reached the client yet: a retry, the next backend, or a 502/504.
       co_return AttemptResult::transport_failure(kind);
     }
-    co_return co_await stream_cut(b, kind, chunked);
+    co_return co_await stream_cut(b, kind, s.chunked);
   }
-  const std::string_view tail = stream_tail(head, head_sent, chunked);
+  const std::string_view tail = stream_tail(s.head, s.head_sent, s.chunked);
   if (tail.empty()) {
     co_return AttemptResult::ended(Attempt::answered);
   }
