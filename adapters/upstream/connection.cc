@@ -5,10 +5,12 @@
 #include <sys/types.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <limits>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include <openssl/err.h>
@@ -22,11 +24,11 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
 namespace sb::upstream {
@@ -217,6 +219,26 @@ asio::awaitable<Error> Connection::connect(const Endpoint& endpoint,
   co_return Error{};
 }
 
+// The request's head as Beast's serializer writes it: the request line, each field as stored,
+// a blank line. By hand, with the body as a second buffer: the serializer's buffer sequences cost
+// some 15,000 instructions a request.
+std::string request_head(const Request& request) {
+  std::string head;
+  head.reserve(320);
+  head += request.method_string();
+  head += ' ';
+  head += request.target();
+  head += request.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
+  for (const auto& field : request) {
+    head += field.name_string();
+    head += ": ";
+    head += field.value();
+    head += "\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
+
 asio::awaitable<Connection::WriteResult> Connection::write(const Request& request,
                                                            detail::Budget budget) {
   if (budget.expired()) {
@@ -224,9 +246,11 @@ asio::awaitable<Connection::WriteResult> Connection::write(const Request& reques
     co_return WriteResult{failure_, 0};
   }
   lowest().expires_after(budget.duration);
-  http::request_serializer<http::string_body> serializer{request};
-  auto [ec, bytes] = tls_ ? co_await http::async_write(*tls_, serializer, use_tuple)
-                          : co_await http::async_write(*plain_, serializer, use_tuple);
+  const std::string head = request_head(request);
+  const std::array<asio::const_buffer, 2> bytes_out{asio::buffer(head),
+                                                    asio::buffer(request.body())};
+  auto [ec, bytes] = tls_ ? co_await asio::async_write(*tls_, bytes_out, use_tuple)
+                          : co_await asio::async_write(*plain_, bytes_out, use_tuple);
   if (ec) {
     fail({detail::classify(ec, detail::Phase::write, budget.total_bound), ec});
     co_return WriteResult{failure_, bytes};

@@ -86,6 +86,11 @@ struct PoolKeyEqual {
 
 }  // namespace detail
 
+/// The bytes of `request`'s head exactly as Beast's serializer writes them: the request line,
+/// each field as stored, and the blank line. The body follows as it is (the fields carry its
+/// Content-Length).
+std::string request_head(const Request& request);
+
 class Connection {
  public:
   using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
