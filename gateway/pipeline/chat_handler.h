@@ -214,6 +214,7 @@ class ChatHandler final : public Settlement {
                                             const upstream::Error& err);
   std::span<const asio::const_buffer> chunk_buffers(StreamOut& s);
   void chunk_sent(StreamOut& s, Clock::time_point started);
+  asio::awaitable<error_code> write_pending(StreamOut& s);
 
   RequestContext& ctx_;
   const Snapshot& snap_;

@@ -233,6 +233,14 @@ std::span<const asio::const_buffer> ChatHandler::chunk_buffers(StreamOut& s) {
   return {s.bufs.data(), nb};
 }
 
+// Writes what the stream still holds, once, at its end (the relay loop writes its own).
+asio::awaitable<error_code> ChatHandler::write_pending(StreamOut& s) {
+  const auto started = Clock::now();
+  const error_code ec = co_await ctx_.downstream.write(chunk_buffers(s));
+  chunk_sent(s, started);
+  co_return ec;
+}
+
 void ChatHandler::chunk_sent(StreamOut& s, Clock::time_point started) {
   o_.io_wait += Clock::now() - started;
   response_bytes_ += s.out.size();
@@ -321,14 +329,9 @@ asio::awaitable<AttemptResult> ChatHandler::end_stream(const BackendRuntime& b,
   if (complete && inbound_.side != nullptr) {
     co_await inbound_.side->completed(o_);
   }
-  if (!s.out.empty()) {
-    const auto started = Clock::now();
-    const error_code ec = co_await ctx_.downstream.write(chunk_buffers(s));
-    chunk_sent(s, started);
-    if (ec) {
-      o_.error = "client_gone";
-      co_return AttemptResult::ended(Attempt::closed);
-    }
+  if (!s.out.empty() && co_await write_pending(s)) {
+    o_.error = "client_gone";
+    co_return AttemptResult::ended(Attempt::closed);
   }
   if (!complete) {
     const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
