@@ -124,6 +124,248 @@ void add_endpoints(BackendRuntime& rt, const std::vector<upstream::Endpoint>& pa
   }
 }
 
+// The URLs a backend is served from (its `endpoints:`, else its base URL `base`), parsed; nullopt
+// with an error for the first that is not a URL.
+std::optional<std::vector<upstream::Endpoint>> parse_endpoints(const config::Backend& b,
+                                                               const upstream::Endpoint& base,
+                                                               std::vector<std::string>& errors) {
+  std::vector<upstream::Endpoint> parsed;
+  for (const std::string& url : b.endpoints) {
+    auto e = upstream::Endpoint::parse(url);
+    if (!e) {
+      errors.push_back("backends." + b.name + ".endpoints: invalid URL '" + url + "'");
+      return std::nullopt;
+    }
+    parsed.push_back(std::move(*e));
+  }
+  if (parsed.empty()) {
+    parsed.push_back(base);
+  }
+  return parsed;
+}
+
+// How the gateway speaks to a backend: its timeouts, its credential and its extra headers.
+void connection_settings(const config::Backend& b, BackendRuntime& rt) {
+  rt.timeouts.connect = b.timeouts.connect;
+  rt.timeouts.first_byte = b.timeouts.first_token;
+  rt.timeouts.idle = b.timeouts.idle;
+  rt.timeouts.total = b.timeouts.total;
+  if (!b.api_key.empty()) {
+    rt.credential_header = rt.azure ? "api-key" : "Authorization";  // Azure: never a bearer
+    rt.credential = rt.azure ? b.api_key : "Bearer " + b.api_key;
+  }
+  rt.headers.assign(b.headers.begin(), b.headers.end());
+  // https://platform.openai.com/docs/api-reference/authentication
+  if (!b.organization.empty()) {
+    rt.headers.emplace_back("OpenAI-Organization", b.organization);
+  }
+  if (!b.project.empty()) {
+    rt.headers.emplace_back("OpenAI-Project", b.project);
+  }
+}
+
+CircuitSettings circuit_settings(const config::Backend& b) {
+  CircuitSettings breaker;
+  breaker.consecutive_failures = b.circuit_breaker.consecutive_failures;
+  breaker.error_rate = b.circuit_breaker.error_rate;
+  breaker.min_requests = b.circuit_breaker.min_requests;
+  breaker.window = b.circuit_breaker.window;
+  breaker.open_for = b.circuit_breaker.open_for;
+  breaker.max_open_for = b.circuit_breaker.max_open_for;
+  breaker.probe_timeout =
+      std::max<std::chrono::milliseconds>(b.timeouts.total, std::chrono::milliseconds(1'000));
+  return breaker;
+}
+
+// A backend's metric cells: upstream errors by kind, retries, its info and GPU cost, up, in
+// flight, and a self-hosted one's queue.
+void backend_cells(const config::Backend& b, SharedState& shared, metrics::Registry& reg,
+                   BackendRuntime& rt) {
+  for (int k = 1; k <= static_cast<int>(upstream::ErrorKind::too_large); ++k) {
+    const auto kind = static_cast<upstream::ErrorKind>(k);
+    rt.upstream_errors[static_cast<std::size_t>(k)] =
+        &reg.counter(stats::kUpstreamErrorsTotal,
+                     {{"backend", b.name}, {"kind", std::string(upstream::to_string(kind))}});
+  }
+  rt.upstream_http_5xx =
+      &reg.counter(stats::kUpstreamErrorsTotal, {{"backend", b.name}, {"kind", "http_5xx"}});
+  rt.retries = &reg.counter(stats::kRetriesTotal, {{"backend", b.name}});
+  reg.double_gauge(stats::kBackendInfo, {{"backend", b.name},
+                                         {"provider", std::string(config::to_string(b.provider))},
+                                         {"hosting", std::string(config::to_string(b.hosting))}})
+      .set(1);
+  if (b.hosting == config::Hosting::self_hosted && b.price.gpu_hour_usd > 0) {
+    reg.double_gauge(stats::kBackendGpuCost, {{"backend", b.name}})
+        .set(b.price.gpu_hour_usd *
+             static_cast<double>(std::max<std::size_t>(1, b.endpoints.size())));
+  }
+  rt.up = &reg.double_gauge(stats::kBackendUp, {{"backend", b.name}});
+  rt.in_flight = &reg.gauge(stats::kBackendInFlight, {{"backend", b.name}});
+  if (b.hosting == config::Hosting::self_hosted) {
+    rt.queue = shared.wait_queue(b.name);
+    rt.queue_wait =
+        &reg.histogram(stats::kQueueWaitSeconds, {{"backend", b.name}}, metrics::latency_buckets());
+    rt.queue_waiting = &reg.gauge(stats::kQueueWaiting, {{"backend", b.name}});
+    rt.queue_timeouts = &reg.counter(stats::kQueueTimeoutsTotal, {{"backend", b.name}});
+  }
+}
+
+// The runtime of backend `i`: its wire, URLs, TLS, connection settings, circuit and cells, its
+// endpoints' URLs in `endpoints` and its breaker in `breaker` (for add_endpoints). nullptr, the
+// errors appended, when a URL or its TLS settings do not hold.
+std::unique_ptr<BackendRuntime> backend_runtime(const config::Backend& b, std::size_t i,
+                                                SharedState& shared, metrics::Registry& reg,
+                                                std::vector<upstream::Endpoint>& endpoints,
+                                                CircuitSettings& breaker,
+                                                std::vector<std::string>& errors) {
+  auto rt = std::make_unique<BackendRuntime>();
+  rt->index = i;
+  rt->spec = &b;
+  rt->hosting = config::to_string(b.hosting);
+  rt->openai_wire = speaks_openai_wire(b);
+  rt->chat_translated = chat_translated(b);
+  rt->azure = b.provider == config::Provider::azure_openai;
+  rt->engine = &engine_of(b);
+  auto ep = upstream::Endpoint::parse(b.base_url);
+  if (!ep) {
+    errors.push_back("backends." + b.name + ".base_url: invalid URL '" + b.base_url + "'");
+    return nullptr;
+  }
+  rt->endpoint = *ep;
+  std::optional<std::vector<upstream::Endpoint>> parsed = parse_endpoints(b, *ep, errors);
+  if (!parsed) {
+    return nullptr;
+  }
+  if (std::any_of(parsed->begin(), parsed->end(), [](const auto& e) { return e.tls; })) {
+    std::string error;
+    rt->tls = upstream::make_client_tls_context(b.ca_file, b.tls_verify, error);
+    if (!rt->tls) {
+      errors.push_back("backends." + b.name + ".tls: " + error);
+      return nullptr;
+    }
+  }
+  rt->translator_spec = backend_spec(b, rt->endpoint);
+  connection_settings(b, *rt);
+  breaker = circuit_settings(b);
+  rt->circuit = shared.circuit(b.name, breaker);
+  backend_cells(b, shared, reg, *rt);
+  endpoints = std::move(*parsed);
+  return rt;
+}
+
+// An alias's runtime: its per-backend latency and time-to-first-token cells.
+std::unique_ptr<AliasRuntime> alias_runtime(const config::Config& c, std::size_t i,
+                                            metrics::Registry& reg) {
+  const config::ModelAlias& m = c.models[i];
+  auto alias = std::make_unique<AliasRuntime>();
+  alias->index = i;
+  alias->name = m.name;
+  for (const config::Backend& b : c.backends) {
+    alias->per_backend.push_back(route_stats(reg, m.name, b.name));
+  }
+  alias->none = route_stats(reg, m.name, "none");
+  return alias;
+}
+
+// GET /v1/models: every alias, as OpenAI lists models.
+std::string models_list(const config::Config& c) {
+  boost::json::array data;
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  for (const config::ModelAlias& m : c.models) {
+    boost::json::object entry;
+    entry["id"] = m.name;
+    entry["object"] = "model";
+    entry["created"] = created;
+    entry["owned_by"] = "switchboard";
+    data.push_back(std::move(entry));
+  }
+  boost::json::object models;
+  models["object"] = "list";
+  models["data"] = std::move(data);
+  return boost::json::serialize(models);
+}
+
+// A tenant's cells: savings, reference cost, refusals by limit, budgets.
+TenantRuntime tenant_runtime(const config::Tenant& tenant, metrics::Registry& reg) {
+  TenantRuntime rt;
+  rt.name = tenant.name;
+  rt.savings = &reg.money_counter(stats::kSavingsUsdTotal, {{"tenant", tenant.name}});
+  rt.reference_cost = &reg.money_counter(stats::kReferenceCostUsdTotal, {{"tenant", tenant.name}});
+  const char* kinds[3] = {"requests", "tokens", "budget"};
+  for (std::size_t k = 0; k < 3; ++k) {
+    rt.rate_limited[k] =
+        &reg.counter(stats::kRateLimitedTotal, {{"tenant", tenant.name}, {"kind", kinds[k]}});
+  }
+  for (const auto& [period, limit] : {std::pair{"daily", tenant.budget.daily_usd},
+                                      std::pair{"monthly", tenant.budget.monthly_usd}}) {
+    if (limit) {
+      reg.money_gauge(stats::kBudgetLimitUsd, {{"tenant", tenant.name}, {"period", period}})
+          .set(policies::usd_to_nanos(*limit));
+    }
+  }
+  if (tenant.budget.daily_usd) {
+    rt.budget_daily = &reg.money_gauge(stats::kBudgetRemainingUsd,
+                                       {{"tenant", tenant.name}, {"period", "daily"}});
+  }
+  if (tenant.budget.monthly_usd) {
+    rt.budget_monthly = &reg.money_gauge(stats::kBudgetRemainingUsd,
+                                         {{"tenant", tenant.name}, {"period", "monthly"}});
+  }
+  return rt;
+}
+
+// Decisions by rule and outcome; slot 0 is no rule, then "default" when there are no policies,
+// then each policy in order (`rule_index` maps names to slots).
+template <class RuleIndex>
+void add_decision_cells(const config::Config& c, metrics::Registry& reg, RuleIndex& rule_index,
+                        GlobalStats& stats) {
+  auto cells_of = [&](const std::string& rule) {
+    std::array<metrics::Counter*, kOutcomes> cells{};
+    for (std::size_t o = 0; o < kOutcomes; ++o) {
+      cells[o] =
+          &reg.counter(stats::kDecisionsTotal, {{"rule", rule}, {"outcome", kOutcomeNames[o]}});
+    }
+    return cells;
+  };
+  stats.decisions.push_back(cells_of("none"));
+  if (c.policies.empty()) {
+    rule_index.emplace("default", 1);
+    stats.decisions.push_back(cells_of("default"));
+  }
+  for (const config::Policy& p : c.policies) {
+    rule_index.emplace(p.name, stats.decisions.size());
+    stats.decisions.push_back(cells_of(p.name));
+  }
+}
+
+// Requests by sensitivity level and entity, and where each level was served: one count per
+// request, "none" when it reached no backend.
+void add_sensitivity_cells(const config::Config& c, const std::vector<std::string>& entities,
+                           metrics::Registry& reg, GlobalStats& stats) {
+  for (const std::string& level : c.sensitivity.levels.names) {
+    std::vector<metrics::Counter*> row;
+    row.push_back(
+        &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", "none"}}));
+    for (const std::string& entity : entities) {
+      row.push_back(
+          &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", entity}}));
+    }
+    stats.sensitive.push_back(std::move(row));
+    std::vector<metrics::Counter*> served;
+    served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
+                                  {{"level", level}, {"backend", "none"}, {"hosting", "none"}}));
+    for (const config::Backend& b : c.backends) {
+      served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
+                                    {{"level", level},
+                                     {"backend", b.name},
+                                     {"hosting", std::string(config::to_string(b.hosting))}}));
+    }
+    stats.served.push_back(std::move(served));
+  }
+}
+
 // The spill counters, by (from, to): from a self-hosted backend to any other.
 void add_spill_cells(const config::Config& c, metrics::Registry& reg, GlobalStats& stats) {
   const bool spills = std::any_of(c.policies.begin(), c.policies.end(), [](const auto& p) {
@@ -174,257 +416,107 @@ std::shared_ptr<const Snapshot> Snapshot::build(config::Config cfg, SharedState&
   snap->config_hash_ = audit::snapshot_hash(snap->config_snapshot_);
 
   std::string error;
-  std::shared_ptr<const config::Config> routing = routing_slice(c);
-  if (previous != nullptr && previous->config().sensitivity == c.sensitivity) {
-    // Compiling the detector database dominates a reload; unchanged settings reuse it.
-    snap->engine_ =
-        policies::Engine::build(std::move(routing), previous->engine().shared_detector(), error);
-  } else {
-    snap->engine_ = policies::Engine::build(std::move(routing), error);
-  }
-  if (!snap->engine_) {
+  if (!snap->build_routing(previous, shared, error)) {
     errors.push_back(error);
     return nullptr;
   }
-  snap->memory_ = std::make_shared<policies::MemoryState>(c);
-  if (previous != nullptr) {
-    snap->memory_->carry_over(*previous->memory_);
-  }
-  snap->state_ = snap->memory_.get();
-  if (StateSync* sync = shared.state_sync(c.state)) {
-    snap->shared_store_ = std::make_shared<SharedStore>(*snap->config_, *sync, snap->memory_);
-    snap->state_ = snap->shared_store_.get();
-  }
 
-  std::vector<std::vector<upstream::Endpoint>> parsed_endpoints;
-  std::vector<CircuitSettings> breakers;
+  std::vector<std::vector<upstream::Endpoint>> parsed_endpoints(c.backends.size());
+  std::vector<CircuitSettings> breakers(c.backends.size());
   for (std::size_t i = 0; i < c.backends.size(); ++i) {
-    const config::Backend& b = c.backends[i];
-    auto rt = std::make_unique<BackendRuntime>();
-    rt->index = i;
-    rt->spec = &b;
-    rt->hosting = config::to_string(b.hosting);
-    rt->openai_wire = speaks_openai_wire(b);
-    rt->chat_translated = chat_translated(b);
-    rt->azure = b.provider == config::Provider::azure_openai;
-    rt->engine = &engine_of(b);
-    auto ep = upstream::Endpoint::parse(b.base_url);
-    if (!ep) {
-      errors.push_back("backends." + b.name + ".base_url: invalid URL '" + b.base_url + "'");
-      continue;
+    if (auto rt = backend_runtime(c.backends[i], i, shared, reg, parsed_endpoints[i], breakers[i],
+                                  errors)) {
+      snap->backends_.push_back(std::move(rt));
     }
-    rt->endpoint = *ep;
-    std::vector<upstream::Endpoint> parsed;
-    for (const std::string& url : b.endpoints) {
-      auto e = upstream::Endpoint::parse(url);
-      if (!e) {
-        errors.push_back("backends." + b.name + ".endpoints: invalid URL '" + url + "'");
-        break;
-      }
-      parsed.push_back(std::move(*e));
-    }
-    if (parsed.size() != b.endpoints.size()) {
-      continue;
-    }
-    if (parsed.empty()) {
-      parsed.push_back(*ep);
-    }
-    if (std::any_of(parsed.begin(), parsed.end(), [](const auto& e) { return e.tls; })) {
-      rt->tls = upstream::make_client_tls_context(b.ca_file, b.tls_verify, error);
-      if (!rt->tls) {
-        errors.push_back("backends." + b.name + ".tls: " + error);
-        continue;
-      }
-    }
-    rt->translator_spec = backend_spec(b, rt->endpoint);
-    rt->timeouts.connect = b.timeouts.connect;
-    rt->timeouts.first_byte = b.timeouts.first_token;
-    rt->timeouts.idle = b.timeouts.idle;
-    rt->timeouts.total = b.timeouts.total;
-    if (!b.api_key.empty()) {
-      rt->credential_header = rt->azure ? "api-key" : "Authorization";  // Azure: never a bearer
-      rt->credential = rt->azure ? b.api_key : "Bearer " + b.api_key;
-    }
-    rt->headers.assign(b.headers.begin(), b.headers.end());
-    // https://platform.openai.com/docs/api-reference/authentication
-    if (!b.organization.empty()) {
-      rt->headers.emplace_back("OpenAI-Organization", b.organization);
-    }
-    if (!b.project.empty()) {
-      rt->headers.emplace_back("OpenAI-Project", b.project);
-    }
-    for (int k = 1; k <= static_cast<int>(upstream::ErrorKind::too_large); ++k) {
-      const auto kind = static_cast<upstream::ErrorKind>(k);
-      rt->upstream_errors[static_cast<std::size_t>(k)] =
-          &reg.counter(stats::kUpstreamErrorsTotal,
-                       {{"backend", b.name}, {"kind", std::string(upstream::to_string(kind))}});
-    }
-    rt->upstream_http_5xx =
-        &reg.counter(stats::kUpstreamErrorsTotal, {{"backend", b.name}, {"kind", "http_5xx"}});
-    rt->retries = &reg.counter(stats::kRetriesTotal, {{"backend", b.name}});
-    CircuitSettings breaker;
-    breaker.consecutive_failures = b.circuit_breaker.consecutive_failures;
-    breaker.error_rate = b.circuit_breaker.error_rate;
-    breaker.min_requests = b.circuit_breaker.min_requests;
-    breaker.window = b.circuit_breaker.window;
-    breaker.open_for = b.circuit_breaker.open_for;
-    breaker.max_open_for = b.circuit_breaker.max_open_for;
-    breaker.probe_timeout =
-        std::max<std::chrono::milliseconds>(b.timeouts.total, std::chrono::milliseconds(1'000));
-    rt->circuit = shared.circuit(b.name, breaker);
-    reg.double_gauge(stats::kBackendInfo, {{"backend", b.name},
-                                           {"provider", std::string(config::to_string(b.provider))},
-                                           {"hosting", std::string(config::to_string(b.hosting))}})
-        .set(1);
-    if (b.hosting == config::Hosting::self_hosted && b.price.gpu_hour_usd > 0) {
-      reg.double_gauge(stats::kBackendGpuCost, {{"backend", b.name}})
-          .set(b.price.gpu_hour_usd *
-               static_cast<double>(std::max<std::size_t>(1, b.endpoints.size())));
-    }
-    rt->up = &reg.double_gauge(stats::kBackendUp, {{"backend", b.name}});
-    rt->in_flight = &reg.gauge(stats::kBackendInFlight, {{"backend", b.name}});
-    if (b.hosting == config::Hosting::self_hosted) {
-      rt->queue = shared.wait_queue(b.name);
-      rt->queue_wait = &reg.histogram(stats::kQueueWaitSeconds, {{"backend", b.name}},
-                                      metrics::latency_buckets());
-      rt->queue_waiting = &reg.gauge(stats::kQueueWaiting, {{"backend", b.name}});
-      rt->queue_timeouts = &reg.counter(stats::kQueueTimeoutsTotal, {{"backend", b.name}});
-    }
-    parsed_endpoints.push_back(std::move(parsed));
-    breakers.push_back(breaker);
-    snap->backends_.push_back(std::move(rt));
   }
   if (!errors.empty()) {
     return nullptr;
   }
-  // Scraping (re)starts only for a config that builds: a rejected one leaves the running
-  // config's boards alone.
-  for (std::size_t i = 0; i < snap->backends_.size(); ++i) {
-    BackendRuntime& rt = *snap->backends_[i];
-    rt.load = shared.load_board(*rt.spec);
-    if (rt.load != nullptr) {
-      rt.signals_fresh =
-          &reg.double_gauge(stats::kBackendSignalsFresh, {{"backend", rt.spec->name}});
-      snap->memory_->attach_load(i, rt.load);
-    }
-    add_endpoints(rt, parsed_endpoints[i], breakers[i], shared, reg);
-  }
-
-  boost::json::array data;
-  const auto created = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+  snap->attach_endpoints(shared, parsed_endpoints, breakers);
   for (std::size_t i = 0; i < c.models.size(); ++i) {
-    const config::ModelAlias& m = c.models[i];
-    auto alias = std::make_unique<AliasRuntime>();
-    alias->index = i;
-    alias->name = m.name;
-    for (const config::Backend& b : c.backends) {
-      alias->per_backend.push_back(route_stats(reg, m.name, b.name));
-    }
-    alias->none = route_stats(reg, m.name, "none");
-    boost::json::object entry;
-    entry["id"] = m.name;
-    entry["object"] = "model";
-    entry["created"] = created;
-    entry["owned_by"] = "switchboard";
-    data.push_back(std::move(entry));
+    auto alias = alias_runtime(c, i, reg);
     snap->alias_index_.emplace(alias->name, alias.get());
     snap->aliases_.push_back(std::move(alias));
   }
-  boost::json::object models;
-  models["object"] = "list";
-  models["data"] = std::move(data);
-  snap->models_body_ = boost::json::serialize(models);
-
-  for (std::size_t t = 0; t < c.tenants.size(); ++t) {
-    const config::Tenant& tenant = c.tenants[t];
-    TenantRuntime rt;
-    rt.name = tenant.name;
-    rt.savings = &reg.money_counter(stats::kSavingsUsdTotal, {{"tenant", tenant.name}});
-    rt.reference_cost =
-        &reg.money_counter(stats::kReferenceCostUsdTotal, {{"tenant", tenant.name}});
-    const char* kinds[3] = {"requests", "tokens", "budget"};
-    for (std::size_t k = 0; k < 3; ++k) {
-      rt.rate_limited[k] =
-          &reg.counter(stats::kRateLimitedTotal, {{"tenant", tenant.name}, {"kind", kinds[k]}});
-    }
-    for (const auto& [period, limit] : {std::pair{"daily", tenant.budget.daily_usd},
-                                        std::pair{"monthly", tenant.budget.monthly_usd}}) {
-      if (limit) {
-        reg.money_gauge(stats::kBudgetLimitUsd, {{"tenant", tenant.name}, {"period", period}})
-            .set(policies::usd_to_nanos(*limit));
-      }
-    }
-    if (tenant.budget.daily_usd) {
-      rt.budget_daily = &reg.money_gauge(stats::kBudgetRemainingUsd,
-                                         {{"tenant", tenant.name}, {"period", "daily"}});
-    }
-    if (tenant.budget.monthly_usd) {
-      rt.budget_monthly = &reg.money_gauge(stats::kBudgetRemainingUsd,
-                                           {{"tenant", tenant.name}, {"period", "monthly"}});
-    }
-    snap->tenants_.push_back(std::move(rt));
-    for (const std::string& digest : tenant.key_hashes) {
-      snap->key_index_[digest_prefix(digest)].push_back({digest, t});
-    }
-  }
-  if (const config::Tenant* anon = c.find_tenant(c.auth.anonymous_tenant)) {
-    snap->anonymous_ = static_cast<std::size_t>(anon - c.tenants.data());
-  }
-
-  // Decisions by rule and outcome; index 0 = no rule.
-  auto decision_cells = [&](const std::string& rule) {
-    std::array<metrics::Counter*, kOutcomes> cells{};
-    for (std::size_t o = 0; o < kOutcomes; ++o) {
-      cells[o] =
-          &reg.counter(stats::kDecisionsTotal, {{"rule", rule}, {"outcome", kOutcomeNames[o]}});
-    }
-    return cells;
-  };
-  snap->stats_.decisions.push_back(decision_cells("none"));
-  if (c.policies.empty()) {
-    snap->rule_index_.emplace("default", 1);
-    snap->stats_.decisions.push_back(decision_cells("default"));
-  }
-  for (const config::Policy& p : c.policies) {
-    snap->rule_index_.emplace(p.name, snap->stats_.decisions.size());
-    snap->stats_.decisions.push_back(decision_cells(p.name));
-  }
-  const auto& entities = snap->engine_->detector().entity_names();
-  for (const std::string& level : c.sensitivity.levels.names) {
-    std::vector<metrics::Counter*> row;
-    row.push_back(
-        &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", "none"}}));
-    for (const std::string& entity : entities) {
-      row.push_back(
-          &reg.counter(stats::kSensitiveRequestsTotal, {{"level", level}, {"entity", entity}}));
-    }
-    snap->stats_.sensitive.push_back(std::move(row));
-    // Where each level was served: one count per request, "none" when it reached no backend.
-    std::vector<metrics::Counter*> served;
-    served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
-                                  {{"level", level}, {"backend", "none"}, {"hosting", "none"}}));
-    for (const config::Backend& b : c.backends) {
-      served.push_back(&reg.counter(stats::kRequestsBySensitivityTotal,
-                                    {{"level", level},
-                                     {"backend", b.name},
-                                     {"hosting", std::string(config::to_string(b.hosting))}}));
-    }
-    snap->stats_.served.push_back(std::move(served));
-  }
-
+  snap->models_body_ = models_list(c);
+  snap->add_tenants(reg);
+  add_decision_cells(c, reg, snap->rule_index_, snap->stats_);
+  add_sensitivity_cells(c, snap->engine_->detector().entity_names(), reg, snap->stats_);
   add_spill_cells(c, reg, snap->stats_);
+  snap->keep_scraping(shared);
+  snap->stats_.overhead = &reg.histogram(stats::kOverheadSeconds, {}, metrics::overhead_buckets());
+  snap->stats_.unrouted = route_stats(reg, "none", "none");
+  return snap;
+}
+
+// build(): the routing engine (its detector reused when the sensitivity settings did not change)
+// and the state it reads, carried over from `previous`. False with `error` when the engine does
+// not build.
+bool Snapshot::build_routing(const Snapshot* previous, SharedState& shared, std::string& error) {
+  const config::Config& c = *config_;
+  std::shared_ptr<const config::Config> routing = routing_slice(c);
+  if (previous != nullptr && previous->config().sensitivity == c.sensitivity) {
+    // Compiling the detector database dominates a reload; unchanged settings reuse it.
+    engine_ =
+        policies::Engine::build(std::move(routing), previous->engine().shared_detector(), error);
+  } else {
+    engine_ = policies::Engine::build(std::move(routing), error);
+  }
+  if (!engine_) {
+    return false;
+  }
+  memory_ = std::make_shared<policies::MemoryState>(c);
+  if (previous != nullptr) {
+    memory_->carry_over(*previous->memory_);
+  }
+  state_ = memory_.get();
+  if (StateSync* sync = shared.state_sync(c.state)) {
+    shared_store_ = std::make_shared<SharedStore>(*config_, *sync, memory_);
+    state_ = shared_store_.get();
+  }
+  return true;
+}
+
+// build(), once every backend built: each backend's load board (scraping starts only for a
+// config that builds, so a rejected one leaves the running config's boards alone) and endpoints.
+void Snapshot::attach_endpoints(SharedState& shared,
+                                const std::vector<std::vector<upstream::Endpoint>>& endpoints,
+                                const std::vector<CircuitSettings>& breakers) {
+  for (std::size_t i = 0; i < backends_.size(); ++i) {
+    BackendRuntime& rt = *backends_[i];
+    rt.load = shared.load_board(*rt.spec);
+    if (rt.load != nullptr) {
+      rt.signals_fresh =
+          &registry_->double_gauge(stats::kBackendSignalsFresh, {{"backend", rt.spec->name}});
+      memory_->attach_load(i, rt.load);
+    }
+    add_endpoints(rt, endpoints[i], breakers[i], shared, *registry_);
+  }
+}
+
+// build(): the scraper keeps the loops of this config's scraped backends and stops the others.
+void Snapshot::keep_scraping(SharedState& shared) const {
   std::vector<std::string> scraped;
-  for (const auto& b : snap->backends_) {
+  for (const auto& b : backends_) {
     if (b->load != nullptr) {
       scraped.push_back(b->spec->name);
     }
   }
   shared.keep_scraping(scraped);
-  snap->stats_.overhead = &reg.histogram(stats::kOverheadSeconds, {}, metrics::overhead_buckets());
-  snap->stats_.unrouted = route_stats(reg, "none", "none");
-  return snap;
+}
+
+// build(): each tenant's runtime, its keys' digests indexed, and the anonymous tenant.
+void Snapshot::add_tenants(metrics::Registry& reg) {
+  const config::Config& c = *config_;
+  for (std::size_t t = 0; t < c.tenants.size(); ++t) {
+    tenants_.push_back(tenant_runtime(c.tenants[t], reg));
+    for (const std::string& digest : c.tenants[t].key_hashes) {
+      key_index_[digest_prefix(digest)].push_back({digest, t});
+    }
+  }
+  if (const config::Tenant* anon = c.find_tenant(c.auth.anonymous_tenant)) {
+    anonymous_ = static_cast<std::size_t>(anon - c.tenants.data());
+  }
 }
 
 const AliasRuntime* Snapshot::find_alias(std::string_view name) const {

@@ -259,6 +259,14 @@ class Snapshot {
   std::uint64_t generation() const { return generation_; }
 
  private:
+  // The steps of build().
+  bool build_routing(const Snapshot* previous, SharedState& shared, std::string& error);
+  void attach_endpoints(SharedState& shared,
+                        const std::vector<std::vector<upstream::Endpoint>>& endpoints,
+                        const std::vector<CircuitSettings>& breakers);
+  void keep_scraping(SharedState& shared) const;
+  void add_tenants(metrics::Registry& reg);
+
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
