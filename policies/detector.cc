@@ -194,37 +194,106 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
 
 Detector::~Detector() = default;
 
+// The expressions given to Hyperscan, in id order, with their flags; impl.expressions gets the
+// matching Expression for each.
+struct Detector::Compiling {
+  Impl& impl;
+  std::vector<std::string> expressions;
+  std::vector<unsigned int> flags;
+
+  void add(std::string expression, unsigned int f, Expression ex) {
+    expressions.push_back(std::move(expression));
+    flags.push_back(f);
+    impl.expressions.push_back(ex);
+  }
+};
+
+namespace {
+
+bool is_word_char(char ch) {
+  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         ch == '_';
+}
+
+/// Keywords as one expression: literal, case-insensitive, whole words (a word boundary on each
+/// side that is a word character in the keyword itself). Empty when there are none.
+std::string keyword_alternation(const std::vector<std::string>& keywords) {
+  std::string alternation;
+  for (const std::string& word : keywords) {
+    if (word.empty()) {
+      continue;
+    }
+    alternation += alternation.empty() ? "(?:" : "|";
+    if (is_word_char(word.front())) {
+      alternation += "\\b";
+    }
+    rules::append_escaped(word, alternation);
+    if (is_word_char(word.back())) {
+      alternation += "\\b";
+    }
+  }
+  if (!alternation.empty()) {
+    alternation += ")";
+  }
+  return alternation;
+}
+
+}  // namespace
+
 std::unique_ptr<Detector> Detector::compile(const config::SensitivitySettings& settings,
                                             std::string& error) {
   std::unique_ptr<Detector> d(new Detector());
   d->impl_ = std::make_unique<Impl>();
-  Impl& impl = *d->impl_;
+  d->set_levels(settings);
+  Compiling expressions{*d->impl_, {}, {}};
+  d->add_builtin_rules(expressions);
+  const std::size_t builtins = config::builtin_entities().size();
+  for (std::size_t i = 0; i < settings.custom.size(); ++i) {
+    const auto entity = static_cast<std::uint32_t>(builtins + i);
+    if (d->levels_[entity] >= 0 && !d->add_custom(settings.custom[i], entity, expressions, error)) {
+      return nullptr;
+    }
+  }
+  for (int level : d->levels_) {
+    d->impl_->fail_level = std::max(d->impl_->fail_level, level);
+  }
+  if (!d->add_allow_lists(settings, error)) {
+    return nullptr;
+  }
+  if (expressions.expressions.empty()) {
+    return d;  // nothing enabled: every scan finds nothing
+  }
+  if (!d->compile_database(expressions, error)) {
+    return nullptr;
+  }
+  return d;
+}
 
+// Names and levels: the built-in entities (-1 unless the settings enable them), then the custom
+// detectors.
+void Detector::set_levels(const config::SensitivitySettings& settings) {
   const auto& builtins = config::builtin_entities();
-  d->names_ = builtins;
-  d->levels_.assign(builtins.size(), -1);
+  names_ = builtins;
+  levels_.assign(builtins.size(), -1);
   for (const auto& e : settings.entities) {
     const auto it = std::find(builtins.begin(), builtins.end(), e.entity);
     if (it != builtins.end()) {
-      d->levels_[static_cast<std::size_t>(it - builtins.begin())] = e.level;
+      levels_[static_cast<std::size_t>(it - builtins.begin())] = e.level;
     }
   }
   for (const auto& c : settings.custom) {
-    d->names_.push_back(c.name);
-    d->levels_.push_back(c.level);
+    names_.push_back(c.name);
+    levels_.push_back(c.level);
   }
+}
 
-  std::vector<std::string> expressions;
-  std::vector<unsigned int> flags;
-  auto add = [&](std::string expression, unsigned int f, Expression ex) {
-    expressions.push_back(std::move(expression));
-    flags.push_back(f);
-    impl.expressions.push_back(ex);
-  };
-
+// The built-in rules with at least one check of an enabled entity (a disabled entity's checks
+// are not compiled in).
+void Detector::add_builtin_rules(Compiling& out) {
+  const auto& builtins = config::builtin_entities();
   for (const rules::Rule& rule : rules::builtin_rules()) {
     Expression ex;
-    ex.first = static_cast<std::uint32_t>(impl.checks.size());
+    ex.first = static_cast<std::uint32_t>(impl_->checks.size());
     ex.shape = rule.shape;
     for (const rules::Check& check : rule.checks) {
       const auto it = std::find(builtins.begin(), builtins.end(), check.entity);
@@ -232,101 +301,81 @@ std::unique_ptr<Detector> Detector::compile(const config::SensitivitySettings& s
         continue;
       }
       const auto entity = static_cast<std::uint32_t>(it - builtins.begin());
-      if (d->levels_[entity] >= 0) {  // a disabled entity's checks are not compiled in
-        impl.checks.push_back(BoundCheck{entity, check.extract, check.shapes});
+      if (levels_[entity] >= 0) {
+        impl_->checks.push_back(BoundCheck{entity, check.extract, check.shapes});
         ++ex.count;
       }
     }
     if (ex.count > 0) {
-      add(rule.expression, rule.flags, ex);
+      out.add(rule.expression, rule.flags, ex);
     }
   }
+}
 
-  for (std::size_t i = 0; i < settings.custom.size(); ++i) {
-    const config::CustomDetector& c = settings.custom[i];
-    const auto entity = static_cast<std::uint32_t>(builtins.size() + i);
-    if (d->levels_[entity] < 0) {
-      continue;
+// A custom detector's pattern and keywords. False with `error` when they do not compile.
+bool Detector::add_custom(const config::CustomDetector& c, std::uint32_t entity, Compiling& out,
+                          std::string& error) {
+  const std::string where = "sensitivity.custom[" + c.name + "]: ";
+  if (!c.pattern.empty()) {
+    if (c.pattern.find('\0') != std::string::npos) {
+      error = where + "pattern contains a NUL byte";
+      return false;
     }
-    const std::string where = "sensitivity.custom[" + c.name + "]: ";
-    if (!c.pattern.empty()) {
-      if (c.pattern.find('\0') != std::string::npos) {
-        error = where + "pattern contains a NUL byte";
-        return nullptr;
-      }
-      // `^` and `$` match at every line (so at every text) boundary. The leftmost start is
-      // tracked so that overlapping matches of one value count once; the rare pattern Hyperscan
-      // cannot track a start for is counted at most once per scan instead.
-      const unsigned int som = HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST;
-      const unsigned int single = HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH;
-      std::string message;
-      if (compiles(c.pattern, som, message)) {
-        add(c.pattern, som, Expression{0, 0, entity, true, nullptr});
-      } else if (compiles(c.pattern, single, message)) {
-        add(c.pattern, single, Expression{0, 0, entity, false, nullptr});
-      } else {
-        error = where + message;
-        return nullptr;
-      }
-    }
-    // Keywords: literal, case-insensitive, whole words (a word boundary on each side that is a
-    // word character in the keyword itself).
-    std::string alternation;
-    for (const std::string& word : c.keywords) {
-      if (word.empty()) {
-        continue;
-      }
-      auto is_word = [](char ch) {
-        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-               ch == '_';
-      };
-      alternation += alternation.empty() ? "(?:" : "|";
-      if (is_word(word.front())) {
-        alternation += "\\b";
-      }
-      rules::append_escaped(word, alternation);
-      if (is_word(word.back())) {
-        alternation += "\\b";
-      }
-    }
-    if (!alternation.empty()) {
-      alternation += ")";
-      const unsigned int f = HS_FLAG_CASELESS | HS_FLAG_SOM_LEFTMOST;
-      std::string message;
-      if (!compiles(alternation, f, message)) {
-        error = where + message;
-        return nullptr;
-      }
-      add(std::move(alternation), f, Expression{0, 0, entity, true, nullptr});
+    // `^` and `$` match at every line (so at every text) boundary. The leftmost start is
+    // tracked so that overlapping matches of one value count once; the rare pattern Hyperscan
+    // cannot track a start for is counted at most once per scan instead.
+    const unsigned int som = HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST;
+    const unsigned int single = HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH;
+    std::string message;
+    if (compiles(c.pattern, som, message)) {
+      out.add(c.pattern, som, Expression{0, 0, entity, true, nullptr});
+    } else if (compiles(c.pattern, single, message)) {
+      out.add(c.pattern, single, Expression{0, 0, entity, false, nullptr});
+    } else {
+      error = where + message;
+      return false;
     }
   }
+  std::string alternation = keyword_alternation(c.keywords);
+  if (!alternation.empty()) {
+    const unsigned int f = HS_FLAG_CASELESS | HS_FLAG_SOM_LEFTMOST;
+    std::string message;
+    if (!compiles(alternation, f, message)) {
+      error = where + message;
+      return false;
+    }
+    out.add(std::move(alternation), f, Expression{0, 0, entity, true, nullptr});
+  }
+  return true;
+}
 
-  for (int level : d->levels_) {
-    impl.fail_level = std::max(impl.fail_level, level);
-  }
+bool Detector::add_allow_lists(const config::SensitivitySettings& settings, std::string& error) {
   std::string allow_error;
-  impl.allow = allow::Lists::compile(settings, d->names_, allow_error);
+  impl_->allow = allow::Lists::compile(settings, names_, allow_error);
   if (!allow_error.empty()) {
     error = std::move(allow_error);
-    return nullptr;
+    return false;
   }
-  if (impl.allow != nullptr) {
-    for (const allow::EntryName& e : impl.allow->entries()) {
-      d->allow_entries_.push_back(AllowEntryName{e.name, e.from_defaults});
+  if (impl_->allow != nullptr) {
+    for (const allow::EntryName& e : impl_->allow->entries()) {
+      allow_entries_.push_back(AllowEntryName{e.name, e.from_defaults});
     }
   }
-  if (expressions.empty()) {
-    return d;  // nothing enabled: every scan finds nothing
-  }
+  return true;
+}
 
+// One Hyperscan database of every expression; an error names the detector whose expression
+// failed. A database that cannot get scanning memory fails here, not on the first request.
+bool Detector::compile_database(Compiling& in, std::string& error) {
+  Impl& impl = *impl_;
   std::vector<const char*> ptrs;
   std::vector<unsigned int> ids;
-  for (std::size_t i = 0; i < expressions.size(); ++i) {
-    ptrs.push_back(expressions[i].c_str());
+  for (std::size_t i = 0; i < in.expressions.size(); ++i) {
+    ptrs.push_back(in.expressions[i].c_str());
     ids.push_back(static_cast<unsigned int>(i));
   }
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(),
+  if (hs_compile_multi(ptrs.data(), in.flags.data(), ids.data(),
                        static_cast<unsigned int>(ptrs.size()), HS_MODE_BLOCK, nullptr, &impl.db,
                        &err) != HS_SUCCESS) {
     std::string where = "sensitivity: ";
@@ -334,23 +383,22 @@ std::unique_ptr<Detector> Detector::compile(const config::SensitivitySettings& s
         static_cast<std::size_t>(err->expression) < impl.expressions.size()) {
       const Expression& ex = impl.expressions[static_cast<std::size_t>(err->expression)];
       const std::uint32_t entity = ex.count > 0 ? impl.checks[ex.first].entity : ex.entity;
-      where = entity >= builtins.size() ? "sensitivity.custom[" + d->names_[entity] + "]: "
-                                        : "sensitivity.detectors." + d->names_[entity] + ": ";
+      where = entity >= config::builtin_entities().size()
+                  ? "sensitivity.custom[" + names_[entity] + "]: "
+                  : "sensitivity.detectors." + names_[entity] + ": ";
     }
     error = where + (err != nullptr && err->message != nullptr ? err->message : "does not compile");
     hs_free_compile_error(err);
-    return nullptr;
+    return false;
   }
   impl.id = g_next_database_id.fetch_add(1, std::memory_order_relaxed);
-
-  // A database that cannot get scanning memory fails at load, not on the first request.
   hs_scratch_t* probe = nullptr;
   if (hs_alloc_scratch(impl.db, &probe) != HS_SUCCESS) {
     error = "sensitivity: cannot allocate scanning memory";
-    return nullptr;
+    return false;
   }
   hs_free_scratch(probe);
-  return d;
+  return true;
 }
 
 namespace {

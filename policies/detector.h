@@ -93,6 +93,14 @@ class Detector {
  private:
   Detector() = default;
   struct Impl;
+  struct Compiling;  // the Hyperscan expressions compile() gathers
+  // The steps of compile().
+  void set_levels(const config::SensitivitySettings& settings);
+  void add_builtin_rules(Compiling& out);
+  bool add_custom(const config::CustomDetector& c, std::uint32_t entity, Compiling& out,
+                  std::string& error);
+  bool add_allow_lists(const config::SensitivitySettings& settings, std::string& error);
+  bool compile_database(Compiling& in, std::string& error);
   std::unique_ptr<Impl> impl_;
   std::vector<std::string> names_;
   std::vector<int> levels_;
