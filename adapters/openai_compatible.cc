@@ -36,6 +36,48 @@ struct Owned {
   std::size_t last = npos;
 };
 
+Owned* owner_of(std::span<Owned> owned, std::string_view key) {
+  for (Owned& o : owned) {
+    if (o.key == key) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
+
+/// Appends the members of `body` from the first to the last, each as rewrite_members says, with
+/// the separators between kept ones; whether any was kept.
+bool append_members(std::string& out, std::string_view body, std::span<const JsonMember> members,
+                    std::span<Owned> owned, std::span<const MemberEdit> quirks) {
+  bool any_kept = false;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    const JsonMember& m = members[k];
+    const Owned* o = owner_of(owned, m.key);
+    if (o != nullptr && o->last != k) {
+      continue;  // an earlier duplicate of an owned key
+    }
+    const MemberEdit quirk = quirks.empty() ? MemberEdit::keep : quirks[k];
+    if (quirk == MemberEdit::drop) {
+      continue;
+    }
+    if (any_kept) {
+      const std::size_t sep = members[k - 1].value_end;
+      out.append(body.substr(sep, m.begin - sep));
+    }
+    any_kept = true;
+    if (o != nullptr) {
+      out.append(body.substr(m.begin, m.value_begin - m.begin));
+      out.append(o->value);
+    } else if (quirk == MemberEdit::rename_to_max_tokens) {
+      out.append("\"max_tokens\":");
+      out.append(raw_value(body, m));
+    } else {
+      out.append(body.substr(m.begin, m.value_end - m.begin));
+    }
+  }
+  return any_kept;
+}
+
 /// Rewrites the owned members of `body` in one pass over its original bytes: the last occurrence
 /// of each owned key gets the new value in place, earlier duplicates are dropped (so an upstream
 /// that keeps the first duplicate cannot see the client's value), absent ones are appended after
@@ -43,27 +85,17 @@ struct Owned {
 /// `members` is the scan of `body`; `quirks` (empty, or one edit per member) the engine's edits.
 std::string rewrite_members(std::string_view body, std::span<const JsonMember> members,
                             std::span<Owned> owned, std::span<const MemberEdit> quirks) {
-  auto owner_of = [&](std::string_view key) -> Owned* {
-    for (Owned& o : owned) {
-      if (o.key == key) {
-        return &o;
-      }
-    }
-    return nullptr;
-  };
+  std::size_t extra = 0;
   for (std::size_t k = 0; k < members.size(); ++k) {
-    if (Owned* o = owner_of(members[k].key)) {
+    if (Owned* o = owner_of(owned, members[k].key)) {
       o->last = k;
     }
   }
-
-  std::string out;
-  std::size_t extra = 0;
   for (const Owned& o : owned) {
     extra += o.key.size() + o.value.size() + 4;
   }
+  std::string out;
   out.reserve(body.size() + extra);
-
   std::size_t tail = 0;  // where the bytes after the last member start
   bool any_kept = false;
   if (members.empty()) {
@@ -71,31 +103,7 @@ std::string rewrite_members(std::string_view body, std::span<const JsonMember> m
     out.append(body.substr(0, tail));
   } else {
     out.append(body.substr(0, members.front().begin));
-    for (std::size_t k = 0; k < members.size(); ++k) {
-      const JsonMember& m = members[k];
-      const Owned* o = owner_of(m.key);
-      if (o != nullptr && o->last != k) {
-        continue;  // an earlier duplicate of an owned key
-      }
-      const MemberEdit quirk = quirks.empty() ? MemberEdit::keep : quirks[k];
-      if (quirk == MemberEdit::drop) {
-        continue;
-      }
-      if (any_kept) {
-        const std::size_t sep = members[k - 1].value_end;
-        out.append(body.substr(sep, m.begin - sep));
-      }
-      any_kept = true;
-      if (o != nullptr) {
-        out.append(body.substr(m.begin, m.value_begin - m.begin));
-        out.append(o->value);
-      } else if (quirk == MemberEdit::rename_to_max_tokens) {
-        out.append("\"max_tokens\":");
-        out.append(raw_value(body, m));
-      } else {
-        out.append(body.substr(m.begin, m.value_end - m.begin));
-      }
-    }
+    any_kept = append_members(out, body, members, owned, quirks);
     tail = members.back().value_end;
   }
   for (const Owned& o : owned) {
