@@ -357,68 +357,83 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::string& bo
                                             std::size_t& consumed) {
   consumed = 0;
   while (consumed < in.size() && state_ != State::done) {
+    Status s = Status::need_more;
     switch (state_) {
-      case State::data: {
-        const std::size_t n =
-            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - consumed));
-        body.append(in.data() + consumed, n);
-        consumed += n;
-        remaining_ -= n;
-        if (remaining_ == 0) {
-          state_ = State::data_crlf;
-          line_bytes_ = 0;
-        }
+      case State::data:
+        take_data(in, body, consumed);
         break;
-      }
-      case State::data_crlf: {
-        const char c = in[consumed++];
-        if (c != (line_bytes_ == 0 ? '\r' : '\n')) {
-          return fail(Status::bad, "chunk data not followed by CRLF");
-        }
-        if (++line_bytes_ == 2) {
-          state_ = State::size_line;
-          line_.clear();
-        }
+      case State::data_crlf:
+        s = take_data_crlf(in[consumed++]);
         break;
-      }
       case State::size_line:
-      case State::trailer: {
-        const std::size_t lf = in.find('\n', consumed);
-        const std::size_t take = (lf == std::string_view::npos ? in.size() : lf + 1) - consumed;
-        if (state_ == State::size_line && line_.size() + take > kMaxChunkLineBytes) {
-          return fail(Status::bad, "chunk extensions too long");
-        }
-        if (state_ == State::trailer && trailer_bytes_ + line_.size() + take > kMaxTrailerBytes) {
-          return fail(Status::bad, "trailer section too large");
-        }
-        line_.append(in.data() + consumed, take);
-        consumed += take;
-        if (lf == std::string_view::npos) {
-          break;
-        }
-        std::string_view text(line_);
-        if (text.size() < 2 || text[text.size() - 2] != '\r') {
-          return fail(Status::bad, "bare LF in chunked body");
-        }
-        text.remove_suffix(2);
-        if (text.find('\r') != std::string_view::npos) {
-          return fail(Status::bad, "bare CR in chunked body");
-        }
-        if (state_ == State::trailer) {
-          trailer_bytes_ += line_.size();
-        }
-        const Status s = line(text, body);
-        line_.clear();
-        if (s != Status::need_more) {
-          return s;
-        }
+      case State::trailer:
+        s = take_line(in, body, consumed);
         break;
-      }
       case State::done:
         break;
     }
+    if (s != Status::need_more) {
+      return s;
+    }
   }
   return state_ == State::done ? Status::done : Status::need_more;
+}
+
+// Chunk data: as much of the chunk as `in` holds.
+void ChunkedDecoder::take_data(std::string_view in, std::string& body, std::size_t& consumed) {
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - consumed));
+  body.append(in.data() + consumed, n);
+  consumed += n;
+  remaining_ -= n;
+  if (remaining_ == 0) {
+    state_ = State::data_crlf;
+    line_bytes_ = 0;
+  }
+}
+
+// The CRLF after a chunk's data, a byte at a time.
+ChunkedDecoder::Status ChunkedDecoder::take_data_crlf(char c) {
+  if (c != (line_bytes_ == 0 ? '\r' : '\n')) {
+    return fail(Status::bad, "chunk data not followed by CRLF");
+  }
+  if (++line_bytes_ == 2) {
+    state_ = State::size_line;
+    line_.clear();
+  }
+  return Status::need_more;
+}
+
+// A chunk-size or trailer line, gathered up to its LF (bounded) and then read by line().
+ChunkedDecoder::Status ChunkedDecoder::take_line(std::string_view in, std::string& body,
+                                                 std::size_t& consumed) {
+  const std::size_t lf = in.find('\n', consumed);
+  const std::size_t take = (lf == std::string_view::npos ? in.size() : lf + 1) - consumed;
+  if (state_ == State::size_line && line_.size() + take > kMaxChunkLineBytes) {
+    return fail(Status::bad, "chunk extensions too long");
+  }
+  if (state_ == State::trailer && trailer_bytes_ + line_.size() + take > kMaxTrailerBytes) {
+    return fail(Status::bad, "trailer section too large");
+  }
+  line_.append(in.data() + consumed, take);
+  consumed += take;
+  if (lf == std::string_view::npos) {
+    return Status::need_more;
+  }
+  std::string_view text(line_);
+  if (text.size() < 2 || text[text.size() - 2] != '\r') {
+    return fail(Status::bad, "bare LF in chunked body");
+  }
+  text.remove_suffix(2);
+  if (text.find('\r') != std::string_view::npos) {
+    return fail(Status::bad, "bare CR in chunked body");
+  }
+  if (state_ == State::trailer) {
+    trailer_bytes_ += line_.size();
+  }
+  const Status s = line(text, body);
+  line_.clear();
+  return s;
 }
 
 }  // namespace sb::gateway::framing

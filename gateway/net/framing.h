@@ -85,6 +85,9 @@ class ChunkedDecoder {
     return s;
   }
   Status line(std::string_view text, std::string& body);
+  void take_data(std::string_view in, std::string& body, std::size_t& consumed);
+  Status take_data_crlf(char c);
+  Status take_line(std::string_view in, std::string& body, std::size_t& consumed);
 
   std::uint64_t max_body_;
   State state_ = State::size_line;
