@@ -136,51 +136,59 @@ asio::awaitable<Error> Connection::connect(const Endpoint& endpoint,
   // One budget covers resolve, TCP connect and TLS handshake.
   const auto start = Clock::now();
   const bool total_bound = deadline - start <= connect_timeout;
-  const Clock::time_point connect_deadline = total_bound ? deadline : start + connect_timeout;
+  const Clock::time_point until = total_bound ? deadline : start + connect_timeout;
   const Error timed_out{total_bound ? ErrorKind::total_timeout : ErrorKind::connect_timeout,
                         beast::error::timeout};
-  auto left = [&] { return connect_deadline - Clock::now(); };
-  auto failed = [this](Error e) {
-    fail(e);
-    return e;
-  };
-
   std::uint16_t port = 0;
   {
     const auto* first = endpoint.port.data();
     const auto* last = first + endpoint.port.size();
     auto [end, ec] = std::from_chars(first, last, port);
     if (ec != std::errc{} || end != last || port == 0) {
-      co_return failed(
-          {ErrorKind::resolve, asio::error::make_error_code(asio::error::invalid_argument)});
+      fail({ErrorKind::resolve, asio::error::make_error_code(asio::error::invalid_argument)});
+      co_return failure_;
     }
   }
-
-  beast::tcp_stream& stream = lowest();
   error_code ec;
   const asio::ip::address literal = asio::ip::make_address(endpoint.host, ec);
-  const bool is_literal = !ec;
-  if (is_literal) {
-    if (left() <= Clock::duration::zero()) {
-      co_return failed(timed_out);
-    }
+  Error e = co_await connect_tcp(endpoint, ec ? std::nullopt : std::optional(literal), port, until,
+                                 timed_out);
+  if (!e && tls_) {
+    e = co_await handshake(endpoint, !ec, until, timed_out);
+  }
+  if (e) {
+    fail(e);
+  }
+  co_return e;
+}
+
+// connect(): TCP to an IP literal directly or to a host name through the resolver, within
+// `until`; Nagle off.
+asio::awaitable<Error> Connection::connect_tcp(const Endpoint& endpoint,
+                                               std::optional<asio::ip::address> literal,
+                                               std::uint16_t port, Clock::time_point until,
+                                               const Error& timed_out) {
+  beast::tcp_stream& stream = lowest();
+  auto left = [&] { return until - Clock::now(); };
+  if (left() <= Clock::duration::zero()) {
+    co_return timed_out;
+  }
+  error_code ec;
+  if (literal) {
     stream.expires_after(left());
-    auto [cec] = co_await stream.async_connect(tcp::endpoint(literal, port), use_tuple);
+    auto [cec] = co_await stream.async_connect(tcp::endpoint(*literal, port), use_tuple);
     ec = cec;
   } else {
-    if (left() <= Clock::duration::zero()) {
-      co_return failed(timed_out);
-    }
     const Resolved resolved = co_await resolve_until(
         stream.get_executor(), endpoint.host, std::string(endpoint.port), Clock::now() + left());
     if (resolved.timed_out) {
-      co_return failed(timed_out);
+      co_return timed_out;
     }
     if (resolved.ec) {
-      co_return failed({ErrorKind::resolve, resolved.ec});
+      co_return Error{ErrorKind::resolve, resolved.ec};
     }
     if (left() <= Clock::duration::zero()) {
-      co_return failed(timed_out);
+      co_return timed_out;
     }
     stream.expires_after(left());
     auto [cec, connected] = co_await stream.async_connect(resolved.results, use_tuple);
@@ -188,33 +196,38 @@ asio::awaitable<Error> Connection::connect(const Endpoint& endpoint,
     ec = cec;
   }
   if (ec) {
-    co_return failed(ec == beast::error::timeout ? timed_out : Error{ErrorKind::connect, ec});
+    co_return ec == beast::error::timeout ? timed_out : Error{ErrorKind::connect, ec};
   }
   // Requests are written in one go and responses stream in small events: no Nagle delay.
   stream.socket().set_option(tcp::no_delay(true), ec);
+  co_return Error{};
+}
 
-  if (tls_) {
-    SSL* ssl = tls_->native_handle();
-    // SNI carries host names only; RFC 6066 §3 forbids IP literals in it.
-    if (!is_literal && SSL_set_tlsext_host_name(ssl, endpoint.host.c_str()) != 1) {
-      co_return failed({ErrorKind::tls, error_code(static_cast<int>(::ERR_get_error()),
-                                                   asio::error::get_ssl_category())});
-    }
-    // The context decides whether peers are verified at all (verify_peer unless a lab turned it
-    // off); when they are, the certificate must also name this host (DNS SAN, or IP SAN for an
-    // IP literal), not merely chain to a trusted root.
-    if ((SSL_CTX_get_verify_mode(tls_context_->native_handle()) & SSL_VERIFY_PEER) != 0) {
-      tls_->set_verify_mode(ssl::verify_peer);
-      tls_->set_verify_callback(ssl::host_name_verification(endpoint.host));
-    }
-    if (left() <= Clock::duration::zero()) {
-      co_return failed(timed_out);
-    }
-    stream.expires_after(left());
-    auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
-    if (hec) {
-      co_return failed(hec == beast::error::timeout ? timed_out : Error{ErrorKind::tls, hec});
-    }
+// connect(): the TLS handshake within `until`, with SNI for a host name and, when the context
+// verifies peers, the certificate checked against the host.
+asio::awaitable<Error> Connection::handshake(const Endpoint& endpoint, bool is_literal,
+                                             Clock::time_point until, const Error& timed_out) {
+  SSL* ssl = tls_->native_handle();
+  // SNI carries host names only; RFC 6066 §3 forbids IP literals in it.
+  if (!is_literal && SSL_set_tlsext_host_name(ssl, endpoint.host.c_str()) != 1) {
+    co_return Error{ErrorKind::tls, error_code(static_cast<int>(::ERR_get_error()),
+                                               asio::error::get_ssl_category())};
+  }
+  // The context decides whether peers are verified at all (verify_peer unless a lab turned it
+  // off); when they are, the certificate must also name this host (DNS SAN, or IP SAN for an
+  // IP literal), not merely chain to a trusted root.
+  if ((SSL_CTX_get_verify_mode(tls_context_->native_handle()) & SSL_VERIFY_PEER) != 0) {
+    tls_->set_verify_mode(ssl::verify_peer);
+    tls_->set_verify_callback(ssl::host_name_verification(endpoint.host));
+  }
+  const Clock::duration left = until - Clock::now();
+  if (left <= Clock::duration::zero()) {
+    co_return timed_out;
+  }
+  lowest().expires_after(left);
+  auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
+  if (hec) {
+    co_return hec == beast::error::timeout ? timed_out : Error{ErrorKind::tls, hec};
   }
   co_return Error{};
 }

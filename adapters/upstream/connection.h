@@ -18,6 +18,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -163,6 +164,13 @@ class Connection {
  private:
   boost::beast::tcp_stream& lowest();
   const boost::beast::tcp_stream& lowest() const;
+  // The steps of connect().
+  boost::asio::awaitable<Error> connect_tcp(const Endpoint& endpoint,
+                                            std::optional<boost::asio::ip::address> literal,
+                                            std::uint16_t port, Clock::time_point until,
+                                            const Error& timed_out);
+  boost::asio::awaitable<Error> handshake(const Endpoint& endpoint, bool is_literal,
+                                          Clock::time_point until, const Error& timed_out);
 
   detail::PoolKey key_;
   std::optional<boost::beast::tcp_stream> plain_;
