@@ -233,19 +233,15 @@ std::string format_amz_date(std::int64_t unix_seconds) {
   return std::string(buf.data(), 16);
 }
 
-std::optional<SigV4Result> sigv4_sign(const SigV4Request& request,
-                                      const SigV4Credentials& credentials,
-                                      const SigV4Options& options, std::string_view amz_date) {
-  if (!valid_amz_date(amz_date) || request.method.empty() || request.host.empty() ||
-      options.region.empty() || options.service.empty() || credentials.access_key_id.empty()) {
-    return std::nullopt;
-  }
-  SigV4Result r;
-  r.amz_date = std::string(amz_date);
-  r.payload_sha256 = sha256_hex(request.payload);
-  const std::string_view date = amz_date.substr(0, 8);
+namespace {
 
-  // Canonical headers: lower-case names, sorted; duplicate names joined with ',' in order.
+/// The headers signed: the request's (lower-case names, values trimmed, duplicates joined with
+/// ',' in order; the signer's own skipped), then host, x-amz-date, and the payload hash and
+/// session token when sent. Sorted by name, as the canonical request lists them.
+std::map<std::string, std::string> signed_headers(const SigV4Request& request,
+                                                  const SigV4Credentials& credentials,
+                                                  const SigV4Options& options,
+                                                  const SigV4Result& r) {
   std::map<std::string, std::string> headers;
   for (const auto& [name, value] : request.headers) {
     std::string key = lower(trim_all(name));
@@ -267,7 +263,12 @@ std::optional<SigV4Result> sigv4_sign(const SigV4Request& request,
   if (!credentials.session_token.empty()) {
     headers["x-amz-security-token"] = trim_all(credentials.session_token);
   }
+  return headers;
+}
 
+/// The canonical request (task 1 of the signing process), with r.signed_headers set.
+void canonical_request(const SigV4Request& request, const SigV4Options& options,
+                       const std::map<std::string, std::string>& headers, SigV4Result& r) {
   std::string canonical_headers;
   for (const auto& [name, value] : headers) {
     canonical_headers.append(name).append(":").append(value).append("\n");
@@ -276,14 +277,12 @@ std::optional<SigV4Result> sigv4_sign(const SigV4Request& request,
     }
     r.signed_headers.append(name);
   }
-
   std::string path = options.normalize_path
                          ? normalize_path(request.path)
                          : std::string(request.path.empty() ? "/" : request.path);
   if (options.double_encode_path) {
     path = sigv4_uri_encode(path, true);
   }
-
   r.canonical_request.reserve(256 + canonical_headers.size() + path.size() + request.query.size());
   r.canonical_request.append(request.method).append("\n");
   r.canonical_request.append(path).append("\n");
@@ -291,16 +290,11 @@ std::optional<SigV4Result> sigv4_sign(const SigV4Request& request,
   r.canonical_request.append(canonical_headers).append("\n");
   r.canonical_request.append(r.signed_headers).append("\n");
   r.canonical_request.append(r.payload_sha256);
+}
 
-  std::string scope;
-  scope.append(date).append("/").append(options.region).append("/");
-  scope.append(options.service).append("/aws4_request");
-
-  r.string_to_sign.append(kAlgorithm).append("\n");
-  r.string_to_sign.append(amz_date).append("\n");
-  r.string_to_sign.append(scope).append("\n");
-  r.string_to_sign.append(sha256_hex(r.canonical_request));
-
+/// The signature of r.string_to_sign with the key derived for `date`, region and service.
+std::string signature(const SigV4Credentials& credentials, const SigV4Options& options,
+                      std::string_view date, const SigV4Result& r) {
   std::string secret = "AWS4";
   secret.append(credentials.secret_access_key);
   const Digest k_date = hmac(secret, date);
@@ -308,13 +302,38 @@ std::optional<SigV4Result> sigv4_sign(const SigV4Request& request,
   const Digest k_service = hmac(as_view(k_region), options.service);
   const Digest k_signing = hmac(as_view(k_service), "aws4_request");
   const Digest sig = hmac(as_view(k_signing), r.string_to_sign);
-  r.signature = hex(sig.data(), sig.size());
+  return hex(sig.data(), sig.size());
+}
+
+}  // namespace
+
+std::optional<SigV4Result> sigv4_sign(const SigV4Request& request,
+                                      const SigV4Credentials& credentials,
+                                      const SigV4Options& options, std::string_view amz_date) {
+  if (!valid_amz_date(amz_date) || request.method.empty() || request.host.empty() ||
+      options.region.empty() || options.service.empty() || credentials.access_key_id.empty()) {
+    return std::nullopt;
+  }
+  SigV4Result r;
+  r.amz_date = std::string(amz_date);
+  r.payload_sha256 = sha256_hex(request.payload);
+  const std::string_view date = amz_date.substr(0, 8);
+  std::map<std::string, std::string> headers = signed_headers(request, credentials, options, r);
+  canonical_request(request, options, headers, r);
+
+  std::string scope;
+  scope.append(date).append("/").append(options.region).append("/");
+  scope.append(options.service).append("/aws4_request");
+  r.string_to_sign.append(kAlgorithm).append("\n");
+  r.string_to_sign.append(amz_date).append("\n");
+  r.string_to_sign.append(scope).append("\n");
+  r.string_to_sign.append(sha256_hex(r.canonical_request));
+  r.signature = signature(credentials, options, date, r);
 
   r.authorization.append(kAlgorithm).append(" Credential=").append(credentials.access_key_id);
   r.authorization.append("/").append(scope);
   r.authorization.append(", SignedHeaders=").append(r.signed_headers);
   r.authorization.append(", Signature=").append(r.signature);
-
   r.headers.emplace_back("x-amz-date", r.amz_date);
   if (options.content_sha256_header) {
     r.headers.emplace_back("x-amz-content-sha256", r.payload_sha256);
