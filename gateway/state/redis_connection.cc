@@ -141,22 +141,16 @@ asio::awaitable<Result> resolve(const ConnectSettings& s, asio::any_io_executor 
 
 }  // namespace
 
-asio::awaitable<Result> establish(Connection& c, const ConnectSettings& s, ssl::context* tls,
-                                  asio::any_io_executor executor, Clock::time_point deadline) {
-  if (s.tls) {
-    if (tls == nullptr) {
-      co_return failure(s.prefix, Error::tls, "TLS: no context");
-    }
-    c.tls = std::make_unique<ssl::stream<beast::tcp_stream>>(executor, *tls);
-  } else {
-    c.plain = std::make_unique<beast::tcp_stream>(executor);
-  }
-  const std::string timed_out = "connect timed out after " + ms(s.connect_timeout);
+namespace {
+
+// establish(): TCP to the server (an IP literal directly, a name through the resolver), Nagle off.
+asio::awaitable<Result> connect_tcp(Connection& c, const ConnectSettings& s,
+                                    asio::any_io_executor executor, Clock::time_point deadline,
+                                    const std::string& timed_out) {
   tcp::resolver::results_type endpoints;
   error_code ec;
   const asio::ip::address literal = asio::ip::make_address(s.host, ec);
-  const bool is_literal = !ec;
-  if (is_literal) {
+  if (!ec) {
     endpoints = tcp::resolver::results_type::create(tcp::endpoint(literal, s.port), s.host,
                                                     std::to_string(s.port));
   } else {
@@ -175,39 +169,48 @@ asio::awaitable<Result> establish(Connection& c, const ConnectSettings& s, ssl::
         : failure(s.prefix, Error::connect, "connect failed: " + cec.message());
   }
   stream.socket().set_option(tcp::no_delay(true), ec);
+  co_return Result{};
+}
 
-  if (c.tls) {
-    SSL* native = c.tls->native_handle();
-    // SNI carries host names only (RFC 6066 §3 forbids IP literals in it).
-    error_code name_ec;
-    (void)asio::ip::make_address(s.server_name, name_ec);
-    const bool name_is_literal = !name_ec;
-    if (!name_is_literal && SSL_set_tlsext_host_name(native, s.server_name.c_str()) != 1) {
-      co_return failure(s.prefix, Error::tls, "TLS: cannot set the server name");
-    }
-    error_code vec;
-    c.tls->set_verify_mode(ssl::verify_peer, vec);
-    if (!vec) {
-      c.tls->set_verify_callback(ssl::host_name_verification(s.server_name), vec);
-    }
-    if (vec) {
-      co_return failure(s.prefix, Error::tls, "TLS: cannot set up verification: " + vec.message());
-    }
-    auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
-    if (hec) {
-      if (hec == beast::error::timeout) {
-        co_return failure(s.prefix, Error::timeout, timed_out + " (TLS handshake)");
-      }
-      const long verify = SSL_get_verify_result(native);
-      if (verify != X509_V_OK) {
-        co_return failure(s.prefix, Error::tls,
-                          std::string("TLS: certificate verify failed (") +
-                              X509_verify_cert_error_string(verify) + ")");
-      }
-      co_return failure(s.prefix, Error::tls, "TLS: handshake failed: " + hec.message());
-    }
+// establish(): the TLS handshake, with SNI for a host name and the certificate verified against
+// the server name; a failure says whether the certificate or the handshake failed.
+asio::awaitable<Result> handshake(Connection& c, const ConnectSettings& s,
+                                  const std::string& timed_out) {
+  SSL* native = c.tls->native_handle();
+  // SNI carries host names only (RFC 6066 §3 forbids IP literals in it).
+  error_code name_ec;
+  (void)asio::ip::make_address(s.server_name, name_ec);
+  const bool name_is_literal = !name_ec;
+  if (!name_is_literal && SSL_set_tlsext_host_name(native, s.server_name.c_str()) != 1) {
+    co_return failure(s.prefix, Error::tls, "TLS: cannot set the server name");
   }
+  error_code vec;
+  c.tls->set_verify_mode(ssl::verify_peer, vec);
+  if (!vec) {
+    c.tls->set_verify_callback(ssl::host_name_verification(s.server_name), vec);
+  }
+  if (vec) {
+    co_return failure(s.prefix, Error::tls, "TLS: cannot set up verification: " + vec.message());
+  }
+  auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
+  if (!hec) {
+    co_return Result{};
+  }
+  if (hec == beast::error::timeout) {
+    co_return failure(s.prefix, Error::timeout, timed_out + " (TLS handshake)");
+  }
+  const long verify = SSL_get_verify_result(native);
+  if (verify != X509_V_OK) {
+    co_return failure(s.prefix, Error::tls,
+                      std::string("TLS: certificate verify failed (") +
+                          X509_verify_cert_error_string(verify) + ")");
+  }
+  co_return failure(s.prefix, Error::tls, "TLS: handshake failed: " + hec.message());
+}
 
+// establish(): AUTH when the settings have a password, SELECT when a database other than 0.
+asio::awaitable<Result> log_in(Connection& c, const ConnectSettings& s,
+                               const std::string& timed_out) {
   if (!s.password.empty()) {
     std::vector<std::string> auth;
     auth.reserve(3);  // no reallocation leaving a copy of the password behind
@@ -235,8 +238,33 @@ asio::awaitable<Result> establish(Connection& c, const ConnectSettings& s, ssl::
       co_return r;
     }
   }
-  stream.expires_never();  // from here on, each command has its own timeout
   co_return Result{};
+}
+
+}  // namespace
+
+asio::awaitable<Result> establish(Connection& c, const ConnectSettings& s, ssl::context* tls,
+                                  asio::any_io_executor executor, Clock::time_point deadline) {
+  if (s.tls) {
+    if (tls == nullptr) {
+      co_return failure(s.prefix, Error::tls, "TLS: no context");
+    }
+    c.tls = std::make_unique<ssl::stream<beast::tcp_stream>>(executor, *tls);
+  } else {
+    c.plain = std::make_unique<beast::tcp_stream>(executor);
+  }
+  const std::string timed_out = "connect timed out after " + ms(s.connect_timeout);
+  Result r = co_await connect_tcp(c, s, executor, deadline, timed_out);
+  if (r.ok() && c.tls) {
+    r = co_await handshake(c, s, timed_out);
+  }
+  if (r.ok()) {
+    r = co_await log_in(c, s, timed_out);
+  }
+  if (r.ok()) {
+    c.lowest().expires_never();  // from here on, each command has its own timeout
+  }
+  co_return r;
 }
 
 }  // namespace sb::gateway::redis::detail
