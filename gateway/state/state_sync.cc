@@ -154,11 +154,19 @@ void StateSync::Impl::read_rates(TenantShare& t, std::int64_t now_ms) {
 }
 
 bool StateSync::Impl::plan_refill(TenantShare& t, std::int64_t now_ms, Plan& plan) {
+  const bool budgets = plan_budgets(t, now_ms, plan);
+  const bool rates = plan_rates(t, now_ms, plan);
+  return t.book->pending || budgets || rates;
+}
+
+// The budget leases' part of a refill: what each open period wants, and whether a call is due
+// (headroom low or in surplus, spend to report, a lease to renew, a finished period to close).
+bool StateSync::Impl::plan_budgets(TenantShare& t, std::int64_t now_ms, Plan& plan) {
   TenantShare::Book& b = *t.book;
   const PeriodIds p = period_ids(owner.now_());
   const std::array<Nanos, 2> limits{t.daily.load(), t.monthly.load()};
   const std::array<std::int64_t, 2> periods{p.day, p.month};
-  bool needed = b.pending;
+  bool needed = false;
   const std::int64_t flush_ms =
       std::max<std::int64_t>(settings().sync_interval.count(), horizon_ms() / 2);
   for (int k = 0; k < 2; ++k) {
@@ -197,6 +205,14 @@ bool StateSync::Impl::plan_refill(TenantShare& t, std::int64_t now_ms, Plan& pla
       }
     }
   }
+  return needed;
+}
+
+// The rate leases' part of a refill: a grant sized to the recent rate when the lease runs low or
+// out, the unused part given back when nothing more is wanted, reports still to send.
+bool StateSync::Impl::plan_rates(TenantShare& t, std::int64_t now_ms, Plan& plan) {
+  TenantShare::Book& b = *t.book;
+  bool needed = false;
   const std::array<std::uint64_t, 2> rate_limits{t.rpm.load(), t.tpm.load()};
   for (int r = 0; r < 2; ++r) {
     if (rate_limits[r] == 0) {

@@ -208,6 +208,8 @@ struct StateSync::Impl {
 
   /// Plans the background call for a tenant, or returns false when none is needed.
   bool plan_refill(TenantShare& t, std::int64_t now_ms, Plan& plan);
+  bool plan_budgets(TenantShare& t, std::int64_t now_ms, Plan& plan);
+  bool plan_rates(TenantShare& t, std::int64_t now_ms, Plan& plan);
 
   asio::awaitable<void> refill(std::shared_ptr<TenantShare> t);
 
