@@ -45,7 +45,59 @@ std::string list(std::span<const std::string_view> items) {
   return out;
 }
 
-// Expands `text` into `out`. `depth` bounds nested defaults.
+bool expand(std::string_view text, const EnvLookup& env, int depth, std::string& out,
+            std::string& error);
+
+// The offset of the `}` closing a `${` whose contents start at `start` (braces of nested `${`
+// counted, `$$` skipped whole), or text.size() when there is none.
+std::size_t closing_brace(std::string_view text, std::size_t start) {
+  std::size_t end = start;
+  int braces = 1;
+  while (end < text.size()) {
+    if (text[end] == '$' && end + 1 < text.size() &&
+        (text[end + 1] == '$' || text[end + 1] == '{')) {
+      braces += text[end + 1] == '{' ? 1 : 0;  // `$$` is skipped whole, `${` nests
+      end += 2;
+      continue;
+    }
+    if (text[end] == '}' && --braces == 0) {
+      break;
+    }
+    ++end;
+  }
+  return end;
+}
+
+// One reference's contents, `NAME` or `NAME:-default`: the variable's value, or its default
+// (expanded in turn) when it is unset or empty.
+bool expand_reference(std::string_view inner, const EnvLookup& env, int depth, std::string& out,
+                      std::string& error) {
+  const std::size_t sep = inner.find(":-");
+  const std::string_view name = inner.substr(0, sep);
+  const bool valid = !name.empty() && is_name_start(name.front()) &&
+                     std::all_of(name.begin(), name.end(), is_name_char);
+  if (!valid) {
+    error = "invalid environment variable reference '${" + std::string(inner) + "}'";
+    return false;
+  }
+  const std::optional<std::string> value = env(std::string(name));
+  if (sep == std::string_view::npos) {
+    if (!value) {
+      error = "environment variable '" + std::string(name) + "' is not set";
+      return false;
+    }
+    out += *value;
+    return true;
+  }
+  if (value && !value->empty()) {
+    out += *value;
+    return true;
+  }
+  return expand(inner.substr(sep + 2), env, depth + 1, out, error);
+}
+
+// Expands `text` into `out`: `${NAME}`, `${NAME:-default}` and `$$` for a dollar. `depth` bounds
+// nested defaults.
 bool expand(std::string_view text, const EnvLookup& env, int depth, std::string& out,
             std::string& error) {
   if (depth > 8) {
@@ -54,62 +106,25 @@ bool expand(std::string_view text, const EnvLookup& env, int depth, std::string&
   }
   std::size_t i = 0;
   while (i < text.size()) {
-    char c = text[i];
-    if (c != '$' || i + 1 == text.size()) {
+    const char c = text[i];
+    const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (c != '$' || (next != '$' && next != '{')) {
       out += c;
       ++i;
       continue;
     }
-    char next = text[i + 1];
     if (next == '$') {
       out += '$';
       i += 2;
       continue;
     }
-    if (next != '{') {
-      out += c;
-      ++i;
-      continue;
-    }
     // `${...}`: find the matching brace, so a default may hold references of its own.
-    std::size_t start = i + 2;
-    std::size_t end = start;
-    int braces = 1;
-    while (end < text.size()) {
-      if (text[end] == '$' && end + 1 < text.size() &&
-          (text[end + 1] == '$' || text[end + 1] == '{')) {
-        braces += text[end + 1] == '{' ? 1 : 0;  // `$$` is skipped whole, `${` nests
-        end += 2;
-        continue;
-      }
-      if (text[end] == '}' && --braces == 0) {
-        break;
-      }
-      ++end;
-    }
+    const std::size_t end = closing_brace(text, i + 2);
     if (end >= text.size()) {
       error = "unterminated '${' (missing '}')";
       return false;
     }
-    std::string_view inner = text.substr(start, end - start);
-    std::size_t sep = inner.find(":-");
-    std::string_view name = inner.substr(0, sep);
-    bool valid = !name.empty() && is_name_start(name.front()) &&
-                 std::all_of(name.begin(), name.end(), is_name_char);
-    if (!valid) {
-      error = "invalid environment variable reference '${" + std::string(inner) + "}'";
-      return false;
-    }
-    std::optional<std::string> value = env(std::string(name));
-    if (sep == std::string_view::npos) {
-      if (!value) {
-        error = "environment variable '" + std::string(name) + "' is not set";
-        return false;
-      }
-      out += *value;
-    } else if (value && !value->empty()) {
-      out += *value;
-    } else if (!expand(inner.substr(sep + 2), env, depth + 1, out, error)) {
+    if (!expand_reference(text.substr(i + 2, end - i - 2), env, depth, out, error)) {
       return false;
     }
     i = end + 1;
