@@ -380,15 +380,9 @@ void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
   saw_error_ = saw_error_ || has_error;
   const bool has_usage = !usage.empty() && usage != "null";
   if (has_usage) {
-    // Parse only the usage value, on a stack buffer: chunks are many, usage objects are small.
-    unsigned char buffer[1024];
-    json::monotonic_resource mr(buffer, sizeof(buffer));
-    boost::system::error_code ec;
-    const json::value v = json::parse(usage, ec, &mr);
-    if (!ec) {
-      if (auto u = usage_from_openai_usage(v)) {
-        usage_ = *u;
-      }
+    // Only the usage value is read, in one SAX pass: no DOM per chunk.
+    if (auto u = usage_from_openai_usage_text(usage)) {
+      usage_ = *u;
     }
   }
   if (!client_wants_usage_ && !usage.empty()) {

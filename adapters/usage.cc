@@ -100,21 +100,14 @@ std::optional<Usage> usage_from_openai(const json::value& response) {
 }
 
 std::optional<Usage> usage_from_openai_text(std::string_view json_text) {
-  // One scan of the top level finds the usage member (the last one, as a parser keeps it);
-  // only that small value is parsed, on a stack buffer: the answer itself is not built as a DOM.
+  // One scan of the top level finds the usage member (the last one, as a parser keeps it); only
+  // that small value is read, in one SAX pass: the answer itself is never built as a DOM.
   thread_local std::vector<JsonMember> members;
   const std::optional<std::string_view> usage = last_member_value(json_text, "usage", members);
   if (!usage) {
     return std::nullopt;
   }
-  unsigned char buffer[2048];
-  json::monotonic_resource mr(buffer, sizeof(buffer));
-  boost::system::error_code ec;
-  const json::value v = json::parse(*usage, ec, &mr);
-  if (ec) {
-    return std::nullopt;
-  }
-  return usage_from_openai_usage(v);
+  return usage_from_openai_usage_text(*usage);
 }
 
 }  // namespace sb::adapters

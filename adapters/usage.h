@@ -32,7 +32,12 @@ std::optional<Usage> usage_from_openai(const boost::json::value& response);
 /// Reads the value of a `usage` member itself (`{"prompt_tokens": ...}`), under the same rules.
 std::optional<Usage> usage_from_openai_usage(const boost::json::value& usage);
 
-/// Same, from the raw JSON text of a response or chunk (parses it).
+/// Same, from the raw JSON text of a response or chunk: its top-level `usage` member is found by
+/// a scan and read by usage_from_openai_usage_text.
 std::optional<Usage> usage_from_openai_text(std::string_view json_text);
+
+/// usage_from_openai_usage on the text of a `usage` value, read in one pass of a SAX parser (no
+/// DOM), with the same JSON acceptance and the same result (usage_text.cc).
+std::optional<Usage> usage_from_openai_usage_text(std::string_view usage_text);
 
 }  // namespace sb::adapters

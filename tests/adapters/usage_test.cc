@@ -1,8 +1,11 @@
 #include "adapters/usage.h"
 
+#include <functional>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -119,6 +122,93 @@ TEST(UsageTest, ReadsParsedResponseAndBareUsageObject) {
   expect_usage(usage_from_openai_usage(response.at("usage")), 3, 4, 0, 0);
   EXPECT_FALSE(usage_from_openai_usage(response));  // the response is not a usage object
   EXPECT_FALSE(usage_from_openai_usage(json::value(nullptr)));
+}
+
+// The one-pass reading of a usage value agrees with parsing it and reading the DOM, on random
+// texts built from the members it reads, values of every kind, duplicates, nesting, escapes and
+// broken JSON.
+TEST(UsageTest, OnePassReadingAgreesWithTheDomOnRandomTexts) {
+  const std::vector<std::string> keys = {"prompt_tokens",
+                                         "completion_tokens",
+                                         "total_tokens",
+                                         "cache_creation_input_tokens",
+                                         "prompt_tokens_details",
+                                         "completion_tokens_details",
+                                         "cached_tokens",
+                                         "reasoning_tokens",
+                                         "audio_tokens",
+                                         "prompt\\u005ftokens",
+                                         "a_key_longer_than_thirty_two_characters_here"};
+  const std::vector<std::string> scalars = {"0",
+                                            "5",
+                                            "1283",
+                                            "-1",
+                                            "-0",
+                                            "1.0",
+                                            "1e3",
+                                            "9223372036854775807",
+                                            "9223372036854775808",
+                                            "-9223372036854775809",
+                                            "null",
+                                            "true",
+                                            "\"7\"",
+                                            "[]",
+                                            "[1,{}]",
+                                            "{}"};
+  std::mt19937 rng(20261203);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::function<std::string(int)> object = [&](int depth) {
+    std::string out = "{";
+    int n = static_cast<int>(rng() % 6);
+    if (depth == 0 && rng() % 2 == 0) {
+      // Half the usage objects start readable; the random members may still spoil them.
+      out += "\"prompt_tokens\":" + std::to_string(rng() % 5000) +
+             ",\"completion_tokens\":" + std::to_string(rng() % 500);
+      n = n == 0 ? 0 : n - 1;
+      if (n > 0) {
+        out += ",";
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) {
+        out += rng() % 8 == 0 ? " , " : ",";
+      }
+      out += "\"" + pick(keys) + "\":";
+      out += depth < 3 && rng() % 3 == 0 ? object(depth + 1) : pick(scalars);
+    }
+    return out + "}";
+  };
+  int agreed_some = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = rng() % 10 == 0 ? pick(scalars) : object(0);
+    switch (rng() % 12) {
+      case 0:
+        text = text.substr(0, rng() % (text.size() + 1));  // cut anywhere
+        break;
+      case 1:
+        text += " \n";
+        break;
+      case 2:
+        text += " x";
+        break;
+      default:
+        break;
+    }
+    boost::system::error_code ec;
+    const json::value dom = json::parse(text, ec);
+    const std::optional<Usage> expected = ec ? std::nullopt : usage_from_openai_usage(dom);
+    const std::optional<Usage> got = usage_from_openai_usage_text(text);
+    ASSERT_EQ(got.has_value(), expected.has_value()) << text;
+    if (got) {
+      ++agreed_some;
+      EXPECT_EQ(got->input, expected->input) << text;
+      EXPECT_EQ(got->output, expected->output) << text;
+      EXPECT_EQ(got->cached_input, expected->cached_input) << text;
+      EXPECT_EQ(got->reasoning, expected->reasoning) << text;
+      EXPECT_EQ(got->cache_write, expected->cache_write) << text;
+    }
+  }
+  EXPECT_GT(agreed_some, 100);  // the texts reach the readable cases, not only the refusals
 }
 
 }  // namespace

@@ -163,6 +163,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   } else {
     (void)usage_from_openai_text(bytes);
+    // The one-pass usage reading agrees with parsing and reading the DOM.
+    boost::system::error_code ec;
+    const boost::json::value dom = boost::json::parse(bytes, ec);
+    const std::optional<Usage> expected = ec ? std::nullopt : usage_from_openai_usage(dom);
+    const std::optional<Usage> got = usage_from_openai_usage_text(bytes);
+    sb::fuzz::check(got.has_value() == expected.has_value());
+    if (got) {
+      sb::fuzz::check(got->input == expected->input && got->output == expected->output &&
+                      got->cached_input == expected->cached_input &&
+                      got->reasoning == expected->reasoning &&
+                      got->cache_write == expected->cache_write);
+    }
     std::vector<JsonMember> members;
     (void)scan_object(bytes, members);
   }
