@@ -14,6 +14,7 @@
 #include <boost/json/string_view.hpp>
 
 #include "adapters/canonical.h"
+#include "adapters/json_sax.h"
 
 namespace sb::adapters::canonical_detail {
 
@@ -146,13 +147,8 @@ struct ErrorSlot {
   std::string_view message;
 };
 
-class Handler {
+class Handler : public SaxUnbounded {
  public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
   Handler(std::string_view body, ChatRequest& out, std::size_t max_heap_bytes)
       : body_(body), out_(out), max_heap_bytes_(max_heap_bytes) {}
   /// True once the arena took more than max_heap_bytes from the heap (the parse then stopped).

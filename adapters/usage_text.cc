@@ -3,6 +3,7 @@
 // parsing it and calling usage_from_openai_usage: the last of duplicate keys wins, counts are
 // non-negative integers, absent or null details read as 0.
 
+#include "adapters/json_sax.h"
 #include "adapters/usage.h"
 
 #include <cstddef>
@@ -38,13 +39,8 @@ enum class Member {
   detail,              // cached_tokens in prompt details, reasoning_tokens in completion details
 };
 
-class Handler {
+class Handler : public SaxUnbounded {
  public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
   bool top_is_object = false;
   Count prompt, completion, cache_write;
   // A details member: absent, null, an object (its counter in `detail`), or anything else.
