@@ -57,7 +57,6 @@ class Handler : public SaxUnbounded {
       top_is_object = true;
     } else if (Details* d = details_at(); d != nullptr && depth_ == 1) {
       *d = Details{Details::State::object, {}};  // its counter starts absent
-      in_ = at1_;
     } else {
       value(Count::State::bad, 0);
     }
@@ -80,8 +79,8 @@ class Handler : public SaxUnbounded {
     if (depth_ == 1) {
       at1_ = key_long_ ? Member::other : top_member(key);
     } else if (depth_ == 2) {
-      at2_ = (in_ == Member::prompt_details && key == "cached_tokens") ||
-                     (in_ == Member::completion_details && key == "reasoning_tokens")
+      at2_ = (at1_ == Member::prompt_details && key == "cached_tokens") ||
+                     (at1_ == Member::completion_details && key == "reasoning_tokens")
                  ? Member::detail
                  : Member::other;
     }
@@ -155,7 +154,7 @@ class Handler : public SaxUnbounded {
              : at1_ == Member::cache_write ? &cache_write
                                            : nullptr;
     } else if (depth_ == 2 && at2_ == Member::detail) {
-      slot = in_ == Member::prompt_details ? &prompt_details.detail : &completion_details.detail;
+      slot = at1_ == Member::prompt_details ? &prompt_details.detail : &completion_details.detail;
     }
     if (slot != nullptr) {
       *slot = Count{state, v};
@@ -166,16 +165,16 @@ class Handler : public SaxUnbounded {
   bool close() {
     --depth_;
     if (depth_ == 1) {
-      in_ = Member::other;
       at2_ = Member::other;
     }
     return true;
   }
 
   int depth_ = 0;
-  Member at1_ = Member::other;  // the member whose value comes next at depth 1
-  Member at2_ = Member::other;  // the same inside a details object
-  Member in_ = Member::other;   // the details object being read (depth 2)
+  // The member whose value comes next at depth 1 (inside a details object, at depth 2, the
+  // details member itself) and at depth 2.
+  Member at1_ = Member::other;
+  Member at2_ = Member::other;
   char key_[32];
   std::size_t key_len_ = 0;
   bool key_long_ = false;

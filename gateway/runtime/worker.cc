@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -27,17 +28,11 @@ const std::string& process_prefix() {
 
 /// Appends `v` in lower-case hex, at least `width` digits (zero-padded, as printf's %0*llx).
 void append_hex(std::string& out, unsigned long long v, int width) {
-  static constexpr char kHex[] = "0123456789abcdef";
   char digits[16];
-  int n = 0;
-  do {
-    digits[n++] = kHex[v & 15];
-    v >>= 4;
-  } while (v != 0);
+  const char* end = std::to_chars(digits, digits + sizeof digits, v, 16).ptr;
+  const auto n = static_cast<int>(end - digits);
   out.append(static_cast<std::size_t>(width > n ? width - n : 0), '0');
-  while (n > 0) {
-    out.push_back(digits[--n]);
-  }
+  out.append(digits, static_cast<std::size_t>(n));
 }
 
 }  // namespace
@@ -45,8 +40,8 @@ void append_hex(std::string& out, unsigned long long v, int width) {
 Worker::Worker(unsigned i, AccessLog& log, InternalErrors& e, upstream::PoolSettings pool_settings)
     : index(i), access_log(log), errors(e), pool(ioc.get_executor(), pool_settings) {}
 
-// "req_<process prefix><worker, 2 hex digits><counter, at least 8 hex digits>", by hand: snprintf
-// cost about 1,600 instructions of every request.
+// "req_<process prefix><worker, 2 hex digits><counter, at least 8 hex digits>", without snprintf
+// (it cost about 1,600 instructions of every request).
 std::string Worker::next_request_id() {
   const std::string& prefix = process_prefix();
   std::string id;
