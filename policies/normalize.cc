@@ -12,6 +12,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sb::policies::normalize {
 namespace {
 
@@ -154,19 +158,28 @@ void fold_in_place(const icu::UnicodeSet& foldable, std::string& out, std::size_
 }  // namespace
 
 bool is_ascii(std::string_view text) {
+  // Every scanned text passes here first (a 20 KB conversation: 20 KB): sixty-four bytes at a
+  // time where SSE2 is there (always on x86-64), whose byte mask is the bytes' high bits.
   const char* p = text.data();
   std::size_t n = text.size();
-  std::uint64_t acc = 0;
-  while (n >= 32) {
-    std::uint64_t w[4];
-    std::memcpy(w, p, sizeof(w));
-    acc |= w[0] | w[1] | w[2] | w[3];
-    if ((acc & 0x8080808080808080ull) != 0) {
+#if defined(__SSE2__)
+  const auto load = [](const char* at) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+  };
+  for (; n >= 64; p += 64, n -= 64) {
+    const __m128i any =
+        _mm_or_si128(_mm_or_si128(load(p), load(p + 16)), _mm_or_si128(load(p + 32), load(p + 48)));
+    if (_mm_movemask_epi8(any) != 0) {
       return false;
     }
-    p += 32;
-    n -= 32;
   }
+  for (; n >= 16; p += 16, n -= 16) {
+    if (_mm_movemask_epi8(load(p)) != 0) {
+      return false;
+    }
+  }
+#endif
+  std::uint64_t acc = 0;
   while (n >= 8) {
     std::uint64_t w = 0;
     std::memcpy(&w, p, sizeof(w));

@@ -28,6 +28,19 @@ TEST(NormalizeTest, AsciiIsRecognised) {
   }
 }
 
+TEST(NormalizeTest, AsciiFindsAHighByteAtEveryPositionOfEveryBlock) {
+  // 64-, 16- and 8-byte blocks and the tail, for every length up to 150.
+  for (std::size_t n = 1; n <= 150; ++n) {
+    EXPECT_TRUE(is_ascii(std::string(n, '\x7f'))) << n;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string s(n, 'x');
+      s[i] = '\xff';
+      ASSERT_FALSE(is_ascii(s)) << n << " " << i;
+      ASSERT_FALSE(is_ascii(std::string_view(s).substr(i))) << n << " " << i;
+    }
+  }
+}
+
 TEST(NormalizeTest, AsciiPassesUnchanged) {
   const std::string text = "card 4111-1111 1111.1111, mail a@b.com\tend\n";
   EXPECT_EQ(norm(text), text);
