@@ -65,9 +65,9 @@ class AnthropicTranslator final : public ChatTranslator {
   /// `created`: Unix seconds for the `created` member of every object produced.
   explicit AnthropicTranslator(std::int64_t created) : created_(created) {}
 
-  std::optional<UpstreamRequest> request(const boost::json::object& body, std::string_view raw,
-                                         const BackendSpec& spec,
-                                         TranslateError& error) const override;
+  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
+                                                  std::string_view raw,
+                                                  const BackendSpec& spec) const override;
 
   /// Status 200: the Messages response as a chat.completion (text blocks concatenated into
   /// `content`, tool_use blocks as `tool_calls`, thinking blocks dropped); an unreadable body is a

@@ -510,30 +510,29 @@ UpstreamRequest messages_request(const BackendSpec& spec, bool streaming) {
 
 }  // namespace
 
-std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& body,
-                                                            std::string_view /*raw*/,
-                                                            const BackendSpec& spec,
-                                                            TranslateError& error) const {
+Result<UpstreamRequest, TranslateError> AnthropicTranslator::request(
+    const json::object& body, std::string_view /*raw*/, const BackendSpec& spec) const {
+  TranslateError error;
   if (!check_unsupported(body, error)) {
-    return std::nullopt;
+    return error;
   }
   json::object out;
   out["model"] = spec.model.empty() ? string_member(body, "model") : std::string_view(spec.model);
   const std::optional<std::int64_t> max_tokens = max_tokens_of(body, error);
   if (!max_tokens) {
-    return std::nullopt;
+    return error;
   }
   out["max_tokens"] = *max_tokens;
 
   const json::value* messages = member(body, "messages");
   if (messages == nullptr || !messages->is_array()) {
     fail(error, "messages: must be an array");
-    return std::nullopt;
+    return error;
   }
   json::array system;
   json::array converted;
   if (!convert_messages(messages->get_array(), system, converted, error)) {
-    return std::nullopt;
+    return error;
   }
   if (!system.empty()) {
     out["system"] = std::move(system);
@@ -544,10 +543,10 @@ std::optional<UpstreamRequest> AnthropicTranslator::request(const json::object& 
   std::string why;
   if (!sampling.read(body, why)) {
     fail(error, std::move(why));
-    return std::nullopt;
+    return error;
   }
   if (!convert_stop(body, out, error) || !convert_tool_fields(body, out, error)) {
-    return std::nullopt;
+    return error;
   }
   if (const std::string_view user = string_member(body, "user"); !user.empty()) {
     out["metadata"] = json::object{{"user_id", user}};

@@ -489,13 +489,11 @@ bool AzureStreamTranslator::finish(std::string& /*out*/) {
   return true;
 }
 
-std::optional<UpstreamRequest> AzureTranslator::request(const json::object& body,
-                                                        std::string_view raw,
-                                                        const BackendSpec& spec,
-                                                        TranslateError& error) const {
+Result<UpstreamRequest, TranslateError> AzureTranslator::request(const json::object& body,
+                                                                 std::string_view raw,
+                                                                 const BackendSpec& spec) const {
   if (spec.model.empty()) {
-    error = TranslateError{500, "the Azure OpenAI backend has no deployment configured"};
-    return std::nullopt;
+    return TranslateError{500, "the Azure OpenAI backend has no deployment configured"};
   }
   ChatRequestPlan plan = plan_chat_request(raw, body, spec.model);
   if (!azure_accepts_stream_options(spec.api_version)) {

@@ -98,9 +98,9 @@ class AzureTranslator final : public ChatTranslator {
   /// `POST` to azure_target(chat_completions) with `api-key`; body from plan_chat_request with
   /// "model" = `spec.model` (the deployment) and `stream_options` dropped for old api-versions.
   /// Fails (status 500) only when no deployment is configured.
-  std::optional<UpstreamRequest> request(const boost::json::object& body, std::string_view raw,
-                                         const BackendSpec& spec,
-                                         TranslateError& error) const override;
+  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
+                                                  std::string_view raw,
+                                                  const BackendSpec& spec) const override;
 
   /// 2xx: the body cleaned of filter members (502 when it is not a JSON object); otherwise
   /// azure_error(). `model_alias` is unused: Azure reports the model it ran.

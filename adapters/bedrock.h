@@ -46,9 +46,9 @@ class BedrockTranslator final : public ChatTranslator {
   /// is derived from `created` and `amz_date` ("chatcmpl-" + 24 hex digits).
   BedrockTranslator(std::int64_t created, std::string amz_date, std::string completion_id = {});
 
-  std::optional<UpstreamRequest> request(const boost::json::object& body, std::string_view raw,
-                                         const BackendSpec& spec,
-                                         TranslateError& error) const override;
+  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
+                                                  std::string_view raw,
+                                                  const BackendSpec& spec) const override;
 
   /// Status 200: the Converse response as a chat.completion (text blocks concatenated into
   /// `content`, toolUse blocks as `tool_calls`, reasoning blocks dropped); an unreadable body is a

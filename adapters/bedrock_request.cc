@@ -380,13 +380,11 @@ bool sign(UpstreamRequest& req, const BackendSpec& spec, std::string_view amz_da
 
 }  // namespace
 
-std::optional<UpstreamRequest> BedrockTranslator::request(const json::object& body,
-                                                          std::string_view /*raw*/,
-                                                          const BackendSpec& spec,
-                                                          TranslateError& error) const {
-  auto reject = [&](std::string message, unsigned status = 400) {
-    error = TranslateError{status, std::move(message)};
-    return std::nullopt;
+Result<UpstreamRequest, TranslateError> BedrockTranslator::request(const json::object& body,
+                                                                   std::string_view /*raw*/,
+                                                                   const BackendSpec& spec) const {
+  auto reject = [](std::string message, unsigned status = 400) {
+    return TranslateError{status, std::move(message)};
   };
   if (spec.api_key.empty() || spec.secret_key.empty() || spec.region.empty() || spec.host.empty()) {
     return reject("Bedrock backend is missing its region, host or credentials", 500);

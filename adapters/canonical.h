@@ -28,8 +28,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
+
+#include "adapters/result.h"
 
 namespace sb::adapters {
 
@@ -39,24 +40,6 @@ struct ParseError {
   std::size_t offset = 0;
   std::string message;
   std::string_view code;  ///< OpenAI's error code ("invalid_type", ...); empty when none
-};
-
-/// A value or a ParseError.
-template <class T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit, as `return value;`
-  Result(ParseError error) : v_(std::move(error)) {}  // NOLINT
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const ParseError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, ParseError> v_;
 };
 
 /// A bump allocator: an inline first block, then heap blocks of growing size, all released at
@@ -266,7 +249,7 @@ class ChatRequest {
 /// arena has taken more than this from the heap, the parse stops with an error of its own (a
 /// caller with a cheaper reading, such as a DOM, uses that instead). Never throws but
 /// std::bad_alloc.
-Result<ChatRequest> parse_chat_request(std::string_view body,
-                                       std::size_t max_heap_bytes = SIZE_MAX);
+Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
+                                                   std::size_t max_heap_bytes = SIZE_MAX);
 
 }  // namespace sb::adapters

@@ -451,7 +451,7 @@ void Handler::type_error(std::size_t at, std::string_view expected) {
   error_mask_ |= std::uint32_t{1} << top_field;
 }
 
-Result<ChatRequest> Handler::finish(ChatRequest&& out) {
+Result<ChatRequest, ParseError> Handler::finish(ChatRequest&& out) {
   if (out.model.empty()) {
     return ParseError{0, "you must provide a model parameter"};
   }

@@ -189,7 +189,7 @@ class Handler : public SaxUnbounded {
     return {tokens_, static_cast<std::size_t>(tokens_top_ - tokens_)};
   }
   /// The request, or the first error in the gateway's order (canonical_fields.cc).
-  Result<ChatRequest> finish(ChatRequest&& out);
+  Result<ChatRequest, ParseError> finish(ChatRequest&& out);
 
  private:
   bool part(string_view s) {

@@ -399,7 +399,7 @@ bool Handler::close(error_code& ec) {
 
 }  // namespace canonical_detail
 
-Result<ChatRequest> parse_chat_request(std::string_view body, std::size_t max_heap_bytes) {
+Result<ChatRequest, ParseError> parse_chat_request(std::string_view body, std::size_t max_heap_bytes) {
   constexpr char kMalformed[] =
       "We could not parse the JSON body of your request. The body must be a JSON object (see "
       "https://platform.openai.com/docs/api-reference/chat/create).";

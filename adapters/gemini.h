@@ -45,10 +45,10 @@ class GeminiTranslator : public ChatTranslator {
   /// Builds `POST {base_path}/models/{model}:generateContent` (or
   /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
   /// A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
-  /// is. Returns nullopt with `error` set (status 400) for a request Gemini cannot express.
-  std::optional<UpstreamRequest> request(const boost::json::object& body, std::string_view raw,
-                                         const BackendSpec& spec,
-                                         TranslateError& error) const override;
+  /// is. The error (status 400) for a request Gemini cannot express.
+  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
+                                                  std::string_view raw,
+                                                  const BackendSpec& spec) const override;
 
   /// Translates a `GenerateContentResponse` (2xx) or a Google error body (any other status).
   /// `model_alias` is reported as `model` when the response has no `modelVersion`.

@@ -364,19 +364,19 @@ bool translate_messages(const json::array& messages, json::object& out,
 GeminiTranslator::GeminiTranslator(std::int64_t created, std::string id)
     : created_(created), id_(std::move(id)) {}
 
-std::optional<UpstreamRequest> GeminiTranslator::request(const json::object& body,
-                                                         std::string_view /*raw*/,
-                                                         const BackendSpec& spec,
-                                                         TranslateError& error) const {
+Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::object& body,
+                                                                  std::string_view /*raw*/,
+                                                                  const BackendSpec& spec) const {
+  TranslateError error;
   const RequestFailure fail{error};
   const json::array* messages = configured_chat(body, spec, "Gemini", error);
   if (messages == nullptr) {
-    return std::nullopt;
+    return error;
   }
   json::object out;
   if (!translate_messages(*messages, out, fail) || !translate_tools(body, out, fail) ||
       !generation_config(body, out, fail)) {
-    return std::nullopt;
+    return error;
   }
 
   UpstreamRequest req;

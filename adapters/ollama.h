@@ -47,11 +47,11 @@ class OllamaTranslator : public ChatTranslator {
   /// Builds `POST {base_path}/api/chat` with `"stream"` always explicit (Ollama streams by
   /// default). A `base_path` ending in "/v1" (the OpenAI-compatible prefix) is trimmed, since the
   /// native API lives beside it. `spec.api_key`, when set, is sent as a bearer token (for an
-  /// Ollama behind an authenticating proxy). Returns nullopt with `error` set (status 400) for a
-  /// request Ollama cannot express.
-  std::optional<UpstreamRequest> request(const boost::json::object& body, std::string_view raw,
-                                         const BackendSpec& spec,
-                                         TranslateError& error) const override;
+  /// Ollama behind an authenticating proxy). The error (status 400) for a request Ollama cannot
+  /// express.
+  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
+                                                  std::string_view raw,
+                                                  const BackendSpec& spec) const override;
 
   /// Translates a complete `/api/chat` answer (2xx) or an Ollama error body `{"error":"..."}`
   /// (any other status; 404 becomes code "model_not_found"; 429 and 5xx are retryable).

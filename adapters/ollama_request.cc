@@ -270,14 +270,14 @@ bool translate_format(const json::object& body, json::object& out, const Request
 OllamaTranslator::OllamaTranslator(std::int64_t created, std::string id)
     : created_(created), id_(std::move(id)) {}
 
-std::optional<UpstreamRequest> OllamaTranslator::request(const json::object& body,
-                                                         std::string_view /*raw*/,
-                                                         const BackendSpec& spec,
-                                                         TranslateError& error) const {
+Result<UpstreamRequest, TranslateError> OllamaTranslator::request(const json::object& body,
+                                                                  std::string_view /*raw*/,
+                                                                  const BackendSpec& spec) const {
+  TranslateError error;
   const RequestFailure fail{error};
   const json::array* messages = configured_chat(body, spec, "Ollama", error);
   if (messages == nullptr) {
-    return std::nullopt;
+    return error;
   }
   UpstreamRequest req;
   req.stream = is_true(body.if_contains("stream"));
@@ -286,12 +286,12 @@ std::optional<UpstreamRequest> OllamaTranslator::request(const json::object& bod
   out["model"] = spec.model;
   json::array msgs;
   if (!translate_messages(*messages, msgs, fail)) {
-    return std::nullopt;
+    return error;
   }
   out["messages"] = std::move(msgs);
   if (!translate_tools(body, out, fail) || !translate_options(body, out, fail) ||
       !translate_format(body, out, fail)) {
-    return std::nullopt;
+    return error;
   }
   // Ollama streams unless told otherwise: always say which.
   out["stream"] = req.stream;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/result.h"
 #include "adapters/usage.h"
 
 namespace boost::json {
@@ -83,11 +84,11 @@ class StreamTranslator {
 class ChatTranslator {
  public:
   virtual ~ChatTranslator() = default;
-  /// `body` is the client's validated OpenAI request (parsed), `raw` its text.
-  /// `include_usage`: whether the client asked for the usage chunk in a stream.
-  virtual std::optional<UpstreamRequest> request(const boost::json::object& body,
-                                                 std::string_view raw, const BackendSpec& spec,
-                                                 TranslateError& error) const = 0;
+  /// `body` is the client's validated OpenAI request (parsed), `raw` its text. The upstream
+  /// request, or why the provider cannot take it (400; 500 for a backend missing its config).
+  virtual Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
+                                                          std::string_view raw,
+                                                          const BackendSpec& spec) const = 0;
   /// A complete (non-stream) upstream response, any status.
   virtual TranslatedResponse response(unsigned status, std::string_view content_type,
                                       std::string_view body,

@@ -47,7 +47,7 @@ const boost::json::object* ChatHandler::parsed_body(error_code& ec) {
 const adapters::ChatRequest* ChatHandler::typed_body() {
   if (!typed_ && typed_read_) {
     // It parsed once already: only memory can make this fail.
-    if (adapters::Result<adapters::ChatRequest> r =
+    if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
             adapters::parse_chat_request(body_text_, typed_budget(body_text_))) {
       typed_.emplace(std::move(r.value()));
     }
@@ -119,7 +119,7 @@ std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
     // A body whose typed reading would hold much more than a DOM (many tiny parts: about 30x
     // the text) goes the DOM's way too, so no request holds more than the DOM path would.
     const std::size_t budget = typed_budget(body_text_);
-    if (adapters::Result<adapters::ChatRequest> r =
+    if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
             adapters::parse_chat_request(body_text_, budget);
         r && r->arena().heap_bytes() <= budget) {
       typed_.emplace(std::move(r.value()));

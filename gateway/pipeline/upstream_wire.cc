@@ -195,9 +195,10 @@ bool TranslatedWire::request(WireBody& body, upstream::Request& up,
     error = adapters::TranslateError{500, "the request could not be read again"};
     return false;
   }
-  std::optional<adapters::UpstreamRequest> ureq =
-      translator_->request(*parsed, body.text(), b_.translator_spec, error);
+  adapters::Result<adapters::UpstreamRequest, adapters::TranslateError> ureq =
+      translator_->request(*parsed, body.text(), b_.translator_spec);
   if (!ureq) {
+    error = ureq.error();
     return false;
   }
   stream_ = ureq->stream;

@@ -38,7 +38,12 @@ struct Translated {
 Translated translate(std::string_view body, const BackendSpec& s = spec()) {
   const json::value parsed = json::parse(body);
   Translated t;
-  t.request = AnthropicTranslator(kCreated).request(parsed.as_object(), body, s, t.error);
+  auto r = AnthropicTranslator(kCreated).request(parsed.as_object(), body, s);
+  if (r) {
+    t.request = std::move(*r);
+  } else {
+    t.error = r.error();
+  }
   return t;
 }
 

@@ -29,8 +29,11 @@ BackendSpec spec() {
 
 std::optional<UpstreamRequest> translate(std::string_view body, const BackendSpec& s = spec()) {
   const json::value parsed = json::parse(body);
-  TranslateError error;
-  return AzureTranslator().request(parsed.as_object(), body, s, error);
+  auto r = AzureTranslator().request(parsed.as_object(), body, s);
+  if (!r) {
+    return std::nullopt;
+  }
+  return std::move(*r);
 }
 
 std::string header(const UpstreamRequest& r, std::string_view name) {
@@ -112,9 +115,9 @@ TEST(AzureRequestTest, MissingDeploymentIsAServerError) {
   BackendSpec s = spec();
   s.model.clear();
   const json::value parsed = json::parse(R"({"messages":[]})");
-  TranslateError error;
-  EXPECT_FALSE(AzureTranslator().request(parsed.as_object(), R"({"messages":[]})", s, error));
-  EXPECT_EQ(error.status, 500u);
+  const auto r = AzureTranslator().request(parsed.as_object(), R"({"messages":[]})", s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().status, 500u);
 }
 
 // ---- non-stream responses --------------------------------------------------------------------

@@ -42,7 +42,12 @@ BedrockTranslator translator() {
 std::optional<UpstreamRequest> translate(std::string_view body, const BackendSpec& s,
                                          TranslateError& error) {
   const json::value parsed = json::parse(body);
-  return translator().request(parsed.as_object(), body, s, error);
+  auto r = translator().request(parsed.as_object(), body, s);
+  if (!r) {
+    error = r.error();
+    return std::nullopt;
+  }
+  return std::move(*r);
 }
 
 std::string header(const UpstreamRequest& r, std::string_view name) {

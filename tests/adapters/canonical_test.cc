@@ -41,7 +41,7 @@ class ChatRequestTest : public ::testing::Test {
   std::string_view range(std::size_t b, std::size_t e) const { return {body_.data() + b, e - b}; }
 
   std::string body_;
-  std::optional<Result<ChatRequest>> result_;
+  std::optional<Result<ChatRequest, ParseError>> result_;
 };
 
 constexpr std::string_view kMessages = R"("messages":[{"role":"user","content":"hi"}])";
@@ -415,20 +415,22 @@ TEST_F(ChatRequestTest, ArenaIsRecycledOnItsThread) {
   const RequestArena* first = nullptr;
   std::size_t heap = 0;
   {
-    Result<ChatRequest> r = parse_chat_request(body);
+    Result<ChatRequest, ParseError> r = parse_chat_request(body);
     ASSERT_TRUE(r.ok());
     first = &r->arena();
     heap = r->arena().heap_bytes();
     ASSERT_GT(heap, 0u);
   }
-  Result<ChatRequest> again = parse_chat_request(body);  // the same arena, its blocks kept
+  Result<ChatRequest, ParseError> again =
+      parse_chat_request(body);  // the same arena, its blocks kept
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(&again->arena(), first);
   EXPECT_EQ(again->arena().heap_bytes(), heap);
   ASSERT_EQ(again->messages.size(), 200u);
   EXPECT_EQ(again->messages[199].text, "line\n199");
   EXPECT_TRUE(again->holds(again->messages[199].text));
-  Result<ChatRequest> other = parse_chat_request(body);  // the spare is taken: a new arena
+  Result<ChatRequest, ParseError> other =
+      parse_chat_request(body);  // the spare is taken: a new arena
   ASSERT_TRUE(other.ok());
   EXPECT_NE(&other->arena(), first);
   EXPECT_EQ(other->messages[7].text, "line\n7");
@@ -456,7 +458,7 @@ TEST_F(ChatRequestTest, EmptyMessagesArrayParses) {
 
 TEST_F(ChatRequestTest, MovingTheRequestKeepsItsViews) {
   body_ = R"({"model":"\u00e9","messages":[{"role":"user","content":"x"}]})";
-  Result<ChatRequest> parsed = parse_chat_request(body_);
+  Result<ChatRequest, ParseError> parsed = parse_chat_request(body_);
   ASSERT_TRUE(parsed.ok());
   ChatRequest moved = std::move(parsed.value());
   EXPECT_EQ(moved.model, "\xc3\xa9");
@@ -480,18 +482,19 @@ TEST(ChatRequestBudgetTest, ManyTinyPartsStopAtTheBudget) {
   }
   tiny += "]}]}";
   const std::size_t budget = 4 * tiny.size() + 64 * 1024;
-  const Result<ChatRequest> stopped = parse_chat_request(tiny, budget);
+  const Result<ChatRequest, ParseError> stopped = parse_chat_request(tiny, budget);
   ASSERT_FALSE(stopped.ok());
   EXPECT_NE(stopped.error().message.find("more memory than allowed"), std::string::npos)
       << stopped.error().message;
   EXPECT_LT(stopped.error().offset, tiny.size());  // it stopped before the end
-  const Result<ChatRequest> unbounded = parse_chat_request(tiny);
+  const Result<ChatRequest, ParseError> unbounded = parse_chat_request(tiny);
   ASSERT_TRUE(unbounded.ok()) << unbounded.error().message;
   EXPECT_GT(unbounded->arena().heap_bytes(), budget);  // what the budget spared
 
   const std::string prose = R"({"model":"m","messages":[{"role":"user","content":")" +
                             std::string(tiny.size(), 'x') + R"("}]})";
-  const Result<ChatRequest> ordinary = parse_chat_request(prose, 4 * prose.size() + 64 * 1024);
+  const Result<ChatRequest, ParseError> ordinary =
+      parse_chat_request(prose, 4 * prose.size() + 64 * 1024);
   ASSERT_TRUE(ordinary.ok()) << ordinary.error().message;
   EXPECT_EQ(ordinary->messages.size(), 1u);
 }

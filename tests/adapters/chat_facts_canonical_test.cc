@@ -34,7 +34,7 @@ testing::AssertionResult same_facts(std::string_view body, bool* accepted = null
   const boost::json::value dom = boost::json::parse(body);
   ChatFacts want;
   collect_chat_facts(dom.as_object(), want);
-  const Result<ChatRequest> request = parse_chat_request(body);
+  const Result<ChatRequest, ParseError> request = parse_chat_request(body);
   if (accepted != nullptr) {
     *accepted = request.ok();
   }

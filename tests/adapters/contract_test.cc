@@ -409,9 +409,8 @@ std::vector<std::string> sse_events(const std::vector<json::object>& chunks) {
 /// same behaviour behind the interface, built from the pieces the gateway uses.
 class OpenAIPassthrough final : public ChatTranslator {
  public:
-  std::optional<UpstreamRequest> request(const json::object& body, std::string_view raw,
-                                         const BackendSpec& spec,
-                                         TranslateError& /*error*/) const override {
+  Result<UpstreamRequest, TranslateError> request(const json::object& body, std::string_view raw,
+                                                  const BackendSpec& spec) const override {
     const ChatRequestPlan plan = plan_chat_request(raw, body, spec.model);
     UpstreamRequest r;
     r.target = spec.base_path + "/chat/completions";
@@ -1647,11 +1646,12 @@ class ProviderContractTest : public testing::TestWithParam<ProviderPtr> {
   /// Translates `body` (a client request); fails the test when the translator refuses it.
   std::optional<UpstreamRequest> translate(const std::string& body) const {
     const json::value parsed = json::parse(body);
-    TranslateError error;
-    std::optional<UpstreamRequest> r =
-        provider().translator()->request(parsed.as_object(), body, provider().spec(), error);
-    EXPECT_TRUE(r) << error.status << " " << error.message;
-    return r;
+    auto r = provider().translator()->request(parsed.as_object(), body, provider().spec());
+    EXPECT_TRUE(r) << (r ? 0u : r.error().status) << " " << (r ? "" : r.error().message);
+    if (!r) {
+      return std::nullopt;
+    }
+    return std::move(*r);
   }
 
   /// Checks the chat.completion envelope shared by every non-stream answer.

@@ -36,7 +36,12 @@ BackendSpec spec() {
 std::optional<UpstreamRequest> translate(std::string_view body, TranslateError& error,
                                          const BackendSpec& s = spec()) {
   const json::value parsed = json::parse(body);
-  return translator().request(parsed.as_object(), body, s, error);
+  auto r = translator().request(parsed.as_object(), body, s);
+  if (!r) {
+    error = r.error();
+    return std::nullopt;
+  }
+  return std::move(*r);
 }
 
 std::string header(const UpstreamRequest& r, std::string_view name) {

@@ -150,7 +150,7 @@ TEST(PlanChatRequestTest, TheTypedReadingPlansAsTheDomDoes) {
                             Engine::tgi,    Engine::sglang, Engine::generic};
   for (const std::string_view body : bodies) {
     const json::value parsed = json::parse(body);
-    const Result<ChatRequest> typed = parse_chat_request(body);
+    const Result<ChatRequest, ParseError> typed = parse_chat_request(body);
     ASSERT_TRUE(typed) << typed.error().message << ": " << body;
     for (const EngineProfile* profile :
          {static_cast<const EngineProfile*>(nullptr), &engine_profile(engines[0]),
@@ -166,7 +166,7 @@ TEST(PlanChatRequestTest, TheTypedReadingPlansAsTheDomDoes) {
     }
   }
   const std::string_view dup = R"({"model":"a","messages":[],"stream":true,"stream":null})";
-  const Result<ChatRequest> typed = parse_chat_request(dup);
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(dup);
   ASSERT_TRUE(typed);
   EXPECT_FALSE(plan_chat_request(dup, typed.value(), "up").has_value());
 }
