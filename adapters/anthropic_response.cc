@@ -194,9 +194,6 @@ class AnthropicStream final : public StreamTranslator {
     return false;
   }
 
-  const std::optional<Usage>& usage() const override { return usage_; }
-  const std::optional<TranslateError>& error() const override { return error_; }
-
  private:
   enum class BlockKind { text, tool, other };
   struct Block {
@@ -413,8 +410,6 @@ class AnthropicStream final : public StreamTranslator {
   std::size_t tools_ = 0;
   std::string_view finish_reason_;  // points at a literal
   RawUsage raw_usage_;
-  std::optional<Usage> usage_;
-  std::optional<TranslateError> error_;
   bool done_ = false;
   bool failed_ = false;
 };

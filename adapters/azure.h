@@ -74,7 +74,6 @@ class AzureStreamTranslator final : public StreamTranslator {
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
   const std::optional<Usage>& usage() const override { return relay_.usage(); }
-  const std::optional<TranslateError>& error() const override { return error_; }
 
  private:
   /// Rewrites one event in place; false when it must be dropped.
@@ -88,7 +87,6 @@ class AzureStreamTranslator final : public StreamTranslator {
   std::string id_;       // quoted JSON values of the last chunk with a real id, to give an
   std::string created_;  // annotation that ends the answer the stream's identity
   std::string model_;
-  std::optional<TranslateError> error_;
 };
 
 /// Chat completions on Azure OpenAI behind the ChatTranslator interface. Stateless: one

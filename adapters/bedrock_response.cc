@@ -176,9 +176,6 @@ class BedrockStream final : public StreamTranslator {
     return false;
   }
 
-  const std::optional<Usage>& usage() const override { return usage_; }
-  const std::optional<TranslateError>& error() const override { return error_; }
-
  private:
   bool on_message(const EventStreamMessage& m, std::string& out) {
     const std::string_view message_type = m.string_header(":message-type");
@@ -327,8 +324,6 @@ class BedrockStream final : public StreamTranslator {
   EventStreamDecoder decoder_{kMaxStreamMessageBytes};
   std::vector<EventStreamMessage> scratch_;
   std::map<std::int64_t, std::size_t> tool_index_;  // contentBlockIndex -> tool_calls index
-  std::optional<Usage> usage_;
-  std::optional<TranslateError> error_;
   bool role_sent_ = false;
   bool stopped_ = false;
   bool done_ = false;

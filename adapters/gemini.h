@@ -34,13 +34,14 @@ namespace sb::adapters {
 /// Chat-completions translator for the Gemini API. Immutable after construction; `const`
 /// methods may be called from any thread. One instance per client request (its id and
 /// `created` belong to that request).
-class GeminiTranslator : public ChatTranslator {
+class GeminiTranslator final : public IdentifiedTranslator {
  public:
   /// `created`: the Unix time to report as `created` (the caller reads its clock once).
   /// `id`: the completion id to report (e.g. "chatcmpl-<request id>"); tool call ids are derived
   /// from it ("call_<id without the chatcmpl- prefix>_<n>"), so ids stay unique across the turns
   /// of a conversation when the caller's ids are.
-  GeminiTranslator(std::int64_t created, std::string id);
+  GeminiTranslator(std::int64_t created, std::string id)
+      : IdentifiedTranslator(created, std::move(id)) {}
 
   /// Builds `POST {base_path}/models/{model}:generateContent` (or
   /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
@@ -61,13 +62,6 @@ class GeminiTranslator : public ChatTranslator {
   /// client the stream was interrupted.
   std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                            std::string_view model_alias) const override;
-
-  const std::string& id() const { return id_; }
-  std::int64_t created() const { return created_; }
-
- private:
-  std::int64_t created_;
-  std::string id_;
 };
 
 }  // namespace sb::adapters

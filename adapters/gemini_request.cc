@@ -361,9 +361,6 @@ bool translate_messages(const json::array& messages, json::object& out,
 
 }  // namespace
 
-GeminiTranslator::GeminiTranslator(std::int64_t created, std::string id)
-    : created_(created), id_(std::move(id)) {}
-
 Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::object& body,
                                                                   std::string_view /*raw*/,
                                                                   const BackendSpec& spec) const {

@@ -277,9 +277,6 @@ class GeminiStream final : public StreamTranslator {
     return true;
   }
 
-  const std::optional<Usage>& usage() const override { return usage_; }
-  const std::optional<TranslateError>& error() const override { return error_; }
-
  private:
   struct Choice {
     bool seen = false;
@@ -393,8 +390,6 @@ class GeminiStream final : public StreamTranslator {
   std::vector<SseEvent> events_;
   std::vector<Choice> choices_;
   std::size_t next_call_ = 0;
-  std::optional<Usage> usage_;
-  std::optional<TranslateError> error_;
   bool finished_ = false;
 };
 

@@ -22,8 +22,6 @@ class NativeEventStream : public StreamTranslator {
   /// True only once the terminal event was seen; otherwise error() is a 502 and nothing more is
   /// appended (a partial event is dropped).
   bool finish(std::string& out) final;
-  const std::optional<Usage>& usage() const final { return usage_; }
-  const std::optional<TranslateError>& error() const final { return error_; }
 
   /// Whether the error seen is worth another backend (only useful while nothing was relayed).
   bool retryable() const { return retryable_; }
@@ -39,8 +37,6 @@ class NativeEventStream : public StreamTranslator {
   virtual void on_event(const SseEvent& ev) = 0;
   void fail(unsigned status, std::string message);
 
-  std::optional<Usage> usage_;
-  std::optional<TranslateError> error_;
   bool retryable_ = false;
   bool done_ = false;
   bool failed_ = false;

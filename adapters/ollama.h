@@ -37,12 +37,13 @@ namespace sb::adapters {
 /// Chat-completions translator for Ollama's native `/api/chat`. Immutable after construction;
 /// `const` methods may be called from any thread. One instance per client request (its id and
 /// fallback `created` belong to that request).
-class OllamaTranslator : public ChatTranslator {
+class OllamaTranslator final : public IdentifiedTranslator {
  public:
   /// `created`: the Unix time to report when Ollama's `created_at` is missing or unreadable.
   /// `id`: the completion id to report (e.g. "chatcmpl-<request id>"); tool call ids Ollama does
   /// not provide are derived from it ("call_<id without the chatcmpl- prefix>_<n>").
-  OllamaTranslator(std::int64_t created, std::string id);
+  OllamaTranslator(std::int64_t created, std::string id)
+      : IdentifiedTranslator(created, std::move(id)) {}
 
   /// Builds `POST {base_path}/api/chat` with `"stream"` always explicit (Ollama streams by
   /// default). A `base_path` ending in "/v1" (the OpenAI-compatible prefix) is trimmed, since the
@@ -65,13 +66,6 @@ class OllamaTranslator : public ChatTranslator {
   /// set, status 502) when the stream ended before that line.
   std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                            std::string_view model_alias) const override;
-
-  const std::string& id() const { return id_; }
-  std::int64_t created() const { return created_; }
-
- private:
-  std::int64_t created_;
-  std::string id_;
 };
 
 /// Unix seconds for an RFC 3339 timestamp ("2024-07-22T20:33:28.123648Z",

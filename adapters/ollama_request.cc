@@ -267,9 +267,6 @@ bool translate_format(const json::object& body, json::object& out, const Request
 
 }  // namespace
 
-OllamaTranslator::OllamaTranslator(std::int64_t created, std::string id)
-    : created_(created), id_(std::move(id)) {}
-
 Result<UpstreamRequest, TranslateError> OllamaTranslator::request(const json::object& body,
                                                                   std::string_view /*raw*/,
                                                                   const BackendSpec& spec) const {

@@ -192,9 +192,6 @@ class OllamaStream final : public StreamTranslator {
     return true;
   }
 
-  const std::optional<Usage>& usage() const override { return usage_; }
-  const std::optional<TranslateError>& error() const override { return error_; }
-
  private:
   bool fail(unsigned status, std::string message, std::string& out,
             std::string_view code = "upstream_error") {
@@ -264,8 +261,6 @@ class OllamaStream final : public StreamTranslator {
   bool done_ = false;
   std::size_t next_call_ = 0;
   std::size_t tool_calls_ = 0;
-  std::optional<Usage> usage_;
-  std::optional<TranslateError> error_;
 };
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).

@@ -103,6 +103,10 @@ class ChatStreamRelay {
   std::size_t events_ = 0;
 };
 
+/// The 502 of an OpenAI-format stream whose event outgrew the SSE parser's 1 MiB limit; the error
+/// event the client is told with is appended to `out`.
+TranslateError oversized_stream_event(std::string& out);
+
 /// ChatStreamRelay behind the StreamTranslator interface, so the gateway relays an OpenAI-wire
 /// stream and a translated one the same way. finish() fails when no `[DONE]` arrived.
 class OpenAIStreamTranslator final : public StreamTranslator {
@@ -111,11 +115,9 @@ class OpenAIStreamTranslator final : public StreamTranslator {
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
   const std::optional<Usage>& usage() const override { return relay_.usage(); }
-  const std::optional<TranslateError>& error() const override { return error_; }
 
  private:
   ChatStreamRelay relay_;
-  std::optional<TranslateError> error_;
 };
 
 }  // namespace sb::adapters

@@ -76,8 +76,14 @@ class StreamTranslator {
   /// Called when the upstream body ended; appends what is still due (e.g. `data: [DONE]` for a
   /// provider that sends none). Returns false when the stream ended before it was complete.
   virtual bool finish(std::string& out) = 0;
-  virtual const std::optional<Usage>& usage() const = 0;
-  virtual const std::optional<TranslateError>& error() const = 0;
+  /// The usage the upstream reported (the last report wins); nullopt while none came.
+  virtual const std::optional<Usage>& usage() const { return usage_; }
+  /// Why the stream failed, once feed() or finish() returned false.
+  virtual const std::optional<TranslateError>& error() const { return error_; }
+
+ protected:
+  std::optional<Usage> usage_;
+  std::optional<TranslateError> error_;
 };
 
 /// One provider's translation of chat completions.
@@ -108,6 +114,21 @@ class ChatTranslator {
   /// A stream translator for one response (status 200).
   virtual std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                                    std::string_view model_alias) const = 0;
+};
+
+/// The base of a translator whose provider sends neither an OpenAI-style id nor a creation time
+/// (Gemini, Ollama): the client request's own are injected, so one instance serves one request.
+class IdentifiedTranslator : public ChatTranslator {
+ public:
+  const std::string& id() const { return id_; }
+  std::int64_t created() const { return created_; }
+
+ protected:
+  IdentifiedTranslator(std::int64_t created, std::string id)
+      : created_(created), id_(std::move(id)) {}
+
+  std::int64_t created_;
+  std::string id_;
 };
 
 }  // namespace sb::adapters
