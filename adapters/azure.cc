@@ -469,10 +469,7 @@ bool AzureStreamTranslator::feed(std::string_view bytes, std::string& out) {
     }
   }
   if (parser_.failed()) {
-    // An upstream that never ends its line or event is cut off at SseParser's limit.
-    error_ = TranslateError{502, "upstream stream event larger than 1 MiB"};
-    append_sse(out, error_body("upstream stream event larger than 1 MiB", "api_error",
-                               "upstream_stream_interrupted"));
+    error_ = oversized_stream_event(out);
     return false;
   }
   return true;

@@ -397,6 +397,13 @@ void ChatStreamRelay::relay(SseEvent& ev, std::string& out) {
   ++events_;
 }
 
+TranslateError oversized_stream_event(std::string& out) {
+  // An upstream that never ends its line or event is cut off at SseParser's limit.
+  static constexpr std::string_view kMessage = "upstream stream event larger than 1 MiB";
+  append_sse(out, error_body(kMessage, "api_error", "upstream_stream_interrupted"));
+  return TranslateError{502, std::string(kMessage)};
+}
+
 bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
   relay_.feed(bytes, out);
   if (relay_.saw_error()) {
@@ -405,11 +412,7 @@ bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
     return false;
   }
   if (relay_.overflowed()) {
-    // An upstream that never ends its line or event is cut off at SseParser's limit.
-    error_ = TranslateError{502, "upstream stream event larger than 1 MiB"};
-    append_sse(
-        out, R"({"error":{"message":"upstream stream event larger than 1 MiB","type":"api_error",)"
-             R"("param":null,"code":"upstream_stream_interrupted"}})");
+    error_ = oversized_stream_event(out);
     return false;
   }
   return true;
