@@ -244,8 +244,7 @@ class ResponsesStreamWriter final : public ChatChunkReader {
   void write_complete(std::string& out) override;
   void write_failure(std::string_view code, std::string_view message, std::string& out) override;
   void start(std::string& out);
-  void on_reasoning(std::string_view text, std::string& out);
-  void on_text(std::string_view text, std::string& out);
+  void text_delta(bool reasoning, std::string_view text, std::string& out);
   void on_tool_delta(const boost::json::object& call, std::string& out);
   void open_item(Item item, std::string& out);
   void close_open(std::string& out);

@@ -102,9 +102,9 @@ void ResponsesStreamWriter::on_chunk(const json::object& chunk, std::string& out
     }
     if (const json::object* delta = object_member(*choice, "delta")) {
       const std::string_view r = string_member(*delta, "reasoning_content");
-      on_reasoning(r.empty() ? string_member(*delta, "reasoning") : r, out);
-      on_text(string_member(*delta, "content"), out);
-      on_text(string_member(*delta, "refusal"), out);
+      text_delta(true, r.empty() ? string_member(*delta, "reasoning") : r, out);
+      text_delta(false, string_member(*delta, "content"), out);
+      text_delta(false, string_member(*delta, "refusal"), out);
       if (const json::array* calls = array_member(*delta, "tool_calls")) {
         for (const json::value& call : *calls) {
           if (call.is_object()) {
@@ -160,40 +160,31 @@ void ResponsesStreamWriter::open_item(Item item, std::string& out) {
   items_.push_back(std::move(item));
 }
 
-void ResponsesStreamWriter::on_reasoning(std::string_view text, std::string& out) {
+// `text` appended to the open reasoning or message item (closing another and opening one when the
+// last item is not such an open one), told as its delta event.
+void ResponsesStreamWriter::text_delta(bool reasoning, std::string_view text, std::string& out) {
   if (text.empty()) {
     return;
   }
-  if (items_.empty() || items_.back().closed || items_.back().kind != Item::Kind::reasoning) {
+  const Item::Kind kind = reasoning ? Item::Kind::reasoning : Item::Kind::message;
+  if (items_.empty() || items_.back().closed || items_.back().kind != kind) {
     close_open(out);
     Item item;
-    item.kind = Item::Kind::reasoning;
-    item.id = item_id(meta_.id, "rs_", items_.size());
+    item.kind = kind;
+    item.id = item_id(meta_.id, reasoning ? "rs_" : "msg_", items_.size());
     open_item(std::move(item), out);
   }
   items_.back().text += text;
-  head(scratch_, "response.reasoning_text.delta");
+  const std::string_view event =
+      reasoning ? "response.reasoning_text.delta" : "response.output_text.delta";
+  head(scratch_, event);
   locate(scratch_, items_.back().id, items_.size() - 1, true);
-  scratch_ += ",\"delta\":" + quote(text);
-  emit("response.reasoning_text.delta", out);
-}
-
-void ResponsesStreamWriter::on_text(std::string_view text, std::string& out) {
-  if (text.empty()) {
-    return;
+  scratch_ += ",\"delta\":";
+  scratch_ += quote(text);
+  if (!reasoning) {
+    scratch_ += ",\"logprobs\":[]";
   }
-  if (items_.empty() || items_.back().closed || items_.back().kind != Item::Kind::message) {
-    close_open(out);
-    Item item;
-    item.kind = Item::Kind::message;
-    item.id = item_id(meta_.id, "msg_", items_.size());
-    open_item(std::move(item), out);
-  }
-  items_.back().text += text;
-  head(scratch_, "response.output_text.delta");
-  locate(scratch_, items_.back().id, items_.size() - 1, true);
-  scratch_ += ",\"delta\":" + quote(text) + ",\"logprobs\":[]";
-  emit("response.output_text.delta", out);
+  emit(event, out);
 }
 
 void ResponsesStreamWriter::on_tool_delta(const json::object& call, std::string& out) {
