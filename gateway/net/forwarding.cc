@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <span>
 #include <string_view>
 
@@ -93,6 +94,7 @@ bool on_allow_list(std::string_view name, std::span<const std::string_view> prov
 
 void header_lines(const Request& in, std::vector<HeaderLine>& out) {
   out.clear();
+  out.reserve(static_cast<std::size_t>(std::distance(in.begin(), in.end())));  // one allocation
   for (const auto& f : in) {
     out.emplace_back(f.name_string(), f.value());
   }
