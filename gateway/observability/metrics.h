@@ -29,56 +29,54 @@ namespace sb::metrics {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-class Counter {
- public:
-  void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+/// The number every cell below holds, updated with relaxed atomics. Each cell makes public only
+/// the operations that suit it.
+template <class T>
+class RelaxedValue {
+ protected:
+  void add(T d) noexcept { value_.fetch_add(d, std::memory_order_relaxed); }
+  void set(T v) noexcept { value_.store(v, std::memory_order_relaxed); }
+  T value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
-  std::atomic<std::uint64_t> value_{0};
+  std::atomic<T> value_{0};
+};
+
+class Counter : RelaxedValue<std::uint64_t> {
+ public:
+  void inc(std::uint64_t n = 1) noexcept { add(n); }
+  using RelaxedValue::value;
 };
 
 /// A counter of non-integral amounts (e.g. US dollars).
-class DoubleCounter {
+class DoubleCounter : RelaxedValue<double> {
  public:
-  void add(double v) noexcept { value_.fetch_add(v, std::memory_order_relaxed); }
-  double value() const noexcept { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<double> value_{0};
+  using RelaxedValue::add;
+  using RelaxedValue::value;
 };
 
 /// An amount of money held exactly, in integer nano-dollars, and exported in US dollars as exact
 /// decimal text (`0.011400000`): a sum of many small costs never drifts as a double's would.
 /// A counter (add) or a gauge (set), per the family it was registered in.
-class Money {
+class Money : RelaxedValue<std::int64_t> {
  public:
-  void add(std::int64_t nanos) noexcept { value_.fetch_add(nanos, std::memory_order_relaxed); }
-  void set(std::int64_t nanos) noexcept { value_.store(nanos, std::memory_order_relaxed); }
-  std::int64_t nanos() const noexcept { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::int64_t> value_{0};
+  using RelaxedValue::add;
+  using RelaxedValue::set;
+  std::int64_t nanos() const noexcept { return value(); }
 };
 
-class Gauge {
+class Gauge : RelaxedValue<std::int64_t> {
  public:
-  void add(std::int64_t d) noexcept { value_.fetch_add(d, std::memory_order_relaxed); }
-  void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
-  std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::int64_t> value_{0};
+  using RelaxedValue::add;
+  using RelaxedValue::set;
+  using RelaxedValue::value;
 };
 
 /// A gauge of non-integral values (e.g. remaining US dollars).
-class DoubleGauge {
+class DoubleGauge : RelaxedValue<double> {
  public:
-  void set(double v) noexcept { value_.store(v, std::memory_order_relaxed); }
-  double value() const noexcept { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<double> value_{0};
+  using RelaxedValue::set;
+  using RelaxedValue::value;
 };
 
 class Histogram {
