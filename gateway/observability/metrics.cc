@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string_view>
 
 #include <prometheus/metric_family.h>
 
@@ -63,61 +64,59 @@ Registry::Cell& Registry::cell(const std::string& name, const std::string& help,
   return c;
 }
 
+namespace {
+
+// The cell's value of type T, made on first use.
+template <class T, class... Args>
+T& made(std::unique_ptr<T>& value, const Args&... args) {
+  if (!value) {
+    value = std::make_unique<T>(args...);
+  }
+  return *value;
+}
+
+// A family's cells are all integral or all non-integral: `taken` when this cell already holds the
+// other kind.
+void refuse_if(bool taken, const std::string& name, std::string_view registered_as) {
+  if (taken) {
+    throw std::logic_error("metric " + name + " registered as " + std::string(registered_as));
+  }
+}
+
+}  // namespace
+
 Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   Cell& c = cell(name, help, Type::counter, labels);
-  if (c.double_counter) {
-    throw std::logic_error("metric " + name + " registered as a double counter");
-  }
-  if (!c.counter) {
-    c.counter = std::make_unique<Counter>();
-  }
-  return *c.counter;
+  refuse_if(c.double_counter != nullptr, name, "a double counter");
+  return made(c.counter);
 }
 
 DoubleCounter& Registry::double_counter(const std::string& name, const std::string& help,
                                         const Labels& labels) {
   std::lock_guard lock(mutex_);
   Cell& c = cell(name, help, Type::counter, labels);
-  if (c.counter) {
-    throw std::logic_error("metric " + name + " registered as an integer counter");
-  }
-  if (!c.double_counter) {
-    c.double_counter = std::make_unique<DoubleCounter>();
-  }
-  return *c.double_counter;
+  refuse_if(c.counter != nullptr, name, "an integer counter");
+  return made(c.double_counter);
 }
 
 Gauge& Registry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Cell& c = cell(name, help, Type::gauge, labels);
-  if (!c.gauge) {
-    c.gauge = std::make_unique<Gauge>();
-  }
-  return *c.gauge;
+  return made(cell(name, help, Type::gauge, labels).gauge);
 }
 
 DoubleGauge& Registry::double_gauge(const std::string& name, const std::string& help,
                                     const Labels& labels) {
   std::lock_guard lock(mutex_);
   Cell& c = cell(name, help, Type::gauge, labels);
-  if (c.gauge) {
-    throw std::logic_error("metric " + name + " registered as an integer gauge");
-  }
-  if (!c.double_gauge) {
-    c.double_gauge = std::make_unique<DoubleGauge>();
-  }
-  return *c.double_gauge;
+  refuse_if(c.gauge != nullptr, name, "an integer gauge");
+  return made(c.double_gauge);
 }
 
 Money& Registry::money(const std::string& name, const std::string& help, Type type,
                        const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Cell& c = cell(name, help, type, labels, true);
-  if (!c.money) {
-    c.money = std::make_unique<Money>();
-  }
-  return *c.money;
+  return made(cell(name, help, type, labels, true).money);
 }
 
 Money& Registry::money_counter(const std::string& name, const std::string& help,
@@ -137,11 +136,7 @@ void Registry::set_collect_hook(std::function<void()> hook) {
 Histogram& Registry::histogram(const std::string& name, const std::string& help,
                                const Labels& labels, const std::vector<double>& bounds) {
   std::lock_guard lock(mutex_);
-  Cell& c = cell(name, help, Type::histogram, labels);
-  if (!c.histogram) {
-    c.histogram = std::make_unique<Histogram>(bounds);
-  }
-  return *c.histogram;
+  return made(cell(name, help, Type::histogram, labels).histogram, bounds);
 }
 
 namespace {
