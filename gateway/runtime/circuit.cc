@@ -122,59 +122,58 @@ bool Circuit::allow(TimePoint now) {
   }
 }
 
-void Circuit::success(TimePoint now) {
+// A report: on a closed circuit `on_closed(word)` runs; a half-open one takes the word
+// `settle(word)` returns (the probe's outcome), by compare-and-swap, retried while the word
+// changes; an open circuit ignores it (a late report from before the circuit opened).
+template <class OnClosed, class Settle>
+void Circuit::report(OnClosed on_closed, Settle settle) {
   std::uint64_t w = state_word_.load(std::memory_order_acquire);
   for (;;) {
     switch (phase_of(w)) {
       case kPhaseClosed:
+        on_closed(w);
+        return;
+      case kPhaseHalfOpen:
+        if (state_word_.compare_exchange_weak(w, settle(w), std::memory_order_acq_rel,
+                                              std::memory_order_acquire)) {
+          return;
+        }
+        break;
+      default:
+        return;
+    }
+  }
+}
+
+void Circuit::success(TimePoint now) {
+  report(
+      [&](std::uint64_t) {
         // Skip the store when already zero: successes are the common case and a needless write
         // would bounce the cache line between workers.
         if (consecutive_.load(std::memory_order_relaxed) != 0) {
           consecutive_.store(0, std::memory_order_relaxed);
         }
         record(now, false);
-        return;
-      case kPhaseHalfOpen: {
+      },
+      [&](std::uint64_t w) {
         // Clear before publishing `closed` (release), so that no thread which sees the circuit
         // closed can trip it again on the counts that opened it.
         clear_counts();
-        const std::uint64_t closed = make_word(kPhaseClosed, 0, generation_of(w) + 1, 0);
-        if (state_word_.compare_exchange_weak(w, closed, std::memory_order_acq_rel,
-                                              std::memory_order_acquire)) {
-          return;
-        }
-        break;
-      }
-      default:
-        return;  // open: a late report from before the circuit opened
-    }
-  }
+        return make_word(kPhaseClosed, 0, generation_of(w) + 1, 0);
+      });
 }
 
 void Circuit::failure(TimePoint now) {
-  std::uint64_t w = state_word_.load(std::memory_order_acquire);
-  for (;;) {
-    switch (phase_of(w)) {
-      case kPhaseClosed: {
+  report(
+      [&](std::uint64_t w) {
         record(now, true);
         const unsigned consecutive = consecutive_.fetch_add(1, std::memory_order_relaxed) + 1;
         trip_if_over(w, consecutive, now);
-        return;
-      }
-      case kPhaseHalfOpen: {
+      },
+      [&](std::uint64_t w) {
         const unsigned backoff = std::min(backoff_of(w) + 1, kMaxBackoff);
-        const std::uint64_t reopened =
-            make_word(kPhaseOpen, backoff, generation_of(w), ceil_ms(now + open_time(backoff)));
-        if (state_word_.compare_exchange_weak(w, reopened, std::memory_order_acq_rel,
-                                              std::memory_order_acquire)) {
-          return;
-        }
-        break;
-      }
-      default:
-        return;  // open: a late report from before the circuit opened
-    }
-  }
+        return make_word(kPhaseOpen, backoff, generation_of(w), ceil_ms(now + open_time(backoff)));
+      });
 }
 
 Circuit::State Circuit::state(TimePoint now) const {

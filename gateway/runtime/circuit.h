@@ -113,6 +113,8 @@ class Circuit {
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
  private:
+  template <class OnClosed, class Settle>
+  void report(OnClosed on_closed, Settle settle);
   bool trip_if_over(std::uint64_t word, unsigned consecutive, TimePoint now);
   void record(TimePoint now, bool failed);
   void clear_counts();
