@@ -17,6 +17,7 @@
 #include "adapters/engine_signals.h"
 #include "adapters/upstream/client.h"
 #include "adapters/upstream/endpoint.h"
+#include "gateway/observability/io_thread.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/stats.h"
 
@@ -149,16 +150,7 @@ asio::awaitable<void> scrape_loop(std::shared_ptr<LoadScraper::Loop> loop, Targe
 
 LoadScraper::LoadScraper(metrics::Registry& registry)
     : registry_(registry), guard_(asio::make_work_guard(ioc_)) {
-  thread_ = std::thread([this] {
-    for (;;) {
-      try {
-        ioc_.run();
-        break;
-      } catch (const std::exception& e) {
-        log::error("load scraper thread: unexpected exception", {{"what", e.what()}});
-      }
-    }
-  });
+  thread_ = std::thread([this] { run_logging_escapes(ioc_, "load scraper"); });
 }
 
 LoadScraper::~LoadScraper() {

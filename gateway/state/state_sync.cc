@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "gateway/observability/io_thread.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/metrics.h"
 #include "gateway/observability/stats.h"
@@ -372,14 +373,7 @@ StateSync::StateSync(const config::StateSettings& settings, metrics::Registry& r
   impl_ = std::make_unique<Impl>(*this, settings_, registry);
   impl_->thread = std::thread([this] {
     asio::co_spawn(impl_->io, impl_->loop(), asio::detached);
-    for (;;) {
-      try {
-        impl_->io.run();
-        break;
-      } catch (const std::exception& e) {
-        log::error("shared state thread: unexpected exception", {{"what", e.what()}});
-      }
-    }
+    run_logging_escapes(impl_->io, "shared state");
   });
 }
 
