@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/observability/io_thread.h"
 #include "gateway/observability/log.h"
 #include "gateway/state/redis_client.h"
 
@@ -78,6 +79,38 @@ asio::awaitable<StoreStatus> ResponseStore::get(std::string_view id, std::string
     out = *found;
   }
   co_return s;
+}
+
+// -------------------------------------------------------------------------------------------------
+// The stores whose state lives on an executor of their own.
+
+HomedResponseStore::HomedResponseStore(asio::any_io_executor home,
+                                       const config::ResponsesSettings& settings)
+    : home_(std::move(home)), settings_(settings) {}
+
+asio::awaitable<StoreStatus> HomedResponseStore::put(std::string id, StoredResponse r) {
+  if (!valid_response_id(id) || entry_bytes(id, r) > settings_.max_entry_bytes) {
+    bump(counters_.refused);
+    co_return StoreStatus::refused;
+  }
+  co_return co_await asio::co_spawn(home_, put_at_home(std::move(id), std::move(r)),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<StoreStatus> HomedResponseStore::find(std::string_view id, std::string_view tenant,
+                                                      std::shared_ptr<const StoredResponse>& out) {
+  if (!valid_response_id(id)) {
+    co_return StoreStatus::not_found;
+  }
+  co_return co_await asio::co_spawn(home_, find_at_home(id, tenant, out), asio::use_awaitable);
+}
+
+asio::awaitable<StoreStatus> HomedResponseStore::remove(std::string_view id,
+                                                        std::string_view tenant) {
+  if (!valid_response_id(id)) {
+    co_return StoreStatus::not_found;
+  }
+  co_return co_await asio::co_spawn(home_, remove_at_home(id, tenant), asio::use_awaitable);
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -236,24 +269,13 @@ struct MemoryResponseStore::Map {
 
 MemoryResponseStore::MemoryResponseStore(asio::any_io_executor home,
                                          const config::ResponsesSettings& settings, NowFn now)
-    : home_(std::move(home)),
-      settings_(settings),
+    : HomedResponseStore(std::move(home), settings),
       now_(now ? std::move(now) : NowFn(&Clock::now)),
       map_(std::make_unique<Map>(counters_)) {}
 
 MemoryResponseStore::~MemoryResponseStore() = default;
 
-asio::awaitable<StoreStatus> MemoryResponseStore::put(std::string id, StoredResponse r) {
-  const std::uint64_t size = entry_bytes(id, r);
-  if (!valid_response_id(id) || size > settings_.max_entry_bytes) {
-    bump(counters_.refused);
-    co_return StoreStatus::refused;
-  }
-  co_return co_await asio::co_spawn(home_, put_here(std::move(id), std::move(r)),
-                                    asio::use_awaitable);
-}
-
-asio::awaitable<StoreStatus> MemoryResponseStore::put_here(std::string id, StoredResponse r) {
+asio::awaitable<StoreStatus> MemoryResponseStore::put_at_home(std::string id, StoredResponse r) {
   Map& m = *map_;
   const Clock::time_point now = now_();
   m.sweep(now);
@@ -273,20 +295,11 @@ asio::awaitable<StoreStatus> MemoryResponseStore::put_here(std::string id, Store
   co_return StoreStatus::ok;
 }
 
-asio::awaitable<StoreStatus> MemoryResponseStore::find(std::string_view id, std::string_view tenant,
-                                                       std::shared_ptr<const StoredResponse>& out) {
-  if (!valid_response_id(id)) {
-    co_return StoreStatus::not_found;
-  }
-  co_return co_await asio::co_spawn(home_, find_here(scoped_key(tenant, id), out),
-                                    asio::use_awaitable);
-}
-
-asio::awaitable<StoreStatus> MemoryResponseStore::find_here(
-    std::string key, std::shared_ptr<const StoredResponse>& out) {
+asio::awaitable<StoreStatus> MemoryResponseStore::find_at_home(
+    std::string_view id, std::string_view tenant, std::shared_ptr<const StoredResponse>& out) {
   Map& m = *map_;
   m.sweep(now_());  // what is left has not expired
-  auto it = m.table.find(key);
+  auto it = m.table.find(scoped_key(tenant, id));
   if (it == m.table.end()) {
     co_return StoreStatus::not_found;
   }
@@ -295,19 +308,11 @@ asio::awaitable<StoreStatus> MemoryResponseStore::find_here(
   co_return StoreStatus::ok;
 }
 
-asio::awaitable<StoreStatus> MemoryResponseStore::remove(std::string_view id,
-                                                         std::string_view tenant) {
-  if (!valid_response_id(id)) {
-    co_return StoreStatus::not_found;
-  }
-  co_return co_await asio::co_spawn(home_, remove_here(scoped_key(tenant, id)),
-                                    asio::use_awaitable);
-}
-
-asio::awaitable<StoreStatus> MemoryResponseStore::remove_here(std::string key) {
+asio::awaitable<StoreStatus> MemoryResponseStore::remove_at_home(std::string_view id,
+                                                                 std::string_view tenant) {
   Map& m = *map_;
   m.sweep(now_());
-  auto it = m.table.find(key);
+  auto it = m.table.find(scoped_key(tenant, id));
   if (it == m.table.end()) {
     co_return StoreStatus::not_found;
   }
@@ -347,8 +352,7 @@ struct RedisResponseStore::Impl {
 RedisResponseStore::RedisResponseStore(asio::any_io_executor home,
                                        const config::StateSettings& state,
                                        const config::ResponsesSettings& settings)
-    : home_(std::move(home)),
-      settings_(settings),
+    : HomedResponseStore(std::move(home), settings),
       prefix_(state.prefix + ":resp:"),
       impl_(std::make_unique<Impl>(home_, state)) {}
 
@@ -358,22 +362,16 @@ std::string RedisResponseStore::key(std::string_view tenant, std::string_view id
   return prefix_ + scoped_key(tenant, id);
 }
 
-asio::awaitable<StoreStatus> RedisResponseStore::put(std::string id, StoredResponse r) {
-  if (!valid_response_id(id) || entry_bytes(id, r) > settings_.max_entry_bytes) {
-    bump(counters_.refused);
-    co_return StoreStatus::refused;
-  }
-  // Encoded here, on the caller's thread: the store's thread only moves bytes.
-  std::string value = encode_stored_response(r);
-  co_return co_await asio::co_spawn(home_, put_here(key(r.tenant, id), std::move(value)),
-                                    asio::use_awaitable);
+// Encoded here, on the caller's thread: the store's thread only moves bytes.
+asio::awaitable<StoreStatus> RedisResponseStore::put_at_home(std::string id, StoredResponse r) {
+  return write(key(r.tenant, id), encode_stored_response(r));
 }
 
 // Written in slices like it is read: SET of the first 512 KiB with the TTL, then one APPEND per
 // further slice, so no command takes long enough on a slow link to time out (a timeout closes
 // the connection and fails every call pending on it). A reader meanwhile sees a record shorter
 // than its header says: not found, as it is until the last slice lands.
-asio::awaitable<StoreStatus> RedisResponseStore::put_here(std::string key, std::string value) {
+asio::awaitable<StoreStatus> RedisResponseStore::write(std::string key, std::string value) {
   const std::size_t slice = static_cast<std::size_t>(kSliceBytes);
   const std::size_t size = value.size();
   std::vector<std::string> args;
@@ -411,21 +409,13 @@ asio::awaitable<StoreStatus> RedisResponseStore::put_here(std::string key, std::
   co_return StoreStatus::ok;
 }
 
-asio::awaitable<StoreStatus> RedisResponseStore::find(std::string_view id, std::string_view tenant,
-                                                      std::shared_ptr<const StoredResponse>& out) {
-  if (!valid_response_id(id)) {
-    co_return StoreStatus::not_found;
-  }
-  co_return co_await asio::co_spawn(home_, find_here(key(tenant, id), std::string(tenant), out),
-                                    asio::use_awaitable);
-}
-
 // Read in slices (GETRANGE), each well under the client's reply limit: a small entry takes one
 // call, the largest one call per 512 KiB. Entries are never rewritten in place (ids are unique),
 // so slices of one key belong together; a key that expires or is deleted between two slices
 // comes back short and counts as not found.
-asio::awaitable<StoreStatus> RedisResponseStore::find_here(
-    std::string key, std::string tenant, std::shared_ptr<const StoredResponse>& out) {
+asio::awaitable<StoreStatus> RedisResponseStore::find_at_home(
+    std::string_view id, std::string_view tenant, std::shared_ptr<const StoredResponse>& out) {
+  const std::string key = this->key(tenant, id);
   std::string record;
   std::uint64_t total = 0;
   for (std::int64_t offset = 0;; offset += kSliceBytes) {
@@ -466,18 +456,11 @@ asio::awaitable<StoreStatus> RedisResponseStore::find_here(
   co_return StoreStatus::ok;
 }
 
-asio::awaitable<StoreStatus> RedisResponseStore::remove(std::string_view id,
-                                                        std::string_view tenant) {
-  if (!valid_response_id(id)) {
-    co_return StoreStatus::not_found;
-  }
-  co_return co_await asio::co_spawn(home_, remove_here(key(tenant, id)), asio::use_awaitable);
-}
-
-asio::awaitable<StoreStatus> RedisResponseStore::remove_here(std::string key) {
+asio::awaitable<StoreStatus> RedisResponseStore::remove_at_home(std::string_view id,
+                                                                std::string_view tenant) {
   std::vector<std::string> args;
   args.emplace_back("DEL");
-  args.push_back(std::move(key));
+  args.push_back(key(tenant, id));
   const redis::Result res = co_await impl_->client.command(std::move(args));
   if (!res.ok() || res.reply.type != redis::Reply::Type::integer) {
     bump(counters_.unavailable);
@@ -501,16 +484,7 @@ class HostedStore final : public ResponseStore {
     } else {
       inner_ = std::make_unique<MemoryResponseStore>(io_.get_executor(), c.responses);
     }
-    thread_ = std::thread([this] {
-      for (;;) {
-        try {
-          io_.run();
-          break;
-        } catch (const std::exception& e) {
-          log::error("response store thread: unexpected exception", {{"what", e.what()}});
-        }
-      }
-    });
+    thread_ = std::thread([this] { run_logging_escapes(io_, "response store"); });
   }
   ~HostedStore() override {
     guard_.reset();

@@ -108,11 +108,38 @@ class ResponseStore {
   virtual const ResponseStoreCounters& counters() const = 0;
 };
 
-/// The memory store; its map lives on `home` (an executor that runs one thing at a time: an
-/// io_context run by one thread, or a strand). `now` is for tests (steady clock by default).
-/// max_bytes and max_entries apply when an entry is stored: the least recently used (stored or
-/// found) entries are evicted until the new one fits.
-class MemoryResponseStore final : public ResponseStore {
+/// What the memory and Redis stores share: their state lives on `home` (an executor that runs one
+/// thing at a time), and each call hops onto it by co_spawn and resumes on the caller's executor.
+/// What needs no state is checked first, on the caller's thread: an id that cannot be one is not
+/// found (put: refused), an entry larger than max_entry_bytes refused; refusals are counted.
+class HomedResponseStore : public ResponseStore {
+ public:
+  boost::asio::awaitable<StoreStatus> put(std::string id, StoredResponse r) final;
+  boost::asio::awaitable<StoreStatus> find(std::string_view id, std::string_view tenant,
+                                           std::shared_ptr<const StoredResponse>& out) final;
+  boost::asio::awaitable<StoreStatus> remove(std::string_view id, std::string_view tenant) final;
+  const ResponseStoreCounters& counters() const final { return counters_; }
+
+ protected:
+  HomedResponseStore(boost::asio::any_io_executor home, const config::ResponsesSettings& settings);
+
+  /// The store's own part of each call, once the checks passed: called on the caller's thread,
+  /// the awaitable it returns runs on home.
+  virtual boost::asio::awaitable<StoreStatus> put_at_home(std::string id, StoredResponse r) = 0;
+  virtual boost::asio::awaitable<StoreStatus> find_at_home(
+      std::string_view id, std::string_view tenant, std::shared_ptr<const StoredResponse>& out) = 0;
+  virtual boost::asio::awaitable<StoreStatus> remove_at_home(std::string_view id,
+                                                             std::string_view tenant) = 0;
+
+  boost::asio::any_io_executor home_;
+  config::ResponsesSettings settings_;
+  ResponseStoreCounters counters_;
+};
+
+/// The memory store; its map lives on `home` (an io_context run by one thread, or a strand).
+/// `now` is for tests (steady clock by default). max_bytes and max_entries apply when an entry is
+/// stored: the least recently used (stored or found) entries are evicted until the new one fits.
+class MemoryResponseStore final : public HomedResponseStore {
  public:
   using Clock = std::chrono::steady_clock;
   using NowFn = std::function<Clock::time_point()>;
@@ -121,54 +148,41 @@ class MemoryResponseStore final : public ResponseStore {
                       NowFn now = {});
   ~MemoryResponseStore() override;
 
-  boost::asio::awaitable<StoreStatus> put(std::string id, StoredResponse r) override;
-  boost::asio::awaitable<StoreStatus> find(std::string_view id, std::string_view tenant,
-                                           std::shared_ptr<const StoredResponse>& out) override;
-  boost::asio::awaitable<StoreStatus> remove(std::string_view id, std::string_view tenant) override;
-  const ResponseStoreCounters& counters() const override { return counters_; }
-
  private:
   struct Map;  // lives on home_ only
-  boost::asio::awaitable<StoreStatus> put_here(std::string id, StoredResponse r);
-  boost::asio::awaitable<StoreStatus> find_here(std::string key,
-                                                std::shared_ptr<const StoredResponse>& out);
-  boost::asio::awaitable<StoreStatus> remove_here(std::string key);
+  boost::asio::awaitable<StoreStatus> put_at_home(std::string id, StoredResponse r) override;
+  boost::asio::awaitable<StoreStatus> find_at_home(
+      std::string_view id, std::string_view tenant,
+      std::shared_ptr<const StoredResponse>& out) override;
+  boost::asio::awaitable<StoreStatus> remove_at_home(std::string_view id,
+                                                     std::string_view tenant) override;
 
-  boost::asio::any_io_executor home_;
-  config::ResponsesSettings settings_;
   NowFn now_;
-  ResponseStoreCounters counters_;
   std::unique_ptr<Map> map_;
 };
 
 /// The Redis store, on its own connection (a redis::Client on `home`, which must run one thing
 /// at a time) with the connection settings of `state`. Connects on first use.
-class RedisResponseStore final : public ResponseStore {
+class RedisResponseStore final : public HomedResponseStore {
  public:
   RedisResponseStore(boost::asio::any_io_executor home, const config::StateSettings& state,
                      const config::ResponsesSettings& settings);
   ~RedisResponseStore() override;
-
-  boost::asio::awaitable<StoreStatus> put(std::string id, StoredResponse r) override;
-  boost::asio::awaitable<StoreStatus> find(std::string_view id, std::string_view tenant,
-                                           std::shared_ptr<const StoredResponse>& out) override;
-  boost::asio::awaitable<StoreStatus> remove(std::string_view id, std::string_view tenant) override;
-  const ResponseStoreCounters& counters() const override { return counters_; }
 
   /// The Redis key of (tenant, id).
   std::string key(std::string_view tenant, std::string_view id) const;
 
  private:
   struct Impl;
-  boost::asio::awaitable<StoreStatus> put_here(std::string key, std::string value);
-  boost::asio::awaitable<StoreStatus> find_here(std::string key, std::string tenant,
-                                                std::shared_ptr<const StoredResponse>& out);
-  boost::asio::awaitable<StoreStatus> remove_here(std::string key);
+  boost::asio::awaitable<StoreStatus> put_at_home(std::string id, StoredResponse r) override;
+  boost::asio::awaitable<StoreStatus> write(std::string key, std::string value);
+  boost::asio::awaitable<StoreStatus> find_at_home(
+      std::string_view id, std::string_view tenant,
+      std::shared_ptr<const StoredResponse>& out) override;
+  boost::asio::awaitable<StoreStatus> remove_at_home(std::string_view id,
+                                                     std::string_view tenant) override;
 
-  boost::asio::any_io_executor home_;
-  config::ResponsesSettings settings_;
   std::string prefix_;  ///< "{state.prefix}:resp:"
-  ResponseStoreCounters counters_;
   std::unique_ptr<Impl> impl_;
 };
 
