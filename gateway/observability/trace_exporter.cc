@@ -68,20 +68,21 @@ std::uint64_t unix_nano_now() {
 }
 
 struct TraceExporter::Impl {
-  explicit Impl(Options o)
-      : options(std::move(o)),
-        target(parse_target(options.endpoint)),
-        queue(options.queue + 1),
+  Impl(const config::TraceSettings& s, ResourceInfo r)
+      : settings(s),
+        resource(std::move(r)),
+        target(parse_target(settings.endpoint)),
+        queue(settings.queue + 1),
         timer(io) {
-    options.batch = std::max<std::size_t>(1, std::min(options.batch, options.queue));
-    batch.reserve(options.batch);
+    settings.batch = std::max<std::uint64_t>(1, std::min(settings.batch, settings.queue));
+    batch.reserve(settings.batch);
   }
 
   bool submit(Span&& span);
   asio::awaitable<void> run();
   asio::awaitable<std::size_t> export_batch(Clock::time_point deadline);
   asio::awaitable<bool> post(std::string body, Clock::time_point deadline);
-  std::int64_t batch_size() const { return static_cast<std::int64_t>(options.batch); }
+  std::int64_t batch_size() const { return static_cast<std::int64_t>(settings.batch); }
   void wake() {
     asio::post(io, [this] {
       wake_posted.store(false, std::memory_order_relaxed);
@@ -89,7 +90,8 @@ struct TraceExporter::Impl {
     });
   }
 
-  Options options;
+  config::TraceSettings settings;
+  ResourceInfo resource;
   Target target;
   // Nodes for `queue` spans are allocated up front; bounded_push never allocates more.
   boost::lockfree::queue<Span*> queue;
@@ -127,16 +129,16 @@ bool TraceExporter::Impl::submit(Span&& span) {
 asio::awaitable<void> TraceExporter::Impl::run() {
   while (!stopping.load(std::memory_order_acquire)) {
     if (queued.load(std::memory_order_relaxed) < batch_size()) {
-      timer.expires_after(options.interval);
+      timer.expires_after(settings.interval);
       co_await timer.async_wait(use_tuple);  // cancelled by wake(): a batch is full or stopping
     }
     if (stopping.load(std::memory_order_acquire)) {
       break;
     }
-    co_await export_batch(Clock::now() + options.timeout);
+    co_await export_batch(Clock::now() + settings.timeout);
   }
   // stop(): what is queued gets one export timeout in all; the rest is dropped.
-  const Clock::time_point deadline = Clock::now() + options.timeout;
+  const Clock::time_point deadline = Clock::now() + settings.timeout;
   while (Clock::now() < deadline) {
     if (co_await export_batch(deadline) == 0) {
       break;
@@ -147,7 +149,7 @@ asio::awaitable<void> TraceExporter::Impl::run() {
 asio::awaitable<std::size_t> TraceExporter::Impl::export_batch(Clock::time_point deadline) {
   batch.clear();
   Span* s = nullptr;
-  while (batch.size() < options.batch && queue.pop(s)) {
+  while (batch.size() < settings.batch && queue.pop(s)) {
     batch.push_back(s);
   }
   queued.fetch_sub(static_cast<std::int64_t>(batch.size()), std::memory_order_relaxed);
@@ -155,7 +157,7 @@ asio::awaitable<std::size_t> TraceExporter::Impl::export_batch(Clock::time_point
     co_return 0;
   }
   std::string body;
-  encode_export_request(options.resource, std::span<const Span* const>(batch), body);
+  encode_export_request(resource, std::span<const Span* const>(batch), body);
   const std::size_t n = batch.size();
   for (Span* span : batch) {
     delete span;
@@ -184,7 +186,7 @@ asio::awaitable<bool> TraceExporter::Impl::post(std::string body, Clock::time_po
   req.set(http::field::host, target.host_field);
   req.set(http::field::content_type, "application/x-protobuf");
   req.set(http::field::user_agent, "switchboard-otlp");
-  for (const auto& [name, value] : options.headers) {
+  for (const auto& [name, value] : settings.headers) {
     req.set(name, value);
   }
   req.body() = std::move(body);
@@ -202,7 +204,8 @@ asio::awaitable<bool> TraceExporter::Impl::post(std::string body, Clock::time_po
   co_return !read_ec && parser.get().result_int() / 100 == 2;
 }
 
-TraceExporter::TraceExporter(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
+TraceExporter::TraceExporter(const config::TraceSettings& settings, ResourceInfo resource)
+    : impl_(std::make_unique<Impl>(settings, std::move(resource))) {
   asio::co_spawn(impl_->io, impl_->run(), asio::detached);
   impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
 }
@@ -251,17 +254,8 @@ Tracer::Tracer(const config::TraceSettings& settings, std::string version)
   if (!settings.enabled) {
     return;
   }
-  TraceExporter::Options o;
-  o.endpoint = settings.endpoint;
-  o.queue = settings.queue;
-  o.batch = settings.batch;
-  o.interval = settings.interval;
-  o.timeout = settings.timeout;
-  o.headers = settings.headers;
-  o.resource.service_name = settings.service_name;
-  o.resource.service_version = std::move(version);
-  o.resource.attributes = settings.resource;
-  exporter_ = std::make_unique<TraceExporter>(std::move(o));
+  exporter_ = std::make_unique<TraceExporter>(
+      settings, ResourceInfo{settings.service_name, std::move(version), settings.resource});
 }
 
 std::optional<Span> Tracer::start_server_span(std::string_view traceparent,

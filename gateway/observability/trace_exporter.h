@@ -32,15 +32,6 @@ std::uint64_t unix_nano_now();
 
 class TraceExporter {
  public:
-  struct Options {
-    std::string endpoint;  ///< http://host[:port]/path (the full traces URL)
-    std::size_t queue = 2048;
-    std::size_t batch = 512;
-    std::chrono::milliseconds interval{1'000};
-    std::chrono::milliseconds timeout{5'000};
-    std::map<std::string, std::string> headers;
-    ResourceInfo resource;
-  };
   /// Span counts since start (monotonic). Every submitted span ends in exactly one of exported,
   /// dropped (queue full, or still queued when stop() ran out of time, or submitted after stop)
   /// and failed (its export request failed: refused, timed out, non-2xx).
@@ -52,9 +43,11 @@ class TraceExporter {
     std::uint64_t failed_requests = 0;  ///< export requests that failed
   };
 
-  /// Starts the export thread. Throws std::invalid_argument when the endpoint is not an
-  /// http:// URL (the config loader has checked it already).
-  explicit TraceExporter(Options options);
+  /// Starts the export thread, sending to `settings.endpoint` with its queue, batch, interval,
+  /// timeout and headers (the rest of `settings` is the Tracer's); `resource` describes the
+  /// sender. Throws std::invalid_argument when the endpoint is not an http:// URL (the config
+  /// loader has checked it already).
+  TraceExporter(const config::TraceSettings& settings, ResourceInfo resource);
   ~TraceExporter();  ///< stop()
   TraceExporter(const TraceExporter&) = delete;
   TraceExporter& operator=(const TraceExporter&) = delete;

@@ -129,25 +129,30 @@ Span span_named(std::string name) {
   return s;
 }
 
-TraceExporter::Options options(std::string endpoint) {
-  TraceExporter::Options o;
+config::TraceSettings options(std::string endpoint) {
+  config::TraceSettings o;
   o.endpoint = std::move(endpoint);
   o.queue = 16;
   o.batch = 16;
   o.interval = 60s;  // only stop() or a full batch sends
   o.timeout = 2s;
   o.headers = {{"authorization", "Bearer t"}};
-  o.resource.service_name = "svc";
   return o;
+}
+
+ResourceInfo resource() {
+  ResourceInfo r;
+  r.service_name = "svc";
+  return r;
 }
 
 TEST(TraceExporterTest, StopSendsTheQueuedSpansAsTheEncoderWritesThem) {
   FakeCollector collector(200);
-  TraceExporter::Options o = options(collector.endpoint());
-  TraceExporter exporter(o);
+  config::TraceSettings o = options(collector.endpoint());
+  TraceExporter exporter(o, resource());
   std::vector<Span> spans{span_named("a"), span_named("b"), span_named("c")};
   std::string expected;
-  encode_export_request(o.resource, spans, expected);
+  encode_export_request(resource(), spans, expected);
   for (Span& s : spans) {
     EXPECT_TRUE(exporter.submit(Span(s)));
   }
@@ -169,9 +174,9 @@ TEST(TraceExporterTest, StopSendsTheQueuedSpansAsTheEncoderWritesThem) {
 
 TEST(TraceExporterTest, AFullBatchIsSentWithoutWaitingForTheInterval) {
   FakeCollector collector(200);
-  TraceExporter::Options o = options(collector.endpoint());
+  config::TraceSettings o = options(collector.endpoint());
   o.batch = 4;
-  TraceExporter exporter(o);
+  TraceExporter exporter(o, resource());
   for (int i = 0; i < 4; ++i) {
     EXPECT_TRUE(exporter.submit(span_named("s")));
   }
@@ -183,11 +188,11 @@ TEST(TraceExporterTest, AFullBatchIsSentWithoutWaitingForTheInterval) {
 
 TEST(TraceExporterTest, AFullQueueDropsAndCountsWithoutBlocking) {
   FakeCollector collector(200, /*hang=*/true);
-  TraceExporter::Options o = options(collector.endpoint());
+  config::TraceSettings o = options(collector.endpoint());
   o.queue = 4;
   o.batch = 4;
   o.timeout = 500ms;
-  TraceExporter exporter(o);
+  TraceExporter exporter(o, resource());
   int accepted = 0;
   for (int i = 0; i < 1000; ++i) {
     accepted += exporter.submit(span_named("s")) ? 1 : 0;
@@ -202,7 +207,7 @@ TEST(TraceExporterTest, AFullQueueDropsAndCountsWithoutBlocking) {
 }
 
 TEST(TraceExporterTest, RefusedEndpointCountsFailedSpans) {
-  TraceExporter exporter(options(refused_endpoint()));
+  TraceExporter exporter(options(refused_endpoint()), resource());
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(exporter.submit(span_named("s")));
   }
@@ -215,9 +220,9 @@ TEST(TraceExporterTest, RefusedEndpointCountsFailedSpans) {
 
 TEST(TraceExporterTest, HangingEndpointTimesOutAndCountsFailedSpans) {
   FakeCollector collector(200, /*hang=*/true);
-  TraceExporter::Options o = options(collector.endpoint());
+  config::TraceSettings o = options(collector.endpoint());
   o.timeout = 300ms;
-  TraceExporter exporter(o);
+  TraceExporter exporter(o, resource());
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(exporter.submit(span_named("s")));
   }
@@ -230,7 +235,7 @@ TEST(TraceExporterTest, HangingEndpointTimesOutAndCountsFailedSpans) {
 
 TEST(TraceExporterTest, ErrorStatusCountsFailedSpans) {
   FakeCollector collector(503);
-  TraceExporter exporter(options(collector.endpoint()));
+  TraceExporter exporter(options(collector.endpoint()), resource());
   EXPECT_TRUE(exporter.submit(span_named("s")));
   exporter.stop();
   EXPECT_EQ(exporter.counters().failed, 1u);
@@ -238,7 +243,8 @@ TEST(TraceExporterTest, ErrorStatusCountsFailedSpans) {
 }
 
 TEST(TraceExporterTest, RejectsANonHttpEndpoint) {
-  EXPECT_THROW(TraceExporter(options("https://127.0.0.1:1/v1/traces")), std::invalid_argument);
+  EXPECT_THROW(TraceExporter(options("https://127.0.0.1:1/v1/traces"), resource()),
+               std::invalid_argument);
 }
 
 config::TraceSettings settings(std::string endpoint, double ratio = 1.0) {
