@@ -80,18 +80,7 @@ struct ThreadBuffers {
 thread_local ThreadScratch t_scratch;
 thread_local ThreadBuffers t_buffers;
 
-/// Whether a custom pattern compiles alone with `flags`; the Hyperscan message otherwise.
-bool compiles(const std::string& expression, unsigned flags, std::string& message) {
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile(expression.c_str(), flags, HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS) {
-    hs_free_database(db);
-    return true;
-  }
-  message = err != nullptr && err->message != nullptr ? err->message : "does not compile";
-  hs_free_compile_error(err);
-  return false;
-}
+using allow::compiles_alone;
 
 /// A built-in check of an expression's reports, for an enabled entity.
 struct BoundCheck {
@@ -117,13 +106,13 @@ bool custom_pattern_compiles(const std::string& pattern, std::string& message) {
     message = "pattern contains a NUL byte";
     return false;
   }
-  return compiles(pattern, HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST, message) ||
-         compiles(pattern, HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH, message);
+  return compiles_alone(pattern, HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST, message) ||
+         compiles_alone(pattern, HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH, message);
 }
 
 bool custom_pattern_has_start(const std::string& pattern) {
   std::string message;
-  return compiles(pattern, HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST, message);
+  return compiles_alone(pattern, HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST, message);
 }
 
 bool allow_pattern_compiles(const std::string& pattern, std::string& message) {
@@ -327,9 +316,9 @@ bool Detector::add_custom(const config::CustomDetector& c, std::uint32_t entity,
     const unsigned int som = HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST;
     const unsigned int single = HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH;
     std::string message;
-    if (compiles(c.pattern, som, message)) {
+    if (compiles_alone(c.pattern, som, message)) {
       out.add(c.pattern, som, Expression{0, 0, entity, true, nullptr});
-    } else if (compiles(c.pattern, single, message)) {
+    } else if (compiles_alone(c.pattern, single, message)) {
       out.add(c.pattern, single, Expression{0, 0, entity, false, nullptr});
     } else {
       error = where + message;
@@ -340,7 +329,7 @@ bool Detector::add_custom(const config::CustomDetector& c, std::uint32_t entity,
   if (!alternation.empty()) {
     const unsigned int f = HS_FLAG_CASELESS | HS_FLAG_SOM_LEFTMOST;
     std::string message;
-    if (!compiles(alternation, f, message)) {
+    if (!compiles_alone(alternation, f, message)) {
       error = where + message;
       return false;
     }

@@ -330,20 +330,24 @@ bool Lists::prepare() const {
   return true;
 }
 
-bool pattern_compiles(const std::string& pattern, std::string& message) {
-  if (pattern.find('\0') != std::string::npos) {
-    message = "pattern contains a NUL byte";
-    return false;
-  }
+bool compiles_alone(const std::string& expression, unsigned flags, std::string& message) {
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  if (hs_compile(pattern.c_str(), kPatternFlags, HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS) {
+  if (hs_compile(expression.c_str(), flags, HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS) {
     hs_free_database(db);
     return true;
   }
   message = err != nullptr && err->message != nullptr ? err->message : "does not compile";
   hs_free_compile_error(err);
   return false;
+}
+
+bool pattern_compiles(const std::string& pattern, std::string& message) {
+  if (pattern.find('\0') != std::string::npos) {
+    message = "pattern contains a NUL byte";
+    return false;
+  }
+  return compiles_alone(pattern, kPatternFlags, message);
 }
 
 }  // namespace sb::policies::allow

@@ -118,6 +118,10 @@ class Lists {
   std::uint64_t id_ = 0;  ///< never reused, to tell whether a thread's scratch fits
 };
 
+/// Whether a Hyperscan `expression` compiles alone (block mode) with `flags`; the Hyperscan
+/// message otherwise. Also the detector's check of its custom patterns and keywords.
+bool compiles_alone(const std::string& expression, unsigned flags, std::string& message);
+
 /// Whether an allow-list `pattern` compiles as Lists::compile compiles it (with a start of match);
 /// the Hyperscan message otherwise.
 bool pattern_compiles(const std::string& pattern, std::string& message);
