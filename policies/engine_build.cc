@@ -84,16 +84,26 @@ std::optional<std::size_t> Engine::Impl::backend_index(std::string_view name) co
   return std::nullopt;
 }
 
+bool Engine::Impl::resolve_backend(std::string_view name, std::string_view where, std::size_t& out,
+                                   std::string& error) const {
+  std::optional<std::size_t> i = backend_index(name);
+  if (!i) {
+    error = std::string(where) + ": unknown backend '" + std::string(name) + "'";
+    return false;
+  }
+  out = *i;
+  return true;
+}
+
 bool Engine::Impl::resolve_backends(const std::vector<std::string>& names, std::string_view where,
                                     std::vector<std::size_t>& out, std::string& error) const {
   for (const std::string& n : names) {
-    std::optional<std::size_t> i = backend_index(n);
-    if (!i) {
-      error = std::string(where) + ": unknown backend '" + n + "'";
+    std::size_t i = 0;
+    if (!resolve_backend(n, where, i, error)) {
       return false;
     }
-    if (std::find(out.begin(), out.end(), *i) == out.end()) {
-      out.push_back(*i);
+    if (std::find(out.begin(), out.end(), i) == out.end()) {
+      out.push_back(i);
     }
   }
   return true;
@@ -206,25 +216,20 @@ bool Engine::Impl::compile_rule(const config::Policy& policy, const std::string&
     return false;
   }
   if (w.volume) {
-    std::optional<std::size_t> b = backend_index(w.volume->backend);
-    if (!b) {
-      error = where + ".when.volume.backend: unknown backend '" + w.volume->backend + "'";
+    if (!resolve_backend(w.volume->backend, where + ".when.volume.backend", r.volume_backend,
+                         error)) {
       return false;
     }
     r.has_volume = true;
-    r.volume_backend = *b;
     r.in_flight_above = w.volume->in_flight_above;
     r.rpm_above = w.volume->rpm_above;
     r.tpm_above = w.volume->tpm_above;
   }
   if (w.load) {
-    std::optional<std::size_t> b = backend_index(w.load->backend);
-    if (!b) {
-      error = where + ".when.load.backend: unknown backend '" + w.load->backend + "'";
+    if (!resolve_backend(w.load->backend, where + ".when.load.backend", r.load_backend, error)) {
       return false;
     }
     r.has_load = true;
-    r.load_backend = *b;
     r.queue_above = w.load->queue_above;
     r.kv_cache_above = w.load->kv_cache_above;
     if (w.load->ttft_p50_above) {

@@ -249,6 +249,8 @@ struct Engine::Impl {
 
   // ---- Build steps (engine_build.cc); each returns false with `error` set on a bad name.
   std::optional<std::size_t> backend_index(std::string_view name) const;
+  bool resolve_backend(std::string_view name, std::string_view where, std::size_t& out,
+                       std::string& error) const;
   bool resolve_backends(const std::vector<std::string>& names, std::string_view where,
                         std::vector<std::size_t>& out, std::string& error) const;
   bool compile_backends(std::string& error);
