@@ -423,6 +423,16 @@ std::optional<Duration> YamlReader::duration(const Located& v, bool allow_zero) 
   return d;
 }
 
+std::optional<Duration> YamlReader::duration_at_most(const Located& v, Duration max,
+                                                     std::string_view too_long_message) {
+  std::optional<Duration> d = duration(v, false);
+  if (d && *d > max) {
+    error(v, std::string(too_long_message));
+    return std::nullopt;
+  }
+  return d;
+}
+
 std::optional<std::uint64_t> YamlReader::size(const Located& v, bool allow_zero) {
   std::optional<std::string> s = text(v, "expected a size (e.g. 512, 64KiB, 4MiB, 10MB)");
   if (!s) {

@@ -140,6 +140,9 @@ class YamlReader {
   std::optional<double> fraction(const Located& v, bool allow_zero);
   /// A duration (`parse_duration`); zero is rejected unless `allow_zero`.
   std::optional<Duration> duration(const Located& v, bool allow_zero);
+  /// A duration above zero and at most `max`; `too_long_message` is reported when it is longer.
+  std::optional<Duration> duration_at_most(const Located& v, Duration max,
+                                           std::string_view too_long_message);
   /// A byte size (`parse_size`); zero is rejected unless `allow_zero`.
   std::optional<std::uint64_t> size(const Located& v, bool allow_zero);
   /// One of `choices`, reported as `unknown NOUN 'x' (expected one of: a, b, c)`.

@@ -47,12 +47,9 @@ void ConfigBuilder::read_audit(const Located& section) {
     read_audit_rotate(*rotate, a);
   }
   if (flush) {
-    std::optional<Duration> d = r_.duration(*flush, false);
-    if (d && *d > kMaxFlushInterval) {
-      r_.error(*flush, "must be at most 10s (a crash loses up to one interval of lines)");
-    } else {
-      assign(a.flush_interval, std::move(d));
-    }
+    assign(a.flush_interval,
+           r_.duration_at_most(*flush, kMaxFlushInterval,
+                               "must be at most 10s (a crash loses up to one interval of lines)"));
   }
   if (queue) {
     assign(a.queue, r_.integer(*queue, kMinAuditQueue, kMaxAuditQueue,

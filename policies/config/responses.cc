@@ -50,12 +50,7 @@ void ConfigBuilder::read_responses(const std::optional<Located>& section) {
     }
   }
   if (ttl) {
-    std::optional<Duration> d = r_.duration(*ttl, false);
-    if (d && *d > kMaxResponseTtl) {
-      r_.error(*ttl, "must be at most 8760h (one year)");
-    } else {
-      assign(s.ttl, std::move(d));
-    }
+    assign(s.ttl, r_.duration_at_most(*ttl, kMaxResponseTtl, "must be at most 8760h (one year)"));
   }
   if (max_entries) {
     assign(s.max_entries, r_.integer(*max_entries, 1, kMaxResponseEntries,

@@ -140,19 +140,11 @@ void ConfigBuilder::read_traces(const TraceNodes& n, TraceSettings& t) {
   } else {
     t.batch = std::min(t.batch, t.queue);
   }
-  const auto bounded = [this](const Located& v, Duration max, Duration& out) {
-    std::optional<Duration> d = r_.duration(v, false);
-    if (d && *d > max) {
-      r_.error(v, "must be at most 60s");
-    } else {
-      assign(out, std::move(d));
-    }
-  };
   if (n.interval) {
-    bounded(*n.interval, kMaxInterval, t.interval);
+    assign(t.interval, r_.duration_at_most(*n.interval, kMaxInterval, "must be at most 60s"));
   }
   if (n.timeout) {
-    bounded(*n.timeout, kMaxTimeout, t.timeout);
+    assign(t.timeout, r_.duration_at_most(*n.timeout, kMaxTimeout, "must be at most 60s"));
   }
   if (n.headers) {
     read_trace_headers(*n.headers, t.headers);
