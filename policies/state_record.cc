@@ -42,33 +42,28 @@ void StateRecorder::note(Read::Kind kind, std::size_t index, double value) const
   }
 }
 
-std::int64_t StateRecorder::backend_in_flight(std::size_t backend) const {
-  const std::int64_t n = live_.backend_in_flight(backend);
-  note(Read::Kind::in_flight, backend, static_cast<double>(n));
-  return n;
-}
-
-double StateRecorder::backend_rpm(std::size_t backend) const {
-  const double v = live_.backend_rpm(backend);
-  note(Read::Kind::rpm, backend, v);
-  return v;
-}
-
-double StateRecorder::backend_tpm(std::size_t backend) const {
-  const double v = live_.backend_tpm(backend);
-  note(Read::Kind::tpm, backend, v);
-  return v;
-}
-
-double StateRecorder::budget_fraction(std::size_t tenant, config::BudgetPeriod period) const {
-  const double v = live_.budget_fraction(tenant, period);
-  note(Read::Kind::budget, period_index(period), v);
-  return v;
-}
-
-bool StateRecorder::budget_exhausted(std::size_t tenant) const {
-  const bool v = live_.budget_exhausted(tenant);
-  note(Read::Kind::exhausted, 0, v ? 1.0 : 0.0);
+double StateRecorder::fact(Read::Kind kind, std::size_t index, std::size_t tenant) const {
+  double v = 0;
+  switch (kind) {
+    case Kind::in_flight:
+      v = static_cast<double>(live_.backend_in_flight(index));
+      break;
+    case Kind::rpm:
+      v = live_.backend_rpm(index);
+      break;
+    case Kind::tpm:
+      v = live_.backend_tpm(index);
+      break;
+    case Kind::budget:
+      v = live_.budget_fraction(tenant, static_cast<config::BudgetPeriod>(index));
+      break;
+    case Kind::exhausted:
+      v = live_.budget_exhausted(tenant) ? 1.0 : 0.0;
+      break;
+    default:
+      return 0;  // load_*: backend_load reads and writes down all of them at once
+  }
+  note(kind, index, v);
   return v;
 }
 
@@ -140,29 +135,13 @@ LoadSignals RecordedState::backend_load(std::size_t backend) const {
   return s;
 }
 
-double RecordedState::get(Read::Kind kind, std::size_t index) const {
+double RecordedState::fact(Read::Kind kind, std::size_t index, std::size_t) const {
   auto it = find_read(facts_, kind, index);
   if (it == facts_.end()) {
     ++unknown_;
     return 0;
   }
   return it->value;
-}
-
-std::int64_t RecordedState::backend_in_flight(std::size_t backend) const {
-  return static_cast<std::int64_t>(get(Read::Kind::in_flight, backend));
-}
-double RecordedState::backend_rpm(std::size_t backend) const {
-  return get(Read::Kind::rpm, backend);
-}
-double RecordedState::backend_tpm(std::size_t backend) const {
-  return get(Read::Kind::tpm, backend);
-}
-double RecordedState::budget_fraction(std::size_t, config::BudgetPeriod period) const {
-  return get(Read::Kind::budget, period_index(period));
-}
-bool RecordedState::budget_exhausted(std::size_t) const {
-  return get(Read::Kind::exhausted, 0) != 0;
 }
 
 }  // namespace sb::policies

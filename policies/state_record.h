@@ -50,19 +50,44 @@ struct StateRead {
 inline constexpr StateRead::Kind kFirstLoadKind = StateRead::Kind::load_source;
 inline constexpr StateRead::Kind kLastLoadKind = StateRead::Kind::load_with_headroom;
 
-/// Wraps a live StateView: forwards every call and writes down each distinct (kind, index) read
-/// with the value it first returned. The tenant of budget reads is not recorded (one decision is
-/// for one tenant). `live` must outlive the recorder.
-class StateRecorder final : public StateView {
+/// A StateView read as facts (StateRead): backend_in_flight, backend_rpm and backend_tpm are the
+/// in_flight, rpm and tpm facts of the backend, budget_fraction the budget fact of the period,
+/// budget_exhausted the exhausted fact (index 0; 1 or 0). `Facts` answers each with
+/// `double fact(kind, index, tenant) const` (the tenant of budget reads is not part of a fact: one
+/// decision is for one tenant), and reads backend_load itself.
+template <class Facts>
+class FactView : public StateView {
  public:
   using Read = StateRead;
+
+  std::int64_t backend_in_flight(std::size_t backend) const final {
+    return static_cast<std::int64_t>(facts().fact(Read::Kind::in_flight, backend, 0));
+  }
+  double backend_rpm(std::size_t backend) const final {
+    return facts().fact(Read::Kind::rpm, backend, 0);
+  }
+  double backend_tpm(std::size_t backend) const final {
+    return facts().fact(Read::Kind::tpm, backend, 0);
+  }
+  double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const final {
+    return facts().fact(Read::Kind::budget, static_cast<std::size_t>(period), tenant);
+  }
+  bool budget_exhausted(std::size_t tenant) const final {
+    return facts().fact(Read::Kind::exhausted, 0, tenant) != 0;
+  }
+
+ private:
+  const Facts& facts() const { return static_cast<const Facts&>(*this); }
+};
+
+/// Wraps a live StateView: forwards every call and writes down each distinct (kind, index) read
+/// with the value it first returned. `live` must outlive the recorder.
+class StateRecorder final : public FactView<StateRecorder> {
+ public:
   explicit StateRecorder(const StateView& live) : live_(live) {}
 
-  std::int64_t backend_in_flight(std::size_t backend) const override;
-  double backend_rpm(std::size_t backend) const override;
-  double backend_tpm(std::size_t backend) const override;
-  double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
-  bool budget_exhausted(std::size_t tenant) const override;
+  /// The live value of a fact (not of a load_* one: backend_load reads those), written down.
+  double fact(Read::Kind kind, std::size_t index, std::size_t tenant) const;
   LoadSignals backend_load(std::size_t backend) const override;
 
   /// Every distinct read so far, in the order first made.
@@ -80,10 +105,8 @@ class StateRecorder final : public StateView {
 /// A StateView that answers from recorded facts (replay). A read of a fact that was not recorded
 /// answers 0 (false for exhausted) and is counted, so a caller can say which decisions read facts
 /// the recorded decision did not. Setting a fact twice keeps the last value.
-class RecordedState final : public StateView {
+class RecordedState final : public FactView<RecordedState> {
  public:
-  using Read = StateRead;
-
   void set_in_flight(std::size_t backend, std::int64_t n);
   void set_rpm(std::size_t backend, double rpm);
   void set_tpm(std::size_t backend, double tpm);
@@ -94,11 +117,8 @@ class RecordedState final : public StateView {
   /// Sets one fact as StateRecorder wrote it down.
   void set(const Read& read);
 
-  std::int64_t backend_in_flight(std::size_t backend) const override;
-  double backend_rpm(std::size_t backend) const override;
-  double backend_tpm(std::size_t backend) const override;
-  double budget_fraction(std::size_t tenant, config::BudgetPeriod period) const override;
-  bool budget_exhausted(std::size_t tenant) const override;
+  /// The recorded value of a fact; 0 (counted) when it was not recorded.
+  double fact(Read::Kind kind, std::size_t index, std::size_t tenant) const;
   /// Source none (counted as unknown) when no load_source fact was recorded for the backend;
   /// members without a fact take LoadSignals' defaults.
   LoadSignals backend_load(std::size_t backend) const override;
@@ -112,8 +132,6 @@ class RecordedState final : public StateView {
   }
 
  private:
-  double get(Read::Kind kind, std::size_t index) const;
-
   boost::container::small_vector<Read, 32> facts_;
   mutable std::uint64_t unknown_ = 0;
 };
