@@ -15,10 +15,6 @@ std::string problem_text(const Parsed<Url>& parsed, std::string_view url) {
   switch (parsed.problem) {
     case UrlProblem::scheme:
       return "expected a redis:// or rediss:// URL, got '" + redact_redis_url(url) + "'";
-    case UrlProblem::control:
-      return "URL must not contain spaces or control characters";
-    case UrlProblem::query:
-      return "URL must not contain a query or fragment";
     case UrlProblem::ipv6_unterminated:
       return "URL has an unterminated IPv6 address (missing ']')";
     case UrlProblem::ipv6_trailing:
@@ -31,13 +27,9 @@ std::string problem_text(const Parsed<Url>& parsed, std::string_view url) {
       return "invalid host '" + part + "' in URL";
     case UrlProblem::port_invalid:
       return "invalid port '" + part + "' in URL (expected 1-65535)";
-    case UrlProblem::no_host:
-    case UrlProblem::userinfo:
-    case UrlProblem::port_missing:
-    case UrlProblem::none:
-      break;
+    default:
+      return std::string(common_url_problem(parsed.problem));
   }
-  return "URL has no host";
 }
 
 // user[:password], each percent-decoded.

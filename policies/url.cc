@@ -188,4 +188,15 @@ Parsed<Url> parse_url(std::string_view text, std::span<const std::string_view> s
   return Parsed<Url>{url, UrlProblem::none, {}};
 }
 
+std::string_view common_url_problem(UrlProblem problem) {
+  switch (problem) {
+    case UrlProblem::control:
+      return "URL must not contain spaces or control characters";
+    case UrlProblem::query:
+      return "URL must not contain a query or fragment";
+    default:
+      return "URL has no host";
+  }
+}
+
 }  // namespace sb::config

@@ -78,4 +78,8 @@ struct Url {
 Parsed<Url> parse_url(std::string_view text, std::span<const std::string_view> schemes,
                       bool allow_userinfo);
 
+/// The wording of the problems that backend base URLs and the shared store's URL word alike:
+/// spaces or control characters, a query or fragment, and (for any other problem) no host.
+std::string_view common_url_problem(UrlProblem problem);
+
 }  // namespace sb::config

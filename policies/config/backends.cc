@@ -24,10 +24,6 @@ std::string base_url_problem(const Parsed<Url>& parsed, std::string_view url) {
   switch (parsed.problem) {
     case UrlProblem::scheme:
       return "expected an http:// or https:// URL, got '" + std::string(url) + "'";
-    case UrlProblem::control:
-      return "URL must not contain spaces or control characters";
-    case UrlProblem::query:
-      return "URL must not contain a query or fragment";
     case UrlProblem::userinfo:
       return "URL must not contain credentials (use api_key or headers)";
     case UrlProblem::ipv6_unterminated:
@@ -41,12 +37,9 @@ std::string base_url_problem(const Parsed<Url>& parsed, std::string_view url) {
     case UrlProblem::host_colons:
     case UrlProblem::port_invalid:
       return "URL has an invalid port '" + part + "'";
-    case UrlProblem::no_host:
-    case UrlProblem::port_missing:
-    case UrlProblem::none:
-      break;
+    default:
+      return std::string(common_url_problem(parsed.problem));
   }
-  return "URL has no host";
 }
 
 // http(s)://host[:port][/path] with the scheme lower-cased and no trailing slash.
