@@ -20,20 +20,6 @@ namespace {
 /// thread can tell whether its scratch was fitted to this database.
 std::atomic<std::uint64_t> g_next_database_id{1};
 
-/// One Hyperscan scratch per thread, grown to fit every database the thread has scanned with.
-struct ThreadScratch {
-  hs_scratch_t* scratch = nullptr;
-  std::uint64_t fitted_to = 0;  ///< database id the scratch was last checked against
-  ThreadScratch() = default;
-  ThreadScratch(const ThreadScratch&) = delete;
-  ThreadScratch& operator=(const ThreadScratch&) = delete;
-  ~ThreadScratch() {
-    if (scratch != nullptr) {
-      hs_free_scratch(scratch);
-    }
-  }
-};
-
 /// A validated value: entity and where it lies in the scanned buffer.
 struct Hit {
   std::uint32_t entity;
@@ -77,7 +63,7 @@ struct ThreadBuffers {
   }
 };
 
-thread_local ThreadScratch t_scratch;
+thread_local allow::ThreadScratch t_scratch;
 thread_local ThreadBuffers t_buffers;
 
 using allow::compiles_alone;

@@ -97,17 +97,8 @@ int on_pattern(unsigned int id, unsigned long long from, unsigned long long to, 
 
 /// The calling thread's scratch for allow patterns and its buffer for folded values.
 struct ThreadState {
-  hs_scratch_t* scratch = nullptr;
-  std::uint64_t fitted_to = 0;
+  ThreadScratch hs;
   std::string folded;
-  ThreadState() = default;
-  ThreadState(const ThreadState&) = delete;
-  ThreadState& operator=(const ThreadState&) = delete;
-  ~ThreadState() {
-    if (scratch != nullptr) {
-      hs_free_scratch(scratch);
-    }
-  }
 };
 thread_local ThreadState t_state;
 
@@ -200,9 +191,9 @@ int List::match(std::string_view value) const {
       return it->second;
     }
   }
-  if (patterns_ != nullptr && t_state.scratch != nullptr) {
+  if (patterns_ != nullptr && t_state.hs.scratch != nullptr) {
     PatternMatch m{value.size()};
-    hs_scan(patterns_, value.data(), static_cast<unsigned int>(value.size()), 0, t_state.scratch,
+    hs_scan(patterns_, value.data(), static_cast<unsigned int>(value.size()), 0, t_state.hs.scratch,
             on_pattern, &m);
     if (m.entry >= 0) {
       return m.entry;
@@ -315,8 +306,14 @@ bool Lists::add_list(std::size_t e, std::string_view entity, std::string_view wh
   return true;
 }
 
+ThreadScratch::~ThreadScratch() {
+  if (scratch != nullptr) {
+    hs_free_scratch(scratch);
+  }
+}
+
 bool Lists::prepare() const {
-  ThreadState& t = t_state;
+  ThreadScratch& t = t_state.hs;
   if (t.fitted_to == id_) {
     return true;
   }

@@ -40,8 +40,21 @@
 #include "policies/config.h"
 
 struct hs_database;
+struct hs_scratch;
 
 namespace sb::policies::allow {
+
+/// A thread's Hyperscan scratch, grown to fit every database the thread has scanned with and
+/// freed with the thread, and the id of the database it was last fitted to (ids are never reused,
+/// unlike addresses). The detector keeps one per thread, and so do the allow-lists.
+struct ThreadScratch {
+  hs_scratch* scratch = nullptr;
+  std::uint64_t fitted_to = 0;
+  ThreadScratch() = default;
+  ThreadScratch(const ThreadScratch&) = delete;
+  ThreadScratch& operator=(const ThreadScratch&) = delete;
+  ~ThreadScratch();
+};
 
 /// How an entity's values compare.
 enum class Fold : std::uint8_t {
