@@ -83,15 +83,17 @@ struct ReplyParser::State {
     return true;
   }
 
+  // The slot of a new value that costs `cost` bytes of the reply's budget; nullptr when over
+  // budget or when there is no slot for it.
+  static Reply* paid_slot(const redisReadTask* task, std::size_t cost) {
+    return of(task).pay(cost) ? slot(task) : nullptr;
+  }
+
   static void* create_string(const redisReadTask* task, char* str, std::size_t len) {
-    State& s = of(task);
     // Checked before the bytes are touched: the length is the server's claim.
-    if (!s.pay(len > std::numeric_limits<std::size_t>::max() - kElementCost
-                   ? std::numeric_limits<std::size_t>::max()
-                   : len + kElementCost)) {
-      return nullptr;
-    }
-    Reply* r = slot(task);
+    Reply* r = paid_slot(task, len > std::numeric_limits<std::size_t>::max() - kElementCost
+                                   ? std::numeric_limits<std::size_t>::max()
+                                   : len + kElementCost);
     if (r == nullptr) {
       return nullptr;
     }
@@ -123,10 +125,7 @@ struct ReplyParser::State {
                                    std::to_string(s.limits.max_array_elements) + ")");
       return nullptr;
     }
-    if (!s.pay((n + 1) * kElementCost)) {
-      return nullptr;
-    }
-    Reply* r = slot(task);
+    Reply* r = paid_slot(task, (n + 1) * kElementCost);
     if (r == nullptr) {
       return nullptr;
     }
@@ -136,11 +135,7 @@ struct ReplyParser::State {
   }
 
   static void* create_integer(const redisReadTask* task, long long value) {
-    State& s = of(task);
-    if (!s.pay(kElementCost)) {
-      return nullptr;
-    }
-    Reply* r = slot(task);
+    Reply* r = paid_slot(task, kElementCost);
     if (r != nullptr) {
       r->type = Reply::Type::integer;
       r->integer = value;
@@ -149,11 +144,7 @@ struct ReplyParser::State {
   }
 
   static void* create_nil(const redisReadTask* task) {
-    State& s = of(task);
-    if (!s.pay(kElementCost)) {
-      return nullptr;
-    }
-    Reply* r = slot(task);
+    Reply* r = paid_slot(task, kElementCost);
     if (r != nullptr) {
       r->type = Reply::Type::nil;
     }
