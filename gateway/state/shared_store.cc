@@ -66,22 +66,18 @@ policies::LoadSignals SharedStore::backend_load(std::size_t backend) const {
   return local_->backend_load(backend);
 }
 
+const BackendShare* SharedStore::shared(std::size_t backend) const {
+  return backend < backends_.size() && sync_.up() ? backends_[backend].get() : nullptr;
+}
+
 double SharedStore::backend_rpm(std::size_t backend) const {
-  if (backend >= backends_.size() || !sync_.up()) {
-    return local_->backend_rpm(backend);
-  }
-  const BackendShare& s = *backends_[backend];
-  return static_cast<double>(s.global_requests.load(std::memory_order_relaxed) +
-                             s.local_requests.load(std::memory_order_relaxed));
+  const BackendShare* s = shared(backend);
+  return s != nullptr ? static_cast<double>(s->requests()) : local_->backend_rpm(backend);
 }
 
 double SharedStore::backend_tpm(std::size_t backend) const {
-  if (backend >= backends_.size() || !sync_.up()) {
-    return local_->backend_tpm(backend);
-  }
-  const BackendShare& s = *backends_[backend];
-  return static_cast<double>(s.global_tokens.load(std::memory_order_relaxed) +
-                             s.local_tokens.load(std::memory_order_relaxed));
+  const BackendShare* s = shared(backend);
+  return s != nullptr ? static_cast<double>(s->tokens()) : local_->backend_tpm(backend);
 }
 
 namespace {

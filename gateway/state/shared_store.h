@@ -59,6 +59,8 @@ class SharedStore final : public policies::StateStore {
  private:
   /// When Redis is away and the leases cannot cover a request: on_unavailable decides.
   policies::AdmissionResult unavailable(std::size_t tenant, const policies::Ask& ask);
+  /// A backend's shared counts while the shared store answers; nullptr when the local state does.
+  const BackendShare* shared(std::size_t backend) const;
 
   const config::Config& config_;
   StateSync& sync_;

@@ -105,6 +105,17 @@ struct BackendShare {
   std::atomic<std::uint64_t> local_tokens{0};
   std::atomic<std::uint64_t> global_requests{0};  ///< all replicas, last 60 s, at the last sync
   std::atomic<std::uint64_t> global_tokens{0};
+
+  /// Requests and tokens of all replicas over the last 60 s: the last sync's, and what was
+  /// counted here since.
+  std::uint64_t requests() const {
+    return global_requests.load(std::memory_order_relaxed) +
+           local_requests.load(std::memory_order_relaxed);
+  }
+  std::uint64_t tokens() const {
+    return global_tokens.load(std::memory_order_relaxed) +
+           local_tokens.load(std::memory_order_relaxed);
+  }
 };
 
 class StateSync {
