@@ -379,6 +379,13 @@ struct MemoryState::Impl {
     return i < backends.size() ? backends[i].get() : nullptr;
   }
   BackendSlot* backend(std::size_t i) { return i < backends.size() ? backends[i].get() : nullptr; }
+
+  // A backend's requests and tokens over the last 60 seconds (none for an unknown backend).
+  WindowSum backend_window(std::size_t i) const {
+    const BackendSlot* s = backend(i);
+    return s != nullptr ? s->window.sum(static_cast<std::uint32_t>(periods_at(now()).second))
+                        : WindowSum{};
+  }
 };
 
 MemoryState::MemoryState(const config::Config& config, NowFn now)
@@ -447,21 +454,11 @@ std::int64_t MemoryState::backend_in_flight(std::size_t backend) const {
 }
 
 double MemoryState::backend_rpm(std::size_t backend) const {
-  const BackendSlot* s = impl_->backend(backend);
-  if (s == nullptr) {
-    return 0;
-  }
-  const auto now = static_cast<std::uint32_t>(periods_at(impl_->now()).second);
-  return static_cast<double>(s->window.sum(now).requests);
+  return static_cast<double>(impl_->backend_window(backend).requests);
 }
 
 double MemoryState::backend_tpm(std::size_t backend) const {
-  const BackendSlot* s = impl_->backend(backend);
-  if (s == nullptr) {
-    return 0;
-  }
-  const auto now = static_cast<std::uint32_t>(periods_at(impl_->now()).second);
-  return static_cast<double>(s->window.sum(now).tokens);
+  return static_cast<double>(impl_->backend_window(backend).tokens);
 }
 
 double MemoryState::budget_fraction(std::size_t tenant, config::BudgetPeriod period) const {
