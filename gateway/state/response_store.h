@@ -101,7 +101,8 @@ class ResponseStore {
   boost::asio::awaitable<StoreStatus> get(std::string_view id, std::string_view tenant,
                                           StoredResponse& out);
 
-  /// Deletes the entry `id` of `tenant`: ok (it existed), not_found, or unavailable.
+  /// Deletes the entry `id` of `tenant`: ok (it existed), not_found, or unavailable. `id` and
+  /// `tenant` must stay valid until it completes.
   virtual boost::asio::awaitable<StoreStatus> remove(std::string_view id,
                                                      std::string_view tenant) = 0;
 
