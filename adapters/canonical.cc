@@ -171,6 +171,15 @@ ChatRequest::ChatRequest()
       unknown(arena_.get()),
       unescaped(arena_.get()) {}
 
+std::string_view ChatRequest::raw(std::string_view key) const {
+  for (auto it = members.rbegin(); it != members.rend(); ++it) {
+    if (it->key == key) {
+      return body.substr(it->value_begin, it->value_end - it->value_begin);
+    }
+  }
+  return {};
+}
+
 bool ChatRequest::holds(std::string_view s) const {
   if (s.empty()) {
     return true;

@@ -234,6 +234,9 @@ class ChatRequest {
   std::optional<std::int64_t> output_cap() const {
     return max_completion_tokens ? max_completion_tokens : max_tokens;
   }
+  /// The raw JSON bytes of the top-level member `key` as the body has them (its last occurrence,
+  /// the one the typed members hold); empty when absent.
+  std::string_view raw(std::string_view key) const;
   /// Whether `s` is empty or lies inside the body or the arena (the fuzz target's oracle).
   bool holds(std::string_view s) const;
   RequestArena& arena() { return *arena_; }
@@ -247,9 +250,11 @@ class ChatRequest {
 /// of the wrong type ("Invalid type for 'messages[1].content': expected ..."). A body of 4 GiB or
 /// more is refused as malformed (the tokens' offsets are 32 bits). `max_heap_bytes`: once the
 /// arena has taken more than this from the heap, the parse stops with an error of its own (a
-/// caller with a cheaper reading, such as a DOM, uses that instead). Never throws but
-/// std::bad_alloc.
+/// caller with a cheaper reading, such as a DOM, uses that instead). `require_model`: false
+/// accepts a body without a model (a translator that calls the backend's configured model).
+/// Never throws but std::bad_alloc.
 Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
-                                                   std::size_t max_heap_bytes = SIZE_MAX);
+                                                   std::size_t max_heap_bytes = SIZE_MAX,
+                                                   bool require_model = true);
 
 }  // namespace sb::adapters

@@ -451,8 +451,8 @@ void Handler::type_error(std::size_t at, std::string_view expected) {
   error_mask_ |= std::uint32_t{1} << top_field;
 }
 
-Result<ChatRequest, ParseError> Handler::finish(ChatRequest&& out) {
-  if (out.model.empty()) {
+Result<ChatRequest, ParseError> Handler::finish(ChatRequest&& out, bool require_model) {
+  if (require_model && out.model.empty()) {
     return ParseError{0, "you must provide a model parameter"};
   }
   if (!messages_seen_) {

@@ -189,7 +189,7 @@ class Handler : public SaxUnbounded {
     return {tokens_, static_cast<std::size_t>(tokens_top_ - tokens_)};
   }
   /// The request, or the first error in the gateway's order (canonical_fields.cc).
-  Result<ChatRequest, ParseError> finish(ChatRequest&& out);
+  Result<ChatRequest, ParseError> finish(ChatRequest&& out, bool require_model);
 
  private:
   bool part(string_view s) {

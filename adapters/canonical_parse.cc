@@ -399,7 +399,8 @@ bool Handler::close(error_code& ec) {
 
 }  // namespace canonical_detail
 
-Result<ChatRequest, ParseError> parse_chat_request(std::string_view body, std::size_t max_heap_bytes) {
+Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
+                                                   std::size_t max_heap_bytes, bool require_model) {
   constexpr char kMalformed[] =
       "We could not parse the JSON body of your request. The body must be a JSON object (see "
       "https://platform.openai.com/docs/api-reference/chat/create).";
@@ -421,7 +422,7 @@ Result<ChatRequest, ParseError> parse_chat_request(std::string_view body, std::s
     return ParseError{used, kMalformed};
   }
   out.tokens = parser.handler().tokens();
-  return parser.handler().finish(std::move(out));
+  return parser.handler().finish(std::move(out), require_model);
 }
 
 }  // namespace sb::adapters

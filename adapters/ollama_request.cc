@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
 #include "adapters/translate_common.h"
@@ -46,63 +48,75 @@ bool image_payload(std::string_view url, json::array& images, const RequestFailu
   return true;
 }
 
-/// Reads an OpenAI message `content` (string, array of parts, or null) into Ollama's `content`
-/// string and `images`. `media`: whether image parts are allowed (user messages only).
-bool read_content(const json::value* content, bool media, std::string& text, json::array& images,
+/// A message's `content` (string, parts, or none) as Ollama's `content` string and `images`.
+/// `media`: whether image parts are allowed (user messages only).
+bool read_content(const ChatMessage& m, bool media, std::string& text, json::array& images,
                   const RequestFailure& fail) {
-  if (content == nullptr || content->is_null()) {
+  if (m.content_kind == ChatMessage::Content::text) {
+    text.assign(m.text);
     return true;
-  }
-  if (const json::string* s = content->if_string()) {
-    text.assign(s->data(), s->size());
-    return true;
-  }
-  const json::array* parts = content->if_array();
-  if (parts == nullptr) {
-    return fail("message content must be a string or an array of parts");
   }
   bool first = true;
-  auto append_text = [&](std::string_view t) {
-    // Ollama takes one string per message; parts are joined one per line.
-    if (!first) {
-      text.push_back('\n');
-    }
-    first = false;
-    text.append(t);
-  };
-  for (const json::value& pv : *parts) {
-    const json::object* p = pv.if_object();
-    if (p == nullptr) {
-      return fail("content parts must be objects");
-    }
-    const std::string_view type = string_of(p->if_contains("type"));
-    if (type == "text") {
-      append_text(string_of(p->if_contains("text")));
-    } else if (type == "refusal" && !media) {
-      append_text(string_of(p->if_contains("refusal")));
-    } else if (type == "image_url" && media) {
-      const std::string_view url = image_url_of(*p);
-      if (url.empty()) {
+  for (const ChatContentPart& p : m.parts) {
+    if (p.type == "text" || (p.type == "refusal" && !media)) {
+      // Ollama takes one string per message; parts are joined one per line.
+      if (!first) {
+        text.push_back('\n');
+      }
+      first = false;
+      text.append(p.text);
+    } else if (p.type == "image_url" && media) {
+      if (p.url.empty()) {
         return fail("image_url part without a url");
       }
-      if (!image_payload(url, images, fail)) {
+      if (!image_payload(p.url, images, fail)) {
         return false;
       }
     } else {
-      return fail("content part type '" + std::string(type) + "' is not supported by Ollama" +
+      return fail("content part type '" + std::string(p.type) + "' is not supported by Ollama" +
                   (media ? "" : " in this message role"));
     }
   }
   return true;
 }
 
-/// An assistant message's tool calls and legacy function_call as `tool_calls` of `msg`.
-bool assistant_tool_calls(const json::object& m, json::object& msg, const RequestFailure& fail) {
-  // Ollama's `{function{name, arguments}}`, arguments an object:
-  // https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-tools
+/// The JSON value of `raw` bytes the typed parse accepted (a member the request keeps as bytes).
+json::value value_of(std::string_view raw) {
+  boost::system::error_code ec;
+  json::value v = json::parse(raw, ec);
+  return ec ? json::value() : v;
+}
+
+/// An assistant message's tool calls and legacy function_call as `tool_calls` of `msg`, in
+/// Ollama's `{function{name, arguments}}` with the arguments an object:
+/// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-tools
+bool assistant_tool_calls(const ChatMessage& m, std::string_view body, json::object& msg,
+                          const RequestFailure& fail) {
   json::array calls;
-  if (!assistant_function_calls(m, "Ollama", "function", "arguments", calls, fail)) {
-    return false;
+  for (const ChatToolCall& c : m.tool_calls) {
+    if (c.type != "function") {
+      return fail("assistant tool calls must be of type function");
+    }
+    if (c.name.empty()) {
+      return fail("assistant tool call without a function name");
+    }
+    std::optional<json::value> args = tool_arguments_object(c.arguments);
+    if (!args) {
+      return fail("tool call arguments of '" + std::string(c.name) +
+                  "' must be a JSON object for Ollama");
+    }
+    calls.push_back(json::object{
+        {"function", json::object{{"name", c.name}, {"arguments", std::move(*args)}}}});
+  }
+  for (auto it = m.unknown.rbegin(); it != m.unknown.rend(); ++it) {
+    if (it->key == "function_call") {  // the legacy form, read as the DOM helpers read it
+      const std::string_view raw = body.substr(it->value_begin, it->value_end - it->value_begin);
+      json::object legacy{{"function_call", value_of(raw)}};
+      if (!assistant_function_calls(legacy, "Ollama", "function", "arguments", calls, fail)) {
+        return false;
+      }
+      break;
+    }
   }
   if (!calls.empty()) {
     msg["tool_calls"] = std::move(calls);
@@ -122,35 +136,49 @@ std::string_view ollama_role(std::string_view role) {
   return role == "tool" || role == "function" ? "tool" : "";
 }
 
-bool translate_messages(const json::array& messages, json::array& out, const RequestFailure& fail) {
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    const json::object* m = messages[i].if_object();
-    if (m == nullptr) {
-      return fail("messages must be objects");
+/// The function name of the assistant tool call `id`, searched backwards from message `before`
+/// (the nearest call wins when a client reuses ids across turns); empty when none made it.
+std::string_view tool_name_for(std::span<const ChatMessage> messages, std::size_t before,
+                               std::string_view id) {
+  for (std::size_t i = before; i-- > 0;) {
+    if (messages[i].role_text != "assistant") {
+      continue;
     }
-    const std::string_view role = string_of(m->if_contains("role"));
+    for (const ChatToolCall& c : messages[i].tool_calls) {
+      if (c.id == id) {
+        return c.name;
+      }
+    }
+  }
+  return {};
+}
+
+bool translate_messages(const ChatRequest& r, json::array& out, const RequestFailure& fail) {
+  const std::span<const ChatMessage> messages = r.messages;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    const std::string_view role = m.role_text;
     const std::string_view as = ollama_role(role);
     if (as.empty()) {
       return fail("message role '" + std::string(role) + "' is not supported by Ollama");
     }
     std::string text;
     json::array images;
-    if (!read_content(m->if_contains("content"), role == "user", text, images, fail)) {
+    if (!read_content(m, role == "user", text, images, fail)) {
       return false;
     }
     json::object msg{{"role", as}, {"content", std::move(text)}};
     if (!images.empty()) {
       msg["images"] = std::move(images);  // user messages only: read_content takes none elsewhere
     }
-    if (role == "assistant" && !assistant_tool_calls(*m, msg, fail)) {
+    if (role == "assistant" && !assistant_tool_calls(m, r.body, msg, fail)) {
       return false;
     }
     if (as == "tool") {
       // Newer Ollama versions read `tool_name` to tie the result to its call (older ones ignore
       // the member).
       const std::string_view name =
-          role == "tool" ? tool_name_for(messages, i, string_of(m->if_contains("tool_call_id")))
-                         : string_of(m->if_contains("name"));
+          role == "tool" ? tool_name_for(messages, i, m.tool_call_id) : m.name;
       if (!name.empty()) {
         msg["tool_name"] = name;
       }
@@ -162,12 +190,24 @@ bool translate_messages(const json::array& messages, json::array& out, const Req
 
 // ---- request: tools, options, format ---------------------------------------------------------
 
+/// `tool_choice`, else the legacy `function_call`, as the shared reader sees them.
+std::optional<ToolChoice> choice_of(const ChatRequest& r, json::object& holder) {
+  if (const std::string_view raw = r.raw("tool_choice"); !raw.empty()) {
+    holder["tool_choice"] = value_of(raw);
+  }
+  if (const std::string_view raw = r.raw("function_call"); !raw.empty()) {
+    holder["function_call"] = value_of(raw);
+  }
+  return tool_choice_of(holder, true);
+}
+
 /// OpenAI tools keep their shape in Ollama (`{type: "function", function{name, description,
 /// parameters}}`). Ollama has no tool_choice: "none" sends no tools, "auto" sends them, forcing a
 /// call cannot be expressed.
-bool translate_tools(const json::object& body, json::object& out, const RequestFailure& fail) {
+bool translate_tools(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
   bool send = true;
-  if (const std::optional<ToolChoice> choice = tool_choice_of(body, true)) {
+  json::object holder;
+  if (const std::optional<ToolChoice> choice = choice_of(r, holder)) {
     if (choice->kind == ToolChoice::Kind::none) {
       send = false;
     } else if (choice->kind != ToolChoice::Kind::automatic) {
@@ -175,28 +215,24 @@ bool translate_tools(const json::object& body, json::object& out, const RequestF
     }
   }
   json::array tools;
-  if (const json::array* ts = array_of(body.if_contains("tools"))) {
-    for (const json::value& t : *ts) {
-      const json::object* to = t.if_object();
-      if (to == nullptr || string_of(to->if_contains("type")) != "function") {
-        return fail("only function tools are supported by Ollama");
-      }
-      const json::object* fn = object_of(to->if_contains("function"));
-      if (string_of(member_of(fn, "name")).empty()) {
-        return fail("tool function without a name");
-      }
-      json::object function{{"name", *member_of(fn, "name")}};
-      if (const json::value* d = member_of(fn, "description"); d != nullptr && d->is_string()) {
-        function["description"] = *d;
-      }
-      if (const json::value* p = member_of(fn, "parameters"); p != nullptr && p->is_object()) {
-        function["parameters"] = *p;
-      }
-      tools.push_back(json::object{{"type", "function"}, {"function", std::move(function)}});
+  for (const ChatTool& t : r.tools) {
+    if (t.type != "function") {
+      return fail("only function tools are supported by Ollama");
     }
+    if (t.name.empty()) {
+      return fail("tool function without a name");
+    }
+    json::object function{{"name", t.name}};
+    if (!t.description.empty()) {
+      function["description"] = t.description;
+    }
+    if (t.parameters.starts_with('{')) {
+      function["parameters"] = value_of(t.parameters);
+    }
+    tools.push_back(json::object{{"type", "function"}, {"function", std::move(function)}});
   }
-  if (const json::array* fns = array_of(body.if_contains("functions"))) {
-    for (const json::value& f : *fns) {
+  if (const json::value fns = value_of(r.raw("functions")); fns.is_array()) {
+    for (const json::value& f : fns.get_array()) {
       const json::object* fn = f.if_object();
       if (string_of(member_of(fn, "name")).empty()) {
         return fail("function without a name");
@@ -210,32 +246,35 @@ bool translate_tools(const json::object& body, json::object& out, const RequestF
   return true;
 }
 
-/// Sampling parameters go in `options`, with Ollama's names:
+/// Sampling parameters go in `options`, with Ollama's names, as the client wrote the numbers:
 /// https://github.com/ollama/ollama/blob/main/docs/modelfile.md#valid-parameters-and-values
-bool translate_options(const json::object& body, json::object& out, const RequestFailure& fail) {
-  if (const json::value* n = body.if_contains("n"); is_number(n) && count_of(n) > 1) {
+bool translate_options(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
+  if (r.n && *r.n > 1) {
     return fail("Ollama answers one choice per request (n must be 1)");
   }
   json::object options;
-  auto copy_number = [&](std::string_view key) {
-    if (const json::value* v = body.if_contains(key); is_number(v)) {
-      options[key] = *v;
+  auto copy_number = [&](std::string_view key, bool set) {
+    if (set) {
+      options[key] = value_of(r.raw(key));
     }
   };
-  copy_number("temperature");
-  copy_number("top_p");
-  copy_number("seed");
-  copy_number("presence_penalty");
-  copy_number("frequency_penalty");
-  if (const json::value* max = max_tokens_member(body, is_number)) {
-    options["num_predict"] = *max;
+  copy_number("temperature", r.temperature.has_value());
+  copy_number("top_p", r.top_p.has_value());
+  copy_number("seed", r.seed.has_value());
+  copy_number("presence_penalty", r.presence_penalty.has_value());
+  copy_number("frequency_penalty", r.frequency_penalty.has_value());
+  // max_completion_tokens replaced the deprecated max_tokens and wins over it.
+  if (r.max_completion_tokens) {
+    options["num_predict"] = value_of(r.raw("max_completion_tokens"));
+  } else if (r.max_tokens) {
+    options["num_predict"] = value_of(r.raw("max_tokens"));
   }
-  if (const json::value* stop = body.if_contains("stop")) {
-    if (stop->is_string()) {
-      options["stop"] = json::array{*stop};
-    } else if (stop->is_array() && !stop->get_array().empty()) {
-      options["stop"] = *stop;
+  if (!r.stop.empty()) {
+    json::array stop;
+    for (const std::string_view s : r.stop) {
+      stop.emplace_back(s);
     }
+    options["stop"] = std::move(stop);
   }
   if (!options.empty()) {
     out["options"] = std::move(options);
@@ -245,16 +284,16 @@ bool translate_options(const json::object& body, json::object& out, const Reques
 
 /// `format`: "json" for JSON mode, or the JSON schema itself for structured outputs:
 /// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-structured-outputs
-bool translate_format(const json::object& body, json::object& out, const RequestFailure& fail) {
-  const json::object* rf = object_of(body.if_contains("response_format"));
-  if (rf == nullptr) {
+bool translate_format(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
+  if (!r.response_format) {
     return true;
   }
-  const std::string_view type = string_of(rf->if_contains("type"));
+  const std::string_view type = r.response_format->type;
   if (type == "json_object") {
     out["format"] = "json";
   } else if (type == "json_schema") {
-    const json::value* schema = member_of(object_of(rf->if_contains("json_schema")), "schema");
+    const json::value spec = value_of(r.response_format->json_schema);
+    const json::value* schema = member_of(spec.if_object(), "schema");
     if (schema == nullptr || !schema->is_object()) {
       return fail("response_format json_schema needs a schema object");
     }
@@ -267,27 +306,40 @@ bool translate_format(const json::object& body, json::object& out, const Request
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> OllamaTranslator::request(const json::object& body,
-                                                                  std::string_view /*raw*/,
+Result<UpstreamRequest, TranslateError> OllamaTranslator::request(const json::object& /*body*/,
+                                                                  std::string_view raw,
                                                                   const BackendSpec& spec) const {
+  if (spec.model.empty()) {
+    return TranslateError{500, "the Ollama backend has no model configured"};
+  }
+  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
+  // refuses too, with the same words.
+  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
+  if (!typed) {
+    return TranslateError{400, typed.error().message};
+  }
+  return request_from(*typed, spec);
+}
+
+Result<UpstreamRequest, TranslateError> OllamaTranslator::request_from(
+    const ChatRequest& r, const BackendSpec& spec) const {
+  if (spec.model.empty()) {
+    return TranslateError{500, "the Ollama backend has no model configured"};
+  }
   TranslateError error;
   const RequestFailure fail{error};
-  const json::array* messages = configured_chat(body, spec, "Ollama", error);
-  if (messages == nullptr) {
-    return error;
-  }
   UpstreamRequest req;
-  req.stream = is_true(body.if_contains("stream"));
+  req.stream = r.stream.value_or(false);
 
   json::object out;
   out["model"] = spec.model;
   json::array msgs;
-  if (!translate_messages(*messages, msgs, fail)) {
+  if (!translate_messages(r, msgs, fail)) {
     return error;
   }
   out["messages"] = std::move(msgs);
-  if (!translate_tools(body, out, fail) || !translate_options(body, out, fail) ||
-      !translate_format(body, out, fail)) {
+  if (!translate_tools(r, out, fail) || !translate_options(r, out, fail) ||
+      !translate_format(r, out, fail)) {
     return error;
   }
   // Ollama streams unless told otherwise: always say which.

@@ -25,6 +25,8 @@ class object;
 
 namespace sb::adapters {
 
+class ChatRequest;
+
 /// What a translator needs to know about the backend it speaks to.
 struct BackendSpec {
   std::string base_path;  ///< path prefix of the base URL, e.g. "/v1" (may be empty)
@@ -95,6 +97,15 @@ class ChatTranslator {
   virtual Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
                                                           std::string_view raw,
                                                           const BackendSpec& spec) const = 0;
+  /// Whether the provider reads the typed request (adapters/canonical.h) through request_from().
+  /// Those that do not yet are called with the DOM (request()).
+  virtual bool reads_typed() const { return false; }
+  /// request() from the typed reading of the client's request, for a provider that
+  /// reads_typed(); its request() answers the same from the text it is given.
+  virtual Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& /*r*/,
+                                                               const BackendSpec& /*spec*/) const {
+    return TranslateError{500, "this provider reads the request's DOM"};
+  }
   /// A complete (non-stream) upstream response, any status.
   virtual TranslatedResponse response(unsigned status, std::string_view content_type,
                                       std::string_view body,

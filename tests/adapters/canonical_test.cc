@@ -74,6 +74,30 @@ TEST_F(ChatRequestTest, ReadsEveryScalarMember) {
   EXPECT_TRUE(r.unknown.empty());
 }
 
+TEST(ChatRequestRawTest, RawIsTheLastOccurrencesBytes) {
+  const std::string body =
+      R"({"model":"m","temperature":1,"messages":[],"temperature": 2.50 ,"tools":[ ]})";
+  const Result<ChatRequest, ParseError> r = parse_chat_request(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->raw("temperature"), "2.50");
+  EXPECT_EQ(r->raw("tools"), "[ ]");
+  EXPECT_EQ(r->raw("model"), "\"m\"");
+  EXPECT_EQ(r->raw("top_p"), "");
+}
+
+TEST(ChatRequestRawTest, AModelIsRequiredUnlessTheCallerSaysOtherwise) {
+  const std::string body = R"({"messages":[{"role":"user","content":"a"}]})";
+  const Result<ChatRequest, ParseError> strict = parse_chat_request(body);
+  ASSERT_FALSE(strict);
+  EXPECT_EQ(strict.error().message, "you must provide a model parameter");
+  const Result<ChatRequest, ParseError> lenient = parse_chat_request(body, SIZE_MAX, false);
+  ASSERT_TRUE(lenient);
+  EXPECT_TRUE(lenient->model.empty());
+  ASSERT_EQ(lenient->messages.size(), 1u);
+  // Everything else is as strict as before.
+  EXPECT_FALSE(parse_chat_request(R"({"messages":"a"})", SIZE_MAX, false));
+}
+
 TEST_F(ChatRequestTest, AbsentAndNullMembersStayUnset) {
   const ChatRequest& r = parse(with(R"("stream":null,"temperature":null,"max_tokens":7)"));
   EXPECT_FALSE(r.stream);

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "tests/adapters/fixtures.h"
 
 namespace sb::adapters {
@@ -109,6 +110,51 @@ TEST(OllamaRequestTest, BasePathKeepsAProxyPrefixAndDropsTheOpenAiV1) {
   EXPECT_EQ(translate(body, error, s)->target, "/api/chat");
 }
 
+TEST(OllamaRequestTest, NumbersKeepTheClientsForm) {
+  // Read from the typed request, the numbers are the client's JSON values: an integer stays one.
+  TranslateError error;
+  const auto req = translate(R"({"messages":[{"role":"user","content":"a"}],"temperature":1,)"
+                             R"("top_p":0.5,"seed":7,"max_tokens":64,"max_completion_tokens":32})",
+                             error);
+  ASSERT_TRUE(req.has_value()) << error.message;
+  const json::value options = json::parse(req->body).at("options");
+  EXPECT_TRUE(options.at("temperature").is_int64());
+  EXPECT_EQ(options.at("temperature"), json::value(1));
+  EXPECT_EQ(options.at("top_p"), json::value(0.5));
+  EXPECT_EQ(options.at("seed"), json::value(7));
+  EXPECT_EQ(options.at("num_predict"), json::value(32));  // max_completion_tokens wins
+  EXPECT_NE(req->body.find("\"temperature\":1,"), std::string::npos) << req->body;
+}
+
+TEST(OllamaRequestTest, TheTypedRequestAndTheTextGiveTheSameUpstreamRequest) {
+  // The gateway hands Ollama its typed reading; request() reads the text. Both are one path.
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":)"
+      R"([{"type":"text","text":"look"},{"type":"image_url","image_url":{"url":)"
+      R"("data:image/png;base64,AAAA"}}]},{"role":"assistant","content":null,"tool_calls":)"
+      R"([{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}}]},)"
+      R"({"role":"tool","tool_call_id":"c1","content":"2"}],"tools":[{"type":"function",)"
+      R"("function":{"name":"f","description":"d","parameters":{"type":"object"}}}],)"
+      R"("stop":"END","response_format":{"type":"json_object"},"stream":true})";
+  TranslateError error;
+  const auto from_text = translate(body, error);
+  ASSERT_TRUE(from_text.has_value()) << error.message;
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(body);
+  ASSERT_TRUE(typed);
+  const auto from_typed = translator().request_from(*typed, spec());
+  ASSERT_TRUE(from_typed);
+  EXPECT_EQ(from_typed->body, from_text->body);
+  EXPECT_EQ(from_typed->target, from_text->target);
+  EXPECT_TRUE(from_typed->stream);
+  const json::value doc = json::parse(from_typed->body);
+  EXPECT_EQ(doc.at("messages").at(1).at("images").at(0), "AAAA");
+  EXPECT_EQ(doc.at("messages").at(2).at("tool_calls").at(0).at("function").at("arguments"),
+            json::parse(R"({"x":1})"));
+  EXPECT_EQ(doc.at("messages").at(3).at("tool_name"), "f");
+  EXPECT_EQ(doc.at("options").at("stop"), json::parse(R"(["END"])"));
+  EXPECT_EQ(doc.at("format"), "json");
+}
+
 TEST(OllamaRequestTest, ToolResultWithoutAKnownCallHasNoToolName) {
   TranslateError error;
   const auto req = translate(R"({"messages":[{"role":"user","content":"a"},)"
@@ -189,7 +235,17 @@ INSTANTIATE_TEST_SUITE_P(
                    R"({"messages":[{"role":"user","content":"a"}],)"
                    R"("response_format":{"type":"grammar"}})",
                    "grammar"},
-        RejectCase{"MessagesNotAnArray", R"({"messages":"hi"})", "messages"}),
+        RejectCase{"MessagesNotAnArray", R"({"messages":"hi"})", "messages"},
+        // A member of the wrong type is refused as OpenAI refuses it, naming the member.
+        RejectCase{"MistypedTemperature",
+                   R"({"messages":[{"role":"user","content":"a"}],"temperature":"hot"})",
+                   "Invalid type for 'temperature'"},
+        RejectCase{"MistypedContent", R"({"messages":[{"role":"user","content":5}]})",
+                   "Invalid type for 'messages[0].content'"},
+        RejectCase{"LegacyFunctionCallForced",
+                   R"({"messages":[{"role":"user","content":"a"}],"function_call":{"name":"f"},)"
+                   R"("functions":[{"name":"f"}]})",
+                   "force a tool call"}),
     [](const testing::TestParamInfo<RejectCase>& p) { return p.param.name; });
 
 // ---- non-stream responses --------------------------------------------------------------------
