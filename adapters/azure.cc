@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_compatible.h"
 #include "adapters/openai_shapes.h"
@@ -486,13 +487,11 @@ bool AzureStreamTranslator::finish(std::string& /*out*/) {
   return true;
 }
 
-Result<UpstreamRequest, TranslateError> AzureTranslator::request(const json::object& body,
-                                                                 std::string_view raw,
-                                                                 const BackendSpec& spec) const {
-  if (spec.model.empty()) {
-    return TranslateError{500, "the Azure OpenAI backend has no deployment configured"};
-  }
-  ChatRequestPlan plan = plan_chat_request(raw, body, spec.model);
+namespace {
+
+// The request for a planned body: the deployment's path, the key, the body within what the
+// api-version accepts.
+UpstreamRequest azure_request(ChatRequestPlan plan, const BackendSpec& spec) {
   if (!azure_accepts_stream_options(spec.api_version)) {
     remove_member(plan.body, "stream_options");
   }
@@ -507,6 +506,37 @@ Result<UpstreamRequest, TranslateError> AzureTranslator::request(const json::obj
   req.body = std::move(plan.body);
   req.stream = plan.stream;
   return req;
+}
+
+constexpr std::string_view kNoDeployment = "the Azure OpenAI backend has no deployment configured";
+
+}  // namespace
+
+Result<UpstreamRequest, TranslateError> AzureTranslator::request(const json::object& body,
+                                                                 std::string_view raw,
+                                                                 const BackendSpec& spec) const {
+  if (spec.model.empty()) {
+    return TranslateError{500, std::string(kNoDeployment)};
+  }
+  return azure_request(plan_chat_request(raw, body, spec.model), spec);
+}
+
+Result<UpstreamRequest, TranslateError> AzureTranslator::request_from(
+    const ChatRequest& r, const BackendSpec& spec) const {
+  if (spec.model.empty()) {
+    return TranslateError{500, std::string(kNoDeployment)};
+  }
+  if (std::optional<ChatRequestPlan> plan = plan_chat_request(r.body, r, spec.model)) {
+    return azure_request(std::move(*plan), spec);
+  }
+  // A top-level key the client sent twice: the DOM decides which one counts, as on the
+  // pass-through (the body parsed once already, so only memory can make this fail).
+  boost::system::error_code ec;
+  const json::value dom = json::parse(r.body, ec);
+  if (ec || !dom.is_object()) {
+    return TranslateError{500, "the request could not be read again"};
+  }
+  return azure_request(plan_chat_request(r.body, dom.get_object(), spec.model), spec);
 }
 
 TranslatedResponse AzureTranslator::response(unsigned status, std::string_view /*content_type*/,

@@ -99,6 +99,11 @@ class AzureTranslator final : public ChatTranslator {
   Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
                                                   std::string_view raw,
                                                   const BackendSpec& spec) const override;
+  /// The same from the typed request (no DOM; a body with a duplicated top-level key is read
+  /// the DOM's way). A pass-through: members of any type are sent as the client wrote them.
+  bool reads_typed() const override { return true; }
+  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
+                                                       const BackendSpec& spec) const override;
 
   /// 2xx: the body cleaned of filter members (502 when it is not a JSON object); otherwise
   /// azure_error(). `model_alias` is unused: Azure reports the model it ran.

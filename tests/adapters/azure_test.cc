@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "tests/adapters/fixtures.h"
 
 namespace sb::adapters {
@@ -109,6 +110,41 @@ TEST(AzureRequestTest, OldVersionsGetNoStreamOptions) {
   ASSERT_TRUE(req.has_value());
   EXPECT_TRUE(req->stream);
   EXPECT_FALSE(json::parse(req->body).as_object().contains("stream_options")) << req->body;
+}
+
+TEST(AzureRequestTest, TheTypedRequestAndTheDomGiveTheSameUpstreamRequest) {
+  // The gateway hands Azure its typed reading (no DOM); request() plans from the DOM. Same bytes,
+  // including the stream_options an old api-version does not take and a key sent twice (which
+  // the typed plan leaves to the DOM).
+  BackendSpec old_version = spec();
+  old_version.api_version = "2024-02-01";
+  const std::string bodies[] = {
+      R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":1})",
+      R"({"model":"gpt-4o","stream":true,"stream_options":{"include_usage":false},)"
+      R"("messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"a","messages":[{"role":"user","content":"hi"}],"model":"b","n":2})",
+  };
+  for (const BackendSpec& s : {spec(), old_version}) {
+    for (const std::string& body : bodies) {
+      const auto from_dom = translate(body, s);
+      ASSERT_TRUE(from_dom.has_value()) << body;
+      const Result<ChatRequest, ParseError> typed = parse_chat_request(body);
+      ASSERT_TRUE(typed) << body;
+      const auto from_typed = AzureTranslator().request_from(*typed, s);
+      ASSERT_TRUE(from_typed) << body;
+      EXPECT_EQ(from_typed->body, from_dom->body) << body;
+      EXPECT_EQ(from_typed->target, from_dom->target);
+      EXPECT_EQ(from_typed->stream, from_dom->stream);
+      EXPECT_EQ(from_typed->headers, from_dom->headers);
+    }
+  }
+  BackendSpec none = spec();
+  none.model.clear();
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(bodies[0]);
+  ASSERT_TRUE(typed);
+  const auto r = AzureTranslator().request_from(*typed, none);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().status, 500u);
 }
 
 TEST(AzureRequestTest, MissingDeploymentIsAServerError) {
