@@ -490,8 +490,12 @@ bool AzureStreamTranslator::finish(std::string& /*out*/) {
 namespace {
 
 // The request for a planned body: the deployment's path, the key, the body within what the
-// api-version accepts.
-UpstreamRequest azure_request(ChatRequestPlan plan, const BackendSpec& spec) {
+// api-version accepts. A server error when no deployment is configured.
+Result<UpstreamRequest, TranslateError> azure_request(ChatRequestPlan plan,
+                                                      const BackendSpec& spec) {
+  if (spec.model.empty()) {
+    return TranslateError{500, "the Azure OpenAI backend has no deployment configured"};
+  }
   if (!azure_accepts_stream_options(spec.api_version)) {
     remove_member(plan.body, "stream_options");
   }
@@ -508,35 +512,26 @@ UpstreamRequest azure_request(ChatRequestPlan plan, const BackendSpec& spec) {
   return req;
 }
 
-constexpr std::string_view kNoDeployment = "the Azure OpenAI backend has no deployment configured";
-
 }  // namespace
 
 Result<UpstreamRequest, TranslateError> AzureTranslator::request(const json::object& body,
                                                                  std::string_view raw,
                                                                  const BackendSpec& spec) const {
-  if (spec.model.empty()) {
-    return TranslateError{500, std::string(kNoDeployment)};
-  }
   return azure_request(plan_chat_request(raw, body, spec.model), spec);
 }
 
 Result<UpstreamRequest, TranslateError> AzureTranslator::request_from(
     const ChatRequest& r, const BackendSpec& spec) const {
-  if (spec.model.empty()) {
-    return TranslateError{500, std::string(kNoDeployment)};
-  }
   if (std::optional<ChatRequestPlan> plan = plan_chat_request(r.body, r, spec.model)) {
     return azure_request(std::move(*plan), spec);
   }
   // A top-level key the client sent twice: the DOM decides which one counts, as on the
   // pass-through (the body parsed once already, so only memory can make this fail).
-  boost::system::error_code ec;
-  const json::value dom = json::parse(r.body, ec);
-  if (ec || !dom.is_object()) {
+  const std::optional<json::value> dom = parse_request_json(r.body);
+  if (!dom || !dom->is_object()) {
     return TranslateError{500, "the request could not be read again"};
   }
-  return azure_request(plan_chat_request(r.body, dom.get_object(), spec.model), spec);
+  return azure_request(plan_chat_request(r.body, dom->get_object(), spec.model), spec);
 }
 
 TranslatedResponse AzureTranslator::response(unsigned status, std::string_view /*content_type*/,

@@ -9,6 +9,7 @@
 // string or a number adds to the facts is the shared Walker's decision. The texts of strings with
 // escapes come unescaped from the request.
 
+#include <algorithm>
 #include <charconv>
 #include <memory_resource>
 #include <span>
@@ -337,9 +338,11 @@ void RawWalker::body() {
 
 void collect_chat_facts(const ChatRequest& request, ChatFacts& out) {
   facts_detail::reset(out);
-  // The text holds the body's strings and keys one per line, without their quotes: about the
-  // body's size, so one allocation.
-  out.text.reserve(request.body.size() + 64);
+  // The text holds the body's strings and keys one per line, without their quotes: at most about
+  // the body's size, so one allocation for a conversation. Bounded, since base64 payloads (most
+  // of a large body, often) are not scanned and would hold memory no text uses.
+  constexpr std::size_t kMaxReserve = 256 * 1024;
+  out.text.reserve(std::min(request.body.size(), kMaxReserve) + 64);
   Walker w(out);
   RawWalker raw(w, request);
   out.depth = request.messages.size();

@@ -80,11 +80,11 @@ bool read_content(const ChatMessage& m, bool media, std::string& text, json::arr
   return true;
 }
 
-/// The JSON value of `raw` bytes the typed parse accepted (a member the request keeps as bytes).
+/// The JSON value of `raw` bytes the typed parse accepted (a member the request keeps as bytes;
+/// null when absent).
 json::value value_of(std::string_view raw) {
-  boost::system::error_code ec;
-  json::value v = json::parse(raw, ec);
-  return ec ? json::value() : v;
+  std::optional<json::value> v = parse_request_json(raw);
+  return v ? std::move(*v) : json::value();
 }
 
 /// An assistant message's tool calls and legacy function_call as `tool_calls` of `msg`, in

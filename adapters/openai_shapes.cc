@@ -186,6 +186,17 @@ std::string_view tool_name_for(const json::array& messages, std::size_t before,
   return {};
 }
 
+std::optional<json::value> parse_request_json(std::string_view text) {
+  json::parse_options opts;
+  opts.max_depth = 128;  // the gateway's, as the body was read
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec, {}, opts);
+  if (ec) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 std::optional<json::value> tool_arguments_object(std::string_view arguments) {
   if (arguments.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return json::value(json::object{});

@@ -93,6 +93,10 @@ std::string_view image_url_of(const boost::json::object& part);
 std::string_view tool_name_for(const boost::json::array& messages, std::size_t before,
                                std::string_view id);
 
+/// The JSON value of a request body's text, or of a member of it, read as the gateway reads
+/// bodies (nesting up to 128 levels; Boost.JSON's default stops at 32). nullopt when malformed.
+std::optional<boost::json::value> parse_request_json(std::string_view text);
+
 /// The JSON object an OpenAI tool call's `arguments` text holds; text that is empty or only
 /// whitespace reads as `{}`. nullopt when the text is not a JSON object.
 std::optional<boost::json::value> tool_arguments_object(std::string_view arguments);

@@ -190,32 +190,24 @@ TranslatedWire::TranslatedWire(const BackendRuntime& b, std::string_view request
 
 bool TranslatedWire::request(WireBody& body, upstream::Request& up,
                              adapters::TranslateError& error) {
-  if (translator_->reads_typed() && body.typed() != nullptr) {
-    // The typed reading the pipeline made: no DOM at all.
-    const adapters::ChatRequest& typed = *body.typed();
-    auto ureq = translator_->request_from(typed, b_.translator_spec);
-    if (!ureq) {
-      error = ureq.error();
-      return false;
-    }
-    stream_ = ureq->stream;
-    client_wants_usage_ = typed.include_usage.value_or(false);
-    to_upstream_request(std::move(*ureq), request_id_, b_, up);
-    return true;
-  }
-  const boost::json::object* parsed = body.dom();
-  if (parsed == nullptr) {
+  // A provider that reads the typed request gets the pipeline's (no DOM at all); the others the
+  // DOM.
+  const adapters::ChatRequest* typed = translator_->reads_typed() ? body.typed() : nullptr;
+  const boost::json::object* parsed = typed == nullptr ? body.dom() : nullptr;
+  if (typed == nullptr && parsed == nullptr) {
     error = adapters::TranslateError{500, "the request could not be read again"};
     return false;
   }
   adapters::Result<adapters::UpstreamRequest, adapters::TranslateError> ureq =
-      translator_->request(*parsed, body.text(), b_.translator_spec);
+      typed != nullptr ? translator_->request_from(*typed, b_.translator_spec)
+                       : translator_->request(*parsed, body.text(), b_.translator_spec);
   if (!ureq) {
     error = ureq.error();
     return false;
   }
   stream_ = ureq->stream;
-  client_wants_usage_ = adapters::asks_for_usage(*parsed);
+  client_wants_usage_ =
+      typed != nullptr ? typed->include_usage.value_or(false) : adapters::asks_for_usage(*parsed);
   to_upstream_request(std::move(*ureq), request_id_, b_, up);
   return true;
 }

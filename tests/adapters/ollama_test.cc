@@ -155,6 +155,30 @@ TEST(OllamaRequestTest, TheTypedRequestAndTheTextGiveTheSameUpstreamRequest) {
   EXPECT_EQ(doc.at("format"), "json");
 }
 
+TEST(OllamaRequestTest, DeeplyNestedToolParametersAreKeptWhole) {
+  // Nested deeper than Boost.JSON's default limit (32) but within the gateway's (128): the
+  // parameters read from their bytes must be the client's, not dropped.
+  std::string schema;
+  for (int i = 0; i < 40; ++i) {
+    schema += R"({"type":"object","properties":{"p":)";
+  }
+  schema += R"({"type":"string"})";
+  for (int i = 0; i < 40; ++i) {
+    schema += "}}";
+  }
+  const std::string body = R"({"messages":[{"role":"user","content":"a"}],"tools":[{"type":)"
+                           R"("function","function":{"name":"f","parameters":)" +
+                           schema + "}}]}";
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(body, SIZE_MAX, false);
+  ASSERT_TRUE(typed) << typed.error().message;
+  const auto req = translator().request_from(*typed, spec());
+  ASSERT_TRUE(req) << req.error().message;
+  json::parse_options deep;
+  deep.max_depth = 128;
+  const json::value doc = json::parse(req->body, {}, deep);
+  EXPECT_EQ(doc.at("tools").at(0).at("function").at("parameters"), json::parse(schema, {}, deep));
+}
+
 TEST(OllamaRequestTest, ToolResultWithoutAKnownCallHasNoToolName) {
   TranslateError error;
   const auto req = translate(R"({"messages":[{"role":"user","content":"a"},)"
