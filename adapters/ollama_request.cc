@@ -80,13 +80,6 @@ bool read_content(const ChatMessage& m, bool media, std::string& text, json::arr
   return true;
 }
 
-/// The JSON value of `raw` bytes the typed parse accepted (a member the request keeps as bytes;
-/// null when absent).
-json::value value_of(std::string_view raw) {
-  std::optional<json::value> v = parse_request_json(raw);
-  return v ? std::move(*v) : json::value();
-}
-
 /// An assistant message's tool calls and legacy function_call as `tool_calls` of `msg`, in
 /// Ollama's `{function{name, arguments}}` with the arguments an object:
 /// https://github.com/ollama/ollama/blob/main/docs/api.md#chat-request-with-tools
@@ -108,14 +101,11 @@ bool assistant_tool_calls(const ChatMessage& m, std::string_view body, json::obj
     calls.push_back(json::object{
         {"function", json::object{{"name", c.name}, {"arguments", std::move(*args)}}}});
   }
-  for (auto it = m.unknown.rbegin(); it != m.unknown.rend(); ++it) {
-    if (it->key == "function_call") {  // the legacy form, read as the DOM helpers read it
-      const std::string_view raw = body.substr(it->value_begin, it->value_end - it->value_begin);
-      json::object legacy{{"function_call", value_of(raw)}};
-      if (!assistant_function_calls(legacy, "Ollama", "function", "arguments", calls, fail)) {
-        return false;
-      }
-      break;
+  if (const std::string_view raw = message_member(m, body, "function_call"); !raw.empty()) {
+    // the legacy form, read as the DOM helpers read it
+    json::object legacy{{"function_call", json_of(raw)}};
+    if (!assistant_function_calls(legacy, "Ollama", "function", "arguments", calls, fail)) {
+      return false;
     }
   }
   if (!calls.empty()) {
@@ -134,23 +124,6 @@ std::string_view ollama_role(std::string_view role) {
     return role;
   }
   return role == "tool" || role == "function" ? "tool" : "";
-}
-
-/// The function name of the assistant tool call `id`, searched backwards from message `before`
-/// (the nearest call wins when a client reuses ids across turns); empty when none made it.
-std::string_view tool_name_for(std::span<const ChatMessage> messages, std::size_t before,
-                               std::string_view id) {
-  for (std::size_t i = before; i-- > 0;) {
-    if (messages[i].role_text != "assistant") {
-      continue;
-    }
-    for (const ChatToolCall& c : messages[i].tool_calls) {
-      if (c.id == id) {
-        return c.name;
-      }
-    }
-  }
-  return {};
 }
 
 bool translate_messages(const ChatRequest& r, json::array& out, const RequestFailure& fail) {
@@ -190,24 +163,13 @@ bool translate_messages(const ChatRequest& r, json::array& out, const RequestFai
 
 // ---- request: tools, options, format ---------------------------------------------------------
 
-/// `tool_choice`, else the legacy `function_call`, as the shared reader sees them.
-std::optional<ToolChoice> choice_of(const ChatRequest& r, json::object& holder) {
-  if (const std::string_view raw = r.raw("tool_choice"); !raw.empty()) {
-    holder["tool_choice"] = value_of(raw);
-  }
-  if (const std::string_view raw = r.raw("function_call"); !raw.empty()) {
-    holder["function_call"] = value_of(raw);
-  }
-  return tool_choice_of(holder, true);
-}
-
 /// OpenAI tools keep their shape in Ollama (`{type: "function", function{name, description,
 /// parameters}}`). Ollama has no tool_choice: "none" sends no tools, "auto" sends them, forcing a
 /// call cannot be expressed.
 bool translate_tools(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
   bool send = true;
   json::object holder;
-  if (const std::optional<ToolChoice> choice = choice_of(r, holder)) {
+  if (const std::optional<ToolChoice> choice = tool_choice_of(r, true, holder)) {
     if (choice->kind == ToolChoice::Kind::none) {
       send = false;
     } else if (choice->kind != ToolChoice::Kind::automatic) {
@@ -227,11 +189,11 @@ bool translate_tools(const ChatRequest& r, json::object& out, const RequestFailu
       function["description"] = t.description;
     }
     if (t.parameters.starts_with('{')) {
-      function["parameters"] = value_of(t.parameters);
+      function["parameters"] = json_of(t.parameters);
     }
     tools.push_back(json::object{{"type", "function"}, {"function", std::move(function)}});
   }
-  if (const json::value fns = value_of(r.raw("functions")); fns.is_array()) {
+  if (const json::value fns = json_of(r.raw("functions")); fns.is_array()) {
     for (const json::value& f : fns.get_array()) {
       const json::object* fn = f.if_object();
       if (string_of(member_of(fn, "name")).empty()) {
@@ -255,7 +217,7 @@ bool translate_options(const ChatRequest& r, json::object& out, const RequestFai
   json::object options;
   auto copy_number = [&](std::string_view key, bool set) {
     if (set) {
-      options[key] = value_of(r.raw(key));
+      options[key] = json_of(r.raw(key));
     }
   };
   copy_number("temperature", r.temperature.has_value());
@@ -265,9 +227,9 @@ bool translate_options(const ChatRequest& r, json::object& out, const RequestFai
   copy_number("frequency_penalty", r.frequency_penalty.has_value());
   // max_completion_tokens replaced the deprecated max_tokens and wins over it.
   if (r.max_completion_tokens) {
-    options["num_predict"] = value_of(r.raw("max_completion_tokens"));
+    options["num_predict"] = json_of(r.raw("max_completion_tokens"));
   } else if (r.max_tokens) {
-    options["num_predict"] = value_of(r.raw("max_tokens"));
+    options["num_predict"] = json_of(r.raw("max_tokens"));
   }
   if (!r.stop.empty()) {
     json::array stop;
@@ -292,7 +254,7 @@ bool translate_format(const ChatRequest& r, json::object& out, const RequestFail
   if (type == "json_object") {
     out["format"] = "json";
   } else if (type == "json_schema") {
-    const json::value spec = value_of(r.response_format->json_schema);
+    const json::value spec = json_of(r.response_format->json_schema);
     const json::value* schema = member_of(spec.if_object(), "schema");
     if (schema == nullptr || !schema->is_object()) {
       return fail("response_format json_schema needs a schema object");

@@ -82,6 +82,49 @@ std::optional<ToolChoice> tool_choice_of(const json::object& body, bool or_funct
   return c;
 }
 
+json::value json_of(std::string_view raw) {
+  if (raw.empty()) {
+    return nullptr;
+  }
+  std::optional<json::value> v = parse_request_json(raw);
+  return v ? std::move(*v) : json::value();
+}
+
+std::string_view message_member(const ChatMessage& m, std::string_view body, std::string_view key) {
+  for (auto it = m.unknown.rbegin(); it != m.unknown.rend(); ++it) {
+    if (it->key == key) {
+      return body.substr(it->value_begin, it->value_end - it->value_begin);
+    }
+  }
+  return {};
+}
+
+std::optional<ToolChoice> tool_choice_of(const ChatRequest& r, bool or_function_call,
+                                         json::object& holder) {
+  if (const std::string_view raw = r.raw("tool_choice"); !raw.empty()) {
+    holder["tool_choice"] = json_of(raw);
+  }
+  if (const std::string_view raw = r.raw("function_call"); !raw.empty()) {
+    holder["function_call"] = json_of(raw);
+  }
+  return tool_choice_of(holder, or_function_call);
+}
+
+std::string_view tool_name_for(std::span<const ChatMessage> messages, std::size_t before,
+                               std::string_view id) {
+  for (std::size_t i = before; i-- > 0;) {
+    if (messages[i].role_text != "assistant") {
+      continue;
+    }
+    for (const ChatToolCall& c : messages[i].tool_calls) {
+      if (c.id == id) {
+        return c.name;
+      }
+    }
+  }
+  return {};
+}
+
 const json::array* configured_chat(const json::object& body, const BackendSpec& spec,
                                    std::string_view provider, TranslateError& error) {
   if (spec.model.empty()) {

@@ -4,6 +4,7 @@
 // from split prompt counters. Each translator keeps its own checks and messages on top. Pure
 // functions; the views they return point into their arguments.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -13,6 +14,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/translator.h"
 #include "adapters/usage.h"
@@ -103,6 +105,26 @@ bool put_tools(const boost::json::object& body, boost::json::object& out, bool& 
   }
   return true;
 }
+
+// ---- request, typed (adapters/canonical.h) --------------------------------------------------
+
+/// The JSON value of bytes the typed parse accepted (a member ChatRequest keeps as bytes: a
+/// number as the client wrote it, tool parameters, a schema); null when `raw` is empty.
+boost::json::value json_of(std::string_view raw);
+
+/// The raw bytes of message `m`'s member `key` that ChatMessage does not type (e.g. the legacy
+/// `function_call`), its last occurrence; empty when absent.
+std::string_view message_member(const ChatMessage& m, std::string_view body, std::string_view key);
+
+/// The typed request's `tool_choice`, else (`or_function_call`) its legacy `function_call`, read
+/// as tool_choice_of() reads them; `holder` keeps the object the result points into.
+std::optional<ToolChoice> tool_choice_of(const ChatRequest& r, bool or_function_call,
+                                         boost::json::object& holder);
+
+/// The function name of the assistant tool call `id`, searched backwards from message `before`
+/// (the nearest call wins when a client reuses ids across turns); empty when none made it.
+std::string_view tool_name_for(std::span<const ChatMessage> messages, std::size_t before,
+                               std::string_view id);
 
 /// `temperature` and `top_p` as the client's JSON text (number_text: the shortest round-trip form
 /// of a double), set into the serialized upstream body afterwards so the upstream sees the
