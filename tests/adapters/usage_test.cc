@@ -211,5 +211,64 @@ TEST(UsageTest, OnePassReadingAgreesWithTheDomOnRandomTexts) {
   EXPECT_GT(agreed_some, 100);  // the texts reach the readable cases, not only the refusals
 }
 
+// Providers' own shapes (pretty-printed, details with other counters, duplicates, numbers at the
+// edge of 64 bits) read as parsing and reading the DOM reads them.
+TEST(UsageTest, ProviderShapedUsageAgreesWithTheDom) {
+  const std::vector<std::string> texts = {
+      "{\n    \"prompt_tokens\": 19,\n    \"completion_tokens\": 10,\n    \"total_tokens\": 29,"
+      "\n    \"prompt_tokens_details\": {\n      \"cached_tokens\": 0,\n      \"audio_tokens\": 0"
+      "\n    },\n    \"completion_tokens_details\": {\n      \"reasoning_tokens\": 4,\n      "
+      "\"audio_tokens\": 0,\n      \"accepted_prediction_tokens\": 0\n    }\n  }",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens\":7}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":3}"
+      ","
+      "\"prompt_tokens_details\":{}}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"completion_tokens_details\":null}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"completion_tokens_details\":3}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"cache_creation_input_tokens\":null}",
+      "{\"prompt_tokens\":999999999999999999,\"completion_tokens\":2}",
+      "{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":2}",
+      "{\"prompt_tokens\":9223372036854775808,\"completion_tokens\":2}",
+      "{\"prompt_tokens\":05,\"completion_tokens\":2}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2.0}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2e0}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":nul}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":nullx}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,}",
+      "{\"prompt_tokens\":5 \"completion_tokens\":2}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2} ",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2}}",
+      " \t{ } ",
+      "{\"prompt_\\u0074okens\":5,\"completion_tokens\":2}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"x\":\"y\"}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":[]"
+      "}}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":1",
+  };
+  for (const std::string& text : texts) {
+    boost::system::error_code ec;
+    const json::value dom = json::parse(text, ec);
+    const std::optional<Usage> expected = ec ? std::nullopt : usage_from_openai_usage(dom);
+    const std::optional<Usage> got = usage_from_openai_usage_text(text);
+    ASSERT_EQ(got.has_value(), expected.has_value()) << text;
+    if (got) {
+      EXPECT_EQ(got->input, expected->input) << text;
+      EXPECT_EQ(got->output, expected->output) << text;
+      EXPECT_EQ(got->cached_input, expected->cached_input) << text;
+      EXPECT_EQ(got->reasoning, expected->reasoning) << text;
+      EXPECT_EQ(got->cache_write, expected->cache_write) << text;
+    }
+  }
+  const std::optional<Usage> first = usage_from_openai_usage_text(texts[0]);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->input, 19);
+  EXPECT_EQ(first->reasoning, 4);
+  EXPECT_EQ(usage_from_openai_usage_text(texts[1])->input, 7);  // the last of duplicates wins
+  EXPECT_EQ(usage_from_openai_usage_text(texts[2])->cached_input, 0);
+  EXPECT_EQ(usage_from_openai_usage_text(texts[6])->input, 999999999999999999);
+  EXPECT_EQ(usage_from_openai_usage_text(texts[7])->input, 9223372036854775807);
+  EXPECT_FALSE(usage_from_openai_usage_text(texts[8]));
+}
+
 }  // namespace
 }  // namespace sb::adapters
