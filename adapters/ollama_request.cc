@@ -278,7 +278,7 @@ Result<UpstreamRequest, TranslateError> OllamaTranslator::request(const json::ob
   // refuses too, with the same words.
   Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
   if (!typed) {
-    return TranslateError{400, typed.error().message};
+    return TranslateError{400, typed.error().message, typed.error().code};
   }
   return request_from(*typed, spec);
 }

@@ -55,6 +55,9 @@ struct UpstreamRequest {
 struct TranslateError {
   unsigned status = 400;
   std::string message;
+  /// OpenAI's error code for the client (e.g. "invalid_type" for a member of the wrong type);
+  /// empty for a request the provider cannot express ("unsupported_parameter").
+  std::string_view code;
 };
 
 /// An upstream response translated to OpenAI's format.

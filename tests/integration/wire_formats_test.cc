@@ -1013,6 +1013,22 @@ TEST_F(WireFormatsTest, OllamaNativeStreamsNdjsonAsOpenAISse) {
   EXPECT_FALSE(r.header("authorization"));
 }
 
+// A member of the wrong type cannot be read into Ollama's request: the client hears OpenAI's own
+// answer for it (400, invalid_type, naming the member) and nothing reaches the upstream.
+TEST_F(WireFormatsTest, OllamaRouteAnswersAMistypedMemberAsOpenAIWould) {
+  const std::size_t before = posts(env_->fake("ollama")).size();
+  auto got = env_->chat(
+      R"({"model":"ollama","messages":[{"role":"user","content":"hi"}],"temperature":"hot"})");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 400u) << got->body;
+  const json::value body = parse(got->body);
+  EXPECT_EQ(string_at(body, {"error", "type"}), "invalid_request_error") << got->body;
+  EXPECT_EQ(string_at(body, {"error", "code"}), "invalid_type") << got->body;
+  EXPECT_NE(string_at(body, {"error", "message"}).find("temperature"), std::string::npos)
+      << got->body;
+  EXPECT_EQ(posts(env_->fake("ollama")).size(), before);
+}
+
 TEST_F(WireFormatsTest, LlamaCppGetsMaxTokensForMaxCompletionTokens) {
   // Nine words of reply, cut at seven: the engine honoured the limit under its own name.
   const std::string text = "one two three four five six";
