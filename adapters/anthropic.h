@@ -68,6 +68,9 @@ class AnthropicTranslator final : public ChatTranslator {
   Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
                                                   std::string_view raw,
                                                   const BackendSpec& spec) const override;
+  /// The same from the typed request (adapters/canonical.h).
+  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
+                                                       const BackendSpec& spec) const override;
 
   /// Status 200: the Messages response as a chat.completion (text blocks concatenated into
   /// `content`, tool_use blocks as `tool_calls`, thinking blocks dropped); an unreadable body is a

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -18,6 +19,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
@@ -224,6 +226,22 @@ bool is_tool_result(const json::value& block) {
   return block.is_object() && string_member(block.get_object(), "type") == "tool_result";
 }
 
+/// The turns as `messages`, each user turn's tool_result blocks first.
+bool flush_turns(std::vector<Turn>& turns, json::array& out, TranslateError& error) {
+  for (Turn& t : turns) {
+    if (t.role == "user") {
+      // tool_result blocks must come first in their user turn
+      // (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
+      std::stable_partition(t.content.begin(), t.content.end(), is_tool_result);
+    }
+    out.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  }
+  if (out.empty()) {
+    return fail(error, "messages: at least one user or assistant message with content is required");
+  }
+  return true;
+}
+
 /// A `tool` message as a tool_result block (its content a string or text blocks).
 bool tool_result_block(const json::object& m, const json::value& c, const std::string& where,
                        json::array& blocks, TranslateError& error) {
@@ -293,18 +311,7 @@ bool convert_messages(const json::array& messages, json::array& system, json::ar
       return fail(error, where + ": unknown role '" + std::string(role) + "'");
     }
   }
-  for (Turn& t : turns) {
-    if (t.role == "user") {
-      // tool_result blocks must come first in their user turn
-      // (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
-      std::stable_partition(t.content.begin(), t.content.end(), is_tool_result);
-    }
-    out.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
-  }
-  if (out.empty()) {
-    return fail(error, "messages: at least one user or assistant message with content is required");
-  }
-  return true;
+  return flush_turns(turns, out, error);
 }
 
 /// OpenAI `tools` as Anthropic tool definitions.
@@ -508,6 +515,425 @@ UpstreamRequest messages_request(const BackendSpec& spec, bool streaming) {
   return req;
 }
 
+// ---- request, typed (adapters/canonical.h) ---------------------------------------------------
+
+/// "messages[<i>]", the place a message's error names (built only for the error).
+std::string message_at(std::size_t i) {
+  return "messages[" + std::to_string(i) + "]";
+}
+
+/// Whether a member's raw bytes (ChatRequest::raw) are there and not JSON null.
+bool present(std::string_view raw) {
+  return !raw.empty() && raw != "null";
+}
+
+/// The members of the body's objects, read over the tape of its tokens (ChatRequest::tokens) as
+/// Boost.JSON's DOM keeps them: a repeated key counts with its last value. For what the typed
+/// members merge: a part keeps the last of `text` and `refusal` in one member, and a repeated
+/// `function` or `image_url` object adds its members to the first one's.
+class Tape {
+ public:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+  explicit Tape(const ChatRequest& r) : r_(r) {}
+
+  /// The token of the value that starts at byte `begin` of the body (a part, a tool call, a
+  /// tool: their `begin`); kNone when none does.
+  std::size_t at(std::size_t begin) const {
+    const std::span<const ChatToken> t = r_.tokens;
+    const auto it = std::lower_bound(t.begin(), t.end(), begin,
+                                     [](const ChatToken& k, std::size_t b) { return k.begin < b; });
+    return it != t.end() && it->begin == begin ? static_cast<std::size_t>(it - t.begin()) : kNone;
+  }
+  /// The value token of member `key` of the object token `object` (its last occurrence); kNone
+  /// when it has none or `object` is not an object.
+  std::size_t member(std::size_t object, std::string_view key) const {
+    std::size_t found = kNone;
+    if (first(object) == '{') {
+      for (std::size_t i = object + 1; i < r_.tokens[object].next; i = r_.tokens[i + 1].next) {
+        found = string(i) == key ? i + 1 : found;  // i: a key, i + 1: its value
+      }
+    }
+    return found;
+  }
+  /// The first byte of token `t` ('"', '{', '[', 'n' for null, ...); '\0' for kNone.
+  char first(std::size_t t) const { return t == kNone ? '\0' : r_.body[r_.tokens[t].begin]; }
+  /// The text of the string token `t`, unescaped; empty when `t` is not a string.
+  std::string_view string(std::size_t t) const {
+    if (first(t) != '"') {
+      return {};
+    }
+    const ChatToken& k = r_.tokens[t];
+    if (k.text != 0) {
+      return r_.unescaped[k.text - 1];
+    }
+    return r_.body.substr(k.begin + 1, std::size_t{k.end} - k.begin - 2);
+  }
+  /// The JSON bytes of token `t`.
+  std::string_view bytes(std::size_t t) const {
+    const ChatToken& k = r_.tokens[t];
+    return r_.body.substr(k.begin, std::size_t{k.end} - k.begin);
+  }
+
+ private:
+  const ChatRequest& r_;
+};
+
+/// A content part's string member `key` (`text` or `refusal`); nullopt when absent or not a
+/// string.
+std::optional<std::string_view> part_string(const Tape& tape, const ChatContentPart& p,
+                                            std::string_view key) {
+  const std::size_t t = tape.member(tape.at(p.begin), key);
+  return tape.first(t) == '"' ? std::optional<std::string_view>(tape.string(t)) : std::nullopt;
+}
+
+/// A message's content that may only hold text: a string, or `{"type":"text","text":...}` parts
+/// (one block per non-empty part).
+bool text_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& out,
+                 TranslateError& error) {
+  if (m.content_kind != ChatMessage::Content::parts) {
+    if (!m.text.empty()) {
+      out.push_back(text_block(m.text));
+    }
+    return true;
+  }
+  for (const ChatContentPart& p : m.parts) {
+    // An assistant's refusal part is text it said.
+    const bool textual = p.type == "text" || p.type == "refusal";
+    const std::optional<std::string_view> text =
+        textual ? part_string(tape, p, p.type == "refusal" ? "refusal" : "text") : std::nullopt;
+    if (!text) {
+      return fail(error, message_at(i) + ": only text content parts are supported here");
+    }
+    if (!text->empty()) {
+      out.push_back(text_block(*text));
+    }
+  }
+  return true;
+}
+
+/// An image URL as an Anthropic image block
+/// (https://docs.anthropic.com/en/docs/build-with-claude/vision): data URLs as base64 sources,
+/// http(s) URLs as url sources.
+bool image_block(std::string_view url, std::size_t i, json::array& out, TranslateError& error) {
+  if (url.empty()) {
+    return fail(error, message_at(i) + ": image_url.url is required");
+  }
+  if (url.size() > 5 && is_data_url(url)) {
+    const std::optional<DataUrl> data = parse_data_url(url);
+    if (!data) {
+      return fail(error, message_at(i) + ": malformed data URL");
+    }
+    const std::string_view media_type = data->media_type;
+    if (!data->base64) {
+      return fail(error, message_at(i) + ": image data URLs must be base64-encoded");
+    }
+    // The media types Anthropic accepts.
+    std::string_view media;
+    for (const std::string_view t : {"image/jpeg", "image/png", "image/gif", "image/webp"}) {
+      if (ascii_iequals(media_type, t)) {
+        media = t;
+      }
+    }
+    if (media.empty()) {
+      return fail(error, message_at(i) + ": unsupported image type '" + std::string(media_type) +
+                             "' (supported: image/jpeg, image/png, image/gif, image/webp)");
+    }
+    out.push_back(json::object{
+        {"type", "image"},
+        {"source", json::object{{"type", "base64"}, {"media_type", media}, {"data", data->data}}}});
+    return true;
+  }
+  if ((url.size() > 7 && ascii_iequals(url.substr(0, 7), "http://")) ||
+      (url.size() > 8 && ascii_iequals(url.substr(0, 8), "https://"))) {
+    out.push_back(
+        json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", url}}}});
+    return true;
+  }
+  return fail(error, message_at(i) + ": image URLs must be data: or http(s) URLs");
+}
+
+/// An image_url part's URL as image_url_of() reads it: `image_url` as a string, else its `url`.
+std::string_view image_url(const Tape& tape, const ChatContentPart& p) {
+  const std::size_t iu = tape.member(tape.at(p.begin), "image_url");
+  return tape.first(iu) == '{' ? tape.string(tape.member(iu, "url")) : tape.string(iu);
+}
+
+/// A user message's content: a string or an array of text and image_url parts.
+bool user_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& out,
+                 TranslateError& error) {
+  if (m.content_kind != ChatMessage::Content::parts) {
+    return text_blocks(tape, m, i, out, error);
+  }
+  for (const ChatContentPart& p : m.parts) {
+    if (p.type == "text") {
+      const std::string_view text = part_string(tape, p, "text").value_or("");
+      if (!text.empty()) {
+        out.push_back(text_block(text));
+      }
+    } else if (p.type == "image_url") {
+      if (!image_block(image_url(tape, p), i, out, error)) {
+        return false;
+      }
+    } else {
+      return fail(error, message_at(i) + ": content part type '" + std::string(p.type) +
+                             "' is not supported by this backend");
+    }
+  }
+  return true;
+}
+
+/// An assistant's `tool_calls` as tool_use blocks; `arguments` must be a JSON object (its text),
+/// an empty string reading as `{}`. Each call's `function` is read from its tokens (a repeated
+/// `function` counts with its last value).
+bool tool_use_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& out,
+                     TranslateError& error) {
+  for (std::size_t k = 0; k < m.tool_calls.size(); ++k) {
+    const ChatToolCall& c = m.tool_calls[k];
+    const auto at = [&] { return message_at(i) + ".tool_calls[" + std::to_string(k) + "]"; };
+    const std::size_t fn = tape.member(tape.at(c.begin), "function");
+    const std::string_view name = tape.string(tape.member(fn, "name"));
+    if (tape.first(fn) != '{' || c.id.empty() || name.empty()) {
+      return fail(error, at() + ": a function call with id and function.name is required");
+    }
+    if (!c.type.empty() && c.type != "function") {
+      return fail(error, at() + ": only function tool calls are supported by this backend");
+    }
+    std::optional<json::value> input =
+        tool_arguments_object(tape.string(tape.member(fn, "arguments")));
+    if (!input) {
+      return fail(error, at() + ".function.arguments: must be a JSON object");
+    }
+    out.push_back(json::object{
+        {"type", "tool_use"}, {"id", c.id}, {"name", name}, {"input", std::move(*input)}});
+  }
+  return true;
+}
+
+/// A `tool` message as a tool_result block (its content a string or text blocks).
+bool tool_result_block(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& blocks,
+                       TranslateError& error) {
+  if (m.tool_call_id.empty()) {
+    return fail(error, message_at(i) + ": tool_call_id is required");
+  }
+  json::object result{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}};
+  if (m.content_kind == ChatMessage::Content::text) {
+    result["content"] = m.text;
+  } else {
+    json::array parts;
+    if (!text_blocks(tape, m, i, parts, error)) {
+      return false;
+    }
+    result["content"] = std::move(parts);
+  }
+  blocks.push_back(std::move(result));
+  return true;
+}
+
+/// One message into `system` or the turns.
+bool convert_message(const ChatRequest& r, const Tape& tape, std::size_t i, json::array& system,
+                     std::vector<Turn>& turns, TranslateError& error) {
+  using Role = ChatMessage::Role;
+  const ChatMessage& m = r.messages[i];
+  json::array blocks;
+  switch (m.role) {
+    case Role::system:
+    case Role::developer:
+      return text_blocks(tape, m, i, system, error);
+    case Role::user:
+      if (!user_blocks(tape, m, i, blocks, error)) {
+        return false;
+      }
+      push_turn(turns, "user", std::move(blocks));
+      return true;
+    case Role::assistant:
+      if (!text_blocks(tape, m, i, blocks, error) || !tool_use_blocks(tape, m, i, blocks, error)) {
+        return false;
+      }
+      if (present(message_member(m, r.body, "function_call"))) {
+        return fail(error,
+                    message_at(i) + ": the legacy function_call is not supported; use tool_calls");
+      }
+      push_turn(turns, "assistant", std::move(blocks));
+      return true;
+    case Role::tool:
+      if (!tool_result_block(tape, m, i, blocks, error)) {
+        return false;
+      }
+      push_turn(turns, "user", std::move(blocks));
+      return true;
+    case Role::function:
+      return fail(error,
+                  message_at(i) + ": the legacy function role is not supported; use tool messages");
+    default:
+      return fail(error, message_at(i) + ": unknown role '" + std::string(m.role_text) + "'");
+  }
+}
+
+/// Builds `system` and `messages` from OpenAI's messages.
+bool convert_messages(const ChatRequest& r, const Tape& tape, json::array& system, json::array& out,
+                      TranslateError& error) {
+  std::vector<Turn> turns;
+  for (std::size_t i = 0; i < r.messages.size(); ++i) {
+    if (!convert_message(r, tape, i, system, turns, error)) {
+      return false;
+    }
+  }
+  return flush_turns(turns, out, error);
+}
+
+/// OpenAI `tools` as Anthropic tool definitions. Each tool's `function` is read from its tokens
+/// (a repeated `function` counts with its last value).
+bool convert_tools(const ChatRequest& r, const Tape& tape, json::array& out,
+                   TranslateError& error) {
+  for (std::size_t k = 0; k < r.tools.size(); ++k) {
+    const ChatTool& t = r.tools[k];
+    const auto at = [&] { return "tools[" + std::to_string(k) + "]"; };
+    if (t.type != "function") {
+      return fail(error, at() + ": only function tools are supported by this backend");
+    }
+    const std::size_t fn = tape.member(tape.at(t.begin), "function");
+    const std::string_view name = tape.string(tape.member(fn, "name"));
+    if (tape.first(fn) != '{' || name.empty()) {
+      return fail(error, at() + ": function.name is required");
+    }
+    json::object def{{"name", name}};
+    if (const std::string_view d = tape.string(tape.member(fn, "description")); !d.empty()) {
+      def["description"] = d;
+    }
+    // input_schema is required upstream; OpenAI allows omitting parameters for a function that
+    // takes none.
+    const std::size_t params = tape.member(fn, "parameters");
+    const char kind = tape.first(params);  // '\0': absent, 'n': null
+    if (kind != '\0' && kind != 'n' && kind != '{') {
+      return fail(error, at() + ": function.parameters must be a JSON Schema object");
+    }
+    def["input_schema"] =
+        kind == '{' ? json_of(tape.bytes(params))
+                    : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
+    out.push_back(std::move(def));
+  }
+  return true;
+}
+
+/// Rejects the OpenAI parameters Anthropic cannot honour.
+bool check_unsupported(const ChatRequest& r, TranslateError& error) {
+  if (r.n && *r.n != 1) {
+    return fail(error, "n: only 1 choice is supported by this backend");
+  }
+  if (const json::value v = json_of(r.raw("logprobs"));
+      !v.is_null() && !(v.is_bool() && !v.get_bool())) {
+    return fail(error, "logprobs: not supported by this backend");
+  }
+  if (const json::value v = json_of(r.raw("top_logprobs")); !v.is_null() && !is_zero_number(v)) {
+    return fail(error, "top_logprobs: not supported by this backend");
+  }
+  if (const json::value v = json_of(r.raw("logit_bias"));
+      !v.is_null() && !(v.is_object() && v.get_object().empty())) {
+    return fail(error, "logit_bias: not supported by this backend");
+  }
+  if (r.presence_penalty.value_or(0) != 0) {
+    return fail(error, "presence_penalty: not supported by this backend");
+  }
+  if (r.frequency_penalty.value_or(0) != 0) {
+    return fail(error, "frequency_penalty: not supported by this backend");
+  }
+  if (r.response_format && r.response_format->type != "text") {
+    return fail(error, "response_format: only {\"type\":\"text\"} is supported by this backend");
+  }
+  if (present(r.raw("audio"))) {
+    return fail(error, "audio: audio output is not supported by this backend");
+  }
+  if (const json::value v = json_of(r.raw("modalities")); v.is_array()) {
+    for (const json::value& m : v.get_array()) {
+      if (!(m.is_string() && m.get_string() == "text")) {
+        return fail(error, "modalities: only text output is supported by this backend");
+      }
+    }
+  }
+  if (present(r.raw("functions")) || present(r.raw("function_call"))) {
+    return fail(error, "functions: the legacy functions API is not supported; use tools");
+  }
+  return true;
+}
+
+/// `max_tokens` for Anthropic, which requires it: the client's limit (either name, when set,
+/// must be a positive integer; max_tokens is checked first), else kAnthropicDefaultMaxTokens.
+std::optional<std::int64_t> max_tokens_of(const ChatRequest& r, TranslateError& error) {
+  if (r.max_tokens && *r.max_tokens <= 0) {
+    fail(error, "max_tokens: must be a positive integer");
+    return std::nullopt;
+  }
+  if (r.max_completion_tokens && *r.max_completion_tokens <= 0) {
+    fail(error, "max_completion_tokens: must be a positive integer");
+    return std::nullopt;
+  }
+  return r.output_cap().value_or(kAnthropicDefaultMaxTokens);
+}
+
+/// `temperature` and `top_p` as SamplingText::read takes them, from the client's bytes.
+bool sampling_of(const ChatRequest& r, SamplingText& out, TranslateError& error) {
+  const auto read = [&](std::string_view key, bool set, std::string& to) {
+    if (!set) {
+      return true;
+    }
+    std::optional<std::string> text = json_number_text(json_of(r.raw(key)));
+    if (!text) {
+      return fail(error, std::string(key) + ": must be a finite number");
+    }
+    to = std::move(*text);
+    return true;
+  };
+  return read("temperature", r.temperature.has_value(), out.temperature) &&
+         read("top_p", r.top_p.has_value(), out.top_p);
+}
+
+/// OpenAI `stop` as `stop_sequences`, empty ones dropped (the API rejects them).
+void convert_stop(const ChatRequest& r, json::object& out) {
+  json::array sequences;
+  for (const std::string_view s : r.stop) {
+    if (!s.empty()) {
+      sequences.emplace_back(s);
+    }
+  }
+  if (!sequences.empty()) {
+    out["stop_sequences"] = std::move(sequences);
+  }
+}
+
+/// `tools`, `tool_choice` and `parallel_tool_calls` (as disable_parallel_tool_use).
+bool convert_tool_fields(const ChatRequest& r, const Tape& tape, json::object& out,
+                         TranslateError& error) {
+  json::array defs;
+  if (!convert_tools(r, tape, defs, error)) {
+    return false;
+  }
+  const bool has_tools = !defs.empty();
+  if (has_tools) {
+    out["tools"] = std::move(defs);
+  }
+  json::object choice;
+  json::object holder;
+  if (const std::optional<ToolChoice> tc = tool_choice_of(r, false, holder)) {
+    if (!convert_tool_choice(*tc, has_tools, choice, error)) {
+      return false;
+    }
+  }
+  if (r.parallel_tool_calls.has_value() && !*r.parallel_tool_calls && has_tools) {
+    if (choice.empty()) {
+      choice = {{"type", "auto"}};
+    }
+    // tool_choice none has no such member.
+    if (string_member(choice, "type") != "none") {
+      choice["disable_parallel_tool_use"] = true;
+    }
+  }
+  if (!choice.empty()) {
+    out["tool_choice"] = std::move(choice);
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<UpstreamRequest, TranslateError> AnthropicTranslator::request(
@@ -553,6 +979,52 @@ Result<UpstreamRequest, TranslateError> AnthropicTranslator::request(
   }
   const json::value* stream = member(body, "stream");
   const bool streaming = stream != nullptr && stream->is_bool() && stream->get_bool();
+  if (streaming) {
+    out["stream"] = true;
+  }
+  UpstreamRequest req = messages_request(spec, streaming);
+  req.body = json::serialize(out);
+  sampling.write(req.body);
+  return req;
+}
+
+Result<UpstreamRequest, TranslateError> AnthropicTranslator::request_from(
+    const ChatRequest& r, const BackendSpec& spec) const {
+  TranslateError error;
+  if (!check_unsupported(r, error)) {
+    return error;
+  }
+  json::object out;
+  out["model"] = spec.model.empty() ? r.model : std::string_view(spec.model);
+  const std::optional<std::int64_t> max_tokens = max_tokens_of(r, error);
+  if (!max_tokens) {
+    return error;
+  }
+  out["max_tokens"] = *max_tokens;
+
+  const Tape tape(r);
+  json::array system;
+  json::array converted;
+  if (!convert_messages(r, tape, system, converted, error)) {
+    return error;
+  }
+  if (!system.empty()) {
+    out["system"] = std::move(system);
+  }
+  out["messages"] = std::move(converted);
+
+  SamplingText sampling;
+  if (!sampling_of(r, sampling, error)) {
+    return error;
+  }
+  convert_stop(r, out);
+  if (!convert_tool_fields(r, tape, out, error)) {
+    return error;
+  }
+  if (!r.user.empty()) {
+    out["metadata"] = json::object{{"user_id", r.user}};
+  }
+  const bool streaming = r.stream.value_or(false);
   if (streaming) {
     out["stream"] = true;
   }

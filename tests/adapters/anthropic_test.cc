@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "tests/adapters/fixtures.h"
 
 namespace sb::adapters {
@@ -182,6 +183,131 @@ TEST(AnthropicRequestTest, ToolChoiceAutoWithoutToolsIsDropped) {
                     R"("messages":[{"role":"user","content":"hi"}]})");
   EXPECT_FALSE(up.as_object().contains("tool_choice"));
   EXPECT_FALSE(up.as_object().contains("tools"));
+}
+
+// ---- request: the typed reading -------------------------------------------------------------
+
+/// The upstream request from the typed reading of `body` (request_from), which must translate.
+std::optional<UpstreamRequest> translate_typed(std::string_view body,
+                                               const BackendSpec& s = spec()) {
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(body);
+  EXPECT_TRUE(typed) << typed.error().message;
+  if (!typed) {
+    return std::nullopt;
+  }
+  auto r = AnthropicTranslator(kCreated).request_from(*typed, s);
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? std::optional<UpstreamRequest>(std::move(*r)) : std::nullopt;
+}
+
+/// A request with every member the translation reads; `temperature` as the client wrote it.
+std::string rich_request(std::string_view temperature) {
+  return std::string(
+             R"({"model":"claude-alias","messages":[{"role":"system","content":"Be brief."},)"
+             R"({"role":"developer","content":[{"type":"text","text":"Answer in French.\nAlways."}]},)"
+             R"({"role":"user","content":[{"type":"text","text":"What is in these? caf\u00e9"},)"
+             R"({"type":"image_url","image_url":{"url":"data:image/PNG;base64,iVBORw0KGgo=",)"
+             R"("detail":"low"}},{"type":"image_url","image_url":"https://example.com/cat.jpg"}]},)"
+             R"({"role":"assistant","content":"Let me check.","tool_calls":[{"id":"call_1",)"
+             R"("type":"function","function":{"name":"get_weather",)"
+             R"("arguments":"{\"city\":\"Paris\",\"days\":0.70}"}},{"id":"call_2",)"
+             R"("type":"function","function":{"name":"get_time","arguments":""}}]},)"
+             R"({"role":"tool","tool_call_id":"call_1","content":"Sunny"},)"
+             R"({"role":"tool","tool_call_id":"call_2","content":[{"type":"text","text":"12:00"}]},)"
+             R"({"role":"user","content":"Thanks!"},)"
+             R"({"role":"assistant","content":[{"type":"refusal","refusal":"I cannot."}]},)"
+             R"({"role":"user","content":"Why?"}],"tools":[{"type":"function","function":{)"
+             R"("name":"get_weather","description":"Weather","parameters":{"type":"object",)"
+             R"("properties":{"city":{"type":"string"},"days":{"type":"number","maximum":0.70}}}}},)"
+             R"({"type":"function","function":{"name":"get_time"}}],)"
+             R"("tool_choice":{"type":"function","function":{"name":"get_weather"}},)"
+             R"("parallel_tool_calls":false,"stop":["END",""],"temperature":)") +
+         std::string(temperature) +
+         R"(,"top_p":0.9,"max_tokens":500,"max_completion_tokens":300,"user":"user-42",)"
+         R"("stream":true,"stream_options":{"include_usage":true},"seed":7,"n":1,)"
+         R"("logprobs":false,"presence_penalty":0,"response_format":{"type":"text"}})";
+}
+
+TEST(AnthropicRequestTest, TheTypedRequestAndTheTextGiveTheSameUpstreamRequest) {
+  // The gateway hands Anthropic its typed reading; request() reads the text. Both are one path.
+  for (const auto& [temperature, sent] : {std::pair{"1", "1"}, std::pair{"0.70", "0.7"}}) {
+    const std::string body = rich_request(temperature);
+    const Translated from_text = translate(body);
+    ASSERT_TRUE(from_text.request) << from_text.error.message;
+    const std::optional<UpstreamRequest> from_typed = translate_typed(body);
+    ASSERT_TRUE(from_typed);
+    EXPECT_EQ(from_typed->body, from_text.request->body);
+    EXPECT_EQ(from_typed->target, from_text.request->target);
+    EXPECT_EQ(from_typed->headers, from_text.request->headers);
+    EXPECT_EQ(from_typed->stream, from_text.request->stream);
+
+    EXPECT_TRUE(from_typed->stream);
+    EXPECT_EQ(header(*from_typed, "accept"), "text/event-stream");
+    // The client's numbers, in their shortest form, where the client put them.
+    EXPECT_NE(from_typed->body.find(std::string(R"("temperature":)") + sent + R"(,"top_p":0.9})"),
+              std::string::npos)
+        << from_typed->body;
+    const json::value doc = json::parse(from_typed->body);
+    EXPECT_EQ(doc.at("model"), "claude-sonnet-4-20250514");
+    EXPECT_EQ(doc.at("max_tokens"), json::value(300));  // max_completion_tokens wins
+    EXPECT_EQ(doc.at("system"),
+              json::parse(R"([{"type":"text","text":"Be brief."},)"
+                          R"({"type":"text","text":"Answer in French.\nAlways."}])"));
+    const json::array& messages = doc.at("messages").as_array();
+    ASSERT_EQ(messages.size(), 5u) << doc;
+    EXPECT_EQ(messages[0].at("content"),
+              json::parse(R"([{"type":"text","text":"What is in these? caf\u00e9"},)"
+                          R"({"type":"image","source":{"type":"base64","media_type":"image/png",)"
+                          R"("data":"iVBORw0KGgo="}},{"type":"image","source":{"type":"url",)"
+                          R"("url":"https://example.com/cat.jpg"}}])"));
+    EXPECT_EQ(messages[1].at("content"),
+              json::parse(R"([{"type":"text","text":"Let me check."},{"type":"tool_use",)"
+                          R"("id":"call_1","name":"get_weather","input":{"city":"Paris",)"
+                          R"("days":0.70}},{"type":"tool_use","id":"call_2","name":"get_time",)"
+                          R"("input":{}}])"));
+    // Tool results first in their user turn, the user's text after them.
+    EXPECT_EQ(
+        messages[2].at("content"),
+        json::parse(R"([{"type":"tool_result","tool_use_id":"call_1","content":"Sunny"},)"
+                    R"({"type":"tool_result","tool_use_id":"call_2","content":)"
+                    R"([{"type":"text","text":"12:00"}]},{"type":"text","text":"Thanks!"}])"));
+    EXPECT_EQ(messages[3].at("content"), json::parse(R"([{"type":"text","text":"I cannot."}])"));
+    EXPECT_EQ(doc.at("tools").at(0).at("input_schema").at("properties").at("days").at("maximum"),
+              json::value(0.7));
+    EXPECT_EQ(doc.at("tools").at(1).at("input_schema"),
+              json::parse(R"({"type":"object","properties":{}})"));
+    EXPECT_EQ(
+        doc.at("tool_choice"),
+        json::parse(R"({"type":"tool","name":"get_weather","disable_parallel_tool_use":true})"));
+    EXPECT_EQ(doc.at("stop_sequences"), json::parse(R"(["END"])"));
+    EXPECT_EQ(doc.at("metadata"), json::parse(R"({"user_id":"user-42"})"));
+  }
+}
+
+TEST(AnthropicRequestTest, ARepeatedMemberCountsWithItsLastValue) {
+  // As a JSON parser keeps an object: a part's `text` beside a `refusal`, and the last of a
+  // repeated image_url or function.
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"system","content":[{"type":"text","text":"a",)"
+      R"("refusal":"b"}]},{"role":"user","content":[{"type":"image_url","image_url":)"
+      R"({"url":"https://a.example/1.png"},"image_url":{"url":"https://b.example/2.png"}}]},)"
+      R"({"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f",)"
+      R"("arguments":"{\"x\":1}"},"function":{"name":"g"}}]},{"role":"tool","tool_call_id":"c1",)"
+      R"("content":"ok"}],"tools":[{"type":"function","function":{"name":"f","parameters":)"
+      R"({"type":"object"}},"function":{"name":"g"}}]})";
+  const Translated from_text = translate(body);
+  ASSERT_TRUE(from_text.request) << from_text.error.message;
+  const std::optional<UpstreamRequest> from_typed = translate_typed(body);
+  ASSERT_TRUE(from_typed);
+  EXPECT_EQ(from_typed->body, from_text.request->body);
+  const json::value doc = json::parse(from_typed->body);
+  EXPECT_EQ(doc.at("system"), json::parse(R"([{"type":"text","text":"a"}])"));
+  EXPECT_EQ(doc.at("messages").at(0).at("content").at(0).at("source").at("url"),
+            "https://b.example/2.png");
+  EXPECT_EQ(doc.at("messages").at(1).at("content").at(0),
+            json::parse(R"({"type":"tool_use","id":"c1","name":"g","input":{}})"));
+  EXPECT_EQ(doc.at("tools").at(0),
+            json::parse(R"({"name":"g","input_schema":{"type":"object","properties":{}}})"));
 }
 
 // ---- request: what Anthropic cannot express ------------------------------------------------
