@@ -24,8 +24,10 @@
 // - rejected with a 400 TranslateError: n != 1, logprobs, top_logprobs, logit_bias, non-zero
 //   presence/frequency penalties, response_format other than text, audio output, the legacy
 //   functions API, non-function tools, unsupported image or content types, tool-call arguments
-//   that are not a JSON object. Best-effort hints without an Anthropic equivalent (seed, store,
-//   service_tier, metadata, reasoning_effort, stream_options, ...) are ignored.
+//   that are not a JSON object; a known member of the wrong type, as OpenAI refuses it (the
+//   request is read typed, adapters/canonical.h). Best-effort hints without an Anthropic
+//   equivalent (seed, store, service_tier, metadata, reasoning_effort, stream_options, ...) are
+//   ignored.
 //
 // Response: see AnthropicTranslator::response() and stream(). The OpenAI `id` is "chatcmpl-"
 // followed by Anthropic's message id ("chatcmpl-msg_01..."), so a response can still be traced in
@@ -65,10 +67,14 @@ class AnthropicTranslator final : public ChatTranslator {
   /// `created`: Unix seconds for the `created` member of every object produced.
   explicit AnthropicTranslator(std::int64_t created) : created_(created) {}
 
+  /// Builds `POST {base_path}/messages` (see the top of this file). A known member of the wrong
+  /// type is a 400 in OpenAI's words ("Invalid type for 'temperature': expected a number.").
   Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
                                                   std::string_view raw,
                                                   const BackendSpec& spec) const override;
-  /// The same from the typed request (adapters/canonical.h).
+  /// The same from the typed request (adapters/canonical.h): Anthropic reads it (reads_typed()),
+  /// and request() reads the typed reading of the text it is given, not the DOM.
+  bool reads_typed() const override { return true; }
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
 

@@ -1,19 +1,15 @@
-// OpenAI chat request → Anthropic Messages request (AnthropicTranslator::request). The response
-// and stream translation back is in anthropic_response.cc.
+// OpenAI chat request → Anthropic Messages request (AnthropicTranslator::request and
+// request_from), read from the typed request (adapters/canonical.h). The response and stream
+// translation back is in anthropic_response.cc.
 #include "adapters/anthropic.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -22,16 +18,14 @@
 #include "adapters/canonical.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
-#include "adapters/sse.h"
 #include "adapters/translate_common.h"
-#include "adapters/usage.h"
 
 namespace sb::adapters {
 namespace {
 
 namespace json = boost::json;
 
-// ---- small JSON helpers --------------------------------------------------------------------
+// ---- small helpers -------------------------------------------------------------------------
 
 bool is_zero_number(const json::value& v) {
   if (const auto* i = v.if_int64()) {
@@ -56,466 +50,12 @@ json::object text_block(std::string_view text) {
   return json::object{{"type", "text"}, {"text", text}};
 }
 
-// ---- request -------------------------------------------------------------------------------
-
-/// Text of an OpenAI content value that may only hold text: a string, or an array of
-/// `{"type":"text","text":...}` parts (one block per non-empty part).
-bool text_blocks(const json::value& content, std::string_view where, json::array& out,
-                 TranslateError& error) {
-  if (content.is_string()) {
-    if (!content.get_string().empty()) {
-      out.push_back(text_block(view(content.get_string())));
-    }
-    return true;
-  }
-  if (content.is_null()) {
-    return true;
-  }
-  const json::array* parts = content.if_array();
-  if (parts == nullptr) {
-    return fail(error, std::string(where) + ": content must be a string or an array of parts");
-  }
-  for (const json::value& p : *parts) {
-    const json::object* part = p.if_object();
-    const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
-    // An assistant's refusal part is text it said.
-    const std::string_view key = type == "refusal" ? "refusal" : "text";
-    if (part == nullptr || (type != "text" && type != "refusal") || !part->contains(key) ||
-        !part->at(key).is_string()) {
-      return fail(error, std::string(where) + ": only text content parts are supported here");
-    }
-    const json::string& text = part->at(key).get_string();
-    if (!text.empty()) {
-      out.push_back(text_block(view(text)));
-    }
-  }
-  return true;
-}
-
 bool ascii_iequals(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
     const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
     return lower(x) == lower(y);
   });
 }
-
-/// An OpenAI `image_url` part as an Anthropic image block
-/// (https://docs.anthropic.com/en/docs/build-with-claude/vision): data URLs as base64 sources,
-/// http(s) URLs as url sources.
-bool image_block(const json::object& part, std::string_view where, json::array& out,
-                 TranslateError& error) {
-  const std::string_view url = image_url_of(part);
-  if (url.empty()) {
-    return fail(error, std::string(where) + ": image_url.url is required");
-  }
-  if (url.size() > 5 && is_data_url(url)) {
-    const std::optional<DataUrl> data = parse_data_url(url);
-    if (!data) {
-      return fail(error, std::string(where) + ": malformed data URL");
-    }
-    const std::string_view media_type = data->media_type;
-    if (!data->base64) {
-      return fail(error, std::string(where) + ": image data URLs must be base64-encoded");
-    }
-    // The media types Anthropic accepts.
-    std::string media;
-    for (const std::string_view t : {"image/jpeg", "image/png", "image/gif", "image/webp"}) {
-      if (ascii_iequals(media_type, t)) {
-        media = t;
-      }
-    }
-    if (media.empty()) {
-      return fail(error, std::string(where) + ": unsupported image type '" +
-                             std::string(media_type) +
-                             "' (supported: image/jpeg, image/png, image/gif, image/webp)");
-    }
-    out.push_back(json::object{
-        {"type", "image"},
-        {"source", json::object{{"type", "base64"}, {"media_type", media}, {"data", data->data}}}});
-    return true;
-  }
-  if ((url.size() > 7 && ascii_iequals(url.substr(0, 7), "http://")) ||
-      (url.size() > 8 && ascii_iequals(url.substr(0, 8), "https://"))) {
-    out.push_back(
-        json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", url}}}});
-    return true;
-  }
-  return fail(error, std::string(where) + ": image URLs must be data: or http(s) URLs");
-}
-
-/// A user message's content: a string or an array of text and image_url parts.
-bool user_blocks(const json::value& content, std::string_view where, json::array& out,
-                 TranslateError& error) {
-  const json::array* parts = content.if_array();
-  if (parts == nullptr) {
-    return text_blocks(content, where, out, error);
-  }
-  for (const json::value& p : *parts) {
-    const json::object* part = p.if_object();
-    const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
-    if (type == "text") {
-      const std::string_view text = string_member(*part, "text");
-      if (!text.empty()) {
-        out.push_back(text_block(text));
-      }
-    } else if (type == "image_url") {
-      if (!image_block(*part, where, out, error)) {
-        return false;
-      }
-    } else {
-      return fail(error, std::string(where) + ": content part type '" + std::string(type) +
-                             "' is not supported by this backend");
-    }
-  }
-  return true;
-}
-
-/// An assistant's `tool_calls` as tool_use blocks; `arguments` must be a JSON object (its text),
-/// an empty string reading as `{}`.
-bool tool_use_blocks(const json::value& tool_calls, std::string_view where, json::array& out,
-                     TranslateError& error) {
-  const json::array* calls = tool_calls.if_array();
-  if (calls == nullptr) {
-    return fail(error, std::string(where) + ": tool_calls must be an array");
-  }
-  for (std::size_t k = 0; k < calls->size(); ++k) {
-    const std::string at = std::string(where) + ".tool_calls[" + std::to_string(k) + "]";
-    const json::object* call = (*calls)[k].if_object();
-    const json::value* fn = call != nullptr ? member(*call, "function") : nullptr;
-    const json::object* f = fn != nullptr ? fn->if_object() : nullptr;
-    if (call == nullptr || f == nullptr || string_member(*call, "id").empty() ||
-        string_member(*f, "name").empty()) {
-      return fail(error, at + ": a function call with id and function.name is required");
-    }
-    if (const std::string_view type = string_member(*call, "type");
-        !type.empty() && type != "function") {
-      return fail(error, at + ": only function tool calls are supported by this backend");
-    }
-    std::optional<json::value> input = tool_arguments_object(string_member(*f, "arguments"));
-    if (!input) {
-      return fail(error, at + ".function.arguments: must be a JSON object");
-    }
-    out.push_back(json::object{{"type", "tool_use"},
-                               {"id", string_member(*call, "id")},
-                               {"name", string_member(*f, "name")},
-                               {"input", std::move(*input)}});
-  }
-  return true;
-}
-
-struct Turn {
-  std::string_view role;  // "user" or "assistant"
-  json::array content;
-};
-
-/// Appends blocks to the conversation, merging with the previous turn of the same role.
-void push_turn(std::vector<Turn>& turns, std::string_view role, json::array&& blocks) {
-  if (blocks.empty()) {
-    return;
-  }
-  if (!turns.empty() && turns.back().role == role) {
-    for (json::value& b : blocks) {
-      turns.back().content.push_back(std::move(b));
-    }
-    return;
-  }
-  turns.push_back(Turn{role, std::move(blocks)});
-}
-
-bool is_tool_result(const json::value& block) {
-  return block.is_object() && string_member(block.get_object(), "type") == "tool_result";
-}
-
-/// The turns as `messages`, each user turn's tool_result blocks first.
-bool flush_turns(std::vector<Turn>& turns, json::array& out, TranslateError& error) {
-  for (Turn& t : turns) {
-    if (t.role == "user") {
-      // tool_result blocks must come first in their user turn
-      // (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
-      std::stable_partition(t.content.begin(), t.content.end(), is_tool_result);
-    }
-    out.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
-  }
-  if (out.empty()) {
-    return fail(error, "messages: at least one user or assistant message with content is required");
-  }
-  return true;
-}
-
-/// A `tool` message as a tool_result block (its content a string or text blocks).
-bool tool_result_block(const json::object& m, const json::value& c, const std::string& where,
-                       json::array& blocks, TranslateError& error) {
-  const std::string_view id = string_member(m, "tool_call_id");
-  if (id.empty()) {
-    return fail(error, where + ": tool_call_id is required");
-  }
-  json::object result{{"type", "tool_result"}, {"tool_use_id", id}};
-  if (c.is_string()) {
-    result["content"] = c;
-  } else {
-    json::array parts;
-    if (!text_blocks(c, where, parts, error)) {
-      return false;
-    }
-    result["content"] = std::move(parts);
-  }
-  blocks.push_back(std::move(result));
-  return true;
-}
-
-/// Builds `system` and `messages` from OpenAI's messages.
-bool convert_messages(const json::array& messages, json::array& system, json::array& out,
-                      TranslateError& error) {
-  std::vector<Turn> turns;
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    const std::string where = "messages[" + std::to_string(i) + "]";
-    const json::object* m = messages[i].if_object();
-    if (m == nullptr) {
-      return fail(error, where + ": must be an object");
-    }
-    const std::string_view role = string_member(*m, "role");
-    const json::value null_value;
-    const json::value* content = member(*m, "content");
-    const json::value& c = content != nullptr ? *content : null_value;
-    json::array blocks;
-    if (role == "system" || role == "developer") {
-      if (!text_blocks(c, where, system, error)) {
-        return false;
-      }
-    } else if (role == "user") {
-      if (!user_blocks(c, where, blocks, error)) {
-        return false;
-      }
-      push_turn(turns, "user", std::move(blocks));
-    } else if (role == "assistant") {
-      if (!text_blocks(c, where, blocks, error)) {
-        return false;
-      }
-      if (const json::value* calls = member(*m, "tool_calls")) {
-        if (!tool_use_blocks(*calls, where, blocks, error)) {
-          return false;
-        }
-      }
-      if (member(*m, "function_call") != nullptr) {
-        return fail(error, where + ": the legacy function_call is not supported; use tool_calls");
-      }
-      push_turn(turns, "assistant", std::move(blocks));
-    } else if (role == "tool") {
-      if (!tool_result_block(*m, c, where, blocks, error)) {
-        return false;
-      }
-      push_turn(turns, "user", std::move(blocks));
-    } else if (role == "function") {
-      return fail(error, where + ": the legacy function role is not supported; use tool messages");
-    } else {
-      return fail(error, where + ": unknown role '" + std::string(role) + "'");
-    }
-  }
-  return flush_turns(turns, out, error);
-}
-
-/// OpenAI `tools` as Anthropic tool definitions.
-bool convert_tools(const json::value& tools, json::array& out, TranslateError& error) {
-  const json::array* list = tools.if_array();
-  if (list == nullptr) {
-    return fail(error, "tools: must be an array");
-  }
-  for (std::size_t k = 0; k < list->size(); ++k) {
-    const std::string at = "tools[" + std::to_string(k) + "]";
-    const json::object* tool = (*list)[k].if_object();
-    if (tool == nullptr || string_member(*tool, "type") != "function") {
-      return fail(error, at + ": only function tools are supported by this backend");
-    }
-    const json::value* fn = member(*tool, "function");
-    const json::object* f = fn != nullptr ? fn->if_object() : nullptr;
-    if (f == nullptr || string_member(*f, "name").empty()) {
-      return fail(error, at + ": function.name is required");
-    }
-    json::object def{{"name", string_member(*f, "name")}};
-    if (const std::string_view d = string_member(*f, "description"); !d.empty()) {
-      def["description"] = d;
-    }
-    // input_schema is required upstream; OpenAI allows omitting parameters for a function that
-    // takes none.
-    const json::value* params = member(*f, "parameters");
-    if (params != nullptr && !params->is_object()) {
-      return fail(error, at + ": function.parameters must be a JSON Schema object");
-    }
-    def["input_schema"] =
-        params != nullptr
-            ? *params
-            : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
-    out.push_back(std::move(def));
-  }
-  return true;
-}
-
-/// OpenAI `tool_choice` as Anthropic's; an empty object when it maps to nothing.
-bool convert_tool_choice(const ToolChoice& choice, bool has_tools, json::object& out,
-                         TranslateError& error) {
-  using Kind = ToolChoice::Kind;
-  if (choice.is_string) {
-    if (choice.kind == Kind::automatic) {
-      out = {{"type", "auto"}};
-    } else if (choice.kind == Kind::none) {
-      out = {{"type", "none"}};
-    } else if (choice.kind == Kind::required) {
-      out = {{"type", "any"}};
-    } else {
-      return fail(error, "tool_choice: unknown value '" + std::string(choice.text) + "'");
-    }
-  } else if (choice.object != nullptr) {
-    if (choice.type != "function" || choice.name.empty()) {
-      return fail(error,
-                  "tool_choice: only {\"type\":\"function\",\"function\":{\"name\":...}} "
-                  "objects are supported by this backend");
-    }
-    out = {{"type", "tool"}, {"name", choice.name}};
-  } else {
-    return fail(error, "tool_choice: must be a string or an object");
-  }
-  if (!has_tools) {
-    const std::string_view type = string_member(out, "type");
-    if (type == "any" || type == "tool") {
-      return fail(error, "tool_choice: requires tools");
-    }
-    out.clear();  // auto or none without tools: nothing to say upstream
-  }
-  return true;
-}
-
-/// Rejects the OpenAI parameters Anthropic cannot honour.
-bool check_unsupported(const json::object& body, TranslateError& error) {
-  if (const json::value* n = member(body, "n")) {
-    if (const auto k = positive_integer(*n); !k || *k != 1) {
-      return fail(error, "n: only 1 choice is supported by this backend");
-    }
-  }
-  if (const json::value* v = member(body, "logprobs");
-      v != nullptr && !(v->is_bool() && !v->get_bool())) {
-    return fail(error, "logprobs: not supported by this backend");
-  }
-  if (const json::value* v = member(body, "top_logprobs"); v != nullptr && !is_zero_number(*v)) {
-    return fail(error, "top_logprobs: not supported by this backend");
-  }
-  if (const json::value* v = member(body, "logit_bias");
-      v != nullptr && !(v->is_object() && v->get_object().empty())) {
-    return fail(error, "logit_bias: not supported by this backend");
-  }
-  for (const std::string_view key : {"presence_penalty", "frequency_penalty"}) {
-    if (const json::value* v = member(body, key); v != nullptr && !is_zero_number(*v)) {
-      return fail(error, std::string(key) + ": not supported by this backend");
-    }
-  }
-  if (const json::value* v = member(body, "response_format")) {
-    if (!v->is_object() || string_member(v->get_object(), "type") != "text") {
-      return fail(error, "response_format: only {\"type\":\"text\"} is supported by this backend");
-    }
-  }
-  if (member(body, "audio") != nullptr) {
-    return fail(error, "audio: audio output is not supported by this backend");
-  }
-  if (const json::value* v = member(body, "modalities"); v != nullptr && v->is_array()) {
-    for (const json::value& m : v->get_array()) {
-      if (!(m.is_string() && m.get_string() == "text")) {
-        return fail(error, "modalities: only text output is supported by this backend");
-      }
-    }
-  }
-  if (member(body, "functions") != nullptr || member(body, "function_call") != nullptr) {
-    return fail(error, "functions: the legacy functions API is not supported; use tools");
-  }
-  return true;
-}
-
-/// `max_tokens` for Anthropic, which requires it: the client's limit (either name, when set,
-/// must be a positive integer; max_tokens is checked first), else kAnthropicDefaultMaxTokens.
-std::optional<std::int64_t> max_tokens_of(const json::object& body, TranslateError& error) {
-  for (const std::string_view key : {"max_tokens", "max_completion_tokens"}) {
-    if (const json::value* v = member(body, key); v != nullptr && !positive_integer(*v)) {
-      fail(error, std::string(key) + ": must be a positive integer");
-      return std::nullopt;
-    }
-  }
-  const json::value* max = max_tokens_member(body);
-  return max != nullptr ? *positive_integer(*max) : kAnthropicDefaultMaxTokens;
-}
-
-/// OpenAI `stop` (a string or an array of strings) as `stop_sequences`, empty ones dropped (the
-/// API rejects them).
-bool convert_stop(const json::object& body, json::object& out, TranslateError& error) {
-  const json::value* stop = member(body, "stop");
-  if (stop == nullptr) {
-    return true;
-  }
-  json::array sequences;
-  const json::array single{*stop};
-  const json::array* list = stop->is_string() ? &single : stop->if_array();
-  if (list == nullptr) {
-    return fail(error, "stop: must be a string or an array of strings");
-  }
-  for (const json::value& s : *list) {
-    if (!s.is_string()) {
-      return fail(error, "stop: must be a string or an array of strings");
-    }
-    if (!s.get_string().empty()) {
-      sequences.push_back(s);
-    }
-  }
-  if (!sequences.empty()) {
-    out["stop_sequences"] = std::move(sequences);
-  }
-  return true;
-}
-
-/// `tools`, `tool_choice` and `parallel_tool_calls` (as disable_parallel_tool_use).
-bool convert_tool_fields(const json::object& body, json::object& out, TranslateError& error) {
-  bool has_tools = false;
-  if (!put_tools(body, out, has_tools, [&](const json::value& tools, json::array& defs) {
-        return convert_tools(tools, defs, error);
-      })) {
-    return false;
-  }
-  json::object choice;
-  if (const std::optional<ToolChoice> tc = tool_choice_of(body, false)) {
-    if (!convert_tool_choice(*tc, has_tools, choice, error)) {
-      return false;
-    }
-  }
-  if (const json::value* p = member(body, "parallel_tool_calls");
-      p != nullptr && p->is_bool() && !p->get_bool() && has_tools) {
-    if (choice.empty()) {
-      choice = {{"type", "auto"}};
-    }
-    // tool_choice none has no such member.
-    if (string_member(choice, "type") != "none") {
-      choice["disable_parallel_tool_use"] = true;
-    }
-  }
-  if (!choice.empty()) {
-    out["tool_choice"] = std::move(choice);
-  }
-  return true;
-}
-
-/// The POST to `<base>/messages` with Anthropic's headers.
-UpstreamRequest messages_request(const BackendSpec& spec, bool streaming) {
-  UpstreamRequest req;
-  req.target = std::string(trimmed_base(spec.base_path)) + "/messages";
-  req.headers = {
-      {"x-api-key", std::string(spec.api_key)},
-      {"anthropic-version",
-       spec.api_version.empty() ? std::string(kAnthropicVersion) : spec.api_version},
-      {"content-type", "application/json"},
-  };
-  if (streaming) {
-    req.headers.emplace_back("accept", "text/event-stream");
-  }
-  req.stream = streaming;
-  return req;
-}
-
-// ---- request, typed (adapters/canonical.h) ---------------------------------------------------
 
 /// "messages[<i>]", the place a message's error names (built only for the error).
 std::string message_at(std::size_t i) {
@@ -527,10 +67,13 @@ bool present(std::string_view raw) {
   return !raw.empty() && raw != "null";
 }
 
-/// The members of the body's objects, read over the tape of its tokens (ChatRequest::tokens) as
-/// Boost.JSON's DOM keeps them: a repeated key counts with its last value. For what the typed
-/// members merge: a part keeps the last of `text` and `refusal` in one member, and a repeated
-/// `function` or `image_url` object adds its members to the first one's.
+// ---- the body's tokens ---------------------------------------------------------------------
+
+/// The members of the body's objects, read over the tape of its tokens (ChatRequest::tokens, as
+/// parse_chat_request records them) as Boost.JSON's DOM keeps them: a repeated key counts with
+/// its last value. For what the typed members merge: a part keeps the last of `text` and
+/// `refusal` in one member, and a repeated `function` or `image_url` object adds its members to
+/// the first one's.
 class Tape {
  public:
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
@@ -586,6 +129,14 @@ std::optional<std::string_view> part_string(const Tape& tape, const ChatContentP
   const std::size_t t = tape.member(tape.at(p.begin), key);
   return tape.first(t) == '"' ? std::optional<std::string_view>(tape.string(t)) : std::nullopt;
 }
+
+/// An image_url part's URL as image_url_of() reads it: `image_url` as a string, else its `url`.
+std::string_view image_url(const Tape& tape, const ChatContentPart& p) {
+  const std::size_t iu = tape.member(tape.at(p.begin), "image_url");
+  return tape.first(iu) == '{' ? tape.string(tape.member(iu, "url")) : tape.string(iu);
+}
+
+// ---- request: messages ---------------------------------------------------------------------
 
 /// A message's content that may only hold text: a string, or `{"type":"text","text":...}` parts
 /// (one block per non-empty part).
@@ -651,12 +202,6 @@ bool image_block(std::string_view url, std::size_t i, json::array& out, Translat
     return true;
   }
   return fail(error, message_at(i) + ": image URLs must be data: or http(s) URLs");
-}
-
-/// An image_url part's URL as image_url_of() reads it: `image_url` as a string, else its `url`.
-std::string_view image_url(const Tape& tape, const ChatContentPart& p) {
-  const std::size_t iu = tape.member(tape.at(p.begin), "image_url");
-  return tape.first(iu) == '{' ? tape.string(tape.member(iu, "url")) : tape.string(iu);
 }
 
 /// A user message's content: a string or an array of text and image_url parts.
@@ -730,6 +275,45 @@ bool tool_result_block(const Tape& tape, const ChatMessage& m, std::size_t i, js
   return true;
 }
 
+struct Turn {
+  std::string_view role;  // "user" or "assistant"
+  json::array content;
+};
+
+/// Appends blocks to the conversation, merging with the previous turn of the same role.
+void push_turn(std::vector<Turn>& turns, std::string_view role, json::array&& blocks) {
+  if (blocks.empty()) {
+    return;
+  }
+  if (!turns.empty() && turns.back().role == role) {
+    for (json::value& b : blocks) {
+      turns.back().content.push_back(std::move(b));
+    }
+    return;
+  }
+  turns.push_back(Turn{role, std::move(blocks)});
+}
+
+bool is_tool_result(const json::value& block) {
+  return block.is_object() && string_member(block.get_object(), "type") == "tool_result";
+}
+
+/// The turns as `messages`, each user turn's tool_result blocks first.
+bool flush_turns(std::vector<Turn>& turns, json::array& out, TranslateError& error) {
+  for (Turn& t : turns) {
+    if (t.role == "user") {
+      // tool_result blocks must come first in their user turn
+      // (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
+      std::stable_partition(t.content.begin(), t.content.end(), is_tool_result);
+    }
+    out.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  }
+  if (out.empty()) {
+    return fail(error, "messages: at least one user or assistant message with content is required");
+  }
+  return true;
+}
+
 /// One message into `system` or the turns.
 bool convert_message(const ChatRequest& r, const Tape& tape, std::size_t i, json::array& system,
                      std::vector<Turn>& turns, TranslateError& error) {
@@ -782,6 +366,8 @@ bool convert_messages(const ChatRequest& r, const Tape& tape, json::array& syste
   return flush_turns(turns, out, error);
 }
 
+// ---- request: tools ------------------------------------------------------------------------
+
 /// OpenAI `tools` as Anthropic tool definitions. Each tool's `function` is read from its tokens
 /// (a repeated `function` counts with its last value).
 bool convert_tools(const ChatRequest& r, const Tape& tape, json::array& out,
@@ -815,6 +401,75 @@ bool convert_tools(const ChatRequest& r, const Tape& tape, json::array& out,
   }
   return true;
 }
+
+/// OpenAI `tool_choice` as Anthropic's; an empty object when it maps to nothing.
+bool convert_tool_choice(const ToolChoice& choice, bool has_tools, json::object& out,
+                         TranslateError& error) {
+  using Kind = ToolChoice::Kind;
+  if (choice.is_string) {
+    if (choice.kind == Kind::automatic) {
+      out = {{"type", "auto"}};
+    } else if (choice.kind == Kind::none) {
+      out = {{"type", "none"}};
+    } else if (choice.kind == Kind::required) {
+      out = {{"type", "any"}};
+    } else {
+      return fail(error, "tool_choice: unknown value '" + std::string(choice.text) + "'");
+    }
+  } else if (choice.object != nullptr) {
+    if (choice.type != "function" || choice.name.empty()) {
+      return fail(error,
+                  "tool_choice: only {\"type\":\"function\",\"function\":{\"name\":...}} "
+                  "objects are supported by this backend");
+    }
+    out = {{"type", "tool"}, {"name", choice.name}};
+  } else {
+    return fail(error, "tool_choice: must be a string or an object");
+  }
+  if (!has_tools) {
+    const std::string_view type = string_member(out, "type");
+    if (type == "any" || type == "tool") {
+      return fail(error, "tool_choice: requires tools");
+    }
+    out.clear();  // auto or none without tools: nothing to say upstream
+  }
+  return true;
+}
+
+/// `tools`, `tool_choice` and `parallel_tool_calls` (as disable_parallel_tool_use).
+bool convert_tool_fields(const ChatRequest& r, const Tape& tape, json::object& out,
+                         TranslateError& error) {
+  json::array defs;
+  if (!convert_tools(r, tape, defs, error)) {
+    return false;
+  }
+  const bool has_tools = !defs.empty();
+  if (has_tools) {
+    out["tools"] = std::move(defs);
+  }
+  json::object choice;
+  json::object holder;
+  if (const std::optional<ToolChoice> tc = tool_choice_of(r, false, holder)) {
+    if (!convert_tool_choice(*tc, has_tools, choice, error)) {
+      return false;
+    }
+  }
+  if (r.parallel_tool_calls.has_value() && !*r.parallel_tool_calls && has_tools) {
+    if (choice.empty()) {
+      choice = {{"type", "auto"}};
+    }
+    // tool_choice none has no such member.
+    if (string_member(choice, "type") != "none") {
+      choice["disable_parallel_tool_use"] = true;
+    }
+  }
+  if (!choice.empty()) {
+    out["tool_choice"] = std::move(choice);
+  }
+  return true;
+}
+
+// ---- request: the other members ------------------------------------------------------------
 
 /// Rejects the OpenAI parameters Anthropic cannot honour.
 bool check_unsupported(const ChatRequest& r, TranslateError& error) {
@@ -901,91 +556,34 @@ void convert_stop(const ChatRequest& r, json::object& out) {
   }
 }
 
-/// `tools`, `tool_choice` and `parallel_tool_calls` (as disable_parallel_tool_use).
-bool convert_tool_fields(const ChatRequest& r, const Tape& tape, json::object& out,
-                         TranslateError& error) {
-  json::array defs;
-  if (!convert_tools(r, tape, defs, error)) {
-    return false;
+/// The POST to `<base>/messages` with Anthropic's headers.
+UpstreamRequest messages_request(const BackendSpec& spec, bool streaming) {
+  UpstreamRequest req;
+  req.target = std::string(trimmed_base(spec.base_path)) + "/messages";
+  req.headers = {
+      {"x-api-key", std::string(spec.api_key)},
+      {"anthropic-version",
+       spec.api_version.empty() ? std::string(kAnthropicVersion) : spec.api_version},
+      {"content-type", "application/json"},
+  };
+  if (streaming) {
+    req.headers.emplace_back("accept", "text/event-stream");
   }
-  const bool has_tools = !defs.empty();
-  if (has_tools) {
-    out["tools"] = std::move(defs);
-  }
-  json::object choice;
-  json::object holder;
-  if (const std::optional<ToolChoice> tc = tool_choice_of(r, false, holder)) {
-    if (!convert_tool_choice(*tc, has_tools, choice, error)) {
-      return false;
-    }
-  }
-  if (r.parallel_tool_calls.has_value() && !*r.parallel_tool_calls && has_tools) {
-    if (choice.empty()) {
-      choice = {{"type", "auto"}};
-    }
-    // tool_choice none has no such member.
-    if (string_member(choice, "type") != "none") {
-      choice["disable_parallel_tool_use"] = true;
-    }
-  }
-  if (!choice.empty()) {
-    out["tool_choice"] = std::move(choice);
-  }
-  return true;
+  req.stream = streaming;
+  return req;
 }
 
 }  // namespace
 
 Result<UpstreamRequest, TranslateError> AnthropicTranslator::request(
-    const json::object& body, std::string_view /*raw*/, const BackendSpec& spec) const {
-  TranslateError error;
-  if (!check_unsupported(body, error)) {
-    return error;
+    const json::object& /*body*/, std::string_view raw, const BackendSpec& spec) const {
+  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
+  // refuses too, with the same words.
+  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
+  if (!typed) {
+    return TranslateError{400, typed.error().message};
   }
-  json::object out;
-  out["model"] = spec.model.empty() ? string_member(body, "model") : std::string_view(spec.model);
-  const std::optional<std::int64_t> max_tokens = max_tokens_of(body, error);
-  if (!max_tokens) {
-    return error;
-  }
-  out["max_tokens"] = *max_tokens;
-
-  const json::value* messages = member(body, "messages");
-  if (messages == nullptr || !messages->is_array()) {
-    fail(error, "messages: must be an array");
-    return error;
-  }
-  json::array system;
-  json::array converted;
-  if (!convert_messages(messages->get_array(), system, converted, error)) {
-    return error;
-  }
-  if (!system.empty()) {
-    out["system"] = std::move(system);
-  }
-  out["messages"] = std::move(converted);
-
-  SamplingText sampling;
-  std::string why;
-  if (!sampling.read(body, why)) {
-    fail(error, std::move(why));
-    return error;
-  }
-  if (!convert_stop(body, out, error) || !convert_tool_fields(body, out, error)) {
-    return error;
-  }
-  if (const std::string_view user = string_member(body, "user"); !user.empty()) {
-    out["metadata"] = json::object{{"user_id", user}};
-  }
-  const json::value* stream = member(body, "stream");
-  const bool streaming = stream != nullptr && stream->is_bool() && stream->get_bool();
-  if (streaming) {
-    out["stream"] = true;
-  }
-  UpstreamRequest req = messages_request(spec, streaming);
-  req.body = json::serialize(out);
-  sampling.write(req.body);
-  return req;
+  return request_from(*typed, spec);
 }
 
 Result<UpstreamRequest, TranslateError> AnthropicTranslator::request_from(

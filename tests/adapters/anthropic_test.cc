@@ -310,6 +310,31 @@ TEST(AnthropicRequestTest, ARepeatedMemberCountsWithItsLastValue) {
             json::parse(R"({"name":"g","input_schema":{"type":"object","properties":{}}})"));
 }
 
+TEST(AnthropicRequestTest, AMistypedMemberIsRefusedAsOpenAiRefusesIt) {
+  // The typed reading names the member and the type it wants; the DOM reading passed some on.
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"model":"m","user":5,"messages":[{"role":"user","content":"hi"}]})",
+       "Invalid type for 'user': expected a string."},
+      {R"({"model":"m","max_tokens":100.0,"messages":[{"role":"user","content":"hi"}]})",
+       "Invalid type for 'max_tokens': expected an integer."},
+      {R"({"model":"m","messages":[{"role":"user","content":5}]})",
+       "Invalid type for 'messages[0].content'"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":{}})",
+       "Invalid type for 'tools'"}};
+  for (const auto& [body, message] : cases) {
+    const Translated t = translate(body);
+    ASSERT_FALSE(t.request.has_value()) << body;
+    EXPECT_EQ(t.error.status, 400u);
+    EXPECT_TRUE(t.error.message.starts_with(message)) << t.error.message;
+  }
+}
+
+TEST(AnthropicRequestTest, ABodyWithoutAModelTakesTheBackendsModel) {
+  const Translated t = translate(R"({"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(t.request) << t.error.message;
+  EXPECT_EQ(json::parse(t.request->body).at("model"), "claude-sonnet-4-20250514");
+}
+
 // ---- request: what Anthropic cannot express ------------------------------------------------
 
 struct RejectCase {
