@@ -50,6 +50,10 @@ class GeminiTranslator final : public IdentifiedTranslator {
   Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
                                                   std::string_view raw,
                                                   const BackendSpec& spec) const override;
+  /// The same from the typed request: Gemini reads it (reads_typed()).
+  bool reads_typed() const override { return true; }
+  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
+                                                       const BackendSpec& spec) const override;
 
   /// Translates a `GenerateContentResponse` (2xx) or a Google error body (any other status).
   /// `model_alias` is reported as `model` when the response has no `modelVersion`.

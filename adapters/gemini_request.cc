@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/gemini_internal.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sse.h"
@@ -34,13 +36,57 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// ---- request, typed: the members of one element (see gemini_internal.h) ------------------
+
+namespace {
+
+/// The text of the string token `t` (its unescaped copy when the body's string holds escapes).
+std::string_view token_text(const ChatRequest& r, const ChatToken& t) {
+  return t.text != 0 ? r.unescaped[t.text - 1] : r.body.substr(t.begin + 1, t.end - t.begin - 2);
+}
+
+}  // namespace
+
+MemberSeen member_seen(const ChatRequest& r, std::size_t begin, std::string_view key) {
+  const std::span<const ChatToken> tokens = r.tokens;
+  const auto it = std::partition_point(tokens.begin(), tokens.end(),
+                                       [&](const ChatToken& t) { return t.begin < begin; });
+  MemberSeen seen;
+  if (it == tokens.end() || it->begin != begin || r.body[begin] != '{') {
+    return seen;
+  }
+  seen.read = true;
+  // Members are a key token and a value token; the value's `next` is the following key.
+  for (auto k = static_cast<std::size_t>(it - tokens.begin()) + 1; k < it->next;
+       k = tokens[k + 1].next) {
+    if (token_text(r, tokens[k]) == key) {
+      const ChatToken& value = tokens[k + 1];
+      ++seen.count;
+      seen.text = r.body[value.begin] == '"' ? token_text(r, value) : std::string_view();
+    }
+  }
+  return seen;
+}
+
+bool repeats(const ChatRequest& r, std::size_t begin, std::string_view key) {
+  return member_seen(r, begin, key).count > 1;
+}
+
+boost::json::value element_json(const ChatRequest& r, std::size_t begin, std::size_t end) {
+  return json_of(r.body.substr(begin, end - begin));
+}
+
 }  // namespace gemini_detail
 
 namespace {
 
 namespace json = boost::json;
+using gemini_detail::element_json;
 using gemini_detail::gemini_schema;
 using gemini_detail::lower;
+using gemini_detail::member_seen;
+using gemini_detail::MemberSeen;
+using gemini_detail::repeats;
 using gemini_detail::translate_tools;
 
 // ---- request: parts ---------------------------------------------------------------------------
@@ -359,25 +405,304 @@ bool translate_messages(const json::array& messages, json::object& out,
   return true;
 }
 
-}  // namespace
+// ---- request, typed: parts --------------------------------------------------------------------
 
-Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::object& body,
-                                                                  std::string_view /*raw*/,
-                                                                  const BackendSpec& spec) const {
-  TranslateError error;
-  const RequestFailure fail{error};
-  const json::array* messages = configured_chat(body, spec, "Gemini", error);
-  if (messages == nullptr) {
-    return error;
-  }
-  json::object out;
-  if (!translate_messages(*messages, out, fail) || !translate_tools(body, out, fail) ||
-      !generation_config(body, out, fail)) {
-    return error;
-  }
+/// A text part's `text` or a refusal part's `refusal` (`key`: the part's type), as the DOM reads
+/// it: ChatContentPart keeps either in `text`, whichever came last.
+std::string_view part_text(const ChatRequest& r, const ChatContentPart& p, std::string_view key) {
+  const MemberSeen seen = member_seen(r, p.begin, key);
+  return seen.read ? seen.text : p.text;
+}
 
+/// Appends an image, audio or file part (`p.type`) of a user message.
+bool media_part(const ChatContentPart& p, json::array& parts, const RequestFailure& fail) {
+  if (p.type == "image_url") {
+    if (p.url.empty()) {
+      return fail("image_url part without a url");
+    }
+    return image_part(p.url, parts, fail);
+  }
+  if (p.type == "input_audio") {
+    // https://platform.openai.com/docs/api-reference/chat/create (input_audio: data, format)
+    if (p.data.empty() || p.format.empty()) {
+      return fail("input_audio part needs data and format");
+    }
+    json::object blob{{"mimeType", "audio/" + lower(p.format)}, {"data", p.data}};
+    parts.push_back(json::object{{"inlineData", std::move(blob)}});
+    return true;
+  }
+  if (!is_data_url(p.file_data)) {
+    return fail(
+        "file parts need file_data as a base64 data: URL for Gemini (file_id is "
+        "not supported)");
+  }
+  return data_url_part(p.file_data, parts, fail);
+}
+
+/// Appends one part of an OpenAI message `content`; `media` as for content_parts().
+bool content_part(const ChatRequest& r, const ChatContentPart& p, bool media, json::array& parts,
+                  const RequestFailure& fail) {
+  const std::string_view type = p.type;
+  if (type == "text" || (type == "refusal" && !media)) {
+    text_part(part_text(r, p, type), parts);
+    return true;
+  }
+  if (!media || (type != "image_url" && type != "input_audio" && type != "file")) {
+    return fail("content part type '" + std::string(type) + "' is not supported by Gemini" +
+                (media ? "" : " in this message role"));
+  }
+  if (!repeats(r, p.begin, type)) {  // the member a media part reads is named as its type
+    return media_part(p, parts, fail);
+  }
+  const json::value dom = element_json(r, p.begin, p.end);
+  const json::object* o = dom.if_object();
+  ChatContentPart last = p;
+  last.url = o != nullptr ? image_url_of(*o) : std::string_view();
+  const json::object* audio = object_of(member_of(o, "input_audio"));
+  last.data = string_of(member_of(audio, "data"));
+  last.format = string_of(member_of(audio, "format"));
+  last.file_data = string_of(member_of(object_of(member_of(o, "file")), "file_data"));
+  return media_part(last, parts, fail);
+}
+
+/// Appends the parts of message `m`'s `content` (string, array of parts, or none).
+/// `media`: whether image, audio and file parts are allowed (user messages only).
+bool content_parts(const ChatRequest& r, const ChatMessage& m, bool media, json::array& parts,
+                   const RequestFailure& fail) {
+  if (m.content_kind == ChatMessage::Content::text) {
+    text_part(m.text, parts);
+    return true;
+  }
+  for (const ChatContentPart& p : m.parts) {  // none unless content is an array
+    if (!content_part(r, p, media, parts, fail)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// The text of a tool result: a string, or its text parts joined.
+bool tool_result_text(const ChatRequest& r, const ChatMessage& m, std::string& out,
+                      const RequestFailure& fail) {
+  if (m.content_kind == ChatMessage::Content::text) {
+    out.assign(m.text);
+    return true;
+  }
+  for (const ChatContentPart& p : m.parts) {
+    if (p.type != "text") {
+      return fail("tool message content parts must be text");
+    }
+    out += part_text(r, p, "text");
+  }
+  return true;
+}
+
+// ---- request, typed: messages ----------------------------------------------------------------
+
+/// The function name of tool call `c` (one repeating its `function` read from its bytes).
+std::string_view call_name(const ChatRequest& r, const ChatToolCall& c, json::value& holder) {
+  if (!repeats(r, c.begin, "function")) {
+    return c.name;
+  }
+  holder = element_json(r, c.begin, c.end);
+  return string_of(member_of(object_of(member_of(holder.if_object(), "function")), "name"));
+}
+
+/// tool_name_for(), with call_name(): the function name of the assistant tool call `id`, searched
+/// backwards from message `before` (the nearest call wins when a client reuses ids across turns).
+std::string_view result_name(const ChatRequest& r, std::size_t before, std::string_view id,
+                             json::value& holder) {
+  for (std::size_t i = before; i-- > 0;) {
+    if (r.messages[i].role_text != "assistant") {
+      continue;
+    }
+    for (const ChatToolCall& c : r.messages[i].tool_calls) {
+      if (c.id == id) {
+        return call_name(r, c, holder);
+      }
+    }
+  }
+  return {};
+}
+
+/// An assistant message's tool calls and legacy function_call as `{<wrapper>: {"name": ...,
+/// <arguments_key>: {...}}}` entries of `out`: assistant_function_calls() on the typed message.
+bool typed_function_calls(const ChatRequest& r, const ChatMessage& m, std::string_view provider,
+                          std::string_view wrapper, std::string_view arguments_key,
+                          json::array& out, const RequestFailure& fail) {
+  for (const ChatToolCall& c : m.tool_calls) {
+    if (repeats(r, c.begin, "function")) {  // read from its bytes, as the DOM reads it
+      const json::object holder{{"tool_calls", json::array{element_json(r, c.begin, c.end)}}};
+      if (!assistant_function_calls(holder, provider, wrapper, arguments_key, out, fail)) {
+        return false;
+      }
+      continue;
+    }
+    if (c.type != "function") {
+      return fail("assistant tool calls must be of type function");
+    }
+    if (c.name.empty()) {
+      return fail("assistant tool call without a function name");
+    }
+    std::optional<json::value> args = tool_arguments_object(c.arguments);
+    if (!args) {
+      return fail("tool call arguments of '" + std::string(c.name) +
+                  "' must be a JSON object for " + std::string(provider));
+    }
+    json::object call{{"name", c.name}, {arguments_key, std::move(*args)}};
+    out.push_back(json::object{{wrapper, std::move(call)}});
+  }
+  const std::string_view legacy = message_member(m, r.body, "function_call");
+  if (legacy.empty()) {
+    return true;
+  }
+  // the legacy form, read as the DOM helper reads it
+  const json::object holder{{"function_call", json_of(legacy)}};
+  return assistant_function_calls(holder, provider, wrapper, arguments_key, out, fail);
+}
+
+/// An assistant message's text, tool calls and legacy function_call as model parts.
+bool assistant_parts(const ChatRequest& r, const ChatMessage& m, json::array& parts,
+                     const RequestFailure& fail) {
+  if (!content_parts(r, m, false, parts, fail)) {
+    return false;
+  }
+  // `functionCall{name, args}` parts: https://ai.google.dev/api/caching#FunctionCall
+  return typed_function_calls(r, m, "Gemini", "functionCall", "args", parts, fail);
+}
+
+/// A `tool` (or legacy `function`) message, messages[i], as a functionResponse part.
+bool function_response_part(const ChatRequest& r, std::size_t i, json::array& parts,
+                            const RequestFailure& fail) {
+  const ChatMessage& m = r.messages[i];
+  std::string_view name;
+  json::value holder;  // a call read from its bytes, which `name` may view
+  if (m.role == ChatMessage::Role::tool) {
+    // Gemini matches function responses by name, not by call id:
+    // https://ai.google.dev/api/caching#FunctionResponse
+    name = result_name(r, i, m.tool_call_id, holder);
+    if (name.empty()) {
+      return fail("tool message with tool_call_id '" + std::string(m.tool_call_id) +
+                  "' answers no earlier assistant tool call");
+    }
+  } else {
+    name = m.name;
+    if (name.empty()) {
+      return fail("function message without a name");
+    }
+  }
+  std::string result;
+  if (!tool_result_text(r, m, result, fail)) {
+    return false;
+  }
+  json::object response{{"name", name}, {"response", json::object{{"content", std::move(result)}}}};
+  parts.push_back(json::object{{"functionResponse", std::move(response)}});
+  return true;
+}
+
+/// messages → `systemInstruction` and `contents` (see Contents).
+bool translate_messages(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
+  using Role = ChatMessage::Role;
+  json::array system_parts;
+  Contents contents;
+  for (std::size_t i = 0; i < r.messages.size(); ++i) {
+    const ChatMessage& m = r.messages[i];
+    json::array parts;
+    bool ok = true;
+    if (m.role == Role::system || m.role == Role::developer) {
+      // Gemini has one system instruction; every system message contributes to it, in order.
+      ok = content_parts(r, m, false, system_parts, fail);
+    } else if (m.role == Role::user) {
+      ok = content_parts(r, m, true, parts, fail);
+      contents.append("user", std::move(parts));
+    } else if (m.role == Role::assistant) {
+      ok = assistant_parts(r, m, parts, fail);
+      contents.append("model", std::move(parts));
+    } else if (m.role == Role::tool || m.role == Role::function) {
+      ok = function_response_part(r, i, parts, fail);
+      contents.append("user", std::move(parts));
+    } else {
+      return fail("message role '" + std::string(m.role_text) + "' is not supported by Gemini");
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  if (contents.empty()) {
+    return fail("Gemini needs at least one user or assistant message with content");
+  }
+  if (!system_parts.empty()) {
+    out["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
+  }
+  out["contents"] = contents.take();
+  return true;
+}
+
+// ---- request, typed: generation config -------------------------------------------------------
+
+/// response_format → responseMimeType (and responseSchema):
+/// https://ai.google.dev/api/generate-content#generationconfig
+bool response_config(const ChatResponseFormat& rf, json::object& gc, const RequestFailure& fail) {
+  const std::string_view type = rf.type;
+  if (type == "json_object") {
+    gc["responseMimeType"] = "application/json";
+  } else if (type == "json_schema") {
+    const json::value spec = json_of(rf.json_schema);
+    const json::value* schema = member_of(spec.if_object(), "schema");
+    if (schema == nullptr || !schema->is_object()) {
+      return fail("response_format json_schema needs a schema object");
+    }
+    gc["responseMimeType"] = "application/json";
+    gc["responseSchema"] = gemini_schema(*schema);
+  } else if (type != "text" && !type.empty()) {
+    return fail("response_format type '" + std::string(type) + "' is not supported");
+  }
+  return true;
+}
+
+/// https://ai.google.dev/api/generate-content#generationconfig; numbers as the client wrote them.
+bool generation_config(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
+  json::object gc;
+  auto copy_number = [&](std::string_view from, std::string_view to, bool set) {
+    if (set) {
+      gc[to] = json_of(r.raw(from));
+    }
+  };
+  copy_number("temperature", "temperature", r.temperature.has_value());
+  copy_number("top_p", "topP", r.top_p.has_value());
+  copy_number("presence_penalty", "presencePenalty", r.presence_penalty.has_value());
+  copy_number("frequency_penalty", "frequencyPenalty", r.frequency_penalty.has_value());
+  copy_number("seed", "seed", r.seed.has_value());
+  copy_number("n", "candidateCount", r.n.has_value());
+  // max_completion_tokens replaced the deprecated max_tokens and wins over it.
+  if (r.max_completion_tokens) {
+    gc["maxOutputTokens"] = json_of(r.raw("max_completion_tokens"));
+  } else if (r.max_tokens) {
+    gc["maxOutputTokens"] = json_of(r.raw("max_tokens"));
+  }
+  if (!r.stop.empty()) {
+    json::array stop;
+    for (const std::string_view s : r.stop) {
+      stop.emplace_back(s);
+    }
+    gc["stopSequences"] = std::move(stop);
+  }
+  if (r.response_format && !response_config(*r.response_format, gc, fail)) {
+    return false;
+  }
+  if (!gc.empty()) {
+    out["generationConfig"] = std::move(gc);
+  }
+  return true;
+}
+
+// ---- request: target --------------------------------------------------------------------------
+
+/// `POST {base_path}/models/{model}:generateContent` (or `:streamGenerateContent?alt=sse`) with
+/// the key in a header, sending `out`.
+UpstreamRequest upstream_request(const json::object& out, bool stream, const BackendSpec& spec) {
   UpstreamRequest req;
-  req.stream = is_true(body.if_contains("stream"));
+  req.stream = stream;
   req.target.assign(trimmed_base(spec.base_path));
   req.target += '/';
   const std::string_view model = spec.model;
@@ -394,6 +719,40 @@ Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::ob
   }
   req.body = json::serialize(out);
   return req;
+}
+
+}  // namespace
+
+Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::object& body,
+                                                                  std::string_view /*raw*/,
+                                                                  const BackendSpec& spec) const {
+  TranslateError error;
+  const RequestFailure fail{error};
+  const json::array* messages = configured_chat(body, spec, "Gemini", error);
+  if (messages == nullptr) {
+    return error;
+  }
+  json::object out;
+  if (!translate_messages(*messages, out, fail) || !translate_tools(body, out, fail) ||
+      !generation_config(body, out, fail)) {
+    return error;
+  }
+  return upstream_request(out, is_true(body.if_contains("stream")), spec);
+}
+
+Result<UpstreamRequest, TranslateError> GeminiTranslator::request_from(
+    const ChatRequest& r, const BackendSpec& spec) const {
+  if (spec.model.empty()) {
+    return TranslateError{500, "the Gemini backend has no model configured"};
+  }
+  TranslateError error;
+  const RequestFailure fail{error};
+  json::object out;
+  if (!translate_messages(r, out, fail) || !translate_tools(r, out, fail) ||
+      !generation_config(r, out, fail)) {
+    return error;
+  }
+  return upstream_request(out, r.stream.value_or(false), spec);
 }
 
 }  // namespace sb::adapters

@@ -55,21 +55,32 @@ bool empty_object_schema(const json::value& schema) {
 
 // ---- request: tools ---------------------------------------------------------------------------
 
-bool function_declaration(const json::object* fn, json::array& decls, const RequestFailure& fail) {
-  const std::string_view name = string_of(member_of(fn, "name"));
+/// A function declaration `{name, description, parameters}`, the parameters reduced to Gemini's
+/// Schema; an object schema without properties is left out (see empty_object_schema).
+/// https://ai.google.dev/api/caching#FunctionDeclaration
+bool function_declaration(std::string_view name, std::string_view description,
+                          const json::value* params, json::array& decls,
+                          const RequestFailure& fail) {
   if (name.empty()) {
     return fail("tool function without a name");
   }
   json::object decl{{"name", name}};
-  if (const std::string_view d = string_of(member_of(fn, "description")); !d.empty()) {
-    decl["description"] = d;
+  if (!description.empty()) {
+    decl["description"] = description;
   }
-  if (const json::value* params = member_of(fn, "parameters");
-      params != nullptr && !empty_object_schema(*params)) {
+  if (params != nullptr && !empty_object_schema(*params)) {
     decl["parameters"] = gemini_schema(*params);
   }
   decls.push_back(std::move(decl));
   return true;
+}
+
+/// An OpenAI function object (a legacy `functions` entry, a tool's `function`) as a function
+/// declaration.
+bool function_declaration(const json::object* fn, json::array& decls, const RequestFailure& fail) {
+  return function_declaration(string_of(member_of(fn, "name")),
+                              string_of(member_of(fn, "description")), member_of(fn, "parameters"),
+                              decls, fail);
 }
 
 /// An `allowed_tools` choice: in required mode the names go to allowedFunctionNames; in auto mode
@@ -138,7 +149,34 @@ bool function_calling_config(const std::optional<ToolChoice>& choice, json::obje
   return true;
 }
 
-/// tools / legacy functions → `tools[{functionDeclarations}]`, plus `toolConfig`.
+/// `tools[{functionDeclarations}]` from the declarations read (those an auto-mode
+/// `allowed_tools` choice names, when it names some), plus `toolConfig` from the tool choice.
+bool declare_tools(json::array decls, const std::optional<ToolChoice>& choice, json::object& out,
+                   const RequestFailure& fail) {
+  json::object config;
+  std::vector<std::string> allowed;
+  if (!function_calling_config(choice, config, allowed, fail)) {
+    return false;
+  }
+  if (decls.empty()) {
+    return true;  // nothing to call: a tool_choice alone means nothing to Gemini
+  }
+  if (!allowed.empty()) {
+    json::array kept;
+    for (json::value& d : decls) {
+      const std::string_view n = string_of(d.as_object().if_contains("name"));
+      if (std::find(allowed.begin(), allowed.end(), n) != allowed.end()) {
+        kept.push_back(std::move(d));
+      }
+    }
+    decls = std::move(kept);
+  }
+  out["tools"] = json::array{json::object{{"functionDeclarations", std::move(decls)}}};
+  if (!config.empty()) {
+    out["toolConfig"] = json::object{{"functionCallingConfig", std::move(config)}};
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -214,29 +252,36 @@ bool translate_tools(const json::object& body, json::object& out, const RequestF
       }
     }
   }
-  json::object config;
-  std::vector<std::string> allowed;
-  if (!function_calling_config(tool_choice_of(body, true), config, allowed, fail)) {
-    return false;
+  return declare_tools(std::move(decls), tool_choice_of(body, true), out, fail);
+}
+
+bool translate_tools(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
+  json::array decls;
+  for (const ChatTool& t : r.tools) {
+    if (t.type != "function") {
+      return fail("only function tools are supported by Gemini");
+    }
+    bool ok = false;
+    if (repeats(r, t.begin, "function")) {  // read from its bytes, as the DOM reads it
+      const json::value tool = element_json(r, t.begin, t.end);
+      ok = function_declaration(object_of(member_of(tool.if_object(), "function")), decls, fail);
+    } else {
+      const json::value params = json_of(t.parameters);  // null when absent
+      ok = function_declaration(t.name, t.description, &params, decls, fail);
+    }
+    if (!ok) {
+      return false;
+    }
   }
-  if (decls.empty()) {
-    return true;  // nothing to call: a tool_choice alone means nothing to Gemini
-  }
-  if (!allowed.empty()) {
-    json::array kept;
-    for (json::value& d : decls) {
-      const std::string_view n = string_of(d.as_object().if_contains("name"));
-      if (std::find(allowed.begin(), allowed.end(), n) != allowed.end()) {
-        kept.push_back(std::move(d));
+  if (const json::value fns = json_of(r.raw("functions")); fns.is_array()) {
+    for (const json::value& f : fns.get_array()) {
+      if (!function_declaration(f.if_object(), decls, fail)) {
+        return false;
       }
     }
-    decls = std::move(kept);
   }
-  out["tools"] = json::array{json::object{{"functionDeclarations", std::move(decls)}}};
-  if (!config.empty()) {
-    out["toolConfig"] = json::object{{"functionCallingConfig", std::move(config)}};
-  }
-  return true;
+  json::object holder;  // the tool_choice (or function_call) the choice read points into
+  return declare_tools(std::move(decls), tool_choice_of(r, true, holder), out, fail);
 }
 
 }  // namespace sb::adapters::gemini_detail

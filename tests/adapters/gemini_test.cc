@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "tests/adapters/fixtures.h"
 
 namespace sb::adapters {
@@ -126,6 +127,175 @@ TEST(GeminiRequestTest, ToolResultNameComesFromTheNearestEarlierCallWithThatId) 
   ASSERT_EQ(contents.size(), 5u);
   EXPECT_EQ(contents[2].at("parts").at(0).at("functionResponse").at("name"), "first");
   EXPECT_EQ(contents[4].at("parts").at(0).at("functionResponse").at("name"), "second");
+}
+
+// A request with every member the translator reads, for the typed reading's tests. `choice`:
+// the tool_choice (or legacy function_call) member, `temperature` as the client writes it.
+std::string rich_request(std::string_view choice, std::string_view temperature) {
+  std::string body =
+      R"({"model":"chat","messages":[)"
+      R"({"role":"system","content":"Be brief."},)"
+      R"({"role":"developer","content":[{"type":"text","text":"Answer in \"French\"."}]},)"
+      R"({"role":"user","content":[{"type":"text","text":"What is here?"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=",)"
+      R"("detail":"high"}},{"type":"image_url","image_url":{"url":)"
+      R"("https://example.com/photos/cat.PNG?size=large"}},)"
+      R"({"type":"input_audio","input_audio":{"data":"UklGRg==","format":"WAV"}}]},)"
+      R"({"role":"assistant","content":"Checking.","tool_calls":[{"id":"call_1","type":)"
+      R"("function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},)"
+      R"({"id":"call_2","type":"function","function":{"name":"get_time","arguments":""}}]},)"
+      R"({"role":"tool","tool_call_id":"call_1","content":"sunny"},)"
+      R"({"role":"tool","tool_call_id":"call_2","content":[{"type":"text","text":"noon"}]},)"
+      R"({"role":"assistant","content":null,"function_call":{"name":"lookup",)"
+      R"("arguments":"{\"q\":\"x\"}"}},)"
+      R"({"role":"function","name":"lookup","content":"found"},)"
+      R"({"role":"user","content":"Thanks\u0021"}],)"
+      R"("tools":[{"type":"function","function":{"name":"get_weather","description":"Weather",)"
+      R"("parameters":{"type":"object","properties":{"city":{"type":["string","null"]}},)"
+      R"("required":["city"],"additionalProperties":false},"strict":true}},)"
+      R"({"type":"function","function":{"name":"get_time","parameters":{"type":"object"}}}],)"
+      R"("functions":[{"name":"lookup","description":"Look up","parameters":{"type":"object",)"
+      R"("properties":{"q":{"type":"string","const":"x"}}}}],)";
+  body += choice;
+  body += R"(,"stop":["END","STOP"],"temperature":)";
+  body += temperature;
+  body +=
+      R"(,"top_p":0.70,"seed":7,"max_tokens":9,"max_completion_tokens":256,)"
+      R"("response_format":{"type":"json_schema","json_schema":{"name":"answer","strict":true,)"
+      R"("schema":{"type":"object","properties":{"text":{"type":"string"}},)"
+      R"("additionalProperties":false}}},"stream":true,"stream_options":{"include_usage":true},)"
+      R"("parallel_tool_calls":false,"user":"u-1"})";
+  return body;
+}
+
+TEST(GeminiRequestTest, TheTypedRequestAndTheTextGiveTheSameUpstreamRequest) {
+  // The gateway hands Gemini its typed reading (request_from); request() reads the text.
+  const std::vector<std::string_view> choices = {
+      R"("tool_choice":"auto")",
+      R"("tool_choice":"none")",
+      R"("tool_choice":"required")",
+      R"("tool_choice":{"type":"function","function":{"name":"get_weather"}})",
+      R"("tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":)"
+      R"([{"type":"function","function":{"name":"get_time"}}]}})",
+      R"("tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"required","tools":)"
+      R"([{"type":"function","function":{"name":"get_time"}}]}})",
+      R"("tool_choice":null,"function_call":{"name":"lookup"})",
+      R"("function_call":"none")"};
+  for (const std::string_view choice : choices) {
+    for (const std::string_view temperature : {"1", "0.70"}) {
+      const std::string body = rich_request(choice, temperature);
+      SCOPED_TRACE(body);
+      TranslateError error;
+      const auto from_text = translate(body, error);
+      ASSERT_TRUE(from_text.has_value()) << error.message;
+      const Result<ChatRequest, ParseError> typed = parse_chat_request(body);
+      ASSERT_TRUE(typed) << typed.error().message;
+      const auto from_typed = translator().request_from(*typed, spec());
+      ASSERT_TRUE(from_typed) << from_typed.error().message;
+      EXPECT_EQ(from_typed->body, from_text->body);
+      EXPECT_EQ(from_typed->target, from_text->target);
+      EXPECT_EQ(from_typed->headers, from_text->headers);
+      EXPECT_EQ(from_typed->method, from_text->method);
+      EXPECT_TRUE(from_typed->stream);
+      EXPECT_TRUE(from_text->stream);
+    }
+  }
+
+  const std::string body = rich_request(R"("tool_choice":"required")", "1");
+  const auto typed = parse_chat_request(body);
+  ASSERT_TRUE(typed);
+  const auto req = translator().request_from(*typed, spec());
+  ASSERT_TRUE(req) << req.error().message;
+  EXPECT_EQ(req->target, "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse");
+  EXPECT_EQ(header(*req, "x-goog-api-key"), "AIza-test-key");
+  // The client's numbers as written: an integer stays one.
+  EXPECT_NE(req->body.find(R"("temperature":1,)"), std::string::npos) << req->body;
+  const json::value doc = json::parse(req->body);
+  const json::array& system = doc.at("systemInstruction").at("parts").as_array();
+  ASSERT_EQ(system.size(), 2u);
+  EXPECT_EQ(system[1].at("text"), "Answer in \"French\".");
+  const json::array& contents = doc.at("contents").as_array();
+  ASSERT_EQ(contents.size(), 5u);  // a tool result and the next user message share a turn
+  const json::array& user = contents[0].at("parts").as_array();
+  EXPECT_EQ(user[1].at("inlineData").at("mimeType"), "image/png");
+  EXPECT_EQ(user[2].at("fileData").at("mimeType"), "image/png");
+  EXPECT_EQ(user[3].at("inlineData").at("mimeType"), "audio/wav");
+  EXPECT_EQ(contents[1].at("parts").at(1).at("functionCall").at("args"),
+            json::parse(R"({"city":"Paris"})"));
+  EXPECT_EQ(contents[2].at("parts").at(1).at("functionResponse").at("name"), "get_time");
+  EXPECT_EQ(contents[2].at("parts").at(1).at("functionResponse").at("response").at("content"),
+            "noon");
+  EXPECT_EQ(contents[3].at("parts").at(0).at("functionCall").at("name"), "lookup");
+  EXPECT_EQ(contents[4].at("parts").at(0).at("functionResponse").at("name"), "lookup");
+  EXPECT_EQ(contents[4].at("parts").at(1).at("text"), "Thanks!");
+  const json::array& decls = doc.at("tools").at(0).at("functionDeclarations").as_array();
+  ASSERT_EQ(decls.size(), 3u);
+  EXPECT_EQ(decls[0].at("parameters").at("properties").at("city"),
+            json::parse(R"({"type":"string","nullable":true})"));
+  EXPECT_FALSE(decls[1].as_object().contains("parameters"));
+  EXPECT_EQ(decls[2].at("parameters").at("properties").at("q").at("enum"), json::parse(R"(["x"])"));
+  EXPECT_EQ(doc.at("toolConfig").at("functionCallingConfig").at("mode"), "ANY");
+  const json::object& gc = doc.at("generationConfig").as_object();
+  EXPECT_EQ(gc.at("topP"), json::value(0.7));
+  EXPECT_EQ(gc.at("maxOutputTokens"), json::value(256));  // max_completion_tokens wins
+  EXPECT_EQ(gc.at("stopSequences"), json::parse(R"(["END","STOP"])"));
+  EXPECT_EQ(gc.at("responseSchema"),
+            json::parse(R"({"type":"object","properties":{"text":{"type":"string"}}})"));
+}
+
+TEST(GeminiRequestTest, ATextPartSendsItsTextAndARefusalPartItsRefusal) {
+  // The typed reading keeps a part's `text` and `refusal` in one member: the part's type says
+  // which one Gemini gets, whichever the client wrote last.
+  const std::string body =
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"t1","refusal":"r1"}]},)"
+      R"({"role":"assistant","content":[{"type":"refusal","refusal":"r2","text":"t2"},)"
+      R"({"type":"text","text":"t\u0033","refusal":null}]}]})";
+  TranslateError error;
+  const auto req = translate(body, error);
+  ASSERT_TRUE(req.has_value()) << error.message;
+  EXPECT_EQ(json::parse(req->body).at("contents"),
+            json::parse(R"([{"role":"user","parts":[{"text":"t1"}]},)"
+                        R"({"role":"model","parts":[{"text":"r2"},{"text":"t3"}]}])"));
+  const auto typed = parse_chat_request(body, SIZE_MAX, false);
+  ASSERT_TRUE(typed);
+  const auto from_typed = translator().request_from(*typed, spec());
+  ASSERT_TRUE(from_typed);
+  EXPECT_EQ(from_typed->body, req->body);
+}
+
+TEST(GeminiRequestTest, AnElementThatRepeatsItsNestedObjectReadsTheLastOne) {
+  // A tool, tool call or part that repeats `function` / `image_url` counts its last occurrence
+  // only, as the DOM (and every JSON reader keeping the last key) reads it.
+  const std::string body =
+      R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":)"
+      R"("https://x.com/a.png","image_url":{"url":"https://x.com/b.gif"}}]},)"
+      R"({"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":)"
+      R"({"name":"f","arguments":"{\"a\":1}"},"function":{"name":"g"}}]},)"
+      R"({"role":"tool","tool_call_id":"c1","content":"ok"}],)"
+      R"("tools":[{"type":"function","function":{"name":"f","description":"d",)"
+      R"("parameters":{"type":"object","properties":{"a":{"type":"string"}}}},)"
+      R"("function":{"name":"g"}}]})";
+  TranslateError error;
+  const auto req = translate(body, error);
+  ASSERT_TRUE(req.has_value()) << error.message;
+  const json::value doc = json::parse(req->body);
+  EXPECT_EQ(doc.at("contents"),
+            json::parse(R"([{"role":"user","parts":[{"fileData":{"mimeType":"image/gif",)"
+                        R"("fileUri":"https://x.com/b.gif"}}]},{"role":"model","parts":[)"
+                        R"({"functionCall":{"name":"g","args":{}}}]},{"role":"user","parts":[)"
+                        R"({"functionResponse":{"name":"g","response":{"content":"ok"}}}]}])"));
+  EXPECT_EQ(doc.at("tools"), json::parse(R"([{"functionDeclarations":[{"name":"g"}]}])"));
+  const auto typed = parse_chat_request(body, SIZE_MAX, false);
+  ASSERT_TRUE(typed);
+  const auto from_typed = translator().request_from(*typed, spec());
+  ASSERT_TRUE(from_typed);
+  EXPECT_EQ(from_typed->body, req->body);
+
+  const std::string no_url =
+      R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":)"
+      R"({"url":"https://x.com/a.png"},"image_url":{"detail":"low"}}]}]})";
+  EXPECT_FALSE(translate(no_url, error).has_value());
+  EXPECT_EQ(error.message, "image_url part without a url");
 }
 
 struct RejectCase {
