@@ -1,5 +1,6 @@
-// OpenAI chat request → Gemini generateContent request (GeminiTranslator::request): messages,
-// parts and generation config. Tools are in gemini_tools.cc; responses and streams in
+// OpenAI chat request → Gemini generateContent request (GeminiTranslator::request_from, from the
+// typed request; request() reads the typed reading of its text): messages, parts and generation
+// config. Tools are in gemini_tools.cc; responses and streams in
 // gemini_response.cc.
 #include "adapters/gemini.h"
 
@@ -36,7 +37,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// ---- request, typed: the members of one element (see gemini_internal.h) ------------------
+// ---- request: the members of one element (see gemini_internal.h) ----------------------------
 
 namespace {
 
@@ -160,255 +161,8 @@ void text_part(std::string_view text, json::array& parts) {
   }
 }
 
-/// Appends the parts of an OpenAI message `content` (string, array of parts, or null).
-/// `media`: whether image, audio and file parts are allowed (user messages only).
-bool content_parts(const json::value* content, bool media, json::array& parts,
-                   const RequestFailure& fail) {
-  if (content == nullptr || content->is_null()) {
-    return true;
-  }
-  if (const json::string* s = content->if_string()) {
-    text_part(*s, parts);
-    return true;
-  }
-  const json::array* arr = content->if_array();
-  if (arr == nullptr) {
-    return fail("message content must be a string or an array of parts");
-  }
-  for (const json::value& pv : *arr) {
-    const json::object* p = pv.if_object();
-    if (p == nullptr) {
-      return fail("content parts must be objects");
-    }
-    const std::string_view type = string_of(p->if_contains("type"));
-    if (type == "text") {
-      text_part(string_of(p->if_contains("text")), parts);
-    } else if (type == "refusal" && !media) {
-      text_part(string_of(p->if_contains("refusal")), parts);
-    } else if (type == "image_url" && media) {
-      const std::string_view url = image_url_of(*p);
-      if (url.empty()) {
-        return fail("image_url part without a url");
-      }
-      if (!image_part(url, parts, fail)) {
-        return false;
-      }
-    } else if (type == "input_audio" && media) {
-      // https://platform.openai.com/docs/api-reference/chat/create (input_audio: data, format)
-      const json::object* a = object_of(p->if_contains("input_audio"));
-      const std::string_view data = string_of(member_of(a, "data"));
-      const std::string_view format = string_of(member_of(a, "format"));
-      if (data.empty() || format.empty()) {
-        return fail("input_audio part needs data and format");
-      }
-      json::object blob{{"mimeType", "audio/" + lower(format)}, {"data", data}};
-      parts.push_back(json::object{{"inlineData", std::move(blob)}});
-    } else if (type == "file" && media) {
-      const json::object* f = object_of(p->if_contains("file"));
-      const std::string_view data = string_of(member_of(f, "file_data"));
-      if (!is_data_url(data)) {
-        return fail(
-            "file parts need file_data as a base64 data: URL for Gemini (file_id is "
-            "not supported)");
-      }
-      if (!data_url_part(data, parts, fail)) {
-        return false;
-      }
-    } else {
-      return fail("content part type '" + std::string(type) + "' is not supported by Gemini" +
-                  (media ? "" : " in this message role"));
-    }
-  }
-  return true;
-}
-
-/// The text of a tool result: a string, or its text parts joined.
-bool tool_result_text(const json::value* content, std::string& out, const RequestFailure& fail) {
-  if (content == nullptr || content->is_null()) {
-    return true;
-  }
-  if (const json::string* s = content->if_string()) {
-    out.assign(s->data(), s->size());
-    return true;
-  }
-  const json::array* arr = content->if_array();
-  if (arr == nullptr) {
-    return fail("tool message content must be a string or an array of text parts");
-  }
-  for (const json::value& pv : *arr) {
-    const json::object* p = pv.if_object();
-    if (p == nullptr || string_of(p->if_contains("type")) != "text") {
-      return fail("tool message content parts must be text");
-    }
-    out += string_of(p->if_contains("text"));
-  }
-  return true;
-}
-
-// ---- request: generation config ---------------------------------------------------------------
-
-/// https://ai.google.dev/api/generate-content#generationconfig
-bool generation_config(const json::object& body, json::object& out, const RequestFailure& fail) {
-  json::object gc;
-  auto copy_number = [&](std::string_view from, std::string_view to) {
-    const json::value* v = body.if_contains(from);
-    if (is_number(v)) {
-      gc[to] = *v;
-    }
-  };
-  copy_number("temperature", "temperature");
-  copy_number("top_p", "topP");
-  copy_number("presence_penalty", "presencePenalty");
-  copy_number("frequency_penalty", "frequencyPenalty");
-  copy_number("seed", "seed");
-  copy_number("n", "candidateCount");
-  if (const json::value* max = max_tokens_member(body, is_number)) {
-    gc["maxOutputTokens"] = *max;
-  }
-  if (const json::value* stop = body.if_contains("stop")) {
-    if (stop->is_string()) {
-      gc["stopSequences"] = json::array{*stop};
-    } else if (stop->is_array() && !stop->get_array().empty()) {
-      gc["stopSequences"] = *stop;
-    }
-  }
-  if (const json::object* rf = object_of(body.if_contains("response_format"))) {
-    const std::string_view type = string_of(rf->if_contains("type"));
-    if (type == "json_object") {
-      gc["responseMimeType"] = "application/json";
-    } else if (type == "json_schema") {
-      const json::value* schema = member_of(object_of(rf->if_contains("json_schema")), "schema");
-      if (schema == nullptr || !schema->is_object()) {
-        return fail("response_format json_schema needs a schema object");
-      }
-      gc["responseMimeType"] = "application/json";
-      gc["responseSchema"] = gemini_schema(*schema);
-    } else if (type != "text" && !type.empty()) {
-      return fail("response_format type '" + std::string(type) + "' is not supported");
-    }
-  }
-  if (!gc.empty()) {
-    out["generationConfig"] = std::move(gc);
-  }
-  return true;
-}
-
-// ---- request: messages ------------------------------------------------------------------------
-
-/// messages → `systemInstruction` and `contents`. Gemini wants alternating turns, so
-/// consecutive messages of the same Gemini role are merged into one content
-/// (https://ai.google.dev/api/caching#Content); tool results travel as functionResponse parts
-/// of a "user" turn, all results of a parallel call together.
-/// Gemini `contents`: consecutive messages of one role merge into one content, as Gemini wants
-/// turns to alternate; a content without parts is dropped (Gemini rejects it).
-class Contents {
- public:
-  void append(std::string_view role, json::array&& parts) {
-    if (parts.empty()) {
-      return;
-    }
-    if (!contents_.empty() && role == last_role_) {
-      json::array& prev = contents_.back().as_object()["parts"].as_array();
-      for (json::value& p : parts) {
-        prev.push_back(std::move(p));
-      }
-      return;
-    }
-    contents_.push_back(json::object{{"role", role}, {"parts", std::move(parts)}});
-    last_role_ = role;
-  }
-  bool empty() const { return contents_.empty(); }
-  json::array take() { return std::move(contents_); }
-
- private:
-  json::array contents_;
-  std::string_view last_role_;
-};
-
-/// An assistant message's text, tool calls and legacy function_call as model parts.
-bool assistant_parts(const json::object& m, json::array& parts, const RequestFailure& fail) {
-  if (!content_parts(m.if_contains("content"), false, parts, fail)) {
-    return false;
-  }
-  // `functionCall{name, args}` parts: https://ai.google.dev/api/caching#FunctionCall
-  return assistant_function_calls(m, "Gemini", "functionCall", "args", parts, fail);
-}
-
-/// A `tool` (or legacy `function`) message, messages[i], as a functionResponse part.
-bool function_response_part(const json::array& messages, std::size_t i, json::array& parts,
-                            const RequestFailure& fail) {
-  const json::object& m = messages[i].get_object();
-  std::string_view name;
-  if (string_of(m.if_contains("role")) == "tool") {
-    // Gemini matches function responses by name, not by call id:
-    // https://ai.google.dev/api/caching#FunctionResponse
-    const std::string_view id = string_of(m.if_contains("tool_call_id"));
-    name = tool_name_for(messages, i, id);
-    if (name.empty()) {
-      return fail("tool message with tool_call_id '" + std::string(id) +
-                  "' answers no earlier assistant tool call");
-    }
-  } else {
-    name = string_of(m.if_contains("name"));
-    if (name.empty()) {
-      return fail("function message without a name");
-    }
-  }
-  std::string result;
-  if (!tool_result_text(m.if_contains("content"), result, fail)) {
-    return false;
-  }
-  json::object response{{"name", name}, {"response", json::object{{"content", std::move(result)}}}};
-  parts.push_back(json::object{{"functionResponse", std::move(response)}});
-  return true;
-}
-
-bool translate_messages(const json::array& messages, json::object& out,
-                        const RequestFailure& fail) {
-  json::array system_parts;
-  Contents contents;
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    const json::object* m = messages[i].if_object();
-    if (m == nullptr) {
-      return fail("messages must be objects");
-    }
-    const std::string_view role = string_of(m->if_contains("role"));
-    const json::value* content = m->if_contains("content");
-    json::array parts;
-    bool ok = true;
-    if (role == "system" || role == "developer") {
-      // Gemini has one system instruction; every system message contributes to it, in order.
-      ok = content_parts(content, false, system_parts, fail);
-    } else if (role == "user") {
-      ok = content_parts(content, true, parts, fail);
-      contents.append("user", std::move(parts));
-    } else if (role == "assistant") {
-      ok = assistant_parts(*m, parts, fail);
-      contents.append("model", std::move(parts));
-    } else if (role == "tool" || role == "function") {
-      ok = function_response_part(messages, i, parts, fail);
-      contents.append("user", std::move(parts));
-    } else {
-      return fail("message role '" + std::string(role) + "' is not supported by Gemini");
-    }
-    if (!ok) {
-      return false;
-    }
-  }
-  if (contents.empty()) {
-    return fail("Gemini needs at least one user or assistant message with content");
-  }
-  if (!system_parts.empty()) {
-    out["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
-  }
-  out["contents"] = contents.take();
-  return true;
-}
-
-// ---- request, typed: parts --------------------------------------------------------------------
-
-/// A text part's `text` or a refusal part's `refusal` (`key`: the part's type), as the DOM reads
-/// it: ChatContentPart keeps either in `text`, whichever came last.
+/// A text part's `text` or a refusal part's `refusal` (`key`: the part's type), its last
+/// occurrence: ChatContentPart keeps either in `text`, whichever came last.
 std::string_view part_text(const ChatRequest& r, const ChatContentPart& p, std::string_view key) {
   const MemberSeen seen = member_seen(r, p.begin, key);
   return seen.read ? seen.text : p.text;
@@ -497,7 +251,37 @@ bool tool_result_text(const ChatRequest& r, const ChatMessage& m, std::string& o
   return true;
 }
 
-// ---- request, typed: messages ----------------------------------------------------------------
+// ---- request: messages ------------------------------------------------------------------------
+
+/// messages → `systemInstruction` and `contents`. Gemini wants alternating turns, so
+/// consecutive messages of the same Gemini role are merged into one content
+/// (https://ai.google.dev/api/caching#Content); tool results travel as functionResponse parts
+/// of a "user" turn, all results of a parallel call together.
+/// Gemini `contents`: consecutive messages of one role merge into one content, as Gemini wants
+/// turns to alternate; a content without parts is dropped (Gemini rejects it).
+class Contents {
+ public:
+  void append(std::string_view role, json::array&& parts) {
+    if (parts.empty()) {
+      return;
+    }
+    if (!contents_.empty() && role == last_role_) {
+      json::array& prev = contents_.back().as_object()["parts"].as_array();
+      for (json::value& p : parts) {
+        prev.push_back(std::move(p));
+      }
+      return;
+    }
+    contents_.push_back(json::object{{"role", role}, {"parts", std::move(parts)}});
+    last_role_ = role;
+  }
+  bool empty() const { return contents_.empty(); }
+  json::array take() { return std::move(contents_); }
+
+ private:
+  json::array contents_;
+  std::string_view last_role_;
+};
 
 /// The function name of tool call `c` (one repeating its `function` read from its bytes).
 std::string_view call_name(const ChatRequest& r, const ChatToolCall& c, json::value& holder) {
@@ -531,7 +315,7 @@ bool typed_function_calls(const ChatRequest& r, const ChatMessage& m, std::strin
                           std::string_view wrapper, std::string_view arguments_key,
                           json::array& out, const RequestFailure& fail) {
   for (const ChatToolCall& c : m.tool_calls) {
-    if (repeats(r, c.begin, "function")) {  // read from its bytes, as the DOM reads it
+    if (repeats(r, c.begin, "function")) {  // its last `function`, read from its bytes
       const json::object holder{{"tool_calls", json::array{element_json(r, c.begin, c.end)}}};
       if (!assistant_function_calls(holder, provider, wrapper, arguments_key, out, fail)) {
         return false;
@@ -638,7 +422,7 @@ bool translate_messages(const ChatRequest& r, json::object& out, const RequestFa
   return true;
 }
 
-// ---- request, typed: generation config -------------------------------------------------------
+// ---- request: generation config ---------------------------------------------------------------
 
 /// response_format → responseMimeType (and responseSchema):
 /// https://ai.google.dev/api/generate-content#generationconfig
@@ -723,21 +507,19 @@ UpstreamRequest upstream_request(const json::object& out, bool stream, const Bac
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::object& body,
-                                                                  std::string_view /*raw*/,
+Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::object& /*body*/,
+                                                                  std::string_view raw,
                                                                   const BackendSpec& spec) const {
-  TranslateError error;
-  const RequestFailure fail{error};
-  const json::array* messages = configured_chat(body, spec, "Gemini", error);
-  if (messages == nullptr) {
-    return error;
+  if (spec.model.empty()) {
+    return TranslateError{500, "the Gemini backend has no model configured"};
   }
-  json::object out;
-  if (!translate_messages(*messages, out, fail) || !translate_tools(body, out, fail) ||
-      !generation_config(body, out, fail)) {
-    return error;
+  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
+  // refuses too, with the same words.
+  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
+  if (!typed) {
+    return TranslateError{400, typed.error().message};
   }
-  return upstream_request(out, is_true(body.if_contains("stream")), spec);
+  return request_from(*typed, spec);
 }
 
 Result<UpstreamRequest, TranslateError> GeminiTranslator::request_from(

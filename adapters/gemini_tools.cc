@@ -232,29 +232,6 @@ json::value gemini_schema(const json::value& v) {
   return out;
 }
 
-bool translate_tools(const json::object& body, json::object& out, const RequestFailure& fail) {
-  json::array decls;
-  if (const json::array* tools = array_of(body.if_contains("tools"))) {
-    for (const json::value& t : *tools) {
-      const json::object* to = t.if_object();
-      if (to == nullptr || string_of(to->if_contains("type")) != "function") {
-        return fail("only function tools are supported by Gemini");
-      }
-      if (!function_declaration(object_of(to->if_contains("function")), decls, fail)) {
-        return false;
-      }
-    }
-  }
-  if (const json::array* fns = array_of(body.if_contains("functions"))) {
-    for (const json::value& f : *fns) {
-      if (!function_declaration(f.if_object(), decls, fail)) {
-        return false;
-      }
-    }
-  }
-  return declare_tools(std::move(decls), tool_choice_of(body, true), out, fail);
-}
-
 bool translate_tools(const ChatRequest& r, json::object& out, const RequestFailure& fail) {
   json::array decls;
   for (const ChatTool& t : r.tools) {
@@ -262,7 +239,7 @@ bool translate_tools(const ChatRequest& r, json::object& out, const RequestFailu
       return fail("only function tools are supported by Gemini");
     }
     bool ok = false;
-    if (repeats(r, t.begin, "function")) {  // read from its bytes, as the DOM reads it
+    if (repeats(r, t.begin, "function")) {  // its last `function`, read from its bytes
       const json::value tool = element_json(r, t.begin, t.end);
       ok = function_declaration(object_of(member_of(tool.if_object(), "function")), decls, fail);
     } else {

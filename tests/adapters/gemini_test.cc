@@ -344,7 +344,15 @@ INSTANTIATE_TEST_SUITE_P(
                     RejectCase{"FileById",
                                R"({"messages":[{"role":"user","content":[{"type":"file",)"
                                R"("file":{"file_id":"file-1"}}]}]})",
-                               "file_id"}),
+                               "file_id"},
+                    // A member of the wrong type is refused as OpenAI refuses it, naming it.
+                    RejectCase{"MistypedTemperature",
+                               R"({"messages":[{"role":"user","content":"a"}],)"
+                               R"("temperature":"hot"})",
+                               "Invalid type for 'temperature'"},
+                    RejectCase{"MistypedContent", R"({"messages":[{"role":"user","content":5}]})",
+                               "Invalid type for 'messages[0].content'"},
+                    RejectCase{"MessagesNotAnArray", R"({"messages":"hi"})", "messages"}),
     [](const testing::TestParamInfo<RejectCase>& p) { return p.param.name; });
 
 // ---- non-stream responses --------------------------------------------------------------------
