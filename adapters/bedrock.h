@@ -49,6 +49,10 @@ class BedrockTranslator final : public ChatTranslator {
   Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
                                                   std::string_view raw,
                                                   const BackendSpec& spec) const override;
+  /// The same from the typed request: Bedrock reads it (reads_typed()).
+  bool reads_typed() const override { return true; }
+  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
+                                                       const BackendSpec& spec) const override;
 
   /// Status 200: the Converse response as a chat.completion (text blocks concatenated into
   /// `content`, toolUse blocks as `tool_calls`, reasoning blocks dropped); an unreadable body is a

@@ -2,11 +2,13 @@
 // Responses, event streams and errors are in bedrock_response.cc.
 #include "adapters/bedrock.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +16,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/eventstream.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
@@ -227,19 +230,13 @@ std::optional<json::array> tool_specs(const json::array& tools, std::string& why
   return specs;
 }
 
-std::optional<json::object> tool_config(const json::object& body, bool history_uses_tools,
-                                        std::string& why) {
-  const json::array* tools = array_member(body, "tools");
-  if (tools == nullptr || tools->empty()) {
-    return json::object{};  // nothing to send
-  }
-  std::optional<json::array> specs = tool_specs(*tools, why);
-  if (!specs) {
-    return std::nullopt;
-  }
-  json::object config{{"tools", std::move(*specs)}};
+/// `specs` and the tool choice as a Converse toolConfig (empty: send no tools); nullopt with `why`
+/// set when Bedrock cannot express the choice.
+std::optional<json::object> tool_config(json::array specs, const std::optional<ToolChoice>& choice,
+                                        bool history_uses_tools, std::string& why) {
+  json::object config{{"tools", std::move(specs)}};
   // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html
-  if (const std::optional<ToolChoice> choice = tool_choice_of(body, false)) {
+  if (choice) {
     using Kind = ToolChoice::Kind;
     if (choice->is_string) {
       if (choice->kind == Kind::required) {
@@ -270,6 +267,19 @@ std::optional<json::object> tool_config(const json::object& body, bool history_u
     }
   }
   return config;
+}
+
+std::optional<json::object> tool_config(const json::object& body, bool history_uses_tools,
+                                        std::string& why) {
+  const json::array* tools = array_member(body, "tools");
+  if (tools == nullptr || tools->empty()) {
+    return json::object{};  // nothing to send
+  }
+  std::optional<json::array> specs = tool_specs(*tools, why);
+  if (!specs) {
+    return std::nullopt;
+  }
+  return tool_config(std::move(*specs), tool_choice_of(body, false), history_uses_tools, why);
 }
 
 /// OpenAI messages as Converse `messages` and `system` in `out`; `uses_tools` says whether the
@@ -352,6 +362,307 @@ json::object inference_config(const json::object& body) {
   return inference;
 }
 
+// ---- request, typed (adapters/canonical.h) ---------------------------------------------------
+
+/// The members of a typed request's objects (its messages, parts, tool calls, tools) read through
+/// the token tape the parser recorded (ChatRequest::tokens), as Boost.JSON's DOM reads them: a
+/// repeated key counts with its last value. For what the typed members do not say exactly:
+/// whether a member is there as an object or an array, and the members of an object the client
+/// sent twice (the typed reading merges the two). No allocation.
+class Tape {
+ public:
+  static constexpr std::size_t npos = std::size_t(-1);
+
+  explicit Tape(const ChatRequest& r) : r_(r), tokens_(r.tokens) {}
+
+  /// The token of the value whose first byte is `begin` (a message's, a part's, ...); npos when
+  /// no token starts there.
+  std::size_t at(std::size_t begin) const {
+    const auto it = std::lower_bound(
+        tokens_.begin(), tokens_.end(), begin,
+        [](const ChatToken& t, std::size_t b) { return std::size_t{t.begin} < b; });
+    return it != tokens_.end() && it->begin == begin ? std::size_t(it - tokens_.begin()) : npos;
+  }
+  /// The value token of member `key` of object token `object` (its last occurrence); npos when
+  /// absent or `object` is no object.
+  std::size_t member(std::size_t object, std::string_view key) const {
+    std::size_t found = npos;
+    if (!is(object, '{')) {
+      return found;
+    }
+    for (std::size_t k = object + 1; k < tokens_[object].next; k = tokens_[k + 1].next) {
+      if (string(k) == key) {
+        found = k + 1;  // a key's value is the token after it
+      }
+    }
+    return found;
+  }
+  /// Whether token `t` is there and its first byte is `first` ('{', '[', '"').
+  bool is(std::size_t t, char first) const {
+    return t != npos && r_.body[tokens_[t].begin] == first;
+  }
+  /// The text of string token `t` (unescaped); empty when `t` is npos or not a string.
+  std::string_view string(std::size_t t) const {
+    if (!is(t, '"')) {
+      return {};
+    }
+    const ChatToken& s = tokens_[t];
+    if (s.text != 0) {
+      return r_.unescaped[s.text - 1];
+    }
+    return r_.body.substr(s.begin + 1, std::size_t{s.end} - s.begin - 2);
+  }
+  /// The JSON bytes of token `t`.
+  std::string_view raw(std::size_t t) const {
+    return r_.body.substr(tokens_[t].begin, std::size_t{tokens_[t].end} - tokens_[t].begin);
+  }
+
+ private:
+  const ChatRequest& r_;
+  std::span<const ChatToken> tokens_;
+};
+
+/// A text part's text. The typed `text` is the last of the part's `text` and `refusal`: when the
+/// part has a `refusal`, its own `text` member.
+std::string_view part_text(const Tape& tape, const ChatContentPart& p) {
+  const std::size_t part = tape.at(p.begin);
+  if (tape.member(part, "refusal") == Tape::npos) {
+    return p.text;
+  }
+  return tape.string(tape.member(part, "text"));
+}
+
+/// The text of a message's content: a string, or the concatenated text parts of an array.
+std::optional<std::string> plain_text(const Tape& tape, const ChatMessage& m) {
+  if (m.content_kind != ChatMessage::Content::parts) {
+    return std::string(m.text);  // absent and null are empty
+  }
+  std::string out;
+  for (const ChatContentPart& p : m.parts) {
+    if (p.type != "text" && p.type != "input_text") {
+      return std::nullopt;
+    }
+    if (!out.empty()) {
+      out.push_back('\n');
+    }
+    out.append(part_text(tape, p));
+  }
+  return out;
+}
+
+/// An image part's `image_url.url`. A bare-string `image_url` (which the typed reading takes as
+/// the url) has none.
+std::string_view image_url(const Tape& tape, const ChatContentPart& p) {
+  const std::size_t image = tape.member(tape.at(p.begin), "image_url");
+  return tape.is(image, '{') ? tape.string(tape.member(image, "url")) : std::string_view();
+}
+
+/// User content (string or parts) as Converse content blocks.
+bool user_content(const Tape& tape, const ChatMessage& m, json::array& out, std::string& why) {
+  if (m.content_kind == ChatMessage::Content::text) {
+    push_text(out, m.text);
+    return true;
+  }
+  if (m.content_kind != ChatMessage::Content::parts) {
+    why = "message content must be a string or an array of parts";
+    return false;
+  }
+  for (const ChatContentPart& p : m.parts) {
+    if (p.type == "text") {
+      push_text(out, part_text(tape, p));
+    } else if (p.type == "image_url") {
+      auto block = image_block(image_url(tape, p), why);
+      if (!block) {
+        return false;
+      }
+      out.push_back(std::move(*block));
+    } else {
+      why = "content part type '" + std::string(p.type) + "' is not supported by Bedrock";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool assistant_content(const Tape& tape, const ChatMessage& m, json::array& out, std::string& why) {
+  if (m.content_kind != ChatMessage::Content::absent) {
+    auto text = plain_text(tape, m);
+    if (!text) {
+      why = "assistant content must be a string or text parts";
+      return false;
+    }
+    push_text(out, *text);
+  }
+  for (const ChatToolCall& call : m.tool_calls) {
+    // The call's last `function`, which must be an object (the typed reading merges repeated ones
+    // and takes a missing one as empty).
+    const std::size_t fn = tape.member(tape.at(call.begin), "function");
+    if (!tape.is(fn, '{')) {
+      why = "tool_calls entries must carry a function";
+      return false;
+    }
+    std::optional<json::value> input =
+        tool_arguments_object(tape.string(tape.member(fn, "arguments")));
+    if (!input) {
+      why = "tool call arguments must be a JSON object for Bedrock";
+      return false;
+    }
+    // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html
+    out.push_back(
+        json::object{{"toolUse", json::object{{"toolUseId", call.id},
+                                              {"name", tape.string(tape.member(fn, "name"))},
+                                              {"input", std::move(*input)}}}});
+  }
+  return true;
+}
+
+bool tool_result(const Tape& tape, const ChatMessage& m, json::array& out, std::string& why) {
+  auto text = plain_text(tape, m);
+  if (!text) {
+    why = "tool message content must be a string or text parts";
+    return false;
+  }
+  json::array content;
+  // A result block must not be empty; an empty tool output is sent as an empty JSON object.
+  if (text->empty()) {
+    content.push_back(json::object{{"json", json::object{}}});
+  } else {
+    content.push_back(json::object{{"text", *text}});
+  }
+  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolResultBlock.html
+  out.push_back(json::object{{"toolResult", json::object{{"toolUseId", m.tool_call_id},
+                                                         {"content", std::move(content)}}}});
+  return true;
+}
+
+/// OpenAI function tools as Converse tool specifications.
+/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolSpecification.html
+std::optional<json::array> tool_specs(const Tape& tape, const ChatRequest& r, std::string& why) {
+  json::array specs;
+  for (const ChatTool& tool : r.tools) {
+    // The tool's last `function`, read from the tape: the typed reading merges repeated ones.
+    const std::size_t fn = tape.member(tape.at(tool.begin), "function");
+    if (!tape.is(fn, '{') || tool.type != "function") {
+      why = "only function tools are supported by Bedrock";
+      return std::nullopt;
+    }
+    json::object spec{{"name", tape.string(tape.member(fn, "name"))}};
+    if (const std::string_view d = tape.string(tape.member(fn, "description")); !d.empty()) {
+      spec["description"] = d;
+    }
+    const std::size_t params = tape.member(fn, "parameters");
+    spec["inputSchema"] = json::object{
+        {"json", tape.is(params, '{') ? json_of(tape.raw(params))
+                                      : json::value(json::object{{"type", "object"},
+                                                                 {"properties", json::object{}}})}};
+    specs.push_back(json::object{{"toolSpec", std::move(spec)}});
+  }
+  return specs;
+}
+
+std::optional<json::object> tool_config(const Tape& tape, const ChatRequest& r,
+                                        bool history_uses_tools, std::string& why) {
+  if (r.tools.empty()) {
+    return json::object{};  // nothing to send
+  }
+  std::optional<json::array> specs = tool_specs(tape, r, why);
+  if (!specs) {
+    return std::nullopt;
+  }
+  json::object holder;  // the tool_choice, read as the DOM helpers read it
+  return tool_config(std::move(*specs), tool_choice_of(r, false, holder), history_uses_tools, why);
+}
+
+/// Converse `messages` and `system` into `out`.
+void put_turns(std::vector<Turn>& turns, json::array& system, json::object& out) {
+  json::array out_messages;
+  for (Turn& t : turns) {
+    out_messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  }
+  out["messages"] = std::move(out_messages);
+  if (!system.empty()) {
+    out["system"] = std::move(system);
+  }
+}
+
+/// OpenAI messages as Converse `messages` and `system` in `out`; `uses_tools` says whether the
+/// history holds tool calls or results.
+bool convert_messages(const Tape& tape, const ChatRequest& r, json::object& out, bool& uses_tools,
+                      std::string& why) {
+  json::array system;
+  std::vector<Turn> turns;
+  for (const ChatMessage& m : r.messages) {
+    const std::string_view role = m.role_text;
+    json::array content;
+    if (role == "system" || role == "developer") {
+      auto text = plain_text(tape, m);
+      if (!text) {
+        why = "system content must be a string or text parts";
+        return false;
+      }
+      push_text(system, *text);
+    } else if (role == "user") {
+      if (m.content_kind == ChatMessage::Content::absent || !user_content(tape, m, content, why)) {
+        why = why.empty() ? "user message needs content" : why;
+        return false;
+      }
+      append_turn(turns, "user", std::move(content));
+    } else if (role == "assistant") {
+      if (!assistant_content(tape, m, content, why)) {
+        return false;
+      }
+      // An empty `tool_calls` array counts too.
+      uses_tools = uses_tools || !m.tool_calls.empty() ||
+                   tape.is(tape.member(tape.at(m.begin), "tool_calls"), '[');
+      append_turn(turns, "assistant", std::move(content));
+    } else if (role == "tool") {
+      if (!tool_result(tape, m, content, why)) {
+        return false;
+      }
+      uses_tools = true;
+      // Tool results travel in a user turn; consecutive results merge into one turn.
+      append_turn(turns, "user", std::move(content));
+    } else {
+      why = "unsupported message role '" + std::string(role) + "'";
+      return false;
+    }
+  }
+  put_turns(turns, system, out);
+  return true;
+}
+
+/// The numbers as the client wrote them (their raw bytes).
+/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
+json::object inference_config(const ChatRequest& r) {
+  json::object inference;
+  // max_completion_tokens replaced the deprecated max_tokens and wins over it.
+  if (r.max_completion_tokens) {
+    inference["maxTokens"] = json_of(r.raw("max_completion_tokens"));
+  } else if (r.max_tokens) {
+    inference["maxTokens"] = json_of(r.raw("max_tokens"));
+  }
+  if (r.temperature) {
+    inference["temperature"] = json_of(r.raw("temperature"));
+  }
+  if (r.top_p) {
+    inference["topP"] = json_of(r.raw("top_p"));
+  }
+  // A string is a list of one; an empty array (in `r.stop` no different from none) is sent too.
+  if (const std::string_view stop = r.raw("stop"); !stop.empty() && stop != "null") {
+    json::array sequences;
+    for (const std::string_view s : r.stop) {
+      sequences.emplace_back(s);
+    }
+    inference["stopSequences"] = std::move(sequences);
+  }
+  return inference;
+}
+
+bool missing_credentials(const BackendSpec& spec) {
+  return spec.api_key.empty() || spec.secret_key.empty() || spec.region.empty() ||
+         spec.host.empty();
+}
+
 /// Headers SigV4-signed for `req` (target and body set), or false when the signing time is bad.
 bool sign(UpstreamRequest& req, const BackendSpec& spec, std::string_view amz_date) {
   SigV4Request sreq;
@@ -376,6 +687,24 @@ bool sign(UpstreamRequest& req, const BackendSpec& spec, std::string_view amz_da
     req.headers.push_back(std::move(h));
   }
   return true;
+}
+
+/// `POST {base_path}/model/{model}/converse[-stream]` with `out` as its body, signed.
+Result<UpstreamRequest, TranslateError> converse_request(const json::object& out, bool stream,
+                                                         std::string_view model,
+                                                         const BackendSpec& spec,
+                                                         std::string_view amz_date) {
+  UpstreamRequest req;
+  req.method = "POST";
+  req.stream = stream;
+  // The model id is one path segment: ':' becomes %3A, '/' (ARNs) %2F.
+  req.target = spec.base_path + "/model/" + sigv4_uri_encode(model, false) +
+               (req.stream ? "/converse-stream" : "/converse");
+  req.body = json::serialize(out);
+  if (!sign(req, spec, amz_date)) {
+    return TranslateError{500, "cannot sign the Bedrock request (bad signing time)"};
+  }
+  return req;
 }
 
 }  // namespace
@@ -421,17 +750,40 @@ Result<UpstreamRequest, TranslateError> BedrockTranslator::request(const json::o
   }
 
   const json::value* stream_v = body.if_contains("stream");
-  UpstreamRequest req;
-  req.method = "POST";
-  req.stream = stream_v != nullptr && stream_v->is_bool() && stream_v->get_bool();
-  // The model id is one path segment: ':' becomes %3A, '/' (ARNs) %2F.
-  req.target = spec.base_path + "/model/" + sigv4_uri_encode(model, false) +
-               (req.stream ? "/converse-stream" : "/converse");
-  req.body = json::serialize(out);
-  if (!sign(req, spec, amz_date_)) {
-    return reject("cannot sign the Bedrock request (bad signing time)", 500);
+  return converse_request(out, stream_v != nullptr && stream_v->is_bool() && stream_v->get_bool(),
+                          model, spec, amz_date_);
+}
+
+Result<UpstreamRequest, TranslateError> BedrockTranslator::request_from(
+    const ChatRequest& r, const BackendSpec& spec) const {
+  if (missing_credentials(spec)) {
+    return TranslateError{500, "Bedrock backend is missing its region, host or credentials"};
   }
-  return req;
+  const std::string_view model = spec.model.empty() ? r.model : std::string_view(spec.model);
+  if (model.empty()) {
+    return TranslateError{400, "no Bedrock model id to call"};
+  }
+  if (r.n && *r.n != 1) {
+    return TranslateError{400, "Bedrock returns one choice per request; n must be 1"};
+  }
+  const Tape tape(r);
+  std::string why;
+  json::object out;
+  bool uses_tools = false;
+  if (!convert_messages(tape, r, out, uses_tools, why)) {
+    return TranslateError{400, std::move(why)};
+  }
+  if (json::object inference = inference_config(r); !inference.empty()) {
+    out["inferenceConfig"] = std::move(inference);
+  }
+  auto tools = tool_config(tape, r, uses_tools, why);
+  if (!tools) {
+    return TranslateError{400, std::move(why)};
+  }
+  if (!tools->empty()) {
+    out["toolConfig"] = std::move(*tools);
+  }
+  return converse_request(out, r.stream.value_or(false), model, spec, amz_date_);
 }
 
 }  // namespace sb::adapters

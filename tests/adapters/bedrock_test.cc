@@ -1,6 +1,7 @@
 #include "adapters/bedrock.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/eventstream.h"
 #include "adapters/sigv4.h"
 #include "tests/adapters/fixtures.h"
@@ -178,6 +180,159 @@ TEST(BedrockRequestTest, DerivesStableIdWhenNoneGiven) {
   EXPECT_EQ(a.completion_id(), b.completion_id());
   EXPECT_EQ(a.completion_id().size(), 9u + 24u);
   EXPECT_TRUE(a.completion_id().starts_with("chatcmpl-"));
+}
+
+// ---- request: the typed request and the text ---------------------------------------------------
+
+/// The request from the text entry (request()) and from the typed one (request_from()), which
+/// must be the same request, or the same refusal.
+Result<UpstreamRequest, TranslateError> both_entries(std::string_view body,
+                                                     const BackendSpec& s = spec()) {
+  const json::value parsed = json::parse(body);
+  auto from_text = translator().request(parsed.as_object(), body, s);
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(body, SIZE_MAX, false);
+  EXPECT_TRUE(typed) << body;
+  if (!typed) {
+    return from_text;
+  }
+  const auto from_typed = translator().request_from(*typed, s);
+  EXPECT_EQ(from_text.ok(), from_typed.ok()) << body;
+  if (from_text && from_typed) {
+    EXPECT_EQ(from_typed->method, from_text->method);
+    EXPECT_EQ(from_typed->target, from_text->target);
+    EXPECT_EQ(from_typed->headers, from_text->headers);  // the signature included
+    EXPECT_EQ(from_typed->body, from_text->body);
+    EXPECT_EQ(from_typed->stream, from_text->stream);
+  } else if (!from_text && !from_typed) {
+    EXPECT_EQ(from_typed.error().status, from_text.error().status);
+    EXPECT_EQ(from_typed.error().message, from_text.error().message);
+  }
+  return from_text;
+}
+
+/// A conversation with every kind of message, `tool_choice` and `temperature` spliced in.
+std::string rich_body(std::string_view tool_choice, std::string_view temperature) {
+  return std::string(
+             R"({"model":"client-model","messages":[)"
+             R"({"role":"system","content":"Be brief."},)"
+             R"({"role":"developer","content":[{"type":"text","text":"Use tools."},)"
+             R"({"type":"text","text":"Metric units."}]},)"
+             R"({"role":"user","content":[{"type":"text","text":"What is this?"},)"
+             R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=",)"
+             R"("detail":"low"}}]},)"
+             R"({"role":"assistant","content":"Checking.","tool_calls":[{"id":"call_1",)"
+             R"("type":"function","function":{"name":"get_weather",)"
+             R"("arguments":"{\"city\":\"Paris\",\"days\":2}"}}]},)"
+             R"({"role":"tool","tool_call_id":"call_1","content":"18 \u00b0C"},)"
+             R"({"role":"user","content":"And tomorrow?"}],)"
+             R"("tools":[{"type":"function","function":{"name":"get_weather",)"
+             R"("description":"Weather","parameters":{"type":"object","properties":)"
+             R"({"city":{"type":"string"},"days":{"type":"integer","maximum":1e1}},)"
+             R"("required":["city"]}}}],"tool_choice":)") +
+         std::string(tool_choice) + R"(,"stop":["END","\n\n"],"temperature":)" +
+         std::string(temperature) +
+         R"(,"top_p":0.9,"max_completion_tokens":256,"max_tokens":10,"stream":true})";
+}
+
+TEST(BedrockRequestTest, TheTypedRequestAndTheTextGiveTheSameUpstreamRequest) {
+  const std::vector<std::pair<std::string, std::string>> choices{
+      {R"("auto")", R"({"auto":{}})"},
+      {R"("required")", R"({"any":{}})"},
+      {R"({"type":"function","function":{"name":"get_weather"}})",
+       R"({"tool":{"name":"get_weather"}})"},
+      {R"("none")", ""},                  // refused: the history holds tool calls
+      {R"("sometimes")", ""},             // refused
+      {R"({"name":"get_weather"})", ""},  // the legacy form names no function.name: refused
+  };
+  for (const auto& [choice, want] : choices) {
+    for (const std::string_view temperature : {"1", "0.70"}) {
+      const std::string body = rich_body(choice, temperature);
+      const auto r = both_entries(body);
+      ASSERT_EQ(r.ok(), !want.empty()) << choice;
+      if (!r) {
+        EXPECT_EQ(r.error().status, 400u);
+        continue;
+      }
+      EXPECT_TRUE(r->stream);
+      EXPECT_EQ(r->target, "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream");
+      EXPECT_EQ(header(*r, "x-amz-content-sha256"), sha256_hex(r->body));
+      const json::value doc = json::parse(r->body);
+      EXPECT_EQ(doc.at("toolConfig").at("toolChoice"), json::parse(want)) << choice;
+      EXPECT_EQ(doc.at("system"), json::parse(R"([{"text":"Be brief."},)"
+                                              R"({"text":"Use tools.\nMetric units."}])"));
+      const json::array& turns = doc.at("messages").as_array();
+      ASSERT_EQ(turns.size(), 3u);
+      EXPECT_EQ(turns[0].at("content").at(1),
+                json::parse(R"({"image":{"format":"png","source":{"bytes":"iVBORw0KGgo="}}})"));
+      EXPECT_EQ(turns[1].at("content").at(1).at("toolUse").at("input"),
+                json::parse(R"({"city":"Paris","days":2})"));
+      // The tool result and the next user text share one user turn.
+      EXPECT_EQ(turns[2].at("content").at(0).at("toolResult").at("toolUseId"), "call_1");
+      EXPECT_EQ(turns[2].at("content").at(1).at("text"), "And tomorrow?");
+      const json::value& inference = doc.at("inferenceConfig");
+      EXPECT_EQ(inference.at("maxTokens"), 256);  // max_completion_tokens wins
+      EXPECT_EQ(inference.at("topP"), json::value(0.9));
+      EXPECT_EQ(inference.at("stopSequences"), json::parse(R"(["END","\n\n"])"));
+      if (temperature == "1") {
+        EXPECT_TRUE(inference.at("temperature").is_int64());
+        EXPECT_NE(r->body.find(R"("temperature":1,)"), std::string::npos) << r->body;
+      } else {
+        EXPECT_EQ(inference.at("temperature"), json::value(0.7));
+      }
+    }
+  }
+}
+
+TEST(BedrockRequestTest, ReadsMessagesPartsAndToolsAsOpenAiShapesThem) {
+  // Shapes the typed reading takes differently from a member-by-member reading: the request is
+  // the same from either entry, and as this translator has always read them.
+  const std::string user = R"({"role":"user","content":"x"})";
+  // A text part that also carries a `refusal`: its `text` counts.
+  auto r = both_entries(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a",)"
+                        R"("refusal":"no"}]}]})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(json::parse(r->body).at("messages").at(0).at("content").at(0).at("text"), "a");
+  // `stop: []` is sent as it is; a repeated tool `function` counts with its last value.
+  r = both_entries(R"({"messages":[)" + user +
+                   R"(],"stop":[],"tools":[{"type":"function","function":{"name":"a",)"
+                   R"("parameters":{"type":"object"}},"function":{"name":"b"}}]})");
+  ASSERT_TRUE(r) << r.error().message;
+  const json::value doc = json::parse(r->body);
+  EXPECT_EQ(doc.at("inferenceConfig"), json::parse(R"({"stopSequences":[]})"));
+  EXPECT_EQ(doc.at("toolConfig").at("tools").at(0),
+            json::parse(R"({"toolSpec":{"name":"b","inputSchema":{"json":{"type":"object",)"
+                        R"("properties":{}}}}})"));
+  // An empty `tool_calls` array makes a history with tools: "none" cannot drop them.
+  r = both_entries(R"({"messages":[)" + user +
+                   R"(,{"role":"assistant","content":"y","tool_calls":[]}],"tool_choice":"none",)"
+                   R"("tools":[{"type":"function","function":{"name":"f"}}]})");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("tool_choice 'none'"), std::string::npos) << r.error().message;
+  const std::vector<std::pair<std::string, std::string>> refused{
+      {R"({"messages":[{"role":"user","content":[{"type":"image_url",)"
+       R"("image_url":"data:image/png;base64,AAAA"}]}]})",
+       "base64 data URLs"},  // a bare-string image_url is no image_url object
+      {R"({"messages":[)" + user +
+           R"(,{"role":"assistant","tool_calls":[{"id":"t",)"
+           R"("type":"function"}]}]})",
+       "must carry a function"},
+      {R"({"messages":[)" + user +
+           R"(,{"role":"assistant","tool_calls":[{"id":"t",)"
+           R"("type":"function","function":null}]}]})",
+       "must carry a function"},
+      {R"({"messages":[)" + user + R"(],"tools":[{"type":"function"}]})", "only function tools"},
+      {R"({"messages":[{"role":"user"}]})", "user message needs content"},
+      {R"({"messages":[{"role":"user","content":null}]})", "string or an array of parts"},
+      {R"({"messages":[{"role":"system","content":[{"type":"image_url",)"
+       R"("image_url":{"url":"data:image/png;base64,AAAA"}}]}]})",
+       "system content must be a string or text parts"},
+  };
+  for (const auto& [body, why] : refused) {
+    const auto refusal = both_entries(body);
+    ASSERT_FALSE(refusal) << body;
+    EXPECT_EQ(refusal.error().status, 400u);
+    EXPECT_NE(refusal.error().message.find(why), std::string::npos) << refusal.error().message;
+  }
 }
 
 // ---- non-stream response --------------------------------------------------------------------
