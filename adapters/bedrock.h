@@ -49,7 +49,9 @@ class BedrockTranslator final : public ChatTranslator {
   Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
                                                   std::string_view raw,
                                                   const BackendSpec& spec) const override;
-  /// The same from the typed request: Bedrock reads it (reads_typed()).
+  /// The same from the typed request: Bedrock reads it (reads_typed()), and request() reads the
+  /// typed reading of the text it is given, not the DOM (a member of the wrong type is refused as
+  /// OpenAI refuses it).
   bool reads_typed() const override { return true; }
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;

@@ -1,12 +1,11 @@
-// OpenAI chat request → Bedrock Converse request, SigV4-signed (BedrockTranslator::request).
-// Responses, event streams and errors are in bedrock_response.cc.
+// OpenAI chat request → Bedrock Converse request, SigV4-signed (BedrockTranslator::request_from,
+// from the typed request; request() reads the typed reading of its text). Responses, event
+// streams and errors are in bedrock_response.cc.
 #include "adapters/bedrock.h"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <map>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,13 +16,9 @@
 #include <boost/json.hpp>
 
 #include "adapters/canonical.h"
-#include "adapters/eventstream.h"
-#include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/sigv4.h"
-#include "adapters/sse.h"
 #include "adapters/translate_common.h"
-#include "adapters/usage.h"
 
 namespace sb::adapters {
 namespace {
@@ -35,334 +30,6 @@ namespace json = boost::json;
 constexpr std::string_view kSigningService = "bedrock";
 
 // ---- request -------------------------------------------------------------------------------
-
-struct Turn {
-  std::string role;  // "user" or "assistant"
-  json::array content;
-};
-
-/// Appends `text` as a text block unless empty (Converse rejects blank text blocks).
-void push_text(json::array& content, std::string_view text) {
-  if (!text.empty()) {
-    content.push_back(json::object{{"text", text}});
-  }
-}
-
-/// The text of an OpenAI content value: a string, or the concatenated text parts of an array.
-std::optional<std::string> plain_text(const json::value& content) {
-  if (content.is_null()) {
-    return std::string();
-  }
-  if (content.is_string()) {
-    return std::string(content.get_string());
-  }
-  if (!content.is_array()) {
-    return std::nullopt;
-  }
-  std::string out;
-  for (const json::value& part : content.get_array()) {
-    const json::object* p = part.if_object();
-    if (p == nullptr) {
-      return std::nullopt;
-    }
-    const std::string_view type = string_member(*p, "type");
-    if (type == "text" || type == "input_text") {
-      if (!out.empty()) {
-        out.push_back('\n');
-      }
-      out.append(string_member(*p, "text"));
-    } else {
-      return std::nullopt;
-    }
-  }
-  return out;
-}
-
-/// A base64 data URL as a Converse image block.
-/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html
-std::optional<json::object> image_block(std::string_view url, std::string& why) {
-  constexpr std::string_view kPrefix = "data:image/";
-  constexpr std::string_view kBase64 = ";base64";
-  const std::optional<DataUrl> data = parse_data_url(url);
-  if (!url.starts_with(kPrefix) || !data || !data->header.ends_with(kBase64)) {
-    why = "Bedrock accepts images only as base64 data URLs (data:image/...;base64,...)";
-    return std::nullopt;
-  }
-  // Everything between "image/" and ";base64": parameters make it no format Bedrock knows.
-  std::string_view format = data->header.substr(6, data->header.size() - 6 - kBase64.size());
-  if (format == "jpg") {
-    format = "jpeg";
-  }
-  if (format != "png" && format != "jpeg" && format != "gif" && format != "webp") {
-    why = "Bedrock accepts png, jpeg, gif and webp images, not image/" + std::string(format);
-    return std::nullopt;
-  }
-  return json::object{
-      {"image", json::object{{"format", format}, {"source", json::object{{"bytes", data->data}}}}}};
-}
-
-/// User content (string or parts) as Converse content blocks.
-bool user_content(const json::value& content, json::array& out, std::string& why) {
-  if (content.is_string()) {
-    push_text(out, content.get_string());
-    return true;
-  }
-  if (!content.is_array()) {
-    why = "message content must be a string or an array of parts";
-    return false;
-  }
-  for (const json::value& part : content.get_array()) {
-    const json::object* p = part.if_object();
-    if (p == nullptr) {
-      why = "content parts must be objects";
-      return false;
-    }
-    const std::string_view type = string_member(*p, "type");
-    if (type == "text") {
-      push_text(out, string_member(*p, "text"));
-    } else if (type == "image_url") {
-      const json::object* image = object_member(*p, "image_url");
-      const std::string_view url = image != nullptr ? string_member(*image, "url") : "";
-      auto block = image_block(url, why);
-      if (!block) {
-        return false;
-      }
-      out.push_back(std::move(*block));
-    } else {
-      why = "content part type '" + std::string(type) + "' is not supported by Bedrock";
-      return false;
-    }
-  }
-  return true;
-}
-
-bool assistant_content(const json::object& msg, json::array& out, std::string& why) {
-  if (const json::value* c = msg.if_contains("content")) {
-    auto text = plain_text(*c);
-    if (!text) {
-      why = "assistant content must be a string or text parts";
-      return false;
-    }
-    push_text(out, *text);
-  }
-  const json::array* calls = array_member(msg, "tool_calls");
-  if (calls == nullptr) {
-    return true;
-  }
-  for (const json::value& call_value : *calls) {
-    const json::object* call = call_value.if_object();
-    const json::object* fn = call != nullptr ? object_member(*call, "function") : nullptr;
-    if (fn == nullptr) {
-      why = "tool_calls entries must carry a function";
-      return false;
-    }
-    std::optional<json::value> input = tool_arguments_object(string_member(*fn, "arguments"));
-    if (!input) {
-      why = "tool call arguments must be a JSON object for Bedrock";
-      return false;
-    }
-    // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html
-    out.push_back(json::object{{"toolUse", json::object{{"toolUseId", string_member(*call, "id")},
-                                                        {"name", string_member(*fn, "name")},
-                                                        {"input", std::move(*input)}}}});
-  }
-  return true;
-}
-
-bool tool_result(const json::object& msg, json::array& out, std::string& why) {
-  const json::value* c = msg.if_contains("content");
-  auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
-  if (!text) {
-    why = "tool message content must be a string or text parts";
-    return false;
-  }
-  json::array content;
-  // A result block must not be empty; an empty tool output is sent as an empty JSON object.
-  if (text->empty()) {
-    content.push_back(json::object{{"json", json::object{}}});
-  } else {
-    content.push_back(json::object{{"text", *text}});
-  }
-  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolResultBlock.html
-  out.push_back(
-      json::object{{"toolResult", json::object{{"toolUseId", string_member(msg, "tool_call_id")},
-                                               {"content", std::move(content)}}}});
-  return true;
-}
-
-bool append_turn(std::vector<Turn>& turns, std::string_view role, json::array&& content) {
-  if (content.empty()) {
-    return true;
-  }
-  if (!turns.empty() && turns.back().role == role) {
-    for (json::value& v : content) {
-      turns.back().content.push_back(std::move(v));
-    }
-  } else {
-    turns.push_back(Turn{std::string(role), std::move(content)});
-  }
-  return true;
-}
-
-/// OpenAI function tools as Converse tool specifications.
-/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolSpecification.html
-std::optional<json::array> tool_specs(const json::array& tools, std::string& why) {
-  json::array specs;
-  for (const json::value& t : tools) {
-    const json::object* tool = t.if_object();
-    const json::object* fn = tool != nullptr ? object_member(*tool, "function") : nullptr;
-    if (fn == nullptr || string_member(*tool, "type") != "function") {
-      why = "only function tools are supported by Bedrock";
-      return std::nullopt;
-    }
-    json::object spec{{"name", string_member(*fn, "name")}};
-    if (const std::string_view d = string_member(*fn, "description"); !d.empty()) {
-      spec["description"] = d;
-    }
-    const json::value* params = fn->if_contains("parameters");
-    spec["inputSchema"] = json::object{
-        {"json",
-         params != nullptr && params->is_object()
-             ? *params
-             : json::value(json::object{{"type", "object"}, {"properties", json::object{}}})}};
-    specs.push_back(json::object{{"toolSpec", std::move(spec)}});
-  }
-  return specs;
-}
-
-/// `specs` and the tool choice as a Converse toolConfig (empty: send no tools); nullopt with `why`
-/// set when Bedrock cannot express the choice.
-std::optional<json::object> tool_config(json::array specs, const std::optional<ToolChoice>& choice,
-                                        bool history_uses_tools, std::string& why) {
-  json::object config{{"tools", std::move(specs)}};
-  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html
-  if (choice) {
-    using Kind = ToolChoice::Kind;
-    if (choice->is_string) {
-      if (choice->kind == Kind::required) {
-        config["toolChoice"] = json::object{{"any", json::object{}}};
-      } else if (choice->kind == Kind::automatic) {
-        config["toolChoice"] = json::object{{"auto", json::object{}}};
-      } else if (choice->kind == Kind::none) {
-        // Converse has no "none": drop the tools unless the history holds tool blocks, which
-        // Bedrock only accepts with a toolConfig present.
-        if (!history_uses_tools) {
-          return json::object{};
-        }
-        why =
-            "tool_choice 'none' cannot be expressed by Bedrock when the conversation "
-            "contains tool calls";
-        return std::nullopt;
-      } else {
-        why = "unsupported tool_choice '" + std::string(choice->text) + "'";
-        return std::nullopt;
-      }
-    } else if (choice->object != nullptr) {
-      // Any object naming function.name (its type unchecked).
-      if (choice->name.empty() || choice->legacy_name) {
-        why = "tool_choice must name a function";
-        return std::nullopt;
-      }
-      config["toolChoice"] = json::object{{"tool", json::object{{"name", choice->name}}}};
-    }
-  }
-  return config;
-}
-
-std::optional<json::object> tool_config(const json::object& body, bool history_uses_tools,
-                                        std::string& why) {
-  const json::array* tools = array_member(body, "tools");
-  if (tools == nullptr || tools->empty()) {
-    return json::object{};  // nothing to send
-  }
-  std::optional<json::array> specs = tool_specs(*tools, why);
-  if (!specs) {
-    return std::nullopt;
-  }
-  return tool_config(std::move(*specs), tool_choice_of(body, false), history_uses_tools, why);
-}
-
-/// OpenAI messages as Converse `messages` and `system` in `out`; `uses_tools` says whether the
-/// history holds tool calls or results.
-bool convert_messages(const json::array& messages, json::object& out, bool& uses_tools,
-                      std::string& why) {
-  json::array system;
-  std::vector<Turn> turns;
-  for (const json::value& mv : messages) {
-    const json::object* msg = mv.if_object();
-    if (msg == nullptr) {
-      why = "messages must be objects";
-      return false;
-    }
-    const std::string_view role = string_member(*msg, "role");
-    json::array content;
-    if (role == "system" || role == "developer") {
-      const json::value* c = msg->if_contains("content");
-      auto text = c != nullptr ? plain_text(*c) : std::optional<std::string>(std::string());
-      if (!text) {
-        why = "system content must be a string or text parts";
-        return false;
-      }
-      push_text(system, *text);
-    } else if (role == "user") {
-      const json::value* c = msg->if_contains("content");
-      if (c == nullptr || !user_content(*c, content, why)) {
-        why = why.empty() ? "user message needs content" : why;
-        return false;
-      }
-      append_turn(turns, "user", std::move(content));
-    } else if (role == "assistant") {
-      if (!assistant_content(*msg, content, why)) {
-        return false;
-      }
-      uses_tools = uses_tools || array_member(*msg, "tool_calls") != nullptr;
-      append_turn(turns, "assistant", std::move(content));
-    } else if (role == "tool") {
-      if (!tool_result(*msg, content, why)) {
-        return false;
-      }
-      uses_tools = true;
-      // Tool results travel in a user turn; consecutive results merge into one turn.
-      append_turn(turns, "user", std::move(content));
-    } else {
-      why = "unsupported message role '" + std::string(role) + "'";
-      return false;
-    }
-  }
-  json::array out_messages;
-  for (Turn& t : turns) {
-    out_messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
-  }
-  out["messages"] = std::move(out_messages);
-  if (!system.empty()) {
-    out["system"] = std::move(system);
-  }
-  return true;
-}
-
-/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
-json::object inference_config(const json::object& body) {
-  json::object inference;
-  if (const json::value* max_tokens = max_tokens_member(body)) {
-    inference["maxTokens"] = *max_tokens;
-  }
-  if (const json::value* t = body.if_contains("temperature"); is_set(t)) {
-    inference["temperature"] = *t;
-  }
-  if (const json::value* p = body.if_contains("top_p"); is_set(p)) {
-    inference["topP"] = *p;
-  }
-  if (const json::value* stop = body.if_contains("stop"); is_set(stop)) {
-    if (stop->is_string()) {
-      inference["stopSequences"] = json::array{*stop};
-    } else if (stop->is_array()) {
-      inference["stopSequences"] = *stop;
-    }
-  }
-  return inference;
-}
-
-// ---- request, typed (adapters/canonical.h) ---------------------------------------------------
 
 /// The members of a typed request's objects (its messages, parts, tool calls, tools) read through
 /// the token tape the parser recorded (ChatRequest::tokens), as Boost.JSON's DOM reads them: a
@@ -422,6 +89,18 @@ class Tape {
   std::span<const ChatToken> tokens_;
 };
 
+struct Turn {
+  std::string role;  // "user" or "assistant"
+  json::array content;
+};
+
+/// Appends `text` as a text block unless empty (Converse rejects blank text blocks).
+void push_text(json::array& content, std::string_view text) {
+  if (!text.empty()) {
+    content.push_back(json::object{{"text", text}});
+  }
+}
+
 /// A text part's text. The typed `text` is the last of the part's `text` and `refusal`: when the
 /// part has a `refusal`, its own `text` member.
 std::string_view part_text(const Tape& tape, const ChatContentPart& p) {
@@ -448,6 +127,29 @@ std::optional<std::string> plain_text(const Tape& tape, const ChatMessage& m) {
     out.append(part_text(tape, p));
   }
   return out;
+}
+
+/// A base64 data URL as a Converse image block.
+/// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html
+std::optional<json::object> image_block(std::string_view url, std::string& why) {
+  constexpr std::string_view kPrefix = "data:image/";
+  constexpr std::string_view kBase64 = ";base64";
+  const std::optional<DataUrl> data = parse_data_url(url);
+  if (!url.starts_with(kPrefix) || !data || !data->header.ends_with(kBase64)) {
+    why = "Bedrock accepts images only as base64 data URLs (data:image/...;base64,...)";
+    return std::nullopt;
+  }
+  // Everything between "image/" and ";base64": parameters make it no format Bedrock knows.
+  std::string_view format = data->header.substr(6, data->header.size() - 6 - kBase64.size());
+  if (format == "jpg") {
+    format = "jpeg";
+  }
+  if (format != "png" && format != "jpeg" && format != "gif" && format != "webp") {
+    why = "Bedrock accepts png, jpeg, gif and webp images, not image/" + std::string(format);
+    return std::nullopt;
+  }
+  return json::object{
+      {"image", json::object{{"format", format}, {"source", json::object{{"bytes", data->data}}}}}};
 }
 
 /// An image part's `image_url.url`. A bare-string `image_url` (which the typed reading takes as
@@ -535,6 +237,20 @@ bool tool_result(const Tape& tape, const ChatMessage& m, json::array& out, std::
   return true;
 }
 
+bool append_turn(std::vector<Turn>& turns, std::string_view role, json::array&& content) {
+  if (content.empty()) {
+    return true;
+  }
+  if (!turns.empty() && turns.back().role == role) {
+    for (json::value& v : content) {
+      turns.back().content.push_back(std::move(v));
+    }
+  } else {
+    turns.push_back(Turn{std::string(role), std::move(content)});
+  }
+  return true;
+}
+
 /// OpenAI function tools as Converse tool specifications.
 /// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolSpecification.html
 std::optional<json::array> tool_specs(const Tape& tape, const ChatRequest& r, std::string& why) {
@@ -560,6 +276,45 @@ std::optional<json::array> tool_specs(const Tape& tape, const ChatRequest& r, st
   return specs;
 }
 
+/// `specs` and the tool choice as a Converse toolConfig (empty: send no tools); nullopt with `why`
+/// set when Bedrock cannot express the choice.
+std::optional<json::object> tool_config(json::array specs, const std::optional<ToolChoice>& choice,
+                                        bool history_uses_tools, std::string& why) {
+  json::object config{{"tools", std::move(specs)}};
+  // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html
+  if (choice) {
+    using Kind = ToolChoice::Kind;
+    if (choice->is_string) {
+      if (choice->kind == Kind::required) {
+        config["toolChoice"] = json::object{{"any", json::object{}}};
+      } else if (choice->kind == Kind::automatic) {
+        config["toolChoice"] = json::object{{"auto", json::object{}}};
+      } else if (choice->kind == Kind::none) {
+        // Converse has no "none": drop the tools unless the history holds tool blocks, which
+        // Bedrock only accepts with a toolConfig present.
+        if (!history_uses_tools) {
+          return json::object{};
+        }
+        why =
+            "tool_choice 'none' cannot be expressed by Bedrock when the conversation "
+            "contains tool calls";
+        return std::nullopt;
+      } else {
+        why = "unsupported tool_choice '" + std::string(choice->text) + "'";
+        return std::nullopt;
+      }
+    } else if (choice->object != nullptr) {
+      // Any object naming function.name (its type unchecked).
+      if (choice->name.empty() || choice->legacy_name) {
+        why = "tool_choice must name a function";
+        return std::nullopt;
+      }
+      config["toolChoice"] = json::object{{"tool", json::object{{"name", choice->name}}}};
+    }
+  }
+  return config;
+}
+
 std::optional<json::object> tool_config(const Tape& tape, const ChatRequest& r,
                                         bool history_uses_tools, std::string& why) {
   if (r.tools.empty()) {
@@ -571,18 +326,6 @@ std::optional<json::object> tool_config(const Tape& tape, const ChatRequest& r,
   }
   json::object holder;  // the tool_choice, read as the DOM helpers read it
   return tool_config(std::move(*specs), tool_choice_of(r, false, holder), history_uses_tools, why);
-}
-
-/// Converse `messages` and `system` into `out`.
-void put_turns(std::vector<Turn>& turns, json::array& system, json::object& out) {
-  json::array out_messages;
-  for (Turn& t : turns) {
-    out_messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
-  }
-  out["messages"] = std::move(out_messages);
-  if (!system.empty()) {
-    out["system"] = std::move(system);
-  }
 }
 
 /// OpenAI messages as Converse `messages` and `system` in `out`; `uses_tools` says whether the
@@ -627,7 +370,14 @@ bool convert_messages(const Tape& tape, const ChatRequest& r, json::object& out,
       return false;
     }
   }
-  put_turns(turns, system, out);
+  json::array out_messages;
+  for (Turn& t : turns) {
+    out_messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  }
+  out["messages"] = std::move(out_messages);
+  if (!system.empty()) {
+    out["system"] = std::move(system);
+  }
   return true;
 }
 
@@ -709,49 +459,19 @@ Result<UpstreamRequest, TranslateError> converse_request(const json::object& out
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> BedrockTranslator::request(const json::object& body,
-                                                                   std::string_view /*raw*/,
+Result<UpstreamRequest, TranslateError> BedrockTranslator::request(const json::object& /*body*/,
+                                                                   std::string_view raw,
                                                                    const BackendSpec& spec) const {
-  auto reject = [](std::string message, unsigned status = 400) {
-    return TranslateError{status, std::move(message)};
-  };
-  if (spec.api_key.empty() || spec.secret_key.empty() || spec.region.empty() || spec.host.empty()) {
-    return reject("Bedrock backend is missing its region, host or credentials", 500);
+  if (missing_credentials(spec)) {
+    return TranslateError{500, "Bedrock backend is missing its region, host or credentials"};
   }
-  std::string model = spec.model;
-  if (model.empty()) {
-    model = std::string(string_member(body, "model"));
+  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
+  // refuses too, with the same words.
+  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
+  if (!typed) {
+    return TranslateError{400, typed.error().message};
   }
-  if (model.empty()) {
-    return reject("no Bedrock model id to call");
-  }
-  if (const auto n = int64_member(body, "n"); n && *n != 1) {
-    return reject("Bedrock returns one choice per request; n must be 1");
-  }
-  const json::array* messages = array_member(body, "messages");
-  if (messages == nullptr) {
-    return reject("'messages' must be an array");
-  }
-  std::string why;
-  json::object out;
-  bool uses_tools = false;
-  if (!convert_messages(*messages, out, uses_tools, why)) {
-    return reject(why);
-  }
-  if (json::object inference = inference_config(body); !inference.empty()) {
-    out["inferenceConfig"] = std::move(inference);
-  }
-  auto tools = tool_config(body, uses_tools, why);
-  if (!tools) {
-    return reject(why);
-  }
-  if (!tools->empty()) {
-    out["toolConfig"] = std::move(*tools);
-  }
-
-  const json::value* stream_v = body.if_contains("stream");
-  return converse_request(out, stream_v != nullptr && stream_v->is_bool() && stream_v->get_bool(),
-                          model, spec, amz_date_);
+  return request_from(*typed, spec);
 }
 
 Result<UpstreamRequest, TranslateError> BedrockTranslator::request_from(

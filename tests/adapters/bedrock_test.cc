@@ -174,6 +174,20 @@ TEST(BedrockRequestTest, RejectsWhatConverseCannotExpress) {
   EXPECT_EQ(error.status, 500u);
 }
 
+TEST(BedrockRequestTest, AMistypedMemberIsRefusedAsOpenAiRefusesIt) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {R"({"messages":[{"role":"user","content":"a"}],"temperature":"hot"})",
+       "Invalid type for 'temperature'"},
+      {R"({"messages":[{"role":"user","content":5}]})", "Invalid type for 'messages[0].content'"},
+  };
+  for (const auto& [body, why] : cases) {
+    TranslateError error;
+    EXPECT_FALSE(translate(body, spec(), error)) << body;
+    EXPECT_EQ(error.status, 400u);
+    EXPECT_TRUE(error.message.starts_with(why)) << error.message;
+  }
+}
+
 TEST(BedrockRequestTest, DerivesStableIdWhenNoneGiven) {
   const BedrockTranslator a(kCreated, std::string(kAmzDate));
   const BedrockTranslator b(kCreated, std::string(kAmzDate));
