@@ -69,12 +69,6 @@ class AnthropicTranslator final : public ChatTranslator {
 
   /// Builds `POST {base_path}/messages` (see the top of this file). A known member of the wrong
   /// type is a 400 in OpenAI's words ("Invalid type for 'temperature': expected a number.").
-  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
-                                                  std::string_view raw,
-                                                  const BackendSpec& spec) const override;
-  /// The same from the typed request (adapters/canonical.h): Anthropic reads it (reads_typed()),
-  /// and request() reads the typed reading of the text it is given, not the DOM.
-  bool reads_typed() const override { return true; }
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
 

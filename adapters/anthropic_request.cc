@@ -575,17 +575,6 @@ UpstreamRequest messages_request(const BackendSpec& spec, bool streaming) {
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> AnthropicTranslator::request(
-    const json::object& /*body*/, std::string_view raw, const BackendSpec& spec) const {
-  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
-  // refuses too, with the same words.
-  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
-  if (!typed) {
-    return TranslateError{400, typed.error().message};
-  }
-  return request_from(*typed, spec);
-}
-
 Result<UpstreamRequest, TranslateError> AnthropicTranslator::request_from(
     const ChatRequest& r, const BackendSpec& spec) const {
   TranslateError error;

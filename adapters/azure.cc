@@ -514,10 +514,13 @@ Result<UpstreamRequest, TranslateError> azure_request(ChatRequestPlan plan,
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> AzureTranslator::request(const json::object& body,
-                                                                 std::string_view raw,
+Result<UpstreamRequest, TranslateError> AzureTranslator::request(std::string_view raw,
                                                                  const BackendSpec& spec) const {
-  return azure_request(plan_chat_request(raw, body, spec.model), spec);
+  const std::optional<json::value> dom = parse_request_json(raw);
+  if (!dom || !dom->is_object()) {
+    return TranslateError{400, "the request body is not a JSON object"};
+  }
+  return azure_request(plan_chat_request(raw, dom->get_object(), spec.model), spec);
 }
 
 Result<UpstreamRequest, TranslateError> AzureTranslator::request_from(

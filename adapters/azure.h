@@ -94,16 +94,15 @@ class AzureStreamTranslator final : public StreamTranslator {
 class AzureTranslator final : public ChatTranslator {
  public:
   /// `POST` to azure_target(chat_completions) with `api-key`; body from plan_chat_request with
-  /// "model" = `spec.model` (the deployment) and `stream_options` dropped for old api-versions.
-  /// Fails (status 500) only when no deployment is configured.
-  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
-                                                  std::string_view raw,
-                                                  const BackendSpec& spec) const override;
-  /// The same from the typed request (no DOM; a body with a duplicated top-level key is read
-  /// the DOM's way). A pass-through: members of any type are sent as the client wrote them.
-  bool reads_typed() const override { return true; }
+  /// "model" = `spec.model` (the deployment) and `stream_options` dropped for old api-versions
+  /// (a body with a duplicated top-level key is read the DOM's way). Fails (status 500) only
+  /// when no deployment is configured.
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
+  /// A pass-through: the text is planned as it is (parsed as a DOM), members of any type sent as
+  /// the client wrote them; a text that is not a JSON object is a 400.
+  Result<UpstreamRequest, TranslateError> request(std::string_view raw,
+                                                  const BackendSpec& spec) const override;
 
   /// 2xx: the body cleaned of filter members (502 when it is not a JSON object); otherwise
   /// azure_error(). `model_alias` is unused: Azure reports the model it ran.

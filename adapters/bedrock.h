@@ -46,15 +46,11 @@ class BedrockTranslator final : public ChatTranslator {
   /// is derived from `created` and `amz_date` ("chatcmpl-" + 24 hex digits).
   BedrockTranslator(std::int64_t created, std::string amz_date, std::string completion_id = {});
 
-  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
-                                                  std::string_view raw,
-                                                  const BackendSpec& spec) const override;
-  /// The same from the typed request: Bedrock reads it (reads_typed()), and request() reads the
-  /// typed reading of the text it is given, not the DOM (a member of the wrong type is refused as
-  /// OpenAI refuses it).
-  bool reads_typed() const override { return true; }
+  /// Builds the signed Converse (or ConverseStream) request.
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
+  /// A backend without its region, host or credentials (500).
+  std::optional<TranslateError> unconfigured(const BackendSpec& spec) const override;
 
   /// Status 200: the Converse response as a chat.completion (text blocks concatenated into
   /// `content`, toolUse blocks as `tool_calls`, reasoning blocks dropped); an unreadable body is a

@@ -459,25 +459,17 @@ Result<UpstreamRequest, TranslateError> converse_request(const json::object& out
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> BedrockTranslator::request(const json::object& /*body*/,
-                                                                   std::string_view raw,
-                                                                   const BackendSpec& spec) const {
+std::optional<TranslateError> BedrockTranslator::unconfigured(const BackendSpec& spec) const {
   if (missing_credentials(spec)) {
     return TranslateError{500, "Bedrock backend is missing its region, host or credentials"};
   }
-  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
-  // refuses too, with the same words.
-  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
-  if (!typed) {
-    return TranslateError{400, typed.error().message};
-  }
-  return request_from(*typed, spec);
+  return std::nullopt;
 }
 
 Result<UpstreamRequest, TranslateError> BedrockTranslator::request_from(
     const ChatRequest& r, const BackendSpec& spec) const {
-  if (missing_credentials(spec)) {
-    return TranslateError{500, "Bedrock backend is missing its region, host or credentials"};
+  if (std::optional<TranslateError> e = unconfigured(spec)) {
+    return std::move(*e);
   }
   const std::string_view model = spec.model.empty() ? r.model : std::string_view(spec.model);
   if (model.empty()) {

@@ -47,15 +47,10 @@ class GeminiTranslator final : public IdentifiedTranslator {
   /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
   /// A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
   /// is. The error (status 400) for a request Gemini cannot express.
-  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
-                                                  std::string_view raw,
-                                                  const BackendSpec& spec) const override;
-  /// The same from the typed request: Gemini reads it (reads_typed()), and request() reads the
-  /// typed reading of the text it is given, not the DOM (a member of the wrong type is refused as
-  /// OpenAI refuses it).
-  bool reads_typed() const override { return true; }
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
+  /// A backend without a model (500).
+  std::optional<TranslateError> unconfigured(const BackendSpec& spec) const override;
 
   /// Translates a `GenerateContentResponse` (2xx) or a Google error body (any other status).
   /// `model_alias` is reported as `model` when the response has no `modelVersion`.

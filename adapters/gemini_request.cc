@@ -507,25 +507,17 @@ UpstreamRequest upstream_request(const json::object& out, bool stream, const Bac
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> GeminiTranslator::request(const json::object& /*body*/,
-                                                                  std::string_view raw,
-                                                                  const BackendSpec& spec) const {
+std::optional<TranslateError> GeminiTranslator::unconfigured(const BackendSpec& spec) const {
   if (spec.model.empty()) {
     return TranslateError{500, "the Gemini backend has no model configured"};
   }
-  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
-  // refuses too, with the same words.
-  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
-  if (!typed) {
-    return TranslateError{400, typed.error().message};
-  }
-  return request_from(*typed, spec);
+  return std::nullopt;
 }
 
 Result<UpstreamRequest, TranslateError> GeminiTranslator::request_from(
     const ChatRequest& r, const BackendSpec& spec) const {
-  if (spec.model.empty()) {
-    return TranslateError{500, "the Gemini backend has no model configured"};
+  if (std::optional<TranslateError> e = unconfigured(spec)) {
+    return std::move(*e);
   }
   TranslateError error;
   const RequestFailure fail{error};

@@ -50,14 +50,10 @@ class OllamaTranslator final : public IdentifiedTranslator {
   /// native API lives beside it. `spec.api_key`, when set, is sent as a bearer token (for an
   /// Ollama behind an authenticating proxy). The error (status 400) for a request Ollama cannot
   /// express.
-  Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
-                                                  std::string_view raw,
-                                                  const BackendSpec& spec) const override;
-  /// The same from the typed request: Ollama reads it (reads_typed()), and request() reads the
-  /// typed reading of the text it is given, not the DOM.
-  bool reads_typed() const override { return true; }
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
+  /// A backend without a model (500).
+  std::optional<TranslateError> unconfigured(const BackendSpec& spec) const override;
 
   /// Translates a complete `/api/chat` answer (2xx) or an Ollama error body `{"error":"..."}`
   /// (any other status; 404 becomes code "model_not_found"; 429 and 5xx are retryable).

@@ -268,25 +268,17 @@ bool translate_format(const ChatRequest& r, json::object& out, const RequestFail
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> OllamaTranslator::request(const json::object& /*body*/,
-                                                                  std::string_view raw,
-                                                                  const BackendSpec& spec) const {
+std::optional<TranslateError> OllamaTranslator::unconfigured(const BackendSpec& spec) const {
   if (spec.model.empty()) {
     return TranslateError{500, "the Ollama backend has no model configured"};
   }
-  // The typed reading of the same text (the DOM is not read): a body it refuses is one OpenAI
-  // refuses too, with the same words.
-  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
-  if (!typed) {
-    return TranslateError{400, typed.error().message, typed.error().code};
-  }
-  return request_from(*typed, spec);
+  return std::nullopt;
 }
 
 Result<UpstreamRequest, TranslateError> OllamaTranslator::request_from(
     const ChatRequest& r, const BackendSpec& spec) const {
-  if (spec.model.empty()) {
-    return TranslateError{500, "the Ollama backend has no model configured"};
+  if (std::optional<TranslateError> e = unconfigured(spec)) {
+    return std::move(*e);
   }
   TranslateError error;
   const RequestFailure fail{error};

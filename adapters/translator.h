@@ -19,10 +19,6 @@
 #include "adapters/result.h"
 #include "adapters/usage.h"
 
-namespace boost::json {
-class object;
-}
-
 namespace sb::adapters {
 
 class ChatRequest;
@@ -95,19 +91,21 @@ class StreamTranslator {
 class ChatTranslator {
  public:
   virtual ~ChatTranslator() = default;
-  /// `body` is the client's validated OpenAI request (parsed), `raw` its text. The upstream
-  /// request, or why the provider cannot take it (400; 500 for a backend missing its config).
-  virtual Result<UpstreamRequest, TranslateError> request(const boost::json::object& body,
-                                                          std::string_view raw,
-                                                          const BackendSpec& spec) const = 0;
-  /// Whether the provider reads the typed request (adapters/canonical.h) through request_from().
-  /// Those that do not yet are called with the DOM (request()).
-  virtual bool reads_typed() const { return false; }
-  /// request() from the typed reading of the client's request, for a provider that
-  /// reads_typed(); its request() answers the same from the text it is given.
-  virtual Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& /*r*/,
-                                                               const BackendSpec& /*spec*/) const {
-    return TranslateError{500, "this provider reads the request's DOM"};
+  /// The upstream request for the client's validated OpenAI request, read from its typed reading
+  /// (adapters/canonical.h), or why the provider cannot take it (400; 500 for a backend missing
+  /// its config).
+  virtual Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
+                                                               const BackendSpec& spec) const = 0;
+  /// The same from the request's text, for a caller without its typed reading (a body the
+  /// pipeline read only as a DOM, a body clamped to a smaller context, the tests): a backend
+  /// missing its config is refused first (unconfigured()); then the text is read typed, and a
+  /// body that reading refuses is a 400 in OpenAI's words (a member of the wrong type:
+  /// invalid_type, naming it). A pass-through provider overrides it to forward any member as sent.
+  virtual Result<UpstreamRequest, TranslateError> request(std::string_view raw,
+                                                          const BackendSpec& spec) const;
+  /// Why `spec` cannot serve any request (500, e.g. no model configured); nullopt when it can.
+  virtual std::optional<TranslateError> unconfigured(const BackendSpec& /*spec*/) const {
+    return std::nullopt;
   }
   /// A complete (non-stream) upstream response, any status.
   virtual TranslatedResponse response(unsigned status, std::string_view content_type,

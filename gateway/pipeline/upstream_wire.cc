@@ -190,24 +190,23 @@ TranslatedWire::TranslatedWire(const BackendRuntime& b, std::string_view request
 
 bool TranslatedWire::request(WireBody& body, upstream::Request& up,
                              adapters::TranslateError& error) {
-  // A provider that reads the typed request gets the pipeline's (no DOM at all); the others the
-  // DOM.
-  const adapters::ChatRequest* typed = translator_->reads_typed() ? body.typed() : nullptr;
-  const boost::json::object* parsed = typed == nullptr ? body.dom() : nullptr;
-  if (typed == nullptr && parsed == nullptr) {
-    error = adapters::TranslateError{500, "the request could not be read again"};
-    return false;
-  }
+  // The pipeline's typed reading when it made one (no DOM at all); else the translator reads the
+  // text itself (a body past the typed reading's memory budget, a clamped body).
+  const adapters::ChatRequest* typed = body.typed();
   adapters::Result<adapters::UpstreamRequest, adapters::TranslateError> ureq =
       typed != nullptr ? translator_->request_from(*typed, b_.translator_spec)
-                       : translator_->request(*parsed, body.text(), b_.translator_spec);
+                       : translator_->request(body.text(), b_.translator_spec);
   if (!ureq) {
     error = ureq.error();
     return false;
   }
   stream_ = ureq->stream;
-  client_wants_usage_ =
-      typed != nullptr ? typed->include_usage.value_or(false) : adapters::asks_for_usage(*parsed);
+  if (typed != nullptr) {
+    client_wants_usage_ = typed->include_usage.value_or(false);
+  } else {
+    const boost::json::object* parsed = body.dom();
+    client_wants_usage_ = parsed != nullptr && adapters::asks_for_usage(*parsed);
+  }
   to_upstream_request(std::move(*ureq), request_id_, b_, up);
   return true;
 }

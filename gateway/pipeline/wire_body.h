@@ -1,8 +1,9 @@
 #pragma once
 // The body one try sends, as its wire reads it: the OpenAI request text; its typed reading
 // (adapters/canonical.h) when the text is the body the pipeline parsed; and its DOM, parsed from
-// the text on first use only. The pass-through reads the typed request and never asks for the
-// DOM; the translators (providers with their own wire format) still read the DOM.
+// the text on first use only. The pass-through and the translators (providers with their own wire
+// format) read the typed request; the DOM is read only when there is none (a body past the typed
+// reading's memory budget, a clamped body) and for a top-level key sent twice.
 
 #include <optional>
 #include <string_view>

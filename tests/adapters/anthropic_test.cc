@@ -37,9 +37,8 @@ struct Translated {
 };
 
 Translated translate(std::string_view body, const BackendSpec& s = spec()) {
-  const json::value parsed = json::parse(body);
   Translated t;
-  auto r = AnthropicTranslator(kCreated).request(parsed.as_object(), body, s);
+  auto r = AnthropicTranslator(kCreated).request(body, s);
   if (r) {
     t.request = std::move(*r);
   } else {

@@ -29,8 +29,7 @@ BackendSpec spec() {
 }
 
 std::optional<UpstreamRequest> translate(std::string_view body, const BackendSpec& s = spec()) {
-  const json::value parsed = json::parse(body);
-  auto r = AzureTranslator().request(parsed.as_object(), body, s);
+  auto r = AzureTranslator().request(body, s);
   if (!r) {
     return std::nullopt;
   }
@@ -150,8 +149,7 @@ TEST(AzureRequestTest, TheTypedRequestAndTheDomGiveTheSameUpstreamRequest) {
 TEST(AzureRequestTest, MissingDeploymentIsAServerError) {
   BackendSpec s = spec();
   s.model.clear();
-  const json::value parsed = json::parse(R"({"messages":[]})");
-  const auto r = AzureTranslator().request(parsed.as_object(), R"({"messages":[]})", s);
+  const auto r = AzureTranslator().request(R"({"messages":[]})", s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().status, 500u);
 }

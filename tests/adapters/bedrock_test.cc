@@ -43,8 +43,7 @@ BedrockTranslator translator() {
 
 std::optional<UpstreamRequest> translate(std::string_view body, const BackendSpec& s,
                                          TranslateError& error) {
-  const json::value parsed = json::parse(body);
-  auto r = translator().request(parsed.as_object(), body, s);
+  auto r = translator().request(body, s);
   if (!r) {
     error = r.error();
     return std::nullopt;
@@ -202,8 +201,7 @@ TEST(BedrockRequestTest, DerivesStableIdWhenNoneGiven) {
 /// must be the same request, or the same refusal.
 Result<UpstreamRequest, TranslateError> both_entries(std::string_view body,
                                                      const BackendSpec& s = spec()) {
-  const json::value parsed = json::parse(body);
-  auto from_text = translator().request(parsed.as_object(), body, s);
+  auto from_text = translator().request(body, s);
   const Result<ChatRequest, ParseError> typed = parse_chat_request(body, SIZE_MAX, false);
   EXPECT_TRUE(typed) << body;
   if (!typed) {

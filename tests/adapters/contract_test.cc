@@ -25,6 +25,7 @@
 #include "adapters/anthropic.h"
 #include "adapters/azure.h"
 #include "adapters/bedrock.h"
+#include "adapters/canonical.h"
 #include "adapters/eventstream.h"
 #include "adapters/gemini.h"
 #include "adapters/ollama.h"
@@ -409,9 +410,20 @@ std::vector<std::string> sse_events(const std::vector<json::object>& chunks) {
 /// same behaviour behind the interface, built from the pieces the gateway uses.
 class OpenAIPassthrough final : public ChatTranslator {
  public:
-  Result<UpstreamRequest, TranslateError> request(const json::object& body, std::string_view raw,
+  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& typed,
+                                                       const BackendSpec& spec) const override {
+    if (std::optional<ChatRequestPlan> plan = plan_chat_request(typed.body, typed, spec.model)) {
+      return upstream(*plan, spec);
+    }
+    return request(typed.body, spec);  // a top-level key sent twice: the DOM decides
+  }
+  Result<UpstreamRequest, TranslateError> request(std::string_view raw,
                                                   const BackendSpec& spec) const override {
-    const ChatRequestPlan plan = plan_chat_request(raw, body, spec.model);
+    const json::value body = json::parse(raw);
+    return upstream(plan_chat_request(raw, body.as_object(), spec.model), spec);
+  }
+
+  static UpstreamRequest upstream(const ChatRequestPlan& plan, const BackendSpec& spec) {
     UpstreamRequest r;
     r.target = spec.base_path + "/chat/completions";
     r.headers = {{"authorization", std::string("Bearer ").append(spec.api_key)},
@@ -1644,13 +1656,24 @@ class ProviderContractTest : public testing::TestWithParam<ProviderPtr> {
   const Provider& provider() const { return *GetParam(); }
 
   /// Translates `body` (a client request); fails the test when the translator refuses it.
+  /// The gateway's entry (request_from, on the typed reading) and the text entry (request) give
+  /// the same request.
   std::optional<UpstreamRequest> translate(const std::string& body) const {
-    const json::value parsed = json::parse(body);
-    auto r = provider().translator()->request(parsed.as_object(), body, provider().spec());
+    const std::unique_ptr<ChatTranslator> t = provider().translator();
+    const Result<ChatRequest, ParseError> typed = parse_chat_request(body);
+    EXPECT_TRUE(typed) << body;
+    if (!typed) {
+      return std::nullopt;
+    }
+    auto r = t->request_from(*typed, provider().spec());
     EXPECT_TRUE(r) << (r ? 0u : r.error().status) << " " << (r ? "" : r.error().message);
     if (!r) {
       return std::nullopt;
     }
+    const auto from_text = t->request(body, provider().spec());
+    EXPECT_TRUE(from_text && from_text->body == r->body && from_text->target == r->target &&
+                from_text->headers == r->headers && from_text->stream == r->stream)
+        << body;
     return std::move(*r);
   }
 

@@ -36,8 +36,7 @@ BackendSpec spec() {
 
 std::optional<UpstreamRequest> translate(std::string_view body, TranslateError& error,
                                          const BackendSpec& s = spec()) {
-  const json::value parsed = json::parse(body);
-  auto r = translator().request(parsed.as_object(), body, s);
+  auto r = translator().request(body, s);
   if (!r) {
     error = r.error();
     return std::nullopt;

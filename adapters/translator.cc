@@ -1,0 +1,23 @@
+#include "adapters/translator.h"
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "adapters/canonical.h"
+
+namespace sb::adapters {
+
+Result<UpstreamRequest, TranslateError> ChatTranslator::request(std::string_view raw,
+                                                                const BackendSpec& spec) const {
+  if (std::optional<TranslateError> e = unconfigured(spec)) {
+    return std::move(*e);
+  }
+  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
+  if (!typed) {
+    return TranslateError{400, typed.error().message, typed.error().code};
+  }
+  return request_from(*typed, spec);
+}
+
+}  // namespace sb::adapters
