@@ -244,17 +244,26 @@ TEST_F(PoolTest, SignalsGoStaleWhenTheMetricsEndpointIsDown) {
 TEST_F(PoolTest, MalformedMetricsAreCountedAndNotPublished) {
   engines_[0]->set_metrics("vllm:num_requests_waiting{ 3\n");
   start("    load: {metrics: vllm, interval: 50ms, timeout: 200ms, stale_after: 2s}");
-  const std::string m =
-      wait_for_metrics(gw_->admin_port(),
-                       {"switchboard_load_scrapes_total{backend=\"pool\",result=\"malformed\"}",
-                        "switchboard_backend_signals_fresh{backend=\"pool\"} 1"},
-                       5s);
+  // The malformed series may be listed (at 0) before endpoint 0's first scrape is counted: wait
+  // for the count too.
+  const std::string zero =
+      "switchboard_load_scrapes_total{backend=\"pool\",result=\"malformed\"} 0\n";
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string m;
+  do {
+    m = wait_for_metrics(gw_->admin_port(),
+                         {"switchboard_load_scrapes_total{backend=\"pool\",result=\"malformed\"}",
+                          "switchboard_backend_signals_fresh{backend=\"pool\"} 1"},
+                         5s);
+    if (m.find(zero) == std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
   EXPECT_NE(m.find("switchboard_backend_queue_depth{" + endpoint_label(0) + "} -1"),
             std::string::npos)
       << m;
-  EXPECT_EQ(m.find("switchboard_load_scrapes_total{backend=\"pool\",result=\"malformed\"} 0\n"),
-            std::string::npos)
-      << m;
+  EXPECT_EQ(m.find(zero), std::string::npos) << m;
 }
 
 // A sensitive request under a spill rule may not go to the closed backend: it waits for the
