@@ -41,7 +41,7 @@ class GeminiTranslator final : public IdentifiedTranslator {
   /// from it ("call_<id without the chatcmpl- prefix>_<n>"), so ids stay unique across the turns
   /// of a conversation when the caller's ids are.
   GeminiTranslator(std::int64_t created, std::string id)
-      : IdentifiedTranslator(created, std::move(id)) {}
+      : IdentifiedTranslator("Gemini", created, std::move(id)) {}
 
   /// Builds `POST {base_path}/models/{model}:generateContent` (or
   /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
@@ -49,8 +49,6 @@ class GeminiTranslator final : public IdentifiedTranslator {
   /// is. The error (status 400) for a request Gemini cannot express.
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
-  /// A backend without a model (500).
-  std::optional<TranslateError> unconfigured(const BackendSpec& spec) const override;
 
   /// Translates a `GenerateContentResponse` (2xx) or a Google error body (any other status).
   /// `model_alias` is reported as `model` when the response has no `modelVersion`.

@@ -507,13 +507,6 @@ UpstreamRequest upstream_request(const json::object& out, bool stream, const Bac
 
 }  // namespace
 
-std::optional<TranslateError> GeminiTranslator::unconfigured(const BackendSpec& spec) const {
-  if (spec.model.empty()) {
-    return TranslateError{500, "the Gemini backend has no model configured"};
-  }
-  return std::nullopt;
-}
-
 Result<UpstreamRequest, TranslateError> GeminiTranslator::request_from(
     const ChatRequest& r, const BackendSpec& spec) const {
   if (std::optional<TranslateError> e = unconfigured(spec)) {

@@ -43,7 +43,7 @@ class OllamaTranslator final : public IdentifiedTranslator {
   /// `id`: the completion id to report (e.g. "chatcmpl-<request id>"); tool call ids Ollama does
   /// not provide are derived from it ("call_<id without the chatcmpl- prefix>_<n>").
   OllamaTranslator(std::int64_t created, std::string id)
-      : IdentifiedTranslator(created, std::move(id)) {}
+      : IdentifiedTranslator("Ollama", created, std::move(id)) {}
 
   /// Builds `POST {base_path}/api/chat` with `"stream"` always explicit (Ollama streams by
   /// default). A `base_path` ending in "/v1" (the OpenAI-compatible prefix) is trimmed, since the
@@ -52,8 +52,6 @@ class OllamaTranslator final : public IdentifiedTranslator {
   /// express.
   Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
                                                        const BackendSpec& spec) const override;
-  /// A backend without a model (500).
-  std::optional<TranslateError> unconfigured(const BackendSpec& spec) const override;
 
   /// Translates a complete `/api/chat` answer (2xx) or an Ollama error body `{"error":"..."}`
   /// (any other status; 404 becomes code "model_not_found"; 429 and 5xx are retryable).

@@ -268,13 +268,6 @@ bool translate_format(const ChatRequest& r, json::object& out, const RequestFail
 
 }  // namespace
 
-std::optional<TranslateError> OllamaTranslator::unconfigured(const BackendSpec& spec) const {
-  if (spec.model.empty()) {
-    return TranslateError{500, "the Ollama backend has no model configured"};
-  }
-  return std::nullopt;
-}
-
 Result<UpstreamRequest, TranslateError> OllamaTranslator::request_from(
     const ChatRequest& r, const BackendSpec& spec) const {
   if (std::optional<TranslateError> e = unconfigured(spec)) {

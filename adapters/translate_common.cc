@@ -12,19 +12,14 @@ namespace sb::adapters {
 
 namespace json = boost::json;
 
+namespace {
+
+/// Whether `v` is present and not JSON null.
 bool is_set(const json::value* v) {
   return v != nullptr && !v->is_null();
 }
 
-const json::value* max_tokens_member(const json::object& body, bool (*usable)(const json::value*)) {
-  for (const std::string_view key : {"max_completion_tokens", "max_tokens"}) {
-    const json::value* v = body.if_contains(key);
-    if (usable(v)) {
-      return v;
-    }
-  }
-  return nullptr;
-}
+}  // namespace
 
 bool is_data_url(std::string_view url) {
   return starts_with_ci(url, "data:");
@@ -123,20 +118,6 @@ std::string_view tool_name_for(std::span<const ChatMessage> messages, std::size_
     }
   }
   return {};
-}
-
-const json::array* configured_chat(const json::object& body, const BackendSpec& spec,
-                                   std::string_view provider, TranslateError& error) {
-  if (spec.model.empty()) {
-    error =
-        TranslateError{500, "the " + std::string(provider) + " backend has no model configured"};
-    return nullptr;
-  }
-  const json::array* messages = array_of(body.if_contains("messages"));
-  if (messages == nullptr) {
-    error = TranslateError{400, "messages must be an array"};
-  }
-  return messages;
 }
 
 namespace {

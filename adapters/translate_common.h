@@ -23,15 +23,6 @@ namespace sb::adapters {
 
 // ---- request --------------------------------------------------------------------------------
 
-/// Whether `v` is present and not JSON null.
-bool is_set(const boost::json::value* v);
-
-/// The member that sets an OpenAI request's output-token limit: `max_completion_tokens`, which
-/// replaced the deprecated `max_tokens`, wins over it. The first of the two for which `usable`
-/// holds (by default: set, not null); nullptr when neither.
-const boost::json::value* max_tokens_member(const boost::json::object& body,
-                                            bool (*usable)(const boost::json::value*) = is_set);
-
 /// A `data:` URL (RFC 2397): `data:<media type>[;param]*[;base64],<data>`.
 struct DataUrl {
   std::string_view header;      ///< between "data:" and the first comma
@@ -69,12 +60,6 @@ struct ToolChoice {
 /// Reads `tool_choice` from `body`; when it is absent or null and `or_function_call`, the legacy
 /// `function_call` instead. nullopt when the member read is absent or null.
 std::optional<ToolChoice> tool_choice_of(const boost::json::object& body, bool or_function_call);
-
-/// The `messages` array of a request to a backend that needs a configured model (Gemini,
-/// Ollama); nullptr with `error` set when the model is missing (500, "the <provider> backend has
-/// no model configured") or `messages` is not an array (400).
-const boost::json::array* configured_chat(const boost::json::object& body, const BackendSpec& spec,
-                                          std::string_view provider, TranslateError& error);
 
 /// The function calls of an OpenAI assistant message, for providers that take arguments as an
 /// object: every `tool_calls` entry (which must be of type "function") and then the legacy

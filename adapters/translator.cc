@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "adapters/canonical.h"
@@ -18,6 +19,14 @@ Result<UpstreamRequest, TranslateError> ChatTranslator::request(std::string_view
     return TranslateError{400, typed.error().message, typed.error().code};
   }
   return request_from(*typed, spec);
+}
+
+std::optional<TranslateError> IdentifiedTranslator::unconfigured(const BackendSpec& spec) const {
+  if (spec.model.empty()) {
+    return TranslateError{500,
+                          "the " + std::string(provider_) + " backend has no model configured"};
+  }
+  return std::nullopt;
 }
 
 }  // namespace sb::adapters

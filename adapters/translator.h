@@ -128,17 +128,22 @@ class ChatTranslator {
                                                    std::string_view model_alias) const = 0;
 };
 
-/// The base of a translator whose provider sends neither an OpenAI-style id nor a creation time
-/// (Gemini, Ollama): the client request's own are injected, so one instance serves one request.
+/// The base of a translator for a native model API (Gemini, Ollama): the backend names the model
+/// to call (a backend without one is unconfigured()), and the provider sends neither an
+/// OpenAI-style id nor a creation time, so the client request's own are injected and one instance
+/// serves one request.
 class IdentifiedTranslator : public ChatTranslator {
  public:
   const std::string& id() const { return id_; }
   std::int64_t created() const { return created_; }
+  /// "the <provider> backend has no model configured" (500) for a spec without a model.
+  std::optional<TranslateError> unconfigured(const BackendSpec& spec) const override;
 
  protected:
-  IdentifiedTranslator(std::int64_t created, std::string id)
-      : created_(created), id_(std::move(id)) {}
+  IdentifiedTranslator(std::string_view provider, std::int64_t created, std::string id)
+      : provider_(provider), created_(created), id_(std::move(id)) {}
 
+  std::string_view provider_;  ///< the provider's name in messages (a literal)
   std::int64_t created_;
   std::string id_;
 };

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/canonical.h"
 #include "adapters/openai_shapes.h"
 
 namespace sb::adapters {
@@ -15,19 +16,30 @@ json::object parse(std::string_view text) {
   return json::parse(text).as_object();
 }
 
-TEST(TranslateCommonTest, MaxCompletionTokensWinsOverMaxTokens) {
-  const json::object both = parse(R"({"max_tokens":10,"max_completion_tokens":20})");
-  ASSERT_NE(max_tokens_member(both), nullptr);
-  EXPECT_EQ(max_tokens_member(both)->as_int64(), 20);
-  const json::object old_only = parse(R"({"max_tokens":10,"max_completion_tokens":null})");
-  EXPECT_EQ(max_tokens_member(old_only)->as_int64(), 10);
-  EXPECT_EQ(max_tokens_member(parse(R"({"max_tokens":null})")), nullptr);
+// The output-token limit every translator reads (ChatRequest::output_cap): max_completion_tokens,
+// which replaced the deprecated max_tokens, wins over it; null reads as absent.
+std::optional<std::int64_t> cap_of(std::string_view body) {
+  const Result<ChatRequest, ParseError> r = parse_chat_request(body, SIZE_MAX, false);
+  EXPECT_TRUE(r) << body;
+  return r ? r->output_cap() : std::nullopt;
 }
 
-TEST(TranslateCommonTest, MaxTokensMemberSkipsWhatIsNotUsable) {
-  const json::object body = parse(R"({"max_completion_tokens":"many","max_tokens":7})");
-  EXPECT_EQ(max_tokens_member(body)->as_string(), "many");
-  EXPECT_EQ(max_tokens_member(body, is_number)->as_int64(), 7);
+TEST(TranslateCommonTest, MaxCompletionTokensWinsOverMaxTokens) {
+  const std::string_view both = R"({"messages":[],"max_tokens":10,"max_completion_tokens":20})";
+  ASSERT_TRUE(cap_of(both));
+  EXPECT_EQ(*cap_of(both), 20);
+  EXPECT_EQ(cap_of(R"({"messages":[],"max_tokens":10,"max_completion_tokens":null})"), 10);
+  EXPECT_EQ(cap_of(R"({"messages":[],"max_tokens":null})"), std::nullopt);
+}
+
+// A limit that is not an integer is refused as OpenAI refuses it, where the DOM readings skipped
+// it.
+TEST(TranslateCommonTest, ALimitThatIsNotAnIntegerIsRefused) {
+  const auto r = parse_chat_request(
+      R"({"model":"m","messages":[],"max_completion_tokens":"many","max_tokens":7})");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "invalid_type");
+  EXPECT_NE(r.error().message.find("max_completion_tokens"), std::string::npos);
 }
 
 TEST(TranslateCommonTest, DataUrlParts) {
