@@ -13,7 +13,8 @@
 // Besides the typed members, every top-level member is kept as a byte range of the body
 // (`members`), and the members this type does not know as such ranges too (`unknown`), so a
 // pass-through translator can splice the client's own bytes. Duplicate keys: the last occurrence
-// sets the typed member (as Boost.JSON's DOM keeps the last); `members` lists every occurrence.
+// sets the typed member (as Boost.JSON's DOM keeps the last), a nested object's last occurrence
+// (or a null after it) replacing the earlier one whole; `members` lists every occurrence.
 //
 // Stricter than the gateway's checks on its DOM, which look only at model, messages and stream:
 // a known member of the wrong type is refused here (see parse_chat_request), where the DOM path
@@ -109,13 +110,23 @@ template <class T>
 using ArenaVector = std::pmr::vector<T>;
 
 /// One part of an array `content`. Which members are set follows `kind`; the others stay empty.
+/// A nested object (`image_url`, `input_audio`, `file`) sent twice, or followed by null, counts
+/// as its last occurrence alone, as a DOM keeps it: the members of an earlier one are dropped.
 struct ChatContentPart {
   enum class Kind { text, image_url, input_audio, file, refusal, unknown };
   Kind kind = Kind::unknown;
   std::string_view type;  ///< as sent (may be empty when absent)
-  std::string_view text;  ///< text: `text`; refusal: `refusal`
+  /// The part's text: `text`, except for a refusal part: its `refusal` (copied when the part
+  /// closes), so that a reader of text and refusal parts reads this one member.
+  std::string_view text;
+  std::string_view refusal;  ///< `refusal`, for every kind
+  /// `text` came from a string the client sent (even an empty one); false when the member it
+  /// reads (`text`, or `refusal` for a refusal part) was absent or null.
+  bool text_set = false;
+  bool refusal_set = false;  ///< the same for `refusal`
   // image_url: `image_url.url` (or a bare string `image_url`) and `image_url.detail`.
   std::string_view url;
+  bool bare_url = false;  ///< `url` came from a bare-string `image_url` (which OpenAI refuses)
   std::string_view detail;
   bool inline_data = false;     ///< the url is a data: URL (RFC 2397) with a comma
   std::string_view media_type;  ///< of the data URL, up to its first ';' (may be empty)
@@ -131,12 +142,14 @@ struct ChatContentPart {
   std::size_t end = 0;
 };
 
-/// An assistant message's `tool_calls` entry.
+/// An assistant message's `tool_calls` entry. A `function` sent twice, or followed by null,
+/// counts as its last occurrence alone (as for ChatContentPart's nested objects).
 struct ChatToolCall {
   std::string_view id;
   std::string_view type;  ///< "function"
   std::string_view name;
   std::string_view arguments;  ///< the JSON text of the arguments, unescaped, as a string
+  bool has_function = false;   ///< `function` is an object (absent or null: false)
   std::size_t begin = 0;
   std::size_t end = 0;
 };
@@ -155,19 +168,23 @@ struct ChatMessage {
   std::string_view text;
   ArenaVector<ChatContentPart> parts;
   ArenaVector<ChatToolCall> tool_calls;
+  bool has_tool_calls = false;  ///< `tool_calls` is an array, even an empty one
   std::string_view tool_call_id;
   ArenaVector<RawMember> unknown;  ///< members not listed above
   std::size_t begin = 0;           ///< the message's bytes in the body
   std::size_t end = 0;
 };
 
-/// A `tools` entry.
+/// A `tools` entry. A `function` sent twice, or followed by null, counts as its last occurrence
+/// alone (as for ChatContentPart's nested objects).
 struct ChatTool {
   std::string_view type;  ///< "function" (others are kept with their bytes only)
   std::string_view name;
   std::string_view description;
-  std::string_view parameters;  ///< raw JSON bytes of `function.parameters` (empty when absent)
+  /// Raw JSON bytes of `function.parameters` (empty when absent; "null" when sent as null).
+  std::string_view parameters;
   std::optional<bool> strict;
+  bool has_function = false;  ///< `function` is an object (absent or null: false)
   std::size_t begin = 0;
   std::size_t end = 0;
 };
@@ -176,7 +193,7 @@ struct ChatToolChoice {
   enum class Kind { none, automatic, required, function, other };
   Kind kind = Kind::other;
   std::string_view type;  ///< the object form's `type`
-  std::string_view name;  ///< the object form's `function.name`
+  std::string_view name;  ///< the object form's `function.name` (of its last `function`)
   std::string_view raw;   ///< the member's raw JSON bytes
 };
 
@@ -229,6 +246,24 @@ class ChatRequest {
   ArenaVector<RawMember> unknown;     ///< the top-level members not typed above
   std::span<const ChatToken> tokens;  ///< every token of the body, in order (in the arena)
   ArenaVector<std::string_view> unescaped;  ///< the texts of the strings holding escapes
+
+  // Reading the tape (for what the typed members do not keep, such as the order of members):
+  // a member of an object token `o` is a key token and its value token after it, the first key
+  // at o + 1, each next one at tokens[value].next, until tokens[o].next.
+  /// The first byte of token `t`: '"', '{', '[', 't', 'f', 'n', or a number's.
+  char token_first(std::size_t t) const { return body[tokens[t].begin]; }
+  /// The text of the string token `t`, unescaped.
+  std::string_view token_text(std::size_t t) const {
+    const ChatToken& k = tokens[t];
+    if (k.text != 0) {
+      return unescaped[k.text - 1];
+    }
+    return {body.data() + k.begin + 1, std::size_t{k.end} - k.begin - 2};
+  }
+  /// The JSON bytes of token `t`.
+  std::string_view token_bytes(std::size_t t) const {
+    return body.substr(tokens[t].begin, std::size_t{tokens[t].end} - tokens[t].begin);
+  }
 
   /// The output-token limit: max_completion_tokens, else the deprecated max_tokens.
   std::optional<std::int64_t> output_cap() const {

@@ -62,6 +62,7 @@ Ctx Handler::container(F f, bool object, std::size_t at) {
       stream_bad_ = true;
       return Ctx::skip;
     case F::stream_options:
+      replaced(f, object);
       return expect(object, true, Ctx::stream_options, "an object", at);
     case F::response_format:
       out_.response_format.emplace();
@@ -104,6 +105,7 @@ Ctx Handler::element(F f, bool object, std::size_t at) {
       return expect(object, false, Ctx::content, "a string or an array", at);
     case F::tool_calls:
       msg().tool_calls.clear();
+      msg().has_tool_calls = !object;
       return expect(object, false, Ctx::tool_calls, "an array", at);
     case F::part:
       if (object) {
@@ -111,10 +113,13 @@ Ctx Handler::element(F f, bool object, std::size_t at) {
       }
       return expect(object, true, Ctx::part, "an object", at);
     case F::part_image:
+      replaced(f, object);
       return expect(object, true, Ctx::image_url, "a string or an object", at);
     case F::part_audio:
+      replaced(f, object);
       return expect(object, true, Ctx::input_audio, "an object", at);
     case F::part_file:
+      replaced(f, object);
       return expect(object, true, Ctx::file, "an object", at);
     case F::call:
       if (object) {
@@ -122,6 +127,7 @@ Ctx Handler::element(F f, bool object, std::size_t at) {
       }
       return expect(object, true, Ctx::call, "an object", at);
     case F::call_function:
+      replaced(f, object);
       return expect(object, true, Ctx::call_function, "an object", at);
     case F::tool:
       if (object) {
@@ -129,14 +135,54 @@ Ctx Handler::element(F f, bool object, std::size_t at) {
       }
       return expect(object, true, Ctx::tool, "an object", at);
     case F::tool_function:
+      replaced(f, object);
       return expect(object, true, Ctx::tool_function, "an object", at);
     case F::tool_parameters:
       return expect(object, true, Ctx::skip, "an object", at);
     case F::choice_function:
+      replaced(f, object);
       return expect(object, true, Ctx::choice_function, "an object", at);
     default:
       type_error(at, expected_of(f));
       return Ctx::skip;
+  }
+}
+
+// A member holding a nested object is (again) given a value (`object`: an object; else a scalar,
+// null when valid): what an earlier occurrence set is dropped, as a DOM keeps the last one whole.
+void Handler::replaced(F f, bool object) {
+  switch (f) {
+    case F::stream_options:
+      out_.include_usage.reset();
+      break;
+    case F::part_image:  // the data-URL members are read from `url` when the part closes
+      cpart().url = cpart().detail = {};
+      cpart().bare_url = false;
+      break;
+    case F::part_audio:
+      cpart().data = cpart().format = {};
+      break;
+    case F::part_file:
+      cpart().file_id = cpart().filename = cpart().file_data = {};
+      break;
+    case F::call_function: {
+      ChatToolCall& c = msg().tool_calls.back();
+      c.name = c.arguments = {};
+      c.has_function = object;
+      break;
+    }
+    case F::tool_function: {
+      ChatTool& t = out_.tools.back();
+      t.name = t.description = t.parameters = {};
+      t.strict.reset();
+      t.has_function = object;
+      break;
+    }
+    case F::choice_function:
+      out_.tool_choice->name = {};
+      break;
+    default:
+      break;
   }
 }
 
@@ -164,7 +210,10 @@ void Handler::closed(const Frame& f, std::size_t end) {
       ChatContentPart& p = cpart();
       p.end = end;
       p.kind = part_kind(p.type);
-      if (p.kind == ChatContentPart::Kind::image_url) {
+      if (p.kind == ChatContentPart::Kind::refusal) {
+        p.text = p.refusal;  // the text of a refusal part
+        p.text_set = p.refusal_set;
+      } else if (p.kind == ChatContentPart::Kind::image_url) {
         if (std::optional<DataUrl> d = parse_data_url(p.url)) {
           p.inline_data = true;
           p.media_type = d->media_type;
@@ -258,6 +307,7 @@ void Handler::assign_top(F f, const Scalar& v, std::size_t at) {
       stream_bad_ ? void() : opt(v, at, out_.stream);
       break;
     case F::stream_options:
+      replaced(f, false);
       null ? void() : type_error(at, "an object");
       break;
     case F::stop:
@@ -350,6 +400,7 @@ void Handler::assign_message(F f, const Scalar& v, std::size_t at) {
       return null ? void() : str(v, at, msg().text);
     case F::tool_calls:
       msg().tool_calls.clear();
+      msg().has_tool_calls = false;
       return null ? void() : type_error(at, "an array");
     case F::message:
     case F::part:
@@ -362,8 +413,10 @@ void Handler::assign_message(F f, const Scalar& v, std::size_t at) {
     case F::part_file:
     case F::call_function:
     case F::tool_function:
-    case F::tool_parameters:
     case F::choice_function:
+      replaced(f, false);
+      return null ? void() : type_error(at, "an object");
+    case F::tool_parameters:
       return null ? void() : type_error(at, "an object");
     default:
       return;
@@ -376,11 +429,18 @@ void Handler::assign_part(F f, const Scalar& v, std::size_t at) {
     case F::part_type:
       return str(v, at, cpart().type);
     case F::part_text:
-      return str(v, at, cpart().text);
+      str(v, at, cpart().text);
+      cpart().text_set = v.type == Scalar::Type::string;
+      return;
     case F::part_refusal:
-      return str(v, at, cpart().text);
-    case F::part_image:
-      return str(v, at, cpart().url);  // the bare-string form
+      str(v, at, cpart().refusal);
+      cpart().refusal_set = v.type == Scalar::Type::string;
+      return;
+    case F::part_image:  // the bare-string form
+      replaced(f, false);
+      str(v, at, cpart().url);
+      cpart().bare_url = v.type == Scalar::Type::string;
+      return;
     case F::image_url:
       return str(v, at, cpart().url);
     case F::image_detail:

@@ -220,6 +220,7 @@ class Handler : public SaxUnbounded {
   Ctx expect(bool object, bool want_object, Ctx ctx, std::string_view expected, std::size_t at);
   Ctx container(F f, bool object, std::size_t at);
   Ctx element(F f, bool object, std::size_t at);
+  void replaced(F f, bool object);
   void closed(const Frame& f, std::size_t end);
   void done(std::size_t begin, std::size_t end);
   void assign_top(F f, const Scalar& v, std::size_t at);

@@ -49,16 +49,10 @@ class RawWalker {
   }
 
  private:
-  char first(std::size_t t) const { return r_.body[tape_[t].begin]; }
+  char first(std::size_t t) const { return r_.token_first(t); }
   bool is_string(std::size_t t) const { return t != kNone && first(t) == '"'; }
   // The text of a string token (inline: every key and string is read through it).
-  std::string_view text(std::size_t t) const {
-    const ChatToken& k = tape_[t];
-    if (k.text != 0) {
-      return r_.unescaped[k.text - 1];
-    }
-    return {r_.body.data() + k.begin + 1, std::size_t{k.end} - k.begin - 2};
-  }
+  std::string_view text(std::size_t t) const { return r_.token_text(t); }
   std::size_t members(std::size_t t);
   void push(std::size_t base, std::string_view key, std::size_t value);
   std::size_t find(std::size_t base, std::string_view key) const;
@@ -68,7 +62,7 @@ class RawWalker {
   void members_of(std::size_t base, int nested, bool skip_text);
   bool input_audio(std::size_t t, int nested);
   void transcript(std::size_t messages);
-  void part_text(std::size_t part, const ChatContentPart& p);
+  void part_text(std::size_t part);
   void message_rest(std::size_t message, const ChatMessage& m);
   void content_rest(std::size_t content, const ChatMessage& m);
 
@@ -139,7 +133,7 @@ void RawWalker::value(std::size_t t, int nested) {
 // An integer as Boost.JSON reads it: int64 when it fits, else uint64, else a double (as are
 // fractions and exponents), which is not read.
 void RawWalker::number(std::size_t t) {
-  const std::string_view raw = r_.body.substr(tape_[t].begin, tape_[t].end - tape_[t].begin);
+  const std::string_view raw = r_.token_bytes(t);
   if (raw.find_first_of(".eE") != std::string_view::npos) {
     return;
   }
@@ -230,8 +224,8 @@ void RawWalker::transcript(std::size_t messages) {
       const std::size_t base = members(t);
       const std::size_t content = find(base, "content");
       std::size_t part = content + 1;
-      for (const ChatContentPart& p : m.parts) {
-        part_text(part, p);
+      for (std::size_t k = 0; k < m.parts.size(); ++k) {
+        part_text(part);
         part = tape_[part].next;
       }
       stack_.resize(base);
@@ -248,13 +242,12 @@ void RawWalker::transcript(std::size_t messages) {
   }
 }
 
-// A part's string `text`. The request's `text` is the last of `text` and `refusal`, so it is the
-// part's `text` only when the part has no `refusal`.
-void RawWalker::part_text(std::size_t part, const ChatContentPart& p) {
+// A part's string `text` (of any part: a refusal part's too, whose typed `text` is its refusal).
+void RawWalker::part_text(std::size_t part) {
   const std::size_t base = members(part);
   const std::size_t t = find(base, "text");
   if (is_string(t)) {
-    w_.facts().text += find(base, "refusal") == kNone ? p.text : text(t);
+    w_.facts().text += text(t);
   }
   stack_.resize(base);
 }

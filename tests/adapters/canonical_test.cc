@@ -474,6 +474,180 @@ TEST_F(ChatRequestTest, DuplicateKeysLastOneWins) {
             "you must provide a model parameter");
 }
 
+// A nested object sent twice counts as its last occurrence alone (as a DOM keeps it): the
+// members only the first one had are gone.
+TEST_F(ChatRequestTest, ARepeatedNestedObjectReplacesTheEarlierOne) {
+  const ChatRequest& r = parse(
+      R"({"model":"m","messages":[{"role":"user","content":[)"
+      R"({"type":"image_url","image_url":{"url":"https://a/x.png","detail":"high"},)"
+      R"("image_url":{"url":"data:image/png;base64,QUJD"}},)"
+      R"({"type":"image_url","image_url":{"url":"https://a/y.png","detail":"low"},)"
+      R"("image_url":{"detail":"auto"}},)"
+      R"({"type":"input_audio","input_audio":{"data":"AAA","format":"wav"},"input_audio":{"format":"mp3"}},)"
+      R"({"type":"file","file":{"file_id":"f-1","filename":"a.pdf"},"file":{"file_data":"JVBE"}}]},)"
+      R"({"role":"assistant","tool_calls":[{"id":"c1","type":"function",)"
+      R"("function":{"name":"first","arguments":"{}"},"function":{"arguments":"{\"a\":1}"}}]}],)"
+      R"("tools":[{"type":"function","function":{"name":"t","description":"d",)"
+      R"("parameters":{"type":"object"},"strict":true},"function":{"description":"e"}}],)"
+      R"("tool_choice":{"type":"function","function":{"name":"t"},"function":{}},)"
+      R"("stream_options":{"include_usage":true},"stream_options":{}})");
+  const auto& parts = r.messages[0].parts;
+  ASSERT_EQ(parts.size(), 4u);
+  EXPECT_EQ(parts[0].url, "data:image/png;base64,QUJD");
+  EXPECT_EQ(parts[0].detail, "");
+  EXPECT_TRUE(parts[0].inline_data);
+  EXPECT_EQ(parts[0].data, "QUJD");
+  EXPECT_EQ(parts[1].url, "");
+  EXPECT_EQ(parts[1].detail, "auto");
+  EXPECT_FALSE(parts[1].inline_data);
+  EXPECT_EQ(parts[2].data, "");
+  EXPECT_EQ(parts[2].format, "mp3");
+  EXPECT_EQ(parts[3].file_id, "");
+  EXPECT_EQ(parts[3].filename, "");
+  EXPECT_EQ(parts[3].file_data, "JVBE");
+  const ChatToolCall& c = r.messages[1].tool_calls[0];
+  EXPECT_EQ(c.id, "c1");
+  EXPECT_EQ(c.name, "");
+  EXPECT_EQ(c.arguments, R"({"a":1})");
+  EXPECT_TRUE(c.has_function);
+  const ChatTool& t = r.tools[0];
+  EXPECT_EQ(t.name, "");
+  EXPECT_EQ(t.description, "e");
+  EXPECT_EQ(t.parameters, "");
+  EXPECT_FALSE(t.strict);
+  EXPECT_TRUE(t.has_function);
+  ASSERT_TRUE(r.tool_choice);
+  EXPECT_EQ(r.tool_choice->name, "");
+  EXPECT_EQ(r.tool_choice->kind, ChatToolChoice::Kind::other);
+  EXPECT_FALSE(r.include_usage);
+}
+
+// A null after a nested object leaves nothing of it (null reads as absent).
+TEST_F(ChatRequestTest, ANullAfterANestedObjectDropsIt) {
+  const ChatRequest& r = parse(
+      R"({"model":"m","messages":[{"role":"user","content":[)"
+      R"({"type":"image_url","image_url":{"url":"https://a/x.png","detail":"high"},"image_url":null},)"
+      R"({"type":"image_url","image_url":"https://a/bare.png","image_url":null},)"
+      R"({"type":"input_audio","input_audio":{"data":"AAA","format":"wav"},"input_audio":null},)"
+      R"({"type":"file","file":{"file_id":"f-1","filename":"a.pdf","file_data":"JVBE"},"file":null}]},)"
+      R"({"role":"assistant","tool_calls":[{"id":"c1","type":"function",)"
+      R"("function":{"name":"f","arguments":"{}"},"function":null}],"tool_calls":null}],)"
+      R"("tools":[{"type":"function","function":{"name":"t","description":"d",)"
+      R"("parameters":{"type":"object"},"strict":false},"function":null}],)"
+      R"("tool_choice":{"type":"function","function":{"name":"t"},"function":null},)"
+      R"("stream_options":{"include_usage":true},"stream_options":null})");
+  const auto& parts = r.messages[0].parts;
+  ASSERT_EQ(parts.size(), 4u);
+  for (const ChatContentPart& p : parts) {
+    for (std::string_view v :
+         {p.url, p.detail, p.data, p.format, p.file_id, p.filename, p.file_data}) {
+      EXPECT_EQ(v, "");
+    }
+    EXPECT_FALSE(p.bare_url);
+  }
+  EXPECT_TRUE(r.messages[1].tool_calls.empty());
+  EXPECT_FALSE(r.messages[1].has_tool_calls);
+  const ChatTool& t = r.tools[0];
+  EXPECT_EQ(t.name, "");
+  EXPECT_EQ(t.description, "");
+  EXPECT_EQ(t.parameters, "");
+  EXPECT_FALSE(t.strict);
+  EXPECT_FALSE(t.has_function);
+  EXPECT_EQ(r.tool_choice->name, "");
+  EXPECT_EQ(r.tool_choice->kind, ChatToolChoice::Kind::other);
+  EXPECT_FALSE(r.include_usage);
+}
+
+TEST_F(ChatRequestTest, ToolCallAndToolFunctionsAreOnlyThereAsObjects) {
+  const ChatRequest& r = parse(
+      R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"a"},)"
+      R"({"id":"b","function":null},{"id":"c","function":{}},)"
+      R"({"id":"d","function":null,"function":{"name":"n"}}]},{"role":"assistant","tool_calls":[]},)"
+      R"({"role":"assistant"}],"tools":[{"type":"function"},{"type":"function","function":{}}]})");
+  const auto& calls = r.messages[0].tool_calls;
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_FALSE(calls[0].has_function);
+  EXPECT_FALSE(calls[1].has_function);
+  EXPECT_TRUE(calls[2].has_function);
+  EXPECT_TRUE(calls[3].has_function);
+  EXPECT_EQ(calls[3].name, "n");
+  EXPECT_TRUE(r.messages[0].has_tool_calls);
+  EXPECT_TRUE(r.messages[1].has_tool_calls);
+  EXPECT_TRUE(r.messages[1].tool_calls.empty());
+  EXPECT_FALSE(r.messages[2].has_tool_calls);
+  EXPECT_FALSE(r.tools[0].has_function);
+  EXPECT_TRUE(r.tools[1].has_function);
+}
+
+TEST_F(ChatRequestTest, ABareStringImageUrlIsMarked) {
+  const ChatRequest& r = parse(
+      R"({"model":"m","messages":[{"role":"user","content":[)"
+      R"({"type":"image_url","image_url":"https://a/x.png"},)"
+      R"({"type":"image_url","image_url":"https://a/x.png","image_url":{"url":"https://a/y.png"}},)"
+      R"({"type":"image_url","image_url":{"url":"https://a/y.png"},"image_url":"data:image/png;base64,QQ"}]}]})");
+  const auto& parts = r.messages[0].parts;
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_TRUE(parts[0].bare_url);
+  EXPECT_EQ(parts[0].url, "https://a/x.png");
+  EXPECT_FALSE(parts[1].bare_url);
+  EXPECT_EQ(parts[1].url, "https://a/y.png");
+  EXPECT_TRUE(parts[2].bare_url);
+  EXPECT_TRUE(parts[2].inline_data);
+  EXPECT_EQ(parts[2].data, "QQ");
+}
+
+// A part's `text` and `refusal` are two members: `text` is the one its type names, whichever
+// order they come in.
+TEST_F(ChatRequestTest, TextAndRefusalAreKeptApart) {
+  const ChatRequest& r = parse(R"({"model":"m","messages":[{"role":"assistant","content":[)"
+                               R"({"type":"text","text":"a","refusal":"b"},)"
+                               R"({"type":"text","refusal":"b","text":"a"},)"
+                               R"({"type":"refusal","text":"a","refusal":"b"},)"
+                               R"({"refusal":"b","text":"a","type":"refusal"},)"
+                               R"({"type":"text","refusal":"b"},)"
+                               R"({"type":"refusal","text":"a"},)"
+                               R"({"type":"text","text":"","refusal":null},)"
+                               R"({"type":"text","text":"a","text":null}]}]})");
+  const auto& p = r.messages[0].parts;
+  ASSERT_EQ(p.size(), 8u);
+  for (std::size_t i : {0u, 1u}) {
+    EXPECT_EQ(p[i].kind, Kind::text);
+    EXPECT_EQ(p[i].text, "a") << i;
+    EXPECT_TRUE(p[i].text_set);
+    EXPECT_EQ(p[i].refusal, "b");
+    EXPECT_TRUE(p[i].refusal_set);
+  }
+  for (std::size_t i : {2u, 3u}) {
+    EXPECT_EQ(p[i].kind, Kind::refusal);
+    EXPECT_EQ(p[i].text, "b") << i;  // a refusal part's text is its refusal
+    EXPECT_TRUE(p[i].text_set);
+    EXPECT_EQ(p[i].refusal, "b");
+  }
+  EXPECT_EQ(p[4].text, "");
+  EXPECT_FALSE(p[4].text_set);
+  EXPECT_EQ(p[4].refusal, "b");
+  EXPECT_EQ(p[5].text, "");
+  EXPECT_FALSE(p[5].text_set);
+  EXPECT_FALSE(p[5].refusal_set);
+  EXPECT_EQ(p[6].text, "");
+  EXPECT_TRUE(p[6].text_set);
+  EXPECT_FALSE(p[6].refusal_set);
+  EXPECT_EQ(p[7].text, "");
+  EXPECT_FALSE(p[7].text_set);
+}
+
+TEST_F(ChatRequestTest, TheTapeReadsTokens) {
+  const ChatRequest& r = parse(R"({"model":"m\u0041","messages":[],"n":12})");
+  ASSERT_EQ(r.tokens.size(), 7u);
+  EXPECT_EQ(r.token_first(0), '{');
+  EXPECT_EQ(r.token_text(1), "model");
+  EXPECT_EQ(r.token_text(2), "mA");
+  EXPECT_EQ(r.token_bytes(2), R"("m\u0041")");
+  EXPECT_EQ(r.token_first(4), '[');
+  EXPECT_EQ(r.tokens[4].next, 5u);
+  EXPECT_EQ(r.token_bytes(6), "12");
+}
+
 TEST_F(ChatRequestTest, EmptyMessagesArrayParses) {
   const ChatRequest& r = parse(R"({"model":"m","messages":[]})");
   EXPECT_TRUE(r.messages.empty());
