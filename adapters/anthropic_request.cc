@@ -67,81 +67,11 @@ bool present(std::string_view raw) {
   return !raw.empty() && raw != "null";
 }
 
-// ---- the body's tokens ---------------------------------------------------------------------
-
-/// The members of the body's objects, read over the tape of its tokens (ChatRequest::tokens, as
-/// parse_chat_request records them) as Boost.JSON's DOM keeps them: a repeated key counts with
-/// its last value. For what the typed members merge: a part keeps the last of `text` and
-/// `refusal` in one member, and a repeated `function` or `image_url` object adds its members to
-/// the first one's.
-class Tape {
- public:
-  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-
-  explicit Tape(const ChatRequest& r) : r_(r) {}
-
-  /// The token of the value that starts at byte `begin` of the body (a part, a tool call, a
-  /// tool: their `begin`); kNone when none does.
-  std::size_t at(std::size_t begin) const {
-    const std::span<const ChatToken> t = r_.tokens;
-    const auto it = std::lower_bound(t.begin(), t.end(), begin,
-                                     [](const ChatToken& k, std::size_t b) { return k.begin < b; });
-    return it != t.end() && it->begin == begin ? static_cast<std::size_t>(it - t.begin()) : kNone;
-  }
-  /// The value token of member `key` of the object token `object` (its last occurrence); kNone
-  /// when it has none or `object` is not an object.
-  std::size_t member(std::size_t object, std::string_view key) const {
-    std::size_t found = kNone;
-    if (first(object) == '{') {
-      for (std::size_t i = object + 1; i < r_.tokens[object].next; i = r_.tokens[i + 1].next) {
-        found = string(i) == key ? i + 1 : found;  // i: a key, i + 1: its value
-      }
-    }
-    return found;
-  }
-  /// The first byte of token `t` ('"', '{', '[', 'n' for null, ...); '\0' for kNone.
-  char first(std::size_t t) const { return t == kNone ? '\0' : r_.body[r_.tokens[t].begin]; }
-  /// The text of the string token `t`, unescaped; empty when `t` is not a string.
-  std::string_view string(std::size_t t) const {
-    if (first(t) != '"') {
-      return {};
-    }
-    const ChatToken& k = r_.tokens[t];
-    if (k.text != 0) {
-      return r_.unescaped[k.text - 1];
-    }
-    return r_.body.substr(k.begin + 1, std::size_t{k.end} - k.begin - 2);
-  }
-  /// The JSON bytes of token `t`.
-  std::string_view bytes(std::size_t t) const {
-    const ChatToken& k = r_.tokens[t];
-    return r_.body.substr(k.begin, std::size_t{k.end} - k.begin);
-  }
-
- private:
-  const ChatRequest& r_;
-};
-
-/// A content part's string member `key` (`text` or `refusal`); nullopt when absent or not a
-/// string.
-std::optional<std::string_view> part_string(const Tape& tape, const ChatContentPart& p,
-                                            std::string_view key) {
-  const std::size_t t = tape.member(tape.at(p.begin), key);
-  return tape.first(t) == '"' ? std::optional<std::string_view>(tape.string(t)) : std::nullopt;
-}
-
-/// An image_url part's URL as image_url_of() reads it: `image_url` as a string, else its `url`.
-std::string_view image_url(const Tape& tape, const ChatContentPart& p) {
-  const std::size_t iu = tape.member(tape.at(p.begin), "image_url");
-  return tape.first(iu) == '{' ? tape.string(tape.member(iu, "url")) : tape.string(iu);
-}
-
 // ---- request: messages ---------------------------------------------------------------------
 
 /// A message's content that may only hold text: a string, or `{"type":"text","text":...}` parts
 /// (one block per non-empty part).
-bool text_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& out,
-                 TranslateError& error) {
+bool text_blocks(const ChatMessage& m, std::size_t i, json::array& out, TranslateError& error) {
   if (m.content_kind != ChatMessage::Content::parts) {
     if (!m.text.empty()) {
       out.push_back(text_block(m.text));
@@ -149,15 +79,13 @@ bool text_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::ar
     return true;
   }
   for (const ChatContentPart& p : m.parts) {
-    // An assistant's refusal part is text it said.
+    // An assistant's refusal part is text it said (its `text` is the refusal).
     const bool textual = p.type == "text" || p.type == "refusal";
-    const std::optional<std::string_view> text =
-        textual ? part_string(tape, p, p.type == "refusal" ? "refusal" : "text") : std::nullopt;
-    if (!text) {
+    if (!textual || !p.text_set) {
       return fail(error, message_at(i) + ": only text content parts are supported here");
     }
-    if (!text->empty()) {
-      out.push_back(text_block(*text));
+    if (!p.text.empty()) {
+      out.push_back(text_block(p.text));
     }
   }
   return true;
@@ -205,19 +133,17 @@ bool image_block(std::string_view url, std::size_t i, json::array& out, Translat
 }
 
 /// A user message's content: a string or an array of text and image_url parts.
-bool user_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& out,
-                 TranslateError& error) {
+bool user_blocks(const ChatMessage& m, std::size_t i, json::array& out, TranslateError& error) {
   if (m.content_kind != ChatMessage::Content::parts) {
-    return text_blocks(tape, m, i, out, error);
+    return text_blocks(m, i, out, error);
   }
   for (const ChatContentPart& p : m.parts) {
     if (p.type == "text") {
-      const std::string_view text = part_string(tape, p, "text").value_or("");
-      if (!text.empty()) {
-        out.push_back(text_block(text));
+      if (!p.text.empty()) {
+        out.push_back(text_block(p.text));
       }
     } else if (p.type == "image_url") {
-      if (!image_block(image_url(tape, p), i, out, error)) {
+      if (!image_block(p.url, i, out, error)) {
         return false;
       }
     } else {
@@ -229,34 +155,29 @@ bool user_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::ar
 }
 
 /// An assistant's `tool_calls` as tool_use blocks; `arguments` must be a JSON object (its text),
-/// an empty string reading as `{}`. Each call's `function` is read from its tokens (a repeated
-/// `function` counts with its last value).
-bool tool_use_blocks(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& out,
-                     TranslateError& error) {
+/// an empty string reading as `{}`.
+bool tool_use_blocks(const ChatMessage& m, std::size_t i, json::array& out, TranslateError& error) {
   for (std::size_t k = 0; k < m.tool_calls.size(); ++k) {
     const ChatToolCall& c = m.tool_calls[k];
     const auto at = [&] { return message_at(i) + ".tool_calls[" + std::to_string(k) + "]"; };
-    const std::size_t fn = tape.member(tape.at(c.begin), "function");
-    const std::string_view name = tape.string(tape.member(fn, "name"));
-    if (tape.first(fn) != '{' || c.id.empty() || name.empty()) {
+    if (c.id.empty() || c.name.empty()) {  // a call without a `function` has no name
       return fail(error, at() + ": a function call with id and function.name is required");
     }
     if (!c.type.empty() && c.type != "function") {
       return fail(error, at() + ": only function tool calls are supported by this backend");
     }
-    std::optional<json::value> input =
-        tool_arguments_object(tape.string(tape.member(fn, "arguments")));
+    std::optional<json::value> input = tool_arguments_object(c.arguments);
     if (!input) {
       return fail(error, at() + ".function.arguments: must be a JSON object");
     }
     out.push_back(json::object{
-        {"type", "tool_use"}, {"id", c.id}, {"name", name}, {"input", std::move(*input)}});
+        {"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", std::move(*input)}});
   }
   return true;
 }
 
 /// A `tool` message as a tool_result block (its content a string or text blocks).
-bool tool_result_block(const Tape& tape, const ChatMessage& m, std::size_t i, json::array& blocks,
+bool tool_result_block(const ChatMessage& m, std::size_t i, json::array& blocks,
                        TranslateError& error) {
   if (m.tool_call_id.empty()) {
     return fail(error, message_at(i) + ": tool_call_id is required");
@@ -266,7 +187,7 @@ bool tool_result_block(const Tape& tape, const ChatMessage& m, std::size_t i, js
     result["content"] = m.text;
   } else {
     json::array parts;
-    if (!text_blocks(tape, m, i, parts, error)) {
+    if (!text_blocks(m, i, parts, error)) {
       return false;
     }
     result["content"] = std::move(parts);
@@ -315,7 +236,7 @@ bool flush_turns(std::vector<Turn>& turns, json::array& out, TranslateError& err
 }
 
 /// One message into `system` or the turns.
-bool convert_message(const ChatRequest& r, const Tape& tape, std::size_t i, json::array& system,
+bool convert_message(const ChatRequest& r, std::size_t i, json::array& system,
                      std::vector<Turn>& turns, TranslateError& error) {
   using Role = ChatMessage::Role;
   const ChatMessage& m = r.messages[i];
@@ -323,15 +244,15 @@ bool convert_message(const ChatRequest& r, const Tape& tape, std::size_t i, json
   switch (m.role) {
     case Role::system:
     case Role::developer:
-      return text_blocks(tape, m, i, system, error);
+      return text_blocks(m, i, system, error);
     case Role::user:
-      if (!user_blocks(tape, m, i, blocks, error)) {
+      if (!user_blocks(m, i, blocks, error)) {
         return false;
       }
       push_turn(turns, "user", std::move(blocks));
       return true;
     case Role::assistant:
-      if (!text_blocks(tape, m, i, blocks, error) || !tool_use_blocks(tape, m, i, blocks, error)) {
+      if (!text_blocks(m, i, blocks, error) || !tool_use_blocks(m, i, blocks, error)) {
         return false;
       }
       if (present(message_member(m, r.body, "function_call"))) {
@@ -341,7 +262,7 @@ bool convert_message(const ChatRequest& r, const Tape& tape, std::size_t i, json
       push_turn(turns, "assistant", std::move(blocks));
       return true;
     case Role::tool:
-      if (!tool_result_block(tape, m, i, blocks, error)) {
+      if (!tool_result_block(m, i, blocks, error)) {
         return false;
       }
       push_turn(turns, "user", std::move(blocks));
@@ -355,11 +276,11 @@ bool convert_message(const ChatRequest& r, const Tape& tape, std::size_t i, json
 }
 
 /// Builds `system` and `messages` from OpenAI's messages.
-bool convert_messages(const ChatRequest& r, const Tape& tape, json::array& system, json::array& out,
+bool convert_messages(const ChatRequest& r, json::array& system, json::array& out,
                       TranslateError& error) {
   std::vector<Turn> turns;
   for (std::size_t i = 0; i < r.messages.size(); ++i) {
-    if (!convert_message(r, tape, i, system, turns, error)) {
+    if (!convert_message(r, i, system, turns, error)) {
       return false;
     }
   }
@@ -368,35 +289,27 @@ bool convert_messages(const ChatRequest& r, const Tape& tape, json::array& syste
 
 // ---- request: tools ------------------------------------------------------------------------
 
-/// OpenAI `tools` as Anthropic tool definitions. Each tool's `function` is read from its tokens
-/// (a repeated `function` counts with its last value).
-bool convert_tools(const ChatRequest& r, const Tape& tape, json::array& out,
-                   TranslateError& error) {
+/// OpenAI `tools` as Anthropic tool definitions.
+bool convert_tools(const ChatRequest& r, json::array& out, TranslateError& error) {
   for (std::size_t k = 0; k < r.tools.size(); ++k) {
     const ChatTool& t = r.tools[k];
     const auto at = [&] { return "tools[" + std::to_string(k) + "]"; };
     if (t.type != "function") {
       return fail(error, at() + ": only function tools are supported by this backend");
     }
-    const std::size_t fn = tape.member(tape.at(t.begin), "function");
-    const std::string_view name = tape.string(tape.member(fn, "name"));
-    if (tape.first(fn) != '{' || name.empty()) {
+    if (t.name.empty()) {  // a tool without a `function` has no name
       return fail(error, at() + ": function.name is required");
     }
-    json::object def{{"name", name}};
-    if (const std::string_view d = tape.string(tape.member(fn, "description")); !d.empty()) {
-      def["description"] = d;
+    json::object def{{"name", t.name}};
+    if (!t.description.empty()) {
+      def["description"] = t.description;
     }
     // input_schema is required upstream; OpenAI allows omitting parameters for a function that
-    // takes none.
-    const std::size_t params = tape.member(fn, "parameters");
-    const char kind = tape.first(params);  // '\0': absent, 'n': null
-    if (kind != '\0' && kind != 'n' && kind != '{') {
-      return fail(error, at() + ": function.parameters must be a JSON Schema object");
-    }
+    // takes none. The typed reading holds them as an object, or "null", or nothing.
     def["input_schema"] =
-        kind == '{' ? json_of(tape.bytes(params))
-                    : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
+        t.parameters.starts_with('{')
+            ? json_of(t.parameters)
+            : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
     out.push_back(std::move(def));
   }
   return true;
@@ -437,10 +350,9 @@ bool convert_tool_choice(const ToolChoice& choice, bool has_tools, json::object&
 }
 
 /// `tools`, `tool_choice` and `parallel_tool_calls` (as disable_parallel_tool_use).
-bool convert_tool_fields(const ChatRequest& r, const Tape& tape, json::object& out,
-                         TranslateError& error) {
+bool convert_tool_fields(const ChatRequest& r, json::object& out, TranslateError& error) {
   json::array defs;
-  if (!convert_tools(r, tape, defs, error)) {
+  if (!convert_tools(r, defs, error)) {
     return false;
   }
   const bool has_tools = !defs.empty();
@@ -589,10 +501,9 @@ Result<UpstreamRequest, TranslateError> AnthropicTranslator::request_from(
   }
   out["max_tokens"] = *max_tokens;
 
-  const Tape tape(r);
   json::array system;
   json::array converted;
-  if (!convert_messages(r, tape, system, converted, error)) {
+  if (!convert_messages(r, system, converted, error)) {
     return error;
   }
   if (!system.empty()) {
@@ -605,7 +516,7 @@ Result<UpstreamRequest, TranslateError> AnthropicTranslator::request_from(
     return error;
   }
   convert_stop(r, out);
-  if (!convert_tool_fields(r, tape, out, error)) {
+  if (!convert_tool_fields(r, out, error)) {
     return error;
   }
   if (!r.user.empty()) {
