@@ -37,57 +37,13 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// ---- request: the members of one element (see gemini_internal.h) ----------------------------
-
-namespace {
-
-/// The text of the string token `t` (its unescaped copy when the body's string holds escapes).
-std::string_view token_text(const ChatRequest& r, const ChatToken& t) {
-  return t.text != 0 ? r.unescaped[t.text - 1] : r.body.substr(t.begin + 1, t.end - t.begin - 2);
-}
-
-}  // namespace
-
-MemberSeen member_seen(const ChatRequest& r, std::size_t begin, std::string_view key) {
-  const std::span<const ChatToken> tokens = r.tokens;
-  const auto it = std::partition_point(tokens.begin(), tokens.end(),
-                                       [&](const ChatToken& t) { return t.begin < begin; });
-  MemberSeen seen;
-  if (it == tokens.end() || it->begin != begin || r.body[begin] != '{') {
-    return seen;
-  }
-  seen.read = true;
-  // Members are a key token and a value token; the value's `next` is the following key.
-  for (auto k = static_cast<std::size_t>(it - tokens.begin()) + 1; k < it->next;
-       k = tokens[k + 1].next) {
-    if (token_text(r, tokens[k]) == key) {
-      const ChatToken& value = tokens[k + 1];
-      ++seen.count;
-      seen.text = r.body[value.begin] == '"' ? token_text(r, value) : std::string_view();
-    }
-  }
-  return seen;
-}
-
-bool repeats(const ChatRequest& r, std::size_t begin, std::string_view key) {
-  return member_seen(r, begin, key).count > 1;
-}
-
-boost::json::value element_json(const ChatRequest& r, std::size_t begin, std::size_t end) {
-  return json_of(r.body.substr(begin, end - begin));
-}
-
 }  // namespace gemini_detail
 
 namespace {
 
 namespace json = boost::json;
-using gemini_detail::element_json;
 using gemini_detail::gemini_schema;
 using gemini_detail::lower;
-using gemini_detail::member_seen;
-using gemini_detail::MemberSeen;
-using gemini_detail::repeats;
 using gemini_detail::translate_tools;
 
 // ---- request: parts ---------------------------------------------------------------------------
@@ -161,13 +117,6 @@ void text_part(std::string_view text, json::array& parts) {
   }
 }
 
-/// A text part's `text` or a refusal part's `refusal` (`key`: the part's type), its last
-/// occurrence: ChatContentPart keeps either in `text`, whichever came last.
-std::string_view part_text(const ChatRequest& r, const ChatContentPart& p, std::string_view key) {
-  const MemberSeen seen = member_seen(r, p.begin, key);
-  return seen.read ? seen.text : p.text;
-}
-
 /// Appends an image, audio or file part (`p.type`) of a user message.
 bool media_part(const ChatContentPart& p, json::array& parts, const RequestFailure& fail) {
   if (p.type == "image_url") {
@@ -194,41 +143,30 @@ bool media_part(const ChatContentPart& p, json::array& parts, const RequestFailu
 }
 
 /// Appends one part of an OpenAI message `content`; `media` as for content_parts().
-bool content_part(const ChatRequest& r, const ChatContentPart& p, bool media, json::array& parts,
+bool content_part(const ChatContentPart& p, bool media, json::array& parts,
                   const RequestFailure& fail) {
   const std::string_view type = p.type;
   if (type == "text" || (type == "refusal" && !media)) {
-    text_part(part_text(r, p, type), parts);
+    text_part(p.text, parts);  // a refusal part's text is its refusal
     return true;
   }
   if (!media || (type != "image_url" && type != "input_audio" && type != "file")) {
     return fail("content part type '" + std::string(type) + "' is not supported by Gemini" +
                 (media ? "" : " in this message role"));
   }
-  if (!repeats(r, p.begin, type)) {  // the member a media part reads is named as its type
-    return media_part(p, parts, fail);
-  }
-  const json::value dom = element_json(r, p.begin, p.end);
-  const json::object* o = dom.if_object();
-  ChatContentPart last = p;
-  last.url = o != nullptr ? image_url_of(*o) : std::string_view();
-  const json::object* audio = object_of(member_of(o, "input_audio"));
-  last.data = string_of(member_of(audio, "data"));
-  last.format = string_of(member_of(audio, "format"));
-  last.file_data = string_of(member_of(object_of(member_of(o, "file")), "file_data"));
-  return media_part(last, parts, fail);
+  return media_part(p, parts, fail);
 }
 
 /// Appends the parts of message `m`'s `content` (string, array of parts, or none).
 /// `media`: whether image, audio and file parts are allowed (user messages only).
-bool content_parts(const ChatRequest& r, const ChatMessage& m, bool media, json::array& parts,
+bool content_parts(const ChatMessage& m, bool media, json::array& parts,
                    const RequestFailure& fail) {
   if (m.content_kind == ChatMessage::Content::text) {
     text_part(m.text, parts);
     return true;
   }
   for (const ChatContentPart& p : m.parts) {  // none unless content is an array
-    if (!content_part(r, p, media, parts, fail)) {
+    if (!content_part(p, media, parts, fail)) {
       return false;
     }
   }
@@ -236,8 +174,7 @@ bool content_parts(const ChatRequest& r, const ChatMessage& m, bool media, json:
 }
 
 /// The text of a tool result: a string, or its text parts joined.
-bool tool_result_text(const ChatRequest& r, const ChatMessage& m, std::string& out,
-                      const RequestFailure& fail) {
+bool tool_result_text(const ChatMessage& m, std::string& out, const RequestFailure& fail) {
   if (m.content_kind == ChatMessage::Content::text) {
     out.assign(m.text);
     return true;
@@ -246,7 +183,7 @@ bool tool_result_text(const ChatRequest& r, const ChatMessage& m, std::string& o
     if (p.type != "text") {
       return fail("tool message content parts must be text");
     }
-    out += part_text(r, p, "text");
+    out += p.text;
   }
   return true;
 }
@@ -283,45 +220,12 @@ class Contents {
   std::string_view last_role_;
 };
 
-/// The function name of tool call `c` (one repeating its `function` read from its bytes).
-std::string_view call_name(const ChatRequest& r, const ChatToolCall& c, json::value& holder) {
-  if (!repeats(r, c.begin, "function")) {
-    return c.name;
-  }
-  holder = element_json(r, c.begin, c.end);
-  return string_of(member_of(object_of(member_of(holder.if_object(), "function")), "name"));
-}
-
-/// tool_name_for(), with call_name(): the function name of the assistant tool call `id`, searched
-/// backwards from message `before` (the nearest call wins when a client reuses ids across turns).
-std::string_view result_name(const ChatRequest& r, std::size_t before, std::string_view id,
-                             json::value& holder) {
-  for (std::size_t i = before; i-- > 0;) {
-    if (r.messages[i].role_text != "assistant") {
-      continue;
-    }
-    for (const ChatToolCall& c : r.messages[i].tool_calls) {
-      if (c.id == id) {
-        return call_name(r, c, holder);
-      }
-    }
-  }
-  return {};
-}
-
 /// An assistant message's tool calls and legacy function_call as `{<wrapper>: {"name": ...,
 /// <arguments_key>: {...}}}` entries of `out`: assistant_function_calls() on the typed message.
 bool typed_function_calls(const ChatRequest& r, const ChatMessage& m, std::string_view provider,
                           std::string_view wrapper, std::string_view arguments_key,
                           json::array& out, const RequestFailure& fail) {
   for (const ChatToolCall& c : m.tool_calls) {
-    if (repeats(r, c.begin, "function")) {  // its last `function`, read from its bytes
-      const json::object holder{{"tool_calls", json::array{element_json(r, c.begin, c.end)}}};
-      if (!assistant_function_calls(holder, provider, wrapper, arguments_key, out, fail)) {
-        return false;
-      }
-      continue;
-    }
     if (c.type != "function") {
       return fail("assistant tool calls must be of type function");
     }
@@ -348,7 +252,7 @@ bool typed_function_calls(const ChatRequest& r, const ChatMessage& m, std::strin
 /// An assistant message's text, tool calls and legacy function_call as model parts.
 bool assistant_parts(const ChatRequest& r, const ChatMessage& m, json::array& parts,
                      const RequestFailure& fail) {
-  if (!content_parts(r, m, false, parts, fail)) {
+  if (!content_parts(m, false, parts, fail)) {
     return false;
   }
   // `functionCall{name, args}` parts: https://ai.google.dev/api/caching#FunctionCall
@@ -360,11 +264,10 @@ bool function_response_part(const ChatRequest& r, std::size_t i, json::array& pa
                             const RequestFailure& fail) {
   const ChatMessage& m = r.messages[i];
   std::string_view name;
-  json::value holder;  // a call read from its bytes, which `name` may view
   if (m.role == ChatMessage::Role::tool) {
     // Gemini matches function responses by name, not by call id:
     // https://ai.google.dev/api/caching#FunctionResponse
-    name = result_name(r, i, m.tool_call_id, holder);
+    name = tool_name_for(r.messages, i, m.tool_call_id);
     if (name.empty()) {
       return fail("tool message with tool_call_id '" + std::string(m.tool_call_id) +
                   "' answers no earlier assistant tool call");
@@ -376,7 +279,7 @@ bool function_response_part(const ChatRequest& r, std::size_t i, json::array& pa
     }
   }
   std::string result;
-  if (!tool_result_text(r, m, result, fail)) {
+  if (!tool_result_text(m, result, fail)) {
     return false;
   }
   json::object response{{"name", name}, {"response", json::object{{"content", std::move(result)}}}};
@@ -395,9 +298,9 @@ bool translate_messages(const ChatRequest& r, json::object& out, const RequestFa
     bool ok = true;
     if (m.role == Role::system || m.role == Role::developer) {
       // Gemini has one system instruction; every system message contributes to it, in order.
-      ok = content_parts(r, m, false, system_parts, fail);
+      ok = content_parts(m, false, system_parts, fail);
     } else if (m.role == Role::user) {
-      ok = content_parts(r, m, true, parts, fail);
+      ok = content_parts(m, true, parts, fail);
       contents.append("user", std::move(parts));
     } else if (m.role == Role::assistant) {
       ok = assistant_parts(r, m, parts, fail);

@@ -238,15 +238,8 @@ bool translate_tools(const ChatRequest& r, json::object& out, const RequestFailu
     if (t.type != "function") {
       return fail("only function tools are supported by Gemini");
     }
-    bool ok = false;
-    if (repeats(r, t.begin, "function")) {  // its last `function`, read from its bytes
-      const json::value tool = element_json(r, t.begin, t.end);
-      ok = function_declaration(object_of(member_of(tool.if_object(), "function")), decls, fail);
-    } else {
-      const json::value params = json_of(t.parameters);  // null when absent
-      ok = function_declaration(t.name, t.description, &params, decls, fail);
-    }
-    if (!ok) {
+    const json::value params = json_of(t.parameters);  // null when absent
+    if (!function_declaration(t.name, t.description, &params, decls, fail)) {
       return false;
     }
   }
