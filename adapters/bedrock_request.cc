@@ -31,64 +31,6 @@ constexpr std::string_view kSigningService = "bedrock";
 
 // ---- request -------------------------------------------------------------------------------
 
-/// The members of a typed request's objects (its messages, parts, tool calls, tools) read through
-/// the token tape the parser recorded (ChatRequest::tokens), as Boost.JSON's DOM reads them: a
-/// repeated key counts with its last value. For what the typed members do not say exactly:
-/// whether a member is there as an object or an array, and the members of an object the client
-/// sent twice (the typed reading merges the two). No allocation.
-class Tape {
- public:
-  static constexpr std::size_t npos = std::size_t(-1);
-
-  explicit Tape(const ChatRequest& r) : r_(r), tokens_(r.tokens) {}
-
-  /// The token of the value whose first byte is `begin` (a message's, a part's, ...); npos when
-  /// no token starts there.
-  std::size_t at(std::size_t begin) const {
-    const auto it = std::lower_bound(
-        tokens_.begin(), tokens_.end(), begin,
-        [](const ChatToken& t, std::size_t b) { return std::size_t{t.begin} < b; });
-    return it != tokens_.end() && it->begin == begin ? std::size_t(it - tokens_.begin()) : npos;
-  }
-  /// The value token of member `key` of object token `object` (its last occurrence); npos when
-  /// absent or `object` is no object.
-  std::size_t member(std::size_t object, std::string_view key) const {
-    std::size_t found = npos;
-    if (!is(object, '{')) {
-      return found;
-    }
-    for (std::size_t k = object + 1; k < tokens_[object].next; k = tokens_[k + 1].next) {
-      if (string(k) == key) {
-        found = k + 1;  // a key's value is the token after it
-      }
-    }
-    return found;
-  }
-  /// Whether token `t` is there and its first byte is `first` ('{', '[', '"').
-  bool is(std::size_t t, char first) const {
-    return t != npos && r_.body[tokens_[t].begin] == first;
-  }
-  /// The text of string token `t` (unescaped); empty when `t` is npos or not a string.
-  std::string_view string(std::size_t t) const {
-    if (!is(t, '"')) {
-      return {};
-    }
-    const ChatToken& s = tokens_[t];
-    if (s.text != 0) {
-      return r_.unescaped[s.text - 1];
-    }
-    return r_.body.substr(s.begin + 1, std::size_t{s.end} - s.begin - 2);
-  }
-  /// The JSON bytes of token `t`.
-  std::string_view raw(std::size_t t) const {
-    return r_.body.substr(tokens_[t].begin, std::size_t{tokens_[t].end} - tokens_[t].begin);
-  }
-
- private:
-  const ChatRequest& r_;
-  std::span<const ChatToken> tokens_;
-};
-
 struct Turn {
   std::string role;  // "user" or "assistant"
   json::array content;
@@ -101,18 +43,8 @@ void push_text(json::array& content, std::string_view text) {
   }
 }
 
-/// A text part's text. The typed `text` is the last of the part's `text` and `refusal`: when the
-/// part has a `refusal`, its own `text` member.
-std::string_view part_text(const Tape& tape, const ChatContentPart& p) {
-  const std::size_t part = tape.at(p.begin);
-  if (tape.member(part, "refusal") == Tape::npos) {
-    return p.text;
-  }
-  return tape.string(tape.member(part, "text"));
-}
-
 /// The text of a message's content: a string, or the concatenated text parts of an array.
-std::optional<std::string> plain_text(const Tape& tape, const ChatMessage& m) {
+std::optional<std::string> plain_text(const ChatMessage& m) {
   if (m.content_kind != ChatMessage::Content::parts) {
     return std::string(m.text);  // absent and null are empty
   }
@@ -124,7 +56,7 @@ std::optional<std::string> plain_text(const Tape& tape, const ChatMessage& m) {
     if (!out.empty()) {
       out.push_back('\n');
     }
-    out.append(part_text(tape, p));
+    out.append(p.text);
   }
   return out;
 }
@@ -154,13 +86,12 @@ std::optional<json::object> image_block(std::string_view url, std::string& why) 
 
 /// An image part's `image_url.url`. A bare-string `image_url` (which the typed reading takes as
 /// the url) has none.
-std::string_view image_url(const Tape& tape, const ChatContentPart& p) {
-  const std::size_t image = tape.member(tape.at(p.begin), "image_url");
-  return tape.is(image, '{') ? tape.string(tape.member(image, "url")) : std::string_view();
+std::string_view image_url(const ChatContentPart& p) {
+  return p.bare_url ? std::string_view() : p.url;
 }
 
 /// User content (string or parts) as Converse content blocks.
-bool user_content(const Tape& tape, const ChatMessage& m, json::array& out, std::string& why) {
+bool user_content(const ChatMessage& m, json::array& out, std::string& why) {
   if (m.content_kind == ChatMessage::Content::text) {
     push_text(out, m.text);
     return true;
@@ -171,9 +102,9 @@ bool user_content(const Tape& tape, const ChatMessage& m, json::array& out, std:
   }
   for (const ChatContentPart& p : m.parts) {
     if (p.type == "text") {
-      push_text(out, part_text(tape, p));
+      push_text(out, p.text);
     } else if (p.type == "image_url") {
-      auto block = image_block(image_url(tape, p), why);
+      auto block = image_block(image_url(p), why);
       if (!block) {
         return false;
       }
@@ -186,9 +117,9 @@ bool user_content(const Tape& tape, const ChatMessage& m, json::array& out, std:
   return true;
 }
 
-bool assistant_content(const Tape& tape, const ChatMessage& m, json::array& out, std::string& why) {
+bool assistant_content(const ChatMessage& m, json::array& out, std::string& why) {
   if (m.content_kind != ChatMessage::Content::absent) {
-    auto text = plain_text(tape, m);
+    auto text = plain_text(m);
     if (!text) {
       why = "assistant content must be a string or text parts";
       return false;
@@ -196,30 +127,25 @@ bool assistant_content(const Tape& tape, const ChatMessage& m, json::array& out,
     push_text(out, *text);
   }
   for (const ChatToolCall& call : m.tool_calls) {
-    // The call's last `function`, which must be an object (the typed reading merges repeated ones
-    // and takes a missing one as empty).
-    const std::size_t fn = tape.member(tape.at(call.begin), "function");
-    if (!tape.is(fn, '{')) {
+    if (!call.has_function) {  // its last `function` must be an object
       why = "tool_calls entries must carry a function";
       return false;
     }
-    std::optional<json::value> input =
-        tool_arguments_object(tape.string(tape.member(fn, "arguments")));
+    std::optional<json::value> input = tool_arguments_object(call.arguments);
     if (!input) {
       why = "tool call arguments must be a JSON object for Bedrock";
       return false;
     }
     // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html
-    out.push_back(
-        json::object{{"toolUse", json::object{{"toolUseId", call.id},
-                                              {"name", tape.string(tape.member(fn, "name"))},
-                                              {"input", std::move(*input)}}}});
+    out.push_back(json::object{
+        {"toolUse",
+         json::object{{"toolUseId", call.id}, {"name", call.name}, {"input", std::move(*input)}}}});
   }
   return true;
 }
 
-bool tool_result(const Tape& tape, const ChatMessage& m, json::array& out, std::string& why) {
-  auto text = plain_text(tape, m);
+bool tool_result(const ChatMessage& m, json::array& out, std::string& why) {
+  auto text = plain_text(m);
   if (!text) {
     why = "tool message content must be a string or text parts";
     return false;
@@ -253,24 +179,22 @@ bool append_turn(std::vector<Turn>& turns, std::string_view role, json::array&& 
 
 /// OpenAI function tools as Converse tool specifications.
 /// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolSpecification.html
-std::optional<json::array> tool_specs(const Tape& tape, const ChatRequest& r, std::string& why) {
+std::optional<json::array> tool_specs(const ChatRequest& r, std::string& why) {
   json::array specs;
   for (const ChatTool& tool : r.tools) {
-    // The tool's last `function`, read from the tape: the typed reading merges repeated ones.
-    const std::size_t fn = tape.member(tape.at(tool.begin), "function");
-    if (!tape.is(fn, '{') || tool.type != "function") {
+    if (!tool.has_function || tool.type != "function") {
       why = "only function tools are supported by Bedrock";
       return std::nullopt;
     }
-    json::object spec{{"name", tape.string(tape.member(fn, "name"))}};
-    if (const std::string_view d = tape.string(tape.member(fn, "description")); !d.empty()) {
-      spec["description"] = d;
+    json::object spec{{"name", tool.name}};
+    if (!tool.description.empty()) {
+      spec["description"] = tool.description;
     }
-    const std::size_t params = tape.member(fn, "parameters");
     spec["inputSchema"] = json::object{
-        {"json", tape.is(params, '{') ? json_of(tape.raw(params))
-                                      : json::value(json::object{{"type", "object"},
-                                                                 {"properties", json::object{}}})}};
+        {"json",
+         tool.parameters.starts_with('{')
+             ? json_of(tool.parameters)
+             : json::value(json::object{{"type", "object"}, {"properties", json::object{}}})}};
     specs.push_back(json::object{{"toolSpec", std::move(spec)}});
   }
   return specs;
@@ -315,12 +239,12 @@ std::optional<json::object> tool_config(json::array specs, const std::optional<T
   return config;
 }
 
-std::optional<json::object> tool_config(const Tape& tape, const ChatRequest& r,
-                                        bool history_uses_tools, std::string& why) {
+std::optional<json::object> tool_config(const ChatRequest& r, bool history_uses_tools,
+                                        std::string& why) {
   if (r.tools.empty()) {
     return json::object{};  // nothing to send
   }
-  std::optional<json::array> specs = tool_specs(tape, r, why);
+  std::optional<json::array> specs = tool_specs(r, why);
   if (!specs) {
     return std::nullopt;
   }
@@ -330,36 +254,33 @@ std::optional<json::object> tool_config(const Tape& tape, const ChatRequest& r,
 
 /// OpenAI messages as Converse `messages` and `system` in `out`; `uses_tools` says whether the
 /// history holds tool calls or results.
-bool convert_messages(const Tape& tape, const ChatRequest& r, json::object& out, bool& uses_tools,
-                      std::string& why) {
+bool convert_messages(const ChatRequest& r, json::object& out, bool& uses_tools, std::string& why) {
   json::array system;
   std::vector<Turn> turns;
   for (const ChatMessage& m : r.messages) {
     const std::string_view role = m.role_text;
     json::array content;
     if (role == "system" || role == "developer") {
-      auto text = plain_text(tape, m);
+      auto text = plain_text(m);
       if (!text) {
         why = "system content must be a string or text parts";
         return false;
       }
       push_text(system, *text);
     } else if (role == "user") {
-      if (m.content_kind == ChatMessage::Content::absent || !user_content(tape, m, content, why)) {
+      if (m.content_kind == ChatMessage::Content::absent || !user_content(m, content, why)) {
         why = why.empty() ? "user message needs content" : why;
         return false;
       }
       append_turn(turns, "user", std::move(content));
     } else if (role == "assistant") {
-      if (!assistant_content(tape, m, content, why)) {
+      if (!assistant_content(m, content, why)) {
         return false;
       }
-      // An empty `tool_calls` array counts too.
-      uses_tools = uses_tools || !m.tool_calls.empty() ||
-                   tape.is(tape.member(tape.at(m.begin), "tool_calls"), '[');
+      uses_tools = uses_tools || m.has_tool_calls;  // an empty `tool_calls` array counts too
       append_turn(turns, "assistant", std::move(content));
     } else if (role == "tool") {
-      if (!tool_result(tape, m, content, why)) {
+      if (!tool_result(m, content, why)) {
         return false;
       }
       uses_tools = true;
@@ -478,17 +399,16 @@ Result<UpstreamRequest, TranslateError> BedrockTranslator::request_from(
   if (r.n && *r.n != 1) {
     return TranslateError{400, "Bedrock returns one choice per request; n must be 1"};
   }
-  const Tape tape(r);
   std::string why;
   json::object out;
   bool uses_tools = false;
-  if (!convert_messages(tape, r, out, uses_tools, why)) {
+  if (!convert_messages(r, out, uses_tools, why)) {
     return TranslateError{400, std::move(why)};
   }
   if (json::object inference = inference_config(r); !inference.empty()) {
     out["inferenceConfig"] = std::move(inference);
   }
-  auto tools = tool_config(tape, r, uses_tools, why);
+  auto tools = tool_config(r, uses_tools, why);
   if (!tools) {
     return TranslateError{400, std::move(why)};
   }
