@@ -178,6 +178,65 @@ TEST(OllamaRequestTest, DeeplyNestedToolParametersAreKeptWhole) {
   EXPECT_EQ(doc.at("tools").at(0).at("function").at("parameters"), json::parse(schema, {}, deep));
 }
 
+// A key repeated in a part, a tool call or a tool counts with its last value alone, as a DOM
+// reads the body: the members of an earlier `function` or `image_url` do not carry over.
+TEST(OllamaRequestTest, ARepeatedNestedObjectCountsAsItsLastOccurrence) {
+  TranslateError error;
+  const auto req = translate(
+      R"({"messages":[{"role":"user","content":[{"type":"image_url",)"
+      R"("image_url":{"url":"data:image/png;base64,AAAA"},"image_url":{"detail":"low"}}]}]})",
+      error);
+  EXPECT_FALSE(req.has_value());
+  EXPECT_EQ(error.message, "image_url part without a url");
+
+  const auto calls = translate(
+      R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":null,)"
+      R"("tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"},)"
+      R"("function":{"name":"g"}}]},{"role":"tool","tool_call_id":"c1","content":"1"}],)"
+      R"("tools":[{"type":"function","function":{"name":"f","description":"d",)"
+      R"("parameters":{"type":"object"}},"function":{"name":"g"}}]})",
+      error);
+  ASSERT_TRUE(calls.has_value()) << error.message;
+  const json::value doc = json::parse(calls->body);
+  EXPECT_EQ(doc.at("messages").at(1).at("tool_calls").at(0).at("function"),
+            json::parse(R"({"name":"g","arguments":{}})"));
+  EXPECT_EQ(doc.at("messages").at(2).at("tool_name"), "g");
+  EXPECT_EQ(doc.at("tools").at(0).at("function"), json::parse(R"({"name":"g"})"));
+}
+
+TEST(OllamaRequestTest, ANullAfterANestedObjectDropsIt) {
+  TranslateError error;
+  EXPECT_FALSE(translate(R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c1",)"
+                         R"("type":"function","function":{"name":"f"},"function":null}]}]})",
+                         error)
+                   .has_value());
+  EXPECT_EQ(error.message, "assistant tool call without a function name");
+  EXPECT_FALSE(translate(R"({"messages":[{"role":"user","content":"a"}],"tools":[{"type":)"
+                         R"("function","function":{"name":"f"},"function":null}]})",
+                         error)
+                   .has_value());
+  EXPECT_EQ(error.message, "tool function without a name");
+  EXPECT_FALSE(
+      translate(R"({"messages":[{"role":"user","content":[{"type":"image_url",)"
+                R"("image_url":{"url":"data:image/png;base64,AAAA"},"image_url":null}]}]})",
+                error)
+          .has_value());
+  EXPECT_EQ(error.message, "image_url part without a url");
+}
+
+// A text part's text is its `text`, a refusal part's its `refusal`, whatever else it holds and
+// in whichever order.
+TEST(OllamaRequestTest, TextAndRefusalPartsReadTheMemberTheirTypeNames) {
+  TranslateError error;
+  const auto req = translate(
+      R"({"messages":[{"role":"assistant","content":[{"type":"text","text":"a","refusal":"b"},)"
+      R"({"type":"refusal","refusal":"c","text":"d"},{"type":"text","refusal":"e"},)"
+      R"({"refusal":"f","text":"g","type":"text"},{"type":"refusal","text":"h"}]}]})",
+      error);
+  ASSERT_TRUE(req.has_value()) << error.message;
+  EXPECT_EQ(json::parse(req->body).at("messages").at(0).at("content"), "a\nc\n\ng\n");
+}
+
 TEST(OllamaRequestTest, ToolResultWithoutAKnownCallHasNoToolName) {
   TranslateError error;
   const auto req = translate(R"({"messages":[{"role":"user","content":"a"},)"
