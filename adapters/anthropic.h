@@ -67,11 +67,6 @@ class AnthropicTranslator final : public ChatTranslator {
   /// `created`: Unix seconds for the `created` member of every object produced.
   explicit AnthropicTranslator(std::int64_t created) : created_(created) {}
 
-  /// Builds `POST {base_path}/messages` (see the top of this file). A known member of the wrong
-  /// type is a 400 in OpenAI's words ("Invalid type for 'temperature': expected a number.").
-  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
-                                                       const BackendSpec& spec) const override;
-
   /// Status 200: the Messages response as a chat.completion (text blocks concatenated into
   /// `content`, tool_use blocks as `tool_calls`, thinking blocks dropped); an unreadable body is a
   /// 502. Other statuses: Anthropic's error body (https://docs.anthropic.com/en/api/errors) as an
@@ -97,6 +92,12 @@ class AnthropicTranslator final : public ChatTranslator {
   /// caller decides how to end the client's stream.
   std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                            std::string_view model_alias) const override;
+
+ protected:
+  /// Builds `POST {base_path}/messages` (see the top of this file). A known member of the wrong
+  /// type is a 400 in OpenAI's words ("Invalid type for 'temperature': expected a number.").
+  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
+                                                        const BackendSpec& spec) const override;
 
  private:
   std::int64_t created_;

@@ -1,5 +1,5 @@
-// OpenAI chat request → Anthropic Messages request (AnthropicTranslator::request and
-// request_from), read from the typed request (adapters/canonical.h). The response and stream
+// OpenAI chat request → Anthropic Messages request (AnthropicTranslator::build_request),
+// read from the typed request (adapters/canonical.h). The response and stream
 // translation back is in anthropic_response.cc.
 #include "adapters/anthropic.h"
 
@@ -487,7 +487,7 @@ UpstreamRequest messages_request(const BackendSpec& spec, bool streaming) {
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> AnthropicTranslator::request_from(
+Result<UpstreamRequest, TranslateError> AnthropicTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
   TranslateError error;
   if (!check_unsupported(r, error)) {

@@ -523,7 +523,7 @@ Result<UpstreamRequest, TranslateError> AzureTranslator::request(std::string_vie
   return azure_request(plan_chat_request(raw, dom->get_object(), spec.model), spec);
 }
 
-Result<UpstreamRequest, TranslateError> AzureTranslator::request_from(
+Result<UpstreamRequest, TranslateError> AzureTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
   if (std::optional<ChatRequestPlan> plan = plan_chat_request(r.body, r, spec.model)) {
     return azure_request(std::move(*plan), spec);

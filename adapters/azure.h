@@ -93,12 +93,6 @@ class AzureStreamTranslator final : public StreamTranslator {
 /// instance may serve any number of requests, from any thread.
 class AzureTranslator final : public ChatTranslator {
  public:
-  /// `POST` to azure_target(chat_completions) with `api-key`; body from plan_chat_request with
-  /// "model" = `spec.model` (the deployment) and `stream_options` dropped for old api-versions
-  /// (a body with a duplicated top-level key is read the DOM's way). Fails (status 500) only
-  /// when no deployment is configured.
-  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
-                                                       const BackendSpec& spec) const override;
   /// A pass-through: the text is planned as it is (parsed as a DOM), members of any type sent as
   /// the client wrote them; a text that is not a JSON object is a 400.
   Result<UpstreamRequest, TranslateError> request(std::string_view raw,
@@ -111,6 +105,14 @@ class AzureTranslator final : public ChatTranslator {
 
   std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                            std::string_view model_alias) const override;
+
+ protected:
+  /// `POST` to azure_target(chat_completions) with `api-key`; body from plan_chat_request with
+  /// "model" = `spec.model` (the deployment) and `stream_options` dropped for old api-versions
+  /// (a body with a duplicated top-level key is read the DOM's way). Fails (status 500) only
+  /// when no deployment is configured.
+  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
+                                                        const BackendSpec& spec) const override;
 };
 
 }  // namespace sb::adapters

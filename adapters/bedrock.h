@@ -46,9 +46,6 @@ class BedrockTranslator final : public ChatTranslator {
   /// is derived from `created` and `amz_date` ("chatcmpl-" + 24 hex digits).
   BedrockTranslator(std::int64_t created, std::string amz_date, std::string completion_id = {});
 
-  /// Builds the signed Converse (or ConverseStream) request.
-  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
-                                                       const BackendSpec& spec) const override;
   /// A backend without its region, host or credentials (500).
   std::optional<TranslateError> unconfigured(const BackendSpec& spec) const override;
 
@@ -93,6 +90,11 @@ class BedrockTranslator final : public ChatTranslator {
                                            std::string_view model_alias) const override;
 
   const std::string& completion_id() const { return id_; }
+
+ protected:
+  /// Builds the signed Converse (or ConverseStream) request.
+  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
+                                                        const BackendSpec& spec) const override;
 
  private:
   std::int64_t created_;

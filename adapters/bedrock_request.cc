@@ -1,4 +1,4 @@
-// OpenAI chat request → Bedrock Converse request, SigV4-signed (BedrockTranslator::request_from,
+// OpenAI chat request → Bedrock Converse request, SigV4-signed (BedrockTranslator::build_request,
 // from the typed request; request() reads the typed reading of its text). Responses, event
 // streams and errors are in bedrock_response.cc.
 #include "adapters/bedrock.h"
@@ -387,11 +387,8 @@ std::optional<TranslateError> BedrockTranslator::unconfigured(const BackendSpec&
   return std::nullopt;
 }
 
-Result<UpstreamRequest, TranslateError> BedrockTranslator::request_from(
+Result<UpstreamRequest, TranslateError> BedrockTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
-  if (std::optional<TranslateError> e = unconfigured(spec)) {
-    return std::move(*e);
-  }
   const std::string_view model = spec.model.empty() ? r.model : std::string_view(spec.model);
   if (model.empty()) {
     return TranslateError{400, "no Bedrock model id to call"};

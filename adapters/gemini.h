@@ -43,13 +43,6 @@ class GeminiTranslator final : public IdentifiedTranslator {
   GeminiTranslator(std::int64_t created, std::string id)
       : IdentifiedTranslator("Gemini", created, std::move(id)) {}
 
-  /// Builds `POST {base_path}/models/{model}:generateContent` (or
-  /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
-  /// A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
-  /// is. The error (status 400) for a request Gemini cannot express.
-  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
-                                                       const BackendSpec& spec) const override;
-
   /// Translates a `GenerateContentResponse` (2xx) or a Google error body (any other status).
   /// `model_alias` is reported as `model` when the response has no `modelVersion`.
   TranslatedResponse response(unsigned status, std::string_view content_type, std::string_view body,
@@ -61,6 +54,14 @@ class GeminiTranslator final : public IdentifiedTranslator {
   /// client the stream was interrupted.
   std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                            std::string_view model_alias) const override;
+
+ protected:
+  /// Builds `POST {base_path}/models/{model}:generateContent` (or
+  /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
+  /// A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
+  /// is. The error (status 400) for a request Gemini cannot express.
+  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
+                                                        const BackendSpec& spec) const override;
 };
 
 }  // namespace sb::adapters

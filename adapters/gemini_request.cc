@@ -1,4 +1,4 @@
-// OpenAI chat request → Gemini generateContent request (GeminiTranslator::request_from, from the
+// OpenAI chat request → Gemini generateContent request (GeminiTranslator::build_request, from the
 // typed request; request() reads the typed reading of its text): messages, parts and generation
 // config. Tools are in gemini_tools.cc; responses and streams in
 // gemini_response.cc.
@@ -410,11 +410,8 @@ UpstreamRequest upstream_request(const json::object& out, bool stream, const Bac
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> GeminiTranslator::request_from(
+Result<UpstreamRequest, TranslateError> GeminiTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
-  if (std::optional<TranslateError> e = unconfigured(spec)) {
-    return std::move(*e);
-  }
   TranslateError error;
   const RequestFailure fail{error};
   json::object out;

@@ -45,14 +45,6 @@ class OllamaTranslator final : public IdentifiedTranslator {
   OllamaTranslator(std::int64_t created, std::string id)
       : IdentifiedTranslator("Ollama", created, std::move(id)) {}
 
-  /// Builds `POST {base_path}/api/chat` with `"stream"` always explicit (Ollama streams by
-  /// default). A `base_path` ending in "/v1" (the OpenAI-compatible prefix) is trimmed, since the
-  /// native API lives beside it. `spec.api_key`, when set, is sent as a bearer token (for an
-  /// Ollama behind an authenticating proxy). The error (status 400) for a request Ollama cannot
-  /// express.
-  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
-                                                       const BackendSpec& spec) const override;
-
   /// Translates a complete `/api/chat` answer (2xx) or an Ollama error body `{"error":"..."}`
   /// (any other status; 404 becomes code "model_not_found"; 429 and 5xx are retryable).
   /// `model_alias` is reported as `model` when the response names none.
@@ -65,6 +57,15 @@ class OllamaTranslator final : public IdentifiedTranslator {
   /// set, status 502) when the stream ended before that line.
   std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                            std::string_view model_alias) const override;
+
+ protected:
+  /// Builds `POST {base_path}/api/chat` with `"stream"` always explicit (Ollama streams by
+  /// default). A `base_path` ending in "/v1" (the OpenAI-compatible prefix) is trimmed, since the
+  /// native API lives beside it. `spec.api_key`, when set, is sent as a bearer token (for an
+  /// Ollama behind an authenticating proxy). The error (status 400) for a request Ollama cannot
+  /// express.
+  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
+                                                        const BackendSpec& spec) const override;
 };
 
 /// Unix seconds for an RFC 3339 timestamp ("2024-07-22T20:33:28.123648Z",

@@ -268,11 +268,8 @@ bool translate_format(const ChatRequest& r, json::object& out, const RequestFail
 
 }  // namespace
 
-Result<UpstreamRequest, TranslateError> OllamaTranslator::request_from(
+Result<UpstreamRequest, TranslateError> OllamaTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
-  if (std::optional<TranslateError> e = unconfigured(spec)) {
-    return std::move(*e);
-  }
   TranslateError error;
   const RequestFailure fail{error};
   UpstreamRequest req;

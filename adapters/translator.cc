@@ -18,7 +18,15 @@ Result<UpstreamRequest, TranslateError> ChatTranslator::request(std::string_view
   if (!typed) {
     return TranslateError{400, typed.error().message, typed.error().code};
   }
-  return request_from(*typed, spec);
+  return build_request(*typed, spec);
+}
+
+Result<UpstreamRequest, TranslateError> ChatTranslator::request_from(
+    const ChatRequest& r, const BackendSpec& spec) const {
+  if (std::optional<TranslateError> e = unconfigured(spec)) {
+    return std::move(*e);
+  }
+  return build_request(r, spec);
 }
 
 std::optional<TranslateError> IdentifiedTranslator::unconfigured(const BackendSpec& spec) const {

@@ -92,10 +92,10 @@ class ChatTranslator {
  public:
   virtual ~ChatTranslator() = default;
   /// The upstream request for the client's validated OpenAI request, read from its typed reading
-  /// (adapters/canonical.h), or why the provider cannot take it (400; 500 for a backend missing
-  /// its config).
-  virtual Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
-                                                               const BackendSpec& spec) const = 0;
+  /// (adapters/canonical.h), or why the provider cannot take it: a backend missing its config
+  /// (unconfigured(), 500) first, then what build_request() refuses (400).
+  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& r,
+                                                       const BackendSpec& spec) const;
   /// The same from the request's text, for a caller without its typed reading (a body the
   /// pipeline read only as a DOM, a body clamped to a smaller context, the tests): a backend
   /// missing its config is refused first (unconfigured()); then the text is read typed, and a
@@ -126,6 +126,11 @@ class ChatTranslator {
   /// A stream translator for one response (status 200).
   virtual std::unique_ptr<StreamTranslator> stream(bool include_usage,
                                                    std::string_view model_alias) const = 0;
+
+ protected:
+  /// request_from() for a backend unconfigured() accepts: the provider's own request.
+  virtual Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
+                                                                const BackendSpec& spec) const = 0;
 };
 
 /// The base of a translator for a native model API (Gemini, Ollama): the backend names the model

@@ -410,8 +410,8 @@ std::vector<std::string> sse_events(const std::vector<json::object>& chunks) {
 /// same behaviour behind the interface, built from the pieces the gateway uses.
 class OpenAIPassthrough final : public ChatTranslator {
  public:
-  Result<UpstreamRequest, TranslateError> request_from(const ChatRequest& typed,
-                                                       const BackendSpec& spec) const override {
+  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& typed,
+                                                        const BackendSpec& spec) const override {
     if (std::optional<ChatRequestPlan> plan = plan_chat_request(typed.body, typed, spec.model)) {
       return upstream(*plan, spec);
     }
