@@ -306,11 +306,8 @@ bool convert_messages(const ChatRequest& r, json::object& out, bool& uses_tools,
 /// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html
 json::object inference_config(const ChatRequest& r) {
   json::object inference;
-  // max_completion_tokens replaced the deprecated max_tokens and wins over it.
-  if (r.max_completion_tokens) {
-    inference["maxTokens"] = json_of(r.raw("max_completion_tokens"));
-  } else if (r.max_tokens) {
-    inference["maxTokens"] = json_of(r.raw("max_tokens"));
+  if (json::value cap = output_cap_json(r); !cap.is_null()) {
+    inference["maxTokens"] = std::move(cap);
   }
   if (r.temperature) {
     inference["temperature"] = json_of(r.raw("temperature"));
@@ -320,11 +317,7 @@ json::object inference_config(const ChatRequest& r) {
   }
   // A string is a list of one; an empty array (in `r.stop` no different from none) is sent too.
   if (const std::string_view stop = r.raw("stop"); !stop.empty() && stop != "null") {
-    json::array sequences;
-    for (const std::string_view s : r.stop) {
-      sequences.emplace_back(s);
-    }
-    inference["stopSequences"] = std::move(sequences);
+    inference["stopSequences"] = stop_json(r);
   }
   return inference;
 }

@@ -361,18 +361,11 @@ bool generation_config(const ChatRequest& r, json::object& out, const RequestFai
   copy_number("frequency_penalty", "frequencyPenalty", r.frequency_penalty.has_value());
   copy_number("seed", "seed", r.seed.has_value());
   copy_number("n", "candidateCount", r.n.has_value());
-  // max_completion_tokens replaced the deprecated max_tokens and wins over it.
-  if (r.max_completion_tokens) {
-    gc["maxOutputTokens"] = json_of(r.raw("max_completion_tokens"));
-  } else if (r.max_tokens) {
-    gc["maxOutputTokens"] = json_of(r.raw("max_tokens"));
+  if (json::value cap = output_cap_json(r); !cap.is_null()) {
+    gc["maxOutputTokens"] = std::move(cap);
   }
   if (!r.stop.empty()) {
-    json::array stop;
-    for (const std::string_view s : r.stop) {
-      stop.emplace_back(s);
-    }
-    gc["stopSequences"] = std::move(stop);
+    gc["stopSequences"] = stop_json(r);
   }
   if (r.response_format && !response_config(*r.response_format, gc, fail)) {
     return false;

@@ -225,18 +225,11 @@ bool translate_options(const ChatRequest& r, json::object& out, const RequestFai
   copy_number("seed", r.seed.has_value());
   copy_number("presence_penalty", r.presence_penalty.has_value());
   copy_number("frequency_penalty", r.frequency_penalty.has_value());
-  // max_completion_tokens replaced the deprecated max_tokens and wins over it.
-  if (r.max_completion_tokens) {
-    options["num_predict"] = json_of(r.raw("max_completion_tokens"));
-  } else if (r.max_tokens) {
-    options["num_predict"] = json_of(r.raw("max_tokens"));
+  if (json::value cap = output_cap_json(r); !cap.is_null()) {
+    options["num_predict"] = std::move(cap);
   }
   if (!r.stop.empty()) {
-    json::array stop;
-    for (const std::string_view s : r.stop) {
-      stop.emplace_back(s);
-    }
-    options["stop"] = std::move(stop);
+    options["stop"] = stop_json(r);
   }
   if (!options.empty()) {
     out["options"] = std::move(options);

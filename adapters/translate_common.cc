@@ -105,6 +105,22 @@ std::optional<ToolChoice> tool_choice_of(const ChatRequest& r, bool or_function_
   return tool_choice_of(holder, or_function_call);
 }
 
+json::value output_cap_json(const ChatRequest& r) {
+  if (r.max_completion_tokens) {
+    return json_of(r.raw("max_completion_tokens"));
+  }
+  return r.max_tokens ? json_of(r.raw("max_tokens")) : json::value();
+}
+
+json::array stop_json(const ChatRequest& r) {
+  json::array stop;
+  stop.reserve(r.stop.size());
+  for (const std::string_view s : r.stop) {
+    stop.emplace_back(s);
+  }
+  return stop;
+}
+
 std::string_view tool_name_for(std::span<const ChatMessage> messages, std::size_t before,
                                std::string_view id) {
   for (std::size_t i = before; i-- > 0;) {

@@ -106,6 +106,13 @@ std::string_view message_member(const ChatMessage& m, std::string_view body, std
 std::optional<ToolChoice> tool_choice_of(const ChatRequest& r, bool or_function_call,
                                          boost::json::object& holder);
 
+/// The output-token limit as the client wrote it: max_completion_tokens, which replaced the
+/// deprecated max_tokens, wins over it (ChatRequest::output_cap); null when neither is set.
+boost::json::value output_cap_json(const ChatRequest& r);
+
+/// `stop`'s strings as a JSON array (a string `stop` is a list of one).
+boost::json::array stop_json(const ChatRequest& r);
+
 /// The function name of the assistant tool call `id`, searched backwards from message `before`
 /// (the nearest call wins when a client reuses ids across turns); empty when none made it.
 std::string_view tool_name_for(std::span<const ChatMessage> messages, std::size_t before,
