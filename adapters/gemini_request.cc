@@ -220,35 +220,6 @@ class Contents {
   std::string_view last_role_;
 };
 
-/// An assistant message's tool calls and legacy function_call as `{<wrapper>: {"name": ...,
-/// <arguments_key>: {...}}}` entries of `out`: assistant_function_calls() on the typed message.
-bool typed_function_calls(const ChatRequest& r, const ChatMessage& m, std::string_view provider,
-                          std::string_view wrapper, std::string_view arguments_key,
-                          json::array& out, const RequestFailure& fail) {
-  for (const ChatToolCall& c : m.tool_calls) {
-    if (c.type != "function") {
-      return fail("assistant tool calls must be of type function");
-    }
-    if (c.name.empty()) {
-      return fail("assistant tool call without a function name");
-    }
-    std::optional<json::value> args = tool_arguments_object(c.arguments);
-    if (!args) {
-      return fail("tool call arguments of '" + std::string(c.name) +
-                  "' must be a JSON object for " + std::string(provider));
-    }
-    json::object call{{"name", c.name}, {arguments_key, std::move(*args)}};
-    out.push_back(json::object{{wrapper, std::move(call)}});
-  }
-  const std::string_view legacy = message_member(m, r.body, "function_call");
-  if (legacy.empty()) {
-    return true;
-  }
-  // the legacy form, read as the DOM helper reads it
-  const json::object holder{{"function_call", json_of(legacy)}};
-  return assistant_function_calls(holder, provider, wrapper, arguments_key, out, fail);
-}
-
 /// An assistant message's text, tool calls and legacy function_call as model parts.
 bool assistant_parts(const ChatRequest& r, const ChatMessage& m, json::array& parts,
                      const RequestFailure& fail) {
@@ -256,7 +227,7 @@ bool assistant_parts(const ChatRequest& r, const ChatMessage& m, json::array& pa
     return false;
   }
   // `functionCall{name, args}` parts: https://ai.google.dev/api/caching#FunctionCall
-  return typed_function_calls(r, m, "Gemini", "functionCall", "args", parts, fail);
+  return assistant_function_calls(m, r.body, "Gemini", "functionCall", "args", parts, fail);
 }
 
 /// A `tool` (or legacy `function`) message, messages[i], as a functionResponse part.

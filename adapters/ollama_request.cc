@@ -86,27 +86,8 @@ bool read_content(const ChatMessage& m, bool media, std::string& text, json::arr
 bool assistant_tool_calls(const ChatMessage& m, std::string_view body, json::object& msg,
                           const RequestFailure& fail) {
   json::array calls;
-  for (const ChatToolCall& c : m.tool_calls) {
-    if (c.type != "function") {
-      return fail("assistant tool calls must be of type function");
-    }
-    if (c.name.empty()) {
-      return fail("assistant tool call without a function name");
-    }
-    std::optional<json::value> args = tool_arguments_object(c.arguments);
-    if (!args) {
-      return fail("tool call arguments of '" + std::string(c.name) +
-                  "' must be a JSON object for Ollama");
-    }
-    calls.push_back(json::object{
-        {"function", json::object{{"name", c.name}, {"arguments", std::move(*args)}}}});
-  }
-  if (const std::string_view raw = message_member(m, body, "function_call"); !raw.empty()) {
-    // the legacy form, read as the DOM helpers read it
-    json::object legacy{{"function_call", json_of(raw)}};
-    if (!assistant_function_calls(legacy, "Ollama", "function", "arguments", calls, fail)) {
-      return false;
-    }
+  if (!assistant_function_calls(m, body, "Ollama", "function", "arguments", calls, fail)) {
+    return false;
   }
   if (!calls.empty()) {
     msg["tool_calls"] = std::move(calls);

@@ -105,6 +105,34 @@ std::optional<ToolChoice> tool_choice_of(const ChatRequest& r, bool or_function_
   return tool_choice_of(holder, or_function_call);
 }
 
+bool assistant_function_calls(const ChatMessage& m, std::string_view body,
+                              std::string_view provider, std::string_view wrapper,
+                              std::string_view arguments_key, json::array& out,
+                              const RequestFailure& fail) {
+  for (const ChatToolCall& c : m.tool_calls) {
+    if (c.type != "function") {
+      return fail("assistant tool calls must be of type function");
+    }
+    if (c.name.empty()) {
+      return fail("assistant tool call without a function name");
+    }
+    std::optional<json::value> args = tool_arguments_object(c.arguments);
+    if (!args) {
+      return fail("tool call arguments of '" + std::string(c.name) +
+                  "' must be a JSON object for " + std::string(provider));
+    }
+    json::object call{{"name", c.name}, {arguments_key, std::move(*args)}};
+    out.push_back(json::object{{wrapper, std::move(call)}});
+  }
+  const std::string_view legacy = message_member(m, body, "function_call");
+  if (legacy.empty()) {
+    return true;
+  }
+  // the legacy form, read as the DOM helper reads it
+  const json::object holder{{"function_call", json_of(legacy)}};
+  return assistant_function_calls(holder, provider, wrapper, arguments_key, out, fail);
+}
+
 json::value output_cap_json(const ChatRequest& r) {
   if (r.max_completion_tokens) {
     return json_of(r.raw("max_completion_tokens"));

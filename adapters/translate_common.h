@@ -106,6 +106,13 @@ std::string_view message_member(const ChatMessage& m, std::string_view body, std
 std::optional<ToolChoice> tool_choice_of(const ChatRequest& r, bool or_function_call,
                                          boost::json::object& holder);
 
+/// assistant_function_calls() on a typed assistant message: its tool calls, then its legacy
+/// `function_call` (read from `body`, as the DOM helper reads it).
+bool assistant_function_calls(const ChatMessage& m, std::string_view body,
+                              std::string_view provider, std::string_view wrapper,
+                              std::string_view arguments_key, boost::json::array& out,
+                              const RequestFailure& fail);
+
 /// The output-token limit as the client wrote it: max_completion_tokens, which replaced the
 /// deprecated max_tokens, wins over it (ChatRequest::output_cap); null when neither is set.
 boost::json::value output_cap_json(const ChatRequest& r);
