@@ -124,6 +124,14 @@ TEST(UsageTest, ReadsParsedResponseAndBareUsageObject) {
   EXPECT_FALSE(usage_from_openai_usage(json::value(nullptr)));
 }
 
+void expect_same(const Usage& got, const Usage& expected, const std::string& text) {
+  EXPECT_EQ(got.input, expected.input) << text;
+  EXPECT_EQ(got.output, expected.output) << text;
+  EXPECT_EQ(got.cached_input, expected.cached_input) << text;
+  EXPECT_EQ(got.reasoning, expected.reasoning) << text;
+  EXPECT_EQ(got.cache_write, expected.cache_write) << text;
+}
+
 // The one-pass reading of a usage value agrees with parsing it and reading the DOM, on random
 // texts built from the members it reads, values of every kind, duplicates, nesting, escapes and
 // broken JSON.
@@ -201,11 +209,7 @@ TEST(UsageTest, OnePassReadingAgreesWithTheDomOnRandomTexts) {
     ASSERT_EQ(got.has_value(), expected.has_value()) << text;
     if (got) {
       ++agreed_some;
-      EXPECT_EQ(got->input, expected->input) << text;
-      EXPECT_EQ(got->output, expected->output) << text;
-      EXPECT_EQ(got->cached_input, expected->cached_input) << text;
-      EXPECT_EQ(got->reasoning, expected->reasoning) << text;
-      EXPECT_EQ(got->cache_write, expected->cache_write) << text;
+      expect_same(*got, *expected, text);
     }
   }
   EXPECT_GT(agreed_some, 100);  // the texts reach the readable cases, not only the refusals
@@ -252,11 +256,7 @@ TEST(UsageTest, ProviderShapedUsageAgreesWithTheDom) {
     const std::optional<Usage> got = usage_from_openai_usage_text(text);
     ASSERT_EQ(got.has_value(), expected.has_value()) << text;
     if (got) {
-      EXPECT_EQ(got->input, expected->input) << text;
-      EXPECT_EQ(got->output, expected->output) << text;
-      EXPECT_EQ(got->cached_input, expected->cached_input) << text;
-      EXPECT_EQ(got->reasoning, expected->reasoning) << text;
-      EXPECT_EQ(got->cache_write, expected->cache_write) << text;
+      expect_same(*got, *expected, text);
     }
   }
   const std::optional<Usage> first = usage_from_openai_usage_text(texts[0]);
