@@ -41,6 +41,7 @@ struct ParseError {
   std::size_t offset = 0;
   std::string message;
   std::string_view code;  ///< OpenAI's error code ("invalid_type", ...); empty when none
+  std::string param;      ///< the member it names, as OpenAI's `param` ("messages[1].content")
 };
 
 /// A bump allocator: an inline first block, then heap blocks of growing size, all released at

@@ -516,13 +516,16 @@ Result<ChatRequest, ParseError> Handler::finish(ChatRequest&& out, bool require_
     return ParseError{0, "you must provide a model parameter"};
   }
   if (!messages_seen_) {
-    return ParseError{0, "Missing required parameter: 'messages'.", "missing_required_parameter"};
+    return ParseError{0, "Missing required parameter: 'messages'.", "missing_required_parameter",
+                      "messages"};
   }
   if (messages_not_array_) {
-    return ParseError{0, "Invalid type for 'messages': expected an array.", "invalid_type"};
+    return ParseError{0, "Invalid type for 'messages': expected an array.", "invalid_type",
+                      "messages"};
   }
   if (stream_bad_) {
-    return ParseError{0, "Invalid type for 'stream': expected a boolean.", "invalid_type"};
+    return ParseError{0, "Invalid type for 'stream': expected a boolean.", "invalid_type",
+                      "stream"};
   }
   const ErrorSlot* first = nullptr;
   for (std::size_t i = 0; i < errors_.size(); ++i) {
@@ -531,7 +534,12 @@ Result<ChatRequest, ParseError> Handler::finish(ChatRequest&& out, bool require_
     }
   }
   if (first != nullptr) {
-    return ParseError{first->offset, std::string(first->message), "invalid_type"};
+    // "Invalid type for '<param>': expected ...": the member's path is OpenAI's `param`.
+    constexpr std::string_view kLead = "Invalid type for '";
+    const std::string_view m = first->message;
+    const std::size_t end = m.find("': expected", kLead.size());
+    return ParseError{first->offset, std::string(m), "invalid_type",
+                      std::string(m.substr(kLead.size(), end - kLead.size()))};
   }
   return std::move(out);
 }

@@ -16,7 +16,7 @@ Result<UpstreamRequest, TranslateError> ChatTranslator::request(std::string_view
   }
   Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
   if (!typed) {
-    return TranslateError{400, typed.error().message, typed.error().code};
+    return TranslateError{400, typed.error().message, typed.error().code, typed.error().param};
   }
   return build_request(*typed, spec);
 }

@@ -54,6 +54,7 @@ struct TranslateError {
   /// OpenAI's error code for the client (e.g. "invalid_type" for a member of the wrong type);
   /// empty for a request the provider cannot express ("unsupported_parameter").
   std::string_view code;
+  std::string param;  ///< the member concerned, as OpenAI's `param`; empty when none
 };
 
 /// An upstream response translated to OpenAI's format.

@@ -349,8 +349,9 @@ asio::awaitable<Attempt> ChatHandler::answer_untranslatable(const BackendRuntime
   o_.error = "untranslatable_request";
   const std::string response = error_answer(
       b, status, "application/json",
-      dialect_.error_body(status, error_json(e.message, error_type_for(status),
-                                             e.code.empty() ? "unsupported_parameter" : e.code)),
+      dialect_.error_body(status,
+                          error_json(e.message, error_type_for(status),
+                                     e.code.empty() ? "unsupported_parameter" : e.code, e.param)),
       {});
   co_return co_await send(ctx_, o_, response) ? Attempt::answered : Attempt::closed;
 }

@@ -390,6 +390,24 @@ TEST_F(ChatRequestTest, WrongTypesNameTheirPath) {
             "Invalid type for 'messages[0]': expected an object.");
 }
 
+// The member a refusal names is OpenAI's `param` too, as OpenAI sets it.
+TEST_F(ChatRequestTest, ARefusalNamesItsMemberAsParam) {
+  const auto param_of = [this](std::string body) {
+    error_of(std::move(body));
+    return result_->ok() ? std::string("(accepted)") : result_->error().param;
+  };
+  EXPECT_EQ(param_of(with(R"("temperature":"hot")")), "temperature");
+  EXPECT_EQ(param_of(R"({"model":"m","messages":[{"role":"user","content":[{"type":"text",)"
+                     R"("text":7}]}]})"),
+            "messages[0].content[0].text");
+  EXPECT_EQ(param_of(with(R"("stream_options":{"include_usage":"yes"})")),
+            "stream_options.include_usage");
+  EXPECT_EQ(param_of(R"({"model":"m","messages":{}})"), "messages");
+  EXPECT_EQ(param_of(R"({"model":"m"})"), "messages");
+  EXPECT_EQ(param_of(with(R"("stream":1)")), "stream");
+  EXPECT_EQ(param_of(R"({"messages":[]})"), "");  // a missing model names none
+}
+
 TEST_F(ChatRequestTest, DepthIsLimitedAsTheGatewayLimitsIt) {
   const auto nested = [](int depth) {
     // The top-level object is level 1; each array adds one.

@@ -1024,6 +1024,7 @@ TEST_F(WireFormatsTest, OllamaRouteAnswersAMistypedMemberAsOpenAIWould) {
   const json::value body = parse(got->body);
   EXPECT_EQ(string_at(body, {"error", "type"}), "invalid_request_error") << got->body;
   EXPECT_EQ(string_at(body, {"error", "code"}), "invalid_type") << got->body;
+  EXPECT_EQ(string_at(body, {"error", "param"}), "temperature") << got->body;
   EXPECT_NE(string_at(body, {"error", "message"}).find("temperature"), std::string::npos)
       << got->body;
   EXPECT_EQ(posts(env_->fake("ollama")).size(), before);
