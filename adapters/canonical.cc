@@ -1,6 +1,7 @@
 #include "adapters/canonical.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <new>
@@ -41,6 +42,7 @@ void RequestArena::Release::operator()(RequestArena* a) const noexcept {
 }
 
 RequestArena::~RequestArena() {
+  free_blocks(large_);
   free_blocks(blocks_);
   free_blocks(spare_);
 }
@@ -54,6 +56,7 @@ void RequestArena::free_blocks(Block* b) noexcept {
 // Empty again: the blocks in use become spare ones (the oldest, smallest, first), ahead of the
 // spare ones left unused, as far as kKept bytes; the rest go back to the heap.
 void RequestArena::reset() noexcept {
+  free_blocks(std::exchange(large_, nullptr));
   Block* kept = spare_;
   while (blocks_ != nullptr) {
     Block* b = std::exchange(blocks_, blocks_->next);
@@ -72,7 +75,9 @@ void RequestArena::reset() noexcept {
   top_ = inline_;
   end_ = inline_ + kInline;
   heap_bytes_ = 0;
+  block_bytes_ = 0;
   string_ = nullptr;
+  reusable_ = nullptr;
 }
 
 bool RequestArena::contains(const char* p, std::size_t n) const {
@@ -84,10 +89,12 @@ bool RequestArena::contains(const char* p, std::size_t n) const {
   if (inside(inline_, inline_ + kInline)) {
     return true;
   }
-  for (const Block* b = blocks_; b != nullptr; b = b->next) {
-    const char* data = reinterpret_cast<const char*>(b + 1);
-    if (inside(data, data + b->size)) {
-      return true;
+  for (const Block* list : {blocks_, large_}) {
+    for (const Block* b = list; b != nullptr; b = b->next) {
+      const char* data = reinterpret_cast<const char*>(b + 1);
+      if (inside(data, data + b->size)) {
+        return true;
+      }
     }
   }
   return false;
@@ -97,10 +104,13 @@ bool RequestArena::contains(const char* p, std::size_t n) const {
 // string being built moves over to it.
 void RequestArena::grow(std::size_t at_least) {
   const std::size_t building = string_ != nullptr ? static_cast<std::size_t>(top_ - string_) : 0;
-  std::size_t size = std::max<std::size_t>({kInline * 2, heap_bytes_, at_least + building});
+  std::size_t size = std::max<std::size_t>({kInline * 2, block_bytes_, at_least + building});
   size = (size + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) *
          alignof(std::max_align_t);
   static_assert(sizeof(Block) % alignof(std::max_align_t) == 0);
+  if (string_ == nullptr) {
+    give_back(top_, static_cast<std::size_t>(end_ - top_));  // the old block's tail
+  }
   Block* b = nullptr;
   for (Block** at = &spare_; *at != nullptr; at = &(*at)->next) {
     if ((*at)->size >= at_least + building) {  // a kept block that will do
@@ -115,6 +125,7 @@ void RequestArena::grow(std::size_t at_least) {
   b->next = blocks_;
   blocks_ = b;
   heap_bytes_ += b->size;
+  block_bytes_ += b->size;
   char* data = reinterpret_cast<char*>(b + 1);
   if (building > 0) {
     std::memcpy(data, string_, building);
@@ -124,8 +135,95 @@ void RequestArena::grow(std::size_t at_least) {
   end_ = data + b->size;
 }
 
+// Keeps [p, p + bytes) for reuse when it is large enough to be worth it, at a max_align_t
+// boundary (what every allocation asks at most).
+void RequestArena::give_back(char* p, std::size_t bytes) {
+  constexpr std::size_t kAlign = alignof(std::max_align_t);
+  const auto misalign = reinterpret_cast<std::uintptr_t>(p) % kAlign;
+  const std::size_t skip = misalign == 0 ? 0 : kAlign - misalign;
+  if (bytes < kMinReused + skip) {
+    return;
+  }
+  auto* r = reinterpret_cast<Reusable*>(p + skip);
+  r->next = reusable_;
+  r->size = (bytes - skip) / kAlign * kAlign;
+  reusable_ = r;
+}
+
+// The first piece given back that holds `bytes`, carved from its front (the rest stays given
+// back); nullptr when none does.
+void* RequestArena::reuse(std::size_t bytes, std::size_t align) {
+  constexpr std::size_t kAlign = alignof(std::max_align_t);
+  if (align > kAlign) {
+    return nullptr;
+  }
+  const std::size_t taken = (bytes + kAlign - 1) / kAlign * kAlign;
+  for (Reusable** at = &reusable_; *at != nullptr; at = &(*at)->next) {
+    Reusable* r = *at;
+    if (r->size < taken) {
+      continue;
+    }
+    *at = r->next;
+    if (r->size - taken >= kMinReused) {
+      auto* rest = reinterpret_cast<Reusable*>(reinterpret_cast<char*>(r) + taken);
+      rest->next = *at;
+      rest->size = r->size - taken;
+      *at = rest;
+    }
+    return r;
+  }
+  return nullptr;
+}
+
+void* RequestArena::allocate_large(std::size_t bytes) {
+  auto* b = static_cast<Block*>(::operator new(sizeof(Block) + bytes));
+  b->size = bytes;
+  b->prev = nullptr;
+  b->next = large_;
+  if (large_ != nullptr) {
+    large_->prev = b;
+  }
+  large_ = b;
+  heap_bytes_ += bytes;
+  return b + 1;
+}
+
+void RequestArena::free_large(void* p) noexcept {
+  Block* b = static_cast<Block*>(p) - 1;
+  (b->prev != nullptr ? b->prev->next : large_) = b->next;
+  if (b->next != nullptr) {
+    b->next->prev = b->prev;
+  }
+  heap_bytes_ -= b->size;
+  ::operator delete(b);
+}
+
+void RequestArena::do_deallocate(void* p, std::size_t bytes, std::size_t align) {
+  if (bytes >= kLarge && align <= alignof(std::max_align_t)) {
+    free_large(p);  // every allocation this large has a block of its own
+    return;
+  }
+  if (string_ != nullptr) {
+    return;  // the string being built lies above: nothing below it moves
+  }
+  char* c = static_cast<char*>(p);
+  if (c + bytes == top_) {
+    top_ = c;  // the latest allocation: the top moves back
+    return;
+  }
+  give_back(c, bytes);
+}
+
 void* RequestArena::do_allocate(std::size_t bytes, std::size_t align) {
   // Never called while a string is being built (the parser finishes each string first).
+  if (bytes >= kLarge && align <= alignof(std::max_align_t)) {
+    return allocate_large(bytes);
+  }
+  if (bytes >= kMinReused && reusable_ != nullptr) {
+    if (void* p = reuse(bytes, align)) {
+      return p;
+    }
+  }
   auto space = static_cast<std::size_t>(end_ - top_);
   void* p = top_;
   if (std::align(align, bytes, p, space) == nullptr) {

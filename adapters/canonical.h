@@ -46,6 +46,10 @@ struct ParseError {
 
 /// A bump allocator: an inline first block, then heap blocks of growing size, all released at
 /// once. Not thread-safe. Also builds strings piece by piece at its top (unescaped JSON strings).
+/// An allocation of kLarge bytes or more gets a heap block of its own, freed as soon as it is
+/// given back; what a smaller growing vector gives back (its old buffer) and the tail a new block
+/// leaves behind are reused by later allocations of kMinReused bytes or more. So a body's
+/// many-element vectors cost about their final size, not the sum of every size they grew through.
 ///
 /// A request's arena is recycled (acquire() / Release): each thread keeps the last one released
 /// on it, emptied but with its heap blocks up to kKept bytes, so a request costs no heap
@@ -66,7 +70,7 @@ class RequestArena final : public std::pmr::memory_resource {
 
   /// Whether [p, p + n) lies inside one of this arena's blocks.
   bool contains(const char* p, std::size_t n) const;
-  /// Bytes of the heap blocks in use beyond the inline block (kept ones included).
+  /// Bytes of the heap blocks in use beyond the inline block (kept ones and large ones included).
   std::size_t heap_bytes() const { return heap_bytes_; }
 
   /// Appends to the string being built (started by the first append after finish_string()).
@@ -75,12 +79,22 @@ class RequestArena final : public std::pmr::memory_resource {
   std::string_view finish_string();
 
  private:
-  struct Block {
+  struct alignas(std::max_align_t) Block {
     Block* next;
+    Block* prev;  ///< large blocks only (they leave the list out of order)
+    std::size_t size;
+  };
+  /// Memory given back, to be reused: at its own start, a header for the list.
+  struct Reusable {
+    Reusable* next;
     std::size_t size;
   };
   void* do_allocate(std::size_t bytes, std::size_t align) override;
-  void do_deallocate(void*, std::size_t, std::size_t) override {}
+  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override;
+  void* reuse(std::size_t bytes, std::size_t align);
+  void* allocate_large(std::size_t bytes);
+  void free_large(void* p) noexcept;
+  void give_back(char* p, std::size_t bytes);
   bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override {
     return this == &o;
   }
@@ -89,14 +103,19 @@ class RequestArena final : public std::pmr::memory_resource {
   static void free_blocks(Block* b) noexcept;
 
   static constexpr std::size_t kInline = 4096;
-  static constexpr std::size_t kKept = 64 * 1024;  ///< heap bytes a recycled arena keeps at most
+  static constexpr std::size_t kMinReused = 512;    ///< smaller pieces are not worth a search
+  static constexpr std::size_t kLarge = 32 * 1024;  ///< from here, a heap block of its own
+  static constexpr std::size_t kKept = 64 * 1024;   ///< heap bytes a recycled arena keeps at most
   alignas(std::max_align_t) char inline_[kInline];
   char* top_ = inline_;
   char* end_ = inline_ + kInline;
   Block* blocks_ = nullptr;  ///< in use, the newest first
   Block* spare_ = nullptr;   ///< kept from earlier requests, the smallest first
+  Block* large_ = nullptr;   ///< the large allocations alive, the newest first
   std::size_t heap_bytes_ = 0;
-  char* string_ = nullptr;  ///< start of the string being built, or nullptr
+  std::size_t block_bytes_ = 0;   ///< of heap_bytes_, the blocks in use (not the large ones)
+  char* string_ = nullptr;        ///< start of the string being built, or nullptr
+  Reusable* reusable_ = nullptr;  ///< given back, the latest first
 };
 
 /// A member of a JSON object as byte offsets of the body.
@@ -279,18 +298,33 @@ class ChatRequest {
   const RequestArena& arena() const { return *arena_; }
 };
 
+/// The most a typed reading of a body of `body_bytes` may take from the heap by default: 16x the
+/// text and 64 KiB. The typed reading of a body of long texts takes well under 1x (its strings
+/// are views into the body); of a long agent conversation (many short messages, tool calls and
+/// results, parts) 6x to 14x, where a DOM takes 5x to 8x. Only hostile shapes pass 16x: many empty
+/// or near-empty objects (`[{},{},...]` as messages or parts take ~100x).
+constexpr std::size_t typed_heap_budget(std::size_t body_bytes) {
+  constexpr std::size_t kBytesPerBodyByte = 16;
+  constexpr std::size_t kSlack = 64 * 1024;
+  return kBytesPerBodyByte * body_bytes + kSlack;
+}
+
+/// The code of the ParseError for a body past its memory budget.
+inline constexpr std::string_view kOverBudget = "request_too_large";
+
 /// Parses a chat-completions body. Errors, in the order the gateway checks them: malformed JSON,
 /// a top level that is not an object, or nesting deeper than 128 ("We could not parse the JSON
 /// body..."); a missing, non-string or empty model; a missing `messages` or one that is not an
 /// array; a `stream` that is neither boolean nor null; then the first known member (by position)
 /// of the wrong type ("Invalid type for 'messages[1].content': expected ..."). A body of 4 GiB or
-/// more is refused as malformed (the tokens' offsets are 32 bits). `max_heap_bytes`: once the
-/// arena has taken more than this from the heap, the parse stops with an error of its own (a
-/// caller with a cheaper reading, such as a DOM, uses that instead). `require_model`: false
+/// more is refused as malformed (the tokens' offsets are 32 bits). `max_heap_bytes` (by default
+/// typed_heap_budget(body.size())): once the arena has taken more than this from the heap, the
+/// parse stops with an error of its own, code kOverBudget (a caller with a cheaper reading, such
+/// as a DOM, uses that instead). `require_model`: false
 /// accepts a body without a model (a translator that calls the backend's configured model).
 /// Never throws but std::bad_alloc.
 Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
-                                                   std::size_t max_heap_bytes = SIZE_MAX,
+                                                   std::optional<std::size_t> max_heap_bytes = {},
                                                    bool require_model = true);
 
 }  // namespace sb::adapters

@@ -239,6 +239,7 @@ void Handler::grow_tokens() {
       out_.arena().allocate(capacity * sizeof(ChatToken), alignof(ChatToken)));
   if (size > 0) {
     std::memcpy(t, tokens_, size * sizeof(ChatToken));
+    out_.arena().deallocate(tokens_, size * sizeof(ChatToken), alignof(ChatToken));
   }
   tokens_ = t;
   tokens_top_ = t + size;
@@ -400,7 +401,8 @@ bool Handler::close(error_code& ec) {
 }  // namespace canonical_detail
 
 Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
-                                                   std::size_t max_heap_bytes, bool require_model) {
+                                                   std::optional<std::size_t> max_heap_bytes,
+                                                   bool require_model) {
   constexpr char kMalformed[] =
       "We could not parse the JSON body of your request. The body must be a JSON object (see "
       "https://platform.openai.com/docs/api-reference/chat/create).";
@@ -411,11 +413,13 @@ Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
   out.body = body;
   boost::json::parse_options opts;
   opts.max_depth = 128;  // the gateway's
-  boost::json::basic_parser<canonical_detail::Handler> parser(opts, body, out, max_heap_bytes);
+  boost::json::basic_parser<canonical_detail::Handler> parser(
+      opts, body, out, max_heap_bytes.value_or(typed_heap_budget(body.size())));
   boost::json::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (parser.handler().over_budget()) {
-    return ParseError{used, "the request's typed reading would take more memory than allowed"};
+    return ParseError{used, "the request's typed reading would take more memory than allowed",
+                      kOverBudget};
   }
   const bool rest_blank = body.find_first_not_of(" \t\r\n", used) == std::string_view::npos;
   if (ec || !rest_blank) {

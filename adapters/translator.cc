@@ -14,7 +14,16 @@ Result<UpstreamRequest, TranslateError> ChatTranslator::request(std::string_view
   if (std::optional<TranslateError> e = unconfigured(spec)) {
     return std::move(*e);
   }
-  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, SIZE_MAX, false);
+  // Within the typed reading's memory budget (typed_heap_budget): a body of a hostile shape,
+  // thousands of empty objects, is refused as too large rather than read at ~100x its size.
+  Result<ChatRequest, ParseError> typed = parse_chat_request(raw, {}, false);
+  if (!typed && typed.error().code == kOverBudget) {
+    return TranslateError{413,
+                          "The request holds too many small values for the gateway to translate "
+                          "it for this backend: send fewer, larger messages or parts, or route it "
+                          "to an OpenAI-compatible backend.",
+                          kOverBudget};
+  }
   if (!typed) {
     return TranslateError{400, typed.error().message, typed.error().code, typed.error().param};
   }

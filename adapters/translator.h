@@ -101,7 +101,9 @@ class ChatTranslator {
   /// pipeline read only as a DOM, a body clamped to a smaller context, the tests): a backend
   /// missing its config is refused first (unconfigured()); then the text is read typed, and a
   /// body that reading refuses is a 400 in OpenAI's words (a member of the wrong type:
-  /// invalid_type, naming it). A pass-through provider overrides it to forward any member as sent.
+  /// invalid_type, naming it); one whose typed reading would pass its memory budget
+  /// (typed_heap_budget: many tiny values) is a 413, code request_too_large. A pass-through
+  /// provider overrides it to forward any member as sent.
   virtual Result<UpstreamRequest, TranslateError> request(std::string_view raw,
                                                           const BackendSpec& spec) const;
   /// Why `spec` cannot serve any request (500, e.g. no model configured); nullopt when it can.

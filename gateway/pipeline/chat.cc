@@ -29,15 +29,6 @@ namespace {
 
 constexpr std::string_view kRetrySoon = "Retry-After: 1\r\n";
 
-// The most the typed reading of a body may take from the heap: a DOM takes about 3x the text
-// for long strings and up to ~16x for many small values; the typed reading of ordinary bodies
-// takes well under 4x (its strings are views), and 30x for a body of many tiny parts.
-std::size_t typed_budget(std::string_view body) {
-  constexpr std::size_t kTypedBytesPerBodyByte = 4;
-  constexpr std::size_t kTypedSlack = 64 * 1024;
-  return kTypedBytesPerBodyByte * body.size() + kTypedSlack;
-}
-
 }  // namespace
 
 const boost::json::object* ChatHandler::parsed_body(error_code& ec) {
@@ -48,7 +39,7 @@ const adapters::ChatRequest* ChatHandler::typed_body() {
   if (!typed_ && typed_read_) {
     // It parsed once already: only memory can make this fail.
     if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
-            adapters::parse_chat_request(body_text_, typed_budget(body_text_))) {
+            adapters::parse_chat_request(body_text_)) {
       typed_.emplace(std::move(r.value()));
     }
   }
@@ -116,12 +107,11 @@ std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
     // pass-through. What it refuses goes the DOM's way below, which answers the same refusals in
     // the same words and passes on what the typed reading is stricter about (a known member of
     // an unexpected type), as the gateway always has.
-    // A body whose typed reading would hold much more than a DOM (many tiny parts: about 30x
-    // the text) goes the DOM's way too, so no request holds more than the DOM path would.
-    const std::size_t budget = typed_budget(body_text_);
+    // A body whose typed reading would pass its memory budget (typed_heap_budget: hostile shapes
+    // such as thousands of empty objects) goes the DOM's way too.
     if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
-            adapters::parse_chat_request(body_text_, budget);
-        r && r->arena().heap_bytes() <= budget) {
+            adapters::parse_chat_request(body_text_);
+        r && r->arena().heap_bytes() <= adapters::typed_heap_budget(body_text_.size())) {
       typed_.emplace(std::move(r.value()));
       typed_read_ = true;
       model = typed_->model;

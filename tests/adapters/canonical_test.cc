@@ -688,31 +688,56 @@ TEST_F(ChatRequestTest, IntegersBeyondInt64AreRefused) {
   EXPECT_EQ(parse(with(R"("seed":-9223372036854775808)")).seed, INT64_MIN);
 }
 
-// A body of many tiny parts takes ~30x its size typed; past the caller's budget the parse stops
-// early with an error of its own, while an ordinary body of the same size parses within it.
+// A body of many near-empty parts takes ~25x its size typed; past the caller's budget the parse
+// stops early with an error of its own, while an ordinary body of the same size parses within it.
 TEST(ChatRequestBudgetTest, ManyTinyPartsStopAtTheBudget) {
   std::string tiny = R"({"model":"m","messages":[{"role":"user","content":[)";
   for (int i = 0; i < 20000; ++i) {
     tiny += i == 0 ? "" : ",";
-    tiny += R"({"type":"text","text":"a"})";
+    tiny += R"({"type":"text"})";
   }
   tiny += "]}]}";
-  const std::size_t budget = 4 * tiny.size() + 64 * 1024;
+  const std::size_t budget = 16 * tiny.size() + 64 * 1024;
+  EXPECT_EQ(typed_heap_budget(tiny.size()), budget);
   const Result<ChatRequest, ParseError> stopped = parse_chat_request(tiny, budget);
   ASSERT_FALSE(stopped.ok());
   EXPECT_NE(stopped.error().message.find("more memory than allowed"), std::string::npos)
       << stopped.error().message;
+  EXPECT_EQ(stopped.error().code, kOverBudget);
   EXPECT_LT(stopped.error().offset, tiny.size());  // it stopped before the end
-  const Result<ChatRequest, ParseError> unbounded = parse_chat_request(tiny);
+  // The budget is the default: a caller must ask for an unbounded reading.
+  const Result<ChatRequest, ParseError> by_default = parse_chat_request(tiny);
+  ASSERT_FALSE(by_default.ok());
+  EXPECT_EQ(by_default.error().code, kOverBudget);
+  const Result<ChatRequest, ParseError> unbounded = parse_chat_request(tiny, SIZE_MAX);
   ASSERT_TRUE(unbounded.ok()) << unbounded.error().message;
   EXPECT_GT(unbounded->arena().heap_bytes(), budget);  // what the budget spared
 
   const std::string prose = R"({"model":"m","messages":[{"role":"user","content":")" +
                             std::string(tiny.size(), 'x') + R"("}]})";
-  const Result<ChatRequest, ParseError> ordinary =
-      parse_chat_request(prose, 4 * prose.size() + 64 * 1024);
+  const Result<ChatRequest, ParseError> ordinary = parse_chat_request(prose);
   ASSERT_TRUE(ordinary.ok()) << ordinary.error().message;
   EXPECT_EQ(ordinary->messages.size(), 1u);
+}
+
+// A long agent conversation (thousands of short tool calls and results) is read within the
+// default budget: the vectors it grows give their old buffers back (the large ones to the heap),
+// so it holds about its final size, well under the 16x the budget allows.
+TEST(ChatRequestBudgetTest, ALongAgentConversationFitsTheDefaultBudget) {
+  for (const int pairs : {1000, 10000}) {
+    std::string body = R"({"model":"m","messages":[)";
+    for (int i = 0; i < pairs; ++i) {
+      body += i == 0 ? "" : ",";
+      body +=
+          R"({"role":"assistant","tool_calls":[{"id":"c","type":"function","function":)"
+          R"({"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"1"})";
+    }
+    body += "]}";
+    const Result<ChatRequest, ParseError> r = parse_chat_request(body);
+    ASSERT_TRUE(r.ok()) << pairs << ": " << r.error().message;
+    EXPECT_EQ(r->messages.size(), 2u * pairs);
+    EXPECT_LE(r->arena().heap_bytes(), 10 * body.size()) << pairs;
+  }
 }
 
 }  // namespace

@@ -209,6 +209,9 @@ class Provider {
   /// Reads a translated upstream request back into the neutral form.
   virtual NeutralRequest decode(const UpstreamRequest& r) const = 0;
 
+  /// Whether the client's bytes are forwarded as sent (an OpenAI-shaped wire), rather than
+  /// rebuilt in the provider's format from the typed reading.
+  virtual bool passes_bytes_through() const { return false; }
   /// Whether consecutive same-role turns are merged (the provider requires alternation).
   virtual bool merges_same_role_turns() const = 0;
   /// Whether tool call ids survive the round trip (Gemini and Ollama have none: they
@@ -455,6 +458,7 @@ class OpenAIPassthrough final : public ChatTranslator {
 class OpenAIProvider final : public Provider {
  public:
   std::string name() const override { return "openai"; }
+  bool passes_bytes_through() const override { return true; }
   BackendSpec spec() const override {
     BackendSpec s;
     s.base_path = "/v1";
@@ -1382,6 +1386,7 @@ class OllamaProvider final : public Provider {
 class AzureProvider final : public Provider {
  public:
   std::string name() const override { return "azure"; }
+  bool passes_bytes_through() const override { return true; }
   BackendSpec spec() const override {
     BackendSpec s;
     s.host = "contoso.openai.azure.com";
@@ -2177,6 +2182,35 @@ TEST_P(ProviderContractTest, InStreamErrorBecomesAnErrorEventAndStopsTheStream) 
   }
   EXPECT_EQ(errors, 1u);
   EXPECT_FALSE(st->finish(out));
+}
+
+// 9. memory ----------------------------------------------------------------------------------
+
+// A body of 20,000 text parts without text would take ~25x its size typed: the text entry
+// refuses it as too large (413, request_too_large) past the typed reading's budget rather than
+// hold it; a pass-through provider forwards the bytes as sent.
+TEST_P(ProviderContractTest, ABodyOfManyTinyPartsIsRefusedAsTooLargeUnlessPassedThrough) {
+  std::string body = R"({"model":"frontier","messages":[{"role":"user","content":[)";
+  for (int i = 0; i < 20000; ++i) {
+    body += i == 0 ? "" : ",";
+    body += R"({"type":"text"})";
+  }
+  body += "]}]}";
+  const auto r = provider().translator()->request(body, provider().spec());
+  if (provider().passes_bytes_through()) {
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return;
+  }
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().status, 413u);
+  EXPECT_EQ(r.error().code, "request_too_large");
+  EXPECT_NE(r.error().message.find("too many small values"), std::string::npos)
+      << r.error().message;
+  // A body of the same size in one long text fits the budget.
+  const std::string prose = R"({"model":"frontier","messages":[{"role":"user","content":")" +
+                            std::string(body.size(), 'x') + R"("}]})";
+  const auto long_text = provider().translator()->request(prose, provider().spec());
+  EXPECT_TRUE(long_text) << (long_text ? "" : long_text.error().message);
 }
 
 INSTANTIATE_TEST_SUITE_P(

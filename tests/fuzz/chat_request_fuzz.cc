@@ -70,7 +70,7 @@ void translate(const ChatTranslator& t, std::string_view provider, std::string_v
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const Result<ChatRequest, ParseError> typed = parse_chat_request(text, SIZE_MAX, false);
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(text, {}, false);
   if (!typed) {
     return 0;
   }

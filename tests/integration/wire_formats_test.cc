@@ -1030,6 +1030,34 @@ TEST_F(WireFormatsTest, OllamaRouteAnswersAMistypedMemberAsOpenAIWould) {
   EXPECT_EQ(posts(env_->fake("ollama")).size(), before);
 }
 
+// A body of 20,000 text parts without text would take ~25x its size as a typed reading, past
+// its budget: a translated route refuses it as too large (413, OpenAI's shape, nothing sent),
+// while an OpenAI-compatible route passes it on as sent (its DOM is all the gateway reads).
+TEST_F(WireFormatsTest, ATranslatedRouteRefusesABodyOfManyTinyPartsAsTooLarge) {
+  std::string parts;
+  for (int i = 0; i < 20000; ++i) {
+    parts += i == 0 ? "" : ",";
+    parts += R"({"type":"text"})";
+  }
+  const auto body = [&](std::string_view model) {
+    return R"({"model":")" + std::string(model) + R"(","messages":[{"role":"user","content":[)" +
+           parts + "]}]}";
+  };
+  const std::size_t before = posts(env_->fake("anthropic")).size();
+  auto got = env_->chat(body("anthropic"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 413u) << got->body;
+  const json::value v = parse(got->body);
+  EXPECT_EQ(string_at(v, {"error", "code"}), "request_too_large") << got->body;
+  EXPECT_NE(string_at(v, {"error", "message"}).find("too many small values"), std::string::npos)
+      << got->body;
+  EXPECT_EQ(posts(env_->fake("anthropic")).size(), before);
+
+  auto passed = env_->chat(body("openai"));
+  ASSERT_TRUE(passed);
+  EXPECT_EQ(passed->status, 200u) << passed->body.substr(0, 300);
+}
+
 TEST_F(WireFormatsTest, LlamaCppGetsMaxTokensForMaxCompletionTokens) {
   // Nine words of reply, cut at seven: the engine honoured the limit under its own name.
   const std::string text = "one two three four five six";
