@@ -81,12 +81,9 @@ std::string_view guess_image_mime(std::string_view url) {
 /// `data:<mime>[;params];base64,<data>` → `inlineData{mimeType, data}`. Gemini takes base64 only:
 /// https://ai.google.dev/api/caching#Blob
 bool data_url_part(std::string_view url, json::array& parts, const RequestFailure& fail) {
-  const std::optional<DataUrl> data = parse_data_url(url);
+  const std::optional<DataUrl> data = base64_data_url(url, "Gemini", fail);
   if (!data) {
-    return fail("data URL without a comma");
-  }
-  if (!data->base64) {
-    return fail("only base64 data URLs can be sent to Gemini");
+    return false;
   }
   if (data->media_type.empty()) {
     return fail("data URL without a media type");

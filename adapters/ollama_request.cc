@@ -34,12 +34,9 @@ bool image_payload(std::string_view url, json::array& images, const RequestFailu
     // Ollama has no way to fetch a URL; another backend may take the request.
     return fail("Ollama accepts images only as base64 data: URLs, not remote URLs");
   }
-  const std::optional<DataUrl> data = parse_data_url(url);
+  const std::optional<DataUrl> data = base64_data_url(url, "Ollama", fail);
   if (!data) {
-    return fail("data URL without a comma");
-  }
-  if (!data->base64) {
-    return fail("only base64 data URLs can be sent to Ollama");
+    return false;
   }
   if (data->data.empty()) {
     return fail("data URL without data");

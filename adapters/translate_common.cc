@@ -40,6 +40,20 @@ std::optional<DataUrl> parse_data_url(std::string_view url) {
   return d;
 }
 
+std::optional<DataUrl> base64_data_url(std::string_view url, std::string_view provider,
+                                       const RequestFailure& fail) {
+  std::optional<DataUrl> data = parse_data_url(url);
+  if (!data) {
+    fail("data URL without a comma");
+    return std::nullopt;
+  }
+  if (!data->base64) {
+    fail("only base64 data URLs can be sent to " + std::string(provider));
+    return std::nullopt;
+  }
+  return data;
+}
+
 std::optional<ToolChoice> tool_choice_of(const json::object& body, bool or_function_call) {
   const json::value* v = body.if_contains("tool_choice");
   if (!is_set(v) && or_function_call) {

@@ -35,6 +35,10 @@ struct DataUrl {
 bool is_data_url(std::string_view url);
 /// The parts of a data URL; nullopt when `url` is not one (is_data_url) or has no comma.
 std::optional<DataUrl> parse_data_url(std::string_view url);
+/// parse_data_url() for a provider that takes only base64 payloads: nullopt, after `fail`
+/// ("data URL without a comma", "only base64 data URLs can be sent to <provider>"), otherwise.
+std::optional<DataUrl> base64_data_url(std::string_view url, std::string_view provider,
+                                       const RequestFailure& fail);
 
 /// An OpenAI `tool_choice` (or legacy `function_call`) as every translator reads it
 /// (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice).
