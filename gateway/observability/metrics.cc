@@ -75,12 +75,15 @@ T& made(std::unique_ptr<T>& value, const Args&... args) {
   return *value;
 }
 
-// A family's cells are all integral or all non-integral: `taken` when this cell already holds the
-// other kind.
-void refuse_if(bool taken, const std::string& name, std::string_view registered_as) {
-  if (taken) {
+// made() for a family whose cells are all integral or all non-integral: `other` is this cell's
+// value of the other kind, which it must not hold (`registered_as` names that kind).
+template <class T, class Other>
+T& made_alone(std::unique_ptr<T>& value, const std::unique_ptr<Other>& other,
+              const std::string& name, std::string_view registered_as) {
+  if (other != nullptr) {
     throw std::logic_error("metric " + name + " registered as " + std::string(registered_as));
   }
+  return made(value);
 }
 
 }  // namespace
@@ -88,16 +91,14 @@ void refuse_if(bool taken, const std::string& name, std::string_view registered_
 Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   Cell& c = cell(name, help, Type::counter, labels);
-  refuse_if(c.double_counter != nullptr, name, "a double counter");
-  return made(c.counter);
+  return made_alone(c.counter, c.double_counter, name, "a double counter");
 }
 
 DoubleCounter& Registry::double_counter(const std::string& name, const std::string& help,
                                         const Labels& labels) {
   std::lock_guard lock(mutex_);
   Cell& c = cell(name, help, Type::counter, labels);
-  refuse_if(c.counter != nullptr, name, "an integer counter");
-  return made(c.double_counter);
+  return made_alone(c.double_counter, c.counter, name, "an integer counter");
 }
 
 Gauge& Registry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
@@ -109,8 +110,7 @@ DoubleGauge& Registry::double_gauge(const std::string& name, const std::string& 
                                     const Labels& labels) {
   std::lock_guard lock(mutex_);
   Cell& c = cell(name, help, Type::gauge, labels);
-  refuse_if(c.gauge != nullptr, name, "an integer gauge");
-  return made(c.double_gauge);
+  return made_alone(c.double_gauge, c.gauge, name, "an integer gauge");
 }
 
 Money& Registry::money(const std::string& name, const std::string& help, Type type,
