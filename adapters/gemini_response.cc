@@ -225,14 +225,10 @@ TranslatedResponse prompt_blocked(std::string_view reason, std::optional<Usage> 
 
 // ---- stream -----------------------------------------------------------------------------------
 
-class GeminiStream final : public StreamTranslator {
+class GeminiStream final : public IdentifiedStream {
  public:
   GeminiStream(std::int64_t created, std::string id, bool include_usage, std::string_view alias)
-      : created_(created),
-        id_(std::move(id)),
-        call_prefix_(tool_call_id_prefix(id_)),
-        model_(alias),
-        chunks_(include_usage) {
+      : IdentifiedStream(created, std::move(id), include_usage, alias) {
     chunks_.identify(id_, created_, model_);
   }
 
@@ -283,14 +279,6 @@ class GeminiStream final : public StreamTranslator {
     bool finished = false;
     std::size_t tool_calls = 0;
   };
-
-  bool fail(unsigned status, std::string message, std::string& out,
-            std::string_view code = "upstream_error") {
-    const std::string_view type = status >= 500 ? "api_error" : error_type_for(status);
-    append_sse(out, error_body(message, type, code));
-    error_ = TranslateError{status, std::move(message)};
-    return false;
-  }
 
   Choice& choice_at(std::size_t index, std::string& out) {
     if (index >= choices_.size()) {
@@ -381,15 +369,9 @@ class GeminiStream final : public StreamTranslator {
     }
   }
 
-  std::int64_t created_;
-  std::string id_;
-  std::string call_prefix_;
-  std::string model_;
-  ChunkWriter chunks_;
   SseParser parser_{kMaxEventBytes};
   std::vector<SseEvent> events_;
   std::vector<Choice> choices_;
-  std::size_t next_call_ = 0;
   bool finished_ = false;
 };
 

@@ -126,14 +126,10 @@ std::string_view model_of(const json::object& resp, std::string_view alias) {
 
 // ---- stream -----------------------------------------------------------------------------------
 
-class OllamaStream final : public StreamTranslator {
+class OllamaStream final : public IdentifiedStream {
  public:
   OllamaStream(std::int64_t created, std::string id, bool include_usage, std::string_view alias)
-      : created_(created),
-        id_(std::move(id)),
-        call_prefix_(tool_call_id_prefix(id_)),
-        model_(alias),
-        chunks_(include_usage) {}
+      : IdentifiedStream(created, std::move(id), include_usage, alias) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (error_ || done_) {
@@ -193,14 +189,6 @@ class OllamaStream final : public StreamTranslator {
   }
 
  private:
-  bool fail(unsigned status, std::string message, std::string& out,
-            std::string_view code = "upstream_error") {
-    append_sse(out,
-               error_body(message, status >= 500 ? "api_error" : ollama_error_type(status), code));
-    error_ = TranslateError{status, std::move(message)};
-    return false;
-  }
-
   bool on_line(std::string_view line, std::string& out) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
       line.remove_suffix(1);
@@ -251,15 +239,9 @@ class OllamaStream final : public StreamTranslator {
     return true;
   }
 
-  std::int64_t created_;
-  std::string id_;
-  std::string call_prefix_;
-  std::string model_;
-  ChunkWriter chunks_;
   std::string line_;  // the incomplete line held between feeds
   bool started_ = false;
   bool done_ = false;
-  std::size_t next_call_ = 0;
   std::size_t tool_calls_ = 0;
 };
 

@@ -379,4 +379,10 @@ void ChunkWriter::done(std::string& out) {
   append_sse(out, "[DONE]");
 }
 
+bool IdentifiedStream::fail(unsigned status, std::string message, std::string& out) {
+  append_sse(out, error_body(message, "api_error", "upstream_error"));
+  error_ = TranslateError{status, std::move(message)};
+  return false;
+}
+
 }  // namespace sb::adapters

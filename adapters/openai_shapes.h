@@ -4,8 +4,8 @@
 // chat.completion.chunk envelopes, tool-call objects, and null-safe JSON accessors.
 //
 // Every function here is pure (no clocks, no I/O) and safe to call from any thread; ChunkWriter
-// is a per-stream object and not thread-safe. Output bytes are part of the translators' golden
-// fixtures: member order and escaping are those of Boost.JSON's serializer.
+// and IdentifiedStream are per-stream objects and not thread-safe. Output bytes are part of the
+// translators' golden fixtures: member order and escaping are those of Boost.JSON's serializer.
 // https://platform.openai.com/docs/api-reference/chat/object
 // https://platform.openai.com/docs/api-reference/chat/streaming
 
@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -202,6 +203,31 @@ class ChunkWriter {
   std::string prefix_;   // `{"id":...,"object":"chat.completion.chunk","created":...,"model":...`
   std::string scratch_;  // the chunk being written, reused
   bool include_usage_;
+};
+
+/// The base of a stream translated from a native model API that sends no OpenAI-style id
+/// (Gemini, Ollama): the client request's id and `created`, the model to report, tool call ids
+/// derived from the id, and the writer of the chunks. Not thread-safe; one per stream.
+class IdentifiedStream : public StreamTranslator {
+ protected:
+  /// `model`: the model to report until the provider names one.
+  IdentifiedStream(std::int64_t created, std::string id, bool include_usage, std::string_view model)
+      : created_(created),
+        id_(std::move(id)),
+        call_prefix_(tool_call_id_prefix(id_)),
+        model_(model),
+        chunks_(include_usage) {}
+
+  /// Fails the stream with the 5xx `status`: appends an OpenAI error event (api_error,
+  /// upstream_error) to `out` and sets error(). Returns false.
+  bool fail(unsigned status, std::string message, std::string& out);
+
+  std::int64_t created_;
+  std::string id_;
+  std::string call_prefix_;  ///< tool_call_id_prefix(id_)
+  std::string model_;
+  ChunkWriter chunks_;
+  std::size_t next_call_ = 0;  ///< the number of the next tool call id made up
 };
 
 }  // namespace sb::adapters
