@@ -301,12 +301,7 @@ std::string clean_azure_response(std::string body) {
   if (!scan_object(body, members)) {
     return body;
   }
-  std::string_view choices;
-  for (const JsonMember& m : members) {
-    if (m.key == "choices") {
-      choices = raw_value(std::string_view(body), m);
-    }
-  }
+  const std::string_view choices = raw_value_of(body, members, "choices");
   std::optional<CleanChoices> cleaned;
   if (!choices.empty()) {
     std::vector<JsonMember> scratch;
@@ -351,23 +346,11 @@ void AzureStreamTranslator::remember_identity(std::string_view data) {
   if (!id_.empty() || !scan_object(data, members_)) {
     return;
   }
-  std::string_view id;
-  std::string_view created;
-  std::string_view model;
-  for (const JsonMember& m : members_) {
-    const std::string_view value = raw_value(data, m);
-    if (m.key == "id") {
-      id = value;
-    } else if (m.key == "created") {
-      created = value;
-    } else if (m.key == "model") {
-      model = value;
-    }
-  }
+  const std::string_view id = raw_value_of(data, members_, "id");
   if (!id.empty() && id != "\"\"") {
     id_.assign(id);
-    created_.assign(created);
-    model_.assign(model);
+    created_.assign(raw_value_of(data, members_, "created"));
+    model_.assign(raw_value_of(data, members_, "model"));
   }
 }
 
@@ -409,22 +392,10 @@ bool AzureStreamTranslator::clean(SseEvent& ev) {
     return true;  // not an object: relayed as is
   }
   std::string_view data = ev.data;
-  std::string_view choices;
-  std::string_view usage;
-  std::string_view id;
-  bool has_error = false;
-  for (const JsonMember& m : members_) {
-    const std::string_view value = raw_value(data, m);
-    if (m.key == "choices") {
-      choices = value;
-    } else if (m.key == "usage") {
-      usage = value;
-    } else if (m.key == "id") {
-      id = value;
-    } else if (m.key == "error") {
-      has_error = true;
-    }
-  }
+  const std::string_view choices = raw_value_of(data, members_, "choices");
+  const std::string_view usage = raw_value_of(data, members_, "usage");
+  const std::string_view id = raw_value_of(data, members_, "id");
+  const bool has_error = last_of(members_, "error") != nullptr;
   std::optional<CleanChoices> cleaned;
   if (!choices.empty()) {
     std::vector<JsonMember> scratch;

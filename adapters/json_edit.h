@@ -41,6 +41,14 @@ inline std::string_view raw_value(std::string_view text, const JsonMember& m) {
   return text.substr(m.value_begin, m.value_end - m.value_begin);
 }
 
+/// The raw value of the last member named `key` of `members`, the scan of `text`; empty when
+/// there is none.
+inline std::string_view raw_value_of(std::string_view text, std::span<const JsonMember> members,
+                                     std::string_view key) {
+  const JsonMember* m = last_of(members, key);
+  return m != nullptr ? raw_value(text, *m) : std::string_view();
+}
+
 /// A raw JSON integer value as an unsigned number (no sign, fraction or exponent); nullopt
 /// otherwise.
 std::optional<std::uint64_t> raw_unsigned(std::string_view raw);

@@ -216,8 +216,7 @@ void ResponsesNativeStream::on_event(const SseEvent& ev) {
       next_sequence_ = static_cast<std::int64_t>(*seq) + 1;
     }
   }
-  const JsonMember* r = last_of(members_, "response");
-  const std::string_view response = r != nullptr ? raw_value(ev.data, *r) : std::string_view();
+  const std::string_view response = raw_value_of(ev.data, members_, "response");
   if (type == "response.created" && !response.empty()) {
     response_id_ = response_id_of(response);
   } else if (type == "response.completed" || type == "response.incomplete") {
