@@ -297,17 +297,11 @@ bool server_tool_block(std::string_view type) {
   return type == "server_tool_use" || type == "mcp_tool_use" || type.ends_with("_tool_result");
 }
 
-/// A user turn: its tool_result blocks as tool messages first (OpenAI wants them right after the
-/// assistant's tool_calls), then the rest (and images from tool results) as one user message.
-bool user_turn(const json::value& content, const std::string& where, json::array& out,
+/// A user turn's blocks: its tool_result blocks as tool messages first (OpenAI wants them right
+/// after the assistant's tool_calls), then the rest (and images from tool results) as one user
+/// message.
+bool user_turn(const json::array& blocks, const std::string& where, json::array& out,
                std::string& error) {
-  if (string_turn(content, "user", out)) {
-    return true;
-  }
-  const json::array* blocks = content.if_array();
-  if (blocks == nullptr) {
-    return expected(error, where, "a valid list");
-  }
   json::array parts;
   json::array tool_images;
   bool had_tool_results = false;
@@ -329,7 +323,7 @@ bool user_turn(const json::value& content, const std::string& where, json::array
     }
     return not_translatable(error, w, type);
   };
-  if (!walk_blocks(*blocks, where, parts, error, each)) {
+  if (!walk_blocks(blocks, where, parts, error, each)) {
     return false;
   }
   for (json::value& p : tool_images) {
@@ -365,17 +359,10 @@ bool tool_call(const json::object& block, const std::string& where, json::array&
   return true;
 }
 
-/// An assistant turn: text blocks as content, tool_use blocks as tool_calls, thinking text as
-/// `reasoning_content` when the engine takes it back (options), else dropped.
-bool assistant_turn(const json::value& content, const std::string& where,
+/// An assistant turn's blocks: text blocks as content, tool_use blocks as tool_calls, thinking
+/// text as `reasoning_content` when the engine takes it back (options), else dropped.
+bool assistant_turn(const json::array& blocks, const std::string& where,
                     const AnthropicInboundOptions& options, json::array& out, std::string& error) {
-  if (string_turn(content, "assistant", out)) {
-    return true;
-  }
-  const json::array* blocks = content.if_array();
-  if (blocks == nullptr) {
-    return expected(error, where, "a valid list");
-  }
   json::array parts;
   json::array calls;
   std::string reasoning;
@@ -396,7 +383,7 @@ bool assistant_turn(const json::value& content, const std::string& where,
     }
     return not_translatable(error, w, type);
   };
-  if (!walk_blocks(*blocks, where, parts, error, each)) {
+  if (!walk_blocks(blocks, where, parts, error, each)) {
     return false;
   }
   json::object msg{{"role", "assistant"}};
@@ -475,11 +462,19 @@ bool convert_turn(const json::value& turn_value, const std::string& where,
   if (r != "user" && r != "assistant") {
     return expected(error, where + ".role", "'user', 'assistant' or 'system'");
   }
+  const std::string where_content = where + ".content";
   if (content == nullptr) {
-    return required(error, where + ".content");
+    return required(error, where_content);
   }
-  return r == "user" ? user_turn(*content, where + ".content", messages, error)
-                     : assistant_turn(*content, where + ".content", options, messages, error);
+  if (string_turn(*content, r, messages)) {
+    return true;
+  }
+  const json::array* blocks = content->if_array();
+  if (blocks == nullptr) {
+    return expected(error, where_content, "a valid list");
+  }
+  return r == "user" ? user_turn(*blocks, where_content, messages, error)
+                     : assistant_turn(*blocks, where_content, options, messages, error);
 }
 
 /// `system` and the turns as OpenAI messages; at least one user or assistant turn.
