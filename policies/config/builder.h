@@ -271,6 +271,9 @@ class ConfigBuilder {
   void read_policies(const Located& section);
   void read_when(const Located& v, When& w);
   void read_references(const Located& v, std::vector<std::string>& out, Reference kind);
+  /// The backend a `when` condition names at `v` (its name into `name`, known or not); nullptr
+  /// when `v` is not a name or names no backend (after an error saying so).
+  const Backend* condition_backend(const Located& v, std::string& name);
   std::optional<VolumeCondition> volume(const Located& v);
   std::optional<BudgetCondition> budget_condition(const Located& v);
   std::optional<LoadCondition> load_condition(const Located& v);

@@ -20,6 +20,19 @@ constexpr std::array<std::string_view, 2> kOnUnavailable{"next-rule", "reject"};
 constexpr std::array<std::string_view, 5> kCredentialHeaders{"authorization", "proxy-authorization",
                                                              "cookie", "x-api-key", "api-key"};
 
+// Whether a `when` condition read at `v` stands: no error since `before` (the error count when its
+// reading began), and one of its thresholds set (`any`; else an error listing `thresholds`).
+bool condition_stands(YamlReader& r, const Located& v, std::size_t before, bool any,
+                      std::string_view thresholds) {
+  if (r.error_count() != before) {
+    return false;
+  }
+  if (!any) {
+    r.error(v, "expected at least one of " + std::string(thresholds));
+  }
+  return any;
+}
+
 }  // namespace
 
 void ConfigBuilder::read_egress(const Located& v) {
@@ -151,6 +164,19 @@ void ConfigBuilder::read_references(const Located& v, std::vector<std::string>& 
   }
 }
 
+const Backend* ConfigBuilder::condition_backend(const Located& v, std::string& name) {
+  std::optional<std::string> read = r_.non_empty_string(v);
+  if (!read) {
+    return nullptr;
+  }
+  name = std::move(*read);
+  const Backend* b = config_.find_backend(name);
+  if (b == nullptr) {
+    r_.error(v, "unknown backend '" + name + "'");
+  }
+  return b;
+}
+
 std::optional<VolumeCondition> ConfigBuilder::volume(const Located& v) {
   VolumeCondition c;
   std::optional<Located> backend;
@@ -171,25 +197,13 @@ std::optional<VolumeCondition> ConfigBuilder::volume(const Located& v) {
   if (!ok) {
     return std::nullopt;
   }
-  const Backend* b = nullptr;
-  if (backend) {
-    if (std::optional<std::string> name = r_.non_empty_string(*backend)) {
-      b = config_.find_backend(*name);
-      if (b == nullptr) {
-        r_.error(*backend, "unknown backend '" + *name + "'");
-      }
-      c.backend = std::move(*name);
-    }
-  }
+  const Backend* b = backend ? condition_backend(*backend, c.backend) : nullptr;
   if (b != nullptr && c.in_flight_above && b->max_in_flight == 0) {
     r_.error(*in_flight, "needs backends." + b->name +
                              ".max_in_flight (a fraction of no limit is never reached)");
   }
-  if (r_.error_count() != before) {
-    return std::nullopt;
-  }
-  if (!c.in_flight_above && !c.rpm_above && !c.tpm_above) {
-    r_.error(v, "expected at least one of in_flight_above, rpm_above, tpm_above");
+  if (!condition_stands(r_, v, before, c.in_flight_above || c.rpm_above || c.tpm_above,
+                        "in_flight_above, rpm_above, tpm_above")) {
     return std::nullopt;
   }
   return c;
@@ -213,21 +227,13 @@ std::optional<LoadCondition> ConfigBuilder::load_condition(const Located& v) {
   if (!ok || !backend) {
     return std::nullopt;
   }
-  if (std::optional<std::string> name = r_.non_empty_string(*backend)) {
-    const Backend* b = config_.find_backend(*name);
-    if (b == nullptr) {
-      r_.error(*backend, "unknown backend '" + *name + "'");
-    } else if (b->hosting == Hosting::closed) {
-      r_.error(*backend, "backend '" + *name +
-                             "' is closed (load signals are read from self-hosted engines)");
-    }
-    c.backend = std::move(*name);
+  const Backend* b = condition_backend(*backend, c.backend);
+  if (b != nullptr && b->hosting == Hosting::closed) {
+    r_.error(*backend, "backend '" + c.backend +
+                           "' is closed (load signals are read from self-hosted engines)");
   }
-  if (r_.error_count() != before) {
-    return std::nullopt;
-  }
-  if (!c.queue_above && !c.kv_cache_above && !c.ttft_p50_above) {
-    r_.error(v, "expected at least one of queue_above, kv_cache_above, ttft_p50_above");
+  if (!condition_stands(r_, v, before, c.queue_above || c.kv_cache_above || c.ttft_p50_above,
+                        "queue_above, kv_cache_above, ttft_p50_above")) {
     return std::nullopt;
   }
   return c;
