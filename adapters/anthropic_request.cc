@@ -235,44 +235,50 @@ bool flush_turns(std::vector<Turn>& turns, json::array& out, TranslateError& err
   return true;
 }
 
-/// One message into `system` or the turns.
+/// An assistant message's text and tool_use blocks; its legacy function_call is refused.
+bool assistant_blocks(const ChatRequest& r, std::size_t i, json::array& out,
+                      TranslateError& error) {
+  const ChatMessage& m = r.messages[i];
+  if (!text_blocks(m, i, out, error) || !tool_use_blocks(m, i, out, error)) {
+    return false;
+  }
+  if (present(message_member(m, r.body, "function_call"))) {
+    return fail(error,
+                message_at(i) + ": the legacy function_call is not supported; use tool_calls");
+  }
+  return true;
+}
+
+/// One message into `system` or the turns (a tool result joins a user turn).
 bool convert_message(const ChatRequest& r, std::size_t i, json::array& system,
                      std::vector<Turn>& turns, TranslateError& error) {
   using Role = ChatMessage::Role;
   const ChatMessage& m = r.messages[i];
   json::array blocks;
+  bool ok = false;
   switch (m.role) {
     case Role::system:
     case Role::developer:
       return text_blocks(m, i, system, error);
     case Role::user:
-      if (!user_blocks(m, i, blocks, error)) {
-        return false;
-      }
-      push_turn(turns, "user", std::move(blocks));
-      return true;
+      ok = user_blocks(m, i, blocks, error);
+      break;
     case Role::assistant:
-      if (!text_blocks(m, i, blocks, error) || !tool_use_blocks(m, i, blocks, error)) {
-        return false;
-      }
-      if (present(message_member(m, r.body, "function_call"))) {
-        return fail(error,
-                    message_at(i) + ": the legacy function_call is not supported; use tool_calls");
-      }
-      push_turn(turns, "assistant", std::move(blocks));
-      return true;
+      ok = assistant_blocks(r, i, blocks, error);
+      break;
     case Role::tool:
-      if (!tool_result_block(m, i, blocks, error)) {
-        return false;
-      }
-      push_turn(turns, "user", std::move(blocks));
-      return true;
+      ok = tool_result_block(m, i, blocks, error);
+      break;
     case Role::function:
       return fail(error,
                   message_at(i) + ": the legacy function role is not supported; use tool messages");
     default:
       return fail(error, message_at(i) + ": unknown role '" + std::string(m.role_text) + "'");
   }
+  if (ok) {
+    push_turn(turns, m.role == Role::assistant ? "assistant" : "user", std::move(blocks));
+  }
+  return ok;
 }
 
 /// Builds `system` and `messages` from OpenAI's messages.
