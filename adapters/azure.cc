@@ -436,26 +436,10 @@ bool AzureStreamTranslator::feed(std::string_view bytes, std::string& out) {
       relay_.feed_event(ev, out);
     }
     if (relay_.saw_error()) {
-      error_ = TranslateError{502, "Azure OpenAI sent an error event mid-stream"};
-      return false;
+      break;  // an error event ends the stream: nothing after it is the answer
     }
   }
-  if (parser_.failed()) {
-    error_ = oversized_stream_event(out);
-    return false;
-  }
-  return true;
-}
-
-bool AzureStreamTranslator::finish(std::string& /*out*/) {
-  if (error_) {
-    return false;
-  }
-  if (!relay_.saw_done()) {
-    error_ = TranslateError{502, "Azure OpenAI stream ended before [DONE]"};
-    return false;
-  }
-  return true;
+  return relayed(parser_.failed(), out);
 }
 
 namespace {

@@ -63,24 +63,23 @@ std::string clean_azure_response(std::string body);
 TranslatedResponse azure_error(unsigned status, std::string_view body);
 
 /// Relays an Azure chat-completions stream as OpenAI would have sent it: filter annotations
-/// removed as described above, then ChatStreamRelay's rules (usage chunk only when asked,
+/// removed as described above, then OpenAIStreamTranslator's rules (usage chunk only when asked,
 /// usage recorded either way). feed() returns false (error() set) on an in-stream error event,
 /// which is relayed in OpenAI's shape, or when one event exceeds 8 MiB; finish() returns false
 /// when no `[DONE]` arrived. Not thread-safe; one per stream.
-class AzureStreamTranslator final : public StreamTranslator {
+class AzureStreamTranslator final : public OpenAIStreamTranslator {
  public:
-  explicit AzureStreamTranslator(bool client_wants_usage) : relay_(client_wants_usage) {}
+  explicit AzureStreamTranslator(bool client_wants_usage)
+      : OpenAIStreamTranslator(client_wants_usage, "Azure OpenAI sent an error event mid-stream",
+                               "Azure OpenAI stream ended before [DONE]") {}
 
   bool feed(std::string_view bytes, std::string& out) override;
-  bool finish(std::string& out) override;
-  const std::optional<Usage>& usage() const override { return relay_.usage(); }
 
  private:
   /// Rewrites one event in place; false when it must be dropped.
   bool clean(SseEvent& ev);
   void remember_identity(std::string_view data);
 
-  ChatStreamRelay relay_;
   SseParser parser_;
   std::vector<SseEvent> events_;
   std::vector<JsonMember> members_;

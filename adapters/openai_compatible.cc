@@ -406,12 +406,16 @@ TranslateError oversized_stream_event(std::string& out) {
 
 bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
   relay_.feed(bytes, out);
+  return relayed(relay_.overflowed(), out);
+}
+
+bool OpenAIStreamTranslator::relayed(bool overflowed, std::string& out) {
   if (relay_.saw_error()) {
     // The upstream ended its answer with an error event (relayed as it came): the stream is over.
-    error_ = TranslateError{502, "upstream sent an error event"};
+    error_ = TranslateError{502, std::string(error_event_)};
     return false;
   }
-  if (relay_.overflowed()) {
+  if (overflowed) {
     error_ = oversized_stream_event(out);
     return false;
   }
@@ -419,8 +423,11 @@ bool OpenAIStreamTranslator::feed(std::string_view bytes, std::string& out) {
 }
 
 bool OpenAIStreamTranslator::finish(std::string& /*out*/) {
+  if (error_) {
+    return false;
+  }
   if (!relay_.saw_done()) {
-    error_ = TranslateError{502, "upstream stream ended before [DONE]"};
+    error_ = TranslateError{502, std::string(cut_short_)};
     return false;
   }
   return true;

@@ -108,16 +108,35 @@ class ChatStreamRelay {
 TranslateError oversized_stream_event(std::string& out);
 
 /// ChatStreamRelay behind the StreamTranslator interface, so the gateway relays an OpenAI-wire
-/// stream and a translated one the same way. finish() fails when no `[DONE]` arrived.
-class OpenAIStreamTranslator final : public StreamTranslator {
+/// stream and a translated one the same way. feed() fails on an upstream error event (relayed as
+/// it came) or an event over the parser's limit; finish() fails when no `[DONE]` arrived, or
+/// after feed() failed. Not thread-safe; one per stream.
+class OpenAIStreamTranslator : public StreamTranslator {
  public:
-  explicit OpenAIStreamTranslator(bool client_wants_usage) : relay_(client_wants_usage) {}
+  explicit OpenAIStreamTranslator(bool client_wants_usage)
+      : OpenAIStreamTranslator(client_wants_usage, "upstream sent an error event",
+                               "upstream stream ended before [DONE]") {}
   bool feed(std::string_view bytes, std::string& out) override;
-  bool finish(std::string& out) override;
-  const std::optional<Usage>& usage() const override { return relay_.usage(); }
+  bool finish(std::string& out) final;
+  const std::optional<Usage>& usage() const final { return relay_.usage(); }
+
+ protected:
+  /// `error_event`, `cut_short`: error()'s message (a literal) after an upstream error event, and
+  /// for a stream that ended before `[DONE]`.
+  OpenAIStreamTranslator(bool client_wants_usage, std::string_view error_event,
+                         std::string_view cut_short)
+      : relay_(client_wants_usage), error_event_(error_event), cut_short_(cut_short) {}
+
+  /// What feed() returns once the bytes were relayed: false, with error() set, when the upstream
+  /// sent an error event or `overflowed` (an event over the parser's limit, whose error event is
+  /// then appended to `out`).
+  bool relayed(bool overflowed, std::string& out);
+
+  ChatStreamRelay relay_;
 
  private:
-  ChatStreamRelay relay_;
+  std::string_view error_event_;
+  std::string_view cut_short_;
 };
 
 }  // namespace sb::adapters
