@@ -65,7 +65,7 @@ TranslatedResponse azure_error(unsigned status, std::string_view body);
 /// Relays an Azure chat-completions stream as OpenAI would have sent it: filter annotations
 /// removed as described above, then OpenAIStreamTranslator's rules (usage chunk only when asked,
 /// usage recorded either way). feed() returns false (error() set) on an in-stream error event,
-/// which is relayed in OpenAI's shape, or when one event exceeds 8 MiB; finish() returns false
+/// which is relayed in OpenAI's shape, or when one event exceeds 1 MiB; finish() returns false
 /// when no `[DONE]` arrived. Not thread-safe; one per stream.
 class AzureStreamTranslator final : public OpenAIStreamTranslator {
  public:
