@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdint>
 
 #include "gateway/observability/log.h"
 #include "policies/money.h"
@@ -20,10 +21,24 @@ void append_number(std::string& out, double v, int precision) {
   out.append(buf, r.ptr);
 }
 
+void append_integer(std::string& out, long long v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// A token count, or null when negative (not reported).
+void append_count(std::string& out, std::int64_t v) {
+  if (v < 0) {
+    out += "null";
+  } else {
+    append_integer(out, v);
+  }
+}
+
+// `key` is this file's literal with its punctuation (`,"tenant":`), appended as it is.
 void field(std::string& out, std::string_view key, std::string_view value) {
-  out.push_back(',');
-  log::append_json_string(out, key);
-  out.push_back(':');
+  out += key;
   if (value.empty()) {
     out += "null";
   } else {
@@ -41,15 +56,17 @@ void AccessLog::write(const AccessRecord& r) const {
   line += "{\"ts\":";
   log::append_timestamp(line);
   line += ",\"type\":\"access\"";
-  field(line, "request_id", r.request_id);
-  field(line, "tenant", r.tenant);
-  field(line, "method", r.method);
-  field(line, "path", r.path);
-  field(line, "model", r.model);
-  field(line, "backend", r.backend);
-  line += ",\"status\":" + std::to_string(r.status);
+  field(line, ",\"request_id\":", r.request_id);
+  field(line, ",\"tenant\":", r.tenant);
+  field(line, ",\"method\":", r.method);
+  field(line, ",\"path\":", r.path);
+  field(line, ",\"model\":", r.model);
+  field(line, ",\"backend\":", r.backend);
+  line += ",\"status\":";
+  append_integer(line, r.status);
   line += r.stream ? ",\"stream\":true" : ",\"stream\":false";
-  line += ",\"attempts\":" + std::to_string(r.attempts);
+  line += ",\"attempts\":";
+  append_integer(line, r.attempts);
   line += ",\"duration_ms\":";
   append_number(line, r.duration_ms, 3);
   line += ",\"ttft_ms\":";
@@ -63,13 +80,13 @@ void AccessLog::write(const AccessRecord& r) const {
   line += ",\"overhead_us\":";
   append_number(line, r.overhead_us, 1);
   line += ",\"tokens_in\":";
-  line += r.tokens_in < 0 ? "null" : std::to_string(r.tokens_in);
+  append_count(line, r.tokens_in);
   line += ",\"tokens_out\":";
-  line += r.tokens_out < 0 ? "null" : std::to_string(r.tokens_out);
+  append_count(line, r.tokens_out);
   line += ",\"cost_usd\":";
   policies::append_usd(line, r.cost_nanos);
-  field(line, "sensitivity", r.sensitivity);
-  field(line, "error", r.error);
+  field(line, ",\"sensitivity\":", r.sensitivity);
+  field(line, ",\"error\":", r.error);
   line += "}\n";
   if (line.size() >= kFlushBytes) {
     flush_this_thread();

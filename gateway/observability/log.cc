@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #if defined(__SSE2__)
@@ -52,10 +53,20 @@ std::size_t plain_prefix(std::string_view s) {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  std::size_t run = plain_prefix(s);
+  if (char quoted[64]; run == s.size() && s.size() + 2 <= sizeof quoted) {
+    // The common case, a short plain value (an id, a name): one append, quotes included.
+    quoted[0] = '"';
+    if (!s.empty()) {
+      std::memcpy(quoted + 1, s.data(), s.size());
+    }
+    quoted[s.size() + 1] = '"';
+    out.append(quoted, s.size() + 2);
+    return;
+  }
   out.push_back('"');
   // Runs of bytes that need no escape are appended whole (most fields are plain).
-  for (;;) {
-    const std::size_t run = plain_prefix(s);
+  for (;; run = plain_prefix(s)) {
     out.append(s.data(), run);
     if (run == s.size()) {
       break;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "gateway/observability/log.h"
 
@@ -13,11 +14,21 @@ namespace {
 
 using policies::StateRecorder;
 
-// Keys are this file's literals (plain ASCII): appended as they are, not escaped.
+// Keys are this file's literals (plain ASCII): appended as they are, not escaped, in one append.
 void key(std::string& out, std::string_view k) {
-  out += ",\"";
-  out += k;
-  out += "\":";
+  char buf[64];
+  if (k.size() + 4 > sizeof buf) {
+    out += ",\"";
+    out += k;
+    out += "\":";
+    return;
+  }
+  buf[0] = ',';
+  buf[1] = '"';
+  std::memcpy(buf + 2, k.data(), k.size());
+  buf[k.size() + 2] = '"';
+  buf[k.size() + 3] = ':';
+  out.append(buf, k.size() + 4);
 }
 
 void str(std::string& out, std::string_view k, std::string_view v) {
@@ -25,14 +36,21 @@ void str(std::string& out, std::string_view k, std::string_view v) {
   log::append_json_string(out, v);
 }
 
+template <class Int>
+void integer(std::string& out, Int v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
 void num(std::string& out, std::string_view k, std::uint64_t v) {
   key(out, k);
-  out += std::to_string(v);
+  integer(out, v);
 }
 
 void inum(std::string& out, std::string_view k, std::int64_t v) {
   key(out, k);
-  out += std::to_string(v);
+  integer(out, v);
 }
 
 void boolean(std::string& out, std::string_view k, bool v) {
@@ -97,7 +115,7 @@ void why(std::string& out, const policies::Engine& engine, const policies::Decis
     first = false;
     log::append_json_string(out, engine.detector().entity_names()[e.entity]);
     out.push_back(':');
-    out += std::to_string(e.count);
+    integer(out, e.count);
   }
   out.push_back('}');
   level(out, "floor", c.sensitivity.levels, d.floor_level);
@@ -138,9 +156,14 @@ void why(std::string& out, const policies::Engine& engine, const policies::Decis
 
 void features(std::string& out, const policies::RequestFacts& f) {
   key(out, "features");
-  out += "{\"prompt_tokens\":" + std::to_string(f.estimated_prompt_tokens);
+  out += "{\"prompt_tokens\":";
+  integer(out, f.estimated_prompt_tokens);
   key(out, "max_tokens");
-  out += f.max_tokens ? std::to_string(*f.max_tokens) : std::string("null");
+  if (f.max_tokens) {
+    integer(out, *f.max_tokens);
+  } else {
+    out += "null";
+  }
   boolean(out, "tools", f.tools);
   boolean(out, "images", f.images);
   boolean(out, "json_schema", f.json_schema);
@@ -184,7 +207,7 @@ void reads_of(std::string& out, StateRecorder::Read::Kind kind,
     }
     out.push_back(':');
     if (kind == StateRecorder::Read::Kind::in_flight) {
-      out += std::to_string(static_cast<std::int64_t>(r.value));  // a count: no float formatting
+      integer(out, static_cast<std::int64_t>(r.value));  // a count: no float formatting
     } else {
       real(out, r.value);
     }

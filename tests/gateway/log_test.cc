@@ -21,6 +21,17 @@ TEST(AppendJsonStringTest, PlainTextIsCopiedWhole) {
   EXPECT_EQ(quoted("caf\xC3\xA9"), "prefix:\"caf\xC3\xA9\"");
 }
 
+TEST(AppendJsonStringTest, PlainTextOfEveryLengthAroundTheShortPathIsCopiedWhole) {
+  // Short plain values take a path of their own (one append): its edge must not cut or pad.
+  for (std::size_t len = 0; len <= 130; ++len) {
+    std::string s(len, 'a');
+    for (std::size_t i = 0; i < len; ++i) {
+      s[i] = static_cast<char>('a' + i % 26);
+    }
+    EXPECT_EQ((quoted)(s), "prefix:\"" + s + "\"") << len;  // not std::quoted
+  }
+}
+
 TEST(AppendJsonStringTest, EscapesAtTheStartTheEndAndBetweenRuns) {
   EXPECT_EQ(quoted("\"a\\b\"\n"), R"(prefix:"\"a\\b\"\n")");
   EXPECT_EQ(quoted(std::string_view("x\0y\x7f\r\tz", 7)), R"(prefix:"x\u0000y\u007f\r\tz")");
