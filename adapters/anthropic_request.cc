@@ -143,7 +143,7 @@ bool user_blocks(const ChatMessage& m, std::size_t i, json::array& out, Translat
         out.push_back(text_block(p.text));
       }
     } else if (p.type == "image_url") {
-      if (!image_block(p.url, i, out, error)) {
+      if (!image_block(p.media().url, i, out, error)) {
         return false;
       }
     } else {

@@ -87,7 +87,7 @@ std::optional<json::object> image_block(std::string_view url, std::string& why) 
 /// An image part's `image_url.url`. A bare-string `image_url` (which the typed reading takes as
 /// the url) has none.
 std::string_view image_url(const ChatContentPart& p) {
-  return p.bare_url ? std::string_view() : p.url;
+  return p.media().bare_url ? std::string_view() : p.media().url;
 }
 
 /// User content (string or parts) as Converse content blocks.

@@ -129,9 +129,29 @@ struct RawMember {
 template <class T>
 using ArenaVector = std::pmr::vector<T>;
 
+/// What an image, audio or file part carries (ChatContentPart::media()): `image_url.url` (or a
+/// bare string `image_url`) and `image_url.detail`; `input_audio`'s `format` and `data`;
+/// `file.file_id`, `file.filename`, `file.file_data` (opaque).
+struct ChatPartMedia {
+  std::string_view url;
+  bool bare_url = false;  ///< `url` came from a bare-string `image_url` (which OpenAI refuses)
+  std::string_view detail;
+  bool inline_data = false;     ///< the url is a data: URL (RFC 2397) with a comma
+  std::string_view media_type;  ///< of the data URL, up to its first ';' (may be empty)
+  /// The data URL's payload (base64 or not, not decoded); for input_audio, its `data`.
+  std::string_view data;
+  bool base64 = false;  ///< the data URL's header ends in ";base64"
+  std::string_view format;
+  std::string_view file_id;
+  std::string_view filename;
+  std::string_view file_data;
+};
+
 /// One part of an array `content`. Which members are set follows `kind`; the others stay empty.
 /// A nested object (`image_url`, `input_audio`, `file`) sent twice, or followed by null, counts
 /// as its last occurrence alone, as a DOM keeps it: the members of an earlier one are dropped.
+/// A text part holds no media members: they live in the arena, made for a part that names one
+/// (so a body of many short text parts costs about 80 bytes a part).
 struct ChatContentPart {
   enum class Kind { text, image_url, input_audio, file, refusal, unknown };
   Kind kind = Kind::unknown;
@@ -144,22 +164,14 @@ struct ChatContentPart {
   /// reads (`text`, or `refusal` for a refusal part) was absent or null.
   bool text_set = false;
   bool refusal_set = false;  ///< the same for `refusal`
-  // image_url: `image_url.url` (or a bare string `image_url`) and `image_url.detail`.
-  std::string_view url;
-  bool bare_url = false;  ///< `url` came from a bare-string `image_url` (which OpenAI refuses)
-  std::string_view detail;
-  bool inline_data = false;     ///< the url is a data: URL (RFC 2397) with a comma
-  std::string_view media_type;  ///< of the data URL, up to its first ';' (may be empty)
-  std::string_view data;        ///< the data URL's payload (base64 or not), not decoded
-  bool base64 = false;          ///< the data URL's header ends in ";base64"
-  // input_audio: `format` and `data` (base64, opaque). `data` above holds input_audio.data.
-  std::string_view format;
-  // file: `file.file_id`, `file.filename`, `file.file_data` (opaque).
-  std::string_view file_id;
-  std::string_view filename;
-  std::string_view file_data;
-  std::size_t begin = 0;  ///< the part's bytes in the body (for unknown parts: pass them on)
-  std::size_t end = 0;
+  std::uint32_t begin = 0;   ///< the part's bytes in the body (for unknown parts: pass them on)
+  std::uint32_t end = 0;
+  /// The image, audio or file members (all empty when the part named none).
+  const ChatPartMedia& media() const { return media_ != nullptr ? *media_ : kNoMedia; }
+  ChatPartMedia* media_ = nullptr;  ///< in the request's arena; set by the parser
+
+ private:
+  static constexpr ChatPartMedia kNoMedia{};
 };
 
 /// An assistant message's `tool_calls` entry. A `function` sent twice, or followed by null,

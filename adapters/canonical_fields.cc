@@ -156,14 +156,20 @@ void Handler::replaced(F f, bool object) {
       out_.include_usage.reset();
       break;
     case F::part_image:  // the data-URL members are read from `url` when the part closes
-      cpart().url = cpart().detail = {};
-      cpart().bare_url = false;
+      if (ChatPartMedia* m = cpart().media_) {
+        m->url = m->detail = {};
+        m->bare_url = false;
+      }
       break;
     case F::part_audio:
-      cpart().data = cpart().format = {};
+      if (ChatPartMedia* m = cpart().media_) {
+        m->data = m->format = {};
+      }
       break;
     case F::part_file:
-      cpart().file_id = cpart().filename = cpart().file_data = {};
+      if (ChatPartMedia* m = cpart().media_) {
+        m->file_id = m->filename = m->file_data = {};
+      }
       break;
     case F::call_function: {
       ChatToolCall& c = msg().tool_calls.back();
@@ -213,12 +219,13 @@ void Handler::closed(const Frame& f, std::size_t end) {
       if (p.kind == ChatContentPart::Kind::refusal) {
         p.text = p.refusal;  // the text of a refusal part
         p.text_set = p.refusal_set;
-      } else if (p.kind == ChatContentPart::Kind::image_url) {
-        if (std::optional<DataUrl> d = parse_data_url(p.url)) {
-          p.inline_data = true;
-          p.media_type = d->media_type;
-          p.data = d->data;
-          p.base64 = d->base64;
+      } else if (ChatPartMedia* m = p.media_;
+                 m != nullptr && p.kind == ChatContentPart::Kind::image_url) {
+        if (std::optional<DataUrl> d = parse_data_url(m->url)) {
+          m->inline_data = true;
+          m->media_type = d->media_type;
+          m->data = d->data;
+          m->base64 = d->base64;
         }
       }
       break;
@@ -438,23 +445,23 @@ void Handler::assign_part(F f, const Scalar& v, std::size_t at) {
       return;
     case F::part_image:  // the bare-string form
       replaced(f, false);
-      str(v, at, cpart().url);
-      cpart().bare_url = v.type == Scalar::Type::string;
+      str(v, at, cmedia().url);
+      cmedia().bare_url = v.type == Scalar::Type::string;
       return;
     case F::image_url:
-      return str(v, at, cpart().url);
+      return str(v, at, cmedia().url);
     case F::image_detail:
-      return str(v, at, cpart().detail);
+      return str(v, at, cmedia().detail);
     case F::audio_data:
-      return str(v, at, cpart().data);
+      return str(v, at, cmedia().data);
     case F::audio_format:
-      return str(v, at, cpart().format);
+      return str(v, at, cmedia().format);
     case F::file_id:
-      return str(v, at, cpart().file_id);
+      return str(v, at, cmedia().file_id);
     case F::file_name:
-      return str(v, at, cpart().filename);
+      return str(v, at, cmedia().filename);
     case F::file_data:
-      return str(v, at, cpart().file_data);
+      return str(v, at, cmedia().file_data);
     default:
       return assign_tool(f, v, at);
   }

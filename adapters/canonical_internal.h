@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -236,6 +237,15 @@ class Handler : public SaxUnbounded {
   Frame& top() { return frames_[depth_ - 1]; }
   ChatMessage& msg() { return out_.messages.back(); }
   ChatContentPart& cpart() { return msg().parts.back(); }
+  /// The current part's media members, made in the arena on first use.
+  ChatPartMedia& cmedia() {
+    ChatContentPart& p = cpart();
+    if (p.media_ == nullptr) {
+      p.media_ = new (out_.arena().allocate(sizeof(ChatPartMedia), alignof(ChatPartMedia)))
+          ChatPartMedia{};
+    }
+    return *p.media_;
+  }
 
   void str(const Scalar& v, std::size_t at, std::string_view& to);
   template <class T>

@@ -116,27 +116,28 @@ void text_part(std::string_view text, json::array& parts) {
 
 /// Appends an image, audio or file part (`p.type`) of a user message.
 bool media_part(const ChatContentPart& p, json::array& parts, const RequestFailure& fail) {
+  const ChatPartMedia& m = p.media();
   if (p.type == "image_url") {
-    if (p.url.empty()) {
+    if (m.url.empty()) {
       return fail("image_url part without a url");
     }
-    return image_part(p.url, parts, fail);
+    return image_part(m.url, parts, fail);
   }
   if (p.type == "input_audio") {
     // https://platform.openai.com/docs/api-reference/chat/create (input_audio: data, format)
-    if (p.data.empty() || p.format.empty()) {
+    if (m.data.empty() || m.format.empty()) {
       return fail("input_audio part needs data and format");
     }
-    json::object blob{{"mimeType", "audio/" + lower(p.format)}, {"data", p.data}};
+    json::object blob{{"mimeType", "audio/" + lower(m.format)}, {"data", m.data}};
     parts.push_back(json::object{{"inlineData", std::move(blob)}});
     return true;
   }
-  if (!is_data_url(p.file_data)) {
+  if (!is_data_url(m.file_data)) {
     return fail(
         "file parts need file_data as a base64 data: URL for Gemini (file_id is "
         "not supported)");
   }
-  return data_url_part(p.file_data, parts, fail);
+  return data_url_part(m.file_data, parts, fail);
 }
 
 /// Appends one part of an OpenAI message `content`; `media` as for content_parts().

@@ -63,10 +63,10 @@ bool read_content(const ChatMessage& m, bool media, std::string& text, json::arr
       first = false;
       text.append(p.text);
     } else if (p.type == "image_url" && media) {
-      if (p.url.empty()) {
+      if (p.media().url.empty()) {
         return fail("image_url part without a url");
       }
-      if (!image_payload(p.url, images, fail)) {
+      if (!image_payload(p.media().url, images, fail)) {
         return false;
       }
     } else {

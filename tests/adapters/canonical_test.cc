@@ -193,9 +193,9 @@ TEST_F(ChatRequestTest, ImageByUrlWithDetail) {
             R"({"url":"https://x.test/a.png","detail":"high"}}]}]})");
   const ChatContentPart& p = r.messages[0].parts[0];
   EXPECT_EQ(p.kind, Kind::image_url);
-  EXPECT_EQ(p.url, "https://x.test/a.png");
-  EXPECT_EQ(p.detail, "high");
-  EXPECT_FALSE(p.inline_data);
+  EXPECT_EQ(p.media().url, "https://x.test/a.png");
+  EXPECT_EQ(p.media().detail, "high");
+  EXPECT_FALSE(p.media().inline_data);
 }
 
 TEST_F(ChatRequestTest, DataUrlIsSplitNotDecoded) {
@@ -203,11 +203,11 @@ TEST_F(ChatRequestTest, DataUrlIsSplitNotDecoded) {
       parse(R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":)"
             R"({"url":"data:image/png;base64,iVBORw0KGgo="}}]}]})");
   const ChatContentPart& p = r.messages[0].parts[0];
-  EXPECT_TRUE(p.inline_data);
-  EXPECT_TRUE(p.base64);
-  EXPECT_EQ(p.media_type, "image/png");
-  EXPECT_EQ(p.data, "iVBORw0KGgo=");
-  EXPECT_TRUE(in_body(p.data));
+  EXPECT_TRUE(p.media().inline_data);
+  EXPECT_TRUE(p.media().base64);
+  EXPECT_EQ(p.media().media_type, "image/png");
+  EXPECT_EQ(p.media().data, "iVBORw0KGgo=");
+  EXPECT_TRUE(in_body(p.media().data));
 }
 
 TEST_F(ChatRequestTest, AudioAndFilePartsAreOpaque) {
@@ -218,12 +218,12 @@ TEST_F(ChatRequestTest, AudioAndFilePartsAreOpaque) {
   const auto& parts = r.messages[0].parts;
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(parts[0].kind, Kind::input_audio);
-  EXPECT_EQ(parts[0].data, "UklGRg==");
-  EXPECT_EQ(parts[0].format, "wav");
+  EXPECT_EQ(parts[0].media().data, "UklGRg==");
+  EXPECT_EQ(parts[0].media().format, "wav");
   EXPECT_EQ(parts[1].kind, Kind::file);
-  EXPECT_EQ(parts[1].file_id, "file-1");
-  EXPECT_EQ(parts[1].filename, "a.pdf");
-  EXPECT_EQ(parts[1].file_data, "JVBE");
+  EXPECT_EQ(parts[1].media().file_id, "file-1");
+  EXPECT_EQ(parts[1].media().filename, "a.pdf");
+  EXPECT_EQ(parts[1].media().file_data, "JVBE");
 }
 
 TEST_F(ChatRequestTest, UnknownPartIsKeptWithItsBytes) {
@@ -511,18 +511,18 @@ TEST_F(ChatRequestTest, ARepeatedNestedObjectReplacesTheEarlierOne) {
       R"("stream_options":{"include_usage":true},"stream_options":{}})");
   const auto& parts = r.messages[0].parts;
   ASSERT_EQ(parts.size(), 4u);
-  EXPECT_EQ(parts[0].url, "data:image/png;base64,QUJD");
-  EXPECT_EQ(parts[0].detail, "");
-  EXPECT_TRUE(parts[0].inline_data);
-  EXPECT_EQ(parts[0].data, "QUJD");
-  EXPECT_EQ(parts[1].url, "");
-  EXPECT_EQ(parts[1].detail, "auto");
-  EXPECT_FALSE(parts[1].inline_data);
-  EXPECT_EQ(parts[2].data, "");
-  EXPECT_EQ(parts[2].format, "mp3");
-  EXPECT_EQ(parts[3].file_id, "");
-  EXPECT_EQ(parts[3].filename, "");
-  EXPECT_EQ(parts[3].file_data, "JVBE");
+  EXPECT_EQ(parts[0].media().url, "data:image/png;base64,QUJD");
+  EXPECT_EQ(parts[0].media().detail, "");
+  EXPECT_TRUE(parts[0].media().inline_data);
+  EXPECT_EQ(parts[0].media().data, "QUJD");
+  EXPECT_EQ(parts[1].media().url, "");
+  EXPECT_EQ(parts[1].media().detail, "auto");
+  EXPECT_FALSE(parts[1].media().inline_data);
+  EXPECT_EQ(parts[2].media().data, "");
+  EXPECT_EQ(parts[2].media().format, "mp3");
+  EXPECT_EQ(parts[3].media().file_id, "");
+  EXPECT_EQ(parts[3].media().filename, "");
+  EXPECT_EQ(parts[3].media().file_data, "JVBE");
   const ChatToolCall& c = r.messages[1].tool_calls[0];
   EXPECT_EQ(c.id, "c1");
   EXPECT_EQ(c.name, "");
@@ -557,11 +557,11 @@ TEST_F(ChatRequestTest, ANullAfterANestedObjectDropsIt) {
   const auto& parts = r.messages[0].parts;
   ASSERT_EQ(parts.size(), 4u);
   for (const ChatContentPart& p : parts) {
-    for (std::string_view v :
-         {p.url, p.detail, p.data, p.format, p.file_id, p.filename, p.file_data}) {
+    for (std::string_view v : {p.media().url, p.media().detail, p.media().data, p.media().format,
+                               p.media().file_id, p.media().filename, p.media().file_data}) {
       EXPECT_EQ(v, "");
     }
-    EXPECT_FALSE(p.bare_url);
+    EXPECT_FALSE(p.media().bare_url);
   }
   EXPECT_TRUE(r.messages[1].tool_calls.empty());
   EXPECT_FALSE(r.messages[1].has_tool_calls);
@@ -605,13 +605,13 @@ TEST_F(ChatRequestTest, ABareStringImageUrlIsMarked) {
       R"({"type":"image_url","image_url":{"url":"https://a/y.png"},"image_url":"data:image/png;base64,QQ"}]}]})");
   const auto& parts = r.messages[0].parts;
   ASSERT_EQ(parts.size(), 3u);
-  EXPECT_TRUE(parts[0].bare_url);
-  EXPECT_EQ(parts[0].url, "https://a/x.png");
-  EXPECT_FALSE(parts[1].bare_url);
-  EXPECT_EQ(parts[1].url, "https://a/y.png");
-  EXPECT_TRUE(parts[2].bare_url);
-  EXPECT_TRUE(parts[2].inline_data);
-  EXPECT_EQ(parts[2].data, "QQ");
+  EXPECT_TRUE(parts[0].media().bare_url);
+  EXPECT_EQ(parts[0].media().url, "https://a/x.png");
+  EXPECT_FALSE(parts[1].media().bare_url);
+  EXPECT_EQ(parts[1].media().url, "https://a/y.png");
+  EXPECT_TRUE(parts[2].media().bare_url);
+  EXPECT_TRUE(parts[2].media().inline_data);
+  EXPECT_EQ(parts[2].media().data, "QQ");
 }
 
 // A part's `text` and `refusal` are two members: `text` is the one its type names, whichever
@@ -688,13 +688,13 @@ TEST_F(ChatRequestTest, IntegersBeyondInt64AreRefused) {
   EXPECT_EQ(parse(with(R"("seed":-9223372036854775808)")).seed, INT64_MIN);
 }
 
-// A body of many near-empty parts takes ~25x its size typed; past the caller's budget the parse
+// A body of many empty parts takes ~50x its size typed; past the caller's budget the parse
 // stops early with an error of its own, while an ordinary body of the same size parses within it.
 TEST(ChatRequestBudgetTest, ManyTinyPartsStopAtTheBudget) {
   std::string tiny = R"({"model":"m","messages":[{"role":"user","content":[)";
   for (int i = 0; i < 20000; ++i) {
     tiny += i == 0 ? "" : ",";
-    tiny += R"({"type":"text"})";
+    tiny += "{}";
   }
   tiny += "]}]}";
   const std::size_t budget = 16 * tiny.size() + 64 * 1024;
@@ -738,6 +738,26 @@ TEST(ChatRequestBudgetTest, ALongAgentConversationFitsTheDefaultBudget) {
     EXPECT_EQ(r->messages.size(), 2u * pairs);
     EXPECT_LE(r->arena().heap_bytes(), 10 * body.size()) << pairs;
   }
+}
+
+// A text part carries no image, audio or file members (they are made for a part that names
+// one), so a content array of many short text parts is read at under 10x its size.
+TEST(ChatRequestBudgetTest, ShortTextPartsCarryNoMediaMembers) {
+  std::string body = R"({"model":"m","messages":[{"role":"user","content":[)";
+  for (int i = 0; i < 20000; ++i) {
+    body += i == 0 ? "" : ",";
+    body += R"({"type":"text","text":"hello world"})";
+  }
+  body += R"(,{"type":"image_url","image_url":{"url":"https://x.test/a.png"}}]}]})";
+  const Result<ChatRequest, ParseError> r = parse_chat_request(body);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& parts = r->messages[0].parts;
+  ASSERT_EQ(parts.size(), 20001u);
+  EXPECT_EQ(parts[0].media_, nullptr);
+  EXPECT_EQ(parts[0].media().url, "");
+  ASSERT_NE(parts.back().media_, nullptr);
+  EXPECT_EQ(parts.back().media().url, "https://x.test/a.png");
+  EXPECT_LE(r->arena().heap_bytes(), 10 * body.size());
 }
 
 }  // namespace

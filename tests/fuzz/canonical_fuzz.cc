@@ -24,6 +24,7 @@
 
 namespace {
 
+using sb::adapters::ChatPartMedia;
 using sb::adapters::ChatRequest;
 using sb::fuzz::check;
 
@@ -68,8 +69,9 @@ void dump_message(Dump& d, const sb::adapters::ChatMessage& m) {
   d.s(m.text);
   for (const auto& p : m.parts) {
     d.n(static_cast<std::size_t>(p.kind));
-    for (std::string_view v : {p.type, p.text, p.url, p.detail, p.media_type, p.data, p.format,
-                               p.file_id, p.filename, p.file_data}) {
+    const ChatPartMedia& m = p.media();
+    for (std::string_view v : {p.type, p.text, m.url, m.detail, m.media_type, m.data, m.format,
+                               m.file_id, m.filename, m.file_data}) {
       d.s(v);
     }
     d.range(p.begin, p.end);

@@ -1030,14 +1030,14 @@ TEST_F(WireFormatsTest, OllamaRouteAnswersAMistypedMemberAsOpenAIWould) {
   EXPECT_EQ(posts(env_->fake("ollama")).size(), before);
 }
 
-// A body of 20,000 text parts without text would take ~25x its size as a typed reading, past
+// A body of 20,000 empty parts would take ~50x its size as a typed reading, past
 // its budget: a translated route refuses it as too large (413, OpenAI's shape, nothing sent),
 // while an OpenAI-compatible route passes it on as sent (its DOM is all the gateway reads).
 TEST_F(WireFormatsTest, ATranslatedRouteRefusesABodyOfManyTinyPartsAsTooLarge) {
   std::string parts;
   for (int i = 0; i < 20000; ++i) {
     parts += i == 0 ? "" : ",";
-    parts += R"({"type":"text"})";
+    parts += "{}";
   }
   const auto body = [&](std::string_view model) {
     return R"({"model":")" + std::string(model) + R"(","messages":[{"role":"user","content":[)" +
