@@ -13,7 +13,7 @@ bytes of text per JSON value). Scenarios:
 
   pass-through  a vLLM backend: the client's text is spliced into the upstream body
   translated    an Anthropic backend: the upstream body is built from the typed reading (a body
-                past the typed reading's memory budget, such as the tiny parts, is answered 413)
+                past the typed reading's memory budget, 16x, would be answered 413)
   fallback      first candidate refuses the connection, the second (vLLM) answers: the second
                 attempt parses the body again; compared with pass-through it shows that cost
 
