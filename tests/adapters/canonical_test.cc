@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "tests/adapters/request_bodies.h"
 
 namespace sb::adapters {
 namespace {
@@ -691,12 +692,7 @@ TEST_F(ChatRequestTest, IntegersBeyondInt64AreRefused) {
 // A body of many empty parts takes ~50x its size typed; past the caller's budget the parse
 // stops early with an error of its own, while an ordinary body of the same size parses within it.
 TEST(ChatRequestBudgetTest, ManyTinyPartsStopAtTheBudget) {
-  std::string tiny = R"({"model":"m","messages":[{"role":"user","content":[)";
-  for (int i = 0; i < 20000; ++i) {
-    tiny += i == 0 ? "" : ",";
-    tiny += "{}";
-  }
-  tiny += "]}]}";
+  const std::string tiny = test::chat_body_of_parts("m", "{}", 20000);
   const std::size_t budget = 16 * tiny.size() + 64 * 1024;
   EXPECT_EQ(typed_heap_budget(tiny.size()), budget);
   const Result<ChatRequest, ParseError> stopped = parse_chat_request(tiny, budget);
@@ -743,12 +739,10 @@ TEST(ChatRequestBudgetTest, ALongAgentConversationFitsTheDefaultBudget) {
 // A text part carries no image, audio or file members (they are made for a part that names
 // one), so a content array of many short text parts is read at under 10x its size.
 TEST(ChatRequestBudgetTest, ShortTextPartsCarryNoMediaMembers) {
-  std::string body = R"({"model":"m","messages":[{"role":"user","content":[)";
-  for (int i = 0; i < 20000; ++i) {
-    body += i == 0 ? "" : ",";
-    body += R"({"type":"text","text":"hello world"})";
-  }
-  body += R"(,{"type":"image_url","image_url":{"url":"https://x.test/a.png"}}]}]})";
+  std::string body =
+      test::chat_body_of_parts("m", R"({"type":"text","text":"hello world"})", 20000);
+  body.insert(body.size() - 4,
+              R"(,{"type":"image_url","image_url":{"url":"https://x.test/a.png"}})");
   const Result<ChatRequest, ParseError> r = parse_chat_request(body);
   ASSERT_TRUE(r.ok()) << r.error().message;
   const auto& parts = r->messages[0].parts;

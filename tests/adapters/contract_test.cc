@@ -33,6 +33,7 @@
 #include "adapters/sse.h"
 #include "adapters/translator.h"
 #include "adapters/usage.h"
+#include "tests/adapters/request_bodies.h"
 
 namespace sb::adapters {
 namespace {
@@ -2184,18 +2185,13 @@ TEST_P(ProviderContractTest, InStreamErrorBecomesAnErrorEventAndStopsTheStream) 
   EXPECT_FALSE(st->finish(out));
 }
 
-// 9. memory ----------------------------------------------------------------------------------
+// 10. memory ---------------------------------------------------------------------------------
 
 // A body of 20,000 empty parts would take ~50x its size typed: the text entry
 // refuses it as too large (413, request_too_large) past the typed reading's budget rather than
 // hold it; a pass-through provider forwards the bytes as sent.
 TEST_P(ProviderContractTest, ABodyOfManyTinyPartsIsRefusedAsTooLargeUnlessPassedThrough) {
-  std::string body = R"({"model":"frontier","messages":[{"role":"user","content":[)";
-  for (int i = 0; i < 20000; ++i) {
-    body += i == 0 ? "" : ",";
-    body += "{}";
-  }
-  body += "]}]}";
+  const std::string body = test::chat_body_of_parts("frontier", "{}", 20000);
   const auto r = provider().translator()->request(body, provider().spec());
   if (provider().passes_bytes_through()) {
     EXPECT_TRUE(r) << (r ? "" : r.error().message);
