@@ -1,8 +1,12 @@
 #include "adapters/canonical.h"
 
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -687,6 +691,56 @@ TEST_F(ChatRequestTest, IntegersBeyondInt64AreRefused) {
   EXPECT_EQ(error_of(with(R"("seed":18446744073709551615)")),
             "Invalid type for 'seed': expected an integer.");
   EXPECT_EQ(parse(with(R"("seed":-9223372036854775808)")).seed, INT64_MIN);
+}
+// The arena hands memory back for reuse (a vector's old buffer, a block's tail) and gives large
+// allocations blocks of their own, freed when given back: many vectors growing side by side, of
+// sizes on both sides of those thresholds, must never share a byte, and what each holds must
+// survive every other's growth.
+TEST(RequestArenaTest, VectorsGrowingSideBySideNeverOverlap) {
+  std::unique_ptr<RequestArena, RequestArena::Release> arena = RequestArena::acquire();
+  std::vector<std::pmr::vector<std::uint32_t>> vectors;
+  for (int v = 0; v < 6; ++v) {
+    vectors.emplace_back(arena.get());
+  }
+  std::uint32_t state = 12345;
+  const auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+  };
+  for (int step = 0; step < 60000; ++step) {
+    auto& v = vectors[next() % vectors.size()];
+    const std::size_t tag = static_cast<std::size_t>(&v - vectors.data());
+    if (tag != 0 && next() % 50 == 0) {  // the first one grows past 32 KiB: large blocks
+      v.clear();
+      v.shrink_to_fit();  // gives the whole buffer back
+      continue;
+    }
+    v.push_back(static_cast<std::uint32_t>(tag << 24 | (v.size() & 0xFFFFFF)));
+  }
+  for (std::size_t tag = 0; tag < vectors.size(); ++tag) {
+    const auto& v = vectors[tag];
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      ASSERT_EQ(v[k], static_cast<std::uint32_t>(tag << 24 | (k & 0xFFFFFF))) << tag << " " << k;
+    }
+    if (!v.empty()) {
+      EXPECT_TRUE(arena->contains(reinterpret_cast<const char*>(v.data()),
+                                  v.size() * sizeof(std::uint32_t)));
+    }
+  }
+}
+
+// A vector that grows past 32 KiB costs its final buffer, not every buffer it grew through.
+TEST(RequestArenaTest, ALargeVectorHoldsOnlyItsLastBuffer) {
+  std::unique_ptr<RequestArena, RequestArena::Release> arena = RequestArena::acquire();
+  std::pmr::vector<std::uint32_t> v(arena.get());
+  for (std::uint32_t k = 0; k < (1u << 20); ++k) {
+    v.push_back(k);
+  }
+  EXPECT_EQ(v[12345], 12345u);
+  EXPECT_LE(arena->heap_bytes(), v.capacity() * sizeof(std::uint32_t) + 64 * 1024);
+  v.clear();
+  v.shrink_to_fit();
+  EXPECT_LE(arena->heap_bytes(), 64 * 1024u);  // the large buffer went back to the heap
 }
 
 // A body of many empty parts takes ~50x its size typed; past the caller's budget the parse
