@@ -20,7 +20,7 @@ BodyDom::Parsed::Parsed(std::string_view text, boost::system::error_code& ec)
 const boost::json::object* BodyDom::get(std::string_view text, boost::system::error_code& ec) {
   ec = {};
   if (!parsed_) {
-    parsed_.emplace(text, ec);
+    parsed_ = std::make_unique<Parsed>(text, ec);
   }
   return !ec && parsed_->value.is_object() ? &parsed_->value.get_object() : nullptr;
 }

@@ -5,6 +5,7 @@
 // format) read the typed request; the DOM is read only when there is none (a body past the typed
 // reading's memory budget, a clamped body) and for a top-level key sent twice.
 
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -18,7 +19,9 @@
 namespace sb::gateway::chat {
 
 /// A request body's DOM in a per-request arena (no per-node frees, hostile nesting bounded to
-/// 128 levels), about 3x the text for long strings and up to ~16x for many small values.
+/// 128 levels), about 3x the text for long strings and up to ~16x for many small values. Empty
+/// until a DOM is wanted, and then on the heap: a BodyDom costs a pointer, so the coroutine
+/// frames that hold one stay small enough for Asio to recycle them.
 class BodyDom {
  public:
   /// The DOM of `text`, parsed on the first call since construction or reset() (later calls
@@ -35,7 +38,7 @@ class BodyDom {
     boost::json::monotonic_resource mr;
     boost::json::value value;
   };
-  std::optional<Parsed> parsed_;
+  std::unique_ptr<Parsed> parsed_;
 };
 
 class WireBody {
