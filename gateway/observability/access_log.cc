@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <optional>
 
 #include "gateway/observability/log.h"
 #include "policies/money.h"
@@ -21,19 +22,9 @@ void append_number(std::string& out, double v, int precision) {
   out.append(buf, r.ptr);
 }
 
-void append_integer(std::string& out, long long v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-// A token count, or null when negative (not reported).
-void append_count(std::string& out, std::int64_t v) {
-  if (v < 0) {
-    out += "null";
-  } else {
-    append_integer(out, v);
-  }
+// A token count: null when negative (not reported).
+std::optional<std::int64_t> count(std::int64_t v) {
+  return v < 0 ? std::nullopt : std::optional<std::int64_t>(v);
 }
 
 // `key` is this file's literal with its punctuation (`,"tenant":`), appended as it is.
@@ -63,10 +54,10 @@ void AccessLog::write(const AccessRecord& r) const {
   field(line, ",\"model\":", r.model);
   field(line, ",\"backend\":", r.backend);
   line += ",\"status\":";
-  append_integer(line, r.status);
+  log::append_integer(line, r.status);
   line += r.stream ? ",\"stream\":true" : ",\"stream\":false";
   line += ",\"attempts\":";
-  append_integer(line, r.attempts);
+  log::append_integer(line, r.attempts);
   line += ",\"duration_ms\":";
   append_number(line, r.duration_ms, 3);
   line += ",\"ttft_ms\":";
@@ -80,9 +71,9 @@ void AccessLog::write(const AccessRecord& r) const {
   line += ",\"overhead_us\":";
   append_number(line, r.overhead_us, 1);
   line += ",\"tokens_in\":";
-  append_count(line, r.tokens_in);
+  log::append_integer_or_null(line, count(r.tokens_in));
   line += ",\"tokens_out\":";
-  append_count(line, r.tokens_out);
+  log::append_integer_or_null(line, count(r.tokens_out));
   line += ",\"cost_usd\":";
   policies::append_usd(line, r.cost_nanos);
   field(line, ",\"sensitivity\":", r.sensitivity);

@@ -36,21 +36,14 @@ void str(std::string& out, std::string_view k, std::string_view v) {
   log::append_json_string(out, v);
 }
 
-template <class Int>
-void integer(std::string& out, Int v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
 void num(std::string& out, std::string_view k, std::uint64_t v) {
   key(out, k);
-  integer(out, v);
+  log::append_integer(out, v);
 }
 
 void inum(std::string& out, std::string_view k, std::int64_t v) {
   key(out, k);
-  integer(out, v);
+  log::append_integer(out, v);
 }
 
 void boolean(std::string& out, std::string_view k, bool v) {
@@ -115,7 +108,7 @@ void why(std::string& out, const policies::Engine& engine, const policies::Decis
     first = false;
     log::append_json_string(out, engine.detector().entity_names()[e.entity]);
     out.push_back(':');
-    integer(out, e.count);
+    log::append_integer(out, e.count);
   }
   out.push_back('}');
   level(out, "floor", c.sensitivity.levels, d.floor_level);
@@ -157,13 +150,9 @@ void why(std::string& out, const policies::Engine& engine, const policies::Decis
 void features(std::string& out, const policies::RequestFacts& f) {
   key(out, "features");
   out += "{\"prompt_tokens\":";
-  integer(out, f.estimated_prompt_tokens);
+  log::append_integer(out, f.estimated_prompt_tokens);
   key(out, "max_tokens");
-  if (f.max_tokens) {
-    integer(out, *f.max_tokens);
-  } else {
-    out += "null";
-  }
+  log::append_integer_or_null(out, f.max_tokens);
   boolean(out, "tools", f.tools);
   boolean(out, "images", f.images);
   boolean(out, "json_schema", f.json_schema);
@@ -207,7 +196,8 @@ void reads_of(std::string& out, StateRecorder::Read::Kind kind,
     }
     out.push_back(':');
     if (kind == StateRecorder::Read::Kind::in_flight) {
-      integer(out, static_cast<std::int64_t>(r.value));  // a count: no float formatting
+      // A count: no float formatting.
+      log::append_integer(out, static_cast<std::int64_t>(r.value));
     } else {
       real(out, r.value);
     }
