@@ -335,7 +335,8 @@ bool Handler::scalar(const Scalar& v, std::size_t begin, std::size_t end, error_
 
 bool Handler::open(bool object, error_code& ec) {
   // Containers are where the arena grows fastest (a part, a tool call: its record and tokens):
-  // past the budget the parse stops, before a hostile body of tiny parts has taken 30x its size.
+  // past the budget the parse stops here, before a hostile body of empty objects has taken 100x
+  // its size (parse_chat_request checks the end as well).
   if (out_.arena().heap_bytes() > max_heap_bytes_) {
     over_budget_ = true;
     return fail(ec);
@@ -413,11 +414,11 @@ Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
   out.body = body;
   boost::json::parse_options opts;
   opts.max_depth = 128;  // the gateway's
-  boost::json::basic_parser<canonical_detail::Handler> parser(
-      opts, body, out, max_heap_bytes.value_or(typed_heap_budget(body.size())));
+  const std::size_t budget = max_heap_bytes.value_or(typed_heap_budget(body.size()));
+  boost::json::basic_parser<canonical_detail::Handler> parser(opts, body, out, budget);
   boost::json::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
-  if (parser.handler().over_budget()) {
+  if (parser.handler().over_budget() || out.arena().heap_bytes() > budget) {
     return ParseError{used, "the request's typed reading would take more memory than allowed",
                       kOverBudget};
   }

@@ -110,8 +110,7 @@ std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
     // A body whose typed reading would pass its memory budget (typed_heap_budget: hostile shapes
     // such as thousands of empty objects) goes the DOM's way too.
     if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
-            adapters::parse_chat_request(body_text_);
-        r && r->arena().heap_bytes() <= adapters::typed_heap_budget(body_text_.size())) {
+            adapters::parse_chat_request(body_text_)) {
       typed_.emplace(std::move(r.value()));
       typed_read_ = true;
       model = typed_->model;

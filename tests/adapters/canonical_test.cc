@@ -770,6 +770,24 @@ TEST(ChatRequestBudgetTest, ManyTinyPartsStopAtTheBudget) {
   EXPECT_EQ(ordinary->messages.size(), 1u);
 }
 
+// The budget holds at the end as well as where containers open: a long escaped text after the
+// last container (its unescaped copy in the arena) cannot carry the reading past it.
+TEST(ChatRequestBudgetTest, TheBudgetHoldsAfterTheLastContainer) {
+  std::string escaped;
+  for (int i = 0; i < 5000; ++i) {
+    escaped += "\\n";
+  }
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":")" + escaped + R"("}]})";
+  const Result<ChatRequest, ParseError> stopped = parse_chat_request(body, 1024);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code, kOverBudget);
+  const Result<ChatRequest, ParseError> read = parse_chat_request(body, SIZE_MAX);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->messages[0].text, std::string(5000, '\n'));
+  EXPECT_GT(read->arena().heap_bytes(), 1024u);
+}
+
 // A long agent conversation (thousands of short tool calls and results) is read within the
 // default budget: the vectors it grows give their old buffers back (the large ones to the heap),
 // so it holds about its final size, well under the 16x the budget allows.
