@@ -145,7 +145,7 @@ struct Pool::Impl {
   using Stacks = std::unordered_map<detail::PoolKey, std::vector<Idle>, detail::PoolKeyHash,
                                     detail::PoolKeyEqual>;
 
-  Impl(asio::any_io_executor ex, PoolSettings s) : executor(std::move(ex)), settings(s) {}
+  Impl(asio::io_context::executor_type ex, PoolSettings s) : executor(ex), settings(s) {}
 
   /// Pops a live idle connection for `key`, dropping dead and expired ones on the way.
   std::unique_ptr<Connection> take(const detail::PoolKeyView& key) {
@@ -210,15 +210,15 @@ struct Pool::Impl {
     }
   }
 
-  asio::any_io_executor executor;
+  asio::io_context::executor_type executor;
   PoolSettings settings;
   Stacks stacks;
   std::size_t idle_count = 0;
   Clock::time_point next_sweep{};
 };
 
-Pool::Pool(asio::any_io_executor executor, PoolSettings settings)
-    : impl_(std::make_unique<Impl>(std::move(executor), settings)) {}
+Pool::Pool(asio::io_context::executor_type executor, PoolSettings settings)
+    : impl_(std::make_unique<Impl>(executor, settings)) {}
 
 Pool::~Pool() = default;
 

@@ -17,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -129,7 +129,9 @@ struct PoolSettings {
 
 class Pool {
  public:
-  Pool(boost::asio::any_io_executor executor, PoolSettings settings = {});
+  /// `executor`: the io_context whose thread uses the pool. Its concrete type (not
+  /// any_io_executor) spares every socket operation a type-erased executor copy.
+  Pool(boost::asio::io_context::executor_type executor, PoolSettings settings = {});
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;

@@ -93,7 +93,7 @@ ErrorKind classify(const error_code& ec, Phase phase, bool total_bound) {
 
 }  // namespace detail
 
-Connection::Connection(const asio::any_io_executor& executor, ssl::context* tls,
+Connection::Connection(const asio::io_context::executor_type& executor, ssl::context* tls,
                        detail::PoolKey key, std::size_t max_header_bytes)
     : key_(std::move(key)),
       tls_context_(tls),
@@ -122,11 +122,11 @@ Connection::Connection(const asio::any_io_executor& executor, ssl::context* tls,
 // said it was complete (and read_body handles the one framing that ends at the close).
 Connection::~Connection() = default;
 
-beast::tcp_stream& Connection::lowest() {
+Connection::TcpStream& Connection::lowest() {
   return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
 }
 
-const beast::tcp_stream& Connection::lowest() const {
+const Connection::TcpStream& Connection::lowest() const {
   return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
 }
 
@@ -168,7 +168,7 @@ asio::awaitable<Error> Connection::connect_tcp(const Endpoint& endpoint,
                                                std::optional<asio::ip::address> literal,
                                                std::uint16_t port, Clock::time_point until,
                                                const Error& timed_out) {
-  beast::tcp_stream& stream = lowest();
+  TcpStream& stream = lowest();
   auto left = [&] { return until - Clock::now(); };
   if (left() <= Clock::duration::zero()) {
     co_return timed_out;

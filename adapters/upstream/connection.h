@@ -1,6 +1,6 @@
 #pragma once
-// One HTTP/1.1 connection to an upstream (private to sb_upstream): a `beast::tcp_stream` for http
-// or an `ssl::stream<beast::tcp_stream>` for https, with the read buffer and the response parser
+// One HTTP/1.1 connection to an upstream (private to sb_upstream): a TCP stream for http or an
+// `ssl::stream` over one for https, with the read buffer and the response parser
 // it keeps across keep-alive exchanges (Beast's session shape: the parser is re-emplaced per
 // response, the buffers are reused).
 //
@@ -16,12 +16,13 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/system/error_code.hpp>
@@ -94,12 +95,16 @@ std::string request_head(const Request& request);
 
 class Connection {
  public:
-  using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
+  /// A TCP stream on the pool's io_context, its executor type concrete: no type-erased executor
+  /// is copied per operation.
+  using TcpStream =
+      boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+  using TlsStream = boost::asio::ssl::stream<TcpStream>;
   using Parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
   using Response = boost::beast::http::response<boost::beast::http::buffer_body>;
 
   /// `tls` non-null makes this an https connection verified with that context.
-  Connection(const boost::asio::any_io_executor& executor, boost::asio::ssl::context* tls,
+  Connection(const boost::asio::io_context::executor_type& executor, boost::asio::ssl::context* tls,
              detail::PoolKey key, std::size_t max_header_bytes);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -162,8 +167,8 @@ class Connection {
   const detail::PoolKey& key() const { return key_; }
 
  private:
-  boost::beast::tcp_stream& lowest();
-  const boost::beast::tcp_stream& lowest() const;
+  TcpStream& lowest();
+  const TcpStream& lowest() const;
   // The steps of connect().
   boost::asio::awaitable<Error> connect_tcp(const Endpoint& endpoint,
                                             std::optional<boost::asio::ip::address> literal,
@@ -173,7 +178,7 @@ class Connection {
                                           Clock::time_point until, const Error& timed_out);
 
   detail::PoolKey key_;
-  std::optional<boost::beast::tcp_stream> plain_;
+  std::optional<TcpStream> plain_;
   std::optional<TlsStream> tls_;
   boost::asio::ssl::context* tls_context_ = nullptr;
   std::uint32_t max_header_bytes_;

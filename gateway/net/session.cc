@@ -11,9 +11,9 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -31,6 +31,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+// The client's TCP stream (timeouts included) on the worker's io_context.
+using TcpStream = beast::basic_stream<asio::ip::tcp, asio::io_context::executor_type>;
 
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerBytes = 1 << 20;
@@ -326,7 +328,7 @@ asio::awaitable<void> Session<Stream>::reply_and_close(unsigned status, std::str
 template <class Stream>
 asio::awaitable<void> Session<Stream>::close(bool linger) {
   auto& socket = beast::get_lowest_layer(stream_);
-  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+  if constexpr (!std::is_same_v<Stream, TcpStream>) {
     // TLS close_notify; a peer that just drops the connection is fine (stream_truncated).
     socket.expires_after(std::chrono::seconds(2));
     co_await stream_.async_shutdown(use_nothrow);
@@ -355,7 +357,7 @@ asio::awaitable<void> Session<Stream>::close(bool linger) {
 // The TLS handshake, within the header timeout; false when it failed (the socket is closed).
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::handshake() {
-  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+  if constexpr (!std::is_same_v<Stream, TcpStream>) {
     auto& socket = beast::get_lowest_layer(stream_);
     socket.expires_after(worker_.snapshot->config().server.header_timeout);
     auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
@@ -530,27 +532,26 @@ asio::awaitable<void> run_session(std::unique_ptr<Session<Stream>> session) {
 
 }  // namespace
 
-void start_session(Worker& worker, asio::ip::tcp::socket socket, const PlaneContext& plane,
+void start_session(Worker& worker, ClientSocket socket, const PlaneContext& plane,
                    asio::ssl::context* tls) {
   const Where where = plane.plane == Plane::data ? Where::session : Where::admin;
   // From its construction on, the session owns the connection's admission (released in its
   // destructor); before that, a failure releases it here.
   if (tls != nullptr) {
-    using Stream = asio::ssl::stream<beast::tcp_stream>;
+    using Stream = asio::ssl::stream<TcpStream>;
     std::unique_ptr<Session<Stream>> s;
     try {
-      s = std::make_unique<Session<Stream>>(
-          worker, Stream(beast::tcp_stream(std::move(socket)), *tls), plane);
+      s = std::make_unique<Session<Stream>>(worker, Stream(TcpStream(std::move(socket)), *tls),
+                                            plane);
     } catch (...) {
       plane.connections.release();
       throw;
     }
     asio::co_spawn(worker.ioc, run_session(std::move(s)), worker.errors.guard(where));
   } else {
-    std::unique_ptr<Session<beast::tcp_stream>> s;
+    std::unique_ptr<Session<TcpStream>> s;
     try {
-      s = std::make_unique<Session<beast::tcp_stream>>(worker, beast::tcp_stream(std::move(socket)),
-                                                       plane);
+      s = std::make_unique<Session<TcpStream>>(worker, TcpStream(std::move(socket)), plane);
     } catch (...) {
       plane.connections.release();
       throw;

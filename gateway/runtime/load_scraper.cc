@@ -106,10 +106,11 @@ asio::awaitable<Result> scrape_once(upstream::Pool& pool,
   co_return Result::ok;
 }
 
-asio::awaitable<void> scrape_loop(std::shared_ptr<LoadScraper::Loop> loop, Target target) {
+asio::awaitable<void> scrape_loop(std::shared_ptr<LoadScraper::Loop> loop, Target target,
+                                  asio::io_context::executor_type executor) {
   // The pool lives in this frame: whatever ends the loop (stop, or the io_context destroyed at
   // exit with the frame still suspended) destroys its exchange before the pool.
-  upstream::Pool pool(co_await asio::this_coro::executor);
+  upstream::Pool pool(executor);
   adapters::HistogramBuckets previous;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   Result last = Result::ok;
@@ -231,7 +232,7 @@ std::shared_ptr<const policies::LoadBoard> LoadScraper::board(const config::Back
     targets.push_back({std::move(*ep), i});
   }
   for (Target& t : targets) {
-    asio::co_spawn(ioc_, scrape_loop(loop, std::move(t)), asio::detached);
+    asio::co_spawn(ioc_, scrape_loop(loop, std::move(t), ioc_.get_executor()), asio::detached);
   }
   slot = loop;
   return slot->board;

@@ -135,7 +135,8 @@ class SessionTest : public ::testing::Test {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] =
+          co_await acceptor_.async_accept(worker_.ioc, asio::as_tuple(asio::use_awaitable));
       if (ec) {
         co_return;
       }
