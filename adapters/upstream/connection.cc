@@ -52,11 +52,12 @@ const boost::system::error_category& http_category() {
 namespace detail {
 
 Budget budget(std::chrono::milliseconds limit, Clock::time_point deadline) {
-  const Clock::duration left = deadline - Clock::now();
+  const Clock::time_point now = Clock::now();
+  const Clock::duration left = deadline - now;
   if (left <= limit) {
-    return {left, true};
+    return {left, true, deadline};
   }
-  return {limit, false};
+  return {limit, false, now + limit};
 }
 
 ErrorKind classify(const error_code& ec, Phase phase, bool total_bound) {
@@ -106,7 +107,8 @@ Connection::Connection(const asio::io_context::executor_type& executor, ssl::con
         if (extension_bytes_ > kMaxChunkExtensionBytes) {
           ec = http::error::bad_chunk_extension;
         }
-      }) {
+      }),
+      body_watch_(executor) {
   if (tls != nullptr) {
     tls_.emplace(executor, *tls);
   } else {
@@ -327,7 +329,11 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
     err = failure_;
     co_return 0;
   }
-  lowest().expires_after(budget.duration);
+  if (!watching_body_) {
+    lowest().expires_never();  // from here on the watchdog times the reads
+    watching_body_ = true;
+  }
+  body_watch_.start(budget.until, lowest().socket());
   // Body bytes stream through the buffer; what it must hold whole is framing (a chunk line, the
   // trailers), capped here. It never shrinks below what it already holds (Beast's read_size
   // assumes size <= max_size), which is at most the header's cap after read_header.
@@ -340,6 +346,13 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
   auto [ec, bytes] = tls_ ? co_await http::async_read_some(*tls_, buffer_, *parser_, use_tuple)
                           : co_await http::async_read_some(*plain_, buffer_, *parser_, use_tuple);
   (void)bytes;
+  body_watch_.stop();
+  if (ec && body_watch_.fired()) {
+    ec = beast::error::timeout;  // the watchdog closed the socket under the read
+  }
+  if (parser_->is_done()) {
+    body_watch_.cancel();  // no wait left pending once the body is complete
+  }
   const std::size_t produced = body_buf_.size() - body.size;
   body.data = nullptr;
   body.size = 0;
@@ -367,6 +380,8 @@ bool Connection::reusable() const {
 }
 
 void Connection::park() {
+  body_watch_.cancel();
+  watching_body_ = false;
   lowest().expires_never();
   parser_.reset();  // frees the response's header storage; the read buffer keeps its capacity
 }

@@ -29,6 +29,7 @@
 
 #include "adapters/upstream/client.h"
 #include "adapters/upstream/endpoint.h"
+#include "adapters/upstream/watchdog.h"
 
 namespace sb::upstream {
 namespace detail {
@@ -38,6 +39,7 @@ namespace detail {
 struct Budget {
   Clock::duration duration{};
   bool total_bound = false;
+  Clock::time_point until{};  ///< now + duration, as computed
   bool expired() const { return duration <= Clock::duration::zero(); }
 };
 Budget budget(std::chrono::milliseconds limit, Clock::time_point deadline);
@@ -190,6 +192,10 @@ class Connection {
   Error failure_;
   /// Chunk-extension bytes seen in the current response (bounded by kMaxChunkExtensionBytes).
   std::size_t extension_bytes_ = 0;
+  /// The body's read timeout: one lazily armed timer for the whole body (Beast's per-read timer
+  /// would arm and cancel once per streamed event). On from the first read_body() on.
+  Watchdog body_watch_;
+  bool watching_body_ = false;
   /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
   std::array<char, 16 * 1024> body_buf_;
 };

@@ -632,6 +632,79 @@ TEST(ClientTest, StalledBodyIsIdleTimeout) {
   });
 }
 
+// The body's idle timeout is one lazily armed timer: a stream whose events keep coming within
+// the idle timeout outlives it many times over, and the timer fires, finds the deadline moved on
+// and re-arms, without cutting it.
+TEST(ClientTest, AStreamPacedWithinTheIdleTimeoutOutlivesIt) {
+  FakeUpstream fake;
+  fake.push(chunked(std::vector<std::string>(12, "data: x\n\n"), 40ms));
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Timeouts t = relaxed();
+    t.idle = 150ms;
+    Error err;
+    auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), t, err);
+    CO_ASSERT_TRUE(ex != nullptr);
+    auto pieces = co_await read_pieces(*ex, err);
+    EXPECT_FALSE(err) << to_string(err.kind);
+    EXPECT_EQ(join(pieces).size(), 12 * std::string_view("data: x\n\n").size());
+    EXPECT_TRUE(ex->done());
+  });
+}
+
+// A stream that stalls after many events is cut at the idle timeout all the same: the re-armed
+// timer fires at the last event's deadline.
+TEST(ClientTest, AStreamThatStallsAfterManyEventsIsIdleTimeout) {
+  FakeUpstream fake;
+  Response r = chunked(std::vector<std::string>(10, "data: x\n\n"), 30ms);
+  r.stall_after_chunks = 8;
+  fake.push(r);
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Timeouts t = relaxed();
+    t.idle = 150ms;
+    Error err;
+    auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), t, err);
+    CO_ASSERT_TRUE(ex != nullptr);
+    auto pieces = co_await read_pieces(*ex, err);
+    EXPECT_EQ(join(pieces).size(), 8 * std::string_view("data: x\n\n").size());
+    EXPECT_EQ(err.kind, ErrorKind::idle_timeout) << to_string(err.kind);
+    EXPECT_FALSE(ex->done());
+    ex.reset();
+    EXPECT_EQ(pool.idle_connections(), 0u);
+  });
+}
+
+// The idle timeout times the upstream's reads only: a caller that waits between two reads (a
+// slow client being written to) longer than the idle timeout does not cut the upstream.
+TEST(ClientTest, TimeBetweenReadsIsNotTheUpstreamsIdleTime) {
+  FakeUpstream fake;
+  fake.push(chunked({"data: a\n\n", "data: b\n\n", "data: c\n\n"}));
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Timeouts t = relaxed();
+    t.idle = 100ms;
+    Error err;
+    auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), t, err);
+    CO_ASSERT_TRUE(ex != nullptr);
+    std::string first;
+    CO_ASSERT_TRUE(co_await ex->read_some(first, err));
+    co_await pause(ioc, 350ms);  // the timer armed by that read fires meanwhile
+    auto rest = co_await read_pieces(*ex, err);
+    EXPECT_FALSE(err) << to_string(err.kind);
+    EXPECT_EQ(first + join(rest), "data: a\n\ndata: b\n\ndata: c\n\n");
+    EXPECT_TRUE(ex->done());
+    ex.reset();
+    EXPECT_EQ(pool.idle_connections(), 1u);
+  });
+}
+
 TEST(ClientTest, TotalDeadlineBoundsAStreamThatKeepsTrickling) {
   FakeUpstream fake;
   // Each piece arrives well within the idle timeout, but the whole would take seconds.
