@@ -17,6 +17,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include "adapters/upstream/watchdog.h"
 #include "gateway/net/framing.h"
 #include "gateway/net/handler.h"
 #include "gateway/net/http_response.h"
@@ -82,7 +83,8 @@ class Session final : public Drainable, public Downstream {
       : worker_(worker),
         stream_(std::move(stream)),
         plane_(plane),
-        conn_id_(worker.next_connection_id()) {
+        conn_id_(worker.next_connection_id()),
+        write_watch_(worker.ioc.get_executor()) {
     it_ = worker_.sessions.insert(worker_.sessions.end(), this);
     worker_.open_sessions.fetch_add(1, std::memory_order_relaxed);
   }
@@ -118,9 +120,19 @@ class Session final : public Drainable, public Downstream {
 
   asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) override {
     wrote_ = true;
-    beast::get_lowest_layer(stream_).expires_after(write_timeout_);
-    auto [ec, n] = co_await asio::async_write(stream_, buffers, use_nothrow);
-    co_return ec;
+    auto& lowest = beast::get_lowest_layer(stream_);
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
+      // Plain TCP: straight to the socket, timed by the lazily armed watchdog (a stream writes
+      // once per event, and Beast's timer would be armed and cancelled for each).
+      write_watch_.start(Clock::now() + write_timeout_, lowest.socket());
+      auto [ec, n] = co_await asio::async_write(lowest.socket(), buffers, use_nothrow);
+      write_watch_.stop();
+      co_return ec&& write_watch_.fired() ? error_code(beast::error::timeout) : ec;
+    } else {
+      lowest.expires_after(write_timeout_);
+      auto [ec, n] = co_await asio::async_write(stream_, buffers, use_nothrow);
+      co_return ec;
+    }
   }
 
  private:
@@ -161,6 +173,7 @@ class Session final : public Drainable, public Downstream {
   bool wrote_ = false;          ///< bytes of the current request's answer were written
   std::string failed_request_;  ///< the id of the request whose handler threw, for the log
   std::chrono::milliseconds write_timeout_{60'000};
+  upstream::Watchdog write_watch_;  ///< times plain-TCP writes (TLS ones use the stream's timer)
   std::list<Drainable*>::iterator it_;
 };
 

@@ -25,6 +25,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -50,9 +51,11 @@ using asio::ip::tcp;
 // What the handler saw and how it answers; touched by the worker thread and the test thread.
 class ScriptedHandler final : public Handler {
  public:
-  std::atomic<bool> refuse{false};  ///< refuse every request with a body, from its header
-  std::atomic<bool> fail{false};    ///< throw from handle()
-  std::atomic<bool> keep{true};     ///< what handle() returns
+  std::atomic<bool> refuse{false};     ///< refuse every request with a body, from its header
+  std::atomic<bool> fail{false};       ///< throw from handle()
+  std::atomic<bool> keep{true};        ///< what handle() returns
+  std::atomic<int> pieces_written{0};  ///< /flood and /paced: pieces of the answer written
+  std::atomic<bool> write_failed{false};
 
   std::vector<std::string> seen() const {
     std::lock_guard lock(mu_);
@@ -78,6 +81,9 @@ class ScriptedHandler final : public Handler {
     if (fail) {
       throw std::runtime_error("scripted failure");
     }
+    if (ctx.request.target() == "/flood" || ctx.request.target() == "/paced") {
+      co_return co_await stream_answer(ctx, ctx.request.target() == "/paced");
+    }
     const std::string body = "echo " + line;
     std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\n" + ctx.common_headers() + "\r\n" + body;
@@ -86,6 +92,29 @@ class ScriptedHandler final : public Handler {
   }
 
  private:
+  // A chunked answer in pieces: /flood writes 64 KiB pieces (up to 64 MiB) as fast as the
+  // connection takes them; /paced writes 12 small ones 50 ms apart.
+  asio::awaitable<bool> stream_answer(RequestContext& ctx, bool paced) {
+    boost::system::error_code ec = co_await ctx.downstream.write(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + ctx.common_headers() + "\r\n");
+    const std::string piece =
+        paced ? "5\r\npiece\r\n" : "10000\r\n" + std::string(65536, 'x') + "\r\n";
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (int i = 0; !ec && i < (paced ? 12 : 1024); ++i) {
+      if (paced) {
+        pause.expires_after(std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      ec = co_await ctx.downstream.write(piece);
+      pieces_written += ec ? 0 : 1;
+    }
+    if (!ec) {
+      ec = co_await ctx.downstream.write("0\r\n\r\n");
+    }
+    write_failed = static_cast<bool>(ec);
+    co_return !ec;
+  }
+
   mutable std::mutex mu_;
   std::vector<std::string> seen_;
 };
@@ -309,6 +338,36 @@ TEST_F(SessionTest, AnIdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   char byte = 0;
   EXPECT_EQ(s.read_some(asio::buffer(&byte, 1), ec), 0u);
   EXPECT_EQ(ec, asio::error::eof) << ec.message();
+}
+
+// A client that stops reading a long answer is cut once a write has waited the idle timeout
+// (300 ms here), however many writes went before.
+TEST_F(SessionTest, AClientThatStopsReadingIsClosedWhenAWriteStallsPastTheIdleTimeout) {
+  auto s = connect();
+  send(s, "GET /flood HTTP/1.1\r\nHost: t\r\n\r\n");
+  for (int i = 0; i < 500 && handler_.pieces_written.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(settled());  // the session ended although the client never read or closed
+  EXPECT_TRUE(handler_.write_failed.load());
+  EXPECT_GT(handler_.pieces_written.load(), 1);
+  EXPECT_LT(handler_.pieces_written.load(), 1024);
+}
+
+// Writes that each finish quickly keep a connection open far past the idle timeout: the timeout
+// is per write, not for the whole answer.
+TEST_F(SessionTest, AnAnswerWrittenInPiecesOutlivesTheIdleTimeout) {
+  auto s = connect();
+  send(s, "GET /paced HTTP/1.1\r\nHost: t\r\n\r\n");
+  beast::flat_buffer buffer;
+  const auto res = read_response(s, buffer);  // 12 pieces over about 600 ms
+  std::string expected;
+  for (int i = 0; i < 12; ++i) {
+    expected += "piece";
+  }
+  EXPECT_EQ(res.body(), expected);
+  EXPECT_EQ(handler_.pieces_written.load(), 12);
+  EXPECT_FALSE(handler_.write_failed.load());
 }
 
 TEST_F(SessionTest, AClientResettingMidBodyEndsTheSessionAndReturnsItsBudget) {
