@@ -329,11 +329,16 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
     err = failure_;
     co_return 0;
   }
-  if (!watching_body_) {
-    lowest().expires_never();  // from here on the watchdog times the reads
-    watching_body_ = true;
+  // A body the header's read brought along whole (a short answer with Content-Length) is parsed
+  // from the buffer without touching the socket: nothing to time.
+  const auto remaining = parser_->content_length_remaining();  // boost::optional
+  if (!remaining || buffer_.size() < *remaining) {
+    if (!watching_body_) {
+      lowest().expires_never();  // from here on the watchdog times the reads
+      watching_body_ = true;
+    }
+    body_watch_.start(budget.until, lowest().socket());
   }
-  body_watch_.start(budget.until, lowest().socket());
   // Body bytes stream through the buffer; what it must hold whole is framing (a chunk line, the
   // trailers), capped here. It never shrinks below what it already holds (Beast's read_size
   // assumes size <= max_size), which is at most the header's cap after read_header.
