@@ -84,7 +84,8 @@ class Session final : public Drainable, public Downstream {
         stream_(std::move(stream)),
         plane_(plane),
         conn_id_(worker.next_connection_id()),
-        write_watch_(worker.ioc.get_executor()) {
+        write_watch_(worker.ioc.get_executor()),
+        read_watch_(worker.ioc.get_executor()) {
     it_ = worker_.sessions.insert(worker_.sessions.end(), this);
     worker_.open_sessions.fetch_add(1, std::memory_order_relaxed);
   }
@@ -126,8 +127,7 @@ class Session final : public Drainable, public Downstream {
       // once per event, and Beast's timer would be armed and cancelled for each).
       write_watch_.start(Clock::now() + write_timeout_, lowest.socket());
       auto [ec, n] = co_await asio::async_write(lowest.socket(), buffers, use_nothrow);
-      write_watch_.stop();
-      co_return ec&& write_watch_.fired() ? error_code(beast::error::timeout) : ec;
+      co_return timed(write_watch_, ec);
     } else {
       lowest.expires_after(write_timeout_);
       auto [ec, n] = co_await asio::async_write(stream_, buffers, use_nothrow);
@@ -136,6 +136,41 @@ class Session final : public Drainable, public Downstream {
   }
 
  private:
+  /// The end of a watched operation: the watch stops; an error after the watchdog closed the
+  /// socket is a timeout.
+  static error_code timed(upstream::Watchdog& watch, error_code ec) {
+    watch.stop();
+    return ec && watch.fired() ? error_code(beast::error::timeout) : ec;
+  }
+  /// Reads some of the client's bytes by `deadline` (a timeout is beast::error::timeout). Plain
+  /// TCP reads the socket itself, timed by the watchdog; TLS goes through the stream's timer.
+  asio::awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer into,
+                                                                Clock::time_point deadline) {
+    auto& lowest = beast::get_lowest_layer(stream_);
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
+      read_watch_.start(deadline, lowest.socket());
+      auto [ec, n] = co_await lowest.socket().async_read_some(into, use_nothrow);
+      co_return std::pair(timed(read_watch_, ec), n);
+    } else {
+      lowest.expires_at(deadline);
+      auto [ec, n] = co_await stream_.async_read_some(into, use_nothrow);
+      co_return std::pair(ec, n);
+    }
+  }
+  /// Fills `into` by `deadline`, as read_some.
+  asio::awaitable<error_code> read_exactly(asio::mutable_buffer into, Clock::time_point deadline) {
+    auto& lowest = beast::get_lowest_layer(stream_);
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
+      read_watch_.start(deadline, lowest.socket());
+      auto [ec, n] = co_await asio::async_read(lowest.socket(), into, use_nothrow);
+      co_return timed(read_watch_, ec);
+    } else {
+      lowest.expires_at(deadline);
+      auto [ec, n] = co_await asio::async_read(stream_, into, use_nothrow);
+      co_return ec;
+    }
+  }
+
   enum class Read { ok, closed, timeout, bad };
   enum class Body { ok, closed, answered };
   asio::awaitable<Read> read_header(const config::ServerSettings& s, std::size_t& header_bytes,
@@ -174,6 +209,7 @@ class Session final : public Drainable, public Downstream {
   std::string failed_request_;  ///< the id of the request whose handler threw, for the log
   std::chrono::milliseconds write_timeout_{60'000};
   upstream::Watchdog write_watch_;  ///< times plain-TCP writes (TLS ones use the stream's timer)
+  upstream::Watchdog read_watch_;   ///< times plain-TCP reads
   std::list<Drainable*>::iterator it_;
 };
 
@@ -181,7 +217,6 @@ template <class Stream>
 asio::awaitable<typename Session<Stream>::Read> Session<Stream>::read_header(
     const config::ServerSettings& s, std::size_t& header_bytes, std::string_view& error) {
   framing::ScanState state;
-  auto& socket = beast::get_lowest_layer(stream_);
   idle_ = buffer_.size() == 0;
   // A new connection must send its first byte within the header timeout; a keep-alive one may
   // stay idle until its next request for the idle timeout; from a request's first byte on, the
@@ -208,10 +243,9 @@ asio::awaitable<typename Session<Stream>::Read> Session<Stream>::read_header(
     if (idle_ && worker_.draining) {
       co_return Read::closed;
     }
-    socket.expires_at(deadline);
     const std::size_t room = std::min<std::size_t>(idle_ ? kIdleReadBytes : kHeaderReadBytes,
                                                    s.max_header_bytes + 1 - buffer_.size());
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_nothrow);
+    auto [ec, n] = co_await read_some(buffer_.prepare(room), deadline);
     if (ec) {
       if (ec == beast::error::timeout && buffer_.size() > 0) {
         co_return Read::timeout;
@@ -267,9 +301,8 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_sized_body
     co_return Body::ok;
   }
   // The whole body within the idle timeout: a body that stalls is cut like a stalled header.
-  beast::get_lowest_layer(stream_).expires_after(s.idle_timeout);
-  auto [ec, n] = co_await asio::async_read(
-      stream_, asio::buffer(body.data() + have, body.size() - have), use_nothrow);
+  const error_code ec = co_await read_exactly(asio::buffer(body.data() + have, body.size() - have),
+                                              Clock::now() + s.idle_timeout);
   if (ec) {
     co_await close(false);
     co_return Body::closed;
@@ -281,8 +314,8 @@ template <class Stream>
 asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_body(
     const config::ServerSettings& s, std::string& body, BodyBudget& budget) {
   framing::ChunkedDecoder decoder(s.max_body_bytes);
-  auto& socket = beast::get_lowest_layer(stream_);
-  socket.expires_after(s.idle_timeout);
+  // The whole body within the idle timeout, as a sized one.
+  const Clock::time_point deadline = Clock::now() + s.idle_timeout;
   for (;;) {
     // Reserve (and take from the budget) room for everything the decoder may append from what
     // is buffered, growing geometrically, so the body never reallocates past its share.
@@ -318,7 +351,7 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
       case framing::ChunkedDecoder::Status::need_more:
         break;
     }
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kBodyReadBytes), use_nothrow);
+    auto [ec, n] = co_await read_some(buffer_.prepare(kBodyReadBytes), deadline);
     if (ec) {
       co_await close(false);  // closed, reset or stalled past the idle timeout
       co_return Body::closed;
