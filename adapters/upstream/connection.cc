@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <openssl/err.h>
@@ -108,7 +109,7 @@ Connection::Connection(const asio::io_context::executor_type& executor, ssl::con
           ec = http::error::bad_chunk_extension;
         }
       }),
-      body_watch_(executor) {
+      watch_(executor) {
   if (tls != nullptr) {
     tls_.emplace(executor, *tls);
   } else {
@@ -260,12 +261,19 @@ asio::awaitable<Connection::WriteResult> Connection::write(const Request& reques
     fail({ErrorKind::total_timeout, beast::error::timeout});
     co_return WriteResult{failure_, 0};
   }
-  lowest().expires_after(budget.duration);
   const std::string head = request_head(request);
   const std::array<asio::const_buffer, 2> bytes_out{asio::buffer(head),
                                                     asio::buffer(request.body())};
-  auto [ec, bytes] = tls_ ? co_await asio::async_write(*tls_, bytes_out, use_tuple)
-                          : co_await asio::async_write(*plain_, bytes_out, use_tuple);
+  error_code ec;
+  std::size_t bytes = 0;
+  if (tls_) {
+    lowest().expires_after(budget.duration);
+    std::tie(ec, bytes) = co_await asio::async_write(*tls_, bytes_out, use_tuple);
+  } else {
+    watch_.start(budget.until, plain_->socket());
+    std::tie(ec, bytes) = co_await asio::async_write(plain_->socket(), bytes_out, use_tuple);
+    ec = timed(ec);
+  }
   if (ec) {
     fail({detail::classify(ec, detail::Phase::write, budget.total_bound), ec});
     co_return WriteResult{failure_, bytes};
@@ -278,7 +286,12 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
     fail({ErrorKind::total_timeout, beast::error::timeout});
     co_return failure_;
   }
-  lowest().expires_after(budget.duration);
+  if (tls_) {
+    lowest().expires_after(budget.duration);
+    watching_body_ = false;  // the stream's timer is on again
+  } else {
+    watch_.start(budget.until, plain_->socket());
+  }
   // The buffer never holds more than a header's worth: an endless header line ends as
   // header_limit or buffer_overflow (too_large), not as memory.
   buffer_.max_size(std::max<std::size_t>(max_header_bytes_, buffer_.size()));
@@ -298,9 +311,10 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
     }
     auto [ec, bytes] =
         tls_ ? co_await http::async_read_header(*tls_, buffer_, *parser_, use_tuple)
-             : co_await http::async_read_header(*plain_, buffer_, *parser_, use_tuple);
+             : co_await http::async_read_header(plain_->socket(), buffer_, *parser_, use_tuple);
     (void)bytes;
     if (ec) {
+      ec = timed(ec);
       fail({detail::classify(ec, detail::Phase::header, budget.total_bound), ec});
       co_return failure_;
     }
@@ -311,6 +325,7 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
       co_return failure_;
     }
     if (status >= 200) {
+      watch_.stop();
       co_return Error{};
     }
     // 1xx (100 Continue, 103 Early Hints): interim, no body; the final response follows on the
@@ -333,11 +348,11 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
   // from the buffer without touching the socket: nothing to time.
   const auto remaining = parser_->content_length_remaining();  // boost::optional
   if (!remaining || buffer_.size() < *remaining) {
-    if (!watching_body_) {
+    if (tls_ && !watching_body_) {
       lowest().expires_never();  // from here on the watchdog times the reads
       watching_body_ = true;
     }
-    body_watch_.start(budget.until, lowest().socket());
+    watch_.start(budget.until, lowest().socket());
   }
   // Body bytes stream through the buffer; what it must hold whole is framing (a chunk line, the
   // trailers), capped here. It never shrinks below what it already holds (Beast's read_size
@@ -348,15 +363,13 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
   auto& body = parser_->get().body();
   body.data = body_buf_.data();
   body.size = body_buf_.size();
-  auto [ec, bytes] = tls_ ? co_await http::async_read_some(*tls_, buffer_, *parser_, use_tuple)
-                          : co_await http::async_read_some(*plain_, buffer_, *parser_, use_tuple);
+  auto [ec, bytes] =
+      tls_ ? co_await http::async_read_some(*tls_, buffer_, *parser_, use_tuple)
+           : co_await http::async_read_some(plain_->socket(), buffer_, *parser_, use_tuple);
   (void)bytes;
-  body_watch_.stop();
-  if (ec && body_watch_.fired()) {
-    ec = beast::error::timeout;  // the watchdog closed the socket under the read
-  }
+  ec = timed(ec);
   if (parser_->is_done()) {
-    body_watch_.cancel();  // no wait left pending once the body is complete
+    watch_.cancel();  // no wait left pending once the body is complete
   }
   const std::size_t produced = body_buf_.size() - body.size;
   body.data = nullptr;
@@ -384,8 +397,14 @@ bool Connection::reusable() const {
          buffer_.size() == 0 && lowest().socket().is_open();
 }
 
+error_code Connection::timed(error_code ec) {
+  watch_.stop();
+  // An error after the watchdog closed the socket under the operation is its timeout.
+  return ec && watch_.fired() ? error_code(beast::error::timeout) : ec;
+}
+
 void Connection::park() {
-  body_watch_.cancel();
+  watch_.cancel();
   watching_body_ = false;
   lowest().expires_never();
   parser_.reset();  // frees the response's header storage; the read buffer keeps its capacity

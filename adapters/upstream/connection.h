@@ -192,10 +192,14 @@ class Connection {
   Error failure_;
   /// Chunk-extension bytes seen in the current response (bounded by kMaxChunkExtensionBytes).
   std::size_t extension_bytes_ = 0;
-  /// The body's read timeout: one lazily armed timer for the whole body (Beast's per-read timer
-  /// would arm and cancel once per streamed event). On from the first read_body() on.
-  Watchdog body_watch_;
+  /// The exchange's timeouts on plain TCP, and the body's on TLS: one lazily armed timer
+  /// (Beast's stream timer would arm and cancel around every operation, so once per streamed
+  /// event). Plain-TCP operations go to the socket itself; TLS ones through the stream, whose
+  /// timer is on for the write and the header and off (watching_body_) for the body.
+  Watchdog watch_;
   bool watching_body_ = false;
+  /// Ends a watched operation: an error after the watchdog closed the socket is a timeout.
+  boost::system::error_code timed(boost::system::error_code ec);
   /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
   std::array<char, 16 * 1024> body_buf_;
 };

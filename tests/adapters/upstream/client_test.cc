@@ -606,6 +606,33 @@ TEST(ClientTest, StalledUpstreamIsFirstByteTimeout) {
   EXPECT_EQ(fake.requests().size(), 1u);
 }
 
+// An upstream that accepts but never reads: the write of a request larger than the socket
+// buffers stalls, and the first-byte timeout (which bounds the write too) ends it.
+TEST(ClientTest, AnUpstreamThatNeverReadsTheRequestIsFirstByteTimeout) {
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto ep = Endpoint::parse(
+        "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1");
+    CO_ASSERT_TRUE(ep.has_value());
+    std::optional<asio::ip::tcp::socket> held;  // accepted, never read
+    acceptor.async_accept([&](boost::system::error_code ec, asio::ip::tcp::socket s) {
+      if (!ec) {
+        held.emplace(std::move(s));
+      }
+    });
+    Pool pool(ioc.get_executor());
+    Timeouts t = relaxed();
+    t.first_byte = 200ms;
+    Error err;
+    auto ex = co_await pool.send(
+        *ep, nullptr, make_request(*ep, "/chat/completions", std::string(64 << 20, 'x')), t, err);
+    EXPECT_EQ(ex.get(), nullptr);
+    EXPECT_EQ(err.kind, ErrorKind::first_byte_timeout) << to_string(err.kind);
+    EXPECT_TRUE(held.has_value());
+    EXPECT_EQ(pool.idle_connections(), 0u);
+  });
+}
+
 TEST(ClientTest, StalledBodyIsIdleTimeout) {
   FakeUpstream fake;
   Response r = chunked({"data: a\n\n", "data: b\n\n"});
