@@ -1,11 +1,14 @@
 #pragma once
-// A deadline for the reads of a long response, kept by one timer armed lazily (nginx's lazy
-// timers): moving the deadline later, as every read of a stream does, touches no timer; the timer
-// fires at the deadline it was armed with, finds the later one and re-arms once. When the current
-// deadline has passed, the socket is closed, which ends the pending read.
+// A deadline for the operations on one socket, kept by one timer armed lazily (nginx's lazy
+// timers): moving the deadline later, as every read or write of a stream does, touches no timer;
+// the timer fires at the deadline it was armed with, finds the later one and re-arms once. When
+// the current deadline has passed, the socket is closed, which ends the pending operation. The
+// upstream client times its exchanges with it, and the gateway's sessions their client's reads
+// and writes.
 //
 // Beast's stream timeouts arm and cancel a timer around every operation (and run the cancelled
-// wait's completion); a relayed stream reads once per event, so that cost is per event.
+// wait's completion); a relayed stream reads and writes once per event, so that cost was per
+// event.
 //
 // Thread-safety: none; used from the socket's io_context thread only.
 
@@ -31,6 +34,7 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
   /// Watches `socket` (which must outlive the watch) until stop(): closed once `deadline` passes.
+  /// Call it before each operation; an operation that ends with an error after fired() was cut.
   void start(Clock::time_point deadline, Socket& socket);
   /// Ends the watch (the timer may stay armed, to be reused by the next start()).
   void stop();
