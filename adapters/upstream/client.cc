@@ -93,8 +93,13 @@ asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err) {
     // means new body bytes and `false` means the end or an error. The idle timeout applies per
     // read.
     while (!conn_->body_done()) {
-      const std::size_t n =
-          co_await conn_->read_body(out, detail::budget(timeouts_.idle, deadline_), err);
+      const detail::Budget budget = detail::budget(timeouts_.idle, deadline_);
+      if (!conn_->begin_body_read(budget, err)) {
+        co_return false;
+      }
+      auto [ec, bytes] = co_await conn_->body_read();
+      (void)bytes;
+      const std::size_t n = conn_->end_body_read(ec, budget, out, err);
       if (err) {
         co_return false;
       }

@@ -333,16 +333,15 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
   }
 }
 
-asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Budget budget,
-                                                   Error& err) {
+bool Connection::begin_body_read(detail::Budget budget, Error& err) {
   if (failure_) {
     err = failure_;
-    co_return 0;
+    return false;
   }
   if (budget.expired()) {
     fail({ErrorKind::total_timeout, beast::error::timeout});
     err = failure_;
-    co_return 0;
+    return false;
   }
   // A body the header's read brought along whole (a short answer with Content-Length) is parsed
   // from the buffer without touching the socket: nothing to time.
@@ -363,14 +362,21 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
   auto& body = parser_->get().body();
   body.data = body_buf_.data();
   body.size = body_buf_.size();
-  auto [ec, bytes] =
-      tls_ ? co_await http::async_read_some(*tls_, buffer_, *parser_, use_tuple)
-           : co_await http::async_read_some(plain_->socket(), buffer_, *parser_, use_tuple);
-  (void)bytes;
+  return true;
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> Connection::body_read() {
+  return tls_ ? http::async_read_some(*tls_, buffer_, *parser_, use_tuple)
+              : http::async_read_some(plain_->socket(), buffer_, *parser_, use_tuple);
+}
+
+std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std::string& out,
+                                      Error& err) {
   ec = timed(ec);
   if (parser_->is_done()) {
     watch_.cancel();  // no wait left pending once the body is complete
   }
+  auto& body = parser_->get().body();
   const std::size_t produced = body_buf_.size() - body.size;
   body.data = nullptr;
   body.size = 0;
@@ -389,7 +395,7 @@ asio::awaitable<std::size_t> Connection::read_body(std::string& out, detail::Bud
     fail({detail::classify(ec, detail::Phase::body, budget.total_bound), ec});
     err = failure_;
   }
-  co_return produced;
+  return produced;
 }
 
 bool Connection::reusable() const {

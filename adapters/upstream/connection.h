@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -130,12 +131,17 @@ class Connection {
   /// `head_request` tells the parser that no body follows whatever the header says.
   boost::asio::awaitable<Error> read_header(bool head_request, detail::Budget budget);
 
-  /// Reads some of the body within `budget`, appending what it produced to `out` (possibly
-  /// nothing, e.g. when only chunk framing arrived). The read buffer holds at most
-  /// kMaxFramingBytes of framing (chunk line, trailers); more fails the exchange. Returns the bytes
-  /// appended; sets `err` (and the sticky failure()) on error.
-  boost::asio::awaitable<std::size_t> read_body(std::string& out, detail::Budget budget,
-                                                Error& err);
+  /// Reads some of the body within `budget`, in three steps so that the caller's coroutine
+  /// awaits Beast's read itself (one coroutine frame per streamed event, not two):
+  /// begin_body_read() (false, with `err`, when the connection failed or the budget is spent),
+  /// `co_await body_read()`, then end_body_read() with its error, which appends what the read
+  /// produced to `out` (possibly nothing, e.g. when only chunk framing arrived) and returns its
+  /// size, setting `err` (and the sticky failure()) on error. The read buffer holds at most
+  /// kMaxFramingBytes of framing (chunk line, trailers); more fails the exchange.
+  bool begin_body_read(detail::Budget budget, Error& err);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> body_read();
+  std::size_t end_body_read(boost::system::error_code ec, detail::Budget budget, std::string& out,
+                            Error& err);
 
   /// The current response (valid after read_header succeeded).
   const Response& response() const { return parser_->get(); }
