@@ -21,47 +21,28 @@
 // - `logprobs`, `top_logprobs`, `reasoning_effort`, `parallel_tool_calls`, `user`, `metadata`
 //   and `service_tier` are not forwarded (Gemini has no direct equivalent).
 
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
 #include <string_view>
 
 #include "adapters/translator.h"
 
 namespace sb::adapters {
 
-/// Chat-completions translator for the Gemini API. Immutable after construction; `const`
-/// methods may be called from any thread. One instance per client request (its id and
-/// `created` belong to that request).
-class GeminiTranslator final : public IdentifiedTranslator {
- public:
-  /// `created`: the Unix time to report as `created` (the caller reads its clock once).
-  /// `id`: the completion id to report (e.g. "chatcmpl-<request id>"); tool call ids are derived
-  /// from it ("call_<id without the chatcmpl- prefix>_<n>"), so ids stay unique across the turns
-  /// of a conversation when the caller's ids are.
-  GeminiTranslator(std::int64_t created, std::string id)
-      : IdentifiedTranslator("Gemini", created, std::move(id)) {}
-
-  /// Translates a `GenerateContentResponse` (2xx) or a Google error body (any other status).
-  /// `model_alias` is reported as `model` when the response has no `modelVersion`.
-  TranslatedResponse response(unsigned status, std::string_view content_type, std::string_view body,
-                              std::string_view model_alias) const override;
-
-  /// A translator for one `alt=sse` stream. Gemini sends no terminator, so `finish()` emits
-  /// `data: [DONE]` when every choice got a finishReason, and returns false (appending nothing,
-  /// `error()` set, status 502) when the stream ended before that; the caller then tells the
-  /// client the stream was interrupted.
-  std::unique_ptr<StreamTranslator> stream(bool include_usage,
-                                           std::string_view model_alias) const override;
-
- protected:
-  /// Builds `POST {base_path}/models/{model}:generateContent` (or
-  /// `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
-  /// A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
-  /// is. The error (status 400) for a request Gemini cannot express.
-  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
-                                                        const BackendSpec& spec) const override;
+/// The Gemini API's name for NativeTranslator.
+struct GeminiApi {
+  static constexpr std::string_view kName = "Gemini";
 };
+
+/// Chat-completions translator for the Gemini API (see NativeTranslator). Its members:
+/// - response(): translates a `GenerateContentResponse` (2xx) or a Google error body (any other
+///   status). `model_alias` is reported as `model` when the response has no `modelVersion`.
+/// - stream(): a translator for one `alt=sse` stream. Gemini sends no terminator, so `finish()`
+///   emits `data: [DONE]` when every choice got a finishReason, and returns false (appending
+///   nothing, `error()` set, status 502) when the stream ended before that; the caller then tells
+///   the client the stream was interrupted.
+/// - build_request(): `POST {base_path}/models/{model}:generateContent` (or
+///   `:streamGenerateContent?alt=sse` when `stream` is true) with the key in `x-goog-api-key`.
+///   A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
+///   is. The error (status 400) for a request Gemini cannot express.
+using GeminiTranslator = NativeTranslator<GeminiApi>;
 
 }  // namespace sb::adapters

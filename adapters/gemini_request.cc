@@ -372,6 +372,7 @@ UpstreamRequest upstream_request(const json::object& out, bool stream, const Bac
 
 }  // namespace
 
+template <>
 Result<UpstreamRequest, TranslateError> GeminiTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
   TranslateError error;

@@ -415,6 +415,7 @@ std::optional<json::array> completion_choices(const json::array& candidates,
 
 }  // namespace
 
+template <>
 TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view /*content_type*/,
                                               std::string_view body,
                                               std::string_view model_alias) const {
@@ -448,6 +449,7 @@ TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view 
       completion_object(id_, created_, model_of(resp, model_alias), std::move(*choices)), usage);
 }
 
+template <>
 std::unique_ptr<StreamTranslator> GeminiTranslator::stream(bool include_usage,
                                                            std::string_view model_alias) const {
   return std::make_unique<GeminiStream>(created_, id_, include_usage, model_alias);

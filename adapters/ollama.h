@@ -25,48 +25,33 @@
 // - Ollama reports no cached-token count; prompt_tokens_details.cached_tokens is 0.
 
 #include <cstdint>
-#include <memory>
 #include <optional>
-#include <string>
 #include <string_view>
 
 #include "adapters/translator.h"
 
 namespace sb::adapters {
 
-/// Chat-completions translator for Ollama's native `/api/chat`. Immutable after construction;
-/// `const` methods may be called from any thread. One instance per client request (its id and
-/// fallback `created` belong to that request).
-class OllamaTranslator final : public IdentifiedTranslator {
- public:
-  /// `created`: the Unix time to report when Ollama's `created_at` is missing or unreadable.
-  /// `id`: the completion id to report (e.g. "chatcmpl-<request id>"); tool call ids Ollama does
-  /// not provide are derived from it ("call_<id without the chatcmpl- prefix>_<n>").
-  OllamaTranslator(std::int64_t created, std::string id)
-      : IdentifiedTranslator("Ollama", created, std::move(id)) {}
-
-  /// Translates a complete `/api/chat` answer (2xx) or an Ollama error body `{"error":"..."}`
-  /// (any other status; 404 becomes code "model_not_found"; 429 and 5xx are retryable).
-  /// `model_alias` is reported as `model` when the response names none.
-  TranslatedResponse response(unsigned status, std::string_view content_type, std::string_view body,
-                              std::string_view model_alias) const override;
-
-  /// A translator for one NDJSON stream. Lines may be split anywhere; a line longer than 1 MiB
-  /// is an error. The final chunk, the usage chunk (when `include_usage`) and `data: [DONE]` are
-  /// emitted as soon as the `"done": true` line arrives. `finish()` returns false (`error()`
-  /// set, status 502) when the stream ended before that line.
-  std::unique_ptr<StreamTranslator> stream(bool include_usage,
-                                           std::string_view model_alias) const override;
-
- protected:
-  /// Builds `POST {base_path}/api/chat` with `"stream"` always explicit (Ollama streams by
-  /// default). A `base_path` ending in "/v1" (the OpenAI-compatible prefix) is trimmed, since the
-  /// native API lives beside it. `spec.api_key`, when set, is sent as a bearer token (for an
-  /// Ollama behind an authenticating proxy). The error (status 400) for a request Ollama cannot
-  /// express.
-  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
-                                                        const BackendSpec& spec) const override;
+/// Ollama's native API's name for NativeTranslator.
+struct OllamaApi {
+  static constexpr std::string_view kName = "Ollama";
 };
+
+/// Chat-completions translator for Ollama's native `/api/chat` (see NativeTranslator). `created`
+/// is reported when Ollama's `created_at` is missing or unreadable. Its members:
+/// - response(): translates a complete `/api/chat` answer (2xx) or an Ollama error body
+///   `{"error":"..."}` (any other status; 404 becomes code "model_not_found"; 429 and 5xx are
+///   retryable). `model_alias` is reported as `model` when the response names none.
+/// - stream(): a translator for one NDJSON stream. Lines may be split anywhere; a line longer
+///   than 1 MiB is an error. The final chunk, the usage chunk (when `include_usage`) and
+///   `data: [DONE]` are emitted as soon as the `"done": true` line arrives. `finish()` returns
+///   false (`error()` set, status 502) when the stream ended before that line.
+/// - build_request(): `POST {base_path}/api/chat` with `"stream"` always explicit (Ollama streams
+///   by default). A `base_path` ending in "/v1" (the OpenAI-compatible prefix) is trimmed, since
+///   the native API lives beside it. `spec.api_key`, when set, is sent as a bearer token (for an
+///   Ollama behind an authenticating proxy). The error (status 400) for a request Ollama cannot
+///   express.
+using OllamaTranslator = NativeTranslator<OllamaApi>;
 
 /// Unix seconds for an RFC 3339 timestamp ("2024-07-22T20:33:28.123648Z",
 /// "2023-08-04T08:52:19.385406455-07:00"); fractions are truncated. nullopt when malformed.

@@ -239,6 +239,7 @@ bool translate_format(const ChatRequest& r, json::object& out, const RequestFail
 
 }  // namespace
 
+template <>
 Result<UpstreamRequest, TranslateError> OllamaTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
   TranslateError error;

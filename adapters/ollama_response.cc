@@ -343,6 +343,7 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
          static_cast<std::int64_t>(*minute) * 60 + *second - *offset;
 }
 
+template <>
 TranslatedResponse OllamaTranslator::response(unsigned status, std::string_view /*content_type*/,
                                               std::string_view body,
                                               std::string_view model_alias) const {
@@ -381,6 +382,7 @@ TranslatedResponse OllamaTranslator::response(unsigned status, std::string_view 
       usage_of(*resp));
 }
 
+template <>
 std::unique_ptr<StreamTranslator> OllamaTranslator::stream(bool include_usage,
                                                            std::string_view model_alias) const {
   return std::make_unique<OllamaStream>(created_, id_, include_usage, model_alias);

@@ -136,8 +136,8 @@ class ChatTranslator {
                                                                 const BackendSpec& spec) const = 0;
 };
 
-/// The base of a translator for a native model API (Gemini, Ollama): the backend names the model
-/// to call (a backend without one is unconfigured()), and the provider sends neither an
+/// The base of NativeTranslator, for a native model API (Gemini, Ollama): the backend names the
+/// model to call (a backend without one is unconfigured()), and the provider sends neither an
 /// OpenAI-style id nor a creation time, so the client request's own are injected and one instance
 /// serves one request.
 class IdentifiedTranslator : public ChatTranslator {
@@ -154,6 +154,38 @@ class IdentifiedTranslator : public ChatTranslator {
   std::string_view provider_;  ///< the provider's name in messages (a literal)
   std::int64_t created_;
   std::string id_;
+};
+
+/// The translator of one native model API. `Api` names the provider (`Api::kName`, a literal,
+/// in messages); the provider's own files define the three members below for it, as explicit
+/// specializations (gemini.h: `GeminiTranslator = NativeTranslator<GeminiApi>`, its members in
+/// gemini_request.cc and gemini_response.cc). Immutable after construction; `const` methods may
+/// be called from any thread. One instance per client request (its id and `created` belong to
+/// that request).
+template <class Api>
+class NativeTranslator final : public IdentifiedTranslator {
+ public:
+  /// `created`: the Unix time to report as `created` (the caller reads its clock once).
+  /// `id`: the completion id to report (e.g. "chatcmpl-<request id>"); tool call ids the
+  /// provider does not give are derived from it ("call_<id without the chatcmpl- prefix>_<n>"),
+  /// so ids stay unique across the turns of a conversation when the caller's ids are.
+  NativeTranslator(std::int64_t created, std::string id)
+      : IdentifiedTranslator(Api::kName, created, std::move(id)) {}
+
+  /// A complete answer (2xx) or the provider's error body (any other status); `model_alias` is
+  /// reported as `model` when the answer names none.
+  TranslatedResponse response(unsigned status, std::string_view content_type, std::string_view body,
+                              std::string_view model_alias) const override;
+
+  /// A translator for one stream; `finish()` returns false (`error()` set, status 502) when the
+  /// stream ended before the provider's last word.
+  std::unique_ptr<StreamTranslator> stream(bool include_usage,
+                                           std::string_view model_alias) const override;
+
+ protected:
+  /// The provider's request, or the error (status 400) for a request it cannot express.
+  Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& r,
+                                                        const BackendSpec& spec) const override;
 };
 
 }  // namespace sb::adapters
