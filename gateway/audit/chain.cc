@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 
 namespace sb::gateway::audit {
 namespace {
@@ -40,9 +41,16 @@ struct Hmac::Contexts {
   EVP_MD_CTX* inner = EVP_MD_CTX_new();  // SHA-256 state after (key ^ ipad)
   EVP_MD_CTX* outer = EVP_MD_CTX_new();  // SHA-256 state after (key ^ opad)
   EVP_MD_CTX* work = EVP_MD_CTX_new();
+
+  // Held only by Hmac's unique_ptr, never copied.
+  ~Contexts() {
+    EVP_MD_CTX_free(inner);
+    EVP_MD_CTX_free(outer);
+    EVP_MD_CTX_free(work);
+  }
 };
 
-Hmac::Hmac(std::string_view key) : c_(new Contexts) {
+Hmac::Hmac(std::string_view key) : c_(std::make_unique<Contexts>()) {
   constexpr std::size_t kBlock = 64;  // SHA-256's block size
   unsigned char k[kBlock] = {};
   if (key.size() > kBlock) {
@@ -66,12 +74,7 @@ Hmac::Hmac(std::string_view key) : c_(new Contexts) {
   OPENSSL_cleanse(pad, sizeof pad);
 }
 
-Hmac::~Hmac() {
-  EVP_MD_CTX_free(c_->inner);
-  EVP_MD_CTX_free(c_->outer);
-  EVP_MD_CTX_free(c_->work);
-  delete c_;
-}
+Hmac::~Hmac() = default;
 
 std::string Hmac::hex(std::string_view data) const {
   unsigned char digest[EVP_MAX_MD_SIZE];

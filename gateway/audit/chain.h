@@ -7,6 +7,7 @@
 // Pure functions; thread-safe.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -29,14 +30,12 @@ class Hmac {
  public:
   explicit Hmac(std::string_view key);
   ~Hmac();
-  Hmac(const Hmac&) = delete;
-  Hmac& operator=(const Hmac&) = delete;
   /// Lowercase hex of HMAC-SHA256(key, data).
   std::string hex(std::string_view data) const;
 
  private:
   struct Contexts;
-  Contexts* c_;
+  std::unique_ptr<Contexts> c_;  // not copyable: the contexts are owned once
 };
 
 /// Lowercase hex of HMAC-SHA256(key, data).
