@@ -158,29 +158,18 @@ class AnthropicStream final : public StreamTranslator {
       : created_(created), alias_(alias), chunks_(include_usage) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
-    if (failed_) {
-      return false;
-    }
-    if (done_) {
-      return true;  // anything after message_stop is not part of the answer
-    }
-    events_.clear();
-    const bool parsed = parser_.feed(bytes, events_);
-    for (const SseEvent& ev : events_) {
-      if (!on_event(ev, out)) {
-        failed_ = true;
-        return false;
-      }
-      if (done_) {
-        return true;
-      }
-    }
-    if (!parsed) {
-      // An upstream that never ends its line or event is cut off at SseParser's limit.
-      failed_ = true;
-      return protocol_error("a stream event larger than 1 MiB", out);
-    }
-    return true;
+    // Anything after message_stop is not part of the answer.
+    return feed_frames(
+        parser_, bytes, events_, failed_, done_,
+        [&](const SseEvent& ev) {
+          failed_ = !on_event(ev, out);
+          return !failed_;
+        },
+        [&] {
+          // An upstream that never ends its line or event is cut off at SseParser's limit.
+          failed_ = true;
+          return protocol_error("a stream event larger than 1 MiB", out);
+        });
   }
 
   bool finish(std::string& /*out*/) override {

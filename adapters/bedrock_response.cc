@@ -135,27 +135,14 @@ class BedrockStream final : public StreamTranslator {
   }
 
   bool feed(std::string_view bytes, std::string& out) override {
-    if (failed_) {
-      return false;
-    }
-    if (done_) {
-      return true;  // nothing is due after [DONE]; trailing frames are ignored
-    }
-    scratch_.clear();
-    const bool ok = decoder_.feed(bytes, scratch_);
-    for (const EventStreamMessage& m : scratch_) {
-      if (!on_message(m, out)) {
-        return false;
-      }
-      if (done_) {
-        return true;
-      }
-    }
-    if (!ok) {
-      return fail(502, "Bedrock stream framing error: " + std::string(decoder_.error_message()),
-                  "api_error", "upstream_error", out);
-    }
-    return true;
+    // Nothing is due after [DONE]; trailing frames are ignored.
+    return feed_frames(
+        decoder_, bytes, scratch_, failed_, done_,
+        [&](const EventStreamMessage& m) { return on_message(m, out); },
+        [&] {
+          return fail(502, "Bedrock stream framing error: " + std::string(decoder_.error_message()),
+                      "api_error", "upstream_error", out);
+        });
   }
 
   bool finish(std::string& out) override {

@@ -17,27 +17,14 @@ ChatChunkReader::ChatChunkReader(std::string_view generic_error)
       parser_(16 * 1024 * 1024) {}
 
 bool ChatChunkReader::feed(std::string_view bytes, std::string& out) {
-  if (failed_) {
-    return false;
-  }
-  if (done_) {
-    return true;  // anything after [DONE] is not part of the answer
-  }
-  events_.clear();
-  const bool within_limit = parser_.feed(bytes, events_);
-  for (const SseEvent& ev : events_) {
-    if (!on_event(ev, out)) {
-      return false;
-    }
-    if (done_) {
-      return true;
-    }
-  }
-  if (!within_limit) {
-    fail(generic_error_, "upstream sent an event larger than the gateway accepts", out);
-    return false;
-  }
-  return true;
+  // Anything after [DONE] is not part of the answer.
+  return feed_frames(
+      parser_, bytes, events_, failed_, done_,
+      [&](const SseEvent& ev) { return on_event(ev, out); },
+      [&] {
+        fail(generic_error_, "upstream sent an event larger than the gateway accepts", out);
+        return false;
+      });
 }
 
 bool ChatChunkReader::finish(std::string& out) {

@@ -88,6 +88,35 @@ class StreamTranslator {
   std::optional<TranslateError> error_;
 };
 
+/// The feed() of a stream read frame by frame (SSE events, event-stream messages): nothing once
+/// `failed` (false) or `done` (true: what follows the answer's end is not part of it); otherwise
+/// `decoder.feed(bytes, frames)` (false when a frame broke its bound) into `frames`, cleared
+/// first, and each frame in order to `on_frame(frame) -> bool` until one is refused (false) or
+/// ends the answer (`done`, true); past them, when a frame broke its bound, `on_overflow()`.
+/// Inlined into each reader: no call per frame beyond its own on_frame.
+template <class Decoder, class Frame, class OnFrame, class OnOverflow>
+bool feed_frames(Decoder& decoder, std::string_view bytes, std::vector<Frame>& frames,
+                 const bool& failed, const bool& done, OnFrame&& on_frame,
+                 OnOverflow&& on_overflow) {
+  if (failed) {
+    return false;
+  }
+  if (done) {
+    return true;
+  }
+  frames.clear();
+  const bool within_limit = decoder.feed(bytes, frames);
+  for (const Frame& frame : frames) {
+    if (!on_frame(frame)) {
+      return false;
+    }
+    if (done) {
+      return true;
+    }
+  }
+  return within_limit || on_overflow();
+}
+
 /// One provider's translation of chat completions.
 class ChatTranslator {
  public:
