@@ -254,38 +254,41 @@ bool after_version_word(std::string_view buf, std::size_t p) {
   return false;
 }
 
-/// Start of the four dot-separated runs of 1-3 digits that end at `e`, or npos.
-std::size_t dotted_quad_start(std::string_view buf, std::size_t e) {
-  std::size_t p = e;
+/// The four dot-separated runs of 1-3 digits that end at `to` once at most `trail` bytes that
+/// are not digits (what the anchoring expression consumed after them) are dropped. False when
+/// there are none.
+bool dotted_quad(std::string_view buf, std::size_t to, int trail, Span& quad) {
+  quad.end = trim_end(buf, to, is_digit, trail);
+  std::size_t p = quad.end;
   for (int i = 0; i < 4; ++i) {
     const std::size_t b = run_start(buf, p, is_digit, 3);
     if (b == npos || b == p) {
-      return npos;
+      return false;
     }
     p = b;
     if (i < 3) {
       if (before(buf, p) != '.') {
-        return npos;
+        return false;
       }
       --p;
     }
   }
-  return p;
+  quad.begin = p;
+  return true;
 }
 
 bool ip_v4(std::string_view buf, std::size_t to, Span& out) {
-  const std::size_t e = trim_end(buf, to, is_digit, 2);
-  const std::size_t p = dotted_quad_start(buf, e);
-  if (p == npos) {
+  Span q;
+  if (!dotted_quad(buf, to, 2, q)) {
     return false;
   }
-  const char pre = before(buf, p);
-  const char post = at(buf, e);
-  if (is_word(pre) || pre == '.' || is_word(post) || (post == '.' && is_word(at(buf, e + 1))) ||
-      !validators::ipv4(buf.substr(p, e - p)) || after_version_word(buf, p)) {
+  const char pre = before(buf, q.begin);
+  const char post = at(buf, q.end);
+  if (is_word(pre) || pre == '.' || is_word(post) || (post == '.' && is_word(at(buf, q.end + 1))) ||
+      !validators::ipv4(buf.substr(q.begin, q.end - q.begin)) || after_version_word(buf, q.begin)) {
     return false;
   }
-  out = Span{p, e};
+  out = q;
   return true;
 }
 
@@ -347,12 +350,8 @@ bool ip_v6(std::string_view buf, std::size_t to, Span& out) {
 
 /// An IPv6 address with an IPv4 tail (`::ffff:192.0.2.1`), from the end of its dotted quad.
 bool ip_v6_ipv4_tail(std::string_view buf, std::size_t to, Span& out) {
-  const std::size_t e = trim_end(buf, to, is_digit, 1);
-  const std::size_t p = dotted_quad_start(buf, e);
-  if (p == npos) {
-    return false;
-  }
-  return before(buf, p) == ':' && ip_v6(buf, e, out);
+  Span q;
+  return dotted_quad(buf, to, 1, q) && before(buf, q.begin) == ':' && ip_v6(buf, q.end, out);
 }
 
 }  // namespace sb::policies::rules
