@@ -77,38 +77,6 @@ std::string error_json(std::string_view type, std::string_view message) {
          ",\"message\":" + quote(message) + "}}";
 }
 
-/// The Anthropic error type of an OpenAI error object seen mid-stream (no HTTP status there).
-std::string_view stream_error_type(std::string_view type, std::string_view code) {
-  if (type.find("rate_limit") != std::string_view::npos ||
-      code.find("rate_limit") != std::string_view::npos) {
-    return "rate_limit_error";
-  }
-  if (type.find("overloaded") != std::string_view::npos ||
-      code.find("overloaded") != std::string_view::npos) {
-    return "overloaded_error";
-  }
-  if (type == "timeout_error" || code == "timeout") {
-    return "timeout_error";
-  }
-  return "api_error";
-}
-
-/// The Anthropic error type and message of an OpenAI `error` member seen mid-stream (an object
-/// with type, code and message, or a bare string).
-std::pair<std::string_view, std::string_view> stream_error_of(const json::value& e) {
-  std::string_view type;
-  std::string_view code;
-  std::string_view message;
-  if (const json::object* eo = e.if_object()) {
-    type = string_member(*eo, "type");
-    code = string_member(*eo, "code");
-    message = string_member(*eo, "message");
-  } else if (e.is_string()) {
-    message = view(e.get_string());
-  }
-  return {stream_error_type(type, code), message.empty() ? "upstream stream error" : message};
-}
-
 /// A content_block_delta event for block `index`: `delta_head` (the delta's type and the name of
 /// its member) and `value` quoted, written through `scratch` (reused across events).
 void block_delta(std::string& scratch, std::int64_t index, std::string_view delta_head,
@@ -256,9 +224,21 @@ AnthropicStreamWriter::AnthropicStreamWriter(std::string_view model,
       estimated_input_(std::max<std::int64_t>(0, estimated_input_tokens)),
       thinking_(thinking) {}
 
-std::pair<std::string_view, std::string_view> AnthropicStreamWriter::stream_error(
-    const json::value& e) const {
-  return stream_error_of(e);
+// The Anthropic error type of an OpenAI error object seen mid-stream (no HTTP status there).
+std::string_view AnthropicStreamWriter::error_kind(std::string_view type,
+                                                   std::string_view code) const {
+  if (type.find("rate_limit") != std::string_view::npos ||
+      code.find("rate_limit") != std::string_view::npos) {
+    return "rate_limit_error";
+  }
+  if (type.find("overloaded") != std::string_view::npos ||
+      code.find("overloaded") != std::string_view::npos) {
+    return "overloaded_error";
+  }
+  if (type == "timeout_error" || code == "timeout") {
+    return "timeout_error";
+  }
+  return "api_error";
 }
 
 void AnthropicStreamWriter::on_chunk(const json::object& chunk, std::string& out) {

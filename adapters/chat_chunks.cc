@@ -55,8 +55,11 @@ bool ChatChunkReader::on_event(const SseEvent& ev, std::string& out) {
   }
   const json::object& chunk = v.get_object();
   if (const json::value* e = member(chunk, "error")) {
-    const auto kind_message = stream_error(*e);
-    fail(kind_message.first, kind_message.second, out);
+    // An object with type, code and message, or a bare string (the message).
+    const json::object* eo = e->if_object();
+    const std::string_view message = eo != nullptr ? string_member(*eo, "message") : string_of(e);
+    fail(error_kind(string_of(member_of(eo, "type")), string_of(member_of(eo, "code"))),
+         message.empty() ? "upstream stream error" : message, out);
     return false;
   }
   if (std::optional<Usage> u = usage_from_openai(v)) {

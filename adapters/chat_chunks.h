@@ -7,11 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "adapters/sse.h"
 #include "adapters/usage.h"
@@ -21,8 +19,9 @@ namespace sb::adapters {
 /// Reads the OpenAI chat.completion.chunk SSE stream (bytes may be split anywhere): `[DONE]`
 /// completes the answer and ends it (later bytes are ignored); an event that is not a JSON object,
 /// one larger than the cap, or a body that ends before a finish_reason or [DONE] fails it with
-/// the writer's generic error kind; a chunk with an `error` member fails it as the writer maps
-/// that member. A chunk's usage is kept (usage()); every other chunk goes to on_chunk().
+/// the writer's generic error kind; a chunk with an `error` member (an object with type, code and
+/// message, or a bare string) fails it with that message and the kind the writer maps its type
+/// and code to. A chunk's usage is kept (usage()); every other chunk goes to on_chunk().
 ///
 /// A writer derives from it publicly (its public members are the writer's), one per response; one
 /// virtual call per event, none per byte. Not thread-safe.
@@ -61,9 +60,9 @@ class ChatChunkReader {
  private:
   /// A chunk without an `error` member, after its usage was read.
   virtual void on_chunk(const boost::json::object& chunk, std::string& out) = 0;
-  /// The writer's error kind and message for a chunk's `error` member (views into it).
-  virtual std::pair<std::string_view, std::string_view> stream_error(
-      const boost::json::value& error) const = 0;
+  /// The writer's error kind for a chunk's `error` member, from its `type` and `code` (empty
+  /// when absent); a literal or a view into `code`.
+  virtual std::string_view error_kind(std::string_view type, std::string_view code) const = 0;
   /// Whether a chunk carried a finish_reason (the body may then end without [DONE]).
   virtual bool finish_reason_seen() const = 0;
   virtual void write_complete(std::string& out) = 0;

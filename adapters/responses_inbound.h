@@ -238,8 +238,7 @@ class ResponsesStreamWriter final : public ChatChunkReader {
   struct Item;
 
   void on_chunk(const boost::json::object& chunk, std::string& out) override;
-  std::pair<std::string_view, std::string_view> stream_error(
-      const boost::json::value& error) const override;
+  std::string_view error_kind(std::string_view type, std::string_view code) const override;
   bool finish_reason_seen() const override { return !finish_reason_.empty(); }
   void write_complete(std::string& out) override;
   void write_failure(std::string_view code, std::string_view message, std::string& out) override;

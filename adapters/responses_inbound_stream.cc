@@ -45,15 +45,6 @@ std::int64_t tool_index_of(const json::object& call, std::int64_t fallback) {
   return fallback;
 }
 
-/// A rate limit stays a rate limit; anything else mid-stream is the server's failure.
-std::string_view error_code_of(std::string_view type, std::string_view code) {
-  if (type.find("rate_limit") != std::string_view::npos ||
-      code.find("rate_limit") != std::string_view::npos) {
-    return "rate_limit_exceeded";
-  }
-  return code.empty() ? "server_error" : code;
-}
-
 /// Opens an event's JSON: `{"type":"<type>"`.
 void head(std::string& s, std::string_view type) {
   s.assign("{\"type\":\"");
@@ -81,12 +72,14 @@ void ResponsesStreamWriter::emit(std::string_view type, std::string& out) {
   append_sse(out, scratch_, type);
 }
 
-std::pair<std::string_view, std::string_view> ResponsesStreamWriter::stream_error(
-    const json::value& e) const {
-  const json::object* eo = e.if_object();
-  const std::string_view message = eo != nullptr ? string_member(*eo, "message") : string_of(&e);
-  return {error_code_of(eo ? string_member(*eo, "type") : "", eo ? string_member(*eo, "code") : ""),
-          message.empty() ? "upstream stream error" : message};
+// A rate limit stays a rate limit; anything else mid-stream is the server's failure.
+std::string_view ResponsesStreamWriter::error_kind(std::string_view type,
+                                                   std::string_view code) const {
+  if (type.find("rate_limit") != std::string_view::npos ||
+      code.find("rate_limit") != std::string_view::npos) {
+    return "rate_limit_exceeded";
+  }
+  return code.empty() ? "server_error" : code;
 }
 
 void ResponsesStreamWriter::on_chunk(const json::object& chunk, std::string& out) {
