@@ -21,6 +21,7 @@
 // - `logprobs`, `top_logprobs`, `reasoning_effort`, `parallel_tool_calls`, `user`, `metadata`
 //   and `service_tier` are not forwarded (Gemini has no direct equivalent).
 
+#include <memory>
 #include <string_view>
 
 #include "adapters/translator.h"
@@ -44,5 +45,18 @@ struct GeminiApi {
 ///   A `spec.model` that already names a resource ("models/...", "tunedModels/...") is used as
 ///   is. The error (status 400) for a request Gemini cannot express.
 using GeminiTranslator = NativeTranslator<GeminiApi>;
+
+// Its members, defined in gemini_request.cc and gemini_response.cc (declared here, where every
+// user of the translator sees them, as explicit specializations must be).
+template <>
+TranslatedResponse GeminiTranslator::response(unsigned status, std::string_view content_type,
+                                              std::string_view body,
+                                              std::string_view model_alias) const;
+template <>
+std::unique_ptr<StreamTranslator> GeminiTranslator::stream(bool include_usage,
+                                                           std::string_view model_alias) const;
+template <>
+Result<UpstreamRequest, TranslateError> GeminiTranslator::build_request(
+    const ChatRequest& r, const BackendSpec& spec) const;
 
 }  // namespace sb::adapters

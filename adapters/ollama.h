@@ -25,6 +25,7 @@
 // - Ollama reports no cached-token count; prompt_tokens_details.cached_tokens is 0.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -52,6 +53,19 @@ struct OllamaApi {
 ///   Ollama behind an authenticating proxy). The error (status 400) for a request Ollama cannot
 ///   express.
 using OllamaTranslator = NativeTranslator<OllamaApi>;
+
+// Its members, defined in ollama_request.cc and ollama_response.cc (declared here, where every
+// user of the translator sees them, as explicit specializations must be).
+template <>
+TranslatedResponse OllamaTranslator::response(unsigned status, std::string_view content_type,
+                                              std::string_view body,
+                                              std::string_view model_alias) const;
+template <>
+std::unique_ptr<StreamTranslator> OllamaTranslator::stream(bool include_usage,
+                                                           std::string_view model_alias) const;
+template <>
+Result<UpstreamRequest, TranslateError> OllamaTranslator::build_request(
+    const ChatRequest& r, const BackendSpec& spec) const;
 
 /// Unix seconds for an RFC 3339 timestamp ("2024-07-22T20:33:28.123648Z",
 /// "2023-08-04T08:52:19.385406455-07:00"); fractions are truncated. nullopt when malformed.

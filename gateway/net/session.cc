@@ -121,54 +121,53 @@ class Session final : public Drainable, public Downstream {
 
   asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) override {
     wrote_ = true;
-    auto& lowest = beast::get_lowest_layer(stream_);
-    if constexpr (std::is_same_v<Stream, TcpStream>) {
-      // Plain TCP: straight to the socket, timed by the lazily armed watchdog (a stream writes
-      // once per event, and Beast's timer would be armed and cancelled for each).
-      write_watch_.start(Clock::now() + write_timeout_, lowest.socket());
-      auto [ec, n] = co_await asio::async_write(lowest.socket(), buffers, use_nothrow);
-      co_return timed(write_watch_, ec);
-    } else {
-      lowest.expires_after(write_timeout_);
-      auto [ec, n] = co_await asio::async_write(stream_, buffers, use_nothrow);
-      co_return ec;
-    }
+    arm(write_watch_, Clock::now() + write_timeout_);
+    auto [ec, n] = co_await asio::async_write(io(), buffers, use_nothrow);
+    co_return disarm(write_watch_, ec);
   }
 
  private:
-  /// The end of a watched operation: the watch stops; an error after the watchdog closed the
-  /// socket is a timeout.
-  static error_code timed(upstream::Watchdog& watch, error_code ec) {
-    watch.stop();
-    return ec && watch.fired() ? error_code(beast::error::timeout) : ec;
+  static constexpr bool kPlain = std::is_same_v<Stream, TcpStream>;
+
+  // The client's reads and writes: on plain TCP the socket itself, timed by a lazily armed
+  // watchdog (a stream writes once per event, and Beast's timer would be armed and cancelled for
+  // each); on TLS the stream, timed by its own timer.
+  auto& io() {
+    if constexpr (kPlain) {
+      return beast::get_lowest_layer(stream_).socket();
+    } else {
+      return stream_;
+    }
   }
-  /// Reads some of the client's bytes by `deadline` (a timeout is beast::error::timeout). Plain
-  /// TCP reads the socket itself, timed by the watchdog; TLS goes through the stream's timer.
+  /// Before an operation on io() that must end by `deadline`.
+  void arm(upstream::Watchdog& watch, Clock::time_point deadline) {
+    if constexpr (kPlain) {
+      watch.start(deadline, io());
+    } else {
+      beast::get_lowest_layer(stream_).expires_at(deadline);
+    }
+  }
+  /// After it: its error, beast::error::timeout when the deadline cut it.
+  static error_code disarm(upstream::Watchdog& watch, error_code ec) {
+    if constexpr (kPlain) {
+      watch.stop();
+      return ec && watch.fired() ? error_code(beast::error::timeout) : ec;
+    } else {
+      return ec;
+    }
+  }
+  /// Reads some of the client's bytes by `deadline`.
   asio::awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer into,
                                                                 Clock::time_point deadline) {
-    auto& lowest = beast::get_lowest_layer(stream_);
-    if constexpr (std::is_same_v<Stream, TcpStream>) {
-      read_watch_.start(deadline, lowest.socket());
-      auto [ec, n] = co_await lowest.socket().async_read_some(into, use_nothrow);
-      co_return std::pair(timed(read_watch_, ec), n);
-    } else {
-      lowest.expires_at(deadline);
-      auto [ec, n] = co_await stream_.async_read_some(into, use_nothrow);
-      co_return std::pair(ec, n);
-    }
+    arm(read_watch_, deadline);
+    auto [ec, n] = co_await io().async_read_some(into, use_nothrow);
+    co_return std::pair(disarm(read_watch_, ec), n);
   }
-  /// Fills `into` by `deadline`, as read_some.
+  /// Fills `into` by `deadline`.
   asio::awaitable<error_code> read_exactly(asio::mutable_buffer into, Clock::time_point deadline) {
-    auto& lowest = beast::get_lowest_layer(stream_);
-    if constexpr (std::is_same_v<Stream, TcpStream>) {
-      read_watch_.start(deadline, lowest.socket());
-      auto [ec, n] = co_await asio::async_read(lowest.socket(), into, use_nothrow);
-      co_return timed(read_watch_, ec);
-    } else {
-      lowest.expires_at(deadline);
-      auto [ec, n] = co_await asio::async_read(stream_, into, use_nothrow);
-      co_return ec;
-    }
+    arm(read_watch_, deadline);
+    auto [ec, n] = co_await asio::async_read(io(), into, use_nothrow);
+    co_return disarm(read_watch_, ec);
   }
 
   enum class Read { ok, closed, timeout, bad };
