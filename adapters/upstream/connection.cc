@@ -272,7 +272,7 @@ asio::awaitable<Connection::WriteResult> Connection::write(const Request& reques
   } else {
     watch_.start(budget.until, plain_->socket());
     std::tie(ec, bytes) = co_await asio::async_write(plain_->socket(), bytes_out, use_tuple);
-    ec = timed(ec);
+    ec = watch_.finish(ec);
   }
   if (ec) {
     fail({detail::classify(ec, detail::Phase::write, budget.total_bound), ec});
@@ -297,6 +297,7 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
   buffer_.max_size(std::max<std::size_t>(max_header_bytes_, buffer_.size()));
   for (unsigned interim = 0;; ++interim) {
     if (interim > kMaxInterimResponses) {
+      watch_.stop();
       fail({ErrorKind::protocol, http::make_error_code(http::error::bad_status)});
       co_return failure_;
     }
@@ -314,13 +315,14 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
              : co_await http::async_read_header(plain_->socket(), buffer_, *parser_, use_tuple);
     (void)bytes;
     if (ec) {
-      ec = timed(ec);
+      ec = watch_.finish(ec);
       fail({detail::classify(ec, detail::Phase::header, budget.total_bound), ec});
       co_return failure_;
     }
     const unsigned status = parser_->get().result_int();
     if (status == 101) {
       // We never ask to upgrade; a switch of protocols here cannot be relayed as HTTP.
+      watch_.stop();
       fail({ErrorKind::protocol, http::make_error_code(http::error::bad_status)});
       co_return failure_;
     }
@@ -372,7 +374,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::body_read() {
 
 std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std::string& out,
                                       Error& err) {
-  ec = timed(ec);
+  ec = watch_.finish(ec);
   if (parser_->is_done()) {
     watch_.cancel();  // no wait left pending once the body is complete
   }
@@ -401,12 +403,6 @@ std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std:
 bool Connection::reusable() const {
   return !failure_ && parser_ && parser_->is_done() && parser_->keep_alive() &&
          buffer_.size() == 0 && lowest().socket().is_open();
-}
-
-error_code Connection::timed(error_code ec) {
-  watch_.stop();
-  // An error after the watchdog closed the socket under the operation is its timeout.
-  return ec && watch_.fired() ? error_code(beast::error::timeout) : ec;
 }
 
 void Connection::park() {

@@ -204,8 +204,6 @@ class Connection {
   /// timer is on for the write and the header and off (watching_body_) for the body.
   Watchdog watch_;
   bool watching_body_ = false;
-  /// Ends a watched operation: an error after the watchdog closed the socket is a timeout.
-  boost::system::error_code timed(boost::system::error_code ec);
   /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
   std::array<char, 16 * 1024> body_buf_;
 };

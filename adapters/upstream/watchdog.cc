@@ -1,6 +1,7 @@
 #include "adapters/upstream/watchdog.h"
 
 #include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/system/error_code.hpp>
 
 namespace sb::upstream {
@@ -66,6 +67,11 @@ void Watchdog::start(Clock::time_point deadline, Socket& socket) {
 void Watchdog::stop() {
   state_->socket = nullptr;
   state_->deadline = kNever;
+}
+
+boost::system::error_code Watchdog::finish(boost::system::error_code ec) {
+  stop();
+  return ec && state_->fired ? boost::system::error_code(boost::beast::error::timeout) : ec;
 }
 
 void Watchdog::cancel() {

@@ -19,6 +19,7 @@
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/system/error_code.hpp>
 
 namespace sb::upstream {
 
@@ -38,6 +39,9 @@ class Watchdog {
   void start(Clock::time_point deadline, Socket& socket);
   /// Ends the watch (the timer may stay armed, to be reused by the next start()).
   void stop();
+  /// Ends the watch after an operation that ended with `ec`: its error, or
+  /// boost::beast::error::timeout when the watchdog closed the socket under it.
+  boost::system::error_code finish(boost::system::error_code ec);
   /// Ends the watch and disarms the timer, so that no wait is left pending on the io_context.
   void cancel();
   /// True once a deadline passed and the socket was closed.

@@ -150,8 +150,7 @@ class Session final : public Drainable, public Downstream {
   /// After it: its error, beast::error::timeout when the deadline cut it.
   static error_code disarm(upstream::Watchdog& watch, error_code ec) {
     if constexpr (kPlain) {
-      watch.stop();
-      return ec && watch.fired() ? error_code(beast::error::timeout) : ec;
+      return watch.finish(ec);
     } else {
       return ec;
     }
