@@ -26,6 +26,7 @@
 #include "gateway/control/health.h"
 #include "gateway/net/session.h"
 #include "gateway/observability/access_log.h"
+#include "gateway/observability/hop.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/stats.h"
 #include "gateway/observability/trace_exporter.h"
@@ -266,8 +267,9 @@ bool Server::reload() {
 }
 
 asio::awaitable<bool> Server::reload_on_control_thread() {
-  co_return co_await asio::co_spawn(
-      control_, [this]() -> asio::awaitable<bool> { co_return reload(); }, asio::use_awaitable);
+  // The coroutine takes the server as a parameter (kept in its frame), not as a capture.
+  auto reload_there = [](Server& s) -> asio::awaitable<bool> { co_return s.reload(); };
+  co_return co_await hop_to(control_.get_executor(), reload_there(*this));
 }
 
 // The config file loaded and compiled into a snapshot; nullptr (the reasons logged, the failure

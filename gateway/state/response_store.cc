@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/observability/hop.h"
 #include "gateway/observability/io_thread.h"
 #include "gateway/observability/log.h"
 #include "gateway/state/redis_client.h"
@@ -93,8 +94,7 @@ asio::awaitable<StoreStatus> HomedResponseStore::put(std::string id, StoredRespo
     bump(counters_.refused);
     co_return StoreStatus::refused;
   }
-  co_return co_await asio::co_spawn(home_, put_at_home(std::move(id), std::move(r)),
-                                    asio::use_awaitable);
+  co_return co_await hop_to(home_, put_at_home(std::move(id), std::move(r)));
 }
 
 asio::awaitable<StoreStatus> HomedResponseStore::find(std::string_view id, std::string_view tenant,
@@ -102,7 +102,7 @@ asio::awaitable<StoreStatus> HomedResponseStore::find(std::string_view id, std::
   if (!valid_response_id(id)) {
     co_return StoreStatus::not_found;
   }
-  co_return co_await asio::co_spawn(home_, find_at_home(id, tenant, out), asio::use_awaitable);
+  co_return co_await hop_to(home_, find_at_home(id, tenant, out));
 }
 
 asio::awaitable<StoreStatus> HomedResponseStore::remove(std::string_view id,
@@ -110,7 +110,7 @@ asio::awaitable<StoreStatus> HomedResponseStore::remove(std::string_view id,
   if (!valid_response_id(id)) {
     co_return StoreStatus::not_found;
   }
-  co_return co_await asio::co_spawn(home_, remove_at_home(id, tenant), asio::use_awaitable);
+  co_return co_await hop_to(home_, remove_at_home(id, tenant));
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "gateway/observability/hop.h"
 #include "gateway/observability/io_thread.h"
 #include "gateway/observability/log.h"
 #include "gateway/observability/metrics.h"
@@ -478,7 +479,7 @@ asio::awaitable<TopUpResult> StateSync::top_up(std::shared_ptr<TenantShare> tena
     im.unlock(*t.book);
     co_return r;
   };
-  co_return co_await asio::co_spawn(im.io, work(), asio::use_awaitable);
+  co_return co_await hop_to(im.io.get_executor(), work());
 }
 
 }  // namespace sb::gateway
