@@ -31,20 +31,6 @@ namespace json = boost::json;
 
 // ---- response ------------------------------------------------------------------------------
 
-// https://docs.anthropic.com/en/api/handling-stop-reasons. end_turn, stop_sequence, pause_turn (a
-// server tool paused a long turn; the text so far is a complete answer for an OpenAI client) and
-// anything newer read as "stop".
-constexpr ReasonMapping kStopReasons[] = {
-    {"max_tokens", "length"},
-    {"model_context_window_exceeded", "length"},
-    {"tool_use", "tool_calls"},
-    {"refusal", "content_filter"},
-};
-
-std::string_view finish_reason(std::string_view stop_reason) {
-  return map_reason(kStopReasons, stop_reason, "stop");
-}
-
 /// Anthropic's usage counters, kept raw until the end (stream events update them piecemeal).
 struct RawUsage {
   std::int64_t input = 0;
@@ -231,7 +217,7 @@ class AnthropicStream final : public StreamTranslator {
     if (type == "message_delta") {
       if (const json::value* d = member(o, "delta"); d != nullptr && d->is_object()) {
         if (const std::string_view r = string_member(d->get_object(), "stop_reason"); !r.empty()) {
-          finish_reason_ = finish_reason(r);
+          finish_reason_ = openai_finish_reason(r);
         }
       }
       if (const json::value* u = member(o, "usage"); u != nullptr && u->is_object()) {
@@ -456,8 +442,8 @@ TranslatedResponse AnthropicTranslator::response(unsigned status, std::string_vi
       completion_object(
           "chatcmpl-" + std::string(string_member(message, "id")), created_,
           reported_model(message, model_alias),
-          json::array{completion_choice(0, std::move(msg),
-                                        finish_reason(string_member(message, "stop_reason")))}),
+          json::array{completion_choice(
+              0, std::move(msg), openai_finish_reason(string_member(message, "stop_reason")))}),
       raw.to_usage());
 }
 

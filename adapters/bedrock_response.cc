@@ -33,20 +33,6 @@ constexpr std::size_t kMaxStreamMessageBytes = 1024 * 1024;
 
 // ---- responses ------------------------------------------------------------------------------
 
-// stopReason values:
-// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
-constexpr ReasonMapping kStopReasons[] = {
-    {"max_tokens", "length"},
-    {"model_context_window_exceeded", "length"},
-    {"tool_use", "tool_calls"},
-    {"guardrail_intervened", "content_filter"},
-    {"content_filtered", "content_filter"},
-};
-
-std::string_view finish_reason(std::string_view stop_reason) {
-  return map_reason(kStopReasons, stop_reason, "stop");
-}
-
 /// Bedrock TokenUsage as OpenAI counts it. nullopt when absent or malformed.
 /// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_TokenUsage.html
 std::optional<Usage> usage_from_bedrock(const json::object* u) {
@@ -194,7 +180,7 @@ class BedrockStream final : public StreamTranslator {
       return on_block_delta(o, out);
     } else if (event == "messageStop") {
       role_chunk(out);
-      finish_chunk(out, finish_reason(string_member(o, "stopReason")));
+      finish_chunk(out, openai_finish_reason(string_member(o, "stopReason")));
       stopped_ = true;
     } else if (event == "metadata") {
       usage_ = usage_from_bedrock(object_member(o, "usage"));
@@ -368,9 +354,10 @@ TranslatedResponse BedrockTranslator::response(unsigned status, std::string_view
   json::object msg = assistant_message(null_content ? json::value(nullptr) : json::value(text),
                                        std::move(tool_calls));
   return completion_response(
-      completion_object(id_, created_, model_alias,
-                        json::array{completion_choice(
-                            0, std::move(msg), finish_reason(string_member(o, "stopReason")))}),
+      completion_object(
+          id_, created_, model_alias,
+          json::array{completion_choice(0, std::move(msg),
+                                        openai_finish_reason(string_member(o, "stopReason")))}),
       usage_from_bedrock(object_member(o, "usage")));
 }
 

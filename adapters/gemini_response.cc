@@ -53,16 +53,9 @@ std::optional<Usage> usage_of(const json::value* meta) {
 /// Gemini finishReason → OpenAI finish_reason.
 /// https://ai.google.dev/api/generate-content#FinishReason
 std::string_view finish_reason_of(std::string_view reason, bool tool_calls) {
-  if (reason == "MAX_TOKENS") {
-    return "length";
-  }
-  if (reason == "SAFETY" || reason == "RECITATION" || reason == "BLOCKLIST" ||
-      reason == "PROHIBITED_CONTENT" || reason == "SPII" || reason == "IMAGE_SAFETY" ||
-      reason == "IMAGE_PROHIBITED_CONTENT" || reason == "IMAGE_RECITATION") {
-    return "content_filter";
-  }
   // STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, ...: OpenAI has no closer reason than stop.
-  return tool_calls ? "tool_calls" : "stop";
+  const std::string_view r = openai_finish_reason(reason);
+  return tool_calls && r == "stop" ? "tool_calls" : r;
 }
 
 /// HTTP status for a google.rpc status name, for errors that arrive inside a 200 stream.

@@ -77,7 +77,7 @@ std::string_view finish_reason_of(std::string_view done_reason, bool tool_calls)
   if (tool_calls) {
     return "tool_calls";
   }
-  return done_reason == "length" ? "length" : "stop";
+  return openai_finish_reason(done_reason);
 }
 
 /// Ollama's tool calls (arguments an object; an `id` only on newer versions) → OpenAI's

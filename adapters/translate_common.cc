@@ -255,11 +255,42 @@ std::string_view trimmed_base(std::string_view base_path) {
   return base_path;
 }
 
-std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
-                            std::string_view otherwise) {
-  const auto it = std::find_if(table.begin(), table.end(),
-                               [&](const ReasonMapping& m) { return m.from == reason; });
-  return it != table.end() ? it->to : otherwise;
+std::string_view openai_finish_reason(std::string_view provider_reason) {
+  struct Row {
+    std::string_view from;
+    std::string_view to;
+  };
+  static constexpr Row kReasons[] = {
+      // Anthropic: https://docs.anthropic.com/en/api/handling-stop-reasons (end_turn,
+      // stop_sequence and pause_turn, a server tool pausing a long turn whose text so far is a
+      // complete answer for an OpenAI client, read as "stop").
+      {"max_tokens", "length"},
+      {"model_context_window_exceeded", "length"},
+      {"tool_use", "tool_calls"},
+      {"refusal", "content_filter"},
+      // Bedrock Converse:
+      // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+      {"guardrail_intervened", "content_filter"},
+      {"content_filtered", "content_filter"},
+      // Gemini: https://ai.google.dev/api/generate-content#FinishReason
+      {"MAX_TOKENS", "length"},
+      {"SAFETY", "content_filter"},
+      {"RECITATION", "content_filter"},
+      {"BLOCKLIST", "content_filter"},
+      {"PROHIBITED_CONTENT", "content_filter"},
+      {"SPII", "content_filter"},
+      {"IMAGE_SAFETY", "content_filter"},
+      {"IMAGE_PROHIBITED_CONTENT", "content_filter"},
+      {"IMAGE_RECITATION", "content_filter"},
+      // Ollama's done_reason: "stop", "length", or "load"/"unload" for a request without messages.
+      {"length", "length"},
+  };
+  for (const Row& r : kReasons) {
+    if (r.from == provider_reason) {
+      return r.to;
+    }
+  }
+  return "stop";
 }
 
 std::string_view map_status(std::span<const StatusMapping> table, unsigned status,

@@ -152,15 +152,11 @@ std::string_view trimmed_base(std::string_view base_path);
 
 // ---- response -------------------------------------------------------------------------------
 
-/// One row of a provider's stop-reason table.
-struct ReasonMapping {
-  std::string_view from;
-  std::string_view to;
-};
-
-/// `reason` looked up in `table`; `otherwise` when it is not listed.
-std::string_view map_reason(std::span<const ReasonMapping> table, std::string_view reason,
-                            std::string_view otherwise);
+/// A provider's stop reason as OpenAI's finish_reason: "length", "tool_calls" or
+/// "content_filter" where one says so, else "stop" (and for anything newer). One table holds
+/// every provider's names, which do not collide: Anthropic's and Bedrock's snake case, Gemini's
+/// upper case, Ollama's done_reason.
+std::string_view openai_finish_reason(std::string_view provider_reason);
 
 /// One row of a dialect's HTTP status table (error types, error codes).
 struct StatusMapping {

@@ -101,10 +101,26 @@ TEST(TranslateCommonTest, ToolChoiceObjects) {
   EXPECT_EQ(number->object, nullptr);
 }
 
-TEST(TranslateCommonTest, ReasonTableFallsBackToOtherwise) {
-  constexpr ReasonMapping kTable[] = {{"max_tokens", "length"}, {"tool_use", "tool_calls"}};
-  EXPECT_EQ(map_reason(kTable, "tool_use", "stop"), "tool_calls");
-  EXPECT_EQ(map_reason(kTable, "end_turn", "stop"), "stop");
+// One table for every provider's stop reasons: their names do not collide.
+TEST(TranslateCommonTest, EveryProvidersStopReasonMapsToOpenAIs) {
+  // Anthropic and Bedrock
+  EXPECT_EQ(openai_finish_reason("max_tokens"), "length");
+  EXPECT_EQ(openai_finish_reason("model_context_window_exceeded"), "length");
+  EXPECT_EQ(openai_finish_reason("tool_use"), "tool_calls");
+  EXPECT_EQ(openai_finish_reason("refusal"), "content_filter");
+  EXPECT_EQ(openai_finish_reason("guardrail_intervened"), "content_filter");
+  EXPECT_EQ(openai_finish_reason("end_turn"), "stop");
+  EXPECT_EQ(openai_finish_reason("pause_turn"), "stop");
+  // Gemini
+  EXPECT_EQ(openai_finish_reason("MAX_TOKENS"), "length");
+  EXPECT_EQ(openai_finish_reason("SPII"), "content_filter");
+  EXPECT_EQ(openai_finish_reason("STOP"), "stop");
+  // Ollama
+  EXPECT_EQ(openai_finish_reason("length"), "length");
+  EXPECT_EQ(openai_finish_reason("unload"), "stop");
+  // Anything newer, and nothing at all
+  EXPECT_EQ(openai_finish_reason("a_reason_from_next_year"), "stop");
+  EXPECT_EQ(openai_finish_reason(""), "stop");
 }
 
 TEST(TranslateCommonTest, SplitPromptUsageSumsThePrompt) {
