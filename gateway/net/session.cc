@@ -12,11 +12,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include "adapters/upstream/send_now.h"
 #include "adapters/upstream/watchdog.h"
 #include "gateway/net/framing.h"
 #include "gateway/net/handler.h"
@@ -121,8 +124,16 @@ class Session final : public Drainable, public Downstream {
 
   asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) override {
     wrote_ = true;
+    beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers);
+    if constexpr (kPlain) {
+      // What the socket takes at once (nearly every answer and event) goes without a wait.
+      rest.consume(upstream::send_now(io().native_handle(), buffers));
+      if (beast::buffer_bytes(rest) == 0) {
+        co_return error_code{};
+      }
+    }
     arm(write_watch_, Clock::now() + write_timeout_);
-    auto [ec, n] = co_await asio::async_write(io(), buffers, use_nothrow);
+    auto [ec, n] = co_await asio::async_write(io(), rest, use_nothrow);
     co_return disarm(write_watch_, ec);
   }
 

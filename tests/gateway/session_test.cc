@@ -29,6 +29,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -367,6 +368,23 @@ TEST_F(SessionTest, AnAnswerWrittenInPiecesOutlivesTheIdleTimeout) {
   }
   EXPECT_EQ(res.body(), expected);
   EXPECT_EQ(handler_.pieces_written.load(), 12);
+  EXPECT_FALSE(handler_.write_failed.load());
+}
+
+// A client that reads late and then steadily gets a 64 MiB answer whole and in order: each
+// piece goes partly at once (what the full socket takes) and the rest by waiting for the client.
+TEST_F(SessionTest, ALargeAnswerToALateReaderArrivesWholeAndInOrder) {
+  auto s = connect();
+  send(s, "GET /flood HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the send buffer fills
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  http::read(s, buffer, parser);
+  const std::string& body = parser.get().body();
+  EXPECT_EQ(body.size(), 1024u * 65536u);
+  EXPECT_EQ(body.find_first_not_of('x'), std::string::npos);
+  EXPECT_EQ(handler_.pieces_written.load(), 1024);
   EXPECT_FALSE(handler_.write_failed.load());
 }
 

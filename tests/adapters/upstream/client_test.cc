@@ -608,6 +608,34 @@ TEST(ClientTest, StalledUpstreamIsFirstByteTimeout) {
 
 // An upstream that accepts but never reads: the write of a request larger than the socket
 // buffers stalls, and the first-byte timeout (which bounds the write too) ends it.
+// A request far larger than the socket takes at once: what it takes goes first, the rest as the
+// upstream reads; the upstream gets every byte once, in order.
+TEST(ClientTest, ARequestLargerThanTheSocketTakesAtOnceArrivesWhole) {
+  FakeUpstream fake;
+  Response scripted;
+  scripted.body = R"({"ok":true})";
+  fake.push(scripted);
+  const Endpoint ep = endpoint_of(fake);
+  std::string big(24 << 20, ' ');
+  for (std::size_t i = 0; i < big.size(); i += 4096) {
+    big[i] = static_cast<char>('a' + (i / 4096) % 26);  // a misplaced piece shows
+  }
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Error err;
+    auto ex =
+        co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions", big), relaxed(), err);
+    CO_ASSERT_TRUE(ex != nullptr);
+    std::string body;
+    EXPECT_TRUE(co_await ex->read_all(body, 1 << 20, err));
+    EXPECT_EQ(body, R"({"ok":true})");
+  });
+  const auto requests = fake.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].body.size(), big.size());
+  EXPECT_TRUE(requests[0].body == big);
+}
+
 TEST(ClientTest, AnUpstreamThatNeverReadsTheRequestIsFirstByteTimeout) {
   run([&](asio::io_context& ioc) -> asio::awaitable<void> {
     asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
