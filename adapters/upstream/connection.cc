@@ -29,6 +29,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -329,10 +330,15 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
     if (head_request) {
       parser_->skip(true);
     }
-    auto [ec, bytes] =
-        tls_ ? co_await http::async_read_header(*tls_, buffer_, *parser_, use_tuple)
-             : co_await http::async_read_header(plain_->socket(), buffer_, *parser_, use_tuple);
-    (void)bytes;
+    error_code ec;
+    if (tls_) {
+      std::tie(ec, std::ignore) =
+          co_await http::async_read_header(*tls_, buffer_, *parser_, use_tuple);
+    } else {
+      do {
+        std::tie(ec, std::ignore) = co_await parse_some();
+      } while (!ec && !parser_->is_header_done());
+    }
     if (ec) {
       ec = watch_.finish(ec);
       fail({detail::classify(ec, detail::Phase::header, budget.total_bound), ec});
@@ -387,8 +393,47 @@ bool Connection::begin_body_read(detail::Budget budget, Error& err) {
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> Connection::body_read() {
-  return tls_ ? http::async_read_some(*tls_, buffer_, *parser_, use_tuple)
-              : http::async_read_some(plain_->socket(), buffer_, *parser_, use_tuple);
+  return tls_ ? http::async_read_some(*tls_, buffer_, *parser_, use_tuple) : parse_some();
+}
+
+// Beast's http::async_read_some (its read_some_op) step for step, on the plain socket: parse what
+// is buffered, read only when the parser needs more, the same errors. Beast's composed operation
+// posts its completion when the buffer alone sufficed (a short answer's body, which the header's
+// read brought along), a trip through the scheduler this coroutine does not take.
+asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
+  error_code ec;
+  std::size_t parsed = 0;
+  for (bool read = buffer_.size() == 0;; read = false) {
+    if (!read) {
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      parsed += used;
+      buffer_.consume(used);
+      if (ec != http::error::need_more) {
+        break;
+      }
+    }
+    const std::size_t size = beast::read_size(buffer_, 65536);
+    if (size == 0 || buffer_.size() + size > buffer_.max_size()) {
+      ec = http::error::buffer_overflow;
+      break;
+    }
+    auto [rec, n] = co_await plain_->socket().async_read_some(buffer_.prepare(size), use_tuple);
+    buffer_.commit(n);
+    ec = rec;
+    if (ec == asio::error::eof) {
+      if (parser_->got_some()) {
+        ec = {};  // the caller sees the end of the stream on its next read
+        parser_->put_eof(ec);
+      } else {
+        ec = http::error::end_of_stream;
+      }
+      break;
+    }
+    if (ec) {
+      break;
+    }
+  }
+  co_return std::tuple(ec, parsed);
 }
 
 std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std::string& out,
