@@ -439,9 +439,6 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
 std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std::string& out,
                                       Error& err) {
   ec = watch_.finish(ec);
-  if (parser_->is_done()) {
-    watch_.cancel();  // no wait left pending once the body is complete
-  }
   auto& body = parser_->get().body();
   const std::size_t produced = body_buf_.size() - body.size;
   body.data = nullptr;
@@ -470,7 +467,10 @@ bool Connection::reusable() const {
 }
 
 void Connection::park() {
-  watch_.cancel();
+  // The watch ends; the timer's wait, if one is pending, stays: it finds nothing watched when it
+  // fires, or serves the connection's next exchange. Cancelling it would post its completion
+  // once an exchange, a trip through the scheduler for nothing.
+  watch_.stop();
   watching_body_ = false;
   lowest().expires_never();
   parser_.reset();  // frees the response's header storage; the read buffer keeps its capacity

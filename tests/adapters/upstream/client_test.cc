@@ -315,6 +315,43 @@ TEST(ClientTest, KeepAliveReusesOneConnection) {
   EXPECT_EQ(fake.requests().size(), 2u);
 }
 
+// A kept connection's timer is not cancelled when it goes idle: the wait armed for the last
+// exchange's deadlines fires while the connection sits in the pool and must find nothing to
+// close. The connection outlives those deadlines and serves the next exchange.
+TEST(ClientTest, AKeptConnectionOutlivesTheDeadlinesOfItsLastExchange) {
+  FakeUpstream fake;
+  Response a;
+  a.body = "first";
+  Response b;
+  b.body = "second";
+  fake.push(a);
+  fake.push(b);
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Timeouts t = relaxed();
+    t.first_byte = 100ms;
+    t.idle = 100ms;
+    for (std::string expected : {"first", "second"}) {
+      Error err;
+      auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), t, err);
+      CO_ASSERT_TRUE(ex != nullptr);
+      std::string body;
+      EXPECT_TRUE(co_await ex->read_all(body, 1024, err));
+      EXPECT_FALSE(err) << to_string(err.kind);
+      EXPECT_EQ(body, expected);
+      ex.reset();
+      EXPECT_EQ(pool.idle_connections(), 1u);
+      co_await pause(ioc, 400ms);  // past both deadlines, idle in the pool
+      EXPECT_EQ(pool.idle_connections(), 1u);
+    }
+    EXPECT_EQ(pool.connections_opened(), 1u);
+  });
+  EXPECT_EQ(fake.connections(), 1u);
+  EXPECT_EQ(fake.requests().size(), 2u);
+}
+
 TEST(ClientTest, ReadAllReadsBodiesLargerThanOneRead) {
   FakeUpstream fake;
   std::string fixed(300 * 1024, '\0');
