@@ -72,10 +72,18 @@ class Handler : public SaxUnbounded {
     return true;
   }
   bool on_array_end(std::size_t, error_code&) { return close(); }
-  bool on_key_part(string_view s, std::size_t, error_code&) { return gather(s); }
+  bool on_key_part(string_view s, std::size_t, error_code&) {
+    parted_ = true;
+    return gather(s);
+  }
   bool on_key(string_view s, std::size_t, error_code&) {
-    gather(s);
-    const std::string_view key(key_, key_long_ ? 0 : key_len_);
+    // A key that arrives whole (no parts before it: the usual case) is read where it is; one in
+    // parts is gathered. A key too long for key_ matches no member either way.
+    std::string_view key(s.data(), s.size());
+    if (parted_) {
+      gather(s);
+      key = std::string_view(key_, key_long_ ? 0 : key_len_);
+    }
     if (depth_ == 1) {
       at1_ = key_long_ ? Member::other : top_member(key);
     } else if (depth_ == 2) {
@@ -86,6 +94,7 @@ class Handler : public SaxUnbounded {
     }
     key_len_ = 0;
     key_long_ = false;
+    parted_ = false;
     return true;
   }
   bool on_string_part(string_view, std::size_t, error_code&) { return true; }
@@ -178,6 +187,7 @@ class Handler : public SaxUnbounded {
   char key_[32];
   std::size_t key_len_ = 0;
   bool key_long_ = false;
+  bool parted_ = false;  ///< the current key came in parts (escapes, or split input)
 };
 
 /// usage_from_openai_usage's reading of an optional counter: true with `out` set (0 when absent

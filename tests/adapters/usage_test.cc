@@ -246,6 +246,10 @@ TEST(UsageTest, ProviderShapedUsageAgreesWithTheDom) {
       "{\"prompt_tokens\":5,\"completion_tokens\":2}}",
       " \t{ } ",
       "{\"prompt_\\u0074okens\":5,\"completion_tokens\":2}",
+      // keys that begin or end with an escape, and an escaped key beside a plain one after it
+      "{\"\\u0070rompt_tokens\":5,\"completion_token\\u0073\":2}",
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_detail\\u0073\":"
+      "{\"\\u0063ached_tokens\":3},\"prompt_tokens\":6}",
       "{\"prompt_tokens\":5,\"completion_tokens\":2,\"x\":\"y\"}",
       "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":[]"
       "}}",
@@ -263,6 +267,18 @@ TEST(UsageTest, ProviderShapedUsageAgreesWithTheDom) {
   EXPECT_EQ(usage_from_openai_usage_text(texts[6])->input, 999999999999999999);
   EXPECT_EQ(usage_from_openai_usage_text(texts[7])->input, 9223372036854775807);
   EXPECT_FALSE(usage_from_openai_usage_text(texts[8]));
+  // Escaped keys are read unescaped, whole, wherever the escape stands.
+  const std::optional<Usage> escaped =
+      usage_from_openai_usage_text("{\"\\u0070rompt_tokens\":5,\"completion_token\\u0073\":2}");
+  ASSERT_TRUE(escaped);
+  EXPECT_EQ(escaped->input, 5);
+  EXPECT_EQ(escaped->output, 2);
+  const std::optional<Usage> details = usage_from_openai_usage_text(
+      "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_detail\\u0073\":"
+      "{\"\\u0063ached_tokens\":3},\"prompt_tokens\":6}");
+  ASSERT_TRUE(details);
+  EXPECT_EQ(details->input, 6);
+  EXPECT_EQ(details->cached_input, 3);
 }
 
 }  // namespace
