@@ -412,8 +412,8 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
         break;
       }
     }
-    const std::size_t size = beast::read_size(buffer_, 65536);
-    if (size == 0 || buffer_.size() + size > buffer_.max_size()) {
+    const std::size_t size = beast::read_size(buffer_, 65536);  // at most max_size() - size()
+    if (size == 0) {
       ec = http::error::buffer_overflow;
       break;
     }

@@ -27,7 +27,7 @@ template <class T, class Executor>
 boost::asio::awaitable<T> hop_to(const Executor& there, boost::asio::awaitable<T> work) {
   namespace asio = boost::asio;
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, T)>(
-      [&there](auto handler, asio::awaitable<T> w) {
+      [there](auto handler, asio::awaitable<T> w) {  // a copy: the call's argument may be gone
         asio::any_io_executor caller = asio::prefer(asio::get_associated_executor(handler),
                                                     asio::execution::outstanding_work.untracked);
         asio::co_spawn(there, std::move(w),
