@@ -24,6 +24,7 @@
 #include "gateway/net/framing.h"
 #include "gateway/net/handler.h"
 #include "gateway/net/http_response.h"
+#include "gateway/net/string_room.h"
 #include "gateway/observability/internal_errors.h"
 #include "gateway/runtime/worker.h"
 
@@ -301,8 +302,9 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
 template <class Stream>
 asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_sized_body(
     const config::ServerSettings& s, std::uint64_t length, std::string& body) {
-  // Straight into the body: what the header read brought along first, then the socket.
-  body.resize(static_cast<std::size_t>(length));
+  // Straight into the body: what the header read brought along first, then the socket. The
+  // body is not zeroed first: every byte of it is written before it is read.
+  resize_for_overwrite(body, static_cast<std::size_t>(length));
   const std::size_t have = std::min<std::size_t>(buffer_.size(), body.size());
   asio::buffer_copy(asio::buffer(body.data(), have), buffer_.data());
   buffer_.consume(have);
