@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include <boost/beast/core/string.hpp>
+#include "gateway/net/header_name.h"
 
 namespace sb::gateway {
 
@@ -13,7 +13,7 @@ namespace sb::gateway {
 inline std::string_view bearer_token(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size() ||
-      !boost::beast::iequals(authorization.substr(0, kScheme.size()), kScheme)) {
+      !is_name(authorization.substr(0, kScheme.size()), kScheme)) {
     return {};
   }
   authorization.remove_prefix(kScheme.size());
@@ -29,6 +29,15 @@ inline std::string_view bearer_token(std::string_view authorization) {
 inline std::string_view api_key_from(std::string_view authorization, std::string_view x_api_key) {
   const std::string_view bearer = bearer_token(authorization);
   return bearer.empty() ? x_api_key : bearer;
+}
+
+/// The same from a request's header fields; `x-api-key` is looked up only when `Authorization`
+/// holds no Bearer token.
+template <class Fields>
+std::string_view api_key_in(const Fields& fields) {
+  const std::string_view authorization = field_value(fields, "authorization");
+  const std::string_view bearer = bearer_token(authorization);
+  return !bearer.empty() ? bearer : api_key_from(authorization, field_value(fields, "x-api-key"));
 }
 
 }  // namespace sb::gateway

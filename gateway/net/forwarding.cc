@@ -9,6 +9,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include "gateway/net/header_name.h"
 #include "policies/providers.h"
 
 namespace sb::gateway {
@@ -51,11 +52,11 @@ bool never_forwarded(std::string_view name) {
                                                                 "x-forwarded-proto",
                                                                 "x-real-ip"};
   for (std::string_view d : kDropped) {
-    if (beast::iequals(name, d)) {
+    if (is_name(name, d)) {
       return true;
     }
   }
-  return name.size() >= 13 && beast::iequals(name.substr(0, 13), "x-switchboard");
+  return name.size() >= 13 && is_name(name.substr(0, 13), "x-switchboard");
 }
 
 // True when `name` is listed in the client's Connection header (those are hop-by-hop too).
@@ -104,7 +105,7 @@ void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLi
   out.clear();
   std::string_view connection;
   for (const auto& [name, value] : lines) {
-    if (beast::iequals(name, "connection")) {
+    if (is_name(name, "connection")) {
       connection = value;
       break;
     }

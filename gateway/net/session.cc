@@ -23,6 +23,7 @@
 #include "adapters/upstream/watchdog.h"
 #include "gateway/net/framing.h"
 #include "gateway/net/handler.h"
+#include "gateway/net/header_name.h"
 #include "gateway/net/http_response.h"
 #include "gateway/net/string_room.h"
 #include "gateway/observability/internal_errors.h"
@@ -286,13 +287,13 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
                                "Retry-After: 1\r\n");
       co_return Body::answered;
     }
-    if (beast::iequals(request[http::field::expect], "100-continue")) {
+    if (beast::iequals(field_value(request, "expect"), "100-continue")) {
       co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
       wrote_ = false;
     }
     co_return co_await read_sized_body(s, length, body);
   }
-  if (beast::iequals(request[http::field::expect], "100-continue")) {
+  if (beast::iequals(field_value(request, "expect"), "100-continue")) {
     co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
     wrote_ = false;
   }

@@ -12,6 +12,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include "adapters/json_edit.h"
+#include "gateway/net/header_name.h"
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
 #include "gateway/pipeline/tracing.h"
@@ -291,7 +292,7 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
     co_return AttemptResult::transport_failure(err.kind);
   }
   const unsigned status = ex->status();
-  const std::string_view ctype = ex->headers()[http::field::content_type];
+  const std::string_view ctype = field_value(ex->headers(), "content-type");
   if (status == 200 && wire.streams(ctype)) {
     co_return co_await relay(*ex, b, wire.stream_translator(), wire.native());
   }

@@ -9,6 +9,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "gateway/net/credentials.h"
+#include "gateway/net/header_name.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/access_log.h"
 #include "gateway/observability/log.h"
@@ -44,12 +45,6 @@ bool acceptable_request_id(std::string_view id) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
            c == '_' || c == '.' || c == ':';
   });
-}
-
-// The API key of a request (see api_key_from): `Authorization: Bearer KEY` (OpenAI SDKs), else
-// `x-api-key: KEY` (Anthropic SDKs). Empty when neither holds one.
-std::string_view api_key_of(const Request& req) {
-  return api_key_from(req[http::field::authorization], req["x-api-key"]);
 }
 
 asio::awaitable<bool> handle_models(RequestContext& ctx, Outcome& o, std::string_view path) {
@@ -216,9 +211,10 @@ std::optional<Refusal> refusal_of(RequestContext& ctx, const Route& route, std::
     msg += ')';
     return Refusal{ErrorKind::not_found, std::move(msg), "unknown_url"};
   }
-  const std::optional<std::size_t> found = ctx.snapshot.authenticate(api_key_of(req));
+  const std::string_view key = api_key_in(req);
+  const std::optional<std::size_t> found = ctx.snapshot.authenticate(key);
   if (!found) {
-    const bool missing = api_key_of(req).empty();
+    const bool missing = key.empty();
     return Refusal{ErrorKind::unauthenticated,
                    std::string(!missing ? "Incorrect API key provided."
                                         : client_dialect(ctx.dialect).missing_key_message),
@@ -229,7 +225,7 @@ std::optional<Refusal> refusal_of(RequestContext& ctx, const Route& route, std::
 }
 
 void assign_request_id(RequestContext& ctx) {
-  const std::string_view client_id = ctx.request["x-request-id"];
+  const std::string_view client_id = field_value(ctx.request, "x-request-id");
   ctx.request_id =
       acceptable_request_id(client_id) ? std::string(client_id) : ctx.worker.next_request_id();
 }

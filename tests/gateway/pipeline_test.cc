@@ -505,5 +505,26 @@ TEST(ForwardingTest, AnthropicHeadersReachOnlyAnthropicFormatBackends) {
   EXPECT_TRUE(to_anthropic["x-app"].empty()) << "a closed backend gets its allow-list only";
 }
 
+TEST(ForwardingTest, DroppedHeadersAreDroppedInAnyLetterCase) {
+  const std::vector<HeaderLine> lines = {{"AUTHORIZATION", "Bearer sk-client"},
+                                         {"Cookie", "session=1"},
+                                         {"x-API-key", "sk-client"},
+                                         {"X-Forwarded-For", "10.0.0.1"},
+                                         {"X-Switchboard-Tier", "frontier"},
+                                         {"x-switchboard", "bare prefix"},
+                                         {"Connection", "close, X-Hop"},
+                                         {"x-hop", "named in Connection"},
+                                         {"TE", "trailers"},
+                                         {"User-Agent", "OpenAI/JS 6.0"},
+                                         {"X-Switchboar", "one letter short of the prefix"},
+                                         {"x-cookie", "not the cookie header"}};
+  std::vector<HeaderLine> out;
+  forwardable_headers(lines, out);
+  const std::vector<HeaderLine> kept = {{"User-Agent", "OpenAI/JS 6.0"},
+                                        {"X-Switchboar", "one letter short of the prefix"},
+                                        {"x-cookie", "not the cookie header"}};
+  EXPECT_EQ(out, kept);
+}
+
 }  // namespace
 }  // namespace sb::gateway
