@@ -423,6 +423,109 @@ std::optional<std::string_view> last_member_value(std::string_view text, std::st
   return m != nullptr ? std::optional<std::string_view>(raw_value(text, *m)) : std::nullopt;
 }
 
+namespace {
+
+/// Whether the last `"key"` of `text` may start at `i` (its quotes and letters are there).
+bool quoted_at(std::string_view text, std::size_t i, std::string_view key) {
+  return text[i] == '"' && text[i + key.size() + 1] == '"' && text.substr(i + 1, key.size()) == key;
+}
+
+/// The offset of the opening quote of the last `"key"` in `text` (npos when none), an unescaped
+/// quote: a quote preceded by an odd run of backslashes is inside a string. `key` is not empty.
+/// Sixteen candidate offsets at a time where SSE2 is there: a quote followed by the key's first
+/// letter.
+std::size_t last_quoted(std::string_view text, std::string_view key) {
+  const std::size_t len = key.size() + 2;
+  if (key.empty() || text.size() < len) {
+    return npos;
+  }
+  std::size_t end = text.size() - len + 1;  // candidate offsets left to look at: [0, end)
+  std::size_t found = npos;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i first = _mm_set1_epi8(key.front());
+  while (found == npos && end >= 16) {
+    const char* p = text.data() + end - 16;  // p[16] exists: end - 1 + len <= text.size()
+    const __m128i q = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), quote);
+    const __m128i f =
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1)), first);
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(q, f)));
+    while (mask != 0) {
+      const int top = 31 - __builtin_clz(mask);
+      if (const std::size_t i = end - 16 + static_cast<std::size_t>(top); quoted_at(text, i, key)) {
+        found = i;
+        break;
+      }
+      mask &= ~(1u << top);
+    }
+    end -= 16;
+  }
+#endif
+  while (found == npos && end > 0) {
+    --end;
+    if (quoted_at(text, end, key)) {
+      found = end;
+    }
+  }
+  if (found == npos) {
+    return npos;
+  }
+  std::size_t slashes = 0;
+  while (slashes < found && text[found - 1 - slashes] == '\\') {
+    ++slashes;
+  }
+  return slashes % 2 == 0 ? found : npos;
+}
+
+/// `i` at a scalar value: one past it, or npos (also for a container).
+std::size_t skip_scalar(std::string_view t, std::size_t i) {
+  if (i >= t.size() || t[i] == '{' || t[i] == '[') {
+    return npos;
+  }
+  return skip_value(t, i);
+}
+
+}  // namespace
+
+std::optional<std::string_view> tail_member_value(std::string_view text, std::string_view key) {
+  const std::size_t at = last_quoted(text, key);
+  if (at == npos) {
+    return std::nullopt;
+  }
+  std::size_t i = skip_ws(text, at + key.size() + 2);
+  if (i >= text.size() || text[i] != ':') {
+    return std::nullopt;  // a string value, not a key
+  }
+  const std::size_t value_begin = skip_ws(text, i + 1);
+  const std::size_t value_end = skip_value(text, value_begin);
+  if (value_end == npos) {
+    return std::nullopt;
+  }
+  for (i = skip_ws(text, value_end); i < text.size() && text[i] == ',';) {
+    i = skip_ws(text, i + 1);
+    if (i >= text.size() || text[i] != '"') {
+      return std::nullopt;
+    }
+    i = skip_string(text, i);
+    if (i == npos) {
+      return std::nullopt;
+    }
+    i = skip_ws(text, i);
+    if (i >= text.size() || text[i] != ':') {
+      return std::nullopt;
+    }
+    i = skip_scalar(text, skip_ws(text, i + 1));
+    if (i == npos) {
+      return std::nullopt;
+    }
+    i = skip_ws(text, i);
+  }
+  if (i >= text.size() || text[i] != '}' || skip_ws(text, i + 1) != text.size()) {
+    return std::nullopt;
+  }
+  return text.substr(value_begin, value_end - value_begin);
+}
+
 std::optional<std::uint64_t> raw_unsigned(std::string_view raw) {
   std::uint64_t n = 0;
   const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), n);

@@ -59,6 +59,16 @@ std::optional<std::uint64_t> raw_unsigned(std::string_view raw);
 std::optional<std::string_view> last_member_value(std::string_view text, std::string_view key,
                                                   std::vector<JsonMember>& scratch);
 
+/// The raw value of the last top-level member `key` of the object `text`, read from its end
+/// without a scan of the whole: found when the last `"key"` of the text is a key whose value is
+/// followed only by members with scalar values (strings, numbers, literals) and the brace that
+/// ends the text. Between that member and the final brace nothing opens or closes, so the member
+/// belongs to the outermost object. nullopt when the text does not end that way: scan it then
+/// (last_member_value). Unlike a scan, what comes before the member is not checked to be JSON.
+/// The shape of OpenAI's and vLLM's answers: `"usage": {...}` is followed by `"service_tier"`
+/// and `"system_fingerprint"`, or by nulls.
+std::optional<std::string_view> tail_member_value(std::string_view text, std::string_view key);
+
 /// Sets top-level member `key` to the raw JSON `value` (replacing the value bytes of the last
 /// occurrence if present, else appending the member before the closing brace).
 bool set_member(std::string& text, std::string_view key, std::string_view raw_value);

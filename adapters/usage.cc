@@ -100,10 +100,14 @@ std::optional<Usage> usage_from_openai(const json::value& response) {
 }
 
 std::optional<Usage> usage_from_openai_text(std::string_view json_text) {
-  // One scan of the top level finds the usage member (the last one, as a parser keeps it); only
-  // that small value is read, in one SAX pass: the answer itself is never built as a DOM.
-  thread_local std::vector<JsonMember> members;
-  const std::optional<std::string_view> usage = last_member_value(json_text, "usage", members);
+  // The usage member (the last one, as a parser keeps it) from the answer's end when it stands
+  // there, else from one scan of the top level; only that small value is read, in one SAX pass:
+  // the answer itself is never built as a DOM.
+  std::optional<std::string_view> usage = tail_member_value(json_text, "usage");
+  if (!usage) {
+    thread_local std::vector<JsonMember> members;
+    usage = last_member_value(json_text, "usage", members);
+  }
   if (!usage) {
     return std::nullopt;
   }

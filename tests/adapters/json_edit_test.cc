@@ -147,6 +147,73 @@ TEST(LastMemberValueTest, FindsTheLastTopLevelOccurrenceOnly) {
   EXPECT_EQ(last_member_value(R"({"u":1)", "u", scratch), std::nullopt) << "not an object";
 }
 
+TEST(TailMemberValueTest, ReadsAnOpenAIAnswersUsageFromItsEnd) {
+  const std::string answer = R"({
+  "id": "chatcmpl-1",
+  "choices": [{"index": 0, "message": {"role": "assistant", "content": "\"usage\": {}"}}],
+  "usage": {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8},
+  "service_tier": "default",
+  "system_fingerprint": "fp_f4ce0b1e2d",
+  "prompt_logprobs": null, "n": 1, "ok": true
+}
+)";
+  EXPECT_EQ(tail_member_value(answer, "usage"),
+            R"({"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8})");
+  EXPECT_EQ(tail_member_value(R"({"usage":[1]})", "usage"), "[1]");
+  EXPECT_EQ(tail_member_value(R"({"usage":{"t":1},"usage":{"t":2}})", "usage"), R"({"t":2})");
+}
+
+TEST(TailMemberValueTest, FindsTheKeyAtEveryOffset) {
+  // The search goes sixteen offsets at a time: the key before, across and after each boundary.
+  for (std::size_t pad = 0; pad < 40; ++pad) {
+    const std::string filler(pad, 'u');
+    const std::string text = R"({"p":")" + filler + R"(","usage":{"t":1},"q":")" + filler + "\"}";
+    EXPECT_EQ(tail_member_value(text, "usage"), R"({"t":1})") << text;
+    const std::string escaped = R"({"usage":{"t":1},"q":")" + filler + R"(\"usage"})";
+    EXPECT_EQ(tail_member_value(escaped, "usage"), std::nullopt) << escaped;
+  }
+}
+
+TEST(TailMemberValueTest, LeavesEveryOtherShapeToTheScan) {
+  // Usage before a container member, nested deeper, as a value, inside a string, past the end.
+  std::vector<JsonMember> scratch;
+  for (const std::string_view text :
+       {R"({"usage":{"t":1},"choices":[]})", R"({"choices":[{"usage":{"t":1}}]})",
+        R"({"x":{"usage":{"t":1}}})", R"({"a":"usage"})", R"({"usage":{"t":1},"s":"\"usage"})",
+        R"({"usage":{"t":1}} x)", R"({"usage":{"t":1},})", R"({"usage":{"t":1})",
+        R"({"usage":{"t":1},"x":1,"y":{}})", R"({"usage" {"t":1}})", R"({"usage":})", R"("usage")",
+        ""}) {
+    EXPECT_EQ(tail_member_value(text, "usage"), std::nullopt) << text;
+  }
+  EXPECT_EQ(last_member_value(R"({"usage":{"t":1},"s":"\"usage"})", "usage", scratch), R"({"t":1})")
+      << "the scan still finds it";
+}
+
+TEST(TailMemberValueTest, AgreesWithTheScanWheneverItAnswers) {
+  std::vector<JsonMember> scratch;
+  const std::string_view tails[] = {"",
+                                    R"(,"a":1)",
+                                    R"(,"a":"x","b":null)",
+                                    R"(, "c" : true )",
+                                    R"(,"d":{})",
+                                    R"(,"e":"\"usage\":2")"};
+  const std::string_view heads[] = {"", R"("x":{"usage":0},)", R"("usage":5,)", R"("s":"\\",)"};
+  int answered = 0;
+  for (const std::string_view head : heads) {
+    for (const std::string_view tail : tails) {
+      const std::string text =
+          "{" + std::string(head) + R"("usage":{"t":[1,{"u":2}]})" + std::string(tail) + "}";
+      ASSERT_FALSE(json::parse(text).as_object().empty()) << text;
+      const std::optional<std::string_view> fast = tail_member_value(text, "usage");
+      if (fast) {
+        ++answered;
+        EXPECT_EQ(fast, last_member_value(text, "usage", scratch)) << text;
+      }
+    }
+  }
+  EXPECT_EQ(answered, 20) << "every tail of scalars (all but the object), whatever comes before";
+}
+
 struct SetCase {
   std::string_view input;
   std::string_view key;

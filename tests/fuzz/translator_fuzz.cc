@@ -177,6 +177,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::vector<JsonMember> members;
     (void)scan_object(bytes, members);
+    // Reading a member from the end agrees with the scan of the top level on every JSON object.
+    if (!ec && dom.is_object()) {
+      for (const std::string_view key : {"usage", "u"}) {
+        if (const std::optional<std::string_view> tail = tail_member_value(bytes, key)) {
+          sb::fuzz::check(last_member_value(bytes, key, members) == tail);
+        }
+      }
+    }
   }
 
   // A stream, whole and in pieces.
