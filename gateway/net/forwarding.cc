@@ -22,41 +22,45 @@ namespace http = beast::http;
 // backend's own key replaces them), what the gateway sets itself, and the addresses proxies in
 // front of the gateway record (they describe the client's network, not the request).
 bool never_forwarded(std::string_view name) {
-  static constexpr std::array<std::string_view, 29> kDropped = {"x-data-classification",
-                                                                "x-capability-tier",
-                                                                "connection",
-                                                                "keep-alive",
-                                                                "proxy-connection",
-                                                                "te",
-                                                                "trailer",
-                                                                "transfer-encoding",
-                                                                "upgrade",
-                                                                "proxy-authorization",
-                                                                "proxy-authenticate",
-                                                                "authorization",
-                                                                "x-api-key",
-                                                                "api-key",
-                                                                "cookie",
-                                                                "host",
-                                                                "content-length",
-                                                                "expect",
-                                                                "accept-encoding",
-                                                                "x-request-id",
-                                                                "content-type",
-                                                                "accept",
-                                                                "openai-organization",
-                                                                "openai-project",
-                                                                "forwarded",
-                                                                "x-forwarded-for",
-                                                                "x-forwarded-host",
-                                                                "x-forwarded-proto",
-                                                                "x-real-ip"};
-  for (std::string_view d : kDropped) {
-    if (is_name(name, d)) {
-      return true;
-    }
+  if (name.size() >= 13 && is_name(name.substr(0, 13), "x-switchboard")) {
+    return true;
   }
-  return name.size() >= 13 && is_name(name.substr(0, 13), "x-switchboard");
+  // By length first: a request's few headers meet one or two comparisons each, not the list.
+  switch (name.size()) {
+    case 2:
+      return is_name(name, "te");
+    case 4:
+      return is_name(name, "host");
+    case 6:
+      return is_name(name, "cookie") || is_name(name, "expect") || is_name(name, "accept");
+    case 7:
+      return is_name(name, "trailer") || is_name(name, "upgrade") || is_name(name, "api-key");
+    case 9:
+      return is_name(name, "x-api-key") || is_name(name, "forwarded") || is_name(name, "x-real-ip");
+    case 10:
+      return is_name(name, "connection") || is_name(name, "keep-alive");
+    case 12:
+      return is_name(name, "x-request-id") || is_name(name, "content-type");
+    case 13:
+      return is_name(name, "authorization");
+    case 14:
+      return is_name(name, "content-length") || is_name(name, "openai-project");
+    case 15:
+      return is_name(name, "accept-encoding") || is_name(name, "x-forwarded-for");
+    case 16:
+      return is_name(name, "proxy-connection") || is_name(name, "x-forwarded-host");
+    case 17:
+      return is_name(name, "x-capability-tier") || is_name(name, "transfer-encoding") ||
+             is_name(name, "x-forwarded-proto");
+    case 18:
+      return is_name(name, "proxy-authenticate");
+    case 19:
+      return is_name(name, "proxy-authorization") || is_name(name, "openai-organization");
+    case 21:
+      return is_name(name, "x-data-classification");
+    default:
+      return false;
+  }
 }
 
 // True when `name` is listed in the client's Connection header (those are hop-by-hop too).

@@ -524,6 +524,42 @@ TEST(ForwardingTest, DroppedHeadersAreDroppedInAnyLetterCase) {
                                         {"X-Switchboar", "one letter short of the prefix"},
                                         {"x-cookie", "not the cookie header"}};
   EXPECT_EQ(out, kept);
+
+  // Every name of the list, in upper case.
+  for (const std::string_view name : {"X-DATA-CLASSIFICATION",
+                                      "X-CAPABILITY-TIER",
+                                      "CONNECTION",
+                                      "KEEP-ALIVE",
+                                      "PROXY-CONNECTION",
+                                      "TE",
+                                      "TRAILER",
+                                      "TRANSFER-ENCODING",
+                                      "UPGRADE",
+                                      "PROXY-AUTHORIZATION",
+                                      "PROXY-AUTHENTICATE",
+                                      "AUTHORIZATION",
+                                      "X-API-KEY",
+                                      "API-KEY",
+                                      "COOKIE",
+                                      "HOST",
+                                      "CONTENT-LENGTH",
+                                      "EXPECT",
+                                      "ACCEPT-ENCODING",
+                                      "X-REQUEST-ID",
+                                      "CONTENT-TYPE",
+                                      "ACCEPT",
+                                      "OPENAI-ORGANIZATION",
+                                      "OPENAI-PROJECT",
+                                      "FORWARDED",
+                                      "X-FORWARDED-FOR",
+                                      "X-FORWARDED-HOST",
+                                      "X-FORWARDED-PROTO",
+                                      "X-REAL-IP",
+                                      "X-SWITCHBOARD-ANYTHING"}) {
+    const std::vector<HeaderLine> one = {{name, "v"}};
+    forwardable_headers(one, out);
+    EXPECT_TRUE(out.empty()) << name;
+  }
 }
 
 }  // namespace
