@@ -408,7 +408,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
       const std::size_t used = parser_->put(buffer_.data(), ec);
       parsed += used;
       buffer_.consume(used);
-      if (ec != http::error::need_more) {
+      if (!ec || ec != http::error::need_more) {  // (the test of `ec` first spares a call)
         break;
       }
     }
@@ -420,7 +420,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
     auto [rec, n] = co_await plain_->socket().async_read_some(buffer_.prepare(size), use_tuple);
     buffer_.commit(n);
     ec = rec;
-    if (ec == asio::error::eof) {
+    if (ec && ec == asio::error::eof) {
       if (parser_->got_some()) {
         ec = {};  // the caller sees the end of the stream on its next read
         parser_->put_eof(ec);
@@ -443,10 +443,11 @@ std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std:
   const std::size_t produced = body_buf_.size() - body.size;
   body.data = nullptr;
   body.size = 0;
-  if (ec == http::error::need_buffer) {
+  // (Each read of a stream ends here: `ec` is tested first, which spares the comparisons' calls.)
+  if (ec && ec == http::error::need_buffer) {
     ec = {};  // the buffer is full: not an error, the caller comes back for more
   }
-  if (ec == ssl::error::stream_truncated && parser_->need_eof()) {
+  if (ec && ec == ssl::error::stream_truncated && parser_->need_eof()) {
     // A body delimited by the end of the connection (no Content-Length, not chunked) ended with
     // a TCP FIN but without a TLS close_notify. Beast only turns a plain eof into the end of such
     // a body; many servers skip close_notify, and for this framing a plain-HTTP peer could not
