@@ -31,13 +31,12 @@ inline std::string_view api_key_from(std::string_view authorization, std::string
   return bearer.empty() ? x_api_key : bearer;
 }
 
-/// The same from a request's header fields; `x-api-key` is looked up only when `Authorization`
-/// holds no Bearer token.
+/// api_key_from's rule on a request's header fields; `x-api-key` is looked up only when
+/// `Authorization` holds no Bearer token.
 template <class Fields>
 std::string_view api_key_in(const Fields& fields) {
-  const std::string_view authorization = field_value(fields, "authorization");
-  const std::string_view bearer = bearer_token(authorization);
-  return !bearer.empty() ? bearer : api_key_from(authorization, field_value(fields, "x-api-key"));
+  const std::string_view bearer = bearer_token(field_value(fields, "authorization"));
+  return !bearer.empty() ? bearer : field_value(fields, "x-api-key");
 }
 
 }  // namespace sb::gateway

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "gateway/net/header_name.h"
+
 namespace sb::gateway::framing {
 namespace {
 
@@ -31,26 +33,6 @@ constexpr bool is_tchar(unsigned char c) {
     default:
       return false;
   }
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]);
-    unsigned char y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') {
-      x = static_cast<unsigned char>(x - 'A' + 'a');
-    }
-    if (y >= 'A' && y <= 'Z') {
-      y = static_cast<unsigned char>(y - 'A' + 'a');
-    }
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string_view trim_ows(std::string_view v) {
@@ -197,9 +179,9 @@ Verdict check_field(std::string_view field, Framing& f) {
   if (name.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
     return {431, "header field too large"};
   }
-  if (iequals(name, "host")) {
+  if (is_name(name, "host")) {
     ++f.hosts;
-  } else if (iequals(name, "content-length")) {
+  } else if (is_name(name, "content-length")) {
     std::uint64_t n = 0;
     if (!parse_content_length(value, n)) {
       return {400, "invalid Content-Length"};
@@ -209,9 +191,9 @@ Verdict check_field(std::string_view field, Framing& f) {
     }
     f.have_length = true;
     f.length = n;
-  } else if (iequals(name, "transfer-encoding")) {
+  } else if (is_name(name, "transfer-encoding")) {
     ++f.transfer_encodings;
-    f.chunked = iequals(value, "chunked");
+    f.chunked = is_name(value, "chunked");
   }
   return {};
 }

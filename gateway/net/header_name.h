@@ -8,7 +8,8 @@
 
 namespace sb::gateway {
 
-/// Whether header name `name` is `lower` (given in lower case), ASCII case-insensitively.
+/// Whether header name `name` is `lower` (given in lower case), ASCII case-insensitively. Also
+/// for the other case-insensitive tokens of a header (`chunked`, the `Bearer` scheme).
 constexpr bool is_name(std::string_view name, std::string_view lower) {
   if (name.size() != lower.size()) {
     return false;
