@@ -48,7 +48,7 @@ bool admin_authorized(const RequestContext& ctx) {
   if (token.empty()) {
     return true;
   }
-  const std::string_view given = bearer_token(ctx.request[http::field::authorization]);
+  const std::string_view given = bearer_token(ctx.request.field("authorization"));
   if (given.empty()) {
     return false;
   }
@@ -103,9 +103,8 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
     // The decision for the posted chat request, with this request's headers and API key. With
     // an admin token, Authorization carries that token and the tenant's key comes in x-api-key.
     const Request& req = ctx.request;
-    const std::string_view key = ctx.snapshot.config().admin.token.empty()
-                                     ? api_key_in(req)
-                                     : std::string_view(req["x-api-key"]);
+    const std::string_view key =
+        ctx.snapshot.config().admin.token.empty() ? api_key_in(req) : req.field("x-api-key");
     const auto snap = ctx.worker.snapshot;
     std::vector<HeaderLine> lines;
     header_lines(req, lines);

@@ -1,16 +1,20 @@
 #pragma once
-// Request framing checks on the raw header block, before Boost.Beast's parser sees it.
+// A request's header block, read from the exact bytes received: found (scan_header_block),
+// checked and parsed in one pass (validate_header_block), and a chunked body decoded.
 //
-// Beast 1.81 accepts several framings that let a request be read two ways by two HTTP hops
-// (request smuggling): Content-Length together with Transfer-Encoding, codings other than a lone
-// "chunked", Transfer-Encoding on HTTP/1.0, obs-fold continuation lines, whitespace before the
-// colon. The gateway therefore validates the exact bytes it received and answers 400 (and closes)
-// before parsing. Pure functions; no allocation on the accepting path.
+// Common HTTP parsers (Beast 1.81 among them) accept framings that let a request be read two ways
+// by two HTTP hops (request smuggling): Content-Length together with Transfer-Encoding, codings
+// other than a lone "chunked", Transfer-Encoding on HTTP/1.0, obs-fold continuation lines,
+// whitespace before the colon. The gateway rejects them, answering 400 (and closing). Pure
+// functions; no allocation on the accepting path beyond the caller's field list.
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include <boost/container/small_vector.hpp>
 
 namespace sb::gateway::framing {
 
@@ -45,13 +49,44 @@ struct Verdict {
 /// header limit, so the limit is checked here, on the raw bytes, below that.
 inline constexpr std::size_t kMaxFieldBytes = 60 * 1024;
 
-/// Validates a complete header block (request line, fields, final empty line) as found by
-/// scan_header_block. Rejects: malformed request line; a version other than HTTP/1.0 or 1.1
-/// (505); field names that are not tokens (so whitespace before the colon); obs-fold; control
-/// characters in values; a field name or value longer than kMaxFieldBytes (431); missing or
-/// repeated Host on HTTP/1.1; Content-Length that is not a decimal number or that conflicts with
-/// another; Transfer-Encoding together with Content-Length, repeated, anything but exactly
-/// "chunked", or on HTTP/1.0.
+/// A part of a header block: its offset from the block's first byte and its size.
+struct Piece {
+  std::uint32_t at = 0;
+  std::uint32_t size = 0;
+  std::string_view of(std::string_view block) const { return block.substr(at, size); }
+};
+
+/// One header field: its name, and its value without the whitespace around it.
+struct FieldAt {
+  Piece name;
+  Piece value;
+};
+
+/// The fields of a block, in order; a request's few fit without allocating.
+using FieldList = boost::container::small_vector_base<FieldAt>;
+
+/// What an acceptable header block says, beside its fields.
+struct Head {
+  Piece method;
+  Piece target;
+  bool http10 = false;
+  bool chunked = false;  ///< Transfer-Encoding: chunked (the only coding accepted)
+  std::optional<std::uint64_t> content_length;
+  bool connection_close = false;       ///< a Connection field names `close`
+  bool connection_keep_alive = false;  ///< a Connection field names `keep-alive`
+};
+
+/// Validates and parses a complete header block (request line, fields, final empty line) as
+/// found by scan_header_block, in one pass. Rejects: malformed request line; a version other than
+/// HTTP/1.0 or 1.1 (505); field names that are not tokens (so whitespace before the colon);
+/// obs-fold; control characters in values; a field name or value longer than kMaxFieldBytes
+/// (431); missing or repeated Host on HTTP/1.1; Content-Length that is not a decimal number or
+/// that conflicts with another; Transfer-Encoding together with Content-Length, repeated,
+/// anything but exactly "chunked", or on HTTP/1.0. When acceptable, `head` and `fields` (cleared
+/// first) describe the block, by offsets into it; otherwise they are unspecified.
+Verdict validate_header_block(std::string_view block, Head& head, FieldList& fields);
+
+/// The same verdict, for a block whose parts are not wanted.
 Verdict validate_header_block(std::string_view block);
 
 /// The longest chunk-size line (size, extensions and CRLF) of a chunked request body.

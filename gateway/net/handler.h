@@ -10,9 +10,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
+
+#include "gateway/net/request.h"
 
 namespace sb::gateway {
 
@@ -20,7 +20,6 @@ struct Worker;
 class Snapshot;
 
 using Clock = std::chrono::steady_clock;
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
 /// The client side of a connection, independent of TLS.
 class Downstream {

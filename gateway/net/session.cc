@@ -17,7 +17,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include "adapters/upstream/send_now.h"
 #include "adapters/upstream/watchdog.h"
@@ -186,8 +185,7 @@ class Session final : public Drainable, public Downstream {
   enum class Body { ok, closed, answered };
   asio::awaitable<Read> read_header(const config::ServerSettings& s, std::size_t& header_bytes,
                                     std::string_view& error);
-  asio::awaitable<Body> read_body(const config::ServerSettings& s,
-                                  http::request_parser<http::string_body>& parser, Request& request,
+  asio::awaitable<Body> read_body(const config::ServerSettings& s, Request& request,
                                   BodyBudget& budget);
   asio::awaitable<Body> read_sized_body(const config::ServerSettings& s, std::uint64_t length,
                                         std::string& body);
@@ -197,11 +195,9 @@ class Session final : public Drainable, public Downstream {
                                         std::string_view headers = {});
   asio::awaitable<void> close(bool linger);
   asio::awaitable<bool> handshake();
-  asio::awaitable<bool> read_head(const config::ServerSettings& s,
-                                  http::request_parser<http::string_body>& parser,
+  asio::awaitable<bool> read_head(const config::ServerSettings& s, Request& request,
                                   Clock::time_point& received);
   asio::awaitable<bool> read_rest(const config::ServerSettings& s, const Snapshot& snapshot,
-                                  http::request_parser<http::string_body>& parser, bool has_body,
                                   Request& request, BodyBudget& budget, Clock::time_point received);
   asio::awaitable<bool> serve(const Snapshot& snapshot, Request& request,
                               Clock::time_point received);
@@ -273,13 +269,12 @@ asio::awaitable<typename Session<Stream>::Read> Session<Stream>::read_header(
 
 template <class Stream>
 asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
-    const config::ServerSettings& s, http::request_parser<http::string_body>& parser,
-    Request& request, BodyBudget& budget) {
+    const config::ServerSettings& s, Request& request, BodyBudget& budget) {
   std::string& body = request.body();
-  if (!parser.chunked()) {
+  if (!request.chunked()) {
     // Content-Length (checked against max_body_bytes already): the whole body's share of the
     // budget is taken before anything is read or `100 Continue` is sent.
-    const std::uint64_t length = parser.content_length().value_or(0);
+    const std::uint64_t length = request.content_length().value_or(0);
     if (!budget.grow_to(length, s.max_buffered_body_bytes)) {
       co_await reply_and_close(503,
                                "the gateway holds too many request bodies at the moment; retry "
@@ -287,13 +282,13 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
                                "Retry-After: 1\r\n");
       co_return Body::answered;
     }
-    if (beast::iequals(field_value(request, "expect"), "100-continue")) {
+    if (is_name(request.field("expect"), "100-continue")) {
       co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
       wrote_ = false;
     }
     co_return co_await read_sized_body(s, length, body);
   }
-  if (beast::iequals(field_value(request, "expect"), "100-continue")) {
+  if (is_name(request.field("expect"), "100-continue")) {
     co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
     wrote_ = false;
   }
@@ -428,12 +423,11 @@ asio::awaitable<bool> Session<Stream>::handshake() {
   co_return true;
 }
 
-// A request's header, framing checked first, then parsed by Beast (the header only; the session
-// reads the body within its limits). False when the connection ended here: closed, timed out,
-// or answered 400, 413 or 431 and closed.
+// A request's header, found, checked and parsed by the framing rules (the header only; the
+// session reads the body within its limits). False when the connection ended here: closed, timed
+// out, or answered 400, 413, 431 or 505 and closed.
 template <class Stream>
-asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s,
-                                                 http::request_parser<http::string_body>& parser,
+asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s, Request& request,
                                                  Clock::time_point& received) {
   std::size_t header_bytes = 0;
   std::string_view framing_error;
@@ -452,34 +446,15 @@ asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s
     co_return false;
   }
   received = Clock::now();
-  // Tolerated empty lines before the request line (RFC 9112 §2.2) are dropped here: Beast's
-  // parser does not take them.
-  while (header_bytes >= 2 && buffer_.size() >= 2 &&
-         std::string_view(static_cast<const char*>(buffer_.data().data()), 2) == "\r\n") {
-    buffer_.consume(2);
-    header_bytes -= 2;
-  }
-  const std::string_view block(static_cast<const char*>(buffer_.data().data()), header_bytes);
-  const framing::Verdict verdict = framing::validate_header_block(block);
+  const framing::Verdict verdict = request.parse(
+      std::string_view(static_cast<const char*>(buffer_.data().data()), header_bytes));
+  buffer_.consume(header_bytes);
   if (!verdict.ok()) {
     co_await reply_and_close(verdict.status, verdict.error);
     co_return false;
   }
-  parser.header_limit(static_cast<std::uint32_t>(s.max_header_bytes + 1));
-  parser.body_limit(s.max_body_bytes);
-  parser.eager(false);
-  error_code ec;
-  const std::size_t used = parser.put(asio::buffer(buffer_.data().data(), header_bytes), ec);
-  buffer_.consume(used);
-  const bool bad = (ec && ec != http::error::need_more && ec != http::error::body_limit) ||
-                   !parser.is_header_done() || used != header_bytes;
-  const auto len = parser.content_length();
-  if (ec == http::error::body_limit || (!bad && len && *len > s.max_body_bytes)) {
+  if (request.content_length().value_or(0) > s.max_body_bytes) {
     co_await reply_and_close(413, too_large(s));
-    co_return false;
-  }
-  if (bad) {
-    co_await reply_and_close(400, "malformed request header");
     co_return false;
   }
   co_return true;
@@ -490,11 +465,9 @@ asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s
 // the body is read or any 100 Continue. False when the connection ended here.
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::read_rest(const config::ServerSettings& s,
-                                                 const Snapshot& snapshot,
-                                                 http::request_parser<http::string_body>& parser,
-                                                 bool has_body, Request& request,
+                                                 const Snapshot& snapshot, Request& request,
                                                  BodyBudget& budget, Clock::time_point received) {
-  if (!has_body) {
+  if (!request.chunked() && request.content_length().value_or(0) == 0) {
     co_return true;
   }
   RequestContext pre{worker_, snapshot, request, *this, received};
@@ -510,7 +483,7 @@ asio::awaitable<bool> Session<Stream>::read_rest(const config::ServerSettings& s
     co_await close(/*linger=*/true);
     co_return false;
   }
-  co_return co_await read_body(s, parser, request, budget) == Body::ok;
+  co_return co_await read_body(s, request, budget) == Body::ok;
 }
 
 // Hands the whole request to the plane's handler. False when the connection must close (it is
@@ -557,16 +530,14 @@ asio::awaitable<void> Session<Stream>::run() {
     if (buffer_.size() == 0) {
       buffer_.shrink_to_fit();  // an idle keep-alive connection keeps no read buffer
     }
-    http::request_parser<http::string_body> parser;
-    Clock::time_point received;
-    if (!co_await read_head(s, parser, received)) {
-      co_return;
-    }
-    const bool has_body = !parser.is_done();
     // Declared before the request, so the request's memory goes before its budget share.
     BodyBudget budget(plane_.body_budget);
-    Request request = parser.release();
-    if (!co_await read_rest(s, *snapshot, parser, has_body, request, budget, received) ||
+    Request request;
+    Clock::time_point received;
+    if (!co_await read_head(s, request, received)) {
+      co_return;
+    }
+    if (!co_await read_rest(s, *snapshot, request, budget, received) ||
         !co_await serve(*snapshot, request, received)) {
       co_return;
     }

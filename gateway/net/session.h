@@ -1,5 +1,5 @@
 #pragma once
-// One client connection: reads requests (framing checked before Beast parses them, with header,
+// One client connection: reads requests (the head parsed by the framing rules, with header,
 // body and idle limits), dispatches them in order (so pipelined requests are answered in order),
 // and closes cleanly. Plain TCP or TLS.
 

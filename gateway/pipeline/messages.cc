@@ -145,8 +145,8 @@ std::unique_ptr<chat::UpstreamWire> AnthropicSide::native_wire(const BackendRunt
     return nullptr;
   }
   return std::make_unique<chat::AnthropicNativeWire>(
-      b, request_id, client_body_, ctx_.request["anthropic-version"],
-      ctx_.request["anthropic-beta"], query_of(ctx_.request.target()));
+      b, request_id, client_body_, ctx_.request.field("anthropic-version"),
+      ctx_.request.field("anthropic-beta"), query_of(ctx_.request.target()));
 }
 
 asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record) {
@@ -188,8 +188,8 @@ asio::awaitable<std::optional<std::int64_t>> upstream_count(RequestContext& ctx,
                                                             const BackendRuntime& b) {
   adapters::TranslateError terr;
   std::optional<adapters::UpstreamRequest> ureq = adapters::anthropic_count_tokens_request(
-      ctx.request.body(), b.spec->model, b.translator_spec, ctx.request["anthropic-version"],
-      ctx.request["anthropic-beta"], terr, query_of(ctx.request.target()));
+      ctx.request.body(), b.spec->model, b.translator_spec, ctx.request.field("anthropic-version"),
+      ctx.request.field("anthropic-beta"), terr, query_of(ctx.request.target()));
   if (!ureq) {
     co_return std::nullopt;
   }

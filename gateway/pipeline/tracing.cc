@@ -84,8 +84,9 @@ void start_request(RequestContext& ctx, Outcome& o) {
     name += ' ';
     name += route;
   }
-  o.span = tracer->start_server_span(ctx.request["traceparent"], ctx.request["tracestate"],
-                                     std::move(name), unix_nanos_at(ctx.received));
+  o.span =
+      tracer->start_server_span(ctx.request.field("traceparent"), ctx.request.field("tracestate"),
+                                std::move(name), unix_nanos_at(ctx.received));
   if (!o.span) {
     return;
   }

@@ -151,6 +151,26 @@ TEST(FramingValidateTest, FieldValueLongerThanTheFieldLimitIs431) {
   EXPECT_EQ(check(name).status, 431u);
 }
 
+// Values are checked sixteen bytes at a time: a forbidden byte is found at every offset of a
+// value, whatever its length; HTAB and obs-text bytes are accepted anywhere.
+TEST(FramingValidateTest, ValueBytesAreCheckedAtEveryOffset) {
+  for (std::size_t size = 1; size <= 40; ++size) {
+    for (std::size_t at = 0; at < size; ++at) {
+      std::string value(size, 'v');
+      for (const char bad : {'\0', '\x01', '\x1f', '\x7f', '\r', '\n'}) {
+        value[at] = bad;
+        const std::string block = "GET / HTTP/1.1\r\nHost: a\r\nX: " + value + "\r\n\r\n";
+        EXPECT_EQ(check(block).status, 400u) << size << " at " << at << " byte " << int(bad);
+      }
+      for (const char good : {'\t', '\x20', '\x7e', '\x80', '\xff'}) {
+        value[at] = good;
+        const std::string block = "GET / HTTP/1.1\r\nHost: a\r\nX: w" + value + "w\r\n\r\n";
+        EXPECT_TRUE(check(block).ok()) << size << " at " << at << " byte " << int(good);
+      }
+    }
+  }
+}
+
 using Status = ChunkedDecoder::Status;
 
 struct Decoded {
