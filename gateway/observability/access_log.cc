@@ -2,10 +2,10 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdint>
 #include <optional>
 
+#include "gateway/observability/json_line.h"
 #include "gateway/observability/log.h"
 #include "policies/money.h"
 
@@ -16,19 +16,13 @@ namespace {
 thread_local std::string tl_buffer;
 constexpr std::size_t kFlushBytes = 32 * 1024;
 
-void append_number(std::string& out, double v, int precision) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, precision);
-  out.append(buf, r.ptr);
-}
-
 // A token count: null when negative (not reported).
 std::optional<std::int64_t> count(std::int64_t v) {
   return v < 0 ? std::nullopt : std::optional<std::int64_t>(v);
 }
 
 // `key` is this file's literal with its punctuation (`,"tenant":`), appended as it is.
-void field(std::string& out, std::string_view key, std::string_view value) {
+void field(log::JsonLine& out, std::string_view key, std::string_view value) {
   out += key;
   if (value.empty()) {
     out += "null";
@@ -43,7 +37,7 @@ void AccessLog::write(const AccessRecord& r) const {
   if (fd_ < 0) {
     return;
   }
-  std::string& line = tl_buffer;
+  log::JsonLine line;
   line += "{\"ts\":";
   log::append_timestamp(line);
   line += ",\"type\":\"access\"";
@@ -59,27 +53,30 @@ void AccessLog::write(const AccessRecord& r) const {
   line += ",\"attempts\":";
   log::append_integer(line, r.attempts);
   line += ",\"duration_ms\":";
-  append_number(line, r.duration_ms, 3);
+  log::append_fixed(line, r.duration_ms, 3);
   line += ",\"ttft_ms\":";
   if (r.ttft_ms < 0) {
     line += "null";
   } else {
-    append_number(line, r.ttft_ms, 3);
+    log::append_fixed(line, r.ttft_ms, 3);
   }
   line += ",\"upstream_ms\":";
-  append_number(line, r.upstream_ms, 3);
+  log::append_fixed(line, r.upstream_ms, 3);
   line += ",\"overhead_us\":";
-  append_number(line, r.overhead_us, 1);
+  log::append_fixed(line, r.overhead_us, 1);
   line += ",\"tokens_in\":";
   log::append_integer_or_null(line, count(r.tokens_in));
   line += ",\"tokens_out\":";
   log::append_integer_or_null(line, count(r.tokens_out));
   line += ",\"cost_usd\":";
-  policies::append_usd(line, r.cost_nanos);
+  std::string usd;  // within the short-string buffer
+  policies::append_usd(usd, r.cost_nanos);
+  line += usd;
   field(line, ",\"sensitivity\":", r.sensitivity);
   field(line, ",\"error\":", r.error);
   line += "}\n";
-  if (line.size() >= kFlushBytes) {
+  tl_buffer += line.view();  // one copy into the thread's batch
+  if (tl_buffer.size() >= kFlushBytes) {
     flush_this_thread();
   }
 }

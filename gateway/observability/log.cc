@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +14,8 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "gateway/observability/json_line.h"
 
 namespace sb::gateway::log {
 
@@ -51,51 +56,110 @@ std::size_t plain_prefix(std::string_view s) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
+char* escape_json(char* dst, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::size_t run = plain_prefix(s);
-  if (char quoted[64]; run == s.size() && s.size() + 2 <= sizeof quoted) {
-    // The common case, a short plain value (an id, a name): one append, quotes included.
-    quoted[0] = '"';
-    if (!s.empty()) {
-      std::memcpy(quoted + 1, s.data(), s.size());
+  // Runs of bytes that need no escape are copied whole (most fields are plain).
+  for (;;) {
+    const std::size_t run = plain_prefix(s);
+    if (run != 0) {
+      std::memcpy(dst, s.data(), run);
+      dst += run;
     }
-    quoted[s.size() + 1] = '"';
-    out.append(quoted, s.size() + 2);
-    return;
-  }
-  out.push_back('"');
-  // Runs of bytes that need no escape are appended whole (most fields are plain).
-  for (;; run = plain_prefix(s)) {
-    out.append(s.data(), run);
     if (run == s.size()) {
-      break;
+      return dst;
     }
     const auto c = static_cast<unsigned char>(s[run]);
     s.remove_prefix(run + 1);
+    *dst++ = '\\';
     switch (c) {
       case '"':
-        out += "\\\"";
-        break;
       case '\\':
-        out += "\\\\";
+        *dst++ = static_cast<char>(c);
         break;
       case '\n':
-        out += "\\n";
+        *dst++ = 'n';
         break;
       case '\r':
-        out += "\\r";
+        *dst++ = 'r';
         break;
       case '\t':
-        out += "\\t";
+        *dst++ = 't';
         break;
       default:  // another control byte or DEL
-        out += "\\u00";
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
+        std::memcpy(dst, "u00", 3);
+        dst[3] = kHex[c >> 4];
+        dst[4] = kHex[c & 15];
+        dst += 5;
     }
   }
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  // In pieces through a buffer with room for the worst case (every byte as \u00XX).
+  constexpr std::size_t kPiece = 128;
+  char buf[kPiece * 6 + 2];
+  char* p = buf;
+  *p++ = '"';
+  for (;;) {
+    const std::string_view piece = s.substr(0, kPiece);
+    s.remove_prefix(piece.size());
+    p = escape_json(p, piece);
+    if (s.empty()) {
+      break;
+    }
+    out.append(buf, p);
+    p = buf;
+  }
+  *p++ = '"';
+  out.append(buf, p);
+}
+
+void append_json_string(JsonLine& out, std::string_view s) {
+  constexpr std::size_t kPiece = 4096;  // so that a long value never asks for 6 times its size
   out.push_back('"');
+  do {
+    const std::string_view piece = s.substr(0, kPiece);
+    s.remove_prefix(piece.size());
+    out.commit(escape_json(out.tail(piece.size() * 6), piece));
+  } while (!s.empty());
+  out.push_back('"');
+}
+
+void JsonLine::grow(std::size_t n) {
+  const std::size_t used = static_cast<std::size_t>(p_ - begin_);
+  const std::size_t size = std::max(2 * static_cast<std::size_t>(end_ - begin_), used + n);
+  auto bigger = std::make_unique<char[]>(size);
+  std::memcpy(bigger.get(), begin_, used);
+  heap_ = std::move(bigger);
+  begin_ = heap_.get();
+  p_ = begin_ + used;
+  end_ = begin_ + size;
+}
+
+void append_fixed(JsonLine& out, double v, int precision) {
+  static constexpr std::int64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  char* p = out.tail(48);
+  if (!std::isfinite(v) || std::fabs(v) >= 1e12 || precision < 0 || precision > 6) {
+    out.commit(std::to_chars(p, p + 48, v, std::chars_format::fixed, precision).ptr);
+    return;
+  }
+  if (std::signbit(v)) {
+    *p++ = '-';
+    v = -v;
+  }
+  const std::int64_t scale = kScale[precision];
+  const auto n = static_cast<std::int64_t>(std::round(v * static_cast<double>(scale)));
+  p = std::to_chars(p, p + 24, n / scale).ptr;
+  if (precision > 0) {
+    *p = '.';
+    std::int64_t frac = n % scale;
+    for (int i = precision; i > 0; --i) {
+      p[i] = static_cast<char>('0' + frac % 10);
+      frac /= 10;
+    }
+    p += precision + 1;
+  }
+  out.commit(p);
 }
 
 std::string now_rfc3339() {
@@ -104,7 +168,11 @@ std::string now_rfc3339() {
   return quoted.substr(1, quoted.size() - 2);
 }
 
-void append_timestamp(std::string& out) {
+namespace {
+
+// "2026-11-23T15:40:41.288Z" with its quotes (26 bytes) at `dst`; the calendar part is formatted
+// once per second per thread.
+char* write_timestamp(char* dst) {
   thread_local std::int64_t cached_second = -1;
   thread_local char prefix[64];  // "YYYY-MM-DDTHH:MM:SS." (room for any int the formats allow)
   const auto now = std::chrono::system_clock::now();
@@ -120,12 +188,26 @@ void append_timestamp(std::string& out) {
     cached_second = second;
   }
   const int ms = static_cast<int>(ms_total % 1000);
-  out.push_back('"');
-  out.append(prefix, 20);
-  out.push_back(static_cast<char>('0' + ms / 100));
-  out.push_back(static_cast<char>('0' + ms / 10 % 10));
-  out.push_back(static_cast<char>('0' + ms % 10));
-  out += "Z\"";
+  *dst++ = '"';
+  std::memcpy(dst, prefix, 20);
+  dst += 20;
+  *dst++ = static_cast<char>('0' + ms / 100);
+  *dst++ = static_cast<char>('0' + ms / 10 % 10);
+  *dst++ = static_cast<char>('0' + ms % 10);
+  *dst++ = 'Z';
+  *dst++ = '"';
+  return dst;
+}
+
+}  // namespace
+
+void append_timestamp(std::string& out) {
+  char buf[32];
+  out.append(buf, write_timestamp(buf));
+}
+
+void append_timestamp(JsonLine& out) {
+  out.commit(write_timestamp(out.tail(32)));
 }
 
 void write(Level level, std::string_view msg, Fields fields) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gateway/observability/json_line.h"
 #include "gateway/observability/log.h"
 
 namespace sb::gateway::audit_line {
@@ -14,45 +15,39 @@ namespace {
 
 using policies::StateRecorder;
 
-// Keys are this file's literals (plain ASCII): appended as they are, not escaped, in one append.
-void key(std::string& out, std::string_view k) {
-  char buf[64];
-  if (k.size() + 4 > sizeof buf) {
-    out += ",\"";
-    out += k;
-    out += "\":";
-    return;
-  }
-  buf[0] = ',';
-  buf[1] = '"';
-  std::memcpy(buf + 2, k.data(), k.size());
-  buf[k.size() + 2] = '"';
-  buf[k.size() + 3] = ':';
-  out.append(buf, k.size() + 4);
+// Keys are this file's literals (plain ASCII): written as they are, not escaped.
+void key(log::JsonLine& out, std::string_view k) {
+  char* p = out.tail(k.size() + 4);
+  p[0] = ',';
+  p[1] = '"';
+  std::memcpy(p + 2, k.data(), k.size());
+  p[k.size() + 2] = '"';
+  p[k.size() + 3] = ':';
+  out.commit(p + k.size() + 4);
 }
 
-void str(std::string& out, std::string_view k, std::string_view v) {
+void str(log::JsonLine& out, std::string_view k, std::string_view v) {
   key(out, k);
   log::append_json_string(out, v);
 }
 
-void num(std::string& out, std::string_view k, std::uint64_t v) {
+void num(log::JsonLine& out, std::string_view k, std::uint64_t v) {
   key(out, k);
   log::append_integer(out, v);
 }
 
-void inum(std::string& out, std::string_view k, std::int64_t v) {
+void inum(log::JsonLine& out, std::string_view k, std::int64_t v) {
   key(out, k);
   log::append_integer(out, v);
 }
 
-void boolean(std::string& out, std::string_view k, bool v) {
+void boolean(log::JsonLine& out, std::string_view k, bool v) {
   key(out, k);
   out += v ? "true" : "false";
 }
 
 // A finite double as the shortest text that reads back the same (JSON has no NaN or infinity).
-void real(std::string& out, double v) {
+void real(log::JsonLine& out, double v) {
   if (!std::isfinite(v)) {
     v = 0;
   }
@@ -76,7 +71,7 @@ std::string_view level_or_null(const config::Scale& levels, int level) {
              : std::string_view();
 }
 
-void level(std::string& out, std::string_view k, const config::Scale& levels, int l) {
+void level(log::JsonLine& out, std::string_view k, const config::Scale& levels, int l) {
   key(out, k);
   const std::string_view name = level_or_null(levels, l);
   if (name.empty()) {
@@ -86,7 +81,7 @@ void level(std::string& out, std::string_view k, const config::Scale& levels, in
   }
 }
 
-void why(std::string& out, const policies::Engine& engine, const policies::Decision& d,
+void why(log::JsonLine& out, const policies::Engine& engine, const policies::Decision& d,
          const policies::RequestFacts& facts) {
   const config::Config& c = engine.config();
   key(out, "why");
@@ -147,7 +142,7 @@ void why(std::string& out, const policies::Engine& engine, const policies::Decis
   out.push_back('}');
 }
 
-void features(std::string& out, const policies::RequestFacts& f) {
+void features(log::JsonLine& out, const policies::RequestFacts& f) {
   key(out, "features");
   out += "{\"prompt_tokens\":";
   log::append_integer(out, f.estimated_prompt_tokens);
@@ -174,7 +169,7 @@ void features(std::string& out, const policies::RequestFacts& f) {
 }
 
 // The reads of one kind as a map, {"name":value,...}: backends by name, budgets by period.
-void reads_of(std::string& out, StateRecorder::Read::Kind kind,
+void reads_of(log::JsonLine& out, StateRecorder::Read::Kind kind,
               std::span<const StateRecorder::Read> reads, const config::Config& c) {
   out.push_back('{');
   bool first = true;
@@ -207,7 +202,7 @@ void reads_of(std::string& out, StateRecorder::Read::Kind kind,
 
 // The engine load read per backend (StateRecorder writes a backend's load_* reads together,
 // source first): "load":{"name":{"source":"engine","waiting":3,...},...}; absent when none.
-void load_reads(std::string& out, std::span<const StateRecorder::Read> reads,
+void load_reads(log::JsonLine& out, std::span<const StateRecorder::Read> reads,
                 const config::Config& c) {
   using Kind = StateRecorder::Read::Kind;
   // Each member's key with its separators, appended in one go.
@@ -238,7 +233,8 @@ void load_reads(std::string& out, std::span<const StateRecorder::Read> reads,
   }
 }
 
-void state(std::string& out, std::span<const StateRecorder::Read> reads, const config::Config& c) {
+void state(log::JsonLine& out, std::span<const StateRecorder::Read> reads,
+           const config::Config& c) {
   using Kind = StateRecorder::Read::Kind;
   key(out, "state");
   out += "{\"in_flight\":";
@@ -258,7 +254,7 @@ void state(std::string& out, std::span<const StateRecorder::Read> reads, const c
   out.push_back('}');
 }
 
-void header(std::string& out, std::string_view type, std::string_view request_id,
+void header(log::JsonLine& out, std::string_view type, std::string_view request_id,
             std::string_view config_hash) {
   out += "{\"v\":1,\"type\":";
   log::append_json_string(out, type);
@@ -274,8 +270,7 @@ std::string decision(const policies::Engine& engine, const policies::Decision& d
                      const DecisionFacts& f) {
   const config::Config& c = engine.config();
   const policies::RequestFacts& facts = *f.facts;
-  std::string out;
-  out.reserve(1024);
+  log::JsonLine out;
   header(out, "decision", f.request_id, f.config_hash);
   str(out, "endpoint", f.endpoint);
   str(out, "tenant", facts.tenant < c.tenants.size() ? c.tenants[facts.tenant].name : "");
@@ -298,13 +293,12 @@ std::string decision(const policies::Engine& engine, const policies::Decision& d
   out.push_back(']');
   num(out, "estimated_tokens", d.estimated_tokens);
   inum(out, "estimated_cost_nanos", d.estimated_cost);
-  return out;
+  return out.str(2);  // close_line's "}\n" without a reallocation
 }
 
 std::string attempt(const policies::Engine& engine, const AttemptFacts& f) {
   const config::Backend& b = engine.config().backends[f.backend];
-  std::string out;
-  out.reserve(512);
+  log::JsonLine out;
   header(out, "attempt", f.request_id, f.config_hash);
   str(out, "tenant", f.tenant);
   str(out, "model", f.model.substr(0, 256));
@@ -330,7 +324,7 @@ std::string attempt(const policies::Engine& engine, const AttemptFacts& f) {
   }
   boolean(out, "usage_estimated", f.usage_estimated);
   inum(out, "cost_nanos", f.cost_nanos);
-  return out;
+  return out.str(2);
 }
 
 }  // namespace sb::gateway::audit_line
