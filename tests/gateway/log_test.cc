@@ -45,9 +45,10 @@ TEST(AppendJsonStringTest, EscapesAtTheStartTheEndAndBetweenRuns) {
 }
 
 TEST(AppendJsonStringTest, EscapesAtEveryPositionOfALongString) {
-  // Long strings are read sixteen bytes at a time: an escape at each offset, in the first block,
-  // on a block's edge and in the tail, must still be found.
-  for (std::size_t len : {15u, 16u, 17u, 31u, 32u, 33u, 70u}) {
+  // Strings are read sixteen bytes at a time (the last block overlapping), eight at a time
+  // (twice) from 8 to 15 bytes, a byte at a time below: an escape at each offset, in the first
+  // block, on a block's edge and in the tail, must still be found.
+  for (std::size_t len = 1; len <= 70; ++len) {
     for (std::size_t at = 0; at < len; ++at) {
       for (char c : {'"', '\\', '\n', '\x01', '\x7f'}) {
         std::string s(len, 'a');
@@ -63,6 +64,19 @@ TEST(AppendJsonStringTest, EscapesAtEveryPositionOfALongString) {
   std::string out;
   append_json_string(out, clean);
   EXPECT_EQ(out, '"' + clean + '"');
+}
+
+TEST(AppendJsonStringTest, BytesAboveDelAndNearTheMarksAreCopiedAsTheyAre) {
+  // Bytes 0x80 to 0x9F differ from control bytes by their high bit alone; '!', '#', '[', ']'
+  // and '~' are the neighbours of the quote, the backslash and DEL.
+  const std::string_view kinds = "\x80\x9f\xa0\xff!#[]~\x20";
+  for (std::size_t len = 1; len <= 40; ++len) {
+    std::string s;
+    for (std::size_t i = 0; i < len; ++i) {
+      s.push_back(kinds[(i * 7 + len) % kinds.size()]);
+    }
+    EXPECT_EQ((quoted)(s), "prefix:\"" + s + "\"") << len;  // not std::quoted
+  }
 }
 
 TEST(AppendJsonStringTest, EveryByteRoundTripsThroughAJsonParser) {
