@@ -3,6 +3,7 @@
 #include "gateway/pipeline/tracing.h"
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -84,12 +85,13 @@ void start_request(RequestContext& ctx, Outcome& o) {
     name += ' ';
     name += route;
   }
-  o.span =
+  std::optional<trace::Span> span =
       tracer->start_server_span(ctx.request.field("traceparent"), ctx.request.field("tracestate"),
                                 std::move(name), unix_nanos_at(ctx.received));
-  if (!o.span) {
+  if (!span) {
     return;
   }
+  o.span = std::make_unique<trace::Span>(std::move(*span));
   o.span->set_string(attr::kHttpRequestMethod, method.substr(0, 16));
   if (!route.empty()) {
     o.span->set_string(attr::kHttpRoute, route);
