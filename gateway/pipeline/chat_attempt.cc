@@ -155,7 +155,7 @@ asio::awaitable<AttemptResult> ChatHandler::attempt(const BackendRuntime& backen
   }
   bool failed = false;
   const CircuitReport circuit_report{*b.circuit, failed};
-  std::optional<trace::Span> span = tracing::start_attempt(ctx_, o_, b, endpoint_, up);
+  std::unique_ptr<trace::Span> span = tracing::start_attempt(ctx_, o_, b, endpoint_, up);
   const auto started = Clock::now();
   AttemptResult r = co_await exchange(b, *wires.wire, std::move(up));
   failed = r.upstream_failed;
@@ -279,7 +279,7 @@ void ChatHandler::hash_prefix(std::span<const std::string_view> texts) {
 // Sends `up` through the worker's pool (the wait accounted), then relays the stream or reads and
 // converts the complete answer.
 asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, UpstreamWire& wire,
-                                                     upstream::Request up) {
+                                                     upstream::Request&& up) {
   upstream::Error err;
   const auto t = Clock::now();
   const auto ex =

@@ -146,7 +146,7 @@ class ChatHandler final : public Settlement {
                    std::span<const policies::StateRecorder::Read> reads) const;
   // A try that sent its request, as it ended: its audit line, and its client span ended.
   void finish_attempt(const BackendRuntime& b, const AttemptResult& r, Clock::time_point started,
-                      std::optional<trace::Span>& span);
+                      std::unique_ptr<trace::Span>& span);
   void submit_audit(std::string body) const;
 
   // ---- one try (chat_attempt.cc) ----
@@ -169,8 +169,11 @@ class ChatHandler final : public Settlement {
   // its max_in_flight; the refusal when the queue is full or the wait timed out.
   asio::awaitable<std::optional<ClientError>> wait_for_capacity();
   std::optional<AttemptResult> passed_over(const BackendRuntime& b);
+  // `up` is moved from; the caller keeps it alive while it awaits (by reference: a coroutine
+  // keeps its by-value parameters in its frame, and this one's must stay within what Asio
+  // recycles, 1,020 bytes).
   asio::awaitable<AttemptResult> exchange(const BackendRuntime& b, UpstreamWire& wire,
-                                          upstream::Request up);
+                                          upstream::Request&& up);
   asio::awaitable<AttemptResult> answer_error(const BackendRuntime& b, WireAnswer& a,
                                               const http::fields& headers, bool native);
   asio::awaitable<Attempt> answer_untranslatable(const BackendRuntime& b,

@@ -53,7 +53,7 @@ void ChatHandler::write_audit(const policies::RequestFacts& facts,
 // A try that sent its request, as it ended: its status and result; the usage and the cost when it
 // served the answer. To the audit trail and, when tracing, as its client span.
 void ChatHandler::finish_attempt(const BackendRuntime& b, const AttemptResult& r,
-                                 Clock::time_point started, std::optional<trace::Span>& span) {
+                                 Clock::time_point started, std::unique_ptr<trace::Span>& span) {
   if (ctx_.worker.audit == nullptr && !span) {
     return;
   }

@@ -153,12 +153,12 @@ void decision(Outcome& o, const policies::Engine& engine, const policies::Decisi
       .set_strings(attr::kEntityTypes, std::move(types));
 }
 
-std::optional<trace::Span> start_attempt(const RequestContext& ctx, const Outcome& o,
-                                         const BackendRuntime& b, Endpoint endpoint,
-                                         upstream::Request& up) {
+std::unique_ptr<trace::Span> start_attempt(const RequestContext& ctx, const Outcome& o,
+                                           const BackendRuntime& b, Endpoint endpoint,
+                                           upstream::Request& up) {
   const trace::Tracer* tracer = ctx.worker.tracer;
   if (!o.span || tracer == nullptr) {
-    return std::nullopt;
+    return nullptr;
   }
   // An unsampled span is never exported: it only carries the context upstream, so its name is
   // not built.
@@ -188,10 +188,10 @@ std::optional<trace::Span> start_attempt(const RequestContext& ctx, const Outcom
       .set_string(attr::kBackend, b.spec->name)
       .set_string(attr::kHosting, b.hosting)
       .set_int(attr::kAttempt, o.attempts);
-  return span;
+  return std::make_unique<trace::Span>(std::move(span));
 }
 
-void end_attempt(const RequestContext& ctx, std::optional<trace::Span>& span,
+void end_attempt(const RequestContext& ctx, std::unique_ptr<trace::Span>& span,
                  const AttemptEnd& end) {
   if (!span || ctx.worker.tracer == nullptr) {
     return;

@@ -9,6 +9,7 @@
 // Each call does nothing but a null test when tracing is off (Worker::tracer == nullptr).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,9 +35,9 @@ void decision(Outcome& o, const policies::Engine& engine, const policies::Decisi
 /// A client span for one attempt on `b`, started now; writes its traceparent (and the client's
 /// tracestate) into `up` when `b` is self-hosted, or closed and `propagate_to_closed` is set.
 /// nullopt when the request has no span.
-std::optional<trace::Span> start_attempt(const RequestContext& ctx, const Outcome& o,
-                                         const BackendRuntime& b, Endpoint endpoint,
-                                         upstream::Request& up);
+std::unique_ptr<trace::Span> start_attempt(const RequestContext& ctx, const Outcome& o,
+                                           const BackendRuntime& b, Endpoint endpoint,
+                                           upstream::Request& up);
 
 /// What an attempt ended with.
 struct AttemptEnd {
@@ -63,7 +64,7 @@ struct AnswerFacts {
   /// `"finish_reason"` / `"stop_reason"` string value (bounded).
   void scan_stream(std::string_view bytes);
 };
-void end_attempt(const RequestContext& ctx, std::optional<trace::Span>& span,
+void end_attempt(const RequestContext& ctx, std::unique_ptr<trace::Span>& span,
                  const AttemptEnd& end);
 
 }  // namespace sb::gateway::tracing

@@ -124,9 +124,11 @@ bool PassThroughWire::streams(std::string_view content_type) const {
 
 adapters::StreamTranslator& PassThroughWire::stream_translator() {
   if (b_.azure) {
-    return azure_stream_.emplace(client_wants_usage_);
+    translator_ = std::make_unique<adapters::AzureStreamTranslator>(client_wants_usage_);
+  } else {
+    translator_ = std::make_unique<adapters::OpenAIStreamTranslator>(client_wants_usage_);
   }
-  return openai_stream_.emplace(client_wants_usage_);
+  return *translator_;
 }
 
 WireAnswer PassThroughWire::answer(unsigned status, std::string_view content_type, std::string body,

@@ -81,8 +81,9 @@ class PassThroughWire final : public UpstreamWire {
   std::string_view request_id_;
   std::span<const HeaderLine> forwardable_;
   bool client_wants_usage_ = false;
-  std::optional<adapters::OpenAIStreamTranslator> openai_stream_;
-  std::optional<adapters::AzureStreamTranslator> azure_stream_;
+  // Made for a stream only, on the heap: the wire lives in the try's coroutine frame, which the
+  // two translators inline (about 1,250 bytes) would put past what Asio recycles.
+  std::unique_ptr<adapters::StreamTranslator> translator_;
 };
 
 /// Copies a translator's request into `up` with the headers every upstream request carries
