@@ -47,24 +47,28 @@ const adapters::ChatRequest* ChatHandler::typed_body() {
 }
 
 asio::awaitable<bool> ChatHandler::run() {
+  // One refusal, answered from one place: a coroutine's frame holds every local and temporary of
+  // its body, and this one must stay within what Asio recycles (1,020 bytes).
   const boost::json::object* body = nullptr;
   std::string_view model;
-  if (std::optional<ClientError> e = parse(body, model)) {
-    co_return co_await refuse(*e);
-  }
-  std::vector<HeaderLine> lines;
-  header_lines(ctx_.request, lines);
   FactsStorage storage;
-  decide(body, model, lines, storage);
-  if (std::optional<ClientError> e = refusal(model)) {
-    co_return co_await refuse(*e);
+  std::optional<ClientError> e = parse(body, model);
+  if (!e) {
+    e = [&] {  // the header lines on the stack: the facts keep views into the request only
+      std::vector<HeaderLine> lines;
+      header_lines(ctx_.request, lines);
+      decide(body, model, lines, storage);
+      return refusal(model);
+    }();
   }
-  hash_prefix(storage.chat.texts);
-  if (std::optional<ClientError> e = co_await wait_for_capacity()) {
-    co_return co_await refuse(*e);
+  if (!e) {
+    hash_prefix(storage.chat.texts);
+    e = co_await wait_for_capacity();
   }
-  const policies::AdmissionResult admission = co_await admit(storage.chat);
-  if (std::optional<ClientError> e = admission_refusal(admission)) {
+  if (!e) {
+    e = admission_refusal(co_await admit(storage.chat));
+  }
+  if (e) {
     co_return co_await refuse(*e);
   }
   // The facts point into the DOM, which attempts release; nothing reads them from here on but
@@ -82,7 +86,7 @@ asio::awaitable<bool> ChatHandler::run() {
   // waiter on another thread took the slot it saw free) waits again, within the same deadline,
   // instead of being refused.
   while (result == Attempt::next && decision_.wait != nullptr && state.only_full()) {
-    if (std::optional<ClientError> e = co_await wait_for_capacity()) {
+    if ((e = co_await wait_for_capacity())) {
       o_.usage.reset();
       settle();
       co_return co_await refuse(*e);
