@@ -149,34 +149,35 @@ char* escape_json(char* dst, std::string_view s) {
   }
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  // In pieces through a buffer with room for the worst case (every byte as \u00XX).
-  constexpr std::size_t kPiece = 128;
-  char buf[kPiece * 6 + 2];
-  char* p = buf;
-  *p++ = '"';
-  for (;;) {
-    const std::string_view piece = s.substr(0, kPiece);
+namespace {
+
+// Calls `escape(piece)` on `s` in pieces of at most `n` bytes (once for an empty `s`), so that a
+// long value never needs room for six times its size at once.
+template <class Escape>
+void in_pieces(std::string_view s, std::size_t n, Escape escape) {
+  do {
+    const std::string_view piece = s.substr(0, n);
     s.remove_prefix(piece.size());
-    p = escape_json(p, piece);
-    if (s.empty()) {
-      break;
-    }
-    out.append(buf, p);
-    p = buf;
-  }
-  *p++ = '"';
-  out.append(buf, p);
+    escape(piece);
+  } while (!s.empty());
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  in_pieces(s, 128, [&out](std::string_view piece) {
+    char buf[128 * 6];  // room for the worst case, every byte as \u00XX
+    out.append(buf, escape_json(buf, piece));
+  });
+  out.push_back('"');
 }
 
 void append_json_string(JsonLine& out, std::string_view s) {
-  constexpr std::size_t kPiece = 4096;  // so that a long value never asks for 6 times its size
   out.push_back('"');
-  do {
-    const std::string_view piece = s.substr(0, kPiece);
-    s.remove_prefix(piece.size());
+  in_pieces(s, 4096, [&out](std::string_view piece) {
     out.commit(escape_json(out.tail(piece.size() * 6), piece));
-  } while (!s.empty());
+  });
   out.push_back('"');
 }
 
