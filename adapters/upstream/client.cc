@@ -60,11 +60,11 @@ Exchange::~Exchange() {
 }
 
 unsigned Exchange::status() const {
-  return conn_->response().result_int();
+  return conn_->head().status();
 }
 
-const http::fields& Exchange::headers() const {
-  return conn_->response();
+const ResponseHead& Exchange::headers() const {
+  return conn_->head();
 }
 
 bool Exchange::done() const {

@@ -25,6 +25,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "adapters/upstream/endpoint.h"
+#include "adapters/upstream/response_head.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -85,7 +86,8 @@ class Exchange {
   Exchange& operator=(const Exchange&) = delete;
 
   unsigned status() const;
-  const boost::beast::http::fields& headers() const;
+  /// The response's fields (ResponseHead: lookups by name in any case, iteration in order).
+  const ResponseHead& headers() const;
 
   /// Reads the next available piece of the body (as it arrives, no buffering of the whole body),
   /// appending it to `out`. Returns false at the end of the body or on error (then `err` is set).

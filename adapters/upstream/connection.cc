@@ -110,13 +110,6 @@ Connection::Connection(const asio::io_context::executor_type& executor, ssl::con
       max_header_bytes_(static_cast<std::uint32_t>(
           std::clamp<std::size_t>(max_header_bytes, 1024, kMaxResponseHeaderBytes))),
       buffer_(max_header_bytes_),
-      // Upstreams send no chunk extensions; a flood of them is cut off, not parsed forever.
-      on_chunk_header_([this](std::uint64_t, beast::string_view extensions, error_code& ec) {
-        extension_bytes_ += extensions.size();
-        if (extension_bytes_ > kMaxChunkExtensionBytes) {
-          ec = http::error::bad_chunk_extension;
-        }
-      }),
       watch_(executor) {
   // Room for a typical answer's head and body in one read: an empty buffer would read 512 bytes
   // at a time (Beast's smallest read), two or three reads for a short answer.
@@ -321,10 +314,8 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
       fail({ErrorKind::protocol, http::make_error_code(http::error::bad_status)});
       co_return failure_;
     }
-    parser_.emplace();
-    extension_bytes_ = 0;
+    parser_.emplace(head_);
     parser_->header_limit(max_header_bytes_);
-    parser_->on_chunk_header(on_chunk_header_);
     // Unlimited here: callers bound what they keep (read_all's max), and a stream is relayed.
     parser_->body_limit(boost::none);
     if (head_request) {
@@ -344,7 +335,7 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
       fail({detail::classify(ec, detail::Phase::header, budget.total_bound), ec});
       co_return failure_;
     }
-    const unsigned status = parser_->get().result_int();
+    const unsigned status = head_.status();
     if (status == 101) {
       // We never ask to upgrade; a switch of protocols here cannot be relayed as HTTP.
       watch_.stop();
@@ -386,9 +377,7 @@ bool Connection::begin_body_read(detail::Budget budget, Error& err) {
   if (buffer_.size() <= kMaxFramingBytes) {
     buffer_.max_size(kMaxFramingBytes);
   }
-  auto& body = parser_->get().body();
-  body.data = body_buf_.data();
-  body.size = body_buf_.size();
+  parser_->body_buffer(body_buf_.data(), body_buf_.size());
   return true;
 }
 
@@ -439,10 +428,8 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
 std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std::string& out,
                                       Error& err) {
   ec = watch_.finish(ec);
-  auto& body = parser_->get().body();
-  const std::size_t produced = body_buf_.size() - body.size;
-  body.data = nullptr;
-  body.size = 0;
+  const std::size_t produced = body_buf_.size() - parser_->body_room();
+  parser_->body_buffer(nullptr, 0);
   // (Each read of a stream ends here: `ec` is tested first, which spares the comparisons' calls.)
   if (ec && ec == http::error::need_buffer) {
     ec = {};  // the buffer is full: not an error, the caller comes back for more
@@ -474,7 +461,7 @@ void Connection::park() {
   watch_.stop();
   watching_body_ = false;
   lowest().expires_never();
-  parser_.reset();  // frees the response's header storage; the read buffer keeps its capacity
+  parser_.reset();  // the read buffer and the head keep their capacity
 }
 
 bool Connection::idle_and_alive() {

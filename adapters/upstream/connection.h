@@ -1,8 +1,8 @@
 #pragma once
 // One HTTP/1.1 connection to an upstream (private to sb_upstream): a TCP stream for http or an
-// `ssl::stream` over one for https, with the read buffer and the response parser
-// it keeps across keep-alive exchanges (Beast's session shape: the parser is re-emplaced per
-// response, the buffers are reused).
+// `ssl::stream` over one for https, with the read buffer, the response head and the response
+// parser it keeps across keep-alive exchanges (Beast's session shape: the parser is re-emplaced
+// per response, the buffers and the head's storage are reused).
 //
 // Thread-safety: none; used only from its Pool's thread. At most one operation is pending at a
 // time, and the object must not be destroyed while one is.
@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,12 +23,12 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "adapters/upstream/client.h"
 #include "adapters/upstream/endpoint.h"
+#include "adapters/upstream/response_head.h"
+#include "adapters/upstream/response_parser.h"
 #include "adapters/upstream/watchdog.h"
 
 namespace sb::upstream {
@@ -103,8 +102,6 @@ class Connection {
   using TcpStream =
       boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
   using TlsStream = boost::asio::ssl::stream<TcpStream>;
-  using Parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
-  using Response = boost::beast::http::response<boost::beast::http::buffer_body>;
 
   /// `tls` non-null makes this an https connection verified with that context.
   Connection(const boost::asio::io_context::executor_type& executor, boost::asio::ssl::context* tls,
@@ -143,8 +140,8 @@ class Connection {
   std::size_t end_body_read(boost::system::error_code ec, detail::Budget budget, std::string& out,
                             Error& err);
 
-  /// The current response (valid after read_header succeeded).
-  const Response& response() const { return parser_->get(); }
+  /// The current response's status and fields (valid after read_header succeeded).
+  const ResponseHead& head() const { return head_; }
   /// Body bytes still announced by Content-Length, when known.
   std::optional<std::uint64_t> content_length_remaining() const {
     if (parser_ && parser_->is_header_done()) {
@@ -193,13 +190,9 @@ class Connection {
   boost::asio::ssl::context* tls_context_ = nullptr;
   std::uint32_t max_header_bytes_;
   boost::beast::flat_buffer buffer_;
-  std::optional<Parser> parser_;
-  /// The parser's chunk-header callback (Beast keeps a reference, so it lives here).
-  std::function<void(std::uint64_t, boost::beast::string_view, boost::system::error_code&)>
-      on_chunk_header_;
+  std::optional<ResponseParser> parser_;  ///< one per response, reading into head_
+  ResponseHead head_;                     ///< kept across responses, so its storage is reused
   Error failure_;
-  /// Chunk-extension bytes seen in the current response (bounded by kMaxChunkExtensionBytes).
-  std::size_t extension_bytes_ = 0;
   /// The exchange's timeouts on plain TCP, and the body's on TLS: one lazily armed timer
   /// (Beast's stream timer would arm and cancel around every operation, so once per streamed
   /// event). Plain-TCP operations go to the socket itself; TLS ones through the stream, whose

@@ -319,7 +319,8 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
 // An upstream's error answer, in the client's dialect: kept for a later replay when another try
 // may do better, else sent.
 asio::awaitable<AttemptResult> ChatHandler::answer_error(const BackendRuntime& b, WireAnswer& a,
-                                                         const http::fields& headers, bool native) {
+                                                         const upstream::ResponseHead& headers,
+                                                         bool native) {
   std::string_view retry_after = headers[http::field::retry_after];
   if (retry_after.empty()) {
     retry_after = a.retry_after;

@@ -175,7 +175,7 @@ class ChatHandler final : public Settlement {
   asio::awaitable<AttemptResult> exchange(const BackendRuntime& b, UpstreamWire& wire,
                                           upstream::Request&& up);
   asio::awaitable<AttemptResult> answer_error(const BackendRuntime& b, WireAnswer& a,
-                                              const http::fields& headers, bool native);
+                                              const upstream::ResponseHead& headers, bool native);
   asio::awaitable<Attempt> answer_untranslatable(const BackendRuntime& b,
                                                  const adapters::TranslateError& e);
   // Reads a whole upstream body (up to `limit`), the wait accounted as upstream time.

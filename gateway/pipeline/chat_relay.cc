@@ -381,7 +381,7 @@ AttemptResult ChatHandler::stream_failed_early(upstream::Exchange& ex, const Bac
   std::string response =
       error_answer(b, status, "application/json",
                    dialect_.error_body(status, error_json(msg, "api_error", "upstream_error")), {});
-  const http::fields& headers = ex.headers();
+  const upstream::ResponseHead& headers = ex.headers();
   return AttemptResult::retry_later(
       status, std::move(response),
       asked_wait(headers["retry-after-ms"], headers[http::field::retry_after]));

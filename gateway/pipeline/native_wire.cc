@@ -41,7 +41,7 @@ bool AnthropicNativeWire::request(WireBody& chat, upstream::Request& up,
 }
 
 WireAnswer AnthropicNativeWire::answer(unsigned status, std::string_view content_type,
-                                       std::string body, const http::fields& headers) {
+                                       std::string body, const upstream::ResponseHead& headers) {
   adapters::AnthropicNativeAnswer read =
       adapters::anthropic_native_answer(status, body, headers[http::field::retry_after]);
   WireAnswer a;
@@ -105,7 +105,7 @@ const std::string& ResponsesNativeWire::final_response() const {
 }
 
 WireAnswer ResponsesNativeWire::answer(unsigned status, std::string_view content_type,
-                                       std::string body, const http::fields&) {
+                                       std::string body, const upstream::ResponseHead&) {
   const adapters::ResponsesNativeAnswer read = adapters::responses_native_answer(status, body);
   WireAnswer a;
   a.content_type = content_type.empty() ? std::string_view("application/json") : content_type;

@@ -50,7 +50,7 @@ class AnthropicNativeWire final : public NativeWire<adapters::AnthropicNativeStr
 
   bool request(WireBody& body, upstream::Request& up, adapters::TranslateError& error) override;
   WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
-                    const boost::beast::http::fields& headers) override;
+                    const upstream::ResponseHead& headers) override;
 
  private:
   std::string_view version_;
@@ -75,7 +75,7 @@ class ResponsesNativeWire final : public NativeWire<adapters::ResponsesNativeStr
 
   bool request(WireBody& body, upstream::Request& up, adapters::TranslateError& error) override;
   WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
-                    const boost::beast::http::fields& headers) override;
+                    const upstream::ResponseHead& headers) override;
 
   /// The Response object of a complete answer or stream ("" when none, or not kept).
   const std::string& final_response() const;

@@ -132,7 +132,7 @@ adapters::StreamTranslator& PassThroughWire::stream_translator() {
 }
 
 WireAnswer PassThroughWire::answer(unsigned status, std::string_view content_type, std::string body,
-                                   const http::fields&) {
+                                   const upstream::ResponseHead&) {
   WireAnswer a;
   if (status == 200) {
     a.usage = endpoint_ == Endpoint::embeddings ? embedding_usage(body)
@@ -219,7 +219,7 @@ adapters::StreamTranslator& TranslatedWire::stream_translator() {
 }
 
 WireAnswer TranslatedWire::answer(unsigned status, std::string_view content_type, std::string body,
-                                  const http::fields& headers) {
+                                  const upstream::ResponseHead& headers) {
   const std::string_view header_name = translator_->response_header();
   adapters::TranslatedResponse r = translator_->response_with_header(
       status, content_type, body, alias_,

@@ -51,7 +51,7 @@ class UpstreamWire {
   virtual bool read_error_fails(unsigned status) const = 0;
   /// A complete answer (any status) converted.
   virtual WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
-                            const boost::beast::http::fields& headers) = 0;
+                            const upstream::ResponseHead& headers) = 0;
   /// Whether answers, errors and streams are already in the client's dialect (a native wire:
   /// the client's request sent as it came), not OpenAI's.
   virtual bool native() const { return false; }
@@ -73,7 +73,7 @@ class PassThroughWire final : public UpstreamWire {
   adapters::StreamTranslator& stream_translator() override;
   bool read_error_fails(unsigned status) const override { return status == 200; }
   WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
-                    const boost::beast::http::fields& headers) override;
+                    const upstream::ResponseHead& headers) override;
 
  private:
   const BackendRuntime& b_;
@@ -102,7 +102,7 @@ class TranslatedWire final : public UpstreamWire {
   adapters::StreamTranslator& stream_translator() override;
   bool read_error_fails(unsigned) const override { return true; }
   WireAnswer answer(unsigned status, std::string_view content_type, std::string body,
-                    const boost::beast::http::fields& headers) override;
+                    const upstream::ResponseHead& headers) override;
 
  private:
   const BackendRuntime& b_;
