@@ -487,40 +487,49 @@ std::size_t skip_scalar(std::string_view t, std::size_t i) {
 
 }  // namespace
 
-std::optional<std::string_view> tail_member_value(std::string_view text, std::string_view key) {
+std::size_t tail_member_begin(std::string_view text, std::string_view key) {
   const std::size_t at = last_quoted(text, key);
   if (at == npos) {
-    return std::nullopt;
+    return npos;
   }
-  std::size_t i = skip_ws(text, at + key.size() + 2);
+  const std::size_t i = skip_ws(text, at + key.size() + 2);
   if (i >= text.size() || text[i] != ':') {
-    return std::nullopt;  // a string value, not a key
+    return npos;  // a string value, not a key
   }
-  const std::size_t value_begin = skip_ws(text, i + 1);
-  const std::size_t value_end = skip_value(text, value_begin);
-  if (value_end == npos) {
-    return std::nullopt;
-  }
-  for (i = skip_ws(text, value_end); i < text.size() && text[i] == ',';) {
+  return skip_ws(text, i + 1);
+}
+
+bool tail_closes(std::string_view text, std::size_t value_end) {
+  std::size_t i = skip_ws(text, value_end);
+  while (i < text.size() && text[i] == ',') {
     i = skip_ws(text, i + 1);
     if (i >= text.size() || text[i] != '"') {
-      return std::nullopt;
+      return false;
     }
     i = skip_string(text, i);
     if (i == npos) {
-      return std::nullopt;
+      return false;
     }
     i = skip_ws(text, i);
     if (i >= text.size() || text[i] != ':') {
-      return std::nullopt;
+      return false;
     }
     i = skip_scalar(text, skip_ws(text, i + 1));
     if (i == npos) {
-      return std::nullopt;
+      return false;
     }
     i = skip_ws(text, i);
   }
-  if (i >= text.size() || text[i] != '}' || skip_ws(text, i + 1) != text.size()) {
+  return i < text.size() && text[i] == '}' && skip_ws(text, i + 1) == text.size();
+}
+
+std::optional<std::string_view> tail_member_value(std::string_view text, std::string_view key) {
+  const std::size_t value_begin = tail_member_begin(text, key);
+  if (value_begin == npos) {
+    return std::nullopt;
+  }
+  const std::size_t value_end = skip_value(text, value_begin);
+  if (value_end == npos || !tail_closes(text, value_end)) {
     return std::nullopt;
   }
   return text.substr(value_begin, value_end - value_begin);

@@ -68,6 +68,12 @@ std::optional<std::string_view> last_member_value(std::string_view text, std::st
 /// The shape of OpenAI's and vLLM's answers: `"usage": {...}` is followed by `"service_tier"`
 /// and `"system_fingerprint"`, or by nulls.
 std::optional<std::string_view> tail_member_value(std::string_view text, std::string_view key);
+/// tail_member_value in two steps, for a caller that reads the value itself: the offset of the
+/// value of the last `"key"` of the text when that is a key (npos when not), and whether the
+/// text after the value's end (one past its last byte) is only members with scalar values and
+/// the brace that ends the text.
+std::size_t tail_member_begin(std::string_view text, std::string_view key);
+bool tail_closes(std::string_view text, std::size_t value_end);
 
 /// Sets top-level member `key` to the raw JSON `value` (replacing the value bytes of the last
 /// occurrence if present, else appending the member before the closing brace).

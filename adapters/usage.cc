@@ -102,7 +102,14 @@ std::optional<Usage> usage_from_openai(const json::value& response) {
 std::optional<Usage> usage_from_openai_text(std::string_view json_text) {
   // The usage member (the last one, as a parser keeps it) from the answer's end when it stands
   // there, else from one scan of the top level; only that small value is read, in one SAX pass:
-  // the answer itself is never built as a DOM.
+  // the answer itself is never built as a DOM. A usage member standing at the end is read where
+  // it stands, by the pass that finds where it ends.
+  if (std::size_t at = tail_member_begin(json_text, "usage"); at != std::string_view::npos) {
+    std::optional<Usage> read;
+    if (read_usage_at(json_text, at, read) && tail_closes(json_text, at)) {
+      return read;
+    }
+  }
   std::optional<std::string_view> usage = tail_member_value(json_text, "usage");
   if (!usage) {
     thread_local std::vector<JsonMember> members;

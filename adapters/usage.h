@@ -1,6 +1,7 @@
 #pragma once
 // Token usage as reported by an OpenAI-format response or stream chunk.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -39,5 +40,11 @@ std::optional<Usage> usage_from_openai_text(std::string_view json_text);
 /// usage_from_openai_usage on the text of a `usage` value, read in one pass of a SAX parser (no
 /// DOM), with the same JSON acceptance and the same result (usage_text.cc).
 std::optional<Usage> usage_from_openai_usage_text(std::string_view usage_text);
+
+/// The same reading of the JSON value that starts at text[at] and ends anywhere before the
+/// text's end (a member's value inside an answer): true when that is a whole JSON value, with
+/// `at` moved past it and the whitespace after it, and `out` what usage_from_openai_usage_text
+/// answers for it; false when the text there is not JSON (or ends inside the value).
+bool read_usage_at(std::string_view text, std::size_t& at, std::optional<Usage>& out);
 
 }  // namespace sb::adapters

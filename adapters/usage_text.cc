@@ -208,16 +208,8 @@ bool optional(const Handler::Details& d, std::int64_t& out) {
   return d.state != Handler::Details::State::object || optional(d.detail, out);
 }
 
-}  // namespace
-
-std::optional<Usage> usage_from_openai_usage_text(std::string_view text) {
-  json::basic_parser<Handler> p(json::parse_options{});
-  error_code ec;
-  const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
-  if (ec || n != text.size() || !p.done()) {
-    return std::nullopt;
-  }
-  const Handler& h = p.handler();
+/// The usage `h` read, under usage_from_openai_usage's rules.
+std::optional<Usage> finish(const Handler& h) {
   if (!h.top_is_object || h.prompt.state != Count::State::count ||
       h.completion.state != Count::State::count) {
     return std::nullopt;
@@ -230,6 +222,34 @@ std::optional<Usage> usage_from_openai_usage_text(std::string_view text) {
     return std::nullopt;
   }
   return u;
+}
+
+}  // namespace
+
+std::optional<Usage> usage_from_openai_usage_text(std::string_view text) {
+  json::basic_parser<Handler> p(json::parse_options{});
+  error_code ec;
+  const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
+  if (ec || n != text.size() || !p.done()) {
+    return std::nullopt;
+  }
+  return finish(p.handler());
+}
+
+bool read_usage_at(std::string_view text, std::size_t& at, std::optional<Usage>& out) {
+  if (at > text.size()) {
+    return false;
+  }
+  json::basic_parser<Handler> p(json::parse_options{});
+  error_code ec;
+  // More may follow: the parse stops where the value (and the whitespace after it) ends.
+  const std::size_t n = p.write_some(true, text.data() + at, text.size() - at, ec);
+  if (ec || !p.done()) {
+    return false;
+  }
+  at += n;
+  out = finish(p.handler());
+  return true;
 }
 
 }  // namespace sb::adapters

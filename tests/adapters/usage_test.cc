@@ -281,5 +281,59 @@ TEST(UsageTest, ProviderShapedUsageAgreesWithTheDom) {
   EXPECT_EQ(details->cached_input, 3);
 }
 
+// A usage member that ends the answer is read where it stands (read_usage_at), by the pass that
+// finds its end; the answer is the DOM's whatever the value holds.
+TEST(UsageTest, UsageAtTheEndIsReadWhereItStands) {
+  const std::string_view values[] = {
+      R"({"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})",
+      "{\n  \"prompt_tokens\": 29,\n  \"completion_tokens\": 16,\n  \"prompt_tokens_details\": "
+      "{\n    \"cached_tokens\": 3,\n    \"audio_tokens\": 0\n  },\n  "
+      "\"completion_tokens_details\": {\"reasoning_tokens\": 4, \"audio_tokens\": 0}\n}",
+      R"({"prompt_tokens":5,"total_tokens":12,"completion_tokens":7,"prompt_tokens_details":null})",
+      R"({"prompt_tokens":5,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":2},
+          "prompt_tokens_details":{"audio_tokens":1}})",
+      R"({"prompt\u005ftokens":5,"completion_tokens":7,"model":"m","x":[{"y":{}}]})",
+      R"({"prompt_tokens":5,"completion_tokens":7,"cache_creation_input_tokens":4})",
+      R"({"prompt_tokens":5,"completion_tokens":7.0})",
+      R"({"prompt_tokens":-5,"completion_tokens":7})",
+      R"([5,7])",
+      R"(5)",
+      R"(null)",
+  };
+  for (const std::string_view value : values) {
+    const std::string answer =
+        "{\"id\":\"x\",\"usage\":" + std::string(value) + " ,\"service_tier\":\"default\"}";
+    const std::size_t begin = answer.find(value);
+    std::size_t at = begin;
+    std::optional<Usage> read;
+    ASSERT_TRUE(read_usage_at(answer, at, read)) << value;
+    EXPECT_EQ(at, begin + value.size() + 1) << value;  // past the value and the space after it
+    const std::optional<Usage> expected = usage_from_openai_usage(json::parse(value));
+    const std::optional<Usage> whole = usage_from_openai_text(answer);
+    ASSERT_EQ(read.has_value(), expected.has_value()) << value;
+    ASSERT_EQ(whole.has_value(), expected.has_value()) << value;
+    if (expected) {
+      for (const Usage& u : {*read, *whole}) {
+        EXPECT_EQ(u.input, expected->input) << value;
+        EXPECT_EQ(u.output, expected->output) << value;
+        EXPECT_EQ(u.cached_input, expected->cached_input) << value;
+        EXPECT_EQ(u.reasoning, expected->reasoning) << value;
+        EXPECT_EQ(u.cache_write, expected->cache_write) << value;
+      }
+    }
+  }
+  // Not JSON where the value starts, or cut inside it: not read there.
+  for (const std::string_view text : {R"({"usage":{"prompt_tokens":05}})", R"({"usage":{"a":1)",
+                                      R"({"usage":)", R"({"usage":{"a":1,}})"}) {
+    std::size_t at = text.find(':') + 1;
+    std::optional<Usage> read;
+    EXPECT_FALSE(read_usage_at(text, at, read)) << text;
+    EXPECT_FALSE(usage_from_openai_text(text)) << text;
+  }
+  std::size_t past_end = 10;
+  std::optional<Usage> read;
+  EXPECT_FALSE(read_usage_at("{}", past_end, read));
+}
+
 }  // namespace
 }  // namespace sb::adapters

@@ -175,6 +175,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                       got->reasoning == expected->reasoning &&
                       got->cache_write == expected->cache_write);
     }
+    // So does the reading of a whole answer's usage member, plain or not.
+    if (!ec && dom.is_object()) {
+      const std::optional<Usage> whole = usage_from_openai_text(bytes);
+      const std::optional<Usage> dom_whole = usage_from_openai(dom);
+      sb::fuzz::check(whole.has_value() == dom_whole.has_value());
+      if (whole) {
+        sb::fuzz::check(whole->input == dom_whole->input && whole->output == dom_whole->output &&
+                        whole->cached_input == dom_whole->cached_input &&
+                        whole->reasoning == dom_whole->reasoning &&
+                        whole->cache_write == dom_whole->cache_write);
+      }
+    }
     std::vector<JsonMember> members;
     (void)scan_object(bytes, members);
     // Reading a member from the end agrees with the scan of the top level on every JSON object.
