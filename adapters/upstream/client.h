@@ -19,12 +19,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "adapters/upstream/endpoint.h"
+#include "adapters/upstream/request.h"
 #include "adapters/upstream/response_head.h"
 
 namespace boost::asio::ssl {
@@ -65,8 +63,6 @@ struct Error {
   boost::system::error_code ec;
   explicit operator bool() const { return kind != ErrorKind::none; }
 };
-
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
 class Pool;
 class Connection;

@@ -239,33 +239,13 @@ asio::awaitable<Error> Connection::handshake(const Endpoint& endpoint, bool is_l
   co_return Error{};
 }
 
-// The request's head as Beast's serializer writes it: the request line, each field as stored,
-// a blank line. By hand, with the body as a second buffer: the serializer's buffer sequences cost
-// some 15,000 instructions a request.
-std::string request_head(const Request& request) {
-  std::string head;
-  head.reserve(320);
-  head += request.method_string();
-  head += ' ';
-  head += request.target();
-  head += request.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
-  for (const auto& field : request) {
-    head += field.name_string();
-    head += ": ";
-    head += field.value();
-    head += "\r\n";
-  }
-  head += "\r\n";
-  return head;
-}
-
 asio::awaitable<Connection::WriteResult> Connection::write(const Request& request,
                                                            detail::Budget budget) {
   if (budget.expired()) {
     fail({ErrorKind::total_timeout, beast::error::timeout});
     co_return WriteResult{failure_, 0};
   }
-  const std::string head = request_head(request);
+  const std::string head = request.head();
   const std::array<asio::const_buffer, 2> bytes_out{asio::buffer(head),
                                                     asio::buffer(request.body())};
   error_code ec;

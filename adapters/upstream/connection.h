@@ -90,11 +90,6 @@ struct PoolKeyEqual {
 
 }  // namespace detail
 
-/// The bytes of `request`'s head exactly as Beast's serializer writes them: the request line,
-/// each field as stored, and the blank line. The body follows as it is (the fields carry its
-/// Content-Length).
-std::string request_head(const Request& request);
-
 class Connection {
  public:
   /// A TCP stream on the pool's io_context, its executor type concrete: no type-erased executor

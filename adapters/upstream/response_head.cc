@@ -1,30 +1,12 @@
 #include "adapters/upstream/response_head.h"
 
+#include "adapters/upstream/field_name.h"
+
 namespace sb::upstream {
-
-namespace {
-
-constexpr char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
-bool same_name(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 std::string_view ResponseHead::operator[](std::string_view name) const {
   for (const Entry& e : entries_) {
-    if (same_name({block_.data() + e.name_at, e.name_size}, name)) {
+    if (same_field_name({block_.data() + e.name_at, e.name_size}, name)) {
       return {block_.data() + e.value_at, e.value_size};
     }
   }

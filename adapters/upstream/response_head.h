@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ostream>  // before Beast's field names: its string_view needs it whole
 #include <string>
 #include <string_view>
 #include <vector>

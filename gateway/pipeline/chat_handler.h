@@ -28,7 +28,6 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/fields.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 

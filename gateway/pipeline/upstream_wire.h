@@ -11,7 +11,6 @@
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
 
 #include "adapters/azure.h"
 #include "adapters/openai_compatible.h"
