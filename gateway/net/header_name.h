@@ -1,27 +1,17 @@
 #pragma once
-// Header names compared the way HTTP compares them (ASCII case-insensitively), inline, for the
-// lookups every request makes: a request carries a handful of fields, so a walk that rejects a
-// name by its length first costs less than Beast's case-insensitive tree search.
+// Header lookups by name, compared the way HTTP compares them (is_name: ASCII case-insensitively,
+// the upstream client's own comparison), inline, for the lookups every request makes: a request
+// carries a handful of fields, so a walk that rejects a name by its length first costs less than
+// Beast's case-insensitive tree search.
 
 #include <cstddef>
 #include <string_view>
 
+#include "adapters/upstream/field_name.h"
+
 namespace sb::gateway {
 
-/// Whether header name `name` is `lower` (given in lower case), ASCII case-insensitively. Also
-/// for the other case-insensitive tokens of a header (`chunked`, the `Bearer` scheme).
-constexpr bool is_name(std::string_view name, std::string_view lower) {
-  if (name.size() != lower.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c) != lower[i]) {
-      return false;
-    }
-  }
-  return true;
-}
+using upstream::is_name;
 
 /// The value of the first field of `fields` (Beast's basic_fields or a message) named `lower`
 /// (given in lower case); empty when there is none. The same answer as `fields[lower]`.
