@@ -104,13 +104,18 @@ std::optional<Usage> usage_from_openai_text(std::string_view json_text) {
   // there, else from one scan of the top level; only that small value is read, in one SAX pass:
   // the answer itself is never built as a DOM. A usage member standing at the end is read where
   // it stands, by the pass that finds where it ends.
+  // Read whole but followed by more than scalars: not the end, and a second look from the end
+  // would find the same; the scan below finds the member.
+  bool read_whole = false;
   if (std::size_t at = tail_member_begin(json_text, "usage"); at != std::string_view::npos) {
     std::optional<Usage> read;
-    if (read_usage_at(json_text, at, read) && tail_closes(json_text, at)) {
+    read_whole = read_usage_at(json_text, at, read);
+    if (read_whole && tail_closes(json_text, at)) {
       return read;
     }
   }
-  std::optional<std::string_view> usage = tail_member_value(json_text, "usage");
+  std::optional<std::string_view> usage =
+      read_whole ? std::nullopt : tail_member_value(json_text, "usage");
   if (!usage) {
     thread_local std::vector<JsonMember> members;
     usage = last_member_value(json_text, "usage", members);

@@ -3,7 +3,10 @@
 // case-insensitive tokens of a header (`chunked`, the `Bearer` scheme).
 
 #include <cstddef>
+#include <ostream>  // before Beast's field names: its string_view needs it whole
 #include <string_view>
+
+#include <boost/beast/http/field.hpp>
 
 namespace sb::upstream {
 
@@ -36,6 +39,12 @@ constexpr bool same_field_name(std::string_view a, std::string_view b) {
     }
   }
   return true;
+}
+
+/// Beast's canonical spelling of a known field name ("Content-Type").
+inline std::string_view field_name(boost::beast::http::field f) {
+  const auto s = boost::beast::http::to_string(f);
+  return {s.data(), s.size()};
 }
 
 }  // namespace sb::upstream

@@ -7,14 +7,13 @@
 // field_lines.h); an http::field names a field by Beast's canonical spelling.
 
 #include <cstddef>
-#include <ostream>  // before Beast's field names: its string_view needs it whole
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "adapters/upstream/field_lines.h"
+#include "adapters/upstream/field_name.h"
 
 namespace sb::upstream {
 
@@ -38,17 +37,17 @@ class Request {
   void version(unsigned v) { version_ = v; }
 
   void set(std::string_view name, std::string_view value) { fields_.set(name, value); }
-  void set(field name, std::string_view value) { fields_.set(to_name(name), value); }
+  void set(field name, std::string_view value) { fields_.set(field_name(name), value); }
   void insert(std::string_view name, std::string_view value) { fields_.insert(name, value); }
-  void insert(field name, std::string_view value) { fields_.insert(to_name(name), value); }
+  void insert(field name, std::string_view value) { fields_.insert(field_name(name), value); }
   void erase(std::string_view name) { fields_.erase(name); }
-  void erase(field name) { fields_.erase(to_name(name)); }
+  void erase(field name) { fields_.erase(field_name(name)); }
 
   /// The value of the first field named `name`; empty when there is none.
   std::string_view operator[](std::string_view name) const { return fields_[name]; }
-  std::string_view operator[](field name) const { return fields_[to_name(name)]; }
+  std::string_view operator[](field name) const { return fields_[field_name(name)]; }
   iterator find(std::string_view name) const { return fields_.find(name); }
-  iterator find(field name) const { return fields_.find(to_name(name)); }
+  iterator find(field name) const { return fields_.find(field_name(name)); }
   iterator begin() const { return fields_.begin(); }
   iterator end() const { return fields_.end(); }
 
@@ -64,11 +63,6 @@ class Request {
   std::string head() const;
 
  private:
-  static std::string_view to_name(field f) {
-    const auto s = boost::beast::http::to_string(f);
-    return {s.data(), s.size()};
-  }
-
   verb method_ = verb::get;
   std::string target_;
   unsigned version_ = 11;

@@ -9,12 +9,10 @@
 // removed, obsolete line folds joined).
 
 #include <cstddef>
-#include <ostream>  // before Beast's field names: its string_view needs it whole
 #include <string_view>
 
-#include <boost/beast/http/field.hpp>
-
 #include "adapters/upstream/field_lines.h"
+#include "adapters/upstream/field_name.h"
 
 namespace sb::upstream {
 
@@ -32,8 +30,7 @@ class ResponseHead {
   /// The value of the first field named `name` (any case); empty when there is none.
   std::string_view operator[](std::string_view name) const { return fields_[name]; }
   std::string_view operator[](boost::beast::http::field name) const {
-    const auto s = boost::beast::http::to_string(name);
-    return fields_[std::string_view(s.data(), s.size())];
+    return fields_[field_name(name)];
   }
 
   // Filled by the parser.
