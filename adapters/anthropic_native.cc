@@ -33,20 +33,20 @@ bool refuse(TranslateError& error, std::string message) {
 }
 
 /// One replacement of a member's value bytes.
-struct Splice {
+struct Replacement {
   std::size_t begin = 0;
   std::size_t end = 0;
   std::string text;
 };
 
 /// `text` with the splices applied (they do not overlap), in one copy.
-std::string apply(std::string_view text, std::vector<Splice>& splices) {
+std::string apply(std::string_view text, std::vector<Replacement>& splices) {
   std::sort(splices.begin(), splices.end(),
-            [](const Splice& a, const Splice& b) { return a.begin < b.begin; });
+            [](const Replacement& a, const Replacement& b) { return a.begin < b.begin; });
   std::string out;
   out.reserve(text.size() + 64);
   std::size_t at = 0;
-  for (const Splice& s : splices) {
+  for (const Replacement& s : splices) {
     out.append(text.substr(at, s.begin - at));
     out += s.text;
     at = s.end;
@@ -58,7 +58,7 @@ std::string apply(std::string_view text, std::vector<Splice>& splices) {
 /// Scans the body and checks its `model` as Anthropic's validator does; the new model (when
 /// given) goes to `splices`.
 bool read_model(std::string_view body, std::string_view upstream_model,
-                std::vector<JsonMember>& members, std::vector<Splice>& splices,
+                std::vector<JsonMember>& members, std::vector<Replacement>& splices,
                 TranslateError& error) {
   if (!scan_object(body, members)) {
     return refuse(error, "Input should be a valid dictionary");
@@ -79,7 +79,7 @@ bool read_model(std::string_view body, std::string_view upstream_model,
 /// `thinking` with budget_tokens lowered below `max_tokens` when an enabled thinking budget no
 /// longer fits (Anthropic: "`max_tokens` must be greater than `thinking.budget_tokens`").
 void fit_thinking_budget(std::string_view body, const JsonMember& member, std::uint64_t max_tokens,
-                         std::vector<Splice>& splices) {
+                         std::vector<Replacement>& splices) {
   boost::system::error_code ec;
   json::value thinking = json::parse(raw_value(body, member), ec);
   json::object* t = !ec ? thinking.if_object() : nullptr;
@@ -95,7 +95,7 @@ void fit_thinking_budget(std::string_view body, const JsonMember& member, std::u
 
 /// `max_tokens` lowered to `cap` when the client asked for more (a cap of 0 is none).
 void clamp_max_tokens(std::string_view body, const std::vector<JsonMember>& members,
-                      std::uint64_t cap, std::vector<Splice>& splices) {
+                      std::uint64_t cap, std::vector<Replacement>& splices) {
   const JsonMember* max = cap != 0 ? last_of(members, "max_tokens") : nullptr;
   const std::optional<std::uint64_t> asked =
       max != nullptr ? raw_unsigned(raw_value(body, *max)) : std::nullopt;
@@ -121,7 +121,7 @@ bool unsigned_thinking(const json::value& block) {
 /// in its history, and Anthropic refuses a thinking block it did not sign. Only when the raw
 /// `messages` holds an empty signature is it parsed and re-serialized; otherwise untouched.
 void drop_unsigned_thinking(std::string_view body, const std::vector<JsonMember>& members,
-                            std::vector<Splice>& splices) {
+                            std::vector<Replacement>& splices) {
   const JsonMember* m = last_of(members, "messages");
   const std::string_view raw = m != nullptr ? raw_value(body, *m) : std::string_view();
   if (raw.find(R"("signature":"")") == std::string_view::npos &&
@@ -227,7 +227,7 @@ std::optional<UpstreamRequest> anthropic_native_request(
     const BackendSpec& spec, std::string_view client_anthropic_version,
     std::string_view client_anthropic_beta, TranslateError& error, std::string_view client_query) {
   std::vector<JsonMember> members;
-  std::vector<Splice> splices;
+  std::vector<Replacement> splices;
   if (!read_model(client_body, upstream_model, members, splices, error)) {
     return std::nullopt;
   }
@@ -245,7 +245,7 @@ std::optional<UpstreamRequest> anthropic_count_tokens_request(
     std::string_view client_anthropic_version, std::string_view client_anthropic_beta,
     TranslateError& error, std::string_view client_query) {
   std::vector<JsonMember> members;
-  std::vector<Splice> splices;
+  std::vector<Replacement> splices;
   if (!read_model(client_body, upstream_model, members, splices, error)) {
     return std::nullopt;
   }

@@ -446,13 +446,15 @@ namespace {
 
 // The request for a planned body: the deployment's path, the key, the body within what the
 // api-version accepts. A server error when no deployment is configured.
-Result<UpstreamRequest, TranslateError> azure_request(ChatRequestPlan plan,
+Result<UpstreamRequest, TranslateError> azure_request(std::string_view client_body,
+                                                      const ChatRequestPlan& plan,
                                                       const BackendSpec& spec) {
   if (spec.model.empty()) {
     return TranslateError{500, "the Azure OpenAI backend has no deployment configured"};
   }
+  std::string body = plan.body.text(client_body);
   if (!azure_accepts_stream_options(spec.api_version)) {
-    remove_member(plan.body, "stream_options");
+    remove_member(body, "stream_options");
   }
   UpstreamRequest req;
   req.target =
@@ -462,7 +464,7 @@ Result<UpstreamRequest, TranslateError> azure_request(ChatRequestPlan plan,
     // https://learn.microsoft.com/azure/ai-foundry/openai/reference#authentication
     req.headers.emplace_back("api-key", spec.api_key);
   }
-  req.body = std::move(plan.body);
+  req.body = std::move(body);
   req.stream = plan.stream;
   return req;
 }
@@ -475,13 +477,13 @@ Result<UpstreamRequest, TranslateError> AzureTranslator::request(std::string_vie
   if (!dom || !dom->is_object()) {
     return TranslateError{400, "the request body is not a JSON object"};
   }
-  return azure_request(plan_chat_request(raw, dom->get_object(), spec.model), spec);
+  return azure_request(raw, plan_chat_request(raw, dom->get_object(), spec.model), spec);
 }
 
 Result<UpstreamRequest, TranslateError> AzureTranslator::build_request(
     const ChatRequest& r, const BackendSpec& spec) const {
   if (std::optional<ChatRequestPlan> plan = plan_chat_request(r.body, r, spec.model)) {
-    return azure_request(std::move(*plan), spec);
+    return azure_request(r.body, *plan, spec);
   }
   // A top-level key the client sent twice: the DOM decides which one counts, as on the
   // pass-through (the body parsed once already, so only memory can make this fail).
@@ -489,7 +491,7 @@ Result<UpstreamRequest, TranslateError> AzureTranslator::build_request(
   if (!dom || !dom->is_object()) {
     return TranslateError{500, "the request could not be read again"};
   }
-  return azure_request(plan_chat_request(r.body, dom->get_object(), spec.model), spec);
+  return azure_request(r.body, plan_chat_request(r.body, dom->get_object(), spec.model), spec);
 }
 
 TranslatedResponse AzureTranslator::response(unsigned status, std::string_view /*content_type*/,

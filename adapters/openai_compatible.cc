@@ -24,6 +24,7 @@ namespace sb::adapters {
 namespace {
 
 namespace json = boost::json;
+using upstream::Splice;
 
 constexpr std::size_t npos = std::string_view::npos;
 constexpr std::string_view kIncludeUsage = R"({"include_usage":true})";
@@ -32,9 +33,21 @@ constexpr std::string_view kIncludeUsage = R"({"include_usage":true})";
 /// parser keeps) in the client's body.
 struct Owned {
   std::string_view key;
-  std::string value;
+  std::string_view value;
   std::size_t last = npos;
 };
+
+/// `model` as a JSON string: a thread's requests name the same few models, so the last one's
+/// quoted form is kept (no escape pass and no allocation per request).
+std::string_view quoted_model(std::string_view model) {
+  thread_local std::string plain;
+  thread_local std::string quoted = quote("");
+  if (model != plain) {
+    plain.assign(model);
+    quoted = quote(model);
+  }
+  return quoted;
+}
 
 Owned* owner_of(std::span<Owned> owned, std::string_view key) {
   for (Owned& o : owned) {
@@ -47,8 +60,8 @@ Owned* owner_of(std::span<Owned> owned, std::string_view key) {
 
 /// Appends the members of `body` from the first to the last, each as rewrite_members says, with
 /// the separators between kept ones; whether any was kept.
-bool append_members(std::string& out, std::string_view body, std::span<const JsonMember> members,
-                    std::span<Owned> owned, std::span<const MemberEdit> quirks) {
+bool append_members(Splice& out, std::span<const JsonMember> members, std::span<Owned> owned,
+                    std::span<const MemberEdit> quirks) {
   bool any_kept = false;
   for (std::size_t k = 0; k < members.size(); ++k) {
     const JsonMember& m = members[k];
@@ -62,17 +75,17 @@ bool append_members(std::string& out, std::string_view body, std::span<const Jso
     }
     if (any_kept) {
       const std::size_t sep = members[k - 1].value_end;
-      out.append(body.substr(sep, m.begin - sep));
+      out.keep(sep, m.begin - sep);
     }
     any_kept = true;
     if (o != nullptr) {
-      out.append(body.substr(m.begin, m.value_begin - m.begin));
-      out.append(o->value);
+      out.keep(m.begin, m.value_begin - m.begin);
+      out.add(o->value);
     } else if (quirk == MemberEdit::rename_to_max_tokens) {
-      out.append("\"max_tokens\":");
-      out.append(raw_value(body, m));
+      out.add("\"max_tokens\":");
+      out.keep(m.value_begin, m.value_end - m.value_begin);
     } else {
-      out.append(body.substr(m.begin, m.value_end - m.begin));
+      out.keep(m.begin, m.value_end - m.begin);
     }
   }
   return any_kept;
@@ -81,29 +94,24 @@ bool append_members(std::string& out, std::string_view body, std::span<const Jso
 /// Rewrites the owned members of `body` in one pass over its original bytes: the last occurrence
 /// of each owned key gets the new value in place, earlier duplicates are dropped (so an upstream
 /// that keeps the first duplicate cannot see the client's value), absent ones are appended after
-/// the last member. Every other byte is kept. nullopt when `body` is not an object.
+/// the last member. Every other byte is kept, as a range of `body` (not copied).
 /// `members` is the scan of `body`; `quirks` (empty, or one edit per member) the engine's edits.
-std::string rewrite_members(std::string_view body, std::span<const JsonMember> members,
-                            std::span<Owned> owned, std::span<const MemberEdit> quirks) {
-  std::size_t extra = 0;
+Splice rewrite_members(std::string_view body, std::span<const JsonMember> members,
+                       std::span<Owned> owned, std::span<const MemberEdit> quirks) {
   for (std::size_t k = 0; k < members.size(); ++k) {
     if (Owned* o = owner_of(owned, members[k].key)) {
       o->last = k;
     }
   }
-  for (const Owned& o : owned) {
-    extra += o.key.size() + o.value.size() + 4;
-  }
-  std::string out;
-  out.reserve(body.size() + extra);
+  Splice out;
   std::size_t tail = 0;  // where the bytes after the last member start
   bool any_kept = false;
   if (members.empty()) {
     tail = body.rfind('}');
-    out.append(body.substr(0, tail));
+    out.keep(0, tail);
   } else {
-    out.append(body.substr(0, members.front().begin));
-    any_kept = append_members(out, body, members, owned, quirks);
+    out.keep(0, members.front().begin);
+    any_kept = append_members(out, members, owned, quirks);
     tail = members.back().value_end;
   }
   for (const Owned& o : owned) {
@@ -111,14 +119,14 @@ std::string rewrite_members(std::string_view body, std::span<const JsonMember> m
       continue;
     }
     if (any_kept) {
-      out.push_back(',');
+      out.add(",");
     }
     any_kept = true;
-    out.append(quote(o.key));
-    out.push_back(':');
-    out.append(o.value);
+    out.add(quote(o.key));
+    out.add(":");
+    out.add(o.value);
   }
-  out.append(body.substr(tail));
+  out.keep(tail, body.size() - tail);
   return out;
 }
 
@@ -166,19 +174,20 @@ std::optional<ChatRequestPlan> plan_from_members(std::string_view client_body,
   ChatRequestPlan plan;
   plan.stream = stream;
   plan.client_wants_usage = wants_usage;
-  std::array<Owned, 2> owned{Owned{"model", quote(upstream_model)},
-                             Owned{"stream_options", std::string(kIncludeUsage)}};
+  std::array<Owned, 2> owned{Owned{"model", quoted_model(upstream_model)},
+                             Owned{"stream_options", kIncludeUsage}};
   std::size_t owned_count = 1;
+  std::string so_value;  // the client's stream_options with include_usage set
   if (plan.stream) {
     owned_count = 2;
     if (so_object) {
       // Keep the client's other stream_options members byte for byte; only force include_usage.
-      if (const JsonMember* so = last_of(members, "stream_options"); so != nullptr) {
-        owned[1].value.assign(raw_value(client_body, *so));
-      }
-      if (!set_member(owned[1].value, "include_usage", "true")) {
+      const JsonMember* so = last_of(members, "stream_options");
+      so_value.assign(so != nullptr ? raw_value(client_body, *so) : kIncludeUsage);
+      if (!set_member(so_value, "include_usage", "true")) {
         return std::nullopt;
       }
+      owned[1].value = so_value;
     }
   }
   thread_local std::vector<MemberEdit> quirks;
@@ -209,10 +218,11 @@ ChatRequestPlan plan_chat_request(std::string_view client_body, const json::obje
     plan.emplace();
     plan->stream = stream;
     plan->client_wants_usage = asks_for_usage(parsed);
-    plan->body = rewrite_dom(parsed, upstream_model, stream);
+    std::string text = rewrite_dom(parsed, upstream_model, stream);
     if (engine != nullptr) {
-      plan->body = adapt_chat_body(*engine, std::move(plan->body), stream);
+      text = adapt_chat_body(*engine, std::move(text), stream);
     }
+    plan->body.add(text);
   }
   return std::move(*plan);
 }

@@ -14,6 +14,7 @@
 #include "adapters/json_edit.h"
 #include "adapters/sse.h"
 #include "adapters/translator.h"
+#include "adapters/upstream/splice.h"
 #include "adapters/usage.h"
 
 namespace boost::json {
@@ -27,7 +28,7 @@ class ChatRequest;
 
 /// What to send upstream for one chat-completions request.
 struct ChatRequestPlan {
-  std::string body;                 ///< the body to send
+  upstream::Splice body;            ///< the body to send: the client's bytes and the edits
   bool stream = false;              ///< client asked for "stream": true
   bool client_wants_usage = false;  ///< client set stream_options.include_usage: true
 };
@@ -35,7 +36,8 @@ struct ChatRequestPlan {
 /// Builds the upstream body from the client's validated body text and its parsed form:
 /// "model" is replaced by `upstream_model`; for streams `stream_options.include_usage` is forced on
 /// (other stream_options members are kept). Earlier duplicates of these two keys are dropped so
-/// every upstream parser sees one value. Everything else is the client's bytes.
+/// every upstream parser sees one value. Everything else is the client's bytes: ranges of
+/// `client_body` in the plan's body (Splice), not copies, so the body is read with that text.
 /// With `engine` (chat completions to an OpenAI-compatible engine), its request-side quirks
 /// (adapters/engines.h) are applied in the same pass.
 ChatRequestPlan plan_chat_request(std::string_view client_body, const boost::json::object& parsed,

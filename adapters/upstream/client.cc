@@ -236,10 +236,10 @@ void Pool::release(std::unique_ptr<Connection> conn) {
 }
 
 asio::awaitable<std::unique_ptr<Exchange>> Pool::send(const Endpoint& endpoint, ssl::context* tls,
-                                                      Request request, const Timeouts& timeouts,
+                                                      Request&& request, const Timeouts& timeouts,
                                                       Error& err) {
   try {
-    co_return co_await send_impl(endpoint, tls, std::move(request), timeouts, err);
+    co_return co_await send_impl(endpoint, tls, request, timeouts, err);
   } catch (const std::exception&) {
     err = internal_error();  // the connection, if any, died with the frame that held it
   }
@@ -247,7 +247,7 @@ asio::awaitable<std::unique_ptr<Exchange>> Pool::send(const Endpoint& endpoint, 
 }
 
 asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpoint,
-                                                           ssl::context* tls, Request request,
+                                                           ssl::context* tls, Request& request,
                                                            const Timeouts& timeouts, Error& err) {
   err = {};
   const Clock::time_point deadline = Clock::now() + timeouts.total;

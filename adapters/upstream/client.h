@@ -142,10 +142,14 @@ class Pool {
   /// A pooled connection that turns out dead before anything was written is replaced by a fresh
   /// one once; nothing is ever sent twice after bytes went out.
   /// Returns nullptr with `err` set on failure.
+  ///
+  /// `request` is taken by reference (a temporary or a moved-from one of the awaiting caller's;
+  /// it lives until the co_await ends): no copy of it in this coroutine's frames. Pool::send
+  /// sets its Host, version and Content-Length.
   boost::asio::awaitable<std::unique_ptr<Exchange>> send(const Endpoint& endpoint,
                                                          boost::asio::ssl::context* tls,
-                                                         Request request, const Timeouts& timeouts,
-                                                         Error& err);
+                                                         Request&& request,
+                                                         const Timeouts& timeouts, Error& err);
 
   /// Number of idle connections currently pooled (all endpoints).
   std::size_t idle_connections() const;
@@ -156,7 +160,7 @@ class Pool {
   friend class Exchange;
   boost::asio::awaitable<std::unique_ptr<Exchange>> send_impl(const Endpoint& endpoint,
                                                               boost::asio::ssl::context* tls,
-                                                              Request request,
+                                                              Request& request,
                                                               const Timeouts& timeouts, Error& err);
   void release(std::unique_ptr<Connection> conn);
   struct Impl;

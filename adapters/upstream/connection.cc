@@ -11,6 +11,7 @@
 #include <charconv>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -245,20 +246,43 @@ asio::awaitable<Connection::WriteResult> Connection::write(const Request& reques
     fail({ErrorKind::total_timeout, beast::error::timeout});
     co_return WriteResult{failure_, 0};
   }
-  const std::string head = request.head();
-  const std::array<asio::const_buffer, 2> bytes_out{asio::buffer(head),
-                                                    asio::buffer(request.body())};
+  // The head, then the body's pieces, gathered: a spliced body lends the client's bytes. A TLS
+  // stream writes one record per buffer: there a spliced body is joined to the head. The head's
+  // buffer and the list are the connection's, their storage reused.
+  request.head(head_out_);
+  gather_.clear();
+  std::string joined;
+  const std::size_t pieces = request.body_pieces();
+  if (tls_ && pieces > 1) {
+    joined.reserve(head_out_.size() + request.body_size());
+    joined.append(head_out_);
+    for (std::size_t k = 0; k < pieces; ++k) {
+      joined.append(request.body_piece(k));
+    }
+    gather_.push_back(asio::buffer(joined));
+  } else {
+    gather_.push_back(asio::buffer(head_out_));
+    for (std::size_t k = 0; k < pieces; ++k) {
+      const std::string_view piece = request.body_piece(k);
+      gather_.push_back(asio::buffer(piece.data(), piece.size()));
+    }
+  }
+  std::size_t total = 0;
+  for (const asio::const_buffer& b : gather_) {
+    total += b.size();
+  }
+  const std::span<const asio::const_buffer> buffers(gather_);
   error_code ec;
   std::size_t bytes = 0;
   if (tls_) {
     lowest().expires_after(budget.duration);
-    std::tie(ec, bytes) = co_await asio::async_write(*tls_, bytes_out, use_tuple);
+    std::tie(ec, bytes) = co_await asio::async_write(*tls_, buffers, use_tuple);
   } else {
     // What the socket takes at once (nearly every request) is sent without a wait; the rest
     // under the watchdog.
-    bytes = send_now(plain_->socket().native_handle(), bytes_out);
-    if (bytes < head.size() + request.body().size()) {
-      beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(bytes_out);
+    bytes = send_now(plain_->socket().native_handle(), buffers);
+    if (bytes < total) {
+      beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers);
       rest.consume(bytes);
       watch_.start(budget.until, plain_->socket());
       std::size_t more = 0;

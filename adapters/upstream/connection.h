@@ -15,8 +15,10 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -196,6 +198,9 @@ class Connection {
   bool watching_body_ = false;
   /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
   std::array<char, 16 * 1024> body_buf_;
+  /// A request's head, and the buffers it is written from (the head and the body's pieces).
+  std::string head_out_;
+  std::vector<boost::asio::const_buffer> gather_;
 };
 
 }  // namespace sb::upstream

@@ -5,15 +5,20 @@
 //
 // The subset of Beast's request interface the gateway uses, with Beast's meanings (see
 // field_lines.h); an http::field names a field by Beast's canonical spelling.
+//
+// The body is one string (body()) or a splice (splice.h): a client's body goes upstream without a
+// copy, its bytes and the gateway's edits between them written with one gather write.
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/beast/http/verb.hpp>
 
 #include "adapters/upstream/field_lines.h"
 #include "adapters/upstream/field_name.h"
+#include "adapters/upstream/splice.h"
 
 namespace sb::upstream {
 
@@ -51,8 +56,30 @@ class Request {
   iterator begin() const { return fields_.begin(); }
   iterator end() const { return fields_.end(); }
 
-  std::string& body() { return body_; }
+  /// The body as one string (a splice given before is dropped).
+  std::string& body() {
+    pieces_.clear();
+    spliced_ = false;
+    return body_;
+  }
+  /// The body when it is one string (of a splice, the bytes it added).
   const std::string& body() const { return body_; }
+  /// The body as a splice of `original`: bytes the caller keeps alive and unchanged while the
+  /// request is sent (until Pool::send returns), not copied. Replaces a body set through body().
+  void body(Splice splice, std::string_view original);
+  /// The body's size, whichever way it was given.
+  std::size_t body_size() const;
+  /// The body's pieces, in order: one (body()) when it is not a splice.
+  std::size_t body_pieces() const { return spliced_ ? pieces_.size() : 1; }
+  std::string_view body_piece(std::size_t k) const {
+    if (!spliced_) {
+      return body_;
+    }
+    const Splice::Piece& p = pieces_[k];
+    return (p.added ? std::string_view(body_) : original_).substr(p.begin, p.size);
+  }
+  /// The whole body as one string (a copy).
+  std::string body_text() const;
 
   /// Beast's prepare_payload for a request with a string body: a Content-Length when the body is
   /// not empty or the method is POST, PUT or OPTIONS; never a Transfer-Encoding (the body is
@@ -61,13 +88,18 @@ class Request {
 
   /// The request line, the fields and the blank line: the bytes before the body.
   std::string head() const;
+  /// The same, written into `out` (replacing what it held; its storage reused).
+  void head(std::string& out) const;
 
  private:
   verb method_ = verb::get;
   std::string target_;
   unsigned version_ = 11;
+  bool spliced_ = false;
   FieldLines fields_;
-  std::string body_;
+  std::string body_;  // the body, or a splice's added bytes
+  std::vector<Splice::Piece> pieces_;
+  std::string_view original_;
 };
 
 }  // namespace sb::upstream

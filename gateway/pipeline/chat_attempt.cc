@@ -178,7 +178,8 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
     co_return AttemptResult::unsendable();
   }
   // Within the backend's declared output limit: the clamped body parsed for this try only.
-  const std::optional<std::string> clamped =
+  // It lives in `wires`, as long as the exchange: the upstream request may lend its bytes.
+  const std::optional<std::string>& clamped = wires.clamped =
       clamped_body(b, typed != nullptr ? output_asks(*typed) : output_asks(*body), body_text_);
   BodyDom clamped_dom;
   if (clamped && clamped_dom.get(*clamped, jec) == nullptr) {

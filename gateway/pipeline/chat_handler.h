@@ -149,8 +149,11 @@ class ChatHandler final : public Settlement {
   void submit_audit(std::string body) const;
 
   // ---- one try (chat_attempt.cc) ----
-  // The wires a try may take; `wire` is the one chosen for its backend.
+  // The wires a try may take; `wire` is the one chosen for its backend. `clamped`: the body
+  // within the backend's output limit, when the request asked for more (the upstream request may
+  // borrow its bytes, so it lives as long as the exchange).
   struct AttemptWires {
+    std::optional<std::string> clamped;
     std::optional<TranslatedWire> translated;
     std::optional<PassThroughWire> passed;
     std::unique_ptr<UpstreamWire> native;

@@ -114,7 +114,8 @@ bool PassThroughWire::request(WireBody& body, upstream::Request& up,
   for (const auto& [k, v] : b_.headers) {
     up.set(k, v);
   }
-  up.body() = std::move(plan.body);
+  // The client's bytes are lent, not copied: the text outlives the exchange (WireBody).
+  up.body(std::move(plan.body), body.text());
   return true;
 }
 

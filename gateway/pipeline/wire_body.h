@@ -44,7 +44,8 @@ class BodyDom {
 class WireBody {
  public:
   /// `typed`: the typed reading of `text`, or nullptr; `dom`: where the DOM of `text` is (or
-  /// will be) parsed. All three outlive the WireBody.
+  /// will be) parsed. All three outlive the WireBody, and `text` the try's exchange too: the
+  /// upstream request may borrow its bytes (upstream::Request::borrow_body).
   WireBody(std::string_view text, const adapters::ChatRequest* typed, BodyDom& dom)
       : text_(text), typed_(typed), dom_(dom) {}
 

@@ -417,22 +417,23 @@ class OpenAIPassthrough final : public ChatTranslator {
   Result<UpstreamRequest, TranslateError> build_request(const ChatRequest& typed,
                                                         const BackendSpec& spec) const override {
     if (std::optional<ChatRequestPlan> plan = plan_chat_request(typed.body, typed, spec.model)) {
-      return upstream(*plan, spec);
+      return upstream(typed.body, *plan, spec);
     }
     return request(typed.body, spec);  // a top-level key sent twice: the DOM decides
   }
   Result<UpstreamRequest, TranslateError> request(std::string_view raw,
                                                   const BackendSpec& spec) const override {
     const json::value body = json::parse(raw);
-    return upstream(plan_chat_request(raw, body.as_object(), spec.model), spec);
+    return upstream(raw, plan_chat_request(raw, body.as_object(), spec.model), spec);
   }
 
-  static UpstreamRequest upstream(const ChatRequestPlan& plan, const BackendSpec& spec) {
+  static UpstreamRequest upstream(std::string_view raw, const ChatRequestPlan& plan,
+                                  const BackendSpec& spec) {
     UpstreamRequest r;
     r.target = spec.base_path + "/chat/completions";
     r.headers = {{"authorization", std::string("Bearer ").append(spec.api_key)},
                  {"content-type", "application/json"}};
-    r.body = plan.body;
+    r.body = plan.body.text(raw);
     r.stream = plan.stream;
     return r;
   }

@@ -20,9 +20,17 @@ namespace {
 namespace json = boost::json;
 using sb::test::read_fixture;
 
-ChatRequestPlan plan(std::string_view body, std::string_view model = "gpt-4o-2024-08-06") {
+/// A plan with its body read as one text.
+struct Planned {
+  std::string body;
+  bool stream = false;
+  bool client_wants_usage = false;
+};
+
+Planned plan(std::string_view body, std::string_view model = "gpt-4o-2024-08-06") {
   const json::value parsed = json::parse(body);
-  return plan_chat_request(body, parsed.as_object(), model);
+  const ChatRequestPlan p = plan_chat_request(body, parsed.as_object(), model);
+  return Planned{p.body.text(body), p.stream, p.client_wants_usage};
 }
 
 // ---- plan_chat_request ---------------------------------------------------------------------
@@ -119,11 +127,12 @@ TEST(PlanChatRequestTest, EngineQuirksInTheSamePassAgreeWithAdaptingAfterwards) 
     for (const Engine e : engines) {
       const EngineProfile& profile = engine_profile(e);
       const ChatRequestPlan one = plan_chat_request(body, parsed.as_object(), "up", &profile);
-      ChatRequestPlan two = plan_chat_request(body, parsed.as_object(), "up");
-      two.body = adapt_chat_body(profile, std::move(two.body), two.stream);
-      EXPECT_EQ(json::parse(one.body), json::parse(two.body)) << profile.name << ": " << body;
+      const ChatRequestPlan two = plan_chat_request(body, parsed.as_object(), "up");
+      const std::string one_body = one.body.text(body);
+      const std::string two_body = adapt_chat_body(profile, two.body.text(body), two.stream);
+      EXPECT_EQ(json::parse(one_body), json::parse(two_body)) << profile.name << ": " << body;
       if (body.find(' ') == std::string_view::npos) {
-        EXPECT_EQ(one.body, two.body) << profile.name << ": " << body;
+        EXPECT_EQ(one_body, two_body) << profile.name << ": " << body;
       }
       EXPECT_EQ(one.stream, two.stream);
       EXPECT_EQ(one.client_wants_usage, two.client_wants_usage);
@@ -160,7 +169,7 @@ TEST(PlanChatRequestTest, TheTypedReadingPlansAsTheDomDoes) {
       const std::optional<ChatRequestPlan> t =
           plan_chat_request(body, typed.value(), "up", profile);
       ASSERT_TRUE(t) << body;
-      EXPECT_EQ(t->body, dom.body) << body;
+      EXPECT_EQ(t->body.text(body), dom.body.text(body)) << body;
       EXPECT_EQ(t->stream, dom.stream) << body;
       EXPECT_EQ(t->client_wants_usage, dom.client_wants_usage) << body;
     }
@@ -169,6 +178,27 @@ TEST(PlanChatRequestTest, TheTypedReadingPlansAsTheDomDoes) {
   const Result<ChatRequest, ParseError> typed = parse_chat_request(dup);
   ASSERT_TRUE(typed);
   EXPECT_FALSE(plan_chat_request(dup, typed.value(), "up").has_value());
+}
+
+// The plan lends the client's bytes instead of copying them: only its edits are new bytes.
+TEST(PlanChatRequestTest, ThePlanLendsTheClientsBytes) {
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":")" +
+                           std::string(20000, 'x') + R"("}],"stream":true})";
+  const json::value parsed = json::parse(body);
+  const ChatRequestPlan p = plan_chat_request(body, parsed.as_object(), "up");
+  ASSERT_EQ(p.body.pieces.size(), 5u);
+  std::size_t lent = 0;
+  for (const upstream::Splice::Piece& piece : p.body.pieces) {
+    lent += piece.added ? 0 : piece.size;
+  }
+  EXPECT_EQ(lent, body.size() - 3);  // all but the model's value, "m"
+  EXPECT_EQ(p.body.added, R"("up","stream_options":{"include_usage":true})");
+  EXPECT_EQ(p.body.piece(body, p.body.pieces[1]), R"("up")");
+  EXPECT_EQ(p.body.size(), body.size() - 3 + p.body.added.size());
+  std::string expected = body;
+  expected.replace(9, 3, R"("up")");
+  expected.insert(expected.size() - 1, R"(,"stream_options":{"include_usage":true})");
+  EXPECT_EQ(p.body.text(body), expected);
 }
 
 TEST(PlanChatRequestTest, AddsModelWhenAbsent) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -26,6 +27,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "adapters/upstream/endpoint.h"
+#include "adapters/upstream/splice.h"
 #include "tests/support/fake_upstream.h"
 
 namespace sb::upstream {
@@ -671,6 +673,57 @@ TEST(ClientTest, ARequestLargerThanTheSocketTakesAtOnceArrivesWhole) {
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].body.size(), big.size());
   EXPECT_TRUE(requests[0].body == big);
+}
+
+/// A splice of `slices` ranges of `original`, each followed by new bytes, and what it reads as.
+std::pair<Splice, std::string> pieced(const std::string& original, std::size_t slices) {
+  Splice splice;
+  std::string whole;
+  const std::size_t step = original.size() / slices;
+  for (std::size_t k = 0; k < slices; ++k) {
+    const std::string marker = "<" + std::to_string(k) + ">";
+    splice.keep(k * step, step);
+    splice.add(marker);
+    whole.append(original, k * step, step).append(marker);
+  }
+  return {std::move(splice), std::move(whole)};
+}
+
+// A spliced body (more pieces than one system call gathers, more bytes than the socket takes at
+// once) arrives whole and in order, with its length announced; over TLS too, where the pieces
+// are joined first.
+TEST(ClientTest, ASplicedBodyArrivesWholeAndInOrder) {
+  std::string lent(12 << 20, ' ');
+  for (std::size_t i = 0; i < lent.size(); i += 4096) {
+    lent[i] = static_cast<char>('a' + (i / 4096) % 26);
+  }
+  for (const bool tls : {false, true}) {
+    FakeUpstream fake(tls ? tls_options() : FakeUpstreamOptions{});
+    Response scripted;
+    scripted.body = R"({"ok":true})";
+    fake.push(scripted);
+    const Endpoint ep = endpoint_of(fake);
+    auto ctx = tls ? tls_context(certs("ca.pem")) : nullptr;
+    Request req{http::verb::post, ep.base_path + "/chat/completions", 11};
+    auto [splice, whole] = pieced(lent, 40);
+    req.body(std::move(splice), lent);
+    EXPECT_EQ(req.body_size(), whole.size());
+    EXPECT_EQ(req.body_pieces(), 80u);
+    run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+      Pool pool(ioc.get_executor());
+      Error err;
+      auto ex = co_await pool.send(ep, ctx.get(), std::move(req), relaxed(), err);
+      CO_ASSERT_TRUE(ex != nullptr);
+      std::string body;
+      EXPECT_TRUE(co_await ex->read_all(body, 1 << 20, err));
+      EXPECT_EQ(body, R"({"ok":true})");
+    });
+    const auto requests = fake.requests();
+    ASSERT_EQ(requests.size(), 1u) << (tls ? "tls" : "plain");
+    EXPECT_EQ(requests[0].header("content-length"), std::to_string(whole.size()));
+    EXPECT_EQ(requests[0].body.size(), whole.size());
+    EXPECT_TRUE(requests[0].body == whole) << (tls ? "tls" : "plain");
+  }
 }
 
 TEST(ClientTest, AnUpstreamThatNeverReadsTheRequestIsFirstByteTimeout) {

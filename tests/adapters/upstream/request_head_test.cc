@@ -114,5 +114,70 @@ TEST(RequestHeadTest, ErasingAndInsertingKeepTheOtherFieldsIntact) {
   EXPECT_EQ(r["x-drop"], "");
 }
 
+// A body given as a splice reads as its pieces in order; adjacent pieces of one kind are one
+// (ranges of the original that continue each other, new bytes in a row); its length is announced
+// as a string body's would be, and head and body are what Beast writes.
+TEST(RequestBodyTest, ASplicedBodyReadsAsItsPiecesInOrder) {
+  const std::string client = R"({"model":"alias","messages":[]})";
+  Splice splice;
+  splice.keep(0, 9);
+  splice.add("\"up");
+  splice.add("stream\"");
+  splice.keep(16, 5);
+  splice.keep(21, client.size() - 21);
+  splice.keep(3, 0);
+  splice.add("");
+  ASSERT_EQ(splice.pieces.size(), 3u);
+  Request ours{http::verb::post, "/v1/chat/completions", 11};
+  ours.body(std::move(splice), client);
+  EXPECT_EQ(ours.body_pieces(), 3u);
+  EXPECT_EQ(ours.body_piece(0), R"({"model":)");
+  EXPECT_EQ(ours.body_piece(1), R"("upstream")");
+  EXPECT_EQ(ours.body_piece(2), R"(,"messages":[]})");
+  const std::string expected = R"({"model":"upstream","messages":[]})";
+  EXPECT_EQ(ours.body_text(), expected);
+  EXPECT_EQ(ours.body_size(), expected.size());
+  ours.set(http::field::content_type, "application/json");
+  ours.prepare_payload();
+  BeastRequest beasts{http::verb::post, "/v1/chat/completions", 11};
+  beasts.set(http::field::content_type, "application/json");
+  beasts.body() = expected;
+  beasts.prepare_payload();
+  EXPECT_EQ(ours.head() + ours.body_text(), serialized(beasts));
+  std::string reused = "what a buffer held before";
+  ours.head(reused);
+  EXPECT_EQ(reused, ours.head());
+}
+
+// The original's pieces are lent, not copied: a change to the original shows (which is why its
+// owner keeps it unchanged until the exchange ends). A body set whole afterwards replaces the
+// splice.
+TEST(RequestBodyTest, TheOriginalIsLentNotCopied) {
+  std::string client = "abcdef";
+  Splice splice;
+  splice.keep(0, 3);
+  splice.add("DEF");
+  Request ours;
+  ours.body(std::move(splice), client);
+  client.replace(0, 3, "xyz");
+  EXPECT_EQ(ours.body_text(), "xyzDEF");
+  EXPECT_EQ(ours.body_piece(0).data(), client.data());
+  ours.body() = "{}";
+  EXPECT_EQ(ours.body_pieces(), 1u);
+  EXPECT_EQ(ours.body_text(), "{}");
+  EXPECT_EQ(ours.body_size(), 2u);
+}
+
+// A body set whole is one piece, an empty one too.
+TEST(RequestBodyTest, AWholeBodyIsOnePiece) {
+  Request ours;
+  EXPECT_EQ(ours.body_pieces(), 1u);
+  EXPECT_EQ(ours.body_size(), 0u);
+  ours.body() = "{}";
+  EXPECT_EQ(ours.body_pieces(), 1u);
+  EXPECT_EQ(ours.body_piece(0), "{}");
+  EXPECT_EQ(ours.body_text(), "{}");
+}
+
 }  // namespace
 }  // namespace sb::upstream
