@@ -259,7 +259,11 @@ asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpo
 
   // HTTP/1.1 is persistent by default, so no Connection header is added.
   request.version(11);
-  request.set(http::field::host, endpoint.host_header());
+  {
+    thread_local std::string host;  // copied into the request at once: reused by every send
+    endpoint.host_header(host);
+    request.set(http::field::host, host);
+  }
   request.prepare_payload();
   const bool head = request.method() == http::verb::head;
 

@@ -109,6 +109,12 @@ std::optional<Endpoint> Endpoint::parse(std::string_view url) {
 
 std::string Endpoint::host_header() const {
   std::string out;
+  host_header(out);
+  return out;
+}
+
+void Endpoint::host_header(std::string& out) const {
+  out.clear();
   out.reserve(host.size() + port.size() + 3);
   if (is_ipv6_literal(host)) {
     out.append("[").append(host).append("]");
@@ -118,7 +124,6 @@ std::string Endpoint::host_header() const {
   if (port != default_port(tls)) {
     out.append(":").append(port);
   }
-  return out;
 }
 
 std::string Endpoint::pool_key() const {

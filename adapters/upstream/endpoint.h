@@ -20,6 +20,8 @@ struct Endpoint {
   /// The Host header value: host, or host:port when the port is not the scheme's default
   /// (IPv6 literals bracketed).
   std::string host_header() const;
+  /// The same, written into `out` (replacing what it held; its storage reused).
+  void host_header(std::string& out) const;
   /// Key for connection pooling: scheme, host and port.
   std::string pool_key() const;
 };

@@ -37,6 +37,12 @@ class Request {
   std::string_view method_string() const { return boost::beast::http::to_string(method_); }
   std::string_view target() const { return target_; }
   void target(std::string_view t) { target_.assign(t.data(), t.size()); }
+  /// The target `prefix` + `rest` (a base path and an endpoint's path), in one allocation.
+  void target(std::string_view prefix, std::string_view rest) {
+    target_.clear();
+    target_.reserve(prefix.size() + rest.size());
+    target_.append(prefix).append(rest);
+  }
   /// 10 for HTTP/1.0, 11 for HTTP/1.1.
   unsigned version() const { return version_; }
   void version(unsigned v) { version_ = v; }

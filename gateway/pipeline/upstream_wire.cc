@@ -90,18 +90,15 @@ bool PassThroughWire::request(WireBody& body, upstream::Request& up,
                  : adapters::plan_chat_request(body.text(), *parsed, b_.spec->model, engine);
   stream_ = plan.stream;
   client_wants_usage_ = plan.client_wants_usage;
-  std::string target;
-  if (b_.azure) {
-    target = adapters::azure_target(b_.endpoint.base_path, b_.spec->model, b_.spec->api_version,
-                                    endpoint_ == Endpoint::embeddings
-                                        ? adapters::AzureOperation::embeddings
-                                        : adapters::AzureOperation::completions);
-  } else {
-    target = b_.endpoint.base_path;
-    target += upstream_path(endpoint_);
-  }
   up.method(http::verb::post);
-  up.target(target);
+  if (b_.azure) {
+    up.target(adapters::azure_target(b_.endpoint.base_path, b_.spec->model, b_.spec->api_version,
+                                     endpoint_ == Endpoint::embeddings
+                                         ? adapters::AzureOperation::embeddings
+                                         : adapters::AzureOperation::completions));
+  } else {
+    up.target(b_.endpoint.base_path, upstream_path(endpoint_));
+  }
   up.version(11);
   forward_headers(forwardable_, *b_.spec, up);
   up.set(http::field::content_type, kJson);

@@ -50,7 +50,8 @@ export function recordFile(envName) {
 export function readRecords(file) {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const records = [];
-  for (const line of text.split('\n')) {
+  // Only whole lines: a record being written while this reads is left for the next read.
+  for (const line of text.split('\n').slice(0, -1)) {
     if (!line.trim())
       continue;
     const r = JSON.parse(line);

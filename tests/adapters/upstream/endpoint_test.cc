@@ -92,11 +92,14 @@ TEST(EndpointTest, HostHeaderOmitsOnlyTheSchemesDefaultPort) {
       {"http://[::1]/v1", "[::1]"},
       {"https://[2001:db8::7]:443", "[2001:db8::7]"},
   };
+  std::string reused = "a longer value the buffer held before this one";
   for (const auto& [url, host] : cases) {
     SCOPED_TRACE(url);
     auto ep = Endpoint::parse(url);
     ASSERT_TRUE(ep.has_value());
     EXPECT_EQ(ep->host_header(), host);
+    ep->host_header(reused);  // into a buffer that held another value: replaced whole
+    EXPECT_EQ(reused, host);
   }
 }
 

@@ -168,6 +168,16 @@ TEST(RequestBodyTest, TheOriginalIsLentNotCopied) {
   EXPECT_EQ(ours.body_size(), 2u);
 }
 
+// A target given as a base path and a path is the two joined, replacing the one before.
+TEST(RequestHeadTest, ATargetOfTwoPartsIsThemJoined) {
+  Request ours{http::verb::post, "/an/earlier/target/that/was/long", 11};
+  ours.target("/v1", "/chat/completions");
+  EXPECT_EQ(ours.target(), "/v1/chat/completions");
+  ours.target("", "/embeddings");
+  EXPECT_EQ(ours.target(), "/embeddings");
+  EXPECT_EQ(ours.head().substr(0, 29), "POST /embeddings HTTP/1.1\r\n\r\n");
+}
+
 // A body set whole is one piece, an empty one too.
 TEST(RequestBodyTest, AWholeBodyIsOnePiece) {
   Request ours;
