@@ -34,30 +34,9 @@ void Request::head(std::string& out) const {
 }
 
 void Request::body(Splice splice, std::string_view original) {
-  body_ = std::move(splice.added);
-  pieces_ = std::move(splice.pieces);
+  body_ = std::move(splice);
   original_ = original;
   spliced_ = true;
-}
-
-std::size_t Request::body_size() const {
-  if (!spliced_) {
-    return body_.size();
-  }
-  std::size_t n = 0;
-  for (const Splice::Piece& p : pieces_) {
-    n += p.size;
-  }
-  return n;
-}
-
-std::string Request::body_text() const {
-  std::string out;
-  out.reserve(body_size());
-  for (std::size_t k = 0; k < body_pieces(); ++k) {
-    out.append(body_piece(k));
-  }
-  return out;
 }
 
 }  // namespace sb::upstream

@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <boost/beast/http/verb.hpp>
 
@@ -64,28 +63,24 @@ class Request {
 
   /// The body as one string (a splice given before is dropped).
   std::string& body() {
-    pieces_.clear();
+    body_.pieces.clear();
     spliced_ = false;
-    return body_;
+    return body_.added;
   }
   /// The body when it is one string (of a splice, the bytes it added).
-  const std::string& body() const { return body_; }
+  const std::string& body() const { return body_.added; }
   /// The body as a splice of `original`: bytes the caller keeps alive and unchanged while the
   /// request is sent (until Pool::send returns), not copied. Replaces a body set through body().
   void body(Splice splice, std::string_view original);
   /// The body's size, whichever way it was given.
-  std::size_t body_size() const;
+  std::size_t body_size() const { return spliced_ ? body_.size() : body_.added.size(); }
   /// The body's pieces, in order: one (body()) when it is not a splice.
-  std::size_t body_pieces() const { return spliced_ ? pieces_.size() : 1; }
+  std::size_t body_pieces() const { return spliced_ ? body_.pieces.size() : 1; }
   std::string_view body_piece(std::size_t k) const {
-    if (!spliced_) {
-      return body_;
-    }
-    const Splice::Piece& p = pieces_[k];
-    return (p.added ? std::string_view(body_) : original_).substr(p.begin, p.size);
+    return spliced_ ? body_.piece(original_, body_.pieces[k]) : std::string_view(body_.added);
   }
   /// The whole body as one string (a copy).
-  std::string body_text() const;
+  std::string body_text() const { return spliced_ ? body_.text(original_) : body_.added; }
 
   /// Beast's prepare_payload for a request with a string body: a Content-Length when the body is
   /// not empty or the method is POST, PUT or OPTIONS; never a Transfer-Encoding (the body is
@@ -103,8 +98,7 @@ class Request {
   unsigned version_ = 11;
   bool spliced_ = false;
   FieldLines fields_;
-  std::string body_;  // the body, or a splice's added bytes
-  std::vector<Splice::Piece> pieces_;
+  Splice body_;  // a whole body is its `added` bytes, without pieces
   std::string_view original_;
 };
 

@@ -35,6 +35,14 @@ struct Splice {
   }
   /// The text as one string.
   std::string text(std::string_view original) const;
+
+ private:
+  void push(const Piece& p) {
+    if (pieces.empty()) {
+      pieces.reserve(8);  // a chat body's splice has three to five pieces
+    }
+    pieces.push_back(p);
+  }
 };
 
 inline void Splice::keep(std::size_t begin, std::size_t size) {
@@ -46,10 +54,7 @@ inline void Splice::keep(std::size_t begin, std::size_t size) {
     pieces.back().size += size;
     return;
   }
-  if (pieces.empty()) {
-    pieces.reserve(8);  // a chat body's splice has three to five pieces
-  }
-  pieces.push_back(Piece{false, begin, size});
+  push(Piece{false, begin, size});
 }
 
 inline void Splice::add(std::string_view bytes) {
@@ -62,10 +67,7 @@ inline void Splice::add(std::string_view bytes) {
     pieces.back().size += bytes.size();
     return;
   }
-  if (pieces.empty()) {
-    pieces.reserve(8);
-  }
-  pieces.push_back(Piece{true, begin, bytes.size()});
+  push(Piece{true, begin, bytes.size()});
 }
 
 inline std::size_t Splice::size() const {
