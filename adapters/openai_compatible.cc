@@ -258,6 +258,16 @@ bool asks_for_usage(const json::object& body) {
 }
 
 void ChatStreamRelay::feed(std::string_view upstream_bytes, std::string& out) {
+  // Whole events in the canonical form (`data: {...}\n\n`, as OpenAI and the engines send them)
+  // that need no reading go out as the upstream's bytes: no event is built or framed again.
+  std::size_t size = 0;
+  while (!saw_error_) {
+    const std::optional<std::string_view> data = parser_.canonical_event(upstream_bytes, size);
+    if (!data || !relay_raw(*data, upstream_bytes.substr(0, size), out)) {
+      break;
+    }
+    upstream_bytes.remove_prefix(size);
+  }
   scratch_.clear();
   parser_.feed(upstream_bytes, scratch_);
   for (SseEvent& ev : scratch_) {
@@ -331,25 +341,60 @@ std::optional<std::size_t> plain_usage_at(std::string_view data) {
 // the engines send while include_usage is on, which the gateway asks for) has a null usage as the
 // top level's last member: only one brace follows it. A quote inside a JSON string is escaped, so
 // no needle matches inside one.
-bool ChatStreamRelay::relay_plain(SseEvent& ev, std::string& out) {
-  const std::string_view data = ev.data;
-  if (!ev.event.empty() || !data.starts_with('{')) {
-    return false;
+ChatStreamRelay::Plain ChatStreamRelay::plain(std::string_view data) const {
+  if (!data.starts_with('{')) {
+    return Plain::no;
   }
   const std::optional<std::size_t> usage = plain_usage_at(data);
   if (!usage) {
+    return Plain::no;
+  }
+  if (*usage == std::string_view::npos) {
+    return Plain::as_is;
+  }
+  if (!data.ends_with(kNullUsageTail) || *usage != data.size() - kNullUsageTail.size() + 1) {
+    return Plain::no;
+  }
+  return client_wants_usage_ ? Plain::as_is : Plain::without_usage;
+}
+
+bool ChatStreamRelay::relay_plain(SseEvent& ev, std::string& out) {
+  if (!ev.event.empty()) {
     return false;
   }
-  if (*usage != std::string_view::npos) {
-    if (!data.ends_with(kNullUsageTail) || *usage != data.size() - kNullUsageTail.size() + 1) {
+  switch (plain(ev.data)) {
+    case Plain::no:
       return false;
-    }
-    if (!client_wants_usage_) {
-      ev.data.resize(data.size() - kNullUsageTail.size());
+    case Plain::without_usage:
+      ev.data.resize(ev.data.size() - kNullUsageTail.size());
       ev.data.push_back('}');
-    }
+      break;
+    case Plain::as_is:
+      break;
   }
   append_sse(out, ev.data);
+  ++events_;
+  return true;
+}
+
+bool ChatStreamRelay::relay_raw(std::string_view data, std::string_view raw, std::string& out) {
+  if (data == "[DONE]") {
+    saw_done_ = true;
+  } else {
+    switch (plain(data)) {
+      case Plain::no:
+        return false;
+      case Plain::without_usage:
+        out.append("data: ");
+        out.append(data.substr(0, data.size() - kNullUsageTail.size()));
+        out.append("}\n\n");
+        ++events_;
+        return true;
+      case Plain::as_is:
+        break;
+    }
+  }
+  out.append(raw);  // `data: X\n\n`, what append_sse(out, X) writes
   ++events_;
   return true;
 }

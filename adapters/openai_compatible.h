@@ -92,8 +92,16 @@ class ChatStreamRelay {
 
  private:
   void relay(SseEvent& ev, std::string& out);
+  /// How a chunk's data that needs no reading is relayed (see plain()).
+  enum class Plain { no, as_is, without_usage };
+  /// Whether `data` needs reading (no), and if not, whether it goes out as it is or without its
+  /// trailing `"usage":null` (which the client did not ask for).
+  Plain plain(std::string_view data) const;
   /// relay() for a chunk that needs no reading (most of them); false when it needs one.
   bool relay_plain(SseEvent& ev, std::string& out);
+  /// The same for a canonical event (SseParser::canonical_event) that is relayed from its bytes
+  /// `raw` (`data: ` + `data` + two LFs) without being parsed; false when it needs reading.
+  bool relay_raw(std::string_view data, std::string_view raw, std::string& out);
 
   bool client_wants_usage_;
   SseParser parser_;

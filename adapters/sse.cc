@@ -121,6 +121,23 @@ bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   return true;
 }
 
+std::optional<std::string_view> SseParser::canonical_event(std::string_view bytes,
+                                                           std::size_t& size) {
+  constexpr std::string_view kData = "data: ";
+  if (failed_ || pending_cr_ || !line_.empty() || has_fields_ ||
+      (!bom_done_ && bom_matched_ != 0) || !bytes.starts_with(kData)) {
+    return std::nullopt;  // (the start of a byte order mark is held: feed() decides)
+  }
+  bom_done_ = true;  // the stream's first bytes start with `d`: not a byte order mark
+  const std::size_t eol = find_line_end(bytes, kData.size());
+  if (eol == std::string_view::npos || eol + 1 >= bytes.size() || bytes[eol] != '\n' ||
+      bytes[eol + 1] != '\n' || eol > max_event_bytes_) {
+    return std::nullopt;  // CR endings, more lines, an event not whole yet, or over the limit
+  }
+  size = eol + 2;
+  return bytes.substr(kData.size(), eol - kData.size());
+}
+
 void SseParser::on_line(std::string_view line, std::vector<SseEvent>& out) {
   if (line.empty()) {
     // Blank line: dispatch. The last event id persists across events, as the spec says.

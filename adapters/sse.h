@@ -13,6 +13,7 @@
 // never ends a line or an event cannot grow it without bound.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,14 @@ class SseParser {
   /// True when the stream ended cleanly at an event boundary (nothing half-received). A CR
   /// held at the end of a feed has already ended its line, so it does not count as pending.
   bool at_boundary() const { return line_.empty() && !has_fields_; }
+
+  /// The canonical event at the start of `bytes`, for a caller that relays it from those bytes
+  /// instead of feeding them: when the parser holds nothing (no line, field, CR or byte order
+  /// mark pending; not failed) and `bytes` starts with `data: X\n\n`, X one line within the
+  /// limit, returns X and sets `size` to the event's bytes. Feeding those bytes would yield
+  /// exactly the event {data: X} (with the current id) and leave the parser as it is; the caller
+  /// skips them instead. Otherwise returns nullopt: feed() them.
+  std::optional<std::string_view> canonical_event(std::string_view bytes, std::size_t& size);
 
  private:
   void on_line(std::string_view line, std::vector<SseEvent>& out);

@@ -3,6 +3,7 @@
 #include "adapters/canonical.h"
 #include "adapters/engines.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <random>
 #include <string>
@@ -378,6 +379,72 @@ TEST(ChatStreamRelayTest, OutputIsIdenticalWhenFedByteAtATime) {
   }
   EXPECT_EQ(out, relay_all(upstream, false));
   expect_fixture_usage(r, 1283, 14, 1024);
+}
+
+// Whole canonical events are relayed from the upstream's bytes; fed a byte at a time, no event is
+// ever whole in one feed, so every event is parsed and framed again. On random streams of both
+// kinds of events (and comments, names, ids, CRLF, multi-line data, usage, errors, [DONE]) the
+// two give the same bytes, usage, counts and state, whole, byte by byte and split at random.
+TEST(ChatStreamRelayTest, EventsRelayedFromTheirBytesAreTheEventsParsedAndFramedAgain) {
+  const std::vector<std::string> events = {
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+      "data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"q\\\"\"}}],\"usage\":null}\n\n",
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\n",
+      "data: {\"choices\":[{\"delta\":{}}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}"
+      "\n\n",
+      "data: {\"usage\":null,\"choices\":[]}\n\n",
+      "data: {\"error\":{\"message\":\"boom\"}}\n\n",
+      "data: {\"x\":\"\\u0075sage\"}\n\n",
+      "data: [DONE]\n\n",
+      "data: not json\n\n",
+      "data: {\"a\":1}\r\n\r\n",
+      "data: {\"a\":\n\ndata: 2}\n\n",
+      "data: {\"a\":1}\ndata: {\"b\":2}\n\n",
+      "event: error\ndata: {\"a\":1}\n\n",
+      "id: 7\ndata: {\"a\":1}\n\n",
+      ": keep-alive\n\n",
+      "data:{\"a\":1}\n\n",
+      "data: {\"a\":1}\r\r",
+      "\n"};
+  std::mt19937 rng(20261204);
+  for (int i = 0; i < 3000; ++i) {
+    std::string upstream = rng() % 8 == 0 ? "\xEF\xBB\xBF" : "";
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) {
+      // Mostly the canonical content chunk, as upstreams send them.
+      upstream += rng() % 2 == 0 ? events[0] : events[rng() % events.size()];
+    }
+    const bool wants = rng() % 2 == 0;
+    ChatStreamRelay bytewise(wants);
+    std::string expected;
+    for (const char c : upstream) {
+      bytewise.feed(std::string_view(&c, 1), expected);
+    }
+    ChatStreamRelay whole(wants);
+    std::string got;
+    whole.feed(upstream, got);
+    ChatStreamRelay split(wants);
+    std::string got_split;
+    for (std::string_view rest = upstream; !rest.empty();) {
+      const std::size_t take = std::min<std::size_t>(rest.size(), 1 + rng() % 40);
+      split.feed(rest.substr(0, take), got_split);
+      rest.remove_prefix(take);
+    }
+    for (const auto* r : {&whole, &split}) {
+      const std::string& out = r == &whole ? got : got_split;
+      ASSERT_EQ(out, expected) << upstream;
+      ASSERT_EQ(r->events(), bytewise.events()) << upstream;
+      ASSERT_EQ(r->saw_done(), bytewise.saw_done()) << upstream;
+      ASSERT_EQ(r->saw_error(), bytewise.saw_error()) << upstream;
+      ASSERT_EQ(r->at_boundary(), bytewise.at_boundary()) << upstream;
+      ASSERT_EQ(r->pending_bytes(), bytewise.pending_bytes()) << upstream;
+      ASSERT_EQ(r->usage().has_value(), bytewise.usage().has_value()) << upstream;
+      if (r->usage()) {
+        ASSERT_EQ(r->usage()->input, bytewise.usage()->input) << upstream;
+        ASSERT_EQ(r->usage()->output, bytewise.usage()->output) << upstream;
+      }
+    }
+  }
 }
 
 TEST(ChatStreamRelayTest, PassesNonJsonDataThrough) {

@@ -1,6 +1,7 @@
 #include "adapters/sse.h"
 
 #include <cstddef>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <string>
@@ -175,6 +176,62 @@ TEST(SseParserTest, KeepsBytesOfAnIncompleteByteOrderMark) {
   EXPECT_TRUE(parse_whole("\xEF\xBB\xBF\xEF\xBB\xBF"
                           "data: x\n\n")
                   .empty());
+}
+
+// A canonical event is recognized only where feeding its bytes would yield exactly {data: X}
+// and leave the parser as it was; everywhere else the caller feeds the bytes.
+TEST(SseParserTest, RecognizesACanonicalEventOnlyWhereFeedingItWouldYieldJustIt) {
+  std::size_t size = 0;
+  SseParser p;
+  const std::string_view two = "data: {\"a\":1}\n\ndata: [DONE]\n\n";
+  std::optional<std::string_view> data = p.canonical_event(two, size);
+  ASSERT_TRUE(data.has_value());
+  EXPECT_EQ(*data, "{\"a\":1}");
+  EXPECT_EQ(size, 15u);
+  data = p.canonical_event(two.substr(size), size);
+  ASSERT_TRUE(data.has_value());
+  EXPECT_EQ(*data, "[DONE]");
+  EXPECT_EQ(size, 14u);
+  // Not whole, not canonical, or not at rest: nullopt.
+  for (const std::string_view bytes :
+       {"data: x\n", "data: x", "data: x\r\n\r\n", "data: x\ndata: y\n\n", "data:x\n\n",
+        "event: e\ndata: x\n\n", "id: 1\ndata: x\n\n", ": ping\ndata: x\n\n", "data: x\n\r",
+        "\xEF\xBB\xBF"
+        "data: x\n\n"}) {
+    SseParser fresh;
+    EXPECT_FALSE(fresh.canonical_event(bytes, size).has_value()) << bytes;
+  }
+  SseParser mid;
+  std::vector<SseEvent> out;
+  mid.feed("data: a\n", out);  // a field of an event not ended yet
+  EXPECT_FALSE(mid.canonical_event("data: x\n\n", size).has_value());
+  SseParser cr;
+  cr.feed("data: a\r\r", out);  // a CR whose LF may follow
+  EXPECT_FALSE(cr.canonical_event("data: x\n\n", size).has_value());
+  SseParser bom;
+  bom.feed("\xEF\xBB", out);  // the start of a byte order mark is held
+  EXPECT_FALSE(bom.canonical_event("data: x\n\n", size).has_value());
+  SseParser whole_bom;
+  whole_bom.feed("\xEF\xBB\xBF", out);  // a whole one is skipped, and events follow as usual
+  EXPECT_TRUE(whole_bom.canonical_event("data: x\n\n", size).has_value());
+  // After a recognized first event, a byte order mark is data, as feed() reads it.
+  SseParser first;
+  ASSERT_TRUE(first.canonical_event("data: x\n\n", size).has_value());
+  out.clear();
+  first.feed(
+      "\xEF\xBB\xBF"
+      "data: y\n\n",
+      out);
+  EXPECT_TRUE(out.empty());  // a field named "\xEF\xBB\xBFdata": ignored
+  // The limit: the line "data: X" of at most max_event_bytes bytes, as feed() checks it.
+  SseParser small(10);
+  EXPECT_TRUE(small.canonical_event("data: 1234\n\n", size).has_value());
+  EXPECT_FALSE(small.canonical_event("data: 12345\n\n", size).has_value());
+  EXPECT_FALSE(small.failed());
+  SseParser failed(10);
+  failed.feed("data: 12345678901\n", out);
+  ASSERT_TRUE(failed.failed());
+  EXPECT_FALSE(failed.canonical_event("data: 1\n\n", size).has_value());
 }
 
 TEST(SseParserTest, ParsesLongLineFedOneByteAtATime) {

@@ -1,8 +1,12 @@
-// libFuzzer target: the SSE parser (adapters/sse) on arbitrary bytes. Oracle: the events and the
-// end state do not depend on how the bytes were split across feeds.
+// libFuzzer target: the SSE parser (adapters/sse) on arbitrary bytes. Oracles: the events and the
+// end state do not depend on how the bytes were split across feeds; and skipping the canonical
+// events the parser recognizes (as the chat relay does, relaying their bytes) and feeding the
+// rest yields the same events as feeding everything.
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +28,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sb::fuzz::check(whole_events == piece_events);
   sb::fuzz::check(whole.at_boundary() == pieces.at_boundary());
   sb::fuzz::check(whole.pending_bytes() <= size && pieces.pending_bytes() <= size);
+
+  // Each piece: its canonical events first (each is {data: X}), then the rest fed. The same
+  // events (data and name), the same end state.
+  sb::adapters::SseParser skipping;
+  std::vector<sb::adapters::SseEvent> skipped_events;
+  for (std::string_view piece : sb::fuzz::split(bytes)) {
+    std::size_t n = 0;
+    while (const std::optional<std::string_view> x = skipping.canonical_event(piece, n)) {
+      sb::fuzz::check(n <= piece.size() && piece.substr(0, n).ends_with("\n\n"));
+      skipped_events.push_back(sb::adapters::SseEvent{"", std::string(*x), ""});
+      piece.remove_prefix(n);
+    }
+    skipping.feed(piece, skipped_events);
+  }
+  sb::fuzz::check(skipped_events.size() == whole_events.size());
+  for (std::size_t i = 0; i < whole_events.size() && i < skipped_events.size(); ++i) {
+    sb::fuzz::check(skipped_events[i].data == whole_events[i].data &&
+                    skipped_events[i].event == whole_events[i].event);
+  }
+  sb::fuzz::check(skipping.at_boundary() == whole.at_boundary());
+  sb::fuzz::check(skipping.failed() == whole.failed());
 
   // What append_sse writes parses back to the same data and event name.
   for (const auto& ev : whole_events) {
