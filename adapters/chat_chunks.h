@@ -58,7 +58,8 @@ class ChatChunkReader {
   void fail(std::string_view kind, std::string_view message, std::string& out);
 
  private:
-  /// A chunk without an `error` member, after its usage was read.
+  /// A chunk without an `error` member, after its usage was read. The chunk lives until the call
+  /// returns: keep copies, not views, of its strings.
   virtual void on_chunk(const boost::json::object& chunk, std::string& out) = 0;
   /// The writer's error kind for a chunk's `error` member, from its `type` and `code` (empty
   /// when absent); a literal or a view into `code`.
@@ -68,7 +69,8 @@ class ChatChunkReader {
   virtual void write_complete(std::string& out) = 0;
   virtual void write_failure(std::string_view kind, std::string_view message, std::string& out) = 0;
 
-  bool on_event(const SseEvent& ev, std::string& out);
+  /// One event's data: [DONE], or a chunk read as a DOM.
+  bool on_event(std::string_view data, std::string& out);
 
   std::string_view generic_error_;
   SseParser parser_;

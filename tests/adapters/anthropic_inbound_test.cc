@@ -993,6 +993,30 @@ TEST(AnthropicStreamWriterTest, SplittingAtAnyOnePointGivesIdenticalOutput) {
   }
 }
 
+// A chunk is read into a buffer of the reader's frame; one far larger than that buffer (a long
+// tool call's arguments, 64 KiB of text at once) is read whole all the same, and alike whole, a
+// byte at a time and cut anywhere.
+TEST(AnthropicStreamWriterTest, AChunkLargerThanTheReadersBufferIsReadWhole) {
+  std::string text;
+  for (int i = 0; text.size() < 64 * 1024; ++i) {
+    text += "line " + std::to_string(i) + " of a long answer, \\\"quoted\\\"\\n";
+  }
+  const std::string input =
+      "data: {\"id\":\"chatcmpl-big\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text +
+      "\"},\"finish_reason\":null}]}\n\n"
+      "data: {\"id\":\"chatcmpl-big\",\"choices\":[{\"index\":0,\"delta\":{},"
+      "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+  bool ok = false;
+  const std::string whole = run(input, 0, 0, &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_NE(whole.find("\"text\":\"line 0 of a long answer, \\\"quoted\\\"\\n"), std::string::npos)
+      << whole.substr(0, 400);
+  EXPECT_NE(whole.find("line 1400 of a long answer"), std::string::npos);
+  EXPECT_NE(whole.find("\"stop_reason\":\"end_turn\""), std::string::npos);
+  EXPECT_EQ(run(input, 1), whole);
+  EXPECT_EQ(run(input, 4093), whole);
+}
+
 TEST(AnthropicStreamWriterTest, UsageInFirstChunkIsReportedAtStart) {
   const std::string out =
       run("data: {\"id\":\"chatcmpl-u\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],"
