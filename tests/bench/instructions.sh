@@ -20,7 +20,9 @@
 # from fake_engine under any route (the same answers as `spill` sees, for a baseline);
 # CG_REPLICAS [1]: with `spill`, that many fake_engine replicas as one pool (`endpoints:`, power
 # of two choices and prefix affinity); CG_KEEP [0]: 1 keeps the scratch directory with the
-# callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big stream].
+# callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big stream];
+# CG_API [chat]: `messages` sends the same requests in Anthropic's Messages form to
+# POST /v1/messages (as Claude Code does), translated to the self-hosted backend and back.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,6 +33,12 @@ n1=${CG_N1:-200}
 n2=${CG_N2:-1200}
 want_nginx=${CG_NGINX:-1}
 route=${CG_ROUTE:-ordered}
+api=${CG_API:-chat}
+case $api in
+  chat) path=/v1/chat/completions ;;
+  messages) path=/v1/messages ;;
+  *) echo "callgrind: CG_API is chat or messages" >&2; exit 1 ;;
+esac
 replicas=${CG_REPLICAS:-1}
 sb=$build_dir/gateway/switchboard
 fake=$build_dir/tests/support/fake_upstream
@@ -92,9 +100,9 @@ if [[ $upstream == engine ]]; then
 fi
 
 # The request bodies: ~300 bytes, and a 20 KB conversation of 24 turns.
-/usr/bin/python3 - "$work" <<'EOF'
+/usr/bin/python3 - "$work" "$api" <<'EOF'
 import json, sys
-work = sys.argv[1]
+work, api = sys.argv[1], sys.argv[2]
 small = {"model": "default", "max_tokens": 16, "messages": [
     {"role": "system", "content": "You are a helpful assistant for the benchmark."},
     {"role": "user", "content": "Say hello to the benchmark, briefly, and tell me one fact about the weather today."}]}
@@ -104,6 +112,14 @@ msgs = [{"role": "system", "content": "You are a careful assistant."}]
 while len(json.dumps(msgs)) < 20000:
     msgs.append({"role": "user" if len(msgs) % 2 else "assistant", "content": turn * 4})
 big = {"model": "default", "max_tokens": 16, "messages": msgs}
+if api == "messages":
+    # Anthropic's form: the system prompt beside the turns, which start with the user's.
+    def anthropic(chat):
+        turns = [m for m in chat["messages"] if m["role"] != "system"]
+        system = " ".join(m["content"] for m in chat["messages"] if m["role"] == "system")
+        return {"model": chat["model"], "max_tokens": chat["max_tokens"], "system": system,
+                "messages": turns}
+    small, big = anthropic(small), anthropic(big)
 open(f"{work}/small.json", "w").write(json.dumps(small))
 open(f"{work}/stream.json", "w").write(json.dumps(dict(small, stream=True)))
 open(f"{work}/big.json", "w").write(json.dumps(big))
@@ -111,13 +127,15 @@ EOF
 
 # Sends N requests over one keep-alive connection; fails on any non-200 answer.
 client() {  # PORT BODYFILE N
-  /usr/bin/python3 - "$@" <<'EOF'
+  /usr/bin/python3 - "$@" "$path" <<'EOF'
 import http.client, sys
 port, body, n = int(sys.argv[1]), open(sys.argv[2], "rb").read(), int(sys.argv[3])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 h = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
+if sys.argv[4] == "/v1/messages":
+    h["anthropic-version"] = "2023-06-01"  # as Anthropic's SDKs send it
 for i in range(n):
-    c.request("POST", "/v1/chat/completions", body, h)
+    c.request("POST", sys.argv[4], body, h)
     r = c.getresponse()
     r.read()
     if r.status != 200:
@@ -218,6 +236,7 @@ count() {  # PROXY BODY N
   sed -nE 's/^(summary|totals): ([0-9]+).*/\2/p' "$out" | tail -n 1
 }
 
+[[ $api == chat ]] || echo "requests: POST $path, in Anthropic's Messages form"
 printf '%-12s %-14s %14s %8s\n' proxy body instr/request ratio
 for body in ${CG_BODIES:-small big stream}; do
   base=0
