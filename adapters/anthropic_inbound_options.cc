@@ -102,12 +102,12 @@ bool convert_tools(const json::value& tools, json::array& out, std::vector<std::
     if (!schema->is_object()) {
       return expected(error, where + ".custom.input_schema", "a valid dictionary");
     }
-    json::object fn{{"name", name}};
+    json::object fn({{"name", name}}, out.storage());
     if (const std::string_view d = string_member(*tool, "description"); !d.empty()) {
       fn["description"] = d;
     }
     fn["parameters"] = *schema;
-    out.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
+    out.push_back(json::object({{"type", "function"}, {"function", std::move(fn)}}, out.storage()));
     names.emplace_back(name);
   }
   return true;

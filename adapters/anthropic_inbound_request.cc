@@ -60,18 +60,19 @@ bool not_translatable(std::string& error, const std::string& where, std::string_
 
 // ---- small JSON helpers --------------------------------------------------------------------
 
-json::object text_part(std::string_view text) {
-  return json::object{{"type", "text"}, {"text", text}};
+/// A text part, in `sp` (the storage of the array it goes into: see translate_request).
+json::object text_part(std::string_view text, const json::storage_ptr& sp) {
+  return json::object({{"type", "text"}, {"text", text}}, sp);
 }
 
 /// OpenAI message content from parts: a plain string for a single text part (what every
 /// OpenAI-compatible server accepts), the parts array otherwise.
 json::value content_from_parts(json::array&& parts) {
   if (parts.size() == 1 && string_member(parts[0].get_object(), "type") == "text") {
-    return parts[0].get_object().at("text");
+    return std::move(parts[0].get_object().at("text"));
   }
   if (parts.empty()) {
-    return json::string();
+    return json::string(parts.storage());
   }
   return json::value(std::move(parts));
 }
@@ -135,7 +136,8 @@ bool image_part(const json::object& block, const std::string& where, json::array
   } else {
     return unknown_tag(error, where + ".source", type, "'base64', 'url', 'file'");
   }
-  parts.push_back(json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}});
+  parts.push_back(
+      json::object({{"type", "image_url"}, {"image_url", {{"url", url}}}}, parts.storage()));
   return true;
 }
 
@@ -193,7 +195,7 @@ bool document_part(const json::object& block, const std::string& where, json::ar
     return unknown_tag(error, where + ".source", type,
                        "'base64', 'text', 'content', 'url', 'file'");
   }
-  parts.push_back(text_part(text));
+  parts.push_back(text_part(text, parts.storage()));
   return true;
 }
 
@@ -209,7 +211,7 @@ bool tool_message(const json::object& block, const std::string& where, json::arr
     return false;
   }
   std::string text;
-  json::array image_parts;
+  json::array image_parts(images.storage());
   if (const json::value* c = member(block, "content")) {
     if (c->is_string()) {
       text = view(c->get_string());
@@ -242,12 +244,14 @@ bool tool_message(const json::object& block, const std::string& where, json::arr
     text = text.empty() ? std::string("Error") : "Error: " + text;
   }
   if (!image_parts.empty()) {
-    images.push_back(text_part("Image from the result of tool call " + std::string(id) + ":"));
+    images.push_back(
+        text_part("Image from the result of tool call " + std::string(id) + ":", images.storage()));
     for (json::value& p : image_parts) {
       images.push_back(std::move(p));
     }
   }
-  out.push_back(json::object{{"role", "tool"}, {"tool_call_id", id}, {"content", text}});
+  out.push_back(
+      json::object({{"role", "tool"}, {"tool_call_id", id}, {"content", text}}, out.storage()));
   return true;
 }
 
@@ -268,7 +272,7 @@ bool walk_blocks(const json::array& blocks, const std::string& where, json::arra
       if (!block_text(*block, where_k, text, error)) {
         return false;
       }
-      parts.push_back(text_part(text));
+      parts.push_back(text_part(text, parts.storage()));
     } else if (!known_block(type)) {
       return unknown_tag(error, where_k, type, kBlockTags);
     } else if (!each(*block, where_k, type)) {
@@ -285,7 +289,7 @@ bool string_turn(const json::value& content, std::string_view role, json::array&
   if (!content.is_string()) {
     return false;
   }
-  out.push_back(json::object{{"role", role}, {"content", content}});
+  out.push_back(json::object({{"role", role}, {"content", content}}, out.storage()));
   return true;
 }
 
@@ -302,8 +306,8 @@ bool server_tool_block(std::string_view type) {
 /// message.
 bool user_turn(const json::array& blocks, const std::string& where, json::array& out,
                std::string& error) {
-  json::array parts;
-  json::array tool_images;
+  json::array parts(out.storage());
+  json::array tool_images(out.storage());
   bool had_tool_results = false;
   const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
     if (type == "image") {
@@ -330,8 +334,8 @@ bool user_turn(const json::array& blocks, const std::string& where, json::array&
     parts.push_back(std::move(p));
   }
   if (!parts.empty() || !had_tool_results) {
-    out.push_back(
-        json::object{{"role", "user"}, {"content", content_from_parts(std::move(parts))}});
+    out.push_back(json::object(
+        {{"role", "user"}, {"content", content_from_parts(std::move(parts))}}, out.storage()));
   }
   return true;
 }
@@ -352,10 +356,11 @@ bool tool_call(const json::object& block, const std::string& where, json::array&
   if (!input->is_object()) {
     return expected(error, where + ".input", "a valid dictionary");
   }
-  calls.push_back(json::object{
-      {"id", id},
-      {"type", "function"},
-      {"function", json::object{{"name", name}, {"arguments", json::serialize(*input)}}}});
+  calls.push_back(
+      json::object({{"id", id},
+                    {"type", "function"},
+                    {"function", {{"name", name}, {"arguments", json::serialize(*input)}}}},
+                   calls.storage()));
   return true;
 }
 
@@ -363,8 +368,8 @@ bool tool_call(const json::object& block, const std::string& where, json::array&
 /// text as `reasoning_content` when the engine takes it back (options), else dropped.
 bool assistant_turn(const json::array& blocks, const std::string& where,
                     const AnthropicInboundOptions& options, json::array& out, std::string& error) {
-  json::array parts;
-  json::array calls;
+  json::array parts(out.storage());
+  json::array calls(out.storage());
   std::string reasoning;
   const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
     if (type == "tool_use") {
@@ -386,7 +391,7 @@ bool assistant_turn(const json::array& blocks, const std::string& where,
   if (!walk_blocks(blocks, where, parts, error, each)) {
     return false;
   }
-  json::object msg{{"role", "assistant"}};
+  json::object msg({{"role", "assistant"}}, out.storage());
   if (parts.empty() && !calls.empty()) {
     msg["content"] = nullptr;
   } else {
@@ -408,7 +413,7 @@ bool system_message(const json::value& system, const std::string& where, json::a
                     std::string& error) {
   if (system.is_string()) {
     if (!system.get_string().empty()) {
-      out.push_back(json::object{{"role", "system"}, {"content", system}});
+      out.push_back(json::object({{"role", "system"}, {"content", system}}, out.storage()));
     }
     return true;
   }
@@ -416,7 +421,7 @@ bool system_message(const json::value& system, const std::string& where, json::a
   if (blocks == nullptr) {
     return expected(error, where, "a valid list");
   }
-  json::array parts;
+  json::array parts(out.storage());
   for (std::size_t k = 0; k < blocks->size(); ++k) {
     const std::string where_k = at(where, k);
     std::string_view type;
@@ -431,11 +436,11 @@ bool system_message(const json::value& system, const std::string& where, json::a
     if (!block_text(*block, where_k, text, error)) {
       return false;
     }
-    parts.push_back(text_part(text));
+    parts.push_back(text_part(text, parts.storage()));
   }
   if (!parts.empty()) {
-    out.push_back(
-        json::object{{"role", "system"}, {"content", content_from_parts(std::move(parts))}});
+    out.push_back(json::object(
+        {{"role", "system"}, {"content", content_from_parts(std::move(parts))}}, out.storage()));
   }
   return true;
 }
@@ -517,11 +522,18 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
                                : "messages: at least one message is required";
     return std::nullopt;
   }
-  json::array messages;
+  // The chat request is built in one monotonic resource (every node of it, strings copied from
+  // the client's body included, is a bump of one pointer, none freed one by one) and serialized
+  // before it goes. The 4 KiB first block serves a short request without the heap.
+  alignas(std::max_align_t) unsigned char first_block[4096];
+  json::monotonic_resource memory(first_block, sizeof first_block);
+  const json::storage_ptr sp(&memory);
+  json::array messages(sp);
   if (!convert_conversation(body, *turns, options, messages, error)) {
     return std::nullopt;
   }
-  json::object out{{"model", model}, {"messages", std::move(messages)}, {"max_tokens", max_tokens}};
+  json::object out(
+      {{"model", model}, {"messages", std::move(messages)}, {"max_tokens", max_tokens}}, sp);
   SamplingText sampling;
   if (!convert_options(body, out, sampling, error) ||
       !convert_thinking(body, options, out, error) || !convert_output_format(body, out, error)) {

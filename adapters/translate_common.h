@@ -84,7 +84,7 @@ bool put_tools(const boost::json::object& body, boost::json::object& out, bool& 
   if (tools == nullptr) {
     return true;
   }
-  boost::json::array defs;
+  boost::json::array defs(out.storage());  // in the request's storage: moved in, not copied
   if (!convert(*tools, defs)) {
     return false;
   }
