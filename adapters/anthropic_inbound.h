@@ -74,6 +74,7 @@
 // not say whether a stop sequence ended the answer, so stop_reason is never "stop_sequence" and
 // stop_sequence is always null.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -102,6 +103,9 @@ struct AnthropicInboundOptions {
   bool reasoning_effort = false;
   /// The backend's max_output_tokens; max_tokens above it is lowered to it. 0: no cap.
   std::uint64_t max_tokens_cap = 0;
+  /// The size of the client's body text, when known: the chat text is about as long, and its
+  /// string is given that room from the start.
+  std::size_t body_bytes = 0;
 };
 
 /// Translates a client's Anthropic Messages request body into an OpenAI chat-completions request

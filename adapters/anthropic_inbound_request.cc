@@ -4,6 +4,7 @@
 // anthropic_inbound_response.cc.
 #include "adapters/anthropic_inbound.h"
 #include "adapters/anthropic_inbound_internal.h"
+#include "adapters/json_write.h"
 
 #include <algorithm>
 #include <charconv>
@@ -539,7 +540,7 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
       !convert_thinking(body, options, out, error) || !convert_output_format(body, out, error)) {
     return std::nullopt;
   }
-  std::string text = json::serialize(out);
+  std::string text = to_json(out, options.body_bytes + 256);
   sampling.write(text);
   return text;
 }

@@ -2,6 +2,7 @@
 // read from the typed request (adapters/canonical.h). The response and stream
 // translation back is in anthropic_response.cc.
 #include "adapters/anthropic.h"
+#include "adapters/json_write.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -533,7 +534,7 @@ Result<UpstreamRequest, TranslateError> AnthropicTranslator::build_request(
     out["stream"] = true;
   }
   UpstreamRequest req = messages_request(spec, streaming);
-  req.body = json::serialize(out);
+  req.body = to_json(out);
   sampling.write(req.body);
   return req;
 }

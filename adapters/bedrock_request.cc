@@ -2,6 +2,7 @@
 // from the typed request; request() reads the typed reading of its text). Responses, event
 // streams and errors are in bedrock_response.cc.
 #include "adapters/bedrock.h"
+#include "adapters/json_write.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -364,7 +365,7 @@ Result<UpstreamRequest, TranslateError> converse_request(const json::object& out
   // The model id is one path segment: ':' becomes %3A, '/' (ARNs) %2F.
   req.target = spec.base_path + "/model/" + sigv4_uri_encode(model, false) +
                (req.stream ? "/converse-stream" : "/converse");
-  req.body = json::serialize(out);
+  req.body = to_json(out);
   if (!sign(req, spec, amz_date)) {
     return TranslateError{500, "cannot sign the Bedrock request (bad signing time)"};
   }

@@ -3,6 +3,7 @@
 // config. Tools are in gemini_tools.cc; responses and streams in
 // gemini_response.cc.
 #include "adapters/gemini.h"
+#include "adapters/json_write.h"
 
 #include <algorithm>
 #include <array>
@@ -366,7 +367,7 @@ UpstreamRequest upstream_request(const json::object& out, bool stream, const Bac
     // The key goes in a header, never in the URL (where access logs would keep it).
     req.headers.emplace_back("x-goog-api-key", spec.api_key);
   }
-  req.body = json::serialize(out);
+  req.body = to_json(out);
   return req;
 }
 

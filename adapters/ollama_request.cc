@@ -1,5 +1,6 @@
 // OpenAI chat request → Ollama native /api/chat request (OllamaTranslator::request). Answers,
 // NDJSON streams and errors are in ollama_response.cc.
+#include "adapters/json_write.h"
 #include "adapters/ollama.h"
 
 #include <cstddef>
@@ -271,7 +272,7 @@ Result<UpstreamRequest, TranslateError> OllamaTranslator::build_request(
   if (!spec.api_key.empty()) {
     req.headers.emplace_back("authorization", std::string("Bearer ").append(spec.api_key));
   }
-  req.body = json::serialize(out);
+  req.body = to_json(out);
   return req;
 }
 

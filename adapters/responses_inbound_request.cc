@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/responses_inbound.h"
 #include "adapters/responses_inbound_request_internal.h"
@@ -389,7 +390,7 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
       chat[kv.key()] = std::move(kv.value());
     }
   }
-  turn.chat_body = json::serialize(chat);
+  turn.chat_body = to_json(chat);
   sampling.write(turn.chat_body);
   return turn;
 }

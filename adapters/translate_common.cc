@@ -1,4 +1,5 @@
 #include "adapters/translate_common.h"
+#include "adapters/json_write.h"
 
 #include <algorithm>
 #include <array>
@@ -322,7 +323,7 @@ TranslatedResponse completion_response(json::object completion, std::optional<Us
     completion["usage"] = usage_object(*usage);
   }
   TranslatedResponse r;
-  r.body = json::serialize(completion);
+  r.body = to_json(completion);
   r.usage = usage;
   return r;
 }

@@ -160,7 +160,9 @@ asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record
   // The translated lane's options would follow the engine (reasoning_content, reasoning_effort),
   // but the body is translated once, before routing: the defaults every engine takes.
   std::string error;
-  std::optional<std::string> chat = adapters::anthropic_to_openai_request(*body, error);
+  adapters::AnthropicInboundOptions options;
+  options.body_bytes = ctx.request.body().size();
+  std::optional<std::string> chat = adapters::anthropic_to_openai_request(*body, error, options);
   ChatInbound inbound;
   if (!chat) {
     // What chat completions cannot carry (server tools, PDF documents, ...) an Anthropic backend

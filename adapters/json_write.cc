@@ -1,0 +1,176 @@
+#include "adapters/json_write.h"
+
+#include <charconv>
+#include <cstddef>
+#include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace sb::adapters {
+namespace {
+
+namespace json = boost::json;
+
+/// The length of the prefix of `s` that JSON carries as it is: no quote, backslash or control
+/// byte (Boost's serializer escapes exactly these; DEL and non-ASCII bytes pass as they are).
+std::size_t plain_run(const char* p, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control = _mm_set1_epi8(0x1f);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));  // <= 0x1f
+    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special)); mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == '"' || c == '\\') {
+      return i;
+    }
+  }
+  return n;
+}
+
+/// `s` as a JSON string literal, escaped as Boost escapes: \" \\ \b \t \n \f \r, and \u00xx
+/// (lowercase hex) for the other control bytes.
+void append_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  while (!s.empty()) {
+    const std::size_t run = plain_run(s.data(), s.size());
+    out.append(s.data(), run);
+    if (run == s.size()) {
+      break;
+    }
+    const auto c = static_cast<unsigned char>(s[run]);
+    s.remove_prefix(run + 1);
+    char esc = 0;
+    switch (c) {
+      case '"':
+        esc = '"';
+        break;
+      case '\\':
+        esc = '\\';
+        break;
+      case '\b':
+        esc = 'b';
+        break;
+      case '\t':
+        esc = 't';
+        break;
+      case '\n':
+        esc = 'n';
+        break;
+      case '\f':
+        esc = 'f';
+        break;
+      case '\r':
+        esc = 'r';
+        break;
+      default:
+        break;
+    }
+    if (esc != 0) {
+      const char two[2] = {'\\', esc};
+      out.append(two, 2);
+    } else {
+      const char six[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(six, 6);
+    }
+  }
+  out.push_back('"');
+}
+
+template <class Int>
+void append_integer(std::string& out, Int v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+void append_json(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      out.append("null");
+      return;
+    case json::kind::bool_:
+      out.append(v.get_bool() ? "true" : "false");
+      return;
+    case json::kind::int64:
+      append_integer(out, v.get_int64());
+      return;
+    case json::kind::uint64:
+      append_integer(out, v.get_uint64());
+      return;
+    case json::kind::double_:
+      out += json::serialize(v);  // Boost's own shortest form (rare in a request: a schema bound)
+      return;
+    case json::kind::string: {
+      const json::string& s = v.get_string();
+      append_string(out, std::string_view(s.data(), s.size()));
+      return;
+    }
+    case json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const json::value& e : v.get_array()) {
+        if (!first) {
+          out.push_back(',');
+        }
+        first = false;
+        append_json(out, e);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const json::key_value_pair& m : v.get_object()) {
+        if (!first) {
+          out.push_back(',');
+        }
+        first = false;
+        append_string(out, std::string_view(m.key().data(), m.key().size()));
+        out.push_back(':');
+        append_json(out, m.value());
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+std::string to_json(const json::object& o, std::size_t expected) {
+  std::string out;
+  out.reserve(expected);
+  out.push_back('{');
+  bool first = true;
+  for (const json::key_value_pair& m : o) {
+    if (!first) {
+      out.push_back(',');
+    }
+    first = false;
+    append_string(out, std::string_view(m.key().data(), m.key().size()));
+    out.push_back(':');
+    append_json(out, m.value());
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace sb::adapters

@@ -1,0 +1,26 @@
+#pragma once
+// A JSON DOM written as text, byte for byte what boost::json::serialize writes, faster: the runs
+// of a string that need no escape (nearly all of any prompt) are found sixteen bytes at a time
+// and copied whole, where Boost's serializer looks each byte up in a table. Every request body a
+// translator builds as a DOM is written here (the /v1/messages translation, the Anthropic, Gemini,
+// Bedrock and Ollama upstream bodies), so the text a detector scanned goes out as Boost would
+// have written it.
+
+#include <cstddef>
+#include <string>
+
+namespace boost::json {
+class value;
+class object;
+}  // namespace boost::json
+
+namespace sb::adapters {
+
+/// Appends `v` as JSON text to `out` (identical to boost::json::serialize(v)).
+void append_json(std::string& out, const boost::json::value& v);
+
+/// `o` as JSON text (identical to boost::json::serialize(o)), in a string with room for `expected`
+/// bytes from the start (a caller that knows about how long the text is spares its regrowth).
+std::string to_json(const boost::json::object& o, std::size_t expected = 256);
+
+}  // namespace sb::adapters
