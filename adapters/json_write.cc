@@ -124,40 +124,29 @@ void append_json(std::string& out, const json::value& v) {
       append_string(out, std::string_view(s.data(), s.size()));
       return;
     }
-    case json::kind::array: {
-      out.push_back('[');
-      bool first = true;
-      for (const json::value& e : v.get_array()) {
-        if (!first) {
-          out.push_back(',');
-        }
-        first = false;
-        append_json(out, e);
-      }
-      out.push_back(']');
+    case json::kind::array:
+      append_json(out, v.get_array());
       return;
-    }
-    case json::kind::object: {
-      out.push_back('{');
-      bool first = true;
-      for (const json::key_value_pair& m : v.get_object()) {
-        if (!first) {
-          out.push_back(',');
-        }
-        first = false;
-        append_string(out, std::string_view(m.key().data(), m.key().size()));
-        out.push_back(':');
-        append_json(out, m.value());
-      }
-      out.push_back('}');
+    case json::kind::object:
+      append_json(out, v.get_object());
       return;
-    }
   }
 }
 
-std::string to_json(const json::object& o, std::size_t expected) {
-  std::string out;
-  out.reserve(expected);
+void append_json(std::string& out, const json::array& a) {
+  out.push_back('[');
+  bool first = true;
+  for (const json::value& e : a) {
+    if (!first) {
+      out.push_back(',');
+    }
+    first = false;
+    append_json(out, e);
+  }
+  out.push_back(']');
+}
+
+void append_json(std::string& out, const json::object& o) {
   out.push_back('{');
   bool first = true;
   for (const json::key_value_pair& m : o) {
@@ -170,6 +159,12 @@ std::string to_json(const json::object& o, std::size_t expected) {
     append_json(out, m.value());
   }
   out.push_back('}');
+}
+
+std::string to_json(const json::object& o, std::size_t expected) {
+  std::string out;
+  out.reserve(expected);
+  append_json(out, o);
   return out;
 }
 

@@ -12,12 +12,15 @@
 namespace boost::json {
 class value;
 class object;
+class array;
 }  // namespace boost::json
 
 namespace sb::adapters {
 
 /// Appends `v` as JSON text to `out` (identical to boost::json::serialize(v)).
 void append_json(std::string& out, const boost::json::value& v);
+void append_json(std::string& out, const boost::json::object& o);
+void append_json(std::string& out, const boost::json::array& a);
 
 /// `o` as JSON text (identical to boost::json::serialize(o)), in a string with room for `expected`
 /// bytes from the start (a caller that knows about how long the text is spares its regrowth).

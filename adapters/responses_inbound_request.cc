@@ -379,7 +379,7 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
       !responses_detail::convert_options(body, out, sampling, turn, reject)) {
     return std::nullopt;
   }
-  turn.input_messages = json::serialize(turn_messages);
+  append_json(turn.input_messages, turn_messages);
   if (!full_conversation(body, history, turn_messages, messages, reject)) {
     return std::nullopt;
   }

@@ -97,6 +97,11 @@ TEST(JsonWriteTest, RandomDocumentsAreWrittenAsBoostWritesThem) {
     if (v.is_object()) {
       ASSERT_EQ(to_json(v.get_object()), json::serialize(v));
     }
+    if (v.is_array()) {
+      std::string out = "x";  // appended to what is there
+      append_json(out, v.get_array());
+      ASSERT_EQ(out, "x" + json::serialize(v));
+    }
   }
 }
 

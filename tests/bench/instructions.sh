@@ -22,7 +22,8 @@
 # of two choices and prefix affinity); CG_KEEP [0]: 1 keeps the scratch directory with the
 # callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big stream];
 # CG_API [chat]: `messages` sends the same requests in Anthropic's Messages form to
-# POST /v1/messages (as Claude Code does), translated to the self-hosted backend and back.
+# POST /v1/messages (as Claude Code does), `responses` in OpenAI's Responses form to
+# POST /v1/responses (as Codex CLI does), translated to the self-hosted backend and back.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,7 +38,8 @@ api=${CG_API:-chat}
 case $api in
   chat) path=/v1/chat/completions ;;
   messages) path=/v1/messages ;;
-  *) echo "callgrind: CG_API is chat or messages" >&2; exit 1 ;;
+  responses) path=/v1/responses ;;
+  *) echo "callgrind: CG_API is chat, messages or responses" >&2; exit 1 ;;
 esac
 replicas=${CG_REPLICAS:-1}
 sb=$build_dir/gateway/switchboard
@@ -120,6 +122,14 @@ if api == "messages":
         return {"model": chat["model"], "max_tokens": chat["max_tokens"], "system": system,
                 "messages": turns}
     small, big = anthropic(small), anthropic(big)
+if api == "responses":
+    # The Responses form: the system prompt as instructions, the turns as input items.
+    def responses(chat):
+        turns = [m for m in chat["messages"] if m["role"] != "system"]
+        system = " ".join(m["content"] for m in chat["messages"] if m["role"] == "system")
+        return {"model": chat["model"], "max_output_tokens": chat["max_tokens"],
+                "instructions": system, "store": False, "input": turns}
+    small, big = responses(small), responses(big)
 open(f"{work}/small.json", "w").write(json.dumps(small))
 open(f"{work}/stream.json", "w").write(json.dumps(dict(small, stream=True)))
 open(f"{work}/big.json", "w").write(json.dumps(big))
@@ -236,7 +246,7 @@ count() {  # PROXY BODY N
   sed -nE 's/^(summary|totals): ([0-9]+).*/\2/p' "$out" | tail -n 1
 }
 
-[[ $api == chat ]] || echo "requests: POST $path, in Anthropic's Messages form"
+[[ $api == chat ]] || echo "requests: POST $path ($api)"
 printf '%-12s %-14s %14s %8s\n' proxy body instr/request ratio
 for body in ${CG_BODIES:-small big stream}; do
   base=0
