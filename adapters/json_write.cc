@@ -105,60 +105,54 @@ void append_integer(std::string& out, Int v) {
 void append_json(std::string& out, const json::value& v) {
   switch (v.kind()) {
     case json::kind::null:
-      out.append("null");
-      return;
+      return out.append("null"), void();
     case json::kind::bool_:
-      out.append(v.get_bool() ? "true" : "false");
-      return;
+      return out.append(v.get_bool() ? "true" : "false"), void();
     case json::kind::int64:
-      append_integer(out, v.get_int64());
-      return;
+      return append_integer(out, v.get_int64());
     case json::kind::uint64:
-      append_integer(out, v.get_uint64());
-      return;
+      return append_integer(out, v.get_uint64());
     case json::kind::double_:
-      out += json::serialize(v);  // Boost's own shortest form (rare in a request: a schema bound)
-      return;
-    case json::kind::string: {
-      const json::string& s = v.get_string();
-      append_string(out, std::string_view(s.data(), s.size()));
-      return;
-    }
+      // Boost's own shortest form (rare in a request: a bound in a tool's schema).
+      return out.append(json::serialize(v)), void();
+    case json::kind::string:
+      return append_string(out, std::string_view(v.get_string().data(), v.get_string().size()));
     case json::kind::array:
-      append_json(out, v.get_array());
-      return;
+      return append_json(out, v.get_array());
     case json::kind::object:
-      append_json(out, v.get_object());
-      return;
+      return append_json(out, v.get_object());
   }
 }
 
-void append_json(std::string& out, const json::array& a) {
-  out.push_back('[');
+namespace {
+
+/// `open`, then `write(element)` for each element of `range` with commas between, then `close`.
+template <class Range, class Write>
+void append_list(std::string& out, char open, const Range& range, char close, Write write) {
+  out.push_back(open);
   bool first = true;
-  for (const json::value& e : a) {
+  for (const auto& element : range) {
     if (!first) {
       out.push_back(',');
     }
     first = false;
-    append_json(out, e);
+    write(element);
   }
-  out.push_back(']');
+  out.push_back(close);
+}
+
+}  // namespace
+
+void append_json(std::string& out, const json::array& a) {
+  append_list(out, '[', a, ']', [&out](const json::value& e) { append_json(out, e); });
 }
 
 void append_json(std::string& out, const json::object& o) {
-  out.push_back('{');
-  bool first = true;
-  for (const json::key_value_pair& m : o) {
-    if (!first) {
-      out.push_back(',');
-    }
-    first = false;
+  append_list(out, '{', o, '}', [&out](const json::key_value_pair& m) {
     append_string(out, std::string_view(m.key().data(), m.key().size()));
     out.push_back(':');
     append_json(out, m.value());
-  }
-  out.push_back('}');
+  });
 }
 
 std::string to_json(const json::object& o, std::size_t expected) {
