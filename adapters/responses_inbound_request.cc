@@ -43,11 +43,12 @@ bool image_part(const json::object& part, const std::string& at, json::array& pa
     }
     return reject(at + ".image_url", "Missing required parameter: '" + at + ".image_url'.");
   }
-  json::object image{{"url", url}};
+  json::object image({{"url", url}}, parts.storage());
   if (const std::string_view detail = string_member(part, "detail"); !detail.empty()) {
     image["detail"] = detail;
   }
-  parts.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(image)}});
+  parts.push_back(
+      json::object({{"type", "image_url"}, {"image_url", std::move(image)}}, parts.storage()));
   return true;
 }
 
@@ -60,11 +61,11 @@ bool file_part(const json::object& part, const std::string& at, json::array& par
                   "Files by file_id or file_url need OpenAI's Files API, which the gateway "
                   "does not serve; send the file inline as file_data instead.");
   }
-  json::object file{{"file_data", data}};
+  json::object file({{"file_data", data}}, parts.storage());
   if (const std::string_view name = string_member(part, "filename"); !name.empty()) {
     file["filename"] = name;
   }
-  parts.push_back(json::object{{"type", "file"}, {"file", std::move(file)}});
+  parts.push_back(json::object({{"type", "file"}, {"file", std::move(file)}}, parts.storage()));
   return true;
 }
 
@@ -86,7 +87,7 @@ bool content_part(const json::value& v, std::string_view role, const std::string
                     responses_detail::invalid_type(at + "." + std::string(key), "a string",
                                                    text != nullptr ? *text : json::value()));
     }
-    parts.push_back(json::object{{"type", "text"}, {"text", *text}});
+    parts.push_back(json::object({{"type", "text"}, {"text", *text}}, parts.storage()));
     return true;
   }
   json::array* into = role == "user" ? &parts : role == "tool" ? media : nullptr;
@@ -120,14 +121,14 @@ bool chat_content(const json::value& content, std::string_view role, const std::
     return reject(at, responses_detail::invalid_type(
                           at, "one of a string or array of input content", content));
   }
-  json::array parts;
+  json::array parts(out.storage());
   for (std::size_t k = 0; k < list->size(); ++k) {
     if (!content_part((*list)[k], role, at_index(at, k), parts, media, reject)) {
       return false;
     }
   }
   if (parts.size() == 1 && string_member(parts[0].as_object(), "type") == "text") {
-    out = parts[0].as_object().at("text");
+    out = std::move(parts[0].as_object().at("text"));
   } else if (parts.empty()) {
     out = json::string();
   } else {
@@ -155,12 +156,12 @@ bool message_item(const json::object& item, const std::string& at, json::array& 
     return reject(at + ".content", "Missing required parameter: '" + at + ".content'.");
   }
   const std::string_view chat_role = role == "developer" ? "system" : role;
-  json::value chat;
+  json::value chat(out.storage());
   // System turns carry text only on the chat wire (content_part refuses images there).
   if (!chat_content(*content, chat_role, at + ".content", chat, nullptr, reject)) {
     return false;
   }
-  out.push_back(json::object{{"role", chat_role}, {"content", std::move(chat)}});
+  out.push_back(json::object({{"role", chat_role}, {"content", std::move(chat)}}, out.storage()));
   return true;
 }
 
@@ -192,7 +193,7 @@ bool call_item(const json::object& item, bool custom, const std::string& at, jso
   json::object call = tool_call_object(call_id, chat_name, std::move(arguments));
   json::object* last = out.empty() ? nullptr : out.back().if_object();
   if (last == nullptr || string_member(*last, "role") != "assistant") {
-    out.push_back(json::object{{"role", "assistant"}, {"content", nullptr}});
+    out.push_back(json::object({{"role", "assistant"}, {"content", nullptr}}, out.storage()));
     last = &out.back().as_object();
   }
   json::value& calls = (*last)["tool_calls"];
@@ -215,12 +216,13 @@ bool output_item(const json::object& item, const std::string& at, json::array& o
   if (output == nullptr) {
     return reject(at + ".output", "Missing required parameter: '" + at + ".output'.");
   }
-  json::value content;
+  json::value content(out.storage());
   if (!chat_content(*output, "tool", at + ".output", content, &media, reject)) {
     return false;
   }
   out.push_back(
-      json::object{{"role", "tool"}, {"tool_call_id", call_id}, {"content", std::move(content)}});
+      json::object({{"role", "tool"}, {"tool_call_id", call_id}, {"content", std::move(content)}},
+                   out.storage()));
   return true;
 }
 
@@ -271,7 +273,7 @@ bool is_tool_output(const json::value& v) {
 
 bool convert_input(const json::value& input, json::array& out, const Reject& reject) {
   if (input.is_string()) {
-    out.push_back(json::object{{"role", "user"}, {"content", input}});
+    out.push_back(json::object({{"role", "user"}, {"content", input}}, out.storage()));
     return true;
   }
   const json::array* items = input.if_array();
@@ -279,7 +281,7 @@ bool convert_input(const json::value& input, json::array& out, const Reject& rej
     return reject("input", responses_detail::invalid_type(
                                "input", "one of a string or array of input items", input));
   }
-  json::array media;  // images and files of the tool outputs just read
+  json::array media(out.storage());  // images and files of the tool outputs just read
   for (std::size_t k = 0; k < items->size(); ++k) {
     if (!convert_item((*items)[k], at_index("input", k), out, media, reject)) {
       return false;
@@ -288,8 +290,8 @@ bool convert_input(const json::value& input, json::array& out, const Reject& rej
       // Chat tool messages carry text only: what the tools returned besides follows them as a
       // user message, after the last of the run (OpenAI wants tool messages right after the
       // assistant message that called the tools).
-      out.push_back(json::object{{"role", "user"}, {"content", std::move(media)}});
-      media = json::array();
+      out.push_back(json::object({{"role", "user"}, {"content", std::move(media)}}, out.storage()));
+      media = json::array(out.storage());
     }
   }
   return true;
@@ -323,12 +325,12 @@ bool full_conversation(const json::object& body, std::string_view history, json:
       return reject("instructions", responses_detail::invalid_type("instructions", "a string", *i));
     }
     if (!i->get_string().empty()) {
-      messages.push_back(json::object{{"role", "system"}, {"content", *i}});
+      messages.push_back(json::object({{"role", "system"}, {"content", *i}}, messages.storage()));
     }
   }
   if (!history.empty()) {
     boost::system::error_code ec;
-    json::value h = json::parse(history, ec);
+    json::value h = json::parse(history, ec, messages.storage());
     if (ec || !h.is_array() ||
         !std::all_of(h.as_array().begin(), h.as_array().end(),
                      [](const json::value& m) { return m.is_object(); })) {
@@ -371,9 +373,14 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
     return std::nullopt;
   }
   ResponsesTurn turn;
-  json::array turn_messages;
-  json::array messages;
-  json::object out{{"model", *model}};
+  // The chat request is built in one monotonic resource: every node of it (strings copied from
+  // the client's body included) is a bump of one pointer, none freed one by one.
+  alignas(std::max_align_t) unsigned char first_block[4096];
+  json::monotonic_resource memory(first_block, sizeof first_block);
+  const json::storage_ptr sp(&memory);
+  json::array turn_messages(sp);
+  json::array messages(sp);
+  json::object out({{"model", *model}}, sp);
   SamplingText sampling;
   if (!refuse_unservable(body, reject) || !convert_input(*input, turn_messages, reject) ||
       !responses_detail::convert_options(body, out, sampling, turn, reject)) {
@@ -384,7 +391,7 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
     return std::nullopt;
   }
   // "messages" second, after "model", as every chat request is written.
-  json::object chat{{"model", *model}, {"messages", std::move(messages)}};
+  json::object chat({{"model", *model}, {"messages", std::move(messages)}}, sp);
   for (auto& kv : out) {
     if (kv.key() != "model") {
       chat[kv.key()] = std::move(kv.value());

@@ -70,7 +70,7 @@ bool flat_tool(const json::object& tool, const std::string& at, std::string_view
   }
   const bool custom = type == "custom";
   std::string chat_name = ns.empty() ? std::string(name) : flat_name(ns, name);
-  json::object fn{{"name", chat_name}};
+  json::object fn({{"name", chat_name}}, out.storage());
   const std::string description =
       joined_description(ns_description, string_member(tool, "description"));
   if (!description.empty()) {
@@ -106,7 +106,7 @@ bool flat_tool(const json::object& tool, const std::string& at, std::string_view
   if (custom || !ns.empty()) {
     aliases.push_back(ToolAlias{chat_name, std::string(name), std::string(ns), custom});
   }
-  out.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
+  out.push_back(json::object({{"type", "function"}, {"function", std::move(fn)}}, out.storage()));
   return true;
 }
 
