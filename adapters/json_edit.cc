@@ -35,46 +35,20 @@ std::size_t skip_ws(std::string_view t, std::size_t i) {
   return i;
 }
 
-/// `i` is at an opening quote; returns the offset past the closing quote, or npos.
-/// Sixteen bytes at a time where SSE2 is there (always on x86-64): bodies are mostly long strings,
-/// and a byte loop here was most of the gateway's instructions on a 20 KB conversation.
+/// `i` is at an opening quote; returns the offset past the closing quote, or npos. Runs of plain
+/// bytes are skipped sixteen at a time (plain_json_run): bodies are mostly long strings, and a
+/// byte loop here was most of the gateway's instructions on a 20 KB conversation.
 std::size_t skip_string(std::string_view t, std::size_t i) {
-  const char* p = t.data();
-  const std::size_t n = t.size();
-  ++i;
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control = _mm_set1_epi8(0x1F);
-  while (i + 16 <= n) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i special =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));  // bytes <= 0x1F
-    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
-    if (mask == 0) {
-      i += 16;
-      continue;
-    }
-    i += static_cast<std::size_t>(__builtin_ctz(mask));
-    if (p[i] == '"') {
-      return i + 1;
-    }
-    if (p[i] != '\\') {
-      return npos;  // a raw control byte
-    }
-    i += 2;  // the escaped byte cannot end the string; \uXXXX digits are plain bytes
-  }
-#endif
-  for (; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c == '"') {
-      return i + 1;
-    }
-    if (c == '\\') {
-      ++i;
-    } else if (c < 0x20) {
+  for (++i; i < t.size(); i += 2) {  // past an escape: the escaped byte cannot end the string
+    i += plain_json_run(t.substr(i));
+    if (i >= t.size()) {
       return npos;
+    }
+    if (t[i] == '"') {
+      return i + 1;
+    }
+    if (t[i] != '\\') {
+      return npos;  // a raw control byte
     }
   }
   return npos;
@@ -192,17 +166,6 @@ int unescaped_byte(char letter) {
     }
   }
   return -1;
-}
-
-/// The letter that escapes `byte` (`\n` for a line feed), or 0 when it has none ('/' is never
-/// escaped on output).
-char escape_letter(char byte) {
-  for (const char* p = kSimpleEscapes; *p != '\0'; p += 2) {
-    if (p[1] == byte && p[0] != '/') {
-      return p[0];
-    }
-  }
-  return 0;
 }
 
 /// Reads the 4 hex digits at `raw[i..i+4)`; -1 when malformed.
@@ -647,6 +610,42 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+std::size_t plain_json_run(std::string_view s) {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control = _mm_set1_epi8(0x1F);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));  // bytes <= 0x1F
+    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special)); mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == '"' || c == '\\') {
+      return i;
+    }
+  }
+  return n;
+}
+
+char json_escape_letter(char byte) {
+  for (const char* p = kSimpleEscapes; *p != '\0'; p += 2) {
+    if (p[1] == byte && p[0] != '/') {
+      return p[0];
+    }
+  }
+  return 0;
+}
+
 std::string quote(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -674,7 +673,7 @@ std::string quote(std::string_view s) {
     out.append(s.substr(run, i - run));
     run = i + 1;
     out.push_back('\\');
-    if (const char letter = escape_letter(static_cast<char>(c)); letter != 0) {
+    if (const char letter = json_escape_letter(static_cast<char>(c)); letter != 0) {
       out.push_back(letter);
     } else {
       out.append("u00");

@@ -96,6 +96,14 @@ int hex_digit(char c);
 /// JSON string literal for `s`, quotes included, escaped per RFC 8259.
 std::string quote(std::string_view s);
 
+/// The length of the prefix of `s` with no quote, backslash or control byte (below 0x20): what a
+/// JSON string carries as it is, found sixteen bytes at a time where SSE2 is there.
+std::size_t plain_json_run(std::string_view s);
+
+/// The letter that escapes `byte` in a JSON string (`n` for a line feed; `"` and `\` for
+/// themselves), or 0 when it has none and takes \u00XX ('/' is never escaped on output).
+char json_escape_letter(char byte);
+
 /// Decodes JSON escapes (\uXXXX with surrogate pairs, \n, \", ...) found in arbitrary text into
 /// `out` (appended), keeping anything that is not a valid escape as it is: for text that may be
 /// JSON-escaped without being valid JSON (the sensitivity scan decodes it so that escaped digits

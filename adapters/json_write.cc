@@ -1,12 +1,10 @@
 #include "adapters/json_write.h"
 
+#include "adapters/json_edit.h"
+
 #include <charconv>
 #include <cstddef>
 #include <string_view>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -16,74 +14,21 @@ namespace {
 
 namespace json = boost::json;
 
-/// The length of the prefix of `s` that JSON carries as it is: no quote, backslash or control
-/// byte (Boost's serializer escapes exactly these; DEL and non-ASCII bytes pass as they are).
-std::size_t plain_run(const char* p, std::size_t n) {
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control = _mm_set1_epi8(0x1f);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i special =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));  // <= 0x1f
-    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special)); mask != 0) {
-      return i + static_cast<std::size_t>(__builtin_ctz(mask));
-    }
-  }
-#endif
-  for (; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == '"' || c == '\\') {
-      return i;
-    }
-  }
-  return n;
-}
-
 /// `s` as a JSON string literal, escaped as Boost escapes: \" \\ \b \t \n \f \r, and \u00xx
-/// (lowercase hex) for the other control bytes.
+/// (lowercase hex) for the other control bytes; DEL and non-ASCII bytes pass as they are.
 void append_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   while (!s.empty()) {
-    const std::size_t run = plain_run(s.data(), s.size());
+    const std::size_t run = plain_json_run(s);
     out.append(s.data(), run);
     if (run == s.size()) {
       break;
     }
     const auto c = static_cast<unsigned char>(s[run]);
     s.remove_prefix(run + 1);
-    char esc = 0;
-    switch (c) {
-      case '"':
-        esc = '"';
-        break;
-      case '\\':
-        esc = '\\';
-        break;
-      case '\b':
-        esc = 'b';
-        break;
-      case '\t':
-        esc = 't';
-        break;
-      case '\n':
-        esc = 'n';
-        break;
-      case '\f':
-        esc = 'f';
-        break;
-      case '\r':
-        esc = 'r';
-        break;
-      default:
-        break;
-    }
-    if (esc != 0) {
-      const char two[2] = {'\\', esc};
+    if (const char letter = json_escape_letter(static_cast<char>(c)); letter != 0) {
+      const char two[2] = {'\\', letter};
       out.append(two, 2);
     } else {
       const char six[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
