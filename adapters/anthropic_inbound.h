@@ -231,7 +231,7 @@ class AnthropicStreamWriter final : public ChatChunkReader {
  private:
   enum class BlockKind { none, text, tool, thinking };
 
-  void on_chunk(const boost::json::object& chunk, std::string& out) override;
+  void on_chunk(const ChatChunk& chunk, std::string& out) override;
   std::string_view error_kind(std::string_view type, std::string_view code) const override;
   bool finish_reason_seen() const override { return !stop_reason_.empty(); }
   void write_complete(std::string& out) override;
@@ -240,7 +240,7 @@ class AnthropicStreamWriter final : public ChatChunkReader {
   void on_text(std::string_view text, std::string& out);
   void on_thinking(std::string_view text, std::string& out);
   void open_block(BlockKind kind, std::string_view content_block, std::string& out);
-  void on_tool_delta(const boost::json::object& call, std::string& out);
+  void on_tool_delta(const ChunkToolCall& call, std::string& out);
   void close_block(std::string& out);
 
   std::string model_;

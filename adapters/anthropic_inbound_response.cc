@@ -90,17 +90,6 @@ void block_delta(std::string& scratch, std::int64_t index, std::string_view delt
   append_sse(out, scratch, "content_block_delta");
 }
 
-/// Whether a choice index is 0 (the only choice a Messages answer has).
-bool is_zero_index(const json::value& v) {
-  if (const auto* i = v.if_int64()) {
-    return *i == 0;
-  }
-  if (const auto* u = v.if_uint64()) {
-    return *u == 0;
-  }
-  return false;
-}
-
 /// An OpenAI assistant message's reasoning (when `thinking`), text (refusal included) and tool
 /// calls as Anthropic content blocks; tool arguments that are not a JSON object read as `{}`.
 json::array content_blocks(const json::object& message, bool thinking) {
@@ -241,39 +230,25 @@ std::string_view AnthropicStreamWriter::error_kind(std::string_view type,
   return "api_error";
 }
 
-void AnthropicStreamWriter::on_chunk(const json::object& chunk, std::string& out) {
+void AnthropicStreamWriter::on_chunk(const ChatChunk& chunk, std::string& out) {
   if (!started_) {
-    start_message(string_member(chunk, "id"), out);
+    start_message(chunk.id, out);
   }
-  const json::value* choices = member(chunk, "choices");
-  if (choices == nullptr || !choices->is_array()) {
-    return;  // the usage chunk, or a keep-alive
-  }
-  for (const json::value& c : choices->get_array()) {
-    const json::object* choice = c.if_object();
-    if (choice == nullptr) {
-      continue;
-    }
-    if (const json::value* i = member(*choice, "index"); i != nullptr && !is_zero_index(*i)) {
+  for (const ChunkChoice& choice : chunk.choices) {
+    if (choice.index_kind != ChunkChoice::Index::absent &&
+        (choice.index_kind != ChunkChoice::Index::integer || choice.index != 0)) {
       continue;  // Anthropic has one answer; the gateway never asks for n > 1
     }
-    if (const json::value* d = member(*choice, "delta"); d != nullptr && d->is_object()) {
-      const json::object& delta = d->get_object();
-      if (thinking_) {
-        on_thinking(reasoning_of(delta), out);
-      }
-      on_text(string_member(delta, "content"), out);
-      on_text(string_member(delta, "refusal"), out);
-      if (const json::value* tc = member(delta, "tool_calls"); tc != nullptr && tc->is_array()) {
-        for (const json::value& call : tc->get_array()) {
-          if (call.is_object()) {
-            on_tool_delta(call.get_object(), out);
-          }
-        }
-      }
+    if (thinking_) {
+      on_thinking(choice.reasoning_text(), out);
     }
-    if (const std::string_view r = string_member(*choice, "finish_reason"); !r.empty()) {
-      stop_reason_ = stop_reason(r);
+    on_text(choice.content, out);
+    on_text(choice.refusal, out);
+    for (const ChunkToolCall& call : choice.tool_calls) {
+      on_tool_delta(call, out);
+    }
+    if (!choice.finish_reason.empty()) {
+      stop_reason_ = stop_reason(choice.finish_reason);
     }
   }
 }
@@ -330,48 +305,34 @@ void AnthropicStreamWriter::on_thinking(std::string_view text, std::string& out)
   block_delta(scratch_, next_block_ - 1, R"("type":"thinking_delta","thinking":)", text, out);
 }
 
-void AnthropicStreamWriter::on_tool_delta(const json::object& call, std::string& out) {
-  std::int64_t index = 0;
-  if (const json::value* i = member(call, "index"); i != nullptr && i->is_int64()) {
-    index = i->get_int64();
-  } else if (i != nullptr && i->is_uint64()) {
-    index = static_cast<std::int64_t>(i->get_uint64());
-  } else {
-    // No index (some servers omit it with a single call): the open call continues, else a new one.
-    index = open_ == BlockKind::tool ? open_tool_ : static_cast<std::int64_t>(seen_tools_.size());
-  }
+void AnthropicStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string& out) {
+  // No index (some servers omit it with a single call): the open call continues, else a new one.
+  const std::int64_t index = call.index.value_or(
+      open_ == BlockKind::tool ? open_tool_ : static_cast<std::int64_t>(seen_tools_.size()));
   if (open_ != BlockKind::tool || index != open_tool_) {
     if (std::find(seen_tools_.begin(), seen_tools_.end(), index) != seen_tools_.end()) {
       return;  // a fragment for a call whose block is stopped: cannot be expressed (see header)
     }
     close_block(out);
-    std::string id(string_member(call, "id"));
-    std::string_view name;
-    if (const json::value* f = member(call, "function"); f != nullptr && f->is_object()) {
-      name = string_member(f->get_object(), "name");
-    }
+    std::string id(call.id);
     if (id.empty()) {
       id = "toolu_" + message_id_.substr(4) + "_" + std::to_string(index);
     }
     append_sse(out,
                "{\"type\":\"content_block_start\",\"index\":" + std::to_string(next_block_) +
                    ",\"content_block\":{\"type\":\"tool_use\",\"id\":" + quote(id) +
-                   ",\"name\":" + quote(name) + ",\"input\":{}}}",
+                   ",\"name\":" + quote(call.name) + ",\"input\":{}}}",
                "content_block_start");
     open_ = BlockKind::tool;
     open_tool_ = index;
     seen_tools_.push_back(index);
     ++next_block_;
   }
-  std::string_view arguments;
-  if (const json::value* f = member(call, "function"); f != nullptr && f->is_object()) {
-    arguments = string_member(f->get_object(), "arguments");
-  }
-  if (arguments.empty()) {
+  if (call.arguments.empty()) {
     return;
   }
-  block_delta(scratch_, next_block_ - 1, R"("type":"input_json_delta","partial_json":)", arguments,
-              out);
+  block_delta(scratch_, next_block_ - 1, R"("type":"input_json_delta","partial_json":)",
+              call.arguments, out);
 }
 
 void AnthropicStreamWriter::close_block(std::string& out) {

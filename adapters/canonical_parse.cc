@@ -28,51 +28,45 @@ namespace sb::adapters {
 namespace canonical_detail {
 namespace {
 
-// `key` is `lit` (its size compared first, then its bytes: the compiler compares whole words).
-template <std::size_t N>
-bool is(std::string_view key, const char (&lit)[N]) {
-  return key.size() == N - 1 && std::memcmp(key.data(), lit, N - 1) == 0;
-}
-
 // The top-level members, by length first.
 F lookup_root(std::string_view k) {
   switch (k.size()) {
     case 1:
-      return is(k, "n") ? F::n : F::top_unknown;
+      return key_is(k, "n") ? F::n : F::top_unknown;
     case 4:
-      return is(k, "seed")   ? F::seed
-             : is(k, "stop") ? F::stop
-             : is(k, "user") ? F::user
-                             : F::top_unknown;
+      return key_is(k, "seed")   ? F::seed
+             : key_is(k, "stop") ? F::stop
+             : key_is(k, "user") ? F::user
+                                 : F::top_unknown;
     case 5:
-      return is(k, "model")   ? F::model
-             : is(k, "top_p") ? F::top_p
-             : is(k, "tools") ? F::tools
-                              : F::top_unknown;
+      return key_is(k, "model")   ? F::model
+             : key_is(k, "top_p") ? F::top_p
+             : key_is(k, "tools") ? F::tools
+                                  : F::top_unknown;
     case 6:
-      return is(k, "stream") ? F::stream : F::top_unknown;
+      return key_is(k, "stream") ? F::stream : F::top_unknown;
     case 8:
-      return is(k, "messages") ? F::messages : F::top_unknown;
+      return key_is(k, "messages") ? F::messages : F::top_unknown;
     case 10:
-      return is(k, "max_tokens") ? F::max_tokens : F::top_unknown;
+      return key_is(k, "max_tokens") ? F::max_tokens : F::top_unknown;
     case 11:
-      return is(k, "temperature")   ? F::temperature
-             : is(k, "tool_choice") ? F::tool_choice
-                                    : F::top_unknown;
+      return key_is(k, "temperature")   ? F::temperature
+             : key_is(k, "tool_choice") ? F::tool_choice
+                                        : F::top_unknown;
     case 14:
-      return is(k, "stream_options") ? F::stream_options : F::top_unknown;
+      return key_is(k, "stream_options") ? F::stream_options : F::top_unknown;
     case 15:
-      return is(k, "response_format") ? F::response_format : F::top_unknown;
+      return key_is(k, "response_format") ? F::response_format : F::top_unknown;
     case 16:
-      return is(k, "presence_penalty")   ? F::presence_penalty
-             : is(k, "reasoning_effort") ? F::reasoning_effort
-                                         : F::top_unknown;
+      return key_is(k, "presence_penalty")   ? F::presence_penalty
+             : key_is(k, "reasoning_effort") ? F::reasoning_effort
+                                             : F::top_unknown;
     case 17:
-      return is(k, "frequency_penalty") ? F::frequency_penalty : F::top_unknown;
+      return key_is(k, "frequency_penalty") ? F::frequency_penalty : F::top_unknown;
     case 19:
-      return is(k, "parallel_tool_calls") ? F::parallel_tool_calls : F::top_unknown;
+      return key_is(k, "parallel_tool_calls") ? F::parallel_tool_calls : F::top_unknown;
     case 21:
-      return is(k, "max_completion_tokens") ? F::max_completion_tokens : F::top_unknown;
+      return key_is(k, "max_completion_tokens") ? F::max_completion_tokens : F::top_unknown;
     default:
       return F::top_unknown;
   }
@@ -80,22 +74,22 @@ F lookup_root(std::string_view k) {
 
 // The members of a message and of a content part.
 F lookup_message(std::string_view k) {
-  return is(k, "role")           ? F::role
-         : is(k, "content")      ? F::content
-         : is(k, "name")         ? F::name
-         : is(k, "tool_calls")   ? F::tool_calls
-         : is(k, "tool_call_id") ? F::tool_call_id
-                                 : F::msg_unknown;
+  return key_is(k, "role")           ? F::role
+         : key_is(k, "content")      ? F::content
+         : key_is(k, "name")         ? F::name
+         : key_is(k, "tool_calls")   ? F::tool_calls
+         : key_is(k, "tool_call_id") ? F::tool_call_id
+                                     : F::msg_unknown;
 }
 
 F lookup_part(std::string_view k) {
-  return is(k, "type")          ? F::part_type
-         : is(k, "text")        ? F::part_text
-         : is(k, "image_url")   ? F::part_image
-         : is(k, "input_audio") ? F::part_audio
-         : is(k, "file")        ? F::part_file
-         : is(k, "refusal")     ? F::part_refusal
-                                : F::ignore;
+  return key_is(k, "type")          ? F::part_type
+         : key_is(k, "text")        ? F::part_text
+         : key_is(k, "image_url")   ? F::part_image
+         : key_is(k, "input_audio") ? F::part_audio
+         : key_is(k, "file")        ? F::part_file
+         : key_is(k, "refusal")     ? F::part_refusal
+                                    : F::ignore;
 }
 
 // The members of a tool call, of a tool and of a tool choice, with their functions.
@@ -103,24 +97,24 @@ F lookup_tool(Ctx c, std::string_view k) {
   constexpr F I = F::ignore;
   switch (c) {
     case Ctx::call:
-      return is(k, "id")         ? F::call_id
-             : is(k, "type")     ? F::call_type
-             : is(k, "function") ? F::call_function
-                                 : I;
+      return key_is(k, "id")         ? F::call_id
+             : key_is(k, "type")     ? F::call_type
+             : key_is(k, "function") ? F::call_function
+                                     : I;
     case Ctx::call_function:
-      return is(k, "name") ? F::call_name : is(k, "arguments") ? F::call_arguments : I;
+      return key_is(k, "name") ? F::call_name : key_is(k, "arguments") ? F::call_arguments : I;
     case Ctx::tool:
-      return is(k, "type") ? F::tool_type : is(k, "function") ? F::tool_function : I;
+      return key_is(k, "type") ? F::tool_type : key_is(k, "function") ? F::tool_function : I;
     case Ctx::tool_function:
-      return is(k, "name")          ? F::tool_name
-             : is(k, "description") ? F::tool_description
-             : is(k, "parameters")  ? F::tool_parameters
-             : is(k, "strict")      ? F::tool_strict
-                                    : I;
+      return key_is(k, "name")          ? F::tool_name
+             : key_is(k, "description") ? F::tool_description
+             : key_is(k, "parameters")  ? F::tool_parameters
+             : key_is(k, "strict")      ? F::tool_strict
+                                        : I;
     case Ctx::tool_choice:
-      return is(k, "type") ? F::choice_type : is(k, "function") ? F::choice_function : I;
+      return key_is(k, "type") ? F::choice_type : key_is(k, "function") ? F::choice_function : I;
     case Ctx::choice_function:
-      return is(k, "name") ? F::choice_name : I;
+      return key_is(k, "name") ? F::choice_name : I;
     default:
       return I;
   }
@@ -138,18 +132,18 @@ F lookup(Ctx c, std::string_view k) {
     case Ctx::part:
       return lookup_part(k);
     case Ctx::stream_options:
-      return is(k, "include_usage") ? F::include_usage : I;
+      return key_is(k, "include_usage") ? F::include_usage : I;
     case Ctx::response_format:
-      return is(k, "type") ? F::rf_type : is(k, "json_schema") ? F::rf_schema : I;
+      return key_is(k, "type") ? F::rf_type : key_is(k, "json_schema") ? F::rf_schema : I;
     case Ctx::image_url:
-      return is(k, "url") ? F::image_url : is(k, "detail") ? F::image_detail : I;
+      return key_is(k, "url") ? F::image_url : key_is(k, "detail") ? F::image_detail : I;
     case Ctx::input_audio:
-      return is(k, "data") ? F::audio_data : is(k, "format") ? F::audio_format : I;
+      return key_is(k, "data") ? F::audio_data : key_is(k, "format") ? F::audio_format : I;
     case Ctx::file:
-      return is(k, "file_id")     ? F::file_id
-             : is(k, "filename")  ? F::file_name
-             : is(k, "file_data") ? F::file_data
-                                  : I;
+      return key_is(k, "file_id")     ? F::file_id
+             : key_is(k, "filename")  ? F::file_name
+             : key_is(k, "file_data") ? F::file_data
+                                      : I;
     default:
       return lookup_tool(c, k);
   }

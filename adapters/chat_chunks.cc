@@ -2,15 +2,10 @@
 
 #include <cstddef>
 #include <optional>
-#include <system_error>
 
-#include <boost/json.hpp>
-
-#include "adapters/openai_shapes.h"
+#include "adapters/translator.h"
 
 namespace sb::adapters {
-
-namespace json = boost::json;
 
 ChatChunkReader::ChatChunkReader(std::string_view generic_error)
     : generic_error_(generic_error),
@@ -61,28 +56,19 @@ bool ChatChunkReader::on_event(std::string_view data, std::string& out) {
     complete(out);
     return true;
   }
-  // The chunk's DOM lives in this frame's buffer, a monotonic resource: no allocation per node
-  // (none at all for a chunk of the usual few hundred bytes), all of it released at once here.
-  // The writers keep nothing of it past on_chunk.
-  alignas(std::max_align_t) unsigned char buffer[4096];
-  json::monotonic_resource memory(buffer, sizeof buffer);
-  boost::system::error_code ec;
-  const json::value v = json::parse(data, ec, &memory);
-  if (ec || !v.is_object()) {
+  ChatChunk chunk;
+  if (!chunks_.parse(data, chunk)) {
     fail(generic_error_, "upstream sent an event that is not a JSON object", out);
     return false;
   }
-  const json::object& chunk = v.get_object();
-  if (const json::value* e = member(chunk, "error")) {
+  if (chunk.has_error) {
     // An object with type, code and message, or a bare string (the message).
-    const json::object* eo = e->if_object();
-    const std::string_view message = eo != nullptr ? string_member(*eo, "message") : string_of(e);
-    fail(error_kind(string_of(member_of(eo, "type")), string_of(member_of(eo, "code"))),
-         message.empty() ? "upstream stream error" : message, out);
+    fail(error_kind(chunk.error_type, chunk.error_code),
+         chunk.error_message.empty() ? "upstream stream error" : chunk.error_message, out);
     return false;
   }
-  if (std::optional<Usage> u = usage_from_openai(v)) {
-    usage_ = u;
+  if (chunk.usage) {
+    usage_ = chunk.usage;
     if (cache_write_ > 0) {
       usage_->cache_write = cache_write_;
     }

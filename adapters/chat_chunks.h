@@ -9,8 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/json/object.hpp>
-
+#include "adapters/chat_chunk.h"
 #include "adapters/sse.h"
 #include "adapters/usage.h"
 
@@ -58,9 +57,9 @@ class ChatChunkReader {
   void fail(std::string_view kind, std::string_view message, std::string& out);
 
  private:
-  /// A chunk without an `error` member, after its usage was read. The chunk lives until the call
+  /// A chunk without an `error` member, after its usage was read. Its views live until the call
   /// returns: keep copies, not views, of its strings.
-  virtual void on_chunk(const boost::json::object& chunk, std::string& out) = 0;
+  virtual void on_chunk(const ChatChunk& chunk, std::string& out) = 0;
   /// The writer's error kind for a chunk's `error` member, from its `type` and `code` (empty
   /// when absent); a literal or a view into `code`.
   virtual std::string_view error_kind(std::string_view type, std::string_view code) const = 0;
@@ -69,11 +68,12 @@ class ChatChunkReader {
   virtual void write_complete(std::string& out) = 0;
   virtual void write_failure(std::string_view kind, std::string_view message, std::string& out) = 0;
 
-  /// One event's data: [DONE], or a chunk read as a DOM.
+  /// One event's data: [DONE], or a chunk.
   bool on_event(std::string_view data, std::string& out);
 
   std::string_view generic_error_;
   SseParser parser_;
+  ChatChunkParser chunks_;
   std::vector<SseEvent> events_;
   bool done_ = false;
   bool failed_ = false;

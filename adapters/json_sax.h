@@ -1,9 +1,11 @@
 #pragma once
-// What a SAX handler for Boost.JSON's basic_parser declares about sizes: no limits of its own.
-// Its callers bound their inputs (request bodies, upstream answers), and the parser's depth limit
-// still applies.
+// What the SAX handlers for Boost.JSON's basic_parser share: what they declare about sizes (no
+// limits of their own: their callers bound their inputs, request bodies and upstream answers, and
+// the parser's depth limit still applies) and how they match a key.
 
 #include <cstddef>
+#include <cstring>
+#include <string_view>
 
 namespace sb::adapters {
 
@@ -13,5 +15,12 @@ struct SaxUnbounded {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 };
+
+/// `key` is `lit` (its size compared first, then its bytes: the compiler compares whole words): a
+/// handler's key lookup.
+template <std::size_t N>
+bool key_is(std::string_view key, const char (&lit)[N]) {
+  return key.size() == N - 1 && std::memcmp(key.data(), lit, N - 1) == 0;
+}
 
 }  // namespace sb::adapters

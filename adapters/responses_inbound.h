@@ -109,6 +109,10 @@ namespace boost::json {
 class object;
 }
 
+namespace boost::json {
+class object;
+}  // namespace boost::json
+
 namespace sb::adapters {
 
 /// A tool the request flattened to a chat function name (a namespace member or a custom tool).
@@ -237,14 +241,14 @@ class ResponsesStreamWriter final : public ChatChunkReader {
  private:
   struct Item;
 
-  void on_chunk(const boost::json::object& chunk, std::string& out) override;
+  void on_chunk(const ChatChunk& chunk, std::string& out) override;
   std::string_view error_kind(std::string_view type, std::string_view code) const override;
   bool finish_reason_seen() const override { return !finish_reason_.empty(); }
   void write_complete(std::string& out) override;
   void write_failure(std::string_view code, std::string_view message, std::string& out) override;
   void start(std::string& out);
   void text_delta(bool reasoning, std::string_view text, std::string& out);
-  void on_tool_delta(const boost::json::object& call, std::string& out);
+  void on_tool_delta(const ChunkToolCall& call, std::string& out);
   void open_item(Item item, std::string& out);
   void close_open(std::string& out);
   void close_item(Item& item, std::size_t index, std::string& out);

@@ -37,14 +37,6 @@ struct ResponsesStreamWriter::Item {
 
 namespace {
 
-/// The chat tool-call index of a delta; `fallback` when it has none.
-std::int64_t tool_index_of(const json::object& call, std::int64_t fallback) {
-  if (const std::optional<std::int64_t> i = int64_member(call, "index")) {
-    return *i;
-  }
-  return fallback;
-}
-
 /// Opens an event's JSON: `{"type":"<type>"`.
 void head(std::string& s, std::string_view type) {
   s.assign("{\"type\":\"");
@@ -82,32 +74,20 @@ std::string_view ResponsesStreamWriter::error_kind(std::string_view type,
   return code.empty() ? "server_error" : code;
 }
 
-void ResponsesStreamWriter::on_chunk(const json::object& chunk, std::string& out) {
+void ResponsesStreamWriter::on_chunk(const ChatChunk& chunk, std::string& out) {
   start(out);
-  const json::array* choices = array_member(chunk, "choices");
-  if (choices == nullptr) {
-    return;  // the usage chunk, or a keep-alive
-  }
-  for (const json::value& c : *choices) {
-    const json::object* choice = c.if_object();
-    if (choice == nullptr || int64_member(*choice, "index").value_or(0) != 0) {
+  for (const ChunkChoice& choice : chunk.choices) {
+    if (choice.index_kind == ChunkChoice::Index::integer && choice.index != 0) {
       continue;  // a Response has one answer; the gateway never asks for n > 1
     }
-    if (const json::object* delta = object_member(*choice, "delta")) {
-      const std::string_view r = string_member(*delta, "reasoning_content");
-      text_delta(true, r.empty() ? string_member(*delta, "reasoning") : r, out);
-      text_delta(false, string_member(*delta, "content"), out);
-      text_delta(false, string_member(*delta, "refusal"), out);
-      if (const json::array* calls = array_member(*delta, "tool_calls")) {
-        for (const json::value& call : *calls) {
-          if (call.is_object()) {
-            on_tool_delta(call.get_object(), out);
-          }
-        }
-      }
+    text_delta(true, choice.reasoning_text(), out);
+    text_delta(false, choice.content, out);
+    text_delta(false, choice.refusal, out);
+    for (const ChunkToolCall& call : choice.tool_calls) {
+      on_tool_delta(call, out);
     }
-    if (const std::string_view r = string_member(*choice, "finish_reason"); !r.empty()) {
-      finish_reason_ = r;
+    if (!choice.finish_reason.empty()) {
+      finish_reason_ = choice.finish_reason;
     }
   }
 }
@@ -180,7 +160,7 @@ void ResponsesStreamWriter::text_delta(bool reasoning, std::string_view text, st
   emit(event, out);
 }
 
-void ResponsesStreamWriter::on_tool_delta(const json::object& call, std::string& out) {
+void ResponsesStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string& out) {
   const bool call_open =
       !items_.empty() && !items_.back().closed && items_.back().kind == Item::Kind::call;
   std::int64_t calls = 0;
@@ -188,8 +168,7 @@ void ResponsesStreamWriter::on_tool_delta(const json::object& call, std::string&
     calls += it.kind == Item::Kind::call ? 1 : 0;
   }
   // No index (some servers omit it with a single call): the open call continues, else a new one.
-  const std::int64_t index = tool_index_of(call, call_open ? items_.back().tool_index : calls);
-  const json::object* fn = object_member(call, "function");
+  const std::int64_t index = call.index.value_or(call_open ? items_.back().tool_index : calls);
   if (!call_open || items_.back().tool_index != index) {
     for (const Item& it : items_) {
       if (it.kind == Item::Kind::call && it.tool_index == index) {
@@ -200,12 +179,12 @@ void ResponsesStreamWriter::on_tool_delta(const json::object& call, std::string&
     Item item;
     item.kind = Item::Kind::call;
     item.tool_index = index;
-    item.call_id = string_member(call, "id");
-    item.chat_name = fn != nullptr ? string_member(*fn, "name") : "";
+    item.call_id = call.id;
+    item.chat_name = call.name;
     open_item(std::move(item), out);
   }
   Item& target = items_.back();
-  const std::string_view arguments = fn != nullptr ? string_member(*fn, "arguments") : "";
+  const std::string_view arguments = call.arguments;
   if (arguments.empty()) {
     return;
   }

@@ -1,0 +1,77 @@
+#pragma once
+// One OpenAI chat.completion.chunk read in one SAX pass into the members the inbound stream
+// writers use: no DOM, no allocation per member. The reading is exactly what parsing the chunk
+// with Boost.JSON (default options) and looking the members up would give: the same JSON accepted,
+// the last of duplicate keys wins, a member of the wrong kind reads as absent.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/usage.h"
+
+namespace sb::adapters {
+
+/// An element of a delta's `tool_calls` that is an object. Strings are empty when absent or not
+/// strings.
+struct ChunkToolCall {
+  std::optional<std::int64_t> index;  ///< `index` when an integer that fits an int64
+  std::string_view id;
+  std::string_view name;       ///< function.name
+  std::string_view arguments;  ///< function.arguments
+};
+
+/// An element of `choices` that is an object. The delta's members are empty when the delta is
+/// absent or not an object.
+struct ChunkChoice {
+  /// `index`: absent or null; an integer that fits an int64 (in `index`); anything else.
+  enum class Index : std::uint8_t { absent, integer, other };
+  Index index_kind = Index::absent;
+  std::int64_t index = 0;                     ///< 0 unless index_kind is integer
+  std::string_view content;                   ///< delta.content
+  std::string_view refusal;                   ///< delta.refusal
+  std::string_view reasoning_content;         ///< delta.reasoning_content (vLLM, SGLang, DeepSeek)
+  std::string_view reasoning;                 ///< delta.reasoning (Ollama, OpenRouter, newer vLLM)
+  std::span<const ChunkToolCall> tool_calls;  ///< delta.tool_calls, when an array
+  std::string_view finish_reason;
+
+  /// The reasoning text: reasoning_content, else reasoning.
+  std::string_view reasoning_text() const {
+    return reasoning_content.empty() ? reasoning : reasoning_content;
+  }
+};
+
+struct ChatChunk {
+  std::string_view id;
+  std::span<const ChunkChoice> choices;  ///< `choices`, when an array
+  /// An `error` member that is not null: an object (its string members type, code and message)
+  /// or anything else (a string is the message).
+  bool has_error = false;
+  std::string_view error_type;
+  std::string_view error_code;
+  std::string_view error_message;
+  /// usage_from_openai() of the chunk.
+  std::optional<Usage> usage;
+};
+
+/// Reads chunks, one at a time, reusing its buffers (no allocation once they have grown to the
+/// largest chunk). Not thread-safe.
+class ChatChunkParser {
+ public:
+  /// Reads `data`, one event's data, into `out`: false when it is not JSON or not an object. The
+  /// views point into `data` (strings without escapes) or into this parser (decoded ones): valid
+  /// while `data` lives and until the next parse().
+  bool parse(std::string_view data, ChatChunk& out);
+
+ private:
+  std::vector<ChunkChoice> choices_;
+  std::vector<ChunkToolCall> calls_;
+  std::vector<std::size_t> calls_begin_;  ///< per choice, its first call in calls_
+  std::string decoded_;                   ///< strings with escapes, decoded
+};
+
+}  // namespace sb::adapters

@@ -1,0 +1,22 @@
+// libFuzzer target: ChatChunkParser (adapters/chat_chunk), the one-pass reader of an OpenAI
+// chat.completion.chunk under the inbound stream writers.
+//
+// Oracle: its reading equals the plain one (tests/adapters/chat_chunk_reference.h: a Boost.JSON
+// DOM and member lookups), including which inputs are refused. One parser is reused across inputs,
+// as a stream reuses it across chunks, so nothing may carry over from one to the next.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "adapters/chat_chunk.h"
+#include "tests/adapters/chat_chunk_reference.h"
+#include "tests/fuzz/fuzz_split.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static sb::adapters::ChatChunkParser parser;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  sb::fuzz::check(sb::adapters::testing::parser_read(parser, text) ==
+                  sb::adapters::testing::dom_read(text));
+  return 0;
+}
