@@ -26,15 +26,17 @@ namespace {
 
 constexpr std::size_t kMaxCountAnswer = 64 * 1024;
 
-// The client's body, parsed into `mr`: nullptr when it is not a JSON object.
-const boost::json::object* parse_client_body(std::string_view text,
-                                             boost::json::monotonic_resource& mr,
-                                             boost::json::value& into) {
+// The client's body, parsed into `mr`: a JSON object, else null. Returned by value: a move keeps
+// the nodes in `mr` (assigning to a value made with other storage would copy them all out).
+boost::json::value parse_client_body(std::string_view text, boost::json::monotonic_resource& mr) {
   boost::json::parse_options opts;
   opts.max_depth = 128;
   boost::system::error_code ec;
-  into = boost::json::parse(text, ec, &mr, opts);
-  return !ec && into.is_object() ? &into.get_object() : nullptr;
+  boost::json::value v = boost::json::parse(text, ec, &mr, opts);
+  if (ec || !v.is_object()) {
+    return boost::json::value(&mr);
+  }
+  return v;
 }
 
 // The query of the request target ("beta=true" from Claude Code), for the faithful lane.
@@ -152,8 +154,8 @@ std::unique_ptr<chat::UpstreamWire> AnthropicSide::native_wire(const BackendRunt
 asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record) {
   Outcome& o = record.outcome();
   boost::json::monotonic_resource mr;
-  boost::json::value parsed;
-  const boost::json::object* body = parse_client_body(ctx.request.body(), mr, parsed);
+  const boost::json::value parsed = parse_client_body(ctx.request.body(), mr);
+  const boost::json::object* body = parsed.if_object();
   if (body == nullptr) {
     co_return co_await send_error(ctx, o, 400, kNotJson);
   }
@@ -257,13 +259,13 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
   Outcome& o = record.outcome();
   const Snapshot& snap = ctx.snapshot;
   boost::json::monotonic_resource mr;
-  boost::json::value parsed;
-  const boost::json::object* body = parse_client_body(ctx.request.body(), mr, parsed);
+  const boost::json::value parsed = parse_client_body(ctx.request.body(), mr);
+  const boost::json::object* body = parsed.if_object();
   if (body == nullptr) {
     co_return co_await send_error(ctx, o, 400, kNotJson);
   }
   // The translator checks the messages as /v1/messages does; count_tokens takes no max_tokens.
-  boost::json::object counted = *body;
+  boost::json::object counted(*body, &mr);
   if (!counted.contains("max_tokens")) {
     counted["max_tokens"] = 1;
   }
@@ -272,8 +274,8 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
   if (!chat) {
     co_return co_await send_error(ctx, o, 400, error);
   }
-  boost::json::value chat_parsed;
-  const boost::json::object* chat_body = parse_client_body(*chat, mr, chat_parsed);
+  const boost::json::value chat_parsed = parse_client_body(*chat, mr);
+  const boost::json::object* chat_body = chat_parsed.if_object();
   const auto* model = body->if_contains("model");
   if (chat_body == nullptr || model == nullptr || !model->is_string()) {
     co_return co_await send_error(ctx, o, 400, "model: Field required");
