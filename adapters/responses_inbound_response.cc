@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/responses_inbound.h"
 #include "adapters/responses_inbound_internal.h"
@@ -204,7 +205,10 @@ std::string assistant_turn(std::string_view text, json::array tool_calls) {
   if (!tool_calls.empty()) {
     m["tool_calls"] = std::move(tool_calls);
   }
-  return "[" + json::serialize(m) + "]";
+  std::string out = "[";
+  append_json(out, m);
+  out += ']';
+  return out;
 }
 
 }  // namespace responses_detail
@@ -266,8 +270,12 @@ std::string new_response_id() {
 std::optional<std::string> chat_to_response(std::string_view chat_completion,
                                             const ResponseMeta& meta, std::string& output_messages,
                                             std::string& error, std::int64_t cache_write) {
+  // The answer's DOM lives in a monotonic resource (a 4 KiB first block on this frame serves a
+  // short answer without the heap); nothing of it outlives this call.
+  alignas(std::max_align_t) unsigned char first_block[4096];
+  json::monotonic_resource memory(first_block, sizeof first_block);
   boost::system::error_code ec;
-  const json::value v = json::parse(chat_completion, ec);
+  const json::value v = json::parse(chat_completion, ec, &memory);
   const json::object* completion = !ec ? v.if_object() : nullptr;
   const json::array* choices =
       completion != nullptr ? array_member(*completion, "choices") : nullptr;
@@ -298,8 +306,10 @@ std::optional<std::string> chat_to_response(std::string_view chat_completion,
   }
   const std::string_view reason = incomplete_reason(finish);
   output_messages = assistant_turn(text, std::move(chat_calls));
-  return response_object(meta, reason.empty() ? "completed" : "incomplete", json::serialize(output),
-                         usage, reason, {});
+  std::string output_json;
+  append_json(output_json, output);
+  return response_object(meta, reason.empty() ? "completed" : "incomplete", output_json, usage,
+                         reason, {});
 }
 
 std::string responses_error_body(unsigned status, std::string_view body) {

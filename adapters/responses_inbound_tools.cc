@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/responses_inbound.h"
 #include "adapters/responses_inbound_internal.h"
@@ -293,20 +294,22 @@ void echo_member(std::string& echo, const json::object& body, std::string_view k
   if (!echo.empty()) {
     echo += ',';
   }
-  echo += quote(key);
-  echo += ':';
+  echo += '"';  // the keys are plain names: nothing in them to escape
+  echo += key;
+  echo += "\":";
   const json::value* v = member(body, key);
   if (v == nullptr) {
     echo += fallback;
   } else if (std::optional<std::string> n = v->is_double() ? json_number_text(*v) : std::nullopt) {
     echo += *n;
   } else {
-    echo += json::serialize(*v);
+    append_json(echo, *v);
   }
 }
 
 std::string make_echo(const json::object& body) {
   std::string echo;
+  echo.reserve(512);
   echo_member(echo, body, "instructions", "null");
   echo_member(echo, body, "max_output_tokens", "null");
   echo_member(echo, body, "max_tool_calls", "null");
@@ -320,7 +323,8 @@ std::string make_echo(const json::object& body) {
       r[key] = *v;
     }
   }
-  echo += ",\"reasoning\":" + json::serialize(r);
+  echo += ",\"reasoning\":";
+  append_json(echo, r);
   echo_member(echo, body, "safety_identifier", "null");
   echo_member(echo, body, "service_tier", "\"default\"");
   echo_member(echo, body, "store", "true");
@@ -332,7 +336,8 @@ std::string make_echo(const json::object& body) {
   if (member(text, "format") == nullptr) {
     text["format"] = json::object{{"type", "text"}};
   }
-  echo += ",\"text\":" + json::serialize(text);
+  echo += ",\"text\":";
+  append_json(echo, text);
   echo_member(echo, body, "tool_choice", "\"auto\"");
   echo_member(echo, body, "tools", "[]");
   echo_member(echo, body, "top_logprobs", "0");
