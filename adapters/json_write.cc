@@ -10,13 +10,10 @@
 #include <boost/json/value.hpp>
 
 namespace sb::adapters {
-namespace {
 
 namespace json = boost::json;
 
-/// `s` as a JSON string literal, escaped as Boost escapes: \" \\ \b \t \n \f \r, and \u00xx
-/// (lowercase hex) for the other control bytes; DEL and non-ASCII bytes pass as they are.
-void append_string(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   while (!s.empty()) {
@@ -37,6 +34,8 @@ void append_string(std::string& out, std::string_view s) {
   }
   out.push_back('"');
 }
+
+namespace {
 
 template <class Int>
 void append_integer(std::string& out, Int v) {
@@ -61,7 +60,8 @@ void append_json(std::string& out, const json::value& v) {
       // Boost's own shortest form (rare in a request: a bound in a tool's schema).
       return out.append(json::serialize(v)), void();
     case json::kind::string:
-      return append_string(out, std::string_view(v.get_string().data(), v.get_string().size()));
+      return append_json_string(out,
+                                std::string_view(v.get_string().data(), v.get_string().size()));
     case json::kind::array:
       return append_json(out, v.get_array());
     case json::kind::object:
@@ -94,7 +94,7 @@ void append_json(std::string& out, const json::array& a) {
 
 void append_json(std::string& out, const json::object& o) {
   append_list(out, '{', o, '}', [&out](const json::key_value_pair& m) {
-    append_string(out, std::string_view(m.key().data(), m.key().size()));
+    append_json_string(out, std::string_view(m.key().data(), m.key().size()));
     out.push_back(':');
     append_json(out, m.value());
   });

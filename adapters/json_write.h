@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace boost::json {
 class value;
@@ -21,6 +22,10 @@ namespace sb::adapters {
 void append_json(std::string& out, const boost::json::value& v);
 void append_json(std::string& out, const boost::json::object& o);
 void append_json(std::string& out, const boost::json::array& a);
+
+/// Appends `s` as a JSON string literal (escaped as Boost escapes: \" \\ \b \t \n \f \r, and
+/// \u00xx in lowercase hex for the other control bytes; DEL and non-ASCII bytes as they are).
+void append_json_string(std::string& out, std::string_view s);
 
 /// `o` as JSON text (identical to boost::json::serialize(o)), in a string with room for `expected`
 /// bytes from the start (a caller that knows about how long the text is spares its regrowth).

@@ -341,15 +341,48 @@ bool full_conversation(const json::object& body, std::string_view history, json:
       messages.push_back(std::move(m));
     }
   }
-  for (json::value& m : turn) {
-    messages.push_back(std::move(m));
-  }
-  const bool has_turn = std::any_of(messages.begin(), messages.end(), [](const json::value& m) {
+  const auto not_system = [](const json::value& m) {
     return string_member(m.as_object(), "role") != "system";
-  });
+  };
+  const bool has_turn = std::any_of(messages.begin(), messages.end(), not_system) ||
+                        std::any_of(turn.begin(), turn.end(), not_system);
   return has_turn || reject("input",
                             "Invalid 'input': the conversation has no user, assistant "
                             "or tool turn.");
+}
+
+/// The chat request's text: "model" first, then "messages" (`earlier`, the instructions and the
+/// stored history, then the turn's messages, already written as `turn_text`: spliced, not written
+/// again), then the other members of `out`. Byte for byte json_write's text of that object.
+void write_chat_body(const json::value& model, const json::array& earlier,
+                     std::string_view turn_text, const json::object& out, std::string& text) {
+  text.reserve(turn_text.size() + 1024);
+  text += "{\"model\":";
+  append_json(text, model);
+  text += ",\"messages\":[";
+  bool first = true;
+  for (const json::value& m : earlier) {
+    text += first ? "" : ",";
+    first = false;
+    append_json(text, m);
+  }
+  // `turn_text` is a JSON array: its elements are what lies between the brackets.
+  if (const std::string_view elements = turn_text.substr(1, turn_text.size() - 2);
+      !elements.empty()) {
+    text += first ? "" : ",";
+    text += elements;
+  }
+  text += ']';
+  for (const json::key_value_pair& kv : out) {
+    const std::string_view key(kv.key().data(), kv.key().size());
+    if (key != "model" && key != "messages") {
+      text += ',';
+      append_json_string(text, key);
+      text += ':';
+      append_json(text, kv.value());
+    }
+  }
+  text += '}';
 }
 
 }  // namespace
@@ -390,14 +423,7 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
   if (!full_conversation(body, history, turn_messages, messages, reject)) {
     return std::nullopt;
   }
-  // "messages" second, after "model", as every chat request is written.
-  json::object chat({{"model", *model}, {"messages", std::move(messages)}}, sp);
-  for (auto& kv : out) {
-    if (kv.key() != "model") {
-      chat[kv.key()] = std::move(kv.value());
-    }
-  }
-  turn.chat_body = to_json(chat);
+  write_chat_body(*model, messages, turn.input_messages, out, turn.chat_body);
   sampling.write(turn.chat_body);
   return turn;
 }

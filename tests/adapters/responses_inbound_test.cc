@@ -145,6 +145,37 @@ TEST(ResponsesInboundRequestTest, HistoryComesAfterInstructionsAndBeforeTheInput
   EXPECT_EQ(echo_of(turn).at("store"), json::value(false));
 }
 
+// The turn's messages are written once (input_messages) and spliced into the chat body: the body
+// is still one well-formed JSON text, written as Boost writes it, with every message in order.
+TEST(ResponsesInboundRequestTest, TheChatBodyIsOneJsonTextWithEveryMessageInOrder) {
+  const std::string history =
+      R"([{"role":"user","content":"Paris?"},{"role":"assistant","content":"18C"}])";
+  struct Case {
+    std::string_view body;
+    std::string_view history;
+    std::size_t messages;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"model": "m", "input": "hi"})", "", 1},
+           {R"({"model": "m", "instructions": "Sys.", "input": "hi"})", "", 2},
+           {R"({"model": "m", "instructions": "", "input": [{"role": "user", "content": "a"},
+               {"role": "user", "content": "b\n\"c\""}], "max_output_tokens": 7,
+               "tools": [{"type": "function", "name": "f", "parameters": {}}]})",
+            history, 4},
+           {R"({"model": "m", "instructions": "Sys.", "input": [{"role": "user", "content": "a"}],
+               "stream": true, "user": "u"})",
+            history, 4},
+       }) {
+    const ResponsesTurn turn = turn_of(c.body, c.history);
+    const json::value chat = json::parse(turn.chat_body);
+    EXPECT_EQ(json::serialize(chat), turn.chat_body) << c.body;
+    ASSERT_EQ(chat.at("messages").as_array().size(), c.messages) << turn.chat_body;
+    EXPECT_EQ(chat.at("messages").as_array().back(),
+              json::parse(turn.input_messages).as_array().back());
+    EXPECT_EQ(json::serialize(chat.as_object().begin()->key()), "\"model\"");
+  }
+}
+
 TEST(ResponsesInboundRequestTest, UnreadableHistoryIsRejected) {
   const Rejection r = rejection(R"({"model": "m", "input": "hi"})", "{not json");
   EXPECT_EQ(r.param, "previous_response_id");
