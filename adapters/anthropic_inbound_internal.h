@@ -1,10 +1,12 @@
 #pragma once
-// Shared by the Messages API inbound request files (anthropic_inbound_request.cc: the
-// conversation; anthropic_inbound_options.cc: the other members and the error wording). Not a
-// public interface: nothing outside those files includes it.
+// Shared by the Messages API inbound files (anthropic_inbound_request.cc: the conversation;
+// anthropic_inbound_options.cc: the other members and the error wording;
+// anthropic_inbound_response.cc: the answer). Not a public interface: only those files and the
+// tests that hold one reading to another include it.
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -66,5 +68,13 @@ bool convert_thinking(const boost::json::object& body, const AnthropicInboundOpt
 /// `output_config.format` as `response_format` (see anthropic_inbound.h).
 bool convert_output_format(const boost::json::object& body, boost::json::object& out,
                            std::string& error);
+
+// ---- the answer --------------------------------------------------------------------------------
+
+/// try_openai_to_anthropic_response by way of a DOM of the whole answer: what it does when the
+/// message's content is an array of parts, and what its one-pass reading must equal otherwise.
+std::optional<std::string> message_from_dom(std::string_view body, std::string_view model,
+                                            std::string& error, std::int64_t cache_write,
+                                            bool thinking);
 
 }  // namespace sb::adapters::anthropic_inbound

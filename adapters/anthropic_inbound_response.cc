@@ -2,6 +2,7 @@
 // Anthropic messages, stream events and errors. The request side is in
 // anthropic_inbound_request.cc.
 #include "adapters/anthropic_inbound.h"
+#include "adapters/anthropic_inbound_internal.h"
 
 #include <algorithm>
 #include <charconv>
@@ -17,6 +18,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/chat_chunk.h"
 #include "adapters/json_edit.h"
 #include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
@@ -135,11 +137,11 @@ json::array content_blocks(const json::object& message, bool thinking,
 
 }  // namespace
 
-std::optional<std::string> try_openai_to_anthropic_response(std::string_view body,
-                                                            std::string_view model,
-                                                            std::string& error,
-                                                            std::int64_t cache_write,
-                                                            bool thinking) {
+namespace anthropic_inbound {
+
+std::optional<std::string> message_from_dom(std::string_view body, std::string_view model,
+                                            std::string& error, std::int64_t cache_write,
+                                            bool thinking) {
   // The answer's DOM and the message built from it live in one monotonic resource: a bump of a
   // pointer per node, nothing freed node by node; the 4 KiB first block serves a short answer
   // without the heap.
@@ -180,6 +182,98 @@ std::optional<std::string> try_openai_to_anthropic_response(std::string_view bod
   serialized.pop_back();
   serialized += ",\"usage\":{" + usage_members(usage) + "}}";
   return serialized;
+}
+
+}  // namespace anthropic_inbound
+
+namespace {
+
+/// The tool_use block of `call`: its arguments, when they parse as a JSON object, are the input
+/// (written as Boost writes the parsed object), else `{}`.
+void append_tool_use(const ChunkToolCall& call, std::string& out) {
+  out += R"({"type":"tool_use","id":)";
+  append_json_string(out, call.id);
+  out += R"(,"name":)";
+  append_json_string(out, call.name);
+  out += R"(,"input":)";
+  alignas(std::max_align_t) unsigned char first_block[1024];
+  json::monotonic_resource memory(first_block, sizeof first_block);
+  boost::system::error_code ec;
+  const json::value args = json::parse(call.arguments, ec, &memory);
+  if (!ec && args.is_object()) {
+    append_json(out, args.get_object());
+  } else {
+    out += "{}";
+  }
+  out += '}';
+}
+
+/// The Message of an answer read by ChatChunkParser, byte for byte what message_from_dom writes.
+std::string message_from_typed(const ChatChunk& answer, const ChunkChoice& choice,
+                               std::string_view model, std::int64_t cache_write, bool thinking,
+                               std::size_t expected) {
+  std::string out;
+  out.reserve(expected);
+  out += R"({"id":)";
+  append_json_string(out, message_id(answer.id));
+  out += R"(,"type":"message","role":"assistant","model":)";
+  append_json_string(out, model);
+  out += R"(,"content":[)";
+  const char* separator = "";
+  if (const std::string_view r = choice.reasoning_text(); thinking && !r.empty()) {
+    out += R"({"type":"thinking","thinking":)";
+    append_json_string(out, r);
+    out += R"(,"signature":""})";
+    separator = ",";
+  }
+  if (!choice.content.empty() || !choice.refusal.empty()) {
+    out += separator;
+    out += R"({"type":"text","text":)";
+    append_json_string(out, std::string(choice.content) + std::string(choice.refusal));
+    out += '}';
+    separator = ",";
+  }
+  for (const ChunkToolCall& call : choice.tool_calls) {
+    out += separator;
+    append_tool_use(call, out);
+    separator = ",";
+  }
+  out += R"(],"stop_reason":)";
+  append_json_string(out, stop_reason(choice.finish_reason));
+  Usage usage = answer.usage.value_or(Usage{});
+  if (cache_write > 0) {
+    usage.cache_write = cache_write;
+  }
+  out += R"(,"stop_sequence":null,"usage":{)";
+  out += usage_members(usage);
+  out += "}}";
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> try_openai_to_anthropic_response(std::string_view body,
+                                                            std::string_view model,
+                                                            std::string& error,
+                                                            std::int64_t cache_write,
+                                                            bool thinking) {
+  // Read in one pass into the members the Message needs (no DOM); content given as parts (an
+  // array, which engines rarely send) takes the DOM reading.
+  ChatChunkParser parser;
+  ChatChunk answer;
+  const ChunkChoice* choice = nullptr;
+  if (parser.parse(body, answer, ChunkBody::message) && !answer.choices.empty() &&
+      answer.choices[0].position == 0 && answer.choices[0].has_body) {
+    choice = &answer.choices[0];
+  }
+  if (choice == nullptr) {
+    error = "upstream answer is not a chat.completion";
+    return std::nullopt;
+  }
+  if (choice->content_parts) {
+    return anthropic_inbound::message_from_dom(body, model, error, cache_write, thinking);
+  }
+  return message_from_typed(answer, *choice, model, cache_write, thinking, body.size() + 256);
 }
 
 std::string openai_to_anthropic_response(std::string_view body, std::string_view model) {

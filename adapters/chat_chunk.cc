@@ -6,9 +6,9 @@
 // to the handler behind usage_from_openai_usage_text.
 //
 // Strings: one that arrives whole and points into the chunk (no escapes: Boost hands out the
-// input itself) is kept as that view; any other is appended to `decoded_`, reserved up front to
-// the chunk's size. A decoded string is never longer than its JSON text, and those texts do not
-// overlap, so the appends never reallocate and earlier views stay valid.
+// input itself) is kept as that view; any other is appended to `decoded_`, reserved to the
+// chunk's size before the first. A decoded string is never longer than its JSON text, and those
+// texts do not overlap, so the appends never reallocate and earlier views stay valid.
 
 #include "adapters/chat_chunk.h"
 
@@ -56,7 +56,9 @@ enum class Slot : std::uint8_t {
   error_message,
 };
 
-Slot lookup(Ctx ctx, std::string_view k) {
+/// The slot key `k` names in a container of kind `ctx`; `body` is the name of a choice's body
+/// ("delta" or "message").
+Slot lookup(Ctx ctx, std::string_view k, std::string_view body) {
   switch (ctx) {
     case Ctx::root:
       return key_is(k, "id")        ? Slot::id
@@ -66,7 +68,7 @@ Slot lookup(Ctx ctx, std::string_view k) {
                                     : Slot::none;
     case Ctx::choice:
       return key_is(k, "index")           ? Slot::index
-             : key_is(k, "delta")         ? Slot::delta
+             : k == body                  ? Slot::delta
              : key_is(k, "finish_reason") ? Slot::finish_reason
                                           : Slot::none;
     case Ctx::delta:
@@ -95,10 +97,11 @@ Slot lookup(Ctx ctx, std::string_view k) {
 
 class Handler : public SaxUnbounded {
  public:
-  Handler(std::string_view data, std::vector<ChunkChoice>& choices,
+  Handler(std::string_view data, std::string_view body, std::vector<ChunkChoice>& choices,
           std::vector<ChunkToolCall>& calls, std::vector<std::size_t>& calls_begin,
           std::string& decoded)
       : data_(data),
+        body_(body),
         choices_(choices),
         calls_(calls),
         calls_begin_(calls_begin),
@@ -159,7 +162,7 @@ class Handler : public SaxUnbounded {
     key_len_ = 0;
     key_long_ = false;
     key_parted_ = false;
-    slot_ = depth_ > 0 ? lookup(stack_[depth_ - 1], key) : Slot::none;
+    slot_ = depth_ > 0 ? lookup(stack_[depth_ - 1], key, body_) : Slot::none;
     clear_slot();
     return true;
   }
@@ -263,6 +266,7 @@ class Handler : public SaxUnbounded {
         choices_.clear();
         calls_.clear();
         calls_begin_.clear();
+        choice_elements_ = 0;
         break;
       case Slot::error:
         has_error = false;
@@ -277,10 +281,15 @@ class Handler : public SaxUnbounded {
         break;
       case Slot::delta: {
         ChunkChoice& c = choices_.back();
+        c.has_body = c.content_parts = false;
         c.content = c.refusal = c.reasoning_content = c.reasoning = {};
         calls_.resize(calls_begin_.back());
         break;
       }
+      case Slot::content:
+        choices_.back().content_parts = false;
+        choices_.back().content = {};
+        break;
       case Slot::tool_calls:
         calls_.resize(calls_begin_.back());
         break;
@@ -336,6 +345,9 @@ class Handler : public SaxUnbounded {
   /// A scalar value: the kind an index reads as (`index` when an integer), and whether it is
   /// something other than null. Strings were stored by the caller.
   bool scalar(ChunkChoice::Index kind, std::int64_t index, bool not_null) {
+    if (depth_ > 0 && stack_[depth_ - 1] == Ctx::choices) {
+      ++choice_elements_;
+    }
     switch (slot_) {
       case Slot::error:
         has_error = not_null;
@@ -375,19 +387,24 @@ class Handler : public SaxUnbounded {
         case Ctx::choices:
           if (object) {
             child = Ctx::choice;
-            choices_.emplace_back();
+            choices_.emplace_back().position = choice_elements_;
             calls_begin_.push_back(calls_.size());
           }
+          ++choice_elements_;
           break;
         case Ctx::choice:
           if (slot_ == Slot::delta && object) {
             child = Ctx::delta;
+            choices_.back().has_body = true;
           } else if (slot_ == Slot::index) {
             choices_.back().index_kind = ChunkChoice::Index::other;
           }
           break;
         case Ctx::delta:
           child = slot_ == Slot::tool_calls && !object ? Ctx::calls : Ctx::other;
+          if (slot_ == Slot::content && !object) {
+            choices_.back().content_parts = true;
+          }
           break;
         case Ctx::calls:
           if (object) {
@@ -427,6 +444,10 @@ class Handler : public SaxUnbounded {
   }
 
   void append(string_view s) {
+    if (!reserved_) {
+      decoded_.reserve(data_.size());  // room for every string the chunk can decode to
+      reserved_ = true;
+    }
     if (decoded_.size() + s.size() > decoded_.capacity()) {
       broken = true;  // would move the strings already decoded: see the file's comment
       return;
@@ -435,6 +456,7 @@ class Handler : public SaxUnbounded {
   }
 
   std::string_view data_;
+  std::string_view body_;
   std::vector<ChunkChoice>& choices_;
   std::vector<ChunkToolCall>& calls_;
   std::vector<std::size_t>& calls_begin_;
@@ -451,18 +473,20 @@ class Handler : public SaxUnbounded {
   std::size_t str_begin_ = 0;
   bool in_usage_ = false;
   int usage_depth_ = 0;
+  std::size_t choice_elements_ = 0;  ///< elements of `choices` begun so far
+  bool reserved_ = false;            ///< decoded_ has room for the whole chunk
 };
 
 }  // namespace
 
-bool ChatChunkParser::parse(std::string_view data, ChatChunk& out) {
+bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody body) {
   choices_.clear();
   calls_.clear();
   calls_begin_.clear();
   decoded_.clear();
-  decoded_.reserve(data.size());
-  json::basic_parser<Handler> p(json::parse_options{}, data, choices_, calls_, calls_begin_,
-                                decoded_);
+  json::basic_parser<Handler> p(json::parse_options{}, data,
+                                body == ChunkBody::delta ? "delta" : "message", choices_, calls_,
+                                calls_begin_, decoded_);
   error_code ec;
   const std::size_t n = p.write_some(false, data.data(), data.size(), ec);
   const Handler& h = p.handler();

@@ -25,11 +25,14 @@ struct ChunkToolCall {
   std::string_view arguments;  ///< function.arguments
 };
 
-/// An element of `choices` that is an object. The delta's members are empty when the delta is
-/// absent or not an object.
+/// An element of `choices` that is an object. The delta's (or message's) members are empty when
+/// it is absent or not an object.
 struct ChunkChoice {
   /// `index`: absent or null; an integer that fits an int64 (in `index`); anything else.
   enum class Index : std::uint8_t { absent, integer, other };
+  std::size_t position = 0;    ///< where in `choices` it stands (counting elements of every kind)
+  bool has_body = false;       ///< the delta (or message) is an object
+  bool content_parts = false;  ///< its content is an array (of parts; `content` is then empty)
   Index index_kind = Index::absent;
   std::int64_t index = 0;                     ///< 0 unless index_kind is integer
   std::string_view content;                   ///< delta.content
@@ -58,6 +61,10 @@ struct ChatChunk {
   std::optional<Usage> usage;
 };
 
+/// What a choice carries: a stream chunk's `delta`, or a whole answer's `message` (a
+/// chat.completion read the same way).
+enum class ChunkBody : std::uint8_t { delta, message };
+
 /// Reads chunks, one at a time, reusing its buffers (no allocation once they have grown to the
 /// largest chunk). Not thread-safe.
 class ChatChunkParser {
@@ -65,7 +72,7 @@ class ChatChunkParser {
   /// Reads `data`, one event's data, into `out`: false when it is not JSON or not an object. The
   /// views point into `data` (strings without escapes) or into this parser (decoded ones): valid
   /// while `data` lives and until the next parse().
-  bool parse(std::string_view data, ChatChunk& out);
+  bool parse(std::string_view data, ChatChunk& out, ChunkBody body = ChunkBody::delta);
 
  private:
   std::vector<ChunkChoice> choices_;

@@ -1,4 +1,5 @@
 #include "adapters/anthropic_inbound.h"
+#include "adapters/anthropic_inbound_internal.h"
 
 #include <cstddef>
 #include <optional>
@@ -732,6 +733,45 @@ TEST(AnthropicInboundResponseTest, UnreadableAnswerIsAnApiError) {
   EXPECT_EQ(openai_to_anthropic_response("not json", "m"),
             R"({"type":"error","error":{"type":"api_error",)"
             R"("message":"upstream answer is not a chat.completion"}})");
+}
+
+// The answer is read in one pass (no DOM) unless its content is an array of parts; both readings
+// write the same bytes.
+TEST(AnthropicInboundResponseTest, TheOnePassReadingWritesWhatTheDomReadingWrites) {
+  std::vector<std::string> answers = {
+      sb::test::read_fixture("responses/response_text.json"),
+      sb::test::read_fixture("responses/response_tool_calls.json"),
+      sb::test::read_fixture("responses/response_reasoning.json"),
+      sb::test::read_fixture("responses/response_length.json"),
+      R"({"id":"chatcmpl-e","choices":[{"index":0,"message":{"role":"assistant",)"
+      R"("content":"a\nb \"q\" \u00e9\u0001","refusal":"r\u0021","reasoning":"why\t",)"
+      R"("tool_calls":[7,{"id":"c\u0031","function":{"name":"f","arguments":)"
+      R"("{\"z\": [1, 2.50, {\"k\": null}], \"a\": \"\\u00e9\"}"}},{"function":"x"},{}]},)"
+      R"("finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":2,)"
+      R"("prompt_tokens_details":{"cached_tokens":4},"cache_creation_input_tokens":1}})",
+      R"({"id":"x","choices":[{"message":{"content":{"text":"object"},"refusal":5}}]})",
+      R"({"choices":[{"message":{}}],"id":7})",
+      R"({"choices":[{"message":{"content":"a","content":null}}],"choices":[{"message":{"content":"b"}}]})",
+      R"({"choices":[5,{"message":{"content":"late"}}]})",
+      R"({"choices":[{"message":"no"}]})",
+      R"({"choices":{"message":{"content":"no"}}})",
+      R"({"choices":[{"message":{"content":[{"type":"text","text":"in "},{"text":"parts"}]}}]})",
+      R"([{"choices":[]}])",
+      "not json",
+  };
+  for (const std::string& a : answers) {
+    for (const bool thinking : {false, true}) {
+      for (const std::int64_t cache_write : {0, 6}) {
+        std::string typed_error;
+        std::string dom_error;
+        EXPECT_EQ(
+            try_openai_to_anthropic_response(a, "m\"odel", typed_error, cache_write, thinking),
+            anthropic_inbound::message_from_dom(a, "m\"odel", dom_error, cache_write, thinking))
+            << a;
+        EXPECT_EQ(typed_error, dom_error) << a;
+      }
+    }
+  }
 }
 
 // ---- errors --------------------------------------------------------------------------------

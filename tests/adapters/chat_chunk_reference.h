@@ -26,6 +26,9 @@ struct ReadCall {
 };
 
 struct ReadChoice {
+  std::size_t position = 0;
+  bool has_body = false;
+  bool content_parts = false;
   ChunkChoice::Index index_kind = ChunkChoice::Index::absent;
   std::int64_t index = 0;
   std::string content, refusal, reasoning_content, reasoning, finish_reason;
@@ -51,8 +54,9 @@ inline auto usage_tuple(const std::optional<Usage>& u) -> decltype(ReadChunk::us
   return std::make_tuple(u->input, u->output, u->cached_input, u->reasoning, u->cache_write);
 }
 
-/// The DOM reading of `data`; nullopt when it is not a JSON object.
-inline std::optional<ReadChunk> dom_read(std::string_view data) {
+/// The DOM reading of `data` (a choice's body under `body`: "delta" or "message"); nullopt when it
+/// is not a JSON object.
+inline std::optional<ReadChunk> dom_read(std::string_view data, std::string_view body = "delta") {
   namespace json = boost::json;
   boost::system::error_code ec;
   const json::value v = json::parse(data, ec);
@@ -71,12 +75,13 @@ inline std::optional<ReadChunk> dom_read(std::string_view data) {
   }
   r.usage = usage_tuple(usage_from_openai(v));
   if (const json::array* choices = array_member(chunk, "choices")) {
-    for (const json::value& c : *choices) {
-      const json::object* choice = c.if_object();
+    for (std::size_t k = 0; k < choices->size(); ++k) {
+      const json::object* choice = (*choices)[k].if_object();
       if (choice == nullptr) {
         continue;
       }
       ReadChoice rc;
+      rc.position = k;
       if (const json::value* i = member(*choice, "index")) {
         rc.index_kind = ChunkChoice::Index::other;
         if (const std::optional<std::int64_t> n = int64_member(*choice, "index")) {
@@ -84,7 +89,9 @@ inline std::optional<ReadChunk> dom_read(std::string_view data) {
           rc.index = *n;
         }
       }
-      if (const json::object* delta = object_member(*choice, "delta")) {
+      if (const json::object* delta = object_member(*choice, body)) {
+        rc.has_body = true;
+        rc.content_parts = array_member(*delta, "content") != nullptr;
         rc.content = string_member(*delta, "content");
         rc.refusal = string_member(*delta, "refusal");
         rc.reasoning_content = string_member(*delta, "reasoning_content");
@@ -112,9 +119,10 @@ inline std::optional<ReadChunk> dom_read(std::string_view data) {
 }
 
 /// ChatChunkParser's reading of `data`, owned; nullopt when parse() refuses it.
-inline std::optional<ReadChunk> parser_read(ChatChunkParser& parser, std::string_view data) {
+inline std::optional<ReadChunk> parser_read(ChatChunkParser& parser, std::string_view data,
+                                            ChunkBody body = ChunkBody::delta) {
   ChatChunk chunk;
-  if (!parser.parse(data, chunk)) {
+  if (!parser.parse(data, chunk, body)) {
     return std::nullopt;
   }
   ReadChunk r;
@@ -126,6 +134,9 @@ inline std::optional<ReadChunk> parser_read(ChatChunkParser& parser, std::string
   r.usage = usage_tuple(chunk.usage);
   for (const ChunkChoice& c : chunk.choices) {
     ReadChoice rc;
+    rc.position = c.position;
+    rc.has_body = c.has_body;
+    rc.content_parts = c.content_parts;
     rc.index_kind = c.index_kind;
     rc.index = c.index;
     rc.content = c.content;
@@ -149,7 +160,9 @@ inline std::string describe(const std::optional<ReadChunk>& r) {
   }
   std::string s = "id=" + r->id;
   for (const ReadChoice& c : r->choices) {
-    s += " | choice kind=" + std::to_string(static_cast<int>(c.index_kind)) +
+    s += " | choice at=" + std::to_string(c.position) + " body=" + std::to_string(c.has_body) +
+         " parts=" + std::to_string(c.content_parts) +
+         " kind=" + std::to_string(static_cast<int>(c.index_kind)) +
          " index=" + std::to_string(c.index) + " content=" + c.content + " refusal=" + c.refusal +
          " reasoning_content=" + c.reasoning_content + " reasoning=" + c.reasoning +
          " finish=" + c.finish_reason;

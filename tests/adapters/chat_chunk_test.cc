@@ -233,6 +233,42 @@ TEST(ChatChunkParserTest, AReusedParserCarriesNothingOver) {
   EXPECT_FALSE(c.has_error);
 }
 
+TEST(ChatChunkParserTest, ReadsAWholeAnswersMessage) {
+  ChatChunkParser parser;
+  ChatChunk c;
+  const std::string_view answer =
+      R"({"id":"chatcmpl-9","object":"chat.completion","choices":[{"index":0,"message":)"
+      R"({"role":"assistant","content":null,"reasoning_content":"think","tool_calls":[{"id":"c1",)"
+      R"("type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":)"
+      R"("tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":6}})";
+  ASSERT_TRUE(parser.parse(answer, c, ChunkBody::message));
+  ASSERT_EQ(c.choices.size(), 1u);
+  EXPECT_TRUE(c.choices[0].has_body);
+  EXPECT_EQ(c.choices[0].position, 0u);
+  EXPECT_TRUE(c.choices[0].content.empty());
+  EXPECT_EQ(c.choices[0].reasoning_text(), "think");
+  ASSERT_EQ(c.choices[0].tool_calls.size(), 1u);
+  EXPECT_EQ(c.choices[0].tool_calls[0].name, "f");
+  EXPECT_EQ(c.choices[0].finish_reason, "tool_calls");
+  ASSERT_TRUE(c.usage);
+  EXPECT_EQ(c.usage->output, 6);
+  // Read as a chunk, the message is not a delta.
+  ASSERT_TRUE(parser.parse(answer, c));
+  EXPECT_FALSE(c.choices[0].has_body);
+  EXPECT_TRUE(c.choices[0].tool_calls.empty());
+  for (const std::string_view data : {
+           R"({"choices":[5,{"message":{"content":"late"}}]})",
+           R"({"choices":[{"message":{"content":[{"type":"text","text":"a"}]}}]})",
+           R"({"choices":[{"message":{"content":[1],"content":"b"}}]})",
+           R"({"choices":[{"message":"x","delta":{"content":"d"}}]})",
+           R"({"choices":[],"choices":[[],{"message":{}}]})",
+       }) {
+    EXPECT_EQ(testing::describe(parser_read(parser, data, ChunkBody::message)),
+              testing::describe(dom_read(data, "message")))
+        << data;
+  }
+}
+
 // Every chunk of every recorded OpenAI-wire stream the tests use reads as the DOM reads it.
 TEST(ChatChunkParserTest, EveryFixtureChunkReadsAsTheDomReadsIt) {
   ChatChunkParser parser;

@@ -5,7 +5,8 @@
 //
 // Oracles: a translated request is a JSON object with a messages array, the max_tokens the body
 // asked for and no byte a JSON parser refuses; a rejection names a message; an answer and an error
-// body are JSON objects; every stream event is complete SSE with JSON object data; the stream's
+// body are JSON objects, and the answer read in one pass is byte for byte the answer read through
+// a DOM; every stream event is complete SSE with JSON object data; the stream's
 // output, success, end and usage do not depend on how the bytes were split, and a finished stream
 // ends with message_stop or an error event.
 
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "adapters/anthropic_inbound.h"
+#include "adapters/anthropic_inbound_internal.h"
 #include "adapters/sse.h"
 #include "tests/fuzz/fuzz_split.h"
 
@@ -128,15 +130,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   check_request(bytes);
 
-  std::string error;
   for (const bool thinking : {false, true}) {
-    if (const std::optional<std::string> m =
-            try_openai_to_anthropic_response(bytes, "fuzz-model", error, 3, thinking)) {
+    std::string error;
+    const std::optional<std::string> m =
+        try_openai_to_anthropic_response(bytes, "fuzz-model", error, 3, thinking);
+    if (m) {
       const std::optional<boost::json::value> v = parse_json(*m);
       sb::fuzz::check(v && v->is_object());
     } else {
       sb::fuzz::check(!error.empty());
     }
+    // The one-pass reading writes what the DOM reading writes, byte for byte.
+    std::string dom_error;
+    sb::fuzz::check(
+        m == anthropic_inbound::message_from_dom(bytes, "fuzz-model", dom_error, 3, thinking) &&
+        error == dom_error);
   }
   const std::optional<boost::json::value> e = parse_json(openai_error_to_anthropic(500, bytes));
   sb::fuzz::check(e && e->is_object());

@@ -2,7 +2,8 @@
 // chat.completion.chunk under the inbound stream writers.
 //
 // Oracle: its reading equals the plain one (tests/adapters/chat_chunk_reference.h: a Boost.JSON
-// DOM and member lookups), including which inputs are refused. One parser is reused across inputs,
+// DOM and member lookups), including which inputs are refused, for a chunk's `delta` and an
+// answer's `message` alike. One parser is reused across inputs,
 // as a stream reuses it across chunks, so nothing may carry over from one to the next.
 
 #include <cstddef>
@@ -18,5 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   sb::fuzz::check(sb::adapters::testing::parser_read(parser, text) ==
                   sb::adapters::testing::dom_read(text));
+  // The same reading of a whole answer, its choices' `message` in place of `delta`.
+  sb::fuzz::check(
+      sb::adapters::testing::parser_read(parser, text, sb::adapters::ChunkBody::message) ==
+      sb::adapters::testing::dom_read(text, "message"));
   return 0;
 }
