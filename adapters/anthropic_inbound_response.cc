@@ -85,10 +85,10 @@ std::string error_json(std::string_view type, std::string_view message) {
 void block_delta(std::string& scratch, std::int64_t index, std::string_view delta_head,
                  std::string_view value, std::string& out) {
   scratch.assign(R"({"type":"content_block_delta","index":)");
-  scratch += std::to_string(index);
+  append_decimal(scratch, index);
   scratch += R"(,"delta":{)";
   scratch += delta_head;
-  scratch += quote(value);
+  append_quoted(scratch, value);
   scratch += "}}";
   append_sse(out, scratch, "content_block_delta");
 }
@@ -382,7 +382,7 @@ void AnthropicStreamWriter::open_block(BlockKind kind, std::string_view content_
                                        std::string& out) {
   close_block(out);
   scratch_.assign(R"({"type":"content_block_start","index":)");
-  scratch_ += std::to_string(next_block_);
+  append_decimal(scratch_, next_block_);
   scratch_ += R"(,"content_block":)";
   scratch_ += content_block;
   scratch_ += '}';

@@ -647,9 +647,20 @@ char json_escape_letter(char byte) {
 }
 
 std::string quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(s.size() + 2);
+  append_quoted(out, s);
+  return out;
+}
+
+void append_decimal(std::string& out, std::int64_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_quoted(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -683,7 +694,6 @@ std::string quote(std::string_view s) {
   }
   out.append(s.substr(run));
   out.push_back('"');
-  return out;
 }
 
 std::optional<std::string> json_number_text(const boost::json::value& v) {

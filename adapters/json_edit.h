@@ -95,6 +95,10 @@ int hex_digit(char c);
 
 /// JSON string literal for `s`, quotes included, escaped per RFC 8259.
 std::string quote(std::string_view s);
+/// Appends quote(s) to `out` (no string of its own on the way).
+void append_quoted(std::string& out, std::string_view s);
+/// Appends `v` in decimal to `out`.
+void append_decimal(std::string& out, std::int64_t v);
 
 /// The length of the prefix of `s` with no quote, backslash or control byte (below 0x20): what a
 /// JSON string carries as it is, found sixteen bytes at a time where SSE2 is there.

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/json_edit.h"
+#include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/responses_inbound.h"
 #include "adapters/responses_inbound_internal.h"
@@ -46,7 +47,10 @@ void head(std::string& s, std::string_view type) {
 
 /// Appends `,"item_id":...,"output_index":N` (and content_index 0 when `with_content`).
 void locate(std::string& s, std::string_view item_id, std::size_t index, bool with_content) {
-  s += ",\"item_id\":" + quote(item_id) + ",\"output_index\":" + std::to_string(index);
+  s += ",\"item_id\":";
+  append_quoted(s, item_id);
+  s += ",\"output_index\":";
+  append_decimal(s, static_cast<std::int64_t>(index));
   if (with_content) {
     s += ",\"content_index\":0";
   }
@@ -60,7 +64,9 @@ ResponsesStreamWriter::ResponsesStreamWriter(ResponseMeta meta)
 ResponsesStreamWriter::~ResponsesStreamWriter() = default;
 
 void ResponsesStreamWriter::emit(std::string_view type, std::string& out) {
-  scratch_ += ",\"sequence_number\":" + std::to_string(sequence_++) + "}";
+  scratch_ += ",\"sequence_number\":";
+  append_decimal(scratch_, sequence_++);
+  scratch_ += '}';
   append_sse(out, scratch_, type);
 }
 
@@ -119,15 +125,20 @@ void ResponsesStreamWriter::open_item(Item item, std::string& out) {
     item.custom = string_of(added.if_contains("type")) == "custom_tool_call";
   }
   head(scratch_, "response.output_item.added");
-  scratch_ += ",\"output_index\":" + std::to_string(index) + ",\"item\":" + json::serialize(added);
+  scratch_ += ",\"output_index\":";
+  append_decimal(scratch_, static_cast<std::int64_t>(index));
+  scratch_ += ",\"item\":";
+  append_json(scratch_, added);
   emit("response.output_item.added", out);
   if (item.kind != Item::Kind::call) {
     head(scratch_, "response.content_part.added");
     locate(scratch_, item.id, index, true);
     scratch_ += ",\"part\":";
-    scratch_ += item.kind == Item::Kind::message
-                    ? json::serialize(text_part(""))
-                    : std::string(R"({"type":"reasoning_text","text":""})");
+    if (item.kind == Item::Kind::message) {
+      append_json(scratch_, text_part(""));
+    } else {
+      scratch_ += R"({"type":"reasoning_text","text":""})";
+    }
     emit("response.content_part.added", out);
   }
   items_.push_back(std::move(item));
@@ -153,7 +164,7 @@ void ResponsesStreamWriter::text_delta(bool reasoning, std::string_view text, st
   head(scratch_, event);
   locate(scratch_, items_.back().id, items_.size() - 1, true);
   scratch_ += ",\"delta\":";
-  scratch_ += quote(text);
+  append_quoted(scratch_, text);
   if (!reasoning) {
     scratch_ += ",\"logprobs\":[]";
   }
@@ -194,7 +205,8 @@ void ResponsesStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string
   }
   head(scratch_, "response.function_call_arguments.delta");
   locate(scratch_, target.id, items_.size() - 1, false);
-  scratch_ += ",\"delta\":" + quote(arguments);
+  scratch_ += ",\"delta\":";
+  append_quoted(scratch_, arguments);
   emit("response.function_call_arguments.delta", out);
 }
 
@@ -216,19 +228,27 @@ void ResponsesStreamWriter::close_item(Item& item, std::size_t index, std::strin
     const bool message = item.kind == Item::Kind::message;
     head(scratch_, message ? "response.output_text.done" : "response.reasoning_text.done");
     locate(scratch_, item.id, index, true);
-    scratch_ += ",\"text\":" + quote(item.text);
+    scratch_ += ",\"text\":";
+    append_quoted(scratch_, item.text);
     scratch_ += message ? ",\"logprobs\":[]" : "";
     emit(message ? "response.output_text.done" : "response.reasoning_text.done", out);
     head(scratch_, "response.content_part.done");
     locate(scratch_, item.id, index, true);
     scratch_ += ",\"part\":";
-    scratch_ += message ? json::serialize(text_part(item.text))
-                        : "{\"type\":\"reasoning_text\",\"text\":" + quote(item.text) + "}";
+    if (message) {
+      append_json(scratch_, text_part(item.text));
+    } else {
+      scratch_ += R"({"type":"reasoning_text","text":)";
+      append_quoted(scratch_, item.text);
+      scratch_ += '}';
+    }
     emit("response.content_part.done", out);
   }
   head(scratch_, "response.output_item.done");
-  scratch_ += ",\"output_index\":" + std::to_string(index) +
-              ",\"item\":" + json::serialize(item_object(item, index));
+  scratch_ += ",\"output_index\":";
+  append_decimal(scratch_, static_cast<std::int64_t>(index));
+  scratch_ += ",\"item\":";
+  append_json(scratch_, item_object(item, index));
   emit("response.output_item.done", out);
 }
 
@@ -285,7 +305,8 @@ void ResponsesStreamWriter::write_complete(std::string& out) {
   output_messages_ = assistant_turn(text, std::move(chat_calls));
   const std::string_view type = reason.empty() ? "response.completed" : "response.incomplete";
   head(scratch_, type);
-  scratch_ += ",\"response\":" + final_response_;
+  scratch_ += ",\"response\":";
+  scratch_ += final_response_;
   emit(type, out);
 }
 
@@ -294,7 +315,9 @@ std::string ResponsesStreamWriter::output_json() const {
   for (std::size_t k = 0; k < items_.size(); ++k) {
     output.push_back(item_object(items_[k], k));
   }
-  return json::serialize(output);
+  std::string text;
+  append_json(text, output);
+  return text;
 }
 
 void ResponsesStreamWriter::write_failure(std::string_view code, std::string_view message,
