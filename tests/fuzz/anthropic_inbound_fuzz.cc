@@ -18,29 +18,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "adapters/anthropic_inbound.h"
 #include "adapters/anthropic_inbound_internal.h"
 #include "adapters/sse.h"
 #include "tests/fuzz/fuzz_split.h"
+#include "tests/fuzz/fuzz_stream.h"
 
 namespace {
 
 using namespace sb::adapters;
 
-std::optional<boost::json::value> parse_json(std::string_view text, bool strict = false) {
-  // Structure only, unless `strict`: bytes that are not UTF-8 reach messages as they came.
-  boost::json::parse_options opts;
-  opts.allow_invalid_utf8 = !strict;
-  opts.max_depth = 1024;  // a translation nests a client's schema a level or two deeper
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec, {}, opts);
-  if (ec) {
-    return std::nullopt;
-  }
-  return v;
-}
+using sb::fuzz::parse_json;
 
 void check_request(std::string_view bytes) {
   boost::json::parse_options opts;
@@ -91,15 +82,7 @@ struct StreamRun {
 StreamRun run_stream(const std::vector<std::string_view>& pieces, bool thinking) {
   AnthropicStreamWriter w("fuzz-model", 12, thinking);
   StreamRun run;
-  for (std::string_view piece : pieces) {
-    if (!w.feed(piece, run.out)) {
-      run.fed_ok = false;
-      break;
-    }
-  }
-  if (run.fed_ok) {
-    run.finished = w.finish(run.out);
-  }
+  std::tie(run.fed_ok, run.finished) = sb::fuzz::feed_stream(w, pieces, run.out);
   run.done = w.done();
   run.failed = w.failed();
   if (w.usage()) {
@@ -109,14 +92,7 @@ StreamRun run_stream(const std::vector<std::string_view>& pieces, bool thinking)
 }
 
 void check_sse(const StreamRun& run) {
-  SseParser parser;
-  std::vector<SseEvent> events;
-  parser.feed(run.out, events);
-  sb::fuzz::check(parser.at_boundary());
-  for (const SseEvent& ev : events) {
-    const std::optional<boost::json::value> v = parse_json(ev.data);
-    sb::fuzz::check(v && v->is_object());
-  }
+  const std::vector<SseEvent> events = sb::fuzz::checked_events(run.out);
   // A stream that ended either completed (message_stop last) or failed (an error event last).
   if (run.done || run.failed) {
     sb::fuzz::check(!events.empty());

@@ -16,28 +16,19 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "adapters/responses_inbound.h"
 #include "adapters/sse.h"
 #include "tests/fuzz/fuzz_split.h"
+#include "tests/fuzz/fuzz_stream.h"
 
 namespace {
 
 using namespace sb::adapters;
 
-std::optional<boost::json::value> parse_json(std::string_view text) {
-  // Structure only: bytes that are not UTF-8 reach messages as they came.
-  boost::json::parse_options opts;
-  opts.allow_invalid_utf8 = true;
-  opts.max_depth = 1024;  // a translation nests a client's schema a level or two deeper
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec, {}, opts);
-  if (ec) {
-    return std::nullopt;
-  }
-  return v;
-}
+using sb::fuzz::parse_json;
 
 void check_request(std::string_view bytes) {
   std::string error;
@@ -81,32 +72,13 @@ struct StreamRun {
 StreamRun run_stream(const std::vector<std::string_view>& pieces) {
   ResponsesStreamWriter w(meta());
   StreamRun run;
-  for (std::string_view piece : pieces) {
-    if (!w.feed(piece, run.out)) {
-      run.fed_ok = false;
-      break;
-    }
-  }
-  if (run.fed_ok) {
-    run.finished = w.finish(run.out);
-  }
+  std::tie(run.fed_ok, run.finished) = sb::fuzz::feed_stream(w, pieces, run.out);
   run.final_response = w.final_response();
   run.output_messages = w.output_messages();
   if (w.usage()) {
     run.input_tokens = w.usage()->input;
   }
   return run;
-}
-
-void check_sse(std::string_view out) {
-  SseParser parser;
-  std::vector<SseEvent> events;
-  parser.feed(out, events);
-  sb::fuzz::check(parser.at_boundary());
-  for (const SseEvent& ev : events) {
-    const std::optional<boost::json::value> v = parse_json(ev.data);
-    sb::fuzz::check(v && v->is_object());
-  }
 }
 
 }  // namespace
@@ -125,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const StreamRun whole = run_stream({bytes});
   const StreamRun split = run_stream(sb::fuzz::split(bytes));
-  check_sse(whole.out);
+  sb::fuzz::checked_events(whole.out);
   sb::fuzz::check(whole.out == split.out);
   sb::fuzz::check(whole.fed_ok == split.fed_ok && whole.finished == split.finished);
   sb::fuzz::check(whole.final_response == split.final_response);
