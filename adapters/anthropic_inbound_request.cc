@@ -59,24 +59,103 @@ bool not_translatable(std::string& error, const std::string& where, std::string_
                          "to an Anthropic backend to use them)");
 }
 
-// ---- small JSON helpers --------------------------------------------------------------------
+// ---- the chat text, written as the conversation is walked ---------------------------------------
+// No DOM of the chat request is built: each message is written as JSON text as soon as it is
+// known, byte for byte what json_write writes for the same message as a DOM.
 
-/// A text part, in `sp` (the storage of the array it goes into: see translate_request).
-json::object text_part(std::string_view text, const json::storage_ptr& sp) {
-  return json::object({{"type", "text"}, {"text", text}}, sp);
-}
+/// The content parts of one message, as JSON text (comma-joined).
+class Parts {
+ public:
+  /// A text part `{"type":"text","text":...}`.
+  void text(std::string_view t) {
+    begin(true);
+    json_ += kTextHead;
+    append_json_string(json_, t);
+    json_ += '}';
+  }
+  /// An image part `{"type":"image_url","image_url":{"url":...}}`.
+  void image(std::string_view url) {
+    begin(false);
+    json_ += R"({"type":"image_url","image_url":{"url":)";
+    append_json_string(json_, url);
+    json_ += "}}";
+  }
+  /// `more`'s parts after these.
+  void append(const Parts& more) {
+    if (more.count_ == 0) {
+      return;
+    }
+    if (count_ == 0) {
+      first_is_text_ = more.first_is_text_;
+    } else {
+      json_ += ',';
+    }
+    json_ += more.json_;
+    count_ += more.count_;
+  }
+  bool empty() const { return count_ == 0; }
+  /// The message content they make: a plain string for a single text part (what every
+  /// OpenAI-compatible server accepts), "" for none, the parts array otherwise.
+  void write_content(std::string& out) const {
+    if (count_ == 1 && first_is_text_) {
+      out.append(json_, kTextHead.size(), json_.size() - kTextHead.size() - 1);
+    } else if (count_ == 0) {
+      out += R"("")";
+    } else {
+      out += '[';
+      out += json_;
+      out += ']';
+    }
+  }
 
-/// OpenAI message content from parts: a plain string for a single text part (what every
-/// OpenAI-compatible server accepts), the parts array otherwise.
-json::value content_from_parts(json::array&& parts) {
-  if (parts.size() == 1 && string_member(parts[0].get_object(), "type") == "text") {
-    return std::move(parts[0].get_object().at("text"));
+ private:
+  static constexpr std::string_view kTextHead = R"({"type":"text","text":)";
+
+  void begin(bool is_text) {
+    if (count_ == 0) {
+      first_is_text_ = is_text;
+    } else {
+      json_ += ',';
+    }
+    ++count_;
   }
-  if (parts.empty()) {
-    return json::string(parts.storage());
+
+  std::string json_;
+  std::size_t count_ = 0;
+  bool first_is_text_ = false;
+};
+
+/// The chat messages, appended to `json` as JSON text (comma-joined).
+struct Messages {
+  std::string& json;
+  bool any = false;       ///< a message was written
+  bool any_turn = false;  ///< a message that is not a system message was written
+
+  /// Opens a message of `role`: `{"role":"<role>"`; the caller writes its other members and `}`.
+  void begin(std::string_view role) {
+    if (any) {
+      json += ',';
+    }
+    any = true;
+    json += R"({"role":)";
+    append_json_string(json, role);
+    any_turn = any_turn || role != "system";
   }
-  return json::value(std::move(parts));
-}
+  /// A message of `role` with `content`, a string.
+  void add(std::string_view role, std::string_view content) {
+    begin(role);
+    json += R"(,"content":)";
+    append_json_string(json, content);
+    json += '}';
+  }
+  /// A message of `role` whose content is `parts`.
+  void add(std::string_view role, const Parts& parts) {
+    begin(role);
+    json += R"(,"content":)";
+    parts.write_content(json);
+    json += '}';
+  }
+};
 
 /// The block at `blocks[k]` as an object with a string `type`.
 const json::object* block_at(const json::array& blocks, std::size_t k, const std::string& where,
@@ -104,7 +183,7 @@ bool block_text(const json::object& block, const std::string& where, std::string
 
 /// An image block as an image_url part
 /// (https://docs.anthropic.com/en/docs/build-with-claude/vision#base64-encoded-image-example).
-bool image_part(const json::object& block, const std::string& where, json::array& parts,
+bool image_part(const json::object& block, const std::string& where, Parts& parts,
                 std::string& error) {
   const json::value* s = member(block, "source");
   const json::object* source = s != nullptr ? s->if_object() : nullptr;
@@ -137,8 +216,7 @@ bool image_part(const json::object& block, const std::string& where, json::array
   } else {
     return unknown_tag(error, where + ".source", type, "'base64', 'url', 'file'");
   }
-  parts.push_back(
-      json::object({{"type", "image_url"}, {"image_url", {{"url", url}}}}, parts.storage()));
+  parts.image(url);
   return true;
 }
 
@@ -147,7 +225,7 @@ bool image_part(const json::object& block, const std::string& where, json::array
 /// then "<context>\n\n" when given, then the text. Plain-text and content sources carry text the
 /// engine can read; PDFs (base64 or URL) and Files API sources would need a PDF reader the
 /// gateway does not have, so they are refused rather than silently lost.
-bool document_part(const json::object& block, const std::string& where, json::array& parts,
+bool document_part(const json::object& block, const std::string& where, Parts& parts,
                    std::string& error) {
   const json::object* source = object_member(block, "source");
   if (source == nullptr) {
@@ -196,7 +274,7 @@ bool document_part(const json::object& block, const std::string& where, json::ar
     return unknown_tag(error, where + ".source", type,
                        "'base64', 'text', 'content', 'url', 'file'");
   }
-  parts.push_back(text_part(text, parts.storage()));
+  parts.text(text);
   return true;
 }
 
@@ -205,14 +283,14 @@ bool document_part(const json::object& block, const std::string& where, json::ar
 /// tool message, so they go to `images` (the user message that follows the tool messages),
 /// after a text part naming the call. `is_error: true` prefixes the text with "Error: " ("Error"
 /// alone when there is no text) so the model still sees that the tool failed.
-bool tool_message(const json::object& block, const std::string& where, json::array& out,
-                  json::array& images, std::string& error) {
+bool tool_message(const json::object& block, const std::string& where, Messages& out, Parts& images,
+                  std::string& error) {
   std::string_view id;
   if (!string_at(member(block, "tool_use_id"), where + ".tool_use_id", id, error)) {
     return false;
   }
   std::string text;
-  json::array image_parts(images.storage());
+  Parts image_parts;
   if (const json::value* c = member(block, "content")) {
     if (c->is_string()) {
       text = view(c->get_string());
@@ -245,21 +323,22 @@ bool tool_message(const json::object& block, const std::string& where, json::arr
     text = text.empty() ? std::string("Error") : "Error: " + text;
   }
   if (!image_parts.empty()) {
-    images.push_back(
-        text_part("Image from the result of tool call " + std::string(id) + ":", images.storage()));
-    for (json::value& p : image_parts) {
-      images.push_back(std::move(p));
-    }
+    images.text("Image from the result of tool call " + std::string(id) + ":");
+    images.append(image_parts);
   }
-  out.push_back(
-      json::object({{"role", "tool"}, {"tool_call_id", id}, {"content", text}}, out.storage()));
+  out.begin("tool");
+  out.json += R"(,"tool_call_id":)";
+  append_json_string(out.json, id);
+  out.json += R"(,"content":)";
+  append_json_string(out.json, text);
+  out.json += '}';
   return true;
 }
 
 /// Calls `each(block, at, type)` for every content block of a turn but text ones, which go to
 /// `parts` as text parts. False at the first failure, with `error` set.
 template <class Each>
-bool walk_blocks(const json::array& blocks, const std::string& where, json::array& parts,
+bool walk_blocks(const json::array& blocks, const std::string& where, Parts& parts,
                  std::string& error, Each&& each) {
   for (std::size_t k = 0; k < blocks.size(); ++k) {
     const std::string where_k = at(where, k);
@@ -273,7 +352,7 @@ bool walk_blocks(const json::array& blocks, const std::string& where, json::arra
       if (!block_text(*block, where_k, text, error)) {
         return false;
       }
-      parts.push_back(text_part(text, parts.storage()));
+      parts.text(text);
     } else if (!known_block(type)) {
       return unknown_tag(error, where_k, type, kBlockTags);
     } else if (!each(*block, where_k, type)) {
@@ -286,11 +365,11 @@ bool walk_blocks(const json::array& blocks, const std::string& where, json::arra
 // ---- turns ---------------------------------------------------------------------------------
 
 /// A turn's content when it is a string: one message of `role` with it, and true.
-bool string_turn(const json::value& content, std::string_view role, json::array& out) {
+bool string_turn(const json::value& content, std::string_view role, Messages& out) {
   if (!content.is_string()) {
     return false;
   }
-  out.push_back(json::object({{"role", role}, {"content", content}}, out.storage()));
+  out.add(role, view(content.get_string()));
   return true;
 }
 
@@ -305,10 +384,10 @@ bool server_tool_block(std::string_view type) {
 /// A user turn's blocks: its tool_result blocks as tool messages first (OpenAI wants them right
 /// after the assistant's tool_calls), then the rest (and images from tool results) as one user
 /// message.
-bool user_turn(const json::array& blocks, const std::string& where, json::array& out,
+bool user_turn(const json::array& blocks, const std::string& where, Messages& out,
                std::string& error) {
-  json::array parts(out.storage());
-  json::array tool_images(out.storage());
+  Parts parts;
+  Parts tool_images;
   bool had_tool_results = false;
   const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
     if (type == "image") {
@@ -331,18 +410,16 @@ bool user_turn(const json::array& blocks, const std::string& where, json::array&
   if (!walk_blocks(blocks, where, parts, error, each)) {
     return false;
   }
-  for (json::value& p : tool_images) {
-    parts.push_back(std::move(p));
-  }
+  parts.append(tool_images);
   if (!parts.empty() || !had_tool_results) {
-    out.push_back(json::object(
-        {{"role", "user"}, {"content", content_from_parts(std::move(parts))}}, out.storage()));
+    out.add("user", parts);
   }
   return true;
 }
 
-/// A tool_use block as an OpenAI tool call (its input, an object, as the arguments text).
-bool tool_call(const json::object& block, const std::string& where, json::array& calls,
+/// A tool_use block as an OpenAI tool call (its input, an object, as the arguments text), after
+/// the `calls` written so far.
+bool tool_call(const json::object& block, const std::string& where, std::string& calls,
                std::string& error) {
   std::string_view id;
   std::string_view name;
@@ -357,20 +434,22 @@ bool tool_call(const json::object& block, const std::string& where, json::array&
   if (!input->is_object()) {
     return expected(error, where + ".input", "a valid dictionary");
   }
-  calls.push_back(
-      json::object({{"id", id},
-                    {"type", "function"},
-                    {"function", {{"name", name}, {"arguments", json::serialize(*input)}}}},
-                   calls.storage()));
+  calls += calls.empty() ? R"({"id":)" : R"(,{"id":)";
+  append_json_string(calls, id);
+  calls += R"(,"type":"function","function":{"name":)";
+  append_json_string(calls, name);
+  calls += R"(,"arguments":)";
+  append_json_string(calls, to_json(input->get_object()));
+  calls += "}}";
   return true;
 }
 
 /// An assistant turn's blocks: text blocks as content, tool_use blocks as tool_calls, thinking
 /// text as `reasoning_content` when the engine takes it back (options), else dropped.
 bool assistant_turn(const json::array& blocks, const std::string& where,
-                    const AnthropicInboundOptions& options, json::array& out, std::string& error) {
-  json::array parts(out.storage());
-  json::array calls(out.storage());
+                    const AnthropicInboundOptions& options, Messages& out, std::string& error) {
+  Parts parts;
+  std::string calls;
   std::string reasoning;
   const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
     if (type == "tool_use") {
@@ -392,29 +471,33 @@ bool assistant_turn(const json::array& blocks, const std::string& where,
   if (!walk_blocks(blocks, where, parts, error, each)) {
     return false;
   }
-  json::object msg({{"role", "assistant"}}, out.storage());
+  out.begin("assistant");
+  out.json += R"(,"content":)";
   if (parts.empty() && !calls.empty()) {
-    msg["content"] = nullptr;
+    out.json += "null";
   } else {
-    msg["content"] = content_from_parts(std::move(parts));
+    parts.write_content(out.json);
   }
   if (!calls.empty()) {
-    msg["tool_calls"] = std::move(calls);
+    out.json += R"(,"tool_calls":[)";
+    out.json += calls;
+    out.json += ']';
   }
   if (options.reasoning_content && !reasoning.empty()) {
-    msg["reasoning_content"] = reasoning;
+    out.json += R"(,"reasoning_content":)";
+    append_json_string(out.json, reasoning);
   }
-  out.push_back(std::move(msg));
+  out.json += '}';
   return true;
 }
 
 // `system` (or a system turn's content at `where`): a string or text blocks, as one OpenAI
 // system message in place.
-bool system_message(const json::value& system, const std::string& where, json::array& out,
+bool system_message(const json::value& system, const std::string& where, Messages& out,
                     std::string& error) {
   if (system.is_string()) {
     if (!system.get_string().empty()) {
-      out.push_back(json::object({{"role", "system"}, {"content", system}}, out.storage()));
+      out.add("system", view(system.get_string()));
     }
     return true;
   }
@@ -422,7 +505,7 @@ bool system_message(const json::value& system, const std::string& where, json::a
   if (blocks == nullptr) {
     return expected(error, where, "a valid list");
   }
-  json::array parts(out.storage());
+  Parts parts;
   for (std::size_t k = 0; k < blocks->size(); ++k) {
     const std::string where_k = at(where, k);
     std::string_view type;
@@ -437,19 +520,17 @@ bool system_message(const json::value& system, const std::string& where, json::a
     if (!block_text(*block, where_k, text, error)) {
       return false;
     }
-    parts.push_back(text_part(text, parts.storage()));
+    parts.text(text);
   }
   if (!parts.empty()) {
-    out.push_back(json::object(
-        {{"role", "system"}, {"content", content_from_parts(std::move(parts))}}, out.storage()));
+    out.add("system", parts);
   }
   return true;
 }
 
 /// One turn of `messages` at `where`.
 bool convert_turn(const json::value& turn_value, const std::string& where,
-                  const AnthropicInboundOptions& options, json::array& messages,
-                  std::string& error) {
+                  const AnthropicInboundOptions& options, Messages& messages, std::string& error) {
   const json::object* turn = turn_value.if_object();
   if (turn == nullptr) {
     return expected(error, where, "a valid dictionary");
@@ -485,7 +566,7 @@ bool convert_turn(const json::value& turn_value, const std::string& where,
 
 /// `system` and the turns as OpenAI messages; at least one user or assistant turn.
 bool convert_conversation(const json::object& body, const json::array& turns,
-                          const AnthropicInboundOptions& options, json::array& messages,
+                          const AnthropicInboundOptions& options, Messages& messages,
                           std::string& error) {
   if (const json::value* system = member(body, "system")) {
     if (!system_message(*system, "system", messages, error)) {
@@ -497,10 +578,7 @@ bool convert_conversation(const json::object& body, const json::array& turns,
       return false;
     }
   }
-  if (std::none_of(messages.begin(), messages.end(), [](const json::value& v) {
-        const json::string* role = v.as_object().at("role").if_string();
-        return role != nullptr && *role != "system";
-      })) {
+  if (!messages.any_turn) {
     return fail(error, "messages: at least one user or assistant message is required");
   }
   return true;
@@ -523,24 +601,38 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
                                : "messages: at least one message is required";
     return std::nullopt;
   }
-  // The chat request is built in one monotonic resource (every node of it, strings copied from
-  // the client's body included, is a bump of one pointer, none freed one by one) and serialized
-  // before it goes. The 4 KiB first block serves a short request without the heap.
-  alignas(std::max_align_t) unsigned char first_block[4096];
-  json::monotonic_resource memory(first_block, sizeof first_block);
-  const json::storage_ptr sp(&memory);
-  json::array messages(sp);
+  // The conversation is written as text while it is walked; the other members (few and small)
+  // are built as a DOM in one monotonic resource, whose 4 KiB first block serves most requests
+  // without the heap, and written after it.
+  std::string text;
+  text.reserve(options.body_bytes + 512);
+  text += R"({"model":)";
+  append_json_string(text, model);
+  text += R"(,"messages":[)";
+  Messages messages{text};
   if (!convert_conversation(body, *turns, options, messages, error)) {
     return std::nullopt;
   }
-  json::object out(
-      {{"model", model}, {"messages", std::move(messages)}, {"max_tokens", max_tokens}}, sp);
+  alignas(std::max_align_t) unsigned char first_block[4096];
+  json::monotonic_resource memory(first_block, sizeof first_block);
+  json::object out({{"model", model}, {"max_tokens", max_tokens}}, &memory);
   SamplingText sampling;
   if (!convert_options(body, out, sampling, error) ||
       !convert_thinking(body, options, out, error) || !convert_output_format(body, out, error)) {
     return std::nullopt;
   }
-  std::string text = to_json(out, options.body_bytes + 256);
+  // {"model":...,"messages":[...],"max_tokens":...,<the options>}: what json_write writes for the
+  // chat request as one object, "messages" second.
+  text += ']';
+  for (const json::key_value_pair& kv : out) {
+    if (kv.key() != "model") {
+      text += ',';
+      append_json_string(text, std::string_view(kv.key().data(), kv.key().size()));
+      text += ':';
+      append_json(text, kv.value());
+    }
+  }
+  text += '}';
   sampling.write(text);
   return text;
 }
@@ -569,8 +661,19 @@ std::optional<std::int64_t> anthropic_count_tokens_estimate(const json::object& 
   if (!chat) {
     return std::nullopt;
   }
+  // The translation is read back as the gateway reads a body: its nesting can pass the default
+  // limit (a client's tool schema goes a level deeper in it), so the limit is the body's own
+  // plus room, and a text that still cannot be read is refused, not thrown.
+  json::parse_options opts;
+  opts.max_depth = 1024;
+  boost::system::error_code ec;
+  const json::value chat_value = json::parse(*chat, ec, {}, opts);
+  if (ec || !chat_value.is_object()) {
+    error = "messages: the request could not be counted";
+    return std::nullopt;
+  }
   ChatFacts facts;
-  collect_chat_facts(json::parse(*chat).as_object(), facts);
+  collect_chat_facts(chat_value.get_object(), facts);
   return static_cast<std::int64_t>(facts.estimated_prompt_tokens);
 }
 

@@ -451,6 +451,23 @@ TEST(AnthropicInboundRequestTest, CountTokensEstimateNeedsNoMaxTokens) {
   EXPECT_FALSE(
       anthropic_count_tokens_estimate(json::parse(R"({"model": "m"})").as_object(), error));
   EXPECT_EQ(error, "messages: Field required");
+  // A tool schema nested deeper than a default parse allows (the gateway reads client bodies to
+  // 128 levels) is counted, not thrown on.
+  std::string schema = R"({"type":"object"})";
+  for (int i = 0; i < 60; ++i) {
+    schema = R"({"type":"object","properties":{"x":)" + schema + "}}";
+  }
+  json::parse_options deep;
+  deep.max_depth = 256;
+  const json::value body =
+      json::parse(R"({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": [)"
+                  R"({"name": "t", "input_schema": )" +
+                      schema + "}]}",
+                  {}, deep);
+  const std::optional<std::int64_t> deep_count =
+      anthropic_count_tokens_estimate(body.as_object(), error);
+  ASSERT_TRUE(deep_count.has_value()) << error;
+  EXPECT_GT(*deep_count, 0);
 }
 
 TEST(AnthropicInboundRequestTest, ClaudeCodeCapturesTranslate) {
