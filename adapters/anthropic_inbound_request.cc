@@ -4,6 +4,7 @@
 // anthropic_inbound_response.cc.
 #include "adapters/anthropic_inbound.h"
 #include "adapters/anthropic_inbound_internal.h"
+#include "adapters/chat_text.h"
 #include "adapters/json_write.h"
 
 #include <algorithm>
@@ -63,68 +64,6 @@ bool not_translatable(std::string& error, const std::string& where, std::string_
 // No DOM of the chat request is built: each message is written as JSON text as soon as it is
 // known, byte for byte what json_write writes for the same message as a DOM.
 
-/// The content parts of one message, as JSON text (comma-joined).
-class Parts {
- public:
-  /// A text part `{"type":"text","text":...}`.
-  void text(std::string_view t) {
-    begin(true);
-    json_ += kTextHead;
-    append_json_string(json_, t);
-    json_ += '}';
-  }
-  /// An image part `{"type":"image_url","image_url":{"url":...}}`.
-  void image(std::string_view url) {
-    begin(false);
-    json_ += R"({"type":"image_url","image_url":{"url":)";
-    append_json_string(json_, url);
-    json_ += "}}";
-  }
-  /// `more`'s parts after these.
-  void append(const Parts& more) {
-    if (more.count_ == 0) {
-      return;
-    }
-    if (count_ == 0) {
-      first_is_text_ = more.first_is_text_;
-    } else {
-      json_ += ',';
-    }
-    json_ += more.json_;
-    count_ += more.count_;
-  }
-  bool empty() const { return count_ == 0; }
-  /// The message content they make: a plain string for a single text part (what every
-  /// OpenAI-compatible server accepts), "" for none, the parts array otherwise.
-  void write_content(std::string& out) const {
-    if (count_ == 1 && first_is_text_) {
-      out.append(json_, kTextHead.size(), json_.size() - kTextHead.size() - 1);
-    } else if (count_ == 0) {
-      out += R"("")";
-    } else {
-      out += '[';
-      out += json_;
-      out += ']';
-    }
-  }
-
- private:
-  static constexpr std::string_view kTextHead = R"({"type":"text","text":)";
-
-  void begin(bool is_text) {
-    if (count_ == 0) {
-      first_is_text_ = is_text;
-    } else {
-      json_ += ',';
-    }
-    ++count_;
-  }
-
-  std::string json_;
-  std::size_t count_ = 0;
-  bool first_is_text_ = false;
-};
-
 /// The chat messages, appended to `json` as JSON text (comma-joined).
 struct Messages {
   std::string& json;
@@ -149,7 +88,7 @@ struct Messages {
     json += '}';
   }
   /// A message of `role` whose content is `parts`.
-  void add(std::string_view role, const Parts& parts) {
+  void add(std::string_view role, const ContentParts& parts) {
     begin(role);
     json += R"(,"content":)";
     parts.write_content(json);
@@ -183,7 +122,7 @@ bool block_text(const json::object& block, const std::string& where, std::string
 
 /// An image block as an image_url part
 /// (https://docs.anthropic.com/en/docs/build-with-claude/vision#base64-encoded-image-example).
-bool image_part(const json::object& block, const std::string& where, Parts& parts,
+bool image_part(const json::object& block, const std::string& where, ContentParts& parts,
                 std::string& error) {
   const json::value* s = member(block, "source");
   const json::object* source = s != nullptr ? s->if_object() : nullptr;
@@ -225,7 +164,7 @@ bool image_part(const json::object& block, const std::string& where, Parts& part
 /// then "<context>\n\n" when given, then the text. Plain-text and content sources carry text the
 /// engine can read; PDFs (base64 or URL) and Files API sources would need a PDF reader the
 /// gateway does not have, so they are refused rather than silently lost.
-bool document_part(const json::object& block, const std::string& where, Parts& parts,
+bool document_part(const json::object& block, const std::string& where, ContentParts& parts,
                    std::string& error) {
   const json::object* source = object_member(block, "source");
   if (source == nullptr) {
@@ -283,14 +222,14 @@ bool document_part(const json::object& block, const std::string& where, Parts& p
 /// tool message, so they go to `images` (the user message that follows the tool messages),
 /// after a text part naming the call. `is_error: true` prefixes the text with "Error: " ("Error"
 /// alone when there is no text) so the model still sees that the tool failed.
-bool tool_message(const json::object& block, const std::string& where, Messages& out, Parts& images,
-                  std::string& error) {
+bool tool_message(const json::object& block, const std::string& where, Messages& out,
+                  ContentParts& images, std::string& error) {
   std::string_view id;
   if (!string_at(member(block, "tool_use_id"), where + ".tool_use_id", id, error)) {
     return false;
   }
   std::string text;
-  Parts image_parts;
+  ContentParts image_parts;
   if (const json::value* c = member(block, "content")) {
     if (c->is_string()) {
       text = view(c->get_string());
@@ -338,7 +277,7 @@ bool tool_message(const json::object& block, const std::string& where, Messages&
 /// Calls `each(block, at, type)` for every content block of a turn but text ones, which go to
 /// `parts` as text parts. False at the first failure, with `error` set.
 template <class Each>
-bool walk_blocks(const json::array& blocks, const std::string& where, Parts& parts,
+bool walk_blocks(const json::array& blocks, const std::string& where, ContentParts& parts,
                  std::string& error, Each&& each) {
   for (std::size_t k = 0; k < blocks.size(); ++k) {
     const std::string where_k = at(where, k);
@@ -386,8 +325,8 @@ bool server_tool_block(std::string_view type) {
 /// message.
 bool user_turn(const json::array& blocks, const std::string& where, Messages& out,
                std::string& error) {
-  Parts parts;
-  Parts tool_images;
+  ContentParts parts;
+  ContentParts tool_images;
   bool had_tool_results = false;
   const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
     if (type == "image") {
@@ -434,13 +373,10 @@ bool tool_call(const json::object& block, const std::string& where, std::string&
   if (!input->is_object()) {
     return expected(error, where + ".input", "a valid dictionary");
   }
-  calls += calls.empty() ? R"({"id":)" : R"(,{"id":)";
-  append_json_string(calls, id);
-  calls += R"(,"type":"function","function":{"name":)";
-  append_json_string(calls, name);
-  calls += R"(,"arguments":)";
-  append_json_string(calls, to_json(input->get_object()));
-  calls += "}}";
+  if (!calls.empty()) {
+    calls += ',';
+  }
+  append_tool_call(calls, id, name, to_json(input->get_object()));
   return true;
 }
 
@@ -448,7 +384,7 @@ bool tool_call(const json::object& block, const std::string& where, std::string&
 /// text as `reasoning_content` when the engine takes it back (options), else dropped.
 bool assistant_turn(const json::array& blocks, const std::string& where,
                     const AnthropicInboundOptions& options, Messages& out, std::string& error) {
-  Parts parts;
+  ContentParts parts;
   std::string calls;
   std::string reasoning;
   const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
@@ -505,7 +441,7 @@ bool system_message(const json::value& system, const std::string& where, Message
   if (blocks == nullptr) {
     return expected(error, where, "a valid list");
   }
-  Parts parts;
+  ContentParts parts;
   for (std::size_t k = 0; k < blocks->size(); ++k) {
     const std::string where_k = at(where, k);
     std::string_view type;

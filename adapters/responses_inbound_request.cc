@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/chat_text.h"
 #include "adapters/json_edit.h"
 #include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
@@ -32,7 +33,7 @@ std::string at_index(std::string_view base, std::size_t k) {
 
 /// An input_image part as an image_url part
 /// (https://platform.openai.com/docs/guides/images-vision).
-bool image_part(const json::object& part, const std::string& at, json::array& parts,
+bool image_part(const json::object& part, const std::string& at, ContentParts& parts,
                 const Reject& reject) {
   const std::string_view url = string_member(part, "image_url");
   if (url.empty()) {
@@ -43,17 +44,12 @@ bool image_part(const json::object& part, const std::string& at, json::array& pa
     }
     return reject(at + ".image_url", "Missing required parameter: '" + at + ".image_url'.");
   }
-  json::object image({{"url", url}}, parts.storage());
-  if (const std::string_view detail = string_member(part, "detail"); !detail.empty()) {
-    image["detail"] = detail;
-  }
-  parts.push_back(
-      json::object({{"type", "image_url"}, {"image_url", std::move(image)}}, parts.storage()));
+  parts.image(url, string_member(part, "detail"));
   return true;
 }
 
 /// An input_file part as chat's file part: only inline `file_data` has a chat equivalent.
-bool file_part(const json::object& part, const std::string& at, json::array& parts,
+bool file_part(const json::object& part, const std::string& at, ContentParts& parts,
                const Reject& reject) {
   const std::string_view data = string_member(part, "file_data");
   if (data.empty()) {
@@ -61,18 +57,14 @@ bool file_part(const json::object& part, const std::string& at, json::array& par
                   "Files by file_id or file_url need OpenAI's Files API, which the gateway "
                   "does not serve; send the file inline as file_data instead.");
   }
-  json::object file({{"file_data", data}}, parts.storage());
-  if (const std::string_view name = string_member(part, "filename"); !name.empty()) {
-    file["filename"] = name;
-  }
-  parts.push_back(json::object({{"type", "file"}, {"file", std::move(file)}}, parts.storage()));
+  parts.file(data, string_member(part, "filename"));
   return true;
 }
 
 /// One content part of a message of `role` (or of a tool output when `role` is "tool": its
 /// images and files go to `media`, for a user message after the tool messages).
 bool content_part(const json::value& v, std::string_view role, const std::string& at,
-                  json::array& parts, json::array* media, const Reject& reject) {
+                  ContentParts& parts, ContentParts* media, const Reject& reject) {
   const json::object* part = v.if_object();
   const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
   if (part == nullptr) {
@@ -87,10 +79,10 @@ bool content_part(const json::value& v, std::string_view role, const std::string
                     responses_detail::invalid_type(at + "." + std::string(key), "a string",
                                                    text != nullptr ? *text : json::value()));
     }
-    parts.push_back(json::object({{"type", "text"}, {"text", *text}}, parts.storage()));
+    parts.text(view(text->get_string()));
     return true;
   }
-  json::array* into = role == "user" ? &parts : role == "tool" ? media : nullptr;
+  ContentParts* into = role == "user" ? &parts : role == "tool" ? media : nullptr;
   if (into != nullptr && type == "input_image") {
     return image_part(*part, at, *into, reject);
   }
@@ -108,12 +100,12 @@ bool content_part(const json::value& v, std::string_view role, const std::string
                                : "are: 'input_text', 'input_image' and 'input_file'."));
 }
 
-/// A message's or tool output's content (a string or parts) as chat content: the string, the
-/// one text part's text, or the parts.
+/// A message's or tool output's content (a string or parts) as chat content, appended to `out`:
+/// the string, the one text part's text, or the parts.
 bool chat_content(const json::value& content, std::string_view role, const std::string& at,
-                  json::value& out, json::array* media, const Reject& reject) {
+                  std::string& out, ContentParts* media, const Reject& reject) {
   if (content.is_string()) {
-    out = content;
+    append_json_string(out, view(content.get_string()));
     return true;
   }
   const json::array* list = content.if_array();
@@ -121,25 +113,74 @@ bool chat_content(const json::value& content, std::string_view role, const std::
     return reject(at, responses_detail::invalid_type(
                           at, "one of a string or array of input content", content));
   }
-  json::array parts(out.storage());
+  ContentParts parts;
   for (std::size_t k = 0; k < list->size(); ++k) {
     if (!content_part((*list)[k], role, at_index(at, k), parts, media, reject)) {
       return false;
     }
   }
-  if (parts.size() == 1 && string_member(parts[0].as_object(), "type") == "text") {
-    out = std::move(parts[0].as_object().at("text"));
-  } else if (parts.empty()) {
-    out = json::string();
-  } else {
-    out = std::move(parts);
-  }
+  parts.write_content(out);
   return true;
 }
 
+/// This turn's chat messages, written as the text of a JSON array. An assistant message stays
+/// open after its content, so that the tool calls after it join it (as one assistant message
+/// with tool_calls, the form chat wants).
+class Turn {
+ public:
+  explicit Turn(std::string& json) : json_(json) { json_ += '['; }
+
+  /// Opens a message of `role` (the open one is closed first): `{"role":"<role>"`.
+  std::string& begin(std::string_view role) {
+    close();
+    if (any_) {
+      json_ += ',';
+    }
+    any_ = true;
+    any_turn_ = any_turn_ || role != "system";
+    json_ += R"({"role":)";
+    append_json_string(json_, role);
+    open_ = role == "assistant" ? Open::assistant : Open::other;
+    return json_;
+  }
+  /// A tool call: it joins the open assistant message, else opens one with null content.
+  void tool_call(std::string_view id, std::string_view name, std::string_view arguments) {
+    if (open_ == Open::calls) {
+      json_ += ',';
+    } else {
+      if (open_ != Open::assistant) {
+        begin("assistant") += R"(,"content":null)";
+      }
+      json_ += R"(,"tool_calls":[)";
+      open_ = Open::calls;
+    }
+    append_tool_call(json_, id, name, arguments);
+  }
+  /// Closes the array: the text is whole.
+  void finish() {
+    close();
+    json_ += ']';
+  }
+  /// Whether a message that is not a system message was written.
+  bool any_turn() const { return any_turn_; }
+
+ private:
+  enum class Open { none, other, assistant, calls };
+
+  void close() {
+    json_ += open_ == Open::calls ? "]}" : open_ == Open::none ? "" : "}";
+    open_ = Open::none;
+  }
+
+  std::string& json_;
+  bool any_ = false;
+  bool any_turn_ = false;
+  Open open_ = Open::none;
+};
+
 // ---- items ------------------------------------------------------------------------------------
 
-bool message_item(const json::object& item, const std::string& at, json::array& out,
+bool message_item(const json::object& item, const std::string& at, Turn& out,
                   const Reject& reject) {
   const json::value* r = member(item, "role");
   const std::string_view role = string_of(r);
@@ -156,18 +197,14 @@ bool message_item(const json::object& item, const std::string& at, json::array& 
     return reject(at + ".content", "Missing required parameter: '" + at + ".content'.");
   }
   const std::string_view chat_role = role == "developer" ? "system" : role;
-  json::value chat(out.storage());
   // System turns carry text only on the chat wire (content_part refuses images there).
-  if (!chat_content(*content, chat_role, at + ".content", chat, nullptr, reject)) {
-    return false;
-  }
-  out.push_back(json::object({{"role", chat_role}, {"content", std::move(chat)}}, out.storage()));
-  return true;
+  return chat_content(*content, chat_role, at + ".content",
+                      out.begin(chat_role) += R"(,"content":)", nullptr, reject);
 }
 
 /// A function_call or custom_tool_call item as a tool call of the assistant message before it
 /// (a new one when the previous message is not the assistant's).
-bool call_item(const json::object& item, bool custom, const std::string& at, json::array& out,
+bool call_item(const json::object& item, bool custom, const std::string& at, Turn& out,
                const Reject& reject) {
   const std::string_view call_id = string_member(item, "call_id");
   const std::string_view name = string_member(item, "name");
@@ -188,26 +225,21 @@ bool call_item(const json::object& item, bool custom, const std::string& at, jso
   if (const std::string_view ns = string_member(item, "namespace"); !ns.empty()) {
     chat_name = responses_detail::flat_name(ns, name);
   }
-  std::string arguments = custom ? json::serialize(json::object{{"input", *payload}})
-                                 : std::string(view(payload->get_string()));
-  json::object call = tool_call_object(call_id, chat_name, std::move(arguments));
-  json::object* last = out.empty() ? nullptr : out.back().if_object();
-  if (last == nullptr || string_member(*last, "role") != "assistant") {
-    out.push_back(json::object({{"role", "assistant"}, {"content", nullptr}}, out.storage()));
-    last = &out.back().as_object();
+  if (custom) {
+    std::string arguments = R"({"input":)";
+    append_json_string(arguments, view(payload->get_string()));
+    arguments += '}';
+    out.tool_call(call_id, chat_name, arguments);
+  } else {
+    out.tool_call(call_id, chat_name, view(payload->get_string()));
   }
-  json::value& calls = (*last)["tool_calls"];
-  if (!calls.is_array()) {
-    calls = json::array();
-  }
-  calls.as_array().push_back(std::move(call));
   return true;
 }
 
 /// A function_call_output or custom_tool_call_output item as a tool message; its images and files
 /// into `media`.
-bool output_item(const json::object& item, const std::string& at, json::array& out,
-                 json::array& media, const Reject& reject) {
+bool output_item(const json::object& item, const std::string& at, Turn& out, ContentParts& media,
+                 const Reject& reject) {
   const std::string_view call_id = string_member(item, "call_id");
   if (call_id.empty()) {
     return reject(at + ".call_id", "Missing required parameter: '" + at + ".call_id'.");
@@ -216,17 +248,14 @@ bool output_item(const json::object& item, const std::string& at, json::array& o
   if (output == nullptr) {
     return reject(at + ".output", "Missing required parameter: '" + at + ".output'.");
   }
-  json::value content(out.storage());
-  if (!chat_content(*output, "tool", at + ".output", content, &media, reject)) {
-    return false;
-  }
-  out.push_back(
-      json::object({{"role", "tool"}, {"tool_call_id", call_id}, {"content", std::move(content)}},
-                   out.storage()));
-  return true;
+  std::string& json = out.begin("tool");
+  json += R"(,"tool_call_id":)";
+  append_json_string(json, call_id);
+  json += R"(,"content":)";
+  return chat_content(*output, "tool", at + ".output", json, &media, reject);
 }
 
-bool convert_item(const json::value& v, const std::string& at, json::array& out, json::array& media,
+bool convert_item(const json::value& v, const std::string& at, Turn& out, ContentParts& media,
                   const Reject& reject) {
   const json::object* item = v.if_object();
   if (item == nullptr) {
@@ -271,9 +300,9 @@ bool is_tool_output(const json::value& v) {
   return type == "function_call_output" || type == "custom_tool_call_output";
 }
 
-bool convert_input(const json::value& input, json::array& out, const Reject& reject) {
+bool convert_input(const json::value& input, Turn& out, const Reject& reject) {
   if (input.is_string()) {
-    out.push_back(json::object({{"role", "user"}, {"content", input}}, out.storage()));
+    append_json_string(out.begin("user") += R"(,"content":)", view(input.get_string()));
     return true;
   }
   const json::array* items = input.if_array();
@@ -281,7 +310,7 @@ bool convert_input(const json::value& input, json::array& out, const Reject& rej
     return reject("input", responses_detail::invalid_type(
                                "input", "one of a string or array of input items", input));
   }
-  json::array media(out.storage());  // images and files of the tool outputs just read
+  ContentParts media;  // images and files of the tool outputs just read
   for (std::size_t k = 0; k < items->size(); ++k) {
     if (!convert_item((*items)[k], at_index("input", k), out, media, reject)) {
       return false;
@@ -290,8 +319,8 @@ bool convert_input(const json::value& input, json::array& out, const Reject& rej
       // Chat tool messages carry text only: what the tools returned besides follows them as a
       // user message, after the last of the run (OpenAI wants tool messages right after the
       // assistant message that called the tools).
-      out.push_back(json::object({{"role", "user"}, {"content", std::move(media)}}, out.storage()));
-      media = json::array(out.storage());
+      media.write_array(out.begin("user") += R"(,"content":)");
+      media = ContentParts();
     }
   }
   return true;
@@ -318,7 +347,7 @@ bool refuse_unservable(const json::object& body, const Reject& reject) {
 }
 
 /// [instructions as a system message] + history + this turn's messages.
-bool full_conversation(const json::object& body, std::string_view history, json::array& turn,
+bool full_conversation(const json::object& body, std::string_view history, bool turn_has_turn,
                        json::array& messages, const Reject& reject) {
   if (const json::value* i = member(body, "instructions")) {
     if (!i->is_string()) {
@@ -341,11 +370,10 @@ bool full_conversation(const json::object& body, std::string_view history, json:
       messages.push_back(std::move(m));
     }
   }
-  const auto not_system = [](const json::value& m) {
-    return string_member(m.as_object(), "role") != "system";
-  };
-  const bool has_turn = std::any_of(messages.begin(), messages.end(), not_system) ||
-                        std::any_of(turn.begin(), turn.end(), not_system);
+  const bool has_turn =
+      turn_has_turn || std::any_of(messages.begin(), messages.end(), [](const json::value& m) {
+        return string_member(m.as_object(), "role") != "system";
+      });
   return has_turn || reject("input",
                             "Invalid 'input': the conversation has no user, assistant "
                             "or tool turn.");
@@ -406,21 +434,23 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
     return std::nullopt;
   }
   ResponsesTurn turn;
-  // The chat request is built in one monotonic resource: every node of it (strings copied from
-  // the client's body included) is a bump of one pointer, none freed one by one.
+  // The turn's messages are written as text while the input is walked (they are kept as they are
+  // for the next turn, and spliced into the chat request); the rest of the chat request (the
+  // instructions, the history, the options) is built in one monotonic resource: every node of it
+  // is a bump of one pointer, none freed one by one.
   alignas(std::max_align_t) unsigned char first_block[4096];
   json::monotonic_resource memory(first_block, sizeof first_block);
   const json::storage_ptr sp(&memory);
-  json::array turn_messages(sp);
   json::array messages(sp);
   json::object out({{"model", *model}}, sp);
   SamplingText sampling;
-  if (!refuse_unservable(body, reject) || !convert_input(*input, turn_messages, reject) ||
+  Turn turn_text(turn.input_messages);
+  if (!refuse_unservable(body, reject) || !convert_input(*input, turn_text, reject) ||
       !responses_detail::convert_options(body, out, sampling, turn, reject)) {
     return std::nullopt;
   }
-  append_json(turn.input_messages, turn_messages);
-  if (!full_conversation(body, history, turn_messages, messages, reject)) {
+  turn_text.finish();
+  if (!full_conversation(body, history, turn_text.any_turn(), messages, reject)) {
     return std::nullopt;
   }
   write_chat_body(*model, messages, turn.input_messages, out, turn.chat_body);
