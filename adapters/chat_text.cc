@@ -26,23 +26,23 @@ void ContentParts::text(std::string_view t) {
 }
 
 void ContentParts::image(std::string_view url, std::string_view detail) {
-  begin(false);
-  json_ += R"({"type":"image_url","image_url":{"url":)";
-  append_json_string(json_, url);
-  if (!detail.empty()) {
-    json_ += R"(,"detail":)";
-    append_json_string(json_, detail);
-  }
-  json_ += "}}";
+  object_part(R"({"type":"image_url","image_url":{"url":)", url, "detail", detail);
 }
 
 void ContentParts::file(std::string_view data, std::string_view filename) {
+  object_part(R"({"type":"file","file":{"file_data":)", data, "filename", filename);
+}
+
+void ContentParts::object_part(std::string_view head, std::string_view first,
+                               std::string_view second_key, std::string_view second) {
   begin(false);
-  json_ += R"({"type":"file","file":{"file_data":)";
-  append_json_string(json_, data);
-  if (!filename.empty()) {
-    json_ += R"(,"filename":)";
-    append_json_string(json_, filename);
+  json_ += head;
+  append_json_string(json_, first);
+  if (!second.empty()) {
+    json_ += ",\"";
+    json_ += second_key;
+    json_ += "\":";
+    append_json_string(json_, second);
   }
   json_ += "}}";
 }

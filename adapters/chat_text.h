@@ -31,6 +31,10 @@ class ContentParts {
 
  private:
   void begin(bool is_text);
+  /// A part `<head><first>[,"<second_key>":<second>]}}`: `head` opens the part and its object
+  /// up to its first member's value; the second member is written when not empty.
+  void object_part(std::string_view head, std::string_view first, std::string_view second_key,
+                   std::string_view second);
 
   std::string json_;
   std::size_t count_ = 0;
