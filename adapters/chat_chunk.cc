@@ -297,6 +297,7 @@ class Handler : public SaxUnbounded {
         calls_.back().index.reset();
         break;
       case Slot::function:
+        calls_.back().has_function = false;
         calls_.back().name = calls_.back().arguments = {};
         break;
       case Slot::none:
@@ -414,6 +415,7 @@ class Handler : public SaxUnbounded {
           break;
         case Ctx::call:
           child = slot_ == Slot::function && object ? Ctx::function : Ctx::other;
+          calls_.back().has_function = calls_.back().has_function || child == Ctx::function;
           break;
         default:
           break;

@@ -20,6 +20,7 @@ namespace sb::adapters {
 /// strings.
 struct ChunkToolCall {
   std::optional<std::int64_t> index;  ///< `index` when an integer that fits an int64
+  bool has_function = false;          ///< `function` is an object
   std::string_view id;
   std::string_view name;       ///< function.name
   std::string_view arguments;  ///< function.arguments

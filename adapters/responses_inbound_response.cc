@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/chat_chunk.h"
 #include "adapters/json_edit.h"
 #include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
@@ -217,35 +218,18 @@ using namespace responses_detail;
 
 namespace {
 
-/// The reasoning text an engine put beside the answer (vLLM, SGLang: reasoning_content; some
-/// servers: reasoning).
-std::string_view reasoning_text(const json::object& m) {
-  const std::string_view r = string_member(m, "reasoning_content");
-  return r.empty() ? string_member(m, "reasoning") : r;
-}
-
-/// The message's tool calls as output items (appended to `output`) and as chat tool calls.
-void call_items(const json::object& message, const ResponseMeta& meta, json::array& output,
-                json::array& chat_calls) {
-  const json::array* calls = array_member(message, "tool_calls");
-  if (calls == nullptr) {
-    return;
-  }
-  for (const json::value& c : *calls) {
-    const json::object* call = c.if_object();
-    const json::object* fn = call != nullptr ? object_member(*call, "function") : nullptr;
-    if (fn == nullptr) {
-      continue;
-    }
-    const std::size_t index = output.size();
-    json::object item =
-        call_item(meta, index, string_member(*call, "id"), string_member(*fn, "name"),
-                  string_member(*fn, "arguments"), "completed");
-    chat_calls.push_back(tool_call_object(item.at("call_id").as_string(),
-                                          string_member(*fn, "name"),
-                                          std::string(string_member(*fn, "arguments"))));
-    output.push_back(std::move(item));
-  }
+/// The texts of the first choice's message content given as parts (an array: what the one-pass
+/// reading leaves to a DOM), joined.
+std::string parts_text(std::string_view chat_completion) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(chat_completion, ec);
+  const json::object* completion = !ec ? v.if_object() : nullptr;
+  const json::array* choices =
+      completion != nullptr ? array_member(*completion, "choices") : nullptr;
+  const json::object* choice =
+      choices != nullptr && !choices->empty() ? choices->front().if_object() : nullptr;
+  const json::object* message = choice != nullptr ? object_member(*choice, "message") : nullptr;
+  return message != nullptr ? content_text(member(*message, "content")) : std::string();
 }
 
 }  // namespace
@@ -270,37 +254,43 @@ std::string new_response_id() {
 std::optional<std::string> chat_to_response(std::string_view chat_completion,
                                             const ResponseMeta& meta, std::string& output_messages,
                                             std::string& error, std::int64_t cache_write) {
-  // The answer's DOM lives in a monotonic resource (a 4 KiB first block on this frame serves a
-  // short answer without the heap); nothing of it outlives this call.
-  alignas(std::max_align_t) unsigned char first_block[4096];
-  json::monotonic_resource memory(first_block, sizeof first_block);
-  boost::system::error_code ec;
-  const json::value v = json::parse(chat_completion, ec, &memory);
-  const json::object* completion = !ec ? v.if_object() : nullptr;
-  const json::array* choices =
-      completion != nullptr ? array_member(*completion, "choices") : nullptr;
-  const json::object* choice =
-      choices != nullptr && !choices->empty() ? choices->front().if_object() : nullptr;
-  const json::object* message = choice != nullptr ? object_member(*choice, "message") : nullptr;
-  if (message == nullptr) {
+  // Read in one pass into the members the Response needs (no DOM of the answer).
+  ChatChunkParser parser;
+  ChatChunk answer;
+  const ChunkChoice* choice = nullptr;
+  if (parser.parse(chat_completion, answer, ChunkBody::message) && !answer.choices.empty() &&
+      answer.choices[0].position == 0 && answer.choices[0].has_body) {
+    choice = &answer.choices[0];
+  }
+  if (choice == nullptr) {
     error = "upstream answer is not a chat.completion";
     return std::nullopt;
   }
-  const std::string_view finish = string_member(*choice, "finish_reason");
+  const std::string_view finish = choice->finish_reason;
   json::array output;
-  if (const std::string_view r = reasoning_text(*message); !r.empty()) {
+  if (const std::string_view r = choice->reasoning_text(); !r.empty()) {
     const std::string text(r);
     output.push_back(reasoning_item(item_id(meta.id, "rs_", output.size()), &text));
   }
-  std::string text = content_text(member(*message, "content"));
-  text += string_member(*message, "refusal");
+  std::string text =
+      choice->content_parts ? parts_text(chat_completion) : std::string(choice->content);
+  text += choice->refusal;
   if (!text.empty()) {
     output.push_back(
         message_item(item_id(meta.id, "msg_", output.size()), item_status(finish), &text));
   }
   json::array chat_calls;
-  call_items(*message, meta, output, chat_calls);
-  std::optional<Usage> usage = usage_from_openai(v);
+  for (const ChunkToolCall& call : choice->tool_calls) {
+    if (!call.has_function) {
+      continue;
+    }
+    json::object item =
+        call_item(meta, output.size(), call.id, call.name, call.arguments, "completed");
+    chat_calls.push_back(
+        tool_call_object(item.at("call_id").as_string(), call.name, std::string(call.arguments)));
+    output.push_back(std::move(item));
+  }
+  std::optional<Usage> usage = answer.usage;
   if (usage && cache_write > 0) {
     usage->cache_write = cache_write;  // counted in input_tokens already; no Responses member
   }

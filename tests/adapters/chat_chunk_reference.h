@@ -21,6 +21,7 @@ namespace sb::adapters::testing {
 
 struct ReadCall {
   std::optional<std::int64_t> index;
+  bool has_function = false;
   std::string id, name, arguments;
   bool operator==(const ReadCall&) const = default;
 };
@@ -82,7 +83,7 @@ inline std::optional<ReadChunk> dom_read(std::string_view data, std::string_view
       }
       ReadChoice rc;
       rc.position = k;
-      if (const json::value* i = member(*choice, "index")) {
+      if (member(*choice, "index") != nullptr) {
         rc.index_kind = ChunkChoice::Index::other;
         if (const std::optional<std::int64_t> n = int64_member(*choice, "index")) {
           rc.index_kind = ChunkChoice::Index::integer;
@@ -103,6 +104,7 @@ inline std::optional<ReadChunk> dom_read(std::string_view data, std::string_view
               rcall.index = int64_member(*co, "index");
               rcall.id = string_member(*co, "id");
               if (const json::object* fn = object_member(*co, "function")) {
+                rcall.has_function = true;
                 rcall.name = string_member(*fn, "name");
                 rcall.arguments = string_member(*fn, "arguments");
               }
@@ -145,8 +147,8 @@ inline std::optional<ReadChunk> parser_read(ChatChunkParser& parser, std::string
     rc.reasoning = c.reasoning;
     rc.finish_reason = c.finish_reason;
     for (const ChunkToolCall& call : c.tool_calls) {
-      rc.calls.push_back(
-          {call.index, std::string(call.id), std::string(call.name), std::string(call.arguments)});
+      rc.calls.push_back({call.index, call.has_function, std::string(call.id),
+                          std::string(call.name), std::string(call.arguments)});
     }
     r.choices.push_back(std::move(rc));
   }
@@ -167,7 +169,8 @@ inline std::string describe(const std::optional<ReadChunk>& r) {
          " reasoning_content=" + c.reasoning_content + " reasoning=" + c.reasoning +
          " finish=" + c.finish_reason;
     for (const ReadCall& call : c.calls) {
-      s += " [call index=" + (call.index ? std::to_string(*call.index) : std::string("-")) +
+      s += " [call fn=" + std::to_string(call.has_function) +
+           " index=" + (call.index ? std::to_string(*call.index) : std::string("-")) +
            " id=" + call.id + " name=" + call.name + " arguments=" + call.arguments + "]";
     }
   }

@@ -118,9 +118,39 @@ TEST(ResponsesInboundResponseTest, ToolCallWithoutIdGetsOneAndEmptyAnswerHasNoIt
   EXPECT_EQ(messages, "[]");
 }
 
+// The answer is read in one pass: content given as parts, calls without a function object,
+// escapes and duplicate keys read as a DOM would read them.
+TEST(ResponsesInboundResponseTest, EveryShapeOfAnAnswerIsRead) {
+  std::string messages;
+  const json::value r = json::parse(response_of(
+      R"({"choices": [{"message": {"role": "assistant", "reasoning": "why\n",
+          "content": [{"type": "text", "text": "in "}, {"text": "parts"}, 5],
+          "refusal": null, "tool_calls": [7, {"id": "c1", "function": "not an object"},
+          {"id": "c2", "function": {"name": "f", "arguments": "{\"a\":1}"}},
+          {"id": "c3", "function": {"name": "g"}, "function": null}]},
+          "finish_reason": "stop", "finish_reason": "length"}],
+          "usage": {"prompt_tokens": 4, "completion_tokens": 2}})",
+      meta_for(), &messages));
+  const json::array& output = r.at("output").as_array();
+  ASSERT_EQ(output.size(), 3u);  // reasoning, message, one call (c1 and c3 have no function)
+  EXPECT_EQ(output[0].at("type"), json::value("reasoning"));
+  EXPECT_EQ(output[0].at("content").at(0).at("text"), json::value("why\n"));
+  EXPECT_EQ(output[1].at("content").at(0).at("text"), json::value("in parts"));
+  EXPECT_EQ(output[1].at("status"), json::value("incomplete"));
+  EXPECT_EQ(output[2].at("call_id"), json::value("c2"));
+  EXPECT_EQ(output[2].at("arguments"), json::value("{\"a\":1}"));
+  EXPECT_EQ(r.at("status"), json::value("incomplete"));
+  EXPECT_EQ(r.at("usage").at("input_tokens"), json::value(4));
+  EXPECT_EQ(json::parse(messages), json::parse(R"([{"role": "assistant", "content": "in parts",
+      "tool_calls": [{"id": "c2", "type": "function",
+                      "function": {"name": "f", "arguments": "{\"a\":1}"}}]}])"));
+}
+
 TEST(ResponsesInboundResponseTest, NonChatCompletionIsAnError) {
-  for (std::string_view bad : {"not json", "[]", R"({"choices": []})", R"({"choices": [{}]})",
-                               R"({"error": {"message": "x"}})"}) {
+  for (std::string_view bad :
+       {"not json", "[]", R"({"choices": []})", R"({"choices": [{}]})",
+        R"({"error": {"message": "x"}})", R"({"choices": [5, {"message": {"content": "x"}}]})",
+        R"({"choices": [{"message": "x"}]})", R"({"choices": {"message": {"content": "x"}}})"}) {
     std::string messages;
     std::string error;
     EXPECT_FALSE(chat_to_response(bad, meta_for(), messages, error).has_value()) << bad;
