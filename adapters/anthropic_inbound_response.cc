@@ -229,7 +229,11 @@ std::string message_from_typed(const ChatChunk& answer, const ChunkChoice& choic
   if (!choice.content.empty() || !choice.refusal.empty()) {
     out += separator;
     out += R"({"type":"text","text":)";
-    append_json_string(out, std::string(choice.content) + std::string(choice.refusal));
+    if (choice.refusal.empty()) {
+      append_json_string(out, choice.content);  // the usual answer: no string joined first
+    } else {
+      append_json_string(out, std::string(choice.content) + std::string(choice.refusal));
+    }
     out += '}';
     separator = ",";
   }
@@ -261,11 +265,7 @@ std::optional<std::string> try_openai_to_anthropic_response(std::string_view bod
   // array, which engines rarely send) takes the DOM reading.
   ChatChunkParser parser;
   ChatChunk answer;
-  const ChunkChoice* choice = nullptr;
-  if (parser.parse(body, answer, ChunkBody::message) && !answer.choices.empty() &&
-      answer.choices[0].position == 0 && answer.choices[0].has_body) {
-    choice = &answer.choices[0];
-  }
+  const ChunkChoice* choice = parser.parse_answer(body, answer);
   if (choice == nullptr) {
     error = "upstream answer is not a chat.completion";
     return std::nullopt;

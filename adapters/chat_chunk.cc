@@ -511,4 +511,12 @@ bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody bod
   return true;
 }
 
+const ChunkChoice* ChatChunkParser::parse_answer(std::string_view answer, ChatChunk& out) {
+  if (!parse(answer, out, ChunkBody::message) || out.choices.empty() ||
+      out.choices[0].position != 0 || !out.choices[0].has_body) {
+    return nullptr;
+  }
+  return &out.choices[0];
+}
+
 }  // namespace sb::adapters

@@ -74,6 +74,9 @@ class ChatChunkParser {
   /// views point into `data` (strings without escapes) or into this parser (decoded ones): valid
   /// while `data` lives and until the next parse().
   bool parse(std::string_view data, ChatChunk& out, ChunkBody body = ChunkBody::delta);
+  /// Reads a whole answer (a chat.completion) into `out`: its first choice when that is the first
+  /// element of `choices` and carries a message object; nullptr when the text is no such answer.
+  const ChunkChoice* parse_answer(std::string_view answer, ChatChunk& out);
 
  private:
   std::vector<ChunkChoice> choices_;

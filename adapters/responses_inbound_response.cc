@@ -257,11 +257,7 @@ std::optional<std::string> chat_to_response(std::string_view chat_completion,
   // Read in one pass into the members the Response needs (no DOM of the answer).
   ChatChunkParser parser;
   ChatChunk answer;
-  const ChunkChoice* choice = nullptr;
-  if (parser.parse(chat_completion, answer, ChunkBody::message) && !answer.choices.empty() &&
-      answer.choices[0].position == 0 && answer.choices[0].has_body) {
-    choice = &answer.choices[0];
-  }
+  const ChunkChoice* choice = parser.parse_answer(chat_completion, answer);
   if (choice == nullptr) {
     error = "upstream answer is not a chat.completion";
     return std::nullopt;
