@@ -67,6 +67,14 @@ class ClientSide {
     return nullptr;
   }
 
+  /// Whether a backend of `config` would receive the client's own request (native_wire() gives
+  /// it a wire). When none would, only the translation can leave the gateway, and only it needs
+  /// scanning; else the client's body is scanned as well.
+  virtual bool sends_client_body(const config::Config& config) const {
+    (void)config;
+    return false;
+  }
+
   /// Called once when an answer is complete (after answer() or at the end of a stream), before
   /// its last bytes reach the client, so a follow-up the client sends at once finds what it
   /// needs (the Responses store).

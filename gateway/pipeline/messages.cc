@@ -1,5 +1,7 @@
 #include "gateway/pipeline/messages.h"
 
+#include <algorithm>
+
 #include <boost/beast/http/field.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -43,15 +45,6 @@ boost::json::value parse_client_body(std::string_view text, boost::json::monoton
 std::string_view query_of(std::string_view target) {
   const std::size_t q = target.find('?');
   return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-}
-
-bool anthropic_backend_configured(const Snapshot& snap) {
-  for (const config::Backend& b : snap.config().backends) {
-    if (b.provider == config::Provider::anthropic) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // The chat body a request chat completions cannot carry is decided on: its model, its output
@@ -151,6 +144,12 @@ std::unique_ptr<chat::UpstreamWire> AnthropicSide::native_wire(const BackendRunt
       ctx_.request.field("anthropic-beta"), query_of(ctx_.request.target()));
 }
 
+bool AnthropicSide::sends_client_body(const config::Config& config) const {
+  return std::any_of(config.backends.begin(), config.backends.end(), [](const config::Backend& b) {
+    return b.provider == config::Provider::anthropic;
+  });
+}
+
 asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record) {
   Outcome& o = record.outcome();
   boost::json::monotonic_resource mr;
@@ -165,21 +164,25 @@ asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record
   adapters::AnthropicInboundOptions options;
   options.body_bytes = ctx.request.body().size();
   std::optional<std::string> chat = adapters::anthropic_to_openai_request(*body, error, options);
+  AnthropicSide side(ctx, ctx.request.body(), adapters::anthropic_thinking_requested(*body));
+  const bool native = side.sends_client_body(ctx.snapshot.config());
   ChatInbound inbound;
   if (!chat) {
     // What chat completions cannot carry (server tools, PDF documents, ...) an Anthropic backend
     // takes as it is: decided on a stand-in body, sent natively or refused with this error.
-    chat = anthropic_backend_configured(ctx.snapshot) ? stand_in_chat(*body) : std::nullopt;
+    chat = native ? stand_in_chat(*body) : std::nullopt;
     if (!chat) {
       co_return co_await send_error(ctx, o, 400, error);
     }
     inbound.untranslatable = error;
   }
-  // Every string of the client's body is scanned too: whatever part of it reaches a backend.
+  // Whatever leaves is scanned: the translation always, and every string of the client's body
+  // when a backend may receive that body as it is.
   adapters::ChatFacts original;
-  adapters::collect_body_facts(*body, original);
-  AnthropicSide side(ctx, ctx.request.body(), adapters::anthropic_thinking_requested(*body));
-  inbound.original = &original;
+  if (native) {
+    adapters::collect_body_facts(*body, original);
+    inbound.original = &original;
+  }
   inbound.side = &side;
   co_return co_await handle_chat(ctx, record, Endpoint::chat, *chat, inbound);
 }

@@ -61,6 +61,8 @@ class AnthropicSide final : public ClientSide {
   std::unique_ptr<chat::UpstreamWire> native_wire(const BackendRuntime& b,
                                                   std::string_view request_id,
                                                   std::span<const HeaderLine> forwardable) override;
+  /// An Anthropic backend takes the client's request as it is.
+  bool sends_client_body(const config::Config& config) const override;
 
  private:
   const RequestContext& ctx_;

@@ -1,5 +1,6 @@
 #include "gateway/pipeline/responses.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/beast/http/verb.hpp>
@@ -237,16 +238,25 @@ asio::awaitable<void> ResponsesSide::completed(const Outcome& o) {
 std::unique_ptr<chat::UpstreamWire> ResponsesSide::native_wire(
     const BackendRuntime& b, std::string_view request_id, std::span<const HeaderLine> forwardable) {
   native_ = nullptr;
-  const config::Provider p = b.spec->provider;
-  if ((p != config::Provider::openai && p != config::Provider::azure_openai) ||
-      !turn_.previous_response_id.empty()) {
-    return nullptr;  // a stored conversation is chat messages: translated
+  if (!native_for(b.spec->provider)) {
+    return nullptr;
   }
   auto wire =
       std::make_unique<chat::ResponsesNativeWire>(b, request_id, ctx_.request.body(), forwardable,
                                                   turn_.store && ctx_.worker.responses != nullptr);
   native_ = wire.get();
   return wire;
+}
+
+bool ResponsesSide::native_for(config::Provider p) const {
+  // A stored conversation is chat messages: translated.
+  return (p == config::Provider::openai || p == config::Provider::azure_openai) &&
+         turn_.previous_response_id.empty();
+}
+
+bool ResponsesSide::sends_client_body(const config::Config& config) const {
+  return std::any_of(config.backends.begin(), config.backends.end(),
+                     [this](const config::Backend& b) { return native_for(b.provider); });
 }
 
 // Output items of a Response are valid Responses input items: those chat messages can carry
@@ -363,13 +373,15 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   if (!turn) {
     co_return co_await refuse_member(ctx, o, error, {}, param);
   }
-  // Every string of the client's body is scanned too, and the stored conversation goes in the
-  // chat body (scanned there).
-  adapters::ChatFacts original;
-  adapters::collect_body_facts(body, original);
   ResponsesSide side(ctx, *turn, continued.history, response_meta(body, *turn, continued.id));
   ChatInbound inbound;
-  inbound.original = &original;
+  // Whatever leaves is scanned: the translation always (the stored conversation goes in it), and
+  // every string of the client's body when a backend may receive that body as it is.
+  adapters::ChatFacts original;
+  if (side.sends_client_body(ctx.snapshot.config())) {
+    adapters::collect_body_facts(body, original);
+    inbound.original = &original;
+  }
   inbound.side = &side;
   inbound.floor_level = continued.floor;
   co_return co_await handle_chat(ctx, record, Endpoint::chat, turn->chat_body, inbound);

@@ -94,8 +94,13 @@ class ResponsesSide final : public ClientSide {
   std::unique_ptr<chat::UpstreamWire> native_wire(const BackendRuntime& b,
                                                   std::string_view request_id,
                                                   std::span<const HeaderLine> forwardable) override;
+  /// An OpenAI or Azure OpenAI backend takes the client's request as it is, unless it continues a
+  /// stored conversation.
+  bool sends_client_body(const config::Config& config) const override;
 
  private:
+  /// Whether backends of provider `p` take this request as it is.
+  bool native_for(config::Provider p) const;
   /// The conversation of a native answer (its input messages and its output items as chat
   /// messages) and the id the upstream gave it; false when it cannot be stored.
   bool native_conversation(StoredResponse& r, std::string& id) const;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -207,6 +208,32 @@ TEST_F(LeakTest, AnthropicInputSchemaStaysHome) {
           R"("properties":{"acct":{"type":"string","description":"like 4111 1111 1111 1111"}}}}]})",
           {{"anthropic-version", "2023-06-01"}}),
       "anthropic input_schema");
+}
+
+TEST_F(LeakTest, ResponsesMetadataStaysHomeWhereABackendTakesTheClientsBody) {
+  // `metadata` is echoed in the Response, not translated: only a backend that takes the client's
+  // Responses request as it is receives it, and the closed OpenAI backend is one. The client's
+  // body is scanned for that lane.
+  expect_kept_home(post("/v1/responses", R"({"model":"default","input":"hello",)"
+                                         R"("metadata":{"note":"4111 1111 1111 1111"}})"),
+                   "responses metadata");
+}
+
+TEST_F(LeakTest, AMessagesRequestNoBackendTakesAsItIsIsScannedOnceAsTranslated) {
+  // No Anthropic backend: only the translation can leave, and it alone is scanned, so the card
+  // counts once in the decision (scanning the client's body as well would count it twice).
+  expect_kept_home(post("/v1/messages",
+                        R"({"model":"default","max_tokens":50,)"
+                        R"("messages":[{"role":"user","content":"pay with 4111 1111 1111 1111"}]})",
+                        {{"anthropic-version", "2023-06-01"}}),
+                   "anthropic content");
+  // The decision line goes to the access log (stdout) when no audit trail is configured.
+  std::string log;
+  for (int i = 0; i < 200 && log.find(R"("type":"decision")") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+    log = gw_->stdout_text();
+  }
+  EXPECT_NE(log.find(R"("entities":{"credit_card":1})"), std::string::npos) << log;
 }
 
 TEST_F(LeakTest, TokenIdPromptStaysHome) {

@@ -174,6 +174,18 @@ TEST_F(MessagesTest, SensitiveContentStaysOnTheClearedBackend) {
   EXPECT_EQ(vendor_->request_count(), 0u);
 }
 
+TEST_F(MessagesTest, WhatOnlyTheAnthropicBackendWouldReceiveIsScannedToo) {
+  // metadata other than user_id is not translated: only the faithful lane would carry it, so the
+  // client's body is scanned as well, and the card keeps the request off claude.
+  auto got = messages(R"({"model":"smart","max_tokens":16,"metadata":{"note":)"
+                      R"("4111 1111 1111 1111"},"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200u) << got->body;
+  EXPECT_EQ(got->header("x-switchboard-backend"), "local");
+  EXPECT_EQ(got->header("x-switchboard-sensitivity"), "restricted");
+  EXPECT_EQ(vendor_->request_count(), 0u);
+}
+
 TEST_F(MessagesTest, ErrorsAreAnthropicShaped) {
   auto unauth = messages(R"({"model":"local","max_tokens":5,"messages":[]})", "wrong");
   ASSERT_TRUE(unauth);
