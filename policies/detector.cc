@@ -42,6 +42,7 @@ struct ThreadBuffers {
   std::vector<Hit> hits;     ///< in report order
   std::vector<Hit> grouped;  ///< hits grouped by entity
   std::vector<AllowedHit> allowed;
+  std::vector<rules::Span> spans;  ///< one search's values
   std::vector<std::uint32_t> offsets;
   std::vector<std::uint32_t> cursor;
   static constexpr std::size_t kKeepJoined = 1 << 20;
@@ -59,6 +60,9 @@ struct ThreadBuffers {
     }
     if (allowed.capacity() > kKeepHits) {
       std::vector<AllowedHit>().swap(allowed);
+    }
+    if (spans.capacity() > kKeepHits) {
+      std::vector<rules::Span>().swap(spans);
     }
   }
 };
@@ -85,6 +89,12 @@ struct Expression {
   rules::Shaper shape = nullptr;
 };
 
+/// A built-in search, for an enabled entity.
+struct BoundSearch {
+  std::uint32_t entity = 0;
+  rules::Finder find = nullptr;
+};
+
 }  // namespace
 
 bool custom_pattern_compiles(const std::string& pattern, std::string& message) {
@@ -106,10 +116,11 @@ bool allow_pattern_compiles(const std::string& pattern, std::string& message) {
 }
 
 struct Detector::Impl {
-  hs_database_t* db = nullptr;
+  hs_database_t* db = nullptr;  ///< nullptr when no expression is enabled
   std::uint64_t id = 0;
   std::vector<Expression> expressions;
   std::vector<BoundCheck> checks;
+  std::vector<BoundSearch> searches;
   std::unique_ptr<allow::Lists> allow;  ///< nullptr when no detector has an allow-list
   int fail_level = -1;  ///< the highest configured level, reported when a scan fails
 
@@ -236,7 +247,7 @@ std::unique_ptr<Detector> Detector::compile(const config::SensitivitySettings& s
     return nullptr;
   }
   if (expressions.expressions.empty()) {
-    return d;  // nothing enabled: every scan finds nothing
+    return d;  // no expression (a scan finds nothing unless a search is enabled)
   }
   if (!d->compile_database(expressions, error)) {
     return nullptr;
@@ -283,6 +294,13 @@ void Detector::add_builtin_rules(Compiling& out) {
     }
     if (ex.count > 0) {
       out.add(rule.expression, rule.flags, ex);
+    }
+  }
+  for (const rules::Search& search : rules::builtin_searches()) {
+    const auto it = std::find(builtins.begin(), builtins.end(), search.entity);
+    if (it != builtins.end() && levels_[static_cast<std::size_t>(it - builtins.begin())] >= 0) {
+      impl_->searches.push_back(
+          BoundSearch{static_cast<std::uint32_t>(it - builtins.begin()), search.find});
     }
   }
 }
@@ -517,13 +535,13 @@ void tally(const allow::Lists* allow, const std::vector<int>& levels, std::strin
 
 Detection Detector::scan(std::span<const std::string_view> texts) const {
   const Impl& impl = *impl_;
-  if (impl.db == nullptr) {
+  if (impl.db == nullptr && impl.searches.empty()) {
     return Detection{};
   }
   Detection failed;
   failed.level = impl.fail_level;
   try {
-    if (t_scratch.fitted_to != impl.id) {
+    if (impl.db != nullptr && t_scratch.fitted_to != impl.id) {
       // Grows the thread's scratch if this database needs more; cheap when it already fits.
       if (hs_alloc_scratch(impl.db, &t_scratch.scratch) != HS_SUCCESS) {
         return failed;
@@ -549,10 +567,17 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
     tb.hits.clear();
     tb.allowed.clear();
     ScanContext ctx{&impl.expressions, &impl.checks, buf, &tb.hits};
-    if (hs_scan(impl.db, buf.data(), static_cast<unsigned int>(buf.size()), 0, t_scratch.scratch,
-                on_match, &ctx) != HS_SUCCESS) {
+    if (impl.db != nullptr && hs_scan(impl.db, buf.data(), static_cast<unsigned int>(buf.size()), 0,
+                                      t_scratch.scratch, on_match, &ctx) != HS_SUCCESS) {
       tb.trim();
       return failed;
+    }
+    for (const BoundSearch& search : impl.searches) {
+      tb.spans.clear();
+      search.find(buf, tb.spans);
+      for (const rules::Span& span : tb.spans) {
+        tb.hits.push_back(Hit{search.entity, span.begin, span.end});
+      }
     }
     tally(impl.allow.get(), levels_, buf, tb, result);
     tb.trim();

@@ -109,7 +109,6 @@ constexpr Check kSsnKeywordChecks[] = {{"us_ssn", ssn_after_keyword}};
 constexpr Check kIbanChecks[] = {{"iban", iban_contiguous}, {"iban", iban_grouped}};
 constexpr Check kEmailChecks[] = {{"email", email}};
 constexpr Check kInternationalPhoneChecks[] = {{"phone", phone_international}};
-constexpr Check kIpv6Checks[] = {{"ip_address", ip_v6}};
 constexpr Check kAwsChecks[] = {{"aws_access_key", aws_access_key}};
 constexpr Check kGithubClassicChecks[] = {{"github_token", github_classic}};
 constexpr Check kGithubFineGrainedChecks[] = {{"github_token", github_fine_grained}};
@@ -127,8 +126,6 @@ constexpr Rule kRules[] = {
     {"[A-Z]{2}[0-9]{2}[A-Z0-9 .-]{11,46}" SB_END("A-Z0-9"), 0, kIbanChecks},
     {"@", 0, kEmailChecks},
     {"\\+[1-9][0-9 ().-]{6,22}[0-9]" SB_END("0-9"), 0, kInternationalPhoneChecks},
-    {"::" SB_END(":"), 0, kIpv6Checks},
-    {"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}", 0, kIpv6Checks},
     {"(?:AKIA|ASIA)[A-Z0-9]{16}" SB_END("A-Za-z0-9"), 0, kAwsChecks},
     {"gh[pousr]_[A-Za-z0-9]{36}" SB_END("A-Za-z0-9_"), 0, kGithubClassicChecks},
     {"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}" SB_END("A-Za-z0-9_"), 0,
@@ -148,6 +145,11 @@ constexpr Rule kRules[] = {
 
 std::span<const Rule> builtin_rules() {
   return kRules;
+}
+
+std::span<const Search> builtin_searches() {
+  static constexpr Search kSearches[] = {{"ip_address", ip_v6_all}};
+  return kSearches;
 }
 
 void append_escaped(std::string_view literal, std::string& out) {

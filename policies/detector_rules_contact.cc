@@ -296,8 +296,8 @@ bool is_ipv6_char(char c) {
   return is_hex(c) || c == ':' || c == '.';
 }
 
-/// The address around an anchor inside it: just after its `::`, after a group of its full form, or
-/// after the digits of its IPv4 tail.
+/// The address around an anchor inside it: the end of its run (ip_v6_all), or just after the
+/// digits of its IPv4 tail.
 bool ip_v6(std::string_view buf, std::size_t to, Span& out) {
   constexpr std::size_t kMax = 45;  // ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255
   std::size_t anchor = to;
@@ -346,6 +346,58 @@ bool ip_v6(std::string_view buf, std::size_t to, Span& out) {
   }
   out = Span{s, e};
   return true;
+}
+
+bool has_eight_groups(std::string_view run) {
+  bool first = false;  // the chain has its first group (any hex digits)
+  int links = 0;       // `:group` links after it, the current one included once it has a digit
+  int digits = 0;      // digits of the current group
+  for (const char c : run) {
+    if (is_hex(c)) {
+      if (first && links == 7) {
+        return true;  // the first digit of the eighth group
+      }
+      if (++digits > 4 && links > 0) {
+        links = 0;  // too long for an inner group: it can only start a new chain
+      }
+      first = true;
+    } else if (c == ':' && digits > 0) {
+      ++links;
+      digits = 0;
+    } else {  // `::`, a leading colon or a dot: the chain breaks
+      first = false;
+      links = 0;
+      digits = 0;
+    }
+  }
+  return false;
+}
+
+void ip_v6_all(std::string_view buf, std::vector<Span>& out) {
+  // Each run of IPv6 characters is looked at once, from its first colon; ip_v6() from the run's
+  // end sees the run whatever the anchor inside it (the address is the whole run or nothing).
+  std::size_t colon = buf.find(':');
+  while (colon != std::string_view::npos) {
+    std::size_t s = colon;
+    while (s > 0 && is_ipv6_char(buf[s - 1])) {
+      --s;
+    }
+    std::size_t e = colon + 1;
+    while (e < buf.size() && is_ipv6_char(buf[e])) {
+      ++e;
+    }
+    // The shortest address, `::1`, has three characters (most colons in prose stand alone), and
+    // none follows a word character (`std::`, `foo::bar`: most colons in source code).
+    if (e - s >= 3 && !is_word(before(buf, s))) {
+      const std::string_view run = buf.substr(s, e - s);
+      Span span;
+      if ((run.find("::") != std::string_view::npos || has_eight_groups(run)) &&
+          ip_v6(buf, e, span)) {
+        out.push_back(span);
+      }
+    }
+    colon = buf.find(':', e);
+  }
 }
 
 /// An IPv6 address with an IPv4 tail (`::ffff:192.0.2.1`), from the end of its dotted quad.

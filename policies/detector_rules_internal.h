@@ -160,6 +160,13 @@ bool phone_north_american(std::string_view buf, std::size_t to, Span& out);
 bool phone_national(std::string_view buf, std::size_t to, Span& out);
 bool ip_v4(std::string_view buf, std::size_t to, Span& out);
 bool ip_v6(std::string_view buf, std::size_t to, Span& out);
+/// Every IPv6 address in `buf` that is not only found through its IPv4 tail: the runs of hex
+/// digits, colons and dots that contain `::` or eight colon-separated groups, each checked by
+/// ip_v6() from its end. A Finder.
+void ip_v6_all(std::string_view buf, std::vector<Span>& out);
+/// Whether `run` contains eight groups of hex digits separated by single colons (the first group
+/// may be the end of a longer run of hex digits, the last the start of one).
+bool has_eight_groups(std::string_view run);
 bool ip_v6_ipv4_tail(std::string_view buf, std::size_t to, Span& out);
 bool aws_access_key(std::string_view buf, std::size_t to, Span& out);
 bool github_classic(std::string_view buf, std::size_t to, Span& out);

@@ -4,7 +4,8 @@
 #
 #   bash tests/bench/instructions.sh
 #
-# For each body (a 300-byte chat request, a ~20 KB conversation, and the small request streamed)
+# For each body (a 300-byte chat request, a ~20 KB conversation, ~20 KB of source code as a coding
+# agent sends it, and the small request streamed)
 # and each proxy (switchboard with every detector, key authentication and a realistic rule set;
 # nginx proxy_pass when installed), the proxy runs under `valgrind --tool=callgrind --cache-sim=no` twice, once serving
 # N1 and once N2 requests over one keep-alive connection; (I(N2) - I(N1)) / (N2 - N1) is the cost
@@ -20,7 +21,7 @@
 # from fake_engine under any route (the same answers as `spill` sees, for a baseline);
 # CG_REPLICAS [1]: with `spill`, that many fake_engine replicas as one pool (`endpoints:`, power
 # of two choices and prefix affinity); CG_KEEP [0]: 1 keeps the scratch directory with the
-# callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big stream];
+# callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big code stream];
 # CG_API [chat]: `messages` sends the same requests in Anthropic's Messages form to
 # POST /v1/messages (as Claude Code does), `responses` in OpenAI's Responses form to
 # POST /v1/responses (as Codex CLI does), translated to the self-hosted backend and back.
@@ -101,7 +102,7 @@ if [[ $upstream == engine ]]; then
   done
 fi
 
-# The request bodies: ~300 bytes, and a 20 KB conversation of 24 turns.
+# The request bodies: ~300 bytes, a 20 KB conversation of 24 turns, and 20 KB of source code.
 /usr/bin/python3 - "$work" "$api" <<'EOF'
 import json, sys
 work, api = sys.argv[1], sys.argv[2]
@@ -114,6 +115,19 @@ msgs = [{"role": "system", "content": "You are a careful assistant."}]
 while len(json.dumps(msgs)) < 20000:
     msgs.append({"role": "user" if len(msgs) % 2 else "assistant", "content": turn * 4})
 big = {"model": "default", "max_tokens": 16, "messages": msgs}
+# A coding agent's ~20 KB: source code in the turns (`::`, braces, numbers), as Claude Code and
+# Codex CLI send.
+source = ("Please review this function and keep its behaviour:\n"
+          "std::vector<std::string> split(std::string_view text, char sep) {\n"
+          "  std::vector<std::string> out;\n"
+          "  for (std::size_t at = 0; at <= text.size();) {\n"
+          "    const std::size_t end = std::min(text.find(sep, at), text.size());\n"
+          "    out.emplace_back(text.substr(at, end - at));  // 0x20 bytes at most\n"
+          "    at = end + 1;\n  }\n  return out;\n}\n")
+code_msgs = [{"role": "system", "content": "You are a coding agent."}]
+while len(json.dumps(code_msgs)) < 20000:
+    code_msgs.append({"role": "user" if len(code_msgs) % 2 else "assistant", "content": source * 3})
+code = {"model": "default", "max_tokens": 16, "messages": code_msgs}
 if api == "messages":
     # Anthropic's form: the system prompt beside the turns, which start with the user's.
     def anthropic(chat):
@@ -121,7 +135,7 @@ if api == "messages":
         system = " ".join(m["content"] for m in chat["messages"] if m["role"] == "system")
         return {"model": chat["model"], "max_tokens": chat["max_tokens"], "system": system,
                 "messages": turns}
-    small, big = anthropic(small), anthropic(big)
+    small, big, code = anthropic(small), anthropic(big), anthropic(code)
 if api == "responses":
     # The Responses form: the system prompt as instructions, the turns as input items.
     def responses(chat):
@@ -129,10 +143,11 @@ if api == "responses":
         system = " ".join(m["content"] for m in chat["messages"] if m["role"] == "system")
         return {"model": chat["model"], "max_output_tokens": chat["max_tokens"],
                 "instructions": system, "store": False, "input": turns}
-    small, big = responses(small), responses(big)
+    small, big, code = responses(small), responses(big), responses(code)
 open(f"{work}/small.json", "w").write(json.dumps(small))
 open(f"{work}/stream.json", "w").write(json.dumps(dict(small, stream=True)))
 open(f"{work}/big.json", "w").write(json.dumps(big))
+open(f"{work}/code.json", "w").write(json.dumps(code))
 EOF
 
 # Sends N requests over one keep-alive connection; fails on any non-200 answer.
@@ -248,7 +263,7 @@ count() {  # PROXY BODY N
 
 [[ $api == chat ]] || echo "requests: POST $path ($api)"
 printf '%-12s %-14s %14s %8s\n' proxy body instr/request ratio
-for body in ${CG_BODIES:-small big stream}; do
+for body in ${CG_BODIES:-small big code stream}; do
   base=0
   for proxy in ${nginx_bin:+nginx} switchboard; do
     a=$(count "$proxy" "$work/$body.json" "$n1")
