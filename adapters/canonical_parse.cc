@@ -23,6 +23,7 @@
 
 #include "adapters/canonical.h"
 #include "adapters/canonical_internal.h"
+#include "adapters/json_lex.h"
 
 namespace sb::adapters {
 namespace canonical_detail {
@@ -404,11 +405,24 @@ Result<ChatRequest, ParseError> parse_chat_request(std::string_view body,
   if (body.size() >= std::numeric_limits<std::uint32_t>::max()) {
     return ParseError{0, kMalformed};  // the tokens' offsets are 32 bits
   }
+  constexpr std::size_t kMaxDepth = 128;  // the gateway's
+  const std::size_t budget = max_heap_bytes.value_or(typed_heap_budget(body.size()));
+  {
+    // The fast reader first (adapters/json_lex.h); what it does not take on, basic_parser reads
+    // again from scratch.
+    ChatRequest out;
+    out.body = body;
+    canonical_detail::Handler handler(body, out, budget);
+    if (json_lex::lex(body, handler, kMaxDepth) && !handler.over_budget() &&
+        out.arena().heap_bytes() <= budget) {
+      out.tokens = handler.tokens();
+      return handler.finish(std::move(out), require_model);
+    }
+  }
   ChatRequest out;
   out.body = body;
   boost::json::parse_options opts;
-  opts.max_depth = 128;  // the gateway's
-  const std::size_t budget = max_heap_bytes.value_or(typed_heap_budget(body.size()));
+  opts.max_depth = kMaxDepth;
   boost::json::basic_parser<canonical_detail::Handler> parser(opts, body, out, budget);
   boost::json::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);

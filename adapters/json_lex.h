@@ -1,0 +1,471 @@
+#pragma once
+// A JSON reader that drives a Boost.JSON SAX handler (the basic_parser handler concept) over a
+// whole buffer, faster than basic_parser where it is slow: a string with escapes. Boost 1.81
+// reads everything after a string's first escape one byte at a time (about 16 instructions a
+// byte), and the text coding agents send is source code, with `\n` and `\"` on every line. Here a
+// string is read sixteen bytes a step up to its next quote, backslash, control or non-ASCII byte,
+// escapes or not.
+//
+// It reads the common case only and says when it did not: lex() returns false for anything it
+// does not take on (a syntax error, nesting as deep as max_depth, a handler that refused a
+// callback) and the caller then parses the same text from scratch with basic_parser, whose answer
+// stands. Numbers other than small positive integers are read by basic_parser itself, one by one.
+// What it accepts, basic_parser accepts with the same callbacks (a string with escapes may arrive
+// in differently cut parts: handlers join the parts). UTF-8 is validated by Boost's own tables. A
+// fuzz target
+// (`json_lex`) and a unit test hold the two readers to the same callbacks.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <boost/json/detail/utf8.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace sb::adapters::json_lex {
+
+/// A number as basic_parser reads it.
+struct Number {
+  enum class Kind { int64, uint64, dbl } kind = Kind::int64;
+  std::int64_t i = 0;
+  std::uint64_t u = 0;
+  double d = 0;
+};
+
+/// The number of `length` bytes at the start of `rest` (the text from the number to the end of
+/// the document) as basic_parser reads it there; false when it reads another. The rest matters:
+/// Boost 1.81 reads a number by a faster and slightly different path when 33 bytes or more follow
+/// its start (the last bit of a double may differ).
+bool read_number(std::string_view rest, std::size_t length, Number& out);
+
+/// The first byte in [p, end) that a string cannot pass over as it is: `"`, `\`, a control byte or
+/// a non-ASCII byte; `end` when none.
+inline const char* find_special(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // Signed: bytes 0x80-0xFF are negative, so below 0x20 as well.
+    const __m128i m =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmplt_epi8(v, space));
+    const int bits = _mm_movemask_epi8(m);
+    if (bits != 0) {
+      return p + __builtin_ctz(static_cast<unsigned>(bits));
+    }
+    p += 16;
+  }
+#endif
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) {
+      return p;
+    }
+  }
+  return end;
+}
+
+/// The value of a hex digit, -1 for another byte.
+inline int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+template <class Handler>
+class Reader {
+ public:
+  Reader(std::string_view text, Handler& h, std::size_t max_depth)
+      : p_(text.data()), end_(text.data() + text.size()), h_(h), max_depth_(max_depth) {}
+
+  /// One value, then only whitespace. False: not taken on (see the header).
+  bool document() {
+    if (!h_.on_document_begin(ec_)) {
+      return false;
+    }
+    skip_ws();
+    if (!value(0)) {
+      return false;
+    }
+    skip_ws();
+    return p_ == end_ && h_.on_document_end(ec_);
+  }
+
+ private:
+  void skip_ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
+      ++p_;
+    }
+  }
+
+  bool value(std::size_t depth) {
+    if (p_ == end_) {
+      return false;
+    }
+    switch (*p_) {
+      case '{':
+        return object(depth + 1);
+      case '[':
+        return array(depth + 1);
+      case '"':
+        return string(false);
+      case 't':
+        return literal("true", 4) && h_.on_bool(true, ec_);
+      case 'f':
+        return literal("false", 5) && h_.on_bool(false, ec_);
+      case 'n':
+        return literal("null", 4) && h_.on_null(ec_);
+      default:
+        return number();
+    }
+  }
+
+  bool literal(const char* word, std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) {
+      return false;
+    }
+    p_ += n;
+    return true;
+  }
+
+  bool object(std::size_t depth) {
+    if (depth >= max_depth_ || !h_.on_object_begin(ec_)) {
+      return false;
+    }
+    ++p_;
+    skip_ws();
+    std::size_t n = 0;
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return h_.on_object_end(0, ec_);
+    }
+    for (;;) {
+      if (p_ == end_ || *p_ != '"' || !string(true)) {
+        return false;
+      }
+      skip_ws();
+      if (p_ == end_ || *p_ != ':') {
+        return false;
+      }
+      ++p_;
+      skip_ws();
+      if (!value(depth)) {
+        return false;
+      }
+      ++n;
+      skip_ws();
+      if (p_ == end_) {
+        return false;
+      }
+      if (*p_ == '}') {
+        ++p_;
+        return h_.on_object_end(n, ec_);
+      }
+      if (*p_ != ',') {
+        return false;
+      }
+      ++p_;
+      skip_ws();
+    }
+  }
+
+  bool array(std::size_t depth) {
+    if (depth >= max_depth_ || !h_.on_array_begin(ec_)) {
+      return false;
+    }
+    ++p_;
+    skip_ws();
+    std::size_t n = 0;
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return h_.on_array_end(0, ec_);
+    }
+    for (;;) {
+      if (!value(depth)) {
+        return false;
+      }
+      ++n;
+      skip_ws();
+      if (p_ == end_) {
+        return false;
+      }
+      if (*p_ == ']') {
+        ++p_;
+        return h_.on_array_end(n, ec_);
+      }
+      if (*p_ != ',') {
+        return false;
+      }
+      ++p_;
+      skip_ws();
+    }
+  }
+
+  const char* digits(const char* q) const {
+    while (q < end_ && *q >= '0' && *q <= '9') {
+      ++q;
+    }
+    return q;
+  }
+
+  // A positive integer of at most 18 digits here (an int64 whatever its digits); any other number
+  // is read by basic_parser, whose reading (int64, uint64 or double, and the double's value)
+  // stands.
+  bool number() {
+    const char* b = p_;
+    const bool negative = *b == '-';
+    const char* int_begin = b + (negative ? 1 : 0);
+    const char* q = digits(int_begin);
+    const std::size_t n = static_cast<std::size_t>(q - int_begin);
+    if (n == 0 || (*int_begin == '0' && n > 1)) {
+      return false;  // not a number, or a leading zero
+    }
+    bool plain = !negative && n <= 18;
+    if (q < end_ && *q == '.') {
+      const char* f = digits(q + 1);
+      if (f == q + 1) {
+        return false;
+      }
+      q = f;
+      plain = false;
+    }
+    if (q < end_ && (*q == 'e' || *q == 'E')) {
+      const char* e = q + 1;
+      e += (e < end_ && (*e == '+' || *e == '-')) ? 1 : 0;
+      const char* x = digits(e);
+      if (x == e) {
+        return false;
+      }
+      q = x;
+      plain = false;
+    }
+    p_ = q;
+    const std::string_view text(b, static_cast<std::size_t>(q - b));
+    if (plain) {
+      std::int64_t v = 0;
+      for (char c : text) {
+        v = v * 10 + (c - '0');
+      }
+      return h_.on_int64(v, text, ec_);
+    }
+    Number v;
+    if (!read_number(std::string_view(b, static_cast<std::size_t>(end_ - b)), text.size(), v)) {
+      return false;
+    }
+    switch (v.kind) {
+      case Number::Kind::int64:
+        return h_.on_int64(v.i, text, ec_);
+      case Number::Kind::uint64:
+        return h_.on_uint64(v.u, text, ec_);
+      case Number::Kind::dbl:
+        break;
+    }
+    return h_.on_double(v.d, text, ec_);
+  }
+
+  // Decoded bytes of a string with escapes, handed to the handler in parts.
+  struct Parts {
+    char buf[4096];
+    std::size_t size = 0;
+    std::size_t total = 0;
+  };
+
+  bool part(bool key, const char* data, std::size_t n, Parts& parts) {
+    parts.total += n;
+    const std::string_view s(data, n);
+    return key ? h_.on_key_part(s, parts.total, ec_) : h_.on_string_part(s, parts.total, ec_);
+  }
+
+  bool append(bool key, const char* data, std::size_t n, Parts& parts) {
+    if (parts.size + n > sizeof parts.buf) {
+      if (parts.size > 0 && !part(key, parts.buf, parts.size, parts)) {
+        return false;
+      }
+      parts.size = 0;
+      if (n > sizeof parts.buf) {
+        return part(key, data, n, parts);
+      }
+    }
+    std::memcpy(parts.buf + parts.size, data, n);
+    parts.size += n;
+    return true;
+  }
+
+  // One escape at p_ (its backslash), decoded into `parts`.
+  bool escape(bool key, Parts& parts) {
+    if (end_ - p_ < 2) {
+      return false;
+    }
+    char c = p_[1];
+    switch (c) {
+      case '"':
+      case '\\':
+      case '/':
+        break;
+      case 'b':
+        c = '\x08';
+        break;
+      case 'f':
+        c = '\x0c';
+        break;
+      case 'n':
+        c = '\n';
+        break;
+      case 'r':
+        c = '\r';
+        break;
+      case 't':
+        c = '\t';
+        break;
+      case 'u':
+        return unicode(key, parts);
+      default:
+        return false;
+    }
+    p_ += 2;
+    return append(key, &c, 1, parts);
+  }
+
+  // `\uXXXX`, a surrogate pair as two; a lone surrogate is refused (as basic_parser does).
+  bool unicode(bool key, Parts& parts) {
+    std::uint32_t u = 0;
+    if (!hex4(p_ + 2, u)) {
+      return false;
+    }
+    p_ += 6;
+    if (u >= 0xd800 && u <= 0xdfff) {
+      std::uint32_t low = 0;
+      if (u > 0xdbff || end_ - p_ < 6 || p_[0] != '\\' || p_[1] != 'u' || !hex4(p_ + 2, low) ||
+          low < 0xdc00 || low > 0xdfff) {
+        return false;
+      }
+      p_ += 6;
+      u = ((u - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+    }
+    char out[4];
+    std::size_t n = 0;
+    if (u < 0x80) {
+      out[n++] = static_cast<char>(u);
+    } else if (u < 0x800) {
+      out[n++] = static_cast<char>(0xc0 | (u >> 6));
+      out[n++] = static_cast<char>(0x80 | (u & 0x3f));
+    } else if (u < 0x10000) {
+      out[n++] = static_cast<char>(0xe0 | (u >> 12));
+      out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
+      out[n++] = static_cast<char>(0x80 | (u & 0x3f));
+    } else {
+      out[n++] = static_cast<char>(0xf0 | (u >> 18));
+      out[n++] = static_cast<char>(0x80 | ((u >> 12) & 0x3f));
+      out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
+      out[n++] = static_cast<char>(0x80 | (u & 0x3f));
+    }
+    return append(key, out, n, parts);
+  }
+
+  bool hex4(const char* at, std::uint32_t& u) const {
+    if (end_ - at < 4) {
+      return false;
+    }
+    u = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int d = hex_value(at[i]);
+      if (d < 0) {
+        return false;
+      }
+      u = (u << 4) | static_cast<std::uint32_t>(d);
+    }
+    return true;
+  }
+
+  // A string at p_ (its opening quote): one on_string()/on_key() viewing the text when it has no
+  // escape, else parts and a last piece.
+  bool string(bool key) {
+    ++p_;
+    const char* run = p_;  // the raw bytes not yet handed over
+    Parts* parts = nullptr;
+    Parts storage;  // only written once an escape is seen
+    for (;;) {
+      p_ = find_special(p_, end_);
+      if (p_ == end_) {
+        return false;
+      }
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        std::string_view last;
+        std::size_t total = 0;
+        if (parts == nullptr) {
+          last = std::string_view(run, static_cast<std::size_t>(p_ - run));
+          total = last.size();
+        } else {
+          if (!append(key, run, static_cast<std::size_t>(p_ - run), *parts)) {
+            return false;
+          }
+          last = std::string_view(parts->buf, parts->size);
+          total = parts->total + parts->size;
+        }
+        ++p_;
+        return key ? h_.on_key(last, total, ec_) : h_.on_string(last, total, ec_);
+      }
+      if (c >= 0x80) {
+        const std::uint16_t first = boost::json::detail::classify_utf8(static_cast<char>(c));
+        const std::size_t n = first & 0xFF;
+        if (n == 0 || static_cast<std::size_t>(end_ - p_) < n ||
+            !boost::json::detail::is_valid_utf8(p_, first)) {
+          return false;
+        }
+        p_ += n;
+        continue;
+      }
+      if (c != '\\') {
+        return false;  // a control byte
+      }
+      if (parts == nullptr) {
+        parts = &storage;
+      }
+      if (!append(key, run, static_cast<std::size_t>(p_ - run), *parts) || !escape(key, *parts)) {
+        return false;
+      }
+      run = p_;
+    }
+  }
+
+  const char* p_;
+  const char* end_;
+  Handler& h_;
+  std::size_t max_depth_;
+  boost::system::error_code ec_;
+};
+
+/// `text` (one JSON value and whitespace) as a DOM in `sp`: boost::json::parse() with `opts`,
+/// faster on strings with escapes. Options that allow what standard JSON does not (comments,
+/// trailing commas, invalid UTF-8) are basic_parser's alone.
+boost::json::value parse(std::string_view text, boost::system::error_code& ec,
+                         boost::json::storage_ptr sp, const boost::json::parse_options& opts);
+
+/// Reads `text` (one JSON value and whitespace) into `h`. False when it did not take the text on
+/// (the handler may have seen some callbacks: parse again, from scratch, with basic_parser).
+/// `max_depth`: as parse_options::max_depth.
+template <class Handler>
+bool lex(std::string_view text, Handler& h, std::size_t max_depth) {
+  Reader<Handler> r(text, h, max_depth);
+  return r.document();
+}
+
+}  // namespace sb::adapters::json_lex
