@@ -10,6 +10,7 @@
 
 #include "adapters/anthropic.h"
 #include "adapters/anthropic_native.h"
+#include "adapters/json_lex.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/log.h"
 #include "gateway/pipeline/exchange.h"
@@ -34,7 +35,7 @@ boost::json::value parse_client_body(std::string_view text, boost::json::monoton
   boost::json::parse_options opts;
   opts.max_depth = 128;
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec, &mr, opts);
+  boost::json::value v = adapters::json_lex::parse(text, ec, &mr, opts);
   if (ec || !v.is_object()) {
     return boost::json::value(&mr);
   }

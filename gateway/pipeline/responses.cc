@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 
 #include "adapters/chat_facts.h"
+#include "adapters/json_lex.h"
 #include "adapters/responses_native.h"
 #include "gateway/net/http_response.h"
 #include "gateway/observability/log.h"
@@ -357,7 +358,7 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   boost::json::parse_options opts;
   opts.max_depth = 128;
   boost::system::error_code ec;
-  const boost::json::value parsed = boost::json::parse(ctx.request.body(), ec, &mr, opts);
+  const boost::json::value parsed = adapters::json_lex::parse(ctx.request.body(), ec, &mr, opts);
   if (ec || !parsed.is_object()) {
     co_return co_await send_error(ctx, o, 400, kNotJson);
   }

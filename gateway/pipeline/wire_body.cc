@@ -1,7 +1,8 @@
 #include "gateway/pipeline/wire_body.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
+
+#include "adapters/json_lex.h"
 
 namespace sb::gateway::chat {
 namespace {
@@ -15,7 +16,8 @@ boost::json::parse_options body_parse_options() {
 }  // namespace
 
 BodyDom::Parsed::Parsed(std::string_view text, boost::system::error_code& ec)
-    : mr(arena, sizeof arena), value(boost::json::parse(text, ec, &mr, body_parse_options())) {}
+    : mr(arena, sizeof arena),
+      value(adapters::json_lex::parse(text, ec, &mr, body_parse_options())) {}
 
 const boost::json::object* BodyDom::get(std::string_view text, boost::system::error_code& ec) {
   ec = {};
