@@ -121,9 +121,9 @@ class Reader {
     }
     switch (*p_) {
       case '{':
-        return object(depth + 1);
+        return container(true, depth + 1);
       case '[':
-        return array(depth + 1);
+        return container(false, depth + 1);
       case '"':
         return string(false);
       case 't':
@@ -145,28 +145,21 @@ class Reader {
     return true;
   }
 
-  bool object(std::size_t depth) {
-    if (depth >= max_depth_ || !h_.on_object_begin(ec_)) {
+  // An object or an array, its elements read by member() or value().
+  bool container(bool object, std::size_t depth) {
+    const char close = object ? '}' : ']';
+    if (depth >= max_depth_ || !(object ? h_.on_object_begin(ec_) : h_.on_array_begin(ec_))) {
       return false;
     }
     ++p_;
     skip_ws();
     std::size_t n = 0;
-    if (p_ < end_ && *p_ == '}') {
+    if (p_ < end_ && *p_ == close) {
       ++p_;
-      return h_.on_object_end(0, ec_);
+      return closed(object, 0);
     }
     for (;;) {
-      if (p_ == end_ || *p_ != '"' || !string(true)) {
-        return false;
-      }
-      skip_ws();
-      if (p_ == end_ || *p_ != ':') {
-        return false;
-      }
-      ++p_;
-      skip_ws();
-      if (!value(depth)) {
+      if (!(object ? member(depth) : value(depth))) {
         return false;
       }
       ++n;
@@ -174,9 +167,9 @@ class Reader {
       if (p_ == end_) {
         return false;
       }
-      if (*p_ == '}') {
+      if (*p_ == close) {
         ++p_;
-        return h_.on_object_end(n, ec_);
+        return closed(object, n);
       }
       if (*p_ != ',') {
         return false;
@@ -186,36 +179,22 @@ class Reader {
     }
   }
 
-  bool array(std::size_t depth) {
-    if (depth >= max_depth_ || !h_.on_array_begin(ec_)) {
+  bool closed(bool object, std::size_t n) {
+    return object ? h_.on_object_end(n, ec_) : h_.on_array_end(n, ec_);
+  }
+
+  // A key, its colon and its value.
+  bool member(std::size_t depth) {
+    if (p_ == end_ || *p_ != '"' || !string(true)) {
+      return false;
+    }
+    skip_ws();
+    if (p_ == end_ || *p_ != ':') {
       return false;
     }
     ++p_;
     skip_ws();
-    std::size_t n = 0;
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-      return h_.on_array_end(0, ec_);
-    }
-    for (;;) {
-      if (!value(depth)) {
-        return false;
-      }
-      ++n;
-      skip_ws();
-      if (p_ == end_) {
-        return false;
-      }
-      if (*p_ == ']') {
-        ++p_;
-        return h_.on_array_end(n, ec_);
-      }
-      if (*p_ != ',') {
-        return false;
-      }
-      ++p_;
-      skip_ws();
-    }
+    return value(depth);
   }
 
   const char* digits(const char* q) const {
