@@ -18,7 +18,6 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
-#include "adapters/json_lex.h"
 #include "adapters/json_sax.h"
 #include "adapters/usage_sax.h"
 
@@ -480,44 +479,15 @@ class Handler : public SaxUnbounded {
   bool reserved_ = false;            ///< decoded_ has room for the whole chunk
 };
 
-// The chunk `h` read, into `out`.
-bool take(const Handler& h, ChatChunk& out, std::vector<ChunkChoice>& choices,
-          const std::vector<ChunkToolCall>& calls, const std::vector<std::size_t>& callsbegin) {
-  out = ChatChunk{};
-  out.id = h.id;
-  out.has_error = h.has_error;
-  out.error_type = h.err_type;
-  out.error_code = h.err_code;
-  out.error_message = h.err_message;
-  out.usage = usage_detail::usage_of(h.usage);
-  for (std::size_t i = 0; i < choices.size(); ++i) {
-    const std::size_t end = i + 1 < choices.size() ? callsbegin[i + 1] : calls.size();
-    choices[i].tool_calls =
-        std::span<const ChunkToolCall>(calls.data() + callsbegin[i], end - callsbegin[i]);
-  }
-  out.choices = choices;
-  return true;
-}
-
 }  // namespace
 
 bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody body) {
-  const std::string_view body_key = body == ChunkBody::delta ? "delta" : "message";
-  const auto clear = [this] {
-    choices_.clear();
-    calls_.clear();
-    calls_begin_.clear();
-    decoded_.clear();
-  };
-  clear();
-  // The fast reader first (adapters/json_lex.h); what it does not take on, basic_parser reads
-  // again from scratch.
-  Handler fast(data, body_key, choices_, calls_, calls_begin_, decoded_);
-  if (json_lex::lex(data, fast, json::parse_options{}.max_depth)) {
-    return fast.top_is_object && !fast.broken && take(fast, out, choices_, calls_, calls_begin_);
-  }
-  clear();
-  json::basic_parser<Handler> p(json::parse_options{}, data, body_key, choices_, calls_,
+  choices_.clear();
+  calls_.clear();
+  calls_begin_.clear();
+  decoded_.clear();
+  json::basic_parser<Handler> p(json::parse_options{}, data,
+                                body == ChunkBody::delta ? "delta" : "message", choices_, calls_,
                                 calls_begin_, decoded_);
   error_code ec;
   const std::size_t n = p.write_some(false, data.data(), data.size(), ec);
@@ -525,7 +495,20 @@ bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody bod
   if (ec || n != data.size() || !p.done() || !h.top_is_object || h.broken) {
     return false;
   }
-  return take(h, out, choices_, calls_, calls_begin_);
+  out = ChatChunk{};
+  out.id = h.id;
+  out.has_error = h.has_error;
+  out.error_type = h.err_type;
+  out.error_code = h.err_code;
+  out.error_message = h.err_message;
+  out.usage = usage_detail::usage_of(h.usage);
+  for (std::size_t i = 0; i < choices_.size(); ++i) {
+    const std::size_t end = i + 1 < choices_.size() ? calls_begin_[i + 1] : calls_.size();
+    choices_[i].tool_calls =
+        std::span<const ChunkToolCall>(calls_.data() + calls_begin_[i], end - calls_begin_[i]);
+  }
+  out.choices = choices_;
+  return true;
 }
 
 const ChunkChoice* ChatChunkParser::parse_answer(std::string_view answer, ChatChunk& out) {
