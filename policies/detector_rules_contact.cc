@@ -1,6 +1,8 @@
 // Built-in checks for contact details and addresses: email, phone, ip_address (formats in
 // detector_rules.h).
 
+#include <array>
+
 #include "policies/detector_rules_internal.h"
 #include "policies/validators.h"
 
@@ -373,30 +375,54 @@ bool has_eight_groups(std::string_view run) {
   return false;
 }
 
+namespace {
+
+// is_ipv6_char() as a table: the walks over a run read one entry a byte.
+constexpr std::array<bool, 256> kIpv6Chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+           c == '.';
+  }
+  return t;
+}();
+
+bool ipv6_char(char c) {
+  return kIpv6Chars[static_cast<unsigned char>(c)];
+}
+
+// The run of IPv6 characters around the colon at `colon`, if it may be an address: ip_v6() from
+// the run's end sees the run whatever the anchor inside it (the address is the whole run or
+// nothing). Returns the run's end, where the next run can start.
+std::size_t look_at_run(std::string_view buf, std::size_t colon, std::vector<Span>& out) {
+  std::size_t s = colon;
+  while (s > 0 && ipv6_char(buf[s - 1])) {
+    --s;
+  }
+  std::size_t e = colon + 1;
+  while (e < buf.size() && ipv6_char(buf[e])) {
+    ++e;
+  }
+  // The shortest address, `::1`, has three characters (most colons in prose stand alone), and
+  // none follows a word character (`std::`, `foo::bar`: most colons in source code).
+  if (e - s >= 3 && !is_word(before(buf, s))) {
+    const std::string_view run = buf.substr(s, e - s);
+    Span span;
+    if ((run.find("::") != std::string_view::npos || has_eight_groups(run)) &&
+        ip_v6(buf, e, span)) {
+      out.push_back(span);
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
 void ip_v6_all(std::string_view buf, std::vector<Span>& out) {
-  // Each run of IPv6 characters is looked at once, from its first colon; ip_v6() from the run's
-  // end sees the run whatever the anchor inside it (the address is the whole run or nothing).
-  std::size_t colon = buf.find(':');
-  while (colon != std::string_view::npos) {
-    std::size_t s = colon;
-    while (s > 0 && is_ipv6_char(buf[s - 1])) {
-      --s;
-    }
-    std::size_t e = colon + 1;
-    while (e < buf.size() && is_ipv6_char(buf[e])) {
-      ++e;
-    }
-    // The shortest address, `::1`, has three characters (most colons in prose stand alone), and
-    // none follows a word character (`std::`, `foo::bar`: most colons in source code).
-    if (e - s >= 3 && !is_word(before(buf, s))) {
-      const std::string_view run = buf.substr(s, e - s);
-      Span span;
-      if ((run.find("::") != std::string_view::npos || has_eight_groups(run)) &&
-          ip_v6(buf, e, span)) {
-        out.push_back(span);
-      }
-    }
-    colon = buf.find(':', e);
+  // Each run is looked at once, from its first colon.
+  std::size_t c = buf.find(':');
+  while (c != std::string_view::npos) {
+    c = buf.find(':', look_at_run(buf, c, out));
   }
 }
 
