@@ -12,8 +12,11 @@
 // stands. Numbers other than small positive integers are read by basic_parser itself, one by one.
 // What it accepts, basic_parser accepts with the same callbacks (a string with escapes may arrive
 // in differently cut parts: handlers join the parts). UTF-8 is validated by Boost's own tables. A
-// fuzz target
-// (`json_lex`) and a unit test hold the two readers to the same callbacks.
+// fuzz target (`json_lex`) and a unit test hold the two readers to the same callbacks.
+//
+// Where it pays: request bodies (long strings, escapes). Short keys and values without escapes,
+// as in a streamed chunk, cost a little more here than in basic_parser (about 450 instructions a
+// chunk), so the chunk reader stays on basic_parser.
 
 #include <cstddef>
 #include <cstdint>
