@@ -64,38 +64,6 @@ bool not_translatable(std::string& error, const std::string& where, std::string_
 // No DOM of the chat request is built: each message is written as JSON text as soon as it is
 // known, byte for byte what json_write writes for the same message as a DOM.
 
-/// The chat messages, appended to `json` as JSON text (comma-joined).
-struct Messages {
-  std::string& json;
-  bool any = false;       ///< a message was written
-  bool any_turn = false;  ///< a message that is not a system message was written
-
-  /// Opens a message of `role`: `{"role":"<role>"`; the caller writes its other members and `}`.
-  void begin(std::string_view role) {
-    if (any) {
-      json += ',';
-    }
-    any = true;
-    json += R"({"role":)";
-    append_json_string(json, role);
-    any_turn = any_turn || role != "system";
-  }
-  /// A message of `role` with `content`, a string.
-  void add(std::string_view role, std::string_view content) {
-    begin(role);
-    json += R"(,"content":)";
-    append_json_string(json, content);
-    json += '}';
-  }
-  /// A message of `role` whose content is `parts`.
-  void add(std::string_view role, const ContentParts& parts) {
-    begin(role);
-    json += R"(,"content":)";
-    parts.write_content(json);
-    json += '}';
-  }
-};
-
 /// The block at `blocks[k]` as an object with a string `type`.
 const json::object* block_at(const json::array& blocks, std::size_t k, const std::string& where,
                              std::string_view& type, std::string& error) {
@@ -222,7 +190,7 @@ bool document_part(const json::object& block, const std::string& where, ContentP
 /// tool message, so they go to `images` (the user message that follows the tool messages),
 /// after a text part naming the call. `is_error: true` prefixes the text with "Error: " ("Error"
 /// alone when there is no text) so the model still sees that the tool failed.
-bool tool_message(const json::object& block, const std::string& where, Messages& out,
+bool tool_message(const json::object& block, const std::string& where, ChatMessages& out,
                   ContentParts& images, std::string& error) {
   std::string_view id;
   if (!string_at(member(block, "tool_use_id"), where + ".tool_use_id", id, error)) {
@@ -265,12 +233,7 @@ bool tool_message(const json::object& block, const std::string& where, Messages&
     images.text("Image from the result of tool call " + std::string(id) + ":");
     images.append(image_parts);
   }
-  out.begin("tool");
-  out.json += R"(,"tool_call_id":)";
-  append_json_string(out.json, id);
-  out.json += R"(,"content":)";
-  append_json_string(out.json, text);
-  out.json += '}';
+  append_json_string(out.tool_result(id), text);
   return true;
 }
 
@@ -304,7 +267,7 @@ bool walk_blocks(const json::array& blocks, const std::string& where, ContentPar
 // ---- turns ---------------------------------------------------------------------------------
 
 /// A turn's content when it is a string: one message of `role` with it, and true.
-bool string_turn(const json::value& content, std::string_view role, Messages& out) {
+bool string_turn(const json::value& content, std::string_view role, ChatMessages& out) {
   if (!content.is_string()) {
     return false;
   }
@@ -323,7 +286,7 @@ bool server_tool_block(std::string_view type) {
 /// A user turn's blocks: its tool_result blocks as tool messages first (OpenAI wants them right
 /// after the assistant's tool_calls), then the rest (and images from tool results) as one user
 /// message.
-bool user_turn(const json::array& blocks, const std::string& where, Messages& out,
+bool user_turn(const json::array& blocks, const std::string& where, ChatMessages& out,
                std::string& error) {
   ContentParts parts;
   ContentParts tool_images;
@@ -383,7 +346,7 @@ bool tool_call(const json::object& block, const std::string& where, std::string&
 /// An assistant turn's blocks: text blocks as content, tool_use blocks as tool_calls, thinking
 /// text as `reasoning_content` when the engine takes it back (options), else dropped.
 bool assistant_turn(const json::array& blocks, const std::string& where,
-                    const AnthropicInboundOptions& options, Messages& out, std::string& error) {
+                    const AnthropicInboundOptions& options, ChatMessages& out, std::string& error) {
   ContentParts parts;
   std::string calls;
   std::string reasoning;
@@ -407,29 +370,28 @@ bool assistant_turn(const json::array& blocks, const std::string& where,
   if (!walk_blocks(blocks, where, parts, error, each)) {
     return false;
   }
-  out.begin("assistant");
-  out.json += R"(,"content":)";
+  std::string& json = out.begin("assistant");
+  json += R"(,"content":)";
   if (parts.empty() && !calls.empty()) {
-    out.json += "null";
+    json += "null";
   } else {
-    parts.write_content(out.json);
+    parts.write_content(json);
   }
   if (!calls.empty()) {
-    out.json += R"(,"tool_calls":[)";
-    out.json += calls;
-    out.json += ']';
+    json += R"(,"tool_calls":[)";
+    json += calls;
+    json += ']';
   }
   if (options.reasoning_content && !reasoning.empty()) {
-    out.json += R"(,"reasoning_content":)";
-    append_json_string(out.json, reasoning);
+    json += R"(,"reasoning_content":)";
+    append_json_string(json, reasoning);
   }
-  out.json += '}';
   return true;
 }
 
 // `system` (or a system turn's content at `where`): a string or text blocks, as one OpenAI
 // system message in place.
-bool system_message(const json::value& system, const std::string& where, Messages& out,
+bool system_message(const json::value& system, const std::string& where, ChatMessages& out,
                     std::string& error) {
   if (system.is_string()) {
     if (!system.get_string().empty()) {
@@ -466,7 +428,8 @@ bool system_message(const json::value& system, const std::string& where, Message
 
 /// One turn of `messages` at `where`.
 bool convert_turn(const json::value& turn_value, const std::string& where,
-                  const AnthropicInboundOptions& options, Messages& messages, std::string& error) {
+                  const AnthropicInboundOptions& options, ChatMessages& messages,
+                  std::string& error) {
   const json::object* turn = turn_value.if_object();
   if (turn == nullptr) {
     return expected(error, where, "a valid dictionary");
@@ -502,7 +465,7 @@ bool convert_turn(const json::value& turn_value, const std::string& where,
 
 /// `system` and the turns as OpenAI messages; at least one user or assistant turn.
 bool convert_conversation(const json::object& body, const json::array& turns,
-                          const AnthropicInboundOptions& options, Messages& messages,
+                          const AnthropicInboundOptions& options, ChatMessages& messages,
                           std::string& error) {
   if (const json::value* system = member(body, "system")) {
     if (!system_message(*system, "system", messages, error)) {
@@ -514,7 +477,7 @@ bool convert_conversation(const json::object& body, const json::array& turns,
       return false;
     }
   }
-  if (!messages.any_turn) {
+  if (!messages.any_turn()) {
     return fail(error, "messages: at least one user or assistant message is required");
   }
   return true;
@@ -544,8 +507,8 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
   text.reserve(options.body_bytes + 512);
   text += R"({"model":)";
   append_json_string(text, model);
-  text += R"(,"messages":[)";
-  Messages messages{text};
+  text += R"(,"messages":)";
+  ChatMessages messages(text);
   if (!convert_conversation(body, *turns, options, messages, error)) {
     return std::nullopt;
   }
@@ -559,7 +522,7 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
   }
   // {"model":...,"messages":[...],"max_tokens":...,<the options>}: what json_write writes for the
   // chat request as one object, "messages" second.
-  text += ']';
+  messages.finish();
   for (const json::key_value_pair& kv : out) {
     if (kv.key() != "model") {
       text += ',';

@@ -77,6 +77,56 @@ void ContentParts::write_array(std::string& out) const {
   out += ']';
 }
 
+std::string& ChatMessages::begin(std::string_view role) {
+  close();
+  if (any_) {
+    json_ += ',';
+  }
+  any_ = true;
+  any_turn_ = any_turn_ || role != "system";
+  json_ += R"({"role":)";
+  append_json_string(json_, role);
+  open_ = role == "assistant" ? Open::assistant : Open::other;
+  return json_;
+}
+
+void ChatMessages::add(std::string_view role, std::string_view content) {
+  append_json_string(begin(role) += R"(,"content":)", content);
+}
+
+void ChatMessages::add(std::string_view role, const ContentParts& parts) {
+  parts.write_content(begin(role) += R"(,"content":)");
+}
+
+std::string& ChatMessages::tool_result(std::string_view call_id) {
+  append_json_string(begin("tool") += R"(,"tool_call_id":)", call_id);
+  return json_ += R"(,"content":)";
+}
+
+void ChatMessages::tool_call(std::string_view id, std::string_view name,
+                             std::string_view arguments) {
+  if (open_ == Open::calls) {
+    json_ += ',';
+  } else {
+    if (open_ != Open::assistant) {
+      begin("assistant") += R"(,"content":null)";
+    }
+    json_ += R"(,"tool_calls":[)";
+    open_ = Open::calls;
+  }
+  append_tool_call(json_, id, name, arguments);
+}
+
+void ChatMessages::finish() {
+  close();
+  json_ += ']';
+}
+
+void ChatMessages::close() {
+  json_ += open_ == Open::calls ? "]}" : open_ == Open::none ? "" : "}";
+  open_ = Open::none;
+}
+
 void append_tool_call(std::string& out, std::string_view id, std::string_view name,
                       std::string_view arguments) {
   out += R"({"id":)";

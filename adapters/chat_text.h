@@ -1,7 +1,8 @@
 #pragma once
 // Pieces of an OpenAI chat request written as JSON text while a translator walks a client's body
 // (the /v1/messages and /v1/responses inbound dialects), byte for byte what json_write writes for
-// the same pieces built as a DOM: no DOM of the chat request is built.
+// the same pieces built as a DOM: no DOM of the chat request is built. Content parts, tool calls
+// and the messages array, one writer for both dialects.
 
 #include <cstddef>
 #include <string>
@@ -39,6 +40,39 @@ class ContentParts {
   std::string json_;
   std::size_t count_ = 0;
   bool first_is_text_ = false;
+};
+
+/// The `messages` array of a chat request, written message by message into `json`: `[` when
+/// made, `]` at finish(). A message stays open for its caller's members until the next one
+/// begins (or finish()), which closes it.
+class ChatMessages {
+ public:
+  explicit ChatMessages(std::string& json) : json_(json) { json_ += '['; }
+
+  /// Opens a message of `role` (the open one is closed first): `{"role":"<role>"`. Returns the
+  /// text, for the message's other members.
+  std::string& begin(std::string_view role);
+  /// A message of `role` with `content`, a string.
+  void add(std::string_view role, std::string_view content);
+  /// A message of `role` whose content is `parts` (ContentParts::write_content).
+  void add(std::string_view role, const ContentParts& parts);
+  /// Opens a tool message answering `call_id`, up to its content: the caller writes the content.
+  std::string& tool_result(std::string_view call_id);
+  /// A tool call: it joins the open assistant message, else opens one with null content.
+  void tool_call(std::string_view id, std::string_view name, std::string_view arguments);
+  /// Closes the open message and the array: the text is whole.
+  void finish();
+  /// Whether a message that is not a system message was written.
+  bool any_turn() const { return any_turn_; }
+
+ private:
+  enum class Open { none, other, assistant, calls };
+  void close();
+
+  std::string& json_;
+  bool any_ = false;
+  bool any_turn_ = false;
+  Open open_ = Open::none;
 };
 
 /// Appends a tool call `{"id":...,"type":"function","function":{"name":...,"arguments":...}}`.

@@ -123,64 +123,9 @@ bool chat_content(const json::value& content, std::string_view role, const std::
   return true;
 }
 
-/// This turn's chat messages, written as the text of a JSON array. An assistant message stays
-/// open after its content, so that the tool calls after it join it (as one assistant message
-/// with tool_calls, the form chat wants).
-class Turn {
- public:
-  explicit Turn(std::string& json) : json_(json) { json_ += '['; }
-
-  /// Opens a message of `role` (the open one is closed first): `{"role":"<role>"`.
-  std::string& begin(std::string_view role) {
-    close();
-    if (any_) {
-      json_ += ',';
-    }
-    any_ = true;
-    any_turn_ = any_turn_ || role != "system";
-    json_ += R"({"role":)";
-    append_json_string(json_, role);
-    open_ = role == "assistant" ? Open::assistant : Open::other;
-    return json_;
-  }
-  /// A tool call: it joins the open assistant message, else opens one with null content.
-  void tool_call(std::string_view id, std::string_view name, std::string_view arguments) {
-    if (open_ == Open::calls) {
-      json_ += ',';
-    } else {
-      if (open_ != Open::assistant) {
-        begin("assistant") += R"(,"content":null)";
-      }
-      json_ += R"(,"tool_calls":[)";
-      open_ = Open::calls;
-    }
-    append_tool_call(json_, id, name, arguments);
-  }
-  /// Closes the array: the text is whole.
-  void finish() {
-    close();
-    json_ += ']';
-  }
-  /// Whether a message that is not a system message was written.
-  bool any_turn() const { return any_turn_; }
-
- private:
-  enum class Open { none, other, assistant, calls };
-
-  void close() {
-    json_ += open_ == Open::calls ? "]}" : open_ == Open::none ? "" : "}";
-    open_ = Open::none;
-  }
-
-  std::string& json_;
-  bool any_ = false;
-  bool any_turn_ = false;
-  Open open_ = Open::none;
-};
-
 // ---- items ------------------------------------------------------------------------------------
 
-bool message_item(const json::object& item, const std::string& at, Turn& out,
+bool message_item(const json::object& item, const std::string& at, ChatMessages& out,
                   const Reject& reject) {
   const json::value* r = member(item, "role");
   const std::string_view role = string_of(r);
@@ -204,7 +149,7 @@ bool message_item(const json::object& item, const std::string& at, Turn& out,
 
 /// A function_call or custom_tool_call item as a tool call of the assistant message before it
 /// (a new one when the previous message is not the assistant's).
-bool call_item(const json::object& item, bool custom, const std::string& at, Turn& out,
+bool call_item(const json::object& item, bool custom, const std::string& at, ChatMessages& out,
                const Reject& reject) {
   const std::string_view call_id = string_member(item, "call_id");
   const std::string_view name = string_member(item, "name");
@@ -238,8 +183,8 @@ bool call_item(const json::object& item, bool custom, const std::string& at, Tur
 
 /// A function_call_output or custom_tool_call_output item as a tool message; its images and files
 /// into `media`.
-bool output_item(const json::object& item, const std::string& at, Turn& out, ContentParts& media,
-                 const Reject& reject) {
+bool output_item(const json::object& item, const std::string& at, ChatMessages& out,
+                 ContentParts& media, const Reject& reject) {
   const std::string_view call_id = string_member(item, "call_id");
   if (call_id.empty()) {
     return reject(at + ".call_id", "Missing required parameter: '" + at + ".call_id'.");
@@ -248,15 +193,11 @@ bool output_item(const json::object& item, const std::string& at, Turn& out, Con
   if (output == nullptr) {
     return reject(at + ".output", "Missing required parameter: '" + at + ".output'.");
   }
-  std::string& json = out.begin("tool");
-  json += R"(,"tool_call_id":)";
-  append_json_string(json, call_id);
-  json += R"(,"content":)";
-  return chat_content(*output, "tool", at + ".output", json, &media, reject);
+  return chat_content(*output, "tool", at + ".output", out.tool_result(call_id), &media, reject);
 }
 
-bool convert_item(const json::value& v, const std::string& at, Turn& out, ContentParts& media,
-                  const Reject& reject) {
+bool convert_item(const json::value& v, const std::string& at, ChatMessages& out,
+                  ContentParts& media, const Reject& reject) {
   const json::object* item = v.if_object();
   if (item == nullptr) {
     return reject(at, responses_detail::invalid_type(at, "an object", v));
@@ -300,7 +241,7 @@ bool is_tool_output(const json::value& v) {
   return type == "function_call_output" || type == "custom_tool_call_output";
 }
 
-bool convert_input(const json::value& input, Turn& out, const Reject& reject) {
+bool convert_input(const json::value& input, ChatMessages& out, const Reject& reject) {
   if (input.is_string()) {
     append_json_string(out.begin("user") += R"(,"content":)", view(input.get_string()));
     return true;
@@ -444,7 +385,7 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
   json::array messages(sp);
   json::object out({{"model", *model}}, sp);
   SamplingText sampling;
-  Turn turn_text(turn.input_messages);
+  ChatMessages turn_text(turn.input_messages);
   if (!refuse_unservable(body, reject) || !convert_input(*input, turn_text, reject) ||
       !responses_detail::convert_options(body, out, sampling, turn, reject)) {
     return std::nullopt;

@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/json_write.h"
+
 namespace sb::adapters {
 namespace {
 
@@ -68,6 +70,33 @@ TEST(ContentPartsTest, WritesAToolCall) {
   EXPECT_EQ(out, json::serialize(json::parse(
                      R"({"id":"call_1","type":"function","function":{"name":"get\tweather",)"
                      R"("arguments":"{\"city\":\"Paris\"}"}})")));
+}
+
+TEST(ChatMessagesTest, ClosesEachMessageWhenTheNextBeginsAndJoinsToolCalls) {
+  std::string text;
+  ChatMessages m(text);
+  EXPECT_FALSE(m.any_turn());
+  m.add("system", "be brief");
+  EXPECT_FALSE(m.any_turn());
+  ContentParts parts;
+  parts.text("hi");
+  m.add("user", parts);
+  m.begin("assistant") += R"(,"content":"let me look")";
+  m.tool_call("c1", "find", "{}");
+  m.tool_call("c2", "read", R"({"a":1})");
+  append_json_string(m.tool_result("c1"), "found");
+  m.tool_call("c3", "run", "{}");  // after a tool message: a new assistant message
+  m.finish();
+  EXPECT_TRUE(m.any_turn());
+  EXPECT_EQ(text,
+            R"([{"role":"system","content":"be brief"},{"role":"user","content":"hi"},)"
+            R"({"role":"assistant","content":"let me look","tool_calls":[)"
+            R"({"id":"c1","type":"function","function":{"name":"find","arguments":"{}"}},)"
+            R"({"id":"c2","type":"function","function":{"name":"read","arguments":"{\"a\":1}"}}]},)"
+            R"({"role":"tool","tool_call_id":"c1","content":"found"},)"
+            R"({"role":"assistant","content":null,"tool_calls":[)"
+            R"({"id":"c3","type":"function","function":{"name":"run","arguments":"{}"}}]}])");
+  EXPECT_TRUE(json::parse(text).is_array());
 }
 
 }  // namespace
