@@ -43,6 +43,8 @@ struct ThreadBuffers {
   std::vector<Hit> grouped;  ///< hits grouped by entity
   std::vector<AllowedHit> allowed;
   std::vector<rules::Span> spans;  ///< one search's values
+  std::vector<rules::Span> runs;   ///< the runs of digits the anchored rules start from
+  std::vector<std::size_t> ends;   ///< one anchored rule's reports
   std::vector<std::uint32_t> offsets;
   std::vector<std::uint32_t> cursor;
   static constexpr std::size_t kKeepJoined = 1 << 20;
@@ -63,6 +65,12 @@ struct ThreadBuffers {
     }
     if (spans.capacity() > kKeepHits) {
       std::vector<rules::Span>().swap(spans);
+    }
+    if (runs.capacity() > kKeepHits) {
+      std::vector<rules::Span>().swap(runs);
+    }
+    if (ends.capacity() > kKeepHits) {
+      std::vector<std::size_t>().swap(ends);
     }
   }
 };
@@ -87,6 +95,13 @@ struct Expression {
   std::uint32_t entity = 0;  ///< custom: the detector's entity
   bool som = false;          ///< custom: `from` holds the leftmost start
   rules::Shaper shape = nullptr;
+};
+
+/// A rule whose expression is replaced by its anchors (rules::Rule::anchors), with the checks of
+/// its enabled entities.
+struct AnchoredRule {
+  Expression ex;
+  rules::Anchors anchors = nullptr;
 };
 
 /// A built-in search, for an enabled entity.
@@ -120,6 +135,7 @@ struct Detector::Impl {
   std::uint64_t id = 0;
   std::vector<Expression> expressions;
   std::vector<BoundCheck> checks;
+  std::vector<AnchoredRule> anchored;
   std::vector<BoundSearch> searches;
   std::unique_ptr<allow::Lists> allow;  ///< nullptr when no detector has an allow-list
   int fail_level = -1;  ///< the highest configured level, reported when a scan fails
@@ -140,6 +156,25 @@ struct ScanContext {
   std::vector<Hit>* hits;
 };
 
+/// Runs a built-in rule's checks on one of its reports, ending at `end`.
+void run_checks(const Expression& ex, const std::vector<BoundCheck>& checks, std::string_view buf,
+                std::size_t end, std::vector<Hit>& hits) {
+  const unsigned shape = ex.shape != nullptr ? ex.shape(buf, end) : ~0u;
+  if (shape == 0) {
+    return;
+  }
+  for (std::uint32_t i = ex.first; i < ex.first + ex.count; ++i) {
+    const BoundCheck& check = checks[i];
+    if (check.shapes != 0 && (check.shapes & shape) == 0) {
+      continue;
+    }
+    rules::Span span;
+    if (check.extract(buf, end, span)) {
+      hits.push_back(Hit{check.entity, span.begin, span.end});
+    }
+  }
+}
+
 int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
              void* ctx) noexcept {
   auto& c = *static_cast<ScanContext*>(ctx);
@@ -149,20 +184,7 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
     const Expression& ex = (*c.expressions)[id];
     const auto end = static_cast<std::size_t>(to);
     if (ex.count > 0) {
-      const unsigned shape = ex.shape != nullptr ? ex.shape(c.buf, end) : ~0u;
-      if (shape == 0) {
-        return 0;
-      }
-      for (std::uint32_t i = ex.first; i < ex.first + ex.count; ++i) {
-        const BoundCheck& check = (*c.checks)[i];
-        if (check.shapes != 0 && (check.shapes & shape) == 0) {
-          continue;
-        }
-        rules::Span span;
-        if (check.extract(c.buf, end, span)) {
-          c.hits->push_back(Hit{check.entity, span.begin, span.end});
-        }
-      }
+      run_checks(ex, *c.checks, c.buf, end, *c.hits);
     } else if (ex.som) {
       c.hits->push_back(Hit{ex.entity, static_cast<std::size_t>(from), end});
     } else {
@@ -292,7 +314,9 @@ void Detector::add_builtin_rules(Compiling& out) {
         ++ex.count;
       }
     }
-    if (ex.count > 0) {
+    if (ex.count > 0 && rule.anchors != nullptr) {
+      impl_->anchored.push_back(AnchoredRule{ex, rule.anchors});
+    } else if (ex.count > 0) {
       out.add(rule.expression, rule.flags, ex);
     }
   }
@@ -535,7 +559,7 @@ void tally(const allow::Lists* allow, const std::vector<int>& levels, std::strin
 
 Detection Detector::scan(std::span<const std::string_view> texts) const {
   const Impl& impl = *impl_;
-  if (impl.db == nullptr && impl.searches.empty()) {
+  if (impl.db == nullptr && impl.anchored.empty() && impl.searches.empty()) {
     return Detection{};
   }
   Detection failed;
@@ -571,6 +595,17 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
                                       t_scratch.scratch, on_match, &ctx) != HS_SUCCESS) {
       tb.trim();
       return failed;
+    }
+    if (!impl.anchored.empty()) {
+      tb.runs.clear();
+      rules::digit_runs(buf, tb.runs);
+      for (const AnchoredRule& rule : impl.anchored) {
+        tb.ends.clear();
+        rule.anchors(buf, tb.runs, tb.ends);
+        for (const std::size_t end : tb.ends) {
+          run_checks(rule.ex, impl.checks, buf, end, tb.hits);
+        }
+      }
     }
     for (const BoundSearch& search : impl.searches) {
       tb.spans.clear();

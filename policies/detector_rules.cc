@@ -119,13 +119,15 @@ constexpr Check kPrivateKeyChecks[] = {{"private_key", private_key}};
 constexpr Check kJwtChecks[] = {{"jwt", jwt}};
 
 constexpr Rule kRules[] = {
-    {"[0-9][0-9 ./-]{5,}[0-9]" SB_END("0-9"), 0, kDigitRunChecks, digit_run_shape},
+    {"[0-9][0-9 ./-]{5,}[0-9]" SB_END("0-9"), 0, kDigitRunChecks, digit_run_shape,
+     digit_run_anchors},
     {"(?:\\bssn|\\bss#|\\bsocial security|\\bsoc\\.? ?sec)[^0-9\\n]{0,16}[0-8][0-9]{8}" SB_END(
          "0-9"),
      HS_FLAG_CASELESS, kSsnKeywordChecks},
-    {"[A-Z]{2}[0-9]{2}[A-Z0-9 .-]{11,46}" SB_END("A-Z0-9"), 0, kIbanChecks},
+    {"[A-Z]{2}[0-9]{2}[A-Z0-9 .-]{11,46}" SB_END("A-Z0-9"), 0, kIbanChecks, nullptr, iban_anchors},
     {"@", 0, kEmailChecks},
-    {"\\+[1-9][0-9 ().-]{6,22}[0-9]" SB_END("0-9"), 0, kInternationalPhoneChecks},
+    {"\\+[1-9][0-9 ().-]{6,22}[0-9]" SB_END("0-9"), 0, kInternationalPhoneChecks, nullptr,
+     phone_anchors},
     {"(?:AKIA|ASIA)[A-Z0-9]{16}" SB_END("A-Za-z0-9"), 0, kAwsChecks},
     {"gh[pousr]_[A-Za-z0-9]{36}" SB_END("A-Za-z0-9_"), 0, kGithubClassicChecks},
     {"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}" SB_END("A-Za-z0-9_"), 0,

@@ -168,6 +168,13 @@ void ip_v6_all(std::string_view buf, std::vector<Span>& out);
 /// may be the end of a longer run of hex digits, the last the start of one).
 bool has_eight_groups(std::string_view run);
 bool ip_v6_ipv4_tail(std::string_view buf, std::size_t to, Span& out);
+
+// The anchors of the rules that start from runs of digits (detector_rules_digits.cc).
+void digit_run_anchors(std::string_view buf, std::span<const Span> runs,
+                       std::vector<std::size_t>& ends);
+void iban_anchors(std::string_view buf, std::span<const Span> runs, std::vector<std::size_t>& ends);
+void phone_anchors(std::string_view buf, std::span<const Span> runs,
+                   std::vector<std::size_t>& ends);
 bool aws_access_key(std::string_view buf, std::size_t to, Span& out);
 bool github_classic(std::string_view buf, std::size_t to, Span& out);
 bool github_fine_grained(std::string_view buf, std::size_t to, Span& out);
