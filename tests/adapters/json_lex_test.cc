@@ -65,6 +65,41 @@ TEST(JsonLexTest, TakesOnWhatAgentsSend) {
   }
 }
 
+// Source code in a string: lines of every length between one-byte escapes, with `\u` escapes,
+// non-ASCII text, invalid escapes and raw control bytes among them, decoded sixteen bytes a step
+// after the first escape (Reader::copy_escaped); strings long enough to cross the 4 KB piece in
+// which the decoded text is handed over, some ending right at the end of the text.
+TEST(JsonLexTest, EscapedTextReadsAsBoostReadsIt) {
+  std::mt19937 rng(20261205);
+  static constexpr const char* kEscapes[] = {"\\n", "\\\"", "\\\\", "\\t",     "\\/",
+                                             "\\r", "\\b",  "\\f",  "\\u00e9", "\\ud83d\\ude00"};
+  static constexpr const char* kRare[] = {"\xc3\xa9", "\\x", "\x01", "\\u12", "\xff"};
+  std::size_t taken = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = i % 2 == 0 ? "{\"k\":\"" : "\"";
+    const int lines = std::uniform_int_distribution<int>(1, i % 10 == 0 ? 400 : 12)(rng);
+    for (int l = 0; l < lines; ++l) {
+      const int len = std::uniform_int_distribution<int>(0, 70)(rng);
+      for (int c = 0; c < len; ++c) {
+        text += static_cast<char>('a' + (c * 7 + l) % 26);
+      }
+      const bool rare = std::uniform_int_distribution<int>(0, 199)(rng) == 0;
+      text += rare ? kRare[std::uniform_int_distribution<std::size_t>(0, std::size(kRare) - 1)(rng)]
+                   : kEscapes[std::uniform_int_distribution<std::size_t>(0, 9)(rng) < 7
+                                  ? 0
+                                  : std::uniform_int_distribution<std::size_t>(
+                                        1, std::size(kEscapes) - 1)(rng)];
+    }
+    const int cut = std::uniform_int_distribution<int>(0, 9)(rng);
+    text += i % 2 == 0 ? "\"}" : "\"";
+    if (cut == 0) {
+      text.resize(text.size() - 1);  // unterminated: refused by both
+    }
+    taken += same_as_boost(text) ? 1 : 0;
+  }
+  EXPECT_GT(taken, 2000u);  // most are valid and taken on
+}
+
 TEST(JsonLexTest, LeavesToBoostWhatItDoesNotTakeOn) {
   const std::vector<std::string> refused = {
       "",
