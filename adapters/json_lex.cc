@@ -137,6 +137,21 @@ boost::json::value parse(std::string_view text, boost::system::error_code& ec,
   return boost::json::parse(text, ec, std::move(sp), opts);
 }
 
+bool hex4(const char* at, const char* end, std::uint32_t& u) {
+  if (end - at < 4) {
+    return false;
+  }
+  u = 0;
+  for (int i = 0; i < 4; ++i) {
+    const int d = boost::json::detail::hex_digit(static_cast<unsigned char>(at[i]));
+    if (d < 0) {
+      return false;
+    }
+    u = (u << 4) | static_cast<std::uint32_t>(d);
+  }
+  return true;
+}
+
 bool read_number(std::string_view rest, std::size_t length, Number& out) {
   boost::json::basic_parser<NumberSax> parser(boost::json::parse_options{}, out);
   boost::system::error_code ec;

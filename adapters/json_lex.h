@@ -50,18 +50,22 @@ struct Number {
 /// its start (the last bit of a double may differ).
 bool read_number(std::string_view rest, std::size_t length, Number& out);
 
-/// The first byte in [p, end) that a string cannot pass over as it is: `"`, `\`, a control byte or
-/// a non-ASCII byte; `end` when none.
+#if defined(__SSE2__)
+/// The lanes of `v` a string cannot pass over as they are: `"`, `\`, a control byte or a non-ASCII
+/// byte (signed, bytes 0x80-0xFF are negative, so below 0x20 as well).
+inline __m128i special_lanes(__m128i v) {
+  return _mm_or_si128(
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+      _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+}
+#endif
+
+/// The first byte in [p, end) that a string cannot pass over as it is (special_lanes); `end` when
+/// none.
 inline const char* find_special(const char* p, const char* end) {
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  // Signed: bytes 0x80-0xFF are negative, so below 0x20 as well.
-  auto special = [&](const char* at) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
-    return _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                        _mm_cmplt_epi8(v, space));
+  auto special = [](const char* at) {
+    return special_lanes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
   };
   // A key or a short value ends in its first 16 bytes; a long text is read 64 bytes a step.
   if (end - p >= 16) {
@@ -125,19 +129,9 @@ inline char simple_escape(char c) {
   }
 }
 
-/// The value of a hex digit, -1 for another byte.
-inline int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
+/// The four hex digits at `at` (before `end`) as a code unit in `u`, as basic_parser reads a
+/// `\u` escape; false when there are not four.
+bool hex4(const char* at, const char* end, std::uint32_t& u);
 
 template <class Handler>
 class Reader {
@@ -361,16 +355,10 @@ class Reader {
   // take on (the closing quote, `\u`, a non-ASCII or control byte, an invalid escape) or near the
   // end of the text or of the buffer; the caller goes on from there.
   void copy_escaped(Parts& parts) {
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
     while (end_ - p_ >= 16 && parts.size + 16 <= Parts::kCapacity) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(parts.buf + parts.size), v);
-      const __m128i m =
-          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                       _mm_cmplt_epi8(v, space));
-      const auto bits = static_cast<unsigned>(_mm_movemask_epi8(m));
+      const auto bits = static_cast<unsigned>(_mm_movemask_epi8(special_lanes(v)));
       if (bits == 0) {
         p_ += 16;
         parts.size += 16;
@@ -392,14 +380,14 @@ class Reader {
   // `\uXXXX`, a surrogate pair as two; a lone surrogate is refused (as basic_parser does).
   bool unicode(bool key, Parts& parts) {
     std::uint32_t u = 0;
-    if (!hex4(p_ + 2, u)) {
+    if (!hex4(p_ + 2, end_, u)) {
       return false;
     }
     p_ += 6;
     if (u >= 0xd800 && u <= 0xdfff) {
       std::uint32_t low = 0;
-      if (u > 0xdbff || end_ - p_ < 6 || p_[0] != '\\' || p_[1] != 'u' || !hex4(p_ + 2, low) ||
-          low < 0xdc00 || low > 0xdfff) {
+      if (u > 0xdbff || end_ - p_ < 6 || p_[0] != '\\' || p_[1] != 'u' ||
+          !hex4(p_ + 2, end_, low) || low < 0xdc00 || low > 0xdfff) {
         return false;
       }
       p_ += 6;
@@ -423,21 +411,6 @@ class Reader {
       out[n++] = static_cast<char>(0x80 | (u & 0x3f));
     }
     return append(key, out, n, parts);
-  }
-
-  bool hex4(const char* at, std::uint32_t& u) const {
-    if (end_ - at < 4) {
-      return false;
-    }
-    u = 0;
-    for (int i = 0; i < 4; ++i) {
-      const int d = hex_value(at[i]);
-      if (d < 0) {
-        return false;
-      }
-      u = (u << 4) | static_cast<std::uint32_t>(d);
-    }
-    return true;
   }
 
   // A string at p_ (its opening quote): one on_string()/on_key() viewing the text when it has no

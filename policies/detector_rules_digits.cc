@@ -77,14 +77,14 @@ bool in_phone(char c) {
 /// What an expression ending in `(?:[^X]|$)` reports for a value that ends at `e` (`in_x` tells
 /// the bytes of X): past the byte after the value when that byte is not in X, and at the value's
 /// end when that is the buffer's end or just before its final line break (where `$` matches).
-template <class InX>
-void report(std::string_view buf, std::size_t e, InX in_x, std::vector<std::size_t>& ends) {
+template <class InX, class Emit>
+void report(std::string_view buf, std::size_t e, InX in_x, Emit emit) {
   const std::size_t n = buf.size();
   if (e == n || (e + 1 == n && buf[e] == '\n')) {
-    ends.push_back(e);
+    emit(e);
   }
   if (e < n && !in_x(buf[e])) {
-    ends.push_back(e + 1);
+    emit(e + 1);
   }
 }
 
@@ -115,7 +115,7 @@ void digit_run_anchors(std::string_view buf, std::span<const Span> runs,
     }
     last = r.end;
     if (r.end - first >= 7) {
-      report(buf, r.end, is_digit, ends);
+      report(buf, r.end, is_digit, [&](std::size_t at) { ends.push_back(at); });
     }
   }
 }
@@ -141,12 +141,7 @@ void iban_anchors(std::string_view buf, std::span<const Span> runs,
     for (std::size_t k = 0;; ++k) {
       const std::size_t e = from + k;
       if (k >= 11) {
-        if (e == n || (e + 1 == n && buf[e] == '\n')) {
-          emit(e);
-        }
-        if (e < n && !is_upper_or_digit(buf[e])) {
-          emit(e + 1);
-        }
+        report(buf, e, is_upper_or_digit, emit);
       }
       if (k == 46 || e == n || !in_iban(buf[e])) {
         break;
@@ -167,7 +162,7 @@ void phone_anchors(std::string_view buf, std::span<const Span> runs,
     const std::size_t plus = r.begin - 1;
     for (std::size_t e = plus + 3; e <= plus + 25 && e <= n && in_phone(buf[e - 1]); ++e) {
       if (e >= plus + 9 && is_digit(buf[e - 1])) {
-        report(buf, e, is_digit, ends);
+        report(buf, e, is_digit, [&](std::size_t at) { ends.push_back(at); });
       }
     }
   }
