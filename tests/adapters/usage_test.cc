@@ -9,6 +9,9 @@
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+
+#include "adapters/usage_sax.h"
 
 namespace sb::adapters {
 namespace {
@@ -124,7 +127,8 @@ TEST(UsageTest, ReadsParsedResponseAndBareUsageObject) {
   EXPECT_FALSE(usage_from_openai_usage(json::value(nullptr)));
 }
 
-// Reads `text` in one pass and as a DOM, expecting the same answer; whether it was a usage.
+// Reads `text` in one pass and as a DOM, expecting the same answer, and in place inside an answer
+// as basic_parser reads it there; whether it was a usage.
 bool agrees_with_the_dom(const std::string& text) {
   boost::system::error_code ec;
   const json::value dom = json::parse(text, ec);
@@ -137,6 +141,27 @@ bool agrees_with_the_dom(const std::string& text) {
     EXPECT_EQ(got->cached_input, expected->cached_input) << text;
     EXPECT_EQ(got->reasoning, expected->reasoning) << text;
     EXPECT_EQ(got->cache_write, expected->cache_write) << text;
+  }
+  // Read where it stands inside an answer, it ends where basic_parser ends it, with its answer.
+  const std::string answer = "{\"usage\":" + text + " \n,\"x\":1}";
+  std::size_t at = 9;
+  std::optional<Usage> read;
+  const bool whole = read_usage_at(answer, at, read);
+  json::basic_parser<usage_detail::UsageSax> p(json::parse_options{});
+  const std::size_t n = p.write_some(true, answer.data() + 9, answer.size() - 9, ec);
+  const bool parser_whole = !ec && p.done();
+  EXPECT_EQ(whole, parser_whole) << answer;
+  if (whole && parser_whole) {
+    EXPECT_EQ(at, 9 + n) << answer;
+    const std::optional<Usage> parsed = usage_detail::usage_of(p.handler());
+    EXPECT_EQ(read.has_value(), parsed.has_value()) << answer;
+    if (read && parsed) {
+      EXPECT_EQ(read->input, parsed->input) << answer;
+      EXPECT_EQ(read->output, parsed->output) << answer;
+      EXPECT_EQ(read->cached_input, parsed->cached_input) << answer;
+      EXPECT_EQ(read->reasoning, parsed->reasoning) << answer;
+      EXPECT_EQ(read->cache_write, parsed->cache_write) << answer;
+    }
   }
   return got.has_value();
 }
