@@ -16,6 +16,30 @@ std::string_view value_of(std::string_view text, const JsonMember& m) {
   return text.substr(m.value_begin, m.value_end - m.value_begin);
 }
 
+// The plain run ends at the first quote, backslash or control byte wherever it stands (in the
+// first sixteen bytes, in a 64-byte step or in the tail), and passes over every other byte,
+// non-ASCII, DEL and the space included.
+TEST(PlainJsonRunTest, EndsAtTheFirstSpecialByteWhereverItIs) {
+  static constexpr char kSpecials[] = {'"', '\\', '\0', '\n', '\x1f'};
+  static constexpr char kPlain[] = {'p', ' ', '\x7f', '\x80', '\xff', '\xc3'};
+  for (std::size_t size = 0; size < 200; ++size) {
+    for (const char filler : kPlain) {
+      std::string text(size, filler);
+      EXPECT_EQ(plain_json_run(text), size) << size;
+      for (std::size_t at = 0; at < size; ++at) {
+        for (const char special : kSpecials) {
+          text[at] = special;
+          if (at + 1 < size) {
+            text[size - 1] = '"';  // a later special byte does not count
+          }
+          ASSERT_EQ(plain_json_run(text), at) << size << " " << at << " " << int(special);
+          text.assign(size, filler);
+        }
+      }
+    }
+  }
+}
+
 TEST(ScanObjectTest, ReturnsMembersWithOffsets) {
   const std::string_view text = R"( { "a" : [1,{"b":"}]"}] ,"c":"x\"y",  "d":-1.5e+3,"e":true } )";
   const auto members = scan_object(text);
