@@ -1,5 +1,7 @@
 #include "adapters/json_edit.h"
 
+#include "adapters/byte_scan.h"
+
 #include <charconv>
 #include <cmath>
 #include <system_error>
@@ -613,42 +615,20 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 std::size_t plain_json_run(std::string_view s) {
   const char* p = s.data();
   const std::size_t n = s.size();
-  std::size_t i = 0;
 #if defined(__SSE2__)
-  auto special = [p](std::size_t at) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
-    return _mm_or_si128(
+  // A short run ends in its first 16 bytes; a longer text is read by byte_scan, 64 bytes a step.
+  if (n >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i special = _mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
         _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v));  // bytes <= 0x1F
-  };
-  // A short run ends in its first 16 bytes; a long text is read 64 bytes a step.
-  if (n >= 16) {
-    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special(0))); mask != 0) {
+    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special)); mask != 0) {
       return static_cast<std::size_t>(__builtin_ctz(mask));
     }
-    for (i = 16; i + 64 <= n; i += 64) {
-      const __m128i a = special(i);
-      const __m128i b = special(i + 16);
-      const __m128i c = special(i + 32);
-      const __m128i d = special(i + 48);
-      if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0) {
-        const auto lo =
-            static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(a)) |
-                                       (static_cast<unsigned>(_mm_movemask_epi8(b)) << 16));
-        const auto hi =
-            static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(c)) |
-                                       (static_cast<unsigned>(_mm_movemask_epi8(d)) << 16));
-        return i + static_cast<std::size_t>(__builtin_ctzll(lo | (hi << 32)));
-      }
-    }
-  }
-  for (; i + 16 <= n; i += 16) {
-    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special(i))); mask != 0) {
-      return i + static_cast<std::size_t>(__builtin_ctz(mask));
-    }
+    return static_cast<std::size_t>(byte_scan::find_json_unsafe(p + 16, p + n) - p);
   }
 #endif
-  for (; i < n; ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     const auto c = static_cast<unsigned char>(p[i]);
     if (c < 0x20 || c == '"' || c == '\\') {
       return i;

@@ -28,6 +28,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "adapters/byte_scan.h"
+
 #include <boost/json/detail/utf8.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/storage_ptr.hpp>
@@ -64,37 +66,15 @@ inline __m128i special_lanes(__m128i v) {
 /// none.
 inline const char* find_special(const char* p, const char* end) {
 #if defined(__SSE2__)
-  auto special = [](const char* at) {
-    return special_lanes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
-  };
-  // A key or a short value ends in its first 16 bytes; a long text is read 64 bytes a step.
+  // A key or a short value ends in its first 16 bytes; a longer text is read by byte_scan, 64
+  // bytes a step.
   if (end - p >= 16) {
-    const int bits = _mm_movemask_epi8(special(p));
+    const int bits =
+        _mm_movemask_epi8(special_lanes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
     if (bits != 0) {
       return p + __builtin_ctz(static_cast<unsigned>(bits));
     }
-    p += 16;
-    while (end - p >= 64) {
-      const __m128i a = special(p);
-      const __m128i b = special(p + 16);
-      const __m128i c = special(p + 32);
-      const __m128i d = special(p + 48);
-      if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0) {
-        const auto lo = static_cast<unsigned>(_mm_movemask_epi8(a)) |
-                        (static_cast<unsigned>(_mm_movemask_epi8(b)) << 16);
-        const auto hi = static_cast<unsigned>(_mm_movemask_epi8(c)) |
-                        (static_cast<unsigned>(_mm_movemask_epi8(d)) << 16);
-        return p + __builtin_ctzll(lo | (static_cast<std::uint64_t>(hi) << 32));
-      }
-      p += 64;
-    }
-  }
-  while (end - p >= 16) {
-    const int bits = _mm_movemask_epi8(special(p));
-    if (bits != 0) {
-      return p + __builtin_ctz(static_cast<unsigned>(bits));
-    }
-    p += 16;
+    return byte_scan::find_json_special(p + 16, end);
   }
 #endif
   for (; p < end; ++p) {

@@ -1,0 +1,168 @@
+#include "adapters/byte_scan.h"
+
+#include <cstdint>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SB_BYTE_SCAN_AVX2 1
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace sb::adapters::byte_scan {
+
+namespace {
+
+// Which bytes stop a search: json_lex's set (non-ASCII included) or plain_json_run's.
+enum class Set { special, unsafe };
+
+template <Set S>
+bool stops(unsigned char c) {
+  return c == '"' || c == '\\' || c < 0x20 || (S == Set::special && c >= 0x80);
+}
+
+#if defined(__SSE2__)
+template <Set S>
+__m128i lanes16(__m128i v) {
+  const __m128i quote_or_backslash =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  if constexpr (S == Set::special) {
+    // Signed: bytes 0x80 and up are negative, below 0x20 as the controls are.
+    return _mm_or_si128(quote_or_backslash, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+  } else {
+    return _mm_or_si128(quote_or_backslash,
+                        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+  }
+}
+#endif
+
+/// Sixteen bytes a step, then one at a time: the tail of either search, and the whole of the
+/// SSE2 one below 64 bytes.
+template <Set S>
+const char* find_short(const char* p, const char* end) {
+#if defined(__SSE2__)
+  for (; end - p >= 16; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (const int bits = _mm_movemask_epi8(lanes16<S>(v)); bits != 0) {
+      return p + __builtin_ctz(static_cast<unsigned>(bits));
+    }
+  }
+#endif
+  for (; p != end; ++p) {
+    if (stops<S>(static_cast<unsigned char>(*p))) {
+      return p;
+    }
+  }
+  return end;
+}
+
+template <Set S>
+const char* find_sse2(const char* p, const char* end) {
+#if defined(__SSE2__)
+  auto at = [](const char* q) {
+    return lanes16<S>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+  };
+  for (; end - p >= 64; p += 64) {
+    const __m128i a = at(p);
+    const __m128i b = at(p + 16);
+    const __m128i c = at(p + 32);
+    const __m128i d = at(p + 48);
+    if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0) {
+      const auto lo = static_cast<unsigned>(_mm_movemask_epi8(a)) |
+                      (static_cast<unsigned>(_mm_movemask_epi8(b)) << 16);
+      const auto hi = static_cast<unsigned>(_mm_movemask_epi8(c)) |
+                      (static_cast<unsigned>(_mm_movemask_epi8(d)) << 16);
+      return p + __builtin_ctzll(lo | (static_cast<std::uint64_t>(hi) << 32));
+    }
+  }
+#endif
+  return find_short<S>(p, end);
+}
+
+#if defined(SB_BYTE_SCAN_AVX2)
+template <Set S>
+__attribute__((target("avx2"))) __m256i lanes32(__m256i v) {
+  const __m256i quote_or_backslash = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                                     _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+  if constexpr (S == Set::special) {
+    return _mm256_or_si256(quote_or_backslash, _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v));
+  } else {
+    return _mm256_or_si256(quote_or_backslash,
+                           _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v));
+  }
+}
+
+template <Set S>
+__attribute__((target("avx2"))) const char* find_avx2(const char* p, const char* end) {
+  for (; end - p >= 64; p += 64) {
+    const __m256i a = lanes32<S>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    const __m256i b = lanes32<S>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)));
+    if (!_mm256_testz_si256(_mm256_or_si256(a, b), _mm256_or_si256(a, b))) {
+      const auto lo = static_cast<std::uint32_t>(_mm256_movemask_epi8(a));
+      const auto hi = static_cast<std::uint32_t>(_mm256_movemask_epi8(b));
+      return p + __builtin_ctzll(lo | (static_cast<std::uint64_t>(hi) << 32));
+    }
+  }
+  return find_short<S>(p, end);
+}
+#endif
+
+const bool kAvx2 = [] {
+#if defined(SB_BYTE_SCAN_AVX2)
+  __builtin_cpu_init();  // a static initializer may run before libgcc's own
+  return __builtin_cpu_supports("avx2") != 0;
+#else
+  return false;
+#endif
+}();
+
+}  // namespace
+
+const char* find_json_special(const char* p, const char* end) {
+#if defined(SB_BYTE_SCAN_AVX2)
+  if (kAvx2) {
+    return find_avx2<Set::special>(p, end);
+  }
+#endif
+  return find_sse2<Set::special>(p, end);
+}
+
+const char* find_json_unsafe(const char* p, const char* end) {
+#if defined(SB_BYTE_SCAN_AVX2)
+  if (kAvx2) {
+    return find_avx2<Set::unsafe>(p, end);
+  }
+#endif
+  return find_sse2<Set::unsafe>(p, end);
+}
+
+namespace detail {
+
+bool has_avx2() {
+  return kAvx2;
+}
+const char* find_json_special_sse2(const char* p, const char* end) {
+  return find_sse2<Set::special>(p, end);
+}
+const char* find_json_unsafe_sse2(const char* p, const char* end) {
+  return find_sse2<Set::unsafe>(p, end);
+}
+#if defined(SB_BYTE_SCAN_AVX2)
+const char* find_json_special_avx2(const char* p, const char* end) {
+  return find_avx2<Set::special>(p, end);
+}
+const char* find_json_unsafe_avx2(const char* p, const char* end) {
+  return find_avx2<Set::unsafe>(p, end);
+}
+#else
+const char* find_json_special_avx2(const char* p, const char* end) {
+  return find_sse2<Set::special>(p, end);
+}
+const char* find_json_unsafe_avx2(const char* p, const char* end) {
+  return find_sse2<Set::unsafe>(p, end);
+}
+#endif
+
+}  // namespace detail
+
+}  // namespace sb::adapters::byte_scan
