@@ -9,31 +9,35 @@
 #include <span>
 #include <vector>
 
-#if defined(__SSE2__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SB_DIGITS_AVX2 1
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
+#include "policies/cpu.h"
 #include "policies/detector_rules_internal.h"
 
 namespace sb::policies::rules {
 
 namespace {
 
-/// The first digit at or after `i`, or `n`.
-std::size_t next_digit(const char* p, std::size_t i, std::size_t n) {
 #if defined(__SSE2__)
-  // '0'..'9' plus 0x46 are 0x76..0x7f, the largest signed bytes: one add and one compare a lane.
-  const __m128i bias = _mm_set1_epi8(0x46);
-  const __m128i floor = _mm_set1_epi8(0x75);
-  auto digits = [&](std::size_t at) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
-    return _mm_cmpgt_epi8(_mm_add_epi8(x, bias), floor);
-  };
+// '0'..'9' plus 0x46 are 0x76..0x7f, the largest signed bytes: one add and one compare a lane.
+__m128i digit_lanes(const char* at) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+  return _mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(0x46)), _mm_set1_epi8(0x75));
+}
+
+/// 64 bytes a step from `i`: true with `i` at the first digit, or false with `i` where fewer
+/// than 64 bytes are left.
+bool digit_blocks_sse2(const char* p, std::size_t& i, std::size_t n) {
   for (; i + 64 <= n; i += 64) {
-    const __m128i a = digits(i);
-    const __m128i b = digits(i + 16);
-    const __m128i c = digits(i + 32);
-    const __m128i d = digits(i + 48);
+    const __m128i a = digit_lanes(p + i);
+    const __m128i b = digit_lanes(p + i + 16);
+    const __m128i c = digit_lanes(p + i + 32);
+    const __m128i d = digit_lanes(p + i + 48);
     if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0) {
       const auto lo =
           static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(a)) |
@@ -41,11 +45,42 @@ std::size_t next_digit(const char* p, std::size_t i, std::size_t n) {
       const auto hi =
           static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(c)) |
                                      (static_cast<unsigned>(_mm_movemask_epi8(d)) << 16));
-      return i + static_cast<std::size_t>(__builtin_ctzll(lo | (hi << 32)));
+      i += static_cast<std::size_t>(__builtin_ctzll(lo | (hi << 32)));
+      return true;
     }
   }
+  return false;
+}
+#endif
+
+#if defined(SB_DIGITS_AVX2)
+__attribute__((target("avx2"))) __m256i digit_lanes32(const char* at) {
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
+  return _mm256_cmpgt_epi8(_mm256_add_epi8(x, _mm256_set1_epi8(0x46)), _mm256_set1_epi8(0x75));
+}
+
+/// digit_blocks_sse2 in two 32-byte compares a step.
+__attribute__((target("avx2"))) bool digit_blocks_avx2(const char* p, std::size_t& i,
+                                                       std::size_t n) {
+  for (; i + 64 <= n; i += 64) {
+    const __m256i a = digit_lanes32(p + i);
+    const __m256i b = digit_lanes32(p + i + 32);
+    if (!_mm256_testz_si256(_mm256_or_si256(a, b), _mm256_or_si256(a, b))) {
+      const auto lo = static_cast<std::uint32_t>(_mm256_movemask_epi8(a));
+      const auto hi = static_cast<std::uint32_t>(_mm256_movemask_epi8(b));
+      i += static_cast<std::size_t>(__builtin_ctzll(lo | (static_cast<std::uint64_t>(hi) << 32)));
+      return true;
+    }
+  }
+  return false;
+}
+#endif
+
+/// Sixteen bytes a step, then one at a time: the tail of the search.
+std::size_t digit_tail(const char* p, std::size_t i, std::size_t n) {
+#if defined(__SSE2__)
   for (; i + 16 <= n; i += 16) {
-    const auto m = static_cast<unsigned>(_mm_movemask_epi8(digits(i)));
+    const auto m = static_cast<unsigned>(_mm_movemask_epi8(digit_lanes(p + i)));
     if (m != 0) {
       return i + static_cast<std::size_t>(__builtin_ctz(m));
     }
@@ -56,6 +91,34 @@ std::size_t next_digit(const char* p, std::size_t i, std::size_t n) {
   }
   return i;
 }
+
+}  // namespace
+
+std::size_t next_digit_sse2(const char* p, std::size_t i, std::size_t n) {
+#if defined(__SSE2__)
+  if (digit_blocks_sse2(p, i, n)) {
+    return i;
+  }
+#endif
+  return digit_tail(p, i, n);
+}
+
+std::size_t next_digit_avx2(const char* p, std::size_t i, std::size_t n) {
+#if defined(SB_DIGITS_AVX2)
+  if (digit_blocks_avx2(p, i, n)) {
+    return i;
+  }
+  return digit_tail(p, i, n);
+#else
+  return next_digit_sse2(p, i, n);
+#endif
+}
+
+std::size_t next_digit(const char* p, std::size_t i, std::size_t n) {
+  return cpu::has_avx2() ? next_digit_avx2(p, i, n) : next_digit_sse2(p, i, n);
+}
+
+namespace {
 
 bool only_number_seps(std::string_view buf, std::size_t b, std::size_t e) {
   for (std::size_t i = b; i < e; ++i) {

@@ -169,6 +169,12 @@ void ip_v6_all(std::string_view buf, std::vector<Span>& out);
 bool has_eight_groups(std::string_view run);
 bool ip_v6_ipv4_tail(std::string_view buf, std::size_t to, Span& out);
 
+/// The first digit at or after `i` in p[0, n), or `n`: 64 bytes a step, AVX2 where the CPU has it
+/// (cpu::has_avx2), else SSE2. Both ways are here for the tests.
+std::size_t next_digit(const char* p, std::size_t i, std::size_t n);
+std::size_t next_digit_sse2(const char* p, std::size_t i, std::size_t n);
+std::size_t next_digit_avx2(const char* p, std::size_t i, std::size_t n);  ///< needs AVX2
+
 // The anchors of the rules that start from runs of digits (detector_rules_digits.cc).
 void digit_run_anchors(std::string_view buf, std::span<const Span> runs,
                        std::vector<std::size_t>& ends);

@@ -12,9 +12,14 @@
 #include <cstring>
 #include <limits>
 
-#if defined(__SSE2__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SB_NORMALIZE_AVX2 1
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "policies/cpu.h"
 
 namespace sb::policies::normalize {
 namespace {
@@ -157,11 +162,26 @@ void fold_in_place(const icu::UnicodeSet& foldable, std::string& out, std::size_
 
 }  // namespace
 
-bool is_ascii(std::string_view text) {
-  // Every scanned text passes here first (a 20 KB conversation: 20 KB): sixty-four bytes at a
-  // time where SSE2 is there (always on x86-64), whose byte mask is the bytes' high bits.
-  const char* p = text.data();
-  std::size_t n = text.size();
+namespace {
+
+#if defined(SB_NORMALIZE_AVX2)
+/// 64 bytes a step in two 32-byte loads: false at a block with a high bit, else true with `p`
+/// and `n` where fewer than 64 bytes are left.
+__attribute__((target("avx2"))) bool ascii_blocks_avx2(const char*& p, std::size_t& n) {
+  for (; n >= 64; p += 64, n -= 64) {
+    const __m256i any =
+        _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)));
+    if (_mm256_movemask_epi8(any) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+#endif
+
+/// The same in four 16-byte loads, then the tail in 16-, 8- and 1-byte steps.
+bool ascii_sse2(const char* p, std::size_t n) {
 #if defined(__SSE2__)
   const auto load = [](const char* at) {
     return _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
@@ -192,6 +212,33 @@ bool is_ascii(std::string_view text) {
   }
   return (acc & 0x8080808080808080ull) == 0;
 }
+
+}  // namespace
+
+bool is_ascii(std::string_view text) {
+  // Every scanned text passes here first (a 20 KB conversation: 20 KB): 64 bytes a step, whose
+  // byte mask is the bytes' high bits; AVX2 where the CPU has it.
+  return cpu::has_avx2() ? detail::is_ascii_avx2(text) : detail::is_ascii_sse2(text);
+}
+
+namespace detail {
+
+bool is_ascii_sse2(std::string_view text) {
+  return ascii_sse2(text.data(), text.size());
+}
+
+bool is_ascii_avx2(std::string_view text) {
+  const char* p = text.data();
+  std::size_t n = text.size();
+#if defined(SB_NORMALIZE_AVX2)
+  if (!ascii_blocks_avx2(p, n)) {
+    return false;
+  }
+#endif
+  return ascii_sse2(p, n);
+}
+
+}  // namespace detail
 
 bool append_normalized(std::string_view text, std::string& out, std::string& scratch) {
   const icu::Normalizer2* n = nfkc();

@@ -16,6 +16,12 @@ namespace sb::policies::normalize {
 /// already in the form below.
 bool is_ascii(std::string_view text);
 
+namespace detail {
+// is_ascii both ways, for the tests: the AVX2 one only where cpu::has_avx2().
+bool is_ascii_sse2(std::string_view text);
+bool is_ascii_avx2(std::string_view text);
+}  // namespace detail
+
 /// Appends the matching form of `text` (any bytes, UTF-8 expected) to `out`:
 ///  - a byte that does not start a well-formed UTF-8 sequence, or a truncated sequence, becomes one
 ///    space (a separator: what is around it is still scanned);

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "policies/cpu.h"
 #include "policies/detector_rules_internal.h"
 
 namespace sb::policies::rules {
@@ -165,6 +166,34 @@ TEST_F(DetectorAnchorsTest, DigitRunsAreMaximalAndInOrder) {
   for (const Span& r : runs) {
     EXPECT_EQ(r.end - r.begin, 1u);
     EXPECT_TRUE(is_digit(all[r.begin]));
+  }
+}
+
+// The digit search, each way the CPU allows, stops at the first digit wherever it stands (a
+// 64-byte step, the 16-byte tail, the last bytes), at no other byte value, and at the end.
+TEST_F(DetectorAnchorsTest, TheDigitSearchStopsAtTheFirstDigitEachWay) {
+  std::vector<std::size_t (*)(const char*, std::size_t, std::size_t)> ways = {next_digit,
+                                                                              next_digit_sse2};
+  if (cpu::has_avx2()) {
+    ways.push_back(next_digit_avx2);
+  }
+  for (const auto find : ways) {
+    for (const char filler : {'a', '/', ':', '\x80', '\xff', '\0'}) {
+      for (std::size_t n = 0; n < 200; ++n) {
+        std::string text(n, filler);
+        ASSERT_EQ(find(text.data(), 0, n), n) << n << " " << int(filler);
+        for (std::size_t at = 0; at < n; ++at) {
+          text[at] = static_cast<char>('0' + at % 10);
+          if (at + 1 < n) {
+            text[n - 1] = '7';  // a later digit does not count
+          }
+          for (const std::size_t from : {std::size_t{0}, at / 2, at}) {
+            ASSERT_EQ(find(text.data(), from, n), at) << n << " " << at << " " << from;
+          }
+          text.assign(n, filler);
+        }
+      }
+    }
   }
 }
 

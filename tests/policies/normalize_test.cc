@@ -1,9 +1,12 @@
 #include "policies/normalize.h"
 
+#include "policies/cpu.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sb::policies::normalize {
 namespace {
@@ -29,14 +32,22 @@ TEST(NormalizeTest, AsciiIsRecognised) {
 }
 
 TEST(NormalizeTest, AsciiFindsAHighByteAtEveryPositionOfEveryBlock) {
-  // 64-, 16- and 8-byte blocks and the tail, for every length up to 150.
-  for (std::size_t n = 1; n <= 150; ++n) {
-    EXPECT_TRUE(is_ascii(std::string(n, '\x7f'))) << n;
-    for (std::size_t i = 0; i < n; ++i) {
-      std::string s(n, 'x');
-      s[i] = '\xff';
-      ASSERT_FALSE(is_ascii(s)) << n << " " << i;
-      ASSERT_FALSE(is_ascii(std::string_view(s).substr(i))) << n << " " << i;
+  // 64-, 16- and 8-byte blocks and the tail, for every length up to 150, each way the CPU allows.
+  std::vector<bool (*)(std::string_view)> ways = {is_ascii, detail::is_ascii_sse2};
+  if (cpu::has_avx2()) {
+    ways.push_back(detail::is_ascii_avx2);
+  }
+  for (const auto ascii : ways) {
+    for (std::size_t n = 1; n <= 150; ++n) {
+      EXPECT_TRUE(ascii(std::string(n, '\x7f'))) << n;
+      for (std::size_t i = 0; i < n; ++i) {
+        std::string s(n, 'x');
+        s[i] = '\xff';
+        ASSERT_FALSE(ascii(s)) << n << " " << i;
+        ASSERT_FALSE(ascii(std::string_view(s).substr(i))) << n << " " << i;
+        s[i] = '\x80';
+        ASSERT_FALSE(ascii(s)) << n << " " << i;
+      }
     }
   }
 }
