@@ -35,7 +35,7 @@ std::string_view string_of(const json::value* v) {
 
 }  // namespace
 
-void Walker::string(std::string_view s, int nested) {
+void Walker::string(std::string_view s, int nested, bool escaped) {
   if (s.starts_with("data:") && s.substr(0, s.find(',')).ends_with(";base64")) {
     // A base64 data URL: bytes, not read as text (the cost), flagged by its media type.
     const std::string_view type = s.substr(5, 6);
@@ -50,7 +50,9 @@ void Walker::string(std::string_view s, int nested) {
   }
   line(s);
   f_.text_bytes += s.size();
-  decode_nested(s, nested);
+  if (escaped) {
+    decode_nested(s, nested);
+  }
 }
 
 void Walker::integer(std::int64_t v) {

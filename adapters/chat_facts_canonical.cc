@@ -110,7 +110,7 @@ std::size_t RawWalker::find(std::size_t base, std::string_view key) const {
 void RawWalker::value(std::size_t t, int nested) {
   switch (first(t)) {
     case '"':
-      w_.string(text(t), nested);
+      w_.string(text(t), nested, tape_[t].text != 0);
       break;
     case '{':
       object(t, nested, false);
@@ -278,7 +278,9 @@ void RawWalker::message_rest(std::size_t message, const ChatMessage& m) {
 // Walker::content_rest: the content kept is the last one, as the request's.
 void RawWalker::content_rest(std::size_t content, const ChatMessage& m) {
   if (is_string(content)) {
-    w_.decode_nested(m.text, 0);
+    if (tape_[content].text != 0) {
+      w_.decode_nested(m.text, 0);  // without escapes there is nothing to decode
+    }
     return;
   }
   if (first(content) != '[') {
@@ -295,7 +297,9 @@ void RawWalker::content_rest(std::size_t content, const ChatMessage& m) {
       }
       stack_.resize(base);
     } else if (is_string(part)) {
-      w_.decode_nested(text(part), 0);
+      if (tape_[part].text != 0) {
+        w_.decode_nested(text(part), 0);
+      }
     } else {
       value(part, 0);
     }

@@ -50,7 +50,9 @@ class Walker {
   }
   void key(std::string_view k) { line(k); }
   /// A string value: a base64 data URL is flagged, anything else scanned and counted.
-  void string(std::string_view s, int nested);
+  /// `escaped`: false when the JSON string held no escape, so its text holds no backslash and
+  /// decode_nested has nothing to do (the typed parser knows; a DOM does not).
+  void string(std::string_view s, int nested, bool escaped = true);
   /// An integer value: scanned as decimal text when large.
   void integer(std::int64_t v);
   void integer(std::uint64_t v);
