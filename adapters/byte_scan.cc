@@ -79,6 +79,33 @@ const char* find_sse2(const char* p, const char* end) {
   return find_short<S>(p, end);
 }
 
+void copy_sse2(const char*& p, const char* end, char* out, std::size_t& size,
+               std::size_t capacity) {
+#if defined(__SSE2__)
+  while (end - p >= 16 && size + 16 <= capacity) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + size), v);
+    const auto bits = static_cast<unsigned>(_mm_movemask_epi8(lanes16<Set::special>(v)));
+    if (bits == 0) {
+      p += 16;
+      size += 16;
+      continue;
+    }
+    const auto k = static_cast<std::size_t>(__builtin_ctz(bits));
+    p += k;
+    size += k;
+    const char c = *p == '\\' && end - p >= 2 ? simple_escape(p[1]) : 0;
+    if (c == 0) {
+      return;
+    }
+    out[size++] = c;
+    p += 2;
+  }
+#else
+  (void)p, (void)end, (void)out, (void)size, (void)capacity;
+#endif
+}
+
 #if defined(SB_BYTE_SCAN_AVX2)
 template <Set S>
 __attribute__((target("avx2"))) __m256i lanes32(__m256i v) {
@@ -104,6 +131,31 @@ __attribute__((target("avx2"))) const char* find_avx2(const char* p, const char*
     }
   }
   return find_short<S>(p, end);
+}
+
+__attribute__((target("avx2"))) void copy_avx2(const char*& p, const char* end, char* out,
+                                               std::size_t& size, std::size_t capacity) {
+  while (end - p >= 32 && size + 32 <= capacity) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + size), v);
+    const auto bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(lanes32<Set::special>(v)));
+    if (bits == 0) {
+      p += 32;
+      size += 32;
+      continue;
+    }
+    const auto k = static_cast<std::size_t>(__builtin_ctz(bits));
+    p += k;
+    size += k;
+    const char c = *p == '\\' && end - p >= 2 ? simple_escape(p[1]) : 0;
+    if (c == 0) {
+      return;
+    }
+    out[size++] = c;
+    p += 2;
+  }
+  // The last stretch sixteen bytes a step.
+  copy_sse2(p, end, out, size, capacity);
 }
 #endif
 
@@ -136,7 +188,23 @@ const char* find_json_unsafe(const char* p, const char* end) {
   return find_sse2<Set::unsafe>(p, end);
 }
 
+void copy_escaped(const char*& p, const char* end, char* out, std::size_t& size,
+                  std::size_t capacity) {
+#if defined(SB_BYTE_SCAN_AVX2)
+  if (kAvx2) {
+    copy_avx2(p, end, out, size, capacity);
+    return;
+  }
+#endif
+  copy_sse2(p, end, out, size, capacity);
+}
+
 namespace detail {
+
+void copy_escaped_sse2(const char*& p, const char* end, char* out, std::size_t& size,
+                       std::size_t capacity) {
+  copy_sse2(p, end, out, size, capacity);
+}
 
 bool has_avx2() {
   return kAvx2;
@@ -154,7 +222,15 @@ const char* find_json_special_avx2(const char* p, const char* end) {
 const char* find_json_unsafe_avx2(const char* p, const char* end) {
   return find_avx2<Set::unsafe>(p, end);
 }
+void copy_escaped_avx2(const char*& p, const char* end, char* out, std::size_t& size,
+                       std::size_t capacity) {
+  copy_avx2(p, end, out, size, capacity);
+}
 #else
+void copy_escaped_avx2(const char*& p, const char* end, char* out, std::size_t& size,
+                       std::size_t capacity) {
+  copy_sse2(p, end, out, size, capacity);
+}
 const char* find_json_special_avx2(const char* p, const char* end) {
   return find_sse2<Set::special>(p, end);
 }

@@ -86,28 +86,7 @@ inline const char* find_special(const char* p, const char* end) {
   return end;
 }
 
-/// What the escape `\c` stands for when it is one byte (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`,
-/// `\t`), else 0 (`\u` and every invalid escape).
-inline char simple_escape(char c) {
-  switch (c) {
-    case '"':
-    case '\\':
-    case '/':
-      return c;
-    case 'b':
-      return '\x08';
-    case 'f':
-      return '\x0c';
-    case 'n':
-      return '\n';
-    case 'r':
-      return '\r';
-    case 't':
-      return '\t';
-    default:
-      return 0;
-  }
-}
+using byte_scan::simple_escape;
 
 /// The four hex digits at `at` (before `end`) as a code unit in `u`, as basic_parser reads a
 /// `\u` escape; false when there are not four.
@@ -328,34 +307,11 @@ class Reader {
     return append(key, &c, 1, parts);
   }
 
-#if defined(__SSE2__)
-  // After a string's first escape, its text is decoded into `parts` in one pass: sixteen bytes
-  // copied and inspected a step, one-byte escapes (source code's `\n` on every line) decoded in
-  // place, no call per piece. Stops, with everything before p_ in `parts`, at whatever it does not
-  // take on (the closing quote, `\u`, a non-ASCII or control byte, an invalid escape) or near the
-  // end of the text or of the buffer; the caller goes on from there.
+  // After a string's first escape, its text is decoded into `parts` in one pass
+  // (byte_scan::copy_escaped); the caller goes on from where it stopped.
   void copy_escaped(Parts& parts) {
-    while (end_ - p_ >= 16 && parts.size + 16 <= Parts::kCapacity) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(parts.buf + parts.size), v);
-      const auto bits = static_cast<unsigned>(_mm_movemask_epi8(special_lanes(v)));
-      if (bits == 0) {
-        p_ += 16;
-        parts.size += 16;
-        continue;
-      }
-      const auto k = static_cast<std::size_t>(__builtin_ctz(bits));
-      p_ += k;
-      parts.size += k;
-      const char c = *p_ == '\\' && end_ - p_ >= 2 ? simple_escape(p_[1]) : 0;
-      if (c == 0) {
-        return;
-      }
-      parts.buf[parts.size++] = c;
-      p_ += 2;
-    }
+    byte_scan::copy_escaped(p_, end_, parts.buf, parts.size, Parts::kCapacity);
   }
-#endif
 
   // `\uXXXX`, a surrogate pair as two; a lone surrogate is refused (as basic_parser does).
   bool unicode(bool key, Parts& parts) {
@@ -441,9 +397,7 @@ class Reader {
       if (!append(key, run, static_cast<std::size_t>(p_ - run), *parts) || !escape(key, *parts)) {
         return false;
       }
-#if defined(__SSE2__)
       copy_escaped(*parts);
-#endif
       run = p_;
     }
   }

@@ -1,5 +1,6 @@
 #include "adapters/byte_scan.h"
 
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -82,6 +83,71 @@ TEST(ByteScanTest, RandomTextsAgreeWithTheNaiveSearch) {
       ASSERT_EQ(way.find(b, e), naive(b, e, way.non_ascii_stops)) << way.name << " " << text;
     }
   }
+}
+
+using Copy = void (*)(const char*&, const char*, char*, std::size_t&, std::size_t);
+
+// The escaped-text copy, each way: what it wrote is the decoding of what it passed over, it passed
+// over plain bytes and one-byte escapes only, and it stopped at a byte it does not take on or
+// within a step (16 or 32 bytes) of the text's end or of the buffer's capacity.
+TEST(ByteScanTest, TheEscapedCopyDecodesWhatItPassesAndStopsWhereItMust) {
+  std::vector<std::pair<const char*, Copy>> ways = {{"copy", copy_escaped},
+                                                    {"copy sse2", detail::copy_escaped_sse2}};
+  if (detail::has_avx2()) {
+    ways.push_back({"copy avx2", detail::copy_escaped_avx2});
+  }
+  static constexpr const char* kPieces[] = {
+      "abc",     "int x = 1;", "\\n", "\\t",      "\\\"", "\\\\", "\\/",    "    ",
+      "\\u0041", "\\x",        "\"",  "\xc3\xa9", "\x01", "{}",   "\\r\\n", "\\b\\f"};
+  std::mt19937 rng(1205);
+  int long_copies = 0;
+  for (const auto& [name, copy] : ways) {
+    for (int i = 0; i < 30000; ++i) {
+      std::string text;
+      const int pieces = static_cast<int>(rng() % 40);
+      for (int k = 0; k < pieces; ++k) {
+        const std::size_t pick = rng() % 100 < 85 ? rng() % 6 : rng() % std::size(kPieces);
+        text += kPieces[pick];
+      }
+      const std::size_t capacity = 16 + rng() % 300;
+      std::vector<char> out(capacity + 64, '\0');
+      std::size_t size = rng() % 8;  // some bytes already there
+      const std::size_t before = size;
+      const char* const begin = text.data();
+      const char* const end = text.data() + text.size();
+      const char* p = begin;
+      copy(p, end, out.data(), size, capacity);
+      ASSERT_GE(p, begin);
+      ASSERT_LE(p, end);
+      ASSERT_LE(size, capacity) << name;
+      // What it passed over, decoded by hand, is what it wrote.
+      std::string decoded;
+      for (const char* q = begin; q < p; ++q) {
+        const auto c = static_cast<unsigned char>(*q);
+        ASSERT_TRUE(c != '"' && c >= 0x20 && c < 0x80) << name << " passed byte " << int(c);
+        if (c == '\\') {
+          ASSERT_LT(q + 1, p) << name;
+          const char e = simple_escape(q[1]);
+          ASSERT_NE(e, 0) << name << " passed an escape it does not decode: " << text;
+          decoded += e;
+          ++q;
+        } else {
+          decoded += static_cast<char>(c);
+        }
+      }
+      ASSERT_EQ(std::string(out.data() + before, size - before), decoded) << name << ": " << text;
+      // Where it stopped: a byte it does not take on, or near the end or the capacity.
+      const bool near_end = end - p < 32 || size + 32 > capacity;
+      if (!near_end) {
+        const auto c = static_cast<unsigned char>(*p);
+        const bool stop =
+            c == '"' || c < 0x20 || c >= 0x80 || (c == '\\' && simple_escape(p[1]) == 0);
+        ASSERT_TRUE(stop) << name << " stopped at " << int(c) << " in " << text;
+      }
+      long_copies += p - begin > 64 ? 1 : 0;
+    }
+  }
+  EXPECT_GT(long_copies, 1000);  // the texts reach the long steps
 }
 
 }  // namespace
