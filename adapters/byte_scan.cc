@@ -79,27 +79,38 @@ const char* find_sse2(const char* p, const char* end) {
   return find_short<S>(p, end);
 }
 
+/// One step of the escaped-text copy, its `step` bytes at p already stored at out + size: `stops`
+/// holds a bit for each byte the copy does not pass as it is. Takes the bytes before the first
+/// such byte and decodes it when it is a one-byte escape; false when the copy stops there.
+inline bool take_step(std::uint32_t stops, std::size_t step, const char*& p, const char* end,
+                      char* out, std::size_t& size) {
+  if (stops == 0) {
+    p += step;
+    size += step;
+    return true;
+  }
+  const auto k = static_cast<std::size_t>(__builtin_ctz(stops));
+  p += k;
+  size += k;
+  const char c = *p == '\\' && end - p >= 2 ? simple_escape(p[1]) : 0;
+  if (c == 0) {
+    return false;
+  }
+  out[size++] = c;
+  p += 2;
+  return true;
+}
+
 void copy_sse2(const char*& p, const char* end, char* out, std::size_t& size,
                std::size_t capacity) {
 #if defined(__SSE2__)
   while (end - p >= 16 && size + 16 <= capacity) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + size), v);
-    const auto bits = static_cast<unsigned>(_mm_movemask_epi8(lanes16<Set::special>(v)));
-    if (bits == 0) {
-      p += 16;
-      size += 16;
-      continue;
-    }
-    const auto k = static_cast<std::size_t>(__builtin_ctz(bits));
-    p += k;
-    size += k;
-    const char c = *p == '\\' && end - p >= 2 ? simple_escape(p[1]) : 0;
-    if (c == 0) {
+    const auto stops = static_cast<std::uint32_t>(_mm_movemask_epi8(lanes16<Set::special>(v)));
+    if (!take_step(stops, 16, p, end, out, size)) {
       return;
     }
-    out[size++] = c;
-    p += 2;
   }
 #else
   (void)p, (void)end, (void)out, (void)size, (void)capacity;
@@ -138,35 +149,22 @@ __attribute__((target("avx2"))) void copy_avx2(const char*& p, const char* end, 
   while (end - p >= 32 && size + 32 <= capacity) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + size), v);
-    const auto bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(lanes32<Set::special>(v)));
-    if (bits == 0) {
-      p += 32;
-      size += 32;
-      continue;
-    }
-    const auto k = static_cast<std::size_t>(__builtin_ctz(bits));
-    p += k;
-    size += k;
-    const char c = *p == '\\' && end - p >= 2 ? simple_escape(p[1]) : 0;
-    if (c == 0) {
+    const auto stops = static_cast<std::uint32_t>(_mm256_movemask_epi8(lanes32<Set::special>(v)));
+    if (!take_step(stops, 32, p, end, out, size)) {
       return;
     }
-    out[size++] = c;
-    p += 2;
   }
   // The last stretch sixteen bytes a step.
   copy_sse2(p, end, out, size, capacity);
 }
 #endif
 
-const bool kAvx2 = [] {
 #if defined(SB_BYTE_SCAN_AVX2)
-  __builtin_cpu_init();  // a static initializer may run before libgcc's own
-  return __builtin_cpu_supports("avx2") != 0;
+// Asked once; a static initializer may run before libgcc's own, hence the init first.
+const bool kAvx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") != 0);
 #else
-  return false;
+const bool kAvx2 = false;
 #endif
-}();
 
 }  // namespace
 

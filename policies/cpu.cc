@@ -4,14 +4,12 @@ namespace sb::policies::cpu {
 
 namespace {
 
-const bool kAvx2 = [] {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();  // a static initializer may run before libgcc's own
-  return __builtin_cpu_supports("avx2") != 0;
+// A static initializer may run before libgcc's own, hence the init first.
+const bool kAvx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") != 0);
 #else
-  return false;
+const bool kAvx2 = false;
 #endif
-}();
 
 }  // namespace
 
