@@ -1,7 +1,5 @@
 #include "adapters/json_edit.h"
 
-#include "adapters/byte_scan.h"
-
 #include <charconv>
 #include <cmath>
 #include <system_error>
@@ -20,6 +18,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "adapters/byte_scan.h"
 
 namespace sb::adapters {
 namespace {
