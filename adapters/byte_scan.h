@@ -1,8 +1,9 @@
 #pragma once
-// The long searches of a JSON text's bytes: where a string's next special byte is. With AVX2 where
-// the CPU has it (asked once), 64 bytes a step in two 32-byte compares; else SSE2, 64 bytes a
-// step in four. The callers read a string's first sixteen bytes themselves, inline (most keys and
-// short values end there), and hand a longer text to these.
+// The long passes over a JSON string's bytes: where its next special byte is, and the copy of its
+// text after an escape. With AVX2 where the CPU has it (asked once), 32-byte compares; else SSE2,
+// 16-byte ones; the searches 64 bytes a step either way. The callers read a string's first
+// sixteen bytes themselves, inline (most keys and short values end there), and hand a longer text
+// to these. Tests run each both ways.
 
 #include <array>
 #include <cstddef>
