@@ -127,6 +127,19 @@ TEST(UsageTest, ReadsParsedResponseAndBareUsageObject) {
   EXPECT_FALSE(usage_from_openai_usage(json::value(nullptr)));
 }
 
+// The same answer: both absent, or both present with every count equal.
+void expect_same(const std::optional<Usage>& got, const std::optional<Usage>& expected,
+                 const std::string& context) {
+  EXPECT_EQ(got.has_value(), expected.has_value()) << context;
+  if (got && expected) {
+    EXPECT_EQ(got->input, expected->input) << context;
+    EXPECT_EQ(got->output, expected->output) << context;
+    EXPECT_EQ(got->cached_input, expected->cached_input) << context;
+    EXPECT_EQ(got->reasoning, expected->reasoning) << context;
+    EXPECT_EQ(got->cache_write, expected->cache_write) << context;
+  }
+}
+
 // Reads `text` in one pass and as a DOM, expecting the same answer, and in place inside an answer
 // as basic_parser reads it there; whether it was a usage.
 bool agrees_with_the_dom(const std::string& text) {
@@ -134,14 +147,7 @@ bool agrees_with_the_dom(const std::string& text) {
   const json::value dom = json::parse(text, ec);
   const std::optional<Usage> expected = ec ? std::nullopt : usage_from_openai_usage(dom);
   const std::optional<Usage> got = usage_from_openai_usage_text(text);
-  EXPECT_EQ(got.has_value(), expected.has_value()) << text;
-  if (got && expected) {
-    EXPECT_EQ(got->input, expected->input) << text;
-    EXPECT_EQ(got->output, expected->output) << text;
-    EXPECT_EQ(got->cached_input, expected->cached_input) << text;
-    EXPECT_EQ(got->reasoning, expected->reasoning) << text;
-    EXPECT_EQ(got->cache_write, expected->cache_write) << text;
-  }
+  expect_same(got, expected, text);
   // Read where it stands inside an answer, it ends where basic_parser ends it, with its answer.
   const std::string answer = "{\"usage\":" + text + " \n,\"x\":1}";
   std::size_t at = 9;
@@ -153,15 +159,7 @@ bool agrees_with_the_dom(const std::string& text) {
   EXPECT_EQ(whole, parser_whole) << answer;
   if (whole && parser_whole) {
     EXPECT_EQ(at, 9 + n) << answer;
-    const std::optional<Usage> parsed = usage_detail::usage_of(p.handler());
-    EXPECT_EQ(read.has_value(), parsed.has_value()) << answer;
-    if (read && parsed) {
-      EXPECT_EQ(read->input, parsed->input) << answer;
-      EXPECT_EQ(read->output, parsed->output) << answer;
-      EXPECT_EQ(read->cached_input, parsed->cached_input) << answer;
-      EXPECT_EQ(read->reasoning, parsed->reasoning) << answer;
-      EXPECT_EQ(read->cache_write, parsed->cache_write) << answer;
-    }
+    expect_same(read, usage_detail::usage_of(p.handler()), answer);
   }
   return got.has_value();
 }
