@@ -107,10 +107,6 @@
 
 namespace boost::json {
 class object;
-}
-
-namespace boost::json {
-class object;
 }  // namespace boost::json
 
 namespace sb::adapters {
@@ -253,7 +249,7 @@ class ResponsesStreamWriter final : public ChatChunkReader {
   void close_open(std::string& out);
   void close_item(Item& item, std::size_t index, std::string& out);
   void close_call(const Item& item, std::size_t index, std::string& out);
-  boost::json::object item_object(const Item& item, std::size_t index) const;
+  void append_item(std::string& out, const Item& item, std::size_t index) const;
   std::string output_json() const;
   void emit(std::string_view type, std::string& out);
 

@@ -54,19 +54,22 @@ boost::json::object call_item(const ResponseMeta& meta, std::size_t index, std::
                               std::string_view chat_name, std::string_view arguments,
                               std::string_view status);
 
-/// The message item `{id, type, status, role, content}` with one output_text part (no part when
-/// `text` is null, for the item as added).
-boost::json::object message_item(std::string_view id, std::string_view status,
-                                 const std::string* text);
+// The items below are written as JSON text where they are needed, with no DOM: the bytes a DOM of
+// them would serialize to (the members in the order given, strings escaped as json_write does).
 
-/// The reasoning item `{id, type, summary: [], content}` (content [] when `text` is null).
-boost::json::object reasoning_item(std::string_view id, const std::string* text);
+/// Appends the message item `{id, type, status, content, role}` with one output_text part (no part
+/// when `text` is null, for the item as added).
+void append_message_item(std::string& out, std::string_view id, std::string_view status,
+                         const std::string* text);
 
-/// The output_text part `{type, annotations: [], logprobs: [], text}`.
-boost::json::object text_part(std::string_view text);
+/// Appends the reasoning item `{id, type, summary: [], content}` (content [] when `text` is null).
+void append_reasoning_item(std::string& out, std::string_view id, const std::string* text);
+
+/// Appends the output_text part `{type, annotations: [], logprobs: [], text}`.
+void append_text_part(std::string& out, std::string_view text);
 
 /// The assistant turn as chat messages JSON array text: `[{"role":"assistant","content":...,
 /// "tool_calls":[...]}]` (content null when empty and there are calls); "[]" when both are empty.
-std::string assistant_turn(std::string_view text, boost::json::array tool_calls);
+std::string assistant_turn(std::string_view text, const boost::json::array& tool_calls);
 
 }  // namespace sb::adapters::responses_detail

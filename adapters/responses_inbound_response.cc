@@ -163,52 +163,52 @@ json::object call_item(const ResponseMeta& meta, std::size_t index, std::string_
   return item;
 }
 
-json::object text_part(std::string_view text) {
-  return json::object{{"type", "output_text"},
-                      {"annotations", json::array()},
-                      {"logprobs", json::array()},
-                      {"text", text}};
+void append_text_part(std::string& out, std::string_view text) {
+  out += R"({"type":"output_text","annotations":[],"logprobs":[],"text":)";
+  append_json_string(out, text);
+  out += '}';
 }
 
-json::object message_item(std::string_view id, std::string_view status, const std::string* text) {
-  json::array content;
+void append_message_item(std::string& out, std::string_view id, std::string_view status,
+                         const std::string* text) {
+  out += R"({"id":)";
+  append_json_string(out, id);
+  out += R"(,"type":"message","status":)";
+  append_json_string(out, status);
+  out += R"(,"content":[)";
   if (text != nullptr) {
-    content.push_back(text_part(*text));
+    append_text_part(out, *text);
   }
-  return json::object{{"id", id},
-                      {"type", "message"},
-                      {"status", status},
-                      {"content", std::move(content)},
-                      {"role", "assistant"}};
+  out += R"(],"role":"assistant"})";
 }
 
-json::object reasoning_item(std::string_view id, const std::string* text) {
-  json::array content;
+void append_reasoning_item(std::string& out, std::string_view id, const std::string* text) {
+  out += R"({"id":)";
+  append_json_string(out, id);
+  out += R"(,"type":"reasoning","summary":[],"content":[)";
   if (text != nullptr) {
-    content.push_back(json::object{{"type", "reasoning_text"}, {"text", *text}});
+    out += R"({"type":"reasoning_text","text":)";
+    append_json_string(out, *text);
+    out += '}';
   }
-  return json::object{{"id", id},
-                      {"type", "reasoning"},
-                      {"summary", json::array()},
-                      {"content", std::move(content)}};
+  out += "]}";
 }
 
-std::string assistant_turn(std::string_view text, json::array tool_calls) {
+std::string assistant_turn(std::string_view text, const json::array& tool_calls) {
   if (text.empty() && tool_calls.empty()) {
     return "[]";
   }
-  json::object m{{"role", "assistant"}};
+  std::string out = R"([{"role":"assistant","content":)";
   if (text.empty()) {
-    m["content"] = nullptr;
+    out += "null";
   } else {
-    m["content"] = text;
+    append_json_string(out, text);
   }
   if (!tool_calls.empty()) {
-    m["tool_calls"] = std::move(tool_calls);
+    out += R"(,"tool_calls":)";
+    append_json(out, tool_calls);
   }
-  std::string out = "[";
-  append_json(out, m);
-  out += ']';
+  out += "}]";
   return out;
 }
 
@@ -263,37 +263,41 @@ std::optional<std::string> chat_to_response(std::string_view chat_completion,
     return std::nullopt;
   }
   const std::string_view finish = choice->finish_reason;
-  json::array output;
+  std::string output_json = "[";
+  std::size_t items = 0;  // the output items written, each after a comma but the first
+  auto next_item = [&] { output_json += items++ == 0 ? "" : ","; };
   if (const std::string_view r = choice->reasoning_text(); !r.empty()) {
     const std::string text(r);
-    output.push_back(reasoning_item(item_id(meta.id, "rs_", output.size()), &text));
+    next_item();
+    append_reasoning_item(output_json, item_id(meta.id, "rs_", 0), &text);
   }
   std::string text =
       choice->content_parts ? parts_text(chat_completion) : std::string(choice->content);
   text += choice->refusal;
   if (!text.empty()) {
-    output.push_back(
-        message_item(item_id(meta.id, "msg_", output.size()), item_status(finish), &text));
+    const std::size_t index = items;
+    next_item();
+    append_message_item(output_json, item_id(meta.id, "msg_", index), item_status(finish), &text);
   }
   json::array chat_calls;
   for (const ChunkToolCall& call : choice->tool_calls) {
     if (!call.has_function) {
       continue;
     }
-    json::object item =
-        call_item(meta, output.size(), call.id, call.name, call.arguments, "completed");
+    const json::object item =
+        call_item(meta, items, call.id, call.name, call.arguments, "completed");
     chat_calls.push_back(
         tool_call_object(item.at("call_id").as_string(), call.name, std::string(call.arguments)));
-    output.push_back(std::move(item));
+    next_item();
+    append_json(output_json, item);
   }
+  output_json += ']';
   std::optional<Usage> usage = answer.usage;
   if (usage && cache_write > 0) {
     usage->cache_write = cache_write;  // counted in input_tokens already; no Responses member
   }
   const std::string_view reason = incomplete_reason(finish);
-  output_messages = assistant_turn(text, std::move(chat_calls));
-  std::string output_json;
-  append_json(output_json, output);
+  output_messages = assistant_turn(text, chat_calls);
   return response_object(meta, reason.empty() ? "completed" : "incomplete", output_json, usage,
                          reason, {});
 }

@@ -113,29 +113,29 @@ void ResponsesStreamWriter::start(std::string& out) {
 
 void ResponsesStreamWriter::open_item(Item item, std::string& out) {
   const std::size_t index = items_.size();
-  json::object added;
-  if (item.kind == Item::Kind::message) {
-    added = message_item(item.id, "in_progress", nullptr);
-  } else if (item.kind == Item::Kind::reasoning) {
-    added = reasoning_item(item.id, nullptr);
-  } else {
-    added = call_item(meta_, index, item.call_id, item.chat_name, "", "in_progress");
-    item.id = string_of(added.if_contains("id"));
-    item.call_id = string_of(added.if_contains("call_id"));
-    item.custom = string_of(added.if_contains("type")) == "custom_tool_call";
-  }
   head(scratch_, "response.output_item.added");
   scratch_ += ",\"output_index\":";
   append_decimal(scratch_, static_cast<std::int64_t>(index));
   scratch_ += ",\"item\":";
-  append_json(scratch_, added);
+  if (item.kind == Item::Kind::message) {
+    append_message_item(scratch_, item.id, "in_progress", nullptr);
+  } else if (item.kind == Item::Kind::reasoning) {
+    append_reasoning_item(scratch_, item.id, nullptr);
+  } else {
+    const json::object added =
+        call_item(meta_, index, item.call_id, item.chat_name, "", "in_progress");
+    item.id = string_of(added.if_contains("id"));
+    item.call_id = string_of(added.if_contains("call_id"));
+    item.custom = string_of(added.if_contains("type")) == "custom_tool_call";
+    append_json(scratch_, added);
+  }
   emit("response.output_item.added", out);
   if (item.kind != Item::Kind::call) {
     head(scratch_, "response.content_part.added");
     locate(scratch_, item.id, index, true);
     scratch_ += ",\"part\":";
     if (item.kind == Item::Kind::message) {
-      append_json(scratch_, text_part(""));
+      append_text_part(scratch_, "");
     } else {
       scratch_ += R"({"type":"reasoning_text","text":""})";
     }
@@ -236,7 +236,7 @@ void ResponsesStreamWriter::close_item(Item& item, std::size_t index, std::strin
     locate(scratch_, item.id, index, true);
     scratch_ += ",\"part\":";
     if (message) {
-      append_json(scratch_, text_part(item.text));
+      append_text_part(scratch_, item.text);
     } else {
       scratch_ += R"({"type":"reasoning_text","text":)";
       append_quoted(scratch_, item.text);
@@ -248,7 +248,7 @@ void ResponsesStreamWriter::close_item(Item& item, std::size_t index, std::strin
   scratch_ += ",\"output_index\":";
   append_decimal(scratch_, static_cast<std::int64_t>(index));
   scratch_ += ",\"item\":";
-  append_json(scratch_, item_object(item, index));
+  append_item(scratch_, item, index);
   emit("response.output_item.done", out);
 }
 
@@ -275,16 +275,17 @@ void ResponsesStreamWriter::close_call(const Item& item, std::size_t index, std:
   emit("response.function_call_arguments.done", out);
 }
 
-boost::json::object ResponsesStreamWriter::item_object(const Item& item, std::size_t index) const {
+void ResponsesStreamWriter::append_item(std::string& out, const Item& item,
+                                        std::size_t index) const {
   switch (item.kind) {
     case Item::Kind::reasoning:
-      return reasoning_item(item.id, &item.text);
+      return append_reasoning_item(out, item.id, &item.text);
     case Item::Kind::message:
-      return message_item(item.id, item.status, &item.text);
+      return append_message_item(out, item.id, item.status, &item.text);
     case Item::Kind::call:
       break;
   }
-  return call_item(meta_, index, item.call_id, item.chat_name, item.text, item.status);
+  append_json(out, call_item(meta_, index, item.call_id, item.chat_name, item.text, item.status));
 }
 
 void ResponsesStreamWriter::write_complete(std::string& out) {
@@ -302,7 +303,7 @@ void ResponsesStreamWriter::write_complete(std::string& out) {
   const std::string_view reason = incomplete_reason(finish_reason_);
   final_response_ = response_object(meta_, reason.empty() ? "completed" : "incomplete",
                                     output_json(), usage(), reason, {});
-  output_messages_ = assistant_turn(text, std::move(chat_calls));
+  output_messages_ = assistant_turn(text, chat_calls);
   const std::string_view type = reason.empty() ? "response.completed" : "response.incomplete";
   head(scratch_, type);
   scratch_ += ",\"response\":";
@@ -311,12 +312,12 @@ void ResponsesStreamWriter::write_complete(std::string& out) {
 }
 
 std::string ResponsesStreamWriter::output_json() const {
-  json::array output;
+  std::string text = "[";
   for (std::size_t k = 0; k < items_.size(); ++k) {
-    output.push_back(item_object(items_[k], k));
+    text += k == 0 ? "" : ",";
+    append_item(text, items_[k], k);
   }
-  std::string text;
-  append_json(text, output);
+  text += ']';
   return text;
 }
 
