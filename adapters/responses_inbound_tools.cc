@@ -2,6 +2,7 @@
 // refused or dropped), tool_choice, text.format, reasoning, limits, stream, and the Response's
 // request echo. The mapping is documented in responses_inbound.h.
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -288,62 +289,97 @@ bool convert_text(const json::value& text, json::object& out, const Reject& reje
   return true;
 }
 
-/// One echo member: `key` as given, or `fallback` (raw JSON) when absent or null.
-void echo_member(std::string& echo, const json::object& body, std::string_view key,
-                 std::string_view fallback) {
-  if (!echo.empty()) {
-    echo += ',';
-  }
-  echo += '"';  // the keys are plain names: nothing in them to escape
-  echo += key;
-  echo += "\":";
-  const json::value* v = member(body, key);
-  if (v == nullptr) {
-    echo += fallback;
-  } else if (std::optional<std::string> n = v->is_double() ? json_number_text(*v) : std::nullopt) {
-    echo += *n;
-  } else {
-    append_json(echo, *v);
-  }
-}
+/// The members a Response echoes from its request, in the order it writes them, each with what it
+/// says when the request did not set it (raw JSON). `reasoning` and `text` are objects of their own
+/// (see make_echo).
+struct EchoKey {
+  std::string_view key;
+  std::string_view fallback;
+};
+constexpr EchoKey kEcho[] = {{"instructions", "null"},
+                             {"max_output_tokens", "null"},
+                             {"max_tool_calls", "null"},
+                             {"metadata", "{}"},
+                             {"parallel_tool_calls", "true"},
+                             {"prompt_cache_key", "null"},
+                             {"reasoning", ""},
+                             {"safety_identifier", "null"},
+                             {"service_tier", "\"default\""},
+                             {"store", "true"},
+                             {"temperature", "1.0"},
+                             {"text", ""},
+                             {"tool_choice", "\"auto\""},
+                             {"tools", "[]"},
+                             {"top_logprobs", "0"},
+                             {"top_p", "1.0"},
+                             {"truncation", "\"disabled\""},
+                             {"user", "null"}};
+constexpr std::size_t kEchoReasoning = 6;
+constexpr std::size_t kEchoText = 11;
 
-std::string make_echo(const json::object& body) {
-  std::string echo;
-  echo.reserve(512);
-  echo_member(echo, body, "instructions", "null");
-  echo_member(echo, body, "max_output_tokens", "null");
-  echo_member(echo, body, "max_tool_calls", "null");
-  echo_member(echo, body, "metadata", "{}");
-  echo_member(echo, body, "parallel_tool_calls", "true");
-  echo_member(echo, body, "prompt_cache_key", "null");
-  const json::object* reasoning = object_member(body, "reasoning");
-  json::object r{{"effort", nullptr}, {"summary", nullptr}};
+/// `reasoning` as echoed: `{"effort":..,"summary":..}`, each the request's when set, else null.
+void echo_reasoning(std::string& echo, const json::value* reasoning) {
+  const json::object* r = reasoning != nullptr ? reasoning->if_object() : nullptr;
   for (std::string_view key : {"effort", "summary"}) {
-    if (const json::value* v = reasoning != nullptr ? member(*reasoning, key) : nullptr) {
-      r[key] = *v;
+    echo += key == "effort" ? "{\"effort\":" : ",\"summary\":";
+    if (const json::value* v = r != nullptr ? member(*r, key) : nullptr) {
+      append_json(echo, *v);
+    } else {
+      echo += "null";
     }
   }
-  echo += ",\"reasoning\":";
-  append_json(echo, r);
-  echo_member(echo, body, "safety_identifier", "null");
-  echo_member(echo, body, "service_tier", "\"default\"");
-  echo_member(echo, body, "store", "true");
-  echo_member(echo, body, "temperature", "1.0");
-  json::object text;
-  if (const json::object* t = object_member(body, "text")) {
-    text = *t;
+  echo += '}';
+}
+
+/// `text` as echoed: the request's object, with `format` `{"type":"text"}` when it sets none.
+void echo_text(std::string& echo, const json::value* text) {
+  const json::object* t = text != nullptr ? text->if_object() : nullptr;
+  if (t == nullptr) {
+    echo += R"({"format":{"type":"text"}})";
+    return;
   }
-  if (member(text, "format") == nullptr) {
-    text["format"] = json::object{{"type", "text"}};
+  if (member(*t, "format") != nullptr) {
+    append_json(echo, *t);
+    return;
   }
-  echo += ",\"text\":";
-  append_json(echo, text);
-  echo_member(echo, body, "tool_choice", "\"auto\"");
-  echo_member(echo, body, "tools", "[]");
-  echo_member(echo, body, "top_logprobs", "0");
-  echo_member(echo, body, "top_p", "1.0");
-  echo_member(echo, body, "truncation", "\"disabled\"");
-  echo_member(echo, body, "user", "null");
+  json::object with_format = *t;  // rare: a text object without a format (or a null one)
+  with_format["format"] = json::object{{"type", "text"}};
+  append_json(echo, with_format);
+}
+
+/// The echo members for `body`, in kEcho's order: one pass over the body's members, then one write
+/// of each, the request's value (a double in its shortest round-trip form) or the fallback.
+std::string make_echo(const json::object& body) {
+  std::array<const json::value*, std::size(kEcho)> given{};
+  for (const json::key_value_pair& m : body) {
+    const std::string_view key(m.key().data(), m.key().size());
+    for (std::size_t i = 0; i < given.size(); ++i) {
+      if (kEcho[i].key == key) {
+        given[i] = m.value().is_null() ? nullptr : &m.value();
+        break;
+      }
+    }
+  }
+  std::string echo;
+  echo.reserve(512);
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    echo += i == 0 ? "\"" : ",\"";  // the keys are plain names: nothing in them to escape
+    echo += kEcho[i].key;
+    echo += "\":";
+    const json::value* v = given[i];
+    if (i == kEchoReasoning) {
+      echo_reasoning(echo, v);
+    } else if (i == kEchoText) {
+      echo_text(echo, v);
+    } else if (v == nullptr) {
+      echo += kEcho[i].fallback;
+    } else if (std::optional<std::string> n =
+                   v->is_double() ? json_number_text(*v) : std::nullopt) {
+      echo += *n;
+    } else {
+      append_json(echo, *v);
+    }
+  }
   return echo;
 }
 

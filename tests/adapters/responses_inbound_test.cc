@@ -327,6 +327,28 @@ TEST(ResponsesInboundRequestTest, EchoHasOpenAIDefaults) {
     "user": null})"));
 }
 
+// The echo's bytes: OpenAI's order, the client's values (a double in its shortest round-trip
+// form, not Boost's exponent form), the defaults for what is absent or null, `reasoning` completed
+// with nulls and `text` given a format where it has none (in place of a null one, else after its
+// members).
+TEST(ResponsesInboundRequestTest, EchoBytesFollowOpenAIsOrder) {
+  const ResponsesTurn turn = turn_of(R"({"user": "u", "model": "m", "input": "hi",
+    "temperature": 0.70, "reasoning": {"summary": "auto"}, "tools": [], "metadata": null,
+    "text": {"verbosity": "low", "format": null, "x": 1}, "top_p": 1e0, "store": false})");
+  EXPECT_EQ(turn.echo,
+            R"("instructions":null,"max_output_tokens":null,"max_tool_calls":null,)"
+            R"("metadata":{},"parallel_tool_calls":true,"prompt_cache_key":null,)"
+            R"("reasoning":{"effort":null,"summary":"auto"},"safety_identifier":null,)"
+            R"("service_tier":"default","store":false,"temperature":0.7,)"
+            R"("text":{"verbosity":"low","format":{"type":"text"},"x":1},"tool_choice":"auto",)"
+            R"("tools":[],"top_logprobs":0,"top_p":1,"truncation":"disabled","user":"u")");
+  const ResponsesTurn plain =
+      turn_of(R"({"model": "m", "input": "hi", "text": {"verbosity": "high"}})");
+  EXPECT_NE(plain.echo.find(R"("text":{"verbosity":"high","format":{"type":"text"}})"),
+            std::string::npos)
+      << plain.echo;
+}
+
 TEST(ResponsesInboundRequestTest, CodexFirstTurnTranslates) {
   const ResponsesTurn turn =
       turn_of(sb::test::read_fixture("responses/requests/codex_first_turn.json"));
