@@ -23,8 +23,8 @@ std::string item_id(std::string_view response_id, std::string_view prefix, std::
 /// A call id for a tool call the upstream sent without one.
 std::string call_id(std::string_view response_id, std::size_t index);
 
-/// The Responses `usage` object's JSON text.
-std::string responses_usage_json(const Usage& u);
+/// Appends the Responses `usage` object.
+void append_responses_usage(std::string& out, const Usage& u);
 
 /// The echo members for a request that set none of them (OpenAI's defaults).
 const std::string& default_echo();

@@ -59,12 +59,18 @@ std::string call_id(std::string_view response_id, std::size_t index) {
   return item_id(response_id, "call_", index);
 }
 
-std::string responses_usage_json(const Usage& u) {
-  return "{\"input_tokens\":" + std::to_string(u.input) +
-         ",\"input_tokens_details\":{\"cached_tokens\":" + std::to_string(u.cached_input) +
-         "},\"output_tokens\":" + std::to_string(u.output) +
-         ",\"output_tokens_details\":{\"reasoning_tokens\":" + std::to_string(u.reasoning) +
-         "},\"total_tokens\":" + std::to_string(u.input + u.output) + "}";
+void append_responses_usage(std::string& out, const Usage& u) {
+  out += R"({"input_tokens":)";
+  append_decimal(out, u.input);
+  out += R"(,"input_tokens_details":{"cached_tokens":)";
+  append_decimal(out, u.cached_input);
+  out += R"(},"output_tokens":)";
+  append_decimal(out, u.output);
+  out += R"(,"output_tokens_details":{"reasoning_tokens":)";
+  append_decimal(out, u.reasoning);
+  out += R"(},"total_tokens":)";
+  append_decimal(out, u.input + u.output);
+  out += '}';
 }
 
 const std::string& default_echo() {
@@ -81,20 +87,43 @@ const std::string& default_echo() {
 std::string response_object(const ResponseMeta& meta, std::string_view status,
                             std::string_view output_json, const std::optional<Usage>& usage,
                             std::string_view incomplete_reason, std::string_view error_json) {
-  std::string out = "{\"id\":" + quote(meta.id) +
-                    ",\"object\":\"response\",\"created_at\":" + std::to_string(meta.created_at) +
-                    ",\"status\":" + quote(status) + ",\"background\":false,\"error\":";
+  const std::string& echo = meta.echo.empty() ? default_echo() : meta.echo;
+  std::string out;
+  out.reserve(output_json.size() + echo.size() + error_json.size() + 512);
+  out += R"({"id":)";
+  append_quoted(out, meta.id);
+  out += R"(,"object":"response","created_at":)";
+  append_decimal(out, meta.created_at);
+  out += R"(,"status":)";
+  append_quoted(out, status);
+  out += R"(,"background":false,"error":)";
   out += error_json.empty() ? std::string_view("null") : error_json;
-  out += ",\"incomplete_details\":";
-  out += incomplete_reason.empty() ? "null" : "{\"reason\":" + quote(incomplete_reason) + "}";
-  out += ",\"model\":" + quote(meta.model) + ",\"output\":";
+  out += R"(,"incomplete_details":)";
+  if (incomplete_reason.empty()) {
+    out += "null";
+  } else {
+    out += R"({"reason":)";
+    append_quoted(out, incomplete_reason);
+    out += '}';
+  }
+  out += R"(,"model":)";
+  append_quoted(out, meta.model);
+  out += R"(,"output":)";
   out += output_json;
-  out += ",\"previous_response_id\":";
-  out += meta.previous_response_id.empty() ? "null" : quote(meta.previous_response_id);
+  out += R"(,"previous_response_id":)";
+  if (meta.previous_response_id.empty()) {
+    out += "null";
+  } else {
+    append_quoted(out, meta.previous_response_id);
+  }
   out += ',';
-  out += meta.echo.empty() ? default_echo() : meta.echo;
-  out += ",\"usage\":";
-  out += usage ? responses_usage_json(*usage) : "null";
+  out += echo;
+  out += R"(,"usage":)";
+  if (usage) {
+    append_responses_usage(out, *usage);
+  } else {
+    out += "null";
+  }
   out += '}';
   return out;
 }
