@@ -13,28 +13,9 @@ namespace sb::adapters::byte_scan {
 
 namespace {
 
-// Which bytes stop a search: json_lex's set (non-ASCII included) or plain_json_run's.
-enum class Set { special, unsafe };
-
-template <Set S>
-bool stops(unsigned char c) {
-  return c == '"' || c == '\\' || c < 0x20 || (S == Set::special && c >= 0x80);
-}
-
-#if defined(__SSE2__)
-template <Set S>
-__m128i lanes16(__m128i v) {
-  const __m128i quote_or_backslash =
-      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-  if constexpr (S == Set::special) {
-    // Signed: bytes 0x80 and up are negative, below 0x20 as the controls are.
-    return _mm_or_si128(quote_or_backslash, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-  } else {
-    return _mm_or_si128(quote_or_backslash,
-                        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
-  }
-}
-#endif
+using detail::Set;
+using detail::stop_lanes;
+using detail::stops;
 
 /// Sixteen bytes a step, then one at a time: the tail of either search, and the whole of the
 /// SSE2 one below 64 bytes.
@@ -43,7 +24,7 @@ const char* find_short(const char* p, const char* end) {
 #if defined(__SSE2__)
   for (; end - p >= 16; p += 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    if (const int bits = _mm_movemask_epi8(lanes16<S>(v)); bits != 0) {
+    if (const int bits = _mm_movemask_epi8(stop_lanes<S>(v)); bits != 0) {
       return p + __builtin_ctz(static_cast<unsigned>(bits));
     }
   }
@@ -60,7 +41,7 @@ template <Set S>
 const char* find_sse2(const char* p, const char* end) {
 #if defined(__SSE2__)
   auto at = [](const char* q) {
-    return lanes16<S>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+    return stop_lanes<S>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
   };
   for (; end - p >= 64; p += 64) {
     const __m128i a = at(p);
@@ -107,7 +88,7 @@ void copy_sse2(const char*& p, const char* end, char* out, std::size_t& size,
   while (end - p >= 16 && size + 16 <= capacity) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + size), v);
-    const auto stops = static_cast<std::uint32_t>(_mm_movemask_epi8(lanes16<Set::special>(v)));
+    const auto stops = static_cast<std::uint32_t>(_mm_movemask_epi8(stop_lanes<Set::special>(v)));
     if (!take_step(stops, 16, p, end, out, size)) {
       return;
     }
@@ -166,25 +147,29 @@ const bool kAvx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") != 0);
 const bool kAvx2 = false;
 #endif
 
+template <Set S>
+const char* find_rest(const char* p, const char* end) {
+#if defined(SB_BYTE_SCAN_AVX2)
+  if (kAvx2) {
+    return find_avx2<S>(p, end);
+  }
+#endif
+  return find_sse2<S>(p, end);
+}
+
 }  // namespace
 
-const char* find_json_special(const char* p, const char* end) {
-#if defined(SB_BYTE_SCAN_AVX2)
-  if (kAvx2) {
-    return find_avx2<Set::special>(p, end);
-  }
-#endif
-  return find_sse2<Set::special>(p, end);
+namespace detail {
+
+const char* find_special_rest(const char* p, const char* end) {
+  return find_rest<Set::special>(p, end);
 }
 
-const char* find_json_unsafe(const char* p, const char* end) {
-#if defined(SB_BYTE_SCAN_AVX2)
-  if (kAvx2) {
-    return find_avx2<Set::unsafe>(p, end);
-  }
-#endif
-  return find_sse2<Set::unsafe>(p, end);
+const char* find_unsafe_rest(const char* p, const char* end) {
+  return find_rest<Set::unsafe>(p, end);
 }
+
+}  // namespace detail
 
 void copy_escaped(const char*& p, const char* end, char* out, std::size_t& size,
                   std::size_t capacity) {

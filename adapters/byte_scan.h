@@ -1,16 +1,71 @@
 #pragma once
 // The long passes over a JSON string's bytes: where its next special byte is, and the copy of its
 // text after an escape. With AVX2 where the CPU has it (asked once), 32-byte compares; else SSE2,
-// 16-byte ones; the searches 64 bytes a step either way. The callers read a string's first
-// sixteen bytes themselves, inline (most keys and short values end there), and hand a longer text
-// to these. Tests run each both ways.
+// 16-byte ones; the searches 64 bytes a step either way, after the first sixteen bytes, which are
+// read inline (most keys and short values end there). One search serves the reader (json_lex),
+// the writer (plain_json_run) and the usage reader's keys. Tests run each both ways.
 
 #include <array>
 #include <cstddef>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sb::adapters::byte_scan {
 
 namespace detail {
+
+/// Which bytes stop a search: json_lex's (`"`, `\`, below 0x20, 0x80 and up) or the writer's
+/// (`"`, `\`, below 0x20: what a JSON string cannot carry as it is).
+enum class Set { special, unsafe };
+
+template <Set S>
+constexpr bool stops(unsigned char c) {
+  return c == '"' || c == '\\' || c < 0x20 || (S == Set::special && c >= 0x80);
+}
+
+#if defined(__SSE2__)
+/// The lanes of `v` that hold a byte stopping a search of set `S`.
+template <Set S>
+inline __m128i stop_lanes(__m128i v) {
+  const __m128i quote_or_backslash =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  if constexpr (S == Set::special) {
+    // Signed: bytes 0x80 and up are negative, below 0x20 as the controls are.
+    return _mm_or_si128(quote_or_backslash, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+  } else {
+    return _mm_or_si128(quote_or_backslash,
+                        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+  }
+}
+#endif
+
+/// The searches past a string's first sixteen bytes: 64 bytes a step, AVX2 where the CPU has it.
+const char* find_special_rest(const char* p, const char* end);
+const char* find_unsafe_rest(const char* p, const char* end);
+
+/// The first sixteen bytes inline (most keys and short values end there), the rest out of line.
+template <Set S>
+inline const char* find(const char* p, const char* end) {
+#if defined(__SSE2__)
+  if (end - p >= 16) {
+    const int bits =
+        _mm_movemask_epi8(stop_lanes<S>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    if (bits != 0) {
+      return p + __builtin_ctz(static_cast<unsigned>(bits));
+    }
+    return S == Set::special ? find_special_rest(p + 16, end) : find_unsafe_rest(p + 16, end);
+  }
+#endif
+  for (; p < end; ++p) {
+    if (stops<S>(static_cast<unsigned char>(*p))) {
+      return p;
+    }
+  }
+  return end;
+}
+
 inline constexpr std::array<char, 256> kSimpleEscapes = [] {
   std::array<char, 256> t{};
   t['"'] = '"';
@@ -33,11 +88,15 @@ inline char simple_escape(char c) {
 
 /// The first byte in [p, end) that is `"`, `\`, below 0x20, or 0x80 and above (json_lex's bytes a
 /// string cannot pass over as they are); `end` when none.
-const char* find_json_special(const char* p, const char* end);
+inline const char* find_json_special(const char* p, const char* end) {
+  return detail::find<detail::Set::special>(p, end);
+}
 
 /// The first byte in [p, end) that is `"`, `\` or below 0x20 (what a JSON string cannot carry as it
 /// is: plain_json_run's bytes); `end` when none.
-const char* find_json_unsafe(const char* p, const char* end);
+inline const char* find_json_unsafe(const char* p, const char* end) {
+  return detail::find<detail::Set::unsafe>(p, end);
+}
 
 /// A string's text after its first escape, decoded as it is read: copies the bytes at `p` into
 /// out[size, capacity) while inspecting them (32 a step with AVX2, else 16) and decodes one-byte

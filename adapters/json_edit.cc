@@ -613,28 +613,8 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 }  // namespace
 
 std::size_t plain_json_run(std::string_view s) {
-  const char* p = s.data();
-  const std::size_t n = s.size();
-#if defined(__SSE2__)
-  // A short run ends in its first 16 bytes; a longer text is read by byte_scan, 64 bytes a step.
-  if (n >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i special = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v));  // bytes <= 0x1F
-    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special)); mask != 0) {
-      return static_cast<std::size_t>(__builtin_ctz(mask));
-    }
-    return static_cast<std::size_t>(byte_scan::find_json_unsafe(p + 16, p + n) - p);
-  }
-#endif
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == '"' || c == '\\') {
-      return i;
-    }
-  }
-  return n;
+  return static_cast<std::size_t>(byte_scan::find_json_unsafe(s.data(), s.data() + s.size()) -
+                                  s.data());
 }
 
 char json_escape_letter(char byte) {

@@ -101,7 +101,7 @@ void append_quoted(std::string& out, std::string_view s);
 void append_decimal(std::string& out, std::int64_t v);
 
 /// The length of the prefix of `s` with no quote, backslash or control byte (below 0x20): what a
-/// JSON string carries as it is: the first sixteen bytes inline, the rest by byte_scan.
+/// JSON string carries as it is (byte_scan::find_json_unsafe).
 std::size_t plain_json_run(std::string_view s);
 
 /// The letter that escapes `byte` in a JSON string (`n` for a line feed; `"` and `\` for

@@ -25,10 +25,6 @@
 #include <cstring>
 #include <string_view>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <boost/json/detail/utf8.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/storage_ptr.hpp>
@@ -52,40 +48,6 @@ struct Number {
 /// Boost 1.81 reads a number by a faster and slightly different path when 33 bytes or more follow
 /// its start (the last bit of a double may differ).
 bool read_number(std::string_view rest, std::size_t length, Number& out);
-
-#if defined(__SSE2__)
-/// The lanes of `v` a string cannot pass over as they are: `"`, `\`, a control byte or a non-ASCII
-/// byte (signed, bytes 0x80-0xFF are negative, so below 0x20 as well).
-inline __m128i special_lanes(__m128i v) {
-  return _mm_or_si128(
-      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-      _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-}
-#endif
-
-/// The first byte in [p, end) that a string cannot pass over as it is (special_lanes); `end` when
-/// none.
-inline const char* find_special(const char* p, const char* end) {
-#if defined(__SSE2__)
-  // A key or a short value ends in its first 16 bytes; a longer text is read by byte_scan, 64
-  // bytes a step.
-  if (end - p >= 16) {
-    const int bits =
-        _mm_movemask_epi8(special_lanes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-    if (bits != 0) {
-      return p + __builtin_ctz(static_cast<unsigned>(bits));
-    }
-    return byte_scan::find_json_special(p + 16, end);
-  }
-#endif
-  for (; p < end; ++p) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) {
-      return p;
-    }
-  }
-  return end;
-}
 
 using byte_scan::simple_escape;
 
@@ -358,7 +320,7 @@ class Reader {
     Parts* parts = nullptr;
     Parts storage;  // only written once an escape is seen
     for (;;) {
-      p_ = find_special(p_, end_);
+      p_ = byte_scan::find_json_special(p_, end_);
       if (p_ == end_) {
         return false;
       }

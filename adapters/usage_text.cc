@@ -12,10 +12,8 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/detail/sse2.hpp>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
+#include "adapters/byte_scan.h"
 #include "adapters/usage_sax.h"
 
 namespace sb::adapters {
@@ -25,42 +23,9 @@ using usage_detail::UsageSax;
 
 namespace {
 
-/// The end of the key whose text starts at `p`: its closing quote, or nullptr when a byte before
-/// that is not printable ASCII (an escape, a control byte, non-ASCII) or the text ends first.
-const char* key_end(const char* p, const char* end) {
-#ifdef __SSE2__
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(' ');
-  for (; end - p >= 16; p += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Signed compare: bytes of 0x80 and up read as negative, below the space, as controls do.
-    const __m128i odd = _mm_or_si128(
-        _mm_cmplt_epi8(v, space),
-        _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
-    const unsigned stop =
-        static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmpeq_epi8(v, quote))));
-    if (stop != 0) {
-      const int i = __builtin_ctz(stop);
-      return p[i] == '"' ? p + i : nullptr;
-    }
-  }
-#endif
-  for (; p != end; ++p) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c == '"') {
-      return p;
-    }
-    if (c < 0x20 || c > 0x7e || c == '\\') {
-      return nullptr;
-    }
-  }
-  return nullptr;
-}
-
-/// The usual usage value read by hand: objects (four deep at most) whose keys are printable ASCII
-/// without escapes and whose values are objects, `null`, or integers of 0 to 18 digits (so they
-/// fit an int64). This is a subset of JSON on which basic_parser sends the handler the same
+/// The usual usage value read by hand: objects (four deep at most) whose keys are ASCII without
+/// escapes or control bytes and whose values are objects, `null`, or integers of 0 to 18 digits (so
+/// they fit an int64). This is a subset of JSON on which basic_parser sends the handler the same
 /// events, so the handler ends in the same state. Returns the offset past the value and the
 /// whitespace after it, or npos for anything else (a string, an array, a literal other than null,
 /// a sign, a fraction, an exponent, an escape, a non-ASCII key, a syntax error, the text's end),
@@ -109,8 +74,8 @@ std::size_t read_usual(std::string_view text, std::size_t at, UsageSax& h) {
       return kNo;
     }
     const char* const key = ++p;
-    p = key_end(key, end);
-    if (p == nullptr) {
+    p = byte_scan::find_json_special(key, end);  // an escape or non-ASCII: basic_parser's
+    if (p == end || *p != '"') {
       return kNo;
     }
     h.on_key({key, static_cast<std::size_t>(p - key)}, 0, ec);

@@ -160,10 +160,6 @@ void fold_in_place(const icu::UnicodeSet& foldable, std::string& out, std::size_
   out.resize(static_cast<std::size_t>(w));
 }
 
-}  // namespace
-
-namespace {
-
 #if defined(SB_NORMALIZE_AVX2)
 /// 64 bytes a step in two 32-byte loads: false at a block with a high bit, else true with `p`
 /// and `n` where fewer than 64 bytes are left.
