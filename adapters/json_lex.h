@@ -19,6 +19,12 @@
 // Where it pays: request bodies (long strings, escapes). Short keys and values without escapes,
 // as in a streamed chunk or an answer's `usage`, cost a little more here than in basic_parser
 // (about 450 instructions a chunk, 600 on a usage object), so those readers stay on basic_parser.
+//
+// Positions: basic_parser's callbacks say nothing of where a token lies. A handler that wants to
+// know defines `void token_at(std::size_t begin, std::size_t end)`; this reader calls it just
+// before each callback of a token, with the token's bytes in the text: a string's quotes included,
+// a container's opening (on_*_begin) or closing (on_*_end) bracket. A string with escapes is
+// told of before its last callback (on_key or on_string), not before its parts.
 
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +65,11 @@ template <class Handler>
 class Reader {
  public:
   Reader(std::string_view text, Handler& h, std::size_t max_depth)
-      : p_(text.data()), end_(text.data() + text.size()), h_(h), max_depth_(max_depth) {}
+      : begin_(text.data()),
+        p_(text.data()),
+        end_(text.data() + text.size()),
+        h_(h),
+        max_depth_(max_depth) {}
 
   /// One value, then only whitespace. False: not taken on (see the header).
   bool document() {
@@ -75,8 +85,24 @@ class Reader {
   }
 
  private:
+  static constexpr bool kPositions = requires(Handler & h, std::size_t n) { h.token_at(n, n); };
+
+  // Tells a handler that asks (see the header) where the token of its next callback lies.
+  void at(const char* b, const char* e) {
+    if constexpr (kPositions) {
+      h_.token_at(static_cast<std::size_t>(b - begin_), static_cast<std::size_t>(e - begin_));
+    }
+  }
+
+  // One compare for the usual byte that is not whitespace.
+  static bool whitespace(char c) {
+    constexpr std::uint64_t kSpace = 1ull << ' ' | 1ull << '\n' | 1ull << '\r' | 1ull << '\t';
+    const auto u = static_cast<unsigned char>(c);
+    return u <= ' ' && (kSpace >> u & 1) != 0;
+  }
+
   void skip_ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
+    while (p_ < end_ && whitespace(*p_)) {
       ++p_;
     }
   }
@@ -107,6 +133,7 @@ class Reader {
     if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) {
       return false;
     }
+    at(p_, p_ + n);
     p_ += n;
     return true;
   }
@@ -114,6 +141,7 @@ class Reader {
   // An object or an array, its elements read by member() or value().
   bool container(bool object, std::size_t depth) {
     const char close = object ? '}' : ']';
+    at(p_, p_ + 1);
     if (depth >= max_depth_ || !(object ? h_.on_object_begin(ec_) : h_.on_array_begin(ec_))) {
       return false;
     }
@@ -145,7 +173,8 @@ class Reader {
     }
   }
 
-  bool closed(bool object, std::size_t n) {
+  bool closed(bool object, std::size_t n) {  // p_ is past the closing bracket
+    at(p_ - 1, p_);
     return object ? h_.on_object_end(n, ec_) : h_.on_array_end(n, ec_);
   }
 
@@ -202,6 +231,7 @@ class Reader {
       plain = false;
     }
     p_ = q;
+    at(b, q);
     const std::string_view text(b, static_cast<std::size_t>(q - b));
     if (plain) {
       std::int64_t v = 0;
@@ -313,12 +343,10 @@ class Reader {
   }
 
   // A string at p_ (its opening quote): one on_string()/on_key() viewing the text when it has no
-  // escape, else parts and a last piece.
+  // escape, else parts and a last piece (escaped_string, out of line with its buffer).
   bool string(bool key) {
+    const char* const quote = p_;
     ++p_;
-    const char* run = p_;  // the raw bytes not yet handed over
-    Parts* parts = nullptr;
-    Parts storage;  // only written once an escape is seen
     for (;;) {
       p_ = byte_scan::find_json_special(p_, end_);
       if (p_ == end_) {
@@ -326,45 +354,67 @@ class Reader {
       }
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
-        std::string_view last;
-        std::size_t total = 0;
-        if (parts == nullptr) {
-          last = std::string_view(run, static_cast<std::size_t>(p_ - run));
-          total = last.size();
-        } else {
-          if (!append(key, run, static_cast<std::size_t>(p_ - run), *parts)) {
-            return false;
-          }
-          last = std::string_view(parts->buf, parts->size);
-          total = parts->total + parts->size;
-        }
+        const std::string_view text(quote + 1, static_cast<std::size_t>(p_ - quote - 1));
         ++p_;
-        return key ? h_.on_key(last, total, ec_) : h_.on_string(last, total, ec_);
+        at(quote, p_);
+        return key ? h_.on_key(text, text.size(), ec_) : h_.on_string(text, text.size(), ec_);
       }
-      if (c >= 0x80) {
-        const std::uint16_t first = boost::json::detail::classify_utf8(static_cast<char>(c));
-        const std::size_t n = first & 0xFF;
-        if (n == 0 || static_cast<std::size_t>(end_ - p_) < n ||
-            !boost::json::detail::is_valid_utf8(p_, first)) {
-          return false;
-        }
-        p_ += n;
-        continue;
+      if (c < 0x80) {
+        return c == '\\' && escaped_string(key, quote);  // else a control byte
       }
-      if (c != '\\') {
-        return false;  // a control byte
-      }
-      if (parts == nullptr) {
-        parts = &storage;
-      }
-      if (!append(key, run, static_cast<std::size_t>(p_ - run), *parts) || !escape(key, *parts)) {
+      if (!utf8(c)) {
         return false;
       }
-      copy_escaped(*parts);
-      run = p_;
     }
   }
 
+  // The rest of a string from its first escape (at p_).
+  [[gnu::noinline]] bool escaped_string(bool key, const char* quote) {
+    const char* run = quote + 1;  // the raw bytes not yet handed over
+    Parts parts;
+    for (;;) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        if (!append(key, run, static_cast<std::size_t>(p_ - run), parts)) {
+          return false;
+        }
+        const std::string_view last(parts.buf, parts.size);
+        ++p_;
+        at(quote, p_);
+        const std::size_t total = parts.total + parts.size;
+        return key ? h_.on_key(last, total, ec_) : h_.on_string(last, total, ec_);
+      }
+      if (c >= 0x80) {
+        if (!utf8(c)) {
+          return false;
+        }
+      } else if (c != '\\' || !append(key, run, static_cast<std::size_t>(p_ - run), parts) ||
+                 !escape(key, parts)) {
+        return false;  // a control byte, or a bad escape
+      } else {
+        copy_escaped(parts);
+        run = p_;
+      }
+      p_ = byte_scan::find_json_special(p_, end_);
+      if (p_ == end_) {
+        return false;
+      }
+    }
+  }
+
+  // A UTF-8 sequence at p_ whose first byte is `c` (0x80 or more), validated and passed over.
+  bool utf8(unsigned char c) {
+    const std::uint16_t first = boost::json::detail::classify_utf8(static_cast<char>(c));
+    const std::size_t n = first & 0xFF;
+    if (n == 0 || static_cast<std::size_t>(end_ - p_) < n ||
+        !boost::json::detail::is_valid_utf8(p_, first)) {
+      return false;
+    }
+    p_ += n;
+    return true;
+  }
+
+  const char* begin_;
   const char* p_;
   const char* end_;
   Handler& h_;

@@ -2,8 +2,9 @@
 //
 // Oracles: it never crashes (ASan, UBSan); whatever it takes on, basic_parser accepts (at the same
 // depth limit, then only whitespace) and reports with the same events, strings joined from their
-// parts and numbers compared bit for bit (tests/adapters/json_lex_trace.h); json_lex::parse()
-// builds the DOM boost::json::parse() builds.
+// parts and numbers compared bit for bit (tests/adapters/json_lex_trace.h); the places it gives a
+// handler that asks are its tokens' (PlaceSax); json_lex::parse() builds the DOM
+// boost::json::parse() builds.
 
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string slow = sb::testing::boost_trace(text);
     sb::fuzz::check(!slow.empty());  // taken on, so basic_parser accepts it
     sb::fuzz::check(fast == slow);   // with the same events
+    sb::fuzz::check(sb::testing::lex_places(text).empty());
     // And the DOM is boost::json::parse()'s (NaN, which Boost reads `0e400` as, by its text).
     boost::json::parse_options opts;
     opts.max_depth = 128;
