@@ -57,6 +57,12 @@ Ctx Handler::container(F f, bool object, std::size_t at) {
       messages_seen_ = true;
       messages_not_array_ = object;
       out_.messages.clear();
+      if (!object) {
+        // Room for eight, so that the vector does not move the first ones three times as it grows
+        // (most bodies hold more than two); from there its growth is the vector's own, with which
+        // the arena's blocks and the heap budget were measured.
+        out_.messages.reserve(8);
+      }
       return object ? Ctx::skip : Ctx::messages;
     case F::stream:
       stream_bad_ = true;
@@ -380,7 +386,8 @@ void Handler::assign_sampling(F f, const Scalar& v, std::size_t at) {
   }
 }
 
-// A scalar below the top level: in stream_options, response_format, stop, a message.
+// A scalar below the top level, the most frequent first: in a message, stream_options,
+// response_format, stop; the others in assign_part().
 void Handler::assign_message(F f, const Scalar& v, std::size_t at) {
   const bool null = v.type == Scalar::Type::null;
   switch (f) {
@@ -426,11 +433,11 @@ void Handler::assign_message(F f, const Scalar& v, std::size_t at) {
     case F::tool_parameters:
       return null ? void() : type_error(at, "an object");
     default:
-      return;
+      return assign_part(f, v, at);
   }
 }
 
-// A scalar below the top level, from the innermost members out: a content part first.
+// A scalar in a content part; the others in assign_tool().
 void Handler::assign_part(F f, const Scalar& v, std::size_t at) {
   switch (f) {
     case F::part_type:
@@ -467,7 +474,7 @@ void Handler::assign_part(F f, const Scalar& v, std::size_t at) {
   }
 }
 
-// A scalar in a tool call or a tool; the others in assign_message().
+// A scalar in a tool call or a tool.
 void Handler::assign_tool(F f, const Scalar& v, std::size_t at) {
   switch (f) {
     case F::call_id:
@@ -487,7 +494,7 @@ void Handler::assign_tool(F f, const Scalar& v, std::size_t at) {
     case F::tool_strict:
       return opt(v, at, out_.tools.back().strict);
     default:
-      return assign_message(f, v, at);
+      return;
   }
 }
 

@@ -184,6 +184,13 @@ class Handler : public SaxUnbounded {
     return literal(b ? 4 : 5, {.type = Scalar::Type::boolean, .b = b}, ec);
   }
   bool on_null(error_code& ec) { return literal(4, {}, ec); }
+  /// json_lex's position of the next callback's token (adapters/json_lex.h); basic_parser gives
+  /// none, and then each callback finds its token from the cursor.
+  void token_at(std::size_t begin, std::size_t end) {
+    hinted_ = true;
+    hint_begin_ = begin;
+    hint_end_ = end;
+  }
 
   /// The tokens recorded so far.
   std::span<const ChatToken> tokens() const {
@@ -211,6 +218,7 @@ class Handler : public SaxUnbounded {
   void grow_tokens();
   std::string_view take_string(string_view s, std::size_t& start, error_code& ec);
   std::string_view take_escaped(string_view s, std::size_t& start, error_code& ec);
+  std::string_view keep_unescaped(string_view s, std::size_t start);
   std::size_t string_end(std::size_t start) const;
   bool number(Scalar v, string_view s, error_code& ec);
   bool literal(std::size_t length, Scalar v, error_code& ec);
@@ -256,6 +264,9 @@ class Handler : public SaxUnbounded {
   std::size_t max_heap_bytes_;
   bool over_budget_ = false;
   std::size_t pos_ = 0;
+  bool hinted_ = false;  ///< token_at() gives each token's place (json_lex); else token() finds it
+  std::size_t hint_begin_ = 0;
+  std::size_t hint_end_ = 0;
   std::size_t number_len_ = 0;
   bool escaped_ = false;
   std::size_t depth_ = 0;

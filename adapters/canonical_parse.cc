@@ -1,7 +1,9 @@
-// The SAX handler behind parse_chat_request(): Boost.JSON's basic_parser fed the whole body in one
-// write_some() call, and a cursor that follows the parser through the body.
+// The SAX handler behind parse_chat_request(), driven by json_lex (adapters/json_lex.h) or, for
+// what json_lex does not take on, by Boost.JSON's basic_parser fed the whole body in one
+// write_some() call, with a cursor that follows the parser through the body.
 //
-// Offsets: basic_parser's callbacks carry no positions, but between two tokens of valid JSON there
+// Offsets: json_lex says where each token lies (token_at). basic_parser's callbacks carry no
+// positions, but between two tokens of valid JSON there
 // is only whitespace, ',' and ':'. So every callback skips those from the cursor and finds its own
 // token there: '{' '[' '}' ']' for containers, the literal for true/false/null, the number's text
 // (its length is in the callback), and a string's opening quote. A string without escapes arrives
@@ -172,6 +174,9 @@ ChatContentPart::Kind part_kind(std::string_view t) {
 }
 
 inline std::size_t Handler::token(error_code& ec) {
+  if (hinted_) {
+    return hint_begin_;
+  }
   while (pos_ < body_.size()) {
     const char c = body_[pos_];
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t' && c != ',' && c != ':') {
@@ -186,6 +191,15 @@ inline std::size_t Handler::token(error_code& ec) {
 // A string without escapes is the body's own bytes (the view starts right after the opening
 // quote at the cursor): its end needs no scan. Inline, as most strings are such.
 inline std::string_view Handler::take_string(string_view s, std::size_t& start, error_code& ec) {
+  if (hinted_) [[likely]] {
+    start = hint_begin_;
+    pos_ = hint_end_;
+    if (!escaped_ && s.data() == body_.data() + start + 1) {
+      record(start, pos_);
+      return {s.data(), s.size()};
+    }
+    return keep_unescaped(s, start);
+  }
   const std::size_t at = token(ec);
   if (!escaped_ && at != std::string_view::npos && body_[at] == '"' &&
       s.data() == body_.data() + at + 1) [[likely]] {
@@ -210,9 +224,15 @@ std::string_view Handler::take_escaped(string_view s, std::size_t& start, error_
     record(start, pos_);
     return {s.data(), s.size()};
   }
+  pos_ = string_end(start);
+  return keep_unescaped(s, start);
+}
+
+// The last part `s` of the string at [start, pos_) whose earlier parts the arena holds: the
+// decoded text, kept in the arena.
+std::string_view Handler::keep_unescaped(string_view s, std::size_t start) {
   out_.arena().append(s);
   escaped_ = false;
-  pos_ = string_end(start);
   const std::string_view text = out_.arena().finish_string();
   if (text.size() != pos_ - start - 2) {  // an escape is longer than what it stands for
     out_.unescaped.push_back(text);
@@ -322,7 +342,7 @@ bool Handler::scalar(const Scalar& v, std::size_t begin, std::size_t end, error_
   if (f < F::top_unknown) {
     assign_top(f, v, begin);
   } else if (f != F::top_unknown && f != F::ignore) {
-    assign_part(f, v, begin);
+    assign_message(f, v, begin);
   }
   done(begin, end);
   return true;
