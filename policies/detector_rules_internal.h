@@ -164,6 +164,8 @@ bool ip_v6(std::string_view buf, std::size_t to, Span& out);
 /// digits, colons and dots that contain `::` or eight colon-separated groups, each checked by
 /// ip_v6() from its end. A Finder.
 void ip_v6_all(std::string_view buf, std::vector<Span>& out);
+void ip_v6_all_sse2(std::string_view buf, std::vector<Span>& out);
+void ip_v6_all_avx2(std::string_view buf, std::vector<Span>& out);  ///< needs AVX2
 /// Whether `run` contains eight groups of hex digits separated by single colons (the first group
 /// may be the end of a longer run of hex digits, the last the start of one).
 bool has_eight_groups(std::string_view run);

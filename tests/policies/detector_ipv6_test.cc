@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "policies/cpu.h"
 #include "policies/detector_rules_internal.h"
 
 namespace sb::policies::rules {
@@ -69,9 +70,12 @@ std::vector<std::pair<std::size_t, std::size_t>> by_expressions(std::string_view
   return spans;
 }
 
-std::vector<std::pair<std::size_t, std::size_t>> by_search(std::string_view buf) {
+using Finder = void (*)(std::string_view, std::vector<Span>&);
+
+std::vector<std::pair<std::size_t, std::size_t>> by_search(std::string_view buf,
+                                                           Finder find = ip_v6_all) {
   std::vector<Span> found;
-  ip_v6_all(buf, found);
+  find(buf, found);
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   for (const Span& s : found) {
     spans.emplace_back(s.begin, s.end);
@@ -126,6 +130,43 @@ TEST(DetectorIpv6Test, TheSearchFindsWhatTheExpressionsFound) {
   }
   // The generator must reach real addresses, or the comparison proves nothing.
   EXPECT_GT(with_addresses, 3000u);
+}
+
+// The search takes the colons of 64-byte blocks at once (SSE2, or AVX2 where the CPU has it),
+// then the last bytes one by one: texts of up to a kilobyte, their runs across every block
+// boundary, give each way the answers of the expressions.
+TEST(DetectorIpv6Test, EachWayFindsWhatTheExpressionsFoundAcrossBlocks) {
+  std::vector<Finder> ways = {ip_v6_all_sse2};
+  if (cpu::has_avx2()) {
+    ways.push_back(ip_v6_all_avx2);
+  }
+  std::mt19937 rng(1205);
+  std::size_t with_addresses = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const int parts = std::uniform_int_distribution<int>(1, 12)(rng);
+    for (int k = 0; k < parts; ++k) {
+      text += generated(rng);
+      // Prose between them now and then, so that blocks without a colon are passed over too.
+      text += std::string(std::uniform_int_distribution<std::size_t>(0, 2)(rng) == 0 ? 70 : 0, 'w');
+    }
+    const auto expected = by_expressions(text);
+    for (const Finder way : ways) {
+      ASSERT_EQ(by_search(text, way), expected) << "text: " << text;
+    }
+    with_addresses += expected.empty() ? 0 : 1;
+  }
+  EXPECT_GT(with_addresses, 2000u);
+  // An address at every offset, before every length of the last bytes: its colons at the end of a
+  // block, at the start of the last bytes, across the two.
+  for (std::size_t at = 0; at < 200; ++at) {
+    for (std::size_t after = 0; after < 70; after += 3) {
+      const std::string text = std::string(at, ' ') + "::1 " + std::string(after, ' ');
+      for (const Finder way : ways) {
+        ASSERT_EQ(by_search(text, way).size(), 1u) << at << " " << after;
+      }
+    }
+  }
 }
 
 TEST(DetectorIpv6Test, AddressesAndNearMisses) {
