@@ -17,17 +17,27 @@ using detail::Set;
 using detail::stop_lanes;
 using detail::stops;
 
-/// Sixteen bytes a step, then one at a time: the tail of either search, and the whole of the
-/// SSE2 one below 64 bytes.
+/// Sixteen bytes a step: the tail of either search, and the whole of the SSE2 one below 64 bytes.
+/// The bytes in [begin, p) are known to stop nothing, so the last few bytes are read in one step
+/// too, the sixteen that end at `end`, when the search has that many; else one at a time.
 template <Set S>
-const char* find_short(const char* p, const char* end) {
+const char* find_short(const char* begin, const char* p, const char* end) {
 #if defined(__SSE2__)
+  auto bits_at = [](const char* q) {
+    return static_cast<unsigned>(
+        _mm_movemask_epi8(stop_lanes<S>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)))));
+  };
   for (; end - p >= 16; p += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    if (const int bits = _mm_movemask_epi8(stop_lanes<S>(v)); bits != 0) {
-      return p + __builtin_ctz(static_cast<unsigned>(bits));
+    if (const unsigned bits = bits_at(p); bits != 0) {
+      return p + __builtin_ctz(bits);
     }
   }
+  if (p != end && end - begin >= 16) {
+    const unsigned bits = bits_at(end - 16);  // those of the bytes before p are clear
+    return bits != 0 ? end - 16 + __builtin_ctz(bits) : end;
+  }
+#else
+  (void)begin;
 #endif
   for (; p != end; ++p) {
     if (stops<S>(static_cast<unsigned char>(*p))) {
@@ -38,7 +48,7 @@ const char* find_short(const char* p, const char* end) {
 }
 
 template <Set S>
-const char* find_sse2(const char* p, const char* end) {
+const char* find_sse2(const char* begin, const char* p, const char* end) {
 #if defined(__SSE2__)
   auto at = [](const char* q) {
     return stop_lanes<S>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
@@ -57,7 +67,7 @@ const char* find_sse2(const char* p, const char* end) {
     }
   }
 #endif
-  return find_short<S>(p, end);
+  return find_short<S>(begin, p, end);
 }
 
 /// One step of the escaped-text copy, its `step` bytes at p already stored at out + size: `stops`
@@ -112,7 +122,8 @@ __attribute__((target("avx2"))) __m256i lanes32(__m256i v) {
 }
 
 template <Set S>
-__attribute__((target("avx2"))) const char* find_avx2(const char* p, const char* end) {
+__attribute__((target("avx2"))) const char* find_avx2(const char* begin, const char* p,
+                                                      const char* end) {
   for (; end - p >= 64; p += 64) {
     const __m256i a = lanes32<S>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     const __m256i b = lanes32<S>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)));
@@ -122,7 +133,7 @@ __attribute__((target("avx2"))) const char* find_avx2(const char* p, const char*
       return p + __builtin_ctzll(lo | (static_cast<std::uint64_t>(hi) << 32));
     }
   }
-  return find_short<S>(p, end);
+  return find_short<S>(begin, p, end);
 }
 
 __attribute__((target("avx2"))) void copy_avx2(const char*& p, const char* end, char* out,
@@ -147,14 +158,15 @@ const bool kAvx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") != 0);
 const bool kAvx2 = false;
 #endif
 
+// After the sixteen bytes before `p`, which stop nothing (detail::find).
 template <Set S>
 const char* find_rest(const char* p, const char* end) {
 #if defined(SB_BYTE_SCAN_AVX2)
   if (kAvx2) {
-    return find_avx2<S>(p, end);
+    return find_avx2<S>(p - 16, p, end);
   }
 #endif
-  return find_sse2<S>(p, end);
+  return find_sse2<S>(p - 16, p, end);
 }
 
 }  // namespace
@@ -193,17 +205,17 @@ bool has_avx2() {
   return kAvx2;
 }
 const char* find_json_special_sse2(const char* p, const char* end) {
-  return find_sse2<Set::special>(p, end);
+  return find_sse2<Set::special>(p, p, end);
 }
 const char* find_json_unsafe_sse2(const char* p, const char* end) {
-  return find_sse2<Set::unsafe>(p, end);
+  return find_sse2<Set::unsafe>(p, p, end);
 }
 #if defined(SB_BYTE_SCAN_AVX2)
 const char* find_json_special_avx2(const char* p, const char* end) {
-  return find_avx2<Set::special>(p, end);
+  return find_avx2<Set::special>(p, p, end);
 }
 const char* find_json_unsafe_avx2(const char* p, const char* end) {
-  return find_avx2<Set::unsafe>(p, end);
+  return find_avx2<Set::unsafe>(p, p, end);
 }
 void copy_escaped_avx2(const char*& p, const char* end, char* out, std::size_t& size,
                        std::size_t capacity) {
@@ -215,10 +227,10 @@ void copy_escaped_avx2(const char*& p, const char* end, char* out, std::size_t& 
   copy_sse2(p, end, out, size, capacity);
 }
 const char* find_json_special_avx2(const char* p, const char* end) {
-  return find_sse2<Set::special>(p, end);
+  return find_sse2<Set::special>(p, p, end);
 }
 const char* find_json_unsafe_avx2(const char* p, const char* end) {
-  return find_sse2<Set::unsafe>(p, end);
+  return find_sse2<Set::unsafe>(p, p, end);
 }
 #endif
 

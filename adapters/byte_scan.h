@@ -41,7 +41,8 @@ inline __m128i stop_lanes(__m128i v) {
 }
 #endif
 
-/// The searches past a string's first sixteen bytes: 64 bytes a step, AVX2 where the CPU has it.
+/// The searches past a string's first sixteen bytes (which must stop nothing: the last bytes are
+/// read in a step that overlaps them): 64 bytes a step, AVX2 where the CPU has it.
 const char* find_special_rest(const char* p, const char* end);
 const char* find_unsafe_rest(const char* p, const char* end);
 
