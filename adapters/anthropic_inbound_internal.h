@@ -30,21 +30,58 @@ namespace sb::adapters::anthropic_inbound {
 // tags: ...", "messages: at least one message is required". Each helper sets `error` and
 // returns false.
 
+/// A member's dotted path in the request ("messages.1.content.0.text"), as an error names it:
+/// each level a link on the stack to the one above, written out only when an error is (a string
+/// built for every turn and block cost more than the block's own translation). A path must not
+/// outlive the one it extends: extending a temporary does not compile.
+class Path {
+ public:
+  /// A top-level member ("messages", "tools").
+  Path(const char* member) : text_(member) {}
+  /// Below `parent`: `suffix` with its leading dot (".content", ".source.url.url").
+  Path(const Path& parent, std::string_view suffix) : parent_(&parent), text_(suffix) {}
+  Path(Path&& parent, std::string_view suffix) = delete;
+  /// The element `k` of the array at `parent`.
+  Path(const Path& parent, std::size_t k) : parent_(&parent), index_(k) {}
+  Path(Path&& parent, std::size_t k) = delete;
+
+  /// The path as Anthropic writes it.
+  std::string str() const;
+
+ private:
+  static constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
+  const Path* parent_ = nullptr;
+  std::string_view text_;
+  std::size_t index_ = kNoIndex;
+};
+
+/// `where` and then `suffix` (with its leading dot).
+inline Path operator/(const Path& where, std::string_view suffix) {
+  return {where, suffix};
+}
+Path operator/(Path&& where, std::string_view suffix) = delete;
+
+/// "<where>.<k>": the path of an array element.
+inline Path at(const Path& where, std::size_t k) {
+  return {where, k};
+}
+Path at(Path&& where, std::size_t k) = delete;
+
 /// `error` = `message`.
 bool fail(std::string& error, std::string message);
-/// "<where>.<k>": the path of an array element.
-std::string at(const std::string& where, std::size_t k);
+/// `error` = "<where>" + `message`.
+bool fail(std::string& error, const Path& where, std::string_view message);
 /// "<where>: Field required".
-bool required(std::string& error, const std::string& where);
+bool required(std::string& error, const Path& where);
 /// "<where>: Input should be <what>" (e.g. "a valid string", "a valid dictionary").
-bool expected(std::string& error, const std::string& where, std::string_view what);
+bool expected(std::string& error, const Path& where, std::string_view what);
 /// A tagged union's unknown tag: "<where>: Input tag '<tag>' found using 'type' does not match
 /// any of the expected tags: <tags>".
-bool unknown_tag(std::string& error, const std::string& where, std::string_view tag,
+bool unknown_tag(std::string& error, const Path& where, std::string_view tag,
                  std::string_view tags);
 /// The string `v` as a view into `out`; "Field required" when `v` is null, "Input should be a
 /// valid string" when it is not a string.
-bool string_at(const boost::json::value* v, const std::string& where, std::string_view& out,
+bool string_at(const boost::json::value* v, const Path& where, std::string_view& out,
                std::string& error);
 
 // ---- the members around the conversation -------------------------------------------------------

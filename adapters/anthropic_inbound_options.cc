@@ -27,34 +27,45 @@ namespace json = boost::json;
 // "messages.1.content.0: Input tag 'x' found using 'type' does not match any of the expected
 // tags: ...", "messages: at least one message is required". The same paths and reasons here.
 
+std::string Path::str() const {
+  std::string s = parent_ != nullptr ? parent_->str() : std::string();
+  if (index_ != kNoIndex) {
+    s += '.';
+    s += std::to_string(index_);
+  } else {
+    s += text_;
+  }
+  return s;
+}
+
 bool fail(std::string& error, std::string message) {
   error = std::move(message);
   return false;
 }
 
-std::string at(const std::string& where, std::size_t k) {
-  return where + "." + std::to_string(k);
+bool fail(std::string& error, const Path& where, std::string_view message) {
+  return fail(error, where.str().append(message));
 }
 
-bool required(std::string& error, const std::string& where) {
-  return fail(error, where + ": Field required");
+bool required(std::string& error, const Path& where) {
+  return fail(error, where, ": Field required");
 }
 
-bool expected(std::string& error, const std::string& where, std::string_view what) {
-  return fail(error, where + ": Input should be " + std::string(what));
+bool expected(std::string& error, const Path& where, std::string_view what) {
+  return fail(error, where, ": Input should be " + std::string(what));
 }
 
 /// A tagged union's unknown tag.
-bool unknown_tag(std::string& error, const std::string& where, std::string_view tag,
+bool unknown_tag(std::string& error, const Path& where, std::string_view tag,
                  std::string_view tags) {
-  return fail(error, where + ": Input tag '" + std::string(tag) +
-                         "' found using 'type' does not match any of the expected tags: " +
-                         std::string(tags));
+  return fail(
+      error, where,
+      ": Input tag '" + std::string(tag) +
+          "' found using 'type' does not match any of the expected tags: " + std::string(tags));
 }
 
 /// The string `v` as a view, or an Anthropic validation error for `where`.
-bool string_at(const json::value* v, const std::string& where, std::string_view& out,
-               std::string& error) {
+bool string_at(const json::value* v, const Path& where, std::string_view& out, std::string& error) {
   if (v == nullptr) {
     return required(error, where);
   }
@@ -82,7 +93,8 @@ bool convert_tools(const json::value& tools, json::array& out, std::vector<std::
     return expected(error, "tools", "a valid list");
   }
   for (std::size_t k = 0; k < list->size(); ++k) {
-    const std::string where = at("tools", k);
+    const Path tools = "tools";
+    const Path where = at(tools, k);
     const json::object* tool = (*list)[k].if_object();
     if (tool == nullptr) {
       return expected(error, where, "a valid dictionary");
@@ -92,15 +104,15 @@ bool convert_tools(const json::value& tools, json::array& out, std::vector<std::
       continue;  // a server tool (see above)
     }
     std::string_view name;
-    if (!string_at(member(*tool, "name"), where + ".custom.name", name, error)) {
+    if (!string_at(member(*tool, "name"), where / ".custom.name", name, error)) {
       return false;
     }
     const json::value* schema = member(*tool, "input_schema");
     if (schema == nullptr) {
-      return required(error, where + ".custom.input_schema");
+      return required(error, where / ".custom.input_schema");
     }
     if (!schema->is_object()) {
-      return expected(error, where + ".custom.input_schema", "a valid dictionary");
+      return expected(error, where / ".custom.input_schema", "a valid dictionary");
     }
     json::object fn({{"name", name}}, out.storage());
     if (const std::string_view d = string_member(*tool, "description"); !d.empty()) {
@@ -163,7 +175,7 @@ bool read_sampling(const json::object& body, SamplingText& sampling, std::string
     return true;
   }
   const std::size_t colon = error.find(':');
-  return expected(error, error.substr(0, colon), "a valid number");
+  return fail(error, error.substr(0, colon) + ": Input should be a valid number");
 }
 
 }  // namespace
@@ -254,7 +266,8 @@ bool convert_options(const json::object& body, json::object& out, SamplingText& 
     }
     for (std::size_t k = 0; k < list->size(); ++k) {
       if (!(*list)[k].is_string()) {
-        return expected(error, at("stop_sequences", k), "a valid string");
+        const Path stop_sequences = "stop_sequences";
+        return expected(error, at(stop_sequences, k), "a valid string");
       }
     }
     if (!list->empty()) {

@@ -54,10 +54,11 @@ bool known_block(std::string_view type) {
 }
 
 /// A block Anthropic knows but this lane cannot carry to an OpenAI-format engine.
-bool not_translatable(std::string& error, const std::string& where, std::string_view type) {
-  return fail(error, where + ": '" + std::string(type) +
-                         "' blocks cannot be sent to an OpenAI-format backend (route the request "
-                         "to an Anthropic backend to use them)");
+bool not_translatable(std::string& error, const Path& where, std::string_view type) {
+  return fail(error, where,
+              ": '" + std::string(type) +
+                  "' blocks cannot be sent to an OpenAI-format backend (route the request "
+                  "to an Anthropic backend to use them)");
 }
 
 // ---- the chat text, written as the conversation is walked ---------------------------------------
@@ -65,7 +66,7 @@ bool not_translatable(std::string& error, const std::string& where, std::string_
 // known, byte for byte what json_write writes for the same message as a DOM.
 
 /// The block at `blocks[k]` as an object with a string `type`.
-const json::object* block_at(const json::array& blocks, std::size_t k, const std::string& where,
+const json::object* block_at(const json::array& blocks, std::size_t k, const Path& where,
                              std::string_view& type, std::string& error) {
   const json::object* block = blocks[k].if_object();
   if (block == nullptr) {
@@ -74,54 +75,54 @@ const json::object* block_at(const json::array& blocks, std::size_t k, const std
   }
   type = string_member(*block, "type");
   if (type.empty()) {
-    fail(error, where + ": Unable to extract tag using discriminator 'type'");
+    fail(error, where, ": Unable to extract tag using discriminator 'type'");
     return nullptr;
   }
   return block;
 }
 
 /// A text block's text.
-bool block_text(const json::object& block, const std::string& where, std::string_view& text,
+bool block_text(const json::object& block, const Path& where, std::string_view& text,
                 std::string& error) {
-  return string_at(block.if_contains("text"), where + ".text", text, error);
+  return string_at(block.if_contains("text"), where / ".text", text, error);
 }
 
 // ---- request blocks ------------------------------------------------------------------------
 
 /// An image block as an image_url part
 /// (https://docs.anthropic.com/en/docs/build-with-claude/vision#base64-encoded-image-example).
-bool image_part(const json::object& block, const std::string& where, ContentParts& parts,
+bool image_part(const json::object& block, const Path& where, ContentParts& parts,
                 std::string& error) {
   const json::value* s = member(block, "source");
   const json::object* source = s != nullptr ? s->if_object() : nullptr;
   if (source == nullptr) {
-    return s == nullptr ? required(error, where + ".source")
-                        : expected(error, where + ".source", "a valid dictionary");
+    return s == nullptr ? required(error, where / ".source")
+                        : expected(error, where / ".source", "a valid dictionary");
   }
   const std::string_view type = string_member(*source, "type");
   std::string url;
   if (type == "base64") {
     std::string_view media_type;
     std::string_view data;
-    if (!string_at(member(*source, "media_type"), where + ".source.base64.media_type", media_type,
+    if (!string_at(member(*source, "media_type"), where / ".source.base64.media_type", media_type,
                    error) ||
-        !string_at(member(*source, "data"), where + ".source.base64.data", data, error)) {
+        !string_at(member(*source, "data"), where / ".source.base64.data", data, error)) {
       return false;
     }
     url.reserve(media_type.size() + data.size() + 13);
     url.append("data:").append(media_type).append(";base64,").append(data);
   } else if (type == "url") {
     std::string_view u;
-    if (!string_at(member(*source, "url"), where + ".source.url.url", u, error)) {
+    if (!string_at(member(*source, "url"), where / ".source.url.url", u, error)) {
       return false;
     }
     url = u;
   } else if (type == "file") {
-    return fail(error, where +
-                           ".source: file sources (the Files API) cannot be sent to an "
-                           "OpenAI-format backend");
+    return fail(error, where,
+                ".source: file sources (the Files API) cannot be sent to an "
+                "OpenAI-format backend");
   } else {
-    return unknown_tag(error, where + ".source", type, "'base64', 'url', 'file'");
+    return unknown_tag(error, where / ".source", type, "'base64', 'url', 'file'");
   }
   parts.image(url);
   return true;
@@ -132,11 +133,11 @@ bool image_part(const json::object& block, const std::string& where, ContentPart
 /// then "<context>\n\n" when given, then the text. Plain-text and content sources carry text the
 /// engine can read; PDFs (base64 or URL) and Files API sources would need a PDF reader the
 /// gateway does not have, so they are refused rather than silently lost.
-bool document_part(const json::object& block, const std::string& where, ContentParts& parts,
+bool document_part(const json::object& block, const Path& where, ContentParts& parts,
                    std::string& error) {
   const json::object* source = object_member(block, "source");
   if (source == nullptr) {
-    return required(error, where + ".source");
+    return required(error, where / ".source");
   }
   const std::string_view type = string_member(*source, "type");
   std::string text;
@@ -148,7 +149,7 @@ bool document_part(const json::object& block, const std::string& where, ContentP
   }
   if (type == "text") {
     std::string_view data;
-    if (!string_at(member(*source, "data"), where + ".source.text.data", data, error)) {
+    if (!string_at(member(*source, "data"), where / ".source.text.data", data, error)) {
       return false;
     }
     text += data;
@@ -157,28 +158,29 @@ bool document_part(const json::object& block, const std::string& where, ContentP
     if (c != nullptr && c->is_string()) {
       text += view(c->get_string());
     } else if (const json::array* blocks = c != nullptr ? c->if_array() : nullptr) {
+      const Path contents = where / ".source.content";
       for (std::size_t k = 0; k < blocks->size(); ++k) {
         std::string_view t;
         const json::object* b = (*blocks)[k].if_object();
         if (b == nullptr || string_member(*b, "type") != "text") {
-          return fail(error, at(where + ".source.content", k) +
-                                 ": only text blocks can be sent to an OpenAI-format backend");
+          return fail(error, at(contents, k),
+                      ": only text blocks can be sent to an OpenAI-format backend");
         }
-        if (!block_text(*b, at(where + ".source.content", k), t, error)) {
+        if (!block_text(*b, at(contents, k), t, error)) {
           return false;
         }
         text.append(k == 0 ? "" : "\n").append(t);
       }
     } else {
-      return expected(error, where + ".source.content.content", "a valid list");
+      return expected(error, where / ".source.content.content", "a valid list");
     }
   } else if (type == "base64" || type == "url" || type == "file") {
-    return fail(error, where +
-                           ": PDF and file documents cannot be sent to an OpenAI-format "
-                           "backend (it reads no PDFs); send the document's text, or route "
-                           "the request to an Anthropic backend");
+    return fail(error, where,
+                ": PDF and file documents cannot be sent to an OpenAI-format "
+                "backend (it reads no PDFs); send the document's text, or route "
+                "the request to an Anthropic backend");
   } else {
-    return unknown_tag(error, where + ".source", type,
+    return unknown_tag(error, where / ".source", type,
                        "'base64', 'text', 'content', 'url', 'file'");
   }
   parts.text(text);
@@ -190,10 +192,10 @@ bool document_part(const json::object& block, const std::string& where, ContentP
 /// tool message, so they go to `images` (the user message that follows the tool messages),
 /// after a text part naming the call. `is_error: true` prefixes the text with "Error: " ("Error"
 /// alone when there is no text) so the model still sees that the tool failed.
-bool tool_message(const json::object& block, const std::string& where, ChatMessages& out,
+bool tool_message(const json::object& block, const Path& where, ChatMessages& out,
                   ContentParts& images, std::string& error) {
   std::string_view id;
-  if (!string_at(member(block, "tool_use_id"), where + ".tool_use_id", id, error)) {
+  if (!string_at(member(block, "tool_use_id"), where / ".tool_use_id", id, error)) {
     return false;
   }
   std::string text;
@@ -202,8 +204,9 @@ bool tool_message(const json::object& block, const std::string& where, ChatMessa
     if (c->is_string()) {
       text = view(c->get_string());
     } else if (const json::array* blocks = c->if_array()) {
+      const Path contents = where / ".content";
       for (std::size_t k = 0; k < blocks->size(); ++k) {
-        const std::string where_k = at(where + ".content", k);
+        const Path where_k = at(contents, k);
         std::string_view type;
         const json::object* b = block_at(*blocks, k, where_k, type, error);
         if (b == nullptr) {
@@ -223,7 +226,7 @@ bool tool_message(const json::object& block, const std::string& where, ChatMessa
         }
       }
     } else {
-      return expected(error, where + ".content", "a valid list");
+      return expected(error, where / ".content", "a valid list");
     }
   }
   if (is_true(member(block, "is_error"))) {
@@ -240,10 +243,10 @@ bool tool_message(const json::object& block, const std::string& where, ChatMessa
 /// Calls `each(block, at, type)` for every content block of a turn but text ones, which go to
 /// `parts` as text parts. False at the first failure, with `error` set.
 template <class Each>
-bool walk_blocks(const json::array& blocks, const std::string& where, ContentParts& parts,
+bool walk_blocks(const json::array& blocks, const Path& where, ContentParts& parts,
                  std::string& error, Each&& each) {
   for (std::size_t k = 0; k < blocks.size(); ++k) {
-    const std::string where_k = at(where, k);
+    const Path where_k = at(where, k);
     std::string_view type;
     const json::object* block = block_at(blocks, k, where_k, type, error);
     if (block == nullptr) {
@@ -286,12 +289,12 @@ bool server_tool_block(std::string_view type) {
 /// A user turn's blocks: its tool_result blocks as tool messages first (OpenAI wants them right
 /// after the assistant's tool_calls), then the rest (and images from tool results) as one user
 /// message.
-bool user_turn(const json::array& blocks, const std::string& where, ChatMessages& out,
+bool user_turn(const json::array& blocks, const Path& where, ChatMessages& out,
                std::string& error) {
   ContentParts parts;
   ContentParts tool_images;
   bool had_tool_results = false;
-  const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
+  const auto each = [&](const json::object& block, const Path& w, std::string_view type) {
     if (type == "image") {
       return image_part(block, w, parts, error);
     }
@@ -304,8 +307,8 @@ bool user_turn(const json::array& blocks, const std::string& where, ChatMessages
     }
     if (type == "tool_use" || type == "thinking" || type == "redacted_thinking" ||
         server_tool_block(type)) {
-      return fail(
-          error, w + ": '" + std::string(type) + "' blocks are only allowed in assistant messages");
+      return fail(error, w,
+                  ": '" + std::string(type) + "' blocks are only allowed in assistant messages");
     }
     return not_translatable(error, w, type);
   };
@@ -321,20 +324,20 @@ bool user_turn(const json::array& blocks, const std::string& where, ChatMessages
 
 /// A tool_use block as an OpenAI tool call (its input, an object, as the arguments text), after
 /// the `calls` written so far.
-bool tool_call(const json::object& block, const std::string& where, std::string& calls,
+bool tool_call(const json::object& block, const Path& where, std::string& calls,
                std::string& error) {
   std::string_view id;
   std::string_view name;
-  if (!string_at(member(block, "id"), where + ".id", id, error) ||
-      !string_at(member(block, "name"), where + ".name", name, error)) {
+  if (!string_at(member(block, "id"), where / ".id", id, error) ||
+      !string_at(member(block, "name"), where / ".name", name, error)) {
     return false;
   }
   const json::value* input = block.if_contains("input");
   if (input == nullptr) {
-    return required(error, where + ".input");
+    return required(error, where / ".input");
   }
   if (!input->is_object()) {
-    return expected(error, where + ".input", "a valid dictionary");
+    return expected(error, where / ".input", "a valid dictionary");
   }
   if (!calls.empty()) {
     calls += ',';
@@ -345,12 +348,12 @@ bool tool_call(const json::object& block, const std::string& where, std::string&
 
 /// An assistant turn's blocks: text blocks as content, tool_use blocks as tool_calls, thinking
 /// text as `reasoning_content` when the engine takes it back (options), else dropped.
-bool assistant_turn(const json::array& blocks, const std::string& where,
+bool assistant_turn(const json::array& blocks, const Path& where,
                     const AnthropicInboundOptions& options, ChatMessages& out, std::string& error) {
   ContentParts parts;
   std::string calls;
   std::string reasoning;
-  const auto each = [&](const json::object& block, const std::string& w, std::string_view type) {
+  const auto each = [&](const json::object& block, const Path& w, std::string_view type) {
     if (type == "tool_use") {
       return tool_call(block, w, calls, error);
     }
@@ -362,8 +365,8 @@ bool assistant_turn(const json::array& blocks, const std::string& where,
       return true;  // encrypted, or Anthropic's own: nothing an OpenAI engine can read
     }
     if (type == "tool_result" || type == "image" || type == "document") {
-      return fail(error,
-                  w + ": '" + std::string(type) + "' blocks are only allowed in user messages");
+      return fail(error, w,
+                  ": '" + std::string(type) + "' blocks are only allowed in user messages");
     }
     return not_translatable(error, w, type);
   };
@@ -391,7 +394,7 @@ bool assistant_turn(const json::array& blocks, const std::string& where,
 
 // `system` (or a system turn's content at `where`): a string or text blocks, as one OpenAI
 // system message in place.
-bool system_message(const json::value& system, const std::string& where, ChatMessages& out,
+bool system_message(const json::value& system, const Path& where, ChatMessages& out,
                     std::string& error) {
   if (system.is_string()) {
     if (!system.get_string().empty()) {
@@ -405,14 +408,14 @@ bool system_message(const json::value& system, const std::string& where, ChatMes
   }
   ContentParts parts;
   for (std::size_t k = 0; k < blocks->size(); ++k) {
-    const std::string where_k = at(where, k);
+    const Path where_k = at(where, k);
     std::string_view type;
     const json::object* block = block_at(*blocks, k, where_k, type, error);
     if (block == nullptr) {
       return false;
     }
     if (type != "text") {
-      return expected(error, where_k + ".type", "'text'");
+      return expected(error, where_k / ".type", "'text'");
     }
     std::string_view text;
     if (!block_text(*block, where_k, text, error)) {
@@ -427,7 +430,7 @@ bool system_message(const json::value& system, const std::string& where, ChatMes
 }
 
 /// One turn of `messages` at `where`.
-bool convert_turn(const json::value& turn_value, const std::string& where,
+bool convert_turn(const json::value& turn_value, const Path& where,
                   const AnthropicInboundOptions& options, ChatMessages& messages,
                   std::string& error) {
   const json::object* turn = turn_value.if_object();
@@ -436,19 +439,19 @@ bool convert_turn(const json::value& turn_value, const std::string& where,
   }
   const json::value* role = member(*turn, "role");
   if (role == nullptr) {
-    return required(error, where + ".role");
+    return required(error, where / ".role");
   }
   const std::string_view r = role->is_string() ? view(role->get_string()) : std::string_view();
   const json::value* content = member(*turn, "content");
   if (r == "system") {
     // A system turn inside the conversation (Claude Code sends them, some carrying only
     // output_config): kept in its place as an OpenAI system message; no content adds nothing.
-    return content == nullptr || system_message(*content, where + ".content", messages, error);
+    return content == nullptr || system_message(*content, where / ".content", messages, error);
   }
   if (r != "user" && r != "assistant") {
-    return expected(error, where + ".role", "'user', 'assistant' or 'system'");
+    return expected(error, where / ".role", "'user', 'assistant' or 'system'");
   }
-  const std::string where_content = where + ".content";
+  const Path where_content = where / ".content";
   if (content == nullptr) {
     return required(error, where_content);
   }
@@ -472,8 +475,9 @@ bool convert_conversation(const json::object& body, const json::array& turns,
       return false;
     }
   }
+  const Path messages_path = "messages";
   for (std::size_t k = 0; k < turns.size(); ++k) {
-    if (!convert_turn(turns[k], at("messages", k), options, messages, error)) {
+    if (!convert_turn(turns[k], at(messages_path, k), options, messages, error)) {
       return false;
     }
   }

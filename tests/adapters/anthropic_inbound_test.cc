@@ -616,6 +616,25 @@ TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedInAnthropicsWording) {
       {R"({"model": "m", "max_tokens": 10, "system": [{"type": "image"}],
           "messages": [{"role": "user", "content": "Hi"}]})",
        "system.0.type: Input should be 'text'"},
+      // Paths several levels and indexes deep, each level named once and in order.
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"},
+          {"role": "system", "content": [{"type": "text", "text": "a"}, {"type": "image"}]}]})",
+       "messages.1.content.1.type: Input should be 'text'"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"},
+          {"role": "assistant", "content": "Yes"}, {"role": "user", "content": [
+          {"type": "text", "text": "a"}, {"type": "document", "source": {"type": "content",
+           "content": [{"type": "text", "text": "b"}, {"type": "image"}]}}]}]})",
+       "messages.2.content.1.source.content.1: only text blocks can be sent to an OpenAI-format "
+       "backend"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "text", "text": "a"}, {"type": "tool_result", "tool_use_id": "t", "content": [
+          {"type": "text", "text": "b"}, {"type": "text", "text": "c"},
+          {"type": "image", "source": {"type": "base64", "data": "x"}}]}]}]})",
+       "messages.0.content.1.content.2.source.base64.media_type: Field required"},
+      {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+          "tools": [{"name": "f", "input_schema": {}}, {"name": "g", "input_schema": {}},
+                    {"type": "web_search_20250305", "name": "web_search"}, {"input_schema": {}}]})",
+       "tools.3.custom.name: Field required"},
       {R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
           "tools": [{"type": "web_search_20250305", "name": "web_search"}],
           "tool_choice": {"type": "tool", "name": "web_search"}})",
