@@ -143,10 +143,13 @@ struct ResponsesTurn {
 /// prepended after the instructions' system message. On a request that cannot be served returns
 /// nullopt with `error` (OpenAI's wording where known, naming the member, e.g. "Invalid type for
 /// 'input[2].content': ...") and `error_param` (the member, or empty) -> the gateway answers 400
-/// invalid_request_error with param. Thread-safe (pure).
+/// invalid_request_error with param. `body_bytes`: the size of the body's text, when known (the
+/// turn's messages are about as long, and their string is given that room from the start).
+/// Thread-safe (pure).
 std::optional<ResponsesTurn> responses_to_chat_request(const boost::json::object& body,
                                                        std::string_view history, std::string& error,
-                                                       std::string& error_param);
+                                                       std::string& error_param,
+                                                       std::size_t body_bytes = 0);
 
 /// The same from the body's text: a body that is not JSON, or not a JSON object, is rejected.
 std::optional<ResponsesTurn> responses_to_chat_request(std::string_view body,

@@ -358,7 +358,8 @@ void write_chat_body(const json::value& model, const json::array& earlier,
 
 std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
                                                        std::string_view history, std::string& error,
-                                                       std::string& error_param) {
+                                                       std::string& error_param,
+                                                       std::size_t body_bytes) {
   const Reject reject{error, error_param};
   const json::value* model = member(body, "model");
   if (model == nullptr) {
@@ -385,6 +386,7 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
   json::array messages(sp);
   json::object out({{"model", *model}}, sp);
   SamplingText sampling;
+  turn.input_messages.reserve(body_bytes + 64);
   ChatMessages turn_text(turn.input_messages);
   if (!refuse_unservable(body, reject) || !convert_input(*input, turn_text, reject) ||
       !responses_detail::convert_options(body, out, sampling, turn, reject)) {
@@ -417,7 +419,7 @@ std::optional<ResponsesTurn> responses_to_chat_request(std::string_view body,
     error_param.clear();
     return std::nullopt;
   }
-  return responses_to_chat_request(v.get_object(), history, error, error_param);
+  return responses_to_chat_request(v.get_object(), history, error, error_param, body.size());
 }
 
 }  // namespace sb::adapters

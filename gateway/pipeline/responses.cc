@@ -101,7 +101,9 @@ adapters::ResponseMeta response_meta(const boost::json::object& body,
 }  // namespace
 
 std::string join_json_arrays(std::string_view a, std::string_view b, std::string_view c) {
-  std::string out = "[";
+  std::string out;
+  out.reserve(a.size() + b.size() + c.size());  // each array's brackets hold the commas
+  out += '[';
   for (const std::string_view part : {elements(a), elements(b), elements(c)}) {
     if (part.empty()) {
       continue;
@@ -369,8 +371,8 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   }
   std::string error;
   std::string param;
-  const std::optional<adapters::ResponsesTurn> turn =
-      adapters::responses_to_chat_request(body, continued.history, error, param);
+  const std::optional<adapters::ResponsesTurn> turn = adapters::responses_to_chat_request(
+      body, continued.history, error, param, ctx.request.body().size());
   if (!turn) {
     co_return co_await refuse_member(ctx, o, error, {}, param);
   }
