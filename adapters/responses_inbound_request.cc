@@ -10,9 +10,12 @@
 #include <vector>
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include "adapters/chat_text.h"
 #include "adapters/json_edit.h"
+#include "adapters/json_lex.h"
+#include "adapters/json_sax.h"
 #include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/responses_inbound.h"
@@ -287,53 +290,168 @@ bool refuse_unservable(const json::object& body, const Reject& reject) {
   return true;
 }
 
-/// [instructions as a system message] + history + this turn's messages.
+/// Reads the stored conversation: an array of objects (the messages), and whether one of them is
+/// not a system message (its last `role` not "system", as a DOM keeps the last).
+class StoredConversation : public SaxUnbounded {
+ public:
+  using string_view = json::string_view;
+  using error_code = boost::system::error_code;
+
+  bool has_turn = false;
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_array_begin(error_code&) { return open(depth_ != 1); }
+  bool on_array_end(std::size_t, error_code&) { return close(); }
+  bool on_object_begin(error_code&) {
+    system_ = depth_ == 1 ? false : system_;  // a message begins
+    return open(depth_ > 0);
+  }
+  bool on_object_end(std::size_t, error_code&) {
+    has_turn = has_turn || (depth_ == 2 && !system_);
+    return close();
+  }
+  bool on_key_part(string_view s, std::size_t, error_code&) { return part(s); }
+  bool on_key(string_view s, std::size_t, error_code&) {
+    role_ = depth_ == 2 && joined(s) == "role";
+    return true;
+  }
+  bool on_string_part(string_view s, std::size_t, error_code&) { return part(s); }
+  bool on_string(string_view s, std::size_t, error_code&) { return scalar(joined(s) == "system"); }
+  bool on_number_part(string_view, error_code&) { return true; }
+  bool on_int64(std::int64_t, string_view, error_code&) { return scalar(false); }
+  bool on_uint64(std::uint64_t, string_view, error_code&) { return scalar(false); }
+  bool on_double(double, string_view, error_code&) { return scalar(false); }
+  bool on_bool(bool, error_code&) { return scalar(false); }
+  bool on_null(error_code&) { return scalar(false); }
+  bool on_comment_part(string_view, error_code&) { return false; }
+  bool on_comment(string_view, error_code&) { return false; }
+
+ private:
+  // A container where it may be: the array at the top, objects in it, anything below them.
+  bool open(bool allowed) {
+    if (role_) {  // a role that is not a string: not "system"
+      system_ = false;
+      role_ = false;
+    }
+    ++depth_;
+    return allowed;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  bool scalar(bool system) {
+    if (role_) {
+      system_ = system;  // the last role decides
+      role_ = false;
+    }
+    return depth_ >= 2;  // not the document, not an element of the array
+  }
+  bool part(string_view s) {
+    parts_.append(s.data(), s.size());
+    return true;
+  }
+  std::string_view joined(string_view last) {
+    if (parts_.empty()) {
+      return {last.data(), last.size()};
+    }
+    parts_.append(last.data(), last.size());
+    whole_ = std::move(parts_);
+    parts_.clear();
+    return whole_;
+  }
+
+  int depth_ = 0;
+  bool role_ = false;
+  bool system_ = false;
+  std::string parts_;
+  std::string whole_;
+};
+
+/// The elements of the JSON array `text` (valid JSON): what lies between its brackets.
+std::string_view array_elements(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  const std::size_t open = text.find('[');
+  const std::size_t close = text.rfind(']');
+  const std::string_view inside = text.substr(open + 1, close - open - 1);
+  const std::size_t first = inside.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return inside.substr(first, inside.find_last_not_of(kSpace) + 1 - first);
+}
+
+/// The stored conversation `history` read (not parsed into a DOM: it is spliced into the chat
+/// request as it is): its messages' text in `elements`, and whether one is not a system message.
+/// False when it is not an array of objects.
+bool read_history(std::string_view history, std::string_view& elements, bool& has_turn) {
+  constexpr std::size_t kMaxDepth = 32;  // Boost's default, which the stored text was held to
+  StoredConversation reader;
+  bool read = json_lex::lex(history, reader, kMaxDepth);
+  if (!read) {  // what json_lex does not take on, basic_parser reads from scratch
+    json::parse_options opts;
+    opts.max_depth = kMaxDepth;
+    json::basic_parser<StoredConversation> parser(opts);
+    boost::system::error_code ec;
+    const std::size_t used = parser.write_some(false, history.data(), history.size(), ec);
+    read = !ec && history.find_first_not_of(" \t\r\n", used) == std::string_view::npos;
+    reader.has_turn = parser.handler().has_turn;
+  }
+  // The reader refuses a document that is not an array (its first byte is the bracket then).
+  if (!read) {
+    return false;
+  }
+  elements = array_elements(history);
+  has_turn = reader.has_turn;
+  return true;
+}
+
+/// [instructions as a system message] + history + this turn's messages: the first in
+/// `instructions`, the history's messages in `history_elements` (their text).
 bool full_conversation(const json::object& body, std::string_view history, bool turn_has_turn,
-                       json::array& messages, const Reject& reject) {
+                       json::array& instructions, std::string_view& history_elements,
+                       const Reject& reject) {
   if (const json::value* i = member(body, "instructions")) {
     if (!i->is_string()) {
       return reject("instructions", responses_detail::invalid_type("instructions", "a string", *i));
     }
     if (!i->get_string().empty()) {
-      messages.push_back(json::object({{"role", "system"}, {"content", *i}}, messages.storage()));
+      instructions.push_back(
+          json::object({{"role", "system"}, {"content", *i}}, instructions.storage()));
     }
   }
-  if (!history.empty()) {
-    boost::system::error_code ec;
-    json::value h = json::parse(history, ec, messages.storage());
-    if (ec || !h.is_array() ||
-        !std::all_of(h.as_array().begin(), h.as_array().end(),
-                     [](const json::value& m) { return m.is_object(); })) {
-      return reject("previous_response_id",
-                    "The conversation stored for previous_response_id cannot be read.");
-    }
-    for (json::value& m : h.as_array()) {
-      messages.push_back(std::move(m));
-    }
+  bool history_has_turn = false;
+  if (!history.empty() && !read_history(history, history_elements, history_has_turn)) {
+    return reject("previous_response_id",
+                  "The conversation stored for previous_response_id cannot be read.");
   }
-  const bool has_turn =
-      turn_has_turn || std::any_of(messages.begin(), messages.end(), [](const json::value& m) {
-        return string_member(m.as_object(), "role") != "system";
-      });
-  return has_turn || reject("input",
-                            "Invalid 'input': the conversation has no user, assistant "
-                            "or tool turn.");
+  return turn_has_turn || history_has_turn ||
+         reject("input",
+                "Invalid 'input': the conversation has no user, assistant "
+                "or tool turn.");
 }
 
-/// The chat request's text: "model" first, then "messages" (`earlier`, the instructions and the
-/// stored history, then the turn's messages, already written as `turn_text`: spliced, not written
-/// again), then the other members of `out`. Byte for byte json_write's text of that object.
-void write_chat_body(const json::value& model, const json::array& earlier,
-                     std::string_view turn_text, const json::object& out, std::string& text) {
-  text.reserve(turn_text.size() + 1024);
+/// The chat request's text: "model" first, then "messages" (`instructions`, the stored
+/// history's `history_elements` and the turn's messages, already written as `turn_text`: both
+/// spliced, not written again), then the other members of `out`.
+void write_chat_body(const json::value& model, const json::array& instructions,
+                     std::string_view history_elements, std::string_view turn_text,
+                     const json::object& out, std::string& text) {
+  text.reserve(history_elements.size() + turn_text.size() + 1024);
   text += "{\"model\":";
   append_json(text, model);
   text += ",\"messages\":[";
   bool first = true;
-  for (const json::value& m : earlier) {
+  for (const json::value& m : instructions) {
     text += first ? "" : ",";
     first = false;
     append_json(text, m);
+  }
+  if (!history_elements.empty()) {
+    text += first ? "" : ",";
+    first = false;
+    text += history_elements;
   }
   // `turn_text` is a JSON array: its elements are what lies between the brackets.
   if (const std::string_view elements = turn_text.substr(1, turn_text.size() - 2);
@@ -393,10 +511,11 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
     return std::nullopt;
   }
   turn_text.finish();
-  if (!full_conversation(body, history, turn_text.any_turn(), messages, reject)) {
+  std::string_view history_elements;
+  if (!full_conversation(body, history, turn_text.any_turn(), messages, history_elements, reject)) {
     return std::nullopt;
   }
-  write_chat_body(*model, messages, turn.input_messages, out, turn.chat_body);
+  write_chat_body(*model, messages, history_elements, turn.input_messages, out, turn.chat_body);
   sampling.write(turn.chat_body);
   return turn;
 }

@@ -180,6 +180,44 @@ TEST(ResponsesInboundRequestTest, UnreadableHistoryIsRejected) {
   const Rejection r = rejection(R"({"model": "m", "input": "hi"})", "{not json");
   EXPECT_EQ(r.param, "previous_response_id");
   EXPECT_EQ(rejection(R"({"model": "m", "input": "hi"})", "[1]").param, "previous_response_id");
+  for (const std::string& history :
+       std::vector<std::string>{R"({"role":"user"})", R"([[{"role":"user"}]])", R"(["user"])",
+                                R"([{"role":"user"}]x)", R"([{"role":"user"},])", R"("[]")",
+                                "[" + std::string(40, '[') + std::string(40, ']') + "]"}) {
+    EXPECT_EQ(rejection(R"({"model": "m", "input": "hi"})", history).param, "previous_response_id")
+        << history;
+  }
+}
+
+// The stored conversation is spliced into the chat request as it is, after a read that checks it
+// is an array of messages and finds whether one is a turn (its last role not "system", as a DOM
+// read it).
+TEST(ResponsesInboundRequestTest, StoredHistoryIsSplicedAndItsTurnsFound) {
+  const std::string body = R"({"model": "m", "input": []})";
+  const std::string pretty = "[\n  {\"role\": \"assistant\", \"content\": \"18C\"}\n]\n";
+  const ResponsesTurn turn = turn_of(body, pretty);
+  EXPECT_EQ(json::parse(turn.chat_body).at("messages"),
+            json::parse(R"([{"role": "assistant", "content": "18C"}])"));
+  for (const std::string& turns : std::vector<std::string>{
+           R"([{}])",                                               // no role: a turn
+           R"([{"r\u006fle":"user"}])",                             // an escaped key
+           R"([{"role":"system"},{"role":"tool","content":"x"}])",  // the second
+           R"([{"role":"system","role":"user"}])",                  // the last role decides
+           R"([{"role":"system","role":{"x":1}}])",                 // a role that is not a string
+       }) {
+    EXPECT_EQ(json::parse(turn_of(body, turns).chat_body).at("messages"), json::parse(turns))
+        << turns;
+  }
+  for (const std::string& none : std::vector<std::string>{
+           R"([])",
+           R"([{"role":"system","content":"s","x":{"role":"user"}}])",  // only at the top
+           R"([{"role":"user","role":"system"}])",
+           R"([{"role":"sys\u0074em"}])",
+       }) {
+    const Rejection r = rejection(body, none);
+    EXPECT_EQ(r.param, "input") << none;
+    EXPECT_NE(r.message.find("no user, assistant or tool turn"), std::string::npos) << none;
+  }
 }
 
 // ---- request: tools and options --------------------------------------------------------------
