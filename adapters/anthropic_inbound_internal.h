@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "adapters/anthropic_inbound.h"
+#include "adapters/member_path.h"
 
 namespace boost::json {
 class object;
@@ -30,40 +31,13 @@ namespace sb::adapters::anthropic_inbound {
 // tags: ...", "messages: at least one message is required". Each helper sets `error` and
 // returns false.
 
-/// A member's dotted path in the request ("messages.1.content.0.text"), as an error names it:
-/// each level a link on the stack to the one above, written out only when an error is (a string
-/// built for every turn and block cost more than the block's own translation). A path must not
-/// outlive the one it extends: extending a temporary does not compile.
-class Path {
- public:
-  /// A top-level member ("messages", "tools").
-  Path(const char* member) : text_(member) {}
-  /// Below `parent`: `suffix` with its leading dot (".content", ".source.url.url").
-  Path(const Path& parent, std::string_view suffix) : parent_(&parent), text_(suffix) {}
-  Path(Path&& parent, std::string_view suffix) = delete;
-  /// The element `k` of the array at `parent`.
-  Path(const Path& parent, std::size_t k) : parent_(&parent), index_(k) {}
-  Path(Path&& parent, std::size_t k) = delete;
-
-  /// The path as Anthropic writes it.
-  std::string str() const;
-
- private:
-  static constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
-  const Path* parent_ = nullptr;
-  std::string_view text_;
-  std::size_t index_ = kNoIndex;
-};
-
-/// `where` and then `suffix` (with its leading dot).
-inline Path operator/(const Path& where, std::string_view suffix) {
-  return {where, suffix};
-}
-Path operator/(Path&& where, std::string_view suffix) = delete;
+/// A member's path as Anthropic's errors name it ("messages.1.content.0.text"): see
+/// adapters/member_path.h.
+using Path = MemberPath;
 
 /// "<where>.<k>": the path of an array element.
 inline Path at(const Path& where, std::size_t k) {
-  return {where, k};
+  return where.element(k);
 }
 Path at(Path&& where, std::size_t k) = delete;
 

@@ -27,17 +27,6 @@ namespace json = boost::json;
 // "messages.1.content.0: Input tag 'x' found using 'type' does not match any of the expected
 // tags: ...", "messages: at least one message is required". The same paths and reasons here.
 
-std::string Path::str() const {
-  std::string s = parent_ != nullptr ? parent_->str() : std::string();
-  if (index_ != kNoIndex) {
-    s += '.';
-    s += std::to_string(index_);
-  } else {
-    s += text_;
-  }
-  return s;
-}
-
 bool fail(std::string& error, std::string message) {
   error = std::move(message);
   return false;

@@ -26,33 +26,31 @@ namespace sb::adapters {
 namespace {
 
 namespace json = boost::json;
+using responses_detail::missing;
+using responses_detail::Path;
 using responses_detail::Reject;
-
-std::string at_index(std::string_view base, std::size_t k) {
-  return std::string(base) + "[" + std::to_string(k) + "]";
-}
 
 // ---- content parts ----------------------------------------------------------------------------
 
 /// An input_image part as an image_url part
 /// (https://platform.openai.com/docs/guides/images-vision).
-bool image_part(const json::object& part, const std::string& at, ContentParts& parts,
+bool image_part(const json::object& part, const Path& at, ContentParts& parts,
                 const Reject& reject) {
   const std::string_view url = string_member(part, "image_url");
   if (url.empty()) {
     if (member(part, "file_id") != nullptr) {
-      return reject(at + ".file_id",
+      return reject(at / ".file_id",
                     "Images by file_id need OpenAI's Files API, which the gateway does not "
                     "serve; send image_url (a URL or a data: URL) instead.");
     }
-    return reject(at + ".image_url", "Missing required parameter: '" + at + ".image_url'.");
+    return missing(reject, at / ".image_url");
   }
   parts.image(url, string_member(part, "detail"));
   return true;
 }
 
 /// An input_file part as chat's file part: only inline `file_data` has a chat equivalent.
-bool file_part(const json::object& part, const std::string& at, ContentParts& parts,
+bool file_part(const json::object& part, const Path& at, ContentParts& parts,
                const Reject& reject) {
   const std::string_view data = string_member(part, "file_data");
   if (data.empty()) {
@@ -66,21 +64,21 @@ bool file_part(const json::object& part, const std::string& at, ContentParts& pa
 
 /// One content part of a message of `role` (or of a tool output when `role` is "tool": its
 /// images and files go to `media`, for a user message after the tool messages).
-bool content_part(const json::value& v, std::string_view role, const std::string& at,
-                  ContentParts& parts, ContentParts* media, const Reject& reject) {
+bool content_part(const json::value& v, std::string_view role, const Path& at, ContentParts& parts,
+                  ContentParts* media, const Reject& reject) {
   const json::object* part = v.if_object();
   const std::string_view type = part != nullptr ? string_member(*part, "type") : "";
   if (part == nullptr) {
-    return reject(at, responses_detail::invalid_type(at, "an object", v));
+    return reject(at, responses_detail::invalid_type(at.str(), "an object", v));
   }
   const bool assistant = role == "assistant";
   if (type == "input_text" || (assistant && (type == "output_text" || type == "refusal"))) {
-    const std::string_view key = type == "refusal" ? "refusal" : "text";
-    const json::value* text = part->if_contains(key);
+    const bool refusal = type == "refusal";
+    const json::value* text = part->if_contains(refusal ? "refusal" : "text");
     if (text == nullptr || !text->is_string()) {
-      return reject(at + "." + std::string(key),
-                    responses_detail::invalid_type(at + "." + std::string(key), "a string",
-                                                   text != nullptr ? *text : json::value()));
+      const Path param = at / (refusal ? ".refusal" : ".text");
+      return reject(param, responses_detail::invalid_type(param.str(), "a string",
+                                                          text != nullptr ? *text : json::value()));
     }
     parts.text(view(text->get_string()));
     return true;
@@ -93,11 +91,11 @@ bool content_part(const json::value& v, std::string_view role, const std::string
     return file_part(*part, at, *into, reject);
   }
   if (type == "input_image" || type == "input_file") {
-    return reject(at + ".type", "Part type '" + std::string(type) + "' is not supported in a " +
+    return reject(at / ".type", "Part type '" + std::string(type) + "' is not supported in a " +
                                     std::string(role) + (role == "tool" ? " output" : " message") +
                                     ": the chat wire carries it in user messages only.");
   }
-  return reject(at + ".type",
+  return reject(at / ".type",
                 "Invalid value: '" + std::string(type) + "'. Supported values " +
                     (assistant ? "are: 'output_text' and 'refusal'."
                                : "are: 'input_text', 'input_image' and 'input_file'."));
@@ -105,7 +103,7 @@ bool content_part(const json::value& v, std::string_view role, const std::string
 
 /// A message's or tool output's content (a string or parts) as chat content, appended to `out`:
 /// the string, the one text part's text, or the parts.
-bool chat_content(const json::value& content, std::string_view role, const std::string& at,
+bool chat_content(const json::value& content, std::string_view role, const Path& at,
                   std::string& out, ContentParts* media, const Reject& reject) {
   if (content.is_string()) {
     append_json_string(out, view(content.get_string()));
@@ -114,11 +112,11 @@ bool chat_content(const json::value& content, std::string_view role, const std::
   const json::array* list = content.if_array();
   if (list == nullptr) {
     return reject(at, responses_detail::invalid_type(
-                          at, "one of a string or array of input content", content));
+                          at.str(), "one of a string or array of input content", content));
   }
   ContentParts parts;
   for (std::size_t k = 0; k < list->size(); ++k) {
-    if (!content_part((*list)[k], role, at_index(at, k), parts, media, reject)) {
+    if (!content_part((*list)[k], role, at.element(k), parts, media, reject)) {
       return false;
     }
   }
@@ -128,45 +126,45 @@ bool chat_content(const json::value& content, std::string_view role, const std::
 
 // ---- items ------------------------------------------------------------------------------------
 
-bool message_item(const json::object& item, const std::string& at, ChatMessages& out,
+bool message_item(const json::object& item, const Path& at, ChatMessages& out,
                   const Reject& reject) {
   const json::value* r = member(item, "role");
   const std::string_view role = string_of(r);
   if (r == nullptr) {
-    return reject(at + ".role", "Missing required parameter: '" + at + ".role'.");
+    return missing(reject, at / ".role");
   }
   if (role != "user" && role != "assistant" && role != "system" && role != "developer") {
-    return reject(at + ".role", "Invalid value: '" + std::string(role.empty() ? "?" : role) +
+    return reject(at / ".role", "Invalid value: '" + std::string(role.empty() ? "?" : role) +
                                     "'. Supported values are: 'user', 'assistant', 'system', "
                                     "and 'developer'.");
   }
   const json::value* content = member(item, "content");
   if (content == nullptr) {
-    return reject(at + ".content", "Missing required parameter: '" + at + ".content'.");
+    return missing(reject, at / ".content");
   }
   const std::string_view chat_role = role == "developer" ? "system" : role;
   // System turns carry text only on the chat wire (content_part refuses images there).
-  return chat_content(*content, chat_role, at + ".content",
+  return chat_content(*content, chat_role, at / ".content",
                       out.begin(chat_role) += R"(,"content":)", nullptr, reject);
 }
 
 /// A function_call or custom_tool_call item as a tool call of the assistant message before it
 /// (a new one when the previous message is not the assistant's).
-bool call_item(const json::object& item, bool custom, const std::string& at, ChatMessages& out,
+bool call_item(const json::object& item, bool custom, const Path& at, ChatMessages& out,
                const Reject& reject) {
   const std::string_view call_id = string_member(item, "call_id");
   const std::string_view name = string_member(item, "name");
   if (call_id.empty()) {
-    return reject(at + ".call_id", "Missing required parameter: '" + at + ".call_id'.");
+    return missing(reject, at / ".call_id");
   }
   if (name.empty()) {
-    return reject(at + ".name", "Missing required parameter: '" + at + ".name'.");
+    return missing(reject, at / ".name");
   }
   const std::string_view key = custom ? "input" : "arguments";
   const json::value* payload = item.if_contains(key);
   if (payload == nullptr || !payload->is_string()) {
-    const std::string param = at + "." + std::string(key);
-    return reject(param, responses_detail::invalid_type(param, "a string",
+    const Path param = at / (custom ? ".input" : ".arguments");
+    return reject(param, responses_detail::invalid_type(param.str(), "a string",
                                                         payload ? *payload : json::value()));
   }
   std::string chat_name(name);
@@ -186,28 +184,29 @@ bool call_item(const json::object& item, bool custom, const std::string& at, Cha
 
 /// A function_call_output or custom_tool_call_output item as a tool message; its images and files
 /// into `media`.
-bool output_item(const json::object& item, const std::string& at, ChatMessages& out,
-                 ContentParts& media, const Reject& reject) {
+bool output_item(const json::object& item, const Path& at, ChatMessages& out, ContentParts& media,
+                 const Reject& reject) {
   const std::string_view call_id = string_member(item, "call_id");
   if (call_id.empty()) {
-    return reject(at + ".call_id", "Missing required parameter: '" + at + ".call_id'.");
+    return missing(reject, at / ".call_id");
   }
   const json::value* output = member(item, "output");
   if (output == nullptr) {
-    return reject(at + ".output", "Missing required parameter: '" + at + ".output'.");
+    return missing(reject, at / ".output");
   }
-  return chat_content(*output, "tool", at + ".output", out.tool_result(call_id), &media, reject);
+  return chat_content(*output, "tool", at / ".output", out.tool_result(call_id), &media, reject);
 }
 
-bool convert_item(const json::value& v, const std::string& at, ChatMessages& out,
-                  ContentParts& media, const Reject& reject) {
+bool convert_item(const json::value& v, const Path& at, ChatMessages& out, ContentParts& media,
+                  const Reject& reject) {
   const json::object* item = v.if_object();
   if (item == nullptr) {
-    return reject(at, responses_detail::invalid_type(at, "an object", v));
+    return reject(at, responses_detail::invalid_type(at.str(), "an object", v));
   }
   const json::value* t = member(*item, "type");
   if (t != nullptr && !t->is_string()) {
-    return reject(at + ".type", responses_detail::invalid_type(at + ".type", "a string", *t));
+    return reject(at / ".type",
+                  responses_detail::invalid_type((at / ".type").str(), "a string", *t));
   }
   const std::string_view type = string_of(t);
   if (type == "message" || (t == nullptr && item->contains("role"))) {
@@ -229,9 +228,9 @@ bool convert_item(const json::value& v, const std::string& at, ChatMessages& out
                   "the item itself.");
   }
   if (t == nullptr) {
-    return reject(at + ".type", "Missing required parameter: '" + at + ".type'.");
+    return missing(reject, at / ".type");
   }
-  return reject(at + ".type",
+  return reject(at / ".type",
                 "Invalid value: '" + std::string(type) +
                     "'. Supported values are: 'message', 'function_call', "
                     "'function_call_output', 'custom_tool_call', 'custom_tool_call_output', "
@@ -255,8 +254,9 @@ bool convert_input(const json::value& input, ChatMessages& out, const Reject& re
                                "input", "one of a string or array of input items", input));
   }
   ContentParts media;  // images and files of the tool outputs just read
+  const Path input_path("input", Path::Index::bracketed);
   for (std::size_t k = 0; k < items->size(); ++k) {
-    if (!convert_item((*items)[k], at_index("input", k), out, media, reject)) {
+    if (!convert_item((*items)[k], input_path.element(k), out, media, reject)) {
       return false;
     }
     if (!media.empty() && (k + 1 == items->size() || !is_tool_output((*items)[k + 1]))) {

@@ -3,16 +3,22 @@
 // responses_inbound_tools.cc (tools, tool_choice, options, echo). Internal to
 // adapters/responses_inbound*.
 
+#include <concepts>
 #include <string>
 #include <string_view>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "adapters/member_path.h"
 #include "adapters/responses_inbound.h"
 #include "adapters/translate_common.h"
 
 namespace sb::adapters::responses_detail {
+
+/// A member's path as OpenAI's errors name it ("input[2].content[0].text"): see
+/// adapters/member_path.h. Roots are made with Path::Index::bracketed.
+using Path = MemberPath;
 
 /// Reports a request that cannot be served: sets the message and the param, returns false.
 struct Reject {
@@ -24,7 +30,18 @@ struct Reject {
     message = std::move(m);
     return false;
   }
+  /// A path (not a literal: that is the param as it is).
+  template <class P>
+  requires std::same_as<P, Path>
+  bool operator()(const P& p, std::string m) const { return (*this)(p.str(), std::move(m)); }
 };
+
+/// "Missing required parameter: '<p>'.", for the param `p`.
+inline bool missing(const Reject& reject, const Path& p) {
+  std::string param = p.str();
+  std::string message = "Missing required parameter: '" + param + "'.";
+  return reject(std::move(param), std::move(message));
+}
 
 /// OpenAI's wording: "Invalid type for '<param>': expected <expected>, but got <kind> instead."
 std::string invalid_type(std::string_view param, std::string_view expected,

@@ -25,10 +25,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string at_index(std::string_view base, std::size_t k) {
-  return std::string(base) + "[" + std::to_string(k) + "]";
-}
-
 /// Built-in tools that run inside OpenAI's service
 /// (https://platform.openai.com/docs/guides/tools).
 bool is_builtin(std::string_view type) {
@@ -62,13 +58,13 @@ std::string joined_description(std::string_view ns_description, std::string_view
 }
 
 /// A function or custom tool (inside namespace `ns` when not empty) as a chat function tool.
-bool flat_tool(const json::object& tool, const std::string& at, std::string_view ns,
+bool flat_tool(const json::object& tool, const Path& at, std::string_view ns,
                std::string_view ns_description, json::array& out, std::vector<ToolAlias>& aliases,
                const Reject& reject) {
   const std::string_view type = string_member(tool, "type");
   const std::string_view name = string_member(tool, "name");
   if (name.empty()) {
-    return reject(at + ".name", "Missing required parameter: '" + at + ".name'.");
+    return missing(reject, at / ".name");
   }
   const bool custom = type == "custom";
   std::string chat_name = ns.empty() ? std::string(name) : flat_name(ns, name);
@@ -97,7 +93,8 @@ bool flat_tool(const json::object& tool, const std::string& at, std::string_view
   } else {
     if (const json::value* p = member(tool, "parameters")) {
       if (!p->is_object()) {
-        return reject(at + ".parameters", invalid_type(at + ".parameters", "an object", *p));
+        return reject(at / ".parameters",
+                      invalid_type((at / ".parameters").str(), "an object", *p));
       }
       fn["parameters"] = *p;
     }
@@ -112,25 +109,26 @@ bool flat_tool(const json::object& tool, const std::string& at, std::string_view
   return true;
 }
 
-bool namespace_tool(const json::object& tool, const std::string& at, json::array& out,
+bool namespace_tool(const json::object& tool, const Path& at, json::array& out,
                     std::vector<ToolAlias>& aliases, const Reject& reject) {
   const std::string_view ns = string_member(tool, "name");
   if (ns.empty()) {
-    return reject(at + ".name", "Missing required parameter: '" + at + ".name'.");
+    return missing(reject, at / ".name");
   }
   const json::value* t = member(tool, "tools");
   const json::array* members = t != nullptr ? t->if_array() : nullptr;
   if (members == nullptr) {
-    return reject(at + ".tools",
-                  invalid_type(at + ".tools", "an array", t != nullptr ? *t : json::value()));
+    return reject(at / ".tools", invalid_type((at / ".tools").str(), "an array",
+                                              t != nullptr ? *t : json::value()));
   }
   const std::string_view ns_description = string_member(tool, "description");
+  const Path members_at = at / ".tools";
   for (std::size_t k = 0; k < members->size(); ++k) {
-    const std::string member_at = at_index(at + ".tools", k);
+    const Path member_at = members_at.element(k);
     const json::object* m = (*members)[k].if_object();
     const std::string_view type = m != nullptr ? string_member(*m, "type") : "";
     if (type != "function" && type != "custom") {
-      return reject(member_at + ".type",
+      return reject(member_at / ".type",
                     "Invalid value: '" + std::string(type) +
                         "'. Supported values are: 'function' and 'custom' (in a namespace).");
     }
@@ -147,11 +145,12 @@ bool convert_tools(const json::value& tools, json::array& out, std::vector<ToolA
   if (list == nullptr) {
     return reject("tools", invalid_type("tools", "an array", tools));
   }
+  const Path tools_at("tools", Path::Index::bracketed);
   for (std::size_t k = 0; k < list->size(); ++k) {
-    const std::string at = at_index("tools", k);
+    const Path at = tools_at.element(k);
     const json::object* tool = (*list)[k].if_object();
     if (tool == nullptr) {
-      return reject(at, invalid_type(at, "an object", (*list)[k]));
+      return reject(at, invalid_type(at.str(), "an object", (*list)[k]));
     }
     const std::string_view type = string_member(*tool, "type");
     bool ok = true;
@@ -162,11 +161,11 @@ bool convert_tools(const json::value& tools, json::array& out, std::vector<ToolA
     } else if (is_web_search(type)) {
       continue;  // dropped: see the header
     } else if (is_builtin(type)) {
-      return reject(at + ".type", "The built-in tool '" + std::string(type) + "' (" + at +
+      return reject(at / ".type", "The built-in tool '" + std::string(type) + "' (" + at.str() +
                                       ") runs inside OpenAI's service and cannot be served by "
                                       "this gateway's chat-completions backends.");
     } else {
-      return reject(at + ".type", "Invalid value: '" + std::string(type) +
+      return reject(at / ".type", "Invalid value: '" + std::string(type) +
                                       "'. Supported values are: 'function', 'custom' and "
                                       "'namespace'.");
     }
@@ -198,7 +197,8 @@ bool allowed_tools_choice(const json::object& c, json::value& mapped, const Reje
     const std::string_view type = t != nullptr ? string_member(*t, "type") : "";
     const std::string_view name = t != nullptr ? string_member(*t, "name") : "";
     if ((type != "function" && type != "custom") || name.empty()) {
-      return reject(at_index("tool_choice.tools", k),
+      const Path allowed_at("tool_choice.tools", Path::Index::bracketed);
+      return reject(allowed_at.element(k).str(),
                     "Only function and custom tools (with a name) can be allowed through the "
                     "gateway.");
     }
