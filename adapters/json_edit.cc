@@ -617,15 +617,6 @@ std::size_t plain_json_run(std::string_view s) {
                                   s.data());
 }
 
-char json_escape_letter(char byte) {
-  for (const char* p = kSimpleEscapes; *p != '\0'; p += 2) {
-    if (p[1] == byte && p[0] != '/') {
-      return p[0];
-    }
-  }
-  return 0;
-}
-
 std::string quote(std::string_view s) {
   std::string out;
   append_quoted(out, s);

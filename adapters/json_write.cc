@@ -1,5 +1,6 @@
 #include "adapters/json_write.h"
 
+#include "adapters/byte_scan.h"
 #include "adapters/json_edit.h"
 
 #include <charconv>
@@ -16,15 +17,17 @@ namespace json = boost::json;
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  while (!s.empty()) {
-    const std::size_t run = plain_json_run(s);
-    out.append(s.data(), run);
-    if (run == s.size()) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (;;) {
+    const char* const stop = byte_scan::find_json_unsafe(p, end);  // a run of plain bytes
+    out.append(p, static_cast<std::size_t>(stop - p));
+    if (stop == end) {
       break;
     }
-    const auto c = static_cast<unsigned char>(s[run]);
-    s.remove_prefix(run + 1);
-    if (const char letter = json_escape_letter(static_cast<char>(c)); letter != 0) {
+    const auto c = static_cast<unsigned char>(*stop);
+    p = stop + 1;
+    if (const char letter = json_escape_letter(*stop); letter != 0) {
       const char two[2] = {'\\', letter};
       out.append(two, 2);
     } else {
