@@ -14,6 +14,7 @@
 
 #include "adapters/anthropic_inbound.h"
 #include "adapters/anthropic_inbound_internal.h"
+#include "adapters/json_write.h"
 #include "adapters/openai_shapes.h"
 #include "adapters/translate_common.h"
 
@@ -75,7 +76,7 @@ namespace {
 /// sees only the tools it can call; `names` gets the client tools' names. `defer_loading` (load a
 /// tool only when tool search finds it) is ignored: every client tool is declared up front, as
 /// an OpenAI engine has no tool search. cache_control on a tool is ignored.
-bool convert_tools(const json::value& tools, json::array& out, std::vector<std::string>& names,
+bool convert_tools(const json::value& tools, std::string& out, std::vector<std::string>& names,
                    std::string& error) {
   const json::array* list = tools.if_array();
   if (list == nullptr) {
@@ -103,13 +104,22 @@ bool convert_tools(const json::value& tools, json::array& out, std::vector<std::
     if (!schema->is_object()) {
       return expected(error, where / ".custom.input_schema", "a valid dictionary");
     }
-    json::object fn({{"name", name}}, out.storage());
+    // {"type":"function","function":{"name","description","parameters"}}, as text: the schema
+    // is written from the client's DOM, not copied into a second one first.
+    out += out.empty() ? "[" : ",";
+    out += R"({"type":"function","function":{"name":)";
+    append_json_string(out, name);
     if (const std::string_view d = string_member(*tool, "description"); !d.empty()) {
-      fn["description"] = d;
+      out += R"(,"description":)";
+      append_json_string(out, d);
     }
-    fn["parameters"] = *schema;
-    out.push_back(json::object({{"type", "function"}, {"function", std::move(fn)}}, out.storage()));
+    out += R"(,"parameters":)";
+    append_json(out, *schema);
+    out += "}}";
     names.emplace_back(name);
+  }
+  if (!out.empty()) {
+    out += ']';
   }
   return true;
 }
@@ -246,8 +256,8 @@ bool convert_output_format(const json::object& body, json::object& out, std::str
 /// `stop_sequences`, `stream`, `tools`, `tool_choice` and `metadata.user_id` into `out`;
 /// `temperature` and `top_p` into `sampling`. Checked in that order (stop_sequences, sampling,
 /// then the rest), so the first error reported stays the same.
-bool convert_options(const json::object& body, json::object& out, SamplingText& sampling,
-                     std::string& error) {
+bool convert_options(const json::object& body, json::object& out, std::string& tools_text,
+                     SamplingText& sampling, std::string& error) {
   if (const json::value* stop = member(body, "stop_sequences")) {
     const json::array* list = stop->if_array();
     if (list == nullptr) {
@@ -276,11 +286,13 @@ bool convert_options(const json::object& body, json::object& out, SamplingText& 
     }
   }
   std::vector<std::string> names;
-  bool has_tools = false;
-  if (!put_tools(body, out, has_tools, [&](const json::value& tools, json::array& defs) {
-        return convert_tools(tools, defs, names, error);
-      })) {
-    return false;
+  if (const json::value* tools = member(body, "tools")) {
+    if (!convert_tools(*tools, tools_text, names, error)) {
+      return false;
+    }
+    if (!tools_text.empty()) {
+      out["tools"] = nullptr;  // its place: the text is tools_text
+    }
   }
   if (const json::value* choice = member(body, "tool_choice")) {
     if (!convert_tool_choice(*choice, names, out, error)) {

@@ -520,7 +520,10 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
   json::monotonic_resource memory(first_block, sizeof first_block);
   json::object out({{"model", model}, {"max_tokens", max_tokens}}, &memory);
   SamplingText sampling;
-  if (!convert_options(body, out, sampling, error) ||
+  std::string
+      tools;  // the tools' text (convert_options), given the body's size when there are some
+  tools.reserve(member(body, "tools") != nullptr ? options.body_bytes : 0);
+  if (!convert_options(body, out, tools, sampling, error) ||
       !convert_thinking(body, options, out, error) || !convert_output_format(body, out, error)) {
     return std::nullopt;
   }
@@ -532,7 +535,7 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
       text += ',';
       append_json_string(text, std::string_view(kv.key().data(), kv.key().size()));
       text += ':';
-      append_json(text, kv.value());
+      kv.key() == "tools" ? void(text += tools) : append_json(text, kv.value());
     }
   }
   text += '}';
