@@ -434,10 +434,11 @@ bool full_conversation(const json::object& body, std::string_view history, bool 
 
 /// The chat request's text: "model" first, then "messages" (`instructions`, the stored
 /// history's `history_elements` and the turn's messages, already written as `turn_text`: both
-/// spliced, not written again), then the other members of `out`.
+/// spliced, not written again), then the other members of `out` (`tools` in the place of
+/// theirs).
 void write_chat_body(const json::value& model, const json::array& instructions,
                      std::string_view history_elements, std::string_view turn_text,
-                     const json::object& out, std::string& text) {
+                     const json::object& out, std::string_view tools, std::string& text) {
   text.reserve(history_elements.size() + turn_text.size() + 1024);
   text += "{\"model\":";
   append_json(text, model);
@@ -466,7 +467,7 @@ void write_chat_body(const json::value& model, const json::array& instructions,
       text += ',';
       append_json_string(text, key);
       text += ':';
-      append_json(text, kv.value());
+      key == "tools" ? void(text += tools) : append_json(text, kv.value());
     }
   }
   text += '}';
@@ -504,10 +505,13 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
   json::array messages(sp);
   json::object out({{"model", *model}}, sp);
   SamplingText sampling;
+  std::string
+      tools;  // the tools' text (convert_options), given the body's size when there are some
+  tools.reserve(member(body, "tools") != nullptr ? body_bytes : 0);
   turn.input_messages.reserve(body_bytes + 64);
   ChatMessages turn_text(turn.input_messages);
   if (!refuse_unservable(body, reject) || !convert_input(*input, turn_text, reject) ||
-      !responses_detail::convert_options(body, out, sampling, turn, reject)) {
+      !responses_detail::convert_options(body, out, tools, sampling, turn, reject)) {
     return std::nullopt;
   }
   turn_text.finish();
@@ -515,7 +519,8 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
   if (!full_conversation(body, history, turn_text.any_turn(), messages, history_elements, reject)) {
     return std::nullopt;
   }
-  write_chat_body(*model, messages, history_elements, turn.input_messages, out, turn.chat_body);
+  write_chat_body(*model, messages, history_elements, turn.input_messages, out, tools,
+                  turn.chat_body);
   sampling.write(turn.chat_body);
   return turn;
 }

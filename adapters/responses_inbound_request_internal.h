@@ -53,7 +53,10 @@ std::string flat_name(std::string_view ns, std::string_view name);
 /// Every member but `model`, `input` and `instructions` into `out` (tools, tool_choice,
 /// parallel_tool_calls, text, reasoning, max_output_tokens, user, stream), `temperature` and
 /// `top_p` into `sampling`; fills turn.stream, store, previous_response_id, echo, tool_aliases.
+/// The tools are written as JSON text into `tools_text` (their parameters straight from `body`,
+/// not copied into `out`), and `out["tools"]` holds their place as null.
 bool convert_options(const boost::json::object& body, boost::json::object& out,
-                     SamplingText& sampling, ResponsesTurn& turn, const Reject& reject);
+                     std::string& tools_text, SamplingText& sampling, ResponsesTurn& turn,
+                     const Reject& reject);
 
 }  // namespace sb::adapters::responses_detail

@@ -59,7 +59,7 @@ std::string joined_description(std::string_view ns_description, std::string_view
 
 /// A function or custom tool (inside namespace `ns` when not empty) as a chat function tool.
 bool flat_tool(const json::object& tool, const Path& at, std::string_view ns,
-               std::string_view ns_description, json::array& out, std::vector<ToolAlias>& aliases,
+               std::string_view ns_description, std::string& out, std::vector<ToolAlias>& aliases,
                const Reject& reject) {
   const std::string_view type = string_member(tool, "type");
   const std::string_view name = string_member(tool, "name");
@@ -68,11 +68,16 @@ bool flat_tool(const json::object& tool, const Path& at, std::string_view ns,
   }
   const bool custom = type == "custom";
   std::string chat_name = ns.empty() ? std::string(name) : flat_name(ns, name);
-  json::object fn({{"name", chat_name}}, out.storage());
+  // {"type":"function","function":{"name","description","parameters","strict"}}, as text: the
+  // parameters are written from the client's DOM, not copied into a second one first.
+  out += out.empty() ? "[" : ",";
+  out += R"({"type":"function","function":{"name":)";
+  append_json_string(out, chat_name);
   const std::string description =
       joined_description(ns_description, string_member(tool, "description"));
   if (!description.empty()) {
-    fn["description"] = description;
+    out += R"(,"description":)";
+    append_json_string(out, description);
   }
   if (custom) {
     // A custom tool takes free text: one string parameter. A grammar (lark or regex) is shown to
@@ -84,32 +89,32 @@ bool flat_tool(const json::object& tool, const Path& at, std::string_view ns,
                   std::string(string_member(*format, "syntax")) + " grammar:\n" +
                   std::string(string_member(*format, "definition"));
     }
-    fn["parameters"] = json::object{
-        {"type", "object"},
-        {"properties",
-         json::object{{"input", json::object{{"type", "string"}, {"description", input_doc}}}}},
-        {"required", json::array{"input"}},
-        {"additionalProperties", false}};
+    out +=
+        R"(,"parameters":{"type":"object","properties":{"input":{"type":"string","description":)";
+    append_json_string(out, input_doc);
+    out += R"(}},"required":["input"],"additionalProperties":false})";
   } else {
     if (const json::value* p = member(tool, "parameters")) {
       if (!p->is_object()) {
         return reject(at / ".parameters",
                       invalid_type((at / ".parameters").str(), "an object", *p));
       }
-      fn["parameters"] = *p;
+      out += R"(,"parameters":)";
+      append_json(out, *p);
     }
     if (const json::value* s = member(tool, "strict")) {
-      fn["strict"] = *s;
+      out += R"(,"strict":)";
+      append_json(out, *s);
     }
   }
+  out += "}}";
   if (custom || !ns.empty()) {
     aliases.push_back(ToolAlias{chat_name, std::string(name), std::string(ns), custom});
   }
-  out.push_back(json::object({{"type", "function"}, {"function", std::move(fn)}}, out.storage()));
   return true;
 }
 
-bool namespace_tool(const json::object& tool, const Path& at, json::array& out,
+bool namespace_tool(const json::object& tool, const Path& at, std::string& out,
                     std::vector<ToolAlias>& aliases, const Reject& reject) {
   const std::string_view ns = string_member(tool, "name");
   if (ns.empty()) {
@@ -139,7 +144,7 @@ bool namespace_tool(const json::object& tool, const Path& at, json::array& out,
   return true;
 }
 
-bool convert_tools(const json::value& tools, json::array& out, std::vector<ToolAlias>& aliases,
+bool convert_tools(const json::value& tools, std::string& out, std::vector<ToolAlias>& aliases,
                    const Reject& reject) {
   const json::array* list = tools.if_array();
   if (list == nullptr) {
@@ -172,6 +177,9 @@ bool convert_tools(const json::value& tools, json::array& out, std::vector<ToolA
     if (!ok) {
       return false;
     }
+  }
+  if (!out.empty()) {
+    out += ']';
   }
   return true;
 }
@@ -468,8 +476,8 @@ std::string flat_name(std::string_view ns, std::string_view name) {
   return std::string(ns) + "__" + std::string(name);
 }
 
-bool convert_options(const json::object& body, json::object& out, SamplingText& sampling,
-                     ResponsesTurn& turn, const Reject& reject) {
+bool convert_options(const json::object& body, json::object& out, std::string& tools_text,
+                     SamplingText& sampling, ResponsesTurn& turn, const Reject& reject) {
   if (!check_types(body, reject) || !convert_limits(body, out, reject)) {
     return false;
   }
@@ -479,12 +487,15 @@ bool convert_options(const json::object& body, json::object& out, SamplingText& 
     const json::value* v = member(body, key);
     return reject(key, v != nullptr ? invalid_type(key, "a number", *v) : sampling_error);
   }
-  bool has_tools = false;
-  if (!put_tools(body, out, has_tools, [&](const json::value& tools, json::array& defs) {
-        return convert_tools(tools, defs, turn.tool_aliases, reject);
-      })) {
-    return false;
+  if (const json::value* tools = member(body, "tools")) {
+    if (!convert_tools(*tools, tools_text, turn.tool_aliases, reject)) {
+      return false;
+    }
+    if (!tools_text.empty()) {
+      out["tools"] = nullptr;  // its place: the text is tools_text
+    }
   }
+  const bool has_tools = !tools_text.empty();
   if (const json::value* choice = member(body, "tool_choice")) {
     if (!convert_tool_choice(*choice, has_tools, out, reject)) {
       return false;

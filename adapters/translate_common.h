@@ -73,28 +73,6 @@ bool assistant_function_calls(const boost::json::object& message, std::string_vi
                               std::string_view wrapper, std::string_view arguments_key,
                               boost::json::array& out, const RequestFailure& fail);
 
-/// Sets `out["tools"]` to what `convert(tools, defs)` makes of `body`'s `tools` member, when it
-/// is there and the result is not empty; `has_tools` says whether it was set. False when
-/// `convert` fails (it sets the error).
-template <class Convert>
-bool put_tools(const boost::json::object& body, boost::json::object& out, bool& has_tools,
-               Convert&& convert) {
-  has_tools = false;
-  const boost::json::value* tools = member(body, "tools");
-  if (tools == nullptr) {
-    return true;
-  }
-  boost::json::array defs(out.storage());  // in the request's storage: moved in, not copied
-  if (!convert(*tools, defs)) {
-    return false;
-  }
-  has_tools = !defs.empty();
-  if (has_tools) {
-    out["tools"] = std::move(defs);
-  }
-  return true;
-}
-
 // ---- request, typed (adapters/canonical.h) --------------------------------------------------
 
 /// The JSON value of bytes the typed parse accepted (a member ChatRequest keeps as bytes: a
