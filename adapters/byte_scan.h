@@ -67,19 +67,35 @@ inline const char* find(const char* p, const char* end) {
   return end;
 }
 
+/// JSON's one-byte escapes: the letter after the backslash, and the byte it stands for.
+inline constexpr char kEscapes[][2] = {{'"', '"'},    {'\\', '\\'}, {'/', '/'},  {'b', '\x08'},
+                                       {'f', '\x0c'}, {'n', '\n'},  {'r', '\r'}, {'t', '\t'}};
+
+/// Decoding: the byte each letter stands for.
 inline constexpr std::array<char, 256> kSimpleEscapes = [] {
   std::array<char, 256> t{};
-  t['"'] = '"';
-  t['\\'] = '\\';
-  t['/'] = '/';
-  t['b'] = '\x08';
-  t['f'] = '\x0c';
-  t['n'] = '\n';
-  t['r'] = '\r';
-  t['t'] = '\t';
+  for (const auto& e : kEscapes) {
+    t[static_cast<unsigned char>(e[0])] = e[1];
+  }
+  return t;
+}();
+
+/// Encoding: the letter that escapes each byte ('/' is never escaped on output).
+inline constexpr std::array<char, 256> kEscapeLetters = [] {
+  std::array<char, 256> t{};
+  for (const auto& e : kEscapes) {
+    t[static_cast<unsigned char>(e[1])] = e[0] == '/' ? 0 : e[0];
+  }
   return t;
 }();
 }  // namespace detail
+
+/// The letter that escapes `byte` in a JSON string written out (`n` for a line feed; `"` and `\`
+/// for themselves), or 0 when it has none and takes \u00XX: a table, as a writer looks up every
+/// line break of source code.
+inline char escape_letter(char byte) {
+  return detail::kEscapeLetters[static_cast<unsigned char>(byte)];
+}
 
 /// What the escape `\c` stands for when it is one byte (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`,
 /// `\t`), else 0 (`\u` and every invalid escape).

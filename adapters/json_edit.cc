@@ -157,17 +157,10 @@ std::size_t skip_value(std::string_view t, std::size_t i) {
   return npos;
 }
 
-/// JSON's two-character escapes: the letter after the backslash, the byte it stands for.
-constexpr char kSimpleEscapes[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
-
 /// The byte `\<letter>` stands for, or -1 when it is not a simple escape (\u is not).
 int unescaped_byte(char letter) {
-  for (const char* p = kSimpleEscapes; *p != '\0'; p += 2) {
-    if (p[0] == letter) {
-      return static_cast<unsigned char>(p[1]);
-    }
-  }
-  return -1;
+  const char byte = byte_scan::simple_escape(letter);  // no simple escape stands for NUL
+  return byte != 0 ? static_cast<unsigned char>(byte) : -1;
 }
 
 /// Reads the 4 hex digits at `raw[i..i+4)`; -1 when malformed.
@@ -615,6 +608,10 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 std::size_t plain_json_run(std::string_view s) {
   return static_cast<std::size_t>(byte_scan::find_json_unsafe(s.data(), s.data() + s.size()) -
                                   s.data());
+}
+
+char json_escape_letter(char byte) {
+  return byte_scan::escape_letter(byte);
 }
 
 std::string quote(std::string_view s) {

@@ -6,7 +6,6 @@
 // bytes; these helpers splice the original text instead. Input must be valid JSON (validate with
 // Boost.JSON first); on anything unexpected they return nullopt / false and change nothing.
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -105,25 +104,9 @@ void append_decimal(std::string& out, std::int64_t v);
 /// JSON string carries as it is (byte_scan::find_json_unsafe).
 std::size_t plain_json_run(std::string_view s);
 
-/// The letter that escapes each byte in a JSON string, 0 for none: a table, as a writer looks up
-/// every line break of source code.
-inline constexpr std::array<char, 256> kJsonEscapeLetters = [] {
-  std::array<char, 256> t{};
-  t['"'] = '"';
-  t['\\'] = '\\';
-  t['\b'] = 'b';
-  t['\f'] = 'f';
-  t['\n'] = 'n';
-  t['\r'] = 'r';
-  t['\t'] = 't';
-  return t;
-}();
-
 /// The letter that escapes `byte` in a JSON string (`n` for a line feed; `"` and `\` for
 /// themselves), or 0 when it has none and takes \u00XX ('/' is never escaped on output).
-inline char json_escape_letter(char byte) {
-  return kJsonEscapeLetters[static_cast<unsigned char>(byte)];
-}
+char json_escape_letter(char byte);
 
 /// Decodes JSON escapes (\uXXXX with surrogate pairs, \n, \", ...) found in arbitrary text into
 /// `out` (appended), keeping anything that is not a valid escape as it is: for text that may be

@@ -27,7 +27,7 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     const auto c = static_cast<unsigned char>(*stop);
     p = stop + 1;
-    if (const char letter = json_escape_letter(*stop); letter != 0) {
+    if (const char letter = byte_scan::escape_letter(*stop); letter != 0) {
       const char two[2] = {'\\', letter};
       out.append(two, 2);
     } else {
