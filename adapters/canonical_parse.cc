@@ -3,15 +3,15 @@
 // write_some() call, with a cursor that follows the parser through the body.
 //
 // Offsets: json_lex says where each token lies (token_at). basic_parser's callbacks carry no
-// positions, but between two tokens of valid JSON there
-// is only whitespace, ',' and ':'. So every callback skips those from the cursor and finds its own
-// token there: '{' '[' '}' ']' for containers, the literal for true/false/null, the number's text
-// (its length is in the callback), and a string's opening quote. A string without escapes arrives
-// as one on_string()/on_key() whose view points into the body right after that quote (checked; in
-// Boost 1.81 parse_unescaped() hands out the input buffer itself); a string with escapes arrives
-// in parts built in a stack buffer, copied into the arena, and its raw end is found by skipping
-// the escaped text. Each token is thus located exactly, in the same pass, at the cost of skipping
-// the inter-token bytes once more (usually none or one).
+// positions, but between two tokens of valid JSON there is only whitespace, ',' and ':'. So every
+// callback skips those from the cursor and finds its own token there: '{' '[' '}' ']' for
+// containers, the literal for true/false/null, the number's text (its length is in the callback),
+// and a string's opening quote. A string without escapes arrives as one on_string()/on_key() whose
+// view points into the body right after that quote (checked; in Boost 1.81 parse_unescaped() hands
+// out the input buffer itself); a string with escapes arrives in parts built in a stack buffer,
+// copied into the arena, and its raw end is found by skipping the escaped text. Each token is thus
+// located exactly, in the same pass, at the cost of skipping the inter-token bytes once more
+// (usually none or one).
 
 #include <algorithm>
 #include <cstdint>
