@@ -69,9 +69,11 @@ bool read_head(const boost::json::object& body, const AnthropicInboundOptions& o
 /// `stop_sequences`, `stream`, `tools`, `tool_choice` and `metadata.user_id` into `out`;
 /// `temperature` and `top_p` into `sampling` (see anthropic_inbound.h for the mapping). The tools
 /// are written as JSON text into `tools_text` (their schemas straight from `body`, not copied into
-/// `out`), and `out["tools"]` holds their place as null.
+/// `out`; given `tools_room` bytes up front when there are some), and `out["tools"]` holds their
+/// place as null.
 bool convert_options(const boost::json::object& body, boost::json::object& out,
-                     std::string& tools_text, SamplingText& sampling, std::string& error);
+                     std::string& tools_text, std::size_t tools_room, SamplingText& sampling,
+                     std::string& error);
 
 /// `thinking` (checked) and the effort it implies as `reasoning_effort` (see
 /// anthropic_inbound.h).

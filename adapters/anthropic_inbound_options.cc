@@ -82,9 +82,9 @@ bool convert_tools(const json::value& tools, std::string& out, std::vector<std::
   if (list == nullptr) {
     return expected(error, "tools", "a valid list");
   }
+  const Path tools_at = "tools";
   for (std::size_t k = 0; k < list->size(); ++k) {
-    const Path tools = "tools";
-    const Path where = at(tools, k);
+    const Path where = at(tools_at, k);
     const json::object* tool = (*list)[k].if_object();
     if (tool == nullptr) {
       return expected(error, where, "a valid dictionary");
@@ -257,7 +257,7 @@ bool convert_output_format(const json::object& body, json::object& out, std::str
 /// `temperature` and `top_p` into `sampling`. Checked in that order (stop_sequences, sampling,
 /// then the rest), so the first error reported stays the same.
 bool convert_options(const json::object& body, json::object& out, std::string& tools_text,
-                     SamplingText& sampling, std::string& error) {
+                     std::size_t tools_room, SamplingText& sampling, std::string& error) {
   if (const json::value* stop = member(body, "stop_sequences")) {
     const json::array* list = stop->if_array();
     if (list == nullptr) {
@@ -287,6 +287,7 @@ bool convert_options(const json::object& body, json::object& out, std::string& t
   }
   std::vector<std::string> names;
   if (const json::value* tools = member(body, "tools")) {
+    tools_text.reserve(tools_room);
     if (!convert_tools(*tools, tools_text, names, error)) {
       return false;
     }

@@ -520,24 +520,15 @@ std::optional<std::string> translate_request(const json::object& body, std::stri
   json::monotonic_resource memory(first_block, sizeof first_block);
   json::object out({{"model", model}, {"max_tokens", max_tokens}}, &memory);
   SamplingText sampling;
-  std::string
-      tools;  // the tools' text (convert_options), given the body's size when there are some
-  tools.reserve(member(body, "tools") != nullptr ? options.body_bytes : 0);
-  if (!convert_options(body, out, tools, sampling, error) ||
+  std::string tools;  // the tools' text (convert_options), with the body's size as its room
+  if (!convert_options(body, out, tools, options.body_bytes, sampling, error) ||
       !convert_thinking(body, options, out, error) || !convert_output_format(body, out, error)) {
     return std::nullopt;
   }
   // {"model":...,"messages":[...],"max_tokens":...,<the options>}: what json_write writes for the
   // chat request as one object, "messages" second.
   messages.finish();
-  for (const json::key_value_pair& kv : out) {
-    if (kv.key() != "model") {
-      text += ',';
-      append_json_string(text, std::string_view(kv.key().data(), kv.key().size()));
-      text += ':';
-      kv.key() == "tools" ? void(text += tools) : append_json(text, kv.value());
-    }
-  }
+  append_chat_members(text, out, tools);
   text += '}';
   sampling.write(text);
   return text;

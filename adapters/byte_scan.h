@@ -3,7 +3,8 @@
 // text after an escape. With AVX2 where the CPU has it (asked once), 32-byte compares; else SSE2,
 // 16-byte ones; the searches 64 bytes a step either way, after the first sixteen bytes, which are
 // read inline (most keys and short values end there). One search serves the reader (json_lex),
-// the writer (plain_json_run) and the usage reader's keys. Tests run each both ways.
+// the writer (append_json_string), json_edit's scanner (plain_json_run) and the usage reader's
+// keys. Tests run each both ways.
 
 #include <array>
 #include <cstddef>

@@ -1,5 +1,7 @@
 #include "adapters/chat_text.h"
 
+#include <boost/json/object.hpp>
+
 #include "adapters/json_write.h"
 
 namespace sb::adapters {
@@ -136,6 +138,20 @@ void append_tool_call(std::string& out, std::string_view id, std::string_view na
   out += R"(,"arguments":)";
   append_json_string(out, arguments);
   out += "}}";
+}
+
+void append_chat_members(std::string& text, const boost::json::object& members,
+                         std::string_view tools_text) {
+  for (const auto& kv : members) {
+    const std::string_view key(kv.key().data(), kv.key().size());
+    if (key == "model" || key == "messages") {
+      continue;
+    }
+    text += ',';
+    append_json_string(text, key);
+    text += ':';
+    key == "tools" ? void(text += tools_text) : append_json(text, kv.value());
+  }
 }
 
 }  // namespace sb::adapters

@@ -8,6 +8,10 @@
 #include <string>
 #include <string_view>
 
+namespace boost::json {
+class object;
+}
+
 namespace sb::adapters {
 
 /// The content parts of one chat message, as JSON text (comma-joined), and the content they make.
@@ -78,5 +82,12 @@ class ChatMessages {
 /// Appends a tool call `{"id":...,"type":"function","function":{"name":...,"arguments":...}}`.
 void append_tool_call(std::string& out, std::string_view id, std::string_view name,
                       std::string_view arguments);
+
+/// Appends the chat request's members after `model` and `messages` (both skipped), in the order of
+/// `members`, the translator's DOM of them: `,"key":value` each. The tools are the exception:
+/// written as text while the client's tools were read (`tools_text`, their schemas straight from
+/// the client's body), they keep their place in `members` as null, and `tools_text` goes there.
+void append_chat_members(std::string& text, const boost::json::object& members,
+                         std::string_view tools_text);
 
 }  // namespace sb::adapters

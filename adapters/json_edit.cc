@@ -610,8 +610,19 @@ std::size_t plain_json_run(std::string_view s) {
                                   s.data());
 }
 
-char json_escape_letter(char byte) {
-  return byte_scan::escape_letter(byte);
+std::string_view json_array_elements(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  const std::size_t open = text.find('[');
+  const std::size_t close = text.rfind(']');
+  if (open == std::string_view::npos || close == std::string_view::npos || close <= open) {
+    return {};
+  }
+  const std::string_view inside = text.substr(open + 1, close - open - 1);
+  const std::size_t first = inside.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return inside.substr(first, inside.find_last_not_of(kSpace) + 1 - first);
 }
 
 std::string quote(std::string_view s) {
@@ -652,7 +663,7 @@ void append_quoted(std::string& out, std::string_view s) {
     out.append(s.substr(run, i - run));
     run = i + 1;
     out.push_back('\\');
-    if (const char letter = json_escape_letter(static_cast<char>(c)); letter != 0) {
+    if (const char letter = byte_scan::escape_letter(static_cast<char>(c)); letter != 0) {
       out.push_back(letter);
     } else {
       out.append("u00");

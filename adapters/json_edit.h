@@ -104,9 +104,10 @@ void append_decimal(std::string& out, std::int64_t v);
 /// JSON string carries as it is (byte_scan::find_json_unsafe).
 std::size_t plain_json_run(std::string_view s);
 
-/// The letter that escapes `byte` in a JSON string (`n` for a line feed; `"` and `\` for
-/// themselves), or 0 when it has none and takes \u00XX ('/' is never escaped on output).
-char json_escape_letter(char byte);
+/// The elements of the JSON array `text` as they are written: what lies between its brackets,
+/// without the whitespace around them (empty when `text` is no bracketed text). For splicing one
+/// array's elements into another.
+std::string_view json_array_elements(std::string_view text);
 
 /// Decodes JSON escapes (\uXXXX with surrogate pairs, \n, \", ...) found in arbitrary text into
 /// `out` (appended), keeping anything that is not a valid escape as it is: for text that may be

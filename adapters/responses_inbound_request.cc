@@ -369,19 +369,6 @@ class StoredConversation : public SaxUnbounded {
   std::string whole_;
 };
 
-/// The elements of the JSON array `text` (valid JSON): what lies between its brackets.
-std::string_view array_elements(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  const std::size_t open = text.find('[');
-  const std::size_t close = text.rfind(']');
-  const std::string_view inside = text.substr(open + 1, close - open - 1);
-  const std::size_t first = inside.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return inside.substr(first, inside.find_last_not_of(kSpace) + 1 - first);
-}
-
 /// The stored conversation `history` read (not parsed into a DOM: it is spliced into the chat
 /// request as it is): its messages' text in `elements`, and whether one is not a system message.
 /// False when it is not an array of objects.
@@ -402,7 +389,7 @@ bool read_history(std::string_view history, std::string_view& elements, bool& ha
   if (!read) {
     return false;
   }
-  elements = array_elements(history);
+  elements = json_array_elements(history);
   has_turn = reader.has_turn;
   return true;
 }
@@ -454,22 +441,12 @@ void write_chat_body(const json::value& model, const json::array& instructions,
     first = false;
     text += history_elements;
   }
-  // `turn_text` is a JSON array: its elements are what lies between the brackets.
-  if (const std::string_view elements = turn_text.substr(1, turn_text.size() - 2);
-      !elements.empty()) {
+  if (const std::string_view elements = json_array_elements(turn_text); !elements.empty()) {
     text += first ? "" : ",";
     text += elements;
   }
   text += ']';
-  for (const json::key_value_pair& kv : out) {
-    const std::string_view key(kv.key().data(), kv.key().size());
-    if (key != "model" && key != "messages") {
-      text += ',';
-      append_json_string(text, key);
-      text += ':';
-      key == "tools" ? void(text += tools) : append_json(text, kv.value());
-    }
-  }
+  append_chat_members(text, out, tools);
   text += '}';
 }
 
@@ -505,13 +482,11 @@ std::optional<ResponsesTurn> responses_to_chat_request(const json::object& body,
   json::array messages(sp);
   json::object out({{"model", *model}}, sp);
   SamplingText sampling;
-  std::string
-      tools;  // the tools' text (convert_options), given the body's size when there are some
-  tools.reserve(member(body, "tools") != nullptr ? body_bytes : 0);
+  std::string tools;  // the tools' text (convert_options), with the body's size as its room
   turn.input_messages.reserve(body_bytes + 64);
   ChatMessages turn_text(turn.input_messages);
   if (!refuse_unservable(body, reject) || !convert_input(*input, turn_text, reject) ||
-      !responses_detail::convert_options(body, out, tools, sampling, turn, reject)) {
+      !responses_detail::convert_options(body, out, tools, body_bytes, sampling, turn, reject)) {
     return std::nullopt;
   }
   turn_text.finish();

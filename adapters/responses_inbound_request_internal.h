@@ -4,6 +4,7 @@
 // adapters/responses_inbound*.
 
 #include <concepts>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -54,9 +55,10 @@ std::string flat_name(std::string_view ns, std::string_view name);
 /// parallel_tool_calls, text, reasoning, max_output_tokens, user, stream), `temperature` and
 /// `top_p` into `sampling`; fills turn.stream, store, previous_response_id, echo, tool_aliases.
 /// The tools are written as JSON text into `tools_text` (their parameters straight from `body`,
-/// not copied into `out`), and `out["tools"]` holds their place as null.
+/// not copied into `out`; given `tools_room` bytes up front when there are some), and
+/// `out["tools"]` holds their place as null.
 bool convert_options(const boost::json::object& body, boost::json::object& out,
-                     std::string& tools_text, SamplingText& sampling, ResponsesTurn& turn,
-                     const Reject& reject);
+                     std::string& tools_text, std::size_t tools_room, SamplingText& sampling,
+                     ResponsesTurn& turn, const Reject& reject);
 
 }  // namespace sb::adapters::responses_detail

@@ -477,7 +477,8 @@ std::string flat_name(std::string_view ns, std::string_view name) {
 }
 
 bool convert_options(const json::object& body, json::object& out, std::string& tools_text,
-                     SamplingText& sampling, ResponsesTurn& turn, const Reject& reject) {
+                     std::size_t tools_room, SamplingText& sampling, ResponsesTurn& turn,
+                     const Reject& reject) {
   if (!check_types(body, reject) || !convert_limits(body, out, reject)) {
     return false;
   }
@@ -488,6 +489,7 @@ bool convert_options(const json::object& body, json::object& out, std::string& t
     return reject(key, v != nullptr ? invalid_type(key, "a number", *v) : sampling_error);
   }
   if (const json::value* tools = member(body, "tools")) {
+    tools_text.reserve(tools_room);
     if (!convert_tools(*tools, tools_text, turn.tool_aliases, reject)) {
       return false;
     }

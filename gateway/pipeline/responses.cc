@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 
 #include "adapters/chat_facts.h"
+#include "adapters/json_edit.h"
 #include "adapters/json_lex.h"
 #include "adapters/responses_native.h"
 #include "gateway/net/http_response.h"
@@ -32,19 +33,6 @@ constexpr std::string_view kNotJson =
     "https://platform.openai.com/docs/api-reference/responses/create).";
 
 // The elements of a JSON array's text, without its brackets ("" for an empty array or text).
-std::string_view elements(std::string_view array) {
-  const std::size_t open = array.find('[');
-  const std::size_t close = array.rfind(']');
-  if (open == std::string_view::npos || close == std::string_view::npos || close <= open) {
-    return {};
-  }
-  std::string_view in = array.substr(open + 1, close - open - 1);
-  while (!in.empty() && (in.front() == ' ' || in.front() == '\n')) {
-    in.remove_prefix(1);
-  }
-  return in;
-}
-
 const std::string& tenant_name(const Snapshot& snap, std::size_t tenant) {
   return snap.config().tenants[tenant].name;
 }
@@ -104,7 +92,9 @@ std::string join_json_arrays(std::string_view a, std::string_view b, std::string
   std::string out;
   out.reserve(a.size() + b.size() + c.size());  // each array's brackets hold the commas
   out += '[';
-  for (const std::string_view part : {elements(a), elements(b), elements(c)}) {
+  for (const std::string_view part :
+       {adapters::json_array_elements(a), adapters::json_array_elements(b),
+        adapters::json_array_elements(c)}) {
     if (part.empty()) {
       continue;
     }

@@ -378,5 +378,16 @@ TEST(QuoteTest, InvalidUtf8BecomesTheReplacementCharacterAndValidUtf8Passes) {
       << q;
 }
 
+// An array's elements, as written, for splicing into another array.
+TEST(JsonEditTest, ArrayElementsAreWhatLiesBetweenTheBrackets) {
+  EXPECT_EQ(json_array_elements(R"([{"a":1},{"b":[2]}])"), R"({"a":1},{"b":[2]})");
+  EXPECT_EQ(json_array_elements("[\n  {\"a\": 1},\n  2\n]\n"), "{\"a\": 1},\n  2");
+  EXPECT_EQ(json_array_elements("[]"), "");
+  EXPECT_EQ(json_array_elements(" [ \t\r\n ] "), "");
+  EXPECT_EQ(json_array_elements(""), "");
+  EXPECT_EQ(json_array_elements("{}"), "");
+  EXPECT_EQ(json_array_elements("]["), "");
+}
+
 }  // namespace
 }  // namespace sb::adapters
