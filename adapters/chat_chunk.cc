@@ -1,9 +1,10 @@
-// ChatChunkParser: Boost.JSON's basic_parser fed the whole chunk in one write_some() call, and a
-// handler that knows where it stands by a stack of contexts (the root, choices, a choice, its
-// delta, tool_calls, a call, its function, the error object; anything else is `other`). A key
-// names the member whose value comes next (`slot_`) and clears what that member held, so the last
-// of duplicate keys wins as in the DOM. The `usage` member's value is forwarded, event by event,
-// to the handler behind usage_from_openai_usage_text.
+// ChatChunkParser: the usual chunk read by hand (chat_chunk_usual.cc); any other, or one that
+// reader gave up on, read again from the start by Boost.JSON's basic_parser fed the whole chunk
+// in one write_some() call, and a handler that knows where it stands by a stack of contexts (the
+// root, choices, a choice, its delta, tool_calls, a call, its function, the error object; anything
+// else is `other`). A key names the member whose value comes next (`slot_`) and clears what that
+// member held, so the last of duplicate keys wins as in the DOM. The `usage` member's value is
+// forwarded, event by event, to the handler behind usage_from_openai_usage_text.
 //
 // Strings: one that arrives whole and points into the chunk (no escapes: Boost hands out the
 // input itself) is kept as that view; any other is appended to `decoded_`, reserved to the
@@ -18,6 +19,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "adapters/chat_chunk_internal.h"
 #include "adapters/json_sax.h"
 #include "adapters/usage_sax.h"
 
@@ -482,12 +484,25 @@ class Handler : public SaxUnbounded {
 }  // namespace
 
 bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody body) {
-  choices_.clear();
-  calls_.clear();
-  calls_begin_.clear();
-  decoded_.clear();
-  json::basic_parser<Handler> p(json::parse_options{}, data,
-                                body == ChunkBody::delta ? "delta" : "message", choices_, calls_,
+  const std::string_view body_name = body == ChunkBody::delta ? "delta" : "message";
+  const auto clear = [this] {
+    choices_.clear();
+    calls_.clear();
+    calls_begin_.clear();
+    decoded_.clear();
+  };
+  clear();
+  // The usual chunk by hand; anything else (or a usual one it gave up on) by the SAX reading.
+  if (chunk_detail::Reading usual{choices_, calls_, calls_begin_, decoded_, {}, {}};
+      chunk_detail::read_usual_chunk(data, body_name, usual)) {
+    out = ChatChunk{};
+    out.id = usual.id;
+    out.usage = usage_detail::usage_of(usual.usage);
+    out.choices = with_calls();
+    return true;
+  }
+  clear();
+  json::basic_parser<Handler> p(json::parse_options{}, data, body_name, choices_, calls_,
                                 calls_begin_, decoded_);
   error_code ec;
   const std::size_t n = p.write_some(false, data.data(), data.size(), ec);
@@ -502,13 +517,18 @@ bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody bod
   out.error_code = h.err_code;
   out.error_message = h.err_message;
   out.usage = usage_detail::usage_of(h.usage);
+  out.choices = with_calls();
+  return true;
+}
+
+// The choices read, each given its tool calls.
+std::span<const ChunkChoice> ChatChunkParser::with_calls() {
   for (std::size_t i = 0; i < choices_.size(); ++i) {
     const std::size_t end = i + 1 < choices_.size() ? calls_begin_[i + 1] : calls_.size();
     choices_[i].tool_calls =
         std::span<const ChunkToolCall>(calls_.data() + calls_begin_[i], end - calls_begin_[i]);
   }
-  out.choices = choices_;
-  return true;
+  return choices_;
 }
 
 const ChunkChoice* ChatChunkParser::parse_answer(std::string_view answer, ChatChunk& out) {

@@ -1,6 +1,7 @@
 #pragma once
-// One OpenAI chat.completion.chunk read in one SAX pass into the members the inbound stream
-// writers use: no DOM, no allocation per member. The reading is exactly what parsing the chunk
+// One OpenAI chat.completion.chunk read in one pass into the members the inbound stream writers
+// use: no DOM, no allocation per member. The usual chunk is read by hand
+// (chat_chunk_internal.h), any other by a SAX pass. The reading is exactly what parsing the chunk
 // with Boost.JSON (default options) and looking the members up would give: the same JSON accepted,
 // the last of duplicate keys wins, a member of the wrong kind reads as absent.
 
@@ -79,6 +80,8 @@ class ChatChunkParser {
   const ChunkChoice* parse_answer(std::string_view answer, ChatChunk& out);
 
  private:
+  std::span<const ChunkChoice> with_calls();
+
   std::vector<ChunkChoice> choices_;
   std::vector<ChunkToolCall> calls_;
   std::vector<std::size_t> calls_begin_;  ///< per choice, its first call in calls_

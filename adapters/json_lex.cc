@@ -152,6 +152,41 @@ bool hex4(const char* at, const char* end, std::uint32_t& u) {
   return true;
 }
 
+std::size_t unicode_escape(const char*& p, const char* end, char (&out)[4]) {
+  std::uint32_t u = 0;
+  if (!hex4(p + 2, end, u)) {
+    return 0;
+  }
+  const char* q = p + 6;
+  if (u >= 0xd800 && u <= 0xdfff) {
+    std::uint32_t low = 0;
+    if (u > 0xdbff || end - q < 6 || q[0] != '\\' || q[1] != 'u' || !hex4(q + 2, end, low) ||
+        low < 0xdc00 || low > 0xdfff) {
+      return 0;
+    }
+    q += 6;
+    u = ((u - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+  }
+  p = q;
+  std::size_t n = 0;
+  if (u < 0x80) {
+    out[n++] = static_cast<char>(u);
+  } else if (u < 0x800) {
+    out[n++] = static_cast<char>(0xc0 | (u >> 6));
+    out[n++] = static_cast<char>(0x80 | (u & 0x3f));
+  } else if (u < 0x10000) {
+    out[n++] = static_cast<char>(0xe0 | (u >> 12));
+    out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
+    out[n++] = static_cast<char>(0x80 | (u & 0x3f));
+  } else {
+    out[n++] = static_cast<char>(0xf0 | (u >> 18));
+    out[n++] = static_cast<char>(0x80 | ((u >> 12) & 0x3f));
+    out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
+    out[n++] = static_cast<char>(0x80 | (u & 0x3f));
+  }
+  return n;
+}
+
 bool read_number(std::string_view rest, std::size_t length, Number& out) {
   boost::json::basic_parser<NumberSax> parser(boost::json::parse_options{}, out);
   boost::system::error_code ec;

@@ -18,8 +18,9 @@
 //
 // Where it pays: request bodies (long strings, escapes). Short keys and values without escapes
 // gain nothing: a streamed chunk costs about as much here as in basic_parser (about 100
-// instructions fewer of 4,200), an answer pretty-printed with its `usage` about 1,400 more, so
-// those readers stay on basic_parser.
+// instructions fewer of 4,200), an answer pretty-printed with its `usage` about 1,400 more. Those
+// are read by readers that know their shape (chat_chunk_usual.cc, usage_text.cc), with
+// basic_parser behind them.
 //
 // Positions: basic_parser's callbacks say nothing of where a token lies. A handler that wants to
 // know defines `void token_at(std::size_t begin, std::size_t end)`; this reader calls it just
@@ -61,6 +62,23 @@ using byte_scan::simple_escape;
 /// The four hex digits at `at` (before `end`) as a code unit in `u`, as basic_parser reads a
 /// `\u` escape; false when there are not four.
 bool hex4(const char* at, const char* end, std::uint32_t& u);
+
+/// The `\u` escape at `p` (its backslash; a surrogate pair as two escapes) as UTF-8 in `out`:
+/// its size, with `p` moved past it; 0 for what basic_parser refuses (too few hex digits, a lone
+/// surrogate).
+std::size_t unicode_escape(const char*& p, const char* end, char (&out)[4]);
+
+/// The size of the valid UTF-8 sequence at `p` (before `end`), whose first byte is 0x80 or more,
+/// by Boost's own tables; 0 when it is not valid.
+inline std::size_t utf8_length(const char* p, const char* end) {
+  const std::uint16_t first = boost::json::detail::classify_utf8(*p);
+  const std::size_t n = first & 0xFF;
+  if (n == 0 || static_cast<std::size_t>(end - p) < n ||
+      !boost::json::detail::is_valid_utf8(p, first)) {
+    return 0;
+  }
+  return n;
+}
 
 template <class Handler>
 class Reader {
@@ -309,38 +327,9 @@ class Reader {
 
   // `\uXXXX`, a surrogate pair as two; a lone surrogate is refused (as basic_parser does).
   bool unicode(bool key, Parts& parts) {
-    std::uint32_t u = 0;
-    if (!hex4(p_ + 2, end_, u)) {
-      return false;
-    }
-    p_ += 6;
-    if (u >= 0xd800 && u <= 0xdfff) {
-      std::uint32_t low = 0;
-      if (u > 0xdbff || end_ - p_ < 6 || p_[0] != '\\' || p_[1] != 'u' ||
-          !hex4(p_ + 2, end_, low) || low < 0xdc00 || low > 0xdfff) {
-        return false;
-      }
-      p_ += 6;
-      u = ((u - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
-    }
     char out[4];
-    std::size_t n = 0;
-    if (u < 0x80) {
-      out[n++] = static_cast<char>(u);
-    } else if (u < 0x800) {
-      out[n++] = static_cast<char>(0xc0 | (u >> 6));
-      out[n++] = static_cast<char>(0x80 | (u & 0x3f));
-    } else if (u < 0x10000) {
-      out[n++] = static_cast<char>(0xe0 | (u >> 12));
-      out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
-      out[n++] = static_cast<char>(0x80 | (u & 0x3f));
-    } else {
-      out[n++] = static_cast<char>(0xf0 | (u >> 18));
-      out[n++] = static_cast<char>(0x80 | ((u >> 12) & 0x3f));
-      out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
-      out[n++] = static_cast<char>(0x80 | (u & 0x3f));
-    }
-    return append(key, out, n, parts);
+    const std::size_t n = unicode_escape(p_, end_, out);
+    return n != 0 && append(key, out, n, parts);
   }
 
   // A string at p_ (its opening quote): one on_string()/on_key() viewing the text when it has no
@@ -363,7 +352,7 @@ class Reader {
       if (c < 0x80) {
         return c == '\\' && escaped_string(key, quote);  // else a control byte
       }
-      if (!utf8(c)) {
+      if (!utf8()) {
         return false;
       }
     }
@@ -386,7 +375,7 @@ class Reader {
         return key ? h_.on_key(last, total, ec_) : h_.on_string(last, total, ec_);
       }
       if (c >= 0x80) {
-        if (!utf8(c)) {
+        if (!utf8()) {
           return false;
         }
       } else if (c != '\\' || !append(key, run, static_cast<std::size_t>(p_ - run), parts) ||
@@ -403,16 +392,11 @@ class Reader {
     }
   }
 
-  // A UTF-8 sequence at p_ whose first byte is `c` (0x80 or more), validated and passed over.
-  bool utf8(unsigned char c) {
-    const std::uint16_t first = boost::json::detail::classify_utf8(static_cast<char>(c));
-    const std::size_t n = first & 0xFF;
-    if (n == 0 || static_cast<std::size_t>(end_ - p_) < n ||
-        !boost::json::detail::is_valid_utf8(p_, first)) {
-      return false;
-    }
+  // A UTF-8 sequence at p_ (its first byte 0x80 or more), validated and passed over.
+  bool utf8() {
+    const std::size_t n = utf8_length(p_, end_);
     p_ += n;
-    return true;
+    return n != 0;
   }
 
   const char* begin_;

@@ -225,4 +225,11 @@ inline std::optional<Usage> usage_of(const UsageSax& h) {
   return u;
 }
 
+/// The usual `usage` value at offset `at` of `text` read by hand into `h` (usage_text.cc): objects
+/// four deep at most, ASCII keys without escapes, values that are objects, `null` or integers of
+/// 0 to 18 digits, on which basic_parser would send `h` the same events. The offset past the value
+/// and the whitespace after it; npos for anything else (then read it with basic_parser, with a
+/// fresh handler).
+std::size_t read_usual_usage(std::string_view text, std::size_t at, UsageSax& h);
+
 }  // namespace sb::adapters::usage_detail

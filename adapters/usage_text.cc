@@ -21,16 +21,14 @@ namespace sb::adapters {
 namespace json = boost::json;
 using usage_detail::UsageSax;
 
-namespace {
+namespace usage_detail {
 
-/// The usual usage value read by hand: objects (four deep at most) whose keys are ASCII without
-/// escapes or control bytes and whose values are objects, `null`, or integers of 0 to 18 digits (so
-/// they fit an int64). This is a subset of JSON on which basic_parser sends the handler the same
-/// events, so the handler ends in the same state. Returns the offset past the value and the
-/// whitespace after it, or npos for anything else (a string, an array, a literal other than null,
-/// a sign, a fraction, an exponent, an escape, a non-ASCII key, a syntax error, the text's end),
-/// which basic_parser then reads from the start with a fresh handler.
-std::size_t read_usual(std::string_view text, std::size_t at, UsageSax& h) {
+// The usual usage value read by hand (usage_sax.h). This is a subset of JSON on which
+// basic_parser sends the handler the same events, so the handler ends in the same state. npos for
+// a string, an array, a literal other than null, a sign, a fraction, an exponent, an escape, a
+// non-ASCII key, a syntax error or the text's end, which basic_parser then reads from the start
+// with a fresh handler.
+std::size_t read_usual_usage(std::string_view text, std::size_t at, UsageSax& h) {
   constexpr std::size_t kNo = std::string_view::npos;
   constexpr int kMaxDepth = 4;
   boost::system::error_code ec;
@@ -119,10 +117,12 @@ std::size_t read_usual(std::string_view text, std::size_t at, UsageSax& h) {
   }
 }
 
-}  // namespace
+}  // namespace usage_detail
+
+using usage_detail::read_usual_usage;
 
 std::optional<Usage> usage_from_openai_usage_text(std::string_view text) {
-  if (UsageSax usual; read_usual(text, 0, usual) == text.size()) {
+  if (UsageSax usual; read_usual_usage(text, 0, usual) == text.size()) {
     return usage_of(usual);
   }
   json::basic_parser<UsageSax> p(json::parse_options{});
@@ -139,7 +139,7 @@ bool read_usage_at(std::string_view text, std::size_t& at, std::optional<Usage>&
     return false;
   }
   UsageSax usual;
-  if (const std::size_t end = read_usual(text, at, usual); end != std::string_view::npos) {
+  if (const std::size_t end = read_usual_usage(text, at, usual); end != std::string_view::npos) {
     at = end;
     out = usage_of(usual);
     return true;

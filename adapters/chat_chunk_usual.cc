@@ -1,0 +1,466 @@
+// read_usual_chunk: a streamed chunk of the usual shape read by hand, straight into the members
+// the stream writers use. Boost.JSON's basic_parser and the SAX handler behind it cost about 150
+// instructions a token (4,200 for a chunk of 280 bytes); here a member is a key compared by size
+// and bytes and a value read where it stands, and a member nobody reads is checked and passed
+// over. Anything this reader does not take on (see chat_chunk_internal.h) it leaves to the SAX
+// reading, whose answer stands; the chat_chunk fuzz target holds both to a DOM's reading.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "adapters/byte_scan.h"
+#include "adapters/chat_chunk_internal.h"
+#include "adapters/json_lex.h"
+#include "adapters/json_sax.h"
+
+namespace sb::adapters::chunk_detail {
+namespace {
+
+class UsualChunk {
+ public:
+  UsualChunk(std::string_view data, std::string_view body, Reading& out)
+      : begin_(data.data()),
+        p_(data.data()),
+        end_(data.data() + data.size()),
+        body_(body),
+        out_(out) {}
+
+  bool document() {
+    ws();
+    if (p_ == end_ || *p_ != '{' || !object([this](std::string_view key) { return root(key); })) {
+      return false;
+    }
+    ws();
+    return p_ == end_;
+  }
+
+ private:
+  static constexpr int kMaxSkipDepth = 8;
+
+  // One bit per member a reader takes: a second one is left to the SAX reading.
+  class Seen {
+   public:
+    bool first(unsigned bit) {
+      const bool was = (bits_ & (1u << bit)) != 0;
+      bits_ |= 1u << bit;
+      return !was;
+    }
+
+   private:
+    unsigned bits_ = 0;
+  };
+
+  // Whitespace, in one compare for the usual byte that is none (a compact chunk has none).
+  void ws() {
+    constexpr std::uint64_t kSpace = 1ull << ' ' | 1ull << '\n' | 1ull << '\r' | 1ull << '\t';
+    while (p_ < end_ && static_cast<unsigned char>(*p_) <= ' ' &&
+           (kSpace >> static_cast<unsigned char>(*p_) & 1) != 0) {
+      ++p_;
+    }
+  }
+
+  // The members of the object at p_ (its '{'): `member(key)` with p_ at each value, which it
+  // reads; past the closing '}'.
+  template <class Member>
+  bool object(Member member) {
+    ++p_;
+    ws();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      std::string_view key;
+      if (p_ == end_ || *p_ != '"' || !string(key)) {
+        return false;
+      }
+      ws();
+      if (p_ == end_ || *p_ != ':') {
+        return false;
+      }
+      ++p_;
+      ws();
+      if (p_ == end_ || !member(key)) {
+        return false;
+      }
+      if (const After a = next('}'); a != After::more) {
+        return a == After::closed;
+      }
+    }
+  }
+
+  // The elements of the array at p_ (its '['): `element()` with p_ at each; past the ']'.
+  template <class Element>
+  bool array(Element element) {
+    ++p_;
+    ws();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (p_ == end_ || !element()) {
+        return false;
+      }
+      if (const After a = next(']'); a != After::more) {
+        return a == After::closed;
+      }
+    }
+  }
+
+  enum class After { more, closed, bad };
+
+  // After a member or an element of a container closed by `close`: past a ',' (and at what comes
+  // next, which the caller reads), or past `close`.
+  After next(char close) {
+    ws();
+    if (p_ == end_) {
+      return After::bad;
+    }
+    if (*p_ == ',') {
+      ++p_;
+      ws();
+      return After::more;
+    }
+    if (*p_ == close) {
+      ++p_;
+      return After::closed;
+    }
+    return After::bad;
+  }
+
+  // A string at p_ (its quote): the chunk's own bytes without escapes, else decoded.
+  bool string(std::string_view& out) {
+    const char* const text = ++p_;
+    for (;;) {
+      p_ = byte_scan::find_json_special(p_, end_);
+      if (p_ == end_) {
+        return false;
+      }
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out = std::string_view(text, static_cast<std::size_t>(p_ - text));
+        ++p_;
+        return true;
+      }
+      if (c < 0x80) {
+        return c == '\\' && escaped(text, out);  // else a control byte
+      }
+      const std::size_t n = json_lex::utf8_length(p_, end_);
+      if (n == 0) {
+        return false;
+      }
+      p_ += n;
+    }
+  }
+
+  // The rest of a string from its first escape (at p_), decoded into out_.decoded. Its room is the
+  // chunk's size, reserved once: a string never decodes longer than its text, so the strings
+  // decoded before never move.
+  [[gnu::noinline]] bool escaped(const char* text, std::string_view& out) {
+    std::string& d = out_.decoded;
+    if (d.capacity() < static_cast<std::size_t>(end_ - begin_)) {
+      if (!d.empty()) {
+        return false;
+      }
+      d.reserve(static_cast<std::size_t>(end_ - begin_));
+    }
+    const std::size_t start = d.size();
+    const char* run = text;
+    for (;;) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        d.append(run, static_cast<std::size_t>(p_ - run));
+        out = std::string_view(d).substr(start);
+        ++p_;
+        return true;
+      }
+      if (c >= 0x80) {
+        const std::size_t n = json_lex::utf8_length(p_, end_);
+        if (n == 0) {
+          return false;
+        }
+        p_ += n;
+      } else if (c != '\\' || end_ - p_ < 2) {
+        return false;  // a control byte, or a backslash at the end
+      } else {
+        d.append(run, static_cast<std::size_t>(p_ - run));
+        if (p_[1] == 'u') {
+          char u[4];
+          const std::size_t n = json_lex::unicode_escape(p_, end_, u);
+          if (n == 0) {
+            return false;
+          }
+          d.append(u, n);
+        } else {
+          const char e = byte_scan::simple_escape(p_[1]);
+          if (e == 0) {
+            return false;
+          }
+          d.push_back(e);
+          p_ += 2;
+        }
+        run = p_;
+      }
+      p_ = byte_scan::find_json_special(p_, end_);
+      if (p_ == end_) {
+        return false;
+      }
+    }
+  }
+
+  bool null() {
+    if (end_ - p_ < 4 || std::memcmp(p_, "null", 4) != 0) {
+      return false;
+    }
+    p_ += 4;
+    return true;
+  }
+
+  // A string, or null (read as empty).
+  bool text(std::string_view& out) {
+    if (*p_ == '"') {
+      return string(out);
+    }
+    out = {};
+    return null();
+  }
+
+  const char* digits(const char* q, std::size_t most) const {
+    const char* const limit = q + std::min(most + 1, static_cast<std::size_t>(end_ - q));
+    while (q < limit && *q >= '0' && *q <= '9') {
+      ++q;
+    }
+    return q;
+  }
+
+  // An integer of 1 to 18 digits without a sign, fraction or exponent (an int64 as basic_parser
+  // reads it), or null.
+  bool index(ChunkChoice::Index& kind, std::int64_t& value) {
+    if (*p_ == 'n') {
+      kind = ChunkChoice::Index::absent;
+      value = 0;
+      return null();
+    }
+    const char* q = digits(p_, 18);
+    const auto n = static_cast<std::size_t>(q - p_);
+    if (n == 0 || n > 18 || (*p_ == '0' && n > 1) ||
+        (q < end_ && (*q == '.' || *q == 'e' || *q == 'E'))) {
+      return false;
+    }
+    std::int64_t v = 0;
+    for (; p_ < q; ++p_) {
+      v = v * 10 + (*p_ - '0');
+    }
+    kind = ChunkChoice::Index::integer;
+    value = v;
+    return true;
+  }
+
+  // A number of JSON's grammar within the bounds of the header.
+  bool number() {
+    const char* q = p_ + (*p_ == '-' ? 1 : 0);
+    const char* e = digits(q, 18);
+    if (e == q || e - q > 18 || (*q == '0' && e - q > 1)) {
+      return false;
+    }
+    if (e < end_ && *e == '.') {
+      const char* f = digits(e + 1, 32);
+      if (f == e + 1 || f - (e + 1) > 32) {
+        return false;
+      }
+      e = f;
+    }
+    if (e < end_ && (*e == 'e' || *e == 'E')) {
+      const char* x = e + 1;
+      x += (x < end_ && (*x == '+' || *x == '-')) ? 1 : 0;
+      const char* f = digits(x, 4);
+      if (f == x || f - x > 4) {
+        return false;
+      }
+      e = f;
+    }
+    p_ = e;
+    return true;
+  }
+
+  // A value nobody reads, checked as basic_parser checks it.
+  bool skip(int depth) {
+    switch (*p_) {
+      case '"': {
+        std::string_view s;
+        return string(s);
+      }
+      case '{':
+        return depth < kMaxSkipDepth &&
+               object([this, depth](std::string_view) { return skip(depth + 1); });
+      case '[':
+        return depth < kMaxSkipDepth && array([this, depth] { return skip(depth + 1); });
+      case 't':
+        return literal("true", 4);
+      case 'f':
+        return literal("false", 5);
+      case 'n':
+        return null();
+      default:
+        return number();
+    }
+  }
+
+  bool literal(const char* word, std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) {
+      return false;
+    }
+    p_ += n;
+    return true;
+  }
+
+  bool root(std::string_view key) {
+    if (key_is(key, "choices")) {
+      if (!root_seen_.first(0)) {
+        return false;
+      }
+      return *p_ == '[' ? array([this] { return choice(); }) : null();
+    }
+    if (key_is(key, "id")) {
+      return root_seen_.first(1) && text(out_.id);
+    }
+    if (key_is(key, "usage")) {
+      if (!root_seen_.first(2)) {
+        return false;
+      }
+      if (*p_ == '{') {
+        const std::size_t end = usage_detail::read_usual_usage(
+            std::string_view(begin_, static_cast<std::size_t>(end_ - begin_)),
+            static_cast<std::size_t>(p_ - begin_), out_.usage);
+        if (end == std::string_view::npos) {
+          return false;
+        }
+        p_ = begin_ + end;
+        return true;
+      }
+      boost::system::error_code ec;
+      return null() && out_.usage.on_null(ec);
+    }
+    if (key_is(key, "error")) {
+      return root_seen_.first(3) && null();
+    }
+    return skip(0);
+  }
+
+  bool choice() {
+    if (*p_ != '{') {
+      return false;
+    }
+    const std::size_t position = out_.choices.size();  // every element is an object here
+    out_.choices.emplace_back().position = position;
+    out_.calls_begin.push_back(out_.calls.size());
+    Seen seen;
+    return object([this, &seen](std::string_view key) {
+      ChunkChoice& c = out_.choices.back();
+      if (key_is(key, "index")) {
+        return seen.first(0) && index(c.index_kind, c.index);
+      }
+      if (key == body_) {
+        if (!seen.first(1)) {
+          return false;
+        }
+        if (*p_ != '{') {
+          return null();
+        }
+        c.has_body = true;
+        return delta(c);
+      }
+      if (key_is(key, "finish_reason")) {
+        return seen.first(2) && text(c.finish_reason);
+      }
+      return skip(0);
+    });
+  }
+
+  bool delta(ChunkChoice& c) {
+    Seen seen;
+    return object([this, &c, &seen](std::string_view key) {
+      if (key_is(key, "content")) {
+        return seen.first(0) && text(c.content);
+      }
+      if (key_is(key, "tool_calls")) {
+        if (!seen.first(1)) {
+          return false;
+        }
+        return *p_ == '[' ? array([this] { return call(); }) : null();
+      }
+      if (key_is(key, "refusal")) {
+        return seen.first(2) && text(c.refusal);
+      }
+      if (key_is(key, "reasoning_content")) {
+        return seen.first(3) && text(c.reasoning_content);
+      }
+      if (key_is(key, "reasoning")) {
+        return seen.first(4) && text(c.reasoning);
+      }
+      return skip(0);
+    });
+  }
+
+  bool call() {
+    if (*p_ != '{') {
+      return false;
+    }
+    out_.calls.emplace_back();
+    Seen seen;
+    return object([this, &seen](std::string_view key) {
+      ChunkToolCall& t = out_.calls.back();
+      if (key_is(key, "index")) {
+        ChunkChoice::Index kind = ChunkChoice::Index::absent;
+        std::int64_t v = 0;
+        if (!seen.first(0) || !index(kind, v)) {
+          return false;
+        }
+        if (kind == ChunkChoice::Index::integer) {
+          t.index = v;
+        }
+        return true;
+      }
+      if (key_is(key, "id")) {
+        return seen.first(1) && text(t.id);
+      }
+      if (key_is(key, "function")) {
+        if (!seen.first(2)) {
+          return false;
+        }
+        if (*p_ != '{') {
+          return null();
+        }
+        t.has_function = true;
+        Seen fn;
+        return object([this, &t, &fn](std::string_view name) {
+          if (key_is(name, "name")) {
+            return fn.first(0) && text(t.name);
+          }
+          if (key_is(name, "arguments")) {
+            return fn.first(1) && text(t.arguments);
+          }
+          return skip(1);
+        });
+      }
+      return skip(0);
+    });
+  }
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  std::string_view body_;
+  Reading& out_;
+  Seen root_seen_;
+};
+
+}  // namespace
+
+bool read_usual_chunk(std::string_view data, std::string_view body, Reading& out) {
+  return UsualChunk(data, body, out).document();
+}
+
+}  // namespace sb::adapters::chunk_detail

@@ -1,0 +1,180 @@
+// read_usual_chunk (adapters/chat_chunk_internal.h): the streamed chunks servers send are read by
+// hand, and what it reads (through ChatChunkParser, which tries it first) is what a DOM reads;
+// what it does not take on it refuses, and the SAX reading behind it still reads as the DOM does.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/chat_chunk.h"
+#include "adapters/chat_chunk_internal.h"
+#include "adapters/sse.h"
+#include "tests/adapters/chat_chunk_reference.h"
+
+namespace sb::adapters {
+namespace {
+
+bool read_by_hand(std::string_view data, std::string_view body = "delta") {
+  std::vector<ChunkChoice> choices;
+  std::vector<ChunkToolCall> calls;
+  std::vector<std::size_t> calls_begin;
+  std::string decoded;
+  chunk_detail::Reading r{choices, calls, calls_begin, decoded, {}, {}};
+  return chunk_detail::read_usual_chunk(data, body, r);
+}
+
+void expect_same(ChatChunkParser& parser, std::string_view data) {
+  EXPECT_EQ(testing::describe(testing::parser_read(parser, data)),
+            testing::describe(testing::dom_read(data)))
+      << data;
+  EXPECT_EQ(testing::describe(testing::parser_read(parser, data, ChunkBody::message)),
+            testing::describe(testing::dom_read(data, "message")))
+      << data;
+}
+
+std::vector<std::string> fixture_chunks() {
+  std::vector<std::string> out;
+  for (const char* dir : {"openai", "responses"}) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::filesystem::path(SB_FIXTURES_DIR) / dir)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.path().extension() != ".sse" || name.find(".expected") != std::string::npos ||
+          name.rfind("native", 0) == 0) {
+        continue;
+      }
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      SseParser sse;
+      std::vector<SseEvent> events;
+      sse.feed(text.str(), events);
+      for (const SseEvent& ev : events) {
+        if (ev.data != "[DONE]") {
+          out.push_back(ev.data);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Every recorded chunk but an error event is of the usual shape: content, reasoning, tool calls,
+// finish reasons, usage with its details.
+TEST(ChatChunkUsualTest, TheRecordedChunksAreReadByHand) {
+  std::size_t taken = 0;
+  std::size_t errors = 0;
+  const std::vector<std::string> chunks = fixture_chunks();
+  for (const std::string& c : chunks) {
+    if (c.find("\"error\"") != std::string::npos) {
+      ++errors;
+      EXPECT_FALSE(read_by_hand(c)) << c;
+      continue;
+    }
+    EXPECT_TRUE(read_by_hand(c)) << c;
+    taken += read_by_hand(c) ? 1 : 0;
+  }
+  EXPECT_GT(taken, 40u);
+  EXPECT_EQ(taken + errors, chunks.size());
+}
+
+// What servers send, in the forms the reader takes on, reads as the DOM reads it.
+TEST(ChatChunkUsualTest, WhatItTakesOnReadsAsTheDomReadsIt) {
+  const std::vector<std::string_view> usual = {
+      R"({"id":"c","object":"chat.completion.chunk","created":1796470475,"model":"m",)"
+      R"("service_tier":"default","system_fingerprint":"fp","choices":[{"index":0,)"
+      R"("delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,)"
+      R"("finish_reason":null}],"usage":null})",
+      // Escapes of every kind, a surrogate pair, UTF-8 as it is, in values and in keys.
+      R"({"choices":[{"delta":{"cont\u0065nt":"a\nb\"c\\d\/e\b\f\r\t\u00e9\ud83d\ude00 é 😀"}}]})",
+      // Tool calls, as they stream: the first with its id and name, then arguments in pieces.
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function",)"
+      R"("function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":)"
+      R"("{\"city\": \"Paris\"}"}},{"index":1,"id":null,"function":null}]}}]})",
+      // A whole answer, pretty-printed, with its usage and details.
+      "{\n  \"id\": \"chatcmpl-1\",\n  \"choices\": [\n    {\n      \"index\": 0,\n"
+      "      \"message\": {\n        \"role\": \"assistant\",\n        \"content\": \"Hi\",\n"
+      "        \"annotations\": []\n      },\n      \"logprobs\": null,\n"
+      "      \"finish_reason\": \"stop\"\n    }\n  ],\n  \"usage\": {\n"
+      "    \"prompt_tokens\": 29,\n    \"completion_tokens\": 16,\n    \"total_tokens\": 45,\n"
+      "    \"prompt_tokens_details\": {\"cached_tokens\": 3, \"audio_tokens\": 0},\n"
+      "    \"completion_tokens_details\": {\"reasoning_tokens\": 5}\n  }\n}\n",
+      // Members nobody reads, of every kind and nested; numbers of every form.
+      R"({"x":[1,-2,0.5,-0,1e3,2E-7,1.25e+10,true,false,null,{"a":[[]],"b":{}}],"y":{"z":"w"},)"
+      R"("choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}})",
+      R"({"choices":[{"index":1,"delta":{"reasoning_content":"think","reasoning":"r"}},)"
+      R"({"index":2,"delta":null,"finish_reason":"length"},{"delta":{"content":null}}]})",
+      R"({"choices":null,"id":null,"error":null})",
+      " {} ",
+  };
+  ChatChunkParser parser;
+  for (std::string_view c : usual) {
+    EXPECT_TRUE(read_by_hand(c) || read_by_hand(c, "message")) << c;
+    expect_same(parser, c);
+  }
+}
+
+// Malformed JSON, what basic_parser refuses, and the shapes the reader leaves to it: refused here,
+// and read by the parser as the DOM reads them (or refused by both).
+TEST(ChatChunkUsualTest, WhatItDoesNotTakeOnIsLeftToTheSaxReading) {
+  const std::vector<std::string_view> others = {
+      // Malformed.
+      R"({"a":1 "b":2})",
+      R"({"a":1,})",
+      R"({"choices":[{"delta":{}},]})",
+      R"({"a":[1 2]})",
+      R"({"a":1}})",
+      R"({"a":1} x)",
+      R"({"a")",
+      R"({"a":)",
+      R"({"a":"b)",
+      R"({"a":nul})",
+      R"({"a":nullx})",
+      R"({"a":01})",
+      R"({"a":1.})",
+      R"({"a":1e})",
+      R"({"a":-})",
+      R"({'a':1})",
+      R"({"a":"\x"})",
+      R"({"a":"\u12"})",
+      R"({"a":"\ud800"})",
+      R"({"a":"\udc00\ud800"})",
+      "{\"a\":\"\x01\"}",
+      "{\"a\":\"\xff\"}",
+      "{\"a\":\"\xc3\"}",
+      "{\"a\":\"\xed\xa0\x80\"}",
+      R"([])",
+      R"("s")",
+      R"(1)",
+      "",
+      // Valid, but not the usual shape.
+      R"({"id":"a","id":"b"})",
+      R"({"choices":[{"delta":{"content":"a","content":"b"}}]})",
+      R"({"choices":[{"index":-1}]})",
+      R"({"choices":[{"index":1.0}]})",
+      R"({"choices":[{"index":"0"}]})",
+      R"({"choices":[1,{"index":0}]})",
+      R"({"choices":[{"delta":{"content":[{"type":"text","text":"a"}]}}]})",
+      R"({"choices":[{"delta":{"tool_calls":[{"index":0},3]}}]})",
+      R"({"error":{"message":"overloaded","type":"server_error"}})",
+      R"({"error":"x"})",
+      R"({"usage":{"prompt_tokens":-1,"completion_tokens":2}})",
+      R"({"choices":{}})",
+      R"({"a":12345678901234567890})",
+      R"({"a":1e99999})",
+      R"({"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})",
+  };
+  ChatChunkParser parser;
+  for (std::string_view c : others) {
+    EXPECT_FALSE(read_by_hand(c)) << c;
+    expect_same(parser, c);
+  }
+}
+
+}  // namespace
+}  // namespace sb::adapters
