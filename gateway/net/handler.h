@@ -25,16 +25,31 @@ using Clock = std::chrono::steady_clock;
 class Downstream {
  public:
   virtual ~Downstream() = default;
-  /// Writes all of `buffers` (with the server's write timeout). An error means the client is
-  /// gone: the handler must stop and return false.
+  /// Writes what the connection takes at once, without a wait and without a coroutine frame:
+  /// how many bytes of `buffers` that was (on plain TCP nearly always all of an answer or an event;
+  /// on TLS none). write(buffers, n) writes the rest.
+  virtual std::size_t write_now(std::span<const boost::asio::const_buffer> buffers) = 0;
+
+  /// Writes all of `buffers` but their first `from` bytes (with the server's write timeout). An
+  /// error means the client is gone: the handler must stop and return false.
   virtual boost::asio::awaitable<boost::system::error_code> write(
-      std::span<const boost::asio::const_buffer> buffers) = 0;
+      std::span<const boost::asio::const_buffer> buffers, std::size_t from = 0) = 0;
 
   boost::asio::awaitable<boost::system::error_code> write(std::string_view bytes) {
     const boost::asio::const_buffer b(bytes.data(), bytes.size());
     co_return co_await write(std::span<const boost::asio::const_buffer>(&b, 1));
   }
 };
+
+/// Whether `d` wrote all of `buffers` at once (Downstream::write_now), `written` the bytes it
+/// did: a caller co_awaits d.write(buffers, written) only when not, so that an answer or an event
+/// the socket takes costs no coroutine frame. In an `if`, not `ec = ok ? error_code{} :
+/// co_await ...`: GCC 12 runs that co_await whatever `ok` is (an assignment of a class type).
+inline bool written_now(Downstream& d, std::span<const boost::asio::const_buffer> buffers,
+                        std::size_t& written) {
+  written = d.write_now(buffers);
+  return written == boost::asio::buffer_size(buffers);
+}
 
 /// The API shape a client speaks: OpenAI's chat completions and the rest of /v1, Anthropic's
 /// Messages API (`POST /v1/messages`, `/v1/messages/count_tokens`), or OpenAI's Responses API

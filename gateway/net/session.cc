@@ -123,12 +123,25 @@ class Session final : public Drainable, public Downstream {
     }
   }
 
-  asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) override {
+  std::size_t write_now(std::span<const asio::const_buffer> buffers) override {
+    wrote_ = true;
+    if constexpr (kPlain) {
+      return upstream::send_now(io().native_handle(), buffers);
+    } else {
+      return 0;
+    }
+  }
+
+  asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers,
+                                    std::size_t from) override {
     wrote_ = true;
     beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers);
+    rest.consume(from);
     if constexpr (kPlain) {
       // What the socket takes at once (nearly every answer and event) goes without a wait.
-      rest.consume(upstream::send_now(io().native_handle(), buffers));
+      if (from == 0) {
+        rest.consume(upstream::send_now(io().native_handle(), buffers));
+      }
       if (beast::buffer_bytes(rest) == 0) {
         co_return error_code{};
       }

@@ -170,7 +170,11 @@ asio::awaitable<Attempt> ChatHandler::send_answer(const BackendRuntime& b, std::
   head += "\r\n";
   const std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(body)};
   const auto t = Clock::now();
-  const error_code ec = co_await ctx_.downstream.write(bufs);
+  std::size_t now = 0;
+  error_code ec;
+  if (!written_now(ctx_.downstream, bufs, now)) {
+    ec = co_await ctx_.downstream.write(bufs, now);
+  }
   o_.io_wait += Clock::now() - t;
   co_return ec ? Attempt::closed : Attempt::answered;
 }
@@ -228,7 +232,12 @@ std::span<const asio::const_buffer> ChatHandler::chunk_buffers(StreamOut& s) {
 // Writes what the stream still holds, once, at its end (the relay loop writes its own).
 asio::awaitable<error_code> ChatHandler::write_pending(StreamOut& s) {
   const auto started = Clock::now();
-  const error_code ec = co_await ctx_.downstream.write(chunk_buffers(s));
+  const std::span<const asio::const_buffer> bufs = chunk_buffers(s);
+  std::size_t now = 0;
+  error_code ec;
+  if (!written_now(ctx_.downstream, bufs, now)) {
+    ec = co_await ctx_.downstream.write(bufs, now);
+  }
   chunk_sent(s, started);
   co_return ec;
 }
@@ -289,7 +298,12 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
     }
     if (!s.out.empty()) {
       const auto started = Clock::now();
-      const error_code ec = co_await ctx_.downstream.write(chunk_buffers(s));
+      const std::span<const asio::const_buffer> bufs = chunk_buffers(s);
+      std::size_t now = 0;
+      error_code ec;
+      if (!written_now(ctx_.downstream, bufs, now)) {
+        ec = co_await ctx_.downstream.write(bufs, now);
+      }
       chunk_sent(s, started);
       if (ec) {
         o_.error = "client_gone";

@@ -139,7 +139,13 @@ void record(RequestContext& ctx, Outcome& o) {
 
 asio::awaitable<bool> send(RequestContext& ctx, Outcome& o, std::string_view bytes) {
   const auto t = Clock::now();
-  const auto ec = co_await ctx.downstream.write(bytes);
+  const boost::asio::const_buffer b(bytes.data(), bytes.size());
+  const std::span<const boost::asio::const_buffer> bufs(&b, 1);
+  std::size_t now = 0;
+  boost::system::error_code ec;
+  if (!written_now(ctx.downstream, bufs, now)) {
+    ec = co_await ctx.downstream.write(bufs, now);
+  }
   o.io_wait += Clock::now() - t;
   co_return !ec;
 }
