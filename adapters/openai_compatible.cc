@@ -8,16 +8,13 @@
 #include <string_view>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <boost/json.hpp>
 
 #include "adapters/canonical.h"
 #include "adapters/engines.h"
 #include "adapters/json_edit.h"
 #include "adapters/openai_shapes.h"
+#include "adapters/text_find.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters {
@@ -284,51 +281,19 @@ constexpr std::string_view kNullUsageTail = R"(,"usage":null})";
 
 /// Where `"usage"` stands in a chunk's data (npos when nowhere), or nullopt when the chunk needs
 /// reading: it holds `"error"`, a `\u` escape (which could spell either key), or `"usage"` twice.
-/// One pass over byte pairs, sixteen at a time: a quote before `e` or `u`, a backslash before `u`.
+/// Only the places find_key_mark finds are looked at.
 std::optional<std::size_t> plain_usage_at(std::string_view data) {
-  std::size_t usage = std::string_view::npos;
-  const char* p = data.data();
-  const std::size_t n = data.size();
-  auto plain = [&](std::size_t i) {
-    if (p[i] == '\\') {
-      return false;
-    }
+  std::size_t usage = npos;
+  for (std::size_t i = find_key_mark(data); i != npos; i = find_key_mark(data, i + 1)) {
     const std::string_view rest = data.substr(i);
-    if (rest.starts_with(R"("error")")) {
-      return false;
+    if (data[i] == '\\' || rest.starts_with(R"("error")")) {
+      return std::nullopt;
     }
     if (rest.starts_with(R"("usage")")) {
-      if (usage != std::string_view::npos) {
-        return false;
-      }
-      usage = i;
-    }
-    return true;
-  };
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i e = _mm_set1_epi8('e');
-  const __m128i u = _mm_set1_epi8('u');
-  for (; i + 17 <= n; i += 16) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
-    const __m128i next_u = _mm_cmpeq_epi8(b, u);
-    const __m128i hits = _mm_or_si128(
-        _mm_and_si128(_mm_cmpeq_epi8(a, quote), _mm_or_si128(_mm_cmpeq_epi8(b, e), next_u)),
-        _mm_and_si128(_mm_cmpeq_epi8(a, backslash), next_u));
-    for (auto mask = static_cast<unsigned>(_mm_movemask_epi8(hits)); mask != 0; mask &= mask - 1) {
-      if (!plain(i + static_cast<std::size_t>(__builtin_ctz(mask)))) {
+      if (usage != npos) {
         return std::nullopt;
       }
-    }
-  }
-#endif
-  for (; i + 1 < n; ++i) {
-    const bool next_u = p[i + 1] == 'u';
-    if (((p[i] == '"' && (next_u || p[i + 1] == 'e')) || (p[i] == '\\' && next_u)) && !plain(i)) {
-      return std::nullopt;
+      usage = i;
     }
   }
   return usage;

@@ -1,0 +1,210 @@
+#include "adapters/text_find.h"
+
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SB_TEXT_FIND_AVX2 1
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "adapters/byte_scan.h"
+
+namespace sb::adapters {
+namespace {
+
+constexpr std::size_t npos = std::string_view::npos;
+
+bool key_mark(const char* p) {
+  return (p[0] == '"' && (p[1] == 'e' || p[1] == 'u')) || (p[0] == '\\' && p[1] == 'u');
+}
+
+// The scalar tails: from `i` on.
+std::size_t find_text_tail(std::string_view text, std::string_view needle, std::size_t i) {
+  const std::size_t k = needle.size();
+  for (; i + k <= text.size(); ++i) {
+    if (text[i] == needle.front() &&
+        std::memcmp(text.data() + i + 1, needle.data() + 1, k - 1) == 0) {
+      return i;
+    }
+  }
+  return npos;
+}
+
+std::size_t find_key_mark_tail(std::string_view text, std::size_t i) {
+  for (; i + 1 < text.size(); ++i) {
+    if (key_mark(text.data() + i)) {
+      return i;
+    }
+  }
+  return npos;
+}
+
+// Where `mask` (a bit per position from `i`) has a bit whose needle matches whole; npos if none.
+std::size_t whole_match(const char* p, std::size_t i, unsigned mask, std::string_view needle) {
+  for (; mask != 0; mask &= mask - 1) {
+    const std::size_t at = i + static_cast<std::size_t>(__builtin_ctz(mask));
+    if (std::memcmp(p + at + 1, needle.data() + 1, needle.size() - 1) == 0) {
+      return at;
+    }
+  }
+  return npos;
+}
+
+#if defined(__SSE2__)
+// Blocks of 16 from `i` while a whole block fits: the block's first match, or npos with `i` past
+// the blocks read.
+std::size_t text_blocks_sse2(std::string_view text, std::string_view needle, std::size_t& i) {
+  const char* p = text.data();
+  const std::size_t k = needle.size();
+  const __m128i first = _mm_set1_epi8(needle.front());
+  const __m128i last = _mm_set1_epi8(needle.back());
+  for (; i + k - 1 + 16 <= text.size(); i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + k - 1));
+    const auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
+    if (const std::size_t at = whole_match(p, i, mask, needle); at != npos) {
+      return at;
+    }
+  }
+  return npos;
+}
+
+std::size_t mark_blocks_sse2(std::string_view text, std::size_t& i) {
+  const char* p = text.data();
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i e = _mm_set1_epi8('e');
+  const __m128i u = _mm_set1_epi8('u');
+  for (; i + 17 <= text.size(); i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+    const __m128i next_u = _mm_cmpeq_epi8(b, u);
+    const __m128i hits = _mm_or_si128(
+        _mm_and_si128(_mm_cmpeq_epi8(a, quote), _mm_or_si128(_mm_cmpeq_epi8(b, e), next_u)),
+        _mm_and_si128(_mm_cmpeq_epi8(a, backslash), next_u));
+    if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hits)); mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+  }
+  return npos;
+}
+#endif
+
+#if defined(SB_TEXT_FIND_AVX2)
+__attribute__((target("avx2"))) std::size_t text_blocks_avx2(std::string_view text,
+                                                             std::string_view needle,
+                                                             std::size_t& i) {
+  const char* p = text.data();
+  const std::size_t k = needle.size();
+  const __m256i first = _mm256_set1_epi8(needle.front());
+  const __m256i last = _mm256_set1_epi8(needle.back());
+  for (; i + k - 1 + 32 <= text.size(); i += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + k - 1));
+    const auto mask = static_cast<unsigned>(_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
+    if (const std::size_t at = whole_match(p, i, mask, needle); at != npos) {
+      return at;
+    }
+  }
+  return npos;
+}
+
+__attribute__((target("avx2"))) std::size_t mark_blocks_avx2(std::string_view text,
+                                                             std::size_t& i) {
+  const char* p = text.data();
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i backslash = _mm256_set1_epi8('\\');
+  const __m256i e = _mm256_set1_epi8('e');
+  const __m256i u = _mm256_set1_epi8('u');
+  for (; i + 33 <= text.size(); i += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 1));
+    const __m256i next_u = _mm256_cmpeq_epi8(b, u);
+    const __m256i hits =
+        _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a, quote),
+                                         _mm256_or_si256(_mm256_cmpeq_epi8(b, e), next_u)),
+                        _mm256_and_si256(_mm256_cmpeq_epi8(a, backslash), next_u));
+    if (const auto mask = static_cast<unsigned>(_mm256_movemask_epi8(hits)); mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+  }
+  return npos;
+}
+#endif
+
+bool searchable(std::string_view text, std::string_view needle, std::size_t from) {
+  return !needle.empty() && from <= text.size() && text.size() - from >= needle.size();
+}
+
+}  // namespace
+
+namespace text_find_detail {
+
+std::size_t find_text_sse2(std::string_view text, std::string_view needle, std::size_t from) {
+  if (!searchable(text, needle, from)) {
+    return npos;
+  }
+  std::size_t i = from;
+#if defined(__SSE2__)
+  if (const std::size_t at = text_blocks_sse2(text, needle, i); at != npos) {
+    return at;
+  }
+#endif
+  return find_text_tail(text, needle, i);
+}
+
+std::size_t find_key_mark_sse2(std::string_view text, std::size_t from) {
+  std::size_t i = from;
+#if defined(__SSE2__)
+  if (const std::size_t at = mark_blocks_sse2(text, i); at != npos) {
+    return at;
+  }
+#endif
+  return find_key_mark_tail(text, i);
+}
+
+#if defined(SB_TEXT_FIND_AVX2)
+std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::size_t from) {
+  if (!searchable(text, needle, from)) {
+    return npos;
+  }
+  std::size_t i = from;
+  if (const std::size_t at = text_blocks_avx2(text, needle, i); at != npos) {
+    return at;
+  }
+  return find_text_sse2(text, needle, i);  // what is left: less than a block
+}
+
+std::size_t find_key_mark_avx2(std::string_view text, std::size_t from) {
+  std::size_t i = from;
+  if (const std::size_t at = mark_blocks_avx2(text, i); at != npos) {
+    return at;
+  }
+  return find_key_mark_sse2(text, i);
+}
+#else
+std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::size_t from) {
+  return find_text_sse2(text, needle, from);
+}
+std::size_t find_key_mark_avx2(std::string_view text, std::size_t from) {
+  return find_key_mark_sse2(text, from);
+}
+#endif
+
+}  // namespace text_find_detail
+
+std::size_t find_text(std::string_view text, std::string_view needle, std::size_t from) {
+  return byte_scan::detail::has_avx2() ? text_find_detail::find_text_avx2(text, needle, from)
+                                       : text_find_detail::find_text_sse2(text, needle, from);
+}
+
+std::size_t find_key_mark(std::string_view text, std::size_t from) {
+  return byte_scan::detail::has_avx2() ? text_find_detail::find_key_mark_avx2(text, from)
+                                       : text_find_detail::find_key_mark_sse2(text, from);
+}
+
+}  // namespace sb::adapters
