@@ -81,16 +81,17 @@ std::string error_json(std::string_view type, std::string_view message) {
 }
 
 /// A content_block_delta event for block `index`: `delta_head` (the delta's type and the name of
-/// its member) and `value` quoted, written through `scratch` (reused across events).
-void block_delta(std::string& scratch, std::int64_t index, std::string_view delta_head,
-                 std::string_view value, std::string& out) {
-  scratch.assign(R"({"type":"content_block_delta","index":)");
-  append_decimal(scratch, index);
-  scratch += R"(,"delta":{)";
-  scratch += delta_head;
-  append_quoted(scratch, value);
-  scratch += "}}";
-  append_sse(out, scratch, "content_block_delta");
+/// its member) and `value` quoted. The most frequent event of a stream is written in place, as
+/// append_sse frames it: its data is one line (a quoted value has every line break escaped).
+void block_delta(std::int64_t index, std::string_view delta_head, std::string_view value,
+                 std::string& out) {
+  out.reserve(out.size() + value.size() + 128);
+  out += "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":";
+  append_decimal(out, index);
+  out += R"(,"delta":{)";
+  out += delta_head;
+  append_quoted(out, value);
+  out += "}}\n\n";
 }
 
 /// An OpenAI assistant message's reasoning (when `thinking`), text (refusal included) and tool
@@ -398,7 +399,7 @@ void AnthropicStreamWriter::on_text(std::string_view text, std::string& out) {
   if (open_ != BlockKind::text) {
     open_block(BlockKind::text, R"({"type":"text","text":""})", out);
   }
-  block_delta(scratch_, next_block_ - 1, R"("type":"text_delta","text":)", text, out);
+  block_delta(next_block_ - 1, R"("type":"text_delta","text":)", text, out);
 }
 
 void AnthropicStreamWriter::on_thinking(std::string_view text, std::string& out) {
@@ -408,7 +409,7 @@ void AnthropicStreamWriter::on_thinking(std::string_view text, std::string& out)
   if (open_ != BlockKind::thinking) {
     open_block(BlockKind::thinking, R"({"type":"thinking","thinking":"","signature":""})", out);
   }
-  block_delta(scratch_, next_block_ - 1, R"("type":"thinking_delta","thinking":)", text, out);
+  block_delta(next_block_ - 1, R"("type":"thinking_delta","thinking":)", text, out);
 }
 
 void AnthropicStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string& out) {
@@ -437,8 +438,7 @@ void AnthropicStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string
   if (call.arguments.empty()) {
     return;
   }
-  block_delta(scratch_, next_block_ - 1, R"("type":"input_json_delta","partial_json":)",
-              call.arguments, out);
+  block_delta(next_block_ - 1, R"("type":"input_json_delta","partial_json":)", call.arguments, out);
 }
 
 void AnthropicStreamWriter::close_block(std::string& out) {

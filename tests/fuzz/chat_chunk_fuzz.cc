@@ -1,5 +1,6 @@
 // libFuzzer target: ChatChunkParser (adapters/chat_chunk), the one-pass reader of an OpenAI
-// chat.completion.chunk under the inbound stream writers.
+// chat.completion.chunk under the inbound stream writers: its hand reader of the usual chunk
+// (chat_chunk_usual.cc) and the SAX reading behind it, whichever reads the input.
 //
 // Oracle: its reading equals the plain one (tests/adapters/chat_chunk_reference.h: a Boost.JSON
 // DOM and member lookups), including which inputs are refused, for a chunk's `delta` and an
