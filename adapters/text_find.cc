@@ -94,45 +94,63 @@ std::size_t mark_blocks_sse2(std::string_view text, std::size_t& i) {
 #endif
 
 #if defined(SB_TEXT_FIND_AVX2)
-__attribute__((target("avx2"))) std::size_t text_blocks_avx2(std::string_view text,
-                                                             std::string_view needle,
-                                                             std::size_t& i) {
+// The AVX2 searches read the text's last block, when a block is left over, as one block that ends
+// at the text's end and overlaps the one before: the positions already read are masked off.
+__attribute__((target("avx2"))) unsigned text_mask_avx2(const char* p, std::size_t k, __m256i first,
+                                                        __m256i last) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + k - 1));
+  return static_cast<unsigned>(_mm256_movemask_epi8(
+      _mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
+}
+
+// Needs a text of at least a block and the needle: `from` + k - 1 + 32 <= size is not needed.
+__attribute__((target("avx2"))) std::size_t text_avx2(std::string_view text,
+                                                      std::string_view needle, std::size_t i) {
   const char* p = text.data();
   const std::size_t k = needle.size();
+  const std::size_t last = text.size() - k;  // the last place the needle can start
   const __m256i first = _mm256_set1_epi8(needle.front());
-  const __m256i last = _mm256_set1_epi8(needle.back());
-  for (; i + k - 1 + 32 <= text.size(); i += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + k - 1));
-    const auto mask = static_cast<unsigned>(_mm256_movemask_epi8(
-        _mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
-    if (const std::size_t at = whole_match(p, i, mask, needle); at != npos) {
+  const __m256i final = _mm256_set1_epi8(needle.back());
+  for (; i + 31 <= last; i += 32) {
+    if (const std::size_t at = whole_match(p, i, text_mask_avx2(p + i, k, first, final), needle);
+        at != npos) {
       return at;
     }
   }
-  return npos;
+  if (i > last) {
+    return npos;
+  }
+  const std::size_t j = last - 31;  // i - j is 1 to 31
+  return whole_match(p, j, text_mask_avx2(p + j, k, first, final) & (~0u << (i - j)), needle);
 }
 
-__attribute__((target("avx2"))) std::size_t mark_blocks_avx2(std::string_view text,
-                                                             std::size_t& i) {
+__attribute__((target("avx2"))) unsigned mark_mask_avx2(const char* p) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
+  const __m256i next_u = _mm256_cmpeq_epi8(b, _mm256_set1_epi8('u'));
+  const __m256i hits = _mm256_or_si256(
+      _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('"')),
+                       _mm256_or_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi8('e')), next_u)),
+      _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('\\')), next_u));
+  return static_cast<unsigned>(_mm256_movemask_epi8(hits));
+}
+
+// Needs a text of at least 33 bytes (a block and the byte after it).
+__attribute__((target("avx2"))) std::size_t mark_avx2(std::string_view text, std::size_t i) {
   const char* p = text.data();
-  const __m256i quote = _mm256_set1_epi8('"');
-  const __m256i backslash = _mm256_set1_epi8('\\');
-  const __m256i e = _mm256_set1_epi8('e');
-  const __m256i u = _mm256_set1_epi8('u');
-  for (; i + 33 <= text.size(); i += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 1));
-    const __m256i next_u = _mm256_cmpeq_epi8(b, u);
-    const __m256i hits =
-        _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a, quote),
-                                         _mm256_or_si256(_mm256_cmpeq_epi8(b, e), next_u)),
-                        _mm256_and_si256(_mm256_cmpeq_epi8(a, backslash), next_u));
-    if (const auto mask = static_cast<unsigned>(_mm256_movemask_epi8(hits)); mask != 0) {
+  const std::size_t last = text.size() - 2;  // the last place a pair can start
+  for (; i + 31 <= last; i += 32) {
+    if (const unsigned mask = mark_mask_avx2(p + i); mask != 0) {
       return i + static_cast<std::size_t>(__builtin_ctz(mask));
     }
   }
-  return npos;
+  if (i > last) {
+    return npos;
+  }
+  const std::size_t j = last - 31;
+  const unsigned mask = mark_mask_avx2(p + j) & (~0u << (i - j));
+  return mask != 0 ? j + static_cast<std::size_t>(__builtin_ctz(mask)) : npos;
 }
 #endif
 
@@ -172,19 +190,17 @@ std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::
   if (!searchable(text, needle, from)) {
     return npos;
   }
-  std::size_t i = from;
-  if (const std::size_t at = text_blocks_avx2(text, needle, i); at != npos) {
-    return at;
+  if (text.size() < needle.size() - 1 + 32) {
+    return find_text_sse2(text, needle, from);  // shorter than a block
   }
-  return find_text_sse2(text, needle, i);  // what is left: less than a block
+  return text_avx2(text, needle, from);
 }
 
 std::size_t find_key_mark_avx2(std::string_view text, std::size_t from) {
-  std::size_t i = from;
-  if (const std::size_t at = mark_blocks_avx2(text, i); at != npos) {
-    return at;
+  if (text.size() < 33) {
+    return find_key_mark_sse2(text, from);
   }
-  return find_key_mark_sse2(text, i);
+  return from > text.size() ? npos : mark_avx2(text, from);
 }
 #else
 std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::size_t from) {
