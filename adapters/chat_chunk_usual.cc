@@ -219,6 +219,12 @@ class UsualChunk {
     return true;
   }
 
+  // An array whose elements `element()` reads, or null (read as none).
+  template <class Element>
+  bool array_or_null(Element element) {
+    return *p_ == '[' ? array(element) : null();
+  }
+
   // A string, or null (read as empty).
   bool text(std::string_view& out) {
     if (*p_ == '"') {
@@ -319,10 +325,7 @@ class UsualChunk {
 
   bool root(std::string_view key) {
     if (key_is(key, "choices")) {
-      if (!root_seen_.first(0)) {
-        return false;
-      }
-      return *p_ == '[' ? array([this] { return choice(); }) : null();
+      return root_seen_.first(0) && array_or_null([this] { return choice(); });
     }
     if (key_is(key, "id")) {
       return root_seen_.first(1) && text(out_.id);
@@ -387,10 +390,7 @@ class UsualChunk {
         return seen.first(0) && text(c.content);
       }
       if (key_is(key, "tool_calls")) {
-        if (!seen.first(1)) {
-          return false;
-        }
-        return *p_ == '[' ? array([this] { return call(); }) : null();
+        return seen.first(1) && array_or_null([this] { return call(); });
       }
       if (key_is(key, "refusal")) {
         return seen.first(2) && text(c.refusal);

@@ -4,7 +4,10 @@
 // Both readings become a ReadChunk (owned strings) so a test or a fuzz target can compare them.
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -15,6 +18,7 @@
 
 #include "adapters/chat_chunk.h"
 #include "adapters/openai_shapes.h"
+#include "adapters/sse.h"
 #include "adapters/usage.h"
 
 namespace sb::adapters::testing {
@@ -184,6 +188,33 @@ inline std::string describe(const std::optional<ReadChunk>& r) {
          std::to_string(cached) + "/" + std::to_string(reasoning) + "/" + std::to_string(write);
   }
   return s;
+}
+
+/// The data of every event but [DONE] of every recorded OpenAI-wire stream under `fixtures`
+/// (its `openai` and `responses` folders; not the native ones, nor the expected outputs).
+inline std::vector<std::string> recorded_chunks(const std::filesystem::path& fixtures) {
+  std::vector<std::string> out;
+  for (const char* dir : {"openai", "responses"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(fixtures / dir)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.path().extension() != ".sse" || name.find(".expected") != std::string::npos ||
+          name.rfind("native", 0) == 0) {
+        continue;
+      }
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      SseParser sse;
+      std::vector<SseEvent> events;
+      sse.feed(text.str(), events);
+      for (const SseEvent& ev : events) {
+        if (ev.data != "[DONE]") {
+          out.push_back(ev.data);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace sb::adapters::testing

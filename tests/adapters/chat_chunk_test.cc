@@ -2,14 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "adapters/sse.h"
 #include "tests/adapters/chat_chunk_reference.h"
 
 namespace sb::adapters {
@@ -272,30 +268,11 @@ TEST(ChatChunkParserTest, ReadsAWholeAnswersMessage) {
 // Every chunk of every recorded OpenAI-wire stream the tests use reads as the DOM reads it.
 TEST(ChatChunkParserTest, EveryFixtureChunkReadsAsTheDomReadsIt) {
   ChatChunkParser parser;
-  std::size_t chunks = 0;
-  for (const char* dir : {"openai", "responses"}) {
-    for (const auto& entry :
-         std::filesystem::directory_iterator(std::filesystem::path(SB_FIXTURES_DIR) / dir)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.path().extension() != ".sse" || name.find(".expected") != std::string::npos ||
-          name.rfind("native", 0) == 0) {
-        continue;
-      }
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::stringstream text;
-      text << in.rdbuf();
-      SseParser sse;
-      std::vector<SseEvent> events;
-      sse.feed(text.str(), events);
-      for (const SseEvent& ev : events) {
-        if (ev.data != "[DONE]") {
-          expect_same(parser, ev.data);
-          ++chunks;
-        }
-      }
-    }
+  const std::vector<std::string> chunks = testing::recorded_chunks(SB_FIXTURES_DIR);
+  for (const std::string& c : chunks) {
+    expect_same(parser, c);
   }
-  EXPECT_GT(chunks, 40u);
+  EXPECT_GT(chunks.size(), 40u);
 }
 
 }  // namespace

@@ -4,16 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "adapters/chat_chunk.h"
 #include "adapters/chat_chunk_internal.h"
-#include "adapters/sse.h"
 #include "tests/adapters/chat_chunk_reference.h"
 
 namespace sb::adapters {
@@ -37,38 +33,12 @@ void expect_same(ChatChunkParser& parser, std::string_view data) {
       << data;
 }
 
-std::vector<std::string> fixture_chunks() {
-  std::vector<std::string> out;
-  for (const char* dir : {"openai", "responses"}) {
-    for (const auto& entry :
-         std::filesystem::directory_iterator(std::filesystem::path(SB_FIXTURES_DIR) / dir)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.path().extension() != ".sse" || name.find(".expected") != std::string::npos ||
-          name.rfind("native", 0) == 0) {
-        continue;
-      }
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::stringstream text;
-      text << in.rdbuf();
-      SseParser sse;
-      std::vector<SseEvent> events;
-      sse.feed(text.str(), events);
-      for (const SseEvent& ev : events) {
-        if (ev.data != "[DONE]") {
-          out.push_back(ev.data);
-        }
-      }
-    }
-  }
-  return out;
-}
-
 // Every recorded chunk but an error event is of the usual shape: content, reasoning, tool calls,
 // finish reasons, usage with its details.
 TEST(ChatChunkUsualTest, TheRecordedChunksAreReadByHand) {
   std::size_t taken = 0;
   std::size_t errors = 0;
-  const std::vector<std::string> chunks = fixture_chunks();
+  const std::vector<std::string> chunks = testing::recorded_chunks(SB_FIXTURES_DIR);
   for (const std::string& c : chunks) {
     if (c.find("\"error\"") != std::string::npos) {
       ++errors;
