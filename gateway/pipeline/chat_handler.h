@@ -219,6 +219,8 @@ class ChatHandler final : public Settlement {
                                             const upstream::Error& err);
   std::span<const asio::const_buffer> chunk_buffers(StreamOut& s);
   void chunk_sent(StreamOut& s, Clock::time_point started);
+  bool write_now(StreamOut& s, std::size_t& written);
+  asio::awaitable<error_code> write_rest(StreamOut& s, std::size_t written);
   asio::awaitable<error_code> write_pending(StreamOut& s);
 
   RequestContext& ctx_;

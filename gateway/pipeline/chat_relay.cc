@@ -229,17 +229,33 @@ std::span<const asio::const_buffer> ChatHandler::chunk_buffers(StreamOut& s) {
   return {s.bufs.data(), nb};
 }
 
-// Writes what the stream still holds, once, at its end (the relay loop writes its own).
-asio::awaitable<error_code> ChatHandler::write_pending(StreamOut& s) {
+// What the stream holds, written as far as the client's socket takes it at once: true when that
+// was all of it (settled, with no coroutine frame: the relay loop writes each event so), else
+// false with `written` the bytes sent, for write_rest().
+bool ChatHandler::write_now(StreamOut& s, std::size_t& written) {
   const auto started = Clock::now();
-  const std::span<const asio::const_buffer> bufs = chunk_buffers(s);
-  std::size_t now = 0;
-  error_code ec;
-  if (!written_now(ctx_.downstream, bufs, now)) {
-    ec = co_await ctx_.downstream.write(bufs, now);
+  if (!written_now(ctx_.downstream, chunk_buffers(s), written)) {
+    return false;
   }
   chunk_sent(s, started);
+  return true;
+}
+
+// The rest of what write_now() began, after a wait for the client.
+asio::awaitable<error_code> ChatHandler::write_rest(StreamOut& s, std::size_t written) {
+  const auto started = Clock::now();
+  const error_code ec = co_await ctx_.downstream.write(chunk_buffers(s), written);
+  chunk_sent(s, started);
   co_return ec;
+}
+
+// Writes what the stream still holds, once, at its end.
+asio::awaitable<error_code> ChatHandler::write_pending(StreamOut& s) {
+  std::size_t written = 0;
+  if (write_now(s, written)) {
+    co_return error_code{};
+  }
+  co_return co_await write_rest(s, written);
 }
 
 void ChatHandler::chunk_sent(StreamOut& s, Clock::time_point started) {
@@ -296,16 +312,8 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
       o_.usage = stream.usage();
       co_return stream_failed_early(ex, b, stream);  // nothing reached the client
     }
-    if (!s.out.empty()) {
-      const auto started = Clock::now();
-      const std::span<const asio::const_buffer> bufs = chunk_buffers(s);
-      std::size_t now = 0;
-      error_code ec;
-      if (!written_now(ctx_.downstream, bufs, now)) {
-        ec = co_await ctx_.downstream.write(bufs, now);
-      }
-      chunk_sent(s, started);
-      if (ec) {
+    if (std::size_t written = 0; !s.out.empty() && !write_now(s, written)) {
+      if (co_await write_rest(s, written)) {
         o_.error = "client_gone";
         o_.usage = stream.usage();
         co_return AttemptResult::ended(Attempt::closed);
