@@ -66,13 +66,17 @@ std::string_view reasoning_of(const json::object& o) {
   return r.empty() ? string_member(o, "reasoning") : r;
 }
 
-/// Anthropic's usage members (after the opening brace's position), from OpenAI counts.
-std::string usage_members(const Usage& u) {
+/// Appends Anthropic's usage members (what follows the opening brace), from OpenAI counts.
+void append_usage_members(std::string& out, const Usage& u) {
   const std::int64_t input = std::max<std::int64_t>(0, u.input - u.cached_input - u.cache_write);
-  return "\"input_tokens\":" + std::to_string(input) +
-         ",\"cache_creation_input_tokens\":" + std::to_string(u.cache_write) +
-         ",\"cache_read_input_tokens\":" + std::to_string(u.cached_input) +
-         ",\"output_tokens\":" + std::to_string(u.output);
+  out += "\"input_tokens\":";
+  append_decimal(out, input);
+  out += ",\"cache_creation_input_tokens\":";
+  append_decimal(out, u.cache_write);
+  out += ",\"cache_read_input_tokens\":";
+  append_decimal(out, u.cached_input);
+  out += ",\"output_tokens\":";
+  append_decimal(out, u.output);
 }
 
 std::string error_json(std::string_view type, std::string_view message) {
@@ -181,7 +185,9 @@ std::optional<std::string> message_from_dom(std::string_view body, std::string_v
       sp);
   std::string serialized = to_json(out, body.size() + 256);
   serialized.pop_back();
-  serialized += ",\"usage\":{" + usage_members(usage) + "}}";
+  serialized += ",\"usage\":{";
+  append_usage_members(serialized, usage);
+  serialized += "}}";
   return serialized;
 }
 
@@ -250,7 +256,7 @@ std::string message_from_typed(const ChatChunk& answer, const ChunkChoice& choic
     usage.cache_write = cache_write;
   }
   out += R"(,"stop_sequence":null,"usage":{)";
-  out += usage_members(usage);
+  append_usage_members(out, usage);
   out += "}}";
   return out;
 }
@@ -371,12 +377,14 @@ void AnthropicStreamWriter::start_message(std::string_view openai_id, std::strin
   } else {
     start.input = estimated_input_;
   }
-  append_sse(out,
-             "{\"type\":\"message_start\",\"message\":{\"id\":" + quote(message_id_) +
-                 ",\"type\":\"message\",\"role\":\"assistant\",\"model\":" + quote(model_) +
-                 ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{" +
-                 usage_members(start) + "}}}",
-             "message_start");
+  scratch_.assign(R"({"type":"message_start","message":{"id":)");
+  append_quoted(scratch_, message_id_);
+  scratch_ += R"(,"type":"message","role":"assistant","model":)";
+  append_quoted(scratch_, model_);
+  scratch_ += R"(,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{)";
+  append_usage_members(scratch_, start);
+  scratch_ += "}}}";
+  append_sse(out, scratch_, "message_start");
 }
 
 void AnthropicStreamWriter::open_block(BlockKind kind, std::string_view content_block,
@@ -458,13 +466,16 @@ void AnthropicStreamWriter::write_complete(std::string& out) {
   close_block(out);
   // Anthropic's message_delta usage is cumulative and final; when the upstream sent no usage the
   // only honest count is output_tokens (required), and message_start's input estimate stands.
-  const std::string members =
-      usage() ? usage_members(*usage()) : std::string("\"output_tokens\":0");
-  append_sse(out,
-             "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":" +
-                 quote(stop_reason_.empty() ? std::string_view("end_turn") : stop_reason_) +
-                 ",\"stop_sequence\":null},\"usage\":{" + members + "}}",
-             "message_delta");
+  scratch_.assign(R"({"type":"message_delta","delta":{"stop_reason":)");
+  append_quoted(scratch_, stop_reason_.empty() ? std::string_view("end_turn") : stop_reason_);
+  scratch_ += R"(,"stop_sequence":null},"usage":{)";
+  if (usage()) {
+    append_usage_members(scratch_, *usage());
+  } else {
+    scratch_ += "\"output_tokens\":0";
+  }
+  scratch_ += "}}";
+  append_sse(out, scratch_, "message_delta");
   append_sse(out, "{\"type\":\"message_stop\"}", "message_stop");
 }
 
