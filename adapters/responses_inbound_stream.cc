@@ -106,7 +106,8 @@ void ResponsesStreamWriter::start(std::string& out) {
   const std::string response = response_object(meta_, "in_progress", "[]", std::nullopt, {}, {});
   for (std::string_view type : {"response.created", "response.in_progress"}) {
     head(scratch_, type);
-    scratch_ += ",\"response\":" + response;
+    scratch_ += ",\"response\":";
+    scratch_ += response;
     emit(type, out);
   }
 }
@@ -258,20 +259,24 @@ void ResponsesStreamWriter::close_call(const Item& item, std::size_t index, std:
     if (!input.empty()) {
       head(scratch_, "response.custom_tool_call_input.delta");
       locate(scratch_, item.id, index, false);
-      scratch_ += ",\"delta\":" + quote(input);
+      scratch_ += ",\"delta\":";
+      append_quoted(scratch_, input);
       emit("response.custom_tool_call_input.delta", out);
     }
     head(scratch_, "response.custom_tool_call_input.done");
     locate(scratch_, item.id, index, false);
-    scratch_ += ",\"input\":" + quote(input);
+    scratch_ += ",\"input\":";
+    append_quoted(scratch_, input);
     emit("response.custom_tool_call_input.done", out);
     return;
   }
   const ToolAlias* alias = alias_for(meta_, item.chat_name);
   head(scratch_, "response.function_call_arguments.done");
   locate(scratch_, item.id, index, false);
-  scratch_ += ",\"arguments\":" + quote(item.text) +
-              ",\"name\":" + quote(alias != nullptr ? alias->name : item.chat_name);
+  scratch_ += ",\"arguments\":";
+  append_quoted(scratch_, item.text);
+  scratch_ += ",\"name\":";
+  append_quoted(scratch_, alias != nullptr ? alias->name : item.chat_name);
   emit("response.function_call_arguments.done", out);
 }
 
