@@ -6,39 +6,12 @@
 #include <utility>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "adapters/text_find.h"
 
 namespace sb::adapters {
 namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
-
-/// Offset of the first CR or LF at or after `from`, or npos. Sixteen bytes at a time where SSE2
-/// is there: every streamed event's line is searched here twice (parsed, then re-framed).
-std::size_t find_line_end(std::string_view s, std::size_t from) {
-  const char* p = s.data();
-  std::size_t i = from;
-#if defined(__SSE2__)
-  const __m128i lf = _mm_set1_epi8('\n');
-  const __m128i cr = _mm_set1_epi8('\r');
-  for (; i + 16 <= s.size(); i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const auto mask = static_cast<unsigned>(
-        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr))));
-    if (mask != 0) {
-      return i + static_cast<std::size_t>(__builtin_ctz(mask));
-    }
-  }
-#endif
-  for (; i < s.size(); ++i) {
-    if (p[i] == '\n' || p[i] == '\r') {
-      return i;
-    }
-  }
-  return std::string_view::npos;
-}
 
 /// Offset just past the line ending that starts at `pos` (CRLF counts as one).
 std::size_t skip_line_end(std::string_view s, std::size_t pos) {

@@ -93,6 +93,23 @@ std::size_t mark_blocks_sse2(std::string_view text, std::size_t& i) {
 }
 #endif
 
+#if defined(__SSE2__)
+std::size_t line_blocks_sse2(std::string_view text, std::size_t& i) {
+  const char* p = text.data();
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i cr = _mm_set1_epi8('\r');
+  for (; i + 16 <= text.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr))));
+    if (mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+  }
+  return npos;
+}
+#endif
+
 #if defined(SB_TEXT_FIND_AVX2)
 // The AVX2 searches read the text's last block, when a block is left over, as one block that ends
 // at the text's end and overlaps the one before: the positions already read are masked off.
@@ -152,6 +169,27 @@ __attribute__((target("avx2"))) std::size_t mark_avx2(std::string_view text, std
   const unsigned mask = mark_mask_avx2(p + j) & (~0u << (i - j));
   return mask != 0 ? j + static_cast<std::size_t>(__builtin_ctz(mask)) : npos;
 }
+__attribute__((target("avx2"))) unsigned line_mask_avx2(const char* p) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return static_cast<unsigned>(_mm256_movemask_epi8(_mm256_or_si256(
+      _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')), _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r')))));
+}
+
+// Needs a text of at least a block.
+__attribute__((target("avx2"))) std::size_t line_end_avx2(std::string_view text, std::size_t i) {
+  const char* p = text.data();
+  for (; i + 32 <= text.size(); i += 32) {
+    if (const unsigned mask = line_mask_avx2(p + i); mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+  }
+  if (i >= text.size()) {
+    return npos;
+  }
+  const std::size_t j = text.size() - 32;  // i - j is 1 to 31
+  const unsigned mask = line_mask_avx2(p + j) & (~0u << (i - j));
+  return mask != 0 ? j + static_cast<std::size_t>(__builtin_ctz(mask)) : npos;
+}
 #endif
 
 bool searchable(std::string_view text, std::string_view needle, std::size_t from) {
@@ -185,7 +223,29 @@ std::size_t find_key_mark_sse2(std::string_view text, std::size_t from) {
   return find_key_mark_tail(text, i);
 }
 
+std::size_t find_line_end_sse2(std::string_view text, std::size_t from) {
+  std::size_t i = from;
+#if defined(__SSE2__)
+  if (const std::size_t at = line_blocks_sse2(text, i); at != npos) {
+    return at;
+  }
+#endif
+  for (; i < text.size(); ++i) {
+    if (text[i] == '\n' || text[i] == '\r') {
+      return i;
+    }
+  }
+  return npos;
+}
+
 #if defined(SB_TEXT_FIND_AVX2)
+std::size_t find_line_end_avx2(std::string_view text, std::size_t from) {
+  if (text.size() < 32) {
+    return find_line_end_sse2(text, from);
+  }
+  return from >= text.size() ? npos : line_end_avx2(text, from);
+}
+
 std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::size_t from) {
   if (!searchable(text, needle, from)) {
     return npos;
@@ -203,6 +263,9 @@ std::size_t find_key_mark_avx2(std::string_view text, std::size_t from) {
   return from > text.size() ? npos : mark_avx2(text, from);
 }
 #else
+std::size_t find_line_end_avx2(std::string_view text, std::size_t from) {
+  return find_line_end_sse2(text, from);
+}
 std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::size_t from) {
   return find_text_sse2(text, needle, from);
 }
@@ -216,6 +279,11 @@ std::size_t find_key_mark_avx2(std::string_view text, std::size_t from) {
 std::size_t find_text(std::string_view text, std::string_view needle, std::size_t from) {
   return byte_scan::detail::has_avx2() ? text_find_detail::find_text_avx2(text, needle, from)
                                        : text_find_detail::find_text_sse2(text, needle, from);
+}
+
+std::size_t find_line_end(std::string_view text, std::size_t from) {
+  return byte_scan::detail::has_avx2() ? text_find_detail::find_line_end_avx2(text, from)
+                                       : text_find_detail::find_line_end_sse2(text, from);
 }
 
 std::size_t find_key_mark(std::string_view text, std::size_t from) {

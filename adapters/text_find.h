@@ -19,12 +19,18 @@ std::size_t find_text(std::string_view text, std::string_view needle, std::size_
 /// chunk may hold `"error"` or `"usage"`, or spell either with an escape.
 std::size_t find_key_mark(std::string_view text, std::size_t from = 0);
 
+/// Offset of the first CR or LF of `text` at or after `from`, or npos: where an SSE line ends
+/// (every streamed event's line is searched for its end as it is parsed).
+std::size_t find_line_end(std::string_view text, std::size_t from = 0);
+
 namespace text_find_detail {
 // Both ways, for the tests: the AVX2 ones only where byte_scan::detail::has_avx2().
 std::size_t find_text_sse2(std::string_view text, std::string_view needle, std::size_t from);
 std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::size_t from);
 std::size_t find_key_mark_sse2(std::string_view text, std::size_t from);
 std::size_t find_key_mark_avx2(std::string_view text, std::size_t from);
+std::size_t find_line_end_sse2(std::string_view text, std::size_t from);
+std::size_t find_line_end_avx2(std::string_view text, std::size_t from);
 }  // namespace text_find_detail
 
 }  // namespace sb::adapters

@@ -100,5 +100,41 @@ TEST(FindKeyMarkTest, FindsEveryMarkAByteAtATimeFinds) {
   }
 }
 
+// A CR or an LF at every offset across the blocks, from every start; each way finds what a byte
+// loop finds.
+TEST(FindLineEndTest, FindsEveryLineEndAByteAtATimeFinds) {
+  std::vector<FindMark> ways = {&find_line_end, &text_find_detail::find_line_end_sse2};
+  if (byte_scan::detail::has_avx2()) {
+    ways.push_back(&text_find_detail::find_line_end_avx2);
+  }
+  const auto reference = [](std::string_view t, std::size_t from) {
+    for (std::size_t i = from; i < t.size(); ++i) {
+      if (t[i] == '\n' || t[i] == '\r') {
+        return i;
+      }
+    }
+    return std::string_view::npos;
+  };
+  for (const FindMark find : ways) {
+    for (const char end : {'\n', '\r'}) {
+      for (std::size_t size = 0; size < 100; ++size) {
+        for (std::size_t at = 0; at <= size; ++at) {
+          std::string text(size, 'x');
+          for (std::size_t i = 0; i < size; i += 7) {
+            text[i] = static_cast<char>(i % 2 == 0 ? 0x0b : 0x0e);  // decoys: VT, SO
+          }
+          if (at < size) {
+            text[at] = end;  // at == size: none
+          }
+          for (const std::size_t from : {std::size_t{0}, at, at + 1, size, size + 1}) {
+            EXPECT_EQ(find(text, from), reference(text, from))
+                << "size " << size << " at " << at << " from " << from;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sb::adapters
