@@ -32,6 +32,15 @@ std::size_t find_text_tail(std::string_view text, std::string_view needle, std::
   return npos;
 }
 
+std::size_t line_end_tail(std::string_view text, std::size_t i) {
+  for (; i < text.size(); ++i) {
+    if (text[i] == '\n' || text[i] == '\r') {
+      return i;
+    }
+  }
+  return npos;
+}
+
 std::size_t find_key_mark_tail(std::string_view text, std::size_t i) {
   for (; i + 1 < text.size(); ++i) {
     if (key_mark(text.data() + i)) {
@@ -91,9 +100,7 @@ std::size_t mark_blocks_sse2(std::string_view text, std::size_t& i) {
   }
   return npos;
 }
-#endif
 
-#if defined(__SSE2__)
 std::size_t line_blocks_sse2(std::string_view text, std::size_t& i) {
   const char* p = text.data();
   const __m128i lf = _mm_set1_epi8('\n');
@@ -108,7 +115,28 @@ std::size_t line_blocks_sse2(std::string_view text, std::size_t& i) {
   }
   return npos;
 }
+#else  // no SSE2: the bytes one at a time from the start
+std::size_t text_blocks_sse2(std::string_view, std::string_view, std::size_t&) {
+  return npos;
+}
+std::size_t mark_blocks_sse2(std::string_view, std::size_t&) {
+  return npos;
+}
+std::size_t line_blocks_sse2(std::string_view, std::size_t&) {
+  return npos;
+}
 #endif
+
+// The 16-byte blocks from `from` while a whole one fits (`blocks(i)`, which moves `i` past them),
+// then the bytes after them one at a time (`bytes(i)`).
+template <class Blocks, class Bytes>
+std::size_t blocks_then_bytes(std::size_t from, Blocks blocks, Bytes bytes) {
+  std::size_t i = from;
+  if (const std::size_t at = blocks(i); at != npos) {
+    return at;
+  }
+  return bytes(i);
+}
 
 #if defined(SB_TEXT_FIND_AVX2)
 // The AVX2 searches read the text's last block, when a block is left over, as one block that ends
@@ -204,38 +232,21 @@ std::size_t find_text_sse2(std::string_view text, std::string_view needle, std::
   if (!searchable(text, needle, from)) {
     return npos;
   }
-  std::size_t i = from;
-#if defined(__SSE2__)
-  if (const std::size_t at = text_blocks_sse2(text, needle, i); at != npos) {
-    return at;
-  }
-#endif
-  return find_text_tail(text, needle, i);
+  return blocks_then_bytes(
+      from, [&](std::size_t& i) { return text_blocks_sse2(text, needle, i); },
+      [&](std::size_t i) { return find_text_tail(text, needle, i); });
 }
 
 std::size_t find_key_mark_sse2(std::string_view text, std::size_t from) {
-  std::size_t i = from;
-#if defined(__SSE2__)
-  if (const std::size_t at = mark_blocks_sse2(text, i); at != npos) {
-    return at;
-  }
-#endif
-  return find_key_mark_tail(text, i);
+  return blocks_then_bytes(
+      from, [&](std::size_t& i) { return mark_blocks_sse2(text, i); },
+      [&](std::size_t i) { return find_key_mark_tail(text, i); });
 }
 
 std::size_t find_line_end_sse2(std::string_view text, std::size_t from) {
-  std::size_t i = from;
-#if defined(__SSE2__)
-  if (const std::size_t at = line_blocks_sse2(text, i); at != npos) {
-    return at;
-  }
-#endif
-  for (; i < text.size(); ++i) {
-    if (text[i] == '\n' || text[i] == '\r') {
-      return i;
-    }
-  }
-  return npos;
+  return blocks_then_bytes(
+      from, [&](std::size_t& i) { return line_blocks_sse2(text, i); },
+      [&](std::size_t i) { return line_end_tail(text, i); });
 }
 
 #if defined(SB_TEXT_FIND_AVX2)
