@@ -6,7 +6,6 @@
 // chat_chunk_internal.h) it leaves to the SAX reading, whose answer stands; the chat_chunk fuzz
 // target holds both to a DOM's reading.
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -234,14 +233,6 @@ class UsualChunk {
     return null();
   }
 
-  const char* digits(const char* q, std::size_t most) const {
-    const char* const limit = q + std::min(most + 1, static_cast<std::size_t>(end_ - q));
-    while (q < limit && *q >= '0' && *q <= '9') {
-      ++q;
-    }
-    return q;
-  }
-
   // An integer of 1 to 18 digits without a sign, fraction or exponent (an int64 as basic_parser
   // reads it), or null.
   bool index(ChunkChoice::Index& kind, std::int64_t& value) {
@@ -250,14 +241,12 @@ class UsualChunk {
       value = 0;
       return null();
     }
-    const char* q = digits(p_, 18);
-    const auto n = static_cast<std::size_t>(q - p_);
-    if (n == 0 || n > 18 || (*p_ == '0' && n > 1) ||
-        (q < end_ && (*q == '.' || *q == 'e' || *q == 'E'))) {
+    const json_lex::NumberShape n = json_lex::number_shape(p_, end_);
+    if (n.end == nullptr || !n.plain()) {
       return false;
     }
     std::int64_t v = 0;
-    for (; p_ < q; ++p_) {
+    for (; p_ < n.end; ++p_) {
       v = v * 10 + (*p_ - '0');
     }
     kind = ChunkChoice::Index::integer;
@@ -267,28 +256,11 @@ class UsualChunk {
 
   // A number of JSON's grammar within the bounds of the header.
   bool number() {
-    const char* q = p_ + (*p_ == '-' ? 1 : 0);
-    const char* e = digits(q, 18);
-    if (e == q || e - q > 18 || (*q == '0' && e - q > 1)) {
+    const json_lex::NumberShape n = json_lex::number_shape(p_, end_);
+    if (n.end == nullptr || n.int_digits > 18 || n.frac_digits > 32 || n.exp_digits > 4) {
       return false;
     }
-    if (e < end_ && *e == '.') {
-      const char* f = digits(e + 1, 32);
-      if (f == e + 1 || f - (e + 1) > 32) {
-        return false;
-      }
-      e = f;
-    }
-    if (e < end_ && (*e == 'e' || *e == 'E')) {
-      const char* x = e + 1;
-      x += (x < end_ && (*x == '+' || *x == '-')) ? 1 : 0;
-      const char* f = digits(x, 4);
-      if (f == x || f - x > 4) {
-        return false;
-      }
-      e = f;
-    }
-    p_ = e;
+    p_ = n.end;
     return true;
   }
 

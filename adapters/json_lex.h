@@ -80,6 +80,60 @@ inline std::size_t utf8_length(const char* p, const char* end) {
   return n;
 }
 
+/// The JSON number at `p` (before `end`), by JSON's grammar: where it ends (nullptr when no number
+/// starts at `p`) and how many digits each of its parts has.
+struct NumberShape {
+  const char* end = nullptr;
+  bool negative = false;
+  bool fraction = false;
+  bool exponent = false;
+  std::size_t int_digits = 0;
+  std::size_t frac_digits = 0;
+  std::size_t exp_digits = 0;
+
+  /// A positive integer of at most 18 digits: an int64 whatever its digits.
+  bool plain() const { return !negative && int_digits <= 18 && !fraction && !exponent; }
+};
+
+inline NumberShape number_shape(const char* p, const char* end) {
+  const auto digits = [end](const char* q) {
+    while (q < end && *q >= '0' && *q <= '9') {
+      ++q;
+    }
+    return q;
+  };
+  NumberShape s;
+  s.negative = p < end && *p == '-';
+  const char* int_begin = p + (s.negative ? 1 : 0);
+  const char* q = digits(int_begin);
+  s.int_digits = static_cast<std::size_t>(q - int_begin);
+  if (s.int_digits == 0 || (*int_begin == '0' && s.int_digits > 1)) {
+    return {};  // not a number, or a leading zero
+  }
+  if (q < end && *q == '.') {
+    const char* f = digits(q + 1);
+    s.fraction = true;
+    s.frac_digits = static_cast<std::size_t>(f - (q + 1));
+    if (s.frac_digits == 0) {
+      return {};
+    }
+    q = f;
+  }
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    const char* e = q + 1;
+    e += (e < end && (*e == '+' || *e == '-')) ? 1 : 0;
+    const char* x = digits(e);
+    s.exponent = true;
+    s.exp_digits = static_cast<std::size_t>(x - e);
+    if (s.exp_digits == 0) {
+      return {};
+    }
+    q = x;
+  }
+  s.end = q;
+  return s;
+}
+
 template <class Handler>
 class Reader {
  public:
@@ -211,44 +265,17 @@ class Reader {
     return value(depth);
   }
 
-  const char* digits(const char* q) const {
-    while (q < end_ && *q >= '0' && *q <= '9') {
-      ++q;
-    }
-    return q;
-  }
-
   // A positive integer of at most 18 digits here (an int64 whatever its digits); any other number
   // is read by basic_parser, whose reading (int64, uint64 or double, and the double's value)
   // stands.
   bool number() {
     const char* b = p_;
-    const bool negative = *b == '-';
-    const char* int_begin = b + (negative ? 1 : 0);
-    const char* q = digits(int_begin);
-    const std::size_t n = static_cast<std::size_t>(q - int_begin);
-    if (n == 0 || (*int_begin == '0' && n > 1)) {
-      return false;  // not a number, or a leading zero
+    const NumberShape shape = number_shape(b, end_);
+    if (shape.end == nullptr) {
+      return false;
     }
-    bool plain = !negative && n <= 18;
-    if (q < end_ && *q == '.') {
-      const char* f = digits(q + 1);
-      if (f == q + 1) {
-        return false;
-      }
-      q = f;
-      plain = false;
-    }
-    if (q < end_ && (*q == 'e' || *q == 'E')) {
-      const char* e = q + 1;
-      e += (e < end_ && (*e == '+' || *e == '-')) ? 1 : 0;
-      const char* x = digits(e);
-      if (x == e) {
-        return false;
-      }
-      q = x;
-      plain = false;
-    }
+    const bool plain = shape.plain();
+    const char* q = shape.end;
     p_ = q;
     at(b, q);
     const std::string_view text(b, static_cast<std::size_t>(q - b));

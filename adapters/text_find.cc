@@ -139,85 +139,74 @@ std::size_t blocks_then_bytes(std::size_t from, Blocks blocks, Bytes bytes) {
 }
 
 #if defined(SB_TEXT_FIND_AVX2)
-// The AVX2 searches read the text's last block, when a block is left over, as one block that ends
-// at the text's end and overlaps the one before: the positions already read are masked off.
-__attribute__((target("avx2"))) unsigned text_mask_avx2(const char* p, std::size_t k, __m256i first,
-                                                        __m256i last) {
-  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + k - 1));
-  return static_cast<unsigned>(_mm256_movemask_epi8(
-      _mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
-}
-
-// Needs a text of at least a block and the needle: `from` + k - 1 + 32 <= size is not needed.
-__attribute__((target("avx2"))) std::size_t text_avx2(std::string_view text,
-                                                      std::string_view needle, std::size_t i) {
-  const char* p = text.data();
-  const std::size_t k = needle.size();
-  const std::size_t last = text.size() - k;  // the last place the needle can start
-  const __m256i first = _mm256_set1_epi8(needle.front());
-  const __m256i final = _mm256_set1_epi8(needle.back());
+// The positions [i, last] of a text, a block of 32 a step: `mask(j)` says which of the positions
+// j to j + 31 may match, `take(j, bits)` the match they hold (npos for none). A block left over is
+// read as the block that ends at `last`, overlapping the one before, with the positions already
+// read masked off. Needs last >= 31.
+template <class Mask, class Take>
+__attribute__((target("avx2"))) std::size_t blocks_avx2(std::size_t i, std::size_t last,
+                                                        const Mask& mask, Take take) {
   for (; i + 31 <= last; i += 32) {
-    if (const std::size_t at = whole_match(p, i, text_mask_avx2(p + i, k, first, final), needle);
-        at != npos) {
-      return at;
+    if (const unsigned bits = mask(i); bits != 0) {  // a block without a hit costs one test
+      if (const std::size_t at = take(i, bits); at != npos) {
+        return at;
+      }
     }
   }
   if (i > last) {
     return npos;
   }
   const std::size_t j = last - 31;  // i - j is 1 to 31
-  return whole_match(p, j, text_mask_avx2(p + j, k, first, final) & (~0u << (i - j)), needle);
+  return take(j, mask(j) & (~0u << (i - j)));
 }
 
-__attribute__((target("avx2"))) unsigned mark_mask_avx2(const char* p) {
-  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
-  const __m256i next_u = _mm256_cmpeq_epi8(b, _mm256_set1_epi8('u'));
-  const __m256i hits = _mm256_or_si256(
-      _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('"')),
-                       _mm256_or_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi8('e')), next_u)),
-      _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('\\')), next_u));
-  return static_cast<unsigned>(_mm256_movemask_epi8(hits));
-}
+// The first position that hits (a type, not a function, so that it is inlined).
+struct FirstBit {
+  std::size_t operator()(std::size_t j, unsigned bits) const {
+    return bits != 0 ? j + static_cast<std::size_t>(__builtin_ctz(bits)) : npos;
+  }
+};
 
-// Needs a text of at least 33 bytes (a block and the byte after it).
-__attribute__((target("avx2"))) std::size_t mark_avx2(std::string_view text, std::size_t i) {
-  const char* p = text.data();
-  const std::size_t last = text.size() - 2;  // the last place a pair can start
-  for (; i + 31 <= last; i += 32) {
-    if (const unsigned mask = mark_mask_avx2(p + i); mask != 0) {
-      return i + static_cast<std::size_t>(__builtin_ctz(mask));
-    }
+// The places the needle's first and last bytes both match.
+struct TextMask {
+  const char* p;
+  std::size_t k;
+  char first;
+  char last;
+  __attribute__((target("avx2"))) unsigned operator()(std::size_t j) const {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j + k - 1));
+    return static_cast<unsigned>(
+        _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8(first)),
+                                              _mm256_cmpeq_epi8(b, _mm256_set1_epi8(last)))));
   }
-  if (i > last) {
-    return npos;
-  }
-  const std::size_t j = last - 31;
-  const unsigned mask = mark_mask_avx2(p + j) & (~0u << (i - j));
-  return mask != 0 ? j + static_cast<std::size_t>(__builtin_ctz(mask)) : npos;
-}
-__attribute__((target("avx2"))) unsigned line_mask_avx2(const char* p) {
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return static_cast<unsigned>(_mm256_movemask_epi8(_mm256_or_si256(
-      _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')), _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r')))));
-}
+};
 
-// Needs a text of at least a block.
-__attribute__((target("avx2"))) std::size_t line_end_avx2(std::string_view text, std::size_t i) {
-  const char* p = text.data();
-  for (; i + 32 <= text.size(); i += 32) {
-    if (const unsigned mask = line_mask_avx2(p + i); mask != 0) {
-      return i + static_cast<std::size_t>(__builtin_ctz(mask));
-    }
+// The key marks: a quote before `e` or `u`, a backslash before `u`.
+struct MarkMask {
+  const char* p;
+  __attribute__((target("avx2"))) unsigned operator()(std::size_t j) const {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j + 1));
+    const __m256i next_u = _mm256_cmpeq_epi8(b, _mm256_set1_epi8('u'));
+    const __m256i hits = _mm256_or_si256(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('"')),
+                         _mm256_or_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi8('e')), next_u)),
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('\\')), next_u));
+    return static_cast<unsigned>(_mm256_movemask_epi8(hits));
   }
-  if (i >= text.size()) {
-    return npos;
+};
+
+// The line ends: CR and LF.
+struct LineMask {
+  const char* p;
+  __attribute__((target("avx2"))) unsigned operator()(std::size_t j) const {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
+    return static_cast<unsigned>(
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')),
+                                             _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r')))));
   }
-  const std::size_t j = text.size() - 32;  // i - j is 1 to 31
-  const unsigned mask = line_mask_avx2(p + j) & (~0u << (i - j));
-  return mask != 0 ? j + static_cast<std::size_t>(__builtin_ctz(mask)) : npos;
-}
+};
 #endif
 
 bool searchable(std::string_view text, std::string_view needle, std::size_t from) {
@@ -250,28 +239,35 @@ std::size_t find_line_end_sse2(std::string_view text, std::size_t from) {
 }
 
 #if defined(SB_TEXT_FIND_AVX2)
-std::size_t find_line_end_avx2(std::string_view text, std::size_t from) {
+__attribute__((target("avx2"))) std::size_t find_line_end_avx2(std::string_view text,
+                                                               std::size_t from) {
   if (text.size() < 32) {
     return find_line_end_sse2(text, from);
   }
-  return from >= text.size() ? npos : line_end_avx2(text, from);
+  return blocks_avx2(from, text.size() - 1, LineMask{text.data()}, FirstBit{});
 }
 
-std::size_t find_text_avx2(std::string_view text, std::string_view needle, std::size_t from) {
+__attribute__((target("avx2"))) std::size_t find_text_avx2(std::string_view text,
+                                                           std::string_view needle,
+                                                           std::size_t from) {
   if (!searchable(text, needle, from)) {
     return npos;
   }
   if (text.size() < needle.size() - 1 + 32) {
     return find_text_sse2(text, needle, from);  // shorter than a block
   }
-  return text_avx2(text, needle, from);
+  const char* p = text.data();
+  return blocks_avx2(from, text.size() - needle.size(),
+                     TextMask{p, needle.size(), needle.front(), needle.back()},
+                     [&](std::size_t j, unsigned bits) { return whole_match(p, j, bits, needle); });
 }
 
-std::size_t find_key_mark_avx2(std::string_view text, std::size_t from) {
+__attribute__((target("avx2"))) std::size_t find_key_mark_avx2(std::string_view text,
+                                                               std::size_t from) {
   if (text.size() < 33) {
-    return find_key_mark_sse2(text, from);
+    return find_key_mark_sse2(text, from);  // shorter than a block and the byte after it
   }
-  return from > text.size() ? npos : mark_avx2(text, from);
+  return blocks_avx2(from, text.size() - 2, MarkMask{text.data()}, FirstBit{});
 }
 #else
 std::size_t find_line_end_avx2(std::string_view text, std::size_t from) {
