@@ -23,76 +23,67 @@ using usage_detail::UsageSax;
 
 namespace usage_detail {
 
-// The usual usage value read by hand (usage_sax.h). This is a subset of JSON on which
-// basic_parser sends the handler the same events, so the handler ends in the same state. npos for
-// a string, an array, a literal other than null, a sign, a fraction, an exponent, an escape, a
-// non-ASCII key, a syntax error or the text's end, which basic_parser then reads from the start
-// with a fresh handler.
-std::size_t read_usual_usage(std::string_view text, std::size_t at, UsageSax& h) {
-  constexpr std::size_t kNo = std::string_view::npos;
-  constexpr int kMaxDepth = 4;
+namespace {
+
+constexpr std::size_t kNo = std::string_view::npos;
+constexpr int kMaxDepth = 4;
+
+// A cursor over the usual usage value (see read_usual_usage), feeding `h` as basic_parser would.
+struct UsualReader {
+  const char* p;
+  const char* end;
+  UsageSax& h;
   boost::system::error_code ec;
-  const char* p = text.data() + at;
-  const char* const end = text.data() + text.size();
-  auto skip_space = [&] { p = json::detail::count_whitespace(p, end); };
-  skip_space();
-  if (p == end || *p != '{') {
-    return kNo;
+
+  void skip_space() { p = json::detail::count_whitespace(p, end); }
+  bool at(char c) const { return p != end && *p == c; }
+
+  // At '{': one level more, and the whitespace after it.
+  bool open(int& depth) {
+    if (++depth > kMaxDepth) {
+      return false;
+    }
+    h.on_object_begin(ec);
+    ++p;
+    skip_space();
+    return true;
   }
-  int depth = 0;
-  // One object member, or the object's end, per turn; `p` is at '{' or ',' or '}'.
-  for (;;) {
-    if (*p == '{') {
-      if (++depth > kMaxDepth) {
-        return kNo;
-      }
-      h.on_object_begin(ec);
-      ++p;
-      skip_space();
-      if (p != end && *p == '}') {
-        continue;  // an empty object
-      }
-    } else if (*p == ',') {
-      ++p;
-      skip_space();
-    } else {  // '}'
-      h.on_object_end(0, ec);
-      ++p;
-      skip_space();
-      if (--depth == 0) {
-        return static_cast<std::size_t>(p - text.data());
-      }
-      if (p == end || (*p != ',' && *p != '}')) {
-        return kNo;
-      }
-      continue;
-    }
-    // A member: "key" : value
-    if (p == end || *p != '"') {
-      return kNo;
-    }
-    const char* const key = ++p;
-    p = byte_scan::find_json_special(key, end);  // an escape or non-ASCII: basic_parser's
-    if (p == end || *p != '"') {
-      return kNo;
-    }
-    h.on_key({key, static_cast<std::size_t>(p - key)}, 0, ec);
+
+  // At '}': one level less; false when what follows cannot follow a member.
+  bool close(int& depth) {
+    h.on_object_end(0, ec);
     ++p;
     skip_space();
-    if (p == end || *p != ':') {
-      return kNo;
+    return --depth == 0 || at(',') || at('}');
+  }
+
+  // `"key" :` and the whitespace after it; false for an escape or a non-ASCII key
+  // (basic_parser's) and for the text's end.
+  bool key() {
+    if (!at('"')) {
+      return false;
+    }
+    const char* const k = ++p;
+    p = byte_scan::find_json_special(k, end);
+    if (!at('"')) {
+      return false;
+    }
+    h.on_key({k, static_cast<std::size_t>(p - k)}, 0, ec);
+    ++p;
+    skip_space();
+    if (!at(':')) {
+      return false;
     }
     ++p;
     skip_space();
-    if (p == end) {
-      return kNo;
-    }
-    if (*p == '{') {
-      continue;  // the nested object opens at the top of the loop
-    }
+    return p != end;
+  }
+
+  // null or an integer of at most 18 digits without a leading zero, then ',' or '}'.
+  bool scalar() {
     if (*p == 'n') {
       if (end - p < 4 || std::string_view(p, 4) != "null") {
-        return kNo;
+        return false;
       }
       p += 4;
       h.on_null(ec);
@@ -104,14 +95,56 @@ std::size_t read_usual_usage(std::string_view text, std::size_t at, UsageSax& h)
         ++p;
       }
       if (*digits == '0' && p - digits > 1) {
-        return kNo;  // a leading zero (a 19th digit, a fraction or an exponent fails below)
+        return false;  // a leading zero (a 19th digit, a fraction or an exponent fails below)
       }
       h.on_int64(v, {}, ec);
     } else {
-      return kNo;
+      return false;
     }
     skip_space();
-    if (p == end || (*p != ',' && *p != '}')) {
+    return at(',') || at('}');
+  }
+};
+
+}  // namespace
+
+// The usual usage value read by hand (usage_sax.h). This is a subset of JSON on which
+// basic_parser sends the handler the same events, so the handler ends in the same state. npos for
+// a string, an array, a literal other than null, a sign, a fraction, an exponent, an escape, a
+// non-ASCII key, a syntax error or the text's end, which basic_parser then reads from the start
+// with a fresh handler.
+std::size_t read_usual_usage(std::string_view text, std::size_t at, UsageSax& h) {
+  UsualReader r{text.data() + at, text.data() + text.size(), h, {}};
+  r.skip_space();
+  if (!r.at('{')) {
+    return kNo;
+  }
+  int depth = 0;
+  // One object member, or the object's end, per turn; the cursor is at '{' or ',' or '}'.
+  for (;;) {
+    if (*r.p == '{') {
+      if (!r.open(depth)) {
+        return kNo;
+      }
+      if (r.at('}')) {
+        continue;  // an empty object
+      }
+    } else if (*r.p == ',') {
+      ++r.p;
+      r.skip_space();
+    } else {  // '}'
+      if (!r.close(depth)) {
+        return kNo;
+      }
+      if (depth == 0) {
+        return static_cast<std::size_t>(r.p - text.data());
+      }
+      continue;
+    }
+    if (!r.key()) {
+      return kNo;
+    }
+    if (*r.p != '{' && !r.scalar()) {  // a nested object opens at the top of the loop
       return kNo;
     }
   }

@@ -140,6 +140,10 @@ struct Detector::Impl {
   std::unique_ptr<allow::Lists> allow;  ///< nullptr when no detector has an allow-list
   int fail_level = -1;  ///< the highest configured level, reported when a scan fails
 
+  /// Every value the expressions, the anchored rules and the searches find in `buf`, into
+  /// tb.hits. False when Hyperscan failed.
+  bool find_hits(std::string_view buf, ThreadBuffers& tb) const;
+
   ~Impl() {
     if (db != nullptr) {
       hs_free_database(db);
@@ -557,6 +561,35 @@ void tally(const allow::Lists* allow, const std::vector<int>& levels, std::strin
 
 }  // namespace
 
+bool Detector::Impl::find_hits(std::string_view buf, ThreadBuffers& tb) const {
+  tb.hits.clear();
+  tb.allowed.clear();
+  ScanContext ctx{&expressions, &checks, buf, &tb.hits};
+  if (db != nullptr && hs_scan(db, buf.data(), static_cast<unsigned int>(buf.size()), 0,
+                               t_scratch.scratch, on_match, &ctx) != HS_SUCCESS) {
+    return false;
+  }
+  if (!anchored.empty()) {
+    tb.runs.clear();
+    rules::digit_runs(buf, tb.runs);
+    for (const AnchoredRule& rule : anchored) {
+      tb.ends.clear();
+      rule.anchors(buf, tb.runs, tb.ends);
+      for (const std::size_t end : tb.ends) {
+        run_checks(rule.ex, checks, buf, end, tb.hits);
+      }
+    }
+  }
+  for (const BoundSearch& search : searches) {
+    tb.spans.clear();
+    search.find(buf, tb.spans);
+    for (const rules::Span& span : tb.spans) {
+      tb.hits.push_back(Hit{search.entity, span.begin, span.end});
+    }
+  }
+  return true;
+}
+
 Detection Detector::scan(std::span<const std::string_view> texts) const {
   const Impl& impl = *impl_;
   if (impl.db == nullptr && impl.anchored.empty() && impl.searches.empty()) {
@@ -574,45 +607,16 @@ Detection Detector::scan(std::span<const std::string_view> texts) const {
     }
     ThreadBuffers& tb = t_buffers;
     std::string_view buf;
-    if (!join_texts(texts, tb, buf)) {
-      tb.trim();
-      return failed;
-    }
     Detection result;
-    if (buf.empty()) {
+    const bool read = join_texts(texts, tb, buf);
+    if (read && buf.empty()) {
       return result;
     }
-    if (buf.size() > std::numeric_limits<unsigned int>::max()) {
-      return failed;  // larger than one Hyperscan block scan can take
-    }
-    if (impl.allow != nullptr && !impl.allow->prepare()) {
-      return failed;
-    }
-    tb.hits.clear();
-    tb.allowed.clear();
-    ScanContext ctx{&impl.expressions, &impl.checks, buf, &tb.hits};
-    if (impl.db != nullptr && hs_scan(impl.db, buf.data(), static_cast<unsigned int>(buf.size()), 0,
-                                      t_scratch.scratch, on_match, &ctx) != HS_SUCCESS) {
+    // Larger than one Hyperscan block scan can take, or an allow-list that cannot run: failed.
+    if (!read || buf.size() > std::numeric_limits<unsigned int>::max() ||
+        (impl.allow != nullptr && !impl.allow->prepare()) || !impl.find_hits(buf, tb)) {
       tb.trim();
       return failed;
-    }
-    if (!impl.anchored.empty()) {
-      tb.runs.clear();
-      rules::digit_runs(buf, tb.runs);
-      for (const AnchoredRule& rule : impl.anchored) {
-        tb.ends.clear();
-        rule.anchors(buf, tb.runs, tb.ends);
-        for (const std::size_t end : tb.ends) {
-          run_checks(rule.ex, impl.checks, buf, end, tb.hits);
-        }
-      }
-    }
-    for (const BoundSearch& search : impl.searches) {
-      tb.spans.clear();
-      search.find(buf, tb.spans);
-      for (const rules::Span& span : tb.spans) {
-        tb.hits.push_back(Hit{search.entity, span.begin, span.end});
-      }
     }
     tally(impl.allow.get(), levels_, buf, tb, result);
     tb.trim();
