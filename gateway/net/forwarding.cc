@@ -97,14 +97,6 @@ bool on_allow_list(std::string_view name, std::span<const std::string_view> prov
 
 }  // namespace
 
-void header_lines(const Request& in, std::vector<HeaderLine>& out) {
-  out.clear();
-  out.reserve(in.field_count());  // one allocation
-  for (std::size_t i = 0; i < in.field_count(); ++i) {
-    out.emplace_back(in.name(i), in.value(i));
-  }
-}
-
 void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLine>& out) {
   out.clear();
   std::string_view connection;

@@ -32,8 +32,16 @@ using HeaderLine = std::pair<std::string_view, std::string_view>;
 constexpr std::size_t kMaxForwardedHeaders = 64;
 constexpr std::size_t kMaxForwardedBytes = 16 * 1024;
 
-/// Every header line of `in`, in order (views into `in`).
-void header_lines(const Request& in, std::vector<HeaderLine>& out);
+/// Every header line of `in`, in order (views into `in`), into a vector or a small vector (the
+/// data plane's, so that the usual request's lines take no allocation).
+template <class Lines>
+void header_lines(const Request& in, Lines& out) {
+  out.clear();
+  out.reserve(in.field_count());
+  for (std::size_t i = 0; i < in.field_count(); ++i) {
+    out.emplace_back(in.name(i), in.value(i));
+  }
+}
 
 /// The forwardable headers among `lines` (bounded, in order); `out` is cleared first.
 void forwardable_headers(std::span<const HeaderLine> lines, std::vector<HeaderLine>& out);

@@ -70,6 +70,8 @@ struct RequestContext {
 
   /// Header lines every response carries (x-request-id; Connection for close/1.0 keep-alive).
   std::string common_headers() const;
+  /// The same, appended to `h`.
+  void append_common_headers(std::string& h) const;
 };
 
 /// What a session hands its requests to: the data plane (pipeline/) or the admin plane

@@ -605,6 +605,11 @@ void start_session(Worker& worker, ClientSocket socket, const PlaneContext& plan
 std::string RequestContext::common_headers() const {
   std::string h;
   h.reserve(64);
+  append_common_headers(h);
+  return h;
+}
+
+void RequestContext::append_common_headers(std::string& h) const {
   h += "x-request-id: ";
   h += request_id;
   h += "\r\n";
@@ -619,7 +624,6 @@ std::string RequestContext::common_headers() const {
   } else if (http10) {
     h += "Connection: keep-alive\r\n";
   }
-  return h;
 }
 
 }  // namespace sb::gateway

@@ -7,6 +7,7 @@
 // After it, a failure ends the stream with an error event, never a clean [DONE].
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/json/value.hpp>
 
 #include "adapters/chat_facts.h"
@@ -55,7 +57,7 @@ asio::awaitable<bool> ChatHandler::run() {
   std::optional<ClientError> e = parse(body, model);
   if (!e) {
     e = [&] {  // the header lines on the stack: the facts keep views into the request only
-      std::vector<HeaderLine> lines;
+      boost::container::small_vector<HeaderLine, 16> lines;  // the usual few: no allocation
       header_lines(ctx_.request, lines);
       decide(body, model, lines, storage);
       return refusal(model);
@@ -189,11 +191,23 @@ void ChatHandler::decide(const boost::json::object* body, std::string_view model
   }
   write_audit(facts, state.reads());
   tracing::decision(o_, engine_, decision_);
-  decision_headers_.reserve(160);  // the three lines below, in one allocation
-  append_header(decision_headers_, "x-switchboard-rule",
+  decided_ = true;
+}
+
+void ChatHandler::append_decision_headers(std::string& h) const {
+  if (!decided_) {
+    return;
+  }
+  append_header(h, "x-switchboard-rule",
                 decision_.rule.empty() ? std::string_view("none") : decision_.rule);
-  append_header(decision_headers_, "x-switchboard-sensitivity", o_.sensitivity);
-  append_header(decision_headers_, "x-switchboard-tier", c.tiers.levels.names[decision_.tier]);
+  append_header(h, "x-switchboard-sensitivity", o_.sensitivity);
+  append_header(h, "x-switchboard-tier", snap_.config().tiers.levels.names[decision_.tier]);
+  if (capped_) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, *capped_).ptr;
+    append_header(h, "x-switchboard-max-tokens-capped",
+                  std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  }
 }
 
 // What a decision that does not route answers.
@@ -343,7 +357,8 @@ ClientError ChatHandler::failure_error(const DispatchState& state) const {
 }
 
 asio::awaitable<bool> ChatHandler::refuse(const ClientError& e) {
-  std::string headers = decision_headers_;
+  std::string headers;
+  append_decision_headers(headers);
   headers += e.extra_headers;
   co_return co_await send_error(ctx_, o_, http_status(e.cause), e.message, e.code, headers);
 }

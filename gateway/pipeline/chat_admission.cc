@@ -187,7 +187,7 @@ void ChatHandler::cap_output(std::uint64_t cap) {
   }
   body_text_ = capped_body_;
   body_edited_ = true;
-  append_header(decision_headers_, "x-switchboard-max-tokens-capped", value);
+  capped_ = cap;
 }
 
 // A request kept on self-hosted backends by a spill rule (it may not spill) waits while the

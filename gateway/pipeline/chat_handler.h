@@ -134,6 +134,9 @@ class ChatHandler final : public Settlement {
                                           const policies::Reservation& r,
                                           const policies::Ask& ask) const;
   void cap_output(std::uint64_t cap);
+  /// The decision told to the client: x-switchboard-rule, -sensitivity and -tier (and
+  /// -max-tokens-capped), once decided; written where a response head is built, not kept.
+  void append_decision_headers(std::string& h) const;
 
   // ---- settle (chat_settle.cc) ----
   // The cost of the answer from its usage (estimated from sizes when the upstream reported
@@ -244,9 +247,10 @@ class ChatHandler final : public Settlement {
   // translated from it (scanned with it), the client's side, a sensitivity floor.
   ChatInbound inbound_;
   policies::Decision decision_;
-  Clock::time_point wait_deadline_{};  // set by the first wait for capacity
-  std::string decision_headers_;       // x-switchboard-rule / -sensitivity / -tier lines
-  std::string retry_header_;           // a rate limit's Retry-After line
+  Clock::time_point wait_deadline_{};    // set by the first wait for capacity
+  bool decided_ = false;                 // decision_ holds the request's decision
+  std::optional<std::uint64_t> capped_;  // the output cap written into the body, if any
+  std::string retry_header_;             // a rate limit's Retry-After line
   // The client headers that may be forwarded, exactly as the detector scanned them.
   std::vector<HeaderLine> forwardable_;
   std::size_t response_bytes_ = 0;

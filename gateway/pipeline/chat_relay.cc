@@ -122,9 +122,9 @@ std::string ChatHandler::response_head(unsigned status, std::string_view content
   h.reserve(320);
   append_status_line(h, status);
   append_header(h, "Content-Type", content_type);
-  h += ctx_.common_headers();
+  ctx_.append_common_headers(h);
   append_header(h, "x-switchboard-backend", b.spec->name);
-  h += decision_headers_;
+  append_decision_headers(h);
   return h;
 }
 

@@ -46,8 +46,9 @@ TEST(AppendJsonStringTest, EscapesAtTheStartTheEndAndBetweenRuns) {
 
 TEST(AppendJsonStringTest, EscapesAtEveryPositionOfALongString) {
   // Strings are read sixteen bytes at a time (the last block overlapping), eight at a time
-  // (twice) from 8 to 15 bytes, a byte at a time below: an escape at each offset, in the first
-  // block, on a block's edge and in the tail, must still be found.
+  // (twice) from 8 to 15 bytes, four at a time (twice, as one word) from 4 to 7, a byte at a time
+  // below: an escape at each offset, in the first block, on a block's edge, in the tail and in
+  // either half of the word, must still be found.
   for (std::size_t len = 1; len <= 70; ++len) {
     for (std::size_t at = 0; at < len; ++at) {
       for (char c : {'"', '\\', '\n', '\x01', '\x7f'}) {
