@@ -57,6 +57,34 @@ bool admin_authorized(const RequestContext& ctx) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// GET /readyz: 503 while draining, or when the shared store a replica needs is unreachable (with
+// on_unavailable: reject, such a replica refuses every limited request: it is taken out of the
+// load balancer's rotation).
+std::string readiness(const RequestContext& ctx, Server& server) {
+  const bool draining = server.draining() || ctx.worker.snapshot == nullptr;
+  const SharedStore* shared = ctx.snapshot.shared_store();
+  const bool store_ok = shared == nullptr || shared->ready();
+  return json_response(!draining && store_ok ? 200 : 503,
+                       draining   ? "{\"status\":\"draining\"}"
+                       : store_ok ? "{\"status\":\"ready\"}"
+                                  : "{\"status\":\"state_store_unavailable\"}",
+                       ctx.common_headers());
+}
+
+// POST /admin/explain: the decision for the posted chat request, with this request's headers and
+// API key. With an admin token, Authorization carries that token and the tenant's key comes in
+// x-api-key.
+std::string explanation(const RequestContext& ctx) {
+  const Request& req = ctx.request;
+  const std::string_view key =
+      ctx.snapshot.config().admin.token.empty() ? api_key_in(req) : req.field("x-api-key");
+  const auto snap = ctx.worker.snapshot;
+  std::vector<HeaderLine> lines;
+  header_lines(req, lines);
+  const ExplainResult r = explain_request(*snap, req.body(), lines, key);
+  return json_response(r.status, r.json, ctx.common_headers());
+}
+
 }  // namespace
 
 boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
@@ -77,16 +105,7 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
   } else if (path == "/healthz" && method == http::verb::get) {
     out = json_response(200, "{\"status\":\"ok\"}", ctx.common_headers());
   } else if (path == "/readyz" && method == http::verb::get) {
-    const bool draining = server.draining() || ctx.worker.snapshot == nullptr;
-    // With on_unavailable: reject, a replica that cannot reach the shared store refuses every
-    // limited request: it is taken out of the load balancer's rotation.
-    const SharedStore* shared = ctx.snapshot.shared_store();
-    const bool store_ok = shared == nullptr || shared->ready();
-    out = json_response(!draining && store_ok ? 200 : 503,
-                        draining   ? "{\"status\":\"draining\"}"
-                        : store_ok ? "{\"status\":\"ready\"}"
-                                   : "{\"status\":\"state_store_unavailable\"}",
-                        ctx.common_headers());
+    out = readiness(ctx, server);
   } else if (path == "/metrics" && method == http::verb::get) {
     out = text_response(200, "text/plain; version=0.0.4; charset=utf-8",
                         server.registry().serialize(), ctx);
@@ -100,16 +119,7 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
                               "the server log for every error)",
                               "config_invalid", ctx.common_headers());
   } else if (path == "/admin/explain" && method == http::verb::post) {
-    // The decision for the posted chat request, with this request's headers and API key. With
-    // an admin token, Authorization carries that token and the tenant's key comes in x-api-key.
-    const Request& req = ctx.request;
-    const std::string_view key =
-        ctx.snapshot.config().admin.token.empty() ? api_key_in(req) : req.field("x-api-key");
-    const auto snap = ctx.worker.snapshot;
-    std::vector<HeaderLine> lines;
-    header_lines(req, lines);
-    const ExplainResult r = explain_request(*snap, req.body(), lines, key);
-    out = json_response(r.status, r.json, ctx.common_headers());
+    out = explanation(ctx);
   } else if (path == "/healthz" || path == "/readyz" || path == "/metrics" ||
              path == "/admin/reload" || path == "/admin/explain") {
     out = error_response(405, "method not allowed", {}, ctx.common_headers());

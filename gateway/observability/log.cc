@@ -59,41 +59,38 @@ void copy_run(char* dst, const char* src, std::size_t n) {
   }
 }
 
-// The length of the prefix of `s` that JSON carries as it is (no quote, backslash, control byte
-// or DEL): every access and audit line passes its strings through here. Sixteen bytes at a time
-// where SSE2 is there (always on x86-64), the last block overlapping the one before; eight at a
-// time (twice, overlapping) for a string of 8 to 15 bytes, four (twice, as one word) for 4 to 7;
-// a byte at a time below.
-std::size_t plain_prefix(std::string_view s) {
-  const char* p = s.data();
-  const std::size_t n = s.size();
 #if defined(__SSE2__)
-  if (n >= 16) {
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i del = _mm_set1_epi8(0x7f);
-    const __m128i control = _mm_set1_epi8(0x1F);
-    const auto first_escape = [&](std::size_t at) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
-      const __m128i special =
-          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                       _mm_or_si128(_mm_cmpeq_epi8(v, del),
-                                    _mm_cmpeq_epi8(_mm_min_epu8(v, control), v)));  // <= 0x1F
-      const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
-      return mask == 0 ? n : at + static_cast<std::size_t>(__builtin_ctz(mask));
-    };
-    std::size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      if (const std::size_t at = first_escape(i); at != n) {
-        return at;
-      }
+// plain_prefix of 16 bytes or more: sixteen at a time, the last block overlapping the one before.
+std::size_t plain_prefix_blocks(const char* p, std::size_t n) {
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  const __m128i control = _mm_set1_epi8(0x1F);
+  const auto first_escape = [&](std::size_t at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, del),
+                                  _mm_cmpeq_epi8(_mm_min_epu8(v, control), v)));  // <= 0x1F
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+    return mask == 0 ? n : at + static_cast<std::size_t>(__builtin_ctz(mask));
+  };
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    if (const std::size_t at = first_escape(i); at != n) {
+      return at;
     }
-    // The bytes of the last block before `i` are plain already: a mark is at or after `i`.
-    return i == n ? n : first_escape(n - 16);
   }
+  // The bytes of the last block before `i` are plain already: a mark is at or after `i`.
+  return i == n ? n : first_escape(n - 16);
+}
 #endif
+
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  if (n >= 8 && n <= 16) {
+// plain_prefix of 4 to 16 bytes: eight at a time (twice, overlapping) from 8, four (twice, as
+// one word) below.
+std::size_t plain_prefix_words(const char* p, std::size_t n) {
+  if (n >= 8) {
     if (const std::uint64_t m = escapes_in(load8(p)); m != 0) {
       return static_cast<std::size_t>(__builtin_ctzll(m)) / 8;
     }
@@ -102,19 +99,36 @@ std::size_t plain_prefix(std::string_view s) {
     }
     return n;
   }
-  if (n >= 4 && n < 8) {
-    // Two overlapping four-byte loads as one word: lanes 0-3 are bytes 0-3, lanes 4-7 bytes n-4
-    // to n-1, so the first lane to escape tells the first byte.
-    std::uint32_t lo;
-    std::uint32_t hi;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + n - 4, 4);
-    const std::uint64_t m = escapes_in(lo | std::uint64_t{hi} << 32);
-    if (m == 0) {
-      return n;
-    }
-    const auto lane = static_cast<std::size_t>(__builtin_ctzll(m)) / 8;
-    return lane < 4 ? lane : n - 4 + (lane & 3);
+  // Lanes 0-3 are bytes 0-3, lanes 4-7 bytes n-4 to n-1: the first lane to escape tells the
+  // first byte.
+  std::uint32_t lo;
+  std::uint32_t hi;
+  std::memcpy(&lo, p, 4);
+  std::memcpy(&hi, p + n - 4, 4);
+  const std::uint64_t m = escapes_in(lo | std::uint64_t{hi} << 32);
+  if (m == 0) {
+    return n;
+  }
+  const auto lane = static_cast<std::size_t>(__builtin_ctzll(m)) / 8;
+  return lane < 4 ? lane : n - 4 + (lane & 3);
+}
+#endif
+
+// The length of the prefix of `s` that JSON carries as it is (no quote, backslash, control byte
+// or DEL): every access and audit line passes its strings through here. Sixteen bytes at a time
+// where SSE2 is there (always on x86-64), words of eight or four from 4 to 15 bytes, a byte at a
+// time below.
+std::size_t plain_prefix(std::string_view s) {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+#if defined(__SSE2__)
+  if (n >= 16) {
+    return plain_prefix_blocks(p, n);
+  }
+#endif
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n >= 4 && n <= 16) {
+    return plain_prefix_words(p, n);
   }
 #endif
   for (std::size_t i = 0; i < n; ++i) {
