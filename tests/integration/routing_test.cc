@@ -164,7 +164,17 @@ models:
   EXPECT_NE(r->body.find("credit_card"), std::string::npos) << r->body;
   EXPECT_EQ(r->body.find("4111 1111"), std::string::npos) << r->body;
   EXPECT_EQ(r->body.find("bob@fabrikam.org"), std::string::npos) << r->body;
+  // The refusal tells the decision as an answer does.
+  EXPECT_EQ(r->header("x-switchboard-rule"), "default");
+  EXPECT_EQ(r->header("x-switchboard-sensitivity"), "restricted");
+  EXPECT_EQ(r->header("x-switchboard-tier"), "standard");
   EXPECT_TRUE(closed_->requests().empty());
+  // A body refused before any decision carries none of it.
+  auto bad = request(gw_->port(), "POST", "/v1/chat/completions", "{not json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400u);
+  EXPECT_EQ(bad->header("x-switchboard-rule"), "");
+  EXPECT_EQ(bad->header("x-switchboard-tier"), "");
 }
 
 TEST_F(RoutingTest, ExplainShowsTheDecisionWithoutValues) {
