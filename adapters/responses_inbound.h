@@ -255,6 +255,8 @@ class ResponsesStreamWriter final : public ChatChunkReader {
   void append_item(std::string& out, const Item& item, std::size_t index) const;
   std::string output_json() const;
   void emit(std::string_view type, std::string& out);
+  void emit_delta(std::string_view type, const Item& item, std::size_t index, bool content,
+                  std::string_view delta, std::string& out);
 
   ResponseMeta meta_;
   std::vector<Item> items_;

@@ -70,6 +70,30 @@ void ResponsesStreamWriter::emit(std::string_view type, std::string& out) {
   append_sse(out, scratch_, type);
 }
 
+// A delta of text, reasoning or a call's arguments for item `index`, the most frequent event of a
+// stream, written in place as append_sse frames it (not through scratch_ and the framer's search
+// for line breaks): its data is one line, as every value in it is a literal, a number or quoted
+// (a quoted value has every line break escaped). `content`: the delta of a content part (with
+// content_index and logprobs), not of a call's arguments.
+void ResponsesStreamWriter::emit_delta(std::string_view type, const Item& item, std::size_t index,
+                                       bool content, std::string_view delta, std::string& out) {
+  out.reserve(out.size() + delta.size() + item.id.size() + 2 * type.size() + 128);
+  out += "event: ";
+  out += type;
+  out += "\ndata: {\"type\":\"";
+  out += type;
+  out += '"';
+  locate(out, item.id, index, content);
+  out += ",\"delta\":";
+  append_quoted(out, delta);
+  if (content && type != "response.reasoning_text.delta") {
+    out += ",\"logprobs\":[]";
+  }
+  out += ",\"sequence_number\":";
+  append_decimal(out, sequence_++);
+  out += "}\n\n";
+}
+
 // A rate limit stays a rate limit; anything else mid-stream is the server's failure.
 std::string_view ResponsesStreamWriter::error_kind(std::string_view type,
                                                    std::string_view code) const {
@@ -162,14 +186,7 @@ void ResponsesStreamWriter::text_delta(bool reasoning, std::string_view text, st
   items_.back().text += text;
   const std::string_view event =
       reasoning ? "response.reasoning_text.delta" : "response.output_text.delta";
-  head(scratch_, event);
-  locate(scratch_, items_.back().id, items_.size() - 1, true);
-  scratch_ += ",\"delta\":";
-  append_quoted(scratch_, text);
-  if (!reasoning) {
-    scratch_ += ",\"logprobs\":[]";
-  }
-  emit(event, out);
+  emit_delta(event, items_.back(), items_.size() - 1, true, text, out);
 }
 
 void ResponsesStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string& out) {
@@ -204,11 +221,8 @@ void ResponsesStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string
   if (target.custom) {
     return;  // sent whole at the end (see the header)
   }
-  head(scratch_, "response.function_call_arguments.delta");
-  locate(scratch_, target.id, items_.size() - 1, false);
-  scratch_ += ",\"delta\":";
-  append_quoted(scratch_, arguments);
-  emit("response.function_call_arguments.delta", out);
+  emit_delta("response.function_call_arguments.delta", target, items_.size() - 1, false, arguments,
+             out);
 }
 
 void ResponsesStreamWriter::close_open(std::string& out) {
