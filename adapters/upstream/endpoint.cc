@@ -38,6 +38,43 @@ bool is_ipv6_literal(std::string_view host) {
   return host.find(':') != std::string_view::npos;
 }
 
+// The host: an address as written, a name in lower case. False for a percent-encoded name (legal
+// URI syntax, never a real DNS name), no host, or an IPvFuture literal.
+bool host_of(const boost::urls::url_view& u, std::string& host) {
+  switch (u.host_type()) {
+    case boost::urls::host_type::ipv4:
+    case boost::urls::host_type::ipv6:
+      host = std::string(u.encoded_host_address());
+      return true;
+    case boost::urls::host_type::name: {
+      const std::string_view name = u.encoded_host();
+      if (name.empty() || name.find('%') != std::string_view::npos) {
+        return false;
+      }
+      host = lower(name);
+      return true;
+    }
+    default:  // none, IPvFuture
+      return false;
+  }
+}
+
+// The port, normalized ("0080" is "80", so equal endpoints share pool keys and Host headers); the
+// scheme's default when absent or empty ("http://host:/", as RFC 3986 says). False when invalid.
+bool port_of(const boost::urls::url_view& u, bool tls, std::string& port) {
+  if (!u.has_port() || u.port().empty()) {
+    port = std::string(default_port(tls));
+    return true;
+  }
+  if (!valid_port(u.port())) {
+    return false;
+  }
+  std::uint32_t value = 0;
+  std::from_chars(u.port().data(), u.port().data() + u.port().size(), value);
+  port = std::to_string(value);
+  return true;
+}
+
 }  // namespace
 
 std::optional<Endpoint> Endpoint::parse(std::string_view url) {
@@ -63,35 +100,8 @@ std::optional<Endpoint> Endpoint::parse(std::string_view url) {
     return std::nullopt;
   }
 
-  switch (u.host_type()) {
-    case boost::urls::host_type::ipv4:
-    case boost::urls::host_type::ipv6:
-      ep.host = std::string(u.encoded_host_address());
-      break;
-    case boost::urls::host_type::name: {
-      std::string_view name = u.encoded_host();
-      // A percent-encoded host name is legal URI syntax but never a real DNS name.
-      if (name.empty() || name.find('%') != std::string_view::npos) {
-        return std::nullopt;
-      }
-      ep.host = lower(name);
-      break;
-    }
-    default:  // none, IPvFuture
-      return std::nullopt;
-  }
-
-  // "http://host:/" has an empty port, which RFC 3986 says means the scheme's default.
-  if (u.has_port() && !u.port().empty()) {
-    if (!valid_port(u.port())) {
-      return std::nullopt;
-    }
-    // Normalize "0080" to "80" so equal endpoints share pool keys and Host headers.
-    std::uint32_t value = 0;
-    std::from_chars(u.port().data(), u.port().data() + u.port().size(), value);
-    ep.port = std::to_string(value);
-  } else {
-    ep.port = std::string(default_port(ep.tls));
+  if (!host_of(u, ep.host) || !port_of(u, ep.tls, ep.port)) {
+    return std::nullopt;
   }
 
   std::string_view path = u.encoded_path();

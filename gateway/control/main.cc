@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
@@ -109,6 +110,24 @@ struct Args {
   std::string error;
 };
 
+// `--header 'Name: value'`: the name lower-cased, the value without its leading spaces. False,
+// with the error set, for a line without a name.
+bool add_header(const std::string& line, Args& a) {
+  const auto colon = line.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    a.error = "--header takes 'Name: value'";
+    return false;
+  }
+  std::string name = line.substr(0, colon);
+  for (char& ch : name) {
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  std::string v = line.substr(colon + 1);
+  v.erase(0, std::min(v.find_first_not_of(' '), v.size()));
+  a.headers.emplace_back(std::move(name), std::move(v));
+  return true;
+}
+
 Args parse_args(int argc, char** argv) {
   Args a;
   std::vector<std::string_view> rest(argv + 1, argv + argc);
@@ -141,21 +160,8 @@ Args parse_args(int argc, char** argv) {
         a.request = value;
       } else if (arg == "--api-key") {
         a.api_key = value;
-      } else {
-        const auto colon = value.find(':');
-        if (colon == std::string::npos || colon == 0) {
-          a.error = "--header takes 'Name: value'";
-          return a;
-        }
-        std::string name = value.substr(0, colon);
-        for (char& ch : name) {
-          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        }
-        std::string v = value.substr(colon + 1);
-        while (!v.empty() && v.front() == ' ') {
-          v.erase(0, 1);
-        }
-        a.headers.emplace_back(std::move(name), std::move(v));
+      } else if (!add_header(value, a)) {
+        return a;
       }
     } else if (!arg.starts_with("-")) {
       a.positional.emplace_back(arg);
