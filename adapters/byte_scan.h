@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -102,6 +103,32 @@ inline char escape_letter(char byte) {
 /// `\t`), else 0 (`\u` and every invalid escape).
 inline char simple_escape(char c) {
   return detail::kSimpleEscapes[static_cast<unsigned char>(c)];
+}
+
+/// Code point `cp` (below 0x110000) as UTF-8 in `out`: its size, 1 to 4. What a `\u` escape
+/// stands for, for the reader (json_lex) and the editor's unescape (json_edit).
+inline std::size_t utf8_encode(std::uint32_t cp, char (&out)[4]) {
+  const auto byte = [](std::uint32_t b) { return static_cast<char>(b); };
+  if (cp < 0x80) {
+    out[0] = byte(cp);
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = byte(0xc0 | (cp >> 6));
+    out[1] = byte(0x80 | (cp & 0x3f));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = byte(0xe0 | (cp >> 12));
+    out[1] = byte(0x80 | ((cp >> 6) & 0x3f));
+    out[2] = byte(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  out[0] = byte(0xf0 | (cp >> 18));
+  out[1] = byte(0x80 | ((cp >> 12) & 0x3f));
+  out[2] = byte(0x80 | ((cp >> 6) & 0x3f));
+  out[3] = byte(0x80 | (cp & 0x3f));
+  return 4;
 }
 
 /// The first byte in [p, end) that is `"`, `\`, below 0x20, or 0x80 and above (json_lex's bytes a

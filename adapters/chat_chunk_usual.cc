@@ -210,13 +210,15 @@ class UsualChunk {
     }
   }
 
-  bool null() {
-    if (end_ - p_ < 4 || std::memcmp(p_, "null", 4) != 0) {
+  bool literal(const char* word, std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) {
       return false;
     }
-    p_ += 4;
+    p_ += n;
     return true;
   }
+
+  bool null() { return literal("null", 4); }
 
   // An array whose elements `element()` reads, or null (read as none).
   template <class Element>
@@ -285,14 +287,6 @@ class UsualChunk {
       default:
         return number();
     }
-  }
-
-  bool literal(const char* word, std::size_t n) {
-    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) {
-      return false;
-    }
-    p_ += n;
-    return true;
   }
 
   bool root(std::string_view key) {

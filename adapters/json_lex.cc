@@ -168,23 +168,7 @@ std::size_t unicode_escape(const char*& p, const char* end, char (&out)[4]) {
     u = ((u - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
   }
   p = q;
-  std::size_t n = 0;
-  if (u < 0x80) {
-    out[n++] = static_cast<char>(u);
-  } else if (u < 0x800) {
-    out[n++] = static_cast<char>(0xc0 | (u >> 6));
-    out[n++] = static_cast<char>(0x80 | (u & 0x3f));
-  } else if (u < 0x10000) {
-    out[n++] = static_cast<char>(0xe0 | (u >> 12));
-    out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
-    out[n++] = static_cast<char>(0x80 | (u & 0x3f));
-  } else {
-    out[n++] = static_cast<char>(0xf0 | (u >> 18));
-    out[n++] = static_cast<char>(0x80 | ((u >> 12) & 0x3f));
-    out[n++] = static_cast<char>(0x80 | ((u >> 6) & 0x3f));
-    out[n++] = static_cast<char>(0x80 | (u & 0x3f));
-  }
-  return n;
+  return byte_scan::utf8_encode(u, out);
 }
 
 bool read_number(std::string_view rest, std::size_t length, Number& out) {

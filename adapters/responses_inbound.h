@@ -239,6 +239,8 @@ class ResponsesStreamWriter final : public ChatChunkReader {
 
  private:
   struct Item;
+  /// What a delta event carries (emit_delta): a message's text, reasoning, a call's arguments.
+  enum class Delta { text, reasoning, arguments };
 
   void on_chunk(const ChatChunk& chunk, std::string& out) override;
   std::string_view error_kind(std::string_view type, std::string_view code) const override;
@@ -255,8 +257,8 @@ class ResponsesStreamWriter final : public ChatChunkReader {
   void append_item(std::string& out, const Item& item, std::size_t index) const;
   std::string output_json() const;
   void emit(std::string_view type, std::string& out);
-  void emit_delta(std::string_view type, const Item& item, std::size_t index, bool content,
-                  std::string_view delta, std::string& out);
+  void emit_delta(Delta kind, const Item& item, std::size_t index, std::string_view delta,
+                  std::string& out);
 
   ResponseMeta meta_;
   std::vector<Item> items_;

@@ -72,21 +72,25 @@ void ResponsesStreamWriter::emit(std::string_view type, std::string& out) {
 
 // A delta of text, reasoning or a call's arguments for item `index`, the most frequent event of a
 // stream, written in place as append_sse frames it (not through scratch_ and the framer's search
-// for line breaks): its data is one line, as every value in it is a literal, a number or quoted
-// (a quoted value has every line break escaped). `content`: the delta of a content part (with
-// content_index and logprobs), not of a call's arguments.
-void ResponsesStreamWriter::emit_delta(std::string_view type, const Item& item, std::size_t index,
-                                       bool content, std::string_view delta, std::string& out) {
+// for line breaks): its data is one line, as every value in it is a literal, a number or quoted (a
+// quoted value has every line break escaped). A content part's delta (text, reasoning) names its
+// content_index; a message's text has logprobs.
+void ResponsesStreamWriter::emit_delta(Delta kind, const Item& item, std::size_t index,
+                                       std::string_view delta, std::string& out) {
+  const std::string_view type = kind == Delta::text ? "response.output_text.delta"
+                                : kind == Delta::reasoning
+                                    ? "response.reasoning_text.delta"
+                                    : "response.function_call_arguments.delta";
   out.reserve(out.size() + delta.size() + item.id.size() + 2 * type.size() + 128);
   out += "event: ";
   out += type;
   out += "\ndata: {\"type\":\"";
   out += type;
   out += '"';
-  locate(out, item.id, index, content);
+  locate(out, item.id, index, kind != Delta::arguments);
   out += ",\"delta\":";
   append_quoted(out, delta);
-  if (content && type != "response.reasoning_text.delta") {
+  if (kind == Delta::text) {
     out += ",\"logprobs\":[]";
   }
   out += ",\"sequence_number\":";
@@ -184,9 +188,8 @@ void ResponsesStreamWriter::text_delta(bool reasoning, std::string_view text, st
     open_item(std::move(item), out);
   }
   items_.back().text += text;
-  const std::string_view event =
-      reasoning ? "response.reasoning_text.delta" : "response.output_text.delta";
-  emit_delta(event, items_.back(), items_.size() - 1, true, text, out);
+  emit_delta(reasoning ? Delta::reasoning : Delta::text, items_.back(), items_.size() - 1, text,
+             out);
 }
 
 void ResponsesStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string& out) {
@@ -221,8 +224,7 @@ void ResponsesStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string
   if (target.custom) {
     return;  // sent whole at the end (see the header)
   }
-  emit_delta("response.function_call_arguments.delta", target, items_.size() - 1, false, arguments,
-             out);
+  emit_delta(Delta::arguments, target, items_.size() - 1, arguments, out);
 }
 
 void ResponsesStreamWriter::close_open(std::string& out) {
