@@ -123,7 +123,7 @@ void Walker::object(const json::object& o, int nested, bool skip_text) {
       f_.audio = true;
       for (const auto& a : v.get_object()) {
         key(a.key());
-        if (a.key() != "data") {
+        if (a.key() != "data" || !a.value().is_string()) {  // base64 is not read; anything else is
           value(a.value(), nested);
         }
       }

@@ -61,8 +61,11 @@ void collect_chat_facts(const boost::json::object& body, ChatFacts& out);
 
 /// The same from a request parse_chat_request() accepted (adapters/canonical.h), without a DOM:
 /// equal in every field to what the overload above collects from the same body parsed as a DOM.
-/// `request` (and the body it views) must outlive the call only.
-void collect_chat_facts(const ChatRequest& request, ChatFacts& out);
+/// `request` (and the body it views) must outlive the call only. `repeated`, when given, says
+/// whether an object of the body names a key twice (the walk merges each object's members as a
+/// DOM does, so it knows at no cost): such a body's bytes hold values the facts do not
+/// (collect_raw_facts).
+void collect_chat_facts(const ChatRequest& request, ChatFacts& out, bool* repeated = nullptr);
 
 /// The same for a legacy completions body (`prompt` as text or token ids, `suffix`, the rest).
 void collect_completion_facts(const boost::json::object& body, ChatFacts& out);
@@ -73,5 +76,15 @@ void collect_embedding_facts(const boost::json::object& body, ChatFacts& out);
 /// Any other body (e.g. an Anthropic Messages request before translation): every key and string
 /// is scanned and unscannable content flagged, with no shape facts.
 void collect_body_facts(const boost::json::object& body, ChatFacts& out);
+
+/// Every key, string and large integer of the JSON text `json`, read from its bytes in document
+/// order: the facts of a body that names a key twice in one object. RFC 8259 leaves such an
+/// object's meaning to the reader: the DOM and the typed reading keep the last value of the key,
+/// other parsers the first, and the bytes forwarded hold every one. Strings are scanned and
+/// decoded as the walks above do (JSON held in strings, base64 data URLs flagged), parts flagged
+/// by `type`; no shape facts. Base64 members that are not data URLs (`file_data`, an Anthropic
+/// source's `data`) are scanned as text here: more than the walks above read, never less. Text
+/// that is not JSON adds what was read before the error.
+void collect_raw_facts(std::string_view json, ChatFacts& out);
 
 }  // namespace sb::adapters

@@ -27,6 +27,8 @@ namespace {
 using facts_detail::Walker;
 
 constexpr std::size_t kNone = std::size_t(-1);
+// Objects of this many members or fewer are merged pair by pair; wider ones by sorting.
+constexpr std::size_t kPairwiseKeys = 16;
 
 struct Member {
   std::string_view key;  // unescaped
@@ -41,6 +43,8 @@ class RawWalker {
   }
 
   void body();
+  /// Whether an object walked named a key twice.
+  bool repeated() const { return repeated_; }
 
   // `tools` declared: a non-empty `tools` (the request's) or `functions` (as the DOM keeps it).
   bool tools() const {
@@ -55,6 +59,7 @@ class RawWalker {
   std::string_view text(std::size_t t) const { return r_.token_text(t); }
   std::size_t members(std::size_t t);
   void push(std::size_t base, std::string_view key, std::size_t value);
+  void merge_wide(std::size_t base);
   std::size_t find(std::size_t base, std::string_view key) const;
   void value(std::size_t t, int nested);
   void number(std::size_t t);
@@ -72,6 +77,7 @@ class RawWalker {
   alignas(std::max_align_t) char buffer_[2048];
   std::pmr::monotonic_buffer_resource pool_;
   std::pmr::vector<Member> stack_;  // the members of the objects being walked, innermost last
+  bool repeated_ = false;
 };
 
 // A member of the object whose members start at `base`: a repeated key keeps its first place and
@@ -80,20 +86,64 @@ void RawWalker::push(std::size_t base, std::string_view key, std::size_t value) 
   for (std::size_t i = base; i < stack_.size(); ++i) {
     if (stack_[i].key == key) {
       stack_[i].value = value;
+      repeated_ = true;
       return;
     }
   }
   stack_.push_back(Member{key, value});
 }
 
-// Pushes the members of object token `t` onto the stack; returns where they start.
+// Pushes the members of object token `t` onto the stack; returns where they start. The first
+// kPairwiseKeys are merged as they come; a wider object's are merged at the end, by sorting (a
+// pass over the object per member would make a body of one wide object cost its square).
 std::size_t RawWalker::members(std::size_t t) {
   const std::size_t base = stack_.size();
-  for (std::size_t i = t + 1; i < tape_[t].next;) {
+  std::size_t i = t + 1;
+  for (std::size_t n = 0; i < tape_[t].next && n < kPairwiseKeys; ++n) {
     push(base, text(i), i + 1);
     i = tape_[i + 1].next;
   }
+  if (i < tape_[t].next) {
+    for (; i < tape_[t].next; i = tape_[i + 1].next) {
+      stack_.push_back(Member{text(i), i + 1});
+    }
+    merge_wide(base);
+  }
   return base;
+}
+
+// push() for the members from `base` at once: each repeated key keeps its first place and takes
+// its last value.
+void RawWalker::merge_wide(std::size_t base) {
+  std::vector<std::size_t> order(stack_.size() - base);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    order[k] = base + k;
+  }
+  // By key, then by place: each run of one key lists its members in order.
+  std::sort(order.begin(), order.end(), [this](std::size_t a, std::size_t b) {
+    return stack_[a].key != stack_[b].key ? stack_[a].key < stack_[b].key : a < b;
+  });
+  bool merged = false;
+  for (std::size_t k = 0; k < order.size();) {
+    std::size_t run = k + 1;
+    while (run < order.size() && stack_[order[run]].key == stack_[order[k]].key) {
+      ++run;
+    }
+    if (run > k + 1) {
+      stack_[order[k]].value = stack_[order[run - 1]].value;
+      for (std::size_t d = k + 1; d < run; ++d) {
+        stack_[order[d]].value = kNone;  // dropped below
+      }
+      merged = true;
+    }
+    k = run;
+  }
+  if (merged) {
+    repeated_ = true;
+    stack_.erase(std::remove_if(stack_.begin() + static_cast<std::ptrdiff_t>(base), stack_.end(),
+                                [](const Member& m) { return m.value == kNone; }),
+                 stack_.end());
+  }
 }
 
 // The value token of `key` among the members from `base`, or kNone.
@@ -193,7 +243,7 @@ bool RawWalker::input_audio(std::size_t t, int nested) {
     for (std::size_t i = base; i < stack_.size(); ++i) {
       const Member a = stack_[i];
       w_.key(a.key);
-      if (a.key != "data") {
+      if (a.key != "data" || !is_string(a.value)) {  // base64 is not read; anything else is
         value(a.value, nested);
       }
     }
@@ -333,7 +383,7 @@ void RawWalker::body() {
 
 }  // namespace
 
-void collect_chat_facts(const ChatRequest& request, ChatFacts& out) {
+void collect_chat_facts(const ChatRequest& request, ChatFacts& out, bool* repeated) {
   facts_detail::reset(out);
   // The text holds the body's strings and keys one per line, without their quotes: at most about
   // the body's size, so one allocation for a conversation. Bounded, since base64 payloads (most
@@ -356,6 +406,9 @@ void collect_chat_facts(const ChatRequest& request, ChatFacts& out) {
   out.reasoning_effort = request.reasoning_effort;
   facts_detail::estimate_chat(out);
   facts_detail::finish(out);
+  if (repeated != nullptr) {
+    *repeated = raw.repeated();
+  }
 }
 
 }  // namespace sb::adapters

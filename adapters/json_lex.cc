@@ -61,6 +61,23 @@ class NumberSax : public SaxUnbounded {
   std::size_t part_ = 0;
 };
 
+// The members of every object of `v`: fewer than the keys its parse read when an object named a
+// key twice (the DOM keeps the last value).
+std::size_t members_of(const boost::json::value& v) {
+  std::size_t n = 0;
+  if (const boost::json::object* o = v.if_object()) {
+    n += o->size();
+    for (const auto& m : *o) {
+      n += members_of(m.value());
+    }
+  } else if (const boost::json::array* a = v.if_array()) {
+    for (const boost::json::value& e : *a) {
+      n += members_of(e);
+    }
+  }
+  return n;
+}
+
 // Builds the DOM as boost::json::parser's own handler does.
 class DomSax : public SaxUnbounded {
  public:
@@ -68,10 +85,12 @@ class DomSax : public SaxUnbounded {
   using error_code = boost::system::error_code;
   DomSax(unsigned char* temp, std::size_t size) : st(boost::json::storage_ptr(), temp, size) {}
   boost::json::value_stack st;
+  std::size_t keys = 0;  ///< every key read, repeated ones included
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code&) { return true; }
   bool on_object_end(std::size_t n, error_code&) {
+    keys += n;
     st.push_object(n);
     return true;
   }
@@ -124,15 +143,23 @@ class DomSax : public SaxUnbounded {
 }  // namespace
 
 boost::json::value parse(std::string_view text, boost::system::error_code& ec,
-                         boost::json::storage_ptr sp, const boost::json::parse_options& opts) {
+                         boost::json::storage_ptr sp, const boost::json::parse_options& opts,
+                         bool* repeated) {
   if (!opts.allow_comments && !opts.allow_trailing_commas && !opts.allow_invalid_utf8) {
     unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
     DomSax dom(temp, sizeof temp);
     dom.st.reset(sp);
     if (lex(text, dom, opts.max_depth)) {
       ec = {};
-      return dom.st.release();
+      boost::json::value v = dom.st.release();
+      if (repeated != nullptr) {
+        *repeated = members_of(v) != dom.keys;
+      }
+      return v;
     }
+  }
+  if (repeated != nullptr) {
+    *repeated = true;
   }
   return boost::json::parse(text, ec, std::move(sp), opts);
 }

@@ -437,8 +437,13 @@ class Reader {
 /// `text` (one JSON value and whitespace) as a DOM in `sp`: boost::json::parse() with `opts`,
 /// faster on strings with escapes. Options that allow what standard JSON does not (comments,
 /// trailing commas, invalid UTF-8) are basic_parser's alone.
+/// `repeated`, when given, says whether an object of the text names a key twice: the DOM keeps
+/// the last value of such a key, the text holds every one (see collect_raw_facts in
+/// adapters/chat_facts.h). It is true too when the text was read by basic_parser, which does not
+/// count (fail closed).
 boost::json::value parse(std::string_view text, boost::system::error_code& ec,
-                         boost::json::storage_ptr sp, const boost::json::parse_options& opts);
+                         boost::json::storage_ptr sp, const boost::json::parse_options& opts,
+                         bool* repeated = nullptr);
 
 /// Reads `text` (one JSON value and whitespace) into `h`. False when it did not take the text on
 /// (the handler may have seen some callbacks: parse again, from scratch, with basic_parser).

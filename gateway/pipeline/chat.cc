@@ -164,8 +164,13 @@ std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
 void ChatHandler::decide(const boost::json::object* body, std::string_view model,
                          std::span<const HeaderLine> lines, FactsStorage& storage) {
   const config::Config& c = snap_.config();
+  bool repeated = dom_.repeated();
   if (typed_) {
-    adapters::collect_chat_facts(*typed_, storage.chat);
+    adapters::collect_chat_facts(*typed_, storage.chat, &repeated);
+  }
+  // What leaves is what was scanned: a key named twice sends every value of it.
+  if (repeated) {
+    scan_repeated_keys(body_text_, storage);
   }
   const policies::RequestFacts facts =
       typed_ ? collected_request_facts(model, o_.tenant, c, lines, storage, inbound_.original,

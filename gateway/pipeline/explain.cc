@@ -3,9 +3,10 @@
 #include <utility>
 #include <vector>
 
-#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
 #include <boost/json/value.hpp>
 
+#include "adapters/json_lex.h"
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/request_facts.h"
 #include "gateway/runtime/snapshot.h"
@@ -19,7 +20,8 @@ ExplainResult explain_request(
   boost::system::error_code ec;
   boost::json::parse_options opts;
   opts.max_depth = 128;
-  const boost::json::value parsed = boost::json::parse(body, ec, {}, opts);
+  bool repeated = false;
+  const boost::json::value parsed = adapters::json_lex::parse(body, ec, {}, opts, &repeated);
   if (ec || !parsed.is_object()) {
     return {400, error_json("the request must be a chat-completions JSON object",
                             "invalid_request_error", {})};
@@ -36,6 +38,9 @@ ExplainResult explain_request(
                             "authentication_error", "invalid_api_key")};
   }
   FactsStorage storage;
+  if (repeated) {
+    scan_repeated_keys(body, storage);
+  }
   const policies::RequestFacts facts = request_facts(
       Endpoint::chat, obj, std::string_view(model->get_string().data(), model->get_string().size()),
       *tenant, snapshot.config(), headers, storage);

@@ -31,11 +31,13 @@ constexpr std::size_t kMaxCountAnswer = 64 * 1024;
 
 // The client's body, parsed into `mr`: a JSON object, else null. Returned by value: a move keeps
 // the nodes in `mr` (assigning to a value made with other storage would copy them all out).
-boost::json::value parse_client_body(std::string_view text, boost::json::monotonic_resource& mr) {
+// `repeated`: whether an object of it names a key twice (json_lex::parse).
+boost::json::value parse_client_body(std::string_view text, boost::json::monotonic_resource& mr,
+                                     bool* repeated = nullptr) {
   boost::json::parse_options opts;
   opts.max_depth = 128;
   boost::system::error_code ec;
-  boost::json::value v = adapters::json_lex::parse(text, ec, &mr, opts);
+  boost::json::value v = adapters::json_lex::parse(text, ec, &mr, opts, repeated);
   if (ec || !v.is_object()) {
     return boost::json::value(&mr);
   }
@@ -154,7 +156,8 @@ bool AnthropicSide::sends_client_body(const config::Config& config) const {
 asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record) {
   Outcome& o = record.outcome();
   boost::json::monotonic_resource mr;
-  const boost::json::value parsed = parse_client_body(ctx.request.body(), mr);
+  bool repeated = false;
+  const boost::json::value parsed = parse_client_body(ctx.request.body(), mr, &repeated);
   const boost::json::object* body = parsed.if_object();
   if (body == nullptr) {
     co_return co_await send_error(ctx, o, 400, kNotJson);
@@ -181,7 +184,7 @@ asio::awaitable<bool> handle_messages(RequestContext& ctx, RequestRecord& record
   // when a backend may receive that body as it is.
   adapters::ChatFacts original;
   if (native) {
-    adapters::collect_body_facts(*body, original);
+    collect_original_facts(*body, ctx.request.body(), repeated, original);
     inbound.original = &original;
   }
   inbound.side = &side;
@@ -263,7 +266,8 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
   Outcome& o = record.outcome();
   const Snapshot& snap = ctx.snapshot;
   boost::json::monotonic_resource mr;
-  const boost::json::value parsed = parse_client_body(ctx.request.body(), mr);
+  bool repeated = false;
+  const boost::json::value parsed = parse_client_body(ctx.request.body(), mr, &repeated);
   const boost::json::object* body = parsed.if_object();
   if (body == nullptr) {
     co_return co_await send_error(ctx, o, 400, kNotJson);
@@ -287,7 +291,7 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
   const std::string_view alias(model->get_string().data(), model->get_string().size());
   o.alias = snap.find_alias(alias);
   adapters::ChatFacts original;
-  adapters::collect_body_facts(*body, original);
+  collect_original_facts(*body, ctx.request.body(), repeated, original);
   std::vector<HeaderLine> lines;
   header_lines(ctx.request, lines);
   FactsStorage storage;

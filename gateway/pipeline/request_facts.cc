@@ -1,5 +1,7 @@
 #include "gateway/pipeline/request_facts.h"
 
+#include <algorithm>
+
 #include <boost/beast/core/string.hpp>
 
 namespace sb::gateway {
@@ -61,6 +63,13 @@ unsigned gather_scanned_text(std::span<const HeaderLine> headers, FactsStorage& 
     add(original->text);
     unscannable |= unscannable_bits(*original);
   }
+  if (const adapters::ChatFacts* repeated = storage.repeated.get()) {
+    add(repeated->text);
+    unscannable |= unscannable_bits(*repeated);
+    // The bound covers what is sent: every value of a repeated key.
+    storage.chat.prompt_tokens_bound =
+        std::max(storage.chat.prompt_tokens_bound, repeated->prompt_tokens_bound);
+  }
   forwardable_headers(headers, storage.forwardable);
   for (const auto& [name, value] : storage.forwardable) {
     add(name);
@@ -91,6 +100,20 @@ std::string_view classification_of(std::span<const HeaderLine> headers, std::str
 }
 
 }  // namespace
+
+void scan_repeated_keys(std::string_view body, FactsStorage& storage) {
+  storage.repeated = std::make_unique<adapters::ChatFacts>();
+  adapters::collect_raw_facts(body, *storage.repeated);
+}
+
+void collect_original_facts(const boost::json::object& dom, std::string_view text, bool repeated,
+                            adapters::ChatFacts& out) {
+  if (repeated) {
+    adapters::collect_raw_facts(text, out);
+  } else {
+    adapters::collect_body_facts(dom, out);
+  }
+}
 
 policies::RequestFacts request_facts(Endpoint endpoint, const boost::json::object& body,
                                      std::string_view model, std::size_t tenant,

@@ -7,6 +7,7 @@
 // and value of every forwardable client header (gateway/net/forwarding.h).
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,7 +38,23 @@ struct FactsStorage {
       forwardable;  ///< what may be forwarded, as scanned (views into the request)
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string classification;  ///< every x-data-classification value, comma-joined
+  /// Every key and string of the body's bytes when an object of the body names a key twice
+  /// (scan_repeated_keys): scanned as well. Null otherwise (a pointer: the storage lives in a
+  /// coroutine frame that must stay small enough for Asio to recycle).
+  std::unique_ptr<adapters::ChatFacts> repeated;
 };
+
+/// For a body that names a key twice in one object (adapters::collect_raw_facts): its DOM and its
+/// typed reading hold the last value of the key, but the bytes a backend receives hold every one,
+/// so every key and string of `body` is collected into `storage.repeated`, to be scanned with the
+/// rest. Call it before request_facts / collected_request_facts.
+void scan_repeated_keys(std::string_view body, FactsStorage& storage);
+
+/// The facts of a client's body in another dialect (the `original` of a translated request), `dom`
+/// parsed from `text`: every key and string of the DOM, or of the text's bytes when `repeated`
+/// (a key named twice in one object, whose every value a backend sent the text receives).
+void collect_original_facts(const boost::json::object& dom, std::string_view text, bool repeated,
+                            adapters::ChatFacts& out);
 
 /// `headers` are every header line of the request (names as sent, any case). `original` is the
 /// client's body when `body` was translated from it (its facts collected by collect_body_facts).

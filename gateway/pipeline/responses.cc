@@ -350,7 +350,9 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   boost::json::parse_options opts;
   opts.max_depth = 128;
   boost::system::error_code ec;
-  const boost::json::value parsed = adapters::json_lex::parse(ctx.request.body(), ec, &mr, opts);
+  bool repeated = false;
+  const boost::json::value parsed =
+      adapters::json_lex::parse(ctx.request.body(), ec, &mr, opts, &repeated);
   if (ec || !parsed.is_object()) {
     co_return co_await send_error(ctx, o, 400, kNotJson);
   }
@@ -372,7 +374,7 @@ asio::awaitable<bool> handle_responses(RequestContext& ctx, RequestRecord& recor
   // every string of the client's body when a backend may receive that body as it is.
   adapters::ChatFacts original;
   if (side.sends_client_body(ctx.snapshot.config())) {
-    adapters::collect_body_facts(body, original);
+    collect_original_facts(body, ctx.request.body(), repeated, original);
     inbound.original = &original;
   }
   inbound.side = &side;

@@ -17,7 +17,7 @@ boost::json::parse_options body_parse_options() {
 
 BodyDom::Parsed::Parsed(std::string_view text, boost::system::error_code& ec)
     : mr(arena, sizeof arena),
-      value(adapters::json_lex::parse(text, ec, &mr, body_parse_options())) {}
+      value(adapters::json_lex::parse(text, ec, &mr, body_parse_options(), &repeated)) {}
 
 const boost::json::object* BodyDom::get(std::string_view text, boost::system::error_code& ec) {
   ec = {};

@@ -30,12 +30,16 @@ class BodyDom {
   const boost::json::object* get(std::string_view text, boost::system::error_code& ec);
   /// Releases the DOM (the next get() parses again).
   void reset() { parsed_.reset(); }
+  /// Whether the text parsed names a key twice in one object (adapters::collect_raw_facts): the DOM
+  /// holds the last value of that key, the text every one. False before get().
+  bool repeated() const { return parsed_ && parsed_->repeated; }
 
  private:
   struct Parsed {
     Parsed(std::string_view text, boost::system::error_code& ec);
     unsigned char arena[4096];
     boost::json::monotonic_resource mr;
+    bool repeated = false;
     boost::json::value value;
   };
   std::unique_ptr<Parsed> parsed_;

@@ -223,12 +223,33 @@ TEST(ChatFactsCanonicalTest, DuplicateKeysKeepTheFirstPlaceAndTheLastValue) {
   }
 }
 
+TEST(ChatFactsCanonicalTest, WideObjectsKeepTheFirstPlaceAndTheLastValueToo) {
+  // Past the pairwise merge (16 members): keys repeated at both ends, in the middle,
+  // three times, in a message, a part and the top level.
+  std::string members;
+  for (int i = 0; i < 200; ++i) {
+    members += ",\"k" + std::to_string(i % 150) + "\":\"v" + std::to_string(i) + "\"";
+  }
+  members += R"(,"k0":"last","k149":{"x":"y"},"k7":null)";
+  for (const std::string& body : {
+           R"({"model":"m","messages":[{"role":"user","content":"c")" + members + "}]}",
+           R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"t")" +
+               members + "}]}]}",
+           R"({"model":"m","messages":[{"role":"user","content":"c"}])" + members + "}",
+           R"({"model":"m","messages":[],"metadata":{"a":1)" + members + "}}",
+       }) {
+    EXPECT_TRUE(accepted_same(body));
+  }
+}
+
 TEST(ChatFactsCanonicalTest, UnknownMembersAreWalkedInPlace) {
   for (
       std::string_view body : {
           R"({"zeta":{"type":"image","b":[1,"two",{"c":null}]},"model":"m","messages":[{"x":"before","role":"user","content":"c","y":{"file_id":"f"}}],"omega":"last"})",
           R"({"model":"m","messages":[{"role":"user","content":"c"}],"functions":[{"name":"f"}]})",
           R"({"model":"m","messages":[{"role":"user","content":"c"}],"functions":[]})",
+          R"({"model":"m","messages":[],"x":{"input_audio":{"format":"wav","data":{"n":"4111"}}}})",
+          R"({"model":"m","messages":[],"x":{"input_audio":{"format":"wav","data":"UklGRg"}}})",
           R"({"model":"m","messages":[{"role":"user","content":"c"}],"tools":[{"type":"code_interpreter","x":{"a":"b"}}],"tool_choice":{"type":"function","function":{"name":"f"}}})",
           R"({"model":"m","messages":[{"role":"user","content":"c"}],"stream":true,"stream_options":{"include_usage":true},"stop":"s","temperature":0.5})",
           "{ \"model\" : \"m\" ,\n \"messages\" : [ { \"role\" : \"user\" , \"content\" : [ { "

@@ -197,6 +197,12 @@ TEST(ChatFactsTest, FlagsWhatItCannotRead) {
   EXPECT_TRUE(f.audio);
   EXPECT_FALSE(scanned(f, "UklGRg"));
   EXPECT_TRUE(has_text(f, "wav"));
+  // Audio data that is not base64 text is read like any other value.
+  const boost::json::value odd_audio = boost::json::parse(R"({"messages": [{"role": "user",
+    "content": [{"type": "input_audio", "input_audio": {"data": {"note": "4111"}}}]}]})");
+  collect_chat_facts(odd_audio.as_object(), f);
+  EXPECT_TRUE(f.audio);
+  EXPECT_TRUE(has_text(f, "4111"));
 
   const boost::json::value file = boost::json::parse(R"({"messages": [{"role": "user",
     "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]})");

@@ -236,6 +236,86 @@ TEST_F(LeakTest, AMessagesRequestNoBackendTakesAsItIsIsScannedOnceAsTranslated) 
   EXPECT_NE(log.find(R"("entities":{"credit_card":1})"), std::string::npos) << log;
 }
 
+// A key named twice in one object: the gateway's reading keeps the last value, but the bytes sent
+// hold both, and a backend's parser may keep the first. Every value is scanned, on each lane that
+// forwards the client's bytes: the typed chat reading, the DOM one, embeddings, completions, a
+// Responses body an OpenAI backend takes as it is (a Messages body an Anthropic backend takes as
+// it is: below). A translation is written from the DOM: it sends the last value alone.
+TEST_F(LeakTest, EveryValueOfARepeatedKeyIsScanned) {
+  const std::string card = R"("card 4111 1111 1111 1111")";
+  const struct {
+    const char* path;
+    std::string body;
+  } cases[] = {
+      {"/v1/chat/completions", R"({"model":"default","messages":[{"role":"user","content":)" +
+                                   card + R"(}],"messages":[{"role":"user","content":"hello"}]})"},
+      {"/v1/chat/completions", R"({"model":"default","messages":[{"role":"user","content":)" +
+                                   card + R"(,"content":"hello"}]})"},
+      {"/v1/chat/completions",
+       chat(R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
+            R"("description":)" +
+            card + R"(,"description":"plain"}}}])")},
+      // A max_tokens the typed reading refuses (a string): the DOM's lane.
+      {"/v1/chat/completions",
+       chat(R"("max_tokens":"5","metadata":{"n":)" + card + R"(,"n":"x"})")},
+      {"/v1/embeddings", R"({"model":"default","input":)" + card + R"(,"input":"hello"})"},
+      {"/v1/completions", R"({"model":"default","prompt":)" + card + R"(,"prompt":"hello"})"},
+      {"/v1/responses",
+       R"({"model":"default","input":"hello","metadata":{"n":)" + card + R"(,"n":"x"}})"},
+  };
+  for (const auto& c : cases) {
+    expect_kept_home(post(c.path, c.body, {{"anthropic-version", "2023-06-01"}}), c.body);
+  }
+}
+
+TEST_F(LeakTest, ARepeatedKeyWithNothingToFindStillGoesOut) {
+  // The control: repeating a key is not itself sensitive. What leaves is what was scanned.
+  const std::string body = chat(R"("temperature":0.5,"temperature":0.7)");
+  auto r = post("/v1/chat/completions", body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->header("x-switchboard-backend"), "closed");
+  EXPECT_EQ(r->header("x-switchboard-sensitivity"), "public");
+  ASSERT_EQ(closed_->requests().size(), 1u);
+  EXPECT_NE(closed_->requests().front().body.find(R"("temperature":0.5,"temperature":0.7)"),
+            std::string::npos);
+}
+
+TEST_F(LeakTest, ARepeatedKeyInAMessagesRequestSentAsItIsIsScanned) {
+  // An Anthropic backend takes the client's Messages body as it is (only `model` changes): the
+  // first `user_id`, which the DOM drops, would reach it.
+  start(R"(server: {listen: "127.0.0.1:0", threads: 1}
+admin: {listen: "127.0.0.1:0"}
+backends:
+  local:
+    provider: vllm
+    base_url: ")" +
+        local_->base_url() + R"("
+    model: "pinned/local"
+    clearance: restricted
+  claude:
+    provider: anthropic
+    allow_insecure: true
+    base_url: ")" +
+        closed_->base_url() + R"("
+    api_key: "sk-ant-backend"
+    model: "claude-sonnet-4-5"
+    clearance: internal
+models:
+  default: {candidates: [claude, local]}
+policies:
+  - name: sensitive-stays-home
+    when: {sensitivity: {at_least: confidential}}
+    route: {to: [local], on_unavailable: reject}
+  - name: public-goes-out
+    route: {to: [claude, local]}
+)");
+  const std::string body =
+      R"({"model":"default","max_tokens":50,"metadata":{"user_id":"card 4111 1111 1111 1111",)"
+      R"("user_id":"u"},"messages":[{"role":"user","content":"hello"}]})";
+  expect_kept_home(post("/v1/messages", body, {{"anthropic-version", "2023-06-01"}}), body);
+}
+
 TEST_F(LeakTest, TokenIdPromptStaysHome) {
   expect_kept_home(
       post("/v1/completions", R"({"model":"default","prompt":[15496,11,995],"max_tokens":5})"),

@@ -191,6 +191,19 @@ TEST_F(RoutingTest, ExplainShowsTheDecisionWithoutValues) {
   EXPECT_TRUE(closed_->requests().empty());
 }
 
+TEST_F(RoutingTest, ExplainScansEveryValueOfARepeatedKey) {
+  // As the data plane decides: the DOM keeps the last `messages`, the bytes hold both.
+  start(routing_config(*local_, *closed_));
+  const std::string body =
+      R"({"model":"default","messages":[{"role":"user","content":"card 4111 1111 1111 1111"}],)"
+      R"("messages":[{"role":"user","content":"hello"}]})";
+  auto r = request(gw_->admin_port(), "POST", "/admin/explain", body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_NE(r->body.find("sensitive-stays-home"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("credit_card"), std::string::npos) << r->body;
+}
+
 TEST_F(RoutingTest, MetricsCountDecisionsSensitivityAndCost) {
   start(routing_config(*local_, *closed_));
   ASSERT_TRUE(chat("card 4111 1111 1111 1111"));
