@@ -87,6 +87,12 @@ class Handler {
   virtual boost::asio::awaitable<bool> refuse_before_body(RequestContext& ctx) = 0;
   /// The whole request, body read. Returns false when the connection must close.
   virtual boost::asio::awaitable<bool> handle(RequestContext& ctx) = 0;
+  /// The JSON body of an error the connection layer answers itself once `request`'s header is
+  /// parsed (413 for a body over the limit, 400 for a malformed chunked body, 503 when bodies
+  /// hold too much memory), in the shape the request's client reads. OpenAI's by default
+  /// (http_response.cc).
+  virtual std::string error_body(const Request& request, unsigned status,
+                                 std::string_view message) const;
 };
 
 }  // namespace sb::gateway

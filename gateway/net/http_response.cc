@@ -1,5 +1,7 @@
 #include "gateway/net/http_response.h"
 
+#include "gateway/net/handler.h"
+
 #include "adapters/openai_shapes.h"
 #include "gateway/observability/log.h"
 
@@ -118,6 +120,10 @@ std::string json_response(unsigned status, std::string_view body, std::string_vi
   out += "\r\n";
   out += body;
   return out;
+}
+
+std::string Handler::error_body(const Request&, unsigned status, std::string_view message) const {
+  return error_json(message, error_type_for(status), {});
 }
 
 std::string error_response(unsigned status, std::string_view message, std::string_view code,

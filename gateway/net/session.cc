@@ -202,10 +202,13 @@ class Session final : public Drainable, public Downstream {
                                   BodyBudget& budget);
   asio::awaitable<Body> read_sized_body(const config::ServerSettings& s, std::uint64_t length,
                                         std::string& body);
-  asio::awaitable<Body> read_chunked_body(const config::ServerSettings& s, std::string& body,
+  asio::awaitable<Body> read_chunked_body(const config::ServerSettings& s, Request& request,
                                           BodyBudget& budget);
+  /// An error answer, then the connection closed; in the shape `request`'s client reads when its
+  /// header was parsed (Handler::error_body), else OpenAI's.
   asio::awaitable<void> reply_and_close(unsigned status, std::string_view message,
-                                        std::string_view headers = {});
+                                        std::string_view headers = {},
+                                        const Request* request = nullptr);
   asio::awaitable<void> close(bool linger);
   asio::awaitable<bool> handshake();
   asio::awaitable<bool> read_head(const config::ServerSettings& s, Request& request,
@@ -292,7 +295,7 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
       co_await reply_and_close(503,
                                "the gateway holds too many request bodies at the moment; retry "
                                "shortly",
-                               "Retry-After: 1\r\n");
+                               "Retry-After: 1\r\n", &request);
       co_return Body::answered;
     }
     if (is_name(request.field("expect"), "100-continue")) {
@@ -305,7 +308,7 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
     co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
     wrote_ = false;
   }
-  co_return co_await read_chunked_body(s, body, budget);
+  co_return co_await read_chunked_body(s, request, budget);
 }
 
 template <class Stream>
@@ -332,7 +335,8 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_sized_body
 
 template <class Stream>
 asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_body(
-    const config::ServerSettings& s, std::string& body, BodyBudget& budget) {
+    const config::ServerSettings& s, Request& request, BodyBudget& budget) {
+  std::string& body = request.body();
   framing::ChunkedDecoder decoder(s.max_body_bytes);
   // The whole body within the idle timeout, as a sized one.
   const Clock::time_point deadline = Clock::now() + s.idle_timeout;
@@ -349,7 +353,7 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
         co_await reply_and_close(503,
                                  "the gateway holds too many request bodies at the moment; retry "
                                  "shortly",
-                                 "Retry-After: 1\r\n");
+                                 "Retry-After: 1\r\n", &request);
         co_return Body::answered;
       }
       body.reserve(static_cast<std::size_t>(grown));
@@ -363,10 +367,10 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
       case framing::ChunkedDecoder::Status::done:
         co_return Body::ok;
       case framing::ChunkedDecoder::Status::bad:
-        co_await reply_and_close(400, decoder.error());
+        co_await reply_and_close(400, decoder.error(), {}, &request);
         co_return Body::answered;
       case framing::ChunkedDecoder::Status::too_large:
-        co_await reply_and_close(413, too_large(s));
+        co_await reply_and_close(413, too_large(s), {}, &request);
         co_return Body::answered;
       case framing::ChunkedDecoder::Status::need_more:
         break;
@@ -382,11 +386,15 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::reply_and_close(unsigned status, std::string_view message,
-                                                       std::string_view headers) {
+                                                       std::string_view headers,
+                                                       const Request* request) {
   write_timeout_ = std::chrono::seconds(5);
   std::string extra = "Connection: close\r\n";
   extra += headers;
-  const std::string bytes = error_response(status, message, {}, extra);
+  const std::string bytes =
+      request != nullptr
+          ? json_response(status, plane_.handler.error_body(*request, status, message), extra)
+          : error_response(status, message, {}, extra);
   co_await Downstream::write(bytes);
   co_await close(/*linger=*/true);
 }
@@ -467,7 +475,7 @@ asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s
     co_return false;
   }
   if (request.content_length().value_or(0) > s.max_body_bytes) {
-    co_await reply_and_close(413, too_large(s));
+    co_await reply_and_close(413, too_large(s), {}, &request);
     co_return false;
   }
   co_return true;

@@ -8,6 +8,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include "adapters/anthropic_inbound.h"
 #include "gateway/net/credentials.h"
 #include "gateway/net/header_name.h"
 #include "gateway/net/http_response.h"
@@ -238,6 +239,18 @@ void assign_request_id(RequestContext& ctx) {
 }
 
 }  // namespace
+
+// The connection layer's own errors (a body over the limit, a malformed chunked body) in the
+// shape the route's client reads: Anthropic's on /v1/messages, as every other answer there.
+std::string DataPlane::error_body(const Request& request, unsigned status,
+                                  std::string_view message) const {
+  std::string body = Handler::error_body(request, status, message);
+  const Route route = route_of(path_of(request.target()));
+  if (route.messages || route.count_tokens) {
+    return adapters::openai_error_to_anthropic(status, body);
+  }
+  return body;
+}
 
 asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {
   std::size_t tenant = 0;

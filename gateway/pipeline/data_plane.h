@@ -20,6 +20,8 @@ class DataPlane final : public Handler {
     return gateway::refuse_before_body(ctx);
   }
   boost::asio::awaitable<bool> handle(RequestContext& ctx) override { return handle_data(ctx); }
+  std::string error_body(const Request& request, unsigned status,
+                         std::string_view message) const override;
 };
 
 }  // namespace sb::gateway

@@ -6,6 +6,8 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include "tests/integration/gateway_process.h"
 #include "tests/integration/test_config.h"
@@ -154,6 +156,44 @@ TEST_F(HostileTest, MalformedChunkedBodyIsRejected) {
   auto r = client.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400u);
+}
+
+TEST_F(HostileTest, BodyErrorsOnTheMessagesApiAreInAnthropicsShape) {
+  // The connection layer answers these itself, before any handler runs: in the shape the route's
+  // client reads (an Anthropic SDK looks for {"type":"error","error":{"type",...}}).
+  const std::string chunked = "Transfer-Encoding: chunked\r\n\r\n";
+  const struct {
+    const char* target;
+    std::string rest;  // the header's end and the body
+    unsigned status;
+    const char* type;
+  } cases[] = {
+      {"/v1/messages", "Content-Length: 5000\r\n\r\n", 413, "request_too_large"},
+      {"/v1/messages/count_tokens?beta=true", "Content-Length: 5000\r\n\r\n", 413,
+       "request_too_large"},
+      {"/v1/messages", chunked + "7d0\r\n" + std::string(2000, 'a') + "\r\n0\r\n\r\n", 413,
+       "request_too_large"},
+      {"/v1/messages", chunked + "zz\r\n", 400, "invalid_request_error"},
+      // Elsewhere, OpenAI's shape.
+      {"/v1/chat/completions", "Content-Length: 5000\r\n\r\n", 413, nullptr},
+      {"/v1/responses", chunked + "zz\r\n", 400, nullptr},
+  };
+  for (const auto& c : cases) {
+    Client client(gw_->port(), 5s);
+    client.send_raw(std::string("POST ") + c.target + " HTTP/1.1\r\nHost: x\r\n" + c.rest);
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << c.target;
+    EXPECT_EQ(r->status, c.status) << c.target;
+    const boost::json::value v = boost::json::parse(r->body);
+    if (c.type != nullptr) {
+      EXPECT_EQ(v.at("type"), "error") << r->body;
+      EXPECT_EQ(v.at("error").at("type"), c.type) << r->body;
+      EXPECT_FALSE(v.at("error").at("message").as_string().empty()) << r->body;
+    } else {
+      EXPECT_TRUE(v.at("error").as_object().contains("param")) << r->body;
+      EXPECT_FALSE(v.as_object().contains("type")) << r->body;
+    }
+  }
 }
 
 TEST_F(HostileTest, DeeplyNestedJsonIsA400NotACrash) {
