@@ -179,6 +179,17 @@ TEST(PlanChatRequestTest, TheTypedReadingPlansAsTheDomDoes) {
   const Result<ChatRequest, ParseError> typed = parse_chat_request(dup);
   ASSERT_TRUE(typed);
   EXPECT_FALSE(plan_chat_request(dup, typed.value(), "up").has_value());
+  // Past the pairwise check (many top-level members): a repeat at the far end, and none.
+  std::string wide = R"({"model":"a","messages":[])";
+  for (int i = 0; i < 300; ++i) {
+    wide +=
+        ",\"k" + std::to_string(i) + "\":\"" + std::string(40, 'v') + "\"";  // within the budget
+  }
+  for (const std::string& body : {wide + R"(,"model":"b"})", wide + "}"}) {
+    const Result<ChatRequest, ParseError> w = parse_chat_request(body);
+    ASSERT_TRUE(w) << w.error().message << ": " << body.substr(0, 80);
+    EXPECT_EQ(plan_chat_request(body, w.value(), "up").has_value(), body == wide + "}");
+  }
 }
 
 // The plan lends the client's bytes instead of copying them: only its edits are new bytes.

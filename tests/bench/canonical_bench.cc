@@ -2,7 +2,9 @@
 // inline buffer (what the gateway's chat handler does today) against the one-pass typed parser
 // (adapters/canonical.h), on the bodies of facts_bench.cc: about 300 bytes and about 20 KB. Then
 // the same with the routing facts collected (adapters/chat_facts.h): from the DOM, and from the
-// typed request without one.
+// typed request without one. And the pass-through's plan (adapters/openai_compatible.h) from the
+// typed request of a body of many top-level members, whose cost per member must not grow with
+// their number.
 //
 //   ./build/tests/bench/canonical_bench [--benchmark_filter=...]
 
@@ -19,6 +21,7 @@
 
 #include "adapters/canonical.h"
 #include "adapters/chat_facts.h"
+#include "adapters/openai_compatible.h"
 #include "tests/bench/bench_bodies.h"
 
 namespace {
@@ -140,6 +143,27 @@ void BM_CanonicalFactsLarge(benchmark::State& s) {
 void BM_FactsOnly(benchmark::State& s) {
   facts_only(s, s.range(0) == 0 ? small_body() : large_body(), s.range(1) == 1);
 }
+// A chat body of range(0) top-level members besides model and messages: items/s is members per
+// second, flat across the range when the plan's check for repeated keys is not a pass per member.
+void BM_PlanWide(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::string text = R"({"model":"m","messages":[{"role":"user","content":"hi"}])";
+  for (std::size_t i = 0; i < n; ++i) {
+    text += ",\"k" + std::to_string(i) + "\":\"" + std::string(40, 'v') + "\"";
+  }
+  text += "}";
+  auto r = adapters::parse_chat_request(text);
+  if (!r.ok()) {
+    state.SkipWithError("the body was refused");
+    return;
+  }
+  for (auto _ : state) {
+    auto plan = adapters::plan_chat_request(text, r.value(), "up", nullptr);
+    benchmark::DoNotOptimize(plan);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
 BENCHMARK(BM_DomSmall);
 BENCHMARK(BM_DomLarge);
 BENCHMARK(BM_CanonicalSmall);
@@ -150,5 +174,6 @@ BENCHMARK(BM_CanonicalFactsSmall)->Name("parse + facts (canonical)/small");
 BENCHMARK(BM_CanonicalFactsLarge)->Name("parse + facts (canonical)/large");
 // Arguments: body (0 small, 1 large), collector (0 canonical, 1 DOM).
 BENCHMARK(BM_FactsOnly)->ArgsProduct({{0, 1}, {0, 1}});
+BENCHMARK(BM_PlanWide)->RangeMultiplier(8)->Range(1 << 9, 1 << 15);
 
 }  // namespace
