@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -162,10 +163,12 @@ bool declare_tools(json::array decls, const std::optional<ToolChoice>& choice, j
     return true;  // nothing to call: a tool_choice alone means nothing to Gemini
   }
   if (!allowed.empty()) {
+    // Sorted, so that many tools and many allowed names cost a search each, not their product.
+    std::sort(allowed.begin(), allowed.end());
     json::array kept;
     for (json::value& d : decls) {
       const std::string_view n = string_of(d.as_object().if_contains("name"));
-      if (std::find(allowed.begin(), allowed.end(), n) != allowed.end()) {
+      if (std::binary_search(allowed.begin(), allowed.end(), n, std::less<>())) {
         kept.push_back(std::move(d));
       }
     }
