@@ -1,7 +1,6 @@
 #include "adapters/openai_compatible.h"
 
 #include <algorithm>
-
 #include <array>
 #include <cstddef>
 #include <optional>

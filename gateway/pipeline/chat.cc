@@ -164,9 +164,11 @@ std::optional<ClientError> ChatHandler::parse(const boost::json::object*& body,
 void ChatHandler::decide(const boost::json::object* body, std::string_view model,
                          std::span<const HeaderLine> lines, FactsStorage& storage) {
   const config::Config& c = snap_.config();
-  bool repeated = dom_.repeated();
+  bool repeated = false;  // a key named twice in an object: the typed walk or the DOM says
   if (typed_) {
     adapters::collect_chat_facts(*typed_, storage.chat, &repeated);
+  } else {
+    repeated = dom_.repeated();
   }
   // What leaves is what was scanned: a key named twice sends every value of it.
   if (repeated) {

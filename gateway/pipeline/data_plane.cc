@@ -8,7 +8,6 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
-#include "adapters/anthropic_inbound.h"
 #include "gateway/net/credentials.h"
 #include "gateway/net/header_name.h"
 #include "gateway/net/http_response.h"
@@ -202,15 +201,19 @@ struct Refusal {
   std::string_view headers;  // extra header lines (Allow)
 };
 
+// The shape a route's client reads its answers and errors in.
+Dialect dialect_of(const Route& route) {
+  if (route.messages || route.count_tokens) {
+    return Dialect::anthropic;
+  }
+  return route.responses || !route.stored.empty() ? Dialect::responses : Dialect::openai;
+}
+
 // What the header alone condemns: an unknown path (404) or a missing or wrong API key (401).
 // Sets `tenant` otherwise. Sets the dialect of every answer from here on.
 std::optional<Refusal> refusal_of(RequestContext& ctx, const Route& route, std::size_t& tenant) {
   const Request& req = ctx.request;
-  if (route.messages || route.count_tokens) {
-    ctx.dialect = Dialect::anthropic;
-  } else if (route.responses || !route.stored.empty()) {
-    ctx.dialect = Dialect::responses;
-  }
+  ctx.dialect = dialect_of(route);
   if (!route.known()) {
     std::string msg = "Invalid URL (";
     msg += req.method_string();
@@ -241,15 +244,11 @@ void assign_request_id(RequestContext& ctx) {
 }  // namespace
 
 // The connection layer's own errors (a body over the limit, a malformed chunked body) in the
-// shape the route's client reads: Anthropic's on /v1/messages, as every other answer there.
+// shape the route's client reads, as every other answer of the route.
 std::string DataPlane::error_body(const Request& request, unsigned status,
                                   std::string_view message) const {
-  std::string body = Handler::error_body(request, status, message);
-  const Route route = route_of(path_of(request.target()));
-  if (route.messages || route.count_tokens) {
-    return adapters::openai_error_to_anthropic(status, body);
-  }
-  return body;
+  const Dialect d = dialect_of(route_of(path_of(request.target())));
+  return gateway::error_body(client_dialect(d), status, message, {});
 }
 
 asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {
