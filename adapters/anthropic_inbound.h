@@ -79,6 +79,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -249,10 +250,11 @@ class AnthropicStreamWriter final : public ChatChunkReader {
   std::string scratch_;
   bool started_ = false;
   BlockKind open_ = BlockKind::none;
-  std::int64_t next_block_ = 0;           ///< index of the next content block
-  std::int64_t open_tool_ = -1;           ///< OpenAI tool-call index of the open tool block
-  std::vector<std::int64_t> seen_tools_;  ///< OpenAI tool-call indexes already given a block
-  std::string_view stop_reason_;          ///< points at a literal; empty until a finish_reason
+  std::int64_t next_block_ = 0;  ///< index of the next content block
+  std::int64_t open_tool_ = -1;  ///< OpenAI tool-call index of the open tool block
+  /// OpenAI tool-call indexes already given a block (a set: an upstream may stream thousands).
+  std::unordered_set<std::int64_t> seen_tools_;
+  std::string_view stop_reason_;  ///< points at a literal; empty until a finish_reason
   std::optional<Usage> upstream_input_;
   bool thinking_ = false;
 };

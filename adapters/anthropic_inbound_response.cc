@@ -425,7 +425,7 @@ void AnthropicStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string
   const std::int64_t index = call.index.value_or(
       open_ == BlockKind::tool ? open_tool_ : static_cast<std::int64_t>(seen_tools_.size()));
   if (open_ != BlockKind::tool || index != open_tool_) {
-    if (std::find(seen_tools_.begin(), seen_tools_.end(), index) != seen_tools_.end()) {
+    if (seen_tools_.contains(index)) {
       return;  // a fragment for a call whose block is stopped: cannot be expressed (see header)
     }
     close_block(out);
@@ -440,7 +440,7 @@ void AnthropicStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string
                "content_block_start");
     open_ = BlockKind::tool;
     open_tool_ = index;
-    seen_tools_.push_back(index);
+    seen_tools_.insert(index);
     ++next_block_;
   }
   if (call.arguments.empty()) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -252,12 +253,8 @@ class AnthropicStream final : public StreamTranslator {
     if (!index) {
       return nullptr;
     }
-    for (auto& [i, b] : blocks_) {
-      if (i == *index) {
-        return &b;
-      }
-    }
-    return nullptr;
+    const auto it = blocks_.find(*index);
+    return it != blocks_.end() ? &it->second : nullptr;
   }
 
   bool on_block_start(const json::object& o, std::string& out) {
@@ -282,7 +279,7 @@ class AnthropicStream final : public StreamTranslator {
       chunk(out, delta);
     }
     // thinking, redacted_thinking and server-tool blocks are not part of an OpenAI answer.
-    blocks_.emplace_back(*index, b);
+    blocks_.emplace(*index, b);  // a repeated start leaves the first block in place
     return true;
   }
 
@@ -381,7 +378,8 @@ class AnthropicStream final : public StreamTranslator {
   ChunkWriter chunks_;
   SseParser parser_;
   std::vector<SseEvent> events_;
-  std::vector<std::pair<std::int64_t, Block>> blocks_;  // by Anthropic content block index
+  // By Anthropic content block index (a map: a stream may hold thousands of blocks).
+  std::unordered_map<std::int64_t, Block> blocks_;
   std::size_t tools_ = 0;
   std::string_view finish_reason_;  // points at a literal
   RawUsage raw_usage_;

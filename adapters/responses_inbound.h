@@ -98,6 +98,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -262,6 +263,8 @@ class ResponsesStreamWriter final : public ChatChunkReader {
 
   ResponseMeta meta_;
   std::vector<Item> items_;
+  /// The chat tool-call indexes given an item (a set: an upstream may stream thousands).
+  std::unordered_set<std::int64_t> call_indexes_;
   std::string scratch_;  ///< the event being written
   std::int64_t sequence_ = 0;
   bool started_ = false;

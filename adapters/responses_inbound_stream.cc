@@ -195,17 +195,12 @@ void ResponsesStreamWriter::text_delta(bool reasoning, std::string_view text, st
 void ResponsesStreamWriter::on_tool_delta(const ChunkToolCall& call, std::string& out) {
   const bool call_open =
       !items_.empty() && !items_.back().closed && items_.back().kind == Item::Kind::call;
-  std::int64_t calls = 0;
-  for (const Item& it : items_) {
-    calls += it.kind == Item::Kind::call ? 1 : 0;
-  }
   // No index (some servers omit it with a single call): the open call continues, else a new one.
-  const std::int64_t index = call.index.value_or(call_open ? items_.back().tool_index : calls);
+  const std::int64_t index = call.index.value_or(
+      call_open ? items_.back().tool_index : static_cast<std::int64_t>(call_indexes_.size()));
   if (!call_open || items_.back().tool_index != index) {
-    for (const Item& it : items_) {
-      if (it.kind == Item::Kind::call && it.tool_index == index) {
-        return;  // a fragment for a closed call: cannot be expressed (see the header)
-      }
+    if (!call_indexes_.insert(index).second) {
+      return;  // a fragment for a closed call: cannot be expressed (see the header)
     }
     close_open(out);
     Item item;

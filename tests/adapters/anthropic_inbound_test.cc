@@ -1202,6 +1202,42 @@ TEST(AnthropicStreamWriterTest, LateFragmentForAStoppedToolIsDropped) {
       << out;
 }
 
+// An upstream decides how many calls it streams: each of thousands opens one block, late
+// fragments for stopped ones are dropped wherever they fall, and a call without an index after
+// them opens the next block.
+TEST(AnthropicStreamWriterTest, ThousandsOfCallsEachOpenOneBlock) {
+  constexpr int kCalls = 3000;
+  std::string input;
+  const auto call = [&](const std::string& index_member, std::string_view rest) {
+    input += R"(data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{)" + index_member +
+             std::string(rest) + "}]}}]}\n\n";
+  };
+  for (int i = 0; i < kCalls; ++i) {
+    call(R"("index":)" + std::to_string(i),
+         R"(,"id":"c)" + std::to_string(i) + R"(","function":{"name":"f","arguments":"{}"})");
+  }
+  call(R"("index":0)", R"(,"function":{"arguments":"late"})");
+  call(R"("index":1500)", R"(,"function":{"arguments":"late"})");
+  input += R"(data: {"id":"x","choices":[{"index":0,"delta":{"content":"t"}}]})"
+           "\n\n";
+  call(R"("id":"last")", R"(,"function":{"name":"g","arguments":"{}"})");
+  input += R"(data: {"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})"
+           "\n\ndata: [DONE]\n\n";
+  const std::string out = run(input, 0);
+  std::size_t tool_blocks = 0;
+  for (std::size_t at = out.find(R"("type":"tool_use")"); at != std::string::npos;
+       at = out.find(R"("type":"tool_use")", at + 1)) {
+    ++tool_blocks;
+  }
+  EXPECT_EQ(tool_blocks, kCalls + 1u);
+  EXPECT_EQ(out.find("late"), std::string::npos);
+  // Blocks 0..2999 are the calls, 3000 the text, 3001 the call without an index.
+  EXPECT_NE(out.find(R"("index":3001,"content_block":{"type":"tool_use","id":"last")"),
+            std::string::npos);
+  EXPECT_NE(out.find(R"("index":2999,"content_block":{"type":"tool_use","id":"c2999")"),
+            std::string::npos);
+}
+
 TEST(AnthropicStreamWriterTest, DoneBeforeAnyChunkStillFormsAMessage) {
   const std::string out = run("data: [DONE]\n\n", 0);
   EXPECT_TRUE(out.starts_with("event: message_start\n")) << out;

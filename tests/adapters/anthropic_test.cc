@@ -715,6 +715,55 @@ TEST(AnthropicStreamTest, StreamCutBeforeMessageStopIsIncomplete) {
   EXPECT_EQ(st->error()->status, 502u);
 }
 
+// Blocks are found by their index whatever their order: deltas may interleave, a block's index
+// need not be its position, and an index never started is a protocol error.
+TEST(AnthropicStreamTest, InterleavedBlocksAreFoundByTheirIndex) {
+  const auto event = [](std::string_view type, const std::string& data) {
+    return "event: " + std::string(type) + "\ndata: " + data + "\n\n";
+  };
+  const auto start = [&](int index, std::string_view id) {
+    return event("content_block_start", R"({"type":"content_block_start","index":)" +
+                                            std::to_string(index) +
+                                            R"(,"content_block":{"type":"tool_use","id":")" +
+                                            std::string(id) + R"(","name":"f","input":{}}})");
+  };
+  const auto delta = [&](int index, std::string_view json) {
+    return event("content_block_delta",
+                 R"({"type":"content_block_delta","index":)" + std::to_string(index) +
+                     R"(,"delta":{"type":"input_json_delta","partial_json":)" + std::string(json) +
+                     "}}");
+  };
+  const std::string head = event(
+      "message_start",
+      R"({"type":"message_start","message":{"id":"msg_1","model":"m","usage":{"input_tokens":1}}})");
+  const StreamRun run = run_stream(head + start(7, "a") + start(3, "b") + delta(3, R"("{\"b\"")") +
+                                       delta(7, R"("{\"a\"")") + delta(3, R"(":2}")") +
+                                       delta(7, R"(":1}")") + delta(5, R"("x")"),
+                                   false);
+  EXPECT_FALSE(run.fed_ok);
+  ASSERT_TRUE(run.error.has_value());
+  EXPECT_NE(run.error->message.find("no open block"), std::string::npos);
+  // Tool calls are numbered by their start: the block of index 7 is call 0, index 3 call 1.
+  std::string arguments[2];
+  for (std::size_t at = run.out.find("data: {"); at != std::string::npos;
+       at = run.out.find("data: {", at + 1)) {
+    const std::size_t end = run.out.find("\n\n", at);
+    const json::value chunk = json::parse(run.out.substr(at + 6, end - at - 6));
+    const json::value* calls = chunk.as_object().if_contains("choices");
+    if (calls == nullptr || calls->as_array().empty()) {
+      continue;
+    }
+    const json::value* tc = calls->as_array()[0].at("delta").as_object().if_contains("tool_calls");
+    if (tc != nullptr) {
+      const json::object& call = tc->as_array()[0].as_object();
+      arguments[call.at("index").as_int64()] +=
+          call.at("function").at("arguments").as_string().c_str();
+    }
+  }
+  EXPECT_EQ(arguments[0], R"({"a":1})");
+  EXPECT_EQ(arguments[1], R"({"b":2})");
+}
+
 TEST(AnthropicStreamTest, MalformedEventIsAProtocolError) {
   auto st = AnthropicTranslator(kCreated).stream(false, "default");
   std::string out;

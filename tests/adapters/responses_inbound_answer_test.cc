@@ -438,5 +438,39 @@ TEST(ResponsesStreamWriterTest, AFragmentForAClosedCallIsDropped) {
   EXPECT_EQ(final_response.at("output").as_array().size(), 2u);
 }
 
+// An upstream decides how many calls it streams: each of thousands becomes one item, late
+// fragments for closed ones are dropped wherever they fall, and a call without an index after
+// them is a new item.
+TEST(ResponsesStreamWriterTest, ThousandsOfCallsEachBecomeOneItem) {
+  constexpr int kCalls = 3000;
+  std::string chunks;
+  const auto call = [&](const std::string& index_member, std::string_view rest) {
+    chunks += R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{)" + index_member +
+              std::string(rest) + "}]}}]}\n\n";
+  };
+  for (int i = 0; i < kCalls; ++i) {
+    call(R"("index":)" + std::to_string(i),
+         R"(,"id":"c)" + std::to_string(i) + R"(","function":{"name":"f","arguments":"{}"})");
+  }
+  call(R"("index":0)", R"(,"function":{"arguments":"late"})");
+  call(R"("index":1500)", R"(,"function":{"arguments":"late"})");
+  chunks += R"(data: {"choices":[{"index":0,"delta":{"content":"t"}}]})"
+            "\n\n";
+  call(R"("id":"last")", R"(,"function":{"name":"g","arguments":"{}"})");
+  chunks += R"(data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})"
+            "\n\ndata: [DONE]\n\n";
+  const StreamRun r = run(chunks, 0, meta_for());
+  const json::value final_response = accumulate(r.out);
+  const json::array& output = final_response.at("output").as_array();
+  ASSERT_EQ(output.size(), kCalls + 2u);  // the calls, the text's message, the last call
+  for (const std::size_t k : {std::size_t{0}, std::size_t{1500}, std::size_t{kCalls - 1}}) {
+    EXPECT_EQ(output[k].at("call_id"), json::value("c" + std::to_string(k)));
+    EXPECT_EQ(output[k].at("arguments"), json::value("{}"));
+  }
+  EXPECT_EQ(output[kCalls].at("type"), json::value("message"));
+  EXPECT_EQ(output[kCalls + 1].at("call_id"), json::value("last"));
+  EXPECT_EQ(json::parse(r.final_response), final_response);
+}
+
 }  // namespace
 }  // namespace sb::adapters
