@@ -73,6 +73,16 @@ bool read_model(std::string_view body, std::string_view upstream_model,
   if (!upstream_model.empty()) {
     splices.push_back({model->value_begin, model->value_end, quote(upstream_model)});
   }
+  // The upstream reads each key once, as the gateway did: the last occurrence (the edits here
+  // touch only last occurrences, so these ranges never overlap them).
+  thread_local std::vector<char> superseded;
+  if (mark_superseded(members, superseded)) {
+    for (std::size_t k = 0; k + 1 < members.size(); ++k) {
+      if (superseded[k] != 0) {
+        splices.push_back({members[k].begin, members[k + 1].begin, std::string()});
+      }
+    }
+  }
   return true;
 }
 

@@ -1,5 +1,6 @@
 #include "adapters/json_edit.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <system_error>
@@ -496,6 +497,53 @@ const JsonMember* last_of(std::span<const JsonMember> members, std::string_view 
     }
   }
   return nullptr;
+}
+
+bool mark_superseded(std::span<const JsonMember> members, std::vector<char>& superseded) {
+  constexpr std::size_t kPairwise = 16;
+  superseded.assign(members.size(), 0);
+  bool any = false;
+  if (members.size() <= kPairwise) {
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      for (std::size_t j = i + 1; j < members.size(); ++j) {
+        if (members[i].key == members[j].key) {
+          superseded[i] = 1;
+          any = true;
+          break;
+        }
+      }
+    }
+    return any;
+  }
+  std::vector<std::size_t> order(members.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    order[k] = k;
+  }
+  // Stable: within a run of one key the positions ascend, and all but the run's last go.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return members[a].key < members[b].key; });
+  for (std::size_t k = 0; k + 1 < order.size(); ++k) {
+    if (members[order[k]].key == members[order[k + 1]].key) {
+      superseded[order[k]] = 1;
+      any = true;
+    }
+  }
+  return any;
+}
+
+std::string without_superseded(std::string_view text, std::span<const JsonMember> members,
+                               std::span<const char> superseded) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t at = 0;
+  for (std::size_t k = 0; k + 1 < members.size(); ++k) {
+    if (superseded[k] != 0) {
+      out.append(text.substr(at, members[k].begin - at));
+      at = members[k + 1].begin;
+    }
+  }
+  out.append(text.substr(at));
+  return out;
 }
 
 bool set_member(std::string& text, std::string_view key, std::string_view raw_value) {

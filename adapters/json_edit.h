@@ -36,6 +36,17 @@ bool scan_object(std::string_view text, std::vector<JsonMember>& out);
 /// The last member named `key` of a scan (the occurrence a JSON parser keeps), or nullptr.
 const JsonMember* last_of(std::span<const JsonMember> members, std::string_view key);
 
+/// Marks in `superseded` (one entry per member, true or false) each member that a later member of
+/// the same key supersedes: a parser keeps the last occurrence, and an upstream whose parser
+/// kept the first would read what the gateway did not (a `max_tokens` past a cap). Whether any
+/// is marked. Pairwise for a few members, by sorting for many.
+bool mark_superseded(std::span<const JsonMember> members, std::vector<char>& superseded);
+
+/// `text` without the members `superseded` marks (mark_superseded over `members`, its scan): each
+/// goes with the separator after it (a superseded member always has one after it).
+std::string without_superseded(std::string_view text, std::span<const JsonMember> members,
+                               std::span<const char> superseded);
+
 /// The raw value bytes of a scanned member of `text`.
 inline std::string_view raw_value(std::string_view text, const JsonMember& m) {
   return text.substr(m.value_begin, m.value_end - m.value_begin);

@@ -59,13 +59,13 @@ Owned* owner_of(std::span<Owned> owned, std::string_view key) {
 /// Appends the members of `body` from the first to the last, each as rewrite_members says, with
 /// the separators between kept ones; whether any was kept.
 bool append_members(Splice& out, std::span<const JsonMember> members, std::span<Owned> owned,
-                    std::span<const MemberEdit> quirks) {
+                    std::span<const MemberEdit> quirks, std::span<const char> superseded) {
   bool any_kept = false;
   for (std::size_t k = 0; k < members.size(); ++k) {
     const JsonMember& m = members[k];
     const Owned* o = owner_of(owned, m.key);
-    if (o != nullptr && o->last != k) {
-      continue;  // an earlier duplicate of an owned key
+    if ((o != nullptr && o->last != k) || (!superseded.empty() && superseded[k] != 0)) {
+      continue;  // an earlier duplicate
     }
     const MemberEdit quirk = quirks.empty() ? MemberEdit::keep : quirks[k];
     if (quirk == MemberEdit::drop) {
@@ -93,9 +93,11 @@ bool append_members(Splice& out, std::span<const JsonMember> members, std::span<
 /// of each owned key gets the new value in place, earlier duplicates are dropped (so an upstream
 /// that keeps the first duplicate cannot see the client's value), absent ones are appended after
 /// the last member. Every other byte is kept, as a range of `body` (not copied).
-/// `members` is the scan of `body`; `quirks` (empty, or one edit per member) the engine's edits.
+/// `members` is the scan of `body`; `quirks` (empty, or one edit per member) the engine's edits;
+/// `superseded` (empty, or mark_superseded's marks) the earlier duplicates of any key, dropped.
 Splice rewrite_members(std::string_view body, std::span<const JsonMember> members,
-                       std::span<Owned> owned, std::span<const MemberEdit> quirks) {
+                       std::span<Owned> owned, std::span<const MemberEdit> quirks,
+                       std::span<const char> superseded) {
   for (std::size_t k = 0; k < members.size(); ++k) {
     if (Owned* o = owner_of(owned, members[k].key)) {
       o->last = k;
@@ -109,7 +111,7 @@ Splice rewrite_members(std::string_view body, std::span<const JsonMember> member
     out.keep(0, tail);
   } else {
     out.keep(0, members.front().begin);
-    any_kept = append_members(out, members, owned, quirks);
+    any_kept = append_members(out, members, owned, quirks, superseded);
     tail = members.back().value_end;
   }
   for (const Owned& o : owned) {
@@ -191,7 +193,8 @@ std::optional<ChatRequestPlan> plan_from_members(std::string_view client_body,
                                                  std::span<const JsonMember> members, bool stream,
                                                  bool so_object, bool wants_usage,
                                                  std::string_view upstream_model,
-                                                 const EngineProfile* engine) {
+                                                 const EngineProfile* engine,
+                                                 std::span<const char> superseded) {
   ChatRequestPlan plan;
   plan.stream = stream;
   plan.client_wants_usage = wants_usage;
@@ -214,9 +217,9 @@ std::optional<ChatRequestPlan> plan_from_members(std::string_view client_body,
   thread_local std::vector<MemberEdit> quirks;
   const bool quirky =
       engine != nullptr && engine_member_edits(*engine, client_body, members, plan.stream, quirks);
-  plan.body =
-      rewrite_members(client_body, members, std::span<Owned>(owned.data(), owned_count),
-                      quirky ? std::span<const MemberEdit>(quirks) : std::span<const MemberEdit>());
+  plan.body = rewrite_members(
+      client_body, members, std::span<Owned>(owned.data(), owned_count),
+      quirky ? std::span<const MemberEdit>(quirks) : std::span<const MemberEdit>(), superseded);
   return plan;
 }
 
@@ -229,10 +232,14 @@ ChatRequestPlan plan_chat_request(std::string_view client_body, const json::obje
   // One scan of the client's top level serves every edit: the owned members, the engine's
   // quirks, and the client's stream_options kept byte for byte.
   thread_local std::vector<JsonMember> members;
+  thread_local std::vector<char> superseded;
   std::optional<ChatRequestPlan> plan;
   if (scan_object(client_body, members)) {
+    // The upstream reads each key once, as the gateway did: the last occurrence.
+    const bool repeats = mark_superseded(members, superseded);
     plan = plan_from_members(client_body, members, stream, so != nullptr && so->is_object(),
-                             asks_for_usage(parsed), upstream_model, engine);
+                             asks_for_usage(parsed), upstream_model, engine,
+                             repeats ? std::span<const char>(superseded) : std::span<const char>());
   }
   if (!plan) {
     // Never expected for a body Boost.JSON accepted: the same edits on the parsed object.
@@ -266,8 +273,8 @@ std::optional<ChatRequestPlan> plan_chat_request(std::string_view client_body,
   const JsonMember* so = last_of(members, "stream_options");
   const bool so_object = so != nullptr && client_body[so->value_begin] == '{';
   return plan_from_members(client_body, members, typed.stream.value_or(false), so_object,
-                           so_object && typed.include_usage.value_or(false), upstream_model,
-                           engine);
+                           so_object && typed.include_usage.value_or(false), upstream_model, engine,
+                           {});
 }
 
 bool asks_for_usage(const json::object& body) {

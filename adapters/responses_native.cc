@@ -82,7 +82,13 @@ std::optional<UpstreamRequest> responses_native_request(std::string_view client_
     return std::nullopt;
   }
   UpstreamRequest req;
-  req.body.assign(client_body);
+  // The upstream reads each key once, as the gateway did: the last occurrence.
+  thread_local std::vector<char> superseded;
+  if (mark_superseded(members, superseded)) {
+    req.body = without_superseded(client_body, members, superseded);
+  } else {
+    req.body.assign(client_body);
+  }
   if (!upstream_model.empty() && !set_member(req.body, "model", quote(upstream_model))) {
     error = TranslateError{400, "Invalid type for request body: expected an object."};
     return std::nullopt;

@@ -141,6 +141,31 @@ TEST(AnthropicNativeRequestTest, MaxTokensIsClampedOnlyAboveTheCap) {
                      R"("thinking":{"type":"enabled","budget_tokens":15999})"));
 }
 
+// A repeated key goes out once, with the value the gateway read (the last): an upstream that
+// kept the first would otherwise be asked for more than the cap. The edits still apply.
+TEST(AnthropicNativeRequestTest, EarlierDuplicatesAreDroppedAroundTheEdits) {
+  const BackendSpec spec = anthropic_spec();
+  TranslateError error;
+  auto req = anthropic_native_request(
+      R"({"model":"x","max_tokens":128000,"stream":true,"max_tokens":100,"messages":[],)"
+      R"("model":"y","stream":false})",
+      spec.model, 64000, spec, "", "", error);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->body, R"({"max_tokens":100,"messages":[],"model":"claude-sonnet-4-5-20250929",)"
+                       R"("stream":false})");
+  EXPECT_FALSE(req->stream);
+  req = anthropic_native_request(
+      R"({"model":"x","max_tokens":100,"messages":[],"max_tokens":128000})", spec.model, 64000,
+      spec, "", "", error);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->body,
+            R"({"model":"claude-sonnet-4-5-20250929","messages":[],"max_tokens":64000})");
+  req = anthropic_count_tokens_request(R"({"model":"x","system":"a","messages":[],"system":"b"})",
+                                       spec.model, spec, "", "", error);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->body, R"({"model":"claude-sonnet-4-5-20250929","messages":[],"system":"b"})");
+}
+
 TEST(AnthropicNativeRequestTest, UnsignedThinkingFromTheTranslatedLaneIsDropped) {
   // History from an OpenAI-format engine (thinking without a signature) going to Anthropic.
   const std::string body =

@@ -389,5 +389,43 @@ TEST(JsonEditTest, ArrayElementsAreWhatLiesBetweenTheBrackets) {
   EXPECT_EQ(json_array_elements("]["), "");
 }
 
+// mark_superseded and without_superseded keep each key's last occurrence, as a parser does: the
+// rest of the object parses to the same document.
+TEST(SupersededTest, OnlyTheLastOccurrenceOfEachKeyStays) {
+  const auto cases = {
+      std::string(R"({"a":1,"b":2,"a":3})"),
+      std::string(R"( { "a" : [1,{"a":0}] , "b":2 , "a" : {"x":1} , "a":null } )"),
+      std::string(R"({"a":1,"b":2})"),
+      std::string(R"({"m\u00e9":1,"mé":2})"),  // one key, spelled twice
+      std::string("{}"),
+  };
+  for (const std::string& body : cases) {
+    const auto members = scan_object(body);
+    ASSERT_TRUE(members) << body;
+    std::vector<char> marks;
+    const bool any = mark_superseded(*members, marks);
+    const std::string out = without_superseded(body, *members, marks);
+    EXPECT_EQ(json::parse(out), json::parse(body)) << body << " -> " << out;
+    const auto kept = scan_object(out);
+    ASSERT_TRUE(kept) << out;
+    EXPECT_EQ(any, kept->size() < members->size()) << body;
+    std::vector<char> again;
+    EXPECT_FALSE(mark_superseded(*kept, again)) << out;
+  }
+  // Past the pairwise check (more than 16 members): by sorting, the same answer.
+  std::string wide = "{";
+  for (int i = 0; i < 100; ++i) {
+    wide += "\"k" + std::to_string(i % 30) + "\":" + std::to_string(i) + (i < 99 ? "," : "}");
+  }
+  const auto members = scan_object(wide);
+  ASSERT_TRUE(members);
+  std::vector<char> marks;
+  ASSERT_TRUE(mark_superseded(*members, marks));
+  const std::string out = without_superseded(wide, *members, marks);
+  EXPECT_EQ(json::parse(out), json::parse(wide));
+  EXPECT_EQ(scan_object(out)->size(), 30u);
+  EXPECT_TRUE(out.starts_with(R"({"k10":70,"k11":71,)")) << out;
+}
+
 }  // namespace
 }  // namespace sb::adapters

@@ -241,6 +241,26 @@ TEST(PlanChatRequestTest, DropsEarlierDuplicatesOfOwnedMembers) {
                     R"("stream_options":{"include_usage":true},"x":2})");
 }
 
+TEST(PlanChatRequestTest, DropsEarlierDuplicatesOfEveryMember) {
+  // What the gateway read is what goes out: a max_tokens under a cap or budget is the only one.
+  EXPECT_EQ(plan(R"({"max_tokens":90000,"messages":[],"max_tokens":9,"n":1,"n":2})").body,
+            R"({"messages":[],"max_tokens":9,"n":2,"model":"gpt-4o-2024-08-06"})");
+  // Past the pairwise check: many members, each key's last occurrence kept in its place.
+  std::string body = "{";
+  std::string expected = "{";
+  for (int i = 0; i < 40; ++i) {
+    body += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  }
+  for (int i = 0; i < 40; ++i) {
+    const std::string member = "\"k" + std::to_string(i) + "\":" + std::to_string(100 + i);
+    body += member + ",";
+    expected += member + ",";
+  }
+  body += R"("model":"m"})";
+  expected += R"("model":"gpt-4o-2024-08-06"})";
+  EXPECT_EQ(plan(body).body, expected);
+}
+
 TEST(PlanChatRequestTest, PlannedBodyParsesToTheExpectedDocument) {
   const std::string_view body =
       R"({"model":"default","messages":[{"role":"user","content":"\ud83d\ude00"}],)"

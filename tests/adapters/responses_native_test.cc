@@ -73,6 +73,22 @@ TEST(ResponsesNativeRequest, MaxOutputTokensIsLoweredToTheCapOnly) {
   EXPECT_NE(uncapped->body.find("128000"), std::string::npos);
 }
 
+// A repeated key goes out once, with the value the gateway read (the last): an upstream that
+// kept the first would otherwise be asked for more than the cap.
+TEST(ResponsesNativeRequest, EarlierDuplicatesAreDroppedBeforeTheCap) {
+  TranslateError error;
+  auto req = responses_native_request(
+      R"({"model":"a","max_output_tokens":128000,"input":"x","max_output_tokens":200,"model":"b"})",
+      "gpt-4o", 16384, "/v1", false, error);
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->body, R"({"input":"x","max_output_tokens":200,"model":"gpt-4o"})");
+  req = responses_native_request(
+      R"({"model":"m","max_output_tokens":100,"input":"x","max_output_tokens":128000})", "gpt-4o",
+      16384, "/v1", false, error);
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->body, R"({"model":"gpt-4o","input":"x","max_output_tokens":16384})");
+}
+
 TEST(ResponsesNativeRequest, AzureUsesTheV1Path) {
   EXPECT_EQ(responses_native_target("", true), "/openai/v1/responses");
   EXPECT_EQ(responses_native_target("/openai", true), "/openai/v1/responses");

@@ -5,7 +5,8 @@
 //
 // Oracles: whatever a translator produces is valid output (a complete body is JSON, though not
 // necessarily UTF-8; every stream event it appends is complete SSE), and a stream's output,
-// success, usage and error do not depend on how the upstream bytes were split.
+// success, usage and error do not depend on how the upstream bytes were split. An object's
+// earlier duplicate members dropped (as the pass-through lanes do) leave the document it parses to.
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
@@ -185,6 +186,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (const std::optional<std::string_view> tail = tail_member_value(bytes, key)) {
           sb::fuzz::check(last_member_value(bytes, key, members) == tail);
         }
+      }
+      // Dropping the earlier occurrences of repeated keys leaves the document a parser reads,
+      // with each key once.
+      if (scan_object(bytes, members)) {
+        std::vector<char> marks;
+        const bool any = mark_superseded(members, marks);
+        const std::string once = without_superseded(bytes, members, marks);
+        sb::fuzz::check(boost::json::parse(once, ec) == dom && !ec);
+        std::vector<JsonMember> kept;
+        sb::fuzz::check(scan_object(once, kept) && !mark_superseded(kept, marks));
+        sb::fuzz::check(any == (kept.size() < members.size()));
       }
     }
   }

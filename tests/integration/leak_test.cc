@@ -269,16 +269,37 @@ TEST_F(LeakTest, EveryValueOfARepeatedKeyIsScanned) {
 }
 
 TEST_F(LeakTest, ARepeatedKeyWithNothingToFindStillGoesOut) {
-  // The control: repeating a key is not itself sensitive. What leaves is what was scanned.
-  const std::string body = chat(R"("temperature":0.5,"temperature":0.7)");
-  auto r = post("/v1/chat/completions", body);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200u) << r->body;
-  EXPECT_EQ(r->header("x-switchboard-backend"), "closed");
-  EXPECT_EQ(r->header("x-switchboard-sensitivity"), "public");
-  ASSERT_EQ(closed_->requests().size(), 1u);
-  EXPECT_NE(closed_->requests().front().body.find(R"("temperature":0.5,"temperature":0.7)"),
-            std::string::npos);
+  // The control: repeating a key is not itself sensitive. What leaves is what the gateway read:
+  // the last value of a repeated top-level key, alone (an upstream that kept the first would
+  // otherwise read what no cap or budget saw), on every lane that forwards the client's bytes.
+  const struct {
+    const char* path;
+    std::string body;
+    std::string_view kept;
+    std::string_view dropped;
+  } cases[] = {
+      {"/v1/chat/completions", chat(R"("max_tokens":90000,"temperature":0.7,"max_tokens":9)"),
+       R"("temperature":0.7,"max_tokens":9})", "90000"},
+      {"/v1/embeddings", R"({"model":"default","input":"hi","dimensions":64,"dimensions":8})",
+       R"("input":"hi","dimensions":8})", "64"},
+      {"/v1/completions", R"({"model":"default","prompt":"hi","max_tokens":90000,"max_tokens":9})",
+       R"("prompt":"hi","max_tokens":9})", "90000"},
+      {"/v1/responses",
+       R"({"model":"default","input":"hi","max_output_tokens":90000,"max_output_tokens":9})",
+       R"("input":"hi","max_output_tokens":9})", "90000"},
+  };
+  for (const auto& c : cases) {
+    const std::size_t before = closed_->requests().size();
+    auto r = post(c.path, c.body);
+    ASSERT_TRUE(r) << c.path;
+    EXPECT_EQ(r->status, 200u) << c.path << ": " << r->body;
+    EXPECT_EQ(r->header("x-switchboard-backend"), "closed") << c.path;
+    EXPECT_EQ(r->header("x-switchboard-sensitivity"), "public") << c.path;
+    ASSERT_EQ(closed_->requests().size(), before + 1) << c.path;
+    const std::string sent = closed_->requests().back().body;
+    EXPECT_NE(sent.find(c.kept), std::string::npos) << c.path << ": " << sent;
+    EXPECT_EQ(sent.find(c.dropped), std::string::npos) << c.path << ": " << sent;
+  }
 }
 
 TEST_F(LeakTest, ARepeatedKeyInAMessagesRequestSentAsItIsIsScanned) {
