@@ -87,12 +87,15 @@ class Handler {
   virtual boost::asio::awaitable<bool> refuse_before_body(RequestContext& ctx) = 0;
   /// The whole request, body read. Returns false when the connection must close.
   virtual boost::asio::awaitable<bool> handle(RequestContext& ctx) = 0;
-  /// The JSON body of an error the connection layer answers itself once `request`'s header is
-  /// parsed (413 for a body over the limit, 400 for a malformed chunked body, 503 when bodies
-  /// hold too much memory), in the shape the request's client reads. OpenAI's by default
-  /// (http_response.cc).
-  virtual std::string error_body(const Request& request, unsigned status,
-                                 std::string_view message) const;
+  /// Answers an error the connection layer finds itself once the request's header is parsed
+  /// (413 for a body over the limit, 400 for a malformed chunked body, 503 when bodies hold too
+  /// much memory), as the handler answers its own: the data plane's in the shape the route's
+  /// client reads, with a request id, in the access log and the request metrics. `ctx.close` is
+  /// set: the session closes the connection after it. `extra_headers`: whole header lines.
+  /// By default (http_response.cc) OpenAI's shape, unrecorded.
+  virtual boost::asio::awaitable<void> refuse_body(RequestContext& ctx, unsigned status,
+                                                   std::string_view message,
+                                                   std::string_view extra_headers);
 };
 
 }  // namespace sb::gateway

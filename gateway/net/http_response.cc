@@ -1,8 +1,9 @@
 #include "gateway/net/http_response.h"
 
-#include "gateway/net/handler.h"
+#include <boost/asio/awaitable.hpp>
 
 #include "adapters/openai_shapes.h"
+#include "gateway/net/handler.h"
 #include "gateway/observability/log.h"
 
 namespace sb::gateway {
@@ -122,8 +123,12 @@ std::string json_response(unsigned status, std::string_view body, std::string_vi
   return out;
 }
 
-std::string Handler::error_body(const Request&, unsigned status, std::string_view message) const {
-  return error_json(message, error_type_for(status), {});
+boost::asio::awaitable<void> Handler::refuse_body(RequestContext& ctx, unsigned status,
+                                                  std::string_view message,
+                                                  std::string_view extra_headers) {
+  std::string headers = "Connection: close\r\n";
+  headers += extra_headers;
+  co_await ctx.downstream.write(error_response(status, message, {}, headers));
 }
 
 std::string error_response(unsigned status, std::string_view message, std::string_view code,

@@ -198,17 +198,19 @@ class Session final : public Drainable, public Downstream {
   enum class Body { ok, closed, answered };
   asio::awaitable<Read> read_header(const config::ServerSettings& s, std::size_t& header_bytes,
                                     std::string_view& error);
-  asio::awaitable<Body> read_body(const config::ServerSettings& s, Request& request,
-                                  BodyBudget& budget);
+  asio::awaitable<Body> read_body(const config::ServerSettings& s, RequestContext& pre,
+                                  Request& request, BodyBudget& budget);
   asio::awaitable<Body> read_sized_body(const config::ServerSettings& s, std::uint64_t length,
                                         std::string& body);
-  asio::awaitable<Body> read_chunked_body(const config::ServerSettings& s, Request& request,
-                                          BodyBudget& budget);
-  /// An error answer, then the connection closed; in the shape `request`'s client reads when its
-  /// header was parsed (Handler::error_body), else OpenAI's.
-  asio::awaitable<void> reply_and_close(unsigned status, std::string_view message,
-                                        std::string_view headers = {},
-                                        const Request* request = nullptr);
+  asio::awaitable<Body> read_chunked_body(const config::ServerSettings& s, RequestContext& pre,
+                                          Request& request, BodyBudget& budget);
+  /// An error answer to a request whose header did not parse (OpenAI's shape), then the
+  /// connection closed.
+  asio::awaitable<void> reply_and_close(unsigned status, std::string_view message);
+  /// An error answer to the request of `pre` (its header parsed): the plane's handler answers
+  /// and records it (Handler::refuse_body); then the connection closed.
+  asio::awaitable<void> refuse(RequestContext& pre, unsigned status, std::string_view message,
+                               std::string_view headers = {});
   asio::awaitable<void> close(bool linger);
   asio::awaitable<bool> handshake();
   asio::awaitable<bool> read_head(const config::ServerSettings& s, Request& request,
@@ -285,17 +287,16 @@ asio::awaitable<typename Session<Stream>::Read> Session<Stream>::read_header(
 
 template <class Stream>
 asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
-    const config::ServerSettings& s, Request& request, BodyBudget& budget) {
+    const config::ServerSettings& s, RequestContext& pre, Request& request, BodyBudget& budget) {
   std::string& body = request.body();
   if (!request.chunked()) {
     // Content-Length (checked against max_body_bytes already): the whole body's share of the
     // budget is taken before anything is read or `100 Continue` is sent.
     const std::uint64_t length = request.content_length().value_or(0);
     if (!budget.grow_to(length, s.max_buffered_body_bytes)) {
-      co_await reply_and_close(503,
-                               "the gateway holds too many request bodies at the moment; retry "
-                               "shortly",
-                               "Retry-After: 1\r\n", &request);
+      co_await refuse(pre, 503,
+                      "the gateway holds too many request bodies at the moment; retry shortly",
+                      "Retry-After: 1\r\n");
       co_return Body::answered;
     }
     if (is_name(request.field("expect"), "100-continue")) {
@@ -308,7 +309,7 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_body(
     co_await Downstream::write("HTTP/1.1 100 Continue\r\n\r\n");
     wrote_ = false;
   }
-  co_return co_await read_chunked_body(s, request, budget);
+  co_return co_await read_chunked_body(s, pre, request, budget);
 }
 
 template <class Stream>
@@ -335,7 +336,7 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_sized_body
 
 template <class Stream>
 asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_body(
-    const config::ServerSettings& s, Request& request, BodyBudget& budget) {
+    const config::ServerSettings& s, RequestContext& pre, Request& request, BodyBudget& budget) {
   std::string& body = request.body();
   framing::ChunkedDecoder decoder(s.max_body_bytes);
   // The whole body within the idle timeout, as a sized one.
@@ -350,10 +351,9 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
           {need, std::min<std::uint64_t>(budget.held() * 2, s.max_body_bytes),
            std::min<std::uint64_t>(kMinBodyReservation, s.max_body_bytes)});
       if (!budget.grow_to(grown, s.max_buffered_body_bytes)) {
-        co_await reply_and_close(503,
-                                 "the gateway holds too many request bodies at the moment; retry "
-                                 "shortly",
-                                 "Retry-After: 1\r\n", &request);
+        co_await refuse(pre, 503,
+                        "the gateway holds too many request bodies at the moment; retry shortly",
+                        "Retry-After: 1\r\n");
         co_return Body::answered;
       }
       body.reserve(static_cast<std::size_t>(grown));
@@ -367,10 +367,10 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
       case framing::ChunkedDecoder::Status::done:
         co_return Body::ok;
       case framing::ChunkedDecoder::Status::bad:
-        co_await reply_and_close(400, decoder.error(), {}, &request);
+        co_await refuse(pre, 400, decoder.error());
         co_return Body::answered;
       case framing::ChunkedDecoder::Status::too_large:
-        co_await reply_and_close(413, too_large(s), {}, &request);
+        co_await refuse(pre, 413, too_large(s));
         co_return Body::answered;
       case framing::ChunkedDecoder::Status::need_more:
         break;
@@ -385,17 +385,23 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
 }
 
 template <class Stream>
-asio::awaitable<void> Session<Stream>::reply_and_close(unsigned status, std::string_view message,
-                                                       std::string_view headers,
-                                                       const Request* request) {
+asio::awaitable<void> Session<Stream>::reply_and_close(unsigned status, std::string_view message) {
   write_timeout_ = std::chrono::seconds(5);
-  std::string extra = "Connection: close\r\n";
-  extra += headers;
-  const std::string bytes =
-      request != nullptr
-          ? json_response(status, plane_.handler.error_body(*request, status, message), extra)
-          : error_response(status, message, {}, extra);
-  co_await Downstream::write(bytes);
+  co_await Downstream::write(error_response(status, message, {}, "Connection: close\r\n"));
+  co_await close(/*linger=*/true);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::refuse(RequestContext& pre, unsigned status,
+                                              std::string_view message, std::string_view headers) {
+  write_timeout_ = std::chrono::seconds(5);
+  pre.close = true;
+  try {
+    co_await plane_.handler.refuse_body(pre, status, message, headers);
+  } catch (...) {
+    failed_request_ = pre.request_id;
+    throw;  // to run_session, which logs with both ids, answers and closes
+  }
   co_await close(/*linger=*/true);
 }
 
@@ -446,7 +452,7 @@ asio::awaitable<bool> Session<Stream>::handshake() {
 
 // A request's header, found, checked and parsed by the framing rules (the header only; the
 // session reads the body within its limits). False when the connection ended here: closed, timed
-// out, or answered 400, 413, 431 or 505 and closed.
+// out, or answered 400, 431 or 505 and closed.
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s, Request& request,
                                                  Clock::time_point& received) {
@@ -474,16 +480,13 @@ asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s
     co_await reply_and_close(verdict.status, verdict.error);
     co_return false;
   }
-  if (request.content_length().value_or(0) > s.max_body_bytes) {
-    co_await reply_and_close(413, too_large(s), {}, &request);
-    co_return false;
-  }
   co_return true;
 }
 
-// The body, when there is one: authentication and routing from the header alone first (the data
-// plane's), so an unauthenticated client gets its 401 (an unknown path its 404) before a byte of
-// the body is read or any 100 Continue. False when the connection ended here.
+// The body, when there is one: a Content-Length over the limit is answered 413 first; then
+// authentication and routing from the header alone (the data plane's), so an unauthenticated
+// client gets its 401 (an unknown path its 404) before a byte of the body is read or any
+// 100 Continue. False when the connection ended here.
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::read_rest(const config::ServerSettings& s,
                                                  const Snapshot& snapshot, Request& request,
@@ -493,6 +496,11 @@ asio::awaitable<bool> Session<Stream>::read_rest(const config::ServerSettings& s
   }
   RequestContext pre{worker_, snapshot, request, *this, received};
   pre.close = true;
+  if (request.content_length().value_or(0) > s.max_body_bytes) {
+    // Before the plane's refusals from the header (as nginx checks client_max_body_size first).
+    co_await refuse(pre, 413, too_large(s));
+    co_return false;
+  }
   bool refused = false;
   try {
     refused = co_await plane_.handler.refuse_before_body(pre);
@@ -504,7 +512,7 @@ asio::awaitable<bool> Session<Stream>::read_rest(const config::ServerSettings& s
     co_await close(/*linger=*/true);
     co_return false;
   }
-  co_return co_await read_body(s, request, budget) == Body::ok;
+  co_return co_await read_body(s, pre, request, budget) == Body::ok;
 }
 
 // Hands the whole request to the plane's handler. False when the connection must close (it is

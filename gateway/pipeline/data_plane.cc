@@ -243,12 +243,22 @@ void assign_request_id(RequestContext& ctx) {
 
 }  // namespace
 
-// The connection layer's own errors (a body over the limit, a malformed chunked body) in the
-// shape the route's client reads, as every other answer of the route.
-std::string DataPlane::error_body(const Request& request, unsigned status,
-                                  std::string_view message) const {
-  const Dialect d = dialect_of(route_of(path_of(request.target())));
-  return gateway::error_body(client_dialect(d), status, message, {});
+// The connection layer's own errors (a body over the limit, a malformed chunked body, bodies
+// holding too much memory) as every other answer of the route: in the shape its client reads,
+// with a request id, recorded.
+asio::awaitable<void> DataPlane::refuse_body(RequestContext& ctx, unsigned status,
+                                             std::string_view message,
+                                             std::string_view extra_headers) {
+  if (ctx.request_id.empty()) {
+    assign_request_id(ctx);
+  }
+  RequestRecord rec(ctx);
+  Outcome& o = rec.outcome();
+  tracing::start_request(ctx, o);
+  // The route's dialect, and the tenant when the key is good: an oversized body from a known
+  // client is counted as that tenant's (the refusal itself is already decided).
+  (void)refusal_of(ctx, route_of(path_of(ctx.request.target())), o.tenant);
+  co_await send_error(ctx, o, status, message, {}, extra_headers);
 }
 
 asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {

@@ -20,8 +20,9 @@ class DataPlane final : public Handler {
     return gateway::refuse_before_body(ctx);
   }
   boost::asio::awaitable<bool> handle(RequestContext& ctx) override { return handle_data(ctx); }
-  std::string error_body(const Request& request, unsigned status,
-                         std::string_view message) const override;
+  boost::asio::awaitable<void> refuse_body(RequestContext& ctx, unsigned status,
+                                           std::string_view message,
+                                           std::string_view extra_headers) override;
 };
 
 }  // namespace sb::gateway

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
@@ -194,6 +195,51 @@ TEST_F(HostileTest, BodyErrorsOnTheMessagesApiAreInAnthropicsShape) {
       EXPECT_FALSE(v.as_object().contains("type")) << r->body;
     }
   }
+}
+
+TEST_F(HostileTest, BodyErrorsAreRecordedWithTheirRequestId) {
+  // The connection layer's own refusals are requests like any other for the operator: the answer
+  // carries the request id, the access log has its line, and the request counter its status.
+  const std::string chunked = "Transfer-Encoding: chunked\r\n\r\n";
+  const struct {
+    const char* id;
+    const char* target;
+    std::string rest;
+    unsigned status;
+  } cases[] = {
+      {"refused-length", "/v1/chat/completions", "Content-Length: 5000\r\n\r\n", 413},
+      {"refused-chunks", "/v1/messages",
+       chunked + "7d0\r\n" + std::string(2000, 'a') + "\r\n0\r\n\r\n", 413},
+      {"refused-framing", "/v1/embeddings", chunked + "zz\r\n", 400},
+  };
+  for (const auto& c : cases) {
+    Client client(gw_->port(), 5s);
+    client.send_raw(std::string("POST ") + c.target +
+                    " HTTP/1.1\r\nHost: x\r\nx-request-id: " + c.id + "\r\n" + c.rest);
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << c.id;
+    EXPECT_EQ(r->status, c.status) << c.id;
+    EXPECT_EQ(r->header("x-request-id"), c.id);
+    EXPECT_EQ(r->header("connection"), "close") << c.id;
+  }
+  std::string log;
+  for (int i = 0; i < 300 && log.find(R"("request_id":"refused-framing")") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(10ms);
+    log = gw_->stdout_text();
+  }
+  for (const auto& c : cases) {
+    const std::size_t at = log.find(std::string(R"("request_id":")") + c.id + '"');
+    ASSERT_NE(at, std::string::npos) << c.id << " has no access line:\n" << log;
+    const std::string line = log.substr(at, log.find('\n', at) - at);
+    EXPECT_NE(line.find(R"("status":)" + std::to_string(c.status)), std::string::npos) << line;
+    EXPECT_NE(line.find(std::string(R"("path":")") + c.target + '"'), std::string::npos) << line;
+  }
+  const std::string m =
+      wait_for_metrics(gw_->admin_port(), {R"(rule="none",status="413",tenant="default"})",
+                                           R"(rule="none",status="400",tenant="default"})"});
+  EXPECT_NE(m.find(R"(status="413",tenant="default"})"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"(status="400",tenant="default"})"), std::string::npos) << m;
 }
 
 TEST_F(HostileTest, DeeplyNestedJsonIsA400NotACrash) {
