@@ -676,27 +676,27 @@ void append_quoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
-  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* run = p;  // start of the pending run of bytes that need no escaping
+  // Runs of plain ASCII are skipped many bytes a step; a search stops at what needs a look: a
+  // quote, a backslash, a control byte, or a byte of 0x80 and up.
+  while ((p = byte_scan::find_json_special(p, end)) != end) {
+    const auto c = static_cast<unsigned char>(*p);
     if (c >= 0x80) {
       // Valid UTF-8 passes as it is; anything else (upstream text in error messages can be any
       // bytes) becomes U+FFFD, so the literal is always valid JSON for strict clients.
-      const std::size_t n = utf8_sequence_length(s, i);
+      const std::size_t n = utf8_sequence_length(s, static_cast<std::size_t>(p - s.data()));
       if (n > 0) {
-        i += n - 1;
+        p += n;
         continue;
       }
-      out.append(s.substr(run, i - run));
-      run = i + 1;
+      out.append(run, static_cast<std::size_t>(p - run));
       out.append("\xEF\xBF\xBD");
+      run = ++p;
       continue;
     }
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      continue;
-    }
-    out.append(s.substr(run, i - run));
-    run = i + 1;
+    out.append(run, static_cast<std::size_t>(p - run));
     out.push_back('\\');
     if (const char letter = byte_scan::escape_letter(static_cast<char>(c)); letter != 0) {
       out.push_back(letter);
@@ -705,8 +705,9 @@ void append_quoted(std::string& out, std::string_view s) {
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 0xF]);
     }
+    run = ++p;
   }
-  out.append(s.substr(run));
+  out.append(run, static_cast<std::size_t>(end - run));
   out.push_back('"');
 }
 

@@ -378,6 +378,70 @@ TEST(QuoteTest, InvalidUtf8BecomesTheReplacementCharacterAndValidUtf8Passes) {
       << q;
 }
 
+// The quoting of long strings (searched many bytes a step) is the byte-by-byte quoting, whatever
+// the mix and wherever the bytes fall: plain runs across the 16- and 64-byte steps, escapes,
+// valid multi-byte characters, and invalid bytes (U+FFFD) at every position.
+TEST(QuoteTest, LongStringsQuoteAsByteByByte) {
+  const auto reference = [](std::string_view s) {
+    std::string out = "\"";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x80) {
+        const std::string one = quote(s.substr(i, 1));  // a lone byte: never valid
+        std::size_t n = 0;
+        for (std::size_t len = 4; len >= 2 && n == 0; --len) {
+          if (i + len <= s.size()) {
+            const std::string piece(s.substr(i, len));
+            const std::string q = quote(piece);
+            if (q == "\"" + piece + "\"") {
+              n = len;
+            }
+          }
+        }
+        if (n > 0) {
+          out += s.substr(i, n);
+          i += n - 1;
+        } else {
+          out += one.substr(1, one.size() - 2);
+        }
+        continue;
+      }
+      const std::string q = quote(s.substr(i, 1));
+      out += q.substr(1, q.size() - 2);
+    }
+    return out + "\"";
+  };
+  const std::string_view pieces[] = {"a",
+                                     "bcdefgh",
+                                     "\"",
+                                     "\\",
+                                     "\n",
+                                     "\x01",
+                                     "\x7f",
+                                     "\xC3\xA9",
+                                     "\xE2\x82\xAC",
+                                     "\x80",
+                                     "\xF0\x9F\x98\x80",
+                                     "\xED\xA0\x80",
+                                     "\xE2\x82"};
+  std::uint32_t state = 12345;
+  for (int round = 0; round < 400; ++round) {
+    std::string s;
+    const int count = static_cast<int>(state % 90);
+    for (int k = 0; k < count; ++k) {
+      state = state * 1103515245u + 12345u;
+      const std::size_t pick = (state >> 16) % 40;
+      s += pick < std::size(pieces) ? pieces[pick] : std::string_view("plain text ");
+    }
+    state = state * 1103515245u + 12345u;
+    const std::string q = quote(s);
+    ASSERT_EQ(q, reference(s)) << s;
+    boost::system::error_code ec;
+    (void)json::parse(q, ec);
+    ASSERT_FALSE(ec) << q;
+  }
+}
+
 // An array's elements, as written, for splicing into another array.
 TEST(JsonEditTest, ArrayElementsAreWhatLiesBetweenTheBrackets) {
   EXPECT_EQ(json_array_elements(R"([{"a":1},{"b":[2]}])"), R"({"a":1},{"b":[2]})");
