@@ -47,11 +47,26 @@ bool is_timeout(ErrorKind k) {
 // ---------------------------------------------------------------------------------------------
 // Exchange
 
+void Abort::fire() {
+  fired_ = true;
+  if (conn_ != nullptr) {
+    conn_->abort();
+    conn_ = nullptr;
+  }
+}
+
 Exchange::Exchange(Pool& pool, std::unique_ptr<Connection> conn, Timeouts timeouts,
-                   Clock::time_point deadline)
-    : pool_(pool), conn_(std::move(conn)), timeouts_(timeouts), deadline_(deadline) {}
+                   Clock::time_point deadline, Abort* abort)
+    : pool_(pool),
+      conn_(std::move(conn)),
+      timeouts_(timeouts),
+      deadline_(deadline),
+      abort_(abort) {}
 
 Exchange::~Exchange() {
+  if (abort_ != nullptr) {
+    abort_->conn_ = nullptr;  // the connection goes back to the pool or closes: out of reach
+  }
   // Reuse only a connection whose response ended exactly where its framing said, with no error
   // and keep-alive on both sides; anything else is closed (plain close, nothing to wait for).
   if (conn_ && conn_->reusable()) {
@@ -72,6 +87,11 @@ bool Exchange::done() const {
 }
 
 namespace {
+
+/// The Error of an exchange ended by its Abort.
+Error aborted() {
+  return {ErrorKind::reset, asio::error::make_error_code(asio::error::operation_aborted)};
+}
 
 /// The Error an exception inside an exchange becomes.
 Error internal_error() {
@@ -237,20 +257,28 @@ void Pool::release(std::unique_ptr<Connection> conn) {
 
 asio::awaitable<std::unique_ptr<Exchange>> Pool::send(const Endpoint& endpoint, ssl::context* tls,
                                                       Request&& request, const Timeouts& timeouts,
-                                                      Error& err) {
+                                                      Error& err, Abort* abort) {
   try {
-    co_return co_await send_impl(endpoint, tls, request, timeouts, err);
+    co_return co_await send_impl(endpoint, tls, request, timeouts, err, abort);
   } catch (const std::exception&) {
     err = internal_error();  // the connection, if any, died with the frame that held it
+  }
+  if (abort != nullptr) {
+    abort->conn_ = nullptr;
   }
   co_return nullptr;
 }
 
 asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpoint,
                                                            ssl::context* tls, Request& request,
-                                                           const Timeouts& timeouts, Error& err) {
+                                                           const Timeouts& timeouts, Error& err,
+                                                           Abort* abort) {
   err = {};
   const Clock::time_point deadline = Clock::now() + timeouts.total;
+  if (abort != nullptr && abort->fired()) {
+    err = aborted();
+    co_return nullptr;
+  }
   if (endpoint.tls && tls == nullptr) {
     err = {ErrorKind::tls, asio::error::make_error_code(asio::error::invalid_argument)};
     co_return nullptr;
@@ -270,15 +298,25 @@ asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpo
   const detail::PoolKeyView key{endpoint.tls, endpoint.host, endpoint.port, context};
   std::unique_ptr<Connection> conn = impl_->take(key);
   bool reused = conn != nullptr;
+  if (abort != nullptr) {
+    abort->conn_ = conn.get();  // follows the connection (cleared by the Exchange, or below)
+  }
   for (;;) {
     if (!conn) {
       conn = std::make_unique<Connection>(impl_->executor, context, detail::PoolKey(key),
                                           impl_->settings.max_header_bytes);
+      if (abort != nullptr) {
+        abort->conn_ = conn.get();
+      }
       if (Error e = co_await conn->connect(endpoint, timeouts.connect, deadline)) {
         err = e;
-        co_return nullptr;
+        break;
       }
       ++opened_;
+    }
+    if (abort != nullptr && abort->fired()) {
+      err = aborted();  // fired while no operation was pending (name resolution)
+      break;
     }
     auto [write_err, written] =
         co_await conn->write(request, detail::budget(timeouts.first_byte, deadline));
@@ -289,21 +327,27 @@ asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpo
       // written (or the write completed and the response then failed with eof/reset), the
       // upstream may already be processing it; sending it again could run a paid, non-idempotent
       // completion twice, so that is reported, never retried. Fresh connections are not retried.
-      if (reused && written == 0 && write_err.kind == ErrorKind::write) {
+      if (reused && written == 0 && write_err.kind == ErrorKind::write &&
+          !(abort != nullptr && abort->fired())) {
         conn.reset();
         reused = false;
         continue;
       }
       err = write_err;
-      co_return nullptr;
+      break;
     }
     if (Error e = co_await conn->read_header(head, detail::budget(timeouts.first_byte, deadline))) {
       err = e;
-      co_return nullptr;
     }
     break;
   }
-  co_return std::make_unique<Exchange>(*this, std::move(conn), timeouts, deadline);
+  if (err) {
+    if (abort != nullptr) {
+      abort->conn_ = nullptr;  // the connection dies with this frame
+    }
+    co_return nullptr;
+  }
+  co_return std::make_unique<Exchange>(*this, std::move(conn), timeouts, deadline, abort);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,6 +67,28 @@ struct Error {
 class Pool;
 class Connection;
 
+/// Ends an exchange in flight from outside, when the answer is no longer wanted (the client that
+/// asked for it went away): the connection's pending operation ends at once with an error, and
+/// the connection is closed, never pooled, so that the upstream sees the request abandoned (an
+/// inference server then stops generating). Given to Pool::send; it follows the exchange's
+/// connection until the Exchange is destroyed. Fired before the send, the send fails at once.
+/// Used on the pool's thread only; it must outlive the send and the Exchange.
+class Abort {
+ public:
+  Abort() = default;
+  Abort(const Abort&) = delete;
+  Abort& operator=(const Abort&) = delete;
+  /// Closes the exchange's connection, if one is open (idempotent).
+  void fire();
+  bool fired() const { return fired_; }
+
+ private:
+  friend class Pool;
+  friend class Exchange;
+  Connection* conn_ = nullptr;  ///< the exchange's connection while it is open
+  bool fired_ = false;
+};
+
 /// One request/response on a connection. Destroying it returns the connection to its pool when
 /// the response was read completely and both sides allow keep-alive; otherwise closes it.
 ///
@@ -76,7 +98,7 @@ class Connection;
 class Exchange {
  public:
   Exchange(Pool& pool, std::unique_ptr<Connection> conn, Timeouts timeouts,
-           Clock::time_point deadline);
+           Clock::time_point deadline, Abort* abort = nullptr);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -103,6 +125,7 @@ class Exchange {
   std::unique_ptr<Connection> conn_;
   Timeouts timeouts_;
   Clock::time_point deadline_;
+  Abort* abort_;
 };
 
 // What an upstream may send, whatever it is: past these the exchange fails (too_large for sizes,
@@ -146,10 +169,12 @@ class Pool {
   /// `request` is taken by reference (a temporary or a moved-from one of the awaiting caller's;
   /// it lives until the co_await ends): no copy of it in this coroutine's frames. Pool::send
   /// sets its Host, version and Content-Length.
+  /// `abort` (optional): ends the exchange from outside (see Abort); fired, the send fails.
   boost::asio::awaitable<std::unique_ptr<Exchange>> send(const Endpoint& endpoint,
                                                          boost::asio::ssl::context* tls,
                                                          Request&& request,
-                                                         const Timeouts& timeouts, Error& err);
+                                                         const Timeouts& timeouts, Error& err,
+                                                         Abort* abort = nullptr);
 
   /// Number of idle connections currently pooled (all endpoints).
   std::size_t idle_connections() const;
@@ -161,7 +186,8 @@ class Pool {
   boost::asio::awaitable<std::unique_ptr<Exchange>> send_impl(const Endpoint& endpoint,
                                                               boost::asio::ssl::context* tls,
                                                               Request& request,
-                                                              const Timeouts& timeouts, Error& err);
+                                                              const Timeouts& timeouts, Error& err,
+                                                              Abort* abort);
   void release(std::unique_ptr<Connection> conn);
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -130,6 +130,12 @@ Connection::Connection(const asio::io_context::executor_type& executor, ssl::con
 // said it was complete (and read_body handles the one framing that ends at the close).
 Connection::~Connection() = default;
 
+void Connection::abort() {
+  fail({ErrorKind::reset, asio::error::make_error_code(asio::error::operation_aborted)});
+  error_code ignored;
+  lowest().socket().close(ignored);
+}
+
 Connection::TcpStream& Connection::lowest() {
   return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
 }

@@ -159,6 +159,10 @@ class Connection {
     }
   }
 
+  /// Ends the connection from outside (Abort::fire): failed, its socket closed, so that the
+  /// pending operation, if any, ends at once with an error.
+  void abort();
+
   /// True when the exchange ended cleanly and both sides allow another one on this connection.
   bool reusable() const;
   /// Prepares a reusable connection for the idle pool (no timer armed, response released).

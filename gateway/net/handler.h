@@ -21,10 +21,28 @@ class Snapshot;
 
 using Clock = std::chrono::steady_clock;
 
+/// Told when the client closes or resets its connection while a handler waits on something
+/// else (Downstream::watch).
+class HangupListener {
+ public:
+  virtual void client_gone() = 0;
+
+ protected:
+  ~HangupListener() = default;
+};
+
 /// The client side of a connection, independent of TLS.
 class Downstream {
  public:
   virtual ~Downstream() = default;
+
+  /// Watches the connection while the handler waits on an upstream: when the client closes or
+  /// resets it, `listener.client_gone()` runs once, on this thread. Nothing is read: a client
+  /// that sends more (a pipelined request) only ends the watch. unwatch() ends it; it must be
+  /// called before the handler returns, with no write pending. On TLS connections (where a
+  /// close_notify cannot be told from data without reading) and by default: nothing is watched.
+  virtual void watch(HangupListener& /*listener*/) {}
+  virtual void unwatch() {}
   /// Writes what the connection takes at once, without a wait and without a coroutine frame:
   /// how many bytes of `buffers` that was (on plain TCP nearly always all of an answer or an event;
   /// on TLS none). write(buffers, n) writes the rest.

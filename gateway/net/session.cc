@@ -1,6 +1,9 @@
 #include "gateway/net/session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <exception>
 #include <memory>
 #include <string>
@@ -38,6 +41,7 @@ using boost::system::error_code;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 // The client's TCP stream (timeouts included) on the worker's io_context.
 using TcpStream = beast::basic_stream<asio::ip::tcp, asio::io_context::executor_type>;
+using PlainSocket = TcpStream::socket_type;
 
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerBytes = 1 << 20;
@@ -94,6 +98,9 @@ class Session final : public Drainable, public Downstream {
     worker_.open_sessions.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() override {
+    if (hangup_) {
+      hangup_->alive = false;  // a wait still queued finds the session gone
+    }
     worker_.sessions.erase(it_);
     worker_.open_sessions.fetch_sub(1, std::memory_order_relaxed);
     plane_.connections.release();
@@ -129,6 +136,35 @@ class Session final : public Drainable, public Downstream {
       return upstream::send_now(io().native_handle(), buffers);
     } else {
       return 0;
+    }
+  }
+
+  void watch(HangupListener& listener) override {
+    if constexpr (kPlain) {
+      if (!hangup_) {
+        hangup_ = std::make_shared<Hangup>();
+        hangup_->socket = &io();
+      }
+      hangup_->listener = &listener;
+      if (!hangup_->waiting) {
+        hangup_->waiting = true;
+        io().async_wait(asio::socket_base::wait_read,
+                        [h = hangup_](error_code ec) { on_readable(h, ec); });
+      }
+    }
+  }
+
+  void unwatch() override {
+    if constexpr (kPlain) {
+      if (hangup_ && hangup_->listener != nullptr) {
+        hangup_->listener = nullptr;
+        if (hangup_->waiting) {
+          // No read may queue behind the wait (it would not try the bytes already there): the
+          // handler has nothing else pending on the socket now, so this ends the wait alone.
+          error_code ignored;
+          io().cancel(ignored);
+        }
+      }
     }
   }
 
@@ -236,6 +272,37 @@ class Session final : public Drainable, public Downstream {
   upstream::Watchdog write_watch_;  ///< times plain-TCP writes (TLS ones use the stream's timer)
   upstream::Watchdog read_watch_;   ///< times plain-TCP reads
   std::list<Drainable*>::iterator it_;
+
+  /// The watch on the client while a handler waits (watch()): shared with the queued wait, which
+  /// may complete after the session is gone.
+  struct Hangup {
+    bool alive = true;     ///< the session (and its socket) still exists
+    bool waiting = false;  ///< a wait is queued on the socket
+    HangupListener* listener = nullptr;
+    PlainSocket* socket = nullptr;
+  };
+  std::shared_ptr<Hangup> hangup_;
+
+  /// The socket became readable (or the wait ended): a peek tells a close or reset (the client
+  /// gone) from bytes it sent.
+  static void on_readable(const std::shared_ptr<Hangup>& h, error_code ec) {
+    h->waiting = false;
+    if (ec || !h->alive || h->listener == nullptr) {
+      return;
+    }
+    char byte = 0;
+    const ssize_t n = ::recv(h->socket->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+      return;  // bytes (a pipelined request): not a hangup, and no more can be seen
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      h->waiting = true;  // woken for nothing: wait again
+      h->socket->async_wait(asio::socket_base::wait_read, [h](error_code e) { on_readable(h, e); });
+      return;
+    }
+    HangupListener* listener = std::exchange(h->listener, nullptr);
+    listener->client_gone();
+  }
 };
 
 template <class Stream>

@@ -23,6 +23,18 @@
 namespace sb::gateway::chat {
 namespace {
 
+// The client watched for a hangup while an exchange lasts (Downstream::watch).
+class ClientWatch {
+ public:
+  ClientWatch(Downstream& d, HangupListener& listener) : d_(d) { d_.watch(listener); }
+  ~ClientWatch() { d_.unwatch(); }
+  ClientWatch(const ClientWatch&) = delete;
+  ClientWatch& operator=(const ClientWatch&) = delete;
+
+ private:
+  Downstream& d_;
+};
+
 // A backend that declares its model's output limit (max_output_tokens) is never asked for more:
 // coding agents ask every model for their own maximum (Claude Code: 32,000). The body with the
 // limit written in, for this backend only; nullopt when the request is within it.
@@ -282,13 +294,17 @@ void ChatHandler::hash_prefix(std::span<const std::string_view> texts) {
 asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, UpstreamWire& wire,
                                                      upstream::Request&& up) {
   upstream::Error err;
+  const ClientWatch watch(ctx_.downstream, *this);  // client_gone() while the upstream works
   const auto t = Clock::now();
-  const auto ex =
-      co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts, err);
+  const auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts,
+                                                 err, &abort_);
   const auto waited = Clock::now() - t;
   o_.io_wait += waited;
   o_.upstream += waited;
   if (!ex) {
+    if (abort_.fired()) {
+      co_return client_left();
+    }
     b.count_error(err.kind);
     co_return AttemptResult::transport_failure(err.kind);
   }
@@ -301,6 +317,9 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
   upstream::Error rerr;
   const bool complete =
       co_await read_body(*ex, text, status == 200 ? kMaxResponseBody : kMaxErrorBody, rerr);
+  if (abort_.fired()) {
+    co_return client_left();
+  }
   if (!complete && rerr && wire.read_error_fails(status)) {
     b.count_error(rerr.kind);
     co_return AttemptResult::transport_failure(rerr.kind);
@@ -315,6 +334,14 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
         co_await send_answer(b, std::move(a.body), a.content_type, wire.native()));
   }
   co_return co_await answer_error(b, a, ex->headers(), wire.native());
+}
+
+AttemptResult ChatHandler::client_left() {
+  o_.error = "client_gone";
+  if (o_.status == 0) {
+    o_.status = 499;  // nothing reached the client: nginx's "client closed request"
+  }
+  return AttemptResult::ended(Attempt::closed);
 }
 
 // An upstream's error answer, in the client's dialect: kept for a later replay when another try

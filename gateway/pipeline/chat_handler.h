@@ -75,7 +75,7 @@ struct ClientError {
   std::string_view extra_headers;
 };
 
-class ChatHandler final : public Settlement {
+class ChatHandler final : public Settlement, private HangupListener {
  public:
   ChatHandler(RequestContext& ctx, RequestRecord& record, Endpoint endpoint, std::string_view body,
               const ChatInbound& inbound)
@@ -103,6 +103,13 @@ class ChatHandler final : public Settlement {
   void settle() override;
 
  private:
+  // The client closed its connection while an upstream works for it: the exchange is ended, so
+  // that a self-hosted engine stops generating an answer nobody will read.
+  void client_gone() override { abort_.fire(); }
+  /// The attempt's end when the client left during the exchange (abort_ fired): no retry, no
+  /// upstream failure counted; 499 (nginx's "client closed request") when nothing was sent.
+  AttemptResult client_left();
+
   // ---- the steps (chat.cc) ----
   std::optional<ClientError> parse(const boost::json::object*& body, std::string_view& model);
   // `body`: the DOM, or nullptr when the typed reading (typed_) serves.
@@ -268,6 +275,7 @@ class ChatHandler final : public Settlement {
   std::optional<std::uint64_t> prefix_;
   std::size_t last_pooled_backend_ = SIZE_MAX;
   std::size_t last_endpoint_ = 0;
+  upstream::Abort abort_;  ///< fired when the client leaves during an exchange
 };
 
 }  // namespace sb::gateway::chat

@@ -348,6 +348,9 @@ asio::awaitable<AttemptResult> ChatHandler::end_stream(const BackendRuntime& b,
     co_return AttemptResult::ended(Attempt::closed);
   }
   if (!complete) {
+    if (abort_.fired()) {
+      co_return client_left();  // the client left while the stream waited on the upstream
+    }
     const upstream::ErrorKind kind = err ? err.kind : upstream::ErrorKind::reset;
     b.count_error(kind);
     if (!s.head_sent) {

@@ -126,14 +126,15 @@ asio::awaitable<void> close_gracefully(TlsStream& s) {
   socket_of(s).close(ignored);
 }
 
-/// Never answers: reads and discards until the peer goes away or the fake closes the socket.
+/// Never answers: reads and discards until the peer goes away (true) or the fake closes the
+/// socket (false).
 template <class Stream>
-asio::awaitable<void> stall(Stream& s) {
+asio::awaitable<bool> stall(Stream& s) {
   std::array<char, 1024> sink;
   for (;;) {
     auto [ec, n] = co_await s.async_read_some(asio::buffer(sink), kTok);
     if (ec) {
-      co_return;
+      co_return ec != asio::error::operation_aborted&& ec != asio::error::bad_descriptor;
     }
   }
 }
@@ -197,6 +198,7 @@ struct FakeUpstream::Impl {
   /// options.record_file, open for appending; written under mu.
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> record_out{nullptr, &std::fclose};
   std::atomic<std::size_t> accepted{0};
+  std::atomic<std::size_t> abandoned{0};  // stalled answers whose client closed the connection
   // The engine metrics endpoint (options.metrics): serving it, its text (guarded by mu), and
   // the scrapes answered.
   bool metrics_on = false;
@@ -564,7 +566,9 @@ struct FakeUpstream::Impl {
         co_await close_gracefully(stream);
         co_return Flow::done;
       case Response::Kind::stall:
-        co_await stall(stream);
+        if (co_await stall(stream)) {
+          abandoned.fetch_add(1);
+        }
         co_return Flow::done;
       case Response::Kind::raw:
         co_await send_raw(stream, r);
@@ -649,7 +653,9 @@ struct FakeUpstream::Impl {
         co_return Flow::done;
       }
       if (r.stall_after_chunks && *r.stall_after_chunks == i) {
-        co_await stall(stream);
+        if (co_await stall(stream)) {
+          abandoned.fetch_add(1);
+        }
         co_return Flow::done;
       }
       if (i == r.chunks.size()) {
@@ -873,6 +879,10 @@ void FakeUpstream::set_metrics(std::optional<std::string> text) {
 
 std::size_t FakeUpstream::metrics_requests() const {
   return impl_->metrics_served.load();
+}
+
+std::size_t FakeUpstream::abandoned() const {
+  return impl_->abandoned.load();
 }
 
 FakeUpstream::~FakeUpstream() {

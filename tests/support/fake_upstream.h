@@ -273,6 +273,10 @@ class FakeUpstream {
   void set_metrics(std::optional<std::string> text);
   /// `GET /metrics` requests answered from options.metrics so far. Thread-safe.
   std::size_t metrics_requests() const;
+  /// Stalled answers (Response::Kind::stall, stall_after_chunks) whose client closed or reset
+  /// the connection: the requests a client gave up on, as an inference server sees them.
+  /// Thread-safe.
+  std::size_t abandoned() const;
 
  private:
   struct Impl;
