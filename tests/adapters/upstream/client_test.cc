@@ -645,6 +645,98 @@ TEST(ClientTest, StalledUpstreamIsFirstByteTimeout) {
   EXPECT_EQ(fake.requests().size(), 1u);
 }
 
+// An Abort ends an exchange from outside (its client went away): the wait for the header ends at
+// once with an error, the upstream sees the connection closed, and nothing is pooled.
+TEST(ClientTest, AbortEndsTheWaitForTheHeader) {
+  FakeUpstream fake;
+  Response stall;
+  stall.kind = Response::Kind::stall;
+  fake.push(stall);
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Abort abort;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+          co_await wait_until(ioc, [&] { return fake.requests().size() == 1; });
+          abort.fire();
+        },
+        asio::detached);
+    Error err;
+    auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), relaxed(), err,
+                                 &abort);
+    EXPECT_EQ(ex.get(), nullptr);
+    EXPECT_TRUE(abort.fired());
+    EXPECT_EQ(err.kind, ErrorKind::reset) << to_string(err.kind);  // not a timeout
+    EXPECT_EQ(pool.idle_connections(), 0u);
+    co_await wait_until(ioc, [&] { return fake.abandoned() == 1; });
+  });
+  EXPECT_EQ(fake.abandoned(), 1u);
+  // Fired before a send, the send fails without a byte out.
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Abort abort;
+    abort.fire();
+    Error err;
+    auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), relaxed(), err,
+                                 &abort);
+    EXPECT_EQ(ex.get(), nullptr);
+    EXPECT_EQ(err.kind, ErrorKind::reset);
+  });
+  EXPECT_EQ(fake.requests().size(), 1u);
+}
+
+// The same in the middle of a body: the pending read ends, the failure is sticky, and the
+// connection is closed, not pooled. An exchange that ended leaves its Abort harmless.
+TEST(ClientTest, AbortEndsAStalledBodyAndAFinishedExchangeIsOutOfItsReach) {
+  FakeUpstream fake;
+  Response r = chunked({"data: a\n\n", "data: b\n\n"});
+  r.stall_after_chunks = 1;
+  fake.push(r);
+  fake.push(chunked({"data: c\n\n"}));
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Abort abort;
+    Error err;
+    auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), relaxed(), err,
+                                 &abort);
+    CO_ASSERT_TRUE(ex != nullptr);
+    std::string piece;
+    CO_ASSERT_TRUE(co_await ex->read_some(piece, err));
+    EXPECT_EQ(piece, "data: a\n\n");
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+          co_await pause(ioc, 20ms);
+          abort.fire();
+        },
+        asio::detached);
+    piece.clear();
+    EXPECT_FALSE(co_await ex->read_some(piece, err));
+    EXPECT_TRUE(err);
+    EXPECT_FALSE(ex->done());
+    ex.reset();
+    EXPECT_EQ(pool.idle_connections(), 0u);
+    co_await wait_until(ioc, [&] { return fake.abandoned() == 1; });
+
+    // A later exchange completes and is pooled; firing its Abort after it ended changes nothing.
+    Abort later;
+    auto next = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), relaxed(),
+                                   err, &later);
+    CO_ASSERT_TRUE(next != nullptr);
+    auto pieces = co_await read_pieces(*next, err);
+    EXPECT_EQ(join(pieces), "data: c\n\n");
+    next.reset();
+    later.fire();
+    EXPECT_EQ(pool.idle_connections(), 1u);
+  });
+  EXPECT_EQ(fake.abandoned(), 1u);
+}
+
 // An upstream that accepts but never reads: the write of a request larger than the socket
 // buffers stalls, and the first-byte timeout (which bounds the write too) ends it.
 // A request far larger than the socket takes at once: what it takes goes first, the rest as the
