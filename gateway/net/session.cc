@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -146,10 +148,8 @@ class Session final : public Drainable, public Downstream {
         hangup_->socket = &io();
       }
       hangup_->listener = &listener;
-      if (!hangup_->waiting) {
-        hangup_->waiting = true;
-        io().async_wait(asio::socket_base::wait_read,
-                        [h = hangup_](error_code ec) { on_readable(h, ec); });
+      if (hangup_->wait == 0) {
+        wait_readable(hangup_);
       }
     }
   }
@@ -158,9 +158,11 @@ class Session final : public Drainable, public Downstream {
     if constexpr (kPlain) {
       if (hangup_ && hangup_->listener != nullptr) {
         hangup_->listener = nullptr;
-        if (hangup_->waiting) {
+        if (hangup_->wait != 0) {
           // No read may queue behind the wait (it would not try the bytes already there): the
-          // handler has nothing else pending on the socket now, so this ends the wait alone.
+          // handler has nothing else pending on the socket now, so this ends the wait alone. Its
+          // completion, still to run, is stale from here (a next watch() waits anew).
+          hangup_->wait = 0;
           error_code ignored;
           io().cancel(ignored);
         }
@@ -276,28 +278,37 @@ class Session final : public Drainable, public Downstream {
   /// The watch on the client while a handler waits (watch()): shared with the queued wait, which
   /// may complete after the session is gone.
   struct Hangup {
-    bool alive = true;     ///< the session (and its socket) still exists
-    bool waiting = false;  ///< a wait is queued on the socket
+    bool alive = true;        ///< the session (and its socket) still exists
+    std::uint64_t wait = 0;   ///< the number of the wait queued on the socket; 0: none
+    std::uint64_t waits = 0;  ///< waits queued so far
     HangupListener* listener = nullptr;
     PlainSocket* socket = nullptr;
   };
   std::shared_ptr<Hangup> hangup_;
 
-  /// The socket became readable (or the wait ended): a peek tells a close or reset (the client
-  /// gone) from bytes it sent.
-  static void on_readable(const std::shared_ptr<Hangup>& h, error_code ec) {
-    h->waiting = false;
-    if (ec || !h->alive || h->listener == nullptr) {
+  static void wait_readable(const std::shared_ptr<Hangup>& h) {
+    h->wait = ++h->waits;
+    h->socket->async_wait(asio::socket_base::wait_read,
+                          [h, n = h->wait](error_code ec) { on_readable(h, n, ec); });
+  }
+
+  /// Wait `n` ended: when it is still the current one and the socket became readable, a peek
+  /// tells a close or reset (the client gone) from bytes it sent.
+  static void on_readable(const std::shared_ptr<Hangup>& h, std::uint64_t n, error_code ec) {
+    if (!h->alive || h->wait != n) {
+      return;  // the session is gone, or the wait was ended (unwatch)
+    }
+    h->wait = 0;
+    if (ec || h->listener == nullptr) {
       return;
     }
     char byte = 0;
-    const ssize_t n = ::recv(h->socket->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) {
+    const ssize_t got = ::recv(h->socket->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (got > 0) {
       return;  // bytes (a pipelined request): not a hangup, and no more can be seen
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      h->waiting = true;  // woken for nothing: wait again
-      h->socket->async_wait(asio::socket_base::wait_read, [h](error_code e) { on_readable(h, e); });
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      wait_readable(h);  // woken for nothing: wait again
       return;
     }
     HangupListener* listener = std::exchange(h->listener, nullptr);

@@ -20,8 +20,9 @@ using namespace std::chrono_literals;
 
 class ClientAbortTest : public ::testing::Test {
  public:
-  static std::string post(const std::string& id, bool stream) {
-    const std::string body = chat_body("slow-or-spare", "ping", stream);
+  static std::string post(const std::string& id, bool stream,
+                          std::string_view model = "slow-or-spare") {
+    const std::string body = chat_body(model, "ping", stream);
     return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
            "x-request-id: " +
            id + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -51,6 +52,7 @@ backends:
     model: m
 models:
   slow-or-spare: {candidates: [slow, spare]}
+  spare-then-slow: {candidates: [spare, slow]}
 )");
     ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
   }
@@ -144,6 +146,29 @@ TEST_F(ClientAbortTest, AClientThatLeavesAStreamBetweenEventsEndsItsUpstreamExch
   EXPECT_NE(line.find(R"("status":200)"), std::string::npos) << line;  // its head was sent
   EXPECT_NE(line.find(R"("error":"client_gone")"), std::string::npos) << line;
   EXPECT_TRUE(spare_->requests().empty());
+}
+
+TEST_F(ClientAbortTest, TheTryAfterAFailedOneIsWatchedToo) {
+  // The first backend fails (and is retried) at once; the client leaves while the next one works.
+  for (int k = 0; k < 3; ++k) {
+    Response failed;
+    failed.status = 503;
+    failed.body = error_body("overloaded", "server_error", "");
+    spare_->push(failed);
+  }
+  Response stall;
+  stall.kind = Response::Kind::stall;
+  slow_->push(stall);
+  {
+    Client client(gw_->port());
+    client.send_raw(post("gone-after-failover", false, "spare-then-slow"));
+    ASSERT_TRUE(eventually([&] { return slow_->requests().size() == 1; }));
+  }
+  EXPECT_TRUE(eventually([&] { return slow_->abandoned() == 1; }))
+      << "the upstream exchange outlived its client";
+  const std::string line = access_line("gone-after-failover");
+  EXPECT_NE(line.find(R"("status":499)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("backend":"slow")"), std::string::npos) << line;
 }
 
 TEST(ClientAbortPipelineTest, APipelinedRequestIsNotTakenForALeavingClient) {
