@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "tests/adapters/chat_stream_input.h"
 #include "tests/adapters/fixtures.h"
 
 namespace sb::adapters {
@@ -1207,22 +1208,7 @@ TEST(AnthropicStreamWriterTest, LateFragmentForAStoppedToolIsDropped) {
 // them opens the next block.
 TEST(AnthropicStreamWriterTest, ThousandsOfCallsEachOpenOneBlock) {
   constexpr int kCalls = 3000;
-  std::string input;
-  const auto call = [&](const std::string& index_member, std::string_view rest) {
-    input += R"(data: {"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{)" + index_member +
-             std::string(rest) + "}]}}]}\n\n";
-  };
-  for (int i = 0; i < kCalls; ++i) {
-    call(R"("index":)" + std::to_string(i),
-         R"(,"id":"c)" + std::to_string(i) + R"(","function":{"name":"f","arguments":"{}"})");
-  }
-  call(R"("index":0)", R"(,"function":{"arguments":"late"})");
-  call(R"("index":1500)", R"(,"function":{"arguments":"late"})");
-  input += R"(data: {"id":"x","choices":[{"index":0,"delta":{"content":"t"}}]})"
-           "\n\n";
-  call(R"("id":"last")", R"(,"function":{"name":"g","arguments":"{}"})");
-  input += R"(data: {"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})"
-           "\n\ndata: [DONE]\n\n";
+  const std::string input = sb::test::many_tool_calls_stream(kCalls);
   const std::string out = run(input, 0);
   std::size_t tool_blocks = 0;
   for (std::size_t at = out.find(R"("type":"tool_use")"); at != std::string::npos;

@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/sse.h"
+#include "tests/adapters/chat_stream_input.h"
 #include "tests/adapters/fixtures.h"
 #include "tests/adapters/responses_inbound_test_helpers.h"
 
@@ -443,22 +444,7 @@ TEST(ResponsesStreamWriterTest, AFragmentForAClosedCallIsDropped) {
 // them is a new item.
 TEST(ResponsesStreamWriterTest, ThousandsOfCallsEachBecomeOneItem) {
   constexpr int kCalls = 3000;
-  std::string chunks;
-  const auto call = [&](const std::string& index_member, std::string_view rest) {
-    chunks += R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{)" + index_member +
-              std::string(rest) + "}]}}]}\n\n";
-  };
-  for (int i = 0; i < kCalls; ++i) {
-    call(R"("index":)" + std::to_string(i),
-         R"(,"id":"c)" + std::to_string(i) + R"(","function":{"name":"f","arguments":"{}"})");
-  }
-  call(R"("index":0)", R"(,"function":{"arguments":"late"})");
-  call(R"("index":1500)", R"(,"function":{"arguments":"late"})");
-  chunks += R"(data: {"choices":[{"index":0,"delta":{"content":"t"}}]})"
-            "\n\n";
-  call(R"("id":"last")", R"(,"function":{"name":"g","arguments":"{}"})");
-  chunks += R"(data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})"
-            "\n\ndata: [DONE]\n\n";
+  const std::string chunks = sb::test::many_tool_calls_stream(kCalls);
   const StreamRun r = run(chunks, 0, meta_for());
   const json::value final_response = accumulate(r.out);
   const json::array& output = final_response.at("output").as_array();
