@@ -93,6 +93,21 @@ Error aborted() {
   return {ErrorKind::reset, asio::error::make_error_code(asio::error::operation_aborted)};
 }
 
+/// Whether `abort` (optional) fired.
+bool fired(const Abort* abort) {
+  return abort != nullptr && abort->fired();
+}
+
+/// What every request gets: HTTP/1.1 (persistent by default, so no Connection header), Host and
+/// Content-Length.
+void prepare(const Endpoint& endpoint, Request& request) {
+  request.version(11);
+  thread_local std::string host;  // copied into the request at once: reused by every send
+  endpoint.host_header(host);
+  request.set(http::field::host, host);
+  request.prepare_payload();
+}
+
 /// The Error an exception inside an exchange becomes.
 Error internal_error() {
   return {ErrorKind::protocol,
@@ -263,19 +278,23 @@ asio::awaitable<std::unique_ptr<Exchange>> Pool::send(const Endpoint& endpoint, 
   } catch (const std::exception&) {
     err = internal_error();  // the connection, if any, died with the frame that held it
   }
-  if (abort != nullptr) {
-    abort->conn_ = nullptr;
-  }
+  follow(abort, nullptr);
   co_return nullptr;
 }
 
+// Retry rule: a pooled connection may have died while idle in a way the liveness probe could not
+// see. If the write failed before a single byte went out, the upstream cannot have seen this
+// request, so it goes once more on a fresh connection. Once any byte was written (or the write
+// completed and the response then failed with eof/reset), the upstream may already be processing
+// it; sending it again could run a paid, non-idempotent completion twice, so that is reported,
+// never retried. Fresh connections are not retried.
 asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpoint,
                                                            ssl::context* tls, Request& request,
                                                            const Timeouts& timeouts, Error& err,
                                                            Abort* abort) {
   err = {};
   const Clock::time_point deadline = Clock::now() + timeouts.total;
-  if (abort != nullptr && abort->fired()) {
+  if (fired(abort)) {
     err = aborted();
     co_return nullptr;
   }
@@ -284,51 +303,33 @@ asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpo
     co_return nullptr;
   }
   ssl::context* context = endpoint.tls ? tls : nullptr;
-
-  // HTTP/1.1 is persistent by default, so no Connection header is added.
-  request.version(11);
-  {
-    thread_local std::string host;  // copied into the request at once: reused by every send
-    endpoint.host_header(host);
-    request.set(http::field::host, host);
-  }
-  request.prepare_payload();
+  prepare(endpoint, request);
   const bool head = request.method() == http::verb::head;
 
   const detail::PoolKeyView key{endpoint.tls, endpoint.host, endpoint.port, context};
   std::unique_ptr<Connection> conn = impl_->take(key);
   bool reused = conn != nullptr;
-  if (abort != nullptr) {
-    abort->conn_ = conn.get();  // follows the connection (cleared by the Exchange, or below)
-  }
+  follow(abort, conn.get());  // cleared by the Exchange, or below
   for (;;) {
     if (!conn) {
       conn = std::make_unique<Connection>(impl_->executor, context, detail::PoolKey(key),
                                           impl_->settings.max_header_bytes);
-      if (abort != nullptr) {
-        abort->conn_ = conn.get();
-      }
+      follow(abort, conn.get());
       if (Error e = co_await conn->connect(endpoint, timeouts.connect, deadline)) {
         err = e;
         break;
       }
       ++opened_;
     }
-    if (abort != nullptr && abort->fired()) {
+    if (fired(abort)) {
       err = aborted();  // fired while no operation was pending (name resolution)
       break;
     }
     auto [write_err, written] =
         co_await conn->write(request, detail::budget(timeouts.first_byte, deadline));
     if (write_err) {
-      // Retry rule: a pooled connection may have died while idle in a way the liveness probe
-      // could not see. If the write failed before a single byte went out, the upstream cannot
-      // have seen this request, so it goes once more on a fresh connection. Once any byte was
-      // written (or the write completed and the response then failed with eof/reset), the
-      // upstream may already be processing it; sending it again could run a paid, non-idempotent
-      // completion twice, so that is reported, never retried. Fresh connections are not retried.
-      if (reused && written == 0 && write_err.kind == ErrorKind::write &&
-          !(abort != nullptr && abort->fired())) {
+      // The retry rule (above): once, on a fresh connection, when no byte went out.
+      if (reused && written == 0 && write_err.kind == ErrorKind::write && !fired(abort)) {
         conn.reset();
         reused = false;
         continue;
@@ -342,9 +343,7 @@ asio::awaitable<std::unique_ptr<Exchange>> Pool::send_impl(const Endpoint& endpo
     break;
   }
   if (err) {
-    if (abort != nullptr) {
-      abort->conn_ = nullptr;  // the connection dies with this frame
-    }
+    follow(abort, nullptr);  // the connection dies with this frame
     co_return nullptr;
   }
   co_return std::make_unique<Exchange>(*this, std::move(conn), timeouts, deadline, abort);

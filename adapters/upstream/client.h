@@ -183,6 +183,12 @@ class Pool {
 
  private:
   friend class Exchange;
+  /// Points `abort` (optional) at the exchange's connection (nullptr: none open).
+  static void follow(Abort* abort, Connection* conn) {
+    if (abort != nullptr) {
+      abort->conn_ = conn;
+    }
+  }
   boost::asio::awaitable<std::unique_ptr<Exchange>> send_impl(const Endpoint& endpoint,
                                                               boost::asio::ssl::context* tls,
                                                               Request& request,
