@@ -155,7 +155,9 @@ void ChatHandler::settle() {
   reservation_.reset();
   policies::Nanos actual = 0;
   std::uint64_t tokens = 0;
-  if (o_.backend != nullptr && o_.status == 200) {
+  // A request whose client left during the exchange (499) was sent: its prompt is priced (an
+  // estimate, unless the upstream reported usage), as a provider bills it.
+  if (o_.backend != nullptr && (o_.status == 200 || o_.status == 499)) {
     price();
     const adapters::Usage& u = *o_.usage;
     const std::size_t b = o_.backend->index;

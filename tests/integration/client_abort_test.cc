@@ -105,6 +105,8 @@ TEST_F(ClientAbortTest, AClientThatLeavesAWaitingRequestEndsItsUpstreamExchange)
   EXPECT_NE(line.find(R"("status":499)"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("error":"client_gone")"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("attempts":1)"), std::string::npos) << line;
+  // The prompt went upstream: it is counted (an estimate: no usage came back).
+  EXPECT_EQ(line.find(R"("tokens_in":null)"), std::string::npos) << line;
   EXPECT_TRUE(spare_->requests().empty()) << "a request nobody waits for was tried again";
   const std::string m =
       wait_for_metrics(gw_->admin_port(), {R"(rule="default",status="499",tenant="default"} 1)"});
@@ -112,6 +114,12 @@ TEST_F(ClientAbortTest, AClientThatLeavesAWaitingRequestEndsItsUpstreamExchange)
                    R"(rule="default",status="499",tenant="default"} 1)"),
             std::string::npos)
       << m;
+  const std::string estimated =
+      R"(switchboard_tokens_total{backend="slow",direction="input",source="estimated",)"
+      R"(tenant="default"} )";
+  const std::size_t at = m.find(estimated);
+  ASSERT_NE(at, std::string::npos) << m;
+  EXPECT_GT(std::stod(m.substr(at + estimated.size())), 0.0) << m;
   // A client's leaving is no failure of the backend's.
   const std::string errors = R"(switchboard_upstream_errors_total{backend="slow")";
   for (std::size_t at = m.find(errors); at != std::string::npos; at = m.find(errors, at + 1)) {
