@@ -172,7 +172,10 @@ inline std::string strings_attr(const Span& s, std::string_view key) {
   }
   std::string out;
   for (const json::value& e : v->at("array").as_array()) {
-    out += (out.empty() ? "" : ",") + std::string(e.as_object().at("string").as_string());
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += std::string_view(e.as_object().at("string").as_string());
   }
   return out;
 }

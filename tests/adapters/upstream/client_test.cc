@@ -773,7 +773,8 @@ std::pair<Splice, std::string> pieced(const std::string& original, std::size_t s
   std::string whole;
   const std::size_t step = original.size() / slices;
   for (std::size_t k = 0; k < slices; ++k) {
-    const std::string marker = "<" + std::to_string(k) + ">";
+    std::string marker = "<";  // (appended: GCC 12 warns on `"<" + ...` with -Wrestrict)
+    marker.append(std::to_string(k)).push_back('>');
     splice.keep(k * step, step);
     splice.add(marker);
     whole.append(original, k * step, step).append(marker);
