@@ -1,6 +1,5 @@
 #include "adapters/openai_compatible.h"
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <optional>
@@ -159,33 +158,6 @@ bool is_empty_array(std::string_view value) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
-/// Whether two of `members` share a key: pair by pair for a few, by sorting for many (a pass over
-/// the members before each would make a body of many top-level members cost their square).
-bool repeats_key(std::span<const RawMember> members) {
-  constexpr std::size_t kPairwise = 16;
-  if (members.size() <= kPairwise) {
-    for (std::size_t i = 1; i < members.size(); ++i) {
-      for (std::size_t j = 0; j < i; ++j) {
-        if (members[i].key == members[j].key) {
-          return true;
-        }
-      }
-    }
-    return false;
-  }
-  std::vector<std::string_view> keys;
-  keys.reserve(members.size());
-  for (const RawMember& m : members) {
-    keys.push_back(m.key);
-  }
-  std::sort(keys.begin(), keys.end());
-  return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
-}
-
 /// The plan from what both readings of a body give: whether it streams, whether its
 /// stream_options is an object, whether the client wants usage, and the scan of its top-level
 /// members. nullopt when the client's stream_options cannot be edited (never expected).
@@ -262,13 +234,14 @@ std::optional<ChatRequestPlan> plan_chat_request(std::string_view client_body,
   // The parse gave the members: no second scan. Its typed values are the last occurrence's, as
   // a DOM's, but a null that follows a value is not told apart: with a duplicate top-level key
   // the DOM decides.
-  if (repeats_key(typed.members)) {
-    return std::nullopt;
-  }
   thread_local std::vector<JsonMember> members;
   members.clear();
   for (const RawMember& m : typed.members) {
     members.push_back(JsonMember{std::string(m.key), m.key_begin, m.value_begin, m.value_end});
+  }
+  thread_local std::vector<char> superseded;
+  if (mark_superseded(members, superseded)) {
+    return std::nullopt;
   }
   const JsonMember* so = last_of(members, "stream_options");
   const bool so_object = so != nullptr && client_body[so->value_begin] == '{';
