@@ -1,6 +1,8 @@
 #include "adapters/chat_facts.h"
 
 #include <charconv>
+#include <cmath>
+#include <limits>
 
 #include <boost/json/array.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -50,7 +52,13 @@ void Walker::string(std::string_view s, int nested, bool escaped) {
   }
   line(s);
   f_.text_bytes += s.size();
-  if (escaped) {
+  nested_text(s, nested, escaped);
+}
+
+void Walker::nested_text(std::string_view s, int nested, bool escaped) {
+  // Without escapes, only JSON held in the string can say more (numbers with exponents).
+  const std::size_t first = s.find_first_not_of(" \t\r\n");
+  if (escaped || (first != std::string_view::npos && (s[first] == '{' || s[first] == '['))) {
     decode_nested(s, nested);
   }
 }
@@ -71,6 +79,27 @@ void Walker::integer(std::uint64_t v) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof buf, v);
   line(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+void Walker::number(double v) {
+  if (!(v >= static_cast<double>(kMinScannedInteger) ||
+        v <= -static_cast<double>(kMinScannedInteger))) {
+    return;  // small, or NaN
+  }
+  if (std::isinf(v)) {
+    return;
+  }
+  char buf[400];  // the largest finite double has 309 digits
+  const auto r = std::to_chars(buf, buf + sizeof buf, std::trunc(v), std::chars_format::fixed, 0);
+  line(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+double json_double(std::string_view text) {
+  unsigned char buf[256];
+  json::monotonic_resource mr(buf, sizeof buf);
+  json::error_code ec;
+  const json::value v = json::parse(text, ec, &mr);
+  return ec ? 0 : v.to_number<double>(ec);
 }
 
 void Walker::value(const json::value& v, int nested, Slot slot) {
@@ -96,8 +125,11 @@ void Walker::value(const json::value& v, int nested, Slot slot) {
         integer(v.get_int64());
       }
       break;
+    case json::kind::double_:
+      number(v.get_double());
+      break;
     default:
-      break;  // booleans, null, fractions: nothing to read
+      break;  // booleans, null: nothing to read
   }
 }
 
@@ -240,16 +272,39 @@ void Walker::flag_media(std::string_view media) {
   }
 }
 
+namespace {
+
+// Whether `s` holds a number with an exponent (`4.1e15`): its digits are not in the text.
+bool has_exponent(std::string_view s) {
+  for (std::size_t i = s.find_first_of("eE", 1); i != std::string_view::npos && i + 1 < s.size();
+       i = s.find_first_of("eE", i + 1)) {
+    const char before = s[i - 1];
+    const char after =
+        s[i + 1] == '+' || s[i + 1] == '-' ? (i + 2 < s.size() ? s[i + 2] : ' ') : s[i + 1];
+    if (before >= '0' && before <= '9' && after >= '0' && after <= '9') {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 // A string with escapes in it: what they stand for is scanned too (`\u0034` as `4`). JSON held
 // in the string is parsed and walked; any other string is unescaped as JSON would unescape it.
-// Without a backslash the raw string already shows every character.
+// Without a backslash the raw string already shows every character, but for JSON whose numbers
+// have exponents (their digits are the parsed value's).
 void Walker::decode_nested(std::string_view s, int nested) {
-  if (nested >= kMaxNestedLevels || s.size() < 2 || s.size() > kMaxNestedBytes ||
-      s.find('\\') == std::string_view::npos) {
+  if (nested >= kMaxNestedLevels || s.size() < 2 || s.size() > kMaxNestedBytes) {
     return;
   }
   const std::size_t first = s.find_first_not_of(" \t\r\n");
-  if (first != std::string_view::npos && (s[first] == '{' || s[first] == '[')) {
+  const bool json_like = first != std::string_view::npos && (s[first] == '{' || s[first] == '[');
+  const bool escaped = s.find('\\') != std::string_view::npos;
+  if (!escaped && !(json_like && has_exponent(s))) {
+    return;
+  }
+  if (json_like) {
     unsigned char arena[2048];
     json::monotonic_resource mr(arena, sizeof arena);
     json::parse_options opts;
@@ -262,7 +317,7 @@ void Walker::decode_nested(std::string_view s, int nested) {
     }
   }
   std::string decoded;
-  if (decode_escapes_lenient(s, decoded)) {
+  if (escaped && decode_escapes_lenient(s, decoded)) {
     line(decoded);
     decode_nested(decoded, nested + 1);
   }
@@ -313,11 +368,7 @@ std::string_view view(const json::string& s) {
 void read_max_tokens(const json::object& body, ChatFacts& out) {
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     if (const auto* mt = body.if_contains(key); mt != nullptr && !out.max_tokens) {
-      if (mt->is_uint64()) {
-        out.max_tokens = mt->get_uint64();
-      } else if (mt->is_int64() && mt->get_int64() >= 0) {
-        out.max_tokens = static_cast<std::uint64_t>(mt->get_int64());
-      }
+      out.max_tokens = output_tokens_asked(*mt);
     }
   }
 }
@@ -349,6 +400,42 @@ void collect_single_prompt(const json::object& body, std::string_view member, Ch
 }
 
 }  // namespace
+
+std::optional<std::uint64_t> output_tokens_asked(const json::value& v) {
+  if (v.is_uint64()) {
+    return v.get_uint64();
+  }
+  if (v.is_int64()) {
+    return v.get_int64() >= 0
+               ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(v.get_int64()))
+               : std::nullopt;
+  }
+  double d = 0;
+  if (v.is_double()) {
+    d = v.get_double();
+  } else if (v.is_string()) {
+    std::string_view s = view(v.get_string());
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (!s.empty() && space(s.front())) {
+      s.remove_prefix(1);
+    }
+    while (!s.empty() && space(s.back())) {
+      s.remove_suffix(1);
+    }
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+    if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) {
+      return std::nullopt;
+    }
+  } else {
+    return std::nullopt;
+  }
+  if (!(d >= 0) || std::isinf(d)) {
+    return std::nullopt;  // negative or NaN: no limit an engine takes
+  }
+  constexpr double kTop = 18446744073709551616.0;  // 2^64
+  return d >= kTop ? std::numeric_limits<std::uint64_t>::max()
+                   : static_cast<std::uint64_t>(std::ceil(d));
+}
 
 void collect_completion_facts(const json::object& body, ChatFacts& out) {
   collect_single_prompt(body, "prompt", out);

@@ -4,7 +4,9 @@
 // and the request's shape (for capability tier and policies). Pure.
 //
 // What is scanned is the whole body, whatever its fields are called, at any depth: every object
-// key, every string value and every integer of six digits or more. Strings holding JSON (tool call
+// key, every string value and every number of 100,000 or more in magnitude, as decimal text (one
+// written with a fraction or an exponent, `4111111111111111.0`, as the digits of its whole part,
+// so a card number sent as a float is read as one). Strings holding JSON (tool call
 // arguments, or any string that starts with '{' or '[' and contains an escape) are parsed (bounded
 // in size and depth) and their decoded keys and strings scanned as well, so escaped digits are
 // seen as digits. Conversation text comes first, as the model reads it: the text parts of one
@@ -20,7 +22,8 @@
 
 namespace boost::json {
 class object;
-}
+class value;
+}  // namespace boost::json
 
 namespace sb::adapters {
 
@@ -54,6 +57,13 @@ struct ChatFacts {
   /// Every member equal (the texts by their contents).
   bool operator==(const ChatFacts&) const = default;
 };
+
+/// An output-token limit (`max_tokens`, `max_completion_tokens`) as an engine may read it: an
+/// integer of 0 or more; a number with a fraction or an exponent (`1e5`, `100000.0`), rounded
+/// up; a string holding such a number (`"100000"`), as lenient readers coerce it (vLLM's and
+/// SGLang's request models). nullopt for anything else (absent, null, negative, other strings,
+/// other types): a value no engine reads as a limit. Saturates at the largest uint64.
+std::optional<std::uint64_t> output_tokens_asked(const boost::json::value& v);
 
 /// Collects the facts of a chat-completions body (already validated as an object). `out` is
 /// cleared first; its storage is reused.

@@ -180,23 +180,28 @@ void RawWalker::value(std::size_t t, int nested) {
   }
 }
 
-// An integer as Boost.JSON reads it: int64 when it fits, else uint64, else a double (as are
-// fractions and exponents), which is not read.
+// A number as Boost.JSON reads it: int64 when it fits, else uint64, else a double (as are
+// fractions and exponents), read by Boost.JSON itself so that the digits scanned are the DOM's.
 void RawWalker::number(std::size_t t) {
   const std::string_view raw = r_.token_bytes(t);
-  if (raw.find_first_of(".eE") != std::string_view::npos) {
-    return;
-  }
+  const std::size_t dot = raw.find_first_of(".eE");
   const char* end = raw.data() + raw.size();
-  std::int64_t i = 0;
-  if (const auto r = std::from_chars(raw.data(), end, i); r.ec == std::errc() && r.ptr == end) {
-    w_.integer(i);
-    return;
+  if (dot == std::string_view::npos) {
+    std::int64_t i = 0;
+    if (const auto r = std::from_chars(raw.data(), end, i); r.ec == std::errc() && r.ptr == end) {
+      w_.integer(i);
+      return;
+    }
+    std::uint64_t u = 0;
+    if (const auto r = std::from_chars(raw.data(), end, u); r.ec == std::errc() && r.ptr == end) {
+      w_.integer(u);
+      return;
+    }
+  } else if (raw[dot] == '.' && dot - (raw[0] == '-' ? 1 : 0) < 6 &&
+             raw.find_first_of("eE", dot) == std::string_view::npos) {
+    return;  // a fraction under 100,000 (temperature, top_p): nothing to scan
   }
-  std::uint64_t u = 0;
-  if (const auto r = std::from_chars(raw.data(), end, u); r.ec == std::errc() && r.ptr == end) {
-    w_.integer(u);
-  }
+  w_.number(facts_detail::json_double(raw));
 }
 
 void RawWalker::object(std::size_t t, int nested, bool skip_text) {
@@ -328,9 +333,7 @@ void RawWalker::message_rest(std::size_t message, const ChatMessage& m) {
 // Walker::content_rest: the content kept is the last one, as the request's.
 void RawWalker::content_rest(std::size_t content, const ChatMessage& m) {
   if (is_string(content)) {
-    if (tape_[content].text != 0) {
-      w_.decode_nested(m.text, 0);  // without escapes there is nothing to decode
-    }
+    w_.nested_text(m.text, 0, tape_[content].text != 0);
     return;
   }
   if (first(content) != '[') {
@@ -342,14 +345,12 @@ void RawWalker::content_rest(std::size_t content, const ChatMessage& m) {
       const std::size_t base = members(part);
       members_of(base, 0, true);
       const std::size_t t = find(base, "text");
-      if (is_string(t) && tape_[t].text != 0) {
-        w_.decode_nested(text(t), 0);  // without escapes there is nothing to decode
+      if (is_string(t)) {
+        w_.nested_text(text(t), 0, tape_[t].text != 0);
       }
       stack_.resize(base);
     } else if (is_string(part)) {
-      if (tape_[part].text != 0) {
-        w_.decode_nested(text(part), 0);
-      }
+      w_.nested_text(text(part), 0, tape_[part].text != 0);
     } else {
       value(part, 0);
     }

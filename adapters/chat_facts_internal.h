@@ -56,11 +56,19 @@ class Walker {
   /// An integer value: scanned as decimal text when large.
   void integer(std::int64_t v);
   void integer(std::uint64_t v);
+  /// A number written with a fraction or an exponent, or an integer past uint64 (as the DOM
+  /// reads them: a double): scanned as the decimal text of its whole part when large. Past 2^53
+  /// a double holds fewer digits than were written: what is scanned is what the DOM holds.
+  void number(double v);
   /// A part's kind by its `type` (image, audio, file).
   void flag_type(std::string_view type);
   /// A base64 payload's kind by the media type beside it (Anthropic `media_type`); files when none.
   void flag_media(std::string_view media_type);
-  /// What the escapes of `s` stand for: JSON held in it walked, other text unescaped.
+  /// What a string value says beyond its text: decode_nested when the JSON string held escapes
+  /// (`escaped`) or its text may be JSON (it starts with '{' or '[').
+  void nested_text(std::string_view s, int nested, bool escaped = true);
+  /// What the escapes of `s` stand for: JSON held in it walked, other text unescaped; and the
+  /// numbers with exponents of JSON held in it.
   void decode_nested(std::string_view s, int nested);
 
   // The DOM walk.
@@ -74,6 +82,10 @@ class Walker {
 
   ChatFacts& f_;
 };
+
+/// The double Boost.JSON reads from the JSON number `text` (its own rounding, which the DOM
+/// walk sees); 0 when it is not a number.
+double json_double(std::string_view text);
 
 /// Clears every field of `out`, keeping its storage.
 void reset(ChatFacts& out);

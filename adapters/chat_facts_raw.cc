@@ -58,7 +58,10 @@ class RawSax : public SaxUnbounded {
     w_.integer(u);
     return value();
   }
-  bool on_double(double, string_view, error_code&) { return value(); }
+  bool on_double(double d, string_view, error_code&) {
+    w_.number(d);
+    return value();
+  }
   bool on_bool(bool, error_code&) { return value(); }
   bool on_null(error_code&) { return value(); }
   bool on_comment_part(string_view, error_code&) { return true; }

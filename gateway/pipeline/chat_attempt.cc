@@ -11,6 +11,7 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "adapters/chat_facts.h"
 #include "adapters/json_edit.h"
 #include "gateway/net/header_name.h"
 #include "gateway/net/http_response.h"
@@ -60,14 +61,17 @@ std::optional<std::string> clamped_body(const BackendRuntime& b, const OutputAsk
   return out;
 }
 
+// The DOM's lane also reads what the typed reading refuses but a lenient engine takes as a limit
+// (`1e5`, `100000.0`, `"100000"`): a backend is not asked for more by writing it so.
 OutputAsks output_asks(const boost::json::object& body) {
   OutputAsks asked;
   for (std::size_t k = 0; k < 2; ++k) {
     const auto* v = body.if_contains(kOutputKeys[k]);
-    if (v != nullptr && v->is_uint64()) {
-      asked[k] = v->get_uint64();
-    } else if (v != nullptr && v->is_int64() && v->get_int64() > 0) {
-      asked[k] = static_cast<std::uint64_t>(v->get_int64());
+    if (v == nullptr) {
+      continue;
+    }
+    if (const std::optional<std::uint64_t> n = adapters::output_tokens_asked(*v); n && *n > 0) {
+      asked[k] = n;
     }
   }
   return asked;

@@ -200,6 +200,14 @@ TEST(ChatFactsCanonicalTest, NumbersAreReadAsTheDomReadsThem) {
           R"({"model":"m","messages":[],"max_tokens":-5,"max_completion_tokens":null})",
           R"({"model":"m","messages":[],"max_tokens":5,"max_completion_tokens":-1})",
           R"({"model":"m","messages":[{"role":"user","content":"x","weight":1234567}]})",
+          // Fractions and exponents: the whole part of the DOM's double, when large.
+          R"({"model":"m","messages":[],"a":4111111111111111.0,"b":4.111111111111111e15,"c":-4111111111111111.5})",
+          R"({"model":"m","messages":[],"d":123456.7,"e":0.7,"f":1e5,"g":99999.99,"h":1E+6,"i":-2.5e-3})",
+          R"({"model":"m","messages":[],"j":12345678901234567890123,"k":0.1234567890123,"l":1e308,"m":5e-324})",
+          R"({"model":"m","messages":[{"role":"user","content":"x","w":[6011111111111117.0]}],"temperature":0.25})",
+          // JSON held in a string, without escapes: its exponents are read as numbers.
+          R"({"model":"m","messages":[{"role":"user","content":"[4.111111111111111e15, 2E+5]"}]})",
+          R"({"model":"m","messages":[{"role":"user","content":" {\"n\": 4.1e15}"}],"x":"[1e5"})",
       }) {
     EXPECT_TRUE(accepted_same(body));
   }

@@ -1,19 +1,25 @@
 #include "adapters/chat_facts.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "adapters/canonical.h"
+
 namespace sb::adapters {
 namespace {
 
 // Whether `t` is one whole line of the scanned text.
 bool has_text(const ChatFacts& f, std::string_view t) {
-  const std::string all = "\n" + f.text + "\n";
-  return all.find("\n" + std::string(t) + "\n") != std::string::npos;
+  std::string all(1, '\n');
+  all.append(f.text).push_back('\n');
+  std::string line(1, '\n');
+  line.append(t).push_back('\n');
+  return all.find(line) != std::string::npos;
 }
 
 // Whether `t` appears anywhere in the scanned text.
@@ -146,6 +152,63 @@ TEST(ChatFactsTest, ScansEveryKeyAndStringWhateverTheFieldIsCalled) {
   }
   EXPECT_TRUE(f.tools);
   EXPECT_TRUE(f.json_schema);
+}
+
+TEST(ChatFactsTest, ANumberWrittenWithAFractionOrAnExponentIsScannedByItsWholePart) {
+  // A card or phone number sent as a float (a careless client's float64, or an attempt to slip
+  // past a scan of integers): the digits an upstream reads are scanned.
+  const boost::json::value v = boost::json::parse(R"({"model": "m", "messages": [],
+    "metadata": {"a": 4111111111111111.0, "b": 5.555555555554444e15, "c": -4111111111111111.5,
+      "d": [123456.5], "e": 99999.9, "f": 0.7, "g": 1e308}})");
+  ChatFacts f;
+  collect_chat_facts(v.as_object(), f);
+  for (const char* t : {"4111111111111111", "5555555555554444", "-4111111111111111", "123456"}) {
+    EXPECT_TRUE(has_text(f, t)) << t << " in " << f.text;
+  }
+  EXPECT_FALSE(scanned(f, "99999")) << f.text;  // below 100,000, as integers
+  EXPECT_FALSE(has_text(f, "0")) << f.text;
+  // The largest doubles are written whole (309 digits): no buffer is short of them.
+  const std::size_t big = f.text.find("\n1000000000000000");
+  ASSERT_NE(big, std::string::npos) << f.text;
+  const std::size_t end = std::min(f.text.find('\n', big + 1), f.text.size());
+  EXPECT_EQ(end - big - 1, 309u) << f.text;
+
+  // The typed walk and the raw walk read the same digits.
+  const Result<ChatRequest, ParseError> typed = parse_chat_request(
+      R"({"model":"m","messages":[],"metadata":{"a":4111111111111111.0,"b":5.555555555554444e15}})");
+  ASSERT_TRUE(typed.ok());
+  collect_chat_facts(typed.value(), f);
+  EXPECT_TRUE(has_text(f, "4111111111111111")) << f.text;
+  EXPECT_TRUE(has_text(f, "5555555555554444")) << f.text;
+  collect_raw_facts(R"({"a":4111111111111111.0,"a":1})", f);
+  EXPECT_TRUE(has_text(f, "4111111111111111")) << f.text;
+}
+
+TEST(ChatFactsTest, AnOutputLimitIsReadAsALenientEngineReadsIt) {
+  const auto asked = [](std::string_view json) {
+    return output_tokens_asked(boost::json::parse(json));
+  };
+  EXPECT_EQ(asked("100000"), 100000u);
+  EXPECT_EQ(asked("0"), 0u);
+  EXPECT_EQ(asked("1e5"), 100000u);
+  EXPECT_EQ(asked("100000.0"), 100000u);
+  EXPECT_EQ(asked("99.2"), 100u);  // rounded up: the most it could mean
+  EXPECT_EQ(asked(R"("100000")"), 100000u);
+  EXPECT_EQ(asked(R"(" 1e5 ")"), 100000u);
+  EXPECT_EQ(asked("1e300"), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(asked("18446744073709551615"), std::numeric_limits<std::uint64_t>::max());
+  for (const char* none : {"-1", "-0.5", "null", "true", R"("abc")", R"("")", R"("12abc")",
+                           R"("inf")", R"("nan")", "[5]", R"({"n":5})"}) {
+    EXPECT_EQ(asked(none), std::nullopt) << none;
+  }
+  // The facts' max_tokens, as on the chat and completions lanes.
+  ChatFacts f;
+  collect_chat_facts(
+      boost::json::parse(R"({"messages":[],"max_completion_tokens":"32000"})").as_object(), f);
+  EXPECT_EQ(f.max_tokens, 32000u);
+  collect_completion_facts(boost::json::parse(R"({"prompt":"x","max_tokens":2.5e4})").as_object(),
+                           f);
+  EXPECT_EQ(f.max_tokens, 25000u);
 }
 
 TEST(ChatFactsTest, DecodesJsonHeldInStrings) {

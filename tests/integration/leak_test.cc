@@ -268,6 +268,41 @@ TEST_F(LeakTest, EveryValueOfARepeatedKeyIsScanned) {
   }
 }
 
+TEST_F(LeakTest, ACardSentAsAFloatStaysHome) {
+  // A client that keeps numbers as float64 writes a card number with a fraction or an exponent;
+  // the upstream reads the same digits. On the typed lane, the DOM's lane (a max_tokens the typed
+  // reading refuses) and every other endpoint.
+  const std::string fraction = "4111111111111111.0";
+  const std::string exponent = "4.111111111111111e15";
+  const struct {
+    const char* path;
+    std::string body;
+  } cases[] = {
+      {"/v1/chat/completions", chat(R"("metadata":{"n":)" + fraction + "}")},
+      {"/v1/chat/completions", chat(R"("metadata":{"n":)" + exponent + "}")},
+      {"/v1/chat/completions", chat(R"("max_tokens":"5","metadata":{"n":)" + exponent + "}")},
+      {"/v1/chat/completions",
+       R"({"model":"default","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":)"
+       R"("function","function":{"name":"pay","arguments":"{\"card\":)" +
+           exponent + R"(}"}}]},{"role":"user","content":"again"}]})"},
+      {"/v1/embeddings", R"({"model":"default","input":"hello","n":)" + fraction + "}"},
+      {"/v1/completions", R"({"model":"default","prompt":"hello","n":)" + exponent + "}"},
+      {"/v1/responses", R"({"model":"default","input":"hello","metadata":{"n":)" + fraction + "}}"},
+      // A Messages request's tool input goes out as the call's arguments; its unknown metadata
+      // does not go out at all (the translation drops it), so it is not the case to try.
+      {"/v1/messages",
+       R"({"model":"default","max_tokens":5,"messages":[{"role":"user","content":"hello"},)"
+       R"({"role":"assistant","content":[{"type":"tool_use","id":"t","name":"pay","input":)"
+       R"({"card":)" +
+           exponent +
+           R"(}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t",)"
+           R"("content":"done"}]}]})"},
+  };
+  for (const auto& c : cases) {
+    expect_kept_home(post(c.path, c.body, {{"anthropic-version", "2023-06-01"}}), c.body);
+  }
+}
+
 TEST_F(LeakTest, ARepeatedKeyWithNothingToFindStillGoesOut) {
   // The control: repeating a key is not itself sensitive. What leaves is what the gateway read:
   // the last value of a repeated top-level key, alone (an upstream that kept the first would

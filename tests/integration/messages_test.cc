@@ -318,6 +318,44 @@ TEST_F(MessagesTest, AnOpenAIFormatEngineGetsNoAnthropicHeadersAndAClampedMaxTok
   EXPECT_NE(sent.body.find(R"("max_tokens":8192)"), std::string::npos) << sent.body;
 }
 
+TEST_F(MessagesTest, ALimitWrittenAsAFloatOrAStringIsClampedToo) {
+  // What the typed reading refuses as a limit but a lenient engine (vLLM's request model) reads
+  // as one: an engine is not asked for more than its declared limit by writing it so.
+  const struct {
+    const char* path;
+    std::string body;
+    std::string_view want;
+  } cases[] = {
+      {"/v1/chat/completions",
+       R"({"model":"local","max_tokens":1e5,"messages":[{"role":"user","content":"hi"}]})",
+       R"("max_tokens":8192,)"},
+      {"/v1/chat/completions",
+       R"({"model":"local","max_completion_tokens":128000.0,"messages":[{"role":"user","content":"hi"}]})",
+       R"("max_completion_tokens":8192,)"},
+      {"/v1/chat/completions",
+       R"({"model":"local","max_tokens":"32000","messages":[{"role":"user","content":"hi"}]})",
+       R"("max_tokens":8192,)"},
+      {"/v1/chat/completions",
+       R"({"model":"local","max_tokens":50.0,"messages":[{"role":"user","content":"hi"}]})",
+       R"("max_tokens":50.0,)"},  // within the limit: as sent
+      {"/v1/completions", R"({"model":"local","max_tokens":1e5,"prompt":"hi"})",
+       R"("max_tokens":8192,)"},
+      {"/v1/messages",
+       R"({"model":"local","max_tokens":1e5,"messages":[{"role":"user","content":"hi"}]})",
+       R"("max_tokens":8192)"},
+  };
+  std::size_t seen = 0;
+  for (const auto& c : cases) {
+    auto got = request(gw_->port(), "POST", c.path, c.body,
+                       {{"x-api-key", "sk-team-a"}, {"anthropic-version", "2023-06-01"}});
+    ASSERT_TRUE(got) << c.body;
+    ASSERT_EQ(got->status, 200u) << c.body << ": " << got->body;
+    ASSERT_TRUE(local_->wait_for_requests(++seen, 2s)) << c.body;
+    const std::string sent = local_->requests().back().body;
+    EXPECT_NE(sent.find(c.want), std::string::npos) << c.body << " went as " << sent;
+  }
+}
+
 TEST_F(MessagesTest, ServerToolsGoToAnthropicAndAreLeftOutForEngines) {
   const std::string server_tool =
       R"(,"max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search"}],)"
