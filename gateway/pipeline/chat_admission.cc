@@ -66,9 +66,16 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
 
 }  // namespace
 
-// The request's output bound on backend `b`: its own max tokens, else the backend's maximum.
+// The request's output bound on backend `b`: its own max tokens, else the backend's maximum; never
+// past a declared maximum, to which the attempt clamps the request (an agent asking 32,000 of a
+// model that writes 8,192 reserves 8,192).
 std::uint64_t ChatHandler::output_bound(const adapters::ChatFacts& chat, std::size_t b) const {
-  return chat.max_tokens ? *chat.max_tokens : snap_.config().backends[b].max_output_tokens;
+  const config::Backend& backend = snap_.config().backends[b];
+  if (!chat.max_tokens) {
+    return backend.max_output_tokens;
+  }
+  return backend.max_output_tokens_declared ? std::min(*chat.max_tokens, backend.max_output_tokens)
+                                            : *chat.max_tokens;
 }
 
 // The ask over the decision's backends as they stand.

@@ -385,6 +385,30 @@ TEST_F(MoneyTest, ARequestTheBudgetCannotCoverIsCappedToWhatItAffords) {
   EXPECT_EQ(next->status, 429u) << next->body;
 }
 
+TEST_F(MoneyTest, AnAgentAskingPastTheModelsLimitReservesTheLimit) {
+  // Claude Code asks every model for 32,000 tokens; this one writes 2,000 at most (declared), and
+  // the request goes out clamped to it: the budget reserves 2,000 tokens ($0.20 of $0.30), so the
+  // request is neither refused nor capped below what the model can write.
+  FakeUpstreamOptions o;
+  o.name = "closed";
+  o.report_prompt_tokens = 50;
+  o.report_completion_tokens = 1500;
+  FakeUpstream closed(o);
+  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}",
+                            "    max_output_tokens: 2000\n"),
+             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
+                         "{api_keys: [\"") +
+                 kTeamKeyHash + "\"], budget: {daily_usd: 0.3, on_exhausted: reject}}\n"));
+  auto r = post("/v1/chat/completions",
+                chat_body("default", "write a long story", false, ",\"max_tokens\":32000"), true);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->header("x-switchboard-max-tokens-capped"), "");
+  ASSERT_EQ(closed.requests().size(), 1u);
+  const boost::json::value sent = boost::json::parse(closed.requests()[0].body);
+  EXPECT_EQ(sent.at("max_tokens").to_number<std::int64_t>(), 2000);
+}
+
 TEST_F(MoneyTest, ConcurrentRequestsCannotExceedTheTokensPerMinute) {
   FakeUpstreamOptions o;
   o.name = "closed";
