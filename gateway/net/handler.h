@@ -59,6 +59,18 @@ class Downstream {
   }
 };
 
+/// `d` watched for a hangup (Downstream::watch) for as long as this lives.
+class DownstreamWatch {
+ public:
+  DownstreamWatch(Downstream& d, HangupListener& listener) : d_(d) { d_.watch(listener); }
+  ~DownstreamWatch() { d_.unwatch(); }
+  DownstreamWatch(const DownstreamWatch&) = delete;
+  DownstreamWatch& operator=(const DownstreamWatch&) = delete;
+
+ private:
+  Downstream& d_;
+};
+
 /// Whether `d` wrote all of `buffers` at once (Downstream::write_now), `written` the bytes it
 /// did: a caller co_awaits d.write(buffers, written) only when not, so that an answer or an event
 /// the socket takes costs no coroutine frame. In an `if`, not `ec = ok ? error_code{} :

@@ -67,6 +67,10 @@ asio::awaitable<bool> ChatHandler::run() {
     hash_prefix(storage.chat.texts);
     e = co_await wait_for_capacity();
   }
+  if (!e && abort_.fired()) {
+    client_left();  // it left the queue: nothing was sent, nothing reserved
+    co_return false;
+  }
   if (!e) {
     e = admission_refusal(co_await admit(storage.chat));
   }
@@ -88,9 +92,13 @@ asio::awaitable<bool> ChatHandler::run() {
   // waiter on another thread took the slot it saw free) waits again, within the same deadline,
   // instead of being refused.
   while (result == Attempt::next && decision_.wait != nullptr && state.only_full()) {
-    if ((e = co_await wait_for_capacity())) {
+    if ((e = co_await wait_for_capacity()) || abort_.fired()) {
       o_.usage.reset();
-      settle();
+      settle();  // nothing was sent: the reservation given back whole
+      if (!e) {
+        client_left();
+        co_return false;
+      }
       co_return co_await refuse(*e);
     }
     state = DispatchState{};

@@ -235,7 +235,9 @@ asio::awaitable<std::optional<ClientError>> ChatHandler::wait_for_capacity() {
   }
   const auto deadline = wait_deadline_;
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (state.backend_in_flight(b.index) >= max) {
+  // A client that leaves while it waits leaves the queue (abort_ fired: the caller ends there).
+  const DownstreamWatch watch(ctx_.downstream, *this);
+  while (state.backend_in_flight(b.index) >= max && !abort_.fired()) {
     if (Clock::now() >= deadline) {
       b.queue_timeouts->inc();
       b.queue_wait->observe(std::chrono::duration<double>(Clock::now() - started).count());

@@ -24,18 +24,6 @@
 namespace sb::gateway::chat {
 namespace {
 
-// The client watched for a hangup while an exchange lasts (Downstream::watch).
-class ClientWatch {
- public:
-  ClientWatch(Downstream& d, HangupListener& listener) : d_(d) { d_.watch(listener); }
-  ~ClientWatch() { d_.unwatch(); }
-  ClientWatch(const ClientWatch&) = delete;
-  ClientWatch& operator=(const ClientWatch&) = delete;
-
- private:
-  Downstream& d_;
-};
-
 // A backend that declares its model's output limit (max_output_tokens) is never asked for more:
 // coding agents ask every model for their own maximum (Claude Code: 32,000). The body with the
 // limit written in, for this backend only; nullopt when the request is within it.
@@ -298,7 +286,7 @@ void ChatHandler::hash_prefix(std::span<const std::string_view> texts) {
 asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, UpstreamWire& wire,
                                                      upstream::Request&& up) {
   upstream::Error err;
-  const ClientWatch watch(ctx_.downstream, *this);  // client_gone() while the upstream works
+  const DownstreamWatch watch(ctx_.downstream, *this);  // client_gone() while the upstream works
   const auto t = Clock::now();
   const auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts,
                                                  err, &abort_);

@@ -103,11 +103,13 @@ class ChatHandler final : public Settlement, private HangupListener {
   void settle() override;
 
  private:
-  // The client closed its connection while an upstream works for it: the exchange is ended, so
-  // that a self-hosted engine stops generating an answer nobody will read.
+  // The client closed its connection while an upstream works for it, or while it waits in a
+  // queue: the exchange is ended, so that a self-hosted engine stops generating an answer nobody
+  // will read, or never started.
   void client_gone() override { abort_.fire(); }
-  /// The attempt's end when the client left during the exchange (abort_ fired): no retry, no
-  /// upstream failure counted; 499 (nginx's "client closed request") when nothing was sent.
+  /// The attempt's end when the client left during the exchange or the queue's wait (abort_
+  /// fired): no retry, no upstream failure counted; 499 (nginx's "client closed request") when
+  /// nothing was sent.
   AttemptResult client_left();
 
   // ---- the steps (chat.cc) ----
@@ -178,7 +180,8 @@ class ChatHandler final : public Settlement, private HangupListener {
   // The prefix hash of the conversation, for pools with affinity among the decision's backends.
   void hash_prefix(std::span<const std::string_view> texts);
   // A spill rule's queue (Decision::wait, chat_admission.cc): waits while backends.front() is at
-  // its max_in_flight; the refusal when the queue is full or the wait timed out.
+  // its max_in_flight; the refusal when the queue is full or the wait timed out. A client that
+  // leaves ends the wait at once (abort_ fired, no refusal): the caller ends with client_left().
   asio::awaitable<std::optional<ClientError>> wait_for_capacity();
   std::optional<AttemptResult> passed_over(const BackendRuntime& b);
   // `up` is moved from; the caller keeps it alive while it awaits (by reference: a coroutine

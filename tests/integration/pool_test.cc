@@ -386,6 +386,50 @@ TEST_F(SpillQueueTest, AWaitingRequestIsServedWhenTheSlotFrees) {
       << m;
 }
 
+// A client that gives up while its request waits in the queue (an SDK's timeout): the request
+// leaves the queue at once, recorded as 499 client_gone, and is never sent when the slot frees.
+TEST_F(SpillQueueTest, AClientThatLeavesTheQueueIsNeverSent) {
+  start("5s");
+  auto first = std::async(std::launch::async, [&] { return sensitive("one"); });
+  ASSERT_TRUE(local_->wait_for_requests(1, 3s));
+  const std::string body = chat_body("default", "two", false);
+  {
+    Client client(gw_->port());
+    ASSERT_TRUE(client.connected());
+    client.send_raw(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "x-data-classification: confidential\r\nx-request-id: left-the-queue\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+    std::this_thread::sleep_for(200ms);  // waiting in the queue
+  }                                      // the client closes its connection
+  // Recorded at once, while the first request still holds the slot.
+  const std::string key = R"("type":"access","request_id":"left-the-queue")";
+  std::string line;
+  for (auto until = std::chrono::steady_clock::now() + 1s;
+       line.empty() && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(10ms)) {
+    const std::string log = gw_->stdout_text();
+    if (const std::size_t at = log.find(key); at != std::string::npos) {
+      line = log.substr(at, log.find('\n', at) - at);
+    }
+  }
+  ASSERT_FALSE(line.empty()) << "no access line while the first request holds the slot";
+  EXPECT_NE(line.find(R"("status":499)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("error":"client_gone")"), std::string::npos) << line;
+  auto served = first.get();
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200u);
+  // The slot is free: a request still queued would be sent now.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(local_->request_count(), 1u) << "a request nobody waits for was sent";
+  EXPECT_EQ(closed_->request_count(), 0u);
+  const std::string m = wait_for_metrics(
+      gw_->admin_port(), {"switchboard_queue_wait_seconds_count{backend=\"local\"} 1"});
+  EXPECT_NE(m.find("switchboard_queue_timeouts_total{backend=\"local\"} 0"), std::string::npos)
+      << m;
+}
+
 // Several waiters and one slot: each freed slot goes to one of them, and a waiter that saw the
 // slot free but lost it to another (on the gateway's other thread) waits again instead of being
 // refused. Every sensitive request is served, locally, one after the other.
