@@ -244,6 +244,13 @@ Server::Server(std::string config_path, std::shared_ptr<const Snapshot> initial,
       &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "admin_connections"}});
   body_budget_.rejected =
       &registry_->counter(stats::kOverloadRejectionsTotal, {{"limit", "max_buffered_body_bytes"}});
+  for (std::size_t r = 0; r < ProtocolErrors::kReasons; ++r) {
+    const char* reason = ProtocolErrors::kNames[r];
+    data_protocol_errors_.counters[r] = &registry_->counter(
+        stats::kClientProtocolErrorsTotal, {{"plane", "data"}, {"reason", reason}});
+    admin_protocol_errors_.counters[r] = &registry_->counter(
+        stats::kClientProtocolErrorsTotal, {{"plane", "admin"}, {"reason", reason}});
+  }
   buffered_body_gauge_ = &registry_->gauge(stats::kBufferedBodyBytes, {});
   data_connections_gauge_ = &registry_->gauge(stats::kClientConnections, {});
   reload_ok_ = &registry_->counter(stats::kConfigReloadTotal, {{"result", "success"}});
@@ -443,9 +450,9 @@ void Server::start_accepting() {
   Worker& first = *workers_.front();
   listeners_->admin_handler = std::make_unique<AdminPlane>(*this);
   listeners_->data_plane.emplace(Plane::data, listeners_->data_handler, data_connections_,
-                                 body_budget_);
+                                 body_budget_, &data_protocol_errors_);
   listeners_->admin_plane.emplace(Plane::admin, *listeners_->admin_handler, admin_connections_,
-                                  body_budget_);
+                                  body_budget_, &admin_protocol_errors_);
   asio::co_spawn(first.ioc,
                  accept_loop(*this, *listeners_->data, workers_, *listeners_->data_plane,
                              listeners_->tls.get()),

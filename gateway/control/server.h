@@ -134,6 +134,8 @@ class Server {
 
   ConnectionLimit data_connections_;
   ConnectionLimit admin_connections_;
+  ProtocolErrors data_protocol_errors_;
+  ProtocolErrors admin_protocol_errors_;
   BodyBytesBudget body_budget_;
   metrics::Gauge* buffered_body_gauge_ = nullptr;
   metrics::Gauge* data_connections_gauge_ = nullptr;

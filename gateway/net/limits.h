@@ -3,6 +3,7 @@
 // every worker: open connections per plane, and request-body bytes buffered by requests in
 // flight. Lock-free (relaxed atomics); any thread.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
@@ -18,6 +19,24 @@ struct ConnectionLimit {
   metrics::Counter* rejected = nullptr;
 
   void release() noexcept { open.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+/// Requests the connection layer ends before any handler sees them, by reason: a header the
+/// framing rules refuse (400: smuggling framings, bad syntax, no Host), one over
+/// server.max_header_bytes (431), an HTTP version other than 1.0 and 1.1 (505), and a header
+/// begun but not finished within server.header_timeout (closed without an answer: slowloris).
+/// They have no request id and no access line; these counters are how an operator sees them.
+struct ProtocolErrors {
+  enum Reason { malformed, header_too_large, version, header_timeout, kReasons };
+  static constexpr std::array<const char*, kReasons> kNames{"malformed", "header_too_large",
+                                                            "version", "header_timeout"};
+  std::array<metrics::Counter*, kReasons> counters{};
+
+  void count(Reason r) noexcept {
+    if (counters[r] != nullptr) {
+      counters[r]->inc();
+    }
+  }
 };
 
 /// The process-wide request-body budget (server.max_buffered_body_bytes).

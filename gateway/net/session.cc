@@ -244,7 +244,14 @@ class Session final : public Drainable, public Downstream {
                                           Request& request, BodyBudget& budget);
   /// An error answer to a request whose header did not parse (OpenAI's shape), then the
   /// connection closed.
+  /// Answers a request no handler sees (a header the framing rules refuse: 400, 431, 505),
+  /// counted in the plane's protocol errors, and closes.
   asio::awaitable<void> reply_and_close(unsigned status, std::string_view message);
+  void count(ProtocolErrors::Reason r) {
+    if (plane_.protocol_errors != nullptr) {
+      plane_.protocol_errors->count(r);
+    }
+  }
   /// An error answer to the request of `pre` (its header parsed): the plane's handler answers
   /// and records it (Handler::refuse_body); then the connection closed.
   asio::awaitable<void> refuse(RequestContext& pre, unsigned status, std::string_view message,
@@ -464,6 +471,9 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_chunked_bo
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::reply_and_close(unsigned status, std::string_view message) {
+  count(status == 431   ? ProtocolErrors::header_too_large
+        : status == 505 ? ProtocolErrors::version
+                        : ProtocolErrors::malformed);
   write_timeout_ = std::chrono::seconds(5);
   co_await Downstream::write(error_response(status, message, {}, "Connection: close\r\n"));
   co_await close(/*linger=*/true);
@@ -541,13 +551,16 @@ asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s
   if (r == Read::closed || r == Read::timeout) {
     // A slow or stalled header (slowloris) is closed at the deadline without an answer, as
     // nginx does; the timed-out stream is already shut.
+    if (r == Read::timeout) {
+      count(ProtocolErrors::header_timeout);
+    }
     co_await close(false);
     co_return false;
   }
   if (r == Read::bad) {
+    const unsigned status = framing_error.empty() ? 431 : 400;
     co_await reply_and_close(
-        framing_error.empty() ? 431 : 400,
-        framing_error.empty() ? "request header block too large" : framing_error);
+        status, framing_error.empty() ? "request header block too large" : framing_error);
     co_return false;
   }
   received = Clock::now();

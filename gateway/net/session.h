@@ -26,13 +26,15 @@ using ClientSocket =
 
 /// What the sessions of one listener share. Owned by the composition root; outlives them.
 struct PlaneContext {
-  PlaneContext(Plane p, Handler& h, ConnectionLimit& c, BodyBytesBudget& b)
-      : plane(p), handler(h), connections(c), body_budget(b) {}
+  PlaneContext(Plane p, Handler& h, ConnectionLimit& c, BodyBytesBudget& b,
+               ProtocolErrors* e = nullptr)
+      : plane(p), handler(h), connections(c), body_budget(b), protocol_errors(e) {}
 
   Plane plane;
-  Handler& handler;              ///< answers the plane's requests
-  ConnectionLimit& connections;  ///< the session releases its admission when it ends
-  BodyBytesBudget& body_budget;  ///< process-wide, shared by both planes
+  Handler& handler;                 ///< answers the plane's requests
+  ConnectionLimit& connections;     ///< the session releases its admission when it ends
+  BodyBytesBudget& body_budget;     ///< process-wide, shared by both planes
+  ProtocolErrors* protocol_errors;  ///< the plane's; nullptr: not counted
 };
 
 /// Starts a session on `worker`'s thread for an accepted socket, admitted against

@@ -159,6 +159,10 @@ inline constexpr metrics::Family kTraceSpansTotal{
 inline constexpr metrics::Family kOverloadRejectionsTotal{
     "switchboard_overload_rejections_total",
     "Requests and connections refused because a server-wide limit was reached, by limit."};
+inline constexpr metrics::Family kClientProtocolErrorsTotal{
+    "switchboard_client_protocol_errors_total",
+    "Requests ended by the connection layer before any handler saw them, by plane and reason "
+    "(malformed, header_too_large, version, header_timeout)."};
 inline constexpr metrics::Family kInternalErrorsTotal{
     "switchboard_internal_errors_total",
     "Exceptions caught by a last-resort handler (the connection concerned was closed), by where "

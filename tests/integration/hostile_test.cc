@@ -138,6 +138,46 @@ TEST_F(HostileTest, SlowHeaderIsClosedAtTheHeaderTimeout) {
   EXPECT_EQ(client.read_until_close(), "");
 }
 
+TEST_F(HostileTest, RequestsEndedBeforeAnyHandlerAreCountedByReason) {
+  // They have no request id and no access line: the counter is how an operator sees junk
+  // traffic and slowloris. Counted from what the gateway already counted (the suite shares it).
+  const std::string family = R"(switchboard_client_protocol_errors_total{plane="data",reason=")";
+  const auto count = [&](const std::string& metrics, const char* reason) {
+    const std::string key = family + reason + "\"} ";
+    const std::size_t at = metrics.find(key);
+    return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + key.size()));
+  };
+  const char* reasons[] = {"malformed", "header_too_large", "version", "header_timeout"};
+  const std::string before = wait_for_metrics(gw_->admin_port(), {family + "header_timeout"});
+  std::string filler;
+  for (int i = 0; i < 2000; ++i) {
+    filler += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'f') + "\r\n";
+  }
+  const std::string sends[] = {
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n{}",
+      "GET /v1/models HTTP/1.1\r\nHost: x\r\n" + filler + "\r\n",
+      "GET /v1/models HTTP/2.0\r\nHost: a\r\n\r\n",
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n",  // never finished
+  };
+  for (const std::string& bytes : sends) {
+    Client client(gw_->port(), 5s);
+    ASSERT_TRUE(client.connected());
+    client.send_raw(bytes);
+    EXPECT_TRUE(client.wait_closed());
+  }
+  std::vector<std::string> want;
+  for (const char* r : reasons) {
+    ASSERT_GE(count(before, r), 0) << r << " not exported:\n" << before;
+    want.push_back(family + r + "\"} " + std::to_string(count(before, r) + 1) + "\n");
+  }
+  const std::string after = wait_for_metrics(gw_->admin_port(), want);
+  for (const char* r : reasons) {
+    EXPECT_EQ(count(after, r), count(before, r) + 1) << r << "\n" << after;
+  }
+  EXPECT_EQ(local_->requests().size(), 0u);
+}
+
 TEST_F(HostileTest, IdleKeepAliveConnectionIsClosedAtTheIdleTimeout) {
   Client client(gw_->port(), 5s);
   client.send_raw("GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
