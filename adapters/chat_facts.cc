@@ -1,5 +1,6 @@
 #include "adapters/chat_facts.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -330,6 +331,7 @@ void reset(ChatFacts& out) {
   out.estimated_prompt_tokens = 0;
   out.prompt_tokens_bound = 0;
   out.max_tokens.reset();
+  out.choices = 1;
   out.tools = false;
   out.images = false;
   out.json_schema = false;
@@ -371,6 +373,15 @@ void read_max_tokens(const json::object& body, ChatFacts& out) {
       out.max_tokens = output_tokens_asked(*mt);
     }
   }
+}
+
+// `n` (and, for completions, `best_of`): how many answers the output bound covers.
+void read_choices(const json::object& body, bool completions, ChatFacts& out) {
+  const auto asked = [&body](const char* key) -> std::uint64_t {
+    const auto* v = body.if_contains(key);
+    return v != nullptr ? output_tokens_asked(*v).value_or(1) : 1;
+  };
+  out.choices = std::max<std::uint64_t>({1, asked("n"), completions ? asked("best_of") : 1});
 }
 
 // Every member of a body; `prompt_key` names the member whose numbers are token ids, `messages`
@@ -440,6 +451,7 @@ std::optional<std::uint64_t> output_tokens_asked(const json::value& v) {
 void collect_completion_facts(const json::object& body, ChatFacts& out) {
   collect_single_prompt(body, "prompt", out);
   read_max_tokens(body, out);
+  read_choices(body, true, out);
   finish(out);
 }
 
@@ -479,6 +491,7 @@ void collect_chat_facts(const json::object& body, ChatFacts& out) {
     }
   }
   read_max_tokens(body, out);
+  read_choices(body, false, out);
   if (const auto* re = body.if_contains("reasoning_effort"); re && re->is_string()) {
     out.reasoning_effort = view(re->get_string());
   }

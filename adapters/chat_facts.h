@@ -45,7 +45,11 @@ struct ChatFacts {
   /// read (images, audio, files) is not bounded; its usage reconciles.
   std::uint64_t prompt_tokens_bound = 0;
   std::optional<std::uint64_t> max_tokens;  ///< max_completion_tokens, else max_tokens
-  bool tools = false;                       ///< tools or functions declared
+  /// The answers the request asks for, each up to max_tokens: `n`, and for completions the
+  /// larger of `n` and `best_of` (read as output_tokens_asked reads a limit); 1 when absent or
+  /// less. The worst case of a request's output is max_tokens times this.
+  std::uint64_t choices = 1;
+  bool tools = false;        ///< tools or functions declared
   bool images = false;       ///< an image (image_url / input_image / image part, image data URL)
   bool json_schema = false;  ///< response_format.type == "json_schema"
   bool token_ids = false;    ///< a prompt or input given as token ids

@@ -404,6 +404,7 @@ void collect_chat_facts(const ChatRequest& request, ChatFacts& out, bool* repeat
   } else if (mt && *mt >= 0) {
     out.max_tokens = static_cast<std::uint64_t>(*mt);
   }
+  out.choices = request.n && *request.n > 1 ? static_cast<std::uint64_t>(*request.n) : 1;
   out.reasoning_effort = request.reasoning_effort;
   facts_detail::estimate_chat(out);
   facts_detail::finish(out);

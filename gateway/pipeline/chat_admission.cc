@@ -64,6 +64,12 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
              : a + b;
 }
 
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a * b;
+}
+
 }  // namespace
 
 // The request's output bound on backend `b`: its own max tokens, else the backend's maximum; never
@@ -78,7 +84,8 @@ std::uint64_t ChatHandler::output_bound(const adapters::ChatFacts& chat, std::si
                                             : *chat.max_tokens;
 }
 
-// The ask over the decision's backends as they stand.
+// The ask over the decision's backends as they stand: every answer asked for (`n`) may run to
+// the output bound, and is billed.
 policies::Ask ChatHandler::worst_case(const adapters::ChatFacts& chat) const {
   const config::Config& c = snap_.config();
   const std::uint64_t input = chat.prompt_tokens_bound;
@@ -88,8 +95,9 @@ policies::Ask ChatHandler::worst_case(const adapters::ChatFacts& chat) const {
   std::uint64_t output = 0;
   std::uint64_t least = 0;
   for (const std::size_t b : decision_.backends) {
-    const std::uint64_t out = output_bound(chat, b);
-    const std::uint64_t out_min = std::min(out, min_output);
+    const std::uint64_t bound = output_bound(chat, b);
+    const std::uint64_t out = saturating_mul(bound, chat.choices);
+    const std::uint64_t out_min = saturating_mul(std::min(bound, min_output), chat.choices);
     output = std::max(output, out);
     least = std::max(least, out_min);
     ask.cost = std::max(ask.cost, engine_.worst_case_cost(b, input, out));
@@ -140,7 +148,7 @@ std::optional<std::uint64_t> ChatHandler::output_cap(const adapters::ChatFacts& 
                                                      const policies::Reservation& r,
                                                      const policies::Ask& ask) const {
   const std::uint64_t input = chat.prompt_tokens_bound;
-  std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();  // of all the answers together
   if ((r.day >= 0 || r.month >= 0) && r.amount < ask.cost) {
     for (const std::size_t b : decision_.backends) {
       cap = std::min(cap, engine_.affordable_output(b, input, r.amount));
@@ -148,6 +156,9 @@ std::optional<std::uint64_t> ChatHandler::output_cap(const adapters::ChatFacts& 
   }
   if (r.second >= 0 && r.tokens < ask.tokens) {
     cap = std::min(cap, r.tokens > input ? r.tokens - input : 0);
+  }
+  if (cap != std::numeric_limits<std::uint64_t>::max()) {
+    cap /= chat.choices;  // each answer's share (max_tokens limits each)
   }
   std::uint64_t largest = 0;
   std::uint64_t smallest = std::numeric_limits<std::uint64_t>::max();

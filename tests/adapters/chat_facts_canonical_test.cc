@@ -21,10 +21,10 @@ std::string describe(const ChatFacts& f) {
   std::ostringstream o;
   o << "text=[" << f.text << "] texts=" << f.texts.size() << " bytes=" << f.text_bytes
     << " est=" << f.estimated_prompt_tokens << " bound=" << f.prompt_tokens_bound
-    << " max=" << (f.max_tokens ? std::to_string(*f.max_tokens) : "-") << " tools=" << f.tools
-    << " images=" << f.images << " schema=" << f.json_schema << " ids=" << f.token_ids
-    << " audio=" << f.audio << " files=" << f.files << " depth=" << f.depth
-    << " effort=" << f.reasoning_effort;
+    << " max=" << (f.max_tokens ? std::to_string(*f.max_tokens) : "-") << " n=" << f.choices
+    << " tools=" << f.tools << " images=" << f.images << " schema=" << f.json_schema
+    << " ids=" << f.token_ids << " audio=" << f.audio << " files=" << f.files
+    << " depth=" << f.depth << " effort=" << f.reasoning_effort;
   return o.str();
 }
 
@@ -199,6 +199,10 @@ TEST(ChatFactsCanonicalTest, NumbersAreReadAsTheDomReadsThem) {
           R"({"model":"m","messages":[],"a":-9223372036854775809,"b":1e6,"c":100000.0,"d":-0,"e":[123456,7]})",
           R"({"model":"m","messages":[],"max_tokens":-5,"max_completion_tokens":null})",
           R"({"model":"m","messages":[],"max_tokens":5,"max_completion_tokens":-1})",
+          R"({"model":"m","messages":[],"n":3})",
+          R"({"model":"m","messages":[],"n":0,"best_of":5})",
+          R"({"model":"m","messages":[],"n":-2})",
+          R"({"model":"m","messages":[],"n":null})",
           R"({"model":"m","messages":[{"role":"user","content":"x","weight":1234567}]})",
           // Fractions and exponents: the whole part of the DOM's double, when large.
           R"({"model":"m","messages":[],"a":4111111111111111.0,"b":4.111111111111111e15,"c":-4111111111111111.5})",

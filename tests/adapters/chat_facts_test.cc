@@ -211,6 +211,35 @@ TEST(ChatFactsTest, AnOutputLimitIsReadAsALenientEngineReadsIt) {
   EXPECT_EQ(f.max_tokens, 25000u);
 }
 
+TEST(ChatFactsTest, ChoicesAreTheAnswersEachUpToMaxTokens) {
+  ChatFacts f;
+  const auto chat = [&f](std::string_view json) {
+    collect_chat_facts(boost::json::parse(json).as_object(), f);
+    return f.choices;
+  };
+  EXPECT_EQ(chat(R"({"messages":[]})"), 1u);
+  EXPECT_EQ(chat(R"({"messages":[],"n":4})"), 4u);
+  EXPECT_EQ(chat(R"({"messages":[],"n":4.5})"), 5u);
+  EXPECT_EQ(chat(R"({"messages":[],"n":"8"})"), 8u);
+  EXPECT_EQ(chat(R"({"messages":[],"n":0})"), 1u);
+  EXPECT_EQ(chat(R"({"messages":[],"n":-3})"), 1u);
+  EXPECT_EQ(chat(R"({"messages":[],"n":null,"best_of":9})"), 1u);  // not a chat member
+  const auto completion = [&f](std::string_view json) {
+    collect_completion_facts(boost::json::parse(json).as_object(), f);
+    return f.choices;
+  };
+  EXPECT_EQ(completion(R"({"prompt":"x","n":2,"best_of":6})"), 6u);
+  EXPECT_EQ(completion(R"({"prompt":"x","n":3})"), 3u);
+  collect_embedding_facts(boost::json::parse(R"({"input":"x","n":3})").as_object(), f);
+  EXPECT_EQ(f.choices, 1u);
+  // The typed reading counts the same.
+  const Result<ChatRequest, ParseError> typed =
+      parse_chat_request(R"({"model":"m","messages":[],"n":7})");
+  ASSERT_TRUE(typed.ok());
+  collect_chat_facts(typed.value(), f);
+  EXPECT_EQ(f.choices, 7u);
+}
+
 TEST(ChatFactsTest, DecodesJsonHeldInStrings) {
   // The arguments hold JSON whose digits are \u escapes; the scan sees the digits.
   const boost::json::value v = boost::json::parse(R"({"messages": [

@@ -409,6 +409,35 @@ TEST_F(MoneyTest, AnAgentAskingPastTheModelsLimitReservesTheLimit) {
   EXPECT_EQ(sent.at("max_tokens").to_number<std::int64_t>(), 2000);
 }
 
+TEST_F(MoneyTest, EveryAnswerAskedForIsReserved) {
+  // n = 4 answers of up to 4,000 tokens each: 16,000 output tokens at $100 per million ($1.60)
+  // against $1 a day. Reserving one answer ($0.40) would let the request spend $1.60; the cap
+  // gives each answer its quarter of what the budget affords instead.
+  FakeUpstreamOptions o;
+  o.name = "closed";
+  o.report_prompt_tokens = 50;
+  o.report_completion_tokens = 16000;
+  FakeUpstream closed(o);
+  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}"),
+             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
+                         "{api_keys: [\"") +
+                 kTeamKeyHash + "\"], budget: {daily_usd: 1, on_exhausted: reject}}\n"));
+  auto r =
+      post("/v1/chat/completions",
+           chat_body("default", "write four stories", false, ",\"max_tokens\":4000,\"n\":4"), true);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200u) << r->body;
+  const std::string cap = r->header("x-switchboard-max-tokens-capped");
+  ASSERT_FALSE(cap.empty()) << "four answers of 4,000 tokens were not capped";
+  const std::int64_t each = std::stoll(cap);
+  EXPECT_GT(each, 2000);
+  EXPECT_LE(4 * each * 100'000, 1'000'000'000) << "four answers would pass the budget";
+  ASSERT_EQ(closed.requests().size(), 1u);
+  const boost::json::value sent = boost::json::parse(closed.requests()[0].body);
+  EXPECT_EQ(sent.at("max_tokens").to_number<std::int64_t>(), each);
+  EXPECT_EQ(sent.at("n").to_number<std::int64_t>(), 4);
+}
+
 TEST_F(MoneyTest, ConcurrentRequestsCannotExceedTheTokensPerMinute) {
   FakeUpstreamOptions o;
   o.name = "closed";
