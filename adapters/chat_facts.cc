@@ -56,14 +56,6 @@ void Walker::string(std::string_view s, int nested, bool escaped) {
   nested_text(s, nested, escaped);
 }
 
-void Walker::nested_text(std::string_view s, int nested, bool escaped) {
-  // Without escapes, only JSON held in the string can say more (numbers with exponents).
-  const std::size_t first = s.find_first_not_of(" \t\r\n");
-  if (escaped || (first != std::string_view::npos && (s[first] == '{' || s[first] == '['))) {
-    decode_nested(s, nested);
-  }
-}
-
 void Walker::integer(std::int64_t v) {
   if (v < kMinScannedInteger && v > -kMinScannedInteger) {
     return;

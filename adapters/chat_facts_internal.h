@@ -66,7 +66,22 @@ class Walker {
   void flag_media(std::string_view media_type);
   /// What a string value says beyond its text: decode_nested when the JSON string held escapes
   /// (`escaped`) or its text may be JSON (it starts with '{' or '[').
-  void nested_text(std::string_view s, int nested, bool escaped = true);
+  void nested_text(std::string_view s, int nested, bool escaped = true) {
+    if (escaped) {
+      decode_nested(s, nested);
+      return;
+    }
+    // Without escapes, only JSON held in the string can say more (numbers with exponents).
+    for (const char c : s) {
+      if (c == '{' || c == '[') {
+        decode_nested(s, nested);
+        return;
+      }
+      if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+        return;
+      }
+    }
+  }
   /// What the escapes of `s` stand for: JSON held in it walked, other text unescaped; and the
   /// numbers with exponents of JSON held in it.
   void decode_nested(std::string_view s, int nested);
