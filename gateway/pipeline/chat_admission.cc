@@ -141,6 +141,12 @@ asio::awaitable<policies::AdmissionResult> ChatHandler::admit(const adapters::Ch
   co_return admission;
 }
 
+bool ChatHandler::output_reserved() const {
+  return reservation_ &&
+         (reservation_->day >= 0 || reservation_->month >= 0 ||
+          (reservation_->second >= 0 && snap_.config().tenants[o_.tenant].rate.tpm > 0));
+}
+
 // What the grant affords: output tokens within the budget reserved on every backend of the
 // decision, and within the tpm tokens reserved; nullopt when that covers every backend's bound.
 // Never above a backend's own bound: a model refuses a max_tokens beyond its maximum.

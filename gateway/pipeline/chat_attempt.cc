@@ -25,19 +25,27 @@ namespace sb::gateway::chat {
 namespace {
 
 // A backend that declares its model's output limit (max_output_tokens) is never asked for more:
-// coding agents ask every model for their own maximum (Claude Code: 32,000). The body with the
+// coding agents ask every model for their own maximum (Claude Code: 32,000). And a chat request
+// that names no limit, where a budget or a tpm limit holds its reservation to the backend's
+// max_output_tokens (declared or the provider's default), is given that limit: else an engine
+// (vLLM, llama.cpp) may write up to its context's end, past what was reserved. The body with the
 // limit written in, for this backend only; nullopt when the request is within it.
 // `asked`: max_completion_tokens and max_tokens, each when it is a positive integer.
 using OutputAsks = std::array<std::optional<std::uint64_t>, 2>;
 constexpr std::array<const char*, 2> kOutputKeys{"max_completion_tokens", "max_tokens"};
 
 std::optional<std::string> clamped_body(const BackendRuntime& b, const OutputAsks& asked,
-                                        std::string_view text) {
+                                        bool reserved, std::string_view text) {
+  const std::uint64_t limit = b.spec->max_output_tokens;
+  std::optional<std::string> out;
+  if (reserved && !asked[0] && !asked[1] && limit != 0) {
+    out.emplace(text);
+    adapters::set_member(*out, kOutputKeys[0], std::to_string(limit));
+    return out;
+  }
   if (!b.spec->max_output_tokens_declared) {
     return std::nullopt;
   }
-  const std::uint64_t limit = b.spec->max_output_tokens;
-  std::optional<std::string> out;
   for (std::size_t k = 0; k < 2; ++k) {
     if (asked[k] && *asked[k] > limit) {
       if (!out) {
@@ -184,7 +192,8 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
   // Within the backend's declared output limit: the clamped body parsed for this try only.
   // It lives in `wires`, as long as the exchange: the upstream request may lend its bytes.
   const std::optional<std::string>& clamped = wires.clamped =
-      clamped_body(b, typed != nullptr ? output_asks(*typed) : output_asks(*body), body_text_);
+      clamped_body(b, typed != nullptr ? output_asks(*typed) : output_asks(*body),
+                   endpoint_ == Endpoint::chat && output_reserved(), body_text_);
   BodyDom clamped_dom;
   if (clamped && clamped_dom.get(*clamped, jec) == nullptr) {
     co_return AttemptResult::unsendable();

@@ -183,6 +183,9 @@ class ChatHandler final : public Settlement, private HangupListener {
   // its max_in_flight; the refusal when the queue is full or the wait timed out. A client that
   // leaves ends the wait at once (abort_ fired, no refusal): the caller ends with client_left().
   asio::awaitable<std::optional<ClientError>> wait_for_capacity();
+  // Whether the request's output is held to what its admission reserved: a budget reservation
+  // was made, or the tenant has a tpm limit (chat_admission.cc).
+  bool output_reserved() const;
   std::optional<AttemptResult> passed_over(const BackendRuntime& b);
   // `up` is moved from; the caller keeps it alive while it awaits (by reference: a coroutine
   // keeps its by-value parameters in its frame, and this one's must stay within what Asio

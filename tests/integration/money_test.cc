@@ -337,13 +337,14 @@ TEST_F(MoneyTest, ConcurrentLongOutputRequestsCannotOverspendADailyBudget) {
       metric("switchboard_cost_usd_total{backend=\"closed\",hosting=\"closed\",tenant=\"team\"}",
              usd_text(tally.nanos.load()));
   EXPECT_EQ(parse_nanos(spent), tally.nanos.load()) << spent;
-  // Every capped request carried its cap upstream.
+  // Every request carried its limit upstream: a capped one its cap, the others the 2000 their
+  // reservation assumed (they named none; an engine would otherwise write past it).
   for (const RecordedRequest& r : closed.requests()) {
     const boost::json::value v = boost::json::parse(r.body);
-    if (const auto* cap = v.as_object().if_contains("max_completion_tokens")) {
-      EXPECT_LT(cap->to_number<std::int64_t>(), 2000);
-      EXPECT_GE(cap->to_number<std::int64_t>(), 256);
-    }
+    const auto* cap = v.as_object().if_contains("max_completion_tokens");
+    ASSERT_NE(cap, nullptr) << r.body;
+    EXPECT_LE(cap->to_number<std::int64_t>(), 2000);
+    EXPECT_GE(cap->to_number<std::int64_t>(), 256);
   }
   EXPECT_GE(tally.capped.load(), 1) << "the last one fitted only capped";
   EXPECT_EQ(tally.refused_code.load(), tally.refused.load());
@@ -407,6 +408,33 @@ TEST_F(MoneyTest, AnAgentAskingPastTheModelsLimitReservesTheLimit) {
   ASSERT_EQ(closed.requests().size(), 1u);
   const boost::json::value sent = boost::json::parse(closed.requests()[0].body);
   EXPECT_EQ(sent.at("max_tokens").to_number<std::int64_t>(), 2000);
+}
+
+TEST_F(MoneyTest, ARequestNamingNoLimitIsHeldToTheOneItReserved) {
+  // No max_tokens: the reservation assumes the backend's max_output_tokens (2000, $0.20). An
+  // engine left without a limit writes to its context's end (5000 here, $0.50): the request goes
+  // out with the limit it reserved, so the budget holds. (Without a budget or a tpm limit
+  // nothing is written: the other suites' requests go as their clients sent them.)
+  FakeUpstreamOptions o;
+  o.name = "closed";
+  o.report_prompt_tokens = 50;
+  o.report_completion_tokens = 5000;
+  FakeUpstream closed(o);
+  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}",
+                            "    max_output_tokens: 2000\n"),
+             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
+                         "{api_keys: [\"") +
+                 kTeamKeyHash + "\"], budget: {daily_usd: 0.5, on_exhausted: reject}}\n"));
+  auto r = post("/v1/chat/completions", chat_body("default", "write a long story", false), true);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->header("x-switchboard-max-tokens-capped"), "");  // not capped: held to its bound
+  ASSERT_EQ(closed.requests().size(), 1u);
+  const boost::json::value sent = boost::json::parse(closed.requests()[0].body);
+  ASSERT_TRUE(sent.as_object().contains("max_completion_tokens")) << closed.requests()[0].body;
+  EXPECT_EQ(sent.at("max_completion_tokens").to_number<std::int64_t>(), 2000);
+  const std::int64_t cost = parse_nanos(r->header("x-switchboard-cost-usd"));
+  EXPECT_EQ(cost, 50 * 10'000 + 2000 * 100'000);  // what was reserved, not the 5000 unbounded
 }
 
 TEST_F(MoneyTest, EveryAnswerAskedForIsReserved) {
