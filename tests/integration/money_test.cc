@@ -53,6 +53,25 @@ class MoneyTest : public ::testing::Test {
     gw_ = std::make_unique<GatewayProcess>(yaml);
     ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
   }
+  /// A closed stand-in that reports 50 prompt tokens and `completion` output tokens (at most
+  /// the max_tokens it is given).
+  static FakeUpstreamOptions closed_writing(std::int64_t completion) {
+    FakeUpstreamOptions o;
+    o.name = "closed";
+    o.report_prompt_tokens = 50;
+    o.report_completion_tokens = completion;
+    return o;
+  }
+  /// One closed backend named `closed` ($10 in, $100 out per million; `extra` backend lines) as
+  /// model `default`, and the team with a daily budget of `daily_usd`, rejecting once spent.
+  void start_budgeted(const FakeUpstream& closed, const std::string& daily_usd,
+                      const std::string& extra = {}) {
+    start(head(
+        closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}", extra),
+        std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
+                    "{api_keys: [\"") +
+            kTeamKeyHash + "\"], budget: {daily_usd: " + daily_usd + ", on_exhausted: reject}}\n"));
+  }
   std::optional<HttpResponse> post(std::string_view path, const std::string& body,
                                    bool keyed = false) {
     std::vector<std::pair<std::string, std::string>> headers;
@@ -319,11 +338,7 @@ TEST_F(MoneyTest, ConcurrentLongOutputRequestsCannotOverspendADailyBudget) {
   o.report_prompt_tokens = 50;
   o.report_completion_tokens = 1900;
   FakeUpstream closed(o);
-  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}",
-                            "    max_output_tokens: 2000\n"),
-             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
-                         "{api_keys: [\"") +
-                 kTeamKeyHash + "\"], budget: {daily_usd: 1, on_exhausted: reject}}\n"));
+  start_budgeted(closed, "1", "    max_output_tokens: 2000\n");
   Tally tally;
   run_concurrently(gw_->port(), 12, chat_body("default", "write a long story", false),
                    "budget_exhausted", tally);
@@ -353,15 +368,8 @@ TEST_F(MoneyTest, ConcurrentLongOutputRequestsCannotOverspendADailyBudget) {
 TEST_F(MoneyTest, ARequestTheBudgetCannotCoverIsCappedToWhatItAffords) {
   // max_tokens 4000 at $100 per million is $0.40; the budget is $0.10: about 990 output tokens
   // fit after the prompt bound, more than cost.min_output_tokens (256).
-  FakeUpstreamOptions o;
-  o.name = "closed";
-  o.report_prompt_tokens = 50;
-  o.report_completion_tokens = 3000;
-  FakeUpstream closed(o);
-  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}"),
-             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
-                         "{api_keys: [\"") +
-                 kTeamKeyHash + "\"], budget: {daily_usd: 0.1, on_exhausted: reject}}\n"));
+  FakeUpstream closed(closed_writing(3000));
+  start_budgeted(closed, "0.1");
   auto r = post("/v1/chat/completions",
                 chat_body("default", "write a long story", false, ",\"max_tokens\":4000"), true);
   ASSERT_TRUE(r);
@@ -390,16 +398,8 @@ TEST_F(MoneyTest, AnAgentAskingPastTheModelsLimitReservesTheLimit) {
   // Claude Code asks every model for 32,000 tokens; this one writes 2,000 at most (declared), and
   // the request goes out clamped to it: the budget reserves 2,000 tokens ($0.20 of $0.30), so the
   // request is neither refused nor capped below what the model can write.
-  FakeUpstreamOptions o;
-  o.name = "closed";
-  o.report_prompt_tokens = 50;
-  o.report_completion_tokens = 1500;
-  FakeUpstream closed(o);
-  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}",
-                            "    max_output_tokens: 2000\n"),
-             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
-                         "{api_keys: [\"") +
-                 kTeamKeyHash + "\"], budget: {daily_usd: 0.3, on_exhausted: reject}}\n"));
+  FakeUpstream closed(closed_writing(1500));
+  start_budgeted(closed, "0.3", "    max_output_tokens: 2000\n");
   auto r = post("/v1/chat/completions",
                 chat_body("default", "write a long story", false, ",\"max_tokens\":32000"), true);
   ASSERT_TRUE(r);
@@ -415,16 +415,8 @@ TEST_F(MoneyTest, ARequestNamingNoLimitIsHeldToTheOneItReserved) {
   // engine left without a limit writes to its context's end (5000 here, $0.50): the request goes
   // out with the limit it reserved, so the budget holds. (Without a budget or a tpm limit
   // nothing is written: the other suites' requests go as their clients sent them.)
-  FakeUpstreamOptions o;
-  o.name = "closed";
-  o.report_prompt_tokens = 50;
-  o.report_completion_tokens = 5000;
-  FakeUpstream closed(o);
-  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}",
-                            "    max_output_tokens: 2000\n"),
-             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
-                         "{api_keys: [\"") +
-                 kTeamKeyHash + "\"], budget: {daily_usd: 0.5, on_exhausted: reject}}\n"));
+  FakeUpstream closed(closed_writing(5000));
+  start_budgeted(closed, "0.5", "    max_output_tokens: 2000\n");
   auto r = post("/v1/chat/completions", chat_body("default", "write a long story", false), true);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200u) << r->body;
@@ -441,15 +433,8 @@ TEST_F(MoneyTest, EveryAnswerAskedForIsReserved) {
   // n = 4 answers of up to 4,000 tokens each: 16,000 output tokens at $100 per million ($1.60)
   // against $1 a day. Reserving one answer ($0.40) would let the request spend $1.60; the cap
   // gives each answer its quarter of what the budget affords instead.
-  FakeUpstreamOptions o;
-  o.name = "closed";
-  o.report_prompt_tokens = 50;
-  o.report_completion_tokens = 16000;
-  FakeUpstream closed(o);
-  start(head(closed_backend("closed", closed, "{input_per_mtok: 10, output_per_mtok: 100}"),
-             std::string("models:\n  default: {candidates: [closed]}\ntenants:\n  team: "
-                         "{api_keys: [\"") +
-                 kTeamKeyHash + "\"], budget: {daily_usd: 1, on_exhausted: reject}}\n"));
+  FakeUpstream closed(closed_writing(16000));
+  start_budgeted(closed, "1");
   auto r =
       post("/v1/chat/completions",
            chat_body("default", "write four stories", false, ",\"max_tokens\":4000,\"n\":4"), true);
