@@ -37,6 +37,14 @@ const boost::json::object* ChatHandler::parsed_body(error_code& ec) {
   return dom_.get(body_text_, ec);
 }
 
+void ChatHandler::forget_readings_if_edited() {
+  if (body_edited_) {
+    dom_.reset();  // the attempts parse the capped body
+    typed_.reset();
+    typed_read_ = false;
+  }
+}
+
 const adapters::ChatRequest* ChatHandler::typed_body() {
   if (!typed_ && typed_read_) {
     // It parsed once already: only memory can make this fail.
@@ -81,11 +89,7 @@ asio::awaitable<bool> ChatHandler::run() {
   // the forwardable headers, which are sent exactly as they were scanned.
   forwardable_ = std::move(storage.forwardable);
   storage = FactsStorage{};
-  if (body_edited_) {
-    dom_.reset();  // the attempts parse the capped body
-    typed_.reset();
-    typed_read_ = false;
-  }
+  forget_readings_if_edited();
   DispatchState state;
   Attempt result = co_await dispatch(state);
   // A request that may wait for capacity and found every slot taken again when it was sent (a

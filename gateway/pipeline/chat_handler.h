@@ -130,6 +130,9 @@ class ChatHandler final : public Settlement, private HangupListener {
   // The typed reading, read again when it was released; nullptr when the body has none (it
   // went the DOM's way, or was edited).
   const adapters::ChatRequest* typed_body();
+  // After a cap was written into the body (cap_output): the readings of the client's body
+  // dropped, for the attempts to read the capped one.
+  void forget_readings_if_edited();
 
   // ---- admission (chat_admission.cc) ----
   // Builds the request's Ask from the decision and the facts, calls the state store once (twice
