@@ -242,10 +242,8 @@ class Session final : public Drainable, public Downstream {
                                         std::string& body);
   asio::awaitable<Body> read_chunked_body(const config::ServerSettings& s, RequestContext& pre,
                                           Request& request, BodyBudget& budget);
-  /// An error answer to a request whose header did not parse (OpenAI's shape), then the
-  /// connection closed.
-  /// Answers a request no handler sees (a header the framing rules refuse: 400, 431, 505),
-  /// counted in the plane's protocol errors, and closes.
+  /// Answers a request no handler sees (a header the framing rules refuse: 400, 431, 505) in
+  /// OpenAI's shape, counted in the plane's protocol errors, and closes the connection.
   asio::awaitable<void> reply_and_close(unsigned status, std::string_view message);
   void count(ProtocolErrors::Reason r) {
     if (plane_.protocol_errors != nullptr) {
@@ -558,9 +556,9 @@ asio::awaitable<bool> Session<Stream>::read_head(const config::ServerSettings& s
     co_return false;
   }
   if (r == Read::bad) {
-    const unsigned status = framing_error.empty() ? 431 : 400;
     co_await reply_and_close(
-        status, framing_error.empty() ? "request header block too large" : framing_error);
+        framing_error.empty() ? 431 : 400,
+        framing_error.empty() ? "request header block too large" : framing_error);
     co_return false;
   }
   received = Clock::now();

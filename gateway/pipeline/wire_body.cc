@@ -2,6 +2,7 @@
 
 #include <boost/json/parse_options.hpp>
 
+#include "adapters/chat_facts.h"
 #include "adapters/json_lex.h"
 
 namespace sb::gateway::chat {
@@ -41,13 +42,11 @@ std::uint64_t WireBody::output_limit() {
   if (chat == nullptr) {
     return 0;
   }
+  // Read as the facts and the clamp read a limit on the DOM's lane (adapters/chat_facts.h).
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     if (const auto* v = chat->if_contains(key)) {
-      if (v->is_uint64()) {
-        return v->get_uint64();
-      }
-      if (v->is_int64() && v->get_int64() > 0) {
-        return static_cast<std::uint64_t>(v->get_int64());
+      if (const std::optional<std::uint64_t> n = adapters::output_tokens_asked(*v); n && *n > 0) {
+        return *n;
       }
     }
   }
