@@ -112,11 +112,15 @@ constexpr Check kInternationalPhoneChecks[] = {{"phone", phone_international}};
 constexpr Check kAwsChecks[] = {{"aws_access_key", aws_access_key}};
 constexpr Check kGithubClassicChecks[] = {{"github_token", github_classic}};
 constexpr Check kGithubFineGrainedChecks[] = {{"github_token", github_fine_grained}};
-constexpr Check kOpenaiChecks[] = {{"openai_key", openai_key}};
+constexpr Check kOpenaiChecks[] = {{"openai_key", openai_key}, {"openrouter_key", openrouter_key}};
 constexpr Check kAnthropicChecks[] = {{"anthropic_key", anthropic_key}};
 constexpr Check kSlackChecks[] = {{"slack_token", slack_token}};
 constexpr Check kPrivateKeyChecks[] = {{"private_key", private_key}};
 constexpr Check kJwtChecks[] = {{"jwt", jwt}};
+constexpr Check kGoogleChecks[] = {{"google_api_key", google_api_key}};
+constexpr Check kStripeChecks[] = {{"stripe_key", stripe_key}};
+constexpr Check kGitlabChecks[] = {{"gitlab_token", gitlab_token}};
+constexpr Check kHuggingfaceChecks[] = {{"huggingface_token", huggingface_token}};
 
 constexpr Rule kRules[] = {
     {"[0-9][0-9 ./-]{5,}[0-9]" SB_END("0-9"), 0, kDigitRunChecks, digit_run_shape,
@@ -139,6 +143,10 @@ constexpr Rule kRules[] = {
     {"eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{2,}\\.[A-Za-z0-9_-]{16,}"
      "(?:[^A-Za-z0-9_.-]|\\.[^A-Za-z0-9_-]|\\.?$)",
      0, kJwtChecks},
+    {"AIza[A-Za-z0-9_-]{35}" SB_END("A-Za-z0-9_-"), 0, kGoogleChecks},
+    {"k_(?:live|test)_[A-Za-z0-9]{10,247}" SB_END("A-Za-z0-9_"), 0, kStripeChecks},
+    {"glpat-[A-Za-z0-9_-]{20,300}" SB_END("A-Za-z0-9_-"), 0, kGitlabChecks},
+    {"hf_[A-Za-z0-9]{34}" SB_END("A-Za-z0-9_"), 0, kHuggingfaceChecks},
 };
 
 #undef SB_END

@@ -94,6 +94,21 @@
 //  - jwt: three base64url segments separated by dots, the first starting with `eyJ` and decoding
 //    to a JSON object whose first member is a JOSE header parameter (`{"alg"`, `{"typ"`, ...),
 //    the signature at least 16 characters; at most 16 KiB.
+//  - service tokens that carry a prefix of their own, standing alone (not continued by a character
+//    of the token, nor preceded by one): google_api_key `AIza` + 35 of [A-Za-z0-9_-] (Google
+//    Cloud, Gemini, Maps, Firebase); stripe_key `sk_live_`/`rk_live_`/`sk_test_`/`rk_test_` +
+//    10-247 letters or digits (secret and restricted keys; publishable `pk_` keys are public by
+//    design); gitlab_token `glpat-` + 20-300 of [A-Za-z0-9_-] (a personal access token; a
+//    routable one is found by that part, before its `.` and checksum); huggingface_token `hf_` +
+//    34 letters or digits; openrouter_key `sk-or-v1-` + 64 lower-case hexadecimal digits.
+//
+// What a literal costs. Hyperscan's literal matcher keeps its fast form up to some number of
+// literals (built-in and custom together), then takes about 0.7 instructions a byte more: a 20 KB
+// conversation's scan went from 22,000 to 37,000 instructions. The service tokens' four
+// expressions (OpenRouter's keys are reports of the `sk-` expression; Stripe's are found by
+// `k_live_` and `k_test_`, not four literals) cost 900 on the conversation and 4,300 on source
+// code, and leave room for three to five custom literals before that step (six or more before them). The
+// step moves with the literals' bytes, not only their count: measure before adding one.
 //
 // Private to the policies library.
 

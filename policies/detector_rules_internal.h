@@ -191,5 +191,10 @@ bool anthropic_key(std::string_view buf, std::size_t to, Span& out);
 bool slack_token(std::string_view buf, std::size_t to, Span& out);
 bool private_key(std::string_view buf, std::size_t to, Span& out);
 bool jwt(std::string_view buf, std::size_t to, Span& out);
+bool google_api_key(std::string_view buf, std::size_t to, Span& out);
+bool stripe_key(std::string_view buf, std::size_t to, Span& out);
+bool gitlab_token(std::string_view buf, std::size_t to, Span& out);
+bool huggingface_token(std::string_view buf, std::size_t to, Span& out);
+bool openrouter_key(std::string_view buf, std::size_t to, Span& out);
 
 }  // namespace sb::policies::rules

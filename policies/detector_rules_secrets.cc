@@ -172,4 +172,69 @@ bool jwt(std::string_view buf, std::size_t to, Span& out) {
   return true;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Service tokens with a prefix of their own: the prefix and a body of known characters and length,
+// standing alone (the run of the token's characters around it holds nothing else).
+
+namespace {
+
+bool is_lower_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+struct Prefixed {
+  std::string_view prefix;
+  bool (*run)(char);   ///< the characters that continue the token (its boundary)
+  bool (*body)(char);  ///< what the body after the prefix is made of
+  std::size_t min;
+  std::size_t max;
+};
+
+/// The run of `f.run` characters ending at the report, when it is `f.prefix` and a body of
+/// `f.min`..`f.max` `f.body` characters.
+bool prefixed(std::string_view buf, std::size_t to, const Prefixed& f, Span& out) {
+  const std::size_t e = trim_end(buf, to, f.run, 1);
+  const std::size_t s = run_start(buf, e, f.run, f.prefix.size() + f.max);
+  if (s == npos || f.run(at(buf, e))) {
+    return false;
+  }
+  const std::string_view key = buf.substr(s, e - s);
+  if (!key.starts_with(f.prefix)) {
+    return false;
+  }
+  const std::string_view body = key.substr(f.prefix.size());
+  if (body.size() < f.min || body.size() > f.max || !all_of(body, f.body)) {
+    return false;
+  }
+  out = Span{s, e};
+  return true;
+}
+
+}  // namespace
+
+bool google_api_key(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, {"AIza", is_token, is_token, 35, 35}, out);
+}
+
+bool stripe_key(std::string_view buf, std::size_t to, Span& out) {
+  for (std::string_view prefix : {"sk_live_", "rk_live_", "sk_test_", "rk_test_"}) {
+    if (prefixed(buf, to, {prefix, is_word, is_alnum, 10, 247}, out)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool gitlab_token(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, {"glpat-", is_token, is_token, 20, 300}, out);
+}
+
+bool huggingface_token(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, {"hf_", is_word, is_alnum, 34, 34}, out);
+}
+
+bool openrouter_key(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, {"sk-or-v1-", is_token, is_lower_hex, 64, 64}, out);
+}
+
 }  // namespace sb::policies::rules

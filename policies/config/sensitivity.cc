@@ -17,7 +17,7 @@ struct EntityDefault {
   std::string_view level;
   bool secret;  // one of the kinds `secret:` sets at once
 };
-constexpr std::array<EntityDefault, 13> kEntities{{
+constexpr std::array<EntityDefault, 18> kEntities{{
     {"credit_card", "restricted", false},
     {"us_ssn", "restricted", false},
     {"iban", "restricted", false},
@@ -31,6 +31,11 @@ constexpr std::array<EntityDefault, 13> kEntities{{
     {"slack_token", "restricted", true},
     {"private_key", "restricted", true},
     {"jwt", "restricted", true},
+    {"google_api_key", "restricted", true},
+    {"stripe_key", "restricted", true},
+    {"gitlab_token", "restricted", true},
+    {"huggingface_token", "restricted", true},
+    {"openrouter_key", "restricted", true},
 }};
 constexpr std::string_view kSecretGroup = "secret";
 

@@ -210,6 +210,33 @@ TEST_F(LeakTest, AnthropicInputSchemaStaysHome) {
       "anthropic input_schema");
 }
 
+TEST_F(LeakTest, ServiceTokensACodingAgentReadsStayHome) {
+  // What an agent's tools read out of a project: a .env file, a CI variable, a config. Each
+  // request carries one token and nothing else to find.
+  const std::string gemini = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY";
+  const std::string stripe = "sk_live_51H8xYzAbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+  const std::string gitlab = "glpat-xYz12AbC-dEf_34GhIjK";
+  const std::string hf = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567";
+  const std::string openrouter = "sk-or-v1-" + std::string(32, 'a') + std::string(32, '0');
+  const std::string agent_turn =
+      R"({"model":"default","messages":[{"role":"user","content":"why does the build fail?"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",)"
+      R"("function":{"name":"read_file","arguments":"{\"path\":\".env\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"c1","content":"GEMINI_API_KEY=)" +
+      gemini + R"(\nLOG_LEVEL=debug\n"}]})";
+  expect_kept_home(post("/v1/chat/completions", agent_turn), "a Google API key in a tool result");
+  expect_kept_home(
+      post("/v1/messages",
+           R"({"model":"default","max_tokens":50,"messages":[{"role":"user","content":[)"
+           R"({"type":"text","text":"charge it with )" +
+               stripe + R"("}]}]})",
+           {{"anthropic-version", "2023-06-01"}}),
+      "a Stripe key in a Messages request");
+  for (const std::string& token : {gitlab, hf, openrouter}) {
+    expect_kept_home(post("/v1/chat/completions", chat(R"("user":")" + token + R"(")")), token);
+  }
+}
+
 TEST_F(LeakTest, ResponsesMetadataStaysHomeWhereABackendTakesTheClientsBody) {
   // `metadata` is echoed in the Response, not translated: only a backend that takes the client's
   // Responses request as it is receives it, and the closed OpenAI backend is one. The client's

@@ -44,6 +44,11 @@ class ConfigBuilder {
         {"slack_token", kRestricted},
         {"private_key", kRestricted},
         {"jwt", kRestricted},
+        {"google_api_key", kRestricted},
+        {"stripe_key", kRestricted},
+        {"gitlab_token", kRestricted},
+        {"huggingface_token", kRestricted},
+        {"openrouter_key", kRestricted},
     };
     for (const auto& [name, level] : entities) {
       c_.sensitivity.entities.push_back(config::EntityLevel{name, level});

@@ -393,6 +393,50 @@ TEST_F(DetectorTest, RejectsSecretNearMisses) {
   });
 }
 
+TEST_F(DetectorTest, FindsServiceTokens) {
+  const std::string google = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY";
+  const std::string stripe = "sk_live_51H8xYzAbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+  const std::string gitlab = "glpat-xYz12AbC-dEf_34GhIjK";
+  const std::string routable = "glpat-" + std::string(27, 'R') + "_payload.01" + "a1b2c3d";
+  const std::string hf = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567";
+  const std::string openrouter = "sk-or-v1-" + std::string(32, 'a') + std::string(32, '0');
+  run_table({
+      {"google_api_key", google, 1},
+      {"google_api_key", "GEMINI_API_KEY=" + google + "\n", 1},
+      {"google_api_key", "\"key\": \"" + google + "\"", 1},
+      {"google_api_key", "https://maps.googleapis.com/maps/api/js?key=" + google + "&v=3", 1},
+      {"stripe_key", stripe, 1},
+      {"stripe_key", "STRIPE_SECRET_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc", 1},
+      {"stripe_key", "rk_live_" + std::string(99, 'r') + ".", 1},
+      {"gitlab_token", "PRIVATE-TOKEN: " + gitlab, 1},
+      {"gitlab_token", routable, 1},
+      {"gitlab_token", "token " + routable + ".", 1},
+      {"huggingface_token", "HF_TOKEN=" + hf, 1},
+      {"openrouter_key", openrouter, 1},
+  });
+}
+
+TEST_F(DetectorTest, RejectsServiceTokenNearMisses) {
+  run_table({
+      {"google_api_key", "AIza" + std::string(34, 'a'), 0},         // short
+      {"google_api_key", "AIza" + std::string(36, 'a'), 0},         // long
+      {"google_api_key", "xAIza" + std::string(35, 'a'), 0},        // inside a word
+      {"google_api_key", "aiza" + std::string(35, 'a'), 0},         // case
+      {"stripe_key", "pk_live_" + std::string(24, 'p'), 0},         // publishable: public
+      {"stripe_key", "sk_live_abc", 0},                             // short
+      {"stripe_key", "ask_live_" + std::string(24, 'k'), 0},        // inside a word
+      {"stripe_key", "sk_live_" + std::string(12, 'k') + "_x", 0},  // `_` in the body
+      {"stripe_key", "sk_prod_" + std::string(24, 'k'), 0},         // no such mode
+      {"gitlab_token", "glpat-" + std::string(19, 'g'), 0},         // short
+      {"gitlab_token", "myglpat-" + std::string(20, 'g'), 0},       // inside a word
+      {"huggingface_token", "hf_" + std::string(33, 'h'), 0},       // short
+      {"huggingface_token", "hf_" + std::string(35, 'h'), 0},       // long
+      {"huggingface_token", "use_hf_" + std::string(34, 'h'), 0},   // inside an identifier
+      {"openrouter_key", "sk-or-v1-" + std::string(64, 'G'), 0},    // not hexadecimal
+      {"openrouter_key", "sk-or-v1-" + std::string(63, 'a'), 0},    //
+  });
+}
+
 TEST_F(DetectorTest, CleanProseFindsNothing) {
   const std::string prose =
       "Please summarise the attached quarterly report. Revenue grew 12% to $4.5M in Q3 2024, "

@@ -234,7 +234,8 @@ TEST(RoutingConfigTest, LoadsEveryRoutingField) {
   }
   EXPECT_EQ(index_of(c.sensitivity.entities, "jwt"), 2);
   for (std::string_view kind : {"aws_access_key", "github_token", "openai_key", "anthropic_key",
-                                "slack_token", "private_key"}) {
+                                "slack_token", "private_key", "google_api_key", "stripe_key",
+                                "gitlab_token", "huggingface_token", "openrouter_key"}) {
     EXPECT_EQ(index_of(c.sensitivity.entities, kind), 3) << kind;
   }
   EXPECT_EQ(index_of(c.sensitivity.entities, "email"), 1);
@@ -374,19 +375,34 @@ backends:
   EXPECT_EQ(c.backends[0].weight, 1u);
   EXPECT_TRUE(c.backends[0].license_commercial);
   // Built-in detectors at their documented defaults.
-  std::map<std::string, int> expected = {
-      {"credit_card", 3}, {"us_ssn", 3},        {"iban", 3},           {"email", 2},
-      {"phone", 2},       {"ip_address", 1},    {"aws_access_key", 3}, {"github_token", 3},
-      {"openai_key", 3},  {"anthropic_key", 3}, {"slack_token", 3},    {"private_key", 3},
-      {"jwt", 3}};
-  ASSERT_EQ(c.sensitivity.entities.size(), 13u);
+  std::map<std::string, int> expected = {{"credit_card", 3},
+                                         {"us_ssn", 3},
+                                         {"iban", 3},
+                                         {"email", 2},
+                                         {"phone", 2},
+                                         {"ip_address", 1},
+                                         {"aws_access_key", 3},
+                                         {"github_token", 3},
+                                         {"openai_key", 3},
+                                         {"anthropic_key", 3},
+                                         {"slack_token", 3},
+                                         {"private_key", 3},
+                                         {"jwt", 3},
+                                         {"google_api_key", 3},
+                                         {"stripe_key", 3},
+                                         {"gitlab_token", 3},
+                                         {"huggingface_token", 3},
+                                         {"openrouter_key", 3}};
+  ASSERT_EQ(c.sensitivity.entities.size(), 18u);
   for (const EntityLevel& e : c.sensitivity.entities) {
     EXPECT_EQ(e.level, expected.at(e.entity)) << e.entity;
   }
-  EXPECT_EQ(builtin_entities(),
-            (std::vector<std::string>{"credit_card", "us_ssn", "iban", "email", "phone",
-                                      "ip_address", "aws_access_key", "github_token", "openai_key",
-                                      "anthropic_key", "slack_token", "private_key", "jwt"}));
+  EXPECT_EQ(
+      builtin_entities(),
+      (std::vector<std::string>{"credit_card", "us_ssn", "iban", "email", "phone", "ip_address",
+                                "aws_access_key", "github_token", "openai_key", "anthropic_key",
+                                "slack_token", "private_key", "jwt", "google_api_key", "stripe_key",
+                                "gitlab_token", "huggingface_token", "openrouter_key"}));
 }
 
 TEST(RoutingConfigTest, WithoutTenantsAuthMayNameOnlyTheImplicitTenant) {
@@ -711,7 +727,8 @@ const std::vector<BrokenCase> kBrokenCases = {
      {{"{email: confidential}", "{emails: confidential}"}},
      {"t.yaml:2:15: sensitivity.detectors: unknown key 'emails' (expected one of: credit_card, "
       "us_ssn, iban, email, phone, ip_address, aws_access_key, github_token, openai_key, "
-      "anthropic_key, slack_token, private_key, jwt, secret, custom)"}},
+      "anthropic_key, slack_token, private_key, jwt, google_api_key, stripe_key, gitlab_token, "
+      "huggingface_token, openrouter_key, secret, custom)"}},
     {"UnknownDetectorLevel",
      {{"{email: confidential}", "{email: secret}"}},
      {"t.yaml:2:22: sensitivity.detectors.email: unknown level 'secret' (levels: public, "
