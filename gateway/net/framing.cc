@@ -227,6 +227,19 @@ void connection_options(std::string_view value, Head& head) {
   }
 }
 
+/// Notes whether a Content-Encoding value (a comma list of codings) names one besides `identity`.
+void content_codings(std::string_view value, Head& head) {
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    const std::string_view coding = trim_ows(value.substr(0, comma));
+    head.content_coded |= !coding.empty() && !is_name(coding, "identity");
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    value.remove_prefix(comma + 1);
+  }
+}
+
 /// What the header fields say about framing, gathered while each field is checked.
 struct Framing {
   int hosts = 0;
@@ -275,6 +288,8 @@ Verdict check_field(std::string_view field, std::size_t at, Framing& f, Head& he
     head.chunked = is_name(value, "chunked");
   } else if (is_name(name, "connection")) {
     connection_options(value, head);
+  } else if (is_name(name, "content-encoding")) {
+    content_codings(value, head);
   }
   return {};
 }

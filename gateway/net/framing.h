@@ -74,6 +74,9 @@ struct Head {
   std::optional<std::uint64_t> content_length;
   bool connection_close = false;       ///< a Connection field names `close`
   bool connection_keep_alive = false;  ///< a Connection field names `keep-alive`
+  /// A Content-Encoding field names a coding other than `identity` (gzip, deflate, br, ...): the
+  /// body is not the bytes it means.
+  bool content_coded = false;
 };
 
 /// Validates and parses a complete header block (request line, fields, final empty line) as

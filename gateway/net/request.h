@@ -40,6 +40,8 @@ class Request {
   }
   bool chunked() const { return head_.chunked; }
   std::optional<std::uint64_t> content_length() const { return head_.content_length; }
+  /// Whether a Content-Encoding field names a coding other than `identity` (framing::Head).
+  bool content_coded() const { return head_.content_coded; }
 
   /// The header fields, in the order received (names as sent, values without surrounding
   /// whitespace).

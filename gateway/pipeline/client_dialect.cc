@@ -63,6 +63,8 @@ unsigned http_status(const ErrorCause& cause) {
       return 404;
     case ErrorKind::method_not_allowed:
       return 405;
+    case ErrorKind::unsupported_media_type:
+      return 415;
     case ErrorKind::rate_limited:
       return 429;
     case ErrorKind::unavailable:

@@ -305,6 +305,18 @@ std::optional<Refusal> wrong_method(const Request& req, const Route& route, std:
       ErrorKind::method_not_allowed, "Method not allowed: use GET.", {}, "Allow: GET\r\n"};
 }
 
+// A body sent compressed (Content-Encoding: gzip, ...) is refused, not guessed at: it would be
+// neither read nor scanned, and forwarding it would send out what was not scanned.
+std::optional<Refusal> coded_body(const Request& req, const Route& route) {
+  if (!route.chat() || !req.content_coded()) {
+    return std::nullopt;
+  }
+  std::string msg = "Content-Encoding '";
+  msg += req.field("content-encoding").substr(0, 64);
+  msg += "' is not supported: send the request body uncompressed.";
+  return Refusal{ErrorKind::unsupported_media_type, std::move(msg), "unsupported_content_encoding"};
+}
+
 }  // namespace
 
 // The refusals are answered from one place, and the work that does not wait lives in plain
@@ -320,6 +332,9 @@ asio::awaitable<bool> handle_data(RequestContext& ctx) {
   std::optional<Refusal> refusal = refusal_of(ctx, route, o.tenant);
   if (!refusal) {
     refusal = wrong_method(ctx.request, route, path);
+  }
+  if (!refusal) {
+    refusal = coded_body(ctx.request, route);
   }
   if (refusal) {
     co_return co_await send_error(ctx, o, http_status({refusal->kind}), refusal->message,

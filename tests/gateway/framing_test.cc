@@ -66,6 +66,24 @@ TEST(FramingValidateTest, AcceptsOrdinaryRequests) {
   EXPECT_TRUE(check("GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n").ok());
 }
 
+TEST(FramingValidateTest, NotesAContentCodingOtherThanIdentity) {
+  const auto coded = [](std::string_view fields) {
+    const std::string block = "POST / HTTP/1.1\r\nHost: a\r\n" + std::string(fields) + "\r\n";
+    Head head;
+    boost::container::small_vector<FieldAt, 8> list;
+    EXPECT_TRUE(validate_header_block(block, head, list).ok()) << fields;
+    return head.content_coded;
+  };
+  EXPECT_FALSE(coded("Content-Length: 2\r\n"));
+  EXPECT_FALSE(coded("Content-Encoding: identity\r\n"));
+  EXPECT_FALSE(coded("content-encoding: IDENTITY , identity\r\n"));
+  EXPECT_FALSE(coded("Content-Encoding:\r\n"));
+  EXPECT_TRUE(coded("Content-Encoding: gzip\r\n"));
+  EXPECT_TRUE(coded("Content-Encoding: br\r\n"));
+  EXPECT_TRUE(coded("Content-Encoding: identity, deflate\r\n"));
+  EXPECT_TRUE(coded("Content-Encoding: identity\r\nContent-Encoding: zstd\r\n"));
+}
+
 struct Attack {
   const char* name;
   std::string_view block;

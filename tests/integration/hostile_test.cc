@@ -237,6 +237,52 @@ TEST_F(HostileTest, BodyErrorsOnTheMessagesApiAreInAnthropicsShape) {
   }
 }
 
+TEST_F(HostileTest, CompressedBodiesAre415AndNeverForwarded) {
+  // A gzip body is neither parsed nor scanned: refused in the route's shape, whatever it holds,
+  // and nothing reaches an upstream. `identity` is no coding at all.
+  const std::size_t before = local_->requests().size() + closed_->requests().size();
+  const std::string json = R"({"model":"default","messages":[{"role":"user","content":"hi"}]})";
+  const std::string gzip_bytes("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
+  const struct {
+    const char* target;
+    const char* coding;
+    const char* type;  // the Anthropic error type, or nullptr for OpenAI's shape
+  } cases[] = {
+      {"/v1/chat/completions", "gzip", nullptr},
+      {"/v1/responses", "br", nullptr},
+      {"/v1/messages", "gzip", "invalid_request_error"},
+      {"/v1/chat/completions", "identity, deflate", nullptr},
+  };
+  for (const auto& c : cases) {
+    Client client(gw_->port(), 5s);
+    client.send_raw(
+        std::string("POST ") + c.target + " HTTP/1.1\r\nHost: x\r\nContent-Encoding: " + c.coding +
+        "\r\nContent-Length: " + std::to_string(gzip_bytes.size()) + "\r\n\r\n" + gzip_bytes);
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << c.target;
+    EXPECT_EQ(r->status, 415u) << c.target;
+    const boost::json::value v = boost::json::parse(r->body);
+    EXPECT_NE(v.at("error").at("message").as_string().find("send the request body uncompressed"),
+              std::string::npos)
+        << r->body;
+    if (c.type != nullptr) {
+      EXPECT_EQ(v.at("type"), "error") << r->body;
+      EXPECT_EQ(v.at("error").at("type"), c.type) << r->body;
+    } else {
+      EXPECT_EQ(v.at("error").at("code"), "unsupported_content_encoding") << r->body;
+    }
+  }
+  EXPECT_EQ(local_->requests().size() + closed_->requests().size(), before);
+  Client client(gw_->port(), 5s);
+  client.send_raw(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Encoding: "
+      "identity\r\nContent-Length: " +
+      std::to_string(json.size()) + "\r\n\r\n" + json);
+  auto ok = client.read_response();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200u) << ok->body;
+}
+
 TEST_F(HostileTest, BodyErrorsAreRecordedWithTheirRequestId) {
   // The connection layer's own refusals are requests like any other for the operator: the answer
   // carries the request id, the access log has its line, and the request counter its status.
