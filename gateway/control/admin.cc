@@ -94,6 +94,8 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
     path = path.substr(0, q);
   }
   const http::verb method = ctx.request.method();
+  // HEAD is answered as GET; the connection sends the answer's head alone.
+  const bool get = method == http::verb::get || method == http::verb::head;
   std::string out;
   const bool guarded = path == "/admin/reload" || path == "/admin/explain";
   if (guarded && !admin_authorized(ctx)) {
@@ -102,11 +104,11 @@ boost::asio::awaitable<bool> handle_admin(RequestContext& ctx, Server& server) {
                          "TOKEN' (admin.token).",
                          "invalid_admin_token",
                          ctx.common_headers() + "WWW-Authenticate: Bearer\r\n");
-  } else if (path == "/healthz" && method == http::verb::get) {
+  } else if (path == "/healthz" && get) {
     out = json_response(200, "{\"status\":\"ok\"}", ctx.common_headers());
-  } else if (path == "/readyz" && method == http::verb::get) {
+  } else if (path == "/readyz" && get) {
     out = readiness(ctx, server);
-  } else if (path == "/metrics" && method == http::verb::get) {
+  } else if (path == "/metrics" && get) {
     out = text_response(200, "text/plain; version=0.0.4; charset=utf-8",
                         server.registry().serialize(), ctx);
   } else if (path == "/admin/reload" && method == http::verb::post) {

@@ -18,6 +18,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_prefix.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
@@ -134,6 +136,9 @@ class Session final : public Drainable, public Downstream {
 
   std::size_t write_now(std::span<const asio::const_buffer> buffers) override {
     wrote_ = true;
+    if (head_only_) {
+      return 0;  // write() sends the head alone
+    }
     if constexpr (kPlain) {
       return upstream::send_now(io().native_handle(), buffers);
     } else {
@@ -175,6 +180,18 @@ class Session final : public Drainable, public Downstream {
     wrote_ = true;
     beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers);
     rest.consume(from);
+    if (head_only_) {
+      // The answer to a HEAD request is its head alone (RFC 9110, 9.3.2): the body's bytes are
+      // counted as written and never sent, so a keep-alive client reads the next answer whole.
+      const std::size_t n = head_part(rest);
+      if (n == 0) {
+        co_return error_code{};
+      }
+      arm(write_watch_, Clock::now() + write_timeout_);
+      auto [ec, sent] =
+          co_await asio::async_write(io(), beast::buffers_prefix(n, rest), use_nothrow);
+      co_return disarm(write_watch_, ec);
+    }
     if constexpr (kPlain) {
       // What the socket takes at once (nearly every answer and event) goes without a wait.
       if (from == 0) {
@@ -191,6 +208,26 @@ class Session final : public Drainable, public Downstream {
 
  private:
   static constexpr bool kPlain = std::is_same_v<Stream, TcpStream>;
+
+  /// How many of `buffers`' first bytes belong to the current answer's head (through its blank
+  /// line), following the head's end across writes; 0 once the head is out.
+  template <class Buffers>
+  std::size_t head_part(const Buffers& buffers) {
+    std::size_t n = 0;
+    for (const asio::const_buffer b : beast::buffers_range_ref(buffers)) {
+      const char* p = static_cast<const char*>(b.data());
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        if (head_matched_ == 4) {
+          return n;
+        }
+        const char c = p[i];
+        const bool cr = head_matched_ % 2 == 0;  // expecting '\r' (0, 2) or '\n' (1, 3)
+        head_matched_ = c == (cr ? '\r' : '\n') ? head_matched_ + 1 : c == '\r' ? 1 : 0;
+        ++n;
+      }
+    }
+    return n;
+  }
 
   // The client's reads and writes: on plain TCP the socket itself, timed by a lazily armed
   // watchdog (a stream writes once per event, and Beast's timer would be armed and cancelled for
@@ -274,6 +311,8 @@ class Session final : public Drainable, public Downstream {
   bool idle_ = true;
   bool first_ = true;           ///< no request has started on this connection yet
   bool wrote_ = false;          ///< bytes of the current request's answer were written
+  bool head_only_ = false;      ///< the current request is a HEAD: its answer's body is not sent
+  int head_matched_ = 0;        ///< bytes of the head's closing "\r\n\r\n" sent so far
   std::string failed_request_;  ///< the id of the request whose handler threw, for the log
   std::chrono::milliseconds write_timeout_{60'000};
   upstream::Watchdog write_watch_;  ///< times plain-TCP writes (TLS ones use the stream's timer)
@@ -645,6 +684,8 @@ asio::awaitable<void> Session<Stream>::run() {
     const config::ServerSettings& s = snapshot->config().server;
     write_timeout_ = s.idle_timeout;
     wrote_ = false;
+    head_only_ = false;
+    head_matched_ = 0;
     if (buffer_.size() == 0) {
       buffer_.shrink_to_fit();  // an idle keep-alive connection keeps no read buffer
     }
@@ -655,6 +696,7 @@ asio::awaitable<void> Session<Stream>::run() {
     if (!co_await read_head(s, request, received)) {
       co_return;
     }
+    head_only_ = request.method() == http::verb::head;
     if (!co_await read_rest(s, *snapshot, request, budget, received) ||
         !co_await serve(*snapshot, request, received)) {
       co_return;

@@ -277,9 +277,11 @@ asio::awaitable<bool> refuse_before_body(RequestContext& ctx) {
 
 namespace {
 
-// A known route asked with a method it does not take (405, with its Allow line).
+// A known route asked with a method it does not take (405, with its Allow line). HEAD is taken
+// wherever GET is (the connection sends the answer's head alone).
 std::optional<Refusal> wrong_method(const Request& req, const Route& route, std::string_view path) {
   const http::verb m = req.method();
+  const bool get = m == http::verb::get || m == http::verb::head;
   if (route.chat()) {
     if (m == http::verb::post) {
       return std::nullopt;
@@ -290,19 +292,19 @@ std::optional<Refusal> wrong_method(const Request& req, const Route& route, std:
                    "Allow: POST\r\n"};
   }
   if (!route.stored.empty()) {
-    if (m == http::verb::get || m == http::verb::delete_) {
+    if (get || m == http::verb::delete_) {
       return std::nullopt;
     }
     return Refusal{ErrorKind::method_not_allowed,
                    "Method not allowed: use GET or DELETE.",
                    {},
-                   "Allow: GET, DELETE\r\n"};
+                   "Allow: GET, HEAD, DELETE\r\n"};
   }
-  if (m == http::verb::get) {
+  if (get) {
     return std::nullopt;
   }
   return Refusal{
-      ErrorKind::method_not_allowed, "Method not allowed: use GET.", {}, "Allow: GET\r\n"};
+      ErrorKind::method_not_allowed, "Method not allowed: use GET.", {}, "Allow: GET, HEAD\r\n"};
 }
 
 // A body sent compressed (Content-Encoding: gzip, ...) is refused, not guessed at: it would be

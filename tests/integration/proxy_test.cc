@@ -131,12 +131,13 @@ TEST_F(ProxyTest, StreamWithoutIncludeUsageLooksExactlyLikeOpenAI) {
   ASSERT_TRUE(local_->wait_for_requests(1, 2s));
   EXPECT_NE(local_->requests().front().body.find("\"include_usage\":true"), std::string::npos);
   // The usage the client did not see was still counted.
-  const std::string m = wait_for_metrics(
-      gw_->admin_port(),
-      {"switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\",tenant=\"default\"} 5"});
-  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\","
-                   "tenant=\"default\"} 5"),
-            std::string::npos)
+  const std::string m =
+      wait_for_metrics(gw_->admin_port(), {"switchboard_tokens_total{backend=\"local\",direction="
+                                           "\"output\",source=\"reported\",tenant=\"default\"} 5"});
+  EXPECT_NE(
+      m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\","
+             "tenant=\"default\"} 5"),
+      std::string::npos)
       << m;
 }
 
@@ -320,6 +321,38 @@ TEST_F(ProxyTest, ClientErrorsAreOpenAIShaped) {
   EXPECT_EQ(local_->requests().size(), 0u);
 }
 
+TEST_F(ProxyTest, HeadIsAnsweredWithTheHeadAloneOnBothPlanes) {
+  // HEAD is GET without the body (RFC 9110): a load balancer's `HEAD /healthz` is 200, and a
+  // keep-alive client reads the next answer whole after it, on every path, refused ones included.
+  const struct {
+    std::uint16_t port;
+    const char* target;
+    unsigned status;
+  } cases[] = {
+      {gw_->port(), "/v1/models", 200u},           {gw_->port(), "/v1/models/default", 200u},
+      {gw_->port(), "/v1/chat/completions", 405u}, {gw_->port(), "/v1/nothing", 404u},
+      {gw_->admin_port(), "/healthz", 200u},       {gw_->admin_port(), "/metrics", 200u},
+  };
+  for (const auto& c : cases) {
+    Client client(c.port, 5s);
+    client.send_raw(std::string("HEAD ") + c.target + " HTTP/1.1\r\nHost: x\r\n\r\n" + "GET " +
+                    (c.port == gw_->port() ? "/v1/models" : "/healthz") +
+                    " HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto head = client.read_head();
+    ASSERT_TRUE(head) << c.target;
+    EXPECT_EQ(head->status, c.status) << c.target;
+    EXPECT_NE(head->header("content-length"), "0") << c.target;  // the GET's, as RFC 9110 allows
+    auto next = client.read_response();
+    ASSERT_TRUE(next) << c.target << ": the HEAD's body was sent";
+    EXPECT_EQ(next->status, 200u) << c.target << ": " << next->body;
+    EXPECT_EQ(next->body.front(), '{') << c.target;
+  }
+  auto method = request(gw_->port(), "PUT", "/v1/models");
+  ASSERT_TRUE(method);
+  EXPECT_EQ(method->status, 405u);
+  EXPECT_EQ(method->header("allow"), "GET, HEAD");
+}
+
 TEST_F(ProxyTest, EmbeddingsAreRoutedAndTheirUsageCounted) {
   Response emb;
   emb.body = R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]}],)"
@@ -334,13 +367,12 @@ TEST_F(ProxyTest, EmbeddingsAreRoutedAndTheirUsageCounted) {
   const auto got = local_->requests().front();
   EXPECT_EQ(got.target, "/v1/embeddings");
   EXPECT_EQ(got.body, R"({"model":"pinned/model-a","input":"hello embedding world"})");
-  const std::string m = wait_for_metrics(
-      gw_->admin_port(),
-      {"switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"} 3"});
-  EXPECT_NE(
-      m.find(
-          "switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"} 3"),
-      std::string::npos);
+  const std::string m =
+      wait_for_metrics(gw_->admin_port(), {"switchboard_tokens_total{backend=\"local\",direction="
+                                           "\"input\",source=\"reported\",tenant=\"default\"} 3"});
+  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",source="
+                   "\"reported\",tenant=\"default\"} 3"),
+            std::string::npos);
 
   auto missing = request(gw_->port(), "POST", "/v1/embeddings", R"({"model":"default"})");
   ASSERT_TRUE(missing);
@@ -464,9 +496,9 @@ TEST_F(ProxyTest, MetricsAndHealthOnTheAdminPlane) {
       m.find("switchboard_request_duration_seconds_count{backend=\"local\",model=\"default\"} 1"),
       std::string::npos);
   EXPECT_NE(m.find("switchboard_overhead_seconds_count 2"), std::string::npos);
-  EXPECT_NE(
-      m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"}"),
-      std::string::npos);
+  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",source="
+                   "\"reported\",tenant=\"default\"}"),
+            std::string::npos);
   // The data plane does not serve admin paths.
   auto leak = request(gw_->port(), "GET", "/metrics");
   ASSERT_TRUE(leak);
