@@ -37,6 +37,9 @@ struct RequestFacts {
   std::string_view tier_header;  ///< x-capability-tier, empty when absent
   std::uint64_t estimated_prompt_tokens = 0;
   std::optional<std::uint64_t> max_tokens;  ///< max_tokens / max_completion_tokens
+  /// Answers asked for (`n`, and `best_of` on completions): the expected output is this many
+  /// times max_tokens (or the default). 0 reads as 1.
+  std::uint64_t choices = 1;
   bool tools = false;
   bool images = false;
   bool json_schema = false;

@@ -16,6 +16,12 @@ using namespace engine_detail;
 
 namespace {
 
+std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b) {
+  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a * b;
+}
+
 std::uint64_t saturating_sum(std::uint64_t a, std::uint64_t b) {
   return a + b < b ? std::numeric_limits<std::uint64_t>::max() : a + b;
 }
@@ -574,7 +580,9 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
   if (explain) {
     impl.explain_classification(*detector_, facts, in, d);
   }
-  const std::uint64_t output = facts.max_tokens.value_or(impl.default_output_tokens);
+  const std::uint64_t output =
+      saturating_product(facts.max_tokens.value_or(impl.default_output_tokens),
+                         std::max<std::uint64_t>(facts.choices, 1));
   d.estimated_tokens = saturating_sum(facts.estimated_prompt_tokens, output);
 
   const Context ctx{facts, state, facts.tenant, in.alias_index, d.sensitivity, d.tier};

@@ -121,6 +121,7 @@ void build_inputs(const Record& r, const Names& names, Report& report, Inputs& i
   facts.tier_header = r.tier_header;
   facts.estimated_prompt_tokens = r.prompt_tokens;
   facts.max_tokens = r.max_tokens;
+  facts.choices = r.choices;
   facts.tools = r.tools;
   facts.images = r.images;
   facts.json_schema = r.json_schema;

@@ -60,6 +60,7 @@ struct Record {
   std::vector<std::pair<std::string, std::uint32_t>> entities;  ///< why.entities
   std::uint64_t prompt_tokens = 0;
   std::optional<std::uint64_t> max_tokens;
+  std::uint64_t choices = 1;  ///< `features.choices`, absent when one answer was asked for
   bool tools = false;
   bool images = false;
   bool json_schema = false;

@@ -160,6 +160,7 @@ void read_why(const json::object& why, Record& r) {
 void read_features(const json::object& f, Record& r) {
   r.prompt_tokens = uint_or(f, "prompt_tokens");
   r.max_tokens = uint(f.if_contains("max_tokens"));
+  r.choices = uint(f.if_contains("choices")).value_or(1);
   r.tools = flag(f, "tools");
   r.images = flag(f, "images");
   r.json_schema = flag(f, "json_schema");

@@ -148,6 +148,9 @@ void features(log::JsonLine& out, const policies::RequestFacts& f) {
   log::append_integer(out, f.estimated_prompt_tokens);
   key(out, "max_tokens");
   log::append_integer_or_null(out, f.max_tokens);
+  if (f.choices > 1) {
+    num(out, "choices", f.choices);  // absent: one answer
+  }
   boolean(out, "tools", f.tools);
   boolean(out, "images", f.images);
   boolean(out, "json_schema", f.json_schema);

@@ -158,6 +158,7 @@ policies::RequestFacts collected_request_facts(std::string_view model, std::size
   facts.tier_header = first(headers, "x-capability-tier");
   facts.estimated_prompt_tokens = chat.estimated_prompt_tokens;
   facts.max_tokens = chat.max_tokens;
+  facts.choices = chat.choices;
   facts.tools = chat.tools;
   facts.images = chat.images;
   facts.json_schema = chat.json_schema;

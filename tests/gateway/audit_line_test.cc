@@ -116,6 +116,18 @@ TEST_F(AuditLineTest, DecisionRecordsWhatAReDecisionNeedsAndNoContent) {
   EXPECT_EQ(line.at("backends").as_array()[0].as_string(), "local");
 }
 
+TEST_F(AuditLineTest, AnswersAskedForAreRecordedWhenMoreThanOne) {
+  std::string body;
+  const json::object one = decide_line("hello there", body);
+  EXPECT_FALSE(one.at("features").as_object().contains("choices")) << body;
+  const std::int64_t one_estimate = one.at("estimated_tokens").as_int64();
+  facts_.choices = 3;
+  std::string three_body;
+  const json::object three = decide_line("hello there", three_body);
+  EXPECT_EQ(three.at("features").as_object().at("choices").as_int64(), 3);
+  EXPECT_EQ(three.at("estimated_tokens").as_int64(), one_estimate + 200);  // 2 x max_tokens more
+}
+
 TEST_F(AuditLineTest, DecisionRecordsTheStateTheEngineRead) {
   state_->add_in_flight(0, 3);  // local: 3 of 4 in flight, above the overflow threshold
   std::string body;

@@ -100,6 +100,7 @@ struct D {
   std::string ts = "2026-11-15T10:00:00.000Z";
   std::string outcome = "route";
   json::object headers = {};  ///< policy headers as sent
+  int choices = 1;            ///< written in `features` when more than one
 };
 
 std::string decision(const D& d) {
@@ -118,6 +119,9 @@ std::string decision(const D& d) {
   json::object features{{"prompt_tokens", 100},   {"max_tokens", nullptr}, {"tools", false},
                         {"images", false},        {"json_schema", false},  {"depth", 1},
                         {"reasoning_effort", ""}, {"headers", d.headers}};
+  if (d.choices > 1) {
+    features["choices"] = d.choices;
+  }
   return finish(json::object{{"v", 1},
                              {"type", "decision"},
                              {"ts", d.ts},
@@ -266,6 +270,18 @@ TEST_F(ReplayTest, ReadsEveryFileInNameOrderAndJoinsAttempts) {
   EXPECT_EQ(r8.usage->input, 1000u);
   EXPECT_EQ(r8.cost, 200'000);
   EXPECT_FALSE(t.records[0].usage.has_value());
+}
+
+TEST_F(ReplayTest, AnswersAskedForAreReadBackAndOneWhenAbsent) {
+  D many{.id = "n3"};
+  many.choices = 3;
+  Trail t;
+  std::map<std::string, std::size_t, std::less<>> ids;
+  parse_line(decision(many), std::nullopt, std::nullopt, ids, t);
+  parse_line(decision(D{.id = "n1"}), std::nullopt, std::nullopt, ids, t);
+  ASSERT_EQ(t.records.size(), 2u);
+  EXPECT_EQ(t.records[0].choices, 3u);
+  EXPECT_EQ(t.records[1].choices, 1u);
 }
 
 TEST_F(ReplayTest, SameConfigChangesNothing) {

@@ -851,6 +851,23 @@ TEST_F(EngineTest, DecisionEstimatesPromptPlusExpectedOutputOnTheFirstBackend) {
   EXPECT_EQ(d2.estimated_cost, 5'000'000 + 1'000'000);
 }
 
+TEST_F(EngineTest, EveryAnswerAskedForCountsInTheExpectedOutput) {
+  // `n` (and best_of) answers of max_tokens each: the estimate and the cost count every one.
+  cfg.rule("all", {"cloud", "local"});
+  Request r(kAcme, "default");
+  r.facts.estimated_prompt_tokens = 2'000;
+  r.facts.max_tokens = 500;
+  r.facts.choices = 3;
+  Decision d = decide(r);
+  EXPECT_EQ(d.estimated_tokens, 3'500u);
+  EXPECT_EQ(d.estimated_cost, 5'000'000 + 15'000'000);
+  r.facts.choices = 0;  // read as one
+  EXPECT_EQ(decide(r).estimated_tokens, 2'500u);
+  r.facts.max_tokens = std::numeric_limits<std::uint64_t>::max() / 2;
+  r.facts.choices = 4;  // saturates, never wraps
+  EXPECT_EQ(decide(r).estimated_tokens, std::numeric_limits<std::uint64_t>::max());
+}
+
 TEST_F(EngineTest, ReferenceCostUsesTheSavingsReferenceOrTheFirstPricedClosedBackend) {
   ASSERT_TRUE(engine().reference_cost(1'000, 1'000).has_value());
   EXPECT_EQ(*engine().reference_cost(1'000, 1'000), 12'500'000);
