@@ -16,16 +16,16 @@ namespace sb::gateway {
 
 /// Why the gateway answers with an error (its own, or an upstream's it passes on).
 enum class ErrorKind : std::uint8_t {
-  invalid_request,         ///< 400: the body or a header cannot be served
-  unauthenticated,         ///< 401: no API key, or a wrong one
-  forbidden,               ///< 403: sensitive data no eligible backend is cleared for
-  not_found,               ///< 404: an unknown URL or model
-  method_not_allowed,      ///< 405
-  unsupported_media_type,  ///< 415: a body in a content coding (gzip, ...) the gateway does not
-                           ///< read
-  rate_limited,            ///< 429: rates, budget, load shed
-  unavailable,             ///< 503: no backend, the shared store out of reach, every backend busy
-  upstream_transport,      ///< 502, or 504 when the transport timed out
+  invalid_request,     ///< 400: the body or a header cannot be served
+  unauthenticated,     ///< 401: no API key, or a wrong one
+  forbidden,           ///< 403: sensitive data no eligible backend is cleared for
+  not_found,           ///< 404: an unknown URL or model
+  method_not_allowed,  ///< 405
+  /// 415: a compressed body (Content-Encoding), which the gateway neither reads nor forwards
+  unsupported_media_type,
+  rate_limited,        ///< 429: rates, budget, load shed
+  unavailable,         ///< 503: no backend, the shared store out of reach, every backend busy
+  upstream_transport,  ///< 502, or 504 when the transport timed out
   /// A pass-through upstream's status other than 200: a 4xx is the upstream's own word (passed
   /// on); anything else is a gateway failure, 502, or the 503/504 it reported.
   upstream_status,

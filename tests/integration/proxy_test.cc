@@ -131,13 +131,12 @@ TEST_F(ProxyTest, StreamWithoutIncludeUsageLooksExactlyLikeOpenAI) {
   ASSERT_TRUE(local_->wait_for_requests(1, 2s));
   EXPECT_NE(local_->requests().front().body.find("\"include_usage\":true"), std::string::npos);
   // The usage the client did not see was still counted.
-  const std::string m =
-      wait_for_metrics(gw_->admin_port(), {"switchboard_tokens_total{backend=\"local\",direction="
-                                           "\"output\",source=\"reported\",tenant=\"default\"} 5"});
-  EXPECT_NE(
-      m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\","
-             "tenant=\"default\"} 5"),
-      std::string::npos)
+  const std::string m = wait_for_metrics(
+      gw_->admin_port(),
+      {"switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\",tenant=\"default\"} 5"});
+  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"output\",source=\"reported\","
+                   "tenant=\"default\"} 5"),
+            std::string::npos)
       << m;
 }
 
@@ -367,12 +366,13 @@ TEST_F(ProxyTest, EmbeddingsAreRoutedAndTheirUsageCounted) {
   const auto got = local_->requests().front();
   EXPECT_EQ(got.target, "/v1/embeddings");
   EXPECT_EQ(got.body, R"({"model":"pinned/model-a","input":"hello embedding world"})");
-  const std::string m =
-      wait_for_metrics(gw_->admin_port(), {"switchboard_tokens_total{backend=\"local\",direction="
-                                           "\"input\",source=\"reported\",tenant=\"default\"} 3"});
-  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",source="
-                   "\"reported\",tenant=\"default\"} 3"),
-            std::string::npos);
+  const std::string m = wait_for_metrics(
+      gw_->admin_port(),
+      {"switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"} 3"});
+  EXPECT_NE(
+      m.find(
+          "switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"} 3"),
+      std::string::npos);
 
   auto missing = request(gw_->port(), "POST", "/v1/embeddings", R"({"model":"default"})");
   ASSERT_TRUE(missing);
@@ -496,9 +496,9 @@ TEST_F(ProxyTest, MetricsAndHealthOnTheAdminPlane) {
       m.find("switchboard_request_duration_seconds_count{backend=\"local\",model=\"default\"} 1"),
       std::string::npos);
   EXPECT_NE(m.find("switchboard_overhead_seconds_count 2"), std::string::npos);
-  EXPECT_NE(m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",source="
-                   "\"reported\",tenant=\"default\"}"),
-            std::string::npos);
+  EXPECT_NE(
+      m.find("switchboard_tokens_total{backend=\"local\",direction=\"input\",source=\"reported\",tenant=\"default\"}"),
+      std::string::npos);
   // The data plane does not serve admin paths.
   auto leak = request(gw_->port(), "GET", "/metrics");
   ASSERT_TRUE(leak);
