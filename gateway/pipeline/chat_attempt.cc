@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include <boost/beast/http/field.hpp>
 
@@ -34,25 +36,75 @@ namespace {
 using OutputAsks = std::array<std::optional<std::uint64_t>, 2>;
 constexpr std::array<const char*, 2> kOutputKeys{"max_completion_tokens", "max_tokens"};
 
-std::optional<std::string> clamped_body(const BackendRuntime& b, const OutputAsks& asked,
-                                        bool reserved, std::string_view text) {
-  const std::uint64_t limit = b.spec->max_output_tokens;
-  std::optional<std::string> out;
-  if (reserved && !asked[0] && !asked[1] && limit != 0) {
-    out.emplace(text);
-    adapters::set_member(*out, kOutputKeys[0], std::to_string(limit));
-    return out;
+// Where member `key` of the typed reading's text takes `limit`: its last occurrence's value
+// bytes, or (an empty range) before the closing brace, where it is appended.
+struct LimitEdit {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::size_t key = 0;  ///< into kOutputKeys
+};
+LimitEdit limit_edit(const adapters::ChatRequest& typed, std::size_t key) {
+  for (auto m = typed.members.rbegin(); m != typed.members.rend(); ++m) {
+    if (m->key == kOutputKeys[key]) {
+      return LimitEdit{m->value_begin, m->value_end, key};
+    }
   }
-  if (!b.spec->max_output_tokens_declared) {
+  const std::size_t close = typed.tokens[0].end - 1;  // the top-level object's `}`
+  return LimitEdit{close, close, key};
+}
+
+// The text with the edits (in increasing order) made, as set_member makes them; the member
+// positions come from the typed reading, so the text is not scanned again.
+std::string edited(std::string_view text, std::span<const LimitEdit> edits, std::uint64_t limit) {
+  const std::string value = std::to_string(limit);
+  std::string out;
+  out.reserve(text.size() + 32);
+  std::size_t copied = 0;
+  for (const LimitEdit& e : edits) {
+    out.append(text, copied, e.begin - copied);
+    if (e.begin == e.end) {
+      out += ",\"";
+      out += kOutputKeys[e.key];
+      out += "\":";
+    }
+    out += value;
+    copied = e.end;
+  }
+  out.append(text, copied);
+  return out;
+}
+
+std::optional<std::string> clamped_body(const BackendRuntime& b, const OutputAsks& asked,
+                                        bool reserved, std::string_view text,
+                                        const adapters::ChatRequest* typed) {
+  const std::uint64_t limit = b.spec->max_output_tokens;
+  std::array<std::size_t, 2> keys{};
+  std::size_t n = 0;
+  if (reserved && !asked[0] && !asked[1] && limit != 0) {
+    keys[n++] = 0;
+  } else if (b.spec->max_output_tokens_declared) {
+    for (std::size_t k = 0; k < 2; ++k) {
+      if (asked[k] && *asked[k] > limit) {
+        keys[n++] = k;
+      }
+    }
+  }
+  if (n == 0) {
     return std::nullopt;
   }
-  for (std::size_t k = 0; k < 2; ++k) {
-    if (asked[k] && *asked[k] > limit) {
-      if (!out) {
-        out.emplace(text);
+  if (typed != nullptr) {
+    std::array<LimitEdit, 2> edits{limit_edit(*typed, keys[0]), {}};
+    if (n == 2) {
+      edits[1] = limit_edit(*typed, keys[1]);
+      if (edits[1].begin < edits[0].begin) {
+        std::swap(edits[0], edits[1]);
       }
-      adapters::set_member(*out, kOutputKeys[k], std::to_string(limit));
     }
+    return edited(text, std::span<const LimitEdit>(edits.data(), n), limit);
+  }
+  std::string out(text);
+  for (std::size_t i = 0; i < n; ++i) {
+    adapters::set_member(out, kOutputKeys[keys[i]], std::to_string(limit));
   }
   return out;
 }
@@ -189,17 +241,25 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
   if (typed == nullptr && body == nullptr) {
     co_return AttemptResult::unsendable();
   }
-  // Within the backend's declared output limit: the clamped body parsed for this try only.
+  // Within the backend's declared output limit: the clamped body parsed for this try only, as the
+  // client's was (typed when it was: a fraction of a DOM's cost, and what the wires read first).
   // It lives in `wires`, as long as the exchange: the upstream request may lend its bytes.
   const std::optional<std::string>& clamped = wires.clamped =
       clamped_body(b, typed != nullptr ? output_asks(*typed) : output_asks(*body),
-                   endpoint_ == Endpoint::chat && output_reserved(), body_text_);
+                   endpoint_ == Endpoint::chat && output_reserved(), body_text_, typed);
   BodyDom clamped_dom;
-  if (clamped && clamped_dom.get(*clamped, jec) == nullptr) {
+  std::unique_ptr<adapters::ChatRequest> clamped_typed;  // on the heap: the frame stays small
+  if (clamped && typed != nullptr) {
+    if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
+            adapters::parse_chat_request(*clamped)) {
+      clamped_typed = std::make_unique<adapters::ChatRequest>(std::move(r.value()));
+    }
+  }
+  if (clamped && !clamped_typed && clamped_dom.get(*clamped, jec) == nullptr) {
     co_return AttemptResult::unsendable();
   }
-  WireBody wire_body =
-      clamped ? WireBody(*clamped, nullptr, clamped_dom) : WireBody(body_text_, typed, dom_);
+  WireBody wire_body = clamped ? WireBody(*clamped, clamped_typed.get(), clamped_dom)
+                               : WireBody(body_text_, typed, dom_);
   if (inbound_.side != nullptr) {
     wires.native = inbound_.side->native_wire(b, ctx_.request_id, forwardable_);
   }

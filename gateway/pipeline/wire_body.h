@@ -3,7 +3,8 @@
 // (adapters/canonical.h) when the text is the body the pipeline parsed; and its DOM, parsed from
 // the text on first use only. The pass-through and the translators (providers with their own wire
 // format) read the typed request; the DOM is read only when there is none (a body past the typed
-// reading's memory budget, a clamped body) and for a top-level key sent twice.
+// reading's memory budget or refused by it, and a clamped body whose client body was) and for a
+// top-level key sent twice.
 
 #include <memory>
 #include <optional>

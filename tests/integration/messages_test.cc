@@ -356,6 +356,34 @@ TEST_F(MessagesTest, ALimitWrittenAsAFloatOrAStringIsClampedToo) {
   }
 }
 
+TEST_F(MessagesTest, TheTypedLaneClampsEveryLimitWhereverAndHoweverItIsWritten) {
+  // The typed reading says where the members are: each limit over the declared one is rewritten
+  // in place, the rest of the body byte for byte.
+  const struct {
+    std::string body;
+    std::vector<std::string_view> want;
+  } cases[] = {
+      {R"({"model":"local","max_completion_tokens":40000,"max_tokens":50000,"messages":[{"role":"user","content":"hi"}]})",
+       {R"({"model":"pinned/local","max_completion_tokens":8192,"max_tokens":8192,"messages":[)"}},
+      {R"({ "model": "local", "messages": [ {"role": "user", "content": "hi"} ], "max_tokens" : 32000 } )",
+       {R"("messages": [ {"role": "user", "content": "hi"} ], "max_tokens" : 8192 })"}},
+      {R"({"model":"local","max\u005ftokens":32000,"messages":[{"role":"user","content":"hi"}]})",
+       {R"("max\u005ftokens":8192,)"}},
+  };
+  std::size_t seen = local_->requests().size();
+  for (const auto& c : cases) {
+    auto got = request(gw_->port(), "POST", "/v1/chat/completions", c.body,
+                       {{"authorization", "Bearer sk-team-a"}});
+    ASSERT_TRUE(got) << c.body;
+    ASSERT_EQ(got->status, 200u) << c.body << ": " << got->body;
+    ASSERT_TRUE(local_->wait_for_requests(++seen, 2s)) << c.body;
+    const std::string sent = local_->requests().back().body;
+    for (std::string_view w : c.want) {
+      EXPECT_NE(sent.find(w), std::string::npos) << c.body << " went as " << sent;
+    }
+  }
+}
+
 TEST_F(MessagesTest, ServerToolsGoToAnthropicAndAreLeftOutForEngines) {
   const std::string server_tool =
       R"(,"max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search"}],)"
