@@ -109,6 +109,21 @@ std::optional<std::string> clamped_body(const BackendRuntime& b, const OutputAsk
   return out;
 }
 
+// A clamped body read as the client's was: typed when that was (into `typed`), else (or when only
+// memory fails the typed reading) its DOM in `dom`. False when neither can be had.
+bool read_clamped(std::string_view text, bool typed_lane,
+                  std::unique_ptr<adapters::ChatRequest>& typed, BodyDom& dom) {
+  if (typed_lane) {
+    if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
+            adapters::parse_chat_request(text)) {
+      typed = std::make_unique<adapters::ChatRequest>(std::move(r.value()));
+      return true;
+    }
+  }
+  error_code ec;
+  return dom.get(text, ec) != nullptr;
+}
+
 // The DOM's lane also reads what the typed reading refuses but a lenient engine takes as a limit
 // (`1e5`, `100000.0`, `"100000"`): a backend is not asked for more by writing it so.
 OutputAsks output_asks(const boost::json::object& body) {
@@ -249,13 +264,7 @@ asio::awaitable<std::optional<AttemptResult>> ChatHandler::prepare(const Backend
                    endpoint_ == Endpoint::chat && output_reserved(), body_text_, typed);
   BodyDom clamped_dom;
   std::unique_ptr<adapters::ChatRequest> clamped_typed;  // on the heap: the frame stays small
-  if (clamped && typed != nullptr) {
-    if (adapters::Result<adapters::ChatRequest, adapters::ParseError> r =
-            adapters::parse_chat_request(*clamped)) {
-      clamped_typed = std::make_unique<adapters::ChatRequest>(std::move(r.value()));
-    }
-  }
-  if (clamped && !clamped_typed && clamped_dom.get(*clamped, jec) == nullptr) {
+  if (clamped && !read_clamped(*clamped, typed != nullptr, clamped_typed, clamped_dom)) {
     co_return AttemptResult::unsendable();
   }
   WireBody wire_body = clamped ? WireBody(*clamped, clamped_typed.get(), clamped_dom)
