@@ -9,22 +9,13 @@
 
 #include "policies/engine.h"
 #include "policies/engine_internal.h"
+#include "policies/saturating.h"
 
 namespace sb::policies {
 
 using namespace engine_detail;
 
 namespace {
-
-std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b) {
-  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b
-             ? std::numeric_limits<std::uint64_t>::max()
-             : a * b;
-}
-
-std::uint64_t saturating_sum(std::uint64_t a, std::uint64_t b) {
-  return a + b < b ? std::numeric_limits<std::uint64_t>::max() : a + b;
-}
 
 /// Drops from `backends` any that fail the clearance invariant (`cleared`), counting them:
 /// checked once more on the final list in every build.
@@ -580,10 +571,9 @@ Decision Engine::decide(const RequestFacts& facts, const StateView& state, bool 
   if (explain) {
     impl.explain_classification(*detector_, facts, in, d);
   }
-  const std::uint64_t output =
-      saturating_product(facts.max_tokens.value_or(impl.default_output_tokens),
-                         std::max<std::uint64_t>(facts.choices, 1));
-  d.estimated_tokens = saturating_sum(facts.estimated_prompt_tokens, output);
+  const std::uint64_t output = saturating_mul(facts.max_tokens.value_or(impl.default_output_tokens),
+                                              std::max<std::uint64_t>(facts.choices, 1));
+  d.estimated_tokens = saturating_add(facts.estimated_prompt_tokens, output);
 
   const Context ctx{facts, state, facts.tenant, in.alias_index, d.sensitivity, d.tier};
   Impl::Walk walk;

@@ -696,9 +696,12 @@ asio::awaitable<void> Session<Stream>::run() {
     if (!co_await read_head(s, request, received)) {
       co_return;
     }
+    if (!co_await read_rest(s, *snapshot, request, budget, received)) {
+      co_return;
+    }
+    // From the answer on (after any `100 Continue`, which goes whole), a HEAD's is its head alone.
     head_only_ = request.method() == http::verb::head;
-    if (!co_await read_rest(s, *snapshot, request, budget, received) ||
-        !co_await serve(*snapshot, request, received)) {
+    if (!co_await serve(*snapshot, request, received)) {
       co_return;
     }
   }

@@ -27,6 +27,7 @@
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
 #include "gateway/state/shared_store.h"
+#include "policies/saturating.h"
 
 namespace sb::gateway::chat {
 
@@ -56,22 +57,6 @@ asio::awaitable<policies::AdmissionResult> ChatHandler::admit_once(policies::Ask
   co_return shared->admit_local_rates(o_.tenant, ask);
 }
 
-namespace {
-
-std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
-  return a > std::numeric_limits<std::uint64_t>::max() - b
-             ? std::numeric_limits<std::uint64_t>::max()
-             : a + b;
-}
-
-std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
-  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b
-             ? std::numeric_limits<std::uint64_t>::max()
-             : a * b;
-}
-
-}  // namespace
-
 // The request's output bound on backend `b`: its own max tokens, else the backend's maximum; never
 // past a declared maximum, to which the attempt clamps the request (an agent asking 32,000 of a
 // model that writes 8,192 reserves 8,192).
@@ -96,16 +81,17 @@ policies::Ask ChatHandler::worst_case(const adapters::ChatFacts& chat) const {
   std::uint64_t least = 0;
   for (const std::size_t b : decision_.backends) {
     const std::uint64_t bound = output_bound(chat, b);
-    const std::uint64_t out = saturating_mul(bound, chat.choices);
-    const std::uint64_t out_min = saturating_mul(std::min(bound, min_output), chat.choices);
+    const std::uint64_t out = policies::saturating_mul(bound, chat.choices);
+    const std::uint64_t out_min =
+        policies::saturating_mul(std::min(bound, min_output), chat.choices);
     output = std::max(output, out);
     least = std::max(least, out_min);
     ask.cost = std::max(ask.cost, engine_.worst_case_cost(b, input, out));
     ask.min_cost = std::max(ask.min_cost, engine_.worst_case_cost(b, input, out_min));
     any_closed = any_closed || c.backends[b].hosting == config::Hosting::closed;
   }
-  ask.tokens = saturating_add(input, output);
-  ask.min_tokens = saturating_add(input, least);
+  ask.tokens = policies::saturating_add(input, output);
+  ask.min_tokens = policies::saturating_add(input, least);
   ask.enforce_budget =
       c.tenants[o_.tenant].budget.on_exhausted == config::BudgetAction::reject || any_closed;
   return ask;

@@ -352,6 +352,24 @@ TEST_F(ProxyTest, HeadIsAnsweredWithTheHeadAloneOnBothPlanes) {
   EXPECT_EQ(method->header("allow"), "GET, HEAD");
 }
 
+TEST_F(ProxyTest, AHeadThatAsksToContinueGetsTheContinueAndThenItsHead) {
+  // `100 Continue` is an interim answer, sent whole: the HEAD's own head still follows it.
+  Client client(gw_->port(), 5s);
+  client.send_raw(
+      "HEAD /v1/models HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}"
+      "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto interim = client.read_head();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100u);
+  auto head = client.read_head();
+  ASSERT_TRUE(head) << "the HEAD's own head never came";
+  EXPECT_EQ(head->status, 200u);
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200u) << next->body;
+  EXPECT_EQ(next->body.front(), '{');
+}
+
 TEST_F(ProxyTest, EmbeddingsAreRoutedAndTheirUsageCounted) {
   Response emb;
   emb.body = R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]}],)"
