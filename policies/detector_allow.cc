@@ -166,6 +166,10 @@ void append_folded(std::string_view value, Fold fold, std::string& out) {
   }
 }
 
+bool takes_defaults(std::string_view entity) {
+  return entity == "email" || entity == "url_credentials";
+}
+
 bool reserved_host(std::string_view value) {
   const std::string_view host = host_of(value);
   if (host.find('.') == std::string_view::npos) {
@@ -220,12 +224,13 @@ std::unique_ptr<Lists> Lists::compile(const config::SensitivitySettings& setting
   bool any = false;
   for (const config::EntityLevel& e : settings.entities) {
     const auto it = std::find(builtins.begin(), builtins.end(), e.entity);
-    if (it == builtins.end() || e.level < 0 || (e.allow.empty() && e.entity != "email")) {
+    const bool defaults = settings.allow_defaults && takes_defaults(e.entity);
+    if (it == builtins.end() || e.level < 0 || (e.allow.empty() && !defaults)) {
       continue;
     }
     const auto index = static_cast<std::size_t>(it - builtins.begin());
-    if (!lists->add_list(index, e.entity, "sensitivity.detectors." + e.entity, e.allow,
-                         settings.allow_defaults && e.entity == "email", error)) {
+    if (!lists->add_list(index, e.entity, "sensitivity.detectors." + e.entity, e.allow, defaults,
+                         error)) {
       return nullptr;
     }
     any = any || lists->lists_[index] != nullptr;

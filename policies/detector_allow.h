@@ -3,7 +3,7 @@
 // not sensitive, so that a match of one of them counts for nothing (no entity, no level).
 //
 // Each detector's list holds the operator's `allow:` entries and, unless `allow_defaults: false`,
-// the built-in defaults (for `email` and custom detectors only):
+// the built-in defaults (for `email`, `url_credentials` and custom detectors only):
 //  - reserved domains: an address, URL or host name whose host is `example.com`, `example.net`,
 //    `example.org` or a subdomain of one (RFC 2606), or ends in one of the reserved top-level
 //    domains `.example`, `.test`, `.invalid` (RFC 2606) or `.localhost` (RFC 6761). The host has
@@ -68,6 +68,10 @@ Fold fold_of(std::string_view entity);
 
 /// Appends the comparable form of `value` to `out`.
 void append_folded(std::string_view value, Fold fold, std::string& out);
+
+/// Whether the built-in defaults apply to the built-in entity's values (they do to every custom
+/// detector's).
+bool takes_defaults(std::string_view entity);
 
 /// Whether `value` is an address, URL or host name in a reserved domain (see the file comment).
 bool reserved_host(std::string_view value);

@@ -107,12 +107,13 @@ constexpr Check kDigitRunChecks[] = {
 };
 constexpr Check kSsnKeywordChecks[] = {{"us_ssn", ssn_after_keyword}};
 constexpr Check kIbanChecks[] = {{"iban", iban_contiguous}, {"iban", iban_grouped}};
-constexpr Check kEmailChecks[] = {{"email", email}};
+constexpr Check kEmailChecks[] = {{"email", email}, {"url_credentials", url_credentials}};
 constexpr Check kInternationalPhoneChecks[] = {{"phone", phone_international}};
 constexpr Check kAwsChecks[] = {{"aws_access_key", aws_access_key}};
 constexpr Check kGithubClassicChecks[] = {{"github_token", github_classic}};
 constexpr Check kGithubFineGrainedChecks[] = {{"github_token", github_fine_grained}};
-constexpr Check kOpenaiChecks[] = {{"openai_key", openai_key}, {"openrouter_key", openrouter_key}};
+constexpr Check kOpenaiChecks[] = {
+    {"openai_key", openai_key}, {"openrouter_key", openrouter_key}, {"deepseek_key", deepseek_key}};
 constexpr Check kAnthropicChecks[] = {{"anthropic_key", anthropic_key}};
 constexpr Check kSlackChecks[] = {{"slack_token", slack_token}};
 constexpr Check kPrivateKeyChecks[] = {{"private_key", private_key}};

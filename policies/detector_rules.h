@@ -100,7 +100,19 @@
 //    10-247 letters or digits (secret and restricted keys; publishable `pk_` keys are public by
 //    design); gitlab_token `glpat-` + 20-300 of [A-Za-z0-9_-] (a personal access token; a
 //    routable one is found by that part, before its `.` and checksum); huggingface_token `hf_` +
-//    34 letters or digits; openrouter_key `sk-or-v1-` + 64 lower-case hexadecimal digits.
+//    34 letters or digits; openrouter_key `sk-or-v1-` + 64 lower-case hexadecimal digits;
+//    deepseek_key `sk-` + 32 lower-case hexadecimal digits (DeepSeek's keys, and Alibaba Cloud
+//    Model Studio's, which share the form). The last two are further checks of the `sk-` reports.
+//  - url_credentials: `scheme://[user]:password@host[:port]` (a check of the email rule's `@`
+//    reports: a connection string's `password@host` is no address): a scheme of letters, digits,
+//    `+`, `.` and `-` starting with a letter; a userinfo of up to 256 printable bytes other than
+//    `/ ? # " ' < > \ [ ] ( ) , ;` and the backtick, split at its first `:` (a raw `@` in the
+//    password is taken, the last `@` ends it); a host name or bracketed IPv6 literal. A password
+//    that only stands for one is not a value: `password`, `passwd`, `pass`, `pwd`, `pw`, `secret`,
+//    `changeme` and `your_password`-like words (case ignored), one character repeated (`****`), or
+//    a template's slot (`$VAR`, `${VAR}`, `<...>`, `{...}`, `{{ ... }}`, `%s`, `%(name)s`). The
+//    value runs from the scheme to the host's end (and port), so the reserved example domains
+//    count for nothing (policies/detector_allow.h).
 //
 // What a literal costs. Hyperscan's literal matcher keeps its fast form up to some number of
 // literals (built-in and custom together), then takes about 0.7 instructions a byte more: a 20 KB

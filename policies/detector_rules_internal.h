@@ -196,5 +196,14 @@ bool stripe_key(std::string_view buf, std::size_t to, Span& out);
 bool gitlab_token(std::string_view buf, std::size_t to, Span& out);
 bool huggingface_token(std::string_view buf, std::size_t to, Span& out);
 bool openrouter_key(std::string_view buf, std::size_t to, Span& out);
+bool deepseek_key(std::string_view buf, std::size_t to, Span& out);
+bool url_credentials(std::string_view buf, std::size_t to, Span& out);
+/// The most bytes of a URL's userinfo (`user:password`) the checks walk.
+inline constexpr std::size_t kMaxUserinfo = 256;
+/// Where the userinfo ends by the `@` at `at_sign` starts, when that `@` closes the userinfo of a
+/// URL (`scheme://user[:password]@`: a scheme of 1-32 letters, digits, `+`, `.` and `-` starting
+/// with a letter; at most kMaxUserinfo bytes and two raw `@` in the userinfo); else npos. Such an
+/// `@` is not an email address's.
+std::size_t url_userinfo_start(std::string_view buf, std::size_t at_sign);
 
 }  // namespace sb::policies::rules

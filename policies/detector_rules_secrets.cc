@@ -173,6 +173,129 @@ bool jwt(std::string_view buf, std::size_t to, Span& out) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Credentials in a URL: `scheme://user:password@host`, the `@` reported by the email rule.
+
+namespace {
+
+/// What the userinfo of a URL may hold as people write it (RFC 3986 wants `@`, `/`, `?` and `#`
+/// percent-encoded; a pasted connection string often has them raw, and a raw `@` is taken).
+bool is_userinfo_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u > 0x20 && u != 0x7f && c != '/' && c != '?' && c != '#' && c != '"' && c != '\'' &&
+         c != '<' && c != '>' && c != '`' && c != '\\' && c != '[' && c != ']' && c != '(' &&
+         c != ')' && c != ',' && c != ';';
+}
+bool is_scheme_char(char c) {
+  return is_alnum(c) || c == '+' || c == '.' || c == '-';
+}
+bool is_host_char(char c) {
+  return is_alnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+char lower_ascii(char c) {
+  return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool equals_caseless(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower_ascii(a[i]) != lower_ascii(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// A password that only stands for one: a word documentation writes (`password`, `secret`), one
+/// character repeated (`***`, `xxxx`), or a template's slot (`<password>`, `${DB_PASSWORD}`,
+/// `$PASS`, `{{ pass }}`, `{password}`, `%s`, `%(password)s`).
+bool placeholder_password(std::string_view pw) {
+  for (std::string_view word : {"password", "passwd", "pass", "pwd", "pw", "secret", "changeme",
+                                "your_password", "yourpassword", "mypassword"}) {
+    if (equals_caseless(pw, word)) {
+      return true;
+    }
+  }
+  if (pw.find_first_not_of(pw.front()) == std::string_view::npos) {
+    return true;  // one character repeated, or one character
+  }
+  const char first = pw.front();
+  const char last = pw.back();
+  return first == '$' || (first == '<' && last == '>') || (first == '{' && last == '}') ||
+         (first == '%' && pw.size() <= 2) || (pw.starts_with("%(") && pw.ends_with(")s"));
+}
+
+}  // namespace
+
+std::size_t url_userinfo_start(std::string_view buf, std::size_t at_sign) {
+  // Back over the userinfo: at most kMaxUserinfo bytes and two more `@`, so that a text of many
+  // `@` costs each byte at most three walks.
+  std::size_t u = at_sign;
+  int ats = 0;
+  while (u > 0 && is_userinfo_char(buf[u - 1])) {
+    if (at_sign - u == kMaxUserinfo || (buf[u - 1] == '@' && ++ats > 2)) {
+      return npos;
+    }
+    --u;
+  }
+  if (u < 3 || buf[u - 1] != '/' || buf[u - 2] != '/' || buf[u - 3] != ':') {
+    return npos;
+  }
+  const std::size_t colon = u - 3;
+  const std::size_t scheme = run_start(buf, colon, is_scheme_char, 32);
+  if (scheme == npos || scheme == colon || !is_alpha(buf[scheme])) {
+    return npos;
+  }
+  return u;
+}
+
+bool url_credentials(std::string_view buf, std::size_t to, Span& out) {
+  const std::size_t at_sign = to - 1;
+  const std::size_t u = url_userinfo_start(buf, at_sign);
+  if (u == npos) {
+    return false;
+  }
+  // The userinfo's first `:` separates the user (possibly empty) from the password.
+  const std::string_view userinfo = buf.substr(u, at_sign - u);
+  const std::size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos || colon + 1 == userinfo.size() ||
+      placeholder_password(userinfo.substr(colon + 1))) {
+    return false;
+  }
+  // The host (a name or an IPv6 literal) and its port: the value ends there, so that an
+  // allow-list entry or the reserved domains can name the host.
+  std::size_t e = at_sign + 1;
+  if (at(buf, e) == '[') {
+    const std::size_t close = buf.find(']', e);
+    if (close == std::string_view::npos || close - e > 64) {
+      return false;
+    }
+    e = close + 1;
+  } else {
+    while (e < buf.size() && is_host_char(buf[e]) && e - at_sign <= 253) {
+      ++e;
+    }
+    while (e > at_sign + 1 && buf[e - 1] == '.') {
+      --e;  // the dot that ends a sentence
+    }
+  }
+  if (e == at_sign + 1) {
+    return false;
+  }
+  if (at(buf, e) == ':' && is_digit(at(buf, e + 1))) {
+    ++e;
+    while (e < buf.size() && is_digit(buf[e])) {
+      ++e;
+    }
+  }
+  const std::size_t scheme = run_start(buf, u - 3, is_scheme_char, 32);
+  out = Span{scheme, e};
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Service tokens with a prefix of their own: the prefix and a body of known characters and length,
 // standing alone (the run of the token's characters around it holds nothing else).
 
@@ -235,6 +358,10 @@ bool huggingface_token(std::string_view buf, std::size_t to, Span& out) {
 
 bool openrouter_key(std::string_view buf, std::size_t to, Span& out) {
   return prefixed(buf, to, {"sk-or-v1-", is_token, is_lower_hex, 64, 64}, out);
+}
+
+bool deepseek_key(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, {"sk-", is_token, is_lower_hex, 32, 32}, out);
 }
 
 }  // namespace sb::policies::rules

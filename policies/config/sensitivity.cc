@@ -17,7 +17,7 @@ struct EntityDefault {
   std::string_view level;
   bool secret;  // one of the kinds `secret:` sets at once
 };
-constexpr std::array<EntityDefault, 18> kEntities{{
+constexpr std::array<EntityDefault, 20> kEntities{{
     {"credit_card", "restricted", false},
     {"us_ssn", "restricted", false},
     {"iban", "restricted", false},
@@ -36,6 +36,8 @@ constexpr std::array<EntityDefault, 18> kEntities{{
     {"gitlab_token", "restricted", true},
     {"huggingface_token", "restricted", true},
     {"openrouter_key", "restricted", true},
+    {"deepseek_key", "restricted", true},
+    {"url_credentials", "restricted", true},
 }};
 constexpr std::string_view kSecretGroup = "secret";
 

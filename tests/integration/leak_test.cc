@@ -237,6 +237,18 @@ TEST_F(LeakTest, ServiceTokensACodingAgentReadsStayHome) {
   }
 }
 
+TEST_F(LeakTest, ConnectionStringsAndDeepSeekKeysStayHome) {
+  // A database URL with its password, as a .env file or a docker-compose file holds it: the
+  // address-like `password@host` it contains was counted as an email address (confidential), not
+  // as the secret it is.
+  const std::string dsn = R"(DATABASE_URL=postgres://app:Pr0d-Passw0rd@db.prod.internal:5432/app)";
+  expect_kept_home(post("/v1/chat/completions", chat(R"("user":")" + dsn + R"(")")),
+                   "a database URL");
+  const std::string deepseek = "sk-" + std::string(16, 'a') + "0123456789abcdef";
+  expect_kept_home(post("/v1/chat/completions", chat(R"("user":"key )" + deepseek + R"(")")),
+                   "a DeepSeek key");
+}
+
 TEST_F(LeakTest, ResponsesMetadataStaysHomeWhereABackendTakesTheClientsBody) {
   // `metadata` is echoed in the Response, not translated: only a backend that takes the client's
   // Responses request as it is receives it, and the closed OpenAI backend is one. The client's

@@ -49,6 +49,8 @@ class ConfigBuilder {
         {"gitlab_token", kRestricted},
         {"huggingface_token", kRestricted},
         {"openrouter_key", kRestricted},
+        {"deepseek_key", kRestricted},
+        {"url_credentials", kRestricted},
     };
     for (const auto& [name, level] : entities) {
       c_.sensitivity.entities.push_back(config::EntityLevel{name, level});

@@ -184,7 +184,7 @@ TEST(DetectorAllowTest, DefaultsOffDetectEveryAddress) {
   EXPECT_TRUE(d->allow_entries().empty());
 }
 
-TEST(DetectorAllowTest, DefaultsApplyToEmailAndCustomDetectorsOnly) {
+TEST(DetectorAllowTest, DefaultsApplyToEmailUrlCredentialsAndCustomDetectorsOnly) {
   auto s = defaults();
   s.custom.push_back(config::CustomDetector{
       "url", R"(https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?)", {}, kInternal});
@@ -193,6 +193,20 @@ TEST(DetectorAllowTest, DefaultsApplyToEmailAndCustomDetectorsOnly) {
   EXPECT_EQ(found(*d, scan(*d, "see https://api.contoso.com/v1/chat")), Strings{"url x1"});
   // Other built-in detectors have no defaults: the documentation prefix of IPv6 is still found.
   EXPECT_EQ(found(*d, scan(*d, "host 2001:db8::8a2e:370:7334")), Strings{"ip_address x1"});
+}
+
+TEST(DetectorAllowTest, CredentialsForAReservedHostCountForNothing) {
+  auto s = defaults();
+  const auto d = compile(s);
+  const Detection r = scan(*d, "DATABASE_URL=postgres://app:Pr0dPassw0rd@db.example.com:5432/app");
+  EXPECT_EQ(r.level, -1) << ::testing::PrintToString(found(*d, r));
+  EXPECT_EQ(allowed(*d, r), Strings{"url_credentials x1 by defaults.reserved_domains (default)"});
+  EXPECT_EQ(found(*d, scan(*d, "postgres://app:Pr0dPassw0rd@db.contoso.com:5432/app")),
+            Strings{"url_credentials x1"});
+  s.allow_defaults = false;
+  const auto strict = compile(s);
+  EXPECT_EQ(found(*strict, scan(*strict, "postgres://app:Pr0dPassw0rd@db.example.com/app")),
+            Strings{"url_credentials x1"});
 }
 
 TEST(DetectorAllowTest, ReservedHostNeedsAnAddressUrlOrHostName) {

@@ -437,6 +437,57 @@ TEST_F(DetectorTest, RejectsServiceTokenNearMisses) {
   });
 }
 
+TEST_F(DetectorTest, FindsDeepSeekKeys) {
+  const std::string key = "sk-" + std::string(16, 'a') + "0123456789abcdef";
+  run_table({
+      {"deepseek_key", key, 1},
+      {"deepseek_key", "DEEPSEEK_API_KEY=" + key + "\n", 1},
+      {"deepseek_key", "\"api_key\": \"" + key + "\"", 1},
+      {"deepseek_key", "sk-" + std::string(31, 'a'), 0},                       // short
+      {"deepseek_key", "sk-" + std::string(33, 'a'), 0},                       // long
+      {"deepseek_key", "sk-" + std::string(31, 'a') + "G", 0},                 // not hexadecimal
+      {"deepseek_key", "sk-" + std::string(16, 'A') + "0123456789ABCDEF", 0},  // upper case
+      {"deepseek_key", "risk-" + std::string(32, 'a'), 0},                     // inside a word
+      {"openai_key", key, 0},
+  });
+}
+
+TEST_F(DetectorTest, FindsPasswordsInUrls) {
+  run_table({
+      {"url_credentials", "DATABASE_URL=postgres://admin:Sup3rS3cret@db.prod.internal:5432/app", 1},
+      {"url_credentials", "mongodb+srv://svc:p4ssw0rdXYZ@cluster0.abcde.mongodb.net/prod", 1},
+      {"url_credentials", "REDIS_URL=redis://:hunter2secret@cache:6379/0", 1},  // no user
+      {"url_credentials", "jdbc:mysql://root:t0psecret@10.0.0.5:3306/shop", 1},
+      {"url_credentials", "git clone https://deploy:ghx8Y2kLm@git.corp.lan/repo.git", 1},
+      {"url_credentials", "amqp://guest:Gu3st!pw@[fd00::1]:5672/", 1},
+      {"url_credentials", "postgres://app:p@ss:w0rd@db:5432/x", 1},  // a raw `@` and `:`
+      {"url_credentials", "\"dsn\": \"postgresql://u:%40bc%2Fd@db.local/app\"", 1},
+      {"url_credentials", "ftp://anonymous@ftp.site.org/pub", 0},       // a user alone
+      {"url_credentials", "https://user:@host.org/", 0},                // an empty password
+      {"url_credentials", "postgres://user:password@localhost/db", 0},  // placeholders
+      {"url_credentials", "postgres://user:PASSWORD@localhost/db", 0},
+      {"url_credentials", "mysql://root:****@db/x", 0},
+      {"url_credentials", "redis://:${REDIS_PASSWORD}@cache:6379", 0},
+      {"url_credentials", "postgres://$USER:$PGPASS@db/x", 0},
+      {"url_credentials", "amqp://u:<your password>@mq/", 0},
+      {"url_credentials", "postgres://u:{{ db_pass }}@db/x", 0},
+      {"url_credentials", "f\"postgres://{user}:{pw}@{host}/db\"", 0},
+      {"url_credentials", "\"postgres://%s:%s@%s/db\"", 0},
+      {"url_credentials", "user:Sup3rS3cret@db.prod.internal", 0},  // no scheme
+      {"url_credentials", "see mailto:jane:x@corp.com", 0},         // not `scheme://`
+      {"url_credentials", "postgres://admin:Sup3rS3cret@/tmp", 0},  // no host
+  });
+}
+
+TEST_F(DetectorTest, AUrlsUserinfoIsNotAnEmailAddress) {
+  run_table({
+      {"email", "postgres://admin:Sup3rS3cret@db.prod.internal:5432/app", 0},
+      {"email", "https://jane.doe@bitbucket.org/team/repo.git", 0},
+      {"email", "mailto:jane.doe@corp.com", 1},
+      {"email", "write to jane.doe@corp.com or see https://corp.com", 1},
+  });
+}
+
 TEST_F(DetectorTest, CleanProseFindsNothing) {
   const std::string prose =
       "Please summarise the attached quarterly report. Revenue grew 12% to $4.5M in Q3 2024, "
@@ -798,6 +849,10 @@ TEST_F(DetectorTest, HostileInputsFindNothing) {
       {"tiny emails", repeat("a@a.")},
       {"long domain", "aa@" + repeat("aa.")},
       {"at signs", repeat("@ab.cd")},
+      {"at signs alone", repeat("@")},
+      {"userinfo-like", repeat("a:b@")},
+      {"urls with at signs", repeat("//a:b@@")},
+      {"long userinfo", repeat("s://" + std::string(300, 'p') + ":" + std::string(300, 'w') + "@h ")},
       {"colons", repeat(":")},
       {"hex colons", repeat("ab:")},
       {"base64", "eyJ" + std::string(kSize, 'A')},

@@ -233,9 +233,10 @@ TEST(RoutingConfigTest, LoadsEveryRoutingField) {
     EXPECT_EQ(c.sensitivity.entities[i].entity, entities[i]);
   }
   EXPECT_EQ(index_of(c.sensitivity.entities, "jwt"), 2);
-  for (std::string_view kind : {"aws_access_key", "github_token", "openai_key", "anthropic_key",
-                                "slack_token", "private_key", "google_api_key", "stripe_key",
-                                "gitlab_token", "huggingface_token", "openrouter_key"}) {
+  for (std::string_view kind :
+       {"aws_access_key", "github_token", "openai_key", "anthropic_key", "slack_token",
+        "private_key", "google_api_key", "stripe_key", "gitlab_token", "huggingface_token",
+        "openrouter_key", "deepseek_key", "url_credentials"}) {
     EXPECT_EQ(index_of(c.sensitivity.entities, kind), 3) << kind;
   }
   EXPECT_EQ(index_of(c.sensitivity.entities, "email"), 1);
@@ -392,17 +393,33 @@ backends:
                                          {"stripe_key", 3},
                                          {"gitlab_token", 3},
                                          {"huggingface_token", 3},
-                                         {"openrouter_key", 3}};
-  ASSERT_EQ(c.sensitivity.entities.size(), 18u);
+                                         {"openrouter_key", 3},
+                                         {"deepseek_key", 3},
+                                         {"url_credentials", 3}};
+  ASSERT_EQ(c.sensitivity.entities.size(), 20u);
   for (const EntityLevel& e : c.sensitivity.entities) {
     EXPECT_EQ(e.level, expected.at(e.entity)) << e.entity;
   }
-  EXPECT_EQ(
-      builtin_entities(),
-      (std::vector<std::string>{"credit_card", "us_ssn", "iban", "email", "phone", "ip_address",
-                                "aws_access_key", "github_token", "openai_key", "anthropic_key",
-                                "slack_token", "private_key", "jwt", "google_api_key", "stripe_key",
-                                "gitlab_token", "huggingface_token", "openrouter_key"}));
+  EXPECT_EQ(builtin_entities(), (std::vector<std::string>{"credit_card",
+                                                          "us_ssn",
+                                                          "iban",
+                                                          "email",
+                                                          "phone",
+                                                          "ip_address",
+                                                          "aws_access_key",
+                                                          "github_token",
+                                                          "openai_key",
+                                                          "anthropic_key",
+                                                          "slack_token",
+                                                          "private_key",
+                                                          "jwt",
+                                                          "google_api_key",
+                                                          "stripe_key",
+                                                          "gitlab_token",
+                                                          "huggingface_token",
+                                                          "openrouter_key",
+                                                          "deepseek_key",
+                                                          "url_credentials"}));
 }
 
 TEST(RoutingConfigTest, WithoutTenantsAuthMayNameOnlyTheImplicitTenant) {
@@ -728,7 +745,7 @@ const std::vector<BrokenCase> kBrokenCases = {
      {"t.yaml:2:15: sensitivity.detectors: unknown key 'emails' (expected one of: credit_card, "
       "us_ssn, iban, email, phone, ip_address, aws_access_key, github_token, openai_key, "
       "anthropic_key, slack_token, private_key, jwt, google_api_key, stripe_key, gitlab_token, "
-      "huggingface_token, openrouter_key, secret, custom)"}},
+      "huggingface_token, openrouter_key, deepseek_key, url_credentials, secret, custom)"}},
     {"UnknownDetectorLevel",
      {{"{email: confidential}", "{email: secret}"}},
      {"t.yaml:2:22: sensitivity.detectors.email: unknown level 'secret' (levels: public, "
