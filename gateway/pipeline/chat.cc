@@ -67,6 +67,7 @@ asio::awaitable<bool> ChatHandler::run() {
     e = [&] {  // the header lines on the stack: the facts keep views into the request only
       boost::container::small_vector<HeaderLine, 16> lines;  // the usual few: no allocation
       header_lines(ctx_.request, lines);
+      storage.query = query_of(ctx_.request.target());
       decide(body, model, lines, storage);
       return refusal(model);
     }();

@@ -78,6 +78,11 @@ std::string_view path_of(std::string_view target) {
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
+std::string_view query_of(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
+
 void record(RequestContext& ctx, Outcome& o) {
   const Snapshot& snap = ctx.snapshot;
   const auto end = Clock::now();

@@ -52,6 +52,8 @@ struct Outcome {
 
 /// The request path without its query string.
 std::string_view path_of(std::string_view target);
+/// The query string of the request target, without its `?` (empty when none).
+std::string_view query_of(std::string_view target);
 
 /// Records metrics and writes the access-log line: the sink of a RequestRecord
 /// (request_record.h), which calls it once per request. Nothing else does.

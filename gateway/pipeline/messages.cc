@@ -44,12 +44,6 @@ boost::json::value parse_client_body(std::string_view text, boost::json::monoton
   return v;
 }
 
-// The query of the request target ("beta=true" from Claude Code), for the faithful lane.
-std::string_view query_of(std::string_view target) {
-  const std::size_t q = target.find('?');
-  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-}
-
 // The chat body a request chat completions cannot carry is decided on: its model, its output
 // limit and one empty user turn (its content is scanned from the client's body itself). Nullopt
 // when the body has no model string.
@@ -295,6 +289,7 @@ asio::awaitable<bool> handle_count_tokens(RequestContext& ctx, RequestRecord& re
   std::vector<HeaderLine> lines;
   header_lines(ctx.request, lines);
   FactsStorage storage;
+  storage.query = query_of(ctx.request.target());
   const policies::RequestFacts facts = request_facts(Endpoint::chat, *chat_body, alias, o.tenant,
                                                      snap.config(), lines, storage, &original);
   const policies::Decision d = snap.engine().decide(facts, snap.state());

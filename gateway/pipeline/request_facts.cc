@@ -46,8 +46,8 @@ void collect_endpoint_facts(Endpoint endpoint, const boost::json::object& body,
   }
 }
 
-// Everything any backend may receive: the body, the body it was translated from, and the
-// forwardable headers (names and values), appended to the body's text so that the detector
+// Everything any backend may receive: the body, the body it was translated from, the query string
+// and the forwardable headers (names and values), appended to the body's text so that the detector
 // scans one buffer without joining copies. Returns the unscannable bits of both bodies.
 unsigned gather_scanned_text(std::span<const HeaderLine> headers, FactsStorage& storage,
                              const adapters::ChatFacts* original) {
@@ -70,6 +70,7 @@ unsigned gather_scanned_text(std::span<const HeaderLine> headers, FactsStorage& 
     storage.chat.prompt_tokens_bound =
         std::max(storage.chat.prompt_tokens_bound, repeated->prompt_tokens_bound);
   }
+  add(storage.query);
   forwardable_headers(headers, storage.forwardable);
   for (const auto& [name, value] : storage.forwardable) {
     add(name);

@@ -38,6 +38,9 @@ struct FactsStorage {
       forwardable;  ///< what may be forwarded, as scanned (views into the request)
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string classification;  ///< every x-data-classification value, comma-joined
+  /// The request target's query string: the Messages lane to an Anthropic backend forwards it
+  /// (`beta=true` from Claude Code), so it is scanned with the rest. Set before the facts.
+  std::string_view query;
   /// Every key and string of the body's bytes when an object of the body names a key twice
   /// (scan_repeated_keys): scanned as well. Null otherwise (a pointer: the storage lives in a
   /// coroutine frame that must stay small enough for Asio to recycle).

@@ -99,6 +99,36 @@ class LeakTest : public ::testing::Test {
     return body;
   }
 
+  // An Anthropic backend cleared for internal, preferred, and the self-hosted one beside it.
+  void start_with_anthropic() {
+    start(R"(server: {listen: "127.0.0.1:0", threads: 1}
+admin: {listen: "127.0.0.1:0"}
+backends:
+  local:
+    provider: vllm
+    base_url: ")" +
+          local_->base_url() + R"("
+    model: "pinned/local"
+    clearance: restricted
+  claude:
+    provider: anthropic
+    allow_insecure: true
+    base_url: ")" +
+          closed_->base_url() + R"("
+    api_key: "sk-ant-backend"
+    model: "claude-sonnet-4-5"
+    clearance: internal
+models:
+  default: {candidates: [claude, local]}
+policies:
+  - name: sensitive-stays-home
+    when: {sensitivity: {at_least: confidential}}
+    route: {to: [local], on_unavailable: reject}
+  - name: public-goes-out
+    route: {to: [claude, local]}
+)");
+  }
+
   std::unique_ptr<FakeUpstream> local_;
   std::unique_ptr<FakeUpstream> closed_;
   std::unique_ptr<GatewayProcess> gw_;
@@ -379,36 +409,32 @@ TEST_F(LeakTest, ARepeatedKeyWithNothingToFindStillGoesOut) {
 TEST_F(LeakTest, ARepeatedKeyInAMessagesRequestSentAsItIsIsScanned) {
   // An Anthropic backend takes the client's Messages body as it is (only `model` changes): the
   // first `user_id`, which the DOM drops, would reach it.
-  start(R"(server: {listen: "127.0.0.1:0", threads: 1}
-admin: {listen: "127.0.0.1:0"}
-backends:
-  local:
-    provider: vllm
-    base_url: ")" +
-        local_->base_url() + R"("
-    model: "pinned/local"
-    clearance: restricted
-  claude:
-    provider: anthropic
-    allow_insecure: true
-    base_url: ")" +
-        closed_->base_url() + R"("
-    api_key: "sk-ant-backend"
-    model: "claude-sonnet-4-5"
-    clearance: internal
-models:
-  default: {candidates: [claude, local]}
-policies:
-  - name: sensitive-stays-home
-    when: {sensitivity: {at_least: confidential}}
-    route: {to: [local], on_unavailable: reject}
-  - name: public-goes-out
-    route: {to: [claude, local]}
-)");
+  start_with_anthropic();
   const std::string body =
       R"({"model":"default","max_tokens":50,"metadata":{"user_id":"card 4111 1111 1111 1111",)"
       R"("user_id":"u"},"messages":[{"role":"user","content":"hello"}]})";
   expect_kept_home(post("/v1/messages", body, {{"anthropic-version", "2023-06-01"}}), body);
+}
+
+TEST_F(LeakTest, TheQueryAnAnthropicBackendReceivesIsScanned) {
+  // The Messages lane carries the client's query to an Anthropic backend (Claude Code's
+  // `?beta=true`): what it holds was not scanned.
+  start_with_anthropic();
+  const std::string body =
+      R"({"model":"default","max_tokens":50,"messages":[{"role":"user","content":"hello"}]})";
+  const HeaderList version = {{"anthropic-version", "2023-06-01"}};
+  expect_kept_home(post("/v1/messages?beta=true&ref=4111111111111111", body, version), "query");
+  const auto counted =
+      post("/v1/messages/count_tokens?beta=true&ref=4111111111111111",
+           R"({"model":"default","messages":[{"role":"user","content":"hi"}]})", version);
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(counted->status, 200) << counted->body;
+  EXPECT_TRUE(closed_->requests().empty()) << "the count reached the closed backend";
+  // A plain `beta=true` still goes out.
+  const auto clean = post("/v1/messages?beta=true", body, version);
+  ASSERT_TRUE(clean);
+  ASSERT_EQ(closed_->requests().size(), 1u) << clean->body;
+  EXPECT_EQ(closed_->requests().front().target, "/v1/messages?beta=true");
 }
 
 TEST_F(LeakTest, TokenIdPromptStaysHome) {
