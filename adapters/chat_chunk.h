@@ -67,6 +67,21 @@ struct ChatChunk {
 /// chat.completion read the same way).
 enum class ChunkBody : std::uint8_t { delta, message };
 
+namespace chunk_detail {
+/// The leading bytes of the last chunk read by hand, up to its first member the reader takes
+/// besides `id` (`choices`, `usage`, `error`): `{"id":..,"object":..,"created":..,"model":..,
+/// "system_fingerprint":..,` in the usual chunk, about two thirds of it. A stream's chunks repeat
+/// them byte for byte, and bytes already checked need no second check: a chunk that starts with
+/// them is read from where they end, its `id` at the same place. Kept by ChatChunkParser.
+struct ChunkPrefix {
+  std::string bytes;         ///< empty: none yet
+  std::size_t id_begin = 0;  ///< `id`'s text within `bytes`, when has_id
+  std::size_t id_size = 0;
+  bool has_id = false;
+};
+
+}  // namespace chunk_detail
+
 /// Reads chunks, one at a time, reusing its buffers (no allocation once they have grown to the
 /// largest chunk). Not thread-safe.
 class ChatChunkParser {
@@ -86,6 +101,7 @@ class ChatChunkParser {
   std::vector<ChunkToolCall> calls_;
   std::vector<std::size_t> calls_begin_;  ///< per choice, its first call in calls_
   std::string decoded_;                   ///< strings with escapes, decoded
+  chunk_detail::ChunkPrefix prefix_;      ///< the last chunk's leading members, checked
 };
 
 }  // namespace sb::adapters

@@ -20,6 +20,7 @@ struct Reading {
   std::string& decoded;
   std::string_view id;
   usage_detail::UsageSax usage;  ///< the events of the `usage` member's value
+  ChunkPrefix* prefix = nullptr;  ///< read and replaced by read_usual_chunk; nullptr: not kept
 };
 
 /// Reads `data` into `out` (whose vectors are empty) as ChatChunkParser's SAX reading would, when
@@ -33,7 +34,9 @@ struct Reading {
 /// - any other member any JSON value up to eight deep, without an integer part longer than 18
 ///   digits, a fraction longer than 32 or an exponent longer than 4.
 /// Strings are checked as basic_parser checks them (escapes, UTF-8, control bytes). False for
-/// anything else, with `out` in any state: the caller then reads the text from scratch.
+/// anything else, with `out` in any state: the caller then reads the text from scratch. A chunk
+/// that starts with `out.prefix`'s bytes is read from where they end; one read whole replaces
+/// them with its own.
 bool read_usual_chunk(std::string_view data, std::string_view body, Reading& out);
 
 }  // namespace sb::adapters::chunk_detail

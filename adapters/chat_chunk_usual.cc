@@ -27,12 +27,39 @@ class UsualChunk {
         out_(out) {}
 
   bool document() {
-    ws();
-    if (p_ == end_ || *p_ != '{' || !object([this](std::string_view key) { return root(key); })) {
-      return false;
+    ChunkPrefix* const prefix = out_.prefix;
+    const std::size_t known = prefix != nullptr ? prefix->bytes.size() : 0;
+    const auto root_member = [this](std::string_view key) { return root(key); };
+    if (known != 0 && static_cast<std::size_t>(end_ - p_) > known &&
+        std::memcmp(p_, prefix->bytes.data(), known) == 0) {
+      // The bytes the last chunk started with, checked then: its members are this one's.
+      p_ += known;
+      if (prefix->has_id) {
+        out_.id = std::string_view(begin_ + prefix->id_begin, prefix->id_size);
+        root_seen_.first(kIdBit);
+      }
+      open_ = false;
+      known_ = known;
+      if (!members(root_member)) {
+        return false;
+      }
+    } else {
+      ws();
+      if (p_ == end_ || *p_ != '{' || !object(root_member)) {
+        return false;
+      }
     }
     ws();
-    return p_ == end_;
+    if (p_ != end_) {
+      return false;
+    }
+    if (prefix != nullptr && known_ == 0 && prefix_end_ >= kMinPrefix) {
+      prefix->bytes.assign(begin_, prefix_end_);
+      prefix->has_id = id_begin_ != 0 && id_begin_ < prefix_end_;
+      prefix->id_begin = id_begin_;
+      prefix->id_size = out_.id.size();
+    }
+    return true;
   }
 
  private:
@@ -70,7 +97,14 @@ class UsualChunk {
       ++p_;
       return true;
     }
+    return members(member);
+  }
+
+  // The members of an object from the first key at p_ on, as object() reads them.
+  template <class Member>
+  bool members(Member member) {
     for (;;) {
+      member_ = p_;
       std::string_view key;
       if (p_ == end_ || *p_ != '"' || !string(key)) {
         return false;
@@ -290,13 +324,26 @@ class UsualChunk {
   }
 
   bool root(std::string_view key) {
+    if (open_) {
+      prefix_end_ = static_cast<std::size_t>(member_ - begin_);  // the members before are kept
+    }
     if (key_is(key, "choices")) {
+      open_ = false;  // read anew in every chunk, and so is every member after it
       return root_seen_.first(0) && array_or_null([this] { return choice(); });
     }
     if (key_is(key, "id")) {
-      return root_seen_.first(1) && text(out_.id);
+      if (!root_seen_.first(kIdBit) || !text(out_.id)) {
+        return false;
+      }
+      if (out_.id.data() >= begin_ && out_.id.data() < end_) {
+        id_begin_ = static_cast<std::size_t>(out_.id.data() - begin_);
+      } else {
+        open_ = false;  // decoded: not a view of the chunk's bytes
+      }
+      return true;
     }
     if (key_is(key, "usage")) {
+      open_ = false;
       if (!root_seen_.first(2)) {
         return false;
       }
@@ -314,6 +361,7 @@ class UsualChunk {
       return null() && out_.usage.on_null(ec);
     }
     if (key_is(key, "error")) {
+      open_ = false;
       return root_seen_.first(3) && null();
     }
     return skip(0);
@@ -416,12 +464,23 @@ class UsualChunk {
     });
   }
 
+  static constexpr unsigned kIdBit = 1;
+  static constexpr std::size_t kMinPrefix = 16;  ///< shorter ones are not worth a compare
+
   const char* begin_;
   const char* p_;
   const char* end_;
   std::string_view body_;
   Reading& out_;
   Seen root_seen_;
+  // The prefix (ChunkPrefix) this chunk offers: while `open_`, every top-level member so far is one
+  // it may hold (`id` as a view, members skipped), and prefix_end_ is where the member being read
+  // starts.
+  const char* member_ = nullptr;  ///< the key of the member being read
+  bool open_ = true;
+  std::size_t prefix_end_ = 0;
+  std::size_t id_begin_ = 0;  ///< `id`'s text in the chunk; 0: none
+  std::size_t known_ = 0;     ///< the prefix this chunk started with (then it keeps it)
 };
 
 }  // namespace

@@ -146,5 +146,74 @@ TEST(ChatChunkUsualTest, WhatItDoesNotTakeOnIsLeftToTheSaxReading) {
   }
 }
 
+// A stream's chunks start with the same members (id, object, created, model, fingerprint), which
+// the reader checks once and then knows by their bytes. What follows them, and any chunk that
+// differs in one byte, is read as the DOM reads it, by one parser from chunk to chunk.
+TEST(ChatChunkUsualTest, LeadingMembersAStreamRepeatsAreReadAsTheDomReadsThem) {
+  const std::string lead =
+      R"({"id":"chatcmpl-7","object":"chat.completion.chunk","created":1796470475,"model":"m",)"
+      R"("system_fingerprint":"fp",)";
+  const std::string lead2 = R"({"id":"chatcmpl-7","object":"chat.completion.chunk",)"
+                            R"("created":1796470476,"model":"m","system_fingerprint":"fp",)";
+  const std::string choice =
+      R"("choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}])";
+  const std::vector<std::string> stream = {
+      lead + choice + "}",
+      lead + R"("choices":[{"index":0,"delta":{"content":" there"}}]})",
+      lead + choice + R"(,"usage":{"prompt_tokens":3,"completion_tokens":2}})",
+      lead + choice + R"(,"id":"chatcmpl-8"})",             // the id twice: the last wins
+      lead + R"("id":"x",)" + choice + "}",                 // the same
+      lead + choice,                                        // cut short
+      lead + R"("choices":[{"delta":{"content":"a"}},]})",  // malformed after the lead
+      lead + "}",                                           // a lead that ends the object
+      lead.substr(0, lead.size() - 1) + "}",                // the lead without its comma
+      lead,                                                 // the lead alone
+      lead2 + choice + "}",                                 // one byte differs
+      lead2 + R"("choices":[{"index":0,"delta":{"content":"!"}}]})",
+      lead + choice + "}",
+      R"({"id":"chat\u0063mpl-9","object":"chat.completion.chunk",)" + choice + "}",  // escaped
+      R"({"id":"chat\u0063mpl-9","object":"chat.completion.chunk",)" + choice + "}",
+      R"({"object":"chat.completion.chunk","id":"late",)" + choice + "}",
+      R"({"object":"chat.completion.chunk","id":"late",)" + choice + "}",
+      R"({"object":"chat.completion.chunk","id":"later",)" + choice + "}",
+      "  \n" + lead + choice + "}\n",
+      "  \n" + lead + choice + "}\n",
+      R"({"object":"chat.completion.chunk","created":1,"model":"m","extra":{"a":[1,2]},)" + choice +
+          "}",
+      R"({"object":"chat.completion.chunk","created":1,"model":"m","extra":{"a":[1,2]},)" + choice +
+          "}",
+      choice,
+  };
+  ChatChunkParser parser;
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& c : stream) {
+      expect_same(parser, c);
+    }
+  }
+
+  // What is kept: the lead, up to the first member read anew, and where its id is.
+  std::vector<ChunkChoice> choices;
+  std::vector<ChunkToolCall> calls;
+  std::vector<std::size_t> calls_begin;
+  std::string decoded;
+  chunk_detail::ChunkPrefix prefix;
+  chunk_detail::Reading r{choices, calls, calls_begin, decoded, {}, {}, &prefix};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(stream[0], "delta", r));
+  EXPECT_EQ(prefix.bytes, lead);
+  EXPECT_TRUE(prefix.has_id);
+  EXPECT_EQ(lead.substr(prefix.id_begin, prefix.id_size), "chatcmpl-7");
+  // The next chunk's id is a view of that chunk, read where the lead says it is.
+  const std::string next = stream[1];
+  choices.clear();
+  calls.clear();
+  calls_begin.clear();
+  chunk_detail::Reading r2{choices, calls, calls_begin, decoded, {}, {}, &prefix};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(next, "delta", r2));
+  EXPECT_EQ(r2.id, "chatcmpl-7");
+  EXPECT_EQ(r2.id.data(), next.data() + prefix.id_begin);
+  ASSERT_EQ(choices.size(), 1u);
+  EXPECT_EQ(choices[0].content, " there");
+}
+
 }  // namespace
 }  // namespace sb::adapters
