@@ -493,7 +493,8 @@ bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody bod
   };
   clear();
   // The usual chunk by hand; anything else (or a usual one it gave up on) by the SAX reading.
-  if (chunk_detail::Reading usual{choices_, calls_, calls_begin_, decoded_, {}, {}, &prefix_};
+  if (chunk_detail::Reading usual{
+          choices_, calls_, calls_begin_, decoded_, {}, {}, &prefix_, &content_};
       chunk_detail::read_usual_chunk(data, body_name, usual)) {
     out = ChatChunk{};
     out.id = usual.id;

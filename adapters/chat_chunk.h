@@ -80,6 +80,23 @@ struct ChunkPrefix {
   bool has_id = false;
 };
 
+/// A content delta of the last chunks read by hand, kept as the bytes around its content string:
+/// the usual chunk of a stream is one choice whose delta carries text and nothing else the readers
+/// take (`{"id":..,...,"choices":[{"index":0,"delta":{"content":"` + text + `"},"logprobs":null,
+/// "finish_reason":null}],"usage":null}`), and the next is the same bytes around other text. A
+/// chunk that is those bytes around a string reads as that chunk did, with its own text: one
+/// string is checked, not the chunk. Kept by ChatChunkParser.
+struct ChunkContent {
+  std::string around;        ///< the bytes before the string, then those after it; empty: none
+  std::size_t before = 0;    ///< how many of `around` come before the string
+  std::size_t id_begin = 0;  ///< `id`'s text among the bytes before, when has_id
+  std::size_t id_size = 0;
+  bool has_id = false;
+  bool delta = true;  ///< read as a stream's `delta` (else an answer's `message`)
+  ChunkChoice::Index index_kind = ChunkChoice::Index::absent;
+  std::int64_t index = 0;
+};
+
 }  // namespace chunk_detail
 
 /// Reads chunks, one at a time, reusing its buffers (no allocation once they have grown to the
@@ -102,6 +119,7 @@ class ChatChunkParser {
   std::vector<std::size_t> calls_begin_;  ///< per choice, its first call in calls_
   std::string decoded_;                   ///< strings with escapes, decoded
   chunk_detail::ChunkPrefix prefix_;      ///< the last chunk's leading members, checked
+  chunk_detail::ChunkContent content_;    ///< the last content delta's bytes around its text
 };
 
 }  // namespace sb::adapters

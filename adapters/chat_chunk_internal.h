@@ -21,6 +21,7 @@ struct Reading {
   std::string_view id;
   usage_detail::UsageSax usage;  ///< the events of the `usage` member's value
   ChunkPrefix* prefix = nullptr;  ///< read and replaced by read_usual_chunk; nullptr: not kept
+  ChunkContent* content = nullptr;  ///< the same
 };
 
 /// Reads `data` into `out` (whose vectors are empty) as ChatChunkParser's SAX reading would, when
@@ -36,7 +37,8 @@ struct Reading {
 /// Strings are checked as basic_parser checks them (escapes, UTF-8, control bytes). False for
 /// anything else, with `out` in any state: the caller then reads the text from scratch. A chunk
 /// that starts with `out.prefix`'s bytes is read from where they end; one read whole replaces
-/// them with its own.
+/// them with its own. A chunk that is `out.content`'s bytes around a string is read as one string;
+/// a content delta read whole replaces them.
 bool read_usual_chunk(std::string_view data, std::string_view body, Reading& out);
 
 }  // namespace sb::adapters::chunk_detail

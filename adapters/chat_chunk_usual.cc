@@ -27,6 +27,11 @@ class UsualChunk {
         out_(out) {}
 
   bool document() {
+    if (ChunkContent* const known = out_.content; known != nullptr && !known->around.empty() &&
+                                                  known->delta == (body_ == "delta") &&
+                                                  around_string(*known)) {
+      return true;
+    }
     ChunkPrefix* const prefix = out_.prefix;
     const std::size_t known = prefix != nullptr ? prefix->bytes.size() : 0;
     const auto root_member = [this](std::string_view key) { return root(key); };
@@ -59,11 +64,71 @@ class UsualChunk {
       prefix->id_begin = id_begin_;
       prefix->id_size = out_.id.size();
     }
+    if (out_.content != nullptr) {
+      keep_content(*out_.content);
+    }
     return true;
   }
 
  private:
   static constexpr int kMaxSkipDepth = 8;
+
+  // The chunk as `known`'s bytes around one string (ChunkContent): read as that chunk was, with
+  // this string as its content. False, with nothing read, when it is not.
+  bool around_string(const ChunkContent& known) {
+    const std::size_t before = known.before;
+    const std::size_t after = known.around.size() - before;
+    const auto size = static_cast<std::size_t>(end_ - begin_);
+    if (size < before + after + 2 || begin_[before] != '"' ||
+        std::memcmp(begin_, known.around.data(), before) != 0 ||
+        std::memcmp(end_ - after, known.around.data() + before, after) != 0) {
+      return false;
+    }
+    const std::size_t decoded = out_.decoded.size();
+    p_ = begin_ + before;
+    std::string_view content;
+    if (!string(content) || p_ != end_ - after) {
+      out_.decoded.resize(decoded);  // a string that ends elsewhere: read the chunk whole
+      p_ = begin_;
+      return false;
+    }
+    if (known.has_id) {
+      out_.id = std::string_view(begin_ + known.id_begin, known.id_size);
+    }
+    ChunkChoice& c = out_.choices.emplace_back();
+    c.has_body = true;
+    c.index_kind = known.index_kind;
+    c.index = known.index;
+    c.content = content;
+    out_.calls_begin.push_back(out_.calls.size());
+    return true;  // `usage` was null or absent: read as absent either way
+  }
+
+  // After a whole reading: when the chunk is a content delta and nothing else a reader takes (one
+  // choice; its text a string of the chunk; no tool call, refusal, reasoning or finish reason;
+  // `usage` null or absent; `id` a view before the text), the bytes around its text.
+  void keep_content(ChunkContent& keep) const {
+    if (contents_ != 1 || out_.choices.size() != 1 || !out_.calls.empty() || usage_object_) {
+      return;
+    }
+    const ChunkChoice& c = out_.choices.front();
+    const bool id_before =
+        out_.id.empty() || (out_.id.data() >= begin_ && out_.id.data() < content_at_);
+    if (!c.has_body || c.content_parts || !c.refusal.empty() || !c.reasoning_content.empty() ||
+        !c.reasoning.empty() || !c.finish_reason.empty() || !id_before) {
+      return;
+    }
+    const auto before = static_cast<std::size_t>(content_at_ - begin_);
+    keep.around.assign(begin_, before);
+    keep.around.append(content_end_, static_cast<std::size_t>(end_ - content_end_));
+    keep.before = before;
+    keep.has_id = !out_.id.empty();
+    keep.id_begin = keep.has_id ? static_cast<std::size_t>(out_.id.data() - begin_) : 0;
+    keep.id_size = out_.id.size();
+    keep.delta = body_ == "delta";
+    keep.index_kind = c.index_kind;
+    keep.index = c.index;
+  }
 
   // One bit per member a reader takes: a second one is left to the SAX reading.
   class Seen {
@@ -347,6 +412,7 @@ class UsualChunk {
       if (!root_seen_.first(2)) {
         return false;
       }
+      usage_object_ = *p_ == '{';
       if (*p_ == '{') {
         const std::size_t end = usage_detail::read_usual_usage(
             std::string_view(begin_, static_cast<std::size_t>(end_ - begin_)),
@@ -401,7 +467,16 @@ class UsualChunk {
     Seen seen;
     return object([this, &c, &seen](std::string_view key) {
       if (key_is(key, "content")) {
-        return seen.first(0) && text(c.content);
+        const char* const at = p_;
+        if (!seen.first(0) || !text(c.content)) {
+          return false;
+        }
+        if (*at == '"') {
+          ++contents_;
+          content_at_ = at;
+          content_end_ = p_;
+        }
+        return true;
       }
       if (key_is(key, "tool_calls")) {
         return seen.first(1) && array_or_null([this] { return call(); });
@@ -481,6 +556,12 @@ class UsualChunk {
   std::size_t prefix_end_ = 0;
   std::size_t id_begin_ = 0;  ///< `id`'s text in the chunk; 0: none
   std::size_t known_ = 0;     ///< the prefix this chunk started with (then it keeps it)
+  // The content delta this chunk offers (ChunkContent): its string contents, the last one's
+  // bytes, and whether its `usage` was an object.
+  int contents_ = 0;
+  const char* content_at_ = nullptr;   ///< the opening quote
+  const char* content_end_ = nullptr;  ///< past the closing quote
+  bool usage_object_ = false;
 };
 
 }  // namespace

@@ -215,5 +215,73 @@ TEST(ChatChunkUsualTest, LeadingMembersAStreamRepeatsAreReadAsTheDomReadsThem) {
   EXPECT_EQ(choices[0].content, " there");
 }
 
+// The usual content delta is the same bytes around other text from chunk to chunk: once one was
+// read whole, the next is read as its text alone. Whatever is around a string, and whatever string,
+// the reading is the DOM's, by one parser from chunk to chunk.
+TEST(ChatChunkUsualTest, ContentDeltasAroundTheSameBytesAreReadAsTheDomReadsThem) {
+  const std::string lead = R"({"id":"chatcmpl-7","object":"chat.completion.chunk","created":1,)"
+                           R"("model":"m","choices":[{"index":0,"delta":{"content":)";
+  const std::string tail = R"(},"logprobs":null,"finish_reason":null}],"usage":null})";
+  const auto chunk = [&](std::string_view content) { return lead + std::string(content) + tail; };
+  const std::vector<std::string> stream = {
+      chunk(R"("Hello")"),
+      chunk(R"(" there")"),
+      chunk(R"("")"),
+      chunk(R"("a\nb\"c\\d \u00e9\ud83d\ude00 é")"),
+      chunk(R"("two","content":"contents")"),  // the key twice: the last wins
+      chunk(R"("a"},"x":{"y":"b")"),           // a string, then more members
+      chunk(R"(null)"),
+      chunk(R"(5)"),
+      chunk(R"("unterminated)"),
+      chunk("\"a control \x01 byte\""),
+      chunk("\"invalid \xff UTF-8\""),
+      chunk(R"("bad \x escape")"),
+      chunk(R"("ends" )"),  // whitespace the bytes around did not have
+      lead + R"("usage next"},"logprobs":null,"finish_reason":null}],"usage":{"prompt_tokens":1,)"
+             R"("completion_tokens":2}})",
+      lead + R"("usage again"},"logprobs":null,"finish_reason":null}],"usage":{"prompt_tokens":1,)"
+             R"("completion_tokens":2}})",
+      chunk(R"("back")"),
+      lead + R"("done"},"logprobs":null,"finish_reason":"stop"}],"usage":null})",
+      lead + R"("done too"},"logprobs":null,"finish_reason":"stop"}],"usage":null})",
+      R"({"id":"chatcmpl-7","object":"chat.completion.chunk","created":1,"model":"m","choices":[)"
+      R"({"index":0,"delta":{"content":"x"}},{"index":1,"delta":{"content":"y"}}],"usage":null})",
+      chunk(R"("again")"),
+      R"({"choices":[{"delta":{"content":"no lead"}}]})",
+      R"({"choices":[{"delta":{"content":"no lead, twice"}}]})",
+      R"({"choices":[{"delta":{"content":"no lead","tool_calls":[{"index":0,"function":)"
+      R"({"arguments":"{}"}}]}}]})",
+      R"({"choices":[{"delta":{"content":"a call","tool_calls":[{"index":0,"function":)"
+      R"({"arguments":"{}"}}]}}]})",
+  };
+  ChatChunkParser parser;
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& c : stream) {
+      expect_same(parser, c);
+    }
+  }
+
+  // What is kept: the bytes around the text; the next text is a view of its own chunk.
+  std::vector<ChunkChoice> choices;
+  std::vector<ChunkToolCall> calls;
+  std::vector<std::size_t> calls_begin;
+  std::string decoded;
+  chunk_detail::ChunkContent content;
+  chunk_detail::Reading r{choices, calls, calls_begin, decoded, {}, {}, nullptr, &content};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(stream[0], "delta", r));
+  EXPECT_EQ(content.around, lead + tail);
+  EXPECT_EQ(content.before, lead.size());
+  const std::string next = stream[1];
+  choices.clear();
+  calls_begin.clear();
+  chunk_detail::Reading r2{choices, calls, calls_begin, decoded, {}, {}, nullptr, &content};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(next, "delta", r2));
+  ASSERT_EQ(choices.size(), 1u);
+  EXPECT_EQ(choices[0].content, " there");
+  EXPECT_EQ(choices[0].content.data(), next.data() + lead.size() + 1);
+  EXPECT_EQ(r2.id, "chatcmpl-7");
+  EXPECT_FALSE(usage_detail::usage_of(r2.usage).has_value());
+}
+
 }  // namespace
 }  // namespace sb::adapters
