@@ -81,9 +81,10 @@ struct ChunkPrefix {
 };
 
 /// A content delta of the last chunks read by hand, kept as the bytes around its content string:
-/// the usual chunk of a stream is one choice whose delta carries text and nothing else the readers
-/// take (`{"id":..,...,"choices":[{"index":0,"delta":{"content":"` + text + `"},"logprobs":null,
-/// "finish_reason":null}],"usage":null}`), and the next is the same bytes around other text. A
+/// the usual chunk of a stream is one choice whose delta carries text (or a reasoning model's
+/// thinking) and nothing else the readers take (`{"id":..,...,"choices":[{"index":0,"delta":
+/// {"content":"` + text + `"},"logprobs":null,"finish_reason":null}],"usage":null}`), and the next
+/// is the same bytes around other text. A
 /// chunk that is those bytes around a string reads as that chunk did, with its own text: one
 /// string is checked, not the chunk. Kept by ChatChunkParser.
 struct ChunkContent {
@@ -93,6 +94,8 @@ struct ChunkContent {
   std::size_t id_size = 0;
   bool has_id = false;
   bool delta = true;  ///< read as a stream's `delta` (else an answer's `message`)
+  /// Which member the string is: the text, or a reasoning model's thinking.
+  enum class Field : std::uint8_t { content, reasoning_content, reasoning } field = Field::content;
   ChunkChoice::Index index_kind = ChunkChoice::Index::absent;
   std::int64_t index = 0;
 };

@@ -99,23 +99,38 @@ class UsualChunk {
     c.has_body = true;
     c.index_kind = known.index_kind;
     c.index = known.index;
-    c.content = content;
+    text_member(c, known.field) = content;
     out_.calls_begin.push_back(out_.calls.size());
     return true;  // `usage` was null or absent: read as absent either way
   }
 
-  // After a whole reading: when the chunk is a content delta and nothing else a reader takes (one
-  // choice; its text a string of the chunk; no tool call, refusal, reasoning or finish reason;
-  // `usage` null or absent; `id` a view before the text), the bytes around its text.
+  static std::string_view& text_member(ChunkChoice& c, ChunkContent::Field field) {
+    switch (field) {
+      case ChunkContent::Field::reasoning_content:
+        return c.reasoning_content;
+      case ChunkContent::Field::reasoning:
+        return c.reasoning;
+      case ChunkContent::Field::content:
+        break;
+    }
+    return c.content;
+  }
+
+  // After a whole reading: when the chunk is a text delta and nothing else a reader takes (one
+  // choice; one text member, content or reasoning, a string of the chunk; no tool call, refusal
+  // or finish reason; `usage` null or absent; `id` a view before the text), the bytes around its
+  // text.
   void keep_content(ChunkContent& keep) const {
     if (contents_ != 1 || out_.choices.size() != 1 || !out_.calls.empty() || usage_object_) {
       return;
     }
-    const ChunkChoice& c = out_.choices.front();
+    ChunkChoice c = out_.choices.front();
+    text_member(c, content_field_) = {};  // the other text members are empty, as is the rest
     const bool id_before =
         out_.id.empty() || (out_.id.data() >= begin_ && out_.id.data() < content_at_);
-    if (!c.has_body || c.content_parts || !c.refusal.empty() || !c.reasoning_content.empty() ||
-        !c.reasoning.empty() || !c.finish_reason.empty() || !id_before) {
+    if (!c.has_body || c.content_parts || !c.content.empty() || !c.refusal.empty() ||
+        !c.reasoning_content.empty() || !c.reasoning.empty() || !c.finish_reason.empty() ||
+        !id_before) {
       return;
     }
     const auto before = static_cast<std::size_t>(content_at_ - begin_);
@@ -126,6 +141,7 @@ class UsualChunk {
     keep.id_begin = keep.has_id ? static_cast<std::size_t>(out_.id.data() - begin_) : 0;
     keep.id_size = out_.id.size();
     keep.delta = body_ == "delta";
+    keep.field = content_field_;
     keep.index_kind = c.index_kind;
     keep.index = c.index;
   }
@@ -463,20 +479,26 @@ class UsualChunk {
     });
   }
 
+  // A delta's text member (text()), its string noted for the content delta this chunk offers.
+  bool text_of(ChunkContent::Field field, std::string_view& out) {
+    const char* const at = p_;
+    if (!text(out)) {
+      return false;
+    }
+    if (*at == '"') {
+      ++contents_;
+      content_field_ = field;
+      content_at_ = at;
+      content_end_ = p_;
+    }
+    return true;
+  }
+
   bool delta(ChunkChoice& c) {
     Seen seen;
     return object([this, &c, &seen](std::string_view key) {
       if (key_is(key, "content")) {
-        const char* const at = p_;
-        if (!seen.first(0) || !text(c.content)) {
-          return false;
-        }
-        if (*at == '"') {
-          ++contents_;
-          content_at_ = at;
-          content_end_ = p_;
-        }
-        return true;
+        return seen.first(0) && text_of(ChunkContent::Field::content, c.content);
       }
       if (key_is(key, "tool_calls")) {
         return seen.first(1) && array_or_null([this] { return call(); });
@@ -485,10 +507,11 @@ class UsualChunk {
         return seen.first(2) && text(c.refusal);
       }
       if (key_is(key, "reasoning_content")) {
-        return seen.first(3) && text(c.reasoning_content);
+        return seen.first(3) &&
+               text_of(ChunkContent::Field::reasoning_content, c.reasoning_content);
       }
       if (key_is(key, "reasoning")) {
-        return seen.first(4) && text(c.reasoning);
+        return seen.first(4) && text_of(ChunkContent::Field::reasoning, c.reasoning);
       }
       return skip(0);
     });
@@ -559,6 +582,7 @@ class UsualChunk {
   // The content delta this chunk offers (ChunkContent): its string contents, the last one's
   // bytes, and whether its `usage` was an object.
   int contents_ = 0;
+  ChunkContent::Field content_field_ = ChunkContent::Field::content;
   const char* content_at_ = nullptr;   ///< the opening quote
   const char* content_end_ = nullptr;  ///< past the closing quote
   bool usage_object_ = false;

@@ -247,6 +247,13 @@ TEST(ChatChunkUsualTest, ContentDeltasAroundTheSameBytesAreReadAsTheDomReadsThem
       R"({"id":"chatcmpl-7","object":"chat.completion.chunk","created":1,"model":"m","choices":[)"
       R"({"index":0,"delta":{"content":"x"}},{"index":1,"delta":{"content":"y"}}],"usage":null})",
       chunk(R"("again")"),
+      // A reasoning model's thinking, under either name, beside a null text or alone.
+      R"({"choices":[{"index":0,"delta":{"reasoning_content":"Let me","content":null}}]})",
+      R"({"choices":[{"index":0,"delta":{"reasoning_content":" think","content":null}}]})",
+      R"({"choices":[{"index":0,"delta":{"reasoning_content":"and","content":"say"}}]})",
+      R"({"choices":[{"index":0,"delta":{"reasoning_content":"and","content":"speak"}}]})",
+      R"({"choices":[{"index":0,"delta":{"reasoning":"hm"}}]})",
+      R"({"choices":[{"index":0,"delta":{"reasoning":"hmm"}}]})",
       R"({"choices":[{"delta":{"content":"no lead"}}]})",
       R"({"choices":[{"delta":{"content":"no lead, twice"}}]})",
       R"({"choices":[{"delta":{"content":"no lead","tool_calls":[{"index":0,"function":)"
@@ -281,6 +288,25 @@ TEST(ChatChunkUsualTest, ContentDeltasAroundTheSameBytesAreReadAsTheDomReadsThem
   EXPECT_EQ(choices[0].content.data(), next.data() + lead.size() + 1);
   EXPECT_EQ(r2.id, "chatcmpl-7");
   EXPECT_FALSE(usage_detail::usage_of(r2.usage).has_value());
+
+  // The same for a reasoning model's thinking.
+  const std::string think = R"({"choices":[{"index":0,"delta":{"reasoning_content":"Let me"}}]})";
+  const std::string more = R"({"choices":[{"index":0,"delta":{"reasoning_content":" see"}}]})";
+  chunk_detail::ChunkContent thinking;
+  choices.clear();
+  calls_begin.clear();
+  chunk_detail::Reading r3{choices, calls, calls_begin, decoded, {}, {}, nullptr, &thinking};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(think, "delta", r3));
+  EXPECT_EQ(thinking.field, chunk_detail::ChunkContent::Field::reasoning_content);
+  EXPECT_EQ(thinking.around, R"({"choices":[{"index":0,"delta":{"reasoning_content":}}]})");
+  choices.clear();
+  calls_begin.clear();
+  chunk_detail::Reading r4{choices, calls, calls_begin, decoded, {}, {}, nullptr, &thinking};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(more, "delta", r4));
+  ASSERT_EQ(choices.size(), 1u);
+  EXPECT_EQ(choices[0].reasoning_content, " see");
+  EXPECT_EQ(choices[0].reasoning_content.data(), more.data() + more.find(" see"));
+  EXPECT_TRUE(choices[0].content.empty());
 }
 
 }  // namespace
