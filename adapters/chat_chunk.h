@@ -81,8 +81,9 @@ struct ChunkPrefix {
 };
 
 /// A content delta of the last chunks read by hand, kept as the bytes around its content string:
-/// the usual chunk of a stream is one choice whose delta carries text (or a reasoning model's
-/// thinking) and nothing else the readers take (`{"id":..,...,"choices":[{"index":0,"delta":
+/// the usual chunk of a stream is one choice whose delta carries text (a reasoning model's
+/// thinking, a tool call's arguments) and nothing else the readers take
+/// (`{"id":..,...,"choices":[{"index":0,"delta":
 /// {"content":"` + text + `"},"logprobs":null,"finish_reason":null}],"usage":null}`), and the next
 /// is the same bytes around other text. A
 /// chunk that is those bytes around a string reads as that chunk did, with its own text: one
@@ -94,8 +95,15 @@ struct ChunkContent {
   std::size_t id_size = 0;
   bool has_id = false;
   bool delta = true;  ///< read as a stream's `delta` (else an answer's `message`)
-  /// Which member the string is: the text, or a reasoning model's thinking.
-  enum class Field : std::uint8_t { content, reasoning_content, reasoning } field = Field::content;
+  /// Which member the string is: the text, a reasoning model's thinking, or the arguments of the
+  /// delta's one tool call (its `index` in call_index; no id, no name).
+  enum class Field : std::uint8_t {
+    content,
+    reasoning_content,
+    reasoning,
+    arguments
+  } field = Field::content;
+  std::optional<std::int64_t> call_index;
   ChunkChoice::Index index_kind = ChunkChoice::Index::absent;
   std::int64_t index = 0;
 };

@@ -99,11 +99,19 @@ class UsualChunk {
     c.has_body = true;
     c.index_kind = known.index_kind;
     c.index = known.index;
-    text_member(c, known.field) = content;
     out_.calls_begin.push_back(out_.calls.size());
+    if (known.field == ChunkContent::Field::arguments) {
+      ChunkToolCall& t = out_.calls.emplace_back();
+      t.index = known.call_index;
+      t.has_function = true;
+      t.arguments = content;
+    } else {
+      text_member(c, known.field) = content;
+    }
     return true;  // `usage` was null or absent: read as absent either way
   }
 
+  // The choice's member a text delta's string is (not arguments, which are a call's).
   static std::string_view& text_member(ChunkChoice& c, ChunkContent::Field field) {
     switch (field) {
       case ChunkContent::Field::reasoning_content:
@@ -111,21 +119,33 @@ class UsualChunk {
       case ChunkContent::Field::reasoning:
         return c.reasoning;
       case ChunkContent::Field::content:
+      case ChunkContent::Field::arguments:
         break;
     }
     return c.content;
   }
 
   // After a whole reading: when the chunk is a text delta and nothing else a reader takes (one
-  // choice; one text member, content or reasoning, a string of the chunk; no tool call, refusal
-  // or finish reason; `usage` null or absent; `id` a view before the text), the bytes around its
-  // text.
+  // choice; one text member, content or reasoning, a string of the chunk, and no tool call; or
+  // one tool call with neither id nor name whose function's arguments are that string; no
+  // refusal or finish reason; `usage` null or absent; `id` a view before the text), the bytes
+  // around its text.
   void keep_content(ChunkContent& keep) const {
-    if (contents_ != 1 || out_.choices.size() != 1 || !out_.calls.empty() || usage_object_) {
+    const bool arguments = content_field_ == ChunkContent::Field::arguments;
+    if (contents_ != 1 || out_.choices.size() != 1 || out_.calls.size() != (arguments ? 1 : 0) ||
+        usage_object_) {
       return;
     }
+    if (arguments) {
+      const ChunkToolCall& t = out_.calls.front();
+      if (!t.has_function || !t.id.empty() || !t.name.empty()) {
+        return;
+      }
+    }
     ChunkChoice c = out_.choices.front();
-    text_member(c, content_field_) = {};  // the other text members are empty, as is the rest
+    if (!arguments) {
+      text_member(c, content_field_) = {};  // the other text members are empty, as is the rest
+    }
     const bool id_before =
         out_.id.empty() || (out_.id.data() >= begin_ && out_.id.data() < content_at_);
     if (!c.has_body || c.content_parts || !c.content.empty() || !c.refusal.empty() ||
@@ -142,6 +162,7 @@ class UsualChunk {
     keep.id_size = out_.id.size();
     keep.delta = body_ == "delta";
     keep.field = content_field_;
+    keep.call_index = arguments ? out_.calls.front().index : std::nullopt;
     keep.index_kind = c.index_kind;
     keep.index = c.index;
   }
@@ -479,7 +500,8 @@ class UsualChunk {
     });
   }
 
-  // A delta's text member (text()), its string noted for the content delta this chunk offers.
+  // A delta's text member or a call's arguments (text()), its string noted for the content delta
+  // this chunk offers.
   bool text_of(ChunkContent::Field field, std::string_view& out) {
     const char* const at = p_;
     if (!text(out)) {
@@ -553,7 +575,7 @@ class UsualChunk {
             return fn.first(0) && text(t.name);
           }
           if (key_is(name, "arguments")) {
-            return fn.first(1) && text(t.arguments);
+            return fn.first(1) && text_of(ChunkContent::Field::arguments, t.arguments);
           }
           return skip(1);
         });

@@ -254,6 +254,39 @@ TEST(ChatChunkUsualTest, ContentDeltasAroundTheSameBytesAreReadAsTheDomReadsThem
       R"({"choices":[{"index":0,"delta":{"reasoning_content":"and","content":"speak"}}]})",
       R"({"choices":[{"index":0,"delta":{"reasoning":"hm"}}]})",
       R"({"choices":[{"index":0,"delta":{"reasoning":"hmm"}}]})",
+      // A tool call's arguments as they stream, after the chunk that names the call.
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":)"
+      R"("function","function":{"name":"Write","arguments":""}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":)"
+      R"("{\"pa"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":)"
+      R"("th\": \"a.txt\"}"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":)"
+      R"(null}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":)"
+      R"("{}"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":)"
+      R"("[]"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"x"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"y"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"W",)"
+      R"("arguments":"a"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"W",)"
+      R"("arguments":"b"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":)"
+      R"({"arguments":"a"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":)"
+      R"({"arguments":"b"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"content":"t","tool_calls":[{"index":0,"function":)"
+      R"({"arguments":"a"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"content":"t","tool_calls":[{"index":0,"function":)"
+      R"({"arguments":"b"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"content":"t1","tool_calls":[{"index":0}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"content":"t2","tool_calls":[{"index":0}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"a"}},)"
+      R"({"index":1}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"b"}},)"
+      R"({"index":1}]}}]})",
       R"({"choices":[{"delta":{"content":"no lead"}}]})",
       R"({"choices":[{"delta":{"content":"no lead, twice"}}]})",
       R"({"choices":[{"delta":{"content":"no lead","tool_calls":[{"index":0,"function":)"
@@ -307,6 +340,28 @@ TEST(ChatChunkUsualTest, ContentDeltasAroundTheSameBytesAreReadAsTheDomReadsThem
   EXPECT_EQ(choices[0].reasoning_content, " see");
   EXPECT_EQ(choices[0].reasoning_content.data(), more.data() + more.find(" see"));
   EXPECT_TRUE(choices[0].content.empty());
+
+  // And for a tool call's arguments.
+  const std::string args =
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":2,"function":{"arguments":"{"}}]}}]})";
+  const std::string args2 =
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":2,"function":{"arguments":"}"}}]}}]})";
+  chunk_detail::ChunkContent arguments;
+  choices.clear();
+  calls_begin.clear();
+  chunk_detail::Reading r5{choices, calls, calls_begin, decoded, {}, {}, nullptr, &arguments};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(args, "delta", r5));
+  EXPECT_EQ(arguments.field, chunk_detail::ChunkContent::Field::arguments);
+  EXPECT_EQ(arguments.call_index, 2);
+  choices.clear();
+  calls.clear();
+  calls_begin.clear();
+  chunk_detail::Reading r6{choices, calls, calls_begin, decoded, {}, {}, nullptr, &arguments};
+  ASSERT_TRUE(chunk_detail::read_usual_chunk(args2, "delta", r6));
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].arguments, "}");
+  EXPECT_EQ(calls[0].arguments.data(), args2.data() + args2.find("}\""));
+  EXPECT_EQ(calls[0].index, 2);
 }
 
 }  // namespace
