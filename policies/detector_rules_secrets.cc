@@ -251,6 +251,9 @@ std::size_t url_userinfo_start(std::string_view buf, std::size_t at_sign) {
   return u;
 }
 
+// `[` + an IPv6 address (at most 45 characters, zone aside) + `]`, with room for a zone.
+constexpr std::size_t kMaxIpLiteral = 66;
+
 bool url_credentials(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t at_sign = to - 1;
   const std::size_t u = url_userinfo_start(buf, at_sign);
@@ -268,11 +271,11 @@ bool url_credentials(std::string_view buf, std::size_t to, Span& out) {
   // allow-list entry or the reserved domains can name the host.
   std::size_t e = at_sign + 1;
   if (at(buf, e) == '[') {
-    const std::size_t close = buf.find(']', e);
-    if (close == std::string_view::npos || close - e > 64) {
+    const std::size_t close = buf.substr(e, kMaxIpLiteral).find(']');  // bounded: no rescan
+    if (close == std::string_view::npos) {
       return false;
     }
-    e = close + 1;
+    e += close + 1;
   } else {
     while (e < buf.size() && is_host_char(buf[e]) && e - at_sign <= 253) {
       ++e;
@@ -285,8 +288,8 @@ bool url_credentials(std::string_view buf, std::size_t to, Span& out) {
     return false;
   }
   if (at(buf, e) == ':' && is_digit(at(buf, e + 1))) {
-    ++e;
-    while (e < buf.size() && is_digit(buf[e])) {
+    const std::size_t port = ++e;
+    while (e < buf.size() && is_digit(buf[e]) && e - port < 5) {
       ++e;
     }
   }
