@@ -492,9 +492,17 @@ bool ChatChunkParser::parse(std::string_view data, ChatChunk& out, ChunkBody bod
     decoded_.clear();
   };
   clear();
-  // The usual chunk by hand; anything else (or a usual one it gave up on) by the SAX reading.
-  if (chunk_detail::Reading usual{
-          choices_, calls_, calls_begin_, decoded_, {}, {}, &prefix_, &content_};
+  // The usual chunk by hand; anything else (or a usual one it gave up on) by the SAX reading. What
+  // a stream's chunks repeat is kept from chunk to chunk (a whole answer has nothing to share).
+  const bool stream = body == ChunkBody::delta;
+  if (chunk_detail::Reading usual{choices_,
+                                  calls_,
+                                  calls_begin_,
+                                  decoded_,
+                                  {},
+                                  {},
+                                  stream ? &prefix_ : nullptr,
+                                  stream ? &content_ : nullptr};
       chunk_detail::read_usual_chunk(data, body_name, usual)) {
     out = ChatChunk{};
     out.id = usual.id;
