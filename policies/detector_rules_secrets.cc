@@ -1,6 +1,8 @@
 // Built-in checks for secrets: cloud and API keys, tokens, private keys, JWTs (formats in
 // detector_rules.h).
 
+#include <algorithm>
+
 #include "policies/detector_rules_internal.h"
 #include "policies/validators.h"
 
@@ -192,20 +194,10 @@ bool is_host_char(char c) {
   return is_alnum(c) || c == '.' || c == '-' || c == '_';
 }
 
-char lower_ascii(char c) {
-  return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 bool equals_caseless(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) {
-      return false;
-    }
-  }
-  return true;
+  const auto lower = [](char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; };
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 /// A password that only stands for one: a word documentation writes (`password`, `secret`), one

@@ -15,13 +15,25 @@
 namespace sb::adapters {
 namespace {
 
-bool read_by_hand(std::string_view data, std::string_view body = "delta") {
+/// One reading by hand, its buffers and what it read kept for the checks; the memos a stream keeps
+/// from chunk to chunk given (or none).
+struct HandRead {
+  HandRead(std::string_view data, std::string_view body = "delta",
+           chunk_detail::ChunkPrefix* prefix = nullptr,
+           chunk_detail::ChunkContent* content = nullptr)
+      : r{choices, calls, calls_begin, decoded, {}, {}, prefix, content},
+        ok(chunk_detail::read_usual_chunk(data, body, r)) {}
+
   std::vector<ChunkChoice> choices;
   std::vector<ChunkToolCall> calls;
   std::vector<std::size_t> calls_begin;
   std::string decoded;
-  chunk_detail::Reading r{choices, calls, calls_begin, decoded, {}, {}};
-  return chunk_detail::read_usual_chunk(data, body, r);
+  chunk_detail::Reading r;
+  bool ok;
+};
+
+bool read_by_hand(std::string_view data, std::string_view body = "delta") {
+  return HandRead(data, body).ok;
 }
 
 void expect_same(ChatChunkParser& parser, std::string_view data) {
@@ -192,27 +204,19 @@ TEST(ChatChunkUsualTest, LeadingMembersAStreamRepeatsAreReadAsTheDomReadsThem) {
   }
 
   // What is kept: the lead, up to the first member read anew, and where its id is.
-  std::vector<ChunkChoice> choices;
-  std::vector<ChunkToolCall> calls;
-  std::vector<std::size_t> calls_begin;
-  std::string decoded;
   chunk_detail::ChunkPrefix prefix;
-  chunk_detail::Reading r{choices, calls, calls_begin, decoded, {}, {}, &prefix};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(stream[0], "delta", r));
+  ASSERT_TRUE(HandRead(stream[0], "delta", &prefix).ok);
   EXPECT_EQ(prefix.bytes, lead);
   EXPECT_TRUE(prefix.has_id);
   EXPECT_EQ(lead.substr(prefix.id_begin, prefix.id_size), "chatcmpl-7");
   // The next chunk's id is a view of that chunk, read where the lead says it is.
   const std::string next = stream[1];
-  choices.clear();
-  calls.clear();
-  calls_begin.clear();
-  chunk_detail::Reading r2{choices, calls, calls_begin, decoded, {}, {}, &prefix};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(next, "delta", r2));
-  EXPECT_EQ(r2.id, "chatcmpl-7");
-  EXPECT_EQ(r2.id.data(), next.data() + prefix.id_begin);
-  ASSERT_EQ(choices.size(), 1u);
-  EXPECT_EQ(choices[0].content, " there");
+  const HandRead second(next, "delta", &prefix);
+  ASSERT_TRUE(second.ok);
+  EXPECT_EQ(second.r.id, "chatcmpl-7");
+  EXPECT_EQ(second.r.id.data(), next.data() + prefix.id_begin);
+  ASSERT_EQ(second.choices.size(), 1u);
+  EXPECT_EQ(second.choices[0].content, " there");
 }
 
 // The usual content delta is the same bytes around other text from chunk to chunk: once one was
@@ -302,44 +306,32 @@ TEST(ChatChunkUsualTest, ContentDeltasAroundTheSameBytesAreReadAsTheDomReadsThem
   }
 
   // What is kept: the bytes around the text; the next text is a view of its own chunk.
-  std::vector<ChunkChoice> choices;
-  std::vector<ChunkToolCall> calls;
-  std::vector<std::size_t> calls_begin;
-  std::string decoded;
   chunk_detail::ChunkContent content;
-  chunk_detail::Reading r{choices, calls, calls_begin, decoded, {}, {}, nullptr, &content};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(stream[0], "delta", r));
+  ASSERT_TRUE(HandRead(stream[0], "delta", nullptr, &content).ok);
   EXPECT_EQ(content.around, lead + tail);
   EXPECT_EQ(content.before, lead.size());
   const std::string next = stream[1];
-  choices.clear();
-  calls_begin.clear();
-  chunk_detail::Reading r2{choices, calls, calls_begin, decoded, {}, {}, nullptr, &content};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(next, "delta", r2));
-  ASSERT_EQ(choices.size(), 1u);
-  EXPECT_EQ(choices[0].content, " there");
-  EXPECT_EQ(choices[0].content.data(), next.data() + lead.size() + 1);
-  EXPECT_EQ(r2.id, "chatcmpl-7");
-  EXPECT_FALSE(usage_detail::usage_of(r2.usage).has_value());
+  const HandRead second(next, "delta", nullptr, &content);
+  ASSERT_TRUE(second.ok);
+  ASSERT_EQ(second.choices.size(), 1u);
+  EXPECT_EQ(second.choices[0].content, " there");
+  EXPECT_EQ(second.choices[0].content.data(), next.data() + lead.size() + 1);
+  EXPECT_EQ(second.r.id, "chatcmpl-7");
+  EXPECT_FALSE(usage_detail::usage_of(second.r.usage).has_value());
 
   // The same for a reasoning model's thinking.
   const std::string think = R"({"choices":[{"index":0,"delta":{"reasoning_content":"Let me"}}]})";
   const std::string more = R"({"choices":[{"index":0,"delta":{"reasoning_content":" see"}}]})";
   chunk_detail::ChunkContent thinking;
-  choices.clear();
-  calls_begin.clear();
-  chunk_detail::Reading r3{choices, calls, calls_begin, decoded, {}, {}, nullptr, &thinking};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(think, "delta", r3));
+  ASSERT_TRUE(HandRead(think, "delta", nullptr, &thinking).ok);
   EXPECT_EQ(thinking.field, chunk_detail::ChunkContent::Field::reasoning_content);
   EXPECT_EQ(thinking.around, R"({"choices":[{"index":0,"delta":{"reasoning_content":}}]})");
-  choices.clear();
-  calls_begin.clear();
-  chunk_detail::Reading r4{choices, calls, calls_begin, decoded, {}, {}, nullptr, &thinking};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(more, "delta", r4));
-  ASSERT_EQ(choices.size(), 1u);
-  EXPECT_EQ(choices[0].reasoning_content, " see");
-  EXPECT_EQ(choices[0].reasoning_content.data(), more.data() + more.find(" see"));
-  EXPECT_TRUE(choices[0].content.empty());
+  const HandRead thought(more, "delta", nullptr, &thinking);
+  ASSERT_TRUE(thought.ok);
+  ASSERT_EQ(thought.choices.size(), 1u);
+  EXPECT_EQ(thought.choices[0].reasoning_content, " see");
+  EXPECT_EQ(thought.choices[0].reasoning_content.data(), more.data() + more.find(" see"));
+  EXPECT_TRUE(thought.choices[0].content.empty());
 
   // And for a tool call's arguments.
   const std::string args =
@@ -347,21 +339,15 @@ TEST(ChatChunkUsualTest, ContentDeltasAroundTheSameBytesAreReadAsTheDomReadsThem
   const std::string args2 =
       R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":2,"function":{"arguments":"}"}}]}}]})";
   chunk_detail::ChunkContent arguments;
-  choices.clear();
-  calls_begin.clear();
-  chunk_detail::Reading r5{choices, calls, calls_begin, decoded, {}, {}, nullptr, &arguments};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(args, "delta", r5));
+  ASSERT_TRUE(HandRead(args, "delta", nullptr, &arguments).ok);
   EXPECT_EQ(arguments.field, chunk_detail::ChunkContent::Field::arguments);
   EXPECT_EQ(arguments.call_index, 2);
-  choices.clear();
-  calls.clear();
-  calls_begin.clear();
-  chunk_detail::Reading r6{choices, calls, calls_begin, decoded, {}, {}, nullptr, &arguments};
-  ASSERT_TRUE(chunk_detail::read_usual_chunk(args2, "delta", r6));
-  ASSERT_EQ(calls.size(), 1u);
-  EXPECT_EQ(calls[0].arguments, "}");
-  EXPECT_EQ(calls[0].arguments.data(), args2.data() + args2.find("}\""));
-  EXPECT_EQ(calls[0].index, 2);
+  const HandRead call(args2, "delta", nullptr, &arguments);
+  ASSERT_TRUE(call.ok);
+  ASSERT_EQ(call.calls.size(), 1u);
+  EXPECT_EQ(call.calls[0].arguments, "}");
+  EXPECT_EQ(call.calls[0].arguments.data(), args2.data() + args2.find("}\""));
+  EXPECT_EQ(call.calls[0].index, 2);
 }
 
 }  // namespace
