@@ -30,6 +30,14 @@ using testing::read_all;
 using testing::write_all;
 using testing::write_lines;
 
+/// "r" and `i`: the request id of a test's i-th decision (appended, as GCC 12 warns with
+/// -Wrestrict on `"r" + std::to_string(i)`).
+std::string request_id(std::uint64_t i) {
+  std::string id = "r";
+  id += std::to_string(i);
+  return id;
+}
+
 class TrailTest : public testing::TrailDir {
  protected:
   // A trail of one config line and `n` decisions, written and closed; returns the config hash.
@@ -40,7 +48,7 @@ class TrailTest : public testing::TrailDir {
     }
     const std::string hash = record(*t);
     for (int i = 0; i < n; ++i) {
-      t->submit(decision(hash, "r" + std::to_string(i), "public", "acme", "route", {"local"}));
+      t->submit(decision(hash, request_id(i), "public", "acme", "route", {"local"}));
     }
     t->stop();
     return hash;
@@ -309,7 +317,7 @@ TEST_F(TrailTest, FullQueueDropsAndWritesADroppedLine) {
   ASSERT_NE(t, nullptr);
   const std::string hash = record(*t);
   for (int i = 0; i < 100; ++i) {
-    t->submit(decision(hash, "r" + std::to_string(i), "public", "acme", "route", {"local"}));
+    t->submit(decision(hash, request_id(i), "public", "acme", "route", {"local"}));
   }
   EXPECT_EQ(t->counters().dropped.load(), 84u);
   t->stop();
@@ -394,7 +402,7 @@ TEST_F(TrailTest, CrashLosesAtMostTheUnwrittenBatch) {
     }
     const std::string hash = record(*t);
     for (std::uint64_t i = 0;; ++i) {
-      t->submit(decision(hash, "r" + std::to_string(i), "public", "acme", "route", {"local"}));
+      t->submit(decision(hash, request_id(i), "public", "acme", "route", {"local"}));
       if (i % 64 == 0) {
         const std::uint64_t written = t->counters().lines.load();
         if (::write(fds[1], &written, sizeof written) != sizeof written) {
