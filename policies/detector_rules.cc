@@ -122,6 +122,10 @@ constexpr Check kGoogleChecks[] = {{"google_api_key", google_api_key}};
 constexpr Check kStripeChecks[] = {{"stripe_key", stripe_key}};
 constexpr Check kGitlabChecks[] = {{"gitlab_token", gitlab_token}};
 constexpr Check kHuggingfaceChecks[] = {{"huggingface_token", huggingface_token}};
+constexpr Check kFromDigitsChecks[] = {{"npm_token", npm_token},
+                                       {"groq_key", groq_key},
+                                       {"xai_key", xai_key},
+                                       {"perplexity_key", perplexity_key}};
 
 constexpr Rule kRules[] = {
     {"[0-9][0-9 ./-]{5,}[0-9]" SB_END("0-9"), 0, kDigitRunChecks, digit_run_shape,
@@ -148,6 +152,9 @@ constexpr Rule kRules[] = {
     {"k_(?:live|test)_[A-Za-z0-9]{10,247}" SB_END("A-Za-z0-9_"), 0, kStripeChecks},
     {"glpat-[A-Za-z0-9_-]{20,300}" SB_END("A-Za-z0-9_-"), 0, kGitlabChecks},
     {"hf_[A-Za-z0-9]{34}" SB_END("A-Za-z0-9_"), 0, kHuggingfaceChecks},
+    // Service tokens found from the runs of digits their bodies hold (token_anchors): no
+    // expression.
+    {nullptr, 0, kFromDigitsChecks, nullptr, token_anchors},
 };
 
 #undef SB_END

@@ -197,6 +197,16 @@ bool gitlab_token(std::string_view buf, std::size_t to, Span& out);
 bool huggingface_token(std::string_view buf, std::size_t to, Span& out);
 bool openrouter_key(std::string_view buf, std::size_t to, Span& out);
 bool deepseek_key(std::string_view buf, std::size_t to, Span& out);
+bool npm_token(std::string_view buf, std::size_t to, Span& out);
+bool groq_key(std::string_view buf, std::size_t to, Span& out);
+bool xai_key(std::string_view buf, std::size_t to, Span& out);
+bool perplexity_key(std::string_view buf, std::size_t to, Span& out);
+/// The ends of the runs of token characters ([A-Za-z0-9_-]) that hold a digit, stand alone and
+/// start with the prefix of a service token found this way (npm, Groq, xAI, Perplexity): the
+/// anchors of those tokens' checks, derived from the buffer's runs of digits. A token of their
+/// bodies' length without a single digit is not found (detector_rules.h).
+void token_anchors(std::string_view buf, std::span<const Span> runs,
+                   std::vector<std::size_t>& ends);
 bool url_credentials(std::string_view buf, std::size_t to, Span& out);
 /// The most bytes of a URL's userinfo (`user:password`) the checks walk.
 inline constexpr std::size_t kMaxUserinfo = 256;

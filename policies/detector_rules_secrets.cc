@@ -2,6 +2,8 @@
 // detector_rules.h).
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 
 #include "policies/detector_rules_internal.h"
 #include "policies/validators.h"
@@ -357,6 +359,81 @@ bool openrouter_key(std::string_view buf, std::size_t to, Span& out) {
 
 bool deepseek_key(std::string_view buf, std::size_t to, Span& out) {
   return prefixed(buf, to, {"sk-", is_token, is_lower_hex, 32, 32}, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service tokens found from the runs of digits (token_anchors), not by Hyperscan: their prefixes
+// as literals would cost every scan more than their search does (detector_rules.h).
+
+namespace {
+
+constexpr Prefixed kNpm{"npm_", is_word, is_alnum, 36, 36};
+constexpr Prefixed kGroq{"gsk_", is_word, is_alnum, 52, 52};
+constexpr Prefixed kXai{"xai-", is_token, is_alnum, 80, 80};
+constexpr Prefixed kPerplexity{"pplx-", is_token, is_alnum, 48, 48};
+constexpr const Prefixed* kFromDigits[] = {&kNpm, &kGroq, &kXai, &kPerplexity};
+constexpr std::size_t kMaxFromDigits = 85;  ///< the longest of them, prefix included
+
+}  // namespace
+
+bool npm_token(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, kNpm, out);
+}
+bool groq_key(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, kGroq, out);
+}
+bool xai_key(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, kXai, out);
+}
+bool perplexity_key(std::string_view buf, std::size_t to, Span& out) {
+  return prefixed(buf, to, kPerplexity, out);
+}
+
+void token_anchors(std::string_view buf, std::span<const Span> runs,
+                   std::vector<std::size_t>& ends) {
+  // A byte's class, by table: 1 a letter or digit, 2 a token character (those and `_`, `-`).
+  static const auto kClass = [] {
+    std::array<std::uint8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+      const auto ch = static_cast<char>(c);
+      t[static_cast<std::size_t>(c)] =
+          static_cast<std::uint8_t>((is_alnum(ch) ? 1 : 0) | (is_token(ch) ? 2 : 0));
+    }
+    return t;
+  }();
+  const auto is = [&](std::size_t i, unsigned cls) {
+    return i < buf.size() && (kClass[static_cast<unsigned char>(buf[i])] & cls) != 0;
+  };
+  std::size_t walked = 0;  // the walks left stop here: each byte is walked at most once
+  for (const Span& r : runs) {
+    if ((r.begin == 0 || !is(r.begin - 1, 2)) && !is(r.end, 2)) {
+      continue;  // a number standing alone
+    }
+    // Left over the letters and digits of a token's body (theirs hold nothing else) to the
+    // prefix's `_` or `-`: only a body's first run of digits gets there, as the walk of a later
+    // one stops where the last walk ended.
+    std::size_t s = r.begin;
+    while (s > walked && is(s - 1, 1) && r.begin - s < kMaxFromDigits) {
+      --s;
+    }
+    walked = r.end;
+    const char sep = before(buf, s);
+    if (sep != '_' && sep != '-') {
+      continue;
+    }
+    for (const Prefixed* f : kFromDigits) {
+      const std::size_t p = f->prefix.size();
+      if (s >= p && buf.substr(s - p, p) == f->prefix && !is_token(before(buf, s - p))) {
+        // Where the token's own characters end (`npm_…` is not continued by a `-`).
+        std::size_t end = s;
+        while (end < buf.size() && end - s <= kMaxFromDigits && f->run(buf[end])) {
+          ++end;
+        }
+        ends.push_back(end);
+        break;
+      }
+    }
+  }
 }
 
 }  // namespace sb::policies::rules

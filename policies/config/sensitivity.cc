@@ -17,7 +17,7 @@ struct EntityDefault {
   std::string_view level;
   bool secret;  // one of the kinds `secret:` sets at once
 };
-constexpr std::array<EntityDefault, 20> kEntities{{
+constexpr std::array<EntityDefault, 24> kEntities{{
     {"credit_card", "restricted", false},
     {"us_ssn", "restricted", false},
     {"iban", "restricted", false},
@@ -37,6 +37,10 @@ constexpr std::array<EntityDefault, 20> kEntities{{
     {"huggingface_token", "restricted", true},
     {"openrouter_key", "restricted", true},
     {"deepseek_key", "restricted", true},
+    {"npm_token", "restricted", true},
+    {"groq_key", "restricted", true},
+    {"xai_key", "restricted", true},
+    {"perplexity_key", "restricted", true},
     {"url_credentials", "restricted", true},
 }};
 constexpr std::string_view kSecretGroup = "secret";

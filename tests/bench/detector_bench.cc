@@ -230,9 +230,9 @@ void BM_ScanChatMessages(benchmark::State& state) {
 
 /// Adversarial 1 MiB inputs built to maximise candidate reports; the scan must stay linear.
 void BM_ScanHostile(benchmark::State& state) {
-  static constexpr std::array<std::string_view, 11> kUnits = {
-      "1 ", "12-",       "1.",         "a@a.", "::", "AB12 ", "a:", "1:2:3:4:5:6:7:8 ",
-      "@",  "s://u:pw@", "s://u:pw@[",
+  static constexpr std::array<std::string_view, 12> kUnits = {
+      "1 ", "12-",       "1.",         "a@a.",   "::", "AB12 ", "a:", "1:2:3:4:5:6:7:8 ",
+      "@",  "s://u:pw@", "s://u:pw@[", "npm_a1",
   };
   const std::string_view unit = kUnits[static_cast<std::size_t>(state.range(0))];
   std::string text;
@@ -257,6 +257,6 @@ BENCHMARK(BM_ScanPiiDense)->Arg(4 << 10)->Arg(256 << 10);
 BENCHMARK(BM_ScanUnicodeClean)->Arg(4 << 10)->Arg(256 << 10);
 BENCHMARK(BM_ScanPastedPiiDense)->Arg(4 << 10)->Arg(256 << 10);
 BENCHMARK(BM_ScanChatMessages)->Arg(12);
-BENCHMARK(BM_ScanHostile)->DenseRange(0, 10);
+BENCHMARK(BM_ScanHostile)->DenseRange(0, 11);
 
 }  // namespace

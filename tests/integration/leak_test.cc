@@ -267,7 +267,7 @@ TEST_F(LeakTest, ServiceTokensACodingAgentReadsStayHome) {
   }
 }
 
-TEST_F(LeakTest, ConnectionStringsAndDeepSeekKeysStayHome) {
+TEST_F(LeakTest, ConnectionStringsDeepSeekKeysAndNpmTokensStayHome) {
   // A database URL with its password, as a .env file or a docker-compose file holds it: the
   // address-like `password@host` it contains was counted as an email address (confidential), not
   // as the secret it is.
@@ -277,6 +277,11 @@ TEST_F(LeakTest, ConnectionStringsAndDeepSeekKeysStayHome) {
   const std::string deepseek = "sk-" + std::string(16, 'a') + "0123456789abcdef";
   expect_kept_home(post("/v1/chat/completions", chat(R"("user":"key )" + deepseek + R"(")")),
                    "a DeepSeek key");
+  // Found from the digits in its body (not by Hyperscan): an .npmrc as an agent reads it.
+  const std::string npmrc =
+      R"(//registry.npmjs.org/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\n)";
+  expect_kept_home(post("/v1/chat/completions", chat(R"("user":")" + npmrc + R"(")")),
+                   "an npm token");
 }
 
 TEST_F(LeakTest, ResponsesMetadataStaysHomeWhereABackendTakesTheClientsBody) {

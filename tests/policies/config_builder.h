@@ -50,6 +50,10 @@ class ConfigBuilder {
         {"huggingface_token", kRestricted},
         {"openrouter_key", kRestricted},
         {"deepseek_key", kRestricted},
+        {"npm_token", kRestricted},
+        {"groq_key", kRestricted},
+        {"xai_key", kRestricted},
+        {"perplexity_key", kRestricted},
         {"url_credentials", kRestricted},
     };
     for (const auto& [name, level] : entities) {

@@ -452,6 +452,54 @@ TEST_F(DetectorTest, FindsDeepSeekKeys) {
   });
 }
 
+// npm, Groq, xAI and Perplexity tokens are found from the runs of digits their bodies hold, not by
+// Hyperscan (detector_rules.h): a token without any digit is the one miss, and says so.
+TEST_F(DetectorTest, FindsServiceTokensFromTheirDigits) {
+  const std::string npm = "npm_" + std::string("a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+  const std::string groq = "gsk_" + std::string(26, 'g') + "0123456789abcdefABCDEFxyzw";
+  const std::string xai = "xai-" + std::string(40, 'x') + std::string(40, '7');
+  const std::string pplx = "pplx-" + std::string(47, 'p') + "9";
+  ASSERT_EQ(npm.size(), 40u);
+  ASSERT_EQ(groq.size(), 56u);
+  run_table({
+      {"npm_token", npm, 1},
+      {"npm_token", "//registry.npmjs.org/:_authToken=" + npm + "\n", 1},
+      {"npm_token", "NPM_TOKEN=" + npm, 1},
+      {"npm_token", npm + "-suffix", 1},  // a dash ends an npm token
+      {"groq_key", "GROQ_API_KEY=\"" + groq + "\"", 1},
+      {"xai_key", "Authorization: Bearer " + xai, 1},
+      {"perplexity_key", "key: " + pplx + ".", 1},
+      {"npm_token", npm + " and " + npm + "\n" + npm, 3},     // each mention counts
+      {"npm_token", "npm_" + std::string(36, 'a'), 0},        // no digit: the documented miss
+      {"npm_token", "npm_" + std::string(35, '1'), 0},        // short
+      {"npm_token", "npm_" + std::string(37, '1'), 0},        // long
+      {"npm_token", "my" + npm, 0},                           // inside a word
+      {"npm_token", "x-" + npm, 0},                           // inside a token run
+      {"npm_token", "npm_" + std::string(35, '1') + "_", 0},  // `_` in the body
+      {"groq_key", "gsk_" + std::string(51, '5'), 0},
+      {"xai_key", "xai-" + std::string(79, '5'), 0},
+      {"xai_key", xai + "-x", 0},  // the dash continues an xAI key
+      {"perplexity_key", "pplx-" + std::string(49, '5'), 0},
+      {"perplexity_key", "PPLX-" + std::string(48, '5'), 0},  // case
+  });
+}
+
+TEST_F(DetectorTest, TokenRunsAreWalkedOnceWhateverTheirDigits) {
+  // One long run of token characters dense in digits, and numbers standing alone: each run is
+  // walked once, and nothing is found in either.
+  std::string run = "npm_";
+  while (run.size() < (1u << 20)) {
+    run += "a1";
+  }
+  std::string numbers;
+  while (numbers.size() < (1u << 20)) {
+    numbers += "12 ";
+  }
+  for (const std::string& text : {run, numbers, "gsk_" + std::string(1 << 20, '9')}) {
+    EXPECT_EQ(detector_->scan(std::vector<std::string_view>{text}).level, -1);
+  }
+}
+
 TEST_F(DetectorTest, FindsPasswordsInUrls) {
   run_table({
       {"url_credentials", "DATABASE_URL=postgres://admin:Sup3rS3cret@db.prod.internal:5432/app", 1},

@@ -236,7 +236,8 @@ TEST(RoutingConfigTest, LoadsEveryRoutingField) {
   for (std::string_view kind :
        {"aws_access_key", "github_token", "openai_key", "anthropic_key", "slack_token",
         "private_key", "google_api_key", "stripe_key", "gitlab_token", "huggingface_token",
-        "openrouter_key", "deepseek_key", "url_credentials"}) {
+        "openrouter_key", "deepseek_key", "npm_token", "groq_key", "xai_key", "perplexity_key",
+        "url_credentials"}) {
     EXPECT_EQ(index_of(c.sensitivity.entities, kind), 3) << kind;
   }
   EXPECT_EQ(index_of(c.sensitivity.entities, "email"), 1);
@@ -395,8 +396,12 @@ backends:
                                          {"huggingface_token", 3},
                                          {"openrouter_key", 3},
                                          {"deepseek_key", 3},
+                                         {"npm_token", 3},
+                                         {"groq_key", 3},
+                                         {"xai_key", 3},
+                                         {"perplexity_key", 3},
                                          {"url_credentials", 3}};
-  ASSERT_EQ(c.sensitivity.entities.size(), 20u);
+  ASSERT_EQ(c.sensitivity.entities.size(), 24u);
   for (const EntityLevel& e : c.sensitivity.entities) {
     EXPECT_EQ(e.level, expected.at(e.entity)) << e.entity;
   }
@@ -419,6 +424,10 @@ backends:
                                                           "huggingface_token",
                                                           "openrouter_key",
                                                           "deepseek_key",
+                                                          "npm_token",
+                                                          "groq_key",
+                                                          "xai_key",
+                                                          "perplexity_key",
                                                           "url_credentials"}));
 }
 
@@ -745,7 +754,8 @@ const std::vector<BrokenCase> kBrokenCases = {
      {"t.yaml:2:15: sensitivity.detectors: unknown key 'emails' (expected one of: credit_card, "
       "us_ssn, iban, email, phone, ip_address, aws_access_key, github_token, openai_key, "
       "anthropic_key, slack_token, private_key, jwt, google_api_key, stripe_key, gitlab_token, "
-      "huggingface_token, openrouter_key, deepseek_key, url_credentials, secret, custom)"}},
+      "huggingface_token, openrouter_key, deepseek_key, npm_token, groq_key, xai_key, "
+      "perplexity_key, url_credentials, secret, custom)"}},
     {"UnknownDetectorLevel",
      {{"{email: confidential}", "{email: secret}"}},
      {"t.yaml:2:22: sensitivity.detectors.email: unknown level 'secret' (levels: public, "
