@@ -425,8 +425,9 @@ void token_anchors(std::string_view buf, std::span<const Span> runs,
       const std::size_t p = f->prefix.size();
       if (s >= p && buf.substr(s - p, p) == f->prefix && !is_token(before(buf, s - p))) {
         // Where the token's own characters end (`npm_…` is not continued by a `-`).
+        const std::size_t token = s - p;
         std::size_t end = s;
-        while (end < buf.size() && end - s <= kMaxFromDigits && f->run(buf[end])) {
+        while (end < buf.size() && end - token <= kMaxFromDigits && f->run(buf[end])) {
           ++end;
         }
         ends.push_back(end);

@@ -2,7 +2,9 @@
 //
 // Oracles: a scan never crashes (ASan, UBSan) and never fails on text a thread can hold; each
 // rule anchored on runs of digits (the digit run, IBAN and international phone number) reports
-// exactly the ends its expression, compiled alone by Hyperscan, reports on the same bytes.
+// exactly the ends its expression, compiled alone by Hyperscan, reports on the same bytes; and
+// the service tokens found from digits (token_anchors, no expression) are reported exactly where
+// a plain search of their prefixes finds them.
 
 #include <hs/hs.h>
 
@@ -18,6 +20,7 @@
 #include "policies/detector.h"
 #include "policies/detector_rules_internal.h"
 #include "tests/fuzz/fuzz_split.h"
+#include "tests/policies/token_reference.h"
 
 namespace {
 
@@ -42,7 +45,7 @@ struct Oracles : std::vector<Oracle> {
 Oracles compile_oracles() {
   Oracles out;
   for (const rules::Rule& rule : rules::builtin_rules()) {
-    if (rule.anchors == nullptr) {
+    if (rule.anchors == nullptr || rule.expression == nullptr) {
       continue;
     }
     Oracle o{&rule};
@@ -90,6 +93,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.rule->anchors(text, runs, ends);
     sb::fuzz::check(ends == expected);
   }
+  std::vector<std::size_t> tokens;
+  rules::token_anchors(text, runs, tokens);
+  sb::fuzz::check(tokens == sb::policies::testing::token_ends(text));
 
   // The whole detector, on the text as one document and in pieces.
   const std::string_view one[] = {text};

@@ -17,6 +17,7 @@
 
 #include "policies/cpu.h"
 #include "policies/detector_rules_internal.h"
+#include "tests/policies/token_reference.h"
 
 namespace sb::policies::rules {
 namespace {
@@ -141,6 +142,33 @@ TEST_F(DetectorAnchorsTest, ValuesAndEdges) {
           << rule->expression << "\ntext: [" << text << "]";
     }
   }
+}
+
+// The service tokens found from digits (token_anchors) are reported where a plain search of their
+// prefixes finds them, on text built of their pieces: prefixes, letters, digits, separators.
+TEST_F(DetectorAnchorsTest, TokensFoundFromDigitsAreWhereTheirPrefixesSayTheyAre) {
+  static constexpr std::string_view kPieces[] = {
+      "npm_", "gsk_",       "xai-",       "pplx-",
+      "a",    "Z",          "q",          "7",
+      "0",    "_",          "-",          " ",
+      "=",    "abcdefghij", "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+  };
+  std::mt19937 rng(20261206);
+  std::size_t reported = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const std::size_t pieces = rng() % 40;
+    for (std::size_t k = 0; k < pieces; ++k) {
+      text += kPieces[rng() % std::size(kPieces)];
+    }
+    std::vector<Span> runs;
+    digit_runs(text, runs);
+    std::vector<std::size_t> ends;
+    token_anchors(text, runs, ends);
+    ASSERT_EQ(ends, testing::token_ends(text)) << "text: [" << text << "]";
+    reported += ends.empty() ? 0 : 1;
+  }
+  EXPECT_GT(reported, 1000u);  // the text reaches the tokens, or the comparison proves nothing
 }
 
 TEST_F(DetectorAnchorsTest, DigitRunsAreMaximalAndInOrder) {
