@@ -33,8 +33,9 @@ bool email(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t at_sign = to - 1;
   // Local part: 1-64 bytes, no leading, trailing or doubled dot, not right after another '@'.
   const std::size_t s = run_start(buf, at_sign, is_local_char, 64);
+  Span url;
   if (s == npos || s == at_sign || buf[s] == '.' || buf[at_sign - 1] == '.' ||
-      before(buf, s) == '@' || url_userinfo_start(buf, at_sign) != npos) {
+      before(buf, s) == '@' || url_userinfo(buf, at_sign, url)) {
     return false;  // (the last: a URL's `user:password@host` is not an address)
   }
   for (std::size_t i = s + 1; i < at_sign; ++i) {

@@ -210,10 +210,12 @@ void token_anchors(std::string_view buf, std::span<const Span> runs,
 bool url_credentials(std::string_view buf, std::size_t to, Span& out);
 /// The most bytes of a URL's userinfo (`user:password`) the checks walk.
 inline constexpr std::size_t kMaxUserinfo = 256;
-/// Where the userinfo ends by the `@` at `at_sign` starts, when that `@` closes the userinfo of a
-/// URL (`scheme://user[:password]@`: a scheme of 1-32 letters, digits, `+`, `.` and `-` starting
-/// with a letter; at most kMaxUserinfo bytes and two raw `@` in the userinfo); else npos. Such an
-/// `@` is not an email address's.
-std::size_t url_userinfo_start(std::string_view buf, std::size_t at_sign);
+/// Whether the `@` at `at_sign` closes the userinfo of a URL (`scheme://user[:password]@`: a
+/// scheme of 1-32 letters, digits, `+`, `.` and `-` starting with a letter; at most kMaxUserinfo
+/// bytes and two raw `@` in the userinfo); then `url` is where its scheme and its userinfo start.
+/// Such an `@` is not an email address's.
+bool url_userinfo(std::string_view buf, std::size_t at_sign, Span& url);
+/// The characters of an email address's domain: letters, digits, `.` and `-`.
+bool is_domain_char(char c);
 
 }  // namespace sb::policies::rules

@@ -193,7 +193,7 @@ bool is_scheme_char(char c) {
   return is_alnum(c) || c == '+' || c == '.' || c == '-';
 }
 bool is_host_char(char c) {
-  return is_alnum(c) || c == '.' || c == '-' || c == '_';
+  return is_domain_char(c) || c == '_';  // a compose file's service names take `_`
 }
 
 bool equals_caseless(std::string_view a, std::string_view b) {
@@ -223,26 +223,27 @@ bool placeholder_password(std::string_view pw) {
 
 }  // namespace
 
-std::size_t url_userinfo_start(std::string_view buf, std::size_t at_sign) {
+bool url_userinfo(std::string_view buf, std::size_t at_sign, Span& url) {
   // Back over the userinfo: at most kMaxUserinfo bytes and two more `@`, so that a text of many
   // `@` costs each byte at most three walks.
   std::size_t u = at_sign;
   int ats = 0;
   while (u > 0 && is_userinfo_char(buf[u - 1])) {
     if (at_sign - u == kMaxUserinfo || (buf[u - 1] == '@' && ++ats > 2)) {
-      return npos;
+      return false;
     }
     --u;
   }
   if (u < 3 || buf[u - 1] != '/' || buf[u - 2] != '/' || buf[u - 3] != ':') {
-    return npos;
+    return false;
   }
   const std::size_t colon = u - 3;
   const std::size_t scheme = run_start(buf, colon, is_scheme_char, 32);
   if (scheme == npos || scheme == colon || !is_alpha(buf[scheme])) {
-    return npos;
+    return false;
   }
-  return u;
+  url = Span{scheme, u};
+  return true;
 }
 
 // `[` + an IPv6 address (at most 45 characters, zone aside) + `]`, with room for a zone.
@@ -250,10 +251,11 @@ constexpr std::size_t kMaxIpLiteral = 66;
 
 bool url_credentials(std::string_view buf, std::size_t to, Span& out) {
   const std::size_t at_sign = to - 1;
-  const std::size_t u = url_userinfo_start(buf, at_sign);
-  if (u == npos) {
+  Span url;
+  if (!url_userinfo(buf, at_sign, url)) {
     return false;
   }
+  const std::size_t u = url.end;
   // The userinfo's first `:` separates the user (possibly empty) from the password.
   const std::string_view userinfo = buf.substr(u, at_sign - u);
   const std::size_t colon = userinfo.find(':');
@@ -287,8 +289,7 @@ bool url_credentials(std::string_view buf, std::size_t to, Span& out) {
       ++e;
     }
   }
-  const std::size_t scheme = run_start(buf, u - 3, is_scheme_char, 32);
-  out = Span{scheme, e};
+  out = Span{url.begin, e};
   return true;
 }
 
