@@ -74,6 +74,9 @@ class AzureStreamTranslator final : public OpenAIStreamTranslator {
                                "Azure OpenAI stream ended before [DONE]") {}
 
   bool feed(std::string_view bytes, std::string& out) override;
+  /// Its chunks are rewritten (filter members, identities): a reader reads them, not the
+  /// upstream's.
+  bool relays_openai_chunks() const override { return false; }
 
  private:
   /// Rewrites one event in place; false when it must be dropped.

@@ -28,6 +28,14 @@ class ChatChunkReader {
  public:
   /// Feeds relayed OpenAI SSE bytes; appends the writer's events to `out`. False once failed.
   bool feed(std::string_view bytes, std::string& out);
+  /// One event's data, framed by a caller that reads the SSE itself (an OpenAI-wire upstream's
+  /// bytes): as feed() reads each event. False once failed; true, reading nothing, once done.
+  bool feed_event(std::string_view data, std::string& out) {
+    if (failed_) {
+      return false;
+    }
+    return done_ || on_event(data, out);
+  }
   /// The relayed body ended: completes the answer when a finish_reason was seen (true), else
   /// fails it (false). Appends nothing and returns done() when already done or failed.
   bool finish(std::string& out);

@@ -123,12 +123,17 @@ TranslateError oversized_stream_event(std::string& out);
 /// after feed() failed. Not thread-safe; one per stream.
 class OpenAIStreamTranslator : public StreamTranslator {
  public:
+  /// error()'s messages: after an upstream error event; for a stream that ended before [DONE].
+  static constexpr std::string_view kErrorEvent = "upstream sent an error event";
+  static constexpr std::string_view kCutShort = "upstream stream ended before [DONE]";
+
   explicit OpenAIStreamTranslator(bool client_wants_usage)
-      : OpenAIStreamTranslator(client_wants_usage, "upstream sent an error event",
-                               "upstream stream ended before [DONE]") {}
+      : OpenAIStreamTranslator(client_wants_usage, kErrorEvent, kCutShort) {}
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) final;
   const std::optional<Usage>& usage() const final { return relay_.usage(); }
+  /// True for this relay itself; a translator built on it that rewrites chunks says false.
+  bool relays_openai_chunks() const override { return true; }
 
  protected:
   /// `error_event`, `cut_short`: error()'s message (a literal) after an upstream error event, and

@@ -82,6 +82,10 @@ class StreamTranslator {
   virtual const std::optional<Usage>& usage() const { return usage_; }
   /// Why the stream failed, once feed() or finish() returned false.
   virtual const std::optional<TranslateError>& error() const { return error_; }
+  /// Whether feed() only relays an OpenAI-wire upstream's own chunk stream (re-framed, its usage
+  /// read, an error event or a missing `[DONE]` failing it, nothing rewritten that a chunk
+  /// reader reads): a reader of OpenAI chunks may then read the upstream's bytes instead.
+  virtual bool relays_openai_chunks() const { return false; }
 
  protected:
   std::optional<Usage> usage_;

@@ -10,12 +10,11 @@
 
 #include <boost/beast/http/field.hpp>
 #include "adapters/anthropic_inbound.h"
-#include "adapters/json_edit.h"
-#include "adapters/text_find.h"
 
 #include "gateway/net/http_response.h"
 #include "gateway/pipeline/chat_handler.h"
 #include "gateway/pipeline/scrub.h"
+#include "gateway/pipeline/scrubbed_stream.h"
 
 namespace sb::gateway::chat {
 namespace {
@@ -28,91 +27,6 @@ std::size_t chunk_size_line(char (&line)[24], std::size_t size) {
   *end++ = '\n';
   return static_cast<std::size_t>(end - line);
 }
-
-// An upstream's in-stream error events (OpenAI-wire `data: {"error":...}`, and Anthropic, Gemini
-// and Bedrock errors as the translators render them in that shape) reach the client scrubbed like
-// error bodies: the backend key, key-shaped tokens, bearer credentials and the upstream host are
-// replaced. Content events pass untouched: only an event whose name is `error` or whose data is
-// an object with an `error` member is rewritten. Translators emit whole canonical events
-// (`event: NAME\n`?, `data: ...\n` lines, a blank line), so events split on "\n\n".
-class ScrubbedStream final : public adapters::StreamTranslator {
- public:
-  ScrubbedStream(adapters::StreamTranslator& inner, std::string_view secret, std::string_view host)
-      : inner_(inner), secret_(secret), host_(host) {}
-
-  bool feed(std::string_view bytes, std::string& out) override {
-    const std::size_t from = out.size();
-    const bool ok = inner_.feed(bytes, out);
-    scrub_errors(out, from);
-    return ok;
-  }
-  bool finish(std::string& out) override {
-    const std::size_t from = out.size();
-    const bool ok = inner_.finish(out);
-    scrub_errors(out, from);
-    return ok;
-  }
-  const std::optional<adapters::Usage>& usage() const override { return inner_.usage(); }
-  const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
-
- private:
-  bool is_error_event(std::string_view event) {
-    if (event.starts_with("event: error\n")) {
-      return true;
-    }
-    for (std::size_t at = event.find("data: "); at != std::string_view::npos;
-         at = event.find("\ndata: ", at)) {
-      if (event[at] == '\n') {
-        ++at;
-      }
-      at += 6;
-      const std::size_t eol = event.find('\n', at);
-      const std::string_view data =
-          event.substr(at, eol == std::string_view::npos ? eol : eol - at);
-      if (adapters::scan_object(data, members_)) {
-        for (const adapters::JsonMember& m : members_) {
-          if (m.key == "error" && adapters::raw_value(data, m) != "null") {
-            return true;
-          }
-        }
-      }
-      if (eol == std::string_view::npos) {
-        break;
-      }
-      at = eol;
-    }
-    return false;
-  }
-
-  void scrub_errors(std::string& out, std::size_t from) {
-    if (adapters::find_text(out, "error", from) == std::string::npos) {
-      return;  // the usual case: no event in this piece can be an error
-    }
-    std::string rebuilt;
-    std::size_t copied = from;  // rebuilt replaces out[from, copied)
-    std::size_t at = from;
-    while (at < out.size()) {
-      std::size_t end = out.find("\n\n", at);
-      end = end == std::string::npos ? out.size() : end + 2;
-      const std::string_view event(out.data() + at, end - at);
-      if (event.find("error") != std::string_view::npos && is_error_event(event)) {
-        rebuilt.append(out, copied, at - copied);
-        rebuilt += scrub_upstream_text(event, secret_, host_);
-        copied = end;
-      }
-      at = end;
-    }
-    if (copied != from) {
-      rebuilt.append(out, copied, std::string::npos);
-      out.replace(from, std::string::npos, rebuilt);
-    }
-  }
-
-  adapters::StreamTranslator& inner_;
-  std::string_view secret_;
-  std::string_view host_;
-  std::vector<adapters::JsonMember> members_;
-};
 
 }  // namespace
 

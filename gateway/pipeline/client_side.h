@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "adapters/translator.h"
+#include "gateway/pipeline/scrubbed_stream.h"
 #include "gateway/pipeline/upstream_wire.h"
 
 namespace sb::gateway {
@@ -22,18 +23,19 @@ namespace sb::gateway {
 struct Outcome;
 
 /// A chat stream (OpenAI chunks) rewritten event by event into the client's events. Usage and
-/// errors are the attempt's stream translator's (`inner`), which the rewriting wraps.
+/// errors are the attempt's stream translator's (`inner`), which the rewriting wraps, unless the
+/// rewriting reads the upstream's events itself (ChunkSource).
 class ClientStream : public adapters::StreamTranslator {
  public:
-  explicit ClientStream(adapters::StreamTranslator& inner) : inner_(inner) {}
+  explicit ClientStream(ScrubbedStream& inner) : inner_(inner) {}
 
-  const std::optional<adapters::Usage>& usage() const final { return inner_.usage(); }
-  const std::optional<adapters::TranslateError>& error() const final { return inner_.error(); }
+  const std::optional<adapters::Usage>& usage() const override { return inner_.usage(); }
+  const std::optional<adapters::TranslateError>& error() const override { return inner_.error(); }
   /// An OpenAI SSE event the gateway itself writes (a mid-stream failure), in the client's shape.
   virtual void gateway_event(std::string_view openai_sse, std::string& out) = 0;
 
  protected:
-  adapters::StreamTranslator& inner_;
+  ScrubbedStream& inner_;
 };
 
 class ClientSide {
@@ -50,9 +52,8 @@ class ClientSide {
   /// The attempt's stream (OpenAI chunks from `inner`) as the client's events. `native`: the
   /// attempt's wire already speaks the client's shape (its bytes pass unchanged; only the
   /// gateway's own events are converted).
-  virtual std::unique_ptr<ClientStream> stream(adapters::StreamTranslator& inner,
-                                               std::string_view model, std::int64_t estimated_input,
-                                               bool native) = 0;
+  virtual std::unique_ptr<ClientStream> stream(ScrubbedStream& inner, std::string_view model,
+                                               std::int64_t estimated_input, bool native) = 0;
 
   /// A wire that sends the client's own request to backend `b` (Anthropic to Anthropic,
   /// Responses to OpenAI and Azure OpenAI), or nullptr when the request goes as chat

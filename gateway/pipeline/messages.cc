@@ -72,32 +72,11 @@ constexpr std::string_view kNotJson =
 }  // namespace
 
 bool AnthropicOutbound::feed(std::string_view bytes, std::string& out) {
-  if (native_) {
-    return inner_.feed(bytes, out);
-  }
-  scratch_.clear();
-  const bool ok = inner_.feed(bytes, scratch_);
-  if (inner_.usage() && inner_.usage()->cache_write > 0) {
-    writer_.set_cache_write(inner_.usage()->cache_write);  // not in the OpenAI usage chunk
-  }
-  const bool written = writer_.feed(scratch_, out);
-  return ok && written;
+  return native_ ? inner_.feed(bytes, out) : source_.feed(bytes, out);
 }
 
 bool AnthropicOutbound::finish(std::string& out) {
-  if (native_) {
-    return inner_.finish(out);
-  }
-  scratch_.clear();
-  const bool ok = inner_.finish(scratch_);
-  if (inner_.usage() && inner_.usage()->cache_write > 0) {
-    writer_.set_cache_write(inner_.usage()->cache_write);
-  }
-  if (!writer_.feed(scratch_, out)) {
-    return false;
-  }
-  // A cut stream is the gateway's to report (gateway_event); a complete one closes the message.
-  return ok && writer_.finish(out);
+  return native_ ? inner_.finish(out) : source_.finish(out);
 }
 
 void AnthropicOutbound::gateway_event(std::string_view openai_sse, std::string& out) {
@@ -124,8 +103,7 @@ std::optional<std::string> AnthropicSide::answer(std::string body, std::string_v
   return adapters::try_openai_to_anthropic_response(body, model, error, cache_write, thinking_);
 }
 
-std::unique_ptr<ClientStream> AnthropicSide::stream(adapters::StreamTranslator& inner,
-                                                    std::string_view model,
+std::unique_ptr<ClientStream> AnthropicSide::stream(ScrubbedStream& inner, std::string_view model,
                                                     std::int64_t estimated_input, bool native) {
   return std::make_unique<AnthropicOutbound>(inner, model, estimated_input, native, thinking_);
 }

@@ -19,30 +19,40 @@
 
 #include "adapters/anthropic_inbound.h"
 #include "adapters/translator.h"
+#include "gateway/pipeline/chunk_source.h"
 #include "gateway/pipeline/client_side.h"
 
 namespace sb::gateway {
 
 struct RequestContext;
 
-/// Wraps the stream translator of one attempt: its OpenAI chunks become Anthropic events. In
-/// native mode the attempt's bytes are Anthropic events already and pass unchanged.
+/// Wraps the stream translator of one attempt: its OpenAI chunks (ChunkSource) become Anthropic
+/// events. In native mode the attempt's bytes are Anthropic events already and pass unchanged.
 class AnthropicOutbound final : public ClientStream {
  public:
-  AnthropicOutbound(adapters::StreamTranslator& inner, std::string_view model,
+  AnthropicOutbound(ScrubbedStream& inner, std::string_view model,
                     std::int64_t estimated_input_tokens, bool native = false, bool thinking = false)
-      : ClientStream(inner), writer_(model, estimated_input_tokens, thinking), native_(native) {}
+      : ClientStream(inner),
+        writer_(model, estimated_input_tokens, thinking),
+        source_(inner, writer_),
+        native_(native) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
+  const std::optional<adapters::Usage>& usage() const override {
+    return native_ ? inner_.usage() : source_.usage();
+  }
+  const std::optional<adapters::TranslateError>& error() const override {
+    return native_ ? inner_.error() : source_.error();
+  }
 
   /// An OpenAI SSE event the gateway itself writes (a mid-stream failure), in Anthropic's shape.
   void gateway_event(std::string_view openai_sse, std::string& out) override;
 
  private:
   adapters::AnthropicStreamWriter writer_;
+  ChunkSource source_;
   bool native_;
-  std::string scratch_;
 };
 
 /// The Messages client's side of one request.
@@ -56,7 +66,7 @@ class AnthropicSide final : public ClientSide {
 
   std::optional<std::string> answer(std::string body, std::string_view model, std::string& error,
                                     std::int64_t cache_write) override;
-  std::unique_ptr<ClientStream> stream(adapters::StreamTranslator& inner, std::string_view model,
+  std::unique_ptr<ClientStream> stream(ScrubbedStream& inner, std::string_view model,
                                        std::int64_t estimated_input, bool native) override;
   std::unique_ptr<chat::UpstreamWire> native_wire(const BackendRuntime& b,
                                                   std::string_view request_id,

@@ -108,34 +108,21 @@ std::string join_json_arrays(std::string_view a, std::string_view b, std::string
 }
 
 bool ResponsesOutbound::feed(std::string_view bytes, std::string& out) {
-  scratch_.clear();
-  const bool ok = inner_.feed(bytes, scratch_);
-  if (inner_.usage() && inner_.usage()->cache_write > 0) {
-    writer_.set_cache_write(inner_.usage()->cache_write);
-  }
   const bool was_done = writer_.done();
   const std::size_t from = out.size();
-  const bool written = writer_.feed(scratch_, out);
+  const bool ok = source_.feed(bytes, out);
   if (!was_done && writer_.done()) {
     // The completing event is in this call's bytes: they wait for finish().
     held_.append(out, from, std::string::npos);
     out.resize(from);
   }
-  return ok && written;
+  return ok;
 }
 
 bool ResponsesOutbound::finish(std::string& out) {
-  scratch_.clear();
-  const bool ok = inner_.finish(scratch_);
-  if (inner_.usage() && inner_.usage()->cache_write > 0) {
-    writer_.set_cache_write(inner_.usage()->cache_write);
-  }
   out += held_;
   held_.clear();
-  if (!writer_.feed(scratch_, out)) {
-    return false;
-  }
-  return ok && writer_.finish(out);
+  return source_.finish(out);
 }
 
 void ResponsesOutbound::gateway_event(std::string_view openai_sse, std::string& out) {
@@ -186,8 +173,8 @@ std::optional<std::string> ResponsesSide::answer(std::string body, std::string_v
   return r;
 }
 
-std::unique_ptr<ClientStream> ResponsesSide::stream(adapters::StreamTranslator& inner,
-                                                    std::string_view, std::int64_t, bool native) {
+std::unique_ptr<ClientStream> ResponsesSide::stream(ScrubbedStream& inner, std::string_view,
+                                                    std::int64_t, bool native) {
   if (native && native_ != nullptr) {
     outbound_ = nullptr;
     return std::make_unique<ResponsesNativeOutbound>(inner, *native_);

@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "adapters/responses_inbound.h"
+#include "gateway/pipeline/chunk_source.h"
 #include "gateway/pipeline/client_side.h"
 #include "gateway/pipeline/native_wire.h"
 #include "gateway/state/response_store.h"
@@ -44,18 +45,20 @@ struct RequestContext;
 /// response before the client can name it in a follow-up.
 class ResponsesOutbound final : public ClientStream {
  public:
-  ResponsesOutbound(adapters::StreamTranslator& inner, adapters::ResponseMeta meta)
-      : ClientStream(inner), writer_(std::move(meta)) {}
+  ResponsesOutbound(ScrubbedStream& inner, adapters::ResponseMeta meta)
+      : ClientStream(inner), writer_(std::move(meta)), source_(inner, writer_) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
   bool finish(std::string& out) override;
   void gateway_event(std::string_view openai_sse, std::string& out) override;
+  const std::optional<adapters::Usage>& usage() const override { return source_.usage(); }
+  const std::optional<adapters::TranslateError>& error() const override { return source_.error(); }
 
   const adapters::ResponsesStreamWriter& writer() const { return writer_; }
 
  private:
   adapters::ResponsesStreamWriter writer_;
-  std::string scratch_;
+  ChunkSource source_;
   std::string held_;
 };
 
@@ -64,7 +67,7 @@ class ResponsesOutbound final : public ClientStream {
 /// client can name it), and the gateway's own failure event becomes `error` + `response.failed`.
 class ResponsesNativeOutbound final : public ClientStream {
  public:
-  ResponsesNativeOutbound(adapters::StreamTranslator& inner, const chat::ResponsesNativeWire& wire)
+  ResponsesNativeOutbound(ScrubbedStream& inner, const chat::ResponsesNativeWire& wire)
       : ClientStream(inner), wire_(wire) {}
 
   bool feed(std::string_view bytes, std::string& out) override;
@@ -86,7 +89,7 @@ class ResponsesSide final : public ClientSide {
 
   std::optional<std::string> answer(std::string body, std::string_view model, std::string& error,
                                     std::int64_t cache_write) override;
-  std::unique_ptr<ClientStream> stream(adapters::StreamTranslator& inner, std::string_view model,
+  std::unique_ptr<ClientStream> stream(ScrubbedStream& inner, std::string_view model,
                                        std::int64_t estimated_input, bool native) override;
   boost::asio::awaitable<void> completed(const Outcome& o) override;
   /// A ResponsesNativeWire for an OpenAI or Azure OpenAI backend when the request continues no

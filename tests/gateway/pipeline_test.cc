@@ -437,10 +437,11 @@ constexpr std::string_view kChunks =
 
 TEST(ResponsesOutboundTest, TheCompletingEventWaitsForFinishSoTheStoreHasItFirst) {
   PassThrough inner;
+  ScrubbedStream scrubbed(inner, "", "");
   adapters::ResponseMeta meta;
   meta.id = "resp_1";
   meta.model = "alias";
-  ResponsesOutbound outbound(inner, meta);
+  ResponsesOutbound outbound(scrubbed, meta);
   const std::size_t first = kChunks.find("\n\n") + 2;
   std::string out;
   ASSERT_TRUE(outbound.feed(kChunks.substr(0, first), out));
@@ -458,7 +459,8 @@ TEST(ResponsesOutboundTest, TheCompletingEventWaitsForFinishSoTheStoreHasItFirst
 
 TEST(ResponsesOutboundTest, AGatewayFailureBecomesResponsesEvents) {
   PassThrough inner;
-  ResponsesOutbound outbound(inner, adapters::ResponseMeta{});
+  ScrubbedStream scrubbed(inner, "", "");
+  ResponsesOutbound outbound(scrubbed, adapters::ResponseMeta{});
   std::string out;
   ASSERT_TRUE(outbound.feed(kChunks.substr(0, kChunks.find("\n\n") + 2), out));
   std::string failure;
