@@ -323,6 +323,31 @@ TEST(ChunkSourceTest, AnErrorMemberSpelledWithAnEscapeIsScrubbedToo) {
   EXPECT_EQ(r.out.find(kSecret), std::string::npos) << r.out;
 }
 
+TEST(ChunkSourceTest, TheRelaysErrorEventsReachTheClientScrubbed) {
+  // Chat completions read the relay itself, through ScrubbedStream alone.
+  for (const Case& c : cases()) {
+    for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, c.bytes.size() + 1}) {
+      if (piece == 1 && c.bytes.size() > 64 * 1024) {
+        continue;
+      }
+      adapters::OpenAIStreamTranslator relay(true);
+      ScrubbedStream scrubbed(relay, kSecret, kHost);
+      std::string out;
+      bool ok = true;
+      for (std::size_t at = 0; at < c.bytes.size() && ok; at += piece) {
+        ok = scrubbed.feed(std::string_view(c.bytes).substr(at, piece), out);
+      }
+      const std::string what = c.name + ", pieces of " + std::to_string(piece);
+      EXPECT_EQ(out.find(kSecret), std::string::npos) << what << ": " << out;
+      EXPECT_EQ(out.find(kHost), std::string::npos) << what << ": " << out;
+      if (c.bytes.find(kSecret) != std::string::npos) {
+        EXPECT_FALSE(ok) << what;
+        EXPECT_NE(out.find("invalid key"), std::string::npos) << what << ": " << out;
+      }
+    }
+  }
+}
+
 TEST(ChunkSourceTest, AzureStreamsAreReadThroughTheirTranslator) {
   // Azure's relay rewrites its chunks (filter members): the writer reads its output.
   adapters::AzureStreamTranslator azure(true);
