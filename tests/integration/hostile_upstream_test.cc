@@ -346,6 +346,33 @@ TEST_F(HostileUpstreamTest, InStreamErrorEventsAreScrubbed) {
   }
 }
 
+TEST_F(HostileUpstreamTest, InStreamErrorEventsAreScrubbedForTheTranslatedDialects) {
+  // The Messages and Responses writers read an OpenAI-wire upstream's own events: its error
+  // event reaches their clients scrubbed too, as their dialect's error event.
+  const std::string leak = "key sk-backend-secret-0123456789 rejected by 127.0.0.1";
+  for (const std::string_view path : {"/v1/messages", "/v1/responses"}) {
+    hostile_->push(sse_response(
+        {content_event("first"), R"(data: {"error":{"message":")" + leak +
+                                     R"(","type":"server_error","code":null}})" + "\n\n"},
+        kGap));
+    const std::string body =
+        path == "/v1/messages"
+            ? R"({"model":"hostile","max_tokens":16,"stream":true,)"
+              R"("messages":[{"role":"user","content":"ping"}]})"
+            : R"({"model":"hostile","stream":true,"store":false,"input":"ping"})";
+    auto got = request(gw_->port(), "POST", std::string(path), body);
+    ASSERT_TRUE(got) << path;
+    EXPECT_EQ(got->status, 200u) << path << ": " << got->body;
+    EXPECT_NE(got->body.find("first"), std::string::npos) << path << ": " << got->body;
+    EXPECT_NE(got->body.find("event: error"), std::string::npos) << path << ": " << got->body;
+    EXPECT_NE(got->body.find("rejected by"), std::string::npos) << path << ": " << got->body;
+    for (const char* secret : {"sk-backend-secret", "127.0.0.1"}) {
+      EXPECT_EQ(got->body.find(secret), std::string::npos)
+          << path << ": " << secret << " leaked: " << got->body;
+    }
+  }
+}
+
 TEST_F(HostileUpstreamTest, AnthropicErrorEventsAreScrubbedInBothDialects) {
   const std::string start =
       "event: message_start\ndata: "
