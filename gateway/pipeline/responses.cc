@@ -107,16 +107,28 @@ std::string join_json_arrays(std::string_view a, std::string_view b, std::string
   return out;
 }
 
-bool ResponsesOutbound::feed(std::string_view bytes, std::string& out) {
-  const bool was_done = writer_.done();
+namespace {
+
+// `feed()` appends to `out`; when `done()` turns true within it, the completing event is in the
+// bytes it appended: they wait in `held` for finish(), so the store has the response before the
+// client can name it.
+template <class Feed, class Done>
+bool feed_holding_completion(std::string& out, std::string& held, Feed&& feed, Done&& done) {
+  const bool was_done = done();
   const std::size_t from = out.size();
-  const bool ok = source_.feed(bytes, out);
-  if (!was_done && writer_.done()) {
-    // The completing event is in this call's bytes: they wait for finish().
-    held_.append(out, from, std::string::npos);
+  const bool ok = feed();
+  if (!was_done && done()) {
+    held.append(out, from, std::string::npos);
     out.resize(from);
   }
   return ok;
+}
+
+}  // namespace
+
+bool ResponsesOutbound::feed(std::string_view bytes, std::string& out) {
+  return feed_holding_completion(
+      out, held_, [&] { return source_.feed(bytes, out); }, [&] { return writer_.done(); });
 }
 
 bool ResponsesOutbound::finish(std::string& out) {
@@ -137,15 +149,8 @@ bool ResponsesNativeOutbound::done() const {
 }
 
 bool ResponsesNativeOutbound::feed(std::string_view bytes, std::string& out) {
-  const bool was_done = done();
-  const std::size_t from = out.size();
-  const bool ok = inner_.feed(bytes, out);
-  if (!was_done && done()) {
-    // The completing event is in this call's bytes: they wait for finish().
-    held_.append(out, from, std::string::npos);
-    out.resize(from);
-  }
-  return ok;
+  return feed_holding_completion(
+      out, held_, [&] { return inner_.feed(bytes, out); }, [&] { return done(); });
 }
 
 bool ResponsesNativeOutbound::finish(std::string& out) {
