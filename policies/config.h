@@ -70,7 +70,9 @@ struct ServerSettings {
   /// the startup log.
   std::string listen_reason;
   unsigned threads = 0;  ///< 0 = one per core ("auto")
-  std::uint64_t max_body_bytes = 4ull << 20;
+  /// 32 MiB, as Anthropic's Messages API takes: coding agents resend their whole history, images
+  /// included, on every turn, and a request the provider would take must not fail here.
+  std::uint64_t max_body_bytes = 32ull << 20;
   std::uint64_t max_header_bytes = 64ull << 10;
   Duration header_timeout{10'000};  ///< whole request header must arrive within this
   Duration idle_timeout{60'000};    ///< keep-alive idle between requests

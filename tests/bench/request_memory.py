@@ -4,7 +4,7 @@
     python3 tests/bench/request_memory.py [BUILD_DIR]
 
 Starts fake_upstream (answers after --latency-ms, so requests overlap while they wait on the
-upstream) and switchboard (server.threads 1, max_body_bytes 8 MiB), then, for each scenario,
+upstream) and switchboard (server.threads 1, max_body_bytes 8 MiB, or BODY_MIB + 1 when larger), then, for each scenario,
 sends CONCURRENCY requests of about BODY_MIB MiB at once and reports switchboard's peak RSS
 (VmHWM from /proc/PID/status; a fresh process per scenario) and the mean latency.
 
@@ -94,7 +94,7 @@ def status_kib(pid, field):
 def start_gateway(tmp, fake_url, down_url):
     cfg = os.path.join(tmp, "switchboard.yaml")
     with open(cfg, "w") as f:
-        f.write("""server: {listen: "127.0.0.1:0", threads: 1, max_body_bytes: 8MiB}
+        f.write("""server: {listen: "127.0.0.1:0", threads: 1, max_body_bytes: %dMiB}
 admin: {listen: "127.0.0.1:0"}
 retries: {attempts: 1}
 backends:
@@ -106,7 +106,7 @@ models:
   pass-through: {candidates: [local]}
   translated: {candidates: [claude]}
   fallback: {candidates: [down, local]}
-""" % (fake_url, fake_url, down_url))
+""" % (max(8, int(BODY_MIB) + 1), fake_url, fake_url, down_url))
     err = open(os.path.join(tmp, "gw.err"), "w+")
     proc = subprocess.Popen([SWITCHBOARD, "run", "--config", cfg],
                             stdout=subprocess.DEVNULL, stderr=err)

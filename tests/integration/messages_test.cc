@@ -98,6 +98,34 @@ TEST_F(MessagesTest, NonStreamFromAnOpenAIBackendIsAMessage) {
   EXPECT_FALSE(sent.header("x-api-key")) << "the client's key never reaches a backend";
 }
 
+TEST_F(MessagesTest, AnAgentsHistoryOfScreenshotsPastFourMiBGoesThroughByDefault) {
+  // Coding agents resend their whole history, images included, on every turn: a body Anthropic
+  // takes (up to 32 MB) must not be refused here, or the agent's session is stuck on a 413.
+  const std::string image(2 * 1024 * 1024, 'A');  // 2 MiB of base64 each
+  std::string body = R"({"model":"local","max_tokens":64,"messages":[)";
+  for (int turn = 0; turn < 3; ++turn) {
+    body += turn == 0 ? "" : ",";
+    body += R"({"role":"user","content":[{"type":"image","source":{"type":"base64",)"
+            R"("media_type":"image/png","data":")" +
+            image + R"("}},{"type":"text","text":"and this one?"}]},)";
+    body += R"({"role":"assistant","content":"I see it."})";
+  }
+  body += R"(,{"role":"user","content":"thanks"}]})";
+  ASSERT_GT(body.size(), 6u << 20);
+  auto got = messages(body);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200u) << got->body.substr(0, 300);
+  ASSERT_TRUE(local_->wait_for_requests(1, 5s));
+  const std::string& sent = local_->requests().back().body;
+  EXPECT_GT(sent.size(), 6u << 20) << "every image reached the engine";
+  std::size_t images = 0;
+  for (std::size_t at = 0; (at = sent.find("data:image/png;base64,", at)) != std::string::npos;
+       ++at) {
+    ++images;
+  }
+  EXPECT_EQ(images, 3u);
+}
+
 TEST_F(MessagesTest, SystemTurnsInsideTheConversationAreAccepted) {
   // Claude Code's first request carries a system turn among its messages.
   auto got = messages(R"({"model":"local","max_tokens":64,"system":"be brief","messages":[)"

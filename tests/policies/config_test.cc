@@ -192,7 +192,7 @@ backends:
   ServerSettings defaults;
   EXPECT_EQ(c.server.listen, defaults.listen);
   EXPECT_EQ(c.server.threads, 0u);
-  EXPECT_EQ(c.server.max_body_bytes, 4u << 20);
+  EXPECT_EQ(c.server.max_body_bytes, 32u << 20);
   EXPECT_EQ(c.server.max_header_bytes, 64u << 10);
   EXPECT_EQ(c.server.header_timeout, 10s);
   EXPECT_EQ(c.server.idle_timeout, 60s);
