@@ -225,7 +225,9 @@ std::string_view to_string(Hosting h);  ///< "self-hosted" | "closed"
 
 struct BackendTimeouts {
   Duration connect{2'000};
-  Duration first_token{60'000};  ///< until the upstream's response header arrives
+  /// Until a streamed answer's response header arrives (with its first event). A complete
+  /// answer's header comes only once all of it is written: `total` bounds that wait.
+  Duration first_token{60'000};
   Duration idle{60'000};         ///< between two reads of a streamed body
   Duration total{600'000};       ///< whole exchange
 };

@@ -366,8 +366,11 @@ asio::awaitable<AttemptResult> ChatHandler::exchange(const BackendRuntime& b, Up
   upstream::Error err;
   const DownstreamWatch watch(ctx_.downstream, *this);  // client_gone() while the upstream works
   const auto t = Clock::now();
-  const auto ex = co_await ctx_.worker.pool.send(b.endpoint, b.tls.get(), std::move(up), b.timeouts,
-                                                 err, &abort_);
+  // A stream's header comes with its first event; a complete answer's only once it is all
+  // written (a reasoning model's can take minutes): the whole exchange's bound waits for that.
+  const bool whole = !wire.streaming() && endpoint_ != Endpoint::embeddings;
+  const auto ex = co_await ctx_.worker.pool.send(
+      b.endpoint, b.tls.get(), std::move(up), whole ? b.answer_timeouts : b.timeouts, err, &abort_);
   const auto waited = Clock::now() - t;
   o_.io_wait += waited;
   o_.upstream += waited;

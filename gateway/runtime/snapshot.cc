@@ -150,6 +150,8 @@ void connection_settings(const config::Backend& b, BackendRuntime& rt) {
   rt.timeouts.first_byte = b.timeouts.first_token;
   rt.timeouts.idle = b.timeouts.idle;
   rt.timeouts.total = b.timeouts.total;
+  rt.answer_timeouts = rt.timeouts;
+  rt.answer_timeouts.first_byte = rt.timeouts.total;
   if (!b.api_key.empty()) {
     rt.credential_header = rt.azure ? "api-key" : "Authorization";  // Azure: never a bearer
     rt.credential = rt.azure ? b.api_key : "Bearer " + b.api_key;

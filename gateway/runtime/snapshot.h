@@ -87,6 +87,9 @@ struct BackendRuntime {
   metrics::Gauge* queue_waiting = nullptr;        ///< switchboard_queue_waiting, at scrape time
   metrics::Counter* queue_timeouts = nullptr;     ///< switchboard_queue_timeouts_total
   upstream::Timeouts timeouts;
+  /// For a complete (non-streamed) answer, whose header comes only once the whole answer is
+  /// written: `timeouts` with the wait for the header bounded by `total`, not `first_token`.
+  upstream::Timeouts answer_timeouts;
   /// The key as OpenAI-format requests and health probes carry it: `Authorization: Bearer <key>`,
   /// or Azure's `api-key: <key>`. An empty name when the backend has no key.
   std::string credential_header;

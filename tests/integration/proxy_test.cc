@@ -244,6 +244,27 @@ TEST_F(ProxyTest, UpstreamStallIs504) {
   EXPECT_NE(r->body.find("timeout_error"), std::string::npos) << r->body;
 }
 
+TEST_F(ProxyTest, ACompleteAnswerSlowerThanTheFirstTokenTimeoutIsWaitedFor) {
+  // A complete answer's header comes once all of it is written (a reasoning model's, a long
+  // answer's): `total` (10 s here) bounds that wait, not `first_token` (1 s here).
+  Response slow;
+  slow.header_delay = 1500ms;
+  slow.body = chat_completion_body("pinned/model-a", "thought long", Usage{5, 2});
+  local_->push(slow);
+  auto r = chat("default");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_NE(r->body.find("thought long"), std::string::npos) << r->body;
+  // A stream's header comes with its first event: `first_token` bounds it.
+  Response slow_stream =
+      sse_response(chat_stream_events("pinned/model-a", {"late"}, false, {1, 1}));
+  slow_stream.header_delay = 1500ms;
+  local_->push(slow_stream);
+  auto s = chat("default", true);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, 504u) << s->body;
+}
+
 TEST_F(ProxyTest, UpstreamResetBeforeAnswerIs502) {
   Response reset;
   reset.kind = Response::Kind::reset_on_read;

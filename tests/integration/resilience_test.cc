@@ -52,7 +52,7 @@ backends:
     base_url: ")" +
            flaky_->base_url() + R"("
     model: m
-    timeouts: {first_token: 300ms}
+    timeouts: {first_token: 300ms, total: 500ms}
     circuit_breaker: {consecutive_failures: 4, open_for: 300ms, max_open_for: 300ms}
   sick:
     provider: vllm
