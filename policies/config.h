@@ -228,7 +228,9 @@ struct BackendTimeouts {
   /// Until a streamed answer's response header arrives (with its first event). A complete
   /// answer's header comes only once all of it is written: `total` bounds that wait.
   Duration first_token{60'000};
-  Duration idle{60'000};         ///< between two reads of a streamed body
+  /// Between two reads of a streamed body. 5 minutes: a reasoning model on OpenAI's chat
+  /// completions (and Gemini, Bedrock) streams nothing while it thinks, often past a minute.
+  Duration idle{300'000};
   Duration total{600'000};       ///< whole exchange
 };
 

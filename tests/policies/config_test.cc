@@ -151,7 +151,7 @@ TEST(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_EQ(claude.max_in_flight, 0u);
   EXPECT_EQ(claude.timeouts.connect, 2s);  // defaults
   EXPECT_EQ(claude.timeouts.first_token, 60s);
-  EXPECT_EQ(claude.timeouts.idle, 60s);
+  EXPECT_EQ(claude.timeouts.idle, 300s);
   EXPECT_EQ(claude.timeouts.total, 600s);
   EXPECT_TRUE(claude.tls_verify);
   EXPECT_TRUE(claude.headers.empty());
