@@ -43,7 +43,7 @@ void raise_to(std::atomic<std::uint64_t>& a, std::uint64_t v) {
 
 SharedStore::SharedStore(const config::Config& config, StateSync& sync,
                          std::shared_ptr<policies::MemoryState> local)
-    : config_(config), sync_(sync), local_(std::move(local)) {
+    : sync_(sync), local_(std::move(local)) {
   for (const config::Tenant& t : config.tenants) {
     SharedLimits l;
     l.daily = limit_nanos(t.budget.daily_usd);

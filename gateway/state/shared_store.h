@@ -62,7 +62,6 @@ class SharedStore final : public policies::StateStore {
   /// A backend's shared counts while the shared store answers; nullptr when the local state does.
   const BackendShare* shared(std::size_t backend) const;
 
-  const config::Config& config_;
   StateSync& sync_;
   std::shared_ptr<policies::MemoryState> local_;
   std::vector<std::shared_ptr<TenantShare>> tenants_;

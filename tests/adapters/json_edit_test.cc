@@ -150,8 +150,10 @@ TEST(ScanObjectTest, FindsStringEndsAndEscapesAtEveryOffset) {
 TEST(ScanObjectTest, WalksPrettyPrintedContainersWithBracketsInStrings) {
   std::string text = "{\n  \"usage\": {";
   for (int i = 0; i < 20; ++i) {
-    text += "\n" + std::string(static_cast<std::size_t>(i), ' ') + "\"k" + std::to_string(i) +
-            "\": [" + std::to_string(i * 12345) + ", true, null, \"]}{[\"]";
+    text += '\n';
+    text.append(static_cast<std::size_t>(i), ' ');
+    text +=
+        "\"k" + std::to_string(i) + "\": [" + std::to_string(i * 12345) + ", true, null, \"]}{[\"]";
     text += i < 19 ? "," : "";
   }
   text += "\n  },\n  \"after\": \"}\"\n}\n";
@@ -225,8 +227,11 @@ TEST(TailMemberValueTest, AgreesWithTheScanWheneverItAnswers) {
   int answered = 0;
   for (const std::string_view head : heads) {
     for (const std::string_view tail : tails) {
-      const std::string text =
-          "{" + std::string(head) + R"("usage":{"t":[1,{"u":2}]})" + std::string(tail) + "}";
+      std::string text = "{";
+      text += head;
+      text += R"("usage":{"t":[1,{"u":2}]})";
+      text += tail;
+      text += '}';
       ASSERT_FALSE(json::parse(text).as_object().empty()) << text;
       const std::optional<std::string_view> fast = tail_member_value(text, "usage");
       if (fast) {

@@ -100,7 +100,7 @@ TEST(JsonWriteTest, RandomDocumentsAreWrittenAsBoostWritesThem) {
     if (v.is_array()) {
       std::string out = "x";  // appended to what is there
       append_json(out, v.get_array());
-      ASSERT_EQ(out, "x" + json::serialize(v));
+      ASSERT_EQ(out, std::string("x").append(json::serialize(v)));
     }
   }
 }

@@ -213,7 +213,9 @@ TEST(UsageTest, OnePassReadingAgreesWithTheDomOnRandomTexts) {
       if (i > 0) {
         out += rng() % 8 == 0 ? " , " : ",";
       }
-      out += "\"" + pick(keys) + "\":";
+      out += '"';
+      out += pick(keys);
+      out += "\":";
       out += depth < 3 && rng() % 3 == 0 ? object(depth + 1) : pick(scalars);
     }
     return out + "}";

@@ -122,9 +122,9 @@ TEST_F(ClientAbortTest, AClientThatLeavesAWaitingRequestEndsItsUpstreamExchange)
   EXPECT_GT(std::stod(m.substr(at + estimated.size())), 0.0) << m;
   // A client's leaving is no failure of the backend's.
   const std::string errors = R"(switchboard_upstream_errors_total{backend="slow")";
-  for (std::size_t at = m.find(errors); at != std::string::npos; at = m.find(errors, at + 1)) {
-    const std::string line = m.substr(at, m.find('\n', at) - at);
-    EXPECT_TRUE(line.ends_with(" 0")) << line;
+  for (std::size_t e = m.find(errors); e != std::string::npos; e = m.find(errors, e + 1)) {
+    const std::string error_line = m.substr(e, m.find('\n', e) - e);
+    EXPECT_TRUE(error_line.ends_with(" 0")) << error_line;
   }
 
   // The connection the gateway keeps for the next request still serves it.

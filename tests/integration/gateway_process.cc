@@ -27,7 +27,9 @@ std::string read_file(const std::string& path) {
 
 // Reads "\"listen\":\"127.0.0.1:PORT\"" style fields from the startup log line.
 std::uint16_t port_of(const std::string& log, std::string_view key) {
-  const std::string needle = "\"" + std::string(key) + "\":\"";
+  std::string needle = "\"";
+  needle += key;
+  needle += "\":\"";
   const auto at = log.find(needle);
   if (at == std::string::npos) {
     return 0;
@@ -145,7 +147,9 @@ bool GatewayProcess::alive() const {
 
 std::uint64_t GatewayProcess::memory_kib(std::string_view field) const {
   const std::string status = read_file("/proc/" + std::to_string(pid_) + "/status");
-  const std::string needle = "\n" + std::string(field) + ":";
+  std::string needle = "\n";
+  needle += field;
+  needle += ':';
   const auto at = status.find(needle);
   if (at == std::string::npos) {
     return 0;
