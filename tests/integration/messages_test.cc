@@ -116,7 +116,7 @@ TEST_F(MessagesTest, AnAgentsHistoryOfScreenshotsPastFourMiBGoesThroughByDefault
   ASSERT_TRUE(got);
   EXPECT_EQ(got->status, 200u) << got->body.substr(0, 300);
   ASSERT_TRUE(local_->wait_for_requests(1, 5s));
-  const std::string& sent = local_->requests().back().body;
+  const std::string sent = local_->requests().back().body;  // a copy: requests() is one
   EXPECT_GT(sent.size(), 6u << 20) << "every image reached the engine";
   std::size_t images = 0;
   for (std::size_t at = 0; (at = sent.find("data:image/png;base64,", at)) != std::string::npos;
