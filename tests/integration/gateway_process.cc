@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,8 +66,14 @@ GatewayProcess::GatewayProcess(const std::string& yaml) {
   write_config(yaml);
   const std::string out = dir_ + "/stdout.log";
   const std::string err = dir_ + "/stderr.log";
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    // The gateway dies with the test, even one that crashed before its destructor ran.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) {
+      _exit(127);  // the test was gone before the line above took effect
+    }
     const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(o, STDOUT_FILENO);
