@@ -94,7 +94,6 @@ struct ChunkContent {
   std::size_t id_begin = 0;  ///< `id`'s text among the bytes before, when has_id
   std::size_t id_size = 0;
   bool has_id = false;
-  bool delta = true;  ///< read as a stream's `delta` (else an answer's `message`)
   /// Which member the string is: the text, a reasoning model's thinking, or the arguments of the
   /// delta's one tool call (its `index` in call_index; no id, no name).
   enum class Field : std::uint8_t {

@@ -21,7 +21,7 @@ struct Reading {
   std::string_view id;
   usage_detail::UsageSax usage;  ///< the events of the `usage` member's value
   ChunkPrefix* prefix = nullptr;  ///< read and replaced by read_usual_chunk; nullptr: not kept
-  ChunkContent* content = nullptr;  ///< the same
+  ChunkContent* content = nullptr;  ///< the same; a stream's only (`body` is "delta")
 };
 
 /// Reads `data` into `out` (whose vectors are empty) as ChatChunkParser's SAX reading would, when

@@ -27,9 +27,8 @@ class UsualChunk {
         out_(out) {}
 
   bool document() {
-    if (ChunkContent* const known = out_.content; known != nullptr && !known->around.empty() &&
-                                                  known->delta == (body_ == "delta") &&
-                                                  around_string(*known)) {
+    if (ChunkContent* const known = out_.content;
+        known != nullptr && !known->around.empty() && around_string(*known)) {
       return true;
     }
     ChunkPrefix* const prefix = out_.prefix;
@@ -160,7 +159,6 @@ class UsualChunk {
     keep.has_id = !out_.id.empty();
     keep.id_begin = keep.has_id ? static_cast<std::size_t>(out_.id.data() - begin_) : 0;
     keep.id_size = out_.id.size();
-    keep.delta = body_ == "delta";
     keep.field = content_field_;
     keep.call_index = arguments ? out_.calls.front().index : std::nullopt;
     keep.index_kind = c.index_kind;
