@@ -1,6 +1,5 @@
 #include "gateway/pipeline/chunk_source.h"
 
-#include "adapters/json_edit.h"
 #include "adapters/openai_compatible.h"
 #include "adapters/text_find.h"
 #include "adapters/usage.h"
@@ -92,19 +91,9 @@ bool ChunkSource::read(std::string_view name, std::string_view data, std::string
 }
 
 void ChunkSource::unread_usage(std::string_view data) {
-  if (adapters::find_text(data, "usage") == std::string_view::npos &&
-      data.find("\\u") == std::string_view::npos) {
-    return;
-  }
-  std::vector<adapters::JsonMember> members;
-  if (!adapters::scan_object(data, members)) {
-    return;
-  }
-  const std::string_view usage = adapters::raw_value_of(data, members, "usage");
-  if (!usage.empty() && usage != "null") {
-    if (std::optional<adapters::Usage> u = adapters::usage_from_openai_usage_text(usage)) {
-      unread_usage_ = std::move(u);
-    }
+  // Its last top-level `usage`, read as the relay reads one.
+  if (std::optional<adapters::Usage> u = adapters::usage_from_openai_text(data)) {
+    unread_usage_ = std::move(u);
   }
 }
 
