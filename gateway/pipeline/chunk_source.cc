@@ -1,5 +1,6 @@
 #include "gateway/pipeline/chunk_source.h"
 
+#include "adapters/json_edit.h"
 #include "adapters/openai_compatible.h"
 #include "adapters/text_find.h"
 #include "adapters/usage.h"
@@ -91,9 +92,14 @@ bool ChunkSource::read(std::string_view name, std::string_view data, std::string
 }
 
 void ChunkSource::unread_usage(std::string_view data) {
-  // Its last top-level `usage`, read as the relay reads one.
-  if (std::optional<adapters::Usage> u = adapters::usage_from_openai_text(data)) {
-    unread_usage_ = std::move(u);
+  // Its last top-level `usage`, read as the relay reads one: from a scan of the whole object (not
+  // usage_from_openai_text, which trusts an answer's end without reading what comes before).
+  std::vector<adapters::JsonMember> members;
+  if (const std::optional<std::string_view> usage =
+          adapters::last_member_value(data, "usage", members)) {
+    if (std::optional<adapters::Usage> u = adapters::usage_from_openai_usage_text(*usage)) {
+      unread_usage_ = std::move(u);
+    }
   }
 }
 
