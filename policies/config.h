@@ -77,6 +77,12 @@ struct ServerSettings {
   Duration header_timeout{10'000};  ///< whole request header must arrive within this
   Duration idle_timeout{60'000};    ///< keep-alive idle between requests
   Duration drain_timeout{30'000};   ///< SIGTERM: how long in-flight requests may finish
+  /// A stream to a client that has written nothing for this long (its upstream silent: a
+  /// reasoning model thinking, a queue) gets an SSE comment, `: keepalive`, which every SSE client
+  /// ignores, so that a proxy or load balancer in between (nginx and AWS ALB cut idle connections
+  /// at 60 s) does not cut it. The first one sends the response head: from then on the attempt is
+  /// committed (no fallback). 0 = never.
+  Duration stream_keepalive{15'000};
   /// Client connections on the data plane at once; beyond it a new connection is closed at
   /// once. 0 = derived at start from the file-descriptor limit (RLIMIT_NOFILE, raised to its
   /// hard limit), leaving a quarter for upstream connections and room for the admin plane.

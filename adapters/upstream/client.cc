@@ -117,7 +117,7 @@ Error internal_error() {
 }  // namespace
 
 // One coroutine, not a wrapper around another: this runs once per streamed event.
-asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err) {
+asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err, Clock::time_point wake) {
   err = {};
   if (conn_->failure()) {
     err = conn_->failure();
@@ -126,10 +126,12 @@ asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err) {
   try {
     // Loop past reads that produced only framing (chunk sizes, extensions), so `true` always
     // means new body bytes and `false` means the end or an error. The idle timeout applies per
-    // read.
+    // read; a read resumed after its wake-up time keeps the budget of the one that woke.
     while (!conn_->body_done()) {
-      const detail::Budget budget = detail::budget(timeouts_.idle, deadline_);
-      if (!conn_->begin_body_read(budget, err)) {
+      const detail::Budget budget = silent_until_ == Clock::time_point::max()
+                                        ? detail::budget(timeouts_.idle, deadline_)
+                                        : detail::budget_until(silent_until_, silent_total_);
+      if (!conn_->begin_body_read(budget, err, wake)) {
         co_return false;
       }
       auto [ec, bytes] = co_await conn_->body_read();
@@ -138,6 +140,12 @@ asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err) {
       if (err) {
         co_return false;
       }
+      if (n == 0 && conn_->woke()) {
+        silent_until_ = budget.until;
+        silent_total_ = budget.total_bound;
+        co_return true;
+      }
+      silent_until_ = Clock::time_point::max();
       if (n > 0) {
         co_return true;
       }

@@ -112,7 +112,12 @@ class Exchange {
   /// Chunked framing is removed; bytes are the body's content. `true` always means at least one
   /// new byte; an error is sticky (later calls return it again). Each read is bounded by the idle
   /// timeout and the total deadline.
-  boost::asio::awaitable<bool> read_some(std::string& out, Error& err);
+  ///
+  /// `wake`: once it passes with no new byte, the read returns true with nothing appended (the
+  /// exchange intact), so that a caller relaying a silent upstream can write to its own client
+  /// and read again; the next read's idle timeout still counts from the upstream's last byte.
+  boost::asio::awaitable<bool> read_some(std::string& out, Error& err,
+                                         Clock::time_point wake = Clock::time_point::max());
 
   /// Reads the rest of the body into `out`, failing with too_large past `max_bytes`.
   boost::asio::awaitable<bool> read_all(std::string& out, std::size_t max_bytes, Error& err);
@@ -126,6 +131,10 @@ class Exchange {
   Timeouts timeouts_;
   Clock::time_point deadline_;
   Abort* abort_;
+  /// After a read that ended at its wake-up time: where its budget ended, so that the upstream's
+  /// silence is timed from its last byte, not from the read resumed. max(): none.
+  Clock::time_point silent_until_ = Clock::time_point::max();
+  bool silent_total_ = false;
 };
 
 // What an upstream may send, whatever it is: past these the exchange fails (too_large for sizes,

@@ -65,6 +65,10 @@ Budget budget(std::chrono::milliseconds limit, Clock::time_point deadline) {
   return {limit, false, now + limit};
 }
 
+Budget budget_until(Clock::time_point until, bool total_bound) {
+  return {until - Clock::now(), total_bound, until};
+}
+
 ErrorKind classify(const error_code& ec, Phase phase, bool total_bound) {
   if (ec == beast::error::timeout) {
     if (total_bound) {
@@ -361,7 +365,7 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
   }
 }
 
-bool Connection::begin_body_read(detail::Budget budget, Error& err) {
+bool Connection::begin_body_read(detail::Budget budget, Error& err, Clock::time_point wake) {
   if (failure_) {
     err = failure_;
     return false;
@@ -379,7 +383,7 @@ bool Connection::begin_body_read(detail::Budget budget, Error& err) {
       lowest().expires_never();  // from here on the watchdog times the reads
       watching_body_ = true;
     }
-    watch_.start(budget.until, lowest().socket());
+    watch_.start(budget.until, lowest().socket(), wake);
   }
   // Body bytes stream through the buffer; what it must hold whole is framing (a chunk line, the
   // trailers), capped here. It never shrinks below what it already holds (Beast's read_size
@@ -437,7 +441,14 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
 
 std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std::string& out,
                                       Error& err) {
+  // A read the watchdog cancelled at its wake-up time (the socket still open: not an abort) ends
+  // without an error; a TLS read cancelled so consumed nothing, and reading on is safe.
+  woke_ =
+      ec && ec == asio::error::operation_aborted && watch_.woke() && lowest().socket().is_open();
   ec = watch_.finish(ec);
+  if (woke_) {
+    ec = {};
+  }
   const std::size_t produced = body_buf_.size() - parser_->body_room();
   parser_->body_buffer(nullptr, 0);
   // (Each read of a stream ends here: `ec` is tested first, which spares the comparisons' calls.)

@@ -45,6 +45,8 @@ struct Budget {
   bool expired() const { return duration <= Clock::duration::zero(); }
 };
 Budget budget(std::chrono::milliseconds limit, Clock::time_point deadline);
+/// What is left now of a budget that ends at `until` (a read resumed after its wake-up time).
+Budget budget_until(Clock::time_point until, bool total_bound);
 
 /// Which part of an exchange an error interrupted (decides which timeout kind applies).
 enum class Phase { write, header, body };
@@ -131,11 +133,16 @@ class Connection {
   /// `co_await body_read()`, then end_body_read() with its error, which appends what the read
   /// produced to `out` (possibly nothing, e.g. when only chunk framing arrived) and returns its
   /// size, setting `err` (and the sticky failure()) on error. The read buffer holds at most
-  /// kMaxFramingBytes of framing (chunk line, trailers); more fails the exchange.
-  bool begin_body_read(detail::Budget budget, Error& err);
+  /// kMaxFramingBytes of framing (chunk line, trailers); more fails the exchange. Once `wake`
+  /// passes with nothing read, the read ends without an error and woke() is true.
+  bool begin_body_read(detail::Budget budget, Error& err,
+                       Clock::time_point wake = Clock::time_point::max());
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> body_read();
   std::size_t end_body_read(boost::system::error_code ec, detail::Budget budget, std::string& out,
                             Error& err);
+
+  /// Whether the last body read ended at its wake-up time (begin_body_read), not on bytes.
+  bool woke() const { return woke_; }
 
   /// The current response's status and fields (valid after read_header succeeded).
   const ResponseHead& head() const { return head_; }
@@ -200,6 +207,7 @@ class Connection {
   /// timer is on for the write and the header and off (watching_body_) for the body.
   Watchdog watch_;
   bool watching_body_ = false;
+  bool woke_ = false;  ///< the last body read ended at its wake-up time
   /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
   std::array<char, 16 * 1024> body_buf_;
   /// A request's head, and the buffers it is written from (the head and the body's pieces).

@@ -1,5 +1,7 @@
 #include "adapters/upstream/watchdog.h"
 
+#include <algorithm>
+
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/error_code.hpp>
@@ -16,9 +18,11 @@ struct Watchdog::State {
   boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, Executor> timer;
   Socket* socket = nullptr;  ///< the watched socket; null while not watching
   Clock::time_point deadline = kNever;
+  Clock::time_point wake = kNever;   ///< the watch's wake-up time; kNever once woken or unset
   Clock::time_point armed = kNever;  ///< the pending wait's expiry; kNever: no wait pending
   std::uint64_t tick = 0;            ///< the pending wait's number: a superseded one is ignored
   bool fired = false;
+  bool woke = false;
 };
 
 Watchdog::Watchdog(const Executor& executor) : state_(std::make_shared<State>(executor)) {}
@@ -45,8 +49,19 @@ void Watchdog::on_wait(const std::weak_ptr<State>& weak, std::uint64_t tick, boo
   if (s->socket == nullptr) {
     return;  // not watching: stay disarmed until the next start()
   }
-  if (Clock::now() < s->deadline) {
-    arm(s, s->deadline);  // the deadline moved on since this wait was armed
+  const Clock::time_point now = Clock::now();
+  if (now < s->deadline && now >= s->wake) {
+    s->wake = kNever;
+    s->woke = true;
+    boost::system::error_code ignored;
+    s->socket->cancel(ignored);  // the read returns; its caller reads again, watched again
+    if (s->deadline != kNever) {
+      arm(s, s->deadline);
+    }
+    return;
+  }
+  if (now < s->deadline) {
+    arm(s, std::min(s->deadline, s->wake));  // the deadline moved on since this wait was armed
     return;
   }
   s->fired = true;
@@ -55,18 +70,26 @@ void Watchdog::on_wait(const std::weak_ptr<State>& weak, std::uint64_t tick, boo
 }
 
 void Watchdog::start(Clock::time_point deadline, Socket& socket) {
+  start(deadline, socket, kNever);
+}
+
+void Watchdog::start(Clock::time_point deadline, Socket& socket, Clock::time_point wake) {
   State& s = *state_;
   s.socket = &socket;
   s.deadline = deadline;
-  if (s.armed <= deadline) {
+  s.wake = wake;
+  s.woke = false;
+  const Clock::time_point first = std::min(deadline, wake);
+  if (s.armed <= first) {
     return;  // fires first, and re-arms for this deadline then
   }
-  arm(state_, deadline);
+  arm(state_, first);
 }
 
 void Watchdog::stop() {
   state_->socket = nullptr;
   state_->deadline = kNever;
+  state_->wake = kNever;
 }
 
 boost::system::error_code Watchdog::finish(boost::system::error_code ec) {
@@ -86,6 +109,10 @@ void Watchdog::cancel() {
 
 bool Watchdog::fired() const {
   return state_->fired;
+}
+
+bool Watchdog::woke() const {
+  return state_->woke;
 }
 
 }  // namespace sb::upstream

@@ -6,6 +6,10 @@
 // upstream client times its exchanges with it, and the gateway's sessions their client's reads
 // and writes.
 //
+// A watch may also name a wake-up time before its deadline: once it passes, the socket's pending
+// operations are cancelled (not closed), so that a read waiting on a silent peer returns to its
+// caller, which may do something else (write a keep-alive to its own client) and read again.
+//
 // Beast's stream timeouts arm and cancel a timer around every operation (and run the cancelled
 // wait's completion); a relayed stream reads and writes once per event, so that cost was per
 // event.
@@ -37,6 +41,10 @@ class Watchdog {
   /// Watches `socket` (which must outlive the watch) until stop(): closed once `deadline` passes.
   /// Call it before each operation; an operation that ends with an error after fired() was cut.
   void start(Clock::time_point deadline, Socket& socket);
+  /// The same, and once `wake` passes (before the deadline) the socket's pending operations are
+  /// cancelled: they end with boost::asio::error::operation_aborted and woke() is true until the
+  /// next start(). Only for a read: a write cancelled midway would leave its stream unusable.
+  void start(Clock::time_point deadline, Socket& socket, Clock::time_point wake);
   /// Ends the watch (the timer may stay armed, to be reused by the next start()).
   void stop();
   /// Ends the watch after an operation that ended with `ec`: its error, or
@@ -46,6 +54,8 @@ class Watchdog {
   void cancel();
   /// True once a deadline passed and the socket was closed.
   bool fired() const;
+  /// True when the current watch's wake-up time passed and its operations were cancelled.
+  bool woke() const;
 
  private:
   struct State;

@@ -228,11 +228,15 @@ class ChatHandler final : public Settlement, private HangupListener {
   struct StreamOut {
     std::string head;
     bool head_sent = false;
+    bool content_sent = false;  ///< something besides keep-alive comments went out
+    bool keepalive = false;     ///< `out` holds a keep-alive comment
     bool chunked = true;
     std::string out;
+    Clock::time_point last_write;  ///< when the client last got bytes (or the relay began)
     std::array<asio::const_buffer, 4> bufs;
     char size_line[24];
   };
+  asio::awaitable<bool> keep_alive(StreamOut& s);
   asio::awaitable<AttemptResult> end_stream(const BackendRuntime& b,
                                             adapters::StreamTranslator& stream, StreamOut& s,
                                             const upstream::Error& err);

@@ -173,14 +173,34 @@ asio::awaitable<error_code> ChatHandler::write_pending(StreamOut& s) {
 }
 
 void ChatHandler::chunk_sent(StreamOut& s, Clock::time_point started) {
-  o_.io_wait += Clock::now() - started;
+  const Clock::time_point now = Clock::now();
+  o_.io_wait += now - started;
   response_bytes_ += s.out.size();
-  if (!s.head_sent) {
+  s.last_write = now;
+  if (!s.content_sent) {
     s.head_sent = true;
-    o_.first_byte = Clock::now();
     o_.status = 200;
+    s.content_sent = !s.keepalive;  // a keep-alive is not the answer's first byte
+    if (s.content_sent) {
+      o_.first_byte = now;
+    }
   }
   s.out.clear();
+}
+
+// The upstream has been silent and the client has heard nothing for server.stream_keepalive: an
+// SSE comment, which every SSE client skips, so that no proxy in between takes the stream for
+// dead. False when the client is gone.
+asio::awaitable<bool> ChatHandler::keep_alive(StreamOut& s) {
+  s.out = ": keepalive\n\n";
+  s.keepalive = true;
+  std::size_t written = 0;
+  bool gone = false;
+  if (!write_now(s, written)) {
+    gone = static_cast<bool>(co_await write_rest(s, written));
+  }
+  s.keepalive = false;
+  co_return !gone;
 }
 
 std::string ChatHandler::stream_head(const BackendRuntime& b, bool chunked) const {
@@ -205,16 +225,27 @@ asio::awaitable<AttemptResult> ChatHandler::relay_stream(upstream::Exchange& ex,
     ctx_.close = true;  // HTTP/1.0: the end of the body is the end of the connection
   }
   s.head = stream_head(b, s.chunked);
+  const Clock::duration keepalive = snap_.config().server.stream_keepalive;
   std::string in;
   upstream::Error err;
   bool translated_ok = true;
+  s.last_write = Clock::now();
   for (bool more = true; more && translated_ok;) {
     in.clear();
     const auto t = Clock::now();
-    more = co_await ex.read_some(in, err);
+    const auto wake = keepalive.count() > 0 ? s.last_write + keepalive : Clock::time_point::max();
+    more = co_await ex.read_some(in, err, wake);
     const auto waited = Clock::now() - t;
     o_.io_wait += waited;
     o_.upstream += waited;
+    if (more && in.empty()) {  // nothing came before `wake`
+      if (!co_await keep_alive(s)) {
+        o_.error = "client_gone";
+        o_.usage = stream.usage();
+        co_return AttemptResult::ended(Attempt::closed);
+      }
+      continue;
+    }
     if (!in.empty()) {
       const std::size_t from = s.out.size();
       translated_ok = stream.feed(in, s.out);
@@ -285,6 +316,9 @@ asio::awaitable<AttemptResult> ChatHandler::end_stream(const BackendRuntime& b,
 // the last chunk (none for HTTP/1.0, which ends with the connection).
 std::string_view ChatHandler::stream_tail(std::string& head, bool head_sent, bool chunked) {
   if (head_sent) {
+    if (!o_.first_byte) {
+      o_.first_byte = Clock::now();  // only keep-alives went before: the end is the answer
+    }
     return chunked ? std::string_view("0\r\n\r\n") : std::string_view();
   }
   o_.status = 200;

@@ -76,6 +76,8 @@ void ConfigBuilder::read_server(const Located& section) {
                   {"idle_timeout", kOptional, set_duration(s.idle_timeout, false)},
                   // Zero is meaningful here: stop at once, without waiting for requests in flight.
                   {"drain_timeout", kOptional, set_duration(s.drain_timeout, true)},
+                  // Zero is meaningful here too: no keep-alive comments.
+                  {"stream_keepalive", kOptional, set_duration(s.stream_keepalive, true)},
                   {"max_connections", kOptional,
                    [&](const Located& v) {
                      assign(

@@ -160,6 +160,30 @@ describe('messages through the gateway to an OpenAI-format backend', () => {
     assert.equal(await stream.finalText(), expectedReply);
   });
 
+  // The engine waits 150 ms before each event; the gateway (server.stream_keepalive: 50ms in
+  // run.sh) writes `: keepalive` comments meanwhile, which the SDK must skip.
+  test('messages.stream() with keep-alive comments between its events', async () => {
+    const headers = {'x-fake-latency-ms': '150'};
+    const raw = await fetch(`${rootURL}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': apiKey,
+        'anthropic-version': '2023-06-01',
+        ...headers,
+      },
+      body: JSON.stringify({model, max_tokens: maxTokens, messages, stream: true}),
+    });
+    assert.equal(raw.status, 200);
+    assert.match(await raw.text(), /\n: keepalive\n\nevent: /, 'comments between the events');
+    const stream = client.messages.stream({model, max_tokens: maxTokens, messages}, {headers});
+    const deltas = [];
+    stream.on('text', (delta) => deltas.push(delta));
+    const final = await stream.finalMessage();
+    assert.equal(deltas.join(''), expectedReply);
+    assertTextMessage(final, {text: expectedReply});
+  });
+
   test('create({stream: true}) yields the Messages event sequence', async () => {
     const {data: stream, response} =
         await client.messages.create({model, max_tokens: maxTokens, messages, stream: true})

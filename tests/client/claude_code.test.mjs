@@ -91,7 +91,7 @@ async function contextRun() {
   return {out, calls, access};
 }
 
-async function claude(alias, prompt) {
+async function claude(alias, prompt, extraEnv = {}) {
   const root = cli.freshDir('claude');
   const home = path.join(root, 'home');
   const project = path.join(root, 'project');
@@ -111,6 +111,7 @@ async function claude(alias, prompt) {
     DISABLE_ERROR_REPORTING: '1',
     DISABLE_AUTOUPDATER: '1',
     DISABLE_BUG_COMMAND: '1',
+    ...extraEnv,
   });
   const run = await cli.runTraced(
       cli.claudeBinary(), ['-p', prompt, '--output-format', 'json'], {cwd: project, env});
@@ -305,6 +306,24 @@ describe('Claude Code (claude -p) through the gateway', {timeout: cli.testTimeou
         assert.match(text, /InputValidationError/, 'is_error\'s text survives');
         assert.equal(out.result.result.trim(), `Tool said: ${text}`.trim());
       });
+
+  // The engine waits 120 ms before each event (asked by a header Claude Code adds to every
+  // request); the gateway writes `: keepalive` comments every 50 ms of silence (run.sh), which
+  // Claude Code's stream reader must skip.
+  test('OpenAI-format engine: a paced stream with keep-alive comments', async () => {
+    const marker = cli.nonce('cck');
+    const prompt = `Say hello to ${marker}`;
+    const out = await claude(
+        localAlias, prompt, {ANTHROPIC_CUSTOM_HEADERS: 'x-fake-latency-ms: 120'});
+    assertSucceeded(out);
+    const turns = cli.recordsWith(cli.recordFile('FAKE_RECORD'), marker)
+                      .filter((r) => r.target.endsWith('/chat/completions'));
+    assert.ok(turns.length > 0, `the engine received the prompt\n${cli.describeRun(out.run)}`);
+    assert.equal(turns[0].headers['x-fake-latency-ms'], '120', 'the engine was asked to pace');
+    assert.ok(
+        out.result.result.startsWith('Hello from ') || out.result.result.startsWith('Tool said'),
+        out.result.result);
+  });
 
   test('OpenAI-format engine: /context is answered by the gateway\'s own count', async () => {
     const out = await claude(localAlias, '/context');

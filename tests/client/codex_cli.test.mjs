@@ -39,7 +39,7 @@ const openaiAlias = process.env.OPENAI_ALIAS ?? 'gpt-via-gateway';
 const gatewayPort = Number(new URL(baseURL).port);
 
 /** config.toml for a provider at the gateway, everything that is not the model call off. */
-function codexConfig(modelAlias = model) {
+function codexConfig(modelAlias = model, providerExtra = '') {
   return `model = "${modelAlias}"
 model_provider = "switchboard"
 check_for_update_on_startup = false
@@ -51,7 +51,7 @@ env_key = "SWITCHBOARD_API_KEY"
 wire_api = "responses"
 request_max_retries = 0
 stream_max_retries = 0
-
+${providerExtra}
 [analytics]
 enabled = false
 
@@ -75,14 +75,14 @@ in_app_updates = false
 }
 
 /** Runs `codex exec PROMPT` in a fresh project directory; resolves to the run and last message. */
-async function codexExec(prompt, modelAlias = model) {
+async function codexExec(prompt, modelAlias = model, providerExtra = '') {
   const root = cli.freshDir('codex');
   const home = path.join(root, 'home');
   const codexHome = path.join(root, 'codex-home');
   const project = path.join(root, 'project');
   for (const dir of [home, codexHome, project])
     fs.mkdirSync(dir, {recursive: true});
-  fs.writeFileSync(path.join(codexHome, 'config.toml'), codexConfig(modelAlias));
+  fs.writeFileSync(path.join(codexHome, 'config.toml'), codexConfig(modelAlias, providerExtra));
   fs.writeFileSync(path.join(project, 'notes.txt'), 'switchboard client test\n');
   const lastMessageFile = path.join(root, 'last-message.txt');
   const run = await cli.runTraced(
@@ -183,6 +183,22 @@ describe('Codex CLI (codex exec) through /v1/responses', {timeout: cli.testTimeo
     cli.assertLoopbackOnly(run, gatewayPort);
     const records = cli.recordsWith(cli.recordFile('FAKE_RECORD'), marker);
     assertChatRoundTrip(chatRequests(records), prompt, lastMessage, run);
+  });
+
+  // The engine waits 120 ms before each event (asked by a header Codex adds to every request);
+  // the gateway writes `: keepalive` comments every 50 ms of silence (run.sh), which Codex's
+  // stream reader must skip.
+  test('completes a tool round trip through a paced stream with keep-alive comments', async () => {
+    const marker = cli.nonce('codexk');
+    const prompt = `Look up ${marker} in the notes`;
+    const {run, lastMessage} =
+        await codexExec(prompt, model, 'http_headers = { "x-fake-latency-ms" = "120" }\n');
+    assert.equal(run.code, 0, `codex exec failed: ${cli.describeRun(run)}`);
+    const records = cli.recordsWith(cli.recordFile('FAKE_RECORD'), marker);
+    const turns = chatRequests(records);
+    assert.ok(turns.length > 0, cli.describeRun(run));
+    assert.equal(turns[0].headers['x-fake-latency-ms'], '120', 'the engine was asked to pace');
+    assertChatRoundTrip(turns, prompt, lastMessage, run);
   });
 
   // The issue asks for Responses passed through to OpenAI; a gateway that translates to chat

@@ -129,6 +129,26 @@ describe('chat completions through the gateway', () => {
     assert.equal(chunks.filter((c) => c.usage).length, 1, 'exactly one chunk carries usage');
   });
 
+  // The fake waits 150 ms before each event; the gateway (server.stream_keepalive: 50ms in
+  // run.sh) writes `: keepalive` comments meanwhile, which the SDK must skip.
+  test('a stream with keep-alive comments between its events parses to the same reply', async () => {
+    const headers = {'x-fake-latency-ms': '150'};
+    const raw = await fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json', 'authorization': `Bearer ${apiKey}`, ...headers},
+      body: JSON.stringify({model, messages, stream: true}),
+    });
+    assert.equal(raw.status, 200);
+    assert.match(await raw.text(), /\n: keepalive\n\ndata: /, 'comments between the events');
+    const stream = await client.chat.completions.create({model, messages, stream: true}, {headers});
+    const {chunks, content, finishReasons} = await collect(stream);
+    assert.equal(content, expectedReply);
+    assert.deepEqual(finishReasons, ['stop']);
+    for (const chunk of chunks) {
+      assert.equal(chunk.object, 'chat.completion.chunk');
+    }
+  });
+
   test('stream response carries the routing decision headers', async () => {
     const {data: stream, response} =
         await client.chat.completions.create({model, messages, stream: true}).withResponse();

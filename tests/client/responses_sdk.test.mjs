@@ -39,6 +39,9 @@ const targets = [
     fakeName: process.env.FAKE_NAME ?? 'fake',
     backend: process.env.FAKE_BACKEND ?? 'local',
     recordEnv: 'FAKE_RECORD',
+    // The gateway forwards a client's own x- headers to a self-hosted engine only: this fake can
+    // be asked to pace its events.
+    paced: true,
   },
   {
     what: 'a closed OpenAI backend',
@@ -120,7 +123,7 @@ function assertEventOrder(events, itemEvents) {
 }
 
 for (const target of targets) {
-  const {what, model, fakeName, backend} = target;
+  const {what, model, fakeName, backend, paced} = target;
 
   describe(`responses.create through the gateway to ${what}`, () => {
     test('a string input answers a completed Response with output_text and usage', async () => {
@@ -296,6 +299,32 @@ for (const target of targets) {
       assert.equal(final.output_text, expected);
       assert.equal(final.id, events[0].response.id);
     });
+
+    if (paced) {
+      // The upstream waits 150 ms before each event; the gateway (server.stream_keepalive: 50ms in
+      // run.sh) writes `: keepalive` comments meanwhile, which the SDK must skip.
+      test('keep-alive comments between the events are skipped', async () => {
+        const prompt = `Slow hello ${nonce('k')}`;
+        const expected = `Hello from ${fakeName}: ${prompt}`;
+        const headers = {'x-fake-latency-ms': '150'};
+        const raw = await fetch(`${baseURL}/responses`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'authorization': `Bearer ${apiKey}`,
+            ...headers,
+          },
+          body: JSON.stringify({model, input: prompt, stream: true, store: false}),
+        });
+        assert.equal(raw.status, 200);
+        assert.match(await raw.text(), /\n: keepalive\n\nevent: /, 'comments between the events');
+        const stream = client.responses.stream({model, input: prompt}, {headers});
+        const {text} = await collectEvents(stream);
+        assert.equal(text, expected);
+        const final = await stream.finalResponse();
+        assert.equal(final.output_text, expected);
+      });
+    }
 
     test('a function call streams its arguments, and its output streams the answer', async () => {
       const prompt = `Weather in Nice? ${nonce('sf')}`;

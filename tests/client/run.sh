@@ -189,8 +189,10 @@ openai_record=$fake_record
 # backend {base_url}/chat/completions and {base_url}/responses. The backends have the shipped
 # config's clearances (self-hosted restricted, closed internal), and sensitivity keeps its
 # defaults: a coding agent's boilerplate must not make its requests confidential.
+# Keep-alive comments every 50 ms of silence: the SDKs and CLIs must skip them wherever an
+# upstream pauses (the tests that ask the fake for 150 ms between events assert they are sent).
 cat >"$work/switchboard.yaml" <<YAML
-server: {listen: "127.0.0.1:0", threads: 2}
+server: {listen: "127.0.0.1:0", threads: 2, stream_keepalive: 50ms}
 admin: {listen: "127.0.0.1:0"}
 backends:
   ${backend_name}:

@@ -46,6 +46,7 @@ server:
   header_timeout: 1500ms
   idle_timeout: 1.5m
   drain_timeout: 0s
+  stream_keepalive: 0s
 admin:
   listen: "localhost:0"
 state:
@@ -104,6 +105,7 @@ TEST(ConfigTest, LoadsEveryFieldOfAFullConfig) {
   EXPECT_EQ(c.server.header_timeout, 1500ms);
   EXPECT_EQ(c.server.idle_timeout, 90s);
   EXPECT_EQ(c.server.drain_timeout, 0ms);
+  EXPECT_EQ(c.server.stream_keepalive, 0ms);
   EXPECT_FALSE(c.server.tls.has_value());
   EXPECT_EQ(c.admin.listen, "localhost:0");
   EXPECT_EQ(c.state.store, config::StateSettings::Store::redis);
@@ -197,6 +199,7 @@ backends:
   EXPECT_EQ(c.server.header_timeout, 10s);
   EXPECT_EQ(c.server.idle_timeout, 60s);
   EXPECT_EQ(c.server.drain_timeout, 30s);
+  EXPECT_EQ(c.server.stream_keepalive, 15s);
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9090");
   EXPECT_EQ(c.state.store, config::StateSettings::Store::memory);
   EXPECT_EQ(c.backends[0].hosting, Hosting::self_hosted);
@@ -581,7 +584,7 @@ const std::vector<BrokenCase> kBrokenCases = {
      {{"threads: 4", "thread: 4"}},
      {"t.yaml:3:3: server: unknown key 'thread' (expected one of: listen, threads, "
       "max_body_bytes, max_header_bytes, header_timeout, idle_timeout, drain_timeout, "
-      "max_connections, max_buffered_body_bytes, tls)"}},
+      "stream_keepalive, max_connections, max_buffered_body_bytes, tls)"}},
     {"UnknownKeyDeepInABackend",
      {{"{connect: 1s}", "{connect: 1s, read: 2s}"}},
      {"t.yaml:10:29: backends.local.timeouts: unknown key 'read' (expected one of: connect, "
@@ -608,6 +611,10 @@ const std::vector<BrokenCase> kBrokenCases = {
      {{"{connect: 1s}", "{connect: 1 s}"}},
      {"t.yaml:10:25: backends.local.timeouts.connect: invalid duration '1 s' (expected e.g. "
       "500ms, 2s, 1.5s, 5m, 1h)"}},
+    {"StreamKeepaliveIsADuration",
+     {{"  threads: 4\n", "  threads: 4\n  stream_keepalive: often\n"}},
+     {"t.yaml:4:21: server.stream_keepalive: invalid duration 'often' (expected e.g. 500ms, 2s, "
+      "1.5s, 5m, 1h)"}},
     {"BareNumberIsNotADuration",
      {{"{connect: 1s}", "{connect: 10}"}},
      {"t.yaml:10:25: backends.local.timeouts.connect: invalid duration '10' (expected e.g. "

@@ -943,6 +943,110 @@ TEST(ClientTest, TimeBetweenReadsIsNotTheUpstreamsIdleTime) {
   });
 }
 
+/// Reads the rest of the body with read_some, each read waking `wake` after it began; counts the
+/// reads that ended so, with nothing read.
+asio::awaitable<std::string> read_waking(Exchange& ex, Error& err, std::chrono::milliseconds wake,
+                                         int& wakes, int max_wakes = 1000) {
+  std::string body;
+  for (;;) {
+    const std::size_t before = body.size();
+    if (!co_await ex.read_some(body, err, Clock::now() + wake)) {
+      break;
+    }
+    if (body.size() == before && ++wakes >= max_wakes) {
+      break;
+    }
+  }
+  co_return body;
+}
+
+Response paused_stream() {
+  Response r;
+  r.chunks = {Chunk{"data: a\n\n", 0ms}, Chunk{"data: b\n\n", 300ms}, Chunk{"data: c\n\n", 0ms}};
+  return r;
+}
+
+// A read past its wake-up time returns with nothing, and the exchange reads on from where it was:
+// every byte once, in order, the connection kept for the next exchange.
+TEST(ClientTest, AReadEndsEmptyAtItsWakeUpTimeAndTheStreamReadsOnIntact) {
+  FakeUpstream fake;
+  fake.push(paused_stream());
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Error err;
+    auto ex =
+        co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), relaxed(), err);
+    CO_ASSERT_TRUE(ex != nullptr);
+    int wakes = 0;
+    const std::string body = co_await read_waking(*ex, err, 40ms, wakes);
+    EXPECT_FALSE(err) << to_string(err.kind);
+    EXPECT_EQ(body, "data: a\n\ndata: b\n\ndata: c\n\n");
+    EXPECT_GE(wakes, 2);
+    EXPECT_TRUE(ex->done());
+    ex.reset();
+    EXPECT_EQ(pool.idle_connections(), 1u);
+  });
+}
+
+// The same over TLS: a read cancelled at its wake-up time consumed nothing of the TLS stream.
+TEST(ClientTest, OverTlsAReadEndsEmptyAtItsWakeUpTimeAndTheStreamReadsOnIntact) {
+  FakeUpstream fake(tls_options());
+  fake.push(paused_stream());
+  fake.push(chunked({"sec", "ure"}));
+  const Endpoint ep = endpoint_of(fake);
+  auto ctx = tls_context(certs("ca.pem"));
+  ASSERT_NE(ctx, nullptr);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Error err;
+    auto ex =
+        co_await pool.send(ep, ctx.get(), make_request(ep, "/chat/completions"), relaxed(), err);
+    CO_ASSERT_TRUE(ex != nullptr);
+    int wakes = 0;
+    const std::string body = co_await read_waking(*ex, err, 40ms, wakes);
+    EXPECT_FALSE(err) << to_string(err.kind) << ": " << err.ec.message();
+    EXPECT_EQ(body, "data: a\n\ndata: b\n\ndata: c\n\n");
+    EXPECT_GE(wakes, 2);
+    ex.reset();
+    // The connection is sound: the next exchange runs on it.
+    auto next =
+        co_await pool.send(ep, ctx.get(), make_request(ep, "/chat/completions"), relaxed(), err);
+    CO_ASSERT_TRUE(next != nullptr);
+    std::string second;
+    EXPECT_TRUE(co_await next->read_all(second, 1024, err));
+    EXPECT_EQ(second, "secure");
+    EXPECT_EQ(pool.connections_opened(), 1u);
+  });
+}
+
+// Waking does not restart the idle timeout: an upstream silent after its first event is cut at
+// `idle` after that event, however often its reader woke meanwhile.
+TEST(ClientTest, WakingReadsDoNotResetTheIdleTimeout) {
+  FakeUpstream fake;
+  Response r = chunked({"data: a\n\n", "data: b\n\n"});
+  r.stall_after_chunks = 1;
+  fake.push(r);
+  const Endpoint ep = endpoint_of(fake);
+
+  run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    Pool pool(ioc.get_executor());
+    Timeouts t = relaxed();
+    t.idle = 200ms;
+    Error err;
+    auto ex = co_await pool.send(ep, nullptr, make_request(ep, "/chat/completions"), t, err);
+    CO_ASSERT_TRUE(ex != nullptr);
+    int wakes = 0;
+    const std::string body = co_await read_waking(*ex, err, 30ms, wakes, 200);
+    EXPECT_EQ(body, "data: a\n\n");
+    EXPECT_EQ(err.kind, ErrorKind::idle_timeout) << to_string(err.kind) << " after " << wakes;
+    EXPECT_GE(wakes, 1);
+    EXPECT_LT(wakes, 200);
+  });
+}
+
 TEST(ClientTest, TotalDeadlineBoundsAStreamThatKeepsTrickling) {
   FakeUpstream fake;
   // Each piece arrives well within the idle timeout, but the whole would take seconds.

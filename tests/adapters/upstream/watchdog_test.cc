@@ -11,6 +11,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 
 namespace sb::upstream {
 namespace {
@@ -101,6 +103,51 @@ TEST_F(WatchdogTest, DestroyingAnArmedWatchdogIsSafe) {
   }
   run_for(150ms);  // the cancelled wait completes after its watchdog is gone
   EXPECT_TRUE(socket_.is_open());
+}
+
+// At its wake-up time the pending read ends as cancelled, the socket stays open, and the next
+// watch (without a wake-up time) reads what comes after; the deadline still closes it later.
+TEST_F(WatchdogTest, AWakeUpCancelsThePendingReadAndLeavesTheSocketOpen) {
+  Watchdog watch(ioc_.get_executor());
+  char byte = 0;
+  boost::system::error_code first;
+  watch.start(Clock::now() + 10s, socket_, Clock::now() + 30ms);
+  socket_.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code ec, std::size_t) {
+    first = ec;
+    ioc_.stop();  // the deadline's wait stays pending
+  });
+  run_for(2s);
+  EXPECT_EQ(first, asio::error::operation_aborted);
+  EXPECT_TRUE(watch.woke());
+  EXPECT_FALSE(watch.fired());
+  EXPECT_TRUE(socket_.is_open());
+  EXPECT_FALSE(watch.finish(first) == boost::beast::error::timeout);
+
+  watch.start(Clock::now() + 10s, socket_);
+  EXPECT_FALSE(watch.woke());
+  asio::write(*accepted_, asio::buffer("x", 1));
+  std::size_t got = 0;
+  socket_.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    got = n;
+    ioc_.stop();
+  });
+  run_for(2s);
+  watch.stop();
+  EXPECT_EQ(got, 1u);
+  EXPECT_EQ(byte, 'x');
+  EXPECT_FALSE(watch.woke());
+  watch.cancel();
+}
+
+// A deadline before the wake-up time closes the socket, as without one.
+TEST_F(WatchdogTest, ADeadlineBeforeTheWakeUpTimeStillCloses) {
+  Watchdog watch(ioc_.get_executor());
+  watch.start(Clock::now() + 30ms, socket_, Clock::now() + 10s);
+  run_for(2s);
+  EXPECT_FALSE(socket_.is_open());
+  EXPECT_TRUE(watch.fired());
+  EXPECT_FALSE(watch.woke());
 }
 
 }  // namespace
