@@ -396,22 +396,35 @@ bool Connection::begin_body_read(detail::Budget budget, Error& err, Clock::time_
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> Connection::body_read() {
-  return tls_ ? http::async_read_some(*tls_, buffer_, *parser_, use_tuple) : parse_some();
+  return parse_some();
 }
 
-// Beast's http::async_read_some (its read_some_op) step for step, on the plain socket: parse what
-// is buffered, read only when the parser needs more, the same errors. Beast's composed operation
-// posts its completion when the buffer alone sufficed (a short answer's body, which the header's
-// read brought along), a trip through the scheduler this coroutine does not take.
+// Beast's http::async_read_some (its read_some_op) step for step, on the plain socket or the TLS
+// stream: parse what is buffered, read only when the parser needs more, the same errors. Beast's
+// composed operation posts its completion when the buffer alone sufficed (a short answer's body,
+// which the header's read brought along; on a stream, every event's chunk after its size line),
+// a trip through the scheduler this coroutine does not take.
 asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
   error_code ec;
   std::size_t parsed = 0;
   for (bool read = buffer_.size() == 0;; read = false) {
     if (!read) {
+      const bool in_body = parser_->is_header_done();
+      const std::size_t room = parser_->body_room();
       const std::size_t used = parser_->put(buffer_.data(), ec);
       parsed += used;
       buffer_.consume(used);
-      if (!ec || ec != http::error::need_more) {  // (the test of `ec` first spares a call)
+      if (!ec) {
+        // Beast's operation returns here also when only a body's framing was parsed (a chunk's
+        // size line, as each event of a stream begins), and its caller comes back at once for
+        // the chunk that follows: with that chunk already buffered, it is parsed here.
+        if (in_body && used > 0 && parser_->body_room() == room && buffer_.size() > 0 &&
+            !parser_->is_done()) {
+          continue;
+        }
+        break;
+      }
+      if (ec != http::error::need_more) {
         break;
       }
     }
@@ -420,7 +433,14 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
       ec = http::error::buffer_overflow;
       break;
     }
-    auto [rec, n] = co_await plain_->socket().async_read_some(buffer_.prepare(size), use_tuple);
+    error_code rec;
+    std::size_t n = 0;
+    if (tls_) {
+      std::tie(rec, n) = co_await tls_->async_read_some(buffer_.prepare(size), use_tuple);
+    } else {
+      std::tie(rec, n) =
+          co_await plain_->socket().async_read_some(buffer_.prepare(size), use_tuple);
+    }
     buffer_.commit(n);
     ec = rec;
     if (ec && ec == asio::error::eof) {

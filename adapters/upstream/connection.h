@@ -189,7 +189,7 @@ class Connection {
                                             const Error& timed_out);
   boost::asio::awaitable<Error> handshake(const Endpoint& endpoint, bool is_literal,
                                           Clock::time_point until, const Error& timed_out);
-  // One parsing read on the plain socket (what http::async_read_some does).
+  // One parsing read (what http::async_read_some does), on the plain socket or the TLS stream.
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> parse_some();
 
   detail::PoolKey key_;

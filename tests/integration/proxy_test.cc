@@ -234,11 +234,14 @@ TEST_F(ProxyTest, CircuitOpensOnAFailingBackendAndTrafficKeepsFlowing) {
       << m;
 }
 
+// A stream's header is awaited for first_token (1 s here); a complete answer's for `total`
+// (ResilienceTest.ACompleteAnswerStalledPastTheTotalTimeoutIs504), which here (10 s) would race
+// the test client's own 10 s receive timeout.
 TEST_F(ProxyTest, UpstreamStallIs504) {
   Response stall;
   stall.kind = Response::Kind::stall;
   local_->push(stall);
-  auto r = chat("default");
+  auto r = chat("default", true);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504u);
   EXPECT_NE(r->body.find("timeout_error"), std::string::npos) << r->body;

@@ -146,6 +146,18 @@ TEST_F(ResilienceTest, ATimeoutIsNotRetriedOnTheSameBackend) {
   EXPECT_EQ(posts(*flaky_), 1u);
 }
 
+// A complete answer's header is awaited for the backend's `total` (500 ms here), then 504.
+TEST_F(ResilienceTest, ACompleteAnswerStalledPastTheTotalTimeoutIs504) {
+  Response stall;
+  stall.kind = Response::Kind::stall;
+  flaky_->push(stall);
+  auto got = chat("flaky");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 504u) << got->body;
+  EXPECT_NE(got->body.find("timeout_error"), std::string::npos) << got->body;
+  EXPECT_EQ(posts(*flaky_), 1u);
+}
+
 TEST_F(ResilienceTest, NothingIsRetriedAfterTheFirstByte) {
   Response cut = sse_response(chat_stream_events("m", {"a", " b", " c", " d"}, false, {1, 4}));
   cut.reset_after_chunks = 2;
