@@ -131,12 +131,12 @@ asio::awaitable<bool> Exchange::read_some(std::string& out, Error& err, Clock::t
       const detail::Budget budget = silent_until_ == Clock::time_point::max()
                                         ? detail::budget(timeouts_.idle, deadline_)
                                         : detail::budget_until(silent_until_, silent_total_);
-      if (!conn_->begin_body_read(budget, err, wake)) {
+      if (!conn_->begin_body_read(budget, out, err, wake)) {
         co_return false;
       }
       auto [ec, bytes] = co_await conn_->body_read();
       (void)bytes;
-      const std::size_t n = conn_->end_body_read(ec, budget, out, err);
+      const std::size_t n = conn_->end_body_read(ec, budget, err);
       if (err) {
         co_return false;
       }

@@ -365,7 +365,8 @@ asio::awaitable<Error> Connection::read_header(bool head_request, detail::Budget
   }
 }
 
-bool Connection::begin_body_read(detail::Budget budget, Error& err, Clock::time_point wake) {
+bool Connection::begin_body_read(detail::Budget budget, std::string& out, Error& err,
+                                 Clock::time_point wake) {
   if (failure_) {
     err = failure_;
     return false;
@@ -391,7 +392,7 @@ bool Connection::begin_body_read(detail::Budget budget, Error& err, Clock::time_
   if (buffer_.size() <= kMaxFramingBytes) {
     buffer_.max_size(kMaxFramingBytes);
   }
-  parser_->body_buffer(body_buf_.data(), body_buf_.size());
+  parser_->body_sink(&out, kBodyReadBytes);
   return true;
 }
 
@@ -459,8 +460,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> Connection::parse_some() {
   co_return std::tuple(ec, parsed);
 }
 
-std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std::string& out,
-                                      Error& err) {
+std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, Error& err) {
   // A read the watchdog cancelled at its wake-up time (the socket still open: not an abort) ends
   // without an error; a TLS read cancelled so consumed nothing, and reading on is safe.
   woke_ =
@@ -469,8 +469,8 @@ std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std:
   if (woke_) {
     ec = {};
   }
-  const std::size_t produced = body_buf_.size() - parser_->body_room();
-  parser_->body_buffer(nullptr, 0);
+  const std::size_t produced = kBodyReadBytes - parser_->body_room();
+  parser_->body_sink(nullptr, 0);
   // (Each read of a stream ends here: `ec` is tested first, which spares the comparisons' calls.)
   if (ec && ec == http::error::need_buffer) {
     ec = {};  // the buffer is full: not an error, the caller comes back for more
@@ -482,7 +482,6 @@ std::size_t Connection::end_body_read(error_code ec, detail::Budget budget, std:
     // signal the end any better, so the same close ends the body here.
     parser_->put_eof(ec);
   }
-  out.append(body_buf_.data(), produced);
   if (ec) {
     fail({detail::classify(ec, detail::Phase::body, budget.total_bound), ec});
     err = failure_;

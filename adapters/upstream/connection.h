@@ -128,18 +128,20 @@ class Connection {
   boost::asio::awaitable<Error> read_header(bool head_request, detail::Budget budget);
 
   /// Reads some of the body within `budget`, in three steps so that the caller's coroutine
-  /// awaits Beast's read itself (one coroutine frame per streamed event, not two):
+  /// awaits the read itself (one coroutine frame per streamed event, not two):
   /// begin_body_read() (false, with `err`, when the connection failed or the budget is spent),
-  /// `co_await body_read()`, then end_body_read() with its error, which appends what the read
-  /// produced to `out` (possibly nothing, e.g. when only chunk framing arrived) and returns its
-  /// size, setting `err` (and the sticky failure()) on error. The read buffer holds at most
-  /// kMaxFramingBytes of framing (chunk line, trailers); more fails the exchange. Once `wake`
-  /// passes with nothing read, the read ends without an error and woke() is true.
-  bool begin_body_read(detail::Budget budget, Error& err,
+  /// `co_await body_read()`, which appends what it parses of the body to `out` (possibly
+  /// nothing, e.g. when only chunk framing arrived; at most kBodyReadBytes), then
+  /// end_body_read() with its error, which returns that size, setting `err` (and the sticky
+  /// failure()) on error. The read buffer holds at most kMaxFramingBytes of framing (chunk line,
+  /// trailers); more fails the exchange. Once `wake` passes with nothing read, the read ends
+  /// without an error and woke() is true.
+  bool begin_body_read(detail::Budget budget, std::string& out, Error& err,
                        Clock::time_point wake = Clock::time_point::max());
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> body_read();
-  std::size_t end_body_read(boost::system::error_code ec, detail::Budget budget, std::string& out,
-                            Error& err);
+  std::size_t end_body_read(boost::system::error_code ec, detail::Budget budget, Error& err);
+  /// Body bytes one read appends at most.
+  static constexpr std::size_t kBodyReadBytes = 16 * 1024;
 
   /// Whether the last body read ended at its wake-up time (begin_body_read), not on bytes.
   bool woke() const { return woke_; }
@@ -208,8 +210,6 @@ class Connection {
   Watchdog watch_;
   bool watching_body_ = false;
   bool woke_ = false;  ///< the last body read ended at its wake-up time
-  /// Body bytes are parsed into this fixed buffer, then appended to the caller's string.
-  std::array<char, 16 * 1024> body_buf_;
   /// A request's head, and the buffers it is written from (the head and the body's pieces).
   std::string head_out_;
   std::vector<boost::asio::const_buffer> gather_;

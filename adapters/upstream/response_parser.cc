@@ -1,7 +1,6 @@
 #include "adapters/upstream/response_parser.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include <boost/beast/http/error.hpp>
 
@@ -28,18 +27,15 @@ void ResponseParser::on_chunk_header_impl(std::uint64_t, string_view extensions,
   }
 }
 
-// As Beast's buffer_body reads a body: copy what fits, and ask for a new buffer when it is full.
+// As Beast's buffer_body reads a body: take what fits, and ask for more room when it is full.
 std::size_t ResponseParser::take(string_view body, error_code& ec) {
-  if (body_data_ == nullptr) {
+  if (sink_ == nullptr) {
     ec = http::error::need_buffer;
     return 0;
   }
-  const std::size_t n = std::min(body.size(), body_size_);
-  if (n != 0) {
-    std::memcpy(body_data_, body.data(), n);
-  }
-  body_data_ += n;
-  body_size_ -= n;
+  const std::size_t n = std::min(body.size(), room_);
+  sink_->append(body.data(), n);
+  room_ -= n;
   if (n == body.size()) {
     ec = {};
   } else {

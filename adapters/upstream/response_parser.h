@@ -4,8 +4,8 @@
 // this parser keeps what it hands over where the connection wants it, with no message object in
 // between:
 // - the status and fields into the connection's ResponseHead (one block, reused per response);
-// - the body's bytes into the buffer the reader lends (body_buffer()), until it is full: then
-//   Beast's parse stops with error::need_buffer, as with Beast's buffer_body;
+// - the body's bytes appended to the reader's string (body_sink()), up to the room it gives:
+//   then Beast's parse stops with error::need_buffer, as with Beast's buffer_body;
 // - chunk extensions are counted, and past kMaxChunkExtensionBytes over the response the parse
 //   fails with error::bad_chunk_extension (upstreams send none; a flood is cut off, not parsed
 //   forever).
@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <boost/beast/http/basic_parser.hpp>
 
@@ -24,14 +25,14 @@ class ResponseParser final : public boost::beast::http::basic_parser<false> {
  public:
   explicit ResponseParser(ResponseHead& head) : head_(head) {}
 
-  /// Lends [data, data + size) to the body's bytes (nullptr: none, the parse stops at the
-  /// body's first byte).
-  void body_buffer(char* data, std::size_t size) {
-    body_data_ = data;
-    body_size_ = size;
+  /// Appends the body's next bytes to `*out`, `room` of them at most (nullptr: none, the parse
+  /// stops at the body's first byte).
+  void body_sink(std::string* out, std::size_t room) {
+    sink_ = out;
+    room_ = room;
   }
-  /// What is left of the lent buffer.
-  std::size_t body_room() const { return body_size_; }
+  /// How many more bytes the sink takes.
+  std::size_t body_room() const { return room_; }
 
  private:
   using string_view = boost::beast::string_view;
@@ -56,8 +57,8 @@ class ResponseParser final : public boost::beast::http::basic_parser<false> {
   std::size_t take(string_view body, error_code& ec);
 
   ResponseHead& head_;
-  char* body_data_ = nullptr;
-  std::size_t body_size_ = 0;
+  std::string* sink_ = nullptr;
+  std::size_t room_ = 0;
   std::size_t extension_bytes_ = 0;
 };
 

@@ -1,6 +1,7 @@
 // The upstream response parser (adapters/upstream/response_parser.h) against Beast's own
-// response parser: the same bytes, fed in the same pieces (the body through a small lent buffer,
-// refilled whenever it is full), must give the same verdict, status, version, fields and body.
+// response parser: the same bytes, fed in the same pieces (the body taken a few bytes per parse,
+// room given again whenever it is spent), must give the same verdict, status, version, fields and
+// body.
 // Field order is compared grouped by name (stably): Beast's fields move a repeated name after the
 // last field of that name, the ResponseHead keeps the order received.
 //
@@ -74,7 +75,7 @@ bool feed(Parser& p, const std::vector<std::string_view>& pieces, Lend lend, Dra
       drain();
       pending.erase(0, used);
       if (ec == http::error::need_buffer) {
-        continue;  // the lent buffer is full: drained, lent again
+        continue;  // the room is spent: checked, given again
       }
       if (ec == http::error::need_more) {
         break;
@@ -106,10 +107,21 @@ Verdict ours(const std::vector<std::string_view>& pieces, bool head_request) {
   p.body_limit(kBodyLimit);
   p.skip(head_request);
   Verdict v;
-  char buf[7];
+  // Room for 7 bytes per parse, as the connection gives 16 KiB per read: a body is taken piece
+  // by piece and the parse stops whenever the room is spent.
+  constexpr std::size_t kRoom = 7;
+  std::size_t before = 0;
   v.ok = feed(
-      p, pieces, [&] { p.body_buffer(buf, sizeof buf); },
-      [&] { v.body.append(buf, sizeof buf - p.body_room()); });
+      p, pieces,
+      [&] {
+        before = v.body.size();
+        p.body_sink(&v.body, kRoom);
+      },
+      [&] {
+        if (v.body.size() - before != kRoom - p.body_room() || v.body.size() - before > kRoom) {
+          __builtin_trap();  // the sink took other than what the room says
+        }
+      });
   v.header_done = p.is_header_done();
   if (v.header_done) {
     v.status = head.status();

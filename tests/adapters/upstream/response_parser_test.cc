@@ -20,17 +20,18 @@ namespace {
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
-/// Parses `wire` whole with a body buffer of `room` bytes, refilled when full, as the connection
-/// reads (Beast's parse stops after the header, and when the buffer is full); returns the body
-/// and sets `ec` to the error that stopped it, if any.
+/// Parses `wire` whole with room for `room` body bytes per parse, given again when spent, as the
+/// connection reads (Beast's parse stops after the header, and when the room is spent); returns
+/// the body and sets `ec` to the error that stopped it, if any.
 std::string parse(ResponseParser& p, std::string_view wire, std::size_t room, error_code& ec) {
   std::string body;
-  std::vector<char> buf(room);
   ec = {};
   while (!p.is_done() && !wire.empty()) {
-    p.body_buffer(buf.data(), buf.size());
+    const std::size_t before = body.size();
+    p.body_sink(&body, room);
     const std::size_t used = p.put(boost::asio::buffer(wire.data(), wire.size()), ec);
-    body.append(buf.data(), buf.size() - p.body_room());
+    EXPECT_EQ(body.size() - before, room - p.body_room());
+    EXPECT_LE(body.size() - before, room);
     wire.remove_prefix(used);
     if (ec == http::error::need_buffer) {
       ec = {};
