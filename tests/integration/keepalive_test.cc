@@ -54,6 +54,12 @@ class KeepAliveTest : public ::testing::Test {
     FakeUpstreamOptions b;
     b.name = "spare";
     spare_ = std::make_unique<FakeUpstream>(b);
+    FakeUpstreamOptions c;
+    c.name = "secure";
+    c.tls = true;
+    c.cert_file = std::string(SB_TEST_CERTS_DIR) + "/server.pem";
+    c.key_file = std::string(SB_TEST_CERTS_DIR) + "/server.key";
+    secure_ = std::make_unique<FakeUpstream>(c);
     gw_ = std::make_unique<GatewayProcess>(config("100ms"));
     ASSERT_TRUE(gw_->started()) << gw_->stderr_text();
   }
@@ -75,7 +81,16 @@ backends:
     base_url: ")" +
            spare_->base_url() + R"("
     model: m
+  secure:
+    provider: openai-compatible
+    base_url: ")" +
+           secure_->base_url() + R"("
+    model: m
+    tls: {ca_file: ")" +
+           std::string(SB_TEST_CERTS_DIR) + R"(/ca.pem"}
+    timeouts: {first_token: 5s, idle: 800ms, total: 20s}
 models:
+  secure: {candidates: [secure]}
   thinker: {candidates: [thinker]}
   thinker-or-spare: {candidates: [thinker, spare]}
 )";
@@ -108,6 +123,7 @@ models:
 
   std::unique_ptr<FakeUpstream> thinker_;
   std::unique_ptr<FakeUpstream> spare_;
+  std::unique_ptr<FakeUpstream> secure_;  // over TLS, as closed providers are
   std::unique_ptr<GatewayProcess> gw_;
 };
 
@@ -131,6 +147,20 @@ TEST_F(KeepAliveTest, ASilentUpstreamsClientHearsCommentsAndGetsTheSameAnswer) {
   EXPECT_GE(number_after(line, "\"ttft_ms\":"), 300.0) << line;
   EXPECT_NE(line.find("\"status\":200"), std::string::npos) << line;
   EXPECT_EQ(line.find("\"error\":\"client_gone\""), std::string::npos) << line;
+}
+
+// Over TLS (every closed provider): the reads the comments interrupt consumed nothing of the TLS
+// stream, and the answer arrives whole.
+TEST_F(KeepAliveTest, AnUpstreamOverTlsReadsOnAfterEachComment) {
+  secure_->push(thinking_stream(300ms));
+  auto got = chat(*gw_, "secure", true, "secure");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200u) << got->body;
+  EXPECT_GE(count(got->body, kComment), 4u) << got->body;
+  secure_->push(sse_response(chat_stream_events("m", {"Deep", " thought"}, true, {5, 2})));
+  auto plain = chat(*gw_, "secure", true, "secure-unpaced");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(without_comments(got->body), without_comments(plain->body));
 }
 
 TEST_F(KeepAliveTest, ACompleteAnswerGetsNoComments) {
