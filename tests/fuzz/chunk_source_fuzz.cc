@@ -23,6 +23,7 @@
 #include "gateway/pipeline/chunk_source.h"
 #include "gateway/pipeline/scrubbed_stream.h"
 #include "tests/fuzz/fuzz_split.h"
+#include "tests/support/relayed_translator.h"
 
 namespace {
 
@@ -30,18 +31,6 @@ using namespace sb;
 
 constexpr std::string_view kSecret = "sk-fuzzbackendkey0123456789";
 constexpr std::string_view kHost = "engine.internal.example";
-
-// The relay, saying it rewrites its chunks: the writer reads its output (the relayed reading).
-class Relayed final : public adapters::StreamTranslator {
- public:
-  bool feed(std::string_view bytes, std::string& out) override { return relay_.feed(bytes, out); }
-  bool finish(std::string& out) override { return relay_.finish(out); }
-  const std::optional<adapters::Usage>& usage() const override { return relay_.usage(); }
-  const std::optional<adapters::TranslateError>& error() const override { return relay_.error(); }
-
- private:
-  adapters::OpenAIStreamTranslator relay_{true};
-};
 
 struct Reading {
   std::string out;
@@ -91,7 +80,7 @@ template <class MakeWriter>
 void check_writer(std::string_view body, const MakeWriter& make) {
   const std::vector<std::string_view> pieces = fuzz::split(body);
   adapters::OpenAIStreamTranslator upstream(true);
-  Relayed relay;
+  testing::RelayedTranslator relay;
   const Reading direct = read(upstream, pieces, make());
   const Reading relayed = read(relay, pieces, make());
   fuzz::check(direct.fed == relayed.fed && direct.finished == relayed.finished);

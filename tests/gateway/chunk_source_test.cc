@@ -20,25 +20,13 @@
 #include "gateway/pipeline/chunk_source.h"
 #include "gateway/pipeline/messages.h"
 #include "gateway/pipeline/scrubbed_stream.h"
+#include "tests/support/relayed_translator.h"
 
 namespace sb::gateway {
 namespace {
 
 constexpr std::string_view kSecret = "sk-backendkey0123456789abcdef";
 constexpr std::string_view kHost = "vllm.internal.example";
-
-// The relay, saying that it rewrites what it relays: the writer then reads its output, the way
-// every stream went before ChunkSource read OpenAI-wire upstreams directly.
-class Relayed final : public adapters::StreamTranslator {
- public:
-  bool feed(std::string_view bytes, std::string& out) override { return relay_.feed(bytes, out); }
-  bool finish(std::string& out) override { return relay_.finish(out); }
-  const std::optional<adapters::Usage>& usage() const override { return relay_.usage(); }
-  const std::optional<adapters::TranslateError>& error() const override { return relay_.error(); }
-
- private:
-  adapters::OpenAIStreamTranslator relay_{true};
-};
 
 std::string chunk(std::string_view delta, std::string_view finish = "null",
                   std::string_view tail = "") {
@@ -249,7 +237,7 @@ TEST(ChunkSourceTest, ReadingTheUpstreamDirectlyWritesWhatReadingTheRelayWrote) 
         }
         const std::string what = c.name + ", " + w.name + ", pieces of " + std::to_string(piece);
         adapters::OpenAIStreamTranslator upstream(true);
-        Relayed relay;
+        testing::RelayedTranslator relay;
         const Reading direct = read(upstream, w.make, c.bytes, piece, true);
         const Reading relayed = read(relay, w.make, c.bytes, piece, false);
         expect_same(direct, relayed, what);

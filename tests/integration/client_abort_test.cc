@@ -69,22 +69,6 @@ models:
     return done();
   }
 
-  // The access line of request `id`, once written.
-  std::string access_line(const std::string& id) {
-    const std::string key = R"("type":"access","request_id":")" + id + '"';
-    std::string line;
-    eventually([&] {
-      const std::string log = gw_->stdout_text();
-      const std::size_t at = log.find(key);
-      if (at == std::string::npos || log.find('\n', at) == std::string::npos) {
-        return false;
-      }
-      line = log.substr(at, log.find('\n', at) - at);
-      return true;
-    });
-    return line;
-  }
-
   std::unique_ptr<FakeUpstream> slow_;
   std::unique_ptr<FakeUpstream> spare_;
   std::unique_ptr<GatewayProcess> gw_;
@@ -101,7 +85,7 @@ TEST_F(ClientAbortTest, AClientThatLeavesAWaitingRequestEndsItsUpstreamExchange)
   }  // the client closes its connection
   EXPECT_TRUE(eventually([&] { return slow_->abandoned() == 1; }))
       << "the upstream exchange outlived its client";
-  const std::string line = access_line("gone-waiting");
+  const std::string line = gw_->access_line("gone-waiting");
   EXPECT_NE(line.find(R"("status":499)"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("error":"client_gone")"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("attempts":1)"), std::string::npos) << line;
@@ -150,7 +134,7 @@ TEST_F(ClientAbortTest, AClientThatLeavesAStreamBetweenEventsEndsItsUpstreamExch
   }
   EXPECT_TRUE(eventually([&] { return slow_->abandoned() == 1; }))
       << "the upstream stream outlived its client";
-  const std::string line = access_line("gone-streaming");
+  const std::string line = gw_->access_line("gone-streaming");
   EXPECT_NE(line.find(R"("status":200)"), std::string::npos) << line;  // its head was sent
   EXPECT_NE(line.find(R"("error":"client_gone")"), std::string::npos) << line;
   EXPECT_TRUE(spare_->requests().empty());
@@ -174,7 +158,7 @@ TEST_F(ClientAbortTest, TheTryAfterAFailedOneIsWatchedToo) {
   }
   EXPECT_TRUE(eventually([&] { return slow_->abandoned() == 1; }))
       << "the upstream exchange outlived its client";
-  const std::string line = access_line("gone-after-failover");
+  const std::string line = gw_->access_line("gone-after-failover");
   EXPECT_NE(line.find(R"("status":499)"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("backend":"slow")"), std::string::npos) << line;
 }

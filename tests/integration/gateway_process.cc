@@ -183,6 +183,24 @@ bool GatewayProcess::wait_for_log(std::string_view needle,
   return false;
 }
 
+std::string GatewayProcess::access_line(std::string_view request_id,
+                                        std::chrono::milliseconds timeout) const {
+  const std::string key = R"("type":"access","request_id":")" + std::string(request_id) + '"';
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const std::string log = stdout_text();
+    const std::size_t at = log.find(key);
+    const std::size_t end = at == std::string::npos ? at : log.find('\n', at);
+    if (end != std::string::npos) {
+      return log.substr(at, end - at);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 std::string HttpResponse::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (iequals(k, name)) {

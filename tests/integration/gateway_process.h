@@ -59,6 +59,10 @@ class GatewayProcess {
   std::string stdout_text() const;
   /// Waits until stderr contains `needle`; false on timeout.
   bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) const;
+  /// Waits for the access-log line of request `request_id` (x-request-id) on stdout; the whole
+  /// line without its newline, or "" on timeout.
+  std::string access_line(std::string_view request_id, std::chrono::milliseconds timeout =
+                                                           std::chrono::milliseconds(5000)) const;
 
  private:
   std::string dir_;

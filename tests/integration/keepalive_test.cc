@@ -7,7 +7,6 @@
 #include <memory>
 #include <regex>
 #include <string>
-#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -102,20 +101,6 @@ models:
                    {{"x-request-id", id}});
   }
 
-  // The access line of request `id`, once written.
-  std::string access_line(const std::string& id) const {
-    const std::string key = R"("type":"access","request_id":")" + id + '"';
-    for (int i = 0; i < 300; ++i) {
-      const std::string log = gw_->stdout_text();
-      const std::size_t at = log.find(key);
-      if (at != std::string::npos && log.find('\n', at) != std::string::npos) {
-        return log.substr(at, log.find('\n', at) - at);
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return {};
-  }
-
   static double number_after(const std::string& line, std::string_view key) {
     const std::size_t at = line.find(key);
     return at == std::string::npos ? -1 : std::stod(line.substr(at + key.size()));
@@ -142,7 +127,7 @@ TEST_F(KeepAliveTest, ASilentUpstreamsClientHearsCommentsAndGetsTheSameAnswer) {
   EXPECT_EQ(count(plain->body, kComment), 0u) << plain->body;
   EXPECT_EQ(without_comments(got->body), without_comments(plain->body));
   // Time to first token is the first event's (after 350 ms), not the first comment's (100 ms).
-  const std::string line = access_line("kept-alive");
+  const std::string line = gw_->access_line("kept-alive");
   ASSERT_FALSE(line.empty()) << gw_->stdout_text();
   EXPECT_GE(number_after(line, "\"ttft_ms\":"), 300.0) << line;
   EXPECT_NE(line.find("\"status\":200"), std::string::npos) << line;

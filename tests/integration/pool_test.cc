@@ -404,16 +404,7 @@ TEST_F(SpillQueueTest, AClientThatLeavesTheQueueIsNeverSent) {
     std::this_thread::sleep_for(200ms);  // waiting in the queue
   }                                      // the client closes its connection
   // Recorded at once, while the first request still holds the slot.
-  const std::string key = R"("type":"access","request_id":"left-the-queue")";
-  std::string line;
-  for (auto until = std::chrono::steady_clock::now() + 1s;
-       line.empty() && std::chrono::steady_clock::now() < until;
-       std::this_thread::sleep_for(10ms)) {
-    const std::string log = gw_->stdout_text();
-    if (const std::size_t at = log.find(key); at != std::string::npos) {
-      line = log.substr(at, log.find('\n', at) - at);
-    }
-  }
+  const std::string line = gw_->access_line("left-the-queue", 1s);
   ASSERT_FALSE(line.empty()) << "no access line while the first request holds the slot";
   EXPECT_NE(line.find(R"("status":499)"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("error":"client_gone")"), std::string::npos) << line;
