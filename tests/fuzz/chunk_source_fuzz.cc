@@ -23,7 +23,7 @@
 #include "gateway/pipeline/chunk_source.h"
 #include "gateway/pipeline/scrubbed_stream.h"
 #include "tests/fuzz/fuzz_split.h"
-#include "tests/support/relayed_translator.h"
+#include "tests/gateway/relayed_translator.h"
 
 namespace {
 

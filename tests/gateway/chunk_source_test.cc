@@ -20,7 +20,7 @@
 #include "gateway/pipeline/chunk_source.h"
 #include "gateway/pipeline/messages.h"
 #include "gateway/pipeline/scrubbed_stream.h"
-#include "tests/support/relayed_translator.h"
+#include "tests/gateway/relayed_translator.h"
 
 namespace sb::gateway {
 namespace {
