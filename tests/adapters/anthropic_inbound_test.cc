@@ -523,6 +523,32 @@ TEST(AnthropicInboundRequestTest, ThinkingIsRequestedUnlessDisabledOrOmitted) {
   EXPECT_FALSE(anthropic_thinking_requested(json::parse(R"({"model": "m"})").as_object()));
 }
 
+// Every tag the unknown-tag message lists is a block the translator knows: in either role it is
+// translated, dropped or refused for what it is, never as an unknown tag.
+TEST(AnthropicInboundRequestTest, EveryListedBlockTagIsKnown) {
+  const std::string listed =
+      rejection(R"({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+         {"type": "video"}]}]})");
+  std::vector<std::string> tags;
+  for (std::size_t at = listed.find('\'', listed.find("tags:")); at != std::string::npos;) {
+    const std::size_t end = listed.find('\'', at + 1);
+    tags.emplace_back(listed.substr(at + 1, end - at - 1));
+    at = listed.find('\'', end + 1);
+  }
+  ASSERT_EQ(tags.size(), 15u) << listed;
+  for (const std::string& tag : tags) {
+    for (const char* role : {"user", "assistant"}) {
+      const std::string body = R"({"model": "m", "max_tokens": 10, "messages": [{"role": ")" +
+                               std::string(role) + R"(", "content": [{"type": ")" + tag +
+                               R"("}]}]})";
+      std::string error;
+      anthropic_to_openai_request(json::parse(body).as_object(), error);
+      EXPECT_EQ(error.find("does not match any of the expected tags"), std::string::npos)
+          << tag << " in a " << role << " turn: " << error;
+    }
+  }
+}
+
 TEST(AnthropicInboundRequestTest, InvalidShapesAreRejectedInAnthropicsWording) {
   struct Case {
     std::string_view body;

@@ -21,7 +21,7 @@
 # from fake_engine under any route (the same answers as `spill` sees, for a baseline);
 # CG_REPLICAS [1]: with `spill`, that many fake_engine replicas as one pool (`endpoints:`, power
 # of two choices and prefix affinity); CG_KEEP [0]: 1 keeps the scratch directory with the
-# callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big code stream];
+# callgrind profiles, for callgrind_annotate (of the last body); CG_BODIES [small big code agent stream];
 # CG_API [chat]: `messages` sends the same requests in Anthropic's Messages form to
 # POST /v1/messages (as Claude Code does), `responses` in OpenAI's Responses form to
 # POST /v1/responses (as Codex CLI does), translated to the self-hosted backend and back.
@@ -102,7 +102,8 @@ if [[ $upstream == engine ]]; then
   done
 fi
 
-# The request bodies: ~300 bytes, a 20 KB conversation of 24 turns, and 20 KB of source code.
+# The request bodies: ~300 bytes, a 20 KB conversation of 24 turns, 20 KB of source code, and a
+# coding agent's 20 KB of tools and tool calls.
 /usr/bin/python3 - "$work" "$api" <<'EOF'
 import json, sys
 work, api = sys.argv[1], sys.argv[2]
@@ -128,6 +129,33 @@ code_msgs = [{"role": "system", "content": "You are a coding agent."}]
 while len(json.dumps(code_msgs)) < 20000:
     code_msgs.append({"role": "user" if len(code_msgs) % 2 else "assistant", "content": source * 3})
 code = {"model": "default", "max_tokens": 16, "messages": code_msgs}
+# A coding agent's ~20 KB in its usual shape: tools declared with JSON schemas, then turns of
+# tool calls and their results, many short members (about one JSON token per 12 bytes) where the
+# conversation above has long texts.
+def schema(i):
+    return {"type": "object", "properties": {
+        "path": {"type": "string", "description": f"The file to act on, relative to the root {i}."},
+        "line": {"type": "integer", "description": "The first line, counted from 1."},
+        "patterns": {"type": "array", "items": {"type": "string"},
+                     "description": "Glob patterns to include."},
+        "dry_run": {"type": "boolean", "description": "Report without changing anything."}},
+        "required": ["path"], "additionalProperties": False}
+names = ["read_file", "write_file", "edit_file", "list_dir", "grep", "glob", "run_command",
+         "run_tests", "git_diff", "git_log", "web_fetch", "todo_write"]
+tools = [{"type": "function", "function": {"name": n, "description": f"Tool {n}: does what it says.",
+                                           "parameters": schema(i)}} for i, n in enumerate(names)]
+agent_msgs = [{"role": "system", "content": "You are a coding agent working in a repository."},
+              {"role": "user", "content": "Find where the request parser lives and fix the bug."}]
+k = 0
+while len(json.dumps({"tools": tools, "messages": agent_msgs})) < 20000:
+    name = names[k % len(names)]
+    call = {"id": f"call_{k:04d}", "type": "function", "function": {"name": name,
+            "arguments": json.dumps({"path": f"src/part_{k}.cc", "line": k + 1, "dry_run": False})}}
+    agent_msgs.append({"role": "assistant", "content": None, "tool_calls": [call]})
+    agent_msgs.append({"role": "tool", "tool_call_id": call["id"],
+                       "content": f"ok: {k} lines matched in src/part_{k}.cc"})
+    k += 1
+agent = {"model": "default", "max_tokens": 16, "tools": tools, "messages": agent_msgs}
 if api == "messages":
     # Anthropic's form: the system prompt beside the turns, which start with the user's.
     def anthropic(chat):
@@ -136,6 +164,22 @@ if api == "messages":
         return {"model": chat["model"], "max_tokens": chat["max_tokens"], "system": system,
                 "messages": turns}
     small, big, code = anthropic(small), anthropic(big), anthropic(code)
+    turns = []
+    for m in agent["messages"][1:]:
+        if m["role"] == "assistant":
+            f = m["tool_calls"][0]
+            turns.append({"role": "assistant", "content": [{"type": "tool_use", "id": f["id"],
+                          "name": f["function"]["name"],
+                          "input": json.loads(f["function"]["arguments"])}]})
+        elif m["role"] == "tool":
+            turns.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id":
+                          m["tool_call_id"], "content": m["content"]}]})
+        else:
+            turns.append(m)
+    agent = {"model": "default", "max_tokens": 16, "system": agent["messages"][0]["content"],
+             "tools": [{"name": t["function"]["name"], "description": t["function"]["description"],
+                        "input_schema": t["function"]["parameters"]} for t in agent["tools"]],
+             "messages": turns}
 if api == "responses":
     # The Responses form: the system prompt as instructions, the turns as input items.
     def responses(chat):
@@ -144,10 +188,26 @@ if api == "responses":
         return {"model": chat["model"], "max_output_tokens": chat["max_tokens"],
                 "instructions": system, "store": False, "input": turns}
     small, big, code = responses(small), responses(big), responses(code)
+    items = []
+    for m in agent["messages"][1:]:
+        if m["role"] == "assistant":
+            f = m["tool_calls"][0]
+            items.append({"type": "function_call", "call_id": f["id"],
+                          "name": f["function"]["name"], "arguments": f["function"]["arguments"]})
+        elif m["role"] == "tool":
+            items.append({"type": "function_call_output", "call_id": m["tool_call_id"],
+                          "output": m["content"]})
+        else:
+            items.append(m)
+    agent = {"model": "default", "max_output_tokens": 16, "store": False,
+             "instructions": agent["messages"][0]["content"],
+             "tools": [dict(t["function"], type="function") for t in agent["tools"]],
+             "input": items}
 open(f"{work}/small.json", "w").write(json.dumps(small))
 open(f"{work}/stream.json", "w").write(json.dumps(dict(small, stream=True)))
 open(f"{work}/big.json", "w").write(json.dumps(big))
 open(f"{work}/code.json", "w").write(json.dumps(code))
+open(f"{work}/agent.json", "w").write(json.dumps(agent))
 EOF
 
 # Sends N requests over one keep-alive connection; fails on any non-200 answer.
@@ -263,7 +323,7 @@ count() {  # PROXY BODY N
 
 [[ $api == chat ]] || echo "requests: POST $path ($api)"
 printf '%-12s %-14s %14s %8s\n' proxy body instr/request ratio
-for body in ${CG_BODIES:-small big code stream}; do
+for body in ${CG_BODIES:-small big code agent stream}; do
   base=0
   for proxy in ${nginx_bin:+nginx} switchboard; do
     a=$(count "$proxy" "$work/$body.json" "$n1")
