@@ -27,6 +27,17 @@ constexpr bool stops(unsigned char c) {
   return c == '"' || c == '\\' || c < 0x20 || (S == Set::special && c >= 0x80);
 }
 
+/// stops() as a table: one load a byte where the compares take four (the short strings a writer
+/// writes, keys and names, are read a byte at a time).
+template <Set S>
+inline constexpr std::array<bool, 256> kStops = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) {
+    t[c] = stops<S>(static_cast<unsigned char>(c));
+  }
+  return t;
+}();
+
 #if defined(__SSE2__)
 /// The lanes of `v` that hold a byte stopping a search of set `S`.
 template <Set S>
@@ -62,7 +73,7 @@ inline const char* find(const char* p, const char* end) {
   }
 #endif
   for (; p < end; ++p) {
-    if (stops<S>(static_cast<unsigned char>(*p))) {
+    if (kStops<S>[static_cast<unsigned char>(*p)]) {
       return p;
     }
   }
@@ -91,6 +102,11 @@ inline constexpr std::array<char, 256> kEscapeLetters = [] {
   return t;
 }();
 }  // namespace detail
+
+/// Whether a JSON string written out must escape `byte` (`"`, `\\`, below 0x20).
+inline bool stops_unsafe(char byte) {
+  return detail::kStops<detail::Set::unsafe>[static_cast<unsigned char>(byte)];
+}
 
 /// The letter that escapes `byte` in a JSON string written out (`n` for a line feed; `"` and `\`
 /// for themselves), or 0 when it has none and takes \u00XX: a table, as a writer looks up every

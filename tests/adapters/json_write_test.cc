@@ -19,12 +19,18 @@ std::string written(const json::value& v) {
   return out;
 }
 
-// Every byte a string can hold, escaped as Boost escapes it.
+// Every byte a string can hold, escaped as Boost escapes it: first, inside and last, in strings
+// short enough to be written in one piece (up to 30 bytes) and longer.
 TEST(JsonWriteTest, EveryByteIsWrittenAsBoostWritesIt) {
-  for (int c = 0; c < 256; ++c) {
-    const std::string s = "ab" + std::string(1, static_cast<char>(c)) + "cd" + std::string(20, 'x');
-    const json::value v = json::string(s);
-    ASSERT_EQ(written(v), json::serialize(v)) << c;
+  for (const std::size_t size : {1u, 2u, 25u, 30u, 31u, 64u}) {
+    for (const std::size_t at : {std::size_t{0}, size / 2, size - 1}) {
+      for (int c = 0; c < 256; ++c) {
+        std::string s(size, 'x');
+        s[at] = static_cast<char>(c);
+        const json::value v = json::string(s);
+        ASSERT_EQ(written(v), json::serialize(v)) << c << " at " << at << " of " << size;
+      }
+    }
   }
   EXPECT_EQ(written(json::string("a\"b\\c\nd\x01\x1f\x7f")), R"("a\"b\\c\nd\u0001\u001f)"
                                                              "\x7f\"");
