@@ -356,7 +356,7 @@ bool tool_call(const json::object& block, const Path& where, std::string& calls,
   if (!calls.empty()) {
     calls += ',';
   }
-  append_tool_call(calls, id, name, to_json(input->get_object()));
+  append_tool_call(calls, id, name, input->get_object());
   return true;
 }
 

@@ -129,14 +129,30 @@ void ChatMessages::close() {
   open_ = Open::none;
 }
 
-void append_tool_call(std::string& out, std::string_view id, std::string_view name,
-                      std::string_view arguments) {
+namespace {
+
+// A tool call up to its arguments' value.
+void tool_call_head(std::string& out, std::string_view id, std::string_view name) {
   out += R"({"id":)";
   append_json_string(out, id);
   out += R"(,"type":"function","function":{"name":)";
   append_json_string(out, name);
   out += R"(,"arguments":)";
+}
+
+}  // namespace
+
+void append_tool_call(std::string& out, std::string_view id, std::string_view name,
+                      std::string_view arguments) {
+  tool_call_head(out, id, name);
   append_json_string(out, arguments);
+  out += "}}";
+}
+
+void append_tool_call(std::string& out, std::string_view id, std::string_view name,
+                      const boost::json::object& input) {
+  tool_call_head(out, id, name);
+  append_json_text_string(out, input);
   out += "}}";
 }
 

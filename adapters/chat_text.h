@@ -82,6 +82,9 @@ class ChatMessages {
 /// Appends a tool call `{"id":...,"type":"function","function":{"name":...,"arguments":...}}`.
 void append_tool_call(std::string& out, std::string_view id, std::string_view name,
                       std::string_view arguments);
+/// The same with `input`'s JSON text as the arguments.
+void append_tool_call(std::string& out, std::string_view id, std::string_view name,
+                      const boost::json::object& input);
 
 /// Appends the chat request's members after `model` and `messages` (both skipped), in the order of
 /// `members`, the translator's DOM of them: `,"key":value` each. The tools are the exception:

@@ -62,32 +62,44 @@ void append_integer(std::string& out, Int v) {
   out.append(buf, r.ptr);
 }
 
-}  // namespace
-
-void append_json(std::string& out, const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return out.append("null"), void();
-    case json::kind::bool_:
-      return out.append(v.get_bool() ? "true" : "false"), void();
-    case json::kind::int64:
-      return append_integer(out, v.get_int64());
-    case json::kind::uint64:
-      return append_integer(out, v.get_uint64());
-    case json::kind::double_:
-      // Boost's own shortest form (rare in a request: a bound in a tool's schema).
-      return out.append(json::serialize(v)), void();
-    case json::kind::string:
-      return append_json_string(out,
-                                std::string_view(v.get_string().data(), v.get_string().size()));
-    case json::kind::array:
-      return append_json(out, v.get_array());
-    case json::kind::object:
-      return append_json(out, v.get_object());
+/// A string literal as it reads inside another JSON string: append_json_string's text escaped
+/// again, written in one pass (each of its backslashes and quotes preceded by a backslash).
+void append_nested_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.append("\\\"", 2);
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (;;) {
+    const char* const stop = byte_scan::find_json_unsafe(p, end);
+    out.append(p, static_cast<std::size_t>(stop - p));
+    if (stop == end) {
+      break;
+    }
+    const auto c = static_cast<unsigned char>(*stop);
+    p = stop + 1;
+    if (const char letter = byte_scan::escape_letter(*stop); letter == '"' || letter == '\\') {
+      const char four[4] = {'\\', '\\', '\\', letter};  // \" -> \\\", \\ -> \\\\ (escaped)
+      out.append(four, 4);
+    } else if (letter != 0) {
+      const char three[3] = {'\\', '\\', letter};
+      out.append(three, 3);
+    } else {
+      const char seven[7] = {'\\', '\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(seven, 7);
+    }
   }
+  out.append("\\\"", 2);
 }
 
-namespace {
+/// The JSON text of `v`, as it is (`Nested` false) or as it reads inside a JSON string (true):
+/// the two differ only in their strings, numbers and brackets reading the same either way.
+template <bool Nested>
+void write_value(std::string& out, const json::value& v);
+
+template <bool Nested>
+void write_string(std::string& out, std::string_view s) {
+  Nested ? append_nested_string(out, s) : append_json_string(out, s);
+}
 
 /// `open`, then `write(element)` for each element of `range` with commas between, then `close`.
 template <class Range, class Write>
@@ -104,18 +116,62 @@ void append_list(std::string& out, char open, const Range& range, char close, Wr
   out.push_back(close);
 }
 
+template <bool Nested>
+void write_array(std::string& out, const json::array& a) {
+  append_list(out, '[', a, ']', [&out](const json::value& e) { write_value<Nested>(out, e); });
+}
+
+template <bool Nested>
+void write_object(std::string& out, const json::object& o) {
+  append_list(out, '{', o, '}', [&out](const json::key_value_pair& m) {
+    write_string<Nested>(out, std::string_view(m.key().data(), m.key().size()));
+    out.push_back(':');
+    write_value<Nested>(out, m.value());
+  });
+}
+
+template <bool Nested>
+void write_value(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return out.append("null"), void();
+    case json::kind::bool_:
+      return out.append(v.get_bool() ? "true" : "false"), void();
+    case json::kind::int64:
+      return append_integer(out, v.get_int64());
+    case json::kind::uint64:
+      return append_integer(out, v.get_uint64());
+    case json::kind::double_:
+      // Boost's own shortest form (rare in a request: a bound in a tool's schema).
+      return out.append(json::serialize(v)), void();
+    case json::kind::string:
+      return write_string<Nested>(out,
+                                  std::string_view(v.get_string().data(), v.get_string().size()));
+    case json::kind::array:
+      return write_array<Nested>(out, v.get_array());
+    case json::kind::object:
+      return write_object<Nested>(out, v.get_object());
+  }
+}
+
 }  // namespace
 
+void append_json(std::string& out, const json::value& v) {
+  write_value<false>(out, v);
+}
+
 void append_json(std::string& out, const json::array& a) {
-  append_list(out, '[', a, ']', [&out](const json::value& e) { append_json(out, e); });
+  write_array<false>(out, a);
 }
 
 void append_json(std::string& out, const json::object& o) {
-  append_list(out, '{', o, '}', [&out](const json::key_value_pair& m) {
-    append_json_string(out, std::string_view(m.key().data(), m.key().size()));
-    out.push_back(':');
-    append_json(out, m.value());
-  });
+  write_object<false>(out, o);
+}
+
+void append_json_text_string(std::string& out, const json::object& o) {
+  out.push_back('"');
+  write_object<true>(out, o);
+  out.push_back('"');
 }
 
 std::string to_json(const json::object& o, std::size_t expected) {

@@ -27,6 +27,11 @@ void append_json(std::string& out, const boost::json::array& a);
 /// \u00xx in lowercase hex for the other control bytes; DEL and non-ASCII bytes as they are).
 void append_json_string(std::string& out, std::string_view s);
 
+/// Appends `o`'s JSON text as a JSON string literal: identical to
+/// append_json_string(out, to_json(o)), in one pass (an Anthropic tool_use input as a chat tool
+/// call's arguments).
+void append_json_text_string(std::string& out, const boost::json::object& o);
+
 /// `o` as JSON text (identical to boost::json::serialize(o)), in a string with room for `expected`
 /// bytes from the start (a caller that knows about how long the text is spares its regrowth).
 std::string to_json(const boost::json::object& o, std::size_t expected = 256);

@@ -36,6 +36,27 @@ TEST(JsonWriteTest, EveryByteIsWrittenAsBoostWritesIt) {
                                                              "\x7f\"");
 }
 
+// A document's text as a string literal in one pass, each byte in a key and in a value: the
+// literal Boost writes of the text (escapes escaped again: \" as \\\", \n as \\n, \u0001 as
+// \\u0001).
+TEST(JsonWriteTest, TextAsAStringIsTheTextWrittenAsAString) {
+  for (int c = 0; c < 256; ++c) {
+    std::string s(22, 'x');
+    s[1] = static_cast<char>(c);
+    json::object o;
+    o[s] = json::string(s);
+    o["n"] = json::array{1, -2.5, true, nullptr};
+    std::string literal;
+    append_json_text_string(literal, o);
+    ASSERT_EQ(literal, json::serialize(json::string(json::serialize(o)))) << c;
+  }
+  json::object o;
+  o["q"] = "say \"hi\"\\n";
+  std::string literal;
+  append_json_text_string(literal, o);
+  EXPECT_EQ(literal, R"("{\"q\":\"say \\\"hi\\\"\\\\n\"}")");
+}
+
 // Random documents of every kind of value (strings with escapes, UTF-8, control bytes and long
 // plain runs; integers at the edges; doubles; nesting): the same text as Boost's.
 TEST(JsonWriteTest, RandomDocumentsAreWrittenAsBoostWritesThem) {
@@ -102,6 +123,10 @@ TEST(JsonWriteTest, RandomDocumentsAreWrittenAsBoostWritesThem) {
     ASSERT_EQ(written(v), json::serialize(v));
     if (v.is_object()) {
       ASSERT_EQ(to_json(v.get_object()), json::serialize(v));
+      // Its text as a string literal, in one pass: what Boost writes of the text as a string.
+      std::string literal = "x";
+      append_json_text_string(literal, v.get_object());
+      ASSERT_EQ(literal.substr(1), json::serialize(json::string(json::serialize(v))));
     }
     if (v.is_array()) {
       std::string out = "x";  // appended to what is there

@@ -5,13 +5,15 @@
 //
 // Oracles: a translated request is a JSON object with a messages array, the max_tokens the body
 // asked for and no byte a JSON parser refuses; a rejection names a message; an answer and an error
-// body are JSON objects, and the answer read in one pass is byte for byte the answer read through
-// a DOM; every stream event is complete SSE with JSON object data; the stream's
-// output, success, end and usage do not depend on how the bytes were split, and a finished stream
-// ends with message_stop or an error event.
+// body are JSON objects (and the body's text written as a string literal in one pass is Boost's
+// literal of Boost's text), and the answer read in one pass is byte for byte the answer read
+// through a DOM; every stream event is complete SSE with JSON object data; the stream's output,
+// success, end and usage do not depend on how the bytes were split, and a finished stream ends with
+// message_stop or an error event.
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +25,7 @@
 
 #include "adapters/anthropic_inbound.h"
 #include "adapters/anthropic_inbound_internal.h"
+#include "adapters/json_write.h"
 #include "adapters/sse.h"
 #include "tests/fuzz/fuzz_split.h"
 #include "tests/fuzz/fuzz_stream.h"
@@ -68,6 +71,12 @@ void check_request(std::string_view bytes) {
     sb::fuzz::check(!error.empty());
   }
   (void)anthropic_thinking_requested(body.get_object());
+  // The text of a document as a string literal in one pass (how a tool_use input becomes a tool
+  // call's arguments): the literal Boost writes of Boost's text.
+  std::string literal;
+  append_json_text_string(literal, body.get_object());
+  sb::fuzz::check(literal ==
+                  boost::json::serialize(boost::json::string(boost::json::serialize(body))));
 }
 
 struct StreamRun {
