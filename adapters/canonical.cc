@@ -100,11 +100,12 @@ bool RequestArena::contains(const char* p, std::size_t n) const {
   return false;
 }
 
-// A new block of at least `at_least` bytes (and twice the heap so far), becoming the top one; a
-// string being built moves over to it.
+// A new block of at least `at_least` bytes (and half the blocks so far: a block as large as all
+// before doubled the heap at each growth, up to 4x what a dense body's vectors hold, past the
+// typed reading's budget), becoming the top one; a string being built moves over to it.
 void RequestArena::grow(std::size_t at_least) {
   const std::size_t building = string_ != nullptr ? static_cast<std::size_t>(top_ - string_) : 0;
-  std::size_t size = std::max<std::size_t>({kInline * 2, block_bytes_, at_least + building});
+  std::size_t size = std::max<std::size_t>({kInline * 2, block_bytes_ / 2, at_least + building});
   size = (size + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) *
          alignof(std::max_align_t);
   static_assert(sizeof(Block) % alignof(std::max_align_t) == 0);

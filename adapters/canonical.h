@@ -4,11 +4,10 @@
 //
 // Every string is a view: into the body when the JSON string held no escape, else into the
 // request's arena, which holds the unescaped copy. Vectors live in the arena too: a 4 KiB inline
-// block, then blocks of 8 KiB and more, each at least the size of all before. Arenas are recycled
-// per thread (RequestArena::acquire), so a body costs no heap allocation once its thread has read
-// one as large.
-// The body must outlive the ChatRequest. A ChatRequest is not thread-safe to change; const reads
-// from several threads are fine.
+// block, then blocks of 8 KiB and more, each at least half the size of all before. Arenas are
+// recycled per thread (RequestArena::acquire), so a body costs no heap allocation once its thread
+// has read one as large. The body must outlive the ChatRequest. A ChatRequest is not thread-safe to
+// change; const reads from several threads are fine.
 //
 // Besides the typed members, every top-level member is kept as a byte range of the body
 // (`members`), and the members this type does not know as such ranges too (`unknown`), so a
@@ -311,13 +310,16 @@ class ChatRequest {
 };
 
 /// The most a typed reading of a body of `body_bytes` may take from the heap by default: 16x the
-/// text and 64 KiB. The typed reading of a body of long texts takes well under 1x (its strings
+/// text and 256 KiB. The typed reading of a body of long texts takes well under 1x (its strings
 /// are views into the body); of a long agent conversation (many short messages, tool calls and
-/// results, parts) 6x to 14x, where a DOM takes 5x to 8x. Only hostile shapes pass 16x: many empty
-/// or near-empty objects (`[{},{},...]` as messages or parts take ~100x).
+/// results, parts) 6x to 15x, where a DOM takes 5x to 8x. Only hostile shapes pass 16x: many empty
+/// or near-empty objects (`[{},{},...]` as messages or parts take ~100x). Below a few hundred
+/// messages the arena's growth steps (a message's record is 200 bytes, its vector doubles) take
+/// up to 40x a dense conversation's few kilobytes: the 256 KiB cover them (a conversation of 150
+/// turns of "ok", 5 KB, takes 155 KB).
 constexpr std::size_t typed_heap_budget(std::size_t body_bytes) {
   constexpr std::size_t kBytesPerBodyByte = 16;
-  constexpr std::size_t kSlack = 64 * 1024;
+  constexpr std::size_t kSlack = 256 * 1024;
   return kBytesPerBodyByte * body_bytes + kSlack;
 }
 

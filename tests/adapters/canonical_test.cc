@@ -452,6 +452,35 @@ TEST_F(ChatRequestTest, ALargeConversationStaysInTheBody) {
   EXPECT_LE(r.arena().heap_bytes(), 32768u);
 }
 
+// Conversations of many short turns (a chat's long history, an agent's many short tool results)
+// are read typed, within the memory budget, whatever their length: the budget stops hostile
+// shapes, not dense conversations. (The arena's blocks once doubled the heap at each growth:
+// 100 turns of "ok N", 3.4 KB, took 131 KB, past the 118 KB budget.)
+TEST_F(ChatRequestTest, ManyShortTurnsStayWithinTheBudget) {
+  for (const int turns : {50, 100, 150, 200, 300, 400, 600, 1000, 3000}) {
+    for (const char* shape :
+         {R"({"role":"user","content":"ok N"})", R"({"role":"user","content":""})",
+          R"({"role":"user","content":[{"type":"text","text":"ok"}]})",
+          R"({"role":"tool","tool_call_id":"cN","content":"ok"})"}) {
+      std::string body = R"({"model":"m","messages":[)";
+      for (int i = 0; i < turns; ++i) {
+        std::string turn = shape;
+        if (const std::size_t n = turn.find('N'); n != std::string::npos) {
+          turn.replace(n, 1, std::to_string(i));
+        }
+        body += i > 0 ? "," : "";
+        body += turn;
+      }
+      body += "]}";
+      Result<ChatRequest, ParseError> r = parse_chat_request(body);
+      ASSERT_TRUE(r.ok()) << turns << " turns of " << shape << " (" << body.size()
+                          << " bytes): " << r.error().message;
+      EXPECT_EQ(r->messages.size(), static_cast<std::size_t>(turns));
+      EXPECT_LE(r->arena().heap_bytes(), typed_heap_budget(body.size()));
+    }
+  }
+}
+
 TEST_F(ChatRequestTest, ArenaIsRecycledOnItsThread) {
   std::string body = R"({"model":"m","messages":[)";
   for (int i = 0; i < 200; ++i) {
@@ -747,7 +776,7 @@ TEST(RequestArenaTest, ALargeVectorHoldsOnlyItsLastBuffer) {
 // stops early with an error of its own, while an ordinary body of the same size parses within it.
 TEST(ChatRequestBudgetTest, ManyTinyPartsStopAtTheBudget) {
   const std::string tiny = test::chat_body_of_parts("m", "{}", 20000);
-  const std::size_t budget = 16 * tiny.size() + 64 * 1024;
+  const std::size_t budget = 16 * tiny.size() + 256 * 1024;
   EXPECT_EQ(typed_heap_budget(tiny.size()), budget);
   const Result<ChatRequest, ParseError> stopped = parse_chat_request(tiny, budget);
   ASSERT_FALSE(stopped.ok());

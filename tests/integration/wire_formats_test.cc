@@ -1030,6 +1030,30 @@ TEST_F(WireFormatsTest, OllamaRouteAnswersAMistypedMemberAsOpenAIWould) {
   EXPECT_EQ(posts(env_->fake("ollama")).size(), before);
 }
 
+// A chat's long history of short turns (100 to 1,000 turns, 3 to 36 KB) is translated for a
+// translated route like any other conversation: dense, not hostile. (The typed reading's arena once
+// took 4x what it held at this size, past its budget, and such a body was refused as too large.)
+TEST_F(WireFormatsTest, ATranslatedRouteTakesAConversationOfManyShortTurns) {
+  for (const std::size_t count : {100u, 150u, 200u, 300u, 400u, 600u, 1000u}) {
+    std::string turns;
+    for (std::size_t i = 0; i < count; ++i) {
+      turns += i == 0 ? "" : ",";
+      turns += R"({"role":")" + std::string(i % 2 == 0 ? "user" : "assistant") +
+               R"(","content":"ok )" + std::to_string(i) + R"("})";
+    }
+    const std::size_t before = posts(env_->fake("anthropic")).size();
+    auto got = env_->chat(R"({"model":"anthropic","messages":[)" + turns + "]}");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->status, 200u) << count << " turns: " << got->body.substr(0, 300);
+    const auto all = posts(env_->fake("anthropic"));
+    ASSERT_EQ(all.size(), before + 1) << count << " turns";
+    const json::value sent = parse(all.back().body);
+    const json::value* messages = at_path(sent, {"messages"});
+    ASSERT_TRUE(messages != nullptr && messages->is_array()) << all.back().body.substr(0, 300);
+    EXPECT_EQ(messages->get_array().size(), count);
+  }
+}
+
 // A body of 20,000 empty parts would take ~50x its size as a typed reading, past
 // its budget: a translated route refuses it as too large (413, OpenAI's shape, nothing sent),
 // while an OpenAI-compatible route passes it on as sent (its DOM is all the gateway reads).
