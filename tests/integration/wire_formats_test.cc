@@ -1052,6 +1052,25 @@ TEST_F(WireFormatsTest, ATranslatedRouteTakesAConversationOfManyShortTurns) {
     ASSERT_TRUE(messages != nullptr && messages->is_array()) << all.back().body.substr(0, 300);
     EXPECT_EQ(messages->get_array().size(), count);
   }
+  // The same conversation in Anthropic's and in the Responses form, to Gemini: translated twice.
+  std::string anthropic_turns;
+  std::string items;
+  for (std::size_t i = 0; i < 600; ++i) {
+    const std::string role = i % 2 == 0 ? "user" : "assistant";
+    const std::string turn =
+        R"({"role":")" + role + R"(","content":"ok )" + std::to_string(i) + R"("})";
+    anthropic_turns += (i == 0 ? "" : ",") + turn;
+    items += (i == 0 ? "" : ",") + turn;
+  }
+  const std::size_t before = posts(env_->fake("gemini")).size();
+  auto messages = env_->post(
+      "/v1/messages", R"({"model":"gemini","max_tokens":16,"messages":[)" + anthropic_turns + "]}");
+  ASSERT_TRUE(messages);
+  EXPECT_EQ(messages->status, 200u) << messages->body.substr(0, 300);
+  auto responses = env_->post("/v1/responses", R"({"model":"gemini","input":[)" + items + "]}");
+  ASSERT_TRUE(responses);
+  EXPECT_EQ(responses->status, 200u) << responses->body.substr(0, 300);
+  EXPECT_EQ(posts(env_->fake("gemini")).size(), before + 2);
 }
 
 // A body of 20,000 empty parts would take ~50x its size as a typed reading, past
