@@ -14,24 +14,34 @@ namespace sb::adapters {
 
 namespace json = boost::json;
 
-void append_json_string(std::string& out, std::string_view s) {
+namespace {
+
+/// A string literal (`Nested` false), or the same literal as it reads inside another JSON string
+/// (true: its quotes and its escapes' backslashes escaped again, `\"` as `\\\"`).
+template <bool Nested>
+void write_literal(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  constexpr std::string_view kQuote = Nested ? "\\\"" : "\"";
   // A short string with nothing to escape (a key, a name, an id: most strings a request holds)
   // in one append, its quotes included.
   if (constexpr std::size_t kShort = 30; s.size() <= kShort) {
-    char quoted[kShort + 2];
+    constexpr std::size_t q = kQuote.size();
+    char quoted[kShort + 2 * q];
+    quoted[q - 1] = '"';
     std::size_t n = 0;
-    quoted[0] = '"';
     for (; n < s.size() && !byte_scan::stops_unsafe(s[n]); ++n) {
-      quoted[n + 1] = s[n];
+      quoted[q + n] = s[n];
     }
     if (n == s.size()) {
-      quoted[n + 1] = '"';
-      out.append(quoted, n + 2);
+      if constexpr (Nested) {
+        quoted[0] = quoted[q + n] = '\\';
+      }
+      quoted[q + n + q - 1] = '"';
+      out.append(quoted, n + 2 * q);
       return;
     }
   }
-  out.push_back('"');
+  out += kQuote;
   const char* p = s.data();
   const char* const end = p + s.size();
   for (;;) {
@@ -42,15 +52,33 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     const auto c = static_cast<unsigned char>(*stop);
     p = stop + 1;
-    if (const char letter = byte_scan::escape_letter(*stop); letter != 0) {
-      const char two[2] = {'\\', letter};
-      out.append(two, 2);
+    const char letter = byte_scan::escape_letter(*stop);
+    if constexpr (!Nested) {
+      if (letter != 0) {
+        const char two[2] = {'\\', letter};
+        out.append(two, 2);
+      } else {
+        const char six[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(six, 6);
+      }
+    } else if (letter == '"' || letter == '\\') {
+      const char four[4] = {'\\', '\\', '\\', letter};  // the escape's backslash, escaped
+      out.append(four, 4);
+    } else if (letter != 0) {
+      const char three[3] = {'\\', '\\', letter};
+      out.append(three, 3);
     } else {
-      const char six[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-      out.append(six, 6);
+      const char seven[7] = {'\\', '\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(seven, 7);
     }
   }
-  out.push_back('"');
+  out += kQuote;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  write_literal<false>(out, s);
 }
 
 namespace {
@@ -62,44 +90,10 @@ void append_integer(std::string& out, Int v) {
   out.append(buf, r.ptr);
 }
 
-/// A string literal as it reads inside another JSON string: append_json_string's text escaped
-/// again, written in one pass (each of its backslashes and quotes preceded by a backslash).
-void append_nested_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.append("\\\"", 2);
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  for (;;) {
-    const char* const stop = byte_scan::find_json_unsafe(p, end);
-    out.append(p, static_cast<std::size_t>(stop - p));
-    if (stop == end) {
-      break;
-    }
-    const auto c = static_cast<unsigned char>(*stop);
-    p = stop + 1;
-    if (const char letter = byte_scan::escape_letter(*stop); letter == '"' || letter == '\\') {
-      const char four[4] = {'\\', '\\', '\\', letter};  // \" -> \\\", \\ -> \\\\ (escaped)
-      out.append(four, 4);
-    } else if (letter != 0) {
-      const char three[3] = {'\\', '\\', letter};
-      out.append(three, 3);
-    } else {
-      const char seven[7] = {'\\', '\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-      out.append(seven, 7);
-    }
-  }
-  out.append("\\\"", 2);
-}
-
 /// The JSON text of `v`, as it is (`Nested` false) or as it reads inside a JSON string (true):
 /// the two differ only in their strings, numbers and brackets reading the same either way.
 template <bool Nested>
 void write_value(std::string& out, const json::value& v);
-
-template <bool Nested>
-void write_string(std::string& out, std::string_view s) {
-  Nested ? append_nested_string(out, s) : append_json_string(out, s);
-}
 
 /// `open`, then `write(element)` for each element of `range` with commas between, then `close`.
 template <class Range, class Write>
@@ -124,7 +118,7 @@ void write_array(std::string& out, const json::array& a) {
 template <bool Nested>
 void write_object(std::string& out, const json::object& o) {
   append_list(out, '{', o, '}', [&out](const json::key_value_pair& m) {
-    write_string<Nested>(out, std::string_view(m.key().data(), m.key().size()));
+    write_literal<Nested>(out, std::string_view(m.key().data(), m.key().size()));
     out.push_back(':');
     write_value<Nested>(out, m.value());
   });
@@ -145,8 +139,8 @@ void write_value(std::string& out, const json::value& v) {
       // Boost's own shortest form (rare in a request: a bound in a tool's schema).
       return out.append(json::serialize(v)), void();
     case json::kind::string:
-      return write_string<Nested>(out,
-                                  std::string_view(v.get_string().data(), v.get_string().size()));
+      return write_literal<Nested>(out,
+                                   std::string_view(v.get_string().data(), v.get_string().size()));
     case json::kind::array:
       return write_array<Nested>(out, v.get_array());
     case json::kind::object:
