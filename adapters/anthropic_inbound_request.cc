@@ -35,13 +35,6 @@ namespace json = boost::json;
 using namespace anthropic_inbound;
 
 /// Content blocks of a Messages request (https://docs.anthropic.com/en/api/messages).
-constexpr std::string_view kBlockTags =
-    "'text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', "
-    "'tool_use', 'tool_result', 'server_tool_use', 'web_search_tool_result', "
-    "'web_fetch_tool_result', 'code_execution_tool_result', 'mcp_tool_use', 'mcp_tool_result', "
-    "'container_upload'";
-
-/// kBlockTags one by one (a search of the list for each block cost 700 instructions).
 constexpr std::string_view kBlocks[] = {"text",
                                         "image",
                                         "document",
@@ -58,6 +51,19 @@ constexpr std::string_view kBlocks[] = {"text",
                                         "mcp_tool_result",
                                         "container_upload"};
 
+/// The tags as the unknown-tag error lists them (`'text', 'image', ...`), written once.
+std::string_view block_tags() {
+  static const std::string tags = [] {
+    std::string t;
+    for (const std::string_view tag : kBlocks) {
+      t.append(t.empty() ? "'" : ", '").append(tag).append("'");
+    }
+    return t;
+  }();
+  return tags;
+}
+
+/// Compared one by one (a search of the listed tags as text cost 700 instructions a block).
 bool known_block(std::string_view type) {
   for (const std::string_view tag : kBlocks) {
     if (type == tag) {
@@ -273,7 +279,7 @@ bool walk_blocks(const json::array& blocks, const Path& where, ContentParts& par
       }
       parts.text(text);
     } else if (!known_block(type)) {
-      return unknown_tag(error, where_k, type, kBlockTags);
+      return unknown_tag(error, where_k, type, block_tags());
     } else if (!each(*block, where_k, type)) {
       return false;
     }
