@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "adapters/canonical.h"
@@ -182,6 +183,42 @@ TEST(ChatFactsTest, ANumberWrittenWithAFractionOrAnExponentIsScannedByItsWholePa
   EXPECT_TRUE(has_text(f, "5555555555554444")) << f.text;
   collect_raw_facts(R"({"a":4111111111111111.0,"a":1})", f);
   EXPECT_TRUE(has_text(f, "4111111111111111")) << f.text;
+}
+
+TEST(ChatFactsTest, AnExponentInJsonHeldInAStringIsFoundWhereverItStands) {
+  // JSON in a string without escapes (a content of `[...]`) is parsed only when a number in it has
+  // an exponent, whose digits the text does not show. The search reads sixteen bytes a step: the
+  // exponent is put at every place of texts of 2 to 80 bytes, and beside letters that are not one.
+  for (std::size_t pad = 0; pad < 64; ++pad) {
+    for (const std::string_view number : {"4.1e15", "41E+14", "4.1e+15", "410e13"}) {
+      std::string text = "[";
+      text.append(pad, ' ').append(number).append("]");
+      const std::string body =
+          R"({"model":"m","messages":[{"role":"user","content":")" + text + R"("}]})";
+      ChatFacts f;
+      collect_chat_facts(boost::json::parse(body).as_object(), f);
+      EXPECT_TRUE(has_text(f, "4100000000000000")) << body << " gave " << f.text;
+      const Result<ChatRequest, ParseError> typed = parse_chat_request(body);
+      ASSERT_TRUE(typed.ok()) << body;
+      ChatFacts t;
+      collect_chat_facts(typed.value(), t);
+      EXPECT_EQ(t, f) << body;
+    }
+    // Letters e and E that are no exponent (no digit before, or none after it or its sign): the
+    // text is not parsed, so its large number is no line of its own.
+    for (const std::string_view none : {R"("e5", )", R"("1ex", )", R"("x1e+", )", R"("E", )"}) {
+      std::string text = "[";
+      text.append(pad, ' ').append(none).append("123456]");
+      ChatFacts f;
+      collect_chat_facts(
+          boost::json::parse(R"({"model":"m","messages":[{"role":"user","content":)" +
+                             boost::json::serialize(boost::json::value(text)) + "}]}")
+              .as_object(),
+          f);
+      EXPECT_TRUE(scanned(f, "123456")) << text;
+      EXPECT_FALSE(has_text(f, "123456")) << text << " gave " << f.text;
+    }
+  }
 }
 
 TEST(ChatFactsTest, AnOutputLimitIsReadAsALenientEngineReadsIt) {
