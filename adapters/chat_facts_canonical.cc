@@ -83,9 +83,10 @@ class RawWalker {
 // A member of the object whose members start at `base`: a repeated key keeps its first place and
 // takes the new value, as Boost.JSON's DOM builds an object.
 void RawWalker::push(std::size_t base, std::string_view key, std::size_t value) {
-  for (std::size_t i = base; i < stack_.size(); ++i) {
-    if (stack_[i].key == key) {
-      stack_[i].value = value;
+  // By pointer: the vector's size is a division by the member's size at every step.
+  for (Member *m = stack_.data() + base, *end = stack_.data() + stack_.size(); m != end; ++m) {
+    if (m->key == key) {
+      m->value = value;
       repeated_ = true;
       return;
     }
@@ -148,9 +149,10 @@ void RawWalker::merge_wide(std::size_t base) {
 
 // The value token of `key` among the members from `base`, or kNone.
 std::size_t RawWalker::find(std::size_t base, std::string_view key) const {
-  for (std::size_t i = base; i < stack_.size(); ++i) {
-    if (stack_[i].key == key) {
-      return stack_[i].value;
+  for (const Member *m = stack_.data() + base, *end = stack_.data() + stack_.size(); m != end;
+       ++m) {
+    if (m->key == key) {
+      return m->value;
     }
   }
   return kNone;
