@@ -18,6 +18,7 @@
 
 #include "adapters/chat_facts_internal.h"
 #include "adapters/json_edit.h"
+#include "adapters/string_room.h"
 
 namespace sb::adapters {
 namespace facts_detail {
@@ -174,30 +175,30 @@ void Walker::transcript(const json::array& messages) {
     if (content == nullptr) {
       continue;
     }
-    const std::size_t before = f_.text.size();
+    const std::size_t before = text_size();
     if (!first) {
-      f_.text.push_back(' ');
+      push(' ');
     }
     if (content->is_string()) {
-      f_.text += view(content->get_string());
+      append(view(content->get_string()));
     } else if (content->is_array()) {
       for (const json::value& part : content->get_array()) {
         if (part.is_string()) {
-          f_.text += view(part.get_string());
+          append(view(part.get_string()));
         } else if (part.is_object()) {
-          f_.text += string_of(part.get_object().if_contains("text"));
+          append(string_of(part.get_object().if_contains("text")));
         }
       }
     }
-    if (f_.text.size() == before + (first ? 0 : 1)) {
-      f_.text.resize(before);  // nothing read: no separator either
+    if (text_size() == before + (first ? 0 : 1)) {
+      truncate(before);  // nothing read: no separator either
       continue;
     }
-    f_.text_bytes += f_.text.size() - before - (first ? 0 : 1);
+    f_.text_bytes += text_size() - before - (first ? 0 : 1);
     first = false;
   }
   if (!first) {
-    f_.text.push_back('\n');
+    push('\n');
   }
 }
 
@@ -360,7 +361,30 @@ void reset(ChatFacts& out) {
   out.reasoning_effort.clear();
 }
 
-void finish(ChatFacts& out) {
+void Walker::restart() {
+  reset(f_);
+  begin_ = at_ = end_ = f_.text.data();  // empty: the first write grows it
+}
+
+// Room for `n` more bytes: the string sized to twice what it holds (at least), without writing
+// the bytes it gains.
+void Walker::grow(std::size_t n) {
+  const std::size_t used = text_size();
+  resize_for_overwrite(f_.text, std::max({used + n, 2 * f_.text.size(), std::size_t{256}}));
+  begin_ = f_.text.data();
+  at_ = begin_ + used;
+  end_ = begin_ + f_.text.size();
+}
+
+void Walker::close() {
+  f_.text.resize(text_size());  // shorter: nothing written
+  begin_ = f_.text.data();
+  at_ = end_ = begin_ + f_.text.size();
+}
+
+void finish(Walker& w) {
+  w.close();
+  ChatFacts& out = w.facts();
   out.prompt_tokens_bound =
       out.text.size() + kTokensPerMessage * out.depth + (out.tools ? kToolPreambleTokens : 0);
   if (!out.text.empty()) {
@@ -420,10 +444,9 @@ void walk_body(Walker& w, const json::object& body, std::string_view prompt_key,
 }
 
 // A body whose prompt is one member (`prompt`, `input`): one message, ~4 bytes per token.
-void collect_single_prompt(const json::object& body, std::string_view member, ChatFacts& out) {
-  reset(out);
-  Walker w(out);
+void collect_single_prompt(Walker& w, const json::object& body, std::string_view member) {
   walk_body(w, body, member, false);
+  ChatFacts& out = w.facts();
   out.depth = 1;
   out.estimated_prompt_tokens = (out.text_bytes + 3) / 4;
 }
@@ -467,27 +490,27 @@ std::optional<std::uint64_t> output_tokens_asked(const json::value& v) {
 }
 
 void collect_completion_facts(const json::object& body, ChatFacts& out) {
-  collect_single_prompt(body, "prompt", out);
+  Walker w(out);
+  collect_single_prompt(w, body, "prompt");
   read_max_tokens(body, out);
   read_choices(body, true, out);
-  finish(out);
+  finish(w);
 }
 
 void collect_embedding_facts(const json::object& body, ChatFacts& out) {
-  collect_single_prompt(body, "input", out);
+  Walker w(out);
+  collect_single_prompt(w, body, "input");
   out.max_tokens = 0;
-  finish(out);
+  finish(w);
 }
 
 void collect_body_facts(const json::object& body, ChatFacts& out) {
-  reset(out);
   Walker w(out);
   walk_body(w, body, {}, false);
-  finish(out);
+  finish(w);
 }
 
 void collect_chat_facts(const json::object& body, ChatFacts& out) {
-  reset(out);
   Walker w(out);
   const json::value* messages = body.if_contains("messages");
   const bool conversation = messages != nullptr && messages->is_array();
@@ -514,7 +537,7 @@ void collect_chat_facts(const json::object& body, ChatFacts& out) {
     out.reasoning_effort = view(re->get_string());
   }
   facts_detail::estimate_chat(out);
-  finish(out);
+  finish(w);
 }
 
 }  // namespace sb::adapters

@@ -262,7 +262,7 @@ bool RawWalker::input_audio(std::size_t t, int nested) {
 // The conversation as the model reads it (Walker::transcript): the texts come from the request,
 // whose messages are the elements of token `messages`, in order.
 void RawWalker::transcript(std::size_t messages) {
-  std::string& out = w_.facts().text;
+  Walker& out = w_;
   bool first = true;
   std::size_t index = 0;
   for (std::size_t t = messages + 1; t < tape_[messages].next && index < r_.messages.size();
@@ -271,12 +271,12 @@ void RawWalker::transcript(std::size_t messages) {
     if (m.content_kind == ChatMessage::Content::absent) {
       continue;
     }
-    const std::size_t before = out.size();
+    const std::size_t before = out.text_size();
     if (!first) {
-      out.push_back(' ');
+      out.push(' ');
     }
     if (m.content_kind == ChatMessage::Content::text) {
-      out += m.text;
+      out.append(m.text);
     } else if (m.content_kind == ChatMessage::Content::parts) {
       const std::size_t base = members(t);
       const std::size_t content = find(base, "content");
@@ -287,15 +287,15 @@ void RawWalker::transcript(std::size_t messages) {
       }
       stack_.resize(base);
     }
-    if (out.size() == before + (first ? 0 : 1)) {
-      out.resize(before);  // nothing read: no separator either
+    if (out.text_size() == before + (first ? 0 : 1)) {
+      out.truncate(before);  // nothing read: no separator either
       continue;
     }
-    w_.facts().text_bytes += out.size() - before - (first ? 0 : 1);
+    w_.facts().text_bytes += out.text_size() - before - (first ? 0 : 1);
     first = false;
   }
   if (!first) {
-    out.push_back('\n');
+    out.push('\n');
   }
 }
 
@@ -304,7 +304,7 @@ void RawWalker::part_text(std::size_t part) {
   const std::size_t base = members(part);
   const std::size_t t = find(base, "text");
   if (is_string(t)) {
-    w_.facts().text += text(t);
+    w_.append(text(t));
   }
   stack_.resize(base);
 }
@@ -387,13 +387,12 @@ void RawWalker::body() {
 }  // namespace
 
 void collect_chat_facts(const ChatRequest& request, ChatFacts& out, bool* repeated) {
-  facts_detail::reset(out);
+  Walker w(out);
   // The text holds the body's strings and keys one per line, without their quotes: at most about
   // the body's size, so one allocation for a conversation. Bounded, since base64 payloads (most
   // of a large body, often) are not scanned and would hold memory no text uses.
   constexpr std::size_t kMaxReserve = 256 * 1024;
-  out.text.reserve(std::min(request.body.size(), kMaxReserve) + 64);
-  Walker w(out);
+  w.reserve(std::min(request.body.size(), kMaxReserve) + 64);
   RawWalker raw(w, request);
   out.depth = request.messages.size();
   raw.body();
@@ -409,7 +408,7 @@ void collect_chat_facts(const ChatRequest& request, ChatFacts& out, bool* repeat
   out.choices = request.n && *request.n > 1 ? static_cast<std::uint64_t>(*request.n) : 1;
   out.reasoning_effort = request.reasoning_effort;
   facts_detail::estimate_chat(out);
-  facts_detail::finish(out);
+  facts_detail::finish(w);
   if (repeated != nullptr) {
     *repeated = raw.repeated();
   }

@@ -3,7 +3,9 @@
 // collectors (chat_facts.cc) and the ChatRequest collector (chat_facts_canonical.cc) feed, so
 // what a key, a string or a number adds to the facts is decided in one place. Not for other users.
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "adapters/chat_facts.h"
@@ -36,17 +38,51 @@ enum class Slot {
 /// the rest walks a Boost.JSON DOM.
 class Walker {
  public:
-  explicit Walker(ChatFacts& f) : f_(f) {}
+  /// Clears `f` (reset()) and writes its text from the start: `f.text` is whole once finish()
+  /// has closed the walker.
+  explicit Walker(ChatFacts& f) : f_(f) { restart(); }
+  Walker(const Walker&) = delete;
+  Walker& operator=(const Walker&) = delete;
 
   ChatFacts& facts() { return f_; }
+
+  /// Clears the facts and the text written so far (a walk begun again).
+  void restart();
+  /// Room for `n` bytes of text in one allocation (the text's likely size).
+  void reserve(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - at_) < n) {
+      grow(n);
+    }
+  }
+  /// The text is written through the walker, into the string's storage without a call per
+  /// append: `f.text` holds its bytes, at its size, only once closed.
+  void append(std::string_view s) {
+    if (s.empty()) {
+      return;  // (an empty view's data may be null, which memcpy may not be given)
+    }
+    reserve(s.size());
+    std::memcpy(at_, s.data(), s.size());
+    at_ += s.size();
+  }
+  void push(char c) {
+    reserve(1);
+    *at_++ = c;
+  }
+  std::size_t text_size() const { return static_cast<std::size_t>(at_ - begin_); }
+  /// Drops the text past its first `n` bytes.
+  void truncate(std::size_t n) { at_ = begin_ + n; }
+  /// The text at its size in `f.text`; nothing may be written after.
+  void close();
 
   /// A line of its own in the scanned text (nothing when empty).
   void line(std::string_view s) {
     if (s.empty()) {
       return;
     }
-    f_.text += s;
-    f_.text.push_back('\n');
+    reserve(s.size() + 1);
+    std::memcpy(at_, s.data(), s.size());
+    at_[s.size()] = '\n';
+    at_ += s.size() + 1;
   }
   void key(std::string_view k) { line(k); }
   /// A string value: a base64 data URL is flagged, anything else scanned and counted.
@@ -94,8 +130,12 @@ class Walker {
 
  private:
   void content_rest(const boost::json::value& content);
+  void grow(std::size_t n);
 
   ChatFacts& f_;
+  char* begin_ = nullptr;  // f_.text's storage, sized to its capacity while open
+  char* at_ = nullptr;
+  char* end_ = nullptr;
 };
 
 /// The double Boost.JSON reads from the JSON number `text` (its own rounding, which the DOM
@@ -104,8 +144,8 @@ double json_double(std::string_view text);
 
 /// Clears every field of `out`, keeping its storage.
 void reset(ChatFacts& out);
-/// The bound, the last newline dropped, `texts` set: the facts are complete.
-void finish(ChatFacts& out);
+/// The walker closed, the bound, the last newline dropped, `texts` set: the facts are complete.
+void finish(Walker& w);
 /// The estimate of a chat body, once its text_bytes and depth are known.
 inline void estimate_chat(ChatFacts& out) {
   // About four bytes of English per token; images and audio are not estimated.

@@ -94,12 +94,11 @@ class RawSax : public SaxUnbounded {
 
 void collect_raw_facts(std::string_view json, ChatFacts& out) {
   constexpr std::size_t kMaxDepth = 128;
-  facts_detail::reset(out);
   Walker w(out);
   {
     RawSax sax(w);
     if (!json_lex::lex(json, sax, kMaxDepth)) {
-      facts_detail::reset(out);  // read again from the start, by basic_parser
+      w.restart();  // read again from the start, by basic_parser
       boost::json::parse_options opts;
       opts.max_depth = kMaxDepth;
       boost::json::basic_parser<RawSax> p(opts, w);
@@ -107,7 +106,7 @@ void collect_raw_facts(std::string_view json, ChatFacts& out) {
       p.write_some(false, json.data(), json.size(), ec);
     }
   }
-  facts_detail::finish(out);
+  facts_detail::finish(w);
 }
 
 }  // namespace sb::adapters

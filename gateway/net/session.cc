@@ -25,13 +25,13 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "adapters/string_room.h"
 #include "adapters/upstream/send_now.h"
 #include "adapters/upstream/watchdog.h"
 #include "gateway/net/framing.h"
 #include "gateway/net/handler.h"
 #include "gateway/net/header_name.h"
 #include "gateway/net/http_response.h"
-#include "gateway/net/string_room.h"
 #include "gateway/observability/internal_errors.h"
 #include "gateway/runtime/worker.h"
 
@@ -439,7 +439,7 @@ asio::awaitable<typename Session<Stream>::Body> Session<Stream>::read_sized_body
     const config::ServerSettings& s, std::uint64_t length, std::string& body) {
   // Straight into the body: what the header read brought along first, then the socket. The
   // body is not zeroed first: every byte of it is written before it is read.
-  resize_for_overwrite(body, static_cast<std::size_t>(length));
+  adapters::resize_for_overwrite(body, static_cast<std::size_t>(length));
   const std::size_t have = std::min<std::size_t>(buffer_.size(), body.size());
   asio::buffer_copy(asio::buffer(body.data(), have), buffer_.data());
   buffer_.consume(have);

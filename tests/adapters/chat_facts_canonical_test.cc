@@ -1,6 +1,7 @@
 // collect_chat_facts(const ChatRequest&) against collect_chat_facts(const boost::json::object&):
 // for every body both accept, the same facts, field by field.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -214,6 +215,38 @@ TEST(ChatFactsCanonicalTest, NumbersAreReadAsTheDomReadsThem) {
           R"({"model":"m","messages":[{"role":"user","content":" {\"n\": 4.1e15}"}],"x":"[1e5"})",
       }) {
     EXPECT_TRUE(accepted_same(body));
+  }
+}
+
+TEST(ChatFactsCanonicalTest, TheTextGrowsPastWhatTheBodyForetold) {
+  // The text is written into room sized by the body; a large number written short (`1e300`, 301
+  // digits) takes more than its bytes, so the text outgrows that room, again and again. Every
+  // collector holds all of it, in order, the same as the DOM's.
+  for (const int count : {1, 3, 40, 200}) {
+    std::string body = R"({"model":"m","messages":[{"role":"user","content":"first"}],"n1":[)";
+    for (int i = 0; i < count; ++i) {
+      body += (i > 0 ? ",1e" : "1e") + std::to_string(300 - i % 5);
+    }
+    body += R"(],"last":"the end"})";
+    EXPECT_TRUE(accepted_same(body)) << count;  // the typed walk's text is the DOM walk's
+    ChatFacts dom;
+    collect_chat_facts(boost::json::parse(body).as_object(), dom);
+    ChatFacts raw;  // in document order: no transcript first
+    collect_raw_facts(body, raw);
+    const auto numbers = [](const std::string& text) {  // the lines between n1 and last
+      const std::size_t from = text.find("\nn1\n") + 4;
+      return text.substr(from, text.rfind("\nlast\nthe end") - from);
+    };
+    EXPECT_TRUE(dom.text.starts_with("first\nmodel\nm\nmessages\nrole\nuser\ncontent\nn1\n"));
+    EXPECT_TRUE(raw.text.starts_with("model\nm\nmessages\nrole\nuser\ncontent\nfirst\nn1\n"));
+    for (const ChatFacts* c : {&dom, &raw}) {
+      EXPECT_TRUE(c->text.ends_with("\nlast\nthe end")) << c->text;
+      EXPECT_EQ(std::count(c->text.begin(), c->text.end(), '\n'), count + 9);
+      EXPECT_GT(numbers(c->text).size(), 297u * count);  // each number's 298 to 301 digits
+      ASSERT_EQ(c->texts.size(), 1u);
+      EXPECT_EQ(c->texts[0], c->text);
+    }
+    EXPECT_EQ(numbers(raw.text), numbers(dom.text));
   }
 }
 

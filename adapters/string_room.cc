@@ -1,10 +1,10 @@
-// Built as C++23 where the compiler takes it (gateway/net/CMakeLists.txt), for
+// Built as C++23 where the compiler takes it (adapters/CMakeLists.txt), for
 // std::string::resize_and_overwrite; the rest of the project stays C++20.
-#include "gateway/net/string_room.h"
+#include "adapters/string_room.h"
 
 #include <version>
 
-namespace sb::gateway {
+namespace sb::adapters {
 
 void resize_for_overwrite(std::string& s, std::size_t n) {
 #if defined(__cpp_lib_string_resize_and_overwrite)
@@ -16,4 +16,4 @@ void resize_for_overwrite(std::string& s, std::size_t n) {
 #endif
 }
 
-}  // namespace sb::gateway
+}  // namespace sb::adapters

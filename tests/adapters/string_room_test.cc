@@ -1,10 +1,10 @@
-#include "gateway/net/string_room.h"
+#include "adapters/string_room.h"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace sb::gateway {
+namespace sb::adapters {
 namespace {
 
 TEST(StringRoomTest, GrowingKeepsWhatWasThereAndGivesRoomToWrite) {
@@ -42,4 +42,4 @@ TEST(StringRoomTest, ShrinkingKeepsThePrefix) {
 }
 
 }  // namespace
-}  // namespace sb::gateway
+}  // namespace sb::adapters
