@@ -169,8 +169,10 @@ class Handler : public SaxUnbounded {
   }
   bool on_comment_part(string_view, error_code&) { return true; }
   bool on_comment(string_view, error_code&) { return true; }
-  bool on_key(string_view s, std::size_t, error_code& ec);
-  bool on_string(string_view s, std::size_t, error_code& ec);
+  // Inlined into the readers' loops (a call's saved registers cost more than most keys' work):
+  // defined, and so callable, in canonical_parse.cc alone, which drives the handler.
+  [[gnu::always_inline]] inline bool on_key(string_view s, std::size_t, error_code& ec);
+  [[gnu::always_inline]] inline bool on_string(string_view s, std::size_t, error_code& ec);
   bool on_int64(std::int64_t v, string_view s, error_code& ec) {
     return number({.type = Scalar::Type::integer, .i = v, .d = double(v)}, s, ec);
   }
