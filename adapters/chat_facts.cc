@@ -87,8 +87,16 @@ void Walker::number(double v) {
   if (std::isinf(v)) {
     return;
   }
-  char buf[400];  // the largest finite double has 309 digits
-  const auto r = std::to_chars(buf, buf + sizeof buf, std::trunc(v), std::chars_format::fixed, 0);
+  // Below 10^21, the whole part's digits (at most 21 and a sign): a card or phone number sent as a
+  // float. Beyond, the shortest form that reads back as the same double (`1e+308`): its whole
+  // part would be up to 309 digits of a number written in five bytes, text (and time to write
+  // it) sixty times the body's for a body of such numbers, and no identifier is that long.
+  constexpr double kWholeBelow = 1e21;
+  char buf[32];
+  const auto r =
+      v < kWholeBelow && v > -kWholeBelow
+          ? std::to_chars(buf, buf + sizeof buf, std::trunc(v), std::chars_format::fixed, 0)
+          : std::to_chars(buf, buf + sizeof buf, v);
   line(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 

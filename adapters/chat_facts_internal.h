@@ -93,8 +93,10 @@ class Walker {
   void integer(std::int64_t v);
   void integer(std::uint64_t v);
   /// A number written with a fraction or an exponent, or an integer past uint64 (as the DOM
-  /// reads them: a double): scanned as the decimal text of its whole part when large. Past 2^53
-  /// a double holds fewer digits than were written: what is scanned is what the DOM holds.
+  /// reads them: a double): scanned as the decimal text of its whole part when large, up to 21
+  /// digits; past 10^21 in its shortest form (`1e+308`), so that no number takes more than a
+  /// few dozen bytes of text. Past 2^53 a double holds fewer digits than were written: what is
+  /// scanned is what the DOM holds.
   void number(double v);
   /// A part's kind by its `type` (image, audio, file).
   void flag_type(std::string_view type);
