@@ -351,7 +351,9 @@ void Walker::decode_nested(std::string_view s, int nested) {
   }
 }
 
-void reset(ChatFacts& out) {
+// Every field of the facts cleared, their storage kept (the text's among it).
+void Walker::restart() {
+  ChatFacts& out = f_;
   out.texts.clear();
   out.text.clear();
   out.text_bytes = 0;
@@ -367,10 +369,6 @@ void reset(ChatFacts& out) {
   out.files = false;
   out.depth = 0;
   out.reasoning_effort.clear();
-}
-
-void Walker::restart() {
-  reset(f_);
   begin_ = at_ = end_ = f_.text.data();  // empty: the first write grows it
 }
 
@@ -409,7 +407,6 @@ namespace {
 
 namespace json = boost::json;
 using facts_detail::finish;
-using facts_detail::reset;
 using facts_detail::Slot;
 using facts_detail::Walker;
 

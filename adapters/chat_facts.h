@@ -8,13 +8,13 @@
 // written with a fraction or an exponent, `4111111111111111.0`, as the digits of its whole part,
 // so a card number sent as a float is read as one; from 10^21 on, `1e+308`, in its shortest form,
 // so that a body of numbers written short is not a text many times its size). Strings holding
-// JSON (tool call
-// arguments, or any string that starts with '{' or '[' and contains an escape) are parsed (bounded
-// in size and depth) and their decoded keys and strings scanned as well, so escaped digits are
-// seen as digits. Conversation text comes first, as the model reads it: the text parts of one
-// message concatenated with no separator, adjacent messages joined by one space. Base64 payloads
-// (data: URLs, input_audio data, Anthropic base64 sources, file_data) are not scanned: they are
-// flagged as unscannable content instead, as are token-id prompts and inputs.
+// JSON (tool call arguments, or any string that starts with '{' or '[' and contains an escape) are
+// parsed (bounded in size and depth) and their decoded keys and strings scanned as well, so
+// escaped digits are seen as digits. Conversation text comes first, as the model reads it: the
+// text parts of one message concatenated with no separator, adjacent messages joined by one
+// space. Base64 payloads (data: URLs, input_audio data, Anthropic base64 sources, file_data) are
+// not scanned: they are flagged as unscannable content instead, as are token-id prompts and
+// inputs.
 
 #include <cstdint>
 #include <optional>

@@ -262,7 +262,6 @@ bool RawWalker::input_audio(std::size_t t, int nested) {
 // The conversation as the model reads it (Walker::transcript): the texts come from the request,
 // whose messages are the elements of token `messages`, in order.
 void RawWalker::transcript(std::size_t messages) {
-  Walker& out = w_;
   bool first = true;
   std::size_t index = 0;
   for (std::size_t t = messages + 1; t < tape_[messages].next && index < r_.messages.size();
@@ -271,12 +270,12 @@ void RawWalker::transcript(std::size_t messages) {
     if (m.content_kind == ChatMessage::Content::absent) {
       continue;
     }
-    const std::size_t before = out.text_size();
+    const std::size_t before = w_.text_size();
     if (!first) {
-      out.push(' ');
+      w_.push(' ');
     }
     if (m.content_kind == ChatMessage::Content::text) {
-      out.append(m.text);
+      w_.append(m.text);
     } else if (m.content_kind == ChatMessage::Content::parts) {
       const std::size_t base = members(t);
       const std::size_t content = find(base, "content");
@@ -287,15 +286,15 @@ void RawWalker::transcript(std::size_t messages) {
       }
       stack_.resize(base);
     }
-    if (out.text_size() == before + (first ? 0 : 1)) {
-      out.truncate(before);  // nothing read: no separator either
+    if (w_.text_size() == before + (first ? 0 : 1)) {
+      w_.truncate(before);  // nothing read: no separator either
       continue;
     }
-    w_.facts().text_bytes += out.text_size() - before - (first ? 0 : 1);
+    w_.facts().text_bytes += w_.text_size() - before - (first ? 0 : 1);
     first = false;
   }
   if (!first) {
-    out.push('\n');
+    w_.push('\n');
   }
 }
 

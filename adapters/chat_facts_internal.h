@@ -38,17 +38,18 @@ enum class Slot {
 /// the rest walks a Boost.JSON DOM.
 class Walker {
  public:
-  /// Clears `f` (reset()) and writes its text from the start: `f.text` is whole once finish()
-  /// has closed the walker.
+  /// Clears `f` and writes its text from the start: `f.text` is whole once finish() has closed
+  /// the walker.
   explicit Walker(ChatFacts& f) : f_(f) { restart(); }
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
 
   ChatFacts& facts() { return f_; }
 
-  /// Clears the facts and the text written so far (a walk begun again).
+  /// Clears every field of the facts, the text written so far included, keeping their storage
+  /// (a walk begun, or begun again).
   void restart();
-  /// Room for `n` bytes of text in one allocation (the text's likely size).
+  /// Room for `n` more bytes of text (before a walk: the text's likely size, in one allocation).
   void reserve(std::size_t n) {
     if (static_cast<std::size_t>(end_ - at_) < n) {
       grow(n);
@@ -144,8 +145,6 @@ class Walker {
 /// walk sees); 0 when it is not a number.
 double json_double(std::string_view text);
 
-/// Clears every field of `out`, keeping its storage.
-void reset(ChatFacts& out);
 /// The walker closed, the bound, the last newline dropped, `texts` set: the facts are complete.
 void finish(Walker& w);
 /// The estimate of a chat body, once its text_bytes and depth are known.

@@ -1052,22 +1052,20 @@ TEST_F(WireFormatsTest, ATranslatedRouteTakesAConversationOfManyShortTurns) {
     ASSERT_TRUE(messages != nullptr && messages->is_array()) << all.back().body.substr(0, 300);
     EXPECT_EQ(messages->get_array().size(), count);
   }
-  // The same conversation in Anthropic's and in the Responses form, to Gemini: translated twice.
-  std::string anthropic_turns;
-  std::string items;
+  // The same conversation in Anthropic's and in the Responses form (the turns read the same in
+  // both: Anthropic's messages, Responses' input items), to Gemini: translated twice.
+  std::string turns;
   for (std::size_t i = 0; i < 600; ++i) {
     const std::string role = i % 2 == 0 ? "user" : "assistant";
-    const std::string turn =
-        R"({"role":")" + role + R"(","content":"ok )" + std::to_string(i) + R"("})";
-    anthropic_turns += (i == 0 ? "" : ",") + turn;
-    items += (i == 0 ? "" : ",") + turn;
+    turns += (i == 0 ? R"({"role":")" : R"(,{"role":")") + role + R"(","content":"ok )" +
+             std::to_string(i) + R"("})";
   }
   const std::size_t before = posts(env_->fake("gemini")).size();
-  auto messages = env_->post(
-      "/v1/messages", R"({"model":"gemini","max_tokens":16,"messages":[)" + anthropic_turns + "]}");
+  auto messages = env_->post("/v1/messages",
+                             R"({"model":"gemini","max_tokens":16,"messages":[)" + turns + "]}");
   ASSERT_TRUE(messages);
   EXPECT_EQ(messages->status, 200u) << messages->body.substr(0, 300);
-  auto responses = env_->post("/v1/responses", R"({"model":"gemini","input":[)" + items + "]}");
+  auto responses = env_->post("/v1/responses", R"({"model":"gemini","input":[)" + turns + "]}");
   ASSERT_TRUE(responses);
   EXPECT_EQ(responses->status, 200u) << responses->body.substr(0, 300);
   EXPECT_EQ(posts(env_->fake("gemini")).size(), before + 2);
