@@ -447,8 +447,8 @@ struct EntityLevel {
 /// Built-in detector entity names, in a fixed order: credit_card, us_ssn, iban, email, phone,
 /// ip_address, aws_access_key, github_token, openai_key, anthropic_key, slack_token, private_key,
 /// jwt, google_api_key, stripe_key, gitlab_token, huggingface_token, openrouter_key,
-/// deepseek_key, npm_token, groq_key, xai_key, perplexity_key, url_credentials. In YAML,
-/// `secret: LEVEL` sets the eighteen secret kinds at once (a per-kind key overrides it).
+/// deepseek_key, npm_token, groq_key, xai_key, perplexity_key, url_credentials, credential. In
+/// YAML, `secret: LEVEL` sets the nineteen secret kinds at once (a per-kind key overrides it).
 const std::vector<std::string>& builtin_entities();
 
 struct CustomDetector {

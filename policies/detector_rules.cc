@@ -166,7 +166,7 @@ std::span<const Rule> builtin_rules() {
 }
 
 std::span<const Search> builtin_searches() {
-  static constexpr Search kSearches[] = {{"ip_address", ip_v6_all}};
+  static constexpr Search kSearches[] = {{"ip_address", ip_v6_all}, {"credential", credentials}};
   return kSearches;
 }
 

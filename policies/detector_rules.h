@@ -121,6 +121,36 @@
 //    a template's slot (`$VAR`, `${VAR}`, `<...>`, `{...}`, `{{ ... }}`, `%s`, `%(name)s`). The
 //    value runs from the scheme to the host's end (and port), so the reserved example domains
 //    count for nothing (policies/detector_allow.h).
+//  - credential (a Search, detector_rules_credential.cc, not an expression): a value written after
+//    a name that says it is one, with `:` or `=` between them (also `:=`, `=>`, `==`; at most 8
+//    spaces each side, and up to two closing quotes or brackets after the name: `"password": `,
+//    `$cfg['db_pass'] =`, `env["TOKEN"]=`). The name is the run of [A-Za-z0-9_.-] before them
+//    (its last 64 bytes), compared without case and separators: it ends in `password`, `passwd`,
+//    `passphrase`, `secret`, `token`, `apikey`, `accesskey`, `privatekey`, `secretkey` or
+//    `authorization`, or in `_pass`, `.pass`, `-pass`, `_pwd`, `.pwd`, `-pwd` (not `PWD`, the
+//    shell's directory); not a pagination, request or lock token nor a tokenizer's special one
+//    (`next_page_token`, `ClientToken`, `eos_token`, ...); not a segment of a path (after a `:`:
+//    ARNs, `AWS::X::ApiKey`; nor before `::`). The value is quoted (to the same quote on its
+//    line) or bare (to a space or one of `" ' ` , ; ) ] } < > & |`), 6 to 256 bytes for a
+//    password, 8 to 256 for the rest, without spaces; an Authorization value's scheme word
+//    (`Bearer`, `Basic`, ...) is skipped. It is not a value when it stands for one (a placeholder
+//    as for url_credentials, a template's slot or reference starting with `$ % < { [ ( * / ~ . &
+//    @ # \ !`, a URI or reference such as `vault:...` or `op://...`, text holding `example`,
+//    `placeholder`, `dummy`, `redacted`, `changeme`, `xxxx`, `your_`, `...`; a word such as
+//    `true`, `none`, `required`), a constant's name (`MY_API_KEY`), a type's name
+//    (`V1SecretProjection`), or, bare, code: a call, an index, an optional chain, a name or dotted
+//    path without a digit at one end (`self.password`, `config.SECRET_KEY`), a snake_case name
+//    ending in a word, or anything followed on its line by punctuation or an operator rather than
+//    the line's end, a comment, a quote or the next argument (`password: Uint8Array,`). It has
+//    letters and digits, or three of lower case, upper case, digits and other characters; a
+//    password may be digits alone, an Authorization credential mixed-case letters alone (base64
+//    of `user:password`). Not found: a name and its value on lines of their own (a JSON member of
+//    the body as the scanned text holds it; JSON inside strings, such as tool arguments, keeps
+//    its colons), command-line options separated by a space (`--password hunter2`), passwords of
+//    one case of letters alone (`letmein`), passphrases with spaces. The `:` and `=` of each
+//    64-byte block are found at once (the colons of `::` dropped); a table of the byte before
+//    each rules most out; a value is walked at most once (operators inside a value already walked
+//    are skipped), so a scan stays linear.
 //
 // What a literal costs. Hyperscan's literal matcher keeps its fast form up to some number of
 // literals (built-in and custom together), then takes about 0.7 instructions a byte more: a 20 KB

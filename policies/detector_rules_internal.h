@@ -146,7 +146,8 @@ std::size_t collect_groups(std::string_view buf, std::size_t e, bool (*is_sep)(c
 
 // -------------------------------------------------------------------------------------------------
 // The checks (Extractor), by family: detector_rules_numbers.cc (credit_card, us_ssn, iban),
-// detector_rules_contact.cc (email, phone, ip_address), detector_rules_secrets.cc (keys, tokens).
+// detector_rules_contact.cc (email, phone, ip_address), detector_rules_secrets.cc (keys, tokens),
+// detector_rules_credential.cc (values by their name).
 
 bool card_contiguous(std::string_view buf, std::size_t to, Span& out);
 bool card_grouped(std::string_view buf, std::size_t to, Span& out);
@@ -217,5 +218,24 @@ inline constexpr std::size_t kMaxUserinfo = 256;
 bool url_userinfo(std::string_view buf, std::size_t at_sign, Span& url);
 /// The characters of an email address's domain: letters, digits, `.` and `-`.
 bool is_domain_char(char c);
+/// Whether two texts are equal, ASCII case ignored.
+bool equals_caseless(std::string_view a, std::string_view b);
+/// A password that only stands for one (not empty): a word documentation writes (`password`,
+/// `secret`), one character repeated (`***`, `xxxx`), or a template's slot (`<password>`,
+/// `${DB_PASSWORD}`, `$PASS`, `{{ pass }}`, `{password}`, `%s`, `%(password)s`).
+bool placeholder_password(std::string_view pw);
+
+// detector_rules_credential.cc
+/// Every value written after a name that says it is a credential (`DB_PASSWORD=...`,
+/// `"client_secret": "..."`, `Authorization: Bearer ...`): the `=` and `:` of each 64-byte block
+/// found at once, each checked from the name that ends before it. A Finder; both ways are here for
+/// the tests.
+void credentials(std::string_view buf, std::vector<Span>& out);
+void credentials_sse2(std::string_view buf, std::vector<Span>& out);
+void credentials_avx2(std::string_view buf, std::vector<Span>& out);  ///< needs AVX2
+/// The check of one operator (`:` or `=` at `op`) without the search's filters: the tests' plain
+/// reference for credentials(). `next` becomes at least the end of the bytes its value's walk read
+/// (the search skips the operators before it).
+bool credential_at_operator(std::string_view buf, std::size_t op, Span& out, std::size_t& next);
 
 }  // namespace sb::policies::rules

@@ -196,15 +196,14 @@ bool is_host_char(char c) {
   return is_domain_char(c) || c == '_';  // a compose file's service names take `_`
 }
 
+}  // namespace
+
 bool equals_caseless(std::string_view a, std::string_view b) {
   const auto lower = [](char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                     [&](char x, char y) { return lower(x) == lower(y); });
 }
 
-/// A password that only stands for one: a word documentation writes (`password`, `secret`), one
-/// character repeated (`***`, `xxxx`), or a template's slot (`<password>`, `${DB_PASSWORD}`,
-/// `$PASS`, `{{ pass }}`, `{password}`, `%s`, `%(password)s`).
 bool placeholder_password(std::string_view pw) {
   for (std::string_view word : {"password", "passwd", "pass", "pwd", "pw", "secret", "changeme",
                                 "your_password", "yourpassword", "mypassword"}) {
@@ -220,8 +219,6 @@ bool placeholder_password(std::string_view pw) {
   return first == '$' || (first == '<' && last == '>') || (first == '{' && last == '}') ||
          (first == '%' && pw.size() <= 2) || (pw.starts_with("%(") && pw.ends_with(")s"));
 }
-
-}  // namespace
 
 bool url_userinfo(std::string_view buf, std::size_t at_sign, Span& url) {
   // Back over the userinfo: at most kMaxUserinfo bytes and two more `@`, so that a text of many

@@ -17,7 +17,7 @@ struct EntityDefault {
   std::string_view level;
   bool secret;  // one of the kinds `secret:` sets at once
 };
-constexpr std::array<EntityDefault, 24> kEntities{{
+constexpr std::array<EntityDefault, 25> kEntities{{
     {"credit_card", "restricted", false},
     {"us_ssn", "restricted", false},
     {"iban", "restricted", false},
@@ -42,6 +42,7 @@ constexpr std::array<EntityDefault, 24> kEntities{{
     {"xai_key", "restricted", true},
     {"perplexity_key", "restricted", true},
     {"url_credentials", "restricted", true},
+    {"credential", "restricted", true},
 }};
 constexpr std::string_view kSecretGroup = "secret";
 

@@ -4,7 +4,8 @@
 // rule anchored on runs of digits (the digit run, IBAN and international phone number) reports
 // exactly the ends its expression, compiled alone by Hyperscan, reports on the same bytes; and
 // the service tokens found from digits (token_anchors, no expression) are reported exactly where
-// a plain search of their prefixes finds them.
+// a plain search of their prefixes finds them; and the credential search (blocks of `:` and `=`,
+// filtered) finds exactly what checking every operator finds, both ways.
 
 #include <hs/hs.h>
 
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "policies/config.h"
+#include "policies/cpu.h"
 #include "policies/detector.h"
 #include "policies/detector_rules_internal.h"
 #include "tests/fuzz/fuzz_split.h"
@@ -96,6 +98,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::size_t> tokens;
   rules::token_anchors(text, runs, tokens);
   sb::fuzz::check(tokens == sb::policies::testing::token_ends(text));
+
+  std::vector<rules::Span> plain;
+  std::size_t next = 0;
+  for (std::size_t op = 0; op < text.size(); ++op) {
+    rules::Span value;
+    if ((text[op] == ':' || text[op] == '=') && op >= next &&
+        rules::credential_at_operator(text, op, value, next)) {
+      plain.push_back(value);
+    }
+  }
+  const auto same = [&](const std::vector<rules::Span>& found) {
+    sb::fuzz::check(found.size() == plain.size());
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      sb::fuzz::check(found[i].begin == plain[i].begin && found[i].end == plain[i].end);
+      sb::fuzz::check(found[i].begin < found[i].end && found[i].end <= text.size());
+    }
+  };
+  std::vector<rules::Span> credentials;
+  rules::credentials_sse2(text, credentials);
+  same(credentials);
+  if (sb::policies::cpu::has_avx2()) {
+    credentials.clear();
+    rules::credentials_avx2(text, credentials);
+    same(credentials);
+  }
 
   // The whole detector, on the text as one document and in pieces.
   const std::string_view one[] = {text};

@@ -284,6 +284,53 @@ TEST_F(LeakTest, ConnectionStringsDeepSeekKeysAndNpmTokensStayHome) {
                    "an npm token");
 }
 
+TEST_F(LeakTest, CredentialsNamedAsSuchStayHome) {
+  // A value whatever its format, after a name that says it is a password, a secret, a token or an
+  // API key: what an agent reads out of a .env file, a curl command it runs, the arguments of a
+  // tool call, an Anthropic tool_use input (an object, translated into the arguments' JSON text).
+  const std::string env_file =
+      R"({"model":"default","messages":[{"role":"user","content":"why does it fail?"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",)"
+      R"("function":{"name":"read_file","arguments":"{\"path\":\".env\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"c1","content":"LOG_LEVEL=debug\nDB_PASSWORD=Pr0d-2024!x\n"}]})";
+  expect_kept_home(post("/v1/chat/completions", env_file), "a password in a .env file");
+  const std::string curl =
+      R"({"model":"default","messages":[{"role":"assistant","content":null,"tool_calls":[)"
+      R"({"id":"c2","type":"function","function":{"name":"bash","arguments":)"
+      R"("{\"command\":\"curl -H 'Authorization: Bearer 8f14e45fceea167a5a36dedd4bea2543' )"
+      R"(https://api.internal/v1\"}"}}]},{"role":"tool","tool_call_id":"c2","content":"ok"}]})";
+  expect_kept_home(post("/v1/chat/completions", curl), "a bearer token in a tool call");
+  const std::string login =
+      R"({"model":"default","messages":[{"role":"assistant","content":null,"tool_calls":[)"
+      R"({"id":"c3","type":"function","function":{"name":"login","arguments":)"
+      R"("{\"user\":\"svc\",\"password\":\"Tr0ub4dor&3\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"c3","content":"ok"}]})";
+  expect_kept_home(post("/v1/chat/completions", login), "a password in a tool call's arguments");
+  expect_kept_home(
+      post(
+          "/v1/messages",
+          R"({"model":"default","max_tokens":50,"messages":[)"
+          R"({"role":"user","content":"call the API"},)"
+          R"({"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"http",)"
+          R"("input":{"url":"https://api.internal","api_key":"9f86d081884c7d65"}}]},)"
+          R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]})",
+          {{"anthropic-version", "2023-06-01"}}),
+      "an API key in a tool_use input");
+}
+
+TEST_F(LeakTest, CodeThatReadsACredentialStillGoesOut) {
+  // The names alone, followed by code that reads the value from elsewhere, are no finding.
+  const std::string code =
+      R"(import os\npassword = os.environ[\"DB_PASSWORD\"]\ntoken = self.token\n)"
+      R"(headers = {\"Authorization\": f\"Bearer {token}\"}\napi_key: str = settings.API_KEY\n)";
+  auto r = post("/v1/chat/completions",
+                R"({"model":"default","messages":[{"role":"user","content":")" + code + R"("}]})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  EXPECT_EQ(r->header("x-switchboard-backend"), "closed");
+  EXPECT_EQ(r->header("x-switchboard-sensitivity"), "public");
+}
+
 TEST_F(LeakTest, ResponsesMetadataStaysHomeWhereABackendTakesTheClientsBody) {
   // `metadata` is echoed in the Response, not translated: only a backend that takes the client's
   // Responses request as it is receives it, and the closed OpenAI backend is one. The client's

@@ -237,7 +237,7 @@ TEST(RoutingConfigTest, LoadsEveryRoutingField) {
        {"aws_access_key", "github_token", "openai_key", "anthropic_key", "slack_token",
         "private_key", "google_api_key", "stripe_key", "gitlab_token", "huggingface_token",
         "openrouter_key", "deepseek_key", "npm_token", "groq_key", "xai_key", "perplexity_key",
-        "url_credentials"}) {
+        "url_credentials", "credential"}) {
     EXPECT_EQ(index_of(c.sensitivity.entities, kind), 3) << kind;
   }
   EXPECT_EQ(index_of(c.sensitivity.entities, "email"), 1);
@@ -400,8 +400,9 @@ backends:
                                          {"groq_key", 3},
                                          {"xai_key", 3},
                                          {"perplexity_key", 3},
-                                         {"url_credentials", 3}};
-  ASSERT_EQ(c.sensitivity.entities.size(), 24u);
+                                         {"url_credentials", 3},
+                                         {"credential", 3}};
+  ASSERT_EQ(c.sensitivity.entities.size(), 25u);
   for (const EntityLevel& e : c.sensitivity.entities) {
     EXPECT_EQ(e.level, expected.at(e.entity)) << e.entity;
   }
@@ -428,7 +429,8 @@ backends:
                                                           "groq_key",
                                                           "xai_key",
                                                           "perplexity_key",
-                                                          "url_credentials"}));
+                                                          "url_credentials",
+                                                          "credential"}));
 }
 
 TEST(RoutingConfigTest, WithoutTenantsAuthMayNameOnlyTheImplicitTenant) {
@@ -755,7 +757,7 @@ const std::vector<BrokenCase> kBrokenCases = {
       "us_ssn, iban, email, phone, ip_address, aws_access_key, github_token, openai_key, "
       "anthropic_key, slack_token, private_key, jwt, google_api_key, stripe_key, gitlab_token, "
       "huggingface_token, openrouter_key, deepseek_key, npm_token, groq_key, xai_key, "
-      "perplexity_key, url_credentials, secret, custom)"}},
+      "perplexity_key, url_credentials, credential, secret, custom)"}},
     {"UnknownDetectorLevel",
      {{"{email: confidential}", "{email: secret}"}},
      {"t.yaml:2:22: sensitivity.detectors.email: unknown level 'secret' (levels: public, "
