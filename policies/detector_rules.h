@@ -138,9 +138,10 @@
 //    @ # \ !`, a URI or reference such as `vault:...` or `op://...`, text holding `example`,
 //    `placeholder`, `dummy`, `redacted`, `changeme`, `xxxx`, `your_`, `...`; a word such as
 //    `true`, `none`, `required`), a constant's name (`MY_API_KEY`), a type's name
-//    (`V1SecretProjection`), or, bare, code: a call, an index, an optional chain, a name or dotted
-//    path without a digit at one end (`self.password`, `config.SECRET_KEY`), a snake_case name
-//    ending in a word, or anything followed on its line by punctuation or an operator rather than
+//    (`V1SecretProjection`), or, bare, code: a call, an index, an optional chain, a comparison, a
+//    conditional, an assignment to a name (minified JavaScript), a name or dotted path without a
+//    digit at one end (`self.password`, `config.SECRET_KEY`), a snake_case name ending in a
+//    word, or anything followed on its line by punctuation or an operator rather than
 //    the line's end, a comment, a quote or the next argument (`password: Uint8Array,`). It has
 //    letters and digits, or three of lower case, upper case, digits and other characters; a
 //    password may be digits alone, an Authorization credential mixed-case letters alone (base64

@@ -141,13 +141,26 @@ bool stands_for_one(std::string_view v) {
 }
 
 /// Whether a value written without quotes reads as code rather than a literal: a call, an index,
-/// an optional chain, an alternative, a name or dotted path without a digit (`self.password`,
-/// `process.env.TOKEN`, `user_input`), a dotted path that starts or ends with a name without a
-/// digit (`self.token.astOperand1`, `imdsv2_response.data`) or a snake_case name ending in a word
+/// an optional chain, an alternative, a comparison, a conditional or an assignment to a name
+/// (minified JavaScript: `Ae?gi:void`, `W===void`), a name or dotted path without a digit
+/// (`self.password`, `process.env.TOKEN`, `user_input`), a dotted path that starts or ends with a
+/// name without a digit (`self.token.astOperand1`, `imdsv2_response.data`) or a snake_case name
+/// ending in a word
 /// (`imdsv2_session_token`).
 bool reads_as_code(std::string_view v) {
+  const std::size_t equals = v.find("==");
   if (v.find_first_of("()[]{}") != std::string_view::npos ||
-      v.find("?.") != std::string_view::npos || v.find("||") != std::string_view::npos) {
+      v.find("?.") != std::string_view::npos || v.find("||") != std::string_view::npos ||
+      (equals != std::string_view::npos && equals + 2 < v.size()) ||
+      v.find("!=") != std::string_view::npos ||
+      (v.find('?') != std::string_view::npos && v.find(':') != std::string_view::npos)) {
+    return true;  // a call, an index, a chain, a comparison (not base64's `==` padding at the
+                  // end), a conditional (minified code)
+  }
+  // An assignment to a name (`e.checkModel=void`), not base64's padding (`dGVzdA==`).
+  if (const std::size_t eq = v.find('='); eq != std::string_view::npos && eq > 0 &&
+                                          eq + 1 < v.size() && v[eq + 1] != '=' &&
+                                          reads_as_code(v.substr(0, eq))) {
     return true;
   }
   for (char c : v) {

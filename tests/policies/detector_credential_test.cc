@@ -79,6 +79,7 @@ TEST_F(CredentialTest, FindsValuesAfterNamesThatSaySo) {
            // headers
            "curl -H 'Authorization: Bearer 8f14e45fceea167a5a36dedd4bea2543' https://api",
            "Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+           "Authorization: Basic dXNlcjpwYXNzd29yZA==",
            "X-API-Key: 0a1b2c3d4e5f6a7b",
            "x-auth-token: tok_7Hq2Lm9Xc",
            "GET /cb?access_token=ya29a0AfH6SM&expires_in=3599",
@@ -114,6 +115,11 @@ TEST_F(CredentialTest, NamesAloneOrFollowedByCodeFindNothing) {
            "#cachedToken: CachedX509Token | undefined;",
            "password: SecretStr = Field(...)",
            "{password: hunter2, user: admin}",
+           // minified JavaScript
+           "socksProxyPort:Ae?Ff():void 0,proxyAuthToken:Ae?gi:void 0,caCertPath:x",
+           "sessionId:e,sessionToken:W??_e.current,gitToken:W===void 0?void 0:W",
+           "e.isAnthropicOAuthToken=e.getProviderLabel=e.DEFAULT_PROVIDER=void 0;",
+           "isRefusalToken=Mn!==void 0&&H.x",
            "self.token = self.token.astOperand1",
            "imdsv2_session_token = imdsv2_session_token_response.data",
            "headers[\"X-aws-ec2-metadata-token\"] = imdsv2_session_token",
