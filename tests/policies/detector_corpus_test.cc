@@ -15,6 +15,7 @@
 
 #include "policies/config.h"
 #include "policies/detector.h"
+#include "tests/policies/every_entity.h"
 
 namespace sb::policies {
 namespace {
@@ -39,19 +40,8 @@ std::vector<std::string> read_lines(const std::string& name) {
   return lines;
 }
 
-/// Every built-in entity, without the default allow-list: the generated corpus writes some
-/// addresses in reserved example domains (`corp.example`) as stand-ins for real ones.
-std::unique_ptr<Detector> every_entity() {
-  config::SensitivitySettings s;
-  s.allow_defaults = false;
-  for (const std::string& name : config::builtin_entities()) {
-    s.entities.push_back(config::EntityLevel{name, 3});
-  }
-  std::string error;
-  auto d = Detector::compile(s, error);
-  EXPECT_NE(d, nullptr) << error;
-  return d;
-}
+using testing::every_entity;  // without the default allow-list: the texts write some
+                              // addresses in reserved example domains (`corp.example`)
 
 std::vector<std::string> names_in(const Detector& d, std::string_view text) {
   const Detection found = d.scan(std::vector<std::string_view>{text});

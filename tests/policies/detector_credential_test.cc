@@ -15,21 +15,12 @@
 #include "policies/cpu.h"
 #include "policies/detector.h"
 #include "policies/detector_rules_internal.h"
+#include "tests/policies/every_entity.h"
 
 namespace sb::policies {
 namespace {
 
-std::unique_ptr<Detector> every_entity() {
-  config::SensitivitySettings s;
-  s.allow_defaults = false;
-  for (const std::string& name : config::builtin_entities()) {
-    s.entities.push_back(config::EntityLevel{name, 3});
-  }
-  std::string error;
-  auto d = Detector::compile(s, error);
-  EXPECT_NE(d, nullptr) << error;
-  return d;
-}
+using testing::every_entity;
 
 std::uint32_t count_in(const Detector& d, std::string_view text) {
   const Detection found = d.scan(std::vector<std::string_view>{text});
