@@ -130,7 +130,9 @@
 //    `authorization`, or in `_pass`, `.pass`, `-pass`, `_pwd`, `.pwd`, `-pwd` (not `PWD`, the
 //    shell's directory); not a pagination, request or lock token nor a tokenizer's special one
 //    (`next_page_token`, `ClientToken`, `eos_token`, ...); not a segment of a path (after a `:`:
-//    ARNs, `AWS::X::ApiKey`; nor before `::`). The value is quoted (to the same quote on its
+//    ARNs, `AWS::X::ApiKey`; nor before `::`). Or after a command-line option of such a name and
+//    a space (`--password Sup3rS3cret`: `--` after a space, a quote or a line's start; a value
+//    starting with `-` is the next option). The value is quoted (to the same quote on its
 //    line) or bare (to a space or one of `" ' ` , ; ) ] } < > & |`), 6 to 256 bytes for a
 //    password, 8 to 256 for the rest, without spaces; an Authorization value's scheme word
 //    (`Bearer`, `Basic`, ...) is skipped. It is not a value when it stands for one (a placeholder
@@ -147,11 +149,11 @@
 //    password may be digits alone, an Authorization credential mixed-case letters alone (base64
 //    of `user:password`). Not found: a name and its value on lines of their own (a JSON member of
 //    the body as the scanned text holds it; JSON inside strings, such as tool arguments, keeps
-//    its colons), command-line options separated by a space (`--password hunter2`), passwords of
-//    one case of letters alone (`letmein`), passphrases with spaces. The `:` and `=` of each
-//    64-byte block are found at once (the colons of `::` dropped); a table of the byte before
-//    each rules most out; a value is walked at most once (operators inside a value already walked
-//    are skipped), so a scan stays linear.
+//    its colons), short options (`-p hunter2`, `-u user:pass`), passwords of one case of letters
+//    alone (`letmein`), passphrases with spaces. The `:`, `=` and `--` of each 64-byte block are
+//    found at once (the colons of `::` dropped); a table of the byte before each operator rules
+//    most out; a value is walked at most once (operators inside a value already walked are
+//    skipped), so a scan stays linear.
 //
 // What a literal costs. Hyperscan's literal matcher keeps its fast form up to some number of
 // literals (built-in and custom together), then takes about 0.7 instructions a byte more: a 20 KB

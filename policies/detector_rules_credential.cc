@@ -330,31 +330,9 @@ std::size_t name_end(std::string_view buf, std::size_t op) {
   }
 }
 
-/// The value after the operator at `op`, when the name before it (ending at `e`, which passed
-/// may_end_a_name) says it is a credential and the value has a credential's make. Out of line:
-/// few operators get here.
-[[gnu::noinline]] bool credential_at(std::string_view buf, std::size_t op, std::size_t e, Span& out,
-                                     std::size_t& reach) {
-  // The name's last kMaxName bytes at most: its end says what it is.
-  std::size_t s = e;
-  while (s > 0 && is_name_char(buf[s - 1]) && e - s < kMaxName) {
-    --s;
-  }
-  if (s == e || before(buf, s) == ':' || (buf[op] == ':' && at(buf, op + 1) == ':')) {
-    return false;  // no name; or a segment of a path (`arn:...:secret:x`, `AWS::X::ApiKey`)
-  }
-  const Kind kind = kind_of(buf.substr(s, e - s));
-  if (kind == Kind::none) {
-    return false;
-  }
-  // The value: after `:=`, `=>` or `==`, and the spaces after the operator.
-  std::size_t v = op + 1;
-  if (at(buf, v) == '=' || (buf[op] == '=' && at(buf, v) == '>')) {
-    ++v;
-  }
-  for (std::size_t gap = 0; v < buf.size() && is_blank(buf[v]) && gap < kMaxGap; ++gap) {
-    ++v;
-  }
+/// The credential whose value starts at `v` (after its operator and spaces), for a name of `kind`:
+/// its span when the value has a credential's make. `reach` grows to the end of the bytes walked.
+bool value_from(std::string_view buf, std::size_t v, Kind kind, Span& out, std::size_t& reach) {
   Span value = value_after(buf, v, reach);
   const bool quoted = value.begin != v;
   if (kind == Kind::authorization) {
@@ -384,6 +362,58 @@ std::size_t name_end(std::string_view buf, std::size_t op) {
   return true;
 }
 
+/// The value after the operator at `op`, when the name before it (ending at `e`, which passed
+/// may_end_a_name) says it is a credential and the value has a credential's make. Out of line:
+/// few operators get here.
+[[gnu::noinline]] bool credential_at(std::string_view buf, std::size_t op, std::size_t e, Span& out,
+                                     std::size_t& reach) {
+  // The name's last kMaxName bytes at most: its end says what it is.
+  std::size_t s = e;
+  while (s > 0 && is_name_char(buf[s - 1]) && e - s < kMaxName) {
+    --s;
+  }
+  if (s == e || before(buf, s) == ':' || (buf[op] == ':' && at(buf, op + 1) == ':')) {
+    return false;  // no name; or a segment of a path (`arn:...:secret:x`, `AWS::X::ApiKey`)
+  }
+  const Kind kind = kind_of(buf.substr(s, e - s));
+  if (kind == Kind::none) {
+    return false;
+  }
+  // The value: after `:=`, `=>` or `==`, and the spaces after the operator.
+  std::size_t v = op + 1;
+  if (at(buf, v) == '=' || (buf[op] == '=' && at(buf, v) == '>')) {
+    ++v;
+  }
+  for (std::size_t gap = 0; v < buf.size() && is_blank(buf[v]) && gap < kMaxGap; ++gap) {
+    ++v;
+  }
+  return value_from(buf, v, kind, out, reach);
+}
+
+/// The value after a command-line option whose name says it is a credential, written with a space
+/// (`--password Sup3rS3cret`, `--api-key 0a1b...`; with `=` it is an operator's). `dash` is the
+/// option's first dash. Out of line: few options get here.
+[[gnu::noinline]] bool credential_after_option(std::string_view buf, std::size_t dash, Span& out,
+                                               std::size_t& reach) {
+  const std::size_t s = dash + 2;
+  std::size_t e = s;
+  while (e < buf.size() && is_name_char(buf[e]) && e - s <= kMaxName) {
+    ++e;
+  }
+  if (e - s > kMaxName || !is_blank(at(buf, e))) {
+    return false;  // too long; or no space after the name (`=`, the end, punctuation)
+  }
+  const Kind kind = kind_of(buf.substr(s, e - s));
+  if (kind == Kind::none) {
+    return false;
+  }
+  std::size_t v = e;
+  for (std::size_t gap = 0; v < buf.size() && is_blank(buf[v]) && gap < kMaxGap; ++gap) {
+    ++v;
+  }
+  return at(buf, v) != '-' && value_from(buf, v, kind, out, reach);  // not the next option
+}
+
 /// What a byte before an operator may be: 1, what stands between a name and its operator (a space,
 /// a tab, a closing quote or bracket); 2, the last letter of a credential's name (`d`, `e`, `s`,
 /// `t`, `n`, `y`, either case); 0, anything else.
@@ -409,6 +439,24 @@ constexpr std::array<std::uint8_t, 256> kBefore = [] {
   }
 }
 
+/// Whether the dash at `dash` may start the `--` of an option whose value follows a space: the
+/// option stands alone (a space, a quote or a line's start before it; not a third dash) and a
+/// letter starts its name.
+inline bool may_start_an_option(std::string_view buf, std::size_t dash) {
+  const char b = before(buf, dash);
+  return (b == ' ' || b == '\t' || b == '\n' || b == '"' || b == '\'') &&
+         at(buf, dash + 1) == '-' && is_alpha(at(buf, dash + 2));
+}
+
+/// The credential at an option's first dash, if any, into `out`.
+[[gnu::noinline]] void option_value(std::string_view buf, std::size_t dash, std::size_t& next,
+                                    std::vector<Span>& out) {
+  Span value;
+  if (credential_after_option(buf, dash, value, next)) {
+    out.push_back(value);
+  }
+}
+
 /// Whether the operator at `op` may follow a credential's name: not the first colon of `::`, and
 /// back over what may stand between them, three letters a name may end in. A table load or two
 /// for most operators, inline (a call for each cost more than the check: source code has an
@@ -424,71 +472,86 @@ inline bool may_follow_a_name(std::string_view buf, std::size_t op) {
   return e >= 3 && kBefore[static_cast<unsigned char>(buf[e - 1])] == 2 && may_end_a_name(buf, e);
 }
 
-/// The credentials at the operators `mask` marks (bit i: the byte at base + i), but for those
-/// inside a value walked already (before `next`): each byte is walked as a value once, so that a
-/// text of `password=password=...` costs no more than its length.
+/// The credentials at the operators and options' second dashes `mask` marks (bit i: the byte at
+/// base + i), in order, but for those inside a value walked already (before `next`): each byte is
+/// walked as a value once, so that a text of `password=password=...` costs no more than its
+/// length.
 inline void operator_values(std::string_view buf, std::size_t base, std::uint64_t mask,
                             std::size_t& next, std::vector<Span>& out) {
   while (mask != 0) {
-    const std::size_t op = base + static_cast<std::size_t>(__builtin_ctzll(mask));
+    const std::size_t at_ = base + static_cast<std::size_t>(__builtin_ctzll(mask));
     mask &= mask - 1;
-    if (op >= next && may_follow_a_name(buf, op)) {
-      operator_value(buf, op, next, out);
+    if (at_ < next) {
+      continue;
+    }
+    if (buf[at_] == '-') {
+      if (may_start_an_option(buf, at_)) {
+        option_value(buf, at_, next, out);
+      }
+    } else if (may_follow_a_name(buf, at_)) {
+      operator_value(buf, at_, next, out);
     }
   }
 }
 
-/// The operators of a block from its colons and equals signs, but for the colons of `::` (a C++,
-/// Rust or PHP path: most colons of source code), which no credential's name is written before.
-inline std::uint64_t operators(std::uint64_t colons, std::uint64_t equals) {
+/// The places of a block to look at: its operators, but for the colons of `::` (a C++, Rust or
+/// PHP path: most colons of source code), which no credential's name is written before; and the
+/// first dash of each `--` (`options`: a dash followed by a dash), where an option starts.
+inline std::uint64_t operators(std::uint64_t colons, std::uint64_t equals, std::uint64_t options) {
   const std::uint64_t pairs = colons & (colons >> 1);  // a colon followed by a colon
-  return (colons & ~(pairs | pairs << 1)) | equals;
+  return (colons & ~(pairs | pairs << 1)) | equals | options;
 }
 
 #if defined(__SSE2__)
-std::uint64_t operators_sse2(const char* p) {
-  std::uint64_t colons = 0;
-  std::uint64_t equals = 0;
+/// The bytes of p[0, 64) equal to `c`, as a mask.
+std::uint64_t bytes_sse2(const char* p, char c) {
+  std::uint64_t m = 0;
   for (int k = 0; k < 4; ++k) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    colons |= static_cast<std::uint64_t>(
-                  static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')))))
-              << (16 * k);
-    equals |= static_cast<std::uint64_t>(
-                  static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')))))
-              << (16 * k);
+    m |= static_cast<std::uint64_t>(
+             static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(c)))))
+         << (16 * k);
   }
-  return operators(colons, equals);
+  return m;
 }
 #endif
 
 #if defined(SB_OPERATORS_AVX2)
-/// operator_blocks_sse2 in two 32-byte compares a block for each sign; the colons' own mask only
-/// for a block that holds an operator (prose has one every few hundred bytes).
+/// The lanes of two 32-byte compares as one 64-bit mask.
+__attribute__((target("avx2"))) inline std::uint64_t lanes(__m256i lo, __m256i hi) {
+  return static_cast<std::uint32_t>(_mm256_movemask_epi8(lo)) |
+         static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(hi))) << 32;
+}
+
+/// operator_blocks_sse2 in two 32-byte compares a block for each sign; the masks only for a block
+/// that holds one (prose has an operator every few hundred bytes).
 __attribute__((target("avx2"))) std::size_t operator_blocks_avx2(std::string_view buf,
                                                                  std::size_t& next,
                                                                  std::vector<Span>& out) {
   const __m256i colon = _mm256_set1_epi8(':');
   const __m256i equal = _mm256_set1_epi8('=');
+  const __m256i dash = _mm256_set1_epi8('-');
   std::size_t i = 0;
-  for (; i + 64 <= buf.size(); i += 64) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i + 32));
+  for (; i + 65 <= buf.size(); i += 64) {  // the dashes' second compare reads one byte further
+    const char* p = buf.data() + i;
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
     const __m256i ca = _mm256_cmpeq_epi8(a, colon);
     const __m256i cb = _mm256_cmpeq_epi8(b, colon);
-    const __m256i oa = _mm256_or_si256(ca, _mm256_cmpeq_epi8(a, equal));
-    const __m256i ob = _mm256_or_si256(cb, _mm256_cmpeq_epi8(b, equal));
-    const __m256i both = _mm256_or_si256(oa, ob);
-    if (_mm256_testz_si256(both, both) != 0) {
-      continue;
+    const __m256i ea = _mm256_cmpeq_epi8(a, equal);
+    const __m256i eb = _mm256_cmpeq_epi8(b, equal);
+    // A dash followed by a dash: an option's start (a dash alone, in prose's words, is none).
+    const __m256i oa = _mm256_and_si256(
+        _mm256_cmpeq_epi8(a, dash),
+        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1)), dash));
+    const __m256i ob = _mm256_and_si256(
+        _mm256_cmpeq_epi8(b, dash),
+        _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 33)), dash));
+    const __m256i any = _mm256_or_si256(
+        _mm256_or_si256(_mm256_or_si256(ca, cb), _mm256_or_si256(ea, eb)), _mm256_or_si256(oa, ob));
+    if (_mm256_testz_si256(any, any) == 0) {
+      operator_values(buf, i, operators(lanes(ca, cb), lanes(ea, eb), lanes(oa, ob)), next, out);
     }
-    const std::uint64_t any =
-        static_cast<std::uint32_t>(_mm256_movemask_epi8(oa)) |
-        static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(ob))) << 32;
-    const std::uint64_t colons =
-        static_cast<std::uint32_t>(_mm256_movemask_epi8(ca)) |
-        static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(cb))) << 32;
-    operator_values(buf, i, operators(colons, any & ~colons), next, out);
   }
   return i;
 }
@@ -497,18 +560,26 @@ __attribute__((target("avx2"))) std::size_t operator_blocks_avx2(std::string_vie
 std::size_t operator_blocks_sse2(std::string_view buf, std::size_t& next, std::vector<Span>& out) {
   std::size_t i = 0;
 #if defined(__SSE2__)
-  for (; i + 64 <= buf.size(); i += 64) {
-    operator_values(buf, i, operators_sse2(buf.data() + i), next, out);
+  for (; i + 65 <= buf.size(); i += 64) {  // the dashes' second compare reads one byte further
+    const char* p = buf.data() + i;
+    const std::uint64_t options = bytes_sse2(p, '-') & bytes_sse2(p + 1, '-');
+    operator_values(buf, i, operators(bytes_sse2(p, ':'), bytes_sse2(p, '='), options), next, out);
   }
 #endif
   return i;
 }
 
-/// The operators after the blocks (from `i`), one by one.
+/// The operators and options after the blocks (from `i`), one by one.
 void operator_tail(std::string_view buf, std::size_t i, std::size_t next, std::vector<Span>& out) {
   for (; i < buf.size(); ++i) {
-    if ((buf[i] == ':' || buf[i] == '=') && i >= next && may_follow_a_name(buf, i)) {
+    const char c = buf[i];
+    if (i < next) {
+      continue;
+    }
+    if ((c == ':' || c == '=') && may_follow_a_name(buf, i)) {
       operator_value(buf, i, next, out);
+    } else if (c == '-' && may_start_an_option(buf, i)) {
+      option_value(buf, i, next, out);
     }
   }
 }
@@ -516,6 +587,9 @@ void operator_tail(std::string_view buf, std::size_t i, std::size_t next, std::v
 }  // namespace
 
 bool credential_at_operator(std::string_view buf, std::size_t op, Span& out, std::size_t& next) {
+  if (buf[op] == '-') {
+    return may_start_an_option(buf, op) && credential_after_option(buf, op, out, next);
+  }
   const std::size_t e = name_end(buf, op);
   return may_end_a_name(buf, e) && credential_at(buf, op, e, out, next);
 }

@@ -233,9 +233,10 @@ bool placeholder_password(std::string_view pw);
 void credentials(std::string_view buf, std::vector<Span>& out);
 void credentials_sse2(std::string_view buf, std::vector<Span>& out);
 void credentials_avx2(std::string_view buf, std::vector<Span>& out);  ///< needs AVX2
-/// The check of one operator (`:` or `=` at `op`) without the search's filters: the tests' plain
-/// reference for credentials(). `next` becomes at least the end of the bytes its value's walk read
-/// (the search skips the operators before it).
+/// The check of one operator (`:` or `=` at `op`), or of the option whose `--` starts at `op` (a
+/// `-`), without the search's filters: the tests' plain reference for credentials(). `next`
+/// becomes at least the end of the bytes its value's walk read (the search skips the operators
+/// and options before it).
 bool credential_at_operator(std::string_view buf, std::size_t op, Span& out, std::size_t& next);
 
 }  // namespace sb::policies::rules

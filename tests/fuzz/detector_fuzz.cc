@@ -103,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t next = 0;
   for (std::size_t op = 0; op < text.size(); ++op) {
     rules::Span value;
-    if ((text[op] == ':' || text[op] == '=') && op >= next &&
+    if ((text[op] == ':' || text[op] == '=' || text[op] == '-') && op >= next &&
         rules::credential_at_operator(text, op, value, next)) {
       plain.push_back(value);
     }

@@ -300,6 +300,10 @@ TEST_F(LeakTest, CredentialsNamedAsSuchStayHome) {
       R"("{\"command\":\"curl -H 'Authorization: Bearer 8f14e45fceea167a5a36dedd4bea2543' )"
       R"(https://api.internal/v1\"}"}}]},{"role":"tool","tool_call_id":"c2","content":"ok"}]})";
   expect_kept_home(post("/v1/chat/completions", curl), "a bearer token in a tool call");
+  const std::string login_command =
+      R"({"model":"default","messages":[{"role":"user","content":)"
+      R"("it says: docker login -u ci --password Sup3rS3cret registry.corp, then fails"}]})";
+  expect_kept_home(post("/v1/chat/completions", login_command), "a password as an option");
   const std::string login =
       R"({"model":"default","messages":[{"role":"assistant","content":null,"tool_calls":[)"
       R"({"id":"c3","type":"function","function":{"name":"login","arguments":)"

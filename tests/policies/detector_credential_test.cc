@@ -76,6 +76,11 @@ TEST_F(CredentialTest, FindsValuesAfterNamesThatSaySo) {
            "GET /cb?access_token=ya29a0AfH6SM&expires_in=3599",
            "password: hunter2 # the staging database",
            "  --api-key=0a1b2c3d4e5f6a7b --verbose",
+           // options written with a space
+           "docker login -u bob --password Sup3rS3cret registry.corp",
+           "mycli --client-secret k8Jd92hsQ0pL --region eu",
+           "tool --api-key '0a1b2c3d4e5f6a7b'",
+           "az login --username svc --password P@ssw0rd!",
        }) {
     EXPECT_EQ(count_in(*detector_, text), 1u) << text;
   }
@@ -125,6 +130,15 @@ TEST_F(CredentialTest, NamesAloneOrFollowedByCodeFindNothing) {
            "'secret': 'V1SecretVolumeSource',",
            "headers[\"authorization\"] = 'WSSE profile=\"UsernameToken\"'",
            "\"nextForwardToken\": \"f/31961209122447488583055879464742346735121166569214640130\",",
+           // options that are no credential's
+           "docker login --password-stdin < pw.txt",
+           "tool --token-file ./token.txt --password $PASS",
+           "tool --password \"$(cat pw.txt)\" --no-password",
+           "tool --password --verbose",
+           "for (i = 0; i < n; --i) x--password;",
+           "| --- | --password | ---- |",
+           "-- password hunter2 (an SQL comment)",
+           "x--password Sup3rS3cret",
            // references and URIs
            "\"ARN\": \"arn:aws:secretsmanager:us-west-2:123456789012:secret:MySecret1-a1b2c3\",",
            "const X509_SUBJECT_TOKEN = 'urn:openai:params:oauth:token-type:x509';",
@@ -227,7 +241,7 @@ TEST(CredentialSearchTest, FindsWhatCheckingEveryOperatorFinds) {
     std::size_t next = 0;
     for (std::size_t op = 0; op < buf.size(); ++op) {
       Span value;
-      if ((buf[op] == ':' || buf[op] == '=') && op >= next &&
+      if ((buf[op] == ':' || buf[op] == '=' || buf[op] == '-') && op >= next &&
           rules::credential_at_operator(buf, op, value, next)) {
         found.emplace_back(value.begin, value.end);
       }
