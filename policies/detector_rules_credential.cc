@@ -285,9 +285,10 @@ bool ends_literal(std::string_view buf, std::size_t e) {
     ++e;
   }
   const char c = at(buf, e);
-  return c == '\n' || c == '\r' || c == '"' || c == '\'' || c == '`' || c == '#' || c == '\\' ||
-         is_word(c) || (c == '-' && at(buf, e + 1) == '-') ||
-         (c == '&' && is_word(at(buf, e + 1))) || (c == '/' && at(buf, e + 1) == '/');
+  return c == '\n' || c == '\r' || is_blank(c) /* more spaces than kMaxGap: a column's padding */ ||
+         c == '"' || c == '\'' || c == '`' || c == '#' || c == '\\' || is_word(c) ||
+         (c == '-' && at(buf, e + 1) == '-') || (c == '&' && is_word(at(buf, e + 1))) ||
+         (c == '/' && at(buf, e + 1) == '/');
 }
 
 /// Where the name before the operator at `op` ends: before the spaces and the closing quotes or
@@ -594,24 +595,20 @@ bool credential_at_operator(std::string_view buf, std::size_t op, Span& out, std
   return may_end_a_name(buf, e) && credential_at(buf, op, e, out, next);
 }
 
-void credentials_sse2(std::string_view buf, std::vector<Span>& out) {
+void credentials_with(std::string_view buf, std::vector<Span>& out, bool avx2) {
   std::size_t next = 0;
-  const std::size_t i = operator_blocks_sse2(buf, next, out);
-  operator_tail(buf, i, next, out);
-}
-
-void credentials_avx2(std::string_view buf, std::vector<Span>& out) {
+  std::size_t i = 0;
 #if defined(SB_OPERATORS_AVX2)
-  std::size_t next = 0;
-  const std::size_t i = operator_blocks_avx2(buf, next, out);
-  operator_tail(buf, i, next, out);
+  i = avx2 ? operator_blocks_avx2(buf, next, out) : operator_blocks_sse2(buf, next, out);
 #else
-  credentials_sse2(buf, out);
+  (void)avx2;
+  i = operator_blocks_sse2(buf, next, out);
 #endif
+  operator_tail(buf, i, next, out);
 }
 
 void credentials(std::string_view buf, std::vector<Span>& out) {
-  cpu::has_avx2() ? credentials_avx2(buf, out) : credentials_sse2(buf, out);
+  credentials_with(buf, out, cpu::has_avx2());
 }
 
 }  // namespace sb::policies::rules

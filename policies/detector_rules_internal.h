@@ -228,11 +228,11 @@ bool placeholder_password(std::string_view pw);
 // detector_rules_credential.cc
 /// Every value written after a name that says it is a credential (`DB_PASSWORD=...`,
 /// `"client_secret": "..."`, `Authorization: Bearer ...`): the `=` and `:` of each 64-byte block
-/// found at once, each checked from the name that ends before it. A Finder; both ways are here for
-/// the tests.
+/// found at once, each checked from the name that ends before it. A Finder.
 void credentials(std::string_view buf, std::vector<Span>& out);
-void credentials_sse2(std::string_view buf, std::vector<Span>& out);
-void credentials_avx2(std::string_view buf, std::vector<Span>& out);  ///< needs AVX2
+/// credentials() with AVX2's 32-byte compares (`avx2`: the CPU must have it) or SSE2's 16-byte
+/// ones: both ways are here for the tests.
+void credentials_with(std::string_view buf, std::vector<Span>& out, bool avx2);
 /// The check of one operator (`:` or `=` at `op`), or of the option whose `--` starts at `op` (a
 /// `-`), without the search's filters: the tests' plain reference for credentials(). `next`
 /// becomes at least the end of the bytes its value's walk read (the search skips the operators

@@ -116,11 +116,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   };
   std::vector<rules::Span> credentials;
-  rules::credentials_sse2(text, credentials);
+  rules::credentials_with(text, credentials, false);
   same(credentials);
   if (sb::policies::cpu::has_avx2()) {
     credentials.clear();
-    rules::credentials_avx2(text, credentials);
+    rules::credentials_with(text, credentials, true);
     same(credentials);
   }
 

@@ -248,13 +248,13 @@ TEST(CredentialSearchTest, FindsWhatCheckingEveryOperatorFinds) {
     }
     return found;
   };
-  std::vector<void (*)(std::string_view, std::vector<Span>&)> ways = {rules::credentials_sse2};
+  std::vector<bool> ways = {false};  // SSE2, then AVX2 where the CPU has it
   if (cpu::has_avx2()) {
-    ways.push_back(rules::credentials_avx2);
+    ways.push_back(true);
   }
-  const auto search = [](auto way, std::string_view buf) {
+  const auto search = [](bool avx2, std::string_view buf) {
     std::vector<Span> spans;
-    way(buf, spans);
+    rules::credentials_with(buf, spans, avx2);
     std::vector<std::pair<std::size_t, std::size_t>> found;
     for (const Span& s : spans) {
       found.emplace_back(s.begin, s.end);
@@ -308,18 +308,21 @@ TEST(CredentialSearchTest, FindsWhatCheckingEveryOperatorFinds) {
       ASSERT_EQ(search(way, text), expected) << text;
     }
   }
-  // One credential at every offset of 200 bytes of filler, and `::` pairs across the edges.
-  for (const char filler : {'x', ':', ' ', '='}) {
-    for (std::size_t at = 0; at < 200; ++at) {
-      std::string text(at, filler);
-      text += "DB_PASSWORD=hunter2\n";
-      text.append(200 - at, filler);
-      const auto expected = plain(text);
-      if (filler == ' ' || filler == 'x') {
-        EXPECT_EQ(expected.size(), 1u) << at << filler;  // `xxxDB_PASSWORD` is a name too
-      }
-      for (const auto way : ways) {
-        ASSERT_EQ(search(way, text), expected) << at << " " << filler;
+  // One credential at every offset of 200 bytes of filler, and `::` and `--` pairs across the
+  // blocks' edges; an option's value too.
+  for (const std::string_view credential : {"DB_PASSWORD=hunter2\n", " --password hunter2 "}) {
+    for (const char filler : {'x', ':', ' ', '=', '-'}) {
+      for (std::size_t at = 0; at < 200; ++at) {
+        std::string text(at, filler);
+        text += credential;
+        text.append(200 - at, filler);
+        const auto expected = plain(text);
+        if (filler == ' ' || (filler == 'x' && credential[0] != ' ')) {
+          EXPECT_EQ(expected.size(), 1u) << at << filler;  // `xxxDB_PASSWORD` is a name too
+        }
+        for (const auto way : ways) {
+          ASSERT_EQ(search(way, text), expected) << at << " " << filler;
+        }
       }
     }
   }
