@@ -1,6 +1,7 @@
 // Built-in check for credentials found by their name: a value written after a name that says it
 // is a password, a secret, a token or an API key (`DB_PASSWORD=...`, `"client_secret": "..."`,
-// `Authorization: Bearer ...`), whatever its format (detector_rules.h describes what is taken).
+// `Authorization: Bearer ...`, `--password ...`), whatever its format (detector_rules.h describes
+// what is taken).
 
 #include <algorithm>
 #include <array>

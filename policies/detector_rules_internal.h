@@ -218,8 +218,6 @@ inline constexpr std::size_t kMaxUserinfo = 256;
 bool url_userinfo(std::string_view buf, std::size_t at_sign, Span& url);
 /// The characters of an email address's domain: letters, digits, `.` and `-`.
 bool is_domain_char(char c);
-/// Whether two texts are equal, ASCII case ignored.
-bool equals_caseless(std::string_view a, std::string_view b);
 /// A password that only stands for one (not empty): a word documentation writes (`password`,
 /// `secret`), one character repeated (`***`, `xxxx`), or a template's slot (`<password>`,
 /// `${DB_PASSWORD}`, `$PASS`, `{{ pass }}`, `{password}`, `%s`, `%(password)s`).
@@ -227,8 +225,9 @@ bool placeholder_password(std::string_view pw);
 
 // detector_rules_credential.cc
 /// Every value written after a name that says it is a credential (`DB_PASSWORD=...`,
-/// `"client_secret": "..."`, `Authorization: Bearer ...`): the `=` and `:` of each 64-byte block
-/// found at once, each checked from the name that ends before it. A Finder.
+/// `"client_secret": "..."`, `Authorization: Bearer ...`, `--password ...`): the `:`, `=` and `--`
+/// of each 64-byte block found at once, each checked from the name before the operator or after
+/// the `--`. A Finder.
 void credentials(std::string_view buf, std::vector<Span>& out);
 /// credentials() with AVX2's 32-byte compares (`avx2`: the CPU must have it) or SSE2's 16-byte
 /// ones: both ways are here for the tests.

@@ -196,13 +196,13 @@ bool is_host_char(char c) {
   return is_domain_char(c) || c == '_';  // a compose file's service names take `_`
 }
 
-}  // namespace
-
 bool equals_caseless(std::string_view a, std::string_view b) {
   const auto lower = [](char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                     [&](char x, char y) { return lower(x) == lower(y); });
 }
+
+}  // namespace
 
 bool placeholder_password(std::string_view pw) {
   for (std::string_view word : {"password", "passwd", "pass", "pwd", "pw", "secret", "changeme",
