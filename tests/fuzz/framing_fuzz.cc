@@ -111,8 +111,11 @@ void same_as_beast(std::string_view block, const sb::gateway::Request& request) 
       return;
     }
   }
+  // A Content-Length past the body limit stops Beast at the header's end (finish_header) before
+  // it marks the header done: every field is read by then.
+  const bool header_read = parser.is_header_done() || ec == http::error::body_limit;
   sb::fuzz::check((!ec || ec == http::error::need_more || ec == http::error::body_limit) &&
-                  parser.is_header_done() && used == block.size());
+                  header_read && used == block.size());
   const auto& m = parser.get();
   sb::fuzz::check(std::string_view(m.method_string()) == request.method_string());
   sb::fuzz::check(m.method() == request.method());
