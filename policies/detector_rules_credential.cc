@@ -25,10 +25,6 @@ constexpr std::size_t kMaxName = 64;    // the bytes of a name walked back over 
 constexpr std::size_t kMaxValue = 256;  // a value's bytes walked over
 constexpr std::size_t kMaxGap = 8;      // spaces between a name, its operator and its value
 
-char lower(char c) {
-  return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 bool is_name_char(char c) {
   return is_word(c) || c == '.' || c == '-';
 }
@@ -41,7 +37,7 @@ bool is_blank(char c) {
 bool ends_with(std::string_view name, std::string_view suffix) {
   return name.size() >= suffix.size() &&
          std::equal(suffix.begin(), suffix.end(), name.end() - suffix.size(),
-                    [](char s, char n) { return s == lower(n); });
+                    [](char s, char n) { return s == to_lower(n); });
 }
 
 /// What the name says its value is: the search's filter saw the last letters of one of these at
@@ -56,11 +52,11 @@ Kind kind_of(std::string_view name) {
   }
   // The rest compared without case and separators: `client_secret`, `clientSecret`,
   // `CLIENT-SECRET`.
-  std::array<char, kMaxName> folded{};
+  std::array<char, kMaxName> folded;  // only [0, n) is read
   std::size_t n = 0;
   for (char c : name) {
     if (c != '_' && c != '.' && c != '-') {
-      folded[n++] = lower(c);
+      folded[n++] = to_lower(c);
     }
   }
   const std::string_view f(folded.data(), n);
@@ -112,15 +108,15 @@ bool stands_for_one(std::string_view v) {
   // A URI or a reference (`urn:...`, `https://...`, `vault:secret/db`, `op://vault/item`,
   // `arn:aws:secretsmanager:...`): a password in a URL is url_credentials' to find.
   std::size_t k = 0;
-  while (k < v.size() && k < 32 && (is_alnum(v[k]) || v[k] == '+' || v[k] == '.' || v[k] == '-')) {
+  while (k < v.size() && k < 32 && is_scheme_char(v[k])) {
     ++k;
   }
   if (k > 0 && k < v.size() && v[k] == ':' && is_alpha(first)) {
     return true;
   }
-  std::array<char, kMaxValue> low{};
+  std::array<char, kMaxValue> low;  // only [0, v.size()) is read
   for (std::size_t i = 0; i < v.size(); ++i) {
-    low[i] = lower(v[i]);
+    low[i] = to_lower(v[i]);
   }
   const std::string_view l(low.data(), v.size());
   for (std::string_view word :
@@ -313,9 +309,9 @@ std::size_t name_end(std::string_view buf, std::size_t op) {
   if (e < 3) {
     return false;
   }
-  const char a = lower(buf[e - 3]);
-  const char b = lower(buf[e - 2]);
-  switch (lower(buf[e - 1])) {
+  const char a = to_lower(buf[e - 3]);
+  const char b = to_lower(buf[e - 2]);
+  switch (to_lower(buf[e - 1])) {
     case 'd':  // password, passwd, pwd
       return (a == 'o' && b == 'r') || (a == 's' && b == 'w') || (a == 'p' && b == 'w');
     case 'e':  // passphrase

@@ -49,6 +49,14 @@ inline bool is_number_sep(char c) {
 inline bool is_token(char c) {
   return is_word(c) || c == '-';
 }
+/// A URI scheme's characters after its first letter (RFC 3986): letters, digits, `+`, `.`, `-`.
+inline bool is_scheme_char(char c) {
+  return is_alnum(c) || c == '+' || c == '.' || c == '-';
+}
+/// The ASCII lower case of `c`.
+inline char to_lower(char c) {
+  return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
+}
 inline bool is_base64url_or_dot(char c) {
   return is_token(c) || c == '.';
 }

@@ -189,17 +189,13 @@ bool is_userinfo_char(char c) {
          c != '<' && c != '>' && c != '`' && c != '\\' && c != '[' && c != ']' && c != '(' &&
          c != ')' && c != ',' && c != ';';
 }
-bool is_scheme_char(char c) {
-  return is_alnum(c) || c == '+' || c == '.' || c == '-';
-}
 bool is_host_char(char c) {
   return is_domain_char(c) || c == '_';  // a compose file's service names take `_`
 }
 
 bool equals_caseless(std::string_view a, std::string_view b) {
-  const auto lower = [](char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [&](char x, char y) { return lower(x) == lower(y); });
+                    [](char x, char y) { return to_lower(x) == to_lower(y); });
 }
 
 }  // namespace
